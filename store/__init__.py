@@ -1,0 +1,23 @@
+"""SQLite store of kurilwatch: schema migrations and the domain verbs the daemon needs."""
+
+from store.db import (
+    Delivery,
+    FeedState,
+    IngestResult,
+    ItemRecord,
+    Store,
+    StoredItem,
+    Subscriber,
+)
+from store.runner import AsyncStore
+
+__all__ = [
+    "AsyncStore",
+    "Delivery",
+    "FeedState",
+    "IngestResult",
+    "ItemRecord",
+    "Store",
+    "StoredItem",
+    "Subscriber",
+]

@@ -1,0 +1,509 @@
+"""The store as a small set of domain verbs on one SQLite database (sqlite-utils, WAL).
+
+A `Store` is used from one thread at a time; the daemon reaches it through `AsyncStore`.
+Times cross this boundary as aware datetimes and are kept as UTC epoch seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from store import migrations
+
+
+def _ts(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about one feed between polls."""
+
+    id: str
+    url: str
+    title: str | None = None
+    primed: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_errors: int = 0
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """An item as handed to the store for ingestion."""
+
+    guid: str
+    link: str | None
+    canonical_url: str | None
+    title: str
+    summary: str
+    published_at: datetime | None
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: int
+    story_id: int
+    feed_id: str
+    guid: str
+    link: str | None
+    title: str
+    summary: str
+    published_at: datetime | None
+    fetched_at: datetime
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What one ingestion did: stored items, the ones that started a new story, alerts queued."""
+
+    stored: tuple[StoredItem, ...]
+    new_stories: tuple[StoredItem, ...]
+    queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    chat_id: int
+    chat_type: str | None
+    title: str | None
+    language_code: str | None
+    active: bool
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One outbox row joined with the item it announces."""
+
+    id: int
+    chat_id: int
+    attempts: int
+    created_at: datetime
+    topics: tuple[str, ...]
+    item: StoredItem
+    feed_title: str | None
+
+
+OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dropped")
+
+
+class Store:
+    """Domain verbs over the kurilwatch database."""
+
+    def __init__(self, path: str | Path) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=10)
+        else:
+            conn = sqlite3.connect(":memory:")
+        self.db = Database(conn)
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def schema_version(self) -> int:
+        return migrations.schema_version(self.db)
+
+    # -- feeds ------------------------------------------------------------------------------
+
+    def feed_state(self, feed_id: str) -> FeedState | None:
+        row = self._one("SELECT * FROM feeds WHERE id = ?", [feed_id])
+        if row is None:
+            return None
+        return FeedState(
+            id=row["id"],
+            url=row["url"],
+            title=row["title"],
+            primed=bool(row["primed"]),
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            body_hash=row["body_hash"],
+            last_status=row["last_status"],
+            last_error=row["last_error"],
+            consecutive_errors=row["consecutive_errors"],
+            last_attempt_at=_dt(row["last_attempt_at"]),
+            last_success_at=_dt(row["last_success_at"]),
+            next_poll_at=_dt(row["next_poll_at"]),
+        )
+
+    def feed_states(self) -> list[FeedState]:
+        ids = [row["id"] for row in self.db.query("SELECT id FROM feeds ORDER BY id")]
+        return [state for fid in ids if (state := self.feed_state(fid)) is not None]
+
+    def save_feed_state(self, state: FeedState) -> None:
+        self.db.table("feeds").upsert(
+            {
+                "id": state.id,
+                "url": state.url,
+                "title": state.title,
+                "primed": int(state.primed),
+                "etag": state.etag,
+                "last_modified": state.last_modified,
+                "body_hash": state.body_hash,
+                "last_status": state.last_status,
+                "last_error": state.last_error,
+                "consecutive_errors": state.consecutive_errors,
+                "last_attempt_at": _ts(state.last_attempt_at),
+                "last_success_at": _ts(state.last_success_at),
+                "next_poll_at": _ts(state.next_poll_at),
+            },
+            pk="id",
+        )
+
+    # -- items ------------------------------------------------------------------------------
+
+    def known_guids(self, feed_id: str, guids: Iterable[str]) -> set[str]:
+        """The guids among `guids` that this feed has delivered before."""
+        known: set[str] = set()
+        batch = list(guids)
+        for start in range(0, len(batch), 500):
+            chunk = batch[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                row["guid"]
+                for row in self.db.query(
+                    f"SELECT guid FROM items WHERE feed_id = ? AND guid IN ({marks})",
+                    [feed_id, *chunk],
+                )
+            )
+        return known
+
+    def ingest(
+        self,
+        state: FeedState,
+        records: Sequence[ItemRecord],
+        *,
+        now: datetime,
+        alert: bool,
+    ) -> IngestResult:
+        """Save the feed's state and its new items and queue alerts for new stories, atomically.
+
+        An item is new unless its feed has its guid already. A new item whose canonical URL is
+        known joins that story and is not alerted again. With `alert` false (the first poll of
+        a feed) items are recorded only.
+        """
+        feed_id = state.id
+        stored: list[StoredItem] = []
+        new_stories: list[StoredItem] = []
+        queued = 0
+        fetched_at = now.timestamp()
+        with self.db.atomic():
+            self.save_feed_state(state)
+            known = self.known_guids(feed_id, (r.guid for r in records))
+            for record in records:
+                if record.guid in known:
+                    continue
+                known.add(record.guid)
+                story_id = self._story_of_url(record.canonical_url)
+                row = {
+                    "feed_id": feed_id,
+                    "guid": record.guid,
+                    "link": record.link,
+                    "canonical_url": record.canonical_url,
+                    "title": record.title,
+                    "summary": record.summary,
+                    "published_at": _ts(record.published_at),
+                    "fetched_at": fetched_at,
+                    "story_id": story_id,
+                    "topics": json.dumps(list(record.topics)),
+                }
+                cursor = self.db.execute(
+                    "INSERT INTO items (feed_id, guid, link, canonical_url, title, summary,"
+                    " published_at, fetched_at, story_id, topics) VALUES (:feed_id, :guid,"
+                    " :link, :canonical_url, :title, :summary, :published_at, :fetched_at,"
+                    " :story_id, :topics)",
+                    row,
+                )
+                item_id = int(cursor.lastrowid or 0)
+                is_new_story = story_id is None
+                if is_new_story:
+                    story_id = item_id
+                    self.db.execute(
+                        "UPDATE items SET story_id = ? WHERE id = ?", [item_id, item_id]
+                    )
+                item = StoredItem(
+                    id=item_id,
+                    story_id=story_id or item_id,
+                    feed_id=feed_id,
+                    guid=record.guid,
+                    link=record.link,
+                    title=record.title,
+                    summary=record.summary,
+                    published_at=record.published_at,
+                    fetched_at=now,
+                    topics=record.topics,
+                )
+                stored.append(item)
+                if is_new_story:
+                    new_stories.append(item)
+                    if alert and record.topics:
+                        queued += self._enqueue(item, fetched_at)
+        return IngestResult(tuple(stored), tuple(new_stories), queued)
+
+    def _story_of_url(self, canonical_url: str | None) -> int | None:
+        if not canonical_url:
+            return None
+        row = self._one(
+            "SELECT story_id FROM items WHERE canonical_url = ? ORDER BY id LIMIT 1",
+            [canonical_url],
+        )
+        return None if row is None else int(row["story_id"])
+
+    def _enqueue(self, item: StoredItem, now: float) -> int:
+        """Queue one delivery per active chat subscribed (before the item came) to its topics."""
+        marks = ",".join("?" * len(item.topics))
+        chats: dict[int, list[str]] = {}
+        for row in self.db.query(
+            "SELECT s.chat_id, s.topic_id FROM subscriptions s"
+            " JOIN subscribers c ON c.chat_id = s.chat_id"
+            f" WHERE c.active = 1 AND s.topic_id IN ({marks}) AND s.created_at <= ?"
+            " ORDER BY s.chat_id, s.topic_id",
+            [*item.topics, now],
+        ):
+            chats.setdefault(row["chat_id"], []).append(row["topic_id"])
+        queued = 0
+        for chat_id, topics in chats.items():
+            ordered = [t for t in item.topics if t in topics]
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO outbox (chat_id, story_id, item_id, topics, state,"
+                " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+                [chat_id, item.story_id, item.id, json.dumps(ordered), now, now],
+            )
+            queued += cursor.rowcount
+        return queued
+
+    def count_items(self, feed_id: str | None = None) -> int:
+        if feed_id is None:
+            row = self._one("SELECT count(*) AS n FROM items", [])
+        else:
+            row = self._one("SELECT count(*) AS n FROM items WHERE feed_id = ?", [feed_id])
+        return int(row["n"]) if row else 0
+
+    # -- subscribers ------------------------------------------------------------------------
+
+    def upsert_subscriber(
+        self,
+        chat_id: int,
+        *,
+        now: datetime,
+        chat_type: str | None = None,
+        title: str | None = None,
+        language_code: str | None = None,
+    ) -> bool:
+        """Create or reactivate a chat; True when it was new or inactive before."""
+        existing = self._one("SELECT active FROM subscribers WHERE chat_id = ?", [chat_id])
+        ts = now.timestamp()
+        self.db.execute(
+            "INSERT INTO subscribers (chat_id, chat_type, title, language_code, active,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)"
+            " ON CONFLICT(chat_id) DO UPDATE SET active = 1, inactive_reason = NULL,"
+            " chat_type = coalesce(excluded.chat_type, chat_type),"
+            " title = coalesce(excluded.title, title),"
+            " language_code = coalesce(excluded.language_code, language_code),"
+            " updated_at = excluded.updated_at",
+            [chat_id, chat_type, title, language_code, ts, ts],
+        )
+        return existing is None or not existing["active"]
+
+    def subscriber(self, chat_id: int) -> Subscriber | None:
+        row = self._one("SELECT * FROM subscribers WHERE chat_id = ?", [chat_id])
+        if row is None:
+            return None
+        return Subscriber(
+            chat_id=row["chat_id"],
+            chat_type=row["chat_type"],
+            title=row["title"],
+            language_code=row["language_code"],
+            active=bool(row["active"]),
+            topics=tuple(self.subscriptions(chat_id)),
+        )
+
+    def subscriptions(self, chat_id: int) -> list[str]:
+        return [
+            row["topic_id"]
+            for row in self.db.query(
+                "SELECT topic_id FROM subscriptions WHERE chat_id = ? ORDER BY topic_id",
+                [chat_id],
+            )
+        ]
+
+    def subscribe(self, chat_id: int, topic_id: str, *, now: datetime) -> bool:
+        """Subscribe an (active) chat to a topic; True when it was not subscribed before."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO subscriptions (chat_id, topic_id, created_at) VALUES (?, ?, ?)",
+            [chat_id, topic_id, now.timestamp()],
+        )
+        return cursor.rowcount > 0
+
+    def unsubscribe(self, chat_id: int, topic_id: str) -> bool:
+        cursor = self.db.execute(
+            "DELETE FROM subscriptions WHERE chat_id = ? AND topic_id = ?", [chat_id, topic_id]
+        )
+        return cursor.rowcount > 0
+
+    def forget_chat(self, chat_id: int) -> None:
+        """Delete everything the store keeps about a chat (its own /stop)."""
+        with self.db.atomic():
+            self.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", [chat_id])
+            self.db.execute("DELETE FROM outbox WHERE chat_id = ?", [chat_id])
+            self.db.execute("DELETE FROM subscribers WHERE chat_id = ?", [chat_id])
+
+    def deactivate_chat(self, chat_id: int, reason: str, *, now: datetime) -> int:
+        """Mark a chat that Telegram says is gone; its pending alerts are dropped (kept)."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE subscribers SET active = 0, inactive_reason = ?, updated_at = ?"
+                " WHERE chat_id = ?",
+                [reason, now.timestamp(), chat_id],
+            )
+            cursor = self.db.execute(
+                "UPDATE outbox SET state = 'dropped', last_error = ?"
+                " WHERE chat_id = ? AND state IN ('pending', 'sending')",
+                [reason, chat_id],
+            )
+        return cursor.rowcount
+
+    def migrate_chat(self, old_chat_id: int, new_chat_id: int, *, now: datetime) -> None:
+        """Move a chat's record, subscriptions and queued alerts to its new id."""
+        ts = now.timestamp()
+        with self.db.atomic():
+            if self._one("SELECT 1 AS x FROM subscribers WHERE chat_id = ?", [new_chat_id]):
+                self.db.execute("DELETE FROM subscribers WHERE chat_id = ?", [old_chat_id])
+            else:
+                self.db.execute(
+                    "UPDATE subscribers SET chat_id = ?, updated_at = ? WHERE chat_id = ?",
+                    [new_chat_id, ts, old_chat_id],
+                )
+            self.db.execute(
+                "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
+                [new_chat_id, old_chat_id],
+            )
+            self.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", [old_chat_id])
+            self.db.execute(
+                "UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ?",
+                [new_chat_id, old_chat_id],
+            )
+            self.db.execute(
+                "UPDATE outbox SET state = 'dropped', last_error = 'chat migrated'"
+                " WHERE chat_id = ? AND state IN ('pending', 'sending')",
+                [old_chat_id],
+            )
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def requeue_inflight(self) -> int:
+        """Rows left 'sending' by a crash go back to pending (at-least-once delivery)."""
+        cursor = self.db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+        return cursor.rowcount
+
+    def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
+        """Pending deliveries whose time has come, oldest first."""
+        rows = self.db.query(
+            "SELECT o.id AS outbox_id, o.chat_id, o.attempts, o.created_at AS queued_at,"
+            " o.topics AS outbox_topics,"
+            " i.*, f.title AS feed_title FROM outbox o JOIN items i ON i.id = o.item_id"
+            " LEFT JOIN feeds f ON f.id = i.feed_id"
+            " WHERE o.state = 'pending' AND coalesce(o.next_attempt_at, 0) <= ?"
+            " ORDER BY o.next_attempt_at, o.id LIMIT ?",
+            [now.timestamp(), limit],
+        )
+        return [
+            Delivery(
+                id=row["outbox_id"],
+                chat_id=row["chat_id"],
+                attempts=row["attempts"],
+                created_at=datetime.fromtimestamp(row["queued_at"], UTC),
+                topics=tuple(json.loads(row["outbox_topics"])),
+                item=self._item(row),
+                feed_title=row["feed_title"],
+            )
+            for row in rows
+        ]
+
+    def next_due_at(self) -> datetime | None:
+        row = self._one("SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'pending'", [])
+        return None if row is None else _dt(row["t"])
+
+    def mark_sending(self, delivery_id: int, *, now: datetime) -> None:
+        self._update_outbox(
+            "state = 'sending', attempts = attempts + 1, next_attempt_at = ?",
+            [now.timestamp()],
+            delivery_id,
+        )
+
+    def mark_sent(self, delivery_id: int, message_id: int | None, *, now: datetime) -> None:
+        self._update_outbox(
+            "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
+            [message_id, now.timestamp()],
+            delivery_id,
+        )
+
+    def mark_retry(self, delivery_id: int, error: str, *, at: datetime) -> None:
+        self._update_outbox(
+            "state = 'pending', last_error = ?, next_attempt_at = ?",
+            [error, at.timestamp()],
+            delivery_id,
+        )
+
+    def mark_failed(self, delivery_id: int, error: str, *, state: str = "failed") -> None:
+        assert state in OUTBOX_STATES
+        self._update_outbox("state = ?, last_error = ?", [state, error], delivery_id)
+
+    def outbox_counts(self) -> dict[str, int]:
+        return {
+            row["state"]: row["n"]
+            for row in self.db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
+        }
+
+    def _update_outbox(self, assignments: str, params: list[Any], delivery_id: int) -> None:
+        self.db.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", [*params, delivery_id])
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _one(self, sql: str, params: Sequence[Any]) -> dict[str, Any] | None:
+        for row in self.db.query(sql, params):
+            return row
+        return None
+
+    @staticmethod
+    def _item(row: dict[str, Any]) -> StoredItem:
+        fetched = _dt(row["fetched_at"])
+        assert fetched is not None
+        return StoredItem(
+            id=row["id"],
+            story_id=row["story_id"],
+            feed_id=row["feed_id"],
+            guid=row["guid"],
+            link=row["link"],
+            title=row["title"],
+            summary=row["summary"],
+            published_at=_dt(row["published_at"]),
+            fetched_at=fetched,
+            topics=tuple(json.loads(row["topics"])),
+        )

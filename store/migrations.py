@@ -1,0 +1,108 @@
+"""Versioned schema migrations: one function per change, applied once each, in order."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("kurilwatch")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.table("feeds").create(
+        {
+            "id": str,
+            "url": str,
+            "title": str,
+            "primed": int,
+            "etag": str,
+            "last_modified": str,
+            "body_hash": str,
+            "last_status": int,
+            "last_error": str,
+            "consecutive_errors": int,
+            "last_attempt_at": float,
+            "last_success_at": float,
+            "next_poll_at": float,
+        },
+        pk="id",
+        not_null={"url", "primed", "consecutive_errors"},
+        defaults={"primed": 0, "consecutive_errors": 0},
+    )
+    db.table("items").create(
+        {
+            "id": int,
+            "feed_id": str,
+            "guid": str,
+            "link": str,
+            "canonical_url": str,
+            "title": str,
+            "summary": str,
+            "published_at": float,
+            "fetched_at": float,
+            "story_id": int,
+            "topics": str,  # JSON list of matched topic ids
+        },
+        pk="id",
+        not_null={"feed_id", "guid", "title", "summary", "fetched_at", "topics"},
+    )
+    db.table("items").create_index(["feed_id", "guid"], unique=True)
+    db.table("items").create_index(["canonical_url"])
+    db.table("items").create_index(["story_id"])
+    db.table("items").create_index(["fetched_at"])
+    db.table("subscribers").create(
+        {
+            "chat_id": int,
+            "chat_type": str,
+            "title": str,
+            "language_code": str,
+            "active": int,
+            "created_at": float,
+            "updated_at": float,
+            "inactive_reason": str,
+        },
+        pk="chat_id",
+        not_null={"active", "created_at", "updated_at"},
+    )
+    db.table("subscriptions").create(
+        {"chat_id": int, "topic_id": str, "created_at": float},
+        pk=("chat_id", "topic_id"),
+        not_null={"created_at"},
+    )
+    db.table("subscriptions").create_index(["topic_id"])
+    db.table("outbox").create(
+        {
+            "id": int,
+            "chat_id": int,
+            "story_id": int,
+            "item_id": int,
+            "topics": str,
+            "state": str,  # pending, sending, sent, failed, dropped
+            "attempts": int,
+            "next_attempt_at": float,
+            "created_at": float,
+            "sent_at": float,
+            "message_id": int,
+            "last_error": str,
+        },
+        pk="id",
+        not_null={"chat_id", "story_id", "item_id", "topics", "state", "attempts", "created_at"},
+        defaults={"attempts": 0},
+    )
+    db.table("outbox").create_index(["chat_id", "story_id"], unique=True)
+    db.table("outbox").create_index(["state", "next_attempt_at"])
+
+
+def apply(db: Database) -> None:
+    """Bring the schema up to date."""
+    migrations.apply(db)
+
+
+def schema_version(db: Database) -> int:
+    """The number of migrations applied to this database."""
+    return len(migrations.applied(db))
+
+
+def latest_version() -> int:
+    return len(migrations.pending(Database(memory=True)))

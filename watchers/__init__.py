@@ -1,0 +1,1 @@
+"""Feed watchers: fetch, parse, normalise, match topics and decide what is new."""

@@ -1,0 +1,94 @@
+"""Settings models for what the watchers need: feeds, topics, poll defaults, durations."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator
+
+from watchers.query import QueryError, parse
+
+_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$|^\d+(?:\.\d+)?$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """`30s`, `5m`, `1h30m`, `2d`, `500ms` or a plain number of seconds, as a positive timedelta."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m, 1h or a number of seconds")
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and _DURATION.match(value.strip()):
+        seconds = sum(
+            float(number) * _UNITS[unit] for number, unit in _PART.findall(value.strip())
+        )
+    else:
+        raise ValueError(
+            f"{value!r} is not a duration; write it as 30s, 5m, 1h or a number of seconds"
+        )
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be more than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The short form operators write: 90s → 1m30s, 300s → 5m."""
+    seconds = value.total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            count, seconds = divmod(seconds, size)
+            out += f"{int(count)}{unit}"
+    if seconds or not out:
+        out += f"{seconds:g}s"
+    return out
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Model(BaseModel):
+    """Frozen, strict about unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PollSettings(Model):
+    interval: Duration = timedelta(minutes=5)
+    timeout: Duration = timedelta(seconds=20)
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+
+class FeedConfig(Model):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+    url: HttpUrl
+    title: str | None = None
+    interval: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: HttpUrl) -> HttpUrl:
+        if url.scheme not in ("http", "https"):
+            raise ValueError("feed URLs must be http or https")
+        return url
+
+
+class TopicConfig(Model):
+    title: str
+    query: str
+
+    @field_validator("query")
+    @classmethod
+    def _parses(cls, query: str) -> str:
+        try:
+            parse(query)
+        except QueryError as exc:
+            raise ValueError(f"{exc} in the query") from None
+        return query

@@ -1,0 +1,138 @@
+"""Parse fetched feed bytes with feedparser and normalise each entry to an `Item`.
+
+feedparser is always handed a stream, never a string: given a string it may open a URL or a
+local file of that name.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from watchers.items import Item
+from watchers.text import html_to_text, one_line, tidy
+from watchers.urls import canonical_url
+
+MAX_TITLE = 1000
+MAX_SUMMARY = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str | None
+    items: tuple[Item, ...]
+    error: str | None = None  # set when nothing usable came out
+    warning: str | None = None  # feedparser's bozo exception when entries still came out
+
+
+def parse_feed(
+    content: bytes,
+    *,
+    feed_id: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+) -> ParsedFeed:
+    """Items of a feed document; a document that is not a feed is an error value."""
+    response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    response_headers.setdefault("content-location", url)
+    parsed = feedparser.parse(
+        io.BytesIO(content),
+        response_headers=response_headers,
+        resolve_relative_uris=True,
+        sanitize_html=True,
+    )
+    bozo = parsed.get("bozo_exception")
+    entries = parsed.get("entries") or []
+    version = parsed.get("version") or ""
+    if not entries and not version:
+        reason = f": {one_line(str(bozo))[:200]}" if bozo else ""
+        return ParsedFeed(None, (), error=f"not a feed{reason}")
+    feed = parsed.get("feed") or {}
+    language = feed.get("language") or response_headers.get("content-language")
+    items = tuple(
+        item
+        for entry in entries
+        if (item := entry_to_item(entry, feed_id=feed_id, lang=language)) is not None
+    )
+    title = one_line(html_to_text(feed.get("title") or "")) or None
+    warning = one_line(str(bozo))[:200] if bozo else None
+    return ParsedFeed(title, items, warning=warning)
+
+
+def entry_to_item(
+    entry: Mapping[str, Any], *, feed_id: str, lang: str | None = None
+) -> Item | None:
+    """One feedparser entry as an `Item`; None when it has neither title nor text nor link."""
+    link = _first_link(entry)
+    title = one_line(_plain(entry.get("title"), entry.get("title_detail")))[:MAX_TITLE]
+    summary = _body(entry)[:MAX_SUMMARY]
+    if not title and not summary and not link:
+        return None
+    if not title:
+        title = one_line(summary)[:120] or link or ""
+    canonical = canonical_url(link) if link else None
+    guid = (entry.get("id") or "").strip() or canonical or _content_key(title, summary)
+    return Item(
+        feed_id=feed_id,
+        guid=guid[:2000],
+        link=link,
+        canonical_url=canonical,
+        title=title,
+        summary=summary,
+        published=_published(entry),
+        lang=(entry.get("language") or lang or None),
+    )
+
+
+def _first_link(entry: Mapping[str, Any]) -> str | None:
+    link = (entry.get("link") or "").strip()
+    if link.startswith(("http://", "https://")):
+        return link
+    for candidate in entry.get("links") or []:
+        href = (candidate.get("href") or "").strip()
+        if (
+            href.startswith(("http://", "https://"))
+            and candidate.get("rel", "alternate") == "alternate"
+        ):
+            return href
+    return None
+
+
+def _plain(value: str | None, detail: Mapping[str, Any] | None) -> str:
+    """Text of a feed field, which feedparser reports as plain text or as HTML."""
+    if not value:
+        return ""
+    if detail and detail.get("type") == "text/plain":
+        return tidy(value)
+    return html_to_text(value)
+
+
+def _body(entry: Mapping[str, Any]) -> str:
+    """The longest text of the entry's summary and content."""
+    texts = [_plain(entry.get("summary"), entry.get("summary_detail"))]
+    texts += [_plain(c.get("value"), c) for c in entry.get("content") or []]
+    return max(texts, key=len)
+
+
+def _published(entry: Mapping[str, Any]) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        # dict.get skips feedparser's deprecated updated→published fallback (and its warning)
+        value = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+        if value:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _content_key(title: str, summary: str) -> str:
+    digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:32]
+    return f"sha256:{digest}"

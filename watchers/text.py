@@ -1,0 +1,97 @@
+"""Plain text from feed HTML, and cutting text to a length at a word boundary."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "blockquote",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "table",
+        "pre",
+        "hr",
+        "figure",
+        "figcaption",
+    }
+)
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "object", "svg"})
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML fragment: tags and scripts dropped, paragraphs kept as lines."""
+    if "<" not in markup and "&" not in markup:
+        return tidy(markup)
+    if "<" not in markup:
+        return tidy(html.unescape(markup))
+    parser = _TextExtractor()
+    parser.feed(markup)
+    parser.close()
+    return tidy("".join(parser.parts))
+
+
+def tidy(text: str) -> str:
+    """Collapse runs of spaces, keep single blank lines between paragraphs."""
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
+    """At most `limit` characters, cut at a word boundary with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ellipsis):
+        return ""
+    room = max(0, limit - len(ellipsis))
+    cut = text[:room]
+    space = cut.rfind(" ")
+    if space > room // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-–—") + ellipsis
