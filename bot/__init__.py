@@ -1,0 +1,1 @@
+"""Telegram face of kurilwatch: bot handlers, rendering, delivery, daemon wiring and CLI."""

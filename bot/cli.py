@@ -1,0 +1,175 @@
+"""The `kurilwatch` command line: run, check, match, poll."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from telegram.error import InvalidToken
+
+from bot.daemon import run_daemon
+from bot.logs import setup_logging
+from bot.settings import ConfigError, Settings, load_settings
+from store import AsyncStore
+from watchers.config import format_duration
+from watchers.fetch import make_client
+from watchers.match import compile_topics, match_document
+from watchers.poll import Poller
+from watchers.query import Document
+from watchers.text import html_to_text
+
+log = logging.getLogger("kurilwatch")
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kurilwatch",
+        description="News alerts on the Kuril Islands and the Russia-Japan peace treaty.",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", default="config.yaml", help="config file (default: %(default)s)")
+        return p
+
+    command("run", "run the daemon in the foreground (Ctrl-C stops it)")
+    command("check", "validate the config and print a summary")
+    match = command("match", "match JSON lines from stdin against the config's topics")
+    match.add_argument("--explain", action="store_true", help="also say which terms matched where")
+    poll = command("poll", "poll the feeds, store what is new, print a line per feed")
+    poll.add_argument("--once", action="store_true", required=True, help="poll once and exit")
+    poll.add_argument("--feed", metavar="ID", help="poll only this feed")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"kurilwatch: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    token = settings.token()
+    setup_logging(args.log_level, secrets=[token] if token else [])
+    if args.command == "check":
+        print(summary(settings))
+        return 0
+    if args.command == "match":
+        return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
+    if args.command == "poll":
+        return asyncio.run(poll_once(settings, args.feed))
+    try:
+        return asyncio.run(run_daemon(settings, token))
+    except InvalidToken:
+        log.error(
+            "Telegram rejected the token in $%s; check it with @BotFather",
+            settings.telegram.token_env,
+        )
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+        return 0
+
+
+def summary(settings: Settings) -> str:
+    token = "set" if settings.token() else "not set (console mode: alerts are printed)"
+    lines = [
+        "config OK",
+        f"store: {settings.store.path}",
+        f"telegram: token ${settings.telegram.token_env} {token}",
+        f"telegram API: {settings.telegram.api_base_url}",
+        f"poll: every {format_duration(settings.poll.interval)} by default",
+        f"feeds ({len(settings.feeds)}):",
+        *(
+            f"  {f.id}: {f.url} (every {format_duration(f.interval or settings.poll.interval)})"
+            for f in settings.feeds
+        ),
+        f"topics ({len(settings.topics)}):",
+        *(f"  {tid}: {t.title}" for tid, t in settings.topics.items()),
+    ]
+    return "\n".join(lines)
+
+
+def _fail(message: str) -> int:
+    print(f"kurilwatch match: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def match_lines(settings: Settings, source: TextIO, out: TextIO, *, explain: bool = False) -> int:
+    """The `match` contract: one JSON line out per JSON line in, in order."""
+    topics = compile_topics(settings.topics)
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            return _fail(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+        if not isinstance(obj, dict):
+            return _fail(f"line {number}: expected a JSON object with at least id and title")
+        problem = _check_fields(obj)
+        if problem:
+            return _fail(f"line {number}: {problem}")
+        fields = {"title": obj["title"]}
+        for name in ("summary", "content"):
+            if obj.get(name):
+                fields[name] = html_to_text(obj[name])
+        matches = match_document(Document.of(fields), topics, explain=explain)
+        result: dict[str, Any] = {"id": obj["id"], "topics": [m.topic_id for m in matches]}
+        if explain:
+            result["explain"] = {
+                m.topic_id: [{"term": h.term, "fields": list(h.fields)} for h in m.hits]
+                for m in matches
+            }
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.flush()
+    return 0
+
+
+def _check_fields(obj: dict[str, Any]) -> str | None:
+    if "id" not in obj:
+        return "missing key 'id'"
+    if not isinstance(obj.get("title"), str):
+        return "missing key 'title'" if "title" not in obj else "'title' must be a string"
+    for name in ("summary", "content", "link", "lang"):
+        if obj.get(name) is not None and not isinstance(obj[name], str):
+            return f"'{name}' must be a string"
+    return None
+
+
+async def poll_once(settings: Settings, feed_id: str | None) -> int:
+    feeds = [f for f in settings.feeds if feed_id is None or f.id == feed_id]
+    if not feeds:
+        known = ", ".join(f.id for f in settings.feeds) or "(none)"
+        print(f"kurilwatch poll: no feed {feed_id!r}; feeds: {known}", file=sys.stderr)
+        return EXIT_USAGE
+    store = await AsyncStore(settings.store.path).open()
+    try:
+        async with make_client(timeout=settings.poll.timeout.total_seconds()) as client:
+            poller = Poller(
+                store=store,
+                client=client,
+                topics=compile_topics(settings.topics),
+                settings=settings.poll,
+            )
+            reports = await asyncio.gather(*(poller.poll(feed) for feed in feeds))
+        for report in reports:
+            print(report.line(), flush=True)
+    finally:
+        await store.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

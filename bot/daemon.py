@@ -1,0 +1,172 @@
+"""Daemon wiring: store, HTTP client, scheduler, poller, and the Telegram side or the console."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any, TextIO
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram.ext import Application, ApplicationBuilder
+
+from bot.delivery import DeliverySettings, DeliveryWorker
+from bot.handlers import BotContext, bot_commands, install
+from bot.render import Alert, render_plain
+from bot.settings import Settings
+from store import AsyncStore, StoredItem
+from watchers.config import FeedConfig
+from watchers.fetch import make_client
+from watchers.match import compile_topics
+from watchers.poll import Poller, PollReport
+from watchers.schedule import schedule_feeds
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 5.0  # seconds for in-flight work at shutdown, well within the 10 s promise
+
+
+def console_alert(item: StoredItem, source: str) -> str:
+    alert = Alert(
+        title=item.title,
+        link=item.link,
+        source=source,
+        published=item.published_at or item.fetched_at,
+        summary=item.summary,
+        topics=item.topics,
+    )
+    return render_plain(alert)
+
+
+def build_application(settings: Settings, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram.api_base_url)
+        .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot", 1))
+        .build()
+    )
+
+
+@dataclass
+class Daemon:
+    """One running kurilwatch: polls on a schedule and delivers, until `stop()`."""
+
+    settings: Settings
+    token: str | None
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _polls: set[asyncio.Task[PollReport]] = field(default_factory=set)
+    delivery: DeliveryWorker | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        settings = self.settings
+        store = await AsyncStore(settings.store.path).open()
+        client = make_client(timeout=settings.poll.timeout.total_seconds())
+        topics = compile_topics(settings.topics)
+        poller = Poller(store=store, client=client, topics=topics, settings=settings.poll)
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        app = None
+        delivery_task = None
+        try:
+            if self.token:
+                app = build_application(settings, self.token)
+                install(app, BotContext(store=store, topics=topics))
+                await app.initialize()
+                log.info("Telegram: signed in as @%s", app.bot.username)
+                with contextlib.suppress(Exception):
+                    await app.bot.set_my_commands(bot_commands())
+                await app.start()
+                assert app.updater is not None
+                await app.updater.start_polling(poll_interval=0.0, timeout=10)
+                self.delivery = DeliveryWorker(
+                    store,
+                    app.bot,
+                    settings=DeliverySettings(link_previews=settings.telegram.link_previews),
+                )
+                delivery_task = asyncio.create_task(self.delivery.run(), name="delivery")
+            else:
+                log.warning(
+                    "Telegram is off: $%s is not set, so alerts are printed here."
+                    " To send them to Telegram, get a token from @BotFather and run"
+                    " `export %s=<token>` before starting.",
+                    settings.telegram.token_env,
+                    settings.telegram.token_env,
+                )
+            names = {f.id: f.title or f.id for f in settings.feeds}
+
+            async def poll_job(feed: FeedConfig) -> None:
+                task = asyncio.create_task(poller.poll(feed), name=f"poll {feed.id}")
+                self._polls.add(task)
+                try:
+                    report = await task
+                finally:
+                    self._polls.discard(task)
+                self._after_poll(report, names.get(feed.id, feed.id))
+
+            schedule_feeds(
+                scheduler, settings.feeds, poll_job, default_interval=settings.poll.interval
+            )
+            scheduler.start()
+            log.info(
+                "kurilwatch running: %d feeds, %d topics, store %s",
+                len(settings.feeds),
+                len(topics),
+                settings.store.path,
+            )
+            await self._stop.wait()
+            log.info("stopping")
+        finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            for task in list(self._polls):
+                task.cancel()
+            if self._polls:
+                await asyncio.wait(self._polls, timeout=STOP_GRACE)
+            if app is not None:
+                await self._stop_telegram(app, delivery_task)
+            await client.aclose()
+            await store.close()
+            log.info("stopped")
+
+    def _after_poll(self, report: PollReport, source: str) -> None:
+        if self.delivery is not None:
+            if report.queued:
+                self.delivery.wake()
+            return
+        for item in report.matched:
+            print(console_alert(item, source), end="\n\n", file=self.out, flush=True)
+
+    async def _stop_telegram(
+        self,
+        app: Application[Any, Any, Any, Any, Any, Any],
+        delivery_task: asyncio.Task[None] | None,
+    ) -> None:
+        if self.delivery is not None and delivery_task is not None:
+            self.delivery.stop()
+            done, _ = await asyncio.wait({delivery_task}, timeout=STOP_GRACE)
+            if not done:
+                delivery_task.cancel()
+                await asyncio.wait({delivery_task})
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+
+async def run_daemon(settings: Settings, token: str | None) -> int:
+    """Run until SIGINT or SIGTERM; exit status 0 on a clean stop."""
+    daemon = Daemon(settings, token)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, daemon.stop)
+    await daemon.run()
+    return 0

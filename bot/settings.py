@@ -1,0 +1,165 @@
+"""`config.yaml` → a frozen, validated `Settings`; every error names its key path and line."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from watchers.config import FeedConfig, Model, PollSettings, TopicConfig
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+class StoreSettings(Model):
+    path: Path = Path("data/kurilwatch.db")
+
+
+class TelegramSettings(Model):
+    token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "TELEGRAM_BOT_TOKEN"
+    api_base_url: Annotated[str, Field(pattern=r"^https?://\S+$")] = DEFAULT_API_BASE_URL
+    admins: tuple[int, ...] = ()
+    link_previews: bool = False
+
+
+class Settings(Model):
+    store: StoreSettings = StoreSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    poll: PollSettings = PollSettings()
+    feeds: tuple[FeedConfig, ...] = ()
+    topics: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")], TopicConfig]
+
+    @field_validator("feeds")
+    @classmethod
+    def _unique_feed_ids(cls, feeds: tuple[FeedConfig, ...]) -> tuple[FeedConfig, ...]:
+        seen: set[str] = set()
+        for feed in feeds:
+            if feed.id in seen:
+                raise ValueError(f"feed id {feed.id!r} is used twice")
+            seen.add(feed.id)
+        return feeds
+
+    @model_validator(mode="after")
+    def _some_topics(self) -> Settings:
+        if not self.topics:
+            raise ValueError("at least one topic is needed")
+        return self
+
+    def token(self, environ: dict[str, str] | None = None) -> str | None:
+        """The bot token from the environment, if set."""
+        value = (environ if environ is not None else os.environ).get(self.telegram.token_env, "")
+        return value.strip() or None
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `str()` is one line per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate a config file; relative paths in it are relative to its folder."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES} bytes"])
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"{path}: config file not found (pass --config PATH, or copy the shipped config.yaml)"]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read the config file: {exc}"]) from None
+    settings = parse_settings(text, source=str(path))
+    store_path = settings.store.path
+    if not store_path.is_absolute():
+        store_path = (path.resolve().parent / store_path).resolve()
+    return settings.model_copy(update={"store": StoreSettings(path=store_path)})
+
+
+def parse_settings(text: str, *, source: str = "config") -> Settings:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{source}{where}: invalid YAML: {problem}"]) from None
+    if data is None:
+        raise ConfigError([f"{source}: the config file is empty"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: the config must be a mapping of keys (store, feeds, ...)"])
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            [_describe(error, node, source) for error in exc.errors(include_url=False)]
+        ) from None
+
+
+def key_path(loc: Sequence[int | str]) -> str:
+    """('feeds', 3, 'interval') → 'feeds[3].interval'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(error: Any, node: yaml.Node | None, source: str) -> str:
+    loc = [part for part in error["loc"] if not _is_pydantic_tag(part)]
+    message = str(error["msg"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        message = "unknown key (check its spelling and indentation)"
+    elif kind == "missing":
+        message = "required key is missing"
+    elif kind == "value_error":
+        message = re.sub(r"^Value error, ", "", message)
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
+        message = "ids are lower-case letters, digits and '-'"
+    line = _line_of(node, loc)
+    where = f" line {line}" if line else ""
+    return f"{source}{where}: {key_path(loc)}: {message}"
+
+
+def _is_pydantic_tag(part: int | str) -> bool:
+    # dict keys of a validated mapping show up as "[key]" parts; union tags as "function-..."
+    return isinstance(part, str) and (part == "[key]" or part.startswith("function-"))
+
+
+def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """The 1-based line of the YAML node at `loc`, as far down as the path exists."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line

@@ -1,0 +1,174 @@
+"""Config loading: valid files become frozen Settings; every problem names its key path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import ConfigError, load_settings, parse_settings
+from watchers.config import format_duration, parse_duration
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MINIMAL = """
+feeds:
+  - id: one
+    url: http://127.0.0.1:9/feed.xml
+topics:
+  kuril:
+    title: Kuril Islands
+    query: kuril*
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text, source="c.yaml")
+    return info.value.problems
+
+
+def test_shipped_config_is_valid() -> None:
+    settings = load_settings(ROOT / "config.yaml")
+    assert {"kuril", "peace-treaty"} <= set(settings.topics)
+    assert len(settings.feeds) >= 5
+    assert settings.store.path.is_absolute()
+    assert settings.telegram.token_env == "TELEGRAM_BOT_TOKEN"
+
+
+def test_defaults_and_relative_store_path(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "config.yaml"
+    path.parent.mkdir()
+    path.write_text(MINIMAL)
+    settings = load_settings(path)
+    assert settings.store.path == (tmp_path / "conf" / "data" / "kurilwatch.db").resolve()
+    assert settings.poll.interval == timedelta(minutes=5)
+    assert settings.telegram.api_base_url == "https://api.telegram.org/bot"
+    with pytest.raises(ValidationError):
+        settings.poll.interval = timedelta(seconds=1)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("1h", 3600), ("2d", 172800), (45, 45), ("1.5", 1.5), ("1s", 1)],
+)
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("bad", ["5x", "", "m5", "-1s", 0, "0s", True, [1]])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_format_duration_round_trips() -> None:
+    for text in ["30s", "5m", "1h", "1h30m", "2d"]:
+        assert format_duration(parse_duration(text)) == text
+
+
+def test_unknown_key_names_its_path_and_line() -> None:
+    text = MINIMAL.replace("    url: http", "    ur1: x\n    url: http")
+    [problem] = problems(text)
+    assert (
+        problem == "c.yaml line 4: feeds[0].ur1: unknown key (check its spelling and indentation)"
+    )
+
+
+def test_bad_interval_names_the_feed() -> None:
+    text = MINIMAL.replace(
+        "    url: http://127.0.0.1:9/feed.xml", "    url: http://x/\n    interval: 5x"
+    )
+    [problem] = problems(text)
+    assert problem.startswith("c.yaml line 5: feeds[0].interval: '5x' is not a duration")
+
+
+def test_wrong_type_and_missing_key() -> None:
+    text = MINIMAL.replace("title: Kuril Islands", "title: [1, 2]").replace(
+        "    url: http://127.0.0.1:9/feed.xml\n", ""
+    )
+    found = problems(text)
+    assert any(p.startswith("c.yaml line 3: feeds[0].url: required key is missing") for p in found)
+    assert any("topics.kuril.title: " in p for p in found)
+
+
+def test_bad_query_names_topic_and_column() -> None:
+    [problem] = problems(MINIMAL.replace("query: kuril*", 'query: (kuril* OR "iturup'))
+    assert "topics.kuril.query: column 12: unclosed quote" in problem
+
+
+def test_duplicate_feed_ids_and_bad_ids() -> None:
+    text = MINIMAL + "  # extra\n"
+    text = text.replace(
+        "topics:",
+        "  - id: one\n    url: http://x/\n  - id: Bad_Id\n    url: http://y/\ntopics:",
+    )
+    found = problems(text)
+    assert any("feeds[2].id: ids are lower-case letters, digits and '-'" in p for p in found)
+    fixed = text.replace("Bad_Id", "two")
+    assert any("feeds: feed id 'one' is used twice" in p for p in problems(fixed))
+
+
+def test_invalid_yaml_gives_line_and_column() -> None:
+    [problem] = problems("feeds:\n  - id: a\n   url: b: c\n")
+    assert problem.startswith("c.yaml line 3, column")
+    assert "invalid YAML" in problem
+
+
+def test_empty_and_non_mapping() -> None:
+    assert problems("") == ["c.yaml: the config file is empty"]
+    assert "mapping" in problems("- a\n- b\n")[0]
+
+
+def test_token_comes_from_the_named_variable() -> None:
+    settings = parse_settings(MINIMAL + "telegram:\n  token_env: MY_TOKEN\n")
+    assert settings.token({"MY_TOKEN": " 1:abc "}) == "1:abc"
+    assert settings.token({"TELEGRAM_BOT_TOKEN": "x"}) is None
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_check_command_prints_summary() -> None:
+    result = run_cli("check", "--config", str(ROOT / "config.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("config OK")
+    assert "kuril: Kuril Islands" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "config file not found"),
+        ("feeds: [\n", "invalid YAML"),
+        (MINIMAL + "bogus: 1\n", "bogus: unknown key"),
+        (
+            MINIMAL.replace("url: http://127.0.0.1:9/feed.xml", "url: http://x/\n    interval: 5x"),
+            "feeds[0].interval: '5x' is not a duration",
+        ),
+    ],
+)
+def test_check_exits_2_with_one_clear_line(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    if content is not None:
+        path.write_text(content)
+    result = run_cli("check", "--config", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr

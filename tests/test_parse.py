@@ -1,0 +1,86 @@
+"""Parsing feed bytes into Items: normalisation, and never a crash or a fetch on odd input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from watchers.parse import parse_feed
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>TASS &amp; co</title><link>https://tass.com/</link>
+<item>
+  <title>Japan to continue &lt;peace treaty&gt; talks</title>
+  <link>https://tass.com/world/1?utm_source=rss</link>
+  <guid isPermaLink="false">tass-1</guid>
+  <description>&lt;p&gt;Motegi said &lt;b&gt;talks&lt;/b&gt; go on.&lt;/p&gt;&lt;script&gt;track()&lt;/script&gt;&lt;img src="x.gif"&gt;</description>
+  <pubDate>Fri, 10 Jul 2020 09:30:00 +0300</pubDate>
+</item>
+<item><title>No guid here</title><link>/relative/2</link></item>
+<item><description>Only text, no title or link</description></item>
+<item></item>
+</channel></rss>"""
+
+
+def test_rss_items_are_normalised() -> None:
+    parsed = parse_feed(RSS, feed_id="tass", url="https://tass.com/rss/v2.xml")
+    assert parsed.error is None
+    assert parsed.title == "TASS & co"
+    first, second, third = parsed.items
+    assert first.guid == "tass-1"
+    assert first.title == "Japan to continue <peace treaty> talks"
+    assert first.summary == "Motegi said talks go on."
+    assert first.canonical_url == "https://tass.com/world/1"
+    assert first.published == datetime(2020, 7, 10, 6, 30, tzinfo=UTC)
+    assert first.feed_id == "tass"
+    # relative links resolve against the feed URL; the link stands in for a missing guid
+    assert second.link == "https://tass.com/relative/2"
+    assert second.guid == "https://tass.com/relative/2"
+    assert third.title == "Only text, no title or link"
+    assert third.guid.startswith("sha256:")
+
+
+def test_html_page_is_not_a_feed() -> None:
+    page = b"<!doctype html><html><head><title>Home</title></head><body><p>Hi</p></body></html>"
+    parsed = parse_feed(page, feed_id="x", url="https://x.org/")
+    assert parsed.items == ()
+    assert parsed.error is not None and parsed.error.startswith("not a feed")
+
+
+def test_body_that_looks_like_a_path_or_url_is_not_opened(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(RSS)
+    for body in (str(secret).encode(), b"http://127.0.0.1:9/feed.xml"):
+        parsed = parse_feed(body, feed_id="x", url="https://x.org/")
+        assert parsed.items == () and parsed.error is not None
+
+
+def test_atom_content_is_used_when_longer() -> None:
+    atom = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>NHK</title><id>urn:x</id><updated>2026-01-01T00:00:00Z</updated>
+<entry><title>\xe5\x8c\x97\xe6\x96\xb9\xe9\xa0\x98\xe5\x9c\x9f</title><id>urn:e1</id>
+<link href="https://nhk.or.jp/a"/><updated>2026-01-02T03:04:05+09:00</updated>
+<summary>short</summary><content type="html">&lt;p&gt;much longer content text&lt;/p&gt;</content></entry></feed>"""
+    [item] = parse_feed(atom, feed_id="nhk", url="https://nhk.or.jp/rss").items
+    assert item.title == "北方領土"
+    assert item.summary == "much longer content text"
+    assert item.published == datetime(2026, 1, 1, 18, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="../shared/corpus is not beside the repo")
+def test_whole_corpus_parses_without_exceptions() -> None:
+    files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "LICENSE")
+    assert len(files) > 1000
+    items = 0
+    for path in files:
+        parsed = parse_feed(path.read_bytes()[:2_000_000], feed_id="c", url="http://c.example/")
+        assert parsed.error is not None or parsed.items is not None
+        for item in parsed.items:
+            assert item.guid and item.title is not None
+            assert len(item.summary) <= 20_000
+        items += len(parsed.items)
+    assert items > 500

@@ -1,0 +1,175 @@
+"""The store on a real SQLite database: migrations, ingestion, dedup, subscriptions, outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from store import AsyncStore, FeedState, ItemRecord, Store, migrations
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def record(guid: str, url: str | None = None, topics: tuple[str, ...] = ("kuril",)) -> ItemRecord:
+    link = url or f"https://news.example/{guid}"
+    return ItemRecord(
+        guid=guid,
+        link=link,
+        canonical_url=link,
+        title=f"Title {guid}",
+        summary="text",
+        published_at=T0,
+        topics=topics,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "kw.db")
+    yield s
+    s.close()
+
+
+def test_schema_is_migrated_once_and_in_wal(tmp_path: Path) -> None:
+    path = tmp_path / "kw.db"
+    Store(path).close()
+    store = Store(path)  # second open applies nothing
+    assert store.schema_version() == migrations.latest_version() >= 1
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"feeds", "items", "subscribers", "subscriptions", "outbox"} <= set(
+        store.db.table_names()
+    )
+    applied = Database(path)["_sqlite_migrations"].count
+    assert applied == migrations.latest_version()
+    store.close()
+
+
+def test_first_poll_records_without_alerting(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0)
+    store.subscribe(1, "kuril", now=T0)
+    state = FeedState(id="a", url="http://a/")
+    result = store.ingest(state, [record("1"), record("2")], now=T0 + timedelta(1), alert=False)
+    assert len(result.stored) == 2 and result.queued == 0
+    assert store.due_deliveries(T0 + timedelta(2)) == []
+    assert store.feed_state("a") == state
+
+
+def test_guid_dedup_within_feed_and_url_dedup_across_feeds(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0)
+    store.subscribe(1, "kuril", now=T0)
+    later = T0 + timedelta(hours=1)
+    a, b = FeedState(id="a", url="http://a/"), FeedState(id="b", url="http://b/")
+    first = store.ingest(a, [record("x", "https://s.example/story")], now=later, alert=True)
+    assert first.queued == 1
+    again = store.ingest(a, [record("x", "https://s.example/story")], now=later, alert=True)
+    assert again.stored == () and again.queued == 0
+    other = store.ingest(b, [record("y", "https://s.example/story")], now=later, alert=True)
+    assert len(other.stored) == 1 and other.new_stories == () and other.queued == 0
+    assert other.stored[0].story_id == first.stored[0].story_id
+    assert len(store.due_deliveries(later)) == 1
+
+
+def test_only_subscribers_of_the_topic_since_before_the_item(store: Store) -> None:
+    for chat in (1, 2, 3):
+        store.upsert_subscriber(chat, now=T0)
+    store.subscribe(1, "kuril", now=T0)
+    store.subscribe(2, "peace-treaty", now=T0)
+    store.subscribe(3, "kuril", now=T0 + timedelta(hours=2))  # after the item came
+    feed = FeedState(id="a", url="http://a/")
+    store.ingest(feed, [record("1")], now=T0 + timedelta(hours=1), alert=True)
+    due = store.due_deliveries(T0 + timedelta(hours=3))
+    assert [d.chat_id for d in due] == [1]
+    assert due[0].topics == ("kuril",)
+    assert due[0].item.title == "Title 1"
+
+
+def test_outbox_lifecycle_and_crash_requeue(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0)
+    store.subscribe(1, "kuril", now=T0)
+    store.ingest(FeedState(id="a", url="u"), [record("1"), record("2")], now=T0, alert=True)
+    first, second = store.due_deliveries(T0)
+    store.mark_sending(first.id, now=T0)
+    store.mark_sent(first.id, 77, now=T0)
+    store.mark_sending(second.id, now=T0)  # then the process dies
+    assert store.due_deliveries(T0) == []
+    assert store.requeue_inflight() == 1
+    [again] = store.due_deliveries(T0)
+    assert again.id == second.id and again.attempts == 1
+    store.mark_retry(again.id, "timeout", at=T0 + timedelta(minutes=1))
+    assert store.due_deliveries(T0) == []
+    assert store.next_due_at() == T0 + timedelta(minutes=1)
+    assert store.outbox_counts() == {"sent": 1, "pending": 1}
+
+
+def test_deactivate_drops_pending_and_start_reactivates(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0)
+    store.subscribe(1, "kuril", now=T0)
+    store.ingest(FeedState(id="a", url="u"), [record("1")], now=T0, alert=True)
+    assert store.deactivate_chat(1, "Forbidden: bot was blocked by the user", now=T0) == 1
+    assert store.outbox_counts() == {"dropped": 1}
+    sub = store.subscriber(1)
+    assert sub is not None and not sub.active and sub.topics == ("kuril",)
+    store.ingest(FeedState(id="a", url="u"), [record("2")], now=T0, alert=True)
+    assert store.outbox_counts() == {"dropped": 1}  # nothing queued for an inactive chat
+    assert store.upsert_subscriber(1, now=T0) is True
+    assert store.subscriber(1).active  # type: ignore[union-attr]
+
+
+def test_migrate_chat_moves_everything(store: Store) -> None:
+    store.upsert_subscriber(-1, now=T0, chat_type="group")
+    store.subscribe(-1, "kuril", now=T0)
+    store.ingest(FeedState(id="a", url="u"), [record("1")], now=T0, alert=True)
+    store.migrate_chat(-1, -100123, now=T0)
+    assert store.subscriber(-1) is None
+    assert store.subscriptions(-100123) == ["kuril"]
+    assert [d.chat_id for d in store.due_deliveries(T0)] == [-100123]
+
+
+def test_forget_chat(store: Store) -> None:
+    store.upsert_subscriber(5, now=T0)
+    store.subscribe(5, "kuril", now=T0)
+    store.ingest(FeedState(id="a", url="u"), [record("1")], now=T0, alert=True)
+    store.forget_chat(5)
+    assert store.subscriber(5) is None and store.subscriptions(5) == []
+    assert store.outbox_counts() == {}
+
+
+def test_subscribe_is_idempotent(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0)
+    assert store.subscribe(1, "kuril", now=T0) is True
+    assert store.subscribe(1, "kuril", now=T0) is False
+    assert store.unsubscribe(1, "kuril") is True
+    assert store.unsubscribe(1, "kuril") is False
+
+
+async def test_async_store_runs_off_the_event_loop(tmp_path: Path) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+
+    def where(s: Store) -> int:
+        seen.append(threading.get_ident())
+        time.sleep(0.2)  # a slow query must not stall the loop
+        return s.schema_version()
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    version = await store.run(where)
+    task.cancel()
+    await store.close()
+    assert version == migrations.latest_version()
+    assert seen and seen[0] != loop_thread
+    assert ticks >= 5

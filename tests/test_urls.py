@@ -1,0 +1,58 @@
+"""URL canonicalisation: variants of one article meet; different articles stay apart."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.provisional import urls
+
+from watchers.urls import canonical_url
+
+BASE = "https://tass.com/politics/1234567"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://tass.com/politics/1234567",
+        "http://tass.com/politics/1234567",
+        "https://www.tass.com/politics/1234567",
+        "HTTPS://TASS.COM/politics/1234567",
+        "https://tass.com:443/politics/1234567",
+        "https://tass.com/politics/1234567/",
+        "https://tass.com/politics/1234567#comments",
+        "https://tass.com/politics/1234567?utm_source=rss&utm_medium=feed",
+        "https://tass.com/politics/1234567?fbclid=abc&gclid=x&yclid=1&ref=tw",
+    ],
+)
+def test_variants_meet(variant: str) -> None:
+    assert canonical_url(variant) == canonical_url(BASE) == BASE
+
+
+def test_real_parameters_stay_sorted() -> None:
+    assert canonical_url("http://x.org/a?b=2&utm_campaign=z&a=1") == "https://x.org/a?a=1&b=2"
+    assert canonical_url("http://x.org/a?id=1") != canonical_url("http://x.org/a?id=2")
+    assert canonical_url("http://x.org/a/b") != canonical_url("http://x.org/a")
+    assert canonical_url("http://x.org:8080/a") == "https://x.org:8080/a"
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "ftp://x.org/a", "mailto:a@b", "javascript:alert(1)", "http://", "http://x:99999/"]
+)
+def test_not_web_urls(bad: str) -> None:
+    assert canonical_url(bad) is None
+
+
+@given(urls())
+def test_idempotent(url: str) -> None:
+    once = canonical_url(url)
+    if once is not None:
+        assert canonical_url(once) == once
+
+
+@given(urls(), st.sampled_from(["utm_source=rss", "fbclid=1", "utm_medium=feed&utm_campaign=x"]))
+def test_tracking_parameters_never_matter(url: str, tracking: str) -> None:
+    url = url.split("#")[0]
+    joiner = "&" if "?" in url else "?"
+    assert canonical_url(url + joiner + tracking) == canonical_url(url)
