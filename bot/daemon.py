@@ -103,10 +103,19 @@ class Daemon:
             names = {f.id: f.title or f.id for f in settings.feeds}
 
             async def poll_job(feed: FeedConfig) -> None:
+                if self._stop.is_set():
+                    return
                 task = asyncio.create_task(poller.poll(feed), name=f"poll {feed.id}")
                 self._polls.add(task)
                 try:
                     report = await task
+                except asyncio.CancelledError:
+                    if self._stop.is_set():  # cut short by shutdown; the next run polls again
+                        return
+                    raise
+                except Exception:
+                    log.exception("feed %s: the poll failed unexpectedly", feed.id)
+                    return
                 finally:
                     self._polls.discard(task)
                 self._after_poll(report, names.get(feed.id, feed.id))
@@ -126,10 +135,12 @@ class Daemon:
         finally:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
-            for task in list(self._polls):
-                task.cancel()
-            if self._polls:
-                await asyncio.wait(self._polls, timeout=STOP_GRACE)
+            if self._polls:  # let running polls finish, then cut off the slow ones
+                _, slow = await asyncio.wait(set(self._polls), timeout=STOP_GRACE / 2)
+                for task in slow:
+                    task.cancel()
+                if slow:
+                    await asyncio.wait(slow, timeout=STOP_GRACE / 2)
             if app is not None:
                 await self._stop_telegram(app, delivery_task)
             await client.aclose()

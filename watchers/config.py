@@ -24,9 +24,7 @@ def parse_duration(value: Any) -> timedelta:
     elif isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and _DURATION.match(value.strip()):
-        seconds = sum(
-            float(number) * _UNITS[unit] for number, unit in _PART.findall(value.strip())
-        )
+        seconds = sum(float(number) * _UNITS[unit] for number, unit in _PART.findall(value.strip()))
     else:
         raise ValueError(
             f"{value!r} is not a duration; write it as 30s, 5m, 1h or a number of seconds"

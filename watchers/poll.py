@@ -46,6 +46,8 @@ class PollReport:
         status = f"HTTP {self.http_status}" if self.http_status else "-"
         if self.outcome == "error":
             return f"{self.feed_id}: error ({status}): {self.error}"
+        if self.outcome == "unchanged":
+            return f"{self.feed_id}: unchanged ({status})"
         text = (
             f"{self.feed_id}: {self.outcome} ({status}), {self.items} entries,"
             f" {self.new_items} new, {len(self.matched)} matched"

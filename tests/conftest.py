@@ -1,0 +1,146 @@
+"""Shared fixtures: the feed server, the fake Bot API, config files and daemon processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeBotAPI
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:TEST-TOKEN-s3cr3t"
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bot_api() -> Iterator[FakeBotAPI]:
+    api = FakeBotAPI(TOKEN).start()
+    yield api
+    api.stop()
+
+
+def shipped_topics() -> dict[str, Any]:
+    topics: dict[str, Any] = yaml.safe_load((ROOT / "config.yaml").read_text())["topics"]
+    return topics
+
+
+def write_config(
+    folder: Path,
+    feeds: dict[str, str],
+    *,
+    api_base_url: str | None = None,
+    interval: str = "1s",
+) -> Path:
+    """A config with the shipped topics, the given feeds (id → URL) and a store in `folder`."""
+    config: dict[str, Any] = {
+        "store": {"path": "kw.db"},
+        "poll": {"interval": interval, "timeout": "5s"},
+        "feeds": [{"id": fid, "url": url} for fid, url in feeds.items()],
+        "topics": shipped_topics(),
+    }
+    if api_base_url:
+        config["telegram"] = {"api_base_url": api_base_url}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
+
+
+class LineReader:
+    """Collects a pipe's lines on a thread, so tests can wait for a line without sleeping."""
+
+    def __init__(self, stream: Any) -> None:
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    @property
+    def text(self) -> str:
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def wait_for(self, needle: str, timeout: float = 15.0) -> str:
+        with self._cond:
+            found = self._cond.wait_for(lambda: any(needle in line for line in self.lines), timeout)
+            if not found:
+                raise AssertionError(f"no line with {needle!r} after {timeout}s:\n{self.text}")
+            return next(line for line in self.lines if needle in line)
+
+    def join(self, timeout: float = 5.0) -> None:
+        self._thread.join(timeout)
+
+
+class DaemonProcess:
+    """A real `kurilwatch` process; stdout and stderr are read as they come."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", *args],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        self.stdout = LineReader(self.proc.stdout)
+        self.stderr = LineReader(self.proc.stderr)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        """Send `sig` and wait for the exit; fails the test when it takes over `timeout`."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self.stdout.join()
+        self.stderr.join()
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def start_daemon() -> Iterator[Any]:
+    started: list[DaemonProcess] = []
+
+    def start(*args: str, token: str | None = None) -> DaemonProcess:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("TELEGRAM_BOT_TOKEN",) and not key.startswith("PYTEST")
+        }
+        env["PYTHONUNBUFFERED"] = "1"
+        if token:
+            env["TELEGRAM_BOT_TOKEN"] = token
+        process = DaemonProcess(list(args), env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()

@@ -1,0 +1,110 @@
+"""The command line contracts of design.md: match and poll --once, as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+
+CONFIG = str(ROOT / "config.yaml")
+
+
+def kurilwatch(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def lines(*objects: object) -> str:
+    return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects)
+
+
+def test_match_answers_one_line_per_line_in_order() -> None:
+    result = kurilwatch(
+        "match",
+        "--config",
+        CONFIG,
+        stdin=lines(
+            {"id": "a", "title": "Russia deploys missiles on Iturup"},
+            {"id": 2, "title": "Weather", "summary": "<p>Sunny in Paris</p>"},
+            {
+                "id": "c",
+                "title": "Мотеги",
+                "content": "Япония продолжит переговоры о мирном договоре с Россией",
+            },
+            {
+                "id": "d",
+                "title": "北方領土の元島民が墓参",
+                "lang": "ja",
+                "link": "https://nhk.or.jp/x",
+            },
+        )
+        + "\n",  # a blank line is skipped
+    )
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert out == [
+        {"id": "a", "topics": ["kuril"]},
+        {"id": 2, "topics": []},
+        {"id": "c", "topics": ["peace-treaty"]},
+        {"id": "d", "topics": ["kuril"]},
+    ]
+
+
+def test_match_explain_says_which_terms_matched_where() -> None:
+    result = kurilwatch(
+        "match",
+        "--config",
+        CONFIG,
+        "--explain",
+        stdin=lines({"id": 1, "title": "Talks", "summary": "Visit to Kunashir island"}),
+    )
+    [answer] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert answer["topics"] == ["kuril"]
+    assert answer["explain"]["kuril"] == [{"term": "kunashir*", "fields": ["summary"]}]
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (lines({"id": 1, "title": "ok"}) + "{not json\n", "line 2: not valid JSON"),
+        (lines({"id": 1, "title": "ok"}, {"title": "no id"}), "line 2: missing key 'id'"),
+        (lines({"id": 1}), "line 1: missing key 'title'"),
+        (lines([1, 2]), "line 1: expected a JSON object"),
+        (lines({"id": 1, "title": "x", "summary": 5}), "line 1: 'summary' must be a string"),
+    ],
+)
+def test_match_bad_line_exits_2_naming_the_line(stdin: str, message: str) -> None:
+    result = kurilwatch("match", "--config", CONFIG, stdin=stdin)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_poll_once_prints_a_line_per_feed_and_exits_0(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.set_feed("/a.xml", rss([FeedEntry("Kuril news", "https://n.example/1")]))
+    config = write_config(
+        tmp_path, {"good": feed_server.url("/a.xml"), "dead": "http://127.0.0.1:9/x.xml"}
+    )
+    result = kurilwatch("poll", "--once", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    assert "good: primed (HTTP 200), 1 entries, 1 new, 0 matched" in out
+    assert any(line.startswith("dead: error") for line in out)
+    only = kurilwatch("poll", "--once", "--config", str(config), "--feed", "good")
+    assert only.stdout.splitlines() == ["good: unchanged (HTTP 304)"]
+    unknown = kurilwatch("poll", "--once", "--config", str(config), "--feed", "nope")
+    assert unknown.returncode == 2 and "feeds: good, dead" in unknown.stderr

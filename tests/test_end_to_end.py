@@ -1,0 +1,149 @@
+"""The whole path, with the real daemon process: feeds over HTTP in, Telegram alerts out."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import TOKEN, write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+from tests.fakes.telegram_api import FakeBotAPI
+
+CHAT = 424242
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+
+OLD_A = [
+    FeedEntry(
+        "Old news: fishermen near the Kuril Islands",
+        "https://news.example/old-kuril",
+        guid="a-old-1",
+        summary="Published before the first poll; must never be alerted.",
+        published=NOW,
+    )
+]
+OLD_B = [FeedEntry("Old weather report", "https://other.example/old", guid="b-old-1")]
+
+KURIL = FeedEntry(
+    "Russia to deploy new coastal missile systems on Iturup",
+    "https://news.example/kuril-missiles",
+    guid="a-kuril",
+    summary="<p>Russia will deploy <b>Bastion</b> systems on Iturup, one of the southern Kuril Islands, "
+    "the Defence Ministry said on Thursday.</p><p>Rate it</p>",
+    published=NOW,
+)
+KURIL_ON_B = FeedEntry(
+    "Russia to deploy new coastal missile systems on Iturup",
+    "https://news.example/kuril-missiles?utm_source=rss&utm_medium=feed",
+    guid="b-kuril",
+    summary="Russia will deploy Bastion systems on Iturup.",
+    published=NOW,
+)
+NOTHING = FeedEntry(
+    "Tokyo stock market closes higher",
+    "https://news.example/stocks",
+    guid="a-stocks",
+    summary="Shares rose on Thursday.",
+)
+PEACE = FeedEntry(
+    "Japan to continue peace treaty talks with Russia",
+    "https://news.example/peace",
+    guid="a-peace",
+    summary="Foreign Minister Motegi said talks would continue.",
+)
+
+
+def outbox(db: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT chat_id, state FROM outbox ORDER BY id").fetchall()
+
+
+def polled(feed_server: FeedServer, path: str, more: int) -> None:
+    """Wait until `path` was fetched `more` more times: the polls before them have finished."""
+    feed_server.wait_for_hits(path, feed_server.hits(path) + more, timeout=20)
+
+
+def test_one_alert_per_story_to_the_subscriber_and_none_after_restart(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    feed_server.set_feed("/a.xml", rss(OLD_A))
+    feed_server.set_feed("/b.xml", rss(OLD_B))
+    config = write_config(
+        tmp_path,
+        {"feed-a": feed_server.url("/a.xml"), "feed-b": feed_server.url("/b.xml")},
+        api_base_url=bot_api.base_url,
+    )
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+
+    # first polls (priming) and the bot's long poll
+    polled(feed_server, "/a.xml", 2)
+    polled(feed_server, "/b.xml", 2)
+    bot_api.wait_until_polling(timeout=20)
+
+    bot_api.push_message(CHAT, "/start")
+    [welcome] = bot_api.wait_for_messages(CHAT, 1)
+    assert "/subscribe kuril" in welcome["text"]
+    bot_api.push_message(CHAT, "/subscribe kuril")
+    reply = bot_api.wait_for_messages(CHAT, 2)[1]
+    assert "Subscribed to kuril" in reply["text"]
+
+    feed_server.set_feed("/a.xml", rss([KURIL, NOTHING, PEACE, *OLD_A]))
+    feed_server.set_feed("/b.xml", rss([KURIL_ON_B, *OLD_B]))
+    alert = bot_api.wait_for_messages(CHAT, 3, timeout=20)[2]
+    # both feeds have been polled (and ingested) with the new items at least once since
+    polled(feed_server, "/a.xml", 2)
+    polled(feed_server, "/b.xml", 2)
+
+    messages = bot_api.sent_messages(CHAT)
+    assert len(messages) == 3, [m["text"] for m in messages]
+    assert alert["parse_mode"] == "HTML"
+    assert "Russia to deploy new coastal missile systems on Iturup" in alert["text"]
+    assert "Bastion systems on Iturup" in alert["text"]
+    assert '<a href="https://news.example/kuril-missiles">' in alert["text"]
+    assert "#kuril" in alert["text"]
+    assert "peace" not in alert["text"].lower()
+    db = tmp_path / "kw.db"
+    assert outbox(db) == [(CHAT, "sent")]
+
+    assert daemon.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
+    assert TOKEN not in daemon.stderr.text + daemon.stdout.text
+
+    # a restart sends nothing again: not the alert, not a reply to an old command
+    getupdates_before = len(bot_api.calls_of("getUpdates"))
+    again = start_daemon("run", "--config", str(config), token=TOKEN)
+    polled(feed_server, "/a.xml", 2)
+    polled(feed_server, "/b.xml", 2)
+    bot_api.wait_for(
+        lambda: len(bot_api.calls_of("getUpdates")) >= getupdates_before + 2,
+        timeout=20,
+        what="two getUpdates after the restart",
+    )
+    assert len(bot_api.sent_messages(CHAT)) == 3
+    assert outbox(db) == [(CHAT, "sent")]
+    assert again.stop(signal.SIGINT) == 0
+    assert "Traceback" not in again.stderr.text, again.stderr.text
+
+
+def test_console_mode_prints_alerts_without_a_token(
+    tmp_path: Path, feed_server: FeedServer, start_daemon: Any
+) -> None:
+    feed_server.set_feed("/a.xml", rss(OLD_A))
+    config = write_config(
+        tmp_path,
+        {"feed-a": feed_server.url("/a.xml"), "dead": "http://127.0.0.1:9/gone.xml"},
+    )
+    daemon = start_daemon("run", "--config", str(config))
+    off = daemon.stderr.wait_for("Telegram is off")
+    assert "TELEGRAM_BOT_TOKEN" in off and "@BotFather" in off
+    polled(feed_server, "/a.xml", 2)
+    feed_server.set_feed("/a.xml", rss([KURIL, NOTHING, *OLD_A]))
+    daemon.stdout.wait_for("Russia to deploy new coastal missile systems on Iturup")
+    daemon.stdout.wait_for("#kuril")
+    daemon.stderr.wait_for("feed dead: poll failed")  # a dead feed is logged, the rest go on
+    assert daemon.stop(signal.SIGINT) == 0
+    assert "Old news" not in daemon.stdout.text
+    assert "Tokyo stock market" not in daemon.stdout.text
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

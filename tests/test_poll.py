@@ -1,0 +1,156 @@
+"""Polling feeds over real HTTP into a real store: conditional GET, caps, errors as values."""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from store import AsyncStore, Store
+from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
+from watchers.config import FeedConfig, PollSettings, TopicConfig
+from watchers.fetch import USER_AGENT, make_client
+from watchers.match import compile_topics
+from watchers.poll import Poller
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+TOPICS = compile_topics({"kuril": TopicConfig(title="Kuril", query="kuril* OR iturup")})
+OLD = FeedEntry("Old Kuril item", "https://n.example/old", guid="old")
+NEW = FeedEntry("Iturup airport reopens", "https://n.example/new?utm_source=rss", guid="new")
+OTHER = FeedEntry("Paris weather", "https://n.example/weather", guid="weather")
+
+
+@pytest.fixture
+async def poller(tmp_path: Path) -> AsyncIterator[Poller]:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    client = make_client(timeout=2.0)
+    settings = PollSettings(timeout=timedelta(seconds=1), max_bytes=1_000_000)
+    yield Poller(store=store, client=client, topics=TOPICS, settings=settings, clock=lambda: T0)
+    await client.aclose()
+    await store.close()
+
+
+def feed(server: FeedServer, path: str, fid: str = "f") -> FeedConfig:
+    return FeedConfig(id=fid, url=server.url(path))  # type: ignore[arg-type]
+
+
+async def test_first_poll_primes_then_new_items_alert_subscribers(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    await poller.store.run(Store.upsert_subscriber, 7, now=T0 - timedelta(1))
+    await poller.store.run(Store.subscribe, 7, "kuril", now=T0 - timedelta(1))
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    first = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (first.outcome, first.new_items, first.queued) == ("primed", 1, 0)
+    feed_server.set_feed("/f.xml", rss([NEW, OTHER, OLD]))
+    second = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (second.outcome, second.new_items, second.queued) == ("new", 2, 1)
+    assert [i.title for i in second.matched] == ["Iturup airport reopens"]
+    [due] = await poller.store.run(Store.due_deliveries, T0)
+    assert (due.chat_id, due.item.link) == (7, NEW.link)
+    assert feed_server.requests("/f.xml")[0].headers["user-agent"] == USER_AGENT
+
+
+async def test_etag_is_sent_back_and_304_skips_parsing(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(feed(feed_server, "/f.xml"))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    first, second = feed_server.requests("/f.xml")
+    assert "if-none-match" not in first.headers
+    assert second.headers["if-none-match"].strip('"') and second.status == 304
+    assert report.outcome == "unchanged" and report.http_status == 304
+
+
+async def test_last_modified_is_sent_back(poller: Poller, feed_server: FeedServer) -> None:
+    feed_server.set_route(
+        "/f.xml", Route(body=rss([OLD]), etag=False, last_modified=T0 - timedelta(hours=1))
+    )
+    await poller.poll(feed(feed_server, "/f.xml"))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert feed_server.requests("/f.xml")[1].headers["if-modified-since"].endswith("GMT")
+    assert report.http_status == 304
+
+
+async def test_gzip_is_inflated(poller: Poller, feed_server: FeedServer) -> None:
+    feed_server.set_route("/f.xml", Route(body=rss([OLD, NEW]), gzip=True))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert report.new_items == 2
+    assert "gzip" in feed_server.requests("/f.xml")[0].headers["accept-encoding"]
+
+
+async def test_gzip_bomb_is_cut_at_the_size_cap(poller: Poller, feed_server: FeedServer) -> None:
+    feed_server.set_route(
+        "/bomb.xml",
+        Route(raw_encoded_body=gzip_bomb(500_000_000), headers={"Content-Encoding": "gzip"}),
+    )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report = await poller.poll(feed(feed_server, "/bomb.xml"))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert report.outcome == "error"
+    assert report.error == "response larger than 1000000 bytes"
+    assert grown_mb < 100
+
+
+async def test_slow_feed_times_out_as_an_error_value(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    feed_server.set_route("/slow.xml", Route(body=rss([OLD]), delay=30))
+    started = time.monotonic()
+    report = await poller.poll(feed(feed_server, "/slow.xml"))
+    assert report.outcome == "error" and "timed out" in (report.error or "")
+    assert time.monotonic() - started < 5
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.consecutive_errors == 1 and not state.primed
+
+
+@pytest.mark.parametrize(
+    ("route", "error"),
+    [
+        (Route(status=404, body=b"gone"), "HTTP 404"),
+        (Route(body=b"<html><body>Welcome</body></html>", content_type="text/html"), "not a feed"),
+        (Route(body=rss([OLD] * 50), truncate_at=100), "RemoteProtocolError"),
+        (Route(status=301, redirect_to="/loop.xml"), "too many redirects"),
+    ],
+)
+async def test_broken_answers_are_recorded_on_the_feed(
+    poller: Poller, feed_server: FeedServer, route: Route, error: str
+) -> None:
+    feed_server.set_route("/loop.xml", route)
+    report = await poller.poll(feed(feed_server, "/loop.xml"))
+    assert report.outcome == "error"
+    assert error in (report.error or "")
+    again = await poller.poll(feed(feed_server, "/loop.xml"))
+    assert again.outcome == "error"
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.consecutive_errors == 2 and state.last_error == again.error
+
+
+async def test_redirect_is_followed(poller: Poller, feed_server: FeedServer) -> None:
+    feed_server.set_feed("/new.xml", rss([OLD]))
+    feed_server.set_route("/old.xml", Route(status=301, redirect_to=feed_server.url("/new.xml")))
+    report = await poller.poll(feed(feed_server, "/old.xml"))
+    assert report.outcome == "primed" and report.new_items == 1
+
+
+async def test_same_story_on_two_feeds_is_one_story(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    await poller.store.run(Store.upsert_subscriber, 7, now=T0 - timedelta(1))
+    await poller.store.run(Store.subscribe, 7, "kuril", now=T0 - timedelta(1))
+    feed_server.set_feed("/a.xml", rss([OLD]))
+    feed_server.set_feed("/b.xml", rss([OTHER]))
+    a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
+    await poller.poll(a)
+    await poller.poll(b)
+    variant = FeedEntry(NEW.title, "http://www.n.example/new/?utm_medium=feed#top", guid="b-new")
+    feed_server.set_feed("/a.xml", rss([NEW, OLD]))
+    feed_server.set_feed("/b.xml", rss([variant, OTHER]))
+    first, second = await poller.poll(a), await poller.poll(b)
+    assert (first.queued, second.queued) == (1, 0)
+    assert second.new_items == 1 and second.matched == ()

@@ -1,0 +1,85 @@
+"""Alert rendering: any feed text renders to HTML Telegram accepts, within its limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.render import MAX_MESSAGE, Alert, render_html, render_plain
+from tests.fakes.telegram_api import parse_html, utf16_len
+
+WHEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+
+nasty = st.one_of(
+    st.text(max_size=10_000),
+    st.sampled_from(
+        [
+            "<b>unbalanced",
+            "a & b &amp; &lt; &#x; &bogus;",
+            '"><script>alert(1)</script>',
+            "مرحبا بالعالم \u202e reversed",
+            "🇯🇵🇷🇺 emoji 👩‍👩‍👧",
+            "&" * 5000,
+            "<" * 5000,
+        ]
+    ),
+)
+links = st.one_of(
+    st.none(),
+    st.text(max_size=3000),
+    st.builds(lambda q: "https://x.example/a?" + q, st.text(max_size=3000)),
+    st.just('https://x.example/"onmouseover="x'),
+)
+
+
+def alert(**changes: object) -> Alert:
+    base = {
+        "title": "Japan to continue peace treaty talks",
+        "link": "https://tass.com/world/1",
+        "source": "TASS",
+        "published": WHEN,
+        "summary": "Motegi said talks would continue.",
+        "topics": ("peace-treaty", "kuril"),
+    }
+    base.update(changes)
+    return Alert(**base)  # type: ignore[arg-type]
+
+
+def test_layout() -> None:
+    text = render_html(alert(title="A <b> & B"), tz=timezone(timedelta(hours=9), "JST"))
+    assert text.splitlines() == [
+        '<a href="https://tass.com/world/1"><b>A &lt;b&gt; &amp; B</b></a>',
+        "<i>TASS · 2026-11-26 18:30 JST</i>",
+        "",
+        "Motegi said talks would continue.",
+        "",
+        "#peace_treaty #kuril",
+    ]
+
+
+def test_summary_is_cut_at_a_word_within_400_characters() -> None:
+    long = " ".join(["Motegi"] * 200)
+    visible = parse_html(render_html(alert(summary=long))).text
+    summary = visible.split("\n\n")[1]
+    assert len(summary) <= 400
+    assert summary.endswith("Motegi…")
+
+
+def test_non_web_links_are_not_linked() -> None:
+    assert "href" not in render_html(alert(link="javascript:alert(1)"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=nasty, summary=nasty, source=nasty, link=links)
+def test_any_feed_text_renders_to_valid_telegram_html(
+    title: str, summary: str, source: str, link: str | None
+) -> None:
+    text = render_html(alert(title=title, summary=summary, source=source, link=link))
+    assert len(text) <= MAX_MESSAGE
+    parsed = parse_html(text)  # raises on anything Telegram would refuse
+    assert utf16_len(parsed.text) <= MAX_MESSAGE
+    assert {e["type"] for e in parsed.entities} <= {"bold", "italic", "text_link"}
+    plain = render_plain(alert(title=title, summary=summary, source=source, link=link))
+    assert len(plain) <= MAX_MESSAGE
