@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -12,6 +11,7 @@ from datetime import UTC
 from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.delivery import DeliverySettings, DeliveryWorker
@@ -28,6 +28,10 @@ from watchers.schedule import schedule_feeds
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 5.0  # seconds for in-flight work at shutdown, well within the 10 s promise
+TELEGRAM_RETRY_FIRST = 5.0
+TELEGRAM_RETRY_MAX = 300.0
+
+App = Application[Any, Any, Any, Any, Any, Any]
 
 
 def console_alert(item: StoredItem, source: str) -> str:
@@ -42,7 +46,7 @@ def console_alert(item: StoredItem, source: str) -> str:
     return render_plain(alert)
 
 
-def build_application(settings: Settings, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(settings: Settings, token: str) -> App:
     return (
         ApplicationBuilder()
         .token(token)
@@ -59,14 +63,15 @@ class Daemon:
     settings: Settings
     token: str | None
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    exit_code: int = 0
+    delivery: DeliveryWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _polls: set[asyncio.Task[PollReport]] = field(default_factory=set)
-    delivery: DeliveryWorker | None = None
 
     def stop(self) -> None:
         self._stop.set()
 
-    async def run(self) -> None:
+    async def run(self) -> int:
         settings = self.settings
         store = await AsyncStore(settings.store.path).open()
         client = make_client(timeout=settings.poll.timeout.total_seconds())
@@ -74,24 +79,12 @@ class Daemon:
         poller = Poller(store=store, client=client, topics=topics, settings=settings.poll)
         scheduler = AsyncIOScheduler(timezone=UTC)
         app = None
-        delivery_task = None
+        telegram_task = None
         try:
             if self.token:
                 app = build_application(settings, self.token)
                 install(app, BotContext(store=store, topics=topics))
-                await app.initialize()
-                log.info("Telegram: signed in as @%s", app.bot.username)
-                with contextlib.suppress(Exception):
-                    await app.bot.set_my_commands(bot_commands())
-                await app.start()
-                assert app.updater is not None
-                await app.updater.start_polling(poll_interval=0.0, timeout=10)
-                self.delivery = DeliveryWorker(
-                    store,
-                    app.bot,
-                    settings=DeliverySettings(link_previews=settings.telegram.link_previews),
-                )
-                delivery_task = asyncio.create_task(self.delivery.run(), name="delivery")
+                telegram_task = asyncio.create_task(self._run_telegram(app, store), name="telegram")
             else:
                 log.warning(
                     "Telegram is off: $%s is not set, so alerts are printed here."
@@ -103,22 +96,7 @@ class Daemon:
             names = {f.id: f.title or f.id for f in settings.feeds}
 
             async def poll_job(feed: FeedConfig) -> None:
-                if self._stop.is_set():
-                    return
-                task = asyncio.create_task(poller.poll(feed), name=f"poll {feed.id}")
-                self._polls.add(task)
-                try:
-                    report = await task
-                except asyncio.CancelledError:
-                    if self._stop.is_set():  # cut short by shutdown; the next run polls again
-                        return
-                    raise
-                except Exception:
-                    log.exception("feed %s: the poll failed unexpectedly", feed.id)
-                    return
-                finally:
-                    self._polls.discard(task)
-                self._after_poll(report, names.get(feed.id, feed.id))
+                await self._poll(poller, feed, names.get(feed.id, feed.id))
 
             schedule_feeds(
                 scheduler, settings.feeds, poll_job, default_interval=settings.poll.interval
@@ -135,37 +113,91 @@ class Daemon:
         finally:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
-            if self._polls:  # let running polls finish, then cut off the slow ones
-                _, slow = await asyncio.wait(set(self._polls), timeout=STOP_GRACE / 2)
-                for task in slow:
-                    task.cancel()
-                if slow:
-                    await asyncio.wait(slow, timeout=STOP_GRACE / 2)
-            if app is not None:
-                await self._stop_telegram(app, delivery_task)
+            await self._finish_polls()
+            if app is not None and telegram_task is not None:
+                await self._stop_telegram(app, telegram_task)
             await client.aclose()
             await store.close()
             log.info("stopped")
+        return self.exit_code
+
+    async def _poll(self, poller: Poller, feed: FeedConfig, source: str) -> None:
+        if self._stop.is_set():
+            return
+        task = asyncio.create_task(poller.poll(feed), name=f"poll {feed.id}")
+        self._polls.add(task)
+        try:
+            report = await task
+        except asyncio.CancelledError:
+            if self._stop.is_set():  # cut short by shutdown; the next start polls again
+                return
+            raise
+        except Exception:
+            log.exception("feed %s: the poll failed unexpectedly", feed.id)
+            return
+        finally:
+            self._polls.discard(task)
+        self._after_poll(report, source)
 
     def _after_poll(self, report: PollReport, source: str) -> None:
-        if self.delivery is not None:
-            if report.queued:
+        if self.token:
+            if report.queued and self.delivery is not None:
                 self.delivery.wake()
             return
         for item in report.matched:
             print(console_alert(item, source), end="\n\n", file=self.out, flush=True)
 
-    async def _stop_telegram(
-        self,
-        app: Application[Any, Any, Any, Any, Any, Any],
-        delivery_task: asyncio.Task[None] | None,
-    ) -> None:
-        if self.delivery is not None and delivery_task is not None:
+    async def _finish_polls(self) -> None:
+        """Let running polls finish, then cut off the slow ones."""
+        if not self._polls:
+            return
+        _, slow = await asyncio.wait(set(self._polls), timeout=STOP_GRACE / 2)
+        for task in slow:
+            task.cancel()
+        if slow:
+            await asyncio.wait(slow, timeout=STOP_GRACE / 2)
+
+    async def _run_telegram(self, app: App, store: AsyncStore) -> None:
+        """Sign in (retrying while Telegram is unreachable), then poll updates and deliver."""
+        delay = TELEGRAM_RETRY_FIRST
+        while True:
+            try:
+                await app.initialize()
+                break
+            except InvalidToken:
+                log.error(
+                    "Telegram rejected the token in $%s; check it with @BotFather",
+                    self.settings.telegram.token_env,
+                )
+                self.exit_code = 2
+                self.stop()
+                return
+            except TelegramError as exc:
+                log.warning("Telegram unreachable (%s); trying again in %gs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, TELEGRAM_RETRY_MAX)
+        log.info("Telegram: signed in as @%s", app.bot.username)
+        try:
+            await app.bot.set_my_commands(bot_commands())
+        except TelegramError as exc:
+            log.warning("could not set the bot's command menu: %s", exc)
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0.0, timeout=10)
+        self.delivery = DeliveryWorker(
+            store,
+            app.bot,
+            settings=DeliverySettings(link_previews=self.settings.telegram.link_previews),
+        )
+        await self.delivery.run()
+
+    async def _stop_telegram(self, app: App, task: asyncio.Task[None]) -> None:
+        if self.delivery is not None:
             self.delivery.stop()
-            done, _ = await asyncio.wait({delivery_task}, timeout=STOP_GRACE)
-            if not done:
-                delivery_task.cancel()
-                await asyncio.wait({delivery_task})
+        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
+        if not done:  # still signing in, or a send hangs
+            task.cancel()
+            await asyncio.wait({task})
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
@@ -179,5 +211,4 @@ async def run_daemon(settings: Settings, token: str | None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop)
-    await daemon.run()
-    return 0
+    return await daemon.run()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from telegram import Bot, LinkPreviewOptions, Message
@@ -50,7 +51,10 @@ def to_alert(delivery: Delivery) -> Alert:
     )
 
 
-def _seconds(value: int | timedelta) -> float:
+def _retry_after(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the int form will become a timedelta
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -88,21 +92,23 @@ class DeliveryWorker:
     async def run(self) -> None:
         requeued = await self.store.run(Store.requeue_inflight)
         if requeued:
-            log.info(
-                "delivery: %d alerts were in flight at the last stop; sending them again", requeued
-            )
+            log.info("delivery: %d alerts were in flight at the last stop; resending", requeued)
         while not self._stopping:
-            due = await self.store.run(Store.due_deliveries, self.clock(), self.settings.batch)
-            sent_any = False
-            for delivery in due:
-                if self._stopping:
-                    return
-                if not self._ready(delivery.chat_id):
-                    continue
+            due, sent = await self.send_due()
+            if not sent:
+                await self._idle(due > 0)
+
+    async def send_due(self) -> tuple[int, int]:
+        """One pass over the due rows: (rows due, rows attempted); rate-limited chats wait."""
+        due = await self.store.run(Store.due_deliveries, self.clock(), self.settings.batch)
+        attempted = 0
+        for delivery in due:
+            if self._stopping:
+                break
+            if self._ready(delivery.chat_id):
                 await self._deliver(delivery)
-                sent_any = True
-            if not sent_any:
-                await self._idle(bool(due))
+                attempted += 1
+        return len(due), attempted
 
     async def _idle(self, waiting_for_rate: bool) -> None:
         timeout = self.settings.idle_wait
@@ -132,8 +138,12 @@ class DeliveryWorker:
         self._next_to_chat[chat_id] = now + gap
 
     async def _deliver(self, delivery: Delivery) -> None:
+        chat_id = await self.store.run(Store.claim, delivery.id, now=self.clock())
+        if chat_id is None:  # dropped or moved by an earlier failure in this pass
+            return
+        if chat_id != delivery.chat_id:
+            delivery = replace(delivery, chat_id=chat_id)
         alert = to_alert(delivery)
-        await self.store.run(Store.mark_sending, delivery.id, now=self.clock())
         await self._pace(delivery.chat_id)
         try:
             message = await self._send(delivery.chat_id, render_html(alert, tz=self.tz), html=True)
@@ -174,7 +184,7 @@ class DeliveryWorker:
         now = self.clock()
         chat_id = delivery.chat_id
         if isinstance(exc, RetryAfter):
-            wait = _seconds(exc.retry_after)
+            wait = _retry_after(exc)
             self._next_to_chat[chat_id] = asyncio.get_running_loop().time() + wait
             await self.store.run(
                 Store.mark_retry,

@@ -42,10 +42,14 @@ class BotContext:
 
     def topic_list(self, subscribed: Sequence[str] = ()) -> str:
         return "\n".join(
-            f"{'✅' if t.id in subscribed else '•'} <code>{html.escape(t.id)}</code> — "
-            f"{html.escape(t.title)}"
+            f"{'✅' if t.id in subscribed else '•'} <code>{_esc(t.id)}</code> — "
+            f"{_esc(t.title)}"
             for t in self.topics
         )
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
 def _ctx(context: ContextTypes.DEFAULT_TYPE) -> BotContext:
@@ -85,14 +89,14 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         "Russia–Japan peace treaty, from Russian, Japanese and English sources: one alert "
         "per story, as it happens.\n\n"
         f"Topics:\n{ctx.topic_list(subscribed)}\n\n"
-        f"Subscribe with <code>/subscribe {html.escape(first)}</code> (or "
+        f"Subscribe with <code>/subscribe {_esc(first)}</code> (or "
         "<code>/subscribe all</code>). /help lists every command."
     )
     await _reply(update, text)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lines = [f"/{name} — {html.escape(about)}" for name, about in COMMANDS]
+    lines = [f"/{name} — {_esc(about)}" for name, about in COMMANDS]
     await _reply(update, "<b>Commands</b>\n" + "\n".join(lines))
 
 
@@ -114,7 +118,7 @@ def _chosen(args: Sequence[str], ctx: BotContext) -> tuple[list[str], list[str]]
 
 
 def _valid_ids(ctx: BotContext) -> str:
-    return ", ".join(f"<code>{html.escape(t)}</code>" for t in ctx.topic_ids())
+    return ", ".join(f"<code>{_esc(t)}</code>" for t in ctx.topic_ids())
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -126,8 +130,8 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         await _reply(
             update,
-            html.escape(problem) + f"Valid topics: {_valid_ids(ctx)}.\n"
-            "Example: <code>/subscribe " + html.escape(ctx.topic_ids()[0]) + "</code>",
+            _esc(problem) + f"Valid topics: {_valid_ids(ctx)}.\n"
+            "Example: <code>/subscribe " + _esc(ctx.topic_ids()[0]) + "</code>",
         )
         return
     chat_id = await _register(update, ctx)
@@ -143,7 +147,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     if already:
         parts.append(f"Already subscribed to {', '.join(already)}.")
-    await _reply(update, html.escape(" ".join(parts)))
+    await _reply(update, _esc(" ".join(parts)))
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -156,7 +160,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         problem = (
             f"Unknown topic {', '.join(repr(u) for u in unknown)}. " if unknown else "Which topic? "
         )
-        await _reply(update, html.escape(problem) + f"Valid topics: {_valid_ids(ctx)}.")
+        await _reply(update, _esc(problem) + f"Valid topics: {_valid_ids(ctx)}.")
         return
     removed = [t for t in known if await ctx.store.run(Store.unsubscribe, chat.id, t)]
     missing = [t for t in known if t not in removed]
@@ -165,7 +169,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         parts.append(f"Unsubscribed from {', '.join(removed)}.")
     if missing:
         parts.append(f"You were not subscribed to {', '.join(missing)}.")
-    await _reply(update, html.escape(" ".join(parts)))
+    await _reply(update, _esc(" ".join(parts)))
 
 
 async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -179,7 +183,7 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await _reply(update, "You follow no topics yet. /topics shows them; /subscribe adds one.")
         return
     lines = [
-        f"• <code>{html.escape(t)}</code> — {html.escape(titles.get(t, '(no longer offered)'))}"
+        f"• <code>{_esc(t)}</code> — {_esc(titles.get(t, '(no longer offered)'))}"
         for t in subscribed
     ]
     await _reply(update, "<b>Your subscriptions</b>\n" + "\n".join(lines))

@@ -450,12 +450,20 @@ class Store:
         row = self._one("SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'pending'", [])
         return None if row is None else _dt(row["t"])
 
-    def mark_sending(self, delivery_id: int, *, now: datetime) -> None:
-        self._update_outbox(
-            "state = 'sending', attempts = attempts + 1, next_attempt_at = ?",
-            [now.timestamp()],
-            delivery_id,
-        )
+    def claim(self, delivery_id: int, *, now: datetime) -> int | None:
+        """Mark a pending row `sending`; its chat id now, or None when it is no longer pending."""
+        with self.db.atomic():
+            row = self._one(
+                "SELECT chat_id FROM outbox WHERE id = ? AND state = 'pending'", [delivery_id]
+            )
+            if row is None:
+                return None
+            self._update_outbox(
+                "state = 'sending', attempts = attempts + 1, next_attempt_at = ?",
+                [now.timestamp()],
+                delivery_id,
+            )
+        return int(row["chat_id"])
 
     def mark_sent(self, delivery_id: int, message_id: int | None, *, now: datetime) -> None:
         self._update_outbox(

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import TOKEN, write_config
+import yaml
+
+from tests.conftest import ROOT, TOKEN, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -147,3 +149,35 @@ def test_console_mode_prints_alerts_without_a_token(
     assert "Old news" not in daemon.stdout.text
     assert "Tokyo stock market" not in daemon.stdout.text
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
+
+
+def test_shipped_config_runs_without_network_or_token(tmp_path: Path, start_daemon: Any) -> None:
+    """`make run` on a fresh machine: unreachable feeds are logged per feed; Ctrl-C exits 0."""
+    shipped = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    for feed in shipped["feeds"]:  # as unreachable as the internet is here, on any machine
+        feed["url"] = f"http://127.0.0.1:9/{feed['id']}.xml"
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(shipped, allow_unicode=True), encoding="utf-8")
+    daemon = start_daemon("run", "--config", str(config))
+    daemon.stderr.wait_for("kurilwatch running: 10 feeds, 2 topics")
+    daemon.stderr.wait_for("feed tass-en: poll failed", timeout=30)
+    assert daemon.stop(signal.SIGINT) == 0
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
+    assert daemon.stderr.lines[-1].endswith("stopped")
+
+
+def test_token_never_appears_in_logs_even_at_debug_level(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    feed_server.set_feed("/a.xml", rss(OLD_A))
+    config = write_config(tmp_path, {"a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url)
+    daemon = start_daemon("--log-level", "DEBUG", "run", "--config", str(config), token=TOKEN)
+    bot_api.wait_until_polling(timeout=20)
+    bot_api.push_message(CHAT, "/start")
+    bot_api.wait_for_messages(CHAT, 1)
+    polled(feed_server, "/a.xml", 2)
+    assert daemon.stop() == 0
+    logs = daemon.stderr.text + daemon.stdout.text
+    assert " DEBUG " in logs  # there was plenty that could have leaked
+    assert TOKEN not in logs
+    assert TOKEN.split(":")[1] not in logs

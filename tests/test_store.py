@@ -94,9 +94,10 @@ def test_outbox_lifecycle_and_crash_requeue(store: Store) -> None:
     store.subscribe(1, "kuril", now=T0)
     store.ingest(FeedState(id="a", url="u"), [record("1"), record("2")], now=T0, alert=True)
     first, second = store.due_deliveries(T0)
-    store.mark_sending(first.id, now=T0)
+    assert store.claim(first.id, now=T0) == 1
     store.mark_sent(first.id, 77, now=T0)
-    store.mark_sending(second.id, now=T0)  # then the process dies
+    assert store.claim(second.id, now=T0) == 1  # then the process dies
+    assert store.claim(second.id, now=T0) is None
     assert store.due_deliveries(T0) == []
     assert store.requeue_inflight() == 1
     [again] = store.due_deliveries(T0)
