@@ -134,8 +134,13 @@ class Store:
 
     def feed_state(self, feed_id: str) -> FeedState | None:
         row = self._one("SELECT * FROM feeds WHERE id = ?", [feed_id])
-        if row is None:
-            return None
+        return None if row is None else self._feed_state(row)
+
+    def feed_states(self) -> list[FeedState]:
+        return [self._feed_state(row) for row in self.db.query("SELECT * FROM feeds ORDER BY id")]
+
+    @staticmethod
+    def _feed_state(row: dict[str, Any]) -> FeedState:
         return FeedState(
             id=row["id"],
             url=row["url"],
@@ -151,10 +156,6 @@ class Store:
             last_success_at=_dt(row["last_success_at"]),
             next_poll_at=_dt(row["next_poll_at"]),
         )
-
-    def feed_states(self) -> list[FeedState]:
-        ids = [row["id"] for row in self.db.query("SELECT id FROM feeds ORDER BY id")]
-        return [state for fid in ids if (state := self.feed_state(fid)) is not None]
 
     def save_feed_state(self, state: FeedState) -> None:
         self.db.table("feeds").upsert(

@@ -58,6 +58,7 @@ def test_first_poll_records_without_alerting(store: Store) -> None:
     assert len(result.stored) == 2 and result.queued == 0
     assert store.due_deliveries(T0 + timedelta(2)) == []
     assert store.feed_state("a") == state
+    assert store.feed_states() == [state]
 
 
 def test_guid_dedup_within_feed_and_url_dedup_across_feeds(store: Store) -> None:
