@@ -9,15 +9,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from bot.daemon import run_daemon
 from bot.logs import setup_logging
 from bot.settings import ConfigError, Settings, load_settings
-from store import AsyncStore
 from watchers.config import format_duration
-from watchers.fetch import make_client
-from watchers.match import compile_topics, match_document
-from watchers.poll import Poller
-from watchers.query import Document
+from watchers.match import compile_topics
 from watchers.text import html_to_text
 
 EXIT_USAGE = 2
@@ -65,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
     if args.command == "poll":
         return asyncio.run(poll_once(settings, args.feed))
+    from bot.daemon import run_daemon  # the daemon's imports (PTB, httpx, ...) only for `run`
+
     try:
         return asyncio.run(run_daemon(settings, token))
     except KeyboardInterrupt:  # Ctrl-C before the daemon's own handler was in place
@@ -110,15 +107,16 @@ def match_lines(settings: Settings, source: TextIO, out: TextIO, *, explain: boo
         problem = _check_fields(obj)
         if problem:
             return _fail(f"line {number}: {problem}")
-        fields = {"title": obj["title"]}
-        for name in ("summary", "content"):
-            if obj.get(name):
-                fields[name] = html_to_text(obj[name])
-        matches = match_document(Document.of(fields), topics, explain=explain)
+        fields = {
+            name: html_to_text(obj[name]) if "<" in obj[name] or "&" in obj[name] else obj[name]
+            for name in ("title", "summary", "content")
+            if obj.get(name)
+        }
+        matches = topics.matcher.match(fields, explain=explain)
         result: dict[str, Any] = {"id": obj["id"], "topics": [m.topic_id for m in matches]}
         if explain:
             result["explain"] = {
-                m.topic_id: [{"term": h.term, "fields": list(h.fields)} for h in m.hits]
+                m.topic_id: [{"term": h.term, "field": h.field, "offset": h.offset} for h in m.hits]
                 for m in matches
             }
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
@@ -138,6 +136,10 @@ def _check_fields(obj: dict[str, Any]) -> str | None:
 
 
 async def poll_once(settings: Settings, feed_id: str | None) -> int:
+    from store import AsyncStore
+    from watchers.fetch import make_client
+    from watchers.poll import Poller
+
     feeds = [f for f in settings.feeds if feed_id is None or f.id == feed_id]
     if not feeds:
         known = ", ".join(f.id for f in settings.feeds) or "(none)"

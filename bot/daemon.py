@@ -83,7 +83,7 @@ class Daemon:
         try:
             if self.token:
                 app = build_application(settings, self.token)
-                install(app, BotContext(store=store, topics=topics))
+                install(app, BotContext(store=store, topics=topics.topics))
                 telegram_task = asyncio.create_task(self._run_telegram(app, store), name="telegram")
             else:
                 log.warning(

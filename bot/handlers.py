@@ -42,8 +42,7 @@ class BotContext:
 
     def topic_list(self, subscribed: Sequence[str] = ()) -> str:
         return "\n".join(
-            f"{'✅' if t.id in subscribed else '•'} <code>{_esc(t.id)}</code> — "
-            f"{_esc(t.title)}"
+            f"{'✅' if t.id in subscribed else '•'} <code>{_esc(t.id)}</code> — {_esc(t.title)}"
             for t in self.topics
         )
 

@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Iterable
 
-QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "hpack")
+QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "hpack", "pymorphy3")
 
 
 class RedactingFormatter(logging.Formatter):

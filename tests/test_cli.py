@@ -72,7 +72,29 @@ def test_match_explain_says_which_terms_matched_where() -> None:
     )
     [answer] = [json.loads(line) for line in result.stdout.splitlines()]
     assert answer["topics"] == ["kuril"]
-    assert answer["explain"]["kuril"] == [{"term": "kunashir*", "fields": ["summary"]}]
+    assert answer["explain"]["kuril"] == [{"term": "kunashir", "field": "summary", "offset": 9}]
+
+
+def test_match_explain_in_russian_and_japanese() -> None:
+    result = kurilwatch(
+        "match",
+        "--config",
+        CONFIG,
+        "--explain",
+        stdin=lines(
+            {"id": "ru", "title": "Учения на Курилах", "summary": "Войска высадились на Итурупе."},
+            {"id": "ja", "title": "北方4島の元島民が墓参", "summary": ""},
+        ),
+    )
+    ru, ja = (json.loads(line) for line in result.stdout.splitlines())
+    assert ru["explain"]["kuril"] == [
+        {"term": "=Курилы", "field": "title", "offset": 10},
+        {"term": "итуруп", "field": "summary", "offset": 21},
+    ]
+    assert ja["explain"]["kuril"] == [
+        {"term": "北方4島", "field": "title", "offset": 0},
+        {"term": "元島民", "field": "title", "offset": 5},
+    ]
 
 
 @pytest.mark.parametrize(

@@ -148,6 +148,14 @@ def test_check_command_prints_summary() -> None:
     assert "kuril: Kuril Islands" in result.stdout
 
 
+def test_run_refuses_a_bad_query(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(MINIMAL.replace("query: kuril*", "query: kuril OR"))
+    result = run_cli("run", "--config", str(path))
+    assert result.returncode == 2
+    assert "topics.kuril.query: column 9: a term is missing at the end" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchers.query import And, Document, Hit, Not, Or, Phrase, QueryError, Term, evaluate, parse
+from watchers.matcher import Hit, Matcher
+from watchers.query import And, Not, Or, Phrase, QueryError, Term, parse
 
 
 def matches(query: str, title: str, summary: str = "") -> bool:
-    return evaluate(parse(query), Document.of({"title": title, "summary": summary}))
+    return bool(Matcher({"t": parse(query)}).match({"title": title, "summary": summary}))
+
+
+def explain(query: str, **fields: str) -> list[Hit]:
+    [match] = Matcher({"t": parse(query)}).match(fields, explain=True)
+    return list(match.hits)
 
 
 def test_tree_shape() -> None:
@@ -52,18 +60,13 @@ def test_matching(query: str, title: str, expected: bool) -> None:
     assert matches(query, title) is expected
 
 
-def test_summary_field_counts_and_explain_names_fields() -> None:
-    node = parse('kuril* OR "peace treaty"')
-    doc = Document.of({"title": "Talks", "summary": "on the peace treaty and the Kurils"})
-    hits: list[Hit] = []
-    assert evaluate(node, doc, hits)
-    assert hits == [Hit("kuril*", ("summary",)), Hit('"peace treaty"', ("summary",))]
+def test_summary_field_counts_and_explain_names_fields_and_offsets() -> None:
+    hits = explain('kuril* OR "peace treaty"', title="Talks", summary="on the peace treaty and the Kurils")
+    assert hits == [Hit("kuril*", "summary", 28), Hit('"peace treaty"', "summary", 7)]
 
 
 def test_negated_terms_are_not_reported() -> None:
-    hits: list[Hit] = []
-    assert evaluate(parse("japan -china"), Document.of({"title": "Japan"}), hits)
-    assert hits == [Hit("japan", ("title",))]
+    assert explain("japan -china", title="Japan") == [Hit("japan", "title", 0)]
 
 
 @pytest.mark.parametrize(
@@ -97,8 +100,7 @@ words = st.text(st.characters(categories=("L", "N")), min_size=3, max_size=12)
 def test_every_word_of_a_text_matches_itself(text_words: list[str], data: st.DataObject) -> None:
     title = " ".join(text_words)
     word = data.draw(st.sampled_from(text_words))
-    node = parse(f'"{word}"')
-    assert evaluate(node, Document.of({"title": title}))
+    assert matches(f'"{word}"', title)
 
 
 @given(st.text(max_size=200))
@@ -108,10 +110,106 @@ def test_any_text_either_parses_or_raises_query_error(query: str) -> None:
     except QueryError as exc:
         assert 1 <= exc.column <= len(query) + 1
     else:
-        evaluate(node, Document.of({"title": query}))
+        Matcher({"t": node}).match({"title": query, "summary": query})
 
 
-@given(st.text(max_size=2000))
-def test_matching_any_text_is_total(text: str) -> None:
-    node = parse('kuril* OR "мирн* договор*" OR 北方領土 OR (japan -china)')
-    assert evaluate(node, Document.of({"title": text, "summary": text})) in (True, False)
+SHIPPED_LIKE = Matcher(
+    {
+        "a": parse('kuril* OR "мирный договор" OR 北方領土 OR (japan -china)'),
+        "b": parse("title:=Курилы NEAR/3 (остров OR гряда) OR summary:iturup"),
+    }
+)
+
+
+@given(st.text(max_size=2000), st.text(max_size=2000))
+def test_matching_any_text_is_total(title: str, summary: str) -> None:
+    for match in SHIPPED_LIKE.match({"title": title, "summary": summary}, explain=True):
+        assert match.topic_id in ("a", "b")
+        for hit in match.hits:
+            text = title if hit.field == "title" else summary
+            assert hit.offset is None or 0 <= hit.offset < len(text)
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "summary", "expected"),
+    [
+        # Russian morphology: dictionary forms match every inflection, nothing else
+        ("курилы", "На Курилах прошли учения", "", True),
+        ("курилы", "Туристы едут на Курилы", "", True),
+        ("курилы", "Рыбаки у Южных Курил", "", True),
+        ("курилы", "Он много курил", "", True),  # the same surface form: see =Курилы
+        ("=Курилы", "Он много курил", "", False),
+        ("=Курилы", "Рыбаки у Южных Курил", "", True),
+        ("=Курилы", "РЫБАКИ У ЮЖНЫХ КУРИЛ", "", True),
+        ("курилы", "Курильщики и курилка", "", False),
+        ('"курильские острова"', "Гости Курильских островов", "", True),
+        ('"мирный договор"', "о мирном договоре с Японией", "", True),
+        ('"мирный договор"', "переговоры по мирному договору", "", True),
+        ('"мирный договор"', "мирное население и договор аренды", "", False),
+        ("япония", "визит в Японию", "", True),
+        # NFKC, kanji digits, stress marks
+        ("北方四島", "北方4島の元島民", "", True),
+        ("北方4島", "北方四島交流", "", True),
+        ("кури́лы", "Курилы", "", True),
+        # NEAR and fields
+        ('"peace treaty" NEAR/5 japan', "Japan and Russia have no peace treaty", "", True),
+        ('"peace treaty" NEAR/2 japan', "Japan said on Friday that a peace treaty", "", False),
+        ("(japan OR tokyo) NEAR/3 treaty", "", "Tokyo signed the treaty", True),
+        ("title:iturup", "Weather", "Snow on Iturup", False),
+        ("summary:iturup", "Weather", "Snow on Iturup", True),
+        ('title:"peace treaty"', "The peace treaty", "", True),
+        ("title:(iturup OR kunashir)", "Kunashir port", "", True),
+    ],
+)
+def test_language_features(query: str, title: str, summary: str, expected: bool) -> None:
+    assert matches(query, title, summary) is expected
+
+
+def test_near_explains_both_sides() -> None:
+    hits = explain('"peace treaty" NEAR/5 (japan OR tokyo)', title="Tokyo seeks a peace treaty")
+    assert hits == [Hit('"peace treaty"', "title", 14), Hit("tokyo", "title", 0)]
+
+
+@pytest.mark.parametrize(
+    ("query", "column", "message"),
+    [
+        ("kuril NEAR/0 x", 7, "NEAR/n takes n from 1 to 50"),
+        ("(a AND b) NEAR/3 c", 1, "NEAR joins terms, phrases"),
+        ("a NEAR/2 b NEAR/2 c", 12, "NEAR cannot be chained"),
+        ("author:x", 1, "unknown field 'author:'"),
+        ("title:", 1, "'title:' needs a term after it"),
+        ("= x", 1, "'=' must stand right before"),
+        ("a OR -b", 1, "would match items without any of its terms"),
+    ],
+)
+def test_errors_of_the_newer_forms(query: str, column: int, message: str) -> None:
+    with pytest.raises(QueryError) as info:
+        parse(query)
+    assert info.value.column == column
+    assert message in info.value.message
+
+
+def test_one_pass_finds_all_topics_with_their_own_hits() -> None:
+    matcher = Matcher(
+        {
+            "kuril": parse("kuril* OR iturup OR курилы"),
+            "treaty": parse('"peace treaty" japan'),
+            "other": parse("paris"),
+        }
+    )
+    found = matcher.match(
+        {"title": "Japan, Iturup and the peace treaty", "summary": "Курилы"}, explain=True
+    )
+    assert [m.topic_id for m in found] == ["kuril", "treaty"]
+    assert {h.term for h in found[0].hits} == {"iturup", "курилы"}
+
+
+def test_compiling_1000_queries_takes_under_a_second() -> None:
+    queries = {
+        f"t{n}": parse(f'(город{n} OR "остров{n} мыс") AND title:порт{n} -склад OR 北方{n}島')
+        for n in range(1000)
+    }
+    started = time.perf_counter()
+    matcher = Matcher(queries)
+    assert time.perf_counter() - started < 1.0
+    assert [m.topic_id for m in matcher.match({"title": "Порт17 и город17"})] == ["t17"]

@@ -2,43 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from watchers.config import TopicConfig
-from watchers.query import Document, Hit, Node, evaluate, parse
+from watchers.matcher import Hit, Match, Matcher
+from watchers.query import parse
+
+__all__ = ["Hit", "Match", "Matcher", "Topic", "Topics", "compile_topics"]
 
 
 @dataclass(frozen=True, slots=True)
 class Topic:
     id: str
     title: str
-    query: Node
 
 
 @dataclass(frozen=True, slots=True)
-class Match:
-    topic_id: str
-    hits: tuple[Hit, ...] = ()
+class Topics:
+    """The configured topics and their compiled matcher."""
+
+    topics: tuple[Topic, ...]
+    matcher: Matcher
+
+    def __iter__(self) -> Iterator[Topic]:
+        return iter(self.topics)
+
+    def __len__(self) -> int:
+        return len(self.topics)
+
+    def match(
+        self, *, title: str, summary: str = "", content: str = "", explain: bool = False
+    ) -> list[Match]:
+        fields = {"title": title, "summary": summary, "content": content}
+        return self.matcher.match(fields, explain=explain)
 
 
-def compile_topics(topics: Mapping[str, TopicConfig]) -> tuple[Topic, ...]:
-    return tuple(Topic(tid, t.title, parse(t.query)) for tid, t in topics.items())
-
-
-def match_document(doc: Document, topics: Iterable[Topic], *, explain: bool = False) -> list[Match]:
-    matches = []
-    for topic in topics:
-        hits: list[Hit] | None = [] if explain else None
-        if evaluate(topic.query, doc, hits):
-            matches.append(Match(topic.id, tuple(hits or ())))
-    return matches
-
-
-def match_text(
-    topics: Iterable[Topic], *, title: str, summary: str = "", explain: bool = False
-) -> list[Match]:
-    """Topics whose query matches an item's title and summary."""
-    return match_document(
-        Document.of({"title": title, "summary": summary}), topics, explain=explain
-    )
+def compile_topics(topics: Mapping[str, TopicConfig]) -> Topics:
+    matcher = Matcher({tid: parse(t.query) for tid, t in topics.items()})
+    return Topics(tuple(Topic(tid, t.title) for tid, t in topics.items()), matcher)

@@ -18,7 +18,7 @@ from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
 from watchers.config import FeedConfig, PollSettings
 from watchers.fetch import FetchResult, fetch
 from watchers.items import Item
-from watchers.match import Topic, match_text
+from watchers.match import Topics
 from watchers.parse import ParsedFeed, parse_feed
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class PollReport:
         return text + (f", {self.queued} alerts queued" if self.queued else "")
 
 
-def _records(items: Sequence[Item], topics: Sequence[Topic]) -> list[ItemRecord]:
+def _records(items: Sequence[Item], topics: Topics) -> list[ItemRecord]:
     return [
         ItemRecord(
             guid=item.guid,
@@ -64,9 +64,7 @@ def _records(items: Sequence[Item], topics: Sequence[Topic]) -> list[ItemRecord]
             title=item.title,
             summary=item.summary,
             published_at=item.published,
-            topics=tuple(
-                m.topic_id for m in match_text(topics, title=item.title, summary=item.summary)
-            ),
+            topics=tuple(m.topic_id for m in topics.match(title=item.title, summary=item.summary)),
         )
         for item in items
     ]
@@ -80,13 +78,13 @@ class Poller:
         *,
         store: AsyncStore,
         client: httpx.AsyncClient,
-        topics: Sequence[Topic],
+        topics: Topics,
         settings: PollSettings,
         clock: Clock = utcnow,
     ) -> None:
         self.store = store
         self.client = client
-        self.topics = tuple(topics)
+        self.topics = topics
         self.settings = settings
         self.clock = clock
 

@@ -1,48 +1,32 @@
-"""The topic query language: parse a query into a tree and evaluate it on a `Document`.
+"""The topic query language: parse a query into a tree; `watchers.matcher` evaluates it.
 
-Grammar (operators upper-case; adjacent terms are ANDed)::
+Grammar (operators upper-case; adjacent terms are ANDed; NEAR binds tightest)::
 
     query   := or
     or      := and ("OR" and)*
-    and     := unary (["AND"] unary)*
+    and     := near (["AND"] near)*
+    near    := unary ["NEAR/n" unary]
     unary   := ("NOT" | "-") unary | primary
-    primary := "(" or ")" | '"' words '"' | word ["*"]
+    primary := [field ":"] ( "(" or ")" | ["="] '"' words '"' | ["="] word ["*"] )
 
-Matching is on normalised words (NFKC, casefold, ё→е, no stress marks), so it is
-case-insensitive; a trailing `*` matches any word that starts with the term; a quoted phrase
-matches its words in a row. Terms in Chinese or Japanese script match as substrings, since
-those languages do not separate words by spaces. Evaluation is a walk of the tree with set and
-bisect lookups: no user-written pattern ever runs as a regular expression.
+A word matches case-insensitively, Russian words in every inflected form, `word*` any word
+that starts so, a quoted phrase its words in a row, `a NEAR/n b` the two within n words,
+`title:x` only in that field, and `=Word` only with the same capitalisation (proper nouns
+that collide with common words). Japanese and Chinese terms match as substrings.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
-import unicodedata
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from watchers.normalise import WORD, fold_marks, is_cjk, normalise
 
 MIN_PREFIX = 3
-
-_STRESS_MARKS = dict.fromkeys(map(ord, "\u0300\u0301"), None)
-_WORD = re.compile(r"\w+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f々〆ヶ]")
-
-
-def normalise(text: str) -> str:
-    """The form both queries and documents are compared in."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return text.replace("ё", "е").translate(_STRESS_MARKS)
-
-
-def words(text: str) -> list[str]:
-    """Normalised words of a text."""
-    return _WORD.findall(normalise(text))
-
-
-def is_cjk(text: str) -> bool:
-    return _CJK.search(text) is not None
+MAX_NEAR = 50
+DEFAULT_NEAR = 5
+FIELDS = ("title", "summary", "content")
 
 
 class QueryError(ValueError):
@@ -59,19 +43,21 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One word, optionally a prefix; or a run of CJK text matched as a substring."""
+    """One word (normalised), a prefix, or a run of CJK text matched as a substring.
+
+    `cased` holds the word as written when its capitalisation must match too.
+    """
 
     text: str
     prefix: bool = False
+    cased: str | None = None
 
     def __str__(self) -> str:
-        return self.text + ("*" if self.prefix else "")
+        return ("=" + self.cased if self.cased else self.text) + ("*" if self.prefix else "")
 
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
-    """Words in a row; each may be a prefix."""
-
     terms: tuple[Term, ...]
 
     def __str__(self) -> str:
@@ -79,21 +65,68 @@ class Phrase:
 
 
 @dataclass(frozen=True, slots=True)
+class Near:
+    left: Node
+    right: Node
+    distance: int
+
+    def __str__(self) -> str:
+        return f"{self.left} NEAR/{self.distance} {self.right}"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    child: Node
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.child}"
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     children: tuple[Node, ...]
+
+    def __str__(self) -> str:
+        return "(" + " AND ".join(map(str, self.children)) + ")"
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
     children: tuple[Node, ...]
 
+    def __str__(self) -> str:
+        return "(" + " OR ".join(map(str, self.children)) + ")"
+
 
 @dataclass(frozen=True, slots=True)
 class Not:
     child: Node
 
+    def __str__(self) -> str:
+        return f"-{self.child}"
 
-Node = Term | Phrase | And | Or | Not
+
+Node = Term | Phrase | Near | Field | And | Or | Not
+
+
+def leaves(node: Node, *, positive_only: bool = False) -> Iterator[Term]:
+    """The terms of a tree (without those under NOT, if asked)."""
+    if isinstance(node, Term):
+        yield node
+    elif isinstance(node, Phrase):
+        yield from node.terms
+    elif isinstance(node, Near):
+        yield from leaves(node.left, positive_only=positive_only)
+        yield from leaves(node.right, positive_only=positive_only)
+    elif isinstance(node, Field):
+        yield from leaves(node.child, positive_only=positive_only)
+    elif isinstance(node, Not):
+        if not positive_only:
+            yield from leaves(node.child)
+    else:
+        for child in node.children:
+            yield from leaves(child, positive_only=positive_only)
 
 
 # -- lexing -----------------------------------------------------------------------------------
@@ -101,28 +134,26 @@ Node = Term | Phrase | And | Or | Not
 
 @dataclass(frozen=True, slots=True)
 class _Token:
-    kind: str  # WORD, PHRASE, LPAREN, RPAREN, AND, OR, NOT, END
+    kind: str  # WORD, PHRASE, LPAREN, RPAREN, AND, OR, NOT, NEAR, FIELD, CASE, END
     text: str
     column: int
+    number: int = 0
 
 
 _OPERATORS = {"AND", "OR", "NOT"}
 _WORD_END = set(' \t\n\r()"')
+_NEAR = re.compile(r"NEAR(?:/(\d+))?$")
+_FIELD = re.compile(r"([A-Za-z]+):")
 
 
 def _lex(query: str) -> Iterator[_Token]:
-    i = 0
-    n = len(query)
+    i, n = 0, len(query)
     while i < n:
-        char = query[i]
-        column = i + 1
+        char, column = query[i], i + 1
         if char.isspace():
             i += 1
-        elif char == "(":
-            yield _Token("LPAREN", char, column)
-            i += 1
-        elif char == ")":
-            yield _Token("RPAREN", char, column)
+        elif char in "()":
+            yield _Token("LPAREN" if char == "(" else "RPAREN", char, column)
             i += 1
         elif char == '"':
             end = query.find('"', i + 1)
@@ -130,17 +161,29 @@ def _lex(query: str) -> Iterator[_Token]:
                 raise QueryError("unclosed quote", column)
             yield _Token("PHRASE", query[i + 1 : end], column)
             i = end + 1
-        elif char == "-" and (i == 0 or query[i - 1] in _WORD_END) and i + 1 < n:
-            if query[i + 1].isspace():
-                raise QueryError("'-' must stand right before the term it excludes", column)
-            yield _Token("NOT", char, column)
+        elif char in "-=" and (i == 0 or query[i - 1] in _WORD_END or query[i - 1] == ":"):
+            if i + 1 >= n or query[i + 1].isspace():
+                raise QueryError(f"'{char}' must stand right before its term", column)
+            yield _Token("NOT" if char == "-" else "CASE", char, column)
             i += 1
+        elif field := _FIELD.match(query, i):
+            name = field.group(1)
+            if name not in FIELDS:
+                raise QueryError(f"unknown field '{name}:' (fields: {', '.join(FIELDS)})", column)
+            yield _Token("FIELD", name, column)
+            i = field.end()
         else:
             start = i
             while i < n and query[i] not in _WORD_END:
                 i += 1
             text = query[start:i]
-            yield _Token(text if text in _OPERATORS else "WORD", text, column)
+            if near := _NEAR.match(text):
+                distance = int(near.group(1) or DEFAULT_NEAR)
+                if not 1 <= distance <= MAX_NEAR:
+                    raise QueryError(f"NEAR/n takes n from 1 to {MAX_NEAR}", column)
+                yield _Token("NEAR", text, column, distance)
+            else:
+                yield _Token(text if text in _OPERATORS else "WORD", text, column)
     yield _Token("END", "", n + 1)
 
 
@@ -167,8 +210,6 @@ class _Parser:
         node = self.parse_or()
         if self.token.kind == "RPAREN":
             raise QueryError("')' without a matching '('", self.token.column)
-        if self.token.kind != "END":  # pragma: no cover - parse_or consumes all else
-            raise QueryError(f"unexpected {self.token.text!r}", self.token.column)
         return node
 
     def parse_or(self) -> Node:
@@ -179,12 +220,26 @@ class _Parser:
         return children[0] if len(children) == 1 else Or(tuple(children))
 
     def parse_and(self) -> Node:
-        children = [self.parse_unary()]
+        children = [self.parse_near()]
         while self.token.kind not in ("OR", "RPAREN", "END"):
             if self.token.kind == "AND":
                 self.advance()
-            children.append(self.parse_unary())
+            children.append(self.parse_near())
         return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_near(self) -> Node:
+        column = self.token.column
+        left = self.parse_unary()
+        if self.token.kind != "NEAR":
+            return left
+        near = self.advance()
+        right_column = self.token.column
+        right = self.parse_unary()
+        _check_near_operand(left, column)
+        _check_near_operand(right, right_column)
+        if self.token.kind == "NEAR":
+            raise QueryError("NEAR cannot be chained; use AND between two NEARs", self.token.column)
+        return Near(left, right, near.number)
 
     def parse_unary(self) -> Node:
         if self.token.kind == "NOT":
@@ -194,6 +249,16 @@ class _Parser:
 
     def parse_primary(self) -> Node:
         token = self.advance()
+        if token.kind == "FIELD":
+            if self.token.kind in ("END", "RPAREN", "OR", "AND", "NEAR"):
+                raise QueryError(f"'{token.text}:' needs a term after it", token.column)
+            return Field(token.text, self.parse_primary())
+        if token.kind == "CASE":
+            if self.token.kind not in ("WORD", "PHRASE"):
+                raise QueryError(
+                    "'=' must stand right before a word or a quoted phrase", token.column
+                )
+            return _cased(self.advance())
         if token.kind == "LPAREN":
             if self.token.kind == "RPAREN":
                 raise QueryError("empty parentheses", token.column)
@@ -213,158 +278,87 @@ class _Parser:
         raise QueryError(f"{token.text} needs a term after it", token.column)
 
 
-def _term(raw: str, column: int) -> Term:
+def _check_near_operand(node: Node, column: int) -> None:
+    ok = isinstance(node, Term | Phrase) or (
+        isinstance(node, Or | Field)
+        and all(
+            isinstance(c, Term | Phrase)
+            for c in ((node.child,) if isinstance(node, Field) else node.children)
+        )
+    )
+    if not ok:
+        raise QueryError("NEAR joins terms, phrases, or an OR of them in parentheses", column)
+
+
+def _term(raw: str, column: int, *, cased: bool = False) -> Term:
     prefix = raw.endswith("*")
-    text = normalise(raw.rstrip("*") if prefix else raw)
-    if "*" in text:
+    bare = raw[:-1] if prefix else raw
+    if "*" in bare:
         raise QueryError("'*' may only end a term", column)
-    if prefix and len(text) < MIN_PREFIX:
+    text = normalise(bare)
+    if is_cjk(text):  # matched inside the document's words, which it must split like them
+        text = " ".join(WORD.findall(text))
+    if prefix and len(text) < MIN_PREFIX and not is_cjk(text):
         raise QueryError(f"a prefix needs at least {MIN_PREFIX} letters before '*'", column)
-    return Term(text, prefix)
+    return Term(text, prefix and not is_cjk(text), fold_marks(bare) if cased else None)
 
 
-def _word(token: _Token) -> Node:
-    raw = token.text
-    if "*" in raw[:-1]:
-        raise QueryError("'*' may only end a term", token.column)
+def _words(raw: str, column: int, *, cased: bool = False) -> list[Term]:
+    """Terms for the words of `raw`, as documents split them (yuzhno-kurilsk → two words)."""
     if is_cjk(raw):
-        return _term(raw, token.column)
-    prefix = raw.endswith("*")
-    parts = _WORD.findall(normalise(raw.rstrip("*")))
-    if not parts:
-        raise QueryError(f"{raw!r} has no letters or digits to match", token.column)
-    if len(parts) == 1:
-        return _term(parts[0] + ("*" if prefix else ""), token.column)
-    # "yuzhno-kurilsk" is the words yuzhno, kurilsk in a row, as the documents split them
-    terms = [Term(p) for p in parts[:-1]] + [
-        _term(parts[-1] + ("*" if prefix else ""), token.column)
-    ]
-    return Phrase(tuple(terms))
-
-
-def _phrase(token: _Token) -> Node:
-    raw = token.text.strip()
-    if not raw:
-        raise QueryError("empty quotes", token.column)
-    if is_cjk(raw):
-        return Term(normalise(raw.replace(" ", "")))
+        return [_term(raw.replace(" ", "").rstrip("*"), column, cased=cased)]
     terms: list[Term] = []
     for piece in raw.split():
         prefix = piece.endswith("*")
-        parts = _WORD.findall(normalise(piece.rstrip("*")))
+        if "*" in piece[:-1]:
+            raise QueryError("'*' may only end a term", column)
+        parts = WORD.findall(fold_marks(piece))
         for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            terms.append(_term(part + ("*" if prefix and last else ""), token.column))
+            star = "*" if prefix and index == len(parts) - 1 else ""
+            terms.append(_term(part + star, column, cased=cased))
+    return terms
+
+
+def _word(token: _Token, *, cased: bool = False) -> Node:
+    terms = _words(token.text, token.column, cased=cased)
+    if not terms:
+        raise QueryError(f"{token.text!r} has no letters or digits to match", token.column)
+    return terms[0] if len(terms) == 1 else Phrase(tuple(terms))
+
+
+def _phrase(token: _Token, *, cased: bool = False) -> Node:
+    if not token.text.strip():
+        raise QueryError("empty quotes", token.column)
+    terms = _words(token.text, token.column, cased=cased)
     if not terms:
         raise QueryError("the quotes hold no words", token.column)
     return terms[0] if len(terms) == 1 else Phrase(tuple(terms))
 
 
-def _has_positive(node: Node, negated: bool = False) -> bool:
-    if isinstance(node, Term | Phrase):
-        return not negated
+def _cased(token: _Token) -> Node:
+    return (_phrase if token.kind == "PHRASE" else _word)(token, cased=True)
+
+
+def _anchored(node: Node) -> bool:
+    """Whether every match needs at least one positive term (so matching can start there)."""
+    if isinstance(node, Term | Phrase | Near):
+        return True
+    if isinstance(node, Field):
+        return _anchored(node.child)
     if isinstance(node, Not):
-        return _has_positive(node.child, not negated)
-    return any(_has_positive(child, negated) for child in node.children)
+        return False
+    if isinstance(node, And):
+        return any(_anchored(child) for child in node.children)
+    return all(_anchored(child) for child in node.children)
 
 
 def parse(query: str) -> Node:
     """Parse a query; raises `QueryError` naming the column of the problem."""
     node = _Parser(query).parse()
-    if not _has_positive(node):
-        raise QueryError("the query must have at least one term that is not negated", 1)
+    if not _anchored(node):
+        raise QueryError(
+            "the query would match items without any of its terms: every part of it needs"
+            " at least one term that is not negated",
+            1,
+        )
     return node
-
-
-# -- documents and evaluation ----------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Field:
-    text: str
-    positions: dict[str, list[int]]
-    sorted_words: list[str]
-
-    @classmethod
-    def of(cls, text: str) -> _Field:
-        normal = normalise(text)
-        positions: dict[str, list[int]] = {}
-        for index, word in enumerate(_WORD.findall(normal)):
-            positions.setdefault(word, []).append(index)
-        return cls(normal, positions, sorted(positions))
-
-    def find(self, term: Term) -> set[int]:
-        """Word positions where the term matches (CJK terms: {0} when present)."""
-        if is_cjk(term.text):
-            return {0} if term.text in self.text else set()
-        if not term.prefix:
-            return set(self.positions.get(term.text, ()))
-        found: set[int] = set()
-        index = bisect.bisect_left(self.sorted_words, term.text)
-        while index < len(self.sorted_words) and self.sorted_words[index].startswith(term.text):
-            found.update(self.positions[self.sorted_words[index]])
-            index += 1
-        return found
-
-
-@dataclass(slots=True)
-class Document:
-    """A text prepared for matching, field by field (title, summary, ...)."""
-
-    fields: dict[str, _Field] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, fields: Mapping[str, str | None]) -> Document:
-        return cls({name: _Field.of(text) for name, text in fields.items() if text})
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A term or phrase that matched, and the fields it matched in."""
-
-    term: str
-    fields: tuple[str, ...]
-
-
-def _fields_of(node: Term | Phrase, doc: Document) -> tuple[str, ...]:
-    found = []
-    for name, fld in doc.fields.items():
-        if isinstance(node, Term):
-            if fld.find(node):
-                found.append(name)
-        else:
-            starts = fld.find(node.terms[0])
-            for offset, term in enumerate(node.terms[1:], start=1):
-                if not starts:
-                    break
-                starts &= {p - offset for p in fld.find(term)}
-            if starts:
-                found.append(name)
-    return tuple(found)
-
-
-def evaluate(node: Node, doc: Document, hits: list[Hit] | None = None) -> bool:
-    """Whether the document matches; positive hits are appended to `hits` when given."""
-    if isinstance(node, Term | Phrase):
-        fields = _fields_of(node, doc)
-        if fields and hits is not None:
-            hits.append(Hit(str(node), fields))
-        return bool(fields)
-    if isinstance(node, Not):
-        return not evaluate(node.child, doc, None)
-    if isinstance(node, And):
-        if hits is None:
-            return all(evaluate(child, doc) for child in node.children)
-        local: list[Hit] = []
-        if all(evaluate(child, doc, local) for child in node.children):
-            hits.extend(local)
-            return True
-        return False
-    matched = False
-    for child in node.children:
-        # with explain every matching alternative is reported; without it, stop at the first
-        if evaluate(child, doc, hits):
-            matched = True
-            if hits is None:
-                break
-    return matched

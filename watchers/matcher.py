@@ -1,0 +1,387 @@
+"""All queries compiled into one Aho-Corasick automaton: one pass per field matches every topic.
+
+Each field is normalised and its words joined by single spaces; a word is the key " word ",
+a prefix " word", a CJK term the bare substring. The pass yields which terms occur where;
+only the queries that contain one of them are then evaluated, as trees over those positions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ahocorasick
+
+from watchers.morph import russian_forms
+from watchers.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
+from watchers.query import And, Field, Near, Node, Not, Or, Phrase, Term, leaves
+
+# summary and content are both the body of an item: `summary:` looks in either
+_FIELD_GROUPS = {
+    "title": frozenset({"title"}),
+    "summary": frozenset({"summary", "content"}),
+    "content": frozenset({"content"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """Where a term matched: the field and the character offset in that field's text."""
+
+    term: str
+    field: str
+    offset: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    topic_id: str
+    hits: tuple[Hit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Occurrence:
+    field: str
+    index: int  # word position in the field (for CJK: the word that contains it)
+    start: int  # offset in the field's haystack (" " + words joined + " ")
+
+
+def term_keys(term: Term) -> list[str]:
+    """The automaton keys that stand for a term."""
+    if is_cjk(term.text):
+        return [term.text]
+    if term.prefix:
+        return [f" {term.text}"]
+    if is_cyrillic(term.text):
+        return [f" {form} " for form in sorted(russian_forms(term.text))]
+    return [f" {term.text} "]
+
+
+def _shape_matches(cased: str, word: str) -> bool:
+    if len(cased) > 1 and cased.isupper():
+        return word.isupper()
+    return cased[:1].isupper() == word[:1].isupper()
+
+
+class _Document:
+    """One item's fields, prepared for a pass: normalised words and their haystacks."""
+
+    def __init__(self, fields: Mapping[str, str | None]) -> None:
+        self.texts = {name: text for name, text in fields.items() if text}
+        self.haystacks: dict[str, str] = {}
+        self._cased: dict[str, list[str]] = {}
+        self._words: dict[str, list[str]] = {}
+        for name, text in self.texts.items():
+            words = WORD.findall(normalise(text))
+            self._words[name] = words
+            self.haystacks[name] = " " + " ".join(words) + " "
+
+    def cased_word(self, field: str, index: int) -> str | None:
+        if field not in self._cased:
+            self._cased[field] = WORD.findall(fold_marks(self.texts[field]))
+        cased = self._cased[field]
+        if len(cased) != len(self._words[field]):  # casefolding split a word: rare, be lenient
+            return None
+        return cased[index]
+
+    def offset(self, occurrence: _Occurrence) -> int | None:
+        """The occurrence's character offset in the field's original text, when it maps."""
+        text = self.texts[occurrence.field]
+        spans = [m.start() for m in WORD.finditer(text)]
+        words = self._words[occurrence.field]
+        if len(spans) != len(words):
+            return None
+        word_start = len(" ".join(words[: occurrence.index])) + 1 + (occurrence.index > 0)
+        inner = max(0, occurrence.start - word_start)
+        return spans[occurrence.index] + (inner if inner < len(words[occurrence.index]) else 0)
+
+
+class Matcher:
+    """Topic queries compiled together; `match` evaluates all of them on one item."""
+
+    def __init__(self, queries: Mapping[str, Node]) -> None:
+        self.queries = dict(queries)
+        self._topic_ids = list(self.queries)
+        term_ids: dict[Term, int] = {}
+        keys: dict[str, list[int]] = {}
+        # every query is also a conjunction of clauses, each satisfied by any one of its terms
+        # being present; only queries with all clauses satisfied are evaluated in full
+        self._clause_topic: list[int] = []
+        self._clauses_needed: list[int] = []
+        self._clauses_of_term: list[list[int]] = []
+        for topic_index, node in enumerate(self.queries.values()):
+            for term in leaves(node):
+                if term not in term_ids:
+                    term_ids[term] = len(term_ids)
+                    self._clauses_of_term.append([])
+                    for key in term_keys(term):
+                        keys.setdefault(key, []).append(term_ids[term])
+            clauses = {frozenset(term_ids[t] for t in clause) for clause in _clauses(node)}
+            for clause in clauses:
+                for term_id in clause:
+                    self._clauses_of_term[term_id].append(len(self._clause_topic))
+                self._clause_topic.append(topic_index)
+            self._clauses_needed.append(len(clauses))
+        self._term_ids = term_ids
+        compiler = _Compiler(term_ids)
+        self._tests = [compiler.test(node) for node in self.queries.values()]
+        self._automaton: Any = ahocorasick.Automaton()
+        for key, ids in keys.items():
+            self._automaton.add_word(key, (len(key), key[0] == " ", tuple(ids)))
+        if keys:
+            self._automaton.make_automaton()
+        self._empty = not keys
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def match(self, fields: Mapping[str, str | None], *, explain: bool = False) -> list[Match]:
+        """The topics whose query matches the item's fields (title, summary, content)."""
+        doc = _Document(fields)
+        found = self._scan(doc)
+        if not found:
+            return []
+        satisfied: set[int] = set()
+        for term_id in found:
+            satisfied.update(self._clauses_of_term[term_id])
+        counts = Counter(map(self._clause_topic.__getitem__, satisfied))
+        needed = self._clauses_needed
+        candidates = sorted(t for t, n in counts.items() if n == needed[t])
+        matches = []
+        for topic_index in candidates:
+            ctx = _Context(doc, found, explain)
+            if self._tests[topic_index](ctx, None):
+                hits = tuple(Hit(label, o.field, doc.offset(o)) for label, o in ctx.hits or ())
+                matches.append(Match(self._topic_ids[topic_index], hits))
+        return matches
+
+    def _scan(self, doc: _Document) -> dict[int, list[_Occurrence]]:
+        found: dict[int, list[_Occurrence]] = {}
+        if self._empty:
+            return found
+        for field, haystack in doc.haystacks.items():
+            for end, (length, word_key, ids) in self._automaton.iter(haystack):
+                start = end - length + 1
+                index = haystack.count(" ", 0, start) - (0 if word_key else 1)
+                occurrence = _Occurrence(field, index, start)
+                for term_id in ids:
+                    found.setdefault(term_id, []).append(occurrence)
+        return found
+
+
+Positions = dict[str, dict[int, tuple[str, _Occurrence]]]  # field → word index → (term, where)
+Fields = frozenset[str] | None
+
+
+class _Context:
+    """One query's evaluation on one document: what the pass found, and explain's record."""
+
+    __slots__ = ("doc", "found", "hits")
+
+    def __init__(self, doc: _Document, found: Mapping[int, list[_Occurrence]], explain: bool):
+        self.doc, self.found = doc, found
+        self.hits: list[tuple[str, _Occurrence]] | None = [] if explain else None
+
+
+Test = Callable[[_Context, Fields], bool]
+Locate = Callable[[_Context, Fields], Positions]
+
+
+class _Compiler:
+    """Turns a query tree into closures over term ids, so evaluation is a few lookups."""
+
+    def __init__(self, term_ids: Mapping[Term, int]) -> None:
+        self.term_ids = term_ids
+
+    def test(self, node: Node) -> Test:
+        if isinstance(node, Term) and not node.cased:
+            return self._plain_term(node)
+        if isinstance(node, Term | Phrase):
+            locate = self.locate(node)
+            needed = tuple(self.term_ids[t] for t in leaves(node))
+
+            def located(ctx: _Context, fields: Fields) -> bool:
+                if not all(term_id in ctx.found for term_id in needed):
+                    return False
+                found = locate(ctx, fields)
+                if ctx.hits is not None:
+                    ctx.hits.extend(h for at in found.values() for h in list(at.values())[:3])
+                return bool(found)
+
+            return located
+        if isinstance(node, Field):
+            child, group = self.test(node.child), _FIELD_GROUPS[node.name]
+            return lambda ctx, fields: child(ctx, _restrict(fields, group))
+        if isinstance(node, Not):
+            inner = self.test(node.child)
+
+            def negated(ctx: _Context, fields: Fields) -> bool:
+                saved, ctx.hits = ctx.hits, None
+                try:
+                    return not inner(ctx, fields)
+                finally:
+                    ctx.hits = saved
+
+            return negated
+        if isinstance(node, Near):
+            return self._near(node)
+        if isinstance(node, And):
+            return self._and([self.test(child) for child in node.children])
+        return self._or(node)
+
+    def _plain_term(self, term: Term) -> Test:
+        term_id, label = self.term_ids[term], str(term)
+
+        def plain(ctx: _Context, fields: Fields) -> bool:
+            found = ctx.found.get(term_id)
+            if not found:
+                return False
+            if fields is None and ctx.hits is None:
+                return True
+            kept = [o for o in found if fields is None or o.field in fields]
+            if ctx.hits is not None:
+                ctx.hits.extend((label, o) for o in kept[:3])
+            return bool(kept)
+
+        return plain
+
+    def _and(self, children: list[Test]) -> Test:
+        def conjunction(ctx: _Context, fields: Fields) -> bool:
+            if ctx.hits is None:
+                return all(child(ctx, fields) for child in children)
+            saved = list(ctx.hits)
+            if all(child(ctx, fields) for child in children):
+                return True
+            ctx.hits = saved
+            return False
+
+        return conjunction
+
+    def _or(self, node: Or) -> Test:
+        # plain terms are checked together with one set operation; the rest one by one
+        plain = frozenset(
+            self.term_ids[c] for c in node.children if isinstance(c, Term) and not c.cased
+        )
+        plain_tests = [self.test(c) for c in node.children if isinstance(c, Term) and not c.cased]
+        others = [self.test(c) for c in node.children if not (isinstance(c, Term) and not c.cased)]
+        in_order = [self.test(c) for c in node.children]
+
+        def disjunction(ctx: _Context, fields: Fields) -> bool:
+            if ctx.hits is None:
+                if fields is None and not plain.isdisjoint(ctx.found):
+                    return True
+                if fields is not None and any(t(ctx, fields) for t in plain_tests):
+                    return True
+                return any(t(ctx, fields) for t in others)
+            matched = False  # explaining: report every alternative that matched
+            for t in in_order:
+                matched = t(ctx, fields) or matched
+            return matched
+
+        return disjunction
+
+    def _near(self, node: Near) -> Test:
+        left, right, distance = self.locate(node.left), self.locate(node.right), node.distance
+        left_ids = frozenset(self.term_ids[t] for t in leaves(node.left))
+        right_ids = frozenset(self.term_ids[t] for t in leaves(node.right))
+
+        def near(ctx: _Context, fields: Fields) -> bool:
+            if left_ids.isdisjoint(ctx.found) or right_ids.isdisjoint(ctx.found):
+                return False
+            lefts_by_field = left(ctx, fields)
+            if not lefts_by_field:
+                return False
+            rights_by_field = right(ctx, fields)
+            for field, lefts in lefts_by_field.items():
+                rights = rights_by_field.get(field, {})
+                for a, left_hit in lefts.items():
+                    for b, right_hit in rights.items():
+                        if abs(a - b) <= distance:
+                            if ctx.hits is not None:
+                                ctx.hits += [left_hit, right_hit]
+                            return True
+            return False
+
+        return near
+
+    def locate(self, node: Node) -> Locate:
+        """Word positions per field where a term, phrase, field or OR of them matches."""
+        if isinstance(node, Term):
+            return self._locate_term(node)
+        if isinstance(node, Phrase):
+            return self._locate_phrase(node)
+        if isinstance(node, Field):
+            child, group = self.locate(node.child), _FIELD_GROUPS[node.name]
+            return lambda ctx, fields: child(ctx, _restrict(fields, group))
+        assert isinstance(node, Or)  # the parser allows nothing else under NEAR
+        children = [self.locate(child) for child in node.children]
+
+        def union(ctx: _Context, fields: Fields) -> Positions:
+            out: Positions = {}
+            for child in children:
+                for field, found in child(ctx, fields).items():
+                    out.setdefault(field, {}).update(found)
+            return out
+
+        return union
+
+    def _locate_term(self, term: Term) -> Locate:
+        term_id, label, cased = self.term_ids[term], str(term), term.cased
+
+        def locate(ctx: _Context, fields: Fields) -> Positions:
+            out: Positions = {}
+            for occ in ctx.found.get(term_id, ()):
+                if fields is not None and occ.field not in fields:
+                    continue
+                if cased and not _cased_ok(ctx.doc, occ, cased):
+                    continue
+                out.setdefault(occ.field, {})[occ.index] = (label, occ)
+            return out
+
+        return locate
+
+    def _locate_phrase(self, phrase: Phrase) -> Locate:
+        parts, label = [self._locate_term(t) for t in phrase.terms], str(phrase)
+
+        def locate(ctx: _Context, fields: Fields) -> Positions:
+            out: Positions = {}
+            for field, starts in parts[0](ctx, fields).items():
+                keep = set(starts)
+                for offset, part in enumerate(parts[1:], start=1):
+                    later = part(ctx, frozenset((field,))).get(field, {})
+                    keep &= {p - offset for p in later}
+                    if not keep:
+                        break
+                if keep:
+                    out[field] = {p: (label, starts[p][1]) for p in keep}
+            return out
+
+        return locate
+
+
+def _clauses(node: Node) -> list[list[Term]]:
+    """Clauses that any match satisfies: in each, at least one term is present."""
+    if isinstance(node, Term):
+        return [[node]]
+    if isinstance(node, Phrase):
+        return [[term] for term in node.terms]
+    if isinstance(node, Near):
+        return [list(leaves(node.left)), list(leaves(node.right))]
+    if isinstance(node, Field):
+        return _clauses(node.child)
+    if isinstance(node, Not):
+        return []
+    if isinstance(node, And):
+        return [clause for child in node.children for clause in _clauses(child)]
+    return [list(leaves(node, positive_only=True))]
+
+
+def _cased_ok(doc: _Document, occ: _Occurrence, cased: str) -> bool:
+    word = doc.cased_word(occ.field, occ.index)
+    return word is None or _shape_matches(cased, word)
+
+
+def _restrict(fields: Fields, group: frozenset[str]) -> frozenset[str]:
+    return group if fields is None else fields & group

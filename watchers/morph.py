@@ -1,0 +1,35 @@
+"""Russian inflection: every form of a word, from pymorphy3's dictionary, cached.
+
+Queries name words in their dictionary form (Курилы, мирный договор); the matcher looks for
+all their inflected forms, so documents need no morphology at all.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from watchers.normalise import normalise
+
+
+@functools.cache
+def _analyzer() -> Any:
+    import pymorphy3  # loaded on the first Russian term only: it costs ~0.1 s
+
+    return pymorphy3.MorphAnalyzer()
+
+
+@functools.lru_cache(maxsize=100_000)
+def russian_forms(word: str) -> frozenset[str]:
+    """The normalised forms of `word` read as a dictionary form (itself included).
+
+    Known words use the paradigms in which `word` is the dictionary form (Курилы → Курил,
+    Курилах, ...; not курить's forms); unknown words use the best guessed paradigm.
+    """
+    parses = _analyzer().parse(word)
+    known = [p for p in parses if p.is_known] or parses[:1]
+    as_lemma = [p for p in known if normalise(p.normal_form) == word]
+    chosen = as_lemma or known
+    forms = {normalise(form.word) for parse in chosen for form in parse.lexeme}
+    forms.add(word)
+    return frozenset(forms)
