@@ -10,26 +10,17 @@ import calendar
 import hashlib
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
-from watchers.items import Item
+from watchers.items import Item, ParsedFeed
 from watchers.text import html_to_text, one_line, tidy
 from watchers.urls import canonical_url
 
 MAX_TITLE = 1000
 MAX_SUMMARY = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedFeed:
-    title: str | None
-    items: tuple[Item, ...]
-    error: str | None = None  # set when nothing usable came out
-    warning: str | None = None  # feedparser's bozo exception when entries still came out
 
 
 def parse_feed(

@@ -17,9 +17,9 @@ import httpx
 from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
 from watchers.config import FeedConfig, PollSettings
 from watchers.fetch import FetchResult, fetch
-from watchers.items import Item
+from watchers.items import Item, ParsedFeed
 from watchers.match import Topics
-from watchers.parse import ParsedFeed, parse_feed
+from watchers.parse import parse_feed
 
 log = logging.getLogger(__name__)
 
