@@ -137,8 +137,9 @@ def _check_fields(obj: dict[str, Any]) -> str | None:
 
 async def poll_once(settings: Settings, feed_id: str | None) -> int:
     from store import AsyncStore
-    from watchers.fetch import make_client
+    from watchers.fetch import Fetcher, FetchLimits
     from watchers.poll import Poller
+    from watchers.pool import ParsePool
 
     feeds = [f for f in settings.feeds if feed_id is None or f.id == feed_id]
     if not feeds:
@@ -146,18 +147,23 @@ async def poll_once(settings: Settings, feed_id: str | None) -> int:
         print(f"kurilwatch poll: no feed {feed_id!r}; feeds: {known}", file=sys.stderr)
         return EXIT_USAGE
     store = await AsyncStore(settings.store.path).open()
+    pool = ParsePool("processes")
     try:
-        async with make_client(timeout=settings.poll.timeout.total_seconds()) as client:
+        async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
             poller = Poller(
                 store=store,
-                client=client,
+                fetcher=fetcher,
                 topics=compile_topics(settings.topics),
                 settings=settings.poll,
+                pool=pool,
             )
-            reports = await asyncio.gather(*(poller.poll(feed) for feed in feeds))
+            # naming one feed polls it even if it was disabled, and re-enables it on success
+            force = feed_id is not None
+            reports = await asyncio.gather(*(poller.poll(feed, force=force) for feed in feeds))
         for report in reports:
             print(report.line(), flush=True)
     finally:
+        pool.close()
         await store.close()
     return 0
 

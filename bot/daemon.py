@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -18,12 +18,13 @@ from bot.delivery import DeliverySettings, DeliveryWorker
 from bot.handlers import BotContext, bot_commands, install
 from bot.render import Alert, render_plain
 from bot.settings import Settings
-from store import AsyncStore, StoredItem
+from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
-from watchers.fetch import make_client
+from watchers.fetch import Fetcher, FetchLimits
 from watchers.match import compile_topics
-from watchers.poll import Poller, PollReport
-from watchers.schedule import schedule_feeds
+from watchers.poll import Poller, PollReport, current_state
+from watchers.pool import ParsePool
+from watchers.schedule import FeedScheduler
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,12 @@ class Daemon:
     async def run(self) -> int:
         settings = self.settings
         store = await AsyncStore(settings.store.path).open()
-        client = make_client(timeout=settings.poll.timeout.total_seconds())
+        fetcher = Fetcher(FetchLimits.of(settings.poll))
+        pool = ParsePool("processes")
         topics = compile_topics(settings.topics)
-        poller = Poller(store=store, client=client, topics=topics, settings=settings.poll)
+        poller = Poller(
+            store=store, fetcher=fetcher, topics=topics, settings=settings.poll, pool=pool
+        )
         scheduler = AsyncIOScheduler(timezone=UTC)
         app = None
         telegram_task = None
@@ -95,12 +99,11 @@ class Daemon:
                 )
             names = {f.id: f.title or f.id for f in settings.feeds}
 
-            async def poll_job(feed: FeedConfig) -> None:
-                await self._poll(poller, feed, names.get(feed.id, feed.id))
+            async def poll_job(feed: FeedConfig) -> datetime | None:
+                return await self._poll(poller, feed, names.get(feed.id, feed.id))
 
-            schedule_feeds(
-                scheduler, settings.feeds, poll_job, default_interval=settings.poll.interval
-            )
+            feeds = FeedScheduler(scheduler, poll_job)
+            await self._schedule(feeds, store)
             scheduler.start()
             log.info(
                 "kurilwatch running: %d feeds, %d topics, store %s",
@@ -116,28 +119,58 @@ class Daemon:
             await self._finish_polls()
             if app is not None and telegram_task is not None:
                 await self._stop_telegram(app, telegram_task)
-            await client.aclose()
+            await fetcher.aclose()
+            pool.close()
             await store.close()
             log.info("stopped")
         return self.exit_code
 
-    async def _poll(self, poller: Poller, feed: FeedConfig, source: str) -> None:
+    async def _schedule(self, feeds: FeedScheduler, store: AsyncStore) -> None:
+        """Start each feed's polls: due ones now, backed-off ones when their time comes."""
+        states = {s.id: s for s in await store.run(Store.feed_states)}
+        now = datetime.now(UTC)
+        for feed in self.settings.feeds:
+            state = current_state(states.get(feed.id), feed)
+            if state.disabled_reason:
+                log.warning(
+                    "feed %s is disabled (%s); change its url, or run"
+                    " `kurilwatch poll --once --feed %s` to try it again",
+                    feed.id,
+                    state.disabled_reason,
+                    feed.id,
+                )
+                continue
+            first = state.next_poll_at or now
+            # an operator who shortened the interval need not wait out the old one
+            longest = (
+                self.settings.poll.max_backoff
+                if state.consecutive_errors
+                else max(
+                    feed.interval or self.settings.poll.interval, self.settings.poll.max_interval
+                )
+            )
+            feeds.add(feed, min(max(first, now), now + longest))
+
+    async def _poll(self, poller: Poller, feed: FeedConfig, source: str) -> datetime | None:
+        """One scheduled poll; returns when to poll again (None: not again)."""
         if self._stop.is_set():
-            return
+            return None
+        retry = datetime.now(UTC) + (feed.interval or self.settings.poll.interval)
         task = asyncio.create_task(poller.poll(feed), name=f"poll {feed.id}")
         self._polls.add(task)
         try:
             report = await task
         except asyncio.CancelledError:
             if self._stop.is_set():  # cut short by shutdown; the next start polls again
-                return
+                return None
             raise
         except Exception:
             log.exception("feed %s: the poll failed unexpectedly", feed.id)
-            return
+            return retry
         finally:
             self._polls.discard(task)
         self._after_poll(report, source)
+        return report.next_poll_at if report.outcome != "disabled" else None
 
     def _after_poll(self, report: PollReport, source: str) -> None:
         if self.token:

@@ -44,6 +44,10 @@ class FeedState:
     last_attempt_at: datetime | None = None
     last_success_at: datetime | None = None
     next_poll_at: datetime | None = None
+    config_url: str | None = None
+    errors_since: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,10 @@ class Store:
             last_attempt_at=_dt(row["last_attempt_at"]),
             last_success_at=_dt(row["last_success_at"]),
             next_poll_at=_dt(row["next_poll_at"]),
+            config_url=row["config_url"],
+            errors_since=_dt(row["errors_since"]),
+            disabled_at=_dt(row["disabled_at"]),
+            disabled_reason=row["disabled_reason"],
         )
 
     def save_feed_state(self, state: FeedState) -> None:
@@ -173,11 +181,26 @@ class Store:
                 "last_attempt_at": _ts(state.last_attempt_at),
                 "last_success_at": _ts(state.last_success_at),
                 "next_poll_at": _ts(state.next_poll_at),
+                "config_url": state.config_url,
+                "errors_since": _ts(state.errors_since),
+                "disabled_at": _ts(state.disabled_at),
+                "disabled_reason": state.disabled_reason,
             },
             pk="id",
         )
 
     # -- items ------------------------------------------------------------------------------
+
+    def recent_fetch_times(self, feed_id: str, limit: int = 20) -> list[datetime]:
+        """When the feed's newest items were first seen (for its publishing rate)."""
+        return [
+            datetime.fromtimestamp(row["fetched_at"], UTC)
+            for row in self.db.query(
+                "SELECT DISTINCT fetched_at FROM items WHERE feed_id = ?"
+                " ORDER BY fetched_at DESC LIMIT ?",
+                [feed_id, limit],
+            )
+        ]
 
     def known_guids(self, feed_id: str, guids: Iterable[str]) -> set[str]:
         """The guids among `guids` that this feed has delivered before."""

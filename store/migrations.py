@@ -94,6 +94,16 @@ def m001_initial(db: Database) -> None:
     db.table("outbox").create_index(["state", "next_attempt_at"])
 
 
+@migrations()
+def m002_feed_health(db: Database) -> None:
+    feeds = db.table("feeds")
+    feeds.add_column("config_url", str)  # what the operator wrote; `url` follows 301s
+    feeds.add_column("errors_since", float)  # start of the current run of errors
+    feeds.add_column("disabled_at", float)
+    feeds.add_column("disabled_reason", str)
+    db.execute("UPDATE feeds SET config_url = url")
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

@@ -13,7 +13,7 @@ import pytest
 from store import AsyncStore, Store
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
 from watchers.config import FeedConfig, PollSettings, TopicConfig
-from watchers.fetch import USER_AGENT, make_client
+from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
 from watchers.match import compile_topics
 from watchers.poll import Poller
 
@@ -27,10 +27,10 @@ OTHER = FeedEntry("Paris weather", "https://n.example/weather", guid="weather")
 @pytest.fixture
 async def poller(tmp_path: Path) -> AsyncIterator[Poller]:
     store = await AsyncStore(tmp_path / "kw.db").open()
-    client = make_client(timeout=2.0)
+    fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
     settings = PollSettings(timeout=timedelta(seconds=1), max_bytes=1_000_000)
-    yield Poller(store=store, client=client, topics=TOPICS, settings=settings, clock=lambda: T0)
-    await client.aclose()
+    yield Poller(store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: T0)
+    await fetcher.aclose()
     await store.close()
 
 

@@ -60,8 +60,14 @@ class Model(BaseModel):
 
 class PollSettings(Model):
     interval: Duration = timedelta(minutes=5)
-    timeout: Duration = timedelta(seconds=20)
+    max_interval: Duration = timedelta(hours=1)  # TTL and cache headers raise up to this
+    max_backoff: Duration = timedelta(hours=6)
+    timeout: Duration = timedelta(seconds=20)  # connect, read and write, each
+    total_timeout: Duration = timedelta(seconds=60)  # one fetch, redirects and body included
     max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    concurrency: int = Field(default=32, ge=1, le=1000)
+    per_host: int = Field(default=4, ge=1, le=100)
+    gone_after: Duration = timedelta(days=7)  # a feed answering 404 this long is disabled
 
 
 class FeedConfig(Model):
@@ -69,6 +75,7 @@ class FeedConfig(Model):
     url: HttpUrl
     title: str | None = None
     interval: Duration | None = None
+    adaptive: bool = False  # poll as often as the feed publishes, within interval..max_interval
 
     @field_validator("url")
     @classmethod

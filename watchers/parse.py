@@ -21,6 +21,7 @@ from watchers.urls import canonical_url
 
 MAX_TITLE = 1000
 MAX_SUMMARY = 20_000
+MAX_ENTRIES = 1000
 
 
 def parse_feed(
@@ -49,12 +50,13 @@ def parse_feed(
     language = feed.get("language") or response_headers.get("content-language")
     items = tuple(
         item
-        for entry in entries
+        for entry in entries[:MAX_ENTRIES]
         if (item := entry_to_item(entry, feed_id=feed_id, lang=language)) is not None
     )
     title = one_line(html_to_text(feed.get("title") or "")) or None
     warning = one_line(str(bozo))[:200] if bozo else None
-    return ParsedFeed(title, items, warning=warning)
+    ttl = str(feed.get("ttl") or "").strip()
+    return ParsedFeed(title, items, warning=warning, ttl=int(ttl) if ttl.isdigit() else None)
 
 
 def entry_to_item(

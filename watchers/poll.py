@@ -1,6 +1,7 @@
-"""One poll of one feed, as named stages: fetch → parse → match the unseen → ingest.
+"""One poll of one feed, as named stages: fetch → parse → match the unseen → ingest → schedule.
 
-Every failure of a feed ends up as a value on its `PollReport` and its stored state.
+Every failure of a feed ends up as a value on its `PollReport` and its stored `FeedState`,
+with the time of its next poll; nothing a feed does escapes to the others.
 """
 
 from __future__ import annotations
@@ -8,22 +9,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-
-import httpx
+from datetime import UTC, datetime, timedelta
 
 from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
+from watchers import policy
 from watchers.config import FeedConfig, PollSettings
-from watchers.fetch import FetchResult, fetch
+from watchers.fetch import Fetcher, FetchResult
 from watchers.items import Item, ParsedFeed
 from watchers.match import Topics
-from watchers.parse import parse_feed
+from watchers.pool import ParsePool
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+GONE = 410
+MATCH_INLINE = 50  # items matched on the event loop (~25 µs each); more go to a thread
 
 
 def utcnow() -> datetime:
@@ -33,19 +36,20 @@ def utcnow() -> datetime:
 @dataclass(frozen=True, slots=True)
 class PollReport:
     feed_id: str
-    outcome: str  # "new", "unchanged", "primed", "error"
+    outcome: str  # "new", "unchanged", "primed", "error", "disabled"
     http_status: int | None = None
     items: int = 0  # entries in the document
     new_items: int = 0
     matched: tuple[StoredItem, ...] = ()  # new stories that matched a topic
     queued: int = 0  # deliveries queued
     error: str | None = None
+    next_poll_at: datetime | None = None
 
     def line(self) -> str:
         """One line for the operator."""
         status = f"HTTP {self.http_status}" if self.http_status else "-"
-        if self.outcome == "error":
-            return f"{self.feed_id}: error ({status}): {self.error}"
+        if self.outcome in ("error", "disabled"):
+            return f"{self.feed_id}: {self.outcome} ({status}): {self.error}"
         if self.outcome == "unchanged":
             return f"{self.feed_id}: unchanged ({status})"
         text = (
@@ -70,6 +74,17 @@ def _records(items: Sequence[Item], topics: Topics) -> list[ItemRecord]:
     ]
 
 
+def current_state(stored: FeedState | None, feed: FeedConfig) -> FeedState:
+    """The state to poll from: a new feed, or one whose URL the operator changed, starts afresh
+    (but stays primed: its old items are known)."""
+    url = str(feed.url)
+    if stored is None:
+        return FeedState(id=feed.id, url=url, config_url=url)
+    if (stored.config_url or stored.url) != url:
+        return FeedState(id=feed.id, url=url, config_url=url, primed=stored.primed)
+    return stored
+
+
 class Poller:
     """Polls feeds into the store; holds what every poll shares."""
 
@@ -77,36 +92,39 @@ class Poller:
         self,
         *,
         store: AsyncStore,
-        client: httpx.AsyncClient,
+        fetcher: Fetcher,
         topics: Topics,
         settings: PollSettings,
+        pool: ParsePool | None = None,
         clock: Clock = utcnow,
+        rng: random.Random | None = None,
     ) -> None:
         self.store = store
-        self.client = client
+        self.fetcher = fetcher
         self.topics = topics
         self.settings = settings
+        self.pool = pool or ParsePool("threads", 1)
         self.clock = clock
+        self.rng = rng or random.Random()
 
-    async def poll(self, feed: FeedConfig) -> PollReport:
-        url = str(feed.url)
-        state = await self.store.run(Store.feed_state, feed.id)
-        if state is None or state.url != url:
-            # a new feed, or the operator changed its URL: start afresh
-            state = FeedState(id=feed.id, url=url, primed=state.primed if state else False)
+    async def poll(self, feed: FeedConfig, *, force: bool = False) -> PollReport:
+        """Poll once; a disabled feed is skipped unless `force` (which re-enables it on success)."""
+        state = current_state(await self.store.run(Store.feed_state, feed.id), feed)
+        if state.disabled_reason and not force:
+            return PollReport(feed.id, "disabled", state.last_status, error=state.disabled_reason)
         started = self.clock()
-        fetched = await fetch(
-            self.client,
-            url,
-            etag=state.etag,
-            last_modified=state.last_modified,
-            max_bytes=self.settings.max_bytes,
-            total_timeout=self.settings.timeout.total_seconds() * 2,
+        fetched = await self.fetcher.fetch(
+            state.url, etag=state.etag, last_modified=state.last_modified
         )
-        if fetched.permanent_url and fetched.permanent_url != url:
-            log.info("feed %s: %s moved permanently to %s", feed.id, url, fetched.permanent_url)
+        if fetched.permanent_url and fetched.permanent_url != state.url:
+            log.info(
+                "feed %s: moved permanently to %s; polling there from now on",
+                feed.id,
+                fetched.permanent_url,
+            )
+            state = replace(state, url=fetched.permanent_url)
         if not fetched.ok:
-            return await self._failed(state, fetched.status, fetched.error or "error", started)
+            return await self._failed(feed, state, fetched, fetched.error or "error", started)
         before = state
         state = replace(
             state,
@@ -115,34 +133,47 @@ class Poller:
             last_status=fetched.status,
             last_error=None,
             consecutive_errors=0,
+            errors_since=None,
+            disabled_at=None,
+            disabled_reason=None,
             last_attempt_at=started,
             last_success_at=started,
         )
         body = fetched.content or b""
         digest = hashlib.sha256(body).hexdigest()
         if fetched.not_modified or not body or (digest == state.body_hash and state.primed):
+            state = replace(state, next_poll_at=await self._next_success(feed, fetched, None))
             await self.store.run(Store.save_feed_state, state)
-            return PollReport(feed.id, "unchanged", fetched.status)
-        parsed = await asyncio.to_thread(
-            parse_feed, body, feed_id=feed.id, url=url, headers=fetched.headers
+            return PollReport(feed.id, "unchanged", fetched.status, next_poll_at=state.next_poll_at)
+        parsed = await self.pool.parse(
+            body, feed_id=feed.id, url=state.url, headers=fetched.headers
         )
         if parsed.error:
-            return await self._failed(before, fetched.status, parsed.error, started)
+            return await self._failed(feed, before, fetched, parsed.error, started)
         if parsed.warning:
-            log.info("feed %s: parsed with a warning: %s", feed.id, parsed.warning)
-        return await self._ingest(feed, replace(state, body_hash=digest), parsed, fetched)
+            log.debug("feed %s: parsed with a warning: %s", feed.id, parsed.warning)
+        state = replace(state, body_hash=digest)
+        return await self._ingest(feed, state, parsed, fetched)
 
     async def _ingest(
         self, feed: FeedConfig, state: FeedState, parsed: ParsedFeed, fetched: FetchResult
     ) -> PollReport:
         known = await self.store.run(Store.known_guids, feed.id, [i.guid for i in parsed.items])
         unseen = [item for item in parsed.items if item.guid not in known]
-        records = await asyncio.to_thread(_records, unseen, self.topics)
+        if len(unseen) > MATCH_INLINE:  # a big first poll: keep the event loop free
+            records = await asyncio.to_thread(_records, unseen, self.topics)
+        else:
+            records = _records(unseen, self.topics)
         alert = state.primed
-        state = replace(state, primed=True, title=feed.title or parsed.title or state.title)
+        next_at = await self._next_success(feed, fetched, parsed)
+        state = replace(
+            state,
+            primed=True,
+            title=feed.title or parsed.title or state.title,
+            next_poll_at=next_at,
+        )
         result = await self.store.run(Store.ingest, state, records, now=self.clock(), alert=alert)
         matched = tuple(item for item in result.new_stories if item.topics)
-        outcome = "new" if alert else "primed"
         if result.stored:
             log.info(
                 "feed %s: %d new items, %d matched, %d alerts queued%s",
@@ -154,25 +185,92 @@ class Poller:
             )
         return PollReport(
             feed.id,
-            outcome,
+            "new" if alert else "primed",
             fetched.status,
             items=len(parsed.items),
             new_items=len(result.stored),
             matched=matched if alert else (),
             queued=result.queued,
+            next_poll_at=next_at,
         )
 
+    async def _next_success(
+        self, feed: FeedConfig, fetched: FetchResult, parsed: ParsedFeed | None
+    ) -> datetime:
+        now = self.clock()
+        gap = None
+        if feed.adaptive:
+            gap = policy.publishing_gap(await self.store.run(Store.recent_fetch_times, feed.id))
+        wait = policy.after_success(
+            interval=self._interval(feed),
+            max_interval=self.settings.max_interval,
+            cache=policy.cache_lifetime(fetched.headers, now, parsed.ttl if parsed else None),
+            gap=gap,
+            rng=self.rng,
+        )
+        return now + wait
+
     async def _failed(
-        self, state: FeedState, status: int | None, error: str, started: datetime
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        fetched: FetchResult,
+        error: str,
+        started: datetime,
     ) -> PollReport:
         errors = state.consecutive_errors + 1
+        since = state.errors_since or started
+        now = self.clock()
+        retry = policy.retry_after(fetched.headers, now) if fetched.status in (429, 503) else None
+        wait = policy.after_error(
+            interval=self._interval(feed),
+            max_backoff=self.settings.max_backoff,
+            errors=errors,
+            retry=retry,
+            rng=self.rng,
+        )
+        disabled = self._disable_reason(fetched.status, now - since)
         state = replace(
             state,
-            last_status=status,
+            last_status=fetched.status,
             last_error=error,
             consecutive_errors=errors,
+            errors_since=since,
             last_attempt_at=started,
+            next_poll_at=now + wait,
+            disabled_at=now if disabled else None,
+            disabled_reason=disabled,
         )
         await self.store.run(Store.save_feed_state, state)
-        log.warning("feed %s: poll failed (%d in a row): %s", state.id, errors, error)
-        return PollReport(state.id, "error", status, error=error)
+        if disabled:
+            log.warning("feed %s: disabled: %s", feed.id, disabled)
+            return PollReport(feed.id, "disabled", fetched.status, error=disabled)
+        log.warning(
+            "feed %s: poll failed (%d in a row, next try in %s): %s",
+            feed.id,
+            errors,
+            _short(wait),
+            error,
+        )
+        return PollReport(feed.id, "error", fetched.status, error=error, next_poll_at=now + wait)
+
+    def _disable_reason(self, status: int | None, failing_for: timedelta) -> str | None:
+        if status == GONE:
+            return "the server says the feed is gone for good (HTTP 410)"
+        if status == 404 and failing_for >= self.settings.gone_after:
+            return f"not found (HTTP 404) for {_short(failing_for)}"
+        return None
+
+    def _interval(self, feed: FeedConfig) -> timedelta:
+        return feed.interval or self.settings.interval
+
+
+def _short(delay: timedelta) -> str:
+    seconds = delay.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"

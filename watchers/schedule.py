@@ -1,49 +1,61 @@
-"""Poll scheduling: one APScheduler 3 job per feed on the daemon's AsyncIOScheduler."""
+"""Poll scheduling: one APScheduler 3 job per feed, run again at the time its last poll chose.
+
+Each job is a one-shot date job that the poll replaces with the next one, so a feed's polls
+never overlap and its next time (interval, cache hints, backoff, Retry-After) is its own.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.triggers.date import DateTrigger
 
 from watchers.config import FeedConfig
 
 log = logging.getLogger(__name__)
 
-PollJob = Callable[[FeedConfig], Awaitable[object]]
+PollJob = Callable[[FeedConfig], Awaitable[datetime | None]]
 
 
-def feed_interval(feed: FeedConfig, default: timedelta) -> timedelta:
-    return feed.interval or default
+def job_id(feed_id: str) -> str:
+    return f"poll:{feed_id}"
 
 
-def schedule_feeds(
-    scheduler: AsyncIOScheduler,
-    feeds: Sequence[FeedConfig],
-    job: PollJob,
-    *,
-    default_interval: timedelta,
-) -> None:
-    """Add (or replace) one job per feed; each first runs at once, then at its interval.
+class FeedScheduler:
+    """Runs `poll(feed)` for each feed when due; `poll` returns when it wants to run next."""
 
-    A feed's polls never overlap (one instance at a time), and missed runs are merged.
-    """
-    now = datetime.now(UTC)
-    for feed in feeds:
-        interval = feed_interval(feed, default_interval)
-        scheduler.add_job(
-            job,
-            trigger=IntervalTrigger(seconds=interval.total_seconds()),
-            args=[feed],
-            id=f"poll:{feed.id}",
+    def __init__(self, scheduler: AsyncIOScheduler, poll: PollJob) -> None:
+        self.scheduler = scheduler
+        self.poll = poll
+        self.feeds: dict[str, FeedConfig] = {}
+
+    def add(self, feed: FeedConfig, first: datetime | None = None) -> None:
+        self.feeds[feed.id] = feed
+        self._schedule(feed, first or datetime.now(UTC))
+
+    def remove(self, feed_id: str) -> None:
+        self.feeds.pop(feed_id, None)
+        if self.scheduler.get_job(job_id(feed_id)) is not None:
+            self.scheduler.remove_job(job_id(feed_id))
+
+    def _schedule(self, feed: FeedConfig, when: datetime) -> None:
+        self.scheduler.add_job(
+            self._run,
+            trigger=DateTrigger(run_date=when, timezone=UTC),
+            args=[feed.id],
+            id=job_id(feed.id),
             name=f"poll {feed.id}",
             replace_existing=True,
-            next_run_time=now,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=max(1, int(interval.total_seconds())),
+            misfire_grace_time=None,  # a late poll still runs
         )
-        log.debug("feed %s: polling every %s", feed.id, interval)
+
+    async def _run(self, feed_id: str) -> None:
+        feed = self.feeds.get(feed_id)
+        if feed is None:  # removed while waiting
+            return
+        next_at = await self.poll(feed)
+        if next_at is not None and self.feeds.get(feed_id) is feed:
+            self._schedule(feed, max(next_at, datetime.now(UTC)))

@@ -1,0 +1,105 @@
+"""When to poll a feed next: pure functions of the poll's outcome, the feed's hints and the clock.
+
+Like miniflux: a success waits the configured interval, raised to the feed's TTL, Cache-Control
+max-age or Expires (never above `max_interval`, never below what the operator wrote); errors
+back off exponentially with jitter up to `max_backoff`; Retry-After is honoured.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+import statistics
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+JITTER = 0.05  # spread polls a few percent so feeds do not poll in lockstep
+BACKOFF_JITTER = 0.2
+MAX_RETRY_AFTER = timedelta(days=1)
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo else None
+
+
+def cache_lifetime(
+    headers: Mapping[str, str], now: datetime, ttl_minutes: int | None = None
+) -> timedelta | None:
+    """How long the server says the feed stays fresh: the largest of its hints, if any."""
+    hints: list[timedelta] = []
+    control = headers.get("cache-control", "")
+    if "no-cache" not in control.lower() and "no-store" not in control.lower():
+        if match := _MAX_AGE.search(control):
+            hints.append(timedelta(seconds=int(match.group(1))))
+        elif (expires := _http_date(headers.get("expires", ""))) is not None:
+            hints.append(expires - now)
+    if ttl_minutes and ttl_minutes > 0:
+        hints.append(timedelta(minutes=ttl_minutes))
+    positive = [h for h in hints if h > timedelta(0)]
+    return max(positive) if positive else None
+
+
+def retry_after(headers: Mapping[str, str], now: datetime) -> timedelta | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        wait = timedelta(seconds=int(value))
+    elif (moment := _http_date(value)) is not None:
+        wait = moment - now
+    else:
+        return None
+    return min(max(wait, timedelta(0)), MAX_RETRY_AFTER)
+
+
+def publishing_gap(times: Sequence[datetime]) -> timedelta | None:
+    """The median time between a feed's recent new items (at least 3 needed)."""
+    ordered = sorted(times)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(ordered)]
+    gaps = [g for g in gaps if g > 0]
+    if len(gaps) < 2:
+        return None
+    return timedelta(seconds=statistics.median(gaps))
+
+
+def after_success(
+    *,
+    interval: timedelta,
+    max_interval: timedelta,
+    cache: timedelta | None = None,
+    gap: timedelta | None = None,
+    rng: random.Random | None = None,
+) -> timedelta:
+    """The wait after a good poll. `gap` (adaptive feeds) asks for half the publishing gap."""
+    wanted = interval
+    for hint in (cache, gap / 2 if gap else None):
+        if hint is not None:
+            wanted = max(wanted, min(hint, max_interval))
+    return _jittered(wanted, JITTER, rng)
+
+
+def after_error(
+    *,
+    interval: timedelta,
+    max_backoff: timedelta,
+    errors: int,
+    retry: timedelta | None = None,
+    rng: random.Random | None = None,
+) -> timedelta:
+    """The wait after the `errors`-th failure in a row: doubling from the interval, capped."""
+    backoff = min(max_backoff, interval * 2 ** min(max(errors - 1, 0), 30))
+    backoff = _jittered(backoff, BACKOFF_JITTER, rng)
+    return max(backoff, retry) if retry is not None else backoff
+
+
+def _jittered(delay: timedelta, spread: float, rng: random.Random | None) -> timedelta:
+    factor = (rng or random).uniform(1 - spread, 1 + spread)
+    return delay * factor
