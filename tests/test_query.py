@@ -61,7 +61,9 @@ def test_matching(query: str, title: str, expected: bool) -> None:
 
 
 def test_summary_field_counts_and_explain_names_fields_and_offsets() -> None:
-    hits = explain('kuril* OR "peace treaty"', title="Talks", summary="on the peace treaty and the Kurils")
+    hits = explain(
+        'kuril* OR "peace treaty"', title="Talks", summary="on the peace treaty and the Kurils"
+    )
     assert hits == [Hit("kuril*", "summary", 28), Hit('"peace treaty"', "summary", 7)]
 
 

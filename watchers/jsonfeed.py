@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from watchers.items import Item, ParsedFeed
-from watchers.parse import MAX_ENTRIES, MAX_SUMMARY, MAX_TITLE, _content_key
+from watchers.parse import MAX_ENTRIES, MAX_SUMMARY, MAX_TITLE, content_key
 from watchers.text import html_to_text, one_line, tidy
 from watchers.urls import canonical_url
 
@@ -72,7 +72,7 @@ def entry_to_item(
     if not title:
         title = one_line(summary)[:120] or link or ""
     canonical = canonical_url(link) if link else None
-    guid = _id(entry.get("id")) or canonical or _content_key(title, summary)
+    guid = _id(entry.get("id")) or canonical or content_key(title, summary)
     return Item(
         feed_id=feed_id,
         guid=guid[:2000],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,35 @@ MAX_SUMMARY = 20_000
 MAX_ENTRIES = 1000
 
 
+# An internal DTD subset is where entity bombs live (billion laughs, quadratic blowup, XXE).
+# expat refuses them, but feedparser then retries with its loose parser, which expands them:
+# feeds have no use for one, so it goes before parsing.
+_INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
+_INTERNAL_SUBSET_TEXT = re.compile(r"<!DOCTYPE[^>\[]*\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
+_BOMS = {
+    b"\xff\xfe\x00\x00": "utf-32",
+    b"\x00\x00\xfe\xff": "utf-32",
+    b"\xff\xfe": "utf-16",
+    b"\xfe\xff": "utf-16",
+}
+
+
+def defuse(content: bytes) -> bytes:
+    """The document without an internal DTD subset (and so without entity declarations)."""
+    for bom, encoding in _BOMS.items():
+        if content.startswith(bom):
+            try:
+                text = content.decode(encoding)
+            except UnicodeDecodeError:
+                return content
+            if "<!ENTITY" not in text.upper():
+                return content
+            return _INTERNAL_SUBSET_TEXT.sub("", text, count=1).encode(encoding)
+    if b"<!ENTITY" not in content.upper():
+        return content
+    return _INTERNAL_SUBSET.sub(b"", content, count=1)
+
+
 def parse_feed(
     content: bytes,
     *,
@@ -31,11 +61,18 @@ def parse_feed(
     url: str,
     headers: Mapping[str, str] | None = None,
 ) -> ParsedFeed:
-    """Items of a feed document; a document that is not a feed is an error value."""
+    """Items of a feed document (RSS, Atom, RDF or JSON Feed); not a feed is an error value."""
+    from watchers.jsonfeed import looks_like_json_feed, parse_json_feed  # it reuses our helpers
+
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    if looks_like_json_feed(content, response_headers.get("content-type")):
+        parsed_json = parse_json_feed(content, feed_id=feed_id, url=url)
+        if not parsed_json.error or content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+            return parsed_json
+        # served as JSON but not JSON: let feedparser try it as XML
     response_headers.setdefault("content-location", url)
     parsed = feedparser.parse(
-        io.BytesIO(content),
+        io.BytesIO(defuse(content)),
         response_headers=response_headers,
         resolve_relative_uris=True,
         sanitize_html=True,
@@ -71,7 +108,7 @@ def entry_to_item(
     if not title:
         title = one_line(summary)[:120] or link or ""
     canonical = canonical_url(link) if link else None
-    guid = (entry.get("id") or "").strip() or canonical or _content_key(title, summary)
+    guid = (entry.get("id") or "").strip() or canonical or content_key(title, summary)
     return Item(
         feed_id=feed_id,
         guid=guid[:2000],
@@ -126,6 +163,6 @@ def _published(entry: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def _content_key(title: str, summary: str) -> str:
+def content_key(title: str, summary: str) -> str:
     digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:32]
     return f"sha256:{digest}"

@@ -68,8 +68,14 @@ def html_to_text(markup: str) -> str:
     if "<" not in markup:
         return tidy(html.unescape(markup))
     parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except AssertionError:
+        # Python 3.11's html.parser asserts on some malformed "<![" markup
+        if "<![" not in markup:
+            raise
+        return html_to_text(markup.replace("<![", "&lt;!["))
     return tidy("".join(parser.parts))
 
 

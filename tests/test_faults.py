@@ -1,0 +1,273 @@
+"""Hostile servers: every fault ends as a recorded error on its feed, with a sane next poll,
+memory stays bounded, and the other feeds keep their schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import socket
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from store import AsyncStore, FeedState, Store
+from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
+from watchers.config import FeedConfig, PollSettings, TopicConfig
+from watchers.fetch import Fetcher, FetchLimits
+from watchers.match import compile_topics
+from watchers.poll import Poller
+from watchers.schedule import FeedScheduler
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+TOPICS = compile_topics({"kuril": TopicConfig(title="Kuril", query="kuril*")})
+ITEM = FeedEntry("Kuril news", "https://n.example/1", guid="1")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def poller(tmp_path: Path, clock: Clock) -> AsyncIterator[Poller]:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
+    settings = PollSettings(
+        interval=timedelta(minutes=5),
+        max_backoff=timedelta(hours=6),
+        gone_after=timedelta(days=2),
+    )
+    yield Poller(store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=clock)
+    await fetcher.aclose()
+    await store.close()
+
+
+def feed(url: str, fid: str = "f", **extra: object) -> FeedConfig:
+    return FeedConfig.model_validate({"id": fid, "url": url, **extra})
+
+
+async def state(poller: Poller, fid: str = "f") -> FeedState:
+    found = await poller.store.run(Store.feed_state, fid)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def unaccepting_port() -> Iterator[int]:
+    """A port whose accept queue is full: connecting to it times out, on loopback."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    yield port
+    for sock in [*fillers, server]:
+        sock.close()
+
+
+ERRORS = [
+    ("500", lambda s: s.set_route("/f", Route(status=500, body=b"oops")), "HTTP 500"),
+    ("read timeout", lambda s: s.set_route("/f", Route(body=rss([ITEM]), delay=30)), "timed out"),
+    (
+        "1 KiB/s drip",
+        lambda s: s.set_route("/f", Route(body=rss([ITEM] * 200), trickle=1.0)),
+        "timed out after 3s in all",
+    ),
+    (
+        "body over the cap",
+        lambda s: s.set_route("/f", Route(body=b"<rss>" + b" " * 2_000_000 + b"</rss>")),
+        "response larger than 1000000 bytes",
+    ),
+    (
+        "gzip bomb",
+        lambda s: s.set_route(
+            "/f",
+            Route(raw_encoded_body=gzip_bomb(300_000_000), headers={"Content-Encoding": "gzip"}),
+        ),
+        "response larger than 1000000 bytes",
+    ),
+    (
+        "redirect loop",
+        lambda s: s.set_route("/f", Route(status=302, redirect_to="/f")),
+        "too many redirects",
+    ),
+    (
+        "HTML instead of a feed",
+        lambda s: s.set_route(
+            "/f", Route(body=b"<html><body>Hi</body></html>", content_type="text/html")
+        ),
+        "not a feed",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "setup", "error"), ERRORS, ids=[e[0] for e in ERRORS])
+async def test_faults_are_recorded_and_back_off(
+    poller: Poller,
+    feed_server: FeedServer,
+    clock: Clock,
+    name: str,
+    setup,
+    error: str,  # type: ignore[no-untyped-def]
+) -> None:
+    setup(feed_server)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    first = await poller.poll(feed(feed_server.url("/f")))
+    assert first.outcome == "error" and error in (first.error or ""), first
+    second = await poller.poll(feed(feed_server.url("/f")))
+    saved = await state(poller)
+    assert saved.consecutive_errors == 2 and saved.last_error == second.error
+    # doubling from the 5 minute interval, with jitter
+    assert timedelta(minutes=8) <= saved.next_poll_at - clock.now <= timedelta(minutes=12)
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 100
+
+
+async def test_connection_refused_and_connect_timeout(
+    poller: Poller, unaccepting_port: int
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    refused = await poller.poll(feed(f"http://127.0.0.1:{closed_port}/f", "refused"))
+    assert refused.outcome == "error" and "ConnectError" in (refused.error or "")
+    hanging = await poller.poll(feed(f"http://127.0.0.1:{unaccepting_port}/f", "hanging"))
+    assert hanging.outcome == "error" and "timed out" in (hanging.error or "")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            rss([ITEM]).replace(b"Kuril news", b"Kuril \xff\xfe news"),
+            "application/rss+xml; charset=utf-8",
+        ),
+        (
+            rss([FeedEntry("Курилы", "https://n.example/ru", guid="ru")]),
+            "text/xml; charset=windows-1251",
+        ),
+    ],
+    ids=["invalid UTF-8", "charset header contradicts the XML"],
+)
+async def test_encoding_trouble_still_yields_the_items(
+    poller: Poller, feed_server: FeedServer, body: bytes, content_type: str
+) -> None:
+    feed_server.set_feed("/f", body, content_type=content_type)
+    report = await poller.poll(feed(feed_server.url("/f")))
+    assert report.outcome == "primed" and report.new_items == 1
+
+
+async def test_retry_after_is_honoured(
+    poller: Poller, feed_server: FeedServer, clock: Clock
+) -> None:
+    feed_server.set_route("/f", Route(status=429, headers={"Retry-After": "7200"}))
+    report = await poller.poll(feed(feed_server.url("/f")))
+    assert report.outcome == "error" and report.http_status == 429
+    assert report.next_poll_at is not None and report.next_poll_at - clock.now >= timedelta(hours=2)
+
+
+async def test_gone_disables_and_a_forced_poll_re_enables(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    feed_server.set_route("/f", Route(status=410))
+    report = await poller.poll(feed(feed_server.url("/f")))
+    assert report.outcome == "disabled" and "410" in (report.error or "")
+    hits = feed_server.hits("/f")
+    skipped = await poller.poll(feed(feed_server.url("/f")))
+    assert skipped.outcome == "disabled" and feed_server.hits("/f") == hits
+    feed_server.set_feed("/f", rss([ITEM]))
+    revived = await poller.poll(feed(feed_server.url("/f")), force=True)
+    assert revived.outcome == "primed"
+    assert (await state(poller)).disabled_reason is None
+
+
+async def test_404_disables_only_after_gone_after(
+    poller: Poller, feed_server: FeedServer, clock: Clock
+) -> None:
+    feed_server.set_route("/f", Route(status=404))
+    assert (await poller.poll(feed(feed_server.url("/f")))).outcome == "error"
+    clock.now += timedelta(days=1)
+    assert (await poller.poll(feed(feed_server.url("/f")))).outcome == "error"
+    clock.now += timedelta(days=1, minutes=1)
+    report = await poller.poll(feed(feed_server.url("/f")))
+    assert report.outcome == "disabled" and "404" in (report.error or "")
+
+
+async def test_permanent_redirect_moves_the_feed_temporary_does_not(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    feed_server.set_feed("/new", rss([ITEM]))
+    feed_server.set_route("/temp", Route(status=302, redirect_to="/new"))
+    feed_server.set_route("/old", Route(status=301, redirect_to="/temp"))
+    await poller.poll(feed(feed_server.url("/old")))
+    assert (await state(poller)).url == feed_server.url("/old")  # 301 then 302: not permanent
+    feed_server.set_route("/old", Route(status=308, redirect_to="/new"))
+    await poller.poll(feed(feed_server.url("/old")))
+    moved = await state(poller)
+    assert moved.url == feed_server.url("/new") and moved.config_url == feed_server.url("/old")
+    await poller.poll(feed(feed_server.url("/old")))
+    assert feed_server.requests("/new")[-1].headers.get("if-none-match")  # polled directly
+    assert feed_server.requests("/old")[-1].status == 308 and len(feed_server.requests("/old")) == 2
+
+
+async def test_every_poll_after_the_first_is_conditional_and_304_skips_parsing(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    feed_server.set_feed("/f", rss([ITEM]))
+    for _ in range(4):
+        await poller.poll(feed(feed_server.url("/f")))
+    first, *rest = feed_server.requests("/f")
+    assert "if-none-match" not in first.headers
+    assert all("if-none-match" in r.headers and r.status == 304 for r in rest)
+
+
+async def test_ttl_and_cache_headers_stretch_the_interval(
+    poller: Poller, feed_server: FeedServer, clock: Clock
+) -> None:
+    body = rss([ITEM], ttl=30)
+    feed_server.set_route("/f", Route(body=body, headers={"Cache-Control": "max-age=600"}))
+    report = await poller.poll(feed(feed_server.url("/f"), interval="1s"))
+    assert report.next_poll_at is not None
+    assert timedelta(minutes=28) <= report.next_poll_at - clock.now <= timedelta(minutes=32)
+
+
+async def test_a_stuck_feed_does_not_hold_up_the_others(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    poller.clock = lambda: datetime.now(UTC)
+    feed_server.set_route("/slow", Route(body=rss([ITEM]), delay=30))
+    feed_server.set_feed("/fast", rss([ITEM]))
+    scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def poll(config: FeedConfig) -> datetime | None:
+        report = await poller.poll(config)
+        return report.next_poll_at
+
+    feeds = FeedScheduler(scheduler, poll)
+    feeds.add(feed(feed_server.url("/slow"), "slow", interval="1s"))
+    feeds.add(feed(feed_server.url("/fast"), "fast", interval="1s"))
+    scheduler.start()
+    try:
+        # three polls of the fast feed while the slow one hangs, times out and backs off
+        await asyncio.to_thread(feed_server.wait_for_hits, "/fast", 3, 6)
+        assert feed_server.hits("/slow") <= 1
+        assert (await state(poller, "slow")).last_error == "timed out (ReadTimeout)"
+    finally:
+        scheduler.shutdown(wait=False)
