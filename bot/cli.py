@@ -148,6 +148,7 @@ async def poll_once(settings: Settings, feed_id: str | None) -> int:
         return EXIT_USAGE
     store = await AsyncStore(settings.store.path).open()
     pool = ParsePool("processes")
+    warming = asyncio.create_task(pool.start())  # while the first requests are on the wire
     try:
         async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
             poller = Poller(
@@ -160,6 +161,7 @@ async def poll_once(settings: Settings, feed_id: str | None) -> int:
             # naming one feed polls it even if it was disabled, and re-enables it on success
             force = feed_id is not None
             reports = await asyncio.gather(*(poller.poll(feed, force=force) for feed in feeds))
+            await warming
         for report in reports:
             print(report.line(), flush=True)
     finally:

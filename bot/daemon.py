@@ -102,6 +102,7 @@ class Daemon:
             async def poll_job(feed: FeedConfig) -> datetime | None:
                 return await self._poll(poller, feed, names.get(feed.id, feed.id))
 
+            await pool.start()
             feeds = FeedScheduler(scheduler, poll_job)
             await self._schedule(feeds, store)
             scheduler.start()

@@ -166,27 +166,33 @@ class Store:
         )
 
     def save_feed_state(self, state: FeedState) -> None:
-        self.db.table("feeds").upsert(
-            {
-                "id": state.id,
-                "url": state.url,
-                "title": state.title,
-                "primed": int(state.primed),
-                "etag": state.etag,
-                "last_modified": state.last_modified,
-                "body_hash": state.body_hash,
-                "last_status": state.last_status,
-                "last_error": state.last_error,
-                "consecutive_errors": state.consecutive_errors,
-                "last_attempt_at": _ts(state.last_attempt_at),
-                "last_success_at": _ts(state.last_success_at),
-                "next_poll_at": _ts(state.next_poll_at),
-                "config_url": state.config_url,
-                "errors_since": _ts(state.errors_since),
-                "disabled_at": _ts(state.disabled_at),
-                "disabled_reason": state.disabled_reason,
-            },
-            pk="id",
+        row = {
+            "id": state.id,
+            "url": state.url,
+            "title": state.title,
+            "primed": int(state.primed),
+            "etag": state.etag,
+            "last_modified": state.last_modified,
+            "body_hash": state.body_hash,
+            "last_status": state.last_status,
+            "last_error": state.last_error,
+            "consecutive_errors": state.consecutive_errors,
+            "last_attempt_at": _ts(state.last_attempt_at),
+            "last_success_at": _ts(state.last_success_at),
+            "next_poll_at": _ts(state.next_poll_at),
+            "config_url": state.config_url,
+            "errors_since": _ts(state.errors_since),
+            "disabled_at": _ts(state.disabled_at),
+            "disabled_reason": state.disabled_reason,
+        }
+        # plain SQL: sqlite-utils' upsert re-reads the table's schema on every call, and this
+        # runs once per poll of every feed
+        columns = ", ".join(row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "id")
+        self.db.execute(
+            f"INSERT INTO feeds ({columns}) VALUES ({', '.join(':' + c for c in row)})"
+            f" ON CONFLICT(id) DO UPDATE SET {updates}",
+            row,
         )
 
     # -- items ------------------------------------------------------------------------------

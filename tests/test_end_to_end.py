@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 from datetime import UTC, datetime
@@ -103,7 +104,8 @@ def test_one_alert_per_story_to_the_subscriber_and_none_after_restart(
     assert alert["parse_mode"] == "HTML"
     assert "Russia to deploy new coastal missile systems on Iturup" in alert["text"]
     assert "Bastion systems on Iturup" in alert["text"]
-    assert '<a href="https://news.example/kuril-missiles">' in alert["text"]
+    # whichever feed was ingested first carries the story; both links are the same article
+    assert re.search(r'<a href="https://news\.example/kuril-missiles(\?utm_[^"]*)?">', alert["text"])
     assert "#kuril" in alert["text"]
     assert "peace" not in alert["text"].lower()
     db = tmp_path / "kw.db"

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from watchers.parse import parse_feed
+from watchers.text import html_to_text
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>TASS &amp; co</title><link>https://tass.com/</link>
@@ -81,3 +85,39 @@ def test_malformed_cdata_like_markup_does_not_crash() -> None:
     rss = RSS.replace(b"Motegi said", b"Motegi &lt;![0 said")
     first = parse_feed(rss, feed_id="t", url="https://t.example/").items[0]
     assert "Motegi" in first.summary
+
+
+PIECES = st.one_of(
+    st.text(st.characters(exclude_characters="<>&"), max_size=20),
+    st.sampled_from(
+        [
+            "<p>",
+            "</p>",
+            "<b>",
+            "</b>",
+            "<br/>",
+            "<BR>",
+            '<a href="https://x/?a=1&amp;b=2">',
+            "</a>",
+            "<div class='c'>",
+            "</div>",
+            "&amp;",
+            "&lt;",
+            "&quot;",
+            "&#1050;",
+            "<img src=x>",
+            "<li>",
+            "</li>",
+            "&nbsp;",
+        ]
+    ),
+)
+
+
+@given(st.lists(PIECES, max_size=30))
+def test_fast_and_careful_html_paths_agree(pieces: list[str]) -> None:
+    """On ordinary feed HTML the regex path gives what the HTML parser gives."""
+    from watchers.text import _careful_html_to_text
+
+    markup = "".join(pieces)
+    assert html_to_text(markup) == _careful_html_to_text(markup)

@@ -120,6 +120,15 @@ class _Inflater:
         return out
 
 
+async def _drain(response: httpx.Response, limit: int = 65536) -> None:
+    """Read a short body to its end, so the connection can be kept alive for the next request."""
+    size = 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > limit:  # not worth it: let the connection close
+            return
+
+
 class Fetcher:
     """The watchers' one HTTP client, with a global cap and a cap per host."""
 
@@ -188,8 +197,10 @@ class Fetcher:
             if response.history and all(r.status_code in (301, 308) for r in response.history):
                 permanent = str(response.url)
             if response.status_code == 304:
+                await _drain(response)
                 return FetchResult(url, 304, headers=kept, permanent_url=permanent)
             if not response.is_success:
+                await _drain(response)
                 return FetchResult(
                     url, response.status_code, headers=kept, error=f"HTTP {response.status_code}"
                 )

@@ -16,7 +16,7 @@ import ahocorasick
 
 from watchers.morph import russian_forms
 from watchers.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
-from watchers.query import And, Field, Near, Node, Not, Or, Phrase, Term, leaves
+from watchers.query import And, Field, Near, Node, Not, Or, Phrase, Term, anchored, leaves
 
 # summary and content are both the body of an item: `summary:` looks in either
 _FIELD_GROUPS = {
@@ -200,10 +200,10 @@ class _Compiler:
             return self._plain_term(node)
         if isinstance(node, Term | Phrase):
             locate = self.locate(node)
-            needed = tuple(self.term_ids[t] for t in leaves(node))
+            needed = frozenset(self.term_ids[t] for t in leaves(node))
 
             def located(ctx: _Context, fields: Fields) -> bool:
-                if not all(term_id in ctx.found for term_id in needed):
+                if not needed <= ctx.found.keys():
                     return False
                 found = locate(ctx, fields)
                 if ctx.hits is not None:
@@ -265,7 +265,12 @@ class _Compiler:
             self.term_ids[c] for c in node.children if isinstance(c, Term) and not c.cased
         )
         plain_tests = [self.test(c) for c in node.children if isinstance(c, Term) and not c.cased]
-        others = [self.test(c) for c in node.children if not (isinstance(c, Term) and not c.cased)]
+        # an alternative that needs one of its positive terms is skipped when none occurred
+        others = [
+            (self._anchors(c), self.test(c))
+            for c in node.children
+            if not (isinstance(c, Term) and not c.cased)
+        ]
         in_order = [self.test(c) for c in node.children]
 
         def disjunction(ctx: _Context, fields: Fields) -> bool:
@@ -274,13 +279,24 @@ class _Compiler:
                     return True
                 if fields is not None and any(t(ctx, fields) for t in plain_tests):
                     return True
-                return any(t(ctx, fields) for t in others)
+                found = ctx.found
+                return any(
+                    t(ctx, fields)
+                    for anchors, t in others
+                    if anchors is None or not anchors.isdisjoint(found)
+                )
             matched = False  # explaining: report every alternative that matched
             for t in in_order:
                 matched = t(ctx, fields) or matched
             return matched
 
         return disjunction
+
+    def _anchors(self, node: Node) -> frozenset[int] | None:
+        """Terms of which a match needs at least one (None: it can match without any)."""
+        if not anchored(node):
+            return None
+        return frozenset(self.term_ids[t] for t in leaves(node, positive_only=True))
 
     def _near(self, node: Near) -> Test:
         left, right, distance = self.locate(node.left), self.locate(node.right), node.distance

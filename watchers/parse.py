@@ -74,8 +74,9 @@ def parse_feed(
     parsed = feedparser.parse(
         io.BytesIO(defuse(content)),
         response_headers=response_headers,
-        resolve_relative_uris=True,
-        sanitize_html=True,
+        # we keep only plain text (html_to_text), so feedparser's HTML rewriting is wasted work
+        resolve_relative_uris=False,
+        sanitize_html=False,
     )
     bozo = parsed.get("bozo_exception")
     entries = parsed.get("entries") or []

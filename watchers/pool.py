@@ -44,6 +44,12 @@ class ParsePool:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="parse")
         return self._executor
 
+    async def start(self) -> None:
+        """Start the workers now (they import feedparser), not on the first feed."""
+        loop = asyncio.get_running_loop()
+        pool = self._pool()
+        await asyncio.gather(*(loop.run_in_executor(pool, _warm) for _ in range(self.workers)))
+
     async def parse(
         self, content: bytes, *, feed_id: str, url: str, headers: Mapping[str, str]
     ) -> ParsedFeed:
@@ -62,3 +68,9 @@ class ParsePool:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+
+def _warm() -> None:
+    parse_feed(
+        b"<rss version='2.0'><channel><title>warm</title></channel></rss>", feed_id="-", url=""
+    )

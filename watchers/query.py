@@ -339,23 +339,23 @@ def _cased(token: _Token) -> Node:
     return (_phrase if token.kind == "PHRASE" else _word)(token, cased=True)
 
 
-def _anchored(node: Node) -> bool:
+def anchored(node: Node) -> bool:
     """Whether every match needs at least one positive term (so matching can start there)."""
     if isinstance(node, Term | Phrase | Near):
         return True
     if isinstance(node, Field):
-        return _anchored(node.child)
+        return anchored(node.child)
     if isinstance(node, Not):
         return False
     if isinstance(node, And):
-        return any(_anchored(child) for child in node.children)
-    return all(_anchored(child) for child in node.children)
+        return any(anchored(child) for child in node.children)
+    return all(anchored(child) for child in node.children)
 
 
 def parse(query: str) -> Node:
     """Parse a query; raises `QueryError` naming the column of the problem."""
     node = _Parser(query).parse()
-    if not _anchored(node):
+    if not anchored(node):
         raise QueryError(
             "the query would match items without any of its terms: every part of it needs"
             " at least one term that is not negated",

@@ -50,6 +50,10 @@ class _TextExtractor(HTMLParser):
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:  # <br/> is one line break, not two
+            self.parts.append("\n")
+
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
             self._skip = max(0, self._skip - 1)
@@ -61,12 +65,32 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)\b[^<>]*>")
+# what the regex path would get wrong: elements whose content is hidden, comments and CDATA,
+# and a ">" inside a quoted attribute value
+_TRICKY = re.compile(
+    r"<(?:script|style|noscript|template|iframe|object|svg)\b|<!|=\s*[\"'][^\"'<>]*>",
+    re.IGNORECASE,
+)
+
+
+def _tag(match: re.Match[str]) -> str:
+    return "\n" if match.group(2).lower() in _BLOCK_TAGS else ""
+
+
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment: tags and scripts dropped, paragraphs kept as lines."""
     if "<" not in markup and "&" not in markup:
         return tidy(markup)
     if "<" not in markup:
         return tidy(html.unescape(markup))
+    if not _TRICKY.search(markup):
+        # plain tags only (most feed summaries): a linear regex does what the parser would
+        return tidy(html.unescape(_TAG.sub(_tag, markup)))
+    return _careful_html_to_text(markup)
+
+
+def _careful_html_to_text(markup: str) -> str:
     parser = _TextExtractor()
     try:
         parser.feed(markup)
@@ -75,7 +99,7 @@ def html_to_text(markup: str) -> str:
         # Python 3.11's html.parser asserts on some malformed "<![" markup
         if "<![" not in markup:
             raise
-        return html_to_text(markup.replace("<![", "&lt;!["))
+        return _careful_html_to_text(markup.replace("<![", "&lt;!["))
     return tidy("".join(parser.parts))
 
 

@@ -1,0 +1,283 @@
+"""Benchmark of polling: many feeds on several loopback hosts with latency, against a naive
+sequential loop of `feedparser.parse(url)` measured in the same run.
+
+    .venv/bin/python bench/poll.py [--feeds 500] [--hosts 8] [--latency 0.1]
+
+(a) the first cycle over every feed (fetch, parse, match, store); (b) a steady cycle where
+nothing changed (every answer a 304); (c) the naive loop; the parse pool with threads and with
+processes; the peak RSS of the polling process; and `kurilwatch poll --once` over 200 feeds on 8
+hosts answering after 150 ms against the naive loop on the same feeds. The feed server runs in
+a process of its own (asyncio, keep-alive, ETag/304).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import feedparser
+import yaml
+
+from bot.settings import load_settings
+from store import AsyncStore
+from tests.fakes.feed_server import FeedEntry, rss
+from watchers.config import FeedConfig
+from watchers.fetch import Fetcher, FetchLimits
+from watchers.match import compile_topics
+from watchers.poll import Poller
+from watchers.pool import ParsePool, PoolKind
+
+WORDS = "Russia Japan talks island fishing port governor visit minister border drill".split()
+
+
+def feed_body(n: int, items: int) -> bytes:
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    entries = [
+        FeedEntry(
+            title=f"{WORDS[(n + i) % len(WORDS)]} report {n}-{i}"
+            + (" Kuril" if i % 7 == 0 else ""),
+            link=f"https://news{n % 50}.example/{n}/{i}",
+            guid=f"{n}-{i}",
+            summary="<p>" + " ".join(WORDS[(n * i + k) % len(WORDS)] for k in range(40)) + "</p>",
+            published=now - timedelta(minutes=i),
+        )
+        for i in range(items)
+    ]
+    return rss(entries, title=f"Feed {n}")
+
+
+# -- the feed server (a process of its own) --------------------------------------------------
+
+
+def serve(
+    hosts: list[str], port: int, feeds: int, items: int, latency: float, ready: object
+) -> None:
+    bodies = {f"/feed/{n}.xml": feed_body(n, items) for n in range(feeds)}
+    etags = {path: '"' + hashlib.sha1(body).hexdigest() + '"' for path, body in bodies.items()}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (line.partition(":") for line in lines[1:] if line)
+                }
+                await asyncio.sleep(latency)
+                body = bodies.get(path)
+                if body is None:
+                    writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                elif headers.get("if-none-match") == etags[path]:
+                    writer.write(
+                        f"HTTP/1.1 304 Not Modified\r\nETag: {etags[path]}\r\n\r\n".encode()
+                    )
+                else:
+                    writer.write(
+                        (
+                            "HTTP/1.1 200 OK\r\n"
+                            "Content-Type: application/rss+xml; charset=utf-8\r\n"
+                            f"ETag: {etags[path]}\r\nContent-Length: {len(body)}\r\n\r\n"
+                        ).encode()
+                        + body
+                    )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        servers = [await asyncio.start_server(handle, host, port, backlog=1024) for host in hosts]
+        ready.set()  # type: ignore[attr-defined]
+        await asyncio.gather(*(s.serve_forever() for s in servers))
+
+    asyncio.run(main())
+
+
+class FeedHosts:
+    def __init__(self, feeds: int, hosts: int, latency: float, items: int = 30) -> None:
+        self.hosts = [f"127.0.0.{h + 1}" for h in range(hosts)]
+        self.port = 38000 + os.getpid() % 1000
+        self.feeds, self.items, self.latency = feeds, items, latency
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Event()
+        self.process = ctx.Process(
+            target=serve,
+            args=(self.hosts, self.port, feeds, items, latency, ready),
+            daemon=True,
+        )
+        self.process.start()
+        if not ready.wait(60):
+            raise RuntimeError("feed server did not start")
+
+    def urls(self, count: int | None = None) -> list[str]:
+        return [
+            f"http://{self.hosts[n % len(self.hosts)]}:{self.port}/feed/{n}.xml"
+            for n in range(count or self.feeds)
+        ]
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.join()
+
+
+# -- measurements -----------------------------------------------------------------------------
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of this process and of the given (live) child processes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except (FileNotFoundError, IndexError):
+            continue
+    return total
+
+
+def workers_of(pool: ParsePool) -> list[int]:
+    executor = pool._executor
+    processes = getattr(executor, "_processes", None) or {}
+    return list(processes)
+
+
+async def cycle(poller: Poller, feeds: list[FeedConfig]) -> tuple[float, float, list[str]]:
+    pids = workers_of(poller.pool)
+    cpu0, wall0 = cpu_seconds(pids), time.perf_counter()
+    reports = await asyncio.gather(*(poller.poll(f) for f in feeds))
+    wall = time.perf_counter() - wall0
+    cpu = cpu_seconds(workers_of(poller.pool)) - cpu0
+    return wall, cpu, [r.outcome for r in reports]
+
+
+async def ours(urls: list[str], kind: PoolKind, folder: Path) -> tuple[float, float, float, float]:
+    settings = load_settings(ROOT / "config.yaml")
+    feeds = [FeedConfig.model_validate({"id": f"f{n}", "url": u}) for n, u in enumerate(urls)]
+    store = await AsyncStore(folder / f"{kind}.db").open()
+    pool = ParsePool(kind)
+    await pool.start()  # as the daemon does at start
+    async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
+        poller = Poller(
+            store=store,
+            fetcher=fetcher,
+            topics=compile_topics(settings.topics),
+            settings=settings.poll,
+            pool=pool,
+        )
+        first_wall, first_cpu, outcomes = await cycle(poller, feeds)
+        assert outcomes.count("primed") == len(feeds), set(outcomes)
+        steady_wall, steady_cpu, outcomes = await cycle(poller, feeds)
+        assert outcomes.count("unchanged") == len(feeds), set(outcomes)
+    pool.close()
+    await store.close()
+    return first_wall, first_cpu, steady_wall, steady_cpu
+
+
+def naive(urls: list[str]) -> float:
+    start = time.perf_counter()
+    for url in urls:
+        parsed = feedparser.parse(url)
+        assert parsed.entries, url
+    return time.perf_counter() - start
+
+
+def poll_once_cli(urls: list[str], folder: Path) -> float:
+    config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    config["store"] = {"path": str(folder / "cli.db")}
+    config["feeds"] = [{"id": f"f{n}", "url": u} for n, u in enumerate(urls)]
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "poll", "--once", "--config", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    elapsed = time.perf_counter() - start
+    assert out.stdout.count(": primed") == len(urls), out.stdout[-500:]
+    return elapsed
+
+
+def show(label: str, value: str) -> None:
+    print(f"{label:<58} {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=500)
+    parser.add_argument("--hosts", type=int, default=8)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--naive-feeds", type=int, default=0, help="default: all the feeds")
+    args = parser.parse_args()
+    show("machine", f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {sys.platform}")
+
+    hosts = FeedHosts(args.feeds, args.hosts, args.latency)
+    try:
+        urls = hosts.urls()
+        with tempfile.TemporaryDirectory() as tmp:
+            results = {}
+            for kind in ("threads", "processes"):
+                results[kind] = asyncio.run(ours(urls, kind, Path(tmp)))  # type: ignore[arg-type]
+                first_wall, first_cpu, steady_wall, steady_cpu = results[kind]
+                show(
+                    f"(a) first cycle, {args.feeds} feeds, parse in {kind}",
+                    f"{first_wall:7.2f} s wall, {first_cpu:6.2f} s CPU",
+                )
+                show(
+                    f"(b) steady cycle (all 304), parse in {kind}",
+                    f"{steady_wall:7.2f} s wall, {steady_cpu:6.2f} s CPU"
+                    f" = {100 * steady_cpu / first_cpu:.1f}% of (a)",
+                )
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            show(
+                "peak RSS of the polling process (both runs)", f"{rss_mb:7.0f} MB  (target <= 150)"
+            )
+            count = args.naive_feeds or args.feeds
+            naive_wall = naive(urls[:count]) * args.feeds / count
+            show(
+                f"(c) naive sequential feedparser.parse(url), {count} feeds",
+                f"{naive_wall:7.2f} s wall" + (" (scaled)" if count != args.feeds else ""),
+            )
+            best = min(results, key=lambda k: results[k][0])
+            show(
+                f"(a)/(c) speed-up, best pool: {best}",
+                f"{naive_wall / results[best][0]:7.1f}x  (target >= 20x)",
+            )
+    finally:
+        hosts.stop()
+
+    hosts = FeedHosts(200, 8, 0.15)
+    try:
+        urls = hosts.urls()
+        with tempfile.TemporaryDirectory() as tmp:
+            cli = poll_once_cli(urls, Path(tmp))
+            naive_wall = naive(urls)
+        show("kurilwatch poll --once, 200 feeds, 8 hosts, 150 ms", f"{cli:7.2f} s wall")
+        show("naive sequential loop, same feeds", f"{naive_wall:7.2f} s wall")
+        show("speed-up", f"{naive_wall / cli:7.1f}x  (target >= 15x)")
+    finally:
+        hosts.stop()
+
+
+if __name__ == "__main__":
+    main()
