@@ -154,3 +154,38 @@ async def test_same_story_on_two_feeds_is_one_story(
     first, second = await poller.poll(a), await poller.poll(b)
     assert (first.queued, second.queued) == (1, 0)
     assert second.new_items == 1 and second.matched == ()
+
+
+async def test_brotli_is_inflated(poller: Poller, feed_server: FeedServer) -> None:
+    import brotli
+
+    body = rss([OLD, NEW])
+    feed_server.set_route(
+        "/br.xml", Route(raw_encoded_body=brotli.compress(body), headers={"Content-Encoding": "br"})
+    )
+    report = await poller.poll(feed(feed_server, "/br.xml"))
+    assert report.new_items == 2
+    assert "br" in feed_server.requests("/br.xml")[0].headers["accept-encoding"]
+
+
+async def test_a_brotli_bomb_is_cut_at_the_size_cap(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    import brotli
+
+    bomb = brotli.compress(b"<" * 50_000_000)
+    feed_server.set_route(
+        "/bomb.br", Route(raw_encoded_body=bomb, headers={"Content-Encoding": "br"})
+    )
+    report = await poller.poll(feed(feed_server, "/bomb.br"))
+    assert report.error == "response larger than 1000000 bytes"
+
+
+async def test_same_body_without_validators_is_not_parsed_again(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    feed_server.set_route("/plain.xml", Route(body=rss([OLD]), etag=False))
+    first = await poller.poll(feed(feed_server, "/plain.xml"))
+    second = await poller.poll(feed(feed_server, "/plain.xml"))
+    assert first.outcome == "primed"
+    assert (second.outcome, second.http_status) == ("unchanged", 200)
