@@ -161,10 +161,15 @@ def workers_of(pool: ParsePool) -> list[int]:
 
 async def cycle(poller: Poller, feeds: list[FeedConfig]) -> tuple[float, float, list[str]]:
     pids = workers_of(poller.pool)
-    cpu0, wall0 = cpu_seconds(pids), time.perf_counter()
+    own0, cpu0, wall0 = cpu_seconds([]), cpu_seconds(pids), time.perf_counter()
     reports = await asyncio.gather(*(poller.poll(f) for f in feeds))
     wall = time.perf_counter() - wall0
     cpu = cpu_seconds(workers_of(poller.pool)) - cpu0
+    own = cpu_seconds([]) - own0
+    show(
+        "  of which the polling process itself",
+        f"{own:7.2f} s CPU ({100 * own / wall:.0f}% of a core)",
+    )
     return wall, cpu, [r.outcome for r in reports]
 
 
