@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -58,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "match":
         return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
+    import asyncio  # only the commands that need an event loop pay for importing it
+
     if args.command == "poll":
         return asyncio.run(poll_once(settings, args.feed))
     from bot.daemon import run_daemon  # the daemon's imports (PTB, httpx, ...) only for `run`
@@ -146,6 +147,8 @@ async def poll_once(settings: Settings, feed_id: str | None) -> int:
         known = ", ".join(f.id for f in settings.feeds) or "(none)"
         print(f"kurilwatch poll: no feed {feed_id!r}; feeds: {known}", file=sys.stderr)
         return EXIT_USAGE
+    import asyncio
+
     store = await AsyncStore(settings.store.path).open()
     pool = ParsePool("processes")
     warming = asyncio.create_task(pool.start())  # while the first requests are on the wire

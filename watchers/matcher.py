@@ -41,11 +41,19 @@ class Match:
     hits: tuple[Hit, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
 class _Occurrence:
-    field: str
-    index: int  # word position in the field (for CJK: the word that contains it)
-    start: int  # offset in the field's haystack (" " + words joined + " ")
+    """Where a key matched: the field, and the offset in its haystack (" " + words + " ")."""
+
+    __slots__ = ("field", "haystack", "start", "word_key")
+
+    def __init__(self, field: str, haystack: str, start: int, word_key: bool) -> None:
+        self.field, self.haystack, self.start, self.word_key = field, haystack, start, word_key
+
+    @property
+    def index(self) -> int:
+        """The word position in the field (for CJK, the word that contains the match); only
+        phrases, NEAR, =Case and explain need it, so it is counted when asked."""
+        return self.haystack.count(" ", 0, self.start) - (0 if self.word_key else 1)
 
 
 def term_keys(term: Term) -> list[str]:
@@ -163,9 +171,7 @@ class Matcher:
             return found
         for field, haystack in doc.haystacks.items():
             for end, (length, word_key, ids) in self._automaton.iter(haystack):
-                start = end - length + 1
-                index = haystack.count(" ", 0, start) - (0 if word_key else 1)
-                occurrence = _Occurrence(field, index, start)
+                occurrence = _Occurrence(field, haystack, end - length + 1, word_key)
                 for term_id in ids:
                     found.setdefault(term_id, []).append(occurrence)
         return found
