@@ -89,6 +89,7 @@ class Daemon:
                 app = build_application(settings, self.token)
                 install(app, BotContext(store=store, topics=topics.topics))
                 telegram_task = asyncio.create_task(self._run_telegram(app, store), name="telegram")
+                telegram_task.add_done_callback(self._telegram_ended)
             else:
                 log.warning(
                     "Telegram is off: $%s is not set, so alerts are printed here."
@@ -224,6 +225,16 @@ class Daemon:
             settings=DeliverySettings(link_previews=self.settings.telegram.link_previews),
         )
         await self.delivery.run()
+
+    def _telegram_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stop.is_set():
+            return
+        error = task.exception()
+        # the Telegram side must not die quietly while polls go on: stop, so a supervisor
+        # (systemd's Restart=on-failure) starts us again
+        log.error("the Telegram side stopped unexpectedly; stopping", exc_info=error)
+        self.exit_code = self.exit_code or 1
+        self.stop()
 
     async def _stop_telegram(self, app: App, task: asyncio.Task[None]) -> None:
         if self.delivery is not None:

@@ -183,3 +183,14 @@ def test_token_never_appears_in_logs_even_at_debug_level(
     assert " DEBUG " in logs  # there was plenty that could have leaked
     assert TOKEN not in logs
     assert TOKEN.split(":")[1] not in logs
+
+
+def test_a_rejected_token_stops_with_exit_2(
+    tmp_path: Path, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    config = write_config(tmp_path, {}, api_base_url=bot_api.base_url)
+    daemon = start_daemon("run", "--config", str(config), token="999:WRONG-TOKEN")
+    assert daemon.proc.wait(20) == 2
+    daemon.stderr.join()
+    assert "Telegram rejected the token in $TELEGRAM_BOT_TOKEN" in daemon.stderr.text
+    assert "WRONG-TOKEN" not in daemon.stderr.text
