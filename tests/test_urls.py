@@ -56,3 +56,39 @@ def test_tracking_parameters_never_matter(url: str, tracking: str) -> None:
     url = url.split("#")[0]
     joiner = "&" if "?" in url else "?"
     assert canonical_url(url + joiner + tracking) == canonical_url(url)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://m.tass.com/politics/1234567",
+        "https://amp.tass.com/politics/1234567",
+        "https://tass.com/politics/1234567/amp",
+        "https://tass.com/amp/politics/1234567",
+        "https://tass.com/politics/1234567?amp=1",
+        "https://tass.com/politics/1234567?outputType=amp",
+        "https://mobile.www.tass.com/politics/1234567/amp/",
+    ],
+)
+def test_amp_and_mobile_variants_meet(variant: str) -> None:
+    assert canonical_url(variant) == BASE
+
+
+def test_variant_rules_do_not_swallow_real_names() -> None:
+    assert canonical_url("https://m.com/a") == "https://m.com/a"  # a two-label host stays
+    assert canonical_url("https://x.org/amplifier") == "https://x.org/amplifier"
+    assert canonical_url("https://x.org/a?amp=2") == "https://x.org/a?amp=2"
+
+
+@given(
+    st.lists(
+        st.text(alphabet="abcdefghij0123456789-", min_size=1, max_size=8), min_size=1, max_size=4
+    ),
+    st.lists(
+        st.text(alphabet="abcdefghij0123456789-", min_size=1, max_size=8), min_size=1, max_size=4
+    ),
+)
+def test_different_paths_never_merge(left: list[str], right: list[str]) -> None:
+    a = canonical_url("https://news.example/" + "/".join(left))
+    b = canonical_url("https://news.example/" + "/".join(right))
+    assert (a == b) == (left == right)

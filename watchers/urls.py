@@ -23,6 +23,15 @@ TRACKING_PARAMS = frozenset(
     }
 )
 TRACKING_PREFIXES = ("utm_",)
+# the same article on a mobile or AMP host, path or parameter
+VARIANT_HOST_LABELS = ("www", "m", "mobile", "amp")
+VARIANT_PARAMS = {
+    ("amp", ""),
+    ("amp", "1"),
+    ("amp", "true"),
+    ("outputtype", "amp"),
+    ("_amp", "true"),
+}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -31,11 +40,25 @@ def _is_tracking(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
+def _without_amp(path: str) -> str:
+    """The path without a trailing slash or an /amp segment at either end."""
+    while True:
+        trimmed = path.rstrip("/") or "/"
+        if trimmed.lower().endswith("/amp"):
+            trimmed = trimmed[:-4] or "/"
+        elif trimmed.lower().startswith("/amp/"):
+            trimmed = trimmed[4:]
+        if trimmed == path:
+            return path
+        path = trimmed
+
+
 def canonical_url(url: str) -> str | None:
     """The canonical form of an http(s) URL, or None when it is not one.
 
-    Lower-case scheme and host, no `www.`, no default port, no fragment, no trailing slash
-    (but the root), https for http, tracking parameters removed and the rest sorted.
+    Lower-case scheme and host, no `www.`/`m.`/`mobile.`/`amp.` host label, no default port,
+    no fragment, no trailing slash (but the root) nor /amp path segment, https for http,
+    tracking and AMP parameters removed and the rest sorted.
     """
     try:
         parts = urlsplit(url.strip())
@@ -46,15 +69,17 @@ def canonical_url(url: str) -> str | None:
     host = (parts.hostname or "").rstrip(".")
     if scheme not in _DEFAULT_PORTS or not host:
         return None
-    if host.startswith("www."):
-        host = host[4:]
+    labels = host.split(".")
+    while len(labels) > 2 and labels[0] in VARIANT_HOST_LABELS:
+        labels.pop(0)
+    host = ".".join(labels)
     # everything becomes https, so https' own default port goes as well as the scheme's
     netloc = host if port in (None, _DEFAULT_PORTS[scheme], 443) else f"{host}:{port}"
-    path = parts.path or "/"
-    if len(path) > 1:
-        path = path.rstrip("/") or "/"
+    path = _without_amp(parts.path or "/")
     query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _is_tracking(k) and (k.lower(), v.lower()) not in VARIANT_PARAMS
     ]
     query.sort()
     return urlunsplit(("https", netloc, path, urlencode(query), ""))
