@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ class ItemRecord:
     summary: str
     published_at: datetime | None
     topics: tuple[str, ...] = ()
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ class Delivery:
 
 
 OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dropped")
+FINGERPRINT_WINDOW = timedelta(days=7)  # a re-issued item's text is matched this far back
 
 
 class Store:
@@ -250,7 +252,9 @@ class Store:
                 if record.guid in known:
                     continue
                 known.add(record.guid)
-                story_id = self._story_of_url(record.canonical_url)
+                story_id = self._story_of_url(record.canonical_url) or self._story_of_text(
+                    record.fingerprint, fetched_at - FINGERPRINT_WINDOW.total_seconds()
+                )
                 row = {
                     "feed_id": feed_id,
                     "guid": record.guid,
@@ -262,12 +266,13 @@ class Store:
                     "fetched_at": fetched_at,
                     "story_id": story_id,
                     "topics": json.dumps(list(record.topics)),
+                    "fingerprint": record.fingerprint,
                 }
                 cursor = self.db.execute(
                     "INSERT INTO items (feed_id, guid, link, canonical_url, title, summary,"
-                    " published_at, fetched_at, story_id, topics) VALUES (:feed_id, :guid,"
-                    " :link, :canonical_url, :title, :summary, :published_at, :fetched_at,"
-                    " :story_id, :topics)",
+                    " published_at, fetched_at, story_id, topics, fingerprint) VALUES (:feed_id,"
+                    " :guid, :link, :canonical_url, :title, :summary, :published_at, :fetched_at,"
+                    " :story_id, :topics, :fingerprint)",
                     row,
                 )
                 item_id = int(cursor.lastrowid or 0)
@@ -302,6 +307,16 @@ class Store:
         row = self._one(
             "SELECT story_id FROM items WHERE canonical_url = ? ORDER BY id LIMIT 1",
             [canonical_url],
+        )
+        return None if row is None else int(row["story_id"])
+
+    def _story_of_text(self, fingerprint: str | None, since: float) -> int | None:
+        if not fingerprint:
+            return None
+        row = self._one(
+            "SELECT story_id FROM items WHERE fingerprint = ? AND fetched_at >= ?"
+            " ORDER BY id LIMIT 1",
+            [fingerprint, since],
         )
         return None if row is None else int(row["story_id"])
 

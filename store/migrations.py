@@ -104,6 +104,13 @@ def m002_feed_health(db: Database) -> None:
     db.execute("UPDATE feeds SET config_url = url")
 
 
+@migrations()
+def m003_fingerprints(db: Database) -> None:
+    items = db.table("items")
+    items.add_column("fingerprint", str)
+    items.create_index(["fingerprint", "fetched_at"])
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

@@ -105,7 +105,9 @@ def test_one_alert_per_story_to_the_subscriber_and_none_after_restart(
     assert "Russia to deploy new coastal missile systems on Iturup" in alert["text"]
     assert "Bastion systems on Iturup" in alert["text"]
     # whichever feed was ingested first carries the story; both links are the same article
-    assert re.search(r'<a href="https://news\.example/kuril-missiles(\?utm_[^"]*)?">', alert["text"])
+    assert re.search(
+        r'<a href="https://news\.example/kuril-missiles(\?utm_[^"]*)?">', alert["text"]
+    )
     assert "#kuril" in alert["text"]
     assert "peace" not in alert["text"].lower()
     db = tmp_path / "kw.db"

@@ -189,3 +189,49 @@ async def test_same_body_without_validators_is_not_parsed_again(
     second = await poller.poll(feed(feed_server, "/plain.xml"))
     assert first.outcome == "primed"
     assert (second.outcome, second.http_status) == ("unchanged", 200)
+
+
+LONG = (
+    "Russia will station additional coastal defence units on Iturup island next spring, the"
+    " district commander told reporters in Yuzhno-Sakhalinsk on Tuesday, adding that new"
+    " barracks and a repair depot are being built near the airfield."
+)
+
+
+async def test_a_reissued_item_with_new_guid_link_and_title_is_not_alerted_again(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    await poller.store.run(Store.upsert_subscriber, 7, now=T0 - timedelta(1))
+    await poller.store.run(Store.subscribe, 7, "kuril", now=T0 - timedelta(1))
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(feed(feed_server, "/f.xml"))
+    first = FeedEntry(
+        "Iturup to get more troops", "https://n.example/a-1", guid="a-1", summary=LONG
+    )
+    feed_server.set_feed("/f.xml", rss([first, OLD]))
+    assert (await poller.poll(feed(feed_server, "/f.xml"))).queued == 1
+    edited = FeedEntry(
+        "Iturup to get more troops, commander says",
+        "https://n.example/a-1-upd",
+        guid="a-1-v2",
+        summary=LONG,
+    )
+    feed_server.set_feed("/f.xml", rss([edited, OLD]))
+    again = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (again.new_items, again.queued, again.matched) == (1, 0, ())
+
+
+async def test_short_summaries_never_merge_different_items(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(feed(feed_server, "/f.xml"))
+    a = FeedEntry(
+        "Kuril quake", "https://n.example/q1", guid="q1", summary="Read more on our site."
+    )
+    b = FeedEntry(
+        "Kuril ferry", "https://n.example/q2", guid="q2", summary="Read more on our site."
+    )
+    feed_server.set_feed("/f.xml", rss([a, b, OLD]))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert len(report.matched) == 2

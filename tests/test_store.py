@@ -175,3 +175,18 @@ async def test_async_store_runs_off_the_event_loop(tmp_path: Path) -> None:
     assert version == migrations.latest_version()
     assert seen and seen[0] != loop_thread
     assert ticks >= 5
+
+
+def test_every_earlier_schema_version_migrates_forward(tmp_path: Path) -> None:
+    names = [m.name for m in migrations.migrations.pending(Database(memory=True))]
+    for stop in names[1:]:
+        path = tmp_path / f"{stop}.db"
+        old = Database(path)
+        migrations.migrations.apply(old, stop_before=stop)
+        old["feeds"].insert({"id": "a", "url": "http://a/", "primed": 1, "consecutive_errors": 0})
+        old.close()
+        store = Store(path)
+        assert store.schema_version() == len(names)
+        state = store.feed_state("a")
+        assert state is not None and state.primed and state.config_url in ("http://a/", None)
+        store.close()

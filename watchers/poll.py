@@ -18,6 +18,7 @@ from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
 from watchers import policy
 from watchers.config import FeedConfig, PollSettings
 from watchers.fetch import Fetcher, FetchResult
+from watchers.fingerprint import content_fingerprint
 from watchers.items import Item, ParsedFeed
 from watchers.match import Topics
 from watchers.pool import ParsePool
@@ -69,6 +70,7 @@ def _records(items: Sequence[Item], topics: Topics) -> list[ItemRecord]:
             summary=item.summary,
             published_at=item.published,
             topics=tuple(m.topic_id for m in topics.match(title=item.title, summary=item.summary)),
+            fingerprint=content_fingerprint(item.summary),
         )
         for item in items
     ]

@@ -1,0 +1,24 @@
+"""Content fingerprints: the identity of an item whose guid and link changed but whose text did not.
+
+Publishers re-issue items with a new guid, a new slug or a lightly edited title; the body text
+stays. A fingerprint is taken from the normalised words of the summary only, and only when the
+summary is long enough to be specific: short or boilerplate summaries give none, so unrelated
+items never share one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from watchers.normalise import words
+
+MIN_WORDS = 20
+MAX_WORDS = 60
+
+
+def content_fingerprint(summary: str) -> str | None:
+    tokens = words(summary)
+    if len(set(tokens)) < MIN_WORDS:
+        return None
+    digest = hashlib.sha1(" ".join(tokens[:MAX_WORDS]).encode()).hexdigest()[:24]
+    return f"fp:{digest}"
