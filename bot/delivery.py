@@ -25,6 +25,7 @@ from watchers.poll import Clock, utcnow
 log = logging.getLogger(__name__)
 
 SendText = Callable[..., Awaitable[Message]]
+EDIT_RETRY = 30.0  # seconds before a failed "Also:" update to a chat is tried again
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ def to_alert(delivery: Delivery) -> Alert:
         published=item.published_at or item.fetched_at,
         summary=item.summary,
         topics=delivery.topics,
+        also=delivery.also,
     )
 
 
@@ -99,7 +101,11 @@ class DeliveryWorker:
                 await self._idle(due > 0)
 
     async def send_due(self) -> tuple[int, int]:
-        """One pass over the due rows: (rows due, rows attempted); rate-limited chats wait."""
+        """One pass over the due rows: (rows due, rows attempted); rate-limited chats wait.
+
+        New alerts go first; then sent alerts whose story more outlets have carried since
+        are edited to say so.
+        """
         due = await self.store.run(Store.due_deliveries, self.clock(), self.settings.batch)
         attempted = 0
         for delivery in due:
@@ -108,7 +114,53 @@ class DeliveryWorker:
             if self._ready(delivery.chat_id):
                 await self._deliver(delivery)
                 attempted += 1
-        return len(due), attempted
+        edits = await self.store.run(Store.due_edits, self.settings.batch)
+        for delivery in edits:
+            if self._stopping:
+                break
+            if self._ready(delivery.chat_id):
+                await self._edit(delivery)
+                attempted += 1
+        return len(due) + len(edits), attempted
+
+    async def _edit(self, delivery: Delivery) -> None:
+        """Update a sent alert with the outlets that carried its story since."""
+        if delivery.message_id is None:
+            await self.store.run(Store.edit_done, delivery.id)
+            return
+        await self._pace(delivery.chat_id)
+        try:
+            await self.bot.edit_message_text(
+                render_html(to_alert(delivery), tz=self.tz),
+                chat_id=delivery.chat_id,
+                message_id=delivery.message_id,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(
+                    is_disabled=not self.settings.link_previews
+                ),
+            )
+        except RetryAfter as exc:
+            self._next_to_chat[delivery.chat_id] = asyncio.get_running_loop().time() + _retry_after(
+                exc
+            )
+            return  # still pending: tried again after the pause
+        except Forbidden as exc:
+            await self.store.run(
+                Store.deactivate_chat, delivery.chat_id, exc.message, now=self.clock()
+            )
+        except BadRequest as exc:  # not modified, deleted by the user, too old: nothing to do
+            log.info(
+                "chat %d: alert %d not updated: %s", delivery.chat_id, delivery.id, exc.message
+            )
+        except (NetworkError, TimeoutError) as exc:
+            log.warning(
+                "chat %d: alert %d update failed (%s); will retry",
+                delivery.chat_id,
+                delivery.id,
+                exc,
+            )
+            return
+        await self.store.run(Store.edit_done, delivery.id)
 
     async def _idle(self, waiting_for_rate: bool) -> None:
         timeout = self.settings.idle_wait

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
 from watchers.text import one_line, shorten
@@ -24,6 +24,7 @@ class Alert:
     published: datetime | None
     summary: str
     topics: tuple[str, ...]
+    also: tuple[str, ...] = ()  # other outlets that carried the story
 
 
 def _when(moment: datetime | None, tz: tzinfo) -> str:
@@ -46,6 +47,9 @@ def _safe_link(link: str | None) -> str | None:
 def _parts(alert: Alert, tz: tzinfo, summary_limit: int) -> tuple[str, str, str, str]:
     title = shorten(one_line(alert.title), TITLE_LIMIT) or "(untitled)"
     meta = " · ".join(p for p in (one_line(alert.source)[:100], _when(alert.published, tz)) if p)
+    if alert.also:
+        also = ", ".join(one_line(o)[:60] for o in alert.also[:10])
+        meta += f"\nAlso: {also}" + (" and others" if len(alert.also) > 10 else "")
     summary = shorten(one_line(alert.summary), summary_limit)
     tags = " ".join(hashtag(t) for t in alert.topics)
     return title, meta, summary, tags
@@ -58,13 +62,14 @@ def render_html(alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY_
     """
     # escaping can make a text several times longer; shed the link, then summary, if it must
     link = _safe_link(alert.link)
-    for limit, with_link in (
-        (summary_limit, True),
-        (summary_limit, False),
-        (100, False),
-        (0, False),
+    for limit, with_link, also in (
+        (summary_limit, True, alert.also),
+        (summary_limit, False, alert.also),
+        (100, False, alert.also),
+        (0, False, alert.also),
+        (0, False, ()),
     ):
-        text = _html(alert, tz, limit, link if with_link else None)
+        text = _html(replace(alert, also=also), tz, limit, link if with_link else None)
         if len(text) <= MAX_MESSAGE:
             break
     return text

@@ -108,10 +108,13 @@ class Delivery:
     topics: tuple[str, ...]
     item: StoredItem
     feed_title: str | None
+    also: tuple[str, ...] = ()  # other outlets that carried the story since
+    message_id: int | None = None
 
 
 OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dropped")
 FINGERPRINT_WINDOW = timedelta(days=7)  # a re-issued item's text is matched this far back
+ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlets this long
 
 
 class Store:
@@ -295,6 +298,8 @@ class Store:
                     topics=record.topics,
                 )
                 stored.append(item)
+                if not is_new_story:
+                    self._add_outlet(item.story_id, feed_id, fetched_at)
                 if is_new_story:
                     new_stories.append(item)
                     if alert and record.topics:
@@ -309,6 +314,27 @@ class Store:
             [canonical_url],
         )
         return None if row is None else int(row["story_id"])
+
+    def _add_outlet(self, story_id: int, feed_id: str, now: float) -> None:
+        """Record another outlet on the story's recent alerts, to be shown as "Also: ..."."""
+        row = self._one("SELECT coalesce(title, id) AS name FROM feeds WHERE id = ?", [feed_id])
+        outlet = row["name"] if row else feed_id
+        since = now - ALSO_WINDOW.total_seconds()
+        for alert in list(
+            self.db.query(
+                "SELECT o.id, o.also, i.feed_id FROM outbox o JOIN items i ON i.id = o.item_id"
+                " WHERE o.story_id = ? AND o.created_at >= ? AND o.state IN"
+                " ('pending', 'sending', 'sent')",
+                [story_id, since],
+            )
+        ):
+            also = json.loads(alert["also"])
+            if alert["feed_id"] == feed_id or outlet in also:
+                continue
+            self.db.execute(
+                "UPDATE outbox SET also = ?, edit_pending = (state = 'sent') WHERE id = ?",
+                [json.dumps([*also, outlet]), alert["id"]],
+            )
 
     def _story_of_text(self, fingerprint: str | None, since: float) -> int | None:
         if not fingerprint:
@@ -469,14 +495,28 @@ class Store:
 
     def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
         """Pending deliveries whose time has come, oldest first."""
-        rows = self.db.query(
-            "SELECT o.id AS outbox_id, o.chat_id, o.attempts, o.created_at AS queued_at,"
-            " o.topics AS outbox_topics,"
-            " i.*, f.title AS feed_title FROM outbox o JOIN items i ON i.id = o.item_id"
-            " LEFT JOIN feeds f ON f.id = i.feed_id"
-            " WHERE o.state = 'pending' AND coalesce(o.next_attempt_at, 0) <= ?"
+        return self._deliveries(
+            "o.state = 'pending' AND coalesce(o.next_attempt_at, 0) <= ?"
             " ORDER BY o.next_attempt_at, o.id LIMIT ?",
             [now.timestamp(), limit],
+        )
+
+    def due_edits(self, limit: int = 50) -> list[Delivery]:
+        """Sent alerts whose story has been carried by more outlets since."""
+        return self._deliveries(
+            "o.state = 'sent' AND o.edit_pending = 1 ORDER BY o.id LIMIT ?", [limit]
+        )
+
+    def edit_done(self, delivery_id: int) -> None:
+        self.db.execute("UPDATE outbox SET edit_pending = 0 WHERE id = ?", [delivery_id])
+
+    def _deliveries(self, where: str, params: list[Any]) -> list[Delivery]:
+        rows = self.db.query(
+            "SELECT o.id AS outbox_id, o.chat_id, o.attempts, o.created_at AS queued_at,"
+            " o.topics AS outbox_topics, o.also, o.message_id AS sent_message_id,"
+            " i.*, f.title AS feed_title FROM outbox o JOIN items i ON i.id = o.item_id"
+            f" LEFT JOIN feeds f ON f.id = i.feed_id WHERE {where}",
+            params,
         )
         return [
             Delivery(
@@ -487,6 +527,8 @@ class Store:
                 topics=tuple(json.loads(row["outbox_topics"])),
                 item=self._item(row),
                 feed_title=row["feed_title"],
+                also=tuple(json.loads(row["also"])),
+                message_id=row["sent_message_id"],
             )
             for row in rows
         ]

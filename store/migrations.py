@@ -111,6 +111,14 @@ def m003_fingerprints(db: Database) -> None:
     items.create_index(["fingerprint", "fetched_at"])
 
 
+@migrations()
+def m004_story_updates(db: Database) -> None:
+    outbox = db.table("outbox")
+    outbox.add_column("also", str, not_null_default="[]")  # JSON list of further outlets
+    outbox.add_column("edit_pending", int, not_null_default=0)
+    outbox.create_index(["edit_pending"])
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

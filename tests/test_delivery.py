@@ -159,3 +159,45 @@ async def test_server_errors_retry_with_backoff_until_the_deadline(
     await worker.send_due()
     assert [row[1] for row in await outbox(store)] == ["failed"]
     assert bot_api.sent_messages(CHAT) == []
+
+
+async def test_more_outlets_edit_the_sent_alert_not_a_new_message(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, _clock = parts
+    await queue(store, CHAT)
+    await worker.send_due()
+    [_sent] = bot_api.sent_messages(CHAT)
+    again = ItemRecord(
+        guid="other-1",
+        link="https://n.example/1?utm_source=rss",
+        canonical_url="https://n.example/1",
+        title="Iturup airport and port reopen",
+        summary="Flights resume.",
+        published_at=T0,
+        topics=("kuril",),
+    )
+    other = FeedState(id="kyodo", url="u2", title="Kyodo")
+    await store.run(Store.ingest, other, [again], now=T0 + timedelta(hours=2), alert=True)
+    await worker.send_due()
+    [edit] = bot_api.calls_of("editMessageText")
+    assert edit.params["message_id"] == sent_message_id(bot_api, CHAT)
+    assert "Also: Kyodo" in edit.params["text"] and edit.status == 200
+    assert len(bot_api.sent_messages(CHAT)) == 1
+    await worker.send_due()
+    assert len(bot_api.calls_of("editMessageText")) == 1  # done once
+    late = FeedState(id="nhk", url="u3", title="NHK")
+    await store.run(
+        Store.ingest,
+        late,
+        [ItemRecord("nhk-1", again.link, again.canonical_url, "x", "y", T0, ("kuril",))],
+        now=T0 + timedelta(hours=50),
+        alert=True,
+    )
+    await worker.send_due()
+    assert len(bot_api.calls_of("editMessageText")) == 1  # past 48 hours: left as it is
+
+
+def sent_message_id(api: FakeBotAPI, chat_id: int) -> int:
+    [call] = [c for c in api.calls_of("sendMessage") if c.params["chat_id"] == chat_id and c.ok]
+    return int(call.response["result"]["message_id"])

@@ -67,19 +67,34 @@ def test_summary_is_cut_at_a_word_within_400_characters() -> None:
     assert summary.endswith("Motegi…")
 
 
+def test_other_outlets_are_listed() -> None:
+    text = render_html(alert(also=("Kyodo", "NHK <World>")))
+    assert "<i>TASS · 2026-11-26 09:30 UTC\nAlso: Kyodo, NHK &lt;World&gt;</i>" in text
+
+
 def test_non_web_links_are_not_linked() -> None:
     assert "href" not in render_html(alert(link="javascript:alert(1)"))
 
 
 @settings(max_examples=300, deadline=None)
-@given(title=nasty, summary=nasty, source=nasty, link=links)
+@given(title=nasty, summary=nasty, source=nasty, link=links, also=st.lists(nasty, max_size=12))
 def test_any_feed_text_renders_to_valid_telegram_html(
-    title: str, summary: str, source: str, link: str | None
+    title: str, summary: str, source: str, link: str | None, also: list[str]
 ) -> None:
-    text = render_html(alert(title=title, summary=summary, source=source, link=link))
+    text = render_html(
+        alert(title=title, summary=summary, source=source, link=link, also=tuple(also))
+    )
     assert len(text) <= MAX_MESSAGE
     parsed = parse_html(text)  # raises on anything Telegram would refuse
     assert utf16_len(parsed.text) <= MAX_MESSAGE
     assert {e["type"] for e in parsed.entities} <= {"bold", "italic", "text_link"}
     plain = render_plain(alert(title=title, summary=summary, source=source, link=link))
     assert len(plain) <= MAX_MESSAGE
+
+
+def test_worst_case_escaping_still_fits() -> None:
+    text = render_html(
+        alert(title="&" * 400, source="&" * 200, summary="<" * 900, also=("&" * 80,) * 12)
+    )
+    assert len(text) <= MAX_MESSAGE
+    parse_html(text)
