@@ -161,6 +161,7 @@ async def poll_once(settings: Settings, feed_id: str | None) -> int:
                 settings=settings.poll,
                 pool=pool,
             )
+            await poller.load_stories()
             # naming one feed polls it even if it was disabled, and re-enables it on success
             force = feed_id is not None
             reports = await asyncio.gather(*(poller.poll(feed, force=force) for feed in feeds))

@@ -7,10 +7,11 @@ import logging
 import signal
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE = 5.0  # seconds for in-flight work at shutdown, well within the 10 s promise
 TELEGRAM_RETRY_FIRST = 5.0
+HOUSEKEEPING_DELAY = timedelta(minutes=1)
 TELEGRAM_RETRY_MAX = 300.0
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -104,8 +106,16 @@ class Daemon:
                 return await self._poll(poller, feed, names.get(feed.id, feed.id))
 
             await pool.start()
+            await poller.load_stories()
             feeds = FeedScheduler(scheduler, poll_job)
             await self._schedule(feeds, store)
+            scheduler.add_job(
+                self._housekeeping,
+                trigger=IntervalTrigger(hours=24),
+                args=[store, poller],
+                id="housekeeping",
+                next_run_time=datetime.now(UTC) + HOUSEKEEPING_DELAY,
+            )
             scheduler.start()
             log.info(
                 "kurilwatch running: %d feeds, %d topics, store %s",
@@ -126,6 +136,17 @@ class Daemon:
             await store.close()
             log.info("stopped")
         return self.exit_code
+
+    async def _housekeeping(self, store: AsyncStore, poller: Poller) -> None:
+        """Daily: compact old items (their dedup keys stay) and forget old story candidates."""
+        now = datetime.now(UTC)
+        poller.stories.prune(now)
+        kept = self.settings.store
+        compacted, deleted = await store.run(
+            Store.prune, now=now, text_for=kept.retention, keys_for=kept.keys_retention
+        )
+        if compacted or deleted:
+            log.info("store: %d old items compacted, %d deleted", compacted, deleted)
 
     async def _schedule(self, feeds: FeedScheduler, store: AsyncStore) -> None:
         """Start each feed's polls: due ones now, backed-off ones when their time comes."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from watchers.config import FeedConfig, Model, PollSettings, TopicConfig
+from watchers.config import Duration, FeedConfig, Model, PollSettings, TopicConfig
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -19,6 +20,8 @@ MAX_CONFIG_BYTES = 1024 * 1024
 
 class StoreSettings(Model):
     path: Path = Path("data/kurilwatch.db")
+    retention: Duration = timedelta(days=90)  # items' text is kept this long
+    keys_retention: Duration = timedelta(days=365)  # their dedup keys this long
 
 
 class TelegramSettings(Model):
@@ -82,7 +85,9 @@ def load_settings(path: str | Path) -> Settings:
     store_path = settings.store.path
     if not store_path.is_absolute():
         store_path = (path.resolve().parent / store_path).resolve()
-    return settings.model_copy(update={"store": StoreSettings(path=store_path)})
+    return settings.model_copy(
+        update={"store": settings.store.model_copy(update={"path": store_path})}
+    )
 
 
 def parse_settings(text: str, *, source: str = "config") -> Settings:

@@ -62,6 +62,7 @@ class ItemRecord:
     published_at: datetime | None
     topics: tuple[str, ...] = ()
     fingerprint: str | None = None
+    story_hint: int | None = None  # a story the clustering says this item belongs to
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +256,12 @@ class Store:
                 if record.guid in known:
                     continue
                 known.add(record.guid)
-                story_id = self._story_of_url(record.canonical_url) or self._story_of_text(
-                    record.fingerprint, fetched_at - FINGERPRINT_WINDOW.total_seconds()
+                story_id = (
+                    self._story_of_url(record.canonical_url)
+                    or self._story_of_text(
+                        record.fingerprint, fetched_at - FINGERPRINT_WINDOW.total_seconds()
+                    )
+                    or self._story(record.story_hint)
                 )
                 row = {
                     "feed_id": feed_id,
@@ -336,6 +341,28 @@ class Store:
                 [json.dumps([*also, outlet]), alert["id"]],
             )
 
+    def _story(self, story_id: int | None) -> int | None:
+        if story_id is None:
+            return None
+        return story_id if self._one("SELECT 1 AS x FROM items WHERE id = ?", [story_id]) else None
+
+    def recent_items(self, since: datetime) -> list[tuple[int, int, str, str, datetime]]:
+        """(id, story id, title, summary, fetched at) of the items fetched since `since`."""
+        return [
+            (
+                row["id"],
+                row["story_id"],
+                row["title"],
+                row["summary"],
+                _dt(row["fetched_at"]) or since,
+            )
+            for row in self.db.query(
+                "SELECT id, story_id, title, summary, fetched_at FROM items"
+                " WHERE fetched_at >= ? ORDER BY id",
+                [since.timestamp()],
+            )
+        ]
+
     def _story_of_text(self, fingerprint: str | None, since: float) -> int | None:
         if not fingerprint:
             return None
@@ -368,6 +395,32 @@ class Store:
             )
             queued += cursor.rowcount
         return queued
+
+    def prune(self, *, now: datetime, text_for: timedelta, keys_for: timedelta) -> tuple[int, int]:
+        """Drop the text of items older than `text_for` and whole items older than `keys_for`.
+
+        A compacted item keeps its guid, canonical URL, fingerprint and story: an old item that
+        returns to a feed is still known and alerts nobody. Returns (compacted, deleted).
+        """
+        text_before = (now - text_for).timestamp()
+        keys_before = (now - keys_for).timestamp()
+        with self.db.atomic():
+            self.db.execute(
+                "DELETE FROM outbox WHERE created_at < ?"
+                " AND state IN ('sent', 'failed', 'dropped')",
+                [text_before],
+            )
+            compacted = self.db.execute(
+                "UPDATE items SET title = '', summary = '', link = NULL"
+                " WHERE fetched_at < ? AND (title != '' OR summary != '')"
+                " AND id NOT IN (SELECT item_id FROM outbox)",
+                [text_before],
+            ).rowcount
+            deleted = self.db.execute(
+                "DELETE FROM items WHERE fetched_at < ? AND id NOT IN (SELECT item_id FROM outbox)",
+                [keys_before],
+            ).rowcount
+        return compacted, deleted
 
     def count_items(self, feed_id: str | None = None) -> int:
         if feed_id is None:

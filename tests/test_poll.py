@@ -235,3 +235,51 @@ async def test_short_summaries_never_merge_different_items(
     feed_server.set_feed("/f.xml", rss([a, b, OLD]))
     report = await poller.poll(feed(feed_server, "/f.xml"))
     assert len(report.matched) == 2
+
+
+async def test_the_same_story_reworded_by_another_outlet_joins_it(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    await poller.store.run(Store.upsert_subscriber, 7, now=T0 - timedelta(1))
+    await poller.store.run(Store.subscribe, 7, "kuril", now=T0 - timedelta(1))
+    feed_server.set_feed("/a.xml", rss([OLD]))
+    feed_server.set_feed("/b.xml", rss([OTHER]))
+    a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
+    await poller.poll(a)
+    await poller.poll(b)
+    tass = FeedEntry(
+        "Russia to deploy Bastion missile systems on Iturup",
+        "https://tass.example/1",
+        guid="t1",
+        summary="Russia will deploy Bastion coastal missile systems on Iturup island in the"
+        " Kuril chain next year, the Eastern Military District said on Tuesday.",
+    )
+    kyodo = FeedEntry(
+        "Bastion missile systems to be deployed on Iturup, Russia says",
+        "https://kyodo.example/9",
+        guid="k9",
+        summary="The Eastern Military District said on Tuesday that Russia will deploy"
+        " Bastion coastal missile systems on Iturup island next year.",
+    )
+    unrelated = FeedEntry(
+        "Iturup airport closed by fog",
+        "https://kyodo.example/10",
+        guid="k10",
+        summary="Flights to Iturup island were cancelled on Tuesday because of dense fog.",
+    )
+    feed_server.set_feed("/a.xml", rss([tass, OLD]))
+    feed_server.set_feed("/b.xml", rss([kyodo, unrelated, OTHER]))
+    first, second = await poller.poll(a), await poller.poll(b)
+    assert first.queued == 1
+    assert second.queued == 1 and [i.title for i in second.matched] == [unrelated.title]
+
+
+async def test_the_story_index_is_rebuilt_after_a_restart(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    feed_server.set_feed("/a.xml", rss([OLD, NEW]))
+    await poller.poll(feed(feed_server, "/a.xml"))
+    before = len(poller.stories)
+    poller.stories = type(poller.stories)()
+    await poller.load_stories()
+    assert len(poller.stories) == before >= 1

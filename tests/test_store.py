@@ -190,3 +190,30 @@ def test_every_earlier_schema_version_migrates_forward(tmp_path: Path) -> None:
         state = store.feed_state("a")
         assert state is not None and state.primed and state.config_url in ("http://a/", None)
         store.close()
+
+
+def test_prune_keeps_dedup_keys_for_a_year(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0)
+    store.subscribe(1, "kuril", now=T0)
+    feed = FeedState(id="a", url="u")
+    store.ingest(feed, [record("old")], now=T0, alert=True)
+    [due] = store.due_deliveries(T0)
+    store.claim(due.id, now=T0)
+    store.mark_sent(due.id, 5, now=T0)
+    later = T0 + timedelta(days=100)
+    assert store.prune(now=later, text_for=timedelta(days=90), keys_for=timedelta(days=365)) == (
+        1,
+        0,
+    )
+    assert store.outbox_counts() == {}
+    returning = store.ingest(feed, [record("old")], now=later, alert=True)
+    assert returning.stored == () and returning.queued == 0  # the guid is still known
+    other = store.ingest(
+        FeedState(id="b", url="v"), [record("x", "https://news.example/old")], now=later, alert=True
+    )
+    assert other.new_stories == ()  # and so is its URL
+    much_later = T0 + timedelta(days=400)
+    assert (
+        store.prune(now=much_later, text_for=timedelta(days=90), keys_for=timedelta(days=365))[1]
+        >= 1
+    )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
 from watchers import policy
+from watchers.cluster import StoryIndex, script_of, story_tokens
 from watchers.config import FeedConfig, PollSettings
 from watchers.fetch import Fetcher, FetchResult
 from watchers.fingerprint import content_fingerprint
@@ -60,7 +61,9 @@ class PollReport:
         return text + (f", {self.queued} alerts queued" if self.queued else "")
 
 
-def _records(items: Sequence[Item], topics: Topics) -> list[ItemRecord]:
+def _records(
+    items: Sequence[Item], topics: Topics, stories: StoryIndex, now: datetime
+) -> list[ItemRecord]:
     return [
         ItemRecord(
             guid=item.guid,
@@ -71,6 +74,9 @@ def _records(items: Sequence[Item], topics: Topics) -> list[ItemRecord]:
             published_at=item.published,
             topics=tuple(m.topic_id for m in topics.match(title=item.title, summary=item.summary)),
             fingerprint=content_fingerprint(item.summary),
+            story_hint=stories.find(
+                story_tokens(item.title, item.summary), script_of(item.title + item.summary), now
+            ),
         )
         for item in items
     ]
@@ -100,6 +106,7 @@ class Poller:
         pool: ParsePool | None = None,
         clock: Clock = utcnow,
         rng: random.Random | None = None,
+        stories: StoryIndex | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -108,6 +115,7 @@ class Poller:
         self.pool = pool or ParsePool("threads", 1)
         self.clock = clock
         self.rng = rng or random.Random()
+        self.stories = stories or StoryIndex()
 
     async def poll(self, feed: FeedConfig, *, force: bool = False) -> PollReport:
         """Poll once; a disabled feed is skipped unless `force` (which re-enables it on success)."""
@@ -162,10 +170,11 @@ class Poller:
     ) -> PollReport:
         known = await self.store.run(Store.known_guids, feed.id, [i.guid for i in parsed.items])
         unseen = [item for item in parsed.items if item.guid not in known]
+        now = self.clock()
         if len(unseen) > MATCH_INLINE:  # a big first poll: keep the event loop free
-            records = await asyncio.to_thread(_records, unseen, self.topics)
+            records = await asyncio.to_thread(_records, unseen, self.topics, self.stories, now)
         else:
-            records = _records(unseen, self.topics)
+            records = _records(unseen, self.topics, self.stories, now)
         alert = state.primed
         next_at = await self._next_success(feed, fetched, parsed)
         state = replace(
@@ -174,7 +183,8 @@ class Poller:
             title=feed.title or parsed.title or state.title,
             next_poll_at=next_at,
         )
-        result = await self.store.run(Store.ingest, state, records, now=self.clock(), alert=alert)
+        result = await self.store.run(Store.ingest, state, records, now=now, alert=alert)
+        self.remember(result.stored)
         matched = tuple(item for item in result.new_stories if item.topics)
         if result.stored:
             log.info(
@@ -195,6 +205,27 @@ class Poller:
             queued=result.queued,
             next_poll_at=next_at,
         )
+
+    def remember(self, items: Sequence[StoredItem]) -> None:
+        """Add stored items to the story index, for the reports of other outlets to join."""
+        for item in items:
+            text = item.title + "\n" + item.summary
+            self.stories.add(
+                item.id,
+                item.story_id,
+                story_tokens(item.title, item.summary),
+                script_of(text),
+                item.fetched_at,
+            )
+
+    async def load_stories(self) -> None:
+        """Fill the story index with the items of the last window, after a start."""
+        now = self.clock()
+        self.stories.prune(now)
+        rows = await self.store.run(Store.recent_items, now - self.stories.window)
+        for item_id, story_id, title, summary, at in rows:
+            text = title + "\n" + summary
+            self.stories.add(item_id, story_id, story_tokens(title, summary), script_of(text), at)
 
     async def _next_success(
         self, feed: FeedConfig, fetched: FetchResult, parsed: ParsedFeed | None
