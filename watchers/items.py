@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+
+from watchers.text import one_line
+from watchers.urls import canonical_url
+
+MAX_TITLE = 1000
+MAX_SUMMARY = 20_000
+MAX_ENTRIES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +35,39 @@ class ParsedFeed:
     error: str | None = None  # set when nothing usable came out
     warning: str | None = None  # the parser's complaint when entries still came out
     ttl: int | None = None  # minutes, from RSS <ttl>
+
+
+def make_item(
+    *,
+    feed_id: str,
+    guid: str,
+    link: str | None,
+    title: str,
+    summary: str,
+    published: datetime | None,
+    lang: str | None,
+) -> Item | None:
+    """An `Item` from a parser's plain-text fields; None when it has neither title, text nor
+    link. A missing title falls back to the text, a missing guid to the link, then the text."""
+    title, summary = title[:MAX_TITLE], summary[:MAX_SUMMARY]
+    if not title and not summary and not link:
+        return None
+    if not title:
+        title = one_line(summary)[:120] or link or ""
+    canonical = canonical_url(link) if link else None
+    guid = guid.strip() or canonical or content_key(title, summary)
+    return Item(
+        feed_id=feed_id,
+        guid=guid[:2000],
+        link=link,
+        canonical_url=canonical,
+        title=title,
+        summary=summary,
+        published=published,
+        lang=lang or None,
+    )
+
+
+def content_key(title: str, summary: str) -> str:
+    digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:32]
+    return f"sha256:{digest}"

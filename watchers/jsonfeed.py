@@ -9,10 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin
 
-from watchers.items import Item, ParsedFeed
-from watchers.parse import MAX_ENTRIES, MAX_SUMMARY, MAX_TITLE, content_key
+from watchers.items import MAX_ENTRIES, MAX_TITLE, Item, ParsedFeed, make_item
 from watchers.text import html_to_text, one_line, tidy
-from watchers.urls import canonical_url
 
 JSON_CONTENT_TYPES = frozenset({"application/feed+json", "application/json"})
 # the spec says https://jsonfeed.org/version/…; generators in the wild (Hakyll) add www. or use http
@@ -64,22 +62,12 @@ def entry_to_item(
     entry: Mapping[str, Any], *, feed_id: str, base: str, lang: str | None = None
 ) -> Item | None:
     """One JSON Feed item as an `Item`; None when it has neither title nor text nor link."""
-    link = _url(entry.get("url"), base) or _url(entry.get("external_url"), base)
-    title = one_line(_text(entry.get("title")))[:MAX_TITLE]
-    summary = _body(entry)[:MAX_SUMMARY]
-    if not title and not summary and not link:
-        return None
-    if not title:
-        title = one_line(summary)[:120] or link or ""
-    canonical = canonical_url(link) if link else None
-    guid = _id(entry.get("id")) or canonical or content_key(title, summary)
-    return Item(
+    return make_item(
         feed_id=feed_id,
-        guid=guid[:2000],
-        link=link,
-        canonical_url=canonical,
-        title=title,
-        summary=summary,
+        guid=_id(entry.get("id")),
+        link=_url(entry.get("url"), base) or _url(entry.get("external_url"), base),
+        title=one_line(_text(entry.get("title"))),
+        summary=_body(entry),
         published=_date(entry.get("date_published")) or _date(entry.get("date_modified")),
         lang=_text(entry.get("language")).strip() or lang,
     )

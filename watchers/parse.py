@@ -7,7 +7,6 @@ local file of that name.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import io
 import re
 from collections.abc import Mapping
@@ -16,14 +15,9 @@ from typing import Any
 
 import feedparser
 
-from watchers.items import Item, ParsedFeed
+from watchers.items import MAX_ENTRIES, Item, ParsedFeed, make_item
+from watchers.jsonfeed import looks_like_json_feed, parse_json_feed
 from watchers.text import html_to_text, one_line, tidy
-from watchers.urls import canonical_url
-
-MAX_TITLE = 1000
-MAX_SUMMARY = 20_000
-MAX_ENTRIES = 1000
-
 
 # An internal DTD subset is where entity bombs live (billion laughs, quadratic blowup, XXE).
 # expat refuses them, but feedparser then retries with its loose parser, which expands them:
@@ -62,8 +56,6 @@ def parse_feed(
     headers: Mapping[str, str] | None = None,
 ) -> ParsedFeed:
     """Items of a feed document (RSS, Atom, RDF or JSON Feed); not a feed is an error value."""
-    from watchers.jsonfeed import looks_like_json_feed, parse_json_feed  # it reuses our helpers
-
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     if looks_like_json_feed(content, response_headers.get("content-type")):
         parsed_json = parse_json_feed(content, feed_id=feed_id, url=url)
@@ -101,24 +93,14 @@ def entry_to_item(
     entry: Mapping[str, Any], *, feed_id: str, lang: str | None = None
 ) -> Item | None:
     """One feedparser entry as an `Item`; None when it has neither title nor text nor link."""
-    link = _first_link(entry)
-    title = one_line(_plain(entry.get("title"), entry.get("title_detail")))[:MAX_TITLE]
-    summary = _body(entry)[:MAX_SUMMARY]
-    if not title and not summary and not link:
-        return None
-    if not title:
-        title = one_line(summary)[:120] or link or ""
-    canonical = canonical_url(link) if link else None
-    guid = (entry.get("id") or "").strip() or canonical or content_key(title, summary)
-    return Item(
+    return make_item(
         feed_id=feed_id,
-        guid=guid[:2000],
-        link=link,
-        canonical_url=canonical,
-        title=title,
-        summary=summary,
+        guid=entry.get("id") or "",
+        link=_first_link(entry),
+        title=one_line(_plain(entry.get("title"), entry.get("title_detail"))),
+        summary=_body(entry),
         published=_published(entry),
-        lang=(entry.get("language") or lang or None),
+        lang=entry.get("language") or lang,
     )
 
 
@@ -162,8 +144,3 @@ def _published(entry: Mapping[str, Any]) -> datetime | None:
             except (OverflowError, ValueError, OSError):
                 continue
     return None
-
-
-def content_key(title: str, summary: str) -> str:
-    digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:32]
-    return f"sha256:{digest}"
