@@ -11,7 +11,7 @@ from telegram import Bot
 
 from bot.delivery import DeliverySettings, DeliveryWorker
 from store import AsyncStore, FeedState, ItemRecord, Store
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, Clock
 from tests.fakes.telegram_api import FakeBotAPI
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -19,20 +19,12 @@ CHAT = 1001
 GROUP = -2002
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def parts(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> AsyncIterator[tuple[AsyncStore, DeliveryWorker, Clock]]:
     store = await AsyncStore(tmp_path / "kw.db").open()
-    clock = Clock()
+    clock = Clock(T0)
     async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
         worker = DeliveryWorker(
             store, bot, settings=DeliverySettings(private_gap=0, group_gap=0), clock=clock

@@ -15,6 +15,7 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from store import AsyncStore, FeedState, Store
+from tests.conftest import Clock
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
 from watchers.config import FeedConfig, PollSettings, TopicConfig
 from watchers.fetch import Fetcher, FetchLimits
@@ -27,17 +28,9 @@ TOPICS = compile_topics({"kuril": TopicConfig(title="Kuril", query="kuril*")})
 ITEM = FeedEntry("Kuril news", "https://n.example/1", guid="1")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -34,6 +34,11 @@ async def poller(tmp_path: Path) -> AsyncIterator[Poller]:
     await store.close()
 
 
+async def subscribe_chat(poller: Poller, chat_id: int = 7) -> None:
+    await poller.store.run(Store.upsert_subscriber, chat_id, now=T0 - timedelta(1))
+    await poller.store.run(Store.subscribe, chat_id, "kuril", now=T0 - timedelta(1))
+
+
 def feed(server: FeedServer, path: str, fid: str = "f") -> FeedConfig:
     return FeedConfig(id=fid, url=server.url(path))  # type: ignore[arg-type]
 
@@ -41,8 +46,7 @@ def feed(server: FeedServer, path: str, fid: str = "f") -> FeedConfig:
 async def test_first_poll_primes_then_new_items_alert_subscribers(
     poller: Poller, feed_server: FeedServer
 ) -> None:
-    await poller.store.run(Store.upsert_subscriber, 7, now=T0 - timedelta(1))
-    await poller.store.run(Store.subscribe, 7, "kuril", now=T0 - timedelta(1))
+    await subscribe_chat(poller)
     feed_server.set_feed("/f.xml", rss([OLD]))
     first = await poller.poll(feed(feed_server, "/f.xml"))
     assert (first.outcome, first.new_items, first.queued) == ("primed", 1, 0)
@@ -141,8 +145,7 @@ async def test_redirect_is_followed(poller: Poller, feed_server: FeedServer) -> 
 async def test_same_story_on_two_feeds_is_one_story(
     poller: Poller, feed_server: FeedServer
 ) -> None:
-    await poller.store.run(Store.upsert_subscriber, 7, now=T0 - timedelta(1))
-    await poller.store.run(Store.subscribe, 7, "kuril", now=T0 - timedelta(1))
+    await subscribe_chat(poller)
     feed_server.set_feed("/a.xml", rss([OLD]))
     feed_server.set_feed("/b.xml", rss([OTHER]))
     a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
@@ -201,8 +204,7 @@ LONG = (
 async def test_a_reissued_item_with_new_guid_link_and_title_is_not_alerted_again(
     poller: Poller, feed_server: FeedServer
 ) -> None:
-    await poller.store.run(Store.upsert_subscriber, 7, now=T0 - timedelta(1))
-    await poller.store.run(Store.subscribe, 7, "kuril", now=T0 - timedelta(1))
+    await subscribe_chat(poller)
     feed_server.set_feed("/f.xml", rss([OLD]))
     await poller.poll(feed(feed_server, "/f.xml"))
     first = FeedEntry(
@@ -240,8 +242,7 @@ async def test_short_summaries_never_merge_different_items(
 async def test_the_same_story_reworded_by_another_outlet_joins_it(
     poller: Poller, feed_server: FeedServer
 ) -> None:
-    await poller.store.run(Store.upsert_subscriber, 7, now=T0 - timedelta(1))
-    await poller.store.run(Store.subscribe, 7, "kuril", now=T0 - timedelta(1))
+    await subscribe_chat(poller)
     feed_server.set_feed("/a.xml", rss([OLD]))
     feed_server.set_feed("/b.xml", rss([OTHER]))
     a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
