@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from watchers.cluster import StoryIndex, script_of, story_tokens
+from watchers.cluster import THRESHOLD, WINDOW, StoryIndex, script_of, similarity, story_tokens
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+PAIRS = Path(__file__).resolve().parent / "data" / "story_pairs.jsonl"
+
+
+def when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_labelled_pairs_precision_first() -> None:
+    """A false merge hides news: on the labelled pairs, precision must stay >= 0.98."""
+    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line]
+    assert len(pairs) >= 200
+    tp = fp = positives = 0
+    false_merges = []
+    for pair in pairs:
+        a, b = pair["a"], pair["b"]
+        near = abs(when(a["published"]) - when(b["published"])) <= WINDOW
+        score = similarity(
+            story_tokens(a["title"], a["summary"]), story_tokens(b["title"], b["summary"])
+        )
+        merged = near and score >= THRESHOLD
+        positives += pair["same_story"]
+        tp += merged and pair["same_story"]
+        if merged and not pair["same_story"]:
+            fp += 1
+            false_merges.append(pair["id"])
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    print(f"story pairs: precision {precision:.3f}, recall {tp / positives:.3f} at {THRESHOLD}")
+    assert precision >= 0.98, false_merges
+    assert tp >= 1  # near-copies of one report do merge
 
 
 def test_index_finds_the_story_within_the_window_and_script() -> None:
