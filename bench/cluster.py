@@ -18,25 +18,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watchers.cluster import THRESHOLD, WINDOW, similarity, story_tokens
+from watchers.cluster import THRESHOLD, pair_score
 
 PAIRS = ROOT / "tests" / "data" / "story_pairs.jsonl"
 
 
-def when(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def report(side: dict[str, str]) -> tuple[str, str, datetime]:
+    """A labelled pair's side as (title, summary, published)."""
+    published = datetime.fromisoformat(side["published"].replace("Z", "+00:00"))
+    return side["title"], side["summary"], published
 
 
 def main() -> None:
     pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line]
     scored = []
     for pair in pairs:
-        a, b = pair["a"], pair["b"]
-        near = abs(when(a["published"]) - when(b["published"])) <= WINDOW
-        score = similarity(
-            story_tokens(a["title"], a["summary"]), story_tokens(b["title"], b["summary"])
+        scored.append(
+            (pair["lang"], pair["same_story"], pair_score(report(pair["a"]), report(pair["b"])))
         )
-        scored.append((pair["lang"], pair["same_story"], score if near else 0.0))
     print(f"{len(pairs)} pairs; current threshold {THRESHOLD}")
     print(f"{'threshold':>9} {'lang':>5} {'merged':>7} {'precision':>9} {'recall':>7}")
     for step in range(20, 81, 5):

@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from watchers.cluster import THRESHOLD, WINDOW, StoryIndex, script_of, similarity, story_tokens
+from watchers.cluster import THRESHOLD, StoryIndex, pair_score, script_of, story_tokens
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PAIRS = Path(__file__).resolve().parent / "data" / "story_pairs.jsonl"
 
 
-def when(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def report(side: dict[str, str]) -> tuple[str, str, datetime]:
+    """A labelled pair's side as (title, summary, published)."""
+    published = datetime.fromisoformat(side["published"].replace("Z", "+00:00"))
+    return side["title"], side["summary"], published
 
 
 def test_labelled_pairs_precision_first() -> None:
@@ -25,12 +27,7 @@ def test_labelled_pairs_precision_first() -> None:
     tp = fp = positives = 0
     false_merges = []
     for pair in pairs:
-        a, b = pair["a"], pair["b"]
-        near = abs(when(a["published"]) - when(b["published"])) <= WINDOW
-        score = similarity(
-            story_tokens(a["title"], a["summary"]), story_tokens(b["title"], b["summary"])
-        )
-        merged = near and score >= THRESHOLD
+        merged = pair_score(report(pair["a"]), report(pair["b"])) >= THRESHOLD
         positives += pair["same_story"]
         tp += merged and pair["same_story"]
         if merged and not pair["same_story"]:

@@ -61,6 +61,15 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+def pair_score(
+    a: tuple[str, str, datetime], b: tuple[str, str, datetime], window: timedelta = WINDOW
+) -> float:
+    """How alike two (title, summary, time) reports are: 0 when further apart than `window`."""
+    if abs(a[2] - b[2]) > window:
+        return 0.0
+    return similarity(story_tokens(a[0], a[1]), story_tokens(b[0], b[1]))
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     key: str
