@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import multiprocessing
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -40,22 +41,28 @@ from watchers.match import compile_topics
 from watchers.poll import Poller
 from watchers.pool import ParsePool, PoolKind
 
-WORDS = "Russia Japan talks island fishing port governor visit minister border drill".split()
+SYLLABLES = "ka ri ro mo to na shi ku ne sa po le vi da ur an".split()
+# 4,096 made-up words, drawn with a Zipf-like skew: item texts overlap the way news does, so
+# story clustering meets the candidate load of real feeds (not thousands of near-copies)
+VOCABULARY = [a + b + c for a in SYLLABLES for b in SYLLABLES for c in SYLLABLES]
+WEIGHTS = [1 / (rank + 1) for rank in range(len(VOCABULARY))]
 
 
 def feed_body(n: int, items: int) -> bytes:
     now = datetime(2026, 11, 26, tzinfo=UTC)
-    entries = [
-        FeedEntry(
-            title=f"{WORDS[(n + i) % len(WORDS)]} report {n}-{i}"
-            + (" Kuril" if i % 7 == 0 else ""),
-            link=f"https://news{n % 50}.example/{n}/{i}",
-            guid=f"{n}-{i}",
-            summary="<p>" + " ".join(WORDS[(n * i + k) % len(WORDS)] for k in range(40)) + "</p>",
-            published=now - timedelta(minutes=i),
+    rng = random.Random(n)
+    entries = []
+    for i in range(items):
+        words = rng.choices(VOCABULARY, WEIGHTS, k=48)
+        entries.append(
+            FeedEntry(
+                title=" ".join(words[:8]) + (" Kuril" if i % 7 == 0 else ""),
+                link=f"https://news{n % 50}.example/{n}/{i}",
+                guid=f"{n}-{i}",
+                summary="<p>" + " ".join(words[8:]) + "</p>",
+                published=now - timedelta(minutes=i),
+            )
         )
-        for i in range(items)
-    ]
     return rss(entries, title=f"Feed {n}")
 
 

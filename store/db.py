@@ -347,7 +347,8 @@ class Store:
         return story_id if self._one("SELECT 1 AS x FROM items WHERE id = ?", [story_id]) else None
 
     def recent_items(self, since: datetime) -> list[tuple[int, int, str, str, datetime]]:
-        """(id, story id, title, summary, fetched at) of the items fetched since `since`."""
+        """(id, story id, title, summary, fetched at) of the items fetched since `since` that
+        matched a topic."""
         return [
             (
                 row["id"],
@@ -358,7 +359,7 @@ class Store:
             )
             for row in self.db.query(
                 "SELECT id, story_id, title, summary, fetched_at FROM items"
-                " WHERE fetched_at >= ? ORDER BY id",
+                " WHERE fetched_at >= ? AND topics != '[]' ORDER BY id",
                 [since.timestamp()],
             )
         ]

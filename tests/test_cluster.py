@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from watchers.cluster import THRESHOLD, StoryIndex, pair_score, script_of, story_tokens
+from watchers.cluster import (
+    MAX_PER_STORY,
+    THRESHOLD,
+    StoryIndex,
+    pair_score,
+    script_of,
+    sketch,
+    story_tokens,
+)
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PAIRS = Path(__file__).resolve().parent / "data" / "story_pairs.jsonl"
@@ -41,25 +50,25 @@ def test_labelled_pairs_precision_first() -> None:
 
 def test_index_finds_the_story_within_the_window_and_script() -> None:
     index = StoryIndex()
-    tokens = story_tokens(
+    report = sketch(
         "Russia to deploy Bastion missile systems on Iturup",
         "Russia will deploy Bastion coastal missile systems on Iturup island next year.",
     )
-    index.add(1, 1, tokens, "en", T0)
-    reworded = story_tokens(
+    index.add(1, 1, report, T0)
+    reworded = sketch(
         "Bastion missiles to be deployed on Iturup, Russia says",
         "Russia says it will deploy Bastion coastal missile systems on Iturup island next year.",
     )
-    assert index.find(reworded, "en", T0 + timedelta(hours=3)) == 1
-    assert index.find(reworded, "en", T0 + timedelta(hours=80)) is None
-    assert index.find(reworded, "ru", T0) is None
-    other = story_tokens("Iturup airport closed by fog", "Flights to Iturup were cancelled.")
-    assert index.find(other, "en", T0) is None
-    drills = story_tokens(
+    assert index.find(reworded, T0 + timedelta(hours=3)) == 1
+    assert index.find(reworded, T0 + timedelta(hours=80)) is None
+    assert index.find(dataclasses.replace(reworded, script="ru"), T0) is None
+    other = sketch("Iturup airport closed by fog", "Flights to Iturup were cancelled.")
+    assert index.find(other, T0) is None
+    drills = sketch(
         "Russia holds drills on Iturup",
         "Troops held exercises on Iturup island with Bastion coastal missile systems.",
     )
-    assert index.find(drills, "en", T0) is None  # same island and weapons, another story
+    assert index.find(drills, T0) is None  # same island and weapons, another story
     index.prune(T0 + timedelta(hours=73))
     assert len(index) == 0
 
@@ -71,3 +80,17 @@ def test_script_of(text: str, script: str) -> None:
 
 def test_japanese_uses_character_bigrams() -> None:
     assert story_tokens("択捉島", "") == frozenset({"択捉", "捉島"})
+
+
+def test_a_flood_of_near_identical_items_keeps_lookups_bounded() -> None:
+    """Templated items (one story, thousands of copies) must not make every lookup scan them
+    all: a story keeps a few reports in the index, and the newest candidates are weighed."""
+    index = StoryIndex()
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    template = "Weather on Kunashir: wind, rain and fog over the port of Yuzhno-Kurilsk tonight"
+    for n in range(2000):
+        report = sketch(f"{template} {n}", "")
+        story = index.find(report, at) or n + 1
+        index.add(n + 1, story, report, at)
+    assert len(index) == MAX_PER_STORY
+    assert index.find(sketch(f"{template} 5000", ""), at) == 1

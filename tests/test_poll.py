@@ -284,3 +284,23 @@ async def test_the_story_index_is_rebuilt_after_a_restart(
     poller.stories = type(poller.stories)()
     await poller.load_stories()
     assert len(poller.stories) == before >= 1
+
+
+async def test_only_items_that_match_a_topic_are_clustered(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    weather = FeedEntry(
+        "Paris weather for the weekend",
+        "https://n.example/w2",
+        guid="w2",
+        summary="Rain on Saturday in Paris, sun on Sunday, and a cold wind from the north.",
+    )
+    quake = FeedEntry(
+        "Earthquake of magnitude 5.9 off Iturup",
+        "https://n.example/q",
+        guid="q",
+        summary="An earthquake of magnitude 5.9 struck off Iturup in the Kuril Islands today.",
+    )
+    feed_server.set_feed("/f.xml", rss([weather, quake]))
+    await poller.poll(feed(feed_server, "/f.xml"))
+    assert len(poller.stories) == 1

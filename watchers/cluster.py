@@ -22,6 +22,12 @@ from watchers.normalise import WORD, is_cjk, is_cyrillic, normalise
 THRESHOLD = 0.7  # the lowest with pair precision >= 0.98 on the labelled pairs (bench/cluster.py)
 WINDOW = timedelta(hours=72)
 NUM_PERM = 64
+# A story keeps only its first few reports in the index, and a lookup weighs only the most
+# recent candidates: a feed of near-identical items (templated weather or market reports) must
+# not make each lookup scan thousands of entries.
+MAX_PER_STORY = 4
+MAX_CANDIDATES = 64
+MIN_TOKENS = 3
 
 _STOP = frozenset(
     "a an the of to in on at for from by with and or but is are was were be been has have had"
@@ -61,6 +67,21 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+@dataclass(frozen=True, slots=True)
+class Sketch:
+    """What the index knows of one report: its tokens, script and MinHash signature."""
+
+    tokens: frozenset[str]
+    script: str
+    signature: MinHash | None  # None when too few tokens to compare
+
+
+def sketch(title: str, summary: str) -> Sketch:
+    tokens = story_tokens(title, summary)
+    signature = _minhash(tokens) if len(tokens) >= MIN_TOKENS else None
+    return Sketch(tokens, script_of(f"{title}\n{summary}"), signature)
+
+
 def pair_score(
     a: tuple[str, str, datetime], b: tuple[str, str, datetime], window: timedelta = WINDOW
 ) -> float:
@@ -90,33 +111,38 @@ class StoryIndex:
         }
         self._entries: dict[str, _Entry] = {}
         self._order: deque[str] = deque()
+        self._members: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def find(self, tokens: frozenset[str], script: str, at: datetime) -> int | None:
+    def find(self, report: Sketch, at: datetime) -> int | None:
         """The story of the most similar recent item, if similar enough."""
-        if len(tokens) < 3:
+        if report.signature is None:
             return None
         best, best_score = None, self.threshold
-        for key in self._lsh[script].query(_minhash(tokens)):
+        keys = self._lsh[report.script].query(report.signature)
+        if len(keys) > MAX_CANDIDATES:  # keys are item ids: the highest are the most recent
+            keys = sorted(keys, key=int)[-MAX_CANDIDATES:]
+        for key in keys:
             entry = self._entries.get(key)
             if entry is None or abs(at - entry.at) > self.window:
                 continue
-            score = similarity(tokens, entry.tokens)
+            score = similarity(report.tokens, entry.tokens)
             if score >= best_score:
                 best, best_score = entry.story_id, score
         return best
 
-    def add(
-        self, item_id: int, story_id: int, tokens: frozenset[str], script: str, at: datetime
-    ) -> None:
+    def add(self, item_id: int, story_id: int, report: Sketch, at: datetime) -> None:
         key = str(item_id)
-        if key in self._entries or len(tokens) < 3:
+        if key in self._entries or report.signature is None:
             return
-        self._lsh[script].insert(key, _minhash(tokens))
-        self._entries[key] = _Entry(key, story_id, tokens, at, script)
+        if self._members.get(story_id, 0) >= MAX_PER_STORY:
+            return
+        self._lsh[report.script].insert(key, report.signature)
+        self._entries[key] = _Entry(key, story_id, report.tokens, at, report.script)
         self._order.append(key)
+        self._members[story_id] = self._members.get(story_id, 0) + 1
 
     def prune(self, now: datetime) -> None:
         """Forget items older than the window."""
@@ -128,9 +154,16 @@ class StoryIndex:
             if entry is not None:
                 self._lsh[entry.script].remove(entry.key)
                 del self._entries[entry.key]
+                left = self._members.pop(entry.story_id, 1) - 1
+                if left:
+                    self._members[entry.story_id] = left
+
+
+# Drawing the permutations is most of the cost of a new MinHash: draw them once.
+_SEED = MinHash(num_perm=NUM_PERM, seed=1)
 
 
 def _minhash(tokens: frozenset[str]) -> MinHash:
-    signature = MinHash(num_perm=NUM_PERM)
+    signature = MinHash(num_perm=NUM_PERM, permutations=_SEED.permutations, scheme=_SEED.scheme)
     signature.update_batch([t.encode() for t in tokens])
     return signature

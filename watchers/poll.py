@@ -10,13 +10,13 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
 from watchers import policy
-from watchers.cluster import StoryIndex, script_of, story_tokens
+from watchers.cluster import Sketch, StoryIndex, sketch
 from watchers.config import FeedConfig, PollSettings
 from watchers.fetch import Fetcher, FetchResult
 from watchers.fingerprint import content_fingerprint
@@ -63,23 +63,32 @@ class PollReport:
 
 def _records(
     items: Sequence[Item], topics: Topics, stories: StoryIndex, now: datetime
-) -> list[ItemRecord]:
-    return [
-        ItemRecord(
-            guid=item.guid,
-            link=item.link,
-            canonical_url=item.canonical_url,
-            title=item.title,
-            summary=item.summary,
-            published_at=item.published,
-            topics=tuple(m.topic_id for m in topics.match(title=item.title, summary=item.summary)),
-            fingerprint=content_fingerprint(item.summary),
-            story_hint=stories.find(
-                story_tokens(item.title, item.summary), script_of(item.title + item.summary), now
-            ),
+) -> tuple[list[ItemRecord], dict[str, Sketch]]:
+    """What the store keeps of each new item, and the sketches of those that matched a topic.
+
+    Only items that match a topic are clustered: the others never alert, so which story they
+    tell does not matter, and sketching every item would cost more than parsing it."""
+    records, sketches = [], {}
+    for item in items:
+        matched = tuple(m.topic_id for m in topics.match(title=item.title, summary=item.summary))
+        hint = None
+        if matched:
+            sketches[item.guid] = report = sketch(item.title, item.summary)
+            hint = stories.find(report, now)
+        records.append(
+            ItemRecord(
+                guid=item.guid,
+                link=item.link,
+                canonical_url=item.canonical_url,
+                title=item.title,
+                summary=item.summary,
+                published_at=item.published,
+                topics=matched,
+                fingerprint=content_fingerprint(item.summary),
+                story_hint=hint,
+            )
         )
-        for item in items
-    ]
+    return records, sketches
 
 
 def current_state(stored: FeedState | None, feed: FeedConfig) -> FeedState:
@@ -172,9 +181,11 @@ class Poller:
         unseen = [item for item in parsed.items if item.guid not in known]
         now = self.clock()
         if len(unseen) > MATCH_INLINE:  # a big first poll: keep the event loop free
-            records = await asyncio.to_thread(_records, unseen, self.topics, self.stories, now)
+            records, sketches = await asyncio.to_thread(
+                _records, unseen, self.topics, self.stories, now
+            )
         else:
-            records = _records(unseen, self.topics, self.stories, now)
+            records, sketches = _records(unseen, self.topics, self.stories, now)
         alert = state.primed
         next_at = await self._next_success(feed, fetched, parsed)
         state = replace(
@@ -184,7 +195,7 @@ class Poller:
             next_poll_at=next_at,
         )
         result = await self.store.run(Store.ingest, state, records, now=now, alert=alert)
-        self.remember(result.stored)
+        self.remember(result.stored, sketches)
         matched = tuple(item for item in result.new_stories if item.topics)
         if result.stored:
             log.info(
@@ -206,26 +217,22 @@ class Poller:
             next_poll_at=next_at,
         )
 
-    def remember(self, items: Sequence[StoredItem]) -> None:
+    def remember(self, items: Sequence[StoredItem], sketches: Mapping[str, Sketch]) -> None:
         """Add stored items to the story index, for the reports of other outlets to join."""
         for item in items:
-            text = item.title + "\n" + item.summary
-            self.stories.add(
-                item.id,
-                item.story_id,
-                story_tokens(item.title, item.summary),
-                script_of(text),
-                item.fetched_at,
-            )
+            if item.topics:
+                report = sketches.get(item.guid) or sketch(item.title, item.summary)
+                self.stories.add(item.id, item.story_id, report, item.fetched_at)
 
     async def load_stories(self) -> None:
         """Fill the story index with the items of the last window, after a start."""
         now = self.clock()
         self.stories.prune(now)
         rows = await self.store.run(Store.recent_items, now - self.stories.window)
-        for item_id, story_id, title, summary, at in rows:
-            text = title + "\n" + summary
-            self.stories.add(item_id, story_id, story_tokens(title, summary), script_of(text), at)
+        # tens of thousands of items after a start: sketch them off the event loop
+        sketches = await asyncio.to_thread(lambda: [sketch(row[2], row[3]) for row in rows])
+        for (item_id, story_id, _, _, at), report in zip(rows, sketches, strict=True):
+            self.stories.add(item_id, story_id, report, at)
 
     async def _next_success(
         self, feed: FeedConfig, fetched: FetchResult, parsed: ParsedFeed | None
