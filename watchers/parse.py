@@ -15,6 +15,7 @@ from typing import Any
 
 import feedparser
 
+from watchers.fastrss import parse_simple_rss
 from watchers.items import MAX_ENTRIES, Item, ParsedFeed, make_item
 from watchers.jsonfeed import looks_like_json_feed, parse_json_feed
 from watchers.text import html_to_text, one_line, tidy
@@ -62,6 +63,17 @@ def parse_feed(
         if not parsed_json.error or content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
             return parsed_json
         # served as JSON but not JSON: let feedparser try it as XML
+    simple = parse_simple_rss(content, feed_id=feed_id, url=url, headers=response_headers)
+    if simple is not None:
+        return simple
+    return parse_with_feedparser(content, feed_id=feed_id, url=url, headers=response_headers)
+
+
+def parse_with_feedparser(
+    content: bytes, *, feed_id: str, url: str, headers: Mapping[str, str]
+) -> ParsedFeed:
+    """The feedparser reading of an XML document: every format, encoding and malformation."""
+    response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers.setdefault("content-location", url)
     parsed = feedparser.parse(
         io.BytesIO(defuse(content)),
