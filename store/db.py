@@ -245,54 +245,60 @@ class Store:
         a feed) items are recorded only.
         """
         feed_id = state.id
-        stored: list[StoredItem] = []
-        new_stories: list[StoredItem] = []
-        queued = 0
         fetched_at = now.timestamp()
         with self.db.atomic():
             self.save_feed_state(state)
             known = self.known_guids(feed_id, (r.guid for r in records))
+            fresh = []
             for record in records:
-                if record.guid in known:
-                    continue
-                known.add(record.guid)
+                if record.guid not in known:
+                    known.add(record.guid)
+                    fresh.append(record)
+            by_url = self._stories_of(
+                "canonical_url", [r.canonical_url for r in fresh if r.canonical_url], 0.0
+            )
+            by_text = self._stories_of(
+                "fingerprint",
+                [r.fingerprint for r in fresh if r.fingerprint],
+                fetched_at - FINGERPRINT_WINDOW.total_seconds(),
+            )
+            # ids are given here, so that a new story's id (its first item's) is known at insert
+            (next_id,) = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()
+            rows: list[dict[str, Any]] = []
+            placed: list[tuple[StoredItem, bool, ItemRecord]] = []
+            for record in fresh:
+                item_id, next_id = next_id, next_id + 1
                 story_id = (
-                    self._story_of_url(record.canonical_url)
-                    or self._story_of_text(
-                        record.fingerprint, fetched_at - FINGERPRINT_WINDOW.total_seconds()
-                    )
+                    by_url.get(record.canonical_url or "")
+                    or by_text.get(record.fingerprint or "")
                     or self._story(record.story_hint)
                 )
-                row = {
-                    "feed_id": feed_id,
-                    "guid": record.guid,
-                    "link": record.link,
-                    "canonical_url": record.canonical_url,
-                    "title": record.title,
-                    "summary": record.summary,
-                    "published_at": _ts(record.published_at),
-                    "fetched_at": fetched_at,
-                    "story_id": story_id,
-                    "topics": json.dumps(list(record.topics)),
-                    "fingerprint": record.fingerprint,
-                }
-                cursor = self.db.execute(
-                    "INSERT INTO items (feed_id, guid, link, canonical_url, title, summary,"
-                    " published_at, fetched_at, story_id, topics, fingerprint) VALUES (:feed_id,"
-                    " :guid, :link, :canonical_url, :title, :summary, :published_at, :fetched_at,"
-                    " :story_id, :topics, :fingerprint)",
-                    row,
-                )
-                item_id = int(cursor.lastrowid or 0)
                 is_new_story = story_id is None
-                if is_new_story:
-                    story_id = item_id
-                    self.db.execute(
-                        "UPDATE items SET story_id = ? WHERE id = ?", [item_id, item_id]
-                    )
+                story_id = story_id or item_id
+                # later items of this batch with the same URL or text join this story
+                if record.canonical_url:
+                    by_url.setdefault(record.canonical_url, story_id)
+                if record.fingerprint:
+                    by_text.setdefault(record.fingerprint, story_id)
+                rows.append(
+                    {
+                        "id": item_id,
+                        "feed_id": feed_id,
+                        "guid": record.guid,
+                        "link": record.link,
+                        "canonical_url": record.canonical_url,
+                        "title": record.title,
+                        "summary": record.summary,
+                        "published_at": _ts(record.published_at),
+                        "fetched_at": fetched_at,
+                        "story_id": story_id,
+                        "topics": json.dumps(list(record.topics)),
+                        "fingerprint": record.fingerprint,
+                    }
+                )
                 item = StoredItem(
                     id=item_id,
-                    story_id=story_id or item_id,
+                    story_id=story_id,
                     feed_id=feed_id,
                     guid=record.guid,
                     link=record.link,
@@ -302,23 +308,39 @@ class Store:
                     fetched_at=now,
                     topics=record.topics,
                 )
-                stored.append(item)
+                placed.append((item, is_new_story, record))
+            self.db.conn.executemany(
+                "INSERT INTO items (id, feed_id, guid, link, canonical_url, title, summary,"
+                " published_at, fetched_at, story_id, topics, fingerprint) VALUES (:id,"
+                " :feed_id, :guid, :link, :canonical_url, :title, :summary, :published_at,"
+                " :fetched_at, :story_id, :topics, :fingerprint)",
+                rows,
+            )
+            queued = 0
+            for item, is_new_story, record in placed:
                 if not is_new_story:
                     self._add_outlet(item.story_id, feed_id, fetched_at)
-                if is_new_story:
-                    new_stories.append(item)
-                    if alert and record.topics:
-                        queued += self._enqueue(item, fetched_at)
-        return IngestResult(tuple(stored), tuple(new_stories), queued)
+                elif alert and record.topics:
+                    queued += self._enqueue(item, fetched_at)
+        stored = tuple(item for item, _, _ in placed)
+        new_stories = tuple(item for item, is_new, _ in placed if is_new)
+        return IngestResult(stored, new_stories, queued)
 
-    def _story_of_url(self, canonical_url: str | None) -> int | None:
-        if not canonical_url:
-            return None
-        row = self._one(
-            "SELECT story_id FROM items WHERE canonical_url = ? ORDER BY id LIMIT 1",
-            [canonical_url],
-        )
-        return None if row is None else int(row["story_id"])
+    def _stories_of(self, column: str, keys: Sequence[str], since: float) -> dict[str, int]:
+        """The story of the earliest item with each key in `column`, fetched since `since`."""
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            # SQLite takes the bare story_id from the row where min(id) is found
+            for row in self.db.execute(
+                f"SELECT {column}, story_id, min(id) FROM items WHERE {column} IN ({marks})"
+                f" AND fetched_at >= ? GROUP BY {column}",
+                [*chunk, since],
+            ):
+                found[row[0]] = int(row[1])
+        return found
 
     def _add_outlet(self, story_id: int, feed_id: str, now: float) -> None:
         """Record another outlet on the story's recent alerts, to be shown as "Also: ..."."""
@@ -363,16 +385,6 @@ class Store:
                 [since.timestamp()],
             )
         ]
-
-    def _story_of_text(self, fingerprint: str | None, since: float) -> int | None:
-        if not fingerprint:
-            return None
-        row = self._one(
-            "SELECT story_id FROM items WHERE fingerprint = ? AND fetched_at >= ?"
-            " ORDER BY id LIMIT 1",
-            [fingerprint, since],
-        )
-        return None if row is None else int(row["story_id"])
 
     def _enqueue(self, item: StoredItem, now: float) -> int:
         """Queue one delivery per active chat subscribed (before the item came) to its topics."""
