@@ -45,7 +45,7 @@ def test_labelled_pairs_precision_first() -> None:
     precision = tp / (tp + fp) if tp + fp else 1.0
     print(f"story pairs: precision {precision:.3f}, recall {tp / positives:.3f} at {THRESHOLD}")
     assert precision >= 0.98, false_merges
-    assert tp >= 1  # near-copies of one report do merge
+    assert tp / positives >= 0.6  # reworded reports merge, not only near-copies
 
 
 def test_index_finds_the_story_within_the_window_and_script() -> None:
@@ -64,11 +64,11 @@ def test_index_finds_the_story_within_the_window_and_script() -> None:
     assert index.find(dataclasses.replace(reworded, script="ru"), T0) is None
     other = sketch("Iturup airport closed by fog", "Flights to Iturup were cancelled.")
     assert index.find(other, T0) is None
-    drills = sketch(
-        "Russia holds drills on Iturup",
-        "Troops held exercises on Iturup island with Bastion coastal missile systems.",
+    visit = sketch(
+        "Deputy PM Trutnev visits Iturup",
+        "Deputy Prime Minister Yury Trutnev inspected the new port on Iturup island.",
     )
-    assert index.find(drills, T0) is None  # same island and weapons, another story
+    assert index.find(visit, T0) is None  # same island, another event
     index.prune(T0 + timedelta(hours=73))
     assert len(index) == 0
 

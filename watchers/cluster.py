@@ -1,32 +1,35 @@
 """Story clustering: the same story told by different outlets, found by word overlap.
 
-Each item becomes a set of tokens (stemmed words without stopwords, numbers kept; Japanese and
-Chinese as character bigrams). MinHash LSH (datasketch) finds candidates among the items of the
-last 72 hours in the same script; the exact Jaccard similarity of the token sets decides. The
-threshold was chosen on `tests/data/story_pairs.jsonl` for precision first: a false merge hides
-news.
+Each report becomes a set of tokens (stemmed words without stopwords, numbers kept; Japanese and
+Chinese as character bigrams). Two reports score the cosine of their token sets, scaled down
+linearly with the time between them (0 at the 72-hour window), and 0 when each title names
+someone or something the other report never mentions (Ebeko versus Chikurachki volcano, Trutnev
+versus Bastion on Iturup). An inverted index over the tokens finds the candidates among the
+reports of the window. The threshold was chosen on `tests/data/story_pairs.jsonl` for precision
+first (`bench/cluster.py`): a false merge hides news.
 """
 
 from __future__ import annotations
 
 import functools
-from collections import deque
+import math
+import re
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import snowballstemmer
-from datasketch import MinHash, MinHashLSH
 
-from watchers.normalise import WORD, is_cjk, is_cyrillic, normalise
+from watchers.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
 
-THRESHOLD = 0.7  # the lowest with pair precision >= 0.98 on the labelled pairs (bench/cluster.py)
+THRESHOLD = 0.34  # the lowest with pair precision >= 0.98 on the labelled pairs (bench/cluster.py)
 WINDOW = timedelta(hours=72)
-NUM_PERM = 64
-# A story keeps only its first few reports in the index, and a lookup weighs only the most
-# recent candidates: a feed of near-identical items (templated weather or market reports) must
-# not make each lookup scan thousands of entries.
+# A story keeps only its first few reports in the index, a lookup reads the postings of its
+# rarest tokens up to a budget, and weighs only the best candidates: a feed of templated
+# near-copies (weather, market reports) must not make each lookup scan thousands of entries.
 MAX_PER_STORY = 4
 MAX_CANDIDATES = 64
+SCAN_BUDGET = 5000
 MIN_TOKENS = 3
 
 _STOP = frozenset(
@@ -50,6 +53,11 @@ def script_of(text: str) -> str:
     return "ru" if is_cyrillic(text) else "en"
 
 
+_KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{2,}")  # foreign names and places in Japanese
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n")
+_NAME_WORD = re.compile(r"[^\W\d_]\w*")
+
+
 def story_tokens(title: str, summary: str) -> frozenset[str]:
     """The tokens two reports of one story share: stems, numbers, CJK character bigrams."""
     tokens: set[str] = set()
@@ -61,109 +69,140 @@ def story_tokens(title: str, summary: str) -> frozenset[str]:
     return frozenset(tokens)
 
 
-def similarity(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
+def title_names(title: str, summary: str) -> frozenset[str]:
+    """Stems of the proper names in a title: its capitalised words that the report also writes
+    capitalised inside a sentence (so a title's first word counts only if it is a name), and
+    its katakana words."""
+    inside: set[str] = set()
+    for sentence in _SENTENCES.split(f"{title}\n{summary}"):
+        for word in _NAME_WORD.findall(sentence)[1:]:
+            if word[0].isupper():
+                inside.add(_stem(normalise(word)))
+    names = {
+        stem
+        for word in _NAME_WORD.findall(title)
+        if word[0].isupper() and (stem := _stem(normalise(word))) in inside
+    }
+    names.update(_KATAKANA.findall(fold_marks(title)))
+    return frozenset(names)
+
+
+def mentions(title: str, summary: str) -> frozenset[str]:
+    """Everything a report mentions, in the forms `title_names` gives."""
+    text = f"{title}\n{summary}"
+    found = {_stem(word) for word in WORD.findall(normalise(text)) if not word.isdigit()}
+    found.update(_KATAKANA.findall(fold_marks(text)))
+    return frozenset(found)
 
 
 @dataclass(frozen=True, slots=True)
 class Sketch:
-    """What the index knows of one report: its tokens, script and MinHash signature."""
+    """What clustering knows of one report."""
 
     tokens: frozenset[str]
+    names: frozenset[str]
+    mentions: frozenset[str]
     script: str
-    signature: MinHash | None  # None when too few tokens to compare
 
 
 def sketch(title: str, summary: str) -> Sketch:
-    tokens = story_tokens(title, summary)
-    signature = _minhash(tokens) if len(tokens) >= MIN_TOKENS else None
-    return Sketch(tokens, script_of(f"{title}\n{summary}"), signature)
+    return Sketch(
+        story_tokens(title, summary),
+        title_names(title, summary),
+        mentions(title, summary),
+        script_of(f"{title}\n{summary}"),
+    )
+
+
+def score(a: Sketch, b: Sketch, apart: timedelta, window: timedelta = WINDOW) -> float:
+    """How surely two reports tell one story, from 0 to 1."""
+    if apart >= window or not a.tokens or not b.tokens or a.script != b.script:
+        return 0.0
+    if a.names - b.mentions and b.names - a.mentions:
+        return 0.0  # each names something the other never mentions: two events
+    cosine = len(a.tokens & b.tokens) / math.sqrt(len(a.tokens) * len(b.tokens))
+    return cosine * (1 - apart / window)
 
 
 def pair_score(
     a: tuple[str, str, datetime], b: tuple[str, str, datetime], window: timedelta = WINDOW
 ) -> float:
-    """How alike two (title, summary, time) reports are: 0 when further apart than `window`."""
-    if abs(a[2] - b[2]) > window:
-        return 0.0
-    return similarity(story_tokens(a[0], a[1]), story_tokens(b[0], b[1]))
+    """`score` of two (title, summary, time) reports."""
+    return score(sketch(a[0], a[1]), sketch(b[0], b[1]), abs(a[2] - b[2]), window)
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    key: str
+    item_id: int
     story_id: int
-    tokens: frozenset[str]
+    report: Sketch
     at: datetime
-    script: str
 
 
 class StoryIndex:
-    """The recent items of every story, to find which story a new item belongs to."""
+    """The recent reports of every story, to find which story a new report belongs to."""
 
     def __init__(self, threshold: float = THRESHOLD, window: timedelta = WINDOW) -> None:
         self.threshold, self.window = threshold, window
-        # LSH at a lower threshold only proposes candidates; the exact similarity decides
-        self._lsh = {
-            s: MinHashLSH(threshold=threshold * 0.7, num_perm=NUM_PERM) for s in ("en", "ru", "ja")
-        }
-        self._entries: dict[str, _Entry] = {}
-        self._order: deque[str] = deque()
-        self._members: dict[int, int] = {}
+        self._entries: dict[int, _Entry] = {}
+        self._postings: dict[tuple[str, str], set[int]] = {}
+        self._order: deque[int] = deque()
+        self._members: Counter[int] = Counter()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def find(self, report: Sketch, at: datetime) -> int | None:
-        """The story of the most similar recent item, if similar enough."""
-        if report.signature is None:
+        """The story of the best-scoring recent report, if it scores the threshold."""
+        if len(report.tokens) < MIN_TOKENS:
             return None
+        postings = [
+            posting
+            for token in report.tokens
+            if (posting := self._postings.get((report.script, token)))
+        ]
+        shared: Counter[int] = Counter()
+        budget = SCAN_BUDGET
+        for posting in sorted(postings, key=len):  # rarest tokens first
+            if len(posting) > budget and shared:
+                break
+            shared.update(posting)
+            budget -= len(posting)
         best, best_score = None, self.threshold
-        keys = self._lsh[report.script].query(report.signature)
-        if len(keys) > MAX_CANDIDATES:  # keys are item ids: the highest are the most recent
-            keys = sorted(keys, key=int)[-MAX_CANDIDATES:]
-        for key in keys:
-            entry = self._entries.get(key)
-            if entry is None or abs(at - entry.at) > self.window:
-                continue
-            score = similarity(report.tokens, entry.tokens)
-            if score >= best_score:
-                best, best_score = entry.story_id, score
+        for item_id, _ in shared.most_common(MAX_CANDIDATES):
+            entry = self._entries[item_id]
+            value = score(report, entry.report, abs(at - entry.at), self.window)
+            if value >= best_score:
+                best, best_score = entry.story_id, value
         return best
 
     def add(self, item_id: int, story_id: int, report: Sketch, at: datetime) -> None:
-        key = str(item_id)
-        if key in self._entries or report.signature is None:
+        if item_id in self._entries or len(report.tokens) < MIN_TOKENS:
             return
-        if self._members.get(story_id, 0) >= MAX_PER_STORY:
+        if self._members[story_id] >= MAX_PER_STORY:
             return
-        self._lsh[report.script].insert(key, report.signature)
-        self._entries[key] = _Entry(key, story_id, report.tokens, at, report.script)
-        self._order.append(key)
-        self._members[story_id] = self._members.get(story_id, 0) + 1
+        self._entries[item_id] = _Entry(item_id, story_id, report, at)
+        for token in report.tokens:
+            self._postings.setdefault((report.script, token), set()).add(item_id)
+        self._order.append(item_id)
+        self._members[story_id] += 1
 
     def prune(self, now: datetime) -> None:
-        """Forget items older than the window."""
+        """Forget reports older than the window."""
         while self._order:
             entry = self._entries.get(self._order[0])
             if entry is not None and now - entry.at <= self.window:
                 break
             self._order.popleft()
-            if entry is not None:
-                self._lsh[entry.script].remove(entry.key)
-                del self._entries[entry.key]
-                left = self._members.pop(entry.story_id, 1) - 1
-                if left:
-                    self._members[entry.story_id] = left
-
-
-# Drawing the permutations is most of the cost of a new MinHash: draw them once.
-_SEED = MinHash(num_perm=NUM_PERM, seed=1)
-
-
-def _minhash(tokens: frozenset[str]) -> MinHash:
-    signature = MinHash(num_perm=NUM_PERM, permutations=_SEED.permutations, scheme=_SEED.scheme)
-    signature.update_batch([t.encode() for t in tokens])
-    return signature
+            if entry is None:
+                continue
+            del self._entries[entry.item_id]
+            for token in entry.report.tokens:
+                key = (entry.report.script, token)
+                posting = self._postings[key]
+                posting.discard(entry.item_id)
+                if not posting:
+                    del self._postings[key]
+            self._members[entry.story_id] -= 1
+            if self._members[entry.story_id] <= 0:
+                del self._members[entry.story_id]
