@@ -16,6 +16,7 @@ import brotli
 import httpx
 
 from watchers.config import PollSettings
+from watchers.transport import PerHostTransport
 
 try:
     VERSION = version("kurilwatch")
@@ -138,9 +139,9 @@ class Fetcher:
             timeout=httpx.Timeout(self.limits.timeout),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
-            limits=httpx.Limits(
-                max_connections=self.limits.concurrency,
-                max_keepalive_connections=self.limits.concurrency,
+            transport=PerHostTransport(
+                per_host=self.limits.per_host,
+                close_idle_after=self.limits.total_timeout + 5,
             ),
             headers={
                 "User-Agent": USER_AGENT,
