@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from watchers.config import TopicConfig
 from watchers.matcher import Hit, Match, Matcher
-from watchers.query import parse
+from watchers.morph import give_forms, russian_forms
+from watchers.normalise import is_cjk, is_cyrillic
+from watchers.query import leaves, parse
 
-__all__ = ["Hit", "Match", "Matcher", "Topic", "Topics", "compile_topics"]
+__all__ = ["Hit", "Match", "Matcher", "Topic", "TopicSpec", "Topics", "compile_topics"]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """What a parse worker needs to compile the topics: the queries, and the Russian word forms
+    the daemon already looked up (so workers never load the morphology dictionaries)."""
+
+    queries: tuple[tuple[str, str], ...] = ()
+    forms: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +36,7 @@ class Topics:
 
     topics: tuple[Topic, ...]
     matcher: Matcher
+    spec: TopicSpec = TopicSpec()
 
     def __iter__(self) -> Iterator[Topic]:
         return iter(self.topics)
@@ -39,5 +52,25 @@ class Topics:
 
 
 def compile_topics(topics: Mapping[str, TopicConfig]) -> Topics:
-    matcher = Matcher({tid: parse(t.query) for tid, t in topics.items()})
-    return Topics(tuple(Topic(tid, t.title) for tid, t in topics.items()), matcher)
+    trees = {tid: parse(t.query) for tid, t in topics.items()}
+    matcher = Matcher(trees)  # looks up the Russian forms
+    words = sorted(
+        {
+            term.text
+            for tree in trees.values()
+            for term in leaves(tree)
+            if is_cyrillic(term.text) and not term.prefix and not is_cjk(term.text)
+        }
+    )
+    spec = TopicSpec(
+        tuple((tid, t.query) for tid, t in topics.items()),
+        tuple((word, russian_forms(word)) for word in words),
+    )
+    return Topics(tuple(Topic(tid, t.title) for tid, t in topics.items()), matcher, spec)
+
+
+@functools.lru_cache(maxsize=4)
+def matcher_of(spec: TopicSpec) -> Matcher:
+    """The compiled matcher of a spec, compiled once per process (parse workers call this)."""
+    give_forms(spec.forms)
+    return Matcher({tid: parse(query) for tid, query in spec.queries})

@@ -7,6 +7,7 @@ all their inflected forms, so documents need no morphology at all.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 from watchers.normalise import normalise
@@ -19,6 +20,15 @@ def _analyzer() -> Any:
     return pymorphy3.MorphAnalyzer()
 
 
+# forms computed elsewhere (the daemon's process hands them to parse workers, which then never
+# load pymorphy3's dictionaries)
+_GIVEN: dict[str, frozenset[str]] = {}
+
+
+def give_forms(forms: Iterable[tuple[str, frozenset[str]]]) -> None:
+    _GIVEN.update(forms)
+
+
 @functools.lru_cache(maxsize=100_000)
 def russian_forms(word: str) -> frozenset[str]:
     """The normalised forms of `word` read as a dictionary form (itself included).
@@ -26,6 +36,8 @@ def russian_forms(word: str) -> frozenset[str]:
     Known words use the paradigms in which `word` is the dictionary form (Курилы → Курил,
     Курилах, ...; not курить's forms); unknown words use the best guessed paradigm.
     """
+    if word in _GIVEN:
+        return _GIVEN[word]
     parses = _analyzer().parse(word)
     known = [p for p in parses if p.is_known] or parses[:1]
     as_lemma = [p for p in known if normalise(p.normal_form) == word]

@@ -19,16 +19,15 @@ from watchers import policy
 from watchers.cluster import Sketch, StoryIndex, sketch
 from watchers.config import FeedConfig, PollSettings
 from watchers.fetch import Fetcher, FetchResult
-from watchers.fingerprint import content_fingerprint
 from watchers.items import Item, ParsedFeed
 from watchers.match import Topics
 from watchers.pool import ParsePool
+from watchers.read import ItemFacts, ReadFeed
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 GONE = 410
-MATCH_INLINE = 50  # items matched on the event loop (~25 µs each); more go to a thread
 
 
 def utcnow() -> datetime:
@@ -62,19 +61,16 @@ class PollReport:
 
 
 def _records(
-    items: Sequence[Item], topics: Topics, stories: StoryIndex, now: datetime
+    items: Sequence[tuple[Item, ItemFacts]], stories: StoryIndex, now: datetime
 ) -> tuple[list[ItemRecord], dict[str, Sketch]]:
-    """What the store keeps of each new item, and the sketches of those that matched a topic.
-
-    Only items that match a topic are clustered: the others never alert, so which story they
-    tell does not matter, and sketching every item would cost more than parsing it."""
+    """What the store keeps of each new item, and the sketches of those that matched a topic
+    (only those are clustered)."""
     records, sketches = [], {}
-    for item in items:
-        matched = tuple(m.topic_id for m in topics.match(title=item.title, summary=item.summary))
+    for item, facts in items:
         hint = None
-        if matched:
-            sketches[item.guid] = report = sketch(item.title, item.summary)
-            hint = stories.find(report, now)
+        if facts.sketch is not None:
+            sketches[item.guid] = facts.sketch
+            hint = stories.find(facts.sketch, now)
         records.append(
             ItemRecord(
                 guid=item.guid,
@@ -83,8 +79,8 @@ def _records(
                 title=item.title,
                 summary=item.summary,
                 published_at=item.published,
-                topics=matched,
-                fingerprint=content_fingerprint(item.summary),
+                topics=facts.topics,
+                fingerprint=facts.fingerprint,
                 story_hint=hint,
             )
         )
@@ -164,28 +160,27 @@ class Poller:
             state = replace(state, next_poll_at=await self._next_success(feed, fetched, None))
             await self.store.run(Store.save_feed_state, state)
             return PollReport(feed.id, "unchanged", fetched.status, next_poll_at=state.next_poll_at)
-        parsed = await self.pool.parse(
-            body, feed_id=feed.id, url=state.url, headers=fetched.headers
+        read = await self.pool.read(
+            body, feed_id=feed.id, url=state.url, headers=fetched.headers, spec=self.topics.spec
         )
+        parsed = read.parsed
         if parsed.error:
             return await self._failed(feed, before, fetched, parsed.error, started)
         if parsed.warning:
             log.debug("feed %s: parsed with a warning: %s", feed.id, parsed.warning)
         state = replace(state, body_hash=digest)
-        return await self._ingest(feed, state, parsed, fetched)
+        return await self._ingest(feed, state, read, fetched)
 
     async def _ingest(
-        self, feed: FeedConfig, state: FeedState, parsed: ParsedFeed, fetched: FetchResult
+        self, feed: FeedConfig, state: FeedState, read: ReadFeed, fetched: FetchResult
     ) -> PollReport:
+        parsed = read.parsed
         known = await self.store.run(Store.known_guids, feed.id, [i.guid for i in parsed.items])
-        unseen = [item for item in parsed.items if item.guid not in known]
+        unseen = [
+            pair for pair in zip(parsed.items, read.facts, strict=True) if pair[0].guid not in known
+        ]
         now = self.clock()
-        if len(unseen) > MATCH_INLINE:  # a big first poll: keep the event loop free
-            records, sketches = await asyncio.to_thread(
-                _records, unseen, self.topics, self.stories, now
-            )
-        else:
-            records, sketches = _records(unseen, self.topics, self.stories, now)
+        records, sketches = _records(unseen, self.stories, now)
         alert = state.primed
         next_at = await self._next_success(feed, fetched, parsed)
         state = replace(

@@ -17,7 +17,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Literal
 
 from watchers.items import ParsedFeed
-from watchers.parse import parse_feed
+from watchers.match import TopicSpec
+from watchers.read import ReadFeed, read_feed
 
 PoolKind = Literal["processes", "threads"]
 
@@ -50,19 +51,26 @@ class ParsePool:
         pool = self._pool()
         await asyncio.gather(*(loop.run_in_executor(pool, _warm) for _ in range(self.workers)))
 
-    async def parse(
-        self, content: bytes, *, feed_id: str, url: str, headers: Mapping[str, str]
-    ) -> ParsedFeed:
+    async def read(
+        self,
+        content: bytes,
+        *,
+        feed_id: str,
+        url: str,
+        headers: Mapping[str, str],
+        spec: TopicSpec,
+    ) -> ReadFeed:
+        """Parse, and match each item against the topics of `spec`, in a worker."""
         loop = asyncio.get_running_loop()
         call = functools.partial(
-            parse_feed, content, feed_id=feed_id, url=url, headers=dict(headers)
+            read_feed, content, feed_id=feed_id, url=url, headers=dict(headers), spec=spec
         )
         try:
             return await loop.run_in_executor(self._pool(), call)
         except BrokenProcessPool:
             # a worker died (killed, out of memory): start a new pool and say so on this feed
             self.close()
-            return ParsedFeed(None, (), error="the parser process died on this feed")
+            return ReadFeed(ParsedFeed(None, (), error="the parser process died on this feed"), ())
 
     def close(self) -> None:
         if self._executor is not None:
@@ -71,6 +79,10 @@ class ParsePool:
 
 
 def _warm() -> None:
-    parse_feed(
-        b"<rss version='2.0'><channel><title>warm</title></channel></rss>", feed_id="-", url=""
+    read_feed(
+        b"<rss version='2.0'><channel><title>warm</title></channel></rss>",
+        feed_id="-",
+        url="",
+        headers={},
+        spec=TopicSpec(),
     )

@@ -1,0 +1,47 @@
+"""The parse pool: parsing and matching in worker processes, with the daemon's topics."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from tests.fakes.feed_server import FeedEntry, rss
+from watchers.config import TopicConfig
+from watchers.match import compile_topics
+from watchers.pool import ParsePool
+
+TOPICS = {
+    "kuril": TopicConfig(title="Kurils", query="Курилы OR Kuril*"),
+    "treaty": TopicConfig(title="Treaty", query='"мирный договор"'),
+}
+
+
+def _loaded(module: str) -> bool:
+    return module in sys.modules
+
+
+async def test_workers_match_russian_forms_without_loading_the_dictionaries() -> None:
+    topics = compile_topics(TOPICS)
+    pool = ParsePool("processes", 1)
+    try:
+        feed = rss(
+            [
+                FeedEntry("Учения на Курилах", "https://ria.example/1"),
+                FeedEntry("Переговоры о мирном договоре", "https://ria.example/2"),
+                FeedEntry("Погода в Москве", "https://ria.example/3", summary="Дождь и ветер."),
+                FeedEntry("Kurilsk port reopens", "https://e.example/4"),
+            ]
+        )
+        read = await pool.read(
+            feed,
+            feed_id="ria",
+            url="https://ria.example/rss",
+            headers={"content-type": "application/rss+xml; charset=utf-8"},
+            spec=topics.spec,
+        )
+        assert [f.topics for f in read.facts] == [("kuril",), ("treaty",), (), ("kuril",)]
+        assert read.facts[0].sketch is not None
+        loop = asyncio.get_running_loop()
+        assert not await loop.run_in_executor(pool._pool(), _loaded, "pymorphy3")
+    finally:
+        pool.close()

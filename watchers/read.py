@@ -1,0 +1,46 @@
+"""Parse a feed and derive what the pipeline needs of each item (the topics it matches, its
+content fingerprint, its story sketch); pure, and run in the parse worker beside parsing, so
+that the daemon's own process only fetches, clusters and stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from watchers.cluster import Sketch, sketch
+from watchers.fingerprint import content_fingerprint
+from watchers.items import Item, ParsedFeed
+from watchers.match import Matcher, TopicSpec, matcher_of
+from watchers.parse import parse_feed
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFacts:
+    topics: tuple[str, ...]
+    fingerprint: str | None
+    sketch: Sketch | None  # only for items that match a topic: the others never alert
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFeed:
+    parsed: ParsedFeed
+    facts: tuple[ItemFacts, ...]  # one per item of `parsed`, in order
+
+
+def item_facts(item: Item, matcher: Matcher) -> ItemFacts:
+    fields = {"title": item.title, "summary": item.summary, "content": ""}
+    topics = tuple(m.topic_id for m in matcher.match(fields))
+    return ItemFacts(
+        topics,
+        content_fingerprint(item.summary),
+        sketch(item.title, item.summary) if topics else None,
+    )
+
+
+def read_feed(
+    content: bytes, *, feed_id: str, url: str, headers: Mapping[str, str], spec: TopicSpec
+) -> ReadFeed:
+    parsed = parse_feed(content, feed_id=feed_id, url=url, headers=headers)
+    matcher = matcher_of(spec)  # compiled once per worker and topic set
+    return ReadFeed(parsed, tuple(item_facts(item, matcher) for item in parsed.items))
