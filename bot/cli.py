@@ -6,13 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.logs import setup_logging
-from bot.settings import ConfigError, Settings, load_settings
-from watchers.config import format_duration
-from watchers.match import compile_topics
-from watchers.text import html_to_text
+# Parse workers are spawned processes, and spawning imports the main module (this one) in each:
+# what the commands need is imported inside them, so that a worker only loads the parse stage.
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 EXIT_USAGE = 2
 
@@ -43,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot.logs import setup_logging
+    from bot.settings import ConfigError, load_settings
+
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
@@ -70,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def summary(settings: Settings) -> str:
+    from watchers.config import format_duration
+
     token = "set" if settings.token() else "not set (console mode: alerts are printed)"
     lines = [
         "config OK",
@@ -94,6 +98,9 @@ def _fail(message: str) -> int:
 
 
 def match_lines(settings: Settings, source: TextIO, out: TextIO, *, explain: bool = False) -> int:
+    from watchers.match import compile_topics
+    from watchers.text import html_to_text
+
     """The `match` contract: one JSON line out per JSON line in, in order."""
     topics = compile_topics(settings.topics)
     for number, line in enumerate(source, start=1):
@@ -139,6 +146,7 @@ def _check_fields(obj: dict[str, Any]) -> str | None:
 async def poll_once(settings: Settings, feed_id: str | None) -> int:
     from store import AsyncStore
     from watchers.fetch import Fetcher, FetchLimits
+    from watchers.match import compile_topics
     from watchers.poll import Poller
     from watchers.pool import ParsePool
 
