@@ -28,8 +28,8 @@ WINDOW = timedelta(hours=72)
 # rarest tokens up to a budget, and weighs only the best candidates: a feed of templated
 # near-copies (weather, market reports) must not make each lookup scan thousands of entries.
 MAX_PER_STORY = 4
-MAX_CANDIDATES = 64
-SCAN_BUDGET = 5000
+MAX_CANDIDATES = 16
+SCAN_BUDGET = 500
 MIN_TOKENS = 3
 
 _STOP = frozenset(
