@@ -50,6 +50,10 @@ class FeedState:
     disabled_reason: str | None = None
 
 
+class SearchError(ValueError):
+    """A search query the index cannot run; the message says why, for the user."""
+
+
 @dataclass(frozen=True, slots=True)
 class ItemRecord:
     """An item as handed to the store for ingestion."""
@@ -367,6 +371,32 @@ class Store:
         if story_id is None:
             return None
         return story_id if self._one("SELECT 1 AS x FROM items WHERE id = ?", [story_id]) else None
+
+    def search(self, query: str, *, limit: int = 10) -> list[StoredItem]:
+        """The items whose title or summary match an FTS5 query, best first.
+
+        Terms match as substrings of at least 3 characters; `"..."` is a phrase, and AND, OR,
+        NOT and parentheses combine terms."""
+        terms = query.strip()
+        if not terms:
+            raise SearchError("an empty search: give a word of 3 or more characters")
+        words = [w.strip('"()*') for w in terms.split()]
+        if all(len(w) < 3 or w in ("AND", "OR", "NOT") for w in words):
+            raise SearchError(f"{query!r} is too short to search: use 3 or more characters")
+        try:
+            rows = list(
+                self.db.query(
+                    "SELECT items.* FROM items JOIN items_fts ON items_fts.rowid = items.id"
+                    " WHERE items_fts MATCH ? ORDER BY items_fts.rank LIMIT ?",
+                    [terms, limit],
+                )
+            )
+        except sqlite3.OperationalError as exc:
+            reason = str(exc).removeprefix("fts5: ")
+            raise SearchError(
+                f"cannot search for {query!r}: {reason}; put a phrase in double quotes"
+            ) from None
+        return [self._item(row) for row in rows]
 
     def recent_items(self, since: datetime) -> list[tuple[int, int, str, str, datetime]]:
         """(id, story id, title, summary, fetched at) of the items fetched since `since` that

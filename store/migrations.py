@@ -119,6 +119,13 @@ def m004_story_updates(db: Database) -> None:
     outbox.create_index(["edit_pending"])
 
 
+@migrations()
+def m005_search(db: Database) -> None:
+    # trigram: substring search that works for Japanese, which has no spaces between words,
+    # as well as for Russian word forms (Курил finds Курилах)
+    db.table("items").enable_fts(["title", "summary"], create_triggers=True, tokenize="trigram")
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from store import AsyncStore, FeedState, ItemRecord, Store, migrations
+from store import AsyncStore, FeedState, ItemRecord, SearchError, Store, migrations
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -217,3 +217,22 @@ def test_prune_keeps_dedup_keys_for_a_year(store: Store) -> None:
         store.prune(now=much_later, text_for=timedelta(days=90), keys_for=timedelta(days=365))[1]
         >= 1
     )
+
+
+def test_search_finds_items_in_three_scripts_and_explains_bad_queries(store: Store) -> None:
+    feed = FeedState(id="a", url="u")
+    records = [
+        ItemRecord("1", None, None, "Russia deploys Bastion on Iturup", "Coastal missiles.", None),
+        ItemRecord("2", None, None, "Учения на Курилах", "Флот провёл учения у Итурупа.", None),
+        ItemRecord("3", None, None, "北方領土の元島民が墓参", "択捉島への墓参が再開された。", None),
+        ItemRecord("4", None, None, "Paris weather", "Rain over the city.", None),
+    ]
+    store.ingest(feed, records, now=T0, alert=False)
+    assert [i.guid for i in store.search("iturup")] == ["1"]
+    assert [i.guid for i in store.search("Курил")] == ["2"]  # a word form, as a substring
+    assert [i.guid for i in store.search("元島民")] == ["3"]
+    assert {i.guid for i in store.search("Iturup OR Итуруп")} == {"1", "2"}
+    assert store.search("Bastion NOT Iturup") == []
+    for bad, why in [('"unbalanced', "double quotes"), ("ab", "too short"), ("  ", "empty")]:
+        with pytest.raises(SearchError, match=why):
+            store.search(bad)
