@@ -196,3 +196,63 @@ def test_a_rejected_token_stops_with_exit_2(
     daemon.stderr.join()
     assert "Telegram rejected the token in $TELEGRAM_BOT_TOKEN" in daemon.stderr.text
     assert "WRONG-TOKEN" not in daemon.stderr.text
+
+
+TASS = FeedEntry(
+    "Russia to deploy Bastion missile systems on Iturup",
+    "https://tass.example/bastion",
+    guid="tass-1",
+    summary="Russia will deploy Bastion coastal missile systems on Iturup island in the Kuril"
+    " chain next year, the Eastern Military District said on Tuesday.",
+    published=NOW,
+)
+KYODO_REWORDED = FeedEntry(
+    "Bastion missile systems to be deployed on Iturup, Russia says",
+    "https://kyodo.example/news/2026/11/bastion-iturup",
+    guid="kyodo-9",
+    summary="The Eastern Military District said on Tuesday that Russia will deploy Bastion"
+    " coastal missile systems on Iturup island in the Kurils next year.",
+    published=NOW,
+)
+KYODO_VISIT = FeedEntry(
+    "Deputy PM Trutnev visits Iturup to inspect new port",
+    "https://kyodo.example/news/2026/11/trutnev-iturup",
+    guid="kyodo-10",
+    summary="Deputy Prime Minister Yury Trutnev arrived on Iturup in the Kuril Islands on"
+    " Tuesday to inspect the new port at Kitovy Bay.",
+    published=NOW,
+)
+
+
+def test_a_story_reworded_by_a_third_outlet_edits_the_alert_and_another_story_alerts(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    feeds = {"tass": "/tass.xml", "ria": "/ria.xml", "kyodo": "/kyodo.xml"}
+    feed_server.set_feed("/tass.xml", rss(OLD_A, title="TASS"))
+    feed_server.set_feed("/ria.xml", rss(OLD_B, title="RIA"))
+    feed_server.set_feed("/kyodo.xml", rss([], title="Kyodo"))
+    config = write_config(
+        tmp_path,
+        {fid: feed_server.url(path) for fid, path in feeds.items()},
+        api_base_url=bot_api.base_url,
+    )
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    for path in feeds.values():
+        polled(feed_server, path, 2)
+    bot_api.wait_until_polling(timeout=20)
+    bot_api.push_message(CHAT, "/subscribe kuril")
+    bot_api.wait_for_messages(CHAT, 1)
+
+    feed_server.set_feed("/tass.xml", rss([TASS, *OLD_A], title="TASS"))
+    alert = bot_api.wait_for_messages(CHAT, 2, timeout=20)[1]
+    assert "Bastion missile systems on Iturup" in alert["text"]
+
+    feed_server.set_feed("/kyodo.xml", rss([KYODO_REWORDED, KYODO_VISIT], title="Kyodo"))
+    visit = bot_api.wait_for_messages(CHAT, 3, timeout=20)[2]
+    assert "Trutnev" in visit["text"] and "Bastion" not in visit["text"]
+    [edit] = bot_api.wait_for_calls("editMessageText", 1, timeout=20)
+    assert "Also: Kyodo" in edit.params["text"] and edit.ok
+    polled(feed_server, "/kyodo.xml", 2)
+    polled(feed_server, "/tass.xml", 2)
+    assert len(bot_api.sent_messages(CHAT)) == 3  # the reworded report sent nothing new
+    assert daemon.stop(signal.SIGTERM) == 0
