@@ -17,6 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from store import migrations
+from store.search import fts_query, search_text
 
 
 def _ts(moment: datetime | None) -> float | None:
@@ -320,6 +321,13 @@ class Store:
                 " :fetched_at, :story_id, :topics, :fingerprint)",
                 rows,
             )
+            self.db.conn.executemany(
+                "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
+                [
+                    (row["id"], search_text(row["title"]), search_text(row["summary"]))
+                    for row in rows
+                ],
+            )
             queued = 0
             for item, is_new_story, record in placed:
                 if not is_new_story:
@@ -373,22 +381,16 @@ class Store:
         return story_id if self._one("SELECT 1 AS x FROM items WHERE id = ?", [story_id]) else None
 
     def search(self, query: str, *, limit: int = 10) -> list[StoredItem]:
-        """The items whose title or summary match an FTS5 query, best first.
-
-        Terms match as substrings of at least 3 characters; `"..."` is a phrase, and AND, OR,
-        NOT and parentheses combine terms."""
-        terms = query.strip()
-        if not terms:
-            raise SearchError("an empty search: give a word of 3 or more characters")
-        words = [w.strip('"()*') for w in terms.split()]
-        if all(len(w) < 3 or w in ("AND", "OR", "NOT") for w in words):
-            raise SearchError(f"{query!r} is too short to search: use 3 or more characters")
+        """The items whose title or summary match a query, best first: words (case and accents
+        folded), `prefix*`, `"a phrase"`, AND/OR/NOT and parentheses; Japanese as written."""
+        if not query.strip():
+            raise SearchError("an empty search: give a word to look for")
         try:
             rows = list(
                 self.db.query(
-                    "SELECT items.* FROM items JOIN items_fts ON items_fts.rowid = items.id"
+                    "SELECT items.* FROM items_fts JOIN items ON items.id = items_fts.rowid"
                     " WHERE items_fts MATCH ? ORDER BY items_fts.rank LIMIT ?",
-                    [terms, limit],
+                    [fts_query(query), limit],
                 )
             )
         except sqlite3.OperationalError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from store.search import search_text
+
 migrations = Migrations("kurilwatch")
 
 
@@ -121,9 +123,25 @@ def m004_story_updates(db: Database) -> None:
 
 @migrations()
 def m005_search(db: Database) -> None:
-    # trigram: substring search that works for Japanese, which has no spaces between words,
-    # as well as for Russian word forms (Курил finds Курилах)
-    db.table("items").enable_fts(["title", "summary"], create_triggers=True, tokenize="trigram")
+    # rows are added by the store (the indexed text is prepared in Python: store/search.py);
+    # deleting an item, or compacting its text away, takes it out of the index
+    db.execute(
+        "CREATE VIRTUAL TABLE items_fts USING fts5(title, body,"
+        " tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        "CREATE TRIGGER items_fts_delete AFTER DELETE ON items"
+        " BEGIN DELETE FROM items_fts WHERE rowid = old.id; END"
+    )
+    db.execute(
+        "CREATE TRIGGER items_fts_compact AFTER UPDATE OF title, summary ON items"
+        " BEGIN DELETE FROM items_fts WHERE rowid = old.id; END"
+    )
+    rows = db.execute("SELECT id, title, summary FROM items WHERE title != '' OR summary != ''")
+    db.conn.executemany(
+        "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
+        ((i, search_text(title), search_text(summary)) for i, title, summary in rows),
+    )
 
 
 def apply(db: Database) -> None:

@@ -229,10 +229,17 @@ def test_search_finds_items_in_three_scripts_and_explains_bad_queries(store: Sto
     ]
     store.ingest(feed, records, now=T0, alert=False)
     assert [i.guid for i in store.search("iturup")] == ["1"]
-    assert [i.guid for i in store.search("Курил")] == ["2"]  # a word form, as a substring
-    assert [i.guid for i in store.search("元島民")] == ["3"]
-    assert {i.guid for i in store.search("Iturup OR Итуруп")} == {"1", "2"}
+    assert [i.guid for i in store.search("Курил*")] == ["2"]  # word forms by prefix
+    assert [i.guid for i in store.search("учения")] == ["2"]  # case folded
+    assert [i.guid for i in store.search("元島民")] == ["3"]  # Japanese without spaces
+    assert [i.guid for i in store.search("択捉")] == ["3"]
+    assert store.search("島元") == []  # characters, not in that order
+    assert {i.guid for i in store.search("Iturup OR Итурупа")} == {"1", "2"}
     assert store.search("Bastion NOT Iturup") == []
-    for bad, why in [('"unbalanced', "double quotes"), ("ab", "too short"), ("  ", "empty")]:
+    store.prune(
+        now=T0 + timedelta(days=400), text_for=timedelta(days=90), keys_for=timedelta(days=365)
+    )
+    assert store.search("iturup") == []  # pruned text leaves the index
+    for bad, why in [('"unbalanced', "double quotes"), ("AND", "syntax"), ("  ", "empty")]:
         with pytest.raises(SearchError, match=why):
             store.search(bad)
