@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from watchers.boilerplate import strip_boilerplate
 from watchers.text import one_line
 from watchers.urls import canonical_url
 
@@ -49,7 +50,8 @@ def make_item(
 ) -> Item | None:
     """An `Item` from a parser's plain-text fields; None when it has neither title, text nor
     link. A missing title falls back to the text, a missing guid to the link, then the text."""
-    title, summary = title[:MAX_TITLE], summary[:MAX_SUMMARY]
+    title = title[:MAX_TITLE]
+    summary = strip_boilerplate(summary[:MAX_SUMMARY], title)
     if not title and not summary and not link:
         return None
     if not title:
