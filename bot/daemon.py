@@ -43,7 +43,7 @@ def console_alert(item: StoredItem, source: str) -> str:
         link=item.link,
         source=source,
         published=item.published_at or item.fetched_at,
-        summary=item.summary,
+        summary=item.brief or item.summary,
         topics=item.topics,
     )
     return render_plain(alert)

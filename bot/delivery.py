@@ -47,9 +47,10 @@ def to_alert(delivery: Delivery) -> Alert:
         link=item.link,
         source=delivery.feed_title or item.feed_id,
         published=item.published_at or item.fetched_at,
-        summary=item.summary,
+        summary=item.brief or item.summary,
         topics=delivery.topics,
         also=delivery.also,
+        marks=item.marks,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
@@ -12,6 +13,7 @@ from watchers.text import one_line, shorten
 MAX_MESSAGE = 4096
 SUMMARY_LIMIT = 400
 TITLE_LIMIT = 300
+MAX_MARKS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class Alert:
     summary: str
     topics: tuple[str, ...]
     also: tuple[str, ...] = ()  # other outlets that carried the story
+    marks: tuple[str, ...] = ()  # words of the summary to set in bold (the matched terms)
 
 
 def _when(moment: datetime | None, tz: tzinfo) -> str:
@@ -84,10 +87,26 @@ def _html(alert: Alert, tz: tzinfo, summary_limit: int, link: str | None) -> str
     if meta:
         lines.append(f"<i>{html.escape(meta, quote=False)}</i>")
     if summary:
-        lines += ["", html.escape(summary, quote=False)]
+        lines += ["", _marked(summary, alert.marks)]
     if tags:
         lines += ["", html.escape(tags, quote=False)]
     return "\n".join(lines)
+
+
+def _marked(text: str, marks: Sequence[str]) -> str:
+    """`text` escaped, with whole-word occurrences of `marks` in bold."""
+    words = sorted({m for m in marks[:MAX_MARKS] if m.strip()}, key=len, reverse=True)
+    if not words:
+        return html.escape(text, quote=False)
+    pattern = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, words)) + r")(?!\w)")
+    pieces = []
+    last = 0
+    for found in pattern.finditer(text):
+        pieces.append(html.escape(text[last : found.start()], quote=False))
+        pieces.append(f"<b>{html.escape(found.group(), quote=False)}</b>")
+        last = found.end()
+    pieces.append(html.escape(text[last:], quote=False))
+    return "".join(pieces)
 
 
 def render_plain(alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY_LIMIT) -> str:

@@ -68,6 +68,8 @@ class ItemRecord:
     topics: tuple[str, ...] = ()
     fingerprint: str | None = None
     story_hint: int | None = None  # a story the clustering says this item belongs to
+    brief: str = ""  # the summary alerts show (empty: the summary's start)
+    marks: tuple[str, ...] = ()  # words of `brief` to set in bold
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ class StoredItem:
     published_at: datetime | None
     fetched_at: datetime
     topics: tuple[str, ...]
+    brief: str = ""
+    marks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +303,8 @@ class Store:
                         "story_id": story_id,
                         "topics": json.dumps(list(record.topics)),
                         "fingerprint": record.fingerprint,
+                        "brief": record.brief,
+                        "marks": json.dumps(list(record.marks)),
                     }
                 )
                 item = StoredItem(
@@ -312,13 +318,15 @@ class Store:
                     published_at=record.published_at,
                     fetched_at=now,
                     topics=record.topics,
+                    brief=record.brief,
+                    marks=record.marks,
                 )
                 placed.append((item, is_new_story, record))
             self.db.conn.executemany(
                 "INSERT INTO items (id, feed_id, guid, link, canonical_url, title, summary,"
-                " published_at, fetched_at, story_id, topics, fingerprint) VALUES (:id,"
-                " :feed_id, :guid, :link, :canonical_url, :title, :summary, :published_at,"
-                " :fetched_at, :story_id, :topics, :fingerprint)",
+                " published_at, fetched_at, story_id, topics, fingerprint, brief, marks) VALUES"
+                " (:id, :feed_id, :guid, :link, :canonical_url, :title, :summary, :published_at,"
+                " :fetched_at, :story_id, :topics, :fingerprint, :brief, :marks)",
                 rows,
             )
             self.db.conn.executemany(
@@ -456,7 +464,7 @@ class Store:
                 [text_before],
             )
             compacted = self.db.execute(
-                "UPDATE items SET title = '', summary = '', link = NULL"
+                "UPDATE items SET title = '', summary = '', brief = '', marks = '[]', link = NULL"
                 " WHERE fetched_at < ? AND (title != '' OR summary != '')"
                 " AND id NOT IN (SELECT item_id FROM outbox)",
                 [text_before],
@@ -699,4 +707,6 @@ class Store:
             published_at=_dt(row["published_at"]),
             fetched_at=fetched,
             topics=tuple(json.loads(row["topics"])),
+            brief=row.get("brief") or "",
+            marks=tuple(json.loads(row.get("marks") or "[]")),
         )

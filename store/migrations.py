@@ -144,6 +144,13 @@ def m005_search(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_briefs(db: Database) -> None:
+    items = db.table("items")
+    items.add_column("brief", str, not_null_default="")  # the summary alerts show
+    items.add_column("marks", str, not_null_default="[]")  # JSON: its words set in bold
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

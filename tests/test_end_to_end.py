@@ -103,7 +103,7 @@ def test_one_alert_per_story_to_the_subscriber_and_none_after_restart(
     assert len(messages) == 3, [m["text"] for m in messages]
     assert alert["parse_mode"] == "HTML"
     assert "Russia to deploy new coastal missile systems on Iturup" in alert["text"]
-    assert "Bastion systems on Iturup" in alert["text"]
+    assert "Bastion systems on <b>Iturup</b>" in alert["text"]  # the matched term in bold
     # whichever feed was ingested first carries the story; both links are the same article
     assert re.search(
         r'<a href="https://news\.example/kuril-missiles(\?utm_[^"]*)?">', alert["text"]
@@ -256,3 +256,37 @@ def test_a_story_reworded_by_a_third_outlet_edits_the_alert_and_another_story_al
     polled(feed_server, "/tass.xml", 2)
     assert len(bot_api.sent_messages(CHAT)) == 3  # the reworded report sent nothing new
     assert daemon.stop(signal.SIGTERM) == 0
+
+
+def test_hostile_feed_text_arrives_as_one_valid_alert_with_the_title_literal(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    feed_server.set_feed("/a.xml", rss(OLD_A))
+    config = write_config(
+        tmp_path, {"feed-a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url
+    )
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    polled(feed_server, "/a.xml", 2)
+    bot_api.wait_until_polling(timeout=20)
+    bot_api.push_message(CHAT, "/subscribe kuril")
+    bot_api.wait_for_messages(CHAT, 1)
+
+    title = 'Kuril <script>alert("x")</script> & "quotes" <b>unclosed'
+    words = 'Iturup fishing boat detained & <i>released</i> "quoted" '.split()
+    description = " ".join(words[i % len(words)] for i in range(2000))[:10_000]
+    hostile = FeedEntry(title, "https://news.example/hostile", guid="h", summary=description)
+    feed_server.set_feed("/a.xml", rss([hostile, *OLD_A]))
+    alert = bot_api.wait_for_messages(CHAT, 2, timeout=20)[1]
+    polled(feed_server, "/a.xml", 2)
+
+    assert len(bot_api.sent_messages(CHAT)) == 2  # one alert, sent once
+    assert all(c.ok for c in bot_api.calls_of("sendMessage"))  # its HTML was accepted
+    assert alert["parse_mode"] == "HTML" and len(alert["text"]) <= 4096
+    shown = bot_api.message(CHAT, sent_id(bot_api, CHAT))
+    assert shown is not None and title in shown["text"]  # what the subscriber reads
+    assert daemon.stop(signal.SIGTERM) == 0
+
+
+def sent_id(bot_api: FakeBotAPI, chat_id: int) -> int:
+    [*_, last] = [c for c in bot_api.calls_of("sendMessage") if c.ok]
+    return int(last.response["result"]["message_id"])

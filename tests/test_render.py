@@ -77,12 +77,28 @@ def test_non_web_links_are_not_linked() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(title=nasty, summary=nasty, source=nasty, link=links, also=st.lists(nasty, max_size=12))
+@given(
+    title=nasty,
+    summary=nasty,
+    source=nasty,
+    link=links,
+    also=st.lists(nasty, max_size=12),
+    marks=st.lists(
+        st.one_of(st.text(max_size=20), st.sampled_from(["b", "&", "<", "a"])), max_size=30
+    ),
+)
 def test_any_feed_text_renders_to_valid_telegram_html(
-    title: str, summary: str, source: str, link: str | None, also: list[str]
+    title: str, summary: str, source: str, link: str | None, also: list[str], marks: list[str]
 ) -> None:
     text = render_html(
-        alert(title=title, summary=summary, source=source, link=link, also=tuple(also))
+        alert(
+            title=title,
+            summary=summary,
+            source=source,
+            link=link,
+            also=tuple(also),
+            marks=tuple(marks),
+        )
     )
     assert len(text) <= MAX_MESSAGE
     parsed = parse_html(text)  # raises on anything Telegram would refuse
@@ -98,3 +114,14 @@ def test_worst_case_escaping_still_fits() -> None:
     )
     assert len(text) <= MAX_MESSAGE
     parse_html(text)
+
+
+def test_matched_words_are_bold_whole_words_only() -> None:
+    text = render_html(
+        alert(
+            summary="Japan and the Japanese side talk; Japan's view <unchanged> & firm.",
+            marks=("Japan", "firm", "<unchanged>"),
+        )
+    )
+    assert "<b>Japan</b> and the Japanese side talk; <b>Japan</b>'s view" in text
+    assert "<b>&lt;unchanged&gt;</b> &amp; <b>firm</b>." in text  # escaped inside bold too

@@ -82,6 +82,8 @@ def _records(
                 topics=facts.topics,
                 fingerprint=facts.fingerprint,
                 story_hint=hint,
+                brief=facts.brief,
+                marks=facts.marks,
             )
         )
     return records, sketches

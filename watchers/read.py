@@ -13,13 +13,17 @@ from watchers.fingerprint import content_fingerprint
 from watchers.items import Item, ParsedFeed
 from watchers.match import Matcher, TopicSpec, matcher_of
 from watchers.parse import parse_feed
+from watchers.summary import brief
 
 
 @dataclass(frozen=True, slots=True)
 class ItemFacts:
     topics: tuple[str, ...]
     fingerprint: str | None
-    sketch: Sketch | None  # only for items that match a topic: the others never alert
+    # only for items that match a topic (the others never alert):
+    sketch: Sketch | None = None
+    brief: str = ""  # the summary an alert shows
+    marks: tuple[str, ...] = ()  # the matched words in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +35,18 @@ class ReadFeed:
 def item_facts(item: Item, matcher: Matcher) -> ItemFacts:
     fields = {"title": item.title, "summary": item.summary, "content": ""}
     topics = tuple(m.topic_id for m in matcher.match(fields))
+    fingerprint = content_fingerprint(item.summary)
+    if not topics:
+        return ItemFacts(topics, fingerprint)
+    offsets = [
+        hit.offset
+        for match in matcher.match(fields, explain=True)
+        for hit in match.hits
+        if hit.field == "summary" and hit.offset is not None
+    ]
+    summary = brief(item.summary, offsets)
     return ItemFacts(
-        topics,
-        content_fingerprint(item.summary),
-        sketch(item.title, item.summary) if topics else None,
+        topics, fingerprint, sketch(item.title, item.summary), summary.text, summary.marks
     )
 
 
