@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,7 +37,7 @@ TELEGRAM_RETRY_MAX = 300.0
 App = Application[Any, Any, Any, Any, Any, Any]
 
 
-def console_alert(item: StoredItem, source: str) -> str:
+def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
     alert = Alert(
         title=item.title,
         link=item.link,
@@ -46,7 +46,7 @@ def console_alert(item: StoredItem, source: str) -> str:
         summary=item.brief or item.summary,
         topics=item.topics,
     )
-    return render_plain(alert)
+    return render_plain(alert, tz=tz)
 
 
 def build_application(settings: Settings, token: str) -> App:
@@ -201,7 +201,12 @@ class Daemon:
                 self.delivery.wake()
             return
         for item in report.matched:
-            print(console_alert(item, source), end="\n\n", file=self.out, flush=True)
+            print(
+                console_alert(item, source, self.settings.telegram.tz),
+                end="\n\n",
+                file=self.out,
+                flush=True,
+            )
 
     async def _finish_polls(self) -> None:
         """Let running polls finish, then cut off the slow ones."""
@@ -244,6 +249,7 @@ class Daemon:
             store,
             app.bot,
             settings=DeliverySettings(link_previews=self.settings.telegram.link_previews),
+            tz=self.settings.telegram.tz,
         )
         await self.delivery.run()
 

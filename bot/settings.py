@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -29,6 +30,20 @@ class TelegramSettings(Model):
     api_base_url: Annotated[str, Field(pattern=r"^https?://\S+$")] = DEFAULT_API_BASE_URL
     admins: tuple[int, ...] = ()
     link_previews: bool = False
+    timezone: str = "UTC"  # IANA name; alert times are shown in it
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not a time zone (use a name like Asia/Tokyo)") from None
+        return name
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class Settings(Model):

@@ -180,3 +180,10 @@ def test_check_exits_2_with_one_clear_line(
     assert len(lines) == 1, result.stderr
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_timezone_is_checked_and_used() -> None:
+    [problem] = problems("telegram:\n  timezone: Mars/Olympus\n" + MINIMAL)
+    assert problem.startswith("c.yaml line 2: telegram.timezone: 'Mars/Olympus' is not a time zone")
+    settings = parse_settings("telegram:\n  timezone: Asia/Tokyo\n" + MINIMAL, source="c.yaml")
+    assert settings.telegram.tz.key == "Asia/Tokyo"
