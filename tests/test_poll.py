@@ -304,3 +304,49 @@ async def test_only_items_that_match_a_topic_are_clustered(
     feed_server.set_feed("/f.xml", rss([weather, quake]))
     await poller.poll(feed(feed_server, "/f.xml"))
     assert len(poller.stories) == 1
+
+
+ARTICLE_PAGE = """<!doctype html><html><head><title>Motegi: talks go on</title>
+<script>var tracker = 1;</script></head><body>
+<nav><a href="/">Home</a> | <a href="/world">World</a> | <a href="/sport">Sport</a></nav>
+<div class="share">Share on Facebook · Share on X</div>
+<article><h1>Japan to continue peace treaty talks with Russia</h1>
+<p>The Japanese government aims to continue holding talks with Russia on a peace treaty,
+Foreign Minister Toshimitsu Motegi said on Friday at a press conference in Tokyo.</p>
+<p>"We plan to continue persistent talks based on our main stance, which supposes that a peace
+treaty will be signed after the territorial dispute over the Kuril Islands is resolved," he said.</p>
+<p>The two countries have never signed a treaty ending the Second World War.</p></article>
+<p>Rate it</p><footer>© News agency · Advertising · Contacts</footer>
+<img src="/pixel.gif" width="1" height="1"></body></html>"""
+
+
+async def test_full_text_feeds_summarise_the_article_page(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    await subscribe_chat(poller)
+    config = FeedConfig(id="inforos", url=feed_server.url("/f.xml"), full_text=True)  # type: ignore[arg-type]
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(config)
+    feed_server.set_feed("/article", ARTICLE_PAGE.encode(), content_type="text/html; charset=utf-8")
+    talks = FeedEntry(
+        "Japan to continue peace treaty talks with Russia, Kuril dispute unresolved",
+        feed_server.url("/article"),
+        guid="talks",
+        summary="Read more on our site.",
+    )
+    gone = FeedEntry(
+        "Kuril Islands ferry resumes",
+        feed_server.url("/missing"),
+        guid="ferry",
+        summary="The Kuril Islands ferry Igor Farkhutdinov sails again.",
+    )
+    feed_server.set_feed("/f.xml", rss([talks, gone, OLD]))
+    report = await poller.poll(config)
+    by_title = {item.title: item for item in report.matched}
+    article = by_title[talks.title]
+    assert article.brief.startswith("The Japanese government aims to continue holding talks")
+    assert "Motegi" in article.brief and "Share on" not in article.brief
+    assert "Kuril" in article.marks
+    # a page that cannot be fetched leaves the feed's own text
+    assert by_title[gone.title].brief == "The Kuril Islands ferry Igor Farkhutdinov sails again."
+    assert feed_server.hits("/article") == 1 and feed_server.hits("/missing") == 1

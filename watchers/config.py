@@ -76,6 +76,7 @@ class FeedConfig(Model):
     title: str | None = None
     interval: Duration | None = None
     adaptive: bool = False  # poll as often as the feed publishes, within interval..max_interval
+    full_text: bool = False  # summarise matched items from their article page, not the feed text
 
     @field_validator("url")
     @classmethod

@@ -181,6 +181,8 @@ class Poller:
         unseen = [
             pair for pair in zip(parsed.items, read.facts, strict=True) if pair[0].guid not in known
         ]
+        if feed.full_text and state.primed:
+            unseen = list(await asyncio.gather(*(self._full_text(pair) for pair in unseen)))
         now = self.clock()
         records, sketches = _records(unseen, self.stories, now)
         alert = state.primed
@@ -213,6 +215,24 @@ class Poller:
             queued=result.queued,
             next_poll_at=next_at,
         )
+
+    async def _full_text(self, pair: tuple[Item, ItemFacts]) -> tuple[Item, ItemFacts]:
+        """The item with its brief taken from its article page, when it matched a topic and
+        the page can be fetched and read; otherwise as it was."""
+        item, facts = pair
+        if not facts.topics or not item.link:
+            return pair
+        fetched = await self.fetcher.fetch(item.link)
+        if not fetched.ok or not fetched.content:
+            log.info("feed %s: no full text for %s (%s)", item.feed_id, item.link, fetched.error)
+            return pair
+        made = await self.pool.article(
+            fetched.content, url=item.link, title=item.title, spec=self.topics.spec
+        )
+        if made is None:
+            log.info("feed %s: no article text found at %s", item.feed_id, item.link)
+            return pair
+        return item, replace(facts, brief=made.text, marks=made.marks)
 
     def remember(self, items: Sequence[StoredItem], sketches: Mapping[str, Sketch]) -> None:
         """Add stored items to the story index, for the reports of other outlets to join."""

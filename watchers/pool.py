@@ -18,7 +18,8 @@ from typing import Literal
 
 from watchers.items import ParsedFeed
 from watchers.match import TopicSpec
-from watchers.read import ReadFeed, read_feed
+from watchers.read import ReadFeed, read_article, read_feed
+from watchers.summary import Brief
 
 PoolKind = Literal["processes", "threads"]
 
@@ -71,6 +72,18 @@ class ParsePool:
             # a worker died (killed, out of memory): start a new pool and say so on this feed
             self.close()
             return ReadFeed(ParsedFeed(None, (), error="the parser process died on this feed"), ())
+
+    async def article(
+        self, content: bytes, *, url: str, title: str, spec: TopicSpec
+    ) -> Brief | None:
+        """The brief of an article page, extracted in a worker; None on any failure."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(read_article, content, url=url, title=title, spec=spec)
+        try:
+            return await loop.run_in_executor(self._pool(), call)
+        except BrokenProcessPool:
+            self.close()
+            return None
 
     def close(self) -> None:
         if self._executor is not None:

@@ -1,6 +1,7 @@
 """Parse a feed and derive what the pipeline needs of each item (the topics it matches, its
-content fingerprint, its story sketch); pure, and run in the parse worker beside parsing, so
-that the daemon's own process only fetches, clusters and stores.
+content fingerprint, story sketch and brief), and read article pages for full-text feeds; pure,
+and run in the parse worker beside parsing, so that the daemon's own process only fetches,
+clusters and stores.
 """
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from watchers.boilerplate import strip_boilerplate
 from watchers.cluster import Sketch, sketch
 from watchers.fingerprint import content_fingerprint
-from watchers.items import Item, ParsedFeed
+from watchers.items import MAX_SUMMARY, Item, ParsedFeed
 from watchers.match import Matcher, TopicSpec, matcher_of
 from watchers.parse import parse_feed
-from watchers.summary import brief
+from watchers.summary import Brief, brief
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +40,43 @@ def item_facts(item: Item, matcher: Matcher) -> ItemFacts:
     fingerprint = content_fingerprint(item.summary)
     if not topics:
         return ItemFacts(topics, fingerprint)
+    summary = _brief_of(item.summary, item.title, matcher)
+    return ItemFacts(
+        topics, fingerprint, sketch(item.title, item.summary), summary.text, summary.marks
+    )
+
+
+def _brief_of(text: str, title: str, matcher: Matcher) -> Brief:
+    fields = {"title": title, "summary": text, "content": ""}
     offsets = [
         hit.offset
         for match in matcher.match(fields, explain=True)
         for hit in match.hits
         if hit.field == "summary" and hit.offset is not None
     ]
-    summary = brief(item.summary, offsets)
-    return ItemFacts(
-        topics, fingerprint, sketch(item.title, item.summary), summary.text, summary.marks
-    )
+    return brief(text, offsets)
+
+
+_SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？", '"', "»", "」")
+
+
+def read_article(content: bytes, *, url: str, title: str, spec: TopicSpec) -> Brief | None:
+    """The brief of an article page's main text (trafilatura), or None if it has none."""
+    import trafilatura  # only feeds with full_text load it
+
+    try:
+        text = trafilatura.extract(
+            content, url=url, include_comments=False, include_tables=False, favor_precision=True
+        )
+    except Exception:
+        return None
+    if not text:
+        return None
+    first, _, rest = text[:MAX_SUMMARY].partition("\n")
+    if rest and len(first) <= 200 and not first.rstrip().endswith(_SENTENCE_ENDS):
+        text = rest  # the page's headline, which the alert's title already says
+    made = _brief_of(strip_boilerplate(text, title), title, matcher_of(spec))
+    return made if made.text else None
 
 
 def read_feed(
