@@ -106,7 +106,7 @@ def _marked(text: str, marks: Sequence[str]) -> str:
         pieces.append(f"<b>{html.escape(found.group(), quote=False)}</b>")
         last = found.end()
     pieces.append(html.escape(text[last:], quote=False))
-    return "".join(pieces)
+    return "".join(pieces).replace("</b> <b>", " ")  # a matched phrase is one bold run
 
 
 def render_plain(alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY_LIMIT) -> str:

@@ -125,3 +125,5 @@ def test_matched_words_are_bold_whole_words_only() -> None:
     )
     assert "<b>Japan</b> and the Japanese side talk; <b>Japan</b>'s view" in text
     assert "<b>&lt;unchanged&gt;</b> &amp; <b>firm</b>." in text  # escaped inside bold too
+    phrase = render_html(alert(summary="on a peace treaty now", marks=("peace", "treaty")))
+    assert "on a <b>peace treaty</b> now" in phrase
