@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -19,6 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.render import Alert, render_html, render_plain
+from bot.retry import retry_after_seconds
 from store import AsyncStore, Delivery, Store
 from watchers.poll import Clock, utcnow
 
@@ -52,13 +52,6 @@ def to_alert(delivery: Delivery) -> Alert:
         also=delivery.also,
         marks=item.marks,
     )
-
-
-def _retry_after(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the int form will become a timedelta
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class DeliveryWorker:
@@ -141,8 +134,8 @@ class DeliveryWorker:
                 ),
             )
         except RetryAfter as exc:
-            self._next_to_chat[delivery.chat_id] = asyncio.get_running_loop().time() + _retry_after(
-                exc
+            self._next_to_chat[delivery.chat_id] = (
+                asyncio.get_running_loop().time() + retry_after_seconds(exc)
             )
             return  # still pending: tried again after the pause
         except Forbidden as exc:
@@ -237,7 +230,7 @@ class DeliveryWorker:
         now = self.clock()
         chat_id = delivery.chat_id
         if isinstance(exc, RetryAfter):
-            wait = _retry_after(exc)
+            wait = retry_after_seconds(exc)
             self._next_to_chat[chat_id] = asyncio.get_running_loop().time() + wait
             await self.store.run(
                 Store.mark_retry,

@@ -12,6 +12,7 @@ from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot.retry import with_retries
 from store import AsyncStore, Store
 from watchers.match import Topic
 from watchers.poll import Clock, utcnow
@@ -56,8 +57,9 @@ def _ctx(context: ContextTypes.DEFAULT_TYPE) -> BotContext:
 
 
 async def _reply(update: Update, text: str) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
+    message = update.effective_message
+    if message is not None:
+        await with_retries(lambda: message.reply_text(text, parse_mode=ParseMode.HTML))
 
 
 async def _register(update: Update, ctx: BotContext) -> int | None:

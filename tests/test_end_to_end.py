@@ -290,3 +290,46 @@ def test_hostile_feed_text_arrives_as_one_valid_alert_with_the_title_literal(
 def sent_id(bot_api: FakeBotAPI, chat_id: int) -> int:
     [*_, last] = [c for c in bot_api.calls_of("sendMessage") if c.ok]
     return int(last.response["result"]["message_id"])
+
+
+BLOCKED = 515151
+
+
+def test_a_blocked_chat_and_429_on_every_first_attempt_lose_nothing(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    feed_server.set_feed("/a.xml", rss(OLD_A))
+    feed_server.set_feed("/b.xml", rss(OLD_B))
+    config = write_config(
+        tmp_path,
+        {"feed-a": feed_server.url("/a.xml"), "feed-b": feed_server.url("/b.xml")},
+        api_base_url=bot_api.base_url,
+    )
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    polled(feed_server, "/a.xml", 2)
+    polled(feed_server, "/b.xml", 2)
+    bot_api.wait_until_polling(timeout=20)
+    for chat in (CHAT, BLOCKED):
+        bot_api.push_message(chat, "/subscribe kuril")
+        bot_api.wait_for_messages(chat, 1, timeout=20)
+    bot_api.fail_blocked(BLOCKED)
+    bot_api.fail_first_attempts(1)
+
+    for command in ("/help", "/list", "/topics"):
+        bot_api.push_message(CHAT, command)
+    feed_server.set_feed("/a.xml", rss([KURIL, PEACE, *OLD_A]))
+    feed_server.set_feed("/b.xml", rss([KURIL_ON_B, *OLD_B]))
+    bot_api.wait_for_messages(CHAT, 5, timeout=40)  # subscribe, 3 replies, 1 alert
+    polled(feed_server, "/a.xml", 2)
+    polled(feed_server, "/b.xml", 2)
+
+    texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
+    assert len(texts) == 5, texts
+    assert sum("Iturup" in t for t in texts) == 1  # one alert for the story on both feeds
+    assert any("/subscribe" in t for t in texts[1:])  # /help's reply came through the 429
+    refused = [c for c in bot_api.calls_of("sendMessage") if c.status == 429]
+    assert len(refused) >= 4  # every first attempt was refused
+    assert not bot_api.sent_messages(BLOCKED)[1:]  # nothing reached the blocked chat
+    assert daemon.proc.poll() is None  # still running
+    assert daemon.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

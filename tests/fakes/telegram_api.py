@@ -735,6 +735,8 @@ class FakeBotAPI:
         self._failures: list[_Failure] = []
         self._blocked: set[int] = set()
         self._migrated: dict[int, int] = {}
+        self._first_attempt_wait: int | None = None
+        self._attempted: set[tuple[str, int, str]] = set()
         self._handlers = self._build_handlers()
         self._canonical = {name.lower(): name for name in self._handlers}
 
@@ -924,6 +926,12 @@ class FakeBotAPI:
             times=times,
         )
 
+    def fail_first_attempts(self, seconds: int) -> None:
+        """Answer the first attempt of every distinct message (sendMessage/sendPhoto to a chat,
+        by its text) with 429 "retry after `seconds`"; the same message again goes through."""
+        with self._cond:
+            self._first_attempt_wait = seconds
+
     def fail_blocked(self, chat_id: int) -> None:
         """Sends and edits to ``chat_id`` answer 403 until ``unblock(chat_id)``."""
         with self._cond:
@@ -1061,6 +1069,12 @@ class FakeBotAPI:
                     "Bad Request: group chat was upgraded to a supergroup chat",
                     {"migrate_to_chat_id": self._migrated[chat_id]},
                 )
+        if self._first_attempt_wait is not None and request.method in _SEND_METHODS:
+            text = str(request.params.get("text") or request.params.get("caption") or "")
+            key = (request.method, chat_id, text)
+            if key not in self._attempted:
+                self._attempted.add(key)
+                raise _retry_after_error(self._first_attempt_wait)
         if self.enforce_limits and request.method in _SEND_METHODS:
             wait = self._limiter.acquire(chat_id, self._clock())
             if wait is not None:
