@@ -68,22 +68,39 @@ def polled(feed_server: FeedServer, path: str, more: int) -> None:
     feed_server.wait_for_hits(path, feed_server.hits(path) + more, timeout=20)
 
 
-def test_one_alert_per_story_to_the_subscriber_and_none_after_restart(
-    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
-) -> None:
-    feed_server.set_feed("/a.xml", rss(OLD_A))
-    feed_server.set_feed("/b.xml", rss(OLD_B))
+def start_primed(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    bot_api: FakeBotAPI,
+    start_daemon: Any,
+    feeds: dict[str, tuple[str, bytes]],
+) -> tuple[Any, Path]:
+    """Serve `feeds` (id → (path, body)), start the daemon with the token, and wait until each
+    feed has been polled twice (primed) and the bot long-polls. Returns (daemon, config)."""
+    for path, body in feeds.values():
+        feed_server.set_feed(path, body)
     config = write_config(
         tmp_path,
-        {"feed-a": feed_server.url("/a.xml"), "feed-b": feed_server.url("/b.xml")},
+        {fid: feed_server.url(path) for fid, (path, _) in feeds.items()},
         api_base_url=bot_api.base_url,
     )
     daemon = start_daemon("run", "--config", str(config), token=TOKEN)
-
-    # first polls (priming) and the bot's long poll
-    polled(feed_server, "/a.xml", 2)
-    polled(feed_server, "/b.xml", 2)
+    for path, _ in feeds.values():
+        polled(feed_server, path, 2)
     bot_api.wait_until_polling(timeout=20)
+    return daemon, config
+
+
+def test_one_alert_per_story_to_the_subscriber_and_none_after_restart(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    daemon, config = start_primed(
+        tmp_path,
+        feed_server,
+        bot_api,
+        start_daemon,
+        {"feed-a": ("/a.xml", rss(OLD_A)), "feed-b": ("/b.xml", rss(OLD_B))},
+    )
 
     bot_api.push_message(CHAT, "/start")
     [welcome] = bot_api.wait_for_messages(CHAT, 1)
@@ -227,19 +244,17 @@ KYODO_VISIT = FeedEntry(
 def test_a_story_reworded_by_a_third_outlet_edits_the_alert_and_another_story_alerts(
     tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
 ) -> None:
-    feeds = {"tass": "/tass.xml", "ria": "/ria.xml", "kyodo": "/kyodo.xml"}
-    feed_server.set_feed("/tass.xml", rss(OLD_A, title="TASS"))
-    feed_server.set_feed("/ria.xml", rss(OLD_B, title="RIA"))
-    feed_server.set_feed("/kyodo.xml", rss([], title="Kyodo"))
-    config = write_config(
+    daemon, _ = start_primed(
         tmp_path,
-        {fid: feed_server.url(path) for fid, path in feeds.items()},
-        api_base_url=bot_api.base_url,
+        feed_server,
+        bot_api,
+        start_daemon,
+        {
+            "tass": ("/tass.xml", rss(OLD_A, title="TASS")),
+            "ria": ("/ria.xml", rss(OLD_B, title="RIA")),
+            "kyodo": ("/kyodo.xml", rss([], title="Kyodo")),
+        },
     )
-    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
-    for path in feeds.values():
-        polled(feed_server, path, 2)
-    bot_api.wait_until_polling(timeout=20)
     bot_api.push_message(CHAT, "/subscribe kuril")
     bot_api.wait_for_messages(CHAT, 1)
 
@@ -261,13 +276,9 @@ def test_a_story_reworded_by_a_third_outlet_edits_the_alert_and_another_story_al
 def test_hostile_feed_text_arrives_as_one_valid_alert_with_the_title_literal(
     tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
 ) -> None:
-    feed_server.set_feed("/a.xml", rss(OLD_A))
-    config = write_config(
-        tmp_path, {"feed-a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url
+    daemon, _ = start_primed(
+        tmp_path, feed_server, bot_api, start_daemon, {"feed-a": ("/a.xml", rss(OLD_A))}
     )
-    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
-    polled(feed_server, "/a.xml", 2)
-    bot_api.wait_until_polling(timeout=20)
     bot_api.push_message(CHAT, "/subscribe kuril")
     bot_api.wait_for_messages(CHAT, 1)
 
@@ -298,17 +309,13 @@ BLOCKED = 515151
 def test_a_blocked_chat_and_429_on_every_first_attempt_lose_nothing(
     tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
 ) -> None:
-    feed_server.set_feed("/a.xml", rss(OLD_A))
-    feed_server.set_feed("/b.xml", rss(OLD_B))
-    config = write_config(
+    daemon, _ = start_primed(
         tmp_path,
-        {"feed-a": feed_server.url("/a.xml"), "feed-b": feed_server.url("/b.xml")},
-        api_base_url=bot_api.base_url,
+        feed_server,
+        bot_api,
+        start_daemon,
+        {"feed-a": ("/a.xml", rss(OLD_A)), "feed-b": ("/b.xml", rss(OLD_B))},
     )
-    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
-    polled(feed_server, "/a.xml", 2)
-    polled(feed_server, "/b.xml", 2)
-    bot_api.wait_until_polling(timeout=20)
     for chat in (CHAT, BLOCKED):
         bot_api.push_message(chat, "/subscribe kuril")
         bot_api.wait_for_messages(chat, 1, timeout=20)
