@@ -1,0 +1,66 @@
+"""Splitting a long Telegram HTML message into messages within the limit.
+
+Breaks go at a paragraph if one lies in the last two thirds of the room, else at a line break,
+else at a space, else between any two characters; never inside a tag or an entity. Tags open at
+a break are closed at the end of one part and opened again at the start of the next, so every
+part is balanced HTML on its own. (A part is longer than the limit only if one tag alone is.)
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.render import MAX_MESSAGE
+
+_ATOM = re.compile(r"<[^<>]*>|&#?\w+;|\n\n|.", re.DOTALL)
+_OPEN = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)\b[^<>]*>")
+_CLOSE = re.compile(r"</([a-zA-Z][a-zA-Z0-9-]*)\s*>")
+_PRIORITY = {"\n\n": 3, "\n": 2, " ": 1}
+
+
+def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """`text` as one or more messages, each at most `limit` characters of balanced HTML."""
+    parts: list[str] = []
+    opening = ""  # the tags to open again at the start of the current part
+    while len(opening) + len(text) > limit:
+        cut, closing, reopen = _best_break(text, limit - len(opening))
+        parts.append(opening + text[:cut].rstrip("\n") + closing)
+        text = text[cut:].lstrip("\n")
+        opening = reopen
+    parts.append(opening + text)
+    return [p for p in parts if p.strip()]
+
+
+def _best_break(text: str, room: int) -> tuple[int, str, str]:
+    """Where to cut `text` so that its head and the closing tags fit `room`, and the tags to
+    close and reopen there."""
+    stack: list[tuple[str, str]] = []  # (name, opening tag) of the tags open at this point
+    best: dict[int, tuple[int, str, str]] = {}
+    fallback = None
+    for atom in _ATOM.finditer(text):
+        start = atom.start()
+        closing = "".join(f"</{name}>" for name, _ in reversed(stack))
+        if start > 0 and start + len(closing) <= room:
+            reopen = "".join(tag for _, tag in stack)
+            fallback = (start, closing, reopen)
+            priority = _PRIORITY.get(atom.group(), 0)
+            if priority and start >= room // 3:
+                best[priority] = (start, closing, reopen)
+        elif start + len(closing) > room:
+            break
+        token = atom.group()
+        if (opened := _OPEN.fullmatch(token)) is not None:
+            stack.append((opened.group(1).lower(), token))
+        elif (closed := _CLOSE.fullmatch(token)) is not None:
+            name = closed.group(1).lower()
+            for i in range(len(stack) - 1, -1, -1):
+                if stack[i][0] == name:
+                    del stack[i:]
+                    break
+    for priority in (3, 2, 1):
+        if priority in best:
+            return best[priority]
+    if fallback is None:  # one tag alone is longer than the room: cut after it, never inside
+        first = _ATOM.match(text)
+        return (first.end() if first else len(text)), "", ""
+    return fallback
