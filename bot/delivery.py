@@ -35,7 +35,7 @@ class DeliverySettings:
     max_backoff: timedelta = timedelta(minutes=10)
     private_gap: float = 1.0  # seconds between two messages to one private chat
     group_gap: float = 3.0  # 20 per minute to a group or channel
-    global_gap: float = 1 / 30
+    global_gap: float = 1 / 29  # Telegram allows ~30/s; the margin absorbs network jitter
     idle_wait: float = 5.0  # look at the outbox at least this often
     batch: int = 50
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import random
 import re
 import threading
 import time
@@ -736,6 +737,7 @@ class FakeBotAPI:
         self._blocked: set[int] = set()
         self._migrated: dict[int, int] = {}
         self._first_attempt_wait: int | None = None
+        self._random_failures: list[tuple[str, float, _ApiError, random.Random]] = []
         self._attempted: set[tuple[str, int, str]] = set()
         self._handlers = self._build_handlers()
         self._canonical = {name.lower(): name for name in self._handlers}
@@ -926,6 +928,14 @@ class FakeBotAPI:
             times=times,
         )
 
+    def fail_share(self, method: str, share: float, *, status: int = 500, seed: int = 0) -> None:
+        """Answer a random `share` of the calls of `method` with `status` (repeatable by seed)."""
+        error = _ApiError(status, f"Internal Server Error (injected, {share:.0%})")
+        with self._cond:
+            self._random_failures.append(
+                (self.canonical_method(method), share, error, random.Random(seed))
+            )
+
     def fail_first_attempts(self, seconds: int) -> None:
         """Answer the first attempt of every distinct message (sendMessage/sendPhoto to a chat,
         by its text) with 429 "retry after `seconds`"; the same message again goes through."""
@@ -1058,6 +1068,9 @@ class FakeBotAPI:
             self._resolve_chat_id(request.params["chat_id"]) if request.has("chat_id") else None
         )
         self._raise_injected_failure(request.method, chat_id)
+        for method, share, error, rng in self._random_failures:
+            if method == request.method and rng.random() < share:
+                raise _ApiError(error.status, error.description)
         if chat_id is None:
             return
         if request.method in _CHAT_BOUND_METHODS:
