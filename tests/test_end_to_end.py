@@ -58,6 +58,9 @@ PEACE = FeedEntry(
 )
 
 
+TWO_FEEDS = {"feed-a": ("/a.xml", rss(OLD_A)), "feed-b": ("/b.xml", rss(OLD_B))}
+
+
 def outbox(db: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db) as conn:
         return conn.execute("SELECT chat_id, state FROM outbox ORDER BY id").fetchall()
@@ -99,7 +102,7 @@ def test_one_alert_per_story_to_the_subscriber_and_none_after_restart(
         feed_server,
         bot_api,
         start_daemon,
-        {"feed-a": ("/a.xml", rss(OLD_A)), "feed-b": ("/b.xml", rss(OLD_B))},
+        TWO_FEEDS,
     )
 
     bot_api.push_message(CHAT, "/start")
@@ -314,7 +317,7 @@ def test_a_blocked_chat_and_429_on_every_first_attempt_lose_nothing(
         feed_server,
         bot_api,
         start_daemon,
-        {"feed-a": ("/a.xml", rss(OLD_A)), "feed-b": ("/b.xml", rss(OLD_B))},
+        TWO_FEEDS,
     )
     for chat in (CHAT, BLOCKED):
         bot_api.push_message(chat, "/subscribe kuril")

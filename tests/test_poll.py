@@ -43,6 +43,17 @@ def feed(server: FeedServer, path: str, fid: str = "f") -> FeedConfig:
     return FeedConfig(id=fid, url=server.url(path))  # type: ignore[arg-type]
 
 
+async def two_primed_feeds(poller: Poller, server: FeedServer) -> tuple[FeedConfig, FeedConfig]:
+    """A subscribed chat and feeds a and b, each polled once (primed)."""
+    await subscribe_chat(poller)
+    server.set_feed("/a.xml", rss([OLD]))
+    server.set_feed("/b.xml", rss([OTHER]))
+    a, b = feed(server, "/a.xml", "a"), feed(server, "/b.xml", "b")
+    await poller.poll(a)
+    await poller.poll(b)
+    return a, b
+
+
 async def test_first_poll_primes_then_new_items_alert_subscribers(
     poller: Poller, feed_server: FeedServer
 ) -> None:
@@ -145,12 +156,7 @@ async def test_redirect_is_followed(poller: Poller, feed_server: FeedServer) -> 
 async def test_same_story_on_two_feeds_is_one_story(
     poller: Poller, feed_server: FeedServer
 ) -> None:
-    await subscribe_chat(poller)
-    feed_server.set_feed("/a.xml", rss([OLD]))
-    feed_server.set_feed("/b.xml", rss([OTHER]))
-    a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
-    await poller.poll(a)
-    await poller.poll(b)
+    a, b = await two_primed_feeds(poller, feed_server)
     variant = FeedEntry(NEW.title, "http://www.n.example/new/?utm_medium=feed#top", guid="b-new")
     feed_server.set_feed("/a.xml", rss([NEW, OLD]))
     feed_server.set_feed("/b.xml", rss([variant, OTHER]))
@@ -242,12 +248,7 @@ async def test_short_summaries_never_merge_different_items(
 async def test_the_same_story_reworded_by_another_outlet_joins_it(
     poller: Poller, feed_server: FeedServer
 ) -> None:
-    await subscribe_chat(poller)
-    feed_server.set_feed("/a.xml", rss([OLD]))
-    feed_server.set_feed("/b.xml", rss([OTHER]))
-    a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
-    await poller.poll(a)
-    await poller.poll(b)
+    a, b = await two_primed_feeds(poller, feed_server)
     tass = FeedEntry(
         "Russia to deploy Bastion missile systems on Iturup",
         "https://tass.example/1",

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from watchers.normalise import is_cjk
 from watchers.text import one_line
 
 BUDGET = 400
@@ -26,7 +27,6 @@ _ABBREVIATIONS = frozenset(
     " г гг т.е т.к т.д т.п им ул д пос о им. млн млрд тыс руб".split()
 )
 _WORD_AT = re.compile(r"\w+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def _cut(text: str, limit: int, ellipsis: str = "…") -> str:
         return ""
     for end in range(room, 0, -1):
         before, after = text[end - 1], text[end]
-        if after.isspace() or (_CJK.match(before) and _CJK.match(after)):
+        if after.isspace() or (is_cjk(before) and is_cjk(after)):
             return text[:end].rstrip(" ,;:-–—") + ellipsis
     return ""
 
