@@ -198,7 +198,7 @@ async def ours(urls: list[str], kind: PoolKind, folder: Path) -> tuple[float, fl
         assert outcomes.count("primed") == len(feeds), set(outcomes)
         steady_wall, steady_cpu, outcomes = await cycle(poller, feeds)
         assert outcomes.count("unchanged") == len(feeds), set(outcomes)
-    pool.close()
+    await pool.aclose()
     await store.close()
     return first_wall, first_cpu, steady_wall, steady_cpu
 

@@ -132,7 +132,7 @@ class Daemon:
             if app is not None and telegram_task is not None:
                 await self._stop_telegram(app, telegram_task)
             await fetcher.aclose()
-            pool.close()
+            await pool.aclose()
             await store.close()
             log.info("stopped")
         return self.exit_code

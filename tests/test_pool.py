@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.config import TopicConfig
@@ -44,4 +47,29 @@ async def test_workers_match_russian_forms_without_loading_the_dictionaries() ->
         loop = asyncio.get_running_loop()
         assert not await loop.run_in_executor(pool._pool(), _loaded, "pymorphy3")
     finally:
-        pool.close()
+        await pool.aclose()
+
+
+def _die() -> None:
+    os._exit(1)
+
+
+async def test_a_dead_worker_is_an_error_on_that_feed_and_the_next_feed_gets_a_new_pool() -> None:
+    topics = compile_topics(TOPICS)
+    pool = ParsePool("processes", 1)
+    feed = rss([FeedEntry("Kuril Islands talks", "https://e.example/1")])
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    try:
+        broken = pool._pool()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(BrokenProcessPool):
+            await loop.run_in_executor(broken, _die)
+        read = await pool.read(feed, feed_id="a", url="u", headers=headers, spec=topics.spec)
+        assert read.parsed.error == "the parser process died on this feed"
+        read = await pool.read(feed, feed_id="a", url="u", headers=headers, spec=topics.spec)
+        assert read.parsed.error is None
+        assert [f.topics for f in read.facts] == [("kuril",)]
+        assert pool._executor is not broken
+    finally:
+        await pool.aclose()
+    assert pool._executor is None

@@ -66,11 +66,12 @@ class ParsePool:
         call = functools.partial(
             read_feed, content, feed_id=feed_id, url=url, headers=dict(headers), spec=spec
         )
+        pool = self._pool()
         try:
-            return await loop.run_in_executor(self._pool(), call)
+            return await loop.run_in_executor(pool, call)
         except BrokenProcessPool:
             # a worker died (killed, out of memory): start a new pool and say so on this feed
-            self.close()
+            await self._retire(pool)
             return ReadFeed(ParsedFeed(None, (), error="the parser process died on this feed"), ())
 
     async def article(
@@ -79,16 +80,33 @@ class ParsePool:
         """The brief of an article page, extracted in a worker; None on any failure."""
         loop = asyncio.get_running_loop()
         call = functools.partial(read_article, content, url=url, title=title, spec=spec)
+        pool = self._pool()
         try:
-            return await loop.run_in_executor(self._pool(), call)
+            return await loop.run_in_executor(pool, call)
         except BrokenProcessPool:
-            self.close()
+            await self._retire(pool)
             return None
 
     def close(self) -> None:
+        """Stop the workers and wait for them (a blocking call; `aclose` from async code).
+
+        Waiting matters: an executor left shutting down races the interpreter's exit hook,
+        which then writes to a closed pipe (EBADF printed at exit on Python 3.11).
+        """
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        """Stop the workers without blocking the event loop."""
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            await self._retire(self._executor)
+
+    async def _retire(self, executor: Executor) -> None:
+        # only the pool that broke: a concurrent failure must not close its replacement
+        if self._executor is executor:
             self._executor = None
+        await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
 
 def _warm() -> None:
