@@ -11,6 +11,8 @@ import asyncio
 import functools
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,6 +24,7 @@ from watchers.read import ReadFeed, read_article, read_feed
 from watchers.summary import Brief
 
 PoolKind = Literal["processes", "threads"]
+PARENT_CHECK = 0.5  # seconds between a worker's looks at whether the daemon still runs
 
 
 def default_workers() -> int:
@@ -40,7 +43,10 @@ class ParsePool:
         if self._executor is None:
             if self.kind == "processes":
                 self._executor = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn")
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_exit_with_parent,
+                    initargs=(os.getpid(),),
                 )
             else:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="parse")
@@ -107,6 +113,18 @@ class ParsePool:
         if self._executor is executor:
             self._executor = None
         await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit once the daemon is gone. A SIGKILLed daemon cannot stop its pool,
+    and the workers would otherwise wait on their queue for ever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _warm() -> None:
