@@ -17,6 +17,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.delivery import DeliverySettings, DeliveryWorker
 from bot.handlers import BotContext, bot_commands, install
+from bot.limits import Limits
 from bot.render import Alert, render_plain
 from bot.settings import Settings
 from store import AsyncStore, Store, StoredItem
@@ -193,7 +194,19 @@ class Daemon:
         finally:
             self._polls.discard(task)
         self._after_poll(report, source)
-        return report.next_poll_at if report.outcome != "disabled" else None
+        if report.outcome != "disabled":
+            return report.next_poll_at
+        if self.token:
+            await poller.store.run(
+                Store.notify_admins,
+                f"kurilwatch: feed {feed.id} ({feed.url}) was disabled: {report.error}."
+                f" Fix its url in the config, or run `kurilwatch poll --once --feed {feed.id}`"
+                " to try it again.",
+                now=datetime.now(UTC),
+            )
+            if self.delivery is not None:
+                self.delivery.wake()
+        return None
 
     def _after_poll(self, report: PollReport, source: str) -> None:
         if self.token:
@@ -248,7 +261,7 @@ class Daemon:
         self.delivery = DeliveryWorker(
             store,
             app.bot,
-            settings=DeliverySettings(link_previews=self.settings.telegram.link_previews),
+            settings=delivery_settings(self.settings),
             tz=self.settings.telegram.tz,
         )
         await self.delivery.run()
@@ -275,6 +288,23 @@ class Daemon:
         if app.running:
             await app.stop()
         await app.shutdown()
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    config = settings.delivery
+    return DeliverySettings(
+        link_previews=settings.telegram.link_previews,
+        deadline=config.deadline,
+        max_backoff=config.max_backoff,
+        limits=Limits(
+            per_second=config.per_second,
+            private_per_second=config.private_per_second,
+            private_burst=config.private_burst,
+            group_per_minute=config.group_per_minute,
+        ),
+        concurrency=config.concurrency,
+        admins=settings.telegram.admins,
+    )
 
 
 async def run_daemon(settings: Settings, token: str | None) -> int:

@@ -1,31 +1,36 @@
 """The delivery worker: sends queued alerts from the outbox to Telegram, never losing one.
 
 A row is marked `sending` before the request and `sent` after it, so a crash can repeat at most
-the message in flight. Every Telegram failure maps to a retry, a move or a recorded drop.
+the messages in flight (`concurrency`). Every Telegram failure maps to a retry, a move or a
+recorded drop; alerts given up after the deadline are reported to the admins.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
+from bot.limits import Limits, SendLimits
 from bot.render import Alert, render_html, render_plain
 from bot.retry import retry_after_seconds
-from store import AsyncStore, Delivery, Store
+from store import AsyncStore, Delivery, Notice, Store
 from watchers.poll import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
 SendText = Callable[..., Awaitable[Message]]
 EDIT_RETRY = 30.0  # seconds before a failed "Also:" update to a chat is tried again
+REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
+MAX_TEXT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +38,11 @@ class DeliverySettings:
     link_previews: bool = False
     deadline: timedelta = timedelta(hours=24)  # retry transient failures this long
     max_backoff: timedelta = timedelta(minutes=10)
-    private_gap: float = 1.0  # seconds between two messages to one private chat
-    group_gap: float = 3.0  # 20 per minute to a group or channel
-    global_gap: float = 1 / 29  # Telegram allows ~30/s; the margin absorbs network jitter
+    limits: Limits = field(default_factory=Limits)
+    concurrency: int = 4  # sends in flight at once: at most these are repeated after a crash
+    admins: tuple[int, ...] = ()  # told of alerts given up, in one notice per REPORT_EVERY
     idle_wait: float = 5.0  # look at the outbox at least this often
-    batch: int = 50
+    batch: int = 100
 
 
 def to_alert(delivery: Delivery) -> Alert:
@@ -55,7 +60,12 @@ def to_alert(delivery: Delivery) -> Alert:
 
 
 class DeliveryWorker:
-    """Sends due outbox rows, oldest first, within Telegram's rate limits."""
+    """Sends due outbox rows and notices, oldest first and fair across chats, within limits.
+
+    One dispatcher picks the next row whose chat may be sent to, waits for a free slot of the
+    overall limit, and starts the send as a task; at most `concurrency` run at once and never
+    two to the same chat, so one chat's alerts keep their order.
+    """
 
     def __init__(
         self,
@@ -71,17 +81,21 @@ class DeliveryWorker:
         self.settings = settings or DeliverySettings()
         self.tz = tz
         self.clock = clock
+        self.limits = SendLimits(self.settings.limits)
         self._wake = asyncio.Event()
         self._stopping = False
-        self._next_to_chat: dict[int, float] = {}
-        self._next_any = 0.0
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self._inflight: set[int] = set()  # chats with a send in flight
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._given_up: list[str] = []
+        self._reported_at: datetime | None = None
 
     def wake(self) -> None:
         """New rows were queued."""
         self._wake.set()
 
     def stop(self) -> None:
-        """Finish the send in flight, then return from `run`."""
+        """Let the sends in flight finish, start no more, then return from `run`."""
         self._stopping = True
         self._wake.set()
 
@@ -89,40 +103,108 @@ class DeliveryWorker:
         requeued = await self.store.run(Store.requeue_inflight)
         if requeued:
             log.info("delivery: %d alerts were in flight at the last stop; resending", requeued)
-        while not self._stopping:
-            due, sent = await self.send_due()
-            if not sent:
-                await self._idle(due > 0)
+        try:
+            while not self._stopping:
+                if not await self.send_due():
+                    await self._idle()
+        finally:
+            await self.drain()
+            await self._report_given_up(force=True)
 
-    async def send_due(self) -> tuple[int, int]:
-        """One pass over the due rows: (rows due, rows attempted); rate-limited chats wait.
+    async def drain(self) -> None:
+        """Wait for the sends in flight."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
-        New alerts go first; then sent alerts whose story more outlets have carried since
-        are edited to say so.
+    async def send_due(self) -> int:
+        """Start the sends that are due and allowed now; the number started.
+
+        New alerts go first, then notices to admins, then sent alerts whose story more outlets
+        have carried since (edited to say so).
         """
-        due = await self.store.run(Store.due_deliveries, self.clock(), self.settings.batch)
-        attempted = 0
+        self._wake.clear()
+        await self._report_given_up()
+        started = 0
+        due = await self.store.run(
+            Store.due_deliveries, self.clock(), self.settings.batch, exclude=self._busy()
+        )
         for delivery in due:
-            if self._stopping:
-                break
-            if self._ready(delivery.chat_id):
-                await self._deliver(delivery)
-                attempted += 1
-        edits = await self.store.run(Store.due_edits, self.settings.batch)
+            started += await self._start(
+                delivery.chat_id, functools.partial(self._deliver, delivery)
+            )
+        await self.store.run(Store.fan_out_notices, self.settings.admins)
+        notices = await self.store.run(
+            Store.due_notices, self.clock(), self.settings.batch, exclude=self._busy()
+        )
+        for notice in notices:
+            started += await self._start(notice.chat_id, functools.partial(self._notify, notice))
+        edits = await self.store.run(Store.due_edits, self.settings.batch, exclude=self._busy())
         for delivery in edits:
-            if self._stopping:
-                break
-            if self._ready(delivery.chat_id):
-                await self._edit(delivery)
-                attempted += 1
-        return len(due) + len(edits), attempted
+            started += await self._start(delivery.chat_id, functools.partial(self._edit, delivery))
+        return started
+
+    def _busy(self) -> set[int]:
+        return self._inflight | self.limits.busy(asyncio.get_running_loop().time())
+
+    async def _start(self, chat_id: int, send: Callable[[], Awaitable[None]]) -> bool:
+        """Start `send` as a task when the chat may be sent to; False when it may not yet."""
+        loop = asyncio.get_running_loop()
+        if (
+            self._stopping
+            or chat_id in self._inflight
+            or not self.limits.ready(chat_id, loop.time())
+        ):
+            return False
+        self._inflight.add(chat_id)
+        await self._slots.acquire()
+        try:
+            at = self.limits.take(chat_id, loop.time())
+            if at > loop.time():
+                await asyncio.sleep(at - loop.time())
+        except BaseException:
+            self._done(chat_id)
+            raise
+        task = asyncio.create_task(self._send_task(chat_id, send))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _send_task(self, chat_id: int, send: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await send()
+        except Exception:
+            # a bug or a store failure: the row stays `sending` and is resent at the next start
+            log.exception("chat %d: sending failed unexpectedly", chat_id)
+        finally:
+            self._done(chat_id)
+
+    def _done(self, chat_id: int) -> None:
+        self._inflight.discard(chat_id)
+        self._slots.release()
+        self._wake.set()
+
+    async def _idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self.settings.idle_wait
+        soonest = self.limits.soonest(loop.time())
+        if soonest is not None:
+            timeout = min(timeout, max(0.01, soonest - loop.time()))
+        next_due = await self.store.run(Store.next_due_at)
+        now = self.clock()
+        if next_due is not None and next_due > now:
+            # due rows of busy chats wait for `soonest` or for a send to finish (a wake)
+            timeout = min(timeout, max(0.05, (next_due - now).total_seconds()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _hold(self, chat_id: int, seconds: float) -> None:
+        self.limits.hold(chat_id, asyncio.get_running_loop().time() + seconds)
 
     async def _edit(self, delivery: Delivery) -> None:
         """Update a sent alert with the outlets that carried its story since."""
         if delivery.message_id is None:
             await self.store.run(Store.edit_done, delivery.id)
             return
-        await self._pace(delivery.chat_id)
         try:
             await self.bot.edit_message_text(
                 render_html(to_alert(delivery), tz=self.tz),
@@ -134,9 +216,7 @@ class DeliveryWorker:
                 ),
             )
         except RetryAfter as exc:
-            self._next_to_chat[delivery.chat_id] = (
-                asyncio.get_running_loop().time() + retry_after_seconds(exc)
-            )
+            self._hold(delivery.chat_id, retry_after_seconds(exc))
             return  # still pending: tried again after the pause
         except Forbidden as exc:
             await self.store.run(
@@ -147,6 +227,7 @@ class DeliveryWorker:
                 "chat %d: alert %d not updated: %s", delivery.chat_id, delivery.id, exc.message
             )
         except (NetworkError, TimeoutError) as exc:
+            self._hold(delivery.chat_id, EDIT_RETRY)
             log.warning(
                 "chat %d: alert %d update failed (%s); will retry",
                 delivery.chat_id,
@@ -156,41 +237,56 @@ class DeliveryWorker:
             return
         await self.store.run(Store.edit_done, delivery.id)
 
-    async def _idle(self, waiting_for_rate: bool) -> None:
-        timeout = self.settings.idle_wait
-        if waiting_for_rate:
-            loop_now = asyncio.get_running_loop().time()
-            soonest = min(self._next_to_chat.values(), default=loop_now)
-            timeout = min(timeout, max(0.05, soonest - loop_now))
-        else:
-            next_due = await self.store.run(Store.next_due_at)
-            if next_due is not None:
-                timeout = min(timeout, max(0.05, (next_due - self.clock()).total_seconds()))
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+    async def _notify(self, notice: Notice) -> None:
+        """Send a notice to an admin, as plain text."""
+        if not await self.store.run(Store.claim_notice, notice.id, now=self.clock()):
+            return
+        state, error, at = "sent", None, self.clock()
+        try:
+            await self._send(notice.chat_id, notice.text[:MAX_TEXT], html=False)
+        except RetryAfter as exc:
+            self._hold(notice.chat_id, retry_after_seconds(exc))
+            state, error = "pending", f"429: {exc.message}"
+            at += timedelta(seconds=retry_after_seconds(exc))
+        except (Forbidden, BadRequest) as exc:
+            state, error = "dropped", exc.message
+            log.warning("admin %d: notice %d not sent: %s", notice.chat_id, notice.id, error)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if at - notice.created_at > self.settings.deadline:
+                state = "failed"
+                log.error(
+                    "admin %d: notice %d failed for good: %s", notice.chat_id, notice.id, error
+                )
+            else:
+                state = "pending"
+                at += self._backoff(notice.attempts)
+        await self.store.run(Store.settle_notice, notice.id, state, now=at, error=error)
 
-    def _ready(self, chat_id: int) -> bool:
-        return asyncio.get_running_loop().time() >= self._next_to_chat.get(chat_id, 0.0)
-
-    async def _pace(self, chat_id: int) -> None:
-        loop = asyncio.get_running_loop()
-        wait = self._next_any - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        now = loop.time()
-        self._next_any = now + self.settings.global_gap
-        gap = self.settings.group_gap if chat_id < 0 else self.settings.private_gap
-        self._next_to_chat[chat_id] = now + gap
+    async def _report_given_up(self, *, force: bool = False) -> None:
+        """Tell the admins about alerts given up, at most one notice per REPORT_EVERY."""
+        if not self._given_up:
+            return
+        now = self.clock()
+        if not force and self._reported_at and now - self._reported_at < REPORT_EVERY:
+            return
+        lines, self._given_up = self._given_up, []
+        self._reported_at = now
+        shown = "\n".join(f"- {line}" for line in lines[:10])
+        more = f"\n... and {len(lines) - 10} more" if len(lines) > 10 else ""
+        text = (
+            f"kurilwatch: {len(lines)} alert(s) could not be delivered and were given up"
+            f" (kept in the outbox as 'failed'):\n{shown}{more}"
+        )
+        await self.store.run(Store.notify_admins, text, now=now)
 
     async def _deliver(self, delivery: Delivery) -> None:
         chat_id = await self.store.run(Store.claim, delivery.id, now=self.clock())
-        if chat_id is None:  # dropped or moved by an earlier failure in this pass
+        if chat_id is None:  # dropped or moved by an earlier failure
             return
         if chat_id != delivery.chat_id:
             delivery = replace(delivery, chat_id=chat_id)
         alert = to_alert(delivery)
-        await self._pace(delivery.chat_id)
         try:
             message = await self._send(delivery.chat_id, render_html(alert, tz=self.tz), html=True)
         except BadRequest as exc:
@@ -231,7 +327,7 @@ class DeliveryWorker:
         chat_id = delivery.chat_id
         if isinstance(exc, RetryAfter):
             wait = retry_after_seconds(exc)
-            self._next_to_chat[chat_id] = asyncio.get_running_loop().time() + wait
+            self._hold(chat_id, wait)
             await self.store.run(
                 Store.mark_retry,
                 delivery.id,
@@ -261,18 +357,26 @@ class DeliveryWorker:
                 dropped,
             )
         elif isinstance(exc, BadRequest):
-            await self.store.run(Store.mark_failed, delivery.id, f"400: {exc.message}")
-            log.error("chat %d: alert %d rejected: %s", chat_id, delivery.id, exc.message)
+            await self._give_up(delivery, f"400: {exc.message}")
         else:
             await self._retry_later(delivery, exc, now)
+
+    async def _give_up(self, delivery: Delivery, error: str) -> None:
+        await self.store.run(Store.mark_failed, delivery.id, error)
+        log.error("chat %d: alert %d failed for good: %s", delivery.chat_id, delivery.id, error)
+        self._given_up.append(
+            f"chat {delivery.chat_id}, alert {delivery.id} ({delivery.item.title[:80]}): {error}"
+        )
+
+    def _backoff(self, attempts: int) -> timedelta:
+        return min(self.settings.max_backoff, timedelta(seconds=2 ** min(attempts, 20)))
 
     async def _retry_later(self, delivery: Delivery, exc: BaseException, now: datetime) -> None:
         error = f"{type(exc).__name__}: {exc}"
         if now - delivery.created_at > self.settings.deadline:
-            await self.store.run(Store.mark_failed, delivery.id, error)
-            log.error("chat %d: alert %d failed for good: %s", delivery.chat_id, delivery.id, error)
+            await self._give_up(delivery, f"{error} (retried for {self.settings.deadline})")
             return
-        backoff = min(self.settings.max_backoff, timedelta(seconds=2 ** min(delivery.attempts, 20)))
+        backoff = self._backoff(delivery.attempts)
         await self.store.run(Store.mark_retry, delivery.id, error, at=now + backoff)
         level = logging.WARNING if isinstance(exc, NetworkError) else logging.ERROR
         log.log(

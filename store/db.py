@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,6 +120,17 @@ class Delivery:
     feed_title: str | None
     also: tuple[str, ...] = ()  # other outlets that carried the story since
     message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message to one operator (telegram.admins), sent as plain text."""
+
+    id: int
+    chat_id: int
+    text: str
+    attempts: int
+    created_at: datetime
 
 
 OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dropped")
@@ -596,21 +607,36 @@ class Store:
 
     def requeue_inflight(self) -> int:
         """Rows left 'sending' by a crash go back to pending (at-least-once delivery)."""
-        cursor = self.db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+        with self.db.atomic():
+            cursor = self.db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+            self.db.execute("UPDATE notices SET state = 'pending' WHERE state = 'sending'")
         return cursor.rowcount
 
-    def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
-        """Pending deliveries whose time has come, oldest first."""
+    def due_deliveries(
+        self, now: datetime, limit: int = 50, *, exclude: Collection[int] = ()
+    ) -> list[Delivery]:
+        """The oldest due delivery of each chat not in `exclude`, oldest first.
+
+        One row per chat keeps the worker fair: a chat with a thousand queued alerts waits
+        its turn behind the others' first ones instead of filling every batch.
+        """
+        skip = ",".join("?" * len(exclude))
         return self._deliveries(
-            "o.state = 'pending' AND coalesce(o.next_attempt_at, 0) <= ?"
-            " ORDER BY o.next_attempt_at, o.id LIMIT ?",
-            [now.timestamp(), limit],
+            "o.id IN (SELECT min(id) FROM outbox WHERE state = 'pending'"
+            " AND coalesce(next_attempt_at, 0) <= ?"
+            + (f" AND chat_id NOT IN ({skip})" if exclude else "")
+            + " GROUP BY chat_id) ORDER BY o.next_attempt_at, o.id LIMIT ?",
+            [now.timestamp(), *exclude, limit],
         )
 
-    def due_edits(self, limit: int = 50) -> list[Delivery]:
+    def due_edits(self, limit: int = 50, *, exclude: Collection[int] = ()) -> list[Delivery]:
         """Sent alerts whose story has been carried by more outlets since."""
+        skip = ",".join("?" * len(exclude))
         return self._deliveries(
-            "o.state = 'sent' AND o.edit_pending = 1 ORDER BY o.id LIMIT ?", [limit]
+            "o.state = 'sent' AND o.edit_pending = 1"
+            + (f" AND o.chat_id NOT IN ({skip})" if exclude else "")
+            + " ORDER BY o.id LIMIT ?",
+            [*exclude, limit],
         )
 
     def edit_done(self, delivery_id: int) -> None:
@@ -640,7 +666,13 @@ class Store:
         ]
 
     def next_due_at(self) -> datetime | None:
-        row = self._one("SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'pending'", [])
+        """When the next pending alert or notice is due."""
+        row = self._one(
+            "SELECT min(t) AS t FROM ("
+            "SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'pending'"
+            " UNION ALL SELECT min(next_attempt_at) FROM notices WHERE state = 'pending')",
+            [],
+        )
         return None if row is None else _dt(row["t"])
 
     def claim(self, delivery_id: int, *, now: datetime) -> int | None:
@@ -675,6 +707,96 @@ class Store:
     def mark_failed(self, delivery_id: int, error: str, *, state: str = "failed") -> None:
         assert state in OUTBOX_STATES
         self._update_outbox("state = ?, last_error = ?", [state, error], delivery_id)
+
+    # -- notices to the operators ----------------------------------------------------------
+
+    def notify_admins(self, text: str, *, now: datetime) -> int:
+        """Queue a message for every admin (fanned out when sent: the list may change)."""
+        ts = now.timestamp()
+        cursor = self.db.execute(
+            "INSERT INTO notices (text, state, attempts, next_attempt_at, created_at)"
+            " VALUES (?, 'pending', 0, ?, ?)",
+            [text, ts, ts],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def fan_out_notices(self, admins: Collection[int]) -> int:
+        """Turn each notice for every admin into one row per admin; the number of notices.
+
+        Without admins the notices are dropped (kept, with the reason).
+        """
+        with self.db.atomic():
+            rows = list(
+                self.db.query(
+                    "SELECT id, text, next_attempt_at, created_at FROM notices"
+                    " WHERE chat_id IS NULL AND state = 'pending'"
+                )
+            )
+            for row in rows:
+                if not admins:
+                    self.db.execute(
+                        "UPDATE notices SET state = 'dropped',"
+                        " last_error = 'no telegram.admins configured' WHERE id = ?",
+                        [row["id"]],
+                    )
+                    continue
+                self.db.conn.executemany(
+                    "INSERT INTO notices (chat_id, text, state, attempts, next_attempt_at,"
+                    " created_at) VALUES (?, ?, 'pending', 0, ?, ?)",
+                    [
+                        (chat, row["text"], row["next_attempt_at"], row["created_at"])
+                        for chat in admins
+                    ],
+                )
+                self.db.execute("UPDATE notices SET state = 'fanned' WHERE id = ?", [row["id"]])
+        return len(rows)
+
+    def due_notices(
+        self, now: datetime, limit: int = 50, *, exclude: Collection[int] = ()
+    ) -> list[Notice]:
+        """Pending notices to one admin each, whose time has come, oldest first."""
+        skip = ",".join("?" * len(exclude))
+        rows = self.db.query(
+            "SELECT id, chat_id, text, attempts, created_at FROM notices"
+            " WHERE state = 'pending' AND chat_id IS NOT NULL AND next_attempt_at <= ?"
+            + (f" AND chat_id NOT IN ({skip})" if exclude else "")
+            + " ORDER BY next_attempt_at, id LIMIT ?",
+            [now.timestamp(), *exclude, limit],
+        )
+        return [
+            Notice(
+                id=row["id"],
+                chat_id=row["chat_id"],
+                text=row["text"],
+                attempts=row["attempts"],
+                created_at=datetime.fromtimestamp(row["created_at"], UTC),
+            )
+            for row in rows
+        ]
+
+    def claim_notice(self, notice_id: int, *, now: datetime) -> bool:
+        cursor = self.db.execute(
+            "UPDATE notices SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?"
+            " WHERE id = ? AND state = 'pending'",
+            [now.timestamp(), notice_id],
+        )
+        return cursor.rowcount == 1
+
+    def settle_notice(
+        self, notice_id: int, state: str, *, now: datetime, error: str | None = None
+    ) -> None:
+        """Record how sending a notice went: sent, pending (retry at `now`), failed, dropped."""
+        assert state in ("sent", "pending", "failed", "dropped")
+        self.db.execute(
+            "UPDATE notices SET state = ?, last_error = ?, next_attempt_at = ?,"
+            " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+            [state, error, now.timestamp(), state, now.timestamp(), notice_id],
+        )
+
+    def notices(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """Every notice (to one admin), oldest first: for the CLI and tests."""
+        where, params = ("WHERE chat_id = ?", [chat_id]) if chat_id is not None else ("", [])
+        return list(self.db.query(f"SELECT * FROM notices {where} ORDER BY id", params))
 
     def outbox_counts(self) -> dict[str, int]:
         return {

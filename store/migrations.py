@@ -151,6 +151,31 @@ def m006_briefs(db: Database) -> None:
     items.add_column("marks", str, not_null_default="[]")  # JSON: its words set in bold
 
 
+@migrations()
+def m007_notices(db: Database) -> None:
+    # messages to the operators (telegram.admins): failed alerts, disabled feeds, bad reloads;
+    # a row without chat_id is for every admin and is fanned out when the daemon sends it
+    db.table("notices").create(
+        {
+            "id": int,
+            "chat_id": int,
+            "text": str,
+            "state": str,  # pending, sending, sent, failed, dropped, fanned
+            "attempts": int,
+            "next_attempt_at": float,
+            "created_at": float,
+            "sent_at": float,
+            "last_error": str,
+        },
+        pk="id",
+        not_null={"text", "state", "attempts", "created_at"},
+        defaults={"attempts": 0},
+    )
+    db.table("notices").create_index(["state", "next_attempt_at"])
+    # the delivery worker reads the oldest due row of each chat
+    db.table("outbox").create_index(["state", "chat_id", "next_attempt_at"])
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

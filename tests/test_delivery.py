@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from telegram import Bot
+from telegram.request import HTTPXRequest
 
 from bot.delivery import DeliverySettings, DeliveryWorker
+from bot.limits import Limits, SendLimits
 from store import AsyncStore, FeedState, ItemRecord, Store
 from tests.conftest import TOKEN, Clock
 from tests.fakes.telegram_api import FakeBotAPI
@@ -17,6 +21,9 @@ from tests.fakes.telegram_api import FakeBotAPI
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CHAT = 1001
 GROUP = -2002
+ADMIN = 7007
+NO_LIMITS = Limits(per_second=1000, private_per_second=1000, private_burst=10, group_per_minute=1e5)
+FAST = DeliverySettings(limits=NO_LIMITS, admins=(ADMIN,))
 
 
 @pytest.fixture
@@ -26,16 +33,15 @@ async def parts(
     store = await AsyncStore(tmp_path / "kw.db").open()
     clock = Clock(T0)
     async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
-        worker = DeliveryWorker(
-            store, bot, settings=DeliverySettings(private_gap=0, group_gap=0), clock=clock
-        )
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
         yield store, worker, clock
     await store.close()
 
 
-async def queue(store: AsyncStore, chat_id: int, guid: str = "1") -> None:
-    await store.run(Store.upsert_subscriber, chat_id, now=T0 - timedelta(1))
-    await store.run(Store.subscribe, chat_id, "kuril", now=T0 - timedelta(1))
+async def queue(store: AsyncStore, chat_id: int | list[int], guid: str = "1") -> None:
+    for chat in chat_id if isinstance(chat_id, list) else [chat_id]:
+        await store.run(Store.upsert_subscriber, chat, now=T0 - timedelta(1))
+        await store.run(Store.subscribe, chat, "kuril", now=T0 - timedelta(1))
     record = ItemRecord(
         guid=guid,
         link=f"https://n.example/{guid}",
@@ -46,6 +52,13 @@ async def queue(store: AsyncStore, chat_id: int, guid: str = "1") -> None:
         topics=("kuril",),
     )
     await store.run(Store.ingest, FeedState(id="f", url="u"), [record], now=T0, alert=True)
+
+
+async def step(worker: DeliveryWorker) -> int:
+    """One pass of the worker, its sends awaited: the number of sends started."""
+    started = await worker.send_due()
+    await worker.drain()
+    return started
 
 
 async def outbox(store: AsyncStore) -> list[tuple[int, str, int, str | None]]:
@@ -61,26 +74,26 @@ async def outbox(store: AsyncStore) -> list[tuple[int, str, int, str | None]]:
 async def test_sent_alert_is_html_and_marked_sent(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, _ = parts
     await queue(store, CHAT)
-    assert await worker.send_due() == (1, 1)
+    assert await step(worker) == 1
     [message] = bot_api.sent_messages(CHAT)
     assert message["parse_mode"] == "HTML"
     assert "Iturup &lt;airport&gt; &amp; port" in message["text"]
     assert message["link_preview_options"] == {"is_disabled": True}
     assert await outbox(store) == [(CHAT, "sent", 1, None)]
-    assert await worker.send_due() == (0, 0)
+    assert await step(worker) == 0
 
 
 async def test_flood_control_waits_and_resends_the_same_message(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
     await queue(store, CHAT)
     bot_api.fail_retry_after("sendMessage", 3, chat_id=CHAT)
-    assert await worker.send_due() == (1, 1)
+    assert await step(worker) == 1
     [(chat, state, attempts, error)] = await outbox(store)
     assert (chat, state, attempts) == (CHAT, "pending", 1) and "429" in (error or "")
-    assert await worker.send_due() == (0, 0)  # not due before retry_after has passed
+    assert await step(worker) == 0  # not due before retry_after has passed
     clock.now += timedelta(seconds=3)
-    worker._next_to_chat.clear()  # the loop clock's pause for this chat has passed too
-    assert await worker.send_due() == (1, 1)
+    worker.limits = SendLimits(NO_LIMITS)  # the event loop's pause for the chat has passed too
+    assert await step(worker) == 1
     assert len(bot_api.sent_messages(CHAT)) == 1
     assert await outbox(store) == [(CHAT, "sent", 2, None)]
 
@@ -92,7 +105,7 @@ async def test_blocked_chat_becomes_inactive_and_alerts_are_kept_as_dropped(
     await queue(store, CHAT, "1")
     await queue(store, CHAT, "2")
     bot_api.fail_blocked(CHAT)
-    await worker.send_due()
+    await step(worker)
     assert len(bot_api.calls_of("sendMessage")) == 1  # no retry storm
     assert [row[1] for row in await outbox(store)] == ["dropped", "dropped"]
     subscriber = await store.run(Store.subscriber, CHAT)
@@ -103,7 +116,7 @@ async def test_chat_not_found_is_like_blocked(parts, bot_api: FakeBotAPI) -> Non
     store, worker, _ = parts
     await queue(store, CHAT)
     bot_api.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
-    await worker.send_due()
+    await step(worker)
     assert [row[1] for row in await outbox(store)] == ["dropped"]
 
 
@@ -111,8 +124,8 @@ async def test_migrated_group_moves_and_gets_the_alert(parts, bot_api: FakeBotAP
     store, worker, _ = parts
     await queue(store, GROUP)
     bot_api.migrate_chat(GROUP, -1009999)
-    await worker.send_due()
-    await worker.send_due()
+    await step(worker)
+    await step(worker)
     assert len(bot_api.sent_messages(-1009999)) == 1
     assert await store.run(Store.subscriptions, -1009999) == ["kuril"]
     assert await outbox(store) == [(-1009999, "sent", 2, None)]
@@ -126,7 +139,7 @@ async def test_unparsable_html_is_resent_as_plain_text(parts, bot_api: FakeBotAP
         status=400,
         description="Bad Request: can't parse entities: unsupported start tag",
     )
-    await worker.send_due()
+    await step(worker)
     [message] = bot_api.sent_messages(CHAT)
     assert message.get("parse_mode") is None
     assert message["text"].startswith("Iturup <airport> & port")
@@ -139,16 +152,16 @@ async def test_server_errors_retry_with_backoff_until_the_deadline(
     store, worker, clock = parts
     await queue(store, CHAT)
     bot_api.fail_next("sendMessage", status=502, description="Bad Gateway", times=2)
-    await worker.send_due()
+    await step(worker)
     [(_, state, attempts, error)] = await outbox(store)
     assert (state, attempts) == ("pending", 1) and "Bad Gateway" in (error or "")
-    assert await worker.send_due() == (0, 0)  # backing off
+    assert await step(worker) == 0  # backing off
     clock.now += timedelta(seconds=2)
-    await worker.send_due()
+    await step(worker)
     assert [row[1:3] for row in await outbox(store)] == [("pending", 2)]
     clock.now += timedelta(hours=25)  # past the deadline: failed, kept
     bot_api.fail_next("sendMessage", status=502, description="Bad Gateway")
-    await worker.send_due()
+    await step(worker)
     assert [row[1] for row in await outbox(store)] == ["failed"]
     assert bot_api.sent_messages(CHAT) == []
 
@@ -158,7 +171,7 @@ async def test_more_outlets_edit_the_sent_alert_not_a_new_message(
 ) -> None:  # type: ignore[no-untyped-def]
     store, worker, _clock = parts
     await queue(store, CHAT)
-    await worker.send_due()
+    await step(worker)
     [_sent] = bot_api.sent_messages(CHAT)
     again = ItemRecord(
         guid="other-1",
@@ -171,12 +184,12 @@ async def test_more_outlets_edit_the_sent_alert_not_a_new_message(
     )
     other = FeedState(id="kyodo", url="u2", title="Kyodo")
     await store.run(Store.ingest, other, [again], now=T0 + timedelta(hours=2), alert=True)
-    await worker.send_due()
+    await step(worker)
     [edit] = bot_api.calls_of("editMessageText")
     assert edit.params["message_id"] == sent_message_id(bot_api, CHAT)
     assert "Also: Kyodo" in edit.params["text"] and edit.status == 200
     assert len(bot_api.sent_messages(CHAT)) == 1
-    await worker.send_due()
+    await step(worker)
     assert len(bot_api.calls_of("editMessageText")) == 1  # done once
     late = FeedState(id="nhk", url="u3", title="NHK")
     await store.run(
@@ -186,10 +199,70 @@ async def test_more_outlets_edit_the_sent_alert_not_a_new_message(
         now=T0 + timedelta(hours=50),
         alert=True,
     )
-    await worker.send_due()
+    await step(worker)
     assert len(bot_api.calls_of("editMessageText")) == 1  # past 48 hours: left as it is
 
 
 def sent_message_id(api: FakeBotAPI, chat_id: int) -> int:
     [call] = [c for c in api.calls_of("sendMessage") if c.params["chat_id"] == chat_id and c.ok]
     return int(call.response["result"]["message_id"])
+
+
+async def test_sends_run_concurrently_up_to_the_setting_and_in_order_within_a_chat(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    chats = [CHAT + n for n in range(6)]
+    for guid in ("1", "2"):
+        await queue(store, chats, guid)
+    bot_api.latency = 0.2
+    settings = replace(FAST, concurrency=3)
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=settings)
+        task = asyncio.create_task(worker.run())
+        await bot_api.wait_for_async(lambda: len(bot_api.sent_messages()) == 12, 10, "12 alerts")
+        worker.stop()
+        await task
+    await store.close()
+    assert bot_api.max_in_flight == 3
+    for chat in chats:
+        links = [m["text"].split('href="')[1].split('"')[0] for m in bot_api.sent_messages(chat)]
+        assert links == ["https://n.example/1", "https://n.example/2"]
+
+
+async def test_a_timed_out_send_is_retried_and_may_arrive_twice(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    clock = Clock(T0)
+    await queue(store, CHAT)
+    bot_api.stall_next("sendMessage", 1.0)
+    request = HTTPXRequest(read_timeout=0.3)
+    async with Bot(TOKEN, base_url=bot_api.base_url, request=request) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
+        assert await step(worker) == 1
+        [(_, state, attempts, error)] = await outbox(store)
+        assert (state, attempts) == ("pending", 1) and "TimedOut" in (error or "")
+        clock.now += timedelta(seconds=2)
+        assert await step(worker) == 1
+    await bot_api.wait_for_async(
+        lambda: len(bot_api.sent_messages(CHAT)) == 2, 5, "the stalled send"
+    )
+    assert [row[1:3] for row in await outbox(store)] == [("sent", 2)]
+    await store.close()
+
+
+async def test_admins_are_told_of_alerts_given_up(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
+    store, worker, _ = parts
+    await queue(store, CHAT)
+    bot_api.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
+    await step(worker)
+    assert [row[1] for row in await outbox(store)] == ["failed"]
+    await step(worker)
+    [notice] = bot_api.sent_messages(ADMIN)
+    assert "1 alert(s) could not be delivered" in notice["text"]
+    assert f"chat {CHAT}" in notice["text"] and "Message is too long" in notice["text"]
+    assert notice.get("parse_mode") is None
+    [row] = await store.run(Store.notices, ADMIN)
+    assert row["state"] == "sent"
+    assert await step(worker) == 0  # told once

@@ -94,9 +94,11 @@ def test_outbox_lifecycle_and_crash_requeue(store: Store) -> None:
     store.upsert_subscriber(1, now=T0)
     store.subscribe(1, "kuril", now=T0)
     store.ingest(FeedState(id="a", url="u"), [record("1"), record("2")], now=T0, alert=True)
-    first, second = store.due_deliveries(T0)
+    [first] = store.due_deliveries(T0)  # one row per chat: its oldest
     assert store.claim(first.id, now=T0) == 1
     store.mark_sent(first.id, 77, now=T0)
+    [second] = store.due_deliveries(T0)
+    assert second.id > first.id
     assert store.claim(second.id, now=T0) == 1  # then the process dies
     assert store.claim(second.id, now=T0) is None
     assert store.due_deliveries(T0) == []
@@ -107,6 +109,43 @@ def test_outbox_lifecycle_and_crash_requeue(store: Store) -> None:
     assert store.due_deliveries(T0) == []
     assert store.next_due_at() == T0 + timedelta(minutes=1)
     assert store.outbox_counts() == {"sent": 1, "pending": 1}
+
+
+def test_due_deliveries_are_fair_across_chats(store: Store) -> None:
+    for chat in (1, 2, 3):
+        store.upsert_subscriber(chat, now=T0)
+        store.subscribe(chat, "kuril", now=T0)
+    feed = FeedState(id="a", url="u")
+    store.ingest(feed, [record(str(n)) for n in range(50)], now=T0, alert=True)
+    due = store.due_deliveries(T0, limit=10)
+    assert [d.chat_id for d in due] == [1, 2, 3]  # each chat's oldest, not 10 rows of chat 1
+    assert [d.item.guid for d in due] == ["0", "0", "0"]
+    assert [d.chat_id for d in store.due_deliveries(T0, exclude={1, 3})] == [2]
+    store.mark_retry(due[0].id, "502", at=T0 + timedelta(minutes=5))
+    later = store.due_deliveries(T0)
+    assert [(d.chat_id, d.item.guid) for d in later] == [(2, "0"), (3, "0"), (1, "1")]
+
+
+def test_notices_fan_out_to_the_admins_of_the_day(store: Store) -> None:
+    store.notify_admins("feed x was disabled", now=T0)
+    assert store.due_notices(T0) == []  # not yet addressed
+    assert store.fan_out_notices((11, 12)) == 1
+    assert store.fan_out_notices((11, 12)) == 0
+    due = store.due_notices(T0)
+    assert [(n.chat_id, n.text) for n in due] == [
+        (11, "feed x was disabled"),
+        (12, "feed x was disabled"),
+    ]
+    assert store.claim_notice(due[0].id, now=T0)
+    assert not store.claim_notice(due[0].id, now=T0)
+    store.settle_notice(due[0].id, "sent", now=T0)
+    assert store.claim_notice(due[1].id, now=T0)  # and the process dies
+    store.requeue_inflight()
+    assert [n.chat_id for n in store.due_notices(T0, exclude={99})] == [12]
+    store.notify_admins("nobody to tell", now=T0)
+    store.fan_out_notices(())
+    [kept] = [n for n in store.notices() if n["text"] == "nobody to tell"]
+    assert (kept["state"], kept["last_error"]) == ("dropped", "no telegram.admins configured")
 
 
 def test_deactivate_drops_pending_and_start_reactivates(store: Store) -> None:

@@ -685,7 +685,9 @@ class FakeBotAPI:
     Records every request in ``calls``, queues updates pushed by tests for ``getUpdates``
     (long polling included), validates sendMessage/editMessageText/sendPhoto like Telegram
     (HTML parse mode, text and caption lengths) and can inject errors: ``fail_next``,
-    ``fail_retry_after``, ``fail_blocked`` and ``migrate_chat``.
+    ``fail_retry_after``, ``fail_share``, ``fail_first_attempts``, ``fail_blocked``,
+    ``migrate_chat`` and ``stall_next`` (a timeout). ``latency`` delays every chat-bound call
+    and ``max_in_flight`` records how many were served at once.
 
     Flood limits are off by default. With ``enforce_limits=True`` (constructor or attribute)
     sendMessage/sendPhoto answer 429 with ``parameters.retry_after`` (whole seconds until the
@@ -739,6 +741,10 @@ class FakeBotAPI:
         self._first_attempt_wait: int | None = None
         self._random_failures: list[tuple[str, float, _ApiError, random.Random]] = []
         self._attempted: set[tuple[str, int, str]] = set()
+        self.latency = 0.0  # seconds every chat-bound call takes, like a real network
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most chat-bound calls served at once
+        self._stalls: list[list[Any]] = []  # [method, seconds, times left]
         self._handlers = self._build_handlers()
         self._canonical = {name.lower(): name for name in self._handlers}
 
@@ -942,6 +948,20 @@ class FakeBotAPI:
         with self._cond:
             self._first_attempt_wait = seconds
 
+    def stall_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Hold the next ``times`` calls of ``method`` for ``seconds`` before serving them, so
+        that a client with a shorter timeout gives up (the call is still carried out)."""
+        with self._cond:
+            self._stalls.append([self.canonical_method(method), seconds, times])
+
+    def _stall(self, method: str) -> float:
+        with self._cond:
+            for stall in self._stalls:
+                if stall[0] == method and stall[2] > 0:
+                    stall[2] -= 1
+                    return float(stall[1])
+        return 0.0
+
     def fail_blocked(self, chat_id: int) -> None:
         """Sends and edits to ``chat_id`` answer 403 until ``unblock(chat_id)``."""
         with self._cond:
@@ -1036,6 +1056,15 @@ class FakeBotAPI:
             params, files = decode_request(content_type, read_body(), query)
             if route is None:
                 raise _ApiError(404, "Not Found")
+            if method in _CHAT_BOUND_METHODS:
+                with self._cond:
+                    self.in_flight += 1
+                    self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    time.sleep(self.latency + self._stall(method))
+                finally:
+                    with self._cond:
+                        self.in_flight -= 1
             token = urllib.parse.unquote(route["token"])
             result = self._execute(token, _ApiRequest(method, params, files))
             status, response = 200, {"ok": True, "result": result}

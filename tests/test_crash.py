@@ -1,0 +1,128 @@
+"""Crash consistency of delivery: SIGKILL the daemon again and again while it sends.
+
+2,000 alerts (10 stories to 200 chats) are queued; the daemon is killed at 10 random points of
+its progress and restarted each time. Every (chat, story) must arrive, and the only repeats
+allowed are the sends in flight at a kill (rows left `sending`), at most `concurrency` each.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from store import FeedState, ItemRecord, Store
+from tests.conftest import TOKEN, shipped_topics
+from tests.fakes.telegram_api import FakeBotAPI
+
+CHATS = 200
+STORIES = 10
+KILLS = 10
+CONCURRENCY = 4
+
+
+def queue_alerts(db: Path) -> None:
+    store = Store(db)
+    then = datetime.now(UTC) - timedelta(hours=1)
+    for chat in range(1, CHATS + 1):
+        store.upsert_subscriber(chat, now=then)
+        store.subscribe(chat, "kuril", now=then)
+    records = [
+        ItemRecord(
+            guid=f"s{n}",
+            link=f"https://news.example/story-{n}",
+            canonical_url=f"https://news.example/story-{n}",
+            title=f"Story {n}: talks on the Kuril Islands",
+            summary="Officials met on the Kuril Islands.",
+            published_at=then,
+            topics=("kuril",),
+        )
+        for n in range(STORIES)
+    ]
+    result = store.ingest(FeedState(id="wire", url="u"), records, now=then, alert=True)
+    assert result.queued == CHATS * STORIES
+    store.close()
+
+
+def write_config(folder: Path, api: FakeBotAPI) -> Path:
+    config: dict[str, Any] = {
+        "store": {"path": "kw.db"},
+        "telegram": {"api_base_url": api.base_url},
+        # Telegram's pace would make this test take minutes; the fake does not enforce it
+        "delivery": {
+            "concurrency": CONCURRENCY,
+            "per_second": 1000,
+            "private_per_second": 1000,
+            "private_burst": 10,
+        },
+        "feeds": [],
+        "topics": shipped_topics(),
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
+
+
+def received(api: FakeBotAPI) -> list[tuple[int, str]]:
+    """(chat, story link) of every message the fake accepted."""
+    return [
+        (int(c.params["chat_id"]), c.params["text"].split('href="')[1].split('"')[0])
+        for c in api.calls_of("sendMessage")
+        if c.ok
+    ]
+
+
+def in_flight(db: Path) -> int:
+    store = Store(db)
+    try:
+        return store.outbox_counts().get("sending", 0)
+    finally:
+        store.close()
+
+
+def test_sigkill_during_delivery_loses_nothing_and_repeats_only_sends_in_flight(
+    tmp_path: Path, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    bot_api.latency = 0.005  # sends take a moment, so kills land in the middle of some
+    config = write_config(tmp_path, bot_api)
+    db = tmp_path / "kw.db"
+    queue_alerts(db)
+    total = CHATS * STORIES
+    rng = random.Random(20261127)
+    # kill points spread over the run: after this many more messages have arrived
+    steps = [rng.randint(40, 2 * total // (KILLS + 2)) for _ in range(KILLS)]
+    assert sum(steps) < total  # every kill comes before the end
+    flight: list[int] = []
+    for step in steps:
+        daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+        target = len(bot_api.calls_of("sendMessage")) + step
+        bot_api.wait_for(
+            lambda target=target: len(bot_api.calls_of("sendMessage")) >= target,  # type: ignore[misc]
+            30,
+            f"{target} sends",
+        )
+        daemon.stop(signal.SIGKILL)
+        flight.append(in_flight(db))
+
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    bot_api.wait_for(lambda: len(set(received(bot_api))) == total, 60, "every alert")
+    assert daemon.stop() == 0
+    assert "Traceback" not in daemon.stderr.text
+
+    got = received(bot_api)
+    assert set(got) == {
+        (chat, f"https://news.example/story-{n}")
+        for chat in range(1, CHATS + 1)
+        for n in range(STORIES)
+    }
+    repeats = len(got) - total
+    print(f"kills: {KILLS}; in flight at each kill: {flight}; repeated: {repeats}")
+    assert all(n <= CONCURRENCY for n in flight), flight
+    assert repeats <= sum(flight), (repeats, flight)
+    store = Store(db)
+    assert store.outbox_counts() == {"sent": total}
+    store.close()
