@@ -3,9 +3,11 @@ Telegram's limits (30/s overall, 1/s per private chat after a small burst).
 
     .venv/bin/python bench/deliver.py [--chats 1000] [--stories 3]
 
-Run 1: clean; prints messages per second and the number of 429 answers (targets: >= 28/s,
-zero 429). Run 2: 5% of sends answer 500 and 1% of the chats have blocked the bot; every alert
-to the other chats must be sent, and the blocked chats' alerts dropped, none lost.
+Every send takes `--latency` seconds (default 50 ms, a real network), so the sender must
+keep several in flight. Run 1: clean; prints messages per second and the number of 429
+answers (targets: >= 28/s, zero 429). Run 2: 5% of sends answer 500 and 1% of the chats have
+blocked the bot; every alert to the other chats must be sent, and the blocked chats' alerts
+dropped, none lost.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,31 +27,11 @@ sys.path.insert(0, str(ROOT))
 from telegram import Bot
 
 from bot.delivery import DeliveryWorker
-from store import AsyncStore, FeedState, ItemRecord, Store
+from store import AsyncStore
+from tests.fakes.alerts import queue_stories
 from tests.fakes.telegram_api import FakeBotAPI
 
 TOKEN = "123456:BENCH-TOKEN"
-T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-async def fill(store: AsyncStore, chats: int, stories: int) -> None:
-    for chat in range(1, chats + 1):
-        await store.run(Store.upsert_subscriber, chat, now=T0 - timedelta(1))
-        await store.run(Store.subscribe, chat, "kuril", now=T0 - timedelta(1))
-    records = [
-        ItemRecord(
-            guid=f"s{n}",
-            link=f"https://n.example/{n}",
-            canonical_url=f"https://n.example/{n}",
-            title=f"Story {n} about Iturup",
-            summary="Something happened on the Kuril Islands today.",
-            published_at=T0,
-            topics=("kuril",),
-        )
-        for n in range(stories)
-    ]
-    now = datetime.now(UTC)
-    await store.run(Store.ingest, FeedState(id="f", url="u"), records, now=now, alert=True)
 
 
 def states(db: Path) -> dict[str, int]:
@@ -66,7 +48,7 @@ async def deliver(
 ) -> tuple[float, Path]:
     db = folder / "kw.db"
     store = await AsyncStore(db).open()
-    await fill(store, chats, stories)
+    await store.run(queue_stories, chats, stories, datetime.now(UTC))
     async with Bot(TOKEN, base_url=api.base_url) as bot:
         worker = DeliveryWorker(store, bot)
         task = asyncio.create_task(worker.run())
@@ -89,23 +71,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--stories", type=int, default=3)
+    parser.add_argument(
+        "--latency", type=float, default=0.05, help="seconds each send takes (a real network)"
+    )
     args = parser.parse_args()
     total = args.chats * args.stories
 
     with tempfile.TemporaryDirectory() as tmp:
         api = FakeBotAPI(TOKEN, enforce_limits=True).start()
+        api.latency = args.latency
         try:
             elapsed, db = asyncio.run(deliver(api, Path(tmp), args.chats, args.stories, total))
             refused = sum(1 for c in api.calls_of("sendMessage") if c.status == 429)
             show(f"clean run: {total} alerts to {args.chats} chats", f"{elapsed:6.1f} s")
             show("messages per second", f"{total / elapsed:6.1f}  (target >= 28)")
             show("429 answers", f"{refused:6d}  (target 0)")
+            show("sends in flight at most", f"{api.max_in_flight:6d}")
             show("outbox states", str(states(db)))
         finally:
             api.stop()
 
     with tempfile.TemporaryDirectory() as tmp:
         api = FakeBotAPI(TOKEN, enforce_limits=True).start()
+        api.latency = args.latency
         blocked = set(range(1, args.chats + 1, 100))  # 1% of the chats
         for chat in blocked:
             api.fail_blocked(chat)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TypeVar
 
 from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
@@ -27,7 +28,7 @@ from watchers.poll import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
-SendText = Callable[..., Awaitable[Message]]
+T = TypeVar("T")
 EDIT_RETRY = 30.0  # seconds before a failed "Also:" update to a chat is tried again
 REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
 MAX_TEXT = 4096
@@ -43,6 +44,10 @@ class DeliverySettings:
     admins: tuple[int, ...] = ()  # told of alerts given up, in one notice per REPORT_EVERY
     idle_wait: float = 5.0  # look at the outbox at least this often
     batch: int = 100
+
+
+async def _ready(delivery: Delivery) -> Delivery:
+    return delivery  # an edit has no claim: it is marked done after it
 
 
 def to_alert(delivery: Delivery) -> Alert:
@@ -129,25 +134,36 @@ class DeliveryWorker:
             Store.due_deliveries, self.clock(), self.settings.batch, exclude=self._busy()
         )
         for delivery in due:
-            started += await self._start(
-                delivery.chat_id, functools.partial(self._deliver, delivery)
-            )
+            claim = functools.partial(self._claim, delivery)
+            started += await self._start(delivery.chat_id, claim, self._deliver)
         await self.store.run(Store.fan_out_notices, self.settings.admins)
         notices = await self.store.run(
             Store.due_notices, self.clock(), self.settings.batch, exclude=self._busy()
         )
         for notice in notices:
-            started += await self._start(notice.chat_id, functools.partial(self._notify, notice))
+            claim_notice = functools.partial(self._claim_notice, notice)
+            started += await self._start(notice.chat_id, claim_notice, self._notify)
         edits = await self.store.run(Store.due_edits, self.settings.batch, exclude=self._busy())
         for delivery in edits:
-            started += await self._start(delivery.chat_id, functools.partial(self._edit, delivery))
+            started += await self._start(
+                delivery.chat_id, functools.partial(_ready, delivery), self._edit
+            )
         return started
 
     def _busy(self) -> set[int]:
         return self._inflight | self.limits.busy(asyncio.get_running_loop().time())
 
-    async def _start(self, chat_id: int, send: Callable[[], Awaitable[None]]) -> bool:
-        """Start `send` as a task when the chat may be sent to; False when it may not yet."""
+    async def _start(
+        self,
+        chat_id: int,
+        claim: Callable[[], Awaitable[T | None]],
+        send: Callable[[T], Awaitable[None]],
+    ) -> bool:
+        """Claim a row and start sending it when its chat may be sent to; False if not now.
+
+        The claim (the row marked `sending`) comes before the pause for the overall limit, so
+        the request leaves right at its slot: store latency must not bunch requests up.
+        """
         loop = asyncio.get_running_loop()
         if (
             self._stopping
@@ -158,20 +174,25 @@ class DeliveryWorker:
         self._inflight.add(chat_id)
         await self._slots.acquire()
         try:
+            job = None if self._stopping else await claim()
+            if job is None:  # gone meanwhile: sent, dropped or moved by an earlier failure
+                self._done(chat_id)
+                return False
             at = self.limits.take(chat_id, loop.time())
             if at > loop.time():
                 await asyncio.sleep(at - loop.time())
         except BaseException:
             self._done(chat_id)
             raise
-        task = asyncio.create_task(self._send_task(chat_id, send))
+        task = asyncio.create_task(self._send_task(chat_id, send(job)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _send_task(self, chat_id: int, send: Callable[[], Awaitable[None]]) -> None:
+    async def _send_task(self, chat_id: int, send: Awaitable[None]) -> None:
+        self.limits.departed(asyncio.get_running_loop().time())
         try:
-            await send()
+            await send
         except Exception:
             # a bug or a store failure: the row stays `sending` and is resent at the next start
             log.exception("chat %d: sending failed unexpectedly", chat_id)
@@ -237,10 +258,18 @@ class DeliveryWorker:
             return
         await self.store.run(Store.edit_done, delivery.id)
 
+    async def _claim(self, delivery: Delivery) -> Delivery | None:
+        chat_id = await self.store.run(Store.claim, delivery.id, now=self.clock())
+        if chat_id is None or chat_id == delivery.chat_id:
+            return None if chat_id is None else delivery
+        return replace(delivery, chat_id=chat_id)  # the chat migrated meanwhile
+
+    async def _claim_notice(self, notice: Notice) -> Notice | None:
+        claimed = await self.store.run(Store.claim_notice, notice.id, now=self.clock())
+        return notice if claimed else None
+
     async def _notify(self, notice: Notice) -> None:
         """Send a notice to an admin, as plain text."""
-        if not await self.store.run(Store.claim_notice, notice.id, now=self.clock()):
-            return
         state, error, at = "sent", None, self.clock()
         try:
             await self._send(notice.chat_id, notice.text[:MAX_TEXT], html=False)
@@ -281,11 +310,6 @@ class DeliveryWorker:
         await self.store.run(Store.notify_admins, text, now=now)
 
     async def _deliver(self, delivery: Delivery) -> None:
-        chat_id = await self.store.run(Store.claim, delivery.id, now=self.clock())
-        if chat_id is None:  # dropped or moved by an earlier failure
-            return
-        if chat_id != delivery.chat_id:
-            delivery = replace(delivery, chat_id=chat_id)
         alert = to_alert(delivery)
         try:
             message = await self._send(delivery.chat_id, render_html(alert, tz=self.tz), html=True)

@@ -61,6 +61,11 @@ class SendLimits:
             self._private[chat_id] = (self._tokens(chat_id, at) - 1.0, at)
         return at
 
+    def departed(self, now: float) -> None:
+        """A reserved send is leaving at `now`. If it leaves late (the event loop was busy), the
+        next slot moves back too: two sends must never leave closer than the overall gap."""
+        self._next_any = max(self._next_any, now + 1.0 / self.limits.per_second)
+
     def hold(self, chat_id: int, until: float) -> None:
         """Telegram said wait (429): nothing to this chat before `until`."""
         self._held[chat_id] = max(until, self._held.get(chat_id, 0.0))

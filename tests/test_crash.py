@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import random
 import signal
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from store import FeedState, ItemRecord, Store
+from store import Store
 from tests.conftest import TOKEN, shipped_topics
+from tests.fakes.alerts import queue_stories, story_link
 from tests.fakes.telegram_api import FakeBotAPI
 
 CHATS = 200
@@ -27,24 +28,7 @@ CONCURRENCY = 4
 
 def queue_alerts(db: Path) -> None:
     store = Store(db)
-    then = datetime.now(UTC) - timedelta(hours=1)
-    for chat in range(1, CHATS + 1):
-        store.upsert_subscriber(chat, now=then)
-        store.subscribe(chat, "kuril", now=then)
-    records = [
-        ItemRecord(
-            guid=f"s{n}",
-            link=f"https://news.example/story-{n}",
-            canonical_url=f"https://news.example/story-{n}",
-            title=f"Story {n}: talks on the Kuril Islands",
-            summary="Officials met on the Kuril Islands.",
-            published_at=then,
-            topics=("kuril",),
-        )
-        for n in range(STORIES)
-    ]
-    result = store.ingest(FeedState(id="wire", url="u"), records, now=then, alert=True)
-    assert result.queued == CHATS * STORIES
+    assert queue_stories(store, CHATS, STORIES, datetime.now(UTC)) == CHATS * STORIES
     store.close()
 
 
@@ -115,9 +99,7 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_only_sends_in_flight(
 
     got = received(bot_api)
     assert set(got) == {
-        (chat, f"https://news.example/story-{n}")
-        for chat in range(1, CHATS + 1)
-        for n in range(STORIES)
+        (chat, story_link(n)) for chat in range(1, CHATS + 1) for n in range(STORIES)
     }
     repeats = len(got) - total
     print(f"kills: {KILLS}; in flight at each kill: {flight}; repeated: {repeats}")

@@ -78,3 +78,10 @@ def test_sends_the_limits_allow_never_exceed_telegrams_limits(
         for i, t in enumerate(mine):
             assert sum(1 for u in mine[i:] if u < t + window - 1e-9) <= allowed
     assert len(limits.busy(now + 61.0)) == 0
+
+
+def test_a_send_that_leaves_late_pushes_the_next_slot_back() -> None:
+    limits = SendLimits(Limits(per_second=10))
+    assert limits.take(1, 0.0) == 0.0
+    limits.departed(0.25)  # the event loop stalled: it left late
+    assert limits.take(2, 0.26) == pytest.approx(0.35)

@@ -4,6 +4,7 @@ Point the real python-telegram-bot at it: ``Bot(fake.token, base_url=fake.base_u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import email.parser
 import email.policy
@@ -17,7 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -1056,17 +1057,9 @@ class FakeBotAPI:
             params, files = decode_request(content_type, read_body(), query)
             if route is None:
                 raise _ApiError(404, "Not Found")
-            if method in _CHAT_BOUND_METHODS:
-                with self._cond:
-                    self.in_flight += 1
-                    self.max_in_flight = max(self.max_in_flight, self.in_flight)
-                try:
-                    time.sleep(self.latency + self._stall(method))
-                finally:
-                    with self._cond:
-                        self.in_flight -= 1
             token = urllib.parse.unquote(route["token"])
-            result = self._execute(token, _ApiRequest(method, params, files))
+            with self._network(method):
+                result = self._execute(token, _ApiRequest(method, params, files))
             status, response = 200, {"ok": True, "result": result}
         except _ApiError as error:
             status, response = error.status, error.payload()
@@ -1075,6 +1068,23 @@ class FakeBotAPI:
             status, response = 500, _ApiError(500, f"Internal Server Error: {error!r}").payload()
         self._record(Call(method, params, at, status, files, response))
         return status, response
+
+    @contextlib.contextmanager
+    def _network(self, method: str) -> Iterator[None]:
+        """Count a chat-bound call in flight; stall it before, and delay its answer after."""
+        if method not in _CHAT_BOUND_METHODS:
+            yield
+            return
+        with self._cond:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            time.sleep(self._stall(method))
+            yield
+        finally:
+            time.sleep(self.latency)
+            with self._cond:
+                self.in_flight -= 1
 
     def _record(self, call: Call) -> None:
         with self._cond:
