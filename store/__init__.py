@@ -1,5 +1,6 @@
 """SQLite store of kurilwatch: schema migrations and the domain verbs the daemon needs."""
 
+from store.chats import ChatPrefs, Watch, watch_id
 from store.db import (
     Delivery,
     FeedState,
@@ -15,6 +16,7 @@ from store.runner import AsyncStore
 
 __all__ = [
     "AsyncStore",
+    "ChatPrefs",
     "Delivery",
     "FeedState",
     "IngestResult",
@@ -24,4 +26,6 @@ __all__ = [
     "Store",
     "StoredItem",
     "Subscriber",
+    "Watch",
+    "watch_id",
 ]

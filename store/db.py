@@ -17,6 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from store import migrations
+from store.chats import ChatVerbs
 from store.search import fts_query, search_text
 
 
@@ -135,10 +136,11 @@ class Notice:
 
 OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dropped")
 FINGERPRINT_WINDOW = timedelta(days=7)  # a re-issued item's text is matched this far back
+MAX_DIGEST = 200  # alerts in one digest; more wait for the next
 ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlets this long
 
 
-class Store:
+class Store(ChatVerbs):
     """Domain verbs over the kurilwatch database."""
 
     def __init__(self, path: str | Path) -> None:
@@ -449,6 +451,8 @@ class Store:
             [*item.topics, now],
         ):
             chats.setdefault(row["chat_id"], []).append(row["topic_id"])
+        for chat_id, watched in self.watch_chats(list(item.topics)).items():
+            chats.setdefault(chat_id, []).extend(watched)
         queued = 0
         for chat_id, topics in chats.items():
             ordered = [t for t in item.topics if t in topics]
@@ -558,9 +562,8 @@ class Store:
     def forget_chat(self, chat_id: int) -> None:
         """Delete everything the store keeps about a chat (its own /stop)."""
         with self.db.atomic():
-            self.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", [chat_id])
-            self.db.execute("DELETE FROM outbox WHERE chat_id = ?", [chat_id])
-            self.db.execute("DELETE FROM subscribers WHERE chat_id = ?", [chat_id])
+            for table in ("subscriptions", "watches", "outbox", "notices", "subscribers"):
+                self.db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [chat_id])
 
     def deactivate_chat(self, chat_id: int, reason: str, *, now: datetime) -> int:
         """Mark a chat that Telegram says is gone; its pending alerts are dropped (kept)."""
@@ -624,9 +627,10 @@ class Store:
         return self._deliveries(
             "o.id IN (SELECT min(id) FROM outbox WHERE state = 'pending'"
             " AND coalesce(next_attempt_at, 0) <= ?"
+            " AND chat_id NOT IN (SELECT chat_id FROM subscribers WHERE hold_until > ?)"
             + (f" AND chat_id NOT IN ({skip})" if exclude else "")
             + " GROUP BY chat_id) ORDER BY o.next_attempt_at, o.id LIMIT ?",
-            [now.timestamp(), *exclude, limit],
+            [now.timestamp(), now.timestamp(), *exclude, limit],
         )
 
     def due_edits(self, limit: int = 50, *, exclude: Collection[int] = ()) -> list[Delivery]:
@@ -669,7 +673,9 @@ class Store:
         """When the next pending alert or notice is due."""
         row = self._one(
             "SELECT min(t) AS t FROM ("
-            "SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'pending'"
+            "SELECT min(max(coalesce(o.next_attempt_at, 0), coalesce(s.hold_until, 0))) AS t"
+            " FROM outbox o LEFT JOIN subscribers s ON s.chat_id = o.chat_id"
+            " WHERE o.state = 'pending'"
             " UNION ALL SELECT min(next_attempt_at) FROM notices WHERE state = 'pending')",
             [],
         )
@@ -689,6 +695,55 @@ class Store:
                 delivery_id,
             )
         return int(row["chat_id"])
+
+    def count_pending(self, chat_id: int, before: datetime) -> int:
+        row = self._one(
+            "SELECT count(*) AS n FROM outbox WHERE chat_id = ? AND state = 'pending'"
+            " AND created_at < ?",
+            [chat_id, before.timestamp()],
+        )
+        return 0 if row is None else int(row["n"])
+
+    def claim_digest(self, chat_id: int, before: datetime, *, now: datetime) -> list[Delivery]:
+        """Mark a chat's pending alerts queued before `before` `sending`, for one digest."""
+        with self.db.atomic():
+            rows = self._deliveries(
+                "o.chat_id = ? AND o.state = 'pending' AND o.created_at < ? ORDER BY o.id LIMIT ?",
+                [chat_id, before.timestamp(), MAX_DIGEST],
+            )
+            self._settle([d.id for d in rows], "state = 'sending', attempts = attempts + 1", [])
+        return rows
+
+    def settle_many(
+        self,
+        delivery_ids: Sequence[int],
+        state: str,
+        *,
+        now: datetime,
+        message_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how a digest went for all its rows: sent, pending (retry at `now`), failed."""
+        assert state in ("sent", "pending", "failed")
+        if state == "sent":
+            self._settle(
+                delivery_ids,
+                "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
+                [message_id, now.timestamp()],
+            )
+        else:
+            self._settle(
+                delivery_ids,
+                "state = ?, last_error = ?, next_attempt_at = ?",
+                [state, error, now.timestamp()],
+            )
+
+    def _settle(self, delivery_ids: Sequence[int], assignments: str, params: list[Any]) -> None:
+        if delivery_ids:
+            marks = ",".join("?" * len(delivery_ids))
+            self.db.execute(
+                f"UPDATE outbox SET {assignments} WHERE id IN ({marks})", [*params, *delivery_ids]
+            )
 
     def mark_sent(self, delivery_id: int, message_id: int | None, *, now: datetime) -> None:
         self._update_outbox(

@@ -176,6 +176,24 @@ def m007_notices(db: Database) -> None:
     db.table("outbox").create_index(["state", "chat_id", "next_attempt_at"])
 
 
+@migrations()
+def m008_chat_settings(db: Database) -> None:
+    subscribers = db.table("subscribers")
+    subscribers.add_column("timezone", str)  # IANA name; NULL: telegram.timezone
+    subscribers.add_column(
+        "digest", str, not_null_default=""
+    )  # "", "daily 08:00", "weekly mon 08:00"
+    subscribers.add_column("quiet", str, not_null_default="")  # "", "23:00-07:00 silent|hold"
+    subscribers.add_column("muted_until", float)
+    subscribers.add_column("hold_until", float)  # the sender's decision: nothing before then
+    db.table("watches").create(
+        {"id": int, "chat_id": int, "query": str, "created_at": float},
+        pk="id",
+        not_null={"chat_id", "query", "created_at"},
+    )
+    db.table("watches").create_index(["chat_id", "query"], unique=True)
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

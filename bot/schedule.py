@@ -1,0 +1,153 @@
+"""When a chat's alerts go out: digests, quiet hours and mutes, as pure functions of the time.
+
+`plan` is the sender's decider: from a chat's settings and the time it says whether alerts are
+held (and until when), which queued alerts go out together as one digest, and whether they
+go out silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
+
+
+class SettingError(ValueError):
+    """A bad command argument; the message says what to write instead."""
+
+
+def parse_clock(text: str) -> time:
+    match = _CLOCK.match(text.strip())
+    if not match:
+        raise SettingError(f"{text!r} is not a time of day; write it as HH:MM, like 08:30")
+    return time(int(match[1]), int(match[2]))
+
+
+def parse_digest(args: list[str]) -> str:
+    """`off`, `daily HH:MM` or `weekly <day> HH:MM` → the stored form ("" for off)."""
+    words = [a.lower() for a in args]
+    if words == ["off"]:
+        return ""
+    if len(words) == 2 and words[0] == "daily":
+        return f"daily {parse_clock(words[1]):%H:%M}"
+    if len(words) == 3 and words[0] == "weekly":
+        day = words[1][:3]
+        if day not in DAYS:
+            raise SettingError(f"{args[1]!r} is not a day; write mon, tue, ... or sun")
+        return f"weekly {day} {parse_clock(words[2]):%H:%M}"
+    raise SettingError("write /digest off, /digest daily 08:00 or /digest weekly mon 08:00")
+
+
+def parse_quiet(args: list[str]) -> str:
+    """`off`, or `HH:MM-HH:MM [silent|hold]` → the stored form ("" for off)."""
+    words = [a.lower() for a in args]
+    if words == ["off"]:
+        return ""
+    if not 1 <= len(words) <= 2 or "-" not in words[0]:
+        raise SettingError(
+            "write /quiet 23:00-07:00 silent (sent without a sound) or /quiet 23:00-07:00 hold"
+            " (sent when the quiet hours end), or /quiet off"
+        )
+    start, _, end = words[0].partition("-")
+    first, last = parse_clock(start), parse_clock(end)
+    if first == last:
+        raise SettingError("the quiet hours must not start and end at the same time")
+    mode = words[1] if len(words) == 2 else "silent"
+    if mode not in ("silent", "hold"):
+        raise SettingError(f"{args[1]!r}: choose silent or hold")
+    return f"{first:%H:%M}-{last:%H:%M} {mode}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to do with a chat's queued alerts now."""
+
+    hold_until: datetime | None = None  # alerts queued from `release_before` on wait until then
+    release_before: datetime | None = None  # alerts queued before this go out as one digest
+    digest: bool = False  # a digest even for a single alert (the chat chose digests)
+    silent: bool = False  # send without a notification sound
+
+
+def plan(
+    now: datetime,
+    tz: tzinfo,
+    *,
+    digest: str = "",
+    quiet: str = "",
+    muted_until: datetime | None = None,
+) -> Plan:
+    """The sender's decision for one chat at `now`; `tz` is the chat's time zone."""
+    if muted_until is not None and muted_until > now:
+        return Plan(hold_until=muted_until)
+    if digest:
+        last, upcoming = digest_times(digest, now, tz)
+        return Plan(hold_until=upcoming, release_before=last, digest=True)
+    released = muted_until  # alerts held by a mute that has ended go out together
+    if quiet:
+        start, end, mode = _quiet(quiet)
+        inside, window_end, last_end = _window(now, tz, start, end)
+        if inside and mode == "hold":
+            return Plan(hold_until=window_end, release_before=released)
+        if mode == "hold" and (released is None or last_end > released):
+            released = last_end
+        return Plan(release_before=released, silent=inside)
+    return Plan(release_before=released)
+
+
+def digest_times(digest: str, now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The last digest time at or before `now`, and the next one after it."""
+    words = digest.split()
+    at = parse_clock(words[-1])
+    local = now.astimezone(tz)
+    step = timedelta(days=1) if words[0] == "daily" else timedelta(weeks=1)
+    candidate = _local(local.date(), at, tz)
+    if words[0] == "weekly":
+        candidate = _local(
+            local.date() + timedelta(days=(DAYS.index(words[1]) - local.weekday()) % 7), at, tz
+        )
+    while candidate > now:
+        candidate = _local(candidate.astimezone(tz).date() - step, at, tz)
+    upcoming = _local(candidate.astimezone(tz).date() + step, at, tz)
+    while upcoming <= now:
+        upcoming = _local(upcoming.astimezone(tz).date() + step, at, tz)
+    return candidate, upcoming
+
+
+def _quiet(quiet: str) -> tuple[time, time, str]:
+    span, mode = quiet.split()
+    start, end = span.split("-")
+    return parse_clock(start), parse_clock(end), mode
+
+
+def _window(now: datetime, tz: tzinfo, start: time, end: time) -> tuple[bool, datetime, datetime]:
+    """(inside the quiet window now, the end of the current or next window, the last end)."""
+    today = now.astimezone(tz).date()
+    spans = []
+    for offset in (-1, 0, 1):
+        day = today + timedelta(days=offset)
+        begin = _local(day, start, tz)
+        finish = _local(day + timedelta(days=1) if end <= start else day, end, tz)
+        spans.append((begin, finish))
+    for begin, finish in spans:
+        if begin <= now < finish:
+            last_end = max((f for _, f in spans if f <= now), default=begin)
+            return True, finish, last_end
+    upcoming = min(f for _, f in spans if f > now)
+    last_end = max(f for _, f in spans if f <= now)
+    return False, upcoming, last_end
+
+
+def _local(day: date, at: time, tz: tzinfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=tz)
+
+
+def next_digest_text(digest: str, now: datetime, tz: tzinfo) -> str:
+    """ "daily at 08:00 (next: Fri 27 Nov 08:00 Europe/Moscow)" for replies."""
+    if not digest:
+        return "off: alerts are sent as they come"
+    _, upcoming = digest_times(digest, now, tz)
+    local = upcoming.astimezone(tz)
+    return f"{digest} (next: {local:%a %d %b %H:%M} {local.tzname()})"
