@@ -11,19 +11,22 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.limits import Limits, SendLimits
-from bot.render import Alert, render_html, render_plain
-from bot.retry import retry_after_seconds
-from store import AsyncStore, Delivery, Notice, Store
+from bot.render import Alert, render_digest, render_html, render_plain
+from bot.retry import retry_after_seconds, with_retries
+from bot.schedule import Plan, plan
+from bot.split import split_html
+from store import AsyncStore, ChatPrefs, Delivery, Notice, Store, watch_id
 from watchers.poll import Clock, utcnow
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ class DeliverySettings:
     limits: Limits = field(default_factory=Limits)
     concurrency: int = 4  # sends in flight at once: at most these are repeated after a crash
     admins: tuple[int, ...] = ()  # told of alerts given up, in one notice per REPORT_EVERY
+    topic_titles: Mapping[str, str] = field(default_factory=dict)  # for digests
     idle_wait: float = 5.0  # look at the outbox at least this often
     batch: int = 100
 
@@ -58,7 +62,9 @@ def to_alert(delivery: Delivery) -> Alert:
         source=delivery.feed_title or item.feed_id,
         published=item.published_at or item.fetched_at,
         summary=item.brief or item.summary,
-        topics=delivery.topics,
+        topics=tuple(
+            dict.fromkeys("watch" if watch_id(t) is not None else t for t in delivery.topics)
+        ),
         also=delivery.also,
         marks=item.marks,
     )
@@ -133,9 +139,10 @@ class DeliveryWorker:
         due = await self.store.run(
             Store.due_deliveries, self.clock(), self.settings.batch, exclude=self._busy()
         )
+        prefs = await self.store.run(Store.prefs_of, [d.chat_id for d in due])
+        now = self.clock()
         for delivery in due:
-            claim = functools.partial(self._claim, delivery)
-            started += await self._start(delivery.chat_id, claim, self._deliver)
+            started += await self._dispatch(delivery, self._plan(prefs.get(delivery.chat_id), now))
         await self.store.run(Store.fan_out_notices, self.settings.admins)
         notices = await self.store.run(
             Store.due_notices, self.clock(), self.settings.batch, exclude=self._busy()
@@ -149,6 +156,75 @@ class DeliveryWorker:
                 delivery.chat_id, functools.partial(_ready, delivery), self._edit
             )
         return started
+
+    def _plan(self, prefs: ChatPrefs | None, now: datetime) -> Plan:
+        if prefs is None:
+            return Plan()
+        tz = self.tz
+        if prefs.timezone:
+            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+                tz = ZoneInfo(prefs.timezone)
+        return plan(now, tz, digest=prefs.digest, quiet=prefs.quiet, muted_until=prefs.muted_until)
+
+    async def _dispatch(self, delivery: Delivery, decision: Plan) -> bool:
+        """Send the chat's oldest alert, or its held alerts as one digest, or hold them."""
+        chat_id = delivery.chat_id
+        before = decision.release_before
+        if before is not None and delivery.created_at < before:
+            if decision.digest or await self.store.run(Store.count_pending, chat_id, before) > 1:
+                claim = functools.partial(self._claim_digest, chat_id, before)
+                send = functools.partial(self._send_digest, chat_id, silent=decision.silent)
+                return await self._start(chat_id, claim, send)
+        elif decision.hold_until is not None:
+            await self.store.run(Store.set_hold, chat_id, decision.hold_until)
+            return False
+        claim_one = functools.partial(self._claim, delivery)
+        deliver = functools.partial(self._deliver, silent=decision.silent)
+        return await self._start(chat_id, claim_one, deliver)
+
+    async def _claim_digest(self, chat_id: int, before: datetime) -> list[Delivery] | None:
+        rows = await self.store.run(Store.claim_digest, chat_id, before, now=self.clock())
+        return rows or None
+
+    async def _send_digest(self, chat_id: int, rows: list[Delivery], *, silent: bool) -> None:
+        """One digest of the held alerts, in as many messages as Telegram's limit needs."""
+        titles = {**self.settings.topic_titles, "watch": "Your watches"}
+        text = render_digest([to_alert(d) for d in rows], titles=titles, tz=self.tz)
+        ids = [d.id for d in rows]
+        first_id: int | None = None
+        try:
+            for part in split_html(text):
+                message = await with_retries(
+                    functools.partial(self._send, chat_id, part, html=True, silent=silent)
+                )
+                first_id = first_id or message.message_id
+        except (Forbidden, BadRequest) as exc:
+            if isinstance(exc, Forbidden) or "chat not found" in exc.message.lower():
+                await self.store.run(Store.deactivate_chat, chat_id, exc.message, now=self.clock())
+                return
+            await self.store.run(
+                Store.settle_many, ids, "failed", now=self.clock(), error=f"400: {exc.message}"
+            )
+            self._given_up.append(f"chat {chat_id}, a digest of {len(ids)}: {exc.message}")
+            return
+        except Exception as exc:
+            wait = self._backoff(rows[0].attempts)
+            if isinstance(exc, RetryAfter):
+                wait = timedelta(seconds=retry_after_seconds(exc))
+                self._hold(chat_id, wait.total_seconds())
+            await self.store.run(
+                Store.settle_many,
+                ids,
+                "pending",
+                now=self.clock() + wait,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            log.warning(
+                "chat %d: digest of %d not sent (%s); retry in %s", chat_id, len(ids), exc, wait
+            )
+            return
+        await self.store.run(Store.settle_many, ids, "sent", now=self.clock(), message_id=first_id)
+        log.info("chat %d: digest of %d alerts sent", chat_id, len(ids))
 
     def _busy(self) -> set[int]:
         return self._inflight | self.limits.busy(asyncio.get_running_loop().time())
@@ -309,10 +385,12 @@ class DeliveryWorker:
         )
         await self.store.run(Store.notify_admins, text, now=now)
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, delivery: Delivery, *, silent: bool = False) -> None:
         alert = to_alert(delivery)
         try:
-            message = await self._send(delivery.chat_id, render_html(alert, tz=self.tz), html=True)
+            message = await self._send(
+                delivery.chat_id, render_html(alert, tz=self.tz), html=True, silent=silent
+            )
         except BadRequest as exc:
             if "can't parse entities" in exc.message.lower():
                 log.error(
@@ -338,11 +416,12 @@ class DeliveryWorker:
             "chat %d: alert %d sent (item %d)", delivery.chat_id, delivery.id, delivery.item.id
         )
 
-    async def _send(self, chat_id: int, text: str, *, html: bool) -> Message:
+    async def _send(self, chat_id: int, text: str, *, html: bool, silent: bool = False) -> Message:
         return await self.bot.send_message(
             chat_id,
             text,
             parse_mode=ParseMode.HTML if html else None,
+            disable_notification=silent,
             link_preview_options=LinkPreviewOptions(is_disabled=not self.settings.link_previews),
         )
 

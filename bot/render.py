@@ -125,5 +125,41 @@ def render_plain(alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY
     return "\n".join(lines)[:MAX_MESSAGE]
 
 
+def render_digest(
+    alerts: Sequence[Alert], *, titles: dict[str, str], tz: tzinfo = UTC, heading: str = "Digest"
+) -> str:
+    """A digest in Telegram HTML: stories grouped by their first topic, newest first.
+
+    Each story is one linked title with its source and time. The result may exceed one
+    message; `bot.split.split_html` cuts it at paragraphs.
+    """
+    groups: dict[str, list[Alert]] = {}
+    for alert in alerts:
+        groups.setdefault(alert.topics[0] if alert.topics else "", []).append(alert)
+    count = f"{len(alerts)} {'story' if len(alerts) == 1 else 'stories'}"
+    blocks = [f"<b>{html.escape(heading, quote=False)}</b> · {count}"]
+    for topic, members in groups.items():
+        name = titles.get(topic, topic) or "Other"
+        lines = [
+            f"<b>{html.escape(name, quote=False)}</b> {html.escape(hashtag(topic), quote=False)}"
+        ]
+        newest = sorted(
+            members, key=lambda a: a.published or datetime.min.replace(tzinfo=UTC), reverse=True
+        )
+        for alert in newest:
+            title = html.escape(shorten(one_line(alert.title), 200) or "(untitled)", quote=False)
+            link = _safe_link(alert.link)
+            if link:
+                title = f'<a href="{html.escape(link, quote=True)}">{title}</a>'
+            meta = " · ".join(
+                p for p in (one_line(alert.source)[:60], _when(alert.published, tz)) if p
+            )
+            lines.append(
+                f"• {title}" + (f" — <i>{html.escape(meta, quote=False)}</i>" if meta else "")
+            )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def topics_line(topics: Sequence[tuple[str, str]]) -> str:
     return "\n".join(f"• {tid} — {title}" for tid, title in topics)

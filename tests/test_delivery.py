@@ -266,3 +266,53 @@ async def test_admins_are_told_of_alerts_given_up(parts, bot_api: FakeBotAPI) ->
     [row] = await store.run(Store.notices, ADMIN)
     assert row["state"] == "sent"
     assert await step(worker) == 0  # told once
+
+
+async def test_a_daily_digest_holds_alerts_and_sends_them_together(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    await queue(store, CHAT, "2")
+    assert await step(worker) == 0  # 12:00 UTC = 21:00 in Tokyo: the next digest is tomorrow
+    assert bot_api.sent_messages(CHAT) == []
+    prefs = await store.run(Store.prefs, CHAT)
+    assert prefs.hold_until == datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    assert await step(worker) == 1
+    [digest] = bot_api.sent_messages(CHAT)
+    assert digest["text"].startswith("<b>Digest</b> · 2 stories")
+    assert digest["text"].count("https://n.example/") == 2
+    assert [row[1] for row in await outbox(store)] == ["sent", "sent"]
+
+
+async def test_quiet_hours_send_silently_or_hold_until_they_end(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await store.run(Store.set_prefs, CHAT, now=T0, quiet="11:00-13:00 silent")
+    await step(worker)
+    [silent] = bot_api.sent_messages(CHAT)
+    assert silent["disable_notification"] is True
+    await store.run(Store.set_prefs, CHAT, now=T0, quiet="11:00-13:00 hold")
+    await queue(store, CHAT, "2")
+    await queue(store, CHAT, "3")
+    assert await step(worker) == 0
+    clock.now = datetime(2026, 11, 26, 13, 0, 5, tzinfo=UTC)
+    assert await step(worker) == 1
+    later = bot_api.sent_messages(CHAT)[1:]
+    assert len(later) == 1 and "2 stories" in later[0]["text"]  # the held ones together
+    assert not later[0].get("disable_notification")
+
+
+async def test_a_muted_chat_gets_nothing_until_the_mute_ends(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await store.run(Store.set_prefs, CHAT, now=T0, muted_until=T0 + timedelta(hours=2))
+    assert await step(worker) == 0
+    clock.now = T0 + timedelta(hours=2, seconds=1)
+    assert await step(worker) == 1
+    [alert] = bot_api.sent_messages(CHAT)
+    assert alert["text"].startswith('<a href="https://n.example/1">')  # one alert: not a digest
