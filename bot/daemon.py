@@ -16,12 +16,12 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.delivery import DeliverySettings, DeliveryWorker
-from bot.handlers import BotContext, bot_commands, install
+from bot.handlers import BotContext, install, set_commands
 from bot.limits import Limits
 from bot.render import Alert, render_plain
 from bot.settings import Settings
 from store import AsyncStore, Store, StoredItem
-from watchers.config import FeedConfig
+from watchers.config import FeedConfig, TopicConfig
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.match import compile_topics
 from watchers.poll import Poller, PollReport, current_state
@@ -71,6 +71,7 @@ class Daemon:
     delivery: DeliveryWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _polls: set[asyncio.Task[PollReport]] = field(default_factory=set)
+    _compiling: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def stop(self) -> None:
         self._stop.set()
@@ -90,7 +91,18 @@ class Daemon:
         try:
             if self.token:
                 app = build_application(settings, self.token)
-                install(app, BotContext(store=store, topics=topics.topics))
+                install(
+                    app,
+                    BotContext(
+                        store=store,
+                        topics=topics.topics,
+                        admins=frozenset(settings.telegram.admins),
+                        tz=settings.telegram.tz,
+                        max_watches=settings.telegram.max_watches,
+                        watches_changed=lambda: self._recompile(poller, store),
+                        wake=self._wake_delivery,
+                    ),
+                )
                 telegram_task = asyncio.create_task(self._run_telegram(app, store), name="telegram")
                 telegram_task.add_done_callback(self._telegram_ended)
             else:
@@ -107,6 +119,7 @@ class Daemon:
                 return await self._poll(poller, feed, names.get(feed.id, feed.id))
 
             await pool.start()
+            await self._recompile(poller, store)
             await poller.load_stories()
             feeds = FeedScheduler(scheduler, poll_job)
             await self._schedule(feeds, store)
@@ -137,6 +150,44 @@ class Daemon:
             await store.close()
             log.info("stopped")
         return self.exit_code
+
+    def _wake_delivery(self) -> None:
+        if self.delivery is not None:
+            self.delivery.wake()
+
+    async def _recompile(self, poller: Poller, store: AsyncStore) -> None:
+        """Compile the topics with every chat's watches, off the event loop: one pass per item."""
+        async with self._compiling:
+            configs = dict(self.settings.topics)
+            for watch in await store.run(Store.watches):
+                try:
+                    configs[watch.topic_id] = TopicConfig(title="watch", query=watch.query)
+                except ValueError as exc:  # saved under an older query language
+                    log.warning("watch %d of chat %d skipped: %s", watch.id, watch.chat_id, exc)
+            poller.topics = await asyncio.to_thread(compile_topics, configs)
+
+    async def _add_channels(self, app: App, store: AsyncStore) -> None:
+        """Channels of the config get every alert of their topics, as if subscribed."""
+        now = datetime.now(UTC)
+        for channel in self.settings.channels:
+            try:
+                chat = await app.bot.get_chat(
+                    int(channel.chat) if channel.chat.lstrip("-").isdigit() else channel.chat
+                )
+            except TelegramError as exc:
+                log.error(
+                    "channel %s: cannot use it (%s); is the bot an admin there?", channel.chat, exc
+                )
+                continue
+            await store.run(
+                Store.upsert_subscriber, chat.id, now=now, chat_type=chat.type, title=chat.title
+            )
+            current = set(await store.run(Store.subscriptions, chat.id))
+            for topic in set(channel.topics) - current:
+                await store.run(Store.subscribe, chat.id, topic, now=now)
+            for topic in current - set(channel.topics):
+                await store.run(Store.unsubscribe, chat.id, topic)
+            log.info("channel %s (%d): topics %s", channel.chat, chat.id, ", ".join(channel.topics))
 
     async def _housekeeping(self, store: AsyncStore, poller: Poller) -> None:
         """Daily: compact old items (their dedup keys stay) and forget old story candidates."""
@@ -252,9 +303,10 @@ class Daemon:
                 delay = min(delay * 2, TELEGRAM_RETRY_MAX)
         log.info("Telegram: signed in as @%s", app.bot.username)
         try:
-            await app.bot.set_my_commands(bot_commands())
+            await set_commands(app.bot)
         except TelegramError as exc:
             log.warning("could not set the bot's command menu: %s", exc)
+        await self._add_channels(app, store)
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=10)
@@ -304,6 +356,7 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
         ),
         concurrency=config.concurrency,
         admins=settings.telegram.admins,
+        topic_titles={tid: t.title for tid, t in settings.topics.items()},
     )
 
 

@@ -1,111 +1,147 @@
-"""Telegram command handlers: parse the arguments, call the store, reply. Every command answers."""
+"""Telegram command handlers: parse the arguments, call the store, reply. Every command answers.
+
+This module has the chat's basics (/start with its topic keyboard, /help, topics and
+subscriptions, /list, /stop) and registers every handler; personal alerts and search are in
+`bot.personal`, delivery modes in `bot.modes`, admin commands in `bot.admin`.
+"""
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from telegram import BotCommand, Update
-from telegram.constants import ParseMode
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
-
-from bot.retry import with_retries
-from store import AsyncStore, Store
-from watchers.match import Topic
-from watchers.poll import Clock, utcnow
-
-log = logging.getLogger(__name__)
-
-COMMANDS = (
-    ("start", "welcome and how to subscribe"),
-    ("topics", "the topics you can follow"),
-    ("subscribe", "follow a topic: /subscribe <id>"),
-    ("unsubscribe", "stop following a topic: /unsubscribe <id>"),
-    ("list", "your subscriptions"),
-    ("stop", "stop all alerts and forget this chat"),
-    ("help", "all commands"),
+from telegram import (
+    BotCommand,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
 )
 
+from bot import admin, modes, personal
+from bot.context import (
+    BotContext,
+    args_of,
+    ctx_of,
+    esc,
+    is_bot_admin,
+    is_chat_admin,
+    may_change,
+    register,
+    reply,
+)
+from bot.texts import COMMANDS, LANGUAGES, WELCOME, language
+from store import ChatPrefs, Store
 
-@dataclass
-class BotContext:
-    """What the handlers share, kept in `application.bot_data`."""
+__all__ = ["BotContext", "bot_commands", "install", "set_commands"]
 
-    store: AsyncStore
-    topics: Sequence[Topic]
-    clock: Clock = utcnow
-
-    def topic_ids(self) -> list[str]:
-        return [t.id for t in self.topics]
-
-    def topic_list(self, subscribed: Sequence[str] = ()) -> str:
-        return "\n".join(
-            f"{'✅' if t.id in subscribed else '•'} <code>{_esc(t.id)}</code> — {_esc(t.title)}"
-            for t in self.topics
-        )
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
+log = logging.getLogger(__name__)
+TOGGLE = "t:"  # callback data of a topic button: "t:<topic id>"
 
 
-def _ctx(context: ContextTypes.DEFAULT_TYPE) -> BotContext:
-    return cast(BotContext, context.bot_data["kurilwatch"])
-
-
-async def _reply(update: Update, text: str) -> None:
-    message = update.effective_message
-    if message is not None:
-        await with_retries(lambda: message.reply_text(text, parse_mode=ParseMode.HTML))
-
-
-async def _register(update: Update, ctx: BotContext) -> int | None:
-    chat = update.effective_chat
-    if chat is None:
-        return None
-    user = update.effective_user
-    await ctx.store.run(
-        Store.upsert_subscriber,
-        chat.id,
-        now=ctx.clock(),
-        chat_type=chat.type,
-        title=chat.title or chat.username or chat.first_name,
-        language_code=user.language_code if user else None,
+def keyboard(ctx: BotContext, subscribed: Sequence[str]) -> InlineKeyboardMarkup:
+    """One button per topic; pressing it toggles the subscription (✅ = subscribed)."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    f"{'✅' if t.id in subscribed else '➕'} {t.title}",
+                    callback_data=f"{TOGGLE}{t.id}"[:64],
+                )
+            ]
+            for t in ctx.topics
+        ]
     )
-    return chat.id
+
+
+async def settings_text(ctx: BotContext, chat_id: int) -> str:
+    """The chat's current settings, in a few lines."""
+    prefs = await ctx.store.run(Store.prefs, chat_id)
+    subscribed = await ctx.store.run(Store.subscriptions, chat_id)
+    watches = await ctx.store.run(Store.watches, chat_id)
+    return modes.describe(ctx, prefs, subscribed, len(watches))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = _ctx(context)
-    chat_id = await _register(update, ctx)
+    ctx = ctx_of(context)
+    chat_id = await register(update, ctx)
     if chat_id is None:
         return
+    user = update.effective_user
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
-    first = ctx.topic_ids()[0]
+    first = esc(ctx.topic_ids()[0])
     text = (
-        "👋 <b>kurilwatch</b> sends you news alerts on the Kuril Islands dispute and the "
-        "Russia–Japan peace treaty, from Russian, Japanese and English sources: one alert "
-        "per story, as it happens.\n\n"
-        f"Topics:\n{ctx.topic_list(subscribed)}\n\n"
-        f"Subscribe with <code>/subscribe {_esc(first)}</code> (or "
-        "<code>/subscribe all</code>). /help lists every command."
+        WELCOME[language(user.language_code if user else None)]
+        + f"\n\n{ctx.topic_list(subscribed)}\n\nTap a topic below, or send"
+        f" <code>/subscribe {first}</code> (or <code>/subscribe all</code>).\n\n"
+        + await settings_text(ctx, chat_id)
+        + "\n\n/help lists every command."
     )
-    await _reply(update, text)
+    await reply(update, text, markup=keyboard(ctx, subscribed))
+
+
+async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A topic button: subscribe or unsubscribe, then redraw the keyboard in place."""
+    query = update.callback_query
+    if query is None or query.data is None or not query.data.startswith(TOGGLE):
+        return
+    ctx = ctx_of(context)
+    topic = query.data.removeprefix(TOGGLE)
+    chat = update.effective_chat
+    if chat is None or topic not in ctx.topic_ids():
+        await query.answer("That topic is no longer offered; send /start again.")
+        return
+    if not await is_chat_admin(update, context):
+        await query.answer("Only this group's admins can change its topics.", show_alert=True)
+        return
+    await register(update, ctx)
+    if topic in await ctx.store.run(Store.subscriptions, chat.id):
+        await ctx.store.run(Store.unsubscribe, chat.id, topic)
+        note = f"Unsubscribed from {topic}."
+    else:
+        await ctx.store.run(Store.subscribe, chat.id, topic, now=ctx.clock())
+        note = f"Subscribed to {topic}."
+    subscribed = await ctx.store.run(Store.subscriptions, chat.id)
+    await query.answer(note)
+    try:
+        await query.edit_message_reply_markup(keyboard(ctx, subscribed))
+    except BadRequest as exc:  # "message is not modified" after a double tap
+        log.debug("keyboard not updated: %s", exc.message)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lines = [f"/{name} — {_esc(about)}" for name, about in COMMANDS]
-    await _reply(update, "<b>Commands</b>\n" + "\n".join(lines))
+    ctx = ctx_of(context)
+    user = update.effective_user
+    lang = language(user.language_code if user else None)
+    lines = [f"/{c.name} — {esc(c.about(lang))}" for c in COMMANDS if not c.admin]
+    text = "<b>Commands</b>\n" + "\n".join(lines)
+    if is_bot_admin(update, ctx):
+        admin_lines = [f"/{c.name} — {esc(c.about(lang))}" for c in COMMANDS if c.admin]
+        text += "\n\n<b>Admin</b>\n" + "\n".join(admin_lines)
+    else:
+        text += "\n\nAdmins also have /stats, /feeds, /reload and /broadcast."
+    await reply(update, text)
 
 
 async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = _ctx(context)
+    ctx = ctx_of(context)
     chat = update.effective_chat
     subscribed = await ctx.store.run(Store.subscriptions, chat.id) if chat else []
-    await _reply(update, f"<b>Topics</b> (✅ = subscribed)\n{ctx.topic_list(subscribed)}")
+    await reply(
+        update,
+        f"<b>Topics</b> (✅ = subscribed)\n{ctx.topic_list(subscribed)}",
+        markup=keyboard(ctx, subscribed),
+    )
 
 
 def _chosen(args: Sequence[str], ctx: BotContext) -> tuple[list[str], list[str]]:
@@ -119,23 +155,25 @@ def _chosen(args: Sequence[str], ctx: BotContext) -> tuple[list[str], list[str]]
 
 
 def _valid_ids(ctx: BotContext) -> str:
-    return ", ".join(f"<code>{_esc(t)}</code>" for t in ctx.topic_ids())
+    return ", ".join(f"<code>{esc(t)}</code>" for t in ctx.topic_ids())
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = _ctx(context)
-    known, unknown = _chosen(context.args or [], ctx)
+    ctx = ctx_of(context)
+    known, unknown = _chosen(args_of(context), ctx)
     if unknown or not known:
         problem = (
             f"Unknown topic {', '.join(repr(u) for u in unknown)}. " if unknown else "Which topic? "
         )
-        await _reply(
+        await reply(
             update,
-            _esc(problem) + f"Valid topics: {_valid_ids(ctx)}.\n"
-            "Example: <code>/subscribe " + _esc(ctx.topic_ids()[0]) + "</code>",
+            esc(problem) + f"Valid topics: {_valid_ids(ctx)}.\n"
+            "Example: <code>/subscribe " + esc(ctx.topic_ids()[0]) + "</code>",
         )
         return
-    chat_id = await _register(update, ctx)
+    if not await may_change(update, context):
+        return
+    chat_id = await register(update, ctx)
     if chat_id is None:
         return
     now = ctx.clock()
@@ -148,12 +186,12 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     if already:
         parts.append(f"Already subscribed to {', '.join(already)}.")
-    await _reply(update, _esc(" ".join(parts)))
+    await reply(update, esc(" ".join(parts)))
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = _ctx(context)
-    known, unknown = _chosen(context.args or [], ctx)
+    ctx = ctx_of(context)
+    known, unknown = _chosen(args_of(context), ctx)
     chat = update.effective_chat
     if chat is None:
         return
@@ -161,7 +199,9 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         problem = (
             f"Unknown topic {', '.join(repr(u) for u in unknown)}. " if unknown else "Which topic? "
         )
-        await _reply(update, _esc(problem) + f"Valid topics: {_valid_ids(ctx)}.")
+        await reply(update, esc(problem) + f"Valid topics: {_valid_ids(ctx)}.")
+        return
+    if not await may_change(update, context):
         return
     removed = [t for t in known if await ctx.store.run(Store.unsubscribe, chat.id, t)]
     missing = [t for t in known if t not in removed]
@@ -170,41 +210,49 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         parts.append(f"Unsubscribed from {', '.join(removed)}.")
     if missing:
         parts.append(f"You were not subscribed to {', '.join(missing)}.")
-    await _reply(update, _esc(" ".join(parts)))
+    await reply(update, esc(" ".join(parts)))
 
 
 async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = _ctx(context)
+    ctx = ctx_of(context)
     chat = update.effective_chat
     if chat is None:
         return
     subscribed = await ctx.store.run(Store.subscriptions, chat.id)
-    titles = {t.id: t.title for t in ctx.topics}
-    if not subscribed:
-        await _reply(update, "You follow no topics yet. /topics shows them; /subscribe adds one.")
-        return
-    lines = [
-        f"• <code>{_esc(t)}</code> — {_esc(titles.get(t, '(no longer offered)'))}"
-        for t in subscribed
-    ]
-    await _reply(update, "<b>Your subscriptions</b>\n" + "\n".join(lines))
+    watches = await ctx.store.run(Store.watches, chat.id)
+    prefs: ChatPrefs | None = await ctx.store.run(Store.prefs, chat.id)
+    titles = ctx.titles()
+    if subscribed:
+        lines = [
+            f"• <code>{esc(t)}</code> — {esc(titles.get(t, '(no longer offered)'))}"
+            for t in subscribed
+        ]
+        text = "<b>Your subscriptions</b>\n" + "\n".join(lines)
+    else:
+        text = "You follow no topics yet. /topics shows them; /subscribe adds one."
+    if watches:
+        text += "\n\n<b>Your watches</b>\n" + personal.numbered(watches)
+    text += "\n\n" + modes.describe(ctx, prefs, subscribed, len(watches), short=True)
+    await reply(update, text)
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = _ctx(context)
+    ctx = ctx_of(context)
     chat = update.effective_chat
-    if chat is None:
+    if chat is None or not await may_change(update, context):
         return
     await ctx.store.run(Store.forget_chat, chat.id)
-    await _reply(
+    await reply(
         update,
-        "Stopped. I deleted this chat's subscriptions and queued alerts. "
-        "Send /start to begin again.",
+        "Stopped. I deleted everything I kept about this chat: its topics, watches, settings and"
+        " queued alerts. Send /start to begin again.",
     )
+    if ctx.watches_changed is not None:
+        await ctx.watches_changed()
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _reply(update, "I don't know that command. /help lists the ones I understand.")
+    await reply(update, "I don't know that command. /help lists the ones I understand.")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -218,22 +266,39 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.debug("could not tell the user about the error", exc_info=True)
 
 
+HANDLERS = {
+    "start": start,
+    "help": help_command,
+    "topics": topics,
+    "subscribe": subscribe,
+    "unsubscribe": unsubscribe,
+    "list": list_command,
+    "stop": stop,
+    **personal.HANDLERS,
+    **modes.HANDLERS,
+    **admin.HANDLERS,
+}
+
+
 def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotContext) -> None:
     """Register the handlers and the shared context on a PTB application."""
+    missing = {c.name for c in COMMANDS} ^ set(HANDLERS)
+    assert not missing, f"commands and handlers differ: {missing}"
     application.bot_data["kurilwatch"] = ctx
-    for name, callback in (
-        ("start", start),
-        ("help", help_command),
-        ("topics", topics),
-        ("subscribe", subscribe),
-        ("unsubscribe", unsubscribe),
-        ("list", list_command),
-        ("stop", stop),
-    ):
+    for name, callback in HANDLERS.items():
         application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CallbackQueryHandler(toggle, pattern=f"^{TOGGLE}"))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_error_handler(on_error)
 
 
-def bot_commands() -> list[BotCommand]:
-    return [BotCommand(name, about) for name, about in COMMANDS]
+def bot_commands(lang: str = "en") -> list[BotCommand]:
+    """The public command menu in one language (admin commands are not in it)."""
+    return [BotCommand(c.name, c.about(lang)[:256]) for c in COMMANDS if not c.admin]
+
+
+async def set_commands(bot: Any) -> None:
+    """The menu in English (the default) and in each other language the bot speaks."""
+    await bot.set_my_commands(bot_commands("en"), scope=BotCommandScopeDefault())
+    for lang in LANGUAGES[1:]:
+        await bot.set_my_commands(bot_commands(lang), language_code=lang)

@@ -31,6 +31,7 @@ class TelegramSettings(Model):
     admins: tuple[int, ...] = ()
     link_previews: bool = False
     timezone: str = "UTC"  # IANA name; alert times are shown in it
+    max_watches: Annotated[int, Field(ge=0, le=100)] = 10  # personal queries per chat
 
     @field_validator("timezone")
     @classmethod
@@ -58,6 +59,18 @@ class DeliveryConfig(Model):
     max_backoff: Duration = timedelta(minutes=10)
 
 
+class ChannelConfig(Model):
+    """A channel (or group) that gets every alert of some topics, without subscribing."""
+
+    chat: Annotated[str, Field(pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]+)$")]
+    topics: tuple[str, ...]
+
+    @field_validator("chat", mode="before")
+    @classmethod
+    def _text(cls, chat: object) -> object:
+        return str(chat) if isinstance(chat, int) and not isinstance(chat, bool) else chat
+
+
 class Settings(Model):
     store: StoreSettings = StoreSettings()
     telegram: TelegramSettings = TelegramSettings()
@@ -65,6 +78,7 @@ class Settings(Model):
     poll: PollSettings = PollSettings()
     feeds: tuple[FeedConfig, ...] = ()
     topics: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")], TopicConfig]
+    channels: tuple[ChannelConfig, ...] = ()
 
     @field_validator("feeds")
     @classmethod
@@ -80,6 +94,13 @@ class Settings(Model):
     def _some_topics(self) -> Settings:
         if not self.topics:
             raise ValueError("at least one topic is needed")
+        for n, channel in enumerate(self.channels):
+            unknown = [t for t in channel.topics if t not in self.topics]
+            if unknown or not channel.topics:
+                raise ValueError(
+                    f"channels[{n}].topics: {', '.join(map(repr, unknown)) or 'none given'};"
+                    f" use topic ids of this config: {', '.join(self.topics)}"
+                )
         return self
 
     def token(self, environ: dict[str, str] | None = None) -> str | None:

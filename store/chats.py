@@ -8,7 +8,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-PREF_COLUMNS = ("timezone", "digest", "quiet", "muted_until")
+
+class _Keep:
+    """The value of a setting left as it is."""
+
+
+KEEP = _Keep()
 WATCH_PREFIX = "@w"  # a watch matches as the topic "@w<id>"; config ids cannot start with "@"
 
 
@@ -76,20 +81,32 @@ class ChatVerbs:
             active=bool(row["active"]),
         )
 
-    def set_prefs(self, chat_id: int, *, now: datetime, **changes: Any) -> None:
-        """Change a chat's settings; the sender decides its holds afresh."""
-        unknown = set(changes) - set(PREF_COLUMNS)
-        if unknown:
-            raise ValueError(f"not a chat setting: {', '.join(sorted(unknown))}")
-        values = [
-            value.timestamp() if isinstance(value, datetime) else value
-            for value in changes.values()
-        ]
+    def set_prefs(
+        self,
+        chat_id: int,
+        *,
+        now: datetime,
+        timezone: str | _Keep | None = KEEP,
+        digest: str | _Keep = KEEP,
+        quiet: str | _Keep = KEEP,
+        muted_until: datetime | _Keep | None = KEEP,
+    ) -> None:
+        """Change a chat's settings (those given); the sender decides its holds afresh."""
+        changes = {
+            name: value.timestamp() if isinstance(value, datetime) else value
+            for name, value in (
+                ("timezone", timezone),
+                ("digest", digest),
+                ("quiet", quiet),
+                ("muted_until", muted_until),
+            )
+            if not isinstance(value, _Keep)
+        }
         assignments = "".join(f"{name} = ?, " for name in changes)
         self.db.execute(
             f"UPDATE subscribers SET {assignments}hold_until = NULL, updated_at = ?"
             " WHERE chat_id = ?",
-            [*values, now.timestamp(), chat_id],
+            [*changes.values(), now.timestamp(), chat_id],
         )
 
     def set_hold(self, chat_id: int, until: datetime | None) -> None:

@@ -18,6 +18,7 @@ from sqlite_utils import Database
 
 from store import migrations
 from store.chats import ChatVerbs
+from store.reports import ReportVerbs
 from store.search import fts_query, search_text
 
 
@@ -140,7 +141,7 @@ MAX_DIGEST = 200  # alerts in one digest; more wait for the next
 ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlets this long
 
 
-class Store(ChatVerbs):
+class Store(ChatVerbs, ReportVerbs):
     """Domain verbs over the kurilwatch database."""
 
     def __init__(self, path: str | Path) -> None:
@@ -420,6 +421,22 @@ class Store(ChatVerbs):
                 f"cannot search for {query!r}: {reason}; put a phrase in double quotes"
             ) from None
         return [self._item(row) for row in rows]
+
+    def latest(
+        self, topic_ids: Sequence[str], *, limit: int = 5
+    ) -> list[tuple[StoredItem, str | None]]:
+        """The newest stories matching any of `topic_ids`: (first item, its feed's title)."""
+        if not topic_ids:
+            return []
+        marks = ",".join("?" * len(topic_ids))
+        rows = self.db.query(
+            "SELECT i.*, f.title AS feed_title FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
+            " WHERE i.id = i.story_id AND i.topics != '[]'"
+            f" AND EXISTS (SELECT 1 FROM json_each(i.topics) WHERE value IN ({marks}))"
+            " ORDER BY i.fetched_at DESC, i.id DESC LIMIT ?",
+            [*topic_ids, limit],
+        )
+        return [(self._item(row), row["feed_title"]) for row in rows]
 
     def recent_items(self, since: datetime) -> list[tuple[int, int, str, str, datetime]]:
         """(id, story id, title, summary, fetched at) of the items fetched since `since` that

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,20 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@contextlib.asynccontextmanager
+async def running(app: Any) -> AsyncIterator[None]:
+    """Run a python-telegram-bot application (long polling the fake) for the block."""
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(timeout=1)
+    try:
+        yield
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
 
 
 @pytest.fixture
@@ -57,6 +72,7 @@ def write_config(
     *,
     api_base_url: str | None = None,
     interval: str = "1s",
+    admins: tuple[int, ...] = (),
 ) -> Path:
     """A config with the shipped topics, the given feeds (id → URL) and a store in `folder`."""
     config: dict[str, Any] = {
@@ -67,6 +83,8 @@ def write_config(
     }
     if api_base_url:
         config["telegram"] = {"api_base_url": api_base_url}
+    if admins:
+        config.setdefault("telegram", {})["admins"] = list(admins)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
     return path

@@ -11,7 +11,7 @@ from bot.daemon import build_application
 from bot.handlers import BotContext, install
 from bot.settings import Settings
 from store import AsyncStore, Store
-from tests.conftest import TOKEN, shipped_topics
+from tests.conftest import TOKEN, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.match import compile_topics
 
@@ -26,14 +26,8 @@ async def store(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[AsyncStore
     store = await AsyncStore(tmp_path / "kw.db").open()
     app = build_application(settings, TOKEN)
     install(app, BotContext(store=store, topics=compile_topics(settings.topics)))
-    await app.initialize()
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_polling(timeout=1)
-    yield store
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
+    async with running(app):
+        yield store
     await store.close()
 
 
@@ -103,6 +97,9 @@ async def test_stop_forgets_the_chat(store: AsyncStore, bot_api: FakeBotAPI) -> 
 
 async def test_group_commands_addressed_to_the_bot(store: AsyncStore, bot_api: FakeBotAPI) -> None:
     group = Chat(bot_api, -300, chat_type="group", user_id=77, chat_title="Kuril watchers")
+    assert "Only this group's admins" in await group.say("/subscribe@kurilwatch_test_bot kuril")
+    assert await store.run(Store.subscriptions, -300) == []
+    bot_api.set_admins(-300, [77])
     assert "Subscribed to kuril" in await group.say("/subscribe@kurilwatch_test_bot kuril")
     subscriber = await store.run(Store.subscriber, -300)
     assert subscriber is not None and subscriber.chat_type == "group"

@@ -287,9 +287,7 @@ async def test_a_daily_digest_holds_alerts_and_sends_them_together(
     assert [row[1] for row in await outbox(store)] == ["sent", "sent"]
 
 
-async def test_quiet_hours_send_silently_or_hold_until_they_end(
-    parts, bot_api: FakeBotAPI
-) -> None:  # type: ignore[no-untyped-def]
+async def test_quiet_hours_send_silently_or_hold_until_they_end(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
     await queue(store, CHAT, "1")
     await store.run(Store.set_prefs, CHAT, now=T0, quiet="11:00-13:00 silent")

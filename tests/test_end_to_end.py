@@ -77,6 +77,7 @@ def start_primed(
     bot_api: FakeBotAPI,
     start_daemon: Any,
     feeds: dict[str, tuple[str, bytes]],
+    admins: tuple[int, ...] = (),
 ) -> tuple[Any, Path]:
     """Serve `feeds` (id → (path, body)), start the daemon with the token, and wait until each
     feed has been polled twice (primed) and the bot long-polls. Returns (daemon, config)."""
@@ -86,6 +87,7 @@ def start_primed(
         tmp_path,
         {fid: feed_server.url(path) for fid, (path, _) in feeds.items()},
         api_base_url=bot_api.base_url,
+        admins=admins,
     )
     daemon = start_daemon("run", "--config", str(config), token=TOKEN)
     for path, _ in feeds.values():
@@ -342,4 +344,45 @@ def test_a_blocked_chat_and_429_on_every_first_attempt_lose_nothing(
     assert not bot_api.sent_messages(BLOCKED)[1:]  # nothing reached the blocked chat
     assert daemon.proc.poll() is None  # still running
     assert daemon.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
+
+
+SHIKOTAN = FeedEntry(
+    "New fish processing plant opens on Shikotan",
+    "https://news.example/shikotan-plant",
+    guid="a-shikotan",
+    summary="The plant on Shikotan will process 900 tonnes of fish a day.",
+    published=NOW,
+)
+ADMIN = 777
+
+
+def test_a_personal_watch_help_and_admin_stats(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    daemon, _ = start_primed(
+        tmp_path, feed_server, bot_api, start_daemon, TWO_FEEDS, admins=(ADMIN,)
+    )
+    bot_api.push_message(CHAT, "/help")
+    [help_text] = [m["text"] for m in bot_api.wait_for_messages(CHAT, 1)]
+    for command in ("subscribe", "unsubscribe", "list", "topics", "watch", "digest", "latest"):
+        assert f"/{command} " in help_text
+    for command in ("search", "mute", "stop"):
+        assert f"/{command} " in help_text
+
+    bot_api.push_message(CHAT, "/watch Shikotan")
+    assert "Watching for" in bot_api.wait_for_messages(CHAT, 2)[1]["text"]
+    feed_server.set_feed("/a.xml", rss([SHIKOTAN, NOTHING, *OLD_A]))
+    alert = bot_api.wait_for_messages(CHAT, 3, timeout=20)[2]
+    assert "New fish processing plant opens on Shikotan" in alert["text"]
+    assert "#watch" in alert["text"]
+    polled(feed_server, "/a.xml", 2)
+    assert len(bot_api.sent_messages(CHAT)) == 3  # one alert, nothing for the other item
+
+    bot_api.push_message(CHAT, "/stats")
+    assert "only the bot's admins" in bot_api.wait_for_messages(CHAT, 4)[3]["text"]
+    bot_api.push_message(ADMIN, "/stats")
+    stats = bot_api.wait_for_messages(ADMIN, 1)[0]["text"]
+    assert "Subscribers: 1 active" in stats and "sent 1" in stats
+    assert daemon.stop() == 0
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

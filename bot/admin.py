@@ -1,0 +1,127 @@
+"""Commands for the operators in `telegram.admins`: /stats, /feeds, /reload and /broadcast."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.context import ctx_of, esc, is_bot_admin, reply
+from store import Store
+
+MAX_BROADCAST = 3000
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+def admin_only(handler: Handler) -> Handler:
+    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not is_bot_admin(update, ctx_of(context)):
+            await reply(update, "Sorry, only the bot's admins may use that command.")
+            return
+        await handler(update, context)
+
+    guarded.__name__ = handler.__name__
+    guarded.__doc__ = handler.__doc__
+    return guarded
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = int((now - moment).total_seconds())
+    if seconds < 120:
+        return f"{max(seconds, 0)} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+@admin_only
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ctx = ctx_of(context)
+    now = ctx.clock()
+    figures = await ctx.store.run(Store.stats, now=now)
+    subscribers = figures["subscribers"]
+    per_day = figures["stories_per_day"]
+    deliveries = figures["deliveries"]
+    lines = [
+        "<b>Stats</b>",
+        f"Subscribers: {subscribers.get('active', 0)} active,"
+        f" {subscribers.get('inactive', 0)} inactive; watches: {figures['watches']}",
+        "Matched stories per day (UTC): "
+        + (", ".join(f"{day[5:]} {n}" for day, n in per_day.items()) or "none in 7 days"),
+        "Deliveries: "
+        + (", ".join(f"{state} {n}" for state, n in sorted(deliveries.items())) or "none yet"),
+        f"Queue: {figures['queue']} waiting"
+        + (
+            f", the oldest queued {_ago(figures['oldest_queued'], now)}"
+            if figures["oldest_queued"]
+            else ""
+        ),
+    ]
+    await reply(update, "\n".join(esc(line) if n else line for n, line in enumerate(lines)))
+
+
+@admin_only
+async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ctx = ctx_of(context)
+    now = ctx.clock()
+    states = await ctx.store.run(Store.feed_states)
+    if not states:
+        await reply(update, "No feed has been polled yet.")
+        return
+    lines = ["<b>Feeds</b>"]
+    for state in sorted(states, key=lambda s: (s.disabled_reason is None, -s.consecutive_errors)):
+        if state.disabled_reason:
+            mark, detail = "⛔", f"disabled: {state.disabled_reason}"
+        elif state.consecutive_errors:
+            mark = "⚠️"
+            detail = f"{state.consecutive_errors} errors in a row: {state.last_error or '?'}"
+        else:
+            mark, detail = "✅", f"status {state.last_status}"
+        upcoming = (
+            f"; next poll in {int((state.next_poll_at - now).total_seconds() // 60)} min"
+            if state.next_poll_at and state.next_poll_at > now and not state.disabled_reason
+            else ""
+        )
+        lines.append(
+            f"{mark} <code>{esc(state.id)}</code> — last success"
+            f" {_ago(state.last_success_at, now)}; {esc(detail[:200])}{upcoming}"
+        )
+    await reply(update, "\n".join(lines))
+
+
+@admin_only
+async def reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ctx = ctx_of(context)
+    if ctx.reload is None:
+        await reply(update, "Reloading is not available in this process.")
+        return
+    await reply(update, esc(await ctx.reload()))
+
+
+@admin_only
+async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ctx = ctx_of(context)
+    message = update.effective_message
+    text = ""
+    if message is not None and message.text:
+        text = message.text.partition(" ")[2].strip()
+    if not text:
+        await reply(update, "Write the message after the command: <code>/broadcast text</code>.")
+        return
+    if len(text) > MAX_BROADCAST:
+        await reply(update, f"Keep a broadcast under {MAX_BROADCAST} characters.")
+        return
+    queued = await ctx.store.run(Store.broadcast, text, now=ctx.clock())
+    ctx.wake()
+    await reply(update, f"Queued for {queued} chats; it goes out within Telegram's limits.")
+
+
+HANDLERS = {"stats": stats, "feeds": feeds, "reload": reload, "broadcast": broadcast}

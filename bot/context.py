@@ -1,0 +1,129 @@
+"""What every command handler shares: the context, replies, and who may change a chat."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from typing import cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.ext import ContextTypes
+
+from bot.retry import with_retries
+from bot.split import split_html
+from store import AsyncStore, ChatPrefs, Store
+from watchers.match import Topic
+from watchers.poll import Clock, utcnow
+
+
+@dataclass
+class BotContext:
+    """What the handlers share, kept in `application.bot_data`."""
+
+    store: AsyncStore
+    topics: Sequence[Topic]
+    clock: Clock = utcnow
+    admins: frozenset[int] = frozenset()
+    tz: tzinfo = UTC  # telegram.timezone: a chat's default
+    max_watches: int = 10
+    watches_changed: Callable[[], Awaitable[None]] | None = None  # the daemon recompiles
+    reload: Callable[[], Awaitable[str]] | None = None  # re-read the config; says what changed
+    wake: Callable[[], None] = field(default=lambda: None)  # new notices or alerts queued
+
+    def topic_ids(self) -> list[str]:
+        return [t.id for t in self.topics]
+
+    def titles(self) -> dict[str, str]:
+        return {t.id: t.title for t in self.topics}
+
+    def topic_list(self, subscribed: Sequence[str] = ()) -> str:
+        return "\n".join(
+            f"{'✅' if t.id in subscribed else '•'} <code>{esc(t.id)}</code> — {esc(t.title)}"
+            for t in self.topics
+        )
+
+    def chat_tz(self, prefs: ChatPrefs | None) -> tzinfo:
+        if prefs is not None and prefs.timezone:
+            try:
+                return ZoneInfo(prefs.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                pass
+        return self.tz
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def ctx_of(context: ContextTypes.DEFAULT_TYPE) -> BotContext:
+    return cast(BotContext, context.bot_data["kurilwatch"])
+
+
+async def reply(update: Update, text: str, *, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Answer in the chat (split when longer than a message), retrying through flood control."""
+    message = update.effective_message
+    if message is None:
+        return
+    parts = split_html(text)
+    for n, part in enumerate(parts):
+        keyboard = markup if n == len(parts) - 1 else None
+        await with_retries(
+            lambda part=part, keyboard=keyboard: message.reply_text(  # type: ignore[misc]
+                part, parse_mode=ParseMode.HTML, reply_markup=keyboard
+            )
+        )
+
+
+async def register(update: Update, ctx: BotContext) -> int | None:
+    """Record (or reactivate) the chat; its id."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    user = update.effective_user
+    await ctx.store.run(
+        Store.upsert_subscriber,
+        chat.id,
+        now=ctx.clock(),
+        chat_type=chat.type,
+        title=chat.title or chat.username or chat.first_name,
+        language_code=user.language_code if user else None,
+    )
+    return chat.id
+
+
+async def is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """In a group, whether the sender is one of its admins; anywhere else, True."""
+    chat = update.effective_chat
+    if chat is None:
+        return False
+    if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return True
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id == chat.id  # an anonymous admin posts as the group
+    user = update.effective_user
+    if user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+
+async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Commands that change a group's settings are for its admins; others are told so."""
+    if await is_chat_admin(update, context):
+        return True
+    await reply(update, "Only this group's admins can change its alerts and settings.")
+    return False
+
+
+def is_bot_admin(update: Update, ctx: BotContext) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in ctx.admins
+
+
+def args_of(context: ContextTypes.DEFAULT_TYPE) -> list[str]:
+    return [a for a in (context.args or []) if a.strip()]

@@ -1,0 +1,255 @@
+"""Every subscriber and admin command, through real python-telegram-bot and the fake Bot API.
+
+The handlers' clock is a `Clock` the tests move, so digests and mutes need no waiting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.daemon import build_application
+from bot.handlers import BotContext, install, set_commands
+from bot.settings import Settings
+from bot.texts import COMMANDS
+from store import AsyncStore, FeedState, ItemRecord, Store
+from tests.conftest import ROOT, TOKEN, Clock, running, shipped_topics
+from tests.fakes.telegram_api import FakeBotAPI
+from watchers.match import compile_topics
+
+USER = 5005
+ADMIN = 9009
+T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # a Friday; 12:00 in Tokyo
+
+
+@dataclass
+class Bot:
+    store: AsyncStore
+    api: FakeBotAPI
+    clock: Clock
+    recompiled: list[int] = field(default_factory=list)
+    woken: list[int] = field(default_factory=list)
+
+    async def say(self, text: str, chat_id: int = USER, **kwargs: Any) -> str:
+        """Send `text` as a user in `chat_id`; the bot's (first) reply."""
+        count = len(self.api.sent_messages(chat_id))
+        self.api.push_message(chat_id, text, **kwargs)
+        replies = await self.api.wait_for_messages_async(chat_id, count + 1)
+        return str(replies[count]["text"])
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
+    settings = Settings.model_validate(
+        {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
+    )
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    harness = Bot(store, bot_api, Clock(T0))
+
+    async def recompile() -> None:
+        harness.recompiled.append(1)
+
+    app = build_application(settings, TOKEN)
+    ctx = BotContext(
+        store=store,
+        topics=compile_topics(settings.topics).topics,
+        clock=harness.clock,
+        admins=frozenset({ADMIN}),
+        max_watches=3,
+        watches_changed=recompile,
+        wake=lambda: harness.woken.append(1),
+    )
+    install(app, ctx)
+    async with running(app):
+        yield harness
+    await store.close()
+
+
+async def test_start_shows_a_topic_keyboard_that_toggles_in_place(bot: Bot) -> None:
+    text = await bot.say("/start", language_code="ru")
+    assert "присылает новости" in text and "<b>Digest:</b> off" in text
+    [welcome] = bot.api.sent_messages(USER)
+    buttons = welcome["reply_markup"]["inline_keyboard"]
+    assert [row[0]["callback_data"] for row in buttons] == ["t:kuril", "t:peace-treaty"]
+    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, message_id, "t:kuril")
+    await bot.api.wait_for_async(
+        lambda: bot.api.calls_of("editMessageReplyMarkup"), 10, "the keyboard redrawn"
+    )
+    assert await bot.store.run(Store.subscriptions, USER) == ["kuril"]
+    [answer] = bot.api.calls_of("answerCallbackQuery")
+    assert answer.params["text"] == "Subscribed to kuril."
+    edited = bot.api.message(USER, message_id)
+    assert edited is not None
+    assert edited["reply_markup"]["inline_keyboard"][0][0]["text"].startswith("✅")
+    bot.api.push_callback_query(USER, message_id, "t:kuril")
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 2, 10, "the second tap"
+    )
+    assert await bot.store.run(Store.subscriptions, USER) == []
+
+
+async def test_start_reactivates_a_chat_that_had_blocked_the_bot(bot: Bot) -> None:
+    await bot.say("/start")
+    await bot.store.run(Store.deactivate_chat, USER, "Forbidden: blocked", now=T0)
+    await bot.say("/start")
+    subscriber = await bot.store.run(Store.subscriber, USER)
+    assert subscriber is not None and subscriber.active
+
+
+async def test_watch_watches_unwatch_and_their_mistakes(bot: Bot) -> None:
+    assert "Write what to watch for" in await bot.say("/watch")
+    bad = await bot.say('/watch "Shikotan')
+    assert "column 1" in bad and "unclosed quote" in bad and "<pre>" in bad
+    assert "Watching for <code>Shikotan</code>" in await bot.say("/watch Shikotan")
+    assert bot.recompiled == [1]
+    await bot.say("/watch Итуруп")
+    await bot.say("/watch 色丹")
+    assert "the most a chat may have" in await bot.say("/watch Habomai")
+    listed = await bot.say("/watches")
+    assert "1. <code>Shikotan</code>" in listed and "3. <code>色丹</code>" in listed
+    assert "/watches numbers them" in await bot.say("/unwatch two")
+    assert "no watch number 7" in await bot.say("/unwatch 7")
+    assert "Stopped watching for <code>Итуруп</code>" in await bot.say("/unwatch 2")
+    assert [w.query for w in await bot.store.run(Store.watches, USER)] == ["Shikotan", "色丹"]
+    assert len(bot.recompiled) == 4
+
+
+async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
+    assert "No stories yet" in await bot.say("/latest")
+    feed = FeedState(id="tass", url="u", title="TASS")
+    records = [
+        ItemRecord(
+            f"g{n}",
+            f"https://tass.example/{n}",
+            f"https://tass.example/{n}",
+            title,
+            "text",
+            T0,
+            topics,
+        )
+        for n, (title, topics) in enumerate(
+            [
+                ("Shikotan fish plant expands", ("kuril",)),
+                ("Motegi: peace treaty talks go on", ("peace-treaty",)),
+                ("Weather in Moscow", ()),
+            ]
+        )
+    ]
+    await bot.store.run(Store.ingest, feed, records, now=T0, alert=False)
+    latest = await bot.say("/latest")
+    assert "Shikotan fish plant" in latest and "Motegi" in latest and "Weather" not in latest
+    only = await bot.say("/latest kuril 1")
+    assert "Shikotan" in only and "Motegi" not in only and "1 story" in only
+    assert "Unknown topic 'kurils'" in await bot.say("/latest kurils")
+    assert "Ask for 1 to 20 stories" in await bot.say("/latest 50")
+    assert "Shikotan fish plant" in await bot.say("/search shikotan")
+    assert "Nothing stored matches" in await bot.say("/search Habomai")
+    assert "cannot search for" in await bot.say('/search "unclosed')
+    assert "Write what to look for" in await bot.say("/search")
+
+
+async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
+    await bot.say("/start")
+    assert "Time zone set to Asia/Tokyo" in await bot.say("/timezone asia/tokyo")
+    assert "not a time zone I know" in await bot.say("/timezone Mars/Olympus")
+    assert "Your time zone is Asia/Tokyo" in await bot.say("/timezone")
+    reply = await bot.say("/digest daily 18:00")
+    assert "daily 18:00 (next: Fri 27 Nov 18:00 JST)" in reply
+    assert "is not a time of day" in await bot.say("/digest daily 25:61")
+    assert "write /digest off" in await bot.say("/digest hourly")
+    assert "Digest off" in await bot.say("/digest off")
+    assert "weekly mon 07:30" in await bot.say("/digest weekly monday 7:30")
+    assert "without a sound" in await bot.say("/quiet 23:00-07:00")
+    assert "choose silent or hold" in await bot.say("/quiet 23:00-07:00 loudly")
+    assert "when they end" in await bot.say("/quiet 22:00-06:00 hold")
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert (prefs.timezone, prefs.digest, prefs.quiet) == (
+        "Asia/Tokyo",
+        "weekly mon 07:30",
+        "22:00-06:00 hold",
+    )
+    assert bot.woken  # held alerts are looked at again
+    assert "Quiet hours off" in await bot.say("/quiet off")
+
+
+async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:
+    await bot.say("/start")
+    assert "For how long?" in await bot.say("/mute")
+    assert "For how long?" in await bot.say("/mute forever")
+    assert "between 1 minute and 30 days" in await bot.say("/mute 90d")
+    assert "Muted until Fri 27 Nov 05:00" in await bot.say("/mute 2h")
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs.muted_until == T0 + timedelta(hours=2)
+    bot.clock.now = T0 + timedelta(hours=3)
+    assert "not muted" in await bot.say("/unmute")
+    bot.clock.now = T0
+    await bot.say("/mute 1d")
+    assert "Unmuted" in await bot.say("/unmute")
+
+
+async def test_stop_says_what_it_deleted(bot: Bot) -> None:
+    await bot.say("/subscribe kuril")
+    await bot.say("/watch Shikotan")
+    assert "topics, watches, settings and queued alerts" in await bot.say("/stop")
+    assert await bot.store.run(Store.watches, USER) == []
+    assert await bot.store.run(Store.prefs, USER) is None
+
+
+async def test_a_group_changes_only_through_its_admins(bot: Bot) -> None:
+    group: dict[str, Any] = {"chat_id": -400, "chat_type": "supergroup", "user_id": 77}
+    for command in ("/watch Shikotan", "/digest daily 08:00", "/mute 1h", "/stop"):
+        assert "Only this group's admins" in await bot.say(command, **group)
+    assert await bot.store.run(Store.watches, -400) == []
+    assert "No stories yet" in await bot.say("/latest", **group)  # reading is for everyone
+    bot.api.set_admins(-400, [77])
+    assert "Watching for" in await bot.say("/watch Shikotan", **group)
+
+
+async def test_admin_commands_are_refused_to_others(bot: Bot) -> None:
+    await bot.say("/start")
+    await bot.say("/start", chat_id=ADMIN)
+    for command in ("/stats", "/feeds", "/reload", "/broadcast hello"):
+        assert "only the bot's admins" in await bot.say(command)
+    stats = await bot.say("/stats", chat_id=ADMIN)
+    assert "Subscribers: 2 active, 0 inactive" in stats and "Queue: 0 waiting" in stats
+    assert "No feed has been polled yet" in await bot.say("/feeds", chat_id=ADMIN)
+    await bot.store.run(
+        Store.save_feed_state,
+        FeedState(id="nhk", url="u", consecutive_errors=3, last_error="HTTP 503"),
+    )
+    assert "3 errors in a row: HTTP 503" in await bot.say("/feeds", chat_id=ADMIN)
+    assert "not available" in await bot.say("/reload", chat_id=ADMIN)
+    assert "Write the message" in await bot.say("/broadcast", chat_id=ADMIN)
+    assert "Queued for 2 chats" in await bot.say("/broadcast New topic soon", chat_id=ADMIN)
+    notices = await bot.store.run(Store.notices)
+    assert {n["chat_id"] for n in notices} == {USER, ADMIN}
+    assert {n["text"] for n in notices} == {"New topic soon"}
+
+
+async def test_help_lists_every_command_and_readme_documents_them(bot: Bot) -> None:
+    public = await bot.say("/help")
+    admin = await bot.say("/help", chat_id=ADMIN)
+    readme = (ROOT / "README.md").read_text()
+    for command in COMMANDS:
+        assert f"/{command.name} " in (admin if command.admin else public)
+        assert f"/{command.name} " in admin
+        assert re.search(rf"`/{command.name}\b", readme), f"/{command.name} not in README"
+
+
+async def test_the_menu_is_set_per_language(bot_api: FakeBotAPI) -> None:
+    from telegram import Bot as PTBBot
+
+    async with PTBBot(TOKEN, base_url=bot_api.base_url) as ptb:
+        await set_commands(ptb)
+    calls = bot_api.calls_of("setMyCommands")
+    assert [c.params.get("language_code") for c in calls] == [None, "ru", "ja"]
+    names = [c["command"] for c in calls[0].params["commands"]]
+    assert "watch" in names and "stats" not in names
+    assert calls[1].params["commands"][0]["description"] == "приветствие, темы и настройки"
