@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 # Parse workers are spawned processes, and spawning imports the main module (this one) in each:
@@ -66,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.daemon import run_daemon  # the daemon's imports (PTB, httpx, ...) only for `run`
 
     try:
-        return asyncio.run(run_daemon(settings, token))
+        return asyncio.run(run_daemon(settings, token, Path(args.config)))
     except KeyboardInterrupt:  # Ctrl-C before the daemon's own handler was in place
         return 0
 

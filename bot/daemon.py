@@ -8,8 +8,10 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import Any, TextIO
 
+import watchfiles
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
@@ -19,7 +21,7 @@ from bot.delivery import DeliverySettings, DeliveryWorker
 from bot.handlers import BotContext, install, set_commands
 from bot.limits import Limits
 from bot.render import Alert, render_plain
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings, load_settings
 from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig, TopicConfig
 from watchers.fetch import Fetcher, FetchLimits
@@ -72,6 +74,14 @@ class Daemon:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _polls: set[asyncio.Task[PollReport]] = field(default_factory=set)
     _compiling: asyncio.Lock = field(default_factory=asyncio.Lock)
+    config_path: Path | None = None
+    _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _background: set[asyncio.Task[str]] = field(default_factory=set)
+    _store: AsyncStore | None = None
+    _poller: Poller | None = None
+    _feeds: FeedScheduler | None = None
+    _ctx: BotContext | None = None
+    _app: App | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -88,21 +98,22 @@ class Daemon:
         scheduler = AsyncIOScheduler(timezone=UTC)
         app = None
         telegram_task = None
+        self._store, self._poller = store, poller
         try:
             if self.token:
                 app = build_application(settings, self.token)
-                install(
-                    app,
-                    BotContext(
-                        store=store,
-                        topics=topics.topics,
-                        admins=frozenset(settings.telegram.admins),
-                        tz=settings.telegram.tz,
-                        max_watches=settings.telegram.max_watches,
-                        watches_changed=lambda: self._recompile(poller, store),
-                        wake=self._wake_delivery,
-                    ),
+                self._app = app
+                self._ctx = BotContext(
+                    store=store,
+                    topics=topics.topics,
+                    admins=frozenset(settings.telegram.admins),
+                    tz=settings.telegram.tz,
+                    max_watches=settings.telegram.max_watches,
+                    watches_changed=lambda: self._recompile(poller, store),
+                    reload=self.reload,
+                    wake=self._wake_delivery,
                 )
+                install(app, self._ctx)
                 telegram_task = asyncio.create_task(self._run_telegram(app, store), name="telegram")
                 telegram_task.add_done_callback(self._telegram_ended)
             else:
@@ -113,15 +124,15 @@ class Daemon:
                     settings.telegram.token_env,
                     settings.telegram.token_env,
                 )
-            names = {f.id: f.title or f.id for f in settings.feeds}
 
             async def poll_job(feed: FeedConfig) -> datetime | None:
-                return await self._poll(poller, feed, names.get(feed.id, feed.id))
+                return await self._poll(poller, feed, feed.title or feed.id)
 
             await pool.start()
             await self._recompile(poller, store)
             await poller.load_stories()
             feeds = FeedScheduler(scheduler, poll_job)
+            self._feeds = feeds
             await self._schedule(feeds, store)
             scheduler.add_job(
                 self._housekeeping,
@@ -131,6 +142,7 @@ class Daemon:
                 next_run_time=datetime.now(UTC) + HOUSEKEEPING_DELAY,
             )
             scheduler.start()
+            watcher = asyncio.create_task(self._watch_config(), name="config watcher")
             log.info(
                 "kurilwatch running: %d feeds, %d topics, store %s",
                 len(settings.feeds),
@@ -139,6 +151,7 @@ class Daemon:
             )
             await self._stop.wait()
             log.info("stopping")
+            watcher.cancel()
         finally:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
@@ -150,6 +163,109 @@ class Daemon:
             await store.close()
             log.info("stopped")
         return self.exit_code
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload in the background."""
+        task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _watch_config(self) -> None:
+        """Reload when the config file changes (editors that write a new file and rename it
+        included: the folder is watched)."""
+        if self.config_path is None:
+            return
+        path = self.config_path.resolve()
+        try:
+            async for _ in watchfiles.awatch(
+                path.parent,
+                watch_filter=lambda _change, changed: Path(changed).name == path.name,
+                debounce=300,
+                step=50,
+                stop_event=self._stop,
+                recursive=False,
+            ):
+                await self.reload()
+        except (OSError, RuntimeError) as exc:  # no inotify here: SIGHUP and /reload still work
+            log.warning("not watching %s for changes: %s", path, exc)
+
+    async def reload(self) -> str:
+        """Re-read the config and apply it without a restart; a bad file changes nothing.
+
+        Returns what happened, in one line (for /reload); the log and the admins hear it too.
+        """
+        if self.config_path is None:
+            return "There is no config file to re-read."
+        async with self._reloading:
+            try:
+                new = await asyncio.to_thread(load_settings, self.config_path)
+            except ConfigError as exc:
+                problems = "; ".join(exc.problems)
+                log.error("config not reloaded, the running config stays: %s", problems)
+                await self._tell_admins(
+                    f"kurilwatch: config not reloaded ({problems}); the running config stays."
+                )
+                return f"Not reloaded; the running config stays. {problems}"
+            if new == self.settings:
+                log.info("config re-read: nothing changed")
+                return "The config has not changed."
+            summary = await self._apply(new)
+            log.info("config reloaded: %s", summary)
+            return f"Reloaded: {summary}"
+
+    async def _apply(self, new: Settings) -> str:
+        old, self.settings = self.settings, new
+        done: list[str] = []
+        before = {f.id: f for f in old.feeds}
+        after = {f.id: f for f in new.feeds}
+        added = [f for fid, f in after.items() if fid not in before]
+        changed = [f for fid, f in after.items() if fid in before and before[fid] != f]
+        removed = [fid for fid in before if fid not in after]
+        if self._feeds is not None:
+            for fid in removed:
+                self._feeds.remove(fid)
+            for feed in (*added, *changed):
+                self._feeds.add(feed)  # polled now; a new feed's first poll primes it
+        if added or changed or removed:
+            done.append(f"feeds +{len(added)} -{len(removed)} ~{len(changed)}")
+        if self._poller is not None:
+            self._poller.settings = new.poll
+            if new.topics != old.topics:
+                await self._recompile(self._poller, self._poller.store)
+                done.append("topics " + ", ".join(new.topics))
+        if self._ctx is not None:
+            self._ctx.topics = (await asyncio.to_thread(compile_topics, new.topics)).topics
+            self._ctx.admins = frozenset(new.telegram.admins)
+            self._ctx.tz = new.telegram.tz
+            self._ctx.max_watches = new.telegram.max_watches
+        if self.delivery is not None:
+            self.delivery.apply(delivery_settings(new))
+        if self._app is not None and new.channels != old.channels and self._store is not None:
+            await self._add_channels(self._app, self._store)
+            done.append("channels")
+        restart = [
+            key
+            for key, a, b in (
+                ("store.path", old.store.path, new.store.path),
+                ("telegram.token_env", old.telegram.token_env, new.telegram.token_env),
+                ("telegram.api_base_url", old.telegram.api_base_url, new.telegram.api_base_url),
+                ("delivery.concurrency", old.delivery.concurrency, new.delivery.concurrency),
+                ("poll.concurrency", old.poll.concurrency, new.poll.concurrency),
+                ("poll.per_host", old.poll.per_host, new.poll.per_host),
+                ("poll.timeout", old.poll.timeout, new.poll.timeout),
+                ("poll.total_timeout", old.poll.total_timeout, new.poll.total_timeout),
+                ("poll.max_bytes", old.poll.max_bytes, new.poll.max_bytes),
+            )
+            if a != b
+        ]
+        if restart:
+            done.append("a restart is needed for " + ", ".join(restart))
+        return "; ".join(done) or "settings updated"
+
+    async def _tell_admins(self, text: str) -> None:
+        if self.token and self._store is not None:
+            await self._store.run(Store.notify_admins, text, now=datetime.now(UTC))
+            self._wake_delivery()
 
     def _wake_delivery(self) -> None:
         if self.delivery is not None:
@@ -360,10 +476,11 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
     )
 
 
-async def run_daemon(settings: Settings, token: str | None) -> int:
-    """Run until SIGINT or SIGTERM; exit status 0 on a clean stop."""
-    daemon = Daemon(settings, token)
+async def run_daemon(settings: Settings, token: str | None, config: Path | None = None) -> int:
+    """Run until SIGINT or SIGTERM (SIGHUP reloads `config`); exit status 0 on a clean stop."""
+    daemon = Daemon(settings, token, config_path=config)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop)
+    loop.add_signal_handler(signal.SIGHUP, daemon.request_reload)
     return await daemon.run()

@@ -101,6 +101,13 @@ class DeliveryWorker:
         self._given_up: list[str] = []
         self._reported_at: datetime | None = None
 
+    def apply(self, settings: DeliverySettings) -> None:
+        """New settings from a reloaded config; the concurrency stays until a restart."""
+        self.settings = replace(settings, concurrency=self.settings.concurrency)
+        if settings.limits != self.limits.limits:
+            self.limits.limits = settings.limits
+        self._wake.set()
+
     def wake(self) -> None:
         """New rows were queued."""
         self._wake.set()

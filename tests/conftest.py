@@ -73,6 +73,7 @@ def write_config(
     api_base_url: str | None = None,
     interval: str = "1s",
     admins: tuple[int, ...] = (),
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """A config with the shipped topics, the given feeds (id → URL) and a store in `folder`."""
     config: dict[str, Any] = {
@@ -85,6 +86,7 @@ def write_config(
         config["telegram"] = {"api_base_url": api_base_url}
     if admins:
         config.setdefault("telegram", {})["admins"] = list(admins)
+    config.update(extra or {})
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
     return path

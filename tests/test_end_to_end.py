@@ -78,6 +78,7 @@ def start_primed(
     start_daemon: Any,
     feeds: dict[str, tuple[str, bytes]],
     admins: tuple[int, ...] = (),
+    extra: dict[str, Any] | None = None,
 ) -> tuple[Any, Path]:
     """Serve `feeds` (id → (path, body)), start the daemon with the token, and wait until each
     feed has been polled twice (primed) and the bot long-polls. Returns (daemon, config)."""
@@ -88,6 +89,7 @@ def start_primed(
         {fid: feed_server.url(path) for fid, (path, _) in feeds.items()},
         api_base_url=bot_api.base_url,
         admins=admins,
+        extra=extra,
     )
     daemon = start_daemon("run", "--config", str(config), token=TOKEN)
     for path, _ in feeds.values():
@@ -355,13 +357,15 @@ SHIKOTAN = FeedEntry(
     published=NOW,
 )
 ADMIN = 777
+CHANNEL = -1001000000000  # what the fake Bot API makes of @kurilnews
 
 
 def test_a_personal_watch_help_and_admin_stats(
     tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
 ) -> None:
+    channels = {"channels": [{"chat": "@kurilnews", "topics": ["kuril"]}]}
     daemon, _ = start_primed(
-        tmp_path, feed_server, bot_api, start_daemon, TWO_FEEDS, admins=(ADMIN,)
+        tmp_path, feed_server, bot_api, start_daemon, TWO_FEEDS, admins=(ADMIN,), extra=channels
     )
     bot_api.push_message(CHAT, "/help")
     [help_text] = [m["text"] for m in bot_api.wait_for_messages(CHAT, 1)]
@@ -378,11 +382,15 @@ def test_a_personal_watch_help_and_admin_stats(
     assert "#watch" in alert["text"]
     polled(feed_server, "/a.xml", 2)
     assert len(bot_api.sent_messages(CHAT)) == 3  # one alert, nothing for the other item
+    [posted] = bot_api.wait_for_messages(CHANNEL, 1)  # the channel of the config, too
+    assert "Shikotan" in posted["text"] and "#kuril" in posted["text"]
 
     bot_api.push_message(CHAT, "/stats")
     assert "only the bot's admins" in bot_api.wait_for_messages(CHAT, 4)[3]["text"]
     bot_api.push_message(ADMIN, "/stats")
     stats = bot_api.wait_for_messages(ADMIN, 1)[0]["text"]
-    assert "Subscribers: 1 active" in stats and "sent 1" in stats
+    assert "Subscribers: 2 active" in stats and "sent 2" in stats  # the chat and the channel
+    bot_api.push_message(ADMIN, "/reload")
+    assert "has not changed" in bot_api.wait_for_messages(ADMIN, 2)[1]["text"]
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

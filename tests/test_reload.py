@@ -1,0 +1,47 @@
+"""Live config reload: edits apply to the running daemon; a broken file changes nothing."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.conftest import write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+
+A = rss([FeedEntry("Kuril Islands talks", "https://a.example/1", guid="a1")])
+B = rss([FeedEntry("Weather", "https://b.example/1", guid="b1")])
+
+
+def test_config_edits_apply_without_a_restart_and_a_bad_edit_keeps_the_old_config(
+    tmp_path: Path, feed_server: FeedServer, start_daemon: Any
+) -> None:
+    feed_server.set_feed("/a.xml", A)
+    feed_server.set_feed("/b.xml", B)
+    config = write_config(tmp_path, {"feed-a": feed_server.url("/a.xml")})
+    daemon = start_daemon("run", "--config", str(config))
+    feed_server.wait_for_hits("/a.xml", 2, timeout=20)
+    daemon.stderr.wait_for("kurilwatch running: 1 feeds")
+
+    settings = yaml.safe_load(config.read_text())
+    settings["feeds"].append({"id": "feed-b", "url": feed_server.url("/b.xml")})
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    daemon.stderr.wait_for("config reloaded: feeds +1 -0 ~0")
+    feed_server.wait_for_hits("/b.xml", 2, timeout=20)  # the new feed is polled
+
+    config.write_text(config.read_text().replace("feed-b", "Feed B!"))
+    line = daemon.stderr.wait_for("config not reloaded")
+    assert "feeds[1].id" in line and "the running config stays" in line
+    for path in ("/a.xml", "/b.xml"):  # both feeds still polled, on the old config
+        feed_server.wait_for_hits(path, feed_server.hits(path) + 2, timeout=20)
+
+    settings["feeds"] = settings["feeds"][1:]  # feed-a removed
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    daemon.stderr.wait_for("feeds +0 -1 ~0")
+    daemon.proc.send_signal(signal.SIGHUP)  # reloads too
+    daemon.stderr.wait_for("config re-read: nothing changed")
+    assert daemon.proc.poll() is None
+    assert daemon.stop() == 0
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
