@@ -30,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", default="config.yaml", help="config file (default: %(default)s)")
+        p.add_argument(
+            "--log-format",
+            default="text",
+            choices=["text", "json"],
+            help="log lines on stderr: readable text, or one JSON object per line",
+        )
         return p
 
     command("run", "run the daemon in the foreground (Ctrl-C stops it)")
@@ -54,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kurilwatch: {problem}", file=sys.stderr)
         return EXIT_USAGE
     token = settings.token()
-    setup_logging(args.log_level, secrets=[token] if token else [])
+    setup_logging(args.log_level, secrets=[token] if token else [], log_format=args.log_format)
     if args.command == "check":
         print(summary(settings))
         return 0
@@ -65,9 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "poll":
         return asyncio.run(poll_once(settings, args.feed))
     from bot.daemon import run_daemon  # the daemon's imports (PTB, httpx, ...) only for `run`
+    from bot.lock import AlreadyRunning, StoreLock
 
     try:
-        return asyncio.run(run_daemon(settings, token, Path(args.config)))
+        with StoreLock(settings.store.path):
+            return asyncio.run(run_daemon(settings, token, Path(args.config)))
+    except AlreadyRunning as exc:
+        print(f"kurilwatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:  # Ctrl-C before the daemon's own handler was in place
         return 0
 

@@ -1,12 +1,28 @@
-"""Logging set-up: readable lines on stderr, with secrets (the bot token) redacted."""
+"""Logging set-up: readable lines (or JSON lines) on stderr, with secrets (the token) redacted.
+
+Poll and delivery messages start with "feed <id>:" or "chat <id>:"; the JSON lines carry that
+id as a field of its own, so a log pipeline can filter by feed or chat.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
+from typing import Literal
+
+from pythonjsonlogger.json import JsonFormatter
 
 QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "hpack", "pymorphy3")
+LogFormat = Literal["text", "json"]
+_SUBJECT = re.compile(r"^(feed|chat|admin) (\S+?):")
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[token]")
+    return text
 
 
 class RedactingFormatter(logging.Formatter):
@@ -17,17 +33,45 @@ class RedactingFormatter(logging.Formatter):
         self.secrets = [s for s in secrets if s]
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "[token]")
-        return text
+        return _redact(super().format(record), self.secrets)
 
 
-def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+class RedactingJsonFormatter(JsonFormatter):
+    """One JSON object per line: time, level, logger, message, and `feed` or `chat`."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+        self.secrets = [s for s in secrets if s]
+
+    def add_fields(
+        self,
+        log_data: dict[str, object],
+        record: logging.LogRecord,
+        message_dict: dict[str, object],
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        subject = _SUBJECT.match(record.getMessage())
+        if subject:
+            kind, value = subject.groups()
+            log_data[kind] = int(value) if kind != "feed" and value.lstrip("-").isdigit() else value
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _redact(super().format(record), self.secrets)
+
+
+def setup_logging(
+    level: str = "INFO", secrets: Iterable[str] = (), log_format: LogFormat = "text"
+) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
-    )
+    if log_format == "json":
+        handler.setFormatter(RedactingJsonFormatter(secrets))
+    else:
+        handler.setFormatter(
+            RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

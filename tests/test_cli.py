@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +131,22 @@ def test_poll_once_prints_a_line_per_feed_and_exits_0(
     assert only.stdout.splitlines() == ["good: unchanged (HTTP 304)"]
     unknown = kurilwatch("poll", "--once", "--config", str(config), "--feed", "nope")
     assert unknown.returncode == 2 and "feeds: good, dead" in unknown.stderr
+
+
+def test_a_second_daemon_on_the_same_store_exits_2_and_a_killed_ones_lock_is_recovered(
+    tmp_path: Path, feed_server: FeedServer, start_daemon: Any
+) -> None:
+    feed_server.set_feed("/a.xml", rss([FeedEntry("Kuril talks", "https://a.example/1")]))
+    config = write_config(tmp_path, {"feed-a": feed_server.url("/a.xml")})
+    first = start_daemon("run", "--config", str(config))
+    first.stderr.wait_for("kurilwatch running")
+    second = start_daemon("run", "--config", str(config))
+    assert second.proc.wait(20) == 2
+    second.stderr.join()
+    assert f"another kurilwatch (pid {first.proc.pid}) is running on this store" in (
+        second.stderr.text
+    )
+    first.kill()  # SIGKILL: no chance to clean up
+    third = start_daemon("run", "--config", str(config))
+    third.stderr.wait_for("kurilwatch running")
+    assert third.stop() == 0

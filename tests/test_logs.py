@@ -1,0 +1,58 @@
+"""Log output: JSON lines that carry the feed or chat id, and never the token."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from bot.logs import RedactingJsonFormatter
+from tests.conftest import TOKEN, write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+from tests.fakes.telegram_api import FakeBotAPI
+
+CHAT = 31337
+
+
+def test_json_lines_name_the_feed_or_chat_and_hide_the_token(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    old = FeedEntry("Old: Kuril Islands", "https://a.example/old", guid="old")
+    new = FeedEntry("Iturup airport reopens", "https://a.example/new", guid="new")
+    feed_server.set_feed("/a.xml", rss([old]))
+    config = write_config(
+        tmp_path, {"feed-a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url
+    )
+    daemon = start_daemon(
+        "--log-level", "DEBUG", "run", "--config", str(config), "--log-format", "json", token=TOKEN
+    )
+    feed_server.wait_for_hits("/a.xml", 2, timeout=20)
+    bot_api.wait_until_polling(timeout=20)
+    bot_api.push_message(CHAT, "/subscribe kuril")
+    bot_api.wait_for_messages(CHAT, 1)
+    feed_server.set_feed("/a.xml", rss([new, old]))
+    bot_api.wait_for_messages(CHAT, 2, timeout=20)
+    daemon.stderr.wait_for(f"chat {CHAT}: alert")
+    assert daemon.stop() == 0
+
+    records = [json.loads(line) for line in daemon.stderr.lines if line.startswith("{")]
+    assert len(records) > 10
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert any(r.get("feed") == "feed-a" and "new items" in r["message"] for r in records)
+    assert any(r.get("chat") == CHAT and "sent" in r["message"] for r in records)
+    everything = daemon.stderr.text + daemon.stdout.text
+    assert TOKEN not in everything and TOKEN.split(":")[1] not in everything
+    assert "[token]" in everything  # DEBUG logs the request URLs, redacted
+
+
+def test_the_json_formatter_redacts_tracebacks_too() -> None:
+    formatter = RedactingJsonFormatter([TOKEN])
+    try:
+        raise RuntimeError(f"failed on https://api.example/bot{TOKEN}/getMe")
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("x", logging.ERROR, "f", 1, "boom %s", (TOKEN,), sys.exc_info())
+    line = formatter.format(record)
+    assert TOKEN not in line and json.loads(line)["message"] == "boom [token]"
