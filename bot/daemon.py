@@ -20,6 +20,7 @@ from telegram.ext import Application, ApplicationBuilder
 from bot.delivery import DeliverySettings, DeliveryWorker
 from bot.handlers import BotContext, install, set_commands
 from bot.limits import Limits
+from bot.metrics import Metrics, MetricsServer
 from bot.render import Alert, render_plain
 from bot.settings import ConfigError, Settings, load_settings
 from store import AsyncStore, Store, StoredItem
@@ -36,6 +37,9 @@ STOP_GRACE = 5.0  # seconds for in-flight work at shutdown, well within the 10 s
 TELEGRAM_RETRY_FIRST = 5.0
 HOUSEKEEPING_DELAY = timedelta(minutes=1)
 TELEGRAM_RETRY_MAX = 300.0
+QUEUE_CHECK = 15  # seconds between two looks at the outbox's depth, for /metrics and /healthz
+STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
+STUCK = timedelta(minutes=30)
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
@@ -82,6 +86,14 @@ class Daemon:
     _feeds: FeedScheduler | None = None
     _ctx: BotContext | None = None
     _app: App | None = None
+    metrics: Metrics = field(default_factory=lambda: Metrics(stale_after=STALE, stuck_after=STUCK))
+
+    def __post_init__(self) -> None:
+        longest = max(
+            [self.settings.poll.interval, *(f.interval for f in self.settings.feeds if f.interval)]
+        )
+        self.metrics.stale_after = max(STALE, 3 * longest)
+        self.metrics.stuck_after = self.settings.metrics.stuck_after
 
     def stop(self) -> None:
         self._stop.set()
@@ -141,8 +153,16 @@ class Daemon:
                 id="housekeeping",
                 next_run_time=datetime.now(UTC) + HOUSEKEEPING_DELAY,
             )
+            scheduler.add_job(
+                self._measure_queue,
+                trigger=IntervalTrigger(seconds=QUEUE_CHECK),
+                args=[store],
+                id="queue",
+                next_run_time=datetime.now(UTC),
+            )
             scheduler.start()
             watcher = asyncio.create_task(self._watch_config(), name="config watcher")
+            server = self._serve_metrics()
             log.info(
                 "kurilwatch running: %d feeds, %d topics, store %s",
                 len(settings.feeds),
@@ -152,6 +172,8 @@ class Daemon:
             await self._stop.wait()
             log.info("stopping")
             watcher.cancel()
+            if server is not None:
+                await asyncio.to_thread(server.stop)
         finally:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
@@ -267,6 +289,24 @@ class Daemon:
             await self._store.run(Store.notify_admins, text, now=datetime.now(UTC))
             self._wake_delivery()
 
+    def _serve_metrics(self) -> MetricsServer | None:
+        address = self.settings.metrics.address
+        if address is None:
+            return None
+        try:
+            server = MetricsServer(
+                self.metrics, *address, feeds=lambda: len(self.settings.feeds)
+            ).start()
+        except OSError as exc:
+            log.error("metrics: cannot listen on %s: %s", self.settings.metrics.listen, exc)
+            return None
+        log.info("metrics on http://%s:%d/metrics, health on /healthz", address[0], server.port)
+        return server
+
+    async def _measure_queue(self, store: AsyncStore) -> None:
+        depth, oldest = await store.run(Store.backlog)
+        self.metrics.queued(depth, oldest)
+
     def _wake_delivery(self) -> None:
         if self.delivery is not None:
             self.delivery.wake()
@@ -376,6 +416,7 @@ class Daemon:
         return None
 
     def _after_poll(self, report: PollReport, source: str) -> None:
+        self.metrics.polled(report)
         if self.token:
             if report.queued and self.delivery is not None:
                 self.delivery.wake()
@@ -431,6 +472,7 @@ class Daemon:
             app.bot,
             settings=delivery_settings(self.settings),
             tz=self.settings.telegram.tz,
+            metrics=self.metrics,
         )
         await self.delivery.run()
 

@@ -22,6 +22,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.limits import Limits, SendLimits
+from bot.metrics import Metrics
 from bot.render import Alert, render_digest, render_html, render_plain
 from bot.retry import retry_after_seconds, with_retries
 from bot.schedule import Plan, plan
@@ -86,8 +87,10 @@ class DeliveryWorker:
         settings: DeliverySettings | None = None,
         tz: tzinfo = UTC,
         clock: Clock = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.bot = bot
         self.settings = settings or DeliverySettings()
         self.tz = tz
@@ -230,7 +233,10 @@ class DeliveryWorker:
                 "chat %d: digest of %d not sent (%s); retry in %s", chat_id, len(ids), exc, wait
             )
             return
-        await self.store.run(Store.settle_many, ids, "sent", now=self.clock(), message_id=first_id)
+        now = self.clock()
+        await self.store.run(Store.settle_many, ids, "sent", now=now, message_id=first_id)
+        for row in rows:
+            self._count("sent", row.created_at, now)
         log.info("chat %d: digest of %d alerts sent", chat_id, len(ids))
 
     def _busy(self) -> set[int]:
@@ -418,7 +424,9 @@ class DeliveryWorker:
         except Exception as exc:
             await self._failure(delivery, exc)
             return
-        await self.store.run(Store.mark_sent, delivery.id, message.message_id, now=self.clock())
+        now = self.clock()
+        await self.store.run(Store.mark_sent, delivery.id, message.message_id, now=now)
+        self._count("sent", delivery.created_at, now)
         log.info(
             "chat %d: alert %d sent (item %d)", delivery.chat_id, delivery.id, delivery.item.id
         )
@@ -432,9 +440,27 @@ class DeliveryWorker:
             link_preview_options=LinkPreviewOptions(is_disabled=not self.settings.link_previews),
         )
 
+    def _count(
+        self, outcome: str, queued_at: datetime | None = None, now: datetime | None = None
+    ) -> None:
+        if self.metrics is not None:
+            self.metrics.delivered(outcome, queued_at, now)
+
     async def _failure(self, delivery: Delivery, exc: BaseException) -> None:
         now = self.clock()
         chat_id = delivery.chat_id
+        self._count(
+            "flood"
+            if isinstance(exc, RetryAfter)
+            else "migrated"
+            if isinstance(exc, ChatMigrated)
+            else "gone"
+            if isinstance(exc, Forbidden)
+            or (isinstance(exc, BadRequest) and "chat not found" in exc.message.lower())
+            else "rejected"
+            if isinstance(exc, BadRequest)
+            else "error"
+        )
         if isinstance(exc, RetryAfter):
             wait = retry_after_seconds(exc)
             self._hold(chat_id, wait)

@@ -71,6 +71,22 @@ class ChannelConfig(Model):
         return str(chat) if isinstance(chat, int) and not isinstance(chat, bool) else chat
 
 
+class MetricsSettings(Model):
+    """/metrics and /healthz over HTTP; off unless `listen` is set."""
+
+    listen: Annotated[
+        str | None, Field(pattern=r"^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5}$")
+    ] = None
+    stuck_after: Duration = timedelta(minutes=30)  # queued this long and nothing sent: unhealthy
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        if self.listen is None:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class Settings(Model):
     store: StoreSettings = StoreSettings()
     telegram: TelegramSettings = TelegramSettings()
@@ -79,6 +95,7 @@ class Settings(Model):
     feeds: tuple[FeedConfig, ...] = ()
     topics: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")], TopicConfig]
     channels: tuple[ChannelConfig, ...] = ()
+    metrics: MetricsSettings = MetricsSettings()
 
     @field_validator("feeds")
     @classmethod

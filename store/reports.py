@@ -23,6 +23,18 @@ class ReportVerbs:
         )
         return cursor.rowcount
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        """Alerts waiting (pending or in flight) and when the oldest was queued."""
+        row = next(
+            iter(
+                self.db.query(
+                    "SELECT count(*) AS n, min(created_at) AS t FROM outbox"
+                    " WHERE state IN ('pending', 'sending')"
+                )
+            )
+        )
+        return row["n"], None if row["t"] is None else datetime.fromtimestamp(row["t"], UTC)
+
     def stats(self, *, now: datetime, days: int = 7) -> dict[str, Any]:
         """Subscribers, stories per day, deliveries by outcome and the queue."""
         since = (now - timedelta(days=days)).timestamp()

@@ -1,0 +1,145 @@
+"""Prometheus metrics and a health check, served on a loopback address (off by default).
+
+The daemon records polls and deliveries as they happen; the HTTP server runs on a thread of its
+own and only reads numbers, so a slow scraper never touches the event loop or the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+
+from watchers.poll import PollReport
+
+LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400)
+
+
+class Metrics:
+    """The daemon's counters and gauges, in a registry of its own."""
+
+    def __init__(self, *, stale_after: timedelta, stuck_after: timedelta) -> None:
+        self.registry = CollectorRegistry()
+        self.stale_after = stale_after  # no successful poll for this long: unhealthy
+        self.stuck_after = stuck_after  # queued alerts this old and none sent since: unhealthy
+        r = self.registry
+        self.polls = Counter(
+            "kurilwatch_polls", "Polls by feed and outcome", ["feed", "outcome"], registry=r
+        )
+        self.items = Counter("kurilwatch_items", "New items stored", ["feed"], registry=r)
+        self.matches = Counter("kurilwatch_matches", "New stories matched", ["feed"], registry=r)
+        self.deliveries = Counter(
+            "kurilwatch_deliveries", "Delivery attempts by outcome", ["outcome"], registry=r
+        )
+        self.queue = Gauge("kurilwatch_queue_depth", "Alerts waiting to be sent", registry=r)
+        self.oldest = Gauge(
+            "kurilwatch_queue_oldest_age_seconds", "Age of the oldest waiting alert", registry=r
+        )
+        self.last_poll = Gauge(
+            "kurilwatch_last_successful_poll_timestamp_seconds",
+            "When a poll last succeeded (Unix time)",
+            registry=r,
+        )
+        Gauge(
+            "kurilwatch_last_successful_poll_age_seconds",
+            "Seconds since a poll last succeeded",
+            registry=r,
+        ).set_function(lambda: time.time() - self._last_poll if self._last_poll else -1.0)
+        self.latency = Histogram(
+            "kurilwatch_delivery_latency_seconds",
+            "From an alert being queued to Telegram accepting it",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._started = time.time()
+        self._last_poll = 0.0
+        self._last_sent = 0.0
+        self._oldest_queued: float | None = None
+
+    def polled(self, report: PollReport) -> None:
+        self.polls.labels(report.feed_id, report.outcome).inc()
+        if report.outcome in ("new", "unchanged", "primed"):
+            self._last_poll = time.time()
+            self.last_poll.set(self._last_poll)
+        if report.new_items:
+            self.items.labels(report.feed_id).inc(report.new_items)
+        if report.matched:
+            self.matches.labels(report.feed_id).inc(len(report.matched))
+
+    def delivered(
+        self, outcome: str, queued_at: datetime | None = None, now: datetime | None = None
+    ) -> None:
+        self.deliveries.labels(outcome).inc()
+        if outcome == "sent":
+            self._last_sent = time.time()
+            if queued_at is not None and now is not None:
+                self.latency.observe(max(0.0, (now - queued_at).total_seconds()))
+
+    def queued(self, depth: int, oldest: datetime | None) -> None:
+        self.queue.set(depth)
+        self._oldest_queued = None if oldest is None else oldest.timestamp()
+        self.oldest.set(0 if oldest is None else max(0.0, time.time() - oldest.timestamp()))
+
+    def health(self, feeds: int) -> tuple[bool, str]:
+        """(healthy, why) from what the daemon recorded."""
+        now = time.time()
+        stale = self.stale_after.total_seconds()
+        if feeds and now - max(self._last_poll, self._started) > stale:
+            return False, f"no poll has succeeded for over {int(stale)} s"
+        oldest = self._oldest_queued
+        stuck = self.stuck_after.total_seconds()
+        if oldest is not None and now - oldest > stuck and now - self._last_sent > stuck:
+            return False, f"alerts have waited over {int(stuck)} s and none was sent meanwhile"
+        return True, "ok"
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class MetricsServer:
+    """/metrics (Prometheus text format) and /healthz (200 or 503), on a thread."""
+
+    def __init__(self, metrics: Metrics, host: str, port: int, feeds: Callable[[], int]) -> None:
+        self.metrics = metrics
+        self.feeds = feeds
+        metrics_app = make_wsgi_app(metrics.registry)
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") == "/healthz":
+                ok, why = metrics.health(self.feeds())
+                start_response(
+                    "200 OK" if ok else "503 Service Unavailable",
+                    [("Content-Type", "text/plain; charset=utf-8")],
+                )
+                return [f"{why}\n".encode()]
+            if environ.get("PATH_INFO") == "/metrics":
+                return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"/metrics or /healthz\n"]
+
+        self._server = make_server(host, port, app, _Server, handler_class=_QuietHandler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="metrics", daemon=True
+        )
+
+    def start(self) -> MetricsServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)

@@ -1,0 +1,89 @@
+"""/metrics and /healthz: scraped from the running daemon, and the health rules themselves."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.metrics import Metrics
+from tests.conftest import TOKEN, write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+from tests.fakes.telegram_api import FakeBotAPI
+from watchers.poll import PollReport
+
+CHAT = 4242
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def value(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name} not in the metrics"
+    return float(match[1])
+
+
+def test_metrics_and_health_of_the_running_daemon(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    old = FeedEntry("Old: Kuril Islands", "https://a.example/old", guid="old")
+    feed_server.set_feed("/a.xml", rss([old]))
+    config = write_config(
+        tmp_path,
+        {"feed-a": feed_server.url("/a.xml")},
+        api_base_url=bot_api.base_url,
+        extra={"metrics": {"listen": "127.0.0.1:0"}},
+    )
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    line = daemon.stderr.wait_for("metrics on http://")
+    base = re.search(r"(http://127\.0\.0\.1:\d+)/metrics", line)[1]  # type: ignore[index]
+    bot_api.wait_until_polling(timeout=20)
+    bot_api.push_message(CHAT, "/subscribe kuril")
+    bot_api.wait_for_messages(CHAT, 1)
+    new = FeedEntry("Iturup airport reopens", "https://a.example/new", guid="new")
+    feed_server.set_feed("/a.xml", rss([new, old]))
+    bot_api.wait_for_messages(CHAT, 2, timeout=20)
+    daemon.stderr.wait_for(f"chat {CHAT}: alert")
+
+    status, text = get(f"{base}/metrics")
+    assert status == 200
+    assert value(text, 'kurilwatch_polls_total{feed="feed-a",outcome="primed"}') == 1
+    assert value(text, 'kurilwatch_polls_total{feed="feed-a",outcome="new"}') >= 1
+    assert value(text, 'kurilwatch_items_total{feed="feed-a"}') == 2
+    assert value(text, 'kurilwatch_matches_total{feed="feed-a"}') == 1  # the primed one is not news
+    assert value(text, 'kurilwatch_deliveries_total{outcome="sent"}') == 1
+    assert value(text, "kurilwatch_delivery_latency_seconds_count") == 1
+    assert 0 <= value(text, "kurilwatch_last_successful_poll_age_seconds") < 30
+    assert "kurilwatch_queue_depth" in text
+    assert get(f"{base}/healthz") == (200, "ok\n")
+    assert get(f"{base}/nothing")[0] == 404
+    assert daemon.stop() == 0
+
+
+def test_health_fails_without_a_successful_poll_or_with_a_stuck_queue() -> None:
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    assert metrics.health(feeds=3) == (True, "ok")
+    metrics._started -= 120  # up for two minutes and no poll succeeded
+    assert metrics.health(feeds=3) == (False, "no poll has succeeded for over 60 s")
+    assert metrics.health(feeds=0)[0]  # nothing to poll is not a fault
+    metrics.polled(PollReport("a", "unchanged"))
+    assert metrics.health(feeds=3)[0]
+    metrics.polled(PollReport("a", "error", error="HTTP 500"))  # errors do not count as success
+    assert metrics.health(feeds=3)[0]
+    waiting_since = datetime.now(UTC) - timedelta(seconds=120)
+    metrics.queued(5, waiting_since)
+    ok, why = metrics.health(feeds=3)
+    assert not ok and "none was sent" in why
+    metrics.delivered("sent", waiting_since, datetime.now(UTC))
+    assert metrics.health(feeds=3)[0]
+    metrics._last_poll = time.time() - 120
+    assert not metrics.health(feeds=3)[0]
