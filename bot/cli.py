@@ -1,4 +1,4 @@
-"""The `kurilwatch` command line: run, check, match, poll."""
+"""The `kurilwatch` command line: run, check, match, poll, feeds, stats, backup, prune, demo."""
 
 from __future__ import annotations
 
@@ -39,12 +39,21 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     command("run", "run the daemon in the foreground (Ctrl-C stops it)")
-    command("check", "validate the config and print a summary")
+    check = command("check", "validate the config and print a summary")
+    check.add_argument(
+        "--online", action="store_true", help="also fetch and parse each feed once (stores nothing)"
+    )
     match = command("match", "match JSON lines from stdin against the config's topics")
     match.add_argument("--explain", action="store_true", help="also say which terms matched where")
     poll = command("poll", "poll the feeds, store what is new, print a line per feed")
     poll.add_argument("--once", action="store_true", required=True, help="poll once and exit")
     poll.add_argument("--feed", metavar="ID", help="poll only this feed")
+    command("feeds", "the feeds' health: last success, errors, next poll, disabled ones")
+    command("stats", "subscribers, matched stories per day, deliveries, queue")
+    backup = command("backup", "copy the store to PATH while the daemon runs (SQLite backup)")
+    backup.add_argument("path", type=Path, metavar="PATH", help="the new file")
+    command("prune", "compact and delete old items now (the daemon does it daily)")
+    command("demo", "serve bundled sample items on loopback and run the daemon on them")
     return parser
 
 
@@ -61,15 +70,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     token = settings.token()
     setup_logging(args.log_level, secrets=[token] if token else [], log_format=args.log_format)
-    if args.command == "check":
-        print(summary(settings))
-        return 0
     if args.command == "match":
         return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
+    if args.command == "check" and not args.online:
+        print(summary(settings))
+        return 0
     import asyncio  # only the commands that need an event loop pay for importing it
 
+    from bot import operate
+
+    if args.command == "check":
+        print(summary(settings))
+        return asyncio.run(operate.check_online(settings))
     if args.command == "poll":
-        return asyncio.run(poll_once(settings, args.feed))
+        return asyncio.run(operate.poll_once(settings, args.feed))
+    if args.command == "feeds":
+        return operate.feeds(settings)
+    if args.command == "stats":
+        return operate.stats(settings)
+    if args.command == "backup":
+        return operate.backup(settings, args.path)
+    if args.command == "prune":
+        return operate.prune(settings)
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return asyncio.run(run_demo(settings, sys.stdout))
     from bot.daemon import run_daemon  # the daemon's imports (PTB, httpx, ...) only for `run`
     from bot.lock import AlreadyRunning, StoreLock
 
@@ -153,45 +179,6 @@ def _check_fields(obj: dict[str, Any]) -> str | None:
         if obj.get(name) is not None and not isinstance(obj[name], str):
             return f"'{name}' must be a string"
     return None
-
-
-async def poll_once(settings: Settings, feed_id: str | None) -> int:
-    from store import AsyncStore
-    from watchers.fetch import Fetcher, FetchLimits
-    from watchers.match import compile_topics
-    from watchers.poll import Poller
-    from watchers.pool import ParsePool
-
-    feeds = [f for f in settings.feeds if feed_id is None or f.id == feed_id]
-    if not feeds:
-        known = ", ".join(f.id for f in settings.feeds) or "(none)"
-        print(f"kurilwatch poll: no feed {feed_id!r}; feeds: {known}", file=sys.stderr)
-        return EXIT_USAGE
-    import asyncio
-
-    store = await AsyncStore(settings.store.path).open()
-    pool = ParsePool("processes")
-    warming = asyncio.create_task(pool.start())  # while the first requests are on the wire
-    try:
-        async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
-            poller = Poller(
-                store=store,
-                fetcher=fetcher,
-                topics=compile_topics(settings.topics),
-                settings=settings.poll,
-                pool=pool,
-            )
-            await poller.load_stories()
-            # naming one feed polls it even if it was disabled, and re-enables it on success
-            force = feed_id is not None
-            reports = await asyncio.gather(*(poller.poll(feed, force=force) for feed in feeds))
-            await warming
-        for report in reports:
-            print(report.line(), flush=True)
-    finally:
-        pool.close()
-        await store.close()
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -157,6 +157,12 @@ class Store(ChatVerbs, ReportVerbs):
         self.db.execute("PRAGMA synchronous = NORMAL")
         migrations.apply(self.db)
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.db.close()
 

@@ -21,6 +21,19 @@ from tests.fakes.telegram_api import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-TOKEN-s3cr3t"
+CONFIG = str(ROOT / "config.yaml")
+
+
+def kurilwatch(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run the `kurilwatch` command line to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
 
 
 class Clock:

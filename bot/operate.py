@@ -1,0 +1,204 @@
+"""The operator's commands: feeds, stats, backup, prune, check --online and poll --once.
+
+Each is a function from the settings (and arguments) to an exit status, writing to stdout;
+the daemon need not run, and when it does they read the same store beside it (SQLite WAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.settings import Settings
+from store import AsyncStore, Store
+from watchers.fetch import Fetcher, FetchLimits
+from watchers.match import compile_topics
+from watchers.parse import parse_feed
+from watchers.poll import Poller, PollReport
+from watchers.pool import ParsePool
+
+EXIT_USAGE = 2
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = int((now - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if abs(seconds) >= 2 * size:
+            return (
+                f"{seconds // size} {unit} ago" if seconds > 0 else f"in {-seconds // size} {unit}"
+            )
+    return f"{seconds} s ago" if seconds >= 0 else f"in {-seconds} s"
+
+
+def _console(out: TextIO) -> Console:
+    terminal = out.isatty()
+    return Console(
+        file=out, width=None if terminal else 200, no_color=not terminal, highlight=False
+    )
+
+
+def feeds(settings: Settings, out: TextIO = sys.stdout) -> int:
+    """A health table of the configured feeds."""
+    with Store(settings.store.path) as store:
+        states = {s.id: s for s in store.feed_states()}
+        items = {f.id: store.count_items(f.id) for f in settings.feeds}
+    now = datetime.now(UTC)
+    table = Table("feed", "health", "last success", "errors", "next poll", "items", "last error")
+    table.box = None
+    for feed in settings.feeds:
+        state = states.get(feed.id)
+        if state is None:
+            table.add_row(feed.id, "new", "never", "0", "at start", "0", "")
+            continue
+        health = (
+            "disabled" if state.disabled_reason else "failing" if state.consecutive_errors else "ok"
+        )
+        table.add_row(
+            feed.id,
+            health,
+            _ago(state.last_success_at, now),
+            str(state.consecutive_errors),
+            "-" if state.disabled_reason else _ago(state.next_poll_at, now),
+            str(items[feed.id]),
+            (state.disabled_reason or state.last_error or "")[:80],
+        )
+    _console(out).print(table)
+    return 0
+
+
+def stats(settings: Settings, out: TextIO = sys.stdout) -> int:
+    with Store(settings.store.path) as store:
+        figures = store.stats(now=datetime.now(UTC))
+    subscribers = figures["subscribers"]
+    print(
+        f"subscribers: {subscribers.get('active', 0)} active,"
+        f" {subscribers.get('inactive', 0)} inactive; watches: {figures['watches']}",
+        file=out,
+    )
+    per_day = figures["stories_per_day"]
+    print("matched stories per day (UTC):", file=out)
+    for day, count in per_day.items():
+        print(f"  {day}  {count}", file=out)
+    if not per_day:
+        print("  none in the last 7 days", file=out)
+    deliveries = ", ".join(f"{k} {v}" for k, v in sorted(figures["deliveries"].items()))
+    print(f"deliveries: {deliveries or 'none yet'}", file=out)
+    print(f"queue: {figures['queue']} waiting", file=out)
+    return 0
+
+
+def backup(settings: Settings, target: Path, out: TextIO = sys.stdout) -> int:
+    """A consistent copy of the store, taken while the daemon may be writing (SQLite backup)."""
+    if target.exists():
+        print(f"kurilwatch backup: {target} exists; give a new file name", file=sys.stderr)
+        return EXIT_USAGE
+    if not settings.store.path.exists():
+        print(f"kurilwatch backup: no store at {settings.store.path}", file=sys.stderr)
+        return EXIT_USAGE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(f"file:{settings.store.path}?mode=ro", uri=True)
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy, pages=1024)  # in steps, so the daemon's writes are not held up
+    finally:
+        copy.close()
+        source.close()
+    print(f"backed up {settings.store.path} to {target} ({target.stat().st_size} bytes)", file=out)
+    return 0
+
+
+def prune(settings: Settings, out: TextIO = sys.stdout) -> int:
+    with Store(settings.store.path) as store:
+        compacted, deleted = store.prune(
+            now=datetime.now(UTC),
+            text_for=settings.store.retention,
+            keys_for=settings.store.keys_retention,
+        )
+    print(
+        f"{compacted} items older than {settings.store.retention.days} days compacted (their"
+        f" dedup keys kept), {deleted} older than {settings.store.keys_retention.days} days"
+        " deleted",
+        file=out,
+    )
+    return 0
+
+
+async def check_online(settings: Settings, out: TextIO = sys.stdout) -> int:
+    """Fetch and parse each feed once (nothing is stored); 1 if any feed failed."""
+    failed = 0
+    async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
+        results = await asyncio.gather(*(fetcher.fetch(str(f.url)) for f in settings.feeds))
+    for feed, fetched in zip(settings.feeds, results, strict=True):
+        if not fetched.ok or fetched.content is None:
+            failed += 1
+            print(f"  {feed.id}: FAILED ({fetched.error or fetched.status})", file=out)
+            continue
+        parsed = await asyncio.to_thread(
+            parse_feed, fetched.content, feed_id=feed.id, url=fetched.url, headers=fetched.headers
+        )
+        if parsed.error:
+            failed += 1
+            print(f"  {feed.id}: FAILED ({parsed.error})", file=out)
+        else:
+            print(f"  {feed.id}: ok, HTTP {fetched.status}, {len(parsed.items)} entries", file=out)
+    print(f"{len(settings.feeds) - failed} of {len(settings.feeds)} feeds answered", file=out)
+    return 1 if failed else 0
+
+
+async def poll_once(settings: Settings, feed_id: str | None, out: TextIO = sys.stdout) -> int:
+    """Poll every (or one) feed once; a progress bar on a terminal, one line per feed."""
+    chosen = [f for f in settings.feeds if feed_id is None or f.id == feed_id]
+    if not chosen:
+        known = ", ".join(f.id for f in settings.feeds) or "(none)"
+        print(f"kurilwatch poll: no feed {feed_id!r}; feeds: {known}", file=sys.stderr)
+        return EXIT_USAGE
+    store = await AsyncStore(settings.store.path).open()
+    pool = ParsePool("processes")
+    warming = asyncio.create_task(pool.start())  # while the first requests are on the wire
+    progress = Progress(
+        TextColumn("polling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+    try:
+        async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
+            poller = Poller(
+                store=store,
+                fetcher=fetcher,
+                topics=compile_topics(settings.topics),
+                settings=settings.poll,
+                pool=pool,
+            )
+            await poller.load_stories()
+            # naming one feed polls it even if it was disabled, and re-enables it on success
+            force = feed_id is not None
+            with progress:
+                task = progress.add_task("poll", total=len(chosen))
+
+                async def one(feed_index: int) -> PollReport:
+                    report = await poller.poll(chosen[feed_index], force=force)
+                    progress.advance(task)
+                    return report
+
+                reports = await asyncio.gather(*(one(n) for n in range(len(chosen))))
+            await warming
+        for report in reports:
+            print(report.line(), file=out, flush=True)
+    finally:
+        await pool.aclose()
+        await store.close()
+    return 0

@@ -1,0 +1,75 @@
+"""The operator's commands, run as `kurilwatch ...` processes on a real store."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import CONFIG, kurilwatch, write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+
+ITEMS = rss(
+    [
+        FeedEntry("Kuril Islands talks resume", "https://a.example/1", guid="1"),
+        FeedEntry("Iturup airport reopens", "https://a.example/2", guid="2"),
+    ]
+)
+
+
+def polled_store(tmp_path: Path, feed_server: FeedServer) -> Path:
+    feed_server.set_feed("/a.xml", ITEMS)
+    config = write_config(
+        tmp_path, {"good": feed_server.url("/a.xml"), "gone": feed_server.url("/missing.xml")}
+    )
+    assert kurilwatch("poll", "--once", "--config", str(config)).returncode == 0
+    return config
+
+
+def test_feeds_shows_each_feeds_health(tmp_path: Path, feed_server: FeedServer) -> None:
+    config = polled_store(tmp_path, feed_server)
+    result = kurilwatch("feeds", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    good = next(line for line in result.stdout.splitlines() if line.strip().startswith("good"))
+    gone = next(line for line in result.stdout.splitlines() if line.strip().startswith("gone"))
+    assert " ok " in good and " 2 " in good
+    assert "failing" in gone and "404" in gone
+
+
+def test_stats_backup_and_prune(tmp_path: Path, feed_server: FeedServer) -> None:
+    config = polled_store(tmp_path, feed_server)
+    stats = kurilwatch("stats", "--config", str(config))
+    assert "subscribers: 0 active" in stats.stdout and "queue: 0 waiting" in stats.stdout
+
+    copy = tmp_path / "backups" / "kw-copy.db"
+    result = kurilwatch("backup", str(copy), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 2
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    again = kurilwatch("backup", str(copy), "--config", str(config))
+    assert again.returncode == 2 and "exists" in again.stderr
+
+    pruned = kurilwatch("prune", "--config", str(config))
+    assert pruned.returncode == 0 and "0 items older than 90 days compacted" in pruned.stdout
+
+
+def test_check_online_tries_each_feed(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.set_feed("/a.xml", ITEMS)
+    config = write_config(
+        tmp_path, {"good": feed_server.url("/a.xml"), "gone": feed_server.url("/missing.xml")}
+    )
+    result = kurilwatch("check", "--online", "--config", str(config))
+    assert result.returncode == 1
+    assert "good: ok, HTTP 200, 2 entries" in result.stdout
+    assert "gone: FAILED" in result.stdout and "1 of 2 feeds answered" in result.stdout
+    assert not (tmp_path / "kw.db").exists()  # nothing stored
+
+
+def test_demo_shows_alerts_in_three_languages_without_network() -> None:
+    result = kurilwatch("demo", "--config", CONFIG)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Motegi" in out and "Итуруп" in out and "北方領土" in out
+    assert "Tokyo stocks" not in out  # no topic matched it
+    assert out.count("Russia holds") == 1  # two outlets, one story
+    assert "demo finished" in out
