@@ -273,13 +273,13 @@ class DeliveryWorker:
         except BaseException:
             self._done(chat_id)
             raise
-        task = asyncio.create_task(self._send_task(chat_id, send(job)))
+        task = asyncio.create_task(self._send_task(chat_id, at, send(job)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _send_task(self, chat_id: int, send: Awaitable[None]) -> None:
-        self.limits.departed(asyncio.get_running_loop().time())
+    async def _send_task(self, chat_id: int, slot: float, send: Awaitable[None]) -> None:
+        self.limits.departed(slot, asyncio.get_running_loop().time())
         try:
             await send
         except Exception:

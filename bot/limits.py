@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+LATE = 0.005  # seconds a send may leave after its slot before the next slot moves back
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -61,10 +63,12 @@ class SendLimits:
             self._private[chat_id] = (self._tokens(chat_id, at) - 1.0, at)
         return at
 
-    def departed(self, now: float) -> None:
-        """A reserved send is leaving at `now`. If it leaves late (the event loop was busy), the
-        next slot moves back too: two sends must never leave closer than the overall gap."""
-        self._next_any = max(self._next_any, now + 1.0 / self.limits.per_second)
+    def departed(self, slot: float, now: float) -> None:
+        """The send reserved for `slot` is leaving at `now`. If it leaves late (the event loop
+        was busy), the next slot moves back too, so two sends never leave much closer than the
+        overall gap; a few milliseconds late is normal and costs nothing."""
+        if now - slot > LATE:
+            self._next_any = max(self._next_any, now + 1.0 / self.limits.per_second)
 
     def hold(self, chat_id: int, until: float) -> None:
         """Telegram said wait (429): nothing to this chat before `until`."""

@@ -83,5 +83,7 @@ def test_sends_the_limits_allow_never_exceed_telegrams_limits(
 def test_a_send_that_leaves_late_pushes_the_next_slot_back() -> None:
     limits = SendLimits(Limits(per_second=10))
     assert limits.take(1, 0.0) == 0.0
-    limits.departed(0.25)  # the event loop stalled: it left late
+    limits.departed(0.0, 0.25)  # the event loop stalled: it left late
     assert limits.take(2, 0.26) == pytest.approx(0.35)
+    limits.departed(0.35, 0.352)  # a little late is on time
+    assert limits.take(3, 0.36) == pytest.approx(0.45)

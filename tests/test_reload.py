@@ -12,7 +12,9 @@ from tests.conftest import write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 A = rss([FeedEntry("Kuril Islands talks", "https://a.example/1", guid="a1")])
-B = rss([FeedEntry("Weather", "https://b.example/1", guid="b1")])
+WEATHER = [FeedEntry("Weather", "https://b.example/1", guid="b1")]
+B = rss(WEATHER)
+HABOMAI = FeedEntry("Fishing quota set for Habomai", "https://b.example/2", guid="b2")
 
 
 def test_config_edits_apply_without_a_restart_and_a_bad_edit_keeps_the_old_config(
@@ -30,6 +32,13 @@ def test_config_edits_apply_without_a_restart_and_a_bad_edit_keeps_the_old_confi
     config.write_text(yaml.safe_dump(settings, allow_unicode=True))
     daemon.stderr.wait_for("config reloaded: feeds +1 -0 ~0")
     feed_server.wait_for_hits("/b.xml", 2, timeout=20)  # the new feed is polled
+
+    # a changed query applies to the next items (console mode prints the alerts)
+    settings["topics"]["kuril"]["query"] = "Habomai"
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    daemon.stderr.wait_for("config reloaded: topics kuril")
+    feed_server.set_feed("/b.xml", rss([HABOMAI, *WEATHER]))
+    daemon.stdout.wait_for("Fishing quota set for Habomai")
 
     config.write_text(config.read_text().replace("feed-b", "Feed B!"))
     line = daemon.stderr.wait_for("config not reloaded")
