@@ -21,31 +21,34 @@ _PRIORITY = {"\n\n": 3, "\n": 2, " ": 1}
 def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     """`text` as one or more messages, each at most `limit` characters of balanced HTML."""
     parts: list[str] = []
-    opening = ""  # the tags to open again at the start of the current part
-    while len(opening) + len(text) > limit:
-        cut, closing, reopen = _best_break(text, limit - len(opening))
+    carried: list[tuple[str, str]] = []  # (name, opening tag) of the tags open at the last cut
+    while True:
+        opening = "".join(tag for _, tag in carried)
+        if len(opening) + len(text) <= limit:
+            break
+        cut, closing, carried = _best_break(text, limit - len(opening), carried)
         parts.append(opening + text[:cut].rstrip("\n") + closing)
         text = text[cut:].lstrip("\n")
-        opening = reopen
     parts.append(opening + text)
     return [p for p in parts if p.strip()]
 
 
-def _best_break(text: str, room: int) -> tuple[int, str, str]:
-    """Where to cut `text` so that its head and the closing tags fit `room`, and the tags to
-    close and reopen there."""
-    stack: list[tuple[str, str]] = []  # (name, opening tag) of the tags open at this point
-    best: dict[int, tuple[int, str, str]] = {}
+def _best_break(
+    text: str, room: int, carried: list[tuple[str, str]]
+) -> tuple[int, str, list[tuple[str, str]]]:
+    """Where to cut `text` (which starts inside the `carried` tags) so that its head and the
+    closing tags fit `room`; the tags to close there, and those open at the cut."""
+    stack = list(carried)
+    best: dict[int, tuple[int, str, list[tuple[str, str]]]] = {}
     fallback = None
     for atom in _ATOM.finditer(text):
         start = atom.start()
         closing = "".join(f"</{name}>" for name, _ in reversed(stack))
         if start > 0 and start + len(closing) <= room:
-            reopen = "".join(tag for _, tag in stack)
-            fallback = (start, closing, reopen)
+            fallback = (start, closing, list(stack))
             priority = _PRIORITY.get(atom.group(), 0)
             if priority and start >= room // 3:
-                best[priority] = (start, closing, reopen)
+                best[priority] = (start, closing, list(stack))
         elif start + len(closing) > room:
             break
         token = atom.group()
@@ -62,5 +65,9 @@ def _best_break(text: str, room: int) -> tuple[int, str, str]:
             return best[priority]
     if fallback is None:  # one tag alone is longer than the room: cut after it, never inside
         first = _ATOM.match(text)
-        return (first.end() if first else len(text)), "", ""
+        end = first.end() if first else len(text)
+        stack = list(carried)
+        if first is not None and (opened := _OPEN.fullmatch(first.group())) is not None:
+            stack.append((opened.group(1).lower(), first.group()))
+        return end, "".join(f"</{name}>" for name, _ in reversed(stack)), stack
     return fallback

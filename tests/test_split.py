@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.split import split_html
@@ -26,6 +26,13 @@ def visible(html: str) -> str:
 
 @settings(max_examples=200, deadline=None)
 @given(pieces=st.lists(piece, max_size=200), limit=st.integers(min_value=120, max_value=600))
+@example(  # a part that starts inside reopened tags must close them too
+    pieces=[
+        '<a href="https://e.example/?a=1&amp;b=2"><b>&lt;</b></a>',
+        '<a href="https://e.example/?a=1&amp;b=2"><b>' + "&lt;" * 21 + "</b></a>",
+    ],
+    limit=120,
+)
 def test_parts_fit_parse_and_keep_the_text(pieces: list[str], limit: int) -> None:
     text = "".join(pieces)
     parts = split_html(text, limit)
