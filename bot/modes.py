@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -103,7 +105,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             " <code>/timezone Europe/Moscow</code> (an Area/City name).",
         )
         return
-    name = _zone_name(args[0])
+    name = await asyncio.to_thread(_zone_name, args[0])
     if name is None:
         await reply(
             update,
@@ -118,18 +120,25 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _zone_name(text: str) -> str | None:
-    """The canonical spelling of an IANA zone name, whatever its case; None if unknown."""
+    """The canonical spelling of an IANA zone name, whatever its case; None if unknown.
+
+    Reads the zone database (files) the first time: call it off the event loop.
+    """
     if text.upper() == "UTC":
         return "UTC"
-    wanted = text.strip().lower()
-    match = next((z for z in sorted(available_timezones()) if z.lower() == wanted), None)
-    if match is None or "/" not in match:
+    name = _zone_names().get(text.strip().lower())
+    if name is None or "/" not in name:
         return None
     try:
-        ZoneInfo(match)
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
-    return match
+    return name
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
 
 
 async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
