@@ -26,7 +26,7 @@ from bot.settings import ConfigError, Settings, load_settings
 from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig, TopicConfig
 from watchers.fetch import Fetcher, FetchLimits
-from watchers.match import compile_topics
+from watchers.match import Topic, compile_topics
 from watchers.poll import Poller, PollReport, current_state
 from watchers.pool import ParsePool
 from watchers.schedule import FeedScheduler
@@ -54,6 +54,11 @@ def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
         topics=item.topics,
     )
     return render_plain(alert, tz=tz)
+
+
+def config_topics(settings: Settings) -> tuple[Topic, ...]:
+    """The topics subscribers pick from (watches are compiled beside them, but not offered)."""
+    return tuple(Topic(tid, topic.title) for tid, topic in settings.topics.items())
 
 
 def build_application(settings: Settings, token: str) -> App:
@@ -117,7 +122,7 @@ class Daemon:
                 self._app = app
                 self._ctx = BotContext(
                     store=store,
-                    topics=topics.topics,
+                    topics=config_topics(settings),
                     admins=frozenset(settings.telegram.admins),
                     tz=settings.telegram.tz,
                     max_watches=settings.telegram.max_watches,
@@ -256,7 +261,7 @@ class Daemon:
                 await self._recompile(self._poller, self._poller.store)
                 done.append("topics " + ", ".join(new.topics))
         if self._ctx is not None:
-            self._ctx.topics = (await asyncio.to_thread(compile_topics, new.topics)).topics
+            self._ctx.topics = config_topics(new)
             self._ctx.admins = frozenset(new.telegram.admins)
             self._ctx.tz = new.telegram.tz
             self._ctx.max_watches = new.telegram.max_watches
