@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import datetime
 from typing import Any
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.context import ctx_of, esc, is_bot_admin, reply
+from bot.render import ago
 from store import Store
 
 MAX_BROADCAST = 3000
@@ -27,19 +27,6 @@ def admin_only(handler: Handler) -> Handler:
     guarded.__name__ = handler.__name__
     guarded.__doc__ = handler.__doc__
     return guarded
-
-
-def _ago(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "never"
-    seconds = int((now - moment).total_seconds())
-    if seconds < 120:
-        return f"{max(seconds, 0)} s ago"
-    if seconds < 7200:
-        return f"{seconds // 60} min ago"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
 
 
 @admin_only
@@ -60,7 +47,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         + (", ".join(f"{state} {n}" for state, n in sorted(deliveries.items())) or "none yet"),
         f"Queue: {figures['queue']} waiting"
         + (
-            f", the oldest queued {_ago(figures['oldest_queued'], now)}"
+            f", the oldest queued {ago(figures['oldest_queued'], now)}"
             if figures["oldest_queued"]
             else ""
         ),
@@ -92,7 +79,7 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         lines.append(
             f"{mark} <code>{esc(state.id)}</code> — last success"
-            f" {_ago(state.last_success_at, now)}; {esc(detail[:200])}{upcoming}"
+            f" {ago(state.last_success_at, now)}; {esc(detail[:200])}{upcoming}"
         )
     await reply(update, "\n".join(lines))
 

@@ -120,6 +120,14 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     return False
 
 
+async def changing_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
+    """The id of the chat a command is about to change (recorded, or reactivated), or None
+    when the sender may not change it (and was told so)."""
+    if not await may_change(update, context):
+        return None
+    return await register(update, ctx_of(context))
+
+
 def is_bot_admin(update: Update, ctx: BotContext) -> bool:
     user = update.effective_user
     return user is not None and user.id in ctx.admins

@@ -130,6 +130,17 @@ async def _until(condition: Callable[[], bool], changed: asyncio.Event) -> None:
             await asyncio.wait_for(changed.wait(), 1.0)
 
 
+def _stories_matched(path: Path) -> int:
+    with Store(path) as store:
+        return int(
+            store.db.execute(
+                "SELECT count(*) FROM items WHERE id = story_id AND topics != '[]'"
+                " AND fetched_at > ?",
+                [(datetime.now(UTC) - timedelta(hours=1)).timestamp()],
+            ).fetchone()[0]
+        )
+
+
 async def run_demo(settings: Settings, out: TextIO) -> int:
     data = samples()
     loop = asyncio.get_running_loop()
@@ -178,12 +189,7 @@ async def run_demo(settings: Settings, out: TextIO) -> int:
             )
             daemon.stop()
             code = await running
-            with Store(demo.store.path) as store:
-                alerted = store.db.execute(
-                    "SELECT count(*) FROM items WHERE id = story_id AND topics != '[]'"
-                    " AND fetched_at > ?",
-                    [(datetime.now(UTC) - timedelta(hours=1)).timestamp()],
-                ).fetchone()[0]
+            alerted = await asyncio.to_thread(_stories_matched, demo.store.path)
             print(
                 f"demo finished: {len(data['items'])} sample stories published; the ones that"
                 f" matched a topic ({alerted}) were alerted above, each story once."

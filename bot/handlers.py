@@ -32,6 +32,7 @@ from bot import admin, modes, personal
 from bot.context import (
     BotContext,
     args_of,
+    changing_chat,
     ctx_of,
     esc,
     is_bot_admin,
@@ -171,9 +172,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "Example: <code>/subscribe " + esc(ctx.topic_ids()[0]) + "</code>",
         )
         return
-    if not await may_change(update, context):
-        return
-    chat_id = await register(update, ctx)
+    chat_id = await changing_chat(update, context)
     if chat_id is None:
         return
     now = ctx.clock()

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.context import BotContext, args_of, ctx_of, esc, may_change, register, reply
+from bot.context import BotContext, args_of, changing_chat, ctx_of, esc, reply
 from bot.schedule import SettingError, next_digest_text, parse_digest, parse_quiet
 from store import ChatPrefs, Store
 from watchers.config import parse_duration
@@ -48,9 +48,7 @@ def describe(
 async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, **changes: Any) -> bool:
     """Store the chat's new settings (admins only, in a group); False when refused."""
     ctx = ctx_of(context)
-    if not await may_change(update, context):
-        return False
-    chat_id = await register(update, ctx)
+    chat_id = await changing_chat(update, context)
     if chat_id is None:
         return False
     await ctx.store.run(Store.set_prefs, chat_id, now=ctx.clock(), **changes)

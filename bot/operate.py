@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.render import ago
 from bot.settings import Settings
 from store import AsyncStore, Store
 from watchers.fetch import Fetcher, FetchLimits
@@ -26,18 +27,6 @@ from watchers.poll import Poller, PollReport
 from watchers.pool import ParsePool
 
 EXIT_USAGE = 2
-
-
-def _ago(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "never"
-    seconds = int((now - moment).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if abs(seconds) >= 2 * size:
-            return (
-                f"{seconds // size} {unit} ago" if seconds > 0 else f"in {-seconds // size} {unit}"
-            )
-    return f"{seconds} s ago" if seconds >= 0 else f"in {-seconds} s"
 
 
 def _console(out: TextIO) -> Console:
@@ -66,9 +55,9 @@ def feeds(settings: Settings, out: TextIO = sys.stdout) -> int:
         table.add_row(
             feed.id,
             health,
-            _ago(state.last_success_at, now),
+            ago(state.last_success_at, now),
             str(state.consecutive_errors),
-            "-" if state.disabled_reason else _ago(state.next_poll_at, now),
+            "-" if state.disabled_reason else ago(state.next_poll_at, now),
             str(items[feed.id]),
             (state.disabled_reason or state.last_error or "")[:80],
         )

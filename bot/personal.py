@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.context import args_of, ctx_of, esc, may_change, register, reply
+from bot.context import args_of, changing_chat, ctx_of, esc, may_change, reply
 from bot.render import Alert, render_digest
 from store import SearchError, Store, StoredItem, Watch
 from watchers.query import QueryError, parse
@@ -43,9 +43,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             f"I can't read that query: {esc(str(exc))}\n<pre>{esc(query)}\n{pointer}</pre>",
         )
         return
-    if not await may_change(update, context):
-        return
-    chat_id = await register(update, ctx)
+    chat_id = await changing_chat(update, context)
     if chat_id is None:
         return
     added = await ctx.store.run(

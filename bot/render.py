@@ -161,5 +161,18 @@ def render_digest(
     return "\n\n".join(blocks)
 
 
+def ago(moment: datetime | None, now: datetime) -> str:
+    """`moment` relative to `now`: "12 min ago", "in 3 h", "never"."""
+    if moment is None:
+        return "never"
+    seconds = int((now - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if abs(seconds) >= 2 * size:
+            return (
+                f"{seconds // size} {unit} ago" if seconds > 0 else f"in {-seconds // size} {unit}"
+            )
+    return f"{seconds} s ago" if seconds >= 0 else f"in {-seconds} s"
+
+
 def topics_line(topics: Sequence[tuple[str, str]]) -> str:
     return "\n".join(f"• {tid} — {title}" for tid, title in topics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ def test_config_edits_apply_without_a_restart_and_a_bad_edit_keeps_the_old_confi
     config.write_text(config.read_text().replace("feed-b", "Feed B!"))
     line = daemon.stderr.wait_for("config not reloaded")
     assert "feeds[1].id" in line and "the running config stays" in line
+    assert re.search(r"config\.yaml line \d+", line), line
     for path in ("/a.xml", "/b.xml"):  # both feeds still polled, on the old config
         feed_server.wait_for_hits(path, feed_server.hits(path) + 2, timeout=20)
 
