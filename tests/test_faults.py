@@ -140,9 +140,10 @@ async def test_connection_refused_and_connect_timeout(
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     refused = await poller.poll(feed(f"http://127.0.0.1:{closed_port}/f", "refused"))
-    assert refused.outcome == "error" and "ConnectError" in (refused.error or "")
+    assert refused.outcome == "error"
+    assert refused.error == f"could not connect to 127.0.0.1:{closed_port}: connection refused"
     hanging = await poller.poll(feed(f"http://127.0.0.1:{unaccepting_port}/f", "hanging"))
-    assert hanging.outcome == "error" and "timed out" in (hanging.error or "")
+    assert hanging.outcome == "error" and hanging.error == "timed out (connecting)"
 
 
 @pytest.mark.parametrize(
@@ -261,6 +262,6 @@ async def test_a_stuck_feed_does_not_hold_up_the_others(
         # three polls of the fast feed while the slow one hangs, times out and backs off
         await asyncio.to_thread(feed_server.wait_for_hits, "/fast", 3, 6)
         assert feed_server.hits("/slow") <= 1
-        assert (await state(poller, "slow")).last_error == "timed out (ReadTimeout)"
+        assert (await state(poller, "slow")).last_error == "timed out (reading)"
     finally:
         scheduler.shutdown(wait=False)
