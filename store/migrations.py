@@ -194,6 +194,17 @@ def m008_chat_settings(db: Database) -> None:
     db.table("watches").create_index(["chat_id", "query"], unique=True)
 
 
+@migrations()
+def m009_search_progress(db: Database) -> None:
+    # items are indexed for search in batches after they are stored (see Store.index_pending);
+    # everything stored so far was indexed as it came
+    db.execute(
+        "CREATE TABLE search_progress (id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " indexed_to INTEGER NOT NULL)"
+    )
+    db.execute("INSERT INTO search_progress VALUES (1, (SELECT coalesce(max(id), 0) FROM items))")
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

@@ -12,6 +12,7 @@ import pytest
 from sqlite_utils import Database
 
 from store import AsyncStore, FeedState, ItemRecord, SearchError, Store, migrations
+from store.db import INDEX_EVERY
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -282,3 +283,30 @@ def test_search_finds_items_in_three_scripts_and_explains_bad_queries(store: Sto
     for bad, why in [('"unbalanced', "double quotes"), ("AND", "syntax"), ("  ", "empty")]:
         with pytest.raises(SearchError, match=why):
             store.search(bad)
+
+
+def test_items_are_indexed_for_search_in_batches_and_never_twice(store: Store) -> None:
+    feed = FeedState(id="a", url="u")
+
+    def indexed() -> int:
+        return int(store.db.execute("SELECT count(*) FROM items_fts").fetchone()[0])
+
+    store.ingest(feed, [record(f"few{n}") for n in range(5)], now=T0, alert=False)
+    assert indexed() == 0  # too few to index on their own
+    store.ingest(feed, [record(f"many{n}") for n in range(INDEX_EVERY)], now=T0, alert=False)
+    assert indexed() == INDEX_EVERY + 5  # the batch took the earlier five along
+    store.ingest(feed, [record("last")], now=T0, alert=False)
+    assert [i.guid for i in store.search("last")] == ["last"]  # a search indexes the rest
+    assert indexed() == INDEX_EVERY + 6 and store.index_pending() == 0
+
+
+def test_the_search_index_survives_the_migration_to_batches(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Store(path) as s:  # a store whose items were indexed as they came, before batches
+        s.ingest(FeedState(id="a", url="u"), [record("kunashir")], now=T0, alert=False)
+        s.index_pending()
+        s.db.execute("DROP TABLE search_progress")
+        s.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm009_search_progress'")
+    with Store(path) as s:
+        assert s.index_pending() == 0  # not indexed twice
+        assert [i.guid for i in s.search("kunashir")] == ["kunashir"]
