@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -181,5 +183,21 @@ def _check_fields(obj: dict[str, Any]) -> str | None:
     return None
 
 
+ONE_SHOT = frozenset({"check", "match", "poll", "feeds", "stats", "backup", "prune"})
+
+
+def entry() -> None:  # pragma: no cover - the console script; tests call `main`
+    """The `kurilwatch` command. A one-shot command that has closed everything leaves with
+    os._exit once its output is flushed: the interpreter's teardown of the modules and heap a
+    poll leaves behind took 0.1-0.15 s, 5% of `kurilwatch poll --once`."""
+    code = main()
+    if _parser().parse_known_args()[0].command in ONE_SHOT:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from watchers.config import TopicConfig
 from watchers.matcher import Hit, Match, Matcher
 from watchers.morph import give_forms, russian_forms
 from watchers.normalise import is_cjk, is_cyrillic
 from watchers.query import leaves, parse
+
+if TYPE_CHECKING:  # parse workers import this module, and need not load pydantic
+    from watchers.config import TopicConfig
 
 __all__ = ["Hit", "Match", "Matcher", "Topic", "TopicSpec", "Topics", "compile_topics"]
 
