@@ -192,6 +192,21 @@ async def test_gone_disables_and_a_forced_poll_re_enables(
     assert (await state(poller)).disabled_reason is None
 
 
+async def test_a_feed_re_enabled_by_another_poller_is_polled_again(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    # the daemon's poller keeps the states it saved; `kurilwatch poll --once --feed f` is
+    # another poller on the same store
+    feed_server.set_route("/f", Route(status=410))
+    assert (await poller.poll(feed(feed_server.url("/f")))).outcome == "disabled"
+    feed_server.set_feed("/f", rss([ITEM]))
+    cli = Poller(
+        store=poller.store, fetcher=poller.fetcher, topics=TOPICS, settings=poller.settings
+    )
+    assert (await cli.poll(feed(feed_server.url("/f")), force=True)).outcome == "primed"
+    assert (await poller.poll(feed(feed_server.url("/f")))).outcome == "unchanged"
+
+
 async def test_404_disables_only_after_gone_after(
     poller: Poller, feed_server: FeedServer, clock: Clock
 ) -> None:

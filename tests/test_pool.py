@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pickle
 import sys
 from concurrent.futures.process import BrokenProcessPool
 
@@ -12,6 +13,7 @@ from tests.fakes.feed_server import FeedEntry, rss
 from watchers.config import TopicConfig
 from watchers.match import compile_topics
 from watchers.pool import ParsePool
+from watchers.read import from_wire, read_feed, to_wire
 
 TOPICS = {
     "kuril": TopicConfig(title="Kurils", query="Курилы OR Kuril*"),
@@ -73,3 +75,16 @@ async def test_a_dead_worker_is_an_error_on_that_feed_and_the_next_feed_gets_a_n
     finally:
         await pool.aclose()
     assert pool._executor is None
+
+
+def test_a_read_feed_crosses_to_the_daemon_unchanged() -> None:
+    spec = compile_topics(TOPICS).spec
+    body = rss(
+        [
+            FeedEntry("Курилы: учения", "https://n.example/1", guid="1", summary="Флот у Итурупа."),
+            FeedEntry("Weather", "https://n.example/2", guid="2", summary="<p>Rain</p>"),
+        ]
+    )
+    read = read_feed(body, feed_id="f", url="https://n.example/", headers={}, spec=spec)
+    assert read.facts[0].sketch is not None and read.facts[1].sketch is None
+    assert from_wire(pickle.loads(pickle.dumps(to_wire(read)))) == read

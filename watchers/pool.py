@@ -20,7 +20,7 @@ from typing import Literal
 
 from watchers.items import ParsedFeed
 from watchers.match import TopicSpec
-from watchers.read import ReadFeed, read_article, read_feed
+from watchers.read import ReadFeed, from_wire, read_article, read_feed, read_feed_wire
 from watchers.summary import Brief
 
 PoolKind = Literal["processes", "threads"]
@@ -70,11 +70,11 @@ class ParsePool:
         """Parse, and match each item against the topics of `spec`, in a worker."""
         loop = asyncio.get_running_loop()
         call = functools.partial(
-            read_feed, content, feed_id=feed_id, url=url, headers=dict(headers), spec=spec
+            read_feed_wire, content, feed_id=feed_id, url=url, headers=dict(headers), spec=spec
         )
         pool = self._pool()
         try:
-            return await loop.run_in_executor(pool, call)
+            return from_wire(await loop.run_in_executor(pool, call))
         except BrokenProcessPool:
             # a worker died (killed, out of memory): start a new pool and say so on this feed
             await self._retire(pool)
