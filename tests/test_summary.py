@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.settings import load_settings
 from tests.fakes.feed_server import FeedEntry, rss
-from watchers.boilerplate import strip_boilerplate
+from watchers.boilerplate import LINES, strip_boilerplate
 from watchers.match import compile_topics
 from watchers.read import read_feed
 from watchers.summary import BUDGET, brief, sentences
@@ -152,3 +152,17 @@ def test_golden_japanese_item() -> None:
     assert "kuril" in topics
     assert text.startswith("北方領土の元島民らが２７日、択捉島での墓参を終えて根室港に戻った。")
     assert "続きを読む" not in text and "関連記事" not in text
+
+
+_END_RE = re.compile(r"[\s.!?:…。！？・|>»]+$")
+_LINE = st.text(st.sampled_from(list(" \t\u00a0\u3000.!?:…。！？・|>»/›abcXYZсКю島")), max_size=30)
+
+
+@given(_LINE, _LINE)
+def test_boilerplate_lines_are_compared_as_the_regex_would(line: str, title: str) -> None:
+    key = _END_RE.sub("", line.strip()).casefold()
+    title_key = _END_RE.sub("", title.strip()).casefold()
+    crumb = re.split(r"\s*[/|›»>]\s*", key)[0]
+    dropped = bool(title_key) and (key == title_key or crumb == title_key)
+    kept = strip_boilerplate(line, title)
+    assert (kept == "") == (dropped or key in LINES or not line.strip())

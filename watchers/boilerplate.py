@@ -50,12 +50,16 @@ LINES = frozenset(
     }
 )
 
-_END = re.compile(r"[\s.!?:…。！？・|>»]+$")
 _CRUMB = re.compile(r"\s*[/|›»>]\s*")
+_END_CHARS = frozenset(".!?:…。！？・|>»")
 
 
 def _key(line: str) -> str:
-    return _END.sub("", line.strip()).casefold()
+    # the line without its trailing run of spaces and .!?:… (a regex scanned the whole line)
+    end = len(line)
+    while end and (line[end - 1].isspace() or line[end - 1] in _END_CHARS):
+        end -= 1
+    return line[:end].strip().casefold()
 
 
 def strip_boilerplate(text: str, title: str = "") -> str:
@@ -66,7 +70,11 @@ def strip_boilerplate(text: str, title: str = "") -> str:
         key = _key(line)
         if key in LINES:
             continue
-        if title_key and (key == title_key or _CRUMB.split(key)[0] == title_key):
+        if (
+            title_key
+            and key.startswith(title_key)  # what the split leaves is a start of the line
+            and (key == title_key or _CRUMB.split(key)[0] == title_key)
+        ):
             continue
         kept.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()

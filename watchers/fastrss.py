@@ -11,12 +11,14 @@ from __future__ import annotations
 import calendar
 import contextlib
 import re
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from feedparser.datetimes import _parse_date
+from feedparser.datetimes.rfc822 import _parse_date_rfc822
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin
 
@@ -165,7 +167,7 @@ def _item(element: ET.Element, *, feed_id: str, base: str) -> Item | None:
     ]
     published = None
     if "pubDate" in fields:
-        parsed = _parse_date(_field(fields["pubDate"]))
+        parsed = _date(_field(fields["pubDate"]))
         if parsed:
             try:
                 published = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
@@ -182,9 +184,25 @@ def _item(element: ET.Element, *, feed_id: str, base: str) -> Item | None:
     )
 
 
+def _date(text: str) -> time.struct_time | None:
+    """feedparser's `_parse_date`, asking its RFC 822 reader first when the text starts with a
+    letter ("Thu, 26 Nov 2026 ..."): the W3C reader that feedparser asks first never accepts
+    such text, and costs a third of the time."""
+    if text[:1].isalpha():
+        try:
+            parsed = _parse_date_rfc822(text)
+        except (KeyError, OverflowError, ValueError, AttributeError):
+            parsed = None
+        if parsed and len(parsed) == 9:
+            return parsed  # type: ignore[no-any-return]
+    return _parse_date(text)  # type: ignore[no-any-return]
+
+
 def _field(element: ET.Element) -> str:
     """An element's text as feedparser's `pop` leaves it."""
     text = (element.text or "").strip()
+    if text.isascii():
+        return text  # what follows leaves ASCII as it is
     # feedparser's repair of UTF-8 that was read as Latin-1 and encoded again
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
