@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from watchers.cluster import (
     MAX_PER_STORY,
@@ -18,6 +20,7 @@ from watchers.cluster import (
     sketch,
     story_tokens,
 )
+from watchers.normalise import words
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PAIRS = Path(__file__).resolve().parent / "data" / "story_pairs.jsonl"
@@ -94,3 +97,15 @@ def test_a_flood_of_near_identical_items_keeps_lookups_bounded() -> None:
         index.add(n + 1, story, report, at)
     assert len(index) == MAX_PER_STORY
     assert index.find(sketch(f"{template} 5000", ""), at) == 1
+
+
+_TEXT = st.text(
+    st.sampled_from(list(" \n.,-AbcXyzÉéİ̇ёЁКурилыИтуруп北方領土択捉一二三ーカタカナ123")),
+    max_size=40,
+)
+
+
+@given(_TEXT, _TEXT)
+def test_a_sketch_from_the_matchers_words_is_the_same_sketch(title: str, summary: str) -> None:
+    given_words = words(title) + words(summary)  # what the parse stage hands over
+    assert sketch(title, summary, given_words) == sketch(title, summary)

@@ -58,10 +58,15 @@ _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n")
 _NAME_WORD = re.compile(r"[^\W\d_]\w*")
 
 
-def story_tokens(title: str, summary: str) -> frozenset[str]:
-    """The tokens two reports of one story share: stems, numbers, CJK character bigrams."""
+def _words(title: str, summary: str, words: list[str] | None) -> list[str]:
+    return WORD.findall(normalise(f"{title}\n{summary}")) if words is None else words
+
+
+def story_tokens(title: str, summary: str, words: list[str] | None = None) -> frozenset[str]:
+    """The tokens two reports of one story share: stems, numbers, CJK character bigrams.
+    `words`, when given, are the normalised words of the title and then the summary."""
     tokens: set[str] = set()
-    for word in WORD.findall(normalise(f"{title}\n{summary}")):
+    for word in _words(title, summary, words):
         if is_cjk(word):
             tokens.update(word[i : i + 2] for i in range(max(1, len(word) - 1)))
         elif word not in _STOP and (len(word) > 1 or word.isdigit()):
@@ -87,10 +92,10 @@ def title_names(title: str, summary: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def mentions(title: str, summary: str) -> frozenset[str]:
+def mentions(title: str, summary: str, words: list[str] | None = None) -> frozenset[str]:
     """Everything a report mentions, in the forms `title_names` gives."""
     text = f"{title}\n{summary}"
-    found = {_stem(word) for word in WORD.findall(normalise(text)) if not word.isdigit()}
+    found = {_stem(word) for word in _words(title, summary, words) if not word.isdigit()}
     found.update(_KATAKANA.findall(fold_marks(text)))
     return frozenset(found)
 
@@ -105,11 +110,12 @@ class Sketch:
     script: str
 
 
-def sketch(title: str, summary: str) -> Sketch:
+def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
+    """The report's sketch; `words` as for `story_tokens`, when the caller has them."""
     return Sketch(
-        story_tokens(title, summary),
+        story_tokens(title, summary, words),
         title_names(title, summary),
-        mentions(title, summary),
+        mentions(title, summary, words),
         script_of(f"{title}\n{summary}"),
     )
 

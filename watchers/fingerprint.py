@@ -16,8 +16,9 @@ MIN_WORDS = 20
 MAX_WORDS = 60
 
 
-def content_fingerprint(summary: str) -> str | None:
-    tokens = words(summary)
+def content_fingerprint(summary: str, tokens: list[str] | None = None) -> str | None:
+    """The summary's fingerprint, or None; `tokens` are its `words` when the caller has them."""
+    tokens = words(summary) if tokens is None else tokens
     if len(set(tokens)) < MIN_WORDS:
         return None
     digest = hashlib.sha1(" ".join(tokens[:MAX_WORDS]).encode()).hexdigest()[:24]

@@ -73,8 +73,9 @@ def _shape_matches(cased: str, word: str) -> bool:
     return cased[:1].isupper() == word[:1].isupper()
 
 
-class _Document:
-    """One item's fields, prepared for a pass: normalised words and their haystacks."""
+class Document:
+    """One item's fields, normalised once for every pass over them (topic matching, explain,
+    fingerprints and story sketches): words and their haystacks."""
 
     def __init__(self, fields: Mapping[str, str | None]) -> None:
         self.texts = {name: text for name, text in fields.items() if text}
@@ -85,6 +86,10 @@ class _Document:
             words = WORD.findall(normalise(text))
             self._words[name] = words
             self.haystacks[name] = " " + " ".join(words) + " "
+
+    def words(self, field: str) -> list[str]:
+        """The field's normalised words (`normalise.words`)."""
+        return self._words.get(field, [])
 
     def cased_word(self, field: str, index: int) -> str | None:
         if field not in self._cased:
@@ -145,9 +150,11 @@ class Matcher:
     def __len__(self) -> int:
         return len(self.queries)
 
-    def match(self, fields: Mapping[str, str | None], *, explain: bool = False) -> list[Match]:
+    def match(
+        self, fields: Mapping[str, str | None] | Document, *, explain: bool = False
+    ) -> list[Match]:
         """The topics whose query matches the item's fields (title, summary, content)."""
-        doc = _Document(fields)
+        doc = fields if isinstance(fields, Document) else Document(fields)
         found = self._scan(doc)
         if not found:
             return []
@@ -165,7 +172,7 @@ class Matcher:
                 matches.append(Match(self._topic_ids[topic_index], hits))
         return matches
 
-    def _scan(self, doc: _Document) -> dict[int, list[_Occurrence]]:
+    def _scan(self, doc: Document) -> dict[int, list[_Occurrence]]:
         found: dict[int, list[_Occurrence]] = {}
         if self._empty:
             return found
@@ -186,7 +193,7 @@ class _Context:
 
     __slots__ = ("doc", "found", "hits")
 
-    def __init__(self, doc: _Document, found: Mapping[int, list[_Occurrence]], explain: bool):
+    def __init__(self, doc: Document, found: Mapping[int, list[_Occurrence]], explain: bool):
         self.doc, self.found = doc, found
         self.hits: list[tuple[str, _Occurrence]] | None = [] if explain else None
 
@@ -400,7 +407,7 @@ def _clauses(node: Node) -> list[list[Term]]:
     return [list(leaves(node, positive_only=True))]
 
 
-def _cased_ok(doc: _Document, occ: _Occurrence, cased: str) -> bool:
+def _cased_ok(doc: Document, occ: _Occurrence, cased: str) -> bool:
     word = doc.cased_word(occ.field, occ.index)
     return word is None or _shape_matches(cased, word)
 

@@ -15,6 +15,7 @@ from watchers.cluster import Sketch, sketch
 from watchers.fingerprint import content_fingerprint
 from watchers.items import MAX_SUMMARY, Item, ParsedFeed
 from watchers.match import Matcher, TopicSpec, matcher_of
+from watchers.matcher import Document
 from watchers.parse import parse_feed
 from watchers.summary import Brief, brief
 
@@ -97,19 +98,18 @@ def from_wire(wire: Wire) -> ReadFeed:
 
 
 def item_facts(item: Item, matcher: Matcher) -> ItemFacts:
-    fields = {"title": item.title, "summary": item.summary, "content": ""}
-    topics = tuple(m.topic_id for m in matcher.match(fields))
-    fingerprint = content_fingerprint(item.summary)
+    doc = Document({"title": item.title, "summary": item.summary, "content": ""})
+    topics = tuple(m.topic_id for m in matcher.match(doc))
+    fingerprint = content_fingerprint(item.summary, doc.words("summary"))
     if not topics:
         return ItemFacts(topics, fingerprint)
-    summary = _brief_of(item.summary, item.title, matcher)
-    return ItemFacts(
-        topics, fingerprint, sketch(item.title, item.summary), summary.text, summary.marks
-    )
+    summary = _brief_of(item.summary, item.title, matcher, doc)
+    report = sketch(item.title, item.summary, doc.words("title") + doc.words("summary"))
+    return ItemFacts(topics, fingerprint, report, summary.text, summary.marks)
 
 
-def _brief_of(text: str, title: str, matcher: Matcher) -> Brief:
-    fields = {"title": title, "summary": text, "content": ""}
+def _brief_of(text: str, title: str, matcher: Matcher, doc: Document | None = None) -> Brief:
+    fields = doc or Document({"title": title, "summary": text, "content": ""})
     offsets = [
         hit.offset
         for match in matcher.match(fields, explain=True)
