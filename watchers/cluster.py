@@ -124,7 +124,7 @@ def score(a: Sketch, b: Sketch, apart: timedelta, window: timedelta = WINDOW) ->
     """How surely two reports tell one story, from 0 to 1."""
     if apart >= window or not a.tokens or not b.tokens or a.script != b.script:
         return 0.0
-    if a.names - b.mentions and b.names - a.mentions:
+    if not a.names <= b.mentions and not b.names <= a.mentions:
         return 0.0  # each names something the other never mentions: two events
     cosine = len(a.tokens & b.tokens) / math.sqrt(len(a.tokens) * len(b.tokens))
     return cosine * (1 - apart / window)
