@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -192,7 +192,11 @@ class Poller:
         self, feed: FeedConfig, state: FeedState, read: ReadFeed, fetched: FetchResult
     ) -> PollReport:
         parsed = read.parsed
-        known = await self.store.run(Store.known_guids, feed.id, [i.guid for i in parsed.items])
+        # a feed's first poll stores without alerting and `ingest` skips known guids itself:
+        # asking first only saves work on later polls, where most items are known
+        known: Collection[str] = ()
+        if state.primed:
+            known = await self.store.run(Store.known_guids, feed.id, [i.guid for i in parsed.items])
         unseen = [
             pair for pair in zip(parsed.items, read.facts, strict=True) if pair[0].guid not in known
         ]
