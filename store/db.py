@@ -327,10 +327,10 @@ class Store(ChatVerbs, ReportVerbs):
                         "published_at": _ts(record.published_at),
                         "fetched_at": fetched_at,
                         "story_id": story_id,
-                        "topics": json.dumps(list(record.topics)),
+                        "topics": _json_list(record.topics),
                         "fingerprint": record.fingerprint,
                         "brief": record.brief,
-                        "marks": json.dumps(list(record.marks)),
+                        "marks": _json_list(record.marks),
                     }
                 )
                 item = StoredItem(
@@ -946,3 +946,8 @@ class Store(ChatVerbs, ReportVerbs):
             brief=row.get("brief") or "",
             marks=tuple(json.loads(row.get("marks") or "[]")),
         )
+
+
+def _json_list(values: Sequence[str]) -> str:
+    # most items match nothing: their topics and marks are both empty
+    return json.dumps(list(values)) if values else "[]"
