@@ -187,12 +187,14 @@ class Fetcher:
     def _proxy(self, scheme: str, host: str) -> str | None:
         """The proxy for a URL from HTTP_PROXY, HTTPS_PROXY and NO_PROXY, read once at start
         (aiohttp's trust_env reads them on every request, in a thread)."""
+        proxy = self._proxies.get(scheme)
+        if not proxy:
+            return None
         key = (scheme, host)
         if key not in self._proxy_of:
-            proxy = self._proxies.get(scheme)
-            if proxy and proxy_bypass(host):
-                proxy = None
-            self._proxy_of[key] = proxy
+            if len(self._proxy_of) >= 4096:  # article pages of full-text feeds: many hosts
+                self._proxy_of.clear()
+            self._proxy_of[key] = None if proxy_bypass(host) else proxy
         return self._proxy_of[key]
 
     @property
