@@ -299,7 +299,7 @@ class Store(ChatVerbs, ReportVerbs):
             )
             # ids are given here, so that a new story's id (its first item's) is known at insert
             (next_id,) = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()
-            rows: list[dict[str, Any]] = []
+            rows: list[tuple[Any, ...]] = []
             placed: list[tuple[StoredItem, bool, ItemRecord]] = []
             for record in fresh:
                 item_id, next_id = next_id, next_id + 1
@@ -316,22 +316,22 @@ class Store(ChatVerbs, ReportVerbs):
                 if record.fingerprint:
                     by_text.setdefault(record.fingerprint, story_id)
                 rows.append(
-                    {
-                        "id": item_id,
-                        "feed_id": feed_id,
-                        "guid": record.guid,
-                        "link": record.link,
-                        "canonical_url": record.canonical_url,
-                        "title": record.title,
-                        "summary": record.summary,
-                        "published_at": _ts(record.published_at),
-                        "fetched_at": fetched_at,
-                        "story_id": story_id,
-                        "topics": _json_list(record.topics),
-                        "fingerprint": record.fingerprint,
-                        "brief": record.brief,
-                        "marks": _json_list(record.marks),
-                    }
+                    (
+                        item_id,
+                        feed_id,
+                        record.guid,
+                        record.link,
+                        record.canonical_url,
+                        record.title,
+                        record.summary,
+                        _ts(record.published_at),
+                        fetched_at,
+                        story_id,
+                        _json_list(record.topics),
+                        record.fingerprint,
+                        record.brief,
+                        _json_list(record.marks),
+                    )
                 )
                 item = StoredItem(
                     id=item_id,
@@ -351,17 +351,19 @@ class Store(ChatVerbs, ReportVerbs):
             self.db.conn.executemany(
                 "INSERT INTO items (id, feed_id, guid, link, canonical_url, title, summary,"
                 " published_at, fetched_at, story_id, topics, fingerprint, brief, marks) VALUES"
-                " (:id, :feed_id, :guid, :link, :canonical_url, :title, :summary, :published_at,"
-                " :fetched_at, :story_id, :topics, :fingerprint, :brief, :marks)",
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             if next_id - 1 - self._indexed_to() >= INDEX_EVERY:
                 self._index_pending()
+            joined = sorted({item.story_id for item, is_new_story, _ in placed if not is_new_story})
+            if joined:
+                outlet = self._outlet(feed_id)
+                for story_id in joined:
+                    self._add_outlet(story_id, feed_id, outlet, fetched_at)
             queued = 0
             for item, is_new_story, record in placed:
-                if not is_new_story:
-                    self._add_outlet(item.story_id, feed_id, fetched_at)
-                elif alert and record.topics:
+                if is_new_story and alert and record.topics:
                     queued += self._enqueue(item, fetched_at)
         stored = tuple(item for item, _, _ in placed)
         new_stories = tuple(item for item, is_new, _ in placed if is_new)
@@ -383,10 +385,13 @@ class Store(ChatVerbs, ReportVerbs):
                 found[row[0]] = int(row[1])
         return found
 
-    def _add_outlet(self, story_id: int, feed_id: str, now: float) -> None:
-        """Record another outlet on the story's recent alerts, to be shown as "Also: ..."."""
+    def _outlet(self, feed_id: str) -> str:
+        """The name an "Also: ..." line gives a feed."""
         row = self._one("SELECT coalesce(title, id) AS name FROM feeds WHERE id = ?", [feed_id])
-        outlet = row["name"] if row else feed_id
+        return str(row["name"]) if row else feed_id
+
+    def _add_outlet(self, story_id: int, feed_id: str, outlet: str, now: float) -> None:
+        """Record another outlet on the story's recent alerts, to be shown as "Also: ..."."""
         since = now - ALSO_WINDOW.total_seconds()
         for alert in list(
             self.db.query(

@@ -21,6 +21,8 @@ def _bigrams(run: str) -> str:
 
 def search_text(text: str) -> str:
     """`text` as it is indexed."""
+    if text.isascii():
+        return text[:MAX_INDEXED]
     return _CJK_RUN.sub(lambda m: f" {_bigrams(m.group())} ", text[:MAX_INDEXED])
 
 
