@@ -138,7 +138,7 @@ class Notice:
 OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dropped")
 FINGERPRINT_WINDOW = timedelta(days=7)  # a re-issued item's text is matched this far back
 MAX_DIGEST = 200  # alerts in one digest; more wait for the next
-INDEX_EVERY = 300  # items stored before they are added to the search index together
+INDEX_EVERY = 1000  # items stored before they are added to the search index together
 ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlets this long
 
 
