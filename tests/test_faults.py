@@ -80,8 +80,10 @@ ERRORS = [
     ("500", lambda s: s.set_route("/f", Route(status=500, body=b"oops")), "HTTP 500"),
     ("read timeout", lambda s: s.set_route("/f", Route(body=rss([ITEM]), delay=30)), "timed out"),
     (
-        "1 KiB/s drip",
-        lambda s: s.set_route("/f", Route(body=rss([ITEM] * 200), trickle=1.0)),
+        # a chunk every 0.5 s: each read comes within the 1 s read timeout, so only the total
+        # timeout can end it (at 1.0 s apart the two raced)
+        "2 KiB/s drip",
+        lambda s: s.set_route("/f", Route(body=rss([ITEM] * 200), trickle=0.5)),
         "timed out after 3s in all",
     ),
     (
