@@ -429,8 +429,8 @@ class Store(ChatVerbs, ReportVerbs):
         return int(indexed_to)
 
     def _index_pending(self, limit: int = 5000) -> int:
-        # FTS5 writes a segment per transaction: indexing a few hundred items at once costs
-        # half as much per item as indexing each feed's handful on its own
+        # FTS5 writes a segment per transaction: indexing a thousand items at once costs
+        # under half as much per item as indexing each feed's handful on its own
         rows = self.db.execute(
             "SELECT id, title, summary FROM items WHERE id > ? ORDER BY id LIMIT ?",
             [self._indexed_to(), limit],
