@@ -183,6 +183,7 @@ class Daemon:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
             await self._finish_polls()
+            await poller.aclose()
             if app is not None and telegram_task is not None:
                 await self._stop_telegram(app, telegram_task)
             await fetcher.aclose()

@@ -236,6 +236,12 @@ class Store(ChatVerbs, ReportVerbs):
             row,
         )
 
+    def save_feed_states(self, states: Sequence[FeedState]) -> None:
+        """Save several feeds' states in one transaction."""
+        with self.db.atomic():
+            for state in states:
+                self.save_feed_state(state)
+
     # -- items ------------------------------------------------------------------------------
 
     def recent_fetch_times(self, feed_id: str, limit: int = 20) -> list[datetime]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,9 +132,9 @@ async def test_slow_feed_times_out_as_an_error_value(
         (Route(status=404, body=b"gone"), "HTTP 404"),
         (Route(body=b"<html><body>Welcome</body></html>", content_type="text/html"), "not a feed"),
         (
-                Route(body=rss([OLD] * 50), truncate_at=100),
-                "broken response body: Not enough data to satisfy content length header",
-            ),
+            Route(body=rss([OLD] * 50), truncate_at=100),
+            "broken response body: Not enough data to satisfy content length header",
+        ),
         (Route(status=301, redirect_to="/loop.xml"), "too many redirects"),
     ],
 )
@@ -201,6 +203,50 @@ async def test_same_body_without_validators_is_not_parsed_again(
     second = await poller.poll(feed(feed_server, "/plain.xml"))
     assert first.outcome == "primed"
     assert (second.outcome, second.http_status) == ("unchanged", 200)
+
+
+class RecordingStore(AsyncStore):
+    """A real store that records the verbs it was asked to run."""
+
+    verbs: list[str]
+
+    async def run(self, verb: Any, *args: Any, **kwargs: Any) -> Any:
+        self.verbs.append(verb.__name__)
+        return await super().run(verb, *args, **kwargs)
+
+
+async def test_unchanged_polls_ending_together_are_saved_in_one_round_trip(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    store = RecordingStore(tmp_path / "kw.db")
+    store.verbs = []
+    await store.open()
+    now = [T0]
+    settings = PollSettings(timeout=timedelta(seconds=1))
+    async with Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0)) as fetcher:
+        poller = Poller(
+            store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: now[0]
+        )
+        feeds = [feed(feed_server, f"/{n}.xml", f"f{n}") for n in range(6)]
+        for config in feeds:
+            feed_server.set_feed(f"/{config.id[1:]}.xml", rss([OLD]))
+            await poller.poll(config)
+        now[0] = T0 + timedelta(minutes=10)
+        store.verbs.clear()
+        reports = await asyncio.gather(*(poller.poll(config) for config in feeds))
+        assert {r.outcome for r in reports} == {"unchanged"}
+        # saved by the time each poll returns, in fewer round trips than polls
+        for config in feeds:
+            state = await store.run(Store.feed_state, config.id)
+            assert state is not None and state.last_success_at == now[0]
+        assert "save_feed_state" not in store.verbs
+        assert 1 <= store.verbs.count("save_feed_states") < len(feeds)
+        # a save that fails fails each poll that waited for it
+        await store.close()
+        now[0] += timedelta(minutes=10)
+        failed = await asyncio.gather(*(poller.poll(c) for c in feeds), return_exceptions=True)
+        assert all(isinstance(f, RuntimeError) for f in failed), failed
+        await poller.aclose()
 
 
 LONG = (

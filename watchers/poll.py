@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 GONE = 410
+# An unchanged poll's state waits this long to be saved with those of the polls that end at
+# about the same time: one store round trip for a wave of 304s instead of one each.
+SAVE_TOGETHER = 0.02  # seconds
 
 
 def utcnow() -> datetime:
@@ -126,6 +129,9 @@ class Poller:
         # the state this poller last saved of each feed, to skip reading it back on the next
         # poll (half the store round trips of a steady cycle)
         self._saved: dict[str, FeedState] = {}
+        self._batch: dict[str, FeedState] = {}
+        self._batch_saved: asyncio.Future[None] | None = None
+        self._batch_writes: set[asyncio.Task[None]] = set()
 
     async def _state(self, feed: FeedConfig) -> FeedState:
         saved = self._saved.get(feed.id)
@@ -138,6 +144,40 @@ class Poller:
     async def _save(self, state: FeedState) -> None:
         await self.store.run(Store.save_feed_state, state)
         self._saved[state.id] = state
+
+    async def _save_together(self, state: FeedState) -> None:
+        """`_save`, in one transaction with the states of other polls that end within
+        `SAVE_TOGETHER`: a store round trip costs the event loop more than the write itself."""
+        self._batch[state.id] = state
+        if self._batch_saved is None:
+            loop = asyncio.get_running_loop()
+            self._batch_saved = loop.create_future()
+            write = loop.create_task(self._write_batch(), name="save feed states")
+            self._batch_writes.add(write)
+            write.add_done_callback(self._batch_writes.discard)
+        # shielded: a poll cancelled while it waits must not cancel the others' save
+        await asyncio.shield(self._batch_saved)
+        self._saved[state.id] = state
+
+    async def _write_batch(self) -> None:
+        await asyncio.sleep(SAVE_TOGETHER)
+        batch, saved = list(self._batch.values()), self._batch_saved
+        self._batch, self._batch_saved = {}, None
+        assert saved is not None
+        try:
+            await self.store.run(Store.save_feed_states, batch)
+        except asyncio.CancelledError:
+            saved.cancel()
+            raise
+        except Exception as exc:
+            saved.set_exception(exc)  # each waiting poll fails, as its own save would have
+            saved.add_done_callback(lambda f: f.exception())  # retrieved, if none waits
+        else:
+            saved.set_result(None)
+
+    async def aclose(self) -> None:
+        """Wait for the states still being saved (after the polls are done or cancelled)."""
+        await asyncio.gather(*self._batch_writes, return_exceptions=True)
 
     async def poll(self, feed: FeedConfig, *, force: bool = False) -> PollReport:
         """Poll once; a disabled feed is skipped unless `force` (which re-enables it on success)."""
@@ -175,7 +215,7 @@ class Poller:
         digest = hashlib.sha256(body).hexdigest()
         if fetched.not_modified or not body or (digest == state.body_hash and state.primed):
             state = replace(state, next_poll_at=await self._next_success(feed, fetched, None))
-            await self._save(state)
+            await self._save_together(state)
             return PollReport(feed.id, "unchanged", fetched.status, next_poll_at=state.next_poll_at)
         read = await self.pool.read(
             body, feed_id=feed.id, url=state.url, headers=fetched.headers, spec=self.topics.spec
