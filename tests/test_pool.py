@@ -52,6 +52,14 @@ async def test_workers_match_russian_forms_without_loading_the_dictionaries() ->
         await pool.aclose()
 
 
+def test_a_spec_crosses_to_a_worker_as_bytes_unpacked_once() -> None:
+    spec = compile_topics(TOPICS).spec
+    first, again = pickle.loads(pickle.dumps(spec)), pickle.loads(pickle.dumps(spec))
+    assert first == spec and again is first
+    edited = compile_topics({"kuril": TopicConfig(title="Kurils", query="Iturup")}).spec
+    assert pickle.loads(pickle.dumps(edited)) == edited != spec
+
+
 def _die() -> None:
     os._exit(1)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import pickle
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from watchers.matcher import Hit, Match, Matcher
 from watchers.morph import give_forms, russian_forms
@@ -25,6 +27,29 @@ class TopicSpec:
 
     queries: tuple[tuple[str, str], ...] = ()
     forms: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a spec goes to a parse worker with every feed: as bytes packed once, which a worker
+        # unpacks once (rebuilding its 15 KB of tuples and sets each time cost 0.1 ms a feed)
+        return _unpack_spec, _packed(self)
+
+
+@functools.lru_cache(maxsize=4)
+def _packed(spec: TopicSpec) -> tuple[str, bytes]:
+    data = pickle.dumps((spec.queries, spec.forms), protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.sha256(data).hexdigest(), data
+
+
+_unpacked: dict[str, TopicSpec] = {}
+
+
+def _unpack_spec(key: str, data: bytes) -> TopicSpec:
+    spec = _unpacked.get(key)
+    if spec is None:
+        if len(_unpacked) >= 4:
+            _unpacked.clear()
+        spec = _unpacked[key] = TopicSpec(*pickle.loads(data))
+    return spec
 
 
 @dataclass(frozen=True, slots=True)
