@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from feedparser.urls import _urljoin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fakes.feed_server import FeedEntry, rss
-from watchers.fastrss import parse_simple_rss
+from watchers.fastrss import _join, parse_simple_rss
 from watchers.parse import parse_feed, parse_with_feedparser
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -116,3 +117,24 @@ def test_agrees_with_feedparser_on_generated_feeds(
     assert fast is None or fast == slow
     if all("<" not in e.title and "&" not in e.title and e.link for e in entries):
         assert fast is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    base=st.sampled_from(
+        [URL, "", "https://e.example/rss?x=1#top", "http://[::1/feed", "feed://e.example/x"]
+    ),
+    url=st.one_of(
+        st.text(alphabet="hHtTpPsS:/.[]-_~!$&'()*+,;=:@%?#aZ09 \t\n", max_size=40),
+        st.builds(
+            "".join,
+            st.tuples(
+                st.sampled_from(["http://", "https://", "HTTP://", "http:///", "ftp://"]),
+                st.text(alphabet="a.-:0[]", min_size=1, max_size=12),
+                st.text(alphabet="/abc.;?=&#%~ ", max_size=20),
+            ),
+        ),
+    ),
+)
+def test_joining_a_plain_link_agrees_with_feedparser(base: str, url: str) -> None:
+    assert _join(base, url) == _urljoin(base, url)

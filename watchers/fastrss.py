@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import functools
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -58,6 +59,29 @@ _XML_ATTRS = (
     "{http://www.w3.org/XML/1998/namespace}lang",
     "{http://www.w3.org/XML/1998/namespace}base",
 )
+
+
+# An absolute http(s) URL that feedparser's `_urljoin` returns as it is: lower-case scheme, a
+# plain host, no params, fragment, whitespace or empty query (which urljoin would rewrite).
+_PLAIN_URL = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~!$&'()*+,=:@%/-]*)?"
+    r"(?:\?[A-Za-z0-9._~!$&'()*+,=:@%/?-]+)?"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _joins_plainly(base: str) -> bool:
+    """Whether `_urljoin(base, url)` returns a plain URL unchanged (false for a base that
+    urljoin cannot read)."""
+    return bool(_urljoin(base, "http://a.example/b") == "http://a.example/b")
+
+
+def _join(base: str, url: str) -> str:
+    """feedparser's `_urljoin`, without its two URL parses for a link that is already plain
+    and absolute (most links, and a tenth of this module's time)."""
+    if _PLAIN_URL.fullmatch(url) and _joins_plainly(base):
+        return url
+    return _urljoin(base, url)  # type: ignore[no-any-return]
 
 
 class _Decline(Exception):
@@ -153,13 +177,13 @@ def _item(element: ET.Element, *, feed_id: str, base: str) -> Item | None:
         permalink = (flags[-1] if flags else "true") == "true"
         guid = _field(guid_element)
         if permalink and guid:
-            guid = _urljoin(base, guid)
+            guid = _join(base, guid)
             link = guid
     if "link" in fields:
         text = _field(fields["link"])
         if not text:
             raise _Decline
-        link = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _urljoin(base, text).replace("&amp;", "&"))
+        link = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _join(base, text).replace("&amp;", "&"))
     if link is not None and not link.startswith(("http://", "https://")):
         link = None
     texts = [
