@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watchers.parse import parse_feed
-from watchers.text import html_to_text
+from watchers.text import html_to_text, tidy
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>TASS &amp; co</title><link>https://tass.com/</link>
@@ -121,3 +122,13 @@ def test_fast_and_careful_html_paths_agree(pieces: list[str]) -> None:
 
     markup = "".join(pieces)
     assert html_to_text(markup) == _careful_html_to_text(markup)
+
+
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab \t\r\n\f\v\u00a0\u200b\u2028\x00é")), max_size=40))
+def test_tidy_collapses_spaces_as_the_plain_regex_does(text: str) -> None:
+    """`tidy` skips the regex on lines that have nothing to collapse: same text out."""
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    assert tidy(text) == re.sub(r"\n\s*\n+", "\n\n", "\n".join(lines)).strip()

@@ -105,8 +105,18 @@ def _careful_html_to_text(markup: str) -> str:
 
 def tidy(text: str) -> str:
     """Collapse runs of spaces, keep single blank lines between paragraphs."""
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    if "\n" not in text:
+        return _collapse(text)
+    lines = [_collapse(line) for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _collapse(line: str) -> str:
+    # a line with single plain spaces only (most) has nothing to collapse, and the regex
+    # would replace each of its spaces by itself; tabs, NBSP and the like are not printable
+    if "  " not in line and line.isprintable():
+        return line.strip()
+    return _SPACES.sub(" ", line).strip()
 
 
 def one_line(text: str) -> str:
