@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.provisional import urls
 
-from watchers.urls import canonical_url
+from watchers.urls import _parts, _split, canonical_url
 
 BASE = "https://tass.com/politics/1234567"
 
@@ -92,3 +92,20 @@ def test_different_paths_never_merge(left: list[str], right: list[str]) -> None:
     a = canonical_url("https://news.example/" + "/".join(left))
     b = canonical_url("https://news.example/" + "/".join(right))
     assert (a == b) == (left == right)
+
+
+@given(
+    st.one_of(
+        urls(),
+        st.builds(
+            "".join,
+            st.tuples(
+                st.sampled_from(["http://", "HTTPS://", "hTtp://", "ftp://", "http:///", "http:"]),
+                st.text(alphabet="aZ0.-:@[]", max_size=12),
+                st.text(alphabet="/aé.;?=&#% \t\n\x00\u00a0", max_size=20),
+            ),
+        ),
+    )
+)
+def test_the_plain_url_shortcut_reads_what_urlsplit_reads(url: str) -> None:
+    assert _parts(url) == _split(url)

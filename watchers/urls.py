@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Parameters that identify a campaign or a click, never the article.
@@ -53,6 +54,29 @@ def _without_amp(path: str) -> str:
         path = trimmed
 
 
+# scheme, host, port, path, query: what `canonical_url` reads of a URL
+Parts = tuple[str, str, int | None, str, str]
+# a URL with a plain host and no port, query, fragment or whitespace (most article links)
+_PLAIN = re.compile(r"([Hh][Tt][Tt][Pp][Ss]?)://([A-Za-z0-9.-]+)(/[^?#\s]*)?")
+
+
+def _parts(url: str) -> Parts | None:
+    """`urlsplit`'s reading of the URL (None where it fails), taken by a regex from a plain
+    URL: urlsplit costs half of `canonical_url`."""
+    if plain := _PLAIN.fullmatch(url):
+        return plain[1].lower(), plain[2].lower().rstrip("."), None, plain[3] or "", ""
+    return _split(url)
+
+
+def _split(url: str) -> Parts | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    return parts.scheme.lower(), (parts.hostname or "").rstrip("."), port, parts.path, parts.query
+
+
 def canonical_url(url: str) -> str | None:
     """The canonical form of an http(s) URL, or None when it is not one.
 
@@ -60,13 +84,10 @@ def canonical_url(url: str) -> str | None:
     no fragment, no trailing slash (but the root) nor /amp path segment, https for http,
     tracking and AMP parameters removed and the rest sorted.
     """
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
+    parts = _parts(url.strip())
+    if parts is None:
         return None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
+    scheme, host, port, path, query = parts
     if scheme not in _DEFAULT_PORTS or not host:
         return None
     labels = host.split(".")
@@ -75,11 +96,10 @@ def canonical_url(url: str) -> str | None:
     host = ".".join(labels)
     # everything becomes https, so https' own default port goes as well as the scheme's
     netloc = host if port in (None, _DEFAULT_PORTS[scheme], 443) else f"{host}:{port}"
-    path = _without_amp(parts.path or "/")
-    query = [
+    kept = [
         (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        for k, v in parse_qsl(query, keep_blank_values=True)
         if not _is_tracking(k) and (k.lower(), v.lower()) not in VARIANT_PARAMS
     ]
-    query.sort()
-    return urlunsplit(("https", netloc, path, urlencode(query), ""))
+    kept.sort()
+    return urlunsplit(("https", netloc, _without_amp(path or "/"), urlencode(kept), ""))
