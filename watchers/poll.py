@@ -92,6 +92,26 @@ def _records(
     return records, sketches
 
 
+def _succeeded(
+    state: FeedState, fetched: FetchResult, at: datetime, next_poll_at: datetime | None
+) -> FeedState:
+    """The state after a good answer: its validators kept, the errors forgotten."""
+    return replace(
+        state,
+        etag=fetched.headers.get("etag") or state.etag,
+        last_modified=fetched.headers.get("last-modified") or state.last_modified,
+        last_status=fetched.status,
+        last_error=None,
+        consecutive_errors=0,
+        errors_since=None,
+        disabled_at=None,
+        disabled_reason=None,
+        last_attempt_at=at,
+        last_success_at=at,
+        next_poll_at=next_poll_at,
+    )
+
+
 def current_state(stored: FeedState | None, feed: FeedConfig) -> FeedState:
     """The state to poll from: a new feed, or one whose URL the operator changed, starts afresh
     (but stays primed: its old items are known)."""
@@ -198,25 +218,13 @@ class Poller:
         if not fetched.ok:
             return await self._failed(feed, state, fetched, fetched.error or "error", started)
         before = state
-        state = replace(
-            state,
-            etag=fetched.headers.get("etag") or state.etag,
-            last_modified=fetched.headers.get("last-modified") or state.last_modified,
-            last_status=fetched.status,
-            last_error=None,
-            consecutive_errors=0,
-            errors_since=None,
-            disabled_at=None,
-            disabled_reason=None,
-            last_attempt_at=started,
-            last_success_at=started,
-        )
         body = fetched.content or b""
         digest = hashlib.sha256(body).hexdigest()
         if fetched.not_modified or not body or (digest == state.body_hash and state.primed):
-            state = replace(state, next_poll_at=await self._next_success(feed, fetched, None))
-            await self._save_together(state)
-            return PollReport(feed.id, "unchanged", fetched.status, next_poll_at=state.next_poll_at)
+            next_at = await self._next_success(feed, fetched, None)
+            await self._save_together(_succeeded(state, fetched, started, next_at))
+            return PollReport(feed.id, "unchanged", fetched.status, next_poll_at=next_at)
+        state = _succeeded(state, fetched, started, state.next_poll_at)
         read = await self.pool.read(
             body, feed_id=feed.id, url=state.url, headers=fetched.headers, spec=self.topics.spec
         )
