@@ -14,9 +14,11 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
+from operator import itemgetter
 
 import snowballstemmer
 
@@ -151,7 +153,7 @@ class StoryIndex:
     def __init__(self, threshold: float = THRESHOLD, window: timedelta = WINDOW) -> None:
         self.threshold, self.window = threshold, window
         self._entries: dict[int, _Entry] = {}
-        self._postings: dict[tuple[str, str], set[int]] = {}
+        self._postings: defaultdict[str, dict[str, set[int]]] = defaultdict(dict)  # by script
         self._order: deque[int] = deque()
         self._members: Counter[int] = Counter()
 
@@ -162,20 +164,20 @@ class StoryIndex:
         """The story of the best-scoring recent report, if it scores the threshold."""
         if len(report.tokens) < MIN_TOKENS:
             return None
-        postings = [
-            posting
-            for token in report.tokens
-            if (posting := self._postings.get((report.script, token)))
-        ]
-        shared: Counter[int] = Counter()
+        script = self._postings[report.script]
+        postings = [posting for token in report.tokens if (posting := script.get(token))]
+        scanned: list[set[int]] = []
         budget = SCAN_BUDGET
         for posting in sorted(postings, key=len):  # rarest tokens first
-            if len(posting) > budget and shared:
+            if len(posting) > budget and scanned:
                 break
-            shared.update(posting)
+            scanned.append(posting)
             budget -= len(posting)
+        shared = Counter(chain.from_iterable(scanned))  # one count, in C
         best, best_score = None, self.threshold
-        for item_id, _ in shared.most_common(MAX_CANDIDATES):
+        # most_common's heap, in C: sorted() is stable, so ties keep the same order
+        candidates = sorted(shared.items(), key=itemgetter(1), reverse=True)[:MAX_CANDIDATES]
+        for item_id, _ in candidates:
             entry = self._entries[item_id]
             value = score(report, entry.report, abs(at - entry.at), self.window)
             if value >= best_score:
@@ -188,8 +190,9 @@ class StoryIndex:
         if self._members[story_id] >= MAX_PER_STORY:
             return
         self._entries[item_id] = _Entry(item_id, story_id, report, at)
+        script = self._postings[report.script]
         for token in report.tokens:
-            self._postings.setdefault((report.script, token), set()).add(item_id)
+            script.setdefault(token, set()).add(item_id)
         self._order.append(item_id)
         self._members[story_id] += 1
 
@@ -203,12 +206,12 @@ class StoryIndex:
             if entry is None:
                 continue
             del self._entries[entry.item_id]
+            script = self._postings[entry.report.script]
             for token in entry.report.tokens:
-                key = (entry.report.script, token)
-                posting = self._postings[key]
+                posting = script[token]
                 posting.discard(entry.item_id)
                 if not posting:
-                    del self._postings[key]
+                    del script[token]
             self._members[entry.story_id] -= 1
             if self._members[entry.story_id] <= 0:
                 del self._members[entry.story_id]
