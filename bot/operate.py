@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, TextIO
 
 from bot.render import ago
 from bot.settings import Settings
@@ -26,10 +24,15 @@ from watchers.parse import parse_feed
 from watchers.poll import Poller, PollReport
 from watchers.pool import ParsePool
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 EXIT_USAGE = 2
 
 
 def _console(out: TextIO) -> Console:
+    from rich.console import Console  # rich is loaded only by the commands that draw
+
     terminal = out.isatty()
     return Console(
         file=out, width=None if terminal else 200, no_color=not terminal, highlight=False
@@ -42,6 +45,8 @@ def feeds(settings: Settings, out: TextIO = sys.stdout) -> int:
         states = {s.id: s for s in store.feed_states()}
         items = {f.id: store.count_items(f.id) for f in settings.feeds}
     now = datetime.now(UTC)
+    from rich.table import Table
+
     table = Table("feed", "health", "last success", "errors", "next poll", "items", "last error")
     table.box = None
     for feed in settings.feeds:
@@ -144,6 +149,22 @@ async def check_online(settings: Settings, out: TextIO = sys.stdout) -> int:
     return 1 if failed else 0
 
 
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[], None]]:
+    """A progress bar on a terminal; elsewhere (cron, scripts) nothing, and rich, 40 ms of
+    imports, is not loaded. Yields the function that advances it."""
+    if not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("polling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(file=sys.stderr), transient=True) as progress:
+        task = progress.add_task("poll", total=total)
+        yield lambda: progress.advance(task)
+
+
 async def poll_once(settings: Settings, feed_id: str | None, out: TextIO = sys.stdout) -> int:
     """Poll every (or one) feed once; a progress bar on a terminal, one line per feed."""
     chosen = [f for f in settings.feeds if feed_id is None or f.id == feed_id]
@@ -154,15 +175,6 @@ async def poll_once(settings: Settings, feed_id: str | None, out: TextIO = sys.s
     store = await AsyncStore(settings.store.path).open()
     pool = ParsePool("processes")
     warming = asyncio.create_task(pool.start())  # while the first requests are on the wire
-    progress = Progress(
-        TextColumn("polling"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-        disable=not sys.stderr.isatty(),
-    )
     try:
         async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
             poller = Poller(
@@ -175,12 +187,11 @@ async def poll_once(settings: Settings, feed_id: str | None, out: TextIO = sys.s
             await poller.load_stories()
             # naming one feed polls it even if it was disabled, and re-enables it on success
             force = feed_id is not None
-            with progress:
-                task = progress.add_task("poll", total=len(chosen))
+            with _progress(len(chosen)) as advance:
 
                 async def one(feed_index: int) -> PollReport:
                     report = await poller.poll(chosen[feed_index], force=force)
-                    progress.advance(task)
+                    advance()
                     return report
 
                 reports = await asyncio.gather(*(one(n) for n in range(len(chosen))))

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import os
+import pty
 import sqlite3
+import sys
 from pathlib import Path
 
+import pytest
+
+from bot.operate import _progress
 from tests.conftest import CONFIG, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
@@ -73,3 +80,26 @@ def test_demo_shows_alerts_in_three_languages_without_network() -> None:
     assert "Tokyo stocks" not in out  # no topic matched it
     assert out.count("Russia holds") == 1  # two outlets, one story
     assert "demo finished" in out
+
+
+def test_poll_progress_bar_draws_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    leader, follower = pty.openpty()
+    try:
+        with open(follower, "w", closefd=False) as terminal:
+            monkeypatch.setattr(sys, "stderr", terminal)
+            with _progress(3) as advance:
+                for _ in range(3):
+                    advance()
+        os.set_blocking(leader, False)  # nothing drawn fails the test, not hangs it
+        try:
+            drawn = os.read(leader, 65536)
+        except BlockingIOError:
+            drawn = b""
+        assert b"polling" in drawn
+    finally:
+        os.close(leader)
+        os.close(follower)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with _progress(3) as advance:  # no terminal: nothing drawn
+        advance()
+    assert sys.stderr.getvalue() == ""
