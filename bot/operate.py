@@ -20,7 +20,6 @@ from bot.settings import Settings
 from store import AsyncStore, Store
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.match import compile_topics
-from watchers.parse import parse_feed
 from watchers.poll import Poller, PollReport
 from watchers.pool import ParsePool
 
@@ -129,6 +128,8 @@ def prune(settings: Settings, out: TextIO = sys.stdout) -> int:
 
 async def check_online(settings: Settings, out: TextIO = sys.stdout) -> int:
     """Fetch and parse each feed once (nothing is stored); 1 if any feed failed."""
+    from watchers.parse import parse_feed  # feedparser: only this command parses here
+
     failed = 0
     async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
         results = await asyncio.gather(*(fetcher.fetch(str(f.url)) for f in settings.feeds))

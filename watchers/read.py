@@ -16,7 +16,6 @@ from watchers.fingerprint import content_fingerprint
 from watchers.items import MAX_SUMMARY, Item, ParsedFeed
 from watchers.match import Matcher, TopicSpec, matcher_of
 from watchers.matcher import Document
-from watchers.parse import parse_feed
 from watchers.summary import Brief, brief
 
 
@@ -144,6 +143,10 @@ def read_article(content: bytes, *, url: str, title: str, spec: TopicSpec) -> Br
 def read_feed(
     content: bytes, *, feed_id: str, url: str, headers: Mapping[str, str], spec: TopicSpec
 ) -> ReadFeed:
+    # here, not at the top: the daemon's own process imports this module but never parses, and
+    # feedparser is 40 ms of its start
+    from watchers.parse import parse_feed
+
     parsed = parse_feed(content, feed_id=feed_id, url=url, headers=headers)
     matcher = matcher_of(spec)  # compiled once per worker and topic set
     return ReadFeed(parsed, tuple(item_facts(item, matcher) for item in parsed.items))
