@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import feedparser
 import yaml
 
-from bot.cli import tune_gc
+from bot.cli import tune_runtime
 from bot.settings import load_settings
 from store import AsyncStore
 from tests.fakes.feed_server import FeedEntry, rss
@@ -251,7 +251,7 @@ def show(label: str, value: str) -> None:
 
 
 def main() -> None:
-    tune_gc()  # as `kurilwatch` does at start
+    tune_runtime()  # as `kurilwatch` does at start
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--hosts", type=int, default=8)

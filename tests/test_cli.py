@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,20 @@ def test_a_second_daemon_on_the_same_store_exits_2_and_a_killed_ones_lock_is_rec
     third = start_daemon("run", "--config", str(config))
     third.stderr.wait_for("kurilwatch running")
     assert third.stop() == 0
+
+
+def test_every_command_tunes_the_interpreter_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import sys
+
+    from bot import cli
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps({"id": 1, "title": "Kuril"}) + "\n"))
+    old = gc.get_threshold(), sys.getswitchinterval()
+    try:
+        assert cli.main(["match", "--config", str(CONFIG)]) == 0
+        assert gc.get_threshold()[0] == cli.GC_YOUNG
+        assert sys.getswitchinterval() == pytest.approx(cli.SWITCH_INTERVAL)
+    finally:
+        gc.set_threshold(*old[0])
+        sys.setswitchinterval(old[1])
