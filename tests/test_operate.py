@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import os
 import pty
+import select
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,11 +92,12 @@ def test_poll_progress_bar_draws_on_a_terminal_only(monkeypatch: pytest.MonkeyPa
             with _progress(3) as advance:
                 for _ in range(3):
                     advance()
-        os.set_blocking(leader, False)  # nothing drawn fails the test, not hangs it
-        try:
-            drawn = os.read(leader, 65536)
-        except BlockingIOError:
-            drawn = b""
+        # the kernel hands a pty's output to its reader in pieces, a moment later: read until
+        # the bar is there, or for 5 s (nothing drawn then fails the test, not hangs it)
+        drawn, deadline = b"", time.monotonic() + 5
+        while b"polling" not in drawn and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.1)[0]:
+                drawn += os.read(leader, 65536)
         assert b"polling" in drawn
     finally:
         os.close(leader)
