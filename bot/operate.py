@@ -40,12 +40,12 @@ def _console(out: TextIO) -> Console:
 
 def feeds(settings: Settings, out: TextIO = sys.stdout) -> int:
     """A health table of the configured feeds."""
+    from rich.table import Table
+
     with Store(settings.store.path) as store:
         states = {s.id: s for s in store.feed_states()}
         items = {f.id: store.count_items(f.id) for f in settings.feeds}
     now = datetime.now(UTC)
-    from rich.table import Table
-
     table = Table("feed", "health", "last success", "errors", "next poll", "items", "last error")
     table.box = None
     for feed in settings.feeds:

@@ -169,24 +169,25 @@ class Poller:
         """`_save`, in one transaction with the states of other polls that end within
         `SAVE_TOGETHER`: a store round trip costs the event loop more than the write itself."""
         self._batch[state.id] = state
-        if self._batch_saved is None:
+        saved = self._batch_saved
+        if saved is None:
             loop = asyncio.get_running_loop()
-            self._batch_saved = loop.create_future()
-            write = loop.create_task(self._write_batch(), name="save feed states")
+            saved = self._batch_saved = loop.create_future()
+            write = loop.create_task(self._write_batch(saved), name="save feed states")
             self._batch_writes.add(write)
             write.add_done_callback(self._batch_writes.discard)
         # shielded: a poll cancelled while it waits must not cancel the others' save
-        await asyncio.shield(self._batch_saved)
+        await asyncio.shield(saved)
         self._saved[state.id] = state
 
-    async def _write_batch(self) -> None:
-        await asyncio.sleep(SAVE_TOGETHER)
-        batch, saved = list(self._batch.values()), self._batch_saved
-        self._batch, self._batch_saved = {}, None
-        assert saved is not None
+    async def _write_batch(self, saved: asyncio.Future[None]) -> None:
         try:
+            await asyncio.sleep(SAVE_TOGETHER)
+            batch, self._batch, self._batch_saved = list(self._batch.values()), {}, None
             await self.store.run(Store.save_feed_states, batch)
         except asyncio.CancelledError:
+            if self._batch_saved is saved:  # cancelled while it gathered: start afresh
+                self._batch, self._batch_saved = {}, None
             saved.cancel()
             raise
         except Exception as exc:
