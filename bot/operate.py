@@ -176,13 +176,15 @@ async def poll_once(settings: Settings, feed_id: str | None, out: TextIO = sys.s
     pool = ParsePool("processes")
     # the workers start (0.3 s of imports) while the store opens and the first requests wait
     warming = asyncio.create_task(pool.start())
+    # and the topics compile (pymorphy3's dictionaries load) on a thread meanwhile
+    compiling = asyncio.create_task(asyncio.to_thread(compile_topics, settings.topics))
     store = await AsyncStore(settings.store.path).open()
     try:
         async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
             poller = Poller(
                 store=store,
                 fetcher=fetcher,
-                topics=compile_topics(settings.topics),
+                topics=await compiling,
                 settings=settings.poll,
                 pool=pool,
             )
