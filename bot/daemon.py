@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -19,6 +21,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.delivery import DeliverySettings, DeliveryWorker
 from bot.handlers import BotContext, install, set_commands
+from bot.interrupt import stop_on_signals
 from bot.limits import Limits
 from bot.metrics import Metrics, MetricsServer
 from bot.render import Alert, render_plain
@@ -310,8 +313,19 @@ class Daemon:
         return server
 
     async def _measure_queue(self, store: AsyncStore) -> None:
-        depth, oldest = await store.run(Store.backlog)
-        self.metrics.queued(depth, oldest)
+        with self._quiet_when_stopping():
+            depth, oldest = await store.run(Store.backlog)
+            self.metrics.queued(depth, oldest)
+
+    @contextlib.contextmanager
+    def _quiet_when_stopping(self) -> Iterator[None]:
+        """A scheduled job that the shutdown cancels ends quietly: APScheduler would log its
+        CancelledError as a failure, with a traceback, on every Ctrl-C that meets it."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
 
     def _wake_delivery(self) -> None:
         if self.delivery is not None:
@@ -356,11 +370,12 @@ class Daemon:
         now = datetime.now(UTC)
         poller.stories.prune(now)
         kept = self.settings.store
-        compacted, deleted = await store.run(
-            Store.prune, now=now, text_for=kept.retention, keys_for=kept.keys_retention
-        )
-        if compacted or deleted:
-            log.info("store: %d old items compacted, %d deleted", compacted, deleted)
+        with self._quiet_when_stopping():
+            compacted, deleted = await store.run(
+                Store.prune, now=now, text_for=kept.retention, keys_for=kept.keys_retention
+            )
+            if compacted or deleted:
+                log.info("store: %d old items compacted, %d deleted", compacted, deleted)
 
     async def _schedule(self, feeds: FeedScheduler, store: AsyncStore) -> None:
         """Start each feed's polls: due ones now, backed-off ones when their time comes."""
@@ -527,8 +542,6 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
 async def run_daemon(settings: Settings, token: str | None, config: Path | None = None) -> int:
     """Run until SIGINT or SIGTERM (SIGHUP reloads `config`); exit status 0 on a clean stop."""
     daemon = Daemon(settings, token, config_path=config)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, daemon.stop)
-    loop.add_signal_handler(signal.SIGHUP, daemon.request_reload)
+    stop_on_signals(daemon.stop)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, daemon.request_reload)
     return await daemon.run()

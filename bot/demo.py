@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from xml.sax.saxutils import escape
 
 from bot.daemon import Daemon
+from bot.interrupt import stop_on_signals
 from bot.settings import MetricsSettings, Settings, StoreSettings
 from store import Store
 from watchers.config import FeedConfig
@@ -174,13 +175,24 @@ async def run_demo(settings: Settings, out: TextIO) -> int:
                 flush=True,
             )
             daemon = Daemon(demo, None, out=out)
+            interrupted = asyncio.Event()
+
+            def interrupt() -> None:  # Ctrl-C: the daemon stops as under `run`
+                interrupted.set()
+                changed.set()
+                daemon.stop()
+
+            stop_on_signals(interrupt)
             running = asyncio.create_task(daemon.run())
             running.add_done_callback(lambda _: changed.set())
             await _until(lambda: feeds.polled(1) or running.done(), changed)
             for _ in data["items"]:
                 if running.done():
                     break
-                await asyncio.sleep(REVEAL_EVERY)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(interrupted.wait(), REVEAL_EVERY)
+                if interrupted.is_set():
+                    break
                 feeds.reveal()
             seen = dict(feeds.hits)
             await _until(
@@ -189,6 +201,9 @@ async def run_demo(settings: Settings, out: TextIO) -> int:
             )
             daemon.stop()
             code = await running
+            if interrupted.is_set():
+                print("demo stopped.", file=out, flush=True)
+                return code
             alerted = await asyncio.to_thread(_stories_matched, demo.store.path)
             print(
                 f"demo finished: {len(data['items'])} sample stories published; the ones that"

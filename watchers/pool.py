@@ -11,12 +11,13 @@ import asyncio
 import functools
 import multiprocessing
 import os
+import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Literal
+from typing import Literal, TypeVar
 
 from watchers.items import ParsedFeed
 from watchers.match import TopicSpec
@@ -24,6 +25,7 @@ from watchers.read import ReadFeed, from_wire, read_article, read_feed, read_fee
 from watchers.summary import Brief
 
 PoolKind = Literal["processes", "threads"]
+T = TypeVar("T")
 PARENT_CHECK = 0.5  # seconds between a worker's looks at whether the daemon still runs
 
 
@@ -45,7 +47,7 @@ class ParsePool:
                 self._executor = ProcessPoolExecutor(
                     self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_exit_with_parent,
+                    initializer=_worker_setup,
                     initargs=(os.getpid(),),
                 )
             else:
@@ -54,9 +56,8 @@ class ParsePool:
 
     async def start(self) -> None:
         """Start the workers now (they import feedparser), not on the first feed."""
-        loop = asyncio.get_running_loop()
         pool = self._pool()
-        await asyncio.gather(*(loop.run_in_executor(pool, _warm) for _ in range(self.workers)))
+        await asyncio.gather(*(self._submit(pool, _warm) for _ in range(self.workers)))
 
     async def read(
         self,
@@ -68,13 +69,12 @@ class ParsePool:
         spec: TopicSpec,
     ) -> ReadFeed:
         """Parse, and match each item against the topics of `spec`, in a worker."""
-        loop = asyncio.get_running_loop()
         call = functools.partial(
             read_feed_wire, content, feed_id=feed_id, url=url, headers=dict(headers), spec=spec
         )
         pool = self._pool()
         try:
-            return from_wire(await loop.run_in_executor(pool, call))
+            return from_wire(await self._submit(pool, call))
         except BrokenProcessPool:
             # a worker died (killed, out of memory): start a new pool and say so on this feed
             await self._retire(pool)
@@ -84,14 +84,26 @@ class ParsePool:
         self, content: bytes, *, url: str, title: str, spec: TopicSpec
     ) -> Brief | None:
         """The brief of an article page, extracted in a worker; None on any failure."""
-        loop = asyncio.get_running_loop()
         call = functools.partial(read_article, content, url=url, title=title, spec=spec)
         pool = self._pool()
         try:
-            return await loop.run_in_executor(pool, call)
+            return await self._submit(pool, call)
         except BrokenProcessPool:
             await self._retire(pool)
             return None
+
+    def _submit(self, pool: Executor, call: Callable[[], T]) -> asyncio.Future[T]:
+        """Hand `call` to the pool. A submit may start a worker: SIGINT is blocked meanwhile, so
+        the new process starts with it blocked and a Ctrl-C cannot interrupt its start-up
+        before `_worker_setup` ignores it (the stdlib starts its resource tracker so too)."""
+        loop = asyncio.get_running_loop()
+        if self.kind == "threads":
+            return loop.run_in_executor(pool, call)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return loop.run_in_executor(pool, call)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def close(self) -> None:
         """Stop the workers and wait for them (a blocking call; `aclose` from async code).
@@ -115,9 +127,16 @@ class ParsePool:
         await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
 
-def _exit_with_parent(parent: int) -> None:
-    """In a worker: exit once the daemon is gone. A SIGKILLed daemon cannot stop its pool,
-    and the workers would otherwise wait on their queue for ever."""
+def _worker_setup(parent: int) -> None:
+    """In a worker: ignore Ctrl-C, and exit once the daemon is gone.
+
+    A terminal sends SIGINT to the whole process group; the daemon shuts its workers down
+    itself, and a worker interrupted in the middle of reading its queue would print a
+    traceback. A SIGKILLed daemon cannot stop its pool, and the workers would otherwise wait
+    on their queue for ever.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by `_submit`
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -1,0 +1,157 @@
+"""Ctrl-C as a terminal sends it (SIGINT to the whole process group) and SIGTERM: every command
+that starts parse workers stops cleanly, with its exit status and no traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONFIG, ROOT, LineReader, write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
+from watchers.match import TopicSpec
+from watchers.pool import ParsePool
+
+KURILWATCH = Path(sys.executable).with_name("kurilwatch")  # the installed console script
+FEED = rss([FeedEntry("Fishermen near the Kuril Islands", "https://news.example/1", guid="1")])
+
+
+class Group:
+    """`kurilwatch` in a process group of its own, as a shell runs a foreground command."""
+
+    def __init__(self, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+        env["PYTHONUNBUFFERED"] = "1"
+        self.proc = subprocess.Popen(
+            [str(KURILWATCH), *args],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.output = LineReader(self.proc.stdout)
+
+    def interrupt(self, sig: int = signal.SIGINT) -> int:
+        """Send `sig` to the whole group, as a terminal does, and wait for the exit."""
+        os.killpg(self.proc.pid, sig)
+        code = self.proc.wait(30)
+        self.output.join()
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def group() -> Iterator[type[Group]]:
+    started: list[Group] = []
+
+    class Tracked(Group):
+        def __init__(self, *args: str) -> None:
+            super().__init__(*args)
+            started.append(self)
+
+    yield Tracked
+    for one in started:
+        one.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_run_stops_on_a_signal_to_its_group(
+    tmp_path: Path, feed_server: FeedServer, group: type[Group], sig: int
+) -> None:
+    feed_server.set_feed("/a.xml", FEED)
+    config = write_config(tmp_path, {"a": feed_server.url("/a.xml")})
+    daemon = group("run", "--config", str(config))
+    daemon.output.wait_for("kurilwatch running", timeout=60)
+    feed_server.wait_for_hits("/a.xml", 2, timeout=30)  # polling, so the workers have parsed
+
+    assert daemon.interrupt(sig) == 0
+    assert "Traceback" not in daemon.output.text
+    assert "stopped" in daemon.output.lines[-1]
+
+
+def test_poll_once_stops_on_ctrl_c_with_130(
+    tmp_path: Path, feed_server: FeedServer, group: type[Group]
+) -> None:
+    feed_server.set_feed("/a.xml", FEED)
+    feed_server.set_route("/slow.xml", Route(body=FEED, delay=60))
+    config = write_config(
+        tmp_path, {"a": feed_server.url("/a.xml"), "slow": feed_server.url("/slow.xml")}
+    )
+    poll = group("poll", "--once", "--config", str(config))
+    feed_server.wait_for(lambda: feed_server.in_flight("/slow.xml") == 1, what="the slow poll")
+
+    assert poll.interrupt() == 130
+    assert "Traceback" not in poll.output.text
+    # the store was left closed and consistent: another command reads it
+    assert (
+        subprocess.run(
+            [str(KURILWATCH), "feeds", "--config", str(config)], capture_output=True, timeout=60
+        ).returncode
+        == 0
+    )
+
+
+def test_demo_stops_on_ctrl_c(group: type[Group]) -> None:
+    demo = group("demo", "--config", CONFIG)
+    demo.output.wait_for("kurilwatch running", timeout=60)
+
+    assert demo.interrupt() == 0
+    assert "Traceback" not in demo.output.text
+    assert demo.output.lines[-1] == "demo stopped."
+
+
+@pytest.mark.parametrize(("command", "code"), [("run", 0), ("demo", 0), ("poll", 130)])
+def test_ctrl_c_while_starting_prints_no_traceback(command: str, code: int) -> None:
+    # a KeyboardInterrupt raised before any command installed its handlers (while importing)
+    script = (
+        "import sys, bot.cli as cli\n"
+        "def interrupted(argv=None):\n"
+        "    raise KeyboardInterrupt\n"
+        "cli.main = interrupted\n"
+        f"sys.argv = ['kurilwatch', {command!r}] + (['--once'] if {command!r} == 'poll' else [])\n"
+        "cli.entry()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == code
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+async def test_parse_workers_ignore_sigint_and_keep_working() -> None:
+    pool = ParsePool("processes", 2)
+    try:
+        await pool.start()
+        executor = pool._pool()
+        loop = asyncio.get_running_loop()
+        handlers = {
+            await loop.run_in_executor(executor, signal.getsignal, signal.SIGINT) for _ in range(4)
+        }
+        assert handlers == {signal.SIG_IGN}
+        # start-up blocks SIGINT only until the worker has set its handler
+        mask = await loop.run_in_executor(executor, signal.pthread_sigmask, signal.SIG_BLOCK, [])
+        assert signal.SIGINT not in mask
+        workers = list(getattr(executor, "_processes", {}))
+        assert len(workers) == 2
+        for pid in workers:
+            os.kill(pid, signal.SIGINT)
+        read = await pool.read(
+            FEED, feed_id="a", url="http://a.example/", headers={}, spec=TopicSpec()
+        )
+        assert [item.title for item in read.parsed.items] == ["Fishermen near the Kuril Islands"]
+        assert list(getattr(executor, "_processes", {})) == workers  # none died
+    finally:
+        await pool.aclose()
