@@ -22,6 +22,37 @@ from tests.fakes.telegram_api import FakeBotAPI
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-TOKEN-s3cr3t"
 CONFIG = str(ROOT / "config.yaml")
+SHARED = ROOT.parent / "shared"  # the corpus and articles beside the repository, never copied in
+ABSENT = "(absent)"  # the one parameter of a test over shared files when they are not there
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def shared(relative: str, *, root: Path = SHARED) -> Path:
+    """The path of `relative` under ../shared, for a test that reads it.
+
+    When it is absent the test skips, and pytest prints the reason (-rs, or the suite's -ra);
+    with CI set in the environment it fails instead, naming the folder: a CI run without the
+    corpus must not pass while testing nothing of it.
+    """
+    path = root / relative
+    if not path.exists():
+        message = f"{path} is absent; the tests that read {root} need it beside the repository"
+        if in_ci():
+            pytest.fail(f"{message} (CI is set, so this fails rather than skips)", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+def shared_names(folder: str) -> list[str]:
+    """Names of the files in ../shared/`folder`, to parametrize a test over at collection; one
+    ABSENT parameter when the folder is missing, so the test runs and `shared` fails or skips."""
+    path = SHARED / folder
+    if not path.is_dir():
+        return [ABSENT]
+    return sorted(p.name for p in path.iterdir() if p.is_file() and p.name != "LICENSE")
 
 
 def kurilwatch(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -5,18 +5,17 @@ feeds; and it does accept the plain UTF-8 RSS 2.0 that most news sites serve."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from feedparser.urls import _urljoin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import shared
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.fastrss import _join, parse_simple_rss
 from watchers.parse import parse_feed, parse_with_feedparser
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 URL = "http://example.com/feeds/news.xml"
 HEADERS = [
     {"content-type": "application/rss+xml"},
@@ -33,11 +32,11 @@ def both(content: bytes, headers: dict[str, str]) -> tuple[object, object]:
     return fast, slow
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"{CORPUS} is absent")
 def test_agrees_with_feedparser_on_the_whole_corpus() -> None:
+    corpus = shared("corpus")
     accepted = 0
     disagreements = []
-    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "LICENSE"):
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file() and p.name != "LICENSE"):
         content = path.read_bytes()
         for headers in HEADERS:
             fast, slow = both(content, headers)
@@ -45,7 +44,7 @@ def test_agrees_with_feedparser_on_the_whole_corpus() -> None:
                 continue
             accepted += 1
             if fast != slow:
-                disagreements.append(f"{path.relative_to(CORPUS)} {headers}")
+                disagreements.append(f"{path.relative_to(corpus)} {headers}")
     assert not disagreements, "\n".join(disagreements[:20])
     assert accepted >= 100  # the comparison covered a real share of the corpus
 

@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import resource
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
-from watchers.items import ParsedFeed
+from tests.conftest import shared, shared_names
 from watchers.parse import parse_feed
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-needs_corpus = pytest.mark.skipif(
-    not CORPUS.is_dir(), reason=f"{CORPUS} is absent (it lies beside the repo in CI and sessions)"
-)
 
 
 def files(folder: str) -> list[Path]:
-    return sorted(p for p in (CORPUS / folder).rglob("*") if p.is_file() and p.name != "LICENSE")
+    corpus = shared(f"corpus/{folder}")
+    return sorted(p for p in corpus.rglob("*") if p.is_file() and p.name != "LICENSE")
 
 
-@needs_corpus
 @pytest.mark.parametrize("folder", ["feedparser", "news-feeds"])
 def test_every_corpus_file_gives_items_or_an_error(folder: str) -> None:
     paths = files(folder)
@@ -30,17 +26,20 @@ def test_every_corpus_file_gives_items_or_an_error(folder: str) -> None:
     outcomes = {"items": 0, "error": 0, "empty feed": 0}
     for path in paths:
         parsed = parse_feed(path.read_bytes(), feed_id="c", url="http://c.example/feed")
-        assert isinstance(parsed, ParsedFeed), path
         for item in parsed.items:
-            assert item.guid and isinstance(item.title, str) and len(item.summary) <= 20_000
+            assert item.feed_id == "c" and item.guid and item.title.strip(), path
+            assert len(item.summary) <= 20_000, path
+            assert item.link is None or item.link.startswith(("http://", "https://")), path
+            assert item.published is None or item.published.tzinfo is UTC, path
         if parsed.error:
             assert not parsed.items and parsed.error.startswith("not a feed"), path
+            # a well-formed feed is never "not a feed", bar a CDF channel (it has no items)
+            assert "wellformed" not in path.parts or "cdf" in path.parts, (path, parsed.error)
         outcomes["items" if parsed.items else "error" if parsed.error else "empty feed"] += 1
     assert sum(outcomes.values()) == len(paths)
     assert outcomes["items"] >= len(paths) // 4, outcomes
 
 
-@needs_corpus
 def test_real_news_feeds_parse_into_items() -> None:
     for path in files("news-feeds"):
         parsed = parse_feed(path.read_bytes(), feed_id="n", url="http://n.example/feed")
@@ -48,10 +47,9 @@ def test_real_news_feeds_parse_into_items() -> None:
         assert all(item.title and "\ufffd" not in item.title for item in parsed.items), path
 
 
-@needs_corpus
-@pytest.mark.parametrize("name", [p.name for p in files("adversarial")] if CORPUS.is_dir() else [])
+@pytest.mark.parametrize("name", shared_names("corpus/adversarial"))
 def test_entity_bombs_do_not_expand_or_read_files(name: str) -> None:
-    content = (CORPUS / "adversarial" / name).read_bytes()
+    content = (shared("corpus/adversarial") / name).read_bytes()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.process_time()
     parsed = parse_feed(content, feed_id="a", url="http://a.example/feed")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.settings import load_settings
+from tests.conftest import shared
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.boilerplate import LINES, strip_boilerplate
 from watchers.match import compile_topics
@@ -18,7 +18,6 @@ from watchers.read import read_feed
 from watchers.summary import BUDGET, brief, sentences
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 TOPICS = compile_topics(load_settings(ROOT / "config.yaml").topics)
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]")
 BOILERPLATE = ("Rate it", "Add comment", "Сообщите об орфографической", "Выделенный текст")
@@ -111,9 +110,8 @@ def test_brief_stays_in_budget_and_never_cuts_a_word(
         assert mark in made.text
 
 
-@pytest.mark.skipif(not (SHARED / "inforos-article.txt").is_file(), reason="../shared is absent")
 def test_golden_inforos_article_states_motegis_statement_without_boilerplate() -> None:
-    lines = (SHARED / "inforos-article.txt").read_text(encoding="utf-8").splitlines()
+    lines = shared("inforos-article.txt").read_text(encoding="utf-8").splitlines()
     title = "Japan to continue peace treaty talks with Russia"
     html = "".join(f"<p>{line}</p>" for line in lines)
     text, marks, topics = summary_of(title, html)
