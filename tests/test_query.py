@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -206,12 +204,13 @@ def test_one_pass_finds_all_topics_with_their_own_hits() -> None:
     assert {h.term for h in found[0].hits} == {"iturup", "курилы"}
 
 
-def test_compiling_1000_queries_takes_under_a_second() -> None:
+def test_1000_queries_compile_into_one_matcher() -> None:
+    # how long compiling takes: bench/match.py, against a naive compile in the same run
     queries = {
         f"t{n}": parse(f'(город{n} OR "остров{n} мыс") AND title:порт{n} -склад OR 北方{n}島')
         for n in range(1000)
     }
-    started = time.perf_counter()
     matcher = Matcher(queries)
-    assert time.perf_counter() - started < 1.0
     assert [m.topic_id for m in matcher.match({"title": "Порт17 и город17"})] == ["t17"]
+    assert [m.topic_id for m in matcher.match({"summary": "北方999島"})] == ["t999"]
+    assert matcher.match({"title": "Порт17 и город17 склад"}) == []

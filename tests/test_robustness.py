@@ -4,7 +4,6 @@ exception; entity bombs neither expand nor read local files."""
 from __future__ import annotations
 
 import resource
-import time
 from datetime import UTC
 from pathlib import Path
 
@@ -51,9 +50,7 @@ def test_real_news_feeds_parse_into_items() -> None:
 def test_entity_bombs_do_not_expand_or_read_files(name: str) -> None:
     content = (shared("corpus/adversarial") / name).read_bytes()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.process_time()
-    parsed = parse_feed(content, feed_id="a", url="http://a.example/feed")
-    assert time.process_time() - started < 2
+    parsed = parse_feed(content, feed_id="a", url="http://a.example/feed")  # CPU: bench/bombs.py
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 50
     text = " ".join(i.title + " " + i.summary for i in parsed.items)
     assert len(text) < 10 * len(content)

@@ -724,6 +724,7 @@ class FakeBotAPI:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._long_polls = 0
+        self.long_polls_timed_out = 0  # getUpdates that waited their whole timeout for nothing
         self._limiter = _RateLimiter()
         self._updates: list[dict[str, Any]] = []
         self._last_update_id = 0
@@ -1335,6 +1336,7 @@ class FakeBotAPI:
             while not self._updates and not self._stopping:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    self.long_polls_timed_out += 1
                     break
                 self._cond.wait(remaining)
         finally:
