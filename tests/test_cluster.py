@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from hypothesis import strategies as st
 
 from watchers.cluster import (
     MAX_PER_STORY,
+    STEM_CACHE,
     THRESHOLD,
     StoryIndex,
+    _stem,
     pair_score,
     script_of,
     sketch,
@@ -109,3 +112,18 @@ _TEXT = st.text(
 def test_a_sketch_from_the_matchers_words_is_the_same_sketch(title: str, summary: str) -> None:
     given_words = words(title) + words(summary)  # what the parse stage hands over
     assert sketch(title, summary, given_words) == sketch(title, summary)
+
+
+def test_the_stem_cache_stays_small_however_many_new_words_come() -> None:
+    # a daemon meets new words for ever: what it keeps of them must not grow with them
+    _stem.cache_clear()
+    tracemalloc.start()
+    try:
+        for n in range(STEM_CACHE // 2):  # five new words each: 2.5 times the cache
+            sketch(f"Shikotan{n}a talks{n}b", f"Iturup{n}c fishermen{n}d quota{n}e")
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        _stem.cache_clear()
+    assert kept < 6 * 1024 * 1024  # 20,000 stems; the former bound kept all 50,000, 10 MB
+    assert _stem.cache_info().maxsize == STEM_CACHE

@@ -43,7 +43,13 @@ _STOP = frozenset(
 _STEMMERS = {"en": snowballstemmer.stemmer("english"), "ru": snowballstemmer.stemmer("russian")}
 
 
-@functools.lru_cache(maxsize=200_000)
+# Stems kept per process. A daemon meets new words for ever (names, inflected forms), so the
+# cache fills to its bound at about 200 bytes a word: 4 MB here, where 200,000 let each parse
+# worker and the daemon grow by up to 40 MB (bench/soak.py). PyStemmer caches words itself.
+STEM_CACHE = 20_000
+
+
+@functools.lru_cache(maxsize=STEM_CACHE)
 def _stem(word: str) -> str:
     stemmer = _STEMMERS["ru" if is_cyrillic(word) else "en"]
     return str(stemmer.stemWord(word))
