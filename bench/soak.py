@@ -269,8 +269,8 @@ def main() -> int:
 def verdict(
     samples: list[Sample], warmup: float, drained: bool, code: int, output: str, feeds: Feeds
 ) -> int:
-    early = [s for s in samples if s.at <= warmup]
-    base = early[-1]
+    base = min(samples, key=lambda s: abs(s.at - warmup))  # the sample at minute 2
+    early = samples[: samples.index(base) + 1]
     last = samples[-1]
     memory = lambda s: s.daemon_rss + s.workers_rss  # noqa: E731
     growth = max(memory(s) for s in samples if s.at >= base.at) - memory(base)
