@@ -51,10 +51,10 @@ class DeliveryConfig(Model):
     """How fast alerts go out; the defaults sit just under Telegram's limits."""
 
     concurrency: Annotated[int, Field(ge=1, le=16)] = 4  # a crash can repeat at most these
-    per_second: Annotated[float, Field(gt=0)] = 29.0  # all chats together
-    private_per_second: Annotated[float, Field(gt=0)] = 1.0  # to one private chat
+    per_second: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 29.0  # all chats together
+    private_per_second: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 1.0  # to one private chat
     private_burst: Annotated[int, Field(ge=1, le=10)] = 3
-    group_per_minute: Annotated[float, Field(gt=0)] = 20.0  # to one group or channel
+    group_per_minute: Annotated[float, Field(gt=0, le=60000, allow_inf_nan=False)] = 20.0  # to one group or channel
     deadline: Duration = timedelta(hours=24)  # 5xx and network errors are retried this long
     max_backoff: Duration = timedelta(minutes=10)
 

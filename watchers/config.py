@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator
 
+from watchers import bounded
 from watchers.query import QueryError, parse
 
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$|^\d+(?:\.\d+)?$")
@@ -16,7 +17,8 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
 
 
 def parse_duration(value: Any) -> timedelta:
-    """`30s`, `5m`, `1h30m`, `2d`, `500ms` or a plain number of seconds, as a positive timedelta."""
+    """`30s`, `5m`, `1h30m`, `2d`, `500ms` or a plain number of seconds, as a positive timedelta
+    of at most ten years (`bounded.OutOfRange` beyond: a ValueError, so pydantic reports it)."""
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, bool):
@@ -29,9 +31,7 @@ def parse_duration(value: Any) -> timedelta:
         raise ValueError(
             f"{value!r} is not a duration; write it as 30s, 5m, 1h or a number of seconds"
         )
-    if seconds <= 0:
-        raise ValueError(f"{value!r} must be more than zero")
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=bounded.duration_seconds(seconds, shown=value))
 
 
 def format_duration(value: timedelta) -> str:
@@ -64,7 +64,7 @@ class PollSettings(Model):
     max_backoff: Duration = timedelta(hours=6)
     timeout: Duration = timedelta(seconds=20)  # connect, read and write, each
     total_timeout: Duration = timedelta(seconds=60)  # one fetch, redirects and body included
-    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, le=1024**3)
     concurrency: int = Field(default=32, ge=1, le=1000)
     per_host: int = Field(default=4, ge=1, le=100)
     gone_after: Duration = timedelta(days=7)  # a feed answering 404 this long is disabled

@@ -23,7 +23,8 @@ from feedparser.datetimes.rfc822 import _parse_date_rfc822
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin
 
-from watchers.items import MAX_ENTRIES, Item, ParsedFeed, make_item
+from watchers import bounded
+from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.text import html_to_text, one_line
 
 _DECLARATION = re.compile(rb"\A<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
@@ -132,10 +133,9 @@ def _read(root: ET.Element, *, feed_id: str, base: str, header_lang: str | None)
     for child in channel:
         tag = child.tag
         if tag == "item":
-            if len(items) < MAX_ENTRIES:
-                item = _item(child, feed_id=feed_id, base=base)
-                if item is not None:
-                    items.append(item)
+            item = _item(child, feed_id=feed_id, base=base)
+            if item is not None:
+                items.append(item)
         elif tag in ("title", "language", "ttl"):
             if tag in seen:
                 raise _Decline
@@ -149,8 +149,8 @@ def _read(root: ET.Element, *, feed_id: str, base: str, header_lang: str | None)
     ttl = ttl.strip()
     return ParsedFeed(
         one_line(html_to_text(title or "")) or None,
-        tuple(items),
-        ttl=int(ttl) if ttl.isdigit() else None,
+        newest(items),
+        ttl=bounded.ttl_minutes(ttl),
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from watchers.boilerplate import strip_boilerplate
 from watchers.text import one_line
@@ -12,7 +13,7 @@ from watchers.urls import canonical_url
 
 MAX_TITLE = 1000
 MAX_SUMMARY = 20_000
-MAX_ENTRIES = 1000
+MAX_ENTRIES = 1000  # a feed's newest this many are read (the whole body is capped by size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +74,17 @@ def make_item(
 def content_key(title: str, summary: str) -> str:
     digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:32]
     return f"sha256:{digest}"
+
+
+def newest(items: Iterable[Item], limit: int = MAX_ENTRIES) -> tuple[Item, ...]:
+    """The `limit` newest items by date, in the feed's order: an oldest-first feed longer than
+    `limit` still shows its new items. Undated items rank oldest; among equals the first win."""
+    every = tuple(items)
+    if len(every) <= limit:
+        return every
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ranked = sorted(
+        range(len(every)), key=lambda i: every[i].published or oldest, reverse=True
+    )
+    kept = sorted(ranked[:limit])
+    return tuple(every[i] for i in kept)

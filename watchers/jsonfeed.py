@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin
 
-from watchers.items import MAX_ENTRIES, MAX_TITLE, Item, ParsedFeed, make_item
+from watchers.items import MAX_TITLE, Item, ParsedFeed, make_item, newest
 from watchers.text import html_to_text, one_line, tidy
 
 JSON_CONTENT_TYPES = frozenset({"application/feed+json", "application/json"})
@@ -48,9 +48,9 @@ def parse_json_feed(content: bytes, *, feed_id: str, url: str) -> ParsedFeed:
         return ParsedFeed(None, (), error="not a feed: JSON Feed without an items list")
     base = _url(document.get("home_page_url"), url) or url
     language = _text(document.get("language")).strip() or None
-    items = tuple(
+    items = newest(
         item
-        for entry in entries[:MAX_ENTRIES]
+        for entry in entries
         if isinstance(entry, dict)
         and (item := entry_to_item(entry, feed_id=feed_id, base=base, lang=language)) is not None
     )

@@ -15,8 +15,9 @@ from typing import Any
 
 import feedparser
 
+from watchers import bounded
 from watchers.fastrss import parse_simple_rss
-from watchers.items import MAX_ENTRIES, Item, ParsedFeed, make_item
+from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.jsonfeed import looks_like_json_feed, parse_json_feed
 from watchers.text import html_to_text, one_line, tidy
 
@@ -90,15 +91,15 @@ def parse_with_feedparser(
         return ParsedFeed(None, (), error=f"not a feed{reason}")
     feed = parsed.get("feed") or {}
     language = feed.get("language") or response_headers.get("content-language")
-    items = tuple(
+    items = newest(
         item
-        for entry in entries[:MAX_ENTRIES]
+        for entry in entries
         if (item := entry_to_item(entry, feed_id=feed_id, lang=language)) is not None
     )
     title = one_line(html_to_text(feed.get("title") or "")) or None
     warning = one_line(str(bozo))[:200] if bozo else None
     ttl = str(feed.get("ttl") or "").strip()
-    return ParsedFeed(title, items, warning=warning, ttl=int(ttl) if ttl.isdigit() else None)
+    return ParsedFeed(title, items, warning=warning, ttl=bounded.ttl_minutes(ttl))
 
 
 def entry_to_item(

@@ -15,16 +15,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from watchers import bounded
+
 JITTER = 0.05  # spread polls a few percent so feeds do not poll in lockstep
 BACKOFF_JITTER = 0.2
 MAX_RETRY_AFTER = timedelta(days=1)
-_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.IGNORECASE)
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?([0-9]+)", re.IGNORECASE)
 
 
 def _http_date(value: str) -> datetime | None:
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return moment if moment.tzinfo else None
 
@@ -37,11 +39,13 @@ def cache_lifetime(
     control = headers.get("cache-control", "")
     if "no-cache" not in control.lower() and "no-store" not in control.lower():
         if match := _MAX_AGE.search(control):
-            hints.append(timedelta(seconds=int(match.group(1))))
+            seconds = bounded.header_seconds(match.group(1))
+            if seconds is not None:
+                hints.append(timedelta(seconds=seconds))
         elif (expires := _http_date(headers.get("expires", ""))) is not None:
             hints.append(expires - now)
     if ttl_minutes and ttl_minutes > 0:
-        hints.append(timedelta(minutes=ttl_minutes))
+        hints.append(timedelta(minutes=min(ttl_minutes, bounded.MAX_HINT_SECONDS // 60)))
     positive = [h for h in hints if h > timedelta(0)]
     return max(positive) if positive else None
 
@@ -51,8 +55,8 @@ def retry_after(headers: Mapping[str, str], now: datetime) -> timedelta | None:
     value = headers.get("retry-after", "").strip()
     if not value:
         return None
-    if value.isdigit():
-        wait = timedelta(seconds=int(value))
+    if (seconds := bounded.header_seconds(value, int(MAX_RETRY_AFTER.total_seconds()))) is not None:
+        wait = timedelta(seconds=seconds)
     elif (moment := _http_date(value)) is not None:
         wait = moment - now
     else:
@@ -95,7 +99,8 @@ def after_error(
     rng: random.Random | None = None,
 ) -> timedelta:
     """The wait after the `errors`-th failure in a row: doubling from the interval, capped."""
-    backoff = min(max_backoff, interval * 2 ** min(max(errors - 1, 0), 30))
+    doubled = interval.total_seconds() * 2.0 ** min(max(errors - 1, 0), 30)  # a float: no overflow
+    backoff = min(max_backoff, timedelta(seconds=min(doubled, max_backoff.total_seconds())))
     backoff = _jittered(backoff, BACKOFF_JITTER, rng)
     return max(backoff, retry) if retry is not None else backoff
 

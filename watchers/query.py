@@ -21,10 +21,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from watchers import bounded
 from watchers.normalise import WORD, fold_marks, is_cjk, normalise
 
 MIN_PREFIX = 3
 MAX_NEAR = 50
+MAX_DEPTH = 32  # nesting bound: the parser, the matcher and str() recurse once per level
 DEFAULT_NEAR = 5
 FIELDS = ("title", "summary", "content")
 
@@ -142,7 +144,7 @@ class _Token:
 
 _OPERATORS = {"AND", "OR", "NOT"}
 _WORD_END = set(' \t\n\r()"')
-_NEAR = re.compile(r"NEAR(?:/(\d+))?$")
+_NEAR = re.compile(r"NEAR(?:/(.*))?$", re.DOTALL)
 _FIELD = re.compile(r"([A-Za-z]+):")
 
 
@@ -178,9 +180,12 @@ def _lex(query: str) -> Iterator[_Token]:
                 i += 1
             text = query[start:i]
             if near := _NEAR.match(text):
-                distance = int(near.group(1) or DEFAULT_NEAR)
-                if not 1 <= distance <= MAX_NEAR:
-                    raise QueryError(f"NEAR/n takes n from 1 to {MAX_NEAR}", column)
+                distance = DEFAULT_NEAR
+                if near.group(1) is not None:
+                    try:
+                        distance = bounded.count(near.group(1), low=1, high=MAX_NEAR)
+                    except ValueError:
+                        raise QueryError(f"NEAR/n takes n from 1 to {MAX_NEAR}", column) from None
                 yield _Token("NEAR", text, column, distance)
             else:
                 yield _Token(text if text in _OPERATORS else "WORD", text, column)
@@ -194,6 +199,15 @@ class _Parser:
     def __init__(self, query: str) -> None:
         self.tokens = list(_lex(query))
         self.pos = 0
+        self.depth = 0
+
+    def nest(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(
+                f"nested more than {MAX_DEPTH} deep (parentheses, '-' and fields); write it flatter",
+                token.column,
+            )
 
     @property
     def token(self) -> _Token:
@@ -243,8 +257,10 @@ class _Parser:
 
     def parse_unary(self) -> Node:
         if self.token.kind == "NOT":
-            self.advance()
-            return Not(self.parse_unary())
+            self.nest(self.advance())
+            node: Node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
         return self.parse_primary()
 
     def parse_primary(self) -> Node:
@@ -252,7 +268,10 @@ class _Parser:
         if token.kind == "FIELD":
             if self.token.kind in ("END", "RPAREN", "OR", "AND", "NEAR"):
                 raise QueryError(f"'{token.text}:' needs a term after it", token.column)
-            return Field(token.text, self.parse_primary())
+            self.nest(token)
+            field = Field(token.text, self.parse_primary())
+            self.depth -= 1
+            return field
         if token.kind == "CASE":
             if self.token.kind not in ("WORD", "PHRASE"):
                 raise QueryError(
@@ -262,10 +281,12 @@ class _Parser:
         if token.kind == "LPAREN":
             if self.token.kind == "RPAREN":
                 raise QueryError("empty parentheses", token.column)
+            self.nest(token)
             node = self.parse_or()
             if self.token.kind != "RPAREN":
                 raise QueryError("'(' is never closed", token.column)
             self.advance()
+            self.depth -= 1
             return node
         if token.kind == "PHRASE":
             return _phrase(token)

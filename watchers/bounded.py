@@ -1,0 +1,77 @@
+"""Numbers read from outside (HTTP headers, feed fields, config, command arguments), bounded.
+
+One helper per kind: header seconds and feed TTLs are clamped (a server's hint is only a hint);
+durations and counts an operator or a user writes are refused with a message when out of range.
+Only ASCII digits count as digits: `str.isdigit` also accepts '²' and '①', which `int` refuses.
+"""
+
+from __future__ import annotations
+
+import math
+
+DAY = 86400
+MAX_DURATION_SECONDS = 3650 * DAY  # ten years: beyond any wait, retention or mute kurilwatch keeps
+MAX_HINT_SECONDS = 365 * DAY  # a header's or feed's freshness hint beyond a year is clamped to it
+_MAX_DIGITS = 18  # more ASCII digits than this are past every bound here (and int() stays cheap)
+
+
+class OutOfRange(ValueError):
+    """A number that is well written but too large or too small; `str()` says the range."""
+
+
+def ascii_digits(text: str) -> bool:
+    """True for a non-empty run of 0-9 only."""
+    return text.isascii() and text.isdigit()
+
+
+def _clamped_int(text: str, cap: int) -> int | None:
+    text = text.strip()
+    if not ascii_digits(text):
+        return None
+    if len(text.lstrip("0")) > _MAX_DIGITS:
+        return cap
+    return min(int(text), cap)
+
+
+def header_seconds(text: str, cap: int = MAX_HINT_SECONDS) -> int | None:
+    """A count of seconds from an HTTP header (max-age, Retry-After): clamped to `cap`;
+    None unless ASCII digits."""
+    return _clamped_int(text, cap)
+
+
+def ttl_minutes(text: str) -> int | None:
+    """An RSS `<ttl>` in minutes: clamped to a year; None unless ASCII digits."""
+    return _clamped_int(text, MAX_HINT_SECONDS // 60)
+
+
+def count(text: str, *, low: int, high: int, what: str = "a number") -> int:
+    """A count a user typed: ASCII digits between `low` and `high`, else ValueError (not digits)
+    or OutOfRange (digits, but out of range), each with a message."""
+    text = text.strip()
+    if not ascii_digits(text):
+        raise ValueError(f"{text!r} is not {what} (write it with the digits 0-9)")
+    value = _clamped_int(text, high + 1)
+    assert value is not None
+    if not low <= value <= high:
+        raise OutOfRange(f"{what} must be between {low} and {high}")
+    return value
+
+
+def duration_seconds(
+    seconds: float, *, shown: object = None, maximum: float = MAX_DURATION_SECONDS
+) -> float:
+    """A duration in seconds that someone wrote: finite, more than zero and at most `maximum`,
+    else ValueError / OutOfRange naming `shown` (what was written)."""
+    shown = _short(seconds if shown is None else shown)
+    if not math.isfinite(seconds):
+        raise OutOfRange(f"{shown} is not a finite duration")
+    if seconds <= 0:
+        raise ValueError(f"{shown} must be more than zero")
+    if seconds > maximum:
+        raise OutOfRange(f"{shown} is too long: at most {maximum / DAY:g} days")
+    return seconds
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
