@@ -196,7 +196,7 @@ class Daemon:
         return self.exit_code
 
     def request_reload(self) -> None:
-        """SIGHUP: reload in the background."""
+        """SIGHUP: reload in the background (`reload` reports its own failures)."""
         task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -216,7 +216,7 @@ class Daemon:
                 stop_event=self._stop,
                 recursive=False,
             ):
-                await self.reload()
+                await self.reload()  # never raises: a bad edit is reported and watching goes on
         except (OSError, RuntimeError) as exc:  # no inotify here: SIGHUP and /reload still work
             log.warning("not watching %s for changes: %s", path, exc)
 
@@ -224,25 +224,44 @@ class Daemon:
         """Re-read the config and apply it without a restart; a bad file changes nothing.
 
         Returns what happened, in one line (for /reload); the log and the admins hear it too.
+        The one path of the config watcher, SIGHUP and /reload: it never raises.
         """
         if self.config_path is None:
             return "There is no config file to re-read."
         async with self._reloading:
             try:
-                new = await asyncio.to_thread(load_settings, self.config_path)
-            except ConfigError as exc:
-                problems = "; ".join(exc.problems)
-                log.error("config not reloaded, the running config stays: %s", problems)
-                await self._tell_admins(
-                    f"kurilwatch: config not reloaded ({problems}); the running config stays."
+                return await self._reload(self.config_path)
+            except Exception as exc:  # a reload must never end its caller
+                log.exception("config reload failed; the running config stays")
+                problem = f"{type(exc).__name__}: {exc}"[:300]
+                await self._tell_admins_safely(
+                    f"kurilwatch: config reload failed ({problem}); the running config stays."
                 )
-                return f"Not reloaded; the running config stays. {problems}"
-            if new == self.settings:
-                log.info("config re-read: nothing changed")
-                return "The config has not changed."
-            summary = await self._apply(new)
-            log.info("config reloaded: %s", summary)
-            return f"Reloaded: {summary}"
+                return f"Not reloaded; the running config stays. {problem}"
+
+    async def _tell_admins_safely(self, text: str) -> None:
+        try:
+            await self._tell_admins(text)
+        except Exception:  # the log already holds the problem
+            log.exception("could not tell the admins")
+
+    async def _reload(self, config_path: Path) -> str:
+        """Load the candidate config; apply it only when it is valid and differs."""
+        try:
+            new = await asyncio.to_thread(load_settings, config_path)
+        except ConfigError as exc:
+            problems = "; ".join(exc.problems)
+            log.error("config not reloaded, the running config stays: %s", problems)
+            await self._tell_admins(
+                f"kurilwatch: config not reloaded ({problems}); the running config stays."
+            )
+            return f"Not reloaded; the running config stays. {problems}"
+        if new == self.settings:
+            log.info("config re-read: nothing changed")
+            return "The config has not changed."
+        summary = await self._apply(new)
+        log.info("config reloaded: %s", summary)
+        return f"Reloaded: {summary}"
 
     async def _apply(self, new: Settings) -> str:
         old, self.settings = self.settings, new

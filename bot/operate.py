@@ -138,9 +138,18 @@ async def check_online(settings: Settings, out: TextIO = sys.stdout) -> int:
             failed += 1
             print(f"  {feed.id}: FAILED ({fetched.error or fetched.status})", file=out)
             continue
-        parsed = await asyncio.to_thread(
-            parse_feed, fetched.content, feed_id=feed.id, url=fetched.url, headers=fetched.headers
-        )
+        try:
+            parsed = await asyncio.to_thread(
+                parse_feed,
+                fetched.content,
+                feed_id=feed.id,
+                url=fetched.url,
+                headers=fetched.headers,
+            )
+        except Exception as exc:  # one line per feed, never a traceback
+            failed += 1
+            print(f"  {feed.id}: FAILED (cannot read it: {type(exc).__name__}: {exc})", file=out)
+            continue
         if parsed.error:
             failed += 1
             print(f"  {feed.id}: FAILED ({parsed.error})", file=out)

@@ -47,14 +47,17 @@ class TelegramSettings(Model):
         return ZoneInfo(self.timezone)
 
 
+Rate = Field(gt=0, le=10_000, allow_inf_nan=False)
+
+
 class DeliveryConfig(Model):
     """How fast alerts go out; the defaults sit just under Telegram's limits."""
 
     concurrency: Annotated[int, Field(ge=1, le=16)] = 4  # a crash can repeat at most these
-    per_second: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 29.0  # all chats together
-    private_per_second: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 1.0  # to one private chat
+    per_second: Annotated[float, Rate] = 29.0  # all chats together
+    private_per_second: Annotated[float, Rate] = 1.0  # to one private chat
     private_burst: Annotated[int, Field(ge=1, le=10)] = 3
-    group_per_minute: Annotated[float, Field(gt=0, le=60000, allow_inf_nan=False)] = 20.0  # to one group or channel
+    group_per_minute: Annotated[float, Rate] = 20.0  # to one group or channel
     deadline: Duration = timedelta(hours=24)  # 5xx and network errors are retried this long
     max_backoff: Duration = timedelta(minutes=10)
 
@@ -156,10 +159,43 @@ def load_settings(path: str | Path) -> Settings:
     )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key written twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_settings(text: str, *, source: str = "config") -> Settings:
+    """Parse and validate config text; any problem of the text, whatever raised it, is a
+    `ConfigError` (a candidate config must never take down the caller)."""
+    try:
+        return _parse_settings(text, source=source)
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError([f"{source}: nested too deeply to read"]) from None
+    except Exception as exc:  # whatever the text makes a validator raise
+        detail = one_line(f"{type(exc).__name__}: {exc}")[:300]
+        raise ConfigError([f"{source}: cannot be used: {detail}"]) from None
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _parse_settings(text: str, *, source: str) -> Settings:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -97,4 +97,6 @@ class TopicConfig(Model):
             parse(query)
         except QueryError as exc:
             raise ValueError(f"{exc} in the query") from None
+        except RecursionError:  # MAX_DEPTH stops nesting; this is the last guard
+            raise ValueError("the query is nested too deeply") from None
         return query

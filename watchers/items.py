@@ -83,8 +83,6 @@ def newest(items: Iterable[Item], limit: int = MAX_ENTRIES) -> tuple[Item, ...]:
     if len(every) <= limit:
         return every
     oldest = datetime.min.replace(tzinfo=UTC)
-    ranked = sorted(
-        range(len(every)), key=lambda i: every[i].published or oldest, reverse=True
-    )
+    ranked = sorted(range(len(every)), key=lambda i: every[i].published or oldest, reverse=True)
     kept = sorted(ranked[:limit])
     return tuple(every[i] for i in kept)

@@ -201,7 +201,27 @@ class Poller:
         await asyncio.gather(*self._batch_writes, return_exceptions=True)
 
     async def poll(self, feed: FeedConfig, *, force: bool = False) -> PollReport:
-        """Poll once; a disabled feed is skipped unless `force` (which re-enables it on success)."""
+        """Poll once; a disabled feed is skipped unless `force` (which re-enables it on success).
+
+        An unexpected exception (a bug, or input nothing foresaw) is this feed's error: stored
+        on it like a failed fetch, backed off the same way, and never raised to the caller.
+        """
+        started = self.clock()
+        try:
+            return await self._poll(feed, force=force)
+        except Exception as exc:  # one feed's failure must not stop the others
+            error = f"internal error: {type(exc).__name__}: {exc}"[:300]
+            try:
+                state = await self._state(feed)
+                if not state.consecutive_errors:  # the traceback once, not on every retry
+                    log.error("feed %s: the poll failed unexpectedly", feed.id, exc_info=True)
+                return await self._failed(feed, state, FetchResult(state.url), error, started)
+            except Exception:  # not even the error could be stored
+                log.exception("feed %s: the poll failed and its error was not stored", feed.id)
+                wait = self._interval(feed)
+                return PollReport(feed.id, "error", error=error, next_poll_at=started + wait)
+
+    async def _poll(self, feed: FeedConfig, *, force: bool) -> PollReport:
         state = await self._state(feed)
         if state.disabled_reason and not force:
             return PollReport(feed.id, "disabled", state.last_status, error=state.disabled_reason)

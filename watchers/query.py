@@ -205,7 +205,7 @@ class _Parser:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise QueryError(
-                f"nested more than {MAX_DEPTH} deep (parentheses, '-' and fields); write it flatter",
+                f"nested more than {MAX_DEPTH} deep (parentheses, '-', fields); write it flatter",
                 token.column,
             )
 
