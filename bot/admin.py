@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.context import ctx_of, esc, is_bot_admin, reply
+from bot.guards import broadcast_text
 from bot.render import ago
 from store import Store
 
@@ -99,7 +100,7 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     text = ""
     if message is not None and message.text:
-        text = message.text.partition(" ")[2].strip()
+        text = broadcast_text(message.text)
     if not text:
         await reply(update, "Write the message after the command: <code>/broadcast text</code>.")
         return

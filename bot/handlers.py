@@ -28,7 +28,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, modes, personal
+from bot import admin, guards, modes, personal
 from bot.context import (
     BotContext,
     args_of,
@@ -75,6 +75,8 @@ async def settings_text(ctx: BotContext, chat_id: int) -> str:
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    if not await guards.may_restart(update, context):
+        return
     chat_id = await register(update, ctx)
     if chat_id is None:
         return
@@ -250,10 +252,6 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await ctx.watches_changed()
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, "I don't know that command. /help lists the ones I understand.")
-
-
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
@@ -285,9 +283,12 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
     assert not missing, f"commands and handlers differ: {missing}"
     application.bot_data["kurilwatch"] = ctx
     for name, callback in HANDLERS.items():
-        application.add_handler(CommandHandler(name, callback))
+        application.add_handler(CommandHandler(name, callback, filters=guards.NEW_MESSAGES))
     application.add_handler(CallbackQueryHandler(toggle, pattern=f"^{TOGGLE}"))
-    application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    application.add_handler(CallbackQueryHandler(guards.unknown_button))
+    application.add_handler(
+        MessageHandler(filters.COMMAND & guards.NEW_MESSAGES, guards.unknown_command)
+    )
     application.add_error_handler(on_error)
 
 

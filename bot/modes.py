@@ -15,6 +15,7 @@ from telegram.ext import ContextTypes
 from bot.context import BotContext, args_of, changing_chat, ctx_of, esc, reply
 from bot.schedule import SettingError, next_digest_text, parse_digest, parse_quiet
 from store import ChatPrefs, Store
+from watchers.bounded import OutOfRange
 from watchers.config import parse_duration
 
 MAX_MUTE = timedelta(days=30)
@@ -174,6 +175,8 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if len(args) != 1:
             raise ValueError
         span = parse_duration(args[0])
+    except OutOfRange:  # a well-written duration of a century: the same answer as 31d
+        span = MAX_MUTE + timedelta(days=1)
     except ValueError:
         await reply(update, "For how long? Write <code>/mute 2h</code> or <code>/mute 1d</code>.")
         return

@@ -10,10 +10,12 @@ from telegram.ext import ContextTypes
 from bot.context import args_of, changing_chat, ctx_of, esc, may_change, reply
 from bot.render import Alert, render_digest
 from store import SearchError, Store, StoredItem, Watch
+from watchers import bounded
 from watchers.query import QueryError, parse
 
 MAX_QUERY = 300
 MAX_LATEST = 20
+MAX_WATCH_NUMBER = 10**6  # larger numbers are no watch's
 
 
 def numbered(watches: Sequence[Watch]) -> str:
@@ -87,12 +89,13 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = args_of(context)
     if chat is None:
         return
-    if len(args) != 1 or not args[0].isdigit():
+    number = bounded.clamped(args[0], MAX_WATCH_NUMBER) if len(args) == 1 else None
+    if number is None:
         await reply(update, "Which one? Write <code>/unwatch 2</code>; /watches numbers them.")
         return
     if not await may_change(update, context):
         return
-    removed = await ctx.store.run(Store.remove_watch, chat.id, int(args[0]))
+    removed = await ctx.store.run(Store.remove_watch, chat.id, number)
     if removed is None:
         count = len(await ctx.store.run(Store.watches, chat.id))
         await reply(
@@ -121,8 +124,8 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     topic_ids, count = ctx.topic_ids(), 5
     for arg in args_of(context):
-        if arg.isdigit():
-            count = int(arg)
+        if (number := bounded.clamped(arg, MAX_LATEST + 1)) is not None:
+            count = number  # ASCII digits only: '²'.isdigit() is true, int('²') fails
         elif arg.lower().lstrip("#") in ctx.topic_ids():
             topic_ids = [arg.lower().lstrip("#")]
         else:

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from store import migrations
 from store.chats import ChatVerbs
 from store.reports import ReportVerbs
-from store.search import fts_query, search_text
+from store.search import fts_query, search_problem, search_text
 
 
 def _ts(moment: datetime | None) -> float | None:
@@ -469,10 +469,7 @@ class Store(ChatVerbs, ReportVerbs):
                 )
             )
         except sqlite3.OperationalError as exc:
-            reason = str(exc).removeprefix("fts5: ")
-            raise SearchError(
-                f"cannot search for {query!r}: {reason}; put a phrase in double quotes"
-            ) from None
+            raise SearchError(f"cannot search for {query!r}: {search_problem(str(exc))}") from None
         return [self._item(row) for row in rows]
 
     def latest(

@@ -41,3 +41,24 @@ def fts_query(query: str) -> str:
 def _cjk_phrase(match: re.Match[str]) -> str:
     run = match.group()
     return f" {run}* " if len(run) == 1 else f' "{_bigrams(run)}" '
+
+
+def search_problem(reason: str) -> str:
+    """SQLite's FTS5 error, said in words for the person who typed the search."""
+    reason = reason.removeprefix("fts5: ")
+    if reason.startswith("no such column:"):
+        name = reason.partition(":")[2].strip()
+        return (
+            f"'{name}' reads as a field name (from '{name}:' or '-{name}'), and there is none;"
+            f" write NOT {name} to leave a word out, or put text in double quotes"
+        )
+    if reason.startswith("syntax error near"):
+        near = reason.removeprefix("syntax error near").strip()
+        return f"{near} cannot stand there; put a phrase in double quotes"
+    if reason.startswith("syntax error"):
+        return "it cannot be read as a search; put a phrase in double quotes"
+    if "unterminated string" in reason:
+        return "a double quote is not closed"
+    if "unknown special query" in reason:
+        return "a '*' must follow a word, as in Курил*"
+    return 'the search could not be read; use words, "a phrase", prefix* and AND/OR/NOT'

@@ -280,7 +280,12 @@ def test_search_finds_items_in_three_scripts_and_explains_bad_queries(store: Sto
         now=T0 + timedelta(days=400), text_for=timedelta(days=90), keys_for=timedelta(days=365)
     )
     assert store.search("iturup") == []  # pruned text leaves the index
-    for bad, why in [('"unbalanced', "double quotes"), ("AND", "syntax"), ("  ", "empty")]:
+    for bad, why in [
+        ('"unbalanced', "double quote is not closed"),
+        ("AND", '"AND" cannot stand there'),
+        ("col: x", "'col' reads as a field name"),
+        ("  ", "empty"),
+    ]:
         with pytest.raises(SearchError, match=why):
             store.search(bad)
 

@@ -24,7 +24,8 @@ def ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def _clamped_int(text: str, cap: int) -> int | None:
+def clamped(text: str, cap: int) -> int | None:
+    """ASCII digits as an int of at most `cap`; None for anything else."""
     text = text.strip()
     if not ascii_digits(text):
         return None
@@ -36,12 +37,12 @@ def _clamped_int(text: str, cap: int) -> int | None:
 def header_seconds(text: str, cap: int = MAX_HINT_SECONDS) -> int | None:
     """A count of seconds from an HTTP header (max-age, Retry-After): clamped to `cap`;
     None unless ASCII digits."""
-    return _clamped_int(text, cap)
+    return clamped(text, cap)
 
 
 def ttl_minutes(text: str) -> int | None:
     """An RSS `<ttl>` in minutes: clamped to a year; None unless ASCII digits."""
-    return _clamped_int(text, MAX_HINT_SECONDS // 60)
+    return clamped(text, MAX_HINT_SECONDS // 60)
 
 
 def count(text: str, *, low: int, high: int, what: str = "a number") -> int:
@@ -50,7 +51,7 @@ def count(text: str, *, low: int, high: int, what: str = "a number") -> int:
     text = text.strip()
     if not ascii_digits(text):
         raise ValueError(f"{text!r} is not {what} (write it with the digits 0-9)")
-    value = _clamped_int(text, high + 1)
+    value = clamped(text, high + 1)
     assert value is not None
     if not low <= value <= high:
         raise OutOfRange(f"{what} must be between {low} and {high}")

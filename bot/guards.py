@@ -1,0 +1,68 @@
+"""What the bot does not act on: edited commands, other bots' commands in groups, unknown
+buttons, and a non-admin's /start of a group its admins stopped."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes, filters
+
+from bot.context import ctx_of, is_chat_admin, reply
+from store import Store
+
+# Commands run from new messages only: an edit of `/broadcast text` must not send it again
+# (Telegram delivers the edit as an `edited_message` update carrying the same command).
+NEW_MESSAGES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+
+GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+def command_target(text: str) -> str | None:
+    """The bot a command names: '/help@other_bot x' → 'other_bot'; None when it names none."""
+    first = text.split(None, 1)[0] if text.strip() else ""
+    _, at, target = first.partition("@")
+    return target if at else None
+
+
+def addressed_to_us(text: str, chat_type: str | None, username: str | None) -> bool:
+    """Whether an unknown command is ours to answer: one naming this bot, or, outside groups
+    (where other bots read the same messages), one naming no bot."""
+    target = command_target(text)
+    if target is not None:
+        return username is not None and target.lower() == username.lower()
+    return chat_type not in GROUPS
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or not addressed_to_us(
+        message.text or "", chat.type if chat else None, context.bot.username
+    ):
+        return
+    await reply(update, "I don't know that command. /help lists the ones I understand.")
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button whose data no handler knows (an old keyboard, or forged data): stop its spinner."""
+    if update.callback_query is not None:
+        await update.callback_query.answer("That button is no longer in use; send /start again.")
+
+
+async def may_restart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """False (and the sender told so) when a non-admin's /start would reactivate a group that
+    was stopped: only the group's admins start its alerts again."""
+    chat = update.effective_chat
+    if chat is None or chat.type not in GROUPS:
+        return True
+    known = await ctx_of(context).store.run(Store.subscriber, chat.id)
+    if known is None or known.active or await is_chat_admin(update, context):
+        return True
+    await reply(update, "This group's alerts were stopped; only its admins can start them again.")
+    return False
+
+
+def broadcast_text(text: str) -> str:
+    """Everything after the command, newlines included: '/broadcast\\nline 1\\nline 2'."""
+    parts = text.split(None, 1)
+    return parts[1].strip() if len(parts) > 1 else ""
