@@ -6,6 +6,7 @@ import argparse
 import gc
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -165,27 +166,28 @@ def _fail(message: str) -> int:
 
 
 def match_lines(settings: Settings, source: TextIO, out: TextIO, *, explain: bool = False) -> int:
-    from watchers.match import compile_topics
-    from watchers.text import html_to_text
-
     """The `match` contract: one JSON line out per JSON line in, in order."""
+    from watchers.match import compile_topics
+
     topics = compile_topics(settings.topics)
     for number, line in enumerate(source, start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
         except json.JSONDecodeError as exc:
             return _fail(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+        except RecursionError:
+            return _fail(f"line {number}: not valid JSON here (nested too deeply)")
+        except ValueError as exc:  # 1e999, NaN, an integer of thousands of digits
+            return _fail(f"line {number}: not valid JSON here ({exc})")
         if not isinstance(obj, dict):
             return _fail(f"line {number}: expected a JSON object with at least id and title")
         problem = _check_fields(obj)
         if problem:
             return _fail(f"line {number}: {problem}")
         fields = {
-            name: html_to_text(obj[name]) if "<" in obj[name] or "&" in obj[name] else obj[name]
-            for name in ("title", "summary", "content")
-            if obj.get(name)
+            name: _text(obj[name], cap) for name, cap in MATCHED_CHARS.items() if obj.get(name)
         }
         matches = topics.matcher.match(fields, explain=explain)
         result: dict[str, Any] = {"id": obj["id"], "topics": [m.topic_id for m in matches]}
@@ -194,9 +196,44 @@ def match_lines(settings: Settings, source: TextIO, out: TextIO, *, explain: boo
                 m.topic_id: [{"term": h.term, "field": h.field, "offset": h.offset} for h in m.hits]
                 for m in matches
             }
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.write(_json_line(result) + "\n")
         out.flush()
     return 0
+
+
+# each field is matched up to the length the daemon keeps of an item: NFKC can make a text 18x
+# longer, so a 9 MB field would otherwise take over a gigabyte to normalise
+MATCHED_CHARS = {"title": 1000, "summary": 20_000, "content": 20_000}
+
+
+def _text(value: str, cap: int) -> str:
+    from watchers.text import html_to_text
+
+    if "<" in value or "&" in value:
+        value = html_to_text(value[: cap * 4])  # markup takes room; the text is cut after
+    return value[:cap]
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large a number")
+    return value
+
+
+def _json_line(result: dict[str, Any]) -> str:
+    """One JSON line; an id with a lone surrogate (valid in JSON, not in UTF-8) is written with
+    \\u escapes, so the caller gets back the id it sent, as valid JSON."""
+    line = json.dumps(result, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(result)
+    return line
 
 
 def _check_fields(obj: dict[str, Any]) -> str | None:
