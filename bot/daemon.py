@@ -553,6 +553,7 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
             group_per_minute=config.group_per_minute,
         ),
         concurrency=config.concurrency,
+        burst_digest=config.burst_digest,
         admins=settings.telegram.admins,
         topic_titles={tid: t.title for tid, t in settings.topics.items()},
     )

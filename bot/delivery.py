@@ -45,6 +45,7 @@ class DeliverySettings:
     max_backoff: timedelta = timedelta(minutes=10)
     limits: Limits = field(default_factory=Limits)
     concurrency: int = 4  # sends in flight at once: at most these are repeated after a crash
+    burst_digest: int = 10  # more alerts than this waiting for one chat go out as one digest
     admins: tuple[int, ...] = ()  # told of alerts given up, in one notice per REPORT_EVERY
     topic_titles: Mapping[str, str] = field(default_factory=dict)  # for digests
     idle_wait: float = 5.0  # look at the outbox at least this often
@@ -188,6 +189,13 @@ class DeliveryWorker:
         elif decision.hold_until is not None:
             await self.store.run(Store.set_hold, chat_id, decision.hold_until)
             return False
+        elif self.settings.burst_digest and self._may_start(chat_id):
+            # a burst (a thousand matches in one poll) becomes one digest, not an hour of alerts
+            now = self.clock() + timedelta(microseconds=1)
+            if await self.store.run(Store.count_pending, chat_id, now) > self.settings.burst_digest:
+                claim = functools.partial(self._claim_digest, chat_id, now)
+                send = functools.partial(self._send_digest, chat_id, silent=decision.silent)
+                return await self._start(chat_id, claim, send)
         claim_one = functools.partial(self._claim, delivery)
         deliver = functools.partial(self._deliver, silent=decision.silent)
         return await self._start(chat_id, claim_one, deliver)
@@ -253,13 +261,9 @@ class DeliveryWorker:
         The claim (the row marked `sending`) comes before the pause for the overall limit, so
         the request leaves right at its slot: store latency must not bunch requests up.
         """
-        loop = asyncio.get_running_loop()
-        if (
-            self._stopping
-            or chat_id in self._inflight
-            or not self.limits.ready(chat_id, loop.time())
-        ):
+        if not self._may_start(chat_id):
             return False
+        loop = asyncio.get_running_loop()
         self._inflight.add(chat_id)
         await self._slots.acquire()
         try:
@@ -277,6 +281,13 @@ class DeliveryWorker:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
+
+    def _may_start(self, chat_id: int) -> bool:
+        return not (
+            self._stopping
+            or chat_id in self._inflight
+            or not self.limits.ready(chat_id, asyncio.get_running_loop().time())
+        )
 
     async def _send_task(self, chat_id: int, slot: float, send: Awaitable[None]) -> None:
         self.limits.departed(slot, asyncio.get_running_loop().time())

@@ -58,6 +58,8 @@ class DeliveryConfig(Model):
     private_per_second: Annotated[float, Rate] = 1.0  # to one private chat
     private_burst: Annotated[int, Field(ge=1, le=10)] = 3
     group_per_minute: Annotated[float, Rate] = 20.0  # to one group or channel
+    # a chat with more alerts than this waiting gets them as one digest message (0: never)
+    burst_digest: Annotated[int, Field(ge=0, le=1000)] = 10
     deadline: Duration = timedelta(hours=24)  # 5xx and network errors are retried this long
     max_backoff: Duration = timedelta(minutes=10)
 
