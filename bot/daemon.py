@@ -26,10 +26,11 @@ from bot.limits import Limits
 from bot.metrics import Metrics, MetricsServer
 from bot.render import Alert, render_plain
 from bot.settings import ConfigError, Settings, load_settings
-from store import AsyncStore, Store, StoredItem
+from bot.updates import PerChatUpdates
+from store import AsyncStore, Store, StoredItem, Watch
 from watchers.config import FeedConfig, TopicConfig
 from watchers.fetch import Fetcher, FetchLimits
-from watchers.match import Topic, compile_topics
+from watchers.match import Topic, Topics, compile_topics
 from watchers.poll import Poller, PollReport, current_state
 from watchers.pool import ParsePool
 from watchers.schedule import FeedScheduler
@@ -70,6 +71,7 @@ def build_application(settings: Settings, token: str) -> App:
         .token(token)
         .base_url(settings.telegram.api_base_url)
         .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot", 1))
+        .concurrent_updates(PerChatUpdates())
         .build()
     )
 
@@ -86,6 +88,8 @@ class Daemon:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _polls: set[asyncio.Task[PollReport]] = field(default_factory=set)
     _compiling: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _compile_requested: int = 0
+    _compiled: int = 0
     config_path: Path | None = None
     _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
     _background: set[asyncio.Task[str]] = field(default_factory=set)
@@ -351,15 +355,19 @@ class Daemon:
             self.delivery.wake()
 
     async def _recompile(self, poller: Poller, store: AsyncStore) -> None:
-        """Compile the topics with every chat's watches, off the event loop: one pass per item."""
+        """Compile the topics with every chat's watches, off the event loop: one pass per item.
+
+        Requests coalesce: a storm of /watch waits for at most two compiles, not one each.
+        """
+        self._compile_requested += 1
+        wanted = self._compile_requested
         async with self._compiling:
-            configs = dict(self.settings.topics)
-            for watch in await store.run(Store.watches):
-                try:
-                    configs[watch.topic_id] = TopicConfig(title="watch", query=watch.query)
-                except ValueError as exc:  # saved under an older query language
-                    log.warning("watch %d of chat %d skipped: %s", watch.id, watch.chat_id, exc)
-            poller.topics = await asyncio.to_thread(compile_topics, configs)
+            if self._compiled >= wanted:  # a compile that read the watches after us is done
+                return
+            covered = self._compile_requested
+            watches = await store.run(Store.watches)
+            poller.topics = await asyncio.to_thread(_compile_with_watches, self.settings, watches)
+            self._compiled = covered
 
     async def _add_channels(self, app: App, store: AsyncStore) -> None:
         """Channels of the config get every alert of their topics, as if subscribed."""
@@ -538,6 +546,16 @@ class Daemon:
         if app.running:
             await app.stop()
         await app.shutdown()
+
+
+def _compile_with_watches(settings: Settings, watches: list[Watch]) -> Topics:
+    configs = dict(settings.topics)
+    for watch in watches:
+        try:
+            configs[watch.topic_id] = TopicConfig(title="watch", query=watch.query)
+        except ValueError as exc:  # saved under an older query language
+            log.warning("watch %d of chat %d skipped: %s", watch.id, watch.chat_id, exc)
+    return compile_topics(configs)
 
 
 def delivery_settings(settings: Settings) -> DeliverySettings:
