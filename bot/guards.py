@@ -50,15 +50,15 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def may_restart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """False (and the sender told so) when a non-admin's /start would reactivate a group that
-    was stopped: only the group's admins start its alerts again."""
+    """False (and the sender told so) when a non-admin's /start would start a group that is
+    not running (stopped with /stop, or left): only the group's admins start its alerts."""
     chat = update.effective_chat
     if chat is None or chat.type not in GROUPS:
         return True
     known = await ctx_of(context).store.run(Store.subscriber, chat.id)
-    if known is None or known.active or await is_chat_admin(update, context):
+    if (known is not None and known.active) or await is_chat_admin(update, context):
         return True
-    await reply(update, "This group's alerts were stopped; only its admins can start them again.")
+    await reply(update, "Alerts are not running in this group; only its admins can start them.")
     return False
 
 

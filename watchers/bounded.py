@@ -11,6 +11,7 @@ import math
 
 DAY = 86400
 MAX_DURATION_SECONDS = 3650 * DAY  # ten years: beyond any wait, retention or mute kurilwatch keeps
+MIN_DURATION_SECONDS = 0.001
 MAX_HINT_SECONDS = 365 * DAY  # a header's or feed's freshness hint beyond a year is clamped to it
 _MAX_DIGITS = 18  # more ASCII digits than this are past every bound here (and int() stays cheap)
 
@@ -61,13 +62,15 @@ def count(text: str, *, low: int, high: int, what: str = "a number") -> int:
 def duration_seconds(
     seconds: float, *, shown: object = None, maximum: float = MAX_DURATION_SECONDS
 ) -> float:
-    """A duration in seconds that someone wrote: finite, more than zero and at most `maximum`,
+    """A duration in seconds that someone wrote: finite, at least 1 ms and at most `maximum`,
     else ValueError / OutOfRange naming `shown` (what was written)."""
     shown = _short(seconds if shown is None else shown)
     if not math.isfinite(seconds):
         raise OutOfRange(f"{shown} is not a finite duration")
     if seconds <= 0:
         raise ValueError(f"{shown} must be more than zero")
+    if seconds < MIN_DURATION_SECONDS:  # it would round to zero: a poll loop without a pause
+        raise OutOfRange(f"{shown} is too short: at least 1ms")
     if seconds > maximum:
         raise OutOfRange(f"{shown} is too long: at most {maximum / DAY:g} days")
     return seconds
