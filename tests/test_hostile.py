@@ -546,3 +546,98 @@ def test_search_problems_never_show_sqlite_words(reason: str) -> None:
     said = search_problem(reason)
     assert said and "fts5" not in said and "no such column" not in said
     assert "syntax error" not in said
+
+
+# -- 10: a burst of alerts for one chat is one digest -----------------------------------------
+
+
+async def test_a_burst_of_alerts_for_one_chat_becomes_one_digest(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    from telegram import Bot as TelegramBot
+
+    from bot.delivery import DeliverySettings, DeliveryWorker
+    from bot.limits import Limits
+    from store import FeedState, ItemRecord
+
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await store.run(Store.upsert_subscriber, USER, now=NOW - MINUTE)
+    await store.run(Store.subscribe, USER, "kuril", now=NOW - MINUTE)
+    await store.run(Store.upsert_subscriber, ADMIN, now=NOW - MINUTE)
+    await store.run(Store.subscribe, ADMIN, "kuril", now=NOW - MINUTE)
+    records = [
+        ItemRecord(
+            guid=str(n),
+            link=f"https://n.example/{n}",
+            canonical_url=f"https://n.example/{n}",
+            title=f"Kuril story number {n}",
+            summary="",
+            published_at=NOW,
+            topics=("kuril",),
+        )
+        for n in range(30)
+    ]
+    await store.run(Store.ingest, FeedState(id="f", url="u"), records, now=NOW, alert=True)
+    fast = Limits(per_second=1000, private_per_second=1000, private_burst=10, group_per_minute=1e5)
+    try:
+        async with TelegramBot(TOKEN, base_url=bot_api.base_url) as telegram:
+            worker = DeliveryWorker(
+                store,
+                telegram,
+                settings=DeliverySettings(limits=fast, burst_digest=10),
+                clock=Clock(NOW),
+            )
+            while await worker.send_due():
+                await worker.drain()
+    finally:
+        states = await store.run(
+            lambda s: [r["state"] for r in s.db.query("SELECT state FROM outbox")]
+        )
+        await store.close()
+    assert states == ["sent"] * 60
+    for chat in (USER, ADMIN):
+        messages = [m["text"] for m in bot_api.sent_messages(chat)]
+        assert len(messages) == 1 and "30 stories" in messages[0], messages
+        assert "Kuril story number 0" in messages[0] and "Kuril story number 29" in messages[0]
+
+
+# -- 3: a slow command of one chat holds up no other -------------------------------------------
+
+
+async def test_a_slow_watch_holds_up_no_other_chat_and_its_own_chat_stays_in_order(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    import asyncio
+
+    settings = Settings.model_validate(
+        {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
+    )
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    gate = asyncio.Event()
+
+    async def slow_recompile() -> None:
+        await gate.wait()  # a recompile that takes as long as the test wants
+
+    app = build_application(settings, TOKEN)
+    install(
+        app,
+        BotContext(
+            store=store,
+            topics=compile_topics(settings.topics).topics,
+            clock=Clock(NOW),
+            max_watches=3,
+            watches_changed=slow_recompile,
+            wake=lambda: None,
+        ),
+    )
+    async with running(app):
+        bot_api.push_message(USER, "/watch Habomai")
+        bot_api.push_message(USER, "/watches")
+        bot_api.push_message(ADMIN, "/help")
+        [answer] = await bot_api.wait_for_messages_async(ADMIN, 1)
+        assert "/help" in answer["text"]
+        assert bot_api.sent_messages(USER) == []  # still in /watch; /watches waits behind it
+        gate.set()
+        watch, watches = await bot_api.wait_for_messages_async(USER, 2)
+        assert "Habomai" in watch["text"] and "1." in watches["text"]
+    await store.close()
