@@ -11,10 +11,13 @@ from typing import TypeVar
 
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
+from watchers import bounded
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 4
+MAX_RETRY_AFTER = 86400.0  # a longer flood-control wait Telegram names is read as a day
 MAX_WAIT = 60.0  # a reply that would wait longer is not worth holding the handler for
 
 
@@ -22,7 +25,8 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     with warnings.catch_warnings():  # PTB 22 warns that the int form will become a timedelta
         warnings.simplefilter("ignore")
         value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    return bounded.wait_seconds(seconds, MAX_RETRY_AFTER)
 
 
 async def with_retries(send: Callable[[], Awaitable[T]]) -> T:

@@ -641,3 +641,12 @@ async def test_a_slow_watch_holds_up_no_other_chat_and_its_own_chat_stays_in_ord
         watch, watches = await bot_api.wait_for_messages_async(USER, 2)
         assert "Habomai" in watch["text"] and "1." in watches["text"]
     await store.close()
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_a_wait_telegram_names_is_bounded(seconds: float) -> None:
+    from bot.retry import MAX_RETRY_AFTER
+
+    wait = bounded.wait_seconds(seconds, MAX_RETRY_AFTER)
+    assert 0 <= wait <= MAX_RETRY_AFTER
+

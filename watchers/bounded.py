@@ -46,6 +46,13 @@ def ttl_minutes(text: str) -> int | None:
     return clamped(text, MAX_HINT_SECONDS // 60)
 
 
+def wait_seconds(value: float, cap: float) -> float:
+    """A wait another party asked for, in seconds (Telegram's retry_after): 0..cap, NaN → cap."""
+    if math.isnan(value):
+        return cap
+    return min(max(value, 0.0), cap)
+
+
 def count(text: str, *, low: int, high: int, what: str = "a number") -> int:
     """A count a user typed: ASCII digits between `low` and `high`, else ValueError (not digits)
     or OutOfRange (digits, but out of range), each with a message."""

@@ -20,6 +20,7 @@ from urllib.request import getproxies_environment, proxy_bypass
 import aiohttp
 import brotli
 
+from watchers import bounded
 from watchers.config import PollSettings
 
 try:
@@ -279,7 +280,8 @@ class Fetcher:
                     url, response.status, headers=kept, error=f"HTTP {response.status}"
                 )
             length = response.headers.get("content-length", "")
-            if length.isdigit() and int(length) > self.limits.max_bytes:
+            declared = bounded.clamped(length, self.limits.max_bytes + 1)
+            if declared is not None and declared > self.limits.max_bytes:
                 raise TooLarge
             encoding = response.headers.get("content-encoding", "")
             inflater = _Inflater(encoding, self.limits.max_bytes)
