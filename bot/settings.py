@@ -84,6 +84,13 @@ class MetricsSettings(Model):
     ] = None
     stuck_after: Duration = timedelta(minutes=30)  # queued this long and nothing sent: unhealthy
 
+    @field_validator("listen")
+    @classmethod
+    def _port_in_range(cls, listen: str | None) -> str | None:
+        if listen is not None and not 1 <= int(listen.rpartition(":")[2]) <= 65535:
+            raise ValueError(f"{listen!r}: a port is 1-65535")
+        return listen
+
     @property
     def address(self) -> tuple[str, int] | None:
         if self.listen is None:

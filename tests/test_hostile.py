@@ -151,6 +151,7 @@ HOSTILE_CONFIGS = {
         "key 'store' is written twice",
     ),
     "infinite rate": (_config(delivery={"per_second": float("inf")}), "delivery.per_second"),
+    "port": (_config(metrics={"listen": "127.0.0.1:99999"}), "metrics.listen"),
     "deep yaml": ("x: " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deeply"),
 }
 
