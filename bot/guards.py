@@ -12,7 +12,9 @@ from store import Store
 
 # Commands run from new messages only: an edit of `/broadcast text` must not send it again
 # (Telegram delivers the edit as an `edited_message` update carrying the same command).
-NEW_MESSAGES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+# Channel posts were never commands (PTB's default is messages and their edits), and an answer
+# there would go to every reader of the channel.
+NEW_MESSAGES = filters.UpdateType.MESSAGE
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
