@@ -87,8 +87,8 @@ class MetricsSettings(Model):
     @field_validator("listen")
     @classmethod
     def _port_in_range(cls, listen: str | None) -> str | None:
-        if listen is not None and not 1 <= int(listen.rpartition(":")[2]) <= 65535:
-            raise ValueError(f"{listen!r}: a port is 1-65535")
+        if listen is not None and int(listen.rpartition(":")[2]) > 65535:
+            raise ValueError(f"{listen!r}: a port is 0-65535 (0: any free port)")
         return listen
 
     @property
