@@ -650,4 +650,3 @@ def test_a_wait_telegram_names_is_bounded(seconds: float) -> None:
 
     wait = bounded.wait_seconds(seconds, MAX_RETRY_AFTER)
     assert 0 <= wait <= MAX_RETRY_AFTER
-
