@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watchers.cluster import THRESHOLD, pair_score
+from watchers.stories import THRESHOLD, pair_score
 
 PAIRS = ROOT / "tests" / "data" / "story_pairs.jsonl"
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from telegram import Bot
 
-from bot.delivery import DeliveryWorker
+from bot.delivery.worker import DeliveryWorker
 from store import AsyncStore
 from tests.fakes.alerts import queue_stories
 from tests.fakes.telegram_api import FakeBotAPI

@@ -28,10 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.settings import load_settings
-from watchers.match import compile_topics
-from watchers.matcher import Matcher
-from watchers.query import leaves, parse
+from bot.config import load_settings
+from watchers.topics.compile import compile_topics
+from watchers.topics.engine import Matcher
+from watchers.topics.query import leaves, parse
 
 LABELLED = ROOT / "tests" / "data" / "labelled.jsonl"
 

@@ -34,14 +34,14 @@ import feedparser
 import yaml
 
 from bot.cli import tune_runtime
-from bot.settings import load_settings
+from bot.config import load_settings
 from store import AsyncStore
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.config import FeedConfig
 from watchers.fetch import Fetcher, FetchLimits
-from watchers.match import compile_topics
 from watchers.poll import Poller
 from watchers.pool import ParsePool, PoolKind
+from watchers.topics.compile import compile_topics
 
 SYLLABLES = "ka ri ro mo to na shi ku ne sa po le vi da ur an".split()
 # 4,096 made-up words, drawn with a Zipf-like skew: item texts overlap the way news does, so

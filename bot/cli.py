@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 # Parse workers are spawned processes, and spawning imports the main module (this one) in each:
 # what the commands need is imported inside them, so that a worker only loads the parse stage.
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from bot.config import Settings
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # bot.interrupt's, without importing asyncio here
@@ -88,8 +88,8 @@ def tune_runtime() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot.config import ConfigError, load_settings
     from bot.logs import setup_logging
-    from bot.settings import ConfigError, load_settings
 
     args = _parser().parse_args(argv)
     tune_runtime()
@@ -108,22 +108,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import asyncio  # only the commands that need an event loop pay for importing it
 
-    from bot import operate
+    from bot import commands
     from bot.interrupt import cancel_on_signals
 
     if args.command == "check":
         print(summary(settings))
-        return asyncio.run(cancel_on_signals(operate.check_online(settings)))
+        return asyncio.run(cancel_on_signals(commands.check_online(settings)))
     if args.command == "poll":
-        return asyncio.run(cancel_on_signals(operate.poll_once(settings, args.feed)))
+        return asyncio.run(cancel_on_signals(commands.poll_once(settings, args.feed)))
     if args.command == "feeds":
-        return operate.feeds(settings)
+        return commands.feeds(settings)
     if args.command == "stats":
-        return operate.stats(settings)
+        return commands.stats(settings)
     if args.command == "backup":
-        return operate.backup(settings, args.path)
+        return commands.backup(settings, args.path)
     if args.command == "prune":
-        return operate.prune(settings)
+        return commands.prune(settings)
     if args.command == "demo":
         from bot.demo import run_demo
 
@@ -167,7 +167,7 @@ def _fail(message: str) -> int:
 
 def match_lines(settings: Settings, source: TextIO, out: TextIO, *, explain: bool = False) -> int:
     """The `match` contract: one JSON line out per JSON line in, in order."""
-    from watchers.match import compile_topics
+    from watchers.topics.compile import compile_topics
 
     topics = compile_topics(settings.topics)
     for number, line in enumerate(source, start=1):

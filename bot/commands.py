@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.render import ago
-from bot.settings import Settings
+from bot.config import Settings
+from bot.delivery.render import ago
 from store import AsyncStore, Store
 from watchers.fetch import Fetcher, FetchLimits
-from watchers.match import compile_topics
 from watchers.poll import Poller, PollReport
 from watchers.pool import ParsePool
+from watchers.topics.compile import compile_topics
 
 if TYPE_CHECKING:
     from rich.console import Console

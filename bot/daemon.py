@@ -19,21 +19,21 @@ from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.delivery import DeliverySettings, DeliveryWorker
-from bot.handlers import BotContext, install, set_commands
+from bot.config import ConfigError, Settings, load_settings
+from bot.delivery.limits import Limits
+from bot.delivery.render import Alert, render_plain
+from bot.delivery.worker import DeliverySettings, DeliveryWorker
 from bot.interrupt import stop_on_signals
-from bot.limits import Limits
 from bot.metrics import Metrics, MetricsServer
-from bot.render import Alert, render_plain
-from bot.settings import ConfigError, Settings, load_settings
+from bot.telegram.chat import BotContext, install, set_commands
 from bot.updates import PerChatUpdates
 from store import AsyncStore, Store, StoredItem, Watch
 from watchers.config import FeedConfig, TopicConfig
+from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
-from watchers.match import Topic, Topics, compile_topics
 from watchers.poll import Poller, PollReport, current_state
 from watchers.pool import ParsePool
-from watchers.schedule import FeedScheduler
+from watchers.topics.compile import Topic, Topics, compile_topics
 
 log = logging.getLogger(__name__)
 

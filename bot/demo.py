@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, TextIO
 from xml.sax.saxutils import escape
 
+from bot.config import MetricsSettings, Settings, StoreSettings
 from bot.daemon import Daemon
 from bot.interrupt import stop_on_signals
-from bot.settings import MetricsSettings, Settings, StoreSettings
 from store import Store
 from watchers.config import FeedConfig
 

@@ -1,7 +1,8 @@
 """SQLite store of kurilwatch: schema migrations and the domain verbs the daemon needs."""
 
+from store.async_store import AsyncStore
 from store.chats import ChatPrefs, Watch, watch_id
-from store.db import (
+from store.items import (
     Delivery,
     FeedState,
     IngestResult,
@@ -12,7 +13,6 @@ from store.db import (
     StoredItem,
     Subscriber,
 )
-from store.runner import AsyncStore
 
 __all__ = [
     "AsyncStore",

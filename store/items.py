@@ -18,8 +18,8 @@ from sqlite_utils import Database
 
 from store import migrations
 from store.chats import ChatVerbs
-from store.reports import ReportVerbs
 from store.search import fts_query, search_problem, search_text
+from store.stats import ReportVerbs
 
 
 def _ts(moment: datetime | None) -> float | None:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import Settings
 from bot.daemon import build_application
-from bot.handlers import BotContext, install
-from bot.settings import Settings
+from bot.telegram.chat import BotContext, install
 from store import AsyncStore, Store
 from tests.conftest import TOKEN, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
-from watchers.match import compile_topics
+from watchers.topics.compile import compile_topics
 
 CHAT = 5005
 

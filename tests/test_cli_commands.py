@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.operate import _progress
+from bot.commands import _progress
 from tests.conftest import CONFIG, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
+from bot.config import Settings
 from bot.daemon import build_application
-from bot.handlers import BotContext, install, set_commands
-from bot.settings import Settings
-from bot.texts import COMMANDS
+from bot.telegram.chat import BotContext, install, set_commands
+from bot.telegram.texts import COMMANDS
 from store import AsyncStore, FeedState, ItemRecord, Store
 from tests.conftest import ROOT, TOKEN, Clock, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
-from watchers.match import compile_topics
+from watchers.topics.compile import compile_topics
 
 USER = 5005
 ADMIN = 9009

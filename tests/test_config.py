@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.settings import ConfigError, load_settings, parse_settings
+from bot.config import ConfigError, load_settings, parse_settings
 from watchers.config import format_duration, parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,10 +18,10 @@ from store import AsyncStore, FeedState, Store
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
 from watchers.config import FeedConfig, PollSettings, TopicConfig
+from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
-from watchers.match import compile_topics
 from watchers.poll import Poller
-from watchers.schedule import FeedScheduler
+from watchers.topics.compile import compile_topics
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TOPICS = compile_topics({"kuril": TopicConfig(title="Kuril", query="kuril*")})

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.limits import Limits, SendLimits
+from bot.delivery.limits import Limits, SendLimits
 
 PRIVATE = 42
 GROUP = -100

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.schedule import (
+from bot.delivery.plan import (
     SettingError,
     digest_times,
     parse_digest,

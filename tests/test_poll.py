@@ -15,8 +15,8 @@ from store import AsyncStore, Store
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
 from watchers.config import FeedConfig, PollSettings, TopicConfig
 from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
-from watchers.match import compile_topics
 from watchers.poll import Poller
+from watchers.topics.compile import compile_topics
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TOPICS = compile_topics({"kuril": TopicConfig(title="Kuril", query="kuril* OR iturup")})

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchers import policy
+from watchers import poll_timing
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 MIN, HOUR = timedelta(minutes=1), timedelta(hours=1)
@@ -17,57 +17,63 @@ MIN, HOUR = timedelta(minutes=1), timedelta(hours=1)
 
 def test_cache_lifetime_takes_the_largest_hint() -> None:
     headers = {"cache-control": "public, max-age=600", "expires": "Thu, 26 Nov 2026 12:30:00 GMT"}
-    assert policy.cache_lifetime(headers, NOW) == 10 * MIN  # max-age wins over Expires
-    assert policy.cache_lifetime({"expires": "Thu, 26 Nov 2026 12:30:00 GMT"}, NOW) == 30 * MIN
-    assert policy.cache_lifetime({}, NOW, ttl_minutes=45) == 45 * MIN
-    assert policy.cache_lifetime({"cache-control": "max-age=60"}, NOW, ttl_minutes=45) == 45 * MIN
-    assert policy.cache_lifetime({"cache-control": "no-cache, max-age=600"}, NOW) is None
-    assert policy.cache_lifetime({"expires": "0"}, NOW) is None
-    assert policy.cache_lifetime({"expires": "Thu, 26 Nov 2026 11:00:00 GMT"}, NOW) is None
+    assert poll_timing.cache_lifetime(headers, NOW) == 10 * MIN  # max-age wins over Expires
+    assert poll_timing.cache_lifetime({"expires": "Thu, 26 Nov 2026 12:30:00 GMT"}, NOW) == 30 * MIN
+    assert poll_timing.cache_lifetime({}, NOW, ttl_minutes=45) == 45 * MIN
+    assert (
+        poll_timing.cache_lifetime({"cache-control": "max-age=60"}, NOW, ttl_minutes=45) == 45 * MIN
+    )
+    assert poll_timing.cache_lifetime({"cache-control": "no-cache, max-age=600"}, NOW) is None
+    assert poll_timing.cache_lifetime({"expires": "0"}, NOW) is None
+    assert poll_timing.cache_lifetime({"expires": "Thu, 26 Nov 2026 11:00:00 GMT"}, NOW) is None
 
 
 def test_retry_after_as_seconds_or_date() -> None:
-    assert policy.retry_after({"retry-after": "120"}, NOW) == 2 * MIN
-    assert policy.retry_after({"retry-after": "Thu, 26 Nov 2026 13:00:00 GMT"}, NOW) == HOUR
-    assert policy.retry_after({"retry-after": "soon"}, NOW) is None
-    assert policy.retry_after({"retry-after": "999999999"}, NOW) == timedelta(days=1)
+    assert poll_timing.retry_after({"retry-after": "120"}, NOW) == 2 * MIN
+    assert poll_timing.retry_after({"retry-after": "Thu, 26 Nov 2026 13:00:00 GMT"}, NOW) == HOUR
+    assert poll_timing.retry_after({"retry-after": "soon"}, NOW) is None
+    assert poll_timing.retry_after({"retry-after": "999999999"}, NOW) == timedelta(days=1)
 
 
 def test_success_waits_the_interval_raised_by_hints_up_to_the_max() -> None:
     rng = random.Random(1)
-    plain = policy.after_success(interval=5 * MIN, max_interval=HOUR, rng=rng)
+    plain = poll_timing.after_success(interval=5 * MIN, max_interval=HOUR, rng=rng)
     assert 0.95 * 5 * MIN <= plain <= 1.05 * 5 * MIN
-    hinted = policy.after_success(interval=5 * MIN, max_interval=HOUR, cache=30 * MIN, rng=rng)
+    hinted = poll_timing.after_success(interval=5 * MIN, max_interval=HOUR, cache=30 * MIN, rng=rng)
     assert 0.95 * 30 * MIN <= hinted <= 1.05 * 30 * MIN
-    capped = policy.after_success(interval=5 * MIN, max_interval=HOUR, cache=24 * HOUR, rng=rng)
+    capped = poll_timing.after_success(
+        interval=5 * MIN, max_interval=HOUR, cache=24 * HOUR, rng=rng
+    )
     assert capped <= 1.05 * HOUR
     # what the operator wrote is the floor, even above the max or down to a second
-    slow = policy.after_success(interval=2 * HOUR, max_interval=HOUR, rng=rng)
+    slow = poll_timing.after_success(interval=2 * HOUR, max_interval=HOUR, rng=rng)
     assert slow >= 0.95 * 2 * HOUR
-    fast = policy.after_success(interval=timedelta(seconds=1), max_interval=HOUR, rng=rng)
+    fast = poll_timing.after_success(interval=timedelta(seconds=1), max_interval=HOUR, rng=rng)
     assert fast <= timedelta(seconds=1.05)
 
 
 def test_adaptive_interval_follows_the_publishing_gap() -> None:
     times = [NOW - 40 * MIN * n for n in range(6)]
-    gap = policy.publishing_gap(times)
+    gap = poll_timing.publishing_gap(times)
     assert gap == 40 * MIN
-    wait = policy.after_success(interval=5 * MIN, max_interval=HOUR, gap=gap, rng=random.Random(2))
+    wait = poll_timing.after_success(
+        interval=5 * MIN, max_interval=HOUR, gap=gap, rng=random.Random(2)
+    )
     assert 0.95 * 20 * MIN <= wait <= 1.05 * 20 * MIN
-    assert policy.publishing_gap(times[:2]) is None
+    assert poll_timing.publishing_gap(times[:2]) is None
 
 
 @given(st.integers(min_value=1, max_value=200), st.integers(min_value=0, max_value=2**31))
 def test_backoff_doubles_and_is_capped(errors: int, seed: int) -> None:
     rng = random.Random(seed)
-    wait = policy.after_error(interval=MIN, max_backoff=6 * HOUR, errors=errors, rng=rng)
+    wait = poll_timing.after_error(interval=MIN, max_backoff=6 * HOUR, errors=errors, rng=rng)
     expected = min(6 * HOUR, MIN * 2 ** min(errors - 1, 20))
     assert 0.8 * expected <= wait <= 1.2 * expected
 
 
 @pytest.mark.parametrize("errors", [1, 5])
 def test_retry_after_is_honoured_over_a_shorter_backoff(errors: int) -> None:
-    wait = policy.after_error(
+    wait = poll_timing.after_error(
         interval=MIN, max_backoff=6 * HOUR, errors=errors, retry=2 * HOUR, rng=random.Random(3)
     )
     assert wait >= 2 * HOUR

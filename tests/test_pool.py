@@ -11,9 +11,9 @@ from concurrent.futures.process import BrokenProcessPool
 
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.config import TopicConfig
-from watchers.match import compile_topics
 from watchers.pool import ParsePool
-from watchers.read import from_wire, read_feed, to_wire
+from watchers.topics.compile import compile_topics
+from watchers.worker import from_wire, read_feed, to_wire
 
 TOPICS = {
     "kuril": TopicConfig(title="Kurils", query="Курилы OR Kuril*"),

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchers.matcher import Hit, Matcher
-from watchers.query import And, Not, Or, Phrase, QueryError, Term, parse
+from watchers.topics.engine import Hit, Matcher
+from watchers.topics.query import And, Not, Or, Phrase, QueryError, Term, parse
 
 
 def matches(query: str, title: str, summary: str = "") -> bool:

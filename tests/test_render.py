@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import MAX_MESSAGE, Alert, render_html, render_plain
+from bot.delivery.render import MAX_MESSAGE, Alert, render_html, render_plain
 from tests.fakes.telegram_api import parse_html, utf16_len
 
 WHEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)

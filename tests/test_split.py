@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.split import split_html
+from bot.delivery.split import split_html
 from tests.fakes.telegram_api import parse_html
 
 words = st.text(alphabet="abc xyz&<>\"'éяж日本", min_size=1, max_size=30).map(

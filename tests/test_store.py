@@ -12,7 +12,7 @@ import pytest
 from sqlite_utils import Database
 
 from store import AsyncStore, FeedState, ItemRecord, SearchError, Store, migrations
-from store.db import INDEX_EVERY
+from store.items import INDEX_EVERY
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchers.cluster import (
+from watchers.stories import (
     MAX_PER_STORY,
     STEM_CACHE,
     THRESHOLD,
@@ -23,7 +23,7 @@ from watchers.cluster import (
     sketch,
     story_tokens,
 )
-from watchers.normalise import words
+from watchers.topics.normalise import words
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PAIRS = Path(__file__).resolve().parent / "data" / "story_pairs.jsonl"

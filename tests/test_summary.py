@@ -9,13 +9,13 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.settings import load_settings
+from bot.config import load_settings
 from tests.conftest import shared
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.boilerplate import LINES, strip_boilerplate
-from watchers.match import compile_topics
-from watchers.read import read_feed
 from watchers.summary import BUDGET, brief, sentences
+from watchers.topics.compile import compile_topics
+from watchers.worker import read_feed
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPICS = compile_topics(load_settings(ROOT / "config.yaml").topics)

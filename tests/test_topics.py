@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.settings import load_settings
-from watchers.match import Topics, compile_topics
+from bot.config import load_settings
+from watchers.topics.compile import Topics, compile_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

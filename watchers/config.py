@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator
 
 from watchers import bounded
-from watchers.query import QueryError, parse
+from watchers.topics.query import QueryError, parse
 
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$|^\d+(?:\.\d+)?$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from watchers.normalise import words
+from watchers.topics.normalise import words
 
 MIN_WORDS = 20
 MAX_WORDS = 60

@@ -15,14 +15,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
-from watchers import policy
-from watchers.cluster import Sketch, StoryIndex, sketch
+from watchers import poll_timing
 from watchers.config import FeedConfig, PollSettings
 from watchers.fetch import Fetcher, FetchResult
 from watchers.items import Item, ParsedFeed
-from watchers.match import Topics
 from watchers.pool import ParsePool
-from watchers.read import ItemFacts, ReadFeed
+from watchers.stories import Sketch, StoryIndex, sketch
+from watchers.topics.compile import Topics
+from watchers.worker import ItemFacts, ReadFeed
 
 log = logging.getLogger(__name__)
 
@@ -346,11 +346,13 @@ class Poller:
         now = self.clock()
         gap = None
         if feed.adaptive:
-            gap = policy.publishing_gap(await self.store.run(Store.recent_fetch_times, feed.id))
-        wait = policy.after_success(
+            gap = poll_timing.publishing_gap(
+                await self.store.run(Store.recent_fetch_times, feed.id)
+            )
+        wait = poll_timing.after_success(
             interval=self._interval(feed),
             max_interval=self.settings.max_interval,
-            cache=policy.cache_lifetime(fetched.headers, now, parsed.ttl if parsed else None),
+            cache=poll_timing.cache_lifetime(fetched.headers, now, parsed.ttl if parsed else None),
             gap=gap,
             rng=self.rng,
         )
@@ -367,8 +369,10 @@ class Poller:
         errors = state.consecutive_errors + 1
         since = state.errors_since or started
         now = self.clock()
-        retry = policy.retry_after(fetched.headers, now) if fetched.status in (429, 503) else None
-        wait = policy.after_error(
+        retry = (
+            poll_timing.retry_after(fetched.headers, now) if fetched.status in (429, 503) else None
+        )
+        wait = poll_timing.after_error(
             interval=self._interval(feed),
             max_backoff=self.settings.max_backoff,
             errors=errors,

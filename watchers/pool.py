@@ -20,9 +20,9 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Literal, TypeVar
 
 from watchers.items import ParsedFeed
-from watchers.match import TopicSpec
-from watchers.read import ReadFeed, from_wire, read_article, read_feed, read_feed_wire
 from watchers.summary import Brief
+from watchers.topics.compile import TopicSpec
+from watchers.worker import ReadFeed, from_wire, read_article, read_feed, read_feed_wire
 
 PoolKind = Literal["processes", "threads"]
 T = TypeVar("T")

@@ -22,7 +22,7 @@ from operator import itemgetter
 
 import snowballstemmer
 
-from watchers.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
+from watchers.topics.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
 
 THRESHOLD = 0.34  # the lowest with pair precision >= 0.98 on the labelled pairs (bench/cluster.py)
 WINDOW = timedelta(hours=72)

@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from watchers.normalise import is_cjk
 from watchers.text import one_line
+from watchers.topics.normalise import is_cjk
 
 BUDGET = 400
 MAX_MARKS = 12

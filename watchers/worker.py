@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from watchers.boilerplate import strip_boilerplate
-from watchers.cluster import Sketch, sketch
 from watchers.fingerprint import content_fingerprint
 from watchers.items import MAX_SUMMARY, Item, ParsedFeed
-from watchers.match import Matcher, TopicSpec, matcher_of
-from watchers.matcher import Document
+from watchers.stories import Sketch, sketch
 from watchers.summary import Brief, brief
+from watchers.topics.compile import Matcher, TopicSpec, matcher_of
+from watchers.topics.engine import Document
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,7 @@ def render_digest(
     """A digest in Telegram HTML: stories grouped by their first topic, newest first.
 
     Each story is one linked title with its source and time. The result may exceed one
-    message; `bot.split.split_html` cuts it at paragraphs.
+    message; `bot.delivery.split.split_html` cuts it at paragraphs.
     """
     groups: dict[str, list[Alert]] = {}
     for alert in alerts:

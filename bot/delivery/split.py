@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.render import MAX_MESSAGE
+from bot.delivery.render import MAX_MESSAGE
 
 _ATOM = re.compile(r"<[^<>]*>|&#?\w+;|\n\n|.", re.DOTALL)
 _OPEN = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)\b[^<>]*>")

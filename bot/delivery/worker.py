@@ -21,12 +21,12 @@ from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
-from bot.limits import Limits, SendLimits
+from bot.delivery.limits import Limits, SendLimits
+from bot.delivery.plan import Plan, plan
+from bot.delivery.render import Alert, render_digest, render_html, render_plain
+from bot.delivery.retry import retry_after_seconds, with_retries
+from bot.delivery.split import split_html
 from bot.metrics import Metrics
-from bot.render import Alert, render_digest, render_html, render_plain
-from bot.retry import retry_after_seconds, with_retries
-from bot.schedule import Plan, plan
-from bot.split import split_html
 from store import AsyncStore, ChatPrefs, Delivery, Notice, Store, watch_id
 from watchers.poll import Clock, utcnow
 

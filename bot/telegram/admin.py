@@ -8,9 +8,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.context import ctx_of, esc, is_bot_admin, reply
+from bot.delivery.render import ago
 from bot.guards import broadcast_text
-from bot.render import ago
+from bot.telegram.context import ctx_of, esc, is_bot_admin, reply
 from store import Store
 
 MAX_BROADCAST = 3000

@@ -2,7 +2,8 @@
 
 This module has the chat's basics (/start with its topic keyboard, /help, topics and
 subscriptions, /list, /stop) and registers every handler; personal alerts and search are in
-`bot.personal`, delivery modes in `bot.modes`, admin commands in `bot.admin`.
+`bot.telegram.watches`, delivery modes in `bot.telegram.prefs`, admin commands in
+`bot.telegram.admin`.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, guards, modes, personal
-from bot.context import (
+from bot import guards
+from bot.telegram import admin
+from bot.telegram import prefs as prefs_commands
+from bot.telegram import watches as watch_commands
+from bot.telegram.context import (
     BotContext,
     args_of,
     changing_chat,
@@ -41,7 +45,7 @@ from bot.context import (
     register,
     reply,
 )
-from bot.texts import COMMANDS, LANGUAGES, WELCOME, language
+from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME, language
 from store import ChatPrefs, Store
 
 __all__ = ["BotContext", "bot_commands", "install", "set_commands"]
@@ -70,7 +74,7 @@ async def settings_text(ctx: BotContext, chat_id: int) -> str:
     prefs = await ctx.store.run(Store.prefs, chat_id)
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
     watches = await ctx.store.run(Store.watches, chat_id)
-    return modes.describe(ctx, prefs, subscribed, len(watches))
+    return prefs_commands.describe(ctx, prefs, subscribed, len(watches))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -232,8 +236,8 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     else:
         text = "You follow no topics yet. /topics shows them; /subscribe adds one."
     if watches:
-        text += "\n\n<b>Your watches</b>\n" + personal.numbered(watches)
-    text += "\n\n" + modes.describe(ctx, prefs, subscribed, len(watches), short=True)
+        text += "\n\n<b>Your watches</b>\n" + watch_commands.numbered(watches)
+    text += "\n\n" + prefs_commands.describe(ctx, prefs, subscribed, len(watches), short=True)
     await reply(update, text)
 
 
@@ -271,8 +275,8 @@ HANDLERS = {
     "unsubscribe": unsubscribe,
     "list": list_command,
     "stop": stop,
-    **personal.HANDLERS,
-    **modes.HANDLERS,
+    **watch_commands.HANDLERS,
+    **prefs_commands.HANDLERS,
     **admin.HANDLERS,
 }
 

@@ -13,11 +13,11 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import ContextTypes
 
-from bot.retry import with_retries
-from bot.split import split_html
+from bot.delivery.retry import with_retries
+from bot.delivery.split import split_html
 from store import AsyncStore, ChatPrefs, Store
-from watchers.match import Topic
 from watchers.poll import Clock, utcnow
+from watchers.topics.compile import Topic
 
 
 @dataclass

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.context import BotContext, args_of, changing_chat, ctx_of, esc, reply
-from bot.schedule import SettingError, next_digest_text, parse_digest, parse_quiet
+from bot.delivery.plan import SettingError, next_digest_text, parse_digest, parse_quiet
+from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply
 from store import ChatPrefs, Store
 from watchers.bounded import OutOfRange
 from watchers.config import parse_duration

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.context import args_of, changing_chat, ctx_of, esc, may_change, reply
-from bot.render import Alert, render_digest
+from bot.delivery.render import Alert, render_digest
+from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply
 from store import SearchError, Store, StoredItem, Watch
 from watchers import bounded
-from watchers.query import QueryError, parse
+from watchers.topics.query import QueryError, parse
 
 MAX_QUERY = 300
 MAX_LATEST = 20

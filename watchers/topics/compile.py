@@ -9,10 +9,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from watchers.matcher import Hit, Match, Matcher
-from watchers.morph import give_forms, russian_forms
-from watchers.normalise import is_cjk, is_cyrillic
-from watchers.query import leaves, parse
+from watchers.topics.engine import Hit, Match, Matcher
+from watchers.topics.morph import give_forms, russian_forms
+from watchers.topics.normalise import is_cjk, is_cyrillic
+from watchers.topics.query import leaves, parse
 
 if TYPE_CHECKING:  # parse workers import this module, and need not load pydantic
     from watchers.config import TopicConfig

@@ -14,9 +14,9 @@ from typing import Any
 
 import ahocorasick
 
-from watchers.morph import russian_forms
-from watchers.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
-from watchers.query import And, Field, Near, Node, Not, Or, Phrase, Term, anchored, leaves
+from watchers.topics.morph import russian_forms
+from watchers.topics.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
+from watchers.topics.query import And, Field, Near, Node, Not, Or, Phrase, Term, anchored, leaves
 
 # summary and content are both the body of an item: `summary:` looks in either
 _FIELD_GROUPS = {

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from watchers.normalise import normalise
+from watchers.topics.normalise import normalise
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""The topic query language: parse a query into a tree; `watchers.matcher` evaluates it.
+"""The topic query language: parse a query into a tree; `watchers.topics.engine` evaluates it.
 
 Grammar (operators upper-case; adjacent terms are ANDed; NEAR binds tightest)::
 
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from watchers import bounded
-from watchers.normalise import WORD, fold_marks, is_cjk, normalise
+from watchers.topics.normalise import WORD, fold_marks, is_cjk, normalise
 
 MIN_PREFIX = 3
 MAX_NEAR = 50

@@ -1,0 +1,1 @@
+"""The Telegram face: command handlers by area, their shared context and texts."""

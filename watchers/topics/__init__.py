@@ -1,0 +1,1 @@
+"""Topics: the query language, compiling topics from it, and the matching engine."""
