@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.config import load_settings
+from bot.config import load_config
 from watchers.topics.compile import compile_topics
 from watchers.topics.engine import Matcher
 from watchers.topics.query import leaves, parse
@@ -241,7 +241,7 @@ def main() -> None:
     pool = names(3 * args.topics, rng)
     data = items(args.items, rng, pool)
 
-    shipped = compile_topics(load_settings(ROOT / "config.yaml").topics)
+    shipped = compile_topics(load_config(ROOT / "config.yaml").topics)
     shipped_rate = rate(
         f"shipped topics ({len(shipped)})",
         lambda item: shipped.matcher.match(item),

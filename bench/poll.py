@@ -34,7 +34,7 @@ import feedparser
 import yaml
 
 from bot.cli import tune_runtime
-from bot.config import load_settings
+from bot.config import load_config
 from store import AsyncStore
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.config import FeedConfig
@@ -194,7 +194,7 @@ class Run(NamedTuple):
 
 
 async def ours(urls: list[str], kind: PoolKind, folder: Path) -> Run:
-    settings = load_settings(ROOT / "config.yaml")
+    settings = load_config(ROOT / "config.yaml")
     feeds = [FeedConfig.model_validate({"id": f"f{n}", "url": u}) for n, u in enumerate(urls)]
     store = await AsyncStore(folder / "bench.db").open()
     pool = ParsePool(kind)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 # Parse workers are spawned processes, and spawning imports the main module (this one) in each:
 # what the commands need is imported inside them, so that a worker only loads the parse stage.
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.config import Config
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # bot.interrupt's, without importing asyncio here
@@ -88,13 +88,13 @@ def tune_runtime() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bot.config import ConfigError, load_settings
+    from bot.config import ConfigError, load_config
     from bot.logs import setup_logging
 
     args = _parser().parse_args(argv)
     tune_runtime()
     try:
-        settings = load_settings(args.config)
+        settings = load_config(args.config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"kurilwatch: {problem}", file=sys.stderr)
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def summary(settings: Settings) -> str:
+def summary(settings: Config) -> str:
     from watchers.config import format_duration
 
     token = "set" if settings.token() else "not set (console mode: alerts are printed)"
@@ -165,7 +165,7 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def match_lines(settings: Settings, source: TextIO, out: TextIO, *, explain: bool = False) -> int:
+def match_lines(settings: Config, source: TextIO, out: TextIO, *, explain: bool = False) -> int:
     """The `match` contract: one JSON line out per JSON line in, in order."""
     from watchers.topics.compile import compile_topics
 

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.config import Settings
+from bot.cli import EXIT_USAGE
+from bot.config import Config
 from bot.delivery.render import ago
-from store import AsyncStore, Store
+from store import AsyncStore, Stats, Store
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller, PollReport
 from watchers.pool import ParsePool
@@ -25,8 +26,6 @@ from watchers.topics.compile import compile_topics
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-EXIT_USAGE = 2
 
 
 def _console(out: TextIO) -> Console:
@@ -38,7 +37,7 @@ def _console(out: TextIO) -> Console:
     )
 
 
-def feeds(settings: Settings, out: TextIO = sys.stdout) -> int:
+def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
     """A health table of the configured feeds."""
     from rich.table import Table
 
@@ -69,28 +68,30 @@ def feeds(settings: Settings, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def stats(settings: Settings, out: TextIO = sys.stdout) -> int:
+def stats_lines(figures: Stats, now: datetime) -> list[str]:
+    """The figures of /stats and `kurilwatch stats`, as plain lines."""
+    per_day = ", ".join(f"{day[5:]} {n}" for day, n in figures.stories_per_day.items())
+    deliveries = ", ".join(f"{state} {n}" for state, n in sorted(figures.deliveries.items()))
+    oldest = figures.oldest_queued
+    return [
+        f"Subscribers: {figures.active} active, {figures.inactive} inactive;"
+        f" watches: {figures.watches}",
+        f"Matched stories per day (UTC): {per_day or 'none in 7 days'}",
+        f"Deliveries: {deliveries or 'none yet'}",
+        f"Queue: {figures.queue} waiting"
+        + (f", the oldest queued {ago(oldest, now)}" if oldest else ""),
+    ]
+
+
+def stats(settings: Config, out: TextIO = sys.stdout) -> int:
+    now = datetime.now(UTC)
     with Store(settings.store.path) as store:
-        figures = store.stats(now=datetime.now(UTC))
-    subscribers = figures["subscribers"]
-    print(
-        f"subscribers: {subscribers.get('active', 0)} active,"
-        f" {subscribers.get('inactive', 0)} inactive; watches: {figures['watches']}",
-        file=out,
-    )
-    per_day = figures["stories_per_day"]
-    print("matched stories per day (UTC):", file=out)
-    for day, count in per_day.items():
-        print(f"  {day}  {count}", file=out)
-    if not per_day:
-        print("  none in the last 7 days", file=out)
-    deliveries = ", ".join(f"{k} {v}" for k, v in sorted(figures["deliveries"].items()))
-    print(f"deliveries: {deliveries or 'none yet'}", file=out)
-    print(f"queue: {figures['queue']} waiting", file=out)
+        figures = store.stats(now=now)
+    print("\n".join(stats_lines(figures, now)), file=out)
     return 0
 
 
-def backup(settings: Settings, target: Path, out: TextIO = sys.stdout) -> int:
+def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
     """A consistent copy of the store, taken while the daemon may be writing (SQLite backup)."""
     if target.exists():
         print(f"kurilwatch backup: {target} exists; give a new file name", file=sys.stderr)
@@ -110,7 +111,7 @@ def backup(settings: Settings, target: Path, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def prune(settings: Settings, out: TextIO = sys.stdout) -> int:
+def prune(settings: Config, out: TextIO = sys.stdout) -> int:
     with Store(settings.store.path) as store:
         compacted, deleted = store.prune(
             now=datetime.now(UTC),
@@ -126,7 +127,7 @@ def prune(settings: Settings, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-async def check_online(settings: Settings, out: TextIO = sys.stdout) -> int:
+async def check_online(settings: Config, out: TextIO = sys.stdout) -> int:
     """Fetch and parse each feed once (nothing is stored); 1 if any feed failed."""
     from watchers.parse import parse_feed  # feedparser: only this command parses here
 
@@ -175,7 +176,7 @@ def _progress(total: int) -> Iterator[Callable[[], None]]:
         yield lambda: progress.advance(task)
 
 
-async def poll_once(settings: Settings, feed_id: str | None, out: TextIO = sys.stdout) -> int:
+async def poll_once(settings: Config, feed_id: str | None, out: TextIO = sys.stdout) -> int:
     """Poll every (or one) feed once; a progress bar on a terminal, one line per feed."""
     chosen = [f for f in settings.feeds if feed_id is None or f.id == feed_id]
     if not chosen:

@@ -1,4 +1,4 @@
-"""`config.yaml` → a frozen, validated `Settings`; every error names its key path and line."""
+"""`config.yaml` → a frozen, validated `Config`; every error names its key path and line."""
 
 from __future__ import annotations
 
@@ -13,19 +13,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from watchers.config import Duration, FeedConfig, Model, PollSettings, TopicConfig
+from bot.delivery.limits import Limits
+from watchers.config import Duration, FeedConfig, Model, PollConfig, TopicConfig
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 MAX_CONFIG_BYTES = 1024 * 1024
 
 
-class StoreSettings(Model):
+class StoreConfig(Model):
     path: Path = Path("data/kurilwatch.db")
     retention: Duration = timedelta(days=90)  # items' text is kept this long
     keys_retention: Duration = timedelta(days=365)  # their dedup keys this long
 
 
-class TelegramSettings(Model):
+class TelegramConfig(Model):
     token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "TELEGRAM_BOT_TOKEN"
     api_base_url: Annotated[str, Field(pattern=r"^https?://\S+$")] = DEFAULT_API_BASE_URL
     admins: tuple[int, ...] = ()
@@ -47,17 +48,10 @@ class TelegramSettings(Model):
         return ZoneInfo(self.timezone)
 
 
-Rate = Field(gt=0, le=10_000, allow_inf_nan=False)
-
-
-class DeliveryConfig(Model):
-    """How fast alerts go out; the defaults sit just under Telegram's limits."""
+class DeliveryConfig(Limits):
+    """How fast alerts go out (the send limits: `Limits`) and how long failures are retried."""
 
     concurrency: Annotated[int, Field(ge=1, le=16)] = 4  # a crash can repeat at most these
-    per_second: Annotated[float, Rate] = 29.0  # all chats together
-    private_per_second: Annotated[float, Rate] = 1.0  # to one private chat
-    private_burst: Annotated[int, Field(ge=1, le=10)] = 3
-    group_per_minute: Annotated[float, Rate] = 20.0  # to one group or channel
     # a chat with more alerts than this waiting gets them as one digest message (0: never)
     burst_digest: Annotated[int, Field(ge=0, le=1000)] = 10
     deadline: Duration = timedelta(hours=24)  # 5xx and network errors are retried this long
@@ -76,7 +70,7 @@ class ChannelConfig(Model):
         return str(chat) if isinstance(chat, int) and not isinstance(chat, bool) else chat
 
 
-class MetricsSettings(Model):
+class MetricsConfig(Model):
     """/metrics and /healthz over HTTP; off unless `listen` is set."""
 
     listen: Annotated[
@@ -99,15 +93,15 @@ class MetricsSettings(Model):
         return host.strip("[]"), int(port)
 
 
-class Settings(Model):
-    store: StoreSettings = StoreSettings()
-    telegram: TelegramSettings = TelegramSettings()
+class Config(Model):
+    store: StoreConfig = StoreConfig()
+    telegram: TelegramConfig = TelegramConfig()
     delivery: DeliveryConfig = DeliveryConfig()
-    poll: PollSettings = PollSettings()
+    poll: PollConfig = PollConfig()
     feeds: tuple[FeedConfig, ...] = ()
     topics: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")], TopicConfig]
     channels: tuple[ChannelConfig, ...] = ()
-    metrics: MetricsSettings = MetricsSettings()
+    metrics: MetricsConfig = MetricsConfig()
 
     @field_validator("feeds")
     @classmethod
@@ -120,7 +114,7 @@ class Settings(Model):
         return feeds
 
     @model_validator(mode="after")
-    def _some_topics(self) -> Settings:
+    def _some_topics(self) -> Config:
         if not self.topics:
             raise ValueError("at least one topic is needed")
         for n, channel in enumerate(self.channels):
@@ -146,7 +140,7 @@ class ConfigError(Exception):
         self.problems = list(problems)
 
 
-def load_settings(path: str | Path) -> Settings:
+def load_config(path: str | Path) -> Config:
     """Read and validate a config file; relative paths in it are relative to its folder."""
     path = Path(path)
     try:
@@ -159,7 +153,7 @@ def load_settings(path: str | Path) -> Settings:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read the config file: {exc}"]) from None
-    settings = parse_settings(text, source=str(path))
+    settings = parse_config(text, source=str(path))
     store_path = settings.store.path
     if not store_path.is_absolute():
         store_path = (path.resolve().parent / store_path).resolve()
@@ -183,11 +177,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def parse_settings(text: str, *, source: str = "config") -> Settings:
+def parse_config(text: str, *, source: str = "config") -> Config:
     """Parse and validate config text; any problem of the text, whatever raised it, is a
     `ConfigError` (a candidate config must never take down the caller)."""
     try:
-        return _parse_settings(text, source=source)
+        return _parse_config(text, source=source)
     except ConfigError:
         raise
     except RecursionError:
@@ -201,7 +195,7 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _parse_settings(text: str, *, source: str) -> Settings:
+def _parse_config(text: str, *, source: str) -> Config:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
@@ -215,7 +209,7 @@ def _parse_settings(text: str, *, source: str) -> Settings:
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: the config must be a mapping of keys (store, feeds, ...)"])
     try:
-        return Settings.model_validate(data)
+        return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(
             [_describe(error, node, source) for error in exc.errors(include_url=False)]

@@ -19,12 +19,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.delivery.limits import Limits
-from bot.delivery.render import Alert, render_plain
-from bot.delivery.worker import DeliverySettings, DeliveryWorker
+from bot import reload
+from bot.config import Config, ConfigError, load_config
+from bot.delivery.render import alert_of, render_plain
+from bot.delivery.worker import DeliveryWorker
 from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer
+from bot.reload import config_topics, delivery_settings
 from bot.telegram.chat import BotContext, install, set_commands
 from bot.updates import PerChatUpdates
 from store import AsyncStore, Store, StoredItem, Watch
@@ -33,7 +34,7 @@ from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller, PollReport, current_state
 from watchers.pool import ParsePool
-from watchers.topics.compile import Topic, Topics, compile_topics
+from watchers.topics.compile import Topics, compile_topics
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +50,10 @@ App = Application[Any, Any, Any, Any, Any, Any]
 
 
 def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
-    alert = Alert(
-        title=item.title,
-        link=item.link,
-        source=source,
-        published=item.published_at or item.fetched_at,
-        summary=item.brief or item.summary,
-        topics=item.topics,
-    )
-    return render_plain(alert, tz=tz)
+    return render_plain(alert_of(item, source), tz=tz)
 
 
-def config_topics(settings: Settings) -> tuple[Topic, ...]:
-    """The topics subscribers pick from (watches are compiled beside them, but not offered)."""
-    return tuple(Topic(tid, topic.title) for tid, topic in settings.topics.items())
-
-
-def build_application(settings: Settings, token: str) -> App:
+def build_application(settings: Config, token: str) -> App:
     return (
         ApplicationBuilder()
         .token(token)
@@ -80,7 +68,7 @@ def build_application(settings: Settings, token: str) -> App:
 class Daemon:
     """One running kurilwatch: polls on a schedule and delivers, until `stop()`."""
 
-    settings: Settings
+    settings: Config
     token: str | None
     out: TextIO = field(default_factory=lambda: sys.stdout)
     exit_code: int = 0
@@ -252,7 +240,7 @@ class Daemon:
     async def _reload(self, config_path: Path) -> str:
         """Load the candidate config; apply it only when it is valid and differs."""
         try:
-            new = await asyncio.to_thread(load_settings, config_path)
+            new = await asyncio.to_thread(load_config, config_path)
         except ConfigError as exc:
             problems = "; ".join(exc.problems)
             log.error("config not reloaded, the running config stays: %s", problems)
@@ -267,54 +255,22 @@ class Daemon:
         log.info("config reloaded: %s", summary)
         return f"Reloaded: {summary}"
 
-    async def _apply(self, new: Settings) -> str:
+    async def _apply(self, new: Config) -> str:
         old, self.settings = self.settings, new
-        done: list[str] = []
-        before = {f.id: f for f in old.feeds}
-        after = {f.id: f for f in new.feeds}
-        added = [f for fid, f in after.items() if fid not in before]
-        changed = [f for fid, f in after.items() if fid in before and before[fid] != f]
-        removed = [fid for fid in before if fid not in after]
-        if self._feeds is not None:
-            for fid in removed:
-                self._feeds.remove(fid)
-            for feed in (*added, *changed):
-                self._feeds.add(feed)  # polled now; a new feed's first poll primes it
-        if added or changed or removed:
-            done.append(f"feeds +{len(added)} -{len(removed)} ~{len(changed)}")
-        if self._poller is not None:
-            self._poller.settings = new.poll
-            if new.topics != old.topics:
-                await self._recompile(self._poller, self._poller.store)
-                done.append("topics " + ", ".join(new.topics))
-        if self._ctx is not None:
-            self._ctx.topics = config_topics(new)
-            self._ctx.admins = frozenset(new.telegram.admins)
-            self._ctx.tz = new.telegram.tz
-            self._ctx.max_watches = new.telegram.max_watches
-        if self.delivery is not None:
-            self.delivery.apply(delivery_settings(new))
-        if self._app is not None and new.channels != old.channels and self._store is not None:
-            await self._add_channels(self._app, self._store)
-            done.append("channels")
-        restart = [
-            key
-            for key, a, b in (
-                ("store.path", old.store.path, new.store.path),
-                ("telegram.token_env", old.telegram.token_env, new.telegram.token_env),
-                ("telegram.api_base_url", old.telegram.api_base_url, new.telegram.api_base_url),
-                ("delivery.concurrency", old.delivery.concurrency, new.delivery.concurrency),
-                ("poll.concurrency", old.poll.concurrency, new.poll.concurrency),
-                ("poll.per_host", old.poll.per_host, new.poll.per_host),
-                ("poll.timeout", old.poll.timeout, new.poll.timeout),
-                ("poll.total_timeout", old.poll.total_timeout, new.poll.total_timeout),
-                ("poll.max_bytes", old.poll.max_bytes, new.poll.max_bytes),
-            )
-            if a != b
-        ]
-        if restart:
-            done.append("a restart is needed for " + ", ".join(restart))
-        return "; ".join(done) or "settings updated"
+        store, app = self._store, self._app
+        parts = reload.Running(
+            feeds=self._feeds,
+            poller=self._poller,
+            ctx=self._ctx,
+            delivery=self.delivery,
+            recompile=lambda poller: self._recompile(poller, poller.store),
+            add_channels=(
+                (lambda: self._add_channels(app, store))
+                if app is not None and store is not None
+                else None
+            ),
+        )
+        return await reload.apply(reload.diff(old, new), new, parts)
 
     async def _tell_admins(self, text: str) -> None:
         if self.token and self._store is not None:
@@ -548,7 +504,7 @@ class Daemon:
         await app.shutdown()
 
 
-def _compile_with_watches(settings: Settings, watches: list[Watch]) -> Topics:
+def _compile_with_watches(settings: Config, watches: list[Watch]) -> Topics:
     configs = dict(settings.topics)
     for watch in watches:
         try:
@@ -558,26 +514,7 @@ def _compile_with_watches(settings: Settings, watches: list[Watch]) -> Topics:
     return compile_topics(configs)
 
 
-def delivery_settings(settings: Settings) -> DeliverySettings:
-    config = settings.delivery
-    return DeliverySettings(
-        link_previews=settings.telegram.link_previews,
-        deadline=config.deadline,
-        max_backoff=config.max_backoff,
-        limits=Limits(
-            per_second=config.per_second,
-            private_per_second=config.private_per_second,
-            private_burst=config.private_burst,
-            group_per_minute=config.group_per_minute,
-        ),
-        concurrency=config.concurrency,
-        burst_digest=config.burst_digest,
-        admins=settings.telegram.admins,
-        topic_titles={tid: t.title for tid, t in settings.topics.items()},
-    )
-
-
-async def run_daemon(settings: Settings, token: str | None, config: Path | None = None) -> int:
+async def run_daemon(settings: Config, token: str | None, config: Path | None = None) -> int:
     """Run until SIGINT or SIGTERM (SIGHUP reloads `config`); exit status 0 on a clean stop."""
     daemon = Daemon(settings, token, config_path=config)
     stop_on_signals(daemon.stop)

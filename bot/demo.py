@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from xml.sax.saxutils import escape
 
-from bot.config import MetricsSettings, Settings, StoreSettings
+from bot.config import Config, MetricsConfig, StoreConfig
 from bot.daemon import Daemon
 from bot.interrupt import stop_on_signals
 from store import Store
@@ -133,16 +133,10 @@ async def _until(condition: Callable[[], bool], changed: asyncio.Event) -> None:
 
 def _stories_matched(path: Path) -> int:
     with Store(path) as store:
-        return int(
-            store.db.execute(
-                "SELECT count(*) FROM items WHERE id = story_id AND topics != '[]'"
-                " AND fetched_at > ?",
-                [(datetime.now(UTC) - timedelta(hours=1)).timestamp()],
-            ).fetchone()[0]
-        )
+        return store.matched_stories(datetime.now(UTC) - timedelta(hours=1))
 
 
-async def run_demo(settings: Settings, out: TextIO) -> int:
+async def run_demo(settings: Config, out: TextIO) -> int:
     data = samples()
     loop = asyncio.get_running_loop()
     changed = asyncio.Event()
@@ -151,7 +145,7 @@ async def run_demo(settings: Settings, out: TextIO) -> int:
         with tempfile.TemporaryDirectory(prefix="kurilwatch-demo-") as folder:
             demo = settings.model_copy(
                 update={
-                    "store": StoreSettings(path=Path(folder) / "demo.db"),
+                    "store": StoreConfig(path=Path(folder) / "demo.db"),
                     "feeds": tuple(
                         FeedConfig.model_validate(
                             {
@@ -164,7 +158,7 @@ async def run_demo(settings: Settings, out: TextIO) -> int:
                         for f in data["feeds"]
                     ),
                     "channels": (),
-                    "metrics": MetricsSettings(),
+                    "metrics": MetricsConfig(),
                 }
             )
             print(

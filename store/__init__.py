@@ -1,18 +1,22 @@
 """SQLite store of kurilwatch: schema migrations and the domain verbs the daemon needs."""
 
 from store.async_store import AsyncStore
-from store.chats import ChatPrefs, Watch, watch_id
-from store.items import (
+from store.db import Store
+from store.records import (
+    ChatPrefs,
     Delivery,
     FeedState,
     IngestResult,
     ItemRecord,
     Notice,
-    SearchError,
-    Store,
+    OutboxState,
     StoredItem,
     Subscriber,
+    Watch,
+    watch_id,
 )
+from store.search import SearchError
+from store.stats import Stats
 
 __all__ = [
     "AsyncStore",
@@ -22,7 +26,9 @@ __all__ = [
     "IngestResult",
     "ItemRecord",
     "Notice",
+    "OutboxState",
     "SearchError",
+    "Stats",
     "Store",
     "StoredItem",
     "Subscriber",

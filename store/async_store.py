@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
-from store.items import Store
+from store.db import Store
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -1,12 +1,12 @@
-"""A chat's own settings (time zone, digest, quiet hours, mute) and its personal watches."""
+"""Chats: subscribers and their topics, their own settings (time zone, digest, quiet hours,
+mute) and personal watches; and what Telegram says happened to a chat (gone, migrated)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlite_utils import Database
+from store.base import StoreBase
+from store.records import WATCH_PREFIX, ChatPrefs, Subscriber, Watch, prefs_of, watch_id
 
 
 class _Keep:
@@ -14,72 +14,129 @@ class _Keep:
 
 
 KEEP = _Keep()
-WATCH_PREFIX = "@w"  # a watch matches as the topic "@w<id>"; config ids cannot start with "@"
 
 
-@dataclass(frozen=True, slots=True)
-class ChatPrefs:
-    chat_id: int
-    chat_type: str | None
-    language_code: str | None
-    timezone: str | None  # None: the config's telegram.timezone
-    digest: str  # "", "daily HH:MM" or "weekly <day> HH:MM"
-    quiet: str  # "", "HH:MM-HH:MM silent" or "HH:MM-HH:MM hold"
-    muted_until: datetime | None
-    hold_until: datetime | None
-    active: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Watch:
-    id: int
-    chat_id: int
-    query: str
-
-    @property
-    def topic_id(self) -> str:
-        return f"{WATCH_PREFIX}{self.id}"
-
-
-def watch_id(topic_id: str) -> int | None:
-    """The watch behind a matched topic id, or None for a configured topic."""
-    if topic_id.startswith(WATCH_PREFIX) and topic_id[len(WATCH_PREFIX) :].isdigit():
-        return int(topic_id[len(WATCH_PREFIX) :])
-    return None
-
-
-def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-class ChatVerbs:
-    """Store verbs for a chat's settings and watches (mixed into `Store`)."""
-
-    db: Database
+class ChatVerbs(StoreBase):
+    """Store verbs for chats, their settings and watches (mixed into `Store`)."""
 
     def prefs(self, chat_id: int) -> ChatPrefs | None:
         for row in self.db.query("SELECT * FROM subscribers WHERE chat_id = ?", [chat_id]):
-            return self._prefs(row)
+            return prefs_of(row)
         return None
 
     def prefs_of(self, chat_ids: list[int]) -> dict[int, ChatPrefs]:
         marks = ",".join("?" * len(chat_ids))
         rows = self.db.query(f"SELECT * FROM subscribers WHERE chat_id IN ({marks})", chat_ids)
-        return {row["chat_id"]: self._prefs(row) for row in rows}
+        return {row["chat_id"]: prefs_of(row) for row in rows}
 
-    @staticmethod
-    def _prefs(row: dict[str, Any]) -> ChatPrefs:
-        return ChatPrefs(
+    def upsert_subscriber(
+        self,
+        chat_id: int,
+        *,
+        now: datetime,
+        chat_type: str | None = None,
+        title: str | None = None,
+        language_code: str | None = None,
+    ) -> bool:
+        """Create or reactivate a chat; True when it was new or inactive before."""
+        existing = self._one("SELECT active FROM subscribers WHERE chat_id = ?", [chat_id])
+        ts = now.timestamp()
+        self.db.execute(
+            "INSERT INTO subscribers (chat_id, chat_type, title, language_code, active,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)"
+            " ON CONFLICT(chat_id) DO UPDATE SET active = 1, inactive_reason = NULL,"
+            " chat_type = coalesce(excluded.chat_type, chat_type),"
+            " title = coalesce(excluded.title, title),"
+            " language_code = coalesce(excluded.language_code, language_code),"
+            " updated_at = excluded.updated_at",
+            [chat_id, chat_type, title, language_code, ts, ts],
+        )
+        return existing is None or not existing["active"]
+
+    def subscriber(self, chat_id: int) -> Subscriber | None:
+        row = self._one("SELECT * FROM subscribers WHERE chat_id = ?", [chat_id])
+        if row is None:
+            return None
+        return Subscriber(
             chat_id=row["chat_id"],
             chat_type=row["chat_type"],
+            title=row["title"],
             language_code=row["language_code"],
-            timezone=row["timezone"],
-            digest=row["digest"] or "",
-            quiet=row["quiet"] or "",
-            muted_until=_dt(row["muted_until"]),
-            hold_until=_dt(row["hold_until"]),
             active=bool(row["active"]),
+            topics=tuple(self.subscriptions(chat_id)),
         )
+
+    def subscriptions(self, chat_id: int) -> list[str]:
+        return [
+            row["topic_id"]
+            for row in self.db.query(
+                "SELECT topic_id FROM subscriptions WHERE chat_id = ? ORDER BY topic_id",
+                [chat_id],
+            )
+        ]
+
+    def subscribe(self, chat_id: int, topic_id: str, *, now: datetime) -> bool:
+        """Subscribe an (active) chat to a topic; True when it was not subscribed before."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO subscriptions (chat_id, topic_id, created_at) VALUES (?, ?, ?)",
+            [chat_id, topic_id, now.timestamp()],
+        )
+        return cursor.rowcount > 0
+
+    def unsubscribe(self, chat_id: int, topic_id: str) -> bool:
+        cursor = self.db.execute(
+            "DELETE FROM subscriptions WHERE chat_id = ? AND topic_id = ?", [chat_id, topic_id]
+        )
+        return cursor.rowcount > 0
+
+    def forget_chat(self, chat_id: int) -> None:
+        """Delete everything the store keeps about a chat (its own /stop)."""
+        with self.db.atomic():
+            for table in ("subscriptions", "watches", "outbox", "notices", "subscribers"):
+                self.db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [chat_id])
+
+    def deactivate_chat(self, chat_id: int, reason: str, *, now: datetime) -> int:
+        """Mark a chat that Telegram says is gone; its pending alerts are dropped (kept)."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE subscribers SET active = 0, inactive_reason = ?, updated_at = ?"
+                " WHERE chat_id = ?",
+                [reason, now.timestamp(), chat_id],
+            )
+            cursor = self.db.execute(
+                "UPDATE outbox SET state = 'dropped', last_error = ?"
+                " WHERE chat_id = ? AND state IN ('pending', 'sending')",
+                [reason, chat_id],
+            )
+        return cursor.rowcount
+
+    def migrate_chat(self, old_chat_id: int, new_chat_id: int, *, now: datetime) -> None:
+        """Move a chat's record, subscriptions and queued alerts to its new id."""
+        ts = now.timestamp()
+        with self.db.atomic():
+            if self._one("SELECT 1 AS x FROM subscribers WHERE chat_id = ?", [new_chat_id]):
+                self.db.execute("DELETE FROM subscribers WHERE chat_id = ?", [old_chat_id])
+            else:
+                self.db.execute(
+                    "UPDATE subscribers SET chat_id = ?, updated_at = ? WHERE chat_id = ?",
+                    [new_chat_id, ts, old_chat_id],
+                )
+            self.db.execute(
+                "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
+                [new_chat_id, old_chat_id],
+            )
+            self.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", [old_chat_id])
+            self.db.execute(
+                "UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ?",
+                [new_chat_id, old_chat_id],
+            )
+            self.db.execute(
+                "UPDATE outbox SET state = 'dropped', last_error = 'chat migrated'"
+                " WHERE chat_id = ? AND state IN ('pending', 'sending')",
+                [old_chat_id],
+            )
+
+    # -- settings -------------------------------------------------------------------------
 
     def set_prefs(
         self,

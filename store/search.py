@@ -3,14 +3,24 @@
 The index uses SQLite's unicode61 tokenizer (words, case and diacritics folded). Japanese and
 Chinese have no spaces between words, so runs of their characters are indexed as overlapping
 character bigrams, and the same runs in a query become phrases of bigrams: 北方領土 is searched
-as "北方 方領 領土". Pure functions; the store calls them.
+as "北方 方領 領土". The text functions are pure (migrations use them too); `SearchVerbs`
+keeps the index and answers queries.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
+
+from store.base import StoreBase
+from store.records import StoredItem, stored_item_of
 
 MAX_INDEXED = 4000  # characters of a summary that are indexed: the lead is what people search
+
+
+class SearchError(ValueError):
+    """A search query the index cannot run; the message says why, for the user."""
+
 
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f々〆ヶ]+")
 
@@ -62,3 +72,59 @@ def search_problem(reason: str) -> str:
     if "unknown special query" in reason:
         return "a '*' must follow a word, as in Курил*"
     return 'the search could not be read; use words, "a phrase", prefix* and AND/OR/NOT'
+
+
+class SearchVerbs(StoreBase):
+    """Store verbs for the full-text index (mixed into `Store`)."""
+
+    def index_pending(self) -> int:
+        """Add the items stored since the last indexing to the search index; how many."""
+        done = 0
+        while True:
+            with self.db.atomic():
+                added = self._index_pending()
+            if not added:
+                return done
+            done += added
+
+    def _indexed_to(self) -> int:
+        (indexed_to,) = self.db.execute("SELECT indexed_to FROM search_progress").fetchone()
+        return int(indexed_to)
+
+    def _index_pending(self, limit: int = 5000) -> int:
+        # FTS5 writes a segment per transaction: indexing a thousand items at once costs
+        # under half as much per item as indexing each feed's handful on its own
+        rows = self.db.execute(
+            "SELECT id, title, summary FROM items WHERE id > ? ORDER BY id LIMIT ?",
+            [self._indexed_to(), limit],
+        ).fetchall()
+        if not rows:
+            return 0
+        self.db.conn.executemany(
+            "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
+            [
+                (i, search_text(title), search_text(summary))
+                for i, title, summary in rows
+                if title or summary  # compacted away
+            ],
+        )
+        self.db.execute("UPDATE search_progress SET indexed_to = ?", [rows[-1][0]])
+        return len(rows)
+
+    def search(self, query: str, *, limit: int = 10) -> list[StoredItem]:
+        """The items whose title or summary match a query, best first: words (case and accents
+        folded), `prefix*`, `"a phrase"`, AND/OR/NOT and parentheses; Japanese as written."""
+        if not query.strip():
+            raise SearchError("an empty search: give a word to look for")
+        self.index_pending()  # the last few items, not yet indexed in a batch
+        try:
+            rows = list(
+                self.db.query(
+                    "SELECT items.* FROM items_fts JOIN items ON items.id = items_fts.rowid"
+                    " WHERE items_fts MATCH ? ORDER BY items_fts.rank LIMIT ?",
+                    [fts_query(query), limit],
+                )
+            )
+        except sqlite3.OperationalError as exc:
+            raise SearchError(f"cannot search for {query!r}: {search_problem(str(exc))}") from None
+        return [stored_item_of(row) for row in rows]

@@ -1,45 +1,56 @@
-"""What the store can tell about itself (statistics), and broadcasts to every chat."""
+"""What the store can tell about itself: the figures of /stats and `kurilwatch stats`, and the
+outbox's backlog for /metrics."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlite_utils import Database
+from store.base import StoreBase
+from store.records import OutboxState, dt
 
 
-class ReportVerbs:
-    """Store verbs for /stats and /broadcast (mixed into `Store`)."""
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Subscribers, stories per day, deliveries by outcome and the queue."""
 
-    db: Database
+    active: int  # chats
+    inactive: int
+    watches: int
+    stories_per_day: Mapping[str, int]  # "YYYY-MM-DD" (UTC) -> new stories that matched a topic
+    deliveries: Mapping[OutboxState, int]  # outbox rows by state
+    queue: int  # alerts pending or in flight
+    oldest_queued: datetime | None
 
-    def broadcast(self, text: str, *, now: datetime) -> int:
-        """Queue `text` to every active chat, as a notice (sent by the delivery worker)."""
-        ts = now.timestamp()
-        cursor = self.db.execute(
-            "INSERT INTO notices (chat_id, text, state, attempts, next_attempt_at, created_at)"
-            " SELECT chat_id, ?, 'pending', 0, ?, ? FROM subscribers WHERE active = 1",
-            [text, ts, ts],
-        )
-        return cursor.rowcount
+
+class StatsVerbs(StoreBase):
+    """Store verbs for /stats and /metrics (mixed into `Store`)."""
 
     def backlog(self) -> tuple[int, datetime | None]:
         """Alerts waiting (pending or in flight) and when the oldest was queued."""
-        row = next(
-            iter(
-                self.db.query(
-                    "SELECT count(*) AS n, min(created_at) AS t FROM outbox"
-                    " WHERE state IN ('pending', 'sending')"
-                )
-            )
+        row = self._one(
+            "SELECT count(*) AS n, min(created_at) AS t FROM outbox"
+            " WHERE state IN ('pending', 'sending')",
+            [],
         )
-        return row["n"], None if row["t"] is None else datetime.fromtimestamp(row["t"], UTC)
+        assert row is not None
+        return row["n"], dt(row["t"])
 
-    def stats(self, *, now: datetime, days: int = 7) -> dict[str, Any]:
-        """Subscribers, stories per day, deliveries by outcome and the queue."""
+    def matched_stories(self, since: datetime) -> int:
+        """New stories that matched a topic, fetched since `since`."""
+        row = self._one(
+            "SELECT count(*) AS n FROM items WHERE id = story_id AND topics != '[]'"
+            " AND fetched_at >= ?",
+            [since.timestamp()],
+        )
+        return 0 if row is None else int(row["n"])
+
+    def stats(self, *, now: datetime, days: int = 7) -> Stats:
+        """The figures of the last `days` days."""
         since = (now - timedelta(days=days)).timestamp()
         subscribers = {
-            ("active" if row["active"] else "inactive"): row["n"]
+            bool(row["active"]): row["n"]
             for row in self.db.query(
                 "SELECT active, count(*) AS n FROM subscribers GROUP BY active"
             )
@@ -54,22 +65,17 @@ class ReportVerbs:
             )
         }
         outcomes = {
-            row["state"]: row["n"]
+            OutboxState(row["state"]): row["n"]
             for row in self.db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
         }
-        oldest = next(
-            iter(
-                self.db.query(
-                    "SELECT min(created_at) AS t FROM outbox WHERE state IN ('pending', 'sending')"
-                )
-            )
-        )["t"]
-        watches = next(iter(self.db.query("SELECT count(*) AS n FROM watches")))["n"]
-        return {
-            "subscribers": subscribers,
-            "stories_per_day": per_day,
-            "deliveries": outcomes,
-            "queue": outcomes.get("pending", 0) + outcomes.get("sending", 0),
-            "oldest_queued": None if oldest is None else datetime.fromtimestamp(oldest, UTC),
-            "watches": watches,
-        }
+        watches = self._one("SELECT count(*) AS n FROM watches", [])
+        queue, oldest = self.backlog()
+        return Stats(
+            active=subscribers.get(True, 0),
+            inactive=subscribers.get(False, 0),
+            watches=0 if watches is None else int(watches["n"]),
+            stories_per_day=per_day,
+            deliveries=outcomes,
+            queue=queue,
+            oldest_queued=oldest,
+        )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from bot.config import Config
 from bot.daemon import build_application
 from bot.telegram.chat import BotContext, install
 from store import AsyncStore, Store
@@ -20,7 +20,7 @@ CHAT = 5005
 
 @pytest.fixture
 async def store(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[AsyncStore]:
-    settings = Settings.model_validate(
+    settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
     store = await AsyncStore(tmp_path / "kw.db").open()

@@ -47,7 +47,7 @@ def test_feeds_shows_each_feeds_health(tmp_path: Path, feed_server: FeedServer) 
 def test_stats_backup_and_prune(tmp_path: Path, feed_server: FeedServer) -> None:
     config = polled_store(tmp_path, feed_server)
     stats = kurilwatch("stats", "--config", str(config))
-    assert "subscribers: 0 active" in stats.stdout and "queue: 0 waiting" in stats.stdout
+    assert "Subscribers: 0 active" in stats.stdout and "Queue: 0 waiting" in stats.stdout
 
     copy = tmp_path / "backups" / "kw-copy.db"
     result = kurilwatch("backup", str(copy), "--config", str(config))

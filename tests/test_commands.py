@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
+from bot.config import Config
 from bot.daemon import build_application
 from bot.telegram.chat import BotContext, install, set_commands
 from bot.telegram.texts import COMMANDS
@@ -46,7 +46,7 @@ class Bot:
 
 @pytest.fixture
 async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
-    settings = Settings.model_validate(
+    settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
     store = await AsyncStore(tmp_path / "kw.db").open()

@@ -1,4 +1,4 @@
-"""Config loading: valid files become frozen Settings; every problem names its key path."""
+"""Config loading: valid files become frozen Config; every problem names its key path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import ConfigError, load_settings, parse_settings
+from bot.config import ConfigError, load_config, parse_config
 from watchers.config import format_duration, parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,12 +28,12 @@ topics:
 
 def problems(text: str) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        parse_settings(text, source="c.yaml")
+        parse_config(text, source="c.yaml")
     return info.value.problems
 
 
 def test_shipped_config_is_valid() -> None:
-    settings = load_settings(ROOT / "config.yaml")
+    settings = load_config(ROOT / "config.yaml")
     assert {"kuril", "peace-treaty"} <= set(settings.topics)
     assert len(settings.feeds) >= 5
     assert settings.store.path.is_absolute()
@@ -44,7 +44,7 @@ def test_defaults_and_relative_store_path(tmp_path: Path) -> None:
     path = tmp_path / "conf" / "config.yaml"
     path.parent.mkdir()
     path.write_text(MINIMAL)
-    settings = load_settings(path)
+    settings = load_config(path)
     assert settings.store.path == (tmp_path / "conf" / "data" / "kurilwatch.db").resolve()
     assert settings.poll.interval == timedelta(minutes=5)
     assert settings.telegram.api_base_url == "https://api.telegram.org/bot"
@@ -125,7 +125,7 @@ def test_empty_and_non_mapping() -> None:
 
 
 def test_token_comes_from_the_named_variable() -> None:
-    settings = parse_settings(MINIMAL + "telegram:\n  token_env: MY_TOKEN\n")
+    settings = parse_config(MINIMAL + "telegram:\n  token_env: MY_TOKEN\n")
     assert settings.token({"MY_TOKEN": " 1:abc "}) == "1:abc"
     assert settings.token({"TELEGRAM_BOT_TOKEN": "x"}) is None
 
@@ -185,5 +185,5 @@ def test_check_exits_2_with_one_clear_line(
 def test_timezone_is_checked_and_used() -> None:
     [problem] = problems("telegram:\n  timezone: Mars/Olympus\n" + MINIMAL)
     assert problem.startswith("c.yaml line 2: telegram.timezone: 'Mars/Olympus' is not a time zone")
-    settings = parse_settings("telegram:\n  timezone: Asia/Tokyo\n" + MINIMAL, source="c.yaml")
+    settings = parse_config("telegram:\n  timezone: Asia/Tokyo\n" + MINIMAL, source="c.yaml")
     assert settings.telegram.tz.key == "Asia/Tokyo"

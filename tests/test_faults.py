@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from store import AsyncStore, FeedState, Store
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
-from watchers.config import FeedConfig, PollSettings, TopicConfig
+from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller
@@ -37,7 +37,7 @@ def clock() -> Clock:
 async def poller(tmp_path: Path, clock: Clock) -> AsyncIterator[Poller]:
     store = await AsyncStore(tmp_path / "kw.db").open()
     fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
-    settings = PollSettings(
+    settings = PollConfig(
         interval=timedelta(minutes=5),
         max_backoff=timedelta(hours=6),
         gone_after=timedelta(days=2),

@@ -46,7 +46,7 @@ def test_a_429_holds_only_that_chat_and_busy_chats_are_listed() -> None:
 
 
 def test_bad_limits_are_refused() -> None:
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="greater than 0"):
         Limits(per_second=0)
     with pytest.raises(ValueError, match="private_burst"):
         Limits(private_burst=0)

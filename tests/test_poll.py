@@ -13,7 +13,7 @@ import pytest
 
 from store import AsyncStore, Store
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
-from watchers.config import FeedConfig, PollSettings, TopicConfig
+from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
 from watchers.poll import Poller
 from watchers.topics.compile import compile_topics
@@ -29,7 +29,7 @@ OTHER = FeedEntry("Paris weather", "https://n.example/weather", guid="weather")
 async def poller(tmp_path: Path) -> AsyncIterator[Poller]:
     store = await AsyncStore(tmp_path / "kw.db").open()
     fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
-    settings = PollSettings(timeout=timedelta(seconds=1), max_bytes=1_000_000)
+    settings = PollConfig(timeout=timedelta(seconds=1), max_bytes=1_000_000)
     yield Poller(store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: T0)
     await fetcher.aclose()
     await store.close()
@@ -220,7 +220,7 @@ async def test_unchanged_polls_ending_together_are_saved_in_one_round_trip(
     store.verbs = []
     await store.open()
     now = [T0]
-    settings = PollSettings(timeout=timedelta(seconds=1))
+    settings = PollConfig(timeout=timedelta(seconds=1))
     async with Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0)) as fetcher:
         poller = Poller(
             store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: now[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import load_settings
+from bot.config import load_config
 from tests.conftest import shared
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.boilerplate import LINES, strip_boilerplate
@@ -18,7 +18,7 @@ from watchers.topics.compile import compile_topics
 from watchers.worker import read_feed
 
 ROOT = Path(__file__).resolve().parents[1]
-TOPICS = compile_topics(load_settings(ROOT / "config.yaml").topics)
+TOPICS = compile_topics(load_config(ROOT / "config.yaml").topics)
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ヶ]")
 BOILERPLATE = ("Rate it", "Add comment", "Сообщите об орфографической", "Выделенный текст")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import load_settings
+from bot.config import load_config
 from watchers.topics.compile import Topics, compile_topics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ LABELLED = load("labelled.jsonl") + load("heldout.jsonl")
 
 @pytest.fixture(scope="module")
 def topics() -> Topics:
-    return compile_topics(load_settings(ROOT / "config.yaml").topics)
+    return compile_topics(load_config(ROOT / "config.yaml").topics)
 
 
 def test_the_corpus_is_large_and_balanced() -> None:

@@ -1,4 +1,4 @@
-"""Settings models for what the watchers need: feeds, topics, poll defaults, durations."""
+"""Config models for what the watchers need: feeds, topics, poll defaults, durations."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class PollSettings(Model):
+class PollConfig(Model):
     interval: Duration = timedelta(minutes=5)
     max_interval: Duration = timedelta(hours=1)  # TTL and cache headers raise up to this
     max_backoff: Duration = timedelta(hours=6)

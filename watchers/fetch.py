@@ -21,7 +21,7 @@ import aiohttp
 import brotli
 
 from watchers import bounded
-from watchers.config import PollSettings
+from watchers.config import PollConfig
 
 try:
     VERSION = version("kurilwatch")
@@ -77,7 +77,7 @@ class FetchLimits:
     per_host: int = 4
 
     @classmethod
-    def of(cls, settings: PollSettings) -> FetchLimits:
+    def of(cls, settings: PollConfig) -> FetchLimits:
         return cls(
             timeout=settings.timeout.total_seconds(),
             total_timeout=settings.total_timeout.total_seconds(),

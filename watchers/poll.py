@@ -10,13 +10,14 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
 from watchers import poll_timing
-from watchers.config import FeedConfig, PollSettings
+from watchers.clock import Clock, utcnow
+from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.items import Item, ParsedFeed
 from watchers.pool import ParsePool
@@ -26,15 +27,10 @@ from watchers.worker import ItemFacts, ReadFeed
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 GONE = 410
 # An unchanged poll's state waits this long to be saved with those of the polls that end at
 # about the same time: one store round trip for a wave of 304s instead of one each.
 SAVE_TOGETHER = 0.02  # seconds
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +128,7 @@ class Poller:
         store: AsyncStore,
         fetcher: Fetcher,
         topics: Topics,
-        settings: PollSettings,
+        settings: PollConfig,
         pool: ParsePool | None = None,
         clock: Clock = utcnow,
         rng: random.Random | None = None,

@@ -1,1 +1,1 @@
-"""Delivery: the outbox worker and the pure parts it decides with (outcome, plan, limits, render)."""
+"""Delivery: the outbox worker and the pure parts it decides with (outcome, plan, limits)."""

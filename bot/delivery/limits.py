@@ -7,30 +7,30 @@ a group or channel is spaced to its per-minute limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 
+from pydantic import Field
+
+from watchers.config import Model
+
+Rate = Field(gt=0, le=10_000, allow_inf_nan=False)
 LATE = 0.005  # seconds a send may leave after its slot before the next slot moves back
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    per_second: float = 29.0  # all chats together; Telegram allows about 30
-    private_per_second: float = 1.0
-    private_burst: int = 3
-    group_per_minute: float = 20.0
+class Limits(Model):
+    """Telegram's send limits as we keep them: `delivery:` in the config (its one spelling)."""
 
-    def __post_init__(self) -> None:
-        if min(self.per_second, self.private_per_second, self.group_per_minute) <= 0:
-            raise ValueError("send limits must be positive")
-        if self.private_burst < 1:
-            raise ValueError("private_burst must be at least 1")
+    per_second: Annotated[float, Rate] = 29.0  # all chats together; Telegram allows ~30
+    private_per_second: Annotated[float, Rate] = 1.0  # to one private chat
+    private_burst: Annotated[int, Field(ge=1, le=10)] = 3
+    group_per_minute: Annotated[float, Rate] = 20.0  # to one group or channel
 
 
 class SendLimits:
     """When each chat may be sent to next, and the next free slot of the overall limit."""
 
-    def __init__(self, limits: Limits = Limits()) -> None:
-        self.limits = limits
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = Limits() if limits is None else limits
         self._next_any = 0.0
         self._private: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
         self._next_group: dict[int, float] = {}

@@ -1,4 +1,5 @@
-"""When a chat's alerts go out: digests, quiet hours and mutes, as pure functions of the time.
+"""When a chat's alerts go out: digests, quiet hours and mutes, as pure functions of the time,
+and the one reading of a chat's time zone.
 
 `plan` is the sender's decider: from a chat's settings and the time it says whether alerts are
 held (and until when), which queued alerts go out together as one digest, and whether they
@@ -10,6 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from store import ChatPrefs
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
@@ -17,6 +21,17 @@ _CLOCK = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
 
 class SettingError(ValueError):
     """A bad command argument; the message says what to write instead."""
+
+
+def chat_tz(prefs: ChatPrefs | None, default: tzinfo) -> tzinfo:
+    """The chat's own time zone, or `default` (telegram.timezone) when it has none or an
+    unknown one."""
+    if prefs is not None and prefs.timezone:
+        try:
+            return ZoneInfo(prefs.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return default
 
 
 def parse_clock(text: str) -> time:

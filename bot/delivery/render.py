@@ -1,4 +1,5 @@
-"""Alert messages: pure functions from an `Alert` to Telegram HTML or to plain text."""
+"""Alert messages: a stored item as an `Alert` (built here only), and pure functions from an
+`Alert` to Telegram HTML or to plain text, and from several to a digest."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
+from store import StoredItem, watch_id
 from watchers.text import one_line, shorten
 
-MAX_MESSAGE = 4096
+MAX_MESSAGE = 4096  # characters in one Telegram message
 SUMMARY_LIMIT = 400
 TITLE_LIMIT = 300
 MAX_MARKS = 20
@@ -28,6 +30,27 @@ class Alert:
     topics: tuple[str, ...]
     also: tuple[str, ...] = ()  # other outlets that carried the story
     marks: tuple[str, ...] = ()  # words of the summary to set in bold (the matched terms)
+
+
+def alert_of(
+    item: StoredItem,
+    source: str | None = None,
+    topics: Sequence[str] | None = None,
+    also: tuple[str, ...] = (),
+) -> Alert:
+    """The alert for a stored item: `source` is its feed's title (else its id), `topics` the
+    ones to show (else the item's own); a chat's watches show as one "watch" topic."""
+    shown = item.topics if topics is None else topics
+    return Alert(
+        title=item.title,
+        link=item.link,
+        source=source or item.feed_id,
+        published=item.published_at or item.fetched_at,
+        summary=item.brief or item.summary,
+        topics=tuple(dict.fromkeys("watch" if watch_id(t) is not None else t for t in shown)),
+        also=also,
+        marks=item.marks,
+    )
 
 
 def _when(moment: datetime | None, tz: tzinfo) -> str:

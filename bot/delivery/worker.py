@@ -15,27 +15,32 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import NetworkError
 
 from bot.delivery.limits import Limits, SendLimits
-from bot.delivery.plan import Plan, plan
-from bot.delivery.render import Alert, render_digest, render_html, render_plain
-from bot.delivery.retry import retry_after_seconds, with_retries
+from bot.delivery.outcome import Action, Outcome, Path, outcome
+from bot.delivery.plan import Plan, chat_tz, plan
+from bot.delivery.render import (
+    MAX_MESSAGE,
+    Alert,
+    alert_of,
+    render_digest,
+    render_html,
+    render_plain,
+)
+from bot.delivery.retry import with_retries
 from bot.delivery.split import split_html
 from bot.metrics import Metrics
-from store import AsyncStore, ChatPrefs, Delivery, Notice, Store, watch_id
-from watchers.poll import Clock, utcnow
+from store import AsyncStore, ChatPrefs, Delivery, Notice, OutboxState, Store
+from watchers.clock import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-EDIT_RETRY = 30.0  # seconds before a failed "Also:" update to a chat is tried again
 REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
-MAX_TEXT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +62,7 @@ async def _ready(delivery: Delivery) -> Delivery:
 
 
 def to_alert(delivery: Delivery) -> Alert:
-    item = delivery.item
-    return Alert(
-        title=item.title,
-        link=item.link,
-        source=delivery.feed_title or item.feed_id,
-        published=item.published_at or item.fetched_at,
-        summary=item.brief or item.summary,
-        topics=tuple(
-            dict.fromkeys("watch" if watch_id(t) is not None else t for t in delivery.topics)
-        ),
-        also=delivery.also,
-        marks=item.marks,
-    )
+    return alert_of(delivery.item, delivery.feed_title, delivery.topics, delivery.also)
 
 
 class DeliveryWorker:
@@ -171,10 +164,7 @@ class DeliveryWorker:
     def _plan(self, prefs: ChatPrefs | None, now: datetime) -> Plan:
         if prefs is None:
             return Plan()
-        tz = self.tz
-        if prefs.timezone:
-            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
-                tz = ZoneInfo(prefs.timezone)
+        tz = chat_tz(prefs, self.tz)
         return plan(now, tz, digest=prefs.digest, quiet=prefs.quiet, muted_until=prefs.muted_until)
 
     async def _dispatch(self, delivery: Delivery, decision: Plan) -> bool:
@@ -216,33 +206,33 @@ class DeliveryWorker:
                     functools.partial(self._send, chat_id, part, html=True, silent=silent)
                 )
                 first_id = first_id or message.message_id
-        except (Forbidden, BadRequest) as exc:
-            if isinstance(exc, Forbidden) or "chat not found" in exc.message.lower():
-                await self.store.run(Store.deactivate_chat, chat_id, exc.message, now=self.clock())
-                return
-            await self.store.run(
-                Store.settle_many, ids, "failed", now=self.clock(), error=f"400: {exc.message}"
-            )
-            self._given_up.append(f"chat {chat_id}, a digest of {len(ids)}: {exc.message}")
-            return
         except Exception as exc:
-            wait = self._backoff(rows[0].attempts)
-            if isinstance(exc, RetryAfter):
-                wait = timedelta(seconds=retry_after_seconds(exc))
-                self._hold(chat_id, wait.total_seconds())
-            await self.store.run(
-                Store.settle_many,
-                ids,
-                "pending",
-                now=self.clock() + wait,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            log.warning(
-                "chat %d: digest of %d not sent (%s); retry in %s", chat_id, len(ids), exc, wait
-            )
+            now = self.clock()
+            result = self._outcome(exc, Path.DIGEST, now, rows[0].created_at, rows[0].attempts)
+            if result.hold is not None:
+                self._hold(chat_id, result.hold)
+            if result.action is Action.GONE:
+                await self.store.run(Store.deactivate_chat, chat_id, str(result.error), now=now)
+            elif result.action is Action.GIVE_UP:
+                await self.store.run(
+                    Store.settle_many, ids, OutboxState.FAILED, now=now, error=result.error
+                )
+                self._given_up.append(f"chat {chat_id}, a digest of {len(ids)}: {result.error}")
+            else:
+                assert result.at is not None
+                await self.store.run(
+                    Store.settle_many, ids, OutboxState.PENDING, now=result.at, error=result.error
+                )
+                log.warning(
+                    "chat %d: digest of %d not sent (%s); retry in %s",
+                    chat_id,
+                    len(ids),
+                    exc,
+                    result.at - now,
+                )
             return
         now = self.clock()
-        await self.store.run(Store.settle_many, ids, "sent", now=now, message_id=first_id)
+        await self.store.run(Store.settle_many, ids, OutboxState.SENT, now=now, message_id=first_id)
         for row in rows:
             self._count("sent", row.created_at, now)
         log.info("chat %d: digest of %d alerts sent", chat_id, len(ids))
@@ -336,26 +326,30 @@ class DeliveryWorker:
                     is_disabled=not self.settings.link_previews
                 ),
             )
-        except RetryAfter as exc:
-            self._hold(delivery.chat_id, retry_after_seconds(exc))
-            return  # still pending: tried again after the pause
-        except Forbidden as exc:
-            await self.store.run(
-                Store.deactivate_chat, delivery.chat_id, exc.message, now=self.clock()
-            )
-        except BadRequest as exc:  # not modified, deleted by the user, too old: nothing to do
-            log.info(
-                "chat %d: alert %d not updated: %s", delivery.chat_id, delivery.id, exc.message
-            )
-        except (NetworkError, TimeoutError) as exc:
-            self._hold(delivery.chat_id, EDIT_RETRY)
-            log.warning(
-                "chat %d: alert %d update failed (%s); will retry",
-                delivery.chat_id,
-                delivery.id,
-                exc,
-            )
-            return
+        except Exception as exc:
+            now = self.clock()
+            result = self._outcome(exc, Path.EDIT, now, delivery.created_at, delivery.attempts)
+            if result.hold is not None:
+                self._hold(delivery.chat_id, result.hold)
+            if result.action is Action.RAISE:
+                raise
+            if result.action is Action.LATER:
+                if result.error:
+                    log.warning(
+                        "chat %d: alert %d update failed (%s); will retry",
+                        delivery.chat_id,
+                        delivery.id,
+                        exc,
+                    )
+                return  # still pending: tried again after the pause
+            if result.action is Action.GONE:
+                await self.store.run(
+                    Store.deactivate_chat, delivery.chat_id, str(result.error), now=now
+                )
+            else:
+                log.info(
+                    "chat %d: alert %d not updated: %s", delivery.chat_id, delivery.id, result.error
+                )
         await self.store.run(Store.edit_done, delivery.id)
 
     async def _claim(self, delivery: Delivery) -> Delivery | None:
@@ -370,26 +364,24 @@ class DeliveryWorker:
 
     async def _notify(self, notice: Notice) -> None:
         """Send a notice to an admin, as plain text."""
-        state, error, at = "sent", None, self.clock()
+        state, error, at = OutboxState.SENT, None, self.clock()
         try:
-            await self._send(notice.chat_id, notice.text[:MAX_TEXT], html=False)
-        except RetryAfter as exc:
-            self._hold(notice.chat_id, retry_after_seconds(exc))
-            state, error = "pending", f"429: {exc.message}"
-            at += timedelta(seconds=retry_after_seconds(exc))
-        except (Forbidden, BadRequest) as exc:
-            state, error = "dropped", exc.message
-            log.warning("admin %d: notice %d not sent: %s", notice.chat_id, notice.id, error)
+            await self._send(notice.chat_id, notice.text[:MAX_MESSAGE], html=False)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            if at - notice.created_at > self.settings.deadline:
-                state = "failed"
+            result = self._outcome(exc, Path.NOTICE, at, notice.created_at, notice.attempts)
+            if result.hold is not None:
+                self._hold(notice.chat_id, result.hold)
+            error = result.error
+            if result.action is Action.DROP:
+                state = OutboxState.DROPPED
+                log.warning("admin %d: notice %d not sent: %s", notice.chat_id, notice.id, error)
+            elif result.action is Action.GIVE_UP:
+                state = OutboxState.FAILED
                 log.error(
                     "admin %d: notice %d failed for good: %s", notice.chat_id, notice.id, error
                 )
             else:
-                state = "pending"
-                at += self._backoff(notice.attempts)
+                state, at = OutboxState.PENDING, result.at or at
         await self.store.run(Store.settle_notice, notice.id, state, now=at, error=error)
 
     async def _report_given_up(self, *, force: bool = False) -> None:
@@ -415,26 +407,22 @@ class DeliveryWorker:
             message = await self._send(
                 delivery.chat_id, render_html(alert, tz=self.tz), html=True, silent=silent
             )
-        except BadRequest as exc:
-            if "can't parse entities" in exc.message.lower():
-                log.error(
-                    "BUG: Telegram rejected the HTML of alert %d (%s); sending it as plain text",
-                    delivery.id,
-                    exc.message,
-                )
-                try:
-                    message = await self._send(
-                        delivery.chat_id, render_plain(alert, tz=self.tz), html=False
-                    )
-                except Exception as retry_exc:
-                    await self._failure(delivery, retry_exc)
-                    return
-            else:
+        except Exception as exc:
+            if self._outcome(exc, Path.SEND).action is not Action.PLAIN:
                 await self._failure(delivery, exc)
                 return
-        except Exception as exc:
-            await self._failure(delivery, exc)
-            return
+            log.error(
+                "BUG: Telegram rejected the HTML of alert %d (%s); sending it as plain text",
+                delivery.id,
+                getattr(exc, "message", exc),
+            )
+            try:
+                message = await self._send(
+                    delivery.chat_id, render_plain(alert, tz=self.tz), html=False
+                )
+            except Exception as retry_exc:
+                await self._failure(delivery, retry_exc, html=False)
+                return
         now = self.clock()
         await self.store.run(Store.mark_sent, delivery.id, message.message_id, now=now)
         self._count("sent", delivery.created_at, now)
@@ -457,80 +445,78 @@ class DeliveryWorker:
         if self.metrics is not None:
             self.metrics.delivered(outcome, queued_at, now)
 
-    async def _failure(self, delivery: Delivery, exc: BaseException) -> None:
+    def _outcome(
+        self,
+        exc: BaseException,
+        path: Path,
+        now: datetime | None = None,
+        queued_at: datetime | None = None,
+        attempts: int = 0,
+        *,
+        html: bool = True,
+    ) -> Outcome:
+        now = now or self.clock()
+        return outcome(
+            exc,
+            path,
+            now=now,
+            queued_at=queued_at or now,
+            attempts=attempts,
+            deadline=self.settings.deadline,
+            max_backoff=self.settings.max_backoff,
+            html=html,
+        )
+
+    async def _failure(self, delivery: Delivery, exc: BaseException, *, html: bool = True) -> None:
         now = self.clock()
         chat_id = delivery.chat_id
-        self._count(
-            "flood"
-            if isinstance(exc, RetryAfter)
-            else "migrated"
-            if isinstance(exc, ChatMigrated)
-            else "gone"
-            if isinstance(exc, Forbidden)
-            or (isinstance(exc, BadRequest) and "chat not found" in exc.message.lower())
-            else "rejected"
-            if isinstance(exc, BadRequest)
-            else "error"
+        result = self._outcome(
+            exc, Path.SEND, now, delivery.created_at, delivery.attempts, html=html
         )
-        if isinstance(exc, RetryAfter):
-            wait = retry_after_seconds(exc)
-            self._hold(chat_id, wait)
-            await self.store.run(
-                Store.mark_retry,
-                delivery.id,
-                f"429: {exc.message}",
-                at=now + timedelta(seconds=wait),
-            )
+        self._count(result.metric or "error")
+        if result.hold is not None:
+            self._hold(chat_id, result.hold)
+        error = str(result.error)
+        if result.action is Action.RETRY and result.hold is not None:  # flood control
+            await self.store.run(Store.mark_retry, delivery.id, error, at=result.at or now)
             log.warning(
-                "chat %d: flood control, retrying alert %d in %gs", chat_id, delivery.id, wait
+                "chat %d: flood control, retrying alert %d in %gs",
+                chat_id,
+                delivery.id,
+                result.hold,
             )
-        elif isinstance(exc, ChatMigrated):
-            await self.store.run(Store.migrate_chat, chat_id, exc.new_chat_id, now=now)
-            await self.store.run(Store.mark_retry, delivery.id, "chat migrated", at=now)
+        elif result.action is Action.MIGRATE:
+            assert result.new_chat_id is not None
+            await self.store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+            await self.store.run(Store.mark_retry, delivery.id, error, at=now)
             log.info(
                 "chat %d: migrated to %d; alert %d will be resent",
                 chat_id,
-                exc.new_chat_id,
+                result.new_chat_id,
                 delivery.id,
             )
-        elif isinstance(exc, Forbidden) or (
-            isinstance(exc, BadRequest) and "chat not found" in exc.message.lower()
-        ):
-            dropped = await self.store.run(Store.deactivate_chat, chat_id, exc.message, now=now)
+        elif result.action is Action.GONE:
+            dropped = await self.store.run(Store.deactivate_chat, chat_id, error, now=now)
             log.info(
-                "chat %d: %s; chat marked inactive, %d alerts dropped",
-                chat_id,
-                exc.message,
-                dropped,
+                "chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped
             )
-        elif isinstance(exc, BadRequest):
-            await self._give_up(delivery, f"400: {exc.message}")
+        elif result.action is Action.GIVE_UP:
+            await self._give_up(delivery, error)
         else:
-            await self._retry_later(delivery, exc, now)
+            assert result.at is not None
+            await self.store.run(Store.mark_retry, delivery.id, error, at=result.at)
+            log.log(
+                logging.WARNING if isinstance(exc, NetworkError) else logging.ERROR,
+                "chat %d: alert %d not sent (%s); retry in %s",
+                delivery.chat_id,
+                delivery.id,
+                error,
+                result.at - now,
+            )
 
     async def _give_up(self, delivery: Delivery, error: str) -> None:
         await self.store.run(Store.mark_failed, delivery.id, error)
         log.error("chat %d: alert %d failed for good: %s", delivery.chat_id, delivery.id, error)
         self._given_up.append(
             f"chat {delivery.chat_id}, alert {delivery.id} ({delivery.item.title[:80]}): {error}"
-        )
-
-    def _backoff(self, attempts: int) -> timedelta:
-        return min(self.settings.max_backoff, timedelta(seconds=2 ** min(attempts, 20)))
-
-    async def _retry_later(self, delivery: Delivery, exc: BaseException, now: datetime) -> None:
-        error = f"{type(exc).__name__}: {exc}"
-        if now - delivery.created_at > self.settings.deadline:
-            await self._give_up(delivery, f"{error} (retried for {self.settings.deadline})")
-            return
-        backoff = self._backoff(delivery.attempts)
-        await self.store.run(Store.mark_retry, delivery.id, error, at=now + backoff)
-        level = logging.WARNING if isinstance(exc, NetworkError) else logging.ERROR
-        log.log(
-            level,
-            "chat %d: alert %d not sent (%s); retry in %s",
-            delivery.chat_id,
-            delivery.id,
-            error,
-            backoff,
         )

@@ -8,6 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.commands import stats_lines
 from bot.delivery.render import ago
 from bot.guards import broadcast_text
 from bot.telegram.context import ctx_of, esc, is_bot_admin, reply
@@ -35,25 +36,8 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     now = ctx.clock()
     figures = await ctx.store.run(Store.stats, now=now)
-    subscribers = figures["subscribers"]
-    per_day = figures["stories_per_day"]
-    deliveries = figures["deliveries"]
-    lines = [
-        "<b>Stats</b>",
-        f"Subscribers: {subscribers.get('active', 0)} active,"
-        f" {subscribers.get('inactive', 0)} inactive; watches: {figures['watches']}",
-        "Matched stories per day (UTC): "
-        + (", ".join(f"{day[5:]} {n}" for day, n in per_day.items()) or "none in 7 days"),
-        "Deliveries: "
-        + (", ".join(f"{state} {n}" for state, n in sorted(deliveries.items())) or "none yet"),
-        f"Queue: {figures['queue']} waiting"
-        + (
-            f", the oldest queued {ago(figures['oldest_queued'], now)}"
-            if figures["oldest_queued"]
-            else ""
-        ),
-    ]
-    await reply(update, "\n".join(esc(line) if n else line for n, line in enumerate(lines)))
+    lines = stats_lines(figures, now)
+    await reply(update, "<b>Stats</b>\n" + "\n".join(esc(line) for line in lines))
 
 
 @admin_only

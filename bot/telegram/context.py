@@ -7,16 +7,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import ContextTypes
 
+from bot.delivery.plan import chat_tz
 from bot.delivery.retry import with_retries
 from bot.delivery.split import split_html
 from store import AsyncStore, ChatPrefs, Store
-from watchers.poll import Clock, utcnow
+from watchers.clock import Clock, utcnow
 from watchers.topics.compile import Topic
 
 
@@ -47,12 +47,7 @@ class BotContext:
         )
 
     def chat_tz(self, prefs: ChatPrefs | None) -> tzinfo:
-        if prefs is not None and prefs.timezone:
-            try:
-                return ZoneInfo(prefs.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                pass
-        return self.tz
+        return chat_tz(prefs, self.tz)
 
 
 def esc(text: str) -> str:

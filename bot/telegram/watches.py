@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.delivery.render import Alert, render_digest
+from bot.delivery.render import alert_of, render_digest
 from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply
-from store import SearchError, Store, StoredItem, Watch
+from store import SearchError, Store, Watch
 from watchers import bounded
 from watchers.topics.query import QueryError, parse
 
@@ -108,17 +108,6 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, f"Stopped watching for <code>{esc(removed.query)}</code>.")
 
 
-def _alert(item: StoredItem, source: str | None, topics: tuple[str, ...]) -> Alert:
-    return Alert(
-        title=item.title,
-        link=item.link,
-        source=source or item.feed_id,
-        published=item.published_at or item.fetched_at,
-        summary="",
-        topics=topics,
-    )
-
-
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/latest [topic] [n]: the newest stories, of one topic or of all."""
     ctx = ctx_of(context)
@@ -146,8 +135,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     prefs = await ctx.store.run(Store.prefs, chat.id) if chat else None
     alerts = [
-        _alert(item, source, tuple(t for t in item.topics if t in topic_ids))
-        for item, source in found
+        alert_of(item, source, [t for t in item.topics if t in topic_ids]) for item, source in found
     ]
     await reply(
         update,
@@ -175,7 +163,7 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chat = update.effective_chat
     prefs = await ctx.store.run(Store.prefs, chat.id) if chat else None
-    alerts = [_alert(item, None, ("search",)) for item in found]
+    alerts = [alert_of(item, topics=["search"]) for item in found]
     await reply(
         update,
         render_digest(

@@ -1,0 +1,147 @@
+"""What a failed Telegram request means for the row it carried: pure, one table for every path.
+
+`failure_of` reads a Telegram error once (flood control, a chat gone or moved, HTML Telegram
+cannot parse, another refusal, or a transient network/server error); `outcome` turns it into
+what the worker does for a single alert, an "Also:" edit, a digest or an admin notice: retry
+when, hold the chat how long, move it, mark it gone, fall back to plain text, give up or drop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+
+from bot.delivery.retry import retry_after_seconds
+
+EDIT_RETRY = 30.0  # seconds before a failed "Also:" update to a chat is tried again
+
+
+class Path(StrEnum):
+    """What the failed request was sending."""
+
+    SEND = "send"  # one alert
+    EDIT = "edit"  # an alert updated with the outlets that carried its story since
+    DIGEST = "digest"  # a chat's held alerts, in one or more messages
+    NOTICE = "notice"  # plain text to an admin (or a broadcast)
+
+
+class Failure(StrEnum):
+    """A Telegram error, read once."""
+
+    FLOOD = "flood"  # 429: wait retry_after
+    MIGRATED = "migrated"  # the group became a supergroup with a new id
+    GONE = "gone"  # 403 (blocked, kicked) or "chat not found"
+    UNPARSABLE = "unparsable"  # 400 "can't parse entities": our HTML is wrong
+    REJECTED = "rejected"  # another 400: sending it again cannot help
+    TRANSIENT = "transient"  # 5xx, timeout, network error
+    OTHER = "other"  # anything else (a bug, a store error)
+
+
+class Action(StrEnum):
+    RETRY = "retry"  # pending again, due at `at`
+    LATER = "later"  # (an edit) nothing recorded: tried again once the chat's hold is over
+    MIGRATE = "migrate"  # move the chat to `new_chat_id`, then retry at `at`
+    GONE = "gone"  # mark the chat inactive (its pending alerts are dropped)
+    PLAIN = "plain"  # send the same alert again as plain text
+    GIVE_UP = "give_up"  # failed for good: kept as failed and reported to the admins
+    DROP = "drop"  # nothing more to do (an edit done, a notice dropped)
+    RAISE = "raise"  # not handled: the worker logs it and the row is tried again
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action: Action
+    error: str | None = None  # recorded on the row (or the chat's inactive reason)
+    at: datetime | None = None  # when a retry is due
+    hold: float | None = None  # seconds nothing goes to this chat
+    metric: str | None = None  # counted as kurilwatch_deliveries_total{outcome=...}
+    new_chat_id: int | None = None
+
+
+def failure_of(exc: BaseException) -> Failure:
+    if isinstance(exc, RetryAfter):
+        return Failure.FLOOD
+    if isinstance(exc, ChatMigrated):
+        return Failure.MIGRATED
+    if isinstance(exc, Forbidden):
+        return Failure.GONE
+    if isinstance(exc, BadRequest):  # before NetworkError: PTB makes it one
+        text = exc.message.lower()
+        if "chat not found" in text:
+            return Failure.GONE
+        return Failure.UNPARSABLE if "can't parse entities" in text else Failure.REJECTED
+    if isinstance(exc, NetworkError | TimeoutError):  # TimedOut and 5xx are NetworkErrors
+        return Failure.TRANSIENT
+    return Failure.OTHER
+
+
+def backoff(attempts: int, max_backoff: timedelta) -> timedelta:
+    """The wait before the next try of a row tried `attempts` times: 2 s, 4 s, ... up to max."""
+    return min(max_backoff, timedelta(seconds=2 ** min(attempts, 20)))
+
+
+def outcome(
+    exc: BaseException,
+    path: Path,
+    *,
+    now: datetime,
+    queued_at: datetime,
+    attempts: int,
+    deadline: timedelta,
+    max_backoff: timedelta,
+    html: bool = True,
+) -> Outcome:
+    """What to do after `exc` on `path`; `html` is whether the text sent was HTML."""
+    failure = failure_of(exc)
+    message = getattr(exc, "message", str(exc))
+    described = f"{type(exc).__name__}: {exc}"
+    flood = retry_after_seconds(exc) if isinstance(exc, RetryAfter) else 0.0
+    if path is Path.EDIT:
+        if failure is Failure.FLOOD:
+            return Outcome(Action.LATER, hold=flood)
+        if failure is Failure.GONE and isinstance(exc, Forbidden):
+            return Outcome(Action.GONE, error=message)
+        if isinstance(exc, BadRequest):  # not modified, deleted by the user, too old
+            return Outcome(Action.DROP, error=message)
+        if failure is Failure.TRANSIENT:
+            return Outcome(Action.LATER, error=described, hold=EDIT_RETRY)
+        return Outcome(Action.RAISE, error=described)
+    if path is Path.NOTICE:
+        if failure is Failure.FLOOD:
+            return Outcome(
+                Action.RETRY, f"429: {message}", now + timedelta(seconds=flood), hold=flood
+            )
+        if isinstance(exc, Forbidden | BadRequest):
+            return Outcome(Action.DROP, error=message)
+        if now - queued_at > deadline:
+            return Outcome(Action.GIVE_UP, error=described, at=now)
+        return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff))
+    if path is Path.DIGEST:
+        if failure is Failure.GONE:
+            return Outcome(Action.GONE, error=message)
+        if isinstance(exc, BadRequest):
+            return Outcome(Action.GIVE_UP, error=f"400: {message}", at=now)
+        if failure is Failure.FLOOD:
+            return Outcome(Action.RETRY, described, now + timedelta(seconds=flood), hold=flood)
+        return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff))
+    metric = "error" if failure in (Failure.TRANSIENT, Failure.OTHER) else str(failure)
+    if failure is Failure.FLOOD:
+        at = now + timedelta(seconds=flood)
+        return Outcome(Action.RETRY, f"429: {message}", at, hold=flood, metric=metric)
+    if failure is Failure.MIGRATED:
+        assert isinstance(exc, ChatMigrated)
+        return Outcome(
+            Action.MIGRATE, "chat migrated", now, metric=metric, new_chat_id=exc.new_chat_id
+        )
+    if failure is Failure.GONE:
+        return Outcome(Action.GONE, error=message, metric=metric)
+    if failure is Failure.UNPARSABLE and html:
+        return Outcome(Action.PLAIN, error=message)
+    if isinstance(exc, BadRequest):
+        return Outcome(Action.GIVE_UP, error=f"400: {message}", metric="rejected")
+    if now - queued_at > deadline:
+        return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})", metric=metric)
+    return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff), metric=metric)

@@ -1,0 +1,121 @@
+"""A config reloaded while running: what differs (`diff`, pure) and handing it to the parts.
+
+A change of feeds reschedules them, of topics recompiles them, of channels re-subscribes them;
+everything else the parts read from the new config. The keys in `RESTART_KEYS` are read once,
+at start: a change to them is reported, not applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.config import Config
+from bot.delivery.worker import DeliverySettings, DeliveryWorker
+from bot.telegram.context import BotContext
+from watchers.config import FeedConfig
+from watchers.feed_jobs import FeedScheduler
+from watchers.poll import Poller
+from watchers.topics.compile import Topic
+
+RESTART_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
+    ("store.path", lambda c: c.store.path),
+    ("telegram.token_env", lambda c: c.telegram.token_env),
+    ("telegram.api_base_url", lambda c: c.telegram.api_base_url),
+    ("delivery.concurrency", lambda c: c.delivery.concurrency),
+    ("poll.concurrency", lambda c: c.poll.concurrency),
+    ("poll.per_host", lambda c: c.poll.per_host),
+    ("poll.timeout", lambda c: c.poll.timeout),
+    ("poll.total_timeout", lambda c: c.poll.total_timeout),
+    ("poll.max_bytes", lambda c: c.poll.max_bytes),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """What differs between the running config and a new one."""
+
+    added: tuple[FeedConfig, ...] = ()
+    changed: tuple[FeedConfig, ...] = ()
+    removed: tuple[str, ...] = ()  # feed ids
+    topics: bool = False
+    channels: bool = False
+    restart: tuple[str, ...] = ()  # keys whose change needs a restart
+
+    @property
+    def feeds(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def diff(old: Config, new: Config) -> ConfigChange:
+    before = {f.id: f for f in old.feeds}
+    after = {f.id: f for f in new.feeds}
+    return ConfigChange(
+        added=tuple(f for fid, f in after.items() if fid not in before),
+        changed=tuple(f for fid, f in after.items() if fid in before and before[fid] != f),
+        removed=tuple(fid for fid in before if fid not in after),
+        topics=new.topics != old.topics,
+        channels=new.channels != old.channels,
+        restart=tuple(key for key, read in RESTART_KEYS if read(old) != read(new)),
+    )
+
+
+def config_topics(config: Config) -> tuple[Topic, ...]:
+    """The topics subscribers pick from (watches are compiled beside them, but not offered)."""
+    return tuple(Topic(tid, topic.title) for tid, topic in config.topics.items())
+
+
+def delivery_settings(config: Config) -> DeliverySettings:
+    """What the delivery worker takes from the config."""
+    return DeliverySettings(
+        link_previews=config.telegram.link_previews,
+        deadline=config.delivery.deadline,
+        max_backoff=config.delivery.max_backoff,
+        limits=config.delivery,
+        concurrency=config.delivery.concurrency,
+        burst_digest=config.delivery.burst_digest,
+        admins=config.telegram.admins,
+        topic_titles={tid: t.title for tid, t in config.topics.items()},
+    )
+
+
+@dataclass
+class Running:
+    """The parts of a running daemon a new config is handed to (None: not started)."""
+
+    feeds: FeedScheduler | None
+    poller: Poller | None
+    ctx: BotContext | None
+    delivery: DeliveryWorker | None
+    recompile: Callable[[Poller], Awaitable[None]]  # topics and watches, compiled again
+    add_channels: Callable[[], Awaitable[None]] | None  # None without Telegram
+
+
+async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
+    """Hand `new` to the running parts; what was done, in one line."""
+    done: list[str] = []
+    if parts.feeds is not None:
+        for fid in change.removed:
+            parts.feeds.remove(fid)
+        for feed in (*change.added, *change.changed):
+            parts.feeds.add(feed)  # polled now; a new feed's first poll primes it
+    if change.feeds:
+        done.append(f"feeds +{len(change.added)} -{len(change.removed)} ~{len(change.changed)}")
+    if parts.poller is not None:
+        parts.poller.settings = new.poll
+        if change.topics:
+            await parts.recompile(parts.poller)
+            done.append("topics " + ", ".join(new.topics))
+    if parts.ctx is not None:
+        parts.ctx.topics = config_topics(new)
+        parts.ctx.admins = frozenset(new.telegram.admins)
+        parts.ctx.tz = new.telegram.tz
+        parts.ctx.max_watches = new.telegram.max_watches
+    if parts.delivery is not None:
+        parts.delivery.apply(delivery_settings(new))
+    if parts.add_channels is not None and change.channels:
+        await parts.add_channels()
+        done.append("channels")
+    if change.restart:
+        done.append("a restart is needed for " + ", ".join(change.restart))
+    return "; ".join(done) or "settings updated"

@@ -1,0 +1,117 @@
+"""Notices to the operators (telegram.admins) and broadcasts to every chat, sent as plain text."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any
+
+from store.base import StoreBase
+from store.records import Notice, OutboxState
+
+
+class NoticeVerbs(StoreBase):
+    """Store verbs for notices (mixed into `Store`)."""
+
+    def broadcast(self, text: str, *, now: datetime) -> int:
+        """Queue `text` to every active chat, as a notice (sent by the delivery worker)."""
+        ts = now.timestamp()
+        cursor = self.db.execute(
+            "INSERT INTO notices (chat_id, text, state, attempts, next_attempt_at, created_at)"
+            " SELECT chat_id, ?, 'pending', 0, ?, ? FROM subscribers WHERE active = 1",
+            [text, ts, ts],
+        )
+        return cursor.rowcount
+
+    def notify_admins(self, text: str, *, now: datetime) -> int:
+        """Queue a message for every admin (fanned out when sent: the list may change)."""
+        ts = now.timestamp()
+        cursor = self.db.execute(
+            "INSERT INTO notices (text, state, attempts, next_attempt_at, created_at)"
+            " VALUES (?, 'pending', 0, ?, ?)",
+            [text, ts, ts],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def fan_out_notices(self, admins: Collection[int]) -> int:
+        """Turn each notice for every admin into one row per admin; the number of notices.
+
+        Without admins the notices are dropped (kept, with the reason).
+        """
+        with self.db.atomic():
+            rows = list(
+                self.db.query(
+                    "SELECT id, text, next_attempt_at, created_at FROM notices"
+                    " WHERE chat_id IS NULL AND state = 'pending'"
+                )
+            )
+            for row in rows:
+                if not admins:
+                    self.db.execute(
+                        "UPDATE notices SET state = 'dropped',"
+                        " last_error = 'no telegram.admins configured' WHERE id = ?",
+                        [row["id"]],
+                    )
+                    continue
+                self.db.conn.executemany(
+                    "INSERT INTO notices (chat_id, text, state, attempts, next_attempt_at,"
+                    " created_at) VALUES (?, ?, 'pending', 0, ?, ?)",
+                    [
+                        (chat, row["text"], row["next_attempt_at"], row["created_at"])
+                        for chat in admins
+                    ],
+                )
+                self.db.execute("UPDATE notices SET state = 'fanned' WHERE id = ?", [row["id"]])
+        return len(rows)
+
+    def due_notices(
+        self, now: datetime, limit: int = 50, *, exclude: Collection[int] = ()
+    ) -> list[Notice]:
+        """Pending notices to one admin each, whose time has come, oldest first."""
+        skip = ",".join("?" * len(exclude))
+        rows = self.db.query(
+            "SELECT id, chat_id, text, attempts, created_at FROM notices"
+            " WHERE state = 'pending' AND chat_id IS NOT NULL AND next_attempt_at <= ?"
+            + (f" AND chat_id NOT IN ({skip})" if exclude else "")
+            + " ORDER BY next_attempt_at, id LIMIT ?",
+            [now.timestamp(), *exclude, limit],
+        )
+        return [
+            Notice(
+                id=row["id"],
+                chat_id=row["chat_id"],
+                text=row["text"],
+                attempts=row["attempts"],
+                created_at=datetime.fromtimestamp(row["created_at"], UTC),
+            )
+            for row in rows
+        ]
+
+    def claim_notice(self, notice_id: int, *, now: datetime) -> bool:
+        cursor = self.db.execute(
+            "UPDATE notices SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?"
+            " WHERE id = ? AND state = 'pending'",
+            [now.timestamp(), notice_id],
+        )
+        return cursor.rowcount == 1
+
+    def settle_notice(
+        self, notice_id: int, state: OutboxState, *, now: datetime, error: str | None = None
+    ) -> None:
+        """Record how sending a notice went: sent, pending (retry at `now`), failed, dropped."""
+        assert state in (
+            OutboxState.SENT,
+            OutboxState.PENDING,
+            OutboxState.FAILED,
+            OutboxState.DROPPED,
+        )
+        self.db.execute(
+            "UPDATE notices SET state = ?, last_error = ?, next_attempt_at = ?,"
+            " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+            [state, error, now.timestamp(), state, now.timestamp(), notice_id],
+        )
+
+    def notices(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """Every notice (to one admin), oldest first: for the CLI and tests."""
+        where, params = ("WHERE chat_id = ?", [chat_id]) if chat_id is not None else ("", [])
+        return list(self.db.query(f"SELECT * FROM notices {where} ORDER BY id", params))

@@ -1,0 +1,231 @@
+"""The outbox: alerts queued per chat, claimed, sent, retried, given up; and "Also:" updates.
+
+A row is `sending` from its claim until the worker settles it, so a crash repeats at most the
+rows in flight (`requeue_inflight`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from store.chats import ChatVerbs
+from store.records import Delivery, OutboxState, StoredItem, dt, stored_item_of
+
+MAX_DIGEST = 200  # alerts in one digest; more wait for the next
+ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlets this long
+
+
+class OutboxVerbs(ChatVerbs):
+    """Store verbs for the outbox (mixed into `Store`); queuing needs the chats' watches."""
+
+    def requeue_inflight(self) -> int:
+        """Rows left 'sending' by a crash go back to pending (at-least-once delivery)."""
+        with self.db.atomic():
+            cursor = self.db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
+            self.db.execute("UPDATE notices SET state = 'pending' WHERE state = 'sending'")
+        return cursor.rowcount
+
+    def due_deliveries(
+        self, now: datetime, limit: int = 50, *, exclude: Collection[int] = ()
+    ) -> list[Delivery]:
+        """The oldest due delivery of each chat not in `exclude`, oldest first.
+
+        One row per chat keeps the worker fair: a chat with a thousand queued alerts waits
+        its turn behind the others' first ones instead of filling every batch.
+        """
+        skip = ",".join("?" * len(exclude))
+        return self._deliveries(
+            "o.id IN (SELECT min(id) FROM outbox WHERE state = 'pending'"
+            " AND coalesce(next_attempt_at, 0) <= ?"
+            " AND chat_id NOT IN (SELECT chat_id FROM subscribers WHERE hold_until > ?)"
+            + (f" AND chat_id NOT IN ({skip})" if exclude else "")
+            + " GROUP BY chat_id) ORDER BY o.next_attempt_at, o.id LIMIT ?",
+            [now.timestamp(), now.timestamp(), *exclude, limit],
+        )
+
+    def due_edits(self, limit: int = 50, *, exclude: Collection[int] = ()) -> list[Delivery]:
+        """Sent alerts whose story has been carried by more outlets since."""
+        skip = ",".join("?" * len(exclude))
+        return self._deliveries(
+            "o.state = 'sent' AND o.edit_pending = 1"
+            + (f" AND o.chat_id NOT IN ({skip})" if exclude else "")
+            + " ORDER BY o.id LIMIT ?",
+            [*exclude, limit],
+        )
+
+    def edit_done(self, delivery_id: int) -> None:
+        self.db.execute("UPDATE outbox SET edit_pending = 0 WHERE id = ?", [delivery_id])
+
+    def _deliveries(self, where: str, params: list[Any]) -> list[Delivery]:
+        rows = self.db.query(
+            "SELECT o.id AS outbox_id, o.chat_id, o.attempts, o.created_at AS queued_at,"
+            " o.topics AS outbox_topics, o.also, o.message_id AS sent_message_id,"
+            " i.*, f.title AS feed_title FROM outbox o JOIN items i ON i.id = o.item_id"
+            f" LEFT JOIN feeds f ON f.id = i.feed_id WHERE {where}",
+            params,
+        )
+        return [
+            Delivery(
+                id=row["outbox_id"],
+                chat_id=row["chat_id"],
+                attempts=row["attempts"],
+                created_at=datetime.fromtimestamp(row["queued_at"], UTC),
+                topics=tuple(json.loads(row["outbox_topics"])),
+                item=stored_item_of(row),
+                feed_title=row["feed_title"],
+                also=tuple(json.loads(row["also"])),
+                message_id=row["sent_message_id"],
+            )
+            for row in rows
+        ]
+
+    def next_due_at(self) -> datetime | None:
+        """When the next pending alert or notice is due."""
+        row = self._one(
+            "SELECT min(t) AS t FROM ("
+            "SELECT min(max(coalesce(o.next_attempt_at, 0), coalesce(s.hold_until, 0))) AS t"
+            " FROM outbox o LEFT JOIN subscribers s ON s.chat_id = o.chat_id"
+            " WHERE o.state = 'pending'"
+            " UNION ALL SELECT min(next_attempt_at) FROM notices WHERE state = 'pending')",
+            [],
+        )
+        return None if row is None else dt(row["t"])
+
+    def claim(self, delivery_id: int, *, now: datetime) -> int | None:
+        """Mark a pending row `sending`; its chat id now, or None when it is no longer pending."""
+        with self.db.atomic():
+            row = self._one(
+                "SELECT chat_id FROM outbox WHERE id = ? AND state = 'pending'", [delivery_id]
+            )
+            if row is None:
+                return None
+            self._update_outbox(
+                "state = 'sending', attempts = attempts + 1, next_attempt_at = ?",
+                [now.timestamp()],
+                delivery_id,
+            )
+        return int(row["chat_id"])
+
+    def count_pending(self, chat_id: int, before: datetime) -> int:
+        row = self._one(
+            "SELECT count(*) AS n FROM outbox WHERE chat_id = ? AND state = 'pending'"
+            " AND created_at < ?",
+            [chat_id, before.timestamp()],
+        )
+        return 0 if row is None else int(row["n"])
+
+    def claim_digest(self, chat_id: int, before: datetime, *, now: datetime) -> list[Delivery]:
+        """Mark a chat's pending alerts queued before `before` `sending`, for one digest."""
+        with self.db.atomic():
+            rows = self._deliveries(
+                "o.chat_id = ? AND o.state = 'pending' AND o.created_at < ? ORDER BY o.id LIMIT ?",
+                [chat_id, before.timestamp(), MAX_DIGEST],
+            )
+            self._settle([d.id for d in rows], "state = 'sending', attempts = attempts + 1", [])
+        return rows
+
+    def settle_many(
+        self,
+        delivery_ids: Sequence[int],
+        state: OutboxState,
+        *,
+        now: datetime,
+        message_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how a digest went for all its rows: sent, pending (retry at `now`), failed."""
+        assert state in (OutboxState.SENT, OutboxState.PENDING, OutboxState.FAILED)
+        if state == OutboxState.SENT:
+            self._settle(
+                delivery_ids,
+                "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
+                [message_id, now.timestamp()],
+            )
+        else:
+            self._settle(
+                delivery_ids,
+                "state = ?, last_error = ?, next_attempt_at = ?",
+                [state, error, now.timestamp()],
+            )
+
+    def _settle(self, delivery_ids: Sequence[int], assignments: str, params: list[Any]) -> None:
+        if delivery_ids:
+            marks = ",".join("?" * len(delivery_ids))
+            self.db.execute(
+                f"UPDATE outbox SET {assignments} WHERE id IN ({marks})", [*params, *delivery_ids]
+            )
+
+    def mark_sent(self, delivery_id: int, message_id: int | None, *, now: datetime) -> None:
+        self._update_outbox(
+            "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
+            [message_id, now.timestamp()],
+            delivery_id,
+        )
+
+    def mark_retry(self, delivery_id: int, error: str, *, at: datetime) -> None:
+        self._update_outbox(
+            "state = 'pending', last_error = ?, next_attempt_at = ?",
+            [error, at.timestamp()],
+            delivery_id,
+        )
+
+    def mark_failed(
+        self, delivery_id: int, error: str, *, state: OutboxState = OutboxState.FAILED
+    ) -> None:
+        self._update_outbox("state = ?, last_error = ?", [state, error], delivery_id)
+
+    def outbox_counts(self) -> dict[str, int]:
+        return {
+            row["state"]: row["n"]
+            for row in self.db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
+        }
+
+    def _update_outbox(self, assignments: str, params: list[Any], delivery_id: int) -> None:
+        self.db.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", [*params, delivery_id])
+
+    def _enqueue(self, item: StoredItem, now: float) -> int:
+        """Queue one delivery per active chat subscribed (before the item came) to its topics."""
+        marks = ",".join("?" * len(item.topics))
+        chats: dict[int, list[str]] = {}
+        for row in self.db.query(
+            "SELECT s.chat_id, s.topic_id FROM subscriptions s"
+            " JOIN subscribers c ON c.chat_id = s.chat_id"
+            f" WHERE c.active = 1 AND s.topic_id IN ({marks}) AND s.created_at <= ?"
+            " ORDER BY s.chat_id, s.topic_id",
+            [*item.topics, now],
+        ):
+            chats.setdefault(row["chat_id"], []).append(row["topic_id"])
+        for chat_id, watched in self.watch_chats(list(item.topics)).items():
+            chats.setdefault(chat_id, []).extend(watched)
+        queued = 0
+        for chat_id, topics in chats.items():
+            ordered = [t for t in item.topics if t in topics]
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO outbox (chat_id, story_id, item_id, topics, state,"
+                " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+                [chat_id, item.story_id, item.id, json.dumps(ordered), now, now],
+            )
+            queued += cursor.rowcount
+        return queued
+
+    def _add_outlet(self, story_id: int, feed_id: str, outlet: str, now: float) -> None:
+        """Record another outlet on the story's recent alerts, to be shown as "Also: ..."."""
+        since = now - ALSO_WINDOW.total_seconds()
+        for alert in list(
+            self.db.query(
+                "SELECT o.id, o.also, i.feed_id FROM outbox o JOIN items i ON i.id = o.item_id"
+                " WHERE o.story_id = ? AND o.created_at >= ? AND o.state IN"
+                " ('pending', 'sending', 'sent')",
+                [story_id, since],
+            )
+        ):
+            also = json.loads(alert["also"])
+            if alert["feed_id"] == feed_id or outlet in also:
+                continue
+            self.db.execute(
+                "UPDATE outbox SET also = ?, edit_pending = (state = 'sent') WHERE id = ?",
+                [json.dumps([*also, outlet]), alert["id"]],
+            )

@@ -1,0 +1,249 @@
+"""What crosses the store's boundary: the record types, the outbox states, and the one place
+rows are turned into records (times kept as UTC epoch seconds, lists as JSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+WATCH_PREFIX = "@w"  # a watch matches as the topic "@w<id>"; config ids cannot start with "@"
+
+
+class OutboxState(StrEnum):
+    """Where an alert (a row of `outbox`) or a notice stands."""
+
+    PENDING = "pending"  # waiting for its time
+    SENDING = "sending"  # claimed; a crash sends it again (at-least-once)
+    SENT = "sent"
+    FAILED = "failed"  # given up (kept, and reported to the admins)
+    DROPPED = "dropped"  # its chat is gone or moved (kept, with the reason)
+    FANNED = "fanned"  # a notice for every admin, turned into one row per admin
+
+
+def ts(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def json_list(values: Sequence[str]) -> str:
+    # most items match nothing: their topics and marks are both empty
+    return json.dumps(list(values)) if values else "[]"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about one feed between polls."""
+
+    id: str
+    url: str
+    title: str | None = None
+    primed: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_errors: int = 0
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    config_url: str | None = None
+    errors_since: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """An item as handed to the store for ingestion."""
+
+    guid: str
+    link: str | None
+    canonical_url: str | None
+    title: str
+    summary: str
+    published_at: datetime | None
+    topics: tuple[str, ...] = ()
+    fingerprint: str | None = None
+    story_hint: int | None = None  # a story the clustering says this item belongs to
+    brief: str = ""  # the summary alerts show (empty: the summary's start)
+    marks: tuple[str, ...] = ()  # words of `brief` to set in bold
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: int
+    story_id: int
+    feed_id: str
+    guid: str
+    link: str | None
+    title: str
+    summary: str
+    published_at: datetime | None
+    fetched_at: datetime
+    topics: tuple[str, ...]
+    brief: str = ""
+    marks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What one ingestion did: stored items, the ones that started a new story, alerts queued."""
+
+    stored: tuple[StoredItem, ...]
+    new_stories: tuple[StoredItem, ...]
+    queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    chat_id: int
+    chat_type: str | None
+    title: str | None
+    language_code: str | None
+    active: bool
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPrefs:
+    chat_id: int
+    chat_type: str | None
+    language_code: str | None
+    timezone: str | None  # None: the config's telegram.timezone
+    digest: str  # "", "daily HH:MM" or "weekly <day> HH:MM"
+    quiet: str  # "", "HH:MM-HH:MM silent" or "HH:MM-HH:MM hold"
+    muted_until: datetime | None
+    hold_until: datetime | None
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    id: int
+    chat_id: int
+    query: str
+
+    @property
+    def topic_id(self) -> str:
+        return f"{WATCH_PREFIX}{self.id}"
+
+
+def watch_id(topic_id: str) -> int | None:
+    """The watch behind a matched topic id, or None for a configured topic."""
+    if topic_id.startswith(WATCH_PREFIX) and topic_id[len(WATCH_PREFIX) :].isdigit():
+        return int(topic_id[len(WATCH_PREFIX) :])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One outbox row joined with the item it announces."""
+
+    id: int
+    chat_id: int
+    attempts: int
+    created_at: datetime
+    topics: tuple[str, ...]
+    item: StoredItem
+    feed_title: str | None
+    also: tuple[str, ...] = ()  # other outlets that carried the story since
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message to one operator (telegram.admins), sent as plain text."""
+
+    id: int
+    chat_id: int
+    text: str
+    attempts: int
+    created_at: datetime
+
+
+# -- rows to records (and back) ------------------------------------------------------------
+
+
+def feed_state_of(row: dict[str, Any]) -> FeedState:
+    return FeedState(
+        id=row["id"],
+        url=row["url"],
+        title=row["title"],
+        primed=bool(row["primed"]),
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        body_hash=row["body_hash"],
+        last_status=row["last_status"],
+        last_error=row["last_error"],
+        consecutive_errors=row["consecutive_errors"],
+        last_attempt_at=dt(row["last_attempt_at"]),
+        last_success_at=dt(row["last_success_at"]),
+        next_poll_at=dt(row["next_poll_at"]),
+        config_url=row["config_url"],
+        errors_since=dt(row["errors_since"]),
+        disabled_at=dt(row["disabled_at"]),
+        disabled_reason=row["disabled_reason"],
+    )
+
+
+def feed_state_row(state: FeedState) -> dict[str, Any]:
+    return {
+        "id": state.id,
+        "url": state.url,
+        "title": state.title,
+        "primed": int(state.primed),
+        "etag": state.etag,
+        "last_modified": state.last_modified,
+        "body_hash": state.body_hash,
+        "last_status": state.last_status,
+        "last_error": state.last_error,
+        "consecutive_errors": state.consecutive_errors,
+        "last_attempt_at": ts(state.last_attempt_at),
+        "last_success_at": ts(state.last_success_at),
+        "next_poll_at": ts(state.next_poll_at),
+        "config_url": state.config_url,
+        "errors_since": ts(state.errors_since),
+        "disabled_at": ts(state.disabled_at),
+        "disabled_reason": state.disabled_reason,
+    }
+
+
+def stored_item_of(row: dict[str, Any]) -> StoredItem:
+    fetched = dt(row["fetched_at"])
+    assert fetched is not None
+    return StoredItem(
+        id=row["id"],
+        story_id=row["story_id"],
+        feed_id=row["feed_id"],
+        guid=row["guid"],
+        link=row["link"],
+        title=row["title"],
+        summary=row["summary"],
+        published_at=dt(row["published_at"]),
+        fetched_at=fetched,
+        topics=tuple(json.loads(row["topics"])),
+        brief=row.get("brief") or "",
+        marks=tuple(json.loads(row.get("marks") or "[]")),
+    )
+
+
+def prefs_of(row: dict[str, Any]) -> ChatPrefs:
+    return ChatPrefs(
+        chat_id=row["chat_id"],
+        chat_type=row["chat_type"],
+        language_code=row["language_code"],
+        timezone=row["timezone"],
+        digest=row["digest"] or "",
+        quiet=row["quiet"] or "",
+        muted_until=dt(row["muted_until"]),
+        hold_until=dt(row["hold_until"]),
+        active=bool(row["active"]),
+    )
