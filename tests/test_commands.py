@@ -1,4 +1,5 @@
-"""Every subscriber and admin command, through real python-telegram-bot and the fake Bot API.
+"""Every subscriber and admin command, through real python-telegram-bot and the fake Bot API;
+every command answers.
 
 The handlers' clock is a `Clock` the tests move, so digests and mutes need no waiting.
 """
@@ -253,3 +254,69 @@ async def test_the_menu_is_set_per_language(bot_api: FakeBotAPI) -> None:
     names = [c["command"] for c in calls[0].params["commands"]]
     assert "watch" in names and "stats" not in names
     assert calls[1].params["commands"][0]["description"] == "приветствие, темы и настройки"
+
+
+# -- the chat's basics (these were tests/test_bot.py, on a harness of its own) -----------------
+
+
+async def test_start_welcomes_and_shows_how_to_subscribe(bot: Bot) -> None:
+    text = await bot.say("/start")
+    assert "kurilwatch" in text and "<code>/subscribe kuril</code>" in text
+    assert "peace-treaty" in text
+    subscriber = await bot.store.run(Store.subscriber, USER)
+    assert subscriber is not None and subscriber.active and subscriber.chat_type == "private"
+
+
+async def test_subscribe_list_unsubscribe(bot: Bot) -> None:
+    assert "Subscribed to kuril, peace-treaty" in await bot.say("/subscribe kuril peace-treaty")
+    assert await bot.store.run(Store.subscriptions, USER) == ["kuril", "peace-treaty"]
+    assert "Already subscribed to kuril" in await bot.say("/subscribe kuril")
+    listed = await bot.say("/list")
+    assert "<code>kuril</code> — Kuril Islands" in listed
+    assert "✅ <code>kuril</code>" in await bot.say("/topics")
+    assert "Unsubscribed from kuril" in await bot.say("/unsubscribe kuril")
+    assert "not subscribed to kuril" in await bot.say("/unsubscribe kuril")
+    assert await bot.store.run(Store.subscriptions, USER) == ["peace-treaty"]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (
+            "/subscribe kurils",
+            "Unknown topic 'kurils'. Valid topics: <code>kuril</code>, <code>peace-treaty</code>",
+        ),
+        ("/subscribe", "Which topic? Valid topics: <code>kuril</code>"),
+        ("/unsubscribe nope", "Unknown topic 'nope'. Valid topics:"),
+        ("/frobnicate", "I don't know that command. /help"),
+        ("/help", "/subscribe — follow a topic"),
+    ],
+)
+async def test_bad_arguments_get_a_helpful_reply(bot: Bot, command: str, expected: str) -> None:
+    assert expected in await bot.say(command)
+    assert await bot.store.run(Store.subscriptions, USER) == []
+
+
+async def test_stop_forgets_the_chat(bot: Bot) -> None:
+    await bot.say("/subscribe all")
+    assert "Send /start to begin again" in await bot.say("/stop")
+    assert await bot.store.run(Store.subscriber, USER) is None
+    assert "You follow no topics yet" in await bot.say("/list")
+
+
+async def test_group_commands_addressed_to_the_bot(bot: Bot) -> None:
+    group: dict[str, Any] = {
+        "chat_id": -300,
+        "chat_type": "group",
+        "user_id": 77,
+        "chat_title": "Kuril watchers",
+    }
+    assert "Only this group's admins" in await bot.say(
+        "/subscribe@kurilwatch_test_bot kuril", **group
+    )
+    assert await bot.store.run(Store.subscriptions, -300) == []
+    bot.api.set_admins(-300, [77])
+    assert "Subscribed to kuril" in await bot.say("/subscribe@kurilwatch_test_bot kuril", **group)
+    subscriber = await bot.store.run(Store.subscriber, -300)
+    assert subscriber is not None and subscriber.chat_type == "group"
+    assert subscriber.title == "Kuril watchers"
