@@ -56,3 +56,26 @@ def test_config_edits_apply_without_a_restart_and_a_bad_edit_keeps_the_old_confi
     assert daemon.proc.poll() is None
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
+
+
+def test_the_config_diff_is_pure_and_names_what_needs_a_restart() -> None:
+    from bot.config import parse_config
+    from bot.reload import diff
+
+    base = (
+        "topics:\n  kuril:\n    title: Kuril\n    query: Kuril\n"
+        "feeds:\n  - {id: a, url: 'http://a.example/'}\n  - {id: b, url: 'http://b.example/'}\n"
+    )
+    old = parse_config(base)
+    assert diff(old, old) == diff(old, parse_config(base))
+    assert not diff(old, old).feeds and not diff(old, old).restart
+    new = parse_config(
+        base.replace("http://b.example/", "http://b2.example/").replace("query: Kuril", "query: X")
+        + "  - {id: c, url: 'http://c.example/'}\npoll:\n  concurrency: 8\n"
+        "store:\n  path: other.db\n"
+    )
+    change = diff(old, new)
+    assert [f.id for f in change.added] == ["c"] and [f.id for f in change.changed] == ["b"]
+    assert change.removed == () and change.topics and not change.channels
+    assert change.restart == ("store.path", "poll.concurrency")
+    assert [f.id for f in diff(new, old).changed] == ["b"] and diff(new, old).removed == ("c",)

@@ -4,6 +4,7 @@
 cannot parse, another refusal, or a transient network/server error); `outcome` turns it into
 what the worker does for a single alert, an "Also:" edit, a digest or an admin notice: retry
 when, hold the chat how long, move it, mark it gone, fall back to plain text, give up or drop.
+`GivenUp` gathers the alerts given up into one notice to the admins per REPORT_EVERY.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot.delivery.retry import retry_after_seconds
 
 EDIT_RETRY = 30.0  # seconds before a failed "Also:" update to a chat is tried again
+REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
 
 
 class Path(StrEnum):
@@ -145,3 +147,30 @@ def outcome(
     if now - queued_at > deadline:
         return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})", metric=metric)
     return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff), metric=metric)
+
+
+class GivenUp:
+    """Alerts given up since the last report to the admins."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.reported_at: datetime | None = None
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def report(self, now: datetime, *, force: bool = False) -> str | None:
+        """The notice to send now, if one is due (`force`: at a stop), and the lines are
+        taken; None when there is nothing to say or the last report was too recent."""
+        if not self.lines:
+            return None
+        if not force and self.reported_at and now - self.reported_at < REPORT_EVERY:
+            return None
+        lines, self.lines = self.lines, []
+        self.reported_at = now
+        shown = "\n".join(f"- {line}" for line in lines[:10])
+        more = f"\n... and {len(lines) - 10} more" if len(lines) > 10 else ""
+        return (
+            f"kurilwatch: {len(lines)} alert(s) could not be delivered and were given up"
+            f" (kept in the outbox as 'failed'):\n{shown}{more}"
+        )

@@ -21,7 +21,7 @@ from telegram.constants import ParseMode
 from telegram.error import NetworkError
 
 from bot.delivery.limits import Limits, SendLimits
-from bot.delivery.outcome import Action, Outcome, Path, outcome
+from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failure_of, outcome
 from bot.delivery.plan import Plan, chat_tz, plan
 from bot.delivery.render import (
     MAX_MESSAGE,
@@ -40,7 +40,6 @@ from watchers.clock import Clock, utcnow
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +94,7 @@ class DeliveryWorker:
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._inflight: set[int] = set()  # chats with a send in flight
         self._tasks: set[asyncio.Task[None]] = set()
-        self._given_up: list[str] = []
-        self._reported_at: datetime | None = None
+        self._given_up = GivenUp()
 
     def apply(self, settings: DeliverySettings) -> None:
         """New settings from a reloaded config; the concurrency stays until a restart."""
@@ -208,7 +206,7 @@ class DeliveryWorker:
                 first_id = first_id or message.message_id
         except Exception as exc:
             now = self.clock()
-            result = self._outcome(exc, Path.DIGEST, now, rows[0].created_at, rows[0].attempts)
+            result = self._outcome(exc, Path.DIGEST, now, rows[0])
             if result.hold is not None:
                 self._hold(chat_id, result.hold)
             if result.action is Action.GONE:
@@ -217,7 +215,7 @@ class DeliveryWorker:
                 await self.store.run(
                     Store.settle_many, ids, OutboxState.FAILED, now=now, error=result.error
                 )
-                self._given_up.append(f"chat {chat_id}, a digest of {len(ids)}: {result.error}")
+                self._given_up.add(f"chat {chat_id}, a digest of {len(ids)}: {result.error}")
             else:
                 assert result.at is not None
                 await self.store.run(
@@ -328,7 +326,7 @@ class DeliveryWorker:
             )
         except Exception as exc:
             now = self.clock()
-            result = self._outcome(exc, Path.EDIT, now, delivery.created_at, delivery.attempts)
+            result = self._outcome(exc, Path.EDIT, now, delivery)
             if result.hold is not None:
                 self._hold(delivery.chat_id, result.hold)
             if result.action is Action.RAISE:
@@ -368,7 +366,7 @@ class DeliveryWorker:
         try:
             await self._send(notice.chat_id, notice.text[:MAX_MESSAGE], html=False)
         except Exception as exc:
-            result = self._outcome(exc, Path.NOTICE, at, notice.created_at, notice.attempts)
+            result = self._outcome(exc, Path.NOTICE, at, notice)
             if result.hold is not None:
                 self._hold(notice.chat_id, result.hold)
             error = result.error
@@ -385,21 +383,10 @@ class DeliveryWorker:
         await self.store.run(Store.settle_notice, notice.id, state, now=at, error=error)
 
     async def _report_given_up(self, *, force: bool = False) -> None:
-        """Tell the admins about alerts given up, at most one notice per REPORT_EVERY."""
-        if not self._given_up:
-            return
         now = self.clock()
-        if not force and self._reported_at and now - self._reported_at < REPORT_EVERY:
-            return
-        lines, self._given_up = self._given_up, []
-        self._reported_at = now
-        shown = "\n".join(f"- {line}" for line in lines[:10])
-        more = f"\n... and {len(lines) - 10} more" if len(lines) > 10 else ""
-        text = (
-            f"kurilwatch: {len(lines)} alert(s) could not be delivered and were given up"
-            f" (kept in the outbox as 'failed'):\n{shown}{more}"
-        )
-        await self.store.run(Store.notify_admins, text, now=now)
+        text = self._given_up.report(now, force=force)
+        if text is not None:
+            await self.store.run(Store.notify_admins, text, now=now)
 
     async def _deliver(self, delivery: Delivery, *, silent: bool = False) -> None:
         alert = to_alert(delivery)
@@ -408,7 +395,7 @@ class DeliveryWorker:
                 delivery.chat_id, render_html(alert, tz=self.tz), html=True, silent=silent
             )
         except Exception as exc:
-            if self._outcome(exc, Path.SEND).action is not Action.PLAIN:
+            if failure_of(exc) is not Failure.UNPARSABLE:
                 await self._failure(delivery, exc)
                 return
             log.error(
@@ -446,33 +433,18 @@ class DeliveryWorker:
             self.metrics.delivered(outcome, queued_at, now)
 
     def _outcome(
-        self,
-        exc: BaseException,
-        path: Path,
-        now: datetime | None = None,
-        queued_at: datetime | None = None,
-        attempts: int = 0,
-        *,
-        html: bool = True,
+        self, exc: BaseException, path: Path, now: datetime, row: Delivery | Notice, **kw: bool
     ) -> Outcome:
-        now = now or self.clock()
+        deadline, max_backoff = self.settings.deadline, self.settings.max_backoff
         return outcome(
-            exc,
-            path,
-            now=now,
-            queued_at=queued_at or now,
-            attempts=attempts,
-            deadline=self.settings.deadline,
-            max_backoff=self.settings.max_backoff,
-            html=html,
-        )
+            exc, path, now=now, queued_at=row.created_at, attempts=row.attempts,
+            deadline=deadline, max_backoff=max_backoff, **kw,
+        )  # fmt: skip
 
     async def _failure(self, delivery: Delivery, exc: BaseException, *, html: bool = True) -> None:
         now = self.clock()
         chat_id = delivery.chat_id
-        result = self._outcome(
-            exc, Path.SEND, now, delivery.created_at, delivery.attempts, html=html
-        )
+        result = self._outcome(exc, Path.SEND, now, delivery, html=html)
         self._count(result.metric or "error")
         if result.hold is not None:
             self._hold(chat_id, result.hold)
@@ -517,6 +489,6 @@ class DeliveryWorker:
     async def _give_up(self, delivery: Delivery, error: str) -> None:
         await self.store.run(Store.mark_failed, delivery.id, error)
         log.error("chat %d: alert %d failed for good: %s", delivery.chat_id, delivery.id, error)
-        self._given_up.append(
+        self._given_up.add(
             f"chat {delivery.chat_id}, alert {delivery.id} ({delivery.item.title[:80]}): {error}"
         )

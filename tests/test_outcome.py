@@ -1,0 +1,175 @@
+"""What a Telegram failure means, for each kind of request: one table, pure (no I/O, no clock)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.delivery.outcome import (
+    EDIT_RETRY,
+    Action,
+    Failure,
+    GivenUp,
+    Outcome,
+    Path,
+    backoff,
+    failure_of,
+    outcome,
+)
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+DEADLINE = timedelta(hours=24)
+MAX_BACKOFF = timedelta(minutes=10)
+ATTEMPTS = 3  # the fourth try waits 2**3 s
+WAIT = timedelta(seconds=8)
+
+ERRORS: dict[str, BaseException] = {
+    "429": RetryAfter(30),
+    "403": Forbidden("Forbidden: bot was blocked by the user"),
+    "chat not found": BadRequest("Bad Request: chat not found"),
+    "migrated": ChatMigrated(-100123),
+    "can't parse": BadRequest("Bad Request: can't parse entities: unsupported start tag"),
+    "5xx": NetworkError("Bad Gateway"),
+    "timeout": TimedOut(),
+    "network error": NetworkError("httpx.ConnectError: All connection attempts failed"),
+}
+
+FAILURES = {
+    "429": Failure.FLOOD,
+    "403": Failure.GONE,
+    "chat not found": Failure.GONE,
+    "migrated": Failure.MIGRATED,
+    "can't parse": Failure.UNPARSABLE,
+    "5xx": Failure.TRANSIENT,
+    "timeout": Failure.TRANSIENT,
+    "network error": Failure.TRANSIENT,
+}
+
+S = timedelta(seconds=30)
+# (path, error) -> action, start of the recorded error, retry due after NOW, chat held (s), metric
+TABLE: dict[tuple[Path, str], tuple[Action, str | None, timedelta | None, float | None, str | None]]
+TABLE = {
+    (Path.SEND, "429"): (Action.RETRY, "429: Flood control", S, 30.0, "flood"),
+    (Path.SEND, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, "gone"),
+    (Path.SEND, "chat not found"): (Action.GONE, "Chat not found", None, None, "gone"),
+    (Path.SEND, "migrated"): (Action.MIGRATE, "chat migrated", timedelta(0), None, "migrated"),
+    (Path.SEND, "can't parse"): (Action.PLAIN, "Can't parse entities", None, None, None),
+    (Path.SEND, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, "error"),
+    (Path.SEND, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, "error"),
+    (Path.SEND, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, "error"),
+    (Path.EDIT, "429"): (Action.LATER, None, None, 30.0, None),
+    (Path.EDIT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
+    (Path.EDIT, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
+    # not handled on this path: the worker logs it and the edit is tried again
+    (Path.EDIT, "migrated"): (Action.RAISE, "ChatMigrated: Group migrated", None, None, None),
+    (Path.EDIT, "can't parse"): (Action.DROP, "Can't parse entities", None, None, None),
+    (Path.EDIT, "5xx"): (Action.LATER, "NetworkError: Bad Gateway", None, EDIT_RETRY, None),
+    (Path.EDIT, "timeout"): (Action.LATER, "TimedOut: Timed out", None, EDIT_RETRY, None),
+    (Path.EDIT, "network error"): (Action.LATER, "NetworkError: httpx", None, EDIT_RETRY, None),
+    (Path.DIGEST, "429"): (Action.RETRY, "RetryAfter: Flood control", S, 30.0, None),
+    (Path.DIGEST, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
+    (Path.DIGEST, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
+    # a digest's chat is not moved: its rows are retried (and moved by the next single send)
+    (Path.DIGEST, "migrated"): (Action.RETRY, "ChatMigrated: Group migrated", WAIT, None, None),
+    (Path.DIGEST, "can't parse"): (Action.GIVE_UP, "400: Can't parse", timedelta(0), None, None),
+    (Path.DIGEST, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, None),
+    (Path.DIGEST, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
+    (Path.DIGEST, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
+    (Path.NOTICE, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
+    (Path.NOTICE, "403"): (Action.DROP, "Forbidden: bot was blocked", None, None, None),
+    (Path.NOTICE, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
+    (Path.NOTICE, "migrated"): (Action.RETRY, "ChatMigrated: Group migrated", WAIT, None, None),
+    (Path.NOTICE, "can't parse"): (Action.DROP, "Can't parse entities", None, None, None),
+    (Path.NOTICE, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, None),
+    (Path.NOTICE, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
+    (Path.NOTICE, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
+}
+
+
+def decide(
+    exc: BaseException, path: Path, *, queued_at: datetime = NOW - timedelta(hours=1), **kw: bool
+) -> Outcome:
+    return outcome(
+        exc,
+        path,
+        now=NOW,
+        queued_at=queued_at,
+        attempts=ATTEMPTS,
+        deadline=DEADLINE,
+        max_backoff=MAX_BACKOFF,
+        **kw,
+    )
+
+
+def test_the_table_covers_every_error_on_every_path() -> None:
+    assert set(TABLE) == {(path, name) for path in Path for name in ERRORS}
+
+
+@pytest.mark.parametrize(("path", "name"), sorted(TABLE))
+def test_telegram_failure_to_outcome(path: Path, name: str) -> None:
+    action, error, due, hold, metric = TABLE[path, name]
+    result = decide(ERRORS[name], path)
+    assert result.action is action
+    assert (result.error or "").startswith(error or "")
+    assert (result.error is None) == (error is None)
+    assert result.at == (None if due is None else NOW + due)
+    assert result.hold == hold
+    assert result.metric == metric
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_one_reading_of_each_error(name: str) -> None:
+    assert failure_of(ERRORS[name]) is FAILURES[name]
+
+
+def test_a_migrated_chat_names_its_new_id() -> None:
+    assert decide(ERRORS["migrated"], Path.SEND).new_chat_id == -100123
+
+
+@pytest.mark.parametrize("name", ["5xx", "timeout", "network error"])
+def test_after_the_deadline_a_send_and_a_notice_give_up_but_a_digest_waits(name: str) -> None:
+    late = NOW - DEADLINE - timedelta(minutes=1)
+    send = decide(ERRORS[name], Path.SEND, queued_at=late)
+    assert send.action is Action.GIVE_UP and send.metric == "error"
+    assert send.error.endswith("(retried for 1 day, 0:00:00)")
+    assert decide(ERRORS[name], Path.NOTICE, queued_at=late).action is Action.GIVE_UP
+    assert decide(ERRORS[name], Path.DIGEST, queued_at=late).action is Action.RETRY
+
+
+def test_plain_text_that_is_still_refused_is_given_up_and_so_is_any_other_400() -> None:
+    plain = decide(ERRORS["can't parse"], Path.SEND, html=False)
+    assert plain.action is Action.GIVE_UP and plain.metric == "rejected"
+    too_long = decide(BadRequest("Bad Request: message is too long"), Path.SEND)
+    assert too_long.action is Action.GIVE_UP
+    assert too_long.error == "400: Message is too long"
+
+
+def test_backoff_doubles_up_to_the_maximum() -> None:
+    assert [backoff(n, MAX_BACKOFF).total_seconds() for n in (0, 1, 3, 9, 10, 99)] == [
+        1,
+        2,
+        8,
+        512,
+        600,
+        600,
+    ]
+
+
+def test_alerts_given_up_are_reported_at_most_once_per_ten_minutes() -> None:
+    given_up = GivenUp()
+    assert given_up.report(NOW) is None  # nothing to say
+    for n in range(12):
+        given_up.add(f"alert {n}")
+    first = given_up.report(NOW)
+    assert first is not None and first.startswith("kurilwatch: 12 alert(s)")
+    assert "- alert 9" in first and "- alert 10" not in first and "... and 2 more" in first
+    given_up.add("alert 12")
+    assert given_up.report(NOW + timedelta(minutes=9)) is None  # too soon: kept
+    assert given_up.report(NOW + timedelta(minutes=9), force=True) == (
+        "kurilwatch: 1 alert(s) could not be delivered and were given up"
+        " (kept in the outbox as 'failed'):\n- alert 12"
+    )
+    given_up.add("alert 13")
+    assert given_up.report(NOW + timedelta(minutes=20)) is not None
