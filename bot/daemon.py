@@ -26,6 +26,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer
 from bot.reload import config_topics, delivery_settings
+from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands
 from bot.updates import PerChatUpdates
 from store import AsyncStore, Store, StoredItem, Watch
@@ -33,6 +34,7 @@ from watchers.config import FeedConfig, TopicConfig
 from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller, PollReport, current_state
+from watchers.poll_timing import first_poll_at
 from watchers.pool import ParsePool
 from watchers.topics.compile import Topics, compile_topics
 
@@ -326,27 +328,7 @@ class Daemon:
             self._compiled = covered
 
     async def _add_channels(self, app: App, store: AsyncStore) -> None:
-        """Channels of the config get every alert of their topics, as if subscribed."""
-        now = datetime.now(UTC)
-        for channel in self.settings.channels:
-            try:
-                chat = await app.bot.get_chat(
-                    int(channel.chat) if channel.chat.lstrip("-").isdigit() else channel.chat
-                )
-            except TelegramError as exc:
-                log.error(
-                    "channel %s: cannot use it (%s); is the bot an admin there?", channel.chat, exc
-                )
-                continue
-            await store.run(
-                Store.upsert_subscriber, chat.id, now=now, chat_type=chat.type, title=chat.title
-            )
-            current = set(await store.run(Store.subscriptions, chat.id))
-            for topic in set(channel.topics) - current:
-                await store.run(Store.subscribe, chat.id, topic, now=now)
-            for topic in current - set(channel.topics):
-                await store.run(Store.unsubscribe, chat.id, topic)
-            log.info("channel %s (%d): topics %s", channel.chat, chat.id, ", ".join(channel.topics))
+        await add_channels(app.bot, store, self.settings.channels, now=datetime.now(UTC))
 
     async def _housekeeping(self, store: AsyncStore, poller: Poller) -> None:
         """Daily: compact old items (their dedup keys stay) and forget old story candidates."""
@@ -375,16 +357,7 @@ class Daemon:
                     feed.id,
                 )
                 continue
-            first = state.next_poll_at or now
-            # an operator who shortened the interval need not wait out the old one
-            longest = (
-                self.settings.poll.max_backoff
-                if state.consecutive_errors
-                else max(
-                    feed.interval or self.settings.poll.interval, self.settings.poll.max_interval
-                )
-            )
-            feeds.add(feed, min(max(first, now), now + longest))
+            feeds.add(feed, first_poll_at(state, feed, self.settings.poll, now))
 
     async def _poll(self, poller: Poller, feed: FeedConfig, source: str) -> datetime | None:
         """One scheduled poll; returns when to poll again (None: not again)."""

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.config import Config
-from bot.delivery.worker import DeliverySettings, DeliveryWorker
+from bot.delivery.limits import DeliverySettings
+from bot.delivery.worker import DeliveryWorker
 from bot.telegram.context import BotContext
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler

@@ -12,8 +12,8 @@ import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.delivery.limits import Limits, SendLimits
-from bot.delivery.worker import DeliverySettings, DeliveryWorker
+from bot.delivery.limits import DeliverySettings, Limits, SendLimits
+from bot.delivery.worker import DeliveryWorker
 from store import AsyncStore, FeedState, ItemRecord, Store
 from tests.conftest import TOKEN, Clock
 from tests.fakes.telegram_api import FakeBotAPI

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from store import FeedState
 from watchers import poll_timing
+from watchers.config import FeedConfig, PollConfig
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 MIN, HOUR = timedelta(minutes=1), timedelta(hours=1)
@@ -77,3 +79,29 @@ def test_retry_after_is_honoured_over_a_shorter_backoff(errors: int) -> None:
         interval=MIN, max_backoff=6 * HOUR, errors=errors, retry=2 * HOUR, rng=random.Random(3)
     )
     assert wait >= 2 * HOUR
+
+
+@pytest.mark.parametrize(
+    ("next_poll_in", "errors", "interval", "expected"),
+    [
+        (None, 0, None, timedelta(0)),  # never polled: now
+        (-HOUR, 0, None, timedelta(0)),  # overdue: now
+        (10 * MIN, 0, None, 10 * MIN),  # when its last poll chose
+        (3 * HOUR, 0, None, HOUR),  # the operator shortened the interval: at most max_interval
+        (3 * HOUR, 0, 2 * HOUR, 2 * HOUR),  # ... or the feed's own longer interval
+        (5 * HOUR, 3, None, 5 * HOUR),  # backing off: up to max_backoff
+        (9 * HOUR, 3, None, 6 * HOUR),
+    ],
+)
+def test_first_poll_after_a_start(
+    next_poll_in: timedelta | None, errors: int, interval: timedelta | None, expected: timedelta
+) -> None:
+    poll = PollConfig(interval=5 * MIN, max_interval=HOUR, max_backoff=6 * HOUR)
+    feed = FeedConfig.model_validate({"id": "a", "url": "http://a.example/", "interval": interval})
+    state = FeedState(
+        id="a",
+        url="http://a.example/",
+        consecutive_errors=errors,
+        next_poll_at=None if next_poll_in is None else NOW + next_poll_in,
+    )
+    assert poll_timing.first_poll_at(state, feed, poll, NOW) == NOW + expected

@@ -15,7 +15,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from store import FeedState
 from watchers import bounded
+from watchers.config import FeedConfig, PollConfig
 
 JITTER = 0.05  # spread polls a few percent so feeds do not poll in lockstep
 BACKOFF_JITTER = 0.2
@@ -108,3 +110,16 @@ def after_error(
 def _jittered(delay: timedelta, spread: float, rng: random.Random | None) -> timedelta:
     factor = (rng or random).uniform(1 - spread, 1 + spread)
     return delay * factor
+
+
+def first_poll_at(state: FeedState, feed: FeedConfig, poll: PollConfig, now: datetime) -> datetime:
+    """When a (not disabled) feed is first polled after a start: when its last poll chose, but
+    now if that has passed, and no later than its longest wait from now (an operator who
+    shortened the interval need not wait out the old one)."""
+    first = state.next_poll_at or now
+    longest = (
+        poll.max_backoff
+        if state.consecutive_errors
+        else max(feed.interval or poll.interval, poll.max_interval)
+    )
+    return min(max(first, now), now + longest)

@@ -1,12 +1,16 @@
-"""Telegram's send limits, kept on our side so that a burst of news never meets a 429.
+"""Telegram's send limits, kept on our side so that a burst of news never meets a 429, and the
+rest of what the delivery worker takes from the config (`DeliverySettings`).
 
-A pure bookkeeping class: the caller passes the time (the event loop's clock) and sends when
-told. Overall sends are spaced evenly; a private chat has a token bucket with a small burst;
-a group or channel is spaced to its per-minute limit.
+`SendLimits` is a pure bookkeeping class: the caller passes the time (the event loop's clock)
+and sends when told. Overall sends are spaced evenly; a private chat has a token bucket with a
+small burst; a group or channel is spaced to its per-minute limit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated
 
 from pydantic import Field
@@ -24,6 +28,20 @@ class Limits(Model):
     private_per_second: Annotated[float, Rate] = 1.0  # to one private chat
     private_burst: Annotated[int, Field(ge=1, le=10)] = 3
     group_per_minute: Annotated[float, Rate] = 20.0  # to one group or channel
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    link_previews: bool = False
+    deadline: timedelta = timedelta(hours=24)  # retry transient failures this long
+    max_backoff: timedelta = timedelta(minutes=10)
+    limits: Limits = field(default_factory=Limits)
+    concurrency: int = 4  # sends in flight at once: at most these are repeated after a crash
+    burst_digest: int = 10  # more alerts than this waiting for one chat go out as one digest
+    admins: tuple[int, ...] = ()  # told of alerts given up, in one notice per REPORT_EVERY
+    topic_titles: Mapping[str, str] = field(default_factory=dict)  # for digests
+    idle_wait: float = 5.0  # look at the outbox at least this often
+    batch: int = 100
 
 
 class SendLimits:

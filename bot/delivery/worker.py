@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TypeVar
 
@@ -20,7 +20,7 @@ from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import NetworkError
 
-from bot.delivery.limits import Limits, SendLimits
+from bot.delivery.limits import DeliverySettings, SendLimits
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failure_of, outcome
 from bot.delivery.plan import Plan, chat_tz, plan
 from bot.delivery.render import (
@@ -40,20 +40,6 @@ from watchers.clock import Clock, utcnow
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverySettings:
-    link_previews: bool = False
-    deadline: timedelta = timedelta(hours=24)  # retry transient failures this long
-    max_backoff: timedelta = timedelta(minutes=10)
-    limits: Limits = field(default_factory=Limits)
-    concurrency: int = 4  # sends in flight at once: at most these are repeated after a crash
-    burst_digest: int = 10  # more alerts than this waiting for one chat go out as one digest
-    admins: tuple[int, ...] = ()  # told of alerts given up, in one notice per REPORT_EVERY
-    topic_titles: Mapping[str, str] = field(default_factory=dict)  # for digests
-    idle_wait: float = 5.0  # look at the outbox at least this often
-    batch: int = 100
 
 
 async def _ready(delivery: Delivery) -> Delivery:

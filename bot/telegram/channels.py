@@ -1,0 +1,40 @@
+"""Channels (and groups) of the config: each gets every alert of its topics, as if subscribed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot.config import ChannelConfig
+from store import AsyncStore, Store
+
+log = logging.getLogger(__name__)
+
+
+async def add_channels(
+    bot: Bot, store: AsyncStore, channels: Sequence[ChannelConfig], *, now: datetime
+) -> None:
+    """Record each channel as a chat subscribed to exactly its configured topics."""
+    for channel in channels:
+        try:
+            chat = await bot.get_chat(
+                int(channel.chat) if channel.chat.lstrip("-").isdigit() else channel.chat
+            )
+        except TelegramError as exc:
+            log.error(
+                "channel %s: cannot use it (%s); is the bot an admin there?", channel.chat, exc
+            )
+            continue
+        await store.run(
+            Store.upsert_subscriber, chat.id, now=now, chat_type=chat.type, title=chat.title
+        )
+        current = set(await store.run(Store.subscriptions, chat.id))
+        for topic in set(channel.topics) - current:
+            await store.run(Store.subscribe, chat.id, topic, now=now)
+        for topic in current - set(channel.topics):
+            await store.run(Store.unsubscribe, chat.id, topic)
+        log.info("channel %s (%d): topics %s", channel.chat, chat.id, ", ".join(channel.topics))
