@@ -5,8 +5,8 @@
 `chats` chats each send `watches` long /watch commands at once through python-telegram-bot and
 the fake Bot API; one more chat sends /help in the middle. Run twice in the same process:
 the way before issue 23 (updates one at a time, every /watch recompiling every watch) and the
-daemon's way now (`bot.updates.PerChatUpdates`, coalesced recompiles on a thread). Prints each
-run's /help wait and storm time, and the ratios.
+daemon's way now (`bot.telegram.updates.PerChatUpdates`, coalesced recompiles on a thread).
+Prints each run's /help wait and storm time, and the ratios.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ sys.path.insert(0, str(ROOT))
 
 from telegram.ext import ApplicationBuilder
 
+from bot.config import Config
 from bot.daemon import Daemon, build_application
-from bot.handlers import BotContext, install
-from bot.settings import Settings
+from bot.telegram.chat import BotContext, install
 from store import AsyncStore, Store
 from tests.conftest import TOKEN, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.config import TopicConfig
-from watchers.match import compile_topics
+from watchers.topics.compile import compile_topics
 
 HELP_CHAT = 1
 
@@ -44,7 +44,7 @@ def query(chat: int, n: int) -> str:
 
 
 async def storm(
-    api: FakeBotAPI, settings: Settings, store: AsyncStore, *, new: bool, chats: int, watches: int
+    api: FakeBotAPI, settings: Config, store: AsyncStore, *, new: bool, chats: int, watches: int
 ) -> tuple[float, float]:
     poller = SimpleNamespace(topics=None)
     if new:
@@ -93,7 +93,7 @@ async def storm(
 
 async def main(args: Any) -> None:
     api = FakeBotAPI(TOKEN).start()
-    settings = Settings.model_validate(
+    settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": api.base_url}}
     )
     try:

@@ -25,18 +25,18 @@ from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
 from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer
-from bot.reload import config_topics, delivery_settings
+from bot.reload import config_topics, delivery_settings, topics_with_watches
 from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands
-from bot.updates import PerChatUpdates
-from store import AsyncStore, Store, StoredItem, Watch
-from watchers.config import FeedConfig, TopicConfig
+from bot.telegram.updates import PerChatUpdates
+from store import AsyncStore, Store, StoredItem
+from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller, PollReport, current_state
 from watchers.poll_timing import first_poll_at
 from watchers.pool import ParsePool
-from watchers.topics.compile import Topics, compile_topics
+from watchers.topics.compile import compile_topics
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +324,7 @@ class Daemon:
                 return
             covered = self._compile_requested
             watches = await store.run(Store.watches)
-            poller.topics = await asyncio.to_thread(_compile_with_watches, self.settings, watches)
+            poller.topics = await asyncio.to_thread(topics_with_watches, self.settings, watches)
             self._compiled = covered
 
     async def _add_channels(self, app: App, store: AsyncStore) -> None:
@@ -475,16 +475,6 @@ class Daemon:
         if app.running:
             await app.stop()
         await app.shutdown()
-
-
-def _compile_with_watches(settings: Config, watches: list[Watch]) -> Topics:
-    configs = dict(settings.topics)
-    for watch in watches:
-        try:
-            configs[watch.topic_id] = TopicConfig(title="watch", query=watch.query)
-        except ValueError as exc:  # saved under an older query language
-            log.warning("watch %d of chat %d skipped: %s", watch.id, watch.chat_id, exc)
-    return compile_topics(configs)
 
 
 async def run_daemon(settings: Config, token: str | None, config: Path | None = None) -> int:

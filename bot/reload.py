@@ -1,4 +1,6 @@
-"""A config reloaded while running: what differs (`diff`, pure) and handing it to the parts.
+"""What the running parts take from a config (topics with the chats' watches, the delivery
+worker's settings), and a config reloaded while running: what differs (`diff`, pure) and
+handing it to the parts.
 
 A change of feeds reschedules them, of topics recompiles them, of channels re-subscribes them;
 everything else the parts read from the new config. The keys in `RESTART_KEYS` are read once,
@@ -7,17 +9,21 @@ at start: a change to them is reported, not applied.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.config import Config
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
 from bot.telegram.context import BotContext
-from watchers.config import FeedConfig
+from store import Watch
+from watchers.config import FeedConfig, TopicConfig
 from watchers.feed_jobs import FeedScheduler
 from watchers.poll import Poller
-from watchers.topics.compile import Topic
+from watchers.topics.compile import Topic, Topics, compile_topics
+
+log = logging.getLogger(__name__)
 
 RESTART_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
     ("store.path", lambda c: c.store.path),
@@ -64,6 +70,17 @@ def diff(old: Config, new: Config) -> ConfigChange:
 def config_topics(config: Config) -> tuple[Topic, ...]:
     """The topics subscribers pick from (watches are compiled beside them, but not offered)."""
     return tuple(Topic(tid, topic.title) for tid, topic in config.topics.items())
+
+
+def topics_with_watches(config: Config, watches: Sequence[Watch]) -> Topics:
+    """The config's topics and every chat's watches, compiled together (CPU: off the loop)."""
+    configs = dict(config.topics)
+    for watch in watches:
+        try:
+            configs[watch.topic_id] = TopicConfig(title="watch", query=watch.query)
+        except ValueError as exc:  # saved under an older query language
+            log.warning("watch %d of chat %d skipped: %s", watch.id, watch.chat_id, exc)
+    return compile_topics(configs)
 
 
 def delivery_settings(config: Config) -> DeliverySettings:

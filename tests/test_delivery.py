@@ -22,7 +22,7 @@ T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CHAT = 1001
 GROUP = -2002
 ADMIN = 7007
-NO_LIMITS = Limits(per_second=1000, private_per_second=1000, private_burst=10, group_per_minute=1e5)
+NO_LIMITS = Limits(per_second=1000, private_per_second=1000, private_burst=10, group_per_minute=1e4)
 FAST = DeliverySettings(limits=NO_LIMITS, admins=(ADMIN,))
 
 

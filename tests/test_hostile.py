@@ -21,23 +21,23 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.config import Config, ConfigError, parse_config
 from bot.daemon import build_application
-from bot.guards import addressed_to_us, broadcast_text, command_target
-from bot.handlers import BotContext, install
-from bot.settings import ConfigError, Settings, parse_settings
+from bot.telegram.chat import BotContext, install
+from bot.telegram.guards import addressed_to_us, broadcast_text, command_target
 from store import AsyncStore, Store
 from store.search import search_problem
 from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from tests.fakes.telegram_api import FakeBotAPI
-from watchers import bounded, policy
-from watchers.config import FeedConfig, PollSettings, parse_duration
+from watchers import bounded, poll_timing
+from watchers.config import FeedConfig, PollConfig, parse_duration
 from watchers.fetch import Fetcher, FetchLimits, FetchResult
 from watchers.items import Item, make_item, newest
-from watchers.match import compile_topics
 from watchers.parse import parse_feed
 from watchers.poll import Poller
-from watchers.query import MAX_DEPTH, QueryError, parse
+from watchers.topics.compile import compile_topics
+from watchers.topics.query import MAX_DEPTH, QueryError, parse
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 THIRTY = "9" * 30
@@ -66,17 +66,19 @@ def test_header_seconds_and_ttl_clamp_or_refuse(text: str) -> None:
 @given(HOSTILE_DIGITS, HOSTILE_DIGITS, st.integers(min_value=-(10**40), max_value=10**40))
 def test_cache_lifetime_and_retry_after_never_raise(max_age: str, retry: str, ttl: int) -> None:
     headers = {"cache-control": f"max-age={max_age}", "retry-after": retry}
-    life = policy.cache_lifetime(headers, NOW, ttl)
+    life = poll_timing.cache_lifetime(headers, NOW, ttl)
     assert life is None or timedelta(0) < life <= timedelta(seconds=bounded.MAX_HINT_SECONDS)
-    wait = policy.retry_after(headers, NOW)
-    assert wait is None or timedelta(0) <= wait <= policy.MAX_RETRY_AFTER
+    wait = poll_timing.retry_after(headers, NOW)
+    assert wait is None or timedelta(0) <= wait <= poll_timing.MAX_RETRY_AFTER
 
 
 def test_a_thirty_digit_hint_is_clamped_not_raised() -> None:
-    assert policy.cache_lifetime({"cache-control": f"max-age={THIRTY}"}, NOW) == timedelta(days=365)
-    assert policy.retry_after({"retry-after": THIRTY}, NOW) == policy.MAX_RETRY_AFTER
-    assert policy.retry_after({"retry-after": "²"}, NOW) is None
-    assert policy.cache_lifetime({}, NOW, ttl_minutes=10**30) == timedelta(days=365)
+    assert poll_timing.cache_lifetime({"cache-control": f"max-age={THIRTY}"}, NOW) == timedelta(
+        days=365
+    )
+    assert poll_timing.retry_after({"retry-after": THIRTY}, NOW) == poll_timing.MAX_RETRY_AFTER
+    assert poll_timing.retry_after({"retry-after": "²"}, NOW) is None
+    assert poll_timing.cache_lifetime({}, NOW, ttl_minutes=10**30) == timedelta(days=365)
 
 
 @given(
@@ -84,7 +86,7 @@ def test_a_thirty_digit_hint_is_clamped_not_raised() -> None:
     st.integers(min_value=-5, max_value=10**6),
 )
 def test_backoff_never_overflows(interval: timedelta, errors: int) -> None:
-    wait = policy.after_error(interval=interval, max_backoff=timedelta(hours=6), errors=errors)
+    wait = poll_timing.after_error(interval=interval, max_backoff=timedelta(hours=6), errors=errors)
     assert wait <= timedelta(hours=6) * 1.2
 
 
@@ -160,14 +162,14 @@ HOSTILE_CONFIGS = {
 def test_a_hostile_config_is_one_config_error_naming_its_key(name: str) -> None:
     text, where = HOSTILE_CONFIGS[name]
     with pytest.raises(ConfigError) as raised:
-        parse_settings(text)
+        parse_config(text)
     assert len(raised.value.problems) == 1 and where in raised.value.problems[0]
 
 
 def test_duplicate_keys_name_the_key_and_its_line() -> None:
     text = "topics:\n  t: {title: T, query: kuril}\n  t: {title: U, query: peace}\n"
     with pytest.raises(ConfigError, match=r"line 3, column 3: .*key 't' is written twice"):
-        parse_settings(text)
+        parse_config(text)
 
 
 @pytest.mark.parametrize("name", ["interval", "deep query", "retention", "duplicate keys"])
@@ -316,8 +318,8 @@ async def test_an_unexpected_exception_is_stored_on_its_feed_and_backs_off(
     good = FeedConfig(id="good", url=feed_server.url("/good.xml"))  # type: ignore[arg-type]
     bad = FeedConfig(id="bad", url=feed_server.url("/bad.xml"))  # type: ignore[arg-type]
     store = await AsyncStore(tmp_path / "kw.db").open()
-    topics = compile_topics(Settings.model_validate({"topics": shipped_topics()}).topics)
-    poll_settings = PollSettings(interval=timedelta(minutes=5))
+    topics = compile_topics(Config.model_validate({"topics": shipped_topics()}).topics)
+    poll_settings = PollConfig(interval=timedelta(minutes=5))
     try:
         async with ExplodingFetcher(str(bad.url), FetchLimits(timeout=5.0)) as fetcher:
             poller = Poller(
@@ -419,7 +421,7 @@ class Bot:
 
 @pytest.fixture
 async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
-    settings = Settings.model_validate(
+    settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
     store = await AsyncStore(tmp_path / "kw.db").open()
@@ -557,8 +559,8 @@ async def test_a_burst_of_alerts_for_one_chat_becomes_one_digest(
 ) -> None:
     from telegram import Bot as TelegramBot
 
-    from bot.delivery import DeliverySettings, DeliveryWorker
-    from bot.limits import Limits
+    from bot.delivery.limits import DeliverySettings, Limits
+    from bot.delivery.worker import DeliveryWorker
     from store import FeedState, ItemRecord
 
     store = await AsyncStore(tmp_path / "kw.db").open()
@@ -579,7 +581,7 @@ async def test_a_burst_of_alerts_for_one_chat_becomes_one_digest(
         for n in range(30)
     ]
     await store.run(Store.ingest, FeedState(id="f", url="u"), records, now=NOW, alert=True)
-    fast = Limits(per_second=1000, private_per_second=1000, private_burst=10, group_per_minute=1e5)
+    fast = Limits(per_second=1000, private_per_second=1000, private_burst=10, group_per_minute=1e4)
     try:
         async with TelegramBot(TOKEN, base_url=bot_api.base_url) as telegram:
             worker = DeliveryWorker(
@@ -610,7 +612,7 @@ async def test_a_slow_watch_holds_up_no_other_chat_and_its_own_chat_stays_in_ord
 ) -> None:
     import asyncio
 
-    settings = Settings.model_validate(
+    settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
     store = await AsyncStore(tmp_path / "kw.db").open()
@@ -646,7 +648,7 @@ async def test_a_slow_watch_holds_up_no_other_chat_and_its_own_chat_stays_in_ord
 
 @given(st.floats(allow_nan=True, allow_infinity=True))
 def test_a_wait_telegram_names_is_bounded(seconds: float) -> None:
-    from bot.retry import MAX_RETRY_AFTER
+    from bot.delivery.retry import MAX_RETRY_AFTER
 
     wait = bounded.wait_seconds(seconds, MAX_RETRY_AFTER)
     assert 0 <= wait <= MAX_RETRY_AFTER

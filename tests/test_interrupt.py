@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import CONFIG, ROOT, LineReader, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
-from watchers.match import TopicSpec
 from watchers.pool import ParsePool
+from watchers.topics.compile import TopicSpec
 
 KURILWATCH = Path(sys.executable).with_name("kurilwatch")  # the installed console script
 FEED = rss([FeedEntry("Fishermen near the Kuril Islands", "https://news.example/1", guid="1")])

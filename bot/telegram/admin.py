@@ -10,8 +10,8 @@ from telegram.ext import ContextTypes
 
 from bot.commands import stats_lines
 from bot.delivery.render import ago
-from bot.guards import broadcast_text
 from bot.telegram.context import ctx_of, esc, is_bot_admin, reply
+from bot.telegram.guards import broadcast_text
 from store import Store
 
 MAX_BROADCAST = 3000

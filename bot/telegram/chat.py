@@ -29,8 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import guards
-from bot.telegram import admin
+from bot.telegram import admin, guards
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
 from bot.telegram.context import (

@@ -7,7 +7,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes, filters
 
-from bot.context import ctx_of, is_chat_admin, reply
+from bot.telegram.context import ctx_of, is_chat_admin, reply
 from store import Store
 
 # Commands run from new messages only: an edit of `/broadcast text` must not send it again
