@@ -46,6 +46,7 @@ _ITEM_TAGS = frozenset(
         "author",
         "comments",
         "enclosure",
+        "source",
         _CONTENT,
         _DC + "creator",
         _DC + "subject",
@@ -53,7 +54,7 @@ _ITEM_TAGS = frozenset(
         _MEDIA + "content",
     }
 )
-_ONCE = ("title", "link", "description", "guid", "pubDate", _CONTENT)
+_ONCE = ("title", "link", "description", "guid", "pubDate", "source", _CONTENT)
 # channel children that would change the feed title, language or ttl in feedparser's reading
 _CHANNEL_FIELDS = frozenset({"title", "language", "ttl", "subtitle", "tagline", "lang"})
 _XML_ATTRS = (
@@ -186,9 +187,16 @@ def _item(element: ET.Element, *, feed_id: str, base: str) -> Item | None:
         link = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _join(base, text).replace("&amp;", "&"))
     if link is not None and not link.startswith(("http://", "https://")):
         link = None
-    texts = [
-        html_to_text(_field(fields[key])) for key in ("description", _CONTENT) if key in fields
-    ]
+    raw = {key: _field(fields[key]) for key in ("description", _CONTENT) if key in fields}
+    texts = [html_to_text(text) for text in raw.values()]
+    source_name = source_url = None
+    if "source" in fields:
+        source = fields["source"]
+        # feedparser keeps the `url` attribute as it is (its name lower-cased) and the name
+        # only when it is not empty
+        urls = [v for k, v in source.attrib.items() if k.lower() == "url"]
+        source_url = urls[-1] if urls else None
+        source_name = _field(source) or None
     published = None
     if "pubDate" in fields:
         parsed = _date(_field(fields["pubDate"]))
@@ -205,6 +213,9 @@ def _item(element: ET.Element, *, feed_id: str, base: str) -> Item | None:
         summary=max(texts, key=len) if texts else "",
         published=published,
         lang=None,
+        source_name=source_name,
+        source_url=source_url,
+        description=raw.get("description", ""),
     )
 
 

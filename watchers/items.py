@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from watchers.aggregator import attribute, echoes_only, outlet_key, real_url
 from watchers.boilerplate import strip_boilerplate
 from watchers.text import one_line
 from watchers.urls import canonical_url
@@ -26,6 +27,8 @@ class Item:
     summary: str  # plain text, whole; cut to length only when rendered
     published: datetime | None
     lang: str | None = None
+    outlet: str | None = None  # the outlet an aggregator item names (None: the feed's own)
+    outlet_key: str | None = None  # stable key of the outlet: its host (`tass.com`), see aggregator
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +51,28 @@ def make_item(
     summary: str,
     published: datetime | None,
     lang: str | None,
+    source_name: str | None = None,
+    source_url: str | None = None,
+    description: str = "",
 ) -> Item | None:
     """An `Item` from a parser's plain-text fields; None when it has neither title, text nor
-    link. A missing title falls back to the text, a missing guid to the link, then the text."""
-    title = title[:MAX_TITLE]
+    link. A missing title falls back to the text, a missing guid to the link, then the text.
+
+    An aggregator item (with `<source>`, or a " - Outlet" title suffix that the raw HTML
+    `description` names too) gets its outlet and loses the suffix; a summary that only repeats
+    the title and the outlet is dropped; a Google News link that carries the article's URL is
+    replaced by it."""
+    said = attribute(title, source_name=source_name, source_url=source_url, description=description)
+    full_title, title = title, said.title[:MAX_TITLE]
     summary = strip_boilerplate(summary[:MAX_SUMMARY], title)
+    if said.outlet and echoes_only(summary, (full_title, title), (said.outlet, *said.named)):
+        summary = ""
     if not title and not summary and not link:
         return None
     if not title:
         title = one_line(summary)[:120] or link or ""
+    if link and (decoded := real_url(link)):
+        link = decoded
     canonical = canonical_url(link) if link else None
     guid = guid.strip() or canonical or content_key(title, summary)
     return Item(
@@ -68,6 +84,8 @@ def make_item(
         summary=summary,
         published=published,
         lang=lang or None,
+        outlet=said.outlet,
+        outlet_key=outlet_key(outlet=said.outlet, outlet_url=said.outlet_url, canonical=canonical),
     )
 
 

@@ -106,6 +106,7 @@ def entry_to_item(
     entry: Mapping[str, Any], *, feed_id: str, lang: str | None = None
 ) -> Item | None:
     """One feedparser entry as an `Item`; None when it has neither title nor text nor link."""
+    source = entry.get("source") or {}
     return make_item(
         feed_id=feed_id,
         guid=entry.get("id") or "",
@@ -114,6 +115,9 @@ def entry_to_item(
         summary=_body(entry),
         published=_published(entry),
         lang=entry.get("language") or lang,
+        source_name=source.get("title"),
+        source_url=source.get("href"),
+        description=entry.get("summary") or "",
     )
 
 

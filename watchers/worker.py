@@ -46,7 +46,18 @@ def to_wire(read: ReadFeed) -> Wire:
     return (
         parsed.title,
         [
-            (i.feed_id, i.guid, i.link, i.canonical_url, i.title, i.summary, i.published, i.lang)
+            (
+                i.feed_id,
+                i.guid,
+                i.link,
+                i.canonical_url,
+                i.title,
+                i.summary,
+                i.published,
+                i.lang,
+                i.outlet,
+                i.outlet_key,
+            )
             for i in parsed.items
         ],
         parsed.error,
