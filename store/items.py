@@ -150,18 +150,18 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs):
             )
             self.db.conn.executemany(
                 "INSERT INTO items (id, feed_id, guid, link, canonical_url, title, summary,"
-                " published_at, fetched_at, story_id, topics, fingerprint, brief, marks) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " published_at, fetched_at, story_id, topics, fingerprint, brief, marks, outlet,"
+                " outlet_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_row(p, feed_id, fetched_at) for p in placed],
             )
             if first_id + len(placed) - 1 - self._indexed_to() >= INDEX_EVERY:
                 self._index_pending()
-            joined = sorted({p.story_id for p in placed if not p.new_story})
-            if joined:
-                outlet = self._outlet(feed_id)
-                for story_id in joined:
-                    self._add_outlet(story_id, feed_id, outlet, fetched_at)
             items = [(_stored(p, feed_id, now), p) for p in placed]
+            joined = [item for item, p in items if not p.new_story]
+            if joined:
+                feed_name = self._outlet(feed_id)
+                for item in joined:
+                    self._add_outlet(item, item.outlet or feed_name, fetched_at)
             queued = 0
             for item, p in items:
                 if p.new_story and alert and p.record.topics:
@@ -289,6 +289,8 @@ def _row(placed: Placement, feed_id: str, fetched_at: float) -> tuple[Any, ...]:
         record.fingerprint,
         record.brief,
         json_list(record.marks),
+        record.outlet,
+        record.outlet_key,
     )
 
 
@@ -307,4 +309,6 @@ def _stored(placed: Placement, feed_id: str, now: datetime) -> StoredItem:
         topics=record.topics,
         brief=record.brief,
         marks=record.marks,
+        outlet=record.outlet,
+        outlet_key=record.outlet_key,
     )

@@ -205,6 +205,15 @@ def m009_search_progress(db: Database) -> None:
     db.execute("INSERT INTO search_progress VALUES (1, (SELECT coalesce(max(id), 0) FROM items))")
 
 
+@migrations()
+def m010_outlets(db: Database) -> None:
+    items = db.table("items")
+    # the outlet an aggregator (Google News) item names, and the outlet's stable key (its host,
+    # for own feeds too): NULL in items stored before, which count as their feed's
+    items.add_column("outlet", str)
+    items.add_column("outlet_key", str)
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from store.chats import ChatVerbs
+from store.outlets import Source, same_outlet
 from store.records import Delivery, OutboxState, StoredItem, dt, stored_item_of
 
 MAX_DIGEST = 200  # alerts in one digest; more wait for the next
@@ -211,21 +212,35 @@ class OutboxVerbs(ChatVerbs):
             queued += cursor.rowcount
         return queued
 
-    def _add_outlet(self, story_id: int, feed_id: str, outlet: str, now: float) -> None:
-        """Record another outlet on the story's recent alerts, to be shown as "Also: ..."."""
+    def _add_outlet(self, item: StoredItem, name: str, now: float) -> None:
+        """Record the outlet of an item that joined a story on the story's recent alerts, to be
+        shown as "Also: ...", unless the story already had that outlet (directly, or carried by
+        an aggregator) or the name."""
+        earlier = [
+            Source(row["feed_id"], row["outlet"], row["outlet_key"])
+            for row in self.db.query(
+                "SELECT feed_id, outlet, outlet_key FROM items WHERE story_id = ? AND id < ?",
+                [item.story_id, item.id],
+            )
+        ]
+        if any(same_outlet(item.source, other) for other in earlier):
+            return
         since = now - ALSO_WINDOW.total_seconds()
         for alert in list(
             self.db.query(
-                "SELECT o.id, o.also, i.feed_id FROM outbox o JOIN items i ON i.id = o.item_id"
+                "SELECT o.id, o.also, coalesce(i.outlet, f.title, i.feed_id) AS source"
+                " FROM outbox o JOIN items i ON i.id = o.item_id"
+                " LEFT JOIN feeds f ON f.id = i.feed_id"
                 " WHERE o.story_id = ? AND o.created_at >= ? AND o.state IN"
                 " ('pending', 'sending', 'sent')",
-                [story_id, since],
+                [item.story_id, since],
             )
         ):
             also = json.loads(alert["also"])
-            if alert["feed_id"] == feed_id or outlet in also:
+            names = {str(n).casefold() for n in [*also, alert["source"]]}
+            if name.casefold() in names:
                 continue
             self.db.execute(
                 "UPDATE outbox SET also = ?, edit_pending = (state = 'sent') WHERE id = ?",
-                [json.dumps([*also, outlet]), alert["id"]],
+                [json.dumps([*also, name]), alert["id"]],
             )

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from store.outlets import Source
+
 WATCH_PREFIX = "@w"  # a watch matches as the topic "@w<id>"; config ids cannot start with "@"
 
 
@@ -75,6 +77,8 @@ class ItemRecord:
     story_hint: int | None = None  # a story the clustering says this item belongs to
     brief: str = ""  # the summary alerts show (empty: the summary's start)
     marks: tuple[str, ...] = ()  # words of `brief` to set in bold
+    outlet: str | None = None  # the outlet an aggregator item names
+    outlet_key: str | None = None  # the outlet's stable key (its host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,12 @@ class StoredItem:
     topics: tuple[str, ...]
     brief: str = ""
     marks: tuple[str, ...] = ()
+    outlet: str | None = None  # the outlet an aggregator item names (None: its feed's own)
+    outlet_key: str | None = None
+
+    @property
+    def source(self) -> Source:
+        return Source(self.feed_id, self.outlet, self.outlet_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +242,8 @@ def stored_item_of(row: dict[str, Any]) -> StoredItem:
         topics=tuple(json.loads(row["topics"])),
         brief=row.get("brief") or "",
         marks=tuple(json.loads(row.get("marks") or "[]")),
+        outlet=row.get("outlet"),
+        outlet_key=row.get("outlet_key"),
     )
 
 

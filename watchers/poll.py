@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
 from watchers import poll_timing
+from watchers.aggregator import is_aggregator_link
 from watchers.clock import Clock, utcnow
 from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
@@ -83,6 +84,8 @@ def _records(
                 story_hint=hint,
                 brief=facts.brief,
                 marks=facts.marks,
+                outlet=item.outlet,
+                outlet_key=item.outlet_key,
             )
         )
     return records, sketches
@@ -305,8 +308,8 @@ class Poller:
         """The item with its brief taken from its article page, when it matched a topic and
         the page can be fetched and read; otherwise as it was."""
         item, facts = pair
-        if not facts.topics or not item.link:
-            return pair
+        if not facts.topics or not item.link or is_aggregator_link(item.link):
+            return pair  # an aggregator's redirect is never requested
         fetched = await self.fetcher.fetch(item.link)
         if not fetched.ok or not fetched.content:
             log.info("feed %s: no full text for %s (%s)", item.feed_id, item.link, fetched.error)

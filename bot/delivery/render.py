@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
 from store import StoredItem, watch_id
+from watchers.aggregator import source_label
 from watchers.text import one_line, shorten
 
 MAX_MESSAGE = 4096  # characters in one Telegram message
@@ -38,13 +39,14 @@ def alert_of(
     topics: Sequence[str] | None = None,
     also: tuple[str, ...] = (),
 ) -> Alert:
-    """The alert for a stored item: `source` is its feed's title (else its id), `topics` the
-    ones to show (else the item's own); a chat's watches show as one "watch" topic."""
+    """The alert for a stored item: `source` is its feed's title (else its id), shown after
+    the outlet an aggregator item names ("TASS (via Google News)"), `topics` the ones to show
+    (else the item's own); a chat's watches show as one "watch" topic."""
     shown = item.topics if topics is None else topics
     return Alert(
         title=item.title,
         link=item.link,
-        source=source or item.feed_id,
+        source=source_label(item.outlet, source or item.feed_id),
         published=item.published_at or item.fetched_at,
         summary=item.brief or item.summary,
         topics=tuple(dict.fromkeys("watch" if watch_id(t) is not None else t for t in shown)),
