@@ -55,6 +55,7 @@ class FeedEntry:
     guid: str | None = None  # defaults to link when building
     summary: str = ""  # may contain HTML; escaped into the XML
     published: datetime | None = None  # must be timezone-aware; written to the second
+    source: tuple[str, str] | None = None  # RSS only: <source url="[1]">[0]</source>, as aggregators write
 
 
 # Everything outside XML 1.0's Char production (C0 controls other than TAB/LF/CR, surrogates,
@@ -122,6 +123,9 @@ def rss(
         if entry.published is not None:
             published = _aware(entry.published, "FeedEntry.published")
             item.append(_element("pubDate", format_datetime(published)))
+        if entry.source is not None:
+            name, url = entry.source
+            item.append(_element("source", name, f' url="{_attr(url)}"'))
         channel.append(_block("item", item))
     return _document(_block("rss", [_block("channel", channel)], ' version="2.0"'))
 
