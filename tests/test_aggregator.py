@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fakes.google_news import google_token
 from watchers.aggregator import (
     attribute,
     decode_token,
@@ -33,24 +34,6 @@ DATA = Path(__file__).parent / "data"
 SAMPLES = ("en", "ru", "ja")
 HEADERS = {"content-type": "application/rss+xml; charset=UTF-8"}
 FEED_URL = "https://news.google.com/rss/search?q=Kuril&hl=en-US&gl=US&ceid=US:en"
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def google_token(url: str, amp: str | None = None) -> str:
-    """An article token as older Google News links carry it: field 1 = 19, field 4 the URL,
-    optionally field 26 the AMP URL; URL-safe base64 without padding."""
-    message = b"\x08\x13\x22" + _varint(len(url.encode())) + url.encode()
-    if amp is not None:
-        message += b"\xd2\x01" + _varint(len(amp.encode())) + amp.encode()
-    return base64.urlsafe_b64encode(message).decode().rstrip("=")
 
 
 def google_item(title: str, outlet: str, url: str, **extra: Any) -> Item:
@@ -83,10 +66,26 @@ def google_item(title: str, outlet: str, url: str, **extra: Any) -> Item:
 @pytest.mark.parametrize(
     ("title", "outlet", "headline"),
     [
-        ("Russia deploys Bastion missiles on Paramushir - TASS", "TASS", "Russia deploys Bastion missiles on Paramushir"),
-        ("Россия разместила «Бастион» на Парамушире - ТАСС", "ТАСС", "Россия разместила «Бастион» на Парамушире"),
-        ("北方領土の元島民、墓参再開を要望 - 中国新聞デジタル", "中国新聞デジタル", "北方領土の元島民、墓参再開を要望"),
-        ("Kuril Islands - what is behind the dispute? - Al Jazeera English", "Al Jazeera English", "Kuril Islands - what is behind the dispute?"),
+        (
+            "Russia deploys Bastion missiles on Paramushir - TASS",
+            "TASS",
+            "Russia deploys Bastion missiles on Paramushir",
+        ),
+        (
+            "Россия разместила «Бастион» на Парамушире - ТАСС",
+            "ТАСС",
+            "Россия разместила «Бастион» на Парамушире",
+        ),
+        (
+            "北方領土の元島民、墓参再開を要望 - 中国新聞デジタル",
+            "中国新聞デジタル",
+            "北方領土の元島民、墓参再開を要望",
+        ),
+        (
+            "Kuril Islands - what is behind the dispute? - Al Jazeera English",
+            "Al Jazeera English",
+            "Kuril Islands - what is behind the dispute?",
+        ),
         ("A headline without the outlet", "TASS", "A headline without the outlet"),
         ("Ends like the outlet: NOT TASS", "TASS", "Ends like the outlet: NOT TASS"),
         (" - TASS", "TASS", " - TASS"),  # nothing would be left
@@ -103,9 +102,16 @@ def test_the_outlet_comes_from_source_and_the_title_loses_its_suffix(
 def test_without_source_the_suffix_counts_only_when_the_description_names_it() -> None:
     grey = '<a href="x">Russia deploys Bastion missiles</a>&nbsp;&nbsp;<font color="#6f6f6f">TASS</font>'
     said = attribute(
-        "Russia deploys Bastion missiles - TASS", source_name=None, source_url=None, description=grey
+        "Russia deploys Bastion missiles - TASS",
+        source_name=None,
+        source_url=None,
+        description=grey,
     )
-    assert (said.title, said.outlet, said.outlet_url) == ("Russia deploys Bastion missiles", "TASS", None)
+    assert (said.title, said.outlet, said.outlet_url) == (
+        "Russia deploys Bastion missiles",
+        "TASS",
+        None,
+    )
     # a plain feed's title with a dash keeps it: nothing names an outlet
     for description in ("", "Russia deploys Bastion missiles", grey.replace("TASS", "RIA")):
         plain = attribute(
@@ -118,7 +124,9 @@ def test_without_source_the_suffix_counts_only_when_the_description_names_it() -
 
 
 def test_a_source_with_only_a_url_is_named_by_its_host() -> None:
-    said = attribute("Headline - TASS", source_name="", source_url="https://www.tass.com/", description="")
+    said = attribute(
+        "Headline - TASS", source_name="", source_url="https://www.tass.com/", description=""
+    )
     assert said.outlet == "tass.com" and said.title == "Headline - TASS"
 
 
@@ -188,7 +196,10 @@ def test_an_older_google_token_decodes_to_its_url(url: str, amp: str | None) -> 
 @given(
     token=st.one_of(
         st.text(max_size=300),
-        st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=300),
+        st.text(
+            alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+            max_size=300,
+        ),
         st.binary(max_size=300).map(lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")),
         st.binary(max_size=200).map(
             lambda b: base64.urlsafe_b64encode(b"\x08\x13\x22" + b).decode().rstrip("=")

@@ -13,6 +13,7 @@ import yaml
 
 from tests.conftest import ROOT, TOKEN, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+from tests.fakes.google_news import google_news_item
 from tests.fakes.telegram_api import FakeBotAPI
 
 CHAT = 424242
@@ -393,4 +394,68 @@ def test_a_personal_watch_help_and_admin_stats(
     bot_api.push_message(ADMIN, "/reload")
     assert "has not changed" in bot_api.wait_for_messages(ADMIN, 2)[1]["text"]
     assert daemon.stop() == 0
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
+
+
+GOOGLE_NEWS_EN = (ROOT / "tests" / "data" / "google-news-en.rss").read_bytes()
+BASTION_URL = "https://tass.com/defense/2041999"
+BASTION_TITLE = "Russia to deploy Bastion missile systems on Iturup"
+
+
+def with_google_item(feed: bytes, item: str) -> bytes:
+    """A Google News feed with `item` first."""
+    return feed.replace(b"<item>", item.encode() + b"\n<item>", 1)
+
+
+def test_a_google_news_item_names_its_outlet_and_joins_the_outlets_own_report(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    tass_old = [FeedEntry("Old TASS report", "https://tass.com/old/1", guid="tass-old")]
+    daemon, _ = start_primed(
+        tmp_path,
+        feed_server,
+        bot_api,
+        start_daemon,
+        {
+            "tass": ("/tass.xml", rss(tass_old, title="TASS")),
+            "gnews": ("/gnews.xml", GOOGLE_NEWS_EN),
+        },
+    )
+    bot_api.push_message(CHAT, "/subscribe kuril")
+    bot_api.wait_for_messages(CHAT, 1)
+
+    # Google News first: the alert names TASS, without the suffix, and no echoed summary
+    item = google_news_item(BASTION_TITLE, "TASS", "https://tass.com", BASTION_URL, NOW)
+    feed_server.set_feed("/gnews.xml", with_google_item(GOOGLE_NEWS_EN, item))
+    alert = bot_api.wait_for_messages(CHAT, 2, timeout=20)[1]
+    text = alert["text"]
+    assert f'<a href="{BASTION_URL}"><b>{BASTION_TITLE}</b></a>' in text  # the article itself
+    assert f"{BASTION_TITLE} - TASS" not in text
+    assert "<i>TASS (via Google News) · " in text
+    heading, tags = text.split("\n\n")  # title and source, then the topics: no summary
+    assert heading.count("\n") == 1 and tags == "#kuril"
+    assert text.count(BASTION_TITLE) == 1
+
+    # then TASS's own feed with the same article: the same story, no new alert, no "Also: TASS"
+    own = FeedEntry(
+        BASTION_TITLE,
+        BASTION_URL + "?utm_source=rss",
+        guid="tass-2041999",
+        summary="Russia will deploy Bastion coastal missile systems on Iturup in the Kuril"
+        " Islands next year, the Eastern Military District said.",
+        published=NOW,
+    )
+    feed_server.set_feed("/tass.xml", rss([own, *tass_old], title="TASS"))
+    polled(feed_server, "/tass.xml", 2)
+    polled(feed_server, "/gnews.xml", 1)
+    assert len(bot_api.sent_messages(CHAT)) == 2
+    assert bot_api.calls_of("editMessageText") == []
+    with sqlite3.connect(tmp_path / "kw.db") as conn:
+        rows = conn.execute(
+            "SELECT feed_id, outlet, outlet_key, story_id FROM items"
+            " WHERE canonical_url = 'https://tass.com/defense/2041999' ORDER BY id"
+        ).fetchall()
+    assert [row[:3] for row in rows] == [("gnews", "TASS", "tass.com"), ("tass", None, "tass.com")]
+    assert rows[0][3] == rows[1][3]  # one story
+    assert daemon.stop(signal.SIGTERM) == 0
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

@@ -1,0 +1,129 @@
+"""Outlets in the store: an outlet's own item and the same outlet's item carried by Google News
+are one outlet; "Also:" names every other outlet once; the item keeps its outlet and key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.delivery import to_alert
+from bot.render import render_html
+from store import FeedState, ItemRecord, Store
+from store.outlets import Source, same_outlet
+
+T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+CHAT = 7
+ARTICLE = "https://tass.com/politics/2041187"
+TITLE = "Russia deploys Bastion missiles on Paramushir"
+
+GNEWS = FeedState(id="gnews-en", url="https://news.google.com/rss/search?q=x", title="Google News")
+TASS = FeedState(id="tass-en", url="https://tass.com/rss/v2.xml", title="TASS")
+NHK = FeedState(id="nhk", url="https://www3.nhk.or.jp/rss/news/cat0.xml", title="NHK")
+
+
+def own(guid: str, link: str, key: str, title: str = TITLE) -> ItemRecord:
+    return ItemRecord(
+        guid=guid,
+        link=link,
+        canonical_url=link,
+        title=title,
+        summary="Russia has deployed Bastion coastal missile systems on Paramushir.",
+        published_at=T0,
+        topics=("kuril",),
+        outlet_key=key,
+    )
+
+
+def carried(guid: str, outlet: str, key: str, link: str, story: int | None = None) -> ItemRecord:
+    return ItemRecord(
+        guid=guid,
+        link=link,
+        canonical_url=link,
+        title=TITLE,
+        summary="",
+        published_at=T0,
+        topics=("kuril",),
+        story_hint=story,
+        outlet=outlet,
+        outlet_key=key,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "kw.db")
+    for feed in (GNEWS, TASS, NHK):
+        s.ingest(feed, [], now=T0 - timedelta(hours=1), alert=False)
+    s.upsert_subscriber(CHAT, now=T0 - timedelta(hours=1))
+    s.subscribe(CHAT, "kuril", now=T0 - timedelta(hours=1))
+    yield s
+    s.close()
+
+
+def test_same_outlet() -> None:
+    tass_own = Source("tass-en", None, "tass.com")
+    tass_via_google = Source("gnews-en", "TASS", "tass.com")
+    nhk_via_google = Source("gnews-en", "NHK", "www3.nhk.or.jp")
+    assert same_outlet(tass_own, tass_via_google) and same_outlet(tass_via_google, tass_own)
+    assert not same_outlet(tass_via_google, nhk_via_google)  # one aggregator, two outlets
+    # two own feeds are two outlets, even when they carry one site's links
+    assert not same_outlet(tass_own, Source("kyodo", None, "tass.com"))
+    assert same_outlet(tass_own, Source("tass-en", None, None))
+    # items stored before outlets were kept count as their feed's
+    assert Source("tass-en", None, None).key == "feed:tass-en"
+
+
+def test_google_news_first_then_the_outlets_own_item_is_one_story_naming_tass_once(
+    store: Store,
+) -> None:
+    first = store.ingest(GNEWS, [carried("g1", "TASS", "tass.com", ARTICLE)], now=T0, alert=True)
+    assert first.queued == 1
+    story = first.stored[0].story_id
+    again = store.ingest(
+        TASS, [own("t1", ARTICLE, "tass.com")], now=T0 + timedelta(minutes=5), alert=True
+    )
+    assert again.queued == 0 and again.stored[0].story_id == story
+    [delivery] = store.due_deliveries(T0 + timedelta(hours=1))
+    assert delivery.also == ()
+    alert = to_alert(delivery)
+    assert alert.source == "TASS (via Google News)"
+    assert "Also" not in render_html(alert)
+    # another outlet carried by the same aggregator is another outlet; its own item is not
+    store.ingest(
+        GNEWS,
+        [carried("g2", "NHK", "www3.nhk.or.jp", "https://news.google.com/rss/articles/AU", story)],
+        now=T0 + timedelta(minutes=10),
+        alert=True,
+    )
+    store.ingest(
+        NHK,
+        [
+            replace(
+                own("n1", "https://www3.nhk.or.jp/news/1.html", "www3.nhk.or.jp"), story_hint=story
+            )
+        ],
+        now=T0 + timedelta(minutes=15),
+        alert=True,
+    )
+    [delivery] = store.due_deliveries(T0 + timedelta(hours=1))
+    assert delivery.also == ("NHK",)
+
+
+def test_the_outlets_own_item_first_then_google_news_adds_no_outlet(store: Store) -> None:
+    store.ingest(TASS, [own("t1", ARTICLE, "tass.com")], now=T0, alert=True)
+    later = store.ingest(
+        GNEWS,
+        [carried("g1", "TASS", "tass.com", ARTICLE)],
+        now=T0 + timedelta(minutes=5),
+        alert=True,
+    )
+    assert later.queued == 0
+    [delivery] = store.due_deliveries(T0 + timedelta(hours=1))
+    assert delivery.also == ()
+    assert to_alert(delivery).source == "TASS"
+    row = store.db.execute("SELECT outlet, outlet_key FROM items WHERE guid = 'g1'").fetchone()
+    assert row == ("TASS", "tass.com")
