@@ -13,6 +13,7 @@ import pytest
 
 from store import AsyncStore, Store
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
+from tests.fakes.google_news import google_token
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
 from watchers.poll import Poller
@@ -398,3 +399,54 @@ async def test_full_text_feeds_summarise_the_article_page(
     # a page that cannot be fetched leaves the feed's own text
     assert by_title[gone.title].brief == "The Kuril Islands ferry Igor Farkhutdinov sails again."
     assert feed_server.hits("/article") == 1 and feed_server.hits("/missing") == 1
+
+
+class RecordingFetcher(Fetcher):
+    """A real fetcher that remembers every URL it was asked for."""
+
+    def __init__(self, limits: FetchLimits) -> None:
+        super().__init__(limits)
+        self.asked: list[str] = []
+
+    async def fetch(self, url: str, **kwargs: Any) -> Any:
+        self.asked.append(url)
+        return await super().fetch(url, **kwargs)
+
+
+async def test_full_text_of_a_google_news_item_reads_the_article_never_google(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    fetcher = RecordingFetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
+    poller.fetcher = fetcher
+    try:
+        await subscribe_chat(poller)
+        config = FeedConfig(id="gnews", url=feed_server.url("/g.xml"), full_text=True)  # type: ignore[arg-type]
+        feed_server.set_feed("/g.xml", rss([OLD]))
+        await poller.poll(config)
+        feed_server.set_feed(
+            "/article", ARTICLE_PAGE.encode(), content_type="text/html; charset=utf-8"
+        )
+        title = "Japan to continue peace treaty talks with Russia, Kuril dispute unresolved"
+        known = FeedEntry(
+            f"{title} - TASS",
+            f"https://news.google.com/rss/articles/{google_token(feed_server.url('/article'))}?oc=5",
+            guid="known",
+            summary=f"{title} TASS",
+            source=("TASS", "https://tass.com"),
+        )
+        opaque = FeedEntry(
+            "Kuril Islands ferry resumes - Kyodo",
+            "https://news.google.com/rss/articles/CBMingFBVV95cUxQbVozdDRxMHY4WGsxYlI5c1l3SmQy?oc=5",
+            guid="opaque",
+            summary="Kuril Islands ferry resumes Kyodo",
+            source=("Kyodo", "https://english.kyodonews.net"),
+        )
+        feed_server.set_feed("/g.xml", rss([known, opaque, OLD]))
+        report = await poller.poll(config)
+        by_title = {item.title: item for item in report.matched}
+        assert by_title[title].brief.startswith("The Japanese government aims to continue")
+        assert by_title["Kuril Islands ferry resumes"].brief == ""  # nothing but the title
+        assert feed_server.hits("/article") == 1
+        assert not [url for url in fetcher.asked if "news.google.com" in url]
+    finally:
+        await fetcher.aclose()
