@@ -16,6 +16,7 @@ from watchers.text import one_line
 from watchers.urls import canonical_url
 
 AGGREGATOR_HOSTS = frozenset({"news.google.com"})
+_AGGREGATOR_HOST = re.compile("|".join(map(re.escape, sorted(AGGREGATOR_HOSTS))))
 # Google News names the outlet in grey after the headline's link in the description
 _GREY = re.compile(
     r"<font\b[^>]*?\bcolor\s*=\s*[\"']?#6f6f6f\b[^>]*>(.*?)</font\s*>", re.IGNORECASE | re.DOTALL
@@ -34,30 +35,30 @@ class Attribution:
     """What an item says of the outlet that published it."""
 
     title: str  # the headline, without the outlet's suffix
-    outlet: str | None  # the outlet's name, when the item names one (aggregators)
+    outlet: str  # the outlet's name
     outlet_url: str | None  # its home page, from `<source url="...">`
     named: tuple[str, ...] = ()  # the outlet names the description shows
 
 
 def attribute(
     title: str, *, source_name: str | None, source_url: str | None, description: str
-) -> Attribution:
+) -> Attribution | None:
     """The item's outlet, from `<source>`, or else from a title suffix " - Outlet" that names
-    the same outlet as the description's grey `<font>`; the title loses the suffix."""
-    outlet = one_line(source_name or "") or None
-    url = (source_url or "").strip() or None
-    if outlet is None and url is None:
-        suffix = _suffix(title)
-        if suffix is None:
-            return Attribution(title, None, None)
-        named = grey_outlets(description)
-        if suffix.casefold() not in {n.casefold() for n in named}:
-            return Attribution(title, None, None)
+    the same outlet as the description's grey `<font>`; the title loses the suffix. None when
+    the item names no outlet (an outlet's own feed)."""
+    outlet = one_line(source_name) if source_name else None
+    url = source_url.strip() if source_url else None
+    if not outlet and not url:
+        named = grey_outlets(description)  # first: most feeds' descriptions have no grey
+        suffix = _suffix(title) if named else None
+        if suffix is None or suffix.casefold() not in {n.casefold() for n in named}:
+            return None
         return Attribution(without_suffix(title, suffix), suffix, None, named)
     outlet = outlet or host_key(url)
     if outlet is None:
-        return Attribution(title, None, None)
-    return Attribution(without_suffix(title, outlet), outlet, url, grey_outlets(description))
+        return None
+    named = grey_outlets(description)
+    return Attribution(without_suffix(title, outlet), outlet, url or None, named)
 
 
 def grey_outlets(description: str) -> tuple[str, ...]:
@@ -148,7 +149,7 @@ def is_aggregator_link(url: str) -> bool:
 def real_url(link: str) -> str | None:
     """The article URL carried in a Google News link's token (`.../articles/CBMi...?oc=5`),
     or None when there is none to read offline (newer tokens, other links, garbage)."""
-    if not any(host in link for host in AGGREGATOR_HOSTS):
+    if not _AGGREGATOR_HOST.search(link):
         return None
     try:
         parts = urlsplit(link.strip())

@@ -63,9 +63,9 @@ def make_item(
     the title and the outlet is dropped; a Google News link that carries the article's URL is
     replaced by it."""
     said = attribute(title, source_name=source_name, source_url=source_url, description=description)
-    full_title, title = title, said.title[:MAX_TITLE]
+    full_title, title = title, (said.title if said else title)[:MAX_TITLE]
     summary = strip_boilerplate(summary[:MAX_SUMMARY], title)
-    if said.outlet and echoes_only(summary, (full_title, title), (said.outlet, *said.named)):
+    if said and echoes_only(summary, (full_title, title), (said.outlet, *said.named)):
         summary = ""
     if not title and not summary and not link:
         return None
@@ -84,8 +84,12 @@ def make_item(
         summary=summary,
         published=published,
         lang=lang or None,
-        outlet=said.outlet,
-        outlet_key=outlet_key(outlet=said.outlet, outlet_url=said.outlet_url, canonical=canonical),
+        outlet=said.outlet if said else None,
+        outlet_key=outlet_key(
+            outlet=said.outlet if said else None,
+            outlet_url=said.outlet_url if said else None,
+            canonical=canonical,
+        ),
     )
 
 
