@@ -14,6 +14,8 @@ from bot.delivery import to_alert
 from bot.render import render_html
 from store import FeedState, ItemRecord, Store
 from store.outlets import Source, same_outlet
+from watchers.cluster import THRESHOLD, score, sketch
+from watchers.items import make_item
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 CHAT = 7
@@ -127,3 +129,53 @@ def test_the_outlets_own_item_first_then_google_news_adds_no_outlet(store: Store
     assert to_alert(delivery).source == "TASS"
     row = store.db.execute("SELECT outlet, outlet_key FROM items WHERE guid = 'g1'").fetchone()
     assert row == ("TASS", "tass.com")
+
+
+@pytest.mark.parametrize(
+    ("headline", "outlet", "own_title", "own_summary"),
+    [
+        (
+            "Russia deploys Bastion missiles on Paramushir in the Kuril Islands",
+            "TASS",
+            "Russia deploys Bastion missiles on Paramushir in the Kuril Islands",
+            "Russia has deployed Bastion coastal missile systems on Paramushir Island in the"
+            " northern Kuril chain, the Pacific Fleet said on Thursday.",
+        ),
+        (
+            "Россия разместила комплексы «Бастион» на Парамушире",
+            "ТАСС",
+            "Россия разместила комплексы «Бастион» на Парамушире",
+            "Береговые ракетные комплексы «Бастион» заступили на боевое дежурство на острове"
+            " Парамушир Курильской гряды, сообщили в пресс-службе Тихоокеанского флота.",
+        ),
+        (
+            "ロシア軍 千島列島の幌筵島に地対艦ミサイル配備",
+            "NHKニュース",
+            "ロシア軍、千島列島の幌筵島に地対艦ミサイル配備",
+            "ロシア太平洋艦隊は、千島列島北部の幌筵島に地対艦ミサイル「バスチオン」を配備したと発表しました。",
+        ),
+    ],
+)
+def test_an_undecodable_google_item_still_joins_the_outlets_report_by_story(
+    headline: str, outlet: str, own_title: str, own_summary: str
+) -> None:
+    """Newer Google tokens cannot be read offline: the headline, without its suffix and with no
+    echoed summary, is what clustering compares with the outlet's own report."""
+    google = make_item(
+        feed_id="gnews",
+        guid="AU",
+        link="https://news.google.com/rss/articles/CBMingFBVV95cUxQbVozdDRx?oc=5",
+        title=f"{headline} - {outlet}",
+        summary=f"{headline}  {outlet}",
+        published=T0,
+        lang=None,
+        source_name=outlet,
+        source_url="https://tass.com",
+        description=f'<a href="x">{headline}</a>&nbsp;&nbsp;<font color="#6f6f6f">{outlet}</font>',
+    )
+    assert google is not None and google.title == headline and google.summary == ""
+    assert google.link is not None and google.link.startswith("https://news.google.com/")
+    together = score(
+        sketch(google.title, google.summary), sketch(own_title, own_summary), timedelta(hours=1)
+    )
+    assert together >= THRESHOLD
