@@ -91,8 +91,15 @@ def test_a_read_feed_crosses_to_the_daemon_unchanged() -> None:
         [
             FeedEntry("Курилы: учения", "https://n.example/1", guid="1", summary="Флот у Итурупа."),
             FeedEntry("Weather", "https://n.example/2", guid="2", summary="<p>Rain</p>"),
+            FeedEntry(
+                "Курилы: рейс отменён - ТАСС",
+                "https://news.google.com/rss/articles/AU?oc=5",
+                guid="3",
+                source=("ТАСС", "https://tass.ru"),
+            ),
         ]
     )
     read = read_feed(body, feed_id="f", url="https://n.example/", headers={}, spec=spec)
     assert read.facts[0].sketch is not None and read.facts[1].sketch is None
+    assert (read.parsed.items[2].outlet, read.parsed.items[2].outlet_key) == ("ТАСС", "tass.ru")
     assert from_wire(pickle.loads(pickle.dumps(to_wire(read)))) == read
