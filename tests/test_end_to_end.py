@@ -417,7 +417,8 @@ def test_a_google_news_item_names_its_outlet_and_joins_the_outlets_own_report(
         bot_api,
         start_daemon,
         {
-            "tass": ("/tass.xml", rss(tass_old, title="TASS")),
+            # named otherwise than Google News names it: one outlet by its key (tass.com)
+            "tass": ("/tass.xml", rss(tass_old, title="TASS Russian News Agency")),
             "gnews": ("/gnews.xml", GOOGLE_NEWS_EN),
         },
     )
@@ -445,7 +446,7 @@ def test_a_google_news_item_names_its_outlet_and_joins_the_outlets_own_report(
         " Islands next year, the Eastern Military District said.",
         published=NOW,
     )
-    feed_server.set_feed("/tass.xml", rss([own, *tass_old], title="TASS"))
+    feed_server.set_feed("/tass.xml", rss([own, *tass_old], title="TASS Russian News Agency"))
     polled(feed_server, "/tass.xml", 2)
     polled(feed_server, "/gnews.xml", 1)
     assert len(bot_api.sent_messages(CHAT)) == 2
@@ -455,7 +456,9 @@ def test_a_google_news_item_names_its_outlet_and_joins_the_outlets_own_report(
             "SELECT feed_id, outlet, outlet_key, story_id FROM items"
             " WHERE canonical_url = 'https://tass.com/defense/2041999' ORDER BY id"
         ).fetchall()
+        also = conn.execute("SELECT also, edit_pending FROM outbox").fetchall()
     assert [row[:3] for row in rows] == [("gnews", "TASS", "tass.com"), ("tass", None, "tass.com")]
     assert rows[0][3] == rows[1][3]  # one story
+    assert also == [("[]", 0)]  # written with the item: no "Also: TASS" on its way either
     assert daemon.stop(signal.SIGTERM) == 0
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

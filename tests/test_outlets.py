@@ -97,7 +97,15 @@ def test_google_news_first_then_the_outlets_own_item_is_one_story_naming_tass_on
     # another outlet carried by the same aggregator is another outlet; its own item is not
     store.ingest(
         GNEWS,
-        [carried("g2", "NHK", "www3.nhk.or.jp", "https://news.google.com/rss/articles/AU", story)],
+        [
+            carried(
+                "g2",
+                "NHKニュース",
+                "www3.nhk.or.jp",
+                "https://news.google.com/rss/articles/AU",
+                story,
+            )
+        ],
         now=T0 + timedelta(minutes=10),
         alert=True,
     )
@@ -112,7 +120,7 @@ def test_google_news_first_then_the_outlets_own_item_is_one_story_naming_tass_on
         alert=True,
     )
     [delivery] = store.due_deliveries(T0 + timedelta(hours=1))
-    assert delivery.also == ("NHK",)
+    assert delivery.also == ("NHKニュース",)  # NHK's own item (its feed: "NHK") adds nothing
 
 
 def test_the_outlets_own_item_first_then_google_news_adds_no_outlet(store: Store) -> None:
