@@ -21,6 +21,7 @@ from watchers.aggregator import (
     echoes_only,
     host_key,
     is_aggregator_link,
+    links_only,
     outlet_key,
     real_url,
     source_label,
@@ -163,12 +164,48 @@ def test_a_description_that_only_repeats_title_and_outlet_is_no_summary() -> Non
     assert not echoes_only("Title. The ministry said more.", ("Title",), ("TASS",))
 
 
+def test_a_description_of_only_links_and_outlets_is_no_summary() -> None:
+    related = (
+        '<ol><li><a href="https://news.google.com/rss/articles/a">Japan lodges protest</a>&nbsp;&nbsp;'
+        '<font color="#6f6f6f">Kyodo News</font></li><li><a href="https://news.google.com/rss/articles/b">'
+        'Tokyo protests Russian exercises</a>&nbsp;&nbsp;<font color="#6f6f6f">NHK WORLD</font></li>'
+        '<li><strong><a href="https://news.google.com/stories/c">View Full Coverage on Google News</a>'
+        "</strong></li></ol>"
+    )
+    assert links_only(related)
+    assert not links_only(related.replace("<ol>", "<p>Tokyo said it regrets the drills.</p><ol>"))
+    assert not links_only("Plain text, no links at all.")
+    item = google_item(
+        "Japan lodges protest",
+        "Kyodo News",
+        "https://english.kyodonews.net/news/1",
+        summary="Japan lodges protest Kyodo News Tokyo protests Russian exercises NHK WORLD"
+        " View Full Coverage on Google News",
+        description=related,
+    )
+    assert item.summary == ""
+    # an outlet's own feed keeps a description of links: it is not an aggregator's
+    own = make_item(
+        feed_id="f",
+        guid="1",
+        link="https://e.example/1",
+        title="Links",
+        summary="Japan lodges protest",
+        published=None,
+        lang=None,
+        description=related,
+    )
+    assert own is not None and own.summary == "Japan lodges protest"
+
+
 def test_a_real_description_stays() -> None:
     item = google_item(
         "Russia deploys Bastion missiles",
         "TASS",
         "https://tass.com/politics/1",
         summary="Russia deploys Bastion missiles. The systems arrived on Paramushir on Tuesday.",
+        description='<p>Russia deploys Bastion missiles. The systems arrived on <a href="x">'
+        "Paramushir</a> on Tuesday.</p>",
     )
     assert "arrived on Paramushir" in item.summary
 

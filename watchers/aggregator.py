@@ -21,6 +21,8 @@ _AGGREGATOR_HOST = re.compile("|".join(map(re.escape, sorted(AGGREGATOR_HOSTS)))
 _GREY = re.compile(
     r"<font\b[^>]*?\bcolor\s*=\s*[\"']?#6f6f6f\b[^>]*>(.*?)</font\s*>", re.IGNORECASE | re.DOTALL
 )
+_LINK = re.compile(r"<a\b[^>]*>.*?</a\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
 _SEPARATORS = (" - ", " – ", " — ")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,4000}")
 _WORD = re.compile(r"\w")
@@ -65,7 +67,7 @@ def grey_outlets(description: str) -> tuple[str, ...]:
     """The outlets a Google News description names in grey."""
     if "6f6f6f" not in description and "6F6F6F" not in description:
         return ()
-    names = (one_line(html.unescape(re.sub(r"<[^>]*>", "", m))) for m in _GREY.findall(description))
+    names = (one_line(html.unescape(_TAG.sub("", m))) for m in _GREY.findall(description))
     return tuple(dict.fromkeys(n for n in names if n))
 
 
@@ -98,6 +100,15 @@ def echoes_only(summary: str, titles: tuple[str, ...], outlets: tuple[str, ...])
         if text:
             rest = rest.replace(text, " ")
     return _WORD.search(rest) is None
+
+
+def links_only(description: str) -> bool:
+    """Whether an HTML description is nothing but links and grey outlet names (Google News'
+    list of the story's other headlines: "Title1 Outlet1 Title2 Outlet2 View Full Coverage")."""
+    if "<a" not in description.lower():
+        return False
+    rest = _GREY.sub(" ", _LINK.sub(" ", description))
+    return _WORD.search(html.unescape(_TAG.sub(" ", rest))) is None
 
 
 def host_key(url: str | None) -> str | None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from watchers.aggregator import attribute, echoes_only, outlet_key, real_url
+from watchers.aggregator import attribute, echoes_only, links_only, outlet_key, real_url
 from watchers.boilerplate import strip_boilerplate
 from watchers.text import one_line
 from watchers.urls import canonical_url
@@ -60,12 +60,15 @@ def make_item(
 
     An aggregator item (with `<source>`, or a " - Outlet" title suffix that the raw HTML
     `description` names too) gets its outlet and loses the suffix; a summary that only repeats
-    the title and the outlet is dropped; a Google News link that carries the article's URL is
+    the title and the outlet, or only lists links (other outlets' headlines), is dropped; a Google News link that carries the article's URL is
     replaced by it."""
     said = attribute(title, source_name=source_name, source_url=source_url, description=description)
     full_title, title = title, (said.title if said else title)[:MAX_TITLE]
     summary = strip_boilerplate(summary[:MAX_SUMMARY], title)
-    if said and echoes_only(summary, (full_title, title), (said.outlet, *said.named)):
+    if said and (
+        echoes_only(summary, (full_title, title), (said.outlet, *said.named))
+        or links_only(description)
+    ):
         summary = ""
     if not title and not summary and not link:
         return None
