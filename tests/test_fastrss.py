@@ -107,7 +107,9 @@ text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
                 st.none(),
                 st.tuples(
                     st.one_of(text, st.sampled_from(["TASS", "ТАСС", "中国新聞デジタル"])),
-                    st.sampled_from(["https://tass.com", "", "/relative", "https://www.e.example/"]),
+                    st.sampled_from(
+                        ["https://tass.com", "", "/relative", "https://www.e.example/"]
+                    ),
                 ),
             ),
         ),
@@ -151,11 +153,31 @@ def test_joining_a_plain_link_agrees_with_feedparser(base: str, url: str) -> Non
 def test_agrees_with_feedparser_on_aggregator_items(headers: dict[str, str]) -> None:
     token = "CBMiIWh0dHBzOi8vdGFzcy5jb20vcG9saXRpY3MvMjA0MTE4Nw"
     google = f"https://news.google.com/rss/articles/{token}?oc=5"
-    grey = f'<a href="{google}">Bastion on Paramushir</a>&nbsp;&nbsp;<font color="#6f6f6f">TASS</font>'
+    grey = (
+        f'<a href="{google}">Bastion on Paramushir</a>&nbsp;&nbsp;<font color="#6f6f6f">TASS</font>'
+    )
     entries = [
-        FeedEntry("Bastion on Paramushir - TASS", google, guid=token, summary=grey, source=("TASS", "https://tass.com")),
-        FeedEntry("Бастион на Парамушире - ТАСС", google, guid="2", summary=grey.replace("TASS", "ТАСС").replace("Bastion on Paramushir", "Бастион на Парамушире")),
-        FeedEntry("No outlet - here", "https://e.example/3", summary="A plain item.", source=("", "https://ria.ru")),
+        FeedEntry(
+            "Bastion on Paramushir - TASS",
+            google,
+            guid=token,
+            summary=grey,
+            source=("TASS", "https://tass.com"),
+        ),
+        FeedEntry(
+            "Бастион на Парамушире - ТАСС",
+            google,
+            guid="2",
+            summary=grey.replace("TASS", "ТАСС").replace(
+                "Bastion on Paramushir", "Бастион на Парамушире"
+            ),
+        ),
+        FeedEntry(
+            "No outlet - here",
+            "https://e.example/3",
+            summary="A plain item.",
+            source=("", "https://ria.ru"),
+        ),
     ]
     fast, slow = both(rss(entries, title="Google News"), headers)
     assert fast is not None and fast == slow

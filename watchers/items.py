@@ -60,8 +60,8 @@ def make_item(
 
     An aggregator item (with `<source>`, or a " - Outlet" title suffix that the raw HTML
     `description` names too) gets its outlet and loses the suffix; a summary that only repeats
-    the title and the outlet, or only lists links (other outlets' headlines), is dropped; a Google News link that carries the article's URL is
-    replaced by it."""
+    the title and the outlet, or only lists links (other outlets' headlines), is dropped; a
+    Google News link that carries the article's URL is replaced by it."""
     said = attribute(title, source_name=source_name, source_url=source_url, description=description)
     full_title, title = title, (said.title if said else title)[:MAX_TITLE]
     summary = strip_boilerplate(summary[:MAX_SUMMARY], title)

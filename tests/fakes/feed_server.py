@@ -55,7 +55,7 @@ class FeedEntry:
     guid: str | None = None  # defaults to link when building
     summary: str = ""  # may contain HTML; escaped into the XML
     published: datetime | None = None  # must be timezone-aware; written to the second
-    source: tuple[str, str] | None = None  # RSS only: <source url="[1]">[0]</source>, as aggregators write
+    source: tuple[str, str] | None = None  # RSS: <source url="[1]">[0]</source> (aggregators)
 
 
 # Everything outside XML 1.0's Char production (C0 controls other than TAB/LF/CR, surrogates,
