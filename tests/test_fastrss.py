@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tests.conftest import shared
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.fastrss import _join, parse_simple_rss
+from watchers.items import ParsedFeed
 from watchers.parse import parse_feed, parse_with_feedparser
 
 URL = "http://example.com/feeds/news.xml"
@@ -180,7 +181,7 @@ def test_agrees_with_feedparser_on_aggregator_items(headers: dict[str, str]) -> 
         ),
     ]
     fast, slow = both(rss(entries, title="Google News"), headers)
-    assert fast is not None and fast == slow
+    assert isinstance(fast, ParsedFeed) and fast == slow
     titles = [(i.title, i.outlet, i.link, i.summary) for i in fast.items]
     assert titles == [
         ("Bastion on Paramushir", "TASS", "https://tass.com/politics/2041187", ""),
