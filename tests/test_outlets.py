@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import to_alert
-from bot.render import render_html
+from bot.delivery.render import render_html
+from bot.delivery.worker import to_alert
 from store import FeedState, ItemRecord, Store
 from store.outlets import Source, same_outlet
-from watchers.cluster import THRESHOLD, score, sketch
 from watchers.items import make_item
+from watchers.stories import THRESHOLD, score, sketch
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 CHAT = 7
