@@ -1,4 +1,5 @@
-"""The `kurilwatch` command line: run, check, match, poll, feeds, stats, backup, prune, demo."""
+"""The `kurilwatch` command line: run, check, match, stories, poll, feeds, stats, backup, prune,
+demo."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     match = command("match", "match JSON lines from stdin against the config's topics")
     match.add_argument("--explain", action="store_true", help="also say which terms matched where")
+    command("stories", "place JSON lines of reports from stdin into stories, as the daemon does")
     poll = command("poll", "poll the feeds, store what is new, print a line per feed")
     poll.add_argument("--once", action="store_true", required=True, help="poll once and exit")
     poll.add_argument("--feed", metavar="ID", help="poll only this feed")
@@ -103,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level, secrets=[token] if token else [], log_format=args.log_format)
     if args.command == "match":
         return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
+    if args.command == "stories":
+        from bot.stories_cli import story_lines
+
+        return story_lines(sys.stdin, sys.stdout)
     if args.command == "check" and not args.online:
         print(summary(settings))
         return 0
@@ -247,7 +253,7 @@ def _check_fields(obj: dict[str, Any]) -> str | None:
     return None
 
 
-ONE_SHOT = frozenset({"check", "match", "poll", "feeds", "stats", "backup", "prune"})
+ONE_SHOT = frozenset({"check", "match", "stories", "poll", "feeds", "stats", "backup", "prune"})
 
 
 def entry() -> None:  # pragma: no cover - the console script; tests call `main`

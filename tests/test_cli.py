@@ -153,3 +153,87 @@ def test_every_command_tunes_the_interpreter_first(monkeypatch: pytest.MonkeyPat
     finally:
         gc.set_threshold(*old[0])
         sys.setswitchinterval(old[1])
+
+
+def test_stories_places_each_report_in_order() -> None:
+    result = kurilwatch(
+        "stories",
+        "--config",
+        CONFIG,
+        stdin=lines(
+            {
+                "id": "tass-1",
+                "title": "Russia to deploy Bastion missile systems on Iturup",
+                "summary": "Russia will deploy Bastion coastal missile systems on Iturup next year.",
+                "published": "2026-11-26T08:00:00Z",
+                "link": "https://tass.com/defense/1?utm_source=rss",
+            },
+            {
+                "id": 2,
+                "title": "Bastion missiles to be deployed on Iturup, Russia says",
+                "summary": "Russia says it will deploy Bastion coastal missile systems on Iturup"
+                " island next year.",
+                "published": "2026-11-26T09:30:00+00:00",
+                "source": "Kyodo",
+            },
+            {
+                "id": "fog",
+                "title": "Iturup airport closed by fog",
+                "summary": "Flights to Iturup were cancelled on Wednesday.",
+                "published": "2026-11-26T10:00:00Z",
+            },
+            {  # the first report again, under another id: its URL is known
+                "id": "tass-1-again",
+                "title": "Russia to deploy Bastion systems on Iturup (updated)",
+                "published": "2026-11-26T11:00:00Z",
+                "link": "http://www.tass.com/defense/1",
+            },
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert out == [
+        {"id": "tass-1", "story": "tass-1"},
+        {"id": 2, "story": "tass-1"},
+        {"id": "fog", "story": "fog"},
+        {"id": "tass-1-again", "story": "tass-1"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (lines({"id": 1, "title": "ok", "published": "2026-01-01T00:00:00Z"}) + "{x\n", "line 2"),
+        (lines({"id": 1, "title": "no time"}), "line 1: missing key 'published'"),
+        (lines({"id": 1, "title": "t", "published": "yesterday"}), "line 1: 'published' is not"),
+        (lines({"title": "t", "published": "2026-01-01"}), "line 1: missing key 'id'"),
+        (lines({"id": 1, "title": 3, "published": "2026-01-01"}), "line 1: 'title' must be"),
+    ],
+)
+def test_stories_bad_line_exits_2_naming_the_line(stdin: str, message: str) -> None:
+    result = kurilwatch("stories", "--config", CONFIG, stdin=stdin)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_stories_of_the_uci_stream_are_fewer_than_its_reports() -> None:
+    stream = (
+        Path(__file__).resolve().parents[2] / "shared" / "corpus" / "stories" / "uci_stream.jsonl"
+    )
+    if not stream.exists():
+        pytest.skip("../shared/corpus is not beside the repository")
+    reports = stream.read_text(encoding="utf-8")
+    result = kurilwatch("stories", "--config", CONFIG, stdin=reports)
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    given = [json.loads(line) for line in reports.splitlines()]
+    assert [o["id"] for o in out] == [g["id"] for g in given]
+    by_id = {g["id"]: g["story"] for g in given}
+    # a story id is the id of an earlier report of the same labelled story, or the report's own
+    seen: set[str] = set()
+    for o in out:
+        assert o["story"] in seen | {o["id"]}
+        seen.add(o["id"])
+    assert len({o["story"] for o in out}) < len(out)
+    assert sum(by_id[o["id"]] != by_id[o["story"]] for o in out) <= len(out) // 20
