@@ -1,54 +1,198 @@
-"""Choosing the story-clustering threshold: pair precision and recall on the labelled pairs.
+"""Story clustering measured on real and labelled news, with the daemon's own story logic.
 
-    .venv/bin/python bench/cluster.py
+    .venv/bin/python bench/cluster.py [--sweep]
 
-Prints, for thresholds from 0.20 to 0.80, how many labelled pairs of `tests/data/
-story_pairs.jsonl` the clustering would merge, with precision and recall per language and in
-all. Precision comes first (a false merge hides news): pick the lowest threshold at which
-precision stays at or above 0.98.
+Every report goes through `watchers.story_replay.StoryReplay`, the code behind `kurilwatch
+stories` (URL and fingerprint keys, the story index, the store's placement decision):
+
+- `uci_stream.jsonl` (../shared/corpus/stories): the real headlines as one stream in
+  publication order; alerts per story = clusters that hold a labelled story's reports, mixed =
+  clusters holding reports of two labelled stories, and pair precision and recall over all
+  pairs of reports. Also each half of the stories on its own (alternate stories in order of
+  first appearance: `tune` is the half used to choose, `held-out` the other).
+- `tgcontest_pairs.jsonl`: crowd-labelled pairs (title + the first 600 characters of text);
+  a pair is merged when the second report joins the first one's story. Halves by position.
+- `tests/data/story_pairs.jsonl` and `tests/data/cross_lang_pairs.jsonl`: our labelled pairs.
+
+Prints one Markdown table (per set and language): pair precision and recall, alerts per
+story, mixed clusters, and the CPU per placed report. `--sweep` also prints the pair figures
+at other thresholds.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-from datetime import datetime
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watchers.stories import THRESHOLD, pair_score
+from watchers.stories import THRESHOLD, StoryIndex
+from watchers.story_replay import StoryReplay
 
-PAIRS = ROOT / "tests" / "data" / "story_pairs.jsonl"
+CORPUS = ROOT.parent / "shared" / "corpus" / "stories"
+DATA = ROOT / "tests" / "data"
+TEXT_CHARS = 600
+NO_TIME = datetime(2020, 5, 6, 12, tzinfo=UTC)
+
+Replay = Callable[[], StoryReplay]
 
 
-def report(side: dict[str, str]) -> tuple[str, str, datetime]:
-    """A labelled pair's side as (title, summary, published)."""
-    published = datetime.fromisoformat(side["published"].replace("Z", "+00:00"))
-    return side["title"], side["summary"], published
+def _time(text: str | None) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else NO_TIME
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@dataclass
+class Figures:
+    name: str
+    lang: str
+    reports: int
+    tp: int = 0
+    fp: int = 0
+    positives: int = 0
+    alerts_per_story: float | None = None
+    mixed: float | None = None
+    cpu: float = 0.0  # seconds, all reports
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.positives if self.positives else 1.0
+
+    def row(self) -> str:
+        aps = "" if self.alerts_per_story is None else f"{self.alerts_per_story:.2f}"
+        mixed = "" if self.mixed is None else f"{100 * self.mixed:.1f}%"
+        ms = 1000 * self.cpu / max(1, self.reports)
+        return (
+            f"| {self.name} | {self.lang} | {self.reports} | {self.precision:.3f} |"
+            f" {self.recall:.3f} | {aps} | {mixed} | {ms:.2f} |"
+        )
+
+
+def stream(name: str, reports: list[dict[str, Any]], replay: Replay) -> Figures:
+    """The reports as one stream: clusters against the labelled stories."""
+    placer = replay()
+    started = time.process_time()
+    story_of = {
+        r["id"]: placer.place(
+            r["id"], r["title"], r.get("summary") or "", _time(r["published"]), r.get("link") or ""
+        )
+        for r in reports
+    }
+    cpu = time.process_time() - started
+    label = {r["id"]: r["story"] for r in reports}
+    clusters: defaultdict[object, set[str]] = defaultdict(set)
+    per_label: defaultdict[str, set[object]] = defaultdict(set)
+    for report_id, story in story_of.items():
+        clusters[story].add(label[report_id])
+        per_label[label[report_id]].add(story)
+    figures = Figures(name, "en", len(reports), cpu=cpu)
+    ids = list(story_of)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            same, merged = label[a] == label[b], story_of[a] == story_of[b]
+            figures.positives += same
+            figures.tp += same and merged
+            figures.fp += merged and not same
+    figures.alerts_per_story = sum(len(s) for s in per_label.values()) / len(per_label)
+    figures.mixed = sum(len(labels) > 1 for labels in clusters.values()) / len(clusters)
+    return figures
+
+
+def pairs(
+    name: str, rows: Iterable[dict[str, Any]], replay: Replay, side: Callable[..., tuple[Any, ...]]
+) -> list[Figures]:
+    """Each pair on its own: merged when the second report joins the first one's story."""
+    by_lang: dict[str, Figures] = {}
+    for pair in rows:
+        figures = by_lang.setdefault(pair["lang"], Figures(name, pair["lang"], 0))
+        placer = replay()
+        started = time.process_time()
+        placer.place("a", *side(pair["a"]))
+        merged = placer.place("b", *side(pair["b"])) == "a"
+        figures.cpu += time.process_time() - started
+        figures.reports += 2
+        figures.positives += pair["same_story"]
+        figures.tp += merged and pair["same_story"]
+        figures.fp += merged and not pair["same_story"]
+    return [by_lang[lang] for lang in sorted(by_lang)]
+
+
+def tg_side(side: dict[str, str]) -> tuple[Any, ...]:
+    return side["title"], side["text"][:TEXT_CHARS], NO_TIME, side.get("url", "")
+
+
+def our_side(side: dict[str, str]) -> tuple[Any, ...]:
+    return side["title"], side["summary"], _time(side.get("published")), side.get("link", "")
+
+
+def halves(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> list[list[Any]]:
+    """Rows split by alternate keys in order of first appearance: [tune, held-out]."""
+    order = list(dict.fromkeys(key(r) for r in rows))
+    tune = set(order[::2])
+    return [[r for r in rows if key(r) in tune], [r for r in rows if key(r) not in tune]]
+
+
+def run(replay: Replay) -> list[Figures]:
+    out: list[Figures] = []
+    uci_path, tg_path = CORPUS / "uci_stream.jsonl", CORPUS / "tgcontest_pairs.jsonl"
+    if uci_path.exists():
+        uci = _read(uci_path)
+        out.append(stream("uci stream", uci, replay))
+        tune, held = halves(uci, lambda r: str(r["story"]))
+        out.append(stream("uci tune half", tune, replay))
+        out.append(stream("uci held-out half", held, replay))
+    if tg_path.exists():
+        tg = _read(tg_path)
+        out += pairs("tgcontest", tg, replay, tg_side)
+        tune, held = halves(tg, lambda r: str(r["id"]))
+        out += pairs("tgcontest tune half", tune, replay, tg_side)
+        out += pairs("tgcontest held-out half", held, replay, tg_side)
+    for file in ("story_pairs.jsonl", "cross_lang_pairs.jsonl"):
+        if (DATA / file).exists():
+            out += pairs(file.removesuffix(".jsonl"), _read(DATA / file), replay, our_side)
+    return out
+
+
+HEADER = (
+    "| set | lang | reports | pair precision | pair recall | alerts per story | mixed clusters"
+    " | CPU ms per report |\n|---|---|---|---|---|---|---|---|"
+)
 
 
 def main() -> None:
-    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line]
-    scored = []
-    for pair in pairs:
-        scored.append(
-            (pair["lang"], pair["same_story"], pair_score(report(pair["a"]), report(pair["b"])))
-        )
-    print(f"{len(pairs)} pairs; current threshold {THRESHOLD}")
-    print(f"{'threshold':>9} {'lang':>5} {'merged':>7} {'precision':>9} {'recall':>7}")
-    for step in range(20, 61, 2):
-        threshold = step / 100
-        for lang in ("en", "ru", "ja", "all"):
-            rows = [s for s in scored if lang in ("all", s[0])]
-            tp = sum(1 for _, same, score in rows if same and score >= threshold)
-            fp = sum(1 for _, same, score in rows if not same and score >= threshold)
-            positives = sum(1 for _, same, _ in rows if same)
-            precision = tp / (tp + fp) if tp + fp else 1.0
-            print(
-                f"{threshold:>9.2f} {lang:>5} {tp + fp:>7} {precision:>9.3f} {tp / positives:>7.3f}"
-            )
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sweep", action="store_true", help="pair figures at other thresholds")
+    args = parser.parse_args()
+    print(f"threshold {THRESHOLD}")
+    print(HEADER)
+    for figures in run(StoryReplay):
+        print(figures.row())
+    if args.sweep:
+        for step in range(10, 61, 4):
+            threshold = step / 100
+
+            def replay(threshold: float = threshold) -> StoryReplay:
+                return StoryReplay(StoryIndex(threshold=threshold))
+
+            print(f"\nthreshold {threshold:.2f}")
+            for figures in run(replay):
+                print(figures.row())
 
 
 if __name__ == "__main__":
