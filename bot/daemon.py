@@ -333,7 +333,7 @@ class Daemon:
     async def _housekeeping(self, store: AsyncStore, poller: Poller) -> None:
         """Daily: compact old items (their dedup keys stay) and forget old story candidates."""
         now = datetime.now(UTC)
-        poller.stories.prune(now)
+        await poller.prune_stories(now)
         kept = self.settings.store
         with self._quiet_when_stopping():
             compacted, deleted = await store.run(

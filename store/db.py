@@ -19,9 +19,12 @@ from store.notices import NoticeVerbs
 from store.outbox import OutboxVerbs
 from store.search import SearchVerbs
 from store.stats import StatsVerbs
+from store.vectors import VectorVerbs
 
 
-class Store(ItemVerbs, FeedVerbs, SearchVerbs, OutboxVerbs, ChatVerbs, NoticeVerbs, StatsVerbs):
+class Store(
+    ItemVerbs, FeedVerbs, SearchVerbs, OutboxVerbs, ChatVerbs, NoticeVerbs, StatsVerbs, VectorVerbs
+):
     """Domain verbs over the kurilwatch database, one part per domain."""
 
     def __init__(self, path: str | Path) -> None:

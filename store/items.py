@@ -25,6 +25,7 @@ from store.records import (
     ts,
 )
 from store.search import SearchVerbs
+from store.vectors import VectorVerbs
 
 FINGERPRINT_WINDOW = timedelta(days=7)  # a re-issued item's text is matched this far back
 INDEX_EVERY = 1000  # items stored before they are added to the search index together
@@ -83,7 +84,7 @@ def place_items(
     return placed
 
 
-class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs):
+class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
     """Store verbs for items (mixed into `Store`): an ingestion saves the feed's state, indexes
     for search in batches and queues alerts, all in one transaction."""
 
@@ -262,6 +263,7 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs):
                 "DELETE FROM items WHERE fetched_at < ? AND id NOT IN (SELECT item_id FROM outbox)",
                 [keys_before],
             ).rowcount
+            self.prune_title_vectors(now)
         return compacted, deleted
 
     def count_items(self, feed_id: str | None = None) -> int:

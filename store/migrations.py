@@ -214,6 +214,16 @@ def m010_outlets(db: Database) -> None:
     items.add_column("outlet_key", str)
 
 
+@migrations()
+def m011_title_vectors(db: Database) -> None:
+    # sentence vectors of matched items' titles (float16), for story clustering after a restart
+    db.execute(
+        "CREATE TABLE title_vectors (title TEXT PRIMARY KEY, vector BLOB NOT NULL,"
+        " created_at REAL NOT NULL)"
+    )
+    db.execute("CREATE INDEX title_vectors_created_at ON title_vectors (created_at)")
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

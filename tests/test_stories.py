@@ -15,14 +15,15 @@ from hypothesis import strategies as st
 from watchers.stories import (
     MAX_PER_STORY,
     STEM_CACHE,
-    THRESHOLD,
+    Sketch,
     StoryIndex,
     _stem,
-    pair_score,
+    conflict,
     script_of,
     sketch,
     story_tokens,
 )
+from watchers.story_replay import StoryReplay
 from watchers.topics.normalise import words
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -36,22 +37,27 @@ def report(side: dict[str, str]) -> tuple[str, str, datetime]:
 
 
 def test_labelled_pairs_precision_first() -> None:
-    """A false merge hides news: on the labelled pairs, precision must stay >= 0.98."""
+    """A false merge hides news: on the labelled pairs, precision stays high in every
+    language, and reworded reports (not only near-copies) merge."""
     pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line]
     assert len(pairs) >= 200
-    tp = fp = positives = 0
+    counts: dict[str, list[int]] = {}
     false_merges = []
     for pair in pairs:
-        merged = pair_score(report(pair["a"]), report(pair["b"])) >= THRESHOLD
-        positives += pair["same_story"]
-        tp += merged and pair["same_story"]
+        replay = StoryReplay()
+        replay.place("a", *report(pair["a"]))
+        merged = replay.place("b", *report(pair["b"])) == "a"
+        tp_fp_pos = counts.setdefault(pair["lang"], [0, 0, 0])
+        tp_fp_pos[0] += merged and pair["same_story"]
+        tp_fp_pos[1] += merged and not pair["same_story"]
+        tp_fp_pos[2] += pair["same_story"]
         if merged and not pair["same_story"]:
-            fp += 1
             false_merges.append(pair["id"])
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    print(f"story pairs: precision {precision:.3f}, recall {tp / positives:.3f} at {THRESHOLD}")
-    assert precision >= 0.98, false_merges
-    assert tp / positives >= 0.6  # reworded reports merge, not only near-copies
+    for lang, (tp, fp, positives) in counts.items():
+        print(f"{lang}: precision {tp / (tp + fp):.3f}, recall {tp / positives:.3f}")
+        assert tp / (tp + fp) >= 0.93, (lang, false_merges)
+        assert tp / positives >= 0.65, lang
+    assert len(false_merges) <= 4, false_merges
 
 
 def test_index_finds_the_story_within_the_window_and_script() -> None:
@@ -95,11 +101,11 @@ def test_a_flood_of_near_identical_items_keeps_lookups_bounded() -> None:
     at = datetime(2026, 11, 26, tzinfo=UTC)
     template = "Weather on Kunashir: wind, rain and fog over the port of Yuzhno-Kurilsk tonight"
     for n in range(2000):
-        report = sketch(f"{template} {n}", "")
+        report = sketch(template, f"Issue {'abcdefghij'[n % 10]}.")
         story = index.find(report, at) or n + 1
         index.add(n + 1, story, report, at)
     assert len(index) == MAX_PER_STORY
-    assert index.find(sketch(f"{template} 5000", ""), at) == 1
+    assert index.find(sketch(template, ""), at) == 1
 
 
 _TEXT = st.text(
@@ -127,3 +133,27 @@ def test_the_stem_cache_stays_small_however_many_new_words_come() -> None:
         _stem.cache_clear()
     assert kept < 6 * 1024 * 1024  # 20,000 stems; the former bound kept all 50,000, 10 MB
     assert _stem.cache_info().maxsize == STEM_CACHE
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("M6.1 quake off Iturup", "M4.8 aftershock off Iturup"),  # numbers
+        ("国後島沖で日本漁船拿捕", "色丹島沖で日本漁船拿捕"),  # islands, in Japanese
+        ("Fishing boat seized off Shikotan", "Fishing boat seized off Kunashir"),
+    ],
+)
+def test_conflicting_numbers_and_islands_are_two_events(a: str, b: str) -> None:
+    assert conflict(sketch(a, ""), sketch(b, ""))
+    assert not conflict(sketch(a, ""), sketch(a + " again", ""))
+
+
+def test_headlines_in_title_case_name_nobody_by_their_capitals() -> None:
+    assert sketch("McDonald's Reports Drop In February Global Sales", "").names == frozenset()
+    assert "ebeko" in sketch("Ebeko volcano erupts", "The Ebeko volcano sent ash up.").names
+
+
+@given(_TEXT, _TEXT)
+def test_a_sketch_crosses_the_wire_unchanged(title: str, summary: str) -> None:
+    made = sketch(title, summary)
+    assert Sketch.unwire(made.wire()) == made

@@ -10,9 +10,13 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
+
+import numpy as np
 
 from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
 from watchers import poll_timing
@@ -27,6 +31,8 @@ from watchers.topics.compile import Topics
 from watchers.worker import ItemFacts, ReadFeed
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 GONE = 410
 # An unchanged poll's state waits this long to be saved with those of the polls that end at
@@ -61,16 +67,18 @@ class PollReport:
 
 
 def _records(
-    items: Sequence[tuple[Item, ItemFacts]], stories: StoryIndex, now: datetime
+    items: Sequence[tuple[Item, ItemFacts]], stories: StoryIndex, now: datetime, alert: bool
 ) -> tuple[list[ItemRecord], dict[str, Sketch]]:
     """What the store keeps of each new item, and the sketches of those that matched a topic
-    (only those are clustered)."""
+    (only those are clustered). A first poll (`alert` false) records its items as their own
+    stories: none of them alerts, so none is worth a title vector."""
     records, sketches = [], {}
     for item, facts in items:
         hint = None
         if facts.sketch is not None:
             sketches[item.guid] = facts.sketch
-            hint = stories.find(facts.sketch, now)
+            if alert:
+                hint = stories.find(facts.sketch, now)
         records.append(
             ItemRecord(
                 guid=item.guid,
@@ -145,6 +153,9 @@ class Poller:
         self.clock = clock
         self.rng = rng or random.Random()
         self.stories = stories or StoryIndex()
+        # the story index lives on its own thread: a lookup may compute title vectors (tens of
+        # ms each), and one thread keeps its lookups and additions in order
+        self._story_thread = ThreadPoolExecutor(1, thread_name_prefix="stories")
         # the state this poller last saved of each feed, to skip reading it back on the next
         # poll (half the store round trips of a steady cycle)
         self._saved: dict[str, FeedState] = {}
@@ -198,6 +209,11 @@ class Poller:
     async def aclose(self) -> None:
         """Wait for the states still being saved (after the polls are done or cancelled)."""
         await asyncio.gather(*self._batch_writes, return_exceptions=True)
+        self._story_thread.shutdown(wait=False, cancel_futures=True)
+
+    async def _on_story_thread(self, call: Callable[P, R], *args: P.args, **kw: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._story_thread, lambda: call(*args, **kw))
 
     async def poll(self, feed: FeedConfig, *, force: bool = False) -> PollReport:
         """Poll once; a disabled feed is skipped unless `force` (which re-enables it on success).
@@ -271,8 +287,8 @@ class Poller:
         if feed.full_text and state.primed:
             unseen = list(await asyncio.gather(*(self._full_text(pair) for pair in unseen)))
         now = self.clock()
-        records, sketches = _records(unseen, self.stories, now)
         alert = state.primed
+        records, sketches = await self._on_story_thread(_records, unseen, self.stories, now, alert)
         next_at = await self._next_success(feed, fetched, parsed)
         state = replace(
             state,
@@ -282,7 +298,9 @@ class Poller:
         )
         result = await self.store.run(Store.ingest, state, records, now=now, alert=alert)
         self._saved[state.id] = state
-        self.remember(result.stored, sketches)
+        fresh = await self._on_story_thread(self.remember, result.stored, sketches)
+        if fresh:
+            await self.store.run(Store.save_title_vectors, fresh, now=now)
         matched = tuple(item for item in result.new_stories if item.topics)
         if result.stored:
             log.info(
@@ -322,22 +340,40 @@ class Poller:
             return pair
         return item, replace(facts, brief=made.text, marks=made.marks)
 
-    def remember(self, items: Sequence[StoredItem], sketches: Mapping[str, Sketch]) -> None:
-        """Add stored items to the story index, for the reports of other outlets to join."""
+    def remember(
+        self, items: Sequence[StoredItem], sketches: Mapping[str, Sketch]
+    ) -> list[tuple[str, bytes]]:
+        """Add stored items to the story index, for the reports of other outlets to join; the
+        title vectors computed since the last call, to be stored (float16). On the story
+        thread."""
         for item in items:
             if item.topics:
                 report = sketches.get(item.guid) or sketch(item.title, item.summary)
                 self.stories.add(item.id, item.story_id, report, item.fetched_at)
+        fresh, self.stories.fresh = self.stories.fresh, {}
+        return [(title, vector.astype(np.float16).tobytes()) for title, vector in fresh.items()]
 
     async def load_stories(self) -> None:
-        """Fill the story index with the items of the last window, after a start."""
+        """Fill the story index with the items (and title vectors) of the last window."""
         now = self.clock()
-        self.stories.prune(now)
-        rows = await self.store.run(Store.recent_items, now - self.stories.window)
-        # tens of thousands of items after a start: sketch them off the event loop
-        sketches = await asyncio.to_thread(lambda: [sketch(row[2], row[3]) for row in rows])
-        for (item_id, story_id, _, _, at), report in zip(rows, sketches, strict=True):
-            self.stories.add(item_id, story_id, report, at)
+        since = now - self.stories.window
+        rows = await self.store.run(Store.recent_items, since)
+        vectors = await self.store.run(Store.title_vectors, since)
+
+        def load() -> None:  # tens of thousands of items after a start: off the event loop
+            self.stories.prune(now)
+            self.stories.remember_vectors(
+                (title, np.frombuffer(blob, np.float16).astype(np.float32))
+                for title, blob in vectors
+            )
+            for item_id, story_id, title, summary, at in rows:
+                self.stories.add(item_id, story_id, sketch(title, summary), at)
+
+        await self._on_story_thread(load)
+
+    async def prune_stories(self, now: datetime) -> None:
+        """Forget the story candidates older than the window."""
+        await self._on_story_thread(self.stories.prune, now)
 
     async def _next_success(
         self, feed: FeedConfig, fetched: FetchResult, parsed: ParsedFeed | None

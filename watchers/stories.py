@@ -1,12 +1,21 @@
-"""Story clustering: the same story told by different outlets, found by word overlap.
+"""Story clustering: the same story told by different outlets, in other words.
 
-Each report becomes a set of tokens (stemmed words without stopwords, numbers kept; Japanese and
-Chinese as character bigrams). Two reports score the cosine of their token sets, scaled down
-linearly with the time between them (0 at the 72-hour window), and 0 when each title names
-someone or something the other report never mentions (Ebeko versus Chikurachki volcano, Trutnev
-versus Bastion on Iturup). An inverted index over the tokens finds the candidates among the
-reports of the window. The threshold was chosen on `tests/data/story_pairs.jsonl` for precision
-first (`bench/cluster.py`): a false merge hides news.
+A report joins the story whose reports it resembles most, on average, among the recent ones
+of its script, if that resemblance reaches `THRESHOLD`. The resemblance of two reports is
+0 when they conflict (each title names someone, a number or a Kuril island the other report
+never mentions: Ebeko versus Chikurachki, M6.1 versus M4.8, Shikotan versus Kunashir) or
+share no token; otherwise the mean of two signals, scaled down linearly with the time between
+them (0 at the 72-hour window):
+
+- the cosine of their titles' sentence vectors (multilingual-e5-small, `watchers.embedding`),
+  rescaled so that unrelated titles (about 0.80) score 0 and near-paraphrases (0.95) 1;
+- the cosine of their token sets (stems, numbers, Japanese character bigrams), each token
+  weighted by its rarity among the reports of the window (IDF), so that a shared "Kuril"
+  counts little and a shared "Ebeko" much.
+
+Only reports that may alert are compared, and vectors are computed only for them and for the
+members of the few stories they share the most tokens with, then kept (by title) for the
+window. The threshold and weights were chosen with `bench/cluster.py` (README).
 """
 
 from __future__ import annotations
@@ -15,24 +24,34 @@ import functools
 import math
 import re
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
 from operator import itemgetter
+from typing import Any
 
+import numpy as np
 import snowballstemmer
 
+from watchers.embedding import Vectors
 from watchers.topics.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
 
-THRESHOLD = 0.34  # the lowest with pair precision >= 0.98 on the labelled pairs (bench/cluster.py)
+THRESHOLD = 0.45
 WINDOW = timedelta(hours=72)
+LEXICAL_WEIGHT = 0.3  # of the token cosine, against 1 for the title vectors
+VECTOR_FLOOR, VECTOR_SPAN = 0.80, 0.15  # title cosine 0.80 scores 0, 0.95 and above 1
+IDF_PRIOR = 20  # reports assumed beside the window's, so a near-empty window weighs evenly
 # A story keeps only its first few reports in the index, a lookup reads the postings of its
-# rarest tokens up to a budget, and weighs only the best candidates: a feed of templated
-# near-copies (weather, market reports) must not make each lookup scan thousands of entries.
+# rarest tokens up to a budget, and weighs only the stories of the best candidates: a feed of
+# templated near-copies (weather, market reports) must not make each lookup scan thousands.
 MAX_PER_STORY = 4
 MAX_CANDIDATES = 16
+MAX_STORIES = 6
 SCAN_BUDGET = 500
 MIN_TOKENS = 3
+
+Embed = Callable[[Sequence[str]], Vectors]
 
 _STOP = frozenset(
     "a an the of to in on at for from by with and or but is are was were be been has have had"
@@ -41,6 +60,20 @@ _STOP = frozenset(
     " были будет его ее их он она они так также уже".split()
 )
 _STEMMERS = {"en": snowballstemmer.stemmer("english"), "ru": snowballstemmer.stemmer("russian")}
+# The islands, by the forms their names take in EN, RU and JA (matched inside normalised text).
+_PLACES = {
+    "iturup": ("iturup", "etorofu", "итуруп", "択捉"),
+    "kunashir": ("kunashir", "кунашир", "国後"),
+    "shikotan": ("shikotan", "шикотан", "色丹"),
+    "habomai": ("habomai", "хабомаи", "歯舞"),
+    "paramushir": ("paramushir", "парамушир", "パラムシル"),
+    "shumshu": ("shumshu", "шумшу", "占守"),
+    "urup": ("urup", "уруп", "得撫"),
+    "matua": ("matua", "матуа", "松輪"),
+    "simushir": ("simushir", "симушир", "新知"),
+    "onekotan": ("onekotan", "онекотан", "温禰古丹"),
+}
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
 # Stems kept per process. A daemon meets new words for ever (names, inflected forms), so the
@@ -82,12 +115,21 @@ def story_tokens(title: str, summary: str, words: list[str] | None = None) -> fr
     return frozenset(tokens)
 
 
+def _title_case(title: str) -> bool:
+    """Headline Style Capitalisation, where a capital says nothing of a name."""
+    long_words = [word for word in _NAME_WORD.findall(title) if len(word) > 3]
+    return len(long_words) >= 3 and sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words)
+
+
 def title_names(title: str, summary: str) -> frozenset[str]:
     """Stems of the proper names in a title: its capitalised words that the report also writes
-    capitalised inside a sentence (so a title's first word counts only if it is a name), and
-    its katakana words."""
+    capitalised inside a sentence (so a title's first word counts only if it is a name; a
+    title in Title Case counts only through its summary), and its katakana words."""
+    sentences = _SENTENCES.split(summary) if summary else []
+    if not _title_case(title):
+        sentences.append(title)
     inside: set[str] = set()
-    for sentence in _SENTENCES.split(f"{title}\n{summary}"):
+    for sentence in sentences:
         for word in _NAME_WORD.findall(sentence)[1:]:
             if word[0].isupper():
                 inside.add(_stem(normalise(word)))
@@ -108,6 +150,17 @@ def mentions(title: str, summary: str, words: list[str] | None = None) -> frozen
     return frozenset(found)
 
 
+def numbers(text: str) -> frozenset[str]:
+    """The numbers a text writes (5.9 and 5,9 alike)."""
+    return frozenset(n.replace(",", ".") for n in _NUMBER.findall(normalise(text)))
+
+
+def places(text: str) -> frozenset[str]:
+    """The Kuril islands a text names, in any of the three languages."""
+    folded = normalise(text)
+    return frozenset(p for p, forms in _PLACES.items() if any(f in folded for f in forms))
+
+
 @dataclass(frozen=True, slots=True)
 class Sketch:
     """What clustering knows of one report."""
@@ -116,33 +169,87 @@ class Sketch:
     names: frozenset[str]
     mentions: frozenset[str]
     script: str
+    title: str = ""
+    title_numbers: frozenset[str] = frozenset()
+    numbers: frozenset[str] = frozenset()
+    title_places: frozenset[str] = frozenset()
+    places: frozenset[str] = frozenset()
+
+    def wire(self) -> tuple[Any, ...]:
+        """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
+        return (
+            tuple(self.tokens),
+            tuple(self.names),
+            tuple(self.mentions),
+            self.script,
+            self.title,
+            tuple(self.title_numbers),
+            tuple(self.numbers),
+            tuple(self.title_places),
+            tuple(self.places),
+        )
+
+    @classmethod
+    def unwire(cls, wired: Sequence[Any]) -> Sketch:
+        tokens, names, mentioned, script, title, title_nums, nums, title_places, all_places = wired
+        return cls(
+            frozenset(tokens),
+            frozenset(names),
+            frozenset(mentioned),
+            script,
+            title,
+            frozenset(title_nums),
+            frozenset(nums),
+            frozenset(title_places),
+            frozenset(all_places),
+        )
 
 
 def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
     """The report's sketch; `words` as for `story_tokens`, when the caller has them."""
+    text = f"{title}\n{summary}"
     return Sketch(
         story_tokens(title, summary, words),
         title_names(title, summary),
         mentions(title, summary, words),
-        script_of(f"{title}\n{summary}"),
+        script_of(text),
+        title.strip(),
+        numbers(title),
+        numbers(text),
+        places(title),
+        places(text),
     )
 
 
-def score(a: Sketch, b: Sketch, apart: timedelta, window: timedelta = WINDOW) -> float:
-    """How surely two reports tell one story, from 0 to 1."""
-    if apart >= window or not a.tokens or not b.tokens or a.script != b.script:
-        return 0.0
-    if not a.names <= b.mentions and not b.names <= a.mentions:
-        return 0.0  # each names something the other never mentions: two events
-    cosine = len(a.tokens & b.tokens) / math.sqrt(len(a.tokens) * len(b.tokens))
-    return cosine * (1 - apart / window)
+def conflict(a: Sketch, b: Sketch) -> bool:
+    """Two events: each title names someone, a number or an island the other never mentions."""
+    return (
+        (not a.names <= b.mentions and not b.names <= a.mentions)
+        or (not a.title_numbers <= b.numbers and not b.title_numbers <= a.numbers)
+        or (not a.title_places <= b.places and not b.title_places <= a.places)
+    )
 
 
-def pair_score(
-    a: tuple[str, str, datetime], b: tuple[str, str, datetime], window: timedelta = WINDOW
+def resemblance(
+    a: Sketch,
+    b: Sketch,
+    apart: timedelta,
+    vectors: tuple[Vectors, Vectors],
+    weight: Callable[[str], float] = lambda _: 1.0,
+    window: timedelta = WINDOW,
 ) -> float:
-    """`score` of two (title, summary, time) reports."""
-    return score(sketch(a[0], a[1]), sketch(b[0], b[1]), abs(a[2] - b[2]), window)
+    """How surely two reports tell one story, from 0 to 1; `weight` gives a token's weight."""
+    if apart >= window or a.script != b.script or conflict(a, b):
+        return 0.0
+    shared = a.tokens & b.tokens
+    if not shared:
+        return 0.0
+    lexical = sum(weight(t) ** 2 for t in shared) / math.sqrt(
+        sum(weight(t) ** 2 for t in a.tokens) * sum(weight(t) ** 2 for t in b.tokens)
+    )
+    cosine = float(np.dot(vectors[0], vectors[1]))
+    semantic = min(1.0, max(0.0, (cosine - VECTOR_FLOOR) / VECTOR_SPAN))
+    return (semantic + LEXICAL_WEIGHT * lexical) / (1 + LEXICAL_WEIGHT) * (1 - apart / window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,20 +261,51 @@ class _Entry:
 
 
 class StoryIndex:
-    """The recent reports of every story, to find which story a new report belongs to."""
+    """The recent reports of every story, to find which story a new report belongs to.
 
-    def __init__(self, threshold: float = THRESHOLD, window: timedelta = WINDOW) -> None:
+    `embed` turns titles into vectors (the model by default); the vectors it made are kept by
+    title for the window, and those not yet saved wait in `fresh` for the caller to store."""
+
+    def __init__(
+        self,
+        threshold: float = THRESHOLD,
+        window: timedelta = WINDOW,
+        embed: Embed | None = None,
+    ) -> None:
         self.threshold, self.window = threshold, window
+        if embed is None:
+            from watchers.embedding import embed_titles
+
+            embed = embed_titles
+        self.embed = embed
+        self.vectors: dict[str, Vectors] = {}
+        self.fresh: dict[str, Vectors] = {}
         self._entries: dict[int, _Entry] = {}
         self._postings: defaultdict[str, dict[str, set[int]]] = defaultdict(dict)  # by script
+        self._df: defaultdict[str, Counter[str]] = defaultdict(Counter)  # by script
         self._order: deque[int] = deque()
-        self._members: Counter[int] = Counter()
+        self._stories: defaultdict[int, list[int]] = defaultdict(list)
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def remember_vectors(self, known: Iterable[tuple[str, Vectors]]) -> None:
+        """Vectors computed before (by a former run), by title."""
+        self.vectors.update(known)
+
+    def _vectors_of(self, titles: Iterable[str]) -> None:
+        missing = list(dict.fromkeys(t for t in titles if t not in self.vectors))
+        if missing:
+            for title, vector in zip(missing, self.embed(missing), strict=True):
+                self.vectors[title] = self.fresh[title] = vector
+
+    def _weight(self, script: str) -> Callable[[str], float]:
+        df, total = self._df[script], len(self._entries) + IDF_PRIOR
+        return lambda token: math.log(total / (df[token] + 1))
+
     def find(self, report: Sketch, at: datetime) -> int | None:
-        """The story of the best-scoring recent report, if it scores the threshold."""
+        """The story this report joins, if any: the one whose indexed reports resemble it
+        most on average, among those of the best candidates, if that reaches the threshold."""
         if len(report.tokens) < MIN_TOKENS:
             return None
         script = self._postings[report.script]
@@ -180,30 +318,57 @@ class StoryIndex:
             scanned.append(posting)
             budget -= len(posting)
         shared = Counter(chain.from_iterable(scanned))  # one count, in C
-        best, best_score = None, self.threshold
-        # most_common's heap, in C: sorted() is stable, so ties keep the same order
+        # sorted() is stable, so ties keep the same order
         candidates = sorted(shared.items(), key=itemgetter(1), reverse=True)[:MAX_CANDIDATES]
+        stories: list[int] = []
         for item_id, _ in candidates:
             entry = self._entries[item_id]
-            value = score(report, entry.report, abs(at - entry.at), self.window)
+            if entry.story_id in stories or abs(at - entry.at) >= self.window:
+                continue
+            if not conflict(report, entry.report):
+                stories.append(entry.story_id)
+                if len(stories) == MAX_STORIES:
+                    break
+        if not stories:
+            return None
+        members = {story: [self._entries[i] for i in self._stories[story]] for story in stories}
+        self._vectors_of(
+            chain([report.title], (e.report.title for m in members.values() for e in m))
+        )
+        mine, weight = self.vectors[report.title], self._weight(report.script)
+        best, best_score = None, self.threshold
+        for story in stories:
+            scores = [
+                resemblance(
+                    report,
+                    e.report,
+                    abs(at - e.at),
+                    (mine, self.vectors[e.report.title]),
+                    weight,
+                    self.window,
+                )
+                for e in members[story]
+            ]
+            value = sum(scores) / len(scores)
             if value >= best_score:
-                best, best_score = entry.story_id, value
+                best, best_score = story, value
         return best
 
     def add(self, item_id: int, story_id: int, report: Sketch, at: datetime) -> None:
         if item_id in self._entries or len(report.tokens) < MIN_TOKENS:
             return
-        if self._members[story_id] >= MAX_PER_STORY:
+        if len(self._stories[story_id]) >= MAX_PER_STORY:
             return
         self._entries[item_id] = _Entry(item_id, story_id, report, at)
         script = self._postings[report.script]
         for token in report.tokens:
             script.setdefault(token, set()).add(item_id)
+        self._df[report.script].update(report.tokens)
         self._order.append(item_id)
-        self._members[story_id] += 1
+        self._stories[story_id].append(item_id)
 
     def prune(self, now: datetime) -> None:
-        """Forget reports older than the window."""
+        """Forget reports (and vectors) older than the window."""
         while self._order:
             entry = self._entries.get(self._order[0])
             if entry is not None and now - entry.at <= self.window:
@@ -218,6 +383,9 @@ class StoryIndex:
                 posting.discard(entry.item_id)
                 if not posting:
                     del script[token]
-            self._members[entry.story_id] -= 1
-            if self._members[entry.story_id] <= 0:
-                del self._members[entry.story_id]
+            self._df[entry.report.script].subtract(entry.report.tokens)
+            self.vectors.pop(entry.report.title, None)
+            members = self._stories[entry.story_id]
+            members.remove(entry.item_id)
+            if not members:
+                del self._stories[entry.story_id]

@@ -67,14 +67,7 @@ def to_wire(read: ReadFeed) -> Wire:
             (
                 f.topics,
                 f.fingerprint,
-                None
-                if f.sketch is None
-                else (
-                    tuple(f.sketch.tokens),
-                    tuple(f.sketch.names),
-                    tuple(f.sketch.mentions),
-                    f.sketch.script,
-                ),
+                None if f.sketch is None else f.sketch.wire(),
                 f.brief,
                 f.marks,
             )
@@ -91,14 +84,7 @@ def from_wire(wire: Wire) -> ReadFeed:
             ItemFacts(
                 topics,
                 fingerprint,
-                None
-                if sketched is None
-                else Sketch(
-                    frozenset(sketched[0]),
-                    frozenset(sketched[1]),
-                    frozenset(sketched[2]),
-                    sketched[3],
-                ),
+                None if sketched is None else Sketch.unwire(sketched),
                 brief,
                 marks,
             )
