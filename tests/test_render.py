@@ -72,6 +72,15 @@ def test_other_outlets_are_listed() -> None:
     assert "<i>TASS · 2026-11-26 09:30 UTC\nAlso: Kyodo, NHK &lt;World&gt;</i>" in text
 
 
+def test_other_outlets_are_listed_in_the_alerts_language() -> None:
+    russian = render_html(alert(title="Учения на Итурупе", also=("ТАСС", "РИА")))
+    assert "\nТакже: ТАСС, РИА</i>" in russian
+    japanese = render_html(alert(title="択捉島で演習", also=("NHK", "共同通信")))
+    assert "\n他の報道: NHK、共同通信</i>" in japanese
+    many = render_html(alert(title="Учения", also=tuple(f"outlet {n}" for n in range(12))))
+    assert "outlet 9 и другие</i>" in many
+
+
 def test_non_web_links_are_not_linked() -> None:
     assert "href" not in render_html(alert(link="javascript:alert(1)"))
 

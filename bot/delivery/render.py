@@ -12,11 +12,18 @@ from datetime import UTC, datetime, tzinfo
 from store import StoredItem, watch_id
 from watchers.aggregator import source_label
 from watchers.text import one_line, shorten
+from watchers.topics.normalise import is_cjk, is_cyrillic
 
 MAX_MESSAGE = 4096  # characters in one Telegram message
 SUMMARY_LIMIT = 400
 TITLE_LIMIT = 300
 MAX_MARKS = 20
+# the "Also:" line in the alert's own language (its title's script)
+_ALSO = {
+    "en": ("Also: ", ", ", " and others"),
+    "ru": ("Также: ", ", ", " и другие"),
+    "ja": ("他の報道: ", "、", " ほか"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +83,10 @@ def _parts(alert: Alert, tz: tzinfo, summary_limit: int) -> tuple[str, str, str,
     title = shorten(one_line(alert.title), TITLE_LIMIT) or "(untitled)"
     meta = " · ".join(p for p in (one_line(alert.source)[:100], _when(alert.published, tz)) if p)
     if alert.also:
-        also = ", ".join(one_line(o)[:60] for o in alert.also[:10])
-        meta += f"\nAlso: {also}" + (" and others" if len(alert.also) > 10 else "")
+        lang = "ja" if is_cjk(alert.title) else "ru" if is_cyrillic(alert.title) else "en"
+        label, comma, others = _ALSO[lang]
+        also = comma.join(one_line(o)[:60] for o in alert.also[:10])
+        meta += f"\n{label}{also}" + (others if len(alert.also) > 10 else "")
     summary = shorten(one_line(alert.summary), summary_limit)
     tags = " ".join(hashtag(t) for t in alert.topics)
     return title, meta, summary, tags
