@@ -134,11 +134,11 @@ def title_names(title: str, summary: str) -> frozenset[str]:
             if word[0].isupper():
                 inside.add(_stem(normalise(word)))
     names = {
-        stem
+        _island(word) or stem
         for word in _NAME_WORD.findall(title)
         if word[0].isupper() and (stem := _stem(normalise(word))) in inside
     }
-    names.update(_KATAKANA.findall(fold_marks(title)))
+    names.update(_island(word) or word for word in _KATAKANA.findall(fold_marks(title)))
     return frozenset(names)
 
 
@@ -147,12 +147,19 @@ def mentions(title: str, summary: str, words: list[str] | None = None) -> frozen
     text = f"{title}\n{summary}"
     found = {_stem(word) for word in _words(title, summary, words) if not word.isdigit()}
     found.update(_KATAKANA.findall(fold_marks(text)))
+    found.update(places(text))  # an island by its id: Etorofu names what Iturup mentions
     return frozenset(found)
 
 
 def numbers(text: str) -> frozenset[str]:
     """The numbers a text writes (5.9 and 5,9 alike)."""
     return frozenset(n.replace(",", ".") for n in _NUMBER.findall(normalise(text)))
+
+
+def _island(word: str) -> str | None:
+    """The id of the Kuril island a word names, if it names one."""
+    found = places(word)
+    return min(found) if found else None
 
 
 def places(text: str) -> frozenset[str]:
