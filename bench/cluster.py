@@ -16,13 +16,16 @@ stories` (URL and fingerprint keys, the story index, the store's placement decis
 
 Prints one Markdown table (per set and language): pair precision and recall, alerts per
 story, mixed clusters, and the CPU per placed report. `--sweep` also prints the pair figures
-at other thresholds.
+at other thresholds. `--rss` runs `kurilwatch demo` (the daemon, its parse workers and the
+model, loaded by the demo's alerts) and prints the peak resident memory of the whole tree.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -175,10 +178,56 @@ HEADER = (
 )
 
 
+def _tree_rss(pid: int) -> int:
+    """Resident kilobytes of a process and its descendants (Linux /proc)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += next(
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+        )
+        pending += [int(child) for child in children]
+    return total
+
+
+def demo_rss() -> tuple[float, bool]:
+    """Peak RSS (MB) of `kurilwatch demo`'s process tree, and whether the model was loaded."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "demo"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": ""},
+    )
+    peak = 0
+    loaded = False
+    while process.poll() is None:
+        peak = max(peak, _tree_rss(process.pid))
+        maps = Path(f"/proc/{process.pid}/maps")
+        try:
+            loaded = loaded or "e5-small-q4.bin" in maps.read_text()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return peak / 1024, loaded
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sweep", action="store_true", help="pair figures at other thresholds")
+    parser.add_argument("--rss", action="store_true", help="peak RSS of `kurilwatch demo`")
     args = parser.parse_args()
+    if args.rss:
+        peak, loaded = demo_rss()
+        print(
+            f"kurilwatch demo, daemon and parse workers: peak RSS {peak:.0f} MB"
+            f" (model {'loaded' if loaded else 'NOT loaded'}; target <= 250 MB)"
+        )
     print(f"threshold {THRESHOLD}")
     print(HEADER)
     for figures in run(StoryReplay):

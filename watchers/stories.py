@@ -29,13 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import snowballstemmer
 
-from watchers.embedding import Vectors
 from watchers.topics.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
+
+if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
+    from watchers.embedding import Vectors
 
 THRESHOLD = 0.45
 WINDOW = timedelta(hours=72)
@@ -51,7 +52,7 @@ MAX_STORIES = 6
 SCAN_BUDGET = 500
 MIN_TOKENS = 3
 
-Embed = Callable[[Sequence[str]], Vectors]
+Embed = Callable[[Sequence[str]], "Vectors"]
 
 _STOP = frozenset(
     "a an the of to in on at for from by with and or but is are was were be been has have had"
@@ -254,7 +255,7 @@ def resemblance(
     lexical = sum(weight(t) ** 2 for t in shared) / math.sqrt(
         sum(weight(t) ** 2 for t in a.tokens) * sum(weight(t) ** 2 for t in b.tokens)
     )
-    cosine = float(np.dot(vectors[0], vectors[1]))
+    cosine = float(vectors[0] @ vectors[1])
     semantic = min(1.0, max(0.0, (cosine - VECTOR_FLOOR) / VECTOR_SPAN))
     return (semantic + LEXICAL_WEIGHT * lexical) / (1 + LEXICAL_WEIGHT) * (1 - apart / window)
 
