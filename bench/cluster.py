@@ -23,6 +23,7 @@ model, loaded by the demo's alerts) and prints the peak resident memory of the w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -178,6 +179,37 @@ HEADER = (
 )
 
 
+def cross_language(path: Path) -> None:
+    """What joining across languages would give: the title vectors' cosine alone (the token
+    signal needs a shared script), with the conflict vetoes, per threshold."""
+    from watchers.embedding import embed_titles
+    from watchers.stories import conflict, sketch
+
+    scored = []
+    for pair in _read(path):
+        a, b = (sketch(pair[s]["title"], pair[s]["summary"]) for s in "ab")
+        vectors = embed_titles([a.title, b.title])
+        cosine = 0.0 if conflict(a, b) else float(vectors[0] @ vectors[1])
+        scored.append((pair["lang"], pair["same_story"], cosine))
+    print("\ncross-language pairs joined by title vectors (not done by the daemon):")
+    print(
+        "| title cosine >= | "
+        + " | ".join(f"{x} P / R" for x in ("en-ru", "en-ja", "ru-ja", "all"))
+        + " |"
+    )
+    print("|---|---|---|---|---|")
+    for threshold in (0.82, 0.84, 0.86, 0.88):
+        cells = []
+        for lang in ("en-ru", "en-ja", "ru-ja", "all"):
+            rows = [r for r in scored if lang in ("all", r[0])]
+            tp = sum(1 for _, same, c in rows if same and c >= threshold)
+            fp = sum(1 for _, same, c in rows if not same and c >= threshold)
+            positives = sum(1 for _, same, _ in rows if same)
+            precision = f"{tp / (tp + fp):.2f}" if tp + fp else "-"
+            cells.append(f"{precision} / {tp / positives:.2f}")
+        print(f"| {threshold:.2f} | " + " | ".join(cells) + " |")
+
+
 def _tree_rss(pid: int) -> int:
     """Resident kilobytes of a process and its descendants (Linux /proc)."""
     total, pending = 0, [pid]
@@ -209,10 +241,8 @@ def demo_rss() -> tuple[float, bool]:
     while process.poll() is None:
         peak = max(peak, _tree_rss(process.pid))
         maps = Path(f"/proc/{process.pid}/maps")
-        try:
+        with contextlib.suppress(OSError):
             loaded = loaded or "e5-small-q4.bin" in maps.read_text()
-        except OSError:
-            pass
         time.sleep(0.1)
     return peak / 1024, loaded
 
@@ -232,6 +262,8 @@ def main() -> None:
     print(HEADER)
     for figures in run(StoryReplay):
         print(figures.row())
+    if (DATA / "cross_lang_pairs.jsonl").exists():
+        cross_language(DATA / "cross_lang_pairs.jsonl")
     if args.sweep:
         for step in range(10, 61, 4):
             threshold = step / 100
