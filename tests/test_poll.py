@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -450,3 +450,40 @@ async def test_full_text_of_a_google_news_item_reads_the_article_never_google(
         assert not [url for url in fetcher.asked if "news.google.com" in url]
     finally:
         await fetcher.aclose()
+
+
+async def test_a_restart_keeps_the_title_vectors_of_the_window(tmp_path: Path) -> None:
+    """Vectors computed for a lookup are stored, and a new poller's index starts with them."""
+    from watchers.stories import StoryIndex, sketch
+
+    calls: list[list[str]] = []
+
+    def embed(titles: Sequence[str]) -> Any:
+        import numpy as np
+
+        calls.append(list(titles))
+        return np.ones((len(titles), 4), np.float32) / 2
+
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    try:
+        now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+        first = StoryIndex(embed=embed)
+        report = sketch("Bastion missiles on Iturup", "Russia deploys Bastion missiles on Iturup.")
+        first.add(1, 1, report, now)
+        first.find(sketch("Bastion systems deployed on Iturup", "Bastion missiles on Iturup."), now)
+        assert calls and first.fresh
+        saved = [(t, v.astype("float16").tobytes()) for t, v in first.fresh.items()]
+        await store.run(Store.save_title_vectors, saved, now=now)
+        poller = Poller(
+            store=store,
+            fetcher=None,  # type: ignore[arg-type]
+            topics=None,  # type: ignore[arg-type]
+            settings=None,  # type: ignore[arg-type]
+            clock=lambda: now,
+            stories=StoryIndex(embed=embed),
+        )
+        await poller.load_stories()
+        assert set(poller.stories.vectors) == {title for title, _ in saved}
+        await poller.aclose()
+    finally:
+        await store.close()

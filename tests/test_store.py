@@ -315,3 +315,20 @@ def test_the_search_index_survives_the_migration_to_batches(tmp_path: Path) -> N
     with Store(path) as s:
         assert s.index_pending() == 0  # not indexed twice
         assert [i.guid for i in s.search("kunashir")] == ["kunashir"]
+
+
+def test_title_vectors_are_kept_for_the_window_and_pruned_after(store: Store) -> None:
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    store.save_title_vectors([("Quake off Iturup", b"\x01\x02"), ("Fog", b"\x03")], now=now)
+    store.save_title_vectors([("Fog", b"\x04")], now=now + timedelta(hours=1))  # replaced
+    assert sorted(store.title_vectors(now - timedelta(hours=72))) == [
+        ("Fog", b"\x04"),
+        ("Quake off Iturup", b"\x01\x02"),
+    ]
+    assert store.title_vectors(now + timedelta(minutes=30)) == [("Fog", b"\x04")]
+    store.prune(
+        now=now + timedelta(days=7, minutes=30),
+        text_for=timedelta(days=90),
+        keys_for=timedelta(days=365),
+    )
+    assert store.title_vectors(now - timedelta(days=30)) == [("Fog", b"\x04")]
