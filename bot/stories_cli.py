@@ -64,6 +64,9 @@ def story_lines(source: TextIO, out: TextIO) -> int:
             for text in (obj["title"], obj.get("summary") or "")
         )
         story = replay.place(obj["id"], title, summary, published, obj.get("link") or "")
-        out.write(json.dumps({"id": obj["id"], "story": story}, ensure_ascii=False) + "\n")
+        try:
+            out.write(json.dumps({"id": obj["id"], "story": story}, ensure_ascii=False) + "\n")
+        except BrokenPipeError:  # `| head`: the reader has all it wants
+            return 0
     out.flush()
     return 0
