@@ -1,7 +1,8 @@
 """Story clustering: the same story told by different outlets, in other words.
 
-A report joins the story whose reports it resembles most, on average, among the recent ones
-of its script, if that resemblance reaches `THRESHOLD`. The resemblance of two reports is
+A report joins the story of the recent report (of its script) that it resembles most, if
+that resemblance reaches `THRESHOLD` and the story's indexed reports resemble it on average
+at least `STORY_FLOOR`. The resemblance of two reports is
 0 when they conflict (each title names someone, a number or a Kuril island the other report
 never mentions: Ebeko versus Chikurachki, M6.1 versus M4.8, Shikotan versus Kunashir) or
 share no token; otherwise the mean of two signals, scaled down linearly with the time between
@@ -42,6 +43,7 @@ THRESHOLD = 0.45
 WINDOW = timedelta(hours=72)
 LEXICAL_WEIGHT = 0.3  # of the token cosine, against 1 for the title vectors
 VECTOR_FLOOR, VECTOR_SPAN = 0.80, 0.15  # title cosine 0.80 scores 0, 0.95 and above 1
+STORY_FLOOR = 0.25  # the mean resemblance a story's reports must have with a newcomer
 IDF_PRIOR = 20  # reports assumed beside the window's, so a near-empty window weighs evenly
 # A story keeps only its first few reports in the index, a lookup reads the postings of its
 # rarest tokens up to a budget, and weighs only the stories of the best candidates: a feed of
@@ -260,6 +262,14 @@ def resemblance(
     return (semantic + LEXICAL_WEIGHT * lexical) / (1 + LEXICAL_WEIGHT) * (1 - apart / window)
 
 
+def story_score(scores: Sequence[float]) -> float:
+    """A story's resemblance to a report, from those of its indexed reports: the best one's,
+    provided the story as a whole resembles it too (their mean reaches `STORY_FLOOR`). One
+    report in other words can carry a newcomer in; a chance look-alike in an unrelated story
+    cannot (single linkage alone chains stories together)."""
+    return max(scores) if sum(scores) / len(scores) >= STORY_FLOOR else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     item_id: int
@@ -312,8 +322,8 @@ class StoryIndex:
         return lambda token: math.log(total / (df[token] + 1))
 
     def find(self, report: Sketch, at: datetime) -> int | None:
-        """The story this report joins, if any: the one whose indexed reports resemble it
-        most on average, among those of the best candidates, if that reaches the threshold."""
+        """The story this report joins, if any: among those of the best candidates, the one
+        `story_score` rates highest, if that reaches the threshold."""
         if len(report.tokens) < MIN_TOKENS:
             return None
         script = self._postings[report.script]
@@ -357,7 +367,7 @@ class StoryIndex:
                 )
                 for e in members[story]
             ]
-            value = sum(scores) / len(scores)
+            value = story_score(scores)
             if value >= best_score:
                 best, best_score = story, value
         return best
