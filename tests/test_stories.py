@@ -141,6 +141,8 @@ def test_the_stem_cache_stays_small_however_many_new_words_come() -> None:
         ("M6.1 quake off Iturup", "M4.8 aftershock off Iturup"),  # numbers
         ("国後島沖で日本漁船拿捕", "色丹島沖で日本漁船拿捕"),  # islands, in Japanese
         ("Fishing boat seized off Shikotan", "Fishing boat seized off Kunashir"),
+        ("Japan protests Russian drills on Iturup", "Moscow rejects Japan's protest over drills"),
+        ("政府、国後での演習に抗議", "ロシア、日本の抗議を一蹴"),  # a protest, and its rebuttal
     ],
 )
 def test_conflicting_numbers_and_islands_are_two_events(a: str, b: str) -> None:

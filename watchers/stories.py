@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -77,6 +78,9 @@ _PLACES = {
     "onekotan": ("onekotan", "онекотан", "温禰古丹"),
 }
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+# A title that rejects or rebuts something reports a reply, an event of its own: "Moscow
+# rejects Tokyo's protest" is not the protest's story ("отверг", "一蹴", "反論" alike).
+_REPLY = re.compile(r"\b(?:reject|rebuff|dismiss|отверг|отклони)|一蹴|反論")
 
 
 # Stems kept per process. A daemon meets new words for ever (names, inflected forms), so the
@@ -154,9 +158,14 @@ def mentions(title: str, summary: str, words: list[str] | None = None) -> frozen
     return frozenset(found)
 
 
+def _plain(text: str) -> str:
+    """NFKC and casefolded, but kanji as written: `normalise` makes the 一 of 一蹴 or 統一 a 1."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def numbers(text: str) -> frozenset[str]:
-    """The numbers a text writes (5.9 and 5,9 alike)."""
-    return frozenset(n.replace(",", ".") for n in _NUMBER.findall(normalise(text)))
+    """The numbers a text writes in digits (5.9 and 5,9 alike; full-width digits too)."""
+    return frozenset(n.replace(",", ".") for n in _NUMBER.findall(_plain(text)))
 
 
 def _island(word: str) -> str | None:
@@ -184,6 +193,7 @@ class Sketch:
     numbers: frozenset[str] = frozenset()
     title_places: frozenset[str] = frozenset()
     places: frozenset[str] = frozenset()
+    reply: bool = False  # the title rejects or rebuts something
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -197,11 +207,14 @@ class Sketch:
             tuple(self.numbers),
             tuple(self.title_places),
             tuple(self.places),
+            self.reply,
         )
 
     @classmethod
     def unwire(cls, wired: Sequence[Any]) -> Sketch:
-        tokens, names, mentioned, script, title, title_nums, nums, title_places, all_places = wired
+        tokens, names, mentioned, script, title, title_nums, nums, title_places, all_places = wired[
+            :9
+        ]
         return cls(
             frozenset(tokens),
             frozenset(names),
@@ -212,6 +225,7 @@ class Sketch:
             frozenset(nums),
             frozenset(title_places),
             frozenset(all_places),
+            wired[9],
         )
 
 
@@ -228,13 +242,16 @@ def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
         numbers(text),
         places(title),
         places(text),
+        _REPLY.search(_plain(title)) is not None,
     )
 
 
 def conflict(a: Sketch, b: Sketch) -> bool:
-    """Two events: each title names someone, a number or an island the other never mentions."""
+    """Two events: each title names someone, a number or an island the other never mentions,
+    or one replies (rejects, rebuts) and the other does not."""
     return (
-        (not a.names <= b.mentions and not b.names <= a.mentions)
+        a.reply != b.reply
+        or (not a.names <= b.mentions and not b.names <= a.mentions)
         or (not a.title_numbers <= b.numbers and not b.title_numbers <= a.numbers)
         or (not a.title_places <= b.places and not b.title_places <= a.places)
     )
