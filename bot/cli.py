@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "match":
         return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
     if args.command == "stories":
-        from bot.stories_cli import story_lines
+        from bot.commands import story_lines
 
         return story_lines(sys.stdin, sys.stdout)
     if args.command == "check" and not args.online:

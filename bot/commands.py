@@ -1,4 +1,5 @@
-"""The operator's commands: feeds, stats, backup, prune, check --online and poll --once.
+"""The operator's commands: feeds, stats, backup, prune, check --online, poll --once and
+stories.
 
 Each is a function from the settings (and arguments) to an exit status, writing to stdout;
 the daemon need not run, and when it does they read the same store beside it (SQLite WAL).
@@ -7,13 +8,14 @@ the daemon need not run, and when it does they read the same store beside it (SQ
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.cli import EXIT_USAGE
 from bot.config import Config
@@ -216,4 +218,68 @@ async def poll_once(settings: Config, feed_id: str | None, out: TextIO = sys.std
         # together: the workers take 60 ms to exit, and closing the store checkpoints the
         # write-ahead log into the database file (70 ms after a first poll of 200 feeds)
         await asyncio.gather(pool.aclose(), store.close())
+    return 0
+
+
+def _stories_fail(message: str) -> int:
+    print(f"kurilwatch stories: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _report_problem(obj: dict[str, Any]) -> str | None:
+    if "id" not in obj:
+        return "missing key 'id'"
+    for name in ("title", "published"):
+        if name not in obj:
+            return f"missing key '{name}'"
+    for name in ("title", "published", "summary", "source", "link", "lang"):
+        if obj.get(name) is not None and not isinstance(obj[name], str):
+            return f"'{name}' must be a string"
+    return None
+
+
+def _published(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def story_lines(source: TextIO, out: TextIO) -> int:
+    """The `stories` contract: one JSON line out per JSON line in, in order; every report is
+    taken as matched, and placed as the daemon places it."""
+    from watchers.story_replay import StoryReplay
+    from watchers.text import html_to_text
+
+    replay = StoryReplay()
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            return _stories_fail(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+        if not isinstance(obj, dict):
+            return _stories_fail(
+                f"line {number}: expected a JSON object with id, title and published"
+            )
+        problem = _report_problem(obj)
+        if problem:
+            return _stories_fail(f"line {number}: {problem}")
+        published = _published(obj["published"])
+        if published is None:
+            return _stories_fail(
+                f"line {number}: 'published' is not an ISO 8601 time: {obj['published']!r}"
+            )
+        title, summary = (
+            html_to_text(text) if "<" in text or "&" in text else text
+            for text in (obj["title"], obj.get("summary") or "")
+        )
+        story = replay.place(obj["id"], title, summary, published, obj.get("link") or "")
+        try:
+            out.write(json.dumps({"id": obj["id"], "story": story}, ensure_ascii=False) + "\n")
+        except BrokenPipeError:  # `| head`: the reader has all it wants
+            return 0
+    out.flush()
     return 0
