@@ -14,8 +14,9 @@ from bot.delivery.render import render_html
 from bot.delivery.worker import to_alert
 from store import FeedState, ItemRecord, Store
 from store.outlets import Source, same_outlet
+from watchers.embedding import embed_titles
 from watchers.items import make_item
-from watchers.stories import THRESHOLD, score, sketch
+from watchers.stories import THRESHOLD, resemblance, sketch
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 CHAT = 7
@@ -183,7 +184,11 @@ def test_an_undecodable_google_item_still_joins_the_outlets_report_by_story(
     )
     assert google is not None and google.title == headline and google.summary == ""
     assert google.link is not None and google.link.startswith("https://news.google.com/")
-    together = score(
-        sketch(google.title, google.summary), sketch(own_title, own_summary), timedelta(hours=1)
+    vectors = embed_titles([google.title, own_title])
+    together = resemblance(
+        sketch(google.title, google.summary),
+        sketch(own_title, own_summary),
+        timedelta(hours=1),
+        (vectors[0], vectors[1]),
     )
     assert together >= THRESHOLD
