@@ -1,5 +1,5 @@
 """The `kurilwatch` command line: run, check, match, stories, poll, feeds, stats, backup, prune,
-demo."""
+demo, backtest, export."""
 
 from __future__ import annotations
 
@@ -62,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("path", type=Path, metavar="PATH", help="the new file")
     command("prune", "compact and delete old items now (the daemon does it daily)")
     command("demo", "serve bundled sample items on loopback and run the daemon on them")
+    backtest = command(
+        "backtest", "the stories --config's topic queries gain and lose against --against's"
+    )
+    backtest.add_argument(
+        "--against", default="config.yaml", help="the running config (default: %(default)s)"
+    )
+    backtest.add_argument("--days", type=int, default=30, help="period (default: %(default)s)")
+    backtest.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    export = command("export", "matched stories with their outlets and times, as CSV or JSON lines")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument("--topic", metavar="ID", help="only this topic's stories")
+    export.add_argument("--since", default="30d", help="period, like 30d or 12h (default: 30d)")
     return parser
 
 
@@ -109,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.commands import story_lines
 
         return story_lines(sys.stdin, sys.stdout)
+    if args.command in ("backtest", "export"):
+        return _archive_command(args, settings)
     if args.command == "check" and not args.online:
         print(summary(settings))
         return 0
@@ -143,6 +157,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AlreadyRunning as exc:
         print(f"kurilwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _archive_command(args: argparse.Namespace, settings: Config) -> int:
+    from bot.config import ConfigError, load_config
+
+    if args.command == "export":
+        from bot.exports import run_export
+
+        return run_export(settings, args.format, args.topic, args.since, sys.stdout)
+    from bot.backtests import run_backtest
+
+    try:
+        against = load_config(args.against)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"kurilwatch: {args.against}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_backtest(settings, against, days=args.days, as_json=args.json)
 
 
 def summary(settings: Config) -> str:

@@ -1,5 +1,6 @@
 """SQLite store of kurilwatch: schema migrations and the domain verbs the daemon needs."""
 
+from store.archive import PastItem, Story
 from store.async_store import AsyncStore
 from store.db import Store
 from store.records import (
@@ -27,10 +28,12 @@ __all__ = [
     "ItemRecord",
     "Notice",
     "OutboxState",
+    "PastItem",
     "SearchError",
     "Stats",
     "Store",
     "StoredItem",
+    "Story",
     "Subscriber",
     "Watch",
     "watch_id",

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from store import migrations
+from store.archive import ArchiveVerbs
 from store.chats import ChatVerbs
 from store.feeds import FeedVerbs
 from store.items import ItemVerbs
@@ -23,7 +24,15 @@ from store.vectors import VectorVerbs
 
 
 class Store(
-    ItemVerbs, FeedVerbs, SearchVerbs, OutboxVerbs, ChatVerbs, NoticeVerbs, StatsVerbs, VectorVerbs
+    ItemVerbs,
+    FeedVerbs,
+    SearchVerbs,
+    OutboxVerbs,
+    ChatVerbs,
+    NoticeVerbs,
+    StatsVerbs,
+    VectorVerbs,
+    ArchiveVerbs,
 ):
     """Domain verbs over the kurilwatch database, one part per domain."""
 

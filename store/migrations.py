@@ -224,6 +224,22 @@ def m011_title_vectors(db: Database) -> None:
     db.execute("CREATE INDEX title_vectors_created_at ON title_vectors (created_at)")
 
 
+@migrations()
+def m012_watch_feed_tokens(db: Database) -> None:
+    # a chat's watches as an Atom feed at /feeds/w/<token>.atom: the token is the secret;
+    # forgetting the chat (/stop) forgets its token
+    db.table("watch_feed_tokens").create(
+        {"chat_id": int, "token": str, "created_at": float},
+        pk="chat_id",
+        not_null={"token", "created_at"},
+    )
+    db.table("watch_feed_tokens").create_index(["token"], unique=True)
+    db.execute(
+        "CREATE TRIGGER watch_feed_tokens_forget AFTER DELETE ON subscribers"
+        " BEGIN DELETE FROM watch_feed_tokens WHERE chat_id = old.chat_id; END"
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

@@ -1,0 +1,86 @@
+"""`kurilwatch backtest` and the reload notice: what a change of topic queries gains and loses
+over the stored items of a period, printed for people or as JSON, or counted for the admins."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from bot.config import Config
+from store import Store
+from watchers.backtest import StoryChange, TopicDiff, backtest
+
+RELOAD_WINDOW = timedelta(days=7)  # a reload re-matches this much of the store, off the loop
+
+
+def queries(settings: Config) -> dict[str, str]:
+    return {tid: t.query for tid, t in settings.topics.items()}
+
+
+def run_backtest(
+    new: Config, against: Config, *, days: int, as_json: bool, out: TextIO = sys.stdout
+) -> int:
+    since = datetime.now(UTC) - timedelta(days=days)
+    with Store(against.store.path) as store:
+        diffs = backtest(store.past_items(since), queries(against), queries(new))
+    if as_json:
+        json.dump({"days": days, "topics": [_json(d) for d in diffs]}, out, ensure_ascii=False)
+        out.write("\n")
+        return 0
+    if not diffs:
+        print("No topic query differs between the two configs.", file=out)
+        return 0
+    for diff in diffs:
+        print(
+            f"{diff.topic_id} ({diff.status}), last {days} days: +{len(diff.gained)} gained,"
+            f" -{len(diff.lost)} lost, {diff.unchanged} unchanged",
+            file=out,
+        )
+        for sign, changes in (("+", diff.gained), ("-", diff.lost)):
+            for change in changes:
+                print(_line(sign, change), file=out)
+    return 0
+
+
+def _line(sign: str, change: StoryChange) -> str:
+    item = change.item
+    why = ("matched: " if sign == "+" else "because: ") + ", ".join(change.terms)
+    return (
+        f"  {sign} {item.date:%Y-%m-%d} {item.outlet}: {item.title}\n"
+        f"      {item.link or '(no link)'}  [{why}]"
+    )
+
+
+def _json(diff: TopicDiff) -> dict[str, Any]:
+    def change(c: StoryChange) -> dict[str, Any]:
+        return {
+            "story_id": c.story_id,
+            "title": c.item.title,
+            "outlet": c.item.outlet,
+            "date": c.item.date.isoformat(),
+            "link": c.item.link,
+            "terms": list(c.terms),
+        }
+
+    return {
+        "topic": diff.topic_id,
+        "status": diff.status,
+        "gained": [change(c) for c in diff.gained],
+        "lost": [change(c) for c in diff.lost],
+        "unchanged": diff.unchanged,
+    }
+
+
+def reload_notice(diffs: Sequence[TopicDiff], window: timedelta = RELOAD_WINDOW) -> str:
+    """The admins' line after a reload that changed topic queries."""
+    days = window.days
+    counts = "; ".join(
+        f"{d.topic_id}: +{len(d.gained)} -{len(d.lost)} ({d.unchanged} unchanged)" for d in diffs
+    )
+    return (
+        f"kurilwatch: config applied. Topic queries over the last {days} days"
+        f" (stories gained/lost): {counts}. `kurilwatch backtest` lists them."
+    )

@@ -1,0 +1,77 @@
+"""Matched stories exported as CSV or JSON lines: `kurilwatch export` and the admins' /export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from bot.config import Config
+from store import Store, Story
+from watchers.config import parse_duration
+
+COLUMNS = (
+    "story_id",
+    "topics",
+    "title",
+    "link",
+    "outlets",
+    "published_at",
+    "first_seen",
+    "last_seen",
+    "summary",
+)
+
+
+def _row(story: Story) -> dict[str, Any]:
+    return {
+        "story_id": story.id,
+        "topics": list(story.topics),
+        "title": story.title,
+        "link": story.link or "",
+        "outlets": list(story.outlets),
+        "published_at": story.published_at.isoformat() if story.published_at else "",
+        "first_seen": story.first_seen.isoformat(),
+        "last_seen": story.updated.isoformat(),
+        "summary": story.summary,
+    }
+
+
+def write_csv(stories: Sequence[Story], out: TextIO) -> None:
+    """One row per story; the topics and outlets columns join their values with "; "."""
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for story in stories:
+        row = _row(story)
+        row["topics"] = "; ".join(row["topics"])
+        row["outlets"] = "; ".join(row["outlets"])
+        writer.writerow(row)
+
+
+def write_jsonl(stories: Sequence[Story], out: TextIO) -> None:
+    for story in stories:
+        out.write(json.dumps(_row(story), ensure_ascii=False) + "\n")
+
+
+def csv_text(stories: Sequence[Story]) -> str:
+    buffer = io.StringIO()
+    write_csv(stories, buffer)
+    return buffer.getvalue()
+
+
+def run_export(
+    settings: Config, fmt: str, topic: str | None, since: str, out: TextIO = sys.stdout
+) -> int:
+    try:
+        start = datetime.now(UTC) - parse_duration(since)
+    except ValueError as exc:
+        print(f"kurilwatch export: --since {since!r}: {exc}", file=sys.stderr)
+        return 2
+    with Store(settings.store.path) as store:
+        stories = store.stories([topic] if topic else None, since=start)
+    (write_csv if fmt == "csv" else write_jsonl)(stories, out)
+    return 0

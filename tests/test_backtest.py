@@ -1,0 +1,120 @@
+"""The backtest core: stored items re-matched with old and new queries, as stories per topic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from store import PastItem
+from watchers.backtest import backtest, changed_topics, preview
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def item(n: int, title: str, summary: str = "", story: int | None = None) -> PastItem:
+    return PastItem(
+        id=n,
+        story_id=story or n,
+        feed_id="f",
+        outlet="Outlet",
+        title=title,
+        summary=summary,
+        link=f"https://example.org/{n}",
+        published_at=None,
+        fetched_at=T0 + timedelta(hours=n),
+    )
+
+
+ITEMS = [
+    item(1, "Shikotan fishing quota agreed"),
+    item(2, "Iturup airport reopens", "Kuril news"),
+    item(3, "Kuril Islands military drills", "near Iturup"),
+    item(4, "Kunashir ferry", story=1),  # joins story 1
+    item(5, "Weather in Tokyo"),
+    item(6, "Kuril fishing quota", "Shikotan fishermen"),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # a term added: the stories with it are gained, their matched term is named
+        (
+            {"k": "Kuril*"},
+            {"k": "Kuril* OR Shikotan"},
+            [("k", "changed", [(1, ("shikotan",))], [], 3)],
+        ),
+        # an exclusion added: the stories it removes are lost, the exclusion named
+        (
+            {"k": "Kuril* OR Iturup"},
+            {"k": "(Kuril* OR Iturup) -military"},
+            [("k", "changed", [], [(3, ("-military",))], 2)],
+        ),
+        # a phrase exclusion
+        (
+            {"k": "Kuril*"},
+            {"k": 'Kuril* NOT "fishing quota"'},
+            [("k", "changed", [], [(6, ('-"fishing quota"',))], 2)],
+        ),
+        # a term dropped: the story that only had it is lost, the term named
+        (
+            {"k": "Kuril* OR Kunashir"},
+            {"k": "Kuril*"},
+            [("k", "changed", [], [(1, ("kunashir",))], 3)],
+        ),
+        # a term required: the lost story lacks it
+        (
+            {"k": "Kuril*"},
+            {"k": "Kuril* AND Iturup"},
+            [("k", "changed", [], [(6, ("needs iturup",))], 2)],
+        ),
+        # same query: nothing to report
+        ({"k": "Kuril*"}, {"k": "Kuril*"}, []),
+        # added and removed topics
+        (
+            {"gone": "Tokyo"},
+            {"new": "Tokyo"},
+            [
+                ("gone", "removed", [], [(5, ("topic removed",))], 0),
+                ("new", "added", [(5, ("tokyo",))], [], 0),
+            ],
+        ),
+    ],
+)
+def test_gained_and_lost_per_topic(
+    old: dict[str, str], new: dict[str, str], expected: list[tuple[object, ...]]
+) -> None:
+    diffs = backtest(ITEMS, old, new)
+    got = [
+        (
+            d.topic_id,
+            d.status,
+            [(c.story_id, c.terms) for c in d.gained],
+            [(c.story_id, c.terms) for c in d.lost],
+            d.unchanged,
+        )
+        for d in diffs
+    ]
+    assert got == expected
+
+
+def test_a_story_is_gained_once_whichever_item_matches() -> None:
+    (diff,) = backtest(ITEMS, {"k": "Iturup"}, {"k": "Iturup OR Kunashir OR Shikotan"})
+    assert [c.story_id for c in diff.gained] == [6, 1]  # newest first; story 1 counted once
+    assert diff.gained[1].item.id == 1  # shown by its first matching item
+
+
+def test_changed_topics_keeps_config_order() -> None:
+    assert changed_topics({"a": "x", "b": "y", "c": "z"}, {"c": "w", "a": "x", "d": "v"}) == [
+        "b",
+        "c",
+        "d",
+    ]
+
+
+def test_preview_counts_stories_newest_first() -> None:
+    count, latest = preview(ITEMS, "Shikotan OR Kunashir")
+    assert count == 2
+    assert [i.id for i in latest] == [6, 4]
+    assert preview(ITEMS, "Shikotab") == (0, [])

@@ -1,0 +1,160 @@
+"""What a change of topic queries would have changed: stored items re-matched with the old and
+the new queries, as stories gained and lost per topic. Pure: items in, differences out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from store.archive import PastItem
+from watchers.topics.engine import Document, Matcher
+from watchers.topics.query import And, Field, Near, Node, Not, Or, leaves, parse
+
+
+@dataclass(frozen=True, slots=True)
+class StoryChange:
+    """A story a topic gained or lost, shown by the item that decided it.
+
+    `terms`: for a gained story, the terms that matched; for a lost one, why it no longer
+    matches ("-term" for an exclusion that now applies, a term the query no longer has, or
+    "needs term" for a term the new query requires that the item lacks)."""
+
+    story_id: int
+    item: PastItem
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDiff:
+    topic_id: str
+    status: str  # "changed", "added" or "removed"
+    gained: tuple[StoryChange, ...] = ()
+    lost: tuple[StoryChange, ...] = ()
+    unchanged: int = 0  # stories both queries match
+
+    def counts(self) -> str:
+        return f"{self.topic_id} +{len(self.gained)} -{len(self.lost)} ={self.unchanged}"
+
+
+@dataclass(slots=True)
+class _Tally:
+    old: dict[int, PastItem] = field(default_factory=dict)  # story → its first matching item
+    new: dict[int, PastItem] = field(default_factory=dict)
+
+
+def changed_topics(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """The topic ids whose query differs (added and removed ones too), in a stable order."""
+    ids = [*old, *(t for t in new if t not in old)]
+    return [t for t in ids if old.get(t) != new.get(t)]
+
+
+def backtest(
+    items: Iterable[PastItem], old: Mapping[str, str], new: Mapping[str, str]
+) -> list[TopicDiff]:
+    """Per topic whose query changed: the stories the new queries match and the old did not
+    (gained), the reverse (lost), and how many both match. `old` and `new` map topic ids to
+    queries; topics with the same query on both sides are left out (nothing changes)."""
+    ids = changed_topics(old, new)
+    old_trees = {t: parse(old[t]) for t in ids if t in old}
+    new_trees = {t: parse(new[t]) for t in ids if t in new}
+    old_matcher, new_matcher = Matcher(old_trees), Matcher(new_trees)
+    tallies = {t: _Tally() for t in ids}
+    for item in items:
+        doc = Document({"title": item.title, "summary": item.summary})
+        for match in old_matcher.match(doc):
+            tallies[match.topic_id].old.setdefault(item.story_id, item)
+        for match in new_matcher.match(doc):
+            tallies[match.topic_id].new.setdefault(item.story_id, item)
+    diffs = []
+    for topic_id in ids:
+        tally = tallies[topic_id]
+        status = "added" if topic_id not in old else "removed" if topic_id not in new else "changed"
+        gained = [
+            StoryChange(s, item, _matched_terms(new_matcher, topic_id, item))
+            for s, item in tally.new.items()
+            if s not in tally.old
+        ]
+        lost = [
+            StoryChange(s, item, _lost_terms(old_matcher, new_trees.get(topic_id), topic_id, item))
+            for s, item in tally.old.items()
+            if s not in tally.new
+        ]
+        diffs.append(
+            TopicDiff(
+                topic_id,
+                status,
+                tuple(sorted(gained, key=_newest_first)),
+                tuple(sorted(lost, key=_newest_first)),
+                len(tally.old.keys() & tally.new.keys()),
+            )
+        )
+    return diffs
+
+
+def preview(items: Iterable[PastItem], query: str) -> tuple[int, list[PastItem]]:
+    """How many stories `query` matches among `items`, and each story's newest matching item,
+    newest first."""
+    matcher = Matcher({"q": parse(query)})
+    found: dict[int, PastItem] = {}
+    for item in items:
+        if matcher.match({"title": item.title, "summary": item.summary}):
+            kept = found.get(item.story_id)
+            if kept is None or item.date > kept.date:
+                found[item.story_id] = item
+    return len(found), sorted(found.values(), key=lambda i: i.date, reverse=True)
+
+
+def _newest_first(change: StoryChange) -> tuple[float, int]:
+    return -change.item.date.timestamp(), -change.story_id
+
+
+def _fields(item: PastItem) -> dict[str, str | None]:
+    return {"title": item.title, "summary": item.summary}
+
+
+def _matched_terms(matcher: Matcher, topic_id: str, item: PastItem) -> tuple[str, ...]:
+    for match in matcher.match(_fields(item), explain=True):
+        if match.topic_id == topic_id:
+            return tuple(dict.fromkeys(hit.term for hit in match.hits))
+    return ()
+
+
+def _lost_terms(
+    old_matcher: Matcher, new_tree: Node | None, topic_id: str, item: PastItem
+) -> tuple[str, ...]:
+    if new_tree is None:
+        return ("topic removed",)
+    fields = _fields(item)
+    # an exclusion of the new query that the item has
+    exclusions = {str(n.child): n.child for n in _negations(new_tree)}
+    if exclusions:
+        present = Matcher(exclusions).match(fields)
+        if present:
+            return tuple(f"-{_shown(exclusions[m.topic_id])}" for m in present)
+    # a term the old query matched on that the new one no longer has
+    kept = {str(t) for t in leaves(new_tree, positive_only=True)}
+    old_terms = _matched_terms(old_matcher, topic_id, item)
+    dropped = tuple(t for t in old_terms if t not in kept)
+    if dropped:
+        return dropped
+    # a term the new query has that the item lacks
+    terms = {str(t): t for t in leaves(new_tree, positive_only=True)}
+    present_terms = {m.topic_id for m in Matcher(terms).match(fields)} if terms else set()
+    return tuple(f"needs {t}" for t in terms if t not in present_terms) or ("no longer matches",)
+
+
+def _negations(node: Node) -> list[Not]:
+    if isinstance(node, Not):
+        return [node]
+    if isinstance(node, And | Or):
+        return [n for child in node.children for n in _negations(child)]
+    if isinstance(node, Field):
+        return _negations(node.child)
+    if isinstance(node, Near):
+        return [*_negations(node.left), *_negations(node.right)]
+    return []
+
+
+def _shown(node: Node) -> str:
+    text = str(node)
+    return text[1:-1] if text.startswith("(") and text.endswith(")") else text
