@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from store import PastItem
-from watchers.backtest import backtest, changed_topics, preview
+from watchers.backtest import _Prefilter, backtest, changed_topics, preview
+from watchers.topics.engine import Matcher
+from watchers.topics.query import parse
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -118,3 +122,46 @@ def test_preview_counts_stories_newest_first() -> None:
     assert count == 2
     assert [i.id for i in latest] == [6, 4]
     assert preview(ITEMS, "Shikotab") == (0, [])
+
+
+WORDS = st.sampled_from(
+    [
+        "Kuril",
+        "KURILS",
+        "Kúril",
+        "kurilsk",
+        "Шикотан",
+        "шикотане",
+        "ёлка",
+        "北方四島",
+        "北方4島",
+        "drills",
+        "fishing",
+        "quota",
+        "peace",
+        "treaty",
+        "the",
+        "Iturup-based",
+        "x",
+    ]
+)
+QUERIES = [
+    "Kuril* OR Shikotan",
+    "kurilsk -drills",
+    '"fishing quota" AND Kuril*',
+    "шикотан OR 北方四島",
+    "title:peace NEAR/2 treaty",
+    "ёлка OR Iturup",
+]
+
+
+@given(st.lists(WORDS, max_size=8), st.lists(WORDS, max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_the_prefilter_never_drops_an_item_a_query_matches(
+    title: list[str], summary: list[str]
+) -> None:
+    one = item(1, " ".join(title), " ".join(summary))
+    trees = [parse(q) for q in QUERIES]
+    matcher = Matcher({str(n): tree for n, tree in enumerate(trees)})
+    if matcher.match({"title": one.title, "summary": one.summary}):
+        assert _Prefilter(trees)(one)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
 
 from store.archive import PastItem
-from watchers.topics.engine import Document, Matcher
+from watchers.topics.engine import Matcher, term_keys
+from watchers.topics.normalise import normalise
 from watchers.topics.query import And, Field, Near, Node, Not, Or, leaves, parse
 
 
@@ -55,16 +59,27 @@ def backtest(
     (gained), the reverse (lost), and how many both match. `old` and `new` map topic ids to
     queries; topics with the same query on both sides are left out (nothing changes)."""
     ids = changed_topics(old, new)
+    if not ids:
+        return []
     old_trees = {t: parse(old[t]) for t in ids if t in old}
     new_trees = {t: parse(new[t]) for t in ids if t in new}
     old_matcher, new_matcher = Matcher(old_trees), Matcher(new_trees)
+    # both sides in one automaton: one pass over each item
+    both = Matcher(
+        {
+            **{f"o{t}": tree for t, tree in old_trees.items()},
+            **{f"n{t}": tree for t, tree in new_trees.items()},
+        }
+    )
+    candidate = _Prefilter([*old_trees.values(), *new_trees.values()])
     tallies = {t: _Tally() for t in ids}
     for item in items:
-        doc = Document({"title": item.title, "summary": item.summary})
-        for match in old_matcher.match(doc):
-            tallies[match.topic_id].old.setdefault(item.story_id, item)
-        for match in new_matcher.match(doc):
-            tallies[match.topic_id].new.setdefault(item.story_id, item)
+        if not candidate(item):
+            continue
+        for match in both.match({"title": item.title, "summary": item.summary}):
+            tally = tallies[match.topic_id[1:]]
+            side = tally.old if match.topic_id[0] == "o" else tally.new
+            side.setdefault(item.story_id, item)
     diffs = []
     for topic_id in ids:
         tally = tallies[topic_id]
@@ -102,6 +117,35 @@ def preview(items: Iterable[PastItem], query: str) -> tuple[int, list[PastItem]]
             if kept is None or item.date > kept.date:
                 found[item.story_id] = item
     return len(found), sorted(found.values(), key=lambda i: i.date, reverse=True)
+
+
+class _Prefilter:
+    """Whether an item can match any of the queries at all: a query matches only when one of
+    its positive terms occurs as a word (or word start, or CJK run) of the normalised text, so
+    that word occurs as a substring of the normalised fields. Cheaper than splitting words."""
+
+    def __init__(self, trees: Iterable[Node]) -> None:
+        self._automaton: Any = ahocorasick.Automaton()
+        self.everything = False
+        for tree in trees:
+            positive = list(leaves(tree, positive_only=True))
+            if not positive:  # cannot happen for a parsed query; stay exact if it does
+                self.everything = True
+            for term in positive:
+                for key in term_keys(term):
+                    self._automaton.add_word(key.strip(), None)
+        if len(self._automaton):
+            self._automaton.make_automaton()
+        else:
+            self.everything = True
+
+    def __call__(self, item: PastItem) -> bool:
+        if self.everything:
+            return True
+        for text in (item.title, item.summary):
+            for _ in self._automaton.iter(normalise(text)):
+                return True
+        return False
 
 
 def _newest_first(change: StoryChange) -> tuple[float, int]:
