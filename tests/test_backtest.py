@@ -126,6 +126,10 @@ def test_preview_counts_stories_newest_first() -> None:
 
 WORDS = st.sampled_from(
     [
+        "former",
+        "Islanders",
+        "atlasov",
+        "island",
         "Kuril",
         "KURILS",
         "Kúril",
@@ -152,6 +156,9 @@ QUERIES = [
     "шикотан OR 北方四島",
     "title:peace NEAR/2 treaty",
     "ёлка OR Iturup",
+    '"former islanders" OR ("atlasov island" -drills)',
+    '("peace treaty" OR quota) AND (Kuril* OR 北方四島) AND (the OR x)',
+    "(fishing -drills) AND (quota OR Shikotan NEAR/3 \"fishing quota\")",
 ]
 
 

@@ -12,7 +12,7 @@ import ahocorasick
 from store.archive import PastItem
 from watchers.topics.engine import Matcher, term_keys
 from watchers.topics.normalise import normalise
-from watchers.topics.query import And, Field, Near, Node, Not, Or, leaves, parse
+from watchers.topics.query import And, Field, Near, Node, Not, Or, Phrase, Term, leaves, parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +120,20 @@ def preview(items: Iterable[PastItem], query: str) -> tuple[int, list[PastItem]]
 
 
 class _Prefilter:
-    """Whether an item can match any of the queries at all: a query matches only when one of
-    its positive terms occurs as a word (or word start, or CJK run) of the normalised text, so
-    that word occurs as a substring of the normalised fields. Cheaper than splitting words."""
+    """Whether an item can match any of the queries at all. A query matches only when one of a
+    set of its terms occurs (`_necessary`) as a word, word start or CJK run of the normalised
+    text, so as a substring of the normalised fields: checking that is cheaper than splitting
+    the words, and most stored items match no query."""
 
     def __init__(self, trees: Iterable[Node]) -> None:
         self._automaton: Any = ahocorasick.Automaton()
         self.everything = False
         for tree in trees:
-            positive = list(leaves(tree, positive_only=True))
-            if not positive:  # cannot happen for a parsed query; stay exact if it does
+            needed = _necessary(tree)
+            if needed is None:  # a query that needs no term (cannot happen once parsed)
                 self.everything = True
-            for term in positive:
+                continue
+            for term in needed:
                 for key in term_keys(term):
                     self._automaton.add_word(key.strip(), None)
         if len(self._automaton):
@@ -146,6 +148,35 @@ class _Prefilter:
             for _ in self._automaton.iter(normalise(text)):
                 return True
         return False
+
+
+def _necessary(node: Node) -> list[Term] | None:
+    """Terms one of which is present in any text the query matches (None: no such set). Of
+    several such sets, the one whose shortest term is longest: "atlasov island" needs
+    "atlasov", a rarer word than "island"."""
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Phrase):
+        return [max(node.terms, key=lambda t: len(t.text))]
+    if isinstance(node, Field):
+        return _necessary(node.child)
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, Or):
+        union: list[Term] = []
+        for child in node.children:
+            needed = _necessary(child)
+            if needed is None:
+                return None
+            union.extend(needed)
+        return union
+    options = [
+        _necessary(n) for n in (node.children if isinstance(node, And) else (node.left, node.right))
+    ]
+    known = [o for o in options if o]
+    if not known:
+        return None
+    return max(known, key=lambda o: (min(len(t.text) for t in o), -len(o)))
 
 
 def _newest_first(change: StoryChange) -> tuple[float, int]:
