@@ -4,9 +4,10 @@
 
 Fills a store with `--items` items spread over 30 days (the labelled corpus and filler news
 in EN/RU/JA, as bench/match.py makes them: a quarter on topic, and filler dense with words of
-the topics such as "treaty" and "договор"), then times, wall clock and CPU: reading the period's items
-alone (the baseline), the backtest of an edit of one topic (a term and an exclusion added to
-`kuril`), and the backtest of an edit of every shipped topic. Target: under 10 s for 100,000.
+the topics such as "treaty" and "договор"), then times, wall clock and CPU: reading the
+period's items alone (the baseline), the backtest of an edit of one topic (a term and an
+exclusion added to `kuril`), and the backtest of an edit of every shipped topic. Target:
+under 10 s for 100,000.
 """
 
 from __future__ import annotations
