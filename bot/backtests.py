@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from bot.config import Config
-from store import Store
+from store import AsyncStore, PastItem, Store
 from watchers.backtest import StoryChange, TopicDiff, backtest
 
 RELOAD_WINDOW = timedelta(days=7)  # a reload re-matches this much of the store, off the loop
@@ -18,6 +19,28 @@ RELOAD_WINDOW = timedelta(days=7)  # a reload re-matches this much of the store,
 
 def queries(settings: Config) -> dict[str, str]:
     return {tid: t.query for tid, t in settings.topics.items()}
+
+
+def recent_items(store: Store, since: datetime) -> list[PastItem]:
+    """The period's items in one read (a store verb for the daemon's store thread)."""
+    return list(store.past_items(since))
+
+
+async def report_reload(
+    store: AsyncStore,
+    tell_admins: Callable[[str], Awaitable[None]],
+    old: Mapping[str, str],
+    new: Mapping[str, str],
+) -> str:
+    """What the changed queries gain and lose over the recent stored items (read on the store
+    thread, matched on another); the admins hear it with "applied". The counts, for the log."""
+    since = datetime.now(UTC) - RELOAD_WINDOW
+    items = await store.run(recent_items, since)
+    diffs = await asyncio.to_thread(backtest, items, old, new)
+    if not diffs:
+        return ""
+    await tell_admins(reload_notice(diffs))
+    return f" (last {RELOAD_WINDOW.days} days: " + ", ".join(d.counts() for d in diffs) + ")"
 
 
 def run_backtest(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -20,6 +21,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot import reload
+from bot.backtests import report_reload
 from bot.config import Config, ConfigError, load_config
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
@@ -260,6 +262,9 @@ class Daemon:
     async def _apply(self, new: Config) -> str:
         old, self.settings = self.settings, new
         store, app = self._store, self._app
+        report = None
+        if store is not None:
+            report = functools.partial(report_reload, store, self._tell_admins)
         parts = reload.Running(
             feeds=self._feeds,
             poller=self._poller,
@@ -271,6 +276,7 @@ class Daemon:
                 if app is not None and store is not None
                 else None
             ),
+            report_queries=report,
         )
         return await reload.apply(reload.diff(old, new), new, parts)
 

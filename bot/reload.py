@@ -2,7 +2,8 @@
 worker's settings), and a config reloaded while running: what differs (`diff`, pure) and
 handing it to the parts.
 
-A change of feeds reschedules them, of topics recompiles them, of channels re-subscribes them;
+A change of feeds reschedules them, of topics recompiles them (and, where a query changed, the
+admins hear what it gains and loses), of channels re-subscribes them;
 everything else the parts read from the new config. The keys in `RESTART_KEYS` are read once,
 at start: a change to them is reported, not applied.
 """
@@ -10,7 +11,7 @@ at start: a change to them is reported, not applied.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.config import Config
@@ -48,6 +49,7 @@ class ConfigChange:
     topics: bool = False
     channels: bool = False
     restart: tuple[str, ...] = ()  # keys whose change needs a restart
+    queries: tuple[Mapping[str, str], Mapping[str, str]] | None = None  # (old, new) if they differ
 
     @property
     def feeds(self) -> bool:
@@ -64,7 +66,12 @@ def diff(old: Config, new: Config) -> ConfigChange:
         topics=new.topics != old.topics,
         channels=new.channels != old.channels,
         restart=tuple(key for key, read in RESTART_KEYS if read(old) != read(new)),
+        queries=(_queries(old), _queries(new)) if _queries(old) != _queries(new) else None,
     )
+
+
+def _queries(config: Config) -> dict[str, str]:
+    return {tid: topic.query for tid, topic in config.topics.items()}
 
 
 def config_topics(config: Config) -> tuple[Topic, ...]:
@@ -107,6 +114,9 @@ class Running:
     delivery: DeliveryWorker | None
     recompile: Callable[[Poller], Awaitable[None]]  # topics and watches, compiled again
     add_channels: Callable[[], Awaitable[None]] | None  # None without Telegram
+    # the reload report: backtests the old queries against the new, tells the admins and
+    # returns the counts for the summary line (None: no store to read)
+    report_queries: Callable[[Mapping[str, str], Mapping[str, str]], Awaitable[str]] | None = None
 
 
 async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
@@ -123,7 +133,10 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
         parts.poller.settings = new.poll
         if change.topics:
             await parts.recompile(parts.poller)
-            done.append("topics " + ", ".join(new.topics))
+            counts = ""
+            if parts.report_queries is not None and change.queries is not None:
+                counts = await parts.report_queries(*change.queries)
+            done.append("topics " + ", ".join(new.topics) + counts)
     if parts.ctx is not None:
         parts.ctx.topics = config_topics(new)
         parts.ctx.admins = frozenset(new.telegram.admins)

@@ -78,4 +78,5 @@ def test_the_config_diff_is_pure_and_names_what_needs_a_restart() -> None:
     assert [f.id for f in change.added] == ["c"] and [f.id for f in change.changed] == ["b"]
     assert change.removed == () and change.topics and not change.channels
     assert change.restart == ("store.path", "poll.concurrency")
+    assert change.queries == ({"kuril": "Kuril"}, {"kuril": "X"}) and diff(old, old).queries is None
     assert [f.id for f in diff(new, old).changed] == ["b"] and diff(new, old).removed == ("c",)
