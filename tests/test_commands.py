@@ -320,3 +320,21 @@ async def test_group_commands_addressed_to_the_bot(bot: Bot) -> None:
     subscriber = await bot.store.run(Store.subscriber, -300)
     assert subscriber is not None and subscriber.chat_type == "group"
     assert subscriber.title == "Kuril watchers"
+
+
+async def test_watch_previews_the_last_30_days_and_saves_even_with_no_match(bot: Bot) -> None:
+    feed = FeedState(id="tass", url="u", title="TASS")
+    titles = [f"Shikotan story {n}" for n in range(5)] + ["Weather in Paris"]
+    for n, title in enumerate(titles):  # one poll an hour, the first 40 days ago
+        fetched = T0 - timedelta(days=40) if n == 0 else T0 - timedelta(hours=10 - n)
+        record = ItemRecord(f"g{n}", f"https://tass.example/{n}", None, title, "text", None)
+        await bot.store.run(Store.ingest, feed, [record], now=fetched, alert=False)
+    answer = await bot.say("/watch Shikotan")
+    assert "Watching for <code>Shikotan</code>" in answer
+    assert "would have matched 4 stories" in answer
+    shown = re.findall(r"Shikotan story \d", answer)
+    assert shown == ["Shikotan story 4", "Shikotan story 3", "Shikotan story 2"]  # newest first
+    assert "(TASS)" in answer
+    typo = await bot.say("/watch Shikotab")
+    assert "would have matched no story" in typo and "typo" in typo
+    assert "Shikotab" in await bot.say("/watches")  # saved anyway

@@ -9,6 +9,7 @@ from telegram.ext import ContextTypes
 
 from bot.delivery.render import alert_of, render_digest
 from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply
+from bot.watch_preview import preview_lines
 from store import SearchError, Store, Watch
 from watchers import bounded
 from watchers.topics.query import QueryError, parse
@@ -48,6 +49,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id = await changing_chat(update, context)
     if chat_id is None:
         return
+    shown = await preview_lines(ctx.store, query, ctx.clock())
     added = await ctx.store.run(
         Store.add_watch, chat_id, query, now=ctx.clock(), limit=ctx.max_watches
     )
@@ -63,7 +65,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(
         update,
         f"Watching for <code>{esc(query)}</code>. New stories that match come here, like topic"
-        " alerts. /watches lists your watches.",
+        f" alerts. /watches lists your watches.\n\n{shown}",
     )
 
 
