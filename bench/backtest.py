@@ -83,8 +83,10 @@ def main() -> None:
         path = Path(folder) / "kw.db"
         begin = time.perf_counter()
         fill(path, args.items, now)
-        print(f"store of {args.items:,} items over 30 days filled in"
-              f" {time.perf_counter() - begin:.1f} s")
+        print(
+            f"store of {args.items:,} items over 30 days filled in"
+            f" {time.perf_counter() - begin:.1f} s"
+        )
         since = now - timedelta(days=30)
         with Store(path) as store:
             read = timed(
@@ -99,8 +101,10 @@ def main() -> None:
             one_s = timed("backtest, one topic edited", lambda: run(one))
             every_s = timed("backtest, every topic edited", lambda: run(every))
     print(f"one topic: {one_s / read:.1f}x the read; every topic: {every_s / read:.1f}x the read")
-    print(f"target < 10 s for 100,000 items: {'met' if max(one_s, every_s) < 10 else 'NOT met'}"
-          f" (one {one_s:.1f} s, every {every_s:.1f} s)")
+    print(
+        f"target < 10 s for 100,000 items: {'met' if max(one_s, every_s) < 10 else 'NOT met'}"
+        f" (one {one_s:.1f} s, every {every_s:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

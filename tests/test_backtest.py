@@ -158,7 +158,7 @@ QUERIES = [
     "ёлка OR Iturup",
     '"former islanders" OR ("atlasov island" -drills)',
     '("peace treaty" OR quota) AND (Kuril* OR 北方四島) AND (the OR x)',
-    "(fishing -drills) AND (quota OR Shikotan NEAR/3 \"fishing quota\")",
+    '(fishing -drills) AND (quota OR Shikotan NEAR/3 "fishing quota")',
 ]
 
 
