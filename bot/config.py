@@ -71,12 +71,21 @@ class ChannelConfig(Model):
 
 
 class MetricsConfig(Model):
-    """/metrics and /healthz over HTTP; off unless `listen` is set."""
+    """/metrics, /healthz and the Atom feeds over HTTP; off unless `listen` is set."""
 
     listen: Annotated[
         str | None, Field(pattern=r"^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5}$")
     ] = None
     stuck_after: Duration = timedelta(minutes=30)  # queued this long and nothing sent: unhealthy
+    # where subscribers reach the listener's /feeds/ (a reverse proxy); default http://<listen>
+    public_url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
+
+    @property
+    def feeds_url(self) -> str | None:
+        """The base URL of the Atom feeds, or None when the listener is off."""
+        if self.listen is None:
+            return None
+        return (self.public_url or f"http://{self.listen}").rstrip("/") + "/feeds"
 
     @field_validator("listen")
     @classmethod

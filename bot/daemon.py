@@ -25,6 +25,7 @@ from bot.backtests import report_reload
 from bot.config import Config, ConfigError, load_config
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
+from bot.feeds_http import FeedsApp
 from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer
 from bot.reload import config_topics, delivery_settings, topics_with_watches
@@ -128,6 +129,7 @@ class Daemon:
                     watches_changed=lambda: self._recompile(poller, store),
                     reload=self.reload,
                     wake=self._wake_delivery,
+                    feeds_url=settings.metrics.feeds_url,
                 )
                 install(app, self._ctx)
                 telegram_task = asyncio.create_task(self._run_telegram(app, store), name="telegram")
@@ -290,13 +292,21 @@ class Daemon:
         if address is None:
             return None
         try:
+            atom = FeedsApp(
+                self.settings.store.path,
+                lambda: {tid: t.title for tid, t in self.settings.topics.items()},
+            )
             server = MetricsServer(
-                self.metrics, *address, feeds=lambda: len(self.settings.feeds)
+                self.metrics, *address, feeds=lambda: len(self.settings.feeds), atom=atom
             ).start()
         except OSError as exc:
             log.error("metrics: cannot listen on %s: %s", self.settings.metrics.listen, exc)
             return None
-        log.info("metrics on http://%s:%d/metrics, health on /healthz", address[0], server.port)
+        log.info(
+            "metrics on http://%s:%d/metrics, health on /healthz, feeds on /feeds/<topic>.atom",
+            address[0],
+            server.port,
+        )
         return server
 
     async def _measure_queue(self, store: AsyncStore) -> None:

@@ -109,9 +109,17 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class MetricsServer:
-    """/metrics (Prometheus text format) and /healthz (200 or 503), on a thread."""
+    """/metrics (Prometheus text format), /healthz (200 or 503) and, given `atom`, the Atom
+    feeds under /feeds/ (bot/feeds_http.py), on threads of their own."""
 
-    def __init__(self, metrics: Metrics, host: str, port: int, feeds: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        host: str,
+        port: int,
+        feeds: Callable[[], int],
+        atom: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]] | None = None,
+    ) -> None:
         self.metrics = metrics
         self.feeds = feeds
         metrics_app = make_wsgi_app(metrics.registry)
@@ -126,8 +134,10 @@ class MetricsServer:
                 return [f"{why}\n".encode()]
             if environ.get("PATH_INFO") == "/metrics":
                 return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+            if atom is not None and environ.get("PATH_INFO", "").startswith("/feeds/"):
+                return atom(environ, start_response)
             start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"/metrics or /healthz\n"]
+            return [b"/metrics, /healthz or /feeds/<topic>.atom\n"]
 
         self._server = make_server(host, port, app, _Server, handler_class=_QuietHandler)
         self.port = int(self._server.server_address[1])

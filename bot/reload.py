@@ -142,6 +142,7 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
         parts.ctx.admins = frozenset(new.telegram.admins)
         parts.ctx.tz = new.telegram.tz
         parts.ctx.max_watches = new.telegram.max_watches
+        parts.ctx.feeds_url = new.metrics.feeds_url
     if parts.delivery is not None:
         parts.delivery.apply(delivery_settings(new))
     if parts.add_channels is not None and change.channels:

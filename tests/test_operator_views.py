@@ -3,9 +3,15 @@ reload notice with the backtest's counts, /watch's preview, Atom feeds and /expo
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import yaml
 
 from tests.conftest import TOKEN, write_config
@@ -56,5 +62,76 @@ def test_a_reload_tells_the_admins_what_the_new_queries_gain_and_lose(
     assert "kuril: +1 -1 (1 unchanged)" in notice["text"]
     line = daemon.stderr.wait_for("config reloaded: topics kuril")
     assert "kuril +1 -1 =1" in line
+    assert daemon.stop() == 0
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), exc.headers
+
+
+def test_topic_and_watch_feeds_over_http_and_the_csv_export(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    daemon, _ = start(
+        tmp_path,
+        feed_server,
+        bot_api,
+        start_daemon,
+        extra={"metrics": {"listen": "127.0.0.1:0"}},
+    )
+    line = daemon.stderr.wait_for("feeds on /feeds/<topic>.atom")
+    base = re.search(r"(http://127\.0\.0\.1:\d+)/metrics", line)[1]  # type: ignore[index]
+
+    status, body, headers = fetch(f"{base}/feeds/kuril.atom")
+    assert status == 200 and headers["Content-Type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(body)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert sorted(e.title for e in parsed.entries) == [
+        "Iturup military drills begin",
+        "Kuril fishing quota agreed",
+    ]
+    assert {e.link for e in parsed.entries} == {"https://n.example/kept", "https://n.example/lost"}
+    tag = headers["ETag"]
+    again, empty, _ = fetch(f"{base}/feeds/kuril.atom", {"If-None-Match": tag})
+    assert (again, empty) == (304, b"")
+    assert fetch(f"{base}/feeds/kuril.atom", {"If-None-Match": '"stale"'})[0] == 200
+    assert fetch(f"{base}/feeds/nope.atom")[0] == 404
+
+    # a chat's watches: /mywatch gives the token address; new matches appear in that feed
+    bot_api.push_message(CHAT, "/start")
+    bot_api.wait_for_messages(CHAT, 1)
+    bot_api.push_message(CHAT, "/watch Sakhalin")
+    preview = bot_api.wait_for_messages(CHAT, 2)[1]["text"]
+    assert "would have matched 1 story" in preview and "Sakhalin oil project" in preview
+    bot_api.push_message(CHAT, "/watches")
+    assert "/mywatch" in bot_api.wait_for_messages(CHAT, 3)[2]["text"]
+    bot_api.push_message(CHAT, "/mywatch")
+    answer = bot_api.wait_for_messages(CHAT, 4)[3]["text"]
+    path = re.search(r"/feeds/w/[A-Za-z0-9_-]+\.atom", answer)[0]  # type: ignore[index]
+    fresh = FeedEntry("Sakhalin governor visits Tokyo", "https://n.example/fresh", guid="f")
+    feed_server.set_feed("/a.xml", rss([fresh, *ENTRIES]))
+    bot_api.wait_for_messages(CHAT, 5, timeout=20)  # the watch's alert
+    mine = feedparser.parse(fetch(base + path)[1])
+    assert mine.bozo == 0 and [e.title for e in mine.entries] == ["Sakhalin governor visits Tokyo"]
+    assert fetch(f"{base}/feeds/w/{'x' * 32}.atom")[0] == 404
+
+    # /export: the stories as a CSV document, for admins only
+    bot_api.push_message(CHAT, "/export")
+    assert "only the bot's admins" in bot_api.wait_for_messages(CHAT, 6)[5]["text"]
+    bot_api.push_message(ADMIN, "/export kuril")
+    bot_api.wait_for_calls("sendDocument", 1, timeout=20)
+    [upload] = bot_api.uploads()
+    assert upload.filename and upload.filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(upload.data.decode())))
+    assert sorted(r["title"] for r in rows) == [
+        "Iturup military drills begin",
+        "Kuril fishing quota agreed",
+    ]
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

@@ -29,6 +29,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import watch_feed
 from bot.telegram import admin, guards
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
@@ -275,6 +276,7 @@ HANDLERS = {
     "list": list_command,
     "stop": stop,
     **watch_commands.HANDLERS,
+    **watch_feed.HANDLERS,
     **prefs_commands.HANDLERS,
     **admin.HANDLERS,
 }

@@ -33,6 +33,7 @@ class BotContext:
     watches_changed: Callable[[], Awaitable[None]] | None = None  # the daemon recompiles
     reload: Callable[[], Awaitable[str]] | None = None  # re-read the config; says what changed
     wake: Callable[[], None] = field(default=lambda: None)  # new notices or alerts queued
+    feeds_url: str | None = None  # the HTTP listener's /feeds, when it is on
 
     def topic_ids(self) -> list[str]:
         return [t.id for t in self.topics]

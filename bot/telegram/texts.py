@@ -39,6 +39,9 @@ COMMANDS = (
     ),
     Command("watches", "your watches", "ваши запросы", "登録キーワード"),
     Command(
+        "mywatch", "your watches as an Atom feed", "ваши запросы как лента Atom", "Atomフィード"
+    ),
+    Command(
         "unwatch", "remove a watch: /unwatch <n>", "удалить запрос: /unwatch <n>", "キーワード削除"
     ),
     Command(
@@ -55,6 +58,9 @@ COMMANDS = (
     Command("stats", "subscribers, stories, deliveries", "статистика", "統計", admin=True),
     Command("feeds", "feed health", "состояние лент", "フィードの状態", admin=True),
     Command("reload", "re-read config.yaml", "перечитать config.yaml", "設定の再読込", admin=True),
+    Command(
+        "export", "stories as CSV: /export [topic] [30d]", "выгрузка CSV", "CSV出力", admin=True
+    ),
     Command(
         "broadcast",
         "message every chat: /broadcast <text>",

@@ -81,7 +81,8 @@ async def watches(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(
         update,
         f"<b>Your watches</b> ({len(mine)} of {ctx.max_watches})\n{numbered(mine)}\n\n"
-        "Remove one with <code>/unwatch &lt;n&gt;</code>.",
+        "Remove one with <code>/unwatch &lt;n&gt;</code>."
+        + ("\n/mywatch gives their stories as a feed for your reader." if ctx.feeds_url else ""),
     )
 
 

@@ -64,10 +64,17 @@ _BOOL_PARAMS = frozenset(
     }
 )  # fmt: skip
 
-_SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
+_SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 """Methods that count against the flood limits when ``enforce_limits`` is on."""
 _CHAT_BOUND_METHODS = frozenset(
-    {"sendMessage", "sendPhoto", "editMessageText", "editMessageReplyMarkup", "sendChatAction"}
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "sendChatAction",
+    }
 )
 """Methods refused for blocked users and migrated groups."""
 _TRUE_METHODS = frozenset(
@@ -1301,6 +1308,7 @@ class FakeBotAPI:
                 "editMessageReplyMarkup": self._api_edit_message_reply_markup,
                 "deleteMessage": self._api_delete_message,
                 "sendPhoto": self._api_send_photo,
+                "sendDocument": self._api_send_document,
             }
         )
         return handlers
@@ -1481,6 +1489,43 @@ class FakeBotAPI:
             content["caption_entities"] = caption.entities
         content.update(_inline_markup(request.params.get("reply_markup")))
         return self._store_bot_message(chat_id, content)
+
+    def _api_send_document(self, request: _ApiRequest) -> dict[str, Any]:
+        """A document upload (multipart, or `attach://`); the call keeps the file's bytes."""
+        chat_id = self._resolve_chat_id(request.params.get("chat_id"))
+        value = request.params.get("document")
+        if isinstance(value, str) and value.startswith("attach://"):
+            upload = request.files.get(value.removeprefix("attach://"))
+        else:
+            upload = request.files.get("document")
+        if upload is None or not upload.data:
+            raise _ApiError(400, "Bad Request: there is no document in the request")
+        caption = self._formatted(
+            request,
+            "caption",
+            "caption_entities",
+            limit=MAX_CAPTION_LENGTH,
+            required=False,
+            too_long="Bad Request: message caption is too long",
+        )
+        unique = hashlib.sha1(upload.data).hexdigest()[:16]
+        content: dict[str, Any] = {
+            "document": {
+                "file_id": f"BQACFake{unique}",
+                "file_unique_id": unique,
+                "file_name": upload.filename,
+                "mime_type": upload.content_type,
+                "file_size": len(upload.data),
+            }
+        }
+        if caption.text:
+            content["caption"] = caption.text
+        return self._store_bot_message(chat_id, content)
+
+    def uploads(self, method: str = "sendDocument") -> list[UploadedFile]:
+        """The files of successful `method` calls, in order."""
+        with self._cond:
+            return [f for c in self.calls if c.method == method and c.ok for f in c.files.values()]
 
 
 def _always_true(request: _ApiRequest) -> bool:

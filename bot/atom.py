@@ -1,0 +1,95 @@
+"""Matched stories as an Atom 1.0 feed (RFC 4287): a pure builder, bytes out.
+
+Each story is an entry: its first item's title, link and summary, every outlet that carried
+it as an author, its topics as categories, first seen as published and last seen as updated.
+ElementTree does the escaping; characters XML cannot carry, and C1 controls (which readers
+take for cp1252), are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from store import Story
+
+ATOM = "http://www.w3.org/2005/Atom"
+CONTENT_TYPE = "application/atom+xml; charset=utf-8"
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # an empty feed's `updated`: stable, so is its ETag
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    id: str  # an IRI that stays the same for this feed
+    title: str
+    self_url: str  # where the feed is fetched from
+    subtitle: str = ""
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def clean(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def story_id(story: Story) -> str:
+    return f"urn:kurilwatch:story:{story.id}"
+
+
+def build_feed(info: FeedInfo, stories: Sequence[Story]) -> bytes:
+    """The feed document, UTF-8 with an XML declaration."""
+    ET.register_namespace("", ATOM)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text is not None:
+            element.text = clean(text)
+        return element
+
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    sub(feed, "id", info.id)
+    sub(feed, "title", info.title or "kurilwatch", type="text")
+    if info.subtitle:
+        sub(feed, "subtitle", info.subtitle, type="text")
+    updated = max((s.updated for s in stories), default=EPOCH)
+    sub(feed, "updated", rfc3339(updated))
+    author = sub(feed, "author")  # the entries' outlets are their own authors
+    sub(author, "name", "kurilwatch")
+    sub(feed, "link", rel="self", type="application/atom+xml", href=info.self_url)
+    sub(feed, "generator", "kurilwatch")
+    for story in stories:
+        entry = sub(feed, "entry")
+        sub(entry, "id", story_id(story))
+        sub(entry, "title", " ".join(clean(story.title).split()) or "(untitled)", type="text")
+        sub(entry, "updated", rfc3339(story.updated))
+        sub(entry, "published", rfc3339(story.published_at or story.first_seen))
+        for outlet in story.outlets:
+            sub(sub(entry, "author"), "name", clean(outlet) or "unknown")
+        for topic in story.topics:
+            sub(entry, "category", term=topic)
+        if story.link:
+            sub(entry, "link", rel="alternate", type="text/html", href=clean(story.link))
+            if story.summary:
+                sub(entry, "summary", story.summary, type="text")
+        else:  # an entry without an alternate link must carry content
+            sub(entry, "content", story.summary or story.title, type="text")
+    return bytes(ET.tostring(feed, encoding="utf-8", xml_declaration=True))
+
+
+def etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def not_modified(if_none_match: str | None, tag: str) -> bool:
+    """Whether an If-None-Match header names `tag` (or `*`); weak tags compare equal."""
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or tag in tags

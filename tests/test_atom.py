@@ -1,0 +1,121 @@
+"""The Atom builder: what feedparser reads back, and RFC 4287's rules checked offline."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import feedparser
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.atom import ATOM, FeedInfo, build_feed, clean, etag, not_modified
+from store import Story
+
+T0 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+INFO = FeedInfo(
+    "urn:kurilwatch:topic:kuril", "Kuril Islands", "http://127.0.0.1:9/feeds/kuril.atom"
+)
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+A = f"{{{ATOM}}}"
+
+
+def story(
+    n: int, title: str | None = None, link: str | None = "https://n.example/x", **kw: object
+) -> Story:
+    fields: dict[str, object] = {
+        "id": n,
+        "title": f"Story {n}" if title is None else title,
+        "link": link,
+        "summary": f"Summary {n}",
+        "outlets": ("TASS", "NHK"),
+        "topics": ("kuril",),
+        "published_at": None,
+        "first_seen": T0 + timedelta(hours=n),
+        "updated": T0 + timedelta(hours=n, minutes=5),
+    }
+    fields.update(kw)
+    return Story(**fields)  # type: ignore[arg-type]
+
+
+def check_rfc4287(body: bytes) -> None:
+    """The rules of RFC 4287 a validator checks that need no network."""
+    root = ET.fromstring(body)
+    assert root.tag == f"{A}feed"
+    for name in ("id", "title", "updated"):
+        assert len(root.findall(f"{A}{name}")) == 1, name
+    assert RFC3339.match(root.findtext(f"{A}updated") or "")
+    entries = root.findall(f"{A}entry")
+    has_feed_author = root.find(f"{A}author/{A}name") is not None
+    for entry in entries:
+        for name in ("id", "title", "updated"):
+            assert len(entry.findall(f"{A}{name}")) == 1, name
+        for name in ("updated", "published"):
+            for value in entry.findall(f"{A}{name}"):
+                assert RFC3339.match(value.text or ""), value.text
+        alternates = [
+            link
+            for link in entry.findall(f"{A}link")
+            if link.get("rel", "alternate") == "alternate"
+        ]
+        assert len(alternates) <= 1
+        assert alternates or entry.find(f"{A}content") is not None
+        assert has_feed_author or entry.find(f"{A}author/{A}name") is not None
+    ids = [e.findtext(f"{A}id") for e in entries]
+    assert len(ids) == len(set(ids))
+    selfs = [link for link in root.findall(f"{A}link") if link.get("rel") == "self"]
+    assert len(selfs) == 1
+
+
+def test_feedparser_reads_every_story_back() -> None:
+    stories = [story(3, 'Tokyo & Moscow: <talks> "resume"'), story(2), story(1, link=None)]
+    body = build_feed(INFO, stories)
+    check_rfc4287(body)
+    parsed = feedparser.parse(body)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    assert parsed.feed.title == "Kuril Islands"
+    assert parsed.feed.updated == "2026-11-01T12:35:00Z"
+    titles = [e.title for e in parsed.entries]
+    assert titles == ['Tokyo & Moscow: <talks> "resume"', "Story 2", "Story 1"]
+    first = parsed.entries[0]
+    assert first.link == "https://n.example/x" and first.summary == "Summary 3"
+    assert [a.name for a in first.authors] == ["TASS", "NHK"]
+    assert [t.term for t in first.tags] == ["kuril"]
+    assert first.id == "urn:kurilwatch:story:3"
+    assert parsed.entries[2].content[0].value == "Summary 1"  # no link: the summary is content
+
+
+def test_an_empty_feed_is_valid_and_stable() -> None:
+    body = build_feed(INFO, [])
+    check_rfc4287(body)
+    assert feedparser.parse(body).bozo == 0
+    assert etag(body) == etag(build_feed(INFO, []))
+
+
+def test_if_none_match() -> None:
+    tag = etag(b"x")
+    assert not_modified(tag, tag) and not_modified(f'"other", W/{tag}', tag)
+    assert not_modified("*", tag)
+    assert not not_modified('"other"', tag) and not not_modified(None, tag)
+
+
+@given(st.text(max_size=60), st.text(max_size=120), st.lists(st.text(max_size=20), max_size=3))
+@settings(max_examples=200, deadline=None)
+def test_any_text_makes_a_valid_feed(title: str, summary: str, outlets: list[str]) -> None:
+    body = build_feed(INFO, [story(1, title, summary=summary, outlets=tuple(outlets))])
+    check_rfc4287(body)
+    parsed = feedparser.parse(body)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    [entry] = parsed.entries
+    assert entry.title == (" ".join(clean(title).split()) or "(untitled)")
+
+
+def test_the_feeds_address_follows_listen_and_public_url() -> None:
+    from bot.config import MetricsSettings
+
+    assert MetricsSettings().feeds_url is None
+    assert MetricsSettings(listen="127.0.0.1:9464").feeds_url == "http://127.0.0.1:9464/feeds"
+    public = MetricsSettings(listen="127.0.0.1:9464", public_url="https://news.example.org/")
+    assert public.feeds_url == "https://news.example.org/feeds"
