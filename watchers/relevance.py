@@ -1,0 +1,119 @@
+"""The relevance report: subscribers' "Not relevant" presses grouped by topic, with the query
+terms that matched those items, and an exclusion to try where one term explains most of them.
+Pure: plain records in, report out (`kurilwatch feedback` and /feedback print it)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from watchers.matcher import Matcher
+from watchers.query import parse
+
+UNMATCHED = ""  # the group of items no topic matches any longer
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """One "Not relevant" press, with the item it was about."""
+
+    chat_id: int
+    item_id: int
+    topic: str | None  # the alert's topic, when the press recorded one
+    title: str
+    summary: str
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Flagged:
+    """An item marked not relevant for a topic: by how many chats, and the terms that matched."""
+
+    item_id: int
+    title: str
+    link: str | None
+    chats: int
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicReport:
+    topic_id: str  # UNMATCHED for items no topic matches now
+    items: tuple[Flagged, ...]  # most pressed first
+    terms: tuple[tuple[str, int], ...]  # term, how many of the items it matched; most first
+    suggestion: str | None  # `-term` or `NOT "phrase"`, when one term explains most items
+
+
+def exclusion(term: str) -> str:
+    """The query syntax that excludes a term as explain names it."""
+    return f"NOT {term}" if term.startswith('"') else f"-{term}"
+
+
+def relevance_report(
+    complaints: Iterable[Complaint],
+    queries: Mapping[str, str],
+    *,
+    most: float = 0.6,
+    at_least: int = 2,
+) -> list[TopicReport]:
+    """Group the complaints by topic (an alert without a recorded topic goes to every topic
+    that matches its item), and say which terms matched. A term that matched at least
+    `at_least` items and over `most` of them is suggested as an exclusion (backtest shows what
+    it would cost)."""
+    matcher = Matcher({tid: parse(q) for tid, q in queries.items()})
+    chats: dict[tuple[str, int], set[int]] = {}
+    seen: dict[int, Complaint] = {}
+    terms: dict[tuple[str, int], tuple[str, ...]] = {}
+    for complaint in complaints:
+        seen.setdefault(complaint.item_id, complaint)
+        fields = {"title": complaint.title, "summary": complaint.summary}
+        matched = {m.topic_id: m for m in matcher.match(fields, explain=True)}
+        if complaint.topic is not None:
+            topics = [complaint.topic if complaint.topic in matched else UNMATCHED]
+        else:
+            topics = list(matched) or [UNMATCHED]
+        for topic in topics:
+            key = (topic, complaint.item_id)
+            chats.setdefault(key, set()).add(complaint.chat_id)
+            if topic in matched:
+                terms[key] = tuple(dict.fromkeys(h.term for h in matched[topic].hits))
+    by_topic: dict[str, list[Flagged]] = {}
+    for (topic, item_id), who in chats.items():
+        item = seen[item_id]
+        flagged = Flagged(item_id, item.title, item.link, len(who), terms.get((topic, item_id), ()))
+        by_topic.setdefault(topic, []).append(flagged)
+    order = [*queries, UNMATCHED]
+    reports = []
+    for topic in sorted(by_topic, key=lambda t: order.index(t) if t in order else len(order)):
+        items = sorted(by_topic[topic], key=lambda f: (-f.chats, f.item_id))
+        counts = Counter(term for f in items for term in f.terms)
+        ranked = tuple(sorted(counts.items(), key=lambda tc: (-tc[1], tc[0])))
+        suggestion = None
+        if ranked and topic != UNMATCHED:
+            term, n = ranked[0]
+            if n >= at_least and n > most * len(items):
+                suggestion = exclusion(term)
+        reports.append(TopicReport(topic, tuple(items), ranked, suggestion))
+    return reports
+
+
+def report_lines(reports: Iterable[TopicReport], *, shown: int = 10) -> list[str]:
+    """The report as plain text lines, for the command line and /feedback."""
+    lines: list[str] = []
+    for report in reports:
+        name = report.topic_id or "(no topic matches them now)"
+        lines.append(f"{name}: {len(report.items)} items marked not relevant")
+        if report.terms:
+            lines.append(
+                "  matched by: " + ", ".join(f"{term} ({n})" for term, n in report.terms[:8])
+            )
+        if report.suggestion:
+            lines.append(
+                f"  suggestion: add {report.suggestion} to the query"
+                f" (check its cost with kurilwatch backtest)"
+            )
+        for flagged in report.items[:shown]:
+            who = f"{flagged.chats} chat{'s' if flagged.chats > 1 else ''}"
+            lines.append(f"  - {flagged.title} [{who}; {', '.join(flagged.terms) or 'no term'}]")
+    return lines
