@@ -172,3 +172,34 @@ def test_the_prefilter_never_drops_an_item_a_query_matches(
     matcher = Matcher({str(n): tree for n, tree in enumerate(trees)})
     if matcher.match({"title": one.title, "summary": one.summary}):
         assert _Prefilter(trees)(one)
+
+
+@given(
+    st.lists(
+        st.tuples(st.lists(WORDS, max_size=6), st.lists(WORDS, max_size=8), st.integers(1, 4)),
+        max_size=12,
+    ),
+    st.sampled_from(QUERIES),
+    st.sampled_from(QUERIES),
+)
+@settings(max_examples=150, deadline=None)
+def test_backtest_agrees_with_matching_each_item_plainly(
+    rows: list[tuple[list[str], list[str], int]], old: str, new: str
+) -> None:
+    items = [item(n, " ".join(t), " ".join(s), story=k) for n, (t, s, k) in enumerate(rows, 1)]
+
+    def stories(query: str) -> set[int]:
+        matcher = Matcher({"t": parse(query)})
+        return {
+            i.story_id for i in items if matcher.match({"title": i.title, "summary": i.summary})
+        }
+
+    diffs = backtest(items, {"t": old}, {"t": new})
+    if old == new:
+        assert diffs == []
+        return
+    [diff] = diffs
+    before, after = stories(old), stories(new)
+    assert {c.story_id for c in diff.gained} == after - before
+    assert {c.story_id for c in diff.lost} == before - after
+    assert diff.unchanged == len(before & after)
