@@ -29,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import watch_feed
+from bot import export_command, watch_feed
 from bot.telegram import admin, guards
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
@@ -279,6 +279,7 @@ HANDLERS = {
     **watch_feed.HANDLERS,
     **prefs_commands.HANDLERS,
     **admin.HANDLERS,
+    **export_command.HANDLERS,
 }
 
 
