@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from watchers.matcher import Matcher
-from watchers.query import parse
+from watchers.topics.engine import Matcher
+from watchers.topics.query import parse
 
 UNMATCHED = ""  # the group of items no topic matches any longer
 
