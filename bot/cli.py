@@ -163,10 +163,10 @@ def _archive_command(args: argparse.Namespace, settings: Config) -> int:
     from bot.config import ConfigError, load_config
 
     if args.command == "export":
-        from bot.exports import run_export
+        from bot.operator.export import run_export
 
         return run_export(settings, args.format, args.topic, args.since, sys.stdout)
-    from bot.backtests import run_backtest
+    from bot.operator.backtest import run_backtest
 
     try:
         against = load_config(args.against)

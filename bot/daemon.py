@@ -21,13 +21,13 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot import reload
-from bot.backtests import report_reload
 from bot.config import Config, ConfigError, load_config
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
-from bot.feeds_http import FeedsApp
+from bot.http.feeds import FeedsApp
 from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer
+from bot.operator.backtest import report_reload
 from bot.reload import config_topics, delivery_settings, topics_with_watches
 from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands

@@ -9,9 +9,9 @@ from datetime import timedelta
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.operator.export import csv_text
 from bot.telegram.admin import admin_only
 from bot.telegram.context import args_of, ctx_of, reply
-from bot.exports import csv_text
 from store import Store
 from watchers.config import parse_duration
 

@@ -110,7 +110,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 class MetricsServer:
     """/metrics (Prometheus text format), /healthz (200 or 503) and, given `atom`, the Atom
-    feeds under /feeds/ (bot/feeds_http.py), on threads of their own."""
+    feeds under /feeds/ (bot/http/feeds.py), on threads of their own."""
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ import feedparser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.atom import ATOM, FeedInfo, build_feed, clean, etag, not_modified
+from bot.http.atom import ATOM, FeedInfo, build_feed, clean, etag, not_modified
 from store import Story
 
 T0 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.atom import CONTENT_TYPE, FeedInfo, build_feed, etag, not_modified
+from bot.http.atom import CONTENT_TYPE, FeedInfo, build_feed, etag, not_modified
 from store import Store, Story
 
 LATEST = 50  # stories in a feed

@@ -3,9 +3,9 @@ over the stored items of a period, printed for people or as JSON, or counted for
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO

@@ -1,0 +1,2 @@
+"""Operator tools over the stored stories: `kurilwatch backtest` (and the reload report it
+gives the admins) and `kurilwatch export`, whose CSV the admins' /export sends too."""
