@@ -1,8 +1,11 @@
-"""Commands for the operators in `telegram.admins`: /stats, /feeds, /reload and /broadcast."""
+"""Commands for the operators in `telegram.admins`: /stats, /feeds, /reload, /broadcast and
+/export."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -10,9 +13,11 @@ from telegram.ext import ContextTypes
 
 from bot.commands import stats_lines
 from bot.delivery.render import ago
-from bot.telegram.context import ctx_of, esc, is_bot_admin, reply
+from bot.operator.export import csv_text
+from bot.telegram.context import args_of, ctx_of, esc, is_bot_admin, reply
 from bot.telegram.guards import broadcast_text
 from store import Store
+from watchers.config import parse_duration
 
 MAX_BROADCAST = 3000
 
@@ -96,4 +101,38 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, f"Queued for {queued} chats; it goes out within Telegram's limits.")
 
 
-HANDLERS = {"stats": stats, "feeds": feeds, "reload": reload, "broadcast": broadcast}
+@admin_only
+async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/export [topic] [30d]: the matched stories of the period as a CSV document (the columns
+    of `kurilwatch export`), read on the store thread and written on a worker."""
+    ctx = ctx_of(context)
+    message = update.effective_message
+    if message is None:
+        return
+    topic, since = None, timedelta(days=30)
+    for arg in args_of(context):
+        if arg.lower() in ctx.topic_ids():
+            topic = arg.lower()
+            continue
+        try:
+            since = parse_duration(arg)
+        except ValueError:
+            await reply(update, "Write <code>/export [topic] [30d]</code>.")
+            return
+    now = ctx.clock()
+    stories = await ctx.store.run(Store.stories, [topic] if topic else None, since=now - since)
+    data = (await asyncio.to_thread(csv_text, stories)).encode()
+    await message.reply_document(
+        document=data,
+        filename=f"kurilwatch-{topic or 'all'}-{now:%Y%m%d}.csv",
+        caption=f"{len(stories)} stories since {now - since:%Y-%m-%d %H:%M} UTC",
+    )
+
+
+HANDLERS = {
+    "stats": stats,
+    "feeds": feeds,
+    "reload": reload,
+    "broadcast": broadcast,
+    "export": export,
+}

@@ -29,7 +29,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot import export_command, watch_feed
 from bot.telegram import admin, guards
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
@@ -276,10 +275,8 @@ HANDLERS = {
     "list": list_command,
     "stop": stop,
     **watch_commands.HANDLERS,
-    **watch_feed.HANDLERS,
     **prefs_commands.HANDLERS,
     **admin.HANDLERS,
-    **export_command.HANDLERS,
 }
 
 

@@ -1,26 +1,60 @@
-"""A chat's own alerts and lookups: /watch, /watches, /unwatch, /latest and /search."""
+"""A chat's own alerts and lookups: /watch (with its preview of the last 30 days), /watches,
+/unwatch, /mywatch (the watches' Atom feed), /latest and /search."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.render import alert_of, render_digest
 from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply
-from bot.watch_preview import preview_lines
-from store import SearchError, Store, Watch
+from store import AsyncStore, PastItem, SearchError, Store, Watch
 from watchers import bounded
+from watchers.backtest import preview
 from watchers.topics.query import QueryError, parse
 
 MAX_QUERY = 300
 MAX_LATEST = 20
 MAX_WATCH_NUMBER = 10**6  # larger numbers are no watch's
+PREVIEW_WINDOW = timedelta(days=30)
+PREVIEW_ITEMS = 20_000  # the newest items of the window that are looked at, at most
+PREVIEW_SHOWN = 3
 
 
 def numbered(watches: Sequence[Watch]) -> str:
     return "\n".join(f"{n}. <code>{esc(w.query)}</code>" for n, w in enumerate(watches, 1))
+
+
+def newest_items(store: Store, since: datetime, limit: int) -> list[PastItem]:
+    return list(store.past_items(since, newest_first=True, limit=limit))
+
+
+async def preview_lines(store: AsyncStore, query: str, now: datetime) -> str:
+    """The preview paragraph of /watch's answer (HTML): how many stories of the last 30 days
+    the query would have matched, and the latest three; read on the store thread, matched on a
+    worker thread."""
+    items = await store.run(newest_items, now - PREVIEW_WINDOW, PREVIEW_ITEMS)
+    count, latest = await asyncio.to_thread(preview, items, query)
+    days = PREVIEW_WINDOW.days
+    scope = f"the last {days} days" + (
+        f" (the newest {PREVIEW_ITEMS:,} items)" if len(items) >= PREVIEW_ITEMS else ""
+    )
+    if not count:
+        return (
+            f"It would have matched no story of {scope}: check the spelling, maybe a typo."
+            " It is saved anyway."
+        )
+    lines = [f"In {scope} it would have matched {count} {'story' if count == 1 else 'stories'}:"]
+    for item in latest[:PREVIEW_SHOWN]:
+        title = (
+            f'<a href="{esc(item.link)}">{esc(item.title)}</a>' if item.link else esc(item.title)
+        )
+        lines.append(f"• {item.date:%d %b} {title} ({esc(item.outlet)})")
+    return "\n".join(lines)
 
 
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -83,6 +117,32 @@ async def watches(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         f"<b>Your watches</b> ({len(mine)} of {ctx.max_watches})\n{numbered(mine)}\n\n"
         "Remove one with <code>/unwatch &lt;n&gt;</code>."
         + ("\n/mywatch gives their stories as a feed for your reader." if ctx.feeds_url else ""),
+    )
+
+
+async def mywatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The link to the chat's own Atom feed of what its watches matched, at an unguessable
+    address (the token is the only secret; /stop forgets it)."""
+    ctx = ctx_of(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if ctx.feeds_url is None:
+        await reply(update, "Feeds are off on this bot (the operator has not set metrics.listen).")
+        return
+    if not await ctx.store.run(Store.watches, chat.id):
+        await reply(
+            update,
+            "You have no watches yet: add one with <code>/watch &lt;query&gt;</code>, and its"
+            " stories will be in your feed.",
+        )
+        return
+    token = await ctx.store.run(Store.feed_token, chat.id, now=ctx.clock())
+    url = f"{ctx.feeds_url}/w/{token}.atom"
+    await reply(
+        update,
+        "The latest 50 stories your watches matched, as an Atom feed for your reader:\n"
+        f"<code>{esc(url)}</code>\nKeep the address to yourself: anyone with it can read the feed.",
     )
 
 
@@ -181,6 +241,7 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 HANDLERS = {
     "watch": watch,
     "watches": watches,
+    "mywatch": mywatch,
     "unwatch": unwatch,
     "latest": latest,
     "search": search,
