@@ -113,9 +113,9 @@ def test_any_text_makes_a_valid_feed(title: str, summary: str, outlets: list[str
 
 
 def test_the_feeds_address_follows_listen_and_public_url() -> None:
-    from bot.config import MetricsSettings
+    from bot.config import MetricsConfig
 
-    assert MetricsSettings().feeds_url is None
-    assert MetricsSettings(listen="127.0.0.1:9464").feeds_url == "http://127.0.0.1:9464/feeds"
-    public = MetricsSettings(listen="127.0.0.1:9464", public_url="https://news.example.org/")
+    assert MetricsConfig().feeds_url is None
+    assert MetricsConfig(listen="127.0.0.1:9464").feeds_url == "http://127.0.0.1:9464/feeds"
+    public = MetricsConfig(listen="127.0.0.1:9464", public_url="https://news.example.org/")
     assert public.feeds_url == "https://news.example.org/feeds"
