@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 from telegram.ext import ApplicationBuilder
 
 from bot.config import Config
-from bot.daemon import Daemon, build_application
+from bot.daemon import Daemon
 from bot.telegram.chat import BotContext, install
+from bot.telegram.updates import build_application
 from store import AsyncStore, Store
 from tests.conftest import TOKEN, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI

@@ -18,7 +18,7 @@ import watchfiles
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application
 
 from bot import reload
 from bot.config import Config, ConfigError, load_config
@@ -31,7 +31,7 @@ from bot.operator.backtest import report_reload
 from bot.reload import config_topics, delivery_settings, topics_with_watches
 from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands
-from bot.telegram.updates import PerChatUpdates
+from bot.telegram.updates import build_application
 from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
@@ -56,17 +56,6 @@ App = Application[Any, Any, Any, Any, Any, Any]
 
 def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
     return render_plain(alert_of(item, source), tz=tz)
-
-
-def build_application(settings: Config, token: str) -> App:
-    return (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(settings.telegram.api_base_url)
-        .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot", 1))
-        .concurrent_updates(PerChatUpdates())
-        .build()
-    )
 
 
 @dataclass

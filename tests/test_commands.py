@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from bot.config import Config
-from bot.daemon import build_application
 from bot.telegram.chat import BotContext, install, set_commands
 from bot.telegram.texts import COMMANDS
+from bot.telegram.updates import build_application
 from store import AsyncStore, FeedState, ItemRecord, Store
 from tests.conftest import ROOT, TOKEN, Clock, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI

@@ -22,9 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import Config, ConfigError, parse_config
-from bot.daemon import build_application
 from bot.telegram.chat import BotContext, install
 from bot.telegram.guards import addressed_to_us, broadcast_text, command_target
+from bot.telegram.updates import build_application
 from store import AsyncStore, Store
 from store.search import search_problem
 from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics

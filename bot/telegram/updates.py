@@ -1,4 +1,4 @@
-"""Updates of different chats are handled at once; one chat's updates stay in order.
+"""The PTB application and how updates reach it: different chats at once, one chat in order.
 
 PTB handles updates one at a time unless told otherwise: a slow command (a /watch that
 recompiles the topics) then held up every other chat's /help. This processor runs updates
@@ -13,7 +13,9 @@ from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
-from telegram.ext import BaseUpdateProcessor
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
+
+from bot.config import Config
 
 MAX_CONCURRENT = 256  # updates in progress at once, all chats together
 
@@ -44,3 +46,14 @@ class PerChatUpdates(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         pass
+
+
+def build_application(settings: Config, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram.api_base_url)
+        .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot", 1))
+        .concurrent_updates(PerChatUpdates())
+        .build()
+    )
