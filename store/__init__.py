@@ -18,6 +18,7 @@ from store.records import (
 )
 from store.search import SearchError
 from store.stats import Stats
+from store.trends import ReportChat, SpikeChat, StoryPoint
 
 __all__ = [
     "AsyncStore",
@@ -29,11 +30,14 @@ __all__ = [
     "Notice",
     "OutboxState",
     "PastItem",
+    "ReportChat",
     "SearchError",
+    "SpikeChat",
     "Stats",
     "Store",
     "StoredItem",
     "Story",
+    "StoryPoint",
     "Subscriber",
     "Watch",
     "watch_id",

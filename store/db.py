@@ -20,6 +20,7 @@ from store.notices import NoticeVerbs
 from store.outbox import OutboxVerbs
 from store.search import SearchVerbs
 from store.stats import StatsVerbs
+from store.trends import TrendVerbs
 from store.vectors import VectorVerbs
 
 
@@ -33,6 +34,7 @@ class Store(
     StatsVerbs,
     VectorVerbs,
     ArchiveVerbs,
+    TrendVerbs,
 ):
     """Domain verbs over the kurilwatch database, one part per domain."""
 

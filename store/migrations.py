@@ -240,6 +240,21 @@ def m012_watch_feed_tokens(db: Database) -> None:
     )
 
 
+@migrations()
+def m014_trends(db: Database) -> None:
+    subscribers = db.table("subscribers")
+    subscribers.add_column("report", str, not_null_default="")  # "", "weekly mon 08:00"
+    subscribers.add_column("report_sent_at", float)  # reports are due after this moment
+    subscribers.add_column("spikes", int, not_null_default=0)  # 1: spike notices wanted
+    # spikes found, one row per topic and burst: at most one per topic per 12 hours
+    db.table("spikes").create(
+        {"id": int, "topic_id": str, "detected_at": float, "stories": int},
+        pk="id",
+        not_null={"topic_id", "detected_at", "stories"},
+    )
+    db.table("spikes").create_index(["topic_id", "detected_at"])
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

@@ -1,0 +1,210 @@
+"""Matched stories over time (for charts, weekly reports and spike alerts) and the chats'
+opt-ins to reports and spike notices."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+# a story's time: when it was published, or first seen if that is earlier (a feed's future
+# dates) or unknown. Not only when first fetched: a new feed's first poll records days of old
+# items at once, and they belong to their own days, not to a spike on the day the feed came
+_STORY_TIME = "min(coalesce(i.published_at, i.fetched_at), i.fetched_at)"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryPoint:
+    """One matched story, as trends count it."""
+
+    story_id: int
+    at: datetime  # published (or first seen, whichever is earlier)
+    topics: tuple[str, ...]
+    feed_id: str
+    outlet: str  # the first report's feed title (or id)
+    title: str
+    link: str | None
+    outlets: int  # feeds that carried the story
+
+
+@dataclass(frozen=True, slots=True)
+class ReportChat:
+    """A chat that asked for a weekly report."""
+
+    chat_id: int
+    report: str  # "weekly mon 08:00"
+    sent_at: datetime | None  # reports due after this moment have not been sent
+    timezone: str | None
+    language_code: str | None
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeChat:
+    chat_id: int
+    language_code: str | None
+    timezone: str | None
+
+
+class TrendVerbs:
+    """Store verbs for trends, reports and spikes (mixed into `Store`)."""
+
+    db: Database
+
+    def story_points(
+        self, topic_ids: Sequence[str], *, since: datetime, until: datetime
+    ) -> list[StoryPoint]:
+        """The stories of any of `topic_ids` whose time is in [since, until), oldest first."""
+        if not topic_ids:
+            return []
+        marks = ",".join("?" * len(topic_ids))
+        rows = self.db.query(
+            f"SELECT i.id, {_STORY_TIME} AS t, i.topics, i.feed_id,"
+            " coalesce(f.title, i.feed_id) AS outlet, i.title, i.link,"
+            " (SELECT count(DISTINCT j.feed_id) FROM items j WHERE j.story_id = i.id) AS outlets"
+            " FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
+            # published <= fetched, so the index on fetched_at bounds the scan from below
+            " WHERE i.fetched_at >= ? AND i.id = i.story_id AND i.topics != '[]'"
+            f" AND {_STORY_TIME} >= ? AND {_STORY_TIME} < ?"
+            f" AND EXISTS (SELECT 1 FROM json_each(i.topics) WHERE value IN ({marks}))"
+            " ORDER BY t, i.id",
+            [since.timestamp(), since.timestamp(), until.timestamp(), *topic_ids],
+        )
+        return [
+            StoryPoint(
+                story_id=row["id"],
+                at=datetime.fromtimestamp(row["t"], UTC),
+                topics=tuple(json.loads(row["topics"])),
+                feed_id=row["feed_id"],
+                outlet=row["outlet"],
+                title=row["title"],
+                link=row["link"],
+                outlets=row["outlets"],
+            )
+            for row in rows
+        ]
+
+    def first_story_at(self, topic_id: str) -> datetime | None:
+        """When the topic's earliest stored story was published (or first seen)."""
+        rows = list(
+            self.db.query(
+                f"SELECT min({_STORY_TIME}) AS t FROM items i WHERE i.id = i.story_id"
+                " AND i.topics != '[]'"
+                " AND EXISTS (SELECT 1 FROM json_each(i.topics) WHERE value = ?)",
+                [topic_id],
+            )
+        )
+        t = rows[0]["t"] if rows else None
+        return None if t is None else datetime.fromtimestamp(t, UTC)
+
+    # -- weekly reports -----------------------------------------------------------------------
+
+    def set_report(self, chat_id: int, report: str, *, now: datetime) -> None:
+        """A chat's weekly report ("" for none); only times after `now` are due."""
+        self.db.execute(
+            "UPDATE subscribers SET report = ?, report_sent_at = ?, updated_at = ?"
+            " WHERE chat_id = ?",
+            [report, now.timestamp(), now.timestamp(), chat_id],
+        )
+
+    def report_of(self, chat_id: int) -> tuple[str, bool]:
+        """(the chat's report setting, whether it wants spike notices)."""
+        for row in self.db.query(
+            "SELECT report, spikes FROM subscribers WHERE chat_id = ?", [chat_id]
+        ):
+            return row["report"] or "", bool(row["spikes"])
+        return "", False
+
+    def report_chats(self) -> list[ReportChat]:
+        """The active chats with a weekly report, with their topics."""
+        rows = list(
+            self.db.query(
+                "SELECT chat_id, report, report_sent_at, timezone, language_code FROM subscribers"
+                " WHERE active = 1 AND report != '' ORDER BY chat_id"
+            )
+        )
+        return [
+            ReportChat(
+                chat_id=row["chat_id"],
+                report=row["report"],
+                sent_at=None
+                if row["report_sent_at"] is None
+                else datetime.fromtimestamp(row["report_sent_at"], UTC),
+                timezone=row["timezone"],
+                language_code=row["language_code"],
+                topics=tuple(
+                    r["topic_id"]
+                    for r in self.db.query(
+                        "SELECT topic_id FROM subscriptions WHERE chat_id = ? ORDER BY topic_id",
+                        [row["chat_id"]],
+                    )
+                ),
+            )
+            for row in rows
+        ]
+
+    def report_sent(self, chat_id: int, due: datetime) -> None:
+        """The report due at `due` went out (or was skipped): the next one is due after it."""
+        self.db.execute(
+            "UPDATE subscribers SET report_sent_at = ? WHERE chat_id = ?",
+            [due.timestamp(), chat_id],
+        )
+
+    # -- spike notices ------------------------------------------------------------------------
+
+    def set_spikes(self, chat_id: int, on: bool, *, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE subscribers SET spikes = ?, updated_at = ? WHERE chat_id = ?",
+            [int(on), now.timestamp(), chat_id],
+        )
+
+    def spike_topics(self) -> list[str]:
+        """The topics that at least one active chat wants spike notices for."""
+        return [
+            row["topic_id"]
+            for row in self.db.query(
+                "SELECT DISTINCT s.topic_id FROM subscriptions s"
+                " JOIN subscribers c ON c.chat_id = s.chat_id"
+                " WHERE c.active = 1 AND c.spikes = 1 ORDER BY s.topic_id"
+            )
+        ]
+
+    def spike_chats(self, topic_id: str) -> list[SpikeChat]:
+        """The active chats subscribed to `topic_id` that want spike notices."""
+        return [
+            SpikeChat(row["chat_id"], row["language_code"], row["timezone"])
+            for row in self.db.query(
+                "SELECT c.chat_id, c.language_code, c.timezone FROM subscriptions s"
+                " JOIN subscribers c ON c.chat_id = s.chat_id"
+                " WHERE c.active = 1 AND c.spikes = 1 AND s.topic_id = ? ORDER BY c.chat_id",
+                [topic_id],
+            )
+        ]
+
+    def last_spike_at(self, topic_id: str) -> datetime | None:
+        rows = list(
+            self.db.query("SELECT max(detected_at) AS t FROM spikes WHERE topic_id = ?", [topic_id])
+        )
+        t = rows[0]["t"] if rows else None
+        return None if t is None else datetime.fromtimestamp(t, UTC)
+
+    def record_spike(
+        self, topic_id: str, stories: int, notices: Mapping[int, str], *, now: datetime
+    ) -> int:
+        """Record a spike of a topic and queue its notice to each chat (chat id → text),
+        atomically; the number of notices queued."""
+        ts = now.timestamp()
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO spikes (topic_id, detected_at, stories) VALUES (?, ?, ?)",
+                [topic_id, ts, stories],
+            )
+            self.db.conn.executemany(
+                "INSERT INTO notices (chat_id, text, state, attempts, next_attempt_at, created_at)"
+                " VALUES (?, ?, 'pending', 0, ?, ?)",
+                [(chat_id, text, ts, ts) for chat_id, text in notices.items()],
+            )
+        return len(notices)
