@@ -418,6 +418,9 @@ async def test_send_photo_upload_and_url(fake: FakeBotAPI, bot: Bot) -> None:
     assert uploaded.caption_entities == (MessageEntity(MessageEntity.ITALIC, 0, 7),)
     assert fake.calls_of("sendPhoto")[0].files["photo"].data == image
     assert fake.calls_of("sendPhoto")[1].params["photo"] == "https://example.org/kuril.jpg"
+    [(params, data), (_, url)] = fake.sent_photos(PRIVATE_CHAT)
+    assert data == image and params["caption"] == "<i>Шикотан</i>"
+    assert url == b"https://example.org/kuril.jpg" and fake.sent_photos(GROUP_CHAT) == []
     with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
         await bot.send_photo(PRIVATE_CHAT, image, caption="c" * 1025)
     with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):

@@ -834,6 +834,18 @@ class FakeBotAPI:
                 and (chat_id is None or call.response["result"]["chat"]["id"] == chat_id)
             ]
 
+    def sent_photos(self, chat_id: int | None = None) -> list[tuple[dict[str, Any], bytes]]:
+        """Successful sendPhoto calls (optionally to one chat), in order: their params and the
+        uploaded image's bytes (a URL or file_id sent instead is given as its bytes)."""
+        with self._cond:
+            return [
+                (copy.deepcopy(call.params), _photo_bytes(call))
+                for call in self.calls
+                if call.method == "sendPhoto"
+                and call.ok
+                and (chat_id is None or call.response["result"]["chat"]["id"] == chat_id)
+            ]
+
     def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         """The fake's current copy of a message (after edits), or None."""
         with self._cond:
@@ -1562,6 +1574,15 @@ def _photo_source(request: _ApiRequest) -> bytes:
     if upload is None or not upload.data:
         raise _ApiError(400, "Bad Request: there is no photo in the request")
     return upload.data
+
+
+def _photo_bytes(call: Call) -> bytes:
+    value = call.params.get("photo")
+    if isinstance(value, str) and value.startswith("attach://"):
+        return call.files[value.removeprefix("attach://")].data
+    if isinstance(value, str) and value:
+        return value.encode()
+    return call.files["photo"].data
 
 
 def _photo_sizes(source: bytes) -> list[dict[str, Any]]:
