@@ -1,0 +1,159 @@
+"""Draws a `Trend` as a PNG for a phone screen: stacked bars per day, large type, labels in
+the reader's language (matplotlib, Agg backend, no display).
+
+Drawing is CPU work: callers run `draw_trend` on a thread (`render_trend`), never on the event
+loop. Fonts: DejaVu Sans (matplotlib's own: Latin and Cyrillic) with IPAexGothic (from the
+matplotlib-fontja package) for Japanese, so no system font is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from bot.trends import Trend, day_label, label, series_label
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
+
+WIDTH, HEIGHT, DPI = 1200, 700, 100  # pixels of the PNG
+FONT_SIZE = 20
+LANG_COLOURS = {"ru": "#d62728", "ja": "#1f77b4", "en": "#2ca02c", "other": "#9e9e9e"}
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+OTHER = "#9e9e9e"
+_lock = threading.Lock()  # matplotlib's font cache and rcParams are not thread-safe
+
+
+@functools.cache
+def _setup() -> str | None:
+    """Load matplotlib with the Agg backend and the fonts; the Japanese font's name or None."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager
+
+    families = ["DejaVu Sans"]
+    japanese = None
+    try:
+        import matplotlib_fontja
+
+        font_manager.fontManager.addfont(matplotlib_fontja.get_font_ttf_path())
+        japanese = font_manager.FontProperties(
+            fname=matplotlib_fontja.get_font_ttf_path()
+        ).get_name()
+        families.append(japanese)
+    except (ImportError, OSError, RuntimeError) as exc:  # Japanese shows as boxes, nothing fails
+        log.warning("no Japanese font for charts (%s); Japanese labels will not render", exc)
+    matplotlib.rcParams.update(
+        {
+            "font.family": families,
+            "font.size": FONT_SIZE,
+            "axes.titlesize": FONT_SIZE + 4,
+            "axes.labelsize": FONT_SIZE,
+            "xtick.labelsize": FONT_SIZE - 2,
+            "ytick.labelsize": FONT_SIZE - 2,
+            "legend.fontsize": FONT_SIZE - 2,
+            "svg.fonttype": "none",
+        }
+    )
+    return japanese
+
+
+def fonts() -> list[str]:
+    """The font families charts use, in fallback order."""
+    with _lock:
+        _setup()
+        import matplotlib
+
+        return list(matplotlib.rcParams["font.family"])
+
+
+def _colours(trend: Trend) -> list[str]:
+    if trend.by == "lang":
+        return [LANG_COLOURS.get(key, OTHER) for key, _ in trend.series]
+    return [
+        OTHER if key == "other" else PALETTE[n % len(PALETTE)]
+        for n, (key, _) in enumerate(trend.series)
+    ]
+
+
+def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> Figure:
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    positions = list(range(len(trend.days)))
+    bottom = [0] * len(trend.days)
+    width = 0.8 if len(trend.days) <= 31 else 1.0
+    for (key, counts), colour in zip(trend.series, _colours(trend), strict=True):
+        axes.bar(
+            positions,
+            counts,
+            bottom=bottom,
+            width=width,
+            color=colour,
+            label=series_label(key, trend, lang, titles),
+            linewidth=0,
+        )
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    # IPAexGothic has no bold face: Japanese titles stay regular rather than fall back
+    weight = "normal" if lang == "ja" else "bold"
+    axes.set_title(label(lang, "chart_title", topic=title), loc="left", fontweight=weight)
+    axes.set_ylabel(label(lang, "axis"))
+    step = max(1, round(len(trend.days) / 7))
+    ticks = positions[::-1][::step][::-1]  # always label the last day (today)
+    axes.set_xticks(ticks, [day_label(trend.days[n], lang) for n in ticks])
+    axes.set_xlim(-0.6, len(trend.days) - 0.4)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    legend_rows = -(-len(trend.series) // 4)
+    axes.set_ylim(0, max(3, *bottom) * (1.05 + 0.13 * legend_rows))  # room for the legend
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    if trend.series:
+        axes.legend(loc="upper left", frameon=False, ncols=min(4, len(trend.series)))
+    else:
+        axes.text(
+            0.5, 0.5, label(lang, "nothing"), transform=axes.transAxes, ha="center", va="center"
+        )
+    axes.text(
+        1.0, 1.01, trend.tz_name, transform=axes.transAxes, ha="right", va="bottom", alpha=0.6
+    )
+    return figure
+
+
+def draw_trend(
+    trend: Trend, *, title: str, lang: str = "en", titles: dict[str, str] | None = None
+) -> bytes:
+    """The chart as PNG bytes, WIDTH × HEIGHT pixels. Blocking: call it on a thread."""
+    with _lock:
+        _setup()
+        figure = _figure(trend, title=title, lang=lang, titles=titles or {})
+        out = io.BytesIO()
+        figure.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()
+
+
+def draw_empty() -> bytes:
+    """An empty figure of the same size, saved the same way: the benchmark's baseline."""
+    with _lock:
+        _setup()
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
+        out = io.BytesIO()
+        figure.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()
+
+
+async def render_trend(trend: Trend, **kwargs: Any) -> bytes:
+    """`draw_trend` on a thread, so the event loop goes on meanwhile."""
+    return await asyncio.to_thread(functools.partial(draw_trend, trend, **kwargs))

@@ -1,0 +1,88 @@
+"""The spike detector: is a topic's coverage of the last hours far above its usual level?
+
+A spike is more stories in the last `window` (6 h) than the mean + 3σ of the same window of
+the day on each of the `history` (14) days before, and at least `min_stories`, so a quiet
+topic's two stories are no spike. Comparing the same hours of the day keeps the daily rhythm
+of the news (Moscow's and Tokyo's working hours) from looking like a burst. A topic whose
+stored history is shorter than `history` is not judged: nothing says what is usual for it. A
+topic is announced at most once per `quiet` (12 h). Pure functions, as Huginn's
+PeakDetectorAgent (mean + 3σ over two weeks).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+WINDOW = timedelta(hours=6)
+HISTORY_DAYS = 14
+SIGMAS = 3.0
+MIN_STORIES = 5
+QUIET = timedelta(hours=12)
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeRule:
+    window: timedelta = WINDOW
+    history_days: int = HISTORY_DAYS
+    sigmas: float = SIGMAS
+    min_stories: int = MIN_STORIES
+    quiet: timedelta = QUIET
+
+    def since(self, now: datetime) -> datetime:
+        """The earliest story time the detector looks at."""
+        return now - timedelta(days=self.history_days) - self.window
+
+
+@dataclass(frozen=True, slots=True)
+class Spike:
+    count: int  # stories in the last window
+    mean: float  # of the same window on the days before
+    sd: float
+    threshold: float  # mean + sigmas × sd
+
+
+def window_counts(
+    times: Sequence[datetime], now: datetime, rule: SpikeRule = SpikeRule()
+) -> tuple[int, list[int]]:
+    """Stories in the last window, and in the same window on each of the days before
+    (yesterday first)."""
+    current = 0
+    history = [0] * rule.history_days
+    day = timedelta(days=1)
+    for at in times:
+        if now - rule.window <= at < now:
+            current += 1
+            continue
+        ago = now - at
+        days_back = ago // day  # the window d days back holds ages in (d days, d days + 6 h]
+        rest = ago - days_back * day
+        if 1 <= days_back <= rule.history_days and timedelta(0) < rest <= rule.window:
+            history[days_back - 1] += 1
+    return current, history
+
+
+def detect(
+    times: Sequence[datetime],
+    now: datetime,
+    *,
+    first_story_at: datetime | None,
+    last_spike_at: datetime | None = None,
+    rule: SpikeRule = SpikeRule(),
+) -> Spike | None:
+    """The spike of a topic at `now`, or None: `times` are its stories' times (at least from
+    `rule.since(now)`), `first_story_at` its earliest stored story, `last_spike_at` when it
+    was last announced."""
+    if last_spike_at is not None and now - last_spike_at < rule.quiet:
+        return None
+    if first_story_at is None or now - first_story_at < timedelta(days=rule.history_days):
+        return None  # a new topic: no history to compare with
+    current, history = window_counts(times, now, rule)
+    mean = statistics.fmean(history)
+    sd = statistics.pstdev(history)
+    threshold = mean + rule.sigmas * sd
+    if current >= rule.min_stories and current > threshold:
+        return Spike(current, mean, sd, threshold)
+    return None

@@ -1,0 +1,442 @@
+"""Stories per day of a topic, stacked by news language, outlet or topic, and the numbers a
+caption or a weekly report states (total, busiest day, change against the period before).
+
+Pure functions of the stories and the clock; days are the chat's local days. The drawing is in
+`bot.charts`, the commands and scheduled jobs in `bot.insights`.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from store import StoryPoint
+
+PERIODS = {"7d": 7, "30d": 30, "90d": 90}
+LANG_ORDER = ("ru", "ja", "en", "other")
+TOP_OUTLETS = 5  # outlets drawn on their own; the rest are "other"
+MAX_CAPTION = 1024  # Telegram's limit, in UTF-16 code units of the visible text
+
+_JA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+_RU = re.compile(r"[\u0400-\u04ff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+# Short texts for charts and captions; a later change moves them to gettext.
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "chart_title": "{topic}: stories per day",
+        "axis": "stories",
+        "ru": "Russian",
+        "ja": "Japanese",
+        "en": "English",
+        "other": "other",
+        "last": "last {days} days",
+        "stories": "Stories",
+        "up": "up {pct}% on the {days} days before ({prev})",
+        "down": "down {pct}% on the {days} days before ({prev})",
+        "same": "as many as the {days} days before",
+        "new": "none in the {days} days before",
+        "busiest": "Busiest day",
+        "n_stories": "{n} stories",
+        "by_lang": "By language",
+        "by_outlet": "By outlet",
+        "by_topic": "By topic",
+        "nothing": "No stories in this period.",
+        "report": "Weekly report",
+        "top": "Top stories (by outlets)",
+        "outlets": "{n} outlets",
+        "week_before": "the week before",
+        "spike": "Spike: {topic}",
+        "spike_body": "{n} stories in the last 6 hours (usually {mean} ± {sd}).",
+        "spike_top": "Top stories of the burst:",
+    },
+    "ru": {
+        "chart_title": "{topic}: новостей в день",
+        "axis": "новостей",
+        "ru": "русский",
+        "ja": "японский",
+        "en": "английский",
+        "other": "другие",
+        "last": "последние {days} дн.",
+        "stories": "Новостей",
+        "up": "на {pct}% больше, чем за {days} дн. до того ({prev})",
+        "down": "на {pct}% меньше, чем за {days} дн. до того ({prev})",
+        "same": "столько же, сколько за {days} дн. до того",
+        "new": "за {days} дн. до того не было",
+        "busiest": "Самый активный день",
+        "n_stories": "{n} новостей",
+        "by_lang": "По языкам",
+        "by_outlet": "По изданиям",
+        "by_topic": "По темам",
+        "nothing": "За этот период новостей нет.",
+        "report": "Недельный отчёт",
+        "top": "Главное (по числу изданий)",
+        "outlets": "изданий: {n}",
+        "week_before": "неделя до того",
+        "spike": "Всплеск: {topic}",
+        "spike_body": "{n} новостей за 6 часов (обычно {mean} ± {sd}).",
+        "spike_top": "Главные новости всплеска:",
+    },
+    "ja": {
+        "chart_title": "{topic}：1日あたりの記事数",
+        "axis": "記事数",
+        "ru": "ロシア語",
+        "ja": "日本語",
+        "en": "英語",
+        "other": "その他",
+        "last": "過去{days}日間",
+        "stories": "記事数",
+        "up": "前の{days}日間（{prev}）より{pct}%増",
+        "down": "前の{days}日間（{prev}）より{pct}%減",
+        "same": "前の{days}日間と同数",
+        "new": "前の{days}日間は0件",
+        "busiest": "最多の日",
+        "n_stories": "{n}件",
+        "by_lang": "言語別",
+        "by_outlet": "媒体別",
+        "by_topic": "トピック別",
+        "nothing": "この期間の記事はありません。",
+        "report": "週間レポート",
+        "top": "主な記事（報道媒体数順）",
+        "outlets": "{n}媒体",
+        "week_before": "前週",
+        "spike": "急増：{topic}",
+        "spike_body": "過去6時間に{n}件（通常 {mean} ± {sd}）。",
+        "spike_top": "急増した主な記事：",
+    },
+}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_WEEKDAYS = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "ru": ("пн", "вт", "ср", "чт", "пт", "сб", "вс"),
+    "ja": ("月", "火", "水", "木", "金", "土", "日"),
+}
+
+
+class TrendArgError(ValueError):
+    """Bad /trend arguments; the message says what to write."""
+
+
+def label(lang: str, key: str, **values: object) -> str:
+    texts = LABELS.get(lang, LABELS["en"])
+    return texts[key].format(**values)
+
+
+def day_label(day: date, lang: str, *, weekday: bool = False) -> str:
+    """27 Nov / 27.11 / 11月27日, with the weekday in front when asked."""
+    if lang == "ru":
+        text = f"{day.day:02d}.{day.month:02d}"
+    elif lang == "ja":
+        text = f"{day.month}月{day.day}日"
+    else:
+        text = f"{day.day} {_MONTHS[day.month - 1]}"
+    if not weekday:
+        return text
+    name = _WEEKDAYS.get(lang, _WEEKDAYS["en"])[day.weekday()]
+    return f"{text}（{name}）" if lang == "ja" else f"{name} {text}"
+
+
+def script_lang(title: str) -> str:
+    """The news language of a title, by its script: kana or kanji ja, Cyrillic ru, Latin en."""
+    if _JA.search(title):
+        return "ja"
+    if _RU.search(title):
+        return "ru"
+    return "en" if _LATIN.search(title) else "other"
+
+
+BY = {"languages": "lang", "lang": "lang", "outlets": "outlet", "sources": "outlet"}
+
+
+def parse_trend_args(
+    args: Sequence[str], topic_ids: Sequence[str], default_topic: str
+) -> tuple[str, int, str]:
+    """`[topic] [7d|30d|90d] [outlets]` in any order → (topic id, days, stacking); 30 days
+    and stacked by language by default."""
+    topic, days, by = None, None, None
+    for arg in (a.strip().lower().lstrip("#") for a in args):
+        if arg in PERIODS and days is None:
+            days = PERIODS[arg]
+        elif arg in topic_ids and topic is None:
+            topic = arg
+        elif arg in BY and by is None:
+            by = BY[arg]
+        elif re.fullmatch(r"\d+\w?", arg):
+            raise TrendArgError(f"{arg!r} is not a period I draw; write 7d, 30d or 90d")
+        else:
+            raise TrendArgError(
+                f"{arg!r} is not a topic; write one of {', '.join(topic_ids)}, then 7d, 30d or"
+                " 90d, and outlets to stack by outlet rather than language (/trend kuril 30d)"
+            )
+    return topic or default_topic, days or 30, by or "lang"
+
+
+def local_midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def query_range(now: datetime, tz: tzinfo, days: int) -> tuple[datetime, datetime]:
+    """The stories to read for a chart of `days` ending today (local): this period and the
+    one before it, [since, until)."""
+    today = now.astimezone(tz).date()
+    return local_midnight(today - timedelta(days=2 * days - 1), tz), now
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """Stories per local day over a period, in stacked series, and the period before's total."""
+
+    days: tuple[date, ...]
+    series: tuple[tuple[str, tuple[int, ...]], ...]  # (key, count per day), bottom first
+    by: str  # "lang", "outlet" or "topic"
+    previous_total: int
+    tz_name: str = "UTC"
+
+    @property
+    def per_day(self) -> tuple[int, ...]:
+        return tuple(sum(counts[i] for _, counts in self.series) for i in range(len(self.days)))
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_day)
+
+    @property
+    def busiest(self) -> tuple[date, int] | None:
+        """The day with the most stories (the latest of equals), or None without stories."""
+        best = max(
+            zip(self.days, self.per_day, strict=True), key=lambda d: (d[1], d[0]), default=None
+        )
+        return None if best is None or best[1] == 0 else best
+
+    @property
+    def change(self) -> float | None:
+        """Relative change against the period before; None when that had no stories."""
+        if self.previous_total == 0:
+            return None
+        return (self.total - self.previous_total) / self.previous_total
+
+    def totals(self) -> list[tuple[str, int]]:
+        return [(key, sum(counts)) for key, counts in self.series]
+
+
+def _key(point: StoryPoint, by: str, topics: Sequence[str]) -> str:
+    if by == "lang":
+        return script_lang(point.title)
+    if by == "topic":
+        return next((t for t in topics if t in point.topics), "other")
+    return point.outlet
+
+
+def build_trend(
+    points: Sequence[StoryPoint],
+    *,
+    now: datetime,
+    tz: tzinfo,
+    days: int,
+    by: str = "lang",
+    topics: Sequence[str] = (),
+    top: int = TOP_OUTLETS,
+) -> Trend:
+    """Count `points` (read with `query_range`) per local day of the last `days` days.
+
+    By outlet, the `top` busiest outlets are series of their own and the rest one "other".
+    """
+    today = now.astimezone(tz).date()
+    first = today - timedelta(days=days - 1)
+    before = first - timedelta(days=days)
+    window = [first + timedelta(days=n) for n in range(days)]
+    index = {day: n for n, day in enumerate(window)}
+    previous = 0
+    counts: dict[str, list[int]] = {}
+    current: list[tuple[int, str]] = []
+    for point in points:
+        local = point.at.astimezone(tz).date()
+        if before <= local < first:
+            previous += 1
+        elif local in index:
+            current.append((index[local], _key(point, by, topics)))
+    if by == "outlet":
+        ranked = Counter(key for _, key in current).most_common()
+        kept = {key for key, _ in ranked[:top]} if len(ranked) > top + 1 else {k for k, _ in ranked}
+        current = [(n, key if key in kept else "other") for n, key in current]
+    for n, key in current:
+        counts.setdefault(key, [0] * days)[n] += 1
+    if by == "lang":
+        order = [k for k in LANG_ORDER if k in counts]
+    elif by == "topic":
+        order = [t for t in topics if t in counts] + (["other"] if "other" in counts else [])
+    else:
+        order = sorted((k for k in counts if k != "other"), key=lambda k: -sum(counts[k]))
+        order += ["other"] if "other" in counts else []
+    return Trend(
+        days=tuple(window),
+        series=tuple((key, tuple(counts[key])) for key in order),
+        by=by,
+        previous_total=previous,
+        tz_name=str(tz),
+    )
+
+
+def series_label(key: str, trend: Trend, lang: str, titles: dict[str, str]) -> str:
+    """What the legend calls a series."""
+    if trend.by == "lang" or key == "other":
+        return label(lang, key)
+    if trend.by == "topic":
+        return titles.get(key, key)
+    return key
+
+
+def change_text(trend: Trend, lang: str, days: int) -> str:
+    change = trend.change
+    if change is None:
+        return label(lang, "new", days=days) if trend.total else ""
+    pct = round(abs(change) * 100)
+    if pct == 0:
+        return label(lang, "same", days=days)
+    key = "up" if change > 0 else "down"
+    return label(lang, key, pct=pct, days=days, prev=trend.previous_total)
+
+
+def caption(trend: Trend, *, title: str, lang: str, titles: dict[str, str] | None = None) -> str:
+    """The numbers of a chart in a few HTML lines, under Telegram's caption limit."""
+    days = len(trend.days)
+    lines = [f"<b>{html.escape(title)}</b>, {label(lang, 'last', days=days)} ({trend.tz_name})"]
+    if not trend.total:
+        lines.append(label(lang, "nothing"))
+        if trend.previous_total:
+            lines.append(change_text(trend, lang, days))
+        return fit("\n".join(lines))
+    change = change_text(trend, lang, days)
+    lines.append(f"{label(lang, 'stories')}: <b>{trend.total}</b>" + (f" ({change})"))
+    busiest = trend.busiest
+    if busiest is not None:
+        day, n = busiest
+        lines.append(
+            f"{label(lang, 'busiest')}: {day_label(day, lang, weekday=True)},"
+            f" {label(lang, 'n_stories', n=n)}"
+        )
+    heading = {"lang": "by_lang", "outlet": "by_outlet", "topic": "by_topic"}[trend.by]
+    parts = [
+        f"{html.escape(series_label(key, trend, lang, titles or {}))} {n}"
+        for key, n in trend.totals()
+    ]
+    lines.append(f"{label(lang, heading)}: " + ", ".join(parts))
+    return fit("\n".join(lines))
+
+
+def visible_length(markup: str) -> int:
+    """Telegram's length of an HTML text: UTF-16 code units of what is shown."""
+    text = html.unescape(re.sub(r"<[^>]*>", "", markup))
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit(markup: str, limit: int = MAX_CAPTION) -> str:
+    """Drop whole lines from the end until the caption fits (its lines are balanced HTML)."""
+    lines = markup.split("\n")
+    while len(lines) > 1 and visible_length("\n".join(lines)) > limit:
+        lines.pop()
+    text = "\n".join(lines)
+    if visible_length(text) > limit:  # one enormous line: keep its text only
+        plain = html.unescape(re.sub(r"<[^>]*>", "", text))
+        text = html.escape(plain[: limit - 1] + "…")
+    return text
+
+
+def to_csv(trend: Trend) -> str:
+    """date, total, then one column per series."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["date", "total", *(key for key, _ in trend.series)])
+    for n, day in enumerate(trend.days):
+        writer.writerow(
+            [day.isoformat(), trend.per_day[n], *(counts[n] for _, counts in trend.series)]
+        )
+    return out.getvalue()
+
+
+def _story_line(n: int, point: StoryPoint, lang: str, *, limit: int = 110) -> str:
+    title = point.title if len(point.title) <= limit else point.title[: limit - 1] + "…"
+    title = html.escape(title or "…")
+    if point.link:
+        title = f'<a href="{html.escape(point.link, quote=True)}">{title}</a>'
+    outlets = label(lang, "outlets", n=point.outlets)
+    return f"{n}. {title} — {html.escape(point.outlet)}, {outlets}"
+
+
+def top_stories(points: Sequence[StoryPoint], top: int = 5) -> list[StoryPoint]:
+    """The stories carried by most outlets (the earlier first among equals)."""
+    return sorted(points, key=lambda p: (-p.outlets, p.at, p.story_id))[:top]
+
+
+def weekly_report(
+    points: Sequence[StoryPoint],
+    *,
+    now: datetime,
+    tz: tzinfo,
+    topics: Sequence[str],
+    titles: dict[str, str],
+    lang: str,
+    top: int = 5,
+) -> tuple[Trend, str]:
+    """A chat's week: the chart (stacked by topic), and a caption with each topic's stories
+    and change on the week before, and the week's top stories by number of outlets."""
+    days = 7
+    chart = build_trend(points, now=now, tz=tz, days=days, by="topic", topics=topics)
+    first, last = chart.days[0], chart.days[-1]
+    lines = [
+        f"<b>{label(lang, 'report')}</b> {day_label(first, lang)}–{day_label(last, lang)}"
+        f" ({chart.tz_name})"
+    ]
+    for topic in topics:
+        mine = build_trend(
+            [p for p in points if topic in p.topics], now=now, tz=tz, days=days, by="lang"
+        )
+        change = change_text(mine, lang, days)
+        lines.append(
+            f"{html.escape(titles.get(topic, topic))}: <b>{mine.total}</b>"
+            + (f" ({change})" if change else "")
+        )
+    week = [p for p in points if first <= p.at.astimezone(tz).date() <= last]
+    best = top_stories(week, top)
+    if best:
+        lines.append("")
+        lines.append(f"<b>{label(lang, 'top')}</b>")
+        lines.extend(_story_line(n, p, lang) for n, p in enumerate(best, 1))
+    else:
+        lines.append(label(lang, "nothing"))
+    return chart, fit("\n".join(lines))
+
+
+def spike_text(
+    count: int,
+    mean: float,
+    sd: float,
+    burst: Sequence[StoryPoint],
+    *,
+    title: str,
+    lang: str,
+    tz: tzinfo,
+    top: int = 5,
+) -> str:
+    """A spike notice, as plain text: the numbers and the burst's top stories."""
+    lines = [
+        "📈 " + label(lang, "spike", topic=title),
+        label(lang, "spike_body", n=count, mean=f"{mean:.1f}", sd=f"{sd:.1f}"),
+        "",
+        label(lang, "spike_top"),
+    ]
+    for n, point in enumerate(top_stories(burst, top), 1):
+        at = point.at.astimezone(tz)
+        lines.append(
+            f"{n}. {point.title[:200]} ({point.outlet}, {at:%H:%M},"
+            f" {label(lang, 'outlets', n=point.outlets)})"
+        )
+        if point.link:
+            lines.append(f"   {point.link}")
+    return "\n".join(lines)
