@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from bot import reload
+from bot import insights, reload
 from bot.config import Config, ConfigError, load_config
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
@@ -121,6 +121,11 @@ class Daemon:
                     feeds_url=settings.metrics.feeds_url,
                 )
                 install(app, self._ctx)
+                signed_in = app
+                insights.schedule(
+                    scheduler,
+                    insights.Insights(self._ctx, app.bot, ready=lambda: signed_in.running),
+                )
                 telegram_task = asyncio.create_task(self._run_telegram(app, store), name="telegram")
                 telegram_task.add_done_callback(self._telegram_ended)
             else:

@@ -29,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram import admin, guards
+from bot.telegram import admin, guards, insights
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
 from bot.telegram.context import (
@@ -276,6 +276,7 @@ HANDLERS = {
     "stop": stop,
     **watch_commands.HANDLERS,
     **prefs_commands.HANDLERS,
+    **insights.HANDLERS,
     **admin.HANDLERS,
 }
 
