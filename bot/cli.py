@@ -1,5 +1,5 @@
 """The `kurilwatch` command line: run, check, match, stories, poll, feeds, stats, backup, prune,
-demo, backtest, export."""
+trend, demo, backtest, export."""
 
 from __future__ import annotations
 
@@ -74,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     export.add_argument("--topic", metavar="ID", help="only this topic's stories")
     export.add_argument("--since", default="30d", help="period, like 30d or 12h (default: 30d)")
+    trend = command("trend", "stories per day of a topic: a PNG chart and/or a CSV file")
+    trend.add_argument("--topic", required=True, metavar="ID", help="a topic id of the config")
+    trend.add_argument("--days", type=int, default=30, metavar="N", help="default: %(default)s")
+    trend.add_argument("--png", type=Path, metavar="PATH", help="write the chart here")
+    trend.add_argument("--csv", type=Path, metavar="PATH", help="write the counts here")
+    trend.add_argument(
+        "--by", choices=["lang", "outlet"], default="lang", help="stack by (default: %(default)s)"
+    )
     return parser
 
 
@@ -144,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands.backup(settings, args.path)
     if args.command == "prune":
         return commands.prune(settings)
+    if args.command == "trend":
+        return commands.trend(
+            settings, args.topic, args.days, png=args.png, csv=args.csv, by=args.by
+        )
     if args.command == "demo":
         from bot.demo import run_demo
 
@@ -285,7 +297,9 @@ def _check_fields(obj: dict[str, Any]) -> str | None:
     return None
 
 
-ONE_SHOT = frozenset({"check", "match", "stories", "poll", "feeds", "stats", "backup", "prune"})
+ONE_SHOT = frozenset(
+    {"check", "match", "stories", "poll", "feeds", "stats", "backup", "prune", "trend"}
+)
 
 
 def entry() -> None:  # pragma: no cover - the console script; tests call `main`

@@ -1,4 +1,4 @@
-"""The operator's commands: feeds, stats, backup, prune, check --online, poll --once and
+"""The operator's commands: feeds, stats, backup, prune, trend, check --online, poll --once and
 stories.
 
 Each is a function from the settings (and arguments) to an exit status, writing to stdout;
@@ -282,4 +282,51 @@ def story_lines(source: TextIO, out: TextIO) -> int:
         except BrokenPipeError:  # `| head`: the reader has all it wants
             return 0
     out.flush()
+    return 0
+
+
+def trend(
+    settings: Config,
+    topic: str,
+    days: int,
+    *,
+    png: Path | None,
+    csv: Path | None,
+    by: str = "lang",
+    out: TextIO = sys.stdout,
+) -> int:
+    """Stories per day of a topic (in `telegram.timezone`) as a chart and/or a CSV file."""
+    from bot.trends import build_trend, query_range, to_csv
+
+    if topic not in settings.topics:
+        known = ", ".join(settings.topics)
+        print(f"kurilwatch trend: no topic {topic!r}; topics: {known}", file=sys.stderr)
+        return EXIT_USAGE
+    if not 1 <= days <= 366:
+        print("kurilwatch trend: --days must be between 1 and 366", file=sys.stderr)
+        return EXIT_USAGE
+    if png is None and csv is None:
+        print("kurilwatch trend: give --png PATH, --csv PATH or both", file=sys.stderr)
+        return EXIT_USAGE
+    tz = settings.telegram.tz
+    now = datetime.now(UTC)
+    since, _ = query_range(now, tz, days)
+    with Store(settings.store.path) as store:
+        points = store.story_points([topic], since=since, until=now)
+    chart = build_trend(points, now=now, tz=tz, days=days, by=by)
+    if csv is not None:
+        csv.write_text(to_csv(chart), encoding="utf-8")
+    if png is not None:
+        from bot.charts import draw_trend
+
+        png.write_bytes(draw_trend(chart, title=settings.topics[topic].title))
+    busiest = chart.busiest
+    change = chart.change
+    print(
+        f"{topic}: {chart.total} stories in {days} days to {chart.days[-1]} ({chart.tz_name});"
+        f" busiest day {busiest[0] if busiest else '-'} ({busiest[1] if busiest else 0});"
+        f" {chart.previous_total} in the {days} days before"
+        + ("" if change is None else f" ({change:+.0%})"),
+        file=out,
+    )
     return 0
