@@ -1,0 +1,277 @@
+"""/trend, /report and /spikes through python-telegram-bot and the fake Bot API, the weekly
+report and spike jobs, and `kurilwatch trend`.
+
+The handlers' clock is a `Clock` the tests move, so a weekly report needs no waiting.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from PIL import Image
+
+from bot.charts import HEIGHT, WIDTH
+from bot.daemon import build_application
+from bot.delivery import DeliveryWorker
+from bot.handlers import BotContext, install
+from bot.insights import Insights
+from bot.settings import Settings
+from store import AsyncStore, FeedState, ItemRecord, Store
+from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics, write_config
+from tests.fakes.telegram_api import FakeBotAPI
+from watchers.match import compile_topics
+
+USER = 5005
+OTHER = 6006
+THIRD = 7007
+T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # a Friday; 12:00 in Tokyo
+TOKYO = ZoneInfo("Asia/Tokyo")
+H = timedelta(hours=1)
+D = timedelta(days=1)
+FEEDS = [FeedState(id="tass", url="u1", title="TASS"), FeedState(id="nhk", url="u2", title="NHK")]
+
+
+@dataclass
+class Harness:
+    store: AsyncStore
+    api: FakeBotAPI
+    clock: Clock
+    ctx: BotContext
+    app: Any
+
+    async def say(self, text: str, chat_id: int = USER, **kwargs: Any) -> str:
+        count = len(self.api.sent_messages(chat_id))
+        self.api.push_message(chat_id, text, **kwargs)
+        replies = await self.api.wait_for_messages_async(chat_id, count + 1)
+        return str(replies[count]["text"])
+
+    async def photo(
+        self, text: str, chat_id: int = USER, **kwargs: Any
+    ) -> tuple[dict[str, Any], bytes]:
+        count = len(self.api.sent_photos(chat_id))
+        self.api.push_message(chat_id, text, **kwargs)
+        await self.api.wait_for_async(
+            lambda: len(self.api.sent_photos(chat_id)) > count, 30, "a photo"
+        )
+        return self.api.sent_photos(chat_id)[count]
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
+    settings = Settings.model_validate(
+        {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
+    )
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    clock = Clock(T0)
+    app = build_application(settings, TOKEN)
+    ctx = BotContext(store=store, topics=compile_topics(settings.topics).topics, clock=clock)
+    install(app, ctx)
+    async with running(app):
+        yield Harness(store, bot_api, clock, ctx, app)
+    await store.close()
+
+
+async def seed(
+    store: AsyncStore, stories: list[tuple[datetime, str, tuple[str, ...]]], *, also: int = 0
+) -> None:
+    """Store one story per (time, title, topics), from TASS; the first `also` of them are
+    carried by NHK too."""
+    for n, (at, title, topics) in enumerate(stories):
+        record = ItemRecord(
+            f"g{n}", f"https://tass.example/{n}", f"https://tass.example/{n}", title, "", at, topics
+        )
+        [item] = (await store.run(Store.ingest, FEEDS[0], [record], now=at, alert=False)).stored
+        if n < also:
+            copy = ItemRecord(
+                f"n{n}",
+                None,
+                f"https://nhk.example/{n}",
+                title,
+                "",
+                at,
+                topics,
+                story_hint=item.story_id,
+            )
+            await store.run(Store.ingest, FEEDS[1], [copy], now=at + H, alert=False)
+
+
+def history(
+    days: int, per_day: int, topics: tuple[str, ...] = ("kuril",)
+) -> list[tuple[datetime, str, tuple[str, ...]]]:
+    """`per_day` stories a day for `days` days before T0, at varied hours, in three scripts."""
+    titles = ["Kuril drills", "Учения на Курилах", "北方領土で演習"]
+    return [
+        (T0 - d * D - timedelta(hours=3 + 5 * k), titles[(d + k) % 3], topics)
+        for d in range(1, days + 1)
+        for k in range(per_day)
+    ]
+
+
+async def test_trend_answers_with_a_png_and_a_caption_that_matches_the_store(bot: Harness) -> None:
+    stories = history(40, 2) + [
+        (T0 - timedelta(minutes=30 * k), "Burst on Iturup", ("kuril",)) for k in range(1, 6)
+    ]
+    stories += history(10, 1, ("peace-treaty",))  # another topic: not counted
+    await seed(bot.store, stories)
+    await bot.say("/timezone Asia/Tokyo")
+    params, data = await bot.photo("/trend kuril 30d")
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and image.size == (WIDTH, HEIGHT) == (1200, 700)
+    # the caption's numbers, counted here from what was stored, by Tokyo days
+    today = T0.astimezone(TOKYO).date()
+    days = {today - timedelta(days=n) for n in range(30)}
+    before = {today - timedelta(days=n) for n in range(30, 60)}
+    local = [at.astimezone(TOKYO).date() for at, _, topics in stories if "kuril" in topics]
+    total = sum(day in days for day in local)
+    previous = sum(day in before for day in local)
+    counts = {day: local.count(day) for day in days}
+    busiest = max(counts.values())
+    text = params["caption"]
+    assert params["parse_mode"] == "HTML" and len(text) <= 1024
+    assert f"Stories: <b>{total}</b>" in text and f"({previous})" in text
+    assert re.search(rf"Busiest day: \w+ \d+ \w+, {busiest} stories", text)
+    assert "Asia/Tokyo" in text and "last 30 days" in text
+    by_lang = re.search(r"By language: Russian (\d+), Japanese (\d+), English (\d+)", text)
+    assert by_lang is not None and sum(map(int, by_lang.groups())) == total
+
+
+async def test_trend_in_the_users_language_and_its_mistakes(bot: Harness) -> None:
+    await seed(bot.store, history(3, 1))
+    params, data = await bot.photo("/trend 7d", language_code="ja")  # no topic: the first
+    assert "過去7日間" in params["caption"] and "記事数: <b>3</b>" in params["caption"]
+    assert Image.open(io.BytesIO(data)).size == (WIDTH, HEIGHT)
+    params, _ = await bot.photo("/trend peace-treaty outlets", language_code="ru")
+    assert "За этот период новостей нет." in params["caption"]
+    assert "7d, 30d or 90d" in await bot.say("/trend kuril 14d")
+    assert "not a topic; write one of kuril, peace-treaty" in await bot.say("/trend kurils")
+
+
+async def test_report_and_spikes_settings_and_their_mistakes(bot: Harness) -> None:
+    assert "Weekly report: off" in await bot.say("/report")
+    assert "the report is weekly" in await bot.say("/report daily 08:00")
+    assert "not a day" in await bot.say("/report weekly someday 08:00")
+    assert "not a time of day" in await bot.say("/report weekly mon 25:00")
+    reply = await bot.say("/report weekly fri 18:00")
+    assert (
+        "weekly fri 18:00 (next: Fri 27 Nov 18:00 UTC)" in reply and "Subscribe to a topic" in reply
+    )
+    assert "Weekly report off" in await bot.say("/report off")
+    assert "Spike alerts are off" in await bot.say("/spikes")
+    assert "Spike alerts on" in await bot.say("/spikes on")
+    assert await bot.store.run(Store.report_of, USER) == ("", True)
+    assert "Write <code>/spikes on</code>" in await bot.say("/spikes maybe")
+    group: dict[str, Any] = {"chat_id": -400, "chat_type": "supergroup", "user_id": 77}
+    for command in ("/report weekly mon 08:00", "/spikes on"):
+        assert "Only this group's admins" in await bot.say(command, **group)
+
+
+async def test_a_weekly_report_comes_once_at_its_time(bot: Harness) -> None:
+    stories = [
+        *history(14, 1),
+        (T0 - 30 * H, "Kunashir visit", ("kuril",)),
+        (T0 - 2 * H, "Missiles on Iturup", ("kuril",)),
+    ]
+    await seed(bot.store, stories[::-1], also=1)  # the newest story is carried by NHK too
+    await bot.say("/subscribe kuril")
+    await bot.say("/timezone Asia/Tokyo")
+    await bot.say("/report weekly fri 18:00", language_code="en")
+    insights = Insights(bot.ctx, bot.app.bot)
+    assert await insights.send_reports() == 0  # 12:00 in Tokyo: not yet
+    bot.clock.now = T0 + 6 * H + timedelta(minutes=1)
+    assert await insights.send_reports() == 1
+    [(params, data)] = bot.api.sent_photos(USER)
+    assert Image.open(io.BytesIO(data)).size == (WIDTH, HEIGHT)
+    lines = params["caption"].splitlines()
+    assert lines[0] == "<b>Weekly report</b> 21 Nov–27 Nov (Asia/Tokyo)"
+    assert lines[1] == "Kuril Islands: <b>8</b> (up 14% on the 7 days before (7))"
+    assert lines[4].startswith('1. <a href="https://tass.example/0">Missiles on Iturup</a>')
+    assert lines[4].endswith("TASS, 2 outlets")
+    assert await insights.send_reports() == 0  # once
+    bot.clock.now += 7 * D
+    assert await insights.send_reports() == 1  # and again a week later
+
+
+async def test_a_burst_sends_one_spike_notice_to_the_chat_that_asked(bot: Harness) -> None:
+    quiet = history(20, 2)
+    burst = [
+        (T0 - timedelta(minutes=10 + 25 * k), f"Iturup story {k}", ("kuril",)) for k in range(9)
+    ]
+    await seed(bot.store, quiet + burst, also=len(quiet) + 2)
+    await bot.say("/subscribe kuril")
+    await bot.say("/spikes on")
+    await bot.say("/subscribe kuril", chat_id=OTHER)  # subscribed, but no spike alerts
+    await bot.say("/subscribe peace-treaty", chat_id=THIRD)  # spike alerts, another topic
+    await bot.say("/spikes on", chat_id=THIRD)
+    insights = Insights(bot.ctx, bot.app.bot)
+    bot.clock.now = T0 - 7 * H  # before the burst: nothing
+    assert await insights.check_spikes() == []
+    bot.clock.now = T0
+    assert await insights.check_spikes() == ["kuril"]
+    bot.clock.now = T0 + H
+    assert await insights.check_spikes() == []  # not again within 12 hours
+    counts = {chat: len(bot.api.sent_messages(chat)) for chat in (USER, OTHER, THIRD)}
+    worker = DeliveryWorker(bot.store, bot.app.bot, clock=bot.clock)
+    assert await worker.send_due() == 1
+    await worker.drain()
+    [notice] = bot.api.sent_messages(USER)[counts[USER] :]
+    lines = notice["text"].splitlines()
+    assert lines[0] == "📈 Spike: Kuril Islands"
+    assert lines[1] == "9 stories in the last 6 hours (usually 1.0 ± 0.0)."
+    # the burst's stories carried by most outlets first, the earlier first among equals
+    assert lines[4].startswith("1. Iturup story 1 (TASS, 02:25, 2 outlets)")
+    assert lines[6].startswith("2. Iturup story 0 (TASS, 02:50, 2 outlets)")
+    assert lines[8].startswith("3. Iturup story 8 (TASS, ")
+    assert len(bot.api.sent_messages(OTHER)) == counts[OTHER]
+    assert len(bot.api.sent_messages(THIRD)) == counts[THIRD]
+    assert len(await bot.store.run(Store.notices)) == 1
+
+
+def test_kurilwatch_trend_writes_a_png_and_a_csv(tmp_path: Path) -> None:
+    import asyncio
+
+    config = write_config(tmp_path, {"tass": "http://127.0.0.1:9/rss"})
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=1, microsecond=0)  # telegram.timezone: UTC
+
+    async def fill() -> None:
+        store = await AsyncStore(tmp_path / "kw.db").open()
+        try:
+            stories = [(midnight - d * D, f"Kuril story {d}", ("kuril",)) for d in range(12)]
+            await seed(store, stories)
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    png, table = tmp_path / "out.png", tmp_path / "out.csv"
+    result = kurilwatch(
+        "trend",
+        "--config",
+        str(config),
+        "--topic",
+        "kuril",
+        "--days",
+        "7",
+        "--png",
+        str(png),
+        "--csv",
+        str(table),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("kuril: 7 stories in 7 days")
+    assert Image.open(png).size == (WIDTH, HEIGHT)
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == 7 and sum(int(r["total"]) for r in rows) == 7
+    assert rows[0]["date"] < rows[-1]["date"]
+    bad = kurilwatch("trend", "--config", str(config), "--topic", "kurils", "--csv", str(table))
+    assert bad.returncode == 2 and "no topic 'kurils'; topics: kuril, peace-treaty" in bad.stderr
+    nothing = kurilwatch("trend", "--config", str(config), "--topic", "kuril")
+    assert nothing.returncode == 2 and "--png PATH, --csv PATH" in nothing.stderr

@@ -1,0 +1,278 @@
+"""The trend core, the spike detector and the store's stories over time, without Telegram."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.spikes import SpikeRule, detect, window_counts
+from bot.trends import (
+    MAX_CAPTION,
+    TrendArgError,
+    build_trend,
+    caption,
+    fit,
+    parse_trend_args,
+    query_range,
+    script_lang,
+    spike_text,
+    to_csv,
+    visible_length,
+    weekly_report,
+)
+from store import FeedState, ItemRecord, Store, StoryPoint
+
+NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # a Friday; 12:00 in Tokyo
+TOKYO = ZoneInfo("Asia/Tokyo")
+H = timedelta(hours=1)
+D = timedelta(days=1)
+
+
+def point(n: int, at: datetime, title: str = "Kuril drills", **kw: object) -> StoryPoint:
+    fields: dict[str, object] = {
+        "story_id": n,
+        "at": at,
+        "topics": ("kuril",),
+        "feed_id": "tass",
+        "outlet": "TASS",
+        "title": title,
+        "link": f"https://x.example/{n}",
+        "outlets": 1,
+    }
+    fields.update(kw)
+    return StoryPoint(**fields)  # type: ignore[arg-type]
+
+
+# -- the spike detector ------------------------------------------------------------------------
+
+
+def daily(per_window: list[int], *, extra: int = 0, current: int = 0) -> list[datetime]:
+    """Story times: per_window[d - 1] stories in the same 6 hours d days back, `current` in the
+    last 6 hours, and `extra` outside every window (midday-to-evening, to show they are ignored)."""
+    times = []
+    for d, n in enumerate(per_window, start=1):
+        times += [NOW - d * D - timedelta(minutes=20 + 30 * k) for k in range(n)]
+        times += [NOW - d * D - 12 * H - timedelta(minutes=k) for k in range(extra)]
+    times += [NOW - timedelta(minutes=5 + 20 * k) for k in range(current)]
+    return sorted(times)
+
+
+LONG_AGO = NOW - 60 * D
+
+
+@pytest.mark.parametrize(
+    ("case", "times", "first", "spike"),
+    [
+        ("flat series", daily([3] * 14, extra=5, current=3), LONG_AGO, False),
+        ("flat, one more than usual", daily([3] * 14, current=4), LONG_AGO, False),
+        (
+            "one burst",
+            daily([1, 2, 1, 0, 2, 1, 1, 2, 0, 1, 1, 2, 1, 1], current=12),
+            LONG_AGO,
+            True,
+        ),
+        ("slow growth", daily(list(range(14, 0, -1)), current=15), LONG_AGO, False),
+        ("quiet topic's two stories", daily([0] * 14, current=2), LONG_AGO, False),
+        (
+            "gaps, then a burst",
+            daily([0, 0, 4, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0], current=14),
+            LONG_AGO,
+            True,
+        ),
+        (
+            "gaps, a usual-sized day",
+            daily([0, 0, 4, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0], current=5),
+            LONG_AGO,
+            False,
+        ),
+        ("burst of a new topic", daily([0] * 14, current=30), NOW - 3 * D, False),
+        ("a topic with no stories at all", [], None, False),
+        ("burst just old enough a topic", daily([0] * 14, current=8), NOW - 14 * D, True),
+    ],
+)
+def test_the_detector(
+    case: str, times: list[datetime], first: datetime | None, spike: bool
+) -> None:
+    found = detect(times, NOW, first_story_at=first)
+    assert (found is not None) == spike, case
+    if found is not None:
+        assert found.count > found.threshold and found.count >= SpikeRule().min_stories
+
+
+def test_window_counts_compare_the_same_hours_of_each_day() -> None:
+    times = daily([1, 2, 3] + [0] * 11, extra=7, current=4)
+    current, history = window_counts(times, NOW)
+    assert current == 4 and history[:3] == [1, 2, 3] and sum(history) == 6
+    # edges: exactly 6 h ago is in the window, exactly now is not, exactly 1 day ago is not
+    current, history = window_counts([NOW - 6 * H, NOW, NOW - D, NOW - D - 6 * H], NOW)
+    assert current == 1 and history[0] == 1
+
+
+def test_a_topic_is_announced_at_most_once_per_12_hours() -> None:
+    times = daily([1] * 14, current=10)
+    assert detect(times, NOW, first_story_at=LONG_AGO, last_spike_at=NOW - 11 * H) is None
+    assert detect(times, NOW, first_story_at=LONG_AGO, last_spike_at=NOW - 13 * H) is not None
+
+
+# -- trends ------------------------------------------------------------------------------------
+
+
+def test_stories_per_local_day_with_the_period_before() -> None:
+    points = [
+        point(1, datetime(2026, 11, 26, 14, 59, tzinfo=UTC)),  # 23:59 on the 26th in Tokyo
+        point(2, datetime(2026, 11, 26, 15, 0, tzinfo=UTC), "Курилы"),  # 00:00 on the 27th
+        point(3, datetime(2026, 11, 27, 1, 0, tzinfo=UTC), "北方領土"),
+        point(4, datetime(2026, 11, 20, 16, 0, tzinfo=UTC)),  # the 21st: first day of 7
+        point(5, datetime(2026, 11, 20, 14, 0, tzinfo=UTC)),  # the 20th: the week before
+        point(6, datetime(2026, 11, 14, 0, 0, tzinfo=UTC)),  # the 14th: the week before
+        point(7, datetime(2026, 11, 13, 0, 0, tzinfo=UTC)),  # too old for either
+    ]
+    trend = build_trend(points, now=NOW, tz=TOKYO, days=7)
+    assert trend.days[0] == date(2026, 11, 21) and trend.days[-1] == date(2026, 11, 27)
+    assert trend.per_day == (1, 0, 0, 0, 0, 1, 2)
+    assert dict(trend.series) == {
+        "ru": (0, 0, 0, 0, 0, 0, 1),
+        "ja": (0, 0, 0, 0, 0, 0, 1),
+        "en": (1, 0, 0, 0, 0, 1, 0),
+    }
+    assert (trend.total, trend.previous_total, trend.busiest) == (4, 2, (date(2026, 11, 27), 2))
+    assert trend.change == 1.0
+    text = caption(trend, title="Kuril Islands", lang="en")
+    assert "Stories: <b>4</b> (up 100% on the 7 days before (2))" in text
+    assert "Busiest day: Fri 27 Nov, 2 stories" in text
+    assert "By language: Russian 1, Japanese 1, English 2" in text
+    assert "Asia/Tokyo" in text
+    since, until = query_range(NOW, TOKYO, 7)
+    assert since == datetime(2026, 11, 14, tzinfo=TOKYO) and until == NOW
+
+
+def test_captions_in_russian_and_japanese_and_without_stories() -> None:
+    trend = build_trend([point(1, NOW - H)], now=NOW, tz=TOKYO, days=30)
+    ru = caption(trend, title="Курилы", lang="ru")
+    assert "Новостей: <b>1</b> (за 30 дн. до того не было)" in ru and "пт 27.11" in ru
+    ja = caption(trend, title="北方領土", lang="ja")
+    assert "記事数: <b>1</b>" in ja and "11月27日（金）" in ja and "英語 1" in ja
+    empty = build_trend([], now=NOW, tz=TOKYO, days=7)
+    assert "No stories in this period." in caption(empty, title="t", lang="en")
+    assert empty.busiest is None and empty.change is None
+
+
+def test_by_outlet_keeps_the_busiest_and_calls_the_rest_other() -> None:
+    outlets = ["TASS"] * 5 + ["NHK"] * 4 + ["Kyodo"] * 3 + ["RIA", "RBC", "Sakh.com"]
+    points = [point(n, NOW - H, outlet=o) for n, o in enumerate(outlets)]
+    trend = build_trend(points, now=NOW, tz=UTC, days=7, by="outlet", top=3)
+    assert trend.totals() == [("TASS", 5), ("NHK", 4), ("Kyodo", 3), ("other", 3)]
+    one_more = build_trend(points[:-1], now=NOW, tz=UTC, days=7, by="outlet", top=3)
+    assert ("other", 2) in one_more.totals()
+    two = build_trend(points[:-2], now=NOW, tz=UTC, days=7, by="outlet", top=3)
+    assert ("RIA", 1) in two.totals()  # one outlet is never "other" on its own
+    assert to_csv(trend).splitlines()[:2] == [
+        "date,total,TASS,NHK,Kyodo,other",
+        "2026-11-21,0,0,0,0,0",
+    ]
+    assert to_csv(trend).splitlines()[-1] == "2026-11-27,15,5,4,3,3"
+
+
+def test_script_lang_and_trend_arguments() -> None:
+    assert [script_lang(t) for t in ("Kuril", "Итуруп", "北方領土", "エトロフ", "", "2026")] == [
+        "en",
+        "ru",
+        "ja",
+        "ja",
+        "other",
+        "other",
+    ]
+    ids = ["kuril", "peace-treaty"]
+    assert parse_trend_args([], ids, "kuril") == ("kuril", 30, "lang")
+    assert parse_trend_args(["90d", "peace-treaty"], ids, "kuril") == ("peace-treaty", 90, "lang")
+    assert parse_trend_args(["#Kuril", "7D", "outlets"], ids, "x") == ("kuril", 7, "outlet")
+    with pytest.raises(TrendArgError, match="7d, 30d or 90d"):
+        parse_trend_args(["14d"], ids, "kuril")
+    with pytest.raises(TrendArgError, match="not a topic; write one of kuril, peace-treaty"):
+        parse_trend_args(["kurils"], ids, "kuril")
+
+
+def test_the_weekly_report_and_a_spike_notice() -> None:
+    points = [
+        point(1, NOW - 2 * D, "Drills on Iturup", outlets=4, outlet="TASS"),
+        point(2, NOW - 3 * D, "Motegi: talks <go> on", outlets=6, topics=("peace-treaty",)),
+        point(3, NOW - H, "Kyodo: visit", outlets=1, link=None),
+        point(4, NOW - 9 * D, "old", outlets=9),  # the week before: counted, not a top story
+    ]
+    titles = {"kuril": "Kuril Islands", "peace-treaty": "Peace treaty"}
+    chart, text = weekly_report(
+        points, now=NOW, tz=TOKYO, topics=["kuril", "peace-treaty"], titles=titles, lang="en"
+    )
+    assert dict(chart.totals()) == {"kuril": 2, "peace-treaty": 1}
+    lines = text.splitlines()
+    assert lines[0] == "<b>Weekly report</b> 21 Nov–27 Nov (Asia/Tokyo)"
+    assert lines[1] == "Kuril Islands: <b>2</b> (up 100% on the 7 days before (1))"
+    assert lines[2] == "Peace treaty: <b>1</b> (none in the 7 days before)"
+    assert lines[5].startswith('1. <a href="https://x.example/2">Motegi: talks &lt;go&gt; on</a>')
+    assert lines[5].endswith("— TASS, 6 outlets") and lines[6].startswith("2. <a")
+    assert lines[7] == "3. Kyodo: visit — TASS, 1 outlets"
+    notice = spike_text(
+        9, 1.25, 0.5, points[:3], title="Kuril Islands", lang="ru", tz=TOKYO
+    ).splitlines()
+    assert notice[0] == "📈 Всплеск: Kuril Islands"
+    assert notice[1] == "9 новостей за 6 часов (обычно 1.2 ± 0.5)."
+    assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "изданий: 6" in notice[4]
+
+
+@given(st.lists(st.text(min_size=0, max_size=400), min_size=1, max_size=12))
+def test_fit_keeps_captions_under_telegrams_limit(lines: list[str]) -> None:
+    import html
+
+    markup = "\n".join(f"<b>{html.escape(line)}</b>" for line in lines)
+    fitted = fit(markup)
+    assert visible_length(fitted) <= MAX_CAPTION
+    if visible_length(markup) <= MAX_CAPTION:
+        assert fitted == markup
+
+
+def test_a_long_report_still_fits_a_caption() -> None:
+    points = [point(n, NOW - H, "Х" * 500 + "🏝" * 50, outlets=n) for n in range(1, 20)]
+    _, text = weekly_report(
+        points, now=NOW, tz=UTC, topics=["kuril"], titles={"kuril": "K" * 300}, lang="ru", top=10
+    )
+    assert visible_length(text) <= MAX_CAPTION and "Главное" in text
+
+
+# -- the store ---------------------------------------------------------------------------------
+
+
+def test_story_points_read_stories_with_their_time_outlets_and_topics(tmp_path: object) -> None:
+    with Store(":memory:") as store:
+        tass = FeedState(id="tass", url="u", title="TASS")
+        nhk = FeedState(id="nhk", url="u2")
+
+        def add(
+            feed: FeedState, guid: str, at: datetime, topics: tuple[str, ...], **kw: object
+        ) -> int:
+            record = ItemRecord(
+                guid, None, f"https://x/{guid}", guid, "", kw.pop("published", at), topics, **kw
+            )  # type: ignore[arg-type]
+            return store.ingest(feed, [record], now=at, alert=False).stored[0].story_id
+
+        first = add(tass, "a", NOW - 3 * D, ("kuril",))
+        add(nhk, "a-nhk", NOW - 2 * D, ("kuril",), story_hint=first)  # joins: a second outlet
+        add(tass, "b", NOW - D, ("peace-treaty",))
+        add(tass, "c", NOW - H, ())  # matched nothing
+        # first seen now, published five days ago: it counts on its own day
+        add(nhk, "d", NOW, ("kuril", "peace-treaty"), published=NOW - 5 * D)
+        add(nhk, "e", NOW - 2 * H, ("kuril",), published=NOW + D)  # a future date: first seen
+        points = store.story_points(["kuril"], since=NOW - 10 * D, until=NOW + H)
+        assert [(p.title, p.outlets, p.outlet) for p in points] == [
+            ("d", 1, "nhk"),
+            ("a", 2, "TASS"),
+            ("e", 1, "nhk"),
+        ]
+        assert points[0].at == NOW - 5 * D and points[2].at == NOW - 2 * H
+        both = store.story_points(["kuril", "peace-treaty"], since=NOW - 4 * D, until=NOW)
+        assert [p.title for p in both] == ["a", "b", "e"]
+        assert store.first_story_at("kuril") == NOW - 5 * D
+        assert store.first_story_at("nothing") is None
