@@ -312,7 +312,7 @@ def trend(
     now = datetime.now(UTC)
     since, _ = query_range(now, tz, days)
     with Store(settings.store.path) as store:
-        points = store.story_points([topic], since=since, until=now)
+        points = store.story_points([topic], since=since, until=now, outlets=False)
     chart = build_trend(points, now=now, tz=tz, days=days, by=by)
     if csv is not None:
         csv.write_text(to_csv(chart), encoding="utf-8")

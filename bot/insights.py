@@ -60,7 +60,7 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     prefs = await ctx.store.run(Store.prefs, chat.id)
     tz, lang, now = ctx.chat_tz(prefs), _user_lang(update), ctx.clock()
     since, _ = query_range(now, tz, days)
-    points = await ctx.store.run(Store.story_points, [topic], since=since, until=now)
+    points = await ctx.store.run(Store.story_points, [topic], since=since, until=now, outlets=False)
     chart = build_trend(points, now=now, tz=tz, days=days, by=by)
     title = ctx.titles().get(topic, topic)
     png = await render_trend(chart, title=title, lang=lang)

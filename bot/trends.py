@@ -128,10 +128,12 @@ def label(lang: str, key: str, **values: object) -> str:
     return texts[key].format(**values)
 
 
-def day_label(day: date, lang: str, *, weekday: bool = False) -> str:
-    """27 Nov / 27.11 / 11月27日, with the weekday in front when asked."""
+def day_label(day: date, lang: str, *, weekday: bool = False, short: bool = False) -> str:
+    """27 Nov / 27.11 / 11月27日 (11/27 when short), with the weekday when asked."""
     if lang == "ru":
         text = f"{day.day:02d}.{day.month:02d}"
+    elif lang == "ja" and short:
+        text = f"{day.month}/{day.day}"
     elif lang == "ja":
         text = f"{day.month}月{day.day}日"
     else:

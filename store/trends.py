@@ -55,18 +55,29 @@ class TrendVerbs:
     db: Database
 
     def story_points(
-        self, topic_ids: Sequence[str], *, since: datetime, until: datetime
+        self,
+        topic_ids: Sequence[str],
+        *,
+        since: datetime,
+        until: datetime,
+        outlets: bool = True,
     ) -> list[StoryPoint]:
-        """The stories of any of `topic_ids` whose time is in [since, until), oldest first."""
+        """The stories of any of `topic_ids` whose time is in [since, until), oldest first;
+        without `outlets`, their number of outlets is not counted (0)."""
         if not topic_ids:
             return []
         marks = ",".join("?" * len(topic_ids))
+        count = (
+            "(SELECT count(DISTINCT j.feed_id) FROM items j WHERE j.story_id = i.id)"
+            if outlets
+            else "0"
+        )
         rows = self.db.query(
             f"SELECT i.id, {_STORY_TIME} AS t, i.topics, i.feed_id,"
-            " coalesce(f.title, i.feed_id) AS outlet, i.title, i.link,"
-            " (SELECT count(DISTINCT j.feed_id) FROM items j WHERE j.story_id = i.id) AS outlets"
+            f" coalesce(f.title, i.feed_id) AS outlet, i.title, i.link, {count} AS outlets"
             " FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
-            # published <= fetched, so the index on fetched_at bounds the scan from below
+            # published <= fetched, so the index of matched stories by fetched_at (migration
+            # m010) bounds the scan from below
             " WHERE i.fetched_at >= ? AND i.id = i.story_id AND i.topics != '[]'"
             f" AND {_STORY_TIME} >= ? AND {_STORY_TIME} < ?"
             f" AND EXISTS (SELECT 1 FROM json_each(i.topics) WHERE value IN ({marks}))"
