@@ -72,9 +72,11 @@ class TrendVerbs:
             if outlets
             else "0"
         )
-        rows = self.db.query(
+        # plain tuples, and each distinct topics list decoded once: the rows' conversion, not
+        # the query, was most of the time for a 90-day chart
+        rows = self.db.execute(
             f"SELECT i.id, {_STORY_TIME} AS t, i.topics, i.feed_id,"
-            f" coalesce(f.title, i.feed_id) AS outlet, i.title, i.link, {count} AS outlets"
+            f" coalesce(f.title, i.feed_id), i.title, i.link, {count}"
             " FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
             # published <= fetched, so the index of matched stories by fetched_at (migration
             # m010) bounds the scan from below
@@ -84,19 +86,25 @@ class TrendVerbs:
             " ORDER BY t, i.id",
             [since.timestamp(), since.timestamp(), until.timestamp(), *topic_ids],
         )
-        return [
-            StoryPoint(
-                story_id=row["id"],
-                at=datetime.fromtimestamp(row["t"], UTC),
-                topics=tuple(json.loads(row["topics"])),
-                feed_id=row["feed_id"],
-                outlet=row["outlet"],
-                title=row["title"],
-                link=row["link"],
-                outlets=row["outlets"],
+        decoded: dict[str, tuple[str, ...]] = {}
+        points = []
+        for story_id, t, topics, feed_id, outlet, title, link, outlet_count in rows:
+            listed = decoded.get(topics)
+            if listed is None:
+                listed = decoded[topics] = tuple(json.loads(topics))
+            points.append(
+                StoryPoint(
+                    story_id,
+                    datetime.fromtimestamp(t, UTC),
+                    listed,
+                    feed_id,
+                    outlet,
+                    title,
+                    link,
+                    outlet_count,
+                )
             )
-            for row in rows
-        ]
+        return points
 
     def first_story_at(self, topic_id: str) -> datetime | None:
         """When the topic's earliest stored story was published (or first seen)."""

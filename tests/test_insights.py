@@ -6,6 +6,7 @@ The handlers' clock is a `Clock` the tests move, so a weekly report needs no wai
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -19,13 +20,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from bot.charts import HEIGHT, WIDTH
+from bot.charts import HEIGHT, WIDTH, render_trend
 from bot.daemon import build_application
 from bot.delivery import DeliveryWorker
 from bot.handlers import BotContext, install
 from bot.insights import Insights
 from bot.settings import Settings
-from store import AsyncStore, FeedState, ItemRecord, Store
+from bot.trends import build_trend
+from store import AsyncStore, FeedState, ItemRecord, Store, StoryPoint
 from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics, write_config
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.match import compile_topics
@@ -236,8 +238,6 @@ async def test_a_burst_sends_one_spike_notice_to_the_chat_that_asked(bot: Harnes
 
 
 def test_kurilwatch_trend_writes_a_png_and_a_csv(tmp_path: Path) -> None:
-    import asyncio
-
     config = write_config(tmp_path, {"tass": "http://127.0.0.1:9/rss"})
     now = datetime.now(UTC)
     midnight = now.replace(hour=0, minute=0, second=1, microsecond=0)  # telegram.timezone: UTC
@@ -275,3 +275,20 @@ def test_kurilwatch_trend_writes_a_png_and_a_csv(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "no topic 'kurils'; topics: kuril, peace-treaty" in bad.stderr
     nothing = kurilwatch("trend", "--config", str(config), "--topic", "kuril")
     assert nothing.returncode == 2 and "--png PATH, --csv PATH" in nothing.stderr
+
+
+async def test_charts_are_drawn_off_the_event_loop() -> None:
+    """The loop keeps turning while a chart is drawn: drawn on it, the chart would be done at
+    the first turn."""
+    points = [
+        StoryPoint(n, T0 - n * H, ("kuril",), "tass", "TASS", "Kuril drills", None, 1)
+        for n in range(500)
+    ]
+    chart = build_trend(points, now=T0, tz=TOKYO, days=30)
+    drawing = asyncio.create_task(render_trend(chart, title="Kuril Islands", lang="ja"))
+    turns = 0
+    while not drawing.done():
+        await asyncio.sleep(0)
+        turns += 1
+    assert turns > 1
+    assert Image.open(io.BytesIO(drawing.result())).size == (WIDTH, HEIGHT)
