@@ -270,3 +270,13 @@ def schedule(scheduler: Any, insights: Insights) -> None:
     scheduler.add_job(
         insights.check_spikes, trigger=IntervalTrigger(seconds=SPIKE_CHECK.seconds), id="spikes"
     )
+
+
+async def settings_lines(ctx: BotContext, chat_id: int) -> str:
+    """The chat's weekly report and spike alerts, in two lines (for /list)."""
+    report, spikes_on = await ctx.store.run(Store.report_of, chat_id)
+    prefs = await ctx.store.run(Store.prefs, chat_id)
+    shown = next_digest_text(report, ctx.clock(), ctx.chat_tz(prefs)) if report else "off"
+    return (
+        f"<b>Weekly report:</b> {esc(shown)}\n<b>Spike alerts:</b> {'on' if spikes_on else 'off'}"
+    )

@@ -351,13 +351,16 @@ def fit(markup: str, limit: int = MAX_CAPTION) -> str:
 
 
 def to_csv(trend: Trend) -> str:
-    """date, total, then one column per series."""
+    """date, total, then one column per series (by language: always ru, ja, en, other)."""
+    series = dict(trend.series)
+    keys = list(LANG_ORDER) if trend.by == "lang" else list(series)
+    zeros = (0,) * len(trend.days)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["date", "total", *(key for key, _ in trend.series)])
+    writer.writerow(["date", "total", *keys])
     for n, day in enumerate(trend.days):
         writer.writerow(
-            [day.isoformat(), trend.per_day[n], *(counts[n] for _, counts in trend.series)]
+            [day.isoformat(), trend.per_day[n], *(series.get(k, zeros)[n] for k in keys)]
         )
     return out.getvalue()
 

@@ -163,12 +163,15 @@ async def test_report_and_spikes_settings_and_their_mistakes(bot: Harness) -> No
     assert "not a day" in await bot.say("/report weekly someday 08:00")
     assert "not a time of day" in await bot.say("/report weekly mon 25:00")
     reply = await bot.say("/report weekly fri 18:00")
+    assert "weekly fri 18:00" in await bot.say("/report")
     assert (
         "weekly fri 18:00 (next: Fri 27 Nov 18:00 UTC)" in reply and "Subscribe to a topic" in reply
     )
     assert "Weekly report off" in await bot.say("/report off")
     assert "Spike alerts are off" in await bot.say("/spikes")
     assert "Spike alerts on" in await bot.say("/spikes on")
+    listed = await bot.say("/list")
+    assert "<b>Weekly report:</b> off" in listed and "<b>Spike alerts:</b> on" in listed
     assert await bot.store.run(Store.report_of, USER) == ("", True)
     assert "Write <code>/spikes on</code>" in await bot.say("/spikes maybe")
     group: dict[str, Any] = {"chat_id": -400, "chat_type": "supergroup", "user_id": 77}

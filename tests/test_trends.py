@@ -175,6 +175,9 @@ def test_by_outlet_keeps_the_busiest_and_calls_the_rest_other() -> None:
         "2026-11-21,0,0,0,0,0",
     ]
     assert to_csv(trend).splitlines()[-1] == "2026-11-27,15,5,4,3,3"
+    by_lang = build_trend(points, now=NOW, tz=UTC, days=7)
+    assert to_csv(by_lang).splitlines()[0] == "date,total,ru,ja,en,other"  # always these
+    assert to_csv(by_lang).splitlines()[-1] == "2026-11-27,15,0,0,15,0"
 
 
 def test_script_lang_and_trend_arguments() -> None:

@@ -237,6 +237,7 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if watches:
         text += "\n\n<b>Your watches</b>\n" + watch_commands.numbered(watches)
     text += "\n\n" + prefs_commands.describe(ctx, prefs, subscribed, len(watches), short=True)
+    text += "\n" + await insights.settings_lines(ctx, chat.id)
     await reply(update, text)
 
 
