@@ -344,9 +344,12 @@ def fit(markup: str, limit: int = MAX_CAPTION) -> str:
     while len(lines) > 1 and visible_length("\n".join(lines)) > limit:
         lines.pop()
     text = "\n".join(lines)
-    if visible_length(text) > limit:  # one enormous line: keep its text only
+    if visible_length(text) > limit:  # one enormous line: keep the start of its text only
         plain = html.unescape(re.sub(r"<[^>]*>", "", text))
-        text = html.escape(plain[: limit - 1] + "…")
+        cut = limit - 1
+        while visible_length(html.escape(plain[:cut])) > limit - 1:  # astral characters
+            cut -= 1
+        text = html.escape(plain[:cut] + "…")
     return text
 
 

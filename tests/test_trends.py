@@ -226,7 +226,7 @@ def test_the_weekly_report_and_a_spike_notice() -> None:
     assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "изданий: 6" in notice[4]
 
 
-@given(st.lists(st.text(min_size=0, max_size=400), min_size=1, max_size=12))
+@given(st.lists(st.text(min_size=0, max_size=1500), min_size=1, max_size=8))
 def test_fit_keeps_captions_under_telegrams_limit(lines: list[str]) -> None:
     import html
 
