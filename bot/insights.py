@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram import Bot, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.charts import render_trend
@@ -193,6 +193,11 @@ class Insights:
                         chat_id, png, caption=text, parse_mode=ParseMode.HTML
                     )
                 )
+            except ChatMigrated as exc:  # a group became a supergroup: sent there next run
+                await ctx.store.run(
+                    Store.migrate_chat, chat.chat_id, exc.new_chat_id, now=ctx.clock()
+                )
+                continue
             except (Forbidden, BadRequest) as exc:
                 if isinstance(exc, Forbidden) or "chat not found" in exc.message.lower():
                     await ctx.store.run(

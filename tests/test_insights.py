@@ -295,3 +295,19 @@ async def test_charts_are_drawn_off_the_event_loop() -> None:
         turns += 1
     assert turns > 1
     assert Image.open(io.BytesIO(drawing.result())).size == (WIDTH, HEIGHT)
+
+
+async def test_a_weekly_report_follows_a_group_to_its_supergroup(bot: Harness) -> None:
+    await seed(bot.store, history(3, 1))
+    group: dict[str, Any] = {"chat_id": -400, "chat_type": "group", "user_id": 77}
+    bot.api.set_admins(-400, [77])
+    await bot.say("/subscribe kuril", **group)
+    await bot.say("/report weekly fri 03:30", **group)  # UTC
+    bot.api.migrate_chat(-400, -100400)
+    insights = Insights(bot.ctx, bot.app.bot)
+    bot.clock.now = T0 + H
+    assert await insights.send_reports() == 0  # told the group moved
+    assert await insights.send_reports() == 1
+    [(params, _)] = bot.api.sent_photos(-100400)
+    assert params["caption"].startswith("<b>Weekly report</b>")
+    assert await bot.store.run(Store.report_of, -100400) == ("weekly fri 03:30", False)
