@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT, DPI = 1200, 700, 100  # pixels of the PNG
 FONT_SIZE = 20
+MAX_TITLE = 30  # characters of a topic's title in the chart's title
 LANG_COLOURS = {"ru": "#d62728", "ja": "#1f77b4", "en": "#2ca02c", "other": "#9e9e9e"}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 OTHER = "#9e9e9e"
@@ -120,6 +121,8 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     # IPAexGothic has no bold face: Japanese titles stay regular rather than fall back
     weight = "normal" if lang == "ja" else "bold"
+    if len(title) > MAX_TITLE:  # leaves room for the time zone at the right
+        title = title[: MAX_TITLE - 1] + "…"
     axes.set_title(label(lang, "chart_title", topic=title), loc="left", fontweight=weight)
     axes.set_ylabel(label(lang, "axis"))
     step = max(1, round(len(trend.days) / 7))

@@ -25,6 +25,7 @@ from bot.trends import (
     TrendArgError,
     build_trend,
     caption,
+    label,
     parse_trend_args,
     query_range,
     spike_text,
@@ -185,8 +186,7 @@ class Insights:
             chart, text = weekly_report(
                 points, now=due, tz=tz, topics=topics, titles=titles, lang=lang
             )
-            name = ", ".join(titles[t] for t in topics)
-            png = await render_trend(chart, title=name, lang=lang, titles=titles)
+            png = await render_trend(chart, title=label(lang, "report"), lang=lang, titles=titles)
             try:
                 await with_retries(
                     lambda chat_id=chat.chat_id, text=text, png=png: self.bot.send_photo(  # type: ignore[misc]
