@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.charts import draw_empty, draw_trend, render_trend
 from bot.cli import tune_runtime
-from bot.trends import build_trend, caption, query_range
+from bot.insights.charts import draw_empty, draw_trend, render_trend
+from bot.insights.trends import build_trend, caption, query_range
 from store import Store
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)

@@ -296,7 +296,7 @@ def trend(
     out: TextIO = sys.stdout,
 ) -> int:
     """Stories per day of a topic (in `telegram.timezone`) as a chart and/or a CSV file."""
-    from bot.trends import build_trend, query_range, to_csv
+    from bot.insights.trends import build_trend, query_range, to_csv
 
     if topic not in settings.topics:
         known = ", ".join(settings.topics)
@@ -317,7 +317,7 @@ def trend(
     if csv is not None:
         csv.write_text(to_csv(chart), encoding="utf-8")
     if png is not None:
-        from bot.charts import draw_trend
+        from bot.insights.charts import draw_trend
 
         png.write_bytes(draw_trend(chart, title=settings.topics[topic].title))
     busiest = chart.busiest

@@ -20,11 +20,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from bot import insights, reload
+from bot import reload
 from bot.config import Config, ConfigError, load_config
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
+from bot.insights import jobs
 from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer
 from bot.operator.backtest import report_reload
@@ -122,9 +123,9 @@ class Daemon:
                 )
                 install(app, self._ctx)
                 signed_in = app
-                insights.schedule(
+                jobs.schedule(
                     scheduler,
-                    insights.Insights(self._ctx, app.bot, ready=lambda: signed_in.running),
+                    jobs.Insights(self._ctx, app.bot, ready=lambda: signed_in.running),
                 )
                 telegram_task = asyncio.create_task(self._run_telegram(app, store), name="telegram")
                 telegram_task.add_done_callback(self._telegram_ended)

@@ -20,17 +20,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from bot.charts import HEIGHT, WIDTH, render_trend
+from bot.config import Config
 from bot.daemon import build_application
-from bot.delivery import DeliveryWorker
-from bot.handlers import BotContext, install
-from bot.insights import Insights
-from bot.settings import Settings
-from bot.trends import build_trend
+from bot.delivery.worker import DeliveryWorker
+from bot.insights.charts import HEIGHT, WIDTH, render_trend
+from bot.insights.jobs import Insights
+from bot.insights.trends import build_trend
+from bot.telegram.chat import BotContext, install
 from store import AsyncStore, FeedState, ItemRecord, Store, StoryPoint
 from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics, write_config
 from tests.fakes.telegram_api import FakeBotAPI
-from watchers.match import compile_topics
+from watchers.topics.compile import compile_topics
 
 USER = 5005
 OTHER = 6006
@@ -69,7 +69,7 @@ class Harness:
 
 @pytest.fixture
 async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
-    settings = Settings.model_validate(
+    settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
     store = await AsyncStore(tmp_path / "kw.db").open()

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.spikes import SpikeRule, detect, window_counts
-from bot.trends import (
+from bot.insights.spikes import SpikeRule, detect, window_counts
+from bot.insights.trends import (
     MAX_CAPTION,
     TrendArgError,
     build_trend,

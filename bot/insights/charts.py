@@ -15,7 +15,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from bot.trends import Trend, day_label, label, series_label
+from bot.insights.trends import Trend, day_label, label, series_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -2,7 +2,8 @@
 caption or a weekly report states (total, busiest day, change against the period before).
 
 Pure functions of the stories and the clock; days are the chat's local days. The drawing is in
-`bot.charts`, the commands and scheduled jobs in `bot.insights`.
+`bot.insights.charts`, the commands in `bot.telegram.insights`, the scheduled jobs in
+`bot.insights.jobs`.
 """
 
 from __future__ import annotations

@@ -1,43 +1,21 @@
 """Trends for readers: /trend (a chart), /report (a weekly chart and top stories) and /spikes
-(a notice when a topic's coverage bursts), with the scheduled jobs behind the last two."""
+(a notice when a topic's coverage bursts); the scheduled jobs behind the last two are in
+`bot.insights.jobs`."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from datetime import timedelta, tzinfo
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from apscheduler.triggers.interval import IntervalTrigger
-from telegram import Bot, Update
+from telegram import Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.charts import render_trend
-from bot.context import BotContext, args_of, changing_chat, ctx_of, esc, reply
-from bot.retry import with_retries
-from bot.schedule import SettingError, digest_times, next_digest_text, parse_digest
-from bot.spikes import SpikeRule, detect
-from bot.texts import language
-from bot.trends import (
-    TrendArgError,
-    build_trend,
-    caption,
-    label,
-    parse_trend_args,
-    query_range,
-    spike_text,
-    weekly_report,
-)
+from bot.delivery.plan import SettingError, next_digest_text, parse_digest
+from bot.delivery.retry import with_retries
+from bot.insights.charts import render_trend
+from bot.insights.spikes import SpikeRule
+from bot.insights.trends import TrendArgError, build_trend, caption, parse_trend_args, query_range
+from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply
+from bot.telegram.texts import language
 from store import Store
-
-log = logging.getLogger(__name__)
-
-REPORT_DAYS = 7
-REPORT_CHECK = timedelta(minutes=1)  # how often due weekly reports are looked for
-SPIKE_CHECK = timedelta(minutes=10)  # how often the topics are checked for spikes
 
 
 def _user_lang(update: Update) -> str:
@@ -141,140 +119,6 @@ async def spikes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 HANDLERS = {"trend": trend, "report": report, "spikes": spikes}
-
-
-def _zone(name: str | None, default: tzinfo) -> tzinfo:
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return default
-
-
-class Insights:
-    """The scheduled side: weekly reports as photos, spike notices through the outbox."""
-
-    def __init__(
-        self, ctx: BotContext, bot: Bot, *, ready: Callable[[], bool] = lambda: True
-    ) -> None:
-        self.ctx = ctx
-        self.bot = bot
-        self.ready = ready  # False while the Telegram side is not signed in
-        self.rule = SpikeRule()
-
-    async def send_reports(self) -> int:
-        """Send every weekly report that has come due; the number sent."""
-        if not self.ready():
-            return 0
-        ctx = self.ctx
-        now = ctx.clock()
-        titles = ctx.titles()
-        sent = 0
-        for chat in await ctx.store.run(Store.report_chats):
-            tz = _zone(chat.timezone, ctx.tz)
-            due, _ = digest_times(chat.report, now, tz)
-            if chat.sent_at is not None and due <= chat.sent_at:
-                continue
-            topics = [t for t in chat.topics if t in titles]
-            if not topics:  # nothing to report on this week
-                await ctx.store.run(Store.report_sent, chat.chat_id, due)
-                continue
-            lang = language(chat.language_code)
-            since, _ = query_range(due, tz, REPORT_DAYS)
-            points = await ctx.store.run(Store.story_points, topics, since=since, until=due)
-            chart, text = weekly_report(
-                points, now=due, tz=tz, topics=topics, titles=titles, lang=lang
-            )
-            png = await render_trend(chart, title=label(lang, "report"), lang=lang, titles=titles)
-            try:
-                await with_retries(
-                    lambda chat_id=chat.chat_id, text=text, png=png: self.bot.send_photo(  # type: ignore[misc]
-                        chat_id, png, caption=text, parse_mode=ParseMode.HTML
-                    )
-                )
-            except ChatMigrated as exc:  # a group became a supergroup: sent there next run
-                await ctx.store.run(
-                    Store.migrate_chat, chat.chat_id, exc.new_chat_id, now=ctx.clock()
-                )
-                continue
-            except (Forbidden, BadRequest) as exc:
-                if isinstance(exc, Forbidden) or "chat not found" in exc.message.lower():
-                    await ctx.store.run(
-                        Store.deactivate_chat, chat.chat_id, exc.message, now=ctx.clock()
-                    )
-                    continue
-                log.error("chat %d: weekly report refused (%s); skipped", chat.chat_id, exc)
-            except TelegramError as exc:  # tried again at the next run
-                log.warning("chat %d: weekly report not sent (%s)", chat.chat_id, exc)
-                continue
-            else:
-                sent += 1
-                log.info("chat %d: weekly report sent", chat.chat_id)
-            await ctx.store.run(Store.report_sent, chat.chat_id, due)
-        return sent
-
-    async def check_spikes(self) -> list[str]:
-        """Look for spikes of the topics some chat wants notices for; queue one notice per
-        chat for each; the topics that spiked."""
-        if not self.ready():
-            return []
-        ctx, rule = self.ctx, self.rule
-        now = ctx.clock()
-        titles = ctx.titles()
-        found = []
-        for topic in await ctx.store.run(Store.spike_topics):
-            if topic not in titles:
-                continue
-            last = await ctx.store.run(Store.last_spike_at, topic)
-            if last is not None and now - last < rule.quiet:
-                continue
-            first = await ctx.store.run(Store.first_story_at, topic)
-            points = await ctx.store.run(
-                Store.story_points, [topic], since=rule.since(now), until=now
-            )
-            spike = detect(
-                [p.at for p in points], now, first_story_at=first, last_spike_at=last, rule=rule
-            )
-            if spike is None:
-                continue
-            burst = [p for p in points if p.at >= now - rule.window]
-            chats = await ctx.store.run(Store.spike_chats, topic)
-            notices = {
-                c.chat_id: spike_text(
-                    spike.count,
-                    spike.mean,
-                    spike.sd,
-                    burst,
-                    title=titles[topic],
-                    lang=language(c.language_code),
-                    tz=_zone(c.timezone, ctx.tz),
-                )
-                for c in chats
-            }
-            await ctx.store.run(Store.record_spike, topic, spike.count, notices, now=now)
-            log.info(
-                "spike of %s: %d stories in %s (threshold %.1f); %d chats told",
-                topic,
-                spike.count,
-                rule.window,
-                spike.threshold,
-                len(notices),
-            )
-            found.append(topic)
-        if found:
-            ctx.wake()
-        return found
-
-
-def schedule(scheduler: Any, insights: Insights) -> None:
-    """Add the report and spike jobs to the daemon's APScheduler."""
-    scheduler.add_job(
-        insights.send_reports, trigger=IntervalTrigger(seconds=REPORT_CHECK.seconds), id="reports"
-    )
-    scheduler.add_job(
-        insights.check_spikes, trigger=IntervalTrigger(seconds=SPIKE_CHECK.seconds), id="spikes"
-    )
 
 
 async def settings_lines(ctx: BotContext, chat_id: int) -> str:

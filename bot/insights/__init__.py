@@ -1,0 +1,2 @@
+"""Trends: stories per day counted from the store (`trends`), drawn as charts (`charts`),
+spike detection (`spikes`) and the scheduled weekly reports and spike checks (`jobs`)."""
