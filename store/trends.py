@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlite_utils import Database
+from store.base import StoreBase
 
 # a story's time: when it was published, or first seen if that is earlier (a feed's future
 # dates) or unknown. Not only when first fetched: a new feed's first poll records days of old
@@ -49,10 +49,8 @@ class SpikeChat:
     timezone: str | None
 
 
-class TrendVerbs:
+class TrendVerbs(StoreBase):
     """Store verbs for trends, reports and spikes (mixed into `Store`)."""
-
-    db: Database
 
     def story_points(
         self,
