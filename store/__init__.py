@@ -11,14 +11,16 @@ from store.records import (
     ItemRecord,
     Notice,
     OutboxState,
+    ReportChat,
+    SpikeChat,
     StoredItem,
+    StoryPoint,
     Subscriber,
     Watch,
     watch_id,
 )
 from store.search import SearchError
 from store.stats import Stats
-from store.trends import ReportChat, SpikeChat, StoryPoint
 
 __all__ = [
     "AsyncStore",

@@ -182,6 +182,39 @@ class Notice:
 # -- rows to records (and back) ------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class StoryPoint:
+    """One matched story, as trends count it."""
+
+    story_id: int
+    at: datetime  # published (or first seen, whichever is earlier)
+    topics: tuple[str, ...]
+    feed_id: str
+    outlet: str  # the first report's feed title (or id)
+    title: str
+    link: str | None
+    outlets: int  # feeds that carried the story
+
+
+@dataclass(frozen=True, slots=True)
+class ReportChat:
+    """A chat that asked for a weekly report."""
+
+    chat_id: int
+    report: str  # "weekly mon 08:00"
+    sent_at: datetime | None  # reports due after this moment have not been sent
+    timezone: str | None
+    language_code: str | None
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeChat:
+    chat_id: int
+    language_code: str | None
+    timezone: str | None
+
+
 def feed_state_of(row: dict[str, Any]) -> FeedState:
     return FeedState(
         id=row["id"],

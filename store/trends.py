@@ -5,48 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from store.base import StoreBase
+from store.records import ReportChat, SpikeChat, StoryPoint
 
 # a story's time: when it was published, or first seen if that is earlier (a feed's future
 # dates) or unknown. Not only when first fetched: a new feed's first poll records days of old
 # items at once, and they belong to their own days, not to a spike on the day the feed came
 _STORY_TIME = "min(coalesce(i.published_at, i.fetched_at), i.fetched_at)"
-
-
-@dataclass(frozen=True, slots=True)
-class StoryPoint:
-    """One matched story, as trends count it."""
-
-    story_id: int
-    at: datetime  # published (or first seen, whichever is earlier)
-    topics: tuple[str, ...]
-    feed_id: str
-    outlet: str  # the first report's feed title (or id)
-    title: str
-    link: str | None
-    outlets: int  # feeds that carried the story
-
-
-@dataclass(frozen=True, slots=True)
-class ReportChat:
-    """A chat that asked for a weekly report."""
-
-    chat_id: int
-    report: str  # "weekly mon 08:00"
-    sent_at: datetime | None  # reports due after this moment have not been sent
-    timezone: str | None
-    language_code: str | None
-    topics: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SpikeChat:
-    chat_id: int
-    language_code: str | None
-    timezone: str | None
 
 
 class TrendVerbs(StoreBase):
