@@ -122,11 +122,7 @@ class Daemon:
                     feeds_url=settings.metrics.feeds_url,
                 )
                 install(app, self._ctx)
-                signed_in = app
-                jobs.schedule(
-                    scheduler,
-                    jobs.Insights(self._ctx, app.bot, ready=lambda: signed_in.running),
-                )
+                jobs.schedule(scheduler, self._ctx, app)
                 telegram_task = asyncio.create_task(self._run_telegram(app, store), name="telegram")
                 telegram_task.add_done_callback(self._telegram_ended)
             else:

@@ -21,12 +21,12 @@ import pytest
 from PIL import Image
 
 from bot.config import Config
-from bot.daemon import build_application
 from bot.delivery.worker import DeliveryWorker
 from bot.insights.charts import HEIGHT, WIDTH, render_trend
 from bot.insights.jobs import Insights
 from bot.insights.trends import build_trend
 from bot.telegram.chat import BotContext, install
+from bot.telegram.updates import build_application
 from store import AsyncStore, FeedState, ItemRecord, Store, StoryPoint
 from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics, write_config
 from tests.fakes.telegram_api import FakeBotAPI

@@ -13,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.ext import Application
 
 from bot.delivery.plan import digest_times
 from bot.delivery.retry import with_retries
@@ -154,8 +155,11 @@ class Insights:
         return found
 
 
-def schedule(scheduler: Any, insights: Insights) -> None:
-    """Add the report and spike jobs to the daemon's APScheduler."""
+def schedule(
+    scheduler: Any, ctx: BotContext, app: Application[Any, Any, Any, Any, Any, Any]
+) -> None:
+    """Add the report and spike jobs to the daemon's APScheduler, once `app` is running."""
+    insights = Insights(ctx, app.bot, ready=lambda: app.running)
     scheduler.add_job(
         insights.send_reports, trigger=IntervalTrigger(seconds=REPORT_CHECK.seconds), id="reports"
     )
