@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean locales
 
 install: $(VENV)/.installed
 
@@ -12,7 +12,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/pybabel compile --domain kurilwatch --directory bot/locales >/dev/null
 	touch $@
+
+# after changing a message in bot/: extract the msgids, update the three catalogues (new ones
+# come empty or fuzzy: translate them; tests/test_i18n.py fails until every one is), compile
+locales: install
+	$(BIN)/pybabel extract -F babel.cfg --add-comments=Translators: --no-location \
+		--sort-output --project=kurilwatch -o bot/locales/kurilwatch.pot .
+	$(BIN)/pybabel update --domain kurilwatch --input-file bot/locales/kurilwatch.pot \
+		--output-dir bot/locales --width 100 --ignore-obsolete
+	$(BIN)/pybabel compile --domain kurilwatch --directory bot/locales --statistics
 
 run: install
 	$(BIN)/kurilwatch run --config $(CONFIG)

@@ -217,7 +217,9 @@ def _fail(message: str) -> int:
 
 def match_lines(settings: Config, source: TextIO, out: TextIO, *, explain: bool = False) -> int:
     """The `match` contract: one JSON line out per JSON line in, in order."""
+    from watchers.language import item_language
     from watchers.topics.compile import compile_topics
+    from watchers.topics.engine import Document
 
     topics = compile_topics(settings.topics)
     for number, line in enumerate(source, start=1):
@@ -239,7 +241,14 @@ def match_lines(settings: Config, source: TextIO, out: TextIO, *, explain: bool 
         fields = {
             name: _text(obj[name], cap) for name, cap in MATCHED_CHARS.items() if obj.get(name)
         }
-        matches = topics.matcher.match(fields, explain=explain)
+        # `lang:` and `source:` test the line's `lang` (else its text's script) and `source`
+        meta = {
+            "lang": item_language(
+                fields.get("title", ""), fields.get("summary", ""), obj.get("lang")
+            ),
+            "source": obj.get("source"),
+        }
+        matches = topics.matcher.match(Document(fields, meta), explain=explain)
         result: dict[str, Any] = {"id": obj["id"], "topics": [m.topic_id for m in matches]}
         if explain:
             result["explain"] = {
@@ -291,7 +300,7 @@ def _check_fields(obj: dict[str, Any]) -> str | None:
         return "missing key 'id'"
     if not isinstance(obj.get("title"), str):
         return "missing key 'title'" if "title" not in obj else "'title' must be a string"
-    for name in ("summary", "content", "link", "lang"):
+    for name in ("summary", "content", "link", "lang", "source"):
         if obj.get(name) is not None and not isinstance(obj[name], str):
             return f"'{name}' must be a string"
     return None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bot.cli import EXIT_USAGE
 from bot.config import Config
 from bot.delivery.render import ago
+from bot.i18n import EN, Texts
 from store import AsyncStore, Stats, Store
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller, PollReport
@@ -70,18 +71,22 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def stats_lines(figures: Stats, now: datetime) -> list[str]:
-    """The figures of /stats and `kurilwatch stats`, as plain lines."""
+def stats_lines(figures: Stats, now: datetime, tr: Texts = EN) -> list[str]:
+    """The figures of /stats (in the admin's language) and `kurilwatch stats`, as plain lines."""
     per_day = ", ".join(f"{day[5:]} {n}" for day, n in figures.stories_per_day.items())
     deliveries = ", ".join(f"{state} {n}" for state, n in sorted(figures.deliveries.items()))
     oldest = figures.oldest_queued
     return [
-        f"Subscribers: {figures.active} active, {figures.inactive} inactive;"
-        f" watches: {figures.watches}",
-        f"Matched stories per day (UTC): {per_day or 'none in 7 days'}",
-        f"Deliveries: {deliveries or 'none yet'}",
-        f"Queue: {figures.queue} waiting"
-        + (f", the oldest queued {ago(oldest, now)}" if oldest else ""),
+        tr._(
+            "Subscribers: {active} active, {inactive} inactive; watches: {watches}",
+            active=figures.active,
+            inactive=figures.inactive,
+            watches=figures.watches,
+        ),
+        tr._("Matched stories per day (UTC): ") + (per_day or tr._("none in 7 days")),
+        tr._("Deliveries: ") + (deliveries or tr._("none yet")),
+        tr._("Queue: {n} waiting", n=figures.queue)
+        + (tr._(", the oldest queued {ago}", ago=ago(oldest, now, tr)) if oldest else ""),
     ]
 
 

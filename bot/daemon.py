@@ -25,6 +25,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
+from bot.i18n import EN, N_, Texts
 from bot.insights import jobs
 from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer
@@ -116,6 +117,7 @@ class Daemon:
                     admins=frozenset(settings.telegram.admins),
                     tz=settings.telegram.tz,
                     max_watches=settings.telegram.max_watches,
+                    feeds=tuple((f.id, f.title or f.id) for f in settings.feeds),
                     watches_changed=lambda: self._recompile(poller, store),
                     reload=self.reload,
                     wake=self._wake_delivery,
@@ -209,32 +211,31 @@ class Daemon:
         except (OSError, RuntimeError) as exc:  # no inotify here: SIGHUP and /reload still work
             log.warning("not watching %s for changes: %s", path, exc)
 
-    async def reload(self) -> str:
+    async def reload(self, tr: Texts = EN) -> str:
         """Re-read the config and apply it without a restart; a bad file changes nothing.
 
-        Returns what happened, in one line (for /reload); the log and the admins hear it too.
-        The one path of the config watcher, SIGHUP and /reload: it never raises.
+        Returns what happened, in one line in `tr`'s language (for /reload); the log and the
+        admins hear it too. The one path of the config watcher, SIGHUP and /reload: it never
+        raises.
         """
         if self.config_path is None:
-            return "There is no config file to re-read."
+            return tr._("There is no config file to re-read.")
         async with self._reloading:
             try:
-                return await self._reload(self.config_path)
+                return await self._reload(self.config_path, tr)
             except Exception as exc:  # a reload must never end its caller
                 log.exception("config reload failed; the running config stays")
                 problem = f"{type(exc).__name__}: {exc}"[:300]
-                await self._tell_admins_safely(
-                    f"kurilwatch: config reload failed ({problem}); the running config stays."
+                failed = N_(
+                    "kurilwatch: config reload failed ({problem}); the running config stays."
                 )
-                return f"Not reloaded; the running config stays. {problem}"
+                try:
+                    await self._tell_admins(failed, {"problem": problem})
+                except Exception:  # the log already holds the problem
+                    log.exception("could not tell the admins")
+                return tr._("Not reloaded; the running config stays. {problems}", problems=problem)
 
-    async def _tell_admins_safely(self, text: str) -> None:
-        try:
-            await self._tell_admins(text)
-        except Exception:  # the log already holds the problem
-            log.exception("could not tell the admins")
-
-    async def _reload(self, config_path: Path) -> str:
+    async def _reload(self, config_path: Path, tr: Texts) -> str:
         """Load the candidate config; apply it only when it is valid and differs."""
         try:
             new = await asyncio.to_thread(load_config, config_path)
@@ -242,15 +243,16 @@ class Daemon:
             problems = "; ".join(exc.problems)
             log.error("config not reloaded, the running config stays: %s", problems)
             await self._tell_admins(
-                f"kurilwatch: config not reloaded ({problems}); the running config stays."
+                N_("kurilwatch: config not reloaded ({problems}); the running config stays."),
+                {"problems": problems},
             )
-            return f"Not reloaded; the running config stays. {problems}"
+            return tr._("Not reloaded; the running config stays. {problems}", problems=problems)
         if new == self.settings:
             log.info("config re-read: nothing changed")
-            return "The config has not changed."
+            return tr._("The config has not changed.")
         summary = await self._apply(new)
         log.info("config reloaded: %s", summary)
-        return f"Reloaded: {summary}"
+        return tr._("Reloaded: {summary}", summary=summary)
 
     async def _apply(self, new: Config) -> str:
         old, self.settings = self.settings, new
@@ -273,9 +275,11 @@ class Daemon:
         )
         return await reload.apply(reload.diff(old, new), new, parts)
 
-    async def _tell_admins(self, text: str) -> None:
+    async def _tell_admins(self, message: str, values: dict[str, str]) -> None:
+        """Queue a notice (a msgid and its values: each admin reads it in their language)."""
         if self.token and self._store is not None:
-            await self._store.run(Store.notify_admins, text, now=datetime.now(UTC))
+            text, now = message.format(**values), datetime.now(UTC)
+            await self._store.run(Store.notify_admins, text, now=now, msgid=message, values=values)
             self._wake_delivery()
 
     def _serve_metrics(self) -> MetricsServer | None:
@@ -387,16 +391,12 @@ class Daemon:
         self._after_poll(report, source)
         if report.outcome != "disabled":
             return report.next_poll_at
-        if self.token:
-            await poller.store.run(
-                Store.notify_admins,
-                f"kurilwatch: feed {feed.id} ({feed.url}) was disabled: {report.error}."
-                f" Fix its url in the config, or run `kurilwatch poll --once --feed {feed.id}`"
-                " to try it again.",
-                now=datetime.now(UTC),
-            )
-            if self.delivery is not None:
-                self.delivery.wake()
+        message = N_(
+            "kurilwatch: feed {feed} ({url}) was disabled: {error}. Fix its url in the"
+            " config, or run `kurilwatch poll --once --feed {feed}` to try it again."
+        )
+        values = {"feed": feed.id, "url": str(feed.url), "error": report.error or ""}
+        await self._tell_admins(message, values)  # when Telegram is on
         return None
 
     def _after_poll(self, report: PollReport, source: str) -> None:
@@ -405,13 +405,9 @@ class Daemon:
             if report.queued and self.delivery is not None:
                 self.delivery.wake()
             return
+        tz = self.settings.telegram.tz
         for item in report.matched:
-            print(
-                console_alert(item, source, self.settings.telegram.tz),
-                end="\n\n",
-                file=self.out,
-                flush=True,
-            )
+            print(console_alert(item, source, tz), end="\n\n", file=self.out, flush=True)
 
     async def _finish_polls(self) -> None:
         """Let running polls finish, then cut off the slow ones."""

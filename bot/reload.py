@@ -143,6 +143,7 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
         parts.ctx.tz = new.telegram.tz
         parts.ctx.max_watches = new.telegram.max_watches
         parts.ctx.feeds_url = new.metrics.feeds_url
+        parts.ctx.feeds = tuple((f.id, f.title or f.id) for f in new.feeds)
     if parts.delivery is not None:
         parts.delivery.apply(delivery_settings(new))
     if parts.add_channels is not None and change.channels:

@@ -2,6 +2,7 @@
 
 from store.archive import PastItem, Story
 from store.async_store import AsyncStore
+from store.controls import ChatFilter, Feedback, SentAlert, wants
 from store.db import Store
 from store.records import (
     ChatPrefs,
@@ -24,9 +25,11 @@ from store.stats import Stats
 
 __all__ = [
     "AsyncStore",
+    "ChatFilter",
     "ChatPrefs",
     "Delivery",
     "FeedState",
+    "Feedback",
     "IngestResult",
     "ItemRecord",
     "Notice",
@@ -34,6 +37,7 @@ __all__ = [
     "PastItem",
     "ReportChat",
     "SearchError",
+    "SentAlert",
     "SpikeChat",
     "Stats",
     "Store",
@@ -42,5 +46,6 @@ __all__ = [
     "StoryPoint",
     "Subscriber",
     "Watch",
+    "wants",
     "watch_id",
 ]

@@ -26,6 +26,7 @@ class PastItem:
     link: str | None
     published_at: datetime | None
     fetched_at: datetime
+    lang: str | None = None  # en, ru, ja (None: stored before items had one)
 
     @property
     def date(self) -> datetime:
@@ -54,7 +55,8 @@ def _dt(value: float) -> datetime:
 
 _PAST_COLUMNS = (
     "SELECT i.id, i.story_id, i.feed_id, coalesce(f.title, i.feed_id), i.title, i.summary,"
-    " i.link, i.published_at, i.fetched_at FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
+    " i.link, i.published_at, i.fetched_at, i.lang"
+    " FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
 )
 
 
@@ -87,6 +89,7 @@ class ArchiveVerbs:
                 row[6],
                 None if row[7] is None else _dt(row[7]),
                 _dt(row[8]),
+                row[9],
             )
 
     def stories(

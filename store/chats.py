@@ -92,7 +92,16 @@ class ChatVerbs(StoreBase):
     def forget_chat(self, chat_id: int) -> None:
         """Delete everything the store keeps about a chat (its own /stop)."""
         with self.db.atomic():
-            for table in ("subscriptions", "watches", "outbox", "notices", "subscribers"):
+            for table in (
+                "subscriptions",
+                "watches",
+                "outbox",
+                "notices",
+                "muted_sources",
+                "story_controls",
+                "feedback",
+                "subscribers",
+            ):
                 self.db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [chat_id])
 
     def deactivate_chat(self, chat_id: int, reason: str, *, now: datetime) -> int:
@@ -126,6 +135,12 @@ class ChatVerbs(StoreBase):
                 [new_chat_id, old_chat_id],
             )
             self.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", [old_chat_id])
+            for table in ("muted_sources", "story_controls"):  # its choices move with it
+                self.db.execute(
+                    f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",
+                    [new_chat_id, old_chat_id],
+                )
+                self.db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [old_chat_id])
             self.db.execute(
                 "UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ?",
                 [new_chat_id, old_chat_id],

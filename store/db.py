@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from store import migrations
 from store.archive import ArchiveVerbs
 from store.chats import ChatVerbs
+from store.controls import ControlVerbs
 from store.feeds import FeedVerbs
 from store.items import ItemVerbs
 from store.notices import NoticeVerbs
@@ -30,6 +31,7 @@ class Store(
     SearchVerbs,
     OutboxVerbs,
     ChatVerbs,
+    ControlVerbs,
     NoticeVerbs,
     StatsVerbs,
     VectorVerbs,

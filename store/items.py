@@ -24,7 +24,7 @@ from store.records import (
     stored_item_of,
     ts,
 )
-from store.search import SearchVerbs
+from store.search import SearchVerbs, in_langs
 from store.vectors import VectorVerbs
 
 FINGERPRINT_WINDOW = timedelta(days=7)  # a re-issued item's text is matched this far back
@@ -152,7 +152,7 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
             self.db.conn.executemany(
                 "INSERT INTO items (id, feed_id, guid, link, canonical_url, title, summary,"
                 " published_at, fetched_at, story_id, topics, fingerprint, brief, marks, outlet,"
-                " outlet_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " outlet_key, lang) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_row(p, feed_id, fetched_at) for p in placed],
             )
             if first_id + len(placed) - 1 - self._indexed_to() >= INDEX_EVERY:
@@ -165,8 +165,9 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
                     self._add_outlet(item, item.outlet or feed_name, fetched_at)
             queued = 0
             for item, p in items:
-                if p.new_story and alert and p.record.topics:
-                    queued += self._enqueue(item, fetched_at)
+                if alert and p.record.topics:
+                    # a later report of a story reaches the chats that filtered out the earlier
+                    queued += self._enqueue(item, fetched_at, filtered_only=not p.new_story)
         stored = tuple(item for item, _ in items)
         new_stories = tuple(item for item, p in items if p.new_story)
         return IngestResult(stored, new_stories, queued)
@@ -206,7 +207,7 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         return found
 
     def latest(
-        self, topic_ids: Sequence[str], *, limit: int = 5
+        self, topic_ids: Sequence[str], *, limit: int = 5, langs: Collection[str] = ()
     ) -> list[tuple[StoredItem, str | None]]:
         """The newest stories matching any of `topic_ids`: (first item, its feed's title)."""
         if not topic_ids:
@@ -216,8 +217,8 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
             "SELECT i.*, f.title AS feed_title FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
             " WHERE i.id = i.story_id AND i.topics != '[]'"
             f" AND EXISTS (SELECT 1 FROM json_each(i.topics) WHERE value IN ({marks}))"
-            " ORDER BY i.fetched_at DESC, i.id DESC LIMIT ?",
-            [*topic_ids, limit],
+            f"{in_langs('i', langs)} ORDER BY i.fetched_at DESC, i.id DESC LIMIT ?",
+            [*topic_ids, *langs, limit],
         )
         return [(stored_item_of(row), row["feed_title"]) for row in rows]
 
@@ -293,6 +294,7 @@ def _row(placed: Placement, feed_id: str, fetched_at: float) -> tuple[Any, ...]:
         json_list(record.marks),
         record.outlet,
         record.outlet_key,
+        record.lang,
     )
 
 
@@ -313,4 +315,5 @@ def _stored(placed: Placement, feed_id: str, now: datetime) -> StoredItem:
         marks=record.marks,
         outlet=record.outlet,
         outlet_key=record.outlet_key,
+        lang=record.lang,
     )

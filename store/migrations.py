@@ -241,6 +241,53 @@ def m012_watch_feed_tokens(db: Database) -> None:
 
 
 @migrations()
+def m013_subscriber_controls(db: Database) -> None:
+    # what a chat decides reaches it: the bot's language, news languages, muted outlets,
+    # per-story controls; what it says is not relevant; and follow-ups sent as replies
+    subscribers = db.table("subscribers")
+    subscribers.add_column("language", str)  # en, ru, ja; NULL: the user's language_code
+    subscribers.add_column("news_langs", str, not_null_default="")  # "ru en"; "": every one
+    # queueing asks whether any chat filters at all: this answers without reading every chat
+    db.execute(
+        "CREATE INDEX idx_subscribers_filtering ON subscribers (chat_id) WHERE news_langs != ''"
+    )
+    db.table("items").add_column("lang", str)  # en, ru, ja (NULL: stored before this)
+    db.table("muted_sources").create(
+        {"chat_id": int, "feed_id": str, "created_at": float},
+        pk=("chat_id", "feed_id"),
+        not_null={"created_at"},
+    )
+    db.table("story_controls").create(
+        {"chat_id": int, "story_id": int, "mode": str, "created_at": float},  # mute, follow
+        pk=("chat_id", "story_id"),
+        not_null={"mode", "created_at"},
+    )
+    db.table("feedback").create(
+        {"id": int, "chat_id": int, "item_id": int, "topic": str, "created_at": float},
+        pk="id",
+        not_null={"chat_id", "item_id", "created_at"},
+    )
+    db.table("feedback").create_index(["item_id"])
+    db.table("install_secrets").create({"name": str, "value": str}, pk="name")
+    # a notice names its message (a msgid of bot/locales) and values, to be sent in each
+    # admin's language; `text` stays the English, for logs and the CLI
+    db.table("notices").add_column("msgid", str)
+    db.table("notices").add_column("vals", str)
+    # a followed story's further reports are outbox rows too, replies to the chat's alert:
+    # one alert per chat and story, one follow-up per chat and item
+    db.table("outbox").add_column("reply_to", int)
+    db.execute("DROP INDEX idx_outbox_chat_id_story_id")
+    db.execute(
+        "CREATE UNIQUE INDEX idx_outbox_chat_story ON outbox (chat_id, story_id)"
+        " WHERE reply_to IS NULL"
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX idx_outbox_chat_follow_up ON outbox (chat_id, item_id)"
+        " WHERE reply_to IS NOT NULL"
+    )
+
+
+@migrations()
 def m014_trends(db: Database) -> None:
     subscribers = db.table("subscribers")
     subscribers.add_column("report", str, not_null_default="")  # "", "weekly mon 08:00"

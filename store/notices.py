@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
@@ -23,13 +24,23 @@ class NoticeVerbs(StoreBase):
         )
         return cursor.rowcount
 
-    def notify_admins(self, text: str, *, now: datetime) -> int:
-        """Queue a message for every admin (fanned out when sent: the list may change)."""
+    def notify_admins(
+        self,
+        text: str,
+        *,
+        now: datetime,
+        msgid: str | None = None,
+        values: dict[str, str] | None = None,
+    ) -> int:
+        """Queue a message for every admin (fanned out when sent: the list may change).
+
+        `text` is the English; with `msgid` and `values` each admin gets it in their language.
+        """
         ts = now.timestamp()
         cursor = self.db.execute(
-            "INSERT INTO notices (text, state, attempts, next_attempt_at, created_at)"
-            " VALUES (?, 'pending', 0, ?, ?)",
-            [text, ts, ts],
+            "INSERT INTO notices (text, state, attempts, next_attempt_at, created_at, msgid,"
+            " vals) VALUES (?, 'pending', 0, ?, ?, ?, ?)",
+            [text, ts, ts, msgid, json.dumps(values or {})],
         )
         return int(cursor.lastrowid or 0)
 
@@ -41,7 +52,7 @@ class NoticeVerbs(StoreBase):
         with self.db.atomic():
             rows = list(
                 self.db.query(
-                    "SELECT id, text, next_attempt_at, created_at FROM notices"
+                    "SELECT id, text, next_attempt_at, created_at, msgid, vals FROM notices"
                     " WHERE chat_id IS NULL AND state = 'pending'"
                 )
             )
@@ -55,9 +66,16 @@ class NoticeVerbs(StoreBase):
                     continue
                 self.db.conn.executemany(
                     "INSERT INTO notices (chat_id, text, state, attempts, next_attempt_at,"
-                    " created_at) VALUES (?, ?, 'pending', 0, ?, ?)",
+                    " created_at, msgid, vals) VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)",
                     [
-                        (chat, row["text"], row["next_attempt_at"], row["created_at"])
+                        (
+                            chat,
+                            row["text"],
+                            row["next_attempt_at"],
+                            row["created_at"],
+                            row["msgid"],
+                            row["vals"],
+                        )
                         for chat in admins
                     ],
                 )
@@ -70,10 +88,12 @@ class NoticeVerbs(StoreBase):
         """Pending notices to one admin each, whose time has come, oldest first."""
         skip = ",".join("?" * len(exclude))
         rows = self.db.query(
-            "SELECT id, chat_id, text, attempts, created_at FROM notices"
-            " WHERE state = 'pending' AND chat_id IS NOT NULL AND next_attempt_at <= ?"
-            + (f" AND chat_id NOT IN ({skip})" if exclude else "")
-            + " ORDER BY next_attempt_at, id LIMIT ?",
+            "SELECT n.id, n.chat_id, n.text, n.attempts, n.created_at, n.msgid, n.vals,"
+            " coalesce(s.language, s.language_code) AS language FROM notices n"
+            " LEFT JOIN subscribers s ON s.chat_id = n.chat_id"
+            " WHERE n.state = 'pending' AND n.chat_id IS NOT NULL AND n.next_attempt_at <= ?"
+            + (f" AND n.chat_id NOT IN ({skip})" if exclude else "")
+            + " ORDER BY n.next_attempt_at, n.id LIMIT ?",
             [now.timestamp(), *exclude, limit],
         )
         return [
@@ -83,6 +103,9 @@ class NoticeVerbs(StoreBase):
                 text=row["text"],
                 attempts=row["attempts"],
                 created_at=datetime.fromtimestamp(row["created_at"], UTC),
+                msgid=row["msgid"],
+                values=tuple(sorted(json.loads(row["vals"] or "{}").items())),
+                language=row["language"],
             )
             for row in rows
         ]

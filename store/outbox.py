@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from store.chats import ChatVerbs
+from store.controls import ControlVerbs, wants
 from store.outlets import Source, same_outlet
 from store.records import Delivery, OutboxState, StoredItem, dt, stored_item_of
 
@@ -19,8 +20,9 @@ MAX_DIGEST = 200  # alerts in one digest; more wait for the next
 ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlets this long
 
 
-class OutboxVerbs(ChatVerbs):
-    """Store verbs for the outbox (mixed into `Store`); queuing needs the chats' watches."""
+class OutboxVerbs(ChatVerbs, ControlVerbs):
+    """Store verbs for the outbox (mixed into `Store`); queuing needs the chats' watches and
+    their controls (filters, story modes)."""
 
     def requeue_inflight(self) -> int:
         """Rows left 'sending' by a crash go back to pending (at-least-once delivery)."""
@@ -63,9 +65,11 @@ class OutboxVerbs(ChatVerbs):
     def _deliveries(self, where: str, params: list[Any]) -> list[Delivery]:
         rows = self.db.query(
             "SELECT o.id AS outbox_id, o.chat_id, o.attempts, o.created_at AS queued_at,"
-            " o.topics AS outbox_topics, o.also, o.message_id AS sent_message_id,"
+            " o.topics AS outbox_topics, o.also, o.message_id AS sent_message_id, o.reply_to,"
+            " coalesce(s.language, s.language_code) AS chat_language,"
             " i.*, f.title AS feed_title FROM outbox o JOIN items i ON i.id = o.item_id"
-            f" LEFT JOIN feeds f ON f.id = i.feed_id WHERE {where}",
+            " LEFT JOIN feeds f ON f.id = i.feed_id"
+            f" LEFT JOIN subscribers s ON s.chat_id = o.chat_id WHERE {where}",
             params,
         )
         return [
@@ -79,6 +83,8 @@ class OutboxVerbs(ChatVerbs):
                 feed_title=row["feed_title"],
                 also=tuple(json.loads(row["also"])),
                 message_id=row["sent_message_id"],
+                language=row["chat_language"],
+                reply_to=row["reply_to"],
             )
             for row in rows
         ]
@@ -187,8 +193,11 @@ class OutboxVerbs(ChatVerbs):
     def _update_outbox(self, assignments: str, params: list[Any], delivery_id: int) -> None:
         self.db.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", [*params, delivery_id])
 
-    def _enqueue(self, item: StoredItem, now: float) -> int:
-        """Queue one delivery per active chat subscribed (before the item came) to its topics."""
+    def _enqueue(self, item: StoredItem, now: float, *, filtered_only: bool = False) -> int:
+        """Queue one delivery per active chat subscribed (before the item came) to its topics
+        whose filter lets it through (news languages, muted sources); with `filtered_only`,
+        only to chats that have a filter (a chat gets a story once: the outbox is unique per
+        chat and story)."""
         marks = ",".join("?" * len(item.topics))
         chats: dict[int, list[str]] = {}
         for row in self.db.query(
@@ -201,8 +210,14 @@ class OutboxVerbs(ChatVerbs):
             chats.setdefault(row["chat_id"], []).append(row["topic_id"])
         for chat_id, watched in self.watch_chats(list(item.topics)).items():
             chats.setdefault(chat_id, []).extend(watched)
+        filters = self.chat_filters(list(chats))
         queued = 0
         for chat_id, topics in chats.items():
+            chat = filters.get(chat_id)
+            if (filtered_only and not chat) or not wants(
+                chat, lang=item.lang, feed_id=item.feed_id
+            ):
+                continue
             ordered = [t for t in item.topics if t in topics]
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO outbox (chat_id, story_id, item_id, topics, state,"
@@ -215,7 +230,8 @@ class OutboxVerbs(ChatVerbs):
     def _add_outlet(self, item: StoredItem, name: str, now: float) -> None:
         """Record the outlet of an item that joined a story on the story's recent alerts, to be
         shown as "Also: ...", unless the story already had that outlet (directly, or carried by
-        an aggregator) or the name."""
+        an aggregator) or the name; and queue `item` as a reply to the alert in the chats that
+        follow the story."""
         earlier = [
             Source(row["feed_id"], row["outlet"], row["outlet_key"])
             for row in self.db.query(
@@ -226,20 +242,44 @@ class OutboxVerbs(ChatVerbs):
         if any(same_outlet(item.source, other) for other in earlier):
             return
         since = now - ALSO_WINDOW.total_seconds()
-        for alert in list(
+        alerts = list(
             self.db.query(
-                "SELECT o.id, o.also, coalesce(i.outlet, f.title, i.feed_id) AS source"
+                "SELECT o.id, o.chat_id, o.also, o.state, o.message_id, o.topics, i.feed_id,"
+                " coalesce(i.outlet, f.title, i.feed_id) AS source"
                 " FROM outbox o JOIN items i ON i.id = o.item_id"
                 " LEFT JOIN feeds f ON f.id = i.feed_id"
-                " WHERE o.story_id = ? AND o.created_at >= ? AND o.state IN"
-                " ('pending', 'sending', 'sent')",
+                " WHERE o.story_id = ? AND o.created_at >= ? AND o.reply_to IS NULL"
+                " AND o.state IN ('pending', 'sending', 'sent')",
                 [item.story_id, since],
             )
-        ):
+        )
+        modes = self.story_modes(item.story_id) if alerts else {}
+        filters = self.chat_filters([a["chat_id"] for a in alerts])
+        for alert in alerts:
+            chat_id = alert["chat_id"]
             also = json.loads(alert["also"])
             names = {str(n).casefold() for n in [*also, alert["source"]]}
-            if name.casefold() in names:
+            if (
+                name.casefold() in names
+                or modes.get(chat_id) == "mute"
+                or not wants(filters.get(chat_id), lang=None, feed_id=item.feed_id)
+            ):
                 continue
+            if modes.get(chat_id) == "follow" and alert["message_id"] is not None:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO outbox (chat_id, story_id, item_id, topics, state,"
+                    " attempts, next_attempt_at, created_at, reply_to)"
+                    " VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                    [
+                        chat_id,
+                        item.story_id,
+                        item.id,
+                        alert["topics"],
+                        now,
+                        now,
+                        alert["message_id"],
+                    ],
+                )
             self.db.execute(
                 "UPDATE outbox SET also = ?, edit_pending = (state = 'sent') WHERE id = ?",
                 [json.dumps([*also, name]), alert["id"]],

@@ -79,6 +79,7 @@ class ItemRecord:
     marks: tuple[str, ...] = ()  # words of `brief` to set in bold
     outlet: str | None = None  # the outlet an aggregator item names
     outlet_key: str | None = None  # the outlet's stable key (its host)
+    lang: str | None = None  # en, ru, ja
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,8 @@ class StoredItem:
     @property
     def source(self) -> Source:
         return Source(self.feed_id, self.outlet, self.outlet_key)
+
+    lang: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,8 @@ class ChatPrefs:
     muted_until: datetime | None
     hold_until: datetime | None
     active: bool
+    language: str | None = None  # the bot's language, when set (/language, or a group's setup)
+    news_langs: tuple[str, ...] = ()  # the news languages wanted; empty: every one
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +171,8 @@ class Delivery:
     feed_title: str | None
     also: tuple[str, ...] = ()  # other outlets that carried the story since
     message_id: int | None = None
+    language: str | None = None  # the chat's: its /language, else its user's language_code
+    reply_to: int | None = None  # a followed story's further report: a reply to this message
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +184,9 @@ class Notice:
     text: str
     attempts: int
     created_at: datetime
+    msgid: str | None = None  # the message to translate, with `values`, for `language`
+    values: tuple[tuple[str, str], ...] = ()
+    language: str | None = None  # the admin's
 
 
 # -- rows to records (and back) ------------------------------------------------------------
@@ -277,6 +287,7 @@ def stored_item_of(row: dict[str, Any]) -> StoredItem:
         marks=tuple(json.loads(row.get("marks") or "[]")),
         outlet=row.get("outlet"),
         outlet_key=row.get("outlet_key"),
+        lang=row.get("lang"),
     )
 
 
@@ -291,4 +302,6 @@ def prefs_of(row: dict[str, Any]) -> ChatPrefs:
         muted_until=dt(row["muted_until"]),
         hold_until=dt(row["hold_until"]),
         active=bool(row["active"]),
+        language=row.get("language"),
+        news_langs=tuple((row.get("news_langs") or "").split()),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Collection
 
 from store.base import StoreBase
 from store.records import StoredItem, stored_item_of
@@ -19,7 +20,24 @@ MAX_INDEXED = 4000  # characters of a summary that are indexed: the lead is what
 
 
 class SearchError(ValueError):
-    """A search query the index cannot run; the message says why, for the user."""
+    """A search query the index cannot run; the message says why, for the user (a msgid of
+    the bot's catalogues, with `values`)."""
+
+    def __init__(self, message: str, **values: str) -> None:
+        super().__init__(message.format(**values) if values else message)
+        self.template = message
+        self.values = values
+
+
+def N_(message: str) -> str:  # gettext's marker: the bot translates these
+    return message
+
+
+def in_langs(table: str, langs: Collection[str]) -> str:
+    """A condition keeping items in `langs` (and those of unknown language); "" for every one."""
+    if not langs:
+        return ""
+    return f" AND ({table}.lang IS NULL OR {table}.lang IN ({','.join('?' * len(langs))}))"
 
 
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f々〆ヶ]+")
@@ -53,25 +71,52 @@ def _cjk_phrase(match: re.Match[str]) -> str:
     return f" {run}* " if len(run) == 1 else f' "{_bigrams(run)}" '
 
 
-def search_problem(reason: str) -> str:
-    """SQLite's FTS5 error, said in words for the person who typed the search."""
+def search_error(query: str, reason: str) -> SearchError:
+    """SQLite's FTS5 error about `query`, said in words for the person who typed the search."""
     reason = reason.removeprefix("fts5: ")
+    q = repr(query)
     if reason.startswith("no such column:"):
         name = reason.partition(":")[2].strip()
-        return (
-            f"'{name}' reads as a field name (from '{name}:' or '-{name}'), and there is none;"
-            f" write NOT {name} to leave a word out, or put text in double quotes"
+        return SearchError(
+            N_(
+                "cannot search for {query}: '{name}' reads as a field name (from '{name}:' or"
+                " '-{name}'), and there is none; write NOT {name} to leave a word out, or put"
+                " text in double quotes"
+            ),
+            query=q,
+            name=name,
         )
     if reason.startswith("syntax error near"):
         near = reason.removeprefix("syntax error near").strip()
-        return f"{near} cannot stand there; put a phrase in double quotes"
+        return SearchError(
+            N_(
+                "cannot search for {query}: {near} cannot stand there; put a phrase in double"
+                " quotes"
+            ),
+            query=q,
+            near=near,
+        )
     if reason.startswith("syntax error"):
-        return "it cannot be read as a search; put a phrase in double quotes"
+        return SearchError(
+            N_(
+                "cannot search for {query}: it cannot be read as a search; put a phrase in"
+                " double quotes"
+            ),
+            query=q,
+        )
     if "unterminated string" in reason:
-        return "a double quote is not closed"
+        return SearchError(N_("cannot search for {query}: a double quote is not closed"), query=q)
     if "unknown special query" in reason:
-        return "a '*' must follow a word, as in Курил*"
-    return 'the search could not be read; use words, "a phrase", prefix* and AND/OR/NOT'
+        return SearchError(
+            N_("cannot search for {query}: a '*' must follow a word, as in Курил*"), query=q
+        )
+    return SearchError(
+        N_(
+            'cannot search for {query}: the search could not be read; use words, "a phrase",'
+            " prefix* and AND/OR/NOT"
+        ),
+        query=q,
+    )
 
 
 class SearchVerbs(StoreBase):
@@ -111,20 +156,23 @@ class SearchVerbs(StoreBase):
         self.db.execute("UPDATE search_progress SET indexed_to = ?", [rows[-1][0]])
         return len(rows)
 
-    def search(self, query: str, *, limit: int = 10) -> list[StoredItem]:
+    def search(
+        self, query: str, *, limit: int = 10, langs: Collection[str] = ()
+    ) -> list[StoredItem]:
         """The items whose title or summary match a query, best first: words (case and accents
         folded), `prefix*`, `"a phrase"`, AND/OR/NOT and parentheses; Japanese as written."""
         if not query.strip():
-            raise SearchError("an empty search: give a word to look for")
+            raise SearchError(N_("an empty search: give a word to look for"))
         self.index_pending()  # the last few items, not yet indexed in a batch
         try:
             rows = list(
                 self.db.query(
                     "SELECT items.* FROM items_fts JOIN items ON items.id = items_fts.rowid"
-                    " WHERE items_fts MATCH ? ORDER BY items_fts.rank LIMIT ?",
-                    [fts_query(query), limit],
+                    f" WHERE items_fts MATCH ?{in_langs('items', langs)}"
+                    " ORDER BY items_fts.rank LIMIT ?",
+                    [fts_query(query), *langs, limit],
                 )
             )
         except sqlite3.OperationalError as exc:
-            raise SearchError(f"cannot search for {query!r}: {search_problem(str(exc))}") from None
+            raise search_error(query, str(exc)) from None
         return [stored_item_of(row) for row in rows]

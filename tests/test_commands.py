@@ -74,10 +74,11 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
 
 async def test_start_shows_a_topic_keyboard_that_toggles_in_place(bot: Bot) -> None:
     text = await bot.say("/start", language_code="ru")
-    assert "присылает новости" in text and "<b>Digest:</b> off" in text
+    assert "присылает новости" in text and "<b>Сводка:</b> выключена" in text
     [welcome] = bot.api.sent_messages(USER)
     buttons = welcome["reply_markup"]["inline_keyboard"]
-    assert [row[0]["callback_data"] for row in buttons] == ["t:kuril", "t:peace-treaty"]
+    # the topics, then the offer of news languages: the user's own first
+    assert [row[0]["callback_data"] for row in buttons] == ["t:kuril", "t:peace-treaty", "nl:=ru"]
     message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
     bot.api.push_callback_query(USER, message_id, "t:kuril")
     await bot.api.wait_for_async(
@@ -85,10 +86,11 @@ async def test_start_shows_a_topic_keyboard_that_toggles_in_place(bot: Bot) -> N
     )
     assert await bot.store.run(Store.subscriptions, USER) == ["kuril"]
     [answer] = bot.api.calls_of("answerCallbackQuery")
-    assert answer.params["text"] == "Subscribed to kuril."
+    assert answer.params["text"] == "Вы подписались на kuril."
     edited = bot.api.message(USER, message_id)
     assert edited is not None
-    assert edited["reply_markup"]["inline_keyboard"][0][0]["text"].startswith("✅")
+    assert edited["reply_markup"]["inline_keyboard"][0][0]["text"] == "✅ Курильские острова"
+    assert edited["reply_markup"]["inline_keyboard"][2][0]["callback_data"] == "nl:=ru"
     bot.api.push_callback_query(USER, message_id, "t:kuril")
     await bot.api.wait_for_async(
         lambda: len(bot.api.calls_of("answerCallbackQuery")) == 2, 10, "the second tap"
@@ -166,7 +168,7 @@ async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
     assert "is not a time of day" in await bot.say("/digest daily 25:61")
     assert "write /digest off" in await bot.say("/digest hourly")
     assert "Digest off" in await bot.say("/digest off")
-    assert "weekly mon 07:30" in await bot.say("/digest weekly monday 7:30")
+    assert "weekly, Monday 07:30" in await bot.say("/digest weekly monday 7:30")
     assert "without a sound" in await bot.say("/quiet 23:00-07:00")
     assert "choose silent or hold" in await bot.say("/quiet 23:00-07:00 loudly")
     assert "when they end" in await bot.say("/quiet 22:00-06:00 hold")

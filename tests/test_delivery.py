@@ -260,12 +260,33 @@ async def test_admins_are_told_of_alerts_given_up(parts, bot_api: FakeBotAPI) ->
     assert [row[1] for row in await outbox(store)] == ["failed"]
     await step(worker)
     [notice] = bot_api.sent_messages(ADMIN)
-    assert "1 alert(s) could not be delivered" in notice["text"]
+    assert "could not be delivered and were given up: 1" in notice["text"]
     assert f"chat {CHAT}" in notice["text"] and "Message is too long" in notice["text"]
     assert notice.get("parse_mode") is None
     [row] = await store.run(Store.notices, ADMIN)
     assert row["state"] == "sent"
     assert await step(worker) == 0  # told once
+
+
+async def test_a_notice_reaches_each_admin_in_their_language(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
+    store, worker, _ = parts
+    await store.run(Store.upsert_subscriber, ADMIN, now=T0, language_code="ja")
+    await store.run(Store.upsert_subscriber, CHAT, now=T0, language_code="ru")
+    worker.settings = replace(FAST, admins=(ADMIN, CHAT))
+    message = "kurilwatch: config not reloaded ({problems}); the running config stays."
+    await store.run(
+        Store.notify_admins,
+        message.format(problems="feeds[0].url: bad"),
+        now=T0,
+        msgid=message,
+        values={"problems": "feeds[0].url: bad"},
+    )
+    await step(worker)
+    await step(worker)
+    [ja] = bot_api.sent_messages(ADMIN)
+    [ru] = bot_api.sent_messages(CHAT)
+    assert "設定を再読込できませんでした（feeds[0].url: bad）" in ja["text"]
+    assert "конфигурация не перечитана (feeds[0].url: bad)" in ru["text"]
 
 
 async def test_a_daily_digest_holds_alerts_and_sends_them_together(

@@ -526,6 +526,9 @@ OUTLETS = {
 }
 
 
+RU_READER = 727272
+
+
 def test_four_outlets_reworded_give_one_alert_listing_the_others(
     tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
 ) -> None:
@@ -540,6 +543,9 @@ def test_four_outlets_reworded_give_one_alert_listing_the_others(
     )
     bot_api.push_message(CHAT, "/subscribe kuril")
     bot_api.wait_for_messages(CHAT, 1)
+    # the "Also:" line is in the chat's language (issue 19), not the alert's script
+    bot_api.push_message(RU_READER, "/subscribe kuril", language_code="ru")
+    bot_api.wait_for_messages(RU_READER, 1)
 
     def publish(feed_id: str, *entries: FeedEntry) -> None:
         feed_server.set_feed(f"/{feed_id}.xml", rss(list(entries), title=OUTLETS[feed_id]))
@@ -554,10 +560,10 @@ def test_four_outlets_reworded_give_one_alert_listing_the_others(
     publish("japan-times", QUAKE["japan-times"])
     publish("reuters", QUAKE["reuters"])
 
-    def text_of(message: dict[str, Any]) -> str:
+    def text_of(message: dict[str, Any], chat: int = CHAT) -> str:
         """The message's text as the chat sees it now, after the edits."""
         [sent] = [c for c in bot_api.calls_of("sendMessage") if c.ok and c.params == message]
-        current = bot_api.message(CHAT, int(sent.response["result"]["message_id"]))
+        current = bot_api.message(chat, int(sent.response["result"]["message_id"]))
         return str(current["text"]) if current else ""
 
     bot_api.wait_for(
@@ -568,10 +574,59 @@ def test_four_outlets_reworded_give_one_alert_listing_the_others(
     assert "Итурупа" in russian["text"]
     publish("ria", QUAKE_RU["ria"])
     bot_api.wait_for(
-        lambda: "Также: РИА Новости" in text_of(russian), 20, "the Russian alert edited"
+        lambda: "Also: РИА Новости" in text_of(russian), 20, "the Russian alert edited"
     )
+    russian_for_ru = bot_api.wait_for_messages(RU_READER, 4, timeout=20)[3]
+    assert "Итурупа" in russian_for_ru["text"]
+    bot_api.wait_for(
+        lambda: "Также: РИА Новости" in text_of(russian_for_ru, RU_READER),
+        20,
+        "the Russian alert edited in a Russian chat",
+    )
+    quake_for_ru = bot_api.wait_for_messages(RU_READER, 2, timeout=20)[1]
+    assert "Также: TASS, Japan Times, Reuters" in text_of(quake_for_ru, RU_READER)
     for feed_id in OUTLETS:
         polled(feed_server, f"/{feed_id}.xml", 1)
     assert len(bot_api.sent_messages(CHAT)) == 4  # welcome, quake, plant, the Russian quake
     assert "Also" not in text_of(plant)
     assert daemon.stop(signal.SIGTERM) == 0
+
+
+def test_the_daemon_speaks_each_chats_language_and_keeps_to_its_news_languages(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    russian_chat, english_chat = 515151, 616161
+    daemon, _ = start_primed(tmp_path, feed_server, bot_api, start_daemon, TWO_FEEDS)
+    bot_api.push_message(russian_chat, "/lang ru", language_code="ru")
+    assert (
+        "Сюда будут приходить только новости"
+        in bot_api.wait_for_messages(russian_chat, 1)[0]["text"]
+    )
+    bot_api.push_message(russian_chat, "/subscribe kuril", language_code="ru")
+    assert "Вы подписались на kuril" in bot_api.wait_for_messages(russian_chat, 2)[1]["text"]
+    bot_api.push_message(english_chat, "/subscribe kuril")
+    bot_api.wait_for_messages(english_chat, 1)
+
+    shikotan = FeedEntry(
+        "На Шикотане открыли новый причал",
+        "https://news.example/shikotan-ru",
+        guid="b-shikotan",
+        summary="Причал на острове Шикотан принял первое судно.",
+        published=NOW,
+    )
+    feed_server.set_feed("/a.xml", rss([KURIL, *OLD_A]))
+    feed_server.set_feed("/b.xml", rss([shikotan, *OLD_B]))
+    alerts = bot_api.wait_for_messages(english_chat, 3, timeout=20)[1:]
+    assert {"Iturup" in alerts[0]["text"], "Шикотане" in alerts[0]["text"]} == {True, False}
+    russian = bot_api.wait_for_messages(russian_chat, 3, timeout=20)[2]
+    polled(feed_server, "/a.xml", 2)
+    polled(feed_server, "/b.xml", 2)
+    assert len(bot_api.sent_messages(russian_chat)) == 3  # the English story stayed out
+    assert "На Шикотане открыли новый причал" in russian["text"]
+    assert re.search(r"\d+ нояб\. 2026, \d\d:\d\d UTC", russian["text"])  # a Russian date
+    labels = [b["text"] for row in russian["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["🔕 Не следить", "🔔 Следить", "👎 Не по теме"]
+    english = [b["text"] for row in alerts[0]["reply_markup"]["inline_keyboard"] for b in row]
+    assert english == ["🔕 Mute this story", "🔔 Follow this story", "👎 Not relevant"]
+    assert daemon.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

@@ -26,7 +26,7 @@ from bot.telegram.chat import BotContext, install
 from bot.telegram.guards import addressed_to_us, broadcast_text, command_target
 from bot.telegram.updates import build_application
 from store import AsyncStore, Store
-from store.search import search_problem
+from store.search import search_error
 from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from tests.fakes.telegram_api import FakeBotAPI
@@ -546,8 +546,12 @@ def test_which_commands_are_ours() -> None:
     ["no such column: col", 'fts5: syntax error near "<"', "unterminated string", "odd"],
 )
 def test_search_problems_never_show_sqlite_words(reason: str) -> None:
-    said = search_problem(reason)
-    assert said and "fts5" not in said and "no such column" not in said
+    said = str(search_error("x", reason))
+    assert (
+        said.startswith("cannot search for 'x': ")
+        and "fts5" not in said
+        and "no such column" not in said
+    )
     assert "syntax error" not in said
 
 

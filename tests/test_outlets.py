@@ -93,7 +93,8 @@ def test_google_news_first_then_the_outlets_own_item_is_one_story_naming_tass_on
     [delivery] = store.due_deliveries(T0 + timedelta(hours=1))
     assert delivery.also == ()
     alert = to_alert(delivery)
-    assert alert.source == "TASS (via Google News)"
+    assert (alert.source, alert.via) == ("TASS", "Google News")  # said in the chat's language
+    assert "<i>TASS (via Google News) · " in render_html(alert)
     assert "Also" not in render_html(alert)
     # another outlet carried by the same aggregator is another outlet; its own item is not
     store.ingest(

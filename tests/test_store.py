@@ -167,19 +167,26 @@ def test_migrate_chat_moves_everything(store: Store) -> None:
     store.upsert_subscriber(-1, now=T0, chat_type="group")
     store.subscribe(-1, "kuril", now=T0)
     store.ingest(FeedState(id="a", url="u"), [record("1")], now=T0, alert=True)
+    store.toggle_source(-1, "tass-en", now=T0)
+    store.control_story(-1, 1, "follow", now=T0)
     store.migrate_chat(-1, -100123, now=T0)
     assert store.subscriber(-1) is None
     assert store.subscriptions(-100123) == ["kuril"]
     assert [d.chat_id for d in store.due_deliveries(T0)] == [-100123]
+    assert store.muted_sources(-100123) == ["tass-en"] and store.muted_sources(-1) == []
+    assert store.story_modes(1) == {-100123: "follow"}
 
 
 def test_forget_chat(store: Store) -> None:
     store.upsert_subscriber(5, now=T0)
     store.subscribe(5, "kuril", now=T0)
     store.ingest(FeedState(id="a", url="u"), [record("1")], now=T0, alert=True)
+    store.toggle_source(5, "tass-en", now=T0)
+    store.add_feedback(5, 1, "kuril", now=T0)
     store.forget_chat(5)
     assert store.subscriber(5) is None and store.subscriptions(5) == []
     assert store.outbox_counts() == {}
+    assert store.muted_sources(5) == [] and store.feedback() == []
 
 
 def test_subscribe_is_idempotent(store: Store) -> None:

@@ -135,17 +135,24 @@ def outlet_key(*, outlet: str | None, outlet_url: str | None, canonical: str | N
 
 
 def source_label(outlet: str | None, via: str | None) -> str:
-    """The source an alert shows: "TASS (via Google News)", or just the one name known."""
+    """The source an alert shows, in English: "TASS (via Google News)", or the one name known."""
+    name, through = source_parts(outlet, via)
+    return f"{name} (via {through})" if through else name
+
+
+def source_parts(outlet: str | None, via: str | None) -> tuple[str, str | None]:
+    """The outlet an alert names and the aggregator it came through (None: its own feed), for
+    the bot to say "TASS (via Google News)" in the chat's language."""
     if via:
         # a Google News search feed calls itself '"query" - Google News'
         head, found, tail = via.rpartition(" - ")
         if found and head and tail.strip() == "Google News":
             via = tail.strip()
     if not outlet:
-        return via or ""
+        return via or "", None
     if via and via.casefold() != outlet.casefold():
-        return f"{outlet} (via {via})"
-    return outlet
+        return outlet, via
+    return outlet, None
 
 
 def is_aggregator_link(url: str) -> bool:

@@ -10,9 +10,21 @@ from typing import Any
 import ahocorasick
 
 from store.archive import PastItem
-from watchers.topics.engine import Matcher, term_keys
+from watchers.topics.engine import Document, Matcher, term_keys
 from watchers.topics.normalise import normalise
-from watchers.topics.query import And, Field, Near, Node, Not, Or, Phrase, Term, leaves, parse
+from watchers.topics.query import (
+    And,
+    Field,
+    Meta,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Term,
+    leaves,
+    parse,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +88,7 @@ def backtest(
     for item in items:
         if not candidate(item):
             continue
-        for match in both.match({"title": item.title, "summary": item.summary}):
+        for match in both.match(_fields(item)):
             tally = tallies[match.topic_id[1:]]
             side = tally.old if match.topic_id[0] == "o" else tally.new
             side.setdefault(item.story_id, item)
@@ -112,7 +124,7 @@ def preview(items: Iterable[PastItem], query: str) -> tuple[int, list[PastItem]]
     matcher = Matcher({"q": parse(query)})
     found: dict[int, PastItem] = {}
     for item in items:
-        if matcher.match({"title": item.title, "summary": item.summary}):
+        if matcher.match(_fields(item)):
             kept = found.get(item.story_id)
             if kept is None or item.date > kept.date:
                 found[item.story_id] = item
@@ -160,7 +172,7 @@ def _necessary(node: Node) -> list[Term] | None:
         return [max(node.terms, key=lambda t: len(t.text))]
     if isinstance(node, Field):
         return _necessary(node.child)
-    if isinstance(node, Not):
+    if isinstance(node, Not | Meta):  # lang:, source: need no word
         return None
     if isinstance(node, Or):
         union: list[Term] = []
@@ -183,8 +195,13 @@ def _newest_first(change: StoryChange) -> tuple[float, int]:
     return -change.item.date.timestamp(), -change.story_id
 
 
-def _fields(item: PastItem) -> dict[str, str | None]:
-    return {"title": item.title, "summary": item.summary}
+def _fields(item: PastItem) -> Document:
+    """The item as the daemon matched it: its text, and its language and feed for `lang:` and
+    `source:`."""
+    return Document(
+        {"title": item.title, "summary": item.summary},
+        {"lang": item.lang, "source": item.feed_id},
+    )
 
 
 def _matched_terms(matcher: Matcher, topic_id: str, item: PastItem) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator
 
@@ -77,6 +77,7 @@ class FeedConfig(Model):
     interval: Duration | None = None
     adaptive: bool = False  # poll as often as the feed publishes, within interval..max_interval
     full_text: bool = False  # summarise matched items from their article page, not the feed text
+    lang: Literal["en", "ru", "ja"] | None = None  # the feed's language; else read from the text
 
     @field_validator("url")
     @classmethod

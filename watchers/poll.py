@@ -94,6 +94,7 @@ def _records(
                 marks=facts.marks,
                 outlet=item.outlet,
                 outlet_key=item.outlet_key,
+                lang=facts.lang,
             )
         )
     return records, sketches
@@ -262,7 +263,12 @@ class Poller:
             return PollReport(feed.id, "unchanged", fetched.status, next_poll_at=next_at)
         state = _succeeded(state, fetched, started, state.next_poll_at)
         read = await self.pool.read(
-            body, feed_id=feed.id, url=state.url, headers=fetched.headers, spec=self.topics.spec
+            body,
+            feed_id=feed.id,
+            url=state.url,
+            headers=fetched.headers,
+            spec=self.topics.spec,
+            lang=feed.lang,
         )
         parsed = read.parsed
         if parsed.error:

@@ -67,10 +67,17 @@ class ParsePool:
         url: str,
         headers: Mapping[str, str],
         spec: TopicSpec,
+        lang: str | None = None,
     ) -> ReadFeed:
         """Parse, and match each item against the topics of `spec`, in a worker."""
         call = functools.partial(
-            read_feed_wire, content, feed_id=feed_id, url=url, headers=dict(headers), spec=spec
+            read_feed_wire,
+            content,
+            feed_id=feed_id,
+            url=url,
+            headers=dict(headers),
+            spec=spec,
+            lang=lang,
         )
         pool = self._pool()
         try:

@@ -13,6 +13,7 @@ from typing import Any
 from watchers.boilerplate import strip_boilerplate
 from watchers.fingerprint import content_fingerprint
 from watchers.items import MAX_SUMMARY, Item, ParsedFeed
+from watchers.language import item_language
 from watchers.stories import Sketch, sketch
 from watchers.summary import Brief, brief
 from watchers.topics.compile import Matcher, TopicSpec, matcher_of
@@ -27,6 +28,7 @@ class ItemFacts:
     sketch: Sketch | None = None
     brief: str = ""  # the summary an alert shows
     marks: tuple[str, ...] = ()  # the matched words in it
+    lang: str | None = None  # the item's language (en, ru, ja)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ def to_wire(read: ReadFeed) -> Wire:
                 None if f.sketch is None else f.sketch.wire(),
                 f.brief,
                 f.marks,
+                f.lang,
             )
             for f in read.facts
         ],
@@ -87,21 +90,27 @@ def from_wire(wire: Wire) -> ReadFeed:
                 None if sketched is None else Sketch.unwire(sketched),
                 brief,
                 marks,
+                lang,
             )
-            for topics, fingerprint, sketched, brief, marks in facts
+            for topics, fingerprint, sketched, brief, marks, lang in facts
         ),
     )
 
 
-def item_facts(item: Item, matcher: Matcher) -> ItemFacts:
-    doc = Document({"title": item.title, "summary": item.summary, "content": ""})
+def item_facts(item: Item, matcher: Matcher, lang: str | None = None) -> ItemFacts:
+    """What matching, dedup and clustering need of an item; `lang` is its feed's `lang`."""
+    language = item_language(item.title, item.summary, lang)
+    doc = Document(
+        {"title": item.title, "summary": item.summary, "content": ""},
+        {"lang": language, "source": item.feed_id},
+    )
     topics = tuple(m.topic_id for m in matcher.match(doc))
     fingerprint = content_fingerprint(item.summary, doc.words("summary"))
     if not topics:
-        return ItemFacts(topics, fingerprint)
+        return ItemFacts(topics, fingerprint, lang=language)
     summary = _brief_of(item.summary, item.title, matcher, doc)
     report = sketch(item.title, item.summary, doc.words("title") + doc.words("summary"))
-    return ItemFacts(topics, fingerprint, report, summary.text, summary.marks)
+    return ItemFacts(topics, fingerprint, report, summary.text, summary.marks, language)
 
 
 def _brief_of(text: str, title: str, matcher: Matcher, doc: Document | None = None) -> Brief:
@@ -138,7 +147,13 @@ def read_article(content: bytes, *, url: str, title: str, spec: TopicSpec) -> Br
 
 
 def read_feed(
-    content: bytes, *, feed_id: str, url: str, headers: Mapping[str, str], spec: TopicSpec
+    content: bytes,
+    *,
+    feed_id: str,
+    url: str,
+    headers: Mapping[str, str],
+    spec: TopicSpec,
+    lang: str | None = None,
 ) -> ReadFeed:
     # here, not at the top: the daemon's own process imports this module but never parses, and
     # feedparser is 40 ms of its start
@@ -146,11 +161,19 @@ def read_feed(
 
     parsed = parse_feed(content, feed_id=feed_id, url=url, headers=headers)
     matcher = matcher_of(spec)  # compiled once per worker and topic set
-    return ReadFeed(parsed, tuple(item_facts(item, matcher) for item in parsed.items))
+    return ReadFeed(parsed, tuple(item_facts(item, matcher, lang) for item in parsed.items))
 
 
 def read_feed_wire(
-    content: bytes, *, feed_id: str, url: str, headers: Mapping[str, str], spec: TopicSpec
+    content: bytes,
+    *,
+    feed_id: str,
+    url: str,
+    headers: Mapping[str, str],
+    spec: TopicSpec,
+    lang: str | None = None,
 ) -> Wire:
     """`read_feed` for a parse worker: its result as `to_wire` gives it."""
-    return to_wire(read_feed(content, feed_id=feed_id, url=url, headers=headers, spec=spec))
+    return to_wire(
+        read_feed(content, feed_id=feed_id, url=url, headers=headers, spec=spec, lang=lang)
+    )

@@ -16,6 +16,7 @@ from enum import StrEnum
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.delivery.retry import retry_after_seconds
+from bot.i18n import N_
 
 EDIT_RETRY = 30.0  # seconds before a failed "Also:" update to a chat is tried again
 REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
@@ -159,9 +160,10 @@ class GivenUp:
     def add(self, line: str) -> None:
         self.lines.append(line)
 
-    def report(self, now: datetime, *, force: bool = False) -> str | None:
-        """The notice to send now, if one is due (`force`: at a stop), and the lines are
-        taken; None when there is nothing to say or the last report was too recent."""
+    def report(self, now: datetime, *, force: bool = False) -> tuple[str, dict[str, str]] | None:
+        """The notice to send now (a msgid and its values, for each admin's language), if one
+        is due (`force`: at a stop), and the lines are taken; None when there is nothing to say
+        or the last report was too recent."""
         if not self.lines:
             return None
         if not force and self.reported_at and now - self.reported_at < REPORT_EVERY:
@@ -169,8 +171,9 @@ class GivenUp:
         lines, self.lines = self.lines, []
         self.reported_at = now
         shown = "\n".join(f"- {line}" for line in lines[:10])
-        more = f"\n... and {len(lines) - 10} more" if len(lines) > 10 else ""
-        return (
-            f"kurilwatch: {len(lines)} alert(s) could not be delivered and were given up"
-            f" (kept in the outbox as 'failed'):\n{shown}{more}"
+        more = f"\n... +{len(lines) - 10}" if len(lines) > 10 else ""
+        message = N_(
+            "kurilwatch: alerts that could not be delivered and were given up: {n} (kept in"
+            " the outbox as 'failed'):\n{details}"
         )
+        return message, {"n": str(len(lines)), "details": shown + more}

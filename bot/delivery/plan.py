@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.i18n import EN, N_, Texts
 from store import ChatPrefs
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -20,7 +21,16 @@ _CLOCK = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
 
 
 class SettingError(ValueError):
-    """A bad command argument; the message says what to write instead."""
+    """A bad command argument; the message (a msgid, with `{name}` placeholders filled from
+    `values`) says what to write instead."""
+
+    def __init__(self, message: str, **values: str) -> None:
+        super().__init__(message.format(**values) if values else message)
+        self.message = message
+        self.values = values
+
+    def text(self, tr: Texts) -> str:
+        return tr._(self.message, **self.values)
 
 
 def chat_tz(prefs: ChatPrefs | None, default: tzinfo) -> tzinfo:
@@ -37,7 +47,9 @@ def chat_tz(prefs: ChatPrefs | None, default: tzinfo) -> tzinfo:
 def parse_clock(text: str) -> time:
     match = _CLOCK.match(text.strip())
     if not match:
-        raise SettingError(f"{text!r} is not a time of day; write it as HH:MM, like 08:30")
+        raise SettingError(
+            N_("{value} is not a time of day; write it as HH:MM, like 08:30"), value=repr(text)
+        )
     return time(int(match[1]), int(match[2]))
 
 
@@ -51,9 +63,11 @@ def parse_digest(args: list[str]) -> str:
     if len(words) == 3 and words[0] == "weekly":
         day = words[1][:3]
         if day not in DAYS:
-            raise SettingError(f"{args[1]!r} is not a day; write mon, tue, ... or sun")
+            raise SettingError(
+                N_("{value} is not a day; write mon, tue, ... or sun"), value=repr(args[1])
+            )
         return f"weekly {day} {parse_clock(words[2]):%H:%M}"
-    raise SettingError("write /digest off, /digest daily 08:00 or /digest weekly mon 08:00")
+    raise SettingError(N_("write /digest off, /digest daily 08:00 or /digest weekly mon 08:00"))
 
 
 def parse_quiet(args: list[str]) -> str:
@@ -63,16 +77,18 @@ def parse_quiet(args: list[str]) -> str:
         return ""
     if not 1 <= len(words) <= 2 or "-" not in words[0]:
         raise SettingError(
-            "write /quiet 23:00-07:00 silent (sent without a sound) or /quiet 23:00-07:00 hold"
-            " (sent when the quiet hours end), or /quiet off"
+            N_(
+                "write /quiet 23:00-07:00 silent (sent without a sound) or /quiet 23:00-07:00"
+                " hold (sent when the quiet hours end), or /quiet off"
+            )
         )
     start, _, end = words[0].partition("-")
     first, last = parse_clock(start), parse_clock(end)
     if first == last:
-        raise SettingError("the quiet hours must not start and end at the same time")
+        raise SettingError(N_("the quiet hours must not start and end at the same time"))
     mode = words[1] if len(words) == 2 else "silent"
     if mode not in ("silent", "hold"):
-        raise SettingError(f"{args[1]!r}: choose silent or hold")
+        raise SettingError(N_("{value}: choose silent or hold"), value=repr(args[1]))
     return f"{first:%H:%M}-{last:%H:%M} {mode}"
 
 
@@ -159,10 +175,21 @@ def _local(day: date, at: time, tz: tzinfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz)
 
 
-def next_digest_text(digest: str, now: datetime, tz: tzinfo) -> str:
-    """ "daily at 08:00 (next: Fri 27 Nov 08:00 Europe/Moscow)" for replies."""
+def next_digest_text(digest: str, now: datetime, tz: tzinfo, tr: Texts = EN) -> str:
+    """ "daily 08:00 (next: Fri 27 Nov 08:00 MSK)" for replies."""
     if not digest:
-        return "off: alerts are sent as they come"
+        return tr._("off: alerts are sent as they come")
     _, upcoming = digest_times(digest, now, tz)
     local = upcoming.astimezone(tz)
-    return f"{digest} (next: {local:%a %d %b %H:%M} {local.tzname()})"
+    words = digest.split()
+    if words[0] == "daily":
+        every = tr._("daily {time}", time=words[1])
+    else:
+        day = tr.day_name(DAYS.index(words[1]))
+        every = tr._("weekly, {day} {time}", day=day, time=words[2])
+    return tr._(
+        "{every} (next: {when} {zone})",
+        every=every,
+        when=tr.day_time(local, tz),
+        zone=local.tzname() or "",
+    )

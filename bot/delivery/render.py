@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
-from store import StoredItem, watch_id
-from watchers.aggregator import source_label
+from bot.i18n import EN, N_, Texts, texts
+from store import Delivery, Notice, StoredItem, watch_id
+from watchers.aggregator import source_parts
 from watchers.text import one_line, shorten
-from watchers.topics.normalise import is_cjk, is_cyrillic
 
 MAX_MESSAGE = 4096  # characters in one Telegram message
 SUMMARY_LIMIT = 400
 TITLE_LIMIT = 300
 MAX_MARKS = 20
-# the "Also:" line in the alert's own language (its title's script)
-_ALSO = {
-    "en": ("Also: ", ", ", " and others"),
-    "ru": ("Также: ", ", ", " и другие"),
-    "ja": ("他の報道: ", "、", " ほか"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +31,7 @@ class Alert:
     summary: str
     topics: tuple[str, ...]
     also: tuple[str, ...] = ()  # other outlets that carried the story
+    via: str | None = None  # the aggregator (Google News) the source's report came through
     marks: tuple[str, ...] = ()  # words of the summary to set in bold (the matched terms)
 
 
@@ -50,23 +45,53 @@ def alert_of(
     the outlet an aggregator item names ("TASS (via Google News)"), `topics` the ones to show
     (else the item's own); a chat's watches show as one "watch" topic."""
     shown = item.topics if topics is None else topics
+    name, via = source_parts(item.outlet, source or item.feed_id)
     return Alert(
         title=item.title,
         link=item.link,
-        source=source_label(item.outlet, source or item.feed_id),
+        source=name,
         published=item.published_at or item.fetched_at,
         summary=item.brief or item.summary,
         topics=tuple(dict.fromkeys("watch" if watch_id(t) is not None else t for t in shown)),
         also=also,
         marks=item.marks,
+        via=via,
     )
 
 
-def _when(moment: datetime | None, tz: tzinfo) -> str:
-    if moment is None:
-        return ""
-    local = moment.astimezone(tz)
-    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+def to_alert(delivery: Delivery) -> Alert:
+    return alert_of(delivery.item, delivery.feed_title, delivery.topics, delivery.also)
+
+
+def digest_of(rows: Sequence[Delivery], topic_titles: Mapping[str, str], tz: tzinfo) -> str:
+    """The digest of a chat's held alerts in the chat's language, its topics' titles too."""
+    tr = texts(rows[0].language)
+    titles = {tid: tr._(title) for tid, title in topic_titles.items()}
+    titles["watch"] = tr._("Your watches")
+    return render_digest([to_alert(d) for d in rows], titles=titles, tz=tz, tr=tr)
+
+
+def notice_text(notice: Notice) -> str:
+    """A notice in its admin's language, when it names a msgid (else its text)."""
+    if not notice.msgid:
+        return notice.text
+    return texts(notice.language)._(notice.msgid, **dict(notice.values))
+
+
+def _source(alert: Alert, tr: Texts, limit: int) -> str:
+    name = one_line(alert.source)[:limit]
+    if not alert.via:
+        return name
+    return tr._("{outlet} (via {aggregator})", outlet=name, aggregator=one_line(alert.via)[:60])
+
+
+def _outlets(names: Sequence[str], tr: Texts) -> str:
+    # Translators: what separates outlet names in "Also: TASS, Kyodo" (Japanese: 、)
+    return tr._(", ").join(one_line(o)[:60] for o in names)
+
+
+def _when(moment: datetime | None, tz: tzinfo, tr: Texts = EN) -> str:
+    return "" if moment is None else tr.when(moment, tz)
 
 
 def hashtag(topic_id: str) -> str:
@@ -79,20 +104,25 @@ def _safe_link(link: str | None) -> str | None:
     return None
 
 
-def _parts(alert: Alert, tz: tzinfo, summary_limit: int) -> tuple[str, str, str, str]:
-    title = shorten(one_line(alert.title), TITLE_LIMIT) or "(untitled)"
-    meta = " · ".join(p for p in (one_line(alert.source)[:100], _when(alert.published, tz)) if p)
+def _parts(
+    alert: Alert, tz: tzinfo, summary_limit: int, tr: Texts = EN
+) -> tuple[str, str, str, str]:
+    title = shorten(one_line(alert.title), TITLE_LIMIT) or tr._("(untitled)")
+    when = _when(alert.published, tz, tr)
+    meta = " · ".join(p for p in (_source(alert, tr, 100), when) if p)
     if alert.also:
-        lang = "ja" if is_cjk(alert.title) else "ru" if is_cyrillic(alert.title) else "en"
-        label, comma, others = _ALSO[lang]
-        also = comma.join(one_line(o)[:60] for o in alert.also[:10])
-        meta += f"\n{label}{also}" + (others if len(alert.also) > 10 else "")
+        also = _outlets(alert.also[:10], tr)
+        if len(alert.also) > 10:
+            also = tr._("{outlets} and others", outlets=also)
+        meta += "\n" + tr._("Also: {outlets}", outlets=also)
     summary = shorten(one_line(alert.summary), summary_limit)
     tags = " ".join(hashtag(t) for t in alert.topics)
     return title, meta, summary, tags
 
 
-def render_html(alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY_LIMIT) -> str:
+def render_html(
+    alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY_LIMIT, tr: Texts = EN
+) -> str:
     """Telegram HTML: bold linked title, source and time, summary, topics as hashtags.
 
     Every piece of feed text is escaped; the result stays within Telegram's 4096 characters.
@@ -106,14 +136,14 @@ def render_html(alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY_
         (0, False, alert.also),
         (0, False, ()),
     ):
-        text = _html(replace(alert, also=also), tz, limit, link if with_link else None)
+        text = _html(replace(alert, also=also), tz, limit, link if with_link else None, tr)
         if len(text) <= MAX_MESSAGE:
             break
     return text
 
 
-def _html(alert: Alert, tz: tzinfo, summary_limit: int, link: str | None) -> str:
-    title, meta, summary, tags = _parts(alert, tz, summary_limit)
+def _html(alert: Alert, tz: tzinfo, summary_limit: int, link: str | None, tr: Texts) -> str:
+    title, meta, summary, tags = _parts(alert, tz, summary_limit, tr)
     heading = f"<b>{html.escape(title, quote=False)}</b>"
     if link:
         heading = f'<a href="{html.escape(link, quote=True)}">{heading}</a>'
@@ -143,9 +173,11 @@ def _marked(text: str, marks: Sequence[str]) -> str:
     return "".join(pieces).replace("</b> <b>", " ")  # a matched phrase is one bold run
 
 
-def render_plain(alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY_LIMIT) -> str:
+def render_plain(
+    alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY_LIMIT, tr: Texts = EN
+) -> str:
     """The same alert as plain text (console mode, and Telegram's fallback for bad HTML)."""
-    title, meta, summary, tags = _parts(alert, tz, summary_limit)
+    title, meta, summary, tags = _parts(alert, tz, summary_limit, tr)
     lines = [title]
     if meta:
         lines.append(meta)
@@ -159,21 +191,44 @@ def render_plain(alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY
     return "\n".join(lines)[:MAX_MESSAGE]
 
 
+def first_sentence(text: str, limit: int = 240) -> str:
+    """The first sentence of a summary (within `limit` characters)."""
+    flat = one_line(text)
+    found = _SENTENCE_END.search(flat)
+    if found is not None and found.end() <= limit:
+        return flat[: found.end()].strip()
+    return shorten(flat, limit)
+
+
+def _bare(text: str) -> str:
+    return one_line(text).rstrip(".!?…。！？ ").casefold()
+
+
+_SENTENCE_END = re.compile(r"[.!?…](?=\s+[^\s])|[。！？]")
+
+
 def render_digest(
-    alerts: Sequence[Alert], *, titles: dict[str, str], tz: tzinfo = UTC, heading: str = "Digest"
+    alerts: Sequence[Alert],
+    *,
+    titles: dict[str, str],
+    tz: tzinfo = UTC,
+    heading: str | None = None,
+    tr: Texts = EN,
 ) -> str:
     """A digest in Telegram HTML: stories grouped by their first topic, newest first.
 
-    Each story is one linked title with its source and time. The result may exceed one
-    message; `bot.delivery.split.split_html` cuts it at paragraphs.
+    Each story is its linked title with its source and time, the first sentence of its summary
+    and the other outlets that carried it. The result may exceed one message;
+    `bot.delivery.split.split_html` cuts it at paragraphs.
     """
     groups: dict[str, list[Alert]] = {}
     for alert in alerts:
         groups.setdefault(alert.topics[0] if alert.topics else "", []).append(alert)
-    count = f"{len(alerts)} {'story' if len(alerts) == 1 else 'stories'}"
+    count = tr.ngettext("{n} story", "{n} stories", len(alerts))
+    heading = tr._("Digest") if heading is None else heading
     blocks = [f"<b>{html.escape(heading, quote=False)}</b> · {count}"]
     for topic, members in groups.items():
-        name = titles.get(topic, topic) or "Other"
+        name = titles.get(topic, topic) or tr._("Other")
         lines = [
             f"<b>{html.escape(name, quote=False)}</b> {html.escape(hashtag(topic), quote=False)}"
         ]
@@ -181,31 +236,48 @@ def render_digest(
             members, key=lambda a: a.published or datetime.min.replace(tzinfo=UTC), reverse=True
         )
         for alert in newest:
-            title = html.escape(shorten(one_line(alert.title), 200) or "(untitled)", quote=False)
+            title = shorten(one_line(alert.title), 200) or tr._("(untitled)")
+            title = html.escape(title, quote=False)
             link = _safe_link(alert.link)
             if link:
                 title = f'<a href="{html.escape(link, quote=True)}">{title}</a>'
             meta = " · ".join(
-                p for p in (one_line(alert.source)[:60], _when(alert.published, tz)) if p
+                p for p in (_source(alert, tr, 60), _when(alert.published, tz, tr)) if p
             )
             lines.append(
                 f"• {title}" + (f" — <i>{html.escape(meta, quote=False)}</i>" if meta else "")
             )
+            sentence = first_sentence(alert.summary)
+            if sentence and _bare(sentence) != _bare(alert.title):  # not the title again
+                lines.append(f"  {html.escape(sentence, quote=False)}")
+            if alert.also:
+                outlets = _outlets(alert.also[:10], tr)
+                lines.append(
+                    "  <i>"
+                    + html.escape(tr._("Also: {outlets}", outlets=outlets), quote=False)
+                    + "</i>"
+                )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
 
-def ago(moment: datetime | None, now: datetime) -> str:
+def ago(moment: datetime | None, now: datetime, tr: Texts = EN) -> str:
     """`moment` relative to `now`: "12 min ago", "in 3 h", "never"."""
     if moment is None:
-        return "never"
+        return tr._("never")
     seconds = int((now - moment).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if abs(seconds) >= 2 * size:
-            return (
-                f"{seconds // size} {unit} ago" if seconds > 0 else f"in {-seconds // size} {unit}"
-            )
-    return f"{seconds} s ago" if seconds >= 0 else f"in {-seconds} s"
+    for past, future, size in _AGO:
+        if abs(seconds) >= 2 * size or size == 1:
+            return tr._(past if seconds >= 0 else future, n=abs(seconds) // size)
+    return ""
+
+
+_AGO = (
+    (N_("{n} d ago"), N_("in {n} d"), 86400),
+    (N_("{n} h ago"), N_("in {n} h"), 3600),
+    (N_("{n} min ago"), N_("in {n} min"), 60),
+    (N_("{n} s ago"), N_("in {n} s"), 1),
+)
 
 
 def topics_line(topics: Sequence[tuple[str, str]]) -> str:

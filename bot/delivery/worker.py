@@ -16,23 +16,25 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TypeVar
 
-from telegram import Bot, LinkPreviewOptions, Message
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import NetworkError
 
+from bot.delivery.buttons import AlertButtons
 from bot.delivery.limits import DeliverySettings, SendLimits
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failure_of, outcome
 from bot.delivery.plan import Plan, chat_tz, plan
 from bot.delivery.render import (
     MAX_MESSAGE,
-    Alert,
-    alert_of,
-    render_digest,
+    digest_of,
+    notice_text,
     render_html,
     render_plain,
+    to_alert,
 )
 from bot.delivery.retry import with_retries
 from bot.delivery.split import split_html
+from bot.i18n import texts
 from bot.metrics import Metrics
 from store import AsyncStore, ChatPrefs, Delivery, Notice, OutboxState, Store
 from watchers.clock import Clock, utcnow
@@ -44,10 +46,6 @@ T = TypeVar("T")
 
 async def _ready(delivery: Delivery) -> Delivery:
     return delivery  # an edit has no claim: it is marked done after it
-
-
-def to_alert(delivery: Delivery) -> Alert:
-    return alert_of(delivery.item, delivery.feed_title, delivery.topics, delivery.also)
 
 
 class DeliveryWorker:
@@ -81,6 +79,7 @@ class DeliveryWorker:
         self._inflight: set[int] = set()  # chats with a send in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._given_up = GivenUp()
+        self._buttons = AlertButtons(store)
 
     def apply(self, settings: DeliverySettings) -> None:
         """New settings from a reloaded config; the concurrency stays until a restart."""
@@ -180,8 +179,7 @@ class DeliveryWorker:
 
     async def _send_digest(self, chat_id: int, rows: list[Delivery], *, silent: bool) -> None:
         """One digest of the held alerts, in as many messages as Telegram's limit needs."""
-        titles = {**self.settings.topic_titles, "watch": "Your watches"}
-        text = render_digest([to_alert(d) for d in rows], titles=titles, tz=self.tz)
+        text = digest_of(rows, self.settings.topic_titles, self.tz)
         ids = [d.id for d in rows]
         first_id: int | None = None
         try:
@@ -302,10 +300,11 @@ class DeliveryWorker:
             return
         try:
             await self.bot.edit_message_text(
-                render_html(to_alert(delivery), tz=self.tz),
+                render_html(to_alert(delivery), tz=self.tz, tr=texts(delivery.language)),
                 chat_id=delivery.chat_id,
                 message_id=delivery.message_id,
                 parse_mode=ParseMode.HTML,
+                reply_markup=await self._buttons.of(delivery),  # an edit without them drops them
                 link_preview_options=LinkPreviewOptions(
                     is_disabled=not self.settings.link_previews
                 ),
@@ -350,7 +349,7 @@ class DeliveryWorker:
         """Send a notice to an admin, as plain text."""
         state, error, at = OutboxState.SENT, None, self.clock()
         try:
-            await self._send(notice.chat_id, notice.text[:MAX_MESSAGE], html=False)
+            await self._send(notice.chat_id, notice_text(notice)[:MAX_MESSAGE], html=False)
         except Exception as exc:
             result = self._outcome(exc, Path.NOTICE, at, notice)
             if result.hold is not None:
@@ -370,16 +369,22 @@ class DeliveryWorker:
 
     async def _report_given_up(self, *, force: bool = False) -> None:
         now = self.clock()
-        text = self._given_up.report(now, force=force)
-        if text is not None:
-            await self.store.run(Store.notify_admins, text, now=now)
+        report = self._given_up.report(now, force=force)
+        if report is not None:
+            message, values = report
+            await self.store.run(
+                Store.notify_admins, message.format(**values), now=now, msgid=message, values=values
+            )
 
     async def _deliver(self, delivery: Delivery, *, silent: bool = False) -> None:
         alert = to_alert(delivery)
+        tr = texts(delivery.language)
+        buttons = await self._buttons.of(delivery)
+        send = functools.partial(
+            self._send, delivery.chat_id, silent=silent, markup=buttons, reply_to=delivery.reply_to
+        )
         try:
-            message = await self._send(
-                delivery.chat_id, render_html(alert, tz=self.tz), html=True, silent=silent
-            )
+            message = await send(render_html(alert, tz=self.tz, tr=tr), html=True)
         except Exception as exc:
             if failure_of(exc) is not Failure.UNPARSABLE:
                 await self._failure(delivery, exc)
@@ -390,9 +395,7 @@ class DeliveryWorker:
                 getattr(exc, "message", exc),
             )
             try:
-                message = await self._send(
-                    delivery.chat_id, render_plain(alert, tz=self.tz), html=False
-                )
+                message = await send(render_plain(alert, tz=self.tz, tr=tr), html=False)
             except Exception as retry_exc:
                 await self._failure(delivery, retry_exc, html=False)
                 return
@@ -403,13 +406,26 @@ class DeliveryWorker:
             "chat %d: alert %d sent (item %d)", delivery.chat_id, delivery.id, delivery.item.id
         )
 
-    async def _send(self, chat_id: int, text: str, *, html: bool, silent: bool = False) -> Message:
+    async def _send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        html: bool,
+        silent: bool = False,
+        markup: InlineKeyboardMarkup | None = None,
+        reply_to: int | None = None,
+    ) -> Message:
         return await self.bot.send_message(
             chat_id,
             text,
             parse_mode=ParseMode.HTML if html else None,
             disable_notification=silent,
             link_preview_options=LinkPreviewOptions(is_disabled=not self.settings.link_previews),
+            reply_markup=markup,
+            reply_parameters=None
+            if reply_to is None
+            else ReplyParameters(reply_to, allow_sending_without_reply=True),
         )
 
     def _count(

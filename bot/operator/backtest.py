@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from bot.config import Config
+from bot.i18n import N_
 from store import AsyncStore, PastItem, Store
 from watchers.backtest import StoryChange, TopicDiff, backtest
 
@@ -28,7 +29,7 @@ def recent_items(store: Store, since: datetime) -> list[PastItem]:
 
 async def report_reload(
     store: AsyncStore,
-    tell_admins: Callable[[str], Awaitable[None]],
+    tell_admins: Callable[[str, dict[str, str]], Awaitable[None]],
     old: Mapping[str, str],
     new: Mapping[str, str],
 ) -> str:
@@ -39,7 +40,7 @@ async def report_reload(
     diffs = await asyncio.to_thread(backtest, items, old, new)
     if not diffs:
         return ""
-    await tell_admins(reload_notice(diffs))
+    await tell_admins(*reload_notice(diffs))
     return f" (last {RELOAD_WINDOW.days} days: " + ", ".join(d.counts() for d in diffs) + ")"
 
 
@@ -97,13 +98,14 @@ def _json(diff: TopicDiff) -> dict[str, Any]:
     }
 
 
-def reload_notice(diffs: Sequence[TopicDiff], window: timedelta = RELOAD_WINDOW) -> str:
-    """The admins' line after a reload that changed topic queries."""
-    days = window.days
-    counts = "; ".join(
-        f"{d.topic_id}: +{len(d.gained)} -{len(d.lost)} ({d.unchanged} unchanged)" for d in diffs
-    )
-    return (
-        f"kurilwatch: config applied. Topic queries over the last {days} days"
-        f" (stories gained/lost): {counts}. `kurilwatch backtest` lists them."
-    )
+def reload_notice(
+    diffs: Sequence[TopicDiff], window: timedelta = RELOAD_WINDOW
+) -> tuple[str, dict[str, str]]:
+    """The admins' line after a reload that changed topic queries: a msgid (each admin reads it
+    in their language) and its values."""
+    counts = "; ".join(f"{d.topic_id}: +{len(d.gained)} -{len(d.lost)}" for d in diffs)
+    unchanged = "; ".join(f"{d.topic_id}: {d.unchanged}" for d in diffs)
+    return N_(
+        "kurilwatch: config applied. Topic queries over the last {days} days (stories"
+        " gained/lost): {counts}; unchanged: {unchanged}. `kurilwatch backtest` lists them."
+    ), {"days": str(window.days), "counts": counts, "unchanged": unchanged}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from telegram import Update
@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 from bot.commands import stats_lines
 from bot.delivery.render import ago
 from bot.operator.export import csv_text
-from bot.telegram.context import args_of, ctx_of, esc, is_bot_admin, reply
+from bot.telegram.context import args_of, ctx_of, esc, is_bot_admin, reply, texts_of
 from bot.telegram.guards import broadcast_text
 from store import Store
 from watchers.config import parse_duration
@@ -27,7 +27,8 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None
 def admin_only(handler: Handler) -> Handler:
     async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not is_bot_admin(update, ctx_of(context)):
-            await reply(update, "Sorry, only the bot's admins may use that command.")
+            tr = await texts_of(update, context)
+            await reply(update, tr._("Sorry, only the bot's admins may use that command."))
             return
         await handler(update, context)
 
@@ -39,37 +40,48 @@ def admin_only(handler: Handler) -> Handler:
 @admin_only
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     now = ctx.clock()
     figures = await ctx.store.run(Store.stats, now=now)
-    lines = stats_lines(figures, now)
-    await reply(update, "<b>Stats</b>\n" + "\n".join(esc(line) for line in lines))
+    lines = stats_lines(figures, now, tr)
+    await reply(update, tr._("<b>Stats</b>") + "\n" + "\n".join(esc(line) for line in lines))
 
 
 @admin_only
 async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     now = ctx.clock()
     states = await ctx.store.run(Store.feed_states)
     if not states:
-        await reply(update, "No feed has been polled yet.")
+        await reply(update, tr._("No feed has been polled yet."))
         return
-    lines = ["<b>Feeds</b>"]
+    lines = [tr._("<b>Feeds</b>")]
     for state in sorted(states, key=lambda s: (s.disabled_reason is None, -s.consecutive_errors)):
         if state.disabled_reason:
-            mark, detail = "⛔", f"disabled: {state.disabled_reason}"
+            mark, detail = "⛔", tr._("disabled: {reason}", reason=state.disabled_reason)
         elif state.consecutive_errors:
             mark = "⚠️"
-            detail = f"{state.consecutive_errors} errors in a row: {state.last_error or '?'}"
+            detail = tr.ngettext(
+                "{n} error in a row: {error}",
+                "{n} errors in a row: {error}",
+                state.consecutive_errors,
+                error=state.last_error or "?",
+            )
         else:
-            mark, detail = "✅", f"status {state.last_status}"
+            mark, detail = "✅", tr._("status {status}", status=state.last_status)
         upcoming = (
-            f"; next poll in {int((state.next_poll_at - now).total_seconds() // 60)} min"
+            tr._(
+                "; next poll in {minutes} min",
+                minutes=int((state.next_poll_at - now).total_seconds() // 60),
+            )
             if state.next_poll_at and state.next_poll_at > now and not state.disabled_reason
             else ""
         )
         lines.append(
-            f"{mark} <code>{esc(state.id)}</code> — last success"
-            f" {ago(state.last_success_at, now)}; {esc(detail[:200])}{upcoming}"
+            f"{mark} <code>{esc(state.id)}</code> — "
+            + tr._("last success {ago}", ago=ago(state.last_success_at, now, tr))
+            + f"; {esc(detail[:200])}{upcoming}"
         )
     await reply(update, "\n".join(lines))
 
@@ -77,28 +89,39 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 @admin_only
 async def reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     if ctx.reload is None:
-        await reply(update, "Reloading is not available in this process.")
+        await reply(update, tr._("Reloading is not available in this process."))
         return
-    await reply(update, esc(await ctx.reload()))
+    await reply(update, esc(await ctx.reload(tr)))
 
 
 @admin_only
 async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     message = update.effective_message
     text = ""
     if message is not None and message.text:
         text = broadcast_text(message.text)
     if not text:
-        await reply(update, "Write the message after the command: <code>/broadcast text</code>.")
+        await reply(
+            update, tr._("Write the message after the command: <code>/broadcast text</code>.")
+        )
         return
     if len(text) > MAX_BROADCAST:
-        await reply(update, f"Keep a broadcast under {MAX_BROADCAST} characters.")
+        await reply(update, tr._("Keep a broadcast under {n} characters.", n=MAX_BROADCAST))
         return
     queued = await ctx.store.run(Store.broadcast, text, now=ctx.clock())
     ctx.wake()
-    await reply(update, f"Queued for {queued} chats; it goes out within Telegram's limits.")
+    await reply(
+        update,
+        tr.ngettext(
+            "Queued for {n} chat; it goes out within Telegram's limits.",
+            "Queued for {n} chats; it goes out within Telegram's limits.",
+            queued,
+        ),
+    )
 
 
 @admin_only
@@ -106,6 +129,7 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/export [topic] [30d]: the matched stories of the period as a CSV document (the columns
     of `kurilwatch export`), read on the store thread and written on a worker."""
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     message = update.effective_message
     if message is None:
         return
@@ -117,7 +141,7 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
             since = parse_duration(arg)
         except ValueError:
-            await reply(update, "Write <code>/export [topic] [30d]</code>.")
+            await reply(update, tr._("Write <code>/export [topic] [30d]</code>."))
             return
     now = ctx.clock()
     stories = await ctx.store.run(Store.stories, [topic] if topic else None, since=now - since)
@@ -125,7 +149,12 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_document(
         document=data,
         filename=f"kurilwatch-{topic or 'all'}-{now:%Y%m%d}.csv",
-        caption=f"{len(stories)} stories since {now - since:%Y-%m-%d %H:%M} UTC",
+        caption=tr.ngettext(
+            "{n} story since {since}",
+            "{n} stories since {since}",
+            len(stories),
+            since=tr.when(now - since, UTC),
+        ),
     )
 
 

@@ -17,6 +17,7 @@ from telegram import (
     BotCommandScopeDefault,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    Message,
     Update,
 )
 from telegram.error import BadRequest
@@ -29,7 +30,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram import admin, guards, insights
+from bot.i18n import EN, Texts, texts
+from bot.telegram import admin, guards, insights, news_filters, story_buttons
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
 from bot.telegram.context import (
@@ -43,8 +45,9 @@ from bot.telegram.context import (
     may_change,
     register,
     reply,
+    texts_of,
 )
-from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME, language
+from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME
 from store import ChatPrefs, Store
 
 __all__ = ["BotContext", "bot_commands", "install", "set_commands"]
@@ -53,27 +56,32 @@ log = logging.getLogger(__name__)
 TOGGLE = "t:"  # callback data of a topic button: "t:<topic id>"
 
 
-def keyboard(ctx: BotContext, subscribed: Sequence[str]) -> InlineKeyboardMarkup:
-    """One button per topic; pressing it toggles the subscription (✅ = subscribed)."""
-    return InlineKeyboardMarkup(
+def keyboard(
+    ctx: BotContext,
+    subscribed: Sequence[str],
+    extra: Sequence[InlineKeyboardButton] = (),
+    tr: Texts = EN,
+) -> InlineKeyboardMarkup:
+    """One button per topic; pressing it toggles the subscription (✅ = subscribed); `extra`
+    is a last row (/start's offer of news languages)."""
+    rows = [
         [
-            [
-                InlineKeyboardButton(
-                    f"{'✅' if t.id in subscribed else '➕'} {t.title}",
-                    callback_data=f"{TOGGLE}{t.id}"[:64],
-                )
-            ]
-            for t in ctx.topics
+            InlineKeyboardButton(
+                f"{'✅' if t.id in subscribed else '➕'} {tr._(t.title)}",
+                callback_data=f"{TOGGLE}{t.id}"[:64],
+            )
         ]
-    )
+        for t in ctx.topics
+    ]
+    return InlineKeyboardMarkup([*rows, list(extra)] if extra else rows)
 
 
-async def settings_text(ctx: BotContext, chat_id: int) -> str:
+async def settings_text(ctx: BotContext, chat_id: int, tr: Texts) -> str:
     """The chat's current settings, in a few lines."""
     prefs = await ctx.store.run(Store.prefs, chat_id)
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
     watches = await ctx.store.run(Store.watches, chat_id)
-    return prefs_commands.describe(ctx, prefs, subscribed, len(watches))
+    return prefs_commands.describe(ctx, prefs, subscribed, len(watches), tr=tr)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -83,17 +91,26 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id = await register(update, ctx)
     if chat_id is None:
         return
-    user = update.effective_user
+    tr = await texts_of(update, context)
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
     first = esc(ctx.topic_ids()[0])
     text = (
-        WELCOME[language(user.language_code if user else None)]
-        + f"\n\n{ctx.topic_list(subscribed)}\n\nTap a topic below, or send"
-        f" <code>/subscribe {first}</code> (or <code>/subscribe all</code>).\n\n"
-        + await settings_text(ctx, chat_id)
-        + "\n\n/help lists every command."
+        tr._(WELCOME)
+        + "\n\n"
+        + ctx.topic_list(subscribed, tr)
+        + "\n\n"
+        + tr._(
+            "Tap a topic below, or send <code>/subscribe {first}</code>"
+            " (or <code>/subscribe all</code>).",
+            first=first,
+        )
+        + "\n\n"
+        + await settings_text(ctx, chat_id, tr)
+        + "\n\n"
+        + tr._("/help lists every command.")
     )
-    await reply(update, text, markup=keyboard(ctx, subscribed))
+    offer = news_filters.start_row(tr.lang, tr)
+    await reply(update, text, markup=keyboard(ctx, subscribed, offer, tr))
 
 
 async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -102,51 +119,60 @@ async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query is None or query.data is None or not query.data.startswith(TOGGLE):
         return
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     topic = query.data.removeprefix(TOGGLE)
     chat = update.effective_chat
     if chat is None or topic not in ctx.topic_ids():
-        await query.answer("That topic is no longer offered; send /start again.")
+        await query.answer(tr._("That topic is no longer offered; send /start again."))
         return
     if not await is_chat_admin(update, context):
-        await query.answer("Only this group's admins can change its topics.", show_alert=True)
+        await query.answer(tr._("Only this group's admins can change its topics."), show_alert=True)
         return
     await register(update, ctx)
     if topic in await ctx.store.run(Store.subscriptions, chat.id):
         await ctx.store.run(Store.unsubscribe, chat.id, topic)
-        note = f"Unsubscribed from {topic}."
+        note = tr._("Unsubscribed from {topics}.", topics=topic)
     else:
         await ctx.store.run(Store.subscribe, chat.id, topic, now=ctx.clock())
-        note = f"Subscribed to {topic}."
+        note = tr._("Subscribed to {topic}.", topic=topic)
     subscribed = await ctx.store.run(Store.subscriptions, chat.id)
     await query.answer(note)
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    extra = markup.inline_keyboard[-1] if markup and markup.inline_keyboard else ()
+    if not any(str(b.callback_data or "").startswith(news_filters.NEWS) for b in extra):
+        extra = ()
     try:
-        await query.edit_message_reply_markup(keyboard(ctx, subscribed))
+        await query.edit_message_reply_markup(keyboard(ctx, subscribed, extra, tr))
     except BadRequest as exc:  # "message is not modified" after a double tap
         log.debug("keyboard not updated: %s", exc.message)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
-    user = update.effective_user
-    lang = language(user.language_code if user else None)
-    lines = [f"/{c.name} — {esc(c.about(lang))}" for c in COMMANDS if not c.admin]
-    text = "<b>Commands</b>\n" + "\n".join(lines)
+    tr = await texts_of(update, context)
+    lines = [f"/{c.name} — {esc(c.about(tr.lang))}" for c in COMMANDS if not c.admin]
+    text = tr._("<b>Commands</b>") + "\n" + "\n".join(lines)
     if is_bot_admin(update, ctx):
-        admin_lines = [f"/{c.name} — {esc(c.about(lang))}" for c in COMMANDS if c.admin]
-        text += "\n\n<b>Admin</b>\n" + "\n".join(admin_lines)
+        admin_lines = [f"/{c.name} — {esc(c.about(tr.lang))}" for c in COMMANDS if c.admin]
+        text += "\n\n" + tr._("<b>Admin</b>") + "\n" + "\n".join(admin_lines)
     else:
-        text += "\n\nAdmins also have /stats, /feeds, /reload and /broadcast."
+        text += "\n\n" + tr._("Admins also have /stats, /feeds, /reload and /broadcast.")
+    text += "\n\n" + tr._(
+        "Under every alert: 🔕 mute this story, 🔔 follow it (each further report comes as a"
+        " reply), 👎 not relevant."
+    )
     await reply(update, text)
 
 
 async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     chat = update.effective_chat
     subscribed = await ctx.store.run(Store.subscriptions, chat.id) if chat else []
     await reply(
         update,
-        f"<b>Topics</b> (✅ = subscribed)\n{ctx.topic_list(subscribed)}",
-        markup=keyboard(ctx, subscribed),
+        tr._("<b>Topics</b> (✅ = subscribed)") + "\n" + ctx.topic_list(subscribed, tr),
+        markup=keyboard(ctx, subscribed, (), tr),
     )
 
 
@@ -164,17 +190,29 @@ def _valid_ids(ctx: BotContext) -> str:
     return ", ".join(f"<code>{esc(t)}</code>" for t in ctx.topic_ids())
 
 
+def _problem(tr: Texts, ctx: BotContext, unknown: Sequence[str]) -> str:
+    """Which topic ids were wrong, and the valid ones."""
+    if unknown:
+        problem = tr.ngettext(
+            "Unknown topic {topics}.",
+            "Unknown topics {topics}.",
+            len(unknown),
+            topics=esc(", ".join(repr(u) for u in unknown)),
+        )
+    else:
+        problem = tr._("Which topic?")
+    return problem + " " + tr._("Valid topics: {ids}.", ids=_valid_ids(ctx))
+
+
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     known, unknown = _chosen(args_of(context), ctx)
     if unknown or not known:
-        problem = (
-            f"Unknown topic {', '.join(repr(u) for u in unknown)}. " if unknown else "Which topic? "
-        )
+        example = f"<code>/subscribe {esc(ctx.topic_ids()[0])}</code>"
         await reply(
             update,
-            esc(problem) + f"Valid topics: {_valid_ids(ctx)}.\n"
-            "Example: <code>/subscribe " + esc(ctx.topic_ids()[0]) + "</code>",
+            _problem(tr, ctx, unknown) + "\n" + tr._("Example: {example}", example=example),
         )
         return
     chat_id = await changing_chat(update, context)
@@ -186,24 +224,24 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     parts = []
     if added:
         parts.append(
-            f"Subscribed to {', '.join(added)}. New stories will be sent here as they come."
+            tr._("Subscribed to {topic}.", topic=", ".join(added))
+            + " "
+            + tr._("New stories will be sent here as they come.")
         )
     if already:
-        parts.append(f"Already subscribed to {', '.join(already)}.")
+        parts.append(tr._("Already subscribed to {topics}.", topics=", ".join(already)))
     await reply(update, esc(" ".join(parts)))
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     known, unknown = _chosen(args_of(context), ctx)
     chat = update.effective_chat
     if chat is None:
         return
     if unknown or not known:
-        problem = (
-            f"Unknown topic {', '.join(repr(u) for u in unknown)}. " if unknown else "Which topic? "
-        )
-        await reply(update, esc(problem) + f"Valid topics: {_valid_ids(ctx)}.")
+        await reply(update, _problem(tr, ctx, unknown))
         return
     if not await may_change(update, context):
         return
@@ -211,32 +249,33 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     missing = [t for t in known if t not in removed]
     parts = []
     if removed:
-        parts.append(f"Unsubscribed from {', '.join(removed)}.")
+        parts.append(tr._("Unsubscribed from {topics}.", topics=", ".join(removed)))
     if missing:
-        parts.append(f"You were not subscribed to {', '.join(missing)}.")
+        parts.append(tr._("You were not subscribed to {topics}.", topics=", ".join(missing)))
     await reply(update, esc(" ".join(parts)))
 
 
 async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     chat = update.effective_chat
     if chat is None:
         return
     subscribed = await ctx.store.run(Store.subscriptions, chat.id)
     watches = await ctx.store.run(Store.watches, chat.id)
     prefs: ChatPrefs | None = await ctx.store.run(Store.prefs, chat.id)
-    titles = ctx.titles()
+    titles = ctx.titles(tr)
     if subscribed:
-        lines = [
-            f"• <code>{esc(t)}</code> — {esc(titles.get(t, '(no longer offered)'))}"
-            for t in subscribed
-        ]
-        text = "<b>Your subscriptions</b>\n" + "\n".join(lines)
+        gone = tr._("(no longer offered)")
+        lines = [f"• <code>{esc(t)}</code> — {esc(titles.get(t, gone))}" for t in subscribed]
+        text = tr._("<b>Your subscriptions</b>") + "\n" + "\n".join(lines)
     else:
-        text = "You follow no topics yet. /topics shows them; /subscribe adds one."
+        text = tr._("You follow no topics yet. /topics shows them; /subscribe adds one.")
     if watches:
-        text += "\n\n<b>Your watches</b>\n" + watch_commands.numbered(watches)
-    text += "\n\n" + prefs_commands.describe(ctx, prefs, subscribed, len(watches), short=True)
+        text += "\n\n" + tr._("<b>Your watches</b>") + "\n" + watch_commands.numbered(watches)
+    text += "\n\n" + prefs_commands.describe(
+        ctx, prefs, subscribed, len(watches), short=True, tr=tr
+    )
     text += "\n" + await insights.settings_lines(ctx, chat.id)
     await reply(update, text)
 
@@ -246,11 +285,14 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None or not await may_change(update, context):
         return
+    tr = await texts_of(update, context)  # before its language is forgotten too
     await ctx.store.run(Store.forget_chat, chat.id)
     await reply(
         update,
-        "Stopped. I deleted everything I kept about this chat: its topics, watches, settings and"
-        " queued alerts. Send /start to begin again.",
+        tr._(
+            "Stopped. I deleted everything I kept about this chat: its topics, watches, settings"
+            " and queued alerts. Send /start to begin again."
+        ),
     )
     if ctx.watches_changed is not None:
         await ctx.watches_changed()
@@ -259,9 +301,11 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
+        user = update.effective_user
+        tr = texts(user.language_code if user else None)  # the store may be what failed
         try:
             await update.effective_message.reply_text(
-                "Sorry, something went wrong; please try again."
+                tr._("Sorry, something went wrong; please try again.")
             )
         except Exception:
             log.debug("could not tell the user about the error", exc_info=True)
@@ -278,6 +322,7 @@ HANDLERS = {
     **watch_commands.HANDLERS,
     **prefs_commands.HANDLERS,
     **insights.HANDLERS,
+    **news_filters.HANDLERS,
     **admin.HANDLERS,
 }
 
@@ -290,6 +335,8 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
     for name, callback in HANDLERS.items():
         application.add_handler(CommandHandler(name, callback, filters=guards.NEW_MESSAGES))
     application.add_handler(CallbackQueryHandler(toggle, pattern=f"^{TOGGLE}"))
+    for pattern, callback in {**news_filters.CALLBACKS, **story_buttons.CALLBACKS}.items():
+        application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     application.add_handler(CallbackQueryHandler(guards.unknown_button))
     application.add_handler(
         MessageHandler(filters.COMMAND & guards.NEW_MESSAGES, guards.unknown_command)

@@ -15,6 +15,7 @@ from telegram.ext import ContextTypes
 from bot.delivery.plan import chat_tz
 from bot.delivery.retry import with_retries
 from bot.delivery.split import split_html
+from bot.i18n import EN, Texts, language, texts
 from store import AsyncStore, ChatPrefs, Store
 from watchers.clock import Clock, utcnow
 from watchers.topics.compile import Topic
@@ -30,20 +31,23 @@ class BotContext:
     admins: frozenset[int] = frozenset()
     tz: tzinfo = UTC  # telegram.timezone: a chat's default
     max_watches: int = 10
+    feeds: Sequence[tuple[str, str]] = ()  # (id, title) of the configured feeds, for /sources
     watches_changed: Callable[[], Awaitable[None]] | None = None  # the daemon recompiles
-    reload: Callable[[], Awaitable[str]] | None = None  # re-read the config; says what changed
+    # re-read the config; says what changed, in the language given
+    reload: Callable[[Texts], Awaitable[str]] | None = None
     wake: Callable[[], None] = field(default=lambda: None)  # new notices or alerts queued
     feeds_url: str | None = None  # the HTTP listener's /feeds, when it is on
 
     def topic_ids(self) -> list[str]:
         return [t.id for t in self.topics]
 
-    def titles(self) -> dict[str, str]:
-        return {t.id: t.title for t in self.topics}
+    def titles(self, tr: Texts = EN) -> dict[str, str]:
+        """Topic id → title (the shipped config's titles in `tr`'s language)."""
+        return {t.id: tr._(t.title) for t in self.topics}
 
-    def topic_list(self, subscribed: Sequence[str] = ()) -> str:
+    def topic_list(self, subscribed: Sequence[str] = (), tr: Texts = EN) -> str:
         return "\n".join(
-            f"{'✅' if t.id in subscribed else '•'} <code>{esc(t.id)}</code> — {esc(t.title)}"
+            f"{'✅' if t.id in subscribed else '•'} <code>{esc(t.id)}</code> — {esc(tr._(t.title))}"
             for t in self.topics
         )
 
@@ -88,7 +92,18 @@ async def register(update: Update, ctx: BotContext) -> int | None:
         title=chat.title or chat.username or chat.first_name,
         language_code=user.language_code if user else None,
     )
+    if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and user is not None:
+        # a group speaks the language of whoever set it up, until an admin says /language
+        await ctx.store.run(Store.adopt_language, chat.id, language(user.language_code))
     return chat.id
+
+
+async def texts_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Texts:
+    """The language to answer in: the chat's own (/language, a group's setup), else the
+    sender's Telegram language."""
+    chat, user = update.effective_chat, update.effective_user
+    stored = await ctx_of(context).store.run(Store.language, chat.id) if chat else None
+    return texts(stored or (user.language_code if user else None))
 
 
 async def is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -112,7 +127,8 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     """Commands that change a group's settings are for its admins; others are told so."""
     if await is_chat_admin(update, context):
         return True
-    await reply(update, "Only this group's admins can change its alerts and settings.")
+    tr = await texts_of(update, context)
+    await reply(update, tr._("Only this group's admins can change its alerts and settings."))
     return False
 
 

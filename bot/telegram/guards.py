@@ -7,7 +7,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes, filters
 
-from bot.telegram.context import ctx_of, is_chat_admin, reply
+from bot.telegram.context import ctx_of, is_chat_admin, reply, texts_of
 from store import Store
 
 # Commands run from new messages only: an edit of `/broadcast text` must not send it again
@@ -42,13 +42,17 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         message.text or "", chat.type if chat else None, context.bot.username
     ):
         return
-    await reply(update, "I don't know that command. /help lists the ones I understand.")
+    tr = await texts_of(update, context)
+    await reply(update, tr._("I don't know that command. /help lists the ones I understand."))
 
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A button whose data no handler knows (an old keyboard, or forged data): stop its spinner."""
     if update.callback_query is not None:
-        await update.callback_query.answer("That button is no longer in use; send /start again.")
+        tr = await texts_of(update, context)
+        await update.callback_query.answer(
+            tr._("That button is no longer in use; send /start again.")
+        )
 
 
 async def may_restart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -60,7 +64,10 @@ async def may_restart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
     known = await ctx_of(context).store.run(Store.subscriber, chat.id)
     if (known is not None and known.active) or await is_chat_admin(update, context):
         return True
-    await reply(update, "Alerts are not running in this group; only its admins can start them.")
+    tr = await texts_of(update, context)
+    await reply(
+        update, tr._("Alerts are not running in this group; only its admins can start them.")
+    )
     return False
 
 

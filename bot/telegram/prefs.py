@@ -13,7 +13,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.plan import SettingError, next_digest_text, parse_digest, parse_quiet
-from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply
+from bot.i18n import EN, LANGUAGE_NAMES, Texts
+from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
 from store import ChatPrefs, Store
 from watchers.bounded import OutOfRange
 from watchers.config import parse_duration
@@ -28,21 +29,26 @@ def describe(
     watches: int,
     *,
     short: bool = False,
+    tr: Texts = EN,
 ) -> str:
     """The chat's settings in a few lines, for /start and /list."""
     tz = ctx.chat_tz(prefs)
     now = ctx.clock()
-    lines = [] if short else [f"<b>Your topics:</b> {esc(', '.join(subscribed) or 'none yet')}"]
+    lines = []
     if not short:
-        lines.append(f"<b>Watches:</b> {watches} (/watch adds one)")
+        topics = ", ".join(subscribed) or tr._("none yet")
+        lines.append(tr._("<b>Your topics:</b> {topics}", topics=esc(topics)))
+        lines.append(tr._("<b>Watches:</b> {n} (/watch adds one)", n=watches))
     digest = prefs.digest if prefs else ""
-    lines.append(f"<b>Digest:</b> {esc(next_digest_text(digest, now, tz))}")
-    lines.append(f"<b>Time zone:</b> {esc(str(tz))}")
+    lines.append(tr._("<b>Digest:</b> {digest}", digest=esc(next_digest_text(digest, now, tz, tr))))
+    lines.append(tr._("<b>Time zone:</b> {zone}", zone=esc(str(tz))))
+    news = prefs.news_langs if prefs and prefs.news_langs else ()
+    names = ", ".join(LANGUAGE_NAMES[n] for n in news if n in LANGUAGE_NAMES) or tr._("all")
+    lines.append(tr._("<b>News languages:</b> {langs} (/lang)", langs=esc(names)))
     if prefs and prefs.quiet:
-        lines.append(f"<b>Quiet hours:</b> {esc(prefs.quiet)}")
+        lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(prefs.quiet)))
     if prefs and prefs.muted_until and prefs.muted_until > now:
-        until = prefs.muted_until.astimezone(tz)
-        lines.append(f"<b>Muted until</b> {until:%a %d %b %H:%M}")
+        lines.append(tr._("<b>Muted until</b> {when}", when=tr.day_time(prefs.muted_until, tz)))
     return "\n".join(lines)
 
 
@@ -64,20 +70,25 @@ async def _prefs(update: Update, ctx: BotContext) -> ChatPrefs | None:
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     args = args_of(context)
     if not args:
         prefs = await _prefs(update, ctx)
-        current = next_digest_text(prefs.digest if prefs else "", ctx.clock(), ctx.chat_tz(prefs))
+        digest = prefs.digest if prefs else ""
+        current = next_digest_text(digest, ctx.clock(), ctx.chat_tz(prefs), tr)
         await reply(
             update,
-            f"Digest: {esc(current)}.\nChange it with <code>/digest off</code>,"
-            " <code>/digest daily 08:00</code> or <code>/digest weekly mon 08:00</code>.",
+            tr._(
+                "Digest: {current}.\nChange it with <code>/digest off</code>,"
+                " <code>/digest daily 08:00</code> or <code>/digest weekly mon 08:00</code>.",
+                current=esc(current),
+            ),
         )
         return
     try:
         value = parse_digest(args)
     except SettingError as exc:
-        await reply(update, esc(str(exc)))
+        await reply(update, esc(exc.text(tr)))
         return
     if not await _change(update, context, digest=value):
         return
@@ -86,35 +97,50 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if value:
         await reply(
             update,
-            f"Digest: {esc(next_digest_text(value, ctx.clock(), tz))}. Alerts wait for it,"
-            " grouped by topic. <code>/digest off</code> sends them as they come again.",
+            tr._(
+                "Digest: {current}. Alerts wait for it, grouped by topic."
+                " <code>/digest off</code> sends them as they come again.",
+                current=esc(next_digest_text(value, ctx.clock(), tz, tr)),
+            ),
         )
     else:
-        await reply(update, "Digest off: alerts are sent as they come.")
+        await reply(update, tr._("Digest off: alerts are sent as they come."))
 
 
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     args = args_of(context)
     if len(args) != 1:
         prefs = await _prefs(update, ctx)
         await reply(
             update,
-            f"Your time zone is {esc(str(ctx.chat_tz(prefs)))}. Change it with"
-            " <code>/timezone Europe/Moscow</code> (an Area/City name).",
+            tr._(
+                "Your time zone is {zone}. Change it with"
+                " <code>/timezone Europe/Moscow</code> (an Area/City name).",
+                zone=esc(str(ctx.chat_tz(prefs))),
+            ),
         )
         return
     name = await asyncio.to_thread(_zone_name, args[0])
     if name is None:
         await reply(
             update,
-            f"{esc(repr(args[0]))} is not a time zone I know. Write an Area/City name such as"
-            " <code>Europe/Moscow</code>, <code>Asia/Tokyo</code> or <code>Asia/Sakhalin</code>.",
+            tr._(
+                "{value} is not a time zone I know. Write an Area/City name such as"
+                " <code>Europe/Moscow</code>, <code>Asia/Tokyo</code> or"
+                " <code>Asia/Sakhalin</code>.",
+                value=esc(repr(args[0])),
+            ),
         )
         return
     if await _change(update, context, timezone=name):
         await reply(
-            update, f"Time zone set to {esc(name)}: alert times, digests and quiet hours use it."
+            update,
+            tr._(
+                "Time zone set to {zone}: alert times, digests and quiet hours use it.",
+                zone=esc(name),
+            ),
         )
 
 
@@ -142,34 +168,47 @@ def _zone_names() -> dict[str, str]:
 
 async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     args = args_of(context)
     if not args:
         prefs = await _prefs(update, ctx)
-        current = prefs.quiet if prefs and prefs.quiet else "none"
+        current = prefs.quiet if prefs and prefs.quiet else tr._("none")
         await reply(
             update,
-            f"Quiet hours: {esc(current)}. Set them with <code>/quiet 23:00-07:00 silent</code>"
-            " (alerts come without a sound) or <code>/quiet 23:00-07:00 hold</code> (they wait"
-            " until the quiet hours end); <code>/quiet off</code> removes them.",
+            tr._(
+                "Quiet hours: {current}. Set them with <code>/quiet 23:00-07:00 silent</code>"
+                " (alerts come without a sound) or <code>/quiet 23:00-07:00 hold</code> (they"
+                " wait until the quiet hours end); <code>/quiet off</code> removes them.",
+                current=esc(current),
+            ),
         )
         return
     try:
         value = parse_quiet(args)
     except SettingError as exc:
-        await reply(update, esc(str(exc)))
+        await reply(update, esc(exc.text(tr)))
         return
     if not await _change(update, context, quiet=value):
         return
     if not value:
-        await reply(update, "Quiet hours off.")
+        await reply(update, tr._("Quiet hours off."))
         return
     span, mode = value.split()
-    how = "without a sound" if mode == "silent" else "when they end, together"
-    await reply(update, f"Quiet hours {span} (your time zone): alerts then come {how}.")
+    if mode == "silent":
+        text = tr._(
+            "Quiet hours {span} (your time zone): alerts then come without a sound.", span=span
+        )
+    else:
+        text = tr._(
+            "Quiet hours {span} (your time zone): alerts then come when they end, together.",
+            span=span,
+        )
+    await reply(update, text)
 
 
 async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     args = args_of(context)
     try:
         if len(args) != 1:
@@ -178,31 +217,37 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except OutOfRange:  # a well-written duration of a century: the same answer as 31d
         span = MAX_MUTE + timedelta(days=1)
     except ValueError:
-        await reply(update, "For how long? Write <code>/mute 2h</code> or <code>/mute 1d</code>.")
+        await reply(
+            update, tr._("For how long? Write <code>/mute 2h</code> or <code>/mute 1d</code>.")
+        )
         return
     if not timedelta(minutes=1) <= span <= MAX_MUTE:
-        await reply(update, "Mute for between 1 minute and 30 days, like <code>/mute 8h</code>.")
+        await reply(
+            update, tr._("Mute for between 1 minute and 30 days, like <code>/mute 8h</code>.")
+        )
         return
     until = ctx.clock() + span
     if not await _change(update, context, muted_until=until):
         return
     prefs = await _prefs(update, ctx)
-    local = until.astimezone(ctx.chat_tz(prefs))
     await reply(
         update,
-        f"Muted until {local:%a %d %b %H:%M}. Alerts wait and come together then;"
-        " /unmute ends it now.",
+        tr._(
+            "Muted until {when}. Alerts wait and come together then; /unmute ends it now.",
+            when=tr.day_time(until, ctx.chat_tz(prefs)),
+        ),
     )
 
 
 async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     prefs = await _prefs(update, ctx)
     if prefs is None or prefs.muted_until is None or prefs.muted_until <= ctx.clock():
-        await reply(update, "Alerts are not muted.")
+        await reply(update, tr._("Alerts are not muted."))
         return
     if await _change(update, context, muted_until=ctx.clock()):
-        await reply(update, "Unmuted: alerts held meanwhile come now, together.")
+        await reply(update, tr._("Unmuted: alerts held meanwhile come now, together."))
 
 
 HANDLERS = {

@@ -1,109 +1,64 @@
-"""What the bot says about itself: the command list (per language) and the welcome."""
+"""What the bot says about itself: the command list and the welcome (translated in
+`bot/locales`, see `bot.i18n`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-LANGUAGES = ("en", "ru", "ja")
+from bot.i18n import LANGUAGES, N_, language, texts
+
+__all__ = ["COMMANDS", "LANGUAGES", "WELCOME", "Command", "language"]
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
     name: str
-    en: str
-    ru: str
-    ja: str
+    description: str  # English; the msgid of its translations
     admin: bool = False  # only for telegram.admins; not in the public menu
 
-    def about(self, language: str) -> str:
-        return str(getattr(self, language if language in LANGUAGES else "en"))
+    def about(self, lang: str) -> str:
+        return texts(lang)._(self.description)
 
 
 COMMANDS = (
-    Command(
-        "start", "welcome, topics and your settings", "приветствие, темы и настройки", "開始と設定"
-    ),
-    Command("help", "all commands", "все команды", "コマンド一覧"),
-    Command("topics", "the topics you can follow", "темы для подписки", "トピック一覧"),
-    Command(
-        "subscribe", "follow a topic: /subscribe <id>", "подписаться: /subscribe <id>", "購読する"
-    ),
-    Command("unsubscribe", "stop following a topic", "отписаться от темы", "購読をやめる"),
-    Command(
-        "list", "your topics, watches and settings", "ваши темы, запросы и настройки", "購読と設定"
-    ),
-    Command("latest", "recent stories: /latest [topic] [n]", "последние новости", "最新のニュース"),
-    Command("search", "search stored news: /search <words>", "поиск по новостям", "ニュース検索"),
-    Command(
-        "watch", "your own alert: /watch <query>", "свой запрос: /watch <запрос>", "キーワード登録"
-    ),
-    Command("watches", "your watches", "ваши запросы", "登録キーワード"),
-    Command(
-        "mywatch", "your watches as an Atom feed", "ваши запросы как лента Atom", "Atomフィード"
-    ),
-    Command(
-        "unwatch", "remove a watch: /unwatch <n>", "удалить запрос: /unwatch <n>", "キーワード削除"
-    ),
-    Command(
-        "digest",
-        "off | daily HH:MM | weekly <day> HH:MM",
-        "сводка: off | daily | weekly",
-        "ダイジェスト",
-    ),
-    Command("timezone", "your time zone: /timezone Europe/Moscow", "часовой пояс", "タイムゾーン"),
-    Command("quiet", "quiet hours: /quiet 23:00-07:00 silent|hold", "тихие часы", "通知しない時間"),
-    Command("mute", "pause alerts: /mute 2h | 1d", "пауза: /mute 2h | 1d", "一時停止"),
-    Command("unmute", "resume alerts", "возобновить", "再開"),
-    Command(
-        "trend",
-        "a chart: /trend [topic] [7d|30d|90d]",
-        "график: /trend [тема] [7d|30d|90d]",
-        "推移グラフ",
-    ),
-    Command(
-        "report",
-        "weekly report: /report weekly <day> HH:MM | off",
-        "недельный отчёт: /report weekly <день> ЧЧ:ММ | off",
-        "週間レポート",
-    ),
-    Command("spikes", "spike alerts: /spikes on | off", "всплески: /spikes on | off", "急増通知"),
-    Command("stop", "stop and forget this chat", "остановить и удалить данные", "停止と削除"),
-    Command("stats", "subscribers, stories, deliveries", "статистика", "統計", admin=True),
-    Command("feeds", "feed health", "состояние лент", "フィードの状態", admin=True),
-    Command("reload", "re-read config.yaml", "перечитать config.yaml", "設定の再読込", admin=True),
-    Command(
-        "export", "stories as CSV: /export [topic] [30d]", "выгрузка CSV", "CSV出力", admin=True
-    ),
-    Command(
-        "broadcast",
-        "message every chat: /broadcast <text>",
-        "сообщение всем",
-        "全員に送信",
-        admin=True,
-    ),
+    Command("start", N_("welcome, topics and your settings")),
+    Command("help", N_("all commands")),
+    Command("topics", N_("the topics you can follow")),
+    Command("subscribe", N_("follow a topic: /subscribe <id>")),
+    Command("unsubscribe", N_("stop following a topic")),
+    Command("list", N_("your topics, watches and settings")),
+    Command("latest", N_("recent stories: /latest [topic] [n]")),
+    Command("search", N_("search stored news: /search <words>")),
+    Command("watch", N_("your own alert: /watch <query>")),
+    Command("watches", N_("your watches")),
+    Command("mywatch", N_("your watches as an Atom feed")),
+    Command("unwatch", N_("remove a watch: /unwatch <n>")),
+    Command("digest", N_("off | daily HH:MM | weekly <day> HH:MM")),
+    Command("timezone", N_("your time zone: /timezone Europe/Moscow")),
+    Command("quiet", N_("quiet hours: /quiet 23:00-07:00 silent|hold")),
+    Command("mute", N_("pause alerts: /mute 2h | 1d")),
+    Command("unmute", N_("resume alerts")),
+    Command("lang", N_("news languages: /lang ru en | all")),
+    Command("sources", N_("mute or unmute outlets")),
+    Command("language", N_("the bot's language: /language en|ru|ja")),
+    Command("trend", N_("a chart: /trend [topic] [7d|30d|90d]")),
+    Command("report", N_("weekly report: /report weekly <day> HH:MM | off")),
+    Command("spikes", N_("spike alerts: /spikes on | off")),
+    Command("stop", N_("stop and forget this chat")),
+    Command("stats", N_("subscribers, stories, deliveries"), admin=True),
+    Command("feeds", N_("feed health"), admin=True),
+    Command("reload", N_("re-read config.yaml"), admin=True),
+    Command("export", N_("stories as CSV: /export [topic] [30d]"), admin=True),
+    Command("broadcast", N_("message every chat: /broadcast <text>"), admin=True),
 )
 
-WELCOME = {
-    "en": (
-        "👋 <b>kurilwatch</b> sends you news alerts on the Kuril Islands dispute and the "
-        "Russia–Japan peace treaty, from Russian, Japanese and English sources: one alert per "
-        "story, as it happens. Tap a topic below to follow it, or write your own alert with "
-        "<code>/watch</code>."
-    ),
-    "ru": (
-        "👋 <b>kurilwatch</b> присылает новости о Курильских островах и мирном договоре "
-        "России и Японии из российских, японских и английских источников: одно сообщение на "
-        "событие, сразу. Нажмите на тему ниже, чтобы подписаться, или задайте свой запрос "
-        "командой <code>/watch</code>."
-    ),
-    "ja": (
-        "👋 <b>kurilwatch</b> は北方領土問題と日露平和条約のニュースを、ロシア・日本・英語の"
-        "報道からお届けします。下のトピックを押すと購読できます。"
-    ),
-}
+# the shipped config.yaml's topic titles: chats see them in their language (an operator's own
+# titles are shown as written)
+SHIPPED_TOPIC_TITLES = (N_("Kuril Islands"), N_("Russia–Japan peace treaty"))
 
-
-def language(code: str | None) -> str:
-    """The bot's language for a Telegram `language_code` (en, ru or ja; English otherwise)."""
-    base = (code or "en").split("-")[0].lower()
-    return base if base in LANGUAGES else "en"
+WELCOME = N_(
+    "👋 <b>kurilwatch</b> sends you news alerts on the Kuril Islands dispute and the "
+    "Russia–Japan peace treaty, from Russian, Japanese and English sources: one alert per "
+    "story, as it happens. Tap a topic below to follow it, or write your own alert with "
+    "<code>/watch</code>."
+)

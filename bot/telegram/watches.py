@@ -11,7 +11,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.render import alert_of, render_digest
-from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply
+from bot.i18n import Texts
+from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply, texts_of
 from store import AsyncStore, PastItem, SearchError, Store, Watch
 from watchers import bounded
 from watchers.backtest import preview
@@ -33,90 +34,128 @@ def newest_items(store: Store, since: datetime, limit: int) -> list[PastItem]:
     return list(store.past_items(since, newest_first=True, limit=limit))
 
 
-async def preview_lines(store: AsyncStore, query: str, now: datetime) -> str:
+async def preview_lines(store: AsyncStore, query: str, now: datetime, tr: Texts) -> str:
     """The preview paragraph of /watch's answer (HTML): how many stories of the last 30 days
     the query would have matched, and the latest three; read on the store thread, matched on a
     worker thread."""
     items = await store.run(newest_items, now - PREVIEW_WINDOW, PREVIEW_ITEMS)
     count, latest = await asyncio.to_thread(preview, items, query)
     days = PREVIEW_WINDOW.days
-    scope = f"the last {days} days" + (
-        f" (the newest {PREVIEW_ITEMS:,} items)" if len(items) >= PREVIEW_ITEMS else ""
-    )
-    if not count:
-        return (
-            f"It would have matched no story of {scope}: check the spelling, maybe a typo."
-            " It is saved anyway."
+    if len(items) >= PREVIEW_ITEMS:
+        scope = tr._(
+            "the last {days} days (the newest {most} items)", days=days, most=f"{PREVIEW_ITEMS:,}"
         )
-    lines = [f"In {scope} it would have matched {count} {'story' if count == 1 else 'stories'}:"]
+    else:
+        scope = tr._("the last {days} days", days=days)
+    if not count:
+        return tr._(
+            "It would have matched no story of {scope}: check the spelling, maybe a typo."
+            " It is saved anyway.",
+            scope=scope,
+        )
+    lines = [
+        tr.ngettext(
+            "In {scope} it would have matched {n} story:",
+            "In {scope} it would have matched {n} stories:",
+            count,
+            scope=scope,
+        )
+    ]
     for item in latest[:PREVIEW_SHOWN]:
         title = (
             f'<a href="{esc(item.link)}">{esc(item.title)}</a>' if item.link else esc(item.title)
         )
-        lines.append(f"• {item.date:%d %b} {title} ({esc(item.outlet)})")
+        day = tr.day_month(item.date)
+        lines.append(f"• {day} {title} ({esc(item.outlet)})")
     return "\n".join(lines)
 
 
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     query = " ".join(args_of(context)).strip()
     if not query:
         await reply(
             update,
-            "Write what to watch for, in the topic query language, for example:\n"
-            "<code>/watch Shikotan OR Шикотан OR 色丹</code>\n"
-            '<code>/watch "peace treaty" AND Motegi</code>',
+            tr._("Write what to watch for, in the topic query language, for example:")
+            + "\n<code>/watch Shikotan OR Шикотан OR 色丹</code>\n"
+            '<code>/watch "peace treaty" AND Motegi</code>\n'
+            "<code>/watch Shikotan lang:en</code>",
         )
         return
     if len(query) > MAX_QUERY:
-        await reply(update, f"That query is too long: keep it under {MAX_QUERY} characters.")
+        await reply(
+            update,
+            tr._("That query is too long: keep it under {n} characters.", n=MAX_QUERY),
+        )
         return
     try:
         parse(query)
     except QueryError as exc:
         pointer = " " * (exc.column - 1) + "^"
+        problem = tr._(exc.template, **exc.values)
+        problem = tr._("column {column}: {problem}", column=exc.column, problem=problem)
         await reply(
             update,
-            f"I can't read that query: {esc(str(exc))}\n<pre>{esc(query)}\n{pointer}</pre>",
+            tr._("I can't read that query: {problem}", problem=esc(problem))
+            + f"\n<pre>{esc(query)}\n{pointer}</pre>",
         )
         return
     chat_id = await changing_chat(update, context)
     if chat_id is None:
         return
-    shown = await preview_lines(ctx.store, query, ctx.clock())
+    shown = await preview_lines(ctx.store, query, ctx.clock(), tr)
     added = await ctx.store.run(
         Store.add_watch, chat_id, query, now=ctx.clock(), limit=ctx.max_watches
     )
     if added is None:
         await reply(
             update,
-            f"You have {ctx.max_watches} watches, the most a chat may have."
-            " Remove one with /unwatch first (/watches lists them).",
+            tr.ngettext(
+                "You have {n} watch, the most a chat may have.",
+                "You have {n} watches, the most a chat may have.",
+                ctx.max_watches,
+            )
+            + " "
+            + tr._("Remove one with /unwatch first (/watches lists them)."),
         )
         return
     if ctx.watches_changed is not None:
         await ctx.watches_changed()
+    code = f"<code>{esc(query)}</code>"
     await reply(
         update,
-        f"Watching for <code>{esc(query)}</code>. New stories that match come here, like topic"
-        f" alerts. /watches lists your watches.\n\n{shown}",
+        tr._(
+            "Watching for {query}. New stories that match come here, like topic alerts."
+            " /watches lists your watches.",
+            query=code,
+        )
+        + f"\n\n{shown}",
     )
 
 
 async def watches(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     chat = update.effective_chat
     if chat is None:
         return
     mine = await ctx.store.run(Store.watches, chat.id)
     if not mine:
-        await reply(update, "You have no watches. Add one with <code>/watch &lt;query&gt;</code>.")
+        await reply(
+            update, tr._("You have no watches. Add one with <code>/watch &lt;query&gt;</code>.")
+        )
         return
     await reply(
         update,
-        f"<b>Your watches</b> ({len(mine)} of {ctx.max_watches})\n{numbered(mine)}\n\n"
-        "Remove one with <code>/unwatch &lt;n&gt;</code>."
-        + ("\n/mywatch gives their stories as a feed for your reader." if ctx.feeds_url else ""),
+        tr._("<b>Your watches</b> ({n} of {most})", n=len(mine), most=ctx.max_watches)
+        + f"\n{numbered(mine)}\n\n"
+        + tr._("Remove one with <code>/unwatch &lt;n&gt;</code>.")
+        + (
+            "\n" + tr._("/mywatch gives their stories as a feed for your reader.")
+            if ctx.feeds_url
+            else ""
+        ),
     )
 
 
@@ -124,37 +163,48 @@ async def mywatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The link to the chat's own Atom feed of what its watches matched, at an unguessable
     address (the token is the only secret; /stop forgets it)."""
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     chat = update.effective_chat
     if chat is None:
         return
     if ctx.feeds_url is None:
-        await reply(update, "Feeds are off on this bot (the operator has not set metrics.listen).")
+        await reply(
+            update, tr._("Feeds are off on this bot (the operator has not set metrics.listen).")
+        )
         return
     if not await ctx.store.run(Store.watches, chat.id):
         await reply(
             update,
-            "You have no watches yet: add one with <code>/watch &lt;query&gt;</code>, and its"
-            " stories will be in your feed.",
+            tr._(
+                "You have no watches yet: add one with <code>/watch &lt;query&gt;</code>, and its"
+                " stories will be in your feed."
+            ),
         )
         return
     token = await ctx.store.run(Store.feed_token, chat.id, now=ctx.clock())
     url = f"{ctx.feeds_url}/w/{token}.atom"
     await reply(
         update,
-        "The latest 50 stories your watches matched, as an Atom feed for your reader:\n"
-        f"<code>{esc(url)}</code>\nKeep the address to yourself: anyone with it can read the feed.",
+        tr._(
+            "The latest 50 stories your watches matched, as an Atom feed for your reader:\n"
+            "{url}\nKeep the address to yourself: anyone with it can read the feed.",
+            url=f"<code>{esc(url)}</code>",
+        ),
     )
 
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     chat = update.effective_chat
     args = args_of(context)
     if chat is None:
         return
     number = bounded.clamped(args[0], MAX_WATCH_NUMBER) if len(args) == 1 else None
     if number is None:
-        await reply(update, "Which one? Write <code>/unwatch 2</code>; /watches numbers them.")
+        await reply(
+            update, tr._("Which one? Write <code>/unwatch 2</code>; /watches numbers them.")
+        )
         return
     if not await may_change(update, context):
         return
@@ -163,17 +213,23 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         count = len(await ctx.store.run(Store.watches, chat.id))
         await reply(
             update,
-            f"There is no watch number {esc(args[0])}: you have {count}. /watches lists them.",
+            tr._(
+                "There is no watch number {number}: you have {n}. /watches lists them.",
+                number=esc(args[0]),
+                n=count,
+            ),
         )
         return
     if ctx.watches_changed is not None:
         await ctx.watches_changed()
-    await reply(update, f"Stopped watching for <code>{esc(removed.query)}</code>.")
+    code = f"<code>{esc(removed.query)}</code>"
+    await reply(update, tr._("Stopped watching for {query}.", query=code))
 
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/latest [topic] [n]: the newest stories, of one topic or of all."""
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     topic_ids, count = ctx.topic_ids(), 5
     for arg in args_of(context):
         if (number := bounded.clamped(arg, MAX_LATEST + 1)) is not None:
@@ -184,56 +240,70 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             valid = ", ".join(f"<code>{esc(t)}</code>" for t in ctx.topic_ids())
             await reply(
                 update,
-                f"Unknown topic {esc(repr(arg))}. Write <code>/latest [topic] [n]</code>;"
-                f" topics: {valid}.",
+                tr._(
+                    "Unknown topic {topic}. Write <code>/latest [topic] [n]</code>;"
+                    " topics: {valid}.",
+                    topic=esc(repr(arg)),
+                    valid=valid,
+                ),
             )
             return
     if not 1 <= count <= MAX_LATEST:
-        await reply(update, f"Ask for 1 to {MAX_LATEST} stories, like <code>/latest 10</code>.")
-        return
-    found = await ctx.store.run(Store.latest, topic_ids, limit=count)
-    if not found:
-        await reply(update, "No stories yet. They appear here once the feeds bring some.")
+        await reply(
+            update,
+            tr._("Ask for 1 to {most} stories, like <code>/latest 10</code>.", most=MAX_LATEST),
+        )
         return
     chat = update.effective_chat
     prefs = await ctx.store.run(Store.prefs, chat.id) if chat else None
+    langs = list(prefs.news_langs) if prefs else []
+    found = await ctx.store.run(Store.latest, topic_ids, limit=count, langs=langs)
+    if not found:
+        await reply(update, tr._("No stories yet. They appear here once the feeds bring some."))
+        return
     alerts = [
         alert_of(item, source, [t for t in item.topics if t in topic_ids]) for item, source in found
     ]
     await reply(
         update,
-        render_digest(alerts, titles=ctx.titles(), tz=ctx.chat_tz(prefs), heading="Latest"),
+        render_digest(
+            alerts, titles=ctx.titles(tr), tz=ctx.chat_tz(prefs), heading=tr._("Latest"), tr=tr
+        ),
     )
 
 
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
+    tr = await texts_of(update, context)
     words = " ".join(args_of(context)).strip()
     if not words:
         await reply(
             update,
-            'Write what to look for: <code>/search Shikotan</code>, <code>/search "peace'
+            tr._("Write what to look for:") + ' <code>/search Shikotan</code>, <code>/search "peace'
             ' treaty" Motegi</code>, <code>/search Курил*</code>.',
         )
         return
-    try:
-        found = await ctx.store.run(Store.search, words[:MAX_QUERY], limit=10)
-    except SearchError as exc:
-        await reply(update, esc(str(exc)))
-        return
-    if not found:
-        await reply(update, f"Nothing stored matches {esc(repr(words))}.")
-        return
     chat = update.effective_chat
     prefs = await ctx.store.run(Store.prefs, chat.id) if chat else None
+    langs = list(prefs.news_langs) if prefs else []
+    try:
+        found = await ctx.store.run(Store.search, words[:MAX_QUERY], limit=10, langs=langs)
+    except SearchError as exc:
+        reason = tr._(exc.template, **exc.values)
+        await reply(update, tr._("I cannot search for that: {reason}", reason=esc(reason)))
+        return
+    if not found:
+        await reply(update, tr._("Nothing stored matches {words}.", words=esc(repr(words))))
+        return
     alerts = [alert_of(item, topics=["search"]) for item in found]
     await reply(
         update,
         render_digest(
             alerts,
-            titles={"search": f"Found for {words}"},
+            titles={"search": tr._("Found for {words}", words=words)},
             tz=ctx.chat_tz(prefs),
-            heading="Search",
+            heading=tr._("Search"),
+            tr=tr,
         ),
     )
 

@@ -16,7 +16,19 @@ import ahocorasick
 
 from watchers.topics.morph import russian_forms
 from watchers.topics.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
-from watchers.topics.query import And, Field, Near, Node, Not, Or, Phrase, Term, anchored, leaves
+from watchers.topics.query import (
+    And,
+    Field,
+    Meta,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Term,
+    anchored,
+    leaves,
+)
 
 # summary and content are both the body of an item: `summary:` looks in either
 _FIELD_GROUPS = {
@@ -77,8 +89,11 @@ class Document:
     """One item's fields, normalised once for every pass over them (topic matching, explain,
     fingerprints and story sketches): words and their haystacks."""
 
-    def __init__(self, fields: Mapping[str, str | None]) -> None:
+    def __init__(
+        self, fields: Mapping[str, str | None], meta: Mapping[str, str | None] | None = None
+    ) -> None:
         self.texts = {name: text for name, text in fields.items() if text}
+        self.meta = dict(meta or {})  # lang, source: what `lang:` and `source:` test
         self.haystacks: dict[str, str] = {}
         self._cased: dict[str, list[str]] = {}
         self._words: dict[str, list[str]] = {}
@@ -168,7 +183,12 @@ class Matcher:
         for topic_index in candidates:
             ctx = _Context(doc, found, explain)
             if self._tests[topic_index](ctx, None):
-                hits = tuple(Hit(label, o.field, doc.offset(o)) for label, o in ctx.hits or ())
+                hits = tuple(
+                    Hit(label, o.field, doc.offset(o))
+                    if isinstance(o, _Occurrence)
+                    else Hit(label, o, None)
+                    for label, o in ctx.hits or ()
+                )
                 matches.append(Match(self._topic_ids[topic_index], hits))
         return matches
 
@@ -195,7 +215,8 @@ class _Context:
 
     def __init__(self, doc: Document, found: Mapping[int, list[_Occurrence]], explain: bool):
         self.doc, self.found = doc, found
-        self.hits: list[tuple[str, _Occurrence]] | None = [] if explain else None
+        # (label, where); a `lang:` or `source:` condition is where its field is
+        self.hits: list[tuple[str, _Occurrence | str]] | None = [] if explain else None
 
 
 Test = Callable[[_Context, Fields], bool]
@@ -209,6 +230,16 @@ class _Compiler:
         self.term_ids = term_ids
 
     def test(self, node: Node) -> Test:
+        if isinstance(node, Meta):
+            label = str(node)
+
+            def condition(ctx: _Context, fields: Fields) -> bool:
+                held = node.holds(ctx.doc.meta)
+                if held and ctx.hits is not None:
+                    ctx.hits.append((label, node.name))
+                return held
+
+            return condition
         if isinstance(node, Term) and not node.cased:
             return self._plain_term(node)
         if isinstance(node, Term | Phrase):
@@ -400,7 +431,7 @@ def _clauses(node: Node) -> list[list[Term]]:
         return [list(leaves(node.left)), list(leaves(node.right))]
     if isinstance(node, Field):
         return _clauses(node.child)
-    if isinstance(node, Not):
+    if isinstance(node, Not | Meta):
         return []
     if isinstance(node, And):
         return [clause for child in node.children for clause in _clauses(child)]

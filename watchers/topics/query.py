@@ -13,12 +13,15 @@ A word matches case-insensitively, Russian words in every inflected form, `word*
 that starts so, a quoted phrase its words in a row, `a NEAR/n b` the two within n words,
 `title:x` only in that field, and `=Word` only with the same capitalisation (proper nouns
 that collide with common words). Japanese and Chinese terms match as substrings.
+`lang:ru` and `source:tass` are conditions on the item rather than words: its language, and
+the feed it came from (`source:tass` matches the feed `tass` and `tass-en`, `tass-ru`, ...);
+they narrow a query and cannot stand alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from watchers import bounded
@@ -29,15 +32,25 @@ MAX_NEAR = 50
 MAX_DEPTH = 32  # nesting bound: the parser, the matcher and str() recurse once per level
 DEFAULT_NEAR = 5
 FIELDS = ("title", "summary", "content")
+META_FIELDS = ("lang", "source")
+LANGS = ("en", "ru", "ja")
+_SOURCE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 class QueryError(ValueError):
     """A query that does not parse; `column` is 1-based."""
 
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(f"column {column}: {message}")
-        self.message = message
+    def __init__(self, message: str, column: int, **values: object) -> None:
+        self.template = message  # a msgid of the bot's catalogues, with `values`
+        self.values = {name: str(value) for name, value in values.items()}
+        self.message = message.format(**self.values) if values else message
         self.column = column
+        super().__init__(f"column {column}: {self.message}")
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction into the bot's catalogues (bot/locales)."""
+    return message
 
 
 # -- the tree ---------------------------------------------------------------------------------
@@ -109,13 +122,32 @@ class Not:
         return f"-{self.child}"
 
 
-Node = Term | Phrase | Near | Field | And | Or | Not
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """A condition on the item itself: `lang:ru`, `source:tass`."""
+
+    name: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.value}"
+
+    def holds(self, meta: Mapping[str, str | None]) -> bool:
+        actual = meta.get(self.name) or ""
+        if self.name == "source":
+            return actual == self.value or actual.startswith(self.value + "-")
+        return actual == self.value
+
+
+Node = Term | Phrase | Near | Field | And | Or | Not | Meta
 
 
 def leaves(node: Node, *, positive_only: bool = False) -> Iterator[Term]:
     """The terms of a tree (without those under NOT, if asked)."""
     if isinstance(node, Term):
         yield node
+    elif isinstance(node, Meta):
+        return
     elif isinstance(node, Phrase):
         yield from node.terms
     elif isinstance(node, Near):
@@ -160,19 +192,24 @@ def _lex(query: str) -> Iterator[_Token]:
         elif char == '"':
             end = query.find('"', i + 1)
             if end < 0:
-                raise QueryError("unclosed quote", column)
+                raise QueryError(N_("unclosed quote"), column)
             yield _Token("PHRASE", query[i + 1 : end], column)
             i = end + 1
         elif char in "-=" and (i == 0 or query[i - 1] in _WORD_END or query[i - 1] == ":"):
             if i + 1 >= n or query[i + 1].isspace():
-                raise QueryError(f"'{char}' must stand right before its term", column)
+                raise QueryError(N_("'{char}' must stand right before its term"), column, char=char)
             yield _Token("NOT" if char == "-" else "CASE", char, column)
             i += 1
         elif field := _FIELD.match(query, i):
             name = field.group(1)
-            if name not in FIELDS:
-                raise QueryError(f"unknown field '{name}:' (fields: {', '.join(FIELDS)})", column)
-            yield _Token("FIELD", name, column)
+            if name not in FIELDS + META_FIELDS:
+                raise QueryError(
+                    N_("unknown field '{name}:' (fields: {fields})"),
+                    column,
+                    name=name,
+                    fields=", ".join(FIELDS + META_FIELDS),
+                )
+            yield _Token("META" if name in META_FIELDS else "FIELD", name, column)
             i = field.end()
         else:
             start = i
@@ -185,7 +222,9 @@ def _lex(query: str) -> Iterator[_Token]:
                     try:
                         distance = bounded.count(near.group(1), low=1, high=MAX_NEAR)
                     except ValueError:
-                        raise QueryError(f"NEAR/n takes n from 1 to {MAX_NEAR}", column) from None
+                        raise QueryError(
+                            N_("NEAR/n takes n from 1 to {most}"), column, most=MAX_NEAR
+                        ) from None
                 yield _Token("NEAR", text, column, distance)
             else:
                 yield _Token(text if text in _OPERATORS else "WORD", text, column)
@@ -205,8 +244,9 @@ class _Parser:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise QueryError(
-                f"nested more than {MAX_DEPTH} deep (parentheses, '-', fields); write it flatter",
+                N_("nested more than {most} deep (parentheses, '-', fields); write it flatter"),
                 token.column,
+                most=MAX_DEPTH,
             )
 
     @property
@@ -220,10 +260,10 @@ class _Parser:
 
     def parse(self) -> Node:
         if self.token.kind == "END":
-            raise QueryError("the query is empty", 1)
+            raise QueryError(N_("the query is empty"), 1)
         node = self.parse_or()
         if self.token.kind == "RPAREN":
-            raise QueryError("')' without a matching '('", self.token.column)
+            raise QueryError(N_("')' without a matching '('"), self.token.column)
         return node
 
     def parse_or(self) -> Node:
@@ -252,7 +292,9 @@ class _Parser:
         _check_near_operand(left, column)
         _check_near_operand(right, right_column)
         if self.token.kind == "NEAR":
-            raise QueryError("NEAR cannot be chained; use AND between two NEARs", self.token.column)
+            raise QueryError(
+                N_("NEAR cannot be chained; use AND between two NEARs"), self.token.column
+            )
         return Near(left, right, near.number)
 
     def parse_unary(self) -> Node:
@@ -267,24 +309,28 @@ class _Parser:
         token = self.advance()
         if token.kind == "FIELD":
             if self.token.kind in ("END", "RPAREN", "OR", "AND", "NEAR"):
-                raise QueryError(f"'{token.text}:' needs a term after it", token.column)
+                raise QueryError(
+                    N_("'{field}:' needs a term after it"), token.column, field=token.text
+                )
             self.nest(token)
             field = Field(token.text, self.parse_primary())
             self.depth -= 1
             return field
+        if token.kind == "META":
+            return _meta(token, self.advance())
         if token.kind == "CASE":
             if self.token.kind not in ("WORD", "PHRASE"):
                 raise QueryError(
-                    "'=' must stand right before a word or a quoted phrase", token.column
+                    N_("'=' must stand right before a word or a quoted phrase"), token.column
                 )
             return _cased(self.advance())
         if token.kind == "LPAREN":
             if self.token.kind == "RPAREN":
-                raise QueryError("empty parentheses", token.column)
+                raise QueryError(N_("empty parentheses"), token.column)
             self.nest(token)
             node = self.parse_or()
             if self.token.kind != "RPAREN":
-                raise QueryError("'(' is never closed", token.column)
+                raise QueryError(N_("'(' is never closed"), token.column)
             self.advance()
             self.depth -= 1
             return node
@@ -293,10 +339,23 @@ class _Parser:
         if token.kind == "WORD":
             return _word(token)
         if token.kind == "END":
-            raise QueryError("a term is missing at the end", token.column)
+            raise QueryError(N_("a term is missing at the end"), token.column)
         if token.kind == "RPAREN":
-            raise QueryError("')' without a matching '('", token.column)
-        raise QueryError(f"{token.text} needs a term after it", token.column)
+            raise QueryError(N_("')' without a matching '('"), token.column)
+        raise QueryError(N_("{operator} needs a term after it"), token.column, operator=token.text)
+
+
+def _meta(field: _Token, value: _Token) -> Meta:
+    text = value.text.lower()
+    if value.kind != "WORD" or value.column != field.column + len(field.text) + 1:
+        raise QueryError(
+            N_("'{field}:' needs a value right after it"), field.column, field=field.text
+        )
+    if field.text == "lang" and text not in LANGS:
+        raise QueryError(N_("lang: takes {langs}"), value.column, langs=", ".join(LANGS))
+    if field.text == "source" and not _SOURCE.match(text):
+        raise QueryError(N_("source: takes a feed id, like source:tass-en"), value.column)
+    return Meta(field.text, text)
 
 
 def _check_near_operand(node: Node, column: int) -> None:
@@ -308,19 +367,19 @@ def _check_near_operand(node: Node, column: int) -> None:
         )
     )
     if not ok:
-        raise QueryError("NEAR joins terms, phrases, or an OR of them in parentheses", column)
+        raise QueryError(N_("NEAR joins terms, phrases, or an OR of them in parentheses"), column)
 
 
 def _term(raw: str, column: int, *, cased: bool = False) -> Term:
     prefix = raw.endswith("*")
     bare = raw[:-1] if prefix else raw
     if "*" in bare:
-        raise QueryError("'*' may only end a term", column)
+        raise QueryError(N_("'*' may only end a term"), column)
     text = normalise(bare)
     if is_cjk(text):  # matched inside the document's words, which it must split like them
         text = " ".join(WORD.findall(text))
     if prefix and len(text) < MIN_PREFIX and not is_cjk(text):
-        raise QueryError(f"a prefix needs at least {MIN_PREFIX} letters before '*'", column)
+        raise QueryError(N_("a prefix needs at least {n} letters before '*'"), column, n=MIN_PREFIX)
     return Term(text, prefix and not is_cjk(text), fold_marks(bare) if cased else None)
 
 
@@ -332,7 +391,7 @@ def _words(raw: str, column: int, *, cased: bool = False) -> list[Term]:
     for piece in raw.split():
         prefix = piece.endswith("*")
         if "*" in piece[:-1]:
-            raise QueryError("'*' may only end a term", column)
+            raise QueryError(N_("'*' may only end a term"), column)
         parts = WORD.findall(fold_marks(piece))
         for index, part in enumerate(parts):
             star = "*" if prefix and index == len(parts) - 1 else ""
@@ -343,16 +402,18 @@ def _words(raw: str, column: int, *, cased: bool = False) -> list[Term]:
 def _word(token: _Token, *, cased: bool = False) -> Node:
     terms = _words(token.text, token.column, cased=cased)
     if not terms:
-        raise QueryError(f"{token.text!r} has no letters or digits to match", token.column)
+        raise QueryError(
+            N_("{text} has no letters or digits to match"), token.column, text=repr(token.text)
+        )
     return terms[0] if len(terms) == 1 else Phrase(tuple(terms))
 
 
 def _phrase(token: _Token, *, cased: bool = False) -> Node:
     if not token.text.strip():
-        raise QueryError("empty quotes", token.column)
+        raise QueryError(N_("empty quotes"), token.column)
     terms = _words(token.text, token.column, cased=cased)
     if not terms:
-        raise QueryError("the quotes hold no words", token.column)
+        raise QueryError(N_("the quotes hold no words"), token.column)
     return terms[0] if len(terms) == 1 else Phrase(tuple(terms))
 
 
@@ -364,6 +425,8 @@ def anchored(node: Node) -> bool:
     """Whether every match needs at least one positive term (so matching can start there)."""
     if isinstance(node, Term | Phrase | Near):
         return True
+    if isinstance(node, Meta):
+        return False
     if isinstance(node, Field):
         return anchored(node.child)
     if isinstance(node, Not):
@@ -378,8 +441,10 @@ def parse(query: str) -> Node:
     node = _Parser(query).parse()
     if not anchored(node):
         raise QueryError(
-            "the query would match items without any of its terms: every part of it needs"
-            " at least one term that is not negated",
+            N_(
+                "the query would match items without any of its terms: every part of it needs"
+                " at least one term that is not negated"
+            ),
             1,
         )
     return node

@@ -1,0 +1,109 @@
+"""The bot's languages: gettext catalogues (managed with Babel) and `Texts`, one language's voice.
+
+Messages are English msgids in the code, marked with `tr._(...)`, `tr.ngettext(...)` or `N_(...)`
+(for texts defined before a language is known). The catalogues are
+`bot/locales/<lang>/LC_MESSAGES/kurilwatch.po`; `make locales` extracts and updates them.
+A compiled `.mo` beside a `.po` is used when it is newer; otherwise the `.po` is compiled in
+memory with Babel's API, so a fresh clone works with only Python (the `.mo` files are build
+output and not committed).
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import io
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_datetime, get_day_names
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LANGUAGES = ("en", "ru", "ja")
+DOMAIN = "kurilwatch"
+LOCALES = Path(__file__).parent / "locales"
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "ja": "日本語"}
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; translated later, where its language is known."""
+    return message
+
+
+def language(code: str | None) -> str:
+    """The bot's language for a Telegram `language_code` (en, ru or ja; English otherwise)."""
+    base = (code or "en").split("-")[0].split("_")[0].lower()
+    return base if base in LANGUAGES else "en"
+
+
+def catalogue_path(lang: str, suffix: str = ".po") -> Path:
+    return LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}{suffix}"
+
+
+def _translations(lang: str) -> gettext.GNUTranslations:
+    po, mo = catalogue_path(lang), catalogue_path(lang, ".mo")
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        with mo.open("rb") as file:
+            return gettext.GNUTranslations(file)
+    with po.open("rb") as file:
+        catalog = read_po(file, locale=lang, domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+class Texts:
+    """What the bot says in one language: translated messages, plurals and dates."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self._t = _translations(lang)
+
+    def _(self, message: str, **values: Any) -> str:
+        """`message` translated; `{name}` placeholders filled from `values`."""
+        text = self._t.gettext(message)
+        return text.format(**values) if values else text
+
+    def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
+        """The form for `n` (placeholders `{n}` and `values`)."""
+        return self._t.ngettext(singular, plural, n).format(n=n, **values)
+
+    def when(self, moment: datetime, tz: tzinfo) -> str:
+        """A moment in the chat's time zone, in this language's way: "2026-11-26 09:30 UTC"."""
+        local = moment.astimezone(tz)
+        # Translators: a CLDR date pattern (https://cldr.unicode.org), not words to translate
+        pattern = self._("yyyy-MM-dd HH:mm")
+        text = format_datetime(local, pattern, tzinfo=tz, locale=self.lang)
+        zone = local.tzname()
+        return f"{text} {zone}" if zone else text
+
+    def day_name(self, weekday: int) -> str:
+        """Monday is 0."""
+        return str(get_day_names("wide", locale=self.lang)[weekday])
+
+    def day_month(self, moment: datetime) -> str:
+        """A day and month: "26 Nov"."""
+        # Translators: a CLDR date pattern (https://cldr.unicode.org), not words to translate
+        return format_datetime(moment, self._("d MMM"), locale=self.lang)
+
+    def day_time(self, moment: datetime, tz: tzinfo) -> str:
+        """A weekday, day and time: "Fri 27 Nov 08:00"."""
+        # Translators: a CLDR date pattern (https://cldr.unicode.org), not words to translate
+        pattern = self._("EEE d MMM HH:mm")
+        return format_datetime(moment.astimezone(tz), pattern, tzinfo=tz, locale=self.lang)
+
+
+def texts(lang: str | None) -> Texts:
+    """The `Texts` of a language (English for any the bot does not speak)."""
+    return _texts(language(lang))
+
+
+@functools.cache
+def _texts(lang: str) -> Texts:
+    return Texts(lang)
+
+
+EN = texts("en")

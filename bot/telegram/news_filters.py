@@ -1,0 +1,247 @@
+"""What reaches a chat, and in which language: /language (the bot's), /lang (the news
+languages) and /sources (outlets muted with a toggle keyboard)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, texts
+from bot.telegram.context import (
+    BotContext,
+    args_of,
+    changing_chat,
+    ctx_of,
+    esc,
+    is_chat_admin,
+    register,
+    reply,
+    texts_of,
+)
+from store import Store
+from watchers.language import NEWS_LANGUAGES
+
+# a news-language button: under /start "nl:=ru" (only Russian) and "nl:=" (all); under /lang
+# "nl:^ru" (toggle Russian) and "nl:*" (all), which redraw their keyboard
+NEWS = "nl:"
+SOURCE = "src:"  # a source button: "src:<feed id>", or "src#<hash>" for a long id
+
+
+def _names(langs: Sequence[str], tr: Texts) -> str:
+    return ", ".join(LANGUAGE_NAMES[n] for n in langs if n in LANGUAGE_NAMES) or tr._("all")
+
+
+async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/language en|ru|ja: the language the bot speaks in this chat."""
+    ctx = ctx_of(context)
+    tr = await texts_of(update, context)
+    args = [a.lower() for a in args_of(context)]
+    if len(args) != 1 or args[0] not in LANGUAGES:
+        await reply(
+            update,
+            tr._(
+                "I speak {current} here. Change it with <code>/language en</code>,"
+                " <code>/language ru</code> or <code>/language ja</code>.",
+                current=LANGUAGE_NAMES[tr.lang],
+            ),
+        )
+        return
+    chat_id = await changing_chat(update, context)
+    if chat_id is None:
+        return
+    await ctx.store.run(Store.set_language, chat_id, args[0])
+    new = texts(args[0])
+    await reply(update, new._("I will speak {language} here.", language=LANGUAGE_NAMES[new.lang]))
+
+
+def news_keyboard(chosen: Sequence[str], tr: Texts) -> InlineKeyboardMarkup:
+    """A toggle per news language, and one for all of them."""
+    buttons = [
+        InlineKeyboardButton(
+            f"{'✅' if lang in chosen else '➕'} {LANGUAGE_NAMES[lang]}",
+            callback_data=f"{NEWS}^{lang}",
+        )
+        for lang in NEWS_LANGUAGES
+    ]
+    every = InlineKeyboardButton(
+        f"{'✅' if not chosen else '➕'} {tr._('all languages')}", callback_data=f"{NEWS}*"
+    )
+    return InlineKeyboardMarkup([buttons, [every]])
+
+
+async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/lang ru en: the news languages this chat wants; /lang all: every one."""
+    ctx = ctx_of(context)
+    tr = await texts_of(update, context)
+    args = [a.lower().strip(",") for a in args_of(context)]
+    if not args:
+        prefs = (
+            await ctx.store.run(Store.prefs, update.effective_chat.id)
+            if update.effective_chat
+            else None
+        )
+        chosen = prefs.news_langs if prefs else ()
+        await reply(
+            update,
+            tr._(
+                "News languages: {langs}. Write <code>/lang ru en</code> for news in Russian and"
+                " English only, <code>/lang all</code> for every language, or tap below.",
+                langs=esc(_names(chosen, tr)),
+            ),
+            markup=news_keyboard(chosen, tr),
+        )
+        return
+    wanted = [] if args == ["all"] else list(dict.fromkeys(args))
+    unknown = [a for a in wanted if a not in NEWS_LANGUAGES]
+    if unknown:
+        await reply(
+            update,
+            tr._(
+                "{value} is not a news language. Choose among en, ru and ja, or all.",
+                value=esc(", ".join(unknown)),
+            ),
+        )
+        return
+    chat_id = await changing_chat(update, context)
+    if chat_id is None:
+        return
+    await ctx.store.run(Store.set_news_langs, chat_id, wanted)
+    await reply(update, _news_note(wanted, tr))
+
+
+def _news_note(langs: Sequence[str], tr: Texts) -> str:
+    if not langs:
+        return tr._("News in every language will reach this chat.")
+    return tr._(
+        "Only news in {langs} will reach this chat; alerts, digests, /latest and /search"
+        " follow it.",
+        langs=esc(_names(langs, tr)),
+    )
+
+
+async def news_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or query.data is None or chat is None:
+        return
+    ctx = ctx_of(context)
+    tr = await texts_of(update, context)
+    if not await is_chat_admin(update, context):
+        await query.answer(tr._("Only this group's admins can change its alerts and settings."))
+        return
+    await register(update, ctx)
+    spec = query.data.removeprefix(NEWS)
+    prefs = await ctx.store.run(Store.prefs, chat.id)
+    chosen = list(prefs.news_langs) if prefs else []
+    if spec.startswith("=") or spec == "*":
+        chosen = [spec[1:]] if spec[1:] in NEWS_LANGUAGES else []
+    elif spec.startswith("^") and spec[1:] in NEWS_LANGUAGES:
+        lang = spec[1:]
+        chosen = [c for c in chosen if c != lang] if lang in chosen else [*chosen, lang]
+        if set(chosen) == set(NEWS_LANGUAGES):
+            chosen = []
+    await ctx.store.run(Store.set_news_langs, chat.id, chosen)
+    await query.answer(_news_note(chosen, tr)[:200])
+    if spec[:1] in ("^", "*"):
+        with contextlib.suppress(BadRequest):  # "message is not modified" after a double tap
+            await query.edit_message_reply_markup(news_keyboard(chosen, tr))
+
+
+def start_row(lang: str, tr: Texts) -> list[InlineKeyboardButton]:
+    """The news-language offer under /start: the user's own language first, then all."""
+    return [
+        InlineKeyboardButton(
+            "📰 " + tr._("{language} news only", language=LANGUAGE_NAMES[lang]),
+            callback_data=f"{NEWS}={lang}",
+        ),
+        InlineKeyboardButton("📰 " + tr._("all languages"), callback_data=f"{NEWS}="),
+    ]
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def _source_data(feed_id: str) -> str:
+    data = f"{SOURCE}{feed_id}"
+    if len(data.encode()) <= 64:
+        return data
+    return "src#" + hashlib.sha256(feed_id.encode()).hexdigest()[:32]
+
+
+async def _feeds(ctx: BotContext) -> list[tuple[str, str]]:
+    if ctx.feeds:
+        return list(ctx.feeds)
+    return [(s.id, s.title or s.id) for s in await ctx.store.run(Store.feed_states)]
+
+
+def sources_keyboard(
+    feeds: Sequence[tuple[str, str]], muted: Sequence[str]
+) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    f"{'🔇' if feed_id in muted else '🔊'} {title[:40]} ({feed_id})"[:64],
+                    callback_data=_source_data(feed_id),
+                )
+            ]
+            for feed_id, title in feeds
+        ]
+    )
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sources: the feeds, each a button that mutes or unmutes it for this chat."""
+    ctx = ctx_of(context)
+    tr = await texts_of(update, context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    feeds = await _feeds(ctx)
+    if not feeds:
+        await reply(update, tr._("No sources are configured yet."))
+        return
+    muted = await ctx.store.run(Store.muted_sources, chat.id)
+    await reply(
+        update,
+        tr._(
+            "<b>Sources</b> (🔇 = muted: its reports never alert this chat; a story it broke"
+            " comes from the next outlet that carries it). Tap one to mute or unmute it."
+        ),
+        markup=sources_keyboard(feeds, muted),
+    )
+
+
+async def source_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or query.data is None or chat is None:
+        return
+    ctx = ctx_of(context)
+    tr = await texts_of(update, context)
+    feeds = await _feeds(ctx)
+    feed = next((f for f in feeds if _source_data(f[0]) == query.data), None)
+    if feed is None:
+        await query.answer(tr._("That source is no longer offered; send /sources again."))
+        return
+    if not await is_chat_admin(update, context):
+        await query.answer(tr._("Only this group's admins can change its alerts and settings."))
+        return
+    await register(update, ctx)
+    muted_now = await ctx.store.run(Store.toggle_source, chat.id, feed[0], now=ctx.clock())
+    if muted_now:
+        await query.answer(tr._("Muted {source}.", source=feed[1]))
+    else:
+        await query.answer(tr._("Unmuted {source}.", source=feed[1]))
+    muted = await ctx.store.run(Store.muted_sources, chat.id)
+    with contextlib.suppress(BadRequest):  # "message is not modified" after a double tap
+        await query.edit_message_reply_markup(sources_keyboard(feeds, muted))
+
+
+HANDLERS = {"language": language_command, "lang": lang_command, "sources": sources}
+CALLBACKS = {f"^{NEWS}": news_pressed, "^src[:#]": source_pressed}

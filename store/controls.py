@@ -1,0 +1,213 @@
+"""What a chat decides reaches it: the bot's language, news languages, muted sources,
+per-story controls (mute, follow) and "not relevant" feedback; and the install's secret.
+
+`wants` is the pure decider the queueing of alerts asks for each chat.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from store.base import StoreBase
+
+STORY_MODES = ("mute", "follow")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatFilter:
+    """A chat's news languages (empty: every one) and the feeds it muted."""
+
+    langs: frozenset[str] = frozenset()
+    muted: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.langs or self.muted)
+
+
+def wants(chat: ChatFilter | None, *, lang: str | None, feed_id: str) -> bool:
+    """Whether a report in `lang` from `feed_id` may be alerted to a chat with this filter.
+
+    A report of unknown language (stored before languages were kept) passes a language filter.
+    """
+    if chat is None:
+        return True
+    if feed_id in chat.muted:
+        return False
+    return not chat.langs or lang is None or lang in chat.langs
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    chat_id: int
+    item_id: int
+    topic: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SentAlert:
+    """An outbox row as the buttons under its message need it."""
+
+    id: int
+    chat_id: int
+    story_id: int
+    item_id: int
+    topics: tuple[str, ...]
+
+
+class ControlVerbs(StoreBase):
+    """Store verbs for a chat's controls (mixed into `Store`)."""
+
+    # -- the bot's language ------------------------------------------------------------------
+
+    def set_language(self, chat_id: int, lang: str) -> None:
+        self.db.execute("UPDATE subscribers SET language = ? WHERE chat_id = ?", [lang, chat_id])
+
+    def adopt_language(self, chat_id: int, lang: str) -> None:
+        """Give a chat a language unless it has one (a group: whoever set it up)."""
+        self.db.execute(
+            "UPDATE subscribers SET language = ? WHERE chat_id = ? AND language IS NULL",
+            [lang, chat_id],
+        )
+
+    def language(self, chat_id: int) -> str | None:
+        row = self._one("SELECT language FROM subscribers WHERE chat_id = ?", [chat_id])
+        return None if row is None else row["language"]
+
+    # -- news languages and sources ----------------------------------------------------------
+
+    def set_news_langs(self, chat_id: int, langs: Sequence[str]) -> None:
+        self.db.execute(
+            "UPDATE subscribers SET news_langs = ? WHERE chat_id = ?", [" ".join(langs), chat_id]
+        )
+
+    def muted_sources(self, chat_id: int) -> list[str]:
+        return [
+            row["feed_id"]
+            for row in self.db.query(
+                "SELECT feed_id FROM muted_sources WHERE chat_id = ? ORDER BY feed_id", [chat_id]
+            )
+        ]
+
+    def toggle_source(self, chat_id: int, feed_id: str, *, now: datetime) -> bool:
+        """Mute a feed for a chat, or unmute it if it was muted; True when it is muted now."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "DELETE FROM muted_sources WHERE chat_id = ? AND feed_id = ?", [chat_id, feed_id]
+            )
+            if cursor.rowcount:
+                return False
+            self.db.execute(
+                "INSERT INTO muted_sources (chat_id, feed_id, created_at) VALUES (?, ?, ?)",
+                [chat_id, feed_id, now.timestamp()],
+            )
+        return True
+
+    def chat_filters(self, chat_ids: Sequence[int]) -> dict[int, ChatFilter]:
+        """The filters of those of `chat_ids` that have one."""
+        if not chat_ids or not self._one(
+            "SELECT 1 AS x WHERE EXISTS (SELECT 1 FROM subscribers WHERE news_langs != '')"
+            " OR EXISTS (SELECT 1 FROM muted_sources)",
+            [],
+        ):
+            return {}  # most installs: nobody filters, and every alert asks
+        found: dict[int, tuple[set[str], set[str]]] = {}
+        for start in range(0, len(chat_ids), 500):
+            chunk = list(chat_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"SELECT chat_id, news_langs FROM subscribers WHERE news_langs != ''"
+                f" AND chat_id IN ({marks})",
+                chunk,
+            ):
+                found.setdefault(row["chat_id"], (set(), set()))[0].update(
+                    row["news_langs"].split()
+                )
+            for row in self.db.query(
+                f"SELECT chat_id, feed_id FROM muted_sources WHERE chat_id IN ({marks})", chunk
+            ):
+                found.setdefault(row["chat_id"], (set(), set()))[1].add(row["feed_id"])
+        return {
+            chat: ChatFilter(frozenset(langs), frozenset(muted))
+            for chat, (langs, muted) in found.items()
+        }
+
+    # -- stories -----------------------------------------------------------------------------
+
+    def control_story(self, chat_id: int, story_id: int, mode: str, *, now: datetime) -> None:
+        """Mute or follow a story in a chat; muting also cancels the "Also:" edit and the
+        follow-ups not yet sent."""
+        assert mode in STORY_MODES
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO story_controls (chat_id, story_id, mode, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(chat_id, story_id) DO UPDATE SET"
+                " mode = excluded.mode, created_at = excluded.created_at",
+                [chat_id, story_id, mode, now.timestamp()],
+            )
+            if mode == "mute":
+                self.db.execute(
+                    "UPDATE outbox SET edit_pending = 0 WHERE chat_id = ? AND story_id = ?",
+                    [chat_id, story_id],
+                )
+                self.db.execute(
+                    "UPDATE outbox SET state = 'dropped', last_error = 'story muted'"
+                    " WHERE chat_id = ? AND story_id = ? AND reply_to IS NOT NULL"
+                    " AND state = 'pending'",
+                    [chat_id, story_id],
+                )
+
+    def story_modes(self, story_id: int) -> dict[int, str]:
+        """Chat → mode, for the chats that muted or follow a story."""
+        return {
+            row["chat_id"]: row["mode"]
+            for row in self.db.query(
+                "SELECT chat_id, mode FROM story_controls WHERE story_id = ?", [story_id]
+            )
+        }
+
+    def sent_alert(self, outbox_id: int) -> SentAlert | None:
+        row = self._one(
+            "SELECT id, chat_id, story_id, item_id, topics FROM outbox WHERE id = ?", [outbox_id]
+        )
+        if row is None:
+            return None
+        topics = tuple(json.loads(row["topics"]))
+        return SentAlert(row["id"], row["chat_id"], row["story_id"], row["item_id"], topics)
+
+    # -- feedback ----------------------------------------------------------------------------
+
+    def add_feedback(self, chat_id: int, item_id: int, topic: str | None, *, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO feedback (chat_id, item_id, topic, created_at) VALUES (?, ?, ?, ?)",
+            [chat_id, item_id, topic, now.timestamp()],
+        )
+
+    def feedback(self) -> list[Feedback]:
+        return [
+            Feedback(
+                row["chat_id"],
+                row["item_id"],
+                row["topic"],
+                datetime.fromtimestamp(row["created_at"], UTC),
+            )
+            for row in self.db.query("SELECT * FROM feedback ORDER BY id")
+        ]
+
+    # -- the install's secret ----------------------------------------------------------------
+
+    def install_secret(self, name: str = "callbacks") -> bytes:
+        """A random secret made once per install (it signs the buttons' callback data)."""
+        with self.db.atomic():
+            row = self._one("SELECT value FROM install_secrets WHERE name = ?", [name])
+            if row is not None:
+                return bytes.fromhex(row["value"])
+            value = secrets.token_bytes(32)
+            self.db.execute(
+                "INSERT INTO install_secrets (name, value) VALUES (?, ?)", [name, value.hex()]
+            )
+        return value

@@ -1,0 +1,130 @@
+"""The catalogues: every message of the code translated in EN, RU and JA, none left over, and
+each translation keeps its placeholders and HTML tags."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.delivery.buttons import sign, verify
+from bot.i18n import LANGUAGES, catalogue_path, texts
+from tests.conftest import ROOT
+
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+TAG = re.compile(r"</?(?:b|i|u|s|a|code|pre)(?:\s[^>]*)?>")  # Telegram HTML
+
+
+def code_messages() -> set[str | tuple[str, str]]:
+    """The msgids `make locales` extracts (the files babel.cfg names)."""
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as file:
+        method_map, options_map = parse_mapping_cfg(file)
+    found: set[str | tuple[str, str]] = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map=method_map, options_map=options_map, keywords=DEFAULT_KEYWORDS
+    ):
+        found.add(message if isinstance(message, str) else (message[0], message[1]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def messages() -> set[str | tuple[str, str]]:
+    return code_messages()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_message_of_the_code_is_translated_and_none_is_stale(
+    lang: str, messages: set[str | tuple[str, str]]
+) -> None:
+    with catalogue_path(lang).open("rb") as file:
+        catalog = read_po(file, locale=lang)
+    entries = {m.id if isinstance(m.id, str) else tuple(m.id): m for m in catalog if m.id}
+    missing = [m for m in messages if m not in entries]
+    assert missing == [], f"{lang}: not in the catalogue (run make locales): {missing}"
+    stale = [m for m in entries if m not in messages]
+    assert stale == [], f"{lang}: in the catalogue but no longer in the code: {stale}"
+    for msgid, entry in entries.items():
+        forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        assert all(forms) and len(forms) == (
+            catalog.num_plurals if isinstance(msgid, tuple) else 1
+        ), f"{lang}: {msgid!r} is not translated"
+        assert "fuzzy" not in entry.flags, f"{lang}: {msgid!r} is fuzzy"
+        source = msgid[0] if isinstance(msgid, tuple) else msgid
+        for form in forms:
+            assert set(PLACEHOLDER.findall(form)) <= set(PLACEHOLDER.findall(source)) | {"n"}, (
+                f"{lang}: {form!r} has placeholders {msgid!r} does not fill"
+            )
+            if isinstance(msgid, str):
+                assert set(PLACEHOLDER.findall(form)) == set(PLACEHOLDER.findall(source))
+            assert Counter(TAG.findall(form)) == Counter(TAG.findall(source)), (
+                f"{lang}: {form!r} changes the HTML of {msgid!r}"
+            )
+
+
+def test_plural_forms_and_dates_follow_the_language() -> None:
+    ru, ja, en = texts("ru"), texts("ja"), texts("en")
+    forms = [ru.ngettext("{n} story", "{n} stories", n) for n in (1, 3, 5, 21)]
+    assert forms == ["1 событие", "3 события", "5 событий", "21 событие"]
+    assert ja.ngettext("{n} story", "{n} stories", 5) == "5件"
+    assert en.ngettext("{n} story", "{n} stories", 1) == "1 story"
+    moment = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+    assert en.when(moment, UTC) == "2026-11-26 09:30 UTC"
+    assert ru.when(moment, UTC) == "26 нояб. 2026, 09:30 UTC"
+    assert ja.when(moment, UTC) == "2026年11月26日 9:30 UTC"
+    assert (
+        ja.when(moment, UTC)
+        and texts("ru-RU").lang == "ru"
+        and texts("de").lang == "en"
+        and texts(None).lang == "en"
+    )
+
+
+def test_query_and_search_errors_are_translated_too() -> None:
+    from store import SearchError
+    from watchers.topics.query import QueryError, parse
+
+    with pytest.raises(QueryError) as caught:
+        parse("Shikotan lang:de")
+    error = caught.value
+    assert str(error) == "column 15: lang: takes en, ru, ja"
+    assert texts("ru")._(error.template, **error.values) == "lang: принимает en, ru, ja"
+    empty = SearchError("an empty search: give a word to look for")
+    assert texts("ja")._(empty.template, **empty.values) == "検索語が空です。語を指定してください"
+
+
+def test_a_fresh_clone_without_compiled_catalogues_speaks_every_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import i18n
+
+    for lang in LANGUAGES:  # the .po files only, as git has them
+        target = tmp_path / lang / "LC_MESSAGES"
+        target.mkdir(parents=True)
+        shutil.copy(catalogue_path(lang), target / "kurilwatch.po")
+    monkeypatch.setattr(i18n, "LOCALES", tmp_path)
+    assert i18n.Texts("ru")._("Not relevant") == "Не по теме"
+    assert i18n.Texts("ja")._("Not relevant") == "関係ない"
+    assert not list(tmp_path.rglob("*.mo"))  # compiled in memory, nothing written
+
+
+@given(st.sampled_from("mfn"), st.integers(min_value=0, max_value=2**53), st.binary(min_size=32))
+def test_signed_callbacks_fit_telegram_and_only_genuine_ones_verify(
+    action: str, outbox_id: int, secret: bytes
+) -> None:
+    data = sign(secret, action, outbox_id)
+    assert len(data.encode()) <= 64
+    assert verify(secret, data) == (action, outbox_id)
+    assert verify(secret[::-1] + b"x", data) is None
+    for tampered in (data[:-1] + ("A" if data[-1] != "A" else "B"), data.replace(":", ";", 1)):
+        assert verify(secret, tampered) is None
+    other = "f" if action != "f" else "m"
+    assert verify(secret, data.replace(f"a:{action}", f"a:{other}", 1)) is None
