@@ -1,5 +1,5 @@
 """The `kurilwatch` command line: run, check, match, stories, poll, feeds, stats, backup, prune,
-trend, demo, backtest, export."""
+trend, demo, backtest, export, feedback."""
 
 from __future__ import annotations
 
@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument("--days", type=int, default=30, help="period (default: %(default)s)")
     backtest.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    feedback = command("feedback", "the 'Not relevant' presses by topic, with suggested exclusions")
+    feedback.add_argument("--days", type=int, default=30, help="period (default: %(default)s)")
     export = command("export", "matched stories with their outlets and times, as CSV or JSON lines")
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     export.add_argument("--topic", metavar="ID", help="only this topic's stories")
@@ -129,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.commands import story_lines
 
         return story_lines(sys.stdin, sys.stdout)
-    if args.command in ("backtest", "export"):
+    if args.command in ("backtest", "export", "feedback"):
         return _archive_command(args, settings)
     if args.command == "check" and not args.online:
         print(summary(settings))
@@ -174,6 +176,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _archive_command(args: argparse.Namespace, settings: Config) -> int:
     from bot.config import ConfigError, load_config
 
+    if args.command == "feedback":
+        from bot.operator.feedback import run_feedback
+
+        queries = {tid: t.query for tid, t in settings.topics.items()}
+        return run_feedback(settings.store.path, queries, args.days)
     if args.command == "export":
         from bot.operator.export import run_export
 

@@ -122,6 +122,7 @@ class Daemon:
                     reload=self.reload,
                     wake=self._wake_delivery,
                     feeds_url=settings.metrics.feeds_url,
+                    queries={tid: t.query for tid, t in settings.topics.items()},
                 )
                 install(app, self._ctx)
                 jobs.schedule(scheduler, self._ctx, app)

@@ -144,6 +144,7 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
         parts.ctx.max_watches = new.telegram.max_watches
         parts.ctx.feeds_url = new.metrics.feeds_url
         parts.ctx.feeds = tuple((f.id, f.title or f.id) for f in new.feeds)
+        parts.ctx.queries = {tid: t.query for tid, t in new.topics.items()}
     if parts.delivery is not None:
         parts.delivery.apply(delivery_settings(new))
     if parts.add_channels is not None and change.channels:

@@ -2,7 +2,7 @@
 
 from store.archive import PastItem, Story
 from store.async_store import AsyncStore
-from store.controls import ChatFilter, Feedback, SentAlert, wants
+from store.controls import ChatFilter, Feedback, FeedbackRow, SentAlert, wants
 from store.db import Store
 from store.records import (
     ChatPrefs,
@@ -30,6 +30,7 @@ __all__ = [
     "Delivery",
     "FeedState",
     "Feedback",
+    "FeedbackRow",
     "IngestResult",
     "ItemRecord",
     "Notice",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from store.base import StoreBase
+from store.records import WATCH_PREFIX
 
 STORY_MODES = ("mute", "follow")
 
@@ -45,6 +46,23 @@ class Feedback:
     chat_id: int
     item_id: int
     topic: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRow:
+    """A "Not relevant" press with the item it was about, for the relevance report; a watch's
+    press carries the watch's query (None: a topic's, or a watch since removed)."""
+
+    chat_id: int
+    item_id: int
+    topic: str | None
+    title: str
+    summary: str
+    link: str | None
+    lang: str | None
+    feed_id: str
+    watch_query: str | None
     created_at: datetime
 
 
@@ -196,6 +214,30 @@ class ControlVerbs(StoreBase):
                 datetime.fromtimestamp(row["created_at"], UTC),
             )
             for row in self.db.query("SELECT * FROM feedback ORDER BY id")
+        ]
+
+    def feedback_rows(self, since: datetime) -> list[FeedbackRow]:
+        """The presses since `since`, joined to their items (and a watch's query), in order."""
+        return [
+            FeedbackRow(
+                row["chat_id"],
+                row["item_id"],
+                row["topic"],
+                row["title"] or "",
+                row["summary"] or "",
+                row["link"],
+                row["lang"],
+                row["feed_id"],
+                row["query"],
+                datetime.fromtimestamp(row["created_at"], UTC),
+            )
+            for row in self.db.query(
+                "SELECT f.chat_id, f.item_id, f.topic, f.created_at, i.title, i.summary, i.link,"
+                " i.lang, i.feed_id, w.query FROM feedback f JOIN items i ON i.id = f.item_id"
+                " LEFT JOIN watches w ON f.topic = ? || w.id"
+                " WHERE f.created_at >= ? ORDER BY f.id",
+                [WATCH_PREFIX, since.timestamp()],
+            )
         ]
 
     # -- the install's secret ----------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from watchers.relevance import Complaint, exclusion, relevance_report, report_lines
+from bot.operator.feedback import report_lines
+from watchers.relevance import Complaint, exclusion, relevance_report
 
 QUERIES = {
     "kuril": 'kuril* OR matua OR "northern territories" OR iturup',

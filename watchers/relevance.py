@@ -1,6 +1,7 @@
 """The relevance report: subscribers' "Not relevant" presses grouped by topic, with the query
 terms that matched those items, and an exclusion to try where one term explains most of them.
-Pure: plain records in, report out (`kurilwatch feedback` and /feedback print it)."""
+Pure: plain records in, report out (`bot/operator/feedback.py` says it, for `kurilwatch
+feedback` and /feedback)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from watchers.topics.engine import Matcher
+from watchers.topics.engine import Document, Matcher
 from watchers.topics.query import parse
 
 UNMATCHED = ""  # the group of items no topic matches any longer
@@ -24,6 +25,8 @@ class Complaint:
     title: str
     summary: str
     link: str | None = None
+    lang: str | None = None  # the item's language and feed, for `lang:` and `source:`
+    feed_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,10 @@ def relevance_report(
     terms: dict[tuple[str, int], tuple[str, ...]] = {}
     for complaint in complaints:
         seen.setdefault(complaint.item_id, complaint)
-        fields = {"title": complaint.title, "summary": complaint.summary}
+        fields = Document(
+            {"title": complaint.title, "summary": complaint.summary},
+            {"lang": complaint.lang, "source": complaint.feed_id},
+        )
         matched = {m.topic_id: m for m in matcher.match(fields, explain=True)}
         if complaint.topic is not None:
             topics = [complaint.topic if complaint.topic in matched else UNMATCHED]
@@ -96,24 +102,3 @@ def relevance_report(
                 suggestion = exclusion(term)
         reports.append(TopicReport(topic, tuple(items), ranked, suggestion))
     return reports
-
-
-def report_lines(reports: Iterable[TopicReport], *, shown: int = 10) -> list[str]:
-    """The report as plain text lines, for the command line and /feedback."""
-    lines: list[str] = []
-    for report in reports:
-        name = report.topic_id or "(no topic matches them now)"
-        lines.append(f"{name}: {len(report.items)} items marked not relevant")
-        if report.terms:
-            lines.append(
-                "  matched by: " + ", ".join(f"{term} ({n})" for term, n in report.terms[:8])
-            )
-        if report.suggestion:
-            lines.append(
-                f"  suggestion: add {report.suggestion} to the query"
-                f" (check its cost with kurilwatch backtest)"
-            )
-        for flagged in report.items[:shown]:
-            who = f"{flagged.chats} chat{'s' if flagged.chats > 1 else ''}"
-            lines.append(f"  - {flagged.title} [{who}; {', '.join(flagged.terms) or 'no term'}]")
-    return lines

@@ -1,5 +1,5 @@
-"""Commands for the operators in `telegram.admins`: /stats, /feeds, /reload, /broadcast and
-/export."""
+"""Commands for the operators in `telegram.admins`: /stats, /feeds, /reload, /broadcast,
+/export and /feedback."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from telegram.ext import ContextTypes
 from bot.commands import stats_lines
 from bot.delivery.render import ago
 from bot.operator.export import csv_text
+from bot.operator.feedback import feedback_text
 from bot.telegram.context import args_of, ctx_of, esc, is_bot_admin, reply, texts_of
 from bot.telegram.guards import broadcast_text
 from store import Store
 from watchers.config import parse_duration
 
 MAX_BROADCAST = 3000
+MAX_REPORT = 3500  # characters of /feedback's report in one message
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
@@ -158,10 +160,34 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
+@admin_only
+async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/feedback [30d]: the "Not relevant" presses of the period by topic, the terms that
+    matched them and a suggested exclusion (`kurilwatch feedback`)."""
+    ctx = ctx_of(context)
+    tr = await texts_of(update, context)
+    args = args_of(context)
+    try:
+        period = parse_duration(args[0]) if args else timedelta(days=30)
+    except ValueError:
+        await reply(update, tr._("Write <code>/feedback [30d]</code>."))
+        return
+    since = ctx.clock() - period
+    lines = await feedback_text(ctx.store, ctx.queries, since, tr)
+    if not lines:
+        await reply(update, tr._("No 'Not relevant' press in this period."))
+        return
+    text = "\n".join(lines)
+    if len(text) > MAX_REPORT:
+        text = text[:MAX_REPORT].rsplit("\n", 1)[0] + "\n…"
+    await reply(update, tr._("<b>Not relevant</b>") + f"\n<pre>{esc(text)}</pre>")
+
+
 HANDLERS = {
     "stats": stats,
     "feeds": feeds,
     "reload": reload,
     "broadcast": broadcast,
     "export": export,
+    "feedback": feedback,
 }

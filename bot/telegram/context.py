@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import cast
@@ -37,6 +37,7 @@ class BotContext:
     reload: Callable[[Texts], Awaitable[str]] | None = None
     wake: Callable[[], None] = field(default=lambda: None)  # new notices or alerts queued
     feeds_url: str | None = None  # the HTTP listener's /feeds, when it is on
+    queries: Mapping[str, str] = field(default_factory=dict)  # topic id -> query, for /feedback
 
     def topic_ids(self) -> list[str]:
         return [t.id for t in self.topics]

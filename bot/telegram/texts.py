@@ -49,6 +49,7 @@ COMMANDS = (
     Command("feeds", N_("feed health"), admin=True),
     Command("reload", N_("re-read config.yaml"), admin=True),
     Command("export", N_("stories as CSV: /export [topic] [30d]"), admin=True),
+    Command("feedback", N_("'Not relevant' presses: /feedback [30d]"), admin=True),
     Command("broadcast", N_("message every chat: /broadcast <text>"), admin=True),
 )
 
