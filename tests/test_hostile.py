@@ -463,7 +463,7 @@ async def test_arguments_with_non_ascii_digits_or_huge_numbers_get_plain_answers
 async def test_an_edited_broadcast_is_not_sent_again_and_keeps_its_lines(bot: Bot) -> None:
     await bot.say("/start")
     text = "Scheduled maintenance tonight\nfrom 22:00 to 23:00"
-    assert "Queued for 1 chats" in await bot.say(f"/broadcast\n{text}", chat_id=ADMIN)
+    assert "Queued for 1 chat;" in await bot.say(f"/broadcast\n{text}", chat_id=ADMIN)
     bot.push_edit(ADMIN, f"/broadcast\n{text} (edited)")
     bot.push_edit(ADMIN, "/start")
     assert "/help" in await bot.say("/help", chat_id=ADMIN)  # after the edits, in order
