@@ -139,7 +139,7 @@ def test_an_edited_broadcast_is_not_sent_again_and_bad_arguments_get_plain_answe
 
     text = "Scheduled maintenance tonight\nfrom 22:00"
     bot_api.push_message(ADMIN, f"/broadcast\n{text}")
-    assert "Queued for 1 chats" in bot_api.wait_for_messages(ADMIN, 1)[0]["text"]
+    assert "Queued for 1 chat;" in bot_api.wait_for_messages(ADMIN, 1)[0]["text"]
     assert bot_api.wait_for_messages(CHAT, 2, timeout=20)[1]["text"] == text
     bot_api.push_update(
         {
