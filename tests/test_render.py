@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.delivery.render import MAX_MESSAGE, Alert, render_html, render_plain
+from bot.i18n import texts
 from tests.fakes.telegram_api import parse_html, utf16_len
 
 WHEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -72,13 +73,17 @@ def test_other_outlets_are_listed() -> None:
     assert "<i>TASS · 2026-11-26 09:30 UTC\nAlso: Kyodo, NHK &lt;World&gt;</i>" in text
 
 
-def test_other_outlets_are_listed_in_the_alerts_language() -> None:
-    russian = render_html(alert(title="Учения на Итурупе", also=("ТАСС", "РИА")))
+def test_other_outlets_are_listed_in_the_chats_language() -> None:
+    """Since issue 19 the chat's language says "Also:" (gettext), not the alert title's script."""
+    ru, ja = texts("ru"), texts("ja")
+    russian = render_html(alert(title="Учения на Итурупе", also=("ТАСС", "РИА")), tr=ru)
     assert "\nТакже: ТАСС, РИА</i>" in russian
-    japanese = render_html(alert(title="択捉島で演習", also=("NHK", "共同通信")))
+    japanese = render_html(alert(title="択捉島で演習", also=("NHK", "共同通信")), tr=ja)
     assert "\n他の報道: NHK、共同通信</i>" in japanese
-    many = render_html(alert(title="Учения", also=tuple(f"outlet {n}" for n in range(12))))
+    many = render_html(alert(title="Учения", also=tuple(f"outlet {n}" for n in range(12))), tr=ru)
     assert "outlet 9 и другие</i>" in many
+    english_chat = render_html(alert(title="Учения на Итурупе", also=("ТАСС", "РИА")))
+    assert "\nAlso: ТАСС, РИА</i>" in english_chat
 
 
 def test_non_web_links_are_not_linked() -> None:

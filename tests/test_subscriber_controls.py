@@ -163,7 +163,7 @@ async def test_russian_and_japanese_users_get_help_errors_and_alert_chrome_in_th
 
     for chat, when, also, mute in (
         (BORIS, "27 нояб. 2026, 03:01 UTC", "Также: Kyodo", "🔕 Не следить"),
-        (KENJI, "2026年11月27日 3:01 UTC", "ほかに: Kyodo", "🔕 このニュースをミュート"),
+        (KENJI, "2026年11月27日 3:01 UTC", "他の報道: Kyodo", "🔕 このニュースをミュート"),
         (ALICE, "2026-11-27 03:01 UTC", "Also: Kyodo", "🔕 Mute this story"),
     ):
         [alert] = h.alerts(chat)
