@@ -163,9 +163,10 @@ async def test_report_and_spikes_settings_and_their_mistakes(bot: Harness) -> No
     assert "not a day" in await bot.say("/report weekly someday 08:00")
     assert "not a time of day" in await bot.say("/report weekly mon 25:00")
     reply = await bot.say("/report weekly fri 18:00")
-    assert "weekly fri 18:00" in await bot.say("/report")
+    assert "weekly, Friday 18:00" in await bot.say("/report")
     assert (
-        "weekly fri 18:00 (next: Fri 27 Nov 18:00 UTC)" in reply and "Subscribe to a topic" in reply
+        "weekly, Friday 18:00 (next: Fri 27 Nov 18:00 UTC)" in reply
+        and "Subscribe to a topic" in reply
     )
     assert "Weekly report off" in await bot.say("/report off")
     assert "Spike alerts are off" in await bot.say("/spikes")
