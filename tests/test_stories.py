@@ -19,6 +19,7 @@ from watchers.stories import (
     StoryIndex,
     _stem,
     conflict,
+    dates,
     script_of,
     sketch,
     story_tokens,
@@ -148,6 +149,28 @@ def test_the_stem_cache_stays_small_however_many_new_words_come() -> None:
 def test_conflicting_numbers_and_islands_are_two_events(a: str, b: str) -> None:
     assert conflict(sketch(a, ""), sketch(b, ""))
     assert not conflict(sketch(a, ""), sketch(a + " again", ""))
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("Прогноз погоды на 8 ноября", {(11, 8)}),
+        ("Quake off Iturup on Nov. 8 and again on 10th of November", {(11, 8), (11, 10)}),
+        ("11月８日に国後島で", {(11, 8)}),
+        ("Mayor says 5 marines left in March", set()),  # no day beside a month
+    ],
+)
+def test_dates_are_month_and_day(text: str, days: set[tuple[int, int]]) -> None:
+    assert dates(text) == days
+
+
+def test_a_title_dated_another_day_is_another_event() -> None:
+    """Numbers alone let these through: each text has the other's day as some other number."""
+    on_8th = sketch("Прогноз погоды на 8 ноября", "В пятницу, 8 ноября, снег, ветер 5-16 м/с.")
+    on_16th = sketch("Прогноз погоды на 16 ноября", "В субботу, 16 ноября, снег, до -8 градусов.")
+    assert conflict(on_8th, on_16th)
+    undated = sketch("Iturup quake damages port", "The quake struck on 8 November at dawn.")
+    assert not conflict(sketch("Quake hits Iturup on Nov. 8", ""), undated)
 
 
 def test_headlines_in_title_case_name_nobody_by_their_capitals() -> None:

@@ -4,8 +4,9 @@ A report joins the story of the recent report (of its script) that it resembles 
 that resemblance reaches `THRESHOLD` and the story's indexed reports resemble it on average
 at least `STORY_FLOOR`. The resemblance of two reports is
 0 when they conflict (each title names someone, a number or a Kuril island the other report
-never mentions: Ebeko versus Chikurachki, M6.1 versus M4.8, Shikotan versus Kunashir) or
-share no token; otherwise the mean of two signals, scaled down linearly with the time between
+never mentions: Ebeko versus Chikurachki, M6.1 versus M4.8, Shikotan versus Kunashir; or a
+title dates its event to a day that the other report, naming days, never names) or share no
+token; otherwise the mean of two signals, scaled down linearly with the time between
 them (0 at the 72-hour window):
 
 - the cosine of their titles' sentence vectors (multilingual-e5-small, `watchers.embedding`),
@@ -168,6 +169,39 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(n.replace(",", ".") for n in _NUMBER.findall(_plain(text)))
 
 
+_MONTHS = (
+    ("january|jan", "январ[яь]"), ("february|feb", "феврал[яь]"), ("march|mar", "марта?"),
+    ("april|apr", "апрел[яь]"), ("may", "ма[йя]"), ("june|jun", "июн[яь]"),
+    ("july|jul", "июл[яь]"), ("august|aug", "августа?"), ("september|sept|sep", "сентябр[яь]"),
+    ("october|oct", "октябр[яь]"), ("november|nov", "ноябр[яь]"), ("december|dec", "декабр[яь]"),
+)  # fmt: skip
+_MONTH_NUMBER = [re.compile(f"(?:{en}|{ru})$") for en, ru in _MONTHS]
+_MONTH = "(?:" + "|".join(f"{en}|{ru}" for en, ru in _MONTHS) + r")\.?(?![a-zа-яё])"
+_DATE = re.compile(
+    rf"\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{_MONTH})"
+    rf"|\b(?P<m2>{_MONTH})\s+(?P<d2>\d{{1,2}})(?!\d)"
+    r"|(?P<m3>\d{1,2})月(?P<d3>\d{1,2})日"
+)
+
+
+def _month(word: str) -> int:
+    if word.isdigit():
+        return int(word)
+    word = word.rstrip(".")
+    return next(i for i, month in enumerate(_MONTH_NUMBER, 1) if month.match(word))
+
+
+def dates(text: str) -> frozenset[tuple[int, int]]:
+    """The calendar days a text names, as (month, day): "8 ноября", "Nov. 8", "11月8日"."""
+    found = set()
+    for match in _DATE.finditer(_plain(text)):
+        month = match["m1"] or match["m2"] or match["m3"]
+        day = int(match["d1"] or match["d2"] or match["d3"])
+        if 1 <= day <= 31 and 1 <= (number := _month(month)) <= 12:
+            found.add((number, day))
+    return frozenset(found)
+
+
 def _island(word: str) -> str | None:
     """The id of the Kuril island a word names, if it names one."""
     found = places(word)
@@ -194,6 +228,8 @@ class Sketch:
     title_places: frozenset[str] = frozenset()
     places: frozenset[str] = frozenset()
     reply: bool = False  # the title rejects or rebuts something
+    title_dates: frozenset[tuple[int, int]] = frozenset()  # (month, day)
+    dates: frozenset[tuple[int, int]] = frozenset()
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -208,6 +244,8 @@ class Sketch:
             tuple(self.title_places),
             tuple(self.places),
             self.reply,
+            tuple(self.title_dates),
+            tuple(self.dates),
         )
 
     @classmethod
@@ -226,6 +264,8 @@ class Sketch:
             frozenset(title_places),
             frozenset(all_places),
             wired[9],
+            frozenset(map(tuple, wired[10])),
+            frozenset(map(tuple, wired[11])),
         )
 
 
@@ -243,18 +283,28 @@ def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
         places(title),
         places(text),
         _REPLY.search(_plain(title)) is not None,
+        dates(title),
+        dates(text),
     )
 
 
 def conflict(a: Sketch, b: Sketch) -> bool:
     """Two events: each title names someone, a number or an island the other never mentions,
-    or one replies (rejects, rebuts) and the other does not."""
+    a title's day is none of the days the other names, or one replies (rejects, rebuts) and
+    the other does not."""
     return (
         a.reply != b.reply
         or (not a.names <= b.mentions and not b.names <= a.mentions)
         or (not a.title_numbers <= b.numbers and not b.title_numbers <= a.numbers)
         or (not a.title_places <= b.places and not b.title_places <= a.places)
+        or _other_day(a, b)
+        or _other_day(b, a)
     )
+
+
+def _other_day(a: Sketch, b: Sketch) -> bool:
+    """A's title dates its event, and B names days, none of them that one."""
+    return bool(a.title_dates and b.dates and not a.title_dates & b.dates)
 
 
 def resemblance(
