@@ -173,6 +173,17 @@ def test_a_title_dated_another_day_is_another_event() -> None:
     assert not conflict(sketch("Quake hits Iturup on Nov. 8", ""), undated)
 
 
+def test_a_party_by_its_capital_or_adjective_is_the_same_actor() -> None:
+    """Tokyo, Japan and Japanese (Москва, РФ and Россия; クレムリン and ロシア) name one actor."""
+    tokyo = sketch("Tokyo summons Russian envoy over Kunashir drills", "")
+    japan = sketch("Japan protests Moscow drills on Kunashir", "")
+    assert not conflict(tokyo, japan)
+    ru = sketch("Токио вызвал посла из-за учений", "Послу заявили протест.")
+    assert not conflict(ru, sketch("МИД РФ: Япония вызвала посла", "Япония заявила протест."))
+    japanese = sketch("Coast guard of Japan seizes boat off Kunashir", "")
+    assert conflict(japanese, sketch("Coast guard of Russia seizes boat off Kunashir", ""))
+
+
 def test_headlines_in_title_case_name_nobody_by_their_capitals() -> None:
     assert sketch("McDonald's Reports Drop In February Global Sales", "").names == frozenset()
     assert "ebeko" in sketch("Ebeko volcano erupts", "The Ebeko volcano sent ash up.").names

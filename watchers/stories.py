@@ -78,6 +78,12 @@ _PLACES = {
     "simushir": ("simushir", "симушир", "新知"),
     "onekotan": ("onekotan", "онекотан", "温禰古丹"),
 }
+# The two parties, by their names, capitals, governments and adjectives: "Tokyo protests" and
+# "Japan protests" name one actor, so neither is a name the other report lacks.
+_PARTIES = {
+    "japan": "japan tokyo япон токио 日本 東京".split(),
+    "russia": "russia moscow kremlin росси рф москв кремл ロシア モスクワ クレムリン".split(),
+}
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 # A title that rejects or rebuts something reports a reply, an event of its own: "Moscow
 # rejects Tokyo's protest" is not the protest's story ("отверг", "一蹴", "反論" alike).
@@ -142,12 +148,22 @@ def title_names(title: str, summary: str) -> frozenset[str]:
             if word[0].isupper():
                 inside.add(_stem(normalise(word)))
     names = {
-        _island(word) or stem
+        _island(word) or _party(normalise(word)) or stem
         for word in _NAME_WORD.findall(title)
         if word[0].isupper() and (stem := _stem(normalise(word))) in inside
     }
-    names.update(_island(word) or word for word in _KATAKANA.findall(fold_marks(title)))
+    names.update(
+        _island(word) or _party(word) or word for word in _KATAKANA.findall(fold_marks(title))
+    )
     return frozenset(names)
+
+
+def _party(folded: str) -> str | None:
+    """The party ("japan" or "russia") a normalised word names, if it names one."""
+    for party, forms in _PARTIES.items():
+        if any(form in folded if is_cjk(form) else folded.startswith(form) for form in forms):
+            return party
+    return None
 
 
 def mentions(title: str, summary: str, words: list[str] | None = None) -> frozenset[str]:
@@ -155,6 +171,8 @@ def mentions(title: str, summary: str, words: list[str] | None = None) -> frozen
     text = f"{title}\n{summary}"
     found = {_stem(word) for word in _words(title, summary, words) if not word.isdigit()}
     found.update(_KATAKANA.findall(fold_marks(text)))
+    found.update(filter(None, map(_party, _words(title, summary, words))))
+    found.update(filter(None, map(_party, _KATAKANA.findall(fold_marks(text)))))
     found.update(places(text))  # an island by its id: Etorofu names what Iturup mentions
     return frozenset(found)
 
