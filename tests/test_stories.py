@@ -20,6 +20,7 @@ from watchers.stories import (
     _stem,
     conflict,
     dates,
+    numbers,
     script_of,
     sketch,
     story_tokens,
@@ -171,6 +172,12 @@ def test_a_title_dated_another_day_is_another_event() -> None:
     assert conflict(on_8th, on_16th)
     undated = sketch("Iturup quake damages port", "The quake struck on 8 November at dawn.")
     assert not conflict(sketch("Quake hits Iturup on Nov. 8", ""), undated)
+
+
+def test_japanese_round_numbers_are_the_numbers_written_in_full() -> None:
+    assert numbers("元島民、5千人割る　平均年齢89.3歳 2.5万 ７") == {"5000", "89.3", "25000", "7"}
+    full = sketch("元島民5000人を下回る", "元島民の生存者は4980人で、5000人を下回った。")
+    assert not conflict(full, sketch("元島民、5千人割る", "生存者が5千人を下回った。"))
 
 
 def test_a_party_by_its_capital_or_adjective_is_the_same_actor() -> None:

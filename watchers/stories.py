@@ -84,7 +84,8 @@ _PARTIES = {
     "japan": "japan tokyo япон токио 日本 東京".split(),
     "russia": "russia moscow kremlin росси рф москв кремл ロシア モスクワ クレムリン".split(),
 }
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)(千|万|億)?")
+_MULTIPLIERS = {"千": 1_000, "万": 10_000, "億": 100_000_000}
 # A title that rejects or rebuts something reports a reply, an event of its own: "Moscow
 # rejects Tokyo's protest" is not the protest's story ("отверг", "一蹴", "反論" alike).
 _REPLY = re.compile(r"\b(?:reject|rebuff|dismiss|отверг|отклони)|一蹴|反論")
@@ -183,8 +184,16 @@ def _plain(text: str) -> str:
 
 
 def numbers(text: str) -> frozenset[str]:
-    """The numbers a text writes in digits (5.9 and 5,9 alike; full-width digits too)."""
-    return frozenset(n.replace(",", ".") for n in _NUMBER.findall(_plain(text)))
+    """The numbers a text writes in digits (5.9 and 5,9 alike; full-width digits too; 5千 as
+    5000, as Japanese writes round numbers)."""
+    found = set()
+    for digits, multiplier in _NUMBER.findall(_plain(text)):
+        number = digits.replace(",", ".")
+        if multiplier:
+            value = float(number) * _MULTIPLIERS[multiplier]
+            number = str(int(value)) if value.is_integer() else str(value)
+        found.add(number)
+    return frozenset(found)
 
 
 _MONTHS = (
