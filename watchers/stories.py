@@ -28,7 +28,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from itertools import chain
 from operator import itemgetter
@@ -260,40 +260,13 @@ class Sketch:
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
-        return (
-            tuple(self.tokens),
-            tuple(self.names),
-            tuple(self.mentions),
-            self.script,
-            self.title,
-            tuple(self.title_numbers),
-            tuple(self.numbers),
-            tuple(self.title_places),
-            tuple(self.places),
-            self.reply,
-            tuple(self.title_dates),
-            tuple(self.dates),
-        )
+        values = (getattr(self, field.name) for field in fields(self))
+        return tuple(tuple(v) if isinstance(v, frozenset) else v for v in values)
 
     @classmethod
     def unwire(cls, wired: Sequence[Any]) -> Sketch:
-        tokens, names, mentioned, script, title, title_nums, nums, title_places, all_places = wired[
-            :9
-        ]
-        return cls(
-            frozenset(tokens),
-            frozenset(names),
-            frozenset(mentioned),
-            script,
-            title,
-            frozenset(title_nums),
-            frozenset(nums),
-            frozenset(title_places),
-            frozenset(all_places),
-            wired[9],
-            frozenset(map(tuple, wired[10])),
-            frozenset(map(tuple, wired[11])),
-        )
+        values: list[Any] = [frozenset(v) if isinstance(v, tuple) else v for v in wired]
+        return cls(*values)
 
 
 def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
