@@ -93,8 +93,12 @@ _REPLY = re.compile(r"\b(?:reject|rebuff|dismiss|отверг|отклони)|�
 
 # Stems kept per process. A daemon meets new words for ever (names, inflected forms), so the
 # cache fills to its bound at about 200 bytes a word: 4 MB here, where 200,000 let each parse
-# worker and the daemon grow by up to 40 MB (bench/soak.py). PyStemmer caches words itself.
+# worker and the daemon grow by up to 40 MB (bench/soak.py). PyStemmer's own cache of 10,000
+# words per language is switched off: every word it would hold is in this one.
 STEM_CACHE = 20_000
+for _stemmer in _STEMMERS.values():
+    if hasattr(_stemmer, "maxCacheSize"):  # PyStemmer, not the pure Python fallback
+        _stemmer.maxCacheSize = 0
 
 
 @functools.lru_cache(maxsize=STEM_CACHE)
