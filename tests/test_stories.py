@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from watchers.stories import (
     MAX_PER_STORY,
+    MAX_REPORTS,
     STEM_CACHE,
     Sketch,
     StoryIndex,
@@ -200,3 +201,40 @@ def test_headlines_in_title_case_name_nobody_by_their_capitals() -> None:
 def test_a_sketch_crosses_the_wire_unchanged(title: str, summary: str) -> None:
     made = sketch(title, summary)
     assert Sketch.unwire(made.wire()) == made
+
+
+def _unique_report(n: int) -> Sketch:
+    """A report of its own story, in words no other report uses (as in bench/soak.py)."""
+    return sketch(f"Kunashir{n}a ferry{n}b delayed", f"Harbour{n}c crane{n}d fog{n}e quota{n}f")
+
+
+def test_the_index_holds_at_most_its_limit_dropping_the_oldest_reports() -> None:
+    index = StoryIndex(limit=100)
+    for n in range(1, 301):
+        index.add(n, n, _unique_report(n), T0 + timedelta(seconds=n))
+    assert len(index) == 100
+    late = T0 + timedelta(seconds=301)
+    assert index.find(_unique_report(200), late) is None  # dropped with its postings
+    assert index.find(_unique_report(201), late) == 201
+    assert index.find(_unique_report(300), late) == 300
+    assert StoryIndex().limit == MAX_REPORTS
+
+
+def test_the_index_memory_stays_flat_once_it_holds_its_limit() -> None:
+    """A busy window of matched items with new words each: what the index keeps of dropped
+    reports (their postings, the members count) must go with them."""
+    index = StoryIndex(limit=200)
+    reports = [_unique_report(n) for n in range(2200)]  # built before tracing: not the index's
+    tracemalloc.start()
+    try:
+        for n, report in enumerate(reports[:400]):
+            index.add(n, n, report, T0)
+        turned_over, _ = tracemalloc.get_traced_memory()  # its dicts sized for the churn
+        for n, report in enumerate(reports[400:], start=400):
+            index.add(n, n, report, T0)
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(index) == 200
+    # five times as many reports again; without the bound the index would be six times larger
+    assert after < turned_over * 1.05

@@ -51,6 +51,10 @@ IDF_PRIOR = 20  # reports assumed beside the window's, so a near-empty window we
 # rarest tokens up to a budget, and weighs only the stories of the best candidates: a feed of
 # templated near-copies (weather, market reports) must not make each lookup scan thousands.
 MAX_PER_STORY = 4
+# Reports the index holds at most, the oldest dropped first: the window bounds it in time, this
+# in memory whatever the rate of matched items. A report costs about 8 KB (news text) to 15 KB
+# (words no other report shares, as in bench/soak.py); 2,000 is 500 stories or more in 72 hours.
+MAX_REPORTS = 2_000
 MAX_CANDIDATES = 16
 MAX_STORIES = 6
 SCAN_BUDGET = 500
@@ -360,8 +364,9 @@ class StoryIndex:
         threshold: float = THRESHOLD,
         window: timedelta = WINDOW,
         embed: Embed | None = None,
+        limit: int = MAX_REPORTS,
     ) -> None:
-        self.threshold, self.window = threshold, window
+        self.threshold, self.window, self.limit = threshold, window, limit
         if embed is None:
             from watchers.embedding import embed_titles
 
@@ -448,6 +453,8 @@ class StoryIndex:
             return
         if len(self._stories[story_id]) >= MAX_PER_STORY:
             return
+        while self._order and len(self._entries) >= self.limit:
+            self._forget_oldest()
         self._entries[item_id] = _Entry(item_id, story_id, report, at)
         script = self._postings[report.script]
         for token in report.tokens:
@@ -462,19 +469,25 @@ class StoryIndex:
             entry = self._entries.get(self._order[0])
             if entry is not None and now - entry.at <= self.window:
                 break
-            self._order.popleft()
-            if entry is None:
-                continue
-            del self._entries[entry.item_id]
-            script = self._postings[entry.report.script]
-            for token in entry.report.tokens:
-                posting = script[token]
-                posting.discard(entry.item_id)
-                if not posting:
-                    del script[token]
-            self._df[entry.report.script].subtract(entry.report.tokens)
-            self.vectors.pop(entry.report.title, None)
-            members = self._stories[entry.story_id]
-            members.remove(entry.item_id)
-            if not members:
-                del self._stories[entry.story_id]
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        entry = self._entries.pop(self._order.popleft(), None)
+        if entry is None:
+            return
+        script = self._postings[entry.report.script]
+        for token in entry.report.tokens:
+            posting = script[token]
+            posting.discard(entry.item_id)
+            if not posting:
+                del script[token]
+        df = self._df[entry.report.script]
+        df.subtract(entry.report.tokens)
+        for token in entry.report.tokens:
+            if df[token] <= 0:  # Counter.subtract keeps zeros: without this, df grows for ever
+                del df[token]
+        self.vectors.pop(entry.report.title, None)
+        members = self._stories[entry.story_id]
+        members.remove(entry.item_id)
+        if not members:
+            del self._stories[entry.story_id]
