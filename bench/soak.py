@@ -5,11 +5,18 @@ getting new items, its alerts delivered through the fake Bot API.
 
 Every feed is polled each second; each gets a new item every `--every` seconds (staggered
 across feeds), one item in `--match-one-in` about the Kuril Islands, which `--chats` subscribed
-chats get as alerts. Every `--sample` seconds it records, from /proc: the resident memory of
-the daemon and of its child processes (the parse workers and multiprocessing's resource
-tracker), the daemon's open descriptors and threads, the size of the SQLite write-ahead log and
-the outbox depth (alerts pending or in flight). At the end new items stop, the outbox must
-drain, and Ctrl-C (SIGINT to the group) must stop the daemon with 0 and no traceback.
+chats get as alerts. The run starts with `--fill` seconds of new items every `--fill-every`
+seconds on each feed and no chat subscribed yet: the state the daemon bounds (the story index,
+2,000 reports; the stem cache of each parse worker, 20,000 words; SQLite's page cache; the
+search index's batch) is full before growth counts, as after a few days of a real daemon. The
+soak's words are random and seldom repeat, so at the ordinary rate none of it would be full after
+10 minutes, and its filling would look like a leak.
+
+Every `--sample` seconds it records, from /proc: the resident memory of the daemon and of its
+child processes (the parse workers and multiprocessing's resource tracker), the daemon's open
+descriptors and threads, the size of the SQLite write-ahead log and the outbox depth (alerts
+pending or in flight). At the end new items stop, the outbox must drain, and Ctrl-C (SIGINT to
+the group) must stop the daemon with 0 and no traceback.
 
 Targets: after the first `--warmup` seconds (2 minutes, or a fifth of a shorter run) memory
 grows by at most 10 MB, descriptors and threads no higher than during the warm-up, the WAL
@@ -38,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
+from watchers.cluster import MAX_REPORTS
 
 TOKEN = "123456:SOAK-TOKEN"
 KEEP = 20  # items a feed document shows, newest first
@@ -69,14 +77,22 @@ class Feeds:
 
     def __init__(self, server: FeedServer, count: int, every: float, match_one_in: int) -> None:
         self.server, self.every, self.match_one_in = server, every, match_one_in
+        self.count = count
         self.rng = random.Random(15)
         self.items: list[list[FeedEntry]] = [[] for _ in range(count)]
         self.added = self.matching = 0
+        self.filled = self.filled_matching = 0  # of those, added while filling
         self.started = time.monotonic()
         self.next_due = [self.started + every * (i + 1) / count for i in range(count)]
         for feed in range(count):
             self.items[feed] = [new_item(self.rng, feed, n, False) for n in range(3)]
             self._publish(feed)
+
+    def pace(self, every: float) -> None:
+        """From now on a new item every `every` seconds on each feed, staggered as at first."""
+        now = time.monotonic()
+        self.every = every
+        self.next_due = [now + every * (i + 1) / self.count for i in range(self.count)]
 
     def path(self, feed: int) -> str:
         return f"/feed{feed}.xml"
@@ -86,15 +102,16 @@ class Feeds:
 
     def tick(self) -> None:
         now = time.monotonic()
-        for feed, due in enumerate(self.next_due):
-            if now < due:
+        for feed in range(self.count):
+            if now < self.next_due[feed]:
                 continue
-            self.next_due[feed] = due + self.every
-            self.added += 1
-            matching = self.added % self.match_one_in == 0
-            self.matching += matching
-            item = new_item(self.rng, feed, 1000 + self.added, matching)
-            self.items[feed] = [item, *self.items[feed][: KEEP - 1]]
+            while now >= self.next_due[feed]:  # several while filling
+                self.next_due[feed] += self.every
+                self.added += 1
+                matching = self.added % self.match_one_in == 0
+                self.matching += matching
+                item = new_item(self.rng, feed, 1000 + self.added, matching)
+                self.items[feed] = [item, *self.items[feed][: KEEP - 1]]
             self._publish(feed)
 
 
@@ -197,8 +214,15 @@ def main() -> int:
     parser.add_argument("--chats", type=int, default=5, help="chats subscribed to kuril")
     parser.add_argument("--sample", type=float, default=10, help="seconds between samples")
     parser.add_argument("--warmup", type=float, default=120, help="seconds before growth counts")
+    parser.add_argument(
+        "--fill", type=float, default=75, help="seconds of fast items first (0: none)"
+    )
+    parser.add_argument(
+        "--fill-every", type=float, default=0.05, help="seconds between a feed's items meanwhile"
+    )
     args = parser.parse_args()
     warmup = min(args.warmup, args.duration / 5)
+    fill = min(args.fill, warmup * 0.75)
 
     with tempfile.TemporaryDirectory(prefix="kurilwatch-soak-") as tmp:
         folder = Path(tmp)
@@ -220,16 +244,26 @@ def main() -> int:
         try:
             api.wait_until_polling(timeout=120)
             server.wait_for_hits(feeds.path(args.feeds - 1), 2, timeout=120)  # primed
-            subscribe(api, args.chats)
             print(
                 f"soak: {args.feeds} feeds polled every second, an item per feed every"
-                f" {args.every:g} s, {args.chats} subscribed chats, {args.duration:.0f} s",
+                f" {args.every:g} s, {args.chats} subscribed chats, {args.duration:.0f} s;"
+                f" first {fill:.0f} s an item per feed every {args.fill_every:g} s, no chats",
                 flush=True,
             )
             samples: list[Sample] = []
             started = time.monotonic()
             next_sample = started
+            filling = fill > 0
+            if filling:
+                feeds.pace(args.fill_every)
+            else:
+                subscribe(api, args.chats)
             while (now := time.monotonic()) < started + args.duration:
+                if filling and now >= started + fill:
+                    filling = False
+                    feeds.filled, feeds.filled_matching = feeds.added, feeds.matching
+                    feeds.pace(args.every)
+                    subscribe(api, args.chats)
                 feeds.tick()
                 if now >= next_sample:
                     samples.append(sample(started, daemon.pid, db, api))
@@ -306,7 +340,15 @@ def verdict(
             code == 0 and "Traceback" not in output,
         ),
     ]
-    print(f"items added: {feeds.added}, about the Kurils: {feeds.matching}")
+    print(
+        f"items added: {feeds.added}, about the Kurils: {feeds.matching}; while filling,"
+        f" {feeds.filled} and {feeds.filled_matching}"
+        + (
+            ""
+            if feeds.filled_matching >= MAX_REPORTS
+            else f" (story index not yet full at {MAX_REPORTS})"
+        )
+    )
     for text, ok in checks:
         print(f"{'ok  ' if ok else 'FAIL'} {text}")
     if "Traceback" in output:
