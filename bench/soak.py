@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
-from watchers.cluster import MAX_REPORTS
+from watchers.stories import MAX_REPORTS
 
 TOKEN = "123456:SOAK-TOKEN"
 KEEP = 20  # items a feed document shows, newest first
