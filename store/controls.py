@@ -20,23 +20,29 @@ STORY_MODES = ("mute", "follow")
 
 @dataclass(frozen=True, slots=True)
 class ChatFilter:
-    """A chat's news languages (empty: every one) and the feeds it muted."""
+    """A chat's news languages (empty: every one), the feeds it muted, and the outlets those
+    feeds are (their hosts: `tass.com`), so an aggregator cannot bring a muted outlet back."""
 
     langs: frozenset[str] = frozenset()
     muted: frozenset[str] = frozenset()
+    muted_outlets: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.langs or self.muted)
 
 
-def wants(chat: ChatFilter | None, *, lang: str | None, feed_id: str) -> bool:
-    """Whether a report in `lang` from `feed_id` may be alerted to a chat with this filter.
+def wants(
+    chat: ChatFilter | None, *, lang: str | None, feed_id: str, outlet_key: str | None = None
+) -> bool:
+    """Whether a report in `lang` from `feed_id` (of the outlet `outlet_key`) may be alerted to
+    a chat with this filter: not from a muted feed, nor a muted feed's outlet carried by another
+    (TASS's report through Google News, once TASS's own feed is muted).
 
     A report of unknown language (stored before languages were kept) passes a language filter.
     """
     if chat is None:
         return True
-    if feed_id in chat.muted:
+    if feed_id in chat.muted or (outlet_key is not None and outlet_key in chat.muted_outlets):
         return False
     return not chat.langs or lang is None or lang in chat.langs
 
@@ -149,10 +155,29 @@ class ControlVerbs(StoreBase):
                 f"SELECT chat_id, feed_id FROM muted_sources WHERE chat_id IN ({marks})", chunk
             ):
                 found.setdefault(row["chat_id"], (set(), set()))[1].add(row["feed_id"])
+        outlets = self._own_outlets({feed for _, muted in found.values() for feed in muted})
         return {
-            chat: ChatFilter(frozenset(langs), frozenset(muted))
+            chat: ChatFilter(
+                frozenset(langs),
+                frozenset(muted),
+                frozenset(outlets[feed] for feed in muted if feed in outlets),
+            )
             for chat, (langs, muted) in found.items()
         }
+
+    def _own_outlets(self, feed_ids: set[str]) -> dict[str, str]:
+        """The outlet key of each feed that publishes its own reports (not an aggregator's):
+        the key of its latest item that names no other outlet."""
+        keys: dict[str, str] = {}
+        for feed_id in sorted(feed_ids):
+            row = self._one(
+                "SELECT outlet_key FROM items WHERE feed_id = ? AND outlet IS NULL"
+                " AND outlet_key IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [feed_id],
+            )
+            if row is not None:
+                keys[feed_id] = row["outlet_key"]
+        return keys
 
     # -- stories -----------------------------------------------------------------------------
 

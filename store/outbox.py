@@ -215,7 +215,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         for chat_id, topics in chats.items():
             chat = filters.get(chat_id)
             if (filtered_only and not chat) or not wants(
-                chat, lang=item.lang, feed_id=item.feed_id
+                chat, lang=item.lang, feed_id=item.feed_id, outlet_key=item.outlet_key
             ):
                 continue
             ordered = [t for t in item.topics if t in topics]
@@ -262,7 +262,12 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             if (
                 name.casefold() in names
                 or modes.get(chat_id) == "mute"
-                or not wants(filters.get(chat_id), lang=None, feed_id=item.feed_id)
+                or not wants(
+                    filters.get(chat_id),
+                    lang=None,
+                    feed_id=item.feed_id,
+                    outlet_key=item.outlet_key,
+                )
             ):
                 continue
             if modes.get(chat_id) == "follow" and alert["message_id"] is not None:

@@ -193,3 +193,29 @@ def test_an_undecodable_google_item_still_joins_the_outlets_report_by_story(
         (vectors[0], vectors[1]),
     )
     assert together >= THRESHOLD
+
+
+def test_a_chat_that_muted_an_outlets_feed_does_not_get_it_through_an_aggregator(
+    store: Store,
+) -> None:
+    other = CHAT + 1
+    store.upsert_subscriber(other, now=T0 - timedelta(hours=1))
+    store.subscribe(other, "kuril", now=T0 - timedelta(hours=1))
+    # TASS's own feed has published before: its outlet is known as tass.com
+    store.ingest(
+        TASS,
+        [own("t0", "https://tass.com/old/1", "tass.com", "Old TASS report on fisheries")],
+        now=T0 - timedelta(minutes=30),
+        alert=False,
+    )
+    assert store.toggle_source(CHAT, "tass-en", now=T0) is True
+    [filtered] = store.chat_filters([CHAT, other]).values()
+    assert filtered.muted == {"tass-en"} and filtered.muted_outlets == {"tass.com"}
+    # TASS through Google News: not to the chat that muted TASS, to the other one
+    result = store.ingest(GNEWS, [carried("g1", "TASS", "tass.com", ARTICLE)], now=T0, alert=True)
+    assert result.queued == 1
+    assert [d.chat_id for d in store.due_deliveries(T0 + timedelta(hours=1))] == [other]
+    # another outlet through the same aggregator still reaches both
+    nhk = carried("g2", "NHK", "www3.nhk.or.jp", "https://www3.nhk.or.jp/news/2.html")
+    nhk = replace(nhk, title="Japan protests missile drills near Etorofu", guid="g2")
+    assert store.ingest(GNEWS, [nhk], now=T0 + timedelta(minutes=1), alert=True).queued == 2
