@@ -217,13 +217,13 @@ def test_the_weekly_report_and_a_spike_notice() -> None:
     assert lines[2] == "Peace treaty: <b>1</b> (none in the 7 days before)"
     assert lines[5].startswith('1. <a href="https://x.example/2">Motegi: talks &lt;go&gt; on</a>')
     assert lines[5].endswith("— TASS, 6 outlets") and lines[6].startswith("2. <a")
-    assert lines[7] == "3. Kyodo: visit — TASS, 1 outlets"
+    assert lines[7] == "3. Kyodo: visit — TASS, 1 outlet"
     notice = spike_text(
         9, 1.25, 0.5, points[:3], title="Kuril Islands", lang="ru", tz=TOKYO
     ).splitlines()
     assert notice[0] == "📈 Всплеск: Kuril Islands"
     assert notice[1] == "9 новостей за 6 часов (обычно 1.2 ± 0.5)."
-    assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "изданий: 6" in notice[4]
+    assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "6 изданий" in notice[4]
 
 
 @given(st.lists(st.text(min_size=0, max_size=1500), min_size=1, max_size=8))

@@ -15,7 +15,8 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from bot.insights.trends import Trend, day_label, label, series_label
+from bot.i18n import texts
+from bot.insights.trends import Trend, day_label, series_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -123,8 +124,10 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
     weight = "normal" if lang == "ja" else "bold"
     if len(title) > MAX_TITLE:  # leaves room for the time zone at the right
         title = title[: MAX_TITLE - 1] + "…"
-    axes.set_title(label(lang, "chart_title", topic=title), loc="left", fontweight=weight)
-    axes.set_ylabel(label(lang, "axis"))
+    tr = texts(lang)
+    axes.set_title(tr._("{topic}: stories per day", topic=title), loc="left", fontweight=weight)
+    # Translators: the label of a chart's vertical axis (a number of stories)
+    axes.set_ylabel(tr._("stories"))
     step = max(1, round(len(trend.days) / 7))
     ticks = positions[::-1][::step][::-1]  # always label the last day (today)
     axes.set_xticks(ticks, [day_label(trend.days[n], lang, short=True) for n in ticks])
@@ -140,7 +143,12 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
         axes.legend(loc="upper left", frameon=False, ncols=min(4, len(trend.series)))
     else:
         axes.text(
-            0.5, 0.5, label(lang, "nothing"), transform=axes.transAxes, ha="center", va="center"
+            0.5,
+            0.5,
+            tr._("No stories in this period."),
+            transform=axes.transAxes,
+            ha="center",
+            va="center",
         )
     axes.text(
         1.0, 1.01, trend.tz_name, transform=axes.transAxes, ha="right", va="bottom", alpha=0.6

@@ -17,9 +17,10 @@ from telegram.ext import Application
 
 from bot.delivery.plan import digest_times
 from bot.delivery.retry import with_retries
+from bot.i18n import texts
 from bot.insights.charts import render_trend
 from bot.insights.spikes import SpikeRule, detect
-from bot.insights.trends import label, query_range, spike_text, weekly_report
+from bot.insights.trends import query_range, spike_text, weekly_report
 from bot.telegram.context import BotContext
 from bot.telegram.texts import language
 from store import Store
@@ -74,7 +75,8 @@ class Insights:
             chart, text = weekly_report(
                 points, now=due, tz=tz, topics=topics, titles=titles, lang=lang
             )
-            png = await render_trend(chart, title=label(lang, "report"), lang=lang, titles=titles)
+            title = texts(lang)._("Weekly report")
+            png = await render_trend(chart, title=title, lang=lang, titles=titles)
             try:
                 await with_retries(
                     lambda chat_id=chat.chat_id, text=text, png=png: self.bot.send_photo(  # type: ignore[misc]

@@ -17,6 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from babel.dates import format_date
+
+from bot.delivery.plan import SettingError
+from bot.i18n import N_, texts
 from store import StoryPoint
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
@@ -28,121 +32,27 @@ _JA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
 _RU = re.compile(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[A-Za-z]")
 
-# Short texts for charts and captions; a later change moves them to gettext.
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "chart_title": "{topic}: stories per day",
-        "axis": "stories",
-        "ru": "Russian",
-        "ja": "Japanese",
-        "en": "English",
-        "other": "other",
-        "last": "last {days} days",
-        "stories": "Stories",
-        "up": "up {pct}% on the {days} days before ({prev})",
-        "down": "down {pct}% on the {days} days before ({prev})",
-        "same": "as many as the {days} days before",
-        "new": "none in the {days} days before",
-        "busiest": "Busiest day",
-        "n_stories": "{n} stories",
-        "by_lang": "By language",
-        "by_outlet": "By outlet",
-        "by_topic": "By topic",
-        "nothing": "No stories in this period.",
-        "report": "Weekly report",
-        "top": "Top stories (by outlets)",
-        "outlets": "{n} outlets",
-        "week_before": "the week before",
-        "spike": "Spike: {topic}",
-        "spike_body": "{n} stories in the last 6 hours (usually {mean} ± {sd}).",
-        "spike_top": "Top stories of the burst:",
-    },
-    "ru": {
-        "chart_title": "{topic}: новостей в день",
-        "axis": "новостей",
-        "ru": "русский",
-        "ja": "японский",
-        "en": "английский",
-        "other": "другие",
-        "last": "последние {days} дн.",
-        "stories": "Новостей",
-        "up": "на {pct}% больше, чем за {days} дн. до того ({prev})",
-        "down": "на {pct}% меньше, чем за {days} дн. до того ({prev})",
-        "same": "столько же, сколько за {days} дн. до того",
-        "new": "за {days} дн. до того не было",
-        "busiest": "Самый активный день",
-        "n_stories": "{n} новостей",
-        "by_lang": "По языкам",
-        "by_outlet": "По изданиям",
-        "by_topic": "По темам",
-        "nothing": "За этот период новостей нет.",
-        "report": "Недельный отчёт",
-        "top": "Главное (по числу изданий)",
-        "outlets": "изданий: {n}",
-        "week_before": "неделя до того",
-        "spike": "Всплеск: {topic}",
-        "spike_body": "{n} новостей за 6 часов (обычно {mean} ± {sd}).",
-        "spike_top": "Главные новости всплеска:",
-    },
-    "ja": {
-        "chart_title": "{topic}：1日あたりの記事数",
-        "axis": "記事数",
-        "ru": "ロシア語",
-        "ja": "日本語",
-        "en": "英語",
-        "other": "その他",
-        "last": "過去{days}日間",
-        "stories": "記事数",
-        "up": "前の{days}日間（{prev}）より{pct}%増",
-        "down": "前の{days}日間（{prev}）より{pct}%減",
-        "same": "前の{days}日間と同数",
-        "new": "前の{days}日間は0件",
-        "busiest": "最多の日",
-        "n_stories": "{n}件",
-        "by_lang": "言語別",
-        "by_outlet": "媒体別",
-        "by_topic": "トピック別",
-        "nothing": "この期間の記事はありません。",
-        "report": "週間レポート",
-        "top": "主な記事（報道媒体数順）",
-        "outlets": "{n}媒体",
-        "week_before": "前週",
-        "spike": "急増：{topic}",
-        "spike_body": "過去6時間に{n}件（通常 {mean} ± {sd}）。",
-        "spike_top": "急増した主な記事：",
-    },
-}
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_WEEKDAYS = {
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-    "ru": ("пн", "вт", "ср", "чт", "пт", "сб", "вс"),
-    "ja": ("月", "火", "水", "木", "金", "土", "日"),
-}
+SERIES = {"ru": N_("Russian"), "ja": N_("Japanese"), "en": N_("English"), "other": N_("other")}
 
 
-class TrendArgError(ValueError):
-    """Bad /trend arguments; the message says what to write."""
-
-
-def label(lang: str, key: str, **values: object) -> str:
-    texts = LABELS.get(lang, LABELS["en"])
-    return texts[key].format(**values)
+class TrendArgError(SettingError):
+    """Bad /trend arguments; the message (a msgid) says what to write."""
 
 
 def day_label(day: date, lang: str, *, weekday: bool = False, short: bool = False) -> str:
-    """27 Nov / 27.11 / 11月27日 (11/27 when short), with the weekday when asked."""
-    if lang == "ru":
-        text = f"{day.day:02d}.{day.month:02d}"
-    elif lang == "ja" and short:
-        text = f"{day.month}/{day.day}"
-    elif lang == "ja":
-        text = f"{day.month}月{day.day}日"
+    """A day in the reader's language: 27 Nov, with its weekday (Fri 27 Nov) when asked, or as
+    short as a chart's axis wants it (27.11, 11/27) when short."""
+    tr = texts(lang)
+    if weekday:
+        # Translators: a CLDR date pattern (https://cldr.unicode.org), not words to translate
+        pattern = tr._("EEE d MMM")
+    elif short:
+        # Translators: a CLDR date pattern, not words: a day on a chart's axis, kept short
+        pattern = tr._("dd MMM")
     else:
-        text = f"{day.day} {_MONTHS[day.month - 1]}"
-    if not weekday:
-        return text
-    name = _WEEKDAYS.get(lang, _WEEKDAYS["en"])[day.weekday()]
-    return f"{text}（{name}）" if lang == "ja" else f"{name} {text}"
+        # Translators: a CLDR date pattern (https://cldr.unicode.org), not words to translate
+        pattern = tr._("d MMM")
+    return str(format_date(day, pattern, locale=tr.lang))
 
 
 def script_lang(title: str) -> str:
@@ -171,11 +81,17 @@ def parse_trend_args(
         elif arg in BY and by is None:
             by = BY[arg]
         elif re.fullmatch(r"\d+\w?", arg):
-            raise TrendArgError(f"{arg!r} is not a period I draw; write 7d, 30d or 90d")
+            raise TrendArgError(
+                N_("{value} is not a period I draw; write 7d, 30d or 90d"), value=repr(arg)
+            )
         else:
             raise TrendArgError(
-                f"{arg!r} is not a topic; write one of {', '.join(topic_ids)}, then 7d, 30d or"
-                " 90d, and outlets to stack by outlet rather than language (/trend kuril 30d)"
+                N_(
+                    "{value} is not a topic; write one of {topics}, then 7d, 30d or 90d, and"
+                    " outlets to stack by outlet rather than language (/trend kuril 30d)"
+                ),
+                value=repr(arg),
+                topics=", ".join(topic_ids),
             )
     return topic or default_topic, days or 30, by or "lang"
 
@@ -289,47 +205,61 @@ def build_trend(
 def series_label(key: str, trend: Trend, lang: str, titles: dict[str, str]) -> str:
     """What the legend calls a series."""
     if trend.by == "lang" or key == "other":
-        return label(lang, key)
+        return texts(lang)._(SERIES.get(key, key))
     if trend.by == "topic":
         return titles.get(key, key)
     return key
 
 
 def change_text(trend: Trend, lang: str, days: int) -> str:
+    tr = texts(lang)
     change = trend.change
     if change is None:
-        return label(lang, "new", days=days) if trend.total else ""
+        return tr._("none in the {days} days before", days=days) if trend.total else ""
     pct = round(abs(change) * 100)
     if pct == 0:
-        return label(lang, "same", days=days)
-    key = "up" if change > 0 else "down"
-    return label(lang, key, pct=pct, days=days, prev=trend.previous_total)
+        return tr._("as many as the {days} days before", days=days)
+    # the per cent sign goes in with the number: a "%" in a msgid reads as a printf format
+    values = {"pct": f"{pct}%", "days": days, "prev": trend.previous_total}
+    if change > 0:
+        return tr._("up {pct} on the {days} days before ({prev})", **values)
+    return tr._("down {pct} on the {days} days before ({prev})", **values)
 
 
 def caption(trend: Trend, *, title: str, lang: str, titles: dict[str, str] | None = None) -> str:
     """The numbers of a chart in a few HTML lines, under Telegram's caption limit."""
+    tr = texts(lang)
     days = len(trend.days)
-    lines = [f"<b>{html.escape(title)}</b>, {label(lang, 'last', days=days)} ({trend.tz_name})"]
+    period = tr.ngettext("last {n} day", "last {n} days", days)
+    lines = [f"<b>{html.escape(title)}</b>, {period} ({trend.tz_name})"]
     if not trend.total:
-        lines.append(label(lang, "nothing"))
+        lines.append(tr._("No stories in this period."))
         if trend.previous_total:
             lines.append(change_text(trend, lang, days))
         return fit("\n".join(lines))
     change = change_text(trend, lang, days)
-    lines.append(f"{label(lang, 'stories')}: <b>{trend.total}</b>" + (f" ({change})"))
+    lines.append(tr._("Stories: <b>{total}</b>", total=trend.total) + f" ({change})")
     busiest = trend.busiest
     if busiest is not None:
         day, n = busiest
+        stories = tr.ngettext("{n} story", "{n} stories", n)
         lines.append(
-            f"{label(lang, 'busiest')}: {day_label(day, lang, weekday=True)},"
-            f" {label(lang, 'n_stories', n=n)}"
+            tr._(
+                "Busiest day: {day}, {stories}",
+                day=day_label(day, lang, weekday=True),
+                stories=stories,
+            )
         )
-    heading = {"lang": "by_lang", "outlet": "by_outlet", "topic": "by_topic"}[trend.by]
-    parts = [
+    series = ", ".join(
         f"{html.escape(series_label(key, trend, lang, titles or {}))} {n}"
         for key, n in trend.totals()
-    ]
-    lines.append(f"{label(lang, heading)}: " + ", ".join(parts))
+    )
+    if trend.by == "lang":
+        lines.append(tr._("By language: {series}", series=series))
+    elif trend.by == "outlet":
+        lines.append(tr._("By outlet: {series}", series=series))
+    else:
+        lines.append(tr._("By topic: {series}", series=series))
     return fit("\n".join(lines))
 
 
@@ -374,7 +304,7 @@ def _story_line(n: int, point: StoryPoint, lang: str, *, limit: int = 110) -> st
     title = html.escape(title or "…")
     if point.link:
         title = f'<a href="{html.escape(point.link, quote=True)}">{title}</a>'
-    outlets = label(lang, "outlets", n=point.outlets)
+    outlets = texts(lang).ngettext("{n} outlet", "{n} outlets", point.outlets)
     return f"{n}. {title} — {html.escape(point.outlet)}, {outlets}"
 
 
@@ -395,12 +325,17 @@ def weekly_report(
 ) -> tuple[Trend, str]:
     """A chat's week: the chart (stacked by topic), and a caption with each topic's stories
     and change on the week before, and the week's top stories by number of outlets."""
+    tr = texts(lang)
     days = 7
     chart = build_trend(points, now=now, tz=tz, days=days, by="topic", topics=topics)
     first, last = chart.days[0], chart.days[-1]
     lines = [
-        f"<b>{label(lang, 'report')}</b> {day_label(first, lang)}–{day_label(last, lang)}"
-        f" ({chart.tz_name})"
+        tr._(
+            "<b>Weekly report</b> {first}–{last} ({zone})",
+            first=day_label(first, lang),
+            last=day_label(last, lang),
+            zone=chart.tz_name,
+        )
     ]
     for topic in topics:
         mine = build_trend(
@@ -415,10 +350,10 @@ def weekly_report(
     best = top_stories(week, top)
     if best:
         lines.append("")
-        lines.append(f"<b>{label(lang, 'top')}</b>")
+        lines.append(tr._("<b>Top stories (by outlets)</b>"))
         lines.extend(_story_line(n, p, lang) for n, p in enumerate(best, 1))
     else:
-        lines.append(label(lang, "nothing"))
+        lines.append(tr._("No stories in this period."))
     return chart, fit("\n".join(lines))
 
 
@@ -434,18 +369,24 @@ def spike_text(
     top: int = 5,
 ) -> str:
     """A spike notice, as plain text: the numbers and the burst's top stories."""
+    tr = texts(lang)
+    usual = {"mean": f"{mean:.1f}", "sd": f"{sd:.1f}"}
+    body = tr.ngettext(
+        "{n} story in the last 6 hours (usually {mean} ± {sd}).",
+        "{n} stories in the last 6 hours (usually {mean} ± {sd}).",
+        count,
+        **usual,
+    )
     lines = [
-        "📈 " + label(lang, "spike", topic=title),
-        label(lang, "spike_body", n=count, mean=f"{mean:.1f}", sd=f"{sd:.1f}"),
+        "📈 " + tr._("Spike: {topic}", topic=title),
+        body,
         "",
-        label(lang, "spike_top"),
+        tr._("Top stories of the burst:"),
     ]
     for n, point in enumerate(top_stories(burst, top), 1):
         at = point.at.astimezone(tz)
-        lines.append(
-            f"{n}. {point.title[:200]} ({point.outlet}, {at:%H:%M},"
-            f" {label(lang, 'outlets', n=point.outlets)})"
-        )
+        outlets = tr.ngettext("{n} outlet", "{n} outlets", point.outlets)
+        lines.append(f"{n}. {point.title[:200]} ({point.outlet}, {at:%H:%M}, {outlets})")
         if point.link:
             lines.append(f"   {point.link}")
     return "\n".join(lines)

@@ -276,7 +276,7 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     text += "\n\n" + prefs_commands.describe(
         ctx, prefs, subscribed, len(watches), short=True, tr=tr
     )
-    text += "\n" + await insights.settings_lines(ctx, chat.id)
+    text += "\n" + await insights.settings_lines(ctx, chat.id, tr)
     await reply(update, text)
 
 

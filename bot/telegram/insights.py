@@ -10,17 +10,12 @@ from telegram.ext import ContextTypes
 
 from bot.delivery.plan import SettingError, next_digest_text, parse_digest
 from bot.delivery.retry import with_retries
+from bot.i18n import EN, N_, Texts
 from bot.insights.charts import render_trend
 from bot.insights.spikes import SpikeRule
 from bot.insights.trends import TrendArgError, build_trend, caption, parse_trend_args, query_range
-from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply
-from bot.telegram.texts import language
-from store import Store
-
-
-def _user_lang(update: Update) -> str:
-    user = update.effective_user
-    return language(user.language_code if user else None)
+from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
+from store import ChatPrefs, Store
 
 
 async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -28,23 +23,32 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None:
         return
+    tr = await texts_of(update, context)
     subscribed = await ctx.store.run(Store.subscriptions, chat.id)
     ids = ctx.topic_ids()
     default = next((t for t in subscribed if t in ids), ids[0])
     try:
         topic, days, by = parse_trend_args(args_of(context), ids, default)
     except TrendArgError as exc:
-        await reply(update, esc(str(exc)))
+        await reply(update, esc(exc.text(tr)))
         return
     prefs = await ctx.store.run(Store.prefs, chat.id)
-    tz, lang, now = ctx.chat_tz(prefs), _user_lang(update), ctx.clock()
+    tz, lang, now = ctx.chat_tz(prefs), tr.lang, ctx.clock()
     since, _ = query_range(now, tz, days)
     points = await ctx.store.run(Store.story_points, [topic], since=since, until=now, outlets=False)
     chart = build_trend(points, now=now, tz=tz, days=days, by=by)
-    title = ctx.titles().get(topic, topic)
+    title = ctx.titles(tr).get(topic, topic)
     png = await render_trend(chart, title=title, lang=lang)
     text = caption(chart, title=title, lang=lang)
     await with_retries(lambda: message.reply_photo(png, caption=text, parse_mode=ParseMode.HTML))
+
+
+def _report_help(tr: Texts) -> str:
+    return tr._(
+        "<code>/report weekly mon 08:00</code> sends a chart of your topics' week, the top"
+        " stories and the change on the week before, every Monday at 08:00 (your time zone);"
+        " <code>/report off</code> stops it."
+    )
 
 
 async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -52,38 +56,56 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None:
         return
+    tr = await texts_of(update, context)
     args = args_of(context)
-    how = (
-        "<code>/report weekly mon 08:00</code> sends a chart of your topics' week, the top"
-        " stories and the change on the week before, every Monday at 08:00 (your time zone);"
-        " <code>/report off</code> stops it."
-    )
     if not args:
         current, _ = await ctx.store.run(Store.report_of, chat.id)
         prefs = await ctx.store.run(Store.prefs, chat.id)
-        shown = next_digest_text(current, ctx.clock(), ctx.chat_tz(prefs)) if current else "off"
-        await reply(update, f"Weekly report: {esc(shown)}.\n{how}")
+        shown = _schedule(current, ctx, prefs, tr)
+        text = tr._("Weekly report: {schedule}.", schedule=esc(shown))
+        await reply(update, f"{text}\n{_report_help(tr)}")
         return
     try:
         if args[0].lower() not in ("weekly", "off"):
-            raise SettingError("the report is weekly")
+            raise SettingError(N_("the report is weekly"))
         value = parse_digest(args)
     except SettingError as exc:
-        await reply(update, f"{esc(str(exc).replace('/digest', '/report'))}.\n{how}")
+        error = exc.text(tr).replace("/digest", "/report")
+        await reply(update, f"{esc(error)}\n{_report_help(tr)}")
         return
     chat_id = await changing_chat(update, context)
     if chat_id is None:
         return
     await ctx.store.run(Store.set_report, chat_id, value, now=ctx.clock())
     if not value:
-        await reply(update, "Weekly report off.")
+        await reply(update, tr._("Weekly report off."))
         return
     prefs = await ctx.store.run(Store.prefs, chat_id)
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
-    note = "" if subscribed else " Subscribe to a topic first: the report covers your topics."
-    await reply(
-        update,
-        f"Weekly report: {esc(next_digest_text(value, ctx.clock(), ctx.chat_tz(prefs)))}." + note,
+    text = tr._("Weekly report: {schedule}.", schedule=esc(_schedule(value, ctx, prefs, tr)))
+    if not subscribed:
+        text += " " + tr._("Subscribe to a topic first: the report covers your topics.")
+    await reply(update, text)
+
+
+def _schedule(report: str, ctx: BotContext, prefs: ChatPrefs | None, tr: Texts) -> str:
+    """A report's schedule as /digest shows its own ("weekly, Friday 18:00 (next: ...)")."""
+    if not report:
+        # Translators: the weekly report is off
+        return tr._("off")
+    return next_digest_text(report, ctx.clock(), ctx.chat_tz(prefs), tr)
+
+
+def _spikes_help(tr: Texts) -> str:
+    rule = SpikeRule()
+    return tr._(
+        "a notice when one of your topics has far more stories in {hours} hours than usual"
+        " (mean + 3σ of the same hours on the last {days} days, and at least {least}); at most"
+        " one per topic per {quiet} hours",
+        hours=rule.window.seconds // 3600,
+        days=rule.history_days,
+        least=rule.min_stories,
+        quiet=int(rule.quiet.total_seconds() // 3600),
     )
 
 
@@ -92,40 +114,38 @@ async def spikes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None:
         return
+    tr = await texts_of(update, context)
     args = [a.lower() for a in args_of(context)]
-    rule = SpikeRule()
-    what = (
-        f"a notice when one of your topics has far more stories in {rule.window.seconds // 3600}"
-        f" hours than usual (mean + 3σ of the same hours on the last {rule.history_days} days,"
-        f" and at least {rule.min_stories}); at most one per topic per"
-        f" {int(rule.quiet.total_seconds() // 3600)} hours"
-    )
+    what = esc(_spikes_help(tr))
     if args not in (["on"], ["off"]):
         _, on = await ctx.store.run(Store.report_of, chat.id)
-        await reply(
-            update,
-            f"Spike alerts are {'on' if on else 'off'}: {esc(what)}."
-            " Write <code>/spikes on</code> or <code>/spikes off</code>.",
-        )
+        if on:
+            text = tr._("Spike alerts are on: {what}.", what=what)
+        else:
+            text = tr._("Spike alerts are off: {what}.", what=what)
+        write = tr._("Write <code>/spikes on</code> or <code>/spikes off</code>.")
+        await reply(update, f"{text} {write}")
         return
     chat_id = await changing_chat(update, context)
     if chat_id is None:
         return
     await ctx.store.run(Store.set_spikes, chat_id, args == ["on"], now=ctx.clock())
     if args == ["on"]:
-        await reply(update, f"Spike alerts on: {esc(what)}.")
+        await reply(update, tr._("Spike alerts on: {what}.", what=what))
     else:
-        await reply(update, "Spike alerts off.")
+        await reply(update, tr._("Spike alerts off."))
 
 
 HANDLERS = {"trend": trend, "report": report, "spikes": spikes}
 
 
-async def settings_lines(ctx: BotContext, chat_id: int) -> str:
+async def settings_lines(ctx: BotContext, chat_id: int, tr: Texts = EN) -> str:
     """The chat's weekly report and spike alerts, in two lines (for /list)."""
     report, spikes_on = await ctx.store.run(Store.report_of, chat_id)
     prefs = await ctx.store.run(Store.prefs, chat_id)
-    shown = next_digest_text(report, ctx.clock(), ctx.chat_tz(prefs)) if report else "off"
-    return (
-        f"<b>Weekly report:</b> {esc(shown)}\n<b>Spike alerts:</b> {'on' if spikes_on else 'off'}"
+    shown = tr._(
+        "<b>Weekly report:</b> {schedule}", schedule=esc(_schedule(report, ctx, prefs, tr))
     )
+    if spikes_on:
+        return shown + "\n" + tr._("<b>Spike alerts:</b> on")
+    return shown + "\n" + tr._("<b>Spike alerts:</b> off")
