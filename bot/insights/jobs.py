@@ -70,13 +70,14 @@ class Insights:
                 await ctx.store.run(Store.report_sent, chat.chat_id, due)
                 continue
             lang = language(chat.language_code)
+            tr = texts(lang)
             since, _ = query_range(due, tz, REPORT_DAYS)
             points = await ctx.store.run(Store.story_points, topics, since=since, until=due)
+            named = ctx.titles(tr)  # the topics' titles in the chat's language
             chart, text = weekly_report(
-                points, now=due, tz=tz, topics=topics, titles=titles, lang=lang
+                points, now=due, tz=tz, topics=topics, titles=named, lang=lang
             )
-            title = texts(lang)._("Weekly report")
-            png = await render_trend(chart, title=title, lang=lang, titles=titles)
+            png = await render_trend(chart, title=tr._("Weekly report"), lang=lang, titles=named)
             try:
                 await with_retries(
                     lambda chat_id=chat.chat_id, text=text, png=png: self.bot.send_photo(  # type: ignore[misc]
@@ -136,7 +137,7 @@ class Insights:
                     spike.mean,
                     spike.sd,
                     burst,
-                    title=titles[topic],
+                    title=ctx.titles(texts(c.language_code))[topic],
                     lang=language(c.language_code),
                     tz=_zone(c.timezone, ctx.tz),
                 )
