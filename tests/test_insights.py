@@ -312,3 +312,31 @@ async def test_a_weekly_report_follows_a_group_to_its_supergroup(bot: Harness) -
     [(params, _)] = bot.api.sent_photos(-100400)
     assert params["caption"].startswith("<b>Weekly report</b>")
     assert await bot.store.run(Store.report_of, -100400) == ("weekly fri 03:30", False)
+
+
+async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: Harness) -> None:
+    ru: dict[str, Any] = {"chat_id": OTHER, "language_code": "ru"}
+    assert await bot.say("/trend kuril 14d", **ru) == (
+        "'14d' — такого периода нет; напишите 7d, 30d или 90d"
+    )
+    assert (await bot.say("/trend kurils", **ru)).startswith(
+        "'kurils' — не тема; напишите одну из: kuril, peace-treaty"
+    )
+    assert await bot.say("/report weekly fri 18:00", **ru) == (
+        "Недельный отчёт: еженедельно, пятница 18:00 (следующая: пт, 27 нояб. 18:00 UTC)."
+        " Сначала подпишитесь на тему: отчёт охватывает ваши темы."
+    )
+    assert (await bot.say("/report daily 08:00", **ru)).startswith(
+        "отчёт бывает только еженедельным\n<code>/report weekly mon 08:00</code> — график"
+    )
+    assert "<b>Оповещения о всплесках:</b> выкл." in await bot.say("/list", **ru)
+    ja: dict[str, Any] = {"chat_id": THIRD, "language_code": "ja-JP"}
+    assert await bot.say("/trend kuril 14d", **ja) == (
+        "'14d' は描ける期間ではありません。7d、30d、90d のいずれかを書いてください"
+    )
+    await bot.say("/subscribe kuril", **ja)
+    assert await bot.say("/report weekly fri 18:00", **ja) == (
+        "週間レポート: 毎週金曜日 18:00（次回: 11月27日(金) 18:00 UTC）。"
+    )
+    assert (await bot.say("/spikes on", **ja)).startswith("急増通知をオンにしました: ")
+    assert "Weekly report: off." in await bot.say("/report")  # an English user's chat
