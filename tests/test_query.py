@@ -151,6 +151,17 @@ def test_matching_any_text_is_total(title: str, summary: str) -> None:
         ("北方四島", "北方4島の元島民", "", True),
         ("北方4島", "北方四島交流", "", True),
         ("кури́лы", "Курилы", "", True),
+        # a Latin or digit word attached to Japanese text is a word of its own
+        ("NATO", "NATO加盟を巡る会談", "", True),
+        ("Zyxwvutan", "Zyxwvutan外相会談", "", True),
+        ("Zyxwvutan", "外相 Zyxwvutan 会談", "", True),
+        ("G7 AND APEC", "G7サミットとAPEC首脳会議", "", True),
+        ("=NATO", "NATO加盟を巡る会談", "", True),
+        ("nat*", "NATO加盟", "", True),
+        ('"NATO 加盟"', "NATO加盟を巡る会談", "", True),
+        ("加盟を巡る", "NATO加盟を巡る会談", "", True),
+        ("NATO", "NATOの", "", True),
+        ("NATO", "NATOS加盟", "", False),
         # NEAR and fields
         ('"peace treaty" NEAR/5 japan', "Japan and Russia have no peace treaty", "", True),
         ('"peace treaty" NEAR/2 japan', "Japan said on Friday that a peace treaty", "", False),

@@ -1,7 +1,8 @@
 """Text normalisation shared by queries and documents, and word tokenisation.
 
 NFKC; combining accents (stress marks) removed; casefold; ё→е; kanji digits → ASCII digits,
-so that 北方四島 and 北方4島 meet. Precomposed letters (й, é, が) stay as they are.
+so that 北方四島 and 北方4島 meet. Precomposed letters (й, é, が) stay as they are. A word ends
+where Japanese/Chinese script meets Latin, Cyrillic or digits (NATO加盟 is NATO and 加盟).
 """
 
 from __future__ import annotations
@@ -9,11 +10,29 @@ from __future__ import annotations
 import re
 import unicodedata
 
-WORD = re.compile(r"\w+")
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f々〆ヶ"
+
+
+def _word_ranges(ranges: str) -> str:
+    """The word characters among `ranges` (so not the middle dot ・ or the sound marks ゛゜), as
+    a character class body of ranges."""
+    chars = [c for c in map(chr, range(0x3000, 0xFFA0)) if re.match(f"[{ranges}]", c)]
+    kept = [ord(c) for c in chars if re.match(r"\w", c)]
+    runs: list[list[int]] = []
+    for code in kept:
+        if runs and runs[-1][1] == code - 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in runs)
+
+
+# a run of Japanese/Chinese letters is a word of its own, apart from Latin, Cyrillic or digits
+WORD = re.compile(f"[^\\W{_CJK_RANGES}]+|[{_word_ranges(_CJK_RANGES)}]+")
 _ACCENTS = re.compile("[\u0300-\u036f]")
 _KANJI_DIGITS = str.maketrans("〇一二三四五六七八九", "0123456789")
 _KANJI_DIGIT = re.compile("[〇一二三四五六七八九]")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f々〆ヶ]")
+_CJK = re.compile(f"[{_CJK_RANGES}]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 
