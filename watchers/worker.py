@@ -7,7 +7,7 @@ clusters and stores.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from watchers.boilerplate import strip_boilerplate
@@ -16,8 +16,9 @@ from watchers.items import MAX_SUMMARY, Item, ParsedFeed
 from watchers.language import item_language
 from watchers.stories import Sketch, sketch
 from watchers.summary import Brief, brief
-from watchers.topics.compile import Matcher, TopicSpec, matcher_of
+from watchers.topics.compile import TopicMatcher, TopicSpec, matcher_of
 from watchers.topics.engine import Document
+from watchers.watch_index import QueryIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ def from_wire(wire: Wire) -> ReadFeed:
     )
 
 
-def item_facts(item: Item, matcher: Matcher, lang: str | None = None) -> ItemFacts:
+def item_facts(item: Item, matcher: TopicMatcher, lang: str | None = None) -> ItemFacts:
     """What matching, dedup and clustering need of an item; `lang` is its feed's `lang`."""
     language = item_language(item.title, item.summary, lang)
     doc = Document(
@@ -113,7 +114,7 @@ def item_facts(item: Item, matcher: Matcher, lang: str | None = None) -> ItemFac
     return ItemFacts(topics, fingerprint, report, summary.text, summary.marks, language)
 
 
-def _brief_of(text: str, title: str, matcher: Matcher, doc: Document | None = None) -> Brief:
+def _brief_of(text: str, title: str, matcher: TopicMatcher, doc: Document | None = None) -> Brief:
     fields = doc or Document({"title": title, "summary": text, "content": ""})
     offsets = [
         hit.offset
@@ -122,6 +123,30 @@ def _brief_of(text: str, title: str, matcher: Matcher, doc: Document | None = No
         if hit.field == "summary" and hit.offset is not None
     ]
     return brief(text, offsets)
+
+
+def with_watches(index: QueryIndex, item: Item, facts: ItemFacts) -> ItemFacts:
+    """`facts` with the watches the item matches added to its topics; an item that matched
+    only watches gets its story sketch and brief here."""
+    doc = Document(
+        {"title": item.title, "summary": item.summary, "content": ""},
+        {"lang": facts.lang, "source": item.feed_id},
+    )
+    matched = index.match(doc)
+    if not matched:
+        return facts
+    topics = facts.topics + tuple(m.topic_id for m in matched)
+    if facts.sketch is not None:
+        return replace(facts, topics=topics)
+    offsets = [
+        hit.offset
+        for match in index.match(doc, explain=True)
+        for hit in match.hits
+        if hit.field == "summary" and hit.offset is not None
+    ]
+    made = brief(item.summary, offsets)
+    report = sketch(item.title, item.summary, doc.words("title") + doc.words("summary"))
+    return ItemFacts(topics, facts.fingerprint, report, made.text, made.marks, facts.lang)
 
 
 _SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？", '"', "»", "」")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import pickle
@@ -12,12 +13,53 @@ from typing import TYPE_CHECKING, Any
 from watchers.topics.engine import Hit, Match, Matcher
 from watchers.topics.morph import give_forms, russian_forms
 from watchers.topics.normalise import is_cjk, is_cyrillic
-from watchers.topics.query import leaves, parse
+from watchers.topics.query import Node, leaves, parse
+from watchers.watch_index import SplitMatcher, frozen_after
 
 if TYPE_CHECKING:  # parse workers import this module, and need not load pydantic
     from watchers.config import TopicConfig
 
-__all__ = ["Hit", "Match", "Matcher", "Topic", "TopicSpec", "Topics", "compile_topics"]
+__all__ = [
+    "Hit",
+    "Match",
+    "Matcher",
+    "Topic",
+    "TopicMatcher",
+    "TopicSpec",
+    "Topics",
+    "compile_topics",
+]
+
+TopicMatcher = Matcher | SplitMatcher
+SPLIT_FROM = 200  # topics in a config from which most are filed in an index, not one automaton
+
+
+def compile_matcher(queries: Mapping[str, str]) -> tuple[TopicMatcher, list[str]]:
+    """One automaton for a few topics; for many, an index that wakes only the likely ones
+    (parsed one by one: 100,000 trees at once would double the memory). Also returns the
+    Russian words of the queries."""
+    words: set[str] = set()
+    trees: dict[str, Node] = {}
+    split = SplitMatcher() if len(queries) >= SPLIT_FROM else None
+    with frozen_after() if split is not None else contextlib.nullcontext():
+        return _compile(queries, words, trees, split)
+
+
+def _compile(
+    queries: Mapping[str, str], words: set[str], trees: dict[str, Node], split: SplitMatcher | None
+) -> tuple[TopicMatcher, list[str]]:
+    for tid, query in queries.items():
+        tree = parse(query)
+        words.update(
+            term.text
+            for term in leaves(tree)
+            if is_cyrillic(term.text) and not term.prefix and not is_cjk(term.text)
+        )
+        if split is None:
+            trees[tid] = tree
+        else:
+            split.add(tid, query, tree)
+    return (Matcher(trees) if split is None else split.done()), sorted(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +105,7 @@ class Topics:
     """The configured topics and their compiled matcher."""
 
     topics: tuple[Topic, ...]
-    matcher: Matcher
+    matcher: TopicMatcher
     spec: TopicSpec = TopicSpec()
 
     def __iter__(self) -> Iterator[Topic]:
@@ -80,16 +122,7 @@ class Topics:
 
 
 def compile_topics(topics: Mapping[str, TopicConfig]) -> Topics:
-    trees = {tid: parse(t.query) for tid, t in topics.items()}
-    matcher = Matcher(trees)  # looks up the Russian forms
-    words = sorted(
-        {
-            term.text
-            for tree in trees.values()
-            for term in leaves(tree)
-            if is_cyrillic(term.text) and not term.prefix and not is_cjk(term.text)
-        }
-    )
+    matcher, words = compile_matcher({tid: t.query for tid, t in topics.items()})
     spec = TopicSpec(
         tuple((tid, t.query) for tid, t in topics.items()),
         tuple((word, russian_forms(word)) for word in words),
@@ -98,7 +131,7 @@ def compile_topics(topics: Mapping[str, TopicConfig]) -> Topics:
 
 
 @functools.lru_cache(maxsize=4)
-def matcher_of(spec: TopicSpec) -> Matcher:
+def matcher_of(spec: TopicSpec) -> TopicMatcher:
     """The compiled matcher of a spec, compiled once per process (parse workers call this)."""
     give_forms(spec.forms)
-    return Matcher({tid: parse(query) for tid, query in spec.queries})
+    return compile_matcher(dict(spec.queries))[0]

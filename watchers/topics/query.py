@@ -68,7 +68,9 @@ class Term:
     cased: str | None = None
 
     def __str__(self) -> str:
-        return ("=" + self.cased if self.cased else self.text) + ("*" if self.prefix else "")
+        # a CJK run is kept with spaces where its words split (北方 4 島), and shown without
+        text = self.text.replace(" ", "") if is_cjk(self.text) else self.text
+        return ("=" + self.cased if self.cased else text) + ("*" if self.prefix else "")
 
 
 @dataclass(frozen=True, slots=True)
