@@ -5,7 +5,8 @@
 `chats` chats each send `watches` long /watch commands at once through python-telegram-bot and
 the fake Bot API; one more chat sends /help in the middle. Run twice in the same process:
 the way before issue 23 (updates one at a time, every /watch recompiling every watch) and the
-daemon's way now (`bot.telegram.updates.PerChatUpdates`, coalesced recompiles on a thread).
+daemon's way now (`bot.telegram.updates.PerChatUpdates`; each watch filed in place in the
+daemon's index of watches, parsed on a thread).
 Prints each run's /help wait and storm time, and the ratios.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 import tempfile
 import time
@@ -30,7 +32,7 @@ from bot.config import Config
 from bot.daemon import Daemon
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application
-from store import AsyncStore, Store
+from store import AsyncStore, Store, Watch
 from tests.conftest import TOKEN, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.config import TopicConfig
@@ -48,23 +50,22 @@ async def storm(
     api: FakeBotAPI, settings: Config, store: AsyncStore, *, new: bool, chats: int, watches: int
 ) -> tuple[float, float]:
     poller = SimpleNamespace(topics=None)
+    changed: Callable[[Watch | None, Watch | None], Awaitable[None]]
     if new:
         daemon = Daemon(settings, None)
-
-        async def recompile() -> None:
-            await daemon._recompile(poller, store)  # type: ignore[arg-type]
-
+        changed = functools.partial(daemon._watches.changed, store)
         app = build_application(settings, TOKEN)
     else:
 
-        async def recompile() -> None:  # as before: parsed on the loop, one compile per /watch
+        async def recompile(added: Watch | None, removed: Watch | None) -> None:
+            # as before: parsed on the loop, one compile of every watch per /watch
             configs = dict(settings.topics)
             for watch in await store.run(Store.watches):
                 configs[watch.topic_id] = TopicConfig(title="watch", query=watch.query)
             poller.topics = await asyncio.to_thread(compile_topics, configs)
 
+        changed = recompile
         app = ApplicationBuilder().token(TOKEN).base_url(settings.telegram.api_base_url).build()
-    changed: Callable[[], Awaitable[None]] = recompile
     install(
         app,
         BotContext(

@@ -30,10 +30,11 @@ from bot.insights import jobs
 from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer
 from bot.operator.backtest import report_reload
-from bot.reload import config_topics, delivery_settings, topics_with_watches
+from bot.reload import config_topics, delivery_settings
 from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands
 from bot.telegram.updates import build_application
+from bot.watching import Watches
 from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
@@ -74,6 +75,7 @@ class Daemon:
     _compiling: asyncio.Lock = field(default_factory=asyncio.Lock)
     _compile_requested: int = 0
     _compiled: int = 0
+    _watches: Watches = field(default_factory=Watches)
     config_path: Path | None = None
     _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
     _background: set[asyncio.Task[str]] = field(default_factory=set)
@@ -118,7 +120,7 @@ class Daemon:
                     tz=settings.telegram.tz,
                     max_watches=settings.telegram.max_watches,
                     feeds=tuple((f.id, f.title or f.id) for f in settings.feeds),
-                    watches_changed=lambda: self._recompile(poller, store),
+                    watches_changed=functools.partial(self._watches.changed, store),
                     reload=self.reload,
                     wake=self._wake_delivery,
                     feeds_url=settings.metrics.feeds_url,
@@ -140,6 +142,11 @@ class Daemon:
             async def poll_job(feed: FeedConfig) -> datetime | None:
                 return await self._poll(poller, feed, feed.title or feed.id)
 
+            # the watches are filed on a thread while the daemon starts and its first polls
+            # fetch and parse; a poll's new items wait for them before they are stored
+            poller.watches_loading = asyncio.create_task(
+                self._watches.load(store), name="load watches"
+            )
             await pool.start()
             await self._recompile(poller, store)
             await poller.load_stories()
@@ -325,18 +332,16 @@ class Daemon:
             self.delivery.wake()
 
     async def _recompile(self, poller: Poller, store: AsyncStore) -> None:
-        """Compile the topics with every chat's watches, off the event loop: one pass per item.
-
-        Requests coalesce: a storm of /watch waits for at most two compiles, not one each.
+        """Compile the configured topics, off the event loop (watches are matched apart, in
+        `self._watches`). Requests coalesce: a storm of reloads waits for at most two compiles.
         """
         self._compile_requested += 1
         wanted = self._compile_requested
         async with self._compiling:
-            if self._compiled >= wanted:  # a compile that read the watches after us is done
+            if self._compiled >= wanted:  # a compile that read the config after us is done
                 return
             covered = self._compile_requested
-            watches = await store.run(Store.watches)
-            poller.topics = await asyncio.to_thread(topics_with_watches, self.settings, watches)
+            poller.topics = await asyncio.to_thread(compile_topics, self.settings.topics)
             self._compiled = covered
 
     async def _add_channels(self, app: App, store: AsyncStore) -> None:

@@ -1,4 +1,4 @@
-"""What the running parts take from a config (topics with the chats' watches, the delivery
+"""What the running parts take from a config (the topics subscribers pick from, the delivery
 worker's settings), and a config reloaded while running: what differs (`diff`, pure) and
 handing it to the parts.
 
@@ -11,18 +11,17 @@ at start: a change to them is reported, not applied.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.config import Config
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
 from bot.telegram.context import BotContext
-from store import Watch
-from watchers.config import FeedConfig, TopicConfig
+from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
 from watchers.poll import Poller
-from watchers.topics.compile import Topic, Topics, compile_topics
+from watchers.topics.compile import Topic
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +74,8 @@ def _queries(config: Config) -> dict[str, str]:
 
 
 def config_topics(config: Config) -> tuple[Topic, ...]:
-    """The topics subscribers pick from (watches are compiled beside them, but not offered)."""
+    """The topics subscribers pick from (chats' watches are matched apart, in the daemon)."""
     return tuple(Topic(tid, topic.title) for tid, topic in config.topics.items())
-
-
-def topics_with_watches(config: Config, watches: Sequence[Watch]) -> Topics:
-    """The config's topics and every chat's watches, compiled together (CPU: off the loop)."""
-    configs = dict(config.topics)
-    for watch in watches:
-        try:
-            configs[watch.topic_id] = TopicConfig(title="watch", query=watch.query)
-        except ValueError as exc:  # saved under an older query language
-            log.warning("watch %d of chat %d skipped: %s", watch.id, watch.chat_id, exc)
-    return compile_topics(configs)
 
 
 def delivery_settings(config: Config) -> DeliverySettings:
@@ -112,7 +100,7 @@ class Running:
     poller: Poller | None
     ctx: BotContext | None
     delivery: DeliveryWorker | None
-    recompile: Callable[[Poller], Awaitable[None]]  # topics and watches, compiled again
+    recompile: Callable[[Poller], Awaitable[None]]  # the configured topics, compiled again
     add_channels: Callable[[], Awaitable[None]] | None  # None without Telegram
     # the reload report: backtests the old queries against the new, tells the admins and
     # returns the counts for the summary line (None: no store to read)

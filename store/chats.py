@@ -225,15 +225,16 @@ class ChatVerbs(StoreBase):
 
     def watch_chats(self, topic_ids: list[str]) -> dict[int, list[str]]:
         """The chats whose watches are among the matched `topic_ids`: chat → watch topic ids."""
-        ids = [w for w in (watch_id(t) for t in topic_ids) if w is not None]
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
+        ids = sorted(w for w in (watch_id(t) for t in topic_ids) if w is not None)
         chats: dict[int, list[str]] = {}
-        for row in self.db.query(
-            f"SELECT w.id, w.chat_id FROM watches w JOIN subscribers s ON s.chat_id = w.chat_id"
-            f" WHERE s.active = 1 AND w.id IN ({marks}) ORDER BY w.id",
-            ids,
-        ):
-            chats.setdefault(row["chat_id"], []).append(f"{WATCH_PREFIX}{row['id']}")
+        # in batches: one query watched by 50,000 chats must not exceed SQLite's 32,766 variables
+        for start in range(0, len(ids), 10_000):
+            batch = ids[start : start + 10_000]
+            marks = ",".join("?" * len(batch))
+            for row in self.db.query(
+                "SELECT w.id, w.chat_id FROM watches w JOIN subscribers s ON s.chat_id = w.chat_id"
+                f" WHERE s.active = 1 AND w.id IN ({marks}) ORDER BY w.id",
+                batch,
+            ):
+                chats.setdefault(row["chat_id"], []).append(f"{WATCH_PREFIX}{row['id']}")
         return chats

@@ -23,6 +23,7 @@ from store.search import SearchVerbs
 from store.stats import StatsVerbs
 from store.trends import TrendVerbs
 from store.vectors import VectorVerbs
+from store.word_forms import WordFormVerbs
 
 
 class Store(
@@ -37,6 +38,7 @@ class Store(
     VectorVerbs,
     ArchiveVerbs,
     TrendVerbs,
+    WordFormVerbs,
 ):
     """Domain verbs over the kurilwatch database, one part per domain."""
 

@@ -306,6 +306,12 @@ def m014_trends(db: Database) -> None:
     )
 
 
+@migrations()
+def m015_word_forms(db: Database) -> None:
+    # the Russian forms of watches' words (JSON lists), so a start need not look them up again
+    db.execute("CREATE TABLE word_forms (word TEXT PRIMARY KEY, forms TEXT NOT NULL) WITHOUT ROWID")
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

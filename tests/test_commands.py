@@ -19,7 +19,7 @@ from bot.config import Config
 from bot.telegram.chat import BotContext, install, set_commands
 from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
-from store import AsyncStore, FeedState, ItemRecord, Store
+from store import AsyncStore, FeedState, ItemRecord, Store, Watch
 from tests.conftest import ROOT, TOKEN, Clock, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.compile import compile_topics
@@ -53,7 +53,7 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
     store = await AsyncStore(tmp_path / "kw.db").open()
     harness = Bot(store, bot_api, Clock(T0))
 
-    async def recompile() -> None:
+    async def recompile(added: Watch | None, removed: Watch | None) -> None:
         harness.recompiled.append(1)
 
     app = build_application(settings, TOKEN)

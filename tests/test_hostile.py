@@ -25,7 +25,7 @@ from bot.config import Config, ConfigError, parse_config
 from bot.telegram.chat import BotContext, install
 from bot.telegram.guards import addressed_to_us, broadcast_text, command_target
 from bot.telegram.updates import build_application
-from store import AsyncStore, Store
+from store import AsyncStore, Store, Watch
 from store.search import search_error
 from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
@@ -426,7 +426,7 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
     )
     store = await AsyncStore(tmp_path / "kw.db").open()
 
-    async def recompile() -> None:
+    async def recompile(added: Watch | None, removed: Watch | None) -> None:
         pass
 
     app = build_application(settings, TOKEN)
@@ -622,8 +622,8 @@ async def test_a_slow_watch_holds_up_no_other_chat_and_its_own_chat_stays_in_ord
     store = await AsyncStore(tmp_path / "kw.db").open()
     gate = asyncio.Event()
 
-    async def slow_recompile() -> None:
-        await gate.wait()  # a recompile that takes as long as the test wants
+    async def slow_recompile(added: Watch | None, removed: Watch | None) -> None:
+        await gate.wait()  # a change of the watches that takes as long as the test wants
 
     app = build_application(settings, TOKEN)
     install(

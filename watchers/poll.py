@@ -28,7 +28,8 @@ from watchers.items import Item, ParsedFeed
 from watchers.pool import ParsePool
 from watchers.stories import Sketch, StoryIndex, sketch
 from watchers.topics.compile import Topics
-from watchers.worker import ItemFacts, ReadFeed
+from watchers.watch_index import QueryIndex
+from watchers.worker import ItemFacts, ReadFeed, with_watches
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -157,6 +158,10 @@ class Poller:
         # the story index lives on its own thread: a lookup may compute title vectors (tens of
         # ms each), and one thread keeps its lookups and additions in order
         self._story_thread = ThreadPoolExecutor(1, thread_name_prefix="stories")
+        # chats' watches, matched here against new items only (the parse workers match the
+        # configured topics against every item, and never receive the watches)
+        self.watches: QueryIndex | None = None
+        self.watches_loading: asyncio.Future[QueryIndex] | None = None  # filed at a start
         # the state this poller last saved of each feed, to skip reading it back on the next
         # poll (half the store round trips of a steady cycle)
         self._saved: dict[str, FeedState] = {}
@@ -290,6 +295,13 @@ class Poller:
         unseen = [
             pair for pair in zip(parsed.items, read.facts, strict=True) if pair[0].guid not in known
         ]
+        if self.watches_loading is not None and state.primed:
+            # shielded: a poll cancelled while it waits must not cancel the filing
+            self.watches = await asyncio.shield(self.watches_loading)
+            self.watches_loading = None
+        if self.watches is not None and len(self.watches) and state.primed:
+            watches = self.watches
+            unseen = [(item, with_watches(watches, item, facts)) for item, facts in unseen]
         if feed.full_text and state.primed:
             unseen = list(await asyncio.gather(*(self._full_text(pair) for pair in unseen)))
         now = self.clock()

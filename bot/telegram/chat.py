@@ -286,6 +286,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None or not await may_change(update, context):
         return
     tr = await texts_of(update, context)  # before its language is forgotten too
+    watched = await ctx.store.run(Store.watches, chat.id)
     await ctx.store.run(Store.forget_chat, chat.id)
     await reply(
         update,
@@ -295,7 +296,8 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ),
     )
     if ctx.watches_changed is not None:
-        await ctx.watches_changed()
+        for watch in watched:
+            await ctx.watches_changed(None, watch)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

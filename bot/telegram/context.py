@@ -16,7 +16,7 @@ from bot.delivery.plan import chat_tz
 from bot.delivery.retry import with_retries
 from bot.delivery.split import split_html
 from bot.i18n import EN, Texts, language, texts
-from store import AsyncStore, ChatPrefs, Store
+from store import AsyncStore, ChatPrefs, Store, Watch
 from watchers.clock import Clock, utcnow
 from watchers.topics.compile import Topic
 
@@ -32,7 +32,8 @@ class BotContext:
     tz: tzinfo = UTC  # telegram.timezone: a chat's default
     max_watches: int = 10
     feeds: Sequence[tuple[str, str]] = ()  # (id, title) of the configured feeds, for /sources
-    watches_changed: Callable[[], Awaitable[None]] | None = None  # the daemon recompiles
+    # the daemon files an added watch (the first) or drops a removed one (the second) in place
+    watches_changed: Callable[[Watch | None, Watch | None], Awaitable[None]] | None = None
     # re-read the config; says what changed, in the language given
     reload: Callable[[Texts], Awaitable[str]] | None = None
     wake: Callable[[], None] = field(default=lambda: None)  # new notices or alerts queued

@@ -121,7 +121,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     if ctx.watches_changed is not None:
-        await ctx.watches_changed()
+        await ctx.watches_changed(added, None)
     code = f"<code>{esc(query)}</code>"
     await reply(
         update,
@@ -221,7 +221,7 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     if ctx.watches_changed is not None:
-        await ctx.watches_changed()
+        await ctx.watches_changed(None, removed)
     code = f"<code>{esc(removed.query)}</code>"
     await reply(update, tr._("Stopped watching for {query}.", query=code))
 

@@ -1,0 +1,123 @@
+"""Chats' watches in the daemon: filed in one `QueryIndex` at start (with the Russian word forms
+cached in the store, so the morphology dictionary is not asked again), changed in place by
+/watch and /unwatch, and matched in this process against the new items of each poll."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+
+from store import AsyncStore, Store, Watch
+from watchers.topics.engine import term_keys
+from watchers.topics.morph import give_forms, russian_forms
+from watchers.topics.normalise import is_cjk, is_cyrillic
+from watchers.topics.query import Node, QueryError, leaves, parse
+from watchers.watch_index import QueryIndex, frozen_after
+
+log = logging.getLogger(__name__)
+
+
+def _russian_words(node: Node) -> Iterable[str]:
+    return (
+        t.text for t in leaves(node) if is_cyrillic(t.text) and not t.prefix and not is_cjk(t.text)
+    )
+
+
+def _prepared(
+    queries: Sequence[str], known: set[str]
+) -> tuple[list[Node | None], dict[str, frozenset[str]]]:
+    """Each query parsed (None if it no longer parses) with its terms' keys looked up, and the
+    forms of Russian words not `known` before (to cache)."""
+    nodes: list[Node | None] = []
+    fresh: dict[str, frozenset[str]] = {}
+    for query in queries:
+        try:
+            node = parse(query)
+        except QueryError:
+            nodes.append(None)
+            continue
+        for word in _russian_words(node):
+            if word not in known and word not in fresh:
+                fresh[word] = russian_forms(word)
+        for term in leaves(node):
+            term_keys(term)
+        nodes.append(node)
+    return nodes, fresh
+
+
+def _build(
+    watches: Sequence[Watch], known: set[str]
+) -> tuple[QueryIndex, dict[str, frozenset[str]]]:
+    """Every watch filed (each parsed once and dropped: 100,000 trees at once would double the
+    memory), and the forms of Russian words not `known` before."""
+    index = QueryIndex(learn=True)
+    fresh: dict[str, frozenset[str]] = {}
+    for watch in watches:
+        if watch.query in index:  # the same query as another chat's: filed already
+            index.add(watch.query, watch.topic_id)
+            continue
+        try:
+            node = parse(watch.query)
+        except QueryError:  # saved under an older query language
+            log.warning("watch %d of chat %d skipped: it no longer parses", watch.id, watch.chat_id)
+            continue
+        for word in _russian_words(node):
+            if word not in known and word not in fresh:
+                fresh[word] = russian_forms(word)
+        index.add(watch.query, watch.topic_id, node)
+    return index, fresh
+
+
+class Watches:
+    """The daemon's index of every active chat's watches."""
+
+    def __init__(self) -> None:
+        self.index = QueryIndex(learn=True)
+        self._known: set[str] = set()  # the Russian words whose forms the store has
+        self._changing = asyncio.Lock()
+
+    async def load(self, store: AsyncStore) -> QueryIndex:
+        """File every stored watch (off the event loop); the index replaces the one before."""
+        async with self._changing:
+            watches = await store.run(Store.watches)
+            cached = await store.run(Store.word_forms)
+            give_forms(cached.items())
+            self._known = set(cached)
+            started = time.perf_counter()
+            with frozen_after():
+                self.index, fresh = await asyncio.to_thread(_build, watches, self._known)
+            await self._remember(store, fresh)
+            log.info(
+                "watches: %d filed (%d distinct queries, %d for every item) in %.1f s",
+                len(self.index),
+                self.index.distinct,
+                len(self.index.always),
+                time.perf_counter() - started,
+            )
+            return self.index
+
+    async def add(self, watch: Watch, store: AsyncStore) -> None:
+        """File a new watch; the next item matched sees it."""
+        async with self._changing:
+            # parsing and any new Russian word's forms off the event loop; filing is quick
+            nodes, fresh = await asyncio.to_thread(_prepared, [watch.query], self._known)
+            if nodes[0] is not None:
+                self.index.add(watch.query, watch.topic_id, nodes[0])
+            await self._remember(store, fresh)
+
+    def remove(self, watch: Watch) -> None:
+        self.index.remove(watch.query, watch.topic_id)
+
+    async def changed(self, store: AsyncStore, added: Watch | None, removed: Watch | None) -> None:
+        """/watch and /unwatch change the index in place (`BotContext.watches_changed`)."""
+        if added is not None:
+            await self.add(added, store)
+        if removed is not None:
+            self.remove(removed)
+
+    async def _remember(self, store: AsyncStore, fresh: dict[str, frozenset[str]]) -> None:
+        if fresh:
+            await store.run(Store.save_word_forms, fresh)
+            self._known.update(fresh)

@@ -1,0 +1,28 @@
+"""The Russian word forms of stored watches, kept so that a start does not ask the morphology
+dictionary again for every word of every watch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+from store.base import StoreBase
+
+
+class WordFormVerbs(StoreBase):
+    """Store verbs for cached word forms (mixed into `Store`)."""
+
+    def word_forms(self) -> dict[str, frozenset[str]]:
+        """Every cached word and its forms."""
+        return {
+            row[0]: frozenset(json.loads(row[1]))
+            for row in self.db.execute("SELECT word, forms FROM word_forms")
+        }
+
+    def save_word_forms(self, forms: Mapping[str, Iterable[str]]) -> None:
+        """Cache the forms of words (a word already cached keeps its row)."""
+        with self.db.conn:
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO word_forms (word, forms) VALUES (?, ?)",
+                [(word, json.dumps(sorted(f), ensure_ascii=False)) for word, f in forms.items()],
+            )
