@@ -1,0 +1,400 @@
+"""Benchmark of many personal watches: 1,000 / 10,000 / 100,000 watch-like queries.
+
+    .venv/bin/python bench/watches.py [--counts 1000,10000,100000] [--items 5000] [--cli]
+
+Queries are bench/match.py's `generated_queries` (made-up names with a context word, an
+exclusion or NEAR), drawn from at most 30,000 names (names run out beyond that: at 100,000
+watches a name is watched by several chats, as popular ones are). For each count it prints:
+matching items/s of the watch index in this process and its ratio to the shipped topics alone
+(the same items, the same run); compiling the watches from scratch; adding one and removing one
+watch with all of them stored; the RSS the index adds; and the bytes a parse worker receives
+per feed (the configured topics only: watches are matched in the daemon's process).
+
+With --cli, also `kurilwatch match` with the shipped config against one with the watches added
+as topics: each timed on 20,000 and 40,000 items (the least CPU of three runs each), so that the
+difference is the cost of 20,000 items without the start and the compile; prints the per-item
+ratio, the compile, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.match import generated_queries, items, names
+from bot.settings import load_settings
+from watchers.match import compile_topics
+from watchers.matcher import Document
+from watchers.watch_index import QueryIndex, frozen_after
+
+MAX_NAMES = 30_000
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def per_item(fn: object, docs: Sequence[Document]) -> float:
+    """CPU seconds per item (best of three passes)."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        for doc in docs:
+            fn(doc)  # type: ignore[operator]
+        best = min(best, (time.process_time() - start) / len(docs))
+    return best
+
+
+def in_process(count: int, n_items: int) -> dict[str, float]:
+    rng = random.Random(7)
+    pool = names(min(3 * count, MAX_NAMES), rng)
+    data = items(n_items, rng, pool)
+    queries = generated_queries(count, rng, pool)
+    shipped = compile_topics(load_settings(ROOT / "config.yaml").topics)
+    before = rss_mb()
+    start = time.process_time()
+    index = QueryIndex(learn=True)
+    with frozen_after():  # as the daemon files them
+        for n, query in enumerate(queries.values()):
+            index.add(query, f"@w{n}")
+    compiled = time.process_time() - start
+    grown = rss_mb() - before
+    docs = [Document({"title": d["title"], "summary": d["summary"]}) for d in data]
+    for doc in docs:  # learns the word frequencies, files hot keys' queries again
+        index.match(doc)
+    shipped_cost = per_item(shipped.matcher.match, docs)
+    index_cost = per_item(index.match, docs)
+    matched = sum(len(index.match(doc)) for doc in docs) / len(docs)
+    adds, removes = [], []
+    for n in range(50):
+        query = f"Zyx{n}wvu OR Шикотан{n} OR 色丹{n}島"
+        start = time.perf_counter()
+        index.add(query, f"@new{n}")
+        adds.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        index.remove(query, f"@new{n}")
+        removes.append(time.perf_counter() - start)
+    spec = pickle.dumps(shipped.spec, protocol=pickle.HIGHEST_PROTOCOL)
+    return {
+        "watches": count,
+        "distinct": index.distinct,
+        "always": len(index.always),
+        "index items/s": 1 / index_cost,
+        "shipped items/s": 1 / shipped_cost,
+        "ratio": (shipped_cost + index_cost) / shipped_cost,
+        "watches matched/item": matched,
+        "compile s": compiled,
+        "add ms": sorted(adds)[len(adds) // 2] * 1000,
+        "add max ms": max(adds) * 1000,
+        "remove ms": sorted(removes)[len(removes) // 2] * 1000,
+        "index MB": grown,
+        "rss MB": rss_mb(),
+        "spec bytes": len(spec),
+    }
+
+
+def run_cli(config: Path, lines: Path) -> tuple[float, float, float]:
+    """(CPU seconds, wall seconds, peak RSS MB) of one `kurilwatch match`."""
+    command = [sys.executable, "-m", "bot.cli", "match", "--config", str(config)]
+    with lines.open("rb") as stdin:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"kurilwatch match failed ({proc.returncode})")
+    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024
+
+
+def cli(count: int) -> None:
+    rng = random.Random(7)
+    pool = names(min(3 * count, MAX_NAMES), rng)
+    data = items(5_000, rng, pool)
+    queries = generated_queries(count, rng, pool)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+        config["store"]["path"] = str(folder / "unused.db")
+        shipped = folder / "shipped.yaml"
+        shipped.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        for tid, query in queries.items():
+            config["topics"][tid] = {"title": tid, "query": query}
+        watched = folder / "watches.yaml"
+        watched.write_text(
+            yaml.dump(config, Dumper=yaml.CSafeDumper, allow_unicode=True), encoding="utf-8"
+        )
+        files = {}
+        for lines in (20_000, 40_000):
+            path = files[lines] = folder / f"items-{lines}.jsonl"
+            with path.open("w", encoding="utf-8") as out:
+                for n in range(lines):
+                    item = data[n % len(data)]
+                    out.write(json.dumps({"id": n, **item}, ensure_ascii=False) + "\n")
+        results = {}
+        for label, path in (("shipped topics", shipped), (f"+{count:,} watches", watched)):
+            # the least of three runs each: the compile's CPU time drifts by seconds on a
+            # shared machine, as much as 20,000 items cost
+            runs20 = [run_cli(path, files[20_000]) for _ in range(3)]
+            runs40 = [run_cli(path, files[40_000]) for _ in range(3)]
+            cpu20, wall20, rss20 = min(runs20)
+            cpu40, wall40, rss40 = min(runs40)
+            rss20, rss40 = max(r[2] for r in runs20), max(r[2] for r in runs40)
+            item_cpu = (cpu40 - cpu20) / 20_000
+            item_wall = (wall40 - wall20) / 20_000
+            start_cpu = cpu20 - 20_000 * item_cpu
+            results[label] = item_cpu
+            print(
+                f"kurilwatch match, {label:<18} {item_cpu * 1e6:8.1f} us CPU/item"
+                f" ({item_wall * 1e6:.1f} us wall), start+compile {start_cpu:6.2f} s CPU,"
+                f" peak RSS {max(rss20, rss40):.0f} MB"
+            )
+        ratio = results[f"+{count:,} watches"] / results["shipped topics"]
+        print(
+            f"kurilwatch match per item, {count:,} watches / shipped: {ratio:.2f}x (target <= 3x)"
+        )
+
+
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_rss(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found.extend(int(c) for c in children)
+    return found
+
+
+class _Lines:
+    """A daemon's stderr, read on a thread."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        import threading
+
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._proc = proc
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self._proc.stderr is not None
+        for line in self._proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip())
+                self._cond.notify_all()
+
+    def find(self, needle: str) -> str:
+        with self._cond:
+            return next((line.split(": ", 1)[-1] for line in self.lines if needle in line), "")
+
+    def wait_for(self, needle: str, timeout: float = 120) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: any(needle in x for x in self.lines), timeout):
+                self._proc.kill()
+                raise SystemExit("\n".join(self.lines[-30:]))
+
+
+def _store_with_watches(path: Path, count: int) -> None:
+    """A store with `count` watches of `count // 10` active chats (ten each)."""
+    from store import Store
+
+    rng = random.Random(11)
+    pool = names(min(3 * count, MAX_NAMES), rng)
+    queries = list(generated_queries(count, rng, pool).values())
+    store = Store(path)
+    now = time.time()
+    chats = max(1, count // 10)
+    with store.db.conn:
+        store.db.conn.executemany(
+            "INSERT INTO subscribers (chat_id, chat_type, active, created_at, updated_at)"
+            " VALUES (?, 'private', 1, ?, ?)",
+            [(1000 + n, now, now) for n in range(chats)],
+        )
+        store.db.conn.executemany(
+            "INSERT INTO watches (chat_id, query, created_at) VALUES (?, ?, ?)",
+            [(1000 + n % chats, query, now) for n, query in enumerate(queries)],
+        )
+    store.close()
+
+
+def daemon(count: int) -> None:
+    """The running daemon with `count` stored watches: start (twice: the first caches the word
+    forms), /watch then an item, CPU and RSS."""
+    from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+    from tests.fakes.telegram_api import FakeBotAPI
+
+    token = "123456:BENCH-TOKEN"
+    chat = 99
+    old = [
+        FeedEntry(f"Old story {n}", f"https://news.example/old{n}", guid=f"old{n}")
+        for n in range(5)
+    ]
+    with tempfile.TemporaryDirectory() as tmp, FeedServer() as feeds:
+        folder = Path(tmp)
+        api = FakeBotAPI(token).start()
+        try:
+            feeds.set_feed("/a.xml", rss(old))
+            config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+            config.update(
+                store={"path": str(folder / "kw.db")},
+                poll={"interval": "1s", "timeout": "5s"},
+                feeds=[{"id": "feed-a", "url": feeds.url("/a.xml")}],
+                telegram={"api_base_url": api.base_url},
+            )
+            config.pop("channels", None)
+            path = folder / "config.yaml"
+            path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+            _store_with_watches(folder / "kw.db", count)
+            env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+            env.update(TELEGRAM_BOT_TOKEN=token, PYTHONUNBUFFERED="1")
+            for run in ("first start (word forms looked up)", "start (word forms cached)"):
+                start = time.perf_counter()
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "bot.cli", "run", "--config", str(path)],
+                    cwd=ROOT,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                log = _Lines(proc)
+                log.wait_for("kurilwatch running:")
+                started = time.perf_counter() - start
+                log.wait_for("watches:")
+                filed = time.perf_counter() - start
+                print(
+                    f"daemon, {count:,} watches, {run}: running (answers, polls) after"
+                    f" {started:.2f} s, watches effective after {filed:.2f} s"
+                    f" ({_proc_cpu(proc.pid):.2f} s CPU); {log.find('watches:')}"
+                )
+                if run.startswith("first"):
+                    proc.terminate()
+                    proc.wait(20)
+                    continue
+                feeds.wait_for_hits("/a.xml", feeds.hits("/a.xml") + 2, timeout=30)
+                api.wait_until_polling(timeout=30)
+                daemon_rss = _proc_rss(proc.pid)
+                workers = [_proc_rss(c) for c in _children(proc.pid)]
+                api.push_message(chat, "/start")
+                api.wait_for_messages(chat, 1, timeout=30)
+                before = _proc_cpu(proc.pid)
+                api.push_message(chat, "/watch Zyxwvutan")
+                api.wait_for_messages(chat, 2, timeout=30)
+                changed = time.perf_counter()
+                change_cpu = _proc_cpu(proc.pid) - before
+                feeds.set_feed(
+                    "/a.xml",
+                    rss(
+                        [
+                            FeedEntry(
+                                "Zyxwvutan visits the islands", "https://news.example/z", guid="z"
+                            ),
+                            *old,
+                        ]
+                    ),
+                )
+                api.wait_for_messages(chat, 3, timeout=30)
+                alerted = time.perf_counter() - changed
+                print(
+                    f"daemon: /watch then an item: alert {alerted:.2f} s after the reply (feed"
+                    f" polled every 1 s); the daemon's CPU from /watch to its reply"
+                    f" {change_cpu * 1000:.0f} ms (clock ticks of 10 ms, polls included)"
+                )
+                sizes = ", ".join(f"{w:.0f}" for w in workers)
+                print(f"daemon RSS {daemon_rss:.0f} MB; parse workers {sizes} MB")
+                proc.terminate()
+                proc.wait(20)
+        finally:
+            api.stop()
+
+
+def watch_change_cpu(count: int) -> None:
+    """The daemon's CPU (all threads) for /watch and /unwatch with `count` watches filed, as
+    `bot.watching.Watches` does them (parse off the loop, file in place)."""
+    import asyncio
+
+    from bot.watching import Watches
+    from store import AsyncStore, Watch
+
+    async def run(folder: Path) -> None:
+        _store_with_watches(folder / "kw.db", count)
+        store = await AsyncStore(folder / "kw.db").open()
+        watches = Watches()
+        for label in ("load, word forms looked up", "load, word forms cached"):
+            start, cpu = time.perf_counter(), time.process_time()
+            await watches.load(store)
+            print(
+                f"Watches.load, {count:,} watches ({label}): {time.perf_counter() - start:.2f} s,"
+                f" {time.process_time() - cpu:.2f} s CPU"
+            )
+        costs = []
+        for n in range(20):
+            watch = Watch(10**9 + n, 99, f"Zyxw{n}vutan OR Шикотан OR 色丹{n}")
+            cpu = time.process_time()
+            await watches.add(watch, store)
+            watches.remove(watch)
+            costs.append(time.process_time() - cpu)
+        costs.sort()
+        print(
+            f"Watches.add + remove with {count:,} filed: {costs[len(costs) // 2] * 1000:.1f} ms CPU"
+            f" (median of 20; max {costs[-1] * 1000:.1f} ms)"
+        )
+        await store.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(run(Path(tmp)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="1000,10000,100000")
+    parser.add_argument("--items", type=int, default=5_000)
+    parser.add_argument("--cli", action="store_true", help="also time `kurilwatch match`")
+    parser.add_argument("--cli-count", type=int, default=100_000)
+    parser.add_argument("--daemon", type=int, default=0, help="run the daemon with N watches")
+    args = parser.parse_args()
+    for count in (int(c) for c in args.counts.split(",") if c):
+        row = in_process(count, args.items)
+        print(
+            " | ".join(
+                f"{k} {v:,.2f}" if isinstance(v, float) else f"{k} {v:,}" for k, v in row.items()
+            )
+        )
+    if args.cli:
+        cli(args.cli_count)
+    if args.daemon:
+        watch_change_cpu(args.daemon)
+        daemon(args.daemon)
+
+
+if __name__ == "__main__":
+    main()
