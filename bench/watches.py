@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.match import generated_queries, items, names
-from bot.settings import load_settings
-from watchers.match import compile_topics
-from watchers.matcher import Document
-from watchers.watch_index import QueryIndex, frozen_after
+from bot.config import load_config
+from watchers.topics.compile import compile_topics
+from watchers.topics.engine import Document
+from watchers.topics.index import QueryIndex, frozen_after
 
 MAX_NAMES = 30_000
 
@@ -68,7 +68,7 @@ def in_process(count: int, n_items: int) -> dict[str, float]:
     pool = names(min(3 * count, MAX_NAMES), rng)
     data = items(n_items, rng, pool)
     queries = generated_queries(count, rng, pool)
-    shipped = compile_topics(load_settings(ROOT / "config.yaml").topics)
+    shipped = compile_topics(load_config(ROOT / "config.yaml").topics)
     before = rss_mb()
     start = time.process_time()
     index = QueryIndex(learn=True)
@@ -339,11 +339,11 @@ def daemon(count: int) -> None:
 
 def watch_change_cpu(count: int) -> None:
     """The daemon's CPU (all threads) for /watch and /unwatch with `count` watches filed, as
-    `bot.watching.Watches` does them (parse off the loop, file in place)."""
+    `watchers.watches.Watches` does them (parse off the loop, file in place)."""
     import asyncio
 
-    from bot.watching import Watches
     from store import AsyncStore, Watch
+    from watchers.watches import Watches
 
     async def run(folder: Path) -> None:
         _store_with_watches(folder / "kw.db", count)

@@ -34,7 +34,6 @@ from bot.reload import config_topics, delivery_settings
 from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands
 from bot.telegram.updates import build_application
-from bot.watching import Watches
 from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
@@ -43,6 +42,7 @@ from watchers.poll import Poller, PollReport, current_state
 from watchers.poll_timing import first_poll_at
 from watchers.pool import ParsePool
 from watchers.topics.compile import compile_topics
+from watchers.watches import Watches
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from watchers.topics.compile import SplitMatcher
 from watchers.topics.engine import Document, Matcher
+from watchers.topics.index import QueryIndex
 from watchers.topics.query import QueryError, parse
-from watchers.watch_index import QueryIndex, SplitMatcher
 
 WORDS = [
     "Shikotan",

@@ -7,8 +7,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.watching import Watches
 from store import AsyncStore, Store, Watch
+from watchers.watches import Watches
 
 
 def _chat(store: Store, chat_id: int) -> None:

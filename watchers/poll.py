@@ -28,7 +28,7 @@ from watchers.items import Item, ParsedFeed
 from watchers.pool import ParsePool
 from watchers.stories import Sketch, StoryIndex, sketch
 from watchers.topics.compile import Topics
-from watchers.watch_index import QueryIndex
+from watchers.topics.index import QueryIndex
 from watchers.worker import ItemFacts, ReadFeed, with_watches
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 
 from store import AsyncStore, Store, Watch
 from watchers.topics.engine import term_keys
+from watchers.topics.index import QueryIndex, frozen_after
 from watchers.topics.morph import give_forms, russian_forms
 from watchers.topics.normalise import is_cjk, is_cyrillic
 from watchers.topics.query import Node, QueryError, leaves, parse
-from watchers.watch_index import QueryIndex, frozen_after
 
 log = logging.getLogger(__name__)
 

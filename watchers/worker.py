@@ -18,7 +18,7 @@ from watchers.stories import Sketch, sketch
 from watchers.summary import Brief, brief
 from watchers.topics.compile import TopicMatcher, TopicSpec, matcher_of
 from watchers.topics.engine import Document
-from watchers.watch_index import QueryIndex
+from watchers.topics.index import QueryIndex
 
 
 @dataclass(frozen=True, slots=True)

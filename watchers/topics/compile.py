@@ -10,11 +10,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from watchers.topics.engine import Hit, Match, Matcher
+from watchers.topics.engine import Document, Hit, Match, Matcher
+from watchers.topics.index import QueryIndex, frozen_after
 from watchers.topics.morph import give_forms, russian_forms
 from watchers.topics.normalise import is_cjk, is_cyrillic
 from watchers.topics.query import Node, leaves, parse
-from watchers.watch_index import SplitMatcher, frozen_after
 
 if TYPE_CHECKING:  # parse workers import this module, and need not load pydantic
     from watchers.config import TopicConfig
@@ -29,6 +29,45 @@ __all__ = [
     "Topics",
     "compile_topics",
 ]
+
+LARGE = 16  # a query of more terms than this is matched by the automaton (configured topics)
+
+
+class SplitMatcher:
+    """Many queries (a config of thousands of topics): the few large ones compiled into one
+    `Matcher` automaton, the rest filed in a `QueryIndex`; answers as `Matcher.match` does."""
+
+    def __init__(self) -> None:
+        self.index = QueryIndex(learn=True)
+        self.matcher = Matcher({})
+        self._large: dict[str, Node] = {}
+        self._order: dict[str, int] = {}
+
+    def add(self, topic_id: str, query: str, node: Node) -> None:
+        """Add a topic (call `done` after the last)."""
+        self._order[topic_id] = len(self._order)
+        if sum(1 for _ in leaves(node)) > LARGE:
+            self._large[topic_id] = node
+        else:
+            self.index.add(query, topic_id, node)
+
+    def done(self) -> SplitMatcher:
+        self.matcher = Matcher(self._large)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def match(
+        self, fields: Mapping[str, str | None] | Document, *, explain: bool = False
+    ) -> list[Match]:
+        doc = fields if isinstance(fields, Document) else Document(fields)
+        found = self.index.match(doc, explain=explain)
+        if len(self.matcher):
+            found += self.matcher.match(doc, explain=explain)
+            found.sort(key=lambda m: self._order[m.topic_id])
+        return found
+
 
 TopicMatcher = Matcher | SplitMatcher
 SPLIT_FROM = 200  # topics in a config from which most are filed in an index, not one automaton

@@ -7,11 +7,9 @@ number stored. Queries are added and removed in place; identical queries compile
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
-import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,75 +17,24 @@ from watchers.topics.engine import (
     Document,
     Hit,
     Match,
-    Matcher,
     Test,
     _clauses,
     _Compiler,
     _Context,
     _Occurrence,
-    term_keys,
 )
-from watchers.topics.morph import russian_forms
-from watchers.topics.normalise import WORD, is_cjk
-from watchers.topics.query import And, Field, Near, Node, Not, Or, Phrase, Term, leaves, parse
-
-GRAM = 4  # Japanese/Chinese terms are filed under one of their 4-character pieces
-_UNUSABLE = math.inf
-
-# A static guess of how common a word is, until enough items have been seen: the commonest words
-# of the three languages, and otherwise the shorter the commoner.
-_COMMON = frozenset(
-    """the a an of to in and or for on at by with from as is are was were be been has have had
-    it its this that these those not no but after over new says said will would could can may
-    about into than more most up out two one first year years also who which what when where
-    и в во не на с со что как по к у о об из за от до для это его ее их он она они мы вы был
-    была были будет бы же ли то так все при под над после также года году лет более""".split()
+from watchers.topics.normalise import is_cjk
+from watchers.topics.presearch import (
+    UNUSABLE,
+    TermEntry,
+    WakeKey,
+    cheapest,
+    conjunctive,
+    term_entry,
 )
-_OBSERVED_FROM = 200  # items seen before the observed frequencies replace the static guess
+from watchers.topics.query import Node, Term, leaves, parse
+from watchers.topics.rarity import GRAM, OBSERVED_FROM, TermStats
 
-
-def _static_rarity(word: str) -> float:
-    if word in _COMMON:
-        return 0.5
-    if word.isdigit():
-        return 0.05
-    return min(0.3, 0.5 / (len(word) ** 2))
-
-
-class TermStats:
-    """A document-frequency estimate of words, kept from recent items (older ones count half
-    each time `window` more items have been seen)."""
-
-    def __init__(self, window: int = 20_000) -> None:
-        self.window = window
-        self.items = 0.0
-        self._seen = 0
-        self._counts: Counter[str] = Counter()
-
-    def observe(self, words: Iterable[str]) -> None:
-        self._counts.update(words)
-        self.items += 1
-        self._seen += 1
-        if self._seen >= self.window:
-            self._seen = 0
-            self.items /= 2
-            self._counts = Counter({w: n // 2 for w, n in self._counts.items() if n > 1})
-
-    def word(self, word: str) -> float:
-        """The estimated share of items that contain `word`."""
-        if self.items < _OBSERVED_FROM:
-            return _static_rarity(word)
-        return (self._counts.get(word, 0) + 0.5) / (self.items + 1)
-
-    def gram(self, gram: str) -> float:
-        # hiragana are the particles and endings of every sentence; kanji and katakana say more
-        kana = sum("\u3040" <= c <= "\u309f" for c in gram)
-        return float(0.002 * 4**kana * 3 ** (GRAM - len(gram)) + (0.1 if " " in gram else 0.0))
-
-
-# what a term needs present in an item: ("w", word) a whole word, ("p", start) a word starting
-# so, ("g", piece) a run of Japanese/Chinese text
-WakeKey = tuple[str, str]
 Postings = dict[str, "_Stored | set[_Stored]"]  # key → the query (one) or queries
 
 LEARN_EVERY = 4  # while learning, one item in this many is observed
@@ -110,27 +57,6 @@ class _Stored:
     test: Test | None = None  # compiled on first use
 
 
-@dataclass(slots=True)
-class _TermEntry:
-    """How to find a term: the automaton keys of `Matcher`, as whole words and other keys."""
-
-    term: Term
-    words: frozenset[str]  # present if the item has one of these words (keys " word ")
-    probes: tuple[str, ...]  # or one of these substrings: " start" of a word, CJK text, ...
-    grams: tuple[str, ...]  # the piece of each CJK probe that wakes it
-    usable: bool  # whether its presence can wake a query (not for odd keys)
-    guess: float  # the static guess of its share of items
-    refs: int = 0
-
-    @property
-    def wake(self) -> tuple[WakeKey, ...]:
-        return (
-            *(("w", word) for word in self.words),
-            *(("p", probe[1:]) for probe in self.probes if probe[:1] == " "),
-            *(("g", gram) for gram in self.grams),
-        )
-
-
 class QueryIndex:
     """Stored queries, each with its owners; `match` gives the owners whose query matches."""
 
@@ -143,7 +69,7 @@ class QueryIndex:
         self._owners = 0
         self._order = 0
         self._term_ids: dict[Term, int] = {}
-        self._terms: dict[int, _TermEntry] = {}
+        self._terms: dict[int, TermEntry] = {}
         self._next_term = 0
         self._words: Postings = {}
         self._prefixes: Postings = {}
@@ -225,7 +151,7 @@ class QueryIndex:
             if term_id is None:
                 term_id = self._term_ids[term] = self._next_term
                 self._next_term += 1
-                self._terms[term_id] = self._entry(term)
+                self._terms[term_id] = term_entry(term, self.stats, self._rarest_gram)
             self._terms[term_id].refs += 1
             ids[term] = term_id
         clauses = {tuple(sorted({ids[t] for t in c})) for c in _clauses(node)}
@@ -244,7 +170,7 @@ class QueryIndex:
             self._choose(text, node, ids),
             tuple(gates),
             looks,
-            _conjunctive(node),
+            conjunctive(node),
         )
         self._queries[text] = stored
         self._post(stored)
@@ -254,10 +180,10 @@ class QueryIndex:
         self, text: str, node: Node, ids: Mapping[Term, int] | None = None
     ) -> tuple[int, ...]:
         names: frozenset[str] = frozenset()
-        if self.stats.items < _OBSERVED_FROM:  # a guess only: casefold is near enough
+        if self.stats.items < OBSERVED_FROM:  # a guess only: casefold is near enough
             bare = (w.strip('()"=-*') for w in text.split())
             names = frozenset(w.casefold() for w in bare if w[:1].isupper())
-        chosen = self._cheapest(node, names, ids or self._term_ids)
+        chosen = cheapest(node, lambda t: self._cost(t, names), ids or self._term_ids)
         return () if chosen is None else tuple(sorted(set(chosen[1])))
 
     def _gate(self, words: frozenset[str]) -> frozenset[str]:
@@ -334,50 +260,6 @@ class QueryIndex:
             return self._prefixes, self._prefix_lengths
         return self._grams, self._gram_lengths
 
-    def _entry(self, term: Term) -> _TermEntry:
-        words: list[str] = []
-        probes: list[str] = []
-        grams: list[str] = []
-        usable = True
-        keys = term_keys(term)
-        if len(keys) > 1 and not term.prefix and not is_cjk(term.text):
-            forms = russian_forms(term.text)  # the cached set itself: shared, not copied
-            if _whole_words(forms):
-                return self._made(term, forms, (), (), usable=True)
-        for key in keys:
-            inner = key.strip(" ")
-            regular = WORD.fullmatch(inner) is not None
-            if key.startswith(" ") and key.endswith(" ") and len(key) > 1 and regular:
-                words.append(inner)
-            elif key.startswith(" "):
-                probes.append(key)
-                usable = usable and regular and not key.endswith(" ")
-            else:
-                probes.append(key)
-                usable = usable and is_cjk(key)
-                if usable:
-                    grams.append(self._rarest_gram(key))
-        return self._made(term, frozenset(words), tuple(probes), tuple(grams), usable=usable)
-
-    def _made(
-        self,
-        term: Term,
-        words: frozenset[str],
-        probes: tuple[str, ...],
-        grams: tuple[str, ...],
-        *,
-        usable: bool,
-    ) -> _TermEntry:
-        entry = _TermEntry(term, words, probes, grams, usable, _UNUSABLE)
-        if usable:
-            if grams:
-                entry.guess = sum(map(self.stats.gram, grams))
-            else:
-                prefix = 4.0 if term.prefix else 1.0
-                keys = len(words) + len(probes)
-                entry.guess = _static_rarity(term.text) * prefix * min(2, keys)
-        return entry
-
     def _rarest_gram(self, text: str) -> str:
         size = min(GRAM, len(text))
         grams = {text[i : i + size] for i in range(len(text) - size + 1)}
@@ -388,7 +270,7 @@ class QueryIndex:
         capitalises, which the static guess takes for proper names, rarer than the rest)."""
         entry = self._terms[term_id]
         if not entry.usable:
-            return _UNUSABLE
+            return UNUSABLE
         stats, shares = self.stats, self._shares
         if entry.grams:
             if not shares:
@@ -396,45 +278,11 @@ class QueryIndex:
             return sum(shares.get(("g", g)) or stats.gram(g) for g in entry.grams)
         # how often its keys woke queries, where they did, bounds the estimate from below
         seen = sum(shares.get(k, 0.0) for k in entry.wake) if shares else 0.0
-        if stats.items < _OBSERVED_FROM:
+        if stats.items < OBSERVED_FROM:
             return max(seen, entry.guess * (0.1 if entry.term.text in names else 1.0))
         if entry.words:
             return max(seen, sum(map(stats.word, entry.words)))
         return max(seen, 4 * stats.word(entry.term.text))  # a prefix: its word, and more
-
-    def _cheapest(
-        self, node: Node, names: frozenset[str], ids: Mapping[Term, int]
-    ) -> tuple[float, tuple[int, ...]] | None:
-        """The cheapest set of terms of which every match of `node` has one (None: no set)."""
-        if isinstance(node, Term):
-            term_id = ids[node]
-            cost = self._cost(term_id, names)
-            return None if cost == _UNUSABLE else (cost, (term_id,))
-        if isinstance(node, Or):
-            total, union = 0.0, tuple[int, ...]()
-            for child in node.children:
-                option = self._cheapest(child, names, ids)
-                if option is None:
-                    return None
-                total, union = total + option[0], union + option[1]
-            return total, union
-        if isinstance(node, Field):
-            return self._cheapest(node.child, names, ids)
-        if isinstance(node, Not):
-            return None
-        parts = (
-            node.terms
-            if isinstance(node, Phrase)
-            else (node.left, node.right)
-            if isinstance(node, Near)
-            else node.children
-        )
-        best = None
-        for part in parts:
-            option = self._cheapest(part, names, ids)
-            if option is not None and (best is None or option[0] < best[0]):
-                best = option
-        return best
 
     # -- matching ---------------------------------------------------------------------------
 
@@ -620,61 +468,3 @@ def frozen_after() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
-
-
-@functools.lru_cache(maxsize=200_000)
-def _whole_words(forms: frozenset[str]) -> bool:
-    """Whether every form is one word as documents split them (a form could have a hyphen)."""
-    return all(WORD.fullmatch(form) for form in forms)
-
-
-def _plain(node: Node) -> bool:
-    return isinstance(node, Term) and not node.cased
-
-
-def _conjunctive(node: Node) -> bool:
-    """Whether `node` is an AND of ORs of plain terms (so matches exactly when each of its
-    clauses has a term present)."""
-    parts = node.children if isinstance(node, And) else (node,)
-    return all(
-        _plain(part) or (isinstance(part, Or) and all(map(_plain, part.children))) for part in parts
-    )
-
-
-LARGE = 16  # a query of more terms than this is matched by the automaton (configured topics)
-
-
-class SplitMatcher:
-    """Many queries (a config of thousands of topics): the few large ones compiled into one
-    `Matcher` automaton, the rest filed in a `QueryIndex`; answers as `Matcher.match` does."""
-
-    def __init__(self) -> None:
-        self.index = QueryIndex(learn=True)
-        self.matcher = Matcher({})
-        self._large: dict[str, Node] = {}
-        self._order: dict[str, int] = {}
-
-    def add(self, topic_id: str, query: str, node: Node) -> None:
-        """Add a topic (call `done` after the last)."""
-        self._order[topic_id] = len(self._order)
-        if sum(1 for _ in leaves(node)) > LARGE:
-            self._large[topic_id] = node
-        else:
-            self.index.add(query, topic_id, node)
-
-    def done(self) -> SplitMatcher:
-        self.matcher = Matcher(self._large)
-        return self
-
-    def __len__(self) -> int:
-        return len(self._order)
-
-    def match(
-        self, fields: Mapping[str, str | None] | Document, *, explain: bool = False
-    ) -> list[Match]:
-        doc = fields if isinstance(fields, Document) else Document(fields)
-        found = self.index.match(doc, explain=explain)
-        if len(self.matcher):
-            found += self.matcher.match(doc, explain=explain)
-            found.sort(key=lambda m: self._order[m.topic_id])
-        return found
