@@ -3,9 +3,13 @@ additions, removals, identical queries of many owners and refiling as it learns.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from store import PastItem
+from watchers.backtest import preview
 from watchers.topics.compile import SplitMatcher
 from watchers.topics.engine import Document, Matcher
 from watchers.topics.index import QueryIndex
@@ -156,6 +160,28 @@ def test_a_split_matcher_answers_as_one_automaton(
     direct = Matcher({tid: parse(query) for tid, query in topics.items()})
     for item in documents:
         assert _answers(split, item) == _answers(direct, item)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(queries, st.lists(st.tuples(texts, texts), min_size=1, max_size=6))
+def test_the_watch_preview_counts_what_the_daemon_index_would_have_matched(
+    query: str, pairs: list[tuple[str, str]]
+) -> None:
+    # /watch's preview matches stored items (title and summary) as the daemon matches new ones
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    past = [
+        PastItem(n, n, "f", "f", title, summary, None, None, now - timedelta(minutes=n))
+        for n, (title, summary) in enumerate(pairs)
+    ]
+    index = QueryIndex.of({"@w1": query}, learn=True)
+    expected = [
+        item.story_id
+        for item in past
+        if index.match({"title": item.title, "summary": item.summary, "content": ""})
+    ]
+    count, latest = preview(past, query)
+    assert count == len(expected)
+    assert [item.story_id for item in latest] == sorted(expected)
 
 
 def test_identical_queries_compile_once_and_a_query_wakes_by_its_rarest_term() -> None:
