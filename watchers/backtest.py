@@ -147,7 +147,9 @@ class _Prefilter:
                 continue
             for term in needed:
                 for key in term_keys(term):
-                    self._automaton.add_word(key.strip(), None)
+                    # each word of a key is a substring of the normalised text (a Japanese
+                    # term split where digits or Latin meet kana/kanji, 北方 4 島, is not)
+                    self._automaton.add_word(max(key.split(), key=len), None)
         if len(self._automaton):
             self._automaton.make_automaton()
         else:
