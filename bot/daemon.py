@@ -148,7 +148,6 @@ class Daemon:
                 self._watches.load(store), name="load watches"
             )
             await pool.start()
-            await self._recompile(poller, store)
             await poller.load_stories()
             feeds = FeedScheduler(scheduler, poll_job)
             self._feeds = feeds
