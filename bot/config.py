@@ -218,6 +218,8 @@ def _parse_config(text: str, *, source: str) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        if "nesting depth" in problem:  # libyaml's own bound (1,000 levels), worded as ours
+            problem = "nested too deeply to read"
         raise ConfigError([f"{source}{where}: invalid YAML: {problem}"]) from None
     if data is None:
         raise ConfigError([f"{source}: the config file is empty"])
