@@ -57,6 +57,8 @@ term = st.one_of(
     st.lists(word, min_size=2, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"'),
 )
 field = st.sampled_from(["", "", "title:", "summary:", "content:"])
+# conditions on the item, not words: they narrow a query and cannot be an index key
+condition = st.sampled_from(["lang:en", "lang:ru", "lang:ja", "source:tass", "source:kyodo"])
 
 
 def _queries() -> st.SearchStrategy[str]:
@@ -69,6 +71,9 @@ def _queries() -> st.SearchStrategy[str]:
             st.builds(lambda a, b: f"({a} {b})", inner, inner),
             st.builds(lambda a, b: f"({a} -{b})", inner, leaf),
             st.builds(lambda a, b: f"({a} NOT {b})", inner, leaf),
+            st.builds(lambda a, c: f"({a} {c})", inner, condition),
+            st.builds(lambda a, c: f"({a} -{c})", inner, condition),
+            st.builds(lambda a, c, d: f"({a} ({c} OR {d}))", inner, condition, condition),
             st.builds(
                 lambda a, n, b: f"{a} NEAR/{n} {b}",
                 leaf,
@@ -98,11 +103,24 @@ texts = st.builds(
     ),
     st.lists(joiner, min_size=12, max_size=12),
 )
-items = st.fixed_dictionaries({"title": texts, "summary": texts, "content": texts})
+langs = st.sampled_from([None, "en", "ru", "ja"])
+sources = st.sampled_from(["tass", "tass-en", "kyodo", "nhk"])
+items = st.fixed_dictionaries(
+    {"title": texts, "summary": texts, "content": texts, "lang": langs, "source": sources}
+)
 
 
-def _answers(matcher: Matcher | QueryIndex | SplitMatcher, item: dict[str, str]) -> list[object]:
-    doc = Document(item)
+def _document(item: dict[str, str | None]) -> Document:
+    return Document(
+        {name: item[name] for name in ("title", "summary", "content")},
+        {"lang": item["lang"], "source": item["source"]},
+    )
+
+
+def _answers(
+    matcher: Matcher | QueryIndex | SplitMatcher, item: dict[str, str | None]
+) -> list[object]:
+    doc = _document(item)
     plain = [m.topic_id for m in matcher.match(doc)]
     explained = [(m.topic_id, sorted(map(repr, m.hits))) for m in matcher.match(doc, explain=True)]
     return [plain, explained]
@@ -111,7 +129,7 @@ def _answers(matcher: Matcher | QueryIndex | SplitMatcher, item: dict[str, str])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(queries, min_size=1, max_size=8), st.lists(items, min_size=1, max_size=6))
 def test_the_index_answers_as_evaluating_every_query(
-    chosen: list[str], documents: list[dict[str, str]]
+    chosen: list[str], documents: list[dict[str, str | None]]
 ) -> None:
     owners = {f"w{n}": query for n, query in enumerate(chosen)}
     direct = Matcher({owner: parse(query) for owner, query in owners.items()})
@@ -128,7 +146,7 @@ def test_the_index_answers_as_evaluating_every_query(
     st.lists(items, min_size=1, max_size=4),
 )
 def test_adding_and_removing_in_place_answers_as_a_fresh_compile(
-    chosen: list[str], gone: list[int], documents: list[dict[str, str]]
+    chosen: list[str], gone: list[int], documents: list[dict[str, str | None]]
 ) -> None:
     index = QueryIndex()
     owners: dict[str, str] = {}
@@ -150,7 +168,7 @@ def test_adding_and_removing_in_place_answers_as_a_fresh_compile(
 @settings(max_examples=50, deadline=None)
 @given(st.lists(queries, min_size=1, max_size=6), st.lists(items, min_size=1, max_size=3))
 def test_a_split_matcher_answers_as_one_automaton(
-    chosen: list[str], documents: list[dict[str, str]]
+    chosen: list[str], documents: list[dict[str, str | None]]
 ) -> None:
     topics = {f"t{n}": query for n, query in enumerate(chosen)}
     split = SplitMatcher()
@@ -163,21 +181,32 @@ def test_a_split_matcher_answers_as_one_automaton(
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(queries, st.lists(st.tuples(texts, texts), min_size=1, max_size=6))
+@given(queries, st.lists(st.tuples(texts, texts, langs, sources), min_size=1, max_size=6))
 def test_the_watch_preview_counts_what_the_daemon_index_would_have_matched(
-    query: str, pairs: list[tuple[str, str]]
+    query: str, stored: list[tuple[str, str, str | None, str]]
 ) -> None:
-    # /watch's preview matches stored items (title and summary) as the daemon matches new ones
+    # /watch's preview matches stored items (title, summary, language, feed) as the daemon
+    # matches new ones
     now = datetime(2026, 11, 1, tzinfo=UTC)
     past = [
-        PastItem(n, n, "f", "f", title, summary, None, None, now - timedelta(minutes=n))
-        for n, (title, summary) in enumerate(pairs)
+        PastItem(n, n, feed, feed, title, summary, None, None, now - timedelta(minutes=n), lang)
+        for n, (title, summary, lang, feed) in enumerate(stored)
     ]
     index = QueryIndex.of({"@w1": query}, learn=True)
     expected = [
         item.story_id
         for item in past
-        if index.match({"title": item.title, "summary": item.summary, "content": ""})
+        if index.match(
+            _document(
+                {
+                    "title": item.title,
+                    "summary": item.summary,
+                    "content": "",
+                    "lang": item.lang,
+                    "source": item.feed_id,
+                }
+            )
+        )
     ]
     count, latest = preview(past, query)
     assert count == len(expected)
@@ -219,6 +248,22 @@ def test_a_key_that_wakes_too_often_has_its_queries_filed_again() -> None:
         ("w", "mi1y"),
     }
     assert [m.topic_id for m in index.match({"title": "Ka1x earthquakeproof"})] == ["@w1"]
+
+
+def test_a_condition_narrows_a_watch_and_is_never_its_key() -> None:
+    index = QueryIndex.of(
+        {"a": "Shikotan lang:en", "b": "Shikotan -source:tass", "c": "色丹 lang:ja"}
+    )
+    assert index.filed_under("Shikotan lang:en") == (("w", "shikotan"),)
+    assert index.always == ()
+    english = Document({"title": "Shikotan port"}, {"lang": "en", "source": "tass-en"})
+    assert [m.topic_id for m in index.match(english)] == ["a"]
+    assert [
+        m.topic_id for m in index.match(Document({"title": "Shikotan"}, {"source": "nhk"}))
+    ] == ["b"]
+    japanese = Document({"title": "色丹島の港"}, {"lang": "ja", "source": "nhk"})
+    [match] = index.match(japanese, explain=True)
+    assert match.topic_id == "c" and ("lang:ja", "lang") in {(h.term, h.field) for h in match.hits}
 
 
 def test_watches_match_inside_japanese_text() -> None:

@@ -318,7 +318,12 @@ class QueryIndex:
                 stored.test = self._compiler.test(parse(stored.text))
             ctx = _Context(doc, found, explain)
             if stored.test(ctx, None):
-                made = tuple(Hit(label, o.field, doc.offset(o)) for label, o in ctx.hits or ())
+                made = tuple(
+                    Hit(label, o.field, doc.offset(o))
+                    if isinstance(o, _Occurrence)
+                    else Hit(label, o, None)  # a lang: or source: condition: o is its field
+                    for label, o in ctx.hits or ()
+                )
                 hits.extend((n, owner, made) for owner, n in stored.owners)
         hits.sort(key=lambda h: h[0])
         return [Match(owner, made) for _, owner, made in hits]

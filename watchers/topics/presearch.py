@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from watchers.topics.engine import term_keys
 from watchers.topics.morph import russian_forms
 from watchers.topics.normalise import WORD, is_cjk
-from watchers.topics.query import And, Field, Near, Node, Not, Or, Phrase, Term
+from watchers.topics.query import And, Field, Meta, Near, Node, Not, Or, Phrase, Term
 from watchers.topics.rarity import TermStats, static_rarity
 
 UNUSABLE = math.inf  # the cost of a term that cannot wake a query
@@ -110,7 +110,7 @@ def cheapest(
         return total, union
     if isinstance(node, Field):
         return cheapest(node.child, cost, ids)
-    if isinstance(node, Not):
+    if isinstance(node, Not | Meta):  # lang:, source: narrow a query; no word shows them
         return None
     parts = (
         node.terms
