@@ -131,6 +131,58 @@ async def test_migrated_group_moves_and_gets_the_alert(parts, bot_api: FakeBotAP
     assert await outbox(store) == [(-1009999, "sent", 2, None)]
 
 
+async def test_a_migrated_group_already_subscribed_under_its_new_id_gets_the_alert_once(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, _ = parts
+    await queue(store, [GROUP, -1009999])  # the new supergroup subscribed on its own too
+    bot_api.migrate_chat(GROUP, -1009999)
+    for _ in range(4):
+        await step(worker)
+    assert len(bot_api.sent_messages(-1009999)) == 1
+    assert len(bot_api.calls_of("sendMessage")) == 2  # the old id once, never again
+    states = sorted((chat, state) for chat, state, _, _ in await outbox(store))
+    assert states == [(-1009999, "sent"), (GROUP, "dropped")]
+
+
+async def test_an_update_to_a_migrated_group_moves_the_chat_and_is_not_retried(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, _ = parts
+    await queue(store, GROUP)
+    await step(worker)
+    worker.limits = SendLimits(NO_LIMITS)  # the group's pause after the send has passed
+    bot_api.migrate_chat(GROUP, -1009999)
+    again = ItemRecord(
+        "kyodo-1", "https://n.example/1", "https://n.example/1", "Iturup port", "x", T0, ("kuril",)
+    )
+    other = FeedState(id="kyodo", url="u2", title="Kyodo")
+    await store.run(Store.ingest, other, [again], now=T0 + timedelta(hours=1), alert=True)
+    for _ in range(3):
+        await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) == 1  # not retried in a loop
+    assert await store.run(Store.subscriptions, -1009999) == ["kuril"]
+    assert await store.run(Store.subscriptions, GROUP) == []
+    assert [row[0] for row in await outbox(store)] == [-1009999]
+
+
+async def test_a_digest_to_a_migrated_group_is_sent_to_the_new_id(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, GROUP, "1")
+    await store.run(Store.set_prefs, GROUP, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    await queue(store, GROUP, "2")
+    bot_api.migrate_chat(GROUP, -1009999)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)  # refused: the group moved
+    assert bot_api.sent_messages(-1009999) == []
+    await step(worker)
+    [digest] = bot_api.sent_messages(-1009999)
+    assert "2 stories" in digest["text"]
+    assert [row[:2] for row in await outbox(store)] == [(-1009999, "sent")] * 2
+
+
 async def test_unparsable_html_is_resent_as_plain_text(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, _ = parts
     await queue(store, CHAT)

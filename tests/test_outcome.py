@@ -17,6 +17,7 @@ from bot.delivery.outcome import (
     backoff,
     failure_of,
     outcome,
+    waited,
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -62,8 +63,8 @@ TABLE = {
     (Path.EDIT, "429"): (Action.LATER, None, None, 30.0, None),
     (Path.EDIT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.EDIT, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
-    # not handled on this path: the worker logs it and the edit is tried again
-    (Path.EDIT, "migrated"): (Action.RAISE, "ChatMigrated: Group migrated", None, None, None),
+    # the chat is moved; the alert's message stayed in the old group, so the update is dropped
+    (Path.EDIT, "migrated"): (Action.MIGRATE, "chat migrated", timedelta(0), None, None),
     (Path.EDIT, "can't parse"): (Action.DROP, "Can't parse entities", None, None, None),
     (Path.EDIT, "5xx"): (Action.LATER, "NetworkError: Bad Gateway", None, EDIT_RETRY, None),
     (Path.EDIT, "timeout"): (Action.LATER, "TimedOut: Timed out", None, EDIT_RETRY, None),
@@ -71,8 +72,7 @@ TABLE = {
     (Path.DIGEST, "429"): (Action.RETRY, "RetryAfter: Flood control", S, 30.0, None),
     (Path.DIGEST, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.DIGEST, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
-    # a digest's chat is not moved: its rows are retried (and moved by the next single send)
-    (Path.DIGEST, "migrated"): (Action.RETRY, "ChatMigrated: Group migrated", WAIT, None, None),
+    (Path.DIGEST, "migrated"): (Action.MIGRATE, "chat migrated", timedelta(0), None, None),
     (Path.DIGEST, "can't parse"): (Action.GIVE_UP, "400: Can't parse", timedelta(0), None, None),
     (Path.DIGEST, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, None),
     (Path.DIGEST, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
@@ -124,12 +124,15 @@ def test_one_reading_of_each_error(name: str) -> None:
     assert failure_of(ERRORS[name]) is FAILURES[name]
 
 
-def test_a_migrated_chat_names_its_new_id() -> None:
-    assert decide(ERRORS["migrated"], Path.SEND).new_chat_id == -100123
+@pytest.mark.parametrize("path", [Path.SEND, Path.EDIT, Path.DIGEST])
+def test_a_migrated_chat_names_its_new_id(path: Path) -> None:
+    assert decide(ERRORS["migrated"], path).new_chat_id == -100123
 
 
 @pytest.mark.parametrize("name", ["5xx", "timeout", "network error"])
-def test_after_the_deadline_a_send_and_a_notice_give_up_but_a_digest_waits(name: str) -> None:
+def test_after_the_deadline_a_send_and_a_notice_give_up_but_a_digest_counts_its_own_tries(
+    name: str,
+) -> None:
     late = NOW - DEADLINE - timedelta(minutes=1)
     send = decide(ERRORS[name], Path.SEND, queued_at=late)
     assert send.action is Action.GIVE_UP and send.metric == "error"
@@ -173,3 +176,28 @@ def test_alerts_given_up_are_reported_at_most_once_per_ten_minutes() -> None:
     assert forced is not None and forced[1] == {"n": "1", "details": "- alert 12"}
     given_up.add("alert 13")
     assert given_up.report(NOW + timedelta(minutes=20)) is not None
+
+
+@pytest.mark.parametrize("name", ["5xx", "timeout", "network error"])
+def test_a_digest_gives_up_once_its_own_retries_have_lasted_the_deadline(name: str) -> None:
+    # its rows were queued long before it was due: their age says nothing of the digest's tries
+    tries = next(n for n in range(1000) if waited(n, MAX_BACKOFF) >= DEADLINE)
+    assert 140 < tries < 160  # about a day of 10-minute waits after the first doublings
+    late = NOW - 3 * DEADLINE
+
+    def digest(attempts: int) -> Outcome:
+        return outcome(
+            ERRORS[name], Path.DIGEST, now=NOW, queued_at=late, attempts=attempts,
+            deadline=DEADLINE, max_backoff=MAX_BACKOFF,
+        )  # fmt: skip
+
+    assert digest(tries - 1).action is Action.RETRY
+    given_up = digest(tries)
+    assert given_up.action is Action.GIVE_UP and given_up.at == NOW
+    assert str(given_up.error).endswith("(retried for 1 day, 0:00:00)")
+
+
+def test_waited_sums_the_backoffs_between_tries() -> None:
+    assert [waited(n, MAX_BACKOFF).total_seconds() for n in (0, 1, 2, 3, 11, 12)] == [
+        0, 1, 3, 7, 1023 + 600, 1023 + 1200,
+    ]  # fmt: skip

@@ -46,7 +46,7 @@ class Failure(StrEnum):
 class Action(StrEnum):
     RETRY = "retry"  # pending again, due at `at`
     LATER = "later"  # (an edit) nothing recorded: tried again once the chat's hold is over
-    MIGRATE = "migrate"  # move the chat to `new_chat_id`, then retry at `at`
+    MIGRATE = "migrate"  # move the chat to `new_chat_id`, then retry at `at` (an edit: dropped)
     GONE = "gone"  # mark the chat inactive (its pending alerts are dropped)
     PLAIN = "plain"  # send the same alert again as plain text
     GIVE_UP = "give_up"  # failed for good: kept as failed and reported to the admins
@@ -86,6 +86,13 @@ def backoff(attempts: int, max_backoff: timedelta) -> timedelta:
     return min(max_backoff, timedelta(seconds=2 ** min(attempts, 20)))
 
 
+def waited(attempts: int, max_backoff: timedelta) -> timedelta:
+    """The least time a row tried `attempts` times has been retried for: the backoffs between
+    its tries. A digest's rows are queued long before it is due, so their age cannot say how
+    long the digest itself has been failing."""
+    return sum((backoff(n, max_backoff) for n in range(attempts)), timedelta(0))
+
+
 def outcome(
     exc: BaseException,
     path: Path,
@@ -102,6 +109,12 @@ def outcome(
     message = getattr(exc, "message", str(exc))
     described = f"{type(exc).__name__}: {exc}"
     flood = retry_after_seconds(exc) if isinstance(exc, RetryAfter) else 0.0
+    if failure is Failure.MIGRATED and path is not Path.NOTICE:
+        assert isinstance(exc, ChatMigrated)
+        metric = "migrated" if path is Path.SEND else None
+        return Outcome(
+            Action.MIGRATE, "chat migrated", now, metric=metric, new_chat_id=exc.new_chat_id
+        )
     if path is Path.EDIT:
         if failure is Failure.FLOOD:
             return Outcome(Action.LATER, hold=flood)
@@ -129,16 +142,13 @@ def outcome(
             return Outcome(Action.GIVE_UP, error=f"400: {message}", at=now)
         if failure is Failure.FLOOD:
             return Outcome(Action.RETRY, described, now + timedelta(seconds=flood), hold=flood)
+        if waited(attempts, max_backoff) >= deadline:
+            return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})", at=now)
         return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff))
     metric = "error" if failure in (Failure.TRANSIENT, Failure.OTHER) else str(failure)
     if failure is Failure.FLOOD:
         at = now + timedelta(seconds=flood)
         return Outcome(Action.RETRY, f"429: {message}", at, hold=flood, metric=metric)
-    if failure is Failure.MIGRATED:
-        assert isinstance(exc, ChatMigrated)
-        return Outcome(
-            Action.MIGRATE, "chat migrated", now, metric=metric, new_chat_id=exc.new_chat_id
-        )
     if failure is Failure.GONE:
         return Outcome(Action.GONE, error=message, metric=metric)
     if failure is Failure.UNPARSABLE and html:

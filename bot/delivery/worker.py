@@ -195,6 +195,19 @@ class DeliveryWorker:
                 self._hold(chat_id, result.hold)
             if result.action is Action.GONE:
                 await self.store.run(Store.deactivate_chat, chat_id, str(result.error), now=now)
+            elif result.action is Action.MIGRATE:
+                assert result.new_chat_id is not None
+                # pending first: rows the new chat already has are then dropped, not revived
+                await self.store.run(
+                    Store.settle_many, ids, OutboxState.PENDING, now=now, error=result.error
+                )
+                await self.store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+                log.info(
+                    "chat %d: migrated to %d; a digest of %d will be resent there",
+                    chat_id,
+                    result.new_chat_id,
+                    len(ids),
+                )
             elif result.action is Action.GIVE_UP:
                 await self.store.run(
                     Store.settle_many, ids, OutboxState.FAILED, now=now, error=result.error
@@ -329,6 +342,18 @@ class DeliveryWorker:
                 await self.store.run(
                     Store.deactivate_chat, delivery.chat_id, str(result.error), now=now
                 )
+            elif result.action is Action.MIGRATE:
+                # the sent alert stayed in the old group's history, which the new id cannot edit
+                assert result.new_chat_id is not None
+                await self.store.run(
+                    Store.migrate_chat, delivery.chat_id, result.new_chat_id, now=now
+                )
+                log.info(
+                    "chat %d: migrated to %d; alert %d left without its update",
+                    delivery.chat_id,
+                    result.new_chat_id,
+                    delivery.id,
+                )
             else:
                 log.info(
                     "chat %d: alert %d not updated: %s", delivery.chat_id, delivery.id, result.error
@@ -461,8 +486,9 @@ class DeliveryWorker:
             )
         elif result.action is Action.MIGRATE:
             assert result.new_chat_id is not None
-            await self.store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+            # pending first: a row the new chat already has is then dropped, not revived
             await self.store.run(Store.mark_retry, delivery.id, error, at=now)
+            await self.store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
             log.info(
                 "chat %d: migrated to %d; alert %d will be resent",
                 chat_id,
