@@ -54,6 +54,13 @@ async def queue(store: AsyncStore, chat_id: int | list[int], guid: str = "1") ->
     await store.run(Store.ingest, FeedState(id="f", url="u"), [record], now=T0, alert=True)
 
 
+async def two_for_a_daily_digest(store: AsyncStore, chat_id: int) -> None:
+    """Two alerts queued for a chat that takes a digest at 18:00 Tokyo time (09:00 UTC)."""
+    await queue(store, chat_id, "1")
+    await store.run(Store.set_prefs, chat_id, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    await queue(store, chat_id, "2")
+
+
 async def step(worker: DeliveryWorker) -> int:
     """One pass of the worker, its sends awaited: the number of sends started."""
     started = await worker.send_due()
@@ -170,9 +177,7 @@ async def test_a_digest_to_a_migrated_group_is_sent_to_the_new_id(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
-    await queue(store, GROUP, "1")
-    await store.run(Store.set_prefs, GROUP, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
-    await queue(store, GROUP, "2")
+    await two_for_a_daily_digest(store, GROUP)
     bot_api.migrate_chat(GROUP, -1009999)
     clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
     await step(worker)  # refused: the group moved
@@ -345,9 +350,7 @@ async def test_a_daily_digest_holds_alerts_and_sends_them_together(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
-    await queue(store, CHAT, "1")
-    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
-    await queue(store, CHAT, "2")
+    await two_for_a_daily_digest(store, CHAT)
     assert await step(worker) == 0  # 12:00 UTC = 21:00 in Tokyo: the next digest is tomorrow
     assert bot_api.sent_messages(CHAT) == []
     prefs = await store.run(Store.prefs, CHAT)
