@@ -43,6 +43,7 @@ from bot.telegram.context import (
     is_bot_admin,
     is_chat_admin,
     may_change,
+    press_of,
     register,
     reply,
     texts_of,
@@ -115,27 +116,25 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A topic button: subscribe or unsubscribe, then redraw the keyboard in place."""
-    query = update.callback_query
-    if query is None or query.data is None or not query.data.startswith(TOGGLE):
+    press = await press_of(update, context)
+    if press is None or not press.data.startswith(TOGGLE):
         return
-    ctx = ctx_of(context)
-    tr = await texts_of(update, context)
-    topic = query.data.removeprefix(TOGGLE)
-    chat = update.effective_chat
-    if chat is None or topic not in ctx.topic_ids():
+    query, ctx, tr, chat_id = press.query, press.ctx, press.tr, press.chat_id
+    topic = press.data.removeprefix(TOGGLE)
+    if topic not in ctx.topic_ids():
         await query.answer(tr._("That topic is no longer offered; send /start again."))
         return
     if not await is_chat_admin(update, context):
         await query.answer(tr._("Only this group's admins can change its topics."), show_alert=True)
         return
     await register(update, ctx)
-    if topic in await ctx.store.run(Store.subscriptions, chat.id):
-        await ctx.store.run(Store.unsubscribe, chat.id, topic)
+    if topic in await ctx.store.run(Store.subscriptions, chat_id):
+        await ctx.store.run(Store.unsubscribe, chat_id, topic)
         note = tr._("Unsubscribed from {topics}.", topics=topic)
     else:
-        await ctx.store.run(Store.subscribe, chat.id, topic, now=ctx.clock())
+        await ctx.store.run(Store.subscribe, chat_id, topic, now=ctx.clock())
         note = tr._("Subscribed to {topic}.", topic=topic)
-    subscribed = await ctx.store.run(Store.subscriptions, chat.id)
+    subscribed = await ctx.store.run(Store.subscriptions, chat_id)
     await query.answer(note)
     markup = query.message.reply_markup if isinstance(query.message, Message) else None
     extra = markup.inline_keyboard[-1] if markup and markup.inline_keyboard else ()

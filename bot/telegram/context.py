@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import cast
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import ContextTypes
 
@@ -55,6 +55,26 @@ class BotContext:
 
     def chat_tz(self, prefs: ChatPrefs | None) -> tzinfo:
         return chat_tz(prefs, self.tz)
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A button press, with what every button handler starts from."""
+
+    query: CallbackQuery
+    data: str
+    chat_id: int
+    ctx: BotContext
+    tr: Texts
+
+
+async def press_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Press | None:
+    """The press in `update`; None for one without data or a chat (nothing to answer)."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or query.data is None or chat is None:
+        return None
+    return Press(query, query.data, chat.id, ctx_of(context), await texts_of(update, context))
 
 
 def esc(text: str) -> str:

@@ -19,6 +19,7 @@ from bot.telegram.context import (
     ctx_of,
     esc,
     is_chat_admin,
+    press_of,
     register,
     reply,
     texts_of,
@@ -125,18 +126,16 @@ def _news_note(langs: Sequence[str], tr: Texts) -> str:
 
 
 async def news_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or query.data is None or chat is None:
+    press = await press_of(update, context)
+    if press is None:
         return
-    ctx = ctx_of(context)
-    tr = await texts_of(update, context)
+    query, ctx, tr = press.query, press.ctx, press.tr
     if not await is_chat_admin(update, context):
         await query.answer(tr._("Only this group's admins can change its alerts and settings."))
         return
     await register(update, ctx)
-    spec = query.data.removeprefix(NEWS)
-    prefs = await ctx.store.run(Store.prefs, chat.id)
+    spec = press.data.removeprefix(NEWS)
+    prefs = await ctx.store.run(Store.prefs, press.chat_id)
     chosen = list(prefs.news_langs) if prefs else []
     if spec.startswith("=") or spec == "*":
         chosen = [spec[1:]] if spec[1:] in NEWS_LANGUAGES else []
@@ -145,7 +144,7 @@ async def news_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         chosen = [c for c in chosen if c != lang] if lang in chosen else [*chosen, lang]
         if set(chosen) == set(NEWS_LANGUAGES):
             chosen = []
-    await ctx.store.run(Store.set_news_langs, chat.id, chosen)
+    await ctx.store.run(Store.set_news_langs, press.chat_id, chosen)
     await query.answer(_news_note(chosen, tr)[:200])
     if spec[:1] in ("^", "*"):
         with contextlib.suppress(BadRequest):  # "message is not modified" after a double tap
@@ -218,14 +217,12 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def source_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or query.data is None or chat is None:
+    press = await press_of(update, context)
+    if press is None:
         return
-    ctx = ctx_of(context)
-    tr = await texts_of(update, context)
+    query, ctx, tr = press.query, press.ctx, press.tr
     feeds = await _feeds(ctx)
-    feed = next((f for f in feeds if _source_data(f[0]) == query.data), None)
+    feed = next((f for f in feeds if _source_data(f[0]) == press.data), None)
     if feed is None:
         await query.answer(tr._("That source is no longer offered; send /sources again."))
         return
@@ -233,12 +230,12 @@ async def source_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer(tr._("Only this group's admins can change its alerts and settings."))
         return
     await register(update, ctx)
-    muted_now = await ctx.store.run(Store.toggle_source, chat.id, feed[0], now=ctx.clock())
+    muted_now = await ctx.store.run(Store.toggle_source, press.chat_id, feed[0], now=ctx.clock())
     if muted_now:
         await query.answer(tr._("Muted {source}.", source=feed[1]))
     else:
         await query.answer(tr._("Unmuted {source}.", source=feed[1]))
-    muted = await ctx.store.run(Store.muted_sources, chat.id)
+    muted = await ctx.store.run(Store.muted_sources, press.chat_id)
     with contextlib.suppress(BadRequest):  # "message is not modified" after a double tap
         await query.edit_message_reply_markup(sources_keyboard(feeds, muted))
 

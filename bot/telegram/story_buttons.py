@@ -7,35 +7,33 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.buttons import MUTE, NOT_RELEVANT, PREFIX, verify
-from bot.telegram.context import ctx_of, is_chat_admin, texts_of
+from bot.telegram.context import is_chat_admin, press_of
 from store import Store
 
 
 async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or query.data is None or chat is None:
+    press = await press_of(update, context)
+    if press is None:
         return
-    ctx = ctx_of(context)
-    tr = await texts_of(update, context)
+    query, ctx, tr = press.query, press.ctx, press.tr
     secret = await ctx.store.run(Store.install_secret)
-    found = verify(secret, query.data)
+    found = verify(secret, press.data)
     alert = await ctx.store.run(Store.sent_alert, found[1]) if found else None
-    if found is None or alert is None or alert.chat_id != chat.id:
+    if found is None or alert is None or alert.chat_id != press.chat_id:
         await query.answer(tr._("This button no longer works."))
         return
     action = found[0]
     now = ctx.clock()
     if action == NOT_RELEVANT:
         topic = alert.topics[0] if alert.topics else None
-        await ctx.store.run(Store.add_feedback, chat.id, alert.item_id, topic, now=now)
+        await ctx.store.run(Store.add_feedback, press.chat_id, alert.item_id, topic, now=now)
         await query.answer(tr._("Noted, thank you."))
         return
     if not await is_chat_admin(update, context):
         await query.answer(tr._("Only this group's admins can change its alerts and settings."))
         return
     mode = "mute" if action == MUTE else "follow"
-    await ctx.store.run(Store.control_story, chat.id, alert.story_id, mode, now=now)
+    await ctx.store.run(Store.control_story, press.chat_id, alert.story_id, mode, now=now)
     if action == MUTE:
         await query.answer(tr._("Muted: no more updates on this story here."))
     else:
