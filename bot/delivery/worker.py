@@ -20,6 +20,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, Rep
 from telegram.constants import ParseMode
 from telegram.error import NetworkError
 
+from bot.delivery import settle
 from bot.delivery.buttons import AlertButtons
 from bot.delivery.limits import DeliverySettings, SendLimits
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failure_of, outcome
@@ -193,38 +194,9 @@ class DeliveryWorker:
             result = self._outcome(exc, Path.DIGEST, now, rows[0])
             if result.hold is not None:
                 self._hold(chat_id, result.hold)
-            if result.action is Action.GONE:
-                await self.store.run(Store.deactivate_chat, chat_id, str(result.error), now=now)
-            elif result.action is Action.MIGRATE:
-                assert result.new_chat_id is not None
-                # pending first: rows the new chat already has are then dropped, not revived
-                await self.store.run(
-                    Store.settle_many, ids, OutboxState.PENDING, now=now, error=result.error
-                )
-                await self.store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
-                log.info(
-                    "chat %d: migrated to %d; a digest of %d will be resent there",
-                    chat_id,
-                    result.new_chat_id,
-                    len(ids),
-                )
-            elif result.action is Action.GIVE_UP:
-                await self.store.run(
-                    Store.settle_many, ids, OutboxState.FAILED, now=now, error=result.error
-                )
-                self._given_up.add(f"chat {chat_id}, a digest of {len(ids)}: {result.error}")
-            else:
-                assert result.at is not None
-                await self.store.run(
-                    Store.settle_many, ids, OutboxState.PENDING, now=result.at, error=result.error
-                )
-                log.warning(
-                    "chat %d: digest of %d not sent (%s); retry in %s",
-                    chat_id,
-                    len(ids),
-                    exc,
-                    result.at - now,
-                )
+            line = await settle.failed_digest(self.store, chat_id, ids, result, now=now)
+            if line is not None:
+                self._given_up.add(line)
             return
         now = self.clock()
         await self.store.run(Store.settle_many, ids, OutboxState.SENT, now=now, message_id=first_id)
@@ -329,35 +301,8 @@ class DeliveryWorker:
                 self._hold(delivery.chat_id, result.hold)
             if result.action is Action.RAISE:
                 raise
-            if result.action is Action.LATER:
-                if result.error:
-                    log.warning(
-                        "chat %d: alert %d update failed (%s); will retry",
-                        delivery.chat_id,
-                        delivery.id,
-                        exc,
-                    )
+            if not await settle.failed_edit(self.store, delivery, result, now=now):
                 return  # still pending: tried again after the pause
-            if result.action is Action.GONE:
-                await self.store.run(
-                    Store.deactivate_chat, delivery.chat_id, str(result.error), now=now
-                )
-            elif result.action is Action.MIGRATE:
-                # the sent alert stayed in the old group's history, which the new id cannot edit
-                assert result.new_chat_id is not None
-                await self.store.run(
-                    Store.migrate_chat, delivery.chat_id, result.new_chat_id, now=now
-                )
-                log.info(
-                    "chat %d: migrated to %d; alert %d left without its update",
-                    delivery.chat_id,
-                    result.new_chat_id,
-                    delivery.id,
-                )
-            else:
-                log.info(
-                    "chat %d: alert %d not updated: %s", delivery.chat_id, delivery.id, result.error
-                )
         await self.store.run(Store.edit_done, delivery.id)
 
     async def _claim(self, delivery: Delivery) -> Delivery | None:
@@ -475,44 +420,11 @@ class DeliveryWorker:
         self._count(result.metric or "error")
         if result.hold is not None:
             self._hold(chat_id, result.hold)
-        error = str(result.error)
-        if result.action is Action.RETRY and result.hold is not None:  # flood control
-            await self.store.run(Store.mark_retry, delivery.id, error, at=result.at or now)
-            log.warning(
-                "chat %d: flood control, retrying alert %d in %gs",
-                chat_id,
-                delivery.id,
-                result.hold,
-            )
-        elif result.action is Action.MIGRATE:
-            assert result.new_chat_id is not None
-            # pending first: a row the new chat already has is then dropped, not revived
-            await self.store.run(Store.mark_retry, delivery.id, error, at=now)
-            await self.store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
-            log.info(
-                "chat %d: migrated to %d; alert %d will be resent",
-                chat_id,
-                result.new_chat_id,
-                delivery.id,
-            )
-        elif result.action is Action.GONE:
-            dropped = await self.store.run(Store.deactivate_chat, chat_id, error, now=now)
-            log.info(
-                "chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped
-            )
-        elif result.action is Action.GIVE_UP:
-            await self._give_up(delivery, error)
+        if result.action is Action.GIVE_UP:
+            await self._give_up(delivery, str(result.error))
         else:
-            assert result.at is not None
-            await self.store.run(Store.mark_retry, delivery.id, error, at=result.at)
-            log.log(
-                logging.WARNING if isinstance(exc, NetworkError) else logging.ERROR,
-                "chat %d: alert %d not sent (%s); retry in %s",
-                delivery.chat_id,
-                delivery.id,
-                error,
-                result.at - now,
-            )
+            transient = isinstance(exc, NetworkError)
+            await settle.failed_send(self.store, delivery, result, now=now, transient=transient)
 
     async def _give_up(self, delivery: Delivery, error: str) -> None:
         await self.store.run(Store.mark_failed, delivery.id, error)

@@ -1,0 +1,117 @@
+"""Carries out what a failed alert, digest or "Also:" update means (an `Outcome`) in the store.
+
+The worker decides nothing here: `outcome.py` has decided; these only record it and log it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.delivery.outcome import Action, Outcome
+from store import AsyncStore, Delivery, OutboxState, Store
+
+log = logging.getLogger("bot.delivery.worker")
+
+
+async def failed_send(
+    store: AsyncStore, delivery: Delivery, result: Outcome, *, now: datetime, transient: bool
+) -> None:
+    """Record a failed single alert; giving up is the caller's (it reports to the admins)."""
+    chat_id, error = delivery.chat_id, str(result.error)
+    if result.action is Action.RETRY and result.hold is not None:  # flood control
+        await store.run(Store.mark_retry, delivery.id, error, at=result.at or now)
+        log.warning(
+            "chat %d: flood control, retrying alert %d in %gs", chat_id, delivery.id, result.hold
+        )
+    elif result.action is Action.MIGRATE:
+        assert result.new_chat_id is not None
+        # pending first: a row the new chat already has is then dropped, not revived
+        await store.run(Store.mark_retry, delivery.id, error, at=now)
+        await store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+        log.info(
+            "chat %d: migrated to %d; alert %d will be resent",
+            chat_id,
+            result.new_chat_id,
+            delivery.id,
+        )
+    elif result.action is Action.GONE:
+        dropped = await store.run(Store.deactivate_chat, chat_id, error, now=now)
+        log.info("chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped)
+    else:
+        assert result.at is not None
+        await store.run(Store.mark_retry, delivery.id, error, at=result.at)
+        log.log(
+            logging.WARNING if transient else logging.ERROR,
+            "chat %d: alert %d not sent (%s); retry in %s",
+            chat_id,
+            delivery.id,
+            error,
+            result.at - now,
+        )
+
+
+async def failed_digest(
+    store: AsyncStore, chat_id: int, ids: list[int], result: Outcome, *, now: datetime
+) -> str | None:
+    """Record a failed digest of the rows `ids`; the line for the admins if it was given up."""
+    if result.action is Action.GONE:
+        await store.run(Store.deactivate_chat, chat_id, str(result.error), now=now)
+    elif result.action is Action.MIGRATE:
+        assert result.new_chat_id is not None
+        # pending first: rows the new chat already has are then dropped, not revived
+        await store.run(Store.settle_many, ids, OutboxState.PENDING, now=now, error=result.error)
+        await store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+        log.info(
+            "chat %d: migrated to %d; a digest of %d will be resent there",
+            chat_id,
+            result.new_chat_id,
+            len(ids),
+        )
+    elif result.action is Action.GIVE_UP:
+        await store.run(Store.settle_many, ids, OutboxState.FAILED, now=now, error=result.error)
+        return f"chat {chat_id}, a digest of {len(ids)}: {result.error}"
+    else:
+        assert result.at is not None
+        await store.run(
+            Store.settle_many, ids, OutboxState.PENDING, now=result.at, error=result.error
+        )
+        log.warning(
+            "chat %d: digest of %d not sent (%s); retry in %s",
+            chat_id,
+            len(ids),
+            result.error,
+            result.at - now,
+        )
+    return None
+
+
+async def failed_edit(
+    store: AsyncStore, delivery: Delivery, result: Outcome, *, now: datetime
+) -> bool:
+    """Record a failed "Also:" update; False when it stays pending (tried again later)."""
+    chat_id = delivery.chat_id
+    if result.action is Action.LATER:
+        if result.error:
+            log.warning(
+                "chat %d: alert %d update failed (%s); will retry",
+                chat_id,
+                delivery.id,
+                result.error,
+            )
+        return False
+    if result.action is Action.GONE:
+        await store.run(Store.deactivate_chat, chat_id, str(result.error), now=now)
+    elif result.action is Action.MIGRATE:
+        # the sent alert stayed in the old group's history, which the new id cannot edit
+        assert result.new_chat_id is not None
+        await store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+        log.info(
+            "chat %d: migrated to %d; alert %d left without its update",
+            chat_id,
+            result.new_chat_id,
+            delivery.id,
+        )
+    else:
+        log.info("chat %d: alert %d not updated: %s", chat_id, delivery.id, result.error)
+    return True
