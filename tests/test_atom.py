@@ -7,10 +7,13 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import feedparser
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.http.atom import ATOM, FeedInfo, build_feed, clean, etag, not_modified
+from bot.http.feeds import accepted
+from bot.i18n import LANGUAGES
 from store import Story
 
 T0 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
@@ -130,3 +133,26 @@ def test_the_feeds_address_follows_listen_and_public_url() -> None:
     assert MetricsConfig(listen="127.0.0.1:9464").feeds_url == "http://127.0.0.1:9464/feeds"
     public = MetricsConfig(listen="127.0.0.1:9464", public_url="https://news.example.org/")
     assert public.feeds_url == "https://news.example.org/feeds"
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [
+        (None, "en"),
+        ("ru-RU,ru;q=0.9,en;q=0.8", "ru"),
+        ("de, ja;q=0.5, ru;q=0.4", "ja"),  # German is not spoken: the next wanted
+        ("fr", "en"),
+        ("ru;q=0, ja", "ja"),  # q=0 means "not this one"
+        ("en;q=0.2, ru_RU;q=0.7", "ru"),
+        ("zz;q=abc, ru", "ru"),
+    ],
+)
+def test_a_topic_feed_speaks_the_language_the_reader_asks_for(
+    header: str | None, lang: str
+) -> None:
+    assert accepted(header) == lang
+
+
+@given(st.text(max_size=300))
+def test_any_accept_language_header_gives_one_of_the_bots_languages(header: str) -> None:
+    assert accepted(header) in LANGUAGES

@@ -103,6 +103,11 @@ def test_topic_and_watch_feeds_over_http_and_the_csv_export(
     assert (again, empty) == (304, b"")
     assert fetch(f"{base}/feeds/kuril.atom", {"If-None-Match": '"stale"'})[0] == 200
     assert fetch(f"{base}/feeds/nope.atom")[0] == 404
+    _, body, headers = fetch(f"{base}/feeds/kuril.atom", {"Accept-Language": "ja-JP,en;q=0.5"})
+    japanese = feedparser.parse(body)
+    assert japanese.feed.subtitle == "トピック kuril の最新 50 件のニュース"
+    assert japanese.feed.language == "ja" and headers["Vary"] == "Accept-Language"
+    assert headers["ETag"] != tag  # another document, so another tag
 
     # a chat's watches: /mywatch gives the token address; new matches appear in that feed
     bot_api.push_message(CHAT, "/start")
@@ -134,5 +139,13 @@ def test_topic_and_watch_feeds_over_http_and_the_csv_export(
         "Iturup military drills begin",
         "Kuril fishing quota agreed",
     ]
+
+    # the watch feed's own texts follow the chat's language
+    assert mine.feed.title == "kurilwatch: your watches" and mine.feed.language == "en"
+    bot_api.push_message(CHAT, "/language ru")
+    bot_api.wait_for_messages(CHAT, 7)
+    russian = feedparser.parse(fetch(base + path)[1])
+    assert russian.feed.title == "kurilwatch: ваши запросы" and russian.feed.language == "ru"
+    assert [e.title for e in russian.entries] == ["Sakhalin governor visits Tokyo"]
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

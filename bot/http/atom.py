@@ -29,6 +29,7 @@ class FeedInfo:
     title: str
     self_url: str  # where the feed is fetched from
     subtitle: str = ""
+    lang: str = ""  # the language of the feed's own texts (xml:lang); entries keep their own
 
 
 def rfc3339(moment: datetime) -> str:
@@ -54,6 +55,8 @@ def build_feed(info: FeedInfo, stories: Sequence[Story]) -> bytes:
         return element
 
     feed = ET.Element(f"{{{ATOM}}}feed")
+    if info.lang:
+        feed.set("{http://www.w3.org/XML/1998/namespace}lang", info.lang)
     sub(feed, "id", info.id)
     sub(feed, "title", info.title or "kurilwatch", type="text")
     if info.subtitle:

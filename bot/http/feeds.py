@@ -1,6 +1,7 @@
 """The Atom feeds of the HTTP listener: /feeds/<topic>.atom for a configured topic, and
 /feeds/w/<token>.atom for a chat's watches. A WSGI app that runs on the listener's threads and
-reads the store through a connection of its own (SQLite WAL), never the event loop's."""
+reads the store through a connection of its own (SQLite WAL), never the event loop's. A feed's
+own texts are in the chat's language (a watch feed) or the reader's Accept-Language (a topic)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
+
 from bot.http.atom import CONTENT_TYPE, FeedInfo, build_feed, etag, not_modified
+from bot.i18n import LANGUAGES, texts
 from store import Store, Story
 
 LATEST = 50  # stories in a feed
@@ -30,13 +34,13 @@ class FeedsApp:
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return _plain(start_response, "405 Method Not Allowed", "GET only\n")
-        found = self._feed(path, _base(environ))
+        found = self._feed(path, _base(environ), accepted(environ.get("HTTP_ACCEPT_LANGUAGE")))
         if found is None:
             return _plain(start_response, "404 Not Found", "no such feed\n")
         info, stories = found
         body = build_feed(info, stories)
         tag = etag(body)
-        headers = [("ETag", tag), ("Cache-Control", "max-age=60")]
+        headers = [("ETag", tag), ("Cache-Control", "max-age=60"), ("Vary", "Accept-Language")]
         if not_modified(environ.get("HTTP_IF_NONE_MATCH"), tag):
             start_response("304 Not Modified", headers)
             return []
@@ -46,7 +50,7 @@ class FeedsApp:
         )
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
-    def _feed(self, path: str, base: str) -> tuple[FeedInfo, list[Story]] | None:
+    def _feed(self, path: str, base: str, lang: str) -> tuple[FeedInfo, list[Story]] | None:
         topic = _TOPIC.match(path)
         if topic:
             titles = self.topics()
@@ -55,11 +59,13 @@ class FeedsApp:
                 return None
             with Store(self.store_path) as store:
                 stories = store.stories([topic_id], limit=LATEST)
+            tr = texts(lang)
             info = FeedInfo(
                 f"urn:kurilwatch:topic:{topic_id}",
-                f"kurilwatch: {titles[topic_id]}",
+                f"kurilwatch: {tr._(titles[topic_id])}",
                 base + path,
-                f"The latest {LATEST} stories of the topic {topic_id}",
+                tr._("The latest {n} stories of the topic {topic}", n=LATEST, topic=topic_id),
+                tr.lang,
             )
             return info, stories
         watches = _WATCHES.match(path)
@@ -70,14 +76,37 @@ class FeedsApp:
                     return None
                 ids = [w.topic_id for w in store.watches(chat_id)]
                 stories = store.stories(ids, limit=LATEST)
+                prefs = store.prefs(chat_id)
+            tr = texts((prefs.language or prefs.language_code) if prefs else None)
             # the id names the token, never the chat
             info = FeedInfo(
                 f"urn:kurilwatch:watches:{watches.group(1)}",
-                "kurilwatch: your watches",
+                "kurilwatch: " + tr._("your watches"),
                 base + path,
+                lang=tr.lang,
             )
             return info, stories
         return None
+
+
+def accepted(header: str | None) -> str:
+    """The bot's language an Accept-Language header prefers most (English when none)."""
+    wanted: list[tuple[float, int, str]] = []
+    for n, part in enumerate((header or "")[:1000].split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if tag and q > 0:
+            wanted.append((-q, n, tag.strip().replace("_", "-")))
+    preferred = [tag for _, _, tag in sorted(wanted)]
+    found = Locale.negotiate(preferred, LANGUAGES, sep="-") if preferred else None
+    return found.language if found else "en"
 
 
 def _base(environ: Mapping[str, Any]) -> str:
