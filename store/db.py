@@ -23,6 +23,7 @@ from store.search import SearchVerbs
 from store.stats import StatsVerbs
 from store.trends import TrendVerbs
 from store.vectors import VectorVerbs
+from store.watch_filing import WatchFilingVerbs
 from store.word_forms import WordFormVerbs
 
 
@@ -39,6 +40,7 @@ class Store(
     ArchiveVerbs,
     TrendVerbs,
     WordFormVerbs,
+    WatchFilingVerbs,
 ):
     """Domain verbs over the kurilwatch database, one part per domain."""
 

@@ -312,6 +312,15 @@ def m015_word_forms(db: Database) -> None:
     db.execute("CREATE TABLE word_forms (word TEXT PRIMARY KEY, forms TEXT NOT NULL) WITHOUT ROWID")
 
 
+@migrations()
+def m016_watch_filing(db: Database) -> None:
+    # what each watch is filed under in the daemon's index (opaque to the store), and the
+    # version of the code that chose it: a start files watches from this without parsing them
+    watches = db.table("watches")
+    watches.add_column("filed_under", str)
+    watches.add_column("filed_by", str)
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)
