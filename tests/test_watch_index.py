@@ -271,3 +271,72 @@ def test_watches_match_inside_japanese_text() -> None:
     assert [m.topic_id for m in index.match({"title": "NATO加盟を巡る会談"})] == ["a"]
     assert [m.topic_id for m in index.match({"title": "Zyxwvutan外相会談"})] == ["b"]
     assert [m.topic_id for m in index.match({"title": "G7首脳会議"})] == ["c"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(queries, min_size=1, max_size=8),
+    st.lists(st.integers(0, 7), max_size=4),
+    st.lists(items, min_size=1, max_size=5),
+    st.booleans(),
+)
+def test_an_index_restored_from_kept_keys_answers_as_one_built_from_scratch(
+    chosen: list[str], gone: list[int], documents: list[dict[str, str | None]], learned: bool
+) -> None:
+    # the daemon keeps what each watch is filed under and, at a start, files it there unparsed
+    owners = {f"w{n}": query for n, query in enumerate(chosen)}
+    built = QueryIndex.of(owners, learn=True)
+    if learned:  # keys chosen after items were seen, as a /watch in a running daemon
+        built.learn_every, built.check_every = 1, 2
+        for item in documents:
+            built.match(_document(item))
+    kept = {query: built.filing(query) for query in owners.values()}
+    restored = QueryIndex(learn=True)
+    restored.learn_every, restored.check_every = 1, 2
+    for owner, query in owners.items():
+        restored.add_filed(query, owner, kept[query])
+    for query in owners.values():
+        assert restored.filed_under(query) == built.filed_under(query)
+        assert restored.filing(query) == kept[query]
+    restored.add(chosen[0], "extra")  # a /watch of a query restored, not compiled yet
+    owners["extra"] = chosen[0]
+    for n in gone:
+        if n < len(chosen) and owners.pop(f"w{n}", None) is not None:
+            assert restored.remove(chosen[n], f"w{n}")
+    assert len(restored) == len(owners) and restored.distinct == len(set(owners.values()))
+    scratch = QueryIndex.of(owners)
+    direct = Matcher({owner: parse(query) for owner, query in owners.items()})
+    for item in documents * 3:
+        assert _answers(restored, item) == _answers(scratch, item) == _answers(direct, item)
+    assert list(restored.owners()) == list(scratch.owners())
+
+
+def test_a_restored_query_matches_whichever_of_its_required_terms_it_was_filed_under() -> None:
+    # rarity only decides how often a query is woken: under its common term, or under no key
+    # at all (evaluated for every item), it answers the same
+    query = "Zyxwvutan AND minister -Qwertyan"
+    for filing in ('[["w","minister"]]', '[["w","zyxwvutan"]]', "[]"):
+        index = QueryIndex()
+        index.add_filed(query, "@w1", filing)
+        assert index.distinct == 1 and len(index) == 1
+        assert index.match({"title": "the minister said"}) == []
+        assert [m.topic_id for m in index.match({"title": "Minister Zyxwvutan"})] == ["@w1"]
+        assert index.match({"title": "Minister Zyxwvutan and Qwertyan"}) == []
+        # compiled once woken: now filed by its terms, as `add` would file it
+        assert index.filed_under(query) == QueryIndex.of({"@w1": query}).filed_under(query)
+
+
+def test_restored_queries_refiled_as_they_wake_are_compiled_once() -> None:
+    # the first item wakes both under a key it then finds too common: the index files them
+    # again (compiling them) while the same item is matched against them
+    index = QueryIndex(learn=True)
+    index.learn_every, index.check_every = 1, 1
+    index.add_filed("Zyxwvutan AND minister", "@w1", '[["w","minister"]]')
+    index.add_filed("Qwertyan AND minister", "@w2", '[["w","minister"]]')
+    for _ in range(3):
+        found = index.match({"title": "Minister Zyxwvutan"})
+        assert [m.topic_id for m in found] == ["@w1"]
+    assert index.distinct == 2 and len(index) == 2
+    assert set(index.filed_under("Qwertyan AND minister")) == {("w", "qwertyan")}
+    assert index.remove("Qwertyan AND minister", "@w2")
+    assert index.match({"title": "Qwertyan minister"}) == []
