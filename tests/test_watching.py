@@ -1,13 +1,19 @@
-"""The daemon's watches: filed from the store with the cached Russian word forms, changed in
-place, and a popular query's owners all found in the store."""
+"""The daemon's watches: filed from the store with the cached Russian word forms and the keys
+kept for them, changed in place, and a popular query's owners all found in the store."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from store import AsyncStore, Store, Watch
+from tests.conftest import TOKEN, write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+from tests.fakes.telegram_api import FakeBotAPI
+from watchers.topics.filing import FILING_VERSION
 from watchers.watches import Watches
 
 
@@ -68,3 +74,103 @@ def test_a_query_of_many_chats_finds_every_one(tmp_path: Path) -> None:
     chats = store.watch_chats([f"@w{n + 1}" for n in range(25_000)])
     assert len(chats) == 25_000 and chats[7] == ["@w8"]
     store.close()
+
+
+async def test_watches_kept_keys_are_used_only_when_the_same_code_chose_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "kw.db"
+    plain = Store(path)
+    for chat in (1, 2, 3):
+        _chat(plain, chat)
+    plain.close()
+    store = await AsyncStore(path).open()
+    try:
+        now = datetime.now(UTC)
+        kept = await store.run(Store.add_watch, 1, "Zyxwvutan AND minister", now=now, limit=10)
+        stale = await store.run(Store.add_watch, 2, "Qwertyan", now=now, limit=10)
+        new = await store.run(Store.add_watch, 3, "Asdfghan", now=now, limit=10)
+        assert kept is not None and stale is not None and new is not None
+        # filed under its common word: any required term is correct, only costlier
+        await store.run(Store.save_watch_filings, FILING_VERSION, [(kept.id, '[["w","minister"]]')])
+        # keys chosen by other code (say, another normaliser) are not used
+        await store.run(Store.save_watch_filings, "older", [(stale.id, '[["w","nothing"]]')])
+        index = await Watches().load(store)
+        assert index.filed_under(kept.query) == (("w", "minister"),)
+        assert index.filed_under(stale.query) == (("w", "qwertyan"),)
+        found = index.match({"title": "Minister Zyxwvutan meets Qwertyan and Asdfghan"})
+        assert [m.topic_id for m in found] == [kept.topic_id, stale.topic_id, new.topic_id]
+        rows = await store.run(Store.filed_watches, FILING_VERSION)
+        assert [filed for _, filed in rows] == [
+            '[["w","minister"]]',
+            '[["w","qwertyan"]]',  # filed anew from its text, and kept for the next start
+            '[["w","asdfghan"]]',
+        ]
+        watches = Watches()
+        await watches.load(store)
+        added = await store.run(Store.add_watch, 2, "Lkjhgan", now=now, limit=10)
+        assert added is not None
+        await watches.add(added, store)
+        assert watches.index.filed_under("Lkjhgan") == (("w", "lkjhgan"),)
+        rows = await store.run(Store.filed_watches, FILING_VERSION)
+        assert rows[-1] == (added, '[["w","lkjhgan"]]')  # /watch keeps what it filed it under
+    finally:
+        await store.close()
+
+
+CHAT, OTHER_CHAT = 5151, 6161
+
+
+def test_a_watch_stored_before_a_start_alerts_from_the_keys_kept_for_it(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    old = FeedEntry("Old weather report", "https://news.example/old", guid="old")
+    feed_server.set_feed("/a.xml", rss([old]))
+    config = write_config(
+        tmp_path, {"feed-a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url
+    )
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    feed_server.wait_for_hits("/a.xml", 2, timeout=20)
+    bot_api.push_message(CHAT, "/watch Zyxwvutan")
+    assert "Watching for" in bot_api.wait_for_messages(CHAT, 1, timeout=20)[0]["text"]
+    assert daemon.stop() == 0
+
+    db = tmp_path / "kw.db"
+    with sqlite3.connect(db) as conn:
+        [(filed, version)] = conn.execute("SELECT filed_under, filed_by FROM watches").fetchall()
+        assert version == FILING_VERSION and "zyxwvutan" in filed
+        # another chat's watch, kept under keys some older code chose (wrong ones now)
+        now = time.time()
+        conn.execute(
+            "INSERT INTO subscribers (chat_id, chat_type, active, created_at, updated_at)"
+            " VALUES (?, 'private', 1, ?, ?)",
+            [OTHER_CHAT, now, now],
+        )
+        conn.execute(
+            "INSERT INTO watches (chat_id, query, created_at, filed_under, filed_by)"
+            " VALUES (?, 'Qwertyan', ?, '[[\"w\",\"nothing\"]]', 'older')",
+            [OTHER_CHAT, now],
+        )
+    # the items wait in the feed: the first poll after the start matches them
+    feed_server.set_feed(
+        "/a.xml",
+        rss(
+            [
+                FeedEntry("Zyxwvutan visits the islands", "https://news.example/z", guid="z"),
+                FeedEntry("Qwertyan visits the islands", "https://news.example/q", guid="q"),
+                old,
+            ]
+        ),
+    )
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    line = daemon.stderr.wait_for("watches: 2 filed", timeout=30)
+    assert "1 of them under the keys the store kept" in line
+    [alert] = bot_api.wait_for_messages(CHAT, 2, timeout=30)[1:]
+    assert "Zyxwvutan visits the islands" in alert["text"] and "#watch" in alert["text"]
+    [other] = bot_api.wait_for_messages(OTHER_CHAT, 1, timeout=30)
+    assert "Qwertyan visits the islands" in other["text"]
+    assert daemon.stop() == 0
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT filed_under, filed_by FROM watches ORDER BY id").fetchall()
+    assert rows[1] == ('[["w","qwertyan"]]', FILING_VERSION)  # filed anew and kept
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

@@ -1,6 +1,8 @@
-"""Chats' watches in the daemon: filed in one `QueryIndex` at start (with the Russian word forms
-cached in the store, so the morphology dictionary is not asked again), changed in place by
-/watch and /unwatch, and matched in this process against the new items of each poll."""
+"""Chats' watches in the daemon: filed in one `QueryIndex` at start, changed in place by /watch
+and /unwatch, and matched in this process against the new items of each poll. What each watch
+is filed under is kept in the store, so a start files them without parsing them (each compiles
+when an item first wakes it); the Russian word forms are cached there too, so the morphology
+dictionary is not asked again."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from store import AsyncStore, Store, Watch
 from watchers.topics.engine import term_keys
+from watchers.topics.filing import FILING_VERSION
 from watchers.topics.index import QueryIndex, frozen_after
 from watchers.topics.morph import give_forms, russian_forms
 from watchers.topics.normalise import is_cjk, is_cyrillic
@@ -47,16 +51,30 @@ def _prepared(
     return nodes, fresh
 
 
-def _build(
-    watches: Sequence[Watch], known: set[str]
-) -> tuple[QueryIndex, dict[str, frozenset[str]]]:
-    """Every watch filed (each parsed once and dropped: 100,000 trees at once would double the
-    memory), and the forms of Russian words not `known` before."""
+@dataclass(slots=True)
+class _Built:
+    index: QueryIndex
+    fresh: dict[str, frozenset[str]]  # the forms of Russian words not known before
+    filings: list[tuple[int, str]]  # what watches filed from their text are filed under
+    restored: int = 0  # distinct queries filed from what the store kept
+
+
+def _build(watches: Sequence[tuple[Watch, str | None]], known: set[str]) -> _Built:
+    """Every watch filed: under the keys the store kept for it where it has them, otherwise
+    from its text (each parsed once and dropped: 100,000 trees at once would double the
+    memory)."""
     index = QueryIndex(learn=True)
-    fresh: dict[str, frozenset[str]] = {}
-    for watch in watches:
+    built = _Built(index, {}, [])
+    fresh = built.fresh
+    for watch, filed in watches:
         if watch.query in index:  # the same query as another chat's: filed already
             index.add(watch.query, watch.topic_id)
+            if filed is None:
+                built.filings.append((watch.id, index.filing(watch.query)))
+            continue
+        if filed is not None:
+            index.add_filed(watch.query, watch.topic_id, filed)
+            built.restored += 1
             continue
         try:
             node = parse(watch.query)
@@ -67,7 +85,8 @@ def _build(
             if word not in known and word not in fresh:
                 fresh[word] = russian_forms(word)
         index.add(watch.query, watch.topic_id, node)
-    return index, fresh
+        built.filings.append((watch.id, index.filing(watch.query)))
+    return built
 
 
 class Watches:
@@ -81,21 +100,26 @@ class Watches:
     async def load(self, store: AsyncStore) -> QueryIndex:
         """File every stored watch (off the event loop); the index replaces the one before."""
         async with self._changing:
-            watches = await store.run(Store.watches)
+            started = time.perf_counter()
+            watches = await store.run(Store.filed_watches, FILING_VERSION)
             cached = await store.run(Store.word_forms)
             give_forms(cached.items())
             self._known = set(cached)
-            started = time.perf_counter()
             with frozen_after():
-                self.index, fresh = await asyncio.to_thread(_build, watches, self._known)
-            await self._remember(store, fresh)
+                built = await asyncio.to_thread(_build, watches, self._known)
+            self.index = built.index
+            await self._remember(store, built.fresh)
             log.info(
-                "watches: %d filed (%d distinct queries, %d for every item) in %.1f s",
+                "watches: %d filed (%d distinct queries, %d of them under the keys the store"
+                " kept, %d for every item) in %.1f s",
                 len(self.index),
                 self.index.distinct,
+                built.restored,
                 len(self.index.always),
                 time.perf_counter() - started,
             )
+            if built.filings:  # for the next start; these watches are active already
+                await store.run(Store.save_watch_filings, FILING_VERSION, built.filings)
             return self.index
 
     async def add(self, watch: Watch, store: AsyncStore) -> None:
@@ -103,9 +127,12 @@ class Watches:
         async with self._changing:
             # parsing and any new Russian word's forms off the event loop; filing is quick
             nodes, fresh = await asyncio.to_thread(_prepared, [watch.query], self._known)
-            if nodes[0] is not None:
-                self.index.add(watch.query, watch.topic_id, nodes[0])
+            if nodes[0] is None:
+                return
+            self.index.add(watch.query, watch.topic_id, nodes[0])
             await self._remember(store, fresh)
+            filing = [(watch.id, self.index.filing(watch.query))]
+            await store.run(Store.save_watch_filings, FILING_VERSION, filing)
 
     def remove(self, watch: Watch) -> None:
         self.index.remove(watch.query, watch.topic_id)
