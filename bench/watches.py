@@ -37,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.match import generated_queries, items, names
 from bot.config import load_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.compile import compile_topics
 from watchers.topics.engine import Document
 from watchers.topics.index import QueryIndex, frozen_after
@@ -178,9 +180,9 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _proc_rss(pid: int) -> float:
+def _proc_rss(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -222,8 +224,8 @@ class _Lines:
                 raise SystemExit("\n".join(self.lines[-30:]))
 
 
-def _store_with_watches(path: Path, count: int) -> None:
-    """A store with `count` watches of `count // 10` active chats (ten each)."""
+def _store_with_watches(path: Path, count: int) -> list[str]:
+    """A store with `count` watches of `count // 10` active chats (ten each); their queries."""
     from store import Store
 
     rng = random.Random(11)
@@ -243,14 +245,22 @@ def _store_with_watches(path: Path, count: int) -> None:
             [(1000 + n % chats, query, now) for n, query in enumerate(queries)],
         )
     store.close()
+    return queries
+
+
+def _stored_watch_item(queries: list[str]) -> tuple[int, FeedEntry]:
+    """An item that a stored watch (the last of the form `A OR B`) matches, and its chat."""
+    n = max(n for n, query in enumerate(queries) if n % 4 == 0)
+    name = queries[n].split(" OR ")[0]
+    chat = 1000 + n % max(1, len(queries) // 10)
+    return chat, FeedEntry(f"{name} visits the islands", "https://news.example/w", guid="w")
 
 
 def daemon(count: int) -> None:
     """The running daemon with `count` stored watches: start (twice: the first caches the word
-    forms), /watch then an item, CPU and RSS."""
-    from tests.fakes.feed_server import FeedEntry, FeedServer, rss
-    from tests.fakes.telegram_api import FakeBotAPI
-
+    forms and what each watch is filed under; at the second, an item naming a stored watch waits
+    in the feed: the watches are active when its alert arrives), /watch then an item, CPU and
+    RSS."""
     token = "123456:BENCH-TOKEN"
     chat = 99
     old = [
@@ -272,10 +282,13 @@ def daemon(count: int) -> None:
             config.pop("channels", None)
             path = folder / "config.yaml"
             path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-            _store_with_watches(folder / "kw.db", count)
+            watcher, stored_item = _stored_watch_item(_store_with_watches(folder / "kw.db", count))
             env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
             env.update(TELEGRAM_BOT_TOKEN=token, PYTHONUNBUFFERED="1")
-            for run in ("first start (word forms looked up)", "start (word forms cached)"):
+            runs = ("first start (word forms looked up, keys chosen)", "start (forms, keys kept)")
+            for run in runs:
+                if not run.startswith("first"):  # the feed was primed by the first start
+                    feeds.set_feed("/a.xml", rss([stored_item, *old]))
                 start = time.perf_counter()
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "bot.cli", "run", "--config", str(path)],
@@ -291,15 +304,22 @@ def daemon(count: int) -> None:
                 started = time.perf_counter() - start
                 log.wait_for("watches:")
                 filed = time.perf_counter() - start
+                filed_cpu = _proc_cpu(proc.pid)
                 print(
                     f"daemon, {count:,} watches, {run}: running (answers, polls) after"
-                    f" {started:.2f} s, watches effective after {filed:.2f} s"
-                    f" ({_proc_cpu(proc.pid):.2f} s CPU); {log.find('watches:')}"
+                    f" {started:.2f} s, watches filed after {filed:.2f} s"
+                    f" ({filed_cpu:.2f} s CPU); {log.find('watches:')}"
                 )
                 if run.startswith("first"):
                     proc.terminate()
                     proc.wait(20)
                     continue
+                api.wait_for_messages(watcher, 1, timeout=60)
+                print(
+                    f"daemon: watches active after {time.perf_counter() - start:.2f} s"
+                    f" ({_proc_cpu(proc.pid):.2f} s CPU): an item naming a stored watch, waiting"
+                    " in the feed at the start, alerted its chat"
+                )
                 feeds.wait_for_hits("/a.xml", feeds.hits("/a.xml") + 2, timeout=30)
                 api.wait_until_polling(timeout=30)
                 daemon_rss = _proc_rss(proc.pid)
@@ -330,7 +350,10 @@ def daemon(count: int) -> None:
                     f" {change_cpu * 1000:.0f} ms (clock ticks of 10 ms, polls included)"
                 )
                 sizes = ", ".join(f"{w:.0f}" for w in workers)
-                print(f"daemon RSS {daemon_rss:.0f} MB; parse workers {sizes} MB")
+                print(
+                    f"daemon RSS {daemon_rss:.0f} MB (peak {_proc_rss(proc.pid, 'VmHWM'):.0f} MB);"
+                    f" parse workers {sizes} MB"
+                )
                 proc.terminate()
                 proc.wait(20)
         finally:
@@ -349,7 +372,7 @@ def watch_change_cpu(count: int) -> None:
         _store_with_watches(folder / "kw.db", count)
         store = await AsyncStore(folder / "kw.db").open()
         watches = Watches()
-        for label in ("load, word forms looked up", "load, word forms cached"):
+        for label in ("load, word forms looked up, keys chosen", "load, forms and keys kept"):
             start, cpu = time.perf_counter(), time.process_time()
             await watches.load(store)
             print(
