@@ -13,6 +13,7 @@ from watchers.backtest import preview
 from watchers.topics.compile import SplitMatcher
 from watchers.topics.engine import Document, Matcher
 from watchers.topics.index import QueryIndex
+from watchers.topics.kept_index import KeptIndex
 from watchers.topics.query import QueryError, parse
 
 WORDS = [
@@ -285,13 +286,15 @@ def test_an_index_restored_from_kept_keys_answers_as_one_built_from_scratch(
 ) -> None:
     # the daemon keeps what each watch is filed under and, at a start, files it there unparsed
     owners = {f"w{n}": query for n, query in enumerate(chosen)}
-    built = QueryIndex.of(owners, learn=True)
+    built = KeptIndex(learn=True)
+    for owner, query in owners.items():
+        built.add(query, owner)
     if learned:  # keys chosen after items were seen, as a /watch in a running daemon
         built.learn_every, built.check_every = 1, 2
         for item in documents:
             built.match(_document(item))
     kept = {query: built.filing(query) for query in owners.values()}
-    restored = QueryIndex(learn=True)
+    restored = KeptIndex(learn=True)
     restored.learn_every, restored.check_every = 1, 2
     for owner, query in owners.items():
         restored.add_filed(query, owner, kept[query])
@@ -316,7 +319,7 @@ def test_a_restored_query_matches_whichever_of_its_required_terms_it_was_filed_u
     # at all (evaluated for every item), it answers the same
     query = "Zyxwvutan AND minister -Qwertyan"
     for filing in ('[["w","minister"]]', '[["w","zyxwvutan"]]', "[]"):
-        index = QueryIndex()
+        index = KeptIndex()
         index.add_filed(query, "@w1", filing)
         assert index.distinct == 1 and len(index) == 1
         assert index.match({"title": "the minister said"}) == []
@@ -329,7 +332,7 @@ def test_a_restored_query_matches_whichever_of_its_required_terms_it_was_filed_u
 def test_restored_queries_refiled_as_they_wake_are_compiled_once() -> None:
     # the first item wakes both under a key it then finds too common: the index files them
     # again (compiling them) while the same item is matched against them
-    index = QueryIndex(learn=True)
+    index = KeptIndex(learn=True)
     index.learn_every, index.check_every = 1, 1
     index.add_filed("Zyxwvutan AND minister", "@w1", '[["w","minister"]]')
     index.add_filed("Qwertyan AND minister", "@w2", '[["w","minister"]]')

@@ -1,4 +1,4 @@
-"""Chats' watches in the daemon: filed in one `QueryIndex` at start, changed in place by /watch
+"""Chats' watches in the daemon: filed in one `KeptIndex` at start, changed in place by /watch
 and /unwatch, and matched in this process against the new items of each poll. What each watch
 is filed under is kept in the store, so a start files them without parsing them (each compiles
 when an item first wakes it); the Russian word forms are cached there too, so the morphology
@@ -16,6 +16,7 @@ from store import AsyncStore, Store, Watch
 from watchers.topics.engine import term_keys
 from watchers.topics.filing import FILING_VERSION
 from watchers.topics.index import QueryIndex, frozen_after
+from watchers.topics.kept_index import KeptIndex
 from watchers.topics.morph import give_forms, russian_forms
 from watchers.topics.normalise import is_cjk, is_cyrillic
 from watchers.topics.query import Node, QueryError, leaves, parse
@@ -53,7 +54,7 @@ def _prepared(
 
 @dataclass(slots=True)
 class _Built:
-    index: QueryIndex
+    index: KeptIndex
     fresh: dict[str, frozenset[str]]  # the forms of Russian words not known before
     filings: list[tuple[int, str]]  # what watches filed from their text are filed under
     restored: int = 0  # distinct queries filed from what the store kept
@@ -63,7 +64,7 @@ def _build(watches: Sequence[tuple[Watch, str | None]], known: set[str]) -> _Bui
     """Every watch filed: under the keys the store kept for it where it has them, otherwise
     from its text (each parsed once and dropped: 100,000 trees at once would double the
     memory)."""
-    index = QueryIndex(learn=True)
+    index = KeptIndex(learn=True)
     built = _Built(index, {}, [])
     fresh = built.fresh
     for watch, filed in watches:
@@ -93,7 +94,7 @@ class Watches:
     """The daemon's index of every active chat's watches."""
 
     def __init__(self) -> None:
-        self.index = QueryIndex(learn=True)
+        self.index = KeptIndex(learn=True)
         self._known: set[str] = set()  # the Russian words whose forms the store has
         self._changing = asyncio.Lock()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from watchers.topics.presearch import (
     conjunctive,
     term_entry,
 )
-from watchers.topics.query import Node, QueryError, Term, leaves, parse
+from watchers.topics.query import Node, Term, leaves, parse
 from watchers.topics.rarity import GRAM, OBSERVED_FROM, TermStats
 
 Postings = dict[str, "_Stored | set[_Stored]"]  # key → the query (one) or queries
@@ -56,7 +55,6 @@ class _Stored:
     exact: bool  # the clauses say it all (an AND of ORs of plain terms): no evaluation
     owners: tuple[tuple[str, int], ...] = ()  # (owner, order of addition)
     test: Test | None = None  # compiled on first use
-    filed: str | None = None  # filed unparsed under these keys (`add_filed`) until first woken
 
 
 class QueryIndex:
@@ -86,7 +84,6 @@ class QueryIndex:
         self._sampled = 0
         self._shares: dict[WakeKey, float] = {}  # the share of items that had each key
         self._refiled: set[WakeKey] = set()  # hot keys whose queries were filed again
-        self._unparsed = 0  # queries filed by `add_filed` and not compiled yet
 
     @classmethod
     def of(cls, queries: Mapping[str, str], *, learn: bool = False) -> QueryIndex:
@@ -119,19 +116,8 @@ class QueryIndex:
 
     def filed_under(self, query: str) -> tuple[WakeKey, ...]:
         """The keys that wake `query` (() if none: it is evaluated for every item)."""
-        return tuple(self._posted_under(self._queries[query]))
-
-    def filing(self, query: str) -> str:
-        """What `query` is filed under, as text to keep: `add_filed` files it again from it."""
         stored = self._queries[query]
-        if stored.filed is not None:
-            return stored.filed
-        return json.dumps(self.filed_under(query), ensure_ascii=False, separators=(",", ":"))
-
-    def _posted_under(self, stored: _Stored) -> list[WakeKey]:
-        if stored.filed is not None:
-            return [(kind, key) for kind, key in json.loads(stored.filed)]
-        return [k for t in stored.wake for k in self._terms[t].wake]
+        return tuple(k for t in stored.wake for k in self._terms[t].wake)
 
     # -- changes ----------------------------------------------------------------------------
 
@@ -144,48 +130,6 @@ class QueryIndex:
             self._order += 1
             stored.owners += ((owner, self._order),)
             self._owners += 1
-
-    def add_filed(self, query: str, owner: str, filing: str) -> None:
-        """File `owner`'s query under the keys of `filing` (what `filing` gave), unparsed: it is
-        compiled the first time an item wakes it. Any keys of which every match of the query
-        has one are correct (rarer ones only wake it less often); `filing` must come from the
-        same code (query language, normalisation, keys), or the query be added anew."""
-        if query not in self._queries:
-            stored = _Stored(query, (), (), (), (), False, False, filed=filing)
-            self._queries[query] = stored
-            self._unparsed += 1
-            keys = self._posted_under(stored)
-            if not keys:
-                self._always.add(stored)
-            for kind, key in keys:
-                self._post_key(kind, key, stored)
-        self.add(query, owner)
-
-    def _compile(self, stored: _Stored) -> bool:
-        """Compile a query filed unparsed (`add_filed`) and file it by its terms, in place (the
-        same object: an item being matched may hold it); False if it no longer parses."""
-        self._unpost(stored)
-        stored.filed = None
-        self._unparsed -= 1
-        try:
-            node = parse(stored.text)
-        except QueryError:
-            del self._queries[stored.text]
-            self._owners -= len(stored.owners)
-            return False
-        made = self._file(stored.text, node)
-        self._unpost(made)
-        stored.terms, stored.clauses, stored.wake = made.terms, made.clauses, made.wake
-        stored.gates, stored.looks, stored.exact = made.gates, made.looks, made.exact
-        self._queries[stored.text] = stored
-        self._post(stored)
-        return True
-
-    def _compile_woken(self, woken: set[_Stored]) -> set[_Stored]:
-        for stored in [one for one in woken if one.filed is not None]:
-            if not self._compile(stored):
-                woken.discard(stored)
-        return woken
 
     def remove(self, query: str, owner: str) -> bool:
         """Take `owner` off `query`; the query goes when its last owner does."""
@@ -250,8 +194,6 @@ class QueryIndex:
     def _unfile(self, stored: _Stored) -> None:
         del self._queries[stored.text]
         self._unpost(stored)
-        if stored.filed is not None:
-            self._unparsed -= 1
         for gate in stored.gates:
             shared = self._gates[gate]
             shared[1] -= 1
@@ -299,19 +241,23 @@ class QueryIndex:
 
     def _unpost(self, stored: _Stored) -> None:
         self._always.discard(stored)
-        for kind, key in self._posted_under(stored):
-            postings, lengths = self._postings(kind)
-            got = postings.get(key)
-            if isinstance(got, set):
-                got.discard(stored)
-                if len(got) == 1:
-                    postings[key] = next(iter(got))
-            elif got is stored:
-                del postings[key]
-                if lengths is not None:
-                    lengths[len(key)] -= 1
-                    if not lengths[len(key)]:
-                        del lengths[len(key)]
+        for term_id in stored.wake:
+            for kind, key in self._terms[term_id].wake:
+                self._unpost_key(kind, key, stored)
+
+    def _unpost_key(self, kind: str, key: str, stored: _Stored) -> None:
+        postings, lengths = self._postings(kind)
+        got = postings.get(key)
+        if isinstance(got, set):
+            got.discard(stored)
+            if len(got) == 1:
+                postings[key] = next(iter(got))
+        elif got is stored:
+            del postings[key]
+            if lengths is not None:
+                lengths[len(key)] -= 1
+                if not lengths[len(key)]:
+                    del lengths[len(key)]
 
     def _postings(self, kind: str) -> tuple[Postings, Counter[int] | None]:
         if kind == "w":
@@ -353,8 +299,6 @@ class QueryIndex:
         doc = fields if isinstance(fields, Document) else Document(fields)
         every: set[str] = set().union(*(doc.words(f) for f in doc.haystacks))
         woken = self._woken(doc, every)
-        if self._unparsed:
-            woken = self._compile_woken(woken)
         if not woken:
             return []
         found: dict[int, list[_Occurrence]] = {}
@@ -479,7 +423,6 @@ class QueryIndex:
 
     def _refile(self, stored: list[_Stored], hot: WakeKey) -> None:
         """File the queries of a key that wakes too often again, under what is rarer now."""
-        stored = [one for one in stored if one.filed is None or self._compile(one)]
         for one in stored:
             self._unpost(one)
         if hot[0] == "g":  # the terms filed under a piece of text take another piece
