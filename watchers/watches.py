@@ -119,7 +119,7 @@ class Watches:
                 len(self.index.always),
                 time.perf_counter() - started,
             )
-            if built.filings:  # for the next start; these watches are active already
+            if built.filings:  # what the watches filed from their text are under, for next time
                 await store.run(Store.save_watch_filings, FILING_VERSION, built.filings)
             return self.index
 
