@@ -2,11 +2,12 @@
 
 A report joins the story of the recent report (of its script) that it resembles most, if
 that resemblance reaches `THRESHOLD` and the story's indexed reports resemble it on average
-at least `STORY_FLOOR`. The resemblance of two reports is
-0 when they conflict (each title names someone, a number or a Kuril island the other report
-never mentions: Ebeko versus Chikurachki, M6.1 versus M4.8, Shikotan versus Kunashir; or a
-title dates its event to a day that the other report, naming days, never names) or share no
-token; otherwise the mean of two signals, scaled down linearly with the time between
+at least `STORY_FLOOR`. The resemblance of two
+reports is 0 when they conflict (each title names someone, a number or a Kuril island the
+other report never mentions: Ebeko versus Chikurachki, M6.1 versus M4.8, Shikotan versus
+Kunashir, though "about 2,000" is 2,050 and 2.5 km is 2,500 m; or a title dates its event to a
+day that the other report, naming days, never names; or the two name days, none in common) or
+share no token; otherwise the mean of two signals, scaled down linearly with the time between
 them (0 at the 72-hour window):
 
 - the cosine of their titles' sentence vectors (multilingual-e5-small, `watchers.embedding`),
@@ -92,7 +93,7 @@ _NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)(千|万|億)?")
 _MULTIPLIERS = {"千": 1_000, "万": 10_000, "億": 100_000_000}
 # A title that rejects or rebuts something reports a reply, an event of its own: "Moscow
 # rejects Tokyo's protest" is not the protest's story ("отверг", "一蹴", "反論" alike).
-_REPLY = re.compile(r"\b(?:reject|rebuff|dismiss|отверг|отклони)|一蹴|反論")
+_REPLY = re.compile(r"\b(?:reject|rebuff|dismiss|отверг|отклони)|一蹴|反論|拒否|拒絶")
 
 
 # Stems kept per process. A daemon meets new words for ever (names, inflected forms), so the
@@ -280,10 +281,11 @@ class Sketch:
 def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
     """The report's sketch; `words` as for `story_tokens`, when the caller has them."""
     text = f"{title}\n{summary}"
+    names = title_names(title, summary)  # a report mentions what its own title names
     return Sketch(
         story_tokens(title, summary, words),
-        title_names(title, summary),
-        mentions(title, summary, words),
+        names,
+        mentions(title, summary, words) | names,
         script_of(text),
         title.strip(),
         numbers(title),
@@ -298,16 +300,38 @@ def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
 
 def conflict(a: Sketch, b: Sketch) -> bool:
     """Two events: each title names someone, a number or an island the other never mentions,
-    a title's day is none of the days the other names, or one replies (rejects, rebuts) and
-    the other does not."""
+    a title's day is none of the days the other names, the two name days and none in common,
+    or one replies (rejects, rebuts) and the other does not."""
     return (
         a.reply != b.reply
         or (not a.names <= b.mentions and not b.names <= a.mentions)
-        or (not a.title_numbers <= b.numbers and not b.title_numbers <= a.numbers)
+        or (
+            not _quantities(a.title_numbers, b.numbers)
+            and not _quantities(b.title_numbers, a.numbers)
+        )
         or (not a.title_places <= b.places and not b.title_places <= a.places)
         or _other_day(a, b)
         or _other_day(b, a)
+        or bool(a.dates and b.dates and not a.dates & b.dates)  # two days: two events
     )
+
+
+def _same_number(a: str, b: str) -> bool:
+    """One quantity: the same number, a round one and another within 5% of it ("about 2,000
+    tonnes" for 2,050), or the same in units a thousand apart (2.5 km for 2,500 m)."""
+    if a == b:
+        return True
+    x, y = float(a), float(b)
+    if min(x, y) <= 0:
+        return False
+    ratio = max(x, y) / min(x, y)
+    round_ = any(v >= 1000 and v % 100 == 0 for v in (x, y))
+    return (round_ and ratio <= 1.05) or abs(ratio - 1000) < 1e-6 * ratio
+
+
+def _quantities(title: frozenset[str], text: frozenset[str]) -> bool:
+    """Every number of a title is a quantity the other report gives too."""
+    return title <= text or all(any(_same_number(n, m) for m in text) for n in title)
 
 
 def _other_day(a: Sketch, b: Sketch) -> bool:
@@ -337,12 +361,12 @@ def resemblance(
     return (semantic + LEXICAL_WEIGHT * lexical) / (1 + LEXICAL_WEIGHT) * (1 - apart / window)
 
 
-def story_score(scores: Sequence[float]) -> float:
+def story_score(scores: Sequence[float], floor: float = STORY_FLOOR) -> float:
     """A story's resemblance to a report, from those of its indexed reports: the best one's,
-    provided the story as a whole resembles it too (their mean reaches `STORY_FLOOR`). One
+    provided the story as a whole resembles it too (their mean reaches `floor`). One
     report in other words can carry a newcomer in; a chance look-alike in an unrelated story
     cannot (single linkage alone chains stories together)."""
-    return max(scores) if sum(scores) / len(scores) >= STORY_FLOOR else 0.0
+    return max(scores) if sum(scores) / len(scores) >= floor else 0.0
 
 
 @dataclass(frozen=True, slots=True)
