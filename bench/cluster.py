@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watchers.stories import THRESHOLD, StoryIndex
+from watchers.stories import HEADLINE_THRESHOLD, THRESHOLD, StoryIndex
 from watchers.story_replay import StoryReplay
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "stories"
@@ -258,20 +258,22 @@ def main() -> None:
             f"kurilwatch demo, daemon and parse workers: peak RSS {peak:.0f} MB"
             f" (model {'loaded' if loaded else 'NOT loaded'}; target <= 250 MB)"
         )
-    print(f"threshold {THRESHOLD}")
+    print(f"threshold {THRESHOLD} (headlines alone {HEADLINE_THRESHOLD})")
     print(HEADER)
     for figures in run(StoryReplay):
         print(figures.row())
     if (DATA / "cross_lang_pairs.jsonl").exists():
         cross_language(DATA / "cross_lang_pairs.jsonl")
     if args.sweep:
+        gap = THRESHOLD - HEADLINE_THRESHOLD
         for step in range(10, 61, 4):
             threshold = step / 100
 
             def replay(threshold: float = threshold) -> StoryReplay:
-                return StoryReplay(StoryIndex(threshold=threshold))
+                index = StoryIndex(threshold=threshold, headline_threshold=threshold - gap)
+                return StoryReplay(index)
 
-            print(f"\nthreshold {threshold:.2f}")
+            print(f"\nthreshold {threshold:.2f} (headlines alone {threshold - gap:.2f})")
             for figures in run(replay):
                 print(figures.row())
 

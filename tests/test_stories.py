@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import tracemalloc
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from watchers.embedding import Vectors
 from watchers.stories import (
     MAX_PER_STORY,
     MAX_REPORTS,
@@ -213,6 +216,22 @@ def test_a_title_name_is_one_of_its_own_reports_mentions() -> None:
     b = sketch("Системы С-300В4 развернуты на Итурупе", "Комплексы С-300В4 поставлены на Итурупе.")
     assert a.names <= a.mentions
     assert not conflict(a, b)
+
+
+def test_a_headline_alone_joins_at_the_lower_headline_threshold() -> None:
+    def same_vector(titles: Sequence[str]) -> Vectors:
+        return np.tile(np.eye(1, 384, dtype=np.float32), (len(titles), 1))
+
+    title = "Quake strikes off Iturup, no tsunami threat"
+    assert sketch(title, "").headline
+    assert sketch(title, f"{title}.").headline  # a summary that repeats the title
+    assert not sketch(title, "The quake struck 110 km east of Kurilsk.").headline
+    index = StoryIndex(threshold=1.01, headline_threshold=0.5, embed=same_vector)
+    index.add(1, 1, sketch(title, "The quake struck 110 km east of Kurilsk on Iturup."), T0)
+    headline = sketch("Strong quake hits off Iturup, no tsunami", "")
+    assert index.find(headline, T0) == 1
+    summarised = dataclasses.replace(headline, headline=False)
+    assert index.find(summarised, T0) is None
 
 
 def test_a_party_by_its_capital_or_adjective_is_the_same_actor() -> None:

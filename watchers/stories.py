@@ -1,8 +1,8 @@
 """Story clustering: the same story told by different outlets, in other words.
 
 A report joins the story of the recent report (of its script) that it resembles most, if
-that resemblance reaches `THRESHOLD` and the story's indexed reports resemble it on average
-at least `STORY_FLOOR`. The resemblance of two
+that resemblance reaches `THRESHOLD` (`HEADLINE_THRESHOLD` for a headline alone) and the
+story's indexed reports resemble it on average at least `STORY_FLOOR`. The resemblance of two
 reports is 0 when they conflict (each title names someone, a number or a Kuril island the
 other report never mentions: Ebeko versus Chikurachki, M6.1 versus M4.8, Shikotan versus
 Kunashir, though "about 2,000" is 2,050 and 2.5 km is 2,500 m; or a title dates its event to a
@@ -47,6 +47,10 @@ WINDOW = timedelta(hours=72)
 LEXICAL_WEIGHT = 0.3  # of the token cosine, against 1 for the title vectors
 VECTOR_FLOOR, VECTOR_SPAN = 0.80, 0.15  # title cosine 0.80 scores 0, 0.95 and above 1
 STORY_FLOOR = 0.25  # the mean resemblance a story's reports must have with a newcomer
+# A report that is a headline alone (no summary, or one adding no word) has fewer tokens to
+# share and fewer names and numbers to veto with: a paraphrase scores lower, so it may join a
+# story at a lower resemblance (UCI headlines; every labelled pair has a summary).
+HEADLINE_THRESHOLD, HEADLINE_FLOOR = 0.40, 0.20
 IDF_PRIOR = 20  # reports assumed beside the window's, so a near-empty window weighs evenly
 # A story keeps only its first few reports in the index, a lookup reads the postings of its
 # rarest tokens up to a budget, and weighs only the stories of the best candidates: a feed of
@@ -266,6 +270,7 @@ class Sketch:
     reply: bool = False  # the title rejects or rebuts something
     title_dates: frozenset[tuple[int, int]] = frozenset()  # (month, day)
     dates: frozenset[tuple[int, int]] = frozenset()
+    headline: bool = False  # no summary, or one that adds no token to the title
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -282,8 +287,9 @@ def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
     """The report's sketch; `words` as for `story_tokens`, when the caller has them."""
     text = f"{title}\n{summary}"
     names = title_names(title, summary)  # a report mentions what its own title names
+    tokens = story_tokens(title, summary, words)
     return Sketch(
-        story_tokens(title, summary, words),
+        tokens,
         names,
         mentions(title, summary, words) | names,
         script_of(text),
@@ -295,6 +301,7 @@ def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
         _REPLY.search(_plain(title)) is not None,
         dates(title),
         dates(text),
+        not summary.strip() or tokens <= story_tokens(title, ""),
     )
 
 
@@ -389,8 +396,10 @@ class StoryIndex:
         window: timedelta = WINDOW,
         embed: Embed | None = None,
         limit: int = MAX_REPORTS,
+        headline_threshold: float = HEADLINE_THRESHOLD,
     ) -> None:
         self.threshold, self.window, self.limit = threshold, window, limit
+        self.headline_threshold = headline_threshold
         if embed is None:
             from watchers.embedding import embed_titles
 
@@ -454,7 +463,10 @@ class StoryIndex:
             chain([report.title], (e.report.title for m in members.values() for e in m))
         )
         mine, weight = self.vectors[report.title], self._weight(report.script)
-        best, best_score = None, self.threshold
+        threshold, floor = self.threshold, STORY_FLOOR
+        if report.headline:
+            threshold, floor = self.headline_threshold, HEADLINE_FLOOR
+        best, best_score = None, threshold
         for story in stories:
             scores = [
                 resemblance(
@@ -467,7 +479,7 @@ class StoryIndex:
                 )
                 for e in members[story]
             ]
-            value = story_score(scores)
+            value = story_score(scores, floor)
             if value >= best_score:
                 best, best_score = story, value
         return best
