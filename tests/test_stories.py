@@ -23,12 +23,11 @@ from watchers.stories import (
     StoryIndex,
     _stem,
     conflict,
-    dates,
-    numbers,
     script_of,
     sketch,
     story_tokens,
 )
+from watchers.story_facts import dates, numbers
 from watchers.story_replay import StoryReplay
 from watchers.topics.normalise import words
 

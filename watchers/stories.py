@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import unicodedata
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import snowballstemmer
 
+from watchers.story_facts import _plain, _quantities, dates, numbers
 from watchers.topics.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
@@ -93,8 +93,6 @@ _PARTIES = {
     "japan": "japan tokyo япон токио 日本 東京".split(),
     "russia": "russia moscow kremlin росси рф москв кремл ロシア モスクワ クレムリン".split(),
 }
-_NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)(千|万|億)?")
-_MULTIPLIERS = {"千": 1_000, "万": 10_000, "億": 100_000_000}
 # A title that rejects or rebuts something reports a reply, an event of its own: "Moscow
 # rejects Tokyo's protest" is not the protest's story ("отверг", "一蹴", "反論" alike).
 _REPLY = re.compile(r"\b(?:reject|rebuff|dismiss|отверг|отклони)|一蹴|反論|拒否|拒絶")
@@ -191,57 +189,6 @@ def mentions(title: str, summary: str, words: list[str] | None = None) -> frozen
     return frozenset(found)
 
 
-def _plain(text: str) -> str:
-    """NFKC and casefolded, but kanji as written: `normalise` makes the 一 of 一蹴 or 統一 a 1."""
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
-def numbers(text: str) -> frozenset[str]:
-    """The numbers a text writes in digits (5.9 and 5,9 alike; full-width digits too; 5千 as
-    5000, as Japanese writes round numbers)."""
-    found = set()
-    for digits, multiplier in _NUMBER.findall(_plain(text)):
-        number = digits.replace(",", ".")
-        if multiplier:
-            value = float(number) * _MULTIPLIERS[multiplier]
-            number = str(int(value)) if value.is_integer() else str(value)
-        found.add(number)
-    return frozenset(found)
-
-
-_MONTHS = (
-    ("january|jan", "январ[яь]"), ("february|feb", "феврал[яь]"), ("march|mar", "марта?"),
-    ("april|apr", "апрел[яь]"), ("may", "ма[йя]"), ("june|jun", "июн[яь]"),
-    ("july|jul", "июл[яь]"), ("august|aug", "августа?"), ("september|sept|sep", "сентябр[яь]"),
-    ("october|oct", "октябр[яь]"), ("november|nov", "ноябр[яь]"), ("december|dec", "декабр[яь]"),
-)  # fmt: skip
-_MONTH_NUMBER = [re.compile(f"(?:{en}|{ru})$") for en, ru in _MONTHS]
-_MONTH = "(?:" + "|".join(f"{en}|{ru}" for en, ru in _MONTHS) + r")\.?(?![a-zа-яё])"
-_DATE = re.compile(
-    rf"\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{_MONTH})"
-    rf"|\b(?P<m2>{_MONTH})\s+(?P<d2>\d{{1,2}})(?!\d)"
-    r"|(?P<m3>\d{1,2})月(?P<d3>\d{1,2})日"
-)
-
-
-def _month(word: str) -> int:
-    if word.isdigit():
-        return int(word)
-    word = word.rstrip(".")
-    return next(i for i, month in enumerate(_MONTH_NUMBER, 1) if month.match(word))
-
-
-def dates(text: str) -> frozenset[tuple[int, int]]:
-    """The calendar days a text names, as (month, day): "8 ноября", "Nov. 8", "11月8日"."""
-    found = set()
-    for match in _DATE.finditer(_plain(text)):
-        month = match["m1"] or match["m2"] or match["m3"]
-        day = int(match["d1"] or match["d2"] or match["d3"])
-        if 1 <= day <= 31 and 1 <= (number := _month(month)) <= 12:
-            found.add((number, day))
-    return frozenset(found)
-
-
 def _island(word: str) -> str | None:
     """The id of the Kuril island a word names, if it names one."""
     found = places(word)
@@ -321,24 +268,6 @@ def conflict(a: Sketch, b: Sketch) -> bool:
         or _other_day(b, a)
         or bool(a.dates and b.dates and not a.dates & b.dates)  # two days: two events
     )
-
-
-def _same_number(a: str, b: str) -> bool:
-    """One quantity: the same number, a round one and another within 5% of it ("about 2,000
-    tonnes" for 2,050), or the same in units a thousand apart (2.5 km for 2,500 m)."""
-    if a == b:
-        return True
-    x, y = float(a), float(b)
-    if min(x, y) <= 0:
-        return False
-    ratio = max(x, y) / min(x, y)
-    round_ = any(v >= 1000 and v % 100 == 0 for v in (x, y))
-    return (round_ and ratio <= 1.05) or abs(ratio - 1000) < 1e-6 * ratio
-
-
-def _quantities(title: frozenset[str], text: frozenset[str]) -> bool:
-    """Every number of a title is a quantity the other report gives too."""
-    return title <= text or all(any(_same_number(n, m) for m in text) for n in title)
 
 
 def _other_day(a: Sketch, b: Sketch) -> bool:
