@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import snowballstemmer
 
-from watchers.story_facts import _plain, _quantities, dates, numbers
+from watchers.story_facts import dates, numbers, plain, quantities_agree
 from watchers.topics.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
@@ -245,7 +245,7 @@ def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
         numbers(text),
         places(title),
         places(text),
-        _REPLY.search(_plain(title)) is not None,
+        _REPLY.search(plain(title)) is not None,
         dates(title),
         dates(text),
         not summary.strip() or tokens <= story_tokens(title, ""),
@@ -260,8 +260,8 @@ def conflict(a: Sketch, b: Sketch) -> bool:
         a.reply != b.reply
         or (not a.names <= b.mentions and not b.names <= a.mentions)
         or (
-            not _quantities(a.title_numbers, b.numbers)
-            and not _quantities(b.title_numbers, a.numbers)
+            not quantities_agree(a.title_numbers, b.numbers)
+            and not quantities_agree(b.title_numbers, a.numbers)
         )
         or (not a.title_places <= b.places and not b.title_places <= a.places)
         or _other_day(a, b)

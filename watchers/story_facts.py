@@ -10,7 +10,7 @@ _NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)(千|万|億)?")
 _MULTIPLIERS = {"千": 1_000, "万": 10_000, "億": 100_000_000}
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """NFKC and casefolded, but kanji as written: `normalise` makes the 一 of 一蹴 or 統一 a 1."""
     return unicodedata.normalize("NFKC", text).casefold()
 
@@ -19,7 +19,7 @@ def numbers(text: str) -> frozenset[str]:
     """The numbers a text writes in digits (5.9 and 5,9 alike; full-width digits too; 5千 as
     5000, as Japanese writes round numbers)."""
     found = set()
-    for digits, multiplier in _NUMBER.findall(_plain(text)):
+    for digits, multiplier in _NUMBER.findall(plain(text)):
         number = digits.replace(",", ".")
         if multiplier:
             value = float(number) * _MULTIPLIERS[multiplier]
@@ -53,7 +53,7 @@ def _month(word: str) -> int:
 def dates(text: str) -> frozenset[tuple[int, int]]:
     """The calendar days a text names, as (month, day): "8 ноября", "Nov. 8", "11月8日"."""
     found = set()
-    for match in _DATE.finditer(_plain(text)):
+    for match in _DATE.finditer(plain(text)):
         month = match["m1"] or match["m2"] or match["m3"]
         day = int(match["d1"] or match["d2"] or match["d3"])
         if 1 <= day <= 31 and 1 <= (number := _month(month)) <= 12:
@@ -61,7 +61,7 @@ def dates(text: str) -> frozenset[tuple[int, int]]:
     return frozenset(found)
 
 
-def _same_number(a: str, b: str) -> bool:
+def same_quantity(a: str, b: str) -> bool:
     """One quantity: the same number, a round one and another within 5% of it ("about 2,000
     tonnes" for 2,050), or the same in units a thousand apart (2.5 km for 2,500 m)."""
     if a == b:
@@ -74,6 +74,6 @@ def _same_number(a: str, b: str) -> bool:
     return (round_ and ratio <= 1.05) or abs(ratio - 1000) < 1e-6 * ratio
 
 
-def _quantities(title: frozenset[str], text: frozenset[str]) -> bool:
+def quantities_agree(title: frozenset[str], text: frozenset[str]) -> bool:
     """Every number of a title is a quantity the other report gives too."""
-    return title <= text or all(any(_same_number(n, m) for m in text) for n in title)
+    return title <= text or all(any(same_quantity(n, m) for m in text) for n in title)
