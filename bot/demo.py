@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -81,7 +82,7 @@ class SampleFeeds:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.port = int(self.server.server_address[1])
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -121,6 +122,17 @@ class SampleFeeds:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class QuietServer(ThreadingHTTPServer):
+    """The sample feeds' server: a client that hangs up (the daemon stopped by Ctrl-C while a
+    poll was in flight) is no error to print a traceback for."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 async def _until(condition: Callable[[], bool], changed: asyncio.Event) -> None:
