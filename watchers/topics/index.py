@@ -76,6 +76,7 @@ class QueryIndex:
         self._prefix_lengths: Counter[int] = Counter()
         self._grams: Postings = {}
         self._gram_lengths: Counter[int] = Counter()
+        self._gram_starts: Counter[str] = Counter()  # the first characters of `_grams`' keys
         self._always: set[_Stored] = set()
         self._gates: dict[frozenset[str], list[Any]] = {}  # each set once: [the set, uses]
         self._compiler = _Compiler(self._term_ids)
@@ -233,6 +234,8 @@ class QueryIndex:
             postings[key] = stored
             if lengths is not None:
                 lengths[len(key)] += 1
+            if kind == "g":
+                self._gram_starts[key[0]] += 1
         elif isinstance(got, _Stored):
             if got is not stored:
                 postings[key] = {got, stored}
@@ -258,6 +261,10 @@ class QueryIndex:
                 lengths[len(key)] -= 1
                 if not lengths[len(key)]:
                     del lengths[len(key)]
+            if kind == "g":
+                self._gram_starts[key[0]] -= 1
+                if not self._gram_starts[key[0]]:
+                    del self._gram_starts[key[0]]
 
     def _postings(self, kind: str) -> tuple[Postings, Counter[int] | None]:
         if kind == "w":
@@ -306,11 +313,11 @@ class QueryIndex:
         present: dict[int, bool] = {}
         word_sets: dict[str, set[str]] = {}
         hits: list[tuple[int, str, tuple[Hit, ...]]] = []
+        # every field at once for substring tests: no term's key holds a line break
+        text = "\n".join(doc.haystacks.values())
         for stored in woken:
             # a first look, by word sets and substring tests, before finding where terms are
-            if any(gate.isdisjoint(every) for gate in stored.gates):
-                continue
-            if stored.looks and not self._looks_present(stored, doc, every, present):
+            if not self._looks_present(stored, every, text, present):
                 continue
             if stored.exact and not explain:
                 hits.extend((n, owner, ()) for owner, n in stored.owners)
@@ -318,7 +325,7 @@ class QueryIndex:
             for term_id in stored.terms:
                 if term_id not in looked:
                     looked.add(term_id)
-                    if self._present(term_id, doc, every, present):
+                    if self._present(term_id, every, text, present):
                         found[term_id] = self._find(term_id, doc, word_sets)
             if stored.test is None:
                 stored.test = self._compiler.test(parse(stored.text))
@@ -335,22 +342,36 @@ class QueryIndex:
         return [Match(owner, made) for _, owner, made in hits]
 
     def _looks_present(
-        self, stored: _Stored, doc: Document, every: set[str], present: dict[int, bool]
+        self, stored: _Stored, every: set[str], text: str, present: dict[int, bool]
     ) -> bool:
-        return all(
-            any(self._present(t, doc, every, present) for t in clause) for clause in stored.clauses
-        )
+        """Whether each clause of whole words has a word of the item (its gate), and, where
+        the query has other clauses, whether each of those has a term present."""
+        for gate in stored.gates:
+            if gate.isdisjoint(every):
+                return False
+        if not stored.looks:
+            return True
+        for clause in stored.clauses:
+            for term_id in clause:
+                known = present.get(term_id)
+                if known is None:
+                    known = self._present(term_id, every, text, present)
+                if known:
+                    break
+            else:
+                return False
+        return True
 
-    def _present(
-        self, term_id: int, doc: Document, every: set[str], present: dict[int, bool]
-    ) -> bool:
+    def _present(self, term_id: int, every: set[str], text: str, present: dict[int, bool]) -> bool:
         known = present.get(term_id)
         if known is None:
             entry = self._terms[term_id]
             known = not entry.words.isdisjoint(every)
-            if not known and entry.probes:
-                haystacks = doc.haystacks.values()
-                known = any(probe in h for probe in entry.probes for h in haystacks)
+            if not known:
+                for probe in entry.probes:
+                    if probe in text:
+                        known = True
+                        break
             present[term_id] = known
         return known
 
@@ -384,19 +405,25 @@ class QueryIndex:
                     keys.append(("p", start))
         if self._gram_lengths:
             grams, lengths = self._grams, list(self._gram_lengths)
+            firsts = self._gram_starts.keys()
             for haystack in doc.haystacks.values():
                 if not is_cjk(haystack):
                     continue
-                end = len(haystack)
-                pieces = {haystack[i : i + n] for n in lengths for i in range(end - n + 1)}
-                for piece in pieces & grams.keys():
-                    got = grams[piece]
-                    if type(got) is _Stored:
-                        woken.add(got)
-                    else:
-                        woken |= got  # type: ignore[arg-type]
-                    if keys is not None:
-                        keys.append(("g", piece))
+                # slices only where a key's first character is: most of a text is not
+                for first in firsts & set(haystack):
+                    at = haystack.find(first)
+                    while at >= 0:
+                        for size in lengths:
+                            piece = grams.get(haystack[at : at + size])
+                            if piece is None:
+                                continue
+                            if type(piece) is _Stored:
+                                woken.add(piece)
+                            else:
+                                woken |= piece  # type: ignore[arg-type]
+                            if keys is not None:
+                                keys.append(("g", haystack[at : at + size]))
+                        at = haystack.find(first, at + 1)
         if keys is not None:
             self._learn(every, keys)
         return woken
