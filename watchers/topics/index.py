@@ -311,7 +311,6 @@ class QueryIndex:
         found: dict[int, list[_Occurrence]] = {}
         looked: set[int] = set()
         present: dict[int, bool] = {}
-        word_sets: dict[str, set[str]] = {}
         hits: list[tuple[int, str, tuple[Hit, ...]]] = []
         # every field at once for substring tests: no term's key holds a line break
         text = "\n".join(doc.haystacks.values())
@@ -326,7 +325,7 @@ class QueryIndex:
                 if term_id not in looked:
                     looked.add(term_id)
                     if self._present(term_id, every, text, present):
-                        found[term_id] = self._find(term_id, doc, word_sets)
+                        found[term_id] = self._find(term_id, doc, every)
             if stored.test is None:
                 stored.test = self._compiler.test(parse(stored.text))
             ctx = _Context(doc, found, explain)
@@ -465,24 +464,19 @@ class QueryIndex:
             one.wake = self._choose(one.text, parse(one.text))
             self._post(one)
 
-    def _find(
-        self, term_id: int, doc: Document, word_sets: dict[str, set[str]]
-    ) -> list[_Occurrence]:
+    def _find(self, term_id: int, doc: Document, every: set[str]) -> list[_Occurrence]:
         """Where the term's keys occur, as the one-pass automaton of `Matcher` reports them."""
         out: list[_Occurrence] = []
         entry = self._terms[term_id]
+        words = entry.words & every if entry.words else ()
         for name, haystack in doc.haystacks.items():
             ends: list[tuple[int, int, bool]] = []
-            if entry.words:
-                present = word_sets.get(name)
-                if present is None:
-                    present = word_sets[name] = set(doc.words(name))
-                for word in entry.words & present:
-                    key = f" {word} "
-                    start = haystack.find(key)
-                    while start >= 0:
-                        ends.append((start + len(key), start, True))
-                        start = haystack.find(key, start + 1)
+            for word in words:  # in some field: a field without it is one quick scan
+                key = f" {word} "
+                start = haystack.find(key)
+                while start >= 0:
+                    ends.append((start + len(key), start, True))
+                    start = haystack.find(key, start + 1)
             for key in entry.probes:
                 start = haystack.find(key)
                 while start >= 0:
