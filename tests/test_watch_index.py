@@ -343,3 +343,16 @@ def test_restored_queries_refiled_as_they_wake_are_compiled_once() -> None:
     assert set(index.filed_under("Qwertyan AND minister")) == {("w", "qwertyan")}
     assert index.remove("Qwertyan AND minister", "@w2")
     assert index.match({"title": "Qwertyan minister"}) == []
+
+
+def test_japanese_pieces_wake_wherever_their_first_character_recurs() -> None:
+    # the index slices Japanese text only where a filed piece's first character is: the piece
+    # may come after that character has already occurred, or end the field
+    index = QueryIndex.of({"a": "色丹島", "b": "北方領土問題", "c": "択捉"})
+    text = "北方の島、色丹の北方領土問題と色丹島"
+    assert [m.topic_id for m in index.match({"title": text})] == ["a", "b"]
+    assert [m.topic_id for m in index.match({"title": "択捉", "summary": "色丹島"})] == ["a", "c"]
+    index.remove("色丹島", "a")
+    assert [m.topic_id for m in index.match({"title": text})] == ["b"]
+    index.add("色丹島", "d")
+    assert [m.topic_id for m in index.match({"title": text})] == ["b", "d"]
