@@ -181,10 +181,12 @@ def cli(count: int) -> None:
                     out.write(json.dumps({"id": n, **item}, ensure_ascii=False) + "\n")
         results, later = {}, {}
         for label, path in (("shipped topics", shipped), (f"+{count:,} watches", watched)):
-            # the least of three runs each: the compile's CPU time drifts by seconds on a
-            # shared machine, as much as 20,000 items cost
-            runs20 = [run_cli(path, files[20_000]) for _ in range(3)]
-            runs40 = [run_cli(path, files[40_000]) for _ in range(3)]
+            # the least of three runs each, taken in turns (the machine's speed drifts): the
+            # compile's CPU time drifts by seconds on a shared machine, as much as 20,000 items
+            runs20, runs40 = [], []
+            for _ in range(3):
+                runs20.append(run_cli(path, files[20_000]))
+                runs40.append(run_cli(path, files[40_000]))
             cpu20, cpu40 = min(r["cpu"] for r in runs20), min(r["cpu"] for r in runs40)
             wall20, wall40 = min(r["wall"] for r in runs20), min(r["wall"] for r in runs40)
             rss = max(r["rss"] for r in runs20 + runs40)
