@@ -42,7 +42,8 @@ from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.compile import compile_topics
 from watchers.topics.engine import Document
-from watchers.topics.index import QueryIndex, frozen_after
+from watchers.topics.frozen import frozen_after
+from watchers.topics.index import QueryIndex
 
 MAX_NAMES = 30_000
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from store import AsyncStore, Store, Watch
 from watchers.topics.engine import term_keys
 from watchers.topics.filing import FILING_VERSION
-from watchers.topics.index import QueryIndex, frozen_after
+from watchers.topics.frozen import frozen_after
+from watchers.topics.index import QueryIndex
 from watchers.topics.kept_index import KeptIndex
 from watchers.topics.morph import give_forms, russian_forms
 from watchers.topics.normalise import is_cjk, is_cyrillic

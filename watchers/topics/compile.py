@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from watchers.topics.engine import Document, Hit, Match, Matcher
-from watchers.topics.index import QueryIndex, frozen_after
+from watchers.topics.frozen import frozen_after
+from watchers.topics.index import QueryIndex
 from watchers.topics.morph import give_forms, russian_forms
 from watchers.topics.normalise import is_cjk, is_cyrillic
 from watchers.topics.query import Node, leaves, parse

@@ -6,8 +6,6 @@ number stored. Queries are added and removed in place; identical queries compile
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -485,18 +483,3 @@ class QueryIndex:
             ends.sort(key=lambda e: e[0])
             out.extend(_Occurrence(name, haystack, start, wk) for _, start, wk in ends)
         return out
-
-
-@contextlib.contextmanager
-def frozen_after() -> Iterator[None]:
-    """No garbage collection while a large index is built, and what exists after it frozen
-    (`gc.freeze`): hundreds of thousands of long-lived objects that every full collection would
-    otherwise walk again (0.4 s per 30,000 queries), and whose building set off collections."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
