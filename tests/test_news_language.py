@@ -45,6 +45,34 @@ def test_any_text_has_one_of_the_three_languages(text: str) -> None:
     assert script_language(text) in ("en", "ru", "ja")
 
 
+def script_by_each_letter(text: str) -> str:
+    """`script_language` as a plain loop over the characters."""
+    cyrillic = kana = han = latin = 0
+    for char in text:
+        code = ord(char)
+        if 0x0400 <= code <= 0x04FF:
+            cyrillic += 1
+        elif 0x3040 <= code <= 0x30FF or 0xFF66 <= code <= 0xFF9D:
+            kana += 1
+        elif 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF:
+            han += 1
+        elif char.isascii() and char.isalpha():
+            latin += 1
+    if (kana or han > cyrillic) and kana + han >= latin / 4:
+        return "ja"
+    if cyrillic and cyrillic >= latin / 2:
+        return "ru"
+    return "en"
+
+
+LETTERS = st.sampled_from("aZк Жの国日ア々ｱﾝ\u3400\u9fff\u04ff\u0400\u30ff\u3040\uff66\uff9dé1 ")
+
+
+@given(st.text(LETTERS, max_size=60) | st.text(max_size=60))
+def test_the_script_is_counted_as_a_loop_over_each_letter_counts_it(text: str) -> None:
+    assert script_language(text) == script_by_each_letter(text)
+
+
 def matches(query: str, title: str, *, lang: str, source: str) -> bool:
     matcher = Matcher({"q": parse(query)})
     doc = Document({"title": title}, {"lang": lang, "source": source})

@@ -7,22 +7,25 @@ no statistical detector is loaded.
 
 from __future__ import annotations
 
+import re
+
 NEWS_LANGUAGES = ("en", "ru", "ja")
+
+
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_KANA = re.compile("[\u3040-\u30ff\uff66-\uff9d]")
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
 
 
 def script_language(text: str) -> str:
     """The language the letters of `text` are written in (en when it has none we know)."""
-    cyrillic = kana = han = latin = 0
-    for char in text:
-        code = ord(char)
-        if 0x0400 <= code <= 0x04FF:
-            cyrillic += 1
-        elif 0x3040 <= code <= 0x30FF or 0xFF66 <= code <= 0xFF9D:
-            kana += 1
-        elif 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF:
-            han += 1
-        elif char.isascii() and char.isalpha():
-            latin += 1
+    if text.isascii():  # no letter of Cyrillic, kana or kanji
+        return "en"
+    # each script's letters counted in C (a loop over the characters took 60 us an item)
+    cyrillic, kana, han = (len(script.findall(text)) for script in (_CYRILLIC, _KANA, _HAN))
+    ascii_only = text.encode("ascii", "ignore")
+    latin = len(ascii_only) - len(ascii_only.translate(None, _LATIN))
     # a Japanese text carries kana; a headline of kanji alone is Japanese here too (Chinese is
     # not among the feeds' languages), unless Latin letters dominate
     if (kana or han > cyrillic) and kana + han >= latin / 4:
