@@ -170,22 +170,42 @@ def title_names(title: str, summary: str) -> frozenset[str]:
     return frozenset(names)
 
 
+# each party's forms as `_party` tests them: a prefix of a word, or (kanji, kana) inside it
+_PARTY_FORMS = [
+    (
+        party,
+        tuple(form for form in forms if not is_cjk(form)),
+        re.compile("|".join(form for form in forms if is_cjk(form))),
+    )
+    for party, forms in _PARTIES.items()
+]
+
+
 def _party(folded: str) -> str | None:
     """The party ("japan" or "russia") a normalised word names, if it names one."""
-    for party, forms in _PARTIES.items():
-        if any(form in folded if is_cjk(form) else folded.startswith(form) for form in forms):
+    for party, prefixes, inside in _PARTY_FORMS:
+        if folded.startswith(prefixes) or (not folded.isascii() and inside.search(folded)):
             return party
     return None
 
 
-def mentions(title: str, summary: str, words: list[str] | None = None) -> frozenset[str]:
-    """Everything a report mentions, in the forms `title_names` gives."""
+def mentions(
+    title: str,
+    summary: str,
+    words: list[str] | None = None,
+    islands: frozenset[str] | None = None,
+) -> frozenset[str]:
+    """Everything a report mentions, in the forms `title_names` gives; `islands`, when given,
+    are the report's `places`."""
     text = f"{title}\n{summary}"
-    found = {_stem(word) for word in _words(title, summary, words) if not word.isdigit()}
-    found.update(_KATAKANA.findall(fold_marks(text)))
-    found.update(filter(None, map(_party, _words(title, summary, words))))
-    found.update(filter(None, map(_party, _KATAKANA.findall(fold_marks(text)))))
-    found.update(places(text))  # an island by its id: Etorofu names what Iturup mentions
+    distinct = set(_words(title, summary, words))  # a report repeats its words
+    katakana = _KATAKANA.findall(fold_marks(text))
+    found = {_stem(word) for word in distinct if not word.isdigit()}
+    found.update(katakana)
+    found.update(filter(None, map(_party, distinct)))
+    found.update(filter(None, map(_party, katakana)))
+    # an island by its id: Etorofu names what Iturup mentions
+    found.update(places(text) if islands is None else islands)
     return frozenset(found)
 
 
@@ -233,18 +253,19 @@ class Sketch:
 def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
     """The report's sketch; `words` as for `story_tokens`, when the caller has them."""
     text = f"{title}\n{summary}"
+    islands = places(text)
     names = title_names(title, summary)  # a report mentions what its own title names
     tokens = story_tokens(title, summary, words)
     return Sketch(
         tokens,
         names,
-        mentions(title, summary, words) | names,
+        mentions(title, summary, words, islands) | names,
         script_of(text),
         title.strip(),
         numbers(title),
         numbers(text),
         places(title),
-        places(text),
+        islands,
         _REPLY.search(plain(title)) is not None,
         dates(title),
         dates(text),
