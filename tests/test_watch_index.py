@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store import PastItem
 from watchers.backtest import preview
+from watchers.topics import engine
 from watchers.topics.compile import SplitMatcher
 from watchers.topics.engine import Document, Matcher
 from watchers.topics.index import QueryIndex
@@ -125,6 +127,22 @@ def _answers(
     plain = [m.topic_id for m in matcher.match(doc)]
     explained = [(m.topic_id, sorted(map(repr, m.hits))) for m in matcher.match(doc, explain=True)]
     return [plain, explained]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(queries, min_size=1, max_size=8), st.lists(items, min_size=1, max_size=6))
+def test_explaining_skips_only_alternatives_that_cannot_match(
+    chosen: list[str], documents: list[dict[str, str | None]]
+) -> None:
+    """An OR explained skips the alternatives none of whose terms occurred: the same topics and
+    hits as evaluating every alternative (a matcher compiled with no alternative anchored)."""
+    queries = {f"w{n}": parse(query) for n, query in enumerate(chosen)}
+    matcher = Matcher(queries)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine._Compiler, "_anchors", lambda self, node: None)
+        every_alternative = Matcher(queries)
+    for item in documents:
+        assert _answers(matcher, item) == _answers(every_alternative, item)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -96,6 +96,7 @@ class Document:
         self.meta = dict(meta or {})  # lang, source: what `lang:` and `source:` test
         self.haystacks: dict[str, str] = {}
         self._cased: dict[str, list[str]] = {}
+        self._spans: dict[str, list[int]] = {}  # where each word of a field starts
         self._words: dict[str, list[str]] = {}
         for name, text in self.texts.items():
             words = WORD.findall(normalise(text))
@@ -116,8 +117,10 @@ class Document:
 
     def offset(self, occurrence: _Occurrence) -> int | None:
         """The occurrence's character offset in the field's original text, when it maps."""
-        text = self.texts[occurrence.field]
-        spans = [m.start() for m in WORD.finditer(text)]
+        spans = self._spans.get(occurrence.field)
+        if spans is None:  # once per field: a brief asks for the offsets of several hits
+            text = self.texts[occurrence.field]
+            spans = self._spans[occurrence.field] = [m.start() for m in WORD.finditer(text)]
         words = self._words[occurrence.field]
         if len(spans) != len(words):
             return None
@@ -315,7 +318,9 @@ class _Compiler:
             for c in node.children
             if not (isinstance(c, Term) and not c.cased)
         ]
-        in_order = [self.test(c) for c in node.children]
+        # explaining evaluates every alternative in order, but only those that can match: an
+        # alternative none of whose anchors occurred fails and leaves no hit
+        in_order = [(self._anchors(c), self.test(c)) for c in node.children]
 
         def disjunction(ctx: _Context, fields: Fields) -> bool:
             if ctx.hits is None:
@@ -330,8 +335,10 @@ class _Compiler:
                     if anchors is None or not anchors.isdisjoint(found)
                 )
             matched = False  # explaining: report every alternative that matched
-            for t in in_order:
-                matched = t(ctx, fields) or matched
+            found = ctx.found
+            for anchors, t in in_order:
+                if anchors is None or not anchors.isdisjoint(found):
+                    matched = t(ctx, fields) or matched
             return matched
 
         return disjunction
