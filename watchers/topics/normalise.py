@@ -16,8 +16,9 @@ _CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f
 def _word_ranges(ranges: str) -> str:
     """The word characters among `ranges` (so not the middle dot ・ or the sound marks ゛゜), as
     a character class body of ranges."""
-    chars = [c for c in map(chr, range(0x3000, 0xFFA0)) if re.match(f"[{ranges}]", c)]
-    kept = [ord(c) for c in chars if re.match(r"\w", c)]
+    # two scans in C over the block (a match per character took 40 ms of every process's start)
+    inside = "".join(re.findall(f"[{ranges}]", "".join(map(chr, range(0x3000, 0xFFA0)))))
+    kept = [ord(c) for c in re.findall(r"\w", inside)]
     runs: list[list[int]] = []
     for code in kept:
         if runs and runs[-1][1] == code - 1:
