@@ -5,8 +5,9 @@ that the story logic sees what real feeds bring rather than near-copies or rando
     from bench.headlines import Reports
     title, summary = Reports(seed).next()
 
-Every title names the Kurils or one of their islands, so every report matches the shipped
-`kuril` topic (about one in five is in Russian).
+Every title of `next()` names the Kurils or one of their islands, so every report matches the
+shipped `kuril` topic (about one in five is in Russian); `other()` is news of elsewhere, which
+matches no shipped topic.
 """
 
 from __future__ import annotations
@@ -65,6 +66,19 @@ MONTHS = [
     "October", "November", "December",
 ]  # fmt: skip
 AGENCIES = ["TASS", "RIA Novosti", "Interfax", "Kyodo", "NHK", "Jiji", "Sakhalin.info"]
+# news of elsewhere
+ELSEWHERE = [
+    "Novosibirsk", "Yekaterinburg", "Kazan", "Vladivostok", "Osaka", "Nagoya", "Fukuoka",
+    "Sendai", "Khabarovsk", "Irkutsk", "Perm", "Kobe", "Yokohama", "Omsk", "Samara", "Kyoto",
+]  # fmt: skip
+TEAMS = [
+    "Zenit", "Spartak", "CSKA", "Lokomotiv", "Dynamo", "Urawa Reds", "Kashima Antlers",
+    "Gamba Osaka", "Yokohama F. Marinos", "Vissel Kobe", "Krasnodar", "Rubin",
+]  # fmt: skip
+COMPANIES = [
+    "Gazprom", "Rosneft", "Sberbank", "Toyota", "Sony", "Hitachi", "Aeroflot", "Nissan",
+    "Norilsk Nickel", "Mitsubishi Heavy", "Yandex", "Panasonic", "Magnit", "SoftBank",
+]  # fmt: skip
 
 
 class Reports:
@@ -90,9 +104,22 @@ class Reports:
             self.ru_visit,
         ]
 
+        self.other_shapes: list[Callable[[], tuple[str, str]]] = [
+            self.match,
+            self.earnings,
+            self.fire,
+            self.transport,
+            self.weather,
+            self.rate,
+        ]
+
     def next(self) -> tuple[str, str]:
-        """(title, summary) of one more report."""
+        """(title, summary) of one more report about the Kurils."""
         return self.rng.choice(self.shapes)()
+
+    def other(self) -> tuple[str, str]:
+        """(title, summary) of one more report about somewhere else."""
+        return self.rng.choice(self.other_shapes)()
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -353,5 +380,71 @@ class Reports:
         summary = (
             f"Как сообщает {self._agency()}, {who} осмотрит строящиеся объекты и встретится"
             f" с жителями. Он пробудет на Курилах {days} дня или дольше."
+        )
+        return title, summary
+
+    # -- news of elsewhere ----------------------------------------------------------------
+
+    def _city(self) -> str:
+        return self.rng.choice(ELSEWHERE)
+
+    def match(self) -> tuple[str, str]:
+        home, away = self.rng.sample(TEAMS, 2)
+        a, b = self._n(0, 5), self._n(0, 5)
+        title = f"{home} beat {away} {max(a, b) + 1}-{min(a, b)} in front of {self._n(8, 60)},000"
+        summary = (
+            f"{home} won on {self._day()} with goals in the {self._n(2, 44)}th and"
+            f" {self._n(46, 90)}th minutes; {away} stay {self._n(2, 16)}th in the table."
+        )
+        return title, summary
+
+    def earnings(self) -> tuple[str, str]:
+        company, change = self.rng.choice(COMPANIES), self._n(2, 60)
+        way = self.rng.choice(["rises", "falls", "jumps", "slips"])
+        title = f"{company} quarterly profit {way} {change}% to {self._n(11, 990)} billion"
+        summary = (
+            f"{company} reported on {self._day()} that revenue came to {self._n(100, 9000)}"
+            f" billion, {self._n(1, 30)}% {self.rng.choice(['above', 'below'])} analysts'"
+            f" forecasts; its shares closed {self._n(1, 9)}.{self._n(0, 9)}% higher."
+        )
+        return title, summary
+
+    def fire(self) -> tuple[str, str]:
+        city, n = self._city(), self._n(2, 40)
+        place = self.rng.choice(["warehouse", "shopping centre", "factory", "hotel", "market"])
+        title = f"Fire at {city} {place} covers {n * 100} square metres, {self._n(0, 9)} injured"
+        summary = (
+            f"Firefighters in {city} put out the blaze after {self._n(2, 11)} hours on"
+            f" {self._day()}; {n} crews took part, the emergencies ministry said."
+        )
+        return title, summary
+
+    def transport(self) -> tuple[str, str]:
+        city, n = self._city(), self._n(2, 12)
+        thing = self.rng.choice(["metro stations", "tram lines", "bus routes", "bridges"])
+        title = f"{city} opens {n} new {thing} costing {self._n(3, 90)} billion"
+        summary = (
+            f"The mayor of {city} opened {n} {thing} on {self._day()}; about"
+            f" {self._n(20, 400)},000 passengers a day are expected to use them."
+        )
+        return title, summary
+
+    def weather(self) -> tuple[str, str]:
+        city, t = self._city(), self._n(-38, 39)
+        title = f"{city} records {t} degrees, the {self.rng.choice(['coldest', 'warmest'])} day"
+        title += f" since {self._n(1890, 2020)}"
+        summary = (
+            f"Forecasters said on {self._day()} that {city} would see {self._n(0, 40)} mm of"
+            f" rain or snow in the coming {self._n(2, 6)} days."
+        )
+        return title, summary
+
+    def rate(self) -> tuple[str, str]:
+        rate = self._n(5, 210) / 10
+        bank = self.rng.choice(["Bank of Russia", "Bank of Japan"])
+        title = f"{bank} {self.rng.choice(['holds', 'raises', 'cuts'])} key rate at {rate}%"
+        summary = (
+            f"The {bank} decided on {self._day()} to set its key rate at {rate}%; inflation was"
+            f" {self._n(1, 120) / 10}% in {self.rng.choice(MONTHS)}, it said."
         )
         return title, summary

@@ -5,12 +5,14 @@ getting new items, its alerts delivered through the fake Bot API.
 
 Every feed is polled each second; each gets a new item every `--every` seconds (staggered
 across feeds), one item in `--match-one-in` about the Kuril Islands, which `--chats` subscribed
-chats get as alerts. The run starts with `--fill` seconds of new items every `--fill-every`
-seconds on each feed and no chat subscribed yet: the state the daemon bounds (the story index,
-2,000 reports; the stem cache of each parse worker, 20,000 words; SQLite's page cache; the
-search index's batch) is full before growth counts, as after a few days of a real daemon. The
-soak's words are random and seldom repeat, so at the ordinary rate none of it would be full after
-10 minutes, and its filling would look like a leak.
+chats get as alerts. Each item is a news report of an event of its own (`bench/headlines.py`:
+story shapes, places, people, numbers and days drawn at random), so that the story logic keeps
+most of them apart and delivery is loaded. The run starts with `--fill` seconds of new items
+every `--fill-every` seconds on each feed and no chat subscribed yet: the state the daemon
+bounds (the story index, 2,000 reports; the stem cache of each parse worker, 20,000 words;
+SQLite's page cache; the search index's batch) is full before growth counts, as after a few
+days of a real daemon; at the ordinary rate the story index would not be full after 10
+minutes, and its filling would look like a leak.
 
 Every `--sample` seconds it records, from /proc: the resident memory of the daemon and of its
 child processes (the parse workers and multiprocessing's resource tracker), the daemon's open
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import signal
 import sqlite3
 import subprocess
@@ -43,6 +44,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.headlines import Reports
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.stories import MAX_REPORTS
@@ -52,22 +54,16 @@ KEEP = 20  # items a feed document shows, newest first
 MB = 1024 * 1024
 WAL_LIMIT = 64 * MB
 GROWTH_LIMIT = 10 * MB
-SYLLABLES = "ka ri lu to ne mi sa ho ru ki ta na shi ko mo ya re ga bo zu de".split()
 
 
-def word(rng: random.Random) -> str:
-    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
-
-
-def new_item(rng: random.Random, feed: int, n: int, matching: bool) -> FeedEntry:
-    """A story of its own: random words, so that no two cluster together."""
-    words = " ".join(word(rng) for _ in range(8))
-    about = "near the Kuril Islands" if matching else "in the city"
+def new_item(reports: Reports, feed: int, n: int, matching: bool) -> FeedEntry:
+    """A report of an event of its own (`bench/headlines.py`): about the Kurils, or not."""
+    title, summary = reports.next() if matching else reports.other()
     return FeedEntry(
-        f"{words.capitalize()} {about}",
+        title,
         f"https://soak{feed}.example/{n}",
         guid=f"{feed}-{n}",
-        summary=" ".join(word(rng) for _ in range(40)) + ".",
+        summary=summary,
         published=datetime.now(UTC),
     )
 
@@ -78,14 +74,14 @@ class Feeds:
     def __init__(self, server: FeedServer, count: int, every: float, match_one_in: int) -> None:
         self.server, self.every, self.match_one_in = server, every, match_one_in
         self.count = count
-        self.rng = random.Random(15)
+        self.reports = Reports(15)
         self.items: list[list[FeedEntry]] = [[] for _ in range(count)]
         self.added = self.matching = 0
         self.filled = self.filled_matching = 0  # of those, added while filling
         self.started = time.monotonic()
         self.next_due = [self.started + every * (i + 1) / count for i in range(count)]
         for feed in range(count):
-            self.items[feed] = [new_item(self.rng, feed, n, False) for n in range(3)]
+            self.items[feed] = [new_item(self.reports, feed, n, False) for n in range(3)]
             self._publish(feed)
 
     def pace(self, every: float) -> None:
@@ -110,7 +106,7 @@ class Feeds:
                 self.added += 1
                 matching = self.added % self.match_one_in == 0
                 self.matching += matching
-                item = new_item(self.rng, feed, 1000 + self.added, matching)
+                item = new_item(self.reports, feed, 1000 + self.added, matching)
                 self.items[feed] = [item, *self.items[feed][: KEEP - 1]]
             self._publish(feed)
 
