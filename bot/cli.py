@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 # what the commands need is imported inside them, so that a worker only loads the parse stage.
 if TYPE_CHECKING:
     from bot.config import Config
+    from watchers.pool import ParsePool
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # bot.interrupt's, without importing asyncio here
@@ -112,11 +113,27 @@ def tune_runtime() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    tune_runtime()
+    pool = None
+    if args.command == "poll":
+        # its parse workers start (a new interpreter each) while this process reads the config
+        # and imports the rest: 0.5-1 s of a `poll --once` start-up
+        from watchers.pool import ParsePool
+
+        pool = ParsePool("processes")
+        pool.prestart()
+    try:
+        return _command(args, pool)
+    finally:
+        if pool is not None:
+            pool.close()  # stopped already, unless the command failed before it polled
+
+
+def _command(args: argparse.Namespace, pool: ParsePool | None) -> int:
     from bot.config import ConfigError, load_config
     from bot.logs import setup_logging
 
-    args = _parser().parse_args(argv)
-    tune_runtime()
     try:
         settings = load_config(args.config)
     except ConfigError as exc:
@@ -145,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(summary(settings))
         return asyncio.run(cancel_on_signals(commands.check_online(settings)))
     if args.command == "poll":
-        return asyncio.run(cancel_on_signals(commands.poll_once(settings, args.feed)))
+        return asyncio.run(cancel_on_signals(commands.poll_once(settings, args.feed, pool=pool)))
     if args.command == "feeds":
         return commands.feeds(settings)
     if args.command == "stats":

@@ -183,14 +183,20 @@ def _progress(total: int) -> Iterator[Callable[[], None]]:
         yield lambda: progress.advance(task)
 
 
-async def poll_once(settings: Config, feed_id: str | None, out: TextIO = sys.stdout) -> int:
-    """Poll every (or one) feed once; a progress bar on a terminal, one line per feed."""
+async def poll_once(
+    settings: Config,
+    feed_id: str | None,
+    out: TextIO = sys.stdout,
+    pool: ParsePool | None = None,
+) -> int:
+    """Poll every (or one) feed once; a progress bar on a terminal, one line per feed. `pool`:
+    parse workers already starting (the caller closes it if this returns before polling)."""
     chosen = [f for f in settings.feeds if feed_id is None or f.id == feed_id]
     if not chosen:
         known = ", ".join(f.id for f in settings.feeds) or "(none)"
         print(f"kurilwatch poll: no feed {feed_id!r}; feeds: {known}", file=sys.stderr)
         return EXIT_USAGE
-    pool = ParsePool("processes")
+    pool = pool or ParsePool("processes")
     # the workers start (0.3 s of imports) while the store opens and the first requests wait
     warming = asyncio.create_task(pool.start())
     # and the topics compile (pymorphy3's dictionaries load) on a thread meanwhile

@@ -14,9 +14,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Literal, TypeVar
 
 from watchers.items import ParsedFeed
@@ -40,6 +41,7 @@ class ParsePool:
         self.kind = kind
         self.workers = workers or default_workers()
         self._executor: Executor | None = None
+        self._starting: list[Future[None]] = []  # the workers' warm-up, from `prestart`
 
     def _pool(self) -> Executor:
         if self._executor is None:
@@ -54,8 +56,20 @@ class ParsePool:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="parse")
         return self._executor
 
+    def prestart(self) -> None:
+        """Start the worker processes now, from code that has no event loop yet: a command's
+        own start-up (its imports, the config) goes on while they start; `start` waits."""
+        if self.kind == "processes" and not self._starting:
+            pool = self._pool()
+            with _sigint_blocked():
+                self._starting = [pool.submit(_warm) for _ in range(self.workers)]
+
     async def start(self) -> None:
         """Start the workers now (they import feedparser), not on the first feed."""
+        if self._starting:
+            starting, self._starting = self._starting, []
+            await asyncio.gather(*map(asyncio.wrap_future, starting))
+            return
         pool = self._pool()
         await asyncio.gather(*(self._submit(pool, _warm) for _ in range(self.workers)))
 
@@ -106,11 +120,8 @@ class ParsePool:
         loop = asyncio.get_running_loop()
         if self.kind == "threads":
             return loop.run_in_executor(pool, call)
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with _sigint_blocked():
             return loop.run_in_executor(pool, call)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def close(self) -> None:
         """Stop the workers and wait for them (a blocking call; `aclose` from async code).
@@ -132,6 +143,15 @@ class ParsePool:
         if self._executor is executor:
             self._executor = None
         await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _worker_setup(parent: int) -> None:
