@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchers.embedding import Vectors
+from watchers.embedding import Vectors, embed_titles
 from watchers.stories import (
     MAX_PER_STORY,
     MAX_REPORTS,
@@ -290,3 +290,34 @@ def test_the_index_memory_stays_flat_once_it_holds_its_limit() -> None:
     assert len(index) == 200
     # five times as many reports again; without the bound the index would be six times larger
     assert after < turned_over * 1.05
+
+
+def test_reports_added_by_their_text_are_weighed_as_if_sketched() -> None:
+    """A first poll's reports enter the index by their text (`add_text`) and are sketched only
+    when a lookup weighs them: every later lookup finds what it would with them sketched."""
+    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line]
+    sides = sorted(
+        (report(pair[side]) for pair in pairs for side in ("a", "b")), key=lambda r: r[2]
+    )
+    vectors: dict[str, object] = {}
+
+    def embed(titles: Sequence[str]) -> Vectors:  # the model, once per title for both indexes
+        missing = [t for t in titles if t not in vectors]
+        vectors.update(zip(missing, embed_titles(missing), strict=True))
+        return np.array([vectors[t] for t in titles], np.float32)
+
+    sketched, by_text = StoryIndex(embed=embed), StoryIndex(embed=embed)
+    found = 0
+    for n, (title, summary, at) in enumerate(sides, start=1):
+        made = sketch(title, summary, words(title) + words(summary))
+        story = sketched.find(made, at)
+        assert by_text.find(made, at) == story, title
+        found += story is not None
+        if n % 2:  # half of them as a first poll's
+            sketched.add(n, story or n, made, at)
+            by_text.add_text(n, story or n, title, summary, at)
+        else:
+            sketched.add(n, story or n, made, at)
+            by_text.add(n, story or n, made, at)
+    assert found >= 50 and len(by_text) == len(sketched)
+    assert any(entry._report is None for entry in by_text._entries.values())  # never weighed

@@ -26,7 +26,7 @@ from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.items import Item, ParsedFeed
 from watchers.pool import ParsePool
-from watchers.stories import Sketch, StoryIndex, sketch
+from watchers.stories import Sketch, StoryIndex
 from watchers.topics.compile import Topics
 from watchers.topics.index import QueryIndex
 from watchers.worker import ItemFacts, ReadFeed, with_watches
@@ -274,6 +274,9 @@ class Poller:
             headers=fetched.headers,
             spec=self.topics.spec,
             lang=feed.lang,
+            # a first poll alerts nothing: its items' story sketches wait for a lookup to need
+            # them (most never do), and are made in this process then
+            sketches=state.primed,
         )
         parsed = read.parsed
         if parsed.error:
@@ -365,8 +368,14 @@ class Poller:
         title vectors computed since the last call, to be stored (float16). On the story
         thread."""
         for item in items:
-            if item.topics:
-                report = sketches.get(item.guid) or sketch(item.title, item.summary)
+            if not item.topics:
+                continue
+            report = sketches.get(item.guid)
+            if report is None:  # a first poll's: sketched if a lookup ever weighs it
+                self.stories.add_text(
+                    item.id, item.story_id, item.title, item.summary, item.fetched_at
+                )
+            else:
                 self.stories.add(item.id, item.story_id, report, item.fetched_at)
         fresh, self.stories.fresh = self.stories.fresh, {}
         return [(title, vector.astype(np.float16).tobytes()) for title, vector in fresh.items()]
@@ -385,7 +394,7 @@ class Poller:
                 for title, blob in vectors
             )
             for item_id, story_id, title, summary, at in rows:
-                self.stories.add(item_id, story_id, sketch(title, summary), at)
+                self.stories.add_text(item_id, story_id, title, summary, at)
 
         await self._on_story_thread(load)
 

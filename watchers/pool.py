@@ -82,8 +82,10 @@ class ParsePool:
         headers: Mapping[str, str],
         spec: TopicSpec,
         lang: str | None = None,
+        sketches: bool = True,
     ) -> ReadFeed:
-        """Parse, and match each item against the topics of `spec`, in a worker."""
+        """Parse, and match each item against the topics of `spec`, in a worker; `sketches`:
+        make the story sketches of the items that match."""
         call = functools.partial(
             read_feed_wire,
             content,
@@ -92,6 +94,7 @@ class ParsePool:
             headers=dict(headers),
             spec=spec,
             lang=lang,
+            sketches=sketches,
         )
         pool = self._pool()
         try:

@@ -326,12 +326,37 @@ def story_score(scores: Sequence[float], floor: float = STORY_FLOOR) -> float:
     return max(scores) if sum(scores) / len(scores) >= floor else 0.0
 
 
-@dataclass(frozen=True, slots=True)
 class _Entry:
-    item_id: int
-    story_id: int
-    report: Sketch
-    at: datetime
+    """A report in the index. One added by its text alone (`StoryIndex.add_text`) is sketched
+    when a lookup first weighs it: most reports of a first poll never are."""
+
+    __slots__ = ("_report", "_text", "at", "item_id", "script", "story_id", "title", "tokens")
+
+    def __init__(
+        self,
+        item_id: int,
+        story_id: int,
+        at: datetime,
+        report: Sketch | None = None,
+        text: tuple[str, str] = ("", ""),
+    ) -> None:
+        self.item_id, self.story_id, self.at = item_id, story_id, at
+        self._report, self._text = report, text
+        if report is None:
+            title, summary = text
+            self.tokens, self.script = (
+                story_tokens(title, summary),
+                script_of(f"{title}\n{summary}"),
+            )
+            self.title = title.strip()
+        else:
+            self.tokens, self.script, self.title = report.tokens, report.script, report.title
+
+    @property
+    def report(self) -> Sketch:
+        if self._report is None:
+            self._report, self._text = sketch(*self._text), ("", "")
+        return self._report
 
 
 class StoryIndex:
@@ -435,17 +460,26 @@ class StoryIndex:
         return best
 
     def add(self, item_id: int, story_id: int, report: Sketch, at: datetime) -> None:
-        if item_id in self._entries or len(report.tokens) < MIN_TOKENS:
-            return
-        if len(self._stories[story_id]) >= MAX_PER_STORY:
+        if item_id not in self._entries:
+            self._add(_Entry(item_id, story_id, at, report))
+
+    def add_text(self, item_id: int, story_id: int, title: str, summary: str, at: datetime) -> None:
+        """`add` for a report that no lookup may ever weigh (those of a first poll, those of
+        the window at a start): its tokens now, the rest of its sketch when first weighed."""
+        if item_id not in self._entries:
+            self._add(_Entry(item_id, story_id, at, text=(title, summary)))
+
+    def _add(self, entry: _Entry) -> None:
+        item_id, story_id = entry.item_id, entry.story_id
+        if len(entry.tokens) < MIN_TOKENS or len(self._stories[story_id]) >= MAX_PER_STORY:
             return
         while self._order and len(self._entries) >= self.limit:
             self._forget_oldest()
-        self._entries[item_id] = _Entry(item_id, story_id, report, at)
-        script = self._postings[report.script]
-        for token in report.tokens:
+        self._entries[item_id] = entry
+        script = self._postings[entry.script]
+        for token in entry.tokens:
             script.setdefault(token, set()).add(item_id)
-        self._df[report.script].update(report.tokens)
+        self._df[entry.script].update(entry.tokens)
         self._order.append(item_id)
         self._stories[story_id].append(item_id)
 
@@ -461,18 +495,18 @@ class StoryIndex:
         entry = self._entries.pop(self._order.popleft(), None)
         if entry is None:
             return
-        script = self._postings[entry.report.script]
-        for token in entry.report.tokens:
+        script = self._postings[entry.script]
+        for token in entry.tokens:
             posting = script[token]
             posting.discard(entry.item_id)
             if not posting:
                 del script[token]
-        df = self._df[entry.report.script]
-        df.subtract(entry.report.tokens)
-        for token in entry.report.tokens:
+        df = self._df[entry.script]
+        df.subtract(entry.tokens)
+        for token in entry.tokens:
             if df[token] <= 0:  # Counter.subtract keeps zeros: without this, df grows for ever
                 del df[token]
-        self.vectors.pop(entry.report.title, None)
+        self.vectors.pop(entry.title, None)
         members = self._stories[entry.story_id]
         members.remove(entry.item_id)
         if not members:

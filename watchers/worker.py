@@ -98,8 +98,11 @@ def from_wire(wire: Wire) -> ReadFeed:
     )
 
 
-def item_facts(item: Item, matcher: TopicMatcher, lang: str | None = None) -> ItemFacts:
-    """What matching, dedup and clustering need of an item; `lang` is its feed's `lang`."""
+def item_facts(
+    item: Item, matcher: TopicMatcher, lang: str | None = None, sketches: bool = True
+) -> ItemFacts:
+    """What matching, dedup and clustering need of an item; `lang` is its feed's `lang`;
+    without `sketches`, a matched item's story sketch is left for the daemon to make."""
     language = item_language(item.title, item.summary, lang)
     doc = Document(
         {"title": item.title, "summary": item.summary, "content": ""},
@@ -110,7 +113,11 @@ def item_facts(item: Item, matcher: TopicMatcher, lang: str | None = None) -> It
     if not topics:
         return ItemFacts(topics, fingerprint, lang=language)
     summary = _brief_of(item.summary, item.title, matcher, doc)
-    report = sketch(item.title, item.summary, doc.words("title") + doc.words("summary"))
+    report = (
+        sketch(item.title, item.summary, doc.words("title") + doc.words("summary"))
+        if sketches
+        else None
+    )
     return ItemFacts(topics, fingerprint, report, summary.text, summary.marks, language)
 
 
@@ -179,6 +186,7 @@ def read_feed(
     headers: Mapping[str, str],
     spec: TopicSpec,
     lang: str | None = None,
+    sketches: bool = True,
 ) -> ReadFeed:
     # here, not at the top: the daemon's own process imports this module but never parses, and
     # feedparser is 40 ms of its start
@@ -186,7 +194,9 @@ def read_feed(
 
     parsed = parse_feed(content, feed_id=feed_id, url=url, headers=headers)
     matcher = matcher_of(spec)  # compiled once per worker and topic set
-    return ReadFeed(parsed, tuple(item_facts(item, matcher, lang) for item in parsed.items))
+    return ReadFeed(
+        parsed, tuple(item_facts(item, matcher, lang, sketches) for item in parsed.items)
+    )
 
 
 def read_feed_wire(
@@ -197,8 +207,17 @@ def read_feed_wire(
     headers: Mapping[str, str],
     spec: TopicSpec,
     lang: str | None = None,
+    sketches: bool = True,
 ) -> Wire:
     """`read_feed` for a parse worker: its result as `to_wire` gives it."""
     return to_wire(
-        read_feed(content, feed_id=feed_id, url=url, headers=headers, spec=spec, lang=lang)
+        read_feed(
+            content,
+            feed_id=feed_id,
+            url=url,
+            headers=headers,
+            spec=spec,
+            lang=lang,
+            sketches=sketches,
+        )
     )
