@@ -319,8 +319,17 @@ class _Compiler:
             if not (isinstance(c, Term) and not c.cased)
         ]
         # explaining evaluates every alternative in order, but only those that can match: an
-        # alternative none of whose anchors occurred fails and leaves no hit
-        in_order = [(self._anchors(c), self.test(c)) for c in node.children]
+        # alternative none of whose anchors occurred fails and leaves no hit. Each is filed
+        # under its anchors, so the document's terms name those to evaluate.
+        in_order = [self.test(c) for c in node.children]
+        woken_by: dict[int, list[int]] = {}
+        unanchored: list[int] = []
+        for index, child in enumerate(node.children):
+            anchors = self._anchors(child)
+            for term_id in anchors if anchors is not None else ():
+                woken_by.setdefault(term_id, []).append(index)
+            if anchors is None:
+                unanchored.append(index)
 
         def disjunction(ctx: _Context, fields: Fields) -> bool:
             if ctx.hits is None:
@@ -334,11 +343,12 @@ class _Compiler:
                     for anchors, t in others
                     if anchors is None or not anchors.isdisjoint(found)
                 )
-            matched = False  # explaining: report every alternative that matched
-            found = ctx.found
-            for anchors, t in in_order:
-                if anchors is None or not anchors.isdisjoint(found):
-                    matched = t(ctx, fields) or matched
+            woken = set(unanchored)  # explaining: report every alternative that matched
+            for term_id in ctx.found:
+                woken.update(woken_by.get(term_id, ()))
+            matched = False
+            for index in sorted(woken):
+                matched = in_order[index](ctx, fields) or matched
             return matched
 
         return disjunction
