@@ -247,12 +247,15 @@ def naive(urls: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def poll_once_cli(urls: list[str], folder: Path, matched: int) -> float:
+def poll_once_cli(urls: list[str], folder: Path, matched: int) -> tuple[float, float]:
+    """The wall time of one `kurilwatch poll --once` on an empty store, and its CPU (the
+    command and its parse workers)."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     config["store"] = {"path": str(folder / "cli.db")}
     config["feeds"] = [{"id": f"f{n}", "url": u} for n, u in enumerate(urls)]
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    before = os.times()
     start = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "bot.cli", "poll", "--once", "--config", str(path)],
@@ -262,17 +265,25 @@ def poll_once_cli(urls: list[str], folder: Path, matched: int) -> float:
         check=True,
     )
     elapsed = time.perf_counter() - start
+    after = os.times()
+    cpu = after.children_user + after.children_system
+    cpu -= before.children_user + before.children_system
     assert out.stdout.count(": primed") == len(urls), out.stdout[-500:]
     # a first poll reports no matches (it alerts none), so they are counted in the store (a
     # made-up word can be "kurile" too: at least `matched`)
     with sqlite3.connect(folder / "cli.db") as db:
         found = db.execute("SELECT count(*) FROM items WHERE topics LIKE '%\"kuril\"%'").fetchone()
     assert found[0] >= matched, (found[0], matched)
-    return elapsed
+    return elapsed, cpu
 
 
 def show(label: str, value: str) -> None:
     print(f"{label:<58} {value}")
+
+
+def show_load() -> None:
+    """The machine's load average: on a shared machine, other work slows wall times."""
+    show("load average (1, 5, 15 min)", ", ".join(f"{n:.1f}" for n in os.getloadavg()))
 
 
 def main() -> None:
@@ -290,6 +301,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     show("machine", f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {sys.platform}")
+    show_load()
     if args.poll_once_only:
         for all_match in (False, True):
             poll_once(all_match, args.runs)
@@ -361,18 +373,24 @@ def poll_once(all_match: bool, runs: int) -> None:
     which = "every item matching" if all_match else "1 item in 7 matching"
     try:
         urls = hosts.urls()
-        walls = []
+        tries = []
         for _ in range(runs):  # the median of fresh runs, each on an empty store
             with tempfile.TemporaryDirectory() as tmp:
-                walls.append(poll_once_cli(urls, Path(tmp), matched))
-        cli = sorted(walls)[len(walls) // 2]
+                tries.append(poll_once_cli(urls, Path(tmp), matched))
+        walls, cpus = sorted(t[0] for t in tries), sorted(t[1] for t in tries)
+        cli = walls[len(walls) // 2]
         naive_wall = naive(urls)
         show(
             f"kurilwatch poll --once, {feeds} feeds, 8 hosts, 150 ms, {which}",
-            f"{cli:7.2f} s wall (median of {', '.join(f'{r:.2f}' for r in walls)})",
+            f"{cli:7.2f} s wall (median of {', '.join(f'{t[0]:.2f}' for t in tries)})",
+        )
+        show(
+            "  its CPU, the command and its parse workers",
+            f"{cpus[len(cpus) // 2]:7.2f} s (median of {', '.join(f'{t[1]:.2f}' for t in tries)})",
         )
         show("  naive sequential loop, same feeds", f"{naive_wall:7.2f} s wall")
         show("  speed-up", f"{naive_wall / cli:7.1f}x  (target >= 15x)")
+        show_load()
     finally:
         hosts.stop()
 
