@@ -103,3 +103,26 @@ def test_a_read_feed_crosses_to_the_daemon_unchanged() -> None:
     assert read.facts[0].sketch is not None and read.facts[1].sketch is None
     assert (read.parsed.items[2].outlet, read.parsed.items[2].outlet_key) == ("ТАСС", "tass.ru")
     assert from_wire(pickle.loads(pickle.dumps(to_wire(read)))) == read
+
+
+async def test_workers_started_before_the_event_loop_read_a_first_polls_feed_unsketched() -> None:
+    topics = compile_topics(TOPICS)
+    pool = ParsePool("processes", 2)
+    pool.prestart()  # as `kurilwatch poll` does before it imports the rest
+    try:
+        await pool.start()  # waits for those workers instead of starting others
+        workers = set(pool._pool()._processes)  # type: ignore[attr-defined]
+        assert len(workers) == 2
+        summary = "Учения прошли на Курилах. Участвовали 500 военных."
+        feed = rss([FeedEntry("Учения на Курилах", "https://ria.example/1", summary=summary)])
+        headers = {"content-type": "application/rss+xml; charset=utf-8"}
+        first = await pool.read(
+            feed, feed_id="r", url="u", headers=headers, spec=topics.spec, sketches=False
+        )
+        later = await pool.read(feed, feed_id="r", url="u", headers=headers, spec=topics.spec)
+        assert first.facts[0].topics == later.facts[0].topics == ("kuril",)
+        assert first.facts[0].brief == later.facts[0].brief != ""
+        assert first.facts[0].sketch is None and later.facts[0].sketch is not None
+        assert set(pool._pool()._processes) == workers  # type: ignore[attr-defined]
+    finally:
+        await pool.aclose()
