@@ -175,7 +175,7 @@ _PARTY_FORMS = [
     (
         party,
         tuple(form for form in forms if not is_cjk(form)),
-        re.compile("|".join(form for form in forms if is_cjk(form))),
+        re.compile("|".join(re.escape(form) for form in forms if is_cjk(form))),
     )
     for party, forms in _PARTIES.items()
 ]
