@@ -15,20 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watchers.embedding import Vectors, embed_titles
-from watchers.stories import (
-    MAX_PER_STORY,
-    MAX_REPORTS,
-    STEM_CACHE,
-    Sketch,
-    StoryIndex,
-    _stem,
-    conflict,
-    script_of,
-    sketch,
-    story_tokens,
-)
+from watchers.stories import MAX_PER_STORY, MAX_REPORTS, Sketch, StoryIndex, conflict, sketch
 from watchers.story_facts import dates, numbers
 from watchers.story_replay import StoryReplay
+from watchers.story_words import STEM_CACHE, _stem, script_of, story_tokens
 from watchers.topics.normalise import words
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

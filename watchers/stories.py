@@ -23,9 +23,7 @@ window. The threshold and weights were chosen with `bench/cluster.py` (README).
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -34,10 +32,15 @@ from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-import snowballstemmer
-
 from watchers.story_facts import dates, numbers, plain, quantities_agree
-from watchers.topics.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
+from watchers.story_words import (
+    _REPLY,
+    mentions,
+    places,
+    script_of,
+    story_tokens,
+    title_names,
+)
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
     from watchers.embedding import Vectors
@@ -66,159 +69,6 @@ SCAN_BUDGET = 500
 MIN_TOKENS = 3
 
 Embed = Callable[[Sequence[str]], "Vectors"]
-
-_STOP = frozenset(
-    "a an the of to in on at for from by with and or but is are was were be been has have had"
-    " it its this that as said says will would not no after over new more than about into"
-    " и в во на с со по к о об от до из за у же ли не что это как а но или для при был была"
-    " были будет его ее их он она они так также уже".split()
-)
-_STEMMERS = {"en": snowballstemmer.stemmer("english"), "ru": snowballstemmer.stemmer("russian")}
-# The islands, by the forms their names take in EN, RU and JA (matched inside normalised text).
-_PLACES = {
-    "iturup": ("iturup", "etorofu", "итуруп", "択捉"),
-    "kunashir": ("kunashir", "кунашир", "国後"),
-    "shikotan": ("shikotan", "шикотан", "色丹"),
-    "habomai": ("habomai", "хабомаи", "歯舞"),
-    "paramushir": ("paramushir", "парамушир", "パラムシル"),
-    "shumshu": ("shumshu", "шумшу", "占守"),
-    "urup": ("urup", "уруп", "得撫"),
-    "matua": ("matua", "матуа", "松輪"),
-    "simushir": ("simushir", "симушир", "新知"),
-    "onekotan": ("onekotan", "онекотан", "温禰古丹"),
-}
-# The two parties, by their names, capitals, governments and adjectives: "Tokyo protests" and
-# "Japan protests" name one actor, so neither is a name the other report lacks.
-_PARTIES = {
-    "japan": "japan tokyo япон токио 日本 東京".split(),
-    "russia": "russia moscow kremlin росси рф москв кремл ロシア モスクワ クレムリン".split(),
-}
-# A title that rejects or rebuts something reports a reply, an event of its own: "Moscow
-# rejects Tokyo's protest" is not the protest's story ("отверг", "一蹴", "反論" alike).
-_REPLY = re.compile(r"\b(?:reject|rebuff|dismiss|отверг|отклони)|一蹴|反論|拒否|拒絶")
-
-
-# Stems kept per process. A daemon meets new words for ever (names, inflected forms), so the
-# cache fills to its bound at about 200 bytes a word: 4 MB here, where 200,000 let each parse
-# worker and the daemon grow by up to 40 MB (bench/soak.py). PyStemmer's own cache of 10,000
-# words per language is switched off: every word it would hold is in this one.
-STEM_CACHE = 20_000
-for _stemmer in _STEMMERS.values():
-    if hasattr(_stemmer, "maxCacheSize"):  # PyStemmer, not the pure Python fallback
-        _stemmer.maxCacheSize = 0
-
-
-@functools.lru_cache(maxsize=STEM_CACHE)
-def _stem(word: str) -> str:
-    stemmer = _STEMMERS["ru" if is_cyrillic(word) else "en"]
-    return str(stemmer.stemWord(word))
-
-
-def script_of(text: str) -> str:
-    if is_cjk(text):
-        return "ja"
-    return "ru" if is_cyrillic(text) else "en"
-
-
-_KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{2,}")  # foreign names and places in Japanese
-_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n")
-_NAME_WORD = re.compile(r"[^\W\d_]\w*")
-
-
-def _words(title: str, summary: str, words: list[str] | None) -> list[str]:
-    return WORD.findall(normalise(f"{title}\n{summary}")) if words is None else words
-
-
-def story_tokens(title: str, summary: str, words: list[str] | None = None) -> frozenset[str]:
-    """The tokens two reports of one story share: stems, numbers, CJK character bigrams.
-    `words`, when given, are the normalised words of the title and then the summary."""
-    tokens: set[str] = set()
-    for word in _words(title, summary, words):
-        if is_cjk(word):
-            tokens.update(word[i : i + 2] for i in range(max(1, len(word) - 1)))
-        elif word not in _STOP and (len(word) > 1 or word.isdigit()):
-            tokens.add(word if word.isdigit() else _stem(word))
-    return frozenset(tokens)
-
-
-def _title_case(title: str) -> bool:
-    """Headline Style Capitalisation, where a capital says nothing of a name."""
-    long_words = [word for word in _NAME_WORD.findall(title) if len(word) > 3]
-    return len(long_words) >= 3 and sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words)
-
-
-def title_names(title: str, summary: str) -> frozenset[str]:
-    """Stems of the proper names in a title: its capitalised words that the report also writes
-    capitalised inside a sentence (so a title's first word counts only if it is a name; a
-    title in Title Case counts only through its summary), and its katakana words."""
-    sentences = _SENTENCES.split(summary) if summary else []
-    if not _title_case(title):
-        sentences.append(title)
-    inside: set[str] = set()
-    for sentence in sentences:
-        for word in _NAME_WORD.findall(sentence)[1:]:
-            if word[0].isupper():
-                inside.add(_stem(normalise(word)))
-    names = {
-        _island(word) or _party(normalise(word)) or stem
-        for word in _NAME_WORD.findall(title)
-        if word[0].isupper() and (stem := _stem(normalise(word))) in inside
-    }
-    names.update(
-        _island(word) or _party(word) or word for word in _KATAKANA.findall(fold_marks(title))
-    )
-    return frozenset(names)
-
-
-# each party's forms as `_party` tests them: a prefix of a word, or (kanji, kana) inside it
-_PARTY_FORMS = [
-    (
-        party,
-        tuple(form for form in forms if not is_cjk(form)),
-        re.compile("|".join(re.escape(form) for form in forms if is_cjk(form))),
-    )
-    for party, forms in _PARTIES.items()
-]
-
-
-def _party(folded: str) -> str | None:
-    """The party ("japan" or "russia") a normalised word names, if it names one."""
-    for party, prefixes, inside in _PARTY_FORMS:
-        if folded.startswith(prefixes) or (not folded.isascii() and inside.search(folded)):
-            return party
-    return None
-
-
-def mentions(
-    title: str,
-    summary: str,
-    words: list[str] | None = None,
-    islands: frozenset[str] | None = None,
-) -> frozenset[str]:
-    """Everything a report mentions, in the forms `title_names` gives; `islands`, when given,
-    are the report's `places`."""
-    text = f"{title}\n{summary}"
-    distinct = set(_words(title, summary, words))  # a report repeats its words
-    katakana = _KATAKANA.findall(fold_marks(text))
-    found = {_stem(word) for word in distinct if not word.isdigit()}
-    found.update(katakana)
-    found.update(filter(None, map(_party, distinct)))
-    found.update(filter(None, map(_party, katakana)))
-    # an island by its id: Etorofu names what Iturup mentions
-    found.update(places(text) if islands is None else islands)
-    return frozenset(found)
-
-
-def _island(word: str) -> str | None:
-    """The id of the Kuril island a word names, if it names one."""
-    found = places(word)
-    return min(found) if found else None
-
-
-def places(text: str) -> frozenset[str]:
-    """The Kuril islands a text names, in any of the three languages."""
-    folded = normalise(text)
-    return frozenset(p for p, forms in _PLACES.items() if any(f in folded for f in forms))
 
 
 @dataclass(frozen=True, slots=True)
