@@ -18,7 +18,7 @@ from watchers.embedding import Vectors, embed_titles
 from watchers.stories import MAX_PER_STORY, MAX_REPORTS, Sketch, StoryIndex, conflict, sketch
 from watchers.story_facts import dates, numbers
 from watchers.story_replay import StoryReplay
-from watchers.story_words import STEM_CACHE, _stem, script_of, story_tokens
+from watchers.story_words import STEM_CACHE, script_of, stem, story_tokens
 from watchers.topics.normalise import words
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -117,7 +117,7 @@ def test_a_sketch_from_the_matchers_words_is_the_same_sketch(title: str, summary
 
 def test_the_stem_cache_stays_small_however_many_new_words_come() -> None:
     # a daemon meets new words for ever: what it keeps of them must not grow with them
-    _stem.cache_clear()
+    stem.cache_clear()
     tracemalloc.start()
     try:
         for n in range(STEM_CACHE // 2):  # five new words each: 2.5 times the cache
@@ -125,9 +125,9 @@ def test_the_stem_cache_stays_small_however_many_new_words_come() -> None:
         kept, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-        _stem.cache_clear()
+        stem.cache_clear()
     assert kept < 6 * 1024 * 1024  # 20,000 stems; the former bound kept all 50,000, 10 MB
-    assert _stem.cache_info().maxsize == STEM_CACHE
+    assert stem.cache_info().maxsize == STEM_CACHE
 
 
 @pytest.mark.parametrize(

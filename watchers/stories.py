@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from watchers.story_facts import dates, numbers, plain, quantities_agree
 from watchers.story_words import (
-    _REPLY,
+    REPLY,
     mentions,
     places,
     script_of,
@@ -116,7 +116,7 @@ def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
         numbers(text),
         places(title),
         islands,
-        _REPLY.search(plain(title)) is not None,
+        REPLY.search(plain(title)) is not None,
         dates(title),
         dates(text),
         not summary.strip() or tokens <= story_tokens(title, ""),

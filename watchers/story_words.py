@@ -39,7 +39,7 @@ _PARTIES = {
 }
 # A title that rejects or rebuts something reports a reply, an event of its own: "Moscow
 # rejects Tokyo's protest" is not the protest's story ("отверг", "一蹴", "反論" alike).
-_REPLY = re.compile(r"\b(?:reject|rebuff|dismiss|отверг|отклони)|一蹴|反論|拒否|拒絶")
+REPLY = re.compile(r"\b(?:reject|rebuff|dismiss|отверг|отклони)|一蹴|反論|拒否|拒絶")
 
 
 # Stems kept per process. A daemon meets new words for ever (names, inflected forms), so the
@@ -53,7 +53,7 @@ for _stemmer in _STEMMERS.values():
 
 
 @functools.lru_cache(maxsize=STEM_CACHE)
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     stemmer = _STEMMERS["ru" if is_cyrillic(word) else "en"]
     return str(stemmer.stemWord(word))
 
@@ -81,7 +81,7 @@ def story_tokens(title: str, summary: str, words: list[str] | None = None) -> fr
         if is_cjk(word):
             tokens.update(word[i : i + 2] for i in range(max(1, len(word) - 1)))
         elif word not in _STOP and (len(word) > 1 or word.isdigit()):
-            tokens.add(word if word.isdigit() else _stem(word))
+            tokens.add(word if word.isdigit() else stem(word))
     return frozenset(tokens)
 
 
@@ -102,11 +102,11 @@ def title_names(title: str, summary: str) -> frozenset[str]:
     for sentence in sentences:
         for word in _NAME_WORD.findall(sentence)[1:]:
             if word[0].isupper():
-                inside.add(_stem(normalise(word)))
+                inside.add(stem(normalise(word)))
     names = {
-        _island(word) or _party(normalise(word)) or stem
+        _island(word) or _party(normalise(word)) or root
         for word in _NAME_WORD.findall(title)
-        if word[0].isupper() and (stem := _stem(normalise(word))) in inside
+        if word[0].isupper() and (root := stem(normalise(word))) in inside
     }
     names.update(
         _island(word) or _party(word) or word for word in _KATAKANA.findall(fold_marks(title))
@@ -144,7 +144,7 @@ def mentions(
     text = f"{title}\n{summary}"
     distinct = set(_words(title, summary, words))  # a report repeats its words
     katakana = _KATAKANA.findall(fold_marks(text))
-    found = {_stem(word) for word in distinct if not word.isdigit()}
+    found = {stem(word) for word in distinct if not word.isdigit()}
     found.update(katakana)
     found.update(filter(None, map(_party, distinct)))
     found.update(filter(None, map(_party, katakana)))
