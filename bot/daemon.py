@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import signal
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
 import watchfiles
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
@@ -38,6 +35,7 @@ from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
+from watchers.job_runs import scheduler_with_runs
 from watchers.poll import Poller, PollReport, current_state
 from watchers.poll_timing import first_poll_at
 from watchers.pool import ParsePool
@@ -105,7 +103,7 @@ class Daemon:
         poller = Poller(
             store=store, fetcher=fetcher, topics=topics, settings=settings.poll, pool=pool
         )
-        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler, runs = scheduler_with_runs()
         app = None
         telegram_task = None
         self._store, self._poller = store, poller
@@ -183,6 +181,7 @@ class Daemon:
         finally:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
+                await runs.stop(STOP_GRACE / 2)  # polls in flight finish, the slow ones are cut
             await self._finish_polls()
             await poller.aclose()
             if app is not None and telegram_task is not None:
@@ -312,19 +311,8 @@ class Daemon:
         return server
 
     async def _measure_queue(self, store: AsyncStore) -> None:
-        with self._quiet_when_stopping():
-            depth, oldest = await store.run(Store.backlog)
-            self.metrics.queued(depth, oldest)
-
-    @contextlib.contextmanager
-    def _quiet_when_stopping(self) -> Iterator[None]:
-        """A scheduled job that the shutdown cancels ends quietly: APScheduler would log its
-        CancelledError as a failure, with a traceback, on every Ctrl-C that meets it."""
-        try:
-            yield
-        except asyncio.CancelledError:
-            if not self._stop.is_set():
-                raise
+        depth, oldest = await store.run(Store.backlog)
+        self.metrics.queued(depth, oldest)
 
     def _wake_delivery(self) -> None:
         if self.delivery is not None:
@@ -351,12 +339,11 @@ class Daemon:
         now = datetime.now(UTC)
         await poller.prune_stories(now)
         kept = self.settings.store
-        with self._quiet_when_stopping():
-            compacted, deleted = await store.run(
-                Store.prune, now=now, text_for=kept.retention, keys_for=kept.keys_retention
-            )
-            if compacted or deleted:
-                log.info("store: %d old items compacted, %d deleted", compacted, deleted)
+        compacted, deleted = await store.run(
+            Store.prune, now=now, text_for=kept.retention, keys_for=kept.keys_retention
+        )
+        if compacted or deleted:
+            log.info("store: %d old items compacted, %d deleted", compacted, deleted)
 
     async def _schedule(self, feeds: FeedScheduler, store: AsyncStore) -> None:
         """Start each feed's polls: due ones now, backed-off ones when their time comes."""

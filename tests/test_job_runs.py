@@ -1,0 +1,178 @@
+"""The daemon's job executor: a stop lets the runs in flight end, and one that it cuts short, or
+that it cancels before its first step, is not logged as a failed job (no traceback)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from watchers.job_runs import scheduler_with_runs
+
+WAIT = 10  # seconds, bounding each wait for an event
+
+
+class Records(logging.Handler):
+    """The records of the `apscheduler` loggers; `seen` is set by the first at `level` or up."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.at = level
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if record.levelno >= self.at:
+            self.seen.set()
+
+    def problems(self) -> list[str]:
+        return [r.getMessage() for r in self.records if r.levelno >= logging.WARNING or r.exc_info]
+
+
+@pytest.fixture
+def records() -> Iterator[Records]:
+    handler = Records(logging.WARNING)
+    logger = logging.getLogger("apscheduler")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def due_now(scheduler: AsyncIOScheduler, job: object, **options: object) -> None:
+    scheduler.add_job(job, "date", run_date=datetime.now(UTC), **options)
+
+
+async def test_a_run_submitted_as_the_scheduler_shuts_down_still_runs_and_nothing_is_logged(
+    records: Records,
+) -> None:
+    # start() queues the scheduler's wakeup and shutdown() queues the shutdown right behind
+    # it: the wakeup submits the due run and the shutdown comes before the run's first step,
+    # as when SIGTERM meets a poll coming due in the same turn of the event loop
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    scheduler, runs = scheduler_with_runs()
+    due_now(scheduler, job)
+    scheduler.start()
+    scheduler.shutdown(wait=False)
+    await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
+    assert ran.is_set()
+    assert records.problems() == []
+
+
+async def test_apschedulers_own_executor_logs_that_run_as_a_failed_job_with_a_traceback(
+    records: Records,
+) -> None:
+    """Why JobRuns exists: should APScheduler stop doing this, this test fails and JobRuns
+    can go."""
+
+    async def job() -> None:
+        raise AssertionError("never runs: cancelled before its first step")
+
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    due_now(scheduler, job)
+    scheduler.start()
+    scheduler.shutdown(wait=False)
+    await asyncio.wait_for(records.seen.wait(), WAIT)
+    [error] = [r for r in records.records if r.levelno >= logging.ERROR]
+    assert error.getMessage().startswith("Error running job")
+    assert error.exc_info is not None and error.exc_info[0] is asyncio.CancelledError
+
+
+async def test_a_run_still_going_after_the_grace_is_cancelled_quietly(records: Records) -> None:
+    started, cleaned_up = asyncio.Event(), asyncio.Event()
+
+    async def job() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # a send or a store call that hangs
+        finally:
+            cleaned_up.set()
+
+    scheduler, runs = scheduler_with_runs()
+    due_now(scheduler, job)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), WAIT)
+    scheduler.shutdown(wait=False)
+    await asyncio.wait_for(runs.stop(grace=0), WAIT)
+    assert cleaned_up.is_set()
+    assert records.problems() == []
+
+
+async def test_stop_waits_for_a_run_in_flight_within_the_grace(records: Records) -> None:
+    started, release, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def job() -> None:
+        started.set()
+        await release.wait()
+        finished.set()
+
+    scheduler, runs = scheduler_with_runs()
+    due_now(scheduler, job)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), WAIT)
+    scheduler.shutdown(wait=False)
+    stopping = asyncio.create_task(runs.stop(grace=WAIT))
+    await asyncio.sleep(0)
+    assert not stopping.done()  # the run is still in flight: stop waits for it
+    release.set()
+    await asyncio.wait_for(stopping, WAIT)
+    assert finished.is_set()
+    assert records.problems() == []
+
+
+async def test_a_job_that_fails_is_still_logged_with_its_traceback(records: Records) -> None:
+    async def job() -> None:
+        raise ValueError("a bug in a job")
+
+    scheduler, runs = scheduler_with_runs()
+    due_now(scheduler, job, name="buggy")
+    scheduler.start()
+    await asyncio.wait_for(records.seen.wait(), WAIT)
+    scheduler.shutdown(wait=False)
+    await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
+    [error] = [r for r in records.records if r.levelno >= logging.ERROR]
+    assert "raised an exception" in error.getMessage() and "buggy" in error.getMessage()
+    assert error.exc_info is not None and error.exc_info[0] is ValueError
+
+
+async def test_a_run_later_than_its_misfire_grace_is_skipped_with_a_warning(
+    records: Records,
+) -> None:
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    scheduler, runs = scheduler_with_runs()
+    late = datetime.now(UTC) - timedelta(hours=1)
+    scheduler.add_job(job, "date", run_date=late, misfire_grace_time=1)
+    scheduler.start()
+    await asyncio.wait_for(records.seen.wait(), WAIT)
+    scheduler.shutdown(wait=False)
+    await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
+    assert not ran.is_set()
+    assert any("was missed by" in r.getMessage() for r in records.records)
+
+
+async def test_a_job_that_is_not_a_coroutine_function_is_refused(records: Records) -> None:
+    ran = []
+    scheduler, runs = scheduler_with_runs()
+    due_now(scheduler, lambda: ran.append(1))  # it would block the event loop
+    scheduler.start()
+    await asyncio.wait_for(records.seen.wait(), WAIT)
+    scheduler.shutdown(wait=False)
+    await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
+    assert ran == []
+    [error] = [r for r in records.records if r.levelno >= logging.ERROR]
+    assert error.exc_info is not None and error.exc_info[0] is TypeError

@@ -1,0 +1,109 @@
+"""The daemon's APScheduler executor: each run of a coroutine job is a task on the event loop,
+and a stop lets the runs in flight finish before it cancels what is left, quietly.
+
+APScheduler's own AsyncIOExecutor cancels every run in flight when the scheduler shuts down,
+and logs each cancelled run as a failed job, with a traceback: a run submitted in the same
+turn of the event loop as the shutdown (a poll coming due as SIGTERM arrives) is cancelled
+before its first step, which no job can catch. Here the shutdown only closes the door;
+`stop` waits for the runs, and a run the stop has to cut short ends without an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import traceback
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
+from apscheduler.executors.base import BaseExecutor
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.util import iscoroutinefunction_partial
+
+
+class JobRuns(BaseExecutor):  # type: ignore[misc]  # APScheduler has no type hints
+    """Runs coroutine jobs as tasks; `stop` after the scheduler's shutdown ends them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._runs: set[asyncio.Task[list[Any]]] = set()
+        self._closed = asyncio.Event()  # no run is submitted once it is set
+
+    def shutdown(self, wait: bool = True) -> None:
+        # called by the scheduler's shutdown, on the event loop (AsyncIOScheduler defers it
+        # there); the runs in flight are left to `stop`
+        self._closed.set()
+
+    async def stop(self, grace: float) -> None:
+        """Once the scheduler has shut down, wait up to `grace` seconds for the runs in flight,
+        then cancel the rest (and wait as long again for them to end)."""
+        await self._closed.wait()
+        if not self._runs:
+            return
+        _, slow = await asyncio.wait(set(self._runs), timeout=grace)
+        for task in slow:
+            task.cancel()
+        if slow:
+            await asyncio.wait(slow, timeout=grace)
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        if not iscoroutinefunction_partial(job.func):
+            raise TypeError(f"job {job.id}: the daemon's jobs are coroutine functions")
+        task = asyncio.get_running_loop().create_task(
+            self._run(job, run_times), name=f"job {job.id}"
+        )
+        self._runs.add(task)
+        task.add_done_callback(functools.partial(self._ended, job.id))
+
+    def _ended(self, job_id: str, task: asyncio.Task[list[Any]]) -> None:
+        self._runs.discard(task)
+        if task.cancelled():  # cut short by `stop` (maybe before its first step): no failure
+            self._run_job_success(job_id, [])
+            return
+        error = task.exception()
+        if error is not None:
+            self._run_job_error(job_id, error, error.__traceback__)
+        else:
+            self._run_job_success(job_id, task.result())
+
+    async def _run(self, job: Any, run_times: list[datetime]) -> list[Any]:
+        """APScheduler's `run_coroutine_job`, except that a cancellation is not logged as the
+        job's failure: it propagates, and `_ended` takes it for the stop it is."""
+        events = []
+        store = job._jobstore_alias
+        for run_time in run_times:
+            late = datetime.now(UTC) - run_time
+            grace = job.misfire_grace_time
+            if grace is not None and late > timedelta(seconds=grace):
+                events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, store, run_time))
+                self._logger.warning('Run time of job "%s" was missed by %s', job, late)
+                continue
+            self._logger.info('Running job "%s" (scheduled at %s)', job, run_time)
+            try:
+                value = await job.func(*job.args, **job.kwargs)
+            except Exception as exc:
+                tb = "".join(traceback.format_tb(exc.__traceback__))
+                events.append(
+                    JobExecutionEvent(
+                        EVENT_JOB_ERROR, job.id, store, run_time, exception=exc, traceback=tb
+                    )
+                )
+                self._logger.exception('Job "%s" raised an exception', job)
+            else:
+                events.append(
+                    JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, store, run_time, retval=value)
+                )
+                self._logger.info('Job "%s" executed successfully', job)
+        return events
+
+
+def scheduler_with_runs() -> tuple[AsyncIOScheduler, JobRuns]:
+    """An AsyncIOScheduler (in UTC) whose jobs run on a `JobRuns`, and that executor."""
+    runs = JobRuns()
+    return AsyncIOScheduler(timezone=UTC, executors={"default": runs}), runs
