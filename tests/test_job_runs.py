@@ -4,13 +4,18 @@ that it cancels before its first step, is not logged as a failed job (no traceba
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.config import load_config
+from bot.daemon import Daemon
+from tests.conftest import write_config
 from watchers.job_runs import scheduler_with_runs
 
 WAIT = 10  # seconds, bounding each wait for an event
@@ -176,3 +181,16 @@ async def test_a_job_that_is_not_a_coroutine_function_is_refused(records: Record
     assert ran == []
     [error] = [r for r in records.records if r.levelno >= logging.ERROR]
     assert error.exc_info is not None and error.exc_info[0] is TypeError
+
+
+async def test_the_daemon_stopped_as_its_scheduler_starts_logs_no_failed_job(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon's own path: a stop requested while it starts (a SIGTERM during start-up)
+    shuts the scheduler down in the turn that submits the first polls and the queue check."""
+    settings = load_config(write_config(tmp_path, {"gone": "http://127.0.0.1:9/gone.xml"}))
+    daemon = Daemon(settings, None, out=io.StringIO())
+    daemon.stop()
+    assert await asyncio.wait_for(daemon.run(), 60) == 0
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert [r.getMessage() for r in failures] == []
