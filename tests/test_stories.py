@@ -31,6 +31,16 @@ def report(side: dict[str, str]) -> tuple[str, str, datetime]:
     return side["title"], side["summary"], published
 
 
+_VECTORS: dict[str, object] = {}
+
+
+def embed_once(titles: Sequence[str]) -> Vectors:
+    """The model's vectors, each title's made once for every test of this module."""
+    missing = [t for t in dict.fromkeys(titles) if t not in _VECTORS]
+    _VECTORS.update(zip(missing, embed_titles(missing), strict=True))
+    return np.array([_VECTORS[t] for t in titles], np.float32)
+
+
 def test_labelled_pairs_precision_first() -> None:
     """A false merge hides news: on the labelled pairs, precision stays high in every
     language, and reworded reports (not only near-copies) merge."""
@@ -39,7 +49,7 @@ def test_labelled_pairs_precision_first() -> None:
     counts: dict[str, list[int]] = {}
     false_merges = []
     for pair in pairs:
-        replay = StoryReplay()
+        replay = StoryReplay(StoryIndex(embed=embed_once))
         replay.place("a", *report(pair["a"]))
         merged = replay.place("b", *report(pair["b"])) == "a"
         tp_fp_pos = counts.setdefault(pair["lang"], [0, 0, 0])
@@ -289,14 +299,7 @@ def test_reports_added_by_their_text_are_weighed_as_if_sketched() -> None:
     sides = sorted(
         (report(pair[side]) for pair in pairs for side in ("a", "b")), key=lambda r: r[2]
     )
-    vectors: dict[str, object] = {}
-
-    def embed(titles: Sequence[str]) -> Vectors:  # the model, once per title for both indexes
-        missing = [t for t in titles if t not in vectors]
-        vectors.update(zip(missing, embed_titles(missing), strict=True))
-        return np.array([vectors[t] for t in titles], np.float32)
-
-    sketched, by_text = StoryIndex(embed=embed), StoryIndex(embed=embed)
+    sketched, by_text = StoryIndex(embed=embed_once), StoryIndex(embed=embed_once)
     found = 0
     for n, (title, summary, at) in enumerate(sides, start=1):
         made = sketch(title, summary, words(title) + words(summary))
