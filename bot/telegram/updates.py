@@ -55,5 +55,9 @@ def build_application(settings: Config, token: str) -> Application[Any, Any, Any
         .base_url(settings.telegram.api_base_url)
         .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot", 1))
         .concurrent_updates(PerChatUpdates())
+        # at a stop PTB sends one last getUpdates to confirm what was read; with the default
+        # single connection it waited for the cancelled long poll's, and on a loaded machine
+        # gave up after 1 s, logging the PoolTimeout with a traceback
+        .get_updates_connection_pool_size(2)
         .build()
     )
