@@ -183,7 +183,7 @@ def cross_language(path: Path) -> None:
     """What joining across languages would give: the title vectors' cosine alone (the token
     signal needs a shared script), with the conflict vetoes, per threshold."""
     from watchers.embedding import embed_titles
-    from watchers.stories import conflict, sketch
+    from watchers.story_sketch import conflict, sketch
 
     scored = []
     for pair in _read(path):

@@ -456,7 +456,8 @@ async def test_full_text_of_a_google_news_item_reads_the_article_never_google(
 
 async def test_a_restart_keeps_the_title_vectors_of_the_window(tmp_path: Path) -> None:
     """Vectors computed for a lookup are stored, and a new poller's index starts with them."""
-    from watchers.stories import StoryIndex, sketch
+    from watchers.stories import StoryIndex
+    from watchers.story_sketch import sketch
 
     calls: list[list[str]] = []
 

@@ -15,9 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watchers.embedding import Vectors, embed_titles
-from watchers.stories import MAX_PER_STORY, MAX_REPORTS, Sketch, StoryIndex, conflict, sketch
+from watchers.stories import MAX_PER_STORY, MAX_REPORTS, StoryIndex
 from watchers.story_facts import dates, numbers
 from watchers.story_replay import StoryReplay
+from watchers.story_sketch import Sketch, conflict, sketch
 from watchers.story_words import STEM_CACHE, script_of, stem, story_tokens
 from watchers.topics.normalise import words
 

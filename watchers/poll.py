@@ -26,7 +26,8 @@ from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.items import Item, ParsedFeed
 from watchers.pool import ParsePool
-from watchers.stories import Sketch, StoryIndex
+from watchers.stories import StoryIndex
+from watchers.story_sketch import Sketch
 from watchers.topics.compile import Topics
 from watchers.topics.index import QueryIndex
 from watchers.worker import ItemFacts, ReadFeed, with_watches

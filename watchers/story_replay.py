@@ -13,7 +13,8 @@ from datetime import datetime
 from store import ItemRecord
 from store.items import FINGERPRINT_WINDOW, place_items
 from watchers.fingerprint import content_fingerprint
-from watchers.stories import StoryIndex, sketch
+from watchers.stories import StoryIndex
+from watchers.story_sketch import sketch
 from watchers.urls import canonical_url
 
 

@@ -14,7 +14,7 @@ from watchers.boilerplate import strip_boilerplate
 from watchers.fingerprint import content_fingerprint
 from watchers.items import MAX_SUMMARY, Item, ParsedFeed
 from watchers.language import item_language
-from watchers.stories import Sketch, sketch
+from watchers.story_sketch import Sketch, sketch
 from watchers.summary import Brief, brief
 from watchers.topics.compile import TopicMatcher, TopicSpec, matcher_of
 from watchers.topics.engine import Document
