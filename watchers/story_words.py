@@ -23,7 +23,23 @@ _PLACES = {
     "iturup": ("iturup", "etorofu", "итуруп", "択捉"),
     "kunashir": ("kunashir", "кунашир", "国後"),
     "shikotan": ("shikotan", "шикотан", "色丹"),
-    "habomai": ("habomai", "хабомаи", "歯舞"),
+    "habomai": (  # the group, and its islets by their names
+        "habomai",
+        "хабомаи",
+        "歯舞",
+        "signalny",
+        "сигнальн",
+        "貝殻島",
+        "tanfiliev",
+        "tanfilyev",
+        "танфильев",
+        "水晶島",
+        "polonsk",
+        "полонск",
+        "多楽島",
+        "志発島",
+        "勇留島",
+    ),
     "paramushir": ("paramushir", "парамушир", "パラムシル"),
     "shumshu": ("shumshu", "шумшу", "占守"),
     "urup": ("urup", "уруп", "得撫"),
@@ -159,7 +175,20 @@ def _island(word: str) -> str | None:
     return min(found) if found else None
 
 
+# a Latin or Cyrillic name starts a word (Urup is not the end of Iturup); a Japanese one is
+# found anywhere
+_PLACE_FORMS = [
+    (place, forms, re.compile("|".join(f if is_cjk(f) else rf"(?<!\w){f}" for f in forms)))
+    for place, forms in _PLACES.items()
+]
+
+
 def places(text: str) -> frozenset[str]:
     """The Kuril islands a text names, in any of the three languages."""
     folded = normalise(text)
-    return frozenset(p for p, forms in _PLACES.items() if any(f in folded for f in forms))
+    # the substring test first: a scan in C, where most texts name no island
+    return frozenset(
+        p
+        for p, forms, form in _PLACE_FORMS
+        if any(f in folded for f in forms) and form.search(folded)
+    )
