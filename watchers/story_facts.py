@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)(千|万|億)?")
-_MULTIPLIERS = {"千": 1_000, "万": 10_000, "億": 100_000_000}
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)(千|万|億|割)?")
+_MULTIPLIERS = {"割": 10, "千": 1_000, "万": 10_000, "億": 100_000_000}  # 6割 is 60%
 
 
 def plain(text: str) -> str:
@@ -17,7 +17,7 @@ def plain(text: str) -> str:
 
 def numbers(text: str) -> frozenset[str]:
     """The numbers a text writes in digits (5.9 and 5,9 alike; full-width digits too; 5千 as
-    5000, as Japanese writes round numbers)."""
+    5000, as Japanese writes round numbers, and 6割 as 60)."""
     found = set()
     for digits, multiplier in _NUMBER.findall(plain(text)):
         number = digits.replace(",", ".")
