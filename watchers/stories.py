@@ -31,8 +31,10 @@ from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from watchers.story_sketch import Sketch, conflict, sketch
-from watchers.story_words import script_of, story_tokens
+from watchers.story_bridge import REGIONS
+from watchers.story_facts import quantities_agree
+from watchers.story_sketch import Sketch, conflict, crossing_conflict, sketch, title_bridges
+from watchers.story_words import places, script_of, story_tokens
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
     from watchers.embedding import Vectors
@@ -46,6 +48,13 @@ STORY_FLOOR = 0.25  # the mean resemblance a story's reports must have with a ne
 # share and fewer names and numbers to veto with: a paraphrase scores lower, so it may join a
 # story at a lower resemblance (UCI headlines; every labelled pair has a summary).
 HEADLINE_THRESHOLD, HEADLINE_FLOOR = 0.40, 0.20
+# Two reports of the islands' news that report one kind of event (`watchers.story_bridge`)
+# resemble each other more than their words and vectors alone say.
+KIND_BONUS = 0.3
+# Reports in different languages share no words: they join on their titles' vectors alone,
+# when the facts that cross languages agree (`crossing`).
+CROSS_COSINE = 0.80
+CROSS_WINDOW = timedelta(hours=24)
 IDF_PRIOR = 20  # reports assumed beside the window's, so a near-empty window weighs evenly
 # A story keeps only its first few reports in the index, a lookup reads the postings of its
 # rarest tokens up to a budget, and weighs only the stories of the best candidates: a feed of
@@ -82,7 +91,30 @@ def resemblance(
     )
     cosine = float(vectors[0] @ vectors[1])
     semantic = min(1.0, max(0.0, (cosine - VECTOR_FLOOR) / VECTOR_SPAN))
-    return (semantic + LEXICAL_WEIGHT * lexical) / (1 + LEXICAL_WEIGHT) * (1 - apart / window)
+    agreed = KIND_BONUS if a.kinds & b.kinds and a.local and b.local else 0.0
+    together = min(1.0, (semantic + LEXICAL_WEIGHT * lexical + agreed) / (1 + LEXICAL_WEIGHT))
+    return together * (1 - apart / window)
+
+
+def crossing(a: Sketch, b: Sketch, apart: timedelta, cosine: float) -> float:
+    """How surely two reports in different languages tell one event: their titles' cosine, if
+    it reaches `CROSS_COSINE` within `CROSS_WINDOW`, nothing conflicts, and both name the
+    event alike (a kind of event, a person or place other than a whole region, a number of
+    their titles); otherwise 0."""
+    if (
+        cosine < CROSS_COSINE
+        or apart >= CROSS_WINDOW
+        or a.script == b.script
+        or crossing_conflict(a, b)
+    ):
+        return 0.0
+    named = (
+        a.kinds & b.kinds
+        or (a.title_actors & b.actors) - REGIONS
+        or (b.title_actors & a.actors) - REGIONS
+        or (a.title_numbers and b.title_numbers and quantities_agree(a.title_numbers, b.numbers))
+    )
+    return cosine if named else 0.0
 
 
 def story_score(scores: Sequence[float], floor: float = STORY_FLOOR) -> float:
@@ -93,11 +125,21 @@ def story_score(scores: Sequence[float], floor: float = STORY_FLOOR) -> float:
     return max(scores) if sum(scores) / len(scores) >= floor else 0.0
 
 
+def bridge_keys(
+    kinds: frozenset[str], actors: frozenset[str], islands: frozenset[str]
+) -> frozenset[str]:
+    """What a report in another language is looked up by: its title's kinds of event, people
+    and places."""
+    return frozenset(chain(kinds, (f"@{a}" for a in actors), (f"@{p}" for p in islands)))
+
+
 class _Entry:
     """A report in the index. One added by its text alone (`StoryIndex.add_text`) is sketched
     when a lookup first weighs it: most reports of a first poll never are."""
 
-    __slots__ = ("_report", "_text", "at", "item_id", "script", "story_id", "title", "tokens")
+    __slots__ = (
+        "_report", "_text", "at", "bridges", "item_id", "script", "story_id", "title", "tokens",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -116,8 +158,11 @@ class _Entry:
                 script_of(f"{title}\n{summary}"),
             )
             self.title = title.strip()
+            kinds, actors = title_bridges(title)
+            self.bridges = bridge_keys(kinds, actors, places(title))
         else:
             self.tokens, self.script, self.title = report.tokens, report.script, report.title
+            self.bridges = bridge_keys(report.kinds, report.title_actors, report.title_places)
 
     @property
     def report(self) -> Sketch:
@@ -152,6 +197,7 @@ class StoryIndex:
         self._entries: dict[int, _Entry] = {}
         self._postings: defaultdict[str, dict[str, set[int]]] = defaultdict(dict)  # by script
         self._df: defaultdict[str, Counter[str]] = defaultdict(Counter)  # by script
+        self._bridges: dict[str, set[int]] = {}  # bridge_keys, every script
         self._order: deque[int] = deque()
         self._stories: defaultdict[int, list[int]] = defaultdict(list)
 
@@ -173,10 +219,15 @@ class StoryIndex:
         return lambda token: math.log(total / (df[token] + 1))
 
     def find(self, report: Sketch, at: datetime) -> int | None:
-        """The story this report joins, if any: among those of the best candidates, the one
-        `story_score` rates highest, if that reaches the threshold."""
+        """The story this report joins, if any: among those of the best candidates of its
+        language, the one `story_score` rates highest, if that reaches the threshold; else the
+        story of another language that `crossing` rates highest."""
         if len(report.tokens) < MIN_TOKENS:
             return None
+        found = self._find_in_script(report, at)
+        return self._find_across(report, at) if found is None else found
+
+    def _find_in_script(self, report: Sketch, at: datetime) -> int | None:
         script = self._postings[report.script]
         postings = [posting for token in report.tokens if (posting := script.get(token))]
         scanned: list[set[int]] = []
@@ -226,6 +277,42 @@ class StoryIndex:
                 best, best_score = story, value
         return best
 
+    def _find_across(self, report: Sketch, at: datetime) -> int | None:
+        keys = bridge_keys(report.kinds, report.title_actors, report.title_places)
+        shared = Counter(
+            chain.from_iterable(self._bridges.get(key, ()) for key in keys)
+        ).most_common()
+        candidates: list[_Entry] = []
+        stories: set[int] = set()
+        for item_id, _ in shared:
+            entry = self._entries[item_id]
+            if entry.script == report.script or abs(at - entry.at) >= CROSS_WINDOW:
+                continue
+            if entry.story_id not in stories and self._may_cross(report, entry.story_id):
+                stories.add(entry.story_id)
+                candidates.append(entry)
+                if len(candidates) == MAX_CANDIDATES:
+                    break
+        if not candidates:
+            return None
+        self._vectors_of(chain([report.title], (e.report.title for e in candidates)))
+        mine = self.vectors[report.title]
+        best, best_score = None, 0.0
+        for entry in candidates:
+            cosine = float(mine @ self.vectors[entry.report.title])
+            score = crossing(report, entry.report, abs(at - entry.at), cosine)
+            if score > best_score:
+                best, best_score = entry.story_id, score
+        return best
+
+    def _may_cross(self, report: Sketch, story_id: int) -> bool:
+        """Whether a report may join a story of other languages: none of its reports is in the
+        report's own (that comparison said no), and none conflicts with it."""
+        members = [self._entries[i] for i in self._stories[story_id]]
+        return all(
+            m.script != report.script and not crossing_conflict(report, m.report) for m in members
+        )
+
     def add(self, item_id: int, story_id: int, report: Sketch, at: datetime) -> None:
         if item_id not in self._entries:
             self._add(_Entry(item_id, story_id, at, report))
@@ -247,6 +334,8 @@ class StoryIndex:
         for token in entry.tokens:
             script.setdefault(token, set()).add(item_id)
         self._df[entry.script].update(entry.tokens)
+        for key in entry.bridges:
+            self._bridges.setdefault(key, set()).add(item_id)
         self._order.append(item_id)
         self._stories[story_id].append(item_id)
 
@@ -268,6 +357,11 @@ class StoryIndex:
             posting.discard(entry.item_id)
             if not posting:
                 del script[token]
+        for key in entry.bridges:
+            bridged = self._bridges[key]
+            bridged.discard(entry.item_id)
+            if not bridged:
+                del self._bridges[key]
         df = self._df[entry.script]
         df.subtract(entry.tokens)
         for token in entry.tokens:

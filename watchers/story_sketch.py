@@ -7,6 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from watchers.story_bridge import (
+    ACTOR_LEXICON,
+    KIND_LEXICON,
+    KURIL_LEXICON,
+    ends_apart,
+    kinds_conflict,
+)
 from watchers.story_facts import dates, numbers, plain, quantities_agree
 from watchers.story_words import (
     REPLY,
@@ -16,6 +23,7 @@ from watchers.story_words import (
     story_tokens,
     title_names,
 )
+from watchers.topics.normalise import WORD, normalise
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +43,11 @@ class Sketch:
     title_dates: frozenset[tuple[int, int]] = frozenset()  # (month, day)
     dates: frozenset[tuple[int, int]] = frozenset()
     headline: bool = False  # no summary, or one that adds no token to the title
+    # what reports in other languages compare too (`watchers.story_bridge`)
+    kinds: frozenset[str] = frozenset()  # of event, that the title reports
+    title_actors: frozenset[str] = frozenset()
+    actors: frozenset[str] = frozenset()
+    local: bool = False  # news of the islands: the news those kinds of event were written for
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -47,12 +60,21 @@ class Sketch:
         return cls(*values)
 
 
-def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
-    """The report's sketch; `words` as for `story_tokens`, when the caller has them."""
+def sketch(
+    title: str, summary: str, words: list[str] | None = None, title_words: int | None = None
+) -> Sketch:
+    """The report's sketch; `words` as for `story_tokens`, when the caller has them, the
+    first `title_words` of them the title's."""
     text = f"{title}\n{summary}"
+    kinds, title_actors = title_bridges(
+        title, None if words is None or title_words is None else words[:title_words]
+    )
+    if words is None:
+        words = WORD.findall(normalise(text))
     islands = places(text)
     names = title_names(title, summary)  # a report mentions what its own title names
     tokens = story_tokens(title, summary, words)
+    actors = ACTOR_LEXICON.find(words) | title_actors
     return Sketch(
         tokens,
         names,
@@ -67,16 +89,34 @@ def sketch(title: str, summary: str, words: list[str] | None = None) -> Sketch:
         dates(title),
         dates(text),
         not summary.strip() or tokens <= story_tokens(title, ""),
+        kinds,
+        title_actors,
+        actors,
+        bool(islands or actors or KURIL_LEXICON.find(words)),
     )
+
+
+def title_bridges(
+    title: str, words: list[str] | None = None
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The kinds of event a title reports, and the people and places of
+    `watchers.story_bridge` it names; `words`, when given, are its normalised words."""
+    words = WORD.findall(normalise(title)) if words is None else words
+    return KIND_LEXICON.find(words), ACTOR_LEXICON.find(words)
 
 
 def conflict(a: Sketch, b: Sketch) -> bool:
     """Two events: each title names someone, a number or an island the other never mentions,
     a title's day is none of the days the other names, the two name days and none in common,
-    or one replies (rejects, rebuts) and the other does not."""
+    one replies (rejects, rebuts) and the other does not, two reports of the islands' news
+    report other kinds of event (a deployment and drills, a capsizing and a seizure), or talks
+    that ended in different ways."""
     return (
         a.reply != b.reply
+        or (a.local and b.local and kinds_conflict(a.kinds, b.kinds))
+        or ends_apart(a.kinds, b.kinds)
         or (not a.names <= b.mentions and not b.names <= a.mentions)
+        or (not a.title_actors <= b.actors and not b.title_actors <= a.actors)
         or (
             not quantities_agree(a.title_numbers, b.numbers)
             and not quantities_agree(b.title_numbers, a.numbers)
@@ -85,6 +125,28 @@ def conflict(a: Sketch, b: Sketch) -> bool:
         or _other_day(a, b)
         or _other_day(b, a)
         or bool(a.dates and b.dates and not a.dates & b.dates)  # two days: two events
+    )
+
+
+def crossing_conflict(a: Sketch, b: Sketch) -> bool:
+    """Two reports in different languages tell two events: as `conflict` says, with the people
+    and places of `watchers.story_bridge` for names and each title's islands in the other
+    report (with no words in common, nothing else vouches for a place), or their titles report
+    other kinds of event."""
+    return (
+        a.reply != b.reply
+        or (not a.title_actors <= b.actors and not b.title_actors <= a.actors)
+        or kinds_conflict(a.kinds, b.kinds)
+        or (
+            not quantities_agree(a.title_numbers, b.numbers)
+            and not quantities_agree(b.title_numbers, a.numbers)
+        )
+        or not a.title_places <= b.places
+        or not b.title_places <= a.places
+        or bool(a.places and b.places and not a.places & b.places)  # two islands: two events
+        or _other_day(a, b)
+        or _other_day(b, a)
+        or bool(a.dates and b.dates and not a.dates & b.dates)
     )
 
 

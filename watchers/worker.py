@@ -113,12 +113,13 @@ def item_facts(
     if not topics:
         return ItemFacts(topics, fingerprint, lang=language)
     summary = _brief_of(item.summary, item.title, matcher, doc)
-    report = (
-        sketch(item.title, item.summary, doc.words("title") + doc.words("summary"))
-        if sketches
-        else None
-    )
+    report = _sketch_of(item, doc) if sketches else None
     return ItemFacts(topics, fingerprint, report, summary.text, summary.marks, language)
+
+
+def _sketch_of(item: Item, doc: Document) -> Sketch:
+    title = doc.words("title")
+    return sketch(item.title, item.summary, title + doc.words("summary"), len(title))
 
 
 def _brief_of(text: str, title: str, matcher: TopicMatcher, doc: Document | None = None) -> Brief:
@@ -152,7 +153,7 @@ def with_watches(index: QueryIndex, item: Item, facts: ItemFacts) -> ItemFacts:
         if hit.field == "summary" and hit.offset is not None
     ]
     made = brief(item.summary, offsets)
-    report = sketch(item.title, item.summary, doc.words("title") + doc.words("summary"))
+    report = _sketch_of(item, doc)
     return ItemFacts(topics, facts.fingerprint, report, made.text, made.marks, facts.lang)
 
 

@@ -1,0 +1,172 @@
+"""Stories across languages: the kinds of event, people and places that English, Russian and
+Japanese reports name alike, and when two reports in different languages tell one event."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from watchers.stories import CROSS_COSINE, StoryIndex, crossing
+from watchers.story_bridge import ACTORS, KINDS, Lexicon, kinds_conflict
+from watchers.story_facts import numbers
+from watchers.story_sketch import conflict, crossing_conflict, sketch, title_bridges
+from watchers.story_words import places
+from watchers.topics.normalise import WORD, is_cjk, normalise
+
+T0 = datetime(2027, 5, 12, 1, 0, tzinfo=UTC)
+
+
+def plain_find(table: dict[str, tuple[str, ...]], text: str) -> frozenset[str]:
+    """The ids a normalised text names, form by form with a regular expression."""
+    found = set()
+    for key, forms in table.items():
+        for form in forms:
+            whole, bare = form.endswith("$"), form.rstrip("$")
+            if is_cjk(bare):
+                hit = bare in text
+            else:  # words of a phrase: with anything but letters and digits between them
+                end = r"(?!\w)" if whole else ""
+                body = r"\W+".join(map(re.escape, re.split("[ -]", bare)))
+                hit = re.search(rf"(?<!\w){body}{end}", text) is not None
+            if hit:
+                found.add(key)
+    return frozenset(found)
+
+
+_PIECES = [f.rstrip("$") for forms in (*KINDS.values(), *ACTORS.values()) for f in forms]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_PIECES),
+            st.text(alphabet="abcdefgпрсту択捉地震 -,.", max_size=6),
+        ),
+        max_size=12,
+    )
+)
+def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
+    text = normalise(" ".join(pieces))
+    table = {**KINDS, **ACTORS}
+    assert Lexicon(table).find(WORD.findall(text)) == plain_find(dict(table), text)
+
+
+@pytest.mark.parametrize(
+    ("title", "kinds", "actors"),
+    [
+        ("Magnitude 6.1 quake strikes off Etorofu", {"quake"}, set()),
+        ("Землетрясение магнитудой 6,1 произошло у берегов Итурупа", {"quake"}, set()),
+        ("択捉島沖でM6.1の地震　津波の心配なし", {"quake"}, set()),
+        ("Lavrov: no basis for peace treaty talks with Japan", {"talks"}, {"lavrov"}),
+        ("ラブロフ外相「平和条約交渉の根拠ない」", {"talks"}, {"lavrov"}),
+        ("Пограничники задержали японскую шхуну у Шикотана", {"seizure"}, set()),
+        ("Storm cuts power to Severo-Kurilsk", {"storm", "outage"}, {"severo-kurilsk"}),
+        ("Шторм оставил Северо-Курильск без света", {"storm", "outage"}, {"severo-kurilsk"}),
+        ("Oil sinks on weak China data", {"accident"}, set()),  # why kinds need local news
+        ("Ashore at last", set(), set()),  # "ash" is a whole word
+        ("Такаити заявила, что Япония стремится к договору", set(), {"takaichi"}),
+    ],
+)
+def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:
+    assert title_bridges(title) == (frozenset(kinds), frozenset(actors))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "apart"),
+    [
+        ({"drills"}, {"deployment"}, True),
+        ({"visit", "construction"}, {"visit"}, False),
+        ({"accident", "search"}, {"seizure"}, True),
+        (set(), {"seizure"}, False),  # a title without a kind says nothing
+        ({"talks", "agreed"}, {"talks", "stalled"}, True),  # two ends of talks
+        ({"talks", "agreed"}, {"fishing", "agreed"}, False),
+    ],
+)
+def test_kinds_conflict(a: set[str], b: set[str], apart: bool) -> None:
+    assert kinds_conflict(frozenset(a), frozenset(b)) is apart
+    assert kinds_conflict(frozenset(b), frozenset(a)) is apart
+
+
+def test_places_and_numbers_that_cross_languages() -> None:
+    assert places("Forest fire near Kurilsk on Iturup") == {"iturup"}  # not Urup
+    assert places("Уруп и Итуруп") == {"urup", "iturup"}
+    assert places("貝殻島周辺でコンブ漁") == places("у острова Сигнальный") == {"habomai"}
+    assert numbers("関心6割切る") == {"60"}
+
+
+QUAKE_EN = sketch(
+    "Magnitude 6.1 quake strikes off Etorofu, no tsunami warning",
+    "An earthquake with a preliminary magnitude of 6.1 struck off Etorofu Island early Tuesday.",
+)
+QUAKE_RU = sketch(
+    "Землетрясение магнитудой 6,1 произошло у берегов Итурупа",
+    "Землетрясение магнитудой 6,1 зарегистрировано во вторник у острова Итуруп.",
+)
+AFTERSHOCK_JA = sketch("択捉島付近で余震か　M4.8", "択捉島付近を震源とするM4.8の地震があった。")
+PLANT_RU = sketch(
+    "На Итурупе открылся новый рыбоперерабатывающий завод",
+    "Завод в Рейдово на Итурупе перерабатывает до 800 тонн рыбы в сутки.",
+)
+SHIKOTAN_JA = sketch("色丹島沖でM6.1の地震", "色丹島沖でM6.1の地震があった。")
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "cosine", "apart", "joined"),
+    [
+        (QUAKE_EN, QUAKE_RU, 0.87, HOUR, True),
+        (QUAKE_EN, QUAKE_RU, CROSS_COSINE - 0.01, HOUR, False),  # the vectors must agree
+        (QUAKE_EN, QUAKE_RU, 0.87, timedelta(hours=30), False),  # a day apart: another event
+        (QUAKE_EN, AFTERSHOCK_JA, 0.90, HOUR, False),  # another magnitude, another kind
+        (QUAKE_RU, PLANT_RU, 0.95, HOUR, False),  # one language: not this decision
+        (QUAKE_EN, PLANT_RU, 0.90, HOUR, False),  # the same island, another kind of event
+        (QUAKE_EN, SHIKOTAN_JA, 0.90, HOUR, False),  # another island
+    ],
+)
+def test_crossing(a: object, b: object, cosine: float, apart: timedelta, joined: bool) -> None:
+    assert isinstance(a, type(QUAKE_EN)) and isinstance(b, type(QUAKE_EN))
+    assert (crossing(a, b, apart, cosine) > 0) is joined
+    assert (crossing(b, a, apart, cosine) > 0) is joined
+
+
+def test_kinds_split_local_news_in_one_language_only() -> None:
+    deploy = sketch("Russia to deploy Bastion missile systems on Iturup", "")
+    drills = sketch("Russia holds drills with Bastion missile systems on Iturup", "")
+    assert conflict(deploy, drills) and crossing_conflict(deploy, drills)
+    oil = sketch("Oil sinks on weak China data", "")
+    stocks = sketch("Stocks open lower on weak China data", "")
+    assert not conflict(oil, stocks)  # no island, nobody of the gazetteer: words, not events
+
+
+def test_a_report_joins_the_story_of_another_language_and_another_event_does_not() -> None:
+    index = StoryIndex()
+    index.add(1, 1, QUAKE_EN, T0)
+    index.add(2, 2, PLANT_RU, T0 + HOUR)
+    assert index.find(QUAKE_RU, T0 + HOUR) == 1
+    index.add(3, 1, QUAKE_RU, T0 + HOUR)
+    tsunami_ja = sketch("択捉島沖でM6.1の地震　津波の心配なし", "択捉島沖でM6.1の地震があった。")
+    assert index.find(tsunami_ja, T0 + 2 * HOUR) == 1
+    assert index.find(AFTERSHOCK_JA, T0 + 2 * HOUR) is None
+    plant_en = sketch(
+        "New fish processing plant opens on Iturup",
+        "A plant that handles 800 tonnes of fish a day opened in Reidovo on Iturup.",
+    )
+    assert index.find(plant_en, T0 + 2 * HOUR) == 2
+    russian = StoryIndex()
+    russian.add(1, 1, QUAKE_RU, T0)
+    assert russian.find(QUAKE_EN, T0 + HOUR) == 1
+    assert russian.find(QUAKE_EN, T0 + 30 * HOUR) is None  # the day's window has passed
+
+
+def test_people_and_the_ends_of_talks_split_one_language_too() -> None:
+    takaichi = sketch("高市首相「平和条約締結の方針変わらず」", "高市首相は記者団に述べた。")
+    lavrov = sketch("ラブロフ外相「平和条約交渉の根拠ない」", "ラブロフ外相が述べた。")
+    assert conflict(takaichi, lavrov)  # kanji and katakana names alike
+    agreed = sketch("日ロサケ・マス交渉妥結　漁獲枠2050トン", "")
+    stalled = sketch("日ロ漁業交渉まとまらず　出漁見通せず", "")
+    assert not agreed.local and conflict(agreed, stalled)  # of any news
+    assert not conflict(agreed, sketch("日ロサケ・マス交渉が妥結", ""))

@@ -1,0 +1,221 @@
+"""What reports in different languages can compare: the kind of event a title reports and the
+people and places it names, as ids that are the same in English, Russian and Japanese."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
+
+from watchers.topics.normalise import is_cjk
+
+# Forms are matched in a text's normalised words: a Latin or Cyrillic form as the start of a
+# word ("$" after it: the whole word), a form with a space or hyphen as the start of words in a
+# row, a Japanese form anywhere.
+KINDS: Mapping[str, tuple[str, ...]] = {
+    "quake": (
+        "quake", "earthquake", "tremor", "seismic", "tsunami", "землетрясен", "толчк",
+        "толчок", "сейсм", "цунами", "地震", "震度", "津波",
+    ),
+    "aftershock": ("aftershock", "афтершок", "余震"),
+    "eruption": (
+        "erupt", "ash$", "изверж", "изверг", "пепел", "пепла", "пеплов", "噴火", "噴煙",
+    ),
+    "storm": (
+        "storm", "typhoon", "cyclone", "blizzard", "gale$", "gales$", "шторм", "циклон",
+        "тайфун", "ураган", "метел", "пург", "暴風", "台風", "低気圧", "大雪", "高波", "しけ",
+    ),
+    "outage": (
+        "blackout", "outage", "power cut", "cuts power", "without power", "without electricity",
+        "без света", "без электри", "обесточ", "停電",
+    ),
+    "fire": (
+        "fire$", "fires$", "wildfire", "blaze", "пожар", "возгоран", "火災", "火事",
+    ),
+    "drills": (
+        "drill", "exercise", "manoeuvr", "maneuver", "wargam", "учени", "маневр", "стрельб",
+        "отработал", "условн",
+        "演習", "訓練", "射撃",
+    ),
+    "deployment": (
+        "deploy", "combat duty", "развер", "размест", "заступил", "на дежурство", "配備",
+    ),
+    "entry ban": (
+        "entry ban", "banned from entering", "въезд", "стоп-лист", "入国禁止", "入国を禁止",
+    ),
+    "commemoration": (
+        "anniversar", "commemorat", "wreath", "memorial", "годовщин", "почтил", "памят",
+        "венк", "мемориал", "慰霊", "追悼", "記念式", "周年",
+    ),
+    "protest": (
+        "protest", "summon", "протест", "вызвал посл", "вызвали посл", "抗議", "呼び出", "召致",
+    ),
+    "visit": (
+        "visit", "inspect", "tour$", "tours$", "toured$", "посет", "посещ", "визит", "осмотр",
+        "побывал", "訪問", "視察", "訪れ",
+    ),
+    "seizure": (
+        "seiz", "detain", "detention", "arrest", "captur", "задерж", "арест", "拿捕", "拘束",
+        "逮捕",
+    ),
+    "accident": (
+        "capsiz", "sink", "sank$", "sunk$", "aground", "collid", "collision", "crash",
+        "опрокин", "затону", "на мель", "столкн", "крушен", "авари", "転覆", "沈没", "座礁",
+        "衝突", "事故",
+    ),
+    "medevac": (
+        "airlift", "air ambulance", "medevac", "санавиац", "медэвакуац", "緊急搬送", "ドクターヘリ",
+    ),
+    "search": (
+        "missing", "rescu", "пропал", "пропавш", "спас", "поиск", "行方不明", "救助", "捜索",
+    ),
+    "opening": (
+        "open$", "opens$", "opened$", "inaugurat", "unveil", "launches$", "launched$", "открыл",
+        "открыт", "открыва", "заработал", "запущ", "запуст", "開業", "開所", "開校", "開設",
+        "稼働", "開通", "運用開始",
+    ),
+    "construction": (
+        "construct", "reconstruct", "build", "built$", "renovat", "строител", "строят",
+        "постро", "реконструкц", "建設", "工事", "着工", "改修",
+    ),
+    "halt": (
+        "halt", "shut", "suspend", "repair", "breakdown", "malfunction", "останов",
+        "приостанов", "ремонт", "прекрат", "停止", "休止", "故障", "中止", "中断", "閉鎖",
+    ),
+    "talks": (
+        "talks$", "negotiat", "summit", "переговор", "саммит", "会談", "交渉", "協議",
+    ),
+    "fishing": (
+        "harvest", "fishing season", "добыч", "промысел", "промысл", "путин", "解禁", "出漁",
+        "漁が始", "漁始",
+    ),
+    "agreed": (
+        "agree", "deal$", "accord$", "согласова", "договорил", "妥結", "合意",
+    ),
+    "stalled": (
+        "stall", "deadlock", "impasse", "тупик", "безрезультат", "まとまらず", "難航", "決裂",
+        "物別れ",
+    ),
+    "request": (
+        "ask$", "asks$", "asked$", "request", "urge", "попрос", "просьб", "призвал", "призыв",
+        "要請", "要望",
+    ),
+    "graves": ("grave$", "graves$", "cemeter", "могил", "кладбищ", "墓参", "墓地"),
+    "aerial": ("aerial", "from the air", "облет", "上空"),
+    "poll": ("poll$", "polls$", "survey", "опрос", "世論調査"),
+    "economic zone": (
+        "customs", "tax-free", "tax break", "таможен", "льгот", "関税", "特区", "免税",
+    ),
+    "election": ("election", "elect$", "elected$", "vote", "выбор", "голосова", "選挙", "投票"),
+    "court": ("court", "fined$", "sentenc", "ruling", "суд$", "суда$", "суде$", "штраф", "оштраф",
+              "приговор", "裁判", "判決", "罰金"),
+}  # fmt: skip
+
+# People and places that outlets of every language name, by the forms their names take.
+ACTORS: Mapping[str, tuple[str, ...]] = {
+    "putin": ("putin", "путин", "プーチン"),
+    "lavrov": ("lavrov", "лавров", "ラブロフ"),
+    "peskov": ("peskov", "песков", "ペスコフ"),
+    "zakharova": ("zakharova", "захарова", "захаровой", "ザハロワ"),
+    "medvedev": ("medvedev", "медведев", "メドベージェフ"),
+    "shoigu": ("shoigu", "шойгу", "ショイグ"),
+    "belousov": ("belousov", "белоусов", "ベロウソフ"),
+    "mishustin": ("mishustin", "мишустин", "ミシュスチン"),
+    "trutnev": ("trutnev", "трутнев", "トルトネフ"),
+    "limarenko": ("limarenko", "лимаренко", "リマレンコ"),
+    "galuzin": ("galuzin", "галузин", "ガルージン"),
+    "nozdrev": ("nozdrev", "ноздрев", "ノズドレフ"),
+    "takaichi": ("takaichi", "такаити", "高市"),
+    "ishiba": ("ishiba", "исиба", "石破"),
+    "kishida": ("kishida", "кисида", "岸田"),
+    "motegi": ("motegi", "мотеги", "茂木"),
+    "iwaya": ("iwaya", "ивая", "岩屋"),
+    "kamikawa": ("kamikawa", "камикава", "上川"),
+    "hayashi": ("hayashi", "хаяси", "林官房", "林外相", "林芳正"),
+    "muto": ("muto$", "муто$", "武藤"),
+    "ebeko": ("ebeko", "эбеко", "エベコ"),
+    "severo-kurilsk": ("severo-kurilsk", "severokurilsk", "северо-курильск", "セベロクリリスク"),
+    "yuzhno-kurilsk": ("yuzhno-kurilsk", "южно-курильск", "ユジノクリリスク"),
+    "malokurilskoye": ("malokurilsk", "малокурильск", "マロクリリスコエ"),
+    "mendeleyevo": ("mendeleyevo", "mendeleevo", "менделеево", "メンデレーエボ"),
+    "nemuro": ("nemuro", "немуро", "根室"),
+    "hokkaido": ("hokkaido", "хоккайдо", "北海道"),
+    "sakhalin": ("sakhalin", "сахалин", "サハリン"),
+}  # fmt: skip
+
+
+# Named by most reports from there, whatever happened: no sign of one event.
+REGIONS = frozenset({"hokkaido", "sakhalin"})
+# The islands as a whole, for telling their news from other news (not a place to compare).
+KURILS: Mapping[str, tuple[str, ...]] = {
+    "kurils": (
+        "kuril",
+        "northern territories",
+        "курил",
+        "курильск",
+        "千島",
+        "北方領土",
+        "北方四島",
+    ),
+}
+
+
+class Lexicon:
+    """Finds which ids of a table of forms a text's normalised words name, cheaply: a word's
+    form is looked up by the word's first three letters, and only Japanese forms and phrases
+    are searched for in the words joined."""
+
+    def __init__(self, table: Mapping[str, Iterable[str]]) -> None:
+        self._by_start: defaultdict[str, list[tuple[str, bool, str]]] = defaultdict(list)
+        self._japanese: list[tuple[str, str]] = []  # (form, id)
+        self._phrases: list[tuple[str, str]] = []
+        for key, forms in table.items():
+            for form in forms:
+                whole = form.endswith("$")
+                form = form.rstrip("$")
+                if is_cjk(form):
+                    self._japanese.append((form, key))
+                elif " " in form or "-" in form:
+                    self._phrases.append((" " + form.replace("-", " "), key))
+                else:
+                    self._by_start[form[:3]].append((form, whole, key))
+
+    def find(self, words: Sequence[str]) -> frozenset[str]:
+        """The ids that a text's normalised words (`watchers.topics.normalise.WORD`) name."""
+        found = set()
+        distinct = set(words)
+        # most texts name none: the starts are compared in C first
+        if starts := {word[:3] for word in distinct} & self._by_start.keys():
+            for word in distinct:
+                for form, whole, key in (
+                    self._by_start.get(word[:3], ()) if word[:3] in starts else ()
+                ):
+                    if word == form or (not whole and word.startswith(form)):
+                        found.add(key)
+        text = " " + " ".join(words)
+        for form, key in chain(self._phrases, self._japanese if is_cjk(text) else ()):
+            if form in text:
+                found.add(key)
+        return frozenset(found)
+
+
+KIND_LEXICON = Lexicon(KINDS)
+ACTOR_LEXICON = Lexicon(ACTORS)
+KURIL_LEXICON = Lexicon(KURILS)
+
+
+# Two ends of talks: an agreement and a deadlock are two events, whatever else they share.
+OUTCOMES = frozenset({"agreed", "stalled"})
+
+
+def kinds_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two titles report different kinds of event: each names a kind, and none in common; or
+    they report talks ending in different ways."""
+    return bool(a and b and not a & b) or ends_apart(a, b)
+
+
+def ends_apart(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two titles report talks that ended in different ways (of any news: "talks stall" and
+    "talks agreed" are no figures of speech)."""
+    ends = (a & OUTCOMES, b & OUTCOMES)
+    return "talks" in a & b and bool(ends[0] and ends[1] and not ends[0] & ends[1])
