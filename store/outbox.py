@@ -231,7 +231,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         """Record the outlet of an item that joined a story on the story's recent alerts, to be
         shown as "Also: ...", unless the story already had that outlet (directly, or carried by
         an aggregator) or the name; and queue `item` as a reply to the alert in the chats that
-        follow the story."""
+        follow the story. An outlet writing in another language than the alert's report is
+        shown with that language: "TASS (ru)"."""
         earlier = [
             Source(row["feed_id"], row["outlet"], row["outlet_key"])
             for row in self.db.query(
@@ -245,6 +246,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         alerts = list(
             self.db.query(
                 "SELECT o.id, o.chat_id, o.also, o.state, o.message_id, o.topics, i.feed_id,"
+                " i.lang,"
                 " coalesce(i.outlet, f.title, i.feed_id) AS source"
                 " FROM outbox o JOIN items i ON i.id = o.item_id"
                 " LEFT JOIN feeds f ON f.id = i.feed_id"
@@ -259,8 +261,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             chat_id = alert["chat_id"]
             also = json.loads(alert["also"])
             names = {str(n).casefold() for n in [*also, alert["source"]]}
+            shown = also_name(name, item.lang, alert["lang"])
             if (
-                name.casefold() in names
+                shown.casefold() in names
                 or modes.get(chat_id) == "mute"
                 or not wants(
                     filters.get(chat_id),
@@ -287,5 +290,10 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 )
             self.db.execute(
                 "UPDATE outbox SET also = ?, edit_pending = (state = 'sent') WHERE id = ?",
-                [json.dumps([*also, name]), alert["id"]],
+                [json.dumps([*also, shown]), alert["id"]],
             )
+
+
+def also_name(outlet: str, lang: str | None, alert_lang: str | None) -> str:
+    """How an "Also:" line names an outlet: with its language when the alert's is another."""
+    return f"{outlet} ({lang})" if lang and alert_lang and lang != alert_lang else outlet

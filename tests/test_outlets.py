@@ -220,3 +220,27 @@ def test_a_chat_that_muted_an_outlets_feed_does_not_get_it_through_an_aggregator
     nhk = carried("g2", "NHK", "www3.nhk.or.jp", "https://www3.nhk.or.jp/news/2.html")
     nhk = replace(nhk, title="Japan protests missile drills near Etorofu", guid="g2")
     assert store.ingest(GNEWS, [nhk], now=T0 + timedelta(minutes=1), alert=True).queued == 2
+
+
+def test_an_outlet_in_another_language_is_named_with_it(store: Store) -> None:
+    """A story joined across languages: the English alert's "Also:" names the Russian and the
+    Japanese outlets with their languages; an outlet in the alert's language goes untagged."""
+    ru = FeedState(id="tass-ru", url="https://tass.ru/rss/v2.xml", title="ТАСС")
+    en2 = FeedState(id="kyodo", url="https://english.kyodonews.net/rss/all.xml", title="Kyodo")
+    for feed in (ru, en2):
+        store.ingest(feed, [], now=T0 - timedelta(hours=1), alert=False)
+    first = store.ingest(
+        TASS, [replace(own("t1", ARTICLE, "tass.com"), lang="en")], now=T0, alert=True
+    )
+    story = first.stored[0].story_id
+    joined = [
+        (ru, "r1", "https://tass.ru/armiya/1", "ru"),
+        (NHK, "n1", "https://www3.nhk.or.jp/news/2.html", "ja"),
+        (en2, "k1", "https://english.kyodonews.net/news/3", "en"),
+    ]
+    for minutes, (feed, guid, link, lang) in enumerate(joined, 1):
+        record = replace(own(guid, link, feed.id), lang=lang, story_hint=story)
+        store.ingest(feed, [record], now=T0 + timedelta(minutes=minutes), alert=True)
+    [delivery] = store.due_deliveries(T0 + timedelta(hours=1))
+    assert delivery.also == ("ТАСС (ru)", "NHK (ja)", "Kyodo")
+    assert "Also: ТАСС (ru), NHK (ja), Kyodo" in render_html(to_alert(delivery))
