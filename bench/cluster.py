@@ -16,6 +16,8 @@ stories` (URL and fingerprint keys, the story index, the store's placement decis
   two `cross_lang_heldout*` sets written by others than the one who chose the rules, measured
   before any rule was changed for them: README gives both figures); and, from the cross-
   language sets, every two reports of one language that tell other events within a day.
+- `tgcontest` and our pairs again with titles alone (no summary): the headline path
+  (`HEADLINE_THRESHOLD`) on labelled pairs, Kuril hard negatives included, beside the UCI stream.
 
 Prints one Markdown table (per set and language): pair precision and recall, alerts per
 story, mixed clusters, and the CPU per placed report. `--sweep` also prints the pair figures
@@ -71,6 +73,7 @@ class Figures:
     positives: int = 0
     alerts_per_story: float | None = None
     mixed: float | None = None
+    clusters: int = 0
     cpu: float = 0.0  # seconds, all reports
 
     @property
@@ -84,6 +87,8 @@ class Figures:
     def row(self) -> str:
         aps = "" if self.alerts_per_story is None else f"{self.alerts_per_story:.2f}"
         mixed = "" if self.mixed is None else f"{100 * self.mixed:.1f}%"
+        if self.mixed is not None:
+            mixed += f" ({round(self.mixed * self.clusters)} of {self.clusters})"
         ms = 1000 * self.cpu / max(1, self.reports)
         return (
             f"| {self.name} | {self.lang} | {self.reports} | {self.precision:.3f} |"
@@ -118,6 +123,7 @@ def stream(name: str, reports: list[dict[str, Any]], replay: Replay) -> Figures:
             figures.fp += merged and not same
     figures.alerts_per_story = sum(len(s) for s in per_label.values()) / len(per_label)
     figures.mixed = sum(len(labels) > 1 for labels in clusters.values()) / len(clusters)
+    figures.clusters = len(clusters)
     return figures
 
 
@@ -148,6 +154,11 @@ def our_side(side: dict[str, str]) -> tuple[Any, ...]:
     return side["title"], side["summary"], _time(side.get("published")), side.get("link", "")
 
 
+def title_only(side: Callable[..., tuple[Any, ...]]) -> Callable[..., tuple[Any, ...]]:
+    """The same report as a headline alone (a feed that gives no summary, as Google News)."""
+    return lambda report: (report["title"], "", *side(report)[2:])
+
+
 def halves(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> list[list[Any]]:
     """Rows split by alternate keys in order of first appearance: [tune, held-out]."""
     order = list(dict.fromkeys(key(r) for r in rows))
@@ -170,9 +181,13 @@ def run(replay: Replay) -> list[Figures]:
         tune, held = halves(tg, lambda r: str(r["id"]))
         out += pairs("tgcontest tune half", tune, replay, tg_side)
         out += pairs("tgcontest held-out half", held, replay, tg_side)
+        out += pairs("tgcontest, titles alone", tg, replay, title_only(tg_side))
     for path in [DATA / "story_pairs.jsonl", *sorted(DATA.glob("cross_lang_*.jsonl"))]:
         if path.exists():
             out += pairs(path.stem, _read(path), replay, our_side)
+    if (DATA / "story_pairs.jsonl").exists():
+        rows = _read(DATA / "story_pairs.jsonl")
+        out += pairs("story_pairs, titles alone", rows, replay, title_only(our_side))
     return out
 
 
