@@ -342,7 +342,7 @@ async def test_a_digest_gives_each_story_its_first_sentence_and_outlets_in_russi
     await h.deliver()
     digest = h.api.sent_messages(BORIS)[-1]["text"]
     assert digest.startswith("<b>Сводка</b> · 2 события\n\n<b>Курильские острова</b> #kuril")
-    assert "\n  Новый причал принял первое судно.\n  <i>Также: Kyodo</i>" in digest
+    assert "\n  Новый причал принял первое судно.\n  <i>Также: Kyodo (en)</i>" in digest
     assert "Работы продолжатся" not in digest  # the first sentence only
     assert "\n  新しい岸壁が完成した。\n" in digest + "\n" and "来春" not in digest
 
