@@ -319,3 +319,66 @@ def test_reports_added_by_their_text_are_weighed_as_if_sketched() -> None:
             by_text.add(n, story or n, made, at)
     assert found >= 50 and len(by_text) == len(sketched)
     assert any(entry._report is None for entry in by_text._entries.values())  # never weighed
+
+
+def _hashed_vectors(titles: Sequence[str]) -> Vectors:
+    """A vector per title from its words (so that titles sharing words are alike)."""
+    out = np.zeros((len(titles), 64), np.float32)
+    for row, title in enumerate(titles):
+        for word in title.lower().split():
+            out[row, sum(map(ord, word)) % 64] += 1.0
+        out[row] /= max(float(np.linalg.norm(out[row])), 1e-9)
+    return out
+
+
+_WORDS = [
+    "Iturup",
+    "Kunashir",
+    "ferry",
+    "quake",
+    "Lavrov",
+    "missiles",
+    "fog",
+    "pier",
+    "M6.1",
+    "ash",
+]
+_OPERATION = st.tuples(
+    st.sampled_from(["text", "text", "text", "add", "find", "prune", "len"]),
+    st.integers(1, 12),  # item id (repeats: an id added twice)
+    st.integers(1, 4),  # story id
+    st.lists(st.sampled_from(_WORDS), min_size=1, max_size=6),
+    st.integers(0, 100),  # hours after T0
+)
+
+
+@given(st.lists(_OPERATION, max_size=40), st.integers(2, 8))
+def test_reports_added_by_text_wait_yet_the_index_is_the_one_added_at_once(
+    operations: list[tuple[str, int, int, list[str], int]], limit: int
+) -> None:
+    """`add_text` only queues a report (a first poll's are never weighed in a run that ends
+    first): every lookup, count and eviction is what it would be had each been added at once."""
+    waiting = StoryIndex(limit=limit, embed=_hashed_vectors, waiting_chars=400)
+    at_once = StoryIndex(limit=limit, embed=_hashed_vectors)
+    for kind, item_id, story_id, chosen, hours in operations:
+        title, summary = " ".join(chosen), " ".join(reversed(chosen))
+        at = T0 + timedelta(hours=hours)
+        for index in (waiting, at_once):
+            if kind == "text":
+                index.add_text(item_id, story_id, title, summary, at)
+            elif kind == "add":
+                index.add(item_id, story_id, sketch(title, summary), at)
+            elif kind == "prune":
+                index.prune(at)
+        if kind == "text":
+            len(at_once)  # takes it in now
+        if kind == "find":
+            made = sketch(title, summary)
+            assert waiting.find(made, at) == at_once.find(made, at)
+        if kind == "len":
+            assert len(waiting) == len(at_once)
+        assert len(waiting._waiting) <= 400 // 6  # each report queued here is 6+ characters
+    assert len(waiting) == len(at_once)
+    assert list(waiting._entries) == list(at_once._entries)
+    assert waiting._stories == at_once._stories and waiting._df == at_once._df
+    assert waiting.vectors.keys() == at_once.vectors.keys()

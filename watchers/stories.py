@@ -64,6 +64,9 @@ MAX_PER_STORY = 4
 # in memory whatever the rate of matched items. A report costs about 8 KB (news text) to 15 KB
 # (words no other report shares, as in bench/soak.py); 2,000 is 500 stories or more in 72 hours.
 MAX_REPORTS = 2_000
+# Characters of reports waiting for the index (`StoryIndex.add_text`) that make it take them in
+# at once: a bound on their memory of the order of the index's own at `MAX_REPORTS`.
+WAITING_CHARS = 8_000_000
 MAX_CANDIDATES = 16
 MAX_STORIES = 6
 SCAN_BUDGET = 500
@@ -184,17 +187,22 @@ class StoryIndex:
         embed: Embed | None = None,
         limit: int = MAX_REPORTS,
         headline_threshold: float = HEADLINE_THRESHOLD,
+        waiting_chars: int = WAITING_CHARS,
     ) -> None:
         self.threshold, self.window, self.limit = threshold, window, limit
+        self.waiting_chars = waiting_chars
         self.headline_threshold = headline_threshold
         if embed is None:
             from watchers.embedding import embed_titles
 
             embed = embed_titles
         self.embed = embed
-        self.vectors: dict[str, Vectors] = {}
+        self._vectors: dict[str, Vectors] = {}
         self.fresh: dict[str, Vectors] = {}
         self._entries: dict[int, _Entry] = {}
+        # reports of `add_text` not taken in yet (their tokens are not counted), in order
+        self._waiting: list[tuple[int, int, str, str, datetime]] = []
+        self._waiting_chars = 0
         self._postings: defaultdict[str, dict[str, set[int]]] = defaultdict(dict)  # by script
         self._df: defaultdict[str, Counter[str]] = defaultdict(Counter)  # by script
         self._bridges: dict[str, set[int]] = {}  # bridge_keys, every script
@@ -202,17 +210,25 @@ class StoryIndex:
         self._stories: defaultdict[int, list[int]] = defaultdict(list)
 
     def __len__(self) -> int:
+        self._take_in()
         return len(self._entries)
+
+    @property
+    def vectors(self) -> dict[str, Vectors]:
+        """The title vectors kept, by title."""
+        self._take_in()
+        return self._vectors
 
     def remember_vectors(self, known: Iterable[tuple[str, Vectors]]) -> None:
         """Vectors computed before (by a former run), by title."""
-        self.vectors.update(known)
+        self._take_in()
+        self._vectors.update(known)
 
     def _vectors_of(self, titles: Iterable[str]) -> None:
-        missing = list(dict.fromkeys(t for t in titles if t not in self.vectors))
+        missing = list(dict.fromkeys(t for t in titles if t not in self._vectors))
         if missing:
             for title, vector in zip(missing, self.embed(missing), strict=True):
-                self.vectors[title] = self.fresh[title] = vector
+                self._vectors[title] = self.fresh[title] = vector
 
     def _weight(self, script: str) -> Callable[[str], float]:
         df, total = self._df[script], len(self._entries) + IDF_PRIOR
@@ -222,6 +238,7 @@ class StoryIndex:
         """The story this report joins, if any: among those of the best candidates of its
         language, the one `story_score` rates highest, if that reaches the threshold; else the
         story of another language that `crossing` rates highest."""
+        self._take_in()
         if len(report.tokens) < MIN_TOKENS:
             return None
         found = self._find_in_script(report, at)
@@ -255,7 +272,7 @@ class StoryIndex:
         self._vectors_of(
             chain([report.title], (e.report.title for m in members.values() for e in m))
         )
-        mine, weight = self.vectors[report.title], self._weight(report.script)
+        mine, weight = self._vectors[report.title], self._weight(report.script)
         threshold, floor = self.threshold, STORY_FLOOR
         if report.headline:
             threshold, floor = self.headline_threshold, HEADLINE_FLOOR
@@ -266,7 +283,7 @@ class StoryIndex:
                     report,
                     e.report,
                     abs(at - e.at),
-                    (mine, self.vectors[e.report.title]),
+                    (mine, self._vectors[e.report.title]),
                     weight,
                     self.window,
                 )
@@ -296,10 +313,10 @@ class StoryIndex:
         if not candidates:
             return None
         self._vectors_of(chain([report.title], (e.report.title for e in candidates)))
-        mine = self.vectors[report.title]
+        mine = self._vectors[report.title]
         best, best_score = None, 0.0
         for entry in candidates:
-            cosine = float(mine @ self.vectors[entry.report.title])
+            cosine = float(mine @ self._vectors[entry.report.title])
             score = crossing(report, entry.report, abs(at - entry.at), cosine)
             if score > best_score:
                 best, best_score = entry.story_id, score
@@ -314,14 +331,29 @@ class StoryIndex:
         )
 
     def add(self, item_id: int, story_id: int, report: Sketch, at: datetime) -> None:
+        self._take_in()
         if item_id not in self._entries:
             self._add(_Entry(item_id, story_id, at, report))
 
     def add_text(self, item_id: int, story_id: int, title: str, summary: str, at: datetime) -> None:
         """`add` for a report that no lookup may ever weigh (those of a first poll, those of
-        the window at a start): its tokens now, the rest of its sketch when first weighed."""
-        if item_id not in self._entries:
-            self._add(_Entry(item_id, story_id, at, text=(title, summary)))
+        the window at a start). It waits: the index takes it in (its tokens) at the next call
+        that reads or changes the index, so a run that ends first (`poll --once`) never pays
+        for it; the rest of its sketch is made when a lookup first weighs it."""
+        self._waiting.append((item_id, story_id, title, summary, at))
+        self._waiting_chars += len(title) + len(summary)
+        if self._waiting_chars > self.waiting_chars:
+            self._take_in()
+
+    def _take_in(self) -> None:
+        """Add the reports waiting since `add_text`, in their order: the index ends as it
+        would have had each been added at once."""
+        if not self._waiting:
+            return
+        waiting, self._waiting, self._waiting_chars = self._waiting, [], 0
+        for item_id, story_id, title, summary, at in waiting:
+            if item_id not in self._entries:
+                self._add(_Entry(item_id, story_id, at, text=(title, summary)))
 
     def _add(self, entry: _Entry) -> None:
         item_id, story_id = entry.item_id, entry.story_id
@@ -341,6 +373,7 @@ class StoryIndex:
 
     def prune(self, now: datetime) -> None:
         """Forget reports (and vectors) older than the window."""
+        self._take_in()
         while self._order:
             entry = self._entries.get(self._order[0])
             if entry is not None and now - entry.at <= self.window:
@@ -367,7 +400,7 @@ class StoryIndex:
         for token in entry.tokens:
             if df[token] <= 0:  # Counter.subtract keeps zeros: without this, df grows for ever
                 del df[token]
-        self.vectors.pop(entry.title, None)
+        self._vectors.pop(entry.title, None)
         members = self._stories[entry.story_id]
         members.remove(entry.item_id)
         if not members:
