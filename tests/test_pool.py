@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import pickle
+import subprocess
 import sys
 from concurrent.futures.process import BrokenProcessPool
 
@@ -126,3 +127,47 @@ async def test_workers_started_before_the_event_loop_read_a_first_polls_feed_uns
         assert set(pool._pool()._processes) == workers  # type: ignore[attr-defined]
     finally:
         await pool.aclose()
+
+
+PRESTART = """
+import asyncio, os, threading
+from watchers.pool import ParsePool
+from watchers.topics.compile import TopicSpec
+
+def method(pool):
+    return pool._pool()._mp_context.get_start_method()
+
+async def replaced(pool):
+    await pool.start()
+    os.kill(next(iter(pool._pool()._processes)), 9)
+    body = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
+    for _ in range(2):  # the first read meets the dead worker
+        read = await pool.read(body, feed_id="f", url="u", headers={}, spec=TopicSpec())
+    print(read.parsed.title, method(pool))
+    await pool.aclose()
+
+alone = ParsePool("processes", 1)
+alone.prestart()
+print(method(alone))
+asyncio.run(replaced(alone))
+stop = threading.Event()
+waiting = threading.Thread(target=stop.wait)
+waiting.start()
+busy = ParsePool("processes", 1)
+busy.prestart()
+print(method(busy))
+busy.close()
+stop.set()
+"""
+
+
+def test_prestart_forks_workers_only_in_a_process_with_no_other_thread() -> None:
+    """A fork copies only the calling thread: a lock another thread held would stay held in
+    the child. Workers prestarted alone are forked; with a thread running, or to replace a
+    dead worker's pool, they are spawned."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, "-c", PRESTART], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n") == ["fork", "t spawn", "spawn", ""]
