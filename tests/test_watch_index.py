@@ -147,6 +147,24 @@ def test_explaining_skips_only_alternatives_that_cannot_match(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(queries, min_size=1, max_size=8), st.lists(items, min_size=1, max_size=6))
+def test_an_explained_match_names_the_topics_a_plain_match_does(
+    chosen: list[str], documents: list[dict[str, str | None]]
+) -> None:
+    """A parse worker takes an item's topics from the explained match it makes the brief from
+    (`watchers.worker.item_facts`): explaining finds no more and no fewer."""
+    matcher = Matcher({f"w{n}": parse(query) for n, query in enumerate(chosen)})
+    split = SplitMatcher()
+    for n, query in enumerate(chosen):
+        split.add(f"w{n}", query, parse(query))
+    for topics in (matcher, split.done()):
+        for item in documents:
+            doc = _document(item)
+            plain = [m.topic_id for m in topics.match(doc)]
+            assert plain == [m.topic_id for m in topics.match(doc, explain=True)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(queries, min_size=1, max_size=8), st.lists(items, min_size=1, max_size=6))
 def test_the_index_answers_as_evaluating_every_query(
     chosen: list[str], documents: list[dict[str, str | None]]
 ) -> None:

@@ -6,7 +6,7 @@ clusters and stores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,7 +16,7 @@ from watchers.items import MAX_SUMMARY, Item, ParsedFeed
 from watchers.language import item_language
 from watchers.story_sketch import Sketch, sketch
 from watchers.summary import Brief, brief
-from watchers.topics.compile import TopicMatcher, TopicSpec, matcher_of
+from watchers.topics.compile import Match, TopicMatcher, TopicSpec, matcher_of
 from watchers.topics.engine import Document
 from watchers.topics.index import QueryIndex
 
@@ -108,11 +108,12 @@ def item_facts(
         {"title": item.title, "summary": item.summary, "content": ""},
         {"lang": language, "source": item.feed_id},
     )
-    topics = tuple(m.topic_id for m in matcher.match(doc))
+    matches = matcher.match(doc, explain=True)
+    topics = tuple(m.topic_id for m in matches)
     fingerprint = content_fingerprint(item.summary, doc.words("summary"))
     if not topics:
         return ItemFacts(topics, fingerprint, lang=language)
-    summary = _brief_of(item.summary, item.title, matcher, doc)
+    summary = brief(item.summary, _summary_offsets(matches))
     report = _sketch_of(item, doc) if sketches else None
     return ItemFacts(topics, fingerprint, report, summary.text, summary.marks, language)
 
@@ -122,15 +123,18 @@ def _sketch_of(item: Item, doc: Document) -> Sketch:
     return sketch(item.title, item.summary, title + doc.words("summary"), len(title))
 
 
-def _brief_of(text: str, title: str, matcher: TopicMatcher, doc: Document | None = None) -> Brief:
-    fields = doc or Document({"title": title, "summary": text, "content": ""})
-    offsets = [
+def _summary_offsets(matches: Sequence[Match]) -> list[int]:
+    return [
         hit.offset
-        for match in matcher.match(fields, explain=True)
+        for match in matches
         for hit in match.hits
         if hit.field == "summary" and hit.offset is not None
     ]
-    return brief(text, offsets)
+
+
+def _brief_of(text: str, title: str, matcher: TopicMatcher) -> Brief:
+    doc = Document({"title": title, "summary": text, "content": ""})
+    return brief(text, _summary_offsets(matcher.match(doc, explain=True)))
 
 
 def with_watches(index: QueryIndex, item: Item, facts: ItemFacts) -> ItemFacts:
