@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.cli import EXIT_USAGE
 from bot.config import Config
-from bot.delivery.render import ago
-from bot.i18n import EN, Texts
 from store import AsyncStore, Stats, Store
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller, PollReport
@@ -29,6 +27,8 @@ from watchers.topics.compile import compile_topics
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from bot.i18n import Texts
 
 
 def _console(out: TextIO) -> Console:
@@ -43,6 +43,8 @@ def _console(out: TextIO) -> Console:
 def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
     """A health table of the configured feeds."""
     from rich.table import Table
+
+    from bot.delivery.render import ago  # with babel's catalogues: not for `poll --once`
 
     with Store(settings.store.path) as store:
         states = {s.id: s for s in store.feed_states()}
@@ -71,8 +73,13 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def stats_lines(figures: Stats, now: datetime, tr: Texts = EN) -> list[str]:
-    """The figures of /stats (in the admin's language) and `kurilwatch stats`, as plain lines."""
+def stats_lines(figures: Stats, now: datetime, tr: Texts | None = None) -> list[str]:
+    """The figures of /stats (in the admin's language, else English) and `kurilwatch stats`,
+    as plain lines."""
+    from bot.delivery.render import ago
+    from bot.i18n import EN
+
+    tr = EN if tr is None else tr
     per_day = ", ".join(f"{day[5:]} {n}" for day, n in figures.stories_per_day.items())
     deliveries = ", ".join(f"{state} {n}" for state, n in sorted(figures.deliveries.items()))
     oldest = figures.oldest_queued
