@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
-import numpy as np
-
 from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
 from watchers import poll_timing
 from watchers.aggregator import is_aggregator_link
@@ -379,7 +377,7 @@ class Poller:
             else:
                 self.stories.add(item.id, item.story_id, report, item.fetched_at)
         fresh, self.stories.fresh = self.stories.fresh, {}
-        return [(title, vector.astype(np.float16).tobytes()) for title, vector in fresh.items()]
+        return [(title, vector.astype("float16").tobytes()) for title, vector in fresh.items()]
 
     async def load_stories(self) -> None:
         """Fill the story index with the items (and title vectors) of the last window."""
@@ -390,10 +388,13 @@ class Poller:
 
         def load() -> None:  # tens of thousands of items after a start: off the event loop
             self.stories.prune(now)
-            self.stories.remember_vectors(
-                (title, np.frombuffer(blob, np.float16).astype(np.float32))
-                for title, blob in vectors
-            )
+            if vectors:  # numpy (0.1 s of a start) only where there are vectors to read
+                import numpy as np
+
+                self.stories.remember_vectors(
+                    (title, np.frombuffer(blob, np.float16).astype(np.float32))
+                    for title, blob in vectors
+                )
             for item_id, story_id, title, summary, at in rows:
                 self.stories.add_text(item_id, story_id, title, summary, at)
 

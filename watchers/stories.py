@@ -174,6 +174,14 @@ class _Entry:
         return self._report
 
 
+def _embed_titles(titles: Sequence[str]) -> Vectors:
+    """The model's vectors: it (and numpy) loads with the first title to embed, not with the
+    index (`poll --once` of first polls never embeds)."""
+    from watchers.embedding import embed_titles
+
+    return embed_titles(titles)
+
+
 class StoryIndex:
     """The recent reports of every story, to find which story a new report belongs to.
 
@@ -192,11 +200,7 @@ class StoryIndex:
         self.threshold, self.window, self.limit = threshold, window, limit
         self.waiting_chars = waiting_chars
         self.headline_threshold = headline_threshold
-        if embed is None:
-            from watchers.embedding import embed_titles
-
-            embed = embed_titles
-        self.embed = embed
+        self.embed = embed or _embed_titles
         self._vectors: dict[str, Vectors] = {}
         self.fresh: dict[str, Vectors] = {}
         self._entries: dict[int, _Entry] = {}
