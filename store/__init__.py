@@ -1,5 +1,6 @@
 """SQLite store of kurilwatch: schema migrations and the domain verbs the daemon needs."""
 
+import store.lean_import  # noqa: F401  (first: sqlite_utils without numpy)
 from store.archive import PastItem, Story
 from store.async_store import AsyncStore
 from store.controls import ChatFilter, Feedback, FeedbackRow, SentAlert, wants

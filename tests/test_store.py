@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ from sqlite_utils import Database
 
 from store import AsyncStore, FeedState, ItemRecord, SearchError, Store, migrations
 from store.items import INDEX_EVERY
+from tests.conftest import ROOT
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -339,3 +342,23 @@ def test_title_vectors_are_kept_for_the_window_and_pruned_after(store: Store) ->
         keys_for=timedelta(days=365),
     )
     assert store.title_vectors(now - timedelta(days=30)) == [("Fog", b"\x04")]
+
+
+LEAN_IMPORT = """
+import sys
+import bot.config, bot.commands  # what `kurilwatch poll --once` imports before it polls
+lean = "numpy" not in sys.modules
+import sqlite_utils.db
+import numpy  # the daemon's title vectors import it later
+print(lean, sqlite_utils.db.np, numpy.float16(1) + 1)
+"""
+
+
+def test_the_store_imports_sqlite_utils_without_numpy_and_numpy_still_imports() -> None:
+    """numpy is 0.1 s of CPU at every command's start, which sqlite_utils would load only to
+    type numpy values the store never gives it (`store.lean_import`)."""
+    result = subprocess.run(
+        [sys.executable, "-c", LEAN_IMPORT], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "None", "2.0"]
