@@ -308,7 +308,12 @@ class Poller:
             unseen = list(await asyncio.gather(*(self._full_text(pair) for pair in unseen)))
         now = self.clock()
         alert = state.primed
-        records, sketches = await self._on_story_thread(_records, unseen, self.stories, now, alert)
+        if alert:
+            records, sketches = await self._on_story_thread(
+                _records, unseen, self.stories, now, alert
+            )
+        else:  # a first poll looks no story up: its records are made here, not behind lookups
+            records, sketches = _records(unseen, self.stories, now, alert)
         next_at = await self._next_success(feed, fetched, parsed)
         state = replace(
             state,
