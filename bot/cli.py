@@ -142,6 +142,10 @@ def _command(args: argparse.Namespace, pool: ParsePool | None) -> int:
         return EXIT_USAGE
     token = settings.token()
     setup_logging(args.log_level, secrets=[token] if token else [], log_format=args.log_format)
+    if pool is not None:  # a parse worker looks the topics' Russian word forms up meanwhile
+        from watchers.topics.compile import russian_words
+
+        pool.look_up_forms(russian_words(t.query for t in settings.topics.values()))
     if args.command == "match":
         return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
     if args.command == "stories":

@@ -23,7 +23,7 @@ from store import AsyncStore, Stats, Store
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller, PollReport
 from watchers.pool import ParsePool
-from watchers.topics.compile import compile_topics
+from watchers.topics.compile import Topics, compile_topics
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -204,10 +204,12 @@ async def poll_once(
         print(f"kurilwatch poll: no feed {feed_id!r}; feeds: {known}", file=sys.stderr)
         return EXIT_USAGE
     pool = pool or ParsePool("processes")
-    # the workers start (0.3 s of imports) while the store opens and the first requests wait
+    # the workers start (spawned, unless `kurilwatch poll` forked them already) while the store
+    # opens and the first requests wait
     warming = asyncio.create_task(pool.start())
-    # and the topics compile (pymorphy3's dictionaries load) on a thread meanwhile
-    compiling = asyncio.create_task(asyncio.to_thread(compile_topics, settings.topics))
+    # and the topics compile on a thread meanwhile, with the Russian word forms a worker looked
+    # up (`kurilwatch poll`), else loading pymorphy3's dictionaries here
+    compiling = asyncio.create_task(_compiled(settings, pool))
     store = await AsyncStore(settings.store.path).open()
     try:
         async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
@@ -237,6 +239,11 @@ async def poll_once(
         # write-ahead log into the database file (70 ms after a first poll of 200 feeds)
         await asyncio.gather(pool.aclose(), store.close())
     return 0
+
+
+async def _compiled(settings: Config, pool: ParsePool) -> Topics:
+    await pool.receive_forms()
+    return await asyncio.to_thread(compile_topics, settings.topics)
 
 
 def _stories_fail(message: str) -> int:

@@ -171,3 +171,47 @@ def test_prestart_forks_workers_only_in_a_process_with_no_other_thread() -> None
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n") == ["fork", "t spawn", "spawn", ""]
+
+
+FORMS_COMPILE = """
+import asyncio, hashlib, pickle, sys
+from bot.config import load_config
+from watchers.pool import ParsePool
+from watchers.topics.compile import compile_topics, russian_words
+
+topics = load_config("config.yaml").topics
+pool = ParsePool("processes", 1)
+if sys.argv[1] == "worker":
+    pool.prestart()
+    pool.look_up_forms(russian_words(t.query for t in topics.values()))
+
+async def main():
+    await pool.receive_forms()
+    compiled = compile_topics(topics)
+    spec = pickle.dumps((compiled.spec.queries, sorted((w, sorted(f)) for w, f in compiled.spec.forms)))
+    print("pymorphy3" in sys.modules, len(compiled.spec.forms), hashlib.sha256(spec).hexdigest())
+    await pool.aclose()
+
+asyncio.run(main())
+"""
+
+
+def test_topics_compiled_with_a_workers_word_forms_are_the_ones_compiled_here() -> None:
+    """`kurilwatch poll` has a prestarted worker look the topics' Russian word forms up while
+    it starts (`ParsePool.look_up_forms`): the same forms and spec, and no dictionaries here."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    answers = []
+    for where in ("worker", "here"):
+        result = subprocess.run(
+            [sys.executable, "-c", FORMS_COMPILE, where],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        answers.append(result.stdout.split())
+    (worker_loaded, worker_words, worker_spec), (here_loaded, here_words, here_spec) = answers
+    assert (worker_loaded, here_loaded) == ("False", "True")
+    assert worker_words == here_words != "0"
+    assert worker_spec == here_spec

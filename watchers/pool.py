@@ -9,13 +9,14 @@ yet (a command's start) are forked from it, with what it has imported so far.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -24,9 +25,11 @@ from typing import Literal, TypeVar
 from watchers.items import ParsedFeed
 from watchers.summary import Brief
 from watchers.topics.compile import TopicSpec
+from watchers.topics.morph import forms_of, give_forms
 from watchers.worker import ReadFeed, from_wire, read_article, read_feed, read_feed_wire
 
 PoolKind = Literal["processes", "threads"]
+Forms = tuple[tuple[str, frozenset[str]], ...]
 T = TypeVar("T")
 PARENT_CHECK = 0.5  # seconds between a worker's looks at whether the daemon still runs
 
@@ -43,6 +46,7 @@ class ParsePool:
         self.workers = workers or default_workers()
         self._executor: Executor | None = None
         self._starting: list[Future[None]] = []  # the workers' warm-up, from `prestart`
+        self._forms: Future[Forms] | None = None  # from `look_up_forms`
 
     def _pool(self, fork: bool = False) -> Executor:
         if self._executor is None:
@@ -72,6 +76,22 @@ class ParsePool:
             pool = self._pool(fork)
             with _sigint_blocked():
                 self._starting = [pool.submit(_warm) for _ in range(self.workers)]
+
+    def look_up_forms(self, words: Sequence[str]) -> None:
+        """Have a prestarted worker look up these Russian words' forms now, while this process
+        goes on starting: loading the morphology dictionaries is 0.1 s of CPU that a command's
+        start-up would otherwise wait for. `receive_forms` hands them to this process."""
+        if self._starting and words and self._forms is None:
+            with _sigint_blocked():
+                self._forms = self._pool().submit(forms_of, list(words))
+
+    async def receive_forms(self) -> None:
+        """Hand this process the forms `look_up_forms` asked for (none, if the worker failed:
+        compiling the topics then looks them up here)."""
+        if self._forms is not None:
+            with contextlib.suppress(Exception):
+                forms: Forms = await asyncio.wrap_future(self._forms)
+                give_forms(forms)
 
     async def start(self) -> None:
         """Start the workers now (they import feedparser), not on the first feed."""

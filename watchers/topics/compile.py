@@ -6,7 +6,7 @@ import contextlib
 import functools
 import hashlib
 import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -90,16 +90,24 @@ def _compile(
 ) -> tuple[TopicMatcher, list[str]]:
     for tid, query in queries.items():
         tree = parse(query)
-        words.update(
-            term.text
-            for term in leaves(tree)
-            if is_cyrillic(term.text) and not term.prefix and not is_cjk(term.text)
-        )
+        words.update(_russian_words(tree))
         if split is None:
             trees[tid] = tree
         else:
             split.add(tid, query, tree)
     return (Matcher(trees) if split is None else split.done()), sorted(words)
+
+
+def _russian_words(tree: Node) -> Iterator[str]:
+    """The words of a query whose Russian forms its matcher looks for."""
+    for term in leaves(tree):
+        if is_cyrillic(term.text) and not term.prefix and not is_cjk(term.text):
+            yield term.text
+
+
+def russian_words(queries: Iterable[str]) -> list[str]:
+    """The words of these queries whose Russian forms compiling them looks up."""
+    return sorted({word for query in queries for word in _russian_words(parse(query))})
 
 
 @dataclass(frozen=True, slots=True)

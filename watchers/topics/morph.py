@@ -45,3 +45,8 @@ def russian_forms(word: str) -> frozenset[str]:
     forms = {normalise(form.word) for parse in chosen for form in parse.lexeme}
     forms.add(word)
     return frozenset(forms)
+
+
+def forms_of(words: Iterable[str]) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Each word with its forms (`russian_forms`), for `give_forms` in another process."""
+    return tuple((word, russian_forms(word)) for word in words)
