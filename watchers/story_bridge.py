@@ -14,8 +14,8 @@ from watchers.topics.normalise import is_cjk
 # row, a Japanese form anywhere.
 KINDS: Mapping[str, tuple[str, ...]] = {
     "quake": (
-        "quake", "earthquake", "tremor", "seismic", "tsunami", "землетрясен", "толчк",
-        "толчок", "сейсм", "цунами", "地震", "震度", "津波",
+        "quake", "earthquake", "tremor", "seismic", "tsunami", "землетрясен", "толчки$",
+        "толчков$", "сейсм", "цунами", "地震", "震度", "津波",
     ),
     "aftershock": ("aftershock", "афтершок", "余震"),
     "eruption": (
@@ -33,7 +33,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "fire$", "fires$", "wildfire", "blaze", "пожар", "возгоран", "火災", "火事",
     ),
     "drills": (
-        "drill", "exercise", "manoeuvr", "maneuver", "wargam", "учени", "маневр", "стрельб",
+        "drill$", "drills$", "exercises$", "manoeuvr", "maneuver", "wargam", "war games",
+        "учения$", "учений$", "учениях$", "учениям$", "учениями$", "маневр", "стрельб",
         "отработал", "условн",
         "演習", "訓練", "射撃",
     ),
@@ -41,7 +42,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "deploy", "combat duty", "развер", "размест", "заступил", "на дежурство", "配備",
     ),
     "entry ban": (
-        "entry ban", "banned from entering", "въезд", "стоп-лист", "入国禁止", "入国を禁止",
+        "entry ban", "banned from entering", "запрет на въезд", "закрыла въезд", "закрыл въезд",
+        "запретил въезд", "стоп-лист", "入国禁止", "入国を禁止",
     ),
     "commemoration": (
         "anniversar", "commemorat", "wreath", "memorial", "годовщин", "почтил", "памят",
@@ -55,13 +57,13 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "побывал", "訪問", "視察", "訪れ",
     ),
     "seizure": (
-        "seiz", "detain", "detention", "arrest", "captur", "задерж", "арест", "拿捕", "拘束",
+        "seiz", "detain", "detention", "arrest", "captur", "задержа", "арест", "拿捕", "拘束",
         "逮捕",
     ),
     "accident": (
         "capsiz", "sink", "sank$", "sunk$", "aground", "collid", "collision", "crash",
-        "опрокин", "затону", "на мель", "столкн", "крушен", "авари", "転覆", "沈没", "座礁",
-        "衝突", "事故",
+        "опрокин", "затону", "на мель", "столкн", "крушен", "авария$", "аварии$", "аварию$",
+        "転覆", "沈没", "座礁", "衝突", "事故",
     ),
     "medevac": (
         "airlift", "air ambulance", "medevac", "санавиац", "медэвакуац", "緊急搬送", "ドクターヘリ",
@@ -70,24 +72,25 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "missing", "rescu", "пропал", "пропавш", "спас", "поиск", "行方不明", "救助", "捜索",
     ),
     "opening": (
-        "open$", "opens$", "opened$", "inaugurat", "unveil", "launches$", "launched$", "открыл",
+        "open$", "opens$", "opened$", "inaugurat", "unveil", "открыл",
         "открыт", "открыва", "заработал", "запущ", "запуст", "開業", "開所", "開校", "開設",
         "稼働", "開通", "運用開始",
     ),
     "construction": (
-        "construct", "reconstruct", "build", "built$", "renovat", "строител", "строят",
+        "construct", "reconstruct", "built$", "renovat", "строител", "строят",
         "постро", "реконструкц", "建設", "工事", "着工", "改修",
     ),
     "halt": (
-        "halt", "shut", "suspend", "repair", "breakdown", "malfunction", "останов",
-        "приостанов", "ремонт", "прекрат", "停止", "休止", "故障", "中止", "中断", "閉鎖",
+        "halt", "shut$", "shuts$", "shutdown", "suspend", "repair", "breakdown", "malfunction",
+        "останов", "приостанов", "ремонт", "прекрат", "停止", "休止", "故障", "中止", "中断",
+        "閉鎖",
     ),
     "talks": (
         "talks$", "negotiat", "summit", "переговор", "саммит", "会談", "交渉", "協議",
     ),
     "fishing": (
-        "harvest", "fishing season", "добыч", "промысел", "промысл", "путин", "解禁", "出漁",
-        "漁が始", "漁始",
+        "harvest", "fishing season", "kelp", "промысел", "промысл", "ламинари", "解禁", "出漁",
+        "漁が始", "漁始", "コンブ", "昆布",
     ),
     "agreed": (
         "agree", "deal$", "accord$", "согласова", "договорил", "妥結", "合意",
@@ -97,17 +100,17 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "物別れ",
     ),
     "request": (
-        "ask$", "asks$", "asked$", "request", "urge", "попрос", "просьб", "призвал", "призыв",
-        "要請", "要望",
+        "ask$", "asks$", "asked$", "request", "urge$", "urges$", "urged$", "попрос", "просьб",
+        "призвал", "призыв", "要請", "要望",
     ),
-    "graves": ("grave$", "graves$", "cemeter", "могил", "кладбищ", "墓参", "墓地"),
+    "graves": ("graves$", "grave visit", "cemeter", "могил", "кладбищ", "墓参", "墓地"),
     "aerial": ("aerial", "from the air", "облет", "上空"),
     "poll": ("poll$", "polls$", "survey", "опрос", "世論調査"),
     "economic zone": (
         "customs", "tax-free", "tax break", "таможен", "льгот", "関税", "特区", "免税",
     ),
     "election": ("election", "elect$", "elected$", "vote", "выбор", "голосова", "選挙", "投票"),
-    "court": ("court", "fined$", "sentenc", "ruling", "суд$", "суда$", "суде$", "штраф", "оштраф",
+    "court": ("court$", "courts$", "fined$", "sentenc", "суд$", "суде$", "штраф", "оштраф",
               "приговор", "裁判", "判決", "罰金"),
 }  # fmt: skip
 
@@ -130,7 +133,7 @@ ACTORS: Mapping[str, tuple[str, ...]] = {
     "kishida": ("kishida", "кисида", "岸田"),
     "motegi": ("motegi", "мотеги", "茂木"),
     "iwaya": ("iwaya", "ивая", "岩屋"),
-    "kamikawa": ("kamikawa", "камикава", "上川"),
+    "kamikawa": ("kamikawa", "камикава", "上川外相", "上川陽子"),
     "hayashi": ("hayashi", "хаяси", "林官房", "林外相", "林芳正"),
     "muto": ("muto$", "муто$", "武藤"),
     "ebeko": ("ebeko", "эбеко", "エベコ"),
@@ -146,6 +149,11 @@ ACTORS: Mapping[str, tuple[str, ...]] = {
 
 # Named by most reports from there, whatever happened: no sign of one event.
 REGIONS = frozenset({"hokkaido", "sakhalin"})
+# The places of `ACTORS` on or by the islands: a report naming one is the islands' news (people
+# are not: Putin's news is mostly other news).
+LOCAL_PLACES = frozenset(
+    {"ebeko", "severo-kurilsk", "yuzhno-kurilsk", "malokurilskoye", "mendeleyevo", "nemuro"}
+)
 # The islands as a whole, for telling their news from other news (not a place to compare).
 KURILS: Mapping[str, tuple[str, ...]] = {
     "kurils": (

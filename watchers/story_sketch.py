@@ -11,6 +11,7 @@ from watchers.story_bridge import (
     ACTOR_LEXICON,
     KIND_LEXICON,
     KURIL_LEXICON,
+    LOCAL_PLACES,
     ends_apart,
     kinds_conflict,
 )
@@ -92,7 +93,7 @@ def sketch(
         kinds,
         title_actors,
         actors,
-        bool(islands or actors or KURIL_LEXICON.find(words)),
+        bool(islands or actors & LOCAL_PLACES or KURIL_LEXICON.find(words)),
     )
 
 
