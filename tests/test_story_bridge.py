@@ -3,7 +3,10 @@ Japanese reports name alike, and when two reports in different languages tell on
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -69,6 +72,13 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Oil sinks on weak China data", {"accident"}, set()),  # why kinds need local news
         ("Ashore at last", set(), set()),  # "ash" is a whole word
         ("Такаити заявила, что Япония стремится к договору", set(), {"takaichi"}),
+        # words that look like kinds of event and are not
+        ("Путин посетил Итуруп", {"visit"}, {"putin"}),  # not the fishing season (путина)
+        ("Рейсы на Итуруп задерживаются из-за тумана", set(), set()),  # a delay, no seizure
+        ("Japan voices grave concern over Kunashir", set(), set()),
+        ("Ученики школы на Шикотане", set(), set()),  # pupils, not drills
+        ("Oil drilling courtesy call on Iturup", set(), set()),
+        ("Упростила въезд на Курилы", set(), set()),  # entry made easier: no ban
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:
@@ -170,3 +180,57 @@ def test_people_and_the_ends_of_talks_split_one_language_too() -> None:
     stalled = sketch("日ロ漁業交渉まとまらず　出漁見通せず", "")
     assert not agreed.local and conflict(agreed, stalled)  # of any news
     assert not conflict(agreed, sketch("日ロサケ・マス交渉が妥結", ""))
+
+
+def test_reports_of_other_languages_leave_a_story_open_to_its_own() -> None:
+    """A story told in three languages: an English paraphrase still joins it (the Russian and
+    Japanese reports do not count against it in the words' comparison)."""
+    index = StoryIndex()
+    index.add(1, 1, QUAKE_EN, T0)
+    tsunami_ja = sketch("択捉島沖でM6.1の地震　津波の心配なし", "択捉島沖でM6.1の地震があった。")
+    for item_id, report in ((2, QUAKE_RU), (3, tsunami_ja)):
+        assert index.find(report, T0 + HOUR) == 1
+        index.add(item_id, 1, report, T0 + HOUR)
+    paraphrase = sketch(
+        "6.1 tremor off Russian-held island",
+        "An earthquake of magnitude 6.1 struck off Etorofu on Tuesday.",
+    )
+    assert index.find(paraphrase, T0 + 2 * HOUR) == 1
+
+
+def test_other_news_does_not_cross_languages() -> None:
+    oil = sketch("Oil sinks on weak China data", "Crude fell after China's trade figures.")
+    toyota = sketch(
+        "Акции Toyota упали после аварии на заводе", "Акции упали после аварии на заводе."
+    )
+    assert not oil.local and not toyota.local
+    assert crossing(oil, toyota, HOUR, 0.95) == 0
+
+
+JOIN_ACROSS = """
+from datetime import UTC, datetime, timedelta
+from watchers.stories import StoryIndex
+from watchers.story_sketch import sketch
+t = datetime(2027, 5, 12, 1, tzinfo=UTC)
+index = StoryIndex()
+strong = "The quake off Iturup was felt by residents, officials said."
+index.add(1, 1, sketch("Strong earthquake felt across Kuril Islands", strong), t)
+index.add(2, 1, sketch("択捉島で強い揺れ", "択捉島で強い揺れを観測した。"), t + timedelta(minutes=6))
+felt = sketch("Землетрясение ощутили жители Итурупа", "Жители Итурупа ощутили сильное землетрясение.")
+print(index.find(felt, t + timedelta(hours=1)))
+"""
+
+
+@pytest.mark.parametrize("seed", ["6", "7"])
+def test_a_join_across_languages_does_not_hang_on_string_hashing(seed: str) -> None:
+    """Every member of a candidate story is weighed, in an order of item ids (these seeds
+    once scored only the Japanese member, whose kind the Russian title does not share)."""
+    ran = subprocess.run(
+        [sys.executable, "-c", JOIN_ACROSS],
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert ran.stdout.strip() == "1"

@@ -101,23 +101,45 @@ def resemblance(
 
 def crossing(a: Sketch, b: Sketch, apart: timedelta, cosine: float) -> float:
     """How surely two reports in different languages tell one event: their titles' cosine, if
-    it reaches `CROSS_COSINE` within `CROSS_WINDOW`, nothing conflicts, and both name the
-    event alike (a kind of event, a person or place other than a whole region, a number of
-    their titles); otherwise 0."""
-    if (
-        cosine < CROSS_COSINE
-        or apart >= CROSS_WINDOW
-        or a.script == b.script
-        or crossing_conflict(a, b)
-    ):
+    it reaches `CROSS_COSINE` within `CROSS_WINDOW` and `may_cross` says so; otherwise 0."""
+    if cosine < CROSS_COSINE or apart >= CROSS_WINDOW or not may_cross(a, b):
         return 0.0
-    named = (
+    return cosine
+
+
+def may_cross(a: Sketch, b: Sketch) -> bool:
+    """All that `crossing` asks but the vectors and the time: reports in two languages, of the
+    islands' news or with someone both titles name, that name the event alike and conflict in
+    nothing."""
+    return (
+        a.script != b.script
+        and ((a.local and b.local) or bool((a.title_actors & b.title_actors) - REGIONS))
+        and named_alike(a, b)
+        and not crossing_conflict(a, b)
+    )
+
+
+def named_alike(a: Sketch, b: Sketch) -> bool:
+    """Both reports name the event alike: a kind of event of both titles, a person or place of
+    one title (not a whole region) that the other report names, or the numbers of both
+    titles."""
+    return bool(
         a.kinds & b.kinds
         or (a.title_actors & b.actors) - REGIONS
         or (b.title_actors & a.actors) - REGIONS
         or (a.title_numbers and b.title_numbers and quantities_agree(a.title_numbers, b.numbers))
     )
-    return cosine if named else 0.0
+
+
+def _may_join_across(report: Sketch, at: datetime, members: Sequence[_Entry]) -> bool:
+    """Whether a report may join a story of other languages: no report of the story is in its
+    own language (that comparison said no), one of the day names the event alike, and none
+    conflicts with it."""
+    return (
+        all(m.script != report.script for m in members)
+        and any(abs(at - m.at) < CROSS_WINDOW and named_alike(report, m.report) for m in members)
+        and not any(crossing_conflict(report, m.report) for m in members)
+    )
 
 
 def story_score(scores: Sequence[float], floor: float = STORY_FLOOR) -> float:
@@ -209,7 +231,7 @@ class StoryIndex:
         self._waiting_chars = 0
         self._postings: defaultdict[str, dict[str, set[int]]] = defaultdict(dict)  # by script
         self._df: defaultdict[str, Counter[str]] = defaultdict(Counter)  # by script
-        self._bridges: dict[str, set[int]] = {}  # bridge_keys, every script
+        self._bridges: defaultdict[str, dict[str, set[int]]] = defaultdict(dict)  # by script
         self._order: deque[int] = deque()
         self._stories: defaultdict[int, list[int]] = defaultdict(list)
 
@@ -272,7 +294,14 @@ class StoryIndex:
                     break
         if not stories:
             return None
-        members = {story: [self._entries[i] for i in self._stories[story]] for story in stories}
+        members: dict[int, list[_Entry]] = {}
+        for story in stories:
+            entries = [self._entries[i] for i in self._stories[story]]
+            # its reports in other languages say nothing of the words, but must not conflict
+            if not any(
+                e.script != report.script and crossing_conflict(report, e.report) for e in entries
+            ):
+                members[story] = [e for e in entries if e.script == report.script]
         self._vectors_of(
             chain([report.title], (e.report.title for m in members.values() for e in m))
         )
@@ -281,7 +310,7 @@ class StoryIndex:
         if report.headline:
             threshold, floor = self.headline_threshold, HEADLINE_FLOOR
         best, best_score = None, threshold
-        for story in stories:
+        for story in members:
             scores = [
                 resemblance(
                     report,
@@ -301,38 +330,43 @@ class StoryIndex:
     def _find_across(self, report: Sketch, at: datetime) -> int | None:
         keys = bridge_keys(report.kinds, report.title_actors, report.title_places)
         shared = Counter(
-            chain.from_iterable(self._bridges.get(key, ()) for key in keys)
-        ).most_common()
-        candidates: list[_Entry] = []
-        stories: set[int] = set()
-        for item_id, _ in shared:
-            entry = self._entries[item_id]
-            if entry.script == report.script or abs(at - entry.at) >= CROSS_WINDOW:
+            chain.from_iterable(
+                bridges.get(key, ())
+                for script, bridges in self._bridges.items()
+                if script != report.script
+                for key in keys
+            )
+        )
+        # most keys in common first, then the oldest: an order that string hashing cannot move
+        ranked = sorted(shared.items(), key=lambda pair: (-pair[1], pair[0]))[:SCAN_BUDGET]
+        stories: dict[int, list[_Entry]] = {}
+        seen: set[int] = set()
+        for item_id, _ in ranked:
+            story = self._entries[item_id].story_id
+            if story in seen:
                 continue
-            if entry.story_id not in stories and self._may_cross(report, entry.story_id):
-                stories.add(entry.story_id)
-                candidates.append(entry)
-                if len(candidates) == MAX_CANDIDATES:
+            seen.add(story)
+            members = [self._entries[i] for i in self._stories[story]]
+            if _may_join_across(report, at, members):
+                stories[story] = members
+                if len(stories) == MAX_STORIES:
                     break
-        if not candidates:
+        if not stories:
             return None
-        self._vectors_of(chain([report.title], (e.report.title for e in candidates)))
+        titles = (m.report.title for members in stories.values() for m in members)
+        self._vectors_of(chain([report.title], titles))
         mine = self._vectors[report.title]
         best, best_score = None, 0.0
-        for entry in candidates:
-            cosine = float(mine @ self._vectors[entry.report.title])
-            score = crossing(report, entry.report, abs(at - entry.at), cosine)
+        for story, members in stories.items():
+            score = max(
+                crossing(
+                    report, m.report, abs(at - m.at), float(mine @ self._vectors[m.report.title])
+                )
+                for m in members
+            )
             if score > best_score:
-                best, best_score = entry.story_id, score
+                best, best_score = story, score
         return best
-
-    def _may_cross(self, report: Sketch, story_id: int) -> bool:
-        """Whether a report may join a story of other languages: none of its reports is in the
-        report's own (that comparison said no), and none conflicts with it."""
-        members = [self._entries[i] for i in self._stories[story_id]]
-        return all(
-            m.script != report.script and not crossing_conflict(report, m.report) for m in members
-        )
 
     def add(self, item_id: int, story_id: int, report: Sketch, at: datetime) -> None:
         self._take_in()
@@ -370,8 +404,9 @@ class StoryIndex:
         for token in entry.tokens:
             script.setdefault(token, set()).add(item_id)
         self._df[entry.script].update(entry.tokens)
+        bridges = self._bridges[entry.script]
         for key in entry.bridges:
-            self._bridges.setdefault(key, set()).add(item_id)
+            bridges.setdefault(key, set()).add(item_id)
         self._order.append(item_id)
         self._stories[story_id].append(item_id)
 
@@ -394,11 +429,12 @@ class StoryIndex:
             posting.discard(entry.item_id)
             if not posting:
                 del script[token]
+        bridges = self._bridges[entry.script]
         for key in entry.bridges:
-            bridged = self._bridges[key]
+            bridged = bridges[key]
             bridged.discard(entry.item_id)
             if not bridged:
-                del self._bridges[key]
+                del bridges[key]
         df = self._df[entry.script]
         df.subtract(entry.tokens)
         for token in entry.tokens:
