@@ -273,7 +273,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 )
             ):
                 continue
-            if modes.get(chat_id) == "follow" and alert["message_id"] is not None:
+            follows = modes.get(chat_id) == "follow" and alert["message_id"] is not None
+            # a reply is a report of its own: it keeps to the chat's news languages too
+            if follows and wants(filters.get(chat_id), lang=item.lang, feed_id=item.feed_id):
                 self.db.execute(
                     "INSERT OR IGNORE INTO outbox (chat_id, story_id, item_id, topics, state,"
                     " attempts, next_attempt_at, created_at, reply_to)"

@@ -244,3 +244,29 @@ def test_an_outlet_in_another_language_is_named_with_it(store: Store) -> None:
     [delivery] = store.due_deliveries(T0 + timedelta(hours=1))
     assert delivery.also == ("ТАСС (ru)", "NHK (ja)", "Kyodo")
     assert "Also: ТАСС (ru), NHK (ja), Kyodo" in render_html(to_alert(delivery))
+
+
+def test_a_followed_story_replies_only_in_the_chats_news_languages(store: Store) -> None:
+    """A report of another language joins the story: "Also:" names it, but a chat that reads
+    English news only gets no reply with it."""
+    first = store.ingest(
+        TASS, [replace(own("t1", ARTICLE, "tass.com"), lang="en")], now=T0, alert=True
+    )
+    story = first.stored[0].story_id
+    [delivery] = store.due_deliveries(T0 + timedelta(minutes=1))
+    store.mark_sent(delivery.id, 555, now=T0 + timedelta(minutes=1))
+    store.control_story(CHAT, story, "follow", now=T0 + timedelta(minutes=2))
+    store.set_news_langs(CHAT, ["en"])
+    japanese = replace(
+        own("n1", "https://www3.nhk.or.jp/news/3.html", "nhk"), lang="ja", story_hint=story
+    )
+    store.ingest(NHK, [japanese], now=T0 + timedelta(minutes=3), alert=True)
+    assert store.due_deliveries(T0 + timedelta(hours=1)) == []  # no reply in Japanese
+    [edit] = store.due_edits()
+    assert edit.also == ("NHK (ja)",)
+    english = replace(
+        own("k1", "https://english.kyodonews.net/news/4", "kyodo"), lang="en", story_hint=story
+    )
+    store.ingest(GNEWS, [english], now=T0 + timedelta(minutes=4), alert=True)
+    [reply] = store.due_deliveries(T0 + timedelta(hours=1))
+    assert reply.reply_to == 555
