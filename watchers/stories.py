@@ -423,18 +423,8 @@ class StoryIndex:
         entry = self._entries.pop(self._order.popleft(), None)
         if entry is None:
             return
-        script = self._postings[entry.script]
-        for token in entry.tokens:
-            posting = script[token]
-            posting.discard(entry.item_id)
-            if not posting:
-                del script[token]
-        bridges = self._bridges[entry.script]
-        for key in entry.bridges:
-            bridged = bridges[key]
-            bridged.discard(entry.item_id)
-            if not bridged:
-                del bridges[key]
+        _unpost(self._postings[entry.script], entry.tokens, entry.item_id)
+        _unpost(self._bridges[entry.script], entry.bridges, entry.item_id)
         df = self._df[entry.script]
         df.subtract(entry.tokens)
         for token in entry.tokens:
@@ -445,3 +435,12 @@ class StoryIndex:
         members.remove(entry.item_id)
         if not members:
             del self._stories[entry.story_id]
+
+
+def _unpost(postings: dict[str, set[int]], keys: Iterable[str], item_id: int) -> None:
+    """Take an item off the postings of its keys, and drop the postings left empty."""
+    for key in keys:
+        posting = postings[key]
+        posting.discard(item_id)
+        if not posting:
+            del postings[key]
