@@ -234,3 +234,18 @@ def test_a_join_across_languages_does_not_hang_on_string_hashing(seed: str) -> N
         check=True,
     )
     assert ran.stdout.strip() == "1"
+
+
+def test_a_town_named_by_both_does_not_make_one_event() -> None:
+    """Like an island, a town sees many events a day: two reports naming Severo-Kurilsk, one
+    of a warship's visit and one of a new flight, are two stories in any two languages."""
+    port_call = sketch(
+        "Pacific Fleet corvette makes port call at Severo-Kurilsk",
+        "The corvette moored in Severo-Kurilsk on Paramushir for three days.",
+    )
+    flights = sketch(
+        "Из Южно-Сахалинска в Северо-Курильск открыли прямой авиарейс",
+        "Первый рейс приземлился в Северо-Курильске на Парамушире.",
+    )
+    assert port_call.local and flights.local
+    assert crossing(port_call, flights, HOUR, 0.95) == 0

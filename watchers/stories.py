@@ -31,7 +31,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from watchers.story_bridge import REGIONS
+from watchers.story_bridge import PLACES
 from watchers.story_facts import quantities_agree
 from watchers.story_sketch import Sketch, conflict, crossing_conflict, sketch, title_bridges
 from watchers.story_words import places, script_of, story_tokens
@@ -113,20 +113,20 @@ def may_cross(a: Sketch, b: Sketch) -> bool:
     nothing."""
     return (
         a.script != b.script
-        and ((a.local and b.local) or bool((a.title_actors & b.title_actors) - REGIONS))
+        and ((a.local and b.local) or bool((a.title_actors & b.title_actors) - PLACES))
         and named_alike(a, b)
         and not crossing_conflict(a, b)
     )
 
 
 def named_alike(a: Sketch, b: Sketch) -> bool:
-    """Both reports name the event alike: a kind of event of both titles, a person or place of
-    one title (not a whole region) that the other report names, or the numbers of both
-    titles."""
+    """Both reports name the event alike: a kind of event of both titles, a person of one
+    title that the other report names (a place, as an island, sees many events a day), or
+    the numbers of both titles."""
     return bool(
         a.kinds & b.kinds
-        or (a.title_actors & b.actors) - REGIONS
-        or (b.title_actors & a.actors) - REGIONS
+        or (a.title_actors & b.actors) - PLACES
+        or (b.title_actors & a.actors) - PLACES
         or (a.title_numbers and b.title_numbers and quantities_agree(a.title_numbers, b.numbers))
     )
 

@@ -154,6 +154,8 @@ REGIONS = frozenset({"hokkaido", "sakhalin"})
 LOCAL_PLACES = frozenset(
     {"ebeko", "severo-kurilsk", "yuzhno-kurilsk", "malokurilskoye", "mendeleyevo", "nemuro"}
 )
+# Where something happened, as an island is: many events there a day, so no sign of one.
+PLACES = REGIONS | LOCAL_PLACES
 # The islands as a whole, for telling their news from other news (not a place to compare).
 KURILS: Mapping[str, tuple[str, ...]] = {
     "kurils": (
