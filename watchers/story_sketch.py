@@ -123,6 +123,7 @@ def conflict(a: Sketch, b: Sketch) -> bool:
             and not quantities_agree(b.title_numbers, a.numbers)
         )
         or (not a.title_places <= b.places and not b.title_places <= a.places)
+        or bool(a.places and b.places and not a.places & b.places)  # two islands: two events
         or _other_day(a, b)
         or _other_day(b, a)
         or bool(a.dates and b.dates and not a.dates & b.dates)  # two days: two events
