@@ -249,3 +249,10 @@ def test_a_town_named_by_both_does_not_make_one_event() -> None:
     )
     assert port_call.local and flights.local
     assert crossing(port_call, flights, HOUR, 0.95) == 0
+
+
+def test_two_islands_are_two_events_in_one_language_too() -> None:
+    paramushir = sketch("千島列島で地震　津波の影響なし", "パラムシル島沖が震源の地震があった。")
+    kunashir = sketch("国後島付近で地震　津波の影響なし", "国後島付近を震源とする地震があった。")
+    assert conflict(paramushir, kunashir)
+    assert not conflict(kunashir, sketch("国後島付近で地震", "国後島付近が震源。"))
