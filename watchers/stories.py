@@ -1,24 +1,12 @@
-"""Story clustering: the same story told by different outlets, in other words.
+"""Story clustering: the same story told by different outlets, in other words or languages.
 
-A report joins the story of the recent report (of its script) that it resembles most, if
-that resemblance reaches `THRESHOLD` (`HEADLINE_THRESHOLD` for a headline alone) and the
-story's indexed reports resemble it on average at least `STORY_FLOOR`. The resemblance of two
-reports is 0 when they conflict (each title names someone, a number or a Kuril island the
-other report never mentions: Ebeko versus Chikurachki, M6.1 versus M4.8, Shikotan versus
-Kunashir, though "about 2,000" is 2,050 and 2.5 km is 2,500 m; or a title dates its event to a
-day that the other report, naming days, never names; or the two name days, none in common) or
-share no token; otherwise the mean of two signals, scaled down linearly with the time between
-them (0 at the 72-hour window):
-
-- the cosine of their titles' sentence vectors (multilingual-e5-small, `watchers.embedding`),
-  rescaled so that unrelated titles (about 0.80) score 0 and near-paraphrases (0.95) 1;
-- the cosine of their token sets (stems, numbers, Japanese character bigrams), each token
-  weighted by its rarity among the reports of the window (IDF), so that a shared "Kuril"
-  counts little and a shared "Ebeko" much.
-
-Only reports that may alert are compared, and vectors are computed only for them and for the
-members of the few stories they share the most tokens with, then kept (by title) for the
-window. The threshold and weights were chosen with `bench/cluster.py` (README).
+A report joins the story whose reports in its own language it resembles most (`resemblance`:
+title vectors and rare shared tokens, 0 when their facts conflict, `watchers.story_sketch`), if
+that reaches `THRESHOLD` (`HEADLINE_THRESHOLD` for a headline alone); failing that, a story of
+other languages that `crossing` accepts (close title vectors, the facts of
+`watchers.story_bridge` in agreement). Only reports that may alert are embedded, with the
+members of their candidate stories, and vectors are kept by title for the window. Thresholds
+and weights were chosen with `bench/cluster.py` (README).
 """
 
 from __future__ import annotations
