@@ -316,6 +316,8 @@ class StoryIndex:
         return best
 
     def _find_across(self, report: Sketch, at: datetime) -> int | None:
+        if not report.local and not report.title_actors - PLACES:
+            return None  # `may_cross` would refuse every story: nothing to scan or embed
         keys = bridge_keys(report.kinds, report.title_actors, report.title_places)
         shared = Counter(
             chain.from_iterable(
