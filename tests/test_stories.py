@@ -19,7 +19,7 @@ from watchers.stories import MAX_PER_STORY, MAX_REPORTS, StoryIndex
 from watchers.story_facts import dates, numbers
 from watchers.story_replay import StoryReplay
 from watchers.story_sketch import Sketch, conflict, sketch
-from watchers.story_words import STEM_CACHE, script_of, stem, story_tokens
+from watchers.story_words import STEM_CACHE, recalls, script_of, stem, story_tokens
 from watchers.topics.normalise import words
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -211,6 +211,56 @@ def test_two_reports_naming_days_none_in_common_are_two_events() -> None:
     again = sketch("Казань снова худшая по самоизоляции", "Итоги 4 мая и прогноз на 5 мая.")
     assert not conflict(on_4th, again)
     assert not conflict(on_4th, sketch("Казань худшая по самоизоляции", "Жители не сидят дома."))
+
+
+def test_a_report_that_recalls_another_as_an_earlier_event_is_a_follow_up() -> None:
+    """A report whose background sentence ("Напомним, что накануне...", "Earlier, ...")
+    retells the other's title tells a later event; a report of the same event that recalls it
+    (crediting another outlet, or with its own title telling it too) is the same story."""
+    ready = sketch(
+        "Власти Сахалина подтвердили открытие паромной линии на Шикотан 12 июня",
+        "Губернатор сообщил, что паром начнет ходить по расписанию.",
+    )
+    postponed = sketch(
+        "Открытие паромной линии на Шикотан перенесли",
+        "Рейсы отложены из-за шторма, сообщили в порту. Напомним, что накануне власти Сахалина"
+        " подтвердили открытие паромной линии на Шикотан 12 июня.",
+    )
+    assert conflict(postponed, ready) and conflict(ready, postponed)
+    credited = sketch(
+        "Паромная линия на Шикотан откроется 12 июня",
+        "Паром будет ходить раз в неделю. Ранее власти Сахалина подтвердили открытие паромной"
+        " линии на Шикотан 12 июня, сообщало РИА Новости.",
+    )
+    assert not conflict(credited, ready)
+    verdict = sketch(
+        "Court jails former mayor of Kholmsk for seven years",
+        "The court found him guilty of taking bribes. Earlier, police arrested the former"
+        " mayor of Kholmsk on bribery charges.",
+    )
+    arrest = sketch("Police arrest former mayor of Kholmsk on bribery charges", "")
+    assert conflict(verdict, arrest)
+    assert not conflict(verdict, sketch("Former Kholmsk mayor gets seven years for bribes", ""))
+
+
+_OPENINGS = [
+    "Напомним, что",
+    "Накануне",
+    "Ранее",
+    "Earlier,",
+    "Previously",
+    "これに先立ち、",
+    "先に",
+]
+
+
+@given(_TEXT, st.sampled_from(_OPENINGS), _TEXT)
+def test_a_sentence_opening_with_a_recall_is_recalled(before: str, opening: str, told: str) -> None:
+    told = told.replace(".", " ").replace("\n", " ")
+    summary = f"{before.replace('.', ' ')}. {opening} {told}."
+    recalled = story_tokens(f"{opening} {told}.", "")
+    assert recalls(summary) == frozenset({recalled})
+    assert recalls(f"{before.replace('.', ' ')}. Then {told}.") == frozenset()
 
 
 def test_a_title_name_is_one_of_its_own_reports_mentions() -> None:

@@ -20,11 +20,15 @@ from watchers.story_words import (
     REPLY,
     mentions,
     places,
+    recalls,
     script_of,
     story_tokens,
     title_names,
 )
 from watchers.topics.normalise import WORD, normalise
+
+RECALLED_SHARE = 0.8  # of the other title's tokens, in a sentence recalling an earlier event
+RECALLED_TOKENS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class Sketch:
     title_actors: frozenset[str] = frozenset()
     actors: frozenset[str] = frozenset()
     local: bool = False  # news of the islands: the news those kinds of event were written for
+    recalls: frozenset[frozenset[str]] = frozenset()  # `story_words.recalls` of the summary
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -94,6 +99,7 @@ def sketch(
         title_actors,
         actors,
         bool(islands or actors & LOCAL_PLACES or KURIL_LEXICON.find(words)),
+        recalls(summary),
     )
 
 
@@ -111,9 +117,11 @@ def conflict(a: Sketch, b: Sketch) -> bool:
     a title's day is none of the days the other names, the two name days and none in common,
     one replies (rejects, rebuts) and the other does not, two reports of the islands' news
     report other kinds of event (a deployment and drills, a capsizing and a seizure), or talks
-    that ended in different ways."""
+    that ended in different ways, or one recalls the other's news as an earlier event."""
     return (
         a.reply != b.reply
+        or _follows(a, b)
+        or _follows(b, a)
         or (a.local and b.local and kinds_conflict(a.kinds, b.kinds))
         or ends_apart(a.kinds, b.kinds)
         or (not a.names <= b.mentions and not b.names <= a.mentions)
@@ -150,6 +158,18 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
         or _other_day(b, a)
         or bool(a.dates and b.dates and not a.dates & b.dates)
     )
+
+
+def _follows(a: Sketch, b: Sketch) -> bool:
+    """A is a follow-up of B's news: a sentence of A's that recalls an earlier event holds most
+    of B's title ("Напомним, что накануне ДНР подтвердила..."), and A's own title tells
+    something else (a report of the same event may recall another outlet's report of it)."""
+    if not a.recalls:
+        return False
+    told = story_tokens(b.title, "")
+    if len(told) < RECALLED_TOKENS or len(told & story_tokens(a.title, "")) >= len(told) / 2:
+        return False
+    return any(len(told & sentence) >= RECALLED_SHARE * len(told) for sentence in a.recalls)
 
 
 def _other_day(a: Sketch, b: Sketch) -> bool:

@@ -1,6 +1,6 @@
 """What a report's words say for story clustering: its tokens (stems, numbers, CJK bigrams), the
 proper names its title gives, everything it mentions, the Kuril islands and the two parties it
-names, and whether its title reports a reply."""
+names, whether its title reports a reply, and the earlier events its text recalls."""
 
 from __future__ import annotations
 
@@ -99,6 +99,36 @@ def story_tokens(title: str, summary: str, words: list[str] | None = None) -> fr
         elif word not in _STOP and (len(word) > 1 or word.isdigit()):
             tokens.add(word if word.isdigit() else stem(word))
     return frozenset(tokens)
+
+
+# A sentence that opens by recalling what came before the report's news ("Напомним, что
+# накануне...", "Earlier, ...", "これに先立ち"): the event it tells is an earlier one.
+_RECALL = re.compile(
+    r"\W*(?:напомним|накануне|ранее|как (?:уже )?сообщалось|earlier|previously"
+    r"|as (?:previously )?reported|これに先立ち|先に|以前)",
+    re.IGNORECASE,
+)
+# a word of each opening, to skip the split where none occurs (most summaries)
+_RECALL_WORDS = (
+    "напомним", "накануне", "ранее", "сообщалось", "earlier", "previously", "reported",
+    "先立ち", "先に", "以前",
+)  # fmt: skip
+_ANY_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=。)|\n")
+MAX_RECALLS = 4
+
+
+def recalls(summary: str) -> frozenset[frozenset[str]]:
+    """The tokens of the first few sentences of a summary that recall an earlier event."""
+    found: list[frozenset[str]] = []
+    folded = summary.lower()
+    if not any(word in folded for word in _RECALL_WORDS):
+        return frozenset()
+    for sentence in _ANY_SENTENCE.split(summary):
+        if _RECALL.match(sentence) and (tokens := story_tokens(sentence, "")):
+            found.append(tokens)
+            if len(found) == MAX_RECALLS:
+                break
+    return frozenset(found)
 
 
 def _title_case(title: str) -> bool:
