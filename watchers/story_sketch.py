@@ -120,8 +120,8 @@ def conflict(a: Sketch, b: Sketch) -> bool:
     that ended in different ways, or one recalls the other's news as an earlier event."""
     return (
         a.reply != b.reply
-        or _follows(a, b)
-        or _follows(b, a)
+        or follows(a, b)
+        or follows(b, a)
         or (a.local and b.local and kinds_conflict(a.kinds, b.kinds))
         or ends_apart(a.kinds, b.kinds)
         or (not a.names <= b.mentions and not b.names <= a.mentions)
@@ -160,16 +160,15 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
     )
 
 
-def _follows(a: Sketch, b: Sketch) -> bool:
-    """A is a follow-up of B's news: a sentence of A's that recalls an earlier event holds most
-    of B's title ("Напомним, что накануне ДНР подтвердила..."), and A's own title tells
-    something else (a report of the same event may recall another outlet's report of it)."""
+def follows(a: Sketch, b: Sketch) -> bool:
+    """A is a follow-up of B's news: a sentence of A's that recalls an earlier day's event
+    holds most of B's title ("Напомним, что накануне ДНР подтвердила...")."""
     if not a.recalls:
         return False
     told = story_tokens(b.title, "")
-    if len(told) < RECALLED_TOKENS or len(told & story_tokens(a.title, "")) >= len(told) / 2:
-        return False
-    return any(len(told & sentence) >= RECALLED_SHARE * len(told) for sentence in a.recalls)
+    return len(told) >= RECALLED_TOKENS and any(
+        len(told & sentence) >= RECALLED_SHARE * len(told) for sentence in a.recalls
+    )
 
 
 def _other_day(a: Sketch, b: Sketch) -> bool:

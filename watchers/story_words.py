@@ -102,7 +102,8 @@ def story_tokens(title: str, summary: str, words: list[str] | None = None) -> fr
 
 
 # A sentence that opens by recalling what came before the report's news ("Напомним, что
-# накануне...", "Earlier, ...", "これに先立ち"): the event it tells is an earlier one.
+# накануне...", "Earlier, ...", "これに先立ち"): the event it tells is an earlier one, unless
+# it happened today ("Ранее сегодня самолет совершил посадку", then the report's details).
 _RECALL = re.compile(
     r"\W*(?:напомним|накануне|ранее|как (?:уже )?сообщалось|earlier|previously"
     r"|as (?:previously )?reported|これに先立ち|先に|以前)",
@@ -114,17 +115,23 @@ _RECALL_WORDS = (
     "先立ち", "先に", "以前",
 )  # fmt: skip
 _ANY_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=。)|\n")
+_TODAY = re.compile(r"сегодня|today|this morning|きょう|今日|本日", re.IGNORECASE)
 MAX_RECALLS = 4
 
 
 def recalls(summary: str) -> frozenset[frozenset[str]]:
-    """The tokens of the first few sentences of a summary that recall an earlier event."""
+    """The tokens of the first few sentences of a summary that recall an earlier day's
+    event."""
     found: list[frozenset[str]] = []
     folded = summary.lower()
     if not any(word in folded for word in _RECALL_WORDS):
         return frozenset()
     for sentence in _ANY_SENTENCE.split(summary):
-        if _RECALL.match(sentence) and (tokens := story_tokens(sentence, "")):
+        if (
+            _RECALL.match(sentence)
+            and not _TODAY.search(sentence)
+            and (tokens := story_tokens(sentence, ""))
+        ):
             found.append(tokens)
             if len(found) == MAX_RECALLS:
                 break
