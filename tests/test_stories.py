@@ -242,6 +242,11 @@ def test_a_report_that_recalls_another_as_an_earlier_event_is_a_follow_up() -> N
     arrest = sketch("Police arrest former mayor of Kholmsk on bribery charges", "")
     assert conflict(verdict, arrest)
     assert not conflict(verdict, sketch("Former Kholmsk mayor gets seven years for bribes", ""))
+    update = sketch(
+        "Kholmsk mayor's lawyers to appeal",
+        "Earlier on Monday, the court jailed the former mayor of Kholmsk for seven years.",
+    )
+    assert not conflict(update, verdict)
 
 
 def test_labelled_follow_ups_are_told_apart_and_no_report_of_the_same_event_is() -> None:

@@ -115,7 +115,14 @@ _RECALL_WORDS = (
     "先立ち", "先に", "以前",
 )  # fmt: skip
 _ANY_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=。)|\n")
-_TODAY = re.compile(r"сегодня|today|this morning|きょう|今日|本日", re.IGNORECASE)
+_DAYS_EN = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_DAYS_RU = "понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье"
+# today, or the report's own day by its name: "Earlier on Monday, the ferry ran aground"
+_TODAY = re.compile(
+    rf"сегодня|today|this morning|きょう|今日|本日|earlier (?:on )?(?:{_DAYS_EN})"
+    rf"|ранее в (?:{_DAYS_RU})",
+    re.IGNORECASE,
+)
 MAX_RECALLS = 4
 
 
