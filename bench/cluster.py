@@ -12,7 +12,7 @@ stories` (URL and fingerprint keys, the story index, the store's placement decis
   first appearance: `tune` is the half used to choose, `held-out` the other).
 - `tgcontest_pairs.jsonl`: crowd-labelled pairs (title + the first 600 characters of text);
   a pair is merged when the second report joins the first one's story. Halves by position.
-- `tests/data/followup_pairs.jsonl`: one event told by two outlets, or an event and its
+- `tests/data/followup_pairs*.jsonl`: one event told by two outlets, or an event and its
   follow-up, the later report with background sentences ("Напомним...", "Earlier, ...").
 - `tests/data/story_pairs.jsonl` and `tests/data/cross_lang_*.jsonl`: our labelled pairs (the
   two `cross_lang_heldout*` sets written by others than the one who chose the rules, measured
@@ -186,7 +186,7 @@ def run(replay: Replay) -> list[Figures]:
         out += pairs("tgcontest, titles alone", tg, replay, title_only(tg_side))
     for path in [
         DATA / "story_pairs.jsonl",
-        DATA / "followup_pairs.jsonl",
+        *sorted(DATA.glob("followup_pairs*.jsonl")),
         *sorted(DATA.glob("cross_lang_*.jsonl")),
     ]:
         if path.exists():
