@@ -161,8 +161,9 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
 
 
 def follows(a: Sketch, b: Sketch) -> bool:
-    """A is a follow-up of B's news: a sentence of A's that recalls an earlier day's event
-    holds most of B's title ("Напомним, что накануне ДНР подтвердила...")."""
+    """A is a follow-up of B's news: a sentence of A's that recalls an earlier event
+    (`story_words.recalls`) holds `RECALLED_SHARE` of B's title, of `RECALLED_TOKENS` tokens
+    or more ("Напомним, что накануне ДНР подтвердила...")."""
     if not a.recalls:
         return False
     told = story_tokens(b.title, "")

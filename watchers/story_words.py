@@ -104,38 +104,54 @@ def story_tokens(title: str, summary: str, words: list[str] | None = None) -> fr
 # A sentence that opens by recalling what came before the report's news ("Напомним, что
 # накануне...", "Earlier, ...", "これに先立ち"): the event it tells is an earlier one, unless
 # it happened today ("Ранее сегодня самолет совершил посадку", then the report's details).
+# Not "Как сообщалось" or "As reported": wire updates recap their own story so. Not the
+# words' other senses: "накануне визита" (on the eve of), "ранее не" (never before),
+# "previously unknown", 以前から (long since), 先に進む (go ahead).
 _RECALL = re.compile(
-    r"\W*(?:напомним|накануне|ранее|как (?:уже )?сообщалось|earlier|previously"
-    r"|as (?:previously )?reported|これに先立ち|先に|以前)",
+    r"\W*(?:напомним|накануне(?!\s+(?:визит|встреч|переговор|выбор|саммит|голосован|заседан"
+    r"|праздник|годовщин|приезд|поездк))|ранее(?!\s+не)"
+    r"|earlier(?![\w-])|previously(?![\s-]+un)"
+    r"|これに先立ち|先に(?!進|行)|以前(?!から|より))",
+    re.IGNORECASE,
+)
+# a recalling sentence that credits another outlet with the news retells the same event
+# ("Ранее об этом сообщило ТАСС", "Ранее сообщалось, что...", "Earlier, Kyodo reported that...")
+_CREDIT = re.compile(
+    r"\b(?:сообщил[аио]?|сообщал(?:[аи]|ось)?|передал[аио]?|передает|пишет|писал[аио]?|reported"
+    r"|reports|according\s+to)\b|^\W*by\b|報じ|伝え",
     re.IGNORECASE,
 )
 # a word of each opening, to skip the split where none occurs (most summaries)
 _RECALL_WORDS = (
-    "напомним", "накануне", "ранее", "сообщалось", "earlier", "previously", "reported",
-    "先立ち", "先に", "以前",
+    "напомним", "накануне", "ранее", "earlier", "previously", "先立ち", "先に", "以前",
 )  # fmt: skip
-_ANY_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=。)|\n")
+# not before a small letter: "около 2 тыс. противников", "the U.S. earlier" are one sentence
+_ANY_SENTENCE = re.compile(r"(?<=[.!?])\s+(?![a-zа-яё])|(?<=[。！？])|\n")
 _DAYS_EN = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _DAYS_RU = "понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье"
 # today, or the report's own day by its name: "Earlier on Monday, the ferry ran aground"
 _TODAY = re.compile(
-    rf"сегодня|today|this morning|きょう|今日|本日|earlier (?:on )?(?:{_DAYS_EN})"
-    rf"|ранее в (?:{_DAYS_RU})",
+    rf"сегодня|today|this morning|this afternoon|tonight|きょう|今日|本日|午前|午後"
+    rf"|earlier (?:on )?(?:{_DAYS_EN})|earlier in the day|ранее (?:днем|днём|утром)"
+    rf"|в тот же день|ранее во? (?:{_DAYS_RU})",
     re.IGNORECASE,
 )
 MAX_RECALLS = 4
 
 
 def recalls(summary: str) -> frozenset[frozenset[str]]:
-    """The tokens of the first few sentences of a summary that recall an earlier day's
-    event."""
+    """The tokens of a summary's sentences (after the lead, at most `MAX_RECALLS`) that open
+    by recalling an earlier event, neither crediting an outlet with it nor saying it
+    happened today."""
     found: list[frozenset[str]] = []
     folded = summary.lower()
     if not any(word in folded for word in _RECALL_WORDS):
         return frozenset()
-    for sentence in _ANY_SENTENCE.split(summary):
+    # the lead tells the report's own news, even when it opens "Накануне вечером..."
+    for sentence in _ANY_SENTENCE.split(summary.strip())[1:]:
         if (
-            _RECALL.match(sentence)
+            (opening := _RECALL.match(sentence))
+            and not _CREDIT.search(sentence[opening.end() :])
             and not _TODAY.search(sentence)
             and (tokens := story_tokens(sentence, ""))
         ):
