@@ -288,6 +288,24 @@ def test_a_sentence_opening_with_a_recall_is_recalled(before: str, opening: str,
     assert recalls(f"Лид{before}. {opening} {told}, сообщило ТАСС.") == frozenset()
 
 
+def test_a_japanese_report_recalls_mid_sentence_and_in_its_own_words() -> None:
+    """Japanese news puts the background after the topic (防衛省は先に、…), and retells it in
+    other words: a smaller share of the title's bigrams tells the follow-up."""
+    violation = sketch("ロシア機が根室沖で領空侵犯か 空自が緊急発進", "")
+    protest = sketch(
+        "政府、ロシアに厳重抗議 根室沖の領空侵犯で",
+        "外務省はロシア大使館に抗議した。防衛省は先に、ロシア機が根室沖で領空を侵犯し、"
+        "空自機が緊急発進したと発表していた。",
+    )
+    assert follows(protest, violation) and conflict(protest, violation)
+    credited = sketch(
+        "根室沖でロシア機が領空侵犯 空自機が緊急発進",
+        "防衛省によると、侵犯は約2分間。ロシア機の領空侵犯はNHKが先に報じた。",
+    )
+    assert not follows(credited, violation)
+    assert recalls("株価が上昇した。終値は前日比4%高だった。") == frozenset()
+
+
 @pytest.mark.parametrize(
     "summary",
     [

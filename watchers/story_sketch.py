@@ -29,6 +29,8 @@ from watchers.topics.normalise import WORD, normalise
 
 RECALLED_SHARE = 0.8  # of the other title's tokens, in a sentence recalling an earlier event
 RECALLED_TOKENS = 3
+# of a Japanese title's character bigrams: a retelling in other words shares far fewer
+RECALLED_SHARE_JA = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +169,9 @@ def follows(a: Sketch, b: Sketch) -> bool:
     if not a.recalls:
         return False
     told = story_tokens(b.title, "")
+    share = RECALLED_SHARE_JA if a.script == "ja" else RECALLED_SHARE
     return len(told) >= RECALLED_TOKENS and any(
-        len(told & sentence) >= RECALLED_SHARE * len(told) for sentence in a.recalls
+        len(told & sentence) >= share * len(told) for sentence in a.recalls
     )
 
 

@@ -114,6 +114,8 @@ _RECALL = re.compile(
     r"|これに先立ち|先に(?!進|行)|以前(?!から|より))",
     re.IGNORECASE,
 )
+# Japanese recalls mid-sentence ("防衛省は先に、…と発表していた", "日銀は前日、…を決めていた")
+_RECALL_JA = re.compile(r"これに先立|先に(?!進|行)|前日(?!比)")
 # a recalling sentence that credits another outlet with the news retells the same event
 # ("Ранее об этом сообщило ТАСС", "Ранее сообщалось, что...", "Earlier, Kyodo reported that...")
 _CREDIT = re.compile(
@@ -123,7 +125,7 @@ _CREDIT = re.compile(
 )
 # a word of each opening, to skip the split where none occurs (most summaries)
 _RECALL_WORDS = (
-    "напомним", "накануне", "ранее", "earlier", "previously", "先立ち", "先に", "以前",
+    "напомним", "накануне", "ранее", "earlier", "previously", "先立", "先に", "以前", "前日",
 )  # fmt: skip
 # not before a small letter: "около 2 тыс. противников", "the U.S. earlier" are one sentence
 _ANY_SENTENCE = re.compile(r"(?<=[.!?])\s+(?![a-zа-яё])|(?<=[。！？])|\n")
@@ -150,7 +152,7 @@ def recalls(summary: str) -> frozenset[frozenset[str]]:
     # the lead tells the report's own news, even when it opens "Накануне вечером..."
     for sentence in _ANY_SENTENCE.split(summary.strip())[1:]:
         if (
-            (opening := _RECALL.match(sentence))
+            (opening := _RECALL.match(sentence) or _RECALL_JA.search(sentence))
             and not _CREDIT.search(sentence[opening.end() :])
             and not _TODAY.search(sentence)
             and (tokens := story_tokens(sentence, ""))
