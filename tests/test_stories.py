@@ -248,12 +248,12 @@ def test_a_report_that_recalls_another_as_an_earlier_event_is_a_follow_up() -> N
     assert not conflict(update, verdict)
 
 
-@pytest.mark.parametrize("name", ["followup_pairs.jsonl", "followup_pairs2.jsonl"])
-def test_labelled_follow_ups_are_told_apart_and_no_report_of_the_same_event_is(name: str) -> None:
+@pytest.mark.parametrize("path", sorted(PAIRS.parent.glob("followup_pairs*.jsonl")), ids=str)
+def test_labelled_follow_ups_are_told_apart_and_no_report_of_the_same_event_is(path: Path) -> None:
     """On pairs written by helpers who had not seen the rule (one event told by two outlets,
     or an event and its follow-up, the later report with background sentences): recalling
     an earlier event never splits a same-event pair, and tells some follow-ups apart."""
-    lines = PAIRS.with_name(name).read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     pairs = [json.loads(line) for line in lines]
     told_apart = 0
     for pair in pairs:
