@@ -310,7 +310,7 @@ def test_a_japanese_report_recalls_mid_sentence_and_in_its_own_words() -> None:
     "summary",
     [
         "Водолазы нашли череп. Ранее сообщалось, что в Мойке нашли останки.",
-        "Earlier, Kyodo reported that Japan lodged a protest over the drills.",
+        "Tokyo protests. Earlier, Kyodo reported that Japan lodged a protest over the drills.",
         "Курилы. Как сообщалось, землетрясение магнитудой 6,1 произошло у Курил.",
         "Япония выразила протест. Накануне визита Лаврова в Токио МИД вызвал посла.",
         "Архив открыт. Ранее не публиковавшиеся документы выложены на сайте.",
