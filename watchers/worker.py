@@ -150,13 +150,7 @@ def with_watches(index: QueryIndex, item: Item, facts: ItemFacts) -> ItemFacts:
     topics = facts.topics + tuple(m.topic_id for m in matched)
     if facts.sketch is not None:
         return replace(facts, topics=topics)
-    offsets = [
-        hit.offset
-        for match in index.match(doc, explain=True)
-        for hit in match.hits
-        if hit.field == "summary" and hit.offset is not None
-    ]
-    made = brief(item.summary, offsets)
+    made = brief(item.summary, _summary_offsets(index.match(doc, explain=True)))
     report = _sketch_of(item, doc)
     return ItemFacts(topics, facts.fingerprint, report, made.text, made.marks, facts.lang)
 
