@@ -105,6 +105,11 @@ def test_places_and_numbers_that_cross_languages() -> None:
     assert places("Forest fire near Kurilsk on Iturup") == {"iturup"}  # not Urup
     assert places("Уруп и Итуруп") == {"urup", "iturup"}
     assert places("貝殻島周辺でコンブ漁") == places("у острова Сигнальный") == {"habomai"}
+    # the northern islands, as Japanese news writes them in katakana or kanji
+    assert places("千島列島のオネコタン島付近を震源とする地震") == {"onekotan"}
+    assert places("ウルップ島で上陸訓練") == places("得撫島で上陸訓練") == {"urup"}
+    assert places("幌筵島") == places("Парамушир") == {"paramushir"}
+    assert places("Вулкан Алаид выбросил пепел") == places("阿頼度島の噴火") == {"atlasov"}
     assert numbers("関心6割切る") == {"60"}
 
 

@@ -40,12 +40,22 @@ _PLACES = {
         "志発島",
         "勇留島",
     ),
-    "paramushir": ("paramushir", "парамушир", "パラムシル"),
-    "shumshu": ("shumshu", "шумшу", "占守"),
-    "urup": ("urup", "уруп", "得撫"),
-    "matua": ("matua", "матуа", "松輪"),
-    "simushir": ("simushir", "симушир", "新知"),
-    "onekotan": ("onekotan", "онекотан", "温禰古丹"),
+    # the northern islands: Japanese writes them in katakana as often as in kanji
+    "paramushir": ("paramushir", "парамушир", "パラムシル", "幌筵"),
+    "shumshu": ("shumshu", "шумшу", "シュムシュ", "占守"),
+    "urup": ("urup", "уруп", "ウルップ", "得撫"),
+    "matua": ("matua", "матуа", "マツワ", "松輪"),
+    "simushir": ("simushir", "симушир", "シムシル", "新知"),
+    "onekotan": ("onekotan", "онекотан", "オネコタン", "温禰古丹"),
+    "shiashkotan": ("shiashkotan", "шиашкотан", "シャシコタン", "捨子古丹"),
+    "kharimkotan": ("kharimkotan", "харимкотан", "ハリムコタン", "春牟古丹"),
+    "ketoi": ("ketoi", "ketoy", "кетой", "ケトイ", "計吐夷"),
+    "rasshua": ("rasshua", "расшуа", "ラシュワ", "羅処和"),
+    "ushishir": ("ushishir", "ушишир", "ウシシル", "宇志知"),
+    "chirpoi": ("chirpoi", "чирпой", "チルポイ", "知理保以"),
+    "ekarma": ("ekarma", "экарма", "エカルマ"),
+    "chirinkotan": ("chirinkotan", "чиринкотан", "チリンコタン"),
+    "atlasov": ("alaid", "алаид", "阿頼度"),  # by its volcano: Atlasov is also a surname
 }
 # The two parties, by their names, capitals, governments and adjectives: "Tokyo protests" and
 # "Japan protests" name one actor, so neither is a name the other report lacks.
