@@ -204,6 +204,18 @@ def test_numbers_agree_as_one_quantity_or_not_at_all(a: str, b: str, one: bool) 
     assert conflict(sketch(a, ""), sketch(b, "")) is not one
 
 
+def test_a_time_of_day_is_no_quantity_but_a_time() -> None:
+    assert numbers("9日午後2時40分ごろ、M5.8") == {"9", "14:40", "5.8"}
+    assert numbers("At 2:40 p.m. a 5.8 quake") == numbers("В 14:40 толчки 5,8") == {"14:40", "5.8"}
+    # the 2 of 震度2 is not the hour of the other quake
+    small = sketch("根室市で震度2", "午前10時12分ごろ、根室市で震度2の揺れを観測した。M4.9。")
+    large = sketch("千島列島北部でM5.8", "午後2時40分ごろ、千島列島で地震があった。M5.8。")
+    assert conflict(small, large)
+    final = sketch("決勝は22日午前10時から", "決勝は22日の午前10時に始まる。")
+    assert not conflict(final, sketch("決勝、22日午前10時開始", "22日午前10時に試合開始。"))
+    assert conflict(final, sketch("決勝、22日午後1時開始", "22日午後1時に試合開始。"))
+
+
 def test_two_reports_naming_days_none_in_common_are_two_events() -> None:
     """A follow-up is another event: the crowd-labelled pairs' texts date theirs apart."""
     on_4th = sketch("Казань худшая по индексу самоизоляции", "По данным на 4 мая, Казань первая.")

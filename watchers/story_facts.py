@@ -7,6 +7,12 @@ import re
 import unicodedata
 
 _NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)(千|万|億|割)?")
+# A time of day is a fact of its own, not a quantity: "震度2" is not the 2 of "午後2時40分".
+_CLOCK = re.compile(
+    r"(?P<half>午前|午後)?(?P<h>\d{1,2})時(?:(?P<m>\d{1,2})分)?"
+    r"|(?P<h2>\d{1,2})(?::(?P<m2>\d{2}))?\s*(?P<ap>[ap])\.?m\b\.?"
+    r"|(?P<h3>\d{1,2}):(?P<m3>\d{2})"
+)
 _MULTIPLIERS = {"割": 10, "千": 1_000, "万": 10_000, "億": 100_000_000}  # 6割 is 60%
 
 
@@ -17,15 +23,27 @@ def plain(text: str) -> str:
 
 def numbers(text: str) -> frozenset[str]:
     """The numbers a text writes in digits (5.9 and 5,9 alike; full-width digits too; 5千 as
-    5000, as Japanese writes round numbers, and 6割 as 60)."""
-    found = set()
-    for digits, multiplier in _NUMBER.findall(plain(text)):
+    5000, as Japanese writes round numbers, and 6割 as 60), and its times of day as "14:40"
+    ("午後2時40分", "2:40 p.m.")."""
+    folded = plain(text)
+    found = {_clock(match) for match in _CLOCK.finditer(folded)}
+    for digits, multiplier in _NUMBER.findall(_CLOCK.sub(" ", folded)):
         number = digits.replace(",", ".")
         if multiplier:
             value = float(number) * _MULTIPLIERS[multiplier]
             number = str(int(value)) if value.is_integer() else str(value)
         found.add(number)
     return frozenset(found)
+
+
+def _clock(match: re.Match[str]) -> str:
+    hour = int(match["h"] or match["h2"] or match["h3"])
+    minute = int(match["m"] or match["m2"] or match["m3"] or 0)
+    if (match["half"] == "午後" or match["ap"] == "p") and hour < 12:
+        hour += 12
+    elif match["ap"] == "a" and hour == 12:
+        hour = 0
+    return f"{hour}:{minute:02d}"
 
 
 _MONTHS = (
@@ -66,6 +84,8 @@ def same_quantity(a: str, b: str) -> bool:
     tonnes" for 2,050), or the same in units a thousand apart (2.5 km for 2,500 m)."""
     if a == b:
         return True
+    if ":" in a or ":" in b:  # a time of day is that time or another
+        return False
     x, y = float(a), float(b)
     if min(x, y) <= 0:
         return False
