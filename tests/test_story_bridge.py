@@ -79,6 +79,10 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Ученики школы на Шикотане", set(), set()),  # pupils, not drills
         ("Oil drilling courtesy call on Iturup", set(), set()),
         ("Упростила въезд на Курилы", set(), set()),  # entry made easier: no ban
+        ("Медведев ответил Японии", set(), {"medvedev"}),  # no bear
+        ("В Южно-Курильске медведь вышел к школе", {"wildlife"}, {"yuzhno-kurilsk"}),
+        ("国後島　水道管破裂で大規模断水", {"outage"}, set()),
+        ("択捉島で不明の観光客5人発見", {"search"}, set()),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:

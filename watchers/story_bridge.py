@@ -28,6 +28,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     "outage": (
         "blackout", "outage", "power cut", "cuts power", "without power", "without electricity",
         "без света", "без электри", "обесточ", "停電",
+        "without water", "water cut", "без воды", "без водоснабж", "断水",
     ),
     "fire": (
         "fire$", "fires$", "wildfire", "blaze", "пожар", "возгоран", "火災", "火事",
@@ -69,7 +70,13 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "airlift", "air ambulance", "medevac", "санавиац", "медэвакуац", "緊急搬送", "ドクターヘリ",
     ),
     "search": (
-        "missing", "rescu", "пропал", "пропавш", "спас", "поиск", "行方不明", "救助", "捜索",
+        "missing", "rescu", "пропал", "пропавш", "спас", "поиск", "行方不明", "不明の", "不明者",
+        "救助", "捜索",
+    ),
+    "wildlife": (  # whole Russian words: Медведев is no bear
+        "bear$", "bears$", "whale", "orca", "sea lion", "медведь$", "медведя$", "медведи$",
+        "медведей$", "медвеж", "кит$", "кита$", "киты$", "китов$", "касатк", "сивуч",
+        "ヒグマ", "クマ", "クジラ", "シャチ",
     ),
     "opening": (
         "open$", "opens$", "opened$", "inaugurat", "unveil", "открыл",
