@@ -105,6 +105,17 @@ def test_kinds_conflict(a: set[str], b: set[str], apart: bool) -> None:
     assert kinds_conflict(frozenset(b), frozenset(a)) is apart
 
 
+def test_a_town_in_a_title_is_on_its_island() -> None:
+    siren = sketch("В Северо-Курильске по ошибке сработала сирена", "Жители ушли на сопки.")
+    assert siren.title_places == siren.places == {"paramushir"}
+    assert not crossing_conflict(
+        siren, sketch("幌筵島で津波サイレン誤作動", "住民が高台へ避難した。")
+    )
+    # in the text, a town may be where a court sits or what a distance is measured from
+    fined = sketch("Капитан шхуны оштрафован", "Южно-Курильский районный суд назначил штраф.")
+    assert fined.places == frozenset()
+
+
 def test_places_and_numbers_that_cross_languages() -> None:
     assert places("Forest fire near Kurilsk on Iturup") == {"iturup"}  # not Urup
     assert places("Уруп и Итуруп") == {"urup", "iturup"}

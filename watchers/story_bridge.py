@@ -163,6 +163,14 @@ LOCAL_PLACES = frozenset(
 )
 # Where something happened, as an island is: many events there a day, so no sign of one.
 PLACES = REGIONS | LOCAL_PLACES
+# The island a town or volcano is on: "В Северо-Курильске" names Paramushir (幌筵島).
+ISLAND_OF: Mapping[str, str] = {
+    "ebeko": "paramushir",
+    "severo-kurilsk": "paramushir",
+    "yuzhno-kurilsk": "kunashir",
+    "mendeleyevo": "kunashir",
+    "malokurilskoye": "shikotan",
+}
 # The islands as a whole, for telling their news from other news (not a place to compare).
 KURILS: Mapping[str, tuple[str, ...]] = {
     "kurils": (

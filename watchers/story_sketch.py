@@ -9,6 +9,7 @@ from typing import Any
 
 from watchers.story_bridge import (
     ACTOR_LEXICON,
+    ISLAND_OF,
     KIND_LEXICON,
     KURIL_LEXICON,
     LOCAL_PLACES,
@@ -80,10 +81,12 @@ def sketch(
     )
     if words is None:
         words = WORD.findall(normalise(text))
-    islands = places(text)
+    actors = ACTOR_LEXICON.find(words) | title_actors
+    # a town in the title is where the event is; one in the text may be a court or a landmark
+    title_islands = places(title) | _islands_of(title_actors)
+    islands = places(text) | title_islands
     names = title_names(title, summary)  # a report mentions what its own title names
     tokens = story_tokens(title, summary, words)
-    actors = ACTOR_LEXICON.find(words) | title_actors
     return Sketch(
         tokens,
         names,
@@ -92,7 +95,7 @@ def sketch(
         title.strip(),
         numbers(title),
         numbers(text),
-        places(title),
+        title_islands,
         islands,
         REPLY.search(plain(title)) is not None,
         dates(title),
@@ -104,6 +107,10 @@ def sketch(
         bool(islands or actors & LOCAL_PLACES or KURIL_LEXICON.find(words)),
         recalls(summary),
     )
+
+
+def _islands_of(actors: frozenset[str]) -> frozenset[str]:
+    return frozenset(ISLAND_OF[a] for a in actors if a in ISLAND_OF)
 
 
 def title_bridges(
