@@ -9,7 +9,7 @@ import unicodedata
 _NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)(千|万|億|割)?")
 # A time of day is a fact of its own, not a quantity: "震度2" is not the 2 of "午後2時40分".
 _CLOCK = re.compile(
-    r"(?P<half>午前|午後)?(?P<h>\d{1,2})時(?:(?P<m>\d{1,2})分)?"
+    r"(?P<half>午前|午後)?(?P<h>\d{1,2})時(?!間)(?:(?P<m>\d{1,2})分|(?P<m30>半))?"
     r"|(?P<h2>\d{1,2})(?::(?P<m2>\d{2}))?\s*(?P<ap>[ap])\.?m\b\.?"
     r"|(?P<h3>\d{1,2}):(?P<m3>\d{2})"
 )
@@ -38,7 +38,7 @@ def numbers(text: str) -> frozenset[str]:
 
 def _clock(match: re.Match[str]) -> str:
     hour = int(match["h"] or match["h2"] or match["h3"])
-    minute = int(match["m"] or match["m2"] or match["m3"] or 0)
+    minute = 30 if match["m30"] else int(match["m"] or match["m2"] or match["m3"] or 0)
     if (match["half"] == "午後" or match["ap"] == "p") and hour < 12:
         hour += 12
     elif match["ap"] == "a" and hour == 12:
