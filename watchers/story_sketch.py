@@ -13,7 +13,6 @@ from watchers.story_bridge import (
     KIND_LEXICON,
     KURIL_LEXICON,
     LOCAL_PLACES,
-    REGIONS,
     ends_apart,
     kinds_conflict,
 )
@@ -123,12 +122,11 @@ def title_bridges(
 
 
 def conflict(a: Sketch, b: Sketch) -> bool:
-    """Two events: each title names someone, a number or a place (an island, Hokkaido or
-    Sakhalin) the other never mentions, a title's day is none of the days the other names,
-    the two name days and none in common, one replies (rejects, rebuts) and the other does
-    not, two reports of the islands' news report other kinds of event (a deployment and
-    drills, a capsizing and a seizure), or talks that ended in different ways, or one recalls
-    the other's news as an earlier event."""
+    """Two events: each title names someone, a number or an island the other never mentions,
+    a title's day is none of the days the other names, the two name days and none in common,
+    one replies (rejects, rebuts) and the other does not, two reports of the islands' news
+    report other kinds of event (a deployment and drills, a capsizing and a seizure), or talks
+    that ended in different ways, or one recalls the other's news as an earlier event."""
     return (
         a.reply != b.reply
         or follows(a, b)
@@ -141,22 +139,12 @@ def conflict(a: Sketch, b: Sketch) -> bool:
             not quantities_agree(a.title_numbers, b.numbers)
             and not quantities_agree(b.title_numbers, a.numbers)
         )
-        or (not _title_where(a) <= _where(b) and not _title_where(b) <= _where(a))
+        or (not a.title_places <= b.places and not b.title_places <= a.places)
         or bool(a.places and b.places and not a.places & b.places)  # two islands: two events
         or _other_day(a, b)
         or _other_day(b, a)
         or bool(a.dates and b.dates and not a.dates & b.dates)  # two days: two events
     )
-
-
-def _title_where(a: Sketch) -> frozenset[str]:
-    """Where a title says its event is: islands, and Hokkaido or Sakhalin (Japan's drills in
-    Hokkaido are not Russia's on Urup)."""
-    return a.title_places | (a.title_actors & REGIONS)
-
-
-def _where(a: Sketch) -> frozenset[str]:
-    return a.places | (a.actors & REGIONS)
 
 
 def crossing_conflict(a: Sketch, b: Sketch) -> bool:
