@@ -82,7 +82,10 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Медведев ответил Японии", set(), {"medvedev"}),  # no bear
         ("В Южно-Курильске медведь вышел к школе", {"wildlife"}, {"yuzhno-kurilsk"}),
         ("国後島　水道管破裂で大規模断水", {"outage"}, set()),
-        ("択捉島で不明の観光客5人発見", {"search"}, set()),
+        ("漁船の乗組員3人が安否不明", {"search"}, set()),
+        ("国籍不明の航空機が接近", set(), set()),  # of unknown nationality: no search
+        ("Мужчина встретился с медведем на Кунашире", {"wildlife"}, set()),
+        ("ブックマークに追加", set(), set()),  # not a bear (クマ)
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:
@@ -114,6 +117,20 @@ def test_a_town_in_a_title_is_on_its_island() -> None:
     # in the text, a town may be where a court sits or what a distance is measured from
     fined = sketch("Капитан шхуны оштрафован", "Южно-Курильский районный суд назначил штраф.")
     assert fined.places == frozenset()
+    # the district and the strait hold other islands than the town's
+    strait = sketch("В Южно-Курильском проливе задержали шхуну", "Шхуну задержали у Шикотана.")
+    assert strait.title_places == frozenset()
+    assert not crossing_conflict(strait, sketch("色丹島沖で日本漁船拿捕", "色丹島沖で拿捕された。"))
+
+
+@pytest.mark.parametrize("by_text", [False, True])
+def test_a_report_is_looked_up_by_its_towns_island_however_added(by_text: bool) -> None:
+    index, title = StoryIndex(), "В Северо-Курильске 120 человек эвакуировали из-за оползня"
+    if by_text:
+        index.add_text(1, 1, title, "", T0)
+    else:
+        index.add(1, 1, sketch(title, ""), T0)
+    assert index.find(sketch("幌筵島で土砂崩れ　120人避難", ""), T0) == 1
 
 
 def test_places_and_numbers_that_cross_languages() -> None:
@@ -124,6 +141,9 @@ def test_places_and_numbers_that_cross_languages() -> None:
     assert places("千島列島のオネコタン島付近を震源とする地震") == {"onekotan"}
     assert places("ウルップ島で上陸訓練") == places("得撫島で上陸訓練") == {"urup"}
     assert places("幌筵島") == places("Парамушир") == {"paramushir"}
+    assert places("Путина: с кетой проблемы, 北海道の新知事") == frozenset()  # chum salmon
+    assert places("у Кетоя") == places("на Кетое") == {"ketoi"}
+    assert places("на Экарме") == {"ekarma"} and places("у Чирпоя") == {"chirpoi"}
     assert places("Вулкан Алаид выбросил пепел") == places("阿頼度島の噴火") == {"atlasov"}
     assert numbers("関心6割切る") == {"60"}
 

@@ -21,8 +21,15 @@ from typing import TYPE_CHECKING
 
 from watchers.story_bridge import PLACES
 from watchers.story_facts import quantities_agree
-from watchers.story_sketch import Sketch, conflict, crossing_conflict, sketch, title_bridges
-from watchers.story_words import places, script_of, story_tokens
+from watchers.story_sketch import (
+    Sketch,
+    conflict,
+    crossing_conflict,
+    sketch,
+    title_bridges,
+    title_places,
+)
+from watchers.story_words import script_of, story_tokens
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
     from watchers.embedding import Vectors
@@ -172,7 +179,7 @@ class _Entry:
             )
             self.title = title.strip()
             kinds, actors = title_bridges(title)
-            self.bridges = bridge_keys(kinds, actors, places(title))
+            self.bridges = bridge_keys(kinds, actors, title_places(title))
         else:
             self.tokens, self.script, self.title = report.tokens, report.script, report.title
             self.bridges = bridge_keys(report.kinds, report.title_actors, report.title_places)

@@ -70,13 +70,18 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "airlift", "air ambulance", "medevac", "санавиац", "медэвакуац", "緊急搬送", "ドクターヘリ",
     ),
     "search": (
-        "missing", "rescu", "пропал", "пропавш", "спас", "поиск", "行方不明", "不明の", "不明者",
+        "missing", "rescu", "пропал", "пропавш", "спас", "поиск", "行方不明", "安否不明", "不明者",
         "救助", "捜索",
     ),
-    "wildlife": (  # whole Russian words: Медведев is no bear
-        "bear$", "bears$", "whale", "orca", "sea lion", "медведь$", "медведя$", "медведи$",
-        "медведей$", "медвеж", "кит$", "кита$", "киты$", "китов$", "касатк", "сивуч",
-        "ヒグマ", "クマ", "クジラ", "シャチ",
+    # whole Russian words (Медведев is no bear, Китов no whale); クマ only before a particle
+    # or as "bear sighted" (not ブックマーク)
+    "wildlife": (
+        "bear$", "bears$", "whale", "orca", "sea lion", "медведь$", "медведя$", "медведю$",
+        "медведем$", "медведе$", "медведи$", "медведей$", "медведям$", "медведями$",
+        "медведях$", "медведиц", "медвеж", "кит$", "кита$", "киту$", "китом$", "ките$",
+        "киты$", "китам$", "китами$", "китах$", "китенок", "касатк", "сивуч",
+        "ヒグマ", "クマが", "クマに", "クマの", "クマを", "クマ出没", "クマ目撃", "クジラ",
+        "シャチ",
     ),
     "opening": (
         "open$", "opens$", "opened$", "inaugurat", "unveil", "открыл",
@@ -163,14 +168,20 @@ LOCAL_PLACES = frozenset(
 )
 # Where something happened, as an island is: many events there a day, so no sign of one.
 PLACES = REGIONS | LOCAL_PLACES
-# The island a town or volcano is on: "В Северо-Курильске" names Paramushir (幌筵島).
-ISLAND_OF: Mapping[str, str] = {
-    "ebeko": "paramushir",
-    "severo-kurilsk": "paramushir",
-    "yuzhno-kurilsk": "kunashir",
-    "mendeleyevo": "kunashir",
-    "malokurilskoye": "shikotan",
-}
+# The island a town or volcano is on, by the town's own forms ("В Северо-Курильске" is on
+# Paramushir, 幌筵島), not its district's adjective: Южно-Курильский район holds Shikotan too.
+TOWNS: Mapping[str, tuple[str, ...]] = {
+    "paramushir": (
+        "severo-kurilsk$", "severokurilsk$", "северо-курильск$", "северо-курильска$",
+        "северо-курильску$", "северо-курильске$", "セベロクリリスク", "ebeko", "эбеко", "エベコ",
+    ),
+    "kunashir": (
+        "yuzhno-kurilsk$", "южно-курильск$", "южно-курильска$", "южно-курильску$",
+        "южно-курильске$", "ユジノクリリスク", "mendeleyevo", "mendeleevo", "менделеево",
+        "メンデレーエボ",
+    ),
+    "shikotan": ("malokurilsk", "малокурильск", "マロクリリスコエ"),
+}  # fmt: skip
 # The islands as a whole, for telling their news from other news (not a place to compare).
 KURILS: Mapping[str, tuple[str, ...]] = {
     "kurils": (
@@ -201,7 +212,7 @@ class Lexicon:
                 if is_cjk(form):
                     self._japanese.append((form, key))
                 elif " " in form or "-" in form:
-                    self._phrases.append((" " + form.replace("-", " "), key))
+                    self._phrases.append((f" {form.replace('-', ' ')}{' ' if whole else ''}", key))
                 else:
                     self._by_start[form[:3]].append((form, whole, key))
 
@@ -217,7 +228,7 @@ class Lexicon:
                 ):
                     if word == form or (not whole and word.startswith(form)):
                         found.add(key)
-        text = " " + " ".join(words)
+        text = f" {' '.join(words)} "
         for form, key in chain(self._phrases, self._japanese if is_cjk(text) else ()):
             if form in text:
                 found.add(key)
@@ -226,6 +237,7 @@ class Lexicon:
 
 KIND_LEXICON = Lexicon(KINDS)
 ACTOR_LEXICON = Lexicon(ACTORS)
+TOWN_LEXICON = Lexicon(TOWNS)
 KURIL_LEXICON = Lexicon(KURILS)
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from watchers.story_bridge import (
     ACTOR_LEXICON,
-    ISLAND_OF,
     KIND_LEXICON,
     KURIL_LEXICON,
     LOCAL_PLACES,
+    TOWN_LEXICON,
     ends_apart,
     kinds_conflict,
 )
@@ -75,14 +75,16 @@ def sketch(
     """The report's sketch; `words` as for `story_tokens`, when the caller has them, the
     first `title_words` of them the title's."""
     text = f"{title}\n{summary}"
-    kinds, title_actors = title_bridges(
-        title, None if words is None or title_words is None else words[:title_words]
+    heading = (
+        WORD.findall(normalise(title))
+        if words is None or title_words is None
+        else words[:title_words]
     )
+    kinds, title_actors = title_bridges(title, heading)
     if words is None:
         words = WORD.findall(normalise(text))
     actors = ACTOR_LEXICON.find(words) | title_actors
-    # a town in the title is where the event is; one in the text may be a court or a landmark
-    title_islands = places(title) | _islands_of(title_actors)
+    title_islands = title_places(title, heading)
     islands = places(text) | title_islands
     names = title_names(title, summary)  # a report mentions what its own title names
     tokens = story_tokens(title, summary, words)
@@ -108,8 +110,12 @@ def sketch(
     )
 
 
-def _islands_of(actors: frozenset[str]) -> frozenset[str]:
-    return frozenset(ISLAND_OF[a] for a in actors if a in ISLAND_OF)
+def title_places(title: str, words: list[str] | None = None) -> frozenset[str]:
+    """The islands a title puts its event on: those it names and those of the towns it names
+    (in a summary a town may be where a court sits or what a distance is measured from);
+    `words`, when given, are the title's normalised words."""
+    words = WORD.findall(normalise(title)) if words is None else words
+    return places(title) | TOWN_LEXICON.find(words)
 
 
 def title_bridges(

@@ -44,16 +44,16 @@ _PLACES = {
     "paramushir": ("paramushir", "парамушир", "パラムシル", "幌筵"),
     "shumshu": ("shumshu", "шумшу", "シュムシュ", "占守"),
     "urup": ("urup", "уруп", "ウルップ", "得撫"),
-    "matua": ("matua", "матуа", "マツワ", "松輪"),
-    "simushir": ("simushir", "симушир", "シムシル", "新知"),
+    "matua": ("matua", "матуа", "マツワ", "松輪島"),
+    "simushir": ("simushir", "симушир", "シムシル", "新知島"),  # 新知事 is a new governor
     "onekotan": ("onekotan", "онекотан", "オネコタン", "温禰古丹"),
     "shiashkotan": ("shiashkotan", "шиашкотан", "シャシコタン", "捨子古丹"),
     "kharimkotan": ("kharimkotan", "харимкотан", "ハリムコタン", "春牟古丹"),
-    "ketoi": ("ketoi", "ketoy", "кетой", "ケトイ", "計吐夷"),
+    "ketoi": ("ketoi", "ketoy", "кетоя", "кетое", "ケトイ", "計吐夷"),  # кетой is chum salmon
     "rasshua": ("rasshua", "расшуа", "ラシュワ", "羅処和"),
     "ushishir": ("ushishir", "ушишир", "ウシシル", "宇志知"),
-    "chirpoi": ("chirpoi", "чирпой", "チルポイ", "知理保以"),
-    "ekarma": ("ekarma", "экарма", "エカルマ"),
+    "chirpoi": ("chirpoi", "чирпо", "チルポイ", "知理保以"),
+    "ekarma": ("ekarma", "экарм", "エカルマ"),
     "chirinkotan": ("chirinkotan", "чиринкотан", "チリンコタン"),
     "atlasov": ("alaid", "алаид", "阿頼度"),  # by its volcano: Atlasov is also a surname
 }
