@@ -209,6 +209,8 @@ def test_a_time_of_day_is_no_quantity_but_a_time() -> None:
     assert numbers("9日午後2時40分ごろ、M5.8") == {"9", "14:40", "5.8"}
     assert numbers("At 2:40 p.m. a 5.8 quake") == numbers("В 14:40 толчки 5,8") == {"14:40", "5.8"}
     assert numbers("午後2時半から2時間") == {"14:30", "2"}  # a time, and a duration
+    assert numbers("в 14 часов 40 минут, на 3 часа") == {"14:40", "3"}
+    assert numbers("счет 25:23, масштаб 1:25000, 2024 am") == {"25", "23", "1", "25000", "2024"}
     # the 2 of 震度2 is not the hour of the other quake
     small = sketch("根室市で震度2", "午前10時12分ごろ、根室市で震度2の揺れを観測した。M4.9。")
     large = sketch("千島列島北部でM5.8", "午後2時40分ごろ、千島列島で地震があった。M5.8。")

@@ -9,9 +9,10 @@ import unicodedata
 _NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)(千|万|億|割)?")
 # A time of day is a fact of its own, not a quantity: "震度2" is not the 2 of "午後2時40分".
 _CLOCK = re.compile(
-    r"(?P<half>午前|午後)?(?P<h>\d{1,2})時(?!間)(?:(?P<m>\d{1,2})分|(?P<m30>半))?"
-    r"|(?P<h2>\d{1,2})(?::(?P<m2>\d{2}))?\s*(?P<ap>[ap])\.?m\b\.?"
-    r"|(?P<h3>\d{1,2}):(?P<m3>\d{2})"
+    r"(?P<half>午前|午後)?(?<![\d.])(?P<h>\d{1,2})時(?!間|点)(?:(?P<m>\d{1,2})分|(?P<m30>半))?"
+    r"|(?<![\d.:])(?P<h2>\d{1,2})(?::(?P<m2>\d{2}))?\s*(?P<ap>[ap])\.?m\b\.?"
+    r"|(?<![\d.:])(?P<h3>\d{1,2}):(?P<m3>\d{2})(?![\d:])"
+    r"|\bв\s+(?P<h4>\d{1,2})\s+час(?:а|ов)?\b(?:\s+(?P<m4>\d{1,2})\s+минут)?"  # not "3 часа"
 )
 _MULTIPLIERS = {"割": 10, "千": 1_000, "万": 10_000, "億": 100_000_000}  # 6割 is 60%
 
@@ -24,10 +25,17 @@ def plain(text: str) -> str:
 def numbers(text: str) -> frozenset[str]:
     """The numbers a text writes in digits (5.9 and 5,9 alike; full-width digits too; 5千 as
     5000, as Japanese writes round numbers, and 6割 as 60), and its times of day as "14:40"
-    ("午後2時40分", "2:40 p.m.")."""
-    folded = plain(text)
-    found = {_clock(match) for match in _CLOCK.finditer(folded)}
-    for digits, multiplier in _NUMBER.findall(_CLOCK.sub(" ", folded)):
+    ("午後2時40分", "2:40 p.m.", "в 14 часов 40 минут")."""
+    found: set[str] = set()
+
+    def clock(match: re.Match[str]) -> str:
+        time = _clock(match)
+        if time is None:  # 25:23 is a score
+            return match[0]
+        found.add(time)
+        return " "
+
+    for digits, multiplier in _NUMBER.findall(_CLOCK.sub(clock, plain(text))):
         number = digits.replace(",", ".")
         if multiplier:
             value = float(number) * _MULTIPLIERS[multiplier]
@@ -36,14 +44,16 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _clock(match: re.Match[str]) -> str:
-    hour = int(match["h"] or match["h2"] or match["h3"])
-    minute = 30 if match["m30"] else int(match["m"] or match["m2"] or match["m3"] or 0)
+def _clock(match: re.Match[str]) -> str | None:
+    hour = int(match["h"] or match["h2"] or match["h3"] or match["h4"])
+    minute = (
+        30 if match["m30"] else int(match["m"] or match["m2"] or match["m3"] or match["m4"] or 0)
+    )
     if (match["half"] == "午後" or match["ap"] == "p") and hour < 12:
         hour += 12
     elif match["ap"] == "a" and hour == 12:
         hour = 0
-    return f"{hour}:{minute:02d}"
+    return f"{hour}:{minute:02d}" if hour <= 24 and minute < 60 else None
 
 
 _MONTHS = (
