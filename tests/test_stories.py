@@ -220,6 +220,15 @@ def test_a_time_of_day_is_no_quantity_but_a_time() -> None:
     assert conflict(final, sketch("決勝、22日午後1時開始", "22日午後1時に試合開始。"))
 
 
+def test_a_quake_felt_in_hokkaido_is_the_quake_off_an_island() -> None:
+    """Japanese quake titles name where the shaking was felt, not only the epicentre."""
+    felt = sketch(
+        "北海道東部で震度3", "根室半島南東沖を震源とする地震があり、根室市で震度3。M5.2。"
+    )
+    off = sketch("国後島付近でM5.2の地震", "震源は国後島付近で、根室市で震度3を観測した。")
+    assert not conflict(felt, off)
+
+
 def test_two_reports_naming_days_none_in_common_are_two_events() -> None:
     """A follow-up is another event: the crowd-labelled pairs' texts date theirs apart."""
     on_4th = sketch("Казань худшая по индексу самоизоляции", "По данным на 4 мая, Казань первая.")
