@@ -14,6 +14,8 @@ _CLOCK = re.compile(
     r"|(?<![\d.:])(?P<h3>\d{1,2}):(?P<m3>\d{2})(?![\d:])"
     r"|\bв\s+(?P<h4>\d{1,2})\s+час(?:а|ов)?\b(?:\s+(?P<m4>\d{1,2})\s+минут)?"  # not "3 часа"
 )
+# what every time of day above holds: most texts have none, and this scan is cheap
+_MAY_CLOCK = re.compile(r"\d(?:時|:\d|\s*[ap]\.?m\b|\s+час)")
 _MULTIPLIERS = {"割": 10, "千": 1_000, "万": 10_000, "億": 100_000_000}  # 6割 is 60%
 
 
@@ -35,7 +37,10 @@ def numbers(text: str) -> frozenset[str]:
         found.add(time)
         return " "
 
-    for digits, multiplier in _NUMBER.findall(_CLOCK.sub(clock, plain(text))):
+    folded = plain(text)
+    if _MAY_CLOCK.search(folded):
+        folded = _CLOCK.sub(clock, folded)
+    for digits, multiplier in _NUMBER.findall(folded):
         number = digits.replace(",", ".")
         if multiplier:
             value = float(number) * _MULTIPLIERS[multiplier]
