@@ -17,7 +17,7 @@ from watchers.stories import CROSS_COSINE, StoryIndex, crossing
 from watchers.story_bridge import ACTORS, KINDS, Lexicon, kinds_conflict
 from watchers.story_facts import numbers
 from watchers.story_sketch import conflict, crossing_conflict, sketch, title_bridges
-from watchers.story_words import places
+from watchers.story_words import _PLACES, places
 from watchers.topics.normalise import WORD, is_cjk, normalise
 
 T0 = datetime(2027, 5, 12, 1, 0, tzinfo=UTC)
@@ -106,6 +106,29 @@ def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]
 def test_kinds_conflict(a: set[str], b: set[str], apart: bool) -> None:
     assert kinds_conflict(frozenset(a), frozenset(b)) is apart
     assert kinds_conflict(frozenset(b), frozenset(a)) is apart
+
+
+_PLACE_PIECES = [f for forms in _PLACES.values() for f in forms]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_PLACE_PIECES),
+            st.text(alphabet="aiurtпкатуи島の -,.", max_size=6),
+        ),
+        max_size=10,
+    )
+)
+def test_places_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    folded = normalise(text)
+    plain = {
+        place
+        for place, forms in _PLACES.items()
+        if any(re.search(f if is_cjk(f) else rf"(?<!\w){re.escape(f)}", folded) for f in forms)
+    }
+    assert places(text) == plain
 
 
 def test_a_town_in_a_title_is_on_its_island() -> None:
