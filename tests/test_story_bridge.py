@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watchers.stories import CROSS_COSINE, StoryIndex, crossing
-from watchers.story_bridge import ACTORS, KINDS, Lexicon, kinds_conflict
+from watchers.story_bridge import ACTORS, KINDS, TOWNS, Lexicon, kinds_conflict
 from watchers.story_facts import numbers
 from watchers.story_sketch import conflict, crossing_conflict, sketch, title_bridges
 from watchers.story_words import _PLACES, places
@@ -40,22 +40,21 @@ def plain_find(table: dict[str, tuple[str, ...]], text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-_PIECES = [f.rstrip("$") for forms in (*KINDS.values(), *ACTORS.values()) for f in forms]
-
-
-@given(
-    st.lists(
-        st.one_of(
-            st.sampled_from(_PIECES),
-            st.text(alphabet="abcdefgпрсту択捉地震 -,.", max_size=6),
-        ),
-        max_size=12,
+def forms_among(pieces: list[str], noise: str, most: int) -> st.SearchStrategy[list[str]]:
+    """Lists of a table's forms and bits of other text."""
+    return st.lists(
+        st.one_of(st.sampled_from(pieces), st.text(alphabet=noise, max_size=6)), max_size=most
     )
-)
+
+
+_TABLE = {**KINDS, **ACTORS, **TOWNS}
+_PIECES = [f.rstrip("$") for forms in _TABLE.values() for f in forms]
+
+
+@given(forms_among(_PIECES, "abcdefgпрсту択捉地震 -,.", 12))
 def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
     text = normalise(" ".join(pieces))
-    table = {**KINDS, **ACTORS}
-    assert Lexicon(table).find(WORD.findall(text)) == plain_find(dict(table), text)
+    assert Lexicon(_TABLE).find(WORD.findall(text)) == plain_find(dict(_TABLE), text)
 
 
 @pytest.mark.parametrize(
@@ -108,27 +107,10 @@ def test_kinds_conflict(a: set[str], b: set[str], apart: bool) -> None:
     assert kinds_conflict(frozenset(b), frozenset(a)) is apart
 
 
-_PLACE_PIECES = [f for forms in _PLACES.values() for f in forms]
-
-
-@given(
-    st.lists(
-        st.one_of(
-            st.sampled_from(_PLACE_PIECES),
-            st.text(alphabet="aiurtпкатуи島の -,.", max_size=6),
-        ),
-        max_size=10,
-    )
-)
+@given(forms_among([f for forms in _PLACES.values() for f in forms], "aiurtпкатуи島の -,.", 10))
 def test_places_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
     text = "".join(pieces)
-    folded = normalise(text)
-    plain = {
-        place
-        for place, forms in _PLACES.items()
-        if any(re.search(f if is_cjk(f) else rf"(?<!\w){re.escape(f)}", folded) for f in forms)
-    }
-    assert places(text) == plain
+    assert places(text) == plain_find(_PLACES, normalise(text))
 
 
 def test_a_town_in_a_title_is_on_its_island() -> None:
