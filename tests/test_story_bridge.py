@@ -85,6 +85,12 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("国籍不明の航空機が接近", set(), set()),  # of unknown nationality: no search
         ("Мужчина встретился с медведем на Кунашире", {"wildlife"}, set()),
         ("ブックマークに追加", set(), set()),  # not a bear (クマ)
+        ("На Итурупе лавина перекрыла дорогу", {"landslide"}, set()),
+        ("択捉島の水産工場ではしか集団感染", {"outbreak"}, set()),
+        ("色丹島の水産工場でスト　賃金未払いに抗議", {"labour", "protest"}, set()),
+        ("Право на освоение участка ушло с торгов", {"auction"}, set()),
+        ("Новый торговый центр на Итурупе", set(), set()),  # trade, not an auction
+        ("ストーブの火災、リストに", {"fire"}, set()),  # no strike (スト) in either
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:

@@ -29,6 +29,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "blackout", "outage", "power cut", "cuts power", "without power", "without electricity",
         "без света", "без электри", "обесточ", "停電",
         "without water", "water cut", "без воды", "без водоснабж", "断水",
+        "internet outage", "without internet", "без интернет", "без связи", "通信障害", "不通",
     ),
     "fire": (
         "fire$", "fires$", "wildfire", "blaze", "пожар", "возгоран", "火災", "火事",
@@ -81,12 +82,36 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "медведях$", "медведиц", "медвеж", "кит$", "кита$", "киту$", "китом$", "ките$",
         "киты$", "китам$", "китами$", "китах$", "китенок", "касатк", "сивуч",
         "ヒグマ", "クマが", "クマに", "クマの", "クマを", "クマ出没", "クマ目撃", "クジラ",
-        "シャチ",
+        "シャチ", "seals$", "тюлен", "нерп", "アザラシ", "オットセイ",
+    ),
+    "outbreak": (
+        "outbreak", "measles", "epidemic", "quarantin", "вспышк", "корь$", "кори$", "эпидеми",
+        "карантин", "はしか", "麻疹", "集団感染", "感染拡大",
+    ),
+    "poisoning": ("poisoning", "poisoned", "отравлен", "отравил", "食中毒"),
+    "landslide": (
+        "avalanche", "landslide", "mudslide", "лавин", "оползн", "сель$", "雪崩", "土砂崩れ",
+        "地滑り",
+    ),
+    "labour": (
+        "walkout", "unpaid wages", "wage arrears", "забастов", "стачк", "невыплат",
+        "долгов по зарплат", "долги по зарплат", "ストライキ", "でスト", "賃金未払い",
+    ),
+    "cruise": ("cruise", "круиз", "クルーズ", "観光船"),
+    "auction": (
+        "auction", "tender", "аукцион", "торги$", "торгах$", "с торгов", "落札", "入札", "競売",
+    ),
+    "housing": (
+        "housing", "apartment", "flats$", "new homes", "квартир", "жиль", "новосел", "集合住宅",
+    ),
+    "volcanic alert": (
+        "aviation code", "colour code", "color code", "код авиационной", "авиационный код",
+        "噴火警戒", "火山活動", "警戒レベル",
     ),
     "opening": (
         "open$", "opens$", "opened$", "inaugurat", "unveil", "открыл",
         "открыт", "открыва", "заработал", "запущ", "запуст", "開業", "開所", "開校", "開設",
-        "稼働", "開通", "運用開始",
+        "稼働", "開通", "運用開始", "開園",
     ),
     "construction": (
         "construct", "reconstruct", "built$", "renovat", "строител", "строят",
