@@ -91,6 +91,9 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Право на освоение участка ушло с торгов", {"auction"}, set()),
         ("Новый торговый центр на Итурупе", set(), set()),  # trade, not an auction
         ("ストーブの火災、リストに", {"fire"}, set()),  # no strike (スト) in either
+        ("占守島で大戦中の砲弾236発を爆破処理", {"ordnance"}, set()),
+        ("占守島の旧日本軍戦車引き揚げ", {"wartime relics"}, set()),
+        ("На Шикотане построили храм", {"church", "construction"}, set()),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:

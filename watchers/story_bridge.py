@@ -104,6 +104,17 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     "housing": (
         "housing", "apartment", "flats$", "new homes", "квартир", "жиль", "новосел", "集合住宅",
     ),
+    "ordnance": (
+        "unexploded", "ordnance", "боеприпас", "снаряд", "разминир", "不発弾", "砲弾", "爆破処理",
+    ),
+    "wartime relics": (
+        "wartime", "wreck", "relic", "salvag", "танк$", "танка$", "танки$", "戦車", "引き揚げ",
+    ),
+    "church": ("church", "cathedral", "храм", "церк", "教会"),
+    "excavation": (
+        "archaeolog", "excavat", "раскоп", "археолог", "発掘", "遺跡", "住居跡",
+    ),
+    "leak": ("leak", "ammonia", "spill", "утечк", "аммиак", "разлив", "漏れ", "漏洩", "流出"),
     "volcanic alert": (
         "aviation code", "colour code", "color code", "код авиационной", "авиационный код",
         "噴火警戒", "火山活動", "警戒レベル",
