@@ -94,6 +94,10 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("占守島で大戦中の砲弾236発を爆破処理", {"ordnance"}, set()),
         ("占守島の旧日本軍戦車引き揚げ", {"wartime relics"}, set()),
         ("На Шикотане построили храм", {"church", "construction"}, set()),
+        # a wrecked boat is an accident, a cruise missile no cruise, a headquarters no home
+        ("Fishing boat wrecked off Shikotan", {"accident"}, set()),
+        ("Cruise missiles deployed on Iturup", {"deployment"}, set()),
+        ("Штаб-квартира флота на Итурупе", set(), set()),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:

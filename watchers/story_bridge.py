@@ -63,7 +63,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "逮捕",
     ),
     "accident": (
-        "capsiz", "sink", "sank$", "sunk$", "aground", "collid", "collision", "crash",
+        "capsiz", "wreck", "sink", "sank$", "sunk$", "aground", "collid", "collision", "crash",
         "опрокин", "затону", "на мель", "столкн", "крушен", "авария$", "аварии$", "аварию$",
         "転覆", "沈没", "座礁", "衝突", "事故",
     ),
@@ -97,18 +97,19 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "walkout", "unpaid wages", "wage arrears", "забастов", "стачк", "невыплат",
         "долгов по зарплат", "долги по зарплат", "ストライキ", "でスト", "賃金未払い",
     ),
-    "cruise": ("cruise", "круиз", "クルーズ", "観光船"),
+    "cruise": ("cruise ship", "cruise liner", "cruise call", "круиз", "クルーズ", "観光船"),
     "auction": (
         "auction", "tender", "аукцион", "торги$", "торгах$", "с торгов", "落札", "入札", "競売",
     ),
     "housing": (
-        "housing", "apartment", "flats$", "new homes", "квартир", "жиль", "новосел", "集合住宅",
+        "housing", "apartment", "flats$", "new homes", "ключи от", "новых квартир",
+        "новые квартиры", "жиль", "новосел", "集合住宅",
     ),
     "ordnance": (
         "unexploded", "ordnance", "боеприпас", "снаряд", "разминир", "不発弾", "砲弾", "爆破処理",
     ),
     "wartime relics": (
-        "wartime", "wreck", "relic", "salvag", "танк$", "танка$", "танки$", "戦車", "引き揚げ",
+        "wartime", "relic", "salvag", "танк$", "танка$", "танки$", "戦車", "引き揚げ",
     ),
     "church": ("church", "cathedral", "храм", "церк", "教会"),
     "excavation": (
