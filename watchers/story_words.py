@@ -94,6 +94,8 @@ def script_of(text: str) -> str:
 
 _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{2,}")  # foreign names and places in Japanese
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n")
+# A headline's clauses: after "US open:" a capital opens a clause, as in a sentence.
+_CLAUSES = re.compile(r"(?<=[:;])\s+")
 _NAME_WORD = re.compile(r"[^\W\d_]\w*")
 
 
@@ -187,7 +189,7 @@ def title_names(title: str, summary: str) -> frozenset[str]:
     title in Title Case counts only through its summary), and its katakana words."""
     sentences = _SENTENCES.split(summary) if summary else []
     if not _title_case(title):
-        sentences.append(title)
+        sentences.extend(_CLAUSES.split(title))
     inside: set[str] = set()
     for sentence in sentences:
         for word in _NAME_WORD.findall(sentence)[1:]:
