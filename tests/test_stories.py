@@ -386,6 +386,30 @@ def test_a_party_by_its_capital_or_adjective_is_the_same_actor() -> None:
     assert conflict(japanese, sketch("Coast guard of Russia seizes boat off Kunashir", ""))
 
 
+@given(
+    st.sampled_from(["UPDATE 2-", "RPT-UPDATE 7-", "GLOBAL MARKETS-", "ОБЗОР-", " EXCLUSIVE-"]),
+    _TEXT.filter(lambda t: t[:1].isalnum()),
+    _TEXT,
+)
+def test_a_wire_slug_is_no_part_of_the_headline(slug: str, title: str, summary: str) -> None:
+    plain = sketch(title, summary)
+    assert sketch(slug + title, summary) == plain
+    given_words = words(slug + title) + words(summary)
+    assert sketch(slug + title, summary, given_words, len(words(slug + title))) == plain
+
+
+@pytest.mark.parametrize(
+    "title", ["US-based firm crowdsources search", "NATO-Russia council meets"]
+)
+def test_a_hyphenated_name_is_no_wire_slug(title: str) -> None:
+    assert sketch(title, "").title == title
+
+
+def test_a_capital_after_a_headline_colon_opens_a_clause() -> None:
+    assert sketch("US open: Stocks fall after Fed official hints at tapering", "").names == {"fed"}
+    assert "rbs" in sketch("Carney: bank RBS may have to leave", "").names
+
+
 def test_headlines_in_title_case_name_nobody_by_their_capitals() -> None:
     assert sketch("McDonald's Reports Drop In February Global Sales", "").names == frozenset()
     assert "ebeko" in sketch("Ebeko volcano erupts", "The Ebeko volcano sent ash up.").names

@@ -29,7 +29,7 @@ from watchers.story_sketch import (
     title_bridges,
     title_places,
 )
-from watchers.story_words import script_of, story_tokens
+from watchers.story_words import script_of, story_tokens, wire_slug
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
     from watchers.embedding import Vectors
@@ -173,6 +173,7 @@ class _Entry:
         self._report, self._text = report, text
         if report is None:
             title, summary = text
+            title = title[wire_slug(title) :]
             self.tokens, self.script = (
                 story_tokens(title, summary),
                 script_of(f"{title}\n{summary}"),

@@ -25,6 +25,7 @@ from watchers.story_words import (
     script_of,
     story_tokens,
     title_names,
+    wire_slug,
 )
 from watchers.topics.normalise import WORD, normalise
 
@@ -72,8 +73,13 @@ class Sketch:
 def sketch(
     title: str, summary: str, words: list[str] | None = None, title_words: int | None = None
 ) -> Sketch:
-    """The report's sketch; `words` as for `story_tokens`, when the caller has them, the
-    first `title_words` of them the title's."""
+    """The report's sketch, of its title without a wire's slug; `words` as for
+    `story_tokens`, when the caller has them, the first `title_words` of them the title's."""
+    if cut := wire_slug(title):
+        slug = len(WORD.findall(normalise(title[:cut])))
+        title = title[cut:]
+        words = None if words is None else words[slug:]
+        title_words = None if title_words is None else title_words - slug
     text = f"{title}\n{summary}"
     heading = (
         WORD.findall(normalise(title))

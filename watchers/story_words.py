@@ -99,6 +99,23 @@ _CLAUSES = re.compile(r"(?<=[:;])\s+")
 _NAME_WORD = re.compile(r"[^\W\d_]\w*")
 
 
+# A wire's slug before its headline ("UPDATE 2-", "RPT-", "GLOBAL MARKETS-", "ОБЗОР-"): a
+# version or desk, not news, and its number is no quantity of the event.
+_WIRE_SLUG = re.compile(
+    r"(?:(?:[A-ZА-ЯЁ]{3,} \d{1,2}"
+    r"|RPT|REFILE|CORRECTED|CORRECTION|EXCLUSIVE|INSIGHT|ANALYSIS|FACTBOX|TIMELINE|PREVIEW"
+    r"|BREAKINGVIEWS|BRIEF|COLUMN|INTERVIEW|SPECIAL REPORT|(?:GLOBAL|EMERGING) MARKETS|FOREX"
+    r"|PRECIOUS|METALS|TREASURIES|GRAINS|SOFTS|(?:[A-Z]{2,6} )?STOCKS"
+    r"|ОБЗОР|ЭКСКЛЮЗИВ|ИНТЕРВЬЮ|АНАЛИЗ|ХРОНОЛОГИЯ)-(?=\S))+"
+)
+
+
+def wire_slug(title: str) -> int:
+    """The length of the wire's slug that opens a title, 0 if none."""
+    match = _WIRE_SLUG.match(title.lstrip())
+    return len(title) - len(title.lstrip()) + match.end() if match else 0
+
+
 def _words(title: str, summary: str, words: list[str] | None) -> list[str]:
     return WORD.findall(normalise(f"{title}\n{summary}")) if words is None else words
 
