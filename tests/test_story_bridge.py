@@ -17,6 +17,7 @@ from watchers.stories import CROSS_COSINE, StoryIndex, crossing
 from watchers.story_bridge import ACTORS, KINDS, TOWNS, Lexicon, kinds_conflict
 from watchers.story_facts import numbers
 from watchers.story_sketch import conflict, crossing_conflict, sketch, title_bridges
+from watchers.story_stages import STAGES
 from watchers.story_words import _PLACES, places
 from watchers.topics.normalise import WORD, is_cjk, normalise
 
@@ -47,7 +48,7 @@ def forms_among(pieces: list[str], noise: str, most: int) -> st.SearchStrategy[l
     )
 
 
-_TABLE = {**KINDS, **ACTORS, **TOWNS}
+_TABLE = {**KINDS, **ACTORS, **TOWNS, **STAGES}
 _PIECES = [f.rstrip("$") for forms in _TABLE.values() for f in forms]
 
 

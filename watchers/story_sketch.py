@@ -17,6 +17,7 @@ from watchers.story_bridge import (
     kinds_conflict,
 )
 from watchers.story_facts import dates, numbers, plain, quantities_agree
+from watchers.story_stages import stages_apart, title_stages
 from watchers.story_words import (
     REPLY,
     mentions,
@@ -58,6 +59,7 @@ class Sketch:
     actors: frozenset[str] = frozenset()
     local: bool = False  # news of the islands: the news those kinds of event were written for
     recalls: frozenset[frozenset[str]] = frozenset()  # `story_words.recalls` of the summary
+    stages: frozenset[str] = frozenset()  # `story_stages.title_stages`
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -113,6 +115,7 @@ def sketch(
         actors,
         bool(islands or actors & LOCAL_PLACES or KURIL_LEXICON.find(words)),
         recalls(summary),
+        title_stages(title, heading),
     )
 
 
@@ -145,6 +148,7 @@ def conflict(a: Sketch, b: Sketch) -> bool:
         or follows(b, a)
         or (a.local and b.local and kinds_conflict(a.kinds, b.kinds))
         or ends_apart(a.kinds, b.kinds)
+        or stages_apart(a.stages, b.stages)
         or (not a.names <= b.mentions and not b.names <= a.mentions)
         or (not a.title_actors <= b.actors and not b.title_actors <= a.actors)
         or (
@@ -168,6 +172,7 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
         a.reply != b.reply
         or (not a.title_actors <= b.actors and not b.title_actors <= a.actors)
         or kinds_conflict(a.kinds, b.kinds)
+        or stages_apart(a.stages, b.stages)
         or (
             not quantities_agree(a.title_numbers, b.numbers)
             and not quantities_agree(b.title_numbers, a.numbers)

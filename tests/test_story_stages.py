@@ -1,0 +1,94 @@
+"""The stage of a process a title reports: two stages of one process are an event and its
+follow-up, one stage told in other words is one event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from watchers.story_replay import StoryReplay
+from watchers.story_stages import STAGES, stages_apart, title_stages
+
+T0 = datetime(2031, 6, 3, 2, 0, tzinfo=UTC)
+_FORMS = [form.rstrip("$") for forms in STAGES.values() for form in forms]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Border guards detain Japanese crab boat off Shikotan", "Russia frees Japanese crab boat"),
+        ("Fishing boat missing off Nemuro with five aboard", "Five fishermen rescued off Nemuro"),
+        (
+            "Mayor of Tomsk detained on bribery suspicion",
+            "Court jails ex-mayor of Tomsk for 9 years",
+        ),
+        ("Senate to vote on port security bill", "Senate passes port security bill"),
+        ("Salmon talks begin in Moscow", "Japan, Russia agree on salmon quota"),
+        ("Aurora reach final in Sapporo", "Aurora win title in Sapporo"),
+        ("В Южно-Сахалинске задержан вице-мэр", "Суд арестовал вице-мэра Южно-Сахалинска"),
+        ("Рыбаки пропали у Шикотана", "Пропавших у Шикотана рыбаков нашли живыми"),
+        ("Аэропорт Итурупа закрыли из-за тумана", "Аэропорт Итурупа возобновил работу"),
+        ("根室沖で漁船が行方不明", "根室沖の不明漁船 乗組員全員を救助"),
+        ("元市長を逮捕", "元市長を起訴"),
+        ("漁業交渉が開始", "漁業交渉が妥結"),
+        ("改正法案が衆院で審議入り", "改正法が成立"),
+        ("改正法案 あす成立へ", "改正法が成立"),
+    ],
+)
+def test_two_stages_of_one_process_are_two_events(a: str, b: str) -> None:
+    assert stages_apart(title_stages(a), title_stages(b))
+    assert stages_apart(title_stages(b), title_stages(a))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Border guards detain Japanese crab boat", "Russia seizes Japanese crab boat"),
+        ("Rescuers find missing fishermen alive", "Missing fishermen rescued off Nemuro"),
+        ("Jury convicts ex-mayor on bribery charges", "Ex-mayor found guilty of bribery"),
+        ("Court jails ex-mayor detained in May", "Ex-mayor sentenced to 9 years"),
+        ("Senate passes port security bill", "Senate approves port bill"),
+        ("Суд арестовал вице-мэра", "Вице-мэра отправили под стражу"),
+        ("行方不明の漁船を捜索", "漁船と連絡取れず"),
+        ("Salmon talks begin in Moscow", "Lavrov sees no basis for treaty talks"),
+        ("Начальник полиции уволен", "Полицейский задержан"),
+    ],
+)
+def test_one_stage_in_other_words_or_none_is_no_conflict(a: str, b: str) -> None:
+    assert not stages_apart(title_stages(a), title_stages(b))
+
+
+@given(st.lists(st.sampled_from(_FORMS), max_size=6), st.lists(st.sampled_from(_FORMS), max_size=6))
+def test_a_title_has_one_stage_a_process_and_apart_is_symmetric(a: list[str], b: list[str]) -> None:
+    first, second = title_stages(" ".join(a)), title_stages(" ".join(b))
+    for stages in (first, second):
+        processes = [stage.split(":")[0] for stage in stages]
+        assert len(processes) == len(set(processes))
+    assert stages_apart(first, second) == stages_apart(second, first)
+
+
+def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -> None:
+    replay = StoryReplay()
+    missing = replay.place(
+        "missing",
+        "Fishing boat with three aboard missing off Rausu",
+        "The coast guard is searching for the Daiei Maru, which lost contact on Monday night.",
+        T0,
+    )
+    rescued = replay.place(
+        "rescued",
+        "Three crew of fishing boat missing off Rausu rescued",
+        "The coast guard rescued the three crew of the Daiei Maru, found adrift on Tuesday.",
+        T0 + timedelta(hours=14),
+    )
+    again = replay.place(
+        "again",
+        "Coast guard rescues three crew of Daiei Maru off Rausu",
+        "All three crew of the boat that lost contact on Monday were rescued, the coast guard said.",
+        T0 + timedelta(hours=15),
+    )
+    assert rescued != missing
+    assert again == rescued

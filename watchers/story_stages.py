@@ -1,0 +1,114 @@
+"""The stage of a process a title reports (a criminal case, a vote, a course of talks or
+action, a search, a seizure or closure, a contest), in English, Russian and Japanese: two
+titles at different stages of one process tell an event and its follow-up, two stories."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from watchers.story_bridge import Lexicon
+from watchers.topics.normalise import WORD, normalise
+
+# "process:n", n the stage, later stages higher. Forms as in `watchers.story_bridge`: a Latin
+# or Cyrillic form is the start of a word ("$": the whole word), a form with a space the start
+# of words in a row, a Japanese form anywhere. A title that tells a later stage often recalls
+# the earlier one ("Court jails official detained in May"): the latest stage it names counts.
+STAGES: Mapping[str, tuple[str, ...]] = {
+    "case:1": (  # detained, arrested by the police
+        "detain", "arrest$", "arrests$", "arrested$", "задержан", "задержал", "задержив",
+        "задержани", "逮捕", "身柄を拘束",
+    ),
+    "case:2": (  # in custody by a court's order, charged
+        "charged$", "charges$", "indict", "remand", "court arrest", "арестова", "под арест",
+        "под стражу", "обвинени", "предъявил", "送検", "起訴", "勾留",
+    ),
+    "case:3": (  # on trial
+        "trial open", "trial begin", "goes on trial", "go on trial", "начался суд",
+        "начался процесс", "первое заседание", "初公判",
+    ),
+    "case:4": (  # the prosecution's demand
+        "prosecutors seek", "prosecutor seeks", "prosecutors demand", "запросил", "запросила",
+        "запросили", "求刑",
+    ),
+    "case:5": (  # the verdict
+        "sentenced", "sentences$", "convict", "acquit", "jailed", "jails$", "guilty", "verdict",
+        "приговор", "осужден", "осуждён", "оправдал", "оправдан", "признал виновн",
+        "признали виновн", "判決", "実刑",
+    ),
+    "vote:1": (  # a bill or ballot still ahead
+        "to vote", "will vote", "to consider", "will consider", "begins debate", "debate on",
+        "рассмотрит", "рассмотрят", "внесли законопроект", "внес законопроект",
+        "審議入り", "きょう投開票", "あす投開票", "告示",
+    ),
+    "vote:2": (  # passed, elected
+        "passes", "passed$", "approves", "approved$", "adopts", "adopted$", "enact", "elected",
+        "elects$", "принял закон", "приняла закон", "приняли закон", "приняла в", "принял в",
+        "одобрил", "утвердил", "избран", "可決", "否決", "成立", "当選", "選出", "新代表に",
+    ),
+    "course:1": (  # talks, a strike, a journey begun
+        "begin", "began$", "start$", "starts$", "started$", "kick off", "kicks off", "начали",
+        "начал$", "начались", "начался", "начнут", "начнется", "стартовал", "開始", "始ま", "開幕",
+        "交渉入り", "出発",
+    ),
+    "course:2": (  # ended: an agreement, a breakdown, a signature
+        "agree", "conclude", "clinch", "ended$", "ends$", "talks collapse", "broke down",
+        "breaks down", "signed$", "signs$", "согласова", "договорил", "заверши", "закончил",
+        "подписал", "сорвал", "妥結", "合意", "決裂", "物別れ", "終了", "閉幕", "調印", "署名",
+    ),
+    "search:1": (  # missing, sought
+        "missing", "search", "lost contact", "unaccounted", "пропал", "пропавш", "ищут", "поиск",
+        "行方不明", "安否不明", "不明者", "不明漁船", "不明の漁船", "不明船", "連絡取れず",
+        "連絡が取れ", "連絡絶", "捜索",
+    ),
+    "search:2": (  # found, rescued, bodies recovered
+        "found$", "find$", "finds$", "rescued", "rescues$", "нашли", "найден", "спасли", "спасен",
+        "спасён", "обнаружен", "обнаружили", "救助", "発見", "見つか", "遺体",
+    ),
+    "hold:1": (  # seized, closed, cut off
+        "seize", "detain", "closed$", "closes$", "shut", "suspend", "halt", "blackout", "outage",
+        "задержан", "задержал", "задержив", "задержани", "закрыл", "закрыт", "приостанов",
+        "без света", "без воды", "拿捕", "拘束", "閉鎖", "運休", "見合わせ", "欠航", "停電", "断水",
+    ),
+    "hold:2": (  # released, reopened, restored
+        "free$", "frees$", "freed$", "releas", "reopen", "resum", "restor", "lifted$", "освобод",
+        "отпуст", "возобнов", "восстанов", "解放", "釈放", "再開", "復旧", "解除",
+    ),
+    "contest:1": (  # through to a final, on pole
+        "reach final", "reaches final", "into final", "semifinal", "semi final", "pole$",
+        "вышел в финал", "вышла в финал", "вышли в финал", "полуфинал", "決勝進出", "準決勝",
+    ),
+    "contest:2": (  # won
+        "wins$", "won$", "champion", "title$", "выиграл", "победил", "чемпион", "завоевал", "優勝",
+        "制覇",
+    ),
+}  # fmt: skip
+# A Japanese title's stage still ahead: "成立へ" (to be enacted), "妥結へ" (near agreement).
+_AHEAD = {
+    "成立へ": "vote:1", "可決へ": "vote:1", "採決へ": "vote:1", "妥結へ": "course:1",
+    "合意へ": "course:1", "判決へ": "case:4", "きょう判決": "case:4", "あす判決": "case:4",
+}  # fmt: skip
+STAGE_LEXICON = Lexicon(STAGES)
+
+
+def title_stages(title: str, words: Sequence[str] | None = None) -> frozenset[str]:
+    """The latest stage of each process the title reports, as "process:n"; `words`, when
+    given, are its normalised words."""
+    found: set[str] = set()
+    if any(form in title for form in _AHEAD):
+        for form, stage in _AHEAD.items():
+            if form in title:
+                title = title.replace(form, " ")
+                found.add(stage)
+        words = None
+    named = found | STAGE_LEXICON.find(WORD.findall(normalise(title)) if words is None else words)
+    latest: dict[str, int] = {}
+    for stage in named:
+        process, n = stage.split(":")
+        latest[process] = max(latest.get(process, 0), int(n))
+    return frozenset(f"{process}:{n}" for process, n in latest.items())
+
+
+def stages_apart(a: frozenset[str], b: frozenset[str]) -> bool:
+    """The titles report one process at two stages: an event and its follow-up."""
+    a_at = dict(stage.split(":") for stage in a)
+    return any(a_at.get(process, n) != n for process, n in (s.split(":") for s in b))
