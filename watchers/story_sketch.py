@@ -141,7 +141,8 @@ def conflict(a: Sketch, b: Sketch) -> bool:
     a title's day is none of the days the other names, the two name days and none in common,
     one replies (rejects, rebuts) and the other does not, two reports of the islands' news
     report other kinds of event (a deployment and drills, a capsizing and a seizure), or talks
-    that ended in different ways, or one recalls the other's news as an earlier event."""
+    that ended in different ways, or one recalls the other's news as an earlier event, or A,
+    the later report, is at a later stage of a process than B (`story_stages`)."""
     return (
         a.reply != b.reply
         or follows(a, b)
@@ -164,10 +165,10 @@ def conflict(a: Sketch, b: Sketch) -> bool:
 
 
 def crossing_conflict(a: Sketch, b: Sketch) -> bool:
-    """Two reports in different languages tell two events: as `conflict` says, with the people
-    and places of `watchers.story_bridge` for names and each title's islands in the other
-    report (with no words in common, nothing else vouches for a place), or their titles report
-    other kinds of event."""
+    """Two reports in different languages tell two events (A the later): as `conflict` says,
+    with the people and places of `watchers.story_bridge` for names and each title's islands
+    in the other report (with no words in common, nothing else vouches for a place), or their
+    titles report other kinds of event."""
     return (
         a.reply != b.reply
         or (not a.title_actors <= b.actors and not b.title_actors <= a.actors)

@@ -1,6 +1,6 @@
 """The stage of a process a title reports (a criminal case, a vote, a course of talks or
-action, a search, a seizure or closure, a contest), in English, Russian and Japanese: two
-titles at different stages of one process tell an event and its follow-up, two stories."""
+action, a search, a seizure or closure, a contest), in English, Russian and Japanese: a later
+report at a later stage of one process tells a follow-up, another story."""
 
 from __future__ import annotations
 
@@ -108,7 +108,9 @@ def title_stages(title: str, words: Sequence[str] | None = None) -> frozenset[st
     return frozenset(f"{process}:{n}" for process, n in latest.items())
 
 
-def stages_apart(a: frozenset[str], b: frozenset[str]) -> bool:
-    """The titles report one process at two stages: an event and its follow-up."""
-    a_at = dict(stage.split(":") for stage in a)
-    return any(a_at.get(process, n) != n for process, n in (s.split(":") for s in b))
+def stages_apart(later: frozenset[str], earlier: frozenset[str]) -> bool:
+    """The later report's title is at a later stage of a process than the earlier one's: a
+    follow-up. Not the other way round: a later title that names an earlier stage recalls it
+    ("Задержанный в прошлом году министр получил девять лет" after "Суд приговорил")."""
+    before = {process: int(n) for process, n in (stage.split(":") for stage in earlier)}
+    return any(int(n) > before.get(process, int(n)) for process, n in (s.split(":") for s in later))
