@@ -49,6 +49,10 @@ KIND_BONUS = 0.3
 # Reports in different languages share no words: they join on their titles' vectors alone,
 # when the facts that cross languages agree (`crossing`).
 CROSS_COSINE = 0.80
+# Titles this close are one event's in two languages though the lexicon finds no kind of
+# event, person or number in both (`named_alike`): the islands' news only, where both name
+# where it happened and nothing conflicts.
+CLOSE_COSINE = 0.86
 CROSS_WINDOW = timedelta(hours=24)
 IDF_PRIOR = 20  # reports assumed beside the window's, so a near-empty window weighs evenly
 # A story keeps only its first few reports in the index, a lookup reads the postings of its
@@ -95,21 +99,25 @@ def resemblance(
 
 
 def crossing(a: Sketch, b: Sketch, apart: timedelta, cosine: float) -> float:
-    """How surely two reports in different languages tell one event: their titles' cosine, if
-    it reaches `CROSS_COSINE` within `CROSS_WINDOW` and `may_cross` says so; otherwise 0."""
-    if cosine < CROSS_COSINE or apart >= CROSS_WINDOW or not may_cross(a, b):
+    """How surely two reports in different languages tell one event (A the later): their
+    titles' cosine, if it reaches `CROSS_COSINE` within `CROSS_WINDOW` and `may_cross` says
+    so, or `CLOSE_COSINE` for two reports of the islands' news that `may_cross` finds named
+    otherwise; otherwise 0."""
+    if cosine < CROSS_COSINE or apart >= CROSS_WINDOW or not may_cross(a, b, close=True):
+        return 0.0
+    if cosine < CLOSE_COSINE and not may_cross(a, b):
         return 0.0
     return cosine
 
 
-def may_cross(a: Sketch, b: Sketch) -> bool:
+def may_cross(a: Sketch, b: Sketch, close: bool = False) -> bool:
     """All that `crossing` asks but the vectors and the time: reports in two languages, of the
-    islands' news or with someone both titles name, that name the event alike and conflict in
-    nothing."""
+    islands' news or with someone both titles name, that name the event alike (or, `close`,
+    are both of the islands' news) and conflict in nothing (A the later)."""
     return (
         a.script != b.script
         and ((a.local and b.local) or bool((a.title_actors & b.title_actors) - PLACES))
-        and named_alike(a, b)
+        and (named_alike(a, b) or (close and a.local and b.local))
         and not crossing_conflict(a, b)
     )
 
@@ -128,11 +136,14 @@ def named_alike(a: Sketch, b: Sketch) -> bool:
 
 def _may_join_across(report: Sketch, at: datetime, members: Sequence[_Entry]) -> bool:
     """Whether a report may join a story of other languages: no report of the story is in its
-    own language (that comparison said no), one of the day names the event alike, and none
-    conflicts with it."""
+    own language (that comparison said no), `may_cross` one of the day if their vectors are
+    close, and none conflicts with it."""
     return (
         all(m.script != report.script for m in members)
-        and any(abs(at - m.at) < CROSS_WINDOW and named_alike(report, m.report) for m in members)
+        and any(
+            abs(at - m.at) < CROSS_WINDOW and may_cross(report, m.report, close=True)
+            for m in members
+        )
         and not any(crossing_conflict(report, m.report) for m in members)
     )
 
