@@ -352,3 +352,16 @@ def test_titles_close_enough_cross_without_a_kind_the_lexicon_knows(
     assert crossing(ru, en, CROSS_WINDOW, cosine) == 0
     elsewhere = sketch(russian.replace("Хабомаи", "Шикотане").replace("Кунашире", "Итурупе"), "")
     assert crossing(elsewhere, en, HOUR, cosine) == 0
+
+
+@given(
+    st.lists(
+        st.sampled_from(["M5.3", "3200", "3216", "1990", "Shikotan", "quake", "2"]), max_size=4
+    ),
+    st.lists(
+        st.sampled_from(["M5.3", "3200", "3216", "1990", "Шикотан", "землетрясение"]), max_size=4
+    ),
+)
+def test_named_alike_reads_both_reports_alike(english: list[str], russian: list[str]) -> None:
+    en, ru = sketch(" ".join(english), ""), sketch(" ".join(russian), "")
+    assert named_alike(en, ru) == named_alike(ru, en)

@@ -102,3 +102,56 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
     )
     assert rescued != missing
     assert again == rescued
+
+
+@pytest.mark.parametrize(
+    ("act", "reaction"),
+    [
+        ("Deputy PM Trutnev visits Iturup to inspect new port", "Japan protests Trutnev's visit"),
+        ("Putin sees no basis for treaty talks", "Tokyo calls Putin's remarks 'regrettable'"),
+        ("На Итурупе прошли учения", "Токио вызвал российского посла из-за учений на Итурупе"),
+        (
+            "ロシア、千島連盟を「望ましくない団体」に指定",
+            "千島連盟の指定　外相「受け入れられない」",
+        ),
+        ("ロシア軍が択捉島で演習", "政府、ロシアに抗議　択捉島の演習で"),
+    ],
+)
+def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
+    act: str, reaction: str
+) -> None:
+    assert stages_apart(title_stages(reaction), title_stages(act))
+    assert not stages_apart(title_stages(act), title_stages(reaction))
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        # the act's report that appends the reaction is the act's story
+        ("択捉島にSu35戦闘機配備", "択捉島にSu35戦闘機配備　露軍発表、政府が抗議"),
+        ("Su-35 jets deployed on Iturup, Japan protests", "Japan protests Su-35 deployment"),
+        # one reaction in other words, and a reply to it, are reactions alike
+        ("Токио вызвал российского посла", "Ноздрев получил протест японского МИД"),
+        ("Motegi rejects Lavrov's preconditions", "茂木外相、ラブロフ氏発言に反論"),
+    ],
+)
+def test_a_reaction_appended_or_told_again_follows_nothing(earlier: str, later: str) -> None:
+    assert not stages_apart(title_stages(later), title_stages(earlier))
+
+
+@pytest.mark.parametrize("arrival", ["in order", "reaction first"])
+def test_the_later_published_report_is_the_follow_up_whichever_comes_in_first(
+    arrival: str,
+) -> None:
+    act = ("Russian troops hold drills on Kunashir", "Some 300 troops took part.", T0)
+    reaction = (
+        "Japan protests Russian drills on Kunashir",
+        "Tokyo lodged a protest over the drills on Kunashir.",
+        T0 + timedelta(hours=3),
+    )
+    replay = StoryReplay()
+    reports = [("act", act), ("reaction", reaction)]
+    if arrival == "reaction first":
+        reports.reverse()
+    stories = {name: replay.place(name, *report) for name, report in reports}
+    assert stories["act"] != stories["reaction"]

@@ -82,7 +82,8 @@ def resemblance(
     weight: Callable[[str], float] = lambda _: 1.0,
     window: timedelta = WINDOW,
 ) -> float:
-    """How surely two reports tell one story, from 0 to 1; `weight` gives a token's weight."""
+    """How surely two reports tell one story, from 0 to 1 (A the later published); `weight`
+    gives a token's weight."""
     if apart >= window or a.script != b.script or conflict(a, b):
         return 0.0
     shared = a.tokens & b.tokens
@@ -130,7 +131,14 @@ def named_alike(a: Sketch, b: Sketch) -> bool:
         a.kinds & b.kinds
         or (a.title_actors & b.actors) - PLACES
         or (b.title_actors & a.actors) - PLACES
-        or (a.title_numbers and b.title_numbers and quantities_agree(a.title_numbers, b.numbers))
+        or (
+            a.title_numbers
+            and b.title_numbers
+            and (
+                quantities_agree(a.title_numbers, b.numbers)
+                or quantities_agree(b.title_numbers, a.numbers)
+            )
+        )
     )
 
 
@@ -141,11 +149,17 @@ def _may_join_across(report: Sketch, at: datetime, members: Sequence[_Entry]) ->
     return (
         all(m.script != report.script for m in members)
         and any(
-            abs(at - m.at) < CROSS_WINDOW and may_cross(report, m.report, close=True)
+            abs(at - m.at) < CROSS_WINDOW and may_cross(*_later_first(report, at, m), close=True)
             for m in members
         )
-        and not any(crossing_conflict(report, m.report) for m in members)
+        and not any(crossing_conflict(*_later_first(report, at, m)) for m in members)
     )
+
+
+def _later_first(report: Sketch, at: datetime, entry: _Entry) -> tuple[Sketch, Sketch]:
+    """A report and an indexed one, the later published first: the conflict rules read a
+    follow-up as the later report (`story_sketch.conflict`), whichever came in first."""
+    return (report, entry.report) if at >= entry.at else (entry.report, report)
 
 
 def story_score(scores: Sequence[float], floor: float = STORY_FLOOR) -> float:
@@ -295,7 +309,7 @@ class StoryIndex:
             entry = self._entries[item_id]
             if entry.story_id in stories or abs(at - entry.at) >= self.window:
                 continue
-            if not conflict(report, entry.report):
+            if not conflict(*_later_first(report, at, entry)):
                 stories.append(entry.story_id)
                 if len(stories) == MAX_STORIES:
                     break
@@ -306,7 +320,8 @@ class StoryIndex:
             entries = [self._entries[i] for i in self._stories[story]]
             # its reports in other languages say nothing of the words, but must not conflict
             if not any(
-                e.script != report.script and crossing_conflict(report, e.report) for e in entries
+                e.script != report.script and crossing_conflict(*_later_first(report, at, e))
+                for e in entries
             ):
                 members[story] = [e for e in entries if e.script == report.script]
         self._vectors_of(
@@ -320,8 +335,7 @@ class StoryIndex:
         for story in members:
             scores = [
                 resemblance(
-                    report,
-                    e.report,
+                    *_later_first(report, at, e),
                     abs(at - e.at),
                     (mine, self._vectors[e.report.title]),
                     weight,
@@ -369,7 +383,9 @@ class StoryIndex:
         for story, members in stories.items():
             score = max(
                 crossing(
-                    report, m.report, abs(at - m.at), float(mine @ self._vectors[m.report.title])
+                    *_later_first(report, at, m),
+                    abs(at - m.at),
+                    float(mine @ self._vectors[m.report.title]),
                 )
                 for m in members
             )

@@ -4,10 +4,13 @@ report at a later stage of one process tells a follow-up, another story."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from watchers.story_bridge import Lexicon
-from watchers.topics.normalise import WORD, normalise
+from watchers.story_facts import plain
+from watchers.story_words import REPLY
+from watchers.topics.normalise import WORD, is_cjk, normalise
 
 # "process:n", n the stage, later stages higher. Forms as in `watchers.story_bridge`: a Latin
 # or Cyrillic form is the start of a word ("$": the whole word), a form with a space the start
@@ -88,6 +91,20 @@ _AHEAD = {
     "合意へ": "course:1", "判決へ": "case:4", "きょう判決": "case:4", "あす判決": "case:4",
 }  # fmt: skip
 STAGE_LEXICON = Lexicon(STAGES)
+# The other side's reaction (a protest, regret, a summoned envoy) is an event of its own when a
+# title leads with it ("Japan protests Russian deputy PM's visit"), after a report of the act
+# that names no reaction; appended to the act ("…配備　政府が抗議") it is the act's report.
+_REACTION = re.compile(
+    REPLY.pattern + "|"  # a reply to a reaction is one too
+    r"\b(?:protest|summon|condemn|regret|deplor|unacceptabl)"
+    r"|протест|вызвал\w*(?: \w+)? посл|сожален|недопустим|неприемлем"
+    r"|抗議|呼び出|召致|遺憾|受け入れられない|容認できない"
+)
+# a reaction quoted: the title reports what was said
+_QUOTED = re.compile(
+    r"(?:[「\"«“‘]|(?<!\w)')[^」\"»”’]*?(?:" + _REACTION.pattern.replace(r"\b", "") + ")"
+)
+LEAD_WORDS = 4  # words before the reaction in a title that leads with it (not Japanese)
 
 
 def title_stages(title: str, words: Sequence[str] | None = None) -> frozenset[str]:
@@ -100,12 +117,30 @@ def title_stages(title: str, words: Sequence[str] | None = None) -> frozenset[st
                 title = title.replace(form, " ")
                 found.add(stage)
         words = None
+    if (reaction := _reaction(title)) is not None:
+        found.add(reaction)
     named = found | STAGE_LEXICON.find(WORD.findall(normalise(title)) if words is None else words)
     latest: dict[str, int] = {}
     for stage in named:
         process, n = stage.split(":")
         latest[process] = max(latest.get(process, 0), int(n))
     return frozenset(f"{process}:{n}" for process, n in latest.items())
+
+
+def _reaction(title: str) -> str | None:
+    """ "reaction:2" for a title that leads with a reaction, "reaction:1" for one that names
+    none, None for a title that appends one to the act it reports."""
+    folded = plain(title)
+    found = _REACTION.search(folded)
+    if found is None:
+        return "reaction:1"
+    if _QUOTED.search(folded):  # 官房長官「極めて遺憾」, calls remarks 'regrettable'
+        return "reaction:2"
+    if is_cjk(folded):
+        leads = found.start() < len(folded) / 2
+    else:
+        leads = len(WORD.findall(normalise(folded[: found.start()]))) <= LEAD_WORDS
+    return "reaction:2" if leads else None
 
 
 def stages_apart(later: frozenset[str], earlier: frozenset[str]) -> bool:
