@@ -56,6 +56,20 @@ def test_a_later_stage_of_one_process_is_a_follow_up(a: str, b: str) -> None:
         ("行方不明の漁船を捜索", "漁船と連絡取れず"),
         ("Salmon talks begin in Moscow", "Lavrov sees no basis for treaty talks"),
         ("Начальник полиции уволен", "Полицейский задержан"),
+        # words that only look like a stage: a description, a name, another sense
+        ("ビザなし交流 見合わせ ロシア", "Russia suspends visa-free exchanges with Japan"),
+        ("Japan-Russia fishing talks begin", "Japan, Russia start talks on fishing agreement"),
+        ("Russia charges Navalny with extremism", "Jailed critic Navalny charged with extremism"),
+        ("Former mayor goes on trial", "Former mayor pleads not guilty as trial opens"),
+        ("Japan reaches semifinal", "Japan reaches semifinal at world championships"),
+        ("不明の漁船 捜索続く", "不明の漁船 見つからず 捜索続く"),
+        ("Рыбаков ищут у Шикотана", "Операция по спасению рыбаков у Шикотана"),
+        ("Thousands rally in Tokyo against budget", "Thousands protest in Tokyo against budget"),
+        (
+            "Russia deploys Bastion missiles on Kurils",
+            "Russia deploys 'Bastion' on Kurils, Japan protests",
+        ),
+        ("Путин встретился с губернатором", "Путин принял в Кремле губернатора"),
     ],
 )
 def test_one_stage_in_other_words_or_none_is_no_conflict(a: str, b: str) -> None:

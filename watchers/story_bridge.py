@@ -180,7 +180,7 @@ ACTORS: Mapping[str, tuple[str, ...]] = {
     "takaichi": ("takaichi", "такаити", "高市"),
     "ishiba": ("ishiba", "исиба", "石破"),
     "kishida": ("kishida", "кисида", "岸田"),
-    "motegi": ("motegi", "мотеги", "茂木"),
+    "motegi": ("motegi", "мотеги", "мотэги", "茂木"),
     "iwaya": ("iwaya", "ивая", "岩屋"),
     "kamikawa": ("kamikawa", "камикава", "上川外相", "上川陽子"),
     "hayashi": ("hayashi", "хаяси", "林官房", "林外相", "林芳正"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from watchers.story_bridge import Lexicon
+from watchers.story_bridge import ACTOR_LEXICON, Lexicon
 from watchers.story_facts import plain
 from watchers.story_words import REPLY
 from watchers.topics.normalise import WORD, is_cjk, normalise
@@ -30,11 +30,12 @@ STAGES: Mapping[str, tuple[str, ...]] = {
         "начался процесс", "первое заседание", "初公判",
     ),
     "case:4": (  # the prosecution's demand
-        "prosecutors seek", "prosecutor seeks", "prosecutors demand", "запросил", "запросила",
-        "запросили", "求刑",
+        "prosecutors seek", "prosecutor seeks", "prosecutors demand", "прокурор запросил",
+        "прокуратура запросила", "обвинение запросило", "гособвинение запросило", "запросил для",
+        "запросила для", "запросило для", "запросили для", "求刑",
     ),
     "case:5": (  # the verdict
-        "sentenced", "sentences$", "convict", "acquit", "jailed", "jails$", "guilty", "verdict",
+        "sentenced", "sentences$", "convict", "acquit", "jails$", "found guilty", "verdict",
         "приговор", "осужден", "осуждён", "оправдал", "оправдан", "признал виновн",
         "признали виновн", "判決", "実刑",
     ),
@@ -45,7 +46,9 @@ STAGES: Mapping[str, tuple[str, ...]] = {
     ),
     "vote:2": (  # passed, elected
         "passes", "passed$", "approves", "approved$", "adopts", "adopted$", "enact", "elected",
-        "elects$", "принял закон", "приняла закон", "приняли закон", "приняла в", "принял в",
+        "elects$", "принял закон", "приняла закон", "приняли закон", "принял в перв",
+        "приняла в перв", "приняли в перв", "принял во втор", "приняла во втор", "принял в трет",
+        "приняла в трет",
         "одобрил", "утвердил", "избран", "可決", "否決", "成立", "当選", "選出", "新代表に",
     ),
     "course:1": (  # talks, a strike, a journey begun
@@ -54,9 +57,10 @@ STAGES: Mapping[str, tuple[str, ...]] = {
         "交渉入り", "出発",
     ),
     "course:2": (  # ended: an agreement, a breakdown, a signature
-        "agree", "conclude", "clinch", "ended$", "ends$", "talks collapse", "broke down",
-        "breaks down", "signed$", "signs$", "согласова", "договорил", "заверши", "закончил",
-        "подписал", "сорвал", "妥結", "合意", "決裂", "物別れ", "終了", "閉幕", "調印", "署名",
+        "agree$", "agrees$", "agreed$", "conclude", "clinch", "ended$", "ends$", "talks collapse",
+        "broke down", "breaks down", "signed$", "signs$", "согласова", "договорил", "заверши",
+        "закончил", "подписал", "сорвал", "妥結", "合意", "決裂", "物別れ", "終了", "閉幕", "調印",
+        "署名",
     ),
     "search:1": (  # missing, sought
         "missing", "search", "lost contact", "unaccounted", "пропал", "пропавш", "ищут", "поиск",
@@ -64,16 +68,18 @@ STAGES: Mapping[str, tuple[str, ...]] = {
         "連絡が取れ", "連絡絶", "捜索",
     ),
     "search:2": (  # found, rescued, bodies recovered
-        "found$", "find$", "finds$", "rescued", "rescues$", "нашли", "найден", "спасли", "спасен",
-        "спасён", "обнаружен", "обнаружили", "救助", "発見", "見つか", "遺体",
+        "found$", "find$", "finds$", "rescued", "rescues$", "нашли", "найден", "спасли", "спасен$",
+        "спасена$", "спасены$", "спасён$", "обнаружен", "обнаружили", "を救助", "人救助", "員救助",
+        "救助され", "発見", "見つかる", "見つかった", "遺体",
     ),
     "hold:1": (  # seized, closed, cut off
-        "seize", "detain", "closed$", "closes$", "shut", "suspend", "halt", "blackout", "outage",
+        "seize", "detain", "closed$", "closes$", "shut$", "shuts$", "shutdown", "suspend", "halt",
+        "blackout", "outage",
         "задержан", "задержал", "задержив", "задержани", "закрыл", "закрыт", "приостанов",
         "без света", "без воды", "拿捕", "拘束", "閉鎖", "運休", "見合わせ", "欠航", "停電", "断水",
     ),
     "hold:2": (  # released, reopened, restored
-        "free$", "frees$", "freed$", "releas", "reopen", "resum", "restor", "lifted$", "освобод",
+        "frees$", "freed$", "releas", "reopen", "resum", "restor", "lifted$", "освобод",
         "отпуст", "возобнов", "восстанов", "解放", "釈放", "再開", "復旧", "解除",
     ),
     "contest:1": (  # through to a final, on pole
@@ -81,7 +87,8 @@ STAGES: Mapping[str, tuple[str, ...]] = {
         "вышел в финал", "вышла в финал", "вышли в финал", "полуфинал", "決勝進出", "準決勝",
     ),
     "contest:2": (  # won
-        "wins$", "won$", "champion", "title$", "выиграл", "победил", "чемпион", "завоевал", "優勝",
+        "wins$", "won$", "champion$", "title$", "выиграл", "победил", "чемпионом$", "чемпионкой$",
+        "завоевал", "優勝",
         "制覇",
     ),
 }  # fmt: skip
@@ -96,13 +103,23 @@ STAGE_LEXICON = Lexicon(STAGES)
 # that names no reaction; appended to the act ("…配備　政府が抗議") it is the act's report.
 _REACTION = re.compile(
     REPLY.pattern + "|"  # a reply to a reaction is one too
-    r"\b(?:protest|summon|condemn|regret|deplor|unacceptabl)"
-    r"|протест|вызвал\w*(?: \w+)? посл|сожален|недопустим|неприемлем"
-    r"|抗議|呼び出|召致|遺憾|受け入れられない|容認できない"
+    r"\b(?:protest(?!er|ing\b)|summon|condemn|regret|deplor|unacceptabl)"
+    r"|протест(?!у|н)|вызвал[аи]?(?: \w+)? посл(?:а|ов)\b|выразил\w* сожалени|сожалеет"
+    r"|недопустим|неприемлем"
+    r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられない|容認できない"
 )
-# a reaction quoted: the title reports what was said
+# a reaction quoted (the title reports what was said): one quotation, opened and closed
 _QUOTED = re.compile(
-    r"(?:[「\"«“‘]|(?<!\w)')[^」\"»”’]*?(?:" + _REACTION.pattern.replace(r"\b", "") + ")"
+    r"(?:[「\"«“‘]|(?<!\w)')[^「」\"'«»“”‘’]{0,80}?(?:"
+    + _REACTION.pattern.replace(r"\b", "")
+    + r")[^「」\"'«»“”‘’]{0,80}[」\"'»”’]"
+)
+# Who reacts: a government, its people, or the islands' people of `watchers.story_bridge`; a
+# crowd that protests ("Thousands protest in Tokyo") is an event, not a reaction.
+_SPEAKER = re.compile(
+    r"\b(?:japan|tokyo|russia|moscow|kremlin|government|ministry|minister|spokes|envoy"
+    r"|ambassador|embassy|cabinet)|япон|токио|росси|москв|кремл|правительств|мид\b|министр|посол"
+    r"|посольств|日本|東京|ロシア|政府|外務省|外相|官房長官|首相|大使|報道官|外務"
 )
 LEAD_WORDS = 4  # words before the reaction in a title that leads with it (not Japanese)
 
@@ -134,13 +151,16 @@ def _reaction(title: str) -> str | None:
     found = _REACTION.search(folded)
     if found is None:
         return "reaction:1"
-    if _QUOTED.search(folded):  # 官房長官「極めて遺憾」, calls remarks 'regrettable'
-        return "reaction:2"
+    quoted = _QUOTED.search(folded)  # 官房長官「極めて遺憾」, calls remarks 'regrettable'
+    start = found.start() if quoted is None else quoted.start()
     if is_cjk(folded):
-        leads = found.start() < len(folded) / 2
+        leads = quoted is not None or start < len(folded) / 2
     else:
-        leads = len(WORD.findall(normalise(folded[: found.start()]))) <= LEAD_WORDS
-    return "reaction:2" if leads else None
+        leads = quoted is not None or len(WORD.findall(normalise(folded[:start]))) <= LEAD_WORDS
+    speaker = _SPEAKER.search(folded[:start]) or ACTOR_LEXICON.find(
+        WORD.findall(normalise(folded[:start]))
+    )
+    return "reaction:2" if leads and speaker else None
 
 
 def stages_apart(later: frozenset[str], earlier: frozenset[str]) -> bool:
