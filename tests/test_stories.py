@@ -400,7 +400,15 @@ def test_a_wire_slug_is_no_part_of_the_headline(slug: str, title: str, summary: 
 
 
 @pytest.mark.parametrize(
-    "title", ["US-based firm crowdsources search", "NATO-Russia council meets"]
+    "title",
+    [
+        "US-based firm crowdsources search",
+        "NATO-Russia council meets",
+        "BRICS 2-day summit opens in Kazan",
+        "USA 2-1 Mexico",
+        "ЦСКА 2-1 Спартак",
+        "JAPAN 10-year yield rises",
+    ],
 )
 def test_a_hyphenated_name_is_no_wire_slug(title: str) -> None:
     assert sketch(title, "").title == title

@@ -102,7 +102,7 @@ _NAME_WORD = re.compile(r"[^\W\d_]\w*")
 # A wire's slug before its headline ("UPDATE 2-", "RPT-", "GLOBAL MARKETS-", "ОБЗОР-"): a
 # version or desk, not news, and its number is no quantity of the event.
 _WIRE_SLUG = re.compile(
-    r"(?:(?:[A-ZА-ЯЁ]{3,} \d{1,2}"
+    r"(?:(?:(?:UPDATE|WRAPUP|ОБНОВЛЕНИЕ|ОБЗОР) \d{1,2}"
     r"|RPT|REFILE|CORRECTED|CORRECTION|EXCLUSIVE|INSIGHT|ANALYSIS|FACTBOX|TIMELINE|PREVIEW"
     r"|BREAKINGVIEWS|BRIEF|COLUMN|INTERVIEW|SPECIAL REPORT|(?:GLOBAL|EMERGING) MARKETS|FOREX"
     r"|PRECIOUS|METALS|TREASURIES|GRAINS|SOFTS|(?:[A-Z]{2,6} )?STOCKS"
