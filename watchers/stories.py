@@ -157,8 +157,11 @@ def _may_join_across(report: Sketch, at: datetime, members: Sequence[_Entry]) ->
 
 
 def _later_first(report: Sketch, at: datetime, entry: _Entry) -> tuple[Sketch, Sketch]:
-    """A report and an indexed one, the later published first: the conflict rules read a
-    follow-up as the later report (`story_sketch.conflict`), whichever came in first."""
+    """A report and an indexed one, the later first by the times the index holds: the
+    conflict rules read a follow-up as the later report (`story_sketch.conflict`). The
+    times are publication times in `kurilwatch stories` and the bench, whichever report came
+    in first; the daemon gives fetch times (a feed's own dates may be missing or wrong), so
+    there the later is the later fetched."""
     return (report, entry.report) if at >= entry.at else (entry.report, report)
 
 
