@@ -145,8 +145,9 @@ def title_stages(title: str, words: Sequence[str] | None = None) -> frozenset[st
 
 
 def _reaction(title: str) -> str | None:
-    """ "reaction:2" for a title that leads with a reaction, "reaction:1" for one that names
-    none, None for a title that appends one to the act it reports."""
+    """ "reaction:2" for a title that leads with the other side's reaction, "reaction:1" for
+    one that names none, None for one whose reaction does not lead it (appended to the act
+    it reports) or is nobody's side's (a crowd's protest)."""
     folded = plain(title)
     found = _REACTION.search(folded)
     if found is None:
