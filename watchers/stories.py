@@ -106,9 +106,8 @@ def crossing(a: Sketch, b: Sketch, apart: timedelta, cosine: float) -> float:
     otherwise; otherwise 0."""
     if cosine < CROSS_COSINE or apart >= CROSS_WINDOW or not may_cross(a, b, close=True):
         return 0.0
-    if cosine < CLOSE_COSINE and not may_cross(a, b):
-        return 0.0
-    return cosine
+    # what `may_cross` asks beyond `close` (its conflict rules are not run twice)
+    return cosine if cosine >= CLOSE_COSINE or named_alike(a, b) else 0.0
 
 
 def may_cross(a: Sketch, b: Sketch, close: bool = False) -> bool:
