@@ -324,6 +324,43 @@ async def test_the_same_story_reworded_by_another_outlet_joins_it(
     assert second.queued == 1 and [i.title for i in second.matched] == [unrelated.title]
 
 
+SEIZED = FeedEntry(
+    "Russian border guards seize Japanese fishing boat off Iturup",
+    "https://kyodo.example/seized",
+    summary="Russian border guards detained a Japanese fishing boat and its crew of five off"
+    " Iturup island on Tuesday, the FSB said.",
+    published=T0 - timedelta(hours=20),
+)
+RELEASED = FeedEntry(
+    "Russia releases Japanese fishing boat seized off Iturup",
+    "https://tass.example/released",
+    summary="Russian border guards released the Japanese fishing boat and its crew of five"
+    " detained off Iturup island, the FSB said on Wednesday.",
+    published=T0 - timedelta(hours=2),
+)
+
+
+@pytest.mark.parametrize(
+    ("arrival", "second_alerts"), [((SEIZED, RELEASED), True), ((RELEASED, SEIZED), False)]
+)
+async def test_a_follow_up_alerts_but_an_earlier_stage_arriving_after_it_joins_it(
+    poller: Poller,
+    feed_server: FeedServer,
+    arrival: tuple[FeedEntry, FeedEntry],
+    second_alerts: bool,
+) -> None:
+    # the order subscribers learn of reports, not the feeds' dates: the release alerts after
+    # the seizure, but a seizure fetched after the release was alerted is no news
+    a, b = await two_primed_feeds(poller, feed_server)
+    feed_server.set_feed("/a.xml", rss([arrival[0], OLD]))
+    feed_server.set_feed("/b.xml", rss([arrival[1], OTHER]))
+    assert (await poller.poll(a)).queued == 1
+    poller.clock = lambda: T0 + timedelta(hours=1)
+    second = await poller.poll(b)
+    assert second.queued == int(second_alerts)
+    assert len(second.matched) == int(second_alerts)
+
+
 async def test_the_story_index_is_rebuilt_after_a_restart(
     poller: Poller, feed_server: FeedServer
 ) -> None:

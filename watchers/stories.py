@@ -157,10 +157,11 @@ def _may_join_across(report: Sketch, at: datetime, members: Sequence[_Entry]) ->
 
 def _later_first(report: Sketch, at: datetime, entry: _Entry) -> tuple[Sketch, Sketch]:
     """A report and an indexed one, the later first by the times the index holds: the
-    conflict rules read a follow-up as the later report (`story_sketch.conflict`). The
-    times are publication times in `kurilwatch stories` and the bench, whichever report came
-    in first; the daemon gives fetch times (a feed's own dates may be missing or wrong), so
-    there the later is the later fetched."""
+    conflict rules read a follow-up as the later report (`story_sketch.conflict`). These are
+    the times reports became known: fetch times in the daemon, so a report of an earlier
+    stage fetched after a later stage's alert is no news and joins its story (a feed's dates
+    would make it a story of its own); publication times in `kurilwatch stories` and the
+    bench, whose input comes in that order."""
     return (report, entry.report) if at >= entry.at else (entry.report, report)
 
 
