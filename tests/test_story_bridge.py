@@ -354,6 +354,22 @@ def test_titles_close_enough_cross_without_a_kind_the_lexicon_knows(
     assert crossing(elsewhere, en, HOUR, cosine) == 0
 
 
+def test_a_kind_the_other_report_leads_with_names_the_event_alike() -> None:
+    """A title's kind of event that the other report's lead (its summary's first sentence)
+    names, in words its title lacks; a later sentence is background (last winter's blackout)."""
+    japanese = sketch("色丹島で計画停電　発電用燃料不足", "")
+    title = "Shikotan rations electricity as diesel stocks run low"
+    led = sketch(title, "Shikotan has imposed rolling blackouts as diesel stocks run low.")
+    background = sketch(
+        title,
+        "Shikotan has begun rationing power as diesel stocks run low. A blackout hit the"
+        " island last winter.",
+    )
+    assert "outage" in japanese.kinds and not led.kinds
+    assert named_alike(japanese, led) and named_alike(led, japanese)
+    assert not named_alike(japanese, background)
+
+
 @given(
     st.lists(
         st.sampled_from(["M5.3", "3200", "3216", "1990", "Shikotan", "quake", "2"]), max_size=4

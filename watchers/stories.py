@@ -123,11 +123,13 @@ def may_cross(a: Sketch, b: Sketch, close: bool = False) -> bool:
 
 
 def named_alike(a: Sketch, b: Sketch) -> bool:
-    """Both reports name the event alike: a kind of event of both titles, a person of one
+    """Both reports name the event alike: a kind of event of one title that the other
+    report's title or lead names (a later sentence may be background), a person of one
     title that the other report names (a place, as an island, sees many events a day), or
     the numbers of both titles."""
     return bool(
-        a.kinds & b.kinds
+        a.kinds & b.lead_kinds
+        or b.kinds & a.lead_kinds
         or (a.title_actors & b.actors) - PLACES
         or (b.title_actors & a.actors) - PLACES
         or (

@@ -20,6 +20,7 @@ from watchers.story_facts import dates, numbers, plain, quantities_agree
 from watchers.story_stages import stages_apart, title_stages
 from watchers.story_words import (
     REPLY,
+    lead_sentence,
     mentions,
     places,
     recalls,
@@ -60,6 +61,7 @@ class Sketch:
     local: bool = False  # news of the islands: the news those kinds of event were written for
     recalls: frozenset[frozenset[str]] = frozenset()  # `story_words.recalls` of the summary
     stages: frozenset[str] = frozenset()  # `story_stages.title_stages`
+    lead_kinds: frozenset[str] = frozenset()  # of event, that the title or the lead reports
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -116,6 +118,7 @@ def sketch(
         bool(islands or actors & LOCAL_PLACES or KURIL_LEXICON.find(words)),
         recalls(summary),
         title_stages(title, heading),
+        kinds | KIND_LEXICON.find(WORD.findall(normalise(lead_sentence(summary)))),
     )
 
 

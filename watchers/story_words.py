@@ -172,6 +172,11 @@ _TODAY = re.compile(
 MAX_RECALLS = 4
 
 
+def lead_sentence(summary: str) -> str:
+    """A summary's first sentence."""
+    return _ANY_SENTENCE.split(summary.strip(), maxsplit=1)[0]
+
+
 def recalls(summary: str) -> frozenset[frozenset[str]]:
     """The tokens of a summary's sentences (after the lead, at most `MAX_RECALLS`) that open
     by recalling an earlier event, neither crediting an outlet with it nor saying it
