@@ -129,6 +129,10 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
             "千島連盟の指定　外相「受け入れられない」",
         ),
         ("ロシア軍が択捉島で演習", "政府、ロシアに抗議　択捉島の演習で"),
+        # concern is a reaction too
+        ("Russia deploys drones on Iturup", "Japan expresses concern over drones on Iturup"),
+        ("Россия разместит дроны на Итурупе", "Токио выразил обеспокоенность дронами на Итурупе"),
+        ("択捉島に無人機配備", "政府「懸念」　択捉島の無人機配備"),
     ],
 )
 def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(

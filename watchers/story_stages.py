@@ -98,15 +98,17 @@ _AHEAD = {
     "合意へ": "course:1", "判決へ": "case:4", "きょう判決": "case:4", "あす判決": "case:4",
 }  # fmt: skip
 STAGE_LEXICON = Lexicon(STAGES)
-# The other side's reaction (a protest, regret, a summoned envoy) is an event of its own when a
-# title leads with it ("Japan protests Russian deputy PM's visit"), after a report of the act
-# that names no reaction; appended to the act ("…配備　政府が抗議") it is the act's report.
+# The other side's reaction (a protest, regret, concern, a summoned envoy) is an event of its
+# own when a title leads with it ("Japan protests Russian deputy PM's visit"), after a report
+# of the act that names no reaction; appended to the act ("…配備　政府が抗議") it is the
+# act's report.
 _REACTION = re.compile(
     REPLY.pattern + "|"  # a reply to a reaction is one too
-    r"\b(?:protest(?!er|ing\b)|summon|condemn|regret|deplor|unacceptabl)"
+    r"\b(?:protest(?!er|ing\b)|summon|condemn|regret|deplor|unacceptabl"
+    r"|voices? concern|expresse?s? concern)"
     r"|протест(?!у|н)|вызвал[аи]?(?: \w+)? посл(?:а|ов)\b|выразил\w* сожалени|сожалеет"
-    r"|недопустим|неприемлем"
-    r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられない|容認できない"
+    r"|недопустим|неприемлем|обеспокоенност"
+    r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられない|容認できない|懸念"
 )
 # a reaction quoted (the title reports what was said): one quotation, opened and closed
 _QUOTED = re.compile(
