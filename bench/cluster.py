@@ -243,7 +243,8 @@ def other_events(paths: Iterable[Path], replay: Replay) -> None:
         reports: dict[tuple[str, str], dict[str, Any]] = {}
         for pair in _read(path):
             if pair["same_story"]:
-                event = pair["note"].rsplit(":", 1)[-1].strip()
+                # "same event: <key>", perhaps with a remark after the key
+                event = pair["note"].rsplit(":", 1)[-1].split()[0]
                 for side, lang in zip("ab", pair["lang"].split("-"), strict=True):
                     reports[(event, lang)] = pair[side]
         count = merged = 0
