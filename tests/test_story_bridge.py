@@ -107,6 +107,11 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Fishing boat wrecked off Shikotan", {"accident"}, set()),
         ("Cruise missiles deployed on Iturup", {"deployment"}, set()),
         ("Штаб-квартира флота на Итурупе", set(), set()),
+        # warning shots are no blaze, opening or drills
+        ("Border guards fire warning shots at Japanese boat", {"shooting"}, set()),
+        ("Пограничники открыли предупредительный огонь по шхуне", {"shooting"}, set()),
+        ("根室の漁船にロシア国境警備艇が警告射撃", {"shooting"}, {"nemuro"}),
+        ("На Шикотане рыбаки спасли косатку", {"search", "wildlife"}, set()),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:

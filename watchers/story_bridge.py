@@ -40,6 +40,11 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "отработал", "условн",
         "演習", "訓練", "射撃",
     ),
+    "shooting": (  # warning shots, gunfire: not a blaze, an opening or drills
+        "warning shot", "open fire", "opens fire", "opened fire", "gunfire", "открыл огонь",
+        "открыли огонь", "предупредительный огонь", "предупредительные выстрел",
+        "предупредительную стрельб", "обстрел", "警告射撃", "威嚇射撃", "発砲",
+    ),
     "deployment": (
         "deploy", "combat duty", "развер", "размест", "заступил", "на дежурство", "配備",
     ),
@@ -80,7 +85,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "bear$", "bears$", "whale", "orca", "sea lion", "медведь$", "медведя$", "медведю$",
         "медведем$", "медведе$", "медведи$", "медведей$", "медведям$", "медведями$",
         "медведях$", "медведиц", "медвеж", "кит$", "кита$", "киту$", "китом$", "ките$",
-        "киты$", "китам$", "китами$", "китах$", "китенок", "касатк", "сивуч",
+        "киты$", "китам$", "китами$", "китах$", "китенок", "касатк", "косатк", "сивуч",
         "ヒグマ", "クマが", "クマに", "クマの", "クマを", "クマ出没", "クマ目撃", "クジラ",
         "シャチ", "seals$", "тюлен", "нерп", "アザラシ", "オットセイ",
     ),
@@ -273,6 +278,20 @@ class Lexicon:
 
 
 KIND_LEXICON = Lexicon(KINDS)
+# Kinds whose forms a phrase of another kind borrows: "fire warning shots" is no blaze,
+# "открыли огонь" no opening, 警告射撃 no drills.
+_BORROWED = {"shooting": frozenset({"fire", "opening", "drills"})}
+
+
+def kinds_of(words: Sequence[str]) -> frozenset[str]:
+    """The kinds of event a text's normalised words name."""
+    kinds = KIND_LEXICON.find(words)
+    for kind, borrowed in _BORROWED.items():
+        if kind in kinds:
+            kinds -= borrowed
+    return kinds
+
+
 ACTOR_LEXICON = Lexicon(ACTORS)
 TOWN_LEXICON = Lexicon(TOWNS)
 KURIL_LEXICON = Lexicon(KURILS)

@@ -9,12 +9,12 @@ from typing import Any
 
 from watchers.story_bridge import (
     ACTOR_LEXICON,
-    KIND_LEXICON,
     KURIL_LEXICON,
     LOCAL_PLACES,
     TOWN_LEXICON,
     ends_apart,
     kinds_conflict,
+    kinds_of,
 )
 from watchers.story_facts import dates, numbers, plain, quantities_agree
 from watchers.story_stages import stages_apart, title_stages
@@ -118,7 +118,7 @@ def sketch(
         bool(islands or actors & LOCAL_PLACES or KURIL_LEXICON.find(words)),
         recalls(summary),
         title_stages(title, heading),
-        kinds | KIND_LEXICON.find(WORD.findall(normalise(lead_sentence(summary)))),
+        kinds | kinds_of(WORD.findall(normalise(lead_sentence(summary)))),
     )
 
 
@@ -136,7 +136,7 @@ def title_bridges(
     """The kinds of event a title reports, and the people and places of
     `watchers.story_bridge` it names; `words`, when given, are its normalised words."""
     words = WORD.findall(normalise(title)) if words is None else words
-    return KIND_LEXICON.find(words), ACTOR_LEXICON.find(words)
+    return kinds_of(words), ACTOR_LEXICON.find(words)
 
 
 def conflict(a: Sketch, b: Sketch) -> bool:
