@@ -157,11 +157,26 @@ def test_the_stem_cache_stays_small_however_many_new_words_come() -> None:
         ("Japan protests Russian drills on Iturup", "Moscow rejects Japan's protest over drills"),
         ("政府、国後での演習に抗議", "ロシア、日本の抗議を一蹴"),  # a protest, and its rebuttal
         ("政府、国後での演習に抗議", "ロシア外務省、日本の抗議を拒否"),
+        # a claim and its denial; "denied entry" is an event, not a reply
+        ("Japan says Russian plane violated its airspace", "Moscow denies violating airspace"),
+        ("Япония заявила о нарушении воздушного пространства", "Минобороны опровергло нарушение"),
     ],
 )
 def test_conflicting_numbers_and_islands_are_two_events(a: str, b: str) -> None:
     assert conflict(sketch(a, ""), sketch(b, ""))
     assert not conflict(sketch(a, ""), sketch(a + " again", ""))
+
+
+@pytest.mark.parametrize(
+    ("title", "reply"),
+    [
+        ("Kremlin denies plans to hand over islands", True),
+        ("Japanese lawmakers denied entry to Kurils", False),
+        ("Russia denies visa to former islanders", False),
+    ],
+)
+def test_a_denial_is_a_reply_and_a_refusal_of_entry_an_event(title: str, reply: bool) -> None:
+    assert sketch(title, "").reply == reply
 
 
 @pytest.mark.parametrize(

@@ -66,8 +66,12 @@ _PARTIES = {
     "russia": "russia moscow kremlin росси рф москв кремл ロシア モスクワ クレムリン".split(),
 }
 # A title that rejects or rebuts something reports a reply, an event of its own: "Moscow
-# rejects Tokyo's protest" is not the protest's story ("отверг", "一蹴", "反論" alike).
-REPLY = re.compile(r"\b(?:reject|rebuff|dismiss|отверг|отклони)|一蹴|反論|拒否|拒絶")
+# rejects Tokyo's protest" is not the protest's story ("отверг", "一蹴", "反論" alike), nor is a
+# denial ("Moscow denies violating Japan's airspace"; "denied entry" is an event).
+REPLY = re.compile(
+    r"\b(?:reject|rebuff|dismiss|den(?:y|ies|ied)\b(?! (?:entry|visa|access))|отверг|отклони"
+    r"|опроверг)|一蹴|反論|拒否|拒絶"
+)
 
 
 # Stems kept per process. A daemon meets new words for ever (names, inflected forms), so the
