@@ -112,6 +112,15 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Пограничники открыли предупредительный огонь по шхуне", {"shooting"}, set()),
         ("根室の漁船にロシア国境警備艇が警告射撃", {"shooting"}, {"nemuro"}),
         ("На Шикотане рыбаки спасли косатку", {"search", "wildlife"}, set()),
+        # ... but drills with firing, and a fire station opened, stay what they were
+        ("На Итурупе отработали обстрел позиций условного противника", {"drills"}, set()),
+        (
+            "Russian troops open fire at mock targets in Iturup drills",
+            {"drills", "shooting"},
+            set(),
+        ),
+        ("Yuzhno-Kurilsk opens fire station", {"opening", "fire"}, {"yuzhno-kurilsk"}),
+        ("Iturup airport opens, fire crews on duty", {"opening", "fire"}, set()),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:
