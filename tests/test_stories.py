@@ -20,7 +20,15 @@ from watchers.story_facts import dates, numbers
 from watchers.story_replay import StoryReplay
 from watchers.story_sketch import Sketch, conflict, follows, sketch
 from watchers.story_stages import stages_apart
-from watchers.story_words import STEM_CACHE, recalls, script_of, stem, story_tokens
+from watchers.story_words import (
+    LEAD_CHARS,
+    STEM_CACHE,
+    lead_sentence,
+    recalls,
+    script_of,
+    stem,
+    story_tokens,
+)
 from watchers.topics.normalise import words
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -168,11 +176,37 @@ def test_conflicting_numbers_and_islands_are_two_events(a: str, b: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("summary", "lead"),
+    [
+        ("The U.S. Navy said a blackout hit. Later more.", "The U.S. Navy said a blackout hit."),
+        ("Mr. Kishida said so. Then.", "Mr. Kishida said so."),
+        ("MOSCOW, Jan. 12 (Reuters) - A blackout hit Shikotan. More.", "A blackout hit Shikotan."),
+        ("ЮЖНО-САХАЛИНСК, 10 июня. /ТАСС/. Пожар на Итурупе. Ещё.", "Пожар на Итурупе."),
+        ("TOKYO (Kyodo) -- Japan protested. Then.", "Japan protested."),
+        ("国後島で停電。復旧は未定。", "国後島で停電。"),
+        ("В 2024 г. на Итурупе открыли порт. Ещё.", "В 2024 г. на Итурупе открыли порт."),
+    ],
+)
+def test_the_lead_is_the_first_sentence_after_a_dateline(summary: str, lead: str) -> None:
+    assert lead_sentence(summary) == lead
+
+
+@given(st.text(max_size=600))
+def test_the_lead_is_a_bounded_part_of_the_summary(summary: str) -> None:
+    lead = lead_sentence(summary)
+    assert lead in summary and len(lead) <= LEAD_CHARS
+
+
+@pytest.mark.parametrize(
     ("title", "reply"),
     [
         ("Kremlin denies plans to hand over islands", True),
         ("Japanese lawmakers denied entry to Kurils", False),
         ("Russia denies visa to former islanders", False),
+        ("Russia denies Japanese lawmakers entry to Kurils", False),
+        ("Russia denied a visa to former islanders", False),
+        ("Japanese fisherman denies charges at Sakhalin trial", False),  # the trial's
+        ("Court denied bail to ex-mayor", False),
     ],
 )
 def test_a_denial_is_a_reply_and_a_refusal_of_entry_an_event(title: str, reply: bool) -> None:

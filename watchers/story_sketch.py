@@ -142,7 +142,7 @@ def title_bridges(
 def conflict(a: Sketch, b: Sketch) -> bool:
     """Two events: each title names someone, a number or an island the other never mentions,
     a title's day is none of the days the other names, the two name days and none in common,
-    one replies (rejects, rebuts) and the other does not, two reports of the islands' news
+    one replies (rejects, rebuts, denies) and the other does not, two reports of the islands' news
     report other kinds of event (a deployment and drills, a capsizing and a seizure), or talks
     that ended in different ways, or one recalls the other's news as an earlier event, or A,
     the later report, is at a later stage of a process than B (`story_stages`)."""

@@ -67,10 +67,12 @@ _PARTIES = {
 }
 # A title that rejects or rebuts something reports a reply, an event of its own: "Moscow
 # rejects Tokyo's protest" is not the protest's story ("отверг", "一蹴", "反論" alike), nor is a
-# denial ("Moscow denies violating Japan's airspace"; "denied entry" is an event).
+# denial ("Moscow denies violating Japan's airspace"). Entry, a visa or bail denied is an event,
+# and a defendant who denies the charges is the trial's.
 REPLY = re.compile(
-    r"\b(?:reject|rebuff|dismiss|den(?:y|ies|ied)\b(?! (?:entry|visa|access))|отверг|отклони"
-    r"|опроверг)|一蹴|反論|拒否|拒絶"
+    r"\b(?:reject|rebuff|dismiss|отверг|отклони|опроверг"
+    r"|den(?:y|ies|ied)\b(?! (?:\w+ ){0,2}(?:entry|visa|access|permission|bail|charge|guilt"
+    r"|wrongdoing)))|一蹴|反論|拒否|拒絶"
 )
 
 
@@ -176,9 +178,31 @@ _TODAY = re.compile(
 MAX_RECALLS = 4
 
 
+# A wire's dateline before its lead: "MOSCOW, Jan. 12 (Reuters) - ", "ЮЖНО-САХАЛИНСК, 10 июня.
+# /ТАСС/. ", "TOKYO (Kyodo) -- "
+_DATELINE = re.compile(
+    r"\s*[A-ZА-ЯЁ][A-ZА-ЯЁ .\-]{2,40}(?:,[^/()\n]{0,30}?)?"
+    r"(?:\.?\s*/[^/\n]{2,12}/\.?|\s*\([^)\n]{2,20}\))\s*[-–—]*\s*"
+)
+# a period that ends no sentence: initials ("U.S."), titles, months, Russian contractions
+_ABBREVIATION = re.compile(
+    r"(?:\w\.)+\w?\.?|(?:mr|mrs|ms|dr|st|no|gen|col|lt|sgt|adm|gov|sen|rep|jan|feb|mar|apr|jun"
+    r"|jul|aug|sept?|oct|nov|dec|vs|inc|corp|co|ltd|jr|г|гг|ул|им|тыс|млн|млрд|руб|т\.?е|т\.?к)\.",
+    re.IGNORECASE,
+)
+LEAD_CHARS = 400  # of a lead that no sentence end closes (a Japanese summary without 。)
+
+
 def lead_sentence(summary: str) -> str:
-    """A summary's first sentence."""
-    return _ANY_SENTENCE.split(summary.strip(), maxsplit=1)[0]
+    """A summary's first sentence, after a wire's dateline."""
+    text = summary.strip()
+    if dateline := _DATELINE.match(text):
+        text = text[dateline.end() :]
+    for end in _ANY_SENTENCE.finditer(text):
+        before = text[: end.start()].split()
+        if not before or not _ABBREVIATION.fullmatch(before[-1]):
+            return text[: end.start()][:LEAD_CHARS]
+    return text[:LEAD_CHARS]
 
 
 def recalls(summary: str) -> frozenset[frozenset[str]]:
