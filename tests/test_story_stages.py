@@ -133,6 +133,9 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
         ("Russia deploys drones on Iturup", "Japan expresses concern over drones on Iturup"),
         ("Россия разместит дроны на Итурупе", "Токио выразил обеспокоенность дронами на Итурупе"),
         ("択捉島に無人機配備", "政府「懸念」　択捉島の無人機配備"),
+        ("Russia deploys drones on Iturup", "Japan voiced serious concern over Iturup drones"),
+        ("Россия разместит дроны на Итурупе", "Токио обеспокоен размещением дронов"),
+        ("択捉島に無人機配備", "政府、択捉島の無人機配備に懸念表明"),
     ],
 )
 def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
@@ -155,6 +158,18 @@ def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
 )
 def test_a_reaction_appended_or_told_again_follows_nothing(earlier: str, later: str) -> None:
     assert not stages_apart(title_stages(later), title_stages(earlier))
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "日本漁船の安全に懸念　ロシアが射撃訓練通告",  # a risk, not a reaction
+        "Japanese fishermen voice concern over Russian drills",  # not a side's
+        "Японские рыбаки выразили обеспокоенность учениями",
+    ],
+)
+def test_concern_that_is_no_sides_reaction_is_none(title: str) -> None:
+    assert "reaction:2" not in title_stages(title)
 
 
 @pytest.mark.parametrize("arrival", ["in order", "reaction first"])

@@ -105,23 +105,28 @@ STAGE_LEXICON = Lexicon(STAGES)
 _REACTION = re.compile(
     REPLY.pattern + "|"  # a reply to a reaction is one too
     r"\b(?:protest(?!er|ing\b)|summon|condemn|regret|deplor|unacceptabl"
-    r"|voices? concern|expresse?s? concern)"
+    r"|(?:voic|express|rais)(?:e|es|ed|ing)? (?:\w+ )?concern)"
     r"|протест(?!у|н)|вызвал[аи]?(?: \w+)? посл(?:а|ов)\b|выразил\w* сожалени|сожалеет"
-    r"|недопустим|неприемлем|обеспокоенност"
-    r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられない|容認できない|懸念"
+    r"|недопустим|неприемлем|обеспокоен"
+    r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられない|容認できない"
+    r"|懸念を?(?:表明|伝え|示)"  # 懸念 alone is often a risk ("安全に懸念"), unless quoted
 )
 # a reaction quoted (the title reports what was said): one quotation, opened and closed
 _QUOTED = re.compile(
     r"(?:[「\"«“‘]|(?<!\w)')[^「」\"'«»“”‘’]{0,80}?(?:"
     + _REACTION.pattern.replace(r"\b", "")
-    + r")[^「」\"'«»“”‘’]{0,80}[」\"'»”’]"
+    + r"|懸念)[^「」\"'«»“”‘’]{0,80}[」\"'»”’]"
 )
+# a Japanese title that opens with who reacts ("政府、ロシアの演習に懸念表明"): its first
+# clause is the reaction, however long
+_OPENER = re.compile(r"[^、　]{1,8}、[^　]*")
 # Who reacts: a government, its people, or the islands' people of `watchers.story_bridge`; a
 # crowd that protests ("Thousands protest in Tokyo") is an event, not a reaction.
 _SPEAKER = re.compile(
-    r"\b(?:japan|tokyo|russia|moscow|kremlin|government|ministry|minister|spokes|envoy"
-    r"|ambassador|embassy|cabinet)|япон|токио|росси|москв|кремл|правительств|мид\b|министр|посол"
-    r"|посольств|日本|東京|ロシア|政府|外務省|外相|官房長官|首相|大使|報道官|外務"
+    r"\b(?:japan(?!ese)|tokyo|russia(?!n)|moscow|kremlin|government|ministry|minister|spokes"
+    r"|envoy|ambassador|embassy|cabinet|diplomat|authorit)|япони|токио|росси(?!йск)|москв|кремл"
+    r"|правительств|мид\b|министр|посол|посольств|сторон|власт|дипломат"
+    r"|日本|東京|ロシア|政府|外務省|外相|官房長官|首相|大使|報道官|外務"
 )
 LEAD_WORDS = 4  # words before the reaction in a title that leads with it (not Japanese)
 
@@ -152,12 +157,20 @@ def _reaction(title: str) -> str | None:
     it reports) or is nobody's side's (a crowd's protest)."""
     folded = plain(title)
     found = _REACTION.search(folded)
-    if found is None:
-        return "reaction:1"
     quoted = _QUOTED.search(folded)  # 官房長官「極めて遺憾」, calls remarks 'regrettable'
-    start = found.start() if quoted is None else quoted.start()
+    if quoted is not None:
+        start = quoted.start()
+    elif found is not None:
+        start = found.start()
+    else:
+        return "reaction:1"
     if is_cjk(folded):
-        leads = quoted is not None or start < len(folded) / 2
+        opener = _OPENER.match(folded)
+        leads = (
+            quoted is not None
+            or start < len(folded) / 2
+            or bool(opener and start < opener.end() and _SPEAKER.search(opener.group()))
+        )
     else:
         leads = quoted is not None or len(WORD.findall(normalise(folded[:start]))) <= LEAD_WORDS
     speaker = _SPEAKER.search(folded[:start]) or ACTOR_LEXICON.find(
