@@ -244,7 +244,7 @@ def other_events(paths: Iterable[Path], replay: Replay) -> None:
         for pair in _read(path):
             if pair["same_story"]:
                 # "same event: <key>", perhaps with a remark after the key
-                event = pair["note"].rsplit(":", 1)[-1].split()[0]
+                event = (pair["note"].split(":", 1)[-1].split() or [pair["note"]])[0]
                 for side, lang in zip("ab", pair["lang"].split("-"), strict=True):
                     reports[(event, lang)] = pair[side]
         count = merged = 0
