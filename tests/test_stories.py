@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tracemalloc
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watchers.embedding import Vectors, embed_titles
-from watchers.stories import MAX_PER_STORY, MAX_REPORTS, StoryIndex
+from watchers.stories import (
+    HEADLINE_THRESHOLD,
+    MAX_PER_STORY,
+    MAX_REPORTS,
+    THRESHOLD,
+    StoryIndex,
+    resemblance,
+)
 from watchers.story_facts import dates, numbers
 from watchers.story_replay import StoryReplay
 from watchers.story_sketch import Sketch, conflict, follows, sketch
@@ -407,6 +415,31 @@ def test_a_title_name_is_one_of_its_own_reports_mentions() -> None:
     b = sketch("Системы С-300В4 развернуты на Итурупе", "Комплексы С-300В4 поставлены на Итурупе.")
     assert a.names <= a.mentions
     assert not conflict(a, b)
+
+
+def test_japanese_reports_need_words_in_common_for_their_vectors_to_count() -> None:
+    """Title vectors as close as two Japanese events on one island score (0.9): reports
+    with summaries that share little else are apart; a fire told twice is not; headlines
+    alone keep the vectors' say."""
+    vectors = (np.array([1, 0], np.float32), np.array([0.9, math.sqrt(1 - 0.81)], np.float32))
+    fire = sketch(
+        "択捉島で住宅火災　住民1人けが",
+        "北方領土の択捉島の紗那で住宅が焼け、住民の男性1人が軽いやけどを負った。消防が原因を"
+        "調べている。",
+    )
+    school = sketch(
+        "択捉島に新校舎　ロシア、教育施設を整備",
+        "ロシア側が建設した学校の新しい校舎が完成し、9月から児童120人が通う。",
+    )
+    again = sketch(
+        "択捉島の紗那で住宅火災　男性やけど",
+        "択捉島の紗那で住宅が燃える火事があり、住民の男性1人がやけどを負った。原因を調べている。",
+    )
+    hour = timedelta(hours=1)
+    assert resemblance(school, fire, hour, vectors) == 0
+    assert resemblance(again, fire, hour, vectors) >= THRESHOLD
+    headlines = (sketch(school.title, ""), sketch(fire.title, ""))
+    assert resemblance(*headlines, hour, vectors) >= HEADLINE_THRESHOLD
 
 
 def test_a_headline_alone_joins_at_the_lower_headline_threshold() -> None:

@@ -54,6 +54,10 @@ CROSS_COSINE = 0.80
 # where it happened and nothing conflicts.
 CLOSE_COSINE = 0.86
 CROSS_WINDOW = timedelta(hours=24)
+# Japanese titles' vectors lie close whatever they tell (the model's cosines run high in
+# Japanese: two events on one island score 0.86-0.91): two Japanese reports with summaries
+# must share this much of their tokens (their sets' plain cosine) for the vectors to count.
+MIN_JA_OVERLAP = 0.15
 IDF_PRIOR = 20  # reports assumed beside the window's, so a near-empty window weighs evenly
 # A story keeps only its first few reports in the index, a lookup reads the postings of its
 # rarest tokens up to a budget, and weighs only the stories of the best candidates: a feed of
@@ -87,7 +91,7 @@ def resemblance(
     if apart >= window or a.script != b.script or conflict(a, b):
         return 0.0
     shared = a.tokens & b.tokens
-    if not shared:
+    if not shared or _apart_in_japanese(a, b, len(shared)):
         return 0.0
     lexical = sum(weight(t) ** 2 for t in shared) / math.sqrt(
         sum(weight(t) ** 2 for t in a.tokens) * sum(weight(t) ** 2 for t in b.tokens)
@@ -97,6 +101,16 @@ def resemblance(
     agreed = KIND_BONUS if a.kinds & b.kinds and a.local and b.local else 0.0
     together = min(1.0, (semantic + LEXICAL_WEIGHT * lexical + agreed) / (1 + LEXICAL_WEIGHT))
     return together * (1 - apart / window)
+
+
+def _apart_in_japanese(a: Sketch, b: Sketch, shared: int) -> bool:
+    """Two Japanese reports with summaries that share too few tokens for their title vectors
+    to say they tell one event (`MIN_JA_OVERLAP`); a headline alone has too few to tell."""
+    return (
+        a.script == "ja"
+        and not (a.headline or b.headline)
+        and shared < MIN_JA_OVERLAP * math.sqrt(len(a.tokens) * len(b.tokens))
+    )
 
 
 def crossing(a: Sketch, b: Sketch, apart: timedelta, cosine: float) -> float:
