@@ -112,6 +112,24 @@ def test_index_finds_the_story_within_the_window() -> None:
     assert len(index) == 0
 
 
+def test_a_report_named_only_by_a_number_is_found_across_languages() -> None:
+    """A Japanese title that names no island, kind or person, only the number the English
+    one names too, is looked up by it (both of the islands' news)."""
+    english = sketch(
+        "Police find 17 illegal workers at Kurilsk fish plant",
+        "Police and migration officers found 17 foreign nationals working illegally at a fish"
+        " processing plant in Kurilsk on Iturup on Tuesday.",
+    )
+    japanese = sketch(
+        "千島列島の水産加工場で不法就労17人　警察が摘発",
+        "サハリン州の警察は、千島列島の水産加工場で外国人17人が許可なく働いていたと発表した。",
+    )
+    for first, second in ((english, japanese), (japanese, english)):
+        index = StoryIndex(embed=embed_once)
+        index.add(1, 1, first, T0)
+        assert index.find(second, T0 + timedelta(hours=2)) == 1
+
+
 @pytest.mark.parametrize(("text", "script"), [("Итуруп", "ru"), ("択捉島", "ja"), ("Iturup", "en")])
 def test_script_of(text: str, script: str) -> None:
     assert script_of(text) == script

@@ -20,7 +20,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from watchers.story_bridge import PLACES
-from watchers.story_facts import quantities_agree
+from watchers.story_facts import numbers, quantities_agree
 from watchers.story_sketch import (
     Sketch,
     conflict,
@@ -190,11 +190,15 @@ def story_score(scores: Sequence[float], floor: float = STORY_FLOOR) -> float:
 
 
 def bridge_keys(
-    kinds: frozenset[str], actors: frozenset[str], islands: frozenset[str]
+    kinds: frozenset[str],
+    actors: frozenset[str],
+    islands: frozenset[str],
+    title_numbers: frozenset[str] = frozenset(),
 ) -> frozenset[str]:
-    """What a report in another language is looked up by: its title's kinds of event, people
-    and places."""
-    return frozenset(chain(kinds, (f"@{a}" for a in actors), (f"@{p}" for p in islands)))
+    """What a report in another language is looked up by: its title's kinds of event,
+    people, places and numbers (what `named_alike` compares)."""
+    named = (f"@{name}" for name in chain(actors, islands))
+    return frozenset(chain(kinds, named, (f"#{n}" for n in title_numbers)))
 
 
 class _Entry:
@@ -224,10 +228,12 @@ class _Entry:
             )
             self.title = title.strip()
             kinds, actors = title_bridges(title)
-            self.bridges = bridge_keys(kinds, actors, title_places(title))
+            self.bridges = bridge_keys(kinds, actors, title_places(title), numbers(title))
         else:
             self.tokens, self.script, self.title = report.tokens, report.script, report.title
-            self.bridges = bridge_keys(report.kinds, report.title_actors, report.title_places)
+            self.bridges = bridge_keys(
+                report.kinds, report.title_actors, report.title_places, report.title_numbers
+            )
 
     @property
     def report(self) -> Sketch:
@@ -370,7 +376,9 @@ class StoryIndex:
     def _find_across(self, report: Sketch, at: datetime) -> int | None:
         if not report.local and not report.title_actors - PLACES:
             return None  # `may_cross` would refuse every story: nothing to scan or embed
-        keys = bridge_keys(report.kinds, report.title_actors, report.title_places)
+        keys = bridge_keys(
+            report.kinds, report.title_actors, report.title_places, report.title_numbers
+        )
         shared = Counter(
             chain.from_iterable(
                 bridges.get(key, ())
