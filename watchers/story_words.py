@@ -199,9 +199,11 @@ def lead_sentence(summary: str) -> str:
     if dateline := _DATELINE.match(text):
         text = text[dateline.end() :]
     for end in _ANY_SENTENCE.finditer(text):
+        if end.start() > LEAD_CHARS:  # the lead is cut there anyway: a text of "U.S. U.S. …"
+            break  # must not cost a scan per period
         before = text[: end.start()].split()
         if not before or not _ABBREVIATION.fullmatch(before[-1]):
-            return text[: end.start()][:LEAD_CHARS]
+            return text[: end.start()]
     return text[:LEAD_CHARS]
 
 
