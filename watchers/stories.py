@@ -19,7 +19,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from watchers.story_bridge import PLACES
+from watchers.story_bridge import PLACES, bridge_keys
 from watchers.story_facts import numbers, quantities_agree
 from watchers.story_sketch import (
     Sketch,
@@ -187,18 +187,6 @@ def story_score(scores: Sequence[float], floor: float = STORY_FLOOR) -> float:
     report in other words can carry a newcomer in; a chance look-alike in an unrelated story
     cannot (single linkage alone chains stories together)."""
     return max(scores) if sum(scores) / len(scores) >= floor else 0.0
-
-
-def bridge_keys(
-    kinds: frozenset[str],
-    actors: frozenset[str],
-    islands: frozenset[str],
-    title_numbers: frozenset[str] = frozenset(),
-) -> frozenset[str]:
-    """What a report in another language is looked up by: its title's kinds of event,
-    people, places and numbers (what `named_alike` compares)."""
-    named = (f"@{name}" for name in chain(actors, islands))
-    return frozenset(chain(kinds, named, (f"#{n}" for n in title_numbers)))
 
 
 class _Entry:

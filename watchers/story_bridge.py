@@ -314,3 +314,15 @@ def ends_apart(a: frozenset[str], b: frozenset[str]) -> bool:
     "talks agreed" are no figures of speech)."""
     ends = (a & OUTCOMES, b & OUTCOMES)
     return "talks" in a & b and bool(ends[0] and ends[1] and not ends[0] & ends[1])
+
+
+def bridge_keys(
+    kinds: frozenset[str],
+    actors: frozenset[str],
+    islands: frozenset[str],
+    title_numbers: frozenset[str] = frozenset(),
+) -> frozenset[str]:
+    """What a report in another language is looked up by: its title's kinds of event,
+    people, places and numbers (what `named_alike` compares)."""
+    named = (f"@{name}" for name in chain(actors, islands))
+    return frozenset(chain(kinds, named, (f"#{n}" for n in title_numbers)))
