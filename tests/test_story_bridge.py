@@ -22,7 +22,14 @@ from watchers.stories import (
     crossing,
     named_alike,
 )
-from watchers.story_bridge import ACTORS, KINDS, TOWNS, Lexicon, kinds_conflict
+from watchers.story_bridge import (
+    ACTORS,
+    KINDS,
+    TOWNS,
+    Lexicon,
+    bridge_keys,
+    kinds_conflict,
+)
 from watchers.story_facts import numbers
 from watchers.story_sketch import conflict, crossing_conflict, sketch, title_bridges
 from watchers.story_stages import STAGES
@@ -366,6 +373,14 @@ def test_titles_close_enough_cross_without_a_kind_the_lexicon_knows(
     assert crossing(ru, en, CROSS_WINDOW, cosine) == 0
     elsewhere = sketch(russian.replace("Хабомаи", "Шикотане").replace("Кунашире", "Итурупе"), "")
     assert crossing(elsewhere, en, HOUR, cosine) == 0
+
+
+def test_a_count_below_ten_or_a_year_is_no_look_up_key() -> None:
+    """Many titles share them: as keys they crowd the candidates of another language."""
+    keys = bridge_keys(
+        frozenset({"fire"}), frozenset(), frozenset({"iturup"}), frozenset({"1", "2036", "23"})
+    )
+    assert keys == {"fire", "@iturup", "#23"}
 
 
 def test_a_kind_the_other_report_leads_with_names_the_event_alike() -> None:

@@ -316,13 +316,18 @@ def ends_apart(a: frozenset[str], b: frozenset[str]) -> bool:
     return "talks" in a & b and bool(ends[0] and ends[1] and not ends[0] & ends[1])
 
 
+# numbers too common in titles to look a report up by: a count below 10, a year
+_COMMON_NUMBER = re.compile(r"[0-9]|(?:19|20)[0-9]{2}")
+
+
 def bridge_keys(
     kinds: frozenset[str],
     actors: frozenset[str],
     islands: frozenset[str],
     title_numbers: frozenset[str] = frozenset(),
 ) -> frozenset[str]:
-    """What a report in another language is looked up by: its title's kinds of event,
-    people, places and numbers (what `named_alike` compares)."""
+    """What a report in another language is looked up by: its title's kinds of event, people,
+    places and telling numbers (not a count below 10 or a year, which many titles share)."""
     named = (f"@{name}" for name in chain(actors, islands))
-    return frozenset(chain(kinds, named, (f"#{n}" for n in title_numbers)))
+    numbered = (f"#{n}" for n in title_numbers if not _COMMON_NUMBER.fullmatch(n))
+    return frozenset(chain(kinds, named, numbered))
