@@ -458,6 +458,11 @@ def test_japanese_reports_need_words_in_common_for_their_vectors_to_count() -> N
     assert resemblance(again, fire, hour, vectors) >= THRESHOLD
     headlines = (sketch(school.title, ""), sketch(fire.title, ""))
     assert resemblance(*headlines, hour, vectors) >= HEADLINE_THRESHOLD
+    bylined = (
+        sketch("北方領土の択捉島、民家燃える", "（北海道新聞）"),
+        sketch("択捉島で住宅火災　男性やけど", "（共同通信）"),
+    )
+    assert resemblance(*bylined, hour, vectors) > 0
 
 
 def test_a_headline_alone_joins_at_the_lower_headline_threshold() -> None:

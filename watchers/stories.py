@@ -57,7 +57,9 @@ CROSS_WINDOW = timedelta(hours=24)
 # Japanese titles' vectors lie close whatever they tell (the model's cosines run high in
 # Japanese: two events on one island score 0.86-0.91): two Japanese reports with summaries
 # must share this much of their tokens (their sets' plain cosine) for the vectors to count.
-MIN_JA_OVERLAP = 0.15
+# A report of fewer tokens is a title with a byline at most (every labelled one with a
+# summary has 31 or more).
+MIN_JA_OVERLAP, MIN_JA_TOKENS = 0.15, 30
 IDF_PRIOR = 20  # reports assumed beside the window's, so a near-empty window weighs evenly
 # A story keeps only its first few reports in the index, a lookup reads the postings of its
 # rarest tokens up to a budget, and weighs only the stories of the best candidates: a feed of
@@ -105,10 +107,11 @@ def resemblance(
 
 def _apart_in_japanese(a: Sketch, b: Sketch, shared: int) -> bool:
     """Two Japanese reports with summaries that share too few tokens for their title vectors
-    to say they tell one event (`MIN_JA_OVERLAP`); a headline alone has too few to tell."""
+    to say they tell one event (`MIN_JA_OVERLAP`); a headline alone, or with a byline, has
+    too few to tell."""
     return (
         a.script == "ja"
-        and not (a.headline or b.headline)
+        and min(len(a.tokens), len(b.tokens)) >= MIN_JA_TOKENS
         and shared < MIN_JA_OVERLAP * math.sqrt(len(a.tokens) * len(b.tokens))
     )
 
