@@ -88,8 +88,8 @@ def resemblance(
     weight: Callable[[str], float] = lambda _: 1.0,
     window: timedelta = WINDOW,
 ) -> float:
-    """How surely two reports tell one story, from 0 to 1 (A the later published); `weight`
-    gives a token's weight."""
+    """How surely two reports tell one story, from 0 to 1 (A the later, as `_later_first`
+    orders them: the later fetched in the daemon); `weight` gives a token's weight."""
     if apart >= window or a.script != b.script or conflict(a, b):
         return 0.0
     shared = a.tokens & b.tokens
