@@ -524,6 +524,16 @@ def test_a_capital_after_a_headline_colon_opens_a_clause() -> None:
     assert "rbs" in sketch("Carney: bank RBS may have to leave", "").names
 
 
+def test_a_day_of_the_week_is_no_name() -> None:
+    """A day is when, not who: "on Tuesday" must not veto the report that says "November 5"."""
+    tuesday = sketch(
+        "Delhi Air Pollution Levels To Drop On Tuesday Thanks To Wind",
+        "Pollution levels in Delhi are expected to drop on Tuesday due to wind.",
+    )
+    assert tuesday.names == {"delhi"}
+    assert "ebeko" in sketch("Ebeko erupts on Monday", "On Monday, Ebeko sent ash up.").names
+
+
 def test_headlines_in_title_case_name_nobody_by_their_capitals() -> None:
     assert sketch("McDonald's Reports Drop In February Global Sales", "").names == frozenset()
     assert "ebeko" in sketch("Ebeko volcano erupts", "The Ebeko volcano sent ash up.").names

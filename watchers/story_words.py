@@ -168,6 +168,10 @@ _RECALL_WORDS = (
 _ANY_SENTENCE = re.compile(r"(?<=[.!?])\s+(?![a-zа-яё])|(?<=[。！？])|\n")
 _DAYS_EN = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _DAYS_RU = "понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье"
+# a day of the week: when, not who (days are `story_facts.dates`' to compare)
+_DAY_NAME = re.compile(
+    rf"{_DAYS_EN}|понедельник|вторник|сред[ау]|четверг|пятниц[ау]|суббот[ау]|воскресенье"
+)
 # today, or the report's own day by its name: "Earlier on Monday, the ferry ran aground"
 _TODAY = re.compile(
     rf"сегодня|today|this morning|this afternoon|tonight|きょう|今日|本日|午前|午後"
@@ -250,7 +254,9 @@ def title_names(title: str, summary: str) -> frozenset[str]:
     names = {
         _island(word) or _party(normalise(word)) or root
         for word in _NAME_WORD.findall(title)
-        if word[0].isupper() and (root := stem(normalise(word))) in inside
+        if word[0].isupper()
+        and (root := stem(normalise(word))) in inside
+        and not _DAY_NAME.fullmatch(normalise(word))
     }
     names.update(
         _island(word) or _party(word) or word for word in _KATAKANA.findall(fold_marks(title))
