@@ -209,6 +209,7 @@ def test_conflicting_numbers_and_islands_are_two_events(a: str, b: str) -> None:
         ("MOSCOW, Jan. 12 (Reuters) - A blackout hit Shikotan. More.", "A blackout hit Shikotan."),
         ("ЮЖНО-САХАЛИНСК, 10 июня. /ТАСС/. Пожар на Итурупе. Ещё.", "Пожар на Итурупе."),
         ("TOKYO (Kyodo) -- Japan protested. Then.", "Japan protested."),
+        ("Южно-Сахалинск. 10 июня. INTERFAX.RU - Пожар на Итурупе. Ещё.", "Пожар на Итурупе."),
         ("国後島で停電。復旧は未定。", "国後島で停電。"),
         ("В 2024 г. на Итурупе открыли порт. Ещё.", "В 2024 г. на Итурупе открыли порт."),
     ],
@@ -250,6 +251,21 @@ def test_a_denial_is_a_reply_and_a_refusal_of_entry_an_event(title: str, reply: 
 )
 def test_dates_are_month_and_day(text: str, days: set[tuple[int, int]]) -> None:
     assert dates(text) == days
+
+
+def test_a_datelines_day_is_when_it_was_filed_not_when_it_happened() -> None:
+    """Interfax files on the 11th what closes on 2 December: one event, not two days."""
+    filed = sketch(
+        "Репертуар закрывающегося «Соловья» перенесут в кинотеатры «Каро»",
+        "Москва. 11 ноября. INTERFAX.RU - Программа киноцентра «Соловей» пойдёт в «Каро».",
+    )
+    told = sketch(
+        "Кинотеатры «Каро» покажут фильмы закрывающегося «Соловья»",
+        "Фильмы «Соловья» покажут в «Каро». Закрытие «Соловья» запланировано на 2 декабря.",
+    )
+    assert filed.dates == frozenset()
+    assert not conflict(filed, told)
+    assert (12, 2) in told.dates
 
 
 def test_a_title_dated_another_day_is_another_event() -> None:

@@ -28,6 +28,7 @@ from watchers.story_words import (
     story_tokens,
     title_names,
     wire_slug,
+    without_dateline,
 )
 from watchers.topics.normalise import WORD, normalise
 
@@ -110,7 +111,7 @@ def sketch(
         islands,
         REPLY.search(plain(title)) is not None,
         dates(title),
-        dates(text),
+        dates(f"{title}\n{without_dateline(summary)}"),
         not summary.strip() or tokens <= story_tokens(title, ""),
         kinds,
         title_actors,

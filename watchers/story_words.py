@@ -185,8 +185,11 @@ MAX_RECALLS = 4
 # A wire's dateline before its lead: "MOSCOW, Jan. 12 (Reuters) - ", "ЮЖНО-САХАЛИНСК, 10 июня.
 # /ТАСС/. ", "TOKYO (Kyodo) -- "
 _DATELINE = re.compile(
-    r"\s*[A-ZА-ЯЁ][A-ZА-ЯЁ .\-]{2,40}(?:,[^/()\n]{0,30}?)?"
-    r"(?:\.?\s*/[^/\n]{2,12}/\.?|\s*\([^)\n]{2,20}\))\s*[-–—]*\s*"
+    r"\s*(?:[A-ZА-ЯЁ][A-ZА-ЯЁ .\-]{2,40}(?:,[^/()\n]{0,30}?)?"
+    r"(?:\.?\s*/[^/\n]{2,12}/\.?|\s*\([^)\n]{2,20}\))"
+    # "Москва. 11 ноября. INTERFAX.RU - "
+    r"|[A-ZА-ЯЁ][\w\-]{1,25}(?: [\w\-]{1,25})?\.\s+\d{1,2}\s+\w{3,9}\.\s+[A-ZА-ЯЁ][A-ZА-ЯЁ.]{2,15})"
+    r"\s*[-–—]*\s*"
 )
 # a period that ends no sentence: initials ("U.S."), titles, months, Russian contractions
 _ABBREVIATION = re.compile(
@@ -197,11 +200,16 @@ _ABBREVIATION = re.compile(
 LEAD_CHARS = 400  # of a lead that no sentence end closes (a Japanese summary without 。)
 
 
+def without_dateline(summary: str) -> str:
+    """A summary after its wire's dateline, if it opens with one: the day a dateline names is
+    when the report was filed, not when its event happened."""
+    text = summary.strip()
+    return text[dateline.end() :] if (dateline := _DATELINE.match(text)) else text
+
+
 def lead_sentence(summary: str) -> str:
     """A summary's first sentence, after a wire's dateline."""
-    text = summary.strip()
-    if dateline := _DATELINE.match(text):
-        text = text[dateline.end() :]
+    text = without_dateline(summary)
     for end in _ANY_SENTENCE.finditer(text):
         if end.start() > LEAD_CHARS:  # the lead is cut there anyway: a text of "U.S. U.S. …"
             break  # must not cost a scan per period
