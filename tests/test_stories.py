@@ -550,6 +550,14 @@ def test_a_day_of_the_week_is_no_name() -> None:
     assert "ebeko" in sketch("Ebeko erupts on Monday", "On Monday, Ebeko sent ash up.").names
 
 
+def test_a_unit_in_katakana_is_no_name() -> None:
+    """Metres and kilometres measure one ash column: the number veto compares them."""
+    metres = sketch("パラムシル島のエベコ山が噴火　噴煙2500メートル", "")
+    kilometres = sketch("千島列島の火山で噴火、噴煙2.5キロ", "")
+    assert "メートル" not in metres.names and "エベコ" in metres.names
+    assert not conflict(metres, kilometres)
+
+
 def test_headlines_in_title_case_name_nobody_by_their_capitals() -> None:
     assert sketch("McDonald's Reports Drop In February Global Sales", "").names == frozenset()
     assert "ebeko" in sketch("Ebeko volcano erupts", "The Ebeko volcano sent ash up.").names

@@ -99,6 +99,11 @@ def script_of(text: str) -> str:
 
 
 _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{2,}")  # foreign names and places in Japanese
+# katakana that measures, not names: "噴煙2500メートル" and "噴煙2.5キロ" tell one eruption
+_UNITS = frozenset(
+    "メートル キロ キロメートル センチ ミリ トン キログラム グラム ヘクタール リットル ノット"
+    " マイル ドル ルーブル ユーロ パーセント ポイント".split()
+)
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n")
 # A headline's clauses: after "US open:" a capital opens a clause, as in a sentence.
 _CLAUSES = re.compile(r"(?<=[:;])\s+")
@@ -267,7 +272,9 @@ def title_names(title: str, summary: str) -> frozenset[str]:
         and not _DAY_NAME.fullmatch(normalise(word))
     }
     names.update(
-        _island(word) or _party(word) or word for word in _KATAKANA.findall(fold_marks(title))
+        _island(word) or _party(word) or word
+        for word in _KATAKANA.findall(fold_marks(title))
+        if word not in _UNITS
     )
     return frozenset(names)
 
