@@ -24,7 +24,7 @@ from watchers.stories import (
     StoryIndex,
     resemblance,
 )
-from watchers.story_facts import dates, numbers
+from watchers.story_facts import dates, magnitudes, numbers
 from watchers.story_replay import StoryReplay
 from watchers.story_sketch import Sketch, conflict, follows, sketch
 from watchers.story_stages import stages_apart
@@ -251,6 +251,36 @@ def test_a_denial_is_a_reply_and_a_refusal_of_entry_an_event(title: str, reply: 
 )
 def test_dates_are_month_and_day(text: str, days: set[tuple[int, int]]) -> None:
     assert dates(text) == days
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("国後島付近でM6.2 北海道標津町で震度4", {"6.2"}),
+        ("Землетрясение магнитудой 6 у Парамушира", {"6.0"}),
+        ("Magnitude 5.9 quake off Shikotan, then an M 5,1", {"5.9", "5.1"}),
+        ("千島列島でマグニチュード6.0の地震", {"6.0"}),
+        ("MiG-29 jets and the M1 motorway at 12.5 km", set()),
+    ],
+)
+def test_magnitudes_are_read_to_a_tenth(text: str, found: set[str]) -> None:
+    assert magnitudes(text) == found
+
+
+@given(st.floats(min_value=0, max_value=9.9), _TEXT)
+def test_a_magnitude_is_read_whatever_surrounds_it(value: float, text: str) -> None:
+    tenth = f"{value:.1f}"
+    assert tenth in magnitudes(f"{text} M{tenth} quake")
+    assert all(len(m) == 3 and float(m) < 10 for m in magnitudes(text))
+
+
+def test_another_magnitude_is_another_quake_though_the_summary_recalls_the_first() -> None:
+    first = sketch("国後島付近でM6.2 北海道標津町で震度4", "国後島付近を震源とする地震があった。")
+    again = sketch(
+        "国後島付近でまたM5.4 羅臼で震度3", "きのうのM6.2、震度4の地震に続き、国後島付近で地震。"
+    )
+    assert conflict(again, first)
+    assert not conflict(again, sketch("国後島付近でM5.4の地震", "羅臼町で震度3。"))
 
 
 def test_a_datelines_day_is_when_it_was_filed_not_when_it_happened() -> None:

@@ -49,6 +49,21 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+# an earthquake's magnitude: "M6.2", "magnitude 5.4", "магнитудой 5,1", "マグニチュード6"
+_MAGNITUDE = re.compile(
+    r"(?<![a-zа-яё])m\s*(\d[.,]\d)(?![\d.,]\d)"  # with its tenth: "M1 motorway" is no quake
+    r"|(?:magnitude|магнитуд[а-яё]*|マグニチュード)\s*(\d(?:[.,]\d)?)(?![\d.,]\d)"
+)
+
+
+def magnitudes(text: str) -> frozenset[str]:
+    """The magnitudes a text gives, to a tenth ("6.0" for "M6.0" and "магнитудой 6" alike)."""
+    return frozenset(
+        f"{float((short or long).replace(',', '.')):.1f}"
+        for short, long in _MAGNITUDE.findall(plain(text))
+    )
+
+
 def _clock(match: re.Match[str]) -> str | None:
     hour = int(match["h"] or match["h2"] or match["h3"] or match["h4"])
     minute = (

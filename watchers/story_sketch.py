@@ -16,7 +16,7 @@ from watchers.story_bridge import (
     kinds_conflict,
     kinds_of,
 )
-from watchers.story_facts import dates, numbers, plain, quantities_agree
+from watchers.story_facts import dates, magnitudes, numbers, plain, quantities_agree
 from watchers.story_stages import stages_apart, title_stages
 from watchers.story_words import (
     REPLY,
@@ -63,6 +63,7 @@ class Sketch:
     recalls: frozenset[frozenset[str]] = frozenset()  # `story_words.recalls` of the summary
     stages: frozenset[str] = frozenset()  # `story_stages.title_stages`
     lead_kinds: frozenset[str] = frozenset()  # of event, that the title or the lead reports
+    magnitudes: frozenset[str] = frozenset()  # of earthquakes, that the title gives
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -120,6 +121,7 @@ def sketch(
         recalls(summary),
         title_stages(title, heading),
         kinds | kinds_of(WORD.findall(normalise(lead_sentence(summary)))),
+        magnitudes(title),
     )
 
 
@@ -143,6 +145,7 @@ def title_bridges(
 def conflict(a: Sketch, b: Sketch) -> bool:
     """Two events: each title names someone, a number or an island the other never mentions,
     a title's day is none of the days the other names, the two name days and none in common,
+    the two titles give other magnitudes (an aftershock, or the next quake),
     one replies (rejects, rebuts, denies) and the other does not, two reports of the islands' news
     report other kinds of event (a deployment and drills, a capsizing and a seizure), or talks
     that ended in different ways, or one recalls the other's news as an earlier event, or A,
@@ -165,6 +168,7 @@ def conflict(a: Sketch, b: Sketch) -> bool:
         or _other_day(a, b)
         or _other_day(b, a)
         or bool(a.dates and b.dates and not a.dates & b.dates)  # two days: two events
+        or _other_quake(a, b)
     )
 
 
@@ -188,6 +192,7 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
         or _other_day(a, b)
         or _other_day(b, a)
         or bool(a.dates and b.dates and not a.dates & b.dates)
+        or _other_quake(a, b)
     )
 
 
@@ -202,6 +207,12 @@ def follows(a: Sketch, b: Sketch) -> bool:
     return len(told) >= RECALLED_TOKENS and any(
         len(told & sentence) >= share * len(told) for sentence in a.recalls
     )
+
+
+def _other_quake(a: Sketch, b: Sketch) -> bool:
+    """Both titles give a magnitude, and not the same: an aftershock, or the next quake, even
+    when one report recalls the other's ("国後島付近でまたM5.4" after "M6.2")."""
+    return bool(a.magnitudes and b.magnitudes and not a.magnitudes & b.magnitudes)
 
 
 def _other_day(a: Sketch, b: Sketch) -> bool:
