@@ -119,6 +119,13 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Пограничники открыли предупредительный огонь по шхуне", {"shooting"}, set()),
         ("根室の漁船にロシア国境警備艇が警告射撃", {"shooting"}, {"nemuro"}),
         ("На Шикотане рыбаки спасли косатку", {"search", "wildlife"}, set()),
+        ("Sea otters return to Urup", {"wildlife"}, set()),
+        ("得撫島でセイウチ確認", {"wildlife"}, set()),
+        # a roof or bridge that falls in, not talks that fail
+        ("Bridge on Iturup gives way under truck", {"collapse"}, set()),
+        ("В Южно-Курильске под снегом обрушилась крыша", {"collapse"}, {"yuzhno-kurilsk"}),
+        ("国後島の学校　体育館屋根が崩落　大雪で", {"collapse", "storm"}, set()),
+        ("Peace treaty talks collapse", {"talks"}, set()),
         # ... but drills with firing, and a fire station opened, stay what they were
         ("На Итурупе отработали обстрел позиций условного противника", {"drills"}, set()),
         (
@@ -353,8 +360,8 @@ def test_two_islands_are_two_events_in_one_language_too() -> None:
     ("english", "russian"),
     [
         (
-            "Sea otter count on Habomai islets hits record high",
-            "Численность каланов на островах Хабомаи достигла рекорда",
+            "Habomai islets count record number of seabirds",
+            "На островах Хабомаи насчитали рекордное число морских птиц",
         ),
         ("Kunashir gets first traffic lights", "На Кунашире установили первый светофор"),
     ],
