@@ -126,6 +126,16 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("В Южно-Курильске под снегом обрушилась крыша", {"collapse"}, {"yuzhno-kurilsk"}),
         ("国後島の学校　体育館屋根が崩落　大雪で", {"collapse", "storm"}, set()),
         ("Peace treaty talks collapse", {"talks"}, set()),
+        # a rally against something is a protest, a survey of the seabed no poll
+        (
+            "Yuzhno-Kurilsk residents rally against maternity ward closure",
+            {"protest", "halt"},
+            {"yuzhno-kurilsk"},
+        ),
+        ("В Немуро прошел митинг за возобновление безвизовых обменов", set(), {"nemuro"}),
+        ("Russia begins offshore oil and gas survey near Kunashir", set(), set()),
+        ("Survey shows most Japanese back talks", {"poll", "talks"}, set()),
+        ("Корабли России и Китая провели совместное учение у Кунашира", {"drills"}, set()),
         # ... but drills with firing, and a fire station opened, stay what they were
         ("На Итурупе отработали обстрел позиций условного противника", {"drills"}, set()),
         (

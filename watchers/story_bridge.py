@@ -37,7 +37,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "drills": (
         "drill$", "drills$", "exercises$", "manoeuvr", "maneuver", "wargam", "war games",
-        "учения$", "учений$", "учениях$", "учениям$", "учениями$", "маневр", "стрельб",
+        "учения$", "учений$", "учениях$", "учениям$", "учениями$", "учение$", "учении$",
+        "учением$", "маневр", "стрельб",
         "отработал", "условн",
         "演習", "訓練", "射撃",
     ),
@@ -53,7 +54,9 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "венк", "мемориал", "慰霊", "追悼", "記念式", "周年",
     ),
     "protest": (
-        "protest", "summon", "протест", "вызвал посл", "вызвали посл", "抗議", "呼び出", "召致",
+        "protest", "summon", "rally against", "rallies against", "rallied against", "протест",
+        "вызвал посл", "вызвали посл", "митинг против", "митинга против", "митинге против",
+        "пикет", "抗議", "呼び出", "召致",
     ),
     "visit": (
         "visit", "inspect", "tour$", "tours$", "toured$", "посет", "посещ", "визит", "осмотр",
@@ -140,7 +143,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     "halt": (
         "halt", "shut$", "shuts$", "shutdown", "suspend", "repair", "breakdown", "malfunction",
         "останов", "приостанов", "ремонт", "прекрат", "停止", "休止", "故障", "中止", "中断",
-        "閉鎖",
+        "閉鎖", "closure", "закрыти",
     ),
     "talks": (
         "talks$", "negotiat", "summit", "переговор", "саммит", "会談", "交渉", "協議",
@@ -162,7 +165,11 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "graves": ("graves$", "grave visit", "cemeter", "могил", "кладбищ", "墓参", "墓地"),
     "aerial": ("aerial", "from the air", "облет", "上空"),
-    "poll": ("poll$", "polls$", "survey", "опрос", "世論調査"),
+    # an opinion survey, not a seismic or geological one
+    "poll": (
+        "poll$", "polls$", "opinion survey", "survey show", "survey find", "survey found",
+        "опрос", "世論調査",
+    ),
     "economic zone": (
         "customs", "tax-free", "tax break", "таможен", "льгот", "関税", "特区", "免税",
     ),
