@@ -122,7 +122,13 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Sea otters return to Urup", {"wildlife"}, set()),
         ("得撫島でセイウチ確認", {"wildlife"}, set()),
         # a roof or bridge that falls in, not talks that fail
-        ("Bridge on Iturup gives way under truck", {"collapse"}, set()),
+        ("Bridge collapses on Iturup under truck", {"collapse"}, set()),
+        ("На Итурупе под самосвалом рухнул мост", {"collapse"}, set()),
+        # ... not what else falls, or gives way: a helicopter, a slope, weather, criticism
+        ("Вертолет Ми-8 рухнул в море у Итурупа", set(), set()),
+        ("国後島で土砂崩落　道路が寸断", set(), set()),
+        ("На Южные Курилы обрушилась непогода", set(), set()),
+        ("Japan gives way on fishing quota", set(), set()),
         ("В Южно-Курильске под снегом обрушилась крыша", {"collapse"}, {"yuzhno-kurilsk"}),
         ("国後島の学校　体育館屋根が崩落　大雪で", {"collapse", "storm"}, set()),
         ("Peace treaty talks collapse", {"talks"}, set()),

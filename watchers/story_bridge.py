@@ -56,7 +56,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     "protest": (
         "protest", "summon", "rally against", "rallies against", "rallied against", "протест",
         "вызвал посл", "вызвали посл", "митинг против", "митинга против", "митинге против",
-        "пикет", "抗議", "呼び出", "召致",
+        "митинги против", "пикет", "抗議", "呼び出", "召致",
     ),
     "visit": (
         "visit", "inspect", "tour$", "tours$", "toured$", "посет", "посещ", "визит", "осмотр",
@@ -90,10 +90,17 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "моржа$", "моржи$", "моржей$", "セイウチ", "sea otter", "калан", "ラッコ", "dolphin",
         "дельфин", "イルカ",
     ),
-    # a building, roof or bridge that falls in (not talks: "talks collapse" is "stalled"'s)
+    # a roof, bridge, crane or building that falls in, by what fell: a bare "обрушилась" is as
+    # often a storm or criticism, "рухнул" a helicopter, 崩落 a landslide, "gave way" a
+    # concession; 倒壊 is a structure's
     "collapse": (
-        "roof collapse", "bridge collapse", "caved in", "gave way", "gives way", "обруш", "рухнул",
-        "рухнула", "崩落", "倒壊",
+        "roof collapse", "bridge collapse", "building collapse", "обрушилась крыш",
+        "обрушилась кровл", "обрушился мост", "обрушилось здание", "обрушение крыш",
+        "обрушение кровл", "обрушение моста", "обрушения крыш", "обрушения моста",
+        "крыша обрушилась", "мост обрушился", "рухнул мост", "рухнула крыша", "мост рухнул",
+        "крыша рухнула", "屋根が崩落", "屋根崩落", "橋が崩落", "橋崩落", "橋が崩れ", "屋根が崩れ",
+        "倒壊", "crane collapse", "crane toppl", "рухнул кран", "рухнул портальный кран",
+        "рухнул башенный кран", "кран рухнул", "упал кран",
     ),
     "outbreak": (
         "outbreak", "measles", "epidemic", "quarantin", "вспышк", "корь$", "кори$", "эпидеми",
