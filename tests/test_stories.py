@@ -26,11 +26,12 @@ from watchers.stories import (
 )
 from watchers.story_facts import dates, magnitudes, numbers
 from watchers.story_replay import StoryReplay
-from watchers.story_sketch import Sketch, conflict, follows, sketch
+from watchers.story_sketch import Sketch, conflict, crossing_conflict, follows, sketch
 from watchers.story_stages import stages_apart
 from watchers.story_words import (
     LEAD_CHARS,
     STEM_CACHE,
+    dateline,
     lead_sentence,
     recalls,
     script_of,
@@ -261,6 +262,10 @@ def test_dates_are_month_and_day(text: str, days: set[tuple[int, int]]) -> None:
         ("Magnitude 5.9 quake off Shikotan, then an M 5,1", {"5.9", "5.1"}),
         ("千島列島でマグニチュード6.0の地震", {"6.0"}),
         ("MiG-29 jets and the M1 motorway at 12.5 km", set()),
+        ("6.1-magnitude quake, magnitude-6.3, a 7.0 magnitude one", {"6.1", "6.3", "7.0"}),
+        ("Mw 6.4 and М5,1 (Cyrillic)", {"6.4", "5.1"}),
+        ("マグニチュード（Ｍ）６．２", {"6.2"}),
+        ("Magnitude 10 of MH370, M&A and 5M yen", set()),
     ],
 )
 def test_magnitudes_are_read_to_a_tenth(text: str, found: set[str]) -> None:
@@ -271,7 +276,7 @@ def test_magnitudes_are_read_to_a_tenth(text: str, found: set[str]) -> None:
 def test_a_magnitude_is_read_whatever_surrounds_it(value: float, text: str) -> None:
     tenth = f"{value:.1f}"
     assert tenth in magnitudes(f"{text} M{tenth} quake")
-    assert all(len(m) == 3 and float(m) < 10 for m in magnitudes(text))
+    assert magnitudes(f"{text} M{tenth}0 quake") <= magnitudes(text)  # M6.10 is no magnitude
 
 
 def test_another_magnitude_is_another_quake_though_the_summary_recalls_the_first() -> None:
@@ -281,6 +286,16 @@ def test_another_magnitude_is_another_quake_though_the_summary_recalls_the_first
     )
     assert conflict(again, first)
     assert not conflict(again, sketch("国後島付近でM5.4の地震", "羅臼町で震度3。"))
+
+
+def test_two_agencies_magnitudes_of_one_quake_are_one_quake() -> None:
+    """JMA, USGS and the Russian survey differ by up to about 0.3; a price is no magnitude."""
+    usgs = sketch(
+        "Magnitude 6.0 quake strikes off Kuril Islands", "USGS put it at 6.0, JMA at 6.2."
+    )
+    jma = sketch("千島列島でM6.2の地震", "気象庁はM6.2、米地質調査所は6.0と発表した。")
+    assert not conflict(usgs, jma) and not crossing_conflict(usgs, jma)
+    assert sketch("Samsung M2.5 billion deal", "").magnitudes == frozenset()
 
 
 def test_a_datelines_day_is_when_it_was_filed_not_when_it_happened() -> None:
@@ -293,9 +308,41 @@ def test_a_datelines_day_is_when_it_was_filed_not_when_it_happened() -> None:
         "Кинотеатры «Каро» покажут фильмы закрывающегося «Соловья»",
         "Фильмы «Соловья» покажут в «Каро». Закрытие «Соловья» запланировано на 2 декабря.",
     )
-    assert filed.dates == frozenset()
+    assert filed.dates == frozenset() and filed.filed == {(11, 11)}
     assert not conflict(filed, told)
     assert (12, 2) in told.dates
+
+
+def test_a_datelines_day_may_still_be_the_events() -> None:
+    """A wire's "сегодня" has only its dateline for a day: a title dated that day agrees."""
+    wire = sketch(
+        "На Итурупе горел склад",
+        "Москва. 11 ноября. INTERFAX.RU - Сегодня на Итурупе горел склад. Прошлый пожар там был "
+        "2 октября.",
+    )
+    dated = sketch("Пожар на складе на Итурупе 11 ноября", "Склад горел 11 ноября.")
+    assert wire.dates == {(10, 2)}
+    assert not conflict(wire, dated) and not conflict(dated, wire)
+
+
+@pytest.mark.parametrize(
+    ("summary", "filed"),
+    [
+        ("Москва, 11 ноября. INTERFAX.RU - Пожар.", "Москва, 11 ноября. INTERFAX.RU - "),
+        (
+            "Хабаровск. 5 мая. ИНТЕРФАКС-ДАЛЬНИЙ ВОСТОК - Пожар.",
+            "Хабаровск. 5 мая. ИНТЕРФАКС-ДАЛЬНИЙ ВОСТОК - ",
+        ),
+        (
+            "ТОКИО, 11 ноября. /Корр. ТАСС Василий Головнин/. Япония",
+            "ТОКИО, 11 ноября. /Корр. ТАСС Василий Головнин/. ",
+        ),
+        ("Южно-Сахалинск. 5 мая. МЧС России сообщило о пожаре.", ""),  # the lead, no agency
+        ("Город. 5 мая. Что-то случилось.", ""),
+    ],
+)
+def test_a_dateline_ends_at_its_agency(summary: str, filed: str) -> None:
+    assert dateline(summary) == filed
 
 
 def test_a_title_dated_another_day_is_another_event() -> None:

@@ -49,18 +49,21 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-# an earthquake's magnitude: "M6.2", "magnitude 5.4", "магнитудой 5,1", "マグニチュード6"
+# an earthquake's magnitude: "M6.2", "Mw 6.4", "М5,1", "magnitude 5.4", "magnitude-6",
+# "6.1-magnitude", "магнитудой 5,1", "マグニチュード6", "マグニチュード（Ｍ）６．２"
+_ONE = r"(\d(?:[.,]\d)?)(?!\d|[.,]\d)"  # 0-9.9: "magnitude 10" is none
 _MAGNITUDE = re.compile(
-    r"(?<![a-zа-яё])m\s*(\d[.,]\d)(?![\d.,]\d)"  # with its tenth: "M1 motorway" is no quake
-    r"|(?:magnitude|магнитуд[а-яё]*|マグニチュード)\s*(\d(?:[.,]\d)?)(?![\d.,]\d)"
+    r"(?<![a-zа-яё])[mм]w?\s*(\d[.,]\d)(?!\d|[.,]\d)"  # with its tenth: "M1 motorway" is none
+    rf"|(?:magnitude|магнитуд[а-яё]{{0,3}}|マグニチュード(?:\(m\))?)[\s-]*{_ONE}"
+    r"|(?<![\d.,])(\d[.,]\d)[\s-]*magnitude"
 )
 
 
 def magnitudes(text: str) -> frozenset[str]:
     """The magnitudes a text gives, to a tenth ("6.0" for "M6.0" and "магнитудой 6" alike)."""
     return frozenset(
-        f"{float((short or long).replace(',', '.')):.1f}"
-        for short, long in _MAGNITUDE.findall(plain(text))
+        f"{float(next(filter(None, found)).replace(',', '.')):.1f}"
+        for found in _MAGNITUDE.findall(plain(text))
     )
 
 

@@ -20,6 +20,7 @@ from watchers.story_facts import dates, magnitudes, numbers, plain, quantities_a
 from watchers.story_stages import stages_apart, title_stages
 from watchers.story_words import (
     REPLY,
+    dateline,
     lead_sentence,
     mentions,
     places,
@@ -32,6 +33,8 @@ from watchers.story_words import (
 )
 from watchers.topics.normalise import WORD, normalise
 
+SAME_QUAKE = 0.35  # magnitudes this close may be one quake's (`_other_quake`)
+QUAKES = frozenset({"quake", "aftershock"})
 RECALLED_SHARE = 0.8  # of the other title's tokens, in a sentence recalling an earlier event
 RECALLED_TOKENS = 3
 # of a Japanese title's character bigrams: a retelling in other words shares far fewer
@@ -64,6 +67,7 @@ class Sketch:
     stages: frozenset[str] = frozenset()  # `story_stages.title_stages`
     lead_kinds: frozenset[str] = frozenset()  # of event, that the title or the lead reports
     magnitudes: frozenset[str] = frozenset()  # of earthquakes, that the title gives
+    filed: frozenset[tuple[int, int]] = frozenset()  # the day of the summary's dateline
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -121,7 +125,8 @@ def sketch(
         recalls(summary),
         title_stages(title, heading),
         kinds | kinds_of(WORD.findall(normalise(lead_sentence(summary)))),
-        magnitudes(title),
+        magnitudes(title) if kinds & QUAKES else frozenset(),
+        dates(dateline(summary)),
     )
 
 
@@ -145,7 +150,7 @@ def title_bridges(
 def conflict(a: Sketch, b: Sketch) -> bool:
     """Two events: each title names someone, a number or an island the other never mentions,
     a title's day is none of the days the other names, the two name days and none in common,
-    the two titles give other magnitudes (an aftershock, or the next quake),
+    the two titles give magnitudes 0.4 or more apart (an aftershock, or the next quake),
     one replies (rejects, rebuts, denies) and the other does not, two reports of the islands' news
     report other kinds of event (a deployment and drills, a capsizing and a seizure), or talks
     that ended in different ways, or one recalls the other's news as an earlier event, or A,
@@ -167,7 +172,7 @@ def conflict(a: Sketch, b: Sketch) -> bool:
         or bool(a.places and b.places and not a.places & b.places)  # two islands: two events
         or _other_day(a, b)
         or _other_day(b, a)
-        or bool(a.dates and b.dates and not a.dates & b.dates)  # two days: two events
+        or _days_apart(a, b)  # two days: two events
         or _other_quake(a, b)
     )
 
@@ -191,7 +196,7 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
         or bool(a.places and b.places and not a.places & b.places)  # two islands: two events
         or _other_day(a, b)
         or _other_day(b, a)
-        or bool(a.dates and b.dates and not a.dates & b.dates)
+        or _days_apart(a, b)
         or _other_quake(a, b)
     )
 
@@ -210,11 +215,22 @@ def follows(a: Sketch, b: Sketch) -> bool:
 
 
 def _other_quake(a: Sketch, b: Sketch) -> bool:
-    """Both titles give a magnitude, and not the same: an aftershock, or the next quake, even
-    when one report recalls the other's ("国後島付近でまたM5.4" after "M6.2")."""
-    return bool(a.magnitudes and b.magnitudes and not a.magnitudes & b.magnitudes)
+    """Both titles give a quake's magnitude, none within `SAME_QUAKE` of the other's: an
+    aftershock, or the next quake, even when one report recalls the other's ("国後島付近で
+    またM5.4" after "M6.2"). Closer magnitudes are left to the number veto: two agencies'
+    readings of one quake (JMA, USGS, the Russian survey) differ by up to about 0.3."""
+    return bool(a.magnitudes and b.magnitudes) and all(
+        abs(float(x) - float(y)) > SAME_QUAKE for x in a.magnitudes for y in b.magnitudes
+    )
 
 
 def _other_day(a: Sketch, b: Sketch) -> bool:
-    """A's title dates its event, and B names days, none of them that one."""
-    return bool(a.title_dates and b.dates and not a.title_dates & b.dates)
+    """A's title dates its event, and B names days, none of them that one nor the day B was
+    filed."""
+    return bool(a.title_dates and b.dates and not a.title_dates & (b.dates | b.filed))
+
+
+def _days_apart(a: Sketch, b: Sketch) -> bool:
+    """Both reports name days, and none in common, counting the days they were filed: a
+    dateline's day alone names no day of the event, but may be one."""
+    return bool(a.dates and b.dates and not (a.dates | a.filed) & (b.dates | b.filed))

@@ -101,8 +101,10 @@ def script_of(text: str) -> str:
 _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]{2,}")  # foreign names and places in Japanese
 # katakana that measures, not names: "噴煙2500メートル" and "噴煙2.5キロ" tell one eruption
 _UNITS = frozenset(
-    "メートル キロ キロメートル センチ ミリ トン キログラム グラム ヘクタール リットル ノット"
-    " マイル ドル ルーブル ユーロ パーセント ポイント".split()
+    "メートル キロ キロメートル センチ センチメートル ミリ ミリメートル トン キログラム グラム"
+    " ヘクタール リットル ノット マイル インチ バレル ドル ルーブル ユーロ パーセント ポイント"
+    " マグニチュード ガル ヘクトパスカル キロワット メガワット シーベルト マイクロシーベルト"
+    " ベクレル".split()
 )
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n")
 # A headline's clauses: after "US open:" a capital opens a clause, as in a sentence.
@@ -191,10 +193,11 @@ MAX_RECALLS = 4
 # /ТАСС/. ", "TOKYO (Kyodo) -- "
 _DATELINE = re.compile(
     r"\s*(?:[A-ZА-ЯЁ][A-ZА-ЯЁ .\-]{2,40}(?:,[^/()\n]{0,30}?)?"
-    r"(?:\.?\s*/[^/\n]{2,12}/\.?|\s*\([^)\n]{2,20}\))"
-    # "Москва. 11 ноября. INTERFAX.RU - "
-    r"|[A-ZА-ЯЁ][\w\-]{1,25}(?: [\w\-]{1,25})?\.\s+\d{1,2}\s+\w{3,9}\.\s+[A-ZА-ЯЁ][A-ZА-ЯЁ.]{2,15})"
-    r"\s*[-–—]*\s*"
+    r"(?:\.?\s*/[^/\n]{2,40}/\.?|\s*\([^)\n]{2,20}\))\s*[-–—]*"
+    # "Москва. 11 ноября. INTERFAX.RU - ", "Хабаровск, 5 мая. ИНТЕРФАКС-ДАЛЬНИЙ ВОСТОК - ":
+    # the agency before a dash, not the lead's first word ("5 мая. МЧС России сообщило")
+    r"|[A-ZА-ЯЁ][\w\-]{1,25}(?: [\w\-]{1,25})?[.,]\s+\d{1,2}\s+\w{3,9}\.\s+"
+    r"[A-ZА-ЯЁ][A-ZА-ЯЁ.\-]{2,20}(?: [A-ZА-ЯЁ]{2,15})?\s*[-–—]+)\s*"
 )
 # a period that ends no sentence: initials ("U.S."), titles, months, Russian contractions
 _ABBREVIATION = re.compile(
@@ -205,11 +208,17 @@ _ABBREVIATION = re.compile(
 LEAD_CHARS = 400  # of a lead that no sentence end closes (a Japanese summary without 。)
 
 
+def dateline(summary: str) -> str:
+    """A summary's wire dateline, if it opens with one ("" if not): the day it names is when
+    the report was filed, not when its event happened."""
+    found = _DATELINE.match(summary.lstrip())
+    return found[0] if found else ""
+
+
 def without_dateline(summary: str) -> str:
-    """A summary after its wire's dateline, if it opens with one: the day a dateline names is
-    when the report was filed, not when its event happened."""
+    """A summary after its wire's dateline, if it opens with one."""
     text = summary.strip()
-    return text[dateline.end() :] if (dateline := _DATELINE.match(text)) else text
+    return text[len(dateline(text)) :]
 
 
 def lead_sentence(summary: str) -> str:
