@@ -29,7 +29,6 @@ from watchers.story_words import (
     story_tokens,
     title_names,
     wire_slug,
-    without_dateline,
 )
 from watchers.topics.normalise import WORD, normalise
 
@@ -104,6 +103,8 @@ def sketch(
     islands = places(text) | title_islands
     names = title_names(title, summary)  # a report mentions what its own title names
     tokens = story_tokens(title, summary, words)
+    filed = dateline(summary)
+    body = summary.strip()[len(filed) :]
     return Sketch(
         tokens,
         names,
@@ -116,7 +117,7 @@ def sketch(
         islands,
         REPLY.search(plain(title)) is not None,
         dates(title),
-        dates(f"{title}\n{without_dateline(summary)}"),
+        dates(f"{title}\n{body}"),
         not summary.strip() or tokens <= story_tokens(title, ""),
         kinds,
         title_actors,
@@ -124,9 +125,9 @@ def sketch(
         bool(islands or actors & LOCAL_PLACES or KURIL_LEXICON.find(words)),
         recalls(summary),
         title_stages(title, heading),
-        kinds | kinds_of(WORD.findall(normalise(lead_sentence(summary)))),
+        kinds | kinds_of(WORD.findall(normalise(lead_sentence(body)))),
         magnitudes(title) if kinds & QUAKES else frozenset(),
-        dates(dateline(summary)),
+        dates(filed),
     )
 
 
