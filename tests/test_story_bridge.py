@@ -398,6 +398,18 @@ def test_titles_close_enough_cross_without_a_kind_the_lexicon_knows(
     assert crossing(elsewhere, en, HOUR, cosine) == 0
 
 
+def test_two_events_of_one_island_are_not_close_enough_to_cross_unnamed() -> None:
+    """A find and a decree on Urup the same day: related, and their titles' cosine (0.84) is
+    below `CLOSE_COSINE`, which a translation's reaches."""
+    beetle = sketch("Russian expedition finds possible new beetle species on Urup", "")
+    sanctuary = sketch("Уруп станет заказником федерального значения", "")
+    assert beetle.local and sanctuary.local and not named_alike(sanctuary, beetle)
+    vectors = embed_titles([beetle.title, sanctuary.title])
+    cosine = float(vectors[0] @ vectors[1])
+    assert CROSS_COSINE <= cosine < CLOSE_COSINE
+    assert crossing(sanctuary, beetle, HOUR, cosine) == 0
+
+
 def test_a_count_below_ten_or_a_year_is_no_look_up_key() -> None:
     """Many titles share them: as keys they crowd the candidates of another language."""
     keys = bridge_keys(

@@ -52,7 +52,7 @@ CROSS_COSINE = 0.80
 # Titles this close are one event's in two languages though the lexicon finds no kind of
 # event, person or number in both (`named_alike`): the islands' news only, where both name
 # where it happened and nothing conflicts.
-CLOSE_COSINE = 0.86
+CLOSE_COSINE = 0.85
 CROSS_WINDOW = timedelta(hours=24)
 # Japanese titles' vectors lie close whatever they tell (the model's cosines run high in
 # Japanese: two events on one island score 0.86-0.91): two Japanese reports with summaries
