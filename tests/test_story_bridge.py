@@ -120,6 +120,10 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("根室の漁船にロシア国境警備艇が警告射撃", {"shooting"}, {"nemuro"}),
         ("На Шикотане рыбаки спасли косатку", {"search", "wildlife"}, set()),
         ("Sea otters return to Urup", {"wildlife"}, set()),
+        # a fishing season (путина) is no Putin; rabies and quarantine are an outbreak
+        ("На Шикотан доставили первую сайру путины", set(), set()),
+        ("Встреча с Путиным на Курилах", set(), {"putin"}),
+        ("色丹島で狂犬病のキツネ　ロシア側が検疫措置", {"outbreak"}, set()),
         ("得撫島でセイウチ確認", {"wildlife"}, set()),
         # a roof or bridge that falls in, not talks that fail
         ("Bridge collapses on Iturup under truck", {"collapse"}, set()),

@@ -104,7 +104,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "outbreak": (
         "outbreak", "measles", "epidemic", "quarantin", "вспышк", "корь$", "кори$", "эпидеми",
-        "карантин", "はしか", "麻疹", "集団感染", "感染拡大",
+        "карантин", "rabies", "rabid", "бешенств", "はしか", "麻疹", "集団感染", "感染拡大",
+        "狂犬病", "検疫",
     ),
     "poisoning": ("poisoning", "poisoned", "отравлен", "отравил", "食中毒"),
     "landslide": (
@@ -187,7 +188,10 @@ KINDS: Mapping[str, tuple[str, ...]] = {
 
 # People and places that outlets of every language name, by the forms their names take.
 ACTORS: Mapping[str, tuple[str, ...]] = {
-    "putin": ("putin", "путин", "プーチン"),
+    # Putin's case forms, not the fishing season's (путины, путиной: "первая сайра путины")
+    "putin": (
+        "putin", "путин$", "путина$", "путину$", "путиным$", "путине$", "путинск", "プーチン",
+    ),
     "lavrov": ("lavrov", "лавров", "ラブロフ"),
     "peskov": ("peskov", "песков", "ペスコフ"),
     "zakharova": ("zakharova", "захарова", "захаровой", "ザハロワ"),
