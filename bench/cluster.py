@@ -15,8 +15,8 @@ stories` (URL and fingerprint keys, the story index, the store's placement decis
 - `tests/data/followup_pairs*.jsonl`: one event told by two outlets, or an event and its
   follow-up, the later report with background sentences ("Напомним...", "Earlier, ...").
 - `tests/data/story_pairs.jsonl` and `tests/data/cross_lang_*.jsonl`: our labelled pairs (the
-  two `cross_lang_heldout*` sets written by others than the one who chose the rules, measured
-  before any rule was changed for them: README gives both figures); and, from the cross-
+  `cross_lang_heldout*` sets written by others than the one who chose the rules, each read
+  once before any rule was changed for it: README gives both figures); and, from the cross-
   language sets, every two reports of one language that tell other events within a day.
 - `tgcontest` and our pairs again with titles alone (no summary): the headline path
   (`HEADLINE_THRESHOLD`) on labelled pairs, Kuril hard negatives included, beside the UCI stream.
