@@ -33,6 +33,7 @@ from watchers.story_words import (
     STEM_CACHE,
     dateline,
     lead_sentence,
+    named_in,
     recalls,
     script_of,
     stem,
@@ -517,6 +518,19 @@ def test_a_japanese_report_recalls_mid_sentence_and_in_its_own_words() -> None:
 )
 def test_credits_same_day_recaps_leads_and_other_senses_recall_nothing(summary: str) -> None:
     assert recalls(summary) == frozenset()
+
+
+def test_a_russian_place_is_mentioned_by_its_adjective() -> None:
+    """ "В Казани открыли метро" and "казанского метро" name one city; Kishi (Киси) is still not
+    Kishida (Кисида), and a town's adjective is no other town."""
+    a = sketch("В Казани открыли движение по второй линии метро", "")
+    b = sketch("Минниханов проехал по новой ветке казанского метро", "")
+    assert not conflict(a, b)
+    assert named_in(frozenset({"кита"}), sketch("Китайские суда вошли в порт", "").mentions)
+    assert not named_in(frozenset({"кисид"}), sketch("Министр Киси посетил Хоккайдо", "").mentions)
+    assert not named_in(
+        frozenset({"самар"}), sketch("Саратовские врачи спасли пациента", "").mentions
+    )
 
 
 def test_a_title_name_is_one_of_its_own_reports_mentions() -> None:

@@ -23,6 +23,7 @@ from watchers.story_words import (
     dateline,
     lead_sentence,
     mentions,
+    named_in,
     places,
     recalls,
     script_of,
@@ -163,7 +164,7 @@ def conflict(a: Sketch, b: Sketch) -> bool:
         or (a.local and b.local and kinds_conflict(a.kinds, b.kinds))
         or ends_apart(a.kinds, b.kinds)
         or stages_apart(a.stages, b.stages)
-        or (not a.names <= b.mentions and not b.names <= a.mentions)
+        or (not named_in(a.names, b.mentions) and not named_in(b.names, a.mentions))
         or (not a.title_actors <= b.actors and not b.title_actors <= a.actors)
         or (
             not quantities_agree(a.title_numbers, b.numbers)
