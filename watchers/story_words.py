@@ -318,7 +318,10 @@ def mentions(
     text = f"{title}\n{summary}"
     distinct = set(_words(title, summary, words))  # a report repeats its words
     katakana = _KATAKANA.findall(fold_marks(text))
-    found = {root for word in distinct if not word.isdigit() for root in name_roots(stem(word))}
+    found = {stem(word) for word in distinct if not word.isdigit()}
+    found.update(
+        root for form in list(found) if form.endswith(_NAME_ENDINGS) for root in name_roots(form)
+    )
     found.update(katakana)
     found.update(filter(None, map(_party, distinct)))
     found.update(filter(None, map(_party, katakana)))
@@ -335,9 +338,10 @@ _NAME_ENDINGS = ("анск", "йск", "ск", "анц", "йц", "ц")
 _NAME_ROOT = 4
 
 
-@functools.lru_cache(maxsize=STEM_CACHE)
 def name_roots(form: str) -> frozenset[str]:
     """A name's or a mention's form, and its roots without an adjective's or a people's suffix."""
+    if not form.endswith(_NAME_ENDINGS):
+        return frozenset((form,))
     return frozenset(
         [form]
         + [
