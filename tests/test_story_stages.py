@@ -129,6 +129,15 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
             "千島連盟の指定　外相「受け入れられない」",
         ),
         ("ロシア軍が択捉島で演習", "政府、ロシアに抗議　択捉島の演習で"),
+        # the quoted reaction's speaker named after the quote
+        (
+            "国後島沖でロシアが資源探査",
+            "国後島沖の資源探査「受け入れられない」　政府、ロシアに抗議",
+        ),
+        (
+            "Russia starts gas survey off Kunashir",
+            "Gas survey off Kunashir 'unacceptable', Tokyo says",
+        ),
         # concern is a reaction too
         ("Russia deploys drones on Iturup", "Japan expresses concern over drones on Iturup"),
         ("Россия разместит дроны на Итурупе", "Токио выразил обеспокоенность дронами на Итурупе"),
