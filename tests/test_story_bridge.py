@@ -402,6 +402,25 @@ def test_titles_close_enough_cross_without_a_kind_the_lexicon_knows(
     assert crossing(elsewhere, en, HOUR, cosine) == 0
 
 
+@pytest.mark.parametrize("by_text", [False, True])
+def test_close_titles_that_share_no_look_up_key_still_meet(by_text: bool) -> None:
+    """Neither title names a kind, person, island or number of the lexicon, so the two share
+    no key to be looked up by: the index also weighs the newest of the islands' news in the
+    other languages, and the close one joins, whichever way it was added."""
+    index = StoryIndex()
+    ship = "Japan to sell ship that carried former residents to the Kurils"
+    lights = "Kuril town gets its first traffic lights"
+    for item_id, title in ((1, ship), (2, lights)):
+        if by_text:
+            index.add_text(item_id, item_id, title, "", T0)
+        else:
+            index.add(item_id, item_id, sketch(title, ""), T0)
+    russian = sketch("Япония продаст судно, возившее бывших жителей на Курилы", "")
+    assert not bridge_keys(russian.kinds, russian.title_actors, russian.title_places)
+    assert index.find(russian, T0 + HOUR) == 1
+    assert index.find(russian, T0 + CROSS_WINDOW) is None
+
+
 def test_two_events_of_one_island_are_not_close_enough_to_cross_unnamed() -> None:
     """A find and a decree on Urup the same day: related, and their titles' cosine (0.84) is
     below `CLOSE_COSINE`, which a translation's reaches."""

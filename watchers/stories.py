@@ -11,6 +11,7 @@ and weights were chosen with `bench/cluster.py` (README).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -25,11 +26,13 @@ from watchers.story_sketch import (
     Sketch,
     conflict,
     crossing_conflict,
+    is_local,
     sketch,
     title_bridges,
     title_places,
 )
 from watchers.story_words import script_of, story_tokens, wire_slug
+from watchers.topics.normalise import WORD, normalise
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
     from watchers.embedding import Vectors
@@ -54,6 +57,10 @@ CROSS_COSINE = 0.80
 # where it happened and nothing conflicts.
 CLOSE_COSINE = 0.85
 CROSS_WINDOW = timedelta(hours=24)
+# Such titles share no key to be looked up by (`bridge_keys`): a report of the islands' news is
+# also compared with the newest of the islands' news in other languages, this many reports.
+LOCAL_KEY = "~local"
+CLOSE_BUDGET = 64
 # Japanese titles' vectors lie close whatever they tell (the model's cosines run high in
 # Japanese: two events on one island score 0.86-0.91): two Japanese reports with summaries
 # must share this much of their tokens (their sets' plain cosine) for the vectors to count.
@@ -218,13 +225,19 @@ class _Entry:
                 script_of(f"{title}\n{summary}"),
             )
             self.title = title.strip()
-            kinds, actors = title_bridges(title)
-            self.bridges = bridge_keys(kinds, actors, title_places(title), numbers(title))
+            words = WORD.findall(normalise(title))
+            kinds, actors = title_bridges(title, words)
+            islands = title_places(title, words)
+            self.bridges = bridge_keys(kinds, actors, islands, numbers(title))
+            if is_local(islands, actors, words):  # by its title: its sketch is not made yet
+                self.bridges |= {LOCAL_KEY}
         else:
             self.tokens, self.script, self.title = report.tokens, report.script, report.title
             self.bridges = bridge_keys(
                 report.kinds, report.title_actors, report.title_places, report.title_numbers
             )
+            if report.local:
+                self.bridges |= {LOCAL_KEY}
 
     @property
     def report(self) -> Sketch:
@@ -380,6 +393,21 @@ class StoryIndex:
         )
         # most keys in common first, then the oldest: an order that string hashing cannot move
         ranked = sorted(shared.items(), key=lambda pair: (-pair[1], pair[0]))[:SCAN_BUDGET]
+        if report.local:
+            # then the newest of the islands' news, which close titles may join (`crossing`)
+            ranked += [
+                (item_id, 0)
+                for item_id in heapq.nlargest(
+                    CLOSE_BUDGET,
+                    (
+                        i
+                        for script, bridges in self._bridges.items()
+                        if script != report.script
+                        for i in bridges.get(LOCAL_KEY, ())
+                        if i not in shared
+                    ),
+                )
+            ]
         stories: dict[int, list[_Entry]] = {}
         seen: set[int] = set()
         for item_id, _ in ranked:

@@ -123,13 +123,19 @@ def sketch(
         kinds,
         title_actors,
         actors,
-        bool(islands or actors & LOCAL_PLACES or KURIL_LEXICON.find(words)),
+        is_local(islands, actors, words),
         recalls(summary),
         title_stages(title, heading),
         kinds | kinds_of(WORD.findall(normalise(lead_sentence(body)))),
         magnitudes(title) if kinds & QUAKES else frozenset(),
         dates(filed),
     )
+
+
+def is_local(islands: frozenset[str], actors: frozenset[str], words: Sequence[str]) -> bool:
+    """Whether a report is the islands' news: it names an island, a person or place of
+    `watchers.story_bridge` there, or the Kurils (`islands`, `actors` and `words` its own)."""
+    return bool(islands or actors & LOCAL_PLACES or KURIL_LEXICON.find(words))
 
 
 def title_places(title: str, words: list[str] | None = None) -> frozenset[str]:
