@@ -17,7 +17,8 @@ stories` (URL and fingerprint keys, the story index, the store's placement decis
 - `tests/data/story_pairs.jsonl` and `tests/data/cross_lang_*.jsonl`: our labelled pairs (the
   `cross_lang_heldout*` sets written by others than the one who chose the rules, each read
   once before any rule was changed for it: README gives both figures); and, from the cross-
-  language sets, every two reports of one language that tell other events within a day.
+  language sets, every two reports of one language that tell other events within a day, and
+  each set replayed as one stream (its labelled pairs judged by the stories they end in).
 - `tgcontest` and our pairs again with titles alone (no summary): the headline path
   (`HEADLINE_THRESHOLD`) on labelled pairs, Kuril hard negatives included, beside the UCI stream.
 
@@ -264,6 +265,44 @@ def other_events(paths: Iterable[Path], replay: Replay) -> None:
         print(f"| {path.stem} | {count} | {merged} |")
 
 
+def set_streams(paths: Iterable[Path], replay: Replay) -> None:
+    """Each cross-language set as the daemon would meet it: all its reports in one stream, in
+    publication order, and every labelled pair judged by the stories they end in. Unlike the
+    pair rows, a report may join a third report's story, or a story chained in one language."""
+    print("\ncross-language sets replayed as one stream (pair precision / recall):")
+    print("| set | en-ru | en-ja | ru-ja |\n|---|---|---|---|")
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for path in paths:
+        rows = _read(path)
+        reports = {(r[s]["title"], r[s]["published"]): r[s] for r in rows for s in "ab"}
+        order = sorted(reports, key=lambda key: (_time(key[1]), key[0]))
+        places = replay()
+        story = {
+            key: places.place(str(n), key[0], reports[key]["summary"], _time(key[1]))
+            for n, key in enumerate(order)
+        }
+        cells = []
+        for lang in ("en-ru", "en-ja", "ru-ja"):
+            counts = totals[lang]
+            tp = fp = fn = 0
+            for r in rows:
+                if r["lang"] != lang:
+                    continue
+                a, b = ((r[s]["title"], r[s]["published"]) for s in "ab")
+                merged = story[a] == story[b]
+                tp += merged and r["same_story"]
+                fp += merged and not r["same_story"]
+                fn += not merged and r["same_story"]
+            counts[0], counts[1], counts[2] = counts[0] + tp, counts[1] + fp, counts[2] + fn
+            cells.append(f"{tp / (tp + fp) if tp + fp else 1:.3f} / {tp / (tp + fn):.2f}")
+        print(f"| {path.stem} | " + " | ".join(cells) + " |")
+    cells = [
+        f"{tp / (tp + fp):.3f} / {tp / (tp + fn):.2f} ({fp} false)"
+        for tp, fp, fn in (totals[lang] for lang in ("en-ru", "en-ja", "ru-ja"))
+    ]
+    print("| all | " + " | ".join(cells) + " |")
+
+
 def _tree_rss(pid: int) -> int:
     """Resident kilobytes of a process and its descendants (Linux /proc)."""
     total, pending = 0, [pid]
@@ -319,6 +358,7 @@ def main() -> None:
     if (DATA / "cross_lang_pairs.jsonl").exists():
         cross_language(DATA / "cross_lang_pairs.jsonl")
     other_events(sorted(DATA.glob("cross_lang_*.jsonl")), StoryReplay)
+    set_streams(sorted(DATA.glob("cross_lang_*.jsonl")), StoryReplay)
     if args.sweep:
         gap = THRESHOLD - HEADLINE_THRESHOLD
         for step in range(10, 61, 4):
