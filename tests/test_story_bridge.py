@@ -14,14 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watchers.embedding import embed_titles
-from watchers.stories import (
-    CLOSE_COSINE,
-    CROSS_COSINE,
-    CROSS_WINDOW,
-    StoryIndex,
-    crossing,
-    named_alike,
-)
+from watchers.stories import StoryIndex
 from watchers.story_bridge import (
     ACTORS,
     KINDS,
@@ -30,6 +23,7 @@ from watchers.story_bridge import (
     bridge_keys,
     kinds_conflict,
 )
+from watchers.story_crossing import CLOSE_COSINE, CROSS_COSINE, CROSS_WINDOW, crossing, named_alike
 from watchers.story_facts import numbers
 from watchers.story_sketch import conflict, crossing_conflict, sketch, title_bridges
 from watchers.story_stages import STAGES

@@ -3,7 +3,7 @@
 A report joins the story whose reports in its own language it resembles most (`resemblance`:
 title vectors and rare shared tokens, 0 when their facts conflict, `watchers.story_sketch`), if
 that reaches `THRESHOLD` (`HEADLINE_THRESHOLD` for a headline alone); failing that, a story of
-other languages that `crossing` accepts (close title vectors, the facts of
+other languages that `story_crossing.crossing` accepts (close title vectors, the facts of
 `watchers.story_bridge` in agreement). Only reports that may alert are embedded, with the
 members of their candidate stories, and vectors are kept by title for the window. Thresholds
 and weights were chosen with `bench/cluster.py` (README).
@@ -21,7 +21,8 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from watchers.story_bridge import PLACES, bridge_keys
-from watchers.story_facts import numbers, quantities_agree
+from watchers.story_crossing import CROSS_WINDOW, crossing, may_cross
+from watchers.story_facts import numbers
 from watchers.story_sketch import (
     Sketch,
     conflict,
@@ -49,16 +50,9 @@ HEADLINE_THRESHOLD, HEADLINE_FLOOR = 0.36, 0.20
 # Two reports of the islands' news that report one kind of event (`watchers.story_bridge`)
 # resemble each other more than their words and vectors alone say.
 KIND_BONUS = 0.3
-# Reports in different languages share no words: they join on their titles' vectors alone,
-# when the facts that cross languages agree (`crossing`).
-CROSS_COSINE = 0.80
-# Titles this close are one event's in two languages though the lexicon finds no kind of
-# event, person or number in both (`named_alike`): the islands' news only, where both name
-# where it happened and nothing conflicts.
-CLOSE_COSINE = 0.85
-CROSS_WINDOW = timedelta(hours=24)
-# Such titles share no key to be looked up by (`bridge_keys`): a report of the islands' news is
-# also compared with the newest of the islands' news in other languages, this many reports.
+# Close titles (`story_crossing.CLOSE_COSINE`) may share no key to be looked up by
+# (`bridge_keys`): a report of the islands' news is also compared with the newest of the
+# islands' news in other languages, this many reports.
 LOCAL_KEY = "~local"
 CLOSE_BUDGET = 64
 # Japanese titles' vectors lie close whatever they tell (the model's cosines run high in
@@ -120,50 +114,6 @@ def _apart_in_japanese(a: Sketch, b: Sketch, shared: int) -> bool:
         a.script == "ja"
         and min(len(a.tokens), len(b.tokens)) >= MIN_JA_TOKENS
         and shared < MIN_JA_OVERLAP * math.sqrt(len(a.tokens) * len(b.tokens))
-    )
-
-
-def crossing(a: Sketch, b: Sketch, apart: timedelta, cosine: float) -> float:
-    """How surely two reports in different languages tell one event (A the later): their
-    titles' cosine, if it reaches `CROSS_COSINE` within `CROSS_WINDOW` and `may_cross` says
-    so, or `CLOSE_COSINE` for two reports of the islands' news that `may_cross` finds named
-    otherwise; otherwise 0."""
-    if cosine < CROSS_COSINE or apart >= CROSS_WINDOW or not may_cross(a, b, close=True):
-        return 0.0
-    # what `may_cross` asks beyond `close` (its conflict rules are not run twice)
-    return cosine if cosine >= CLOSE_COSINE or named_alike(a, b) else 0.0
-
-
-def may_cross(a: Sketch, b: Sketch, close: bool = False) -> bool:
-    """All that `crossing` asks but the vectors and the time: reports in two languages, of the
-    islands' news or with someone both titles name, that name the event alike (or, `close`,
-    are both of the islands' news) and conflict in nothing (A the later)."""
-    return (
-        a.script != b.script
-        and ((a.local and b.local) or bool((a.title_actors & b.title_actors) - PLACES))
-        and (named_alike(a, b) or (close and a.local and b.local))
-        and not crossing_conflict(a, b)
-    )
-
-
-def named_alike(a: Sketch, b: Sketch) -> bool:
-    """Both reports name the event alike: a kind of event of one title that the other
-    report's title or lead names (a later sentence may be background), a person of one
-    title that the other report names (a place, as an island, sees many events a day), or
-    the numbers of both titles."""
-    return bool(
-        a.kinds & b.lead_kinds
-        or b.kinds & a.lead_kinds
-        or (a.title_actors & b.actors) - PLACES
-        or (b.title_actors & a.actors) - PLACES
-        or (
-            a.title_numbers
-            and b.title_numbers
-            and (
-                quantities_agree(a.title_numbers, b.numbers)
-                or quantities_agree(b.title_numbers, a.numbers)
-            )
-        )
     )
 
 
