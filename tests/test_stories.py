@@ -533,6 +533,35 @@ def test_a_russian_place_is_mentioned_by_its_adjective() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "New school for 300 pupils opens on Shikotan Island",
+            "Shikotan gets modern school as Kuril development continues",
+        ),
+        (
+            "Ferry delayed by a storm in the Okhotsk Sea",
+            "Storm in Okhotsk delays the Kuril ferry service",
+        ),
+    ],
+)
+def test_a_word_of_a_capitalised_run_stands_for_the_run(a: str, b: str) -> None:
+    """ "Shikotan Island" is named by a report that says Shikotan: the name veto no longer
+    splits two headlines of one school over the word Island."""
+    assert not conflict(sketch(a, ""), sketch(b, ""))
+
+
+def test_a_party_or_a_hyphen_does_not_make_a_run() -> None:
+    """Russia in "Russia's Lavrov" stands for nobody (it is in every report of the islands), and
+    Южно-Курильск is not Северо-Курильск for their shared second word."""
+    lavrov = sketch("Tokyo summons envoy after Russia's Lavrov remarks", "")
+    assert conflict(lavrov, sketch("Tokyo summons envoy after Russia's Galuzin visit", ""))
+    south = sketch("Толчок ощутили жители Южно-Курильска", "Толчки ощутили в Южно-Курильске.")
+    north = sketch("Толчок ощутили у Северо-Курильска", "Толчки ощутили в Северо-Курильске.")
+    assert south.names and not named_in(south.names, north.mentions)
+
+
 def test_a_title_name_is_one_of_its_own_reports_mentions() -> None:
     """ "С-300В4" yields the name "в4" that the words of the text (300в4) never hold alone: two
     reports titled alike must not veto each other over it."""

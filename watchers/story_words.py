@@ -261,10 +261,30 @@ def _title_case(title: str) -> bool:
     return len(long_words) >= 3 and sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words)
 
 
+def _capitalised_runs(title: str) -> list[list[str]]:
+    """A title's capitalised words, in runs that only spaces part ("Pacific Fleet", "Shikotan
+    Island"; "Южно-Курильск" is two runs, as Северо-Курильск shares its second)."""
+    runs: list[list[str]] = []
+    end = -1
+    for match in _NAME_WORD.finditer(title):
+        if not match.group()[0].isupper():
+            end = -1
+        elif end >= 0 and title[end : match.start()].isspace():
+            runs[-1].append(match.group())
+            end = match.end()
+        else:
+            runs.append([match.group()])
+            end = match.end()
+    return runs
+
+
 def title_names(title: str, summary: str) -> frozenset[str]:
     """Stems of the proper names in a title: its capitalised words that the report also writes
     capitalised inside a sentence (so a title's first word counts only if it is a name; a
-    title in Title Case counts only through its summary), and its katakana words."""
+    title in Title Case counts only through its summary), and its katakana words. A name in a
+    run of capitalised words is given with the run's other words, "island|shikotan" for
+    "Shikotan Island" (`named_in`: a report that mentions Shikotan mentions it); a party
+    neither stands for a run's names nor is stood for."""
     sentences = _SENTENCES.split(summary) if summary else []
     if not _title_case(title):
         sentences.extend(_CLAUSES.split(title))
@@ -273,13 +293,19 @@ def title_names(title: str, summary: str) -> frozenset[str]:
         for word in _NAME_WORD.findall(sentence)[1:]:
             if word[0].isupper():
                 inside.add(stem(normalise(word)))
-    names = {
-        _island(word) or _party(normalise(word)) or root
-        for word in _NAME_WORD.findall(title)
-        if word[0].isupper()
-        and (root := stem(normalise(word))) in inside
-        and not _DAY_NAME.fullmatch(normalise(word))
-    }
+    names = set()
+    for run in _capitalised_runs(title):
+        folded = [normalise(word) for word in run]
+        named = [stem(f) in inside and not _DAY_NAME.fullmatch(f) for f in folded]
+        if not any(named):
+            continue
+        parties = [_party(f) for f in folded]
+        forms = [_island(w) or p or stem(f) for w, p, f in zip(run, parties, folded, strict=True)]
+        # the run's other words, but a party's, may stand for a name that is no party's
+        mates = [form for form, party in zip(forms, parties, strict=True) if not party]
+        for form, party, name in zip(forms, parties, named, strict=True):
+            if name:
+                names.add("|".join([form, *([] if party else [m for m in mates if m != form])]))
     names.update(
         _island(word) or _party(word) or word
         for word in _KATAKANA.findall(fold_marks(title))
@@ -354,8 +380,11 @@ def name_roots(form: str) -> frozenset[str]:
 
 def named_in(names: frozenset[str], mentioned: frozenset[str]) -> bool:
     """Whether a report whose `mentions` are `mentioned` mentions every one of `names`, an
-    adjective or a people counting for its place."""
-    return all(not name_roots(name).isdisjoint(mentioned) for name in names)
+    adjective or a people counting for its place, and a word of a name's run for the name."""
+    return all(
+        any(not name_roots(part).isdisjoint(mentioned) for part in name.split("|"))
+        for name in names
+    )
 
 
 def _island(word: str) -> str | None:
