@@ -286,7 +286,8 @@ def title_names(title: str, summary: str) -> frozenset[str]:
     "Shikotan Island" (`named_in`: a report that mentions Shikotan mentions it); a party
     neither stands for a run's names nor is stood for."""
     sentences = _SENTENCES.split(summary) if summary else []
-    if not _title_case(title):
+    title_case = _title_case(title)
+    if not title_case:
         sentences.extend(_CLAUSES.split(title))
     inside: set[str] = set()
     for sentence in sentences:
@@ -294,7 +295,13 @@ def title_names(title: str, summary: str) -> frozenset[str]:
             if word[0].isupper():
                 inside.add(stem(normalise(word)))
     names = set()
-    for run in _capitalised_runs(title):
+    # in Title Case every word is capitalised: no run says a name goes with its neighbours
+    runs = (
+        [[w] for r in _capitalised_runs(title) for w in r]
+        if title_case
+        else _capitalised_runs(title)
+    )
+    for run in runs:
         folded = [normalise(word) for word in run]
         named = [stem(f) in inside and not _DAY_NAME.fullmatch(f) for f in folded]
         if not any(named):
