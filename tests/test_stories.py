@@ -553,10 +553,13 @@ def test_a_word_of_a_capitalised_run_stands_for_the_run(a: str, b: str) -> None:
 
 
 def test_a_party_or_a_hyphen_does_not_make_a_run() -> None:
-    """Russia in "Russia's Lavrov" stands for nobody (it is in every report of the islands), and
-    Южно-Курильск is not Северо-Курильск for their shared second word."""
+    """Russia in "Russia's Lavrov" stands for nobody (it is in every report of the islands), nor
+    does a first word ("В Курильске"), and Южно-Курильск is not Северо-Курильск for their
+    shared second word."""
     lavrov = sketch("Tokyo summons envoy after Russia's Lavrov remarks", "")
     assert conflict(lavrov, sketch("Tokyo summons envoy after Russia's Galuzin visit", ""))
+    hospital = sketch("В Курильске открылась больница", "В Курильске открылась больница.")
+    assert not named_in(hospital.names, sketch("В Невельске открылся порт", "").mentions)
     south = sketch("Толчок ощутили жители Южно-Курильска", "Толчки ощутили в Южно-Курильске.")
     north = sketch("Толчок ощутили у Северо-Курильска", "Толчки ощутили в Северо-Курильске.")
     assert south.names and not named_in(south.names, north.mentions)

@@ -106,6 +106,7 @@ _UNITS = frozenset(
     " マグニチュード ガル ヘクトパスカル キロワット メガワット シーベルト マイクロシーベルト"
     " ベクレル".split()
 )
+_OPENERS = frozenset(":;.!?|—–-")  # what ends a title's clause before its next first word
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n")
 # A headline's clauses: after "US open:" a capital opens a clause, as in a sentence.
 _CLAUSES = re.compile(r"(?<=[:;])\s+")
@@ -261,20 +262,23 @@ def _title_case(title: str) -> bool:
     return len(long_words) >= 3 and sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words)
 
 
-def _capitalised_runs(title: str) -> list[list[str]]:
+def _capitalised_runs(title: str) -> list[list[tuple[str, bool]]]:
     """A title's capitalised words, in runs that only spaces part ("Pacific Fleet", "Shikotan
-    Island"; "Южно-Курильск" is two runs, as Северо-Курильск shares its second)."""
-    runs: list[list[str]] = []
+    Island"; "Южно-Курильск" is two runs, as Северо-Курильск shares its second), each with
+    whether it opens the title or a clause (capitalised as any first word is: "В Курильске")."""
+    runs: list[list[tuple[str, bool]]] = []
     end = -1
     for match in _NAME_WORD.finditer(title):
-        if not match.group()[0].isupper():
+        word = match.group()
+        if not word[0].isupper():
             end = -1
-        elif end >= 0 and title[end : match.start()].isspace():
-            runs[-1].append(match.group())
-            end = match.end()
+            continue
+        if end >= 0 and title[end : match.start()].isspace():
+            runs[-1].append((word, False))
         else:
-            runs.append([match.group()])
-            end = match.end()
+            before = title[: match.start()].rstrip(" \"'«“‘(")
+            runs.append([(word, not before or before[-1] in _OPENERS)])
+        end = match.end()
     return runs
 
 
@@ -302,14 +306,21 @@ def title_names(title: str, summary: str) -> frozenset[str]:
         else _capitalised_runs(title)
     )
     for run in runs:
-        folded = [normalise(word) for word in run]
+        folded = [normalise(word) for word, _ in run]
         named = [stem(f) in inside and not _DAY_NAME.fullmatch(f) for f in folded]
         if not any(named):
             continue
         parties = [_party(f) for f in folded]
-        forms = [_island(w) or p or stem(f) for w, p, f in zip(run, parties, folded, strict=True)]
-        # the run's other words, but a party's, may stand for a name that is no party's
-        mates = [form for form, party in zip(forms, parties, strict=True) if not party]
+        forms = [
+            _island(w) or p or stem(f) for (w, _), p, f in zip(run, parties, folded, strict=True)
+        ]
+        # the run's other words may stand for a name that is no party's, but a party's, or a
+        # first word's that is no name
+        mates = [
+            form
+            for form, party, name, (_, first) in zip(forms, parties, named, run, strict=True)
+            if not party and (name or not first)
+        ]
         for form, party, name in zip(forms, parties, named, strict=True):
             if name:
                 names.add("|".join([form, *([] if party else [m for m in mates if m != form])]))
