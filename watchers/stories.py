@@ -14,14 +14,14 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from datetime import datetime, timedelta
 from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from watchers.story_bridge import PLACES, bridge_keys
-from watchers.story_crossing import CROSS_WINDOW, crossing, may_cross
+from watchers.story_bridge import ACTOR_LEXICON, PLACES, bridge_keys
+from watchers.story_crossing import CROSS_COSINE, CROSS_WINDOW, crossing, may_cross
 from watchers.story_facts import numbers
 from watchers.story_sketch import (
     Sketch,
@@ -32,7 +32,7 @@ from watchers.story_sketch import (
     title_bridges,
     title_places,
 )
-from watchers.story_words import script_of, story_tokens, wire_slug
+from watchers.story_words import places, script_of, story_tokens, wire_slug
 from watchers.topics.normalise import WORD, normalise
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
@@ -51,8 +51,8 @@ HEADLINE_THRESHOLD, HEADLINE_FLOOR = 0.36, 0.20
 # resemble each other more than their words and vectors alone say.
 KIND_BONUS = 0.3
 # Close titles (`story_crossing.CLOSE_COSINE`) may share no key to be looked up by
-# (`bridge_keys`): a report of the islands' news is also compared with the newest of the
-# islands' news in other languages, this many reports.
+# (`bridge_keys`): a report of the islands' news is also compared, title with title, with this
+# many of the newest reports of the islands' news in other languages (`_close_stories`).
 LOCAL_KEY = "~local"
 CLOSE_BUDGET = 64
 # Japanese titles' vectors lie close whatever they tell (the model's cosines run high in
@@ -170,16 +170,16 @@ class _Entry:
         if report is None:
             title, summary = text
             title = title[wire_slug(title) :]
-            self.tokens, self.script = (
-                story_tokens(title, summary),
-                script_of(f"{title}\n{summary}"),
-            )
+            whole = f"{title}\n{summary}"
+            words = WORD.findall(normalise(whole))
+            self.tokens, self.script = story_tokens(title, summary, words), script_of(whole)
             self.title = title.strip()
-            words = WORD.findall(normalise(title))
-            kinds, actors = title_bridges(title, words)
-            islands = title_places(title, words)
+            heading = WORD.findall(normalise(title))
+            kinds, actors = title_bridges(title, heading)
+            islands = title_places(title, heading)
             self.bridges = bridge_keys(kinds, actors, islands, numbers(title))
-            if is_local(islands, actors, words):  # by its title: its sketch is not made yet
+            # as its sketch will say (`story_sketch.sketch`), from its whole text
+            if is_local(places(whole) | islands, ACTOR_LEXICON.find(words) | actors, words):
                 self.bridges |= {LOCAL_KEY}
         else:
             self.tokens, self.script, self.title = report.tokens, report.script, report.title
@@ -343,21 +343,6 @@ class StoryIndex:
         )
         # most keys in common first, then the oldest: an order that string hashing cannot move
         ranked = sorted(shared.items(), key=lambda pair: (-pair[1], pair[0]))[:SCAN_BUDGET]
-        if report.local:
-            # then the newest of the islands' news, which close titles may join (`crossing`)
-            ranked += [
-                (item_id, 0)
-                for item_id in heapq.nlargest(
-                    CLOSE_BUDGET,
-                    (
-                        i
-                        for script, bridges in self._bridges.items()
-                        if script != report.script
-                        for i in bridges.get(LOCAL_KEY, ())
-                        if i not in shared
-                    ),
-                )
-            ]
         stories: dict[int, list[_Entry]] = {}
         seen: set[int] = set()
         for item_id, _ in ranked:
@@ -370,6 +355,8 @@ class StoryIndex:
                 stories[story] = members
                 if len(stories) == MAX_STORIES:
                     break
+        if report.local:
+            stories.update(self._close_stories(report, at, shared.keys(), seen))
         if not stories:
             return None
         titles = (m.report.title for members in stories.values() for m in members)
@@ -388,6 +375,40 @@ class StoryIndex:
             if score > best_score:
                 best, best_score = story, score
         return best
+
+    def _close_stories(
+        self, report: Sketch, at: datetime, found: Set[int], weighed: set[int]
+    ) -> dict[int, list[_Entry]]:
+        """The stories of the newest `CLOSE_BUDGET` reports of the islands' news in other
+        languages (the highest item ids: the order reports came in) whose titles are
+        `CROSS_COSINE` close to the report's, but the reports its keys `found` and the stories
+        already `weighed`: close titles need no key in common (`crossing` judges them)."""
+        newest = heapq.nlargest(
+            CLOSE_BUDGET,
+            (
+                item_id
+                for script, bridges in self._bridges.items()
+                if script != report.script
+                for item_id in bridges.get(LOCAL_KEY, ())
+                if item_id not in found
+            ),
+        )
+        entries = [self._entries[i] for i in newest]
+        entries = [
+            e for e in entries if e.story_id not in weighed and abs(at - e.at) < CROSS_WINDOW
+        ]
+        if not entries:
+            return {}
+        self._vectors_of(chain([report.title], (e.title for e in entries)))
+        mine = self._vectors[report.title]
+        stories: dict[int, list[_Entry]] = {}
+        for entry in entries:
+            if entry.story_id in stories or float(mine @ self._vectors[entry.title]) < CROSS_COSINE:
+                continue
+            members = [self._entries[i] for i in self._stories[entry.story_id]]
+            if _may_join_across(report, at, members):
+                stories[entry.story_id] = members
+        return stories
 
     def add(self, item_id: int, story_id: int, report: Sketch, at: datetime) -> None:
         self._take_in()

@@ -176,9 +176,11 @@ _RECALL_WORDS = (
 _ANY_SENTENCE = re.compile(r"(?<=[.!?])\s+(?![a-zа-яё])|(?<=[。！？])|\n")
 _DAYS_EN = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _DAYS_RU = "понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье"
-# a day of the week: when, not who (days are `story_facts.dates`' to compare)
+# a day of the week or a month: when, not who (days are `story_facts.dates`' to compare)
 _DAY_NAME = re.compile(
     rf"{_DAYS_EN}|понедельник|вторник|сред[ау]|четверг|пятниц[ау]|суббот[ау]|воскресенье"
+    r"|january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
 )
 # today, or the report's own day by its name: "Earlier on Monday, the ferry ran aground"
 _TODAY = re.compile(
@@ -262,6 +264,17 @@ def _title_case(title: str) -> bool:
     return len(long_words) >= 3 and sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words)
 
 
+# the generic last words of places' and bodies' names, as `stem` gives them
+_HEADS = frozenset(
+    map(
+        stem,
+        "island islands islet islets sea strait bay fleet district region prefecture port"
+        " airport cape volcano mountain peninsula ocean river lake street group company"
+        " university territories ridge harbor harbour base station".split(),
+    )
+)
+
+
 def _capitalised_runs(title: str) -> list[list[tuple[str, bool]]]:
     """A title's capitalised words, in runs that only spaces part ("Pacific Fleet", "Shikotan
     Island"; "Южно-Курильск" is two runs, as Северо-Курильск shares its second), each with
@@ -285,10 +298,11 @@ def _capitalised_runs(title: str) -> list[list[tuple[str, bool]]]:
 def title_names(title: str, summary: str) -> frozenset[str]:
     """Stems of the proper names in a title: its capitalised words that the report also writes
     capitalised inside a sentence (so a title's first word counts only if it is a name; a
-    title in Title Case counts only through its summary), and its katakana words. A name in a
-    run of capitalised words is given with the run's other words, "island|shikotan" for
-    "Shikotan Island" (`named_in`: a report that mentions Shikotan mentions it); a party
-    neither stands for a run's names nor is stood for."""
+    title in Title Case counts only through its summary), and its katakana words. The last
+    name of a run of capitalised words is given with the run's other words, "island|shikotan"
+    for "Shikotan Island" (`named_in`: a report that mentions Shikotan mentions it; Pacific
+    Fleet is still not Northern Fleet); a party neither stands for a run's name nor is stood
+    for."""
     sentences = _SENTENCES.split(summary) if summary else []
     title_case = _title_case(title)
     if not title_case:
@@ -314,16 +328,18 @@ def title_names(title: str, summary: str) -> frozenset[str]:
         forms = [
             _island(w) or p or stem(f) for (w, _), p, f in zip(run, parties, folded, strict=True)
         ]
-        # the run's other words may stand for a name that is no party's, but a party's, or a
-        # first word's that is no name
+        # the run's last word, if a place's or a body's generic head (Island, Sea, Fleet), is
+        # stood for by the run's other words, but a party's or a first word's that is no name;
+        # a title before a person's name stands for nobody ("Foreign Minister Hayashi")
         mates = [
             form
             for form, party, name, (_, first) in zip(forms, parties, named, run, strict=True)
             if not party and (name or not first)
         ]
-        for form, party, name in zip(forms, parties, named, strict=True):
+        for n, (form, name) in enumerate(zip(forms, named, strict=True)):
             if name:
-                names.add("|".join([form, *([] if party else [m for m in mates if m != form])]))
+                head = n == len(run) - 1 and form in _HEADS
+                names.add("|".join([form, *(m for m in mates if m != form and head)]))
     names.update(
         _island(word) or _party(word) or word
         for word in _KATAKANA.findall(fold_marks(title))
@@ -357,8 +373,8 @@ def mentions(
     words: list[str] | None = None,
     islands: frozenset[str] | None = None,
 ) -> frozenset[str]:
-    """Everything a report mentions, in the forms `title_names` gives; `islands`, when given,
-    are the report's `places`."""
+    """Everything a report mentions, in the forms `title_names` gives its names' parts, with
+    their `name_roots`; `islands`, when given, are the report's `places`."""
     text = f"{title}\n{summary}"
     distinct = set(_words(title, summary, words))  # a report repeats its words
     katakana = _KATAKANA.findall(fold_marks(text))
@@ -397,12 +413,10 @@ def name_roots(form: str) -> frozenset[str]:
 
 
 def named_in(names: frozenset[str], mentioned: frozenset[str]) -> bool:
-    """Whether a report whose `mentions` are `mentioned` mentions every one of `names`, an
-    adjective or a people counting for its place, and a word of a name's run for the name."""
-    return all(
-        any(not name_roots(part).isdisjoint(mentioned) for part in name.split("|"))
-        for name in names
-    )
+    """Whether a report whose `mentions` are `mentioned` mentions every one of `names`: an
+    adjective or a people counts for its place (the mentions hold their `name_roots`; a name's
+    own suffix is not cut, Островский is no island), and a word of a run for the run's head."""
+    return all(any(part in mentioned for part in name.split("|")) for name in names)
 
 
 def _island(word: str) -> str | None:
