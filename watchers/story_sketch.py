@@ -109,7 +109,7 @@ def sketch(
     return Sketch(
         tokens,
         names,
-        mentions(title, summary, words, islands) | names,
+        mentions(title, summary, words, islands) | {p for name in names for p in name.split("|")},
         script_of(text),
         title.strip(),
         numbers(title),
