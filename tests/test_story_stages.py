@@ -175,6 +175,7 @@ def test_a_reaction_appended_or_told_again_follows_nothing(earlier: str, later: 
         "日本漁船の安全に懸念　ロシアが射撃訓練通告",  # a risk, not a reaction
         "Japanese fishermen voice concern over Russian drills",  # not a side's
         "Японские рыбаки выразили обеспокоенность учениями",
+        "野党「ロシアの演習は容認できない」",  # Russia inside the quote is not who speaks
     ],
 )
 def test_concern_that_is_no_sides_reaction_is_none(title: str) -> None:

@@ -173,8 +173,9 @@ def _reaction(title: str) -> str | None:
         )
     else:
         leads = quoted is not None or len(WORD.findall(normalise(folded[:start]))) <= LEAD_WORDS
-    # who is quoted is often named after the words ("「受け入れられない」　政府、ロシアに抗議")
-    said = folded if quoted is not None else folded[:start]
+    # who is quoted is often named after the words ("「受け入れられない」　政府、ロシアに抗議"),
+    # never inside them ("野党「ロシアの演習は容認できない」")
+    said = folded[:start] + (" " + folded[quoted.end() :] if quoted is not None else "")
     speaker = _SPEAKER.search(said) or ACTOR_LEXICON.find(WORD.findall(normalise(said)))
     return "reaction:2" if leads and speaker else None
 
