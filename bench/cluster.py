@@ -265,6 +265,10 @@ def other_events(paths: Iterable[Path], replay: Replay) -> None:
         print(f"| {path.stem} | {count} | {merged} |")
 
 
+def _ratio(part: int, whole: int) -> str:
+    return f"{part / whole:.3f}" if whole else "-"
+
+
 def set_streams(paths: Iterable[Path], replay: Replay) -> None:
     """Each cross-language set as the daemon would meet it: all its reports in one stream, in
     publication order, and every labelled pair judged by the stories they end in. Unlike the
@@ -294,10 +298,10 @@ def set_streams(paths: Iterable[Path], replay: Replay) -> None:
                 fp += merged and not r["same_story"]
                 fn += not merged and r["same_story"]
             counts[0], counts[1], counts[2] = counts[0] + tp, counts[1] + fp, counts[2] + fn
-            cells.append(f"{tp / (tp + fp) if tp + fp else 1:.3f} / {tp / (tp + fn):.2f}")
+            cells.append(f"{_ratio(tp, tp + fp)} / {_ratio(tp, tp + fn)}")
         print(f"| {path.stem} | " + " | ".join(cells) + " |")
     cells = [
-        f"{tp / (tp + fp):.3f} / {tp / (tp + fn):.2f} ({fp} false)"
+        f"{_ratio(tp, tp + fp)} / {_ratio(tp, tp + fn)} ({fp} false)"
         for tp, fp, fn in (totals[lang] for lang in ("en-ru", "en-ja", "ru-ja"))
     ]
     print("| all | " + " | ".join(cells) + " |")
