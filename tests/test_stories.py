@@ -574,6 +574,36 @@ def test_a_run_stands_only_for_its_generic_head() -> None:
     assert south.names and not named_in(south.names, north.mentions)
 
 
+def test_two_japanese_events_of_one_island_share_only_where_they_happen() -> None:
+    """NHK-style reports of one island and day share "北方領土の択捉島" and ロシア側 whatever they
+    tell, and the model's Japanese title vectors lie close: those tokens are not in common,
+    so a fall overboard and a new gym stay two stories, and a second report of the fall
+    still joins the first."""
+    overboard = (
+        "択捉島沖で漁船の乗組員が転落　行方不明",
+        "北方領土の択捉島の近くで、ロシアの漁船から乗組員1人が海に転落して行方が分からなくなり、"
+        "ロシア側が捜索を続けています。",
+    )
+    gym = (
+        "択捉島に新しい体育館　ロシア側が整備",
+        "北方領土の択捉島の紗那で、新しい体育館が完成し、21日に開館式が行われた。"
+        "ロシア側は島民の生活環境の改善を強調している。",
+    )
+    again = (
+        "択捉島沖　ロシア漁船から1人転落",
+        "北方領土の択捉島の沖合で、ロシアの漁船の乗組員1人が海に転落し、行方不明になっている。"
+        "ロシア側が捜索している。",
+    )
+    fall, hall = sketch(*overboard), sketch(*gym)
+    vectors = embed_titles([fall.title, hall.title])
+    assert float(vectors[0] @ vectors[1]) > 0.85  # as close as one event's titles
+    assert resemblance(hall, fall, timedelta(0), (vectors[1], vectors[0])) == 0
+    replay = StoryReplay()
+    first = replay.place("overboard", *overboard, T0)
+    assert replay.place("gym", *gym, T0 + timedelta(minutes=10)) != first
+    assert replay.place("again", *again, T0 + timedelta(hours=1)) == first
+
+
 def test_a_title_name_is_one_of_its_own_reports_mentions() -> None:
     """ "С-300В4" yields the name "в4" that the words of the text (300в4) never hold alone: two
     reports titled alike must not veto each other over it."""

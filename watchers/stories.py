@@ -32,7 +32,7 @@ from watchers.story_sketch import (
     title_bridges,
     title_places,
 )
-from watchers.story_words import places, script_of, story_tokens, wire_slug
+from watchers.story_words import JA_SETTING, places, script_of, story_tokens, wire_slug
 from watchers.topics.normalise import WORD, normalise
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
@@ -94,7 +94,7 @@ def resemblance(
     if apart >= window or a.script != b.script or conflict(a, b):
         return 0.0
     shared = a.tokens & b.tokens
-    if not shared or _apart_in_japanese(a, b, len(shared)):
+    if not shared or _apart_in_japanese(a, b):
         return 0.0
     lexical = sum(weight(t) ** 2 for t in shared) / math.sqrt(
         sum(weight(t) ** 2 for t in a.tokens) * sum(weight(t) ** 2 for t in b.tokens)
@@ -106,15 +106,15 @@ def resemblance(
     return together * (1 - apart / window)
 
 
-def _apart_in_japanese(a: Sketch, b: Sketch, shared: int) -> bool:
+def _apart_in_japanese(a: Sketch, b: Sketch) -> bool:
     """Two Japanese reports with summaries that share too few tokens for their title vectors
-    to say they tell one event (`MIN_JA_OVERLAP`); a headline alone, or with a byline, has
-    too few to tell."""
-    return (
-        a.script == "ja"
-        and min(len(a.tokens), len(b.tokens)) >= MIN_JA_TOKENS
-        and shared < MIN_JA_OVERLAP * math.sqrt(len(a.tokens) * len(b.tokens))
-    )
+    to say they tell one event (`MIN_JA_OVERLAP`), not counting where the islands' news
+    happens (`story_words.JA_SETTING`); a headline alone, or with a byline, has too few to
+    tell."""
+    if a.script != "ja" or min(len(a.tokens), len(b.tokens)) < MIN_JA_TOKENS:
+        return False
+    told_a, told_b = a.tokens - JA_SETTING, b.tokens - JA_SETTING
+    return len(told_a & told_b) < MIN_JA_OVERLAP * math.sqrt(len(told_a) * len(told_b))
 
 
 def _may_join_across(report: Sketch, at: datetime, members: Sequence[_Entry]) -> bool:
