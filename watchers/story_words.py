@@ -312,7 +312,7 @@ def title_names(title: str, summary: str) -> frozenset[str]:
         for word in _NAME_WORD.findall(sentence)[1:]:
             if word[0].isupper():
                 inside.add(stem(normalise(word)))
-    names = set()
+    names: set[str] = set()
     # in Title Case every word is capitalised: no run says a name goes with its neighbours
     runs = (
         [[w] for r in _capitalised_runs(title) for w in r]
@@ -336,10 +336,12 @@ def title_names(title: str, summary: str) -> frozenset[str]:
             for form, party, name, (_, first) in zip(forms, parties, named, run, strict=True)
             if not party and (name or not first)
         ]
-        for n, (form, name) in enumerate(zip(forms, named, strict=True)):
-            if name:
-                head = n == len(run) - 1 and form in _HEADS
-                names.add("|".join([form, *(m for m in mates if m != form and head)]))
+        names.update(form for form, name in zip(forms[:-1], named[:-1], strict=True) if name)
+        if named[-1]:
+            head = forms[-1]
+            names.add(
+                "|".join([head, *(m for m in mates if m != head)]) if head in _HEADS else head
+            )
     names.update(
         _island(word) or _party(word) or word
         for word in _KATAKANA.findall(fold_marks(title))
