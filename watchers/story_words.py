@@ -421,21 +421,21 @@ def named_in(names: frozenset[str], mentioned: frozenset[str]) -> bool:
     return all(any(part in mentioned for part in name.split("|")) for name in names)
 
 
-# Where the islands' news happens, in Japanese: the character bigrams of the islands' and
+# Where the islands' news happens, in Japanese: the tokens (`story_tokens`) of the islands' and
 # the two parties' names (with the の that follows them) and of the usual phrases of place.
 # Two Japanese reports of the islands share them whatever they tell ("北方領土の色丹島で"),
 # so `stories` does not count them as tokens in common.
-JA_SETTING = frozenset(
-    normalised[i : i + 2]
-    for forms in (
-        *_PLACES.values(),
-        *_PARTIES.values(),
-        ("北方領土の北方四島の千島列島のロシア側のサハリン州",),
+JA_SETTING = frozenset().union(
+    *(
+        story_tokens(f"{form}の", "")
+        for forms in (
+            *_PLACES.values(),
+            *_PARTIES.values(),
+            ("北方領土の北方四島の千島列島のロシア側のサハリン州",),
+        )
+        for form in forms
+        if is_cjk(form)
     )
-    for form in forms
-    if is_cjk(form)
-    for normalised in (normalise(form) + "の",)
-    for i in range(len(normalised) - 1)
 )
 
 
