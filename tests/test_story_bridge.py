@@ -25,6 +25,7 @@ from watchers.story_bridge import (
 )
 from watchers.story_crossing import CLOSE_COSINE, CROSS_COSINE, CROSS_WINDOW, crossing, named_alike
 from watchers.story_facts import numbers
+from watchers.story_replay import StoryReplay
 from watchers.story_sketch import conflict, crossing_conflict, sketch, title_bridges
 from watchers.story_stages import STAGES
 from watchers.story_words import _PLACES, places
@@ -140,15 +141,20 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Russia begins offshore oil and gas survey near Kunashir", set(), set()),
         ("Survey shows most Japanese back talks", {"poll", "talks"}, set()),
         ("Корабли России и Китая провели совместное учение у Кунашира", {"drills"}, set()),
-        # ... but drills with firing, and a fire station opened, stay what they were
+        # ... but drills with firing stay what they were
         ("На Итурупе отработали обстрел позиций условного противника", {"drills"}, set()),
         (
             "Russian troops open fire at mock targets in Iturup drills",
             {"drills", "shooting"},
             set(),
         ),
-        ("Yuzhno-Kurilsk opens fire station", {"opening", "fire"}, {"yuzhno-kurilsk"}),
-        ("Iturup airport opens, fire crews on duty", {"opening", "fire"}, set()),
+        # a hazard beside a facility's opening or building is what the facility is for
+        ("Yuzhno-Kurilsk opens fire station", {"opening"}, {"yuzhno-kurilsk"}),
+        ("Iturup airport opens, fire crews on duty", {"opening"}, set()),
+        ("Tsunami warning post commissioned on Paramushir", {"opening"}, set()),
+        ("На Итурупе ввели в строй станцию наблюдения за цунами", {"opening"}, set()),
+        ("択捉島に地震計を新設　サハリン州", set(), {"sakhalin"}),
+        ("Paramushir quake: no tsunami expected", {"quake"}, set()),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:
@@ -279,6 +285,25 @@ def test_a_report_joins_the_story_of_another_language_and_another_event_does_not
     russian.add(1, 1, QUAKE_RU, T0)
     assert russian.find(QUAKE_EN, T0 + HOUR) == 1
     assert russian.find(QUAKE_EN, T0 + 30 * HOUR) is None  # the day's window has passed
+
+
+def test_a_quake_and_a_tsunami_station_opened_the_same_day_are_two_stories() -> None:
+    replay = StoryReplay()
+    quake = replay.place(
+        "quake",
+        "M4.9 quake shakes Paramushir, no tsunami danger",
+        "A magnitude 4.9 earthquake struck off Paramushir on Tuesday, seismologists said;"
+        " no tsunami warning was issued for Severo-Kurilsk.",
+        T0,
+    )
+    station = replay.place(
+        "station",
+        "Tsunami warning post commissioned on Paramushir",
+        "An automatic sea-level post that will give Severo-Kurilsk earlier tsunami warnings"
+        " went into service on Tuesday, the regional weather service said.",
+        T0 + HOUR,
+    )
+    assert quake == "quake" and station == "station"
 
 
 def test_people_and_the_ends_of_talks_split_one_language_too() -> None:

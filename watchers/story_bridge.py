@@ -140,7 +140,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "噴火警戒", "火山活動", "警戒レベル",
     ),
     "opening": (
-        "open$", "opens$", "opened$", "inaugurat", "unveil", "открыл",
+        "open$", "opens$", "opened$", "inaugurat", "unveil", "commissioned$", "into service",
+        "открыл", "в строй", "в эксплуатацию", "完成",
         "открыт", "открыва", "заработал", "запущ", "запуст", "開業", "開所", "開校", "開設",
         "稼働", "開通", "運用開始", "開園",
     ),
@@ -310,13 +311,22 @@ _SHOOTING = re.compile(
 )
 
 
+# A hazard named beside a facility's opening or building is what the facility is for (a
+# tsunami gauge station, a fire depot commissioned), not an event of its kind; so is one
+# beside 新設 (newly set up: a post opened or barracks built, either kind).
+FACILITY_EVENTS = frozenset({"opening", "construction"})
+HAZARDS = frozenset({"quake", "aftershock", "eruption", "storm", "fire", "landslide"})
+
+
 def kinds_of(words: Sequence[str]) -> frozenset[str]:
     """The kinds of event a text's normalised words name, warning shots and gunfire
     ("shooting") among them."""
     text = " ".join(words)
     if not _SHOOTING.search(text):
-        return KIND_LEXICON.find(words)
-    return KIND_LEXICON.find(_SHOOTING.sub(" ", text).split()) | {"shooting"}
+        kinds = KIND_LEXICON.find(words)
+    else:
+        kinds = KIND_LEXICON.find(_SHOOTING.sub(" ", text).split()) | {"shooting"}
+    return kinds - HAZARDS if kinds & FACILITY_EVENTS or "新設" in text else kinds
 
 
 ACTOR_LEXICON = Lexicon(ACTORS)
