@@ -108,7 +108,7 @@ _REACTION = re.compile(
     r"|(?:voic|express|rais)(?:e|es|ed|ing)? (?:\w+ )?concern)"
     r"|протест(?!у|н)|вызвал[аи]?(?: \w+)? посл(?:а|ов)\b|выразил\w* сожалени|сожалеет"
     r"|недопустим|неприемлем|обеспокоен"
-    r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられない|容認できない"
+    r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられ(?:ない|ず)|容認でき(?:ない|ず)"
     r"|懸念を?(?:表明|伝え|示)"  # 懸念 alone is often a risk ("安全に懸念"), unless quoted
 )
 # a reaction quoted (the title reports what was said): one quotation, opened and closed
@@ -128,6 +128,9 @@ _SPEAKER = re.compile(
     r"|правительств|мид\b|министр|посол|посольств|сторон|власт|дипломат"
     r"|日本|東京|ロシア|政府|外務省|外相|官房長官|首相|大使|報道官|外務"
 )
+# particles that make a clause a sentence (who did what, where), not a bare noun phrase
+_PARTICLE = re.compile(r"[がをにでへはもと]")
+_QUOTE = re.compile(r"「[^」]*」")
 LEAD_WORDS = 4  # words before the reaction in a title that leads with it (not Japanese)
 
 
@@ -170,6 +173,7 @@ def _reaction(title: str) -> str | None:
             quoted is not None
             or start < len(folded) / 2
             or bool(opener and start < opener.end() and _SPEAKER.search(opener.group()))
+            or _led_in_japanese(folded, start)
         )
     else:
         leads = quoted is not None or len(WORD.findall(normalise(folded[:start]))) <= LEAD_WORDS
@@ -178,6 +182,16 @@ def _reaction(title: str) -> str | None:
     said = folded[:start] + (" " + folded[quoted.end() :] if quoted is not None else "")
     speaker = _SPEAKER.search(said) or ACTOR_LEXICON.find(WORD.findall(normalise(said)))
     return "reaction:2" if leads and speaker else None
+
+
+def _led_in_japanese(folded: str, start: int) -> bool:
+    """A Japanese title whose clauses before the reaction's are bare noun phrases, naming who
+    reacts or what to ("茂木外相　…射撃訓練に抗議", "歯舞群島の保護区編入　政府がロシアに
+    抗議"): the reaction is its predicate. A clause that tells the act has particles
+    ("択捉島にSu35戦闘機配備　政府が抗議": the reaction is appended to it)."""
+    clause = max(folded.rfind("\u3000", 0, start), folded.rfind(" ", 0, start))
+    before = _QUOTE.sub("", folded[: max(clause, 0)]).strip()
+    return bool(before) and not _PARTICLE.search(before)
 
 
 def stages_apart(later: frozenset[str], earlier: frozenset[str]) -> bool:
