@@ -118,7 +118,7 @@ def test_a_report_named_only_by_a_number_is_found_across_languages() -> None:
     """A Japanese title that names no island, kind or person, only the number the English
     one names too, is looked up by it (both of the islands' news)."""
     english = sketch(
-        "Police find 17 illegal workers at Kurilsk fish plant",
+        "Police find 17 illegal workers at Kuril fish plant",
         "Police and migration officers found 17 foreign nationals working illegally at a fish"
         " processing plant in Kurilsk on Iturup on Tuesday.",
     )

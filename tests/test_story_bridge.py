@@ -152,6 +152,10 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Yuzhno-Kurilsk opens fire station", {"opening"}, {"yuzhno-kurilsk"}),
         ("Iturup airport opens, fire crews on duty", {"opening"}, set()),
         ("Tsunami warning post commissioned on Paramushir", {"opening"}, set()),
+        # a breakdown, a boat on the rocks, a wartime bomb, in other words
+        ("Траулер после поломки двигателя отбуксировали в Немуро", {"halt"}, {"nemuro"}),
+        ("Катер с туристами сел на камни у Итурупа", {"accident"}, set()),
+        ("В Курильске нашли авиабомбу времён войны", {"ordnance"}, set()),
         ("На Итурупе ввели в строй станцию наблюдения за цунами", {"opening"}, set()),
         ("択捉島に地震計を新設　サハリン州", set(), {"sakhalin"}),
         ("Paramushir quake: no tsunami expected", {"quake"}, set()),
@@ -181,6 +185,23 @@ def test_kinds_conflict(a: set[str], b: set[str], apart: bool) -> None:
 def test_places_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
     text = "".join(pieces)
     assert places(text) == plain_find(_PLACES, normalise(text))
+
+
+@pytest.mark.parametrize(
+    ("title", "islands"),
+    [
+        ("Жители Курильска вышли на митинг", {"iturup"}),
+        ("Kurilsk school reopens after repairs", {"iturup"}),
+        ("紗那で住民集会", {"iturup"}),
+        ("В Курильском районе выпал снег", {"iturup"}),
+        # Kurilsk ends the other islands' towns' names, and is no chain of islands
+        ("В Южно-Курильске прошел митинг", {"kunashir"}),
+        ("Severo-Kurilsk left without power", {"paramushir"}),
+        ("Курильская гряда в тумане", set()),
+    ],
+)
+def test_kurilsk_is_on_iturup_and_the_towns_it_ends_are_not(title: str, islands: set[str]) -> None:
+    assert sketch(title, "").title_places == islands
 
 
 def test_a_town_in_a_title_is_on_its_island() -> None:

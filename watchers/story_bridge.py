@@ -68,7 +68,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "accident": (
         "capsiz", "wreck", "sink", "sank$", "sunk$", "aground", "collid", "collision", "crash",
-        "опрокин", "затону", "на мель", "столкн", "крушен", "авария$", "аварии$", "аварию$",
+        "опрокин", "затону", "на мель", "на камни", "столкн", "крушен", "авария$", "аварии$",
+        "аварию$",
         "転覆", "沈没", "座礁", "衝突", "事故",
     ),
     "medevac": (
@@ -125,7 +126,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "новые квартиры", "жиль", "новосел", "集合住宅",
     ),
     "ordnance": (
-        "unexploded", "ordnance", "боеприпас", "снаряд", "разминир", "不発弾", "砲弾", "爆破処理",
+        "unexploded", "ordnance", "боеприпас", "снаряд", "авиабомб", "разминир", "不発弾", "砲弾",
+        "爆破処理",
     ),
     "wartime relics": (
         "wartime", "relic", "salvag", "танк$", "танка$", "танки$", "戦車", "引き揚げ",
@@ -151,6 +153,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "halt": (
         "halt", "shut$", "shuts$", "shutdown", "suspend", "repair", "breakdown", "malfunction",
+        "поломк",
         "останов", "приостанов", "ремонт", "прекрат", "停止", "休止", "故障", "中止", "中断",
         "閉鎖", "closure", "закрыти",
     ),
@@ -244,7 +247,12 @@ TOWNS: Mapping[str, tuple[str, ...]] = {
         "южно-курильске$", "ユジノクリリスク", "mendeleyevo", "mendeleevo", "менделеево",
         "メンデレーエボ",
     ),
-    "shikotan": ("malokurilsk", "малокурильск", "マロクリリスコエ"),
+    "shikotan": (
+        "malokurilsk", "малокурильск", "マロクリリスコエ", "斜古丹", "krabozavodsk", "крабозаводск",
+        "クラボザボツコエ",
+    ),
+    # and Kurilsk (`town_islands`), which Japanese outlets call 紗那
+    "iturup": ("紗那", "reidovo", "рейдово", "レイドボ"),
 }  # fmt: skip
 # The islands as a whole, for telling their news from other news (not a place to compare).
 KURILS: Mapping[str, tuple[str, ...]] = {
@@ -331,6 +339,18 @@ def kinds_of(words: Sequence[str]) -> frozenset[str]:
 
 ACTOR_LEXICON = Lexicon(ACTORS)
 TOWN_LEXICON = Lexicon(TOWNS)
+# Kurilsk, the town of Iturup, ends the names of the other islands' towns (Северо-Курильск,
+# Южно-Курильск), whose hyphen the normalised words lose: it is found in the text itself, as a
+# whole word (Курильская гряда is the chain, Курильский заповедник on Kunashir).
+_KURILSK = re.compile(r"(?<![\w-])(?:kurilsk|курильск(?:а|е|у|ом)?)(?![\w-])", re.IGNORECASE)
+
+
+def town_islands(text: str, words: Sequence[str]) -> frozenset[str]:
+    """The islands of the towns a text names (`words` its normalised words)."""
+    found = TOWN_LEXICON.find(words)
+    return found | {"iturup"} if _KURILSK.search(text) else found
+
+
 KURIL_LEXICON = Lexicon(KURILS)
 
 

@@ -11,10 +11,10 @@ from watchers.story_bridge import (
     ACTOR_LEXICON,
     KURIL_LEXICON,
     LOCAL_PLACES,
-    TOWN_LEXICON,
     ends_apart,
     kinds_conflict,
     kinds_of,
+    town_islands,
 )
 from watchers.story_facts import dates, magnitudes, numbers, plain, quantities_agree
 from watchers.story_stages import stages_apart, title_stages
@@ -143,7 +143,7 @@ def title_places(title: str, words: list[str] | None = None) -> frozenset[str]:
     (in a summary a town may be where a court sits or what a distance is measured from);
     `words`, when given, are the title's normalised words."""
     words = WORD.findall(normalise(title)) if words is None else words
-    return places(title) | TOWN_LEXICON.find(words)
+    return places(title) | town_islands(title, words)
 
 
 def title_bridges(
