@@ -27,7 +27,7 @@ from bot.insights import jobs
 from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer
 from bot.operator.backtest import report_reload
-from bot.reload import config_topics, delivery_settings
+from bot.reload import config_topics, delivery_settings, file_stamp
 from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands
 from bot.telegram.updates import build_application
@@ -51,6 +51,7 @@ TELEGRAM_RETRY_MAX = 300.0
 QUEUE_CHECK = 15  # seconds between two looks at the outbox's depth, for /metrics and /healthz
 STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
 STUCK = timedelta(minutes=30)
+WATCH_TIMEOUT_MS = 1_000  # the config watch wakes this often without an event (`_watch_config`)
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
@@ -83,8 +84,10 @@ class Daemon:
     _ctx: BotContext | None = None
     _app: App | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics(stale_after=STALE, stuck_after=STUCK))
+    _loaded: tuple[int, int] | None = None  # the config file's `file_stamp` as it was loaded
 
     def __post_init__(self) -> None:
+        self._loaded = file_stamp(self.config_path)
         longest = max(
             [self.settings.poll.interval, *(f.interval for f in self.settings.feeds if f.interval)]
         )
@@ -204,16 +207,26 @@ class Daemon:
         if self.config_path is None:
             return
         path = self.config_path.resolve()
+        watching = False
         try:
-            async for _ in watchfiles.awatch(
+            # every change in the folder comes back (the store may share it), so the first
+            # batch or timeout comes soon after the watch begins: an edit saved while the
+            # daemon started, before then, made no event, and the file is compared with the
+            # one loaded
+            async for changes in watchfiles.awatch(
                 path.parent,
-                watch_filter=lambda _change, changed: Path(changed).name == path.name,
+                watch_filter=None,
                 debounce=300,
                 step=50,
                 stop_event=self._stop,
                 recursive=False,
+                rust_timeout=WATCH_TIMEOUT_MS,
+                yield_on_timeout=True,
             ):
-                await self.reload()  # never raises: a bad edit is reported and watching goes on
+                edited = not watching and await asyncio.to_thread(file_stamp, path) != self._loaded
+                watching = True
+                if edited or any(Path(changed).name == path.name for _, changed in changes):
+                    await self.reload()  # never raises: a bad edit is reported, watching goes on
         except (OSError, RuntimeError) as exc:  # no inotify here: SIGHUP and /reload still work
             log.warning("not watching %s for changes: %s", path, exc)
 

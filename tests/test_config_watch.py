@@ -1,0 +1,77 @@
+"""The daemon's config watch: an edit is applied whenever it was saved, starting up included."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import load_config
+from bot.daemon import Daemon
+from tests.conftest import write_config
+
+WAIT = 60.0  # bounds a wait for an event, never a measure of speed
+
+
+class Reloads(logging.Handler):
+    """The daemon's log lines; `applied` is set by the first "config reloaded"."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.applied = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+        if record.getMessage().startswith("config reloaded"):
+            self.applied.set()
+
+
+@pytest.fixture
+def reloads() -> Iterator[Reloads]:
+    handler = Reloads()
+    logger = logging.getLogger("bot.daemon")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+async def test_an_edit_saved_while_the_daemon_starts_is_applied_once_it_watches(
+    tmp_path: Path, reloads: Reloads
+) -> None:
+    """The file is loaded, then edited before the watch begins (the daemon opens its store,
+    signs in and schedules first): no event ever tells of that edit. Another file in the
+    folder changes all the while, as the store's may: the watch never times out quietly."""
+    path = write_config(tmp_path, {"gone": "http://127.0.0.1:9/gone.xml"})
+    daemon = Daemon(load_config(path), None, out=io.StringIO(), config_path=path)
+    edited = yaml.safe_load(path.read_text())
+    edited["feeds"][0]["interval"] = "2s"
+    path.write_text(yaml.safe_dump(edited))
+    busy = asyncio.create_task(_keep_writing(tmp_path / "busy.txt"))
+    running = asyncio.create_task(daemon.run())
+    try:
+        await asyncio.wait_for(reloads.applied.wait(), WAIT)
+    finally:
+        daemon.stop()
+        busy.cancel()
+        assert await asyncio.wait_for(running, WAIT) == 0
+    assert [f.interval for f in daemon.settings.feeds] == [timedelta(seconds=2)]
+    assert sum(line.startswith("config reloaded") for line in reloads.lines) == 1
+
+
+async def _keep_writing(path: Path) -> None:
+    """Changes a file every 0.1 s (quicker than the watch's quiet timeout) until cancelled."""
+    count = 0
+    while True:
+        count += 1
+        await asyncio.to_thread(path.write_text, str(count))
+        await asyncio.sleep(0.1)
