@@ -131,9 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _command(args: argparse.Namespace, pool: ParsePool | None) -> int:
-    from bot.config import ConfigError, load_config
+    from bot.config import ConfigError, config_stamp, load_config
     from bot.logs import setup_logging
 
+    stamp = config_stamp(args.config)  # before reading: `run` applies an edit saved after
     try:
         settings = load_config(args.config)
     except ConfigError as exc:
@@ -188,7 +189,7 @@ def _command(args: argparse.Namespace, pool: ParsePool | None) -> int:
 
     try:
         with StoreLock(settings.store.path):
-            return asyncio.run(run_daemon(settings, token, Path(args.config)))
+            return asyncio.run(run_daemon(settings, token, Path(args.config), stamp))
     except AlreadyRunning as exc:
         print(f"kurilwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE

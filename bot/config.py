@@ -149,6 +149,21 @@ class ConfigError(Exception):
         self.problems = list(problems)
 
 
+Stamp = tuple[int, int, int]
+
+
+def config_stamp(path: str | Path | None) -> Stamp | None:
+    """A config file's inode, modification time and size, which tell an edit (a rename over
+    it included) without reading the file; None without one."""
+    if path is None:
+        return None
+    try:
+        status = Path(path).stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; relative paths in it are relative to its folder."""
     path = Path(path)

@@ -18,7 +18,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
 from bot import reload
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, Stamp, config_stamp, load_config
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
@@ -27,7 +27,7 @@ from bot.insights import jobs
 from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer
 from bot.operator.backtest import report_reload
-from bot.reload import config_topics, delivery_settings, file_stamp
+from bot.reload import config_topics, delivery_settings
 from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands
 from bot.telegram.updates import build_application
@@ -84,10 +84,11 @@ class Daemon:
     _ctx: BotContext | None = None
     _app: App | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics(stale_after=STALE, stuck_after=STUCK))
-    _loaded: tuple[int, int] | None = None  # the config file's `file_stamp` as it was loaded
+    config_stamp: Stamp | None = None  # the file's, taken before it was read (or when made)
 
     def __post_init__(self) -> None:
-        self._loaded = file_stamp(self.config_path)
+        if self.config_stamp is None:
+            self.config_stamp = config_stamp(self.config_path)
         longest = max(
             [self.settings.poll.interval, *(f.interval for f in self.settings.feeds if f.interval)]
         )
@@ -209,10 +210,9 @@ class Daemon:
         path = self.config_path.resolve()
         watching = False
         try:
-            # every change in the folder comes back (the store may share it), so the first
-            # batch or timeout comes soon after the watch begins: an edit saved while the
-            # daemon started, before then, made no event, and the file is compared with the
-            # one loaded
+            # every change of the folder (the store's too) or a second's quiet wakes it, so its
+            # first look, soon after it begins, compares the file with the one loaded: an edit
+            # saved while the daemon started made no event
             async for changes in watchfiles.awatch(
                 path.parent,
                 watch_filter=None,
@@ -223,9 +223,12 @@ class Daemon:
                 rust_timeout=WATCH_TIMEOUT_MS,
                 yield_on_timeout=True,
             ):
-                edited = not watching and await asyncio.to_thread(file_stamp, path) != self._loaded
-                watching = True
-                if edited or any(Path(changed).name == path.name for _, changed in changes):
+                edited = any(Path(changed).name == path.name for _, changed in changes)
+                if not watching:
+                    watching = True
+                    stamp = await asyncio.to_thread(config_stamp, path)
+                    edited = edited or stamp != self.config_stamp
+                if edited:
                     await self.reload()  # never raises: a bad edit is reported, watching goes on
         except (OSError, RuntimeError) as exc:  # no inotify here: SIGHUP and /reload still work
             log.warning("not watching %s for changes: %s", path, exc)
@@ -485,9 +488,12 @@ class Daemon:
         await app.shutdown()
 
 
-async def run_daemon(settings: Config, token: str | None, config: Path | None = None) -> int:
-    """Run until SIGINT or SIGTERM (SIGHUP reloads `config`); exit status 0 on a clean stop."""
-    daemon = Daemon(settings, token, config_path=config)
+async def run_daemon(
+    settings: Config, token: str | None, config: Path | None = None, stamp: Stamp | None = None
+) -> int:
+    """Run until SIGINT or SIGTERM (SIGHUP reloads `config`, whose `config_stamp` before it
+    was loaded is `stamp`); exit status 0 on a clean stop."""
+    daemon = Daemon(settings, token, config_path=config, config_stamp=stamp)
     stop_on_signals(daemon.stop)
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, daemon.request_reload)
     return await daemon.run()

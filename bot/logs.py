@@ -14,7 +14,10 @@ from typing import Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
-QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "hpack", "pymorphy3")
+QUIET_LOGGERS = (
+    "httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "hpack", "pymorphy3",
+    "watchfiles",  # a line per change of the config's folder, where the store may be too
+)  # fmt: skip
 LogFormat = Literal["text", "json"]
 _SUBJECT = re.compile(r"^(feed|chat|admin) (\S+?):")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from bot.config import Config
 from bot.delivery.limits import DeliverySettings
@@ -142,15 +141,3 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
     if change.restart:
         done.append("a restart is needed for " + ", ".join(change.restart))
     return "; ".join(done) or "settings updated"
-
-
-def file_stamp(path: Path | None) -> tuple[int, int] | None:
-    """A config file's modification time and size, which tell an edit without reading the file
-    (None without one)."""
-    if path is None:
-        return None
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return status.st_mtime_ns, status.st_size

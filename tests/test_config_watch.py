@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import load_config
+from bot.config import config_stamp, load_config
 from bot.daemon import Daemon
 from tests.conftest import write_config
 
@@ -45,17 +45,23 @@ def reloads() -> Iterator[Reloads]:
     logger.setLevel(level)
 
 
+@pytest.mark.parametrize("made", ["before the edit", "after it, as `kurilwatch run` makes it"])
 async def test_an_edit_saved_while_the_daemon_starts_is_applied_once_it_watches(
-    tmp_path: Path, reloads: Reloads
+    tmp_path: Path, reloads: Reloads, made: str
 ) -> None:
     """The file is loaded, then edited before the watch begins (the daemon opens its store,
     signs in and schedules first): no event ever tells of that edit. Another file in the
     folder changes all the while, as the store's may: the watch never times out quietly."""
     path = write_config(tmp_path, {"gone": "http://127.0.0.1:9/gone.xml"})
-    daemon = Daemon(load_config(path), None, out=io.StringIO(), config_path=path)
+    stamp = config_stamp(path)  # the command line's, taken before it reads the file
+    settings = load_config(path)
+    if made == "before the edit":
+        daemon = Daemon(settings, None, out=io.StringIO(), config_path=path)
     edited = yaml.safe_load(path.read_text())
     edited["feeds"][0]["interval"] = "2s"
     path.write_text(yaml.safe_dump(edited))
+    if made != "before the edit":
+        daemon = Daemon(settings, None, out=io.StringIO(), config_path=path, config_stamp=stamp)
     busy = asyncio.create_task(_keep_writing(tmp_path / "busy.txt"))
     running = asyncio.create_task(daemon.run())
     try:
