@@ -148,7 +148,8 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
             {"drills", "shooting"},
             set(),
         ),
-        # a hazard beside a facility's opening or building is what the facility is for
+        # a hazard that names what a facility is for is no event of its kind, but a hazard
+        # beside an opening is
         ("Yuzhno-Kurilsk opens fire station", {"opening"}, {"yuzhno-kurilsk"}),
         ("Iturup airport opens, fire crews on duty", {"opening"}, set()),
         ("Tsunami warning post commissioned on Paramushir", {"opening"}, set()),
@@ -159,6 +160,9 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("На Итурупе ввели в строй станцию наблюдения за цунами", {"opening"}, set()),
         ("択捉島に地震計を新設　サハリン州", set(), {"sakhalin"}),
         ("Paramushir quake: no tsunami expected", {"quake"}, set()),
+        ("Fire breaks out at newly opened school on Shikotan", {"fire", "opening"}, set()),
+        ("Shelters opened after M6.1 quake on Iturup", {"opening", "quake"}, set()),
+        ("地震で新設の防潮堤に被害", {"quake"}, set()),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:
@@ -193,10 +197,13 @@ def test_places_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Жители Курильска вышли на митинг", {"iturup"}),
         ("Kurilsk school reopens after repairs", {"iturup"}),
         ("紗那で住民集会", {"iturup"}),
-        ("В Курильском районе выпал снег", {"iturup"}),
+        ("Kurilsk-based fishing firm fined", {"iturup"}),
         # Kurilsk ends the other islands' towns' names, and is no chain of islands
         ("В Южно-Курильске прошел митинг", {"kunashir"}),
         ("Severo-Kurilsk left without power", {"paramushir"}),
+        ("Yuzhno Kurilsk left without power", {"kunashir"}),
+        ("Южно\u2011Курильск остался без света", {"kunashir"}),
+        ("В Курильском заповеднике родились медвежата", set()),  # the reserve is Kunashir's
         ("Курильская гряда в тумане", set()),
     ],
 )

@@ -142,10 +142,10 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
         ("Russia deploys drones on Iturup", "Japan expresses concern over drones on Iturup"),
         ("Россия разместит дроны на Итурупе", "Токио выразил обеспокоенность дронами на Итурупе"),
         ("択捉島に無人機配備", "政府「懸念」　択捉島の無人機配備"),
-        # a Japanese title whose clauses before the reaction are bare noun phrases (who
-        # reacts, what to): the reaction is its predicate
+        # a Japanese title whose clauses before the reaction's name only who reacts: the
+        # reaction is its predicate
         ("国後島でロシア軍が砲撃訓練", "外相　国後島での砲撃訓練に抗議"),
-        ("ロシア、色丹島を保護区に指定", "色丹島の保護区指定　政府がロシアに抗議"),
+        ("根室に新巡視船　「はぼまい」と命名", "ザハロワ氏「挑発」　巡視船命名に抗議"),
         ("露、日本人議員の入国禁止", "露の入国禁止「到底受け入れられず」　官房長官"),
         ("Russia deploys drones on Iturup", "Japan voiced serious concern over Iturup drones"),
         ("Россия разместит дроны на Итурупе", "Токио обеспокоен размещением дронов"),
@@ -166,6 +166,9 @@ def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
         ("択捉島にSu35戦闘機配備", "択捉島にSu35戦闘機配備　露軍発表、政府が抗議"),
         ("Su-35 jets deployed on Iturup, Japan protests", "Japan protests Su-35 deployment"),
         ("国後島でロシア軍が射撃訓練", "国後島でロシア軍が射撃訓練　外務省が抗議"),
+        # ... a clause that tells the act without particles too
+        ("露首相が択捉島を訪問", "露首相択捉島訪問　政府が抗議"),
+        ("ロシア、色丹島を保護区に指定", "色丹島の保護区指定　政府がロシアに抗議"),
         # one reaction in other words, and a reply to it, are reactions alike
         ("Токио вызвал российского посла", "Ноздрев получил протест японского МИД"),
         ("Motegi rejects Lavrov's preconditions", "茂木外相、ラブロフ氏発言に反論"),

@@ -319,30 +319,44 @@ _SHOOTING = re.compile(
 )
 
 
-# A hazard named beside a facility's opening or building is what the facility is for (a
-# tsunami gauge station, a fire depot commissioned), not an event of its kind; so is one
-# beside 新設 (newly set up: a post opened or barracks built, either kind).
-FACILITY_EVENTS = frozenset({"opening", "construction"})
-HAZARDS = frozenset({"quake", "aftershock", "eruption", "storm", "fire", "landslide"})
+# A hazard that names what a facility is for is no event of its kind ("tsunami gauge
+# station", "fire depot", "станция предупреждения о цунами", 津波観測所): the other kinds are
+# read in the words left around the phrase, as for shooting.
+_FACILITY = re.compile(
+    r"(?<!\S)(?:tsunami|quake|earthquake|seismic|fire|volcano|volcanic|storm)"
+    r"(?: (?:warning|early|gauge|monitoring|observation|alert|safety|hazard))*"
+    r" (?:stations?|posts?|gauges?|sensors?|systems?|depots?|centres?|centers?|crews?"
+    r"|engines?|trucks?|brigades?|services?|hydrants?|observator\w*)(?!\S)"
+    r"|(?<!\S)пожарн\w* (?:депо|част\w*|машин\w*|станц\w*|охран\w*|команд\w*|автомоб\w*)(?!\S)"
+    r"|(?<!\S)(?:станц|пост|систем|датчик|обсерватор)\w*(?: \S+){0,3}"
+    r" (?:цунами|землетрясен\w*|сейсм\w*)(?!\S)"
+    r"|сейсмостанц\w*|津波観測|津波計|地震計|地震観測|消防署|火災報知"
+)
 
 
 def kinds_of(words: Sequence[str]) -> frozenset[str]:
     """The kinds of event a text's normalised words name, warning shots and gunfire
     ("shooting") among them."""
     text = " ".join(words)
+    if _FACILITY.search(text):
+        text = _FACILITY.sub(" ", text)
+        words = text.split()
     if not _SHOOTING.search(text):
-        kinds = KIND_LEXICON.find(words)
-    else:
-        kinds = KIND_LEXICON.find(_SHOOTING.sub(" ", text).split()) | {"shooting"}
-    return kinds - HAZARDS if kinds & FACILITY_EVENTS or "新設" in text else kinds
+        return KIND_LEXICON.find(words)
+    return KIND_LEXICON.find(_SHOOTING.sub(" ", text).split()) | {"shooting"}
 
 
 ACTOR_LEXICON = Lexicon(ACTORS)
 TOWN_LEXICON = Lexicon(TOWNS)
 # Kurilsk, the town of Iturup, ends the names of the other islands' towns (Северо-Курильск,
-# Южно-Курильск), whose hyphen the normalised words lose: it is found in the text itself, as a
-# whole word (Курильская гряда is the chain, Курильский заповедник on Kunashir).
-_KURILSK = re.compile(r"(?<![\w-])(?:kurilsk|курильск(?:а|е|у|ом)?)(?![\w-])", re.IGNORECASE)
+# Южно-Курильск, Yuzhno Kurilsk), whose hyphen the normalised words lose: it is found in the
+# text itself, as a whole word (Курильская гряда is the chain, the Курильский заповедник on
+# Kunashir, the Первый Курильский пролив off Paramushir).
+_KURILSK = re.compile(
+    r"(?<![\w\u2010-\u2015-])(?<!южно.)(?<!северо.)(?<!yuzhno.)(?<!severo.)"
+    r"(?:kurilsk|курильск[аеу]?)(?!\w)",
+    re.IGNORECASE,
+)
 
 
 def town_islands(text: str, words: Sequence[str]) -> frozenset[str]:

@@ -128,8 +128,14 @@ _SPEAKER = re.compile(
     r"|правительств|мид\b|министр|посол|посольств|сторон|власт|дипломат"
     r"|日本|東京|ロシア|政府|外務省|外相|官房長官|首相|大使|報道官|外務"
 )
-# particles that make a clause a sentence (who did what, where), not a bare noun phrase
-_PARTICLE = re.compile(r"[がをにでへはもと]")
+# who reacts, in a clause of its own before the reaction's: a few characters, no particle,
+# ending with an office or a person's name (a clause that tells the act ends otherwise)
+SPEAKER_CHARS = 10
+_PARTICLE = re.compile(r"[がをにでへはもと]|から|まで|より")
+_SPEAKER_JA = re.compile(
+    r"(?:日本|ロシア|政府|外務省|外相|官房長官|首相|大使|報道官|次官|大統領|知事|"
+    r"[\u30a1-\u30fa\u30fc]{2,}|茂木|岸田|石破|高市|林|上川|岩屋)(?:氏|ら)?$"
+)
 _QUOTE = re.compile(r"「[^」]*」")
 LEAD_WORDS = 4  # words before the reaction in a title that leads with it (not Japanese)
 
@@ -173,7 +179,7 @@ def _reaction(title: str) -> str | None:
             quoted is not None
             or start < len(folded) / 2
             or bool(opener and start < opener.end() and _SPEAKER.search(opener.group()))
-            or _led_in_japanese(folded, start)
+            or _led_by_speaker(folded, start)
         )
     else:
         leads = quoted is not None or len(WORD.findall(normalise(folded[:start]))) <= LEAD_WORDS
@@ -184,14 +190,18 @@ def _reaction(title: str) -> str | None:
     return "reaction:2" if leads and speaker else None
 
 
-def _led_in_japanese(folded: str, start: int) -> bool:
-    """A Japanese title whose clauses before the reaction's are bare noun phrases, naming who
-    reacts or what to ("茂木外相　…射撃訓練に抗議", "歯舞群島の保護区編入　政府がロシアに
-    抗議"): the reaction is its predicate. A clause that tells the act has particles
-    ("択捉島にSu35戦闘機配備　政府が抗議": the reaction is appended to it)."""
-    clause = max(folded.rfind("\u3000", 0, start), folded.rfind(" ", 0, start))
+def _led_by_speaker(folded: str, start: int) -> bool:
+    """A Japanese title whose clauses before the reaction's name only who reacts ("茂木外相
+    …射撃訓練に抗議", "ロ外務次官「法的効力ない」 …に反発"): the reaction is its predicate. A
+    clause that tells the act, with particles or without ("露首相択捉島訪問 政府が抗議"), has
+    the reaction appended to it."""
+    clause = folded.rfind(" ", 0, start)  # NFKC (`plain`) made the ideographic space one
     before = _QUOTE.sub("", folded[: max(clause, 0)]).strip()
-    return bool(before) and not _PARTICLE.search(before)
+    return (
+        0 < len(before) <= SPEAKER_CHARS
+        and not _PARTICLE.search(before)
+        and _SPEAKER_JA.search(before) is not None
+    )
 
 
 def stages_apart(later: frozenset[str], earlier: frozenset[str]) -> bool:
