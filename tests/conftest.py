@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -75,6 +76,20 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@contextlib.contextmanager
+def handler_on(name: str, handler: logging.Handler, level: int = logging.INFO) -> Iterator[None]:
+    """`handler` hears the logger `name` at `level` and up for the block, then no more."""
+    logger = logging.getLogger(name)
+    saved = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved)
 
 
 @contextlib.asynccontextmanager

@@ -14,7 +14,7 @@ import yaml
 
 from bot.config import config_stamp, load_config
 from bot.daemon import Daemon
-from tests.conftest import write_config
+from tests.conftest import handler_on, write_config
 
 WAIT = 60.0  # bounds a wait for an event, never a measure of speed
 
@@ -36,13 +36,8 @@ class Reloads(logging.Handler):
 @pytest.fixture
 def reloads() -> Iterator[Reloads]:
     handler = Reloads()
-    logger = logging.getLogger("bot.daemon")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with handler_on("bot.daemon", handler):
+        yield handler
 
 
 @pytest.mark.parametrize("made", ["before the edit", "after it, as `kurilwatch run` makes it"])

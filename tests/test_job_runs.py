@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import load_config
 from bot.daemon import Daemon
-from tests.conftest import write_config
+from tests.conftest import handler_on, write_config
 from watchers.job_runs import scheduler_with_runs
 
 WAIT = 10  # seconds, bounding each wait for an event
@@ -42,13 +42,8 @@ class Records(logging.Handler):
 @pytest.fixture
 def records() -> Iterator[Records]:
     handler = Records(logging.WARNING)
-    logger = logging.getLogger("apscheduler")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with handler_on("apscheduler", handler):
+        yield handler
 
 
 def due_now(scheduler: AsyncIOScheduler, job: object, **options: object) -> None:
