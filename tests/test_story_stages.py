@@ -168,6 +168,7 @@ def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
         ("国後島でロシア軍が射撃訓練", "国後島でロシア軍が射撃訓練　外務省が抗議"),
         # ... a clause that tells the act without particles too
         ("露首相が択捉島を訪問", "露首相択捉島訪問　政府が抗議"),
+        ("国後島で森林を伐採", "国後島森林　政府が抗議"),  # 林 ends the clause, no one's name
         ("ロシア、色丹島を保護区に指定", "色丹島の保護区指定　政府がロシアに抗議"),
         # one reaction in other words, and a reply to it, are reactions alike
         ("Токио вызвал российского посла", "Ноздрев получил протест японского МИД"),

@@ -129,12 +129,13 @@ _SPEAKER = re.compile(
     r"|日本|東京|ロシア|政府|外務省|外相|官房長官|首相|大使|報道官|外務"
 )
 # who reacts, in a clause of its own before the reaction's: a few characters, no particle,
-# ending with an office or a person's name (a clause that tells the act ends otherwise)
+# ending with an office, a foreign name in katakana or 氏 (a clause that tells the act ends
+# otherwise)
 SPEAKER_CHARS = 10
 _PARTICLE = re.compile(r"[がをにでへはもと]|から|まで|より")
 _SPEAKER_JA = re.compile(
-    r"(?:日本|ロシア|政府|外務省|外相|官房長官|首相|大使|報道官|次官|大統領|知事|"
-    r"[\u30a1-\u30fa\u30fc]{2,}|茂木|岸田|石破|高市|林|上川|岩屋)(?:氏|ら)?$"
+    r"(?:(?:日本|ロシア|政府|外務省|外相|官房長官|首相|大使|報道官|次官|大統領|知事"
+    r"|[\u30a1-\u30fa\u30fc]{2,})(?:氏|ら)?|氏)$"
 )
 _QUOTE = re.compile(r"「[^」]*」")
 LEAD_WORDS = 4  # words before the reaction in a title that leads with it (not Japanese)
@@ -192,7 +193,7 @@ def _reaction(title: str) -> str | None:
 
 def _led_by_speaker(folded: str, start: int) -> bool:
     """A Japanese title whose clauses before the reaction's name only who reacts ("茂木外相
-    …射撃訓練に抗議", "ロ外務次官「法的効力ない」 …に反発"): the reaction is its predicate. A
+    …射撃訓練に抗議", "ザハロワ氏「挑発」 …命名に抗議"): the reaction is its predicate. A
     clause that tells the act, with particles or without ("露首相択捉島訪問 政府が抗議"), has
     the reaction appended to it."""
     clause = folded.rfind(" ", 0, start)  # NFKC (`plain`) made the ideographic space one
