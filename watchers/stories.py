@@ -20,20 +20,15 @@ from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from watchers.story_bridge import ACTOR_LEXICON, PLACES, bridge_keys
+from watchers.story_bridge import PLACES, bridge_keys
 from watchers.story_crossing import CROSS_COSINE, CROSS_WINDOW, crossing, may_cross
-from watchers.story_facts import numbers
+from watchers.story_entry import LOCAL_KEY, Entry
 from watchers.story_sketch import (
     Sketch,
     conflict,
     crossing_conflict,
-    is_local,
-    sketch,
-    title_bridges,
-    title_places,
 )
-from watchers.story_words import JA_SETTING, places, script_of, story_tokens, wire_slug
-from watchers.topics.normalise import WORD, normalise
+from watchers.story_words import JA_SETTING
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
     from watchers.embedding import Vectors
@@ -53,7 +48,6 @@ KIND_BONUS = 0.3
 # Close titles (`story_crossing.CLOSE_COSINE`) may share no key to be looked up by
 # (`bridge_keys`): a report of the islands' news is also compared, title with title, with this
 # many of the newest reports of the islands' news in other languages (`_close_stories`).
-LOCAL_KEY = "~local"
 CLOSE_BUDGET = 64
 # Japanese titles' vectors lie close whatever they tell (the model's cosines run high in
 # Japanese: two events on one island score 0.86-0.91): two Japanese reports with summaries
@@ -117,7 +111,7 @@ def _apart_in_japanese(a: Sketch, b: Sketch) -> bool:
     return len(told_a & told_b) < MIN_JA_OVERLAP * math.sqrt(len(told_a) * len(told_b))
 
 
-def _may_join_across(report: Sketch, at: datetime, members: Sequence[_Entry]) -> bool:
+def _may_join_across(report: Sketch, at: datetime, members: Sequence[Entry]) -> bool:
     """Whether a report may join a story of other languages: no report of the story is in its
     own language (that comparison said no), `may_cross` one of the day if their vectors are
     close, and none conflicts with it."""
@@ -131,7 +125,7 @@ def _may_join_across(report: Sketch, at: datetime, members: Sequence[_Entry]) ->
     )
 
 
-def _later_first(report: Sketch, at: datetime, entry: _Entry) -> tuple[Sketch, Sketch]:
+def _later_first(report: Sketch, at: datetime, entry: Entry) -> tuple[Sketch, Sketch]:
     """A report and an indexed one, the later first by the times the index holds: the
     conflict rules read a follow-up as the later report (`story_sketch.conflict`). These are
     the times reports became known: fetch times in the daemon, so a report of an earlier
@@ -147,53 +141,6 @@ def story_score(scores: Sequence[float], floor: float = STORY_FLOOR) -> float:
     report in other words can carry a newcomer in; a chance look-alike in an unrelated story
     cannot (single linkage alone chains stories together)."""
     return max(scores) if sum(scores) / len(scores) >= floor else 0.0
-
-
-class _Entry:
-    """A report in the index. One added by its text alone (`StoryIndex.add_text`) is sketched
-    when a lookup first weighs it: most reports of a first poll never are."""
-
-    __slots__ = (
-        "_report", "_text", "at", "bridges", "item_id", "script", "story_id", "title", "tokens",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        item_id: int,
-        story_id: int,
-        at: datetime,
-        report: Sketch | None = None,
-        text: tuple[str, str] = ("", ""),
-    ) -> None:
-        self.item_id, self.story_id, self.at = item_id, story_id, at
-        self._report, self._text = report, text
-        if report is None:
-            title, summary = text
-            title = title[wire_slug(title) :]
-            whole = f"{title}\n{summary}"
-            words = WORD.findall(normalise(whole))
-            self.tokens, self.script = story_tokens(title, summary, words), script_of(whole)
-            self.title = title.strip()
-            heading = WORD.findall(normalise(title))
-            kinds, actors = title_bridges(title, heading)
-            islands = title_places(title, heading)
-            self.bridges = bridge_keys(kinds, actors, islands, numbers(title))
-            # as its sketch will say (`story_sketch.sketch`), from its whole text
-            if is_local(places(whole) | islands, ACTOR_LEXICON.find(words) | actors, words):
-                self.bridges |= {LOCAL_KEY}
-        else:
-            self.tokens, self.script, self.title = report.tokens, report.script, report.title
-            self.bridges = bridge_keys(
-                report.kinds, report.title_actors, report.title_places, report.title_numbers
-            )
-            if report.local:
-                self.bridges |= {LOCAL_KEY}
-
-    @property
-    def report(self) -> Sketch:
-        if self._report is None:
-            self._report, self._text = sketch(*self._text), ("", "")
-        return self._report
 
 
 def _embed_titles(titles: Sequence[str]) -> Vectors:
@@ -225,7 +172,7 @@ class StoryIndex:
         self.embed = embed or _embed_titles
         self._vectors: dict[str, Vectors] = {}
         self.fresh: dict[str, Vectors] = {}
-        self._entries: dict[int, _Entry] = {}
+        self._entries: dict[int, Entry] = {}
         # reports of `add_text` not taken in yet (their tokens are not counted), in order
         self._waiting: list[tuple[int, int, str, str, datetime]] = []
         self._waiting_chars = 0
@@ -294,7 +241,7 @@ class StoryIndex:
                     break
         if not stories:
             return None
-        members: dict[int, list[_Entry]] = {}
+        members: dict[int, list[Entry]] = {}
         for story in stories:
             entries = [self._entries[i] for i in self._stories[story]]
             # its reports in other languages say nothing of the words, but must not conflict
@@ -343,7 +290,7 @@ class StoryIndex:
         )
         # most keys in common first, then the oldest: an order that string hashing cannot move
         ranked = sorted(shared.items(), key=lambda pair: (-pair[1], pair[0]))[:SCAN_BUDGET]
-        stories: dict[int, list[_Entry]] = {}
+        stories: dict[int, list[Entry]] = {}
         seen: set[int] = set()
         for item_id, _ in ranked:
             story = self._entries[item_id].story_id
@@ -378,7 +325,7 @@ class StoryIndex:
 
     def _close_stories(
         self, report: Sketch, at: datetime, found: Set[int], weighed: set[int]
-    ) -> dict[int, list[_Entry]]:
+    ) -> dict[int, list[Entry]]:
         """The stories of the newest `CLOSE_BUDGET` reports of the islands' news in other
         languages (the highest item ids: the order reports came in) whose titles are
         `CROSS_COSINE` close to the report's, but the reports its keys `found` and the stories
@@ -401,7 +348,7 @@ class StoryIndex:
             return {}
         self._vectors_of(chain([report.title], (e.title for e in entries)))
         mine = self._vectors[report.title]
-        stories: dict[int, list[_Entry]] = {}
+        stories: dict[int, list[Entry]] = {}
         for entry in entries:
             if entry.story_id in stories or float(mine @ self._vectors[entry.title]) < CROSS_COSINE:
                 continue
@@ -413,7 +360,7 @@ class StoryIndex:
     def add(self, item_id: int, story_id: int, report: Sketch, at: datetime) -> None:
         self._take_in()
         if item_id not in self._entries:
-            self._add(_Entry(item_id, story_id, at, report))
+            self._add(Entry(item_id, story_id, at, report))
 
     def add_text(self, item_id: int, story_id: int, title: str, summary: str, at: datetime) -> None:
         """`add` for a report that no lookup may ever weigh (those of a first poll, those of
@@ -433,9 +380,9 @@ class StoryIndex:
         waiting, self._waiting, self._waiting_chars = self._waiting, [], 0
         for item_id, story_id, title, summary, at in waiting:
             if item_id not in self._entries:
-                self._add(_Entry(item_id, story_id, at, text=(title, summary)))
+                self._add(Entry(item_id, story_id, at, text=(title, summary)))
 
-    def _add(self, entry: _Entry) -> None:
+    def _add(self, entry: Entry) -> None:
         item_id, story_id = entry.item_id, entry.story_id
         if len(entry.tokens) < MIN_TOKENS or len(self._stories[story_id]) >= MAX_PER_STORY:
             return
