@@ -16,13 +16,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
-from store import AsyncStore, FeedState, ItemRecord, Store, StoredItem
+from store import AsyncStore, FeedState, Store, StoredItem
 from watchers import poll_timing
 from watchers.aggregator import is_aggregator_link
 from watchers.clock import Clock, utcnow
 from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.items import Item, ParsedFeed
+from watchers.poll_records import records_of
 from watchers.pool import ParsePool
 from watchers.stories import StoryIndex
 from watchers.story_sketch import Sketch
@@ -64,40 +65,6 @@ class PollReport:
             f" {self.new_items} new, {len(self.matched)} matched"
         )
         return text + (f", {self.queued} alerts queued" if self.queued else "")
-
-
-def _records(
-    items: Sequence[tuple[Item, ItemFacts]], stories: StoryIndex, now: datetime, alert: bool
-) -> tuple[list[ItemRecord], dict[str, Sketch]]:
-    """What the store keeps of each new item, and the sketches of those that matched a topic
-    (only those are clustered). A first poll (`alert` false) records its items as their own
-    stories: none of them alerts, so none is worth a title vector."""
-    records, sketches = [], {}
-    for item, facts in items:
-        hint = None
-        if facts.sketch is not None:
-            sketches[item.guid] = facts.sketch
-            if alert:
-                hint = stories.find(facts.sketch, now)
-        records.append(
-            ItemRecord(
-                guid=item.guid,
-                link=item.link,
-                canonical_url=item.canonical_url,
-                title=item.title,
-                summary=item.summary,
-                published_at=item.published,
-                topics=facts.topics,
-                fingerprint=facts.fingerprint,
-                story_hint=hint,
-                brief=facts.brief,
-                marks=facts.marks,
-                outlet=item.outlet,
-                outlet_key=item.outlet_key,
-                lang=facts.lang,
-            )
-        )
-    return records, sketches
 
 
 def _succeeded(
@@ -310,10 +277,10 @@ class Poller:
         alert = state.primed
         if alert:
             records, sketches = await self._on_story_thread(
-                _records, unseen, self.stories, now, alert
+                records_of, unseen, self.stories, now, alert
             )
         else:  # a first poll looks no story up: its records are made here, not behind lookups
-            records, sketches = _records(unseen, self.stories, now, alert)
+            records, sketches = records_of(unseen, self.stories, now, alert)
         next_at = await self._next_success(feed, fetched, parsed)
         state = replace(
             state,
