@@ -166,8 +166,7 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
             queued = 0
             for item, p in items:
                 if alert and p.record.topics:
-                    # a later report of a story reaches the chats that filtered out the earlier
-                    queued += self._enqueue(item, fetched_at, filtered_only=not p.new_story)
+                    queued += self._enqueue(item, fetched_at, joined=not p.new_story)
         stored = tuple(item for item, _ in items)
         new_stories = tuple(item for item, p in items if p.new_story)
         return IngestResult(stored, new_stories, queued)

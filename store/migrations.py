@@ -321,6 +321,13 @@ def m016_watch_filing(db: Database) -> None:
     watches.add_column("filed_by", str)
 
 
+@migrations()
+def m017_outbox_by_story(db: Database) -> None:
+    # a story's alerts, looked up whenever a report joins the story ("Also:" edits, and the
+    # chats that have the story already)
+    db.execute("CREATE INDEX outbox_story ON outbox (story_id)")
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

@@ -193,11 +193,12 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
     def _update_outbox(self, assignments: str, params: list[Any], delivery_id: int) -> None:
         self.db.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", [*params, delivery_id])
 
-    def _enqueue(self, item: StoredItem, now: float, *, filtered_only: bool = False) -> int:
-        """Queue one delivery per active chat subscribed (before the item came) to its topics
-        whose filter lets it through (news languages, muted sources); with `filtered_only`,
-        only to chats that have a filter (a chat gets a story once: the outbox is unique per
-        chat and story)."""
+    def _enqueue(self, item: StoredItem, now: float, *, joined: bool = False) -> int:
+        """Queue one delivery per active chat subscribed (before the item came) to its topics,
+        or watching for it, whose filter lets it through (news languages, muted sources). A
+        report that `joined` a story goes only to the chats that have no alert of the story:
+        those its earlier reports missed (filtered out, or of topics and watches of theirs
+        that only this report matches). A chat gets a story once."""
         marks = ",".join("?" * len(item.topics))
         chats: dict[int, list[str]] = {}
         for row in self.db.query(
@@ -210,13 +211,17 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             chats.setdefault(row["chat_id"], []).append(row["topic_id"])
         for chat_id, watched in self.watch_chats(list(item.topics)).items():
             chats.setdefault(chat_id, []).extend(watched)
+        if joined:
+            for row in self.db.execute(
+                "SELECT chat_id FROM outbox WHERE story_id = ? AND reply_to IS NULL",
+                [item.story_id],
+            ):
+                chats.pop(row[0], None)
         filters = self.chat_filters(list(chats))
         queued = 0
         for chat_id, topics in chats.items():
             chat = filters.get(chat_id)
-            if (filtered_only and not chat) or not wants(
-                chat, lang=item.lang, feed_id=item.feed_id, outlet_key=item.outlet_key
-            ):
+            if not wants(chat, lang=item.lang, feed_id=item.feed_id, outlet_key=item.outlet_key):
                 continue
             ordered = [t for t in item.topics if t in topics]
             cursor = self.db.execute(

@@ -316,6 +316,27 @@ async def test_a_watch_narrowed_to_english_alerts_on_the_english_report_only(
     assert "New port opens on Shikotan" in alert["text"]
 
 
+async def test_a_watch_that_only_a_later_report_of_a_story_matches_gets_that_report(
+    h: Harness,
+) -> None:
+    """The story's first report (English) alerted the topic's chats; its Russian report, the
+    first to match Boris's watch, reaches him, and nobody gets the story twice."""
+    await h.say("/subscribe kuril", ALICE)
+    await h.say("/watch Итуруп", BORIS, language_code="ru")
+    [watch] = await h.store.run(Store.watches, BORIS)
+    spec = compile_topics({watch.topic_id: TopicConfig(title="watch", query=watch.query)}).spec
+    matcher = matcher_of(spec)
+    for feed, title in (("tass-en", "Bridge opens on the Kurils"), ("tass-ru", "Мост на Итурупе")):
+        url = "https://n.example/bridge"
+        item = Item(feed, url, url, url, title, "", None)
+        await h.report(
+            feed, title, lang="", url=url, topics=("kuril", *item_facts(item, matcher).topics)
+        )
+    await h.deliver()
+    assert ["Bridge opens" in m["text"] for m in h.alerts(ALICE)] == [True]
+    assert ["Мост на Итурупе" in m["text"] for m in h.alerts(BORIS)] == [True]
+
+
 async def test_a_digest_gives_each_story_its_first_sentence_and_outlets_in_russian(
     h: Harness,
 ) -> None:
