@@ -64,15 +64,20 @@ def place_items(
 
     A record joins the story of a stored item with its canonical URL (`by_url`), else of one
     with its text fingerprint (`by_text`), else the story its clustering hint names if that
-    story exists (`stories`); otherwise it starts a story, whose id is its own. Later records
-    of the batch with the same URL or text join the story of the first.
+    story exists (`stories`), else the story of the earlier record of the batch that it `joins`
+    (by guid); otherwise it starts a story, whose id is its own. Later records of the batch with
+    the same URL or text join the story of the first.
     """
     urls, texts = dict(by_url), dict(by_text)
+    guids: dict[str, int] = {}
     placed = []
     for item_id, record in enumerate(fresh, start=first_id):
         hint = record.story_hint if record.story_hint in stories else None
         story_id = (
-            urls.get(record.canonical_url or "") or texts.get(record.fingerprint or "") or hint
+            urls.get(record.canonical_url or "")
+            or texts.get(record.fingerprint or "")
+            or hint
+            or guids.get(record.joins or "")
         )
         new_story = story_id is None
         story_id = story_id or item_id
@@ -80,6 +85,7 @@ def place_items(
             urls.setdefault(record.canonical_url, story_id)
         if record.fingerprint:
             texts.setdefault(record.fingerprint, story_id)
+        guids.setdefault(record.guid, story_id)
         placed.append(Placement(record, item_id, story_id, new_story))
     return placed
 

@@ -75,6 +75,7 @@ class ItemRecord:
     topics: tuple[str, ...] = ()
     fingerprint: str | None = None
     story_hint: int | None = None  # a story the clustering says this item belongs to
+    joins: str | None = None  # or the guid of an earlier record of the batch whose story it joins
     brief: str = ""  # the summary alerts show (empty: the summary's start)
     marks: tuple[str, ...] = ()  # words of `brief` to set in bold
     outlet: str | None = None  # the outlet an aggregator item names

@@ -13,9 +13,15 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def rec(
-    guid: str, url: str | None = None, text: str | None = None, hint: int | None = None
+    guid: str,
+    url: str | None = None,
+    text: str | None = None,
+    hint: int | None = None,
+    joins: str | None = None,
 ) -> ItemRecord:
-    return ItemRecord(guid, url, url, f"Title {guid}", "", T0, fingerprint=text, story_hint=hint)
+    return ItemRecord(
+        guid, url, url, f"Title {guid}", "", T0, fingerprint=text, story_hint=hint, joins=joins
+    )
 
 
 def test_unseen_skips_known_guids_and_repeats_within_the_batch() -> None:
@@ -74,6 +80,20 @@ CASES = {
         {},
         set(),
         [(10, 10, True), (11, 10, False), (12, 10, False), (13, 13, True)],
+    ),
+    "an item joins the story of the earlier record of the batch it names": (
+        [rec("a", "u1"), rec("b", "u2", hint=5), rec("c", "u3", joins="a"), rec("d", joins="b")],
+        {},
+        {},
+        {5},
+        [(10, 10, True), (11, 5, False), (12, 10, False), (13, 5, False)],
+    ),
+    "the URL wins over the record it names, and a name not in the batch is ignored": (
+        [rec("a", "u1"), rec("b", "u9", joins="a"), rec("c", "u4", joins="zz")],
+        {"u9": 3},
+        {},
+        set(),
+        [(10, 10, True), (11, 3, False), (12, 12, True)],
     ),
 }
 

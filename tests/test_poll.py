@@ -324,6 +324,53 @@ async def test_the_same_story_reworded_by_another_outlet_joins_it(
     assert second.queued == 1 and [i.title for i in second.matched] == [unrelated.title]
 
 
+TASS = FeedEntry(
+    "Russia to deploy Bastion missile systems on Iturup",
+    "https://tass.example/1",
+    guid="t1",
+    summary="Russia will deploy Bastion coastal missile systems on Iturup island in the Kuril"
+    " chain next year, the Eastern Military District said on Tuesday.",
+)
+KYODO = FeedEntry(
+    "Bastion missile systems to be deployed on Iturup, Russia says",
+    "https://kyodo.example/9",
+    guid="k9",
+    summary="The Eastern Military District said on Tuesday that Russia will deploy Bastion"
+    " coastal missile systems on Iturup island next year.",
+)
+FOG = FeedEntry(
+    "Iturup airport closed by fog",
+    "https://kyodo.example/10",
+    guid="k10",
+    summary="Flights to Iturup island were cancelled on Tuesday because of dense fog.",
+)
+
+
+async def test_reports_of_one_story_in_one_answer_alert_once(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """A search feed (Google News) lists several outlets' reports of one story at once."""
+    a, _ = await two_primed_feeds(poller, feed_server)
+    feed_server.set_feed("/a.xml", rss([TASS, FOG, KYODO, OLD]))
+    report = await poller.poll(a)
+    assert report.queued == 2 and [i.title for i in report.matched] == [TASS.title, FOG.title]
+    stories = await poller.store.run(
+        lambda s: {r["guid"]: r["story_id"] for r in s.db.query("SELECT guid, story_id FROM items")}
+    )
+    assert stories["k9"] == stories["t1"] != stories["k10"]
+    assert len(poller.stories) == 4  # the primed OLD and the answer's three, each once
+
+
+async def test_one_story_from_two_feeds_polled_at_once_alerts_once(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    a, b = await two_primed_feeds(poller, feed_server)
+    feed_server.set_feed("/a.xml", rss([TASS, OLD]))
+    feed_server.set_feed("/b.xml", rss([KYODO, OTHER]))
+    first, second = await asyncio.gather(poller.poll(a), poller.poll(b))
+    assert first.queued + second.queued == 1
+
+
 SEIZED = FeedEntry(
     "Russian border guards seize Japanese fishing boat off Iturup",
     "https://kyodo.example/seized",

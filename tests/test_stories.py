@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watchers.embedding import Vectors, embed_titles
 from watchers.stories import (
     HEADLINE_THRESHOLD,
+    HELD,
     MAX_PER_STORY,
     MAX_REPORTS,
     THRESHOLD,
@@ -853,3 +854,41 @@ def test_reports_added_by_text_wait_yet_the_index_is_the_one_added_at_once(
     assert list(waiting._entries) == list(at_once._entries)
     assert waiting._stories == at_once._stories and waiting._df == at_once._df
     assert waiting.vectors.keys() == at_once.vectors.keys()
+
+
+def _pool() -> list[Sketch]:
+    """Reports of labelled pairs (most of one story, some of two), for batches to be drawn from."""
+    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line]
+    chosen = [p for p in pairs if p["same_story"]][:9] + [p for p in pairs if not p["same_story"]][
+        :3
+    ]
+    return [sketch(*report(p[side])[:2]) for p in chosen for side in ("a", "b")]
+
+
+POOL = _pool()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    stored=st.lists(st.integers(0, len(POOL) - 1), max_size=6),
+    batch=st.lists(st.integers(0, len(POOL) - 1), min_size=1, max_size=8),
+)
+def test_a_batch_is_looked_up_as_if_added_one_by_one_and_leaves_the_index_as_it_was(
+    stored: list[int], batch: list[int]
+) -> None:
+    def indexed() -> StoryIndex:
+        index = StoryIndex(embed=embed_once)
+        for item_id, i in enumerate(stored, start=1):
+            index.add(item_id, index.find(POOL[i], T0) or item_id, POOL[i], T0)
+        return index
+
+    index, one_by_one = indexed(), indexed()
+    before = [index.find(r, T0) for r in POOL]
+    expected = []
+    for k, i in enumerate(batch):
+        story = one_by_one.find(POOL[i], T0)
+        expected.append(story)
+        one_by_one.add(HELD + k, HELD + k if story is None else story, POOL[i], T0)
+    assert index.find_each([POOL[i] for i in batch], T0) == expected
+    assert [index.find(r, T0) for r in POOL] == before
+    assert len(index) == len(indexed())

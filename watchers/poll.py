@@ -12,6 +12,7 @@ import logging
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
@@ -124,6 +125,7 @@ class Poller:
         # the story index lives on its own thread: a lookup may compute title vectors (tens of
         # ms each), and one thread keeps its lookups and additions in order
         self._story_thread = ThreadPoolExecutor(1, thread_name_prefix="stories")
+        self._placing = asyncio.Lock()
         # chats' watches, matched here against new items only (the parse workers match the
         # configured topics against every item, and never receive the watches)
         self.watches: QueryIndex | None = None
@@ -273,14 +275,7 @@ class Poller:
             unseen = [(item, with_watches(watches, item, facts)) for item, facts in unseen]
         if feed.full_text and state.primed:
             unseen = list(await asyncio.gather(*(self._full_text(pair) for pair in unseen)))
-        now = self.clock()
         alert = state.primed
-        if alert:
-            records, sketches = await self._on_story_thread(
-                records_of, unseen, self.stories, now, alert
-            )
-        else:  # a first poll looks no story up: its records are made here, not behind lookups
-            records, sketches = records_of(unseen, self.stories, now, alert)
         next_at = await self._next_success(feed, fetched, parsed)
         state = replace(
             state,
@@ -288,9 +283,20 @@ class Poller:
             title=feed.title or parsed.title or state.title,
             next_poll_at=next_at,
         )
-        result = await self.store.run(Store.ingest, state, records, now=now, alert=alert)
-        self._saved[state.id] = state
-        fresh = await self._on_story_thread(self.remember, result.stored, sketches)
+        # a poll's lookups, storing and additions to the index run as one with no other poll's
+        # between, or a report of another feed could start its story again
+        placing = alert and any(facts.sketch is not None for _, facts in unseen)
+        async with self._placing if placing else nullcontext():
+            now = self.clock()
+            if alert:
+                records, sketches = await self._on_story_thread(
+                    records_of, unseen, self.stories, now, alert
+                )
+            else:  # a first poll looks no story up: its records are made here, not behind lookups
+                records, sketches = records_of(unseen, self.stories, now, alert)
+            result = await self.store.run(Store.ingest, state, records, now=now, alert=alert)
+            self._saved[state.id] = state
+            fresh = await self._on_story_thread(self.remember, result.stored, sketches)
         if fresh:
             await self.store.run(Store.save_title_vectors, fresh, now=now)
         matched = tuple(item for item in result.new_stories if item.topics)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from store import ItemRecord
 from watchers.items import Item
-from watchers.stories import StoryIndex
+from watchers.stories import HELD, StoryIndex
 from watchers.story_sketch import Sketch
 from watchers.worker import ItemFacts
 
@@ -17,31 +17,37 @@ def records_of(
     items: Sequence[tuple[Item, ItemFacts]], stories: StoryIndex, now: datetime, alert: bool
 ) -> tuple[list[ItemRecord], dict[str, Sketch]]:
     """What the store keeps of each new item, and the sketches of those that matched a topic
-    (only those are clustered). A first poll (`alert` false) records its items as their own
-    stories: none of them alerts, so none is worth a title vector."""
-    records, sketches = [], {}
-    for item, facts in items:
-        hint = None
-        if facts.sketch is not None:
-            sketches[item.guid] = facts.sketch
-            if alert:
-                hint = stories.find(facts.sketch, now)
-        records.append(
-            ItemRecord(
-                guid=item.guid,
-                link=item.link,
-                canonical_url=item.canonical_url,
-                title=item.title,
-                summary=item.summary,
-                published_at=item.published,
-                topics=facts.topics,
-                fingerprint=facts.fingerprint,
-                story_hint=hint,
-                brief=facts.brief,
-                marks=facts.marks,
-                outlet=item.outlet,
-                outlet_key=item.outlet_key,
-                lang=facts.lang,
-            )
+    (only those are clustered, together: a later one may join the story an earlier one starts).
+    A first poll (`alert` false) records its items as their own stories: none of them alerts,
+    so none is worth a title vector."""
+    matched = [(i, facts.sketch) for i, (_, facts) in enumerate(items) if facts.sketch is not None]
+    sketches = {items[i][0].guid: report for i, report in matched}
+    found = stories.find_each([report for _, report in matched], now) if alert else []
+    hints: dict[int, int] = {}  # by position: guids may repeat within an answer
+    joins: dict[int, str] = {}
+    for (i, _), story in zip(matched, found, strict=False):
+        if story is not None and story >= HELD:
+            joins[i] = items[matched[story - HELD][0]][0].guid
+        elif story is not None:
+            hints[i] = story
+    records = [
+        ItemRecord(
+            guid=item.guid,
+            link=item.link,
+            canonical_url=item.canonical_url,
+            title=item.title,
+            summary=item.summary,
+            published_at=item.published,
+            topics=facts.topics,
+            fingerprint=facts.fingerprint,
+            story_hint=hints.get(i),
+            joins=joins.get(i),
+            brief=facts.brief,
+            marks=facts.marks,
+            outlet=item.outlet,
+            outlet_key=item.outlet_key,
+            lang=facts.lang,
         )
+        for i, (item, facts) in enumerate(items)
+    ]
     return records, sketches

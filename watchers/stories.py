@@ -71,6 +71,9 @@ MAX_CANDIDATES = 16
 MAX_STORIES = 6
 SCAN_BUDGET = 500
 MIN_TOKENS = 3
+# Ids of the reports `StoryIndex.find_each` holds while it looks up a batch: above any stored
+# item's, so that they rank as the newest, which they are.
+HELD = 1 << 60
 
 Embed = Callable[[Sequence[str]], "Vectors"]
 
@@ -216,6 +219,27 @@ class StoryIndex:
             return None
         found = self._find_in_script(report, at)
         return self._find_across(report, at) if found is None else found
+
+    def find_each(self, reports: Sequence[Sketch], at: datetime) -> list[int | None]:
+        """`find` for reports that arrive together (one feed's answer), each seeing those before
+        it as if added: a stored story's id, `HELD + k` for the story that `reports[k]` starts
+        or joins, or None. The index is left as it was."""
+        self._take_in()  # nothing waits after this: the reports held below end `_order`
+        found: list[int | None] = []
+        held: list[int] = []
+        try:
+            for k, report in enumerate(reports):
+                story = self.find(report, at)
+                found.append(story)
+                self._add(Entry(HELD + k, HELD + k if story is None else story, at, report))
+                held.append(HELD + k)
+        finally:
+            for item_id in reversed(held):
+                entry = self._entries.pop(item_id, None)
+                if entry is not None:  # not refused, nor crowded out by the batch itself
+                    self._order.pop()
+                    self._unindex(entry)
+        return found
 
     def _find_in_script(self, report: Sketch, at: datetime) -> int | None:
         script = self._postings[report.script]
@@ -412,6 +436,10 @@ class StoryIndex:
         entry = self._entries.pop(self._order.popleft(), None)
         if entry is None:
             return
+        self._unindex(entry)
+        self._vectors.pop(entry.title, None)
+
+    def _unindex(self, entry: Entry) -> None:
         _unpost(self._postings[entry.script], entry.tokens, entry.item_id)
         _unpost(self._bridges[entry.script], entry.bridges, entry.item_id)
         df = self._df[entry.script]
@@ -419,7 +447,6 @@ class StoryIndex:
         for token in entry.tokens:
             if df[token] <= 0:  # Counter.subtract keeps zeros: without this, df grows for ever
                 del df[token]
-        self._vectors.pop(entry.title, None)
         members = self._stories[entry.story_id]
         members.remove(entry.item_id)
         if not members:
