@@ -164,13 +164,12 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
             if first_id + len(placed) - 1 - self._indexed_to() >= INDEX_EVERY:
                 self._index_pending()
             items = [(_stored(p, feed_id, now), p) for p in placed]
-            joined = [item for item, p in items if not p.new_story]
-            if joined:
-                feed_name = self._outlet(feed_id)
-                for item in joined:
-                    self._add_outlet(item, item.outlet or feed_name, fetched_at)
+            feed_name = self._outlet(feed_id) if any(not p.new_story for p in placed) else ""
             queued = 0
+            # in order: a report that joins a story of the same answer finds its alert queued
             for item, p in items:
+                if not p.new_story:
+                    self._add_outlet(item, item.outlet or feed_name, fetched_at)
                 if alert and p.record.topics:
                     queued += self._enqueue(item, fetched_at, joined=not p.new_story)
         stored = tuple(item for item, _ in items)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import resource
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -349,11 +350,18 @@ FOG = FeedEntry(
 async def test_reports_of_one_story_in_one_answer_alert_once(
     poller: Poller, feed_server: FeedServer
 ) -> None:
-    """A search feed (Google News) lists several outlets' reports of one story at once."""
+    """A search feed (Google News) lists several outlets' reports of one story at once; the
+    alert of the first names the others."""
     a, _ = await two_primed_feeds(poller, feed_server)
-    feed_server.set_feed("/a.xml", rss([TASS, FOG, KYODO, OLD]))
+    tass = replace(TASS, source=("TASS", "https://tass.example"))
+    kyodo = replace(KYODO, source=("Kyodo", "https://kyodo.example"))
+    feed_server.set_feed("/a.xml", rss([tass, FOG, kyodo, OLD]))
     report = await poller.poll(a)
     assert report.queued == 2 and [i.title for i in report.matched] == [TASS.title, FOG.title]
+    [also] = await poller.store.run(
+        lambda s: [r["also"] for r in s.db.query("SELECT also FROM outbox WHERE item_id = 3")]
+    )
+    assert also == '["Kyodo"]'
     stories = await poller.store.run(
         lambda s: {r["guid"]: r["story_id"] for r in s.db.query("SELECT guid, story_id FROM items")}
     )
