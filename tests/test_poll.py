@@ -416,6 +416,16 @@ async def test_a_follow_up_alerts_but_an_earlier_stage_arriving_after_it_joins_i
     assert len(second.matched) == int(second_alerts)
 
 
+async def test_two_stages_of_an_event_in_one_answer_alert_in_the_order_they_happened(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    a, _ = await two_primed_feeds(poller, feed_server)
+    feed_server.set_feed("/a.xml", rss([RELEASED, SEIZED, OLD]))  # newest first, as feeds list
+    report = await poller.poll(a)
+    assert [i.title for i in report.matched] == [SEIZED.title, RELEASED.title]
+    assert report.queued == 2
+
+
 async def test_the_story_index_is_rebuilt_after_a_restart(
     poller: Poller, feed_server: FeedServer
 ) -> None:

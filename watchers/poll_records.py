@@ -18,8 +18,11 @@ def records_of(
 ) -> tuple[list[ItemRecord], dict[str, Sketch]]:
     """What the store keeps of each new item, and the sketches of those that matched a topic
     (only those are clustered, together: a later one may join the story an earlier one starts).
-    A first poll (`alert` false) records its items as their own stories: none of them alerts,
-    so none is worth a title vector."""
+    The records come in the order the items were published (undated ones last, as listed): a
+    feed lists its newest first, but of two stages of one event in one answer the earlier is
+    the news and the later its follow-up. A first poll (`alert` false) records its items as
+    their own stories: none of them alerts, so none is worth a title vector."""
+    items = sorted(items, key=lambda pair: (pair[0].published is None, pair[0].published or now))
     matched = [(i, facts.sketch) for i, (_, facts) in enumerate(items) if facts.sketch is not None]
     sketches = {items[i][0].guid: report for i, report in matched}
     found = stories.find_each([report for _, report in matched], now) if alert else []
