@@ -892,3 +892,33 @@ def test_a_batch_is_looked_up_as_if_added_one_by_one_and_leaves_the_index_as_it_
     assert index.find_each([POOL[i] for i in batch], T0) == expected
     assert [index.find(r, T0) for r in POOL] == before
     assert len(index) == len(indexed())
+
+
+def test_a_batch_lookup_at_the_index_limit_forgets_no_stored_report() -> None:
+    stored = [
+        sketch(
+            "Russia deploys Bastion missile systems on Iturup",
+            "Russia will deploy Bastion coastal missile systems on Iturup island in the Kuril"
+            " chain next year, the Eastern Military District said.",
+        ),
+        sketch(
+            "Japanese fishing boat seized off Kunashir",
+            "Russian border guards seized a Japanese fishing boat off Kunashir island on"
+            " Tuesday, the coast guard said.",
+        ),
+        sketch(
+            "Earthquake of magnitude 6.1 strikes near Shikotan",
+            "An earthquake of magnitude 6.1 struck near Shikotan island on Monday, no tsunami"
+            " warning was issued.",
+        ),
+    ]
+    school = sketch(
+        "New school opens in Yuzhno-Kurilsk on Kunashir island",
+        "A new school for 400 pupils opened in Yuzhno-Kurilsk on Kunashir island on Wednesday,"
+        " the governor said.",
+    )
+    index = StoryIndex(embed=embed_once, limit=3)
+    for item_id, report in enumerate(stored, start=1):
+        index.add(item_id, item_id, report, T0)
+    assert index.find_each([school, stored[0]], T0) == [None, 1]
+    assert [index.find(r, T0) for r in stored] == [1, 2, 3] and len(index) == 3

@@ -231,12 +231,14 @@ class StoryIndex:
             for k, report in enumerate(reports):
                 story = self.find(report, at)
                 found.append(story)
-                self._add(Entry(HELD + k, HELD + k if story is None else story, at, report))
+                # over the limit for the while: evicting a stored report would lose it
+                story_id = HELD + k if story is None else story
+                self._add(Entry(HELD + k, story_id, at, report), evict=False)
                 held.append(HELD + k)
         finally:
             for item_id in reversed(held):
                 entry = self._entries.pop(item_id, None)
-                if entry is not None:  # not refused, nor crowded out by the batch itself
+                if entry is not None:  # not refused (too few tokens, its story full)
                     self._order.pop()
                     self._unindex(entry)
         return found
@@ -406,11 +408,11 @@ class StoryIndex:
             if item_id not in self._entries:
                 self._add(Entry(item_id, story_id, at, text=(title, summary)))
 
-    def _add(self, entry: Entry) -> None:
+    def _add(self, entry: Entry, evict: bool = True) -> None:
         item_id, story_id = entry.item_id, entry.story_id
         if len(entry.tokens) < MIN_TOKENS or len(self._stories[story_id]) >= MAX_PER_STORY:
             return
-        while self._order and len(self._entries) >= self.limit:
+        while evict and self._order and len(self._entries) >= self.limit:
             self._forget_oldest()
         self._entries[item_id] = entry
         script = self._postings[entry.script]
