@@ -369,6 +369,16 @@ async def test_reports_of_one_story_in_one_answer_alert_once(
     assert len(poller.stories) == 4  # the primed OLD and the answer's three, each once
 
 
+async def test_a_guid_repeated_in_an_answer_carries_no_report_into_another_story(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    a, _ = await two_primed_feeds(poller, feed_server)
+    repeated = [replace(FOG, guid="dup"), replace(TASS, guid="dup"), KYODO, OLD]
+    feed_server.set_feed("/a.xml", rss(repeated))  # a broken feed: the store keeps the first
+    report = await poller.poll(a)
+    assert [i.title for i in report.matched] == [FOG.title, KYODO.title]
+
+
 async def test_one_story_from_two_feeds_polled_at_once_alerts_once(
     poller: Poller, feed_server: FeedServer
 ) -> None:

@@ -20,9 +20,14 @@ def records_of(
     (only those are clustered, together: a later one may join the story an earlier one starts).
     The records come in the order the items were published (undated ones last, as listed): a
     feed lists its newest first, but of two stages of one event in one answer the earlier is
-    the news and the later its follow-up. A first poll (`alert` false) records its items as
-    their own stories: none of them alerts, so none is worth a title vector."""
-    items = sorted(items, key=lambda pair: (pair[0].published is None, pair[0].published or now))
+    the news and the later its follow-up. A guid repeated in the answer is one item, the first,
+    as the store keeps it. A first poll (`alert` false) records its items as their own
+    stories: none of them alerts, so none is worth a title vector."""
+    ordered = sorted(items, key=lambda pair: (pair[0].published is None, pair[0].published or now))
+    first: dict[str, tuple[Item, ItemFacts]] = {}
+    for item, facts in ordered:
+        first.setdefault(item.guid, (item, facts))
+    items = list(first.values())
     matched = [(i, facts.sketch) for i, (_, facts) in enumerate(items) if facts.sketch is not None]
     sketches = {items[i][0].guid: report for i, report in matched}
     found = stories.find_each([report for _, report in matched], now) if alert else []
