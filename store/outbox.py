@@ -18,6 +18,10 @@ from store.records import Delivery, OutboxState, StoredItem, dt, stored_item_of
 
 MAX_DIGEST = 200  # alerts in one digest; more wait for the next
 ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlets this long
+# A story's later report reaches the chats its alerts missed for as long as a story takes other
+# outlets' reports (watchers.stories.WINDOW); a story alerted before that, or never (a first
+# poll's), alerts nobody again, whatever joins it (a URL that returns months later).
+JOIN_WINDOW = timedelta(hours=72)
 
 
 class OutboxVerbs(ChatVerbs, ControlVerbs):
@@ -196,9 +200,19 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
     def _enqueue(self, item: StoredItem, now: float, *, joined: bool = False) -> int:
         """Queue one delivery per active chat subscribed (before the item came) to its topics,
         or watching for it, whose filter lets it through (news languages, muted sources). A
-        report that `joined` a story goes only to the chats that have no alert of the story:
-        those its earlier reports missed (filtered out, or of topics and watches of theirs
-        that only this report matches). A chat gets a story once."""
+        report that `joined` a story goes only to the chats that have no alert of the story,
+        and only while the story's first alert is younger than `JOIN_WINDOW`: those its
+        earlier reports missed (filtered out, or of topics and watches of theirs that only this
+        report matches). A chat gets a story once."""
+        had: set[int] = set()
+        if joined:
+            rows = self.db.execute(
+                "SELECT chat_id, created_at FROM outbox WHERE story_id = ? AND reply_to IS NULL",
+                [item.story_id],
+            ).fetchall()
+            if min((row[1] for row in rows), default=0.0) < now - JOIN_WINDOW.total_seconds():
+                return 0
+            had = {row[0] for row in rows}
         marks = ",".join("?" * len(item.topics))
         chats: dict[int, list[str]] = {}
         for row in self.db.query(
@@ -211,12 +225,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             chats.setdefault(row["chat_id"], []).append(row["topic_id"])
         for chat_id, watched in self.watch_chats(list(item.topics)).items():
             chats.setdefault(chat_id, []).extend(watched)
-        if joined:
-            for row in self.db.execute(
-                "SELECT chat_id FROM outbox WHERE story_id = ? AND reply_to IS NULL",
-                [item.story_id],
-            ):
-                chats.pop(row[0], None)
+        for chat_id in had:
+            chats.pop(chat_id, None)
         filters = self.chat_filters(list(chats))
         queued = 0
         for chat_id, topics in chats.items():

@@ -379,6 +379,22 @@ async def test_a_guid_repeated_in_an_answer_carries_no_report_into_another_story
     assert [i.title for i in report.matched] == [FOG.title, KYODO.title]
 
 
+async def test_a_feed_that_changes_its_guids_does_not_alert_its_first_polls_items(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    await subscribe_chat(poller)
+    backlog = [
+        FeedEntry(f"Kuril item {n} about Iturup port works", f"https://n.example/{n}", guid=f"a{n}")
+        for n in range(5)
+    ]
+    feed_server.set_feed("/r.xml", rss(backlog))
+    rotating = feed(feed_server, "/r.xml", "r")
+    assert (await poller.poll(rotating)).outcome == "primed"
+    feed_server.set_feed("/r.xml", rss([replace(e, guid=f"b{e.guid}") for e in backlog]))
+    again = await poller.poll(rotating)
+    assert again.new_items == 5 and again.queued == 0
+
+
 async def test_one_story_from_two_feeds_polled_at_once_alerts_once(
     poller: Poller, feed_server: FeedServer
 ) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -362,3 +363,29 @@ def test_the_store_imports_sqlite_utils_without_numpy_and_numpy_still_imports() 
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "None", "2.0"]
+
+
+def test_a_url_returning_after_its_alerts_were_pruned_alerts_nobody(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0)
+    store.subscribe(1, "kuril", now=T0)
+    store.ingest(FeedState(id="a", url="u"), [record("old")], now=T0, alert=True)
+    [due] = store.due_deliveries(T0)
+    store.claim(due.id, now=T0)
+    store.mark_sent(due.id, 5, now=T0)
+    later = T0 + timedelta(days=100)
+    store.prune(now=later, text_for=timedelta(days=90), keys_for=timedelta(days=365))
+    again = [record("x", "https://news.example/old")]
+    result = store.ingest(FeedState(id="b", url="v"), again, now=later, alert=True)
+    assert result.new_stories == () and result.queued == 0
+
+
+def test_a_first_polls_item_reissued_under_a_new_guid_alerts_nobody(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0)
+    store.subscribe(1, "kuril", now=T0)
+    feed = FeedState(id="a", url="u")
+    store.ingest(feed, [record("x1", "https://news.example/backlog")], now=T0, alert=False)
+    reissued = [record("x2", "https://news.example/backlog")]
+    result = store.ingest(
+        replace(feed, primed=True), reissued, now=T0 + timedelta(hours=1), alert=True
+    )
+    assert result.new_stories == () and result.queued == 0
