@@ -70,7 +70,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         rows = self.db.query(
             "SELECT o.id AS outbox_id, o.chat_id, o.attempts, o.created_at AS queued_at,"
             " o.topics AS outbox_topics, o.also, o.message_id AS sent_message_id, o.reply_to,"
-            " coalesce(s.language, s.language_code) AS chat_language,"
+            " coalesce(s.language, s.language_code) AS chat_language, s.timezone AS chat_zone,"
             " i.*, f.title AS feed_title FROM outbox o JOIN items i ON i.id = o.item_id"
             " LEFT JOIN feeds f ON f.id = i.feed_id"
             f" LEFT JOIN subscribers s ON s.chat_id = o.chat_id WHERE {where}",
@@ -89,6 +89,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 message_id=row["sent_message_id"],
                 language=row["chat_language"],
                 reply_to=row["reply_to"],
+                timezone=row["chat_zone"],
             )
             for row in rows
         ]
@@ -177,8 +178,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         )
 
     def mark_retry(self, delivery_id: int, error: str, *, at: datetime) -> None:
-        self._update_outbox(
-            "state = 'pending', last_error = ?, next_attempt_at = ?",
+        self._update_outbox(  # sent again later, with its "Also:" as it is then
+            "state = 'pending', edit_pending = 0, last_error = ?, next_attempt_at = ?",
             [error, at.timestamp()],
             delivery_id,
         )
@@ -306,7 +307,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                     ],
                 )
             self.db.execute(
-                "UPDATE outbox SET also = ?, edit_pending = (state = 'sent') WHERE id = ?",
+                # an alert on its way carries the text it was given: edited once it is sent
+                "UPDATE outbox SET also = ?, edit_pending = (state IN ('sent', 'sending'))"
+                " WHERE id = ?",
                 [json.dumps([*also, shown]), alert["id"]],
             )
 

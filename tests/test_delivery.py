@@ -216,11 +216,34 @@ async def test_server_errors_retry_with_backoff_until_the_deadline(
     clock.now += timedelta(seconds=2)
     await step(worker)
     assert [row[1:3] for row in await outbox(store)] == [("pending", 2)]
-    clock.now += timedelta(hours=25)  # past the deadline: failed, kept
+    # a day of its own retries (every backoff waited, each try failing): failed, kept
+    tries = 2
+    while (rows := await outbox(store))[0][1] == "pending":
+        clock.now += timedelta(minutes=10)
+        bot_api.fail_next("sendMessage", status=502, description="Bad Gateway")
+        await step(worker)
+        tries += 1
+    assert (
+        rows[0][1] == "failed" and 140 < tries < 160 and "retried for 1 day" in (rows[0][3] or "")
+    )
+    assert bot_api.sent_messages(CHAT) == []
+
+
+async def test_an_alert_held_for_days_is_not_given_up_at_its_first_error(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """Held by /mute 2d (or queued before an outage): its deadline counts its own retries."""
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await store.run(Store.set_prefs, CHAT, now=T0, muted_until=T0 + timedelta(days=2))
+    assert await step(worker) == 0
+    clock.now = T0 + timedelta(days=2, seconds=1)
     bot_api.fail_next("sendMessage", status=502, description="Bad Gateway")
     await step(worker)
-    assert [row[1] for row in await outbox(store)] == ["failed"]
-    assert bot_api.sent_messages(CHAT) == []
+    assert [row[1] for row in await outbox(store)] == ["pending"]
+    clock.now += timedelta(seconds=2)
+    await step(worker)
+    assert [row[1] for row in await outbox(store)] == ["sent"]
 
 
 async def test_more_outlets_edit_the_sent_alert_not_a_new_message(
@@ -390,3 +413,59 @@ async def test_a_muted_chat_gets_nothing_until_the_mute_ends(parts, bot_api: Fak
     assert await step(worker) == 1
     [alert] = bot_api.sent_messages(CHAT)
     assert alert["text"].startswith('<a href="https://n.example/1">')  # one alert: not a digest
+
+
+async def another_outlet(store: AsyncStore, at: datetime, guid: str = "1") -> None:
+    """Kyodo's report of the story of `queue(guid)` (the same article), stored at `at`."""
+    again = ItemRecord(
+        guid=f"kyodo-{guid}",
+        link=f"https://n.example/{guid}?utm_source=rss",
+        canonical_url=f"https://n.example/{guid}",
+        title="Iturup airport and port reopen",
+        summary="Flights resume.",
+        published_at=T0,
+        topics=("kuril",),
+    )
+    kyodo = FeedState(id="kyodo", url="u-kyodo", title="KYODO")
+    await store.run(Store.ingest, kyodo, [again], now=at, alert=True)
+
+
+async def test_an_also_edit_leaves_a_digest_whole(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    assert await step(worker) == 1
+    [digest] = bot_api.sent_messages(CHAT)
+    assert "2 stories" in digest["text"]
+    await another_outlet(store, clock.now + timedelta(minutes=5))
+    worker.limits = SendLimits(NO_LIMITS)
+    await step(worker)
+    assert bot_api.calls_of("editMessageText") == []  # not rewritten as one alert
+
+
+async def test_a_report_that_comes_while_its_alert_is_sent_is_added_by_an_edit(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    bot_api.latency = 0.5
+    assert await worker.send_due() == 1  # the send is on its way
+    await bot_api.wait_for_async(lambda: bot_api.calls_of("sendMessage"), 10, "the send")
+    await another_outlet(store, clock.now + timedelta(seconds=1))  # a poll meanwhile
+    await worker.drain()
+    bot_api.latency = 0
+    worker.limits = SendLimits(NO_LIMITS)
+    await step(worker)
+    [edit] = bot_api.calls_of("editMessageText")
+    assert "Also: KYODO" in edit.params["text"]
+
+
+async def test_an_alert_shows_its_times_in_the_chats_own_time_zone(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, _ = parts
+    await queue(store, CHAT, "1")
+    await store.run(Store.set_prefs, CHAT, now=T0, timezone="Asia/Tokyo")
+    await step(worker)
+    [alert] = bot_api.sent_messages(CHAT)
+    assert "2026-11-26 21:00 JST" in alert["text"]  # published 12:00 UTC

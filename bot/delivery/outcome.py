@@ -88,8 +88,9 @@ def backoff(attempts: int, max_backoff: timedelta) -> timedelta:
 
 def waited(attempts: int, max_backoff: timedelta) -> timedelta:
     """The least time a row tried `attempts` times has been retried for: the backoffs between
-    its tries. A digest's rows are queued long before it is due, so their age cannot say how
-    long the digest itself has been failing."""
+    its tries, against which every path's deadline is measured. A row's age cannot say how long
+    it has been failing: a digest's rows, and an alert held by a mute or quiet hours or queued
+    before an outage, wait long before their first try."""
     return sum((backoff(n, max_backoff) for n in range(attempts)), timedelta(0))
 
 
@@ -98,7 +99,6 @@ def outcome(
     path: Path,
     *,
     now: datetime,
-    queued_at: datetime,
     attempts: int,
     deadline: timedelta,
     max_backoff: timedelta,
@@ -132,7 +132,7 @@ def outcome(
             )
         if isinstance(exc, Forbidden | BadRequest):
             return Outcome(Action.DROP, error=message)
-        if now - queued_at > deadline:
+        if waited(attempts, max_backoff) >= deadline:
             return Outcome(Action.GIVE_UP, error=described, at=now)
         return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff))
     if path is Path.DIGEST:
@@ -155,7 +155,7 @@ def outcome(
         return Outcome(Action.PLAIN, error=message)
     if isinstance(exc, BadRequest):
         return Outcome(Action.GIVE_UP, error=f"400: {message}", metric="rejected")
-    if now - queued_at > deadline:
+    if waited(attempts, max_backoff) >= deadline:
         return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})", metric=metric)
     return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff), metric=metric)
 

@@ -36,9 +36,14 @@ class SettingError(ValueError):
 def chat_tz(prefs: ChatPrefs | None, default: tzinfo) -> tzinfo:
     """The chat's own time zone, or `default` (telegram.timezone) when it has none or an
     unknown one."""
-    if prefs is not None and prefs.timezone:
+    return zone(prefs.timezone if prefs is not None else None, default)
+
+
+def zone(name: str | None, default: tzinfo) -> tzinfo:
+    """The time zone of an IANA `name`, or `default` when there is none or it is unknown."""
+    if name:
         try:
-            return ZoneInfo(prefs.timezone)
+            return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             pass
     return default

@@ -24,7 +24,7 @@ from bot.delivery import settle
 from bot.delivery.buttons import AlertButtons
 from bot.delivery.limits import DeliverySettings, SendLimits
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failure_of, outcome
-from bot.delivery.plan import Plan, chat_tz, plan
+from bot.delivery.plan import Plan, chat_tz, plan, zone
 from bot.delivery.render import (
     MAX_MESSAGE,
     digest_of,
@@ -180,15 +180,13 @@ class DeliveryWorker:
 
     async def _send_digest(self, chat_id: int, rows: list[Delivery], *, silent: bool) -> None:
         """One digest of the held alerts, in as many messages as Telegram's limit needs."""
-        text = digest_of(rows, self.settings.topic_titles, self.tz)
+        text = digest_of(rows, self.settings.topic_titles, self._tz(rows[0]))
         ids = [d.id for d in rows]
-        first_id: int | None = None
         try:
             for part in split_html(text):
-                message = await with_retries(
+                await with_retries(
                     functools.partial(self._send, chat_id, part, html=True, silent=silent)
                 )
-                first_id = first_id or message.message_id
         except Exception as exc:
             now = self.clock()
             result = self._outcome(exc, Path.DIGEST, now, rows[0])
@@ -199,7 +197,8 @@ class DeliveryWorker:
                 self._given_up.add(line)
             return
         now = self.clock()
-        await self.store.run(Store.settle_many, ids, OutboxState.SENT, now=now, message_id=first_id)
+        # its rows name no message: an "Also:" edit would rewrite the digest as one alert
+        await self.store.run(Store.settle_many, ids, OutboxState.SENT, now=now)
         for row in rows:
             self._count("sent", row.created_at, now)
         log.info("chat %d: digest of %d alerts sent", chat_id, len(ids))
@@ -285,7 +284,7 @@ class DeliveryWorker:
             return
         try:
             await self.bot.edit_message_text(
-                render_html(to_alert(delivery), tz=self.tz, tr=texts(delivery.language)),
+                render_html(to_alert(delivery), tz=self._tz(delivery), tr=texts(delivery.language)),
                 chat_id=delivery.chat_id,
                 message_id=delivery.message_id,
                 parse_mode=ParseMode.HTML,
@@ -347,14 +346,14 @@ class DeliveryWorker:
             )
 
     async def _deliver(self, delivery: Delivery, *, silent: bool = False) -> None:
-        alert = to_alert(delivery)
+        alert, tz = to_alert(delivery), self._tz(delivery)
         tr = texts(delivery.language)
         buttons = await self._buttons.of(delivery)
         send = functools.partial(
             self._send, delivery.chat_id, silent=silent, markup=buttons, reply_to=delivery.reply_to
         )
         try:
-            message = await send(render_html(alert, tz=self.tz, tr=tr), html=True)
+            message = await send(render_html(alert, tz=tz, tr=tr), html=True)
         except Exception as exc:
             if failure_of(exc) is not Failure.UNPARSABLE:
                 await self._failure(delivery, exc)
@@ -365,7 +364,7 @@ class DeliveryWorker:
                 getattr(exc, "message", exc),
             )
             try:
-                message = await send(render_plain(alert, tz=self.tz, tr=tr), html=False)
+                message = await send(render_plain(alert, tz=tz, tr=tr), html=False)
             except Exception as retry_exc:
                 await self._failure(delivery, retry_exc, html=False)
                 return
@@ -404,12 +403,16 @@ class DeliveryWorker:
         if self.metrics is not None:
             self.metrics.delivered(outcome, queued_at, now)
 
+    def _tz(self, delivery: Delivery) -> tzinfo:
+        """The time zone an alert's times are shown in: the chat's own, else the config's."""
+        return zone(delivery.timezone, self.tz)
+
     def _outcome(
         self, exc: BaseException, path: Path, now: datetime, row: Delivery | Notice, **kw: bool
     ) -> Outcome:
         deadline, max_backoff = self.settings.deadline, self.settings.max_backoff
         return outcome(
-            exc, path, now=now, queued_at=row.created_at, attempts=row.attempts,
+            exc, path, now=now, attempts=row.attempts,
             deadline=deadline, max_backoff=max_backoff, **kw,
         )  # fmt: skip
 
