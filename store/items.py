@@ -158,8 +158,9 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
             self.db.conn.executemany(
                 "INSERT INTO items (id, feed_id, guid, link, canonical_url, title, summary,"
                 " published_at, fetched_at, story_id, topics, fingerprint, brief, marks, outlet,"
-                " outlet_key, lang) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_row(p, feed_id, fetched_at) for p in placed],
+                " outlet_key, lang, first_poll)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*_row(p, feed_id, fetched_at), int(not alert)) for p in placed],
             )
             if first_id + len(placed) - 1 - self._indexed_to() >= INDEX_EVERY:
                 self._index_pending()

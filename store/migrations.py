@@ -328,6 +328,12 @@ def m017_outbox_by_story(db: Database) -> None:
     db.execute("CREATE INDEX outbox_story ON outbox (story_id)")
 
 
+@migrations()
+def m018_first_poll_items(db: Database) -> None:
+    # 1: recorded by its feed's first poll, which alerts nobody (nor do the stories it starts)
+    db.table("items").add_column("first_poll", int, not_null_default=0)
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

@@ -14,13 +14,13 @@ from typing import Any
 from store.chats import ChatVerbs
 from store.controls import ControlVerbs, wants
 from store.outlets import Source, same_outlet
-from store.records import Delivery, OutboxState, StoredItem, dt, stored_item_of
+from store.records import Delivery, OutboxState, StoredItem, dt, stored_item_of, watch_id
 
 MAX_DIGEST = 200  # alerts in one digest; more wait for the next
 ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlets this long
 # A story's later report reaches the chats its alerts missed for as long as a story takes other
-# outlets' reports (watchers.stories.WINDOW); a story alerted before that, or never (a first
-# poll's), alerts nobody again, whatever joins it (a URL that returns months later).
+# outlets' reports (watchers.stories.WINDOW) from its first; a story older than that, or a first
+# poll's, alerts nobody again, whatever joins it (a URL that returns months later).
 JOIN_WINDOW = timedelta(hours=72)
 
 
@@ -202,26 +202,38 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         """Queue one delivery per active chat subscribed (before the item came) to its topics,
         or watching for it, whose filter lets it through (news languages, muted sources). A
         report that `joined` a story goes only to the chats that have no alert of the story,
-        and only while the story's first alert is younger than `JOIN_WINDOW`: those its
-        earlier reports missed (filtered out, or of topics and watches of theirs that only this
-        report matches). A chat gets a story once."""
+        and only while the story's first report is younger than `JOIN_WINDOW` and was not
+        recorded by a first poll: those its earlier reports missed (filtered out, or of topics
+        and watches of theirs that only this report matches). A chat gets a story once."""
         had: set[int] = set()
         if joined:
-            rows = self.db.execute(
-                "SELECT chat_id, created_at FROM outbox WHERE story_id = ? AND reply_to IS NULL",
-                [item.story_id],
-            ).fetchall()
-            if min((row[1] for row in rows), default=0.0) < now - JOIN_WINDOW.total_seconds():
+            first = self._one(
+                "SELECT fetched_at, first_poll FROM items WHERE id = ?", [item.story_id]
+            )
+            if (
+                not first
+                or first["first_poll"]
+                or first["fetched_at"] < now - JOIN_WINDOW.total_seconds()
+            ):
                 return 0
-            had = {row[0] for row in rows}
-        marks = ",".join("?" * len(item.topics))
+            had = {
+                row[0]
+                for row in self.db.execute(
+                    "SELECT chat_id FROM outbox WHERE story_id = ? AND reply_to IS NULL",
+                    [item.story_id],
+                )
+            }
+        # the configured topics only: an item may match the watches of more chats than SQLite
+        # takes variables, and `watch_chats` reads those in batches
+        topics = [t for t in item.topics if watch_id(t) is None]
+        marks = ",".join("?" * len(topics))
         chats: dict[int, list[str]] = {}
         for row in self.db.query(
             "SELECT s.chat_id, s.topic_id FROM subscriptions s"
             " JOIN subscribers c ON c.chat_id = s.chat_id"
             f" WHERE c.active = 1 AND s.topic_id IN ({marks}) AND s.created_at <= ?"
             " ORDER BY s.chat_id, s.topic_id",
-            [*item.topics, now],
+            [*topics, now],
         ):
             chats.setdefault(row["chat_id"], []).append(row["topic_id"])
         for chat_id, watched in self.watch_chats(list(item.topics)).items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -389,3 +390,40 @@ def test_a_first_polls_item_reissued_under_a_new_guid_alerts_nobody(store: Store
         replace(feed, primed=True), reissued, now=T0 + timedelta(hours=1), alert=True
     )
     assert result.new_stories == () and result.queued == 0
+
+
+def report(
+    store: Store, feed: str, guid: str, topics: tuple[str, ...], at: datetime, lang: str = "en"
+) -> int:
+    """One primed feed's report of the article https://news.example/story: alerts queued."""
+    url = "https://news.example/story"
+    record = ItemRecord(guid, url, url, f"Title {guid}", "text", at, topics=topics, lang=lang)
+    state = FeedState(id=feed, url=f"https://{feed}.example/rss", title=feed, primed=True)
+    return store.ingest(state, [record], now=at, alert=True).queued
+
+
+@pytest.mark.parametrize("missed", ["source muted", "another language", "no topic matched"])
+def test_the_first_report_a_chat_wants_reaches_it_though_no_chat_got_the_first(
+    store: Store, missed: str
+) -> None:
+    store.upsert_subscriber(1, now=T0 - timedelta(days=1))
+    store.subscribe(1, "kuril", now=T0 - timedelta(days=1))
+    if missed == "source muted":
+        store.toggle_source(1, "tass-en", now=T0 - timedelta(days=1))
+    if missed == "another language":
+        store.set_news_langs(1, ["ru"])
+    first_topics = () if missed == "no topic matched" else ("kuril",)
+    assert report(store, "tass-en", "1", first_topics, T0) == 0
+    assert report(store, "tass-ru", "2", ("kuril",), T0 + timedelta(minutes=5), lang="ru") == 1
+    assert report(store, "kyodo", "3", ("kuril",), T0 + timedelta(minutes=9)) == 0  # once
+
+
+def test_an_item_that_matches_more_watches_than_sqlite_takes_variables_is_stored(
+    store: Store,
+) -> None:
+    # each owner of a popular query is a topic id of its own (`QueryIndex.match`)
+    store.db.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 10_000)
+    store.upsert_subscriber(1, now=T0 - timedelta(days=1))
+    store.subscribe(1, "kuril", now=T0 - timedelta(days=1))
+    watches = tuple(f"@w{n}" for n in range(1, 10_002))
+    assert report(store, "kyodo", "1", ("kuril", *watches), T0) == 1
