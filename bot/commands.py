@@ -220,6 +220,13 @@ async def poll_once(
                 settings=settings.poll,
                 pool=pool,
             )
+            if await store.run(Store.any_watches):
+                from watchers.watches import Watches  # filed only where there are watches
+
+                # new items are matched against the chats' watches too, as in the daemon (its
+                # polls treat an item stored here as known)
+                loading = Watches().load(store)
+                poller.watches_loading = asyncio.create_task(loading, name="load watches")
             await poller.load_stories()
             # naming one feed polls it even if it was disabled, and re-enables it on success
             force = feed_id is not None

@@ -12,6 +12,15 @@ from store.records import Watch
 class WatchFilingVerbs(StoreBase):
     """Store verbs for watches' filing keys (mixed into `Store`); the keys are opaque text."""
 
+    def any_watches(self) -> bool:
+        """Whether an active chat has a watch."""
+        return bool(
+            self.db.execute(
+                "SELECT 1 FROM watches w JOIN subscribers s ON s.chat_id = w.chat_id"
+                " WHERE s.active = 1 LIMIT 1"
+            ).fetchone()
+        )
+
     def filed_watches(self, version: str) -> list[tuple[Watch, str | None]]:
         """Every active chat's watches in the order they were added, each with what it is filed
         under if that was chosen by `version` (None otherwise: to be filed again)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from store import AsyncStore, Store, Watch
-from tests.conftest import TOKEN, write_config
+from tests.conftest import TOKEN, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.filing import FILING_VERSION
@@ -174,3 +174,26 @@ def test_a_watch_stored_before_a_start_alerts_from_the_keys_kept_for_it(
         rows = conn.execute("SELECT filed_under, filed_by FROM watches ORDER BY id").fetchall()
     assert rows[1] == ('[["w","qwertyan"]]', FILING_VERSION)  # filed anew and kept
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
+
+
+def test_poll_once_matches_the_chats_watches(tmp_path: Path, feed_server: FeedServer) -> None:
+    """The daemon takes an item `poll --once` stored as known: it must have been matched."""
+    old = FeedEntry("Old news", "https://n.example/0", guid="0")
+    feed_server.set_feed("/a.xml", rss([old]))
+    config = write_config(tmp_path, {"a": feed_server.url("/a.xml")})
+    assert kurilwatch("poll", "--once", "--config", str(config)).returncode == 0  # primes
+    store = Store(tmp_path / "kw.db")
+    store.upsert_subscriber(CHAT, now=datetime.now(UTC))
+    store.add_watch(CHAT, "Zyxwvutan", now=datetime.now(UTC), limit=10)
+    store.close()
+    visit = FeedEntry(
+        "Zyxwvutan minister visits Tokyo",
+        "https://n.example/1",
+        guid="1",
+        summary="The Zyxwvutan minister arrived in Tokyo for talks on Monday.",
+    )
+    feed_server.set_feed("/a.xml", rss([visit, old]))
+    result = kurilwatch("poll", "--once", "--config", str(config))
+    assert result.returncode == 0 and "1 matched, 1 alerts queued" in result.stdout, result.stdout
+    with sqlite3.connect(tmp_path / "kw.db") as conn:
+        assert conn.execute("SELECT chat_id FROM outbox").fetchall() == [(CHAT,)]
