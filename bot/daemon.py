@@ -397,7 +397,7 @@ class Daemon:
         finally:
             self._polls.discard(task)
         self._after_poll(report, source)
-        if report.outcome != "disabled":
+        if report.outcome != "disabled" or report.next_poll_at:  # not disabled by this poll
             return report.next_poll_at
         message = N_(
             "kurilwatch: feed {feed} ({url}) was disabled: {error}. Fix its url in the"
@@ -405,7 +405,7 @@ class Daemon:
         )
         values = {"feed": feed.id, "url": str(feed.url), "error": report.error or ""}
         await self._tell_admins(message, values)  # when Telegram is on
-        return None
+        return datetime.now(UTC) + self.settings.poll.max_interval  # to see if it was revived
 
     def _after_poll(self, report: PollReport, source: str) -> None:
         self.metrics.polled(report)

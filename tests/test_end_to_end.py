@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import ROOT, TOKEN, write_config
-from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+from tests.conftest import ROOT, TOKEN, kurilwatch, write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from tests.fakes.google_news import google_news_item
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -628,3 +628,21 @@ def test_the_daemon_speaks_each_chats_language_and_keeps_to_its_news_languages(
     assert english == ["🔕 Mute this story", "🔔 Follow this story", "👎 Not relevant"]
     assert daemon.stop(signal.SIGTERM) == 0
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
+
+
+def test_a_feed_revived_by_poll_once_is_polled_by_the_running_daemon(
+    tmp_path: Path, feed_server: FeedServer, start_daemon: Any
+) -> None:
+    """The admins' notice of a disabled feed says to run `poll --once --feed`."""
+    feed_server.set_route("/f.xml", Route(status=410))
+    poll = {"interval": "0.5s", "max_interval": "1s", "timeout": "5s"}
+    config = write_config(tmp_path, {"f": feed_server.url("/f.xml")}, extra={"poll": poll})
+    daemon = start_daemon("run", "--config", str(config))
+    daemon.stderr.wait_for("feed f: disabled", timeout=30)
+    old = FeedEntry("Kuril old news", "https://n.example/0", guid="0")
+    feed_server.set_feed("/f.xml", rss([old]))
+    revived = kurilwatch("poll", "--once", "--config", str(config), "--feed", "f")
+    assert "f: primed" in revived.stdout, revived.stdout + revived.stderr
+    hits = feed_server.hits("/f.xml")
+    feed_server.wait_for_hits("/f.xml", hits + 1, timeout=30)  # the daemon's own poll
+    assert daemon.stop() == 0

@@ -185,9 +185,12 @@ async def test_gone_disables_and_a_forced_poll_re_enables(
     feed_server.set_route("/f", Route(status=410))
     report = await poller.poll(feed(feed_server.url("/f")))
     assert report.outcome == "disabled" and "410" in (report.error or "")
+    assert report.next_poll_at is None  # disabled by this poll: the daemon tells the admins
     hits = feed_server.hits("/f")
     skipped = await poller.poll(feed(feed_server.url("/f")))
     assert skipped.outcome == "disabled" and feed_server.hits("/f") == hits
+    # looked at again, unfetched: another process may have revived it
+    assert skipped.next_poll_at == poller.clock() + poller.settings.max_interval
     feed_server.set_feed("/f", rss([ITEM]))
     revived = await poller.poll(feed(feed_server.url("/f")), force=True)
     assert revived.outcome == "primed"

@@ -213,7 +213,12 @@ class Poller:
     async def _poll(self, feed: FeedConfig, *, force: bool) -> PollReport:
         state = await self._state(feed)
         if state.disabled_reason and not force:
-            return PollReport(feed.id, "disabled", state.last_status, error=state.disabled_reason)
+            # looked at again this often: `poll --once --feed` in another process may revive it
+            again = self.clock() + self.settings.max_interval
+            error = state.disabled_reason
+            return PollReport(
+                feed.id, "disabled", state.last_status, error=error, next_poll_at=again
+            )
         started = self.clock()
         fetched = await self.fetcher.fetch(
             state.url, etag=state.etag, last_modified=state.last_modified
