@@ -922,3 +922,22 @@ def test_a_batch_lookup_at_the_index_limit_forgets_no_stored_report() -> None:
         index.add(item_id, item_id, report, T0)
     assert index.find_each([school, stored[0]], T0) == [None, 1]
     assert [index.find(r, T0) for r in stored] == [1, 2, 3] and len(index) == 3
+
+
+def test_vectors_no_report_holds_are_forgotten() -> None:
+    """A story holds its first few reports; the vectors of the others it refused must go."""
+    index = StoryIndex(embed=lambda titles: np.ones((len(titles), 4), np.float32) / 2)
+    item = 0
+    for day in range(10):
+        now = T0 + timedelta(days=day)
+        index.prune(now)
+        for n in range(12):  # one story a day, carried by 12 outlets
+            item += 1
+            report = sketch(
+                f"Bastion missiles deployed on Iturup, outlet {day}-{n} says",
+                f"Russia deployed Bastion coastal missile systems on Iturup island on day {day}.",
+            )
+            index.add(item, index.find(report, now) or item, report, now)
+        assert len(index.vectors) <= 2 * len(index) + 12  # a day's lookups at most
+    index.prune(T0 + timedelta(days=30))
+    assert len(index) == 0 and len(index.vectors) == 0

@@ -433,6 +433,11 @@ class StoryIndex:
             if entry is not None and now - entry.at <= self.window:
                 break
             self._forget_oldest()
+        # vectors of titles no report holds (looked up but refused by a full story, loaded at a
+        # start for reports since forgotten) go once they outnumber the reports' twice over
+        if len(self._vectors) > 2 * len(self._entries):
+            titles = {entry.title for entry in self._entries.values()}
+            self._vectors = {t: v for t, v in self._vectors.items() if t in titles}
 
     def _forget_oldest(self) -> None:
         entry = self._entries.pop(self._order.popleft(), None)
