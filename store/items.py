@@ -227,9 +227,17 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         )
         return [(stored_item_of(row), row["feed_title"]) for row in rows]
 
-    def recent_items(self, since: datetime) -> list[tuple[int, int, str, str, datetime]]:
-        """(id, story id, title, summary, fetched at) of the items fetched since `since` that
-        matched a topic."""
+    def recent_items(
+        self, since: datetime, after: int = 0
+    ) -> tuple[int, list[tuple[int, int, str, str, datetime]]]:
+        """The highest item id stored, and (id, story id, title, summary, fetched at) of the
+        items above `after` fetched since `since` that matched a topic."""
+        (last,) = self.db.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()
+        return last, self._matched_items(since, after) if last > after else []
+
+    def _matched_items(
+        self, since: datetime, after: int
+    ) -> list[tuple[int, int, str, str, datetime]]:
         return [
             (
                 row["id"],
@@ -240,8 +248,8 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
             )
             for row in self.db.query(
                 "SELECT id, story_id, title, summary, fetched_at FROM items"
-                " WHERE fetched_at >= ? AND topics != '[]' ORDER BY id",
-                [since.timestamp()],
+                " WHERE fetched_at >= ? AND topics != '[]' AND id > ? ORDER BY id",
+                [since.timestamp(), after],
             )
         ]
 

@@ -618,3 +618,29 @@ async def test_a_restart_keeps_the_title_vectors_of_the_window(tmp_path: Path) -
         await poller.aclose()
     finally:
         await store.close()
+
+
+async def test_a_story_that_another_process_stored_is_joined(
+    tmp_path: Path, poller: Poller, feed_server: FeedServer
+) -> None:
+    """`kurilwatch poll --once` while the daemon runs: two pollers, two indexes, one store."""
+    a, b = await two_primed_feeds(poller, feed_server)
+    await poller.load_stories()
+    other = await AsyncStore(tmp_path / "kw.db").open()
+    try:
+        once = Poller(
+            store=other,
+            fetcher=poller.fetcher,
+            topics=TOPICS,
+            settings=poller.settings,
+            clock=lambda: T0,
+        )
+        await once.load_stories()
+        feed_server.set_feed("/a.xml", rss([TASS, OLD]))
+        assert (await once.poll(a)).queued == 1
+        await once.aclose()
+    finally:
+        await other.close()
+    poller.clock = lambda: T0 + timedelta(minutes=10)
+    feed_server.set_feed("/b.xml", rss([KYODO, OTHER]))
+    assert (await poller.poll(b)).queued == 0  # the daemon's own poll joins TASS's story

@@ -126,6 +126,7 @@ class Poller:
         # ms each), and one thread keeps its lookups and additions in order
         self._story_thread = ThreadPoolExecutor(1, thread_name_prefix="stories")
         self._placing = asyncio.Lock()
+        self._known_id = 0  # the index has looked at every matched item stored up to this id
         # chats' watches, matched here against new items only (the parse workers match the
         # configured topics against every item, and never receive the watches)
         self.watches: QueryIndex | None = None
@@ -293,6 +294,8 @@ class Poller:
         placing = alert and any(facts.sketch is not None for _, facts in unseen)
         async with self._placing if placing else nullcontext():
             now = self.clock()
+            if placing:
+                await self._catch_up(now)
             if alert:
                 records, sketches = await self._on_story_thread(
                     records_of, unseen, self.stories, now, alert
@@ -302,6 +305,8 @@ class Poller:
             result = await self.store.run(Store.ingest, state, records, now=now, alert=alert)
             self._saved[state.id] = state
             fresh = await self._on_story_thread(self.remember, result.stored, sketches)
+            if result.stored and result.stored[0].id == self._known_id + 1:  # none in between
+                self._known_id = result.stored[-1].id
         if fresh:
             await self.store.run(Store.save_title_vectors, fresh, now=now)
         matched = tuple(item for item in result.new_stories if item.topics)
@@ -362,11 +367,24 @@ class Poller:
         fresh, self.stories.fresh = self.stories.fresh, {}
         return [(title, vector.astype("float16").tobytes()) for title, vector in fresh.items()]
 
+    async def _catch_up(self, now: datetime) -> None:
+        """Add the matched items that another process stored since the index last looked
+        (`kurilwatch poll --once` while the daemon runs), so that their stories are joined."""
+        since = now - self.stories.window
+        last, rows = await self.store.run(Store.recent_items, since, self._known_id)
+        self._known_id = last
+        if rows:
+            await self._on_story_thread(self._add_texts, rows)
+
+    def _add_texts(self, rows: Sequence[tuple[int, int, str, str, datetime]]) -> None:
+        for item_id, story_id, title, summary, at in rows:
+            self.stories.add_text(item_id, story_id, title, summary, at)
+
     async def load_stories(self) -> None:
         """Fill the story index with the items (and title vectors) of the last window."""
         now = self.clock()
         since = now - self.stories.window
-        rows = await self.store.run(Store.recent_items, since)
+        last, rows = await self.store.run(Store.recent_items, since)
         vectors = await self.store.run(Store.title_vectors, since)
 
         def load() -> None:  # tens of thousands of items after a start: off the event loop
@@ -378,10 +396,10 @@ class Poller:
                     (title, np.frombuffer(blob, np.float16).astype(np.float32))
                     for title, blob in vectors
                 )
-            for item_id, story_id, title, summary, at in rows:
-                self.stories.add_text(item_id, story_id, title, summary, at)
+            self._add_texts(rows)
 
         await self._on_story_thread(load)
+        self._known_id = max(self._known_id, last)
 
     async def prune_stories(self, now: datetime) -> None:
         """Forget the story candidates older than the window."""
