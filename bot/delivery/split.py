@@ -4,6 +4,8 @@ Breaks go at a paragraph if one lies in the last two thirds of the room, else at
 else at a space, else between any two characters; never inside a tag or an entity. Tags open at
 a break are closed at the end of one part and opened again at the start of the next, so every
 part is balanced HTML on its own. (A part is longer than the limit only if one tag alone is.)
+Lengths are Telegram's: UTF-16 code units, in which a character outside the BMP (an emoji,
+mathematical bold letters) counts two.
 """
 
 from __future__ import annotations
@@ -18,15 +20,20 @@ _CLOSE = re.compile(r"</([a-zA-Z][a-zA-Z0-9-]*)\s*>")
 _PRIORITY = {"\n\n": 3, "\n": 2, " ": 1}
 
 
+def units(text: str) -> int:
+    """The length of `text` as Telegram counts it: UTF-16 code units."""
+    return len(text) + sum(1 for c in text if c > "\uffff")
+
+
 def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """`text` as one or more messages, each at most `limit` characters of balanced HTML."""
+    """`text` as one or more messages, each at most `limit` units of balanced HTML."""
     parts: list[str] = []
     carried: list[tuple[str, str]] = []  # (name, opening tag) of the tags open at the last cut
     while True:
         opening = "".join(tag for _, tag in carried)
-        if len(opening) + len(text) <= limit:
+        if units(opening) + units(text) <= limit:
             break
-        cut, closing, carried = _best_break(text, limit - len(opening), carried)
+        cut, closing, carried = _best_break(text, limit - units(opening), carried)
         parts.append(opening + text[:cut].rstrip("\n") + closing)
         text = text[cut:].lstrip("\n")
     parts.append(opening + text)
@@ -41,17 +48,18 @@ def _best_break(
     stack = list(carried)
     best: dict[int, tuple[int, str, list[tuple[str, str]]]] = {}
     fallback = None
+    before = 0  # units of the text before the atom
     for atom in _ATOM.finditer(text):
-        start = atom.start()
+        start, token = atom.start(), atom.group()
         closing = "".join(f"</{name}>" for name, _ in reversed(stack))
-        if start > 0 and start + len(closing) <= room:
+        if start > 0 and before + len(closing) <= room:
             fallback = (start, closing, list(stack))
-            priority = _PRIORITY.get(atom.group(), 0)
-            if priority and start >= room // 3:
+            priority = _PRIORITY.get(token, 0)
+            if priority and before >= room // 3:
                 best[priority] = (start, closing, list(stack))
-        elif start + len(closing) > room:
+        elif before + len(closing) > room:
             break
-        token = atom.group()
+        before += units(token)
         if (opened := _OPEN.fullmatch(token)) is not None:
             stack.append((opened.group(1).lower(), token))
         elif (closed := _CLOSE.fullmatch(token)) is not None:
