@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.delivery.plan import (
+    Plan,
     SettingError,
     digest_times,
     parse_digest,
@@ -84,6 +85,12 @@ def test_a_mute_holds_everything_and_its_end_releases_a_digest() -> None:
     assert plan(NOW, TOKYO, muted_until=until, digest="daily 08:00").hold_until == until
     after = plan(until + timedelta(minutes=1), TOKYO, muted_until=until)
     assert after.hold_until is None and after.release_before == until
+
+
+def test_a_mute_that_ends_in_quiet_hours_that_hold_waits_for_them_to_end() -> None:
+    night = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)  # 00:00 in Tokyo
+    held = plan(night, TOKYO, quiet="23:00-07:00 hold", muted_until=night - timedelta(hours=1))
+    assert held == Plan(hold_until=datetime(2026, 11, 27, 22, 0, tzinfo=UTC))  # no sound at 00:00
 
 
 moments = st.datetimes(

@@ -125,8 +125,8 @@ def plan(
     if quiet:
         start, end, mode = _quiet(quiet)
         inside, window_end, last_end = _window(now, tz, start, end)
-        if inside and mode == "hold":
-            return Plan(hold_until=window_end, release_before=released)
+        if inside and mode == "hold":  # everything waits, what a mute held too
+            return Plan(hold_until=window_end)
         if mode == "hold" and (released is None or last_end > released):
             released = last_end
         return Plan(release_before=released, silent=inside)
