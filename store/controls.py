@@ -105,9 +105,12 @@ class ControlVerbs(StoreBase):
     # -- news languages and sources ----------------------------------------------------------
 
     def set_news_langs(self, chat_id: int, langs: Sequence[str]) -> None:
-        self.db.execute(
-            "UPDATE subscribers SET news_langs = ? WHERE chat_id = ?", [" ".join(langs), chat_id]
-        )
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE subscribers SET news_langs = ? WHERE chat_id = ?",
+                [" ".join(langs), chat_id],
+            )
+            self._unqueue_unwanted(chat_id)
 
     def muted_sources(self, chat_id: int) -> list[str]:
         return [
@@ -129,7 +132,28 @@ class ControlVerbs(StoreBase):
                 "INSERT INTO muted_sources (chat_id, feed_id, created_at) VALUES (?, ?, ?)",
                 [chat_id, feed_id, now.timestamp()],
             )
+            self._unqueue_unwanted(chat_id)
         return True
+
+    def _unqueue_unwanted(self, chat_id: int) -> None:
+        """Take out of the chat's queue the alerts still waiting (for a digest, quiet hours, a
+        mute's end) that its filter now refuses: /lang and /sources apply to them too, and a
+        later report of their story that the chat wants is queued in their place."""
+        chat = self.chat_filters([chat_id]).get(chat_id)
+        if chat is None:
+            return
+        unwanted = [
+            row["id"]
+            for row in self.db.query(
+                "SELECT o.id, i.lang, i.feed_id, i.outlet_key FROM outbox o"
+                " JOIN items i ON i.id = o.item_id WHERE o.chat_id = ? AND o.state = 'pending'",
+                [chat_id],
+            )
+            if not wants(
+                chat, lang=row["lang"], feed_id=row["feed_id"], outlet_key=row["outlet_key"]
+            )
+        ]
+        self.db.conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in unwanted])
 
     def chat_filters(self, chat_ids: Sequence[int]) -> dict[int, ChatFilter]:
         """The filters of those of `chat_ids` that have one."""

@@ -469,3 +469,21 @@ async def test_an_alert_shows_its_times_in_the_chats_own_time_zone(
     await step(worker)
     [alert] = bot_api.sent_messages(CHAT)
     assert "2026-11-26 21:00 JST" in alert["text"]  # published 12:00 UTC
+
+
+async def test_lang_takes_out_of_a_waiting_digest_the_stories_it_refuses(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await store.run(Store.upsert_subscriber, CHAT, now=T0 - timedelta(1))
+    await store.run(Store.subscribe, CHAT, "kuril", now=T0 - timedelta(1))
+    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    for guid, title, lang in (("en-1", "Iturup port reopens", "en"), ("ru-1", "Порт открыт", "ru")):
+        url = f"https://n.example/{guid}"
+        report = ItemRecord(guid, url, url, title, "", T0, topics=("kuril",), lang=lang)
+        await store.run(Store.ingest, FeedState(id=lang, url=lang), [report], now=T0, alert=True)
+    await store.run(Store.set_news_langs, CHAT, ["ru"])  # "/lang ru": digests follow it
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)
+    [digest] = bot_api.sent_messages(CHAT)
+    assert "Порт открыт" in digest["text"] and "Iturup" not in digest["text"]
