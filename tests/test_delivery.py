@@ -487,3 +487,30 @@ async def test_lang_takes_out_of_a_waiting_digest_the_stories_it_refuses(
     await step(worker)
     [digest] = bot_api.sent_messages(CHAT)
     assert "Порт открыт" in digest["text"] and "Iturup" not in digest["text"]
+
+
+async def test_a_digest_too_long_for_one_message_is_not_sent_twice_when_a_later_part_fails(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await store.run(Store.upsert_subscriber, CHAT, now=T0 - timedelta(1))
+    await store.run(Store.subscribe, CHAT, "kuril", now=T0 - timedelta(1))
+    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    for n in range(30):
+        url = f"https://n.example/{n}"
+        title, summary = f"Story {n} " + "word " * 38, "A sentence about it. " * 10
+        report = ItemRecord(f"g{n}", url, url, title, summary, T0, topics=("kuril",))
+        await store.run(Store.ingest, FeedState(id="f", url="u"), [report], now=T0, alert=True)
+    bot_api.fail_retry_after("sendMessage", 120, after=1)  # the second message: 429
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)
+    [first] = bot_api.sent_messages(CHAT)
+    shown = first["text"].count("Story ")
+    assert 0 < shown < 30 and f"{shown} stories" in first["text"]
+    clock.now += timedelta(seconds=121)
+    worker.limits = SendLimits(NO_LIMITS)
+    while await step(worker):
+        pass
+    texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
+    assert sum(t.count("Story ") for t in texts) == 30  # each story once
+    assert [row[1] for row in await outbox(store)] == ["sent"] * 30

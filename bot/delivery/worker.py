@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TypeVar
@@ -34,7 +34,7 @@ from bot.delivery.render import (
     to_alert,
 )
 from bot.delivery.retry import with_retries
-from bot.delivery.split import split_html
+from bot.delivery.split import split_html, units
 from bot.i18n import texts
 from bot.metrics import Metrics
 from store import AsyncStore, ChatPrefs, Delivery, Notice, OutboxState, Store
@@ -179,11 +179,36 @@ class DeliveryWorker:
         return rows or None
 
     async def _send_digest(self, chat_id: int, rows: list[Delivery], *, silent: bool) -> None:
-        """One digest of the held alerts, in as many messages as Telegram's limit needs."""
+        """The held alerts as digests of as many of them as one message holds, each settled
+        once sent: a failure leaves only the alerts not yet shown to be sent again."""
+        while rows:
+            count = self._fitting(rows)
+            shown, rows = rows[:count], rows[count:]
+            if not await self._send_one_digest(chat_id, shown, rows, silent=silent):
+                return
+
+    def _fitting(self, rows: Sequence[Delivery]) -> int:
+        """How many of `rows`, at least one, make a digest within one message."""
+
+        def fits(n: int) -> bool:
+            text = digest_of(rows[:n], self.settings.topic_titles, self._tz(rows[0]))
+            return units(text) <= MAX_MESSAGE
+
+        if fits(len(rows)):
+            return len(rows)
+        low, high = 1, len(rows) - 1  # fits(low) is assumed: a story alone is short
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle - 1)
+        return low
+
+    async def _send_one_digest(
+        self, chat_id: int, rows: list[Delivery], later: list[Delivery], *, silent: bool
+    ) -> bool:
+        """Send one digest of `rows`; on a failure settle them and the `later` rows alike."""
         text = digest_of(rows, self.settings.topic_titles, self._tz(rows[0]))
-        ids = [d.id for d in rows]
         try:
-            for part in split_html(text):
+            for part in split_html(text):  # one part, unless one story alone is too long
                 await with_retries(
                     functools.partial(self._send, chat_id, part, html=True, silent=silent)
                 )
@@ -192,16 +217,18 @@ class DeliveryWorker:
             result = self._outcome(exc, Path.DIGEST, now, rows[0])
             if result.hold is not None:
                 self._hold(chat_id, result.hold)
+            ids = [d.id for d in [*rows, *later]]
             line = await settle.failed_digest(self.store, chat_id, ids, result, now=now)
             if line is not None:
                 self._given_up.add(line)
-            return
+            return False
         now = self.clock()
         # its rows name no message: an "Also:" edit would rewrite the digest as one alert
-        await self.store.run(Store.settle_many, ids, OutboxState.SENT, now=now)
+        await self.store.run(Store.settle_many, [d.id for d in rows], OutboxState.SENT, now=now)
         for row in rows:
             self._count("sent", row.created_at, now)
-        log.info("chat %d: digest of %d alerts sent", chat_id, len(ids))
+        log.info("chat %d: digest of %d alerts sent", chat_id, len(rows))
+        return True
 
     def _busy(self) -> set[int]:
         return self._inflight | self.limits.busy(asyncio.get_running_loop().time())

@@ -681,6 +681,7 @@ class _Failure:
     error: _ApiError
     chat_id: int | None
     remaining: int
+    after: int = 0  # matching calls let through first
 
 
 _Handler = Callable[[_ApiRequest], Any]
@@ -935,14 +936,23 @@ class FakeBotAPI:
         parameters: dict[str, Any] | None = None,
         chat_id: int | None = None,
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """Answer the next ``times`` calls of ``method`` (optionally for one chat) with an error."""
+        """Answer the next ``times`` calls of ``method`` (optionally for one chat) with an error,
+        once ``after`` such calls have gone through."""
         error = _ApiError(status, description, parameters)
+        failure = _Failure(self.canonical_method(method), error, chat_id, times, after)
         with self._cond:
-            self._failures.append(_Failure(self.canonical_method(method), error, chat_id, times))
+            self._failures.append(failure)
 
     def fail_retry_after(
-        self, method: str, seconds: int, *, chat_id: int | None = None, times: int = 1
+        self,
+        method: str,
+        seconds: int,
+        *,
+        chat_id: int | None = None,
+        times: int = 1,
+        after: int = 0,
     ) -> None:
         """Answer the next calls with 429 "Too Many Requests: retry after N"."""
         error = _retry_after_error(seconds)
@@ -953,6 +963,7 @@ class FakeBotAPI:
             parameters=error.parameters,
             chat_id=chat_id,
             times=times,
+            after=after,
         )
 
     def fail_share(self, method: str, share: float, *, status: int = 500, seed: int = 0) -> None:
@@ -1155,6 +1166,9 @@ class FakeBotAPI:
     def _raise_injected_failure(self, method: str, chat_id: int | None) -> None:
         for failure in self._failures:
             if failure.method == method and failure.chat_id in (None, chat_id):
+                if failure.after > 0:
+                    failure.after -= 1
+                    return
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._failures.remove(failure)
