@@ -374,7 +374,8 @@ class Daemon:
                     feed.id,
                     state.disabled_reason,
                     feed.id,
-                )
+                )  # looked at (not fetched) every max_interval, in case that revived it
+                feeds.add(feed, now + self.settings.poll.max_interval)
                 continue
             feeds.add(feed, first_poll_at(state, feed, self.settings.poll, now))
 

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from store.base import StoreBase
 from store.records import WATCH_PREFIX
@@ -136,24 +137,40 @@ class ControlVerbs(StoreBase):
         return True
 
     def _unqueue_unwanted(self, chat_id: int) -> None:
-        """Take out of the chat's queue the alerts still waiting (for a digest, quiet hours, a
-        mute's end) that its filter now refuses: /lang and /sources apply to them too, and a
-        later report of their story that the chat wants is queued in their place."""
+        """Requeue the chat's alerts still waiting (for a digest, quiet hours, a mute's end)
+        that its filter now refuses: /lang and /sources apply to them too. A story's alert
+        takes the story's earliest report the chat wants, if one is stored; otherwise it goes,
+        and a later report of the story that the chat wants is queued in its place."""
         chat = self.chat_filters([chat_id]).get(chat_id)
         if chat is None:
             return
-        unwanted = [
-            row["id"]
-            for row in self.db.query(
-                "SELECT o.id, i.lang, i.feed_id, i.outlet_key FROM outbox o"
+
+        def wanted(row: dict[str, Any]) -> bool:
+            return wants(
+                chat, lang=row["lang"], feed_id=row["feed_id"], outlet_key=row["outlet_key"]
+            )
+
+        for row in list(
+            self.db.query(
+                "SELECT o.id, o.story_id, o.reply_to, i.lang, i.feed_id, i.outlet_key FROM outbox o"
                 " JOIN items i ON i.id = o.item_id WHERE o.chat_id = ? AND o.state = 'pending'",
                 [chat_id],
             )
-            if not wants(
-                chat, lang=row["lang"], feed_id=row["feed_id"], outlet_key=row["outlet_key"]
-            )
-        ]
-        self.db.conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in unwanted])
+        ):
+            if wanted(row):
+                continue
+            instead = None
+            if row["reply_to"] is None:  # not a follow-up reply: the story's alert
+                reports = self.db.query(
+                    "SELECT id, lang, feed_id, outlet_key FROM items"
+                    " WHERE story_id = ? AND topics != '[]' ORDER BY id",
+                    [row["story_id"]],
+                )
+                instead = next((r["id"] for r in reports if wanted(r)), None)
+            if instead is None:
+                self.db.execute("DELETE FROM outbox WHERE id = ?", [row["id"]])
+            else:
+                self.db.execute("UPDATE outbox SET item_id = ? WHERE id = ?", [instead, row["id"]])
 
     def chat_filters(self, chat_ids: Sequence[int]) -> dict[int, ChatFilter]:
         """The filters of those of `chat_ids` that have one."""

@@ -19,8 +19,8 @@ from store.records import Delivery, OutboxState, StoredItem, dt, stored_item_of,
 MAX_DIGEST = 200  # alerts in one digest; more wait for the next
 ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlets this long
 # A story's later report reaches the chats its alerts missed for as long as a story takes other
-# outlets' reports (watchers.stories.WINDOW) from its first; a story older than that, or a first
-# poll's, alerts nobody again, whatever joins it (a URL that returns months later).
+# outlets' reports (watchers.stories.WINDOW) from its first; a story older than that alerts
+# nobody again, whatever joins it (a URL that returns months later).
 JOIN_WINDOW = timedelta(hours=72)
 
 
@@ -202,17 +202,20 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         """Queue one delivery per active chat subscribed (before the item came) to its topics,
         or watching for it, whose filter lets it through (news languages, muted sources). A
         report that `joined` a story goes only to the chats that have no alert of the story,
-        and only while the story's first report is younger than `JOIN_WINDOW` and was not
-        recorded by a first poll: those its earlier reports missed (filtered out, or of topics
-        and watches of theirs that only this report matches). A chat gets a story once."""
+        and only while the story's first report is younger than `JOIN_WINDOW` and is not the
+        report's own feed's first poll's (its backlog again): those its earlier reports missed
+        (filtered out, or of topics and watches of theirs that only this report matches). A chat
+        gets a story once."""
         had: set[int] = set()
         if joined:
             first = self._one(
-                "SELECT fetched_at, first_poll FROM items WHERE id = ?", [item.story_id]
+                "SELECT fetched_at, first_poll, feed_id FROM items WHERE id = ?", [item.story_id]
             )
             if (
                 not first
-                or first["first_poll"]
+                # a feed's own backlog, recorded by its first poll, again (new guids); another
+                # feed's new report of the story is news all the same
+                or (first["first_poll"] and first["feed_id"] == item.feed_id)
                 or first["fetched_at"] < now - JOIN_WINDOW.total_seconds()
             ):
                 return 0

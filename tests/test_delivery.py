@@ -514,3 +514,22 @@ async def test_a_digest_too_long_for_one_message_is_not_sent_twice_when_a_later_
     texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
     assert sum(t.count("Story ") for t in texts) == 30  # each story once
     assert [row[1] for row in await outbox(store)] == ["sent"] * 30
+
+
+async def test_a_digest_message_refused_fails_its_stories_alone(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await store.run(Store.upsert_subscriber, CHAT, now=T0 - timedelta(1))
+    await store.run(Store.subscribe, CHAT, "kuril", now=T0 - timedelta(1))
+    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    for n in range(45):
+        url = f"https://n.example/{n}"
+        title, summary = f"Story {n} " + "word " * 38, "A sentence about it. " * 10
+        report = ItemRecord(f"g{n}", url, url, title, summary, T0, topics=("kuril",))
+        await store.run(Store.ingest, FeedState(id="f", url="u"), [report], now=T0, alert=True)
+    bot_api.fail_next("sendMessage", status=400, description="Bad Request: no", after=1)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)
+    shown = sum(m["text"].count("Story ") for m in bot_api.sent_messages(CHAT))
+    states = [row[1] for row in await outbox(store)]
+    assert len(bot_api.sent_messages(CHAT)) >= 2  # the messages after the refused one went too
+    assert states.count("sent") == shown and states.count("failed") == 45 - shown

@@ -646,3 +646,21 @@ def test_a_feed_revived_by_poll_once_is_polled_by_the_running_daemon(
     hits = feed_server.hits("/f.xml")
     feed_server.wait_for_hits("/f.xml", hits + 1, timeout=30)  # the daemon's own poll
     assert daemon.stop() == 0
+
+
+def test_a_feed_disabled_before_the_start_and_revived_is_polled_by_the_daemon(
+    tmp_path: Path, feed_server: FeedServer, start_daemon: Any
+) -> None:
+    feed_server.set_route("/f.xml", Route(status=410))
+    poll = {"interval": "0.5s", "max_interval": "1s", "timeout": "5s"}
+    config = write_config(tmp_path, {"f": feed_server.url("/f.xml")}, extra={"poll": poll})
+    disabled = kurilwatch("poll", "--once", "--config", str(config))
+    assert "f: disabled" in disabled.stdout, disabled.stdout + disabled.stderr
+    daemon = start_daemon("run", "--config", str(config))
+    daemon.stderr.wait_for("feed f is disabled", timeout=30)
+    feed_server.set_feed("/f.xml", rss([FeedEntry("Kuril old news", "https://n.example/0")]))
+    revived = kurilwatch("poll", "--once", "--config", str(config), "--feed", "f")
+    assert "f: primed" in revived.stdout, revived.stdout + revived.stderr
+    hits = feed_server.hits("/f.xml")
+    feed_server.wait_for_hits("/f.xml", hits + 1, timeout=30)  # the daemon's own poll
+    assert daemon.stop() == 0

@@ -427,3 +427,28 @@ def test_an_item_that_matches_more_watches_than_sqlite_takes_variables_is_stored
     store.subscribe(1, "kuril", now=T0 - timedelta(days=1))
     watches = tuple(f"@w{n}" for n in range(1, 10_002))
     assert report(store, "kyodo", "1", ("kuril", *watches), T0) == 1
+
+
+def test_a_new_feeds_first_poll_silences_only_its_own_backlog(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0 - timedelta(days=1))
+    store.subscribe(1, "kuril", now=T0 - timedelta(days=1))
+    url = "https://news.example/story"
+    backlog = ItemRecord("n1", url, url, "Title", "text", T0, topics=("kuril",))
+    store.ingest(FeedState(id="new", url="n"), [backlog], now=T0, alert=False)  # a feed added
+    again = ItemRecord("n2", url, url, "Title", "text", T0, topics=("kuril",))
+    state = FeedState(id="new", url="n", primed=True)
+    assert store.ingest(state, [again], now=T0 + timedelta(minutes=5), alert=True).queued == 0
+    assert report(store, "tass", "t1", ("kuril",), T0 + timedelta(minutes=10)) == 1  # news
+
+
+def test_lang_gives_a_waiting_alert_the_storys_report_the_chat_wants(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0 - timedelta(days=1))
+    store.subscribe(1, "kuril", now=T0 - timedelta(days=1))
+    store.set_prefs(1, now=T0, digest="daily 18:00")
+    assert report(store, "tass-en", "e1", ("kuril",), T0) == 1
+    assert report(store, "tass-ru", "r1", ("kuril",), T0 + timedelta(minutes=5), lang="ru") == 0
+    store.set_news_langs(1, ["ru"])  # /lang ru before the digest
+    rows = store.db.execute(
+        "SELECT i.guid, o.state FROM outbox o JOIN items i ON i.id = o.item_id"
+    ).fetchall()
+    assert rows == [("r1", "pending")]

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import NetworkError
+from telegram.error import BadRequest, NetworkError
 
 from bot.delivery import settle
 from bot.delivery.buttons import AlertButtons
@@ -205,7 +205,8 @@ class DeliveryWorker:
     async def _send_one_digest(
         self, chat_id: int, rows: list[Delivery], later: list[Delivery], *, silent: bool
     ) -> bool:
-        """Send one digest of `rows`; on a failure settle them and the `later` rows alike."""
+        """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
+        after a refusal, `rows` alone). Whether to go on with `later`."""
         text = digest_of(rows, self.settings.topic_titles, self._tz(rows[0]))
         try:
             for part in split_html(text):  # one part, unless one story alone is too long
@@ -217,11 +218,13 @@ class DeliveryWorker:
             result = self._outcome(exc, Path.DIGEST, now, rows[0])
             if result.hold is not None:
                 self._hold(chat_id, result.hold)
-            ids = [d.id for d in [*rows, *later]]
+            # refused (400) fails this message's stories; the later ones are messages of their own
+            alone = result.action is Action.GIVE_UP and isinstance(exc, BadRequest)
+            ids = [d.id for d in (rows if alone else [*rows, *later])]
             line = await settle.failed_digest(self.store, chat_id, ids, result, now=now)
             if line is not None:
                 self._given_up.add(line)
-            return False
+            return alone
         now = self.clock()
         # its rows name no message: an "Also:" edit would rewrite the digest as one alert
         await self.store.run(Store.settle_many, [d.id for d in rows], OutboxState.SENT, now=now)
