@@ -285,3 +285,59 @@ async def test_a_stuck_feed_does_not_hold_up_the_others(
         assert (await state(poller, "slow")).last_error == "timed out (reading)"
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def until(event: asyncio.Event) -> None:
+    await asyncio.wait_for(event.wait(), timeout=10)
+
+
+async def test_a_feed_changed_while_its_poll_runs_is_polled_with_its_new_config() -> None:
+    """A reload that edits a feed in mid-poll: the job it adds is refused (one run per feed)."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    started: list[FeedConfig] = []
+    first_started, release, renamed = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def poll(config: FeedConfig) -> datetime | None:
+        started.append(config)
+        first_started.set()
+        if config.title == "A, renamed":
+            renamed.set()
+        if len(started) == 1:
+            await release.wait()  # a slow feed
+        return datetime.now(UTC) + timedelta(hours=1)
+
+    feeds = FeedScheduler(scheduler, poll)
+    feeds.add(feed("http://a.example/", "a"))
+    scheduler.start()
+    try:
+        await until(first_started)
+        feeds.add(feed("http://a.example/", "a", title="A, renamed"))
+        release.set()
+        await until(renamed)
+        assert [c.title for c in started] == [None, "A, renamed"]
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+async def test_a_poll_job_that_raises_is_run_again() -> None:
+    """A failure after the poll (a console print to a full disk, the store locked while the
+    admins are told) must not end the feed's polls."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    calls: list[FeedConfig] = []
+    again = asyncio.Event()
+
+    async def poll(config: FeedConfig) -> datetime | None:
+        calls.append(config)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        again.set()
+        return None
+
+    feeds = FeedScheduler(scheduler, poll, retry=timedelta(milliseconds=100))
+    feeds.add(feed("http://a.example/", "a"))
+    scheduler.start()
+    try:
+        await until(again)
+        assert len(calls) == 2
+    finally:
+        scheduler.shutdown(wait=False)

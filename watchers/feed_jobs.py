@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -18,6 +18,8 @@ from watchers.config import FeedConfig
 log = logging.getLogger(__name__)
 
 PollJob = Callable[[FeedConfig], Awaitable[datetime | None]]
+RETRY = timedelta(minutes=1)  # after a poll job that failed unexpectedly
+AFTER_RUN = timedelta(milliseconds=100)
 
 
 def job_id(feed_id: str) -> str:
@@ -27,9 +29,12 @@ def job_id(feed_id: str) -> str:
 class FeedScheduler:
     """Runs `poll(feed)` for each feed when due; `poll` returns when it wants to run next."""
 
-    def __init__(self, scheduler: AsyncIOScheduler, poll: PollJob) -> None:
+    def __init__(
+        self, scheduler: AsyncIOScheduler, poll: PollJob, retry: timedelta = RETRY
+    ) -> None:
         self.scheduler = scheduler
         self.poll = poll
+        self.retry = retry
         self.feeds: dict[str, FeedConfig] = {}
 
     def add(self, feed: FeedConfig, first: datetime | None = None) -> None:
@@ -56,6 +61,18 @@ class FeedScheduler:
         feed = self.feeds.get(feed_id)
         if feed is None:  # removed while waiting
             return
-        next_at = await self.poll(feed)
-        if next_at is not None and self.feeds.get(feed_id) is feed:
-            self._schedule(feed, max(next_at, datetime.now(UTC)))
+        next_at: datetime | None = None
+        try:
+            next_at = await self.poll(feed)
+        except Exception:  # a bug in what follows a poll must not end the feed's polls
+            log.exception("feed %s: the poll job failed", feed_id)
+            next_at = datetime.now(UTC) + self.retry
+        # not before this run has ended: APScheduler skips, and drops, a job due while one of
+        # the same id runs (one instance per feed)
+        soonest = datetime.now(UTC) + AFTER_RUN
+        current = self.feeds.get(feed_id)
+        if current is not None and current is not feed:
+            # changed while this poll ran: the job `add` made then was dropped so
+            self._schedule(current, soonest)
+        elif current is not None and next_at is not None:
+            self._schedule(feed, max(next_at, soonest))
