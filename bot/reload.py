@@ -35,6 +35,7 @@ RESTART_KEYS: tuple[tuple[str, Callable[[Config], object]], ...] = (
     ("poll.timeout", lambda c: c.poll.timeout),
     ("poll.total_timeout", lambda c: c.poll.total_timeout),
     ("poll.max_bytes", lambda c: c.poll.max_bytes),
+    ("metrics.listen", lambda c: c.metrics.listen),  # the listener starts once
 )
 
 
@@ -130,11 +131,13 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
         parts.ctx.admins = frozenset(new.telegram.admins)
         parts.ctx.tz = new.telegram.tz
         parts.ctx.max_watches = new.telegram.max_watches
-        parts.ctx.feeds_url = new.metrics.feeds_url
+        if "metrics.listen" not in change.restart:  # a new public_url, for the same listener
+            parts.ctx.feeds_url = new.metrics.feeds_url
         parts.ctx.feeds = tuple((f.id, f.title or f.id) for f in new.feeds)
         parts.ctx.queries = {tid: t.query for tid, t in new.topics.items()}
     if parts.delivery is not None:
         parts.delivery.apply(delivery_settings(new))
+        parts.delivery.tz = new.telegram.tz  # of the chats without their own /timezone
     if parts.add_channels is not None and change.channels:
         await parts.add_channels()
         done.append("channels")

@@ -267,6 +267,11 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
                 " AND state IN ('sent', 'failed', 'dropped')",
                 [text_before],
             )
+            self.db.execute(  # broadcasts, spikes and admins' notices: as long as alerts
+                "DELETE FROM notices WHERE created_at < ?"
+                " AND state IN ('sent', 'failed', 'dropped', 'fanned')",
+                [text_before],
+            )
             compacted = self.db.execute(
                 "UPDATE items SET title = '', summary = '', brief = '', marks = '[]', link = NULL"
                 " WHERE fetched_at < ? AND (title != '' OR summary != '')"

@@ -80,3 +80,24 @@ def test_the_config_diff_is_pure_and_names_what_needs_a_restart() -> None:
     assert change.restart == ("store.path", "poll.concurrency")
     assert change.queries == ({"kuril": "Kuril"}, {"kuril": "X"}) and diff(old, old).queries is None
     assert [f.id for f in diff(new, old).changed] == ["b"] and diff(new, old).removed == ("c",)
+
+
+async def test_a_reload_hands_the_time_zone_on_and_names_a_new_listener_as_a_restart() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.config import parse_config
+    from bot.delivery.worker import DeliveryWorker
+    from bot.reload import Running, apply, delivery_settings, diff
+
+    base = "topics:\n  kuril:\n    title: Kuril\n    query: Kuril\nfeeds: []\n"
+    old = parse_config(base)
+    new = parse_config(
+        base + "telegram:\n  timezone: Asia/Tokyo\nmetrics:\n  listen: '127.0.0.1:9464'\n"
+    )
+    worker = DeliveryWorker(None, None, settings=delivery_settings(old), tz=old.telegram.tz)  # type: ignore[arg-type]
+    parts = Running(
+        feeds=None, poller=None, ctx=None, delivery=worker, recompile=None, add_channels=None
+    )  # type: ignore[arg-type]
+    said = await apply(diff(old, new), new, parts)
+    assert worker.tz == ZoneInfo("Asia/Tokyo")  # alerts of chats without their own /timezone
+    assert "a restart is needed for metrics.listen" in said

@@ -17,6 +17,7 @@ from sqlite_utils import Database
 
 from store import AsyncStore, FeedState, ItemRecord, SearchError, Store, migrations
 from store.items import INDEX_EVERY
+from store.records import OutboxState
 from tests.conftest import ROOT
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -452,3 +453,16 @@ def test_lang_gives_a_waiting_alert_the_storys_report_the_chat_wants(store: Stor
         "SELECT i.guid, o.state FROM outbox o JOIN items i ON i.id = o.item_id"
     ).fetchall()
     assert rows == [("r1", "pending")]
+
+
+def test_housekeeping_forgets_old_notices_as_it_forgets_old_alerts(store: Store) -> None:
+    then = datetime(2024, 1, 1, tzinfo=UTC)
+    store.notify_admins("feed x disabled", now=then)
+    store.fan_out_notices([1, 2])
+    for notice in store.due_notices(then + timedelta(seconds=1)):
+        store.claim_notice(notice.id, now=then)
+        store.settle_notice(notice.id, OutboxState.SENT, now=then)
+    assert len(store.notices()) == 3  # the admins' notice, fanned out to two admins
+    later = then + timedelta(days=400)
+    store.prune(now=later, text_for=timedelta(days=90), keys_for=timedelta(days=365))
+    assert store.notices() == []
