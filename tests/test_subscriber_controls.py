@@ -415,3 +415,28 @@ async def test_lang_without_arguments_offers_a_toggle_keyboard(h: Harness) -> No
     prefs = await h.store.run(Store.prefs, ALICE)
     assert prefs is not None and prefs.news_langs == ()
     assert "<b>News languages:</b> all" in await h.say("/list", ALICE)
+
+
+async def test_in_a_channel_only_an_admin_mutes_a_story_for_every_reader(h: Harness) -> None:
+    channel, reader, creator = -1001234567, 7777, 4242
+    h.api._register_chat(channel, "channel", "Kuril news", "x")
+    h.api.set_admins(channel, [], creator=creator)
+    await h.store.run(Store.upsert_subscriber, channel, now=T0, chat_type="channel", title="K")
+    await h.store.run(Store.subscribe, channel, "kuril", now=T0)
+    await h.report("tass-en", "Habomai talks", lang="en", url="https://n.example/h")
+    await h.deliver()
+    [alert] = h.alerts(channel)
+    mute = dict(buttons(alert))["🔕 Mute this story"]
+    alert_id = message_id(h.api, channel, "Habomai talks")
+
+    async def press(user: int) -> list[tuple[str, str]]:
+        answered = len(h.api.calls_of("answerCallbackQuery"))
+        h.api.push_callback_query(channel, alert_id, mute, user_id=user)
+        await h.api.wait_for_async(
+            lambda: len(h.api.calls_of("answerCallbackQuery")) > answered, 10, "an answer"
+        )
+        rows = await h.store.run(Store.story_modes, 1)
+        return sorted((str(c), m) for c, m in rows.items())
+
+    assert await press(reader) == []  # a reader mutes nothing for the channel
+    assert await press(creator) == [(str(channel), "mute")]

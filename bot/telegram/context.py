@@ -129,14 +129,15 @@ async def texts_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Texts:
 
 
 async def is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """In a group, whether the sender is one of its admins; anywhere else, True."""
+    """In a group or a channel, whether the sender is one of its admins; in a private chat,
+    True. (A channel's readers press the buttons under its alerts.)"""
     chat = update.effective_chat
     if chat is None:
         return False
-    if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+    if chat.type == ChatType.PRIVATE:
         return True
     message = update.effective_message
-    if message is not None and message.sender_chat is not None:
+    if update.callback_query is None and message is not None and message.sender_chat is not None:
         return message.sender_chat.id == chat.id  # an anonymous admin posts as the group
     user = update.effective_user
     if user is None:
