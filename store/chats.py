@@ -8,6 +8,12 @@ from datetime import datetime
 from store.base import StoreBase
 from store.records import WATCH_PREFIX, ChatPrefs, Subscriber, Watch, prefs_of, watch_id
 
+# A chat's settings, each with the value it has when unset (coalesce takes the other chat's)
+_KEPT = (
+    ("timezone", "''"), ("digest", "''"), ("quiet", "''"), ("muted_until", "0"),
+    ("language", "''"), ("news_langs", "''"), ("report", "''"), ("spikes", "0"),
+)  # fmt: skip
+
 
 class _Keep:
     """The value of a setting left as it is."""
@@ -120,27 +126,35 @@ class ChatVerbs(StoreBase):
         return cursor.rowcount
 
     def migrate_chat(self, old_chat_id: int, new_chat_id: int, *, now: datetime) -> None:
-        """Move a chat's record, subscriptions and queued alerts to its new id."""
+        """Move a chat's record, settings, subscriptions, watches and queued alerts to its new id."""
         ts = now.timestamp()
         with self.db.atomic():
+            # its choices move with it (before its record goes: that takes its feed token)
+            moved = ("subscriptions", "muted_sources", "story_controls", "watches")
+            for table in (*moved, "watch_feed_tokens", "feedback"):
+                self.db.execute(
+                    f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",
+                    [new_chat_id, old_chat_id],
+                )
+                self.db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [old_chat_id])
             if self._one("SELECT 1 AS x FROM subscribers WHERE chat_id = ?", [new_chat_id]):
+                # recorded under its new id already (a command there before a send failed):
+                # the settings it has not set there are the group's
+                group = "(SELECT {c} FROM subscribers WHERE chat_id = ?)"
+                self.db.execute(
+                    "UPDATE subscribers SET"
+                    + ",".join(
+                        f" {c} = coalesce(nullif({c}, {d}), {group.format(c=c)})" for c, d in _KEPT
+                    )
+                    + " WHERE chat_id = ?",
+                    [*(old_chat_id for _ in _KEPT), new_chat_id],
+                )
                 self.db.execute("DELETE FROM subscribers WHERE chat_id = ?", [old_chat_id])
             else:
                 self.db.execute(
                     "UPDATE subscribers SET chat_id = ?, updated_at = ? WHERE chat_id = ?",
                     [new_chat_id, ts, old_chat_id],
                 )
-            self.db.execute(
-                "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
-                [new_chat_id, old_chat_id],
-            )
-            self.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", [old_chat_id])
-            for table in ("muted_sources", "story_controls"):  # its choices move with it
-                self.db.execute(
-                    f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",
-                    [new_chat_id, old_chat_id],
-                )
-                self.db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [old_chat_id])
             self.db.execute(
                 "UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ?",
                 [new_chat_id, old_chat_id],

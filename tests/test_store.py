@@ -466,3 +466,27 @@ def test_housekeeping_forgets_old_notices_as_it_forgets_old_alerts(store: Store)
     later = then + timedelta(days=400)
     store.prune(now=later, text_for=timedelta(days=90), keys_for=timedelta(days=365))
     assert store.notices() == []
+
+
+def test_a_group_that_becomes_a_supergroup_keeps_its_watches_and_feed(store: Store) -> None:
+    store.upsert_subscriber(-1, now=T0, chat_type="group")
+    store.add_watch(-1, "Shikotan", now=T0, limit=10)
+    token = store.feed_token(-1, now=T0)
+    store.migrate_chat(-1, -100123, now=T0)
+    assert [(w.chat_id, w.query) for w in store.watches()] == [(-100123, "Shikotan")]
+    assert store.feed_token(-100123, now=T0) == token
+
+
+def test_a_supergroup_recorded_before_its_migration_keeps_the_groups_settings(
+    store: Store,
+) -> None:
+    store.upsert_subscriber(-1, now=T0, chat_type="group")
+    store.set_prefs(-1, now=T0, timezone="Asia/Tokyo", digest="daily 08:00")
+    store.add_watch(-1, "Shikotan", now=T0, limit=10)
+    # someone wrote in the supergroup before a send to the group failed with its new id
+    store.upsert_subscriber(-100123, now=T0, chat_type="supergroup")
+    store.set_prefs(-100123, now=T0, digest="daily 09:00")
+    store.migrate_chat(-1, -100123, now=T0)
+    prefs = store.prefs(-100123)
+    assert prefs is not None and (prefs.timezone, prefs.digest) == ("Asia/Tokyo", "daily 09:00")
+    assert [w.chat_id for w in store.watches()] == [-100123]
