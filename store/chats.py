@@ -126,7 +126,8 @@ class ChatVerbs(StoreBase):
         return cursor.rowcount
 
     def migrate_chat(self, old_chat_id: int, new_chat_id: int, *, now: datetime) -> None:
-        """Move a chat's record, settings, subscriptions, watches and queued alerts to its new id."""
+        """Move a chat's record, settings, subscriptions, watches and queued alerts to its new
+        id."""
         ts = now.timestamp()
         with self.db.atomic():
             # its choices move with it (before its record goes: that takes its feed token)

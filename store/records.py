@@ -216,14 +216,14 @@ class ReportChat:
     report: str  # "weekly mon 08:00"
     sent_at: datetime | None  # reports due after this moment have not been sent
     timezone: str | None
-    language_code: str | None
+    language_code: str | None  # the chat's /language, else its user's Telegram language
     topics: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class SpikeChat:
     chat_id: int
-    language_code: str | None
+    language_code: str | None  # the chat's /language, else its user's Telegram language
     timezone: str | None
 
 

@@ -106,7 +106,8 @@ class TrendVerbs(StoreBase):
         """The active chats with a weekly report, with their topics."""
         rows = list(
             self.db.query(
-                "SELECT chat_id, report, report_sent_at, timezone, language_code FROM subscribers"
+                "SELECT chat_id, report, report_sent_at, timezone,"
+                " coalesce(language, language_code) AS language_code FROM subscribers"
                 " WHERE active = 1 AND report != '' ORDER BY chat_id"
             )
         )
@@ -161,7 +162,8 @@ class TrendVerbs(StoreBase):
         return [
             SpikeChat(row["chat_id"], row["language_code"], row["timezone"])
             for row in self.db.query(
-                "SELECT c.chat_id, c.language_code, c.timezone FROM subscriptions s"
+                "SELECT c.chat_id, coalesce(c.language, c.language_code) AS language_code,"
+                " c.timezone FROM subscriptions s"
                 " JOIN subscribers c ON c.chat_id = s.chat_id"
                 " WHERE c.active = 1 AND c.spikes = 1 AND s.topic_id = ? ORDER BY c.chat_id",
                 [topic_id],

@@ -490,3 +490,14 @@ def test_a_supergroup_recorded_before_its_migration_keeps_the_groups_settings(
     prefs = store.prefs(-100123)
     assert prefs is not None and (prefs.timezone, prefs.digest) == ("Asia/Tokyo", "daily 09:00")
     assert [w.chat_id for w in store.watches()] == [-100123]
+
+
+def test_weekly_reports_and_spike_notices_are_in_the_chats_language(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0, chat_type="private", language_code="en")
+    store.subscribe(1, "kuril", now=T0)
+    store.set_language(1, "ja")  # /language ja
+    store.set_report(1, "weekly mon 08:00", now=T0)
+    store.set_spikes(1, True, now=T0)
+    [chat] = store.report_chats()
+    [spike] = store.spike_chats("kuril")
+    assert chat.language_code == spike.language_code == "ja"
