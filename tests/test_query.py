@@ -242,3 +242,9 @@ def test_the_japanese_word_ranges_written_out_are_the_ones_found() -> None:
         "島",
         "ハボマイ",
     ]
+
+
+@pytest.mark.parametrize("query", ["・", "ﾟ", "ﾟ OR ・", '"・"', "色丹 OR 。"])
+def test_japanese_punctuation_alone_is_no_word_to_watch(query: str) -> None:
+    with pytest.raises(QueryError):
+        parse(query)  # it was saved as a watch that matched nothing and was asked of every item

@@ -388,7 +388,8 @@ def _term(raw: str, column: int, *, cased: bool = False) -> Term:
 def _words(raw: str, column: int, *, cased: bool = False) -> list[Term]:
     """Terms for the words of `raw`, as documents split them (yuzhno-kurilsk → two words)."""
     if is_cjk(raw):
-        return [_term(raw.replace(" ", "").rstrip("*"), column, cased=cased)]
+        term = _term(raw.replace(" ", "").rstrip("*"), column, cased=cased)
+        return [term] if term.text else []  # punctuation or sound marks alone: no word
     terms: list[Term] = []
     for piece in raw.split():
         prefix = piece.endswith("*")
