@@ -40,6 +40,7 @@ async def test_per_host_cap_holds_under_load(feed_server: FeedServer) -> None:
         watcher.cancel()
     assert [r.status for r in results] == [200] * 6
     assert busiest == 2
+    assert not fetcher._hosts  # no host's cap outlives its fetches (article pages: any host)
 
 
 async def test_proxies_come_from_the_environment(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -182,6 +182,9 @@ class Fetcher:
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.limits.per_host)
         )
+        # fetches of each host under way or waiting: its semaphore goes when none is (article
+        # pages of full_text feeds come from any host, and the daemon runs for months)
+        self._users: Counter[str] = Counter()
         self._proxies = getproxies_environment()
         self._proxy_of: dict[tuple[str, str], str | None] = {}
 
@@ -247,6 +250,7 @@ class Fetcher:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         total = self.limits.total_timeout
+        self._users[host] += 1
         try:
             async with self._hosts[host], self._all:
                 try:
@@ -262,6 +266,10 @@ class Fetcher:
             return FetchResult(url, error=f"response larger than {self.limits.max_bytes} bytes")
         except (zlib.error, brotli.error, ValueError) as exc:
             return FetchResult(url, error=f"bad response body: {exc}")
+        finally:
+            self._users[host] -= 1
+            if not self._users[host]:
+                del self._users[host], self._hosts[host]
 
     async def _get(self, url: str, headers: dict[str, str], proxy: str | None) -> FetchResult:
         async with self.session.get(
