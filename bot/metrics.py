@@ -11,14 +11,26 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
 from watchers.poll import PollReport
 
+if TYPE_CHECKING:
+    from bot.config import Config
+
 LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400)
+
+
+def set_health_thresholds(metrics: Metrics, settings: Config, least_stale: timedelta) -> None:
+    """Set /healthz's thresholds from the config (at a start and at each reload): no
+    successful poll for three of the longest poll intervals (at least `least_stale`), and the
+    config's `metrics.stuck_after`."""
+    intervals = [settings.poll.interval, *(f.interval for f in settings.feeds if f.interval)]
+    metrics.stale_after = max(least_stale, 3 * max(intervals))
+    metrics.stuck_after = settings.metrics.stuck_after
 
 
 class Metrics:

@@ -101,3 +101,23 @@ async def test_a_reload_hands_the_time_zone_on_and_names_a_new_listener_as_a_res
     said = await apply(diff(old, new), new, parts)
     assert worker.tz == ZoneInfo("Asia/Tokyo")  # alerts of chats without their own /timezone
     assert "a restart is needed for metrics.listen" in said
+
+
+async def test_the_health_thresholds_follow_a_reload(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from bot.config import parse_config
+    from bot.daemon import Daemon
+
+    base = "topics:\n  kuril:\n    title: Kuril\n    query: Kuril\n"
+    old = parse_config(base + "feeds: [{id: a, url: 'http://a.example/'}]\n")
+    new = parse_config(
+        base + "feeds: [{id: a, url: 'http://a.example/', interval: 2h}]\n"
+        "metrics:\n  stuck_after: 3h\n"
+    )
+    daemon = Daemon(old, tmp_path / "config.yaml")
+    assert daemon.metrics.stale_after == timedelta(minutes=15)
+    await daemon._apply(new)
+    # a feed polled every 2 hours is not stale after 15 minutes, nor unhealthy between polls
+    assert daemon.metrics.stale_after == timedelta(hours=6)
+    assert daemon.metrics.stuck_after == timedelta(hours=3)
