@@ -475,9 +475,7 @@ async def test_lang_takes_out_of_a_waiting_digest_the_stories_it_refuses(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
-    await store.run(Store.upsert_subscriber, CHAT, now=T0 - timedelta(1))
-    await store.run(Store.subscribe, CHAT, "kuril", now=T0 - timedelta(1))
-    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    await digest_chat(store)
     for guid, title, lang in (("en-1", "Iturup port reopens", "en"), ("ru-1", "Порт открыт", "ru")):
         url = f"https://n.example/{guid}"
         report = ItemRecord(guid, url, url, title, "", T0, topics=("kuril",), lang=lang)
@@ -493,14 +491,7 @@ async def test_a_digest_too_long_for_one_message_is_not_sent_twice_when_a_later_
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
-    await store.run(Store.upsert_subscriber, CHAT, now=T0 - timedelta(1))
-    await store.run(Store.subscribe, CHAT, "kuril", now=T0 - timedelta(1))
-    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
-    for n in range(30):
-        url = f"https://n.example/{n}"
-        title, summary = f"Story {n} " + "word " * 38, "A sentence about it. " * 10
-        report = ItemRecord(f"g{n}", url, url, title, summary, T0, topics=("kuril",))
-        await store.run(Store.ingest, FeedState(id="f", url="u"), [report], now=T0, alert=True)
+    await long_stories_for_a_digest(store, 30)
     bot_api.fail_retry_after("sendMessage", 120, after=1)  # the second message: 429
     clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
     await step(worker)
@@ -518,14 +509,7 @@ async def test_a_digest_too_long_for_one_message_is_not_sent_twice_when_a_later_
 
 async def test_a_digest_message_refused_fails_its_stories_alone(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
-    await store.run(Store.upsert_subscriber, CHAT, now=T0 - timedelta(1))
-    await store.run(Store.subscribe, CHAT, "kuril", now=T0 - timedelta(1))
-    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
-    for n in range(45):
-        url = f"https://n.example/{n}"
-        title, summary = f"Story {n} " + "word " * 38, "A sentence about it. " * 10
-        report = ItemRecord(f"g{n}", url, url, title, summary, T0, topics=("kuril",))
-        await store.run(Store.ingest, FeedState(id="f", url="u"), [report], now=T0, alert=True)
+    await long_stories_for_a_digest(store, 45)
     bot_api.fail_next("sendMessage", status=400, description="Bad Request: no", after=1)
     clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
     await step(worker)
@@ -533,3 +517,20 @@ async def test_a_digest_message_refused_fails_its_stories_alone(parts, bot_api: 
     states = [row[1] for row in await outbox(store)]
     assert len(bot_api.sent_messages(CHAT)) >= 2  # the messages after the refused one went too
     assert states.count("sent") == shown and states.count("failed") == 45 - shown
+
+
+async def digest_chat(store: AsyncStore) -> None:
+    """CHAT, subscribed to kuril, takes a digest at 18:00 Tokyo time (09:00 UTC)."""
+    await store.run(Store.upsert_subscriber, CHAT, now=T0 - timedelta(1))
+    await store.run(Store.subscribe, CHAT, "kuril", now=T0 - timedelta(1))
+    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+
+
+async def long_stories_for_a_digest(store: AsyncStore, count: int) -> None:
+    """`count` stories queued for CHAT's digest, a dozen or so to a message."""
+    await digest_chat(store)
+    for n in range(count):
+        url = f"https://n.example/{n}"
+        title, summary = f"Story {n} " + "word " * 38, "A sentence about it. " * 10
+        report = ItemRecord(f"g{n}", url, url, title, summary, T0, topics=("kuril",))
+        await store.run(Store.ingest, FeedState(id="f", url="u"), [report], now=T0, alert=True)
