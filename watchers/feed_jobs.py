@@ -6,6 +6,7 @@ never overlap and its next time (interval, cache hints, backoff, Retry-After) is
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,6 @@ log = logging.getLogger(__name__)
 
 PollJob = Callable[[FeedConfig], Awaitable[datetime | None]]
 RETRY = timedelta(minutes=1)  # after a poll job that failed unexpectedly
-AFTER_RUN = timedelta(milliseconds=100)
 
 
 def job_id(feed_id: str) -> str:
@@ -67,12 +67,20 @@ class FeedScheduler:
         except Exception:  # a bug in what follows a poll must not end the feed's polls
             log.exception("feed %s: the poll job failed", feed_id)
             next_at = datetime.now(UTC) + self.retry
-        # not before this run has ended: APScheduler skips, and drops, a job due while one of
-        # the same id runs (one instance per feed)
-        soonest = datetime.now(UTC) + AFTER_RUN
-        current = self.feeds.get(feed_id)
-        if current is not None and current is not feed:
-            # changed while this poll ran: the job `add` made then was dropped so
-            self._schedule(current, soonest)
+        # once this run has ended for the scheduler too: it refuses, and drops, a job whose id
+        # is still running (one instance per feed), as it did the one `add` made for a feed
+        # edited during this poll
+        run = asyncio.current_task()
+        if run is None:
+            self._again(feed, next_at)
+        else:
+            run.add_done_callback(lambda _: self._again(feed, next_at))
+
+    def _again(self, polled: FeedConfig, next_at: datetime | None) -> None:
+        """Schedule the feed's next poll: its config as it is now (edited: at once)."""
+        current = self.feeds.get(polled.id)
+        now = datetime.now(UTC)
+        if current is not None and current is not polled:
+            self._schedule(current, now)
         elif current is not None and next_at is not None:
-            self._schedule(feed, max(next_at, soonest))
+            self._schedule(current, max(next_at, now))
