@@ -85,11 +85,13 @@ class Daemon:
     _app: App | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics(stale_after=STALE, stuck_after=STUCK))
     config_stamp: Stamp | None = None  # the file's, taken before it was read (or when made)
+    _started: Config = field(init=False)  # what a restart would change is measured from this
 
     def __post_init__(self) -> None:
         if self.config_stamp is None:
             self.config_stamp = config_stamp(self.config_path)
         set_health_thresholds(self.metrics, self.settings, STALE)
+        self._started = self.settings
 
     def stop(self) -> None:
         self._stop.set()
@@ -292,7 +294,7 @@ class Daemon:
             ),
             report_queries=report,
         )
-        return await reload.apply(reload.diff(old, new), new, parts)
+        return await reload.apply(reload.diff(old, new, self._started), new, parts)
 
     async def _tell_admins(self, message: str, values: dict[str, str]) -> None:
         """Queue a notice (a msgid and its values: each admin reads it in their language)."""

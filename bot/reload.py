@@ -56,7 +56,9 @@ class ConfigChange:
         return bool(self.added or self.changed or self.removed)
 
 
-def diff(old: Config, new: Config) -> ConfigChange:
+def diff(old: Config, new: Config, started: Config | None = None) -> ConfigChange:
+    """What `new` changes from `old`; what needs a restart, from the config the daemon
+    `started` with (default `old`): an edit after one that needed it needs it still."""
     before = {f.id: f for f in old.feeds}
     after = {f.id: f for f in new.feeds}
     return ConfigChange(
@@ -65,7 +67,7 @@ def diff(old: Config, new: Config) -> ConfigChange:
         removed=tuple(fid for fid in before if fid not in after),
         topics=new.topics != old.topics,
         channels=new.channels != old.channels,
-        restart=tuple(key for key, read in RESTART_KEYS if read(old) != read(new)),
+        restart=tuple(key for key, read in RESTART_KEYS if read(started or old) != read(new)),
         queries=(_queries(old), _queries(new)) if _queries(old) != _queries(new) else None,
     )
 

@@ -121,3 +121,20 @@ async def test_the_health_thresholds_follow_a_reload(tmp_path: Path) -> None:
     # a feed polled every 2 hours is not stale after 15 minutes, nor unhealthy between polls
     assert daemon.metrics.stale_after == timedelta(hours=6)
     assert daemon.metrics.stuck_after == timedelta(hours=3)
+
+
+async def test_a_change_that_needs_a_restart_is_named_at_every_reload_until_one(
+    tmp_path: Path,
+) -> None:
+    from bot.config import parse_config
+    from bot.daemon import Daemon
+
+    base = "topics:\n  kuril:\n    title: Kuril\n    query: Kuril\nfeeds: []\n"
+    listening = "metrics:\n  listen: '127.0.0.1:9464'\n"
+    daemon = Daemon(parse_config(base), tmp_path / "config.yaml")  # no listener started
+    first = await daemon._apply(parse_config(base + listening))
+    then = await daemon._apply(
+        parse_config(base.replace("Kuril\n", "Kuril OR Iturup\n") + listening)
+    )
+    assert "a restart is needed for metrics.listen" in first
+    assert "a restart is needed for metrics.listen" in then  # /mywatch's address stays unserved
