@@ -8,10 +8,10 @@ from datetime import datetime
 from store.base import StoreBase
 from store.records import WATCH_PREFIX, ChatPrefs, Subscriber, Watch, prefs_of, watch_id
 
-# A chat's settings, each with the value it has when unset (coalesce takes the other chat's)
-_KEPT = (
-    ("timezone", "''"), ("digest", "''"), ("quiet", "''"), ("muted_until", "0"),
-    ("language", "''"), ("news_langs", "''"), ("report", "''"), ("spikes", "0"),
+# A chat's settings, which a group upgraded to a supergroup takes along
+_SETTINGS = (
+    "timezone", "digest", "quiet", "muted_until", "language", "news_langs", "report",
+    "report_sent_at", "spikes",
 )  # fmt: skip
 
 
@@ -139,16 +139,14 @@ class ChatVerbs(StoreBase):
                 )
                 self.db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [old_chat_id])
             if self._one("SELECT 1 AS x FROM subscribers WHERE chat_id = ?", [new_chat_id]):
-                # recorded under its new id already (a command there before a send failed):
-                # the settings it has not set there are the group's
-                group = "(SELECT {c} FROM subscribers WHERE chat_id = ?)"
+                # recorded under its new id already (a command there before a send failed,
+                # which gave it its sender's language and no more): the group's settings win
+                taken = [
+                    f"{c} = (SELECT {c} FROM subscribers WHERE chat_id = ?)" for c in _SETTINGS
+                ]
                 self.db.execute(
-                    "UPDATE subscribers SET"
-                    + ",".join(
-                        f" {c} = coalesce(nullif({c}, {d}), {group.format(c=c)})" for c, d in _KEPT
-                    )
-                    + " WHERE chat_id = ?",
-                    [*(old_chat_id for _ in _KEPT), new_chat_id],
+                    f"UPDATE subscribers SET {', '.join(taken)} WHERE chat_id = ?",
+                    [*(old_chat_id for _ in _SETTINGS), new_chat_id],
                 )
                 self.db.execute("DELETE FROM subscribers WHERE chat_id = ?", [old_chat_id])
             else:

@@ -482,13 +482,15 @@ def test_a_supergroup_recorded_before_its_migration_keeps_the_groups_settings(
 ) -> None:
     store.upsert_subscriber(-1, now=T0, chat_type="group")
     store.set_prefs(-1, now=T0, timezone="Asia/Tokyo", digest="daily 08:00")
+    store.set_language(-1, "ru")
     store.add_watch(-1, "Shikotan", now=T0, limit=10)
     # someone wrote in the supergroup before a send to the group failed with its new id
-    store.upsert_subscriber(-100123, now=T0, chat_type="supergroup")
-    store.set_prefs(-100123, now=T0, digest="daily 09:00")
+    store.upsert_subscriber(-100123, now=T0, chat_type="supergroup", language_code="en")
+    store.set_language(-100123, "en")  # what a command there adopts: its sender's language
     store.migrate_chat(-1, -100123, now=T0)
     prefs = store.prefs(-100123)
-    assert prefs is not None and (prefs.timezone, prefs.digest) == ("Asia/Tokyo", "daily 09:00")
+    assert prefs is not None and (prefs.timezone, prefs.digest) == ("Asia/Tokyo", "daily 08:00")
+    assert store.language(-100123) == "ru"
     assert [w.chat_id for w in store.watches()] == [-100123]
 
 
