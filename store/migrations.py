@@ -334,6 +334,22 @@ def m018_first_poll_items(db: Database) -> None:
     db.table("items").add_column("first_poll", int, not_null_default=0)
 
 
+@migrations()
+def m019_watch_ids_never_reused(db: Database) -> None:
+    # items keep the topic id "@w<id>" of each watch they matched: a removed watch's id given
+    # to another chat's new watch would show it the first chat's matches (its Atom feed)
+    db.execute(
+        "CREATE TABLE watches_kept (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " chat_id INTEGER NOT NULL, query TEXT NOT NULL, created_at REAL NOT NULL,"
+        " filed_under TEXT, filed_by TEXT)"
+    )
+    db.execute("INSERT INTO watches_kept SELECT id, chat_id, query, created_at,"
+               " filed_under, filed_by FROM watches")  # fmt: skip
+    db.execute("DROP TABLE watches")
+    db.execute("ALTER TABLE watches_kept RENAME TO watches")
+    db.execute('CREATE UNIQUE INDEX "idx_watches_chat_id_query" ON "watches" ("chat_id", "query")')
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

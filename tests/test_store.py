@@ -503,3 +503,14 @@ def test_weekly_reports_and_spike_notices_are_in_the_chats_language(store: Store
     [chat] = store.report_chats()
     [spike] = store.spike_chats("kuril")
     assert chat.language_code == spike.language_code == "ja"
+
+
+def test_a_removed_watchs_id_is_never_given_to_another_watch(store: Store) -> None:
+    """Items keep the ids of the watches they matched: a reused id would show one chat's
+    matches to another (its watches' Atom feed)."""
+    store.upsert_subscriber(1, now=T0)
+    store.upsert_subscriber(2, now=T0)
+    alice = store.add_watch(1, "Shikotan", now=T0, limit=10)
+    assert alice is not None and store.remove_watch(1, 1) is not None
+    boris = store.add_watch(2, "Iturup", now=T0, limit=10)
+    assert boris is not None and boris.id != alice.id
