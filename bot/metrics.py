@@ -6,6 +6,7 @@ own and only reads numbers, so a slow scraper never touches the event loop or th
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -114,8 +115,15 @@ class Metrics:
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that went silent (timed out) or hung up is no bug to print a traceback for
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = 10  # seconds a client may stay silent: an idle one must not hold a thread for ever
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 

@@ -156,3 +156,8 @@ def test_a_topic_feed_speaks_the_language_the_reader_asks_for(
 @given(st.text(max_size=300))
 def test_any_accept_language_header_gives_one_of_the_bots_languages(header: str) -> None:
     assert accepted(header) in LANGUAGES
+
+
+def test_a_self_link_from_a_hostile_host_header_still_makes_valid_xml() -> None:
+    info = FeedInfo("urn:kurilwatch:topic:kuril", "kurilwatch", "http://e.org\x01\x1b/feeds/k.atom")
+    check_rfc4287(build_feed(info, []))  # the Host header names the self link

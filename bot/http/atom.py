@@ -49,7 +49,9 @@ def build_feed(info: FeedInfo, stories: Sequence[Story]) -> bytes:
     ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        element = ET.SubElement(
+            parent, f"{{{ATOM}}}{tag}", {name: clean(value) for name, value in attrs.items()}
+        )
         if text is not None:
             element.text = clean(text)
         return element
