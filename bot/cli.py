@@ -255,13 +255,9 @@ def match_lines(settings: Config, source: TextIO, out: TextIO, *, explain: bool 
         if not line.strip():
             continue
         try:
-            obj = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
-        except json.JSONDecodeError as exc:
-            return _fail(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
-        except RecursionError:
-            return _fail(f"line {number}: not valid JSON here (nested too deeply)")
-        except ValueError as exc:  # 1e999, NaN, an integer of thousands of digits
-            return _fail(f"line {number}: not valid JSON here ({exc})")
+            obj = json_value(line)
+        except ValueError as exc:
+            return _fail(f"line {number}: {exc}")
         if not isinstance(obj, dict):
             return _fail(f"line {number}: expected a JSON object with at least id and title")
         problem = _check_fields(obj)
@@ -284,7 +280,7 @@ def match_lines(settings: Config, source: TextIO, out: TextIO, *, explain: bool 
                 m.topic_id: [{"term": h.term, "field": h.field, "offset": h.offset} for h in m.hits]
                 for m in matches
             }
-        out.write(_json_line(result) + "\n")
+        out.write(json_line(result) + "\n")
         out.flush()
     return 0
 
@@ -302,6 +298,19 @@ def _text(value: str, cap: int) -> str:
     return value[:cap]
 
 
+def json_value(line: str) -> Any:
+    """The JSON value of an input line of `match` or `stories`; a ValueError that says what is
+    wrong (not JSON, nested too deeply, NaN, 1e999, an integer of thousands of digits)."""
+    try:
+        return json.loads(line, parse_constant=_no_constant, parse_float=_finite)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON here (nested too deeply)") from None
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON here ({exc})") from None
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -313,7 +322,7 @@ def _finite(text: str) -> float:
     return value
 
 
-def _json_line(result: dict[str, Any]) -> str:
+def json_line(result: dict[str, Any]) -> str:
     """One JSON line; an id with a lone surrogate (valid in JSON, not in UTF-8) is written with
     \\u escapes, so the caller gets back the id it sent, as valid JSON."""
     line = json.dumps(result, ensure_ascii=False)

@@ -8,7 +8,6 @@ the daemon need not run, and when it does they read the same store beside it (SQ
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.cli import EXIT_USAGE
+from bot.cli import EXIT_USAGE, json_line, json_value
 from bot.config import Config
 from store import AsyncStore, Stats, Store
 from watchers.fetch import Fetcher, FetchLimits
@@ -289,9 +288,9 @@ def story_lines(source: TextIO, out: TextIO) -> int:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            return _stories_fail(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+            obj = json_value(line)
+        except ValueError as exc:
+            return _stories_fail(f"line {number}: {exc}")
         if not isinstance(obj, dict):
             return _stories_fail(
                 f"line {number}: expected a JSON object with id, title and published"
@@ -310,7 +309,7 @@ def story_lines(source: TextIO, out: TextIO) -> int:
         )
         story = replay.place(obj["id"], title, summary, published, obj.get("link") or "")
         try:
-            out.write(json.dumps({"id": obj["id"], "story": story}, ensure_ascii=False) + "\n")
+            out.write(json_line({"id": obj["id"], "story": story}) + "\n")
         except BrokenPipeError:  # `| head`: the reader has all it wants
             return 0
     out.flush()

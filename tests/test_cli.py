@@ -208,6 +208,10 @@ def test_stories_places_each_report_in_order() -> None:
         (lines({"id": 1, "title": "t", "published": "yesterday"}), "line 1: 'published' is not"),
         (lines({"title": "t", "published": "2026-01-01"}), "line 1: missing key 'id'"),
         (lines({"id": 1, "title": 3, "published": "2026-01-01"}), "line 1: 'title' must be"),
+        ('{"id": NaN, "title": "t", "published": "2026-01-01"}\n', "line 1: not valid JSON"),
+        ('{"id": 1e999, "title": "t", "published": "2026-01-01"}\n', "line 1: not valid JSON"),
+        ("[" * 100_000 + "\n", "line 1: not valid JSON here (nested too deeply)"),
+        ('{"id": ' + "9" * 5000 + "}\n", "line 1: not valid JSON here"),
     ],
 )
 def test_stories_bad_line_exits_2_naming_the_line(stdin: str, message: str) -> None:
@@ -237,3 +241,10 @@ def test_stories_of_the_uci_stream_are_fewer_than_its_reports() -> None:
         seen.add(o["id"])
     assert len({o["story"] for o in out}) < len(out)
     assert sum(by_id[o["id"]] != by_id[o["story"]] for o in out) <= len(out) // 20
+
+
+def test_stories_echoes_an_id_of_a_lone_surrogate_as_valid_json() -> None:
+    line = '{"id": "\\ud800", "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}\n'
+    result = kurilwatch("stories", "--config", CONFIG, stdin=line)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"id": "\ud800", "story": "\ud800"}
