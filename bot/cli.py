@@ -69,10 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument(
         "--against", default="config.yaml", help="the running config (default: %(default)s)"
     )
-    backtest.add_argument("--days", type=int, default=30, help="period (default: %(default)s)")
+    backtest.add_argument("--days", type=_days, default=30, help="period (default: %(default)s)")
     backtest.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     feedback = command("feedback", "the 'Not relevant' presses by topic, with suggested exclusions")
-    feedback.add_argument("--days", type=int, default=30, help="period (default: %(default)s)")
+    feedback.add_argument("--days", type=_days, default=30, help="period (default: %(default)s)")
     export = command("export", "matched stories with their outlets and times, as CSV or JSON lines")
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     export.add_argument("--topic", metavar="ID", help="only this topic's stories")
@@ -206,6 +206,10 @@ def _archive_command(args: argparse.Namespace, settings: Config) -> int:
     if args.command == "export":
         from bot.operator.export import run_export
 
+        if args.topic is not None and args.topic not in settings.topics:
+            known = ", ".join(settings.topics)
+            return _usage(f"kurilwatch export: no topic {args.topic!r}; topics: {known}")
+
         return run_export(settings, args.format, args.topic, args.since, sys.stdout)
     from bot.operator.backtest import run_backtest
 
@@ -309,6 +313,18 @@ def json_value(line: str) -> Any:
         raise ValueError("not valid JSON here (nested too deeply)") from None
     except ValueError as exc:
         raise ValueError(f"not valid JSON here ({exc})") from None
+
+
+def _days(text: str) -> int:
+    """A --days argument: a whole number of days, 1 to 3650 (ten years)."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 3650:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days from 1 to 3650")
+    return int(text)
+
+
+def _usage(message: str) -> int:
+    print(message, file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _no_constant(name: str) -> Any:

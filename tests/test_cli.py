@@ -248,3 +248,23 @@ def test_stories_echoes_an_id_of_a_lone_surrogate_as_valid_json() -> None:
     result = kurilwatch("stories", "--config", CONFIG, stdin=line)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"id": "\ud800", "story": "\ud800"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["backtest", "--against", "x.yaml", "--days", "99999999"],
+        ["feedback", "--days", "-1"],
+        ["feedback", "--days", "²"],
+        ["export", "--topic", "kurli"],
+        ["trend", "--topic", "kuril", "--csv", "no/such/folder/k.csv"],
+    ],
+)
+def test_an_operator_command_with_an_argument_out_of_range_exits_2_naming_it(
+    tmp_path: Path, args: list[str]
+) -> None:
+    config = write_config(tmp_path, {})
+    result = kurilwatch(*args, "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    named = {"backtest": "--days", "feedback": "--days", "export": "kurli", "trend": "folder"}
+    assert named[args[0]] in result.stderr and "Traceback" not in result.stderr
