@@ -228,15 +228,15 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             }
         # the configured topics only: an item may match the watches of more chats than SQLite
         # takes variables, and `watch_chats` reads those in batches
-        topics = [t for t in item.topics if watch_id(t) is None]
-        marks = ",".join("?" * len(topics))
+        configured = [t for t in item.topics if watch_id(t) is None]
+        marks = ",".join("?" * len(configured))
         chats: dict[int, list[str]] = {}
         for row in self.db.query(
             "SELECT s.chat_id, s.topic_id FROM subscriptions s"
             " JOIN subscribers c ON c.chat_id = s.chat_id"
             f" WHERE c.active = 1 AND s.topic_id IN ({marks}) AND s.created_at <= ?"
             " ORDER BY s.chat_id, s.topic_id",
-            [*topics, now],
+            [*configured, now],
         ):
             chats.setdefault(row["chat_id"], []).append(row["topic_id"])
         for chat_id, watched in self.watch_chats(list(item.topics)).items():
