@@ -226,6 +226,19 @@ def test_a_town_in_a_title_is_on_its_island() -> None:
     assert not crossing_conflict(strait, sketch("色丹島沖で日本漁船拿捕", "色丹島沖で拿捕された。"))
 
 
+def test_one_quake_is_placed_in_many_ways_and_two_islands_still_make_two() -> None:
+    town = sketch("M6.3 quake strikes northern Kurils, tsunami alert for Severo-Kurilsk", "")
+    islands = sketch("千島列島でM6.3の地震　津波の影響なし", "震源は千島列島付近。")
+    epicentre = sketch("Землетрясение магнитудой 6,3 у Харимкотана", "Толчки ощутили на Парамушире.")
+    assert town.title_places == {"paramushir"} and not islands.places
+    assert not crossing_conflict(islands, town) and not crossing_conflict(epicentre, town)
+    # the same magnitude elsewhere, and another magnitude where the title names no island
+    assert crossing_conflict(sketch("Землетрясение магнитудой 6,3 у Итурупа", ""), town)
+    assert crossing_conflict(sketch("千島列島でM5.6の地震", ""), town)
+    # without a magnitude in both titles, an island one names and the other does not splits
+    assert crossing_conflict(sketch("千島列島で地震　津波の影響なし", ""), town)
+
+
 @pytest.mark.parametrize("by_text", [False, True])
 def test_a_report_is_looked_up_by_its_towns_island_however_added(by_text: bool) -> None:
     index, title = StoryIndex(), "В Северо-Курильске 120 человек эвакуировали из-за оползня"

@@ -199,8 +199,10 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
             not quantities_agree(a.title_numbers, b.numbers)
             and not quantities_agree(b.title_numbers, a.numbers)
         )
-        or not a.title_places <= b.places
-        or not b.title_places <= a.places
+        or (
+            not (a.title_places <= b.places and b.title_places <= a.places)
+            and not _one_quake(a, b)
+        )
         or bool(a.places and b.places and not a.places & b.places)  # two islands: two events
         or _other_day(a, b)
         or _other_day(b, a)
@@ -229,6 +231,16 @@ def _other_quake(a: Sketch, b: Sketch) -> bool:
     readings of one quake (JMA, USGS, the Russian survey) differ by up to about 0.3."""
     return bool(a.magnitudes and b.magnitudes) and all(
         abs(float(x) - float(y)) > SAME_QUAKE for x in a.magnitudes for y in b.magnitudes
+    )
+
+
+def _one_quake(a: Sketch, b: Sketch) -> bool:
+    """Both titles give a quake's magnitude, within `SAME_QUAKE`: a quake is placed in many
+    ways (its nearest island, a town under a tsunami alert, "northern Kurils", 千島列島), so an
+    island one report names and the other does not is no other quake's; two islands named
+    apart still are (`crossing_conflict`)."""
+    return any(
+        abs(float(x) - float(y)) <= SAME_QUAKE for x in a.magnitudes for y in b.magnitudes
     )
 
 
