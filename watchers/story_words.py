@@ -54,9 +54,11 @@ _PLACES = {
     "ketoi": ("ketoi", "ketoy", "кетоя", "кетое", "ケトイ", "計吐夷"),  # кетой is chum salmon
     "rasshua": ("rasshua", "расшуа", "ラシュワ", "羅処和"),
     "ushishir": ("ushishir", "ушишир", "ウシシル", "宇志知"),
-    "chirpoi": ("chirpoi", "чирпо", "チルポイ", "知理保以"),
+    "chirpoi": ("chirpoi", "chirpoy", "чирпо", "チルポイ", "知理保以"),
     "ekarma": ("ekarma", "экарм", "エカルマ"),
     "chirinkotan": ("chirinkotan", "чиринкотан", "チリンコタン"),
+    "raikoke": ("raikoke", "райкоке", "ライコケ", "雷公計"),
+    "makanrushi": ("makanrushi", "маканруши", "マカンルシ", "磨勘留"),
     "atlasov": ("alaid", "алаид", "阿頼度"),  # by its volcano: Atlasov is also a surname
 }
 # The two parties, by their names, capitals, governments and adjectives: "Tokyo protests" and
