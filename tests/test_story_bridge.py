@@ -229,7 +229,9 @@ def test_a_town_in_a_title_is_on_its_island() -> None:
 def test_one_quake_is_placed_in_many_ways_and_two_islands_still_make_two() -> None:
     town = sketch("M6.3 quake strikes northern Kurils, tsunami alert for Severo-Kurilsk", "")
     islands = sketch("千島列島でM6.3の地震　津波の影響なし", "震源は千島列島付近。")
-    epicentre = sketch("Землетрясение магнитудой 6,3 у Харимкотана", "Толчки ощутили на Парамушире.")
+    epicentre = sketch(
+        "Землетрясение магнитудой 6,3 у Харимкотана", "Толчки ощутили на Парамушире."
+    )
     assert town.title_places == {"paramushir"} and not islands.places
     assert not crossing_conflict(islands, town) and not crossing_conflict(epicentre, town)
     # the same magnitude elsewhere, and another magnitude where the title names no island
@@ -371,6 +373,34 @@ def test_reports_of_other_languages_leave_a_story_open_to_its_own() -> None:
         "An earthquake of magnitude 6.1 struck off Etorofu on Tuesday.",
     )
     assert index.find(paraphrase, T0 + 2 * HOUR) == 1
+
+
+def test_sakhalins_news_crosses_languages_as_the_islands_does() -> None:
+    replay = StoryReplay()
+    opened = [
+        replay.place(str(n), title, lead, T0 + n * HOUR)
+        for n, (title, lead) in enumerate(
+            [
+                (
+                    "Sakhalin opens first hydrogen filling station in Yuzhno-Sakhalinsk",
+                    "The first hydrogen filling station in Sakhalin Region opened on Tuesday.",
+                ),
+                (
+                    "На Сахалине открыли первую водородную заправку",
+                    "Первая в регионе водородная АЗС заработала во вторник.",
+                ),
+                (
+                    "サハリンで初の水素ステーション開業",
+                    "州都で火曜日、初の水素ステーションが開業した。",
+                ),
+            ]
+        )
+    ]
+    assert opened == ["0", "0", "0"]
+    storm = replay.place(
+        "storm", "На Сахалине закрыли паромную переправу из-за шторма", "Паромы не ходят.", T0
+    )
+    assert storm == "storm"
 
 
 def test_other_news_does_not_cross_languages() -> None:

@@ -134,8 +134,12 @@ def sketch(
 
 def is_local(islands: frozenset[str], actors: frozenset[str], words: Sequence[str]) -> bool:
     """Whether a report is the islands' news: it names an island, a person or place of
-    `watchers.story_bridge` there, or the Kurils (`islands`, `actors` and `words` its own)."""
-    return bool(islands or actors & LOCAL_PLACES or KURIL_LEXICON.find(words))
+    `watchers.story_bridge` there, the Kurils, or Sakhalin, the region that governs them and
+    whose news the topics let through is of the same kinds (a ferry, a bridge, an LNG deal)
+    (`islands`, `actors` and `words` its own)."""
+    return bool(
+        islands or actors & LOCAL_PLACES or "sakhalin" in actors or KURIL_LEXICON.find(words)
+    )
 
 
 def title_places(title: str, words: list[str] | None = None) -> frozenset[str]:
@@ -200,8 +204,7 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
             and not quantities_agree(b.title_numbers, a.numbers)
         )
         or (
-            not (a.title_places <= b.places and b.title_places <= a.places)
-            and not _one_quake(a, b)
+            not (a.title_places <= b.places and b.title_places <= a.places) and not _one_quake(a, b)
         )
         or bool(a.places and b.places and not a.places & b.places)  # two islands: two events
         or _other_day(a, b)
@@ -239,9 +242,7 @@ def _one_quake(a: Sketch, b: Sketch) -> bool:
     ways (its nearest island, a town under a tsunami alert, "northern Kurils", 千島列島), so an
     island one report names and the other does not is no other quake's; two islands named
     apart still are (`crossing_conflict`)."""
-    return any(
-        abs(float(x) - float(y)) <= SAME_QUAKE for x in a.magnitudes for y in b.magnitudes
-    )
+    return any(abs(float(x) - float(y)) <= SAME_QUAKE for x in a.magnitudes for y in b.magnitudes)
 
 
 def _other_day(a: Sketch, b: Sketch) -> bool:
