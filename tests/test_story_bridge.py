@@ -163,6 +163,15 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Fire breaks out at newly opened school on Shikotan", {"fire", "opening"}, set()),
         ("Shelters opened after M6.1 quake on Iturup", {"opening", "quake"}, set()),
         ("地震で新設の防潮堤に被害", {"quake"}, set()),
+        # a seawall built against tsunamis is an opening as 完成 is; a suspended term a verdict
+        ("Tsunami seawall completed in Kurilsk", {"opening", "quake"}, set()),
+        ("В Курильске достроили защитную дамбу от цунами", {"opening", "quake"}, set()),
+        ("紗那に防潮堤が完成", {"opening"}, set()),
+        ("Nemuro trader gets suspended term", {"court", "halt"}, {"nemuro"}),
+        # "условный" is a mock attack as often: a suspended term names drills too
+        ("Японский суд дал условный срок экспортеру", {"court", "drills"}, set()),
+        ("Артиллеристы поразили условные цели на Кунашире", {"drills"}, set()),
+        ("千島列島・新知島で露研究者2人が不明", {"search"}, set()),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:

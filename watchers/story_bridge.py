@@ -77,7 +77,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "search": (
         "missing", "rescu", "пропал", "пропавш", "спас", "поиск", "行方不明", "安否不明", "不明者",
-        "救助", "捜索",
+        "人が不明", "人不明", "員が不明", "救助", "捜索",
     ),
     # whole Russian words (Медведев is no bear, Китов no whale); クマ only before a particle
     # or as "bear sighted" (not ブックマーク)
@@ -143,7 +143,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "opening": (
         "open$", "opens$", "opened$", "inaugurat", "unveil", "commissioned$", "into service",
-        "открыл", "в строй", "в эксплуатацию", "完成",
+        "completed$", "открыл", "в строй", "в эксплуатацию", "достроил", "достроен", "完成",
         "открыт", "открыва", "заработал", "запущ", "запуст", "開業", "開所", "開校", "開設",
         "稼働", "開通", "運用開始", "開園",
     ),
@@ -186,8 +186,10 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "customs", "tax-free", "tax break", "таможен", "льгот", "関税", "特区", "免税",
     ),
     "election": ("election", "elect$", "elected$", "vote", "выбор", "голосова", "選挙", "投票"),
-    "court": ("court$", "courts$", "fined$", "sentenc", "суд$", "суде$", "штраф", "оштраф",
-              "приговор", "裁判", "判決", "罰金"),
+    "court": ("court$", "courts$", "fined$", "sentenc", "suspended term", "prison term",
+              "jail term", "суд$", "суде$", "штраф", "оштраф", "приговор", "условный срок",
+              "условного срока", "условному сроку",
+              "裁判", "判決", "罰金", "執行猶予"),
 }  # fmt: skip
 
 # People and places that outlets of every language name, by the forms their names take.

@@ -36,6 +36,9 @@ STAGES: Mapping[str, tuple[str, ...]] = {
     ),
     "case:5": (  # the verdict
         "sentenced", "sentences$", "convict", "acquit", "jails$", "found guilty", "verdict",
+        "suspended term", "suspended sentence", "prison term", "jail term", "условный срок",
+        "условного срока", "условному сроку",
+        "執行猶予",
         "приговор", "осужден", "осуждён", "оправдал", "оправдан", "признал виновн",
         "признали виновн", "判決", "実刑",
     ),
