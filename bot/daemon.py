@@ -25,7 +25,7 @@ from bot.http.feeds import FeedsApp
 from bot.i18n import EN, N_, Texts
 from bot.insights import jobs
 from bot.interrupt import stop_on_signals
-from bot.metrics import Metrics, MetricsServer, set_health_thresholds
+from bot.metrics import Metrics, MetricsServer, configure_metrics
 from bot.operator.backtest import report_reload
 from bot.reload import config_topics, delivery_settings
 from bot.telegram.channels import add_channels
@@ -90,7 +90,7 @@ class Daemon:
     def __post_init__(self) -> None:
         if self.config_stamp is None:
             self.config_stamp = config_stamp(self.config_path)
-        set_health_thresholds(self.metrics, self.settings, STALE)
+        configure_metrics(self.metrics, self.settings, STALE)
         self._started = self.settings
 
     def stop(self) -> None:
@@ -276,7 +276,7 @@ class Daemon:
 
     async def _apply(self, new: Config) -> str:
         old, self.settings = self.settings, new
-        set_health_thresholds(self.metrics, new, STALE)
+        configure_metrics(self.metrics, new, STALE)
         store, app = self._store, self._app
         report = None
         if store is not None:
