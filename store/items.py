@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from store.feeds import FeedVerbs
-from store.outbox import OutboxVerbs
+from store.outbox import ALSO_WINDOW, JOIN_WINDOW, OutboxVerbs
 from store.records import (
     FeedState,
     IngestResult,
@@ -29,6 +29,9 @@ from store.vectors import VectorVerbs
 
 FINGERPRINT_WINDOW = timedelta(days=7)  # a re-issued item's text is matched this far back
 INDEX_EVERY = 1000  # items stored before they are added to the search index together
+# A story's mute or follow acts on its alerts' "Also:" edits and follow-ups: an alert is queued
+# at most JOIN_WINDOW after the story's first report, and takes them for ALSO_WINDOW after that.
+CONTROLS_FOR = JOIN_WINDOW + ALSO_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +260,9 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         """Drop the text of items older than `text_for` and whole items older than `keys_for`.
 
         A compacted item keeps its guid, canonical URL, fingerprint and story: an old item that
-        returns to a feed is still known and alerts nobody. Returns (compacted, deleted).
+        returns to a feed is still known and alerts nobody. A story's mutes and follows go once
+        they can act on no alert (`CONTROLS_FOR`), "Not relevant" presses with their item (the
+        report reads them with it). Returns (compacted, deleted).
         """
         text_before = (now - text_for).timestamp()
         keys_before = (now - keys_for).timestamp()
@@ -282,6 +287,15 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
                 "DELETE FROM items WHERE fetched_at < ? AND id NOT IN (SELECT item_id FROM outbox)",
                 [keys_before],
             ).rowcount
+            self.db.execute(
+                "DELETE FROM story_controls WHERE NOT EXISTS (SELECT 1 FROM items"
+                " WHERE items.id = story_controls.story_id AND items.fetched_at >= ?)",
+                [(now - CONTROLS_FOR).timestamp()],
+            )
+            self.db.execute(
+                "DELETE FROM feedback WHERE NOT EXISTS"
+                " (SELECT 1 FROM items WHERE items.id = feedback.item_id)"
+            )
             self.prune_title_vectors(now)
         return compacted, deleted
 
