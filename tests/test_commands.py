@@ -36,6 +36,7 @@ class Bot:
     clock: Clock
     recompiled: list[int] = field(default_factory=list)
     woken: list[int] = field(default_factory=list)
+    ctx: BotContext | None = None
 
     async def say(self, text: str, chat_id: int = USER, **kwargs: Any) -> str:
         """Send `text` as a user in `chat_id`; the bot's (first) reply."""
@@ -67,6 +68,7 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
         wake=lambda: harness.woken.append(1),
     )
     install(app, ctx)
+    harness.ctx = ctx
     async with running(app):
         yield harness
     await store.close()
@@ -234,6 +236,17 @@ async def test_admin_commands_are_refused_to_others(bot: Bot) -> None:
     notices = await bot.store.run(Store.notices)
     assert {n["chat_id"] for n in notices} == {USER, ADMIN}
     assert {n["text"] for n in notices} == {"New topic soon"}
+
+
+async def test_feeds_lists_the_configured_feeds_not_every_feed_ever_polled(bot: Bot) -> None:
+    await bot.say("/start", chat_id=ADMIN)
+    for feed_id in ("tass", "gone"):
+        state = FeedState(id=feed_id, url="u", consecutive_errors=3, last_error="HTTP 503")
+        await bot.store.run(Store.save_feed_state, state)
+    assert bot.ctx is not None
+    bot.ctx.feeds = (("tass", "TASS"),)  # a reload removed "gone" from the config
+    text = await bot.say("/feeds", chat_id=ADMIN)
+    assert "<code>tass</code>" in text and "gone" not in text
 
 
 async def test_help_lists_every_command_and_readme_documents_them(bot: Bot) -> None:
