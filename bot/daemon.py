@@ -149,7 +149,7 @@ class Daemon:
             )
             await pool.start()
             await poller.load_stories()
-            feeds = FeedScheduler(scheduler, poll_job)
+            feeds = FeedScheduler(scheduler, poll_job, forget=poller.forget)
             self._feeds = feeds
             await self._schedule(feeds, store)
             scheduler.add_job(
