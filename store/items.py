@@ -134,7 +134,8 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
     ) -> IngestResult:
         """Save the feed's state and its new items and queue alerts for new stories, atomically.
 
-        An item is new unless its feed has its guid already; `place_items` decides its story.
+        An item is new unless its feed has its guid already, or the same item under another
+        (`_unrepeated`); `place_items` decides its story.
         A new item that joins a known story is not alerted again. With `alert` false (the first
         poll of a feed) items are recorded only.
         """
@@ -142,7 +143,9 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         fetched_at = now.timestamp()
         with self.db.atomic():
             self.save_feed_state(state)
-            fresh = unseen(records, self.known_guids(feed_id, (r.guid for r in records)))
+            fresh = self._unrepeated(
+                feed_id, unseen(records, self.known_guids(feed_id, (r.guid for r in records)))
+            )
             # ids are given here, so that a new story's id (its first item's) is known at insert
             (first_id,) = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()
             placed = place_items(
@@ -179,6 +182,25 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         stored = tuple(item for item, _ in items)
         new_stories = tuple(item for item, p in items if p.new_story)
         return IngestResult(stored, new_stories, queued)
+
+    def _unrepeated(self, feed_id: str, records: list[ItemRecord]) -> list[ItemRecord]:
+        """The records unless the feed gave one before under another guid, unchanged (its URL,
+        title and summary): a feed that makes new guids at every fetch must not store its items
+        again at every poll, for as long as the keys are kept."""
+        urls = list(dict.fromkeys(r.canonical_url for r in records if r.canonical_url))
+        stored: set[tuple[str, str, str]] = set()
+        for start in range(0, len(urls), 500):
+            chunk = urls[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            stored.update(
+                (row[0], row[1], row[2])
+                for row in self.db.execute(
+                    f"SELECT canonical_url, title, summary FROM items WHERE canonical_url IN"
+                    f" ({marks}) AND feed_id = ?",
+                    [*chunk, feed_id],
+                )
+            )
+        return [r for r in records if (r.canonical_url, r.title, r.summary) not in stored]
 
     def _stories_of(self, column: str, keys: Sequence[str], since: float) -> dict[str, int]:
         """The story of the earliest item with each key in `column`, fetched since `since`."""
