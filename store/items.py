@@ -284,7 +284,7 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         A compacted item keeps its guid, canonical URL, fingerprint and story: an old item that
         returns to a feed is still known and alerts nobody. A story's mutes and follows go once
         they can act on no alert (`CONTROLS_FOR`), "Not relevant" presses with their item (the
-        report reads them with it). Returns (compacted, deleted).
+        report reads them with it), spikes with the text. Returns (compacted, deleted).
         """
         text_before = (now - text_for).timestamp()
         keys_before = (now - keys_for).timestamp()
@@ -309,6 +309,8 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
                 "DELETE FROM items WHERE fetched_at < ? AND id NOT IN (SELECT item_id FROM outbox)",
                 [keys_before],
             ).rowcount
+            # only a topic's last spike is read (a spike holds its topic quiet for 12 hours)
+            self.db.execute("DELETE FROM spikes WHERE detected_at < ?", [text_before])
             self.db.execute(
                 "DELETE FROM story_controls WHERE NOT EXISTS (SELECT 1 FROM items"
                 " WHERE items.id = story_controls.story_id AND items.fetched_at >= ?)",

@@ -547,3 +547,12 @@ def test_prune_forgets_feedback_with_the_item_it_was_about(store: Store) -> None
     # the report reads a press with its item: one whose item is deleted is never read again
     assert [f.item_id for f in store.feedback()] == [recent.id]
     assert [r.item_id for r in store.feedback_rows(T0)] == [recent.id]
+
+
+def test_prune_forgets_spikes_once_they_no_longer_hold_a_topic_quiet(store: Store) -> None:
+    for days in range(200):  # a busy topic, every day, for months
+        store.record_spike("kuril", 9, {}, now=T0 + timedelta(days=days))
+    now = T0 + timedelta(days=200)
+    store.prune(now=now, text_for=timedelta(days=90), keys_for=timedelta(days=365))
+    assert store.db.execute("SELECT count(*) FROM spikes").fetchone()[0] == 90
+    assert store.last_spike_at("kuril") == T0 + timedelta(days=199)
