@@ -30,7 +30,7 @@ from bot.operator.backtest import report_reload
 from bot.reload import config_topics, delivery_settings
 from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands
-from bot.telegram.updates import build_application
+from bot.telegram.updates import PollErrors, build_application
 from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
@@ -455,7 +455,7 @@ class Daemon:
         await self._add_channels(app, store)
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=10)
+        await app.updater.start_polling(poll_interval=0.0, timeout=10, error_callback=PollErrors())
         self.delivery = DeliveryWorker(
             store,
             app.bot,
