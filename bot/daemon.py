@@ -350,10 +350,10 @@ class Daemon:
         await add_channels(app.bot, store, self.settings.channels, now=datetime.now(UTC))
 
     async def _housekeeping(self, store: AsyncStore, poller: Poller) -> None:
-        """Daily: compact old items (dedup keys stay), forget old story candidates, unused words."""
+        """Daily: compact old items (dedup keys stay), forget old stories, tidy the watches."""
         now = datetime.now(UTC)
         await poller.prune_stories(now)
-        await self._watches.prune_forms(store)
+        await self._watches.housekeeping(store)
         kept = self.settings.store
         compacted, deleted = await store.run(
             Store.prune, now=now, text_for=kept.retention, keys_for=kept.keys_retention

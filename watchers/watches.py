@@ -146,9 +146,12 @@ class Watches:
         if removed is not None:
             self.remove(removed)
 
-    async def prune_forms(self, store: AsyncStore) -> None:
-        """Forget the cached forms of words no watch has any more (housekeeping)."""
+    async def housekeeping(self, store: AsyncStore) -> None:
+        """Daily: take the watches of chats gone since (blocked the bot) off the index (a
+        chat's return files them again), and forget the cached forms of words no watch has."""
         async with self._changing:
+            for watch in await store.run(Store.inactive_watches):
+                self.index.remove(watch.query, watch.topic_id)
             self._known &= await store.run(Store.prune_word_forms, words)
 
     async def _remember(self, store: AsyncStore, fresh: dict[str, frozenset[str]]) -> None:
