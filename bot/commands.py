@@ -23,6 +23,7 @@ from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller, PollReport
 from watchers.pool import ParsePool
 from watchers.topics.compile import Topics, compile_topics
+from watchers.topics.normalise import words
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -131,6 +132,7 @@ def prune(settings: Config, out: TextIO = sys.stdout) -> int:
             text_for=settings.store.retention,
             keys_for=settings.store.keys_retention,
         )
+        store.prune_word_forms(words)  # the forms of words no watch has any more
     print(
         f"{compacted} items older than {settings.store.retention.days} days compacted (their"
         f" dedup keys kept), {deleted} older than {settings.store.keys_retention.days} days"

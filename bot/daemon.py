@@ -25,12 +25,12 @@ from bot.http.feeds import FeedsApp
 from bot.i18n import EN, N_, Texts
 from bot.insights import jobs
 from bot.interrupt import stop_on_signals
-from bot.metrics import Metrics, MetricsServer, set_health_thresholds
+from bot.metrics import Metrics, MetricsServer, configure_metrics
 from bot.operator.backtest import report_reload
 from bot.reload import config_topics, delivery_settings
 from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands
-from bot.telegram.updates import build_application
+from bot.telegram.updates import PollErrors, build_application
 from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
@@ -90,7 +90,7 @@ class Daemon:
     def __post_init__(self) -> None:
         if self.config_stamp is None:
             self.config_stamp = config_stamp(self.config_path)
-        set_health_thresholds(self.metrics, self.settings, STALE)
+        configure_metrics(self.metrics, self.settings, STALE)
         self._started = self.settings
 
     def stop(self) -> None:
@@ -149,7 +149,7 @@ class Daemon:
             )
             await pool.start()
             await poller.load_stories()
-            feeds = FeedScheduler(scheduler, poll_job)
+            feeds = FeedScheduler(scheduler, poll_job, forget=poller.forget)
             self._feeds = feeds
             await self._schedule(feeds, store)
             scheduler.add_job(
@@ -276,7 +276,7 @@ class Daemon:
 
     async def _apply(self, new: Config) -> str:
         old, self.settings = self.settings, new
-        set_health_thresholds(self.metrics, new, STALE)
+        configure_metrics(self.metrics, new, STALE)
         store, app = self._store, self._app
         report = None
         if store is not None:
@@ -350,9 +350,10 @@ class Daemon:
         await add_channels(app.bot, store, self.settings.channels, now=datetime.now(UTC))
 
     async def _housekeeping(self, store: AsyncStore, poller: Poller) -> None:
-        """Daily: compact old items (their dedup keys stay) and forget old story candidates."""
+        """Daily: compact old items (dedup keys stay), forget old stories, tidy the watches."""
         now = datetime.now(UTC)
         await poller.prune_stories(now)
+        await self._watches.housekeeping(store)
         kept = self.settings.store
         compacted, deleted = await store.run(
             Store.prune, now=now, text_for=kept.retention, keys_for=kept.keys_retention
@@ -454,7 +455,7 @@ class Daemon:
         await self._add_channels(app, store)
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=10)
+        await app.updater.start_polling(poll_interval=0.0, timeout=10, error_callback=PollErrors())
         self.delivery = DeliveryWorker(
             store,
             app.bot,

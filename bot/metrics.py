@@ -6,6 +6,7 @@ own and only reads numbers, so a slow scraper never touches the event loop or th
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -25,10 +26,12 @@ if TYPE_CHECKING:
 LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400)
 
 
-def set_health_thresholds(metrics: Metrics, settings: Config, least_stale: timedelta) -> None:
-    """Set /healthz's thresholds from the config (at a start and at each reload): no
-    successful poll for three of the longest poll intervals (at least `least_stale`), and the
-    config's `metrics.stuck_after`."""
+def configure_metrics(metrics: Metrics, settings: Config, least_stale: timedelta) -> None:
+    """Give the metrics what they take from the config (at a start and at each reload): the
+    feeds whose series are exported, and /healthz's thresholds: no successful poll for three
+    of the longest poll intervals (at least `least_stale`), and the config's
+    `metrics.stuck_after`."""
+    metrics.keep_feeds(f.id for f in settings.feeds)
     intervals = [settings.poll.interval, *(f.interval for f in settings.feeds if f.interval)]
     metrics.stale_after = max(least_stale, 3 * max(intervals))
     metrics.stuck_after = settings.metrics.stuck_after
@@ -74,9 +77,26 @@ class Metrics:
         self._last_poll = 0.0
         self._last_sent = 0.0
         self._oldest_queued: float | None = None
+        self._feeds: frozenset[str] | None = None  # the configured feeds (None: any)
+        self._outcomes: dict[str, set[str]] = {}  # feed id -> the outcomes it has series of
+
+    def keep_feeds(self, feed_ids: Iterable[str]) -> None:
+        """Export the series of these feeds only: a feed removed from the config (feeds come
+        and go over months of reloads) is no longer scraped, nor recorded by a poll of it that
+        was under way."""
+        self._feeds = frozenset(feed_ids)
+        for gone in set(self._outcomes) - self._feeds:
+            for outcome in self._outcomes.pop(gone):
+                self.polls.remove(gone, outcome)
+            for counter in (self.items, self.matches):
+                with contextlib.suppress(KeyError):  # it had no new item, or no match
+                    counter.remove(gone)
 
     def polled(self, report: PollReport) -> None:
+        if self._feeds is not None and report.feed_id not in self._feeds:
+            return  # removed from the config while it was polled
         self.polls.labels(report.feed_id, report.outcome).inc()
+        self._outcomes.setdefault(report.feed_id, set()).add(report.outcome)
         if report.outcome in ("new", "unchanged", "primed"):
             self._last_poll = time.time()
             self.last_poll.set(self._last_poll)

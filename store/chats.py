@@ -227,6 +227,14 @@ class ChatVerbs(StoreBase):
             rows = self.db.query("SELECT * FROM watches WHERE chat_id = ? ORDER BY id", [chat_id])
         return [Watch(row["id"], row["chat_id"], row["query"]) for row in rows]
 
+    def inactive_watches(self) -> list[Watch]:
+        """The watches of the chats marked inactive (gone: blocked the bot, deleted)."""
+        rows = self.db.query(
+            "SELECT w.* FROM watches w JOIN subscribers s ON s.chat_id = w.chat_id"
+            " WHERE s.active = 0 ORDER BY w.id"
+        )
+        return [Watch(row["id"], row["chat_id"], row["query"]) for row in rows]
+
     def remove_watch(self, chat_id: int, number: int) -> Watch | None:
         """Remove a chat's `number`th watch (1-based, as /watches lists them)."""
         mine = self.watches(chat_id)

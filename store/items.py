@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from store.feeds import FeedVerbs
-from store.outbox import OutboxVerbs
+from store.outbox import ALSO_WINDOW, JOIN_WINDOW, OutboxVerbs
 from store.records import (
     FeedState,
     IngestResult,
@@ -29,6 +29,9 @@ from store.vectors import VectorVerbs
 
 FINGERPRINT_WINDOW = timedelta(days=7)  # a re-issued item's text is matched this far back
 INDEX_EVERY = 1000  # items stored before they are added to the search index together
+# A story's mute or follow acts on its alerts' "Also:" edits and follow-ups: an alert is queued
+# at most JOIN_WINDOW after the story's first report, and takes them for ALSO_WINDOW after that.
+CONTROLS_FOR = JOIN_WINDOW + ALSO_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,8 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
     ) -> IngestResult:
         """Save the feed's state and its new items and queue alerts for new stories, atomically.
 
-        An item is new unless its feed has its guid already; `place_items` decides its story.
+        An item is new unless its feed has its guid already, or the same item under another
+        (`_unrepeated`); `place_items` decides its story.
         A new item that joins a known story is not alerted again. With `alert` false (the first
         poll of a feed) items are recorded only.
         """
@@ -139,7 +143,9 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         fetched_at = now.timestamp()
         with self.db.atomic():
             self.save_feed_state(state)
-            fresh = unseen(records, self.known_guids(feed_id, (r.guid for r in records)))
+            fresh = self._unrepeated(
+                feed_id, unseen(records, self.known_guids(feed_id, (r.guid for r in records)))
+            )
             # ids are given here, so that a new story's id (its first item's) is known at insert
             (first_id,) = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()
             placed = place_items(
@@ -176,6 +182,25 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         stored = tuple(item for item, _ in items)
         new_stories = tuple(item for item, p in items if p.new_story)
         return IngestResult(stored, new_stories, queued)
+
+    def _unrepeated(self, feed_id: str, records: list[ItemRecord]) -> list[ItemRecord]:
+        """The records unless the feed gave one before under another guid, unchanged (its URL,
+        title and summary): a feed that makes new guids at every fetch must not store its items
+        again at every poll, for as long as the keys are kept."""
+        urls = list(dict.fromkeys(r.canonical_url for r in records if r.canonical_url))
+        stored: set[tuple[str, str, str]] = set()
+        for start in range(0, len(urls), 500):
+            chunk = urls[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            stored.update(
+                (row[0], row[1], row[2])
+                for row in self.db.execute(
+                    f"SELECT canonical_url, title, summary FROM items WHERE canonical_url IN"
+                    f" ({marks}) AND feed_id = ?",
+                    [*chunk, feed_id],
+                )
+            )
+        return [r for r in records if (r.canonical_url, r.title, r.summary) not in stored]
 
     def _stories_of(self, column: str, keys: Sequence[str], since: float) -> dict[str, int]:
         """The story of the earliest item with each key in `column`, fetched since `since`."""
@@ -257,7 +282,9 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         """Drop the text of items older than `text_for` and whole items older than `keys_for`.
 
         A compacted item keeps its guid, canonical URL, fingerprint and story: an old item that
-        returns to a feed is still known and alerts nobody. Returns (compacted, deleted).
+        returns to a feed is still known and alerts nobody. A story's mutes and follows go once
+        they can act on no alert (`CONTROLS_FOR`), "Not relevant" presses with their item (the
+        report reads them with it), spikes with the text. Returns (compacted, deleted).
         """
         text_before = (now - text_for).timestamp()
         keys_before = (now - keys_for).timestamp()
@@ -282,6 +309,17 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
                 "DELETE FROM items WHERE fetched_at < ? AND id NOT IN (SELECT item_id FROM outbox)",
                 [keys_before],
             ).rowcount
+            # only a topic's last spike is read (a spike holds its topic quiet for 12 hours)
+            self.db.execute("DELETE FROM spikes WHERE detected_at < ?", [text_before])
+            self.db.execute(
+                "DELETE FROM story_controls WHERE NOT EXISTS (SELECT 1 FROM items"
+                " WHERE items.id = story_controls.story_id AND items.fetched_at >= ?)",
+                [(now - CONTROLS_FOR).timestamp()],
+            )
+            self.db.execute(
+                "DELETE FROM feedback WHERE NOT EXISTS"
+                " (SELECT 1 FROM items WHERE items.id = feedback.item_id)"
+            )
             self.prune_title_vectors(now)
         return compacted, deleted
 

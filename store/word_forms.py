@@ -1,10 +1,10 @@
 """The Russian word forms of stored watches, kept so that a start does not ask the morphology
-dictionary again for every word of every watch."""
+dictionary again for every word of every watch; pruned to the words of the stored watches."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from store.base import StoreBase
 
@@ -26,3 +26,17 @@ class WordFormVerbs(StoreBase):
                 "INSERT OR IGNORE INTO word_forms (word, forms) VALUES (?, ?)",
                 [(word, json.dumps(sorted(f), ensure_ascii=False)) for word, f in forms.items()],
             )
+
+    def prune_word_forms(self, words_of: Callable[[str], Iterable[str]]) -> frozenset[str]:
+        """Forget the forms of words that no stored watch has (`words_of` a query: the words it
+        may name, more are harmless); the words still cached. A word forgotten and watched
+        again is looked up again."""
+        used: set[str] = set()
+        for (query,) in self.db.execute("SELECT DISTINCT query FROM watches"):
+            used.update(words_of(query))
+        cached = {row[0] for row in self.db.execute("SELECT word FROM word_forms")}
+        with self.db.conn:
+            self.db.conn.executemany(
+                "DELETE FROM word_forms WHERE word = ?", [(word,) for word in cached - used]
+            )
+        return frozenset(cached & used)

@@ -58,8 +58,12 @@ def test_stats_backup_and_prune(tmp_path: Path, feed_server: FeedServer) -> None
     again = kurilwatch("backup", str(copy), "--config", str(config))
     assert again.returncode == 2 and "exists" in again.stderr
 
+    with sqlite3.connect(tmp_path / "kw.db") as db:  # the forms of a word no watch has now
+        db.execute("INSERT INTO word_forms (word, forms) VALUES ('итуруп', '[\"итуруп\"]')")
     pruned = kurilwatch("prune", "--config", str(config))
     assert pruned.returncode == 0 and "0 items older than 90 days compacted" in pruned.stdout
+    with sqlite3.connect(tmp_path / "kw.db") as db:
+        assert db.execute("SELECT count(*) FROM word_forms").fetchone()[0] == 0
 
 
 def test_check_online_tries_each_feed(tmp_path: Path, feed_server: FeedServer) -> None:

@@ -36,6 +36,8 @@ class Bot:
     clock: Clock
     recompiled: list[int] = field(default_factory=list)
     woken: list[int] = field(default_factory=list)
+    ctx: BotContext | None = None
+    watches_added: list[Watch] = field(default_factory=list)
 
     async def say(self, text: str, chat_id: int = USER, **kwargs: Any) -> str:
         """Send `text` as a user in `chat_id`; the bot's (first) reply."""
@@ -55,6 +57,8 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
 
     async def recompile(added: Watch | None, removed: Watch | None) -> None:
         harness.recompiled.append(1)
+        if added is not None:
+            harness.watches_added.append(added)
 
     app = build_application(settings, TOKEN)
     ctx = BotContext(
@@ -67,6 +71,7 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
         wake=lambda: harness.woken.append(1),
     )
     install(app, ctx)
+    harness.ctx = ctx
     async with running(app):
         yield harness
     await store.close()
@@ -104,6 +109,18 @@ async def test_start_reactivates_a_chat_that_had_blocked_the_bot(bot: Bot) -> No
     await bot.say("/start")
     subscriber = await bot.store.run(Store.subscriber, USER)
     assert subscriber is not None and subscriber.active
+
+
+async def test_a_chat_back_after_blocking_the_bot_has_its_watches_matched_again(bot: Bot) -> None:
+    """A restart while a chat had blocked the bot leaves its watches out of the daemon's
+    index; when it is back, they are filed again."""
+    await bot.say("/watch Shikotan")
+    [watch] = bot.watches_added
+    await bot.store.run(Store.deactivate_chat, USER, "Forbidden: blocked", now=T0)
+    await bot.say("/start")
+    assert bot.watches_added == [watch, watch]
+    await bot.say("/start")  # an active chat's commands file nothing again
+    assert len(bot.watches_added) == 2
 
 
 async def test_watch_watches_unwatch_and_their_mistakes(bot: Bot) -> None:
@@ -234,6 +251,17 @@ async def test_admin_commands_are_refused_to_others(bot: Bot) -> None:
     notices = await bot.store.run(Store.notices)
     assert {n["chat_id"] for n in notices} == {USER, ADMIN}
     assert {n["text"] for n in notices} == {"New topic soon"}
+
+
+async def test_feeds_lists_the_configured_feeds_not_every_feed_ever_polled(bot: Bot) -> None:
+    await bot.say("/start", chat_id=ADMIN)
+    for feed_id in ("tass", "gone"):
+        state = FeedState(id=feed_id, url="u", consecutive_errors=3, last_error="HTTP 503")
+        await bot.store.run(Store.save_feed_state, state)
+    assert bot.ctx is not None
+    bot.ctx.feeds = (("tass", "TASS"),)  # a reload removed "gone" from the config
+    text = await bot.say("/feeds", chat_id=ADMIN)
+    assert "<code>tass</code>" in text and "gone" not in text
 
 
 async def test_help_lists_every_command_and_readme_documents_them(bot: Bot) -> None:

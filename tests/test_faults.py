@@ -347,3 +347,42 @@ async def test_a_poll_job_that_raises_is_run_again() -> None:
         assert len(calls) == 2
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def test_feeds_added_and_removed_by_reloads_leave_no_state_in_the_poller(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """Months of reloads that add and remove feeds (search feeds come and go): the poller
+    keeps the state of the configured feeds only, also of one removed while it was polled."""
+    feed_server.set_feed("/f.xml", rss([ITEM]))
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    polled: asyncio.Queue[str] = asyncio.Queue()
+    gate = asyncio.Event()
+
+    async def poll(config: FeedConfig) -> datetime | None:
+        if config.id == "in-flight":
+            polled.put_nowait("started")
+            await until(gate)
+        await poller.poll(config)
+        polled.put_nowait(config.id)
+        return None
+
+    feeds = FeedScheduler(scheduler, poll, forget=poller.forget)
+    scheduler.start()
+    try:
+        for n in range(30):
+            feeds.add(feed(feed_server.url("/f.xml"), f"search-{n}"))
+            assert await asyncio.wait_for(polled.get(), 10) == f"search-{n}"
+            feeds.remove(f"search-{n}")
+        feeds.add(feed(feed_server.url("/f.xml"), "in-flight"))
+        assert await asyncio.wait_for(polled.get(), 10) == "started"
+        feeds.remove("in-flight")  # removed while its poll runs
+        gate.set()
+        assert await asyncio.wait_for(polled.get(), 10) == "in-flight"
+        for _ in range(100):  # the run's end, as the scheduler sees it
+            if not poller._saved:
+                break
+            await asyncio.sleep(0)
+        assert poller._saved == {}
+    finally:
+        scheduler.shutdown(wait=False)

@@ -56,3 +56,44 @@ def test_the_json_formatter_redacts_tracebacks_too() -> None:
         record = logging.LogRecord("x", logging.ERROR, "f", 1, "boom %s", (TOKEN,), sys.exc_info())
     line = formatter.format(record)
     assert TOKEN not in line and json.loads(line)["message"] == "boom [token]"
+
+
+def test_telegram_unreachable_for_long_logs_a_line_not_a_traceback_per_retry(
+    tmp_path: Path, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    """python-telegram-bot retries getUpdates every 30 s at most while Telegram (or the
+    network) is down, and logged each failure with a full traceback: hours of an outage
+    filled the log. One line now, and again only if it lasts."""
+    config = write_config(tmp_path, {}, api_base_url=bot_api.base_url)
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    bot_api.wait_until_polling(timeout=20)
+    bot_api.fail_share("getUpdates", 1.0, status=502)
+    failing_from = len(bot_api.calls_of("getUpdates"))
+    bot_api.push_message(CHAT, "/help")  # ends the long poll parked now
+    bot_api.wait_for_calls("getUpdates", failing_from + 4, timeout=30)  # four failures
+    assert daemon.stop() == 0
+    # (a stop during the outage still logs PTB's last getUpdates failing, once)
+    assert "Exception happened while polling" not in daemon.stderr.text
+    assert daemon.stderr.text.count("Telegram: getting updates failed") == 1
+
+
+def test_poll_errors_say_an_outage_once_per_period_with_the_count() -> None:
+    from telegram.error import NetworkError
+
+    from bot.telegram.updates import PollErrors
+    from tests.conftest import handler_on
+
+    now = [0.0]
+    errors = PollErrors(every=600, clock=lambda: now[0])
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    with handler_on("bot.telegram.updates", handler):
+        for _ in range(20):  # ten minutes of failures, 30 s apart
+            errors(NetworkError("Bad Gateway"))
+            now[0] += 30
+        errors(NetworkError("Bad Gateway"))
+    assert len(lines) == 2
+    assert lines[0].endswith("since the last such line: 1")
+    assert lines[1].endswith("since the last such line: 20")
+    assert "NetworkError: Bad Gateway" in lines[1]

@@ -87,3 +87,44 @@ def test_health_fails_without_a_successful_poll_or_with_a_stuck_queue() -> None:
     assert metrics.health(feeds=3)[0]
     metrics._last_poll = time.time() - 120
     assert not metrics.health(feeds=3)[0]
+
+
+def test_a_feed_removed_by_a_reload_leaves_the_metrics(
+    tmp_path: Path, feed_server: FeedServer, start_daemon: Any
+) -> None:
+    import yaml
+
+    feed_server.set_feed("/a.xml", rss([FeedEntry("Kuril Islands", "https://a.example/1")]))
+    feed_server.set_feed("/b.xml", rss([FeedEntry("Iturup", "https://b.example/1")]))
+    feeds = {"feed-a": feed_server.url("/a.xml"), "feed-b": feed_server.url("/b.xml")}
+    config = write_config(tmp_path, feeds, extra={"metrics": {"listen": "127.0.0.1:0"}})
+    daemon = start_daemon("run", "--config", str(config))
+    line = daemon.stderr.wait_for("metrics on http://")
+    base = re.search(r"(http://127\.0\.0\.1:\d+)/metrics", line)[1]  # type: ignore[index]
+    feed_server.wait_for_hits("/b.xml", 2, timeout=20)
+    feed_server.wait_for_hits("/a.xml", 2, timeout=20)
+    text = get(f"{base}/metrics")[1]
+    assert 'kurilwatch_items_total{feed="feed-b"}' in text  # primed: its items were stored
+
+    settings = yaml.safe_load(config.read_text())
+    settings["feeds"] = [f for f in settings["feeds"] if f["id"] != "feed-b"]
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    daemon.stderr.wait_for("feeds +0 -1 ~0")
+    feed_server.wait_for_hits("/a.xml", feed_server.hits("/a.xml") + 2, timeout=20)
+    text = get(f"{base}/metrics")[1]
+    assert 'feed="feed-b"' not in text  # a removed feed's series are gone, not exported for ever
+    assert 'kurilwatch_polls_total{feed="feed-a",outcome="primed"}' in text
+    assert daemon.stop() == 0
+
+
+def test_a_poll_that_ends_after_its_feed_was_removed_adds_no_series() -> None:
+    from prometheus_client import generate_latest
+
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    metrics.keep_feeds(["a", "b"])
+    metrics.polled(PollReport("b", "new", new_items=3))
+    metrics.keep_feeds(["a"])  # a reload removed b while its next poll ran
+    metrics.polled(PollReport("b", "error", error="HTTP 500"))
+    metrics.polled(PollReport("a", "unchanged"))
+    text = generate_latest(metrics.registry).decode()
+    assert 'feed="b"' not in text and 'kurilwatch_polls_total{feed="a",outcome="unchanged"}' in text

@@ -390,7 +390,9 @@ async def test_a_feed_that_changes_its_guids_does_not_alert_its_first_polls_item
     feed_server.set_feed("/r.xml", rss(backlog))
     rotating = feed(feed_server, "/r.xml", "r")
     assert (await poller.poll(rotating)).outcome == "primed"
-    feed_server.set_feed("/r.xml", rss([replace(e, guid=f"b{e.guid}") for e in backlog]))
+    # new guids, and edited titles (items unchanged under new guids are not stored again)
+    reissued = [replace(e, guid=f"b{e.guid}", title=f"{e.title}, updated") for e in backlog]
+    feed_server.set_feed("/r.xml", rss(reissued))
     again = await poller.poll(rotating)
     assert again.new_items == 5 and again.queued == 0
 
@@ -644,3 +646,24 @@ async def test_a_story_that_another_process_stored_is_joined(
     poller.clock = lambda: T0 + timedelta(minutes=10)
     feed_server.set_feed("/b.xml", rss([KYODO, OTHER]))
     assert (await poller.poll(b)).queued == 0  # the daemon's own poll joins TASS's story
+
+
+async def test_a_feed_that_makes_new_guids_at_every_fetch_stores_its_items_once(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """Some feeds number their guids per request: the same items, unchanged, must not be
+    stored again at every poll for as long as the keys are kept (a year of rows a poll)."""
+    await subscribe_chat(poller)
+    items = [
+        FeedEntry(f"Kuril item {n} about Iturup port works", f"https://n.example/{n}", summary=LONG)
+        for n in range(5)
+    ]
+    rotating = feed(feed_server, "/r.xml", "r")
+    for poll in range(4):
+        feed_server.set_feed("/r.xml", rss([replace(e, guid=f"{e.link}#{poll}") for e in items]))
+        report = await poller.poll(rotating)
+        assert report.new_items == (5 if poll == 0 else 0) and report.queued == 0
+    assert await poller.store.run(Store.count_items, "r") == 5
+    edited = replace(items[0], guid="edited", title="Kuril item 0 about Iturup port works, updated")
+    feed_server.set_feed("/r.xml", rss([edited, *items[1:]]))
+    assert (await poller.poll(rotating)).new_items == 1  # an edit is a report of its own

@@ -514,3 +514,45 @@ def test_a_removed_watchs_id_is_never_given_to_another_watch(store: Store) -> No
     assert alice is not None and store.remove_watch(1, 1) is not None
     boris = store.add_watch(2, "Iturup", now=T0, limit=10)
     assert boris is not None and boris.id != alice.id
+
+
+def test_prune_forgets_story_controls_once_no_alert_of_their_story_can_change(
+    store: Store,
+) -> None:
+    store.upsert_subscriber(1, now=T0)
+    feed = FeedState(id="a", url="u")
+    old = store.ingest(feed, [record("old")], now=T0, alert=False).stored[0]
+    later = T0 + timedelta(days=5)
+    recent = store.ingest(feed, [record("recent")], now=later, alert=False).stored[0]
+    store.control_story(1, old.story_id, "mute", now=T0)
+    store.control_story(1, recent.story_id, "follow", now=later)
+    # five days on, the old story takes no alert (72 h) and no alert of it is edited (48 h more)
+    store.prune(
+        now=later + timedelta(hours=1), text_for=timedelta(days=90), keys_for=timedelta(days=365)
+    )
+    assert store.story_modes(old.story_id) == {}
+    assert store.story_modes(recent.story_id) == {1: "follow"}  # its alerts still take reports
+
+
+def test_prune_forgets_feedback_with_the_item_it_was_about(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0)
+    feed = FeedState(id="a", url="u")
+    old = store.ingest(feed, [record("old")], now=T0, alert=False).stored[0]
+    later = T0 + timedelta(days=300)
+    recent = store.ingest(feed, [record("recent")], now=later, alert=False).stored[0]
+    store.add_feedback(1, old.id, "kuril", now=T0)
+    store.add_feedback(1, recent.id, "kuril", now=later)
+    year_on = T0 + timedelta(days=400)
+    store.prune(now=year_on, text_for=timedelta(days=90), keys_for=timedelta(days=365))
+    # the report reads a press with its item: one whose item is deleted is never read again
+    assert [f.item_id for f in store.feedback()] == [recent.id]
+    assert [r.item_id for r in store.feedback_rows(T0)] == [recent.id]
+
+
+def test_prune_forgets_spikes_once_they_no_longer_hold_a_topic_quiet(store: Store) -> None:
+    for days in range(200):  # a busy topic, every day, for months
+        store.record_spike("kuril", 9, {}, now=T0 + timedelta(days=days))
+    now = T0 + timedelta(days=200)
+    store.prune(now=now, text_for=timedelta(days=90), keys_for=timedelta(days=365))
+    assert store.db.execute("SELECT count(*) FROM spikes").fetchone()[0] == 90
+    assert store.last_spike_at("kuril") == T0 + timedelta(days=199)

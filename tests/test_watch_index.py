@@ -392,3 +392,21 @@ def test_japanese_pieces_wake_wherever_their_first_character_recurs() -> None:
     assert [m.topic_id for m in index.match({"title": text})] == ["b"]
     index.add("色丹島", "d")
     assert [m.topic_id for m in index.match({"title": text})] == ["b", "d"]
+
+
+@pytest.mark.parametrize("kind", [QueryIndex, KeptIndex])
+def test_watches_added_and_removed_for_months_leave_no_learned_keys_behind(
+    kind: type[QueryIndex],
+) -> None:
+    """What the index learns of its keys (how often each wakes) goes with the last query
+    filed under a key: /watch and /unwatch of new words for months must not grow it."""
+    index = kind(learn=True)
+    index.learn_every, index.check_every = 1, 5
+    index.add("Shikotan", "@w0")
+    for n in range(1, 200):
+        index.add(f"Zyx{n}an", f"@w{n}")
+        for _ in range(5):
+            index.match({"title": f"Zyx{n}an and Shikotan homes", "summary": ""})
+        index.remove(f"Zyx{n}an", f"@w{n}")
+    assert len(index._shares) <= 2 and len(index._refiled) <= 2
+    assert [m.topic_id for m in index.match({"title": "Shikotan"})] == ["@w0"]

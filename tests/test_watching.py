@@ -197,3 +197,52 @@ def test_poll_once_matches_the_chats_watches(tmp_path: Path, feed_server: FeedSe
     assert result.returncode == 0 and "1 matched, 1 alerts queued" in result.stdout, result.stdout
     with sqlite3.connect(tmp_path / "kw.db") as conn:
         assert conn.execute("SELECT chat_id FROM outbox").fetchall() == [(CHAT,)]
+
+
+async def test_the_cached_word_forms_of_removed_watches_are_pruned(tmp_path: Path) -> None:
+    path = tmp_path / "kw.db"
+    plain = Store(path)
+    _chat(plain, 1)
+    plain.close()
+    store = await AsyncStore(path).open()
+    try:
+        now = datetime.now(UTC)
+        watches = Watches()
+        await watches.load(store)
+        for query in ("Итуруп", "Шикотан OR Habomai"):
+            added = await store.run(Store.add_watch, 1, query, now=now, limit=10)
+            assert added is not None
+            await watches.changed(store, added, None)
+        assert set(await store.run(Store.word_forms)) == {"итуруп", "шикотан"}
+        removed = await store.run(Store.remove_watch, 1, 1)  # /unwatch 1: Итуруп
+        await watches.changed(store, None, removed)
+        await watches.housekeeping(store)
+        # a cache as large as the watches, not every word ever watched
+        assert set(await store.run(Store.word_forms)) == {"шикотан"}
+        again = await store.run(Store.add_watch, 1, "Итуруп", now=now, limit=10)
+        await watches.changed(store, again, None)
+        assert "итурупе" in (await store.run(Store.word_forms))["итуруп"]  # cached again
+    finally:
+        await store.close()
+
+
+async def test_the_watches_of_chats_that_blocked_the_bot_leave_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "kw.db"
+    plain = Store(path)
+    for chat in range(1, 51):
+        _chat(plain, chat)
+    plain.close()
+    store = await AsyncStore(path).open()
+    try:
+        now = datetime.now(UTC)
+        for chat in range(1, 51):
+            await store.run(Store.add_watch, chat, f"Zyx{chat}an OR Shikotan", now=now, limit=10)
+        watches = Watches()
+        await watches.load(store)
+        for chat in range(2, 51):  # months of chats blocking the bot, the daemon never restarted
+            await store.run(Store.deactivate_chat, chat, "Forbidden: blocked", now=now)
+        await watches.housekeeping(store)
+        assert len(watches.index) == 1
+        assert [m.topic_id for m in watches.index.match({"title": "Shikotan"})] == ["@w1"]
+    finally:
+        await store.close()

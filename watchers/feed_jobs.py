@@ -19,6 +19,7 @@ from watchers.config import FeedConfig
 log = logging.getLogger(__name__)
 
 PollJob = Callable[[FeedConfig], Awaitable[datetime | None]]
+Forget = Callable[[str], None]
 RETRY = timedelta(minutes=1)  # after a poll job that failed unexpectedly
 
 
@@ -27,15 +28,23 @@ def job_id(feed_id: str) -> str:
 
 
 class FeedScheduler:
-    """Runs `poll(feed)` for each feed when due; `poll` returns when it wants to run next."""
+    """Runs `poll(feed)` for each feed when due; `poll` returns when it wants to run next.
+    `forget(feed id)` is told of a feed removed, once no poll of it runs."""
 
     def __init__(
-        self, scheduler: AsyncIOScheduler, poll: PollJob, retry: timedelta = RETRY
+        self,
+        scheduler: AsyncIOScheduler,
+        poll: PollJob,
+        retry: timedelta = RETRY,
+        *,
+        forget: Forget | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.poll = poll
         self.retry = retry
+        self.forget = forget
         self.feeds: dict[str, FeedConfig] = {}
+        self._running: set[str] = set()  # feeds whose poll runs
 
     def add(self, feed: FeedConfig, first: datetime | None = None) -> None:
         self.feeds[feed.id] = feed
@@ -45,6 +54,8 @@ class FeedScheduler:
         self.feeds.pop(feed_id, None)
         if self.scheduler.get_job(job_id(feed_id)) is not None:
             self.scheduler.remove_job(job_id(feed_id))
+        if feed_id not in self._running and self.forget is not None:
+            self.forget(feed_id)  # otherwise once its poll has ended
 
     def _schedule(self, feed: FeedConfig, when: datetime) -> None:
         self.scheduler.add_job(
@@ -62,11 +73,14 @@ class FeedScheduler:
         if feed is None:  # removed while waiting
             return
         next_at: datetime | None = None
+        self._running.add(feed_id)
         try:
             next_at = await self.poll(feed)
         except Exception:  # a bug in what follows a poll must not end the feed's polls
             log.exception("feed %s: the poll job failed", feed_id)
             next_at = datetime.now(UTC) + self.retry
+        finally:
+            self._running.discard(feed_id)
         # once this run has ended for the scheduler too: it refuses, and drops, a job whose id
         # is still running (one instance per feed), as it did the one `add` made for a feed
         # edited during this poll
@@ -80,7 +94,9 @@ class FeedScheduler:
         """Schedule the feed's next poll: its config as it is now (edited: at once)."""
         current = self.feeds.get(polled.id)
         now = datetime.now(UTC)
-        if current is not None and current is not polled:
+        if current is None and self.forget is not None:  # removed while it was polled
+            self.forget(polled.id)
+        elif current is not None and current is not polled:
             self._schedule(current, now)
         elif current is not None and next_at is not None:
             self._schedule(current, max(next_at, now))

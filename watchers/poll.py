@@ -138,6 +138,10 @@ class Poller:
         self._batch_saved: asyncio.Future[None] | None = None
         self._batch_writes: set[asyncio.Task[None]] = set()
 
+    def forget(self, feed_id: str) -> None:
+        """A feed left the config: its state stays stored, not here (feeds come and go)."""
+        self._saved.pop(feed_id, None)
+
     async def _state(self, feed: FeedConfig) -> FeedState:
         saved = self._saved.get(feed.id)
         if saved is None or not saved.primed or saved.disabled_reason:

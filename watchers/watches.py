@@ -19,7 +19,7 @@ from watchers.topics.frozen import frozen_after
 from watchers.topics.index import QueryIndex
 from watchers.topics.kept_index import KeptIndex
 from watchers.topics.morph import give_forms, russian_forms
-from watchers.topics.normalise import is_cjk, is_cyrillic
+from watchers.topics.normalise import is_cjk, is_cyrillic, words
 from watchers.topics.query import Node, QueryError, leaves, parse
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,14 @@ class Watches:
             await self.add(added, store)
         if removed is not None:
             self.remove(removed)
+
+    async def housekeeping(self, store: AsyncStore) -> None:
+        """Daily: take the watches of chats gone since (blocked the bot) off the index (a
+        chat's return files them again), and forget the cached forms of words no watch has."""
+        async with self._changing:
+            for watch in await store.run(Store.inactive_watches):
+                self.index.remove(watch.query, watch.topic_id)
+            self._known &= await store.run(Store.prune_word_forms, words)
 
     async def _remember(self, store: AsyncStore, fresh: dict[str, frozenset[str]]) -> None:
         if fresh:

@@ -55,6 +55,9 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     tr = await texts_of(update, context)
     now = ctx.clock()
     states = await ctx.store.run(Store.feed_states)
+    if ctx.feeds:  # the config's: a feed removed from it is no longer shown (its state stays)
+        configured = {feed_id for feed_id, _ in ctx.feeds}
+        states = [s for s in states if s.id in configured]
     if not states:
         await reply(update, tr._("No feed has been polled yet."))
         return

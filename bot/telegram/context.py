@@ -106,7 +106,7 @@ async def register(update: Update, ctx: BotContext) -> int | None:
     if chat is None:
         return None
     user = update.effective_user
-    await ctx.store.run(
+    back = await ctx.store.run(
         Store.upsert_subscriber,
         chat.id,
         now=ctx.clock(),
@@ -117,6 +117,10 @@ async def register(update: Update, ctx: BotContext) -> int | None:
     if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and user is not None:
         # a group speaks the language of whoever set it up, until an admin says /language
         await ctx.store.run(Store.adopt_language, chat.id, language(user.language_code))
+    if back and ctx.watches_changed is not None:
+        # a chat back after blocking the bot: a start while it was away left its watches out
+        for watch in await ctx.store.run(Store.watches, chat.id):
+            await ctx.watches_changed(watch, None)
     return chat.id
 
 

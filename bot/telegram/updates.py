@@ -3,21 +3,28 @@
 PTB handles updates one at a time unless told otherwise: a slow command (a /watch that
 recompiles the topics) then held up every other chat's /help. This processor runs updates
 concurrently, but a chat's next update waits for its previous one, so "/watch a" then
-"/watches" still answer in the order they were sent.
+"/watches" still answer in the order they were sent. `PollErrors` says when getting updates
+fails, in a line now and then rather than a traceback at every retry.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
 
 from bot.config import Config
 
+log = logging.getLogger(__name__)
+
 MAX_CONCURRENT = 256  # updates in progress at once, all chats together
+POLL_ERRORS_EVERY = 600.0  # seconds between two lines on failures to get updates
 
 
 class PerChatUpdates(BaseUpdateProcessor):
@@ -46,6 +53,33 @@ class PerChatUpdates(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         pass
+
+
+class PollErrors:
+    """The updater's `error_callback`: python-telegram-bot retries getUpdates every 30 s at
+    most while Telegram or the network is down, and by default logs each failure with its
+    traceback, for hours of an outage. This says it in one line, then once per `every`
+    seconds with the count, for as long as it lasts."""
+
+    def __init__(
+        self, every: float = POLL_ERRORS_EVERY, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.every, self.clock = every, clock
+        self._said_at: float | None = None
+        self._failed = 0
+
+    def __call__(self, error: TelegramError) -> None:
+        self._failed += 1
+        now = self.clock()
+        if self._said_at is not None and now - self._said_at < self.every:
+            return
+        log.warning(
+            "Telegram: getting updates failed (%s: %s); failures since the last such line: %d",
+            type(error).__name__,
+            error,
+            self._failed,
+        )
+        self._said_at, self._failed = now, 0
 
 
 def build_application(settings: Config, token: str) -> Application[Any, Any, Any, Any, Any, Any]:

@@ -191,8 +191,13 @@ class QueryIndex:
         return shared[0]  # type: ignore[no-any-return]
 
     def _unfile(self, stored: _Stored) -> None:
+        keys = self.filed_under(stored.text)
         del self._queries[stored.text]
         self._unpost(stored)
+        for key in keys:  # what was learned of a key no query is filed under goes too
+            if key[1] not in self._postings(key[0])[0]:
+                self._shares.pop(key, None)
+                self._refiled.discard(key)
         for gate in stored.gates:
             shared = self._gates[gate]
             shared[1] -= 1
