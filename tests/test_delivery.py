@@ -534,3 +534,29 @@ async def long_stories_for_a_digest(store: AsyncStore, count: int) -> None:
         title, summary = f"Story {n} " + "word " * 38, "A sentence about it. " * 10
         report = ItemRecord(f"g{n}", url, url, title, summary, T0, topics=("kuril",))
         await store.run(Store.ingest, FeedState(id="f", url="u"), [report], now=T0, alert=True)
+
+
+async def test_a_digest_of_one_long_story_is_one_message_sent_once(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A story whose link is full of `&` and that a dozen outlets carried is shortened to one
+    message: a failure of a second part cannot make the chat get its first part twice."""
+    store, worker, clock = parts
+    await digest_chat(store)
+    url = "https://n.example/story?" + "a=1&" * 500
+    first = ItemRecord("g0", url, url, "Iturup port & airport", "Flights resume.", T0, ("kuril",))
+    await store.run(Store.ingest, FeedState(id="f", url="u"), [first], now=T0, alert=True)
+    for n in range(12):
+        outlet = FeedState(id=f"o{n}", url=f"u{n}", title=f"Outlet {n} " + "&" * 50)
+        again = ItemRecord(f"o{n}", url, url, "Iturup port reopens", "", T0, ("kuril",))
+        await store.run(Store.ingest, outlet, [again], now=T0 + timedelta(minutes=n), alert=True)
+    bot_api.fail_retry_after("sendMessage", 120, after=1)  # a second message would meet a 429
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    while await step(worker):
+        clock.now += timedelta(seconds=121)
+        worker.limits = SendLimits(NO_LIMITS)
+    [digest] = bot_api.sent_messages(CHAT)
+    text = digest["text"]
+    assert "Iturup port &amp; airport" in text and "Flights resume." in text
+    assert "Outlet 0" in text and "+" in text.split("Outlet 0")[1]  # "+N more" of the others
+    assert [row[1] for row in await outbox(store)] == ["sent"]

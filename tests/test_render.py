@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.delivery.render import MAX_MESSAGE, Alert, render_html, render_plain
+from bot.delivery.render import MAX_MESSAGE, Alert, render_digest, render_html, render_plain
 from bot.i18n import texts
 from tests.fakes.telegram_api import parse_html, utf16_len
 
@@ -81,7 +81,7 @@ def test_other_outlets_are_listed_in_the_chats_language() -> None:
     japanese = render_html(alert(title="択捉島で演習", also=("NHK", "共同通信")), tr=ja)
     assert "\n他の報道: NHK、共同通信</i>" in japanese
     many = render_html(alert(title="Учения", also=tuple(f"outlet {n}" for n in range(12))), tr=ru)
-    assert "outlet 9 и другие</i>" in many
+    assert "outlet 9 и ещё 2</i>" in many
     english_chat = render_html(alert(title="Учения на Итурупе", also=("ТАСС", "РИА")))
     assert "\nAlso: ТАСС, РИА</i>" in english_chat
 
@@ -141,3 +141,41 @@ def test_matched_words_are_bold_whole_words_only() -> None:
     assert "<b>&lt;unchanged&gt;</b> &amp; <b>firm</b>." in text  # escaped inside bold too
     phrase = render_html(alert(summary="on a peace treaty now", marks=("peace", "treaty")))
     assert "on a <b>peace treaty</b> now" in phrase
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    title=nasty,
+    summary=nasty,
+    source=nasty,
+    link=links,
+    also=st.lists(nasty, max_size=40),
+    topic=nasty,
+    lang=st.sampled_from(["en", "ru", "ja"]),
+)
+def test_a_digest_of_one_story_fits_one_message(
+    title: str, summary: str, source: str, link: str | None, also: list[str], topic: str, lang: str
+) -> None:
+    """The delivery worker sends a digest of one story as one message, whatever its text."""
+    one = alert(title=title, summary=summary, source=source, link=link, also=tuple(also))
+    text = render_digest([one], titles={"peace-treaty": topic}, tr=texts(lang))
+    assert utf16_len(text) <= MAX_MESSAGE  # the HTML itself: what Telegram parses is shorter
+    parse_html(text)
+
+
+def test_a_digest_story_too_long_gives_up_outlets_then_its_link_but_keeps_the_rest() -> None:
+    also = tuple(f"Outlet {n} " + "&" * 50 for n in range(12))
+    link = "https://n.example/story?" + "a=1&" * 100
+    text = render_digest([alert(link=link, also=also)], titles={}, tr=texts("ru"))
+    assert utf16_len(text) <= MAX_MESSAGE
+    parsed = parse_html(text)
+    assert [e["url"] for e in parsed.entities if e["type"] == "text_link"] == [link]
+    assert "Outlet 2 " in parsed.text and "и ещё 9" in parsed.text  # three named
+    too_long = "https://n.example/story?" + "a=1&" * 500
+    text = render_digest([alert(link=too_long, also=also)], titles={}, tr=texts("ru"))
+    assert utf16_len(text) <= MAX_MESSAGE
+    parsed = parse_html(text)
+    assert "text_link" not in {e["type"] for e in parsed.entities}
+    assert "Japan to continue peace treaty talks" in parsed.text
+    assert "Motegi said talks would continue." in parsed.text
+    assert "Outlet 9 " in parsed.text and "и ещё 2" in parsed.text

@@ -18,6 +18,10 @@ MAX_MESSAGE = 4096  # characters in one Telegram message
 SUMMARY_LIMIT = 400
 TITLE_LIMIT = 300
 MAX_MARKS = 20
+MAX_ALSO = 10  # outlets an "Also:" line names; the others are counted: "+N more"
+# the room of one story of a digest beside the digest's heading and its topic's line, so that a
+# digest of one story always fits one message
+DIGEST_STORY = MAX_MESSAGE - 700
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,18 @@ def _outlets(names: Sequence[str], tr: Texts) -> str:
     return tr._(", ").join(one_line(o)[:60] for o in names)
 
 
+def _also(names: Sequence[str], tr: Texts, shown: int = MAX_ALSO) -> str:
+    """The outlets of an "Also:" line: the first `shown` (at least one), then how many more."""
+    listed = _outlets(names[: max(1, shown)], tr)
+    more = len(names) - max(1, shown)
+    return listed if more <= 0 else tr._("{outlets} +{n} more", outlets=listed, n=more)
+
+
+def units(text: str) -> int:
+    """The length of `text` as Telegram counts it: UTF-16 code units."""
+    return len(text) + sum(1 for c in text if c > "\uffff")
+
+
 def _when(moment: datetime | None, tz: tzinfo, tr: Texts = EN) -> str:
     return "" if moment is None else tr.when(moment, tz)
 
@@ -111,10 +127,7 @@ def _parts(
     when = _when(alert.published, tz, tr)
     meta = " · ".join(p for p in (_source(alert, tr, 100), when) if p)
     if alert.also:
-        also = _outlets(alert.also[:10], tr)
-        if len(alert.also) > 10:
-            also = tr._("{outlets} and others", outlets=also)
-        meta += "\n" + tr._("Also: {outlets}", outlets=also)
+        meta += "\n" + tr._("Also: {outlets}", outlets=_also(alert.also, tr))
     summary = shorten(one_line(alert.summary), summary_limit)
     tags = " ".join(hashtag(t) for t in alert.topics)
     return title, meta, summary, tags
@@ -218,8 +231,9 @@ def render_digest(
     """A digest in Telegram HTML: stories grouped by their first topic, newest first.
 
     Each story is its linked title with its source and time, the first sentence of its summary
-    and the other outlets that carried it. The result may exceed one message;
-    `bot.delivery.split.split_html` cuts it at paragraphs.
+    and the other outlets that carried it. A digest of one story fits one message; a longer one
+    may not (`bot.delivery.split.split_html` cuts a reply at paragraphs, and the delivery worker
+    sends as many stories as one message holds).
     """
     groups: dict[str, list[Alert]] = {}
     for alert in alerts:
@@ -228,7 +242,7 @@ def render_digest(
     heading = tr._("Digest") if heading is None else heading
     blocks = [f"<b>{html.escape(heading, quote=False)}</b> · {count}"]
     for topic, members in groups.items():
-        name = titles.get(topic, topic) or tr._("Other")
+        name = shorten(one_line(titles.get(topic, topic)), 100) or tr._("Other")
         lines = [
             f"<b>{html.escape(name, quote=False)}</b> {html.escape(hashtag(topic), quote=False)}"
         ]
@@ -236,29 +250,46 @@ def render_digest(
             members, key=lambda a: a.published or datetime.min.replace(tzinfo=UTC), reverse=True
         )
         for alert in newest:
-            title = shorten(one_line(alert.title), 200) or tr._("(untitled)")
-            title = html.escape(title, quote=False)
-            link = _safe_link(alert.link)
-            if link:
-                title = f'<a href="{html.escape(link, quote=True)}">{title}</a>'
-            meta = " · ".join(
-                p for p in (_source(alert, tr, 60), _when(alert.published, tz, tr)) if p
-            )
-            lines.append(
-                f"• {title}" + (f" — <i>{html.escape(meta, quote=False)}</i>" if meta else "")
-            )
-            sentence = first_sentence(alert.summary)
-            if sentence and _bare(sentence) != _bare(alert.title):  # not the title again
-                lines.append(f"  {html.escape(sentence, quote=False)}")
-            if alert.also:
-                outlets = _outlets(alert.also[:10], tr)
-                lines.append(
-                    "  <i>"
-                    + html.escape(tr._("Also: {outlets}", outlets=outlets), quote=False)
-                    + "</i>"
-                )
+            lines += _digest_story(alert, tz, tr)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _digest_story(alert: Alert, tz: tzinfo, tr: Texts) -> list[str]:
+    """A story's lines in a digest, within DIGEST_STORY: outlets of its "Also:" line, then its
+    first sentence, then a link too long to fit give way (escaping `&` makes a text five times
+    longer)."""
+    for sentence, with_link, shown in (
+        (True, True, MAX_ALSO),
+        (True, True, 3),
+        (False, True, 3),
+        (True, False, MAX_ALSO),
+        (True, False, 3),
+        (False, False, 1),
+    ):
+        lines = _story_lines(alert, tz, tr, sentence=sentence, with_link=with_link, shown=shown)
+        if units("\n".join(lines)) <= DIGEST_STORY:
+            break
+    return lines
+
+
+def _story_lines(
+    alert: Alert, tz: tzinfo, tr: Texts, *, sentence: bool, with_link: bool, shown: int
+) -> list[str]:
+    title = shorten(one_line(alert.title), 200) or tr._("(untitled)")
+    title = html.escape(title, quote=False)
+    link = _safe_link(alert.link) if with_link else None
+    if link:
+        title = f'<a href="{html.escape(link, quote=True)}">{title}</a>'
+    meta = " · ".join(p for p in (_source(alert, tr, 60), _when(alert.published, tz, tr)) if p)
+    lines = [f"• {title}" + (f" — <i>{html.escape(meta, quote=False)}</i>" if meta else "")]
+    first = first_sentence(alert.summary) if sentence else ""
+    if first and _bare(first) != _bare(alert.title):  # not the title again
+        lines.append(f"  {html.escape(first, quote=False)}")
+    if alert.also:
+        also = tr._("Also: {outlets}", outlets=_also(alert.also, tr, shown))
+        lines.append("  <i>" + html.escape(also, quote=False) + "</i>")
+    return lines
 
 
 def ago(moment: datetime | None, now: datetime, tr: Texts = EN) -> str:
