@@ -13,7 +13,7 @@ from typing import Any
 
 from store.chats import ChatVerbs
 from store.controls import ControlVerbs, wants
-from store.outlets import Source, same_outlet
+from store.outlets import Source, also_name, same_outlet
 from store.records import Delivery, OutboxState, StoredItem, dt, stored_item_of, watch_id
 
 MAX_DIGEST = 200  # alerts in one digest; more wait for the next
@@ -327,8 +327,3 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 " WHERE id = ?",
                 [json.dumps([*also, shown]), alert["id"]],
             )
-
-
-def also_name(outlet: str, lang: str | None, alert_lang: str | None) -> str:
-    """How an "Also:" line names an outlet: with its language when the alert's is another."""
-    return f"{outlet} ({lang})" if lang and alert_lang and lang != alert_lang else outlet
