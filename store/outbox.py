@@ -63,8 +63,13 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             [*exclude, limit],
         )
 
-    def edit_done(self, delivery_id: int) -> None:
-        self.db.execute("UPDATE outbox SET edit_pending = 0 WHERE id = ?", [delivery_id])
+    def edit_done(self, delivery_id: int, also: Sequence[str] | None = None) -> None:
+        """An "Also:" update is done, unless more outlets came while it was on its way (the
+        `also` it showed is not the row's now): then it is due again."""
+        with self.db.atomic():
+            row = self._one("SELECT also FROM outbox WHERE id = ?", [delivery_id])
+            if also is None or row is None or json.loads(row["also"]) == list(also):
+                self.db.execute("UPDATE outbox SET edit_pending = 0 WHERE id = ?", [delivery_id])
 
     def _deliveries(self, where: str, params: list[Any]) -> list[Delivery]:
         rows = self.db.query(

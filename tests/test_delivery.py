@@ -560,3 +560,28 @@ async def test_a_digest_of_one_long_story_is_one_message_sent_once(
     assert "Iturup port &amp; airport" in text and "Flights resume." in text
     assert "Outlet 0" in text and "+" in text.split("Outlet 0")[1]  # "+N more" of the others
     assert [row[1] for row in await outbox(store)] == ["sent"]
+
+
+async def test_a_report_that_comes_while_an_also_edit_is_on_its_way_gets_an_edit_of_its_own(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await step(worker)
+    await another_outlet(store, clock.now + timedelta(minutes=1))  # Kyodo: an edit is due
+    bot_api.latency = 0.5
+    worker.limits = SendLimits(NO_LIMITS)
+    assert await worker.send_due() == 1  # the edit is on its way
+    await bot_api.wait_for_async(lambda: bot_api.calls_of("editMessageText"), 10, "the edit")
+    nhk = ItemRecord(
+        "nhk-1", "https://n.example/1", "https://n.example/1", "x", "y", T0, ("kuril",)
+    )
+    await store.run(  # a poll meanwhile
+        Store.ingest, FeedState(id="nhk", url="u3", title="NHK"), [nhk], now=clock.now, alert=True
+    )
+    await worker.drain()
+    bot_api.latency = 0
+    worker.limits = SendLimits(NO_LIMITS)
+    await step(worker)
+    edits = bot_api.calls_of("editMessageText")
+    assert len(edits) == 2 and "Also: KYODO, NHK" in edits[1].params["text"]

@@ -331,7 +331,7 @@ class DeliveryWorker:
                 raise
             if not await settle.failed_edit(self.store, delivery, result, now=now):
                 return  # still pending: tried again after the pause
-        await self.store.run(Store.edit_done, delivery.id)
+        await self.store.run(Store.edit_done, delivery.id, delivery.also)
 
     async def _claim(self, delivery: Delivery) -> Delivery | None:
         chat_id = await self.store.run(Store.claim, delivery.id, now=self.clock())
