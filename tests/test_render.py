@@ -179,3 +179,11 @@ def test_a_digest_story_too_long_gives_up_outlets_then_its_link_but_keeps_the_re
     assert "Japan to continue peace treaty talks" in parsed.text
     assert "Motegi said talks would continue." in parsed.text
     assert "Outlet 9 " in parsed.text and "и ещё 2" in parsed.text
+
+
+def test_an_alert_of_a_hundred_topics_fits_and_counts_the_tags_left_out() -> None:
+    topics = tuple(f"topic-{n:03d}-" + "x" * 54 for n in range(100))  # ids of 64 characters
+    for text in (render_html(alert(topics=topics)), render_plain(alert(topics=topics))):
+        assert len(text) <= MAX_MESSAGE
+        assert "#topic_000_" in text and text.rstrip().endswith(tuple(f"+{n}" for n in range(99)))
+    parse_html(render_html(alert(topics=topics)))

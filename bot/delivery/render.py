@@ -18,6 +18,7 @@ MAX_MESSAGE = 4096  # characters in one Telegram message
 SUMMARY_LIMIT = 400
 TITLE_LIMIT = 300
 MAX_MARKS = 20
+TAGS_LIMIT = 1000  # characters of an alert's hashtags; the topics past them are counted: "+N"
 MAX_ALSO = 10  # outlets an "Also:" line names; the others are counted: "+N more"
 # the room of one story of a digest beside the digest's heading and its topic's line, so that a
 # digest of one story always fits one message
@@ -114,6 +115,17 @@ def hashtag(topic_id: str) -> str:
     return "#" + "".join(ch if ch.isalnum() else "_" for ch in topic_id)
 
 
+def _hashtags(topics: Sequence[str]) -> str:
+    """The topics as hashtags within TAGS_LIMIT (an item may match a hundred topics of a chat)."""
+    tags: list[str] = []
+    for n, topic in enumerate(topics):
+        tag = hashtag(topic)
+        if sum(len(t) + 1 for t in tags) + len(tag) > TAGS_LIMIT:
+            return " ".join(tags) + f" +{len(topics) - n}"
+        tags.append(tag)
+    return " ".join(tags)
+
+
 def _safe_link(link: str | None) -> str | None:
     if link and link.startswith(("http://", "https://")) and len(link) <= 2048:
         return link
@@ -129,7 +141,7 @@ def _parts(
     if alert.also:
         meta += "\n" + tr._("Also: {outlets}", outlets=_also(alert.also, tr))
     summary = shorten(one_line(alert.summary), summary_limit)
-    tags = " ".join(hashtag(t) for t in alert.topics)
+    tags = _hashtags(alert.topics)
     return title, meta, summary, tags
 
 
