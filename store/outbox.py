@@ -175,12 +175,25 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 f"UPDATE outbox SET {assignments} WHERE id IN ({marks})", [*params, *delivery_ids]
             )
 
-    def mark_sent(self, delivery_id: int, message_id: int | None, *, now: datetime) -> None:
-        self._update_outbox(
-            "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
-            [message_id, now.timestamp()],
-            delivery_id,
-        )
+    def mark_sent(
+        self,
+        delivery_id: int,
+        message_id: int | None,
+        *,
+        now: datetime,
+        also: Sequence[str] | None = None,
+    ) -> None:
+        """A sent alert; one that showed `also`, when outlets came since it was read (before
+        its claim), is to be edited with them."""
+        with self.db.atomic():
+            self._update_outbox(
+                "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
+                [message_id, now.timestamp()],
+                delivery_id,
+            )
+            row = self._one("SELECT also FROM outbox WHERE id = ?", [delivery_id])
+            if also is not None and row is not None and json.loads(row["also"]) != list(also):
+                self._update_outbox("edit_pending = 1", [], delivery_id)
 
     def mark_retry(self, delivery_id: int, error: str, *, at: datetime) -> None:
         self._update_outbox(  # sent again later, with its "Also:" as it is then

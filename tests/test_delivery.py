@@ -585,3 +585,34 @@ async def test_a_report_that_comes_while_an_also_edit_is_on_its_way_gets_an_edit
     await step(worker)
     edits = bot_api.calls_of("editMessageText")
     assert len(edits) == 2 and "Also: KYODO, NHK" in edits[1].params["text"]
+
+
+async def test_a_report_that_comes_while_an_alert_waits_for_a_free_send_reaches_it(
+    bot_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    """The worker reads a batch of due alerts, then sends them one by one as sends free up:
+    an outlet that joins a story meanwhile is on the alert, or edited in after it."""
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    clock = Clock(T0)
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=replace(FAST, concurrency=1), clock=clock)
+        await queue(store, [CHAT, CHAT + 1])
+        bot_api.latency = 0.5
+        dispatching = asyncio.create_task(worker.send_due())  # CHAT's send takes the only slot
+        await bot_api.wait_for_async(lambda: bot_api.calls_of("sendMessage"), 10, "a send")
+        await another_outlet(store, clock.now + timedelta(seconds=1))  # a poll meanwhile
+        await dispatching
+        await worker.drain()
+        bot_api.latency = 0
+        worker.limits = SendLimits(NO_LIMITS)
+        await step(worker)
+        await step(worker)
+        for chat in (CHAT, CHAT + 1):
+            [sent] = bot_api.sent_messages(chat)
+            edits = [
+                e.params["text"]
+                for e in bot_api.calls_of("editMessageText")
+                if e.params["chat_id"] == chat
+            ]
+            assert "Also: KYODO" in "".join([sent["text"], *edits]), chat
+    await store.close()

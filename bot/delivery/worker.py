@@ -398,7 +398,9 @@ class DeliveryWorker:
                 await self._failure(delivery, retry_exc, html=False)
                 return
         now = self.clock()
-        await self.store.run(Store.mark_sent, delivery.id, message.message_id, now=now)
+        await self.store.run(
+            Store.mark_sent, delivery.id, message.message_id, now=now, also=delivery.also
+        )
         self._count("sent", delivery.created_at, now)
         log.info(
             "chat %d: alert %d sent (item %d)", delivery.chat_id, delivery.id, delivery.item.id
