@@ -187,3 +187,21 @@ def test_an_alert_of_a_hundred_topics_fits_and_counts_the_tags_left_out() -> Non
         assert len(text) <= MAX_MESSAGE
         assert "#topic_000_" in text and text.rstrip().endswith(tuple(f"+{n}" for n in range(99)))
     parse_html(render_html(alert(topics=topics)))
+
+
+def test_bidi_overrides_in_feed_text_cannot_turn_the_source_or_time_around() -> None:
+    """U+202E in a title would show the rest of its line (a digest's source and time, an "Also:"
+    line's next outlets) right to left; a title of invisible characters only is untitled."""
+    spoof = alert(title="Kuril news \u202e", source="TASS\u2067", also=("A\u202d", "Kyodo"))
+    for text in (
+        render_html(spoof),
+        render_plain(spoof),
+        render_digest([spoof], titles={"peace-treaty": "Peace \u202e"}),
+    ):
+        assert not any(c in text for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "Kuril news" in render_digest([spoof], titles={})
+    arabic = render_html(alert(title="مرحبا \u200fبالعالم"))
+    assert "مرحبا \u200fبالعالم" in arabic  # plain right-to-left text and marks are kept
+    blank = alert(title="\u200d\u2060\ufeff\u202e \u200b")
+    assert "(untitled)" in render_html(blank) and "(untitled)" in render_digest([blank], titles={})
+    assert "(без заголовка)" in render_html(blank, tr=texts("ru"))

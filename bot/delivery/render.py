@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
@@ -14,6 +15,10 @@ from store import Delivery, Notice, StoredItem, watch_id
 from watchers.aggregator import source_parts
 from watchers.text import one_line, shorten
 
+# explicit bidi embeddings, overrides and isolates: one left open in a feed's text turns the rest
+# of its line around (a digest's source and time, the next outlets of "Also:"); plain
+# right-to-left text needs none of them
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 MAX_MESSAGE = 4096  # characters in one Telegram message
 SUMMARY_LIMIT = 400
 TITLE_LIMIT = 300
@@ -64,6 +69,19 @@ def alert_of(
     )
 
 
+def _flat(text: str) -> str:
+    """Feed text on one line, without bidi controls."""
+    return one_line(_BIDI_CONTROLS.sub("", text))
+
+
+def _headline(title: str, limit: int, tr: Texts) -> str:
+    """The title within `limit`, or "(untitled)" when nothing of it would show (empty, or only
+    zero-width and format characters)."""
+    shown = shorten(_flat(title), limit)
+    visible = any(unicodedata.category(c)[0] not in "CZ" for c in shown)
+    return shown if visible else tr._("(untitled)")
+
+
 def to_alert(delivery: Delivery) -> Alert:
     return alert_of(delivery.item, delivery.feed_title, delivery.topics, delivery.also)
 
@@ -84,15 +102,15 @@ def notice_text(notice: Notice) -> str:
 
 
 def _source(alert: Alert, tr: Texts, limit: int) -> str:
-    name = one_line(alert.source)[:limit]
+    name = _flat(alert.source)[:limit]
     if not alert.via:
         return name
-    return tr._("{outlet} (via {aggregator})", outlet=name, aggregator=one_line(alert.via)[:60])
+    return tr._("{outlet} (via {aggregator})", outlet=name, aggregator=_flat(alert.via)[:60])
 
 
 def _outlets(names: Sequence[str], tr: Texts) -> str:
     # Translators: what separates outlet names in "Also: TASS, Kyodo" (Japanese: 、)
-    return tr._(", ").join(one_line(o)[:60] for o in names)
+    return tr._(", ").join(_flat(o)[:60] for o in names)
 
 
 def _also(names: Sequence[str], tr: Texts, shown: int = MAX_ALSO) -> str:
@@ -135,12 +153,12 @@ def _safe_link(link: str | None) -> str | None:
 def _parts(
     alert: Alert, tz: tzinfo, summary_limit: int, tr: Texts = EN
 ) -> tuple[str, str, str, str]:
-    title = shorten(one_line(alert.title), TITLE_LIMIT) or tr._("(untitled)")
+    title = _headline(alert.title, TITLE_LIMIT, tr)
     when = _when(alert.published, tz, tr)
     meta = " · ".join(p for p in (_source(alert, tr, 100), when) if p)
     if alert.also:
         meta += "\n" + tr._("Also: {outlets}", outlets=_also(alert.also, tr))
-    summary = shorten(one_line(alert.summary), summary_limit)
+    summary = shorten(_flat(alert.summary), summary_limit)
     tags = _hashtags(alert.topics)
     return title, meta, summary, tags
 
@@ -218,7 +236,7 @@ def render_plain(
 
 def first_sentence(text: str, limit: int = 240) -> str:
     """The first sentence of a summary (within `limit` characters)."""
-    flat = one_line(text)
+    flat = _flat(text)
     found = _SENTENCE_END.search(flat)
     if found is not None and found.end() <= limit:
         return flat[: found.end()].strip()
@@ -226,7 +244,7 @@ def first_sentence(text: str, limit: int = 240) -> str:
 
 
 def _bare(text: str) -> str:
-    return one_line(text).rstrip(".!?…。！？ ").casefold()
+    return _flat(text).rstrip(".!?…。！？ ").casefold()
 
 
 _SENTENCE_END = re.compile(r"[.!?…](?=\s+[^\s])|[。！？]")
@@ -254,7 +272,7 @@ def render_digest(
     heading = tr._("Digest") if heading is None else heading
     blocks = [f"<b>{html.escape(heading, quote=False)}</b> · {count}"]
     for topic, members in groups.items():
-        name = shorten(one_line(titles.get(topic, topic)), 100) or tr._("Other")
+        name = shorten(_flat(titles.get(topic, topic)), 100) or tr._("Other")
         lines = [
             f"<b>{html.escape(name, quote=False)}</b> {html.escape(hashtag(topic), quote=False)}"
         ]
@@ -288,7 +306,7 @@ def _digest_story(alert: Alert, tz: tzinfo, tr: Texts) -> list[str]:
 def _story_lines(
     alert: Alert, tz: tzinfo, tr: Texts, *, sentence: bool, with_link: bool, shown: int
 ) -> list[str]:
-    title = shorten(one_line(alert.title), 200) or tr._("(untitled)")
+    title = _headline(alert.title, 200, tr)
     title = html.escape(title, quote=False)
     link = _safe_link(alert.link) if with_link else None
     if link:
