@@ -205,3 +205,20 @@ def test_bidi_overrides_in_feed_text_cannot_turn_the_source_or_time_around() -> 
     blank = alert(title="\u200d\u2060\ufeff\u202e \u200b")
     assert "(untitled)" in render_html(blank) and "(untitled)" in render_digest([blank], titles={})
     assert "(без заголовка)" in render_html(blank, tr=texts("ru"))
+
+
+def test_the_plain_text_fallback_fits_telegrams_count_whatever_the_emoji() -> None:
+    """Telegram counts UTF-16 units: 😀 is two. The plain text is sent when Telegram refused the
+    HTML; a plain text too long would be refused too, and the alert given up."""
+    link = "https://x.example/" + "a" * 2000
+    emoji = alert(
+        title="😀" * 400,
+        summary="😀" * 500,
+        source="😀" * 200,
+        also=tuple("😀" * 80 for _ in range(12)),
+        link=link,
+        topics=tuple(f"topic-{n:03d}-" + "x" * 54 for n in range(20)),
+    )
+    text = render_plain(emoji)
+    assert utf16_len(text) <= MAX_MESSAGE
+    assert link in text.splitlines()  # the way to the article stays whole

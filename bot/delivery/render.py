@@ -219,7 +219,24 @@ def _marked(text: str, marks: Sequence[str]) -> str:
 def render_plain(
     alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY_LIMIT, tr: Texts = EN
 ) -> str:
-    """The same alert as plain text (console mode, and Telegram's fallback for bad HTML)."""
+    """The same alert as plain text (console mode, and Telegram's fallback for bad HTML),
+    within Telegram's 4096 UTF-16 units: the summary, then "Also:" give way, the link stays."""
+    for limit, also in (
+        (summary_limit, alert.also),
+        (100, alert.also),
+        (0, alert.also),
+        (0, ()),
+    ):
+        text = _plain(replace(alert, also=also), tz, limit, tr)
+        if units(text) <= MAX_MESSAGE:
+            return text
+    text = text[:MAX_MESSAGE]
+    while units(text) > MAX_MESSAGE:
+        text = text[: len(text) - (units(text) - MAX_MESSAGE)]  # each cut is a unit or two
+    return text
+
+
+def _plain(alert: Alert, tz: tzinfo, summary_limit: int, tr: Texts) -> str:
     title, meta, summary, tags = _parts(alert, tz, summary_limit, tr)
     lines = [title]
     if meta:
@@ -231,7 +248,7 @@ def render_plain(
         lines += ["", summary]
     if tags:
         lines += ["", tags]
-    return "\n".join(lines)[:MAX_MESSAGE]
+    return "\n".join(lines)
 
 
 def first_sentence(text: str, limit: int = 240) -> str:
