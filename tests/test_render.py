@@ -222,3 +222,17 @@ def test_the_plain_text_fallback_fits_telegrams_count_whatever_the_emoji() -> No
     text = render_plain(emoji)
     assert utf16_len(text) <= MAX_MESSAGE
     assert link in text.splitlines()  # the way to the article stays whole
+
+
+def test_a_link_with_spaces_or_control_characters_stays_a_link_to_the_same_place() -> None:
+    """Telegram drops a link with a space from the title (nothing left to click) and ends a
+    plain one at the space; such characters are percent-encoded, as a browser would send them."""
+    raw = "https://x.example/a b\x01c\u202ed\u00a0e"
+    encoded = "https://x.example/a%20b%01c%E2%80%AEd%C2%A0e"
+    parsed = parse_html(render_html(alert(link=raw)))
+    assert [e["url"] for e in parsed.entities if e["type"] == "text_link"] == [encoded]
+    assert encoded in render_plain(alert(link=raw)).splitlines()
+    for bad in ("javascript:alert(1)", "data:text/html,x", " javascript:x", "\x01https://x"):
+        assert "text_link" not in {
+            e["type"] for e in parse_html(render_html(alert(link=bad))).entities
+        }

@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
+from urllib.parse import quote
 
 from bot.i18n import EN, N_, Texts, texts
 from store import Delivery, Notice, StoredItem, watch_id
@@ -144,10 +145,18 @@ def _hashtags(topics: Sequence[str]) -> str:
     return " ".join(tags)
 
 
+# characters a URL cannot hold as they are (spaces, controls, invisible ones): Telegram drops a
+# link with a space from its text, and ends a link in plain text at one
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f-\xa0\u2000-\u200f\u2028-\u202f\u205f-\u206f\ufeff]")
+
+
 def _safe_link(link: str | None) -> str | None:
-    if link and link.startswith(("http://", "https://")) and len(link) <= 2048:
-        return link
-    return None
+    """An http(s) link, its unsafe characters percent-encoded; None for any other scheme or a
+    link too long."""
+    if not link or not link.startswith(("http://", "https://")):
+        return None
+    link = _UNSAFE_IN_URL.sub(lambda found: quote(found.group(), safe=""), link)
+    return link if len(link) <= 2048 else None
 
 
 def _parts(
