@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from store.base import StoreBase
+from store.outlets import Source, also_name, same_outlet
 from store.records import WATCH_PREFIX
 
 STORY_MODES = ("mute", "follow")
@@ -139,8 +140,9 @@ class ControlVerbs(StoreBase):
     def _unqueue_unwanted(self, chat_id: int) -> None:
         """Requeue the chat's alerts still waiting (for a digest, quiet hours, a mute's end)
         that its filter now refuses: /lang and /sources apply to them too. A story's alert
-        takes the story's earliest report the chat wants, if one is stored; otherwise it goes,
-        and a later report of the story that the chat wants is queued in its place."""
+        takes the story's earliest report the chat wants, if one is stored, and names the
+        story's other outlets in its "Also:" line; otherwise it goes, and a later report of the
+        story that the chat wants is queued in its place."""
         chat = self.chat_filters([chat_id]).get(chat_id)
         if chat is None:
             return
@@ -170,7 +172,40 @@ class ControlVerbs(StoreBase):
             if instead is None:
                 self.db.execute("DELETE FROM outbox WHERE id = ?", [row["id"]])
             else:
-                self.db.execute("UPDATE outbox SET item_id = ? WHERE id = ?", [instead, row["id"]])
+                also = json.dumps(self._other_outlets(row["story_id"], instead, chat))
+                self.db.execute(
+                    "UPDATE outbox SET item_id = ?, also = ? WHERE id = ?",
+                    [instead, also, row["id"]],
+                )
+
+    def _other_outlets(self, story_id: int, item_id: int, chat: ChatFilter) -> list[str]:
+        """The "Also:" line of a story's alert that shows `item_id`: every other outlet of the
+        story the chat has not muted, once, never the alert's own, named for its language."""
+        reports = list(
+            self.db.query(
+                "SELECT i.id, i.feed_id, i.outlet, i.outlet_key, i.lang,"
+                " coalesce(i.outlet, f.title, i.feed_id) AS name FROM items i"
+                " LEFT JOIN feeds f ON f.id = i.feed_id WHERE i.story_id = ? ORDER BY i.id",
+                [story_id],
+            )
+        )
+        shown = next(r for r in reports if r["id"] == item_id)
+        seen = [Source(shown["feed_id"], shown["outlet"], shown["outlet_key"])]
+        names = {str(shown["name"]).casefold()}
+        also: list[str] = []
+        for report in reports:
+            source = Source(report["feed_id"], report["outlet"], report["outlet_key"])
+            name = also_name(str(report["name"]), report["lang"], shown["lang"])
+            if (
+                any(same_outlet(source, other) for other in seen)
+                or name.casefold() in names
+                or not wants(chat, lang=None, feed_id=source.feed_id, outlet_key=source.outlet_key)
+            ):
+                continue
+            seen.append(source)
+            names.add(name.casefold())
+            also.append(name)
+        return also
 
     def chat_filters(self, chat_ids: Sequence[int]) -> dict[int, ChatFilter]:
         """The filters of those of `chat_ids` that have one."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from store.chats import ChatVerbs
 from store.controls import ControlVerbs, wants
-from store.outlets import Source, same_outlet
+from store.outlets import Source, also_name, same_outlet
 from store.records import Delivery, OutboxState, StoredItem, dt, stored_item_of, watch_id
 
 MAX_DIGEST = 200  # alerts in one digest; more wait for the next
@@ -63,8 +63,13 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             [*exclude, limit],
         )
 
-    def edit_done(self, delivery_id: int) -> None:
-        self.db.execute("UPDATE outbox SET edit_pending = 0 WHERE id = ?", [delivery_id])
+    def edit_done(self, delivery_id: int, also: Sequence[str] | None = None) -> None:
+        """An "Also:" update is done, unless more outlets came while it was on its way (the
+        `also` it showed is not the row's now): then it is due again."""
+        with self.db.atomic():
+            row = self._one("SELECT also FROM outbox WHERE id = ?", [delivery_id])
+            if also is None or row is None or json.loads(row["also"]) == list(also):
+                self.db.execute("UPDATE outbox SET edit_pending = 0 WHERE id = ?", [delivery_id])
 
     def _deliveries(self, where: str, params: list[Any]) -> list[Delivery]:
         rows = self.db.query(
@@ -170,12 +175,25 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 f"UPDATE outbox SET {assignments} WHERE id IN ({marks})", [*params, *delivery_ids]
             )
 
-    def mark_sent(self, delivery_id: int, message_id: int | None, *, now: datetime) -> None:
-        self._update_outbox(
-            "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
-            [message_id, now.timestamp()],
-            delivery_id,
-        )
+    def mark_sent(
+        self,
+        delivery_id: int,
+        message_id: int | None,
+        *,
+        now: datetime,
+        also: Sequence[str] | None = None,
+    ) -> None:
+        """A sent alert; one that showed `also`, when outlets came since it was read (before
+        its claim), is to be edited with them."""
+        with self.db.atomic():
+            self._update_outbox(
+                "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
+                [message_id, now.timestamp()],
+                delivery_id,
+            )
+            row = self._one("SELECT also FROM outbox WHERE id = ?", [delivery_id])
+            if also is not None and row is not None and json.loads(row["also"]) != list(also):
+                self._update_outbox("edit_pending = 1", [], delivery_id)
 
     def mark_retry(self, delivery_id: int, error: str, *, at: datetime) -> None:
         self._update_outbox(  # sent again later, with its "Also:" as it is then
@@ -327,8 +345,3 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 " WHERE id = ?",
                 [json.dumps([*also, shown]), alert["id"]],
             )
-
-
-def also_name(outlet: str, lang: str | None, alert_lang: str | None) -> str:
-    """How an "Also:" line names an outlet: with its language when the alert's is another."""
-    return f"{outlet} ({lang})" if lang and alert_lang and lang != alert_lang else outlet

@@ -30,3 +30,8 @@ def same_outlet(a: Source, b: Source) -> bool:
     if a.outlet is None and b.outlet is None:
         return a.feed_id == b.feed_id
     return a.key == b.key
+
+
+def also_name(outlet: str, lang: str | None, alert_lang: str | None) -> str:
+    """How an "Also:" line names an outlet: with its language when the alert's is another."""
+    return f"{outlet} ({lang})" if lang and alert_lang and lang != alert_lang else outlet

@@ -534,3 +534,85 @@ async def long_stories_for_a_digest(store: AsyncStore, count: int) -> None:
         title, summary = f"Story {n} " + "word " * 38, "A sentence about it. " * 10
         report = ItemRecord(f"g{n}", url, url, title, summary, T0, topics=("kuril",))
         await store.run(Store.ingest, FeedState(id="f", url="u"), [report], now=T0, alert=True)
+
+
+async def test_a_digest_of_one_long_story_is_one_message_sent_once(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A story whose link is full of `&` and that a dozen outlets carried is shortened to one
+    message: a failure of a second part cannot make the chat get its first part twice."""
+    store, worker, clock = parts
+    await digest_chat(store)
+    url = "https://n.example/story?" + "a=1&" * 500
+    first = ItemRecord("g0", url, url, "Iturup port & airport", "Flights resume.", T0, ("kuril",))
+    await store.run(Store.ingest, FeedState(id="f", url="u"), [first], now=T0, alert=True)
+    for n in range(12):
+        outlet = FeedState(id=f"o{n}", url=f"u{n}", title=f"Outlet {n} " + "&" * 50)
+        again = ItemRecord(f"o{n}", url, url, "Iturup port reopens", "", T0, ("kuril",))
+        await store.run(Store.ingest, outlet, [again], now=T0 + timedelta(minutes=n), alert=True)
+    bot_api.fail_retry_after("sendMessage", 120, after=1)  # a second message would meet a 429
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    while await step(worker):
+        clock.now += timedelta(seconds=121)
+        worker.limits = SendLimits(NO_LIMITS)
+    [digest] = bot_api.sent_messages(CHAT)
+    text = digest["text"]
+    assert "Iturup port &amp; airport" in text and "Flights resume." in text
+    assert "Outlet 0" in text and "+" in text.split("Outlet 0")[1]  # "+N more" of the others
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+
+
+async def test_a_report_that_comes_while_an_also_edit_is_on_its_way_gets_an_edit_of_its_own(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await step(worker)
+    await another_outlet(store, clock.now + timedelta(minutes=1))  # Kyodo: an edit is due
+    bot_api.latency = 0.5
+    worker.limits = SendLimits(NO_LIMITS)
+    assert await worker.send_due() == 1  # the edit is on its way
+    await bot_api.wait_for_async(lambda: bot_api.calls_of("editMessageText"), 10, "the edit")
+    nhk = ItemRecord(
+        "nhk-1", "https://n.example/1", "https://n.example/1", "x", "y", T0, ("kuril",)
+    )
+    await store.run(  # a poll meanwhile
+        Store.ingest, FeedState(id="nhk", url="u3", title="NHK"), [nhk], now=clock.now, alert=True
+    )
+    await worker.drain()
+    bot_api.latency = 0
+    worker.limits = SendLimits(NO_LIMITS)
+    await step(worker)
+    edits = bot_api.calls_of("editMessageText")
+    assert len(edits) == 2 and "Also: KYODO, NHK" in edits[1].params["text"]
+
+
+async def test_a_report_that_comes_while_an_alert_waits_for_a_free_send_reaches_it(
+    bot_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    """The worker reads a batch of due alerts, then sends them one by one as sends free up:
+    an outlet that joins a story meanwhile is on the alert, or edited in after it."""
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    clock = Clock(T0)
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=replace(FAST, concurrency=1), clock=clock)
+        await queue(store, [CHAT, CHAT + 1])
+        bot_api.latency = 0.5
+        dispatching = asyncio.create_task(worker.send_due())  # CHAT's send takes the only slot
+        await bot_api.wait_for_async(lambda: bot_api.calls_of("sendMessage"), 10, "a send")
+        await another_outlet(store, clock.now + timedelta(seconds=1))  # a poll meanwhile
+        await dispatching
+        await worker.drain()
+        bot_api.latency = 0
+        worker.limits = SendLimits(NO_LIMITS)
+        await step(worker)
+        await step(worker)
+        for chat in (CHAT, CHAT + 1):
+            [sent] = bot_api.sent_messages(chat)
+            edits = [
+                e.params["text"]
+                for e in bot_api.calls_of("editMessageText")
+                if e.params["chat_id"] == chat
+            ]
+            assert "Also: KYODO" in "".join([sent["text"], *edits]), chat
+    await store.close()

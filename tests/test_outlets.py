@@ -12,6 +12,7 @@ import pytest
 
 from bot.delivery.render import render_html
 from bot.delivery.worker import to_alert
+from bot.i18n import texts
 from store import FeedState, ItemRecord, Store
 from store.outlets import Source, same_outlet
 from watchers.embedding import embed_titles
@@ -270,3 +271,31 @@ def test_a_followed_story_replies_only_in_the_chats_news_languages(store: Store)
     store.ingest(GNEWS, [english], now=T0 + timedelta(minutes=4), alert=True)
     [reply] = store.due_deliveries(T0 + timedelta(hours=1))
     assert reply.reply_to == 555
+
+
+def test_lang_pointing_a_waiting_alert_to_another_report_never_lists_that_reports_outlet(
+    store: Store,
+) -> None:
+    """/lang ru gives the waiting English alert TASS's Russian report: "Also:" no longer names
+    ТАСС (now the alert's own outlet), but TASS's English report, in the Russian alert's terms."""
+    tass_ru = FeedState(id="tass-ru", url="https://tass.ru/rss/v2.xml", title="ТАСС")
+    store.ingest(tass_ru, [], now=T0 - timedelta(hours=1), alert=False)
+    first = store.ingest(
+        TASS, [replace(own("t1", ARTICLE, "tass.com"), lang="en")], now=T0, alert=True
+    )
+    story = first.stored[0].story_id
+    joined = [
+        (tass_ru, "r1", "https://tass.ru/politika/1", "tass.ru", "ru"),
+        (NHK, "n1", "https://www3.nhk.or.jp/news/1.html", "nhk", "ja"),
+    ]
+    for minutes, (feed, guid, link, key, lang) in enumerate(joined, 1):
+        record = replace(own(guid, link, key), lang=lang, story_hint=story)
+        store.ingest(feed, [record], now=T0 + timedelta(minutes=minutes), alert=True)
+    [waiting] = store.due_deliveries(T0 + timedelta(hours=1))
+    assert waiting.also == ("ТАСС (ru)", "NHK (ja)")
+    store.set_news_langs(CHAT, ["ru"])
+    [delivery] = store.due_deliveries(T0 + timedelta(hours=1))
+    assert delivery.item.guid == "r1"
+    assert delivery.also == ("TASS (en)", "NHK (ja)")
+    text = render_html(to_alert(delivery), tr=texts("ru"))
+    assert "<i>ТАСС · " in text and "Также: TASS (en), NHK (ja)</i>" in text

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.delivery.render import MAX_MESSAGE, Alert, render_html, render_plain
+from bot.delivery.render import MAX_MESSAGE, Alert, render_digest, render_html, render_plain
 from bot.i18n import texts
 from tests.fakes.telegram_api import parse_html, utf16_len
 
@@ -81,7 +81,7 @@ def test_other_outlets_are_listed_in_the_chats_language() -> None:
     japanese = render_html(alert(title="択捉島で演習", also=("NHK", "共同通信")), tr=ja)
     assert "\n他の報道: NHK、共同通信</i>" in japanese
     many = render_html(alert(title="Учения", also=tuple(f"outlet {n}" for n in range(12))), tr=ru)
-    assert "outlet 9 и другие</i>" in many
+    assert "outlet 9 и ещё 2</i>" in many
     english_chat = render_html(alert(title="Учения на Итурупе", also=("ТАСС", "РИА")))
     assert "\nAlso: ТАСС, РИА</i>" in english_chat
 
@@ -141,3 +141,98 @@ def test_matched_words_are_bold_whole_words_only() -> None:
     assert "<b>&lt;unchanged&gt;</b> &amp; <b>firm</b>." in text  # escaped inside bold too
     phrase = render_html(alert(summary="on a peace treaty now", marks=("peace", "treaty")))
     assert "on a <b>peace treaty</b> now" in phrase
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    title=nasty,
+    summary=nasty,
+    source=nasty,
+    link=links,
+    also=st.lists(nasty, max_size=40),
+    topic=nasty,
+    lang=st.sampled_from(["en", "ru", "ja"]),
+)
+def test_a_digest_of_one_story_fits_one_message(
+    title: str, summary: str, source: str, link: str | None, also: list[str], topic: str, lang: str
+) -> None:
+    """The delivery worker sends a digest of one story as one message, whatever its text."""
+    one = alert(title=title, summary=summary, source=source, link=link, also=tuple(also))
+    text = render_digest([one], titles={"peace-treaty": topic}, tr=texts(lang))
+    assert utf16_len(text) <= MAX_MESSAGE  # the HTML itself: what Telegram parses is shorter
+    parse_html(text)
+
+
+def test_a_digest_story_too_long_gives_up_outlets_then_its_link_but_keeps_the_rest() -> None:
+    also = tuple(f"Outlet {n} " + "&" * 50 for n in range(12))
+    link = "https://n.example/story?" + "a=1&" * 100
+    text = render_digest([alert(link=link, also=also)], titles={}, tr=texts("ru"))
+    assert utf16_len(text) <= MAX_MESSAGE
+    parsed = parse_html(text)
+    assert [e["url"] for e in parsed.entities if e["type"] == "text_link"] == [link]
+    assert "Outlet 2 " in parsed.text and "и ещё 9" in parsed.text  # three named
+    too_long = "https://n.example/story?" + "a=1&" * 500
+    text = render_digest([alert(link=too_long, also=also)], titles={}, tr=texts("ru"))
+    assert utf16_len(text) <= MAX_MESSAGE
+    parsed = parse_html(text)
+    assert "text_link" not in {e["type"] for e in parsed.entities}
+    assert "Japan to continue peace treaty talks" in parsed.text
+    assert "Motegi said talks would continue." in parsed.text
+    assert "Outlet 9 " in parsed.text and "и ещё 2" in parsed.text
+
+
+def test_an_alert_of_a_hundred_topics_fits_and_counts_the_tags_left_out() -> None:
+    topics = tuple(f"topic-{n:03d}-" + "x" * 54 for n in range(100))  # ids of 64 characters
+    for text in (render_html(alert(topics=topics)), render_plain(alert(topics=topics))):
+        assert len(text) <= MAX_MESSAGE
+        assert "#topic_000_" in text and text.rstrip().endswith(tuple(f"+{n}" for n in range(99)))
+    parse_html(render_html(alert(topics=topics)))
+
+
+def test_bidi_overrides_in_feed_text_cannot_turn_the_source_or_time_around() -> None:
+    """U+202E in a title would show the rest of its line (a digest's source and time, an "Also:"
+    line's next outlets) right to left; a title of invisible characters only is untitled."""
+    spoof = alert(title="Kuril news \u202e", source="TASS\u2067", also=("A\u202d", "Kyodo"))
+    for text in (
+        render_html(spoof),
+        render_plain(spoof),
+        render_digest([spoof], titles={"peace-treaty": "Peace \u202e"}),
+    ):
+        assert not any(c in text for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "Kuril news" in render_digest([spoof], titles={})
+    arabic = render_html(alert(title="مرحبا \u200fبالعالم"))
+    assert "مرحبا \u200fبالعالم" in arabic  # plain right-to-left text and marks are kept
+    blank = alert(title="\u200d\u2060\ufeff\u202e \u200b")
+    assert "(untitled)" in render_html(blank) and "(untitled)" in render_digest([blank], titles={})
+    assert "(без заголовка)" in render_html(blank, tr=texts("ru"))
+
+
+def test_the_plain_text_fallback_fits_telegrams_count_whatever_the_emoji() -> None:
+    """Telegram counts UTF-16 units: 😀 is two. The plain text is sent when Telegram refused the
+    HTML; a plain text too long would be refused too, and the alert given up."""
+    link = "https://x.example/" + "a" * 2000
+    emoji = alert(
+        title="😀" * 400,
+        summary="😀" * 500,
+        source="😀" * 200,
+        also=tuple("😀" * 80 for _ in range(12)),
+        link=link,
+        topics=tuple(f"topic-{n:03d}-" + "x" * 54 for n in range(20)),
+    )
+    text = render_plain(emoji)
+    assert utf16_len(text) <= MAX_MESSAGE
+    assert link in text.splitlines()  # the way to the article stays whole
+
+
+def test_a_link_with_spaces_or_control_characters_stays_a_link_to_the_same_place() -> None:
+    """Telegram drops a link with a space from the title (nothing left to click) and ends a
+    plain one at the space; such characters are percent-encoded, as a browser would send them."""
+    raw = "https://x.example/a b\x01c\u202ed\u00a0e"
+    encoded = "https://x.example/a%20b%01c%E2%80%AEd%C2%A0e"
+    parsed = parse_html(render_html(alert(link=raw)))
+    assert [e["url"] for e in parsed.entities if e["type"] == "text_link"] == [encoded]
+    assert encoded in render_plain(alert(link=raw)).splitlines()
+    for bad in ("javascript:alert(1)", "data:text/html,x", " javascript:x", "\x01https://x"):
+        assert "text_link" not in {
+            e["type"] for e in parse_html(render_html(alert(link=bad))).entities
+        }

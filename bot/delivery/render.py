@@ -5,19 +5,30 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
+from urllib.parse import quote
 
 from bot.i18n import EN, N_, Texts, texts
 from store import Delivery, Notice, StoredItem, watch_id
 from watchers.aggregator import source_parts
 from watchers.text import one_line, shorten
 
+# explicit bidi embeddings, overrides and isolates: one left open in a feed's text turns the rest
+# of its line around (a digest's source and time, the next outlets of "Also:"); plain
+# right-to-left text needs none of them
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 MAX_MESSAGE = 4096  # characters in one Telegram message
 SUMMARY_LIMIT = 400
 TITLE_LIMIT = 300
 MAX_MARKS = 20
+TAGS_LIMIT = 1000  # characters of an alert's hashtags; the topics past them are counted: "+N"
+MAX_ALSO = 10  # outlets an "Also:" line names; the others are counted: "+N more"
+# the room of one story of a digest beside the digest's heading and its topic's line, so that a
+# digest of one story always fits one message
+DIGEST_STORY = MAX_MESSAGE - 700
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,19 @@ def alert_of(
     )
 
 
+def _flat(text: str) -> str:
+    """Feed text on one line, without bidi controls."""
+    return one_line(_BIDI_CONTROLS.sub("", text))
+
+
+def _headline(title: str, limit: int, tr: Texts) -> str:
+    """The title within `limit`, or "(untitled)" when nothing of it would show (empty, or only
+    zero-width and format characters)."""
+    shown = shorten(_flat(title), limit)
+    visible = any(unicodedata.category(c)[0] not in "CZ" for c in shown)
+    return shown if visible else tr._("(untitled)")
+
+
 def to_alert(delivery: Delivery) -> Alert:
     return alert_of(delivery.item, delivery.feed_title, delivery.topics, delivery.also)
 
@@ -79,15 +103,27 @@ def notice_text(notice: Notice) -> str:
 
 
 def _source(alert: Alert, tr: Texts, limit: int) -> str:
-    name = one_line(alert.source)[:limit]
+    name = _flat(alert.source)[:limit]
     if not alert.via:
         return name
-    return tr._("{outlet} (via {aggregator})", outlet=name, aggregator=one_line(alert.via)[:60])
+    return tr._("{outlet} (via {aggregator})", outlet=name, aggregator=_flat(alert.via)[:60])
 
 
 def _outlets(names: Sequence[str], tr: Texts) -> str:
     # Translators: what separates outlet names in "Also: TASS, Kyodo" (Japanese: 、)
-    return tr._(", ").join(one_line(o)[:60] for o in names)
+    return tr._(", ").join(_flat(o)[:60] for o in names)
+
+
+def _also(names: Sequence[str], tr: Texts, shown: int = MAX_ALSO) -> str:
+    """The outlets of an "Also:" line: the first `shown` (at least one), then how many more."""
+    listed = _outlets(names[: max(1, shown)], tr)
+    more = len(names) - max(1, shown)
+    return listed if more <= 0 else tr._("{outlets} +{n} more", outlets=listed, n=more)
+
+
+def units(text: str) -> int:
+    """The length of `text` as Telegram counts it: UTF-16 code units."""
+    return len(text) + sum(1 for c in text if c > "\uffff")
 
 
 def _when(moment: datetime | None, tz: tzinfo, tr: Texts = EN) -> str:
@@ -98,25 +134,41 @@ def hashtag(topic_id: str) -> str:
     return "#" + "".join(ch if ch.isalnum() else "_" for ch in topic_id)
 
 
+def _hashtags(topics: Sequence[str]) -> str:
+    """The topics as hashtags within TAGS_LIMIT (an item may match a hundred topics of a chat)."""
+    tags: list[str] = []
+    for n, topic in enumerate(topics):
+        tag = hashtag(topic)
+        if sum(len(t) + 1 for t in tags) + len(tag) > TAGS_LIMIT:
+            return " ".join(tags) + f" +{len(topics) - n}"
+        tags.append(tag)
+    return " ".join(tags)
+
+
+# characters a URL cannot hold as they are (spaces, controls, invisible ones): Telegram drops a
+# link with a space from its text, and ends a link in plain text at one
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f-\xa0\u2000-\u200f\u2028-\u202f\u205f-\u206f\ufeff]")
+
+
 def _safe_link(link: str | None) -> str | None:
-    if link and link.startswith(("http://", "https://")) and len(link) <= 2048:
-        return link
-    return None
+    """An http(s) link, its unsafe characters percent-encoded; None for any other scheme or a
+    link too long."""
+    if not link or not link.startswith(("http://", "https://")):
+        return None
+    link = _UNSAFE_IN_URL.sub(lambda found: quote(found.group(), safe=""), link)
+    return link if len(link) <= 2048 else None
 
 
 def _parts(
     alert: Alert, tz: tzinfo, summary_limit: int, tr: Texts = EN
 ) -> tuple[str, str, str, str]:
-    title = shorten(one_line(alert.title), TITLE_LIMIT) or tr._("(untitled)")
+    title = _headline(alert.title, TITLE_LIMIT, tr)
     when = _when(alert.published, tz, tr)
     meta = " · ".join(p for p in (_source(alert, tr, 100), when) if p)
     if alert.also:
-        also = _outlets(alert.also[:10], tr)
-        if len(alert.also) > 10:
-            also = tr._("{outlets} and others", outlets=also)
-        meta += "\n" + tr._("Also: {outlets}", outlets=also)
-    summary = shorten(one_line(alert.summary), summary_limit)
-    tags = " ".join(hashtag(t) for t in alert.topics)
+        meta += "\n" + tr._("Also: {outlets}", outlets=_also(alert.also, tr))
+    summary = shorten(_flat(alert.summary), summary_limit)
+    tags = _hashtags(alert.topics)
     return title, meta, summary, tags
 
 
@@ -176,7 +228,24 @@ def _marked(text: str, marks: Sequence[str]) -> str:
 def render_plain(
     alert: Alert, *, tz: tzinfo = UTC, summary_limit: int = SUMMARY_LIMIT, tr: Texts = EN
 ) -> str:
-    """The same alert as plain text (console mode, and Telegram's fallback for bad HTML)."""
+    """The same alert as plain text (console mode, and Telegram's fallback for bad HTML),
+    within Telegram's 4096 UTF-16 units: the summary, then "Also:" give way, the link stays."""
+    for limit, also in (
+        (summary_limit, alert.also),
+        (100, alert.also),
+        (0, alert.also),
+        (0, ()),
+    ):
+        text = _plain(replace(alert, also=also), tz, limit, tr)
+        if units(text) <= MAX_MESSAGE:
+            return text
+    text = text[:MAX_MESSAGE]
+    while units(text) > MAX_MESSAGE:
+        text = text[: len(text) - (units(text) - MAX_MESSAGE)]  # each cut is a unit or two
+    return text
+
+
+def _plain(alert: Alert, tz: tzinfo, summary_limit: int, tr: Texts) -> str:
     title, meta, summary, tags = _parts(alert, tz, summary_limit, tr)
     lines = [title]
     if meta:
@@ -188,12 +257,12 @@ def render_plain(
         lines += ["", summary]
     if tags:
         lines += ["", tags]
-    return "\n".join(lines)[:MAX_MESSAGE]
+    return "\n".join(lines)
 
 
 def first_sentence(text: str, limit: int = 240) -> str:
     """The first sentence of a summary (within `limit` characters)."""
-    flat = one_line(text)
+    flat = _flat(text)
     found = _SENTENCE_END.search(flat)
     if found is not None and found.end() <= limit:
         return flat[: found.end()].strip()
@@ -201,7 +270,7 @@ def first_sentence(text: str, limit: int = 240) -> str:
 
 
 def _bare(text: str) -> str:
-    return one_line(text).rstrip(".!?…。！？ ").casefold()
+    return _flat(text).rstrip(".!?…。！？ ").casefold()
 
 
 _SENTENCE_END = re.compile(r"[.!?…](?=\s+[^\s])|[。！？]")
@@ -218,8 +287,9 @@ def render_digest(
     """A digest in Telegram HTML: stories grouped by their first topic, newest first.
 
     Each story is its linked title with its source and time, the first sentence of its summary
-    and the other outlets that carried it. The result may exceed one message;
-    `bot.delivery.split.split_html` cuts it at paragraphs.
+    and the other outlets that carried it. A digest of one story fits one message; a longer one
+    may not (`bot.delivery.split.split_html` cuts a reply at paragraphs, and the delivery worker
+    sends as many stories as one message holds).
     """
     groups: dict[str, list[Alert]] = {}
     for alert in alerts:
@@ -228,7 +298,7 @@ def render_digest(
     heading = tr._("Digest") if heading is None else heading
     blocks = [f"<b>{html.escape(heading, quote=False)}</b> · {count}"]
     for topic, members in groups.items():
-        name = titles.get(topic, topic) or tr._("Other")
+        name = shorten(_flat(titles.get(topic, topic)), 100) or tr._("Other")
         lines = [
             f"<b>{html.escape(name, quote=False)}</b> {html.escape(hashtag(topic), quote=False)}"
         ]
@@ -236,29 +306,46 @@ def render_digest(
             members, key=lambda a: a.published or datetime.min.replace(tzinfo=UTC), reverse=True
         )
         for alert in newest:
-            title = shorten(one_line(alert.title), 200) or tr._("(untitled)")
-            title = html.escape(title, quote=False)
-            link = _safe_link(alert.link)
-            if link:
-                title = f'<a href="{html.escape(link, quote=True)}">{title}</a>'
-            meta = " · ".join(
-                p for p in (_source(alert, tr, 60), _when(alert.published, tz, tr)) if p
-            )
-            lines.append(
-                f"• {title}" + (f" — <i>{html.escape(meta, quote=False)}</i>" if meta else "")
-            )
-            sentence = first_sentence(alert.summary)
-            if sentence and _bare(sentence) != _bare(alert.title):  # not the title again
-                lines.append(f"  {html.escape(sentence, quote=False)}")
-            if alert.also:
-                outlets = _outlets(alert.also[:10], tr)
-                lines.append(
-                    "  <i>"
-                    + html.escape(tr._("Also: {outlets}", outlets=outlets), quote=False)
-                    + "</i>"
-                )
+            lines += _digest_story(alert, tz, tr)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _digest_story(alert: Alert, tz: tzinfo, tr: Texts) -> list[str]:
+    """A story's lines in a digest, within DIGEST_STORY: outlets of its "Also:" line, then its
+    first sentence, then a link too long to fit give way (escaping `&` makes a text five times
+    longer)."""
+    for sentence, with_link, shown in (
+        (True, True, MAX_ALSO),
+        (True, True, 3),
+        (False, True, 3),
+        (True, False, MAX_ALSO),
+        (True, False, 3),
+        (False, False, 1),
+    ):
+        lines = _story_lines(alert, tz, tr, sentence=sentence, with_link=with_link, shown=shown)
+        if units("\n".join(lines)) <= DIGEST_STORY:
+            break
+    return lines
+
+
+def _story_lines(
+    alert: Alert, tz: tzinfo, tr: Texts, *, sentence: bool, with_link: bool, shown: int
+) -> list[str]:
+    title = _headline(alert.title, 200, tr)
+    title = html.escape(title, quote=False)
+    link = _safe_link(alert.link) if with_link else None
+    if link:
+        title = f'<a href="{html.escape(link, quote=True)}">{title}</a>'
+    meta = " · ".join(p for p in (_source(alert, tr, 60), _when(alert.published, tz, tr)) if p)
+    lines = [f"• {title}" + (f" — <i>{html.escape(meta, quote=False)}</i>" if meta else "")]
+    first = first_sentence(alert.summary) if sentence else ""
+    if first and _bare(first) != _bare(alert.title):  # not the title again
+        lines.append(f"  {html.escape(first, quote=False)}")
+    if alert.also:
+        also = tr._("Also: {outlets}", outlets=_also(alert.also, tr, shown))
+        lines.append("  <i>" + html.escape(also, quote=False) + "</i>")
+    return lines
 
 
 def ago(moment: datetime | None, now: datetime, tr: Texts = EN) -> str:

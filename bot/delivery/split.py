@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import re
 
-from bot.delivery.render import MAX_MESSAGE
+from bot.delivery.render import MAX_MESSAGE, units
 
 _ATOM = re.compile(r"<[^<>]*>|&#?\w+;|\n\n|.", re.DOTALL)
 _OPEN = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)\b[^<>]*>")
 _CLOSE = re.compile(r"</([a-zA-Z][a-zA-Z0-9-]*)\s*>")
 _PRIORITY = {"\n\n": 3, "\n": 2, " ": 1}
-
-
-def units(text: str) -> int:
-    """The length of `text` as Telegram counts it: UTF-16 code units."""
-    return len(text) + sum(1 for c in text if c > "\uffff")
 
 
 def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:

@@ -32,9 +32,9 @@ from bot.delivery.render import (
     render_html,
     render_plain,
     to_alert,
+    units,
 )
 from bot.delivery.retry import with_retries
-from bot.delivery.split import split_html, units
 from bot.i18n import texts
 from bot.metrics import Metrics
 from store import AsyncStore, ChatPrefs, Delivery, Notice, OutboxState, Store
@@ -196,7 +196,7 @@ class DeliveryWorker:
 
         if fits(len(rows)):
             return len(rows)
-        low, high = 1, len(rows) - 1  # fits(low) is assumed: a story alone is short
+        low, high = 1, len(rows) - 1  # a story alone fits: `render.DIGEST_STORY`
         while low < high:
             middle = (low + high + 1) // 2
             low, high = (middle, high) if fits(middle) else (low, middle - 1)
@@ -208,11 +208,10 @@ class DeliveryWorker:
         """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
         after a refusal, `rows` alone). Whether to go on with `later`."""
         text = digest_of(rows, self.settings.topic_titles, self._tz(rows[0]))
-        try:
-            for part in split_html(text):  # one part, unless one story alone is too long
-                await with_retries(
-                    functools.partial(self._send, chat_id, part, html=True, silent=silent)
-                )
+        try:  # one message: a second part failing would send the first again with the retry
+            await with_retries(
+                functools.partial(self._send, chat_id, text, html=True, silent=silent)
+            )
         except Exception as exc:
             now = self.clock()
             result = self._outcome(exc, Path.DIGEST, now, rows[0])
@@ -332,7 +331,7 @@ class DeliveryWorker:
                 raise
             if not await settle.failed_edit(self.store, delivery, result, now=now):
                 return  # still pending: tried again after the pause
-        await self.store.run(Store.edit_done, delivery.id)
+        await self.store.run(Store.edit_done, delivery.id, delivery.also)
 
     async def _claim(self, delivery: Delivery) -> Delivery | None:
         chat_id = await self.store.run(Store.claim, delivery.id, now=self.clock())
@@ -399,7 +398,9 @@ class DeliveryWorker:
                 await self._failure(delivery, retry_exc, html=False)
                 return
         now = self.clock()
-        await self.store.run(Store.mark_sent, delivery.id, message.message_id, now=now)
+        await self.store.run(
+            Store.mark_sent, delivery.id, message.message_id, now=now, also=delivery.also
+        )
         self._count("sent", delivery.created_at, now)
         log.info(
             "chat %d: alert %d sent (item %d)", delivery.chat_id, delivery.id, delivery.item.id
