@@ -124,6 +124,14 @@ async def test_watch_watches_unwatch_and_their_mistakes(bot: Bot) -> None:
     assert len(bot.recompiled) == 4
 
 
+async def test_a_watch_of_too_many_nears_is_refused_naming_the_limit(bot: Bot) -> None:
+    nears = " ".join(f"a{i} NEAR b{i}" for i in range(14))
+    answer = await bot.say(f"/watch {nears}", language_code="ru")
+    assert "больше 4 NEAR" in answer and "позиция 48" in answer, answer
+    assert await bot.store.run(Store.watches, USER) == []
+    assert bot.recompiled == []
+
+
 async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
     assert "No stories yet" in await bot.say("/latest")
     feed = FeedState(id="tass", url="u", title="TASS")
