@@ -6,6 +6,7 @@ The handlers' clock is a `Clock` the tests move, so digests and mutes need no wa
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -330,6 +331,32 @@ async def test_group_commands_addressed_to_the_bot(bot: Bot) -> None:
     subscriber = await bot.store.run(Store.subscriber, -300)
     assert subscriber is not None and subscriber.chat_type == "group"
     assert subscriber.title == "Kuril watchers"
+
+
+async def test_a_group_upgraded_to_a_supergroup_moves_there_at_once(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = -4242, -1004242
+    group: dict[str, Any] = {"chat_id": old, "chat_type": "group", "user_id": 77}
+    bot.api.set_admins(old, [77])
+    await bot.say("/subscribe kuril", **group)
+    await bot.say("/watch Shikotan", **group)
+    await bot.say("/timezone Asia/Tokyo", **group)
+    bot.api.upgrade_group(old, new, user_id=77)
+    await bot.api.wait_for_async(lambda: not bot.api.pending_updates, 10, "both service messages")
+    bot.api.set_admins(new, [77])
+    # an update of the supergroup after the service messages is handled after them
+    listed = await bot.say("/list", chat_id=new, chat_type="supergroup", user_id=77)
+    assert "kuril" in listed and "Shikotan" in listed and "Asia/Tokyo" in listed, listed
+    assert await bot.store.run(Store.subscriber, old) is None
+    assert await bot.store.run(Store.subscriptions, new) == ["kuril"]
+    assert [w.chat_id for w in await bot.store.run(Store.watches)] == [new]
+    bot.api.upgrade_group(old, new, user_id=77)  # told again: nothing changes, nothing raised
+    assert "kuril" in await bot.say("/list", chat_id=new, chat_type="supergroup", user_id=77)
+    prefs = await bot.store.run(Store.prefs, new)
+    assert prefs is not None and prefs.timezone == "Asia/Tokyo"
+    assert not bot.api.sent_messages(old)[3:]  # nothing said in the old group after the move
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_watch_previews_the_last_30_days_and_saves_even_with_no_match(bot: Bot) -> None:

@@ -299,6 +299,24 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await ctx.watches_changed(None, watch)
 
 
+async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup (a new chat id): its record, topics, watches, settings and
+    queued alerts move there now, not at the first send that fails. Telegram says so in both
+    chats; the second finds nothing left to move."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id is not None:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id is not None:
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    ctx = ctx_of(context)
+    await ctx.store.run(Store.migrate_chat, old, new, now=ctx.clock())
+    log.info("chat %d: became the supergroup %d", old, new)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
@@ -339,6 +357,7 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
     for pattern, callback in {**news_filters.CALLBACKS, **story_buttons.CALLBACKS}.items():
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     application.add_handler(CallbackQueryHandler(guards.unknown_button))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migrated))
     application.add_handler(
         MessageHandler(filters.COMMAND & guards.NEW_MESSAGES, guards.unknown_command)
     )
