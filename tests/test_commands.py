@@ -133,6 +133,20 @@ async def test_a_watch_of_too_many_nears_is_refused_naming_the_limit(bot: Bot) -
     assert bot.recompiled == []
 
 
+async def test_a_huge_bad_argument_is_quoted_back_short_in_one_message(bot: Bot) -> None:
+    huge = "&" * 4000  # each escaped to five characters: it came back as five messages
+    commands = [
+        f"/{name} {huge}"
+        for name in ("subscribe", "unsubscribe", "latest", "search", "lang", "timezone", "trend")
+    ]
+    commands.append("/unwatch 1" + "0" * 4000)
+    for command in commands:
+        answer = await bot.say(command, language_code="ru")
+        assert len(answer) < 500 and "…" in answer, (command[:20], answer[:200])
+    await bot.say("/unmute")
+    assert len(bot.api.sent_messages(USER)) == len(commands) + 1
+
+
 async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
     assert "No stories yet" in await bot.say("/latest")
     feed = FeedState(id="tass", url="u", title="TASS")

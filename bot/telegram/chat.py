@@ -30,7 +30,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import EN, Texts, texts
+from bot.i18n import EN, Texts, quoted, texts
 from bot.telegram import admin, guards, insights, news_filters, story_buttons
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
@@ -196,7 +196,7 @@ def _problem(tr: Texts, ctx: BotContext, unknown: Sequence[str]) -> str:
             "Unknown topic {topics}.",
             "Unknown topics {topics}.",
             len(unknown),
-            topics=esc(", ".join(repr(u) for u in unknown)),
+            topics=esc(quoted(*unknown)),
         )
     else:
         problem = tr._("Which topic?")

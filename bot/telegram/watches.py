@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.render import alert_of, render_digest
-from bot.i18n import Texts
+from bot.i18n import Texts, cut, quoted
 from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply, texts_of
 from store import AsyncStore, PastItem, SearchError, Store, Watch
 from watchers import bounded
@@ -215,7 +215,7 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             update,
             tr._(
                 "There is no watch number {number}: you have {n}. /watches lists them.",
-                number=esc(args[0]),
+                number=esc(cut(args[0])),
                 n=count,
             ),
         )
@@ -243,7 +243,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 tr._(
                     "Unknown topic {topic}. Write <code>/latest [topic] [n]</code>;"
                     " topics: {valid}.",
-                    topic=esc(repr(arg)),
+                    topic=esc(quoted(arg)),
                     valid=valid,
                 ),
             )
@@ -289,18 +289,18 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         found = await ctx.store.run(Store.search, words[:MAX_QUERY], limit=10, langs=langs)
     except SearchError as exc:
-        reason = tr._(exc.template, **exc.values)
+        reason = tr._(exc.template, **{name: cut(v) for name, v in exc.values.items()})
         await reply(update, tr._("I cannot search for that: {reason}", reason=esc(reason)))
         return
     if not found:
-        await reply(update, tr._("Nothing stored matches {words}.", words=esc(repr(words))))
+        await reply(update, tr._("Nothing stored matches {words}.", words=esc(quoted(words))))
         return
     alerts = [alert_of(item, topics=["search"]) for item in found]
     await reply(
         update,
         render_digest(
             alerts,
-            titles={"search": tr._("Found for {words}", words=words)},
+            titles={"search": tr._("Found for {words}", words=cut(words))},
             tz=ctx.chat_tz(prefs),
             heading=tr._("Search"),
             tr=tr,
