@@ -4,6 +4,7 @@ under alerts, and watches narrowed by `lang:`."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -255,6 +256,31 @@ async def test_not_relevant_is_stored_and_a_forged_button_changes_nothing(h: Har
     assert len(await h.store.run(Store.feedback)) == 1
     modes = await h.store.run(lambda s: s.db.execute("SELECT * FROM story_controls").fetchall())
     assert modes == []
+
+
+GARBAGE_BUTTONS = (
+    "a:m1:ä",  # a non-ASCII signature could not even be compared
+    "a:n1:" + "Ж" * 29,
+    "a:",
+    "a:::",
+    "a:f99999999999999999999999:AAAAAAAAAAAAAAAA",
+    "t:" + "ä" * 31,
+    "src#" + "0" * 32,
+    "nl:^xx",
+    "\x00",
+)
+
+
+async def test_garbage_button_data_gets_a_short_answer_and_nothing_else(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await h.say("/subscribe kuril", ALICE)
+    for data in GARBAGE_BUTTONS:
+        answer = await h.press(ALICE, 1, data)
+        assert 0 < len(answer) <= 200, data
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(h.api.sent_messages(ALICE)) == 1  # no "something went wrong" under the message
+    assert await h.store.run(Store.subscriptions, ALICE) == ["kuril"]
 
 
 async def test_mute_this_story_stops_the_later_also_edit_for_that_chat_only(h: Harness) -> None:
