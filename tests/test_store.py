@@ -296,6 +296,8 @@ def test_search_finds_items_in_three_scripts_and_explains_bad_queries(store: Sto
     for bad, why in [
         ('"unbalanced', "double quote is not closed"),
         ("AND", '"AND" cannot stand there'),
+        ("kuril OR", r"ends too early \(a word or a '\)' is missing at the end\)"),
+        ("(kuril", "ends too early"),
         ("col: x", "'col' reads as a field name"),
         ("  ", "empty"),
     ]:
