@@ -4,6 +4,7 @@ under alerts, and watches narrowed by `lang:`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -466,3 +467,22 @@ async def test_in_a_channel_only_an_admin_mutes_a_story_for_every_reader(h: Harn
 
     assert await press(reader) == []  # a reader mutes nothing for the channel
     assert await press(creator) == [(str(channel), "mute")]
+
+
+async def test_a_failed_press_is_told_to_the_presser_not_to_the_channel(h: Harness) -> None:
+    channel, reader = -1001234568, 7778
+    h.api._register_chat(channel, "channel", "Kuril news", "x")
+    await h.store.run(Store.upsert_subscriber, channel, now=T0, chat_type="channel", title="K")
+    await h.store.run(Store.subscribe, channel, "kuril", now=T0)
+    await h.report("tass-en", "Habomai talks", lang="en", url="https://n.example/h")
+    await h.deliver()
+    [alert] = h.alerts(channel)
+    mute = dict(buttons(alert))["🔕 Mute this story"]
+    # Telegram fails the check of who pressed: the handler raises into the error handler
+    h.api.fail_next("getChatMember", status=500, description="Internal Server Error")
+    h.api.push_callback_query(
+        channel, message_id(h.api, channel, "Habomai talks"), mute, user_id=reader
+    )
+    [answer] = await asyncio.to_thread(h.api.wait_for_calls, "answerCallbackQuery")
+    assert "went wrong" in answer.params["text"]
+    assert [m["text"] for m in h.api.sent_messages(channel)] == [alert["text"]]

@@ -319,15 +319,19 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message is not None:
-        user = update.effective_user
-        tr = texts(user.language_code if user else None)  # the store may be what failed
-        try:
-            await update.effective_message.reply_text(
-                tr._("Sorry, something went wrong; please try again.")
-            )
-        except Exception:
-            log.debug("could not tell the user about the error", exc_info=True)
+    if not isinstance(update, Update):
+        return
+    user = update.effective_user
+    tr = texts(user.language_code if user else None)  # the store may be what failed
+    sorry = tr._("Sorry, something went wrong; please try again.")
+    try:
+        if update.callback_query is not None:
+            # only the one who pressed: a reply under a channel's alert reaches every reader
+            await update.callback_query.answer(sorry)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(sorry)
+    except Exception:
+        log.debug("could not tell the user about the error", exc_info=True)
 
 
 HANDLERS = {
