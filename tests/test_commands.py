@@ -133,6 +133,13 @@ async def test_a_watch_of_too_many_nears_is_refused_naming_the_limit(bot: Bot) -
     assert bot.recompiled == []
 
 
+async def test_topics_may_be_separated_by_commas(bot: Bot) -> None:
+    assert "Subscribed to kuril, peace-treaty" in await bot.say("/subscribe kuril, peace-treaty")
+    assert "Unsubscribed from kuril, peace-treaty" in await bot.say(
+        "/unsubscribe kuril,peace-treaty"
+    )
+
+
 async def test_a_huge_bad_argument_is_quoted_back_short_in_one_message(bot: Bot) -> None:
     huge = "&" * 4000  # each escaped to five characters: it came back as five messages
     commands = [

@@ -176,8 +176,10 @@ async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _chosen(args: Sequence[str], ctx: BotContext) -> tuple[list[str], list[str]]:
-    """Known and unknown topic ids among the arguments; `all` means every topic."""
-    wanted = [a.strip().lower().lstrip("#") for a in args if a.strip()]
+    """Known and unknown topic ids among the arguments (`kuril, peace-treaty` too); `all`
+    means every topic."""
+    words = (word for arg in args for word in arg.split(","))
+    wanted = [w.strip().lower().lstrip("#") for w in words if w.strip()]
     if "all" in wanted:
         return ctx.topic_ids(), []
     known = [t for t in dict.fromkeys(wanted) if t in ctx.topic_ids()]
