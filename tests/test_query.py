@@ -157,6 +157,21 @@ def test_any_text_either_parses_or_raises_query_error(query: str) -> None:
         Matcher({"t": node}).match({"title": query, "summary": query})
 
 
+@given(st.lists(st.sampled_from("abc"), max_size=40), st.integers(min_value=1, max_value=4))
+def test_near_matches_exactly_when_two_of_its_words_are_that_close(
+    words: list[str], distance: int
+) -> None:
+    a_at = [n for n, w in enumerate(words) if w == "a"]
+    b_at = [n for n, w in enumerate(words) if w == "b"]
+    close = [(i, j) for i in a_at for j in b_at if abs(i - j) <= distance]
+    title = " ".join(words)
+    found = Matcher({"t": parse(f"a NEAR/{distance} b")}).match({"title": title}, explain=True)
+    assert bool(found) == bool(close)
+    if close:  # explained by the first "a" that has a partner, and its first partner
+        [left, right] = found[0].hits
+        assert (left.offset, right.offset) == (close[0][0] * 2, close[0][1] * 2)
+
+
 SHIPPED_LIKE = Matcher(
     {
         "a": parse('kuril* OR "мирный договор" OR 北方領土 OR (japan -china)'),
