@@ -140,6 +140,16 @@ async def test_topics_may_be_separated_by_commas(bot: Bot) -> None:
     )
 
 
+async def test_a_saved_watch_that_no_longer_parses_is_marked_with_why(bot: Bot) -> None:
+    too_many = " ".join(f"a{i} NEAR b{i}" for i in range(5))  # saved before NEARs were capped
+    await bot.store.run(Store.add_watch, USER, too_many, now=T0, limit=3)
+    await bot.say("/watch Shikotan")
+    listed = await bot.say("/watches", language_code="ru")
+    assert "1. <code>a0 NEAR b0" in listed and "больше не отслеживается: больше 4 NEAR" in listed
+    assert "2. <code>Shikotan</code>\n" in listed, listed
+    assert "больше не отслеживается" in await bot.say("/list", language_code="ru")
+
+
 async def test_a_huge_bad_argument_is_quoted_back_short_in_one_message(bot: Bot) -> None:
     huge = "&" * 4000  # each escaped to five characters: it came back as five messages
     commands = [

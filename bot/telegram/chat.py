@@ -273,7 +273,9 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     else:
         text = tr._("You follow no topics yet. /topics shows them; /subscribe adds one.")
     if watches:
-        text += "\n\n" + tr._("<b>Your watches</b>") + "\n" + watch_commands.numbered(watches)
+        text += (
+            "\n\n" + tr._("<b>Your watches</b>") + "\n" + await watch_commands.numbered(watches, tr)
+        )
     text += "\n\n" + prefs_commands.describe(
         ctx, prefs, subscribed, len(watches), short=True, tr=tr
     )

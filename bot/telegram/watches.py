@@ -26,8 +26,34 @@ PREVIEW_ITEMS = 20_000  # the newest items of the window that are looked at, at 
 PREVIEW_SHOWN = 3
 
 
-def numbered(watches: Sequence[Watch]) -> str:
-    return "\n".join(f"{n}. <code>{esc(w.query)}</code>" for n, w in enumerate(watches, 1))
+def _problems(queries: Sequence[str]) -> list[QueryError | None]:
+    """Why each query no longer parses (saved under an older query language or looser limits:
+    the daemon skips it), or None."""
+    found: list[QueryError | None] = []
+    for query in queries:
+        try:
+            parse(query)
+        except QueryError as exc:
+            found.append(exc)
+        else:
+            found.append(None)
+    return found
+
+
+async def numbered(watches: Sequence[Watch], tr: Texts) -> str:
+    """The watches, numbered as /unwatch takes them; one that no longer parses says why
+    (parsed on a worker thread)."""
+    problems = await asyncio.to_thread(_problems, [w.query for w in watches])
+    lines = []
+    for n, (watch, problem) in enumerate(zip(watches, problems, strict=True), 1):
+        line = f"{n}. <code>{esc(watch.query)}</code>"
+        if problem is not None:
+            why = tr._(problem.template, **problem.values)
+            line += " ⚠️ " + esc(
+                tr._("not watched any more: {problem}; /unwatch it and write it anew", problem=why)
+            )
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def newest_items(store: Store, since: datetime, limit: int) -> list[PastItem]:
@@ -149,7 +175,7 @@ async def watches(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(
         update,
         tr._("<b>Your watches</b> ({n} of {most})", n=len(mine), most=ctx.max_watches)
-        + f"\n{numbered(mine)}\n\n"
+        + f"\n{await numbered(mine, tr)}\n\n"
         + tr._("Remove one with <code>/unwatch &lt;n&gt;</code>.")
         + (
             "\n" + tr._("/mywatch gives their stories as a feed for your reader.")
