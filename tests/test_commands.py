@@ -6,6 +6,7 @@ The handlers' clock is a `Clock` the tests move, so digests and mutes need no wa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -47,9 +48,12 @@ class Bot:
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
+async def bot(
+    tmp_path: Path, bot_api: FakeBotAPI, request: pytest.FixtureRequest
+) -> AsyncIterator[Bot]:
+    topics = getattr(request, "param", None) or shipped_topics()  # indirect: other topics
     settings = Config.model_validate(
-        {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
+        {"topics": topics, "telegram": {"api_base_url": bot_api.base_url}}
     )
     store = await AsyncStore(tmp_path / "kw.db").open()
     harness = Bot(store, bot_api, Clock(T0))
@@ -97,6 +101,24 @@ async def test_start_shows_a_topic_keyboard_that_toggles_in_place(bot: Bot) -> N
         lambda: len(bot.api.calls_of("answerCallbackQuery")) == 2, 10, "the second tap"
     )
     assert await bot.store.run(Store.subscriptions, USER) == []
+
+
+LONG_ID = "kuril-islands-" + "and-the-peace-treaty-" * 3  # 76 characters
+
+
+@pytest.mark.parametrize(
+    "bot", [{**shipped_topics(), LONG_ID: {"title": "Long", "query": "kuril"}}], indirect=True
+)
+async def test_a_topic_of_a_long_id_has_a_button_that_works(bot: Bot) -> None:
+    await bot.say("/topics")
+    [listing] = bot.api.sent_messages(USER)
+    data = listing["reply_markup"]["inline_keyboard"][2][0]["callback_data"]
+    assert len(data.encode()) <= 64
+    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, message_id, data)
+    [answer] = await asyncio.to_thread(bot.api.wait_for_calls, "answerCallbackQuery")
+    assert answer.params["text"] == f"Subscribed to {LONG_ID}."
+    assert await bot.store.run(Store.subscriptions, USER) == [LONG_ID]
 
 
 async def test_start_reactivates_a_chat_that_had_blocked_the_bot(bot: Bot) -> None:

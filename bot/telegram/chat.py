@@ -8,6 +8,7 @@ subscriptions, /list, /stop) and registers every handler; personal alerts and se
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -54,7 +55,16 @@ from store import ChatPrefs, Store
 __all__ = ["BotContext", "bot_commands", "install", "set_commands"]
 
 log = logging.getLogger(__name__)
-TOGGLE = "t:"  # callback data of a topic button: "t:<topic id>"
+TOGGLE = "t:"  # callback data of a topic button: "t:<topic id>", or "t#<hash>" for a long id
+
+
+def topic_data(topic_id: str) -> str:
+    """A topic button's callback data, within Telegram's 64 bytes (a topic id is any length;
+    cut, it named no topic and the button never worked)."""
+    data = f"{TOGGLE}{topic_id}"
+    if len(data.encode()) <= 64:
+        return data
+    return "t#" + hashlib.sha256(topic_id.encode()).hexdigest()[:32]
 
 
 def keyboard(
@@ -69,7 +79,7 @@ def keyboard(
         [
             InlineKeyboardButton(
                 f"{'✅' if t.id in subscribed else '➕'} {tr._(t.title)}",
-                callback_data=f"{TOGGLE}{t.id}"[:64],
+                callback_data=topic_data(t.id),
             )
         ]
         for t in ctx.topics
@@ -117,11 +127,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A topic button: subscribe or unsubscribe, then redraw the keyboard in place."""
     press = await press_of(update, context)
-    if press is None or not press.data.startswith(TOGGLE):
+    if press is None:
         return
     query, ctx, tr, chat_id = press.query, press.ctx, press.tr, press.chat_id
-    topic = press.data.removeprefix(TOGGLE)
-    if topic not in ctx.topic_ids():
+    topic = next((t for t in ctx.topic_ids() if topic_data(t) == press.data), None)
+    if topic is None:
         await query.answer(tr._("That topic is no longer offered; send /start again."))
         return
     if not await is_chat_admin(update, context):
@@ -361,7 +371,7 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
     application.bot_data["kurilwatch"] = ctx
     for name, callback in HANDLERS.items():
         application.add_handler(CommandHandler(name, callback, filters=guards.NEW_MESSAGES))
-    application.add_handler(CallbackQueryHandler(toggle, pattern=f"^{TOGGLE}"))
+    application.add_handler(CallbackQueryHandler(toggle, pattern="^t[:#]"))
     for pattern, callback in {**news_filters.CALLBACKS, **story_buttons.CALLBACKS}.items():
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     application.add_handler(CallbackQueryHandler(guards.unknown_button))
