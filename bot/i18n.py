@@ -27,6 +27,20 @@ LOCALES = Path(__file__).parent / "locales"
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "ja": "日本語"}
 
 
+QUOTED = 60  # characters of a user's own words that a reply quotes back, at most
+
+
+def cut(text: str) -> str:
+    """A user's words as a reply quotes them back: at most `QUOTED` characters. (A 4,000
+    character argument of '&', each escaped to five, came back as five messages.)"""
+    return text if len(text) <= QUOTED else text[: QUOTED - 1] + "…"
+
+
+def quoted(*values: str) -> str:
+    """'x', 'y': a user's words in quotes, cut as `cut` does."""
+    return cut(", ".join(repr(value) for value in values))
+
+
 def N_(message: str) -> str:
     """Mark a message for extraction; translated later, where its language is known."""
     return message

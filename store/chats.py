@@ -127,9 +127,13 @@ class ChatVerbs(StoreBase):
 
     def migrate_chat(self, old_chat_id: int, new_chat_id: int, *, now: datetime) -> None:
         """Move a chat's record, settings, subscriptions, watches and queued alerts to its new
-        id."""
+        id; a chat moved already (Telegram says so twice, and a failed send once more) stays."""
         ts = now.timestamp()
+        if old_chat_id == new_chat_id:
+            return
         with self.db.atomic():
+            if not self._one("SELECT 1 AS x FROM subscribers WHERE chat_id = ?", [old_chat_id]):
+                return  # moved already, or never recorded: the new chat's settings stay
             # its choices move with it (before its record goes: that takes its feed token)
             moved = ("subscriptions", "muted_sources", "story_controls", "watches")
             for table in (*moved, "watch_feed_tokens", "feedback"):

@@ -88,6 +88,14 @@ def search_error(query: str, reason: str) -> SearchError:
         )
     if reason.startswith("syntax error near"):
         near = reason.removeprefix("syntax error near").strip()
+        if near == '""':  # FTS5's name for the end of the search
+            return SearchError(
+                N_(
+                    "cannot search for {query}: it ends too early (a word or a ')' is missing"
+                    " at the end)"
+                ),
+                query=q,
+            )
         return SearchError(
             N_(
                 "cannot search for {query}: {near} cannot stand there; put a phrase in double"

@@ -6,6 +6,8 @@ The handlers' clock is a `Clock` the tests move, so digests and mutes need no wa
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -48,9 +50,12 @@ class Bot:
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
+async def bot(
+    tmp_path: Path, bot_api: FakeBotAPI, request: pytest.FixtureRequest
+) -> AsyncIterator[Bot]:
+    topics = getattr(request, "param", None) or shipped_topics()  # indirect: other topics
     settings = Config.model_validate(
-        {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
+        {"topics": topics, "telegram": {"api_base_url": bot_api.base_url}}
     )
     store = await AsyncStore(tmp_path / "kw.db").open()
     harness = Bot(store, bot_api, Clock(T0))
@@ -103,6 +108,24 @@ async def test_start_shows_a_topic_keyboard_that_toggles_in_place(bot: Bot) -> N
     assert await bot.store.run(Store.subscriptions, USER) == []
 
 
+LONG_ID = "kuril-islands-" + "and-the-peace-treaty-" * 3  # 76 characters
+
+
+@pytest.mark.parametrize(
+    "bot", [{**shipped_topics(), LONG_ID: {"title": "Long", "query": "kuril"}}], indirect=True
+)
+async def test_a_topic_of_a_long_id_has_a_button_that_works(bot: Bot) -> None:
+    await bot.say("/topics")
+    [listing] = bot.api.sent_messages(USER)
+    data = listing["reply_markup"]["inline_keyboard"][2][0]["callback_data"]
+    assert len(data.encode()) <= 64
+    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, message_id, data)
+    [answer] = await asyncio.to_thread(bot.api.wait_for_calls, "answerCallbackQuery")
+    assert answer.params["text"] == f"Subscribed to {LONG_ID}."
+    assert await bot.store.run(Store.subscriptions, USER) == [LONG_ID]
+
+
 async def test_start_reactivates_a_chat_that_had_blocked_the_bot(bot: Bot) -> None:
     await bot.say("/start")
     await bot.store.run(Store.deactivate_chat, USER, "Forbidden: blocked", now=T0)
@@ -139,6 +162,45 @@ async def test_watch_watches_unwatch_and_their_mistakes(bot: Bot) -> None:
     assert "Stopped watching for <code>Итуруп</code>" in await bot.say("/unwatch 2")
     assert [w.query for w in await bot.store.run(Store.watches, USER)] == ["Shikotan", "色丹"]
     assert len(bot.recompiled) == 4
+
+
+async def test_a_watch_of_too_many_nears_is_refused_naming_the_limit(bot: Bot) -> None:
+    nears = " ".join(f"a{i} NEAR b{i}" for i in range(14))
+    answer = await bot.say(f"/watch {nears}", language_code="ru")
+    assert "больше 4 NEAR" in answer and "позиция 48" in answer, answer
+    assert await bot.store.run(Store.watches, USER) == []
+    assert bot.recompiled == []
+
+
+async def test_topics_may_be_separated_by_commas(bot: Bot) -> None:
+    assert "Subscribed to kuril, peace-treaty" in await bot.say("/subscribe kuril, peace-treaty")
+    assert "Unsubscribed from kuril, peace-treaty" in await bot.say(
+        "/unsubscribe kuril,peace-treaty"
+    )
+
+
+async def test_a_saved_watch_that_no_longer_parses_is_marked_with_why(bot: Bot) -> None:
+    too_many = " ".join(f"a{i} NEAR b{i}" for i in range(5))  # saved before NEARs were capped
+    await bot.store.run(Store.add_watch, USER, too_many, now=T0, limit=3)
+    await bot.say("/watch Shikotan")
+    listed = await bot.say("/watches", language_code="ru")
+    assert "1. <code>a0 NEAR b0" in listed and "больше не отслеживается: больше 4 NEAR" in listed
+    assert "2. <code>Shikotan</code>\n" in listed, listed
+    assert "больше не отслеживается" in await bot.say("/list", language_code="ru")
+
+
+async def test_a_huge_bad_argument_is_quoted_back_short_in_one_message(bot: Bot) -> None:
+    huge = "&" * 4000  # each escaped to five characters: it came back as five messages
+    commands = [
+        f"/{name} {huge}"
+        for name in ("subscribe", "unsubscribe", "latest", "search", "lang", "timezone", "trend")
+    ]
+    commands.append("/unwatch 1" + "0" * 4000)
+    for command in commands:
+        answer = await bot.say(command, language_code="ru")
+        assert len(answer) < 500 and "…" in answer, (command[:20], answer[:200])
+    await bot.say("/unmute")
+    assert len(bot.api.sent_messages(USER)) == len(commands) + 1
 
 
 async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
@@ -350,6 +412,32 @@ async def test_group_commands_addressed_to_the_bot(bot: Bot) -> None:
     subscriber = await bot.store.run(Store.subscriber, -300)
     assert subscriber is not None and subscriber.chat_type == "group"
     assert subscriber.title == "Kuril watchers"
+
+
+async def test_a_group_upgraded_to_a_supergroup_moves_there_at_once(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = -4242, -1004242
+    group: dict[str, Any] = {"chat_id": old, "chat_type": "group", "user_id": 77}
+    bot.api.set_admins(old, [77])
+    await bot.say("/subscribe kuril", **group)
+    await bot.say("/watch Shikotan", **group)
+    await bot.say("/timezone Asia/Tokyo", **group)
+    bot.api.upgrade_group(old, new, user_id=77)
+    await bot.api.wait_for_async(lambda: not bot.api.pending_updates, 10, "both service messages")
+    bot.api.set_admins(new, [77])
+    # an update of the supergroup after the service messages is handled after them
+    listed = await bot.say("/list", chat_id=new, chat_type="supergroup", user_id=77)
+    assert "kuril" in listed and "Shikotan" in listed and "Asia/Tokyo" in listed, listed
+    assert await bot.store.run(Store.subscriber, old) is None
+    assert await bot.store.run(Store.subscriptions, new) == ["kuril"]
+    assert [w.chat_id for w in await bot.store.run(Store.watches)] == [new]
+    bot.api.upgrade_group(old, new, user_id=77)  # told again: nothing changes, nothing raised
+    assert "kuril" in await bot.say("/list", chat_id=new, chat_type="supergroup", user_id=77)
+    prefs = await bot.store.run(Store.prefs, new)
+    assert prefs is not None and prefs.timezone == "Asia/Tokyo"
+    assert not bot.api.sent_messages(old)[3:]  # nothing said in the old group after the move
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_watch_previews_the_last_30_days_and_saves_even_with_no_match(bot: Bot) -> None:

@@ -101,6 +101,12 @@ def test_bad_query_names_topic_and_column() -> None:
     assert "topics.kuril.query: column 12: unclosed quote" in problem
 
 
+def test_a_too_costly_query_names_topic_line_and_limit() -> None:
+    nears = " ".join(f"a{i} NEAR b{i}" for i in range(5))
+    [problem] = problems(MINIMAL.replace("query: kuril*", f"query: {nears}"))
+    assert problem.startswith("c.yaml line 8: topics.kuril.query: column 48: more than 4 NEARs")
+
+
 def test_duplicate_feed_ids_and_bad_ids() -> None:
     text = MINIMAL + "  # extra\n"
     text = text.replace(

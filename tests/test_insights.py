@@ -330,6 +330,10 @@ async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: H
         "отчёт бывает только еженедельным\n<code>/report weekly mon 08:00</code> — график"
     )
     assert "<b>Оповещения о всплесках:</b> выкл." in await bot.say("/list", **ru)
+    await bot.say("/report off", **ru)
+    assert (await bot.say("/report", **ru)).startswith(
+        "Недельный отчёт: выключен.\n"
+    )  # not "выкл.."
     ja: dict[str, Any] = {"chat_id": THIRD, "language_code": "ja-JP"}
     assert await bot.say("/trend kuril 14d", **ja) == (
         "'14d' は描ける期間ではありません。7d、30d、90d のいずれかを書いてください"

@@ -8,7 +8,18 @@ from hypothesis import strategies as st
 
 from watchers.topics import normalise as normalise_module
 from watchers.topics.engine import Hit, Matcher
-from watchers.topics.query import And, Not, Or, Phrase, QueryError, Term, parse
+from watchers.topics.query import (
+    MAX_LENGTH,
+    MAX_NEARS,
+    MAX_TERMS,
+    And,
+    Not,
+    Or,
+    Phrase,
+    QueryError,
+    Term,
+    parse,
+)
 
 
 def matches(query: str, title: str, summary: str = "") -> bool:
@@ -94,6 +105,38 @@ def test_errors_name_the_column(query: str, column: int, message: str) -> None:
     assert message in info.value.message
 
 
+def _nears(n: int) -> str:
+    return " ".join(f"a{i} NEAR/3 b{i}" for i in range(n))
+
+
+@pytest.mark.parametrize(
+    ("query", "column", "message"),
+    [
+        (_nears(MAX_NEARS + 1), len(_nears(MAX_NEARS)) + 5, f"more than {MAX_NEARS} NEARs"),
+        (
+            " ".join(f"w{i}" for i in range(MAX_TERMS + 1)),
+            len(" ".join(f"w{i}" for i in range(MAX_TERMS))) + 2,
+            f"more than {MAX_TERMS} terms",
+        ),
+        ('"a b" ' * (MAX_TERMS // 2) + "-c", MAX_TERMS // 2 * 6 + 2, "terms"),  # phrases' words
+        ("k" * (MAX_LENGTH + 1), MAX_LENGTH + 1, f"longer than {MAX_LENGTH} characters"),
+    ],
+)
+def test_a_query_costs_at_most_so_many_nears_terms_and_characters(
+    query: str, column: int, message: str
+) -> None:
+    with pytest.raises(QueryError) as info:
+        parse(query)
+    assert info.value.column == column
+    assert message in info.value.message
+
+
+def test_queries_at_the_limits_parse() -> None:
+    parse(_nears(MAX_NEARS))
+    parse(" ".join(f"w{i}" for i in range(MAX_TERMS)))
+    parse("k" * MAX_LENGTH)
+
+
 words = st.text(st.characters(categories=("L", "N")), min_size=3, max_size=12)
 
 
@@ -112,6 +155,21 @@ def test_any_text_either_parses_or_raises_query_error(query: str) -> None:
         assert 1 <= exc.column <= len(query) + 1
     else:
         Matcher({"t": node}).match({"title": query, "summary": query})
+
+
+@given(st.lists(st.sampled_from("abc"), max_size=40), st.integers(min_value=1, max_value=4))
+def test_near_matches_exactly_when_two_of_its_words_are_that_close(
+    words: list[str], distance: int
+) -> None:
+    a_at = [n for n, w in enumerate(words) if w == "a"]
+    b_at = [n for n, w in enumerate(words) if w == "b"]
+    close = [(i, j) for i in a_at for j in b_at if abs(i - j) <= distance]
+    title = " ".join(words)
+    found = Matcher({"t": parse(f"a NEAR/{distance} b")}).match({"title": title}, explain=True)
+    assert bool(found) == bool(close)
+    if close:  # explained by the first "a" that has a partner, and its first partner
+        [left, right] = found[0].hits
+        assert (left.offset, right.offset) == (close[0][0] * 2, close[0][1] * 2)
 
 
 SHIPPED_LIKE = Matcher(

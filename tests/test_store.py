@@ -296,6 +296,8 @@ def test_search_finds_items_in_three_scripts_and_explains_bad_queries(store: Sto
     for bad, why in [
         ('"unbalanced', "double quote is not closed"),
         ("AND", '"AND" cannot stand there'),
+        ("kuril OR", r"ends too early \(a word or a '\)' is missing at the end\)"),
+        ("(kuril", "ends too early"),
         ("col: x", "'col' reads as a field name"),
         ("  ", "empty"),
     ]:
@@ -492,6 +494,21 @@ def test_a_supergroup_recorded_before_its_migration_keeps_the_groups_settings(
     assert prefs is not None and (prefs.timezone, prefs.digest) == ("Asia/Tokyo", "daily 08:00")
     assert store.language(-100123) == "ru"
     assert [w.chat_id for w in store.watches()] == [-100123]
+
+
+def test_migrating_a_chat_again_keeps_what_was_moved(store: Store) -> None:
+    store.upsert_subscriber(-1, now=T0, chat_type="group")
+    store.set_prefs(-1, now=T0, timezone="Asia/Tokyo", digest="daily 08:00")
+    store.subscribe(-1, "kuril", now=T0)
+    store.add_watch(-1, "Shikotan", now=T0, limit=10)
+    for _ in range(2):  # the group's service message, then the supergroup's (or a failed send)
+        store.migrate_chat(-1, -100123, now=T0)
+    prefs = store.prefs(-100123)
+    assert prefs is not None and (prefs.timezone, prefs.digest) == ("Asia/Tokyo", "daily 08:00")
+    assert store.subscriptions(-100123) == ["kuril"]
+    assert [w.chat_id for w in store.watches()] == [-100123]
+    store.migrate_chat(-100123, -100123, now=T0)
+    assert store.subscriptions(-100123) == ["kuril"]
 
 
 def test_weekly_reports_and_spike_notices_are_in_the_chats_language(store: Store) -> None:

@@ -36,7 +36,9 @@ def sign(secret: bytes, action: str, outbox_id: int) -> str:
 def verify(secret: bytes, data: str) -> tuple[str, int] | None:
     """(action, outbox id) of genuine callback data; None for anything else."""
     payload, _, mac = data.removeprefix(PREFIX).partition(":")
-    if not data.startswith(PREFIX) or not hmac.compare_digest(mac, _mac(secret, payload)):
+    # as bytes: compare_digest raises TypeError on a str with non-ASCII (a forged press)
+    genuine = _mac(secret, payload).encode()
+    if not data.startswith(PREFIX) or not hmac.compare_digest(mac.encode(), genuine):
         return None
     action, number = payload[:1], payload[1:]
     if action not in ACTIONS or not number.isdigit():

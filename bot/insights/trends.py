@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from babel.dates import format_date
 
 from bot.delivery.plan import SettingError
-from bot.i18n import N_, texts
+from bot.i18n import N_, quoted, texts
 from store import StoryPoint
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
@@ -82,7 +82,7 @@ def parse_trend_args(
             by = BY[arg]
         elif re.fullmatch(r"\d+\w?", arg):
             raise TrendArgError(
-                N_("{value} is not a period I draw; write 7d, 30d or 90d"), value=repr(arg)
+                N_("{value} is not a period I draw; write 7d, 30d or 90d"), value=quoted(arg)
             )
         else:
             raise TrendArgError(
@@ -90,7 +90,7 @@ def parse_trend_args(
                     "{value} is not a topic; write one of {topics}, then 7d, 30d or 90d, and"
                     " outlets to stack by outlet rather than language (/trend kuril 30d)"
                 ),
-                value=repr(arg),
+                value=quoted(arg),
                 topics=", ".join(topic_ids),
             )
     return topic or default_topic, days or 30, by or "lang"

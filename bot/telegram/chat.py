@@ -8,6 +8,7 @@ subscriptions, /list, /stop) and registers every handler; personal alerts and se
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +31,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import EN, Texts, texts
+from bot.i18n import EN, Texts, quoted, texts
 from bot.telegram import admin, guards, insights, news_filters, story_buttons
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
@@ -54,7 +55,16 @@ from store import ChatPrefs, Store
 __all__ = ["BotContext", "bot_commands", "install", "set_commands"]
 
 log = logging.getLogger(__name__)
-TOGGLE = "t:"  # callback data of a topic button: "t:<topic id>"
+TOGGLE = "t:"  # callback data of a topic button: "t:<topic id>", or "t#<hash>" for a long id
+
+
+def topic_data(topic_id: str) -> str:
+    """A topic button's callback data, within Telegram's 64 bytes (a topic id is any length;
+    cut, it named no topic and the button never worked)."""
+    data = f"{TOGGLE}{topic_id}"
+    if len(data.encode()) <= 64:
+        return data
+    return "t#" + hashlib.sha256(topic_id.encode()).hexdigest()[:32]
 
 
 def keyboard(
@@ -69,7 +79,7 @@ def keyboard(
         [
             InlineKeyboardButton(
                 f"{'✅' if t.id in subscribed else '➕'} {tr._(t.title)}",
-                callback_data=f"{TOGGLE}{t.id}"[:64],
+                callback_data=topic_data(t.id),
             )
         ]
         for t in ctx.topics
@@ -117,11 +127,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A topic button: subscribe or unsubscribe, then redraw the keyboard in place."""
     press = await press_of(update, context)
-    if press is None or not press.data.startswith(TOGGLE):
+    if press is None:
         return
     query, ctx, tr, chat_id = press.query, press.ctx, press.tr, press.chat_id
-    topic = press.data.removeprefix(TOGGLE)
-    if topic not in ctx.topic_ids():
+    topic = next((t for t in ctx.topic_ids() if topic_data(t) == press.data), None)
+    if topic is None:
         await query.answer(tr._("That topic is no longer offered; send /start again."))
         return
     if not await is_chat_admin(update, context):
@@ -176,8 +186,10 @@ async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _chosen(args: Sequence[str], ctx: BotContext) -> tuple[list[str], list[str]]:
-    """Known and unknown topic ids among the arguments; `all` means every topic."""
-    wanted = [a.strip().lower().lstrip("#") for a in args if a.strip()]
+    """Known and unknown topic ids among the arguments (`kuril, peace-treaty` too); `all`
+    means every topic."""
+    words = (word for arg in args for word in arg.split(","))
+    wanted = [w.strip().lower().lstrip("#") for w in words if w.strip()]
     if "all" in wanted:
         return ctx.topic_ids(), []
     known = [t for t in dict.fromkeys(wanted) if t in ctx.topic_ids()]
@@ -196,7 +208,7 @@ def _problem(tr: Texts, ctx: BotContext, unknown: Sequence[str]) -> str:
             "Unknown topic {topics}.",
             "Unknown topics {topics}.",
             len(unknown),
-            topics=esc(", ".join(repr(u) for u in unknown)),
+            topics=esc(quoted(*unknown)),
         )
     else:
         problem = tr._("Which topic?")
@@ -271,7 +283,9 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     else:
         text = tr._("You follow no topics yet. /topics shows them; /subscribe adds one.")
     if watches:
-        text += "\n\n" + tr._("<b>Your watches</b>") + "\n" + watch_commands.numbered(watches)
+        text += (
+            "\n\n" + tr._("<b>Your watches</b>") + "\n" + await watch_commands.numbered(watches, tr)
+        )
     text += "\n\n" + prefs_commands.describe(
         ctx, prefs, subscribed, len(watches), short=True, tr=tr
     )
@@ -299,17 +313,39 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await ctx.watches_changed(None, watch)
 
 
+async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup (a new chat id): its record, topics, watches, settings and
+    queued alerts move there now, not at the first send that fails. Telegram says so in both
+    chats; the second finds nothing left to move."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id is not None:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id is not None:
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    ctx = ctx_of(context)
+    await ctx.store.run(Store.migrate_chat, old, new, now=ctx.clock())
+    log.info("chat %d: became the supergroup %d", old, new)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message is not None:
-        user = update.effective_user
-        tr = texts(user.language_code if user else None)  # the store may be what failed
-        try:
-            await update.effective_message.reply_text(
-                tr._("Sorry, something went wrong; please try again.")
-            )
-        except Exception:
-            log.debug("could not tell the user about the error", exc_info=True)
+    if not isinstance(update, Update):
+        return
+    user = update.effective_user
+    tr = texts(user.language_code if user else None)  # the store may be what failed
+    sorry = tr._("Sorry, something went wrong; please try again.")
+    try:
+        if update.callback_query is not None:
+            # only the one who pressed: a reply under a channel's alert reaches every reader
+            await update.callback_query.answer(sorry)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(sorry)
+    except Exception:
+        log.debug("could not tell the user about the error", exc_info=True)
 
 
 HANDLERS = {
@@ -335,10 +371,11 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
     application.bot_data["kurilwatch"] = ctx
     for name, callback in HANDLERS.items():
         application.add_handler(CommandHandler(name, callback, filters=guards.NEW_MESSAGES))
-    application.add_handler(CallbackQueryHandler(toggle, pattern=f"^{TOGGLE}"))
+    application.add_handler(CallbackQueryHandler(toggle, pattern="^t[:#]"))
     for pattern, callback in {**news_filters.CALLBACKS, **story_buttons.CALLBACKS}.items():
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     application.add_handler(CallbackQueryHandler(guards.unknown_button))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migrated))
     application.add_handler(
         MessageHandler(filters.COMMAND & guards.NEW_MESSAGES, guards.unknown_command)
     )

@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, texts
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, cut, texts
 from bot.telegram.context import (
     BotContext,
     args_of,
@@ -104,7 +104,7 @@ async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             update,
             tr._(
                 "{value} is not a news language. Choose among en, ru and ja, or all.",
-                value=esc(", ".join(unknown)),
+                value=esc(cut(", ".join(unknown))),
             ),
         )
         return

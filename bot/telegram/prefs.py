@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.plan import SettingError, next_digest_text, parse_digest, parse_quiet
-from bot.i18n import EN, LANGUAGE_NAMES, Texts
+from bot.i18n import EN, LANGUAGE_NAMES, Texts, quoted
 from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
 from store import ChatPrefs, Store
 from watchers.bounded import OutOfRange
@@ -130,7 +130,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 "{value} is not a time zone I know. Write an Area/City name such as"
                 " <code>Europe/Moscow</code>, <code>Asia/Tokyo</code> or"
                 " <code>Asia/Sakhalin</code>.",
-                value=esc(repr(args[0])),
+                value=esc(quoted(args[0])),
             ),
         )
         return

@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.render import alert_of, render_digest
-from bot.i18n import Texts
+from bot.i18n import Texts, cut, quoted
 from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply, texts_of
 from store import AsyncStore, PastItem, SearchError, Store, Watch
 from watchers import bounded
@@ -26,8 +26,34 @@ PREVIEW_ITEMS = 20_000  # the newest items of the window that are looked at, at 
 PREVIEW_SHOWN = 3
 
 
-def numbered(watches: Sequence[Watch]) -> str:
-    return "\n".join(f"{n}. <code>{esc(w.query)}</code>" for n, w in enumerate(watches, 1))
+def _problems(queries: Sequence[str]) -> list[QueryError | None]:
+    """Why each query no longer parses (saved under an older query language or looser limits:
+    the daemon skips it), or None."""
+    found: list[QueryError | None] = []
+    for query in queries:
+        try:
+            parse(query)
+        except QueryError as exc:
+            found.append(exc)
+        else:
+            found.append(None)
+    return found
+
+
+async def numbered(watches: Sequence[Watch], tr: Texts) -> str:
+    """The watches, numbered as /unwatch takes them; one that no longer parses says why
+    (parsed on a worker thread)."""
+    problems = await asyncio.to_thread(_problems, [w.query for w in watches])
+    lines = []
+    for n, (watch, problem) in enumerate(zip(watches, problems, strict=True), 1):
+        line = f"{n}. <code>{esc(watch.query)}</code>"
+        if problem is not None:
+            why = tr._(problem.template, **problem.values)
+            line += " ⚠️ " + esc(
+                tr._("not watched any more: {problem}; /unwatch it and write it anew", problem=why)
+            )
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def newest_items(store: Store, since: datetime, limit: int) -> list[PastItem]:
@@ -149,7 +175,7 @@ async def watches(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(
         update,
         tr._("<b>Your watches</b> ({n} of {most})", n=len(mine), most=ctx.max_watches)
-        + f"\n{numbered(mine)}\n\n"
+        + f"\n{await numbered(mine, tr)}\n\n"
         + tr._("Remove one with <code>/unwatch &lt;n&gt;</code>.")
         + (
             "\n" + tr._("/mywatch gives their stories as a feed for your reader.")
@@ -215,7 +241,7 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             update,
             tr._(
                 "There is no watch number {number}: you have {n}. /watches lists them.",
-                number=esc(args[0]),
+                number=esc(cut(args[0])),
                 n=count,
             ),
         )
@@ -243,7 +269,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 tr._(
                     "Unknown topic {topic}. Write <code>/latest [topic] [n]</code>;"
                     " topics: {valid}.",
-                    topic=esc(repr(arg)),
+                    topic=esc(quoted(arg)),
                     valid=valid,
                 ),
             )
@@ -289,18 +315,18 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         found = await ctx.store.run(Store.search, words[:MAX_QUERY], limit=10, langs=langs)
     except SearchError as exc:
-        reason = tr._(exc.template, **exc.values)
+        reason = tr._(exc.template, **{name: cut(v) for name, v in exc.values.items()})
         await reply(update, tr._("I cannot search for that: {reason}", reason=esc(reason)))
         return
     if not found:
-        await reply(update, tr._("Nothing stored matches {words}.", words=esc(repr(words))))
+        await reply(update, tr._("Nothing stored matches {words}.", words=esc(quoted(words))))
         return
     alerts = [alert_of(item, topics=["search"]) for item in found]
     await reply(
         update,
         render_digest(
             alerts,
-            titles={"search": tr._("Found for {words}", words=words)},
+            titles={"search": tr._("Found for {words}", words=cut(words))},
             tz=ctx.chat_tz(prefs),
             heading=tr._("Search"),
             tr=tr,

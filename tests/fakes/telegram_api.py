@@ -695,7 +695,8 @@ class FakeBotAPI:
     (long polling included), validates sendMessage/editMessageText/sendPhoto like Telegram
     (HTML parse mode, text and caption lengths) and can inject errors: ``fail_next``,
     ``fail_retry_after``, ``fail_share``, ``fail_first_attempts``, ``fail_blocked``,
-    ``migrate_chat`` and ``stall_next`` (a timeout). ``latency`` delays every chat-bound call
+    ``migrate_chat`` and ``stall_next`` (a timeout); ``upgrade_group`` also sends the service
+    messages of a group's upgrade. ``latency`` delays every chat-bound call
     and ``max_in_flight`` records how many were served at once.
 
     Flood limits are off by default. With ``enforce_limits=True`` (constructor or attribute)
@@ -1008,6 +1009,28 @@ class FakeBotAPI:
         with self._cond:
             self._migrated[old_chat_id] = new_chat_id
             self._register_chat(new_chat_id, "supergroup", None, "Test")
+
+    def upgrade_group(self, old_chat_id: int, new_chat_id: int, *, user_id: int) -> None:
+        """`user_id` turns a group into a supergroup, as Telegram reports it: sends to the group
+        answer 400 with ``migrate_to_chat_id`` from now on, and two service messages arrive, one
+        in the group (``migrate_to_chat_id``) and one in the supergroup
+        (``migrate_from_chat_id``)."""
+        with self._cond:
+            self.migrate_chat(old_chat_id, new_chat_id)
+            sender = self._user(user_id)
+            for chat_id, key, other in (
+                (old_chat_id, "migrate_to_chat_id", new_chat_id),
+                (new_chat_id, "migrate_from_chat_id", old_chat_id),
+            ):
+                message = {
+                    "message_id": self._next_message_id(chat_id),
+                    "date": int(time.time()),
+                    "chat": self._chat(chat_id),
+                    "from": sender,
+                    key: other,
+                }
+                self._messages[(chat_id, message["message_id"])] = message
+                self.push_update({"message": message})
 
     def set_admins(
         self, chat_id: int, user_ids: Iterable[int], *, creator: int | None = None

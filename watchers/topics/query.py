@@ -30,6 +30,12 @@ from watchers.topics.normalise import WORD, fold_marks, is_cjk, normalise
 MIN_PREFIX = 3
 MAX_NEAR = 50
 MAX_DEPTH = 32  # nesting bound: the parser, the matcher and str() recurse once per level
+# what one query may cost: every item is matched against every topic and every watch its words
+# wake, and each NEAR compares the positions of its two sides (14 NEARs took 100 ms an item);
+# the shipped topics have 1 NEAR, 129 terms and 1,274 characters at most
+MAX_NEARS = 4
+MAX_TERMS = 400
+MAX_LENGTH = 4000
 DEFAULT_NEAR = 5
 FIELDS = ("title", "summary", "content")
 META_FIELDS = ("lang", "source")
@@ -241,6 +247,18 @@ class _Parser:
         self.tokens = list(_lex(query))
         self.pos = 0
         self.depth = 0
+        self.nears = 0
+        self.terms = 0
+
+    def count_terms(self, node: Node, token: _Token) -> Node:
+        self.terms += sum(1 for _ in leaves(node))
+        if self.terms > MAX_TERMS:
+            raise QueryError(
+                N_("more than {most} terms; split it into several queries"),
+                token.column,
+                most=MAX_TERMS,
+            )
+        return node
 
     def nest(self, token: _Token) -> None:
         self.depth += 1
@@ -289,6 +307,13 @@ class _Parser:
         if self.token.kind != "NEAR":
             return left
         near = self.advance()
+        self.nears += 1
+        if self.nears > MAX_NEARS:
+            raise QueryError(
+                N_("more than {most} NEARs; use a quoted phrase or AND for the others"),
+                near.column,
+                most=MAX_NEARS,
+            )
         right_column = self.token.column
         right = self.parse_unary()
         _check_near_operand(left, column)
@@ -325,7 +350,7 @@ class _Parser:
                 raise QueryError(
                     N_("'=' must stand right before a word or a quoted phrase"), token.column
                 )
-            return _cased(self.advance())
+            return self.count_terms(_cased(self.advance()), token)
         if token.kind == "LPAREN":
             if self.token.kind == "RPAREN":
                 raise QueryError(N_("empty parentheses"), token.column)
@@ -337,9 +362,9 @@ class _Parser:
             self.depth -= 1
             return node
         if token.kind == "PHRASE":
-            return _phrase(token)
+            return self.count_terms(_phrase(token), token)
         if token.kind == "WORD":
-            return _word(token)
+            return self.count_terms(_word(token), token)
         if token.kind == "END":
             raise QueryError(N_("a term is missing at the end"), token.column)
         if token.kind == "RPAREN":
@@ -442,6 +467,12 @@ def anchored(node: Node) -> bool:
 def parse(query: str) -> Node:
     """Parse a query; raises `QueryError` naming the column of the problem."""
     node = _Parser(query).parse()
+    if len(query) > MAX_LENGTH:  # after parsing, so a query's first mistake is named first
+        raise QueryError(
+            N_("longer than {most} characters; split it into several queries"),
+            MAX_LENGTH + 1,
+            most=MAX_LENGTH,
+        )
     if not anchored(node):
         raise QueryError(
             N_(
