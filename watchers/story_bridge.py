@@ -77,7 +77,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "search": (
         "missing", "rescu", "пропал", "пропавш", "спас", "поиск", "行方不明", "安否不明", "不明者",
-        "人が不明", "人不明", "員が不明", "救助", "捜索",
+        "人が不明", "人不明", "員が不明", "船不明", "船が不明", "救助", "捜索",
     ),
     # whole Russian words (Медведев is no bear, Китов no whale); クマ only before a particle
     # or as "bear sighted" (not ブックマーク)

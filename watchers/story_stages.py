@@ -68,7 +68,7 @@ STAGES: Mapping[str, tuple[str, ...]] = {
     "search:1": (  # missing, sought
         "missing", "search", "lost contact", "unaccounted", "пропал", "пропавш", "ищут", "поиск",
         "行方不明", "安否不明", "不明者", "不明漁船", "不明の漁船", "不明船", "人が不明", "人不明",
-        "員が不明", "連絡取れず",
+        "員が不明", "船不明", "船が不明", "連絡取れず",
         "連絡が取れ", "連絡絶", "捜索",
     ),
     "search:2": (  # found, rescued, bodies recovered
