@@ -8,12 +8,14 @@ import pty
 import select
 import sqlite3
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from bot.commands import _progress
+from store import Store
 from tests.conftest import CONFIG, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
@@ -106,3 +108,54 @@ def test_poll_progress_bar_draws_on_a_terminal_only(monkeypatch: pytest.MonkeyPa
     with _progress(3) as advance:  # no terminal: nothing drawn
         advance()
     assert sys.stderr.getvalue() == ""
+
+
+def test_backup_finishes_while_the_store_is_written(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    Store(tmp_path / "kw.db").close()
+    with sqlite3.connect(tmp_path / "kw.db") as db:  # 60 MB: a copy in several steps
+        db.execute("CREATE TABLE filler (x BLOB)")
+        db.executemany(
+            "INSERT INTO filler VALUES (?)", ((os.urandom(2000),) for _ in range(30_000))
+        )
+    stop = threading.Event()
+
+    def write() -> None:  # commits as a busy daemon does, throughout the copy
+        writer = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+        while not stop.is_set():
+            writer.execute("INSERT INTO filler VALUES (x'00')")
+        writer.close()
+
+    writing = threading.Thread(target=write)
+    writing.start()
+    try:
+        result = kurilwatch("backup", str(tmp_path / "copy.db"), "--config", str(config))
+    finally:
+        stop.set()
+        writing.join()
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "copy.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT count(*) FROM filler").fetchone()[0] >= 30_000
+
+
+@pytest.mark.parametrize(
+    ("target", "named"),
+    [("config.yaml/kw.db", "config.yaml"), ("x" * 300 + ".db", "xxx"), ("/proc/kw.db", "/proc")],
+)
+def test_backup_to_a_path_it_cannot_write_names_it(tmp_path: Path, target: str, named: str) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    Store(tmp_path / "kw.db").close()
+    result = kurilwatch("backup", str(tmp_path / target), "--config", str(config))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("kurilwatch backup: cannot write") and named in result.stderr
+
+
+def test_backup_of_a_damaged_store_leaves_no_copy(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    (tmp_path / "kw.db").write_bytes(b"not SQLite at all" * 1000)
+    result = kurilwatch("backup", str(tmp_path / "copy.db"), "--config", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "file is not a database" in result.stderr
+    assert not (tmp_path / "copy.db").exists()  # the next try may use the same name
