@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 # Parse workers are spawned processes, and spawning imports the main module (this one) in each:
 # what the commands need is imported inside them, so that a worker only loads the parse stage.
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.config import Config, Stamp
     from watchers.pool import ParsePool
 
 EXIT_USAGE = 2
@@ -147,6 +147,23 @@ def _command(args: argparse.Namespace, pool: ParsePool | None) -> int:
         from watchers.topics.compile import russian_words
 
         pool.look_up_forms(russian_words(t.query for t in settings.topics.values()))
+    import sqlite3
+
+    try:
+        return _dispatch(args, settings, token, stamp, pool)
+    except sqlite3.Error as exc:  # a damaged store, a full disk, a write lock held for 10 s
+        logging.getLogger(__name__).debug("the store failed", exc_info=True)
+        print(f"kurilwatch {args.command}: store {settings.store.path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _dispatch(
+    args: argparse.Namespace,
+    settings: Config,
+    token: str | None,
+    stamp: Stamp | None,
+    pool: ParsePool | None,
+) -> int:
     if args.command == "match":
         return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
     if args.command == "stories":
@@ -185,12 +202,12 @@ def _command(args: argparse.Namespace, pool: ParsePool | None) -> int:
 
         return asyncio.run(run_demo(settings, sys.stdout))
     from bot.daemon import run_daemon  # the daemon's imports (PTB, httpx, ...) only for `run`
-    from bot.lock import AlreadyRunning, StoreLock
+    from bot.lock import AlreadyRunning, CannotLock, StoreLock
 
     try:
         with StoreLock(settings.store.path):
             return asyncio.run(run_daemon(settings, token, Path(args.config), stamp))
-    except AlreadyRunning as exc:
+    except (AlreadyRunning, CannotLock) as exc:
         print(f"kurilwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -159,3 +159,32 @@ def test_backup_of_a_damaged_store_leaves_no_copy(tmp_path: Path) -> None:
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "file is not a database" in result.stderr
     assert not (tmp_path / "copy.db").exists()  # the next try may use the same name
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["feeds"], ["stats"], ["prune"], ["poll", "--once"], ["export"], ["run"]],
+    ids=lambda c: c[0],
+)
+def test_a_damaged_store_is_named_in_one_line_and_left_as_it_was(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    damaged = b"not SQLite at all" * 1000
+    (tmp_path / "kw.db").write_bytes(damaged)
+    result = kurilwatch(*command, "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"store {tmp_path / 'kw.db'}: file is not a database" in result.stderr
+    assert (tmp_path / "kw.db").read_bytes() == damaged
+
+
+@pytest.mark.parametrize("command", [["feeds"], ["poll", "--once"], ["run"]], ids=lambda c: c[0])
+def test_a_store_folder_that_is_a_file_is_named(tmp_path: Path, command: list[str]) -> None:
+    config = write_config(
+        tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, extra={"store": {"path": "taken/kw.db"}}
+    )
+    (tmp_path / "taken").write_text("a file, not a folder")
+    result = kurilwatch(*command, "--config", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{tmp_path / 'taken'} is a file, not a folder" in result.stderr
