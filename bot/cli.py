@@ -382,18 +382,41 @@ ONE_SHOT = frozenset(
 )
 
 
+# the commands a stop by Ctrl-C or SIGTERM ends as meant (exit 0), not cut short (130)
+LONG_RUNNING = frozenset({"run", "demo"})
+
+
+def _stop_starting(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def entry() -> None:  # pragma: no cover - the console script; tests call `main`
     """The `kurilwatch` command. A one-shot command that has closed everything leaves with
     os._exit once its output is flushed: the interpreter's teardown of the modules and heap a
     poll leaves behind took 0.1-0.15 s, 5% of `kurilwatch poll --once`."""
-    one_shot = _parser().parse_known_args()[0].command in ONE_SHOT
+    command = None
+    interrupted = False
     try:
+        command = _parser().parse_known_args()[0].command
+        if command in LONG_RUNNING:  # until the daemon's own handler, SIGTERM stops it as ^C
+            signal.signal(signal.SIGTERM, _stop_starting)
         code = main()
     except KeyboardInterrupt:  # Ctrl-C while starting, before the command's own handler
-        code = EXIT_INTERRUPTED if one_shot else 0
+        interrupted = True
+        code = 0 if command in LONG_RUNNING else EXIT_INTERRUPTED
     # a Ctrl-C now would only interrupt the interpreter's exit with a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if one_shot:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if interrupted:
+        print(
+            "kurilwatch: stopped while starting"
+            if command in LONG_RUNNING
+            else "kurilwatch: interrupted",
+            file=sys.stderr,
+        )
+    if command in ONE_SHOT or interrupted:
+        # after a Ctrl-C, also so that the interpreter cannot end the process by SIGINT
+        # instead of this exit status (it does when the Ctrl-C came during some imports)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
