@@ -4,6 +4,7 @@ trend, demo, backtest, export, feedback."""
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import json
 import logging
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # bot.interrupt's, without importing asyncio here
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # a disk that takes no more output
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +127,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         pool.prestart()
     try:
         return _command(args, pool)
+    except BrokenPipeError:  # `kurilwatch export | head`: the reader has what it wanted
+        # and the interpreter's own flush of stdout at exit must not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        if exc.errno not in FULL:
+            raise
+        where = exc.filename or "the output"
+        print(f"kurilwatch {args.command}: cannot write {where}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         if pool is not None:
             pool.close()  # stopped already, unless the command failed before it polled

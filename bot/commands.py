@@ -368,15 +368,18 @@ def trend(
     with Store(settings.store.path) as store:
         points = store.story_points([topic], since=since, until=now, outlets=False)
     chart = build_trend(points, now=now, tz=tz, days=days, by=by)
+    writing = csv
     try:
         if csv is not None:
             csv.write_text(to_csv(chart), encoding="utf-8")
         if png is not None:
             from bot.insights.charts import draw_trend
 
+            writing = png
             png.write_bytes(draw_trend(chart, title=settings.topics[topic].title))
     except OSError as exc:  # a folder that does not exist, a file that may not be written
-        print(f"kurilwatch trend: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        # (a full disk's error names no file)
+        print(f"kurilwatch trend: cannot write {writing}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     busiest = chart.busiest
     change = chart.change

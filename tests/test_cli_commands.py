@@ -7,6 +7,7 @@ import os
 import pty
 import select
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ import pytest
 
 from bot.commands import _progress
 from store import Store
-from tests.conftest import CONFIG, kurilwatch, write_config
+from tests.conftest import CONFIG, ROOT, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 ITEMS = rss(
@@ -188,3 +189,39 @@ def test_a_store_folder_that_is_a_file_is_named(tmp_path: Path, command: list[st
     result = kurilwatch(*command, "--config", str(config))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{tmp_path / 'taken'} is a file, not a folder" in result.stderr
+
+
+def _run_into(stdout: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("command", ["check", "export"])
+def test_output_to_a_closed_pipe_ends_quietly(tmp_path: Path, command: str) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    read, write = os.pipe()
+    os.close(read)  # `kurilwatch ... | head` once head has what it wanted
+    try:
+        result = _run_into(write, command, "--config", str(config))
+    finally:
+        os.close(write)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_to_a_full_disk_is_named(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    with open("/dev/full", "w") as full:
+        result = _run_into(full.fileno(), "check", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr == "kurilwatch check: cannot write the output: No space left on device\n"
+    trend = kurilwatch("trend", "--topic", "kuril", "--csv", "/dev/full", "--config", str(config))
+    assert trend.returncode == 2
+    assert "cannot write /dev/full: No space left on device" in trend.stderr
