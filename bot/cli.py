@@ -4,6 +4,7 @@ trend, demo, backtest, export, feedback."""
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import json
 import logging
@@ -18,11 +19,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 # Parse workers are spawned processes, and spawning imports the main module (this one) in each:
 # what the commands need is imported inside them, so that a worker only loads the parse stage.
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.config import Config, Stamp
     from watchers.pool import ParsePool
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # bot.interrupt's, without importing asyncio here
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # a disk that takes no more output
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +127,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         pool.prestart()
     try:
         return _command(args, pool)
+    except BrokenPipeError:  # `kurilwatch export | head`: the reader has what it wanted
+        # and the interpreter's own flush of stdout at exit must not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        if exc.errno not in FULL:
+            raise
+        where = exc.filename or "the output"
+        print(f"kurilwatch {args.command}: cannot write {where}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         if pool is not None:
             pool.close()  # stopped already, unless the command failed before it polled
@@ -147,6 +159,23 @@ def _command(args: argparse.Namespace, pool: ParsePool | None) -> int:
         from watchers.topics.compile import russian_words
 
         pool.look_up_forms(russian_words(t.query for t in settings.topics.values()))
+    import sqlite3
+
+    try:
+        return _dispatch(args, settings, token, stamp, pool)
+    except sqlite3.Error as exc:  # a damaged store, a full disk, a write lock held for 10 s
+        logging.getLogger(__name__).debug("the store failed", exc_info=True)
+        print(f"kurilwatch {args.command}: store {settings.store.path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _dispatch(
+    args: argparse.Namespace,
+    settings: Config,
+    token: str | None,
+    stamp: Stamp | None,
+    pool: ParsePool | None,
+) -> int:
     if args.command == "match":
         return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
     if args.command == "stories":
@@ -185,12 +214,12 @@ def _command(args: argparse.Namespace, pool: ParsePool | None) -> int:
 
         return asyncio.run(run_demo(settings, sys.stdout))
     from bot.daemon import run_daemon  # the daemon's imports (PTB, httpx, ...) only for `run`
-    from bot.lock import AlreadyRunning, StoreLock
+    from bot.lock import AlreadyRunning, CannotLock, StoreLock
 
     try:
         with StoreLock(settings.store.path):
             return asyncio.run(run_daemon(settings, token, Path(args.config), stamp))
-    except AlreadyRunning as exc:
+    except (AlreadyRunning, CannotLock) as exc:
         print(f"kurilwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -365,18 +394,41 @@ ONE_SHOT = frozenset(
 )
 
 
+# the commands a stop by Ctrl-C or SIGTERM ends as meant (exit 0), not cut short (130)
+LONG_RUNNING = frozenset({"run", "demo"})
+
+
+def _stop_starting(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def entry() -> None:  # pragma: no cover - the console script; tests call `main`
     """The `kurilwatch` command. A one-shot command that has closed everything leaves with
     os._exit once its output is flushed: the interpreter's teardown of the modules and heap a
     poll leaves behind took 0.1-0.15 s, 5% of `kurilwatch poll --once`."""
-    one_shot = _parser().parse_known_args()[0].command in ONE_SHOT
+    command = None
+    interrupted = False
     try:
+        command = _parser().parse_known_args()[0].command
+        if command in LONG_RUNNING:  # until the daemon's own handler, SIGTERM stops it as ^C
+            signal.signal(signal.SIGTERM, _stop_starting)
         code = main()
     except KeyboardInterrupt:  # Ctrl-C while starting, before the command's own handler
-        code = EXIT_INTERRUPTED if one_shot else 0
+        interrupted = True
+        code = 0 if command in LONG_RUNNING else EXIT_INTERRUPTED
     # a Ctrl-C now would only interrupt the interpreter's exit with a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if one_shot:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if interrupted:
+        print(
+            "kurilwatch: stopped while starting"
+            if command in LONG_RUNNING
+            else "kurilwatch: interrupted",
+            file=sys.stderr,
+        )
+    if command in ONE_SHOT or interrupted:
+        # after a Ctrl-C, also so that the interpreter cannot end the process by SIGINT
+        # instead of this exit status (it does when the Ctrl-C came during some imports)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -106,23 +106,46 @@ def stats(settings: Config, out: TextIO = sys.stdout) -> int:
 
 
 def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
-    """A consistent copy of the store, taken while the daemon may be writing (SQLite backup)."""
-    if target.exists():
-        print(f"kurilwatch backup: {target} exists; give a new file name", file=sys.stderr)
-        return EXIT_USAGE
-    if not settings.store.path.exists():
-        print(f"kurilwatch backup: no store at {settings.store.path}", file=sys.stderr)
-        return EXIT_USAGE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(f"file:{settings.store.path}?mode=ro", uri=True)
-    copy = sqlite3.connect(target)
+    """A consistent copy of the store, taken while the daemon may be writing (SQLite backup).
+    A copy that fails is removed, so the next try may use the same name."""
+    store = settings.store.path
     try:
-        source.backup(copy, pages=1024)  # in steps, so the daemon's writes are not held up
-    finally:
+        taken = target.exists()
+    except OSError as exc:  # a name too long for the file system
+        return _backup_fail(f"cannot write {target}: {exc.strerror}")
+    if taken:
+        return _backup_fail(f"{target} exists; give a new file name")
+    if not store.exists():
+        return _backup_fail(f"no store at {store}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        copy = sqlite3.connect(target)
+    except (OSError, sqlite3.Error) as exc:
+        reason = str(exc)
+        if isinstance(exc, OSError):  # mkdir's error names the part of the path at fault
+            reason = f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc.strerror)
+        return _backup_fail(f"cannot write {target}: {reason}")
+    try:
+        source = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        try:
+            # in one step: in steps, each commit of the daemon between two of them starts the
+            # copy again, and a busy daemon's never ends; the store's WAL lets the daemon write
+            # on while this reads
+            source.backup(copy)
+        finally:
+            source.close()
+    except sqlite3.Error as exc:
         copy.close()
-        source.close()
-    print(f"backed up {settings.store.path} to {target} ({target.stat().st_size} bytes)", file=out)
+        target.unlink(missing_ok=True)
+        return _backup_fail(f"cannot copy {store} to {target}: {exc}")
+    copy.close()
+    print(f"backed up {store} to {target} ({target.stat().st_size} bytes)", file=out)
     return 0
+
+
+def _backup_fail(message: str) -> int:
+    print(f"kurilwatch backup: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def prune(settings: Config, out: TextIO = sys.stdout) -> int:
@@ -347,15 +370,18 @@ def trend(
     with Store(settings.store.path) as store:
         points = store.story_points([topic], since=since, until=now, outlets=False)
     chart = build_trend(points, now=now, tz=tz, days=days, by=by)
+    writing = csv
     try:
         if csv is not None:
             csv.write_text(to_csv(chart), encoding="utf-8")
         if png is not None:
             from bot.insights.charts import draw_trend
 
+            writing = png
             png.write_bytes(draw_trend(chart, title=settings.topics[topic].title))
     except OSError as exc:  # a folder that does not exist, a file that may not be written
-        print(f"kurilwatch trend: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        # (a full disk's error names no file)
+        print(f"kurilwatch trend: cannot write {writing}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     busiest = chart.busiest
     change = chart.change

@@ -20,14 +20,27 @@ class AlreadyRunning(Exception):
         )
 
 
+class CannotLock(Exception):
+    def __init__(self, path: Path, error: OSError) -> None:
+        reason = (
+            f"{error.filename} is a file, not a folder"
+            if isinstance(error, FileExistsError)
+            else f"{error.strerror}: {error.filename}"
+        )
+        super().__init__(f"cannot create the lock file {path}: {reason}")
+
+
 class StoreLock:
     def __init__(self, store_path: Path) -> None:
         self.path = Path(f"{store_path}.lock")
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a file where the store's folder should be, a read-only disk
+            raise CannotLock(self.path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

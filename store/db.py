@@ -46,7 +46,15 @@ class Store(
 
     def __init__(self, path: str | Path) -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # as sqlite reports a file it cannot open, naming the part
+                reason = (
+                    f"{exc.filename} is a file, not a folder"
+                    if isinstance(exc, FileExistsError)
+                    else f"{exc.strerror}: {exc.filename}"
+                )
+                raise sqlite3.OperationalError(f"cannot create its folder: {reason}") from None
             conn = sqlite3.connect(str(path), timeout=10)
         else:
             conn = sqlite3.connect(":memory:")

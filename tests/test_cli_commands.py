@@ -7,14 +7,17 @@ import os
 import pty
 import select
 import sqlite3
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from bot.commands import _progress
-from tests.conftest import CONFIG, kurilwatch, write_config
+from store import Store
+from tests.conftest import CONFIG, ROOT, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 ITEMS = rss(
@@ -110,3 +113,119 @@ def test_poll_progress_bar_draws_on_a_terminal_only(monkeypatch: pytest.MonkeyPa
     with _progress(3) as advance:  # no terminal: nothing drawn
         advance()
     assert sys.stderr.getvalue() == ""
+
+
+def test_backup_finishes_while_the_store_is_written(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    Store(tmp_path / "kw.db").close()
+    with sqlite3.connect(tmp_path / "kw.db") as db:  # 60 MB: a copy in several steps
+        db.execute("CREATE TABLE filler (x BLOB)")
+        db.executemany(
+            "INSERT INTO filler VALUES (?)", ((os.urandom(2000),) for _ in range(30_000))
+        )
+    stop = threading.Event()
+
+    def write() -> None:  # commits as a busy daemon does, throughout the copy
+        writer = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+        while not stop.is_set():
+            writer.execute("INSERT INTO filler VALUES (x'00')")
+        writer.close()
+
+    writing = threading.Thread(target=write)
+    writing.start()
+    try:
+        result = kurilwatch("backup", str(tmp_path / "copy.db"), "--config", str(config))
+    finally:
+        stop.set()
+        writing.join()
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "copy.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT count(*) FROM filler").fetchone()[0] >= 30_000
+
+
+@pytest.mark.parametrize(
+    ("target", "named"),
+    [("config.yaml/kw.db", "config.yaml"), ("x" * 300 + ".db", "xxx"), ("/proc/kw.db", "/proc")],
+)
+def test_backup_to_a_path_it_cannot_write_names_it(tmp_path: Path, target: str, named: str) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    Store(tmp_path / "kw.db").close()
+    result = kurilwatch("backup", str(tmp_path / target), "--config", str(config))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("kurilwatch backup: cannot write") and named in result.stderr
+
+
+def test_backup_of_a_damaged_store_leaves_no_copy(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    (tmp_path / "kw.db").write_bytes(b"not SQLite at all" * 1000)
+    result = kurilwatch("backup", str(tmp_path / "copy.db"), "--config", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "file is not a database" in result.stderr
+    assert not (tmp_path / "copy.db").exists()  # the next try may use the same name
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["feeds"], ["stats"], ["prune"], ["poll", "--once"], ["export"], ["run"]],
+    ids=lambda c: c[0],
+)
+def test_a_damaged_store_is_named_in_one_line_and_left_as_it_was(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    damaged = b"not SQLite at all" * 1000
+    (tmp_path / "kw.db").write_bytes(damaged)
+    result = kurilwatch(*command, "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"store {tmp_path / 'kw.db'}: file is not a database" in result.stderr
+    assert (tmp_path / "kw.db").read_bytes() == damaged
+
+
+@pytest.mark.parametrize("command", [["feeds"], ["poll", "--once"], ["run"]], ids=lambda c: c[0])
+def test_a_store_folder_that_is_a_file_is_named(tmp_path: Path, command: list[str]) -> None:
+    config = write_config(
+        tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, extra={"store": {"path": "taken/kw.db"}}
+    )
+    (tmp_path / "taken").write_text("a file, not a folder")
+    result = kurilwatch(*command, "--config", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{tmp_path / 'taken'} is a file, not a folder" in result.stderr
+
+
+def _run_into(stdout: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("command", ["check", "export"])
+def test_output_to_a_closed_pipe_ends_quietly(tmp_path: Path, command: str) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    read, write = os.pipe()
+    os.close(read)  # `kurilwatch ... | head` once head has what it wanted
+    try:
+        result = _run_into(write, command, "--config", str(config))
+    finally:
+        os.close(write)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_to_a_full_disk_is_named(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    with open("/dev/full", "w") as full:
+        result = _run_into(full.fileno(), "check", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr == "kurilwatch check: cannot write the output: No space left on device\n"
+    trend = kurilwatch("trend", "--topic", "kuril", "--csv", "/dev/full", "--config", str(config))
+    assert trend.returncode == 2
+    assert "cannot write /dev/full: No space left on device" in trend.stderr

@@ -113,7 +113,9 @@ def test_demo_stops_on_ctrl_c(group: type[Group]) -> None:
     assert demo.output.lines[-1] == "demo stopped."
 
 
-@pytest.mark.parametrize(("command", "code"), [("run", 0), ("demo", 0), ("poll", 130)])
+@pytest.mark.parametrize(
+    ("command", "code"), [("run", 0), ("demo", 0), ("poll", 130), ("export", 130)]
+)
 def test_ctrl_c_while_starting_prints_no_traceback(command: str, code: int) -> None:
     # a KeyboardInterrupt raised before any command installed its handlers (while importing)
     script = (
@@ -155,3 +157,17 @@ async def test_parse_workers_ignore_sigint_and_keep_working() -> None:
         assert list(getattr(executor, "_processes", {})) == workers  # none died
     finally:
         await pool.aclose()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_run_stopped_while_starting_exits_0_with_a_line(
+    tmp_path: Path, group: type[Group], sig: int
+) -> None:
+    # the config is a pipe: `run` waits in reading it, before the daemon's signal handlers
+    config = tmp_path / "config.yaml"
+    os.mkfifo(config)
+    daemon = group("run", "--config", str(config))
+    with open(config, "w"):  # returns once `run` has opened the pipe to read it
+        assert daemon.interrupt(sig) == 0
+    assert "Traceback" not in daemon.output.text
+    assert daemon.output.lines == ["kurilwatch: stopped while starting"]
