@@ -245,6 +245,8 @@ async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
     reply = await bot.say("/digest daily 18:00")
     assert "daily 18:00 (next: Fri 27 Nov 18:00 JST)" in reply
     assert "is not a time of day" in await bot.say("/digest daily 25:61")
+    # full-width digits, as a Japanese keyboard types them
+    assert "daily 08:00" in await bot.say("/digest daily \uff10\uff18:\uff10\uff10")
     assert "write /digest off" in await bot.say("/digest hourly")
     assert "Digest off" in await bot.say("/digest off")
     assert "weekly, Monday 07:30" in await bot.say("/digest weekly monday 7:30")

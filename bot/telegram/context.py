@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -173,4 +174,5 @@ def is_bot_admin(update: Update, ctx: BotContext) -> bool:
 
 
 def args_of(context: ContextTypes.DEFAULT_TYPE) -> list[str]:
-    return [a for a in (context.args or []) if a.strip()]
+    """A command's arguments, NFKC-normalised: a Japanese keyboard types ０８:００ and ２ｈ."""
+    return [unicodedata.normalize("NFKC", a) for a in (context.args or []) if a.strip()]
