@@ -51,6 +51,10 @@ def test_bad_digest_arguments_say_what_to_write(args: list[str], message: str) -
 def test_quiet_arguments() -> None:
     assert parse_quiet(["23:00-7:00"]) == "23:00-07:00 silent"
     assert parse_quiet(["22:30-06:00", "hold"]) == "22:30-06:00 hold"
+    # the span as people type it: spaced, with an en dash or a Japanese wave dash
+    assert parse_quiet(["23:00", "-", "07:00", "hold"]) == "23:00-07:00 hold"
+    assert parse_quiet(["23:00\u201307:00"]) == "23:00-07:00 silent"
+    assert parse_quiet(["23:00\u301c07:00", "silent"]) == "23:00-07:00 silent"
     with pytest.raises(SettingError, match="silent or hold"):
         parse_quiet(["22:30-06:00", "loud"])
     with pytest.raises(SettingError, match="same time"):

@@ -75,9 +75,14 @@ def parse_digest(args: list[str]) -> str:
     raise SettingError(N_("write /digest off, /digest daily 08:00 or /digest weekly mon 08:00"))
 
 
+# a dash between two times, as typed: hyphen, en or em dash, tilde or wave dash, spaced or not
+_SPAN_DASH = re.compile(r"(?<=\d)\s*[-\u2012-\u2015~\u301c\uff5e]\s*(?=\d)")
+
+
 def parse_quiet(args: list[str]) -> str:
-    """`off`, or `HH:MM-HH:MM [silent|hold]` → the stored form ("" for off)."""
-    words = [a.lower() for a in args]
+    """`off`, or `HH:MM-HH:MM [silent|hold]` → the stored form ("" for off); the span as people
+    write it too: `23:00 - 07:00`, `23:00–07:00`, `23:00〜07:00`."""
+    words = _SPAN_DASH.sub("-", " ".join(args)).lower().split()
     if words == ["off"]:
         return ""
     if not 1 <= len(words) <= 2 or "-" not in words[0]:
@@ -93,7 +98,7 @@ def parse_quiet(args: list[str]) -> str:
         raise SettingError(N_("the quiet hours must not start and end at the same time"))
     mode = words[1] if len(words) == 2 else "silent"
     if mode not in ("silent", "hold"):
-        raise SettingError(N_("{value}: choose silent or hold"), value=repr(args[1]))
+        raise SettingError(N_("{value}: choose silent or hold"), value=repr(mode))
     return f"{first:%H:%M}-{last:%H:%M} {mode}"
 
 
