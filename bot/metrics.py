@@ -132,8 +132,30 @@ class Metrics:
         return True, "ok"
 
 
+# clients served at once, each on a thread of its own: a flood of connections (a scraper gone
+# wild, a scan) must not start a thread each; past it, a connection is closed at once
+MAX_CLIENTS = 32
+
+
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    slots = threading.BoundedSemaphore(MAX_CLIENTS)  # each server is given its own
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)  # busy: the client may try again
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: the slot is not taken
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a client that went silent (timed out) or hung up is no bug to print a traceback for
@@ -159,6 +181,7 @@ class MetricsServer:
         port: int,
         feeds: Callable[[], int],
         atom: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]] | None = None,
+        max_clients: int = MAX_CLIENTS,
     ) -> None:
         self.metrics = metrics
         self.feeds = feeds
@@ -180,6 +203,7 @@ class MetricsServer:
             return [b"/metrics, /healthz or /feeds/<topic>.atom\n"]
 
         self._server = make_server(host, port, app, _Server, handler_class=_QuietHandler)
+        self._server.slots = threading.BoundedSemaphore(max_clients)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="metrics", daemon=True

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import http.client
 import re
+import socket
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.metrics import Metrics
+import pytest
+
+from bot.metrics import Metrics, MetricsServer
 from tests.conftest import TOKEN, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
@@ -128,3 +133,32 @@ def test_a_poll_that_ends_after_its_feed_was_removed_adds_no_series() -> None:
     metrics.polled(PollReport("a", "unchanged"))
     text = generate_latest(metrics.registry).decode()
     assert 'feed="b"' not in text and 'kurilwatch_polls_total{feed="a",outcome="unchanged"}' in text
+
+
+def test_the_listener_serves_a_bounded_number_of_clients_at_once() -> None:
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    server = MetricsServer(metrics, "127.0.0.1", 0, feeds=lambda: 0, max_clients=2).start()
+    try:
+        _turned_away_then_served(f"http://127.0.0.1:{server.port}/healthz", server.port)
+    finally:
+        server.stop()
+
+
+def _turned_away_then_served(url: str, port: int) -> None:
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    try:
+        for client in idle:  # a request begun and never finished holds its thread
+            client.sendall(b"GET /healthz HTTP/1.1\r\n")
+        with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+            get(url)  # a third client is turned away at once, not given a thread
+    finally:
+        for client in idle:
+            client.close()
+    deadline = time.monotonic() + 10
+    while True:  # the two threads end as their clients hang up, and their places come free
+        try:
+            assert get(url) == (200, "ok\n")
+            break
+        except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
+            assert time.monotonic() < deadline, "the listener never served again"
+            time.sleep(0.05)
