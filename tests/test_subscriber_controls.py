@@ -444,16 +444,21 @@ async def test_lang_without_arguments_offers_a_toggle_keyboard(h: Harness) -> No
     assert "<b>News languages:</b> all" in await h.say("/list", ALICE)
 
 
-async def test_in_a_channel_only_an_admin_mutes_a_story_for_every_reader(h: Harness) -> None:
-    channel, reader, creator = -1001234567, 7777, 4242
+async def _channel_alert(h: Harness, channel: int) -> tuple[dict[str, Any], str]:
+    """A channel subscribed to `kuril` and the alert it got, with its mute button's data."""
     h.api._register_chat(channel, "channel", "Kuril news", "x")
-    h.api.set_admins(channel, [], creator=creator)
     await h.store.run(Store.upsert_subscriber, channel, now=T0, chat_type="channel", title="K")
     await h.store.run(Store.subscribe, channel, "kuril", now=T0)
     await h.report("tass-en", "Habomai talks", lang="en", url="https://n.example/h")
     await h.deliver()
     [alert] = h.alerts(channel)
-    mute = dict(buttons(alert))["🔕 Mute this story"]
+    return alert, dict(buttons(alert))["🔕 Mute this story"]
+
+
+async def test_in_a_channel_only_an_admin_mutes_a_story_for_every_reader(h: Harness) -> None:
+    channel, reader, creator = -1001234567, 7777, 4242
+    _, mute = await _channel_alert(h, channel)
+    h.api.set_admins(channel, [], creator=creator)
     alert_id = message_id(h.api, channel, "Habomai talks")
 
     async def press(user: int) -> list[tuple[str, str]]:
@@ -471,13 +476,7 @@ async def test_in_a_channel_only_an_admin_mutes_a_story_for_every_reader(h: Harn
 
 async def test_a_failed_press_is_told_to_the_presser_not_to_the_channel(h: Harness) -> None:
     channel, reader = -1001234568, 7778
-    h.api._register_chat(channel, "channel", "Kuril news", "x")
-    await h.store.run(Store.upsert_subscriber, channel, now=T0, chat_type="channel", title="K")
-    await h.store.run(Store.subscribe, channel, "kuril", now=T0)
-    await h.report("tass-en", "Habomai talks", lang="en", url="https://n.example/h")
-    await h.deliver()
-    [alert] = h.alerts(channel)
-    mute = dict(buttons(alert))["🔕 Mute this story"]
+    alert, mute = await _channel_alert(h, channel)
     # Telegram fails the check of who pressed: the handler raises into the error handler
     h.api.fail_next("getChatMember", status=500, description="Internal Server Error")
     h.api.push_callback_query(

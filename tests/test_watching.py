@@ -26,12 +26,18 @@ def _chat(store: Store, chat_id: int) -> None:
     )
 
 
-async def test_watches_load_with_cached_forms_and_change_in_place(tmp_path: Path) -> None:
+async def _store_of_chats(tmp_path: Path, chats: range) -> AsyncStore:
+    """A store in `tmp_path` with these private chats recorded, opened for the daemon's use."""
     path = tmp_path / "kw.db"
     plain = Store(path)
-    _chat(plain, 1)
+    for chat in chats:
+        _chat(plain, chat)
     plain.close()
-    store = await AsyncStore(path).open()
+    return await AsyncStore(path).open()
+
+
+async def test_watches_load_with_cached_forms_and_change_in_place(tmp_path: Path) -> None:
+    store = await _store_of_chats(tmp_path, range(1, 2))
     try:
         first = await store.run(
             Store.add_watch, 1, "Зюйдокурилоид", now=datetime.now(UTC), limit=10
@@ -79,12 +85,7 @@ def test_a_query_of_many_chats_finds_every_one(tmp_path: Path) -> None:
 async def test_watches_kept_keys_are_used_only_when_the_same_code_chose_them(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "kw.db"
-    plain = Store(path)
-    for chat in (1, 2, 3):
-        _chat(plain, chat)
-    plain.close()
-    store = await AsyncStore(path).open()
+    store = await _store_of_chats(tmp_path, range(1, 4))
     try:
         now = datetime.now(UTC)
         kept = await store.run(Store.add_watch, 1, "Zyxwvutan AND minister", now=now, limit=10)
@@ -200,11 +201,7 @@ def test_poll_once_matches_the_chats_watches(tmp_path: Path, feed_server: FeedSe
 
 
 async def test_the_cached_word_forms_of_removed_watches_are_pruned(tmp_path: Path) -> None:
-    path = tmp_path / "kw.db"
-    plain = Store(path)
-    _chat(plain, 1)
-    plain.close()
-    store = await AsyncStore(path).open()
+    store = await _store_of_chats(tmp_path, range(1, 2))
     try:
         now = datetime.now(UTC)
         watches = Watches()
@@ -227,12 +224,7 @@ async def test_the_cached_word_forms_of_removed_watches_are_pruned(tmp_path: Pat
 
 
 async def test_the_watches_of_chats_that_blocked_the_bot_leave_the_index(tmp_path: Path) -> None:
-    path = tmp_path / "kw.db"
-    plain = Store(path)
-    for chat in range(1, 51):
-        _chat(plain, chat)
-    plain.close()
-    store = await AsyncStore(path).open()
+    store = await _store_of_chats(tmp_path, range(1, 51))
     try:
         now = datetime.now(UTC)
         for chat in range(1, 51):
