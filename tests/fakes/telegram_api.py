@@ -1592,11 +1592,24 @@ def _command_entities(text: str) -> list[dict[str, Any]]:
     return [{"type": "bot_command", "offset": 0, "length": utf16_len(match.group())}]
 
 
+MAX_INLINE_BUTTONS = 100  # Telegram's limits on an inline keyboard, as its answers show them
+MAX_MARKUP_BYTES = 10_240
+MAX_CALLBACK_DATA = 64
+
+
 def _inline_markup(markup: Any) -> dict[str, Any]:
-    """Messages carry reply_markup only for inline keyboards."""
-    if isinstance(markup, dict) and "inline_keyboard" in markup:
-        return {"reply_markup": markup}
-    return {}
+    """Messages carry reply_markup only for inline keyboards, within Telegram's limits."""
+    if not (isinstance(markup, dict) and "inline_keyboard" in markup):
+        return {}
+    buttons = [b for row in markup["inline_keyboard"] for b in row if isinstance(b, dict)]
+    if (
+        len(buttons) > MAX_INLINE_BUTTONS
+        or len(json.dumps(markup, ensure_ascii=False).encode()) > MAX_MARKUP_BYTES
+    ):
+        raise _ApiError(400, "Bad Request: reply markup is too long")
+    if any(len(str(b.get("callback_data", "")).encode()) > MAX_CALLBACK_DATA for b in buttons):
+        raise _ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return {"reply_markup": markup}
 
 
 def _photo_source(request: _ApiRequest) -> bytes:
