@@ -16,9 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from telegram import InlineKeyboardButton
 
 from bot.config import Config
 from bot.telegram.chat import BotContext, install, set_commands
+from bot.telegram.pages import PER_PAGE, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
 from store import AsyncStore, FeedState, ItemRecord, Store, Watch
@@ -458,3 +462,81 @@ async def test_watch_previews_the_last_30_days_and_saves_even_with_no_match(bot:
     typo = await bot.say("/watch Shikotab")
     assert "would have matched no story" in typo and "typo" in typo
     assert "Shikotab" in await bot.say("/watches")  # saved anyway
+
+
+MANY = {f"topic-{n:03}": {"title": f"Topic {n}", "query": f"word{n}"} for n in range(130)}
+
+
+def _keyboard(bot: Bot, message_id: int) -> list[list[dict[str, Any]]]:
+    message = bot.api.message(USER, message_id)
+    assert message is not None
+    return list(message["reply_markup"]["inline_keyboard"])
+
+
+async def _pressed(bot: Bot, message_id: int, data: str) -> list[list[dict[str, Any]]]:
+    """Press a button of the message; its keyboard once redrawn."""
+    edits = len(bot.api.calls_of("editMessageReplyMarkup"))
+    bot.api.push_callback_query(USER, message_id, data)
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("editMessageReplyMarkup")) > edits, 10, "a redraw"
+    )
+    return _keyboard(bot, message_id)
+
+
+async def _turn_pages(bot: Bot, command: str, first: str) -> None:
+    sent = len(bot.api.calls_of("sendMessage"))
+    await bot.say(command)  # a long list is sent in parts, the keyboard under the last
+
+    def keyboard_sent() -> list[Any]:
+        calls = bot.api.calls_of("sendMessage")[sent:]
+        return [c for c in calls if "reply_markup" in c.params]
+
+    await bot.api.wait_for_async(lambda: bool(keyboard_sent()), 10, "the keyboard")
+    [call] = keyboard_sent()
+    message_id = call.response["result"]["message_id"]
+    rows = _keyboard(bot, message_id)
+    assert len(rows) == 21 and rows[0][0]["callback_data"] == first
+    assert [b["text"] for b in rows[-1]] == ["◀", "1/7", "▶"]
+    page_two = await _pressed(bot, message_id, rows[-1][2]["callback_data"])
+    assert page_two[-1][1]["text"] == "2/7"
+    # a button pressed on page 2 redraws page 2, not page 1
+    pressed = page_two[3][0]["callback_data"]
+    redrawn = await _pressed(bot, message_id, pressed)
+    assert redrawn[-1][1]["text"] == "2/7" and redrawn[3][0]["callback_data"] == pressed
+    back = await _pressed(bot, message_id, redrawn[-1][0]["callback_data"])
+    assert back[-1][1]["text"] == "1/7"
+
+
+@pytest.mark.parametrize("bot", [MANY], indirect=True)
+async def test_a_keyboard_of_more_topics_or_sources_than_a_message_holds_turns_pages(
+    bot: Bot,
+) -> None:
+    # Telegram refuses more than 100 buttons in a message (the fake does too): /topics and
+    # /sources of 130 show 20 a page, with a row that turns the page
+    assert bot.ctx is not None
+    bot.ctx.feeds = [(f"feed-{n:03}", f"Outlet {n}") for n in range(130)]
+    await _turn_pages(bot, "/topics", "t:topic-000")
+    await _turn_pages(bot, "/sources", "src:feed-000")
+    assert await bot.store.run(Store.subscriptions, USER) == ["topic-023"]
+    assert await bot.store.run(Store.muted_sources, USER) == ["feed-023"]
+
+
+@given(count=st.integers(0, 300), page=st.integers(-3, 40))
+def test_every_button_is_on_one_page_and_a_page_fits_a_message(count: int, page: int) -> None:
+    buttons = [InlineKeyboardButton(str(n), callback_data=str(n)) for n in range(count)]
+    pages = max(1, -(-count // PER_PAGE))
+    shown = []
+    for number in range(pages):
+        rows = paged(buttons, number, "x:")
+        turning = rows[-1] if pages > 1 else []
+        assert sum(len(row) for row in rows) <= PER_PAGE + 3 < 100
+        assert [turned_to(str(b.callback_data), "x:") for b in turning] == (
+            [(number - 1) % pages, number, (number + 1) % pages] if pages > 1 else []
+        )
+        shown += [row[0].text for row in (rows[:-1] if pages > 1 else rows)]
+        assert all(
+            page_of(int(row[0].text)) == number for row in (rows[:-1] if pages > 1 else rows)
+        )
+    assert shown == [str(n) for n in range(count)]
+    assert paged(buttons, page, "x:") == paged(buttons, min(max(page, 0), pages - 1), "x:")
+    assert turned_to("x:-1", "x:") is None and turned_to("x:１", "x:") is None

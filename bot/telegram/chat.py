@@ -8,6 +8,7 @@ subscriptions, /list, /stop) and registers every handler; personal alerts and se
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import Any
 from telegram import (
     BotCommand,
     BotCommandScopeDefault,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -49,6 +51,7 @@ from bot.telegram.context import (
     reply,
     texts_of,
 )
+from bot.telegram.pages import page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME
 from store import ChatPrefs, Store
 
@@ -56,6 +59,7 @@ __all__ = ["BotContext", "bot_commands", "install", "set_commands"]
 
 log = logging.getLogger(__name__)
 TOGGLE = "t:"  # callback data of a topic button: "t:<topic id>", or "t#<hash>" for a long id
+TURN = "tp:"  # callback data of a button that turns the topics' keyboard: "tp:<page>"
 
 
 def topic_data(topic_id: str) -> str:
@@ -72,19 +76,28 @@ def keyboard(
     subscribed: Sequence[str],
     extra: Sequence[InlineKeyboardButton] = (),
     tr: Texts = EN,
+    page: int = 0,
 ) -> InlineKeyboardMarkup:
-    """One button per topic; pressing it toggles the subscription (✅ = subscribed); `extra`
-    is a last row (/start's offer of news languages)."""
-    rows = [
-        [
-            InlineKeyboardButton(
-                f"{'✅' if t.id in subscribed else '➕'} {tr._(t.title)}",
-                callback_data=topic_data(t.id),
-            )
-        ]
+    """One button per topic, a page of them at a time; pressing it toggles the subscription
+    (✅ = subscribed); `extra` is a last row (/start's offer of news languages)."""
+    buttons = [
+        InlineKeyboardButton(
+            f"{'✅' if t.id in subscribed else '➕'} {tr._(t.title)}",
+            callback_data=topic_data(t.id),
+        )
         for t in ctx.topics
     ]
+    rows = paged(buttons, page, TURN)
     return InlineKeyboardMarkup([*rows, list(extra)] if extra else rows)
+
+
+def _offer(query: CallbackQuery) -> Sequence[InlineKeyboardButton]:
+    """The news-language row of the keyboard pressed, if it is /start's (kept as it redraws)."""
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    extra = markup.inline_keyboard[-1] if markup and markup.inline_keyboard else ()
+    if not any(str(b.callback_data or "").startswith(news_filters.NEWS) for b in extra):
+        return ()
+    return extra
 
 
 async def settings_text(ctx: BotContext, chat_id: int, tr: Texts) -> str:
@@ -146,14 +159,27 @@ async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         note = tr._("Subscribed to {topic}.", topic=topic)
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
     await query.answer(note)
-    markup = query.message.reply_markup if isinstance(query.message, Message) else None
-    extra = markup.inline_keyboard[-1] if markup and markup.inline_keyboard else ()
-    if not any(str(b.callback_data or "").startswith(news_filters.NEWS) for b in extra):
-        extra = ()
+    page = page_of(ctx.topic_ids().index(topic))
     try:
-        await query.edit_message_reply_markup(keyboard(ctx, subscribed, extra, tr))
+        await query.edit_message_reply_markup(
+            keyboard(ctx, subscribed, _offer(query), tr, page=page)
+        )
     except BadRequest as exc:  # "message is not modified" after a double tap
         log.debug("keyboard not updated: %s", exc.message)
+
+
+async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """◀ or ▶ under a keyboard of more topics than a page shows: the other page, in place."""
+    press = await press_of(update, context)
+    page = turned_to(press.data, TURN) if press is not None else None
+    if press is None or page is None:
+        return
+    subscribed = await press.ctx.store.run(Store.subscriptions, press.chat_id)
+    await press.query.answer()
+    with contextlib.suppress(BadRequest):  # "message is not modified": a one-page keyboard
+        await press.query.edit_message_reply_markup(
+            keyboard(press.ctx, subscribed, _offer(press.query), press.tr, page=page)
+        )
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -372,6 +398,7 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
     for name, callback in HANDLERS.items():
         application.add_handler(CommandHandler(name, callback, filters=guards.NEW_MESSAGES))
     application.add_handler(CallbackQueryHandler(toggle, pattern="^t[:#]"))
+    application.add_handler(CallbackQueryHandler(turn, pattern=f"^{TURN}"))
     for pattern, callback in {**news_filters.CALLBACKS, **story_buttons.CALLBACKS}.items():
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     application.add_handler(CallbackQueryHandler(guards.unknown_button))

@@ -24,6 +24,7 @@ from bot.telegram.context import (
     reply,
     texts_of,
 )
+from bot.telegram.pages import page_of, paged, turned_to
 from store import Store
 from watchers.language import NEWS_LANGUAGES
 
@@ -31,6 +32,7 @@ from watchers.language import NEWS_LANGUAGES
 # "nl:^ru" (toggle Russian) and "nl:*" (all), which redraw their keyboard
 NEWS = "nl:"
 SOURCE = "src:"  # a source button: "src:<feed id>", or "src#<hash>" for a long id
+SOURCES_TURN = "srp:"  # a button that turns the sources' keyboard: "srp:<page>"
 
 
 def _names(langs: Sequence[str], tr: Texts) -> str:
@@ -179,19 +181,16 @@ async def _feeds(ctx: BotContext) -> list[tuple[str, str]]:
 
 
 def sources_keyboard(
-    feeds: Sequence[tuple[str, str]], muted: Sequence[str]
+    feeds: Sequence[tuple[str, str]], muted: Sequence[str], page: int = 0
 ) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    f"{'🔇' if feed_id in muted else '🔊'} {title[:40]} ({feed_id})"[:64],
-                    callback_data=_source_data(feed_id),
-                )
-            ]
-            for feed_id, title in feeds
-        ]
-    )
+    buttons = [
+        InlineKeyboardButton(
+            f"{'🔇' if feed_id in muted else '🔊'} {title[:40]} ({feed_id})"[:64],
+            callback_data=_source_data(feed_id),
+        )
+        for feed_id, title in feeds
+    ]
+    return InlineKeyboardMarkup(paged(buttons, page, SOURCES_TURN))
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -236,9 +235,27 @@ async def source_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     else:
         await query.answer(tr._("Unmuted {source}.", source=feed[1]))
     muted = await ctx.store.run(Store.muted_sources, press.chat_id)
+    page = page_of(feeds.index(feed))
     with contextlib.suppress(BadRequest):  # "message is not modified" after a double tap
-        await query.edit_message_reply_markup(sources_keyboard(feeds, muted))
+        await query.edit_message_reply_markup(sources_keyboard(feeds, muted, page))
+
+
+async def sources_turned(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """◀ or ▶ under a keyboard of more sources than a page shows: the other page, in place."""
+    press = await press_of(update, context)
+    page = turned_to(press.data, SOURCES_TURN) if press is not None else None
+    if press is None or page is None:
+        return
+    feeds = await _feeds(press.ctx)
+    muted = await press.ctx.store.run(Store.muted_sources, press.chat_id)
+    await press.query.answer()
+    with contextlib.suppress(BadRequest):  # "message is not modified": a one-page keyboard
+        await press.query.edit_message_reply_markup(sources_keyboard(feeds, muted, page))
 
 
 HANDLERS = {"language": language_command, "lang": lang_command, "sources": sources}
-CALLBACKS = {f"^{NEWS}": news_pressed, "^src[:#]": source_pressed}
+CALLBACKS = {
+    f"^{NEWS}": news_pressed,
+    "^src[:#]": source_pressed,
+    f"^{SOURCES_TURN}": sources_turned,
+}
