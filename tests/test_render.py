@@ -236,3 +236,14 @@ def test_a_link_with_spaces_or_control_characters_stays_a_link_to_the_same_place
         assert "text_link" not in {
             e["type"] for e in parse_html(render_html(alert(link=bad))).entities
         }
+
+
+def test_an_alert_too_long_with_its_link_cuts_its_summary_before_the_link() -> None:
+    """The linked title is how a reader opens the story: a long summary gives way first."""
+    link = "https://n.example/story?" + "a=1&" * 400  # escaped, 3,224 characters of HTML
+    text = render_html(alert(link=link, summary="T&" * 300, also=("Kyodo",)))
+    assert "T&amp;T&amp;" in text  # its start
+    assert len(text) <= MAX_MESSAGE
+    parsed = parse_html(text)
+    assert [e["url"] for e in parsed.entities if e["type"] == "text_link"] == [link]
+    assert "Kyodo" in parsed.text

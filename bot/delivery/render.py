@@ -179,10 +179,14 @@ def render_html(
 
     Every piece of feed text is escaped; the result stays within Telegram's 4096 characters.
     """
-    # escaping can make a text several times longer; shed the link, then summary, if it must
+    # escaping can make a text several times longer; the summary, then "Also:" give way before
+    # the link (the title's link is how a reader opens the story), which goes last
     link = _safe_link(alert.link)
     for limit, with_link, also in (
         (summary_limit, True, alert.also),
+        (100, True, alert.also),
+        (0, True, alert.also),
+        (0, True, ()),
         (summary_limit, False, alert.also),
         (100, False, alert.also),
         (0, False, alert.also),
