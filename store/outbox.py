@@ -126,6 +126,16 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             )
         return int(row["chat_id"])
 
+    def claim_delivery(self, delivery_id: int, *, now: datetime) -> Delivery | None:
+        """`claim` a pending row and read it as it is now: /lang or /sources may have given it
+        another report of its story, a poll more outlets, a migration another chat, since the
+        worker read it. Its `attempts` are those before this one, as `claim_digest` gives."""
+        with self.db.atomic():
+            found = self._deliveries("o.id = ? AND o.state = 'pending'", [delivery_id])
+            if not found or self.claim(delivery_id, now=now) is None:
+                return None
+        return found[0]
+
     def count_pending(self, chat_id: int, before: datetime) -> int:
         row = self._one(
             "SELECT count(*) AS n FROM outbox WHERE chat_id = ? AND state = 'pending'"

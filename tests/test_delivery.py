@@ -616,3 +616,34 @@ async def test_a_report_that_comes_while_an_alert_waits_for_a_free_send_reaches_
             ]
             assert "Also: KYODO" in "".join([sent["text"], *edits]), chat
     await store.close()
+
+
+async def test_lang_while_an_alert_waits_for_a_free_send_sends_the_report_the_chat_wants(
+    bot_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    """/lang points a waiting alert to the story's report in the chat's language: an alert the
+    worker had read before it, and sends once a send frees up, is that report, not the old."""
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    clock = Clock(T0)
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=replace(FAST, concurrency=1), clock=clock)
+        for chat in (CHAT, CHAT + 1):
+            await store.run(Store.upsert_subscriber, chat, now=T0 - timedelta(1))
+            await store.run(Store.subscribe, chat, "kuril", now=T0 - timedelta(1))
+        url = "https://n.example/story"
+        for feed, lang, title in (
+            ("tass-en", "en", "Iturup airport"),
+            ("tass-ru", "ru", "Аэропорт Итурупа"),
+        ):
+            record = ItemRecord(feed, url, url, title, "", T0, topics=("kuril",), lang=lang)
+            state = FeedState(id=feed, url=f"u-{feed}", title=feed.upper(), primed=True)
+            await store.run(Store.ingest, state, [record], now=T0, alert=True)
+        bot_api.latency = 0.5
+        dispatching = asyncio.create_task(worker.send_due())  # CHAT's send takes the only slot
+        await bot_api.wait_for_async(lambda: bot_api.calls_of("sendMessage"), 10, "a send")
+        await store.run(Store.set_news_langs, CHAT + 1, ["ru"])  # /lang ru meanwhile
+        await dispatching
+        await worker.drain()
+        [sent] = bot_api.sent_messages(CHAT + 1)
+        assert "Аэропорт Итурупа" in sent["text"] and "Iturup airport" not in sent["text"]
+    await store.close()

@@ -573,3 +573,15 @@ def test_prune_forgets_spikes_once_they_no_longer_hold_a_topic_quiet(store: Stor
     store.prune(now=now, text_for=timedelta(days=90), keys_for=timedelta(days=365))
     assert store.db.execute("SELECT count(*) FROM spikes").fetchone()[0] == 90
     assert store.last_spike_at("kuril") == T0 + timedelta(days=199)
+
+
+def test_a_claimed_alert_is_the_row_as_it_is_with_the_tries_before_this_one(store: Store) -> None:
+    store.upsert_subscriber(1, now=T0 - timedelta(days=1))
+    store.subscribe(1, "kuril", now=T0 - timedelta(days=1))
+    assert report(store, "tass-en", "e1", ("kuril",), T0) == 1
+    assert report(store, "tass-ru", "r1", ("kuril",), T0 + timedelta(minutes=5), lang="ru") == 0
+    [read] = store.due_deliveries(T0 + timedelta(minutes=6))  # the worker reads a batch
+    store.set_news_langs(1, ["ru"])  # then /lang ru
+    claimed = store.claim_delivery(read.id, now=T0 + timedelta(minutes=6))
+    assert claimed is not None and claimed.item.guid == "r1" and claimed.attempts == 0
+    assert store.claim_delivery(read.id, now=T0 + timedelta(minutes=6)) is None  # once

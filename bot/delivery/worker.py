@@ -334,10 +334,8 @@ class DeliveryWorker:
         await self.store.run(Store.edit_done, delivery.id, delivery.also)
 
     async def _claim(self, delivery: Delivery) -> Delivery | None:
-        chat_id = await self.store.run(Store.claim, delivery.id, now=self.clock())
-        if chat_id is None or chat_id == delivery.chat_id:
-            return None if chat_id is None else delivery
-        return replace(delivery, chat_id=chat_id)  # the chat migrated meanwhile
+        # the row as claimed, not as read with its batch: it may have changed while it waited
+        return await self.store.run(Store.claim_delivery, delivery.id, now=self.clock())
 
     async def _claim_notice(self, notice: Notice) -> Notice | None:
         claimed = await self.store.run(Store.claim_notice, notice.id, now=self.clock())
