@@ -22,6 +22,10 @@ ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlet
 # outlets' reports (watchers.stories.WINDOW) from its first; a story older than that alerts
 # nobody again, whatever joins it (a URL that returns months later).
 JOIN_WINDOW = timedelta(hours=72)
+# An alert dropped because its chat was gone (blocked the bot, deleted) is no alert the chat
+# had: back within the window, it gets the story's next report. One dropped as the chat moved to
+# a supergroup stays dropped (what was waiting went with it).
+GONE_WHILE_QUEUED = "state = 'dropped' AND coalesce(last_error, '') != 'chat migrated'"
 
 
 class OutboxVerbs(ChatVerbs, ControlVerbs):
@@ -250,7 +254,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             had = {
                 row[0]
                 for row in self.db.execute(
-                    "SELECT chat_id FROM outbox WHERE story_id = ? AND reply_to IS NULL",
+                    "SELECT chat_id FROM outbox WHERE story_id = ? AND reply_to IS NULL"
+                    f" AND NOT ({GONE_WHILE_QUEUED})",
                     [item.story_id],
                 )
             }
@@ -283,6 +288,14 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
                 [chat_id, item.story_id, item.id, json.dumps(ordered), now, now],
             )
+            if not cursor.rowcount and joined:  # its alert dropped while the chat was gone
+                cursor = self.db.execute(
+                    "UPDATE outbox SET item_id = ?, topics = ?, state = 'pending', attempts = 0,"
+                    " next_attempt_at = ?, created_at = ?, last_error = NULL, also = '[]'"
+                    f" WHERE chat_id = ? AND story_id = ? AND reply_to IS NULL"
+                    f" AND {GONE_WHILE_QUEUED}",
+                    [item.id, json.dumps(ordered), now, now, chat_id, item.story_id],
+                )
             queued += cursor.rowcount
         return queued
 

@@ -647,3 +647,30 @@ async def test_lang_while_an_alert_waits_for_a_free_send_sends_the_report_the_ch
         [sent] = bot_api.sent_messages(CHAT + 1)
         assert "Аэропорт Итурупа" in sent["text"] and "Iturup airport" not in sent["text"]
     await store.close()
+
+
+async def test_a_chat_back_after_blocking_the_bot_gets_a_later_report_of_a_story_it_missed(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock],
+) -> None:
+    store, _, _ = parts
+    other = CHAT + 1
+    await queue(store, [CHAT, other])
+    await store.run(Store.deactivate_chat, CHAT, "Forbidden: bot was blocked by the user", now=T0)
+    back = await store.run(Store.upsert_subscriber, CHAT, now=T0 + timedelta(hours=1))
+    assert back  # unblocked, and /start again
+    await another_outlet(store, T0 + timedelta(hours=2))
+
+    def rows(plain: Store, chat: int) -> list[tuple[str, str]]:
+        return [
+            (r["state"], r["guid"])
+            for r in plain.db.query(
+                "SELECT o.state, i.guid FROM outbox o JOIN items i ON i.id = o.item_id"
+                " WHERE o.chat_id = ?",
+                [chat],
+            )
+        ]
+
+    # the alert dropped while the chat was gone comes back with the story's new report; a chat
+    # that has the story's alert gets no second one
+    assert await store.run(rows, CHAT) == [("pending", "kyodo-1")]
+    assert await store.run(rows, other) == [("pending", "1")]
