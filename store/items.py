@@ -32,6 +32,7 @@ INDEX_EVERY = 1000  # items stored before they are added to the search index tog
 # A story's mute or follow acts on its alerts' "Also:" edits and follow-ups: an alert is queued
 # at most JOIN_WINDOW after the story's first report, and takes them for ALSO_WINDOW after that.
 CONTROLS_FOR = JOIN_WINDOW + ALSO_WINDOW
+SPIKES_KEPT = timedelta(days=1)  # at least: the last spike holds its topic quiet for 12 hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,8 +310,10 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
                 "DELETE FROM items WHERE fetched_at < ? AND id NOT IN (SELECT item_id FROM outbox)",
                 [keys_before],
             ).rowcount
-            # only a topic's last spike is read (a spike holds its topic quiet for 12 hours)
-            self.db.execute("DELETE FROM spikes WHERE detected_at < ?", [text_before])
+            # only a topic's last spike is read (a spike holds its topic quiet for 12 hours,
+            # whatever the text is kept for)
+            spikes_before = min(text_before, (now - SPIKES_KEPT).timestamp())
+            self.db.execute("DELETE FROM spikes WHERE detected_at < ?", [spikes_before])
             self.db.execute(
                 "DELETE FROM story_controls WHERE NOT EXISTS (SELECT 1 FROM items"
                 " WHERE items.id = story_controls.story_id AND items.fetched_at >= ?)",

@@ -573,6 +573,9 @@ def test_prune_forgets_spikes_once_they_no_longer_hold_a_topic_quiet(store: Stor
     store.prune(now=now, text_for=timedelta(days=90), keys_for=timedelta(days=365))
     assert store.db.execute("SELECT count(*) FROM spikes").fetchone()[0] == 90
     assert store.last_spike_at("kuril") == T0 + timedelta(days=199)
+    # text kept for an hour: the last spike still holds its topic quiet
+    store.prune(now=now, text_for=timedelta(hours=1), keys_for=timedelta(days=365))
+    assert store.last_spike_at("kuril") == T0 + timedelta(days=199)
 
 
 def test_a_claimed_alert_is_the_row_as_it_is_with_the_tries_before_this_one(store: Store) -> None:
