@@ -26,6 +26,7 @@ from feedparser.urls import _urljoin
 from watchers import bounded
 from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.text import html_to_text, one_line
+from watchers.urls import document_url
 
 _DECLARATION = re.compile(rb"\A<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _XML_TYPES = frozenset(
@@ -101,7 +102,8 @@ def parse_simple_rss(
     except (ET.ParseError, ValueError):
         return None
     try:
-        return _read(root, feed_id=feed_id, base=url, header_lang=headers.get("content-language"))
+        base = document_url(url, headers.get("content-location"))
+        return _read(root, feed_id=feed_id, base=base, header_lang=headers.get("content-language"))
     except _Decline:
         return None
 
