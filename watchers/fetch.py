@@ -296,6 +296,9 @@ class Fetcher:
             body = bytearray()
             async for chunk in response.content.iter_any():
                 body += inflater.feed(chunk)
+            if not body.strip():  # a server or proxy failing quietly, not an unchanged feed
+                error = f"empty response (HTTP {response.status}): no feed in it"
+                return FetchResult(url, response.status, headers=kept, error=error)
             return FetchResult(
                 url, response.status, bytes(body), headers=kept, permanent_url=permanent
             )
