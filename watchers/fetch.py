@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies_environment, proxy_bypass
 
 import aiohttp
@@ -276,6 +276,10 @@ class Fetcher:
             url, headers=headers, max_redirects=MAX_REDIRECTS, proxy=proxy
         ) as response:
             kept = {k: v for k in _KEPT_HEADERS if (v := response.headers.get(k)) is not None}
+            if response.history:  # relative links resolve against where the document came from
+                kept["content-location"] = urljoin(
+                    str(response.url), kept.get("content-location", "")
+                )
             permanent = None
             if response.history and all(r.status in (301, 308) for r in response.history):
                 permanent = str(response.url)
