@@ -106,6 +106,28 @@ def test_relative_links_resolve_against_content_location(location: str, base: st
     assert fast == slow
 
 
+@pytest.mark.parametrize(
+    ("written", "hour"),
+    [
+        ("Thu, 26 Nov 2026 10:00:00 MSK", 7),  # Moscow: read as UTC, three hours late
+        ("Thu, 26 Nov 2026 10:00:00 JST", 1),  # Japan: nine hours in the future
+        ("Thu, 26 Nov 2026 22:00:00 SAKT", 11),
+        ("Thu, 26 Nov 2026 10:00:00 +0300", 7),
+        ("Thu, 26 Nov 2026 10:00:00", 10),  # no zone: UTC (it was no date at all)
+        ("Thu, 26 Nov 2026 10:00", 10),
+        ("Thu, 26 Nov 2026 10:00:00 EST", 15),  # feedparser's own zones still read
+    ],
+)
+def test_dates_in_the_zones_of_our_feeds_are_read(written: str, hour: int) -> None:
+    content = (
+        '<rss version="2.0"><channel><title>T</title><item><title>A</title>'
+        f"<link>https://e.example/1</link><pubDate>{written}</pubDate></item></channel></rss>"
+    ).encode()
+    fast, slow = both(content, HEADERS[0])
+    assert fast is not None and fast == slow
+    assert fast.items[0].published == datetime(2026, 11, 26, hour, tzinfo=UTC)
+
+
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
 
 

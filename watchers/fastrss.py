@@ -23,7 +23,7 @@ from feedparser.datetimes.rfc822 import _parse_date_rfc822
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin
 
-from watchers import bounded
+from watchers import bounded, feed_dates  # noqa: F401 (the zones feeds use)
 from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.text import html_to_text, one_line
 from watchers.urls import document_url

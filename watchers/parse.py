@@ -15,7 +15,7 @@ from typing import Any
 
 import feedparser
 
-from watchers import bounded
+from watchers import bounded, feed_dates  # noqa: F401 (the zones feeds use)
 from watchers.fastrss import parse_simple_rss
 from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.jsonfeed import looks_like_json_feed, parse_json_feed
