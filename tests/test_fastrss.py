@@ -24,6 +24,9 @@ HEADERS = [
     {"content-type": "text/xml; charset=UTF-8", "content-language": "ru_RU"},
     {"content-type": "text/xml"},  # us-ascii by RFC 3023: left to feedparser
     {},  # feedparser warns of a missing type: left to it
+    # relative links resolve against the document's own URL, also when given relative
+    {"content-type": "application/rss+xml", "content-location": "https://cdn.example/a/b.xml"},
+    {"content-type": "application/rss+xml", "content-location": "/mirror/feed.xml"},
 ]
 
 
@@ -79,6 +82,50 @@ def test_declines_what_only_feedparser_reads() -> None:
     # and parse_feed still reads them through feedparser
     parsed = parse_feed(html_title, feed_id="f", url=URL, headers=HEADERS[0])
     assert parsed.items[0].title == "a bold title"
+
+
+@pytest.mark.parametrize(
+    ("location", "base"),
+    [
+        ("https://cdn.example/a/b.xml", "https://cdn.example/a/"),
+        ("/mirror/feed.xml", "http://example.com/mirror/"),
+        ("", "http://example.com/feeds/"),
+        ("javascript:alert(1)", "http://example.com/feeds/"),  # not a base: the URL fetched
+    ],
+)
+def test_relative_links_resolve_against_content_location(location: str, base: str) -> None:
+    content = (
+        b'<rss version="2.0"><channel><title>T</title>'
+        b"<item><title>A</title><link>1.html</link></item>"
+        b"<item><title>B</title><guid>2.html</guid></item></channel></rss>"
+    )
+    headers = {"content-type": "application/rss+xml", "content-location": location}
+    fast, slow = both(content, headers)
+    assert fast is not None
+    assert [i.link for i in fast.items] == [base + "1.html", base + "2.html"]
+    assert fast == slow
+
+
+@pytest.mark.parametrize(
+    ("written", "hour"),
+    [
+        ("Thu, 26 Nov 2026 10:00:00 MSK", 7),  # Moscow: read as UTC, three hours late
+        ("Thu, 26 Nov 2026 10:00:00 JST", 1),  # Japan: nine hours in the future
+        ("Thu, 26 Nov 2026 22:00:00 SAKT", 11),
+        ("Thu, 26 Nov 2026 10:00:00 +0300", 7),
+        ("Thu, 26 Nov 2026 10:00:00", 10),  # no zone: UTC (it was no date at all)
+        ("Thu, 26 Nov 2026 10:00", 10),
+        ("Thu, 26 Nov 2026 10:00:00 EST", 15),  # feedparser's own zones still read
+    ],
+)
+def test_dates_in_the_zones_of_our_feeds_are_read(written: str, hour: int) -> None:
+    content = (
+        '<rss version="2.0"><channel><title>T</title><item><title>A</title>'
+        f"<link>https://e.example/1</link><pubDate>{written}</pubDate></item></channel></rss>"
+    ).encode()
+    fast, slow = both(content, HEADERS[0])
+    assert fast is not None and fast == slow
+    assert fast.items[0].published == datetime(2026, 11, 26, hour, tzinfo=UTC)
 
 
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from tests.fakes.feed_server import FeedServer, Route, rss
+from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
+from watchers.parse import parse_feed
 
 
 async def test_connections_are_kept_alive_between_fetches(feed_server: FeedServer) -> None:
@@ -20,6 +21,26 @@ async def test_connections_are_kept_alive_between_fetches(feed_server: FeedServe
     assert hits[0].connection == hits[1].connection
     assert hits[0].headers["user-agent"] == USER_AGENT
     assert "br" in hits[0].headers["accept-encoding"]
+
+
+@pytest.mark.parametrize("location", [None, "feed.xml", "/elsewhere/feed.xml"])
+async def test_relative_links_resolve_against_where_a_redirect_led(
+    feed_server: FeedServer, location: str | None
+) -> None:
+    body = rss([FeedEntry("A", "item/1.html"), FeedEntry("B", "item/2.html", guid="b")])
+    headers = {"Content-Location": location} if location else {}
+    feed_server.set_route("/news/feed.xml", Route(body=body, headers=headers))
+    feed_server.set_route("/rss", Route(status=302, redirect_to=feed_server.url("/news/feed.xml")))
+    url = feed_server.url("/rss")
+    async with Fetcher() as fetcher:
+        fetched = await fetcher.fetch(url)
+    assert fetched.content is not None
+    parsed = parse_feed(fetched.content, feed_id="f", url=url, headers=fetched.headers)
+    folder = "/elsewhere/" if location and location.startswith("/") else "/news/"
+    assert [i.link for i in parsed.items] == [
+        feed_server.url(f"{folder}item/1.html"),
+        feed_server.url(f"{folder}item/2.html"),
+    ]
 
 
 async def test_per_host_cap_holds_under_load(feed_server: FeedServer) -> None:

@@ -136,6 +136,9 @@ async def test_slow_feed_times_out_as_an_error_value(
             "broken response body: Not enough data to satisfy content length header",
         ),
         (Route(status=301, redirect_to="/loop.xml"), "too many redirects"),
+        (Route(body=b""), "empty response (HTTP 200)"),
+        (Route(body=b"\r\n  \n"), "empty response (HTTP 200)"),
+        (Route(status=204, etag=False), "empty response (HTTP 204)"),
     ],
 )
 async def test_broken_answers_are_recorded_on_the_feed(
@@ -149,6 +152,21 @@ async def test_broken_answers_are_recorded_on_the_feed(
     assert again.outcome == "error"
     state = await poller.store.run(Store.feed_state, "f")
     assert state is not None and state.consecutive_errors == 2 and state.last_error == again.error
+
+
+async def test_an_empty_answer_is_an_error_that_keeps_the_feed_and_its_items(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(feed(feed_server, "/f.xml"))
+    feed_server.set_route("/f.xml", Route(body=b""))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert report.outcome == "error" and report.error == "empty response (HTTP 200): no feed in it"
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.primed and state.consecutive_errors == 1
+    feed_server.set_feed("/f.xml", rss([NEW, OLD]))
+    again = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (again.outcome, again.new_items) == ("new", 1)  # OLD was kept as known
 
 
 async def test_redirect_is_followed(poller: Poller, feed_server: FeedServer) -> None:

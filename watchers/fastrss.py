@@ -23,9 +23,10 @@ from feedparser.datetimes.rfc822 import _parse_date_rfc822
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin
 
-from watchers import bounded
+from watchers import bounded, feed_dates  # noqa: F401 (the zones feeds use)
 from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.text import html_to_text, one_line
+from watchers.urls import document_url
 
 _DECLARATION = re.compile(rb"\A<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _XML_TYPES = frozenset(
@@ -101,7 +102,8 @@ def parse_simple_rss(
     except (ET.ParseError, ValueError):
         return None
     try:
-        return _read(root, feed_id=feed_id, base=url, header_lang=headers.get("content-language"))
+        base = document_url(url, headers.get("content-location"))
+        return _read(root, feed_id=feed_id, base=base, header_lang=headers.get("content-language"))
     except _Decline:
         return None
 

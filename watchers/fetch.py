@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies_environment, proxy_bypass
 
 import aiohttp
@@ -276,6 +276,10 @@ class Fetcher:
             url, headers=headers, max_redirects=MAX_REDIRECTS, proxy=proxy
         ) as response:
             kept = {k: v for k in _KEPT_HEADERS if (v := response.headers.get(k)) is not None}
+            if response.history:  # relative links resolve against where the document came from
+                kept["content-location"] = urljoin(
+                    str(response.url), kept.get("content-location", "")
+                )
             permanent = None
             if response.history and all(r.status in (301, 308) for r in response.history):
                 permanent = str(response.url)
@@ -296,6 +300,9 @@ class Fetcher:
             body = bytearray()
             async for chunk in response.content.iter_any():
                 body += inflater.feed(chunk)
+            if not body.strip():  # a server or proxy failing quietly, not an unchanged feed
+                error = f"empty response (HTTP {response.status}): no feed in it"
+                return FetchResult(url, response.status, headers=kept, error=error)
             return FetchResult(
                 url, response.status, bytes(body), headers=kept, permanent_url=permanent
             )

@@ -15,11 +15,12 @@ from typing import Any
 
 import feedparser
 
-from watchers import bounded
+from watchers import bounded, feed_dates  # noqa: F401 (the zones feeds use)
 from watchers.fastrss import parse_simple_rss
 from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.jsonfeed import looks_like_json_feed, parse_json_feed
 from watchers.text import html_to_text, one_line, tidy
+from watchers.urls import document_url
 
 # An internal DTD subset is where entity bombs live (billion laughs, quadratic blowup, XXE).
 # expat refuses them, but feedparser then retries with its loose parser, which expands them:
@@ -75,7 +76,11 @@ def parse_with_feedparser(
 ) -> ParsedFeed:
     """The feedparser reading of an XML document: every format, encoding and malformation."""
     response_headers = {k.lower(): v for k, v in headers.items()}
-    response_headers.setdefault("content-location", url)
+    # feedparser takes a relative Content-Location as the base itself (and then drops the
+    # links it made relative), so it is given the resolved one
+    response_headers["content-location"] = document_url(
+        url, response_headers.get("content-location")
+    )
     parsed = feedparser.parse(
         io.BytesIO(defuse(content)),
         response_headers=response_headers,

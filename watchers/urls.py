@@ -1,9 +1,10 @@
-"""URL canonicalisation: one spelling per article, so that URL variants dedup to one story."""
+"""URL canonicalisation: one spelling per article, so that URL variants dedup to one story; and
+the URL a feed document's relative links resolve against."""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Parameters that identify a campaign or a click, never the article.
 TRACKING_PARAMS = frozenset(
@@ -103,3 +104,16 @@ def canonical_url(url: str) -> str | None:
     ]
     kept.sort()
     return urlunsplit(("https", netloc, _without_amp(path or "/"), urlencode(kept), ""))
+
+
+def document_url(url: str, content_location: str | None) -> str:
+    """The URL a document's relative links resolve against: its Content-Location (which may
+    itself be relative to the URL fetched), or else the URL fetched."""
+    location = (content_location or "").strip()
+    if not location:
+        return url
+    try:
+        joined = urljoin(url, location)
+    except ValueError:  # a malformed header (an unclosed IPv6 bracket): the URL fetched
+        return url
+    return joined if joined.startswith(("http://", "https://")) else url
