@@ -279,3 +279,32 @@ def test_story_points_read_stories_with_their_time_outlets_and_topics(tmp_path: 
         assert [p.title for p in both] == ["a", "b", "e"]
         assert store.first_story_at("kuril") == NOW - 5 * D
         assert store.first_story_at("nothing") is None
+
+
+def test_a_story_counts_for_the_topics_its_later_reports_matched(tmp_path: object) -> None:
+    """A report that joins a story and matches another topic alerts that topic's subscribers
+    (and the export lists the story under it): the topic's chart counts the story too, once."""
+    with Store(":memory:") as store:
+        tass, nhk = FeedState(id="tass", url="u", title="TASS"), FeedState(id="nhk", url="u2")
+
+        def add(feed: FeedState, guid: str, url: str, at: datetime, topics: tuple[str, ...]) -> int:
+            record = ItemRecord(guid, url, url, guid, "", at, topics)
+            return store.ingest(feed, [record], now=at, alert=False).stored[0].story_id
+
+        # its first report matched kuril only; a second outlet's report also peace-treaty
+        a = add(tass, "a", "https://x/a", NOW - 3 * D, ("kuril",))
+        assert add(nhk, "a2", "https://x/a", NOW - 2 * D, ("kuril", "peace-treaty")) == a
+        # its first report matched nothing (a short summary); the second, with the same URL, did
+        b = add(tass, "b", "https://x/b", NOW - D, ())
+        assert add(nhk, "b2", "https://x/b", NOW - D + H, ("peace-treaty",)) == b
+        points = store.story_points(["peace-treaty"], since=NOW - 10 * D, until=NOW)
+        assert [(p.story_id, p.at, p.title, p.outlets) for p in points] == [
+            (a, NOW - 3 * D, "a", 2),
+            (b, NOW - D, "b", 2),
+        ]
+        assert set(points[0].topics) == {"kuril", "peace-treaty"}
+        both = store.story_points(["kuril", "peace-treaty"], since=NOW - 10 * D, until=NOW)
+        assert [p.story_id for p in both] == [a, b]  # each story once
+        exported = {s.id for s in store.stories(["peace-treaty"])}
+        assert exported == {p.story_id for p in points}
+        assert store.first_story_at("peace-treaty") == NOW - 3 * D
