@@ -308,3 +308,23 @@ def test_a_story_counts_for_the_topics_its_later_reports_matched(tmp_path: objec
         exported = {s.id for s in store.stories(["peace-treaty"])}
         assert exported == {p.story_id for p in points}
         assert store.first_story_at("peace-treaty") == NOW - 3 * D
+
+
+def test_stats_count_whole_utc_days_ending_today() -> None:
+    """/stats and `kurilwatch stats` list stories per UTC day: the first day listed is a whole
+    day, not the hours after this time of day a week ago."""
+    with Store(":memory:") as store:
+        feed = FeedState(id="tass", url="u", title="TASS")
+        start = datetime(2026, 11, 17, tzinfo=UTC)
+        now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+        for n in range(11):  # two stories a day, at 00:30 and 23:30, up to now
+            for hour in (0.5, 23.5):
+                at = start + n * D + hour * H
+                if at > now:
+                    continue
+                guid = f"{n}-{hour}"
+                record = ItemRecord(guid, None, f"https://x/{guid}", guid, "", at, ("kuril",))
+                store.ingest(feed, [record], now=at, alert=False)
+        per_day = store.stats(now=now).stories_per_day
+        days = [(start + n * D).date().isoformat() for n in range(4, 11)]  # the 21st to the 27th
+        assert dict(per_day) == {day: 2 for day in days[:-1]} | {days[-1]: 1}
