@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -328,3 +330,13 @@ def test_stats_count_whole_utc_days_ending_today() -> None:
         per_day = store.stats(now=now).stories_per_day
         days = [(start + n * D).date().isoformat() for n in range(4, 11)]  # the 21st to the 27th
         assert dict(per_day) == {day: 2 for day in days[:-1]} | {days[-1]: 1}
+
+
+def test_an_outlet_named_like_a_formula_is_text_in_the_trend_csv() -> None:
+    """A feed's title comes from the feed itself unless the config names it: a header cell of
+    `kurilwatch trend --by outlet --csv` must not run in a spreadsheet."""
+    points = [point(1, NOW - H, outlet='=HYPERLINK("http://x","y")'), point(2, NOW, outlet="TASS")]
+    trend = build_trend(points, now=NOW, tz=TOKYO, days=7, by="outlet")
+    header = next(csv.reader(io.StringIO(to_csv(trend))))
+    assert header[:2] == ["date", "total"]
+    assert sorted(header[2:]) == ['\'=HYPERLINK("http://x","y")', "TASS"]

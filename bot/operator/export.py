@@ -43,7 +43,7 @@ def _row(story: Story) -> dict[str, Any]:
     }
 
 
-def _cell(text: str) -> str:
+def spreadsheet_cell(text: str) -> str:
     """A text from a feed as a spreadsheet shows it rather than runs it: one that starts like a
     formula (a title "=HYPERLINK(...)", "-1 day") gets a leading apostrophe. A lone carriage
     return becomes a newline: the writer quotes only the latter, and a reader ends a row at it."""
@@ -59,9 +59,9 @@ def write_csv(stories: Sequence[Story], out: TextIO) -> None:
     for story in stories:
         row = _row(story)
         row["topics"] = "; ".join(row["topics"])
-        row["outlets"] = _cell("; ".join(row["outlets"]))
+        row["outlets"] = spreadsheet_cell("; ".join(row["outlets"]))
         for column in ("title", "link", "summary"):
-            row[column] = _cell(row[column])
+            row[column] = spreadsheet_cell(row[column])
         writer.writerow(row)
 
 
