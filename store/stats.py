@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from store.base import StoreBase
 from store.records import OutboxState, dt
@@ -47,8 +47,10 @@ class StatsVerbs(StoreBase):
         return 0 if row is None else int(row["n"])
 
     def stats(self, *, now: datetime, days: int = 7) -> Stats:
-        """The figures of the last `days` days."""
-        since = (now - timedelta(days=days)).timestamp()
+        """The figures of the last `days` UTC days, today the last."""
+        # from a midnight: a start `days` × 24 h ago listed a first day of its last hours only
+        first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+        since = datetime.combine(first, time(0), tzinfo=UTC).timestamp()
         subscribers = {
             bool(row["active"]): row["n"]
             for row in self.db.query(

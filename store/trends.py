@@ -39,24 +39,30 @@ class TrendVerbs(StoreBase):
         )
         # plain tuples, and each distinct topics list decoded once: the rows' conversion, not
         # the query, was most of the time for a 90-day chart
+        start = since.timestamp()
+        # a story is of every topic any of its reports matched (a later report of another
+        # outlet may match a topic the first did not, and alerts that topic's chats), counted
+        # once, at its first report's time. Its reports were fetched after its start, and
+        # published <= fetched, so `since` bounds the scan of matched reports from below
         rows = self.db.execute(
-            f"SELECT i.id, {_STORY_TIME} AS t, i.topics, i.feed_id,"
-            f" coalesce(f.title, i.feed_id), i.title, i.link, {count}"
+            f"SELECT i.id, {_STORY_TIME} AS t,"
+            " (SELECT group_concat(j.topics, char(31)) FROM items j"
+            "  WHERE j.story_id = i.id AND j.topics != '[]'),"
+            f" i.feed_id, coalesce(f.title, i.feed_id), i.title, i.link, {count}"
             " FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
-            # published <= fetched, so the index of matched stories by fetched_at (migration
-            # m010) bounds the scan from below
-            " WHERE i.fetched_at >= ? AND i.id = i.story_id AND i.topics != '[]'"
-            f" AND {_STORY_TIME} >= ? AND {_STORY_TIME} < ?"
-            f" AND EXISTS (SELECT 1 FROM json_each(i.topics) WHERE value IN ({marks}))"
+            " WHERE i.id IN (SELECT m.story_id FROM items m"
+            "  WHERE m.fetched_at >= ? AND m.topics != '[]'"
+            f"  AND EXISTS (SELECT 1 FROM json_each(m.topics) WHERE value IN ({marks})))"
+            f" AND i.fetched_at >= ? AND {_STORY_TIME} >= ? AND {_STORY_TIME} < ?"
             " ORDER BY t, i.id",
-            [since.timestamp(), since.timestamp(), until.timestamp(), *topic_ids],
+            [start, *topic_ids, start, start, until.timestamp()],
         )
         decoded: dict[str, tuple[str, ...]] = {}
         points = []
         for story_id, t, topics, feed_id, outlet, title, link, outlet_count in rows:
             listed = decoded.get(topics)
             if listed is None:
-                listed = decoded[topics] = tuple(json.loads(topics))
+                listed = decoded[topics] = _union(topics)
             points.append(
                 StoryPoint(
                     story_id,
@@ -75,9 +81,9 @@ class TrendVerbs(StoreBase):
         """When the topic's earliest stored story was published (or first seen)."""
         rows = list(
             self.db.query(
-                f"SELECT min({_STORY_TIME}) AS t FROM items i WHERE i.id = i.story_id"
-                " AND i.topics != '[]'"
-                " AND EXISTS (SELECT 1 FROM json_each(i.topics) WHERE value = ?)",
+                f"SELECT min({_STORY_TIME}) AS t FROM items i WHERE i.id IN"
+                " (SELECT m.story_id FROM items m WHERE m.topics != '[]'"
+                " AND EXISTS (SELECT 1 FROM json_each(m.topics) WHERE value = ?))",
                 [topic_id],
             )
         )
@@ -194,3 +200,8 @@ class TrendVerbs(StoreBase):
                 [(chat_id, text, ts, ts) for chat_id, text in notices.items()],
             )
         return len(notices)
+
+
+def _union(topics: str) -> tuple[str, ...]:
+    """The topics of a story's reports (their JSON lists joined by \\x1f), each once, in order."""
+    return tuple(dict.fromkeys(t for chunk in topics.split("\x1f") for t in json.loads(chunk)))

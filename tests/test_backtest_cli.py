@@ -95,3 +95,21 @@ def test_export_csv_round_trips_through_the_csv_module(
     assert jsonl.returncode == 0 and jsonl.stdout == ""
     bad = kurilwatch("export", "--config", str(config), "--since", "soon")
     assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_a_backtest_longer_than_the_text_is_kept_says_what_it_covered(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = polled_store(tmp_path, feed_server)
+    data = yaml.safe_load(config.read_text())
+    data["store"]["retention"] = "10d"  # items' text is dropped after 10 days
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    new = edited(config)
+    result = kurilwatch(
+        "backtest", "--config", str(new), "--against", str(config), "--days", "400", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["days"] == 10
+    assert "store.retention" in result.stderr and "10 days" in result.stderr
+    text = kurilwatch("backtest", "--config", str(new), "--against", str(config), "--days", "400")
+    assert "kuril (changed), last 10 days: +1 gained" in text.stdout

@@ -3,6 +3,7 @@ reload notice with the backtest's counts, /watch's preview, Atom feeds and /expo
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -134,7 +135,9 @@ def test_topic_and_watch_feeds_over_http_and_the_csv_export(
     bot_api.wait_for_calls("sendDocument", 1, timeout=20)
     [upload] = bot_api.uploads()
     assert upload.filename and upload.filename.endswith(".csv")
-    rows = list(csv.DictReader(io.StringIO(upload.data.decode())))
+    assert upload.data.startswith(codecs.BOM_UTF8)  # Excel reads it as UTF-8 then
+    rows = list(csv.DictReader(io.StringIO(upload.data.decode("utf-8-sig"))))
+    assert next(iter(rows[0])) == "story_id"
     assert sorted(r["title"] for r in rows) == [
         "Iturup military drills begin",
         "Kuril fishing quota agreed",

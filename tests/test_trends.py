@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -279,3 +281,62 @@ def test_story_points_read_stories_with_their_time_outlets_and_topics(tmp_path: 
         assert [p.title for p in both] == ["a", "b", "e"]
         assert store.first_story_at("kuril") == NOW - 5 * D
         assert store.first_story_at("nothing") is None
+
+
+def test_a_story_counts_for_the_topics_its_later_reports_matched(tmp_path: object) -> None:
+    """A report that joins a story and matches another topic alerts that topic's subscribers
+    (and the export lists the story under it): the topic's chart counts the story too, once."""
+    with Store(":memory:") as store:
+        tass, nhk = FeedState(id="tass", url="u", title="TASS"), FeedState(id="nhk", url="u2")
+
+        def add(feed: FeedState, guid: str, url: str, at: datetime, topics: tuple[str, ...]) -> int:
+            record = ItemRecord(guid, url, url, guid, "", at, topics)
+            return store.ingest(feed, [record], now=at, alert=False).stored[0].story_id
+
+        # its first report matched kuril only; a second outlet's report also peace-treaty
+        a = add(tass, "a", "https://x/a", NOW - 3 * D, ("kuril",))
+        assert add(nhk, "a2", "https://x/a", NOW - 2 * D, ("kuril", "peace-treaty")) == a
+        # its first report matched nothing (a short summary); the second, with the same URL, did
+        b = add(tass, "b", "https://x/b", NOW - D, ())
+        assert add(nhk, "b2", "https://x/b", NOW - D + H, ("peace-treaty",)) == b
+        points = store.story_points(["peace-treaty"], since=NOW - 10 * D, until=NOW)
+        assert [(p.story_id, p.at, p.title, p.outlets) for p in points] == [
+            (a, NOW - 3 * D, "a", 2),
+            (b, NOW - D, "b", 2),
+        ]
+        assert set(points[0].topics) == {"kuril", "peace-treaty"}
+        both = store.story_points(["kuril", "peace-treaty"], since=NOW - 10 * D, until=NOW)
+        assert [p.story_id for p in both] == [a, b]  # each story once
+        exported = {s.id for s in store.stories(["peace-treaty"])}
+        assert exported == {p.story_id for p in points}
+        assert store.first_story_at("peace-treaty") == NOW - 3 * D
+
+
+def test_stats_count_whole_utc_days_ending_today() -> None:
+    """/stats and `kurilwatch stats` list stories per UTC day: the first day listed is a whole
+    day, not the hours after this time of day a week ago."""
+    with Store(":memory:") as store:
+        feed = FeedState(id="tass", url="u", title="TASS")
+        start = datetime(2026, 11, 17, tzinfo=UTC)
+        now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+        for n in range(11):  # two stories a day, at 00:30 and 23:30, up to now
+            for hour in (0.5, 23.5):
+                at = start + n * D + hour * H
+                if at > now:
+                    continue
+                guid = f"{n}-{hour}"
+                record = ItemRecord(guid, None, f"https://x/{guid}", guid, "", at, ("kuril",))
+                store.ingest(feed, [record], now=at, alert=False)
+        per_day = store.stats(now=now).stories_per_day
+        days = [(start + n * D).date().isoformat() for n in range(4, 11)]  # the 21st to the 27th
+        assert dict(per_day) == {day: 2 for day in days[:-1]} | {days[-1]: 1}
+
+
+def test_an_outlet_named_like_a_formula_is_text_in_the_trend_csv() -> None:
+    """A feed's title comes from the feed itself unless the config names it: a header cell of
+    `kurilwatch trend --by outlet --csv` must not run in a spreadsheet."""
+    points = [point(1, NOW - H, outlet='=HYPERLINK("http://x","y")'), point(2, NOW, outlet="TASS")]
+    trend = build_trend(points, now=NOW, tz=TOKYO, days=7, by="outlet")
+    header = next(csv.reader(io.StringIO(to_csv(trend))))
+    assert header[:2] == ["date", "total"]
+    assert sorted(header[2:]) == ['\'=HYPERLINK("http://x","y")', "TASS"]

@@ -21,6 +21,7 @@ from babel.dates import format_date
 
 from bot.delivery.plan import SettingError
 from bot.i18n import N_, quoted, texts
+from bot.operator.export import spreadsheet_cell
 from store import StoryPoint
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
@@ -291,7 +292,8 @@ def to_csv(trend: Trend) -> str:
     zeros = (0,) * len(trend.days)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["date", "total", *keys])
+    # outlets' names may come from the feeds themselves
+    writer.writerow(["date", "total", *map(spreadsheet_cell, keys)])
     for n, day in enumerate(trend.days):
         writer.writerow(
             [day.isoformat(), trend.per_day[n], *(series.get(k, zeros)[n] for k in keys)]

@@ -47,7 +47,17 @@ async def report_reload(
 def run_backtest(
     new: Config, against: Config, *, days: int, as_json: bool, out: TextIO = sys.stdout
 ) -> int:
-    since = datetime.now(UTC) - timedelta(days=days)
+    kept = against.store.retention
+    if timedelta(days=days) > kept:
+        # older items have lost their text: a backtest cannot match them, so it covers less
+        shown = f"{kept.days} days" if kept.days else str(kept)
+        print(
+            f"kurilwatch backtest: items' text is kept {shown} (store.retention);"
+            f" the backtest covers those, not {days} days",
+            file=sys.stderr,
+        )
+        days = max(kept.days, 1)
+    since = datetime.now(UTC) - min(timedelta(days=days), kept)
     with Store(against.store.path) as store:
         diffs = backtest(store.past_items(since), queries(against), queries(new))
     if as_json:

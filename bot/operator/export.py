@@ -25,6 +25,8 @@ COLUMNS = (
     "last_seen",
     "summary",
 )
+# a cell a spreadsheet would run as a formula (OWASP's list for CSV injection)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _row(story: Story) -> dict[str, Any]:
@@ -41,14 +43,25 @@ def _row(story: Story) -> dict[str, Any]:
     }
 
 
+def spreadsheet_cell(text: str) -> str:
+    """A text from a feed as a spreadsheet shows it rather than runs it: one that starts like a
+    formula (a title "=HYPERLINK(...)", "-1 day") gets a leading apostrophe. A lone carriage
+    return becomes a newline: the writer quotes only the latter, and a reader ends a row at it."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def write_csv(stories: Sequence[Story], out: TextIO) -> None:
-    """One row per story; the topics and outlets columns join their values with "; "."""
+    """One row per story; the topics and outlets columns join their values with "; ", and a
+    text that starts like a formula starts with an apostrophe (JSON lines keep it as it is)."""
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for story in stories:
         row = _row(story)
         row["topics"] = "; ".join(row["topics"])
-        row["outlets"] = "; ".join(row["outlets"])
+        row["outlets"] = spreadsheet_cell("; ".join(row["outlets"]))
+        for column in ("title", "link", "summary"):
+            row[column] = spreadsheet_cell(row[column])
         writer.writerow(row)
 
 

@@ -150,7 +150,9 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
     now = ctx.clock()
     stories = await ctx.store.run(Store.stories, [topic] if topic else None, since=now - since)
-    data = (await asyncio.to_thread(csv_text, stories)).encode()
+    # with a byte order mark: a spreadsheet (Excel) opening the file reads it as UTF-8, not as
+    # the system's code page that turns Russian and Japanese titles into mojibake
+    data = (await asyncio.to_thread(csv_text, stories)).encode("utf-8-sig")
     await message.reply_document(
         document=data,
         filename=f"kurilwatch-{topic or 'all'}-{now:%Y%m%d}.csv",

@@ -1,0 +1,60 @@
+"""The CSV and JSON lines of `kurilwatch export` and /export, written from stories directly:
+what a spreadsheet or a JSON reader gets back for any title."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.operator.export import write_csv, write_jsonl
+from store import Story
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+
+
+def story(title: str, summary: str = "", link: str | None = None) -> Story:
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    return Story(1, title, link, summary, ("TASS",), ("kuril",), at, at, at)
+
+
+def test_a_title_that_starts_like_a_formula_is_not_one_in_a_spreadsheet() -> None:
+    out = io.StringIO()
+    titles = ['=HYPERLINK("http://x","y")', "+7 boats", "-1 day", "@SUM(A1)", "ok"]
+    write_csv([story(t, summary="=1+1") for t in titles], out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["title"] for r in rows] == [
+        '\'=HYPERLINK("http://x","y")',
+        "'+7 boats",
+        "'-1 day",
+        "'@SUM(A1)",
+        "ok",
+    ]
+    assert {r["summary"] for r in rows} == {"'=1+1"}
+
+
+@given(texts, texts)
+def test_csv_reads_back_every_title_and_summary_and_runs_none(title: str, summary: str) -> None:
+    out = io.StringIO()
+    write_csv([story(title, summary, "https://n.example/a,b")], out)
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    for shown, written in ((row["title"], title), (row["summary"], summary)):
+        assert not shown.startswith(FORMULA_STARTS)
+        written = written.replace("\r\n", "\n").replace("\r", "\n")  # one row, whatever the text
+        assert shown == ("'" + written if written.startswith(FORMULA_STARTS) else written)
+    assert row["link"] == "https://n.example/a,b"
+
+
+@given(texts, texts)
+def test_json_lines_read_back_exactly(title: str, summary: str) -> None:
+    out = io.StringIO()
+    write_jsonl([story(title, summary), story("=second")], out)
+    lines = out.getvalue().split("\n")
+    assert lines[-1] == "" and len(lines) == 3  # one line per story, whatever the text
+    first, second = (json.loads(line) for line in lines[:2])
+    assert (first["title"], first["summary"], second["title"]) == (title, summary, "=second")
