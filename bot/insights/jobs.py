@@ -3,6 +3,7 @@ that queue one notice per opted-in chat through the outbox (APScheduler jobs of 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta, tzinfo
@@ -74,8 +75,8 @@ class Insights:
             since, _ = query_range(due, tz, REPORT_DAYS)
             points = await ctx.store.run(Store.story_points, topics, since=since, until=due)
             named = ctx.titles(tr)  # the topics' titles in the chat's language
-            chart, text = weekly_report(
-                points, now=due, tz=tz, topics=topics, titles=named, lang=lang
+            chart, text = await asyncio.to_thread(  # off the event loop, as drawing is
+                weekly_report, points, now=due, tz=tz, topics=topics, titles=named, lang=lang
             )
             png = await render_trend(chart, title=tr._("Weekly report"), lang=lang, titles=named)
             try:
