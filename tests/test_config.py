@@ -193,3 +193,20 @@ def test_timezone_is_checked_and_used() -> None:
     assert problem.startswith("c.yaml line 2: telegram.timezone: 'Mars/Olympus' is not a time zone")
     settings = parse_config("telegram:\n  timezone: Asia/Tokyo\n" + MINIMAL, source="c.yaml")
     assert settings.telegram.tz.key == "Asia/Tokyo"
+
+
+def test_merge_keys_share_settings_between_feeds() -> None:
+    """`<<: *anchor` (YAML's merge key) is how operators share a feed's settings; the
+    duplicate-key check must not refuse it, and a key beside it overrides the merged one."""
+    text = MINIMAL.replace(
+        "    url: http://127.0.0.1:9/feed.xml\n",
+        "    url: http://127.0.0.1:9/feed.xml\n"
+        "  - &gnews\n    id: gnews-en\n    url: http://127.0.0.1:9/en.xml\n    interval: 2m\n"
+        "    lang: en\n"
+        "  - <<: *gnews\n    id: gnews-ru\n    url: http://127.0.0.1:9/ru.xml\n    lang: ru\n",
+    )
+    settings = parse_config(text)
+    ru = settings.feeds[2]
+    assert (ru.id, ru.interval, ru.lang) == ("gnews-ru", timedelta(minutes=2), "ru")
+    twice = text.replace("  - <<: *gnews\n", "  - <<: *gnews\n    <<: *gnews\n")
+    assert any("key '<<' is written twice" in p for p in problems(twice))
