@@ -267,7 +267,7 @@ def key_path(loc: Sequence[int | str]) -> str:
 
 
 def _describe(error: Any, node: yaml.Node | None, source: str) -> str:
-    loc = [part for part in error["loc"] if not _is_pydantic_tag(part)]
+    loc, key = _key_loc(error, node)
     message = str(error["msg"])
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -278,9 +278,62 @@ def _describe(error: Any, node: yaml.Node | None, source: str) -> str:
         message = re.sub(r"^Value error, ", "", message)
     elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
         message = "ids are lower-case letters, digits and '-'"
-    line = _line_of(node, loc)
+    line, found = _find(node, loc)
+    found = key or found
+    if kind in _WANTED and found is not None:
+        message = _not_a(found, _WANTED[kind])
     where = f" line {line}" if line else ""
     return f"{source}{where}: {key_path(loc)}: {message}"
+
+
+def _key_loc(error: Any, node: yaml.Node | None) -> tuple[list[int | str], yaml.Node | None]:
+    """The error's path without pydantic's tags, and the key's node when the key itself is
+    wrong. A key YAML read as a number or a boolean (`no:` is False, which pydantic shows as
+    0) is named as it is written."""
+    loc: list[int | str] = []
+    key = None
+    for part in error["loc"]:
+        if _is_pydantic_tag(part):  # "[key]" included: the key is the part before it
+            continue
+        mapping = _find(node, loc)[1]
+        key = _key_node(mapping, part) if not isinstance(part, str) else None
+        loc.append(key.value if key is not None else part)
+    on_key = bool(error["loc"]) and error["loc"][-1] == "[key]"
+    return loc, key if on_key else None
+
+
+def _key_node(mapping: yaml.Node | None, key: object) -> yaml.ScalarNode | None:
+    """The key of `mapping` that YAML read as `key` (a number or a boolean)."""
+    if not isinstance(mapping, yaml.MappingNode):
+        return None
+    for node, _value in mapping.value:
+        if not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":str"):
+            continue
+        if yaml.load(node.value, Loader=_SafeLoader) == key:
+            return node
+    return None
+
+
+# what a type error wanted, for a plain value YAML read as another type than was meant
+_WANTED = {
+    "string_type": "text",
+    "model_type": "keys (key: value lines)",
+    "dict_type": "keys (key: value lines)",
+    "tuple_type": "a list ([a, b] or lines starting with '- ')",
+}
+
+
+def _not_a(node: yaml.Node, wanted: str) -> str:
+    """Why a value is not what the key wants: nothing was written, or YAML read `no`, `off` or
+    `2024` as a boolean or a number where text was meant, or it is another shape."""
+    kind = node.tag.rpartition(":")[2]
+    if kind == "null":
+        return f"empty; write {wanted} here"
+    if wanted != "text" or kind not in ("bool", "int", "float"):
+        return f"write {wanted} here"
+    value = yaml.load(node.value, Loader=_SafeLoader)
+    read = str(value).lower() if kind == "bool" else "a number"
+    return f"YAML reads {node.value} as {read}; to mean the text, quote it: '{node.value}'"
 
 
 def _is_pydantic_tag(part: int | str) -> bool:
@@ -288,10 +341,11 @@ def _is_pydantic_tag(part: int | str) -> bool:
     return isinstance(part, str) and (part == "[key]" or part.startswith("function-"))
 
 
-def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
-    """The 1-based line of the YAML node at `loc`, as far down as the path exists."""
+def _find(node: yaml.Node | None, loc: Sequence[int | str]) -> tuple[int | None, yaml.Node | None]:
+    """The 1-based line of the YAML node at `loc`, as far down as the path exists, and the node
+    there (None where the path goes further than the file)."""
     if node is None:
-        return None
+        return None, None
     line = node.start_mark.line + 1
     for part in loc:
         child: yaml.Node | None = None
@@ -309,6 +363,6 @@ def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
             child = node.value[part]
             line = child.start_mark.line + 1
         if child is None:
-            break
+            return line, None
         node = child
-    return line
+    return line, node

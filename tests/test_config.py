@@ -210,3 +210,18 @@ def test_merge_keys_share_settings_between_feeds() -> None:
     assert (ru.id, ru.interval, ru.lang) == ("gnews-ru", timedelta(minutes=2), "ru")
     twice = text.replace("  - <<: *gnews\n", "  - <<: *gnews\n    <<: *gnews\n")
     assert any("key '<<' is written twice" in p for p in problems(twice))
+
+
+def test_values_yaml_reads_as_booleans_or_numbers_are_named_as_written() -> None:
+    """YAML 1.1 reads an unquoted `no`, `off` or `2024` as false or a number: the error names
+    the key as written, on its own line, and says to quote it."""
+    text = MINIMAL.replace("  - id: one", "  - id: off") + "  no:\n    title: No\n    query: x\n"
+    assert problems(text) == [
+        "c.yaml line 3: feeds[0].id: YAML reads off as false; to mean the text, quote it: 'off'",
+        "c.yaml line 9: topics.no: YAML reads no as false; to mean the text, quote it: 'no'",
+        "c.yaml line 10: topics.no.title: YAML reads No as false; to mean the text, quote it: 'No'",
+    ]
+    [numeric] = problems(MINIMAL + "  2024:\n    title: Year\n    query: x\n")
+    assert numeric.startswith("c.yaml line 9: topics.2024: YAML reads 2024 as a number")
+    [empty] = problems(MINIMAL.replace("poll:", "") + "poll:\n")
+    assert empty == "c.yaml line 9: poll: empty; write keys (key: value lines) here"
