@@ -102,6 +102,14 @@ class MetricsConfig(Model):
         return host.strip("[]"), int(port)
 
 
+class AtKey(ValueError):
+    """A validator's error about a key below the one it checks (`loc` from there on)."""
+
+    def __init__(self, loc: tuple[int | str, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class Config(Model):
     store: StoreConfig = StoreConfig()
     telegram: TelegramConfig = TelegramConfig()
@@ -115,23 +123,26 @@ class Config(Model):
     @field_validator("feeds")
     @classmethod
     def _unique_feed_ids(cls, feeds: tuple[FeedConfig, ...]) -> tuple[FeedConfig, ...]:
-        seen: set[str] = set()
-        for feed in feeds:
+        seen: dict[str, int] = {}
+        for n, feed in enumerate(feeds):
             if feed.id in seen:
-                raise ValueError(f"feed id {feed.id!r} is used twice")
-            seen.add(feed.id)
+                raise AtKey(
+                    (n, "id"), f"feed id {feed.id!r} is used twice (also feeds[{seen[feed.id]}])"
+                )
+            seen[feed.id] = n
         return feeds
 
     @model_validator(mode="after")
     def _some_topics(self) -> Config:
         if not self.topics:
-            raise ValueError("at least one topic is needed")
+            raise AtKey(("topics",), "at least one topic is needed")
         for n, channel in enumerate(self.channels):
             unknown = [t for t in channel.topics if t not in self.topics]
             if unknown or not channel.topics:
-                raise ValueError(
-                    f"channels[{n}].topics: {', '.join(map(repr, unknown)) or 'none given'};"
-                    f" use topic ids of this config: {', '.join(self.topics)}"
+                raise AtKey(
+                    ("channels", n, "topics"),
+                    f"{', '.join(map(repr, unknown)) or 'none given'};"
+                    f" use topic ids of this config: {', '.join(self.topics)}",
                 )
         return self
 
@@ -287,12 +298,13 @@ def _describe(error: Any, node: yaml.Node | None, source: str) -> str:
 
 
 def _key_loc(error: Any, node: yaml.Node | None) -> tuple[list[int | str], yaml.Node | None]:
-    """The error's path without pydantic's tags, and the key's node when the key itself is
-    wrong. A key YAML read as a number or a boolean (`no:` is False, which pydantic shows as
-    0) is named as it is written."""
+    """The error's path without pydantic's tags (and with an `AtKey`'s own), and the key's node
+    when the key itself is wrong. A key YAML read as a number or a boolean (`no:` is False,
+    which pydantic shows as 0) is named as it is written."""
     loc: list[int | str] = []
     key = None
-    for part in error["loc"]:
+    cause = error.get("ctx", {}).get("error")
+    for part in (*error["loc"], *(cause.loc if isinstance(cause, AtKey) else ())):
         if _is_pydantic_tag(part):  # "[key]" included: the key is the part before it
             continue
         mapping = _find(node, loc)[1]

@@ -116,7 +116,18 @@ def test_duplicate_feed_ids_and_bad_ids() -> None:
     found = problems(text)
     assert any("feeds[2].id: ids are lower-case letters, digits and '-'" in p for p in found)
     fixed = text.replace("Bad_Id", "two")
-    assert any("feeds: feed id 'one' is used twice" in p for p in problems(fixed))
+    assert problems(fixed) == [
+        "c.yaml line 5: feeds[1].id: feed id 'one' is used twice (also feeds[0])"
+    ]
+
+
+def test_cross_checks_name_the_key_and_its_line() -> None:
+    """A channel naming a topic the config lacks is an error on the channel's own line, not
+    on line 1 of the file under '(top level)'."""
+    text = MINIMAL + "channels:\n  - chat: '@kuril_news'\n    topics: [kuril, treaty]\n"
+    assert problems(text) == [
+        "c.yaml line 11: channels[0].topics: 'treaty'; use topic ids of this config: kuril"
+    ]
 
 
 def test_invalid_yaml_gives_line_and_column() -> None:
