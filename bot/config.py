@@ -332,6 +332,7 @@ _WANTED = {
     "model_type": "keys (key: value lines)",
     "dict_type": "keys (key: value lines)",
     "tuple_type": "a list ([a, b] or lines starting with '- ')",
+    "path_type": "a file path",
 }
 
 

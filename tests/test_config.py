@@ -236,3 +236,5 @@ def test_values_yaml_reads_as_booleans_or_numbers_are_named_as_written() -> None
     assert numeric.startswith("c.yaml line 9: topics.2024: YAML reads 2024 as a number")
     [empty] = problems(MINIMAL.replace("poll:", "") + "poll:\n")
     assert empty == "c.yaml line 9: poll: empty; write keys (key: value lines) here"
+    [path] = problems(MINIMAL + "store:\n  path:\n")
+    assert path == "c.yaml line 10: store.path: empty; write a file path here"
