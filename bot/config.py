@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.delivery.limits import Limits
 from watchers.config import Duration, FeedConfig, Model, PollConfig, TopicConfig
+from watchers.topics.query import conditions, parse
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 MAX_CONFIG_BYTES = 32 * 1024 * 1024  # 100,000 topics are about 8 MB
@@ -136,6 +137,15 @@ class Config(Model):
     def _some_topics(self) -> Config:
         if not self.topics:
             raise AtKey(("topics",), "at least one topic is needed")
+        feeds = [f.id for f in self.feeds]
+        if feeds:  # a config of no feeds (for `match`) may name any source
+            for tid, topic in self.topics.items():
+                if source := _unknown_sources(topic.query, feeds):
+                    raise AtKey(
+                        ("topics", tid, "query"),
+                        f"source:{source} is no feed of this config, nor an outlet prefix of"
+                        f" one (feeds: {', '.join(feeds[:10])}{', ...' * (len(feeds) > 10)})",
+                    )
         for n, channel in enumerate(self.channels):
             unknown = [t for t in channel.topics if t not in self.topics]
             if unknown or not channel.topics:
@@ -150,6 +160,20 @@ class Config(Model):
         """The bot token from the environment, if set."""
         value = (environ if environ is not None else os.environ).get(self.telegram.token_env, "")
         return value.strip() or None
+
+
+def _unknown_sources(query: str, feeds: Sequence[str]) -> str | None:
+    """The first `source:` of `query` that no feed id is, or starts as (`tass` of `tass-en`):
+    a typo, or a feed renamed since, would match nothing, silently."""
+    if "source:" not in query:
+        return None
+    for meta in conditions(parse(query)):
+        value = meta.value
+        if meta.name == "source" and not any(
+            f == value or f.startswith(value + "-") for f in feeds
+        ):
+            return value
+    return None
 
 
 class ConfigError(Exception):

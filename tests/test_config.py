@@ -238,3 +238,18 @@ def test_values_yaml_reads_as_booleans_or_numbers_are_named_as_written() -> None
     assert empty == "c.yaml line 9: poll: empty; write keys (key: value lines) here"
     [path] = problems(MINIMAL + "store:\n  path:\n")
     assert path == "c.yaml line 10: store.path: empty; write a file path here"
+
+
+def test_a_source_condition_must_name_a_feed_of_the_config() -> None:
+    """`source:` of a feed id the config lacks (a typo, or a feed renamed by an edit) would
+    match nothing, silently: it is an error naming the topic's query."""
+    text = MINIMAL.replace("query: kuril*", "query: kuril* source:one")
+    assert parse_config(text).topics["kuril"].query == "kuril* source:one"
+    renamed = text.replace("id: one", "id: one-en")
+    assert parse_config(renamed).feeds[0].id == "one-en"  # `one` is its outlet prefix
+    assert problems(text.replace("id: one", "id: uno")) == [
+        "c.yaml line 8: topics.kuril.query: source:one is no feed of this config, nor an outlet"
+        " prefix of one (feeds: uno)"
+    ]
+    no_feeds = "topics:\n  kuril:\n    title: Kuril\n    query: kuril* source:one\n"
+    assert parse_config(no_feeds).feeds == ()  # a config for `match`: any source may be named
