@@ -241,7 +241,11 @@ class _UniqueKeyLoader(_SafeLoader):
                 key: Any = "<<"
             else:
                 key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str | int | float | bool) and key in seen:
+            if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: unhashable, and no key
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key is a plain word, not a list or mapping", key_node.start_mark
+                )
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} is written twice", key_node.start_mark
                 )
@@ -328,18 +332,20 @@ def _key_loc(error: Any, node: yaml.Node | None) -> tuple[list[int | str], yaml.
     loc: list[int | str] = []
     key = None
     cause = error.get("ctx", {}).get("error")
-    for part in (*error["loc"], *(cause.loc if isinstance(cause, AtKey) else ())):
+    parts = (*error["loc"], *(cause.loc if isinstance(cause, AtKey) else ()))
+    on_key = bool(parts) and parts[-1] == "[key]"
+    for n, part in enumerate(parts):
         if _is_pydantic_tag(part):  # "[key]" included: the key is the part before it
             continue
+        read = error["input"] if on_key and n == len(parts) - 2 else part  # a date: its repr
         mapping = _find(node, loc)[1]
-        key = _key_node(mapping, part) if not isinstance(part, str) else None
+        key = _key_node(mapping, read) if not isinstance(read, str) else None
         loc.append(key.value if key is not None else part)
-    on_key = bool(error["loc"]) and error["loc"][-1] == "[key]"
     return loc, key if on_key else None
 
 
 def _key_node(mapping: yaml.Node | None, key: object) -> yaml.ScalarNode | None:
-    """The key of `mapping` that YAML read as `key` (a number or a boolean)."""
+    """The key of `mapping` that YAML read as `key` (a number, a boolean, a date)."""
     if not isinstance(mapping, yaml.MappingNode):
         return None
     for node, _value in mapping.value:
@@ -366,10 +372,10 @@ def _not_a(node: yaml.Node, wanted: str) -> str:
     kind = node.tag.rpartition(":")[2]
     if kind == "null":
         return f"empty; write {wanted} here"
-    if wanted != "text" or kind not in ("bool", "int", "float"):
+    if wanted != "text" or kind not in ("bool", "int", "float", "timestamp"):
         return f"write {wanted} here"
     value = yaml.load(node.value, Loader=_SafeLoader)
-    read = str(value).lower() if kind == "bool" else "a number"
+    read = {"bool": str(value).lower(), "timestamp": "a date"}.get(kind, "a number")
     return f"YAML reads {node.value} as {read}; to mean the text, quote it: '{node.value}'"
 
 

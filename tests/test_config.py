@@ -234,6 +234,13 @@ def test_values_yaml_reads_as_booleans_or_numbers_are_named_as_written() -> None
     ]
     [numeric] = problems(MINIMAL + "  2024:\n    title: Year\n    query: x\n")
     assert numeric.startswith("c.yaml line 9: topics.2024: YAML reads 2024 as a number")
+    [date] = problems(MINIMAL + "  2022-02-24:\n    title: Day\n    query: x\n")
+    assert date.startswith("c.yaml line 9: topics.2022-02-24: YAML reads 2022-02-24 as a date")
+    [listed] = problems(MINIMAL + "? [a, b]\n: c\n")
+    assert (
+        listed
+        == "c.yaml line 9, column 3: invalid YAML: a key is a plain word, not a list or mapping"
+    )
     [empty] = problems(MINIMAL.replace("poll:", "") + "poll:\n")
     assert empty == "c.yaml line 9: poll: empty; write keys (key: value lines) here"
     [path] = problems(MINIMAL + "store:\n  path:\n")
