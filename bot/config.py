@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.delivery.limits import Limits
 from watchers.config import Duration, FeedConfig, Model, PollConfig, TopicConfig
+from watchers.topics.query import conditions, parse
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 MAX_CONFIG_BYTES = 32 * 1024 * 1024  # 100,000 topics are about 8 MB
@@ -102,6 +103,14 @@ class MetricsConfig(Model):
         return host.strip("[]"), int(port)
 
 
+class AtKey(ValueError):
+    """A validator's error about a key below the one it checks (`loc` from there on)."""
+
+    def __init__(self, loc: tuple[int | str, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class Config(Model):
     store: StoreConfig = StoreConfig()
     telegram: TelegramConfig = TelegramConfig()
@@ -115,23 +124,35 @@ class Config(Model):
     @field_validator("feeds")
     @classmethod
     def _unique_feed_ids(cls, feeds: tuple[FeedConfig, ...]) -> tuple[FeedConfig, ...]:
-        seen: set[str] = set()
-        for feed in feeds:
+        seen: dict[str, int] = {}
+        for n, feed in enumerate(feeds):
             if feed.id in seen:
-                raise ValueError(f"feed id {feed.id!r} is used twice")
-            seen.add(feed.id)
+                raise AtKey(
+                    (n, "id"), f"feed id {feed.id!r} is used twice (also feeds[{seen[feed.id]}])"
+                )
+            seen[feed.id] = n
         return feeds
 
     @model_validator(mode="after")
     def _some_topics(self) -> Config:
         if not self.topics:
-            raise ValueError("at least one topic is needed")
+            raise AtKey(("topics",), "at least one topic is needed")
+        feeds = [f.id for f in self.feeds]
+        if feeds:  # a config of no feeds (for `match`) may name any source
+            for tid, topic in self.topics.items():
+                if source := _unknown_sources(topic.query, feeds):
+                    raise AtKey(
+                        ("topics", tid, "query"),
+                        f"source:{source} is no feed of this config, nor an outlet prefix of"
+                        f" one (feeds: {', '.join(feeds[:10])}{', ...' * (len(feeds) > 10)})",
+                    )
         for n, channel in enumerate(self.channels):
             unknown = [t for t in channel.topics if t not in self.topics]
             if unknown or not channel.topics:
-                raise ValueError(
-                    f"channels[{n}].topics: {', '.join(map(repr, unknown)) or 'none given'};"
-                    f" use topic ids of this config: {', '.join(self.topics)}"
+                raise AtKey(
+                    ("channels", n, "topics"),
+                    f"{', '.join(map(repr, unknown)) or 'none given'};"
+                    f" use topic ids of this config: {', '.join(self.topics)}",
                 )
         return self
 
@@ -139,6 +160,20 @@ class Config(Model):
         """The bot token from the environment, if set."""
         value = (environ if environ is not None else os.environ).get(self.telegram.token_env, "")
         return value.strip() or None
+
+
+def _unknown_sources(query: str, feeds: Sequence[str]) -> str | None:
+    """The first `source:` of `query` that no feed id is, or starts as (`tass` of `tass-en`):
+    a typo, or a feed renamed since, would match nothing, silently."""
+    if "source:" not in query:
+        return None
+    for meta in conditions(parse(query)):
+        value = meta.value
+        if meta.name == "source" and not any(
+            f == value or f.startswith(value + "-") for f in feeds
+        ):
+            return value
+    return None
 
 
 class ConfigError(Exception):
@@ -193,14 +228,24 @@ except ImportError:  # PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _UniqueKeyLoader(_SafeLoader):
     """A safe loader that refuses a key written twice in one mapping (PyYAML keeps the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _value in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str | int | float | bool) and key in seen:
+            if key_node.tag == _MERGE_TAG:  # `<<: *defaults`: merged below, never constructed
+                key: Any = "<<"
+            else:
+                key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: unhashable, and no key
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key is a plain word, not a list or mapping", key_node.start_mark
+                )
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} is written twice", key_node.start_mark
                 )
@@ -261,7 +306,7 @@ def key_path(loc: Sequence[int | str]) -> str:
 
 
 def _describe(error: Any, node: yaml.Node | None, source: str) -> str:
-    loc = [part for part in error["loc"] if not _is_pydantic_tag(part)]
+    loc, key = _key_loc(error, node)
     message = str(error["msg"])
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -272,9 +317,66 @@ def _describe(error: Any, node: yaml.Node | None, source: str) -> str:
         message = re.sub(r"^Value error, ", "", message)
     elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
         message = "ids are lower-case letters, digits and '-'"
-    line = _line_of(node, loc)
+    line, found = _find(node, loc)
+    found = key or found
+    if kind in _WANTED and found is not None:
+        message = _not_a(found, _WANTED[kind])
     where = f" line {line}" if line else ""
     return f"{source}{where}: {key_path(loc)}: {message}"
+
+
+def _key_loc(error: Any, node: yaml.Node | None) -> tuple[list[int | str], yaml.Node | None]:
+    """The error's path without pydantic's tags (and with an `AtKey`'s own), and the key's node
+    when the key itself is wrong. A key YAML read as a number or a boolean (`no:` is False,
+    which pydantic shows as 0) is named as it is written."""
+    loc: list[int | str] = []
+    key = None
+    cause = error.get("ctx", {}).get("error")
+    parts = (*error["loc"], *(cause.loc if isinstance(cause, AtKey) else ()))
+    on_key = bool(parts) and parts[-1] == "[key]"
+    for n, part in enumerate(parts):
+        if _is_pydantic_tag(part):  # "[key]" included: the key is the part before it
+            continue
+        read = error["input"] if on_key and n == len(parts) - 2 else part  # a date: its repr
+        mapping = _find(node, loc)[1]
+        key = _key_node(mapping, read) if not isinstance(read, str) else None
+        loc.append(key.value if key is not None else part)
+    return loc, key if on_key else None
+
+
+def _key_node(mapping: yaml.Node | None, key: object) -> yaml.ScalarNode | None:
+    """The key of `mapping` that YAML read as `key` (a number, a boolean, a date)."""
+    if not isinstance(mapping, yaml.MappingNode):
+        return None
+    for node, _value in mapping.value:
+        if not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":str"):
+            continue
+        if yaml.load(node.value, Loader=_SafeLoader) == key:
+            return node
+    return None
+
+
+# what a type error wanted, for a plain value YAML read as another type than was meant
+_WANTED = {
+    "string_type": "text",
+    "model_type": "keys (key: value lines)",
+    "dict_type": "keys (key: value lines)",
+    "tuple_type": "a list ([a, b] or lines starting with '- ')",
+    "path_type": "a file path",
+}
+
+
+def _not_a(node: yaml.Node, wanted: str) -> str:
+    """Why a value is not what the key wants: nothing was written, or YAML read `no`, `off` or
+    `2024` as a boolean or a number where text was meant, or it is another shape."""
+    kind = node.tag.rpartition(":")[2]
+    if kind == "null":
+        return f"empty; write {wanted} here"
+    if wanted != "text" or kind not in ("bool", "int", "float", "timestamp"):
+        return f"write {wanted} here"
+    value = yaml.load(node.value, Loader=_SafeLoader)
+    read = {"bool": str(value).lower(), "timestamp": "a date"}.get(kind, "a number")
+    return f"YAML reads {node.value} as {read}; to mean the text, quote it: '{node.value}'"
 
 
 def _is_pydantic_tag(part: int | str) -> bool:
@@ -282,10 +384,11 @@ def _is_pydantic_tag(part: int | str) -> bool:
     return isinstance(part, str) and (part == "[key]" or part.startswith("function-"))
 
 
-def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
-    """The 1-based line of the YAML node at `loc`, as far down as the path exists."""
+def _find(node: yaml.Node | None, loc: Sequence[int | str]) -> tuple[int | None, yaml.Node | None]:
+    """The 1-based line of the YAML node at `loc`, as far down as the path exists, and the node
+    there (None where the path goes further than the file)."""
     if node is None:
-        return None
+        return None, None
     line = node.start_mark.line + 1
     for part in loc:
         child: yaml.Node | None = None
@@ -303,6 +406,6 @@ def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
             child = node.value[part]
             line = child.start_mark.line + 1
         if child is None:
-            break
+            return line, None
         node = child
-    return line
+    return line, node

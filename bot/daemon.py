@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-import watchfiles
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
@@ -51,7 +50,6 @@ TELEGRAM_RETRY_MAX = 300.0
 QUEUE_CHECK = 15  # seconds between two looks at the outbox's depth, for /metrics and /healthz
 STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
 STUCK = timedelta(minutes=30)
-WATCH_TIMEOUT_MS = 1_000  # the config watch wakes this often without an event (`_watch_config`)
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
@@ -84,7 +82,7 @@ class Daemon:
     _ctx: BotContext | None = None
     _app: App | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics(stale_after=STALE, stuck_after=STUCK))
-    config_stamp: Stamp | None = None  # the file's, taken before it was read (or when made)
+    config_stamp: Stamp | None = None  # the file's, taken before it was last read (or when made)
     _started: Config = field(init=False)  # what a restart would change is measured from this
 
     def __post_init__(self) -> None:
@@ -201,35 +199,11 @@ class Daemon:
         task.add_done_callback(self._background.discard)
 
     async def _watch_config(self) -> None:
-        """Reload when the config file changes (editors that write a new file and rename it
-        included: the folder is watched)."""
-        if self.config_path is None:
-            return
-        path = self.config_path.resolve()
-        watching = False
-        try:
-            # every change of the folder (the store's too) or a second's quiet wakes it, so its
-            # first look, soon after it begins, compares the file with the one loaded: an edit
-            # saved while the daemon started made no event
-            async for changes in watchfiles.awatch(
-                path.parent,
-                watch_filter=None,
-                debounce=300,
-                step=50,
-                stop_event=self._stop,
-                recursive=False,
-                rust_timeout=WATCH_TIMEOUT_MS,
-                yield_on_timeout=True,
-            ):
-                edited = any(Path(changed).name == path.name for _, changed in changes)
-                if not watching:
-                    watching = True
-                    stamp = await asyncio.to_thread(config_stamp, path)
-                    edited = edited or stamp != self.config_stamp
-                if edited:
-                    await self.reload()  # never raises: a bad edit is reported, watching goes on
-        except (OSError, RuntimeError) as exc:  # no inotify here: SIGHUP and /reload still work
-            log.warning("not watching %s for changes: %s", path, exc)
+        """Reload when the config file changes, however it was saved (`reload.watch_config`)."""
+        if self.config_path is not None:
+            await reload.watch_config(
+                self.config_path, self._stop, self.reload, lambda: self.config_stamp
+            )
 
     async def reload(self, tr: Texts = EN) -> str:
         """Re-read the config and apply it without a restart; a bad file changes nothing.
@@ -257,6 +231,8 @@ class Daemon:
 
     async def _reload(self, config_path: Path, tr: Texts) -> str:
         """Load the candidate config; apply it only when it is valid and differs."""
+        # what is read now: the config watch reloads again only once the file differs from it
+        self.config_stamp = await asyncio.to_thread(config_stamp, config_path)
         try:
             new = await asyncio.to_thread(load_config, config_path)
         except ConfigError as exc:

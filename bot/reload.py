@@ -1,6 +1,13 @@
-"""What the running parts take from a config (the topics subscribers pick from, the delivery
-worker's settings), and a config reloaded while running: what differs (`diff`, pure) and
-handing it to the parts.
+"""A config changed while running: the watch on its file (`watch_config`), what differs
+(`diff`, pure) and handing it to the parts; and what the running parts take from a config (the
+topics subscribers pick from, the delivery worker's settings).
+
+The watch covers the config's folder (editors that save by renaming a new file over the old one
+are seen), and each wake, by an event or a second's quiet, also compares the file's stamp with
+the one last read: an edit saved before the watch began is applied too. When the folder itself
+is replaced (a deploy that moves a new folder in; a Kubernetes ConfigMap update, which swaps the
+`..data` link its `config.yaml` goes through) or the config's link points elsewhere, the watch
+starts again on the folder the config lives in now.
 
 A change of feeds reschedules them, of topics recompiles them (and, where a query changed, the
 admins hear what it gains and loses), of channels re-subscribes them;
@@ -10,11 +17,16 @@ at start: a change to them is reported, not applied.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from bot.config import Config
+import watchfiles
+
+from bot.config import Config, Stamp, config_stamp
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
 from bot.telegram.context import BotContext
@@ -146,3 +158,74 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
     if change.restart:
         done.append("a restart is needed for " + ", ".join(change.restart))
     return "; ".join(done) or "settings updated"
+
+
+WATCH_TIMEOUT_MS = 1_000  # the watch wakes this often without an event
+
+
+async def watch_config(
+    config: Path,
+    stop: asyncio.Event,
+    reload: Callable[[], Awaitable[object]],
+    last_read: Callable[[], Stamp | None],
+) -> None:
+    """Call `reload` (which never raises) whenever `config` differs from the file last read
+    (`last_read`: its stamp), until `stop` is set."""
+    while not stop.is_set():
+        path = await asyncio.to_thread(config.resolve)
+        folder = await asyncio.to_thread(_identity, path.parent)
+        if folder is None:  # no folder (yet): it may come back
+            await _changed(config, reload, last_read)
+            await _quiet(stop)
+            continue
+        try:
+            async for changes in watchfiles.awatch(
+                path.parent,
+                watch_filter=None,
+                debounce=300,
+                step=50,
+                stop_event=stop,
+                recursive=False,
+                rust_timeout=WATCH_TIMEOUT_MS,
+                yield_on_timeout=True,
+            ):
+                edited = any(Path(changed).name == path.name for _, changed in changes)
+                await _changed(config, reload, last_read, edited)
+                if await asyncio.to_thread(_moved, config, path, folder):
+                    break  # watch the folder the config lives in now
+        except (OSError, RuntimeError) as exc:  # no inotify here: SIGHUP and /reload still work
+            log.warning("not watching %s for changes: %s", path, exc)
+            return
+
+
+async def _changed(
+    config: Path,
+    reload: Callable[[], Awaitable[object]],
+    last_read: Callable[[], Stamp | None],
+    edited: bool = False,
+) -> None:
+    stamp = await asyncio.to_thread(config_stamp, config)
+    if edited or stamp != last_read():
+        await reload()
+
+
+async def _quiet(stop: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), WATCH_TIMEOUT_MS / 1000)
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        status = folder.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _moved(config: Path, path: Path, folder: tuple[int, int]) -> bool:
+    """True when `config` no longer resolves to `path`, in the folder that was watched."""
+    try:
+        now = config.resolve()
+    except OSError:
+        return True
+    return now != path or _identity(path.parent) != folder

@@ -116,7 +116,18 @@ def test_duplicate_feed_ids_and_bad_ids() -> None:
     found = problems(text)
     assert any("feeds[2].id: ids are lower-case letters, digits and '-'" in p for p in found)
     fixed = text.replace("Bad_Id", "two")
-    assert any("feeds: feed id 'one' is used twice" in p for p in problems(fixed))
+    assert problems(fixed) == [
+        "c.yaml line 5: feeds[1].id: feed id 'one' is used twice (also feeds[0])"
+    ]
+
+
+def test_cross_checks_name_the_key_and_its_line() -> None:
+    """A channel naming a topic the config lacks is an error on the channel's own line, not
+    on line 1 of the file under '(top level)'."""
+    text = MINIMAL + "channels:\n  - chat: '@kuril_news'\n    topics: [kuril, treaty]\n"
+    assert problems(text) == [
+        "c.yaml line 11: channels[0].topics: 'treaty'; use topic ids of this config: kuril"
+    ]
 
 
 def test_invalid_yaml_gives_line_and_column() -> None:
@@ -193,3 +204,59 @@ def test_timezone_is_checked_and_used() -> None:
     assert problem.startswith("c.yaml line 2: telegram.timezone: 'Mars/Olympus' is not a time zone")
     settings = parse_config("telegram:\n  timezone: Asia/Tokyo\n" + MINIMAL, source="c.yaml")
     assert settings.telegram.tz.key == "Asia/Tokyo"
+
+
+def test_merge_keys_share_settings_between_feeds() -> None:
+    """`<<: *anchor` (YAML's merge key) is how operators share a feed's settings; the
+    duplicate-key check must not refuse it, and a key beside it overrides the merged one."""
+    text = MINIMAL.replace(
+        "    url: http://127.0.0.1:9/feed.xml\n",
+        "    url: http://127.0.0.1:9/feed.xml\n"
+        "  - &gnews\n    id: gnews-en\n    url: http://127.0.0.1:9/en.xml\n    interval: 2m\n"
+        "    lang: en\n"
+        "  - <<: *gnews\n    id: gnews-ru\n    url: http://127.0.0.1:9/ru.xml\n    lang: ru\n",
+    )
+    settings = parse_config(text)
+    ru = settings.feeds[2]
+    assert (ru.id, ru.interval, ru.lang) == ("gnews-ru", timedelta(minutes=2), "ru")
+    twice = text.replace("  - <<: *gnews\n", "  - <<: *gnews\n    <<: *gnews\n")
+    assert any("key '<<' is written twice" in p for p in problems(twice))
+
+
+def test_values_yaml_reads_as_booleans_or_numbers_are_named_as_written() -> None:
+    """YAML 1.1 reads an unquoted `no`, `off` or `2024` as false or a number: the error names
+    the key as written, on its own line, and says to quote it."""
+    text = MINIMAL.replace("  - id: one", "  - id: off") + "  no:\n    title: No\n    query: x\n"
+    assert problems(text) == [
+        "c.yaml line 3: feeds[0].id: YAML reads off as false; to mean the text, quote it: 'off'",
+        "c.yaml line 9: topics.no: YAML reads no as false; to mean the text, quote it: 'no'",
+        "c.yaml line 10: topics.no.title: YAML reads No as false; to mean the text, quote it: 'No'",
+    ]
+    [numeric] = problems(MINIMAL + "  2024:\n    title: Year\n    query: x\n")
+    assert numeric.startswith("c.yaml line 9: topics.2024: YAML reads 2024 as a number")
+    [date] = problems(MINIMAL + "  2022-02-24:\n    title: Day\n    query: x\n")
+    assert date.startswith("c.yaml line 9: topics.2022-02-24: YAML reads 2022-02-24 as a date")
+    [listed] = problems(MINIMAL + "? [a, b]\n: c\n")
+    assert (
+        listed
+        == "c.yaml line 9, column 3: invalid YAML: a key is a plain word, not a list or mapping"
+    )
+    [empty] = problems(MINIMAL.replace("poll:", "") + "poll:\n")
+    assert empty == "c.yaml line 9: poll: empty; write keys (key: value lines) here"
+    [path] = problems(MINIMAL + "store:\n  path:\n")
+    assert path == "c.yaml line 10: store.path: empty; write a file path here"
+
+
+def test_a_source_condition_must_name_a_feed_of_the_config() -> None:
+    """`source:` of a feed id the config lacks (a typo, or a feed renamed by an edit) would
+    match nothing, silently: it is an error naming the topic's query."""
+    text = MINIMAL.replace("query: kuril*", "query: kuril* source:one")
+    assert parse_config(text).topics["kuril"].query == "kuril* source:one"
+    renamed = text.replace("id: one", "id: one-en")
+    assert parse_config(renamed).feeds[0].id == "one-en"  # `one` is its outlet prefix
+    assert problems(text.replace("id: one", "id: uno")) == [
+        "c.yaml line 8: topics.kuril.query: source:one is no feed of this config, nor an outlet"
+        " prefix of one (feeds: uno)"
+    ]
+    no_feeds = "topics:\n  kuril:\n    title: Kuril\n    query: kuril* source:one\n"
+    assert parse_config(no_feeds).feeds == ()  # a config for `match`: any source may be named

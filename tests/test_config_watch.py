@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,6 +16,7 @@ import yaml
 from bot.config import config_stamp, load_config
 from bot.daemon import Daemon
 from tests.conftest import handler_on, write_config
+from watchers.config import parse_duration
 
 WAIT = 60.0  # bounds a wait for an event, never a measure of speed
 
@@ -26,11 +28,16 @@ class Reloads(logging.Handler):
         super().__init__(logging.INFO)
         self.lines: list[str] = []
         self.applied = asyncio.Event()
+        self.another = asyncio.Event()  # set by each "config reloaded"
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(record.getMessage())
         if record.getMessage().startswith("config reloaded"):
             self.applied.set()
+            self.another.set()
+
+    def count(self) -> int:
+        return sum(line.startswith("config reloaded") for line in self.lines)
 
 
 @pytest.fixture
@@ -76,3 +83,67 @@ async def _keep_writing(path: Path) -> None:
         count += 1
         await asyncio.to_thread(path.write_text, str(count))
         await asyncio.sleep(0.1)
+
+
+def _replace_folder(config: Path, text: str) -> None:
+    """A deploy that moves the old folder aside and puts a new one in its place."""
+    folder = config.parent
+    folder.rename(folder.with_name("conf.old"))
+    folder.mkdir()
+    config.write_text(text)
+
+
+def _swap_link(config: Path, text: str) -> None:
+    """A Kubernetes ConfigMap update: config.yaml → ..data/config.yaml, and ..data, a link to a
+    folder of one version, is renamed over by a link to the next; the old folder is removed."""
+    data = config.parent / "..data"
+    old = data.resolve()
+    new = old.with_name(f"..v{int(old.name[3:]) + 1}")
+    new.mkdir()
+    (new / "config.yaml").write_text(text)
+    (config.parent / "..data_tmp").symlink_to(new.name)
+    (config.parent / "..data_tmp").rename(data)
+    for child in old.iterdir():
+        child.unlink()
+    old.rmdir()
+
+
+@pytest.mark.parametrize("replace", [_replace_folder, _swap_link])
+async def test_edits_are_seen_after_the_config_folder_is_replaced(
+    tmp_path: Path, reloads: Reloads, replace: Any
+) -> None:
+    """The watch follows the config's folder when it is replaced (a deploy, a ConfigMap
+    update): the new file applies, and so do later edits of it."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    store = {"store": {"path": str(tmp_path / "kw.db")}}
+    if replace is _swap_link:
+        (folder / "..v1").mkdir()
+        write_config(folder / "..v1", {"gone": "http://127.0.0.1:9/gone.xml"}, extra=store)
+        (folder / "..data").symlink_to("..v1")
+        (folder / "config.yaml").symlink_to("..data/config.yaml")
+    else:
+        write_config(folder, {"gone": "http://127.0.0.1:9/gone.xml"}, extra=store)
+    path = folder / "config.yaml"
+    daemon = Daemon(load_config(path), None, out=io.StringIO(), config_path=path)
+    running = asyncio.create_task(daemon.run())
+    try:
+        for n, interval in enumerate(("2s", "3s", "4s"), start=1):
+            edited = yaml.safe_load(path.read_text())
+            edited["feeds"][0]["interval"] = interval
+            text = yaml.safe_dump(edited)
+            if n == 2:
+                replace(path, text)
+            else:
+                path.write_text(text)
+            await asyncio.wait_for(_applied(reloads, n), WAIT)
+            assert daemon.settings.feeds[0].interval == parse_duration(interval)
+    finally:
+        daemon.stop()
+        assert await asyncio.wait_for(running, WAIT) == 0
+
+
+async def _applied(reloads: Reloads, count: int) -> None:
+    while reloads.count() < count:
+        reloads.another.clear()
+        await reloads.another.wait()

@@ -685,3 +685,20 @@ async def test_a_feed_that_makes_new_guids_at_every_fetch_stores_its_items_once(
     edited = replace(items[0], guid="edited", title="Kuril item 0 about Iturup port works, updated")
     feed_server.set_feed("/r.xml", rss([edited, *items[1:]]))
     assert (await poller.poll(rotating)).new_items == 1  # an edit is a report of its own
+
+
+async def test_a_feed_pointed_at_another_url_by_the_operator_primes_it_again(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """A config edit that gives a feed id another URL (another outlet's feed, or a search
+    feed's new query) starts that URL afresh: its backlog is recorded, not alerted."""
+    await subscribe_chat(poller)
+    feed_server.set_feed("/a.xml", rss([OLD]))
+    assert (await poller.poll(feed(feed_server, "/a.xml"))).outcome == "primed"
+    backlog = [FeedEntry(f"Kuril archive item {n}", f"https://m.example/{n}") for n in range(5)]
+    feed_server.set_feed("/b.xml", rss(backlog))
+    moved = await poller.poll(feed(feed_server, "/b.xml"))
+    assert (moved.outcome, moved.new_items, moved.queued) == ("primed", 5, 0)
+    feed_server.set_feed("/b.xml", rss([NEW, *backlog]))
+    then = await poller.poll(feed(feed_server, "/b.xml"))
+    assert (then.outcome, then.queued) == ("new", 1)

@@ -138,3 +138,32 @@ async def test_a_change_that_needs_a_restart_is_named_at_every_reload_until_one(
     )
     assert "a restart is needed for metrics.listen" in first
     assert "a restart is needed for metrics.listen" in then  # /mywatch's address stays unserved
+
+
+def test_a_topic_removed_by_a_reload_can_still_be_unsubscribed_from(
+    tmp_path: Path, bot_api: Any, start_daemon: Any
+) -> None:
+    """/list shows a chat's subscription to a topic the config has dropped as "no longer
+    offered"; /unsubscribe of it works (it answered "unknown topic": listed for good)."""
+    from tests.conftest import TOKEN
+
+    config = write_config(tmp_path, {}, api_base_url=bot_api.base_url)
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    chat = 4242
+
+    def say(text: str) -> str:
+        count = len(bot_api.sent_messages(chat))
+        bot_api.push_message(chat, text)
+        return str(bot_api.wait_for_messages(chat, count + 1, timeout=30)[count]["text"])
+
+    assert "Subscribed to kuril, peace-treaty" in say("/subscribe kuril peace-treaty")
+    settings = yaml.safe_load(config.read_text())
+    del settings["topics"]["peace-treaty"]
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    daemon.stderr.wait_for("config reloaded: topics kuril")
+    assert "<code>peace-treaty</code> — (no longer offered)" in say("/list")
+    assert "Unsubscribed from peace-treaty" in say("/unsubscribe peace-treaty")
+    assert "Unknown topic 'peace-treaty'" in say("/subscribe peace-treaty")
+    listed = say("/list")
+    assert "<code>kuril</code>" in listed and "peace-treaty" not in listed
+    assert daemon.stop() == 0

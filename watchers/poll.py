@@ -90,12 +90,10 @@ def _succeeded(
 
 def current_state(stored: FeedState | None, feed: FeedConfig) -> FeedState:
     """The state to poll from: a new feed, or one whose URL the operator changed, starts afresh
-    (but stays primed: its old items are known)."""
+    (unprimed: the new URL may be another feed, whose backlog must not alert)."""
     url = str(feed.url)
-    if stored is None:
+    if stored is None or (stored.config_url or stored.url) != url:
         return FeedState(id=feed.id, url=url, config_url=url)
-    if (stored.config_url or stored.url) != url:
-        return FeedState(id=feed.id, url=url, config_url=url, primed=stored.primed)
     return stored
 
 

@@ -211,15 +211,19 @@ async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def _chosen(args: Sequence[str], ctx: BotContext) -> tuple[list[str], list[str]]:
+def _chosen(
+    args: Sequence[str], ctx: BotContext, kept: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
     """Known and unknown topic ids among the arguments (`kuril, peace-treaty` too); `all`
-    means every topic."""
+    means every topic. `kept`: the chat's subscriptions, known too (a topic the config has
+    dropped since is still theirs to unsubscribe from)."""
+    ids = list(dict.fromkeys([*ctx.topic_ids(), *kept]))
     words = (word for arg in args for word in arg.split(","))
     wanted = [w.strip().lower().lstrip("#") for w in words if w.strip()]
     if "all" in wanted:
-        return ctx.topic_ids(), []
-    known = [t for t in dict.fromkeys(wanted) if t in ctx.topic_ids()]
-    unknown = [t for t in dict.fromkeys(wanted) if t not in ctx.topic_ids()]
+        return ids, []
+    known = [t for t in dict.fromkeys(wanted) if t in ids]
+    unknown = [t for t in dict.fromkeys(wanted) if t not in ids]
     return known, unknown
 
 
@@ -273,10 +277,11 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
-    known, unknown = _chosen(args_of(context), ctx)
     chat = update.effective_chat
     if chat is None:
         return
+    subscribed = await ctx.store.run(Store.subscriptions, chat.id)
+    known, unknown = _chosen(args_of(context), ctx, subscribed)
     if unknown or not known:
         await reply(update, _problem(tr, ctx, unknown))
         return

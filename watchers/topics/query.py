@@ -171,6 +171,20 @@ def leaves(node: Node, *, positive_only: bool = False) -> Iterator[Term]:
             yield from leaves(child, positive_only=positive_only)
 
 
+def conditions(node: Node) -> Iterator[Meta]:
+    """The `lang:` and `source:` conditions of a tree, negated ones too."""
+    if isinstance(node, Meta):
+        yield node
+    elif isinstance(node, Near):
+        yield from conditions(node.left)
+        yield from conditions(node.right)
+    elif isinstance(node, Field | Not):
+        yield from conditions(node.child)
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            yield from conditions(child)
+
+
 # -- lexing -----------------------------------------------------------------------------------
 
 
