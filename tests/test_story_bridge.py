@@ -358,6 +358,24 @@ def test_a_quake_and_a_tsunami_station_opened_the_same_day_are_two_stories() -> 
     assert quake == "quake" and station == "station"
 
 
+def test_a_stations_lead_naming_the_hazard_it_warns_of_reports_no_quake() -> None:
+    replay = StoryReplay()
+    quake = replay.place(
+        "quake",
+        "Землетрясение магнитудой 4,8 произошло у Итурупа",
+        "Землетрясение магнитудой 4,8 произошло во вторник у острова Итуруп, угрозы цунами нет.",
+        T0,
+    )
+    station = replay.place(
+        "station",
+        "択捉島に地震観測所　ロシアが設置",
+        "ロシアの当局は、津波警報と地震の速報を早めるため、北方領土の択捉島に地震観測所を"
+        "設置したと発表した。",
+        T0 + 4 * HOUR,
+    )
+    assert quake == "quake" and station == "station"
+
+
 def test_people_and_the_ends_of_talks_split_one_language_too() -> None:
     takaichi = sketch("高市首相「平和条約締結の方針変わらず」", "高市首相は記者団に述べた。")
     lavrov = sketch("ラブロフ外相「平和条約交渉の根拠ない」", "ラブロフ外相が述べた。")

@@ -336,6 +336,13 @@ _FACILITY = re.compile(
 )
 
 
+def facility_kinds(words: Sequence[str]) -> frozenset[str]:
+    """The kinds of hazard the facilities a title names are for ("色丹島に津波観測所": the
+    quake): a lead's warnings of that hazard tell the facility's purpose, not an event."""
+    found = _FACILITY.findall(" ".join(words))
+    return KIND_LEXICON.find(" ".join(found).split()) if found else frozenset()
+
+
 def kinds_of(words: Sequence[str]) -> frozenset[str]:
     """The kinds of event a text's normalised words name, warning shots and gunfire
     ("shooting") among them."""

@@ -12,6 +12,7 @@ from watchers.story_bridge import (
     KURIL_LEXICON,
     LOCAL_PLACES,
     ends_apart,
+    facility_kinds,
     kinds_conflict,
     kinds_of,
     town_islands,
@@ -126,7 +127,7 @@ def sketch(
         is_local(islands, actors, words),
         recalls(summary),
         title_stages(title, heading),
-        kinds | kinds_of(WORD.findall(normalise(lead_sentence(body)))),
+        kinds | kinds_of(WORD.findall(normalise(lead_sentence(body)))) - facility_kinds(heading),
         magnitudes(title) if kinds & QUAKES else frozenset(),
         dates(filed),
     )
