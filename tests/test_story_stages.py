@@ -154,6 +154,7 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
         ("根室に新巡視船　「はぼまい」と命名", "ザハロワ氏「挑発」　巡視船命名に抗議"),
         ("露、日本人議員の入国禁止", "露の入国禁止「到底受け入れられず」　官房長官"),
         ("Russia deploys drones on Iturup", "Japan voiced serious concern over Iturup drones"),
+        ("Russia and China hold drills off Kunashir", "Japan conveys 'grave concern' over drills"),
         ("Россия разместит дроны на Итурупе", "Токио обеспокоен размещением дронов"),
         ("択捉島に無人機配備", "政府、択捉島の無人機配備に懸念表明"),
     ],
@@ -183,6 +184,28 @@ def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
 )
 def test_a_reaction_appended_or_told_again_follows_nothing(earlier: str, later: str) -> None:
     assert not stages_apart(title_stages(later), title_stages(earlier))
+
+
+@pytest.mark.parametrize(
+    ("lead", "reacts"),
+    [
+        (
+            "ロシアの副首相が色丹島を訪問したことを受けて、外務省は在日ロシア大使館に抗議しました。",
+            True,
+        ),
+        ("色丹島の保護区指定について、官房長官は「受け入れられない」と述べ抗議した。", True),
+        ("Japan lodged a protest with Moscow over the designation on Tuesday.", True),
+        ("ロシアの副首相が9日、色丹島を訪れ、水産加工場を視察しました。", False),
+        ("Russia placed the islet in a reserve on Tuesday, the ministry said.", False),
+    ],
+)
+def test_a_title_appending_the_reaction_is_the_reactions_when_its_lead_tells_it(
+    lead: str, reacts: bool
+) -> None:
+    act = title_stages("ロシア副首相が色丹島を訪問")
+    title = "ロシア副首相の色丹島訪問　政府が抗議"
+    assert stages_apart(title_stages(title, lead=lead), act) is reacts
+    assert not stages_apart(title_stages(title), act)  # the title alone: the act's report
 
 
 @pytest.mark.parametrize(

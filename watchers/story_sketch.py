@@ -126,7 +126,7 @@ def sketch(
         actors,
         is_local(islands, actors, words),
         recalls(summary),
-        title_stages(title, heading),
+        title_stages(title, heading, lead_sentence(body)),
         kinds | kinds_of(WORD.findall(normalise(lead_sentence(body)))) - facility_kinds(heading),
         magnitudes(title) if kinds & QUAKES else frozenset(),
         dates(filed),

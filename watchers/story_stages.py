@@ -109,7 +109,7 @@ STAGE_LEXICON = Lexicon(STAGES)
 _REACTION = re.compile(
     REPLY.pattern + "|"  # a reply to a reaction is one too
     r"\b(?:protest(?!er|ing\b)|summon|condemn|regret|deplor|unacceptabl"
-    r"|(?:voic|express|rais)(?:e|es|ed|ing)? (?:\w+ )?concern)"
+    r"|(?:(?:voic|express|rais)(?:e|es|ed|ing)?|convey(?:s|ed|ing)?) ['\"‘“]?(?:\w+ )?concern)"
     r"|протест(?!у|н)|вызвал[аи]?(?: \w+)? посл(?:а|ов)\b|выразил\w* сожалени|сожалеет"
     r"|недопустим|неприемлем|обеспокоен"
     r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられ(?:ない|ず)|容認でき(?:ない|ず)"
@@ -142,12 +142,14 @@ _SPEAKER_JA = re.compile(
     r"|[\u30a1-\u30fa\u30fc]{2,})(?:氏|ら)?|氏)$"
 )
 _QUOTE = re.compile(r"「[^」]*」")
+# the act told as what a Japanese lead's reaction answers ("…したことを受けて、", "…に対し、")
+_AFTER_ACT = re.compile(r"(?:を受け(?:て)?|について|に対し(?:て)?|をめぐり|に関し(?:て)?)、")
 LEAD_WORDS = 4  # words before the reaction in a title that leads with it (not Japanese)
 
 
-def title_stages(title: str, words: Sequence[str] | None = None) -> frozenset[str]:
+def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "") -> frozenset[str]:
     """The latest stage of each process the title reports, as "process:n"; `words`, when
-    given, are its normalised words."""
+    given, are its normalised words, and `lead` the report's first sentence."""
     found: set[str] = set()
     if any(form in title for form in _AHEAD):
         for form, stage in _AHEAD.items():
@@ -157,6 +159,8 @@ def title_stages(title: str, words: Sequence[str] | None = None) -> frozenset[st
         words = None
     if (reaction := _reaction(title)) is not None:
         found.add(reaction)
+    elif lead and _lead_reacts(lead):
+        found.add("reaction:2")
     named = found | STAGE_LEXICON.find(WORD.findall(normalise(title)) if words is None else words)
     latest: dict[str, int] = {}
     for stage in named:
@@ -193,6 +197,18 @@ def _reaction(title: str) -> str | None:
     said = folded[:start] + (" " + folded[quoted.end() :] if quoted is not None else "")
     speaker = _SPEAKER.search(said) or ACTOR_LEXICON.find(WORD.findall(normalise(said)))
     return "reaction:2" if leads and speaker else None
+
+
+def _lead_reacts(lead: str) -> bool:
+    """A lead that reports the other side's reaction, the act its background ("…を訪問した
+    ことを受けて、外務省は…抗議しました", "Japan lodged a protest with Russia over…"): the
+    report of a title that tells the act and appends the reaction is the reaction's."""
+    folded = plain(lead)
+    if not is_cjk(folded):
+        return _reaction(folded) == "reaction:2"
+    after = _AFTER_ACT.search(folded)
+    rest = folded[after.end() :] if after is not None else ""
+    return _REACTION.search(rest) is not None and _SPEAKER.search(rest) is not None
 
 
 def _led_by_speaker(folded: str, start: int) -> bool:
