@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeBotAPI
@@ -25,6 +26,11 @@ TOKEN = "123456:TEST-TOKEN-s3cr3t"
 CONFIG = str(ROOT / "config.yaml")
 SHARED = ROOT.parent / "shared"  # the corpus and articles beside the repository, never copied in
 ABSENT = "(absent)"  # the one parameter of a test over shared files when they are not there
+
+# No per-example deadline: hypothesis times each example against the wall clock, and CI's busy
+# two cores once stretched a 100 ms example to 283 ms. A test bounds no speed; bench/ does.
+settings.register_profile("kurilwatch", deadline=None)
+settings.load_profile("kurilwatch")
 
 
 def in_ci() -> bool:
