@@ -223,6 +223,20 @@ async def test_same_body_without_validators_is_not_parsed_again(
     assert (second.outcome, second.http_status) == ("unchanged", 200)
 
 
+async def test_a_304_to_a_request_without_validators_is_an_error(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """A proxy or a broken server that answers 304 to an unconditional GET must not make the
+    feed look unchanged for ever: nothing was compared, so it is an error, backed off."""
+    feed_server.set_route("/f.xml", Route(status=304, etag=False))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert "if-none-match" not in feed_server.requests("/f.xml")[0].headers
+    assert report.outcome == "error" and "304" in (report.error or "")
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.consecutive_errors == 1 and not state.primed
+    assert state.next_poll_at is not None and state.last_error == report.error
+
+
 class RecordingStore(AsyncStore):
     """A real store that records the verbs it was asked to run."""
 

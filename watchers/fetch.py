@@ -285,6 +285,9 @@ class Fetcher:
                 permanent = str(response.url)
             if response.status == 304:
                 await _drain(response)
+                if not headers:  # nothing was compared: a proxy's or a server's fault
+                    error = "HTTP 304 (not modified) to a request that sent no validators"
+                    return FetchResult(url, 304, headers=kept, error=error)
                 return FetchResult(url, 304, headers=kept, permanent_url=permanent)
             if not 200 <= response.status < 300:
                 await _drain(response)
