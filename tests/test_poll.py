@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import resource
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
@@ -235,6 +236,38 @@ async def test_a_304_to_a_request_without_validators_is_an_error(
     state = await poller.store.run(Store.feed_state, "f")
     assert state is not None and state.consecutive_errors == 1 and not state.primed
     assert state.next_poll_at is not None and state.last_error == report.error
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+async def test_a_compressed_body_cut_short_is_an_error_and_its_validators_are_not_kept(
+    poller: Poller, feed_server: FeedServer, encoding: str
+) -> None:
+    """A body whose compressed stream ends early (a proxy or server cut it, with a matching
+    Content-Length) is not a shorter feed: nothing of it is stored, and its ETag is not sent
+    back, so the next poll fetches the whole feed again."""
+    import zlib
+
+    import brotli
+
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(feed(feed_server, "/f.xml"))
+    before = await poller.store.run(Store.feed_state, "f")
+    body = rss([NEW, *[replace(OTHER, guid=f"w{n}", link=f"{OTHER.link}/{n}") for n in range(40)]])
+    whole = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress}[encoding](body)
+    headers = {"Content-Encoding": encoding, "ETag": '"cut"'}
+    feed_server.set_route(
+        "/f.xml", Route(raw_encoded_body=whole[: len(whole) // 2], headers=headers)
+    )
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert report.outcome == "error" and "cut short" in (report.error or "")
+    state = await poller.store.run(Store.feed_state, "f")
+    assert before is not None and state is not None and state.consecutive_errors == 1
+    assert state.etag == before.etag != '"cut"'
+    assert await poller.store.run(Store.count_items, "f") == 1
+    feed_server.set_route("/f.xml", Route(raw_encoded_body=whole, headers=headers))
+    again = await poller.poll(feed(feed_server, "/f.xml"))
+    assert feed_server.requests("/f.xml")[-1].headers.get("if-none-match") == before.etag
+    assert (again.outcome, again.new_items) == ("new", 41)
 
 
 class RecordingStore(AsyncStore):

@@ -50,6 +50,10 @@ class TooLarge(Exception):
     pass
 
 
+class CutShort(Exception):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     url: str
@@ -93,6 +97,7 @@ class _Inflater:
     def __init__(self, encoding: str, limit: int) -> None:
         self.limit = limit
         self.size = 0
+        self.received = 0
         self.encoding = encoding.strip().lower()
         self._zlib: Any = None
         self._brotli: Any = None
@@ -104,6 +109,7 @@ class _Inflater:
             raise ValueError(f"unsupported Content-Encoding {encoding!r}")
 
     def feed(self, chunk: bytes) -> bytes:
+        self.received += len(chunk)
         room = self.limit - self.size + 1
         out: bytes
         if self._brotli is not None:
@@ -124,6 +130,16 @@ class _Inflater:
         if self.size > self.limit:
             raise TooLarge
         return out
+
+    def finish(self) -> None:
+        """Raise CutShort if the compressed stream has not reached its end: the body was cut
+        (with a Content-Length that matches the cut, so the HTTP layer did not notice)."""
+        if not self.received:
+            return  # no body at all: told as an empty response
+        if self._zlib is not None and not self._zlib.eof:
+            raise CutShort(f"{self.encoding} body cut short: the compressed stream did not end")
+        if self._brotli is not None and not self._brotli.is_finished():
+            raise CutShort("br body cut short: the compressed stream did not end")
 
 
 async def _drain(response: aiohttp.ClientResponse, limit: int = 65536) -> None:
@@ -264,6 +280,8 @@ class Fetcher:
             return FetchResult(url, error=describe(exc))
         except TooLarge:
             return FetchResult(url, error=f"response larger than {self.limits.max_bytes} bytes")
+        except CutShort as exc:
+            return FetchResult(url, error=f"broken response body: {exc}")
         except (zlib.error, brotli.error, ValueError) as exc:
             return FetchResult(url, error=f"bad response body: {exc}")
         finally:
@@ -303,6 +321,7 @@ class Fetcher:
             body = bytearray()
             async for chunk in response.content.iter_any():
                 body += inflater.feed(chunk)
+            inflater.finish()
             if not body.strip():  # a server or proxy failing quietly, not an unchanged feed
                 error = f"empty response (HTTP {response.status}): no feed in it"
                 return FetchResult(url, response.status, headers=kept, error=error)
