@@ -596,6 +596,28 @@ async def test_full_text_feeds_summarise_the_article_page(
     assert feed_server.hits("/article") == 1 and feed_server.hits("/missing") == 1
 
 
+async def test_a_full_text_feed_with_rotating_guids_fetches_each_article_page_once(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """An unchanged item under a new guid is not new: its article page is not fetched again at
+    every poll (a feed polled each minute would fetch each of its pages each minute)."""
+    await subscribe_chat(poller)
+    config = FeedConfig(id="rot", url=feed_server.url("/f.xml"), full_text=True)  # type: ignore[arg-type]
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(config)
+    feed_server.set_feed("/article", ARTICLE_PAGE.encode(), content_type="text/html; charset=utf-8")
+    talks = FeedEntry(
+        "Japan to continue peace treaty talks with Russia, Kuril dispute unresolved",
+        feed_server.url("/article"),
+        summary="Read more on our site.",
+    )
+    for poll in range(3):
+        feed_server.set_feed("/f.xml", rss([replace(talks, guid=f"talks#{poll}"), OLD]))
+        report = await poller.poll(config)
+        assert report.new_items == (1 if poll == 0 else 0)
+    assert feed_server.hits("/article") == 1
+
+
 class RecordingFetcher(Fetcher):
     """A real fetcher that remembers every URL it was asked for."""
 
