@@ -270,6 +270,20 @@ async def test_a_compressed_body_cut_short_is_an_error_and_its_validators_are_no
     assert (again.outcome, again.new_items) == ("new", 41)
 
 
+async def test_a_gzip_body_of_several_members_is_read_whole(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """Gzip allows members one after another (a server that compresses as it streams); the
+    items of the later members are not lost."""
+    body = rss([NEW, *[replace(OTHER, guid=f"w{n}", link=f"{OTHER.link}/{n}") for n in range(9)]])
+    half = len(body) // 2
+    members = gzip.compress(body[:half]) + gzip.compress(body[half:])
+    headers = {"Content-Encoding": "gzip"}
+    feed_server.set_route("/f.xml", Route(raw_encoded_body=members, headers=headers))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (report.outcome, report.items) == ("primed", 10)
+
+
 class RecordingStore(AsyncStore):
     """A real store that records the verbs it was asked to run."""
 

@@ -124,6 +124,14 @@ class _Inflater:
                 out = self._zlib.decompress(chunk, room)
             if self._zlib.unconsumed_tail:
                 raise TooLarge
+            # gzip allows several members one after another (RFC 1952): each is read in turn
+            while self._zlib.eof and self._zlib.unused_data.startswith(b"\x1f\x8b"):
+                if len(out) >= room:  # (a max_length of 0 would mean no limit)
+                    raise TooLarge
+                rest, self._zlib = self._zlib.unused_data, zlib.decompressobj(47)
+                out += self._zlib.decompress(rest, room - len(out))
+                if self._zlib.unconsumed_tail:
+                    raise TooLarge
         else:
             out = chunk
         self.size += len(out)
