@@ -188,7 +188,17 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         """The records unless the feed gave one before under another guid, unchanged (its URL,
         title and summary): a feed that makes new guids at every fetch must not store its items
         again at every poll, for as long as the keys are kept."""
-        urls = list(dict.fromkeys(r.canonical_url for r in records if r.canonical_url))
+        stored = self.stored_unchanged(
+            feed_id, [(r.canonical_url, r.title, r.summary) for r in records]
+        )
+        return [r for r in records if (r.canonical_url, r.title, r.summary) not in stored]
+
+    def stored_unchanged(
+        self, feed_id: str, keys: Sequence[tuple[str | None, str, str]]
+    ) -> set[tuple[str, str, str]]:
+        """The (canonical URL, title, summary) among `keys` of items this feed gave before,
+        under any guid."""
+        urls = list(dict.fromkeys(url for url, _, _ in keys if url))
         stored: set[tuple[str, str, str]] = set()
         for start in range(0, len(urls), 500):
             chunk = urls[start : start + 500]
@@ -201,7 +211,7 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
                     [*chunk, feed_id],
                 )
             )
-        return [r for r in records if (r.canonical_url, r.title, r.summary) not in stored]
+        return stored
 
     def _stories_of(self, column: str, keys: Sequence[str], since: float) -> dict[str, int]:
         """The story of the earliest item with each key in `column`, fetched since `since`."""

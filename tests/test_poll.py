@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import resource
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
@@ -221,6 +222,66 @@ async def test_same_body_without_validators_is_not_parsed_again(
     second = await poller.poll(feed(feed_server, "/plain.xml"))
     assert first.outcome == "primed"
     assert (second.outcome, second.http_status) == ("unchanged", 200)
+
+
+async def test_a_304_to_a_request_without_validators_is_an_error(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """A proxy or a broken server that answers 304 to an unconditional GET must not make the
+    feed look unchanged for ever: nothing was compared, so it is an error, backed off."""
+    feed_server.set_route("/f.xml", Route(status=304, etag=False))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert "if-none-match" not in feed_server.requests("/f.xml")[0].headers
+    assert report.outcome == "error" and "304" in (report.error or "")
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.consecutive_errors == 1 and not state.primed
+    assert state.next_poll_at is not None and state.last_error == report.error
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+async def test_a_compressed_body_cut_short_is_an_error_and_its_validators_are_not_kept(
+    poller: Poller, feed_server: FeedServer, encoding: str
+) -> None:
+    """A body whose compressed stream ends early (a proxy or server cut it, with a matching
+    Content-Length) is not a shorter feed: nothing of it is stored, and its ETag is not sent
+    back, so the next poll fetches the whole feed again."""
+    import zlib
+
+    import brotli
+
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(feed(feed_server, "/f.xml"))
+    before = await poller.store.run(Store.feed_state, "f")
+    body = rss([NEW, *[replace(OTHER, guid=f"w{n}", link=f"{OTHER.link}/{n}") for n in range(40)]])
+    whole = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress}[encoding](body)
+    headers = {"Content-Encoding": encoding, "ETag": '"cut"'}
+    feed_server.set_route(
+        "/f.xml", Route(raw_encoded_body=whole[: len(whole) // 2], headers=headers)
+    )
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert report.outcome == "error" and "cut short" in (report.error or "")
+    state = await poller.store.run(Store.feed_state, "f")
+    assert before is not None and state is not None and state.consecutive_errors == 1
+    assert state.etag == before.etag != '"cut"'
+    assert await poller.store.run(Store.count_items, "f") == 1
+    feed_server.set_route("/f.xml", Route(raw_encoded_body=whole, headers=headers))
+    again = await poller.poll(feed(feed_server, "/f.xml"))
+    assert feed_server.requests("/f.xml")[-1].headers.get("if-none-match") == before.etag
+    assert (again.outcome, again.new_items) == ("new", 41)
+
+
+async def test_a_gzip_body_of_several_members_is_read_whole(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """Gzip allows members one after another (a server that compresses as it streams); the
+    items of the later members are not lost."""
+    body = rss([NEW, *[replace(OTHER, guid=f"w{n}", link=f"{OTHER.link}/{n}") for n in range(9)]])
+    half = len(body) // 2
+    members = gzip.compress(body[:half]) + gzip.compress(body[half:])
+    headers = {"Content-Encoding": "gzip"}
+    feed_server.set_route("/f.xml", Route(raw_encoded_body=members, headers=headers))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (report.outcome, report.items) == ("primed", 10)
 
 
 class RecordingStore(AsyncStore):
@@ -547,6 +608,28 @@ async def test_full_text_feeds_summarise_the_article_page(
     # a page that cannot be fetched leaves the feed's own text
     assert by_title[gone.title].brief == "The Kuril Islands ferry Igor Farkhutdinov sails again."
     assert feed_server.hits("/article") == 1 and feed_server.hits("/missing") == 1
+
+
+async def test_a_full_text_feed_with_rotating_guids_fetches_each_article_page_once(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """An unchanged item under a new guid is not new: its article page is not fetched again at
+    every poll (a feed polled each minute would fetch each of its pages each minute)."""
+    await subscribe_chat(poller)
+    config = FeedConfig(id="rot", url=feed_server.url("/f.xml"), full_text=True)  # type: ignore[arg-type]
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(config)
+    feed_server.set_feed("/article", ARTICLE_PAGE.encode(), content_type="text/html; charset=utf-8")
+    talks = FeedEntry(
+        "Japan to continue peace treaty talks with Russia, Kuril dispute unresolved",
+        feed_server.url("/article"),
+        summary="Read more on our site.",
+    )
+    for poll in range(3):
+        feed_server.set_feed("/f.xml", rss([replace(talks, guid=f"talks#{poll}"), OLD]))
+        report = await poller.poll(config)
+        assert report.new_items == (1 if poll == 0 else 0)
+    assert feed_server.hits("/article") == 1
 
 
 class RecordingFetcher(Fetcher):

@@ -50,6 +50,10 @@ class TooLarge(Exception):
     pass
 
 
+class CutShort(Exception):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     url: str
@@ -93,6 +97,7 @@ class _Inflater:
     def __init__(self, encoding: str, limit: int) -> None:
         self.limit = limit
         self.size = 0
+        self.received = 0
         self.encoding = encoding.strip().lower()
         self._zlib: Any = None
         self._brotli: Any = None
@@ -104,6 +109,7 @@ class _Inflater:
             raise ValueError(f"unsupported Content-Encoding {encoding!r}")
 
     def feed(self, chunk: bytes) -> bytes:
+        self.received += len(chunk)
         room = self.limit - self.size + 1
         out: bytes
         if self._brotli is not None:
@@ -118,12 +124,30 @@ class _Inflater:
                 out = self._zlib.decompress(chunk, room)
             if self._zlib.unconsumed_tail:
                 raise TooLarge
+            # gzip allows several members one after another (RFC 1952): each is read in turn
+            while self._zlib.eof and self._zlib.unused_data.startswith(b"\x1f\x8b"):
+                if len(out) >= room:  # (a max_length of 0 would mean no limit)
+                    raise TooLarge
+                rest, self._zlib = self._zlib.unused_data, zlib.decompressobj(47)
+                out += self._zlib.decompress(rest, room - len(out))
+                if self._zlib.unconsumed_tail:
+                    raise TooLarge
         else:
             out = chunk
         self.size += len(out)
         if self.size > self.limit:
             raise TooLarge
         return out
+
+    def finish(self) -> None:
+        """Raise CutShort if the compressed stream has not reached its end: the body was cut
+        (with a Content-Length that matches the cut, so the HTTP layer did not notice)."""
+        if not self.received:
+            return  # no body at all: told as an empty response
+        if self._zlib is not None and not self._zlib.eof:
+            raise CutShort(f"{self.encoding} body cut short: the compressed stream did not end")
+        if self._brotli is not None and not self._brotli.is_finished():
+            raise CutShort("br body cut short: the compressed stream did not end")
 
 
 async def _drain(response: aiohttp.ClientResponse, limit: int = 65536) -> None:
@@ -264,6 +288,8 @@ class Fetcher:
             return FetchResult(url, error=describe(exc))
         except TooLarge:
             return FetchResult(url, error=f"response larger than {self.limits.max_bytes} bytes")
+        except CutShort as exc:
+            return FetchResult(url, error=f"broken response body: {exc}")
         except (zlib.error, brotli.error, ValueError) as exc:
             return FetchResult(url, error=f"bad response body: {exc}")
         finally:
@@ -285,6 +311,9 @@ class Fetcher:
                 permanent = str(response.url)
             if response.status == 304:
                 await _drain(response)
+                if not headers:  # nothing was compared: a proxy's or a server's fault
+                    error = "HTTP 304 (not modified) to a request that sent no validators"
+                    return FetchResult(url, 304, headers=kept, error=error)
                 return FetchResult(url, 304, headers=kept, permanent_url=permanent)
             if not 200 <= response.status < 300:
                 await _drain(response)
@@ -300,6 +329,7 @@ class Fetcher:
             body = bytearray()
             async for chunk in response.content.iter_any():
                 body += inflater.feed(chunk)
+            inflater.finish()
             if not body.strip():  # a server or proxy failing quietly, not an unchanged feed
                 error = f"empty response (HTTP {response.status}): no feed in it"
                 return FetchResult(url, response.status, headers=kept, error=error)

@@ -10,12 +10,14 @@ import calendar
 import io
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
 from watchers import bounded, feed_dates  # noqa: F401 (the zones feeds use)
+from watchers.charset import read_charset
 from watchers.fastrss import parse_simple_rss
 from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.jsonfeed import looks_like_json_feed, parse_json_feed
@@ -65,10 +67,13 @@ def parse_feed(
         if not parsed_json.error or content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
             return parsed_json
         # served as JSON but not JSON: let feedparser try it as XML
-    simple = parse_simple_rss(content, feed_id=feed_id, url=url, headers=response_headers)
-    if simple is not None:
-        return simple
-    return parse_with_feedparser(content, feed_id=feed_id, url=url, headers=response_headers)
+    content, response_headers, misdeclared = read_charset(content, response_headers)
+    parsed = parse_simple_rss(content, feed_id=feed_id, url=url, headers=response_headers)
+    if parsed is None:
+        parsed = parse_with_feedparser(content, feed_id=feed_id, url=url, headers=response_headers)
+    if misdeclared and not parsed.error and not parsed.warning:
+        parsed = replace(parsed, warning=misdeclared)
+    return parsed
 
 
 def parse_with_feedparser(

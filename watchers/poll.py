@@ -274,6 +274,13 @@ class Poller:
         unseen = [
             pair for pair in zip(parsed.items, read.facts, strict=True) if pair[0].guid not in known
         ]
+        if unseen and state.primed:
+            # an item given before under another guid, unchanged, is not new (`ingest` drops it
+            # too): dropped before its article page is fetched or its story looked up
+            keys = [(i.canonical_url, i.title, i.summary) for i, _ in unseen]
+            stored = await self.store.run(Store.stored_unchanged, feed.id, keys)
+            if stored:
+                unseen = [p for p, key in zip(unseen, keys, strict=True) if key not in stored]
         if self.watches_loading is not None and state.primed:
             # shielded: a poll cancelled while it waits must not cancel the filing
             self.watches = await asyncio.shield(self.watches_loading)

@@ -4,9 +4,11 @@ lookup names; a first poll looks nothing up."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from store import ItemRecord
+from watchers.feed_dates import plausible
 from watchers.items import Item
 from watchers.stories import HELD, StoryIndex
 from watchers.story_sketch import Sketch
@@ -21,8 +23,10 @@ def records_of(
     The records come in the order the items were published (undated ones last, as listed): a
     feed lists its newest first, but of two stages of one event in one answer the earlier is
     the news and the later its follow-up. A guid repeated in the answer is one item, the first,
-    as the store keeps it. A first poll (`alert` false) records its items as their own
-    stories: none of them alerts, so none is worth a title vector."""
+    as the store keeps it; its date as `plausible` takes it. A first poll (`alert` false)
+    records its items as their own stories: none of them alerts, so none is worth a title
+    vector."""
+    items = [(replace(i, published=plausible(i.published, now)), facts) for i, facts in items]
     ordered = sorted(items, key=lambda pair: (pair[0].published is None, pair[0].published or now))
     first: dict[str, tuple[Item, ItemFacts]] = {}
     for item, facts in ordered:
