@@ -40,6 +40,7 @@ _FORMS = [form.rstrip("$") for forms in STAGES.values() for form in forms]
         ("Экспортеру предъявили обвинение", "Экспортеру дали условный срок"),
         ("元社長を起訴", "元社長に執行猶予付き判決"),
         ("漁業交渉が開始", "漁業交渉が妥結"),
+        ("Visa-free exchange talks begin in Tokyo", "Visa-free exchange talks end in Tokyo"),
         ("改正法案が衆院で審議入り", "改正法が成立"),
         ("改正法案 あす成立へ", "改正法が成立"),
     ],

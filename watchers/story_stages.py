@@ -60,10 +60,10 @@ STAGES: Mapping[str, tuple[str, ...]] = {
         "交渉入り", "出発",
     ),
     "course:2": (  # ended: an agreement, a breakdown, a signature
-        "agree$", "agrees$", "agreed$", "conclude", "clinch", "ended$", "ends$", "talks collapse",
-        "broke down", "breaks down", "signed$", "signs$", "согласова", "договорил", "заверши",
-        "закончил", "подписал", "сорвал", "妥結", "合意", "決裂", "物別れ", "終了", "閉幕", "調印",
-        "署名",
+        "agree$", "agrees$", "agreed$", "conclude", "clinch", "end$", "ended$", "ends$",
+        "talks collapse", "broke down", "breaks down", "signed$", "signs$", "согласова",
+        "договорил", "заверши", "закончил", "подписал", "сорвал", "妥結", "合意", "決裂", "物別れ",
+        "終了", "閉幕", "調印", "署名",
     ),
     "search:1": (  # missing, sought
         "missing", "search", "lost contact", "unaccounted", "пропал", "пропавш", "ищут", "поиск",
