@@ -172,6 +172,11 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Японский суд дал условный срок экспортеру", {"court", "drills"}, set()),
         ("Артиллеристы поразили условные цели на Кунашире", {"drills"}, set()),
         ("千島列島・新知島で露研究者2人が不明", {"search"}, set()),
+        # an inspector is no visit; a term of imprisonment is a verdict; consultations are talks
+        ("Ex-fisheries inspector jailed for taking bribes", {"court"}, set()),
+        ("元漁業監督官に懲役9年", {"court"}, set()),
+        ("Japan, Russia hold consultations on fishing", {"talks"}, set()),
+        ("Консультации по рыболовству завершились в Токио", {"talks"}, set()),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:
@@ -466,6 +471,18 @@ def test_a_join_across_languages_does_not_hang_on_string_hashing(seed: str) -> N
         check=True,
     )
     assert ran.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Japan, Russia discuss resuming visa-free exchanges",
+        "Консультации по безвизовым обменам завершились без договоренностей",
+        "ビザなし交流　日ロ協議は合意至らず",
+    ],
+)
+def test_the_visa_free_exchanges_are_the_islands_news(title: str) -> None:
+    assert sketch(title, "").local
 
 
 def test_a_town_named_by_both_does_not_make_one_event() -> None:

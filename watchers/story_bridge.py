@@ -59,7 +59,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "митинги против", "пикет", "抗議", "呼び出", "召致",
     ),
     "visit": (
-        "visit", "inspect", "tour$", "tours$", "toured$", "посет", "посещ", "визит", "осмотр",
+        "visit", "inspect$", "inspects$", "inspected$", "inspecting$", "inspection$", "tour$",
+        "tours$", "toured$", "посет", "посещ", "визит", "осмотр",
         "побывал", "訪問", "視察", "訪れ",
     ),
     "seizure": (
@@ -158,7 +159,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "閉鎖", "closure", "закрыти",
     ),
     "talks": (
-        "talks$", "negotiat", "summit", "переговор", "саммит", "会談", "交渉", "協議",
+        "talks$", "consultations$", "negotiat", "summit", "переговор", "консультаци", "саммит",
+        "会談", "交渉", "協議",
     ),
     "fishing": (
         "harvest", "fishing season", "kelp", "промысел", "промысл", "ламинари", "解禁", "出漁",
@@ -187,9 +189,9 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "election": ("election", "elect$", "elected$", "vote", "выбор", "голосова", "選挙", "投票"),
     "court": ("court$", "courts$", "fined$", "sentenc", "suspended term", "prison term",
-              "jail term", "суд$", "суде$", "штраф", "оштраф", "приговор", "условный срок",
-              "условного срока", "условному сроку",
-              "裁判", "判決", "罰金", "執行猶予"),
+              "jail term", "jailed$", "суд$", "суде$", "штраф", "оштраф", "приговор",
+              "условный срок", "условного срока", "условному сроку",
+              "裁判", "判決", "罰金", "執行猶予", "懲役", "禁錮"),
 }  # fmt: skip
 
 # People and places that outlets of every language name, by the forms their names take.
@@ -266,6 +268,14 @@ KURILS: Mapping[str, tuple[str, ...]] = {
         "千島",
         "北方領土",
         "北方四島",
+        # the visa-free exchanges are with the islands alone
+        "visa free exchange",
+        "безвизовых обмен",
+        "безвизовые обмен",
+        "безвизовым обмен",
+        "безвизового обмен",
+        "ビザなし交流",
+        "ビザなし渡航",
     ),
 }
 
