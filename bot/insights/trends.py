@@ -110,7 +110,9 @@ def query_range(now: datetime, tz: tzinfo, days: int) -> tuple[datetime, datetim
 
 @dataclass(frozen=True, slots=True)
 class Trend:
-    """Stories per local day over a period, in stacked series, and the period before's total."""
+    """Stories per local day over a period, in stacked series, and the period before's total:
+    that period's stories up to the same time of day as now, so that a period that ends now
+    (today so far) is set against as long a span of the one before, not against whole days."""
 
     days: tuple[date, ...]
     series: tuple[tuple[str, tuple[int, ...]], ...]  # (key, count per day), bottom first
@@ -167,9 +169,12 @@ def build_trend(
 
     By outlet, the `top` busiest outlets are series of their own and the rest one "other".
     """
-    today = now.astimezone(tz).date()
+    local_now = now.astimezone(tz)
+    today = local_now.date()
     first = today - timedelta(days=days - 1)
     before = first - timedelta(days=days)
+    # the same local time of day, `days` days back (aware arithmetic keeps the wall clock)
+    cut = local_now - timedelta(days=days)
     window = [first + timedelta(days=n) for n in range(days)]
     index = {day: n for n, day in enumerate(window)}
     previous = 0
@@ -178,7 +183,8 @@ def build_trend(
     for point in points:
         local = point.at.astimezone(tz).date()
         if before <= local < first:
-            previous += 1
+            if point.at < cut:  # later on that day is beyond the span compared
+                previous += 1
         elif local in index:
             current.append((index[local], _key(point, by, topics)))
     if by == "outlet":
@@ -216,15 +222,19 @@ def change_text(trend: Trend, lang: str, days: int) -> str:
     tr = texts(lang)
     change = trend.change
     if change is None:
-        return tr._("none in the {days} days before", days=days) if trend.total else ""
+        if not trend.total:
+            return ""
+        return tr._("none in the {days} days before, to the same time of day", days=days)
     pct = round(abs(change) * 100)
     if pct == 0:
-        return tr._("as many as the {days} days before", days=days)
+        return tr._("as many as the {days} days before, to the same time of day", days=days)
     # the per cent sign goes in with the number: a "%" in a msgid reads as a printf format
     values = {"pct": f"{pct}%", "days": days, "prev": trend.previous_total}
     if change > 0:
-        return tr._("up {pct} on the {days} days before ({prev})", **values)
-    return tr._("down {pct} on the {days} days before ({prev})", **values)
+        return tr._(
+            "up {pct} on the {days} days before, to the same time of day ({prev})", **values
+        )
+    return tr._("down {pct} on the {days} days before, to the same time of day ({prev})", **values)
 
 
 def caption(trend: Trend, *, title: str, lang: str, titles: dict[str, str] | None = None) -> str:
