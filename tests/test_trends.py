@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.i18n import texts
 from bot.insights.spikes import SpikeRule, detect, window_counts
 from bot.insights.trends import (
     MAX_CAPTION,
@@ -219,6 +220,12 @@ def test_script_lang_and_trend_arguments() -> None:
         parse_trend_args(["14d"], ids, "kuril")
     with pytest.raises(TrendArgError, match="not a topic; write one of kuril, peace-treaty"):
         parse_trend_args(["kurils"], ids, "kuril")
+    many = [f"topic-{n:04}" for n in range(2000)]
+    with pytest.raises(TrendArgError) as error:
+        parse_trend_args(["kurils"], many, "topic-0000")
+    text = error.value.text(texts("en"))
+    assert "write one of topic-0000, topic-0001," in text and "topic-0019, … (+1980)" in text
+    assert len(text) < 1000  # the ids of every topic were one reply of dozens of messages
 
 
 def test_the_weekly_report_and_a_spike_notice() -> None:

@@ -68,6 +68,13 @@ def script_lang(title: str) -> str:
 BY = {"languages": "lang", "lang": "lang", "outlets": "outlet", "sources": "outlet"}
 
 
+def some_of(ids: Sequence[str], most: int = 20) -> str:
+    """The first `most` ids, then how many more (/topics lists them): a config of thousands
+    of topics must not make an error message dozens of messages long."""
+    shown = ", ".join(ids[:most])
+    return shown if len(ids) <= most else f"{shown}, … (+{len(ids) - most})"
+
+
 def parse_trend_args(
     args: Sequence[str], topic_ids: Sequence[str], default_topic: str
 ) -> tuple[str, int, str]:
@@ -92,7 +99,7 @@ def parse_trend_args(
                     " outlets to stack by outlet rather than language (/trend kuril 30d)"
                 ),
                 value=quoted(arg),
-                topics=", ".join(topic_ids),
+                topics=some_of(topic_ids),
             )
     return topic or default_topic, days or 30, by or "lang"
 
