@@ -551,6 +551,13 @@ async def test_start_and_topics_of_thousands_of_topics_are_one_message_each(bot:
         assert [b["text"] for b in rows[PER_PAGE]] == ["◀", "1/100", "▶"]
     ru = await bot.say("/topics", language_code="ru")
     assert re.search(r"… и ещё \d+ тем", ru)
+    # a wrong id is answered with some of the valid ones, in one message
+    for command in ("/subscribe nope", "/unsubscribe nope"):
+        sent = len(bot.api.sent_messages(USER))
+        answer = await bot.say(command)
+        assert "Unknown topic" in answer and "… (+1980: /topics)" in answer
+        await bot.say("/help")  # the reply to a later command follows it directly
+        assert len(bot.api.sent_messages(USER)) == sent + 2, command
 
 
 @given(count=st.integers(0, 300), page=st.integers(-3, 40))
