@@ -257,6 +257,23 @@ def test_the_weekly_report_and_a_spike_notice() -> None:
     assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "6 изданий" in notice[4]
 
 
+def test_a_weekly_report_of_many_topics_draws_the_busiest_and_the_rest_as_other() -> None:
+    # a chat of 40 topics (/subscribe all): a series each made a legend of 10 rows over bars
+    # squashed to a sliver; now the 5 busiest are series and the rest one "other"
+    topics = [f"t{n:02}" for n in range(40)]
+    points = [
+        point(100 * n + k, NOW - (k + 1) * H, topics=(topic,))
+        for n, topic in enumerate(topics)
+        for k in range(1 + n % 7)
+    ]
+    titles = {t: t.upper() for t in topics}
+    chart, text = weekly_report(points, now=NOW, tz=TOKYO, topics=topics, titles=titles, lang="en")
+    assert len(chart.series) == 6 and chart.series[-1][0] == "other"
+    assert all(n == 7 for _, n in chart.totals()[:5]) and chart.total == len(points)
+    assert "T06: <b>7</b>" in text and "T00: <b>1</b>" in text  # the caption names each
+    assert visible_length(text) <= MAX_CAPTION
+
+
 @given(st.lists(st.text(min_size=0, max_size=1500), min_size=1, max_size=8))
 def test_fit_keeps_captions_under_telegrams_limit(lines: list[str]) -> None:
     import html

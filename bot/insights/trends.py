@@ -26,7 +26,7 @@ from store import StoryPoint
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
 LANG_ORDER = ("ru", "ja", "en", "other")
-TOP_OUTLETS = 5  # outlets drawn on their own; the rest are "other"
+TOP_OUTLETS = 5  # outlets (or topics) drawn on their own; the rest are "other"
 MAX_CAPTION = 1024  # Telegram's limit, in UTF-16 code units of the visible text
 
 _JA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
@@ -174,7 +174,8 @@ def build_trend(
 ) -> Trend:
     """Count `points` (read with `query_range`) per local day of the last `days` days.
 
-    By outlet, the `top` busiest outlets are series of their own and the rest one "other".
+    By outlet or topic, the `top` busiest are series of their own and the rest one "other"
+    (a chart's legend has room for a few).
     """
     local_now = now.astimezone(tz)
     today = local_now.date()
@@ -194,7 +195,7 @@ def build_trend(
                 previous += 1
         elif local in index:
             current.append((index[local], _key(point, by, topics)))
-    if by == "outlet":
+    if by in ("outlet", "topic"):
         ranked = Counter(key for _, key in current).most_common()
         kept = {key for key, _ in ranked[:top]} if len(ranked) > top + 1 else {k for k, _ in ranked}
         current = [(n, key if key in kept else "other") for n, key in current]
