@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -270,8 +271,20 @@ def test_a_weekly_report_of_many_topics_draws_the_busiest_and_the_rest_as_other(
     chart, text = weekly_report(points, now=NOW, tz=TOKYO, topics=topics, titles=titles, lang="en")
     assert len(chart.series) == 6 and chart.series[-1][0] == "other"
     assert all(n == 7 for _, n in chart.totals()[:5]) and chart.total == len(points)
-    assert "T06: <b>7</b>" in text and "T00: <b>1</b>" in text  # the caption names each
     assert visible_length(text) <= MAX_CAPTION
+    # the caption: the busiest topics that fit, in their order, how many more, and the top
+    # stories (all 40 topics' lines used to push the top stories off the caption's end)
+    lines = text.splitlines()
+    listed = [line for line in lines if re.match(r"T\d\d: <b>", line)]
+    counts = [int(re.findall(r"<b>(\d+)</b>", line)[0]) for line in listed]
+    busiest = sorted((1 + n % 7 for n in range(40)), reverse=True)
+    assert 5 <= len(listed) < 40 and sorted(counts, reverse=True) == busiest[: len(listed)]
+    assert listed == sorted(listed)  # in the chat's order of topics
+    more = next(line for line in lines if line.startswith("… and"))
+    assert more == f"… and {40 - len(listed)} more topics"
+    assert "<b>Top stories (by outlets)</b>" in lines and lines[-1].startswith("5. <a")
+    few = weekly_report(points, now=NOW, tz=TOKYO, topics=topics[:3], titles=titles, lang="ru")
+    assert "T02: <b>3</b>" in few[1] and "… " not in few[1]  # no cut when all fit
 
 
 @given(st.lists(st.text(min_size=0, max_size=1500), min_size=1, max_size=8))

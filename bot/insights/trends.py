@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from babel.dates import format_date
 
 from bot.delivery.plan import SettingError
-from bot.i18n import N_, quoted, texts
+from bot.i18n import N_, Texts, quoted, texts
 from bot.operator.export import spreadsheet_cell
 from store import StoryPoint
 
@@ -333,6 +333,10 @@ def top_stories(points: Sequence[StoryPoint], top: int = 5) -> list[StoryPoint]:
     return sorted(points, key=lambda p: (-p.outlets, p.at, p.story_id))[:top]
 
 
+def more_topics(tr: Texts, n: int) -> str:
+    return tr.ngettext("… and {n} more topic", "… and {n} more topics", n)
+
+
 def weekly_report(
     points: Sequence[StoryPoint],
     *,
@@ -357,23 +361,42 @@ def weekly_report(
             zone=chart.tz_name,
         )
     ]
+    per_topic: list[tuple[int, str]] = []  # (stories this week, its line)
     for topic in topics:
         mine = build_trend(
             [p for p in points if topic in p.topics], now=now, tz=tz, days=days, by="lang"
         )
         change = change_text(mine, lang, days)
-        lines.append(
-            f"{html.escape(titles.get(topic, topic))}: <b>{mine.total}</b>"
-            + (f" ({change})" if change else "")
+        per_topic.append(
+            (
+                mine.total,
+                f"{html.escape(titles.get(topic, topic))}: <b>{mine.total}</b>"
+                + (f" ({change})" if change else ""),
+            )
         )
     week = [p for p in points if first <= p.at.astimezone(tz).date() <= last]
     best = top_stories(week, top)
     if best:
-        lines.append("")
-        lines.append(tr._("<b>Top stories (by outlets)</b>"))
-        lines.extend(_story_line(n, p, lang) for n, p in enumerate(best, 1))
+        tail = ["", tr._("<b>Top stories (by outlets)</b>")]
+        tail.extend(_story_line(n, p, lang) for n, p in enumerate(best, 1))
     else:
-        lines.append(tr._("No stories in this period."))
+        tail = [tr._("No stories in this period.")]
+    # too many topics for the caption: the busiest (in their order) and how many more, so
+    # that the top stories are not the lines cut
+    shown, more = list(range(len(per_topic))), []
+    room = MAX_CAPTION - visible_length("\n".join(lines + tail))
+    sizes = [visible_length(line) + 1 for _, line in per_topic]
+    if sum(sizes) > room:
+        used = visible_length(more_topics(tr, len(per_topic))) + 1
+        kept: list[int] = []
+        for n in sorted(shown, key=lambda n: -per_topic[n][0]):  # stable: earlier of equals
+            if kept and used + sizes[n] > room:
+                break
+            kept.append(n)
+            used += sizes[n]
+        shown = sorted(kept)
+        more = [more_topics(tr, len(per_topic) - len(shown))]
+    lines += [per_topic[n][1] for n in shown] + more + tail
     return chart, fit("\n".join(lines))
 
 
