@@ -409,7 +409,14 @@ def watch_change_cpu(count: int) -> None:
         _store_with_watches(folder / "kw.db", count)
         store = await AsyncStore(folder / "kw.db").open()
         watches = Watches()
-        for label in ("load, word forms looked up, keys chosen", "load, forms and keys kept"):
+        labels = (
+            "load, word forms looked up, keys chosen",
+            "load, forms and keys kept",
+            "load after a code change to the keys: forms kept, keys chosen again",
+        )
+        for label in labels:
+            if label.startswith("load after"):  # as a new FILING_VERSION finds them
+                await store.run(lambda s: s.db.execute("UPDATE watches SET filed_by = 'older'"))
             start, cpu = time.perf_counter(), time.process_time()
             await watches.load(store)
             print(

@@ -388,7 +388,7 @@ def trend(
     print(
         f"{topic}: {chart.total} stories in {days} days to {chart.days[-1]} ({chart.tz_name});"
         f" busiest day {busiest[0] if busiest else '-'} ({busiest[1] if busiest else 0});"
-        f" {chart.previous_total} in the {days} days before"
+        f" {chart.previous_total} in the {days} days before, to the same time of day"
         + ("" if change is None else f" ({change:+.0%})"),
         file=out,
     )

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from telegram import InlineKeyboardButton
 
 from bot.config import Config
+from bot.insights.trends import visible_length
 from bot.telegram.chat import BotContext, install, set_commands
 from bot.telegram.pages import PER_PAGE, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS
@@ -519,6 +520,44 @@ async def test_a_keyboard_of_more_topics_or_sources_than_a_message_holds_turns_p
     await _turn_pages(bot, "/sources", "src:feed-000")
     assert await bot.store.run(Store.subscriptions, USER) == ["topic-023"]
     assert await bot.store.run(Store.muted_sources, USER) == ["feed-023"]
+
+
+THOUSANDS = {f"topic-{n:04}": {"title": f"Topic {n}", "query": f"word{n}"} for n in range(2000)}
+
+
+@pytest.mark.parametrize("bot", [THOUSANDS], indirect=True)
+async def test_start_and_topics_of_thousands_of_topics_are_one_message_each(bot: Bot) -> None:
+    # the text lists the chat's own topics first and a bounded number of the others; the
+    # keyboard's pages hold them all (their list used to come as dozens of messages)
+    assert "Subscribed" in await bot.say("/subscribe topic-1500")
+    for command in ("/topics", "/start"):
+        sent = len(bot.api.calls_of("sendMessage"))
+        bot.api.push_message(USER, command)
+        await bot.api.wait_for_async(
+            lambda sent=sent: any(
+                "reply_markup" in c.params for c in bot.api.calls_of("sendMessage")[sent:]
+            ),
+            10,
+            "the keyboard",
+        )
+        [call] = bot.api.calls_of("sendMessage")[sent:]
+        text = call.params["text"]
+        assert visible_length(text) <= 4096, command
+        assert "✅ <code>topic-1500</code> — Topic 1500" in text
+        assert "• <code>topic-0000</code> — Topic 0" in text
+        more = re.search(r"… and (\d+) more topics", text)
+        assert more is not None and int(more.group(1)) + text.count("<code>topic-") == 2000
+        rows = _keyboard(bot, call.response["result"]["message_id"])
+        assert [b["text"] for b in rows[PER_PAGE]] == ["◀", "1/100", "▶"]
+    ru = await bot.say("/topics", language_code="ru")
+    assert re.search(r"… и ещё \d+ тем", ru)
+    # a wrong id is answered with some of the valid ones, in one message
+    for command in ("/subscribe nope", "/unsubscribe nope"):
+        sent = len(bot.api.sent_messages(USER))
+        answer = await bot.say(command)
+        assert "Unknown topic" in answer and "… (+1980: /topics)" in answer
+        await bot.say("/help")  # the reply to a later command follows it directly
+        assert len(bot.api.sent_messages(USER)) == sent + 2, command
 
 
 @given(count=st.integers(0, 300), page=st.integers(-3, 40))

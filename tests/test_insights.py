@@ -134,7 +134,13 @@ async def test_trend_answers_with_a_png_and_a_caption_that_matches_the_store(bot
     before = {today - timedelta(days=n) for n in range(30, 60)}
     local = [at.astimezone(TOKYO).date() for at, _, topics in stories if "kuril" in topics]
     total = sum(day in days for day in local)
-    previous = sum(day in before for day in local)
+    # the 30 days before up to the same time of day as now (Tokyo keeps no summer time)
+    cut = T0 - timedelta(days=30)
+    previous = sum(
+        at.astimezone(TOKYO).date() in before and at < cut
+        for at, _, topics in stories
+        if "kuril" in topics
+    )
     counts = {day: local.count(day) for day in days}
     busiest = max(counts.values())
     text = params["caption"]
@@ -198,7 +204,10 @@ async def test_a_weekly_report_comes_once_at_its_time(bot: Harness) -> None:
     assert Image.open(io.BytesIO(data)).size == (WIDTH, HEIGHT)
     lines = params["caption"].splitlines()
     assert lines[0] == "<b>Weekly report</b> 21 Nov–27 Nov (Asia/Tokyo)"
-    assert lines[1] == "Kuril Islands: <b>8</b> (up 14% on the 7 days before (7))"
+    assert (
+        lines[1]
+        == "Kuril Islands: <b>8</b> (up 14% on the 7 days before, to the same time of day (7))"
+    )
     assert lines[4].startswith('1. <a href="https://tass.example/0">Missiles on Iturup</a>')
     assert lines[4].endswith("TASS, 2 outlets")
     assert await insights.send_reports() == 0  # once

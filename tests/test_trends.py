@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.i18n import texts
 from bot.insights.spikes import SpikeRule, detect, window_counts
 from bot.insights.trends import (
     MAX_CAPTION,
@@ -129,9 +131,11 @@ def test_stories_per_local_day_with_the_period_before() -> None:
         point(2, datetime(2026, 11, 26, 15, 0, tzinfo=UTC), "Курилы"),  # 00:00 on the 27th
         point(3, datetime(2026, 11, 27, 1, 0, tzinfo=UTC), "北方領土"),
         point(4, datetime(2026, 11, 20, 16, 0, tzinfo=UTC)),  # the 21st: first day of 7
-        point(5, datetime(2026, 11, 20, 14, 0, tzinfo=UTC)),  # the 20th: the week before
+        point(5, datetime(2026, 11, 20, 2, 0, tzinfo=UTC)),  # the 20th: the week before
         point(6, datetime(2026, 11, 14, 0, 0, tzinfo=UTC)),  # the 14th: the week before
         point(7, datetime(2026, 11, 13, 0, 0, tzinfo=UTC)),  # too old for either
+        # 23:00 on the 20th: later in its day than now (12:00) is in today, so not compared
+        point(8, datetime(2026, 11, 20, 14, 0, tzinfo=UTC)),
     ]
     trend = build_trend(points, now=NOW, tz=TOKYO, days=7)
     assert trend.days[0] == date(2026, 11, 21) and trend.days[-1] == date(2026, 11, 27)
@@ -144,7 +148,7 @@ def test_stories_per_local_day_with_the_period_before() -> None:
     assert (trend.total, trend.previous_total, trend.busiest) == (4, 2, (date(2026, 11, 27), 2))
     assert trend.change == 1.0
     text = caption(trend, title="Kuril Islands", lang="en")
-    assert "Stories: <b>4</b> (up 100% on the 7 days before (2))" in text
+    assert "Stories: <b>4</b> (up 100% on the 7 days before, to the same time of day (2))" in text
     assert "Busiest day: Fri 27 Nov, 2 stories" in text
     assert "By language: Russian 1, Japanese 1, English 2" in text
     assert "Asia/Tokyo" in text
@@ -152,10 +156,28 @@ def test_stories_per_local_day_with_the_period_before() -> None:
     assert since == datetime(2026, 11, 14, tzinfo=TOKYO) and until == NOW
 
 
+def test_a_morning_is_compared_with_the_same_hours_of_the_period_before() -> None:
+    # 12:00 in Tokyo: today so far had 3 stories, as had the same day a week ago by 12:00;
+    # that day's afternoon (5 more) is not yet comparable, so it is no drop
+    week_ago = NOW - 7 * D
+    points = [point(n, NOW - n * H) for n in range(1, 4)]
+    points += [point(10 + n, week_ago - n * H) for n in range(1, 4)]
+    points += [point(20 + n, week_ago + n * H) for n in range(1, 6)]
+    trend = build_trend(points, now=NOW, tz=TOKYO, days=7)
+    assert (trend.total, trend.previous_total, trend.change) == (3, 3, 0.0)
+    text = caption(trend, title="Kuril Islands", lang="en")
+    assert "(as many as the 7 days before, to the same time of day)" in text
+    # a story exactly at the same time a week ago is after the span, as one now is after it
+    edge = build_trend([point(1, week_ago)], now=NOW, tz=TOKYO, days=7)
+    assert edge.previous_total == 0
+
+
 def test_captions_in_russian_and_japanese_and_without_stories() -> None:
     trend = build_trend([point(1, NOW - H)], now=NOW, tz=TOKYO, days=30)
     ru = caption(trend, title="Курилы", lang="ru")
-    assert "Новостей: <b>1</b> (за 30 дн. до того не было)" in ru and "пт 27.11" in ru
+    assert (
+        "Новостей: <b>1</b> (за 30 дн. до того к тому же часу не было)" in ru and "пт 27.11" in ru
+    )
     ja = caption(trend, title="北方領土", lang="ja")
     assert "記事数: <b>1</b>" in ja and "11月27日（金）" in ja and "英語 1" in ja
     empty = build_trend([], now=NOW, tz=TOKYO, days=7)
@@ -199,6 +221,12 @@ def test_script_lang_and_trend_arguments() -> None:
         parse_trend_args(["14d"], ids, "kuril")
     with pytest.raises(TrendArgError, match="not a topic; write one of kuril, peace-treaty"):
         parse_trend_args(["kurils"], ids, "kuril")
+    many = [f"topic-{n:04}" for n in range(2000)]
+    with pytest.raises(TrendArgError) as error:
+        parse_trend_args(["kurils"], many, "topic-0000")
+    text = error.value.text(texts("en"))
+    assert "write one of topic-0000, topic-0001," in text and "topic-0019, … (+1980)" in text
+    assert len(text) < 1000  # the ids of every topic were one reply of dozens of messages
 
 
 def test_the_weekly_report_and_a_spike_notice() -> None:
@@ -215,8 +243,10 @@ def test_the_weekly_report_and_a_spike_notice() -> None:
     assert dict(chart.totals()) == {"kuril": 2, "peace-treaty": 1}
     lines = text.splitlines()
     assert lines[0] == "<b>Weekly report</b> 21 Nov–27 Nov (Asia/Tokyo)"
-    assert lines[1] == "Kuril Islands: <b>2</b> (up 100% on the 7 days before (1))"
-    assert lines[2] == "Peace treaty: <b>1</b> (none in the 7 days before)"
+    assert lines[1] == (
+        "Kuril Islands: <b>2</b> (up 100% on the 7 days before, to the same time of day (1))"
+    )
+    assert lines[2] == "Peace treaty: <b>1</b> (none in the 7 days before, to the same time of day)"
     assert lines[5].startswith('1. <a href="https://x.example/2">Motegi: talks &lt;go&gt; on</a>')
     assert lines[5].endswith("— TASS, 6 outlets") and lines[6].startswith("2. <a")
     assert lines[7] == "3. Kyodo: visit — TASS, 1 outlet"
@@ -226,6 +256,35 @@ def test_the_weekly_report_and_a_spike_notice() -> None:
     assert notice[0] == "📈 Всплеск: Kuril Islands"
     assert notice[1] == "9 новостей за 6 часов (обычно 1.2 ± 0.5)."
     assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "6 изданий" in notice[4]
+
+
+def test_a_weekly_report_of_many_topics_draws_the_busiest_and_the_rest_as_other() -> None:
+    # a chat of 40 topics (/subscribe all): a series each made a legend of 10 rows over bars
+    # squashed to a sliver; now the 5 busiest are series and the rest one "other"
+    topics = [f"t{n:02}" for n in range(40)]
+    points = [
+        point(100 * n + k, NOW - (k + 1) * H, topics=(topic,))
+        for n, topic in enumerate(topics)
+        for k in range(1 + n % 7)
+    ]
+    titles = {t: t.upper() for t in topics}
+    chart, text = weekly_report(points, now=NOW, tz=TOKYO, topics=topics, titles=titles, lang="en")
+    assert len(chart.series) == 6 and chart.series[-1][0] == "other"
+    assert all(n == 7 for _, n in chart.totals()[:5]) and chart.total == len(points)
+    assert visible_length(text) <= MAX_CAPTION
+    # the caption: the busiest topics that fit, in their order, how many more, and the top
+    # stories (all 40 topics' lines used to push the top stories off the caption's end)
+    lines = text.splitlines()
+    listed = [line for line in lines if re.match(r"T\d\d: <b>", line)]
+    counts = [int(re.findall(r"<b>(\d+)</b>", line)[0]) for line in listed]
+    busiest = sorted((1 + n % 7 for n in range(40)), reverse=True)
+    assert 5 <= len(listed) < 40 and sorted(counts, reverse=True) == busiest[: len(listed)]
+    assert listed == sorted(listed)  # in the chat's order of topics
+    more = next(line for line in lines if line.startswith("… and"))
+    assert more == f"… and {40 - len(listed)} more topics"
+    assert "<b>Top stories (by outlets)</b>" in lines and lines[-1].startswith("5. <a")
+    few = weekly_report(points, now=NOW, tz=TOKYO, topics=topics[:3], titles=titles, lang="ru")
+    assert "T02: <b>3</b>" in few[1] and "… " not in few[1]  # no cut when all fit
 
 
 @given(st.lists(st.text(min_size=0, max_size=1500), min_size=1, max_size=8))

@@ -3,7 +3,9 @@ kept for them, changed in place, and a popular query's owners all found in the s
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +62,40 @@ async def test_watches_load_with_cached_forms_and_change_in_place(tmp_path: Path
         assert "итурупе" in cached["итуруп"]  # the new word's forms, cached for the next start
         watches.remove(added)
         assert index.match({"title": "Zyxwvutan"}) == []
+    finally:
+        await store.close()
+
+
+async def test_watch_and_unwatch_while_the_stored_watches_are_filed(tmp_path: Path) -> None:
+    # at a start the stored watches are filed on a thread (tens of seconds for 100,000);
+    # an /unwatch meanwhile went to the index being replaced, so the removed watch went on
+    # alerting until the next start
+    store = await _store_of_chats(tmp_path, range(1, 3))
+    try:
+        now = datetime.now(UTC)
+        gone = await store.run(Store.add_watch, 1, "Zyxwvutan", now=now, limit=10)
+        kept = await store.run(Store.add_watch, 2, "Qwertyan", now=now, limit=10)
+        assert gone is not None and kept is not None
+        watches = Watches()
+        gate = threading.Event()
+        # the store's one thread held, so the filing waits for its read of the watches
+        held = asyncio.ensure_future(store.run(lambda _: gate.wait(30)))
+        loading = asyncio.create_task(watches.load(store))
+        await asyncio.sleep(0)  # the load has asked for the watches
+
+        async def unwatch() -> None:  # as /unwatch does: the store first, then the index
+            removed = await store.run(Store.remove_watch, 1, 1)
+            assert removed == gone
+            await watches.changed(store, None, removed)
+
+        removing = asyncio.create_task(unwatch())
+        added = Watch(99, 2, "Asdfghan")  # and a /watch meanwhile
+        adding = asyncio.create_task(watches.changed(store, added, None))
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(held, loading, removing, adding)
+        found = watches.index.match({"title": "Zyxwvutan, Qwertyan and Asdfghan"})
+        assert [m.topic_id for m in found] == [kept.topic_id, "@w99"]
     finally:
         await store.close()
 

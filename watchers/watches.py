@@ -98,31 +98,47 @@ class Watches:
         self.index = KeptIndex(learn=True)
         self._known: set[str] = set()  # the Russian words whose forms the store has
         self._changing = asyncio.Lock()
+        # /watch and /unwatch while a load files the stored watches (for tens of seconds):
+        # done to the index in use, and again to the load's index as it replaces it
+        self._meanwhile: list[tuple[Watch, Node | None]] | None = None  # None: a removal
 
     async def load(self, store: AsyncStore) -> QueryIndex:
-        """File every stored watch (off the event loop); the index replaces the one before."""
+        """File every stored watch (off the event loop); the index replaces the one before.
+        /watch and /unwatch go on meanwhile, and are not lost."""
         async with self._changing:
             started = time.perf_counter()
+            self._meanwhile = []  # before the read: a change stored after it is replayed
             watches = await store.run(Store.filed_watches, FILING_VERSION)
             cached = await store.run(Store.word_forms)
             give_forms(cached.items())
             self._known = set(cached)
+        try:
             with frozen_after():
-                built = await asyncio.to_thread(_build, watches, self._known)
-            self.index = built.index
-            await self._remember(store, built.fresh)
-            log.info(
-                "watches: %d filed (%d distinct queries, %d of them under the keys the store"
-                " kept, %d for every item) in %.1f s",
-                len(self.index),
-                self.index.distinct,
-                built.restored,
-                len(self.index.always),
-                time.perf_counter() - started,
-            )
-            if built.filings:  # what the watches filed from their text are under, for next time
-                await store.run(Store.save_watch_filings, FILING_VERSION, built.filings)
-            return self.index
+                built = await asyncio.to_thread(_build, watches, set(self._known))
+            async with self._changing:
+                # a change stored before the read is in `built` already: both are idempotent
+                for watch, node in self._meanwhile:
+                    if node is None:
+                        built.index.remove(watch.query, watch.topic_id)
+                    else:
+                        built.index.add(watch.query, watch.topic_id, node)
+                self.index = built.index
+                self._meanwhile = None
+                await self._remember(store, built.fresh)
+        finally:  # a load that failed records nothing more
+            self._meanwhile = None
+        log.info(
+            "watches: %d filed (%d distinct queries, %d of them under the keys the store"
+            " kept, %d for every item) in %.1f s",
+            len(self.index),
+            self.index.distinct,
+            built.restored,
+            len(self.index.always),
+            time.perf_counter() - started,
+        )
+        if built.filings:  # what the watches filed from their text are under, for next time
+            await store.run(Store.save_watch_filings, FILING_VERSION, built.filings)
+        return self.index
 
     async def add(self, watch: Watch, store: AsyncStore) -> None:
         """File a new watch; the next item matched sees it."""
@@ -132,12 +148,16 @@ class Watches:
             if nodes[0] is None:
                 return
             self.index.add(watch.query, watch.topic_id, nodes[0])
+            if self._meanwhile is not None:
+                self._meanwhile.append((watch, nodes[0]))
             await self._remember(store, fresh)
             filing = [(watch.id, self.index.filing(watch.query))]
             await store.run(Store.save_watch_filings, FILING_VERSION, filing)
 
     def remove(self, watch: Watch) -> None:
         self.index.remove(watch.query, watch.topic_id)
+        if self._meanwhile is not None:
+            self._meanwhile.append((watch, None))
 
     async def changed(self, store: AsyncStore, added: Watch | None, removed: Watch | None) -> None:
         """/watch and /unwatch change the index in place (`BotContext.watches_changed`)."""
@@ -151,7 +171,7 @@ class Watches:
         chat's return files them again), and forget the cached forms of words no watch has."""
         async with self._changing:
             for watch in await store.run(Store.inactive_watches):
-                self.index.remove(watch.query, watch.topic_id)
+                self.remove(watch)
             self._known &= await store.run(Store.prune_word_forms, words)
 
     async def _remember(self, store: AsyncStore, fresh: dict[str, frozenset[str]]) -> None:

@@ -20,13 +20,13 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from babel.dates import format_date
 
 from bot.delivery.plan import SettingError
-from bot.i18n import N_, quoted, texts
+from bot.i18n import N_, Texts, quoted, texts
 from bot.operator.export import spreadsheet_cell
 from store import StoryPoint
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
 LANG_ORDER = ("ru", "ja", "en", "other")
-TOP_OUTLETS = 5  # outlets drawn on their own; the rest are "other"
+TOP_OUTLETS = 5  # outlets (or topics) drawn on their own; the rest are "other"
 MAX_CAPTION = 1024  # Telegram's limit, in UTF-16 code units of the visible text
 
 _JA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
@@ -68,6 +68,13 @@ def script_lang(title: str) -> str:
 BY = {"languages": "lang", "lang": "lang", "outlets": "outlet", "sources": "outlet"}
 
 
+def some_of(ids: Sequence[str], most: int = 20) -> str:
+    """The first `most` ids, then how many more (/topics lists them): a config of thousands
+    of topics must not make an error message dozens of messages long."""
+    shown = ", ".join(ids[:most])
+    return shown if len(ids) <= most else f"{shown}, … (+{len(ids) - most})"
+
+
 def parse_trend_args(
     args: Sequence[str], topic_ids: Sequence[str], default_topic: str
 ) -> tuple[str, int, str]:
@@ -92,7 +99,7 @@ def parse_trend_args(
                     " outlets to stack by outlet rather than language (/trend kuril 30d)"
                 ),
                 value=quoted(arg),
-                topics=", ".join(topic_ids),
+                topics=some_of(topic_ids),
             )
     return topic or default_topic, days or 30, by or "lang"
 
@@ -110,7 +117,9 @@ def query_range(now: datetime, tz: tzinfo, days: int) -> tuple[datetime, datetim
 
 @dataclass(frozen=True, slots=True)
 class Trend:
-    """Stories per local day over a period, in stacked series, and the period before's total."""
+    """Stories per local day over a period, in stacked series, and the period before's total:
+    that period's stories up to the same time of day as now, so that a period that ends now
+    (today so far) is set against as long a span of the one before, not against whole days."""
 
     days: tuple[date, ...]
     series: tuple[tuple[str, tuple[int, ...]], ...]  # (key, count per day), bottom first
@@ -165,11 +174,15 @@ def build_trend(
 ) -> Trend:
     """Count `points` (read with `query_range`) per local day of the last `days` days.
 
-    By outlet, the `top` busiest outlets are series of their own and the rest one "other".
+    By outlet or topic, the `top` busiest are series of their own and the rest one "other"
+    (a chart's legend has room for a few).
     """
-    today = now.astimezone(tz).date()
+    local_now = now.astimezone(tz)
+    today = local_now.date()
     first = today - timedelta(days=days - 1)
     before = first - timedelta(days=days)
+    # the same local time of day, `days` days back (aware arithmetic keeps the wall clock)
+    cut = local_now - timedelta(days=days)
     window = [first + timedelta(days=n) for n in range(days)]
     index = {day: n for n, day in enumerate(window)}
     previous = 0
@@ -178,10 +191,11 @@ def build_trend(
     for point in points:
         local = point.at.astimezone(tz).date()
         if before <= local < first:
-            previous += 1
+            if point.at < cut:  # later on that day is beyond the span compared
+                previous += 1
         elif local in index:
             current.append((index[local], _key(point, by, topics)))
-    if by == "outlet":
+    if by in ("outlet", "topic"):
         ranked = Counter(key for _, key in current).most_common()
         kept = {key for key, _ in ranked[:top]} if len(ranked) > top + 1 else {k for k, _ in ranked}
         current = [(n, key if key in kept else "other") for n, key in current]
@@ -216,15 +230,19 @@ def change_text(trend: Trend, lang: str, days: int) -> str:
     tr = texts(lang)
     change = trend.change
     if change is None:
-        return tr._("none in the {days} days before", days=days) if trend.total else ""
+        if not trend.total:
+            return ""
+        return tr._("none in the {days} days before, to the same time of day", days=days)
     pct = round(abs(change) * 100)
     if pct == 0:
-        return tr._("as many as the {days} days before", days=days)
+        return tr._("as many as the {days} days before, to the same time of day", days=days)
     # the per cent sign goes in with the number: a "%" in a msgid reads as a printf format
     values = {"pct": f"{pct}%", "days": days, "prev": trend.previous_total}
     if change > 0:
-        return tr._("up {pct} on the {days} days before ({prev})", **values)
-    return tr._("down {pct} on the {days} days before ({prev})", **values)
+        return tr._(
+            "up {pct} on the {days} days before, to the same time of day ({prev})", **values
+        )
+    return tr._("down {pct} on the {days} days before, to the same time of day ({prev})", **values)
 
 
 def caption(trend: Trend, *, title: str, lang: str, titles: dict[str, str] | None = None) -> str:
@@ -315,6 +333,10 @@ def top_stories(points: Sequence[StoryPoint], top: int = 5) -> list[StoryPoint]:
     return sorted(points, key=lambda p: (-p.outlets, p.at, p.story_id))[:top]
 
 
+def more_topics(tr: Texts, n: int) -> str:
+    return tr.ngettext("… and {n} more topic", "… and {n} more topics", n)
+
+
 def weekly_report(
     points: Sequence[StoryPoint],
     *,
@@ -339,23 +361,42 @@ def weekly_report(
             zone=chart.tz_name,
         )
     ]
+    per_topic: list[tuple[int, str]] = []  # (stories this week, its line)
     for topic in topics:
         mine = build_trend(
             [p for p in points if topic in p.topics], now=now, tz=tz, days=days, by="lang"
         )
         change = change_text(mine, lang, days)
-        lines.append(
-            f"{html.escape(titles.get(topic, topic))}: <b>{mine.total}</b>"
-            + (f" ({change})" if change else "")
+        per_topic.append(
+            (
+                mine.total,
+                f"{html.escape(titles.get(topic, topic))}: <b>{mine.total}</b>"
+                + (f" ({change})" if change else ""),
+            )
         )
     week = [p for p in points if first <= p.at.astimezone(tz).date() <= last]
     best = top_stories(week, top)
     if best:
-        lines.append("")
-        lines.append(tr._("<b>Top stories (by outlets)</b>"))
-        lines.extend(_story_line(n, p, lang) for n, p in enumerate(best, 1))
+        tail = ["", tr._("<b>Top stories (by outlets)</b>")]
+        tail.extend(_story_line(n, p, lang) for n, p in enumerate(best, 1))
     else:
-        lines.append(tr._("No stories in this period."))
+        tail = [tr._("No stories in this period.")]
+    # too many topics for the caption: the busiest (in their order) and how many more, so
+    # that the top stories are not the lines cut
+    shown, more = list(range(len(per_topic))), []
+    room = MAX_CAPTION - visible_length("\n".join(lines + tail))
+    sizes = [visible_length(line) + 1 for _, line in per_topic]
+    if sum(sizes) > room:
+        used = visible_length(more_topics(tr, len(per_topic))) + 1
+        kept: list[int] = []
+        for n in sorted(shown, key=lambda n: -per_topic[n][0]):  # stable: earlier of equals
+            if kept and used + sizes[n] > room:
+                break
+            kept.append(n)
+            used += sizes[n]
+        shown = sorted(kept)
+        more = [more_topics(tr, len(per_topic) - len(shown))]
+    lines += [per_topic[n][1] for n in shown] + more + tail
     return chart, fit("\n".join(lines))
 
 

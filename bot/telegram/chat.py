@@ -227,8 +227,13 @@ def _chosen(
     return known, unknown
 
 
+VALID_IDS = 20  # ids named in a reply to a wrong one; /topics has them all
+
+
 def _valid_ids(ctx: BotContext) -> str:
-    return ", ".join(f"<code>{esc(t)}</code>" for t in ctx.topic_ids())
+    ids = ctx.topic_ids()
+    shown = ", ".join(f"<code>{esc(t)}</code>" for t in ids[:VALID_IDS])
+    return shown if len(ids) <= VALID_IDS else f"{shown}, … (+{len(ids) - VALID_IDS}: /topics)"
 
 
 def _problem(tr: Texts, ctx: BotContext, unknown: Sequence[str]) -> str:

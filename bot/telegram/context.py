@@ -21,6 +21,10 @@ from store import AsyncStore, ChatPrefs, Store, Watch
 from watchers.clock import Clock, utcnow
 from watchers.topics.compile import Topic
 
+TOPIC_LINES = 30  # topics listed in /start's and /topics' text; the keyboard pages through all
+TOPIC_CHARS = 2000  # the list's HTML at most, so that /start's whole text is one message
+TOPIC_TITLE = 200  # a title longer than this is cut in the list (the button shows Telegram's cut)
+
 
 @dataclass
 class BotContext:
@@ -49,10 +53,40 @@ class BotContext:
         return {t.id: tr._(t.title) for t in self.topics}
 
     def topic_list(self, subscribed: Sequence[str] = (), tr: Texts = EN) -> str:
-        return "\n".join(
-            f"{'✅' if t.id in subscribed else '•'} <code>{esc(t.id)}</code> — {esc(tr._(t.title))}"
-            for t in self.topics
+        """A line per topic (✅ = subscribed) for /start and /topics. Of a config of many
+        topics, the subscribed first, at most `TOPIC_LINES` lines or `TOPIC_CHARS`
+        characters, then how many more the keyboard's pages hold: one message, not dozens."""
+        mine = set(subscribed)
+
+        def line(topic: Topic) -> str:
+            title = tr._(topic.title)
+            if len(title) > TOPIC_TITLE:
+                title = title[: TOPIC_TITLE - 1] + "…"
+            mark = "✅" if topic.id in mine else "•"
+            return f"{mark} <code>{esc(topic.id)}</code> — {esc(title)}"
+
+        every = [line(t) for t in self.topics]
+        if len(every) <= TOPIC_LINES and sum(len(one) + 1 for one in every) <= TOPIC_CHARS:
+            return "\n".join(every)
+        first = [t for t in self.topics if t.id in mine]
+        first += [t for t in self.topics if t.id not in mine]
+        lines: list[str] = []
+        size = 0
+        for topic in first[:TOPIC_LINES]:
+            shown = line(topic)
+            if lines and size + len(shown) > TOPIC_CHARS:
+                break
+            lines.append(shown)
+            size += len(shown) + 1
+        more = len(first) - len(lines)
+        lines.append(
+            tr.ngettext(
+                "… and {n} more topic: the buttons below show every topic, a page at a time.",
+                "… and {n} more topics: the buttons below show every topic, a page at a time.",
+                more,
+            )
         )
+        return "\n".join(lines)
 
     def chat_tz(self, prefs: ChatPrefs | None) -> tzinfo:
         return chat_tz(prefs, self.tz)
