@@ -674,3 +674,28 @@ async def test_a_chat_back_after_blocking_the_bot_gets_a_later_report_of_a_story
     # that has the story's alert gets no second one
     assert await store.run(rows, CHAT) == [("pending", "kyodo-1")]
     assert await store.run(rows, other) == [("pending", "1")]
+
+
+async def test_a_digest_of_many_messages_keeps_to_the_chats_limit(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await long_stories_for_a_digest(store, 60)  # five messages or so
+    bot_api.enforce_limits = True  # a burst of 3, then 1 a second, as Telegram answers
+    clock = Clock(datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC))
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        # a little under Telegram's 1 a second: the fake counts when a request arrives
+        settings = replace(FAST, limits=Limits(private_per_second=0.8))
+        worker = DeliveryWorker(store, bot, settings=settings, clock=clock)
+        task = asyncio.create_task(worker.run())
+        await bot_api.wait_for_async(
+            lambda: sum(m["text"].count("Story ") for m in bot_api.sent_messages(CHAT)) == 60,
+            20,
+            "the whole digest",
+        )
+        worker.stop()
+        await task
+    calls = bot_api.calls_of("sendMessage")
+    assert len(calls) >= 4 and [c.status for c in calls if not c.ok] == []  # no 429 met
+    assert [row[1] for row in await outbox(store)] == ["sent"] * 60
+    await store.close()

@@ -186,6 +186,21 @@ class DeliveryWorker:
             shown, rows = rows[:count], rows[count:]
             if not await self._send_one_digest(chat_id, shown, rows, silent=silent):
                 return
+            if rows and not await self._next_slot(chat_id):
+                # the chat's limit (or a stop) comes first: the rest wait for the chat's turn
+                await self.store.run(Store.release_claimed, [d.id for d in rows])
+                return
+
+    async def _next_slot(self, chat_id: int) -> bool:
+        """Take the next send to `chat_id` of the limits if the chat may be sent to now."""
+        loop = asyncio.get_running_loop()
+        if self._stopping or not self.limits.ready(chat_id, loop.time()):
+            return False
+        at = self.limits.take(chat_id, loop.time())
+        if at > loop.time():
+            await asyncio.sleep(at - loop.time())
+        self.limits.departed(at, loop.time())
+        return True
 
     def _fitting(self, rows: Sequence[Delivery]) -> int:
         """How many of `rows`, at least one, make a digest within one message."""
