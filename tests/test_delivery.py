@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,7 @@ from telegram.request import HTTPXRequest
 from bot.delivery.limits import DeliverySettings, Limits, SendLimits
 from bot.delivery.worker import DeliveryWorker
 from store import AsyncStore, FeedState, ItemRecord, Store
-from tests.conftest import TOKEN, Clock
+from tests.conftest import TOKEN, Clock, handler_on
 from tests.fakes.telegram_api import FakeBotAPI
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -698,4 +700,44 @@ async def test_a_digest_of_many_messages_keeps_to_the_chats_limit(
     calls = bot_api.calls_of("sendMessage")
     assert len(calls) >= 4 and [c.status for c in calls if not c.ok] == []  # no 429 met
     assert [row[1] for row in await outbox(store)] == ["sent"] * 60
+    await store.close()
+
+
+class _Heard(logging.Handler):
+    """Sets an event of the test's loop at the first record it hears."""
+
+    def __init__(self, event: asyncio.Event) -> None:
+        super().__init__()
+        self.event, self.loop = event, asyncio.get_running_loop()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.loop.call_soon_threadsafe(self.event.set)
+
+
+def _short_busy_timeout(store: Store) -> None:
+    store.db.execute("PRAGMA busy_timeout = 50")  # a lock is waited for 50 ms, not 10 s
+
+
+async def test_an_alert_sent_while_the_store_is_locked_is_not_sent_again_at_the_next_start(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await queue(store, CHAT)
+    await store.run(_short_busy_timeout)
+    bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
+    complained = asyncio.Event()
+    other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        with handler_on("bot.delivery", _Heard(complained), logging.WARNING):
+            assert await worker.send_due() == 1
+            other.execute("BEGIN IMMEDIATE")  # another writer: a backup, an operator's command
+            await asyncio.wait_for(complained.wait(), 10)
+            other.execute("ROLLBACK")
+            await worker.drain()
+        await store.run(Store.requeue_inflight)  # what the next start does first
+        await step(worker)
+    other.close()
+    assert len(bot_api.sent_messages(CHAT)) == 1
+    assert [row[1] for row in await outbox(store)] == ["sent"]
     await store.close()

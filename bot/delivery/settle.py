@@ -1,17 +1,43 @@
-"""Carries out what a failed alert, digest or "Also:" update means (an `Outcome`) in the store.
+"""Carries out what a failed alert, digest or "Also:" update means (an `Outcome`) in the store,
+and records a send that Telegram has carried out, through a store that fails for a while.
 
 The worker decides nothing here: `outcome.py` has decided; these only record it and log it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+from collections.abc import Callable
 from datetime import datetime
+from typing import Concatenate, ParamSpec
 
 from bot.delivery.outcome import Action, Outcome
 from store import AsyncStore, Delivery, OutboxState, Store
 
 log = logging.getLogger("bot.delivery.worker")
+P = ParamSpec("P")
+RECORD_RETRY_MAX = 30.0  # seconds between tries to record a send while the store fails
+
+
+async def sent(
+    store: AsyncStore,
+    verb: Callable[Concatenate[Store, P], None],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> None:
+    """Record a send with `verb`, again and again while the store is locked (another writer)
+    or full: a row left `sending` is sent again at the next start. A stop cuts the tries."""
+    wait = 0.5
+    while True:
+        try:
+            await store.run(verb, *args, **kwargs)
+            return
+        except sqlite3.OperationalError as exc:
+            log.warning("could not record a send (%s); trying again in %gs", exc, wait)
+        await asyncio.sleep(wait)
+        wait = min(2 * wait, RECORD_RETRY_MAX)
 
 
 async def failed_send(

@@ -241,7 +241,9 @@ class DeliveryWorker:
             return alone
         now = self.clock()
         # its rows name no message: an "Also:" edit would rewrite the digest as one alert
-        await self.store.run(Store.settle_many, [d.id for d in rows], OutboxState.SENT, now=now)
+        await settle.sent(
+            self.store, Store.settle_many, [d.id for d in rows], OutboxState.SENT, now=now
+        )
         for row in rows:
             self._count("sent", row.created_at, now)
         log.info("chat %d: digest of %d alerts sent", chat_id, len(rows))
@@ -376,7 +378,7 @@ class DeliveryWorker:
                 )
             else:
                 state, at = OutboxState.PENDING, result.at or at
-        await self.store.run(Store.settle_notice, notice.id, state, now=at, error=error)
+        await settle.sent(self.store, Store.settle_notice, notice.id, state, now=at, error=error)
 
     async def _report_given_up(self, *, force: bool = False) -> None:
         now = self.clock()
@@ -411,8 +413,13 @@ class DeliveryWorker:
                 await self._failure(delivery, retry_exc, html=False)
                 return
         now = self.clock()
-        await self.store.run(
-            Store.mark_sent, delivery.id, message.message_id, now=now, also=delivery.also
+        await settle.sent(
+            self.store,
+            Store.mark_sent,
+            delivery.id,
+            message.message_id,
+            now=now,
+            also=delivery.also,
         )
         self._count("sent", delivery.created_at, now)
         log.info(
