@@ -205,6 +205,25 @@ async def test_unparsable_html_is_resent_as_plain_text(parts, bot_api: FakeBotAP
     assert [row[1] for row in await outbox(store)] == ["sent"]
 
 
+async def test_a_digest_in_html_telegram_cannot_parse_is_resent_as_plain_text(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    bot_api.fail_next(
+        "sendMessage",
+        status=400,
+        description="Bad Request: can't parse entities: unsupported start tag",
+    )
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)
+    [message] = bot_api.sent_messages(CHAT)
+    assert message.get("parse_mode") is None and "2 stories" in message["text"]
+    assert message["text"].count("Iturup <airport> & port https://n.example/") == 2
+    assert "<b>" not in message["text"]
+    assert [row[1] for row in await outbox(store)] == ["sent", "sent"]
+
+
 async def test_server_errors_retry_with_backoff_until_the_deadline(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ from bot.delivery.render import (
     MAX_MESSAGE,
     digest_of,
     notice_text,
+    plain_of,
     render_html,
     render_plain,
     to_alert,
@@ -223,10 +224,17 @@ class DeliveryWorker:
         """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
         after a refusal, `rows` alone). Whether to go on with `later`."""
         text = digest_of(rows, self.settings.topic_titles, self._tz(rows[0]))
+        send = functools.partial(self._send, chat_id, silent=silent)
         try:  # one message: a second part failing would send the first again with the retry
-            await with_retries(
-                functools.partial(self._send, chat_id, text, html=True, silent=silent)
-            )
+            try:
+                await with_retries(functools.partial(send, text, html=True))
+            except BadRequest as exc:
+                if failure_of(exc) is not Failure.UNPARSABLE:
+                    raise
+                log.error(
+                    "BUG: Telegram rejected the HTML of a digest (%s); sent as plain text", exc
+                )
+                await with_retries(functools.partial(send, plain_of(text), html=False))
         except Exception as exc:
             now = self.clock()
             result = self._outcome(exc, Path.DIGEST, now, rows[0])
