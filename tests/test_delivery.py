@@ -250,6 +250,23 @@ async def test_server_errors_retry_with_backoff_until_the_deadline(
     assert bot_api.sent_messages(CHAT) == []
 
 
+async def test_a_proxys_error_page_is_retried_and_recorded_in_a_line(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT)
+    page = "<html><head><style>" + "body{margin:0} " * 2000 + "</style></head></html>"
+    bot_api.fail_gateway("sendMessage", status=502, page=page)  # Telegram down behind a CDN
+    await step(worker)
+    [(_, state, _, error)] = await outbox(store)
+    assert state == "pending" and (error or "").startswith("NetworkError: Bad Gateway (502)")
+    assert len(error or "") <= 300
+    clock.now += timedelta(seconds=2)
+    await step(worker)
+    assert len(bot_api.sent_messages(CHAT)) == 1
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+
+
 async def test_an_alert_held_for_days_is_not_given_up_at_its_first_error(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
