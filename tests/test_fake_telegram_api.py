@@ -257,6 +257,7 @@ async def test_a_gateway_page_and_a_reset_connection(fake: FakeBotAPI, bot: Bot)
 
     texts = [params["text"] for params in fake.sent_messages(PRIVATE_CHAT)]
     assert texts == ["carried out, its answer cut off", "after"]
+    assert [call.status for call in fake.calls_of("sendMessage")] == [502, 200, 200]
 
 
 async def test_wrong_token_raises_invalid_token(fake: FakeBotAPI) -> None:

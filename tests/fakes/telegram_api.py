@@ -1715,7 +1715,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         route = _PATH.fullmatch(url.path)
         fault = fake._transport_fault(fake.canonical_method(route["method"])) if route else None
         if fault is not None and fault[0] == "gateway":
-            self._read_body()
+            params, files = decode_request(content_type, self._read_body(), url.query)
+            fake._record(
+                Call(
+                    fake.canonical_method(route["method"]),
+                    params,
+                    time.monotonic(),
+                    fault[1],
+                    files,
+                )
+            )
             self._respond_html(fault[1], fault[2])
             return
         status, payload = fake._handle_http(url.path, url.query, content_type, self._read_body)
