@@ -321,6 +321,27 @@ async def test_more_outlets_edit_the_sent_alert_not_a_new_message(
     assert len(bot_api.calls_of("editMessageText")) == 1  # past 48 hours: left as it is
 
 
+async def test_an_update_refused_for_the_token_waits_before_it_is_tried_again(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, _ = parts
+    await queue(store, CHAT)
+    await step(worker)
+    again = ItemRecord(
+        "kyodo-1", "https://n.example/1", "https://n.example/1", "Iturup port", "x", T0, ("kuril",)
+    )
+    other = FeedState(id="kyodo", url="u2", title="Kyodo")
+    await store.run(Store.ingest, other, [again], now=T0 + timedelta(hours=1), alert=True)
+    # the token revoked at @BotFather while the daemon runs: PTB raises InvalidToken
+    bot_api.fail_next("editMessageText", status=401, description="Unauthorized", times=3)
+    for _ in range(3):
+        await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) <= 1  # not retried in a loop
+    worker.limits = SendLimits(NO_LIMITS)  # the chat's pause has passed
+    await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) <= 2  # but tried again after it
+
+
 def sent_message_id(api: FakeBotAPI, chat_id: int) -> int:
     [call] = [c for c in api.calls_of("sendMessage") if c.params["chat_id"] == chat_id and c.ok]
     return int(call.response["result"]["message_id"])

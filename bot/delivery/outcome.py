@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.delivery.retry import retry_after_seconds
 from bot.i18n import N_
@@ -125,7 +132,9 @@ def outcome(
             return Outcome(Action.GONE, error=message)
         if isinstance(exc, BadRequest):  # not modified, deleted by the user, too old
             return Outcome(Action.DROP, error=message)
-        if failure is Failure.TRANSIENT:
+        # an answer of Telegram's that we do not know (a revoked token, one PTB cannot read)
+        # waits like a network error; only our own bugs are raised
+        if failure is Failure.TRANSIENT or isinstance(exc, TelegramError):
             return Outcome(Action.LATER, error=described, hold=EDIT_RETRY)
         return Outcome(Action.RAISE, error=described)
     if path is Path.NOTICE:
