@@ -798,3 +798,30 @@ async def test_an_alert_sent_while_the_store_is_locked_is_not_sent_again_at_the_
     assert len(bot_api.sent_messages(CHAT)) == 1
     assert [row[1] for row in await outbox(store)] == ["sent"]
     await store.close()
+
+
+async def test_an_alert_refused_while_the_store_is_locked_is_tried_again_without_a_restart(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await queue(store, CHAT)
+    await store.run(_short_busy_timeout)
+    bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
+    bot_api.fail_next("sendMessage", status=500, description="Internal Server Error")
+    complained = asyncio.Event()
+    other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    clock = Clock(T0)
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
+        with handler_on("bot.delivery", _Heard(complained), logging.WARNING):
+            assert await worker.send_due() == 1
+            other.execute("BEGIN IMMEDIATE")  # another writer: a backup, an operator's command
+            await asyncio.wait_for(complained.wait(), 10)
+            other.execute("ROLLBACK")
+            await worker.drain()
+        clock.now += timedelta(seconds=2)  # the retry's pause
+        await step(worker)
+    other.close()
+    assert len(bot_api.sent_messages(CHAT)) == 1
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+    await store.close()

@@ -249,7 +249,7 @@ class DeliveryWorker:
             return alone
         now = self.clock()
         # its rows name no message: an "Also:" edit would rewrite the digest as one alert
-        await settle.sent(
+        await settle.recorded(
             self.store, Store.settle_many, [d.id for d in rows], OutboxState.SENT, now=now
         )
         for row in rows:
@@ -386,7 +386,9 @@ class DeliveryWorker:
                 )
             else:
                 state, at = OutboxState.PENDING, result.at or at
-        await settle.sent(self.store, Store.settle_notice, notice.id, state, now=at, error=error)
+        await settle.recorded(
+            self.store, Store.settle_notice, notice.id, state, now=at, error=error
+        )
 
     async def _report_given_up(self, *, force: bool = False) -> None:
         now = self.clock()
@@ -421,7 +423,7 @@ class DeliveryWorker:
                 await self._failure(delivery, retry_exc, html=False)
                 return
         now = self.clock()
-        await settle.sent(
+        await settle.recorded(
             self.store,
             Store.mark_sent,
             delivery.id,
@@ -489,7 +491,7 @@ class DeliveryWorker:
             await settle.failed_send(self.store, delivery, result, now=now, transient=transient)
 
     async def _give_up(self, delivery: Delivery, error: str) -> None:
-        await self.store.run(Store.mark_failed, delivery.id, error)
+        await settle.recorded(self.store, Store.mark_failed, delivery.id, error)
         log.error("chat %d: alert %d failed for good: %s", delivery.chat_id, delivery.id, error)
         self._given_up.add(
             f"chat {delivery.chat_id}, alert {delivery.id} ({delivery.item.title[:80]}): {error}"
