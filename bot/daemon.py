@@ -175,6 +175,8 @@ class Daemon:
             )
             await self._stop.wait()
             log.info("stopping")
+            if self.delivery is not None:  # no new sends while the polls in flight finish
+                self.delivery.stop()
             watcher.cancel()
             if server is not None:
                 await asyncio.to_thread(server.stop)

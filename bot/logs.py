@@ -65,6 +65,24 @@ class RedactingJsonFormatter(JsonFormatter):
         return _redact(super().format(record), self.secrets)
 
 
+class ShortAnswers(logging.Filter):
+    """PTB logs the whole body of an answer it cannot read (a proxy's error page in front of
+    Telegram runs to kilobytes) with the traceback of its JSON parsing, at every request that
+    gets one: its first characters tell as much, and the caller logs the failure itself."""
+
+    limit = 300
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if len(message) > self.limit:
+            record.msg, record.args = message[: self.limit] + "…", None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_SHORT_ANSWERS = ShortAnswers()
+
+
 def setup_logging(
     level: str = "INFO", secrets: Iterable[str] = (), log_format: LogFormat = "text"
 ) -> None:
@@ -80,3 +98,4 @@ def setup_logging(
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("telegram.request.BaseRequest").addFilter(_SHORT_ANSWERS)

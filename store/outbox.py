@@ -158,6 +158,14 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             self._settle([d.id for d in rows], "state = 'sending', attempts = attempts + 1", [])
         return rows
 
+    def release_claimed(self, delivery_ids: Sequence[int]) -> None:
+        """Rows claimed (`sending`) and not sent after all go back to pending, as they were."""
+        self._settle(
+            delivery_ids,
+            "state = 'pending', attempts = max(0, attempts - 1)",
+            [],
+        )
+
     def settle_many(
         self,
         delivery_ids: Sequence[int],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import yaml
 from store import Store
 from tests.conftest import TOKEN, shipped_topics
 from tests.fakes.alerts import queue_stories, story_link
+from tests.fakes.feed_server import FeedServer, Route
 from tests.fakes.telegram_api import FakeBotAPI
 
 CHATS = 200
@@ -108,3 +110,26 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_only_sends_in_flight(
     store = Store(db)
     assert store.outbox_counts() == {"sent": total}
     store.close()
+
+
+def test_sigterm_starts_no_send_while_polls_in_flight_finish(
+    tmp_path: Path, bot_api: FakeBotAPI, feed_server: FeedServer, start_daemon: Any
+) -> None:
+    # a poll waits on a slow feed when the stop comes: the daemon gives it a grace, and sends
+    # to Telegram (slow too) must not go on meanwhile, or the stop waits for them and cuts them
+    feed_server.set_route("/slow.xml", Route(body=b"<rss><channel></channel></rss>", delay=60))
+    config = write_config(tmp_path, bot_api)
+    settings = yaml.safe_load(config.read_text())
+    settings["feeds"] = [{"id": "slow", "url": feed_server.url("/slow.xml"), "interval": "1s"}]
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    queue_alerts(tmp_path / "kw.db")
+    bot_api.latency = 2.0
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    feed_server.wait_for(lambda: feed_server.in_flight("/slow.xml") == 1, 30, "a slow poll")
+    bot_api.wait_for(lambda: bot_api.in_flight == CONCURRENCY, 30, "sends in flight")
+    stopped_at = time.monotonic()
+    assert daemon.stop() == 0
+    late = [c for c in bot_api.calls_of("sendMessage") if c.at > stopped_at]
+    assert late == []
+    assert len(bot_api.sent_messages()) == CONCURRENCY == 4
+    assert in_flight(tmp_path / "kw.db") == 0  # what was in flight finished and was recorded

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,7 @@ from telegram.request import HTTPXRequest
 from bot.delivery.limits import DeliverySettings, Limits, SendLimits
 from bot.delivery.worker import DeliveryWorker
 from store import AsyncStore, FeedState, ItemRecord, Store
-from tests.conftest import TOKEN, Clock
+from tests.conftest import TOKEN, Clock, handler_on
 from tests.fakes.telegram_api import FakeBotAPI
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -203,6 +205,25 @@ async def test_unparsable_html_is_resent_as_plain_text(parts, bot_api: FakeBotAP
     assert [row[1] for row in await outbox(store)] == ["sent"]
 
 
+async def test_a_digest_in_html_telegram_cannot_parse_is_resent_as_plain_text(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    bot_api.fail_next(
+        "sendMessage",
+        status=400,
+        description="Bad Request: can't parse entities: unsupported start tag",
+    )
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)
+    [message] = bot_api.sent_messages(CHAT)
+    assert message.get("parse_mode") is None and "2 stories" in message["text"]
+    assert message["text"].count("Iturup <airport> & port https://n.example/") == 2
+    assert "<b>" not in message["text"]
+    assert [row[1] for row in await outbox(store)] == ["sent", "sent"]
+
+
 async def test_server_errors_retry_with_backoff_until_the_deadline(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
@@ -227,6 +248,23 @@ async def test_server_errors_retry_with_backoff_until_the_deadline(
         rows[0][1] == "failed" and 140 < tries < 160 and "retried for 1 day" in (rows[0][3] or "")
     )
     assert bot_api.sent_messages(CHAT) == []
+
+
+async def test_a_proxys_error_page_is_retried_and_recorded_in_a_line(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT)
+    page = "<html><head><style>" + "body{margin:0} " * 2000 + "</style></head></html>"
+    bot_api.fail_gateway("sendMessage", status=502, page=page)  # Telegram down behind a CDN
+    await step(worker)
+    [(_, state, _, error)] = await outbox(store)
+    assert state == "pending" and (error or "").startswith("NetworkError: Bad Gateway (502)")
+    assert len(error or "") <= 300
+    clock.now += timedelta(seconds=2)
+    await step(worker)
+    assert len(bot_api.sent_messages(CHAT)) == 1
+    assert [row[1] for row in await outbox(store)] == ["sent"]
 
 
 async def test_an_alert_held_for_days_is_not_given_up_at_its_first_error(
@@ -281,6 +319,27 @@ async def test_more_outlets_edit_the_sent_alert_not_a_new_message(
     )
     await step(worker)
     assert len(bot_api.calls_of("editMessageText")) == 1  # past 48 hours: left as it is
+
+
+async def test_an_update_refused_for_the_token_waits_before_it_is_tried_again(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, _ = parts
+    await queue(store, CHAT)
+    await step(worker)
+    again = ItemRecord(
+        "kyodo-1", "https://n.example/1", "https://n.example/1", "Iturup port", "x", T0, ("kuril",)
+    )
+    other = FeedState(id="kyodo", url="u2", title="Kyodo")
+    await store.run(Store.ingest, other, [again], now=T0 + timedelta(hours=1), alert=True)
+    # the token revoked at @BotFather while the daemon runs: PTB raises InvalidToken
+    bot_api.fail_next("editMessageText", status=401, description="Unauthorized", times=3)
+    for _ in range(3):
+        await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) <= 1  # not retried in a loop
+    worker.limits = SendLimits(NO_LIMITS)  # the chat's pause has passed
+    await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) <= 2  # but tried again after it
 
 
 def sent_message_id(api: FakeBotAPI, chat_id: int) -> int:
@@ -674,3 +733,95 @@ async def test_a_chat_back_after_blocking_the_bot_gets_a_later_report_of_a_story
     # that has the story's alert gets no second one
     assert await store.run(rows, CHAT) == [("pending", "kyodo-1")]
     assert await store.run(rows, other) == [("pending", "1")]
+
+
+async def test_a_digest_of_many_messages_keeps_to_the_chats_limit(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await long_stories_for_a_digest(store, 60)  # five messages or so
+    bot_api.enforce_limits = True  # a burst of 3, then 1 a second, as Telegram answers
+    clock = Clock(datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC))
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        # a little under Telegram's 1 a second: the fake counts when a request arrives
+        settings = replace(FAST, limits=Limits(private_per_second=0.8))
+        worker = DeliveryWorker(store, bot, settings=settings, clock=clock)
+        task = asyncio.create_task(worker.run())
+        await bot_api.wait_for_async(
+            lambda: sum(m["text"].count("Story ") for m in bot_api.sent_messages(CHAT)) == 60,
+            20,
+            "the whole digest",
+        )
+        worker.stop()
+        await task
+    calls = bot_api.calls_of("sendMessage")
+    assert len(calls) >= 4 and [c.status for c in calls if not c.ok] == []  # no 429 met
+    assert [row[1] for row in await outbox(store)] == ["sent"] * 60
+    await store.close()
+
+
+class _Heard(logging.Handler):
+    """Sets an event of the test's loop at the first record it hears."""
+
+    def __init__(self, event: asyncio.Event) -> None:
+        super().__init__()
+        self.event, self.loop = event, asyncio.get_running_loop()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.loop.call_soon_threadsafe(self.event.set)
+
+
+def _short_busy_timeout(store: Store) -> None:
+    store.db.execute("PRAGMA busy_timeout = 50")  # a lock is waited for 50 ms, not 10 s
+
+
+async def test_an_alert_sent_while_the_store_is_locked_is_not_sent_again_at_the_next_start(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await queue(store, CHAT)
+    await store.run(_short_busy_timeout)
+    bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
+    complained = asyncio.Event()
+    other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        with handler_on("bot.delivery", _Heard(complained), logging.WARNING):
+            assert await worker.send_due() == 1
+            other.execute("BEGIN IMMEDIATE")  # another writer: a backup, an operator's command
+            await asyncio.wait_for(complained.wait(), 10)
+            other.execute("ROLLBACK")
+            await worker.drain()
+        await store.run(Store.requeue_inflight)  # what the next start does first
+        await step(worker)
+    other.close()
+    assert len(bot_api.sent_messages(CHAT)) == 1
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+    await store.close()
+
+
+async def test_an_alert_refused_while_the_store_is_locked_is_tried_again_without_a_restart(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await queue(store, CHAT)
+    await store.run(_short_busy_timeout)
+    bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
+    bot_api.fail_next("sendMessage", status=500, description="Internal Server Error")
+    complained = asyncio.Event()
+    other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    clock = Clock(T0)
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
+        with handler_on("bot.delivery", _Heard(complained), logging.WARNING):
+            assert await worker.send_due() == 1
+            other.execute("BEGIN IMMEDIATE")  # another writer: a backup, an operator's command
+            await asyncio.wait_for(complained.wait(), 10)
+            other.execute("ROLLBACK")
+            await worker.drain()
+        clock.now += timedelta(seconds=2)  # the retry's pause
+        await step(worker)
+    other.close()
+    assert len(bot_api.sent_messages(CHAT)) == 1
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+    await store.close()

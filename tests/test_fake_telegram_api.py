@@ -246,6 +246,20 @@ async def test_migrate_chat_raises_chat_migrated(fake: FakeBotAPI, bot: Bot) -> 
     assert fake.sent_messages(-4001) == []
 
 
+async def test_a_gateway_page_and_a_reset_connection(fake: FakeBotAPI, bot: Bot) -> None:
+    fake.fail_gateway("sendMessage", status=502)
+    with pytest.raises(NetworkError, match=r"Bad Gateway \(502\)"):
+        await bot.send_message(PRIVATE_CHAT, "not carried out")
+    fake.reset_after_next("sendMessage")
+    with pytest.raises(NetworkError):
+        await bot.send_message(PRIVATE_CHAT, "carried out, its answer cut off")
+    await bot.send_message(PRIVATE_CHAT, "after")
+
+    texts = [params["text"] for params in fake.sent_messages(PRIVATE_CHAT)]
+    assert texts == ["carried out, its answer cut off", "after"]
+    assert [call.status for call in fake.calls_of("sendMessage")] == [502, 200, 200]
+
+
 async def test_wrong_token_raises_invalid_token(fake: FakeBotAPI) -> None:
     with pytest.raises(InvalidToken):
         async with Bot("999:WRONG", base_url=fake.base_url):

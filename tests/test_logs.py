@@ -7,7 +7,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from bot.logs import RedactingJsonFormatter
+import pytest
+from telegram.error import TelegramError
+from telegram.request import BaseRequest
+
+from bot.logs import RedactingJsonFormatter, setup_logging
 from tests.conftest import TOKEN, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
@@ -97,3 +101,22 @@ def test_poll_errors_say_an_outage_once_per_period_with_the_count() -> None:
     assert lines[0].endswith("since the last such line: 1")
     assert lines[1].endswith("since the last such line: 20")
     assert "NetworkError: Bad Gateway" in lines[1]
+
+
+def test_an_answer_ptb_cannot_read_is_logged_in_a_line_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a proxy's error page in front of Telegram, at every failed request while Telegram is down
+    page = b"<html><head><style>" + b"body{margin:0} " * 2000 + b"</style></head></html>"
+    root, ptb = logging.getLogger(), logging.getLogger("telegram.request.BaseRequest")
+    saved = root.handlers[:], root.level, ptb.filters[:]
+    try:
+        setup_logging("INFO")
+        with pytest.raises(TelegramError, match="Invalid server response"):
+            BaseRequest.parse_json_payload(page)
+    finally:  # the logging of the rest of the tests as it was
+        root.handlers[:], level, ptb.filters[:] = saved
+        root.setLevel(level)
+    logged = capsys.readouterr().err
+    assert "Can not load invalid JSON data" in logged
+    assert len(logged) < 1000 and "Traceback" not in logged

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 
 from bot.delivery.outcome import (
     EDIT_RETRY,
@@ -35,6 +43,7 @@ ERRORS: dict[str, BaseException] = {
     "5xx": NetworkError("Bad Gateway"),
     "timeout": TimedOut(),
     "network error": NetworkError("httpx.ConnectError: All connection attempts failed"),
+    "401": InvalidToken("Unauthorized"),  # the token revoked while the daemon runs
 }
 
 FAILURES = {
@@ -46,6 +55,7 @@ FAILURES = {
     "5xx": Failure.TRANSIENT,
     "timeout": Failure.TRANSIENT,
     "network error": Failure.TRANSIENT,
+    "401": Failure.OTHER,
 }
 
 S = timedelta(seconds=30)
@@ -60,6 +70,7 @@ TABLE = {
     (Path.SEND, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, "error"),
     (Path.SEND, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, "error"),
     (Path.SEND, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, "error"),
+    (Path.SEND, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, "error"),
     (Path.EDIT, "429"): (Action.LATER, None, None, 30.0, None),
     (Path.EDIT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.EDIT, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
@@ -69,6 +80,7 @@ TABLE = {
     (Path.EDIT, "5xx"): (Action.LATER, "NetworkError: Bad Gateway", None, EDIT_RETRY, None),
     (Path.EDIT, "timeout"): (Action.LATER, "TimedOut: Timed out", None, EDIT_RETRY, None),
     (Path.EDIT, "network error"): (Action.LATER, "NetworkError: httpx", None, EDIT_RETRY, None),
+    (Path.EDIT, "401"): (Action.LATER, "InvalidToken: Unauthorized", None, EDIT_RETRY, None),
     (Path.DIGEST, "429"): (Action.RETRY, "RetryAfter: Flood control", S, 30.0, None),
     (Path.DIGEST, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.DIGEST, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -77,6 +89,7 @@ TABLE = {
     (Path.DIGEST, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, None),
     (Path.DIGEST, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
     (Path.DIGEST, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
+    (Path.DIGEST, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.NOTICE, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
     (Path.NOTICE, "403"): (Action.DROP, "Forbidden: bot was blocked", None, None, None),
     (Path.NOTICE, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
@@ -85,6 +98,7 @@ TABLE = {
     (Path.NOTICE, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, None),
     (Path.NOTICE, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
     (Path.NOTICE, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
+    (Path.NOTICE, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
 }
 
 

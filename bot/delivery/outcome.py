@@ -13,13 +13,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.delivery.retry import retry_after_seconds
 from bot.i18n import N_
 
 EDIT_RETRY = 30.0  # seconds before a failed "Also:" update to a chat is tried again
 REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
+# characters of an error kept on a row and in the log: PTB puts the whole body of an answer it
+# cannot read in its message, and a proxy's error page in front of Telegram runs to kilobytes
+MAX_ERROR = 300
 
 
 class Path(StrEnum):
@@ -106,8 +116,8 @@ def outcome(
 ) -> Outcome:
     """What to do after `exc` on `path`; `html` is whether the text sent was HTML."""
     failure = failure_of(exc)
-    message = getattr(exc, "message", str(exc))
-    described = f"{type(exc).__name__}: {exc}"
+    message = _brief(getattr(exc, "message", str(exc)))
+    described = _brief(f"{type(exc).__name__}: {exc}")
     flood = retry_after_seconds(exc) if isinstance(exc, RetryAfter) else 0.0
     if failure is Failure.MIGRATED and path is not Path.NOTICE:
         assert isinstance(exc, ChatMigrated)
@@ -122,7 +132,9 @@ def outcome(
             return Outcome(Action.GONE, error=message)
         if isinstance(exc, BadRequest):  # not modified, deleted by the user, too old
             return Outcome(Action.DROP, error=message)
-        if failure is Failure.TRANSIENT:
+        # an answer of Telegram's that we do not know (a revoked token, one PTB cannot read)
+        # waits like a network error; only our own bugs are raised
+        if failure is Failure.TRANSIENT or isinstance(exc, TelegramError):
             return Outcome(Action.LATER, error=described, hold=EDIT_RETRY)
         return Outcome(Action.RAISE, error=described)
     if path is Path.NOTICE:
@@ -158,6 +170,10 @@ def outcome(
     if waited(attempts, max_backoff) >= deadline:
         return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})", metric=metric)
     return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff), metric=metric)
+
+
+def _brief(text: str) -> str:
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
 
 
 class GivenUp:

@@ -264,6 +264,16 @@ def _plain(alert: Alert, tz: tzinfo, summary_limit: int, tr: Texts) -> str:
     return "\n".join(lines)
 
 
+_LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")  # feed text in our HTML is escaped: every < starts a tag of ours
+
+
+def plain_of(markup: str) -> str:
+    """Our Telegram HTML (a digest) as plain text, Telegram's fallback for HTML it refuses: the
+    tags go, a link's address follows its text; never longer than `markup`."""
+    return html.unescape(_TAG.sub("", _LINK.sub(r"\2 \1", markup)))
+
+
 def first_sentence(text: str, limit: int = 240) -> str:
     """The first sentence of a summary (within `limit` characters)."""
     flat = _flat(text)

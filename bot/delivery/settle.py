@@ -1,17 +1,44 @@
-"""Carries out what a failed alert, digest or "Also:" update means (an `Outcome`) in the store.
+"""Carries out what a failed alert, digest or "Also:" update means (an `Outcome`) in the store,
+and records a send that Telegram has carried out; both through a store that fails for a while.
 
 The worker decides nothing here: `outcome.py` has decided; these only record it and log it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+from collections.abc import Callable
 from datetime import datetime
+from typing import Concatenate, ParamSpec, TypeVar
 
 from bot.delivery.outcome import Action, Outcome
 from store import AsyncStore, Delivery, OutboxState, Store
 
 log = logging.getLogger("bot.delivery.worker")
+P = ParamSpec("P")
+T = TypeVar("T")
+RECORD_RETRY_MAX = 30.0  # seconds between tries to record a send while the store fails
+
+
+async def recorded(
+    store: AsyncStore,
+    verb: Callable[Concatenate[Store, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Record how a send went with `verb`, again and again while the store is locked (another
+    writer) or full: a row left `sending` waits for the next start, and is sent again then even
+    if it was sent. A stop cuts the tries."""
+    wait = 0.5
+    while True:
+        try:
+            return await store.run(verb, *args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            log.warning("could not record a send (%s); trying again in %gs", exc, wait)
+        await asyncio.sleep(wait)
+        wait = min(2 * wait, RECORD_RETRY_MAX)
 
 
 async def failed_send(
@@ -20,15 +47,15 @@ async def failed_send(
     """Record a failed single alert; giving up is the caller's (it reports to the admins)."""
     chat_id, error = delivery.chat_id, str(result.error)
     if result.action is Action.RETRY and result.hold is not None:  # flood control
-        await store.run(Store.mark_retry, delivery.id, error, at=result.at or now)
+        await recorded(store, Store.mark_retry, delivery.id, error, at=result.at or now)
         log.warning(
             "chat %d: flood control, retrying alert %d in %gs", chat_id, delivery.id, result.hold
         )
     elif result.action is Action.MIGRATE:
         assert result.new_chat_id is not None
         # pending first: a row the new chat already has is then dropped, not revived
-        await store.run(Store.mark_retry, delivery.id, error, at=now)
-        await store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+        await recorded(store, Store.mark_retry, delivery.id, error, at=now)
+        await recorded(store, Store.migrate_chat, chat_id, result.new_chat_id, now=now)
         log.info(
             "chat %d: migrated to %d; alert %d will be resent",
             chat_id,
@@ -36,11 +63,11 @@ async def failed_send(
             delivery.id,
         )
     elif result.action is Action.GONE:
-        dropped = await store.run(Store.deactivate_chat, chat_id, error, now=now)
+        dropped = await recorded(store, Store.deactivate_chat, chat_id, error, now=now)
         log.info("chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped)
     else:
         assert result.at is not None
-        await store.run(Store.mark_retry, delivery.id, error, at=result.at)
+        await recorded(store, Store.mark_retry, delivery.id, error, at=result.at)
         log.log(
             logging.WARNING if transient else logging.ERROR,
             "chat %d: alert %d not sent (%s); retry in %s",
@@ -56,12 +83,14 @@ async def failed_digest(
 ) -> str | None:
     """Record a failed digest of the rows `ids`; the line for the admins if it was given up."""
     if result.action is Action.GONE:
-        await store.run(Store.deactivate_chat, chat_id, str(result.error), now=now)
+        await recorded(store, Store.deactivate_chat, chat_id, str(result.error), now=now)
     elif result.action is Action.MIGRATE:
         assert result.new_chat_id is not None
         # pending first: rows the new chat already has are then dropped, not revived
-        await store.run(Store.settle_many, ids, OutboxState.PENDING, now=now, error=result.error)
-        await store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+        await recorded(
+            store, Store.settle_many, ids, OutboxState.PENDING, now=now, error=result.error
+        )
+        await recorded(store, Store.migrate_chat, chat_id, result.new_chat_id, now=now)
         log.info(
             "chat %d: migrated to %d; a digest of %d will be resent there",
             chat_id,
@@ -69,12 +98,14 @@ async def failed_digest(
             len(ids),
         )
     elif result.action is Action.GIVE_UP:
-        await store.run(Store.settle_many, ids, OutboxState.FAILED, now=now, error=result.error)
+        await recorded(
+            store, Store.settle_many, ids, OutboxState.FAILED, now=now, error=result.error
+        )
         return f"chat {chat_id}, a digest of {len(ids)}: {result.error}"
     else:
         assert result.at is not None
-        await store.run(
-            Store.settle_many, ids, OutboxState.PENDING, now=result.at, error=result.error
+        await recorded(
+            store, Store.settle_many, ids, OutboxState.PENDING, now=result.at, error=result.error
         )
         log.warning(
             "chat %d: digest of %d not sent (%s); retry in %s",
@@ -101,11 +132,11 @@ async def failed_edit(
             )
         return False
     if result.action is Action.GONE:
-        await store.run(Store.deactivate_chat, chat_id, str(result.error), now=now)
+        await recorded(store, Store.deactivate_chat, chat_id, str(result.error), now=now)
     elif result.action is Action.MIGRATE:
         # the sent alert stayed in the old group's history, which the new id cannot edit
         assert result.new_chat_id is not None
-        await store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+        await recorded(store, Store.migrate_chat, chat_id, result.new_chat_id, now=now)
         log.info(
             "chat %d: migrated to %d; alert %d left without its update",
             chat_id,

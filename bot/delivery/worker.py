@@ -29,6 +29,7 @@ from bot.delivery.render import (
     MAX_MESSAGE,
     digest_of,
     notice_text,
+    plain_of,
     render_html,
     render_plain,
     to_alert,
@@ -186,6 +187,21 @@ class DeliveryWorker:
             shown, rows = rows[:count], rows[count:]
             if not await self._send_one_digest(chat_id, shown, rows, silent=silent):
                 return
+            if rows and not await self._next_slot(chat_id):
+                # the chat's limit (or a stop) comes first: the rest wait for the chat's turn
+                await self.store.run(Store.release_claimed, [d.id for d in rows])
+                return
+
+    async def _next_slot(self, chat_id: int) -> bool:
+        """Take the next send to `chat_id` of the limits if the chat may be sent to now."""
+        loop = asyncio.get_running_loop()
+        if self._stopping or not self.limits.ready(chat_id, loop.time()):
+            return False
+        at = self.limits.take(chat_id, loop.time())
+        if at > loop.time():
+            await asyncio.sleep(at - loop.time())
+        self.limits.departed(at, loop.time())
+        return True
 
     def _fitting(self, rows: Sequence[Delivery]) -> int:
         """How many of `rows`, at least one, make a digest within one message."""
@@ -208,10 +224,17 @@ class DeliveryWorker:
         """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
         after a refusal, `rows` alone). Whether to go on with `later`."""
         text = digest_of(rows, self.settings.topic_titles, self._tz(rows[0]))
+        send = functools.partial(self._send, chat_id, silent=silent)
         try:  # one message: a second part failing would send the first again with the retry
-            await with_retries(
-                functools.partial(self._send, chat_id, text, html=True, silent=silent)
-            )
+            try:
+                await with_retries(functools.partial(send, text, html=True))
+            except BadRequest as exc:
+                if failure_of(exc) is not Failure.UNPARSABLE:
+                    raise
+                log.error(
+                    "BUG: Telegram rejected the HTML of a digest (%s); sent as plain text", exc
+                )
+                await with_retries(functools.partial(send, plain_of(text), html=False))
         except Exception as exc:
             now = self.clock()
             result = self._outcome(exc, Path.DIGEST, now, rows[0])
@@ -226,7 +249,9 @@ class DeliveryWorker:
             return alone
         now = self.clock()
         # its rows name no message: an "Also:" edit would rewrite the digest as one alert
-        await self.store.run(Store.settle_many, [d.id for d in rows], OutboxState.SENT, now=now)
+        await settle.recorded(
+            self.store, Store.settle_many, [d.id for d in rows], OutboxState.SENT, now=now
+        )
         for row in rows:
             self._count("sent", row.created_at, now)
         log.info("chat %d: digest of %d alerts sent", chat_id, len(rows))
@@ -361,7 +386,9 @@ class DeliveryWorker:
                 )
             else:
                 state, at = OutboxState.PENDING, result.at or at
-        await self.store.run(Store.settle_notice, notice.id, state, now=at, error=error)
+        await settle.recorded(
+            self.store, Store.settle_notice, notice.id, state, now=at, error=error
+        )
 
     async def _report_given_up(self, *, force: bool = False) -> None:
         now = self.clock()
@@ -396,8 +423,13 @@ class DeliveryWorker:
                 await self._failure(delivery, retry_exc, html=False)
                 return
         now = self.clock()
-        await self.store.run(
-            Store.mark_sent, delivery.id, message.message_id, now=now, also=delivery.also
+        await settle.recorded(
+            self.store,
+            Store.mark_sent,
+            delivery.id,
+            message.message_id,
+            now=now,
+            also=delivery.also,
         )
         self._count("sent", delivery.created_at, now)
         log.info(
@@ -459,7 +491,7 @@ class DeliveryWorker:
             await settle.failed_send(self.store, delivery, result, now=now, transient=transient)
 
     async def _give_up(self, delivery: Delivery, error: str) -> None:
-        await self.store.run(Store.mark_failed, delivery.id, error)
+        await settle.recorded(self.store, Store.mark_failed, delivery.id, error)
         log.error("chat %d: alert %d failed for good: %s", delivery.chat_id, delivery.id, error)
         self._given_up.add(
             f"chat {delivery.chat_id}, alert {delivery.id} ({delivery.item.title[:80]}): {error}"

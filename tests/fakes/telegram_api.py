@@ -14,6 +14,8 @@ import logging
 import math
 import random
 import re
+import socket
+import struct
 import threading
 import time
 import urllib.parse
@@ -695,9 +697,10 @@ class FakeBotAPI:
     (long polling included), validates sendMessage/editMessageText/sendPhoto like Telegram
     (HTML parse mode, text and caption lengths) and can inject errors: ``fail_next``,
     ``fail_retry_after``, ``fail_share``, ``fail_first_attempts``, ``fail_blocked``,
-    ``migrate_chat`` and ``stall_next`` (a timeout); ``upgrade_group`` also sends the service
-    messages of a group's upgrade. ``latency`` delays every chat-bound call
-    and ``max_in_flight`` records how many were served at once.
+    ``migrate_chat``, ``stall_next`` (a timeout), ``fail_gateway`` (a proxy's HTML error page)
+    and ``reset_after_next`` (a connection reset after the call was carried out);
+    ``upgrade_group`` also sends the service messages of a group's upgrade. ``latency`` delays
+    every chat-bound call and ``max_in_flight`` records how many were served at once.
 
     Flood limits are off by default. With ``enforce_limits=True`` (constructor or attribute)
     sendMessage/sendPhoto answer 429 with ``parameters.retry_after`` (whole seconds until the
@@ -756,6 +759,7 @@ class FakeBotAPI:
         self.in_flight = 0
         self.max_in_flight = 0  # the most chat-bound calls served at once
         self._stalls: list[list[Any]] = []  # [method, seconds, times left]
+        self._transport_faults: list[list[Any]] = []  # [method, "gateway" | "reset", times left]
         self._handlers = self._build_handlers()
         self._canonical = {name.lower(): name for name in self._handlers}
 
@@ -994,6 +998,31 @@ class FakeBotAPI:
                     stall[2] -= 1
                     return float(stall[1])
         return 0.0
+
+    def fail_gateway(
+        self, method: str, *, status: int = 502, times: int = 1, page: str | None = None
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` as a proxy in front of Telegram does
+        when Telegram is down: ``status`` with an HTML ``page`` (nginx's by default), the call
+        not carried out."""
+        with self._cond:
+            self._transport_faults.append(
+                [self.canonical_method(method), "gateway", times, status, page]
+            )
+
+    def reset_after_next(self, method: str, *, times: int = 1) -> None:
+        """Carry out the next ``times`` calls of ``method`` (a message is sent), then reset the
+        connection in the middle of the answer, as a network fault does."""
+        with self._cond:
+            self._transport_faults.append([self.canonical_method(method), "reset", times, 0, None])
+
+    def _transport_fault(self, method: str) -> tuple[str, int, str | None] | None:
+        with self._cond:
+            for fault in self._transport_faults:
+                if fault[0] == method and fault[2] > 0:
+                    fault[2] -= 1
+                    return str(fault[1]), int(fault[3]), fault[4]
+        return None
 
     def fail_blocked(self, chat_id: int) -> None:
         """Sends and edits to ``chat_id`` answer 403 until ``unblock(chat_id)``."""
@@ -1683,8 +1712,55 @@ class _RequestHandler(BaseHTTPRequestHandler):
         fake = cast(_Server, self.server).fake
         url = urllib.parse.urlsplit(self.path)
         content_type = self.headers.get("Content-Type", "")
+        route = _PATH.fullmatch(url.path)
+        fault = fake._transport_fault(fake.canonical_method(route["method"])) if route else None
+        if fault is not None and fault[0] == "gateway":
+            params, files = decode_request(content_type, self._read_body(), url.query)
+            fake._record(
+                Call(
+                    fake.canonical_method(route["method"]),
+                    params,
+                    time.monotonic(),
+                    fault[1],
+                    files,
+                )
+            )
+            self._respond_html(fault[1], fault[2])
+            return
         status, payload = fake._handle_http(url.path, url.query, content_type, self._read_body)
+        if fault is not None:  # "reset": carried out, and the answer is cut off
+            self._reset(status)
+            return
         self._respond(status, payload)
+
+    def _respond_html(self, status: int, page: str | None) -> None:
+        reason = {500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Time-out"}
+        title = f"{status} {reason.get(status, 'Error')}"
+        body = (
+            page
+            or f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+            "</body>\r\n</html>\r\n"
+        ).encode()
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _reset(self, status: int) -> None:
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(b'{"ok":true,"res')
+        self.wfile.flush()
+        # an RST, not a FIN: the client sees "connection reset by peer"
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding"):
