@@ -183,7 +183,7 @@ class DeliveryWorker:
         """The held alerts as digests of as many of them as one message holds, each settled
         once sent: a failure leaves only the alerts not yet shown to be sent again."""
         while rows:
-            count = self._fitting(rows)
+            count = await asyncio.to_thread(self._fitting, rows)  # renders up to 8 digests
             shown, rows = rows[:count], rows[count:]
             if not await self._send_one_digest(chat_id, shown, rows, silent=silent):
                 return
