@@ -323,7 +323,13 @@ class Daemon:
             self._compiled = covered
 
     async def _add_channels(self, app: App, store: AsyncStore) -> None:
-        await add_channels(app.bot, store, self.settings.channels, now=datetime.now(UTC))
+        await add_channels(
+            app.bot,
+            store,
+            self.settings.channels,
+            now=datetime.now(UTC),
+            watches_changed=functools.partial(self._watches.changed, store),
+        )
 
     async def _housekeeping(self, store: AsyncStore, poller: Poller) -> None:
         """Daily: compact old items (dedup keys stay), forget old stories, tidy the watches."""
