@@ -213,12 +213,20 @@ def _dispatch(
         from bot.demo import run_demo
 
         return asyncio.run(run_demo(settings, sys.stdout))
+    from bot.config import regular_file
     from bot.daemon import run_daemon  # the daemon's imports (PTB, httpx, ...) only for `run`
     from bot.lock import AlreadyRunning, CannotLock, StoreLock
 
+    config: Path | None = Path(args.config)
+    if not regular_file(args.config):  # `--config <(decrypt ...)`: there is nothing to re-read
+        logging.getLogger(__name__).warning(
+            "%s is not a regular file: read once; edits, SIGHUP and /reload change nothing",
+            args.config,
+        )
+        config = None
     try:
         with StoreLock(settings.store.path):
-            return asyncio.run(run_daemon(settings, token, Path(args.config), stamp))
+            return asyncio.run(run_daemon(settings, token, config, stamp))
     except (AlreadyRunning, CannotLock) as exc:
         print(f"kurilwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE

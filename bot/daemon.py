@@ -234,7 +234,7 @@ class Daemon:
         # what is read now: the config watch reloads again only once the file differs from it
         self.config_stamp = await asyncio.to_thread(config_stamp, config_path)
         try:
-            new = await asyncio.to_thread(load_config, config_path)
+            new = await asyncio.to_thread(load_config, config_path, regular_only=True)
         except ConfigError as exc:
             problems = "; ".join(exc.problems)
             log.error("config not reloaded, the running config stays: %s", problems)

@@ -171,3 +171,21 @@ def test_run_stopped_while_starting_exits_0_with_a_line(
         assert daemon.interrupt(sig) == 0
     assert "Traceback" not in daemon.output.text
     assert daemon.output.lines == ["kurilwatch: stopped while starting"]
+
+
+def test_run_on_a_config_from_a_pipe_reads_it_once_and_stops_after_a_sighup(
+    tmp_path: Path, group: type[Group]
+) -> None:
+    # `--config <(decrypt config)`: a second read of the pipe would wait for a writer for ever,
+    # and the daemon's exit for that read
+    settings = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    config = tmp_path / "piped.yaml"
+    os.mkfifo(config)
+    daemon = group("run", "--config", str(config))
+    with open(config, "w") as pipe:
+        pipe.write(settings.read_text())
+    daemon.output.wait_for("is not a regular file: read once", timeout=60)
+    daemon.output.wait_for("kurilwatch running", timeout=60)
+    daemon.proc.send_signal(signal.SIGHUP)
+    assert daemon.interrupt(signal.SIGTERM) == 0
+    assert "Traceback" not in daemon.output.text
