@@ -404,6 +404,8 @@ ONE_SHOT = frozenset(
 
 # the commands a stop by Ctrl-C or SIGTERM ends as meant (exit 0), not cut short (130)
 LONG_RUNNING = frozenset({"run", "demo"})
+# the commands SIGTERM stops as a Ctrl-C (until their own handler): `backup` removes its copy
+STOPPED_AS_CTRL_C = LONG_RUNNING | {"backup"}
 
 
 def _stop_starting(signum: int, frame: object) -> None:
@@ -418,7 +420,7 @@ def entry() -> None:  # pragma: no cover - the console script; tests call `main`
     interrupted = False
     try:
         command = _parser().parse_known_args()[0].command
-        if command in LONG_RUNNING:  # until the daemon's own handler, SIGTERM stops it as ^C
+        if command in STOPPED_AS_CTRL_C:
             signal.signal(signal.SIGTERM, _stop_starting)
         code = main()
     except KeyboardInterrupt:  # Ctrl-C while starting, before the command's own handler
