@@ -422,6 +422,9 @@ def entry() -> None:  # pragma: no cover - the console script; tests call `main`
         command = _parser().parse_known_args()[0].command
         if command in STOPPED_AS_CTRL_C:
             signal.signal(signal.SIGTERM, _stop_starting)
+        if command == "run":  # a reload while starting (`systemctl reload`) must not kill it:
+            # the daemon compares the file with what it read once it watches
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         code = main()
     except KeyboardInterrupt:  # Ctrl-C while starting, before the command's own handler
         interrupted = True

@@ -234,3 +234,17 @@ def test_an_interrupted_backup_leaves_no_file_and_the_next_try_may_use_its_name(
     assert again.returncode == 0, again.stderr
     with sqlite3.connect(target) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_sighup_while_run_starts_does_not_kill_it(tmp_path: Path, group: type[Group]) -> None:
+    # `systemctl reload` just after a start: the pipe holds `run` before its own handlers
+    settings = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    config = tmp_path / "piped.yaml"
+    os.mkfifo(config)
+    daemon = group("run", "--config", str(config))
+    with open(config, "w") as pipe:  # returns once `run` has opened the pipe to read it
+        daemon.proc.send_signal(signal.SIGHUP)
+        pipe.write(settings.read_text())
+    daemon.output.wait_for("kurilwatch running", timeout=60)
+    assert daemon.interrupt(signal.SIGTERM) == 0
+    assert "Traceback" not in daemon.output.text
