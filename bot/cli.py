@@ -213,12 +213,20 @@ def _dispatch(
         from bot.demo import run_demo
 
         return asyncio.run(run_demo(settings, sys.stdout))
+    from bot.config import regular_file
     from bot.daemon import run_daemon  # the daemon's imports (PTB, httpx, ...) only for `run`
     from bot.lock import AlreadyRunning, CannotLock, StoreLock
 
+    config: Path | None = Path(args.config)
+    if not regular_file(args.config):  # `--config <(decrypt ...)`: there is nothing to re-read
+        logging.getLogger(__name__).warning(
+            "%s is not a regular file: read once; edits, SIGHUP and /reload change nothing",
+            args.config,
+        )
+        config = None
     try:
         with StoreLock(settings.store.path):
-            return asyncio.run(run_daemon(settings, token, Path(args.config), stamp))
+            return asyncio.run(run_daemon(settings, token, config, stamp))
     except (AlreadyRunning, CannotLock) as exc:
         print(f"kurilwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -396,6 +404,8 @@ ONE_SHOT = frozenset(
 
 # the commands a stop by Ctrl-C or SIGTERM ends as meant (exit 0), not cut short (130)
 LONG_RUNNING = frozenset({"run", "demo"})
+# the commands SIGTERM stops as a Ctrl-C (until their own handler): `backup` removes its copy
+STOPPED_AS_CTRL_C = LONG_RUNNING | {"backup"}
 
 
 def _stop_starting(signum: int, frame: object) -> None:
@@ -410,8 +420,11 @@ def entry() -> None:  # pragma: no cover - the console script; tests call `main`
     interrupted = False
     try:
         command = _parser().parse_known_args()[0].command
-        if command in LONG_RUNNING:  # until the daemon's own handler, SIGTERM stops it as ^C
+        if command in STOPPED_AS_CTRL_C:
             signal.signal(signal.SIGTERM, _stop_starting)
+        if command == "run":  # a reload while starting (`systemctl reload`) must not kill it:
+            # the daemon compares the file with what it read once it watches
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         code = main()
     except KeyboardInterrupt:  # Ctrl-C while starting, before the command's own handler
         interrupted = True

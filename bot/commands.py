@@ -8,10 +8,11 @@ the daemon need not run, and when it does they read the same store beside it (SQ
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -107,7 +108,9 @@ def stats(settings: Config, out: TextIO = sys.stdout) -> int:
 
 def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
     """A consistent copy of the store, taken while the daemon may be writing (SQLite backup).
-    A copy that fails is removed, so the next try may use the same name."""
+    It is written under a hidden name beside `target` and takes `target`'s name only when
+    complete: a copy that fails or is interrupted (Ctrl-C, SIGTERM) leaves nothing, so the
+    next try may use the same name."""
     store = settings.store.path
     try:
         taken = target.exists()
@@ -117,30 +120,50 @@ def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
         return _backup_fail(f"{target} exists; give a new file name")
     if not store.exists():
         return _backup_fail(f"no store at {store}")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        copy = sqlite3.connect(target)
-    except (OSError, sqlite3.Error) as exc:
-        reason = str(exc)
-        if isinstance(exc, OSError):  # mkdir's error names the part of the path at fault
-            reason = f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc.strerror)
-        return _backup_fail(f"cannot write {target}: {reason}")
-    try:
-        source = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
         try:
-            # in one step: in steps, each commit of the daemon between two of them starts the
-            # copy again, and a busy daemon's never ends; the store's WAL lets the daemon write
-            # on while this reads
-            source.backup(copy)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            copy = sqlite3.connect(partial)
+        except (OSError, sqlite3.Error) as exc:
+            reason = str(exc)
+            if isinstance(exc, OSError):  # mkdir's error names the part of the path at fault
+                reason = f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc.strerror)
+            return _backup_fail(f"cannot write {target}: {reason}")
+        try:
+            _copy_store(store, copy)
+        except sqlite3.Error as exc:
+            return _backup_fail(f"cannot copy {store} to {target}: {exc}")
         finally:
-            source.close()
-    except sqlite3.Error as exc:
-        copy.close()
-        target.unlink(missing_ok=True)
-        return _backup_fail(f"cannot copy {store} to {target}: {exc}")
-    copy.close()
+            copy.close()
+        try:
+            os.link(partial, target)  # never over a file made meanwhile
+        except FileExistsError:
+            return _backup_fail(f"{target} exists; give a new file name")
+        except OSError:  # a file system without hard links
+            os.rename(partial, target)
+    finally:
+        for leftover in ("", "-journal", "-wal", "-shm"):
+            with suppress(OSError):  # none made: no folder, or a file where it should be
+                Path(f"{partial}{leftover}").unlink()
     print(f"backed up {store} to {target} ({target.stat().st_size} bytes)", file=out)
     return 0
+
+
+def _copy_store(store: Path, copy: sqlite3.Connection) -> None:
+    source = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1.0)
+    try:
+        # in one step: in steps, each commit of the daemon between two of them starts the
+        # copy again, and a busy daemon's never ends; the store's WAL lets the daemon write
+        # on while this reads. The callback (after each try while the store is locked) is
+        # where a Ctrl-C or SIGTERM stops it: without one, sqlite3 retries for ever unstopped.
+        source.backup(copy, progress=_no_progress)
+    finally:
+        source.close()
+
+
+def _no_progress(status: int, remaining: int, total: int) -> None:
+    """Python code run between tries, so that a pending signal is raised."""
 
 
 def _backup_fail(message: str) -> int:

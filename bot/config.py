@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -199,13 +200,13 @@ def config_stamp(path: str | Path | None) -> Stamp | None:
     return status.st_ino, status.st_mtime_ns, status.st_size
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a config file; relative paths in it are relative to its folder."""
+def load_config(path: str | Path, *, regular_only: bool = False) -> Config:
+    """Read and validate a config file; relative paths in it are relative to its folder.
+    `regular_only` (a running daemon's reloads) refuses at once anything but a regular file:
+    a named pipe read again would wait for a writer for ever."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES} bytes"])
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path, regular_only)
     except FileNotFoundError:
         raise ConfigError(
             [f"{path}: config file not found (pass --config PATH, or copy the shipped config.yaml)"]
@@ -219,6 +220,39 @@ def load_config(path: str | Path) -> Config:
     return settings.model_copy(
         update={"store": settings.store.model_copy(update={"path": store_path})}
     )
+
+
+def _read_text(path: Path, regular_only: bool) -> str:
+    """The file's text, up to MAX_CONFIG_BYTES also when it is a pipe or a device (such as
+    /dev/zero, which never ends)."""
+    # O_NONBLOCK: a named pipe opens without waiting for a writer, so it can be refused
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (os.O_NONBLOCK if regular_only else 0))
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode) or (regular_only and not stat.S_ISREG(mode)):
+        os.close(fd)
+        raise ConfigError([f"{path}: not a regular file ({file_kind(mode)})"])
+    with os.fdopen(fd, "rb") as file:
+        data = file.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES} bytes"])
+    return data.decode("utf-8")
+
+
+def file_kind(mode: int) -> str:
+    """What a file of `st_mode` `mode` is, in a few words."""
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a named pipe" if stat.S_ISFIFO(mode) else "a device or socket"
+
+
+def regular_file(path: str | Path) -> bool:
+    """Whether `path` is a regular file (a link to one included), which can be read again."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 # libyaml's parser where PyYAML has it: a config of 100,000 topics loads in seconds, not minutes

@@ -83,6 +83,7 @@ class Daemon:
     _app: App | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics(stale_after=STALE, stuck_after=STUCK))
     config_stamp: Stamp | None = None  # the file's, taken before it was last read (or when made)
+    config_settle: float = reload.SETTLE  # a reload reads the file unchanged this long
     _started: Config = field(init=False)  # what a restart would change is measured from this
 
     def __post_init__(self) -> None:
@@ -233,10 +234,11 @@ class Daemon:
 
     async def _reload(self, config_path: Path, tr: Texts) -> str:
         """Load the candidate config; apply it only when it is valid and differs."""
+        await reload.settled(config_path, self.config_settle)
         # what is read now: the config watch reloads again only once the file differs from it
         self.config_stamp = await asyncio.to_thread(config_stamp, config_path)
         try:
-            new = await asyncio.to_thread(load_config, config_path)
+            new = await asyncio.to_thread(load_config, config_path, regular_only=True)
         except ConfigError as exc:
             problems = "; ".join(exc.problems)
             log.error("config not reloaded, the running config stays: %s", problems)
@@ -325,7 +327,13 @@ class Daemon:
             self._compiled = covered
 
     async def _add_channels(self, app: App, store: AsyncStore) -> None:
-        await add_channels(app.bot, store, self.settings.channels, now=datetime.now(UTC))
+        await add_channels(
+            app.bot,
+            store,
+            self.settings.channels,
+            now=datetime.now(UTC),
+            watches_changed=functools.partial(self._watches.changed, store),
+        )
 
     async def _housekeeping(self, store: AsyncStore, poller: Poller) -> None:
         """Daily: compact old items (dedup keys stay), forget old stories, tidy the watches."""

@@ -7,7 +7,8 @@ are seen), and each wake, by an event or a second's quiet, also compares the fil
 the one last read: an edit saved before the watch began is applied too. When the folder itself
 is replaced (a deploy that moves a new folder in; a Kubernetes ConfigMap update, which swaps the
 `..data` link its `config.yaml` goes through) or the config's link points elsewhere, the watch
-starts again on the folder the config lives in now.
+starts again on the folder the config lives in now. A reload reads the file only once it has
+gone `SETTLE` seconds unchanged (`settled`), so a file being written is not read half-way.
 
 A change of feeds reschedules them, of topics recompiles them (and, where a query changed, the
 admins hear what it gains and loses), of channels re-subscribes them;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +163,27 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
 
 
 WATCH_TIMEOUT_MS = 1_000  # the watch wakes this often without an event
+SETTLE = 2.0  # seconds a config must have gone unchanged before a reload reads it
+SETTLE_LIMIT = 30.0  # the longest a reload waits for a file that keeps changing
+
+
+async def settled(config: Path, settle: float = SETTLE) -> None:
+    """Return once `config` has gone `settle` seconds without a change (by its modification
+    time), or after SETTLE_LIMIT seconds: a file being saved by truncating it and writing it
+    again, or copied over in parts, is not read half-way, when a half of it may be valid
+    YAML that drops topics, feeds or a channel's subscriptions."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + max(SETTLE_LIMIT, settle)
+    told = False
+    while (stamp := await asyncio.to_thread(config_stamp, config)) is not None:
+        age = time.time() - stamp[1] / 1e9
+        left = give_up - loop.time()
+        if age >= settle or left <= 0:
+            return
+        if not told:
+            log.info("config %s is being written; reading it once it stays unchanged", config)
+            told = True
+        await asyncio.sleep(min(settle - age, left))
 
 
 async def watch_config(

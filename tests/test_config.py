@@ -260,3 +260,28 @@ def test_a_source_condition_must_name_a_feed_of_the_config() -> None:
     ]
     no_feeds = "topics:\n  kuril:\n    title: Kuril\n    query: kuril* source:one\n"
     assert parse_config(no_feeds).feeds == ()  # a config for `match`: any source may be named
+
+
+def test_a_config_read_from_a_pipe_is_read_once_and_a_reload_refuses_it(
+    tmp_path: Path,
+) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_text, args=(MINIMAL,))
+    writer.start()  # `--config <(decrypt config)`, as a shell passes it
+    assert list(load_config(fifo).topics) == ["kuril"]
+    writer.join()
+    # a daemon's reload opens it again: refused at once, never waiting for another writer
+    with pytest.raises(ConfigError, match="not a regular file \\(a named pipe\\)"):
+        load_config(fifo, regular_only=True)
+    with pytest.raises(ConfigError, match="larger than"):
+        load_config("/dev/zero")  # read up to the limit, not without end
+
+
+def test_a_config_that_is_a_folder_is_refused(tmp_path: Path) -> None:
+    result = run_cli("check", "--config", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path}: not a regular file (a folder)" in result.stderr

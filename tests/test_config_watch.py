@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -147,3 +148,45 @@ async def _applied(reloads: Reloads, count: int) -> None:
     while reloads.count() < count:
         reloads.another.clear()
         await reloads.another.wait()
+
+
+async def test_a_config_saved_by_truncating_and_writing_is_not_read_half_way(
+    tmp_path: Path, reloads: Reloads
+) -> None:
+    feeds = {"a": "http://127.0.0.1:9/a.xml", "b": "http://127.0.0.1:9/b.xml"}
+    path = write_config(tmp_path, feeds)
+    whole = yaml.safe_load(path.read_text())
+    text = yaml.safe_dump(
+        {k: whole[k] for k in ("store", "poll", "topics", "feeds")}, sort_keys=False
+    )
+    path.write_text(text)
+    half = text[: text.index("- id: b")]  # valid YAML, one feed fewer
+    daemon = Daemon(load_config(path), None, out=io.StringIO(), config_path=path)
+    daemon.config_settle = 5.0  # longer than this test takes to write the rest
+    woke, re_read = asyncio.Event(), asyncio.Event()  # woke: the half seen
+
+    class Said(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            line = record.getMessage()
+            if line.startswith(("config re-read", "config reloaded")):
+                re_read.set()
+            if "is being written" in line or re_read.is_set():
+                woke.set()
+
+    running = asyncio.create_task(daemon.run())
+    try:
+        with handler_on("bot.reload", Said()), handler_on("bot.daemon", Said()):
+            # an editor that truncates the file, then writes it in parts
+            saving = await asyncio.to_thread(os.open, path, os.O_WRONLY | os.O_TRUNC)
+            try:
+                await asyncio.to_thread(os.write, saving, half.encode())
+                await asyncio.wait_for(woke.wait(), WAIT)
+                await asyncio.to_thread(os.write, saving, text[len(half) :].encode())
+            finally:
+                os.close(saving)
+            await asyncio.wait_for(re_read.wait(), WAIT)
+    finally:
+        daemon.stop()
+        assert await asyncio.wait_for(running, WAIT) == 0
+    assert [f.id for f in daemon.settings.feeds] == ["a", "b"]
+    assert reloads.count() == 0, reloads.lines  # the half file was never applied

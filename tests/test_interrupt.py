@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,3 +172,79 @@ def test_run_stopped_while_starting_exits_0_with_a_line(
         assert daemon.interrupt(sig) == 0
     assert "Traceback" not in daemon.output.text
     assert daemon.output.lines == ["kurilwatch: stopped while starting"]
+
+
+def test_run_on_a_config_from_a_pipe_reads_it_once_and_stops_after_a_sighup(
+    tmp_path: Path, group: type[Group]
+) -> None:
+    # `--config <(decrypt config)`: a second read of the pipe would wait for a writer for ever,
+    # and the daemon's exit for that read
+    settings = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    config = tmp_path / "piped.yaml"
+    os.mkfifo(config)
+    daemon = group("run", "--config", str(config))
+    with open(config, "w") as pipe:
+        pipe.write(settings.read_text())
+    daemon.output.wait_for("is not a regular file: read once", timeout=60)
+    daemon.output.wait_for("kurilwatch running", timeout=60)
+    daemon.proc.send_signal(signal.SIGHUP)
+    assert daemon.interrupt(signal.SIGTERM) == 0
+    assert "Traceback" not in daemon.output.text
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_backup_leaves_no_file_and_the_next_try_may_use_its_name(
+    tmp_path: Path, group: type[Group], sig: int
+) -> None:
+    import sqlite3
+
+    import watchfiles
+
+    from store import Store
+
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    Store(tmp_path / "kw.db").close()
+    # another program holds the store (an exclusive lock): the copy waits, its file made
+    holder = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("COMMIT")
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    target = backups / "kw-copy.db"
+    try:
+        backup = group("backup", str(target), "--config", str(config))
+        waiting_until = time.monotonic() + 60  # bounds the wait for the copy's file
+        for _ in watchfiles.watch(backups, rust_timeout=100, yield_on_timeout=True):
+            if any(backups.iterdir()) or backup.proc.poll() is not None:
+                break
+            assert time.monotonic() < waiting_until, "the backup made no file"
+        assert backup.interrupt(sig) == 130
+        assert "kurilwatch: interrupted" in backup.output.text
+        assert "Traceback" not in backup.output.text
+        assert list(backups.iterdir()) == []
+    finally:
+        holder.close()
+    again = subprocess.run(
+        [str(KURILWATCH), "backup", str(target), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(target) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_sighup_while_run_starts_does_not_kill_it(tmp_path: Path, group: type[Group]) -> None:
+    # `systemctl reload` just after a start: the pipe holds `run` before its own handlers
+    settings = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    config = tmp_path / "piped.yaml"
+    os.mkfifo(config)
+    daemon = group("run", "--config", str(config))
+    with open(config, "w") as pipe:  # returns once `run` has opened the pipe to read it
+        daemon.proc.send_signal(signal.SIGHUP)
+        pipe.write(settings.read_text())
+    daemon.output.wait_for("kurilwatch running", timeout=60)
+    assert daemon.interrupt(signal.SIGTERM) == 0
+    assert "Traceback" not in daemon.output.text

@@ -274,3 +274,33 @@ async def test_the_watches_of_chats_that_blocked_the_bot_leave_the_index(tmp_pat
         assert [m.topic_id for m in watches.index.match({"title": "Shikotan"})] == ["@w1"]
     finally:
         await store.close()
+
+
+async def test_a_configured_channel_back_after_removing_the_bot_has_its_watches_filed_again(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    from telegram import Bot
+
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import add_channels
+
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    try:
+        now = datetime.now(UTC)
+        async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+            channel = (ChannelConfig(chat="@kurilnews", topics=("kuril",)),)
+            await add_channels(bot, store, channel, now=now)
+            chat_id = (await bot.get_chat("@kurilnews")).id
+            await store.run(Store.add_watch, chat_id, "Shikotan", now=now, limit=10)
+            await store.run(Store.deactivate_chat, chat_id, "Forbidden: kicked", now=now)
+            watches = Watches()
+            await watches.load(store)  # a start while the bot was out of the channel
+            assert watches.index.match({"title": "Shikotan"}) == []
+
+            async def changed(added: Watch | None, removed: Watch | None) -> None:
+                await watches.changed(store, added, removed)
+
+            await add_channels(bot, store, channel, now=now, watches_changed=changed)
+        assert len(watches.index.match({"title": "Shikotan plant opens"})) == 1
+    finally:
+        await store.close()

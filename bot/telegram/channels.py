@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.config import ChannelConfig
-from store import AsyncStore, Store
+from store import AsyncStore, Store, Watch
 
 log = logging.getLogger(__name__)
 
 
 async def add_channels(
-    bot: Bot, store: AsyncStore, channels: Sequence[ChannelConfig], *, now: datetime
+    bot: Bot,
+    store: AsyncStore,
+    channels: Sequence[ChannelConfig],
+    *,
+    now: datetime,
+    watches_changed: Callable[[Watch | None, Watch | None], Awaitable[None]] | None = None,
 ) -> None:
-    """Record each channel as a chat subscribed to exactly its configured topics."""
+    """Record each channel as a chat subscribed to exactly its configured topics; a channel
+    back after the bot was removed from it has its watches filed again (`watches_changed`)."""
     for channel in channels:
         try:
             chat = await bot.get_chat(
@@ -29,9 +35,12 @@ async def add_channels(
                 "channel %s: cannot use it (%s); is the bot an admin there?", channel.chat, exc
             )
             continue
-        await store.run(
+        back = await store.run(
             Store.upsert_subscriber, chat.id, now=now, chat_type=chat.type, title=chat.title
         )
+        if back and watches_changed is not None:  # a start while it was away left them out
+            for watch in await store.run(Store.watches, chat.id):
+                await watches_changed(watch, None)
         current = set(await store.run(Store.subscriptions, chat.id))
         for topic in set(channel.topics) - current:
             await store.run(Store.subscribe, chat.id, topic, now=now)
