@@ -1,13 +1,15 @@
 """Benchmark of the spike check's store work (every 10 minutes, on the store thread): for each
-topic some chat wants spike notices for, what `Insights.check_spikes` reads from the store.
+topic some chat wants spike notices for, what `Insights.check_spikes` reads from the store; and
+of the weekly reports' check (every minute) with `--chats` chats that have a report.
 
-    .venv/bin/python bench/spikes.py [--stories 100000] [--topics 2000] [--runs 5]
+    .venv/bin/python bench/spikes.py [--stories 100000] [--topics 2000] [--chats 10000]
 
 The store holds `--stories` matched stories over the last 180 days (a third of them with a
 second report, from another outlet), of `--topics` topics (a few common, most rare, some never
 matched), and twice as many unmatched items. The baseline, measured in the same run, is one
 pass over the whole items table (`SELECT count(*), sum(length(topics)) FROM items`). Prints the
-median time per topic of each read, and a whole check of every topic as a ratio to the baseline.
+median time per topic of each read, and a whole check of every topic as a ratio to the baseline;
+then a report check that finds no report due: the store's part, and the event loop's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.insights.jobs import ReportTimes
 from bot.insights.spikes import SpikeRule
 from store import Store
 
@@ -86,6 +89,25 @@ def fill(store: Store, stories: int, topics: int, seed: int = 1) -> list[str]:
     return ids
 
 
+def add_report_chats(store: Store, chats: int, topics: list[str]) -> None:
+    """`chats` chats with weekly reports in four zones, sent two days ago, 20 topics each."""
+    zones = ["Asia/Tokyo", "Europe/Moscow", None, "America/New_York"]
+    sent = (NOW - timedelta(days=2)).timestamp()
+    with store.db.atomic():
+        store.db.conn.executemany(
+            "INSERT INTO subscribers (chat_id, chat_type, active, created_at, updated_at,"
+            " report, report_sent_at, timezone) VALUES (?, 'private', 1, 0, 0, ?, ?, ?)",
+            [
+                (n, f"weekly {('mon', 'tue', 'fri')[n % 3]} {n % 24:02d}:30", sent, zones[n % 4])
+                for n in range(chats)
+            ],
+        )
+        store.db.conn.executemany(
+            "INSERT INTO subscriptions (chat_id, topic_id, created_at) VALUES (?, ?, 0)",
+            [(n, topics[(n + k) % len(topics)]) for n in range(chats) for k in range(20)],
+        )
+
+
 def median(fn: Callable[[], Any], runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -99,6 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stories", type=int, default=100_000)
     parser.add_argument("--topics", type=int, default=2000)
+    parser.add_argument("--chats", type=int, default=10_000)
     parser.add_argument("--sample", type=int, default=100, help="topics timed one by one")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
@@ -136,6 +159,18 @@ def main() -> None:
         print(
             f"a spike check of all {len(topics)} topics: about {tick:.1f} s of the store thread"
             f" = {tick / baseline:.0f}x the baseline (every 10 minutes)"
+        )
+        add_report_chats(store, args.chats, topics)
+        times = ReportTimes()
+        now = NOW.replace(minute=1)  # no report is due at hh:01
+        read = median(store.report_chats, args.runs)
+        chats = store.report_chats()
+        times.due(chats, now, UTC)  # the first check after a start works out every chat's
+        picked = median(lambda: times.due(chats, now, UTC), args.runs)
+        print(
+            f"a weekly report check of {args.chats} chats, none due: store {read * 1000:.1f} ms"
+            f" = {read / baseline:.2f}x the baseline, event loop {picked * 1000:.1f} ms"
+            " (every minute)"
         )
         store.close()
 

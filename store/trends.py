@@ -108,14 +108,8 @@ class TrendVerbs(StoreBase):
         return "", False
 
     def report_chats(self) -> list[ReportChat]:
-        """The active chats with a weekly report, with their topics."""
-        rows = list(
-            self.db.query(
-                "SELECT chat_id, report, report_sent_at, timezone,"
-                " coalesce(language, language_code) AS language_code FROM subscribers"
-                " WHERE active = 1 AND report != '' ORDER BY chat_id"
-            )
-        )
+        """The active chats with a weekly report (their topics are read for the due ones
+        only: this runs every minute)."""
         return [
             ReportChat(
                 chat_id=row["chat_id"],
@@ -125,15 +119,12 @@ class TrendVerbs(StoreBase):
                 else datetime.fromtimestamp(row["report_sent_at"], UTC),
                 timezone=row["timezone"],
                 language_code=row["language_code"],
-                topics=tuple(
-                    r["topic_id"]
-                    for r in self.db.query(
-                        "SELECT topic_id FROM subscriptions WHERE chat_id = ? ORDER BY topic_id",
-                        [row["chat_id"]],
-                    )
-                ),
             )
-            for row in rows
+            for row in self.db.query(
+                "SELECT chat_id, report, report_sent_at, timezone,"
+                " coalesce(language, language_code) AS language_code FROM subscribers"
+                " WHERE active = 1 AND report != '' ORDER BY chat_id"
+            )
         ]
 
     def report_sent(self, chat_id: int, due: datetime) -> None:
