@@ -217,7 +217,6 @@ class ReportChat:
     sent_at: datetime | None  # reports due after this moment have not been sent
     timezone: str | None
     language_code: str | None  # the chat's /language, else its user's Telegram language
-    topics: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,12 +50,12 @@ class TrendVerbs(StoreBase):
             "  WHERE j.story_id = i.id AND j.topics != '[]'),"
             f" i.feed_id, coalesce(f.title, i.feed_id), i.title, i.link, {count}"
             " FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
-            " WHERE i.id IN (SELECT m.story_id FROM items m"
-            "  WHERE m.fetched_at >= ? AND m.topics != '[]'"
-            f"  AND EXISTS (SELECT 1 FROM json_each(m.topics) WHERE value IN ({marks})))"
+            " WHERE i.id IN (SELECT m.story_id FROM item_topics m"
+            f"  WHERE m.topic_id IN ({marks}) AND m.story_at >= ? AND m.story_at < ?"
+            "  AND m.fetched_at >= ?)"
             f" AND i.fetched_at >= ? AND {_STORY_TIME} >= ? AND {_STORY_TIME} < ?"
             " ORDER BY t, i.id",
-            [start, *topic_ids, start, start, until.timestamp()],
+            [*topic_ids, start, until.timestamp(), start, start, start, until.timestamp()],
         )
         decoded: dict[str, tuple[str, ...]] = {}
         points = []
@@ -79,16 +79,15 @@ class TrendVerbs(StoreBase):
 
     def first_story_at(self, topic_id: str) -> datetime | None:
         """When the topic's earliest stored story was published (or first seen)."""
-        rows = list(
-            self.db.query(
-                f"SELECT min({_STORY_TIME}) AS t FROM items i WHERE i.id IN"
-                " (SELECT m.story_id FROM items m WHERE m.topics != '[]'"
-                " AND EXISTS (SELECT 1 FROM json_each(m.topics) WHERE value = ?))",
-                [topic_id],
-            )
+        # the first of the topic's stories whose first report is still stored (a later
+        # report kept for its alert outlives it)
+        row = self._one(
+            "SELECT m.story_at AS t FROM item_topics m WHERE m.topic_id = ?"
+            " AND EXISTS (SELECT 1 FROM items i WHERE i.id = m.story_id)"
+            " ORDER BY m.story_at LIMIT 1",
+            [topic_id],
         )
-        t = rows[0]["t"] if rows else None
-        return None if t is None else datetime.fromtimestamp(t, UTC)
+        return None if row is None else datetime.fromtimestamp(row["t"], UTC)
 
     # -- weekly reports -----------------------------------------------------------------------
 
@@ -109,14 +108,8 @@ class TrendVerbs(StoreBase):
         return "", False
 
     def report_chats(self) -> list[ReportChat]:
-        """The active chats with a weekly report, with their topics."""
-        rows = list(
-            self.db.query(
-                "SELECT chat_id, report, report_sent_at, timezone,"
-                " coalesce(language, language_code) AS language_code FROM subscribers"
-                " WHERE active = 1 AND report != '' ORDER BY chat_id"
-            )
-        )
+        """The active chats with a weekly report (their topics are read for the due ones
+        only: this runs every minute)."""
         return [
             ReportChat(
                 chat_id=row["chat_id"],
@@ -126,15 +119,12 @@ class TrendVerbs(StoreBase):
                 else datetime.fromtimestamp(row["report_sent_at"], UTC),
                 timezone=row["timezone"],
                 language_code=row["language_code"],
-                topics=tuple(
-                    r["topic_id"]
-                    for r in self.db.query(
-                        "SELECT topic_id FROM subscriptions WHERE chat_id = ? ORDER BY topic_id",
-                        [row["chat_id"]],
-                    )
-                ),
             )
-            for row in rows
+            for row in self.db.query(
+                "SELECT chat_id, report, report_sent_at, timezone,"
+                " coalesce(language, language_code) AS language_code FROM subscribers"
+                " WHERE active = 1 AND report != '' ORDER BY chat_id"
+            )
         ]
 
     def report_sent(self, chat_id: int, due: datetime) -> None:

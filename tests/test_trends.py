@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.delivery.plan import digest_times
 from bot.i18n import texts
+from bot.insights.jobs import ReportTimes, _zone
 from bot.insights.spikes import SpikeRule, detect, window_counts
 from bot.insights.trends import (
     MAX_CAPTION,
@@ -28,7 +30,7 @@ from bot.insights.trends import (
     visible_length,
     weekly_report,
 )
-from store import FeedState, ItemRecord, Store, StoryPoint
+from store import FeedState, ItemRecord, ReportChat, Store, StoryPoint
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # a Friday; 12:00 in Tokyo
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -399,3 +401,43 @@ def test_an_outlet_named_like_a_formula_is_text_in_the_trend_csv() -> None:
     header = next(csv.reader(io.StringIO(to_csv(trend))))
     assert header[:2] == ["date", "total"]
     assert sorted(header[2:]) == ['\'=HYPERLINK("http://x","y")', "TASS"]
+
+
+# -- which weekly reports are due --------------------------------------------------------------
+
+report_chat = st.tuples(
+    st.sampled_from(["weekly mon 08:00", "weekly sun 02:30", "daily 23:59", "weekly fri 03:00"]),
+    st.sampled_from([None, "Asia/Tokyo", "Europe/Moscow", "America/New_York", "Nowhere/Land"]),
+    st.one_of(st.none(), st.integers(-30 * 24, 0)),  # last sent, hours from the start
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    checks=st.lists(
+        st.tuples(st.integers(0, 50 * 60), st.lists(report_chat, min_size=1, max_size=4)),
+        max_size=6,
+    )
+)
+def test_the_kept_report_times_find_the_chats_the_plain_rule_finds(
+    checks: list[tuple[int, list[tuple[str, str | None, int | None]]]],
+) -> None:
+    """Every minute the due reports are looked for; the next due time kept per chat gives the
+    chats (and due times) that working each one out again gives, as chats change their
+    report, zone, or have theirs sent between checks."""
+    times = ReportTimes()
+    now = NOW
+    for minutes, listed in checks:
+        now += timedelta(minutes=minutes)
+        chats = [
+            ReportChat(n, report, None if sent is None else NOW + sent * H, zone, "en")
+            for n, (report, zone, sent) in enumerate(listed)
+        ]
+        plain = []
+        for chat in chats:
+            tz = _zone(chat.timezone, TOKYO)
+            due, _ = digest_times(chat.report, now, tz)
+            if chat.sent_at is None or due > chat.sent_at:
+                plain.append((chat.chat_id, tz, due))
+        found = times.due(chats, now, TOKYO)
+        assert [(chat.chat_id, tz, due) for chat, tz, due in found] == plain
