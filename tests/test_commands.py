@@ -560,6 +560,21 @@ async def test_start_and_topics_of_thousands_of_topics_are_one_message_each(bot:
         assert len(bot.api.sent_messages(USER)) == sent + 2, command
 
 
+# 20 topics whose list's lines, each with its line break, come to 2,001 characters: one more
+# than the list holds ("• <code>t-00</code> — " is 22 characters before the title)
+JUST_OVER = {
+    f"t-{n:02}": {"title": "T" * (78 if n == 19 else 77), "query": f"word{n}"} for n in range(20)
+}
+
+
+@pytest.mark.parametrize("bot", [JUST_OVER], indirect=True)
+async def test_a_topic_list_one_character_too_long_names_how_many_more(bot: Bot) -> None:
+    text = bot.ctx.topic_list()
+    more = re.search(r"… and (\d+) more topics?", text)
+    assert more is not None and int(more.group(1)) + text.count("<code>t-") == 20
+    assert int(more.group(1)) > 0  # never "… and 0 more topics"
+
+
 @given(count=st.integers(0, 300), page=st.integers(-3, 40))
 def test_every_button_is_on_one_page_and_a_page_fits_a_message(count: int, page: int) -> None:
     buttons = [InlineKeyboardButton(str(n), callback_data=str(n)) for n in range(count)]

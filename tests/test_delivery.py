@@ -825,3 +825,45 @@ async def test_an_alert_refused_while_the_store_is_locked_is_tried_again_without
     assert len(bot_api.sent_messages(CHAT)) == 1
     assert [row[1] for row in await outbox(store)] == ["sent"]
     await store.close()
+
+
+class _LockAt(logging.Handler):
+    """Another writer takes the store at a log line with `lock_at` in it, and lets it go at
+    the worker's first complaint that it could not record."""
+
+    def __init__(self, other: sqlite3.Connection, lock_at: str) -> None:
+        super().__init__()
+        self.other, self.lock_at, self.locked = other, lock_at, False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if not self.locked and self.lock_at in message:
+            self.other.execute("BEGIN IMMEDIATE")
+            self.locked = True
+        elif self.locked and record.levelno >= logging.WARNING and self.other.in_transaction:
+            self.other.execute("ROLLBACK")
+
+
+async def test_the_rest_of_a_digest_put_back_while_the_store_is_locked_is_not_left_sending(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await long_stories_for_a_digest(store, 45)  # several messages
+    await store.run(_short_busy_timeout)
+    clock = Clock(datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC))
+    other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        # one message to the chat, then its limit: the rest go back to the queue
+        settings = replace(FAST, limits=Limits(private_burst=1, private_per_second=0.01))
+        worker = DeliveryWorker(store, bot, settings=settings, clock=clock)
+        # the store is taken by another writer just after the first message is recorded
+        with handler_on("bot.delivery", _LockAt(other, "digest of")):
+            assert await worker.send_due() == 1
+            await worker.drain()
+    other.close()
+    states = [row[1] for row in await outbox(store)]
+    assert len(bot_api.sent_messages(CHAT)) == 1
+    assert "sending" not in states  # else not sent before the next start
+    shown = sum(m["text"].count("Story ") for m in bot_api.sent_messages(CHAT))
+    assert 0 < states.count("sent") == shown
+    await store.close()

@@ -174,6 +174,7 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("千島列島・新知島で露研究者2人が不明", {"search"}, set()),
         # an inspector is no visit; a term of imprisonment is a verdict; consultations are talks
         ("Ex-fisheries inspector jailed for taking bribes", {"court"}, set()),
+        ("Russian border guards carry out inspections on Kunashir", {"visit"}, set()),
         ("元漁業監督官に懲役9年", {"court"}, set()),
         ("Japan, Russia hold consultations on fishing", {"talks"}, set()),
         ("Консультации по рыболовству завершились в Токио", {"talks"}, set()),

@@ -59,8 +59,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "митинги против", "пикет", "抗議", "呼び出", "召致",
     ),
     "visit": (
-        "visit", "inspect$", "inspects$", "inspected$", "inspecting$", "inspection$", "tour$",
-        "tours$", "toured$", "посет", "посещ", "визит", "осмотр",
+        "visit", "inspect$", "inspects$", "inspected$", "inspecting$", "inspection$",
+        "inspections$", "tour$", "tours$", "toured$", "посет", "посещ", "визит", "осмотр",
         "побывал", "訪問", "視察", "訪れ",
     ),
     "seizure": (

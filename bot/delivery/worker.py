@@ -189,7 +189,7 @@ class DeliveryWorker:
                 return
             if rows and not await self._next_slot(chat_id):
                 # the chat's limit (or a stop) comes first: the rest wait for the chat's turn
-                await self.store.run(Store.release_claimed, [d.id for d in rows])
+                await settle.recorded(self.store, Store.release_claimed, [d.id for d in rows])
                 return
 
     async def _next_slot(self, chat_id: int) -> bool:

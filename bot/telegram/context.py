@@ -74,7 +74,7 @@ class BotContext:
         size = 0
         for topic in first[:TOPIC_LINES]:
             shown = line(topic)
-            if lines and size + len(shown) > TOPIC_CHARS:
+            if lines and size + len(shown) + 1 > TOPIC_CHARS:  # as `every` is measured
                 break
             lines.append(shown)
             size += len(shown) + 1
