@@ -123,7 +123,7 @@ def test_sigterm_starts_no_send_while_polls_in_flight_finish(
     settings["feeds"] = [{"id": "slow", "url": feed_server.url("/slow.xml"), "interval": "1s"}]
     config.write_text(yaml.safe_dump(settings, allow_unicode=True))
     queue_alerts(tmp_path / "kw.db")
-    bot_api.latency = 2.0
+    bot_api.latency = 4.0  # the SIGTERM must come before the sends in flight are answered
     daemon = start_daemon("run", "--config", str(config), token=TOKEN)
     feed_server.wait_for(lambda: feed_server.in_flight("/slow.xml") == 1, 30, "a slow poll")
     bot_api.wait_for(lambda: bot_api.in_flight == CONCURRENCY, 30, "sends in flight")
