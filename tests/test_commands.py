@@ -341,6 +341,10 @@ async def test_help_lists_every_command_and_readme_documents_them(bot: Bot) -> N
         assert f"/{command.name} " in (admin if command.admin else public)
         assert f"/{command.name} " in admin
         assert re.search(rf"`/{command.name}\b", readme), f"/{command.name} not in README"
+    for lang in ("en", "ru", "ja"):  # a subscriber is told of every admin command, none left out
+        told = await bot.say("/help", chat_id=USER + 1, language_code=lang)
+        missing = [c.name for c in COMMANDS if c.admin and f"/{c.name}" not in told]
+        assert missing == [], (lang, missing)
 
 
 async def test_the_menu_is_set_per_language(bot_api: FakeBotAPI) -> None:

@@ -191,7 +191,8 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         admin_lines = [f"/{c.name} — {esc(c.about(tr.lang))}" for c in COMMANDS if c.admin]
         text += "\n\n" + tr._("<b>Admin</b>") + "\n" + "\n".join(admin_lines)
     else:
-        text += "\n\n" + tr._("Admins also have /stats, /feeds, /reload and /broadcast.")
+        names = " ".join(f"/{c.name}" for c in COMMANDS if c.admin)
+        text += "\n\n" + tr._("Admins also have {commands}.").format(commands=names)
     text += "\n\n" + tr._(
         "Under every alert: 🔕 mute this story, 🔔 follow it (each further report comes as a"
         " reply), 👎 not relevant."
