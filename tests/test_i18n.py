@@ -88,6 +88,23 @@ def test_plural_forms_and_dates_follow_the_language() -> None:
     )
 
 
+def syntax(description: str) -> list[str]:
+    """The parts of a command's description a user types: commands, [optional], <argument>,
+    a | b, times and durations (ЧЧ:ММ is HH:MM)."""
+    found = re.findall(r"/[a-z]\w*|\[|<|\||HH:MM|ЧЧ:ММ|\d\d:\d\d-\d\d:\d\d|\b\d+[hd]\b", description)
+    return sorted(part.replace("ЧЧ:ММ", "HH:MM") for part in found)
+
+
+@pytest.mark.parametrize("lang", ["ru", "ja"])
+def test_every_language_s_help_and_menu_show_how_to_write_each_command(lang: str) -> None:
+    """A Russian or Japanese subscriber's /help read "/digest — off | daily | weekly" (no time)
+    or "/quiet — quiet hours" (no form), where the English line shows what to type."""
+    from bot.telegram.texts import COMMANDS
+
+    missing = [c.name for c in COMMANDS if syntax(c.about(lang)) != syntax(c.about("en"))]
+    assert missing == []
+
+
 def test_query_and_search_errors_are_translated_too() -> None:
     from store import SearchError
     from watchers.topics.query import QueryError, parse
