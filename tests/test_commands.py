@@ -194,6 +194,14 @@ async def test_a_saved_watch_that_no_longer_parses_is_marked_with_why(bot: Bot) 
     assert "больше не отслеживается" in await bot.say("/list", language_code="ru")
 
 
+async def test_language_names_the_argument_it_does_not_know(bot: Bot) -> None:
+    """A "/language russian" was answered like a bare /language, as if it had been read."""
+    answer = await bot.say("/language russian", language_code="ja")
+    assert "russian" in answer and "<code>/language ru</code>" in answer, answer
+    assert await bot.say("/language", language_code="ja") != answer
+    assert "Русский" in await bot.say("/language ru")
+
+
 async def test_a_huge_bad_argument_is_quoted_back_short_in_one_message(bot: Bot) -> None:
     huge = "&" * 4000  # each escaped to five characters: it came back as five messages
     commands = [
@@ -201,6 +209,7 @@ async def test_a_huge_bad_argument_is_quoted_back_short_in_one_message(bot: Bot)
         for name in ("subscribe", "unsubscribe", "latest", "search", "lang", "timezone", "trend")
     ]
     commands.append("/unwatch 1" + "0" * 4000)
+    commands.append(f"/language {huge}")
     for command in commands:
         answer = await bot.say(command, language_code="ru")
         assert len(answer) < 500 and "…" in answer, (command[:20], answer[:200])

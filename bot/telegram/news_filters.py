@@ -44,7 +44,17 @@ async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
     args = [a.lower() for a in args_of(context)]
-    if len(args) != 1 or args[0] not in LANGUAGES:
+    if args and (len(args) != 1 or args[0] not in LANGUAGES):
+        await reply(
+            update,
+            tr._(
+                "'{value}' is not a language I speak. Write <code>/language en</code>,"
+                " <code>/language ru</code> or <code>/language ja</code>.",
+                value=esc(cut(" ".join(args_of(context)))),
+            ),
+        )
+        return
+    if not args:
         await reply(
             update,
             tr._(
