@@ -71,17 +71,23 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument(
         "--against", default="config.yaml", help="the running config (default: %(default)s)"
     )
-    backtest.add_argument("--days", type=_days, default=30, help="period (default: %(default)s)")
+    backtest.add_argument(
+        "--days", type=_days, default=30, help="period, 1-3650 days (default: %(default)s)"
+    )
     backtest.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     feedback = command("feedback", "the 'Not relevant' presses by topic, with suggested exclusions")
-    feedback.add_argument("--days", type=_days, default=30, help="period (default: %(default)s)")
+    feedback.add_argument(
+        "--days", type=_days, default=30, help="period, 1-3650 days (default: %(default)s)"
+    )
     export = command("export", "matched stories with their outlets and times, as CSV or JSON lines")
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     export.add_argument("--topic", metavar="ID", help="only this topic's stories")
     export.add_argument("--since", default="30d", help="period, like 30d or 12h (default: 30d)")
-    trend = command("trend", "stories per day of a topic: a PNG chart and/or a CSV file")
+    trend = command(
+        "trend", "stories per day of a topic: a PNG chart and/or a CSV file (give one or both)"
+    )
     trend.add_argument("--topic", required=True, metavar="ID", help="a topic id of the config")
-    trend.add_argument("--days", type=int, default=30, metavar="N", help="default: %(default)s")
+    trend.add_argument("--days", type=int, default=30, metavar="N", help="1-366 (default: 30)")
     trend.add_argument("--png", type=Path, metavar="PATH", help="write the chart here")
     trend.add_argument("--csv", type=Path, metavar="PATH", help="write the counts here")
     trend.add_argument(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.cli import main
 from tests.conftest import CONFIG, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
@@ -268,3 +269,21 @@ def test_an_operator_command_with_an_argument_out_of_range_exits_2_naming_it(
     assert result.returncode == 2, result.stderr
     named = {"backtest": "--days", "feedback": "--days", "export": "kurli", "trend": "folder"}
     assert named[args[0]] in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [("backtest", "1-3650 days"), ("feedback", "1-3650 days"), ("trend", "1-366")],
+)
+def test_a_commands_help_gives_the_range_its_days_take(
+    command: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert says in capsys.readouterr().out
+
+
+def test_trends_help_says_it_writes_a_png_a_csv_or_both(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["trend", "--help"])
+    assert "give one or both" in capsys.readouterr().out
