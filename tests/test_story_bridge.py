@@ -178,6 +178,13 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("元漁業監督官に懲役9年", {"court"}, set()),
         ("Japan, Russia hold consultations on fishing", {"talks"}, set()),
         ("Консультации по рыболовству завершились в Токио", {"talks"}, set()),
+        # a mudflow is a landslide, an eagle wildlife, a ferry's first run an opening
+        ("Mudflow hits village on Iturup", {"landslide"}, set()),
+        ("択捉島で土石流", {"landslide"}, set()),
+        ("На Итурупе нашли мертвых орланов", {"wildlife"}, set()),
+        ("Steller's sea eagles return to Kunashir", {"wildlife"}, set()),
+        ("国後島でオオワシ確認", {"wildlife"}, set()),
+        ("根室―国後に高速船就航", {"opening"}, {"nemuro"}),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:

@@ -90,7 +90,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "ヒグマ", "クマが", "クマに", "クマの", "クマを", "クマ出没", "クマ目撃", "クジラ",
         "シャチ", "seals$", "тюлен", "нерп", "アザラシ", "オットセイ", "walrus", "морж$",
         "моржа$", "моржи$", "моржей$", "セイウチ", "sea otter", "калан", "ラッコ", "dolphin",
-        "дельфин", "イルカ",
+        "дельфин", "イルカ", "eagle$", "eagles$", "орлан", "オオワシ", "オジロワシ",
     ),
     # a roof, bridge, crane or building that falls in, by what fell: a bare "обрушилась" is as
     # often a storm or criticism, "рухнул" a helicopter, 崩落 a landslide, "gave way" a
@@ -111,8 +111,8 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "poisoning": ("poisoning", "poisoned", "отравлен", "отравил", "食中毒"),
     "landslide": (
-        "avalanche", "landslide", "mudslide", "лавин", "оползн", "сель$", "雪崩", "土砂崩れ",
-        "地滑り",
+        "avalanche", "landslide", "mudslide", "mudflow", "лавин", "оползн", "сель$", "雪崩",
+        "土砂崩れ", "地滑り", "土石流",
     ),
     "labour": (
         "walkout", "unpaid wages", "wage arrears", "забастов", "стачк", "невыплат",
@@ -146,7 +146,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "open$", "opens$", "opened$", "inaugurat", "unveil", "commissioned$", "into service",
         "completed$", "открыл", "в строй", "в эксплуатацию", "достроил", "достроен", "完成",
         "открыт", "открыва", "заработал", "запущ", "запуст", "開業", "開所", "開校", "開設",
-        "稼働", "開通", "運用開始", "開園",
+        "稼働", "開通", "運用開始", "開園", "運航開始", "就航",
     ),
     "construction": (
         "construct", "reconstruct", "built$", "renovat", "строител", "строят",
