@@ -91,7 +91,9 @@ def test_plural_forms_and_dates_follow_the_language() -> None:
 def syntax(description: str) -> list[str]:
     """The parts of a command's description a user types: commands, [optional], <argument>,
     a | b, times and durations (ЧЧ:ММ is HH:MM)."""
-    found = re.findall(r"/[a-z]\w*|\[|<|\||HH:MM|ЧЧ:ММ|\d\d:\d\d-\d\d:\d\d|\b\d+[hd]\b", description)
+    found = re.findall(
+        r"/[a-z]\w*|\[|<|\||HH:MM|ЧЧ:ММ|\d\d:\d\d-\d\d:\d\d|\b\d+[hd]\b", description
+    )
     return sorted(part.replace("ЧЧ:ММ", "HH:MM") for part in found)
 
 
