@@ -20,6 +20,13 @@ from watchers.pool import ParsePool
 from watchers.topics.compile import TopicSpec
 
 KURILWATCH = Path(sys.executable).with_name("kurilwatch")  # the installed console script
+# A shell's foreground command has Ctrl-C's default action, whatever the shell running the
+# tests has: a suite started in the background (`make test &`) ignores SIGINT, and a command
+# inherits that, so it would not stop on Ctrl-C before its own handlers are set.
+FOREGROUND = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+    " os.execv(sys.argv[1], sys.argv[1:])"
+)
 FEED = rss([FeedEntry("Fishermen near the Kuril Islands", "https://news.example/1", guid="1")])
 
 
@@ -30,7 +37,7 @@ class Group:
         env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
         env["PYTHONUNBUFFERED"] = "1"
         self.proc = subprocess.Popen(
-            [str(KURILWATCH), *args],
+            [sys.executable, "-c", FOREGROUND, str(KURILWATCH), *args],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
