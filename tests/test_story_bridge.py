@@ -282,6 +282,24 @@ def test_places_and_numbers_that_cross_languages() -> None:
     assert places("ウルップ島で上陸訓練") == places("得撫島で上陸訓練") == {"urup"}
     assert places("幌筵島") == places("Парамушир") == {"paramushir"}
     assert places("Путина: с кетой проблемы, 北海道の新知事") == frozenset()  # chum salmon
+
+
+@pytest.mark.parametrize(
+    ("text", "islands"),
+    [
+        # Russian reports name the Habomai islets by the Lesser Kuril Chain, and Shikotan apart
+        ("Стрельбы у Малой Курильской гряды", {"habomai"}),
+        ("Drills near the Lesser Kuril chain", {"habomai"}),
+        ("На Шикотане (Малая Курильская гряда) открыли школу", {"shikotan"}),
+        ("Курильская гряда в тумане", set()),
+        # Zelyony (Shibotsu) is an islet, зелёный alone is green
+        ("На острове Зелёный появится посёлок", {"habomai"}),
+        ("Zelyony islet", {"habomai"}),
+        ("Зелёный свет для проекта на Итурупе", {"iturup"}),
+    ],
+)
+def test_the_habomai_islets_by_their_other_names(text: str, islands: set[str]) -> None:
+    assert places(text) == islands
     assert places("у Кетоя") == places("на Кетое") == {"ketoi"}
     assert places("на Экарме") == {"ekarma"} and places("у Чирпоя") == {"chirpoi"}
     assert places("Вулкан Алаид выбросил пепел") == places("阿頼度島の噴火") == {"atlasov"}

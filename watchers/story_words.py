@@ -41,6 +41,18 @@ _PLACES = {
         "多楽島",
         "志発島",
         "勇留島",
+        "秋勇留",
+        "shibotsu",
+        "suisho",
+        "taraku",
+        "akiyuri",
+        "zelyon",
+        # Зелёный, Shibotsu, is also "green": only after the word island
+        "остров зелен",
+        "острове зелен",
+        "острова зелен",
+        "островов зелен",
+        "островом зелен",
     ),
     # the northern islands: Japanese writes them in katakana as often as in kanji
     "paramushir": ("paramushir", "парамушир", "パラムシル", "幌筵"),
@@ -441,6 +453,12 @@ JA_SETTING = frozenset().union(
 )
 
 
+# The Lesser Kuril Chain is Shikotan and the Habomai islets; Russian reports name the islets
+# by it ("у Малой Курильской гряды", where Japanese ones say 歯舞群島) and Shikotan by its own
+# name, so a text that names the chain and not Shikotan names the islets.
+_LESSER_CHAIN = re.compile(r"(?<!\w)(?:мал\w* курильск\w* гряд|lesser kuril)")
+
+
 def _island(word: str) -> str | None:
     """The id of the Kuril island a word names, if it names one."""
     found = places(word)
@@ -480,4 +498,6 @@ def places(text: str) -> frozenset[str]:
         for place, form in candidates:
             if place not in found and form.search(folded):
                 found.add(place)
+    if "shikotan" not in found and _LESSER_CHAIN.search(folded):
+        found.add("habomai")
     return frozenset(found)
