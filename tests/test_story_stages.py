@@ -158,6 +158,9 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
         ("Russia and China hold drills off Kunashir", "Japan conveys 'grave concern' over drills"),
         ("Россия разместит дроны на Итурупе", "Токио обеспокоен размещением дронов"),
         ("択捉島に無人機配備", "政府、択捉島の無人機配備に懸念表明"),
+        # the verb that makes the reaction is not counted among the words before it
+        ("歯舞群島周辺でロシア軍が射撃訓練へ", "Глава МИД Японии заявил о протесте из-за стрельб"),
+        ("Russia holds drills off Kunashir", "Japan's foreign minister lodges protest over drills"),
     ],
 )
 def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(

@@ -145,6 +145,14 @@ _QUOTE = re.compile(r"「[^」]*」")
 # the act told as what a Japanese lead's reaction answers ("…したことを受けて、", "…に対し、")
 _AFTER_ACT = re.compile(r"(?:を受け(?:て)?|について|に対し(?:て)?|をめぐり|に関し(?:て)?)、")
 LEAD_WORDS = 4  # words before the reaction in a title that leads with it (not Japanese)
+# the verb that makes the reaction (a protest lodged, declared, voiced), not counted among
+# those words: "Глава МИД Японии заявил о протесте…" leads with it as "Токио протестует…" does
+_DECLARING = re.compile(
+    r"(?:\b(?:lodg|fil|issu|voic|register|deliver|mak)(?:e|es|ed|ing)?|\bmade|\bexpress(?:es|ed)?"
+    r"|заяв\w*|выраз\w*|выска\w*|направ\w*|вруч\w*|объяв\w*)"
+    r"(?:\s+(?:a|an|its|his|her|their|strong|formal|official|о|об|свой|свое|решительн\w*"
+    r"|официальн\w*))*\s*$"
+)
 
 
 def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "") -> frozenset[str]:
@@ -191,7 +199,8 @@ def _reaction(title: str) -> str | None:
             or _led_by_speaker(folded, start)
         )
     else:
-        leads = quoted is not None or len(WORD.findall(normalise(folded[:start]))) <= LEAD_WORDS
+        before = _DECLARING.sub("", folded[:start])
+        leads = quoted is not None or len(WORD.findall(normalise(before))) <= LEAD_WORDS
     # who is quoted is often named after the words ("「受け入れられない」　政府、ロシアに抗議"),
     # never inside them ("野党「ロシアの演習は容認できない」")
     said = folded[:start] + (" " + folded[quoted.end() :] if quoted is not None else "")
