@@ -41,6 +41,29 @@ async def recorded(
         wait = min(2 * wait, RECORD_RETRY_MAX)
 
 
+class Outage:
+    """The store failing the worker's own loop for a while: said once as it begins and once as
+    it ends, each try after a longer pause, up to RECORD_RETRY_MAX."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def failed(self, exc: sqlite3.OperationalError) -> float:
+        """Another failed try; the seconds to wait before the next."""
+        self.tries += 1
+        wait = min(0.5 * 2.0 ** min(self.tries - 1, 10), RECORD_RETRY_MAX)
+        if self.tries == 1:
+            log.error("delivery paused: the store fails (%s); trying again until it works", exc)
+        else:
+            log.debug("delivery: the store still fails (%s); try %d in %gs", exc, self.tries, wait)
+        return wait
+
+    def over(self) -> None:
+        if self.tries:
+            log.info("delivery resumed: the store works again after %d tries", self.tries)
+        self.tries = 0
+
+
 async def failed_send(
     store: AsyncStore, delivery: Delivery, result: Outcome, *, now: datetime, transient: bool
 ) -> None:
