@@ -13,11 +13,24 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
+from bot.delivery.outcome import EDIT_TRIES
 from bot.delivery.worker import DeliveryWorker
 from store import AsyncStore, FeedState, ItemRecord, Store
 from tests.conftest import TOKEN, Clock, handler_on
 from tests.fakes.telegram_api import FakeBotAPI
-from tests.test_delivery import CHAT, FAST, T0, _short_busy_timeout, outbox, queue
+from tests.test_delivery import (
+    CHAT,
+    FAST,
+    T0,
+    _short_busy_timeout,
+    another_outlet,
+    outbox,
+    parts,
+    queue,
+    step,
+)
+
+__all__ = ["parts"]  # the fixture, used by name
 
 
 class _Records(logging.Handler):
@@ -121,3 +134,61 @@ async def test_a_store_locked_when_delivery_starts_delays_it_only(
             await asyncio.wait_for(running, 10)
     assert [row[1] for row in await outbox(store)] == ["sent"]
     await store.close()
+
+
+async def edit_due(store: AsyncStore, worker: DeliveryWorker) -> None:
+    """CHAT's alert sent, then another outlet's report of its story: an "Also:" edit is due."""
+    await queue(store, CHAT, "1")
+    await step(worker)
+    await another_outlet(store, T0 + timedelta(minutes=1))
+
+
+async def test_an_update_that_fails_does_not_hold_the_chats_new_alerts(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_next("editMessageText", status=500, description="Internal Server Error")
+    await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) == 1
+    await queue_at(store, T0 + timedelta(minutes=2), "2")
+    clock.now = T0 + timedelta(minutes=2)
+    assert await step(worker) == 1  # the new alert goes out now, not 30 s later
+    assert len(bot_api.sent_messages(CHAT)) == 2
+    assert len(bot_api.calls_of("editMessageText")) == 1  # the update waits for its retry
+    clock.now += timedelta(seconds=2)
+    await step(worker)
+    edits = bot_api.calls_of("editMessageText")
+    assert len(edits) == 2 and "Also: KYODO" in edits[1].params["text"]
+    await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) == 2  # done
+
+
+async def test_an_update_that_keeps_failing_is_given_up_after_a_few_tries(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_next("editMessageText", status=502, description="Bad Gateway", times=100)
+    heard = _Records()
+    with handler_on("bot.delivery", heard, logging.INFO):
+        for _ in range(20):
+            await step(worker)
+            clock.now += timedelta(minutes=10)  # the longest pause between two tries
+    tries = len(bot_api.calls_of("editMessageText"))
+    assert tries == EDIT_TRIES  # not every 30 s for 48 hours
+    assert any("given up" in m for m in heard.at(logging.WARNING))
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
+
+
+async def test_flood_control_on_an_update_holds_the_chat_as_telegram_does(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_retry_after("editMessageText", 5)
+    await step(worker)
+    await queue_at(store, T0 + timedelta(minutes=2), "2")
+    clock.now = T0 + timedelta(minutes=2)
+    assert await step(worker) == 0  # Telegram said wait: the chat waits
+    assert len(bot_api.sent_messages(CHAT)) == 1

@@ -145,16 +145,22 @@ async def failed_edit(
 ) -> bool:
     """Record a failed "Also:" update; False when it stays pending (tried again later)."""
     chat_id = delivery.chat_id
-    if result.action is Action.LATER:
-        if result.error:
-            log.warning(
-                "chat %d: alert %d update failed (%s); will retry",
-                chat_id,
-                delivery.id,
-                result.error,
-            )
+    if result.action is Action.LATER:  # flood control: after the chat's hold
         return False
-    if result.action is Action.GONE:
+    if result.action in (Action.RETRY, Action.RAISE):
+        assert result.at is not None
+        await recorded(store, Store.edit_failed, delivery.id, at=result.at)
+        log.warning(
+            "chat %d: alert %d update failed (%s); retry in %s",
+            chat_id,
+            delivery.id,
+            result.error,
+            result.at - now,
+        )
+        return False
+    if result.action is Action.GIVE_UP:
+        log.warning("chat %d: alert %d update given up: %s", chat_id, delivery.id, result.error)
+    elif result.action is Action.GONE:
         await recorded(store, Store.deactivate_chat, chat_id, str(result.error), now=now)
     elif result.action is Action.MIGRATE:
         # the sent alert stayed in the old group's history, which the new id cannot edit

@@ -151,7 +151,9 @@ class DeliveryWorker:
         for notice in notices:
             claim_notice = functools.partial(self._claim_notice, notice)
             started += await self._start(notice.chat_id, claim_notice, self._notify)
-        edits = await self.store.run(Store.due_edits, self.settings.batch, exclude=self._busy())
+        edits = await self.store.run(
+            Store.due_edits, self.settings.batch, exclude=self._busy(), now=self.clock()
+        )
         for delivery in edits:
             started += await self._start(
                 delivery.chat_id, functools.partial(_ready, delivery), self._edit
@@ -347,13 +349,15 @@ class DeliveryWorker:
             )
         except Exception as exc:
             now = self.clock()
-            result = self._outcome(exc, Path.EDIT, now, delivery)
-            if result.hold is not None:
+            tried = replace(delivery, attempts=delivery.edit_tries)  # its tries as an update
+            result = self._outcome(exc, Path.EDIT, now, tried)
+            if result.hold is not None:  # flood control only: the chat's new alerts go on
                 self._hold(delivery.chat_id, result.hold)
+            pending = not await settle.failed_edit(self.store, delivery, result, now=now)
             if result.action is Action.RAISE:
                 raise
-            if not await settle.failed_edit(self.store, delivery, result, now=now):
-                return  # still pending: tried again after the pause
+            if pending:
+                return  # tried again after its pause
         await self.store.run(Store.edit_done, delivery.id, delivery.also)
 
     async def _claim(self, delivery: Delivery) -> Delivery | None:
