@@ -19,6 +19,7 @@ from store import AsyncStore, FeedState, ItemRecord, Store
 from tests.conftest import TOKEN, Clock, handler_on
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.test_delivery import (
+    ADMIN,
     CHAT,
     FAST,
     T0,
@@ -192,3 +193,24 @@ async def test_flood_control_on_an_update_holds_the_chat_as_telegram_does(
     clock.now = T0 + timedelta(minutes=2)
     assert await step(worker) == 0  # Telegram said wait: the chat waits
     assert len(bot_api.sent_messages(CHAT)) == 1
+
+
+async def test_the_admins_report_of_alerts_given_up_waits_out_a_locked_store(
+    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await store.run(_short_busy_timeout)
+    await queue(store, CHAT)
+    bot_api.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        await step(worker)  # given up: the admins are told at the next pass
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError):  # `run` pauses and tries again
+            await worker.send_due()
+        other.execute("ROLLBACK")
+        await step(worker)
+        await step(worker)
+    [notice] = bot_api.sent_messages(ADMIN)
+    assert "could not be delivered and were given up: 1" in notice["text"]
+    await store.close()

@@ -1,5 +1,6 @@
 """Carries out what a failed alert, digest or "Also:" update means (an `Outcome`) in the store,
-and records a send that Telegram has carried out; both through a store that fails for a while.
+and records a send that Telegram has carried out and the admins' report of alerts given up; all
+through a store that fails for a while (`Outage` paces the worker's own loop while it does).
 
 The worker decides nothing here: `outcome.py` has decided; these only record it and log it.
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
-from bot.delivery.outcome import Action, Outcome
+from bot.delivery.outcome import Action, GivenUp, Outcome
 from store import AsyncStore, Delivery, OutboxState, Store
 
 log = logging.getLogger("bot.delivery.worker")
@@ -62,6 +63,26 @@ class Outage:
         if self.tries:
             log.info("delivery resumed: the store works again after %d tries", self.tries)
         self.tries = 0
+
+
+async def report_given_up(
+    store: AsyncStore, given_up: GivenUp, *, now: datetime, force: bool = False
+) -> None:
+    """Queue the admins' notice of the alerts given up, when one is due; if the store fails,
+    they stay to be told at the next try."""
+    lines, reported_at = list(given_up.lines), given_up.reported_at
+    report = given_up.report(now, force=force)
+    if report is None:
+        return
+    message, values = report
+    try:
+        await store.run(
+            Store.notify_admins, message.format(**values), now=now, msgid=message, values=values
+        )
+    except sqlite3.OperationalError:
+        given_up.lines[:0] = lines  # before those given up meanwhile
+        given_up.reported_at = reported_at
+        raise
 
 
 async def failed_send(

@@ -393,13 +393,7 @@ class DeliveryWorker:
         )
 
     async def _report_given_up(self, *, force: bool = False) -> None:
-        now = self.clock()
-        report = self._given_up.report(now, force=force)
-        if report is not None:
-            message, values = report
-            await self.store.run(
-                Store.notify_admins, message.format(**values), now=now, msgid=message, values=values
-            )
+        await settle.report_given_up(self.store, self._given_up, now=self.clock(), force=force)
 
     async def _deliver(self, delivery: Delivery, *, silent: bool = False) -> None:
         alert, tz = to_alert(delivery), self._tz(delivery)
