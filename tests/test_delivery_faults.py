@@ -214,3 +214,25 @@ async def test_the_admins_report_of_alerts_given_up_waits_out_a_locked_store(
     [notice] = bot_api.sent_messages(ADMIN)
     assert "could not be delivered and were given up: 1" in notice["text"]
     await store.close()
+
+
+async def test_a_send_recorded_through_a_long_lock_is_logged_once_not_at_every_try(
+    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await store.run(_short_busy_timeout)
+    await queue(store, CHAT)
+    bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
+    heard = _Records()
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        with handler_on("bot.delivery", heard, logging.DEBUG):
+            assert await worker.send_due() == 1
+            other.execute("BEGIN IMMEDIATE")
+            await heard.until("could not record", logging.DEBUG, 3)
+            other.execute("ROLLBACK")
+            await worker.drain()
+    assert len([m for m in heard.at(logging.WARNING) if "could not record" in m]) == 1
+    assert any("recorded after" in m for m in heard.at(logging.INFO))
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+    await store.close()

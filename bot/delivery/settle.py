@@ -31,13 +31,19 @@ async def recorded(
 ) -> T:
     """Record how a send went with `verb`, again and again while the store is locked (another
     writer) or full: a row left `sending` waits for the next start, and is sent again then even
-    if it was sent. A stop cuts the tries."""
-    wait = 0.5
+    if it was sent. A stop cuts the tries. Said once as it begins and once as it ends."""
+    wait, tries = 0.5, 0
     while True:
         try:
-            return await store.run(verb, *args, **kwargs)
+            done = await store.run(verb, *args, **kwargs)
         except sqlite3.OperationalError as exc:
-            log.warning("could not record a send (%s); trying again in %gs", exc, wait)
+            tries += 1
+            level = logging.WARNING if tries == 1 else logging.DEBUG
+            log.log(level, "could not record a send (%s); trying again in %gs", exc, wait)
+        else:
+            if tries:
+                log.info("a send recorded after %d tries", tries + 1)
+            return done
         await asyncio.sleep(wait)
         wait = min(2 * wait, RECORD_RETRY_MAX)
 
