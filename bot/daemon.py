@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import signal
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -438,7 +439,16 @@ class Daemon:
             await set_commands(app.bot)
         except TelegramError as exc:
             log.warning("could not set the bot's command menu: %s", exc)
-        await self._add_channels(app, store)
+        wait = 1.0  # a store that fails (locked past its busy timeout, full) is waited for
+        while True:
+            try:
+                await self._add_channels(app, store)
+                break
+            except sqlite3.OperationalError as exc:
+                if wait == 1.0:
+                    log.error("channels not recorded yet: the store fails (%s); retrying", exc)
+                await asyncio.sleep(wait)
+                wait = min(2 * wait, 30.0)
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=10, error_callback=PollErrors())

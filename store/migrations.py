@@ -383,6 +383,14 @@ def m020_item_topics(db: Database) -> None:
     )
 
 
+@migrations()
+def m021_edit_retries(db: Database) -> None:
+    # a failed "Also:" update waits on its own row (not its chat) and is given up after a few
+    outbox = db.table("outbox")
+    outbox.add_column("edit_tries", int, not_null_default=0)
+    outbox.add_column("edit_after", float)
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date."""
     migrations.apply(db)

@@ -57,28 +57,43 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             [now.timestamp(), now.timestamp(), *exclude, limit],
         )
 
-    def due_edits(self, limit: int = 50, *, exclude: Collection[int] = ()) -> list[Delivery]:
-        """Sent alerts whose story has been carried by more outlets since."""
+    def due_edits(
+        self, limit: int = 50, *, exclude: Collection[int] = (), now: datetime | None = None
+    ) -> list[Delivery]:
+        """Sent alerts whose story has been carried by more outlets since (and whose update,
+        if it failed, is due to be tried again at `now`)."""
         skip = ",".join("?" * len(exclude))
         return self._deliveries(
             "o.state = 'sent' AND o.edit_pending = 1"
+            + ("" if now is None else " AND coalesce(o.edit_after, 0) <= ?")
             + (f" AND o.chat_id NOT IN ({skip})" if exclude else "")
             + " ORDER BY o.id LIMIT ?",
-            [*exclude, limit],
+            [*([] if now is None else [now.timestamp()]), *exclude, limit],
         )
 
     def edit_done(self, delivery_id: int, also: Sequence[str] | None = None) -> None:
-        """An "Also:" update is done, unless more outlets came while it was on its way (the
-        `also` it showed is not the row's now): then it is due again."""
+        """An "Also:" update is done (or given up), unless more outlets came while it was on its
+        way (the `also` it showed is not the row's now): then it is due again."""
         with self.db.atomic():
             row = self._one("SELECT also FROM outbox WHERE id = ?", [delivery_id])
             if also is None or row is None or json.loads(row["also"]) == list(also):
-                self.db.execute("UPDATE outbox SET edit_pending = 0 WHERE id = ?", [delivery_id])
+                self.db.execute(
+                    "UPDATE outbox SET edit_pending = 0, edit_tries = 0, edit_after = NULL"
+                    " WHERE id = ?",
+                    [delivery_id],
+                )
+
+    def edit_failed(self, delivery_id: int, *, at: datetime) -> None:
+        """An "Also:" update failed: tried again at `at`."""
+        self._update_outbox(
+            "edit_tries = edit_tries + 1, edit_after = ?", [at.timestamp()], delivery_id
+        )
 
     def _deliveries(self, where: str, params: list[Any]) -> list[Delivery]:
         rows = self.db.query(
             "SELECT o.id AS outbox_id, o.chat_id, o.attempts, o.created_at AS queued_at,"
             " o.topics AS outbox_topics, o.also, o.message_id AS sent_message_id, o.reply_to,"
+            " o.edit_tries,"
             " coalesce(s.language, s.language_code) AS chat_language, s.timezone AS chat_zone,"
             " i.*, f.title AS feed_title FROM outbox o JOIN items i ON i.id = o.item_id"
             " LEFT JOIN feeds f ON f.id = i.feed_id"
@@ -99,6 +114,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 language=row["chat_language"],
                 reply_to=row["reply_to"],
                 timezone=row["chat_zone"],
+                edit_tries=row["edit_tries"],
             )
             for row in rows
         ]

@@ -175,6 +175,7 @@ class Delivery:
     language: str | None = None  # the chat's: its /language, else its user's language_code
     reply_to: int | None = None  # a followed story's further report: a reply to this message
     timezone: str | None = None  # the chat's /timezone (None: the config's telegram.timezone)
+    edit_tries: int = 0  # failed tries of its pending "Also:" update
 
 
 @dataclass(frozen=True, slots=True)

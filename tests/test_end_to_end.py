@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from store import Store
 from tests.conftest import ROOT, TOKEN, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from tests.fakes.google_news import google_news_item
@@ -396,6 +397,36 @@ def test_a_personal_watch_help_and_admin_stats(
     assert "has not changed" in bot_api.wait_for_messages(ADMIN, 2)[1]["text"]
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
+
+
+def test_a_store_locked_while_the_telegram_side_records_the_channels_only_delays_it(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    """Another writer (a backup, an operator's command) holds the store past its busy timeout
+    as the daemon starts: the channels are recorded once it lets go, and the bot runs."""
+    feed_server.set_feed("/a.xml", rss(OLD_A))
+    channels = {"channels": [{"chat": "@kurilnews", "topics": ["kuril"]}]}
+    config = write_config(
+        tmp_path, {"feed-a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url,
+        extra=channels,
+    )  # fmt: skip
+    Store(tmp_path / "kw.db").close()  # an install's store
+    holder = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+        bot_api.wait_for_calls("getChat", 1, timeout=20)
+        daemon.stderr.wait_for("channel", timeout=30)  # its record failed: locked
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    bot_api.wait_until_polling(timeout=30)
+    with sqlite3.connect(tmp_path / "kw.db") as db:
+        subscribed = db.execute("SELECT topic_id FROM subscriptions WHERE chat_id = ?", [CHANNEL])
+        assert [row[0] for row in subscribed] == ["kuril"]
+    bot_api.push_message(CHAT, "/start")
+    assert bot_api.wait_for_messages(CHAT, 1)
+    assert daemon.stop() == 0
 
 
 GOOGLE_NEWS_EN = (ROOT / "tests" / "data" / "google-news-en.rss").read_bytes()

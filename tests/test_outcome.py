@@ -16,7 +16,7 @@ from telegram.error import (
 )
 
 from bot.delivery.outcome import (
-    EDIT_RETRY,
+    EDIT_TRIES,
     Action,
     Failure,
     GivenUp,
@@ -77,10 +77,10 @@ TABLE = {
     # the chat is moved; the alert's message stayed in the old group, so the update is dropped
     (Path.EDIT, "migrated"): (Action.MIGRATE, "chat migrated", timedelta(0), None, None),
     (Path.EDIT, "can't parse"): (Action.DROP, "Can't parse entities", None, None, None),
-    (Path.EDIT, "5xx"): (Action.LATER, "NetworkError: Bad Gateway", None, EDIT_RETRY, None),
-    (Path.EDIT, "timeout"): (Action.LATER, "TimedOut: Timed out", None, EDIT_RETRY, None),
-    (Path.EDIT, "network error"): (Action.LATER, "NetworkError: httpx", None, EDIT_RETRY, None),
-    (Path.EDIT, "401"): (Action.LATER, "InvalidToken: Unauthorized", None, EDIT_RETRY, None),
+    (Path.EDIT, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, None),
+    (Path.EDIT, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
+    (Path.EDIT, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
+    (Path.EDIT, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.DIGEST, "429"): (Action.RETRY, "RetryAfter: Flood control", S, 30.0, None),
     (Path.DIGEST, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.DIGEST, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -151,6 +151,16 @@ def test_a_send_and_a_notice_give_up_once_their_own_retries_have_lasted_the_dead
         assert decide(ERRORS[name], path, attempts=tries).action is Action.GIVE_UP
     send = decide(ERRORS[name], Path.SEND, attempts=tries)
     assert send.metric == "error" and send.error.endswith("(retried for 1 day, 0:00:00)")
+
+
+@pytest.mark.parametrize("name", ["5xx", "timeout", "network error", "401"])
+def test_an_update_that_keeps_failing_is_given_up_at_its_last_try(name: str) -> None:
+    assert decide(ERRORS[name], Path.EDIT, attempts=EDIT_TRIES - 2).action is Action.RETRY
+    last = decide(ERRORS[name], Path.EDIT, attempts=EDIT_TRIES - 1)
+    assert last.action is Action.GIVE_UP and last.hold is None
+    assert (last.error or "").endswith(f"(tried {EDIT_TRIES} times)")
+    bug = decide(ValueError("a bug"), Path.EDIT)
+    assert bug.action is Action.RAISE and bug.at == NOW + WAIT
 
 
 def test_plain_text_that_is_still_refused_is_given_up_and_so_is_any_other_400() -> None:

@@ -25,7 +25,7 @@ from telegram.error import (
 from bot.delivery.retry import retry_after_seconds
 from bot.i18n import N_
 
-EDIT_RETRY = 30.0  # seconds before a failed "Also:" update to a chat is tried again
+EDIT_TRIES = 8  # a failing "Also:" update is given up at its 8th failure (after 4 min or so)
 REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
 # characters of an error kept on a row and in the log: PTB puts the whole body of an answer it
 # cannot read in its message, and a proxy's error page in front of Telegram runs to kilobytes
@@ -55,7 +55,7 @@ class Failure(StrEnum):
 
 class Action(StrEnum):
     RETRY = "retry"  # pending again, due at `at`
-    LATER = "later"  # (an edit) nothing recorded: tried again once the chat's hold is over
+    LATER = "later"  # (an edit, 429) nothing recorded: tried again once the chat's hold is over
     MIGRATE = "migrate"  # move the chat to `new_chat_id`, then retry at `at` (an edit: dropped)
     GONE = "gone"  # mark the chat inactive (its pending alerts are dropped)
     PLAIN = "plain"  # send the same alert again as plain text
@@ -132,11 +132,15 @@ def outcome(
             return Outcome(Action.GONE, error=message)
         if isinstance(exc, BadRequest):  # not modified, deleted by the user, too old
             return Outcome(Action.DROP, error=message)
-        # an answer of Telegram's that we do not know (a revoked token, one PTB cannot read)
-        # waits like a network error; only our own bugs are raised
+        # the update waits on its row, not its chat: the chat's new alerts go on. An answer of
+        # Telegram's that we do not know (a revoked token, one PTB cannot read) waits like a
+        # network error; only our own bugs are raised
+        if attempts + 1 >= EDIT_TRIES:
+            return Outcome(Action.GIVE_UP, error=f"{described} (tried {EDIT_TRIES} times)")
+        at = now + backoff(attempts, max_backoff)
         if failure is Failure.TRANSIENT or isinstance(exc, TelegramError):
-            return Outcome(Action.LATER, error=described, hold=EDIT_RETRY)
-        return Outcome(Action.RAISE, error=described)
+            return Outcome(Action.RETRY, error=described, at=at)
+        return Outcome(Action.RAISE, error=described, at=at)
     if path is Path.NOTICE:
         if failure is Failure.FLOOD:
             return Outcome(

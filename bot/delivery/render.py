@@ -95,6 +95,21 @@ def digest_of(rows: Sequence[Delivery], topic_titles: Mapping[str, str], tz: tzi
     return render_digest([to_alert(d) for d in rows], titles=titles, tz=tz, tr=tr)
 
 
+def digest_fitting(rows: Sequence[Delivery], topic_titles: Mapping[str, str], tz: tzinfo) -> int:
+    """How many of `rows`, at least one, make a digest within one message."""
+
+    def fits(n: int) -> bool:
+        return units(digest_of(rows[:n], topic_titles, tz)) <= MAX_MESSAGE
+
+    if fits(len(rows)):
+        return len(rows)
+    low, high = 1, len(rows) - 1  # a story alone fits: `DIGEST_STORY`
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    return low
+
+
 def notice_text(notice: Notice) -> str:
     """A notice in its admin's language, when it names a msgid (else its text)."""
     if not notice.msgid:

@@ -1,5 +1,6 @@
 """Carries out what a failed alert, digest or "Also:" update means (an `Outcome`) in the store,
-and records a send that Telegram has carried out; both through a store that fails for a while.
+and records a send that Telegram has carried out and the admins' report of alerts given up; all
+through a store that fails for a while (`Outage` paces the worker's own loop while it does).
 
 The worker decides nothing here: `outcome.py` has decided; these only record it and log it.
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
-from bot.delivery.outcome import Action, Outcome
+from bot.delivery.outcome import Action, GivenUp, Outcome
 from store import AsyncStore, Delivery, OutboxState, Store
 
 log = logging.getLogger("bot.delivery.worker")
@@ -30,15 +31,64 @@ async def recorded(
 ) -> T:
     """Record how a send went with `verb`, again and again while the store is locked (another
     writer) or full: a row left `sending` waits for the next start, and is sent again then even
-    if it was sent. A stop cuts the tries."""
-    wait = 0.5
+    if it was sent. A stop cuts the tries. Said once as it begins and once as it ends."""
+    wait, tries = 0.5, 0
     while True:
         try:
-            return await store.run(verb, *args, **kwargs)
+            done = await store.run(verb, *args, **kwargs)
         except sqlite3.OperationalError as exc:
-            log.warning("could not record a send (%s); trying again in %gs", exc, wait)
+            tries += 1
+            level = logging.WARNING if tries == 1 else logging.DEBUG
+            log.log(level, "could not record a send (%s); trying again in %gs", exc, wait)
+        else:
+            if tries:
+                log.info("a send recorded after %d tries", tries + 1)
+            return done
         await asyncio.sleep(wait)
         wait = min(2 * wait, RECORD_RETRY_MAX)
+
+
+class Outage:
+    """The store failing the worker's own loop for a while: said once as it begins and once as
+    it ends, each try after a longer pause, up to RECORD_RETRY_MAX."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def failed(self, exc: sqlite3.OperationalError) -> float:
+        """Another failed try; the seconds to wait before the next."""
+        self.tries += 1
+        wait = min(0.5 * 2.0 ** min(self.tries - 1, 10), RECORD_RETRY_MAX)
+        if self.tries == 1:
+            log.error("delivery paused: the store fails (%s); trying again until it works", exc)
+        else:
+            log.debug("delivery: the store still fails (%s); try %d in %gs", exc, self.tries, wait)
+        return wait
+
+    def over(self) -> None:
+        if self.tries:
+            log.info("delivery resumed: the store works again after %d tries", self.tries)
+        self.tries = 0
+
+
+async def report_given_up(
+    store: AsyncStore, given_up: GivenUp, *, now: datetime, force: bool = False
+) -> None:
+    """Queue the admins' notice of the alerts given up, when one is due; if the store fails,
+    they stay to be told at the next try."""
+    lines, reported_at = list(given_up.lines), given_up.reported_at
+    report = given_up.report(now, force=force)
+    if report is None:
+        return
+    message, values = report
+    try:
+        await store.run(
+            Store.notify_admins, message.format(**values), now=now, msgid=message, values=values
+        )
+    except sqlite3.OperationalError:
+        given_up.lines[:0] = lines  # before those given up meanwhile
+        given_up.reported_at = reported_at
+        raise
 
 
 async def failed_send(
@@ -122,16 +172,22 @@ async def failed_edit(
 ) -> bool:
     """Record a failed "Also:" update; False when it stays pending (tried again later)."""
     chat_id = delivery.chat_id
-    if result.action is Action.LATER:
-        if result.error:
-            log.warning(
-                "chat %d: alert %d update failed (%s); will retry",
-                chat_id,
-                delivery.id,
-                result.error,
-            )
+    if result.action is Action.LATER:  # flood control: after the chat's hold
         return False
-    if result.action is Action.GONE:
+    if result.action in (Action.RETRY, Action.RAISE):
+        assert result.at is not None
+        await recorded(store, Store.edit_failed, delivery.id, at=result.at)
+        log.warning(
+            "chat %d: alert %d update failed (%s); retry in %s",
+            chat_id,
+            delivery.id,
+            result.error,
+            result.at - now,
+        )
+        return False
+    if result.action is Action.GIVE_UP:
+        log.warning("chat %d: alert %d update given up: %s", chat_id, delivery.id, result.error)
+    elif result.action is Action.GONE:
         await recorded(store, Store.deactivate_chat, chat_id, str(result.error), now=now)
     elif result.action is Action.MIGRATE:
         # the sent alert stayed in the old group's history, which the new id cannot edit

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TypeVar
@@ -27,13 +28,13 @@ from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failur
 from bot.delivery.plan import Plan, chat_tz, plan, zone
 from bot.delivery.render import (
     MAX_MESSAGE,
+    digest_fitting,
     digest_of,
     notice_text,
     plain_of,
     render_html,
     render_plain,
     to_alert,
-    units,
 )
 from bot.delivery.retry import with_retries
 from bot.i18n import texts
@@ -76,6 +77,7 @@ class DeliveryWorker:
         self.clock = clock
         self.limits = SendLimits(self.settings.limits)
         self._wake = asyncio.Event()
+        self._halt = asyncio.Event()  # set by `stop`
         self._stopping = False
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._inflight: set[int] = set()  # chats with a send in flight
@@ -97,16 +99,26 @@ class DeliveryWorker:
     def stop(self) -> None:
         """Let the sends in flight finish, start no more, then return from `run`."""
         self._stopping = True
+        self._halt.set()
         self._wake.set()
 
     async def run(self) -> None:
-        requeued = await self.store.run(Store.requeue_inflight)
-        if requeued:
-            log.info("delivery: %d alerts were in flight at the last stop; resending", requeued)
+        """Deliver until `stop`; a store that fails (locked, full) pauses it, with a backoff."""
+        outage, requeued = settle.Outage(), None
         try:
             while not self._stopping:
-                if not await self.send_due():
-                    await self._idle()
+                try:
+                    if requeued is None:
+                        requeued = await self.store.run(Store.requeue_inflight)
+                        if requeued:
+                            log.info("delivery: %d alerts were in flight; resending", requeued)
+                    if not await self.send_due():
+                        await self._idle()
+                except sqlite3.OperationalError as exc:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._halt.wait(), outage.failed(exc))
+                    continue
+                outage.over()
         finally:
             await self.drain()
             await self._report_given_up(force=True)
@@ -139,7 +151,9 @@ class DeliveryWorker:
         for notice in notices:
             claim_notice = functools.partial(self._claim_notice, notice)
             started += await self._start(notice.chat_id, claim_notice, self._notify)
-        edits = await self.store.run(Store.due_edits, self.settings.batch, exclude=self._busy())
+        edits = await self.store.run(
+            Store.due_edits, self.settings.batch, exclude=self._busy(), now=self.clock()
+        )
         for delivery in edits:
             started += await self._start(
                 delivery.chat_id, functools.partial(_ready, delivery), self._edit
@@ -183,7 +197,8 @@ class DeliveryWorker:
         """The held alerts as digests of as many of them as one message holds, each settled
         once sent: a failure leaves only the alerts not yet shown to be sent again."""
         while rows:
-            count = await asyncio.to_thread(self._fitting, rows)  # renders up to 8 digests
+            fitting = functools.partial(digest_fitting, rows, self.settings.topic_titles)
+            count = await asyncio.to_thread(fitting, self._tz(rows[0]))  # up to 8 digests
             shown, rows = rows[:count], rows[count:]
             if not await self._send_one_digest(chat_id, shown, rows, silent=silent):
                 return
@@ -202,21 +217,6 @@ class DeliveryWorker:
             await asyncio.sleep(at - loop.time())
         self.limits.departed(at, loop.time())
         return True
-
-    def _fitting(self, rows: Sequence[Delivery]) -> int:
-        """How many of `rows`, at least one, make a digest within one message."""
-
-        def fits(n: int) -> bool:
-            text = digest_of(rows[:n], self.settings.topic_titles, self._tz(rows[0]))
-            return units(text) <= MAX_MESSAGE
-
-        if fits(len(rows)):
-            return len(rows)
-        low, high = 1, len(rows) - 1  # a story alone fits: `render.DIGEST_STORY`
-        while low < high:
-            middle = (low + high + 1) // 2
-            low, high = (middle, high) if fits(middle) else (low, middle - 1)
-        return low
 
     async def _send_one_digest(
         self, chat_id: int, rows: list[Delivery], later: list[Delivery], *, silent: bool
@@ -349,13 +349,15 @@ class DeliveryWorker:
             )
         except Exception as exc:
             now = self.clock()
-            result = self._outcome(exc, Path.EDIT, now, delivery)
-            if result.hold is not None:
+            tried = replace(delivery, attempts=delivery.edit_tries)  # its tries as an update
+            result = self._outcome(exc, Path.EDIT, now, tried)
+            if result.hold is not None:  # flood control only: the chat's new alerts go on
                 self._hold(delivery.chat_id, result.hold)
+            pending = not await settle.failed_edit(self.store, delivery, result, now=now)
             if result.action is Action.RAISE:
                 raise
-            if not await settle.failed_edit(self.store, delivery, result, now=now):
-                return  # still pending: tried again after the pause
+            if pending:
+                return  # tried again after its pause
         await self.store.run(Store.edit_done, delivery.id, delivery.also)
 
     async def _claim(self, delivery: Delivery) -> Delivery | None:
@@ -391,13 +393,7 @@ class DeliveryWorker:
         )
 
     async def _report_given_up(self, *, force: bool = False) -> None:
-        now = self.clock()
-        report = self._given_up.report(now, force=force)
-        if report is not None:
-            message, values = report
-            await self.store.run(
-                Store.notify_admins, message.format(**values), now=now, msgid=message, values=values
-            )
+        await settle.report_given_up(self.store, self._given_up, now=self.clock(), force=force)
 
     async def _deliver(self, delivery: Delivery, *, silent: bool = False) -> None:
         alert, tz = to_alert(delivery), self._tz(delivery)

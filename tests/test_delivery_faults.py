@@ -1,0 +1,238 @@
+"""The delivery worker's own loop through store faults and failed "Also:" edits, against the
+fake Bot API and a real SQLite file that another connection locks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from telegram import Bot
+
+from bot.delivery.outcome import EDIT_TRIES
+from bot.delivery.worker import DeliveryWorker
+from store import AsyncStore, FeedState, ItemRecord, Store
+from tests.conftest import TOKEN, Clock, handler_on
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.test_delivery import (
+    ADMIN,
+    CHAT,
+    FAST,
+    T0,
+    _short_busy_timeout,
+    another_outlet,
+    outbox,
+    parts,
+    queue,
+    step,
+)
+
+__all__ = ["parts"]  # the fixture, used by name
+
+
+class _Records(logging.Handler):
+    """Keeps the records it hears and wakes the test's loop at each."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.loop = asyncio.get_running_loop()
+        self.heard = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.loop.call_soon_threadsafe(self.heard.set)
+
+    def at(self, level: int) -> list[str]:
+        return [r.getMessage() for r in self.records if r.levelno == level]
+
+    async def until(self, what: str, level: int, count: int = 1) -> None:
+        async def wait() -> None:
+            while sum(what in m for m in self.at(level)) < count:
+                self.heard.clear()
+                await self.heard.wait()
+
+        await asyncio.wait_for(wait(), 20)
+
+
+async def queue_at(store: AsyncStore, at: datetime, guid: str) -> None:
+    """An alert of a new story for CHAT (subscribed by `queue`), queued at `at`."""
+    record = ItemRecord(
+        guid=guid,
+        link=f"https://n.example/{guid}",
+        canonical_url=f"https://n.example/{guid}",
+        title=f"Shikotan story {guid}",
+        summary="Ferry news.",
+        published_at=at,
+        topics=("kuril",),
+    )
+    await store.run(Store.ingest, FeedState(id="f", url="u"), [record], now=at, alert=True)
+
+
+@pytest.fixture
+def other(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """Another writer of the store's file: a backup, an operator's command."""
+    connection = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    yield connection
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
+    connection.close()
+
+
+async def test_a_store_locked_while_alerts_are_claimed_pauses_delivery_and_it_resumes(
+    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await store.run(_short_busy_timeout)
+    await queue(store, CHAT, "1")
+    clock = Clock(T0)
+    heard = _Records()
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
+        with handler_on("bot.delivery", heard, logging.DEBUG):
+            running = asyncio.create_task(worker.run())
+            await heard.until("sent (item", logging.INFO)
+            # a second alert, due once the clock moves: claimed only while the store is locked
+            await queue_at(store, T0 + timedelta(seconds=1), "2")
+            other.execute("BEGIN IMMEDIATE")
+            clock.now = T0 + timedelta(seconds=1)
+            worker.wake()
+            await heard.until("store", logging.DEBUG, 2)  # tried again, and again
+            assert not running.done()  # the daemon's Telegram side goes on
+            other.execute("ROLLBACK")
+            await bot_api.wait_for_messages_async(CHAT, 2)
+            await heard.until("works again", logging.INFO)
+            worker.stop()
+            await asyncio.wait_for(running, 10)
+    failures = [m for m in heard.at(logging.ERROR) + heard.at(logging.WARNING) if "store" in m]
+    assert len(failures) == 1  # one line for the episode, not one per try
+    assert len(bot_api.sent_messages(CHAT)) == 2  # nothing lost, nothing twice
+    assert [row[1] for row in await outbox(store)] == ["sent", "sent"]
+    await store.close()
+
+
+async def test_a_store_locked_when_delivery_starts_delays_it_only(
+    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await store.run(_short_busy_timeout)
+    await queue(store, CHAT, "1")
+    heard = _Records()
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        with handler_on("bot.delivery", heard, logging.DEBUG):
+            other.execute("BEGIN IMMEDIATE")
+            running = asyncio.create_task(worker.run())
+            await heard.until("store", logging.DEBUG, 2)
+            assert not running.done()
+            other.execute("ROLLBACK")
+            await bot_api.wait_for_messages_async(CHAT, 1)
+            worker.stop()
+            await asyncio.wait_for(running, 10)
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+    await store.close()
+
+
+async def edit_due(store: AsyncStore, worker: DeliveryWorker) -> None:
+    """CHAT's alert sent, then another outlet's report of its story: an "Also:" edit is due."""
+    await queue(store, CHAT, "1")
+    await step(worker)
+    await another_outlet(store, T0 + timedelta(minutes=1))
+
+
+async def test_an_update_that_fails_does_not_hold_the_chats_new_alerts(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_next("editMessageText", status=500, description="Internal Server Error")
+    await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) == 1
+    await queue_at(store, T0 + timedelta(minutes=2), "2")
+    clock.now = T0 + timedelta(minutes=2)
+    assert await step(worker) == 1  # the new alert goes out now, not 30 s later
+    assert len(bot_api.sent_messages(CHAT)) == 2
+    assert len(bot_api.calls_of("editMessageText")) == 1  # the update waits for its retry
+    clock.now += timedelta(seconds=2)
+    await step(worker)
+    edits = bot_api.calls_of("editMessageText")
+    assert len(edits) == 2 and "Also: KYODO" in edits[1].params["text"]
+    await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) == 2  # done
+
+
+async def test_an_update_that_keeps_failing_is_given_up_after_a_few_tries(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_next("editMessageText", status=502, description="Bad Gateway", times=100)
+    heard = _Records()
+    with handler_on("bot.delivery", heard, logging.INFO):
+        for _ in range(20):
+            await step(worker)
+            clock.now += timedelta(minutes=10)  # the longest pause between two tries
+    tries = len(bot_api.calls_of("editMessageText"))
+    assert tries == EDIT_TRIES  # not every 30 s for 48 hours
+    assert any("given up" in m for m in heard.at(logging.WARNING))
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
+
+
+async def test_flood_control_on_an_update_holds_the_chat_as_telegram_does(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_retry_after("editMessageText", 5)
+    await step(worker)
+    await queue_at(store, T0 + timedelta(minutes=2), "2")
+    clock.now = T0 + timedelta(minutes=2)
+    assert await step(worker) == 0  # Telegram said wait: the chat waits
+    assert len(bot_api.sent_messages(CHAT)) == 1
+
+
+async def test_the_admins_report_of_alerts_given_up_waits_out_a_locked_store(
+    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await store.run(_short_busy_timeout)
+    await queue(store, CHAT)
+    bot_api.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        await step(worker)  # given up: the admins are told at the next pass
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError):  # `run` pauses and tries again
+            await worker.send_due()
+        other.execute("ROLLBACK")
+        await step(worker)
+        await step(worker)
+    [notice] = bot_api.sent_messages(ADMIN)
+    assert "could not be delivered and were given up: 1" in notice["text"]
+    await store.close()
+
+
+async def test_a_send_recorded_through_a_long_lock_is_logged_once_not_at_every_try(
+    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
+) -> None:
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    await store.run(_short_busy_timeout)
+    await queue(store, CHAT)
+    bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
+    heard = _Records()
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        with handler_on("bot.delivery", heard, logging.DEBUG):
+            assert await worker.send_due() == 1
+            other.execute("BEGIN IMMEDIATE")
+            await heard.until("could not record", logging.DEBUG, 3)
+            other.execute("ROLLBACK")
+            await worker.drain()
+    assert len([m for m in heard.at(logging.WARNING) if "could not record" in m]) == 1
+    assert any("recorded after" in m for m in heard.at(logging.INFO))
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+    await store.close()
