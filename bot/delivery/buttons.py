@@ -76,7 +76,13 @@ class AlertButtons:
         self._store = store
         self._secret: bytes | None = None
 
-    async def of(self, delivery: Delivery) -> InlineKeyboardMarkup:
+    async def load(self) -> None:
+        """Read the secret (made at the first call ever), before any alert is claimed: a store
+        failing then would otherwise fail a send already claimed."""
         if self._secret is None:
             self._secret = await self._store.run(Store.install_secret)
+
+    async def of(self, delivery: Delivery) -> InlineKeyboardMarkup:
+        await self.load()
+        assert self._secret is not None
         return keyboard(self._secret, delivery.id, texts(delivery.language))

@@ -109,6 +109,7 @@ class DeliveryWorker:
             while not self._stopping:
                 try:
                     if requeued is None:
+                        await self._buttons.load()
                         requeued = await self.store.run(Store.requeue_inflight)
                         if requeued:
                             log.info("delivery: %d alerts were in flight; resending", requeued)
@@ -121,7 +122,10 @@ class DeliveryWorker:
                 outage.over()
         finally:
             await self.drain()
-            await self._report_given_up(force=True)
+            try:
+                await self._report_given_up(force=True)
+            except sqlite3.OperationalError as exc:  # a stop is no time to wait for the store
+                log.error("delivery: the report of alerts given up is lost at stop: %s", exc)
 
     async def drain(self) -> None:
         """Wait for the sends in flight."""
