@@ -247,7 +247,7 @@ async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
     assert "Ask for 1 to 20 stories" in await bot.say("/latest 50")
     assert "Shikotan fish plant" in await bot.say("/search shikotan")
     assert "Nothing stored matches" in await bot.say("/search Habomai")
-    assert "cannot search for" in await bot.say('/search "unclosed')
+    assert "Cannot search for '\"unclosed'" in await bot.say('/search "unclosed')
     assert "Write what to look for" in await bot.say("/search")
 
 

@@ -315,8 +315,9 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         found = await ctx.store.run(Store.search, words[:MAX_QUERY], limit=10, langs=langs)
     except SearchError as exc:
+        # the reason itself says "cannot search for 'x': ..." (or what else is wrong)
         reason = tr._(exc.template, **{name: cut(v) for name, v in exc.values.items()})
-        await reply(update, tr._("I cannot search for that: {reason}", reason=esc(reason)))
+        await reply(update, esc(reason[:1].upper() + reason[1:]))
         return
     if not found:
         await reply(update, tr._("Nothing stored matches {words}.", words=esc(quoted(words))))

@@ -1,0 +1,82 @@
+"""Commands and buttons under odd input, through real python-telegram-bot and the fake Bot API:
+refusals that name the bad argument, quoted, in each language."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Config
+from bot.telegram.chat import BotContext, install
+from bot.telegram.updates import build_application
+from store import AsyncStore, Watch
+from tests.conftest import TOKEN, Clock, running, shipped_topics
+from tests.fakes.telegram_api import FakeBotAPI
+from watchers.topics.compile import compile_topics
+
+NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+USER, ADMIN = 5005, 9009
+
+
+@dataclass
+class Bot:
+    store: AsyncStore
+    api: FakeBotAPI
+
+    async def say(self, text: str, chat_id: int = USER, **kwargs: Any) -> str:
+        """Send `text` as a user in `chat_id`; the bot's (first) reply."""
+        count = len(self.api.sent_messages(chat_id))
+        self.api.push_message(chat_id, text, **kwargs)
+        replies = await self.api.wait_for_messages_async(chat_id, count + 1)
+        return str(replies[count]["text"])
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
+    settings = Config.model_validate(
+        {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
+    )
+    store = await AsyncStore(tmp_path / "kw.db").open()
+
+    async def recompile(added: Watch | None, removed: Watch | None) -> None:
+        pass
+
+    app = build_application(settings, TOKEN)
+    install(
+        app,
+        BotContext(
+            store=store,
+            topics=compile_topics(settings.topics).topics,
+            clock=Clock(NOW),
+            admins=frozenset({ADMIN}),
+            max_watches=3,
+            watches_changed=recompile,
+            wake=lambda: None,
+        ),
+    )
+    async with running(app):
+        yield Bot(store, bot_api)
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "refusals"),
+    [
+        ("en", ["annot search for"]),
+        ("ru", ["поиск невозможен", "е удалось найти"]),
+        ("ja", ["その検索はできません", "を検索できません"]),
+    ],
+)
+async def test_a_bad_search_says_once_that_it_cannot_search_and_names_the_bad_part(
+    bot: Bot, lang: str, refusals: list[str]
+) -> None:
+    """It read "I cannot search for that: cannot search for 'x': ..."."""
+    answer = await bot.say('/search "open', language_code=lang)
+    assert sum(answer.count(refusal) for refusal in refusals) == 1, answer
+    assert "'\"open'" in answer, answer
+    assert answer[0].isupper() or lang == "ja", answer
