@@ -280,7 +280,7 @@ async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
 async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:
     await bot.say("/start")
     assert "For how long?" in await bot.say("/mute")
-    assert "For how long?" in await bot.say("/mute forever")
+    assert "'forever' is not a duration" in await bot.say("/mute forever")
     assert "between 1 minute and 30 days" in await bot.say("/mute 90d")
     assert "Muted until Fri 27 Nov 05:00" in await bot.say("/mute 2h")
     prefs = await bot.store.run(Store.prefs, USER)

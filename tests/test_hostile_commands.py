@@ -80,3 +80,14 @@ async def test_a_bad_search_says_once_that_it_cannot_search_and_names_the_bad_pa
     assert sum(answer.count(refusal) for refusal in refusals) == 1, answer
     assert "'\"open'" in answer, answer
     assert answer[0].isupper() or lang == "ja", answer
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "ja"])
+async def test_a_bad_mute_duration_is_quoted_back_with_the_right_form(bot: Bot, lang: str) -> None:
+    for command, value in [
+        ("/mute 2x", "'2x'"),
+        ("/mute 2h 3h", "'2h 3h'"),
+        ("/mute 90d", "'90d'"),
+    ]:
+        answer = await bot.say(command, language_code=lang)
+        assert value in answer and "<code>/mute " in answer, (command, answer)
