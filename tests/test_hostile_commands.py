@@ -91,3 +91,50 @@ async def test_a_bad_mute_duration_is_quoted_back_with_the_right_form(bot: Bot, 
     ]:
         answer = await bot.say(command, language_code=lang)
         assert value in answer and "<code>/mute " in answer, (command, answer)
+
+
+REFUSALS = [  # a command with a bad argument; the argument quoted back; the right form shown
+    ("/unwatch abc", "'abc'", "/unwatch 2"),
+    ("/latest 50", "'50'", "/latest 10"),
+    ("/digest hourly", "'hourly'", "/digest daily 08:00"),
+    ("/quiet 23", "'23'", "/quiet 23:00-07:00"),
+    ("/report monthly", "'monthly'", "/report weekly mon 08:00"),
+    ("/spikes maybe", "'maybe'", "/spikes on"),
+    ("/timezone Europe Moscow", "'Europe Moscow'", "Europe/Moscow"),
+    ("/lang de", "'de'", "/lang ru en"),
+    ("/export 2x", "'2x'", "/export ["),
+    ("/feedback soon", "'soon'", "/feedback [30d]"),
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "ja"])
+async def test_every_refusal_quotes_the_bad_argument_and_shows_the_right_form(
+    bot: Bot, lang: str
+) -> None:
+    wrong = []
+    for command, value, form in REFUSALS:
+        answer = await bot.say(command, chat_id=ADMIN, language_code=lang)
+        if value not in answer or form not in answer:
+            wrong.append((command, answer))
+    assert wrong == []
+
+
+async def test_a_huge_bad_setting_is_quoted_back_short_in_one_message(bot: Bot) -> None:
+    """/digest and /quiet quoted a 4,096-character argument whole: five messages."""
+    huge = "&" * 4096
+    commands = [
+        f"/digest daily {huge}",
+        f"/digest weekly {huge} 08:00",
+        f"/quiet 23:00-07:00 {huge}",
+        f"/quiet {huge}-07:00",
+        f"/report weekly {huge} 08:00",
+        f"/mute {huge}",
+        f"/spikes {huge}",
+        f"/export {huge}",
+        f"/feedback {huge}",
+    ]
+    for command in commands:
+        answer = await bot.say(command, chat_id=ADMIN, language_code="ru")
+        assert len(answer) < 1000 and "…" in answer, (command[:20], answer[:200])
+    await bot.say("/unmute", chat_id=ADMIN)
+    assert len(bot.api.sent_messages(ADMIN)) == len(commands) + 1

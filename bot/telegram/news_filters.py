@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, cut, texts
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, cut, quoted, texts
 from bot.telegram.context import (
     BotContext,
     args_of,
@@ -115,8 +115,9 @@ async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await reply(
             update,
             tr._(
-                "{value} is not a news language. Choose among en, ru and ja, or all.",
-                value=esc(cut(", ".join(unknown))),
+                "{value} is not a news language. Write <code>/lang ru en</code> (of en, ru and"
+                " ja), or <code>/lang all</code>.",
+                value=esc(quoted(*unknown)),
             ),
         )
         return

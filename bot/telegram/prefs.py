@@ -111,7 +111,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
     args = args_of(context)
-    if len(args) != 1:
+    if not args:
         prefs = await _prefs(update, ctx)
         await reply(
             update,
@@ -122,7 +122,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ),
         )
         return
-    name = await asyncio.to_thread(_zone_name, args[0])
+    name = await asyncio.to_thread(_zone_name, args[0]) if len(args) == 1 else None
     if name is None:
         await reply(
             update,
@@ -130,7 +130,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 "{value} is not a time zone I know. Write an Area/City name such as"
                 " <code>Europe/Moscow</code>, <code>Asia/Tokyo</code> or"
                 " <code>Asia/Sakhalin</code>.",
-                value=esc(quoted(args[0])),
+                value=esc(quoted(" ".join(args))),
             ),
         )
         return

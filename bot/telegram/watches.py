@@ -227,6 +227,16 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None:
         return
     number = bounded.clamped(args[0], MAX_WATCH_NUMBER) if len(args) == 1 else None
+    if number is None and args:
+        await reply(
+            update,
+            tr._(
+                "{value} is not a watch number. Write <code>/unwatch 2</code>; /watches numbers"
+                " them.",
+                value=esc(quoted(" ".join(args))),
+            ),
+        )
+        return
     if number is None:
         await reply(
             update, tr._("Which one? Write <code>/unwatch 2</code>; /watches numbers them.")
@@ -256,10 +266,10 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/latest [topic] [n]: the newest stories, of one topic or of all."""
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
-    topic_ids, count = ctx.topic_ids(), 5
+    topic_ids, count, asked = ctx.topic_ids(), 5, ""
     for arg in args_of(context):
         if (number := bounded.clamped(arg, MAX_LATEST + 1)) is not None:
-            count = number  # ASCII digits only: '²'.isdigit() is true, int('²') fails
+            count, asked = number, arg  # ASCII digits only: '²'.isdigit() is true, int('²') fails
         elif arg.lower().lstrip("#") in ctx.topic_ids():
             topic_ids = [arg.lower().lstrip("#")]
         else:
@@ -277,7 +287,12 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not 1 <= count <= MAX_LATEST:
         await reply(
             update,
-            tr._("Ask for 1 to {most} stories, like <code>/latest 10</code>.", most=MAX_LATEST),
+            tr._(
+                "{value} is out of range. Ask for 1 to {most} stories, like"
+                " <code>/latest 10</code>.",
+                value=esc(quoted(asked)),
+                most=MAX_LATEST,
+            ),
         )
         return
     chat = update.effective_chat
