@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import Bot as TelegramBot
 
 from bot.config import Config
+from bot.delivery.limits import DeliverySettings, Limits
+from bot.delivery.worker import DeliveryWorker
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application
-from store import AsyncStore, Watch
+from store import AsyncStore, Store, Watch
 from tests.conftest import TOKEN, Clock, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.compile import compile_topics
@@ -138,3 +141,27 @@ async def test_a_huge_bad_setting_is_quoted_back_short_in_one_message(bot: Bot) 
         assert len(answer) < 1000 and "…" in answer, (command[:20], answer[:200])
     await bot.say("/unmute", chat_id=ADMIN)
     assert len(bot.api.sent_messages(ADMIN)) == len(commands) + 1
+
+
+async def test_a_broadcast_queued_for_a_group_reaches_it_after_it_becomes_a_supergroup(
+    bot: Bot, tmp_path: Path
+) -> None:
+    """The alerts, topics and settings of the group moved; its queued broadcast stayed on the
+    old id, which Telegram refuses, and the group never had it."""
+    old, new = -4242, -1004242
+    group: dict[str, Any] = {"chat_id": old, "chat_type": "group", "user_id": ADMIN}
+    bot.api.set_admins(old, [ADMIN])
+    await bot.say("/start", **group)
+    assert "Queued for 1 chat" in await bot.say("/broadcast Maintenance tonight", chat_id=ADMIN)
+    bot.api.upgrade_group(old, new, user_id=ADMIN)
+    await bot.api.wait_for_async(lambda: not bot.api.pending_updates, 10, "both service messages")
+    await bot.say("/help", chat_id=new, chat_type="supergroup", user_id=ADMIN)  # after them
+    async with TelegramBot(TOKEN, base_url=bot.api.base_url) as telegram:
+        limits = Limits(per_second=1000, private_per_second=1000, group_per_minute=1e4)
+        worker = DeliveryWorker(
+            bot.store, telegram, settings=DeliverySettings(limits=limits), clock=Clock(NOW)
+        )
+        await worker.send_due()
+        await worker.drain()
+    assert [m["text"] for m in bot.api.sent_messages(new)][-1] == "Maintenance tonight"
+    assert [n["chat_id"] for n in await bot.store.run(Store.notices)] == [new]
