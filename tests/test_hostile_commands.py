@@ -60,6 +60,7 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
             max_watches=3,
             watches_changed=recompile,
             wake=lambda: None,
+            feeds=(("tass-en", "TASS"), ("kyodo", "Kyodo")),
         ),
     )
     async with running(app):
@@ -165,3 +166,14 @@ async def test_a_broadcast_queued_for_a_group_reaches_it_after_it_becomes_a_supe
         await worker.drain()
     assert [m["text"] for m in bot.api.sent_messages(new)][-1] == "Maintenance tonight"
     assert [n["chat_id"] for n in await bot.store.run(Store.notices)] == [new]
+
+
+async def test_a_watch_of_a_source_no_feed_is_is_refused_naming_the_feeds(bot: Bot) -> None:
+    """`/watch source:tass Shikotan` is a watch of TASS; `source:tas` (a typo) was saved too,
+    and never matched anything, told only "it would have matched no story: maybe a typo"."""
+    for lang in ("en", "ru", "ja"):
+        answer = await bot.say("/watch source:tas Shikotan", language_code=lang)
+        assert "'tas'" in answer and "<code>tass-en</code>" in answer, answer
+    assert await bot.store.run(Store.watches, USER) == []
+    assert "Watching for" in await bot.say("/watch source:tass Shikotan")
+    assert "Watching for" in await bot.say("/watch Shikotan -source:kyodo")

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.config import unknown_source
 from bot.delivery.render import alert_of, render_digest
 from bot.i18n import Texts, cut, quoted
 from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply, texts_of
@@ -24,6 +25,7 @@ MAX_WATCH_NUMBER = 10**6  # larger numbers are no watch's
 PREVIEW_WINDOW = timedelta(days=30)
 PREVIEW_ITEMS = 20_000  # the newest items of the window that are looked at, at most
 PREVIEW_SHOWN = 3
+MAX_FEEDS_SHOWN = 20  # feed ids named when a watch's source: is none of them
 
 
 def _problems(queries: Sequence[str]) -> list[QueryError | None]:
@@ -125,6 +127,18 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             update,
             tr._("I can't read that query: {problem}", problem=esc(problem))
             + f"\n<pre>{esc(query)}\n{pointer}</pre>",
+        )
+        return
+    feeds = [feed_id for feed_id, _ in ctx.feeds]
+    if feeds and (source := unknown_source(query, feeds)):
+        shown_feeds = ", ".join(f"<code>{esc(f)}</code>" for f in feeds[:MAX_FEEDS_SHOWN])
+        await reply(
+            update,
+            tr._(
+                "No feed is {source}: that watch would never match. Feeds: {feeds}.",
+                source=esc(quoted(source)),
+                feeds=shown_feeds + (", …" if len(feeds) > MAX_FEEDS_SHOWN else ""),
+            ),
         )
         return
     chat_id = await changing_chat(update, context)
