@@ -3,6 +3,7 @@ refusals that name the bad argument, quoted, in each language."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -177,3 +178,51 @@ async def test_a_watch_of_a_source_no_feed_is_is_refused_naming_the_feeds(bot: B
     assert await bot.store.run(Store.watches, USER) == []
     assert "Watching for" in await bot.say("/watch source:tass Shikotan")
     assert "Watching for" in await bot.say("/watch Shikotan -source:kyodo")
+
+
+FORGED = [  # stale or forged callback data of every kind of button
+    "t:nosuch",
+    "t#" + "0" * 32,
+    "tp:abc",
+    "tp:99999999",
+    "tp:-1",
+    "nl:=de",
+    "nl:^zz",
+    "nl:?",
+    "src:nosuch",
+    "src#00",
+    "srp:abc",
+    "srp:5000",
+    "a:n1:forged",
+    "a:n1",
+    "a:\ufffd:x",  # bytes that were not UTF-8, as the Bot API's JSON brings them
+    "t:\ufffd",
+    "x" * 64,
+    "\u202et:kuril",  # right-to-left override
+    "a:\u200bn1:x",
+]
+
+
+async def test_every_forged_or_stale_button_is_answered_and_changes_nothing(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bot.say("/lang ru")
+    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    unanswered = []
+    for data in FORGED:
+        answered = len(bot.api.calls_of("answerCallbackQuery"))
+        bot.api.push_callback_query(USER, message_id, data)
+        try:
+            await bot.api.wait_for_async(
+                lambda n=answered: len(bot.api.calls_of("answerCallbackQuery")) > n, 5, data
+            )
+        except AssertionError:
+            unanswered.append(data)
+    assert unanswered == [], repr(unanswered)
+    answers = [c.params.get("text", "") for c in bot.api.calls_of("answerCallbackQuery")]
+    assert not [a for a in answers if "Sorry" in a], answers
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs is not None and prefs.news_langs == ("ru",)
+    assert await bot.store.run(Store.subscriptions, USER) == []
+    assert await bot.store.run(Store.muted_sources, USER) == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -171,8 +171,11 @@ async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """◀ or ▶ under a keyboard of more topics than a page shows: the other page, in place."""
     press = await press_of(update, context)
-    page = turned_to(press.data, TURN) if press is not None else None
-    if press is None or page is None:
+    if press is None:
+        return
+    page = turned_to(press.data, TURN)
+    if page is None:  # forged: its spinner must stop all the same
+        await press.query.answer(press.tr._("That button is no longer in use; send /start again."))
         return
     subscribed = await press.ctx.store.run(Store.subscriptions, press.chat_id)
     await press.query.answer()

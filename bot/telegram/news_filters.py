@@ -143,11 +143,15 @@ async def news_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if press is None:
         return
     query, ctx, tr = press.query, press.ctx, press.tr
+    spec = press.data.removeprefix(NEWS)
+    if spec not in ("=", "*") and not (spec[:1] in "=^" and spec[1:] in NEWS_LANGUAGES):
+        # forged, or of a language no longer offered: "nl:=de" read as "every language"
+        await query.answer(tr._("That button is no longer in use; send /start again."))
+        return
     if not await is_chat_admin(update, context):
         await query.answer(tr._("Only this group's admins can change its alerts and settings."))
         return
     await register(update, ctx)
-    spec = press.data.removeprefix(NEWS)
     prefs = await ctx.store.run(Store.prefs, press.chat_id)
     chosen = list(prefs.news_langs) if prefs else []
     if spec.startswith("=") or spec == "*":
@@ -254,8 +258,13 @@ async def source_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def sources_turned(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """◀ or ▶ under a keyboard of more sources than a page shows: the other page, in place."""
     press = await press_of(update, context)
-    page = turned_to(press.data, SOURCES_TURN) if press is not None else None
-    if press is None or page is None:
+    if press is None:
+        return
+    page = turned_to(press.data, SOURCES_TURN)
+    if page is None:  # forged: its spinner must stop all the same
+        await press.query.answer(
+            press.tr._("That source is no longer offered; send /sources again.")
+        )
         return
     feeds = await _feeds(press.ctx)
     muted = await press.ctx.store.run(Store.muted_sources, press.chat_id)
