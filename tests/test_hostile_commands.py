@@ -4,6 +4,7 @@ refusals that name the bad argument, quoted, in each language."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -226,3 +227,26 @@ async def test_every_forged_or_stale_button_is_answered_and_changes_nothing(
     assert await bot.store.run(Store.subscriptions, USER) == []
     assert await bot.store.run(Store.muted_sources, USER) == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_channel_post_forwarded_to_its_discussion_group_is_no_command(bot: Bot) -> None:
+    """A channel's post that began "/stop" came to its linked discussion group as an automatic
+    forward, and the bot answered it there ("Only this group's admins ...") under the post."""
+    group = {"id": -100555, "type": "supergroup", "title": "Discussion"}
+    channel = {"id": -100999, "type": "channel", "title": "Kuril news"}
+    for n, text in enumerate(["/stop now", "/help@kurilwatch_test_bot", "/subscribe kuril"]):
+        command = text.split(None, 1)[0]
+        message = {
+            "message_id": 100 + n,
+            "date": int(time.time()),
+            "chat": group,
+            "from": {"id": 777000, "is_bot": False, "first_name": "Telegram"},
+            "sender_chat": channel,
+            "is_automatic_forward": True,
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+        }
+        bot.api.push_update({"message": message})
+    # a member's own command after them is answered, and is the only message there
+    assert "/help" in await bot.say("/help", chat_id=-100555, chat_type="supergroup")
+    assert len(bot.api.sent_messages(-100555)) == 1

@@ -1,5 +1,6 @@
-"""What the bot does not act on: edited commands, other bots' commands in groups, unknown
-buttons, and a non-admin's /start of a group its admins stopped."""
+"""What the bot does not act on: edited commands, channel posts and their automatic forwards,
+other bots' commands in groups, unknown buttons, and a non-admin's /start of a group its
+admins stopped."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from store import Store
 # Commands run from new messages only: an edit of `/broadcast text` must not send it again
 # (Telegram delivers the edit as an `edited_message` update carrying the same command).
 # Channel posts were never commands (PTB's default is messages and their edits), and an answer
-# there would go to every reader of the channel.
-NEW_MESSAGES = filters.UpdateType.MESSAGE
+# there would go to every reader of the channel; nor are their copies that Telegram forwards
+# to the channel's discussion group (an answer there would sit under the post).
+NEW_MESSAGES = filters.UpdateType.MESSAGE & ~filters.IS_AUTOMATIC_FORWARD
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
