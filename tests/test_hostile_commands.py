@@ -250,3 +250,40 @@ async def test_a_channel_post_forwarded_to_its_discussion_group_is_no_command(bo
     # a member's own command after them is answered, and is the only message there
     assert "/help" in await bot.say("/help", chat_id=-100555, chat_type="supergroup")
     assert len(bot.api.sent_messages(-100555)) == 1
+
+
+BIDI = "\u202e"  # right-to-left override: what follows it in the line shows reversed
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/language",
+        "/lang",
+        "/subscribe",
+        "/unsubscribe",
+        "/latest",
+        "/search",
+        "/trend",
+        "/timezone",
+        "/mute",
+        "/unwatch",
+        "/digest",
+        "/quiet",
+        "/report",
+        "/spikes",
+        "/export",
+        "/feedback",
+        "/watch Shikotan (",
+    ],
+)
+async def test_a_refused_argument_is_quoted_back_without_its_direction_controls(
+    bot: Bot, command: str
+) -> None:
+    """A right-to-left override in an argument, quoted back as it was, turned the rest of the
+    reply's line around: '...ךаjsru' is not a language I speak' read backwards."""
+    answer = await bot.say(f"{command} {BIDI}ru", chat_id=ADMIN)
+    assert BIDI not in answer, answer
+    # quoted as Python writes it; /watch shows the query it cannot read, a mark in its place
+    assert ("\\u202e" in answer) ^ command.startswith("/watch"), answer
+    assert ("\ufffdru" in answer) == command.startswith("/watch"), answer

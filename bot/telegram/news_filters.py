@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, cut, quoted, texts
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, quoted, texts
 from bot.telegram.context import (
     BotContext,
     args_of,
@@ -48,9 +48,9 @@ async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await reply(
             update,
             tr._(
-                "'{value}' is not a language I speak. Write <code>/language en</code>,"
+                "{value} is not a language I speak. Write <code>/language en</code>,"
                 " <code>/language ru</code> or <code>/language ja</code>.",
-                value=esc(cut(" ".join(args_of(context)))),
+                value=esc(quoted(" ".join(args_of(context)))),
             ),
         )
         return

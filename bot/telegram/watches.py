@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -40,6 +41,13 @@ def _problems(queries: Sequence[str]) -> list[QueryError | None]:
         else:
             found.append(None)
     return found
+
+
+def _visible(query: str) -> str:
+    """`query` with its invisible format characters (zero-width space, direction overrides)
+    shown as �, one character each, so the pointer under it stays in its column: a
+    right-to-left override turned the rest of the line around."""
+    return "".join("\ufffd" if unicodedata.category(c) == "Cf" else c for c in query)
 
 
 async def numbered(watches: Sequence[Watch], tr: Texts) -> str:
@@ -126,7 +134,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(
             update,
             tr._("I can't read that query: {problem}", problem=esc(problem))
-            + f"\n<pre>{esc(query)}\n{pointer}</pre>",
+            + f"\n<pre>{esc(_visible(query))}\n{pointer}</pre>",
         )
         return
     feeds = [feed_id for feed_id, _ in ctx.feeds]
