@@ -287,3 +287,24 @@ async def test_a_refused_argument_is_quoted_back_without_its_direction_controls(
     # quoted as Python writes it; /watch shows the query it cannot read, a mark in its place
     assert ("\\u202e" in answer) ^ command.startswith("/watch"), answer
     assert ("\ufffdru" in answer) == command.startswith("/watch"), answer
+
+
+async def test_a_double_tap_on_a_topic_button_subscribes_once(bot: Bot) -> None:
+    """Two taps on "➕ Kuril Islands" before the keyboard was redrawn subscribed, then
+    unsubscribed: the user ended with nothing, told "Unsubscribed"."""
+    await bot.say("/start")
+    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, message_id, "t:kuril")
+    bot.api.push_callback_query(USER, message_id, "t:kuril")  # the keyboard as it was
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 2, 10, "both taps answered"
+    )
+    assert await bot.store.run(Store.subscriptions, USER) == ["kuril"]
+    texts = [c.params["text"] for c in bot.api.calls_of("answerCallbackQuery")]
+    assert texts == ["Subscribed to kuril."] * 2
+    # a tap on the redrawn keyboard (✅) unsubscribes
+    bot.api.push_callback_query(USER, message_id, "t:kuril")
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 3, 10, "the third tap"
+    )
+    assert await bot.store.run(Store.subscriptions, USER) == []

@@ -51,7 +51,7 @@ from bot.telegram.context import (
     reply,
     texts_of,
 )
-from bot.telegram.pages import page_of, paged, turned_to
+from bot.telegram.pages import label_pressed, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME
 from store import ChatPrefs, Store
 
@@ -151,7 +151,12 @@ async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(tr._("Only this group's admins can change its topics."), show_alert=True)
         return
     await register(update, ctx)
-    if topic in await ctx.store.run(Store.subscriptions, chat_id):
+    shown = label_pressed(query)
+    if shown is not None:
+        leave = shown.startswith("✅")
+    else:  # an old message's keyboard: the button toggles
+        leave = topic in await ctx.store.run(Store.subscriptions, chat_id)
+    if leave:
         await ctx.store.run(Store.unsubscribe, chat_id, topic)
         note = tr._("Unsubscribed from {topics}.", topics=topic)
     else:
