@@ -308,3 +308,19 @@ async def test_a_double_tap_on_a_topic_button_subscribes_once(bot: Bot) -> None:
         lambda: len(bot.api.calls_of("answerCallbackQuery")) == 3, 10, "the third tap"
     )
     assert await bot.store.run(Store.subscriptions, USER) == []
+
+
+async def test_a_double_tap_on_a_source_or_news_language_button_acts_once(bot: Bot) -> None:
+    await bot.say("/sources")
+    sources = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    await bot.say("/lang")
+    langs = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    for message_id, data in [(sources, "src:kyodo"), (langs, "nl:^ru")]:
+        bot.api.push_callback_query(USER, message_id, data)
+        bot.api.push_callback_query(USER, message_id, data)  # the keyboard as it was
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 4, 10, "every tap answered"
+    )
+    assert await bot.store.run(Store.muted_sources, USER) == ["kyodo"]
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs is not None and prefs.news_langs == ("ru",)

@@ -24,7 +24,7 @@ from bot.telegram.context import (
     reply,
     texts_of,
 )
-from bot.telegram.pages import page_of, paged, turned_to
+from bot.telegram.pages import label_pressed, page_of, paged, turned_to
 from store import Store
 from watchers.language import NEWS_LANGUAGES
 
@@ -158,7 +158,9 @@ async def news_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         chosen = [spec[1:]] if spec[1:] in NEWS_LANGUAGES else []
     elif spec.startswith("^") and spec[1:] in NEWS_LANGUAGES:
         lang = spec[1:]
-        chosen = [c for c in chosen if c != lang] if lang in chosen else [*chosen, lang]
+        shown = label_pressed(query)  # ➕ means add it; two quick taps both add
+        drop = lang in chosen if shown is None else shown.startswith("✅")
+        chosen = [c for c in chosen if c != lang] if drop else list(dict.fromkeys([*chosen, lang]))
         if set(chosen) == set(NEWS_LANGUAGES):
             chosen = []
     await ctx.store.run(Store.set_news_langs, press.chat_id, chosen)
@@ -244,7 +246,12 @@ async def source_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer(tr._("Only this group's admins can change its alerts and settings."))
         return
     await register(update, ctx)
-    muted_now = await ctx.store.run(Store.toggle_source, press.chat_id, feed[0], now=ctx.clock())
+    shown = label_pressed(query)  # 🔊 means mute it; two quick taps both mute
+    muted_now = feed[0] in await ctx.store.run(Store.muted_sources, press.chat_id)
+    if shown is None or shown.startswith("🔊") != muted_now:
+        muted_now = await ctx.store.run(
+            Store.toggle_source, press.chat_id, feed[0], now=ctx.clock()
+        )
     if muted_now:
         await query.answer(tr._("Muted {source}.", source=feed[1]))
     else:
