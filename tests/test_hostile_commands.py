@@ -324,3 +324,35 @@ async def test_a_double_tap_on_a_source_or_news_language_button_acts_once(bot: B
     assert await bot.store.run(Store.muted_sources, USER) == ["kyodo"]
     prefs = await bot.store.run(Store.prefs, USER)
     assert prefs is not None and prefs.news_langs == ("ru",)
+
+
+def _captioned(chat: dict[str, Any], caption: str, message_id: int) -> dict[str, Any]:
+    command = caption.split(None, 1)[0]
+    return {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": chat,
+        "from": {"id": 6006, "is_bot": False, "first_name": "T", "language_code": "ru"},
+        "photo": [{"file_id": "p", "file_unique_id": "u", "width": 1, "height": 1}],
+        "caption": caption,
+        "caption_entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+    }
+
+
+async def test_a_command_in_a_caption_is_answered_with_how_to_send_it(bot: Bot) -> None:
+    """A photo captioned "/subscribe kuril" got no answer at all: commands are read from
+    text messages only, and the sender was not told."""
+    private = {"id": 6006, "type": "private", "first_name": "T"}
+    bot.api.push_update({"message": _captioned(private, "/subscribe kuril", 1)})
+    [answer] = await bot.api.wait_for_messages_async(6006, 1)
+    assert "<code>/subscribe kuril</code>" in answer["text"] and "сообщением" in answer["text"]
+    assert await bot.store.run(Store.subscriptions, 6006) == []
+    # in a group, only a caption naming this bot is ours
+    group = {"id": -100777, "type": "supergroup", "title": "G"}
+    bot.api.push_update({"message": _captioned(group, "/help", 2)})
+    bot.api.push_update({"message": _captioned(group, "/help@other_bot", 3)})
+    bot.api.push_update({"message": _captioned(group, "/help@KurilWatch_Test_Bot", 4)})
+    await bot.api.wait_for_messages_async(-100777, 1)
+    help_text = await bot.say("/help@kurilwatch_test_bot", chat_id=-100777, chat_type="supergroup")
+    assert "/help" in help_text
+    assert len(bot.api.sent_messages(-100777)) == 2

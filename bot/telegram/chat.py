@@ -21,6 +21,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    MessageEntity,
     Update,
 )
 from telegram.error import BadRequest
@@ -424,6 +425,12 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migrated))
     application.add_handler(
         MessageHandler(filters.COMMAND & guards.NEW_MESSAGES, guards.unknown_command)
+    )
+    application.add_handler(
+        MessageHandler(
+            filters.CaptionEntity(MessageEntity.BOT_COMMAND) & guards.NEW_MESSAGES,
+            guards.caption_command,
+        )
     )
     application.add_error_handler(on_error)
 
