@@ -141,7 +141,7 @@ class Config(Model):
         feeds = [f.id for f in self.feeds]
         if feeds:  # a config of no feeds (for `match`) may name any source
             for tid, topic in self.topics.items():
-                if source := _unknown_sources(topic.query, feeds):
+                if source := unknown_source(topic.query, feeds):
                     raise AtKey(
                         ("topics", tid, "query"),
                         f"source:{source} is no feed of this config, nor an outlet prefix of"
@@ -163,7 +163,7 @@ class Config(Model):
         return value.strip() or None
 
 
-def _unknown_sources(query: str, feeds: Sequence[str]) -> str | None:
+def unknown_source(query: str, feeds: Sequence[str]) -> str | None:
     """The first `source:` of `query` that no feed id is, or starts as (`tass` of `tass-en`):
     a typo, or a feed renamed since, would match nothing, silently."""
     if "source:" not in query:

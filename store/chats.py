@@ -126,8 +126,9 @@ class ChatVerbs(StoreBase):
         return cursor.rowcount
 
     def migrate_chat(self, old_chat_id: int, new_chat_id: int, *, now: datetime) -> None:
-        """Move a chat's record, settings, subscriptions, watches and queued alerts to its new
-        id; a chat moved already (Telegram says so twice, and a failed send once more) stays."""
+        """Move a chat's record, settings, subscriptions, watches, queued alerts and broadcasts
+        to its new id; a chat moved already (Telegram says so twice, and a failed send once
+        more) stays."""
         ts = now.timestamp()
         if old_chat_id == new_chat_id:
             return
@@ -166,6 +167,12 @@ class ChatVerbs(StoreBase):
                 "UPDATE outbox SET state = 'dropped', last_error = 'chat migrated'"
                 " WHERE chat_id = ? AND state IN ('pending', 'sending')",
                 [old_chat_id],
+            )
+            # broadcasts not yet sent (one refused at the old id is retried, now at the new)
+            self.db.execute(
+                "UPDATE notices SET chat_id = ?"
+                " WHERE chat_id = ? AND state IN ('pending', 'sending')",
+                [new_chat_id, old_chat_id],
             )
 
     # -- settings -------------------------------------------------------------------------

@@ -247,7 +247,7 @@ async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
     assert "Ask for 1 to 20 stories" in await bot.say("/latest 50")
     assert "Shikotan fish plant" in await bot.say("/search shikotan")
     assert "Nothing stored matches" in await bot.say("/search Habomai")
-    assert "cannot search for" in await bot.say('/search "unclosed')
+    assert "Cannot search for '\"unclosed'" in await bot.say('/search "unclosed')
     assert "Write what to look for" in await bot.say("/search")
 
 
@@ -280,7 +280,7 @@ async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
 async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:
     await bot.say("/start")
     assert "For how long?" in await bot.say("/mute")
-    assert "For how long?" in await bot.say("/mute forever")
+    assert "'forever' is not a duration" in await bot.say("/mute forever")
     assert "between 1 minute and 30 days" in await bot.say("/mute 90d")
     assert "Muted until Fri 27 Nov 05:00" in await bot.say("/mute 2h")
     prefs = await bot.store.run(Store.prefs, USER)

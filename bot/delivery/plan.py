@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.i18n import EN, N_, Texts
+from bot.i18n import EN, N_, Texts, quoted
 from store import ChatPrefs
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -53,7 +53,7 @@ def parse_clock(text: str) -> time:
     match = _CLOCK.match(text.strip())
     if not match:
         raise SettingError(
-            N_("{value} is not a time of day; write it as HH:MM, like 08:30"), value=repr(text)
+            N_("{value} is not a time of day; write it as HH:MM, like 08:30"), value=quoted(text)
         )
     return time(int(match[1]), int(match[2]))
 
@@ -69,10 +69,16 @@ def parse_digest(args: list[str]) -> str:
         day = words[1][:3]
         if day not in DAYS:
             raise SettingError(
-                N_("{value} is not a day; write mon, tue, ... or sun"), value=repr(args[1])
+                N_("{value} is not a day; write mon, tue, ... or sun"), value=quoted(args[1])
             )
         return f"weekly {day} {parse_clock(words[2]):%H:%M}"
-    raise SettingError(N_("write /digest off, /digest daily 08:00 or /digest weekly mon 08:00"))
+    raise SettingError(
+        N_(
+            "{value} is not a digest setting; write /digest off, /digest daily 08:00 or"
+            " /digest weekly mon 08:00"
+        ),
+        value=quoted(" ".join(args)),
+    )
 
 
 # a dash between two times, as typed: hyphen, en or em dash, tilde or wave dash, spaced or not
@@ -88,9 +94,11 @@ def parse_quiet(args: list[str]) -> str:
     if not 1 <= len(words) <= 2 or "-" not in words[0]:
         raise SettingError(
             N_(
-                "write /quiet 23:00-07:00 silent (sent without a sound) or /quiet 23:00-07:00"
-                " hold (sent when the quiet hours end), or /quiet off"
-            )
+                "{value} is not quiet hours; write /quiet 23:00-07:00 silent (sent without a"
+                " sound) or /quiet 23:00-07:00 hold (sent when the quiet hours end), or"
+                " /quiet off"
+            ),
+            value=quoted(" ".join(args)),
         )
     start, _, end = words[0].partition("-")
     first, last = parse_clock(start), parse_clock(end)
@@ -98,7 +106,7 @@ def parse_quiet(args: list[str]) -> str:
         raise SettingError(N_("the quiet hours must not start and end at the same time"))
     mode = words[1] if len(words) == 2 else "silent"
     if mode not in ("silent", "hold"):
-        raise SettingError(N_("{value}: choose silent or hold"), value=repr(mode))
+        raise SettingError(N_("{value}: choose silent or hold"), value=quoted(mode))
     return f"{first:%H:%M}-{last:%H:%M} {mode}"
 
 

@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.commands import stats_lines
 from bot.delivery.render import ago
+from bot.i18n import quoted
 from bot.operator.export import csv_text
 from bot.operator.feedback import feedback_text
 from bot.telegram.context import args_of, ctx_of, esc, is_bot_admin, reply, texts_of
@@ -146,7 +147,14 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
             since = parse_duration(arg)
         except ValueError:
-            await reply(update, tr._("Write <code>/export [topic] [30d]</code>."))
+            await reply(
+                update,
+                tr._(
+                    "{value} is neither a topic nor a period. Write"
+                    " <code>/export [topic] [30d]</code>.",
+                    value=esc(quoted(arg)),
+                ),
+            )
             return
     now = ctx.clock()
     stories = await ctx.store.run(Store.stories, [topic] if topic else None, since=now - since)
@@ -173,9 +181,17 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     tr = await texts_of(update, context)
     args = args_of(context)
     try:
+        if len(args) > 1:
+            raise ValueError
         period = parse_duration(args[0]) if args else timedelta(days=30)
     except ValueError:
-        await reply(update, tr._("Write <code>/feedback [30d]</code>."))
+        await reply(
+            update,
+            tr._(
+                "{value} is not a period. Write <code>/feedback [30d]</code>.",
+                value=esc(quoted(" ".join(args))),
+            ),
+        )
         return
     since = ctx.clock() - period
     lines = await feedback_text(ctx.store, ctx.queries, since, tr)

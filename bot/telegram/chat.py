@@ -21,6 +21,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    MessageEntity,
     Update,
 )
 from telegram.error import BadRequest
@@ -51,7 +52,7 @@ from bot.telegram.context import (
     reply,
     texts_of,
 )
-from bot.telegram.pages import page_of, paged, turned_to
+from bot.telegram.pages import label_pressed, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME
 from store import ChatPrefs, Store
 
@@ -151,7 +152,12 @@ async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(tr._("Only this group's admins can change its topics."), show_alert=True)
         return
     await register(update, ctx)
-    if topic in await ctx.store.run(Store.subscriptions, chat_id):
+    shown = label_pressed(query)
+    if shown is not None:
+        leave = shown.startswith("✅")
+    else:  # an old message's keyboard: the button toggles
+        leave = topic in await ctx.store.run(Store.subscriptions, chat_id)
+    if leave:
         await ctx.store.run(Store.unsubscribe, chat_id, topic)
         note = tr._("Unsubscribed from {topics}.", topics=topic)
     else:
@@ -171,8 +177,11 @@ async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """◀ or ▶ under a keyboard of more topics than a page shows: the other page, in place."""
     press = await press_of(update, context)
-    page = turned_to(press.data, TURN) if press is not None else None
-    if press is None or page is None:
+    if press is None:
+        return
+    page = turned_to(press.data, TURN)
+    if page is None:  # forged: its spinner must stop all the same
+        await press.query.answer(press.tr._("That button is no longer in use; send /start again."))
         return
     subscribed = await press.ctx.store.run(Store.subscriptions, press.chat_id)
     await press.query.answer()
@@ -416,6 +425,12 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migrated))
     application.add_handler(
         MessageHandler(filters.COMMAND & guards.NEW_MESSAGES, guards.unknown_command)
+    )
+    application.add_handler(
+        MessageHandler(
+            filters.CaptionEntity(MessageEntity.BOT_COMMAND) & guards.NEW_MESSAGES,
+            guards.caption_command,
+        )
     )
     application.add_error_handler(on_error)
 

@@ -1,5 +1,6 @@
-"""What the bot does not act on: edited commands, other bots' commands in groups, unknown
-buttons, and a non-admin's /start of a group its admins stopped."""
+"""What the bot does not act on: edited commands, channel posts and their automatic forwards,
+other bots' commands in groups, unknown buttons, and a non-admin's /start of a group its
+admins stopped."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes, filters
 
-from bot.telegram.context import ctx_of, is_chat_admin, reply, texts_of
+from bot.i18n import cut
+from bot.telegram.context import ctx_of, esc, is_chat_admin, reply, texts_of
 from store import Store
 
 # Commands run from new messages only: an edit of `/broadcast text` must not send it again
 # (Telegram delivers the edit as an `edited_message` update carrying the same command).
 # Channel posts were never commands (PTB's default is messages and their edits), and an answer
-# there would go to every reader of the channel.
-NEW_MESSAGES = filters.UpdateType.MESSAGE
+# there would go to every reader of the channel; nor are their copies that Telegram forwards
+# to the channel's discussion group (an answer there would sit under the post).
+NEW_MESSAGES = filters.UpdateType.MESSAGE & ~filters.IS_AUTOMATIC_FORWARD
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
@@ -44,6 +47,27 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     tr = await texts_of(update, context)
     await reply(update, tr._("I don't know that command. /help lists the ones I understand."))
+
+
+async def caption_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo's or a file's caption that begins with a command of ours: Telegram marks it as
+    a command, but commands are read from text messages only; say how to send it."""
+    message = update.effective_message
+    chat = update.effective_chat
+    caption = message.caption if message is not None else None
+    if not caption or not caption.startswith("/"):
+        return
+    if not addressed_to_us(caption, chat.type if chat else None, context.bot.username):
+        return
+    tr = await texts_of(update, context)
+    await reply(
+        update,
+        tr._(
+            "I read commands in text messages only, not in a caption: send {command} as a"
+            " message of its own.",
+            command=f"<code>{esc(cut(caption.strip().splitlines()[0]))}</code>",
+        ),
+    )
 
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -12,7 +12,7 @@ from telegram.ext import ContextTypes
 
 from bot.delivery.plan import SettingError, next_digest_text, parse_digest
 from bot.delivery.retry import with_retries
-from bot.i18n import EN, N_, Texts
+from bot.i18n import EN, N_, Texts, quoted
 from bot.insights.charts import render_trend
 from bot.insights.spikes import SpikeRule
 from bot.insights.trends import TrendArgError, build_trend, caption, parse_trend_args, query_range
@@ -70,7 +70,7 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         if args[0].lower() not in ("weekly", "off"):
-            raise SettingError(N_("the report is weekly"))
+            raise SettingError(N_("{value}: the report is weekly"), value=quoted(args[0]))
         value = parse_digest(args)
     except SettingError as exc:
         error = exc.text(tr).replace("/digest", "/report")
@@ -127,6 +127,9 @@ async def spikes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         else:
             text = tr._("Spike alerts are off: {what}.", what=what)
         write = tr._("Write <code>/spikes on</code> or <code>/spikes off</code>.")
+        if args:
+            bad = tr._("{value} is neither on nor off.", value=esc(quoted(" ".join(args))))
+            write = f"{bad} {write}"
         await reply(update, f"{text} {write}")
         return
     chat_id = await changing_chat(update, context)

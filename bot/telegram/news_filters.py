@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, cut, texts
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, quoted, texts
 from bot.telegram.context import (
     BotContext,
     args_of,
@@ -24,7 +24,7 @@ from bot.telegram.context import (
     reply,
     texts_of,
 )
-from bot.telegram.pages import page_of, paged, turned_to
+from bot.telegram.pages import label_pressed, page_of, paged, turned_to
 from store import Store
 from watchers.language import NEWS_LANGUAGES
 
@@ -48,9 +48,9 @@ async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await reply(
             update,
             tr._(
-                "'{value}' is not a language I speak. Write <code>/language en</code>,"
+                "{value} is not a language I speak. Write <code>/language en</code>,"
                 " <code>/language ru</code> or <code>/language ja</code>.",
-                value=esc(cut(" ".join(args_of(context)))),
+                value=esc(quoted(" ".join(args_of(context)))),
             ),
         )
         return
@@ -115,8 +115,9 @@ async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await reply(
             update,
             tr._(
-                "{value} is not a news language. Choose among en, ru and ja, or all.",
-                value=esc(cut(", ".join(unknown))),
+                "{value} is not a news language. Write <code>/lang ru en</code> (of en, ru and"
+                " ja), or <code>/lang all</code>.",
+                value=esc(quoted(*unknown)),
             ),
         )
         return
@@ -142,18 +143,24 @@ async def news_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if press is None:
         return
     query, ctx, tr = press.query, press.ctx, press.tr
+    spec = press.data.removeprefix(NEWS)
+    if spec not in ("=", "*") and not (spec[:1] in "=^" and spec[1:] in NEWS_LANGUAGES):
+        # forged, or of a language no longer offered: "nl:=de" read as "every language"
+        await query.answer(tr._("That button is no longer in use; send /start again."))
+        return
     if not await is_chat_admin(update, context):
         await query.answer(tr._("Only this group's admins can change its alerts and settings."))
         return
     await register(update, ctx)
-    spec = press.data.removeprefix(NEWS)
     prefs = await ctx.store.run(Store.prefs, press.chat_id)
     chosen = list(prefs.news_langs) if prefs else []
     if spec.startswith("=") or spec == "*":
         chosen = [spec[1:]] if spec[1:] in NEWS_LANGUAGES else []
     elif spec.startswith("^") and spec[1:] in NEWS_LANGUAGES:
         lang = spec[1:]
-        chosen = [c for c in chosen if c != lang] if lang in chosen else [*chosen, lang]
+        shown = label_pressed(query)  # ➕ means add it; two quick taps both add
+        drop = lang in chosen if shown is None else shown.startswith("✅")
+        chosen = [c for c in chosen if c != lang] if drop else list(dict.fromkeys([*chosen, lang]))
         if set(chosen) == set(NEWS_LANGUAGES):
             chosen = []
     await ctx.store.run(Store.set_news_langs, press.chat_id, chosen)
@@ -239,7 +246,12 @@ async def source_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer(tr._("Only this group's admins can change its alerts and settings."))
         return
     await register(update, ctx)
-    muted_now = await ctx.store.run(Store.toggle_source, press.chat_id, feed[0], now=ctx.clock())
+    shown = label_pressed(query)  # 🔊 means mute it; two quick taps both mute
+    muted_now = feed[0] in await ctx.store.run(Store.muted_sources, press.chat_id)
+    if shown is None or shown.startswith("🔊") != muted_now:
+        muted_now = await ctx.store.run(
+            Store.toggle_source, press.chat_id, feed[0], now=ctx.clock()
+        )
     if muted_now:
         await query.answer(tr._("Muted {source}.", source=feed[1]))
     else:
@@ -253,8 +265,13 @@ async def source_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def sources_turned(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """◀ or ▶ under a keyboard of more sources than a page shows: the other page, in place."""
     press = await press_of(update, context)
-    page = turned_to(press.data, SOURCES_TURN) if press is not None else None
-    if press is None or page is None:
+    if press is None:
+        return
+    page = turned_to(press.data, SOURCES_TURN)
+    if page is None:  # forged: its spinner must stop all the same
+        await press.query.answer(
+            press.tr._("That source is no longer offered; send /sources again.")
+        )
         return
     feeds = await _feeds(press.ctx)
     muted = await press.ctx.store.run(Store.muted_sources, press.chat_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from telegram import InlineKeyboardButton
+from telegram import CallbackQuery, InlineKeyboardButton, Message
 
 PER_PAGE = 20  # buttons of a page, one a row, under the 100 and the 10 KB with room to spare
 MAX_PAGES = 1000  # a page number in a press beyond this is garbage, not a page
@@ -44,3 +44,16 @@ def turned_to(data: str, turn: str) -> int | None:
         return None
     page = int(number)
     return page if page < MAX_PAGES else None
+
+
+def label_pressed(query: CallbackQuery) -> str | None:
+    """The text of the button pressed as the chat saw it (its keyboard comes with the press),
+    or None when the message is no longer there to tell. A toggle acts on what it showed: two
+    quick taps on "➕" both mean subscribe, not subscribe then unsubscribe."""
+    message = query.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    for row in markup.inline_keyboard if markup else ():
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return None

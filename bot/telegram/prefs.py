@@ -111,7 +111,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
     args = args_of(context)
-    if len(args) != 1:
+    if not args:
         prefs = await _prefs(update, ctx)
         await reply(
             update,
@@ -122,7 +122,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ),
         )
         return
-    name = await asyncio.to_thread(_zone_name, args[0])
+    name = await asyncio.to_thread(_zone_name, args[0]) if len(args) == 1 else None
     if name is None:
         await reply(
             update,
@@ -130,7 +130,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 "{value} is not a time zone I know. Write an Area/City name such as"
                 " <code>Europe/Moscow</code>, <code>Asia/Tokyo</code> or"
                 " <code>Asia/Sakhalin</code>.",
-                value=esc(quoted(args[0])),
+                value=esc(quoted(" ".join(args))),
             ),
         )
         return
@@ -210,6 +210,12 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
     args = args_of(context)
+    if not args:
+        await reply(
+            update, tr._("For how long? Write <code>/mute 2h</code> or <code>/mute 1d</code>.")
+        )
+        return
+    value = esc(quoted(" ".join(args)))
     try:
         if len(args) != 1:
             raise ValueError
@@ -218,12 +224,21 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         span = MAX_MUTE + timedelta(days=1)
     except ValueError:
         await reply(
-            update, tr._("For how long? Write <code>/mute 2h</code> or <code>/mute 1d</code>.")
+            update,
+            tr._(
+                "{value} is not a duration. Write <code>/mute 2h</code> or <code>/mute 1d</code>.",
+                value=value,
+            ),
         )
         return
     if not timedelta(minutes=1) <= span <= MAX_MUTE:
         await reply(
-            update, tr._("Mute for between 1 minute and 30 days, like <code>/mute 8h</code>.")
+            update,
+            tr._(
+                "Cannot mute for {value}: mute for between 1 minute and 30 days, like"
+                " <code>/mute 8h</code>.",
+                value=value,
+            ),
         )
         return
     until = ctx.clock() + span

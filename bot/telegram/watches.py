@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.config import unknown_source
 from bot.delivery.render import alert_of, render_digest
 from bot.i18n import Texts, cut, quoted
 from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply, texts_of
@@ -24,6 +26,7 @@ MAX_WATCH_NUMBER = 10**6  # larger numbers are no watch's
 PREVIEW_WINDOW = timedelta(days=30)
 PREVIEW_ITEMS = 20_000  # the newest items of the window that are looked at, at most
 PREVIEW_SHOWN = 3
+MAX_FEEDS_SHOWN = 20  # feed ids named when a watch's source: is none of them
 
 
 def _problems(queries: Sequence[str]) -> list[QueryError | None]:
@@ -38,6 +41,13 @@ def _problems(queries: Sequence[str]) -> list[QueryError | None]:
         else:
             found.append(None)
     return found
+
+
+def _visible(query: str) -> str:
+    """`query` with its invisible format characters (zero-width space, direction overrides)
+    shown as �, one character each, so the pointer under it stays in its column: a
+    right-to-left override turned the rest of the line around."""
+    return "".join("\ufffd" if unicodedata.category(c) == "Cf" else c for c in query)
 
 
 async def numbered(watches: Sequence[Watch], tr: Texts) -> str:
@@ -124,7 +134,19 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(
             update,
             tr._("I can't read that query: {problem}", problem=esc(problem))
-            + f"\n<pre>{esc(query)}\n{pointer}</pre>",
+            + f"\n<pre>{esc(_visible(query))}\n{pointer}</pre>",
+        )
+        return
+    feeds = [feed_id for feed_id, _ in ctx.feeds]
+    if feeds and (source := unknown_source(query, feeds)):
+        shown_feeds = ", ".join(f"<code>{esc(f)}</code>" for f in feeds[:MAX_FEEDS_SHOWN])
+        await reply(
+            update,
+            tr._(
+                "No feed is {source}: that watch would never match. Feeds: {feeds}.",
+                source=esc(quoted(source)),
+                feeds=shown_feeds + (", …" if len(feeds) > MAX_FEEDS_SHOWN else ""),
+            ),
         )
         return
     chat_id = await changing_chat(update, context)
@@ -227,6 +249,16 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None:
         return
     number = bounded.clamped(args[0], MAX_WATCH_NUMBER) if len(args) == 1 else None
+    if number is None and args:
+        await reply(
+            update,
+            tr._(
+                "{value} is not a watch number. Write <code>/unwatch 2</code>; /watches numbers"
+                " them.",
+                value=esc(quoted(" ".join(args))),
+            ),
+        )
+        return
     if number is None:
         await reply(
             update, tr._("Which one? Write <code>/unwatch 2</code>; /watches numbers them.")
@@ -256,10 +288,10 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/latest [topic] [n]: the newest stories, of one topic or of all."""
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
-    topic_ids, count = ctx.topic_ids(), 5
+    topic_ids, count, asked = ctx.topic_ids(), 5, ""
     for arg in args_of(context):
         if (number := bounded.clamped(arg, MAX_LATEST + 1)) is not None:
-            count = number  # ASCII digits only: '²'.isdigit() is true, int('²') fails
+            count, asked = number, arg  # ASCII digits only: '²'.isdigit() is true, int('²') fails
         elif arg.lower().lstrip("#") in ctx.topic_ids():
             topic_ids = [arg.lower().lstrip("#")]
         else:
@@ -277,7 +309,12 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not 1 <= count <= MAX_LATEST:
         await reply(
             update,
-            tr._("Ask for 1 to {most} stories, like <code>/latest 10</code>.", most=MAX_LATEST),
+            tr._(
+                "{value} is out of range. Ask for 1 to {most} stories, like"
+                " <code>/latest 10</code>.",
+                value=esc(quoted(asked)),
+                most=MAX_LATEST,
+            ),
         )
         return
     chat = update.effective_chat
@@ -315,8 +352,9 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         found = await ctx.store.run(Store.search, words[:MAX_QUERY], limit=10, langs=langs)
     except SearchError as exc:
+        # the reason itself says "cannot search for 'x': ..." (or what else is wrong)
         reason = tr._(exc.template, **{name: cut(v) for name, v in exc.values.items()})
-        await reply(update, tr._("I cannot search for that: {reason}", reason=esc(reason)))
+        await reply(update, esc(reason[:1].upper() + reason[1:]))
         return
     if not found:
         await reply(update, tr._("Nothing stored matches {words}.", words=esc(quoted(words))))

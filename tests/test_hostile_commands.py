@@ -1,0 +1,358 @@
+"""Commands and buttons under odd input, through real python-telegram-bot and the fake Bot API:
+refusals that name the bad argument, quoted, in each language."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram import Bot as TelegramBot
+
+from bot.config import Config
+from bot.delivery.limits import DeliverySettings, Limits
+from bot.delivery.worker import DeliveryWorker
+from bot.telegram.chat import BotContext, install
+from bot.telegram.updates import build_application
+from store import AsyncStore, Store, Watch
+from tests.conftest import TOKEN, Clock, running, shipped_topics
+from tests.fakes.telegram_api import FakeBotAPI
+from watchers.topics.compile import compile_topics
+
+NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+USER, ADMIN = 5005, 9009
+
+
+@dataclass
+class Bot:
+    store: AsyncStore
+    api: FakeBotAPI
+
+    async def say(self, text: str, chat_id: int = USER, **kwargs: Any) -> str:
+        """Send `text` as a user in `chat_id`; the bot's (first) reply."""
+        count = len(self.api.sent_messages(chat_id))
+        self.api.push_message(chat_id, text, **kwargs)
+        replies = await self.api.wait_for_messages_async(chat_id, count + 1)
+        return str(replies[count]["text"])
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
+    settings = Config.model_validate(
+        {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
+    )
+    store = await AsyncStore(tmp_path / "kw.db").open()
+
+    async def recompile(added: Watch | None, removed: Watch | None) -> None:
+        pass
+
+    app = build_application(settings, TOKEN)
+    install(
+        app,
+        BotContext(
+            store=store,
+            topics=compile_topics(settings.topics).topics,
+            clock=Clock(NOW),
+            admins=frozenset({ADMIN}),
+            max_watches=3,
+            watches_changed=recompile,
+            wake=lambda: None,
+            feeds=(("tass-en", "TASS"), ("kyodo", "Kyodo")),
+        ),
+    )
+    async with running(app):
+        yield Bot(store, bot_api)
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "refusals"),
+    [
+        ("en", ["annot search for"]),
+        ("ru", ["поиск невозможен", "е удалось найти"]),
+        ("ja", ["その検索はできません", "を検索できません"]),
+    ],
+)
+async def test_a_bad_search_says_once_that_it_cannot_search_and_names_the_bad_part(
+    bot: Bot, lang: str, refusals: list[str]
+) -> None:
+    """It read "I cannot search for that: cannot search for 'x': ..."."""
+    answer = await bot.say('/search "open', language_code=lang)
+    assert sum(answer.count(refusal) for refusal in refusals) == 1, answer
+    assert "'\"open'" in answer, answer
+    assert answer[0].isupper() or lang == "ja", answer
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "ja"])
+async def test_a_bad_mute_duration_is_quoted_back_with_the_right_form(bot: Bot, lang: str) -> None:
+    for command, value in [
+        ("/mute 2x", "'2x'"),
+        ("/mute 2h 3h", "'2h 3h'"),
+        ("/mute 90d", "'90d'"),
+    ]:
+        answer = await bot.say(command, language_code=lang)
+        assert value in answer and "<code>/mute " in answer, (command, answer)
+
+
+REFUSALS = [  # a command with a bad argument; the argument quoted back; the right form shown
+    ("/unwatch abc", "'abc'", "/unwatch 2"),
+    ("/latest 50", "'50'", "/latest 10"),
+    ("/digest hourly", "'hourly'", "/digest daily 08:00"),
+    ("/quiet 23", "'23'", "/quiet 23:00-07:00"),
+    ("/report monthly", "'monthly'", "/report weekly mon 08:00"),
+    ("/spikes maybe", "'maybe'", "/spikes on"),
+    ("/timezone Europe Moscow", "'Europe Moscow'", "Europe/Moscow"),
+    ("/lang de", "'de'", "/lang ru en"),
+    ("/export 2x", "'2x'", "/export ["),
+    ("/feedback soon", "'soon'", "/feedback [30d]"),
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "ja"])
+async def test_every_refusal_quotes_the_bad_argument_and_shows_the_right_form(
+    bot: Bot, lang: str
+) -> None:
+    wrong = []
+    for command, value, form in REFUSALS:
+        answer = await bot.say(command, chat_id=ADMIN, language_code=lang)
+        if value not in answer or form not in answer:
+            wrong.append((command, answer))
+    assert wrong == []
+
+
+async def test_a_huge_bad_setting_is_quoted_back_short_in_one_message(bot: Bot) -> None:
+    """/digest and /quiet quoted a 4,096-character argument whole: five messages."""
+    huge = "&" * 4096
+    commands = [
+        f"/digest daily {huge}",
+        f"/digest weekly {huge} 08:00",
+        f"/quiet 23:00-07:00 {huge}",
+        f"/quiet {huge}-07:00",
+        f"/report weekly {huge} 08:00",
+        f"/mute {huge}",
+        f"/spikes {huge}",
+        f"/export {huge}",
+        f"/feedback {huge}",
+    ]
+    for command in commands:
+        answer = await bot.say(command, chat_id=ADMIN, language_code="ru")
+        assert len(answer) < 1000 and "…" in answer, (command[:20], answer[:200])
+    await bot.say("/unmute", chat_id=ADMIN)
+    assert len(bot.api.sent_messages(ADMIN)) == len(commands) + 1
+
+
+async def test_a_broadcast_queued_for_a_group_reaches_it_after_it_becomes_a_supergroup(
+    bot: Bot, tmp_path: Path
+) -> None:
+    """The alerts, topics and settings of the group moved; its queued broadcast stayed on the
+    old id, which Telegram refuses, and the group never had it."""
+    old, new = -4242, -1004242
+    group: dict[str, Any] = {"chat_id": old, "chat_type": "group", "user_id": ADMIN}
+    bot.api.set_admins(old, [ADMIN])
+    await bot.say("/start", **group)
+    assert "Queued for 1 chat" in await bot.say("/broadcast Maintenance tonight", chat_id=ADMIN)
+    bot.api.upgrade_group(old, new, user_id=ADMIN)
+    await bot.api.wait_for_async(lambda: not bot.api.pending_updates, 10, "both service messages")
+    await bot.say("/help", chat_id=new, chat_type="supergroup", user_id=ADMIN)  # after them
+    async with TelegramBot(TOKEN, base_url=bot.api.base_url) as telegram:
+        limits = Limits(per_second=1000, private_per_second=1000, group_per_minute=1e4)
+        worker = DeliveryWorker(
+            bot.store, telegram, settings=DeliverySettings(limits=limits), clock=Clock(NOW)
+        )
+        await worker.send_due()
+        await worker.drain()
+    assert [m["text"] for m in bot.api.sent_messages(new)][-1] == "Maintenance tonight"
+    assert [n["chat_id"] for n in await bot.store.run(Store.notices)] == [new]
+
+
+async def test_a_watch_of_a_source_no_feed_is_is_refused_naming_the_feeds(bot: Bot) -> None:
+    """`/watch source:tass Shikotan` is a watch of TASS; `source:tas` (a typo) was saved too,
+    and never matched anything, told only "it would have matched no story: maybe a typo"."""
+    for lang in ("en", "ru", "ja"):
+        answer = await bot.say("/watch source:tas Shikotan", language_code=lang)
+        assert "'tas'" in answer and "<code>tass-en</code>" in answer, answer
+    assert await bot.store.run(Store.watches, USER) == []
+    assert "Watching for" in await bot.say("/watch source:tass Shikotan")
+    assert "Watching for" in await bot.say("/watch Shikotan -source:kyodo")
+
+
+FORGED = [  # stale or forged callback data of every kind of button
+    "t:nosuch",
+    "t#" + "0" * 32,
+    "tp:abc",
+    "tp:99999999",
+    "tp:-1",
+    "nl:=de",
+    "nl:^zz",
+    "nl:?",
+    "src:nosuch",
+    "src#00",
+    "srp:abc",
+    "srp:5000",
+    "a:n1:forged",
+    "a:n1",
+    "a:\ufffd:x",  # bytes that were not UTF-8, as the Bot API's JSON brings them
+    "t:\ufffd",
+    "x" * 64,
+    "\u202et:kuril",  # right-to-left override
+    "a:\u200bn1:x",
+]
+
+
+async def test_every_forged_or_stale_button_is_answered_and_changes_nothing(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bot.say("/lang ru")
+    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    unanswered = []
+    for data in FORGED:
+        answered = len(bot.api.calls_of("answerCallbackQuery"))
+        bot.api.push_callback_query(USER, message_id, data)
+        try:
+            await bot.api.wait_for_async(
+                lambda n=answered: len(bot.api.calls_of("answerCallbackQuery")) > n, 5, data
+            )
+        except AssertionError:
+            unanswered.append(data)
+    assert unanswered == [], repr(unanswered)
+    answers = [c.params.get("text", "") for c in bot.api.calls_of("answerCallbackQuery")]
+    assert not [a for a in answers if "Sorry" in a], answers
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs is not None and prefs.news_langs == ("ru",)
+    assert await bot.store.run(Store.subscriptions, USER) == []
+    assert await bot.store.run(Store.muted_sources, USER) == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_channel_post_forwarded_to_its_discussion_group_is_no_command(bot: Bot) -> None:
+    """A channel's post that began "/stop" came to its linked discussion group as an automatic
+    forward, and the bot answered it there ("Only this group's admins ...") under the post."""
+    group = {"id": -100555, "type": "supergroup", "title": "Discussion"}
+    channel = {"id": -100999, "type": "channel", "title": "Kuril news"}
+    for n, text in enumerate(["/stop now", "/help@kurilwatch_test_bot", "/subscribe kuril"]):
+        command = text.split(None, 1)[0]
+        message = {
+            "message_id": 100 + n,
+            "date": int(time.time()),
+            "chat": group,
+            "from": {"id": 777000, "is_bot": False, "first_name": "Telegram"},
+            "sender_chat": channel,
+            "is_automatic_forward": True,
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+        }
+        bot.api.push_update({"message": message})
+    # a member's own command after them is answered, and is the only message there
+    assert "/help" in await bot.say("/help", chat_id=-100555, chat_type="supergroup")
+    assert len(bot.api.sent_messages(-100555)) == 1
+
+
+BIDI = "\u202e"  # right-to-left override: what follows it in the line shows reversed
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/language",
+        "/lang",
+        "/subscribe",
+        "/unsubscribe",
+        "/latest",
+        "/search",
+        "/trend",
+        "/timezone",
+        "/mute",
+        "/unwatch",
+        "/digest",
+        "/quiet",
+        "/report",
+        "/spikes",
+        "/export",
+        "/feedback",
+        "/watch Shikotan (",
+    ],
+)
+async def test_a_refused_argument_is_quoted_back_without_its_direction_controls(
+    bot: Bot, command: str
+) -> None:
+    """A right-to-left override in an argument, quoted back as it was, turned the rest of the
+    reply's line around: '...ךаjsru' is not a language I speak' read backwards."""
+    answer = await bot.say(f"{command} {BIDI}ru", chat_id=ADMIN)
+    assert BIDI not in answer, answer
+    # quoted as Python writes it; /watch shows the query it cannot read, a mark in its place
+    assert ("\\u202e" in answer) ^ command.startswith("/watch"), answer
+    assert ("\ufffdru" in answer) == command.startswith("/watch"), answer
+
+
+async def test_a_double_tap_on_a_topic_button_subscribes_once(bot: Bot) -> None:
+    """Two taps on "➕ Kuril Islands" before the keyboard was redrawn subscribed, then
+    unsubscribed: the user ended with nothing, told "Unsubscribed"."""
+    await bot.say("/start")
+    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, message_id, "t:kuril")
+    bot.api.push_callback_query(USER, message_id, "t:kuril")  # the keyboard as it was
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 2, 10, "both taps answered"
+    )
+    assert await bot.store.run(Store.subscriptions, USER) == ["kuril"]
+    texts = [c.params["text"] for c in bot.api.calls_of("answerCallbackQuery")]
+    assert texts == ["Subscribed to kuril."] * 2
+    # a tap on the redrawn keyboard (✅) unsubscribes
+    bot.api.push_callback_query(USER, message_id, "t:kuril")
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 3, 10, "the third tap"
+    )
+    assert await bot.store.run(Store.subscriptions, USER) == []
+
+
+async def test_a_double_tap_on_a_source_or_news_language_button_acts_once(bot: Bot) -> None:
+    await bot.say("/sources")
+    sources = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    await bot.say("/lang")
+    langs = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    for message_id, data in [(sources, "src:kyodo"), (langs, "nl:^ru")]:
+        bot.api.push_callback_query(USER, message_id, data)
+        bot.api.push_callback_query(USER, message_id, data)  # the keyboard as it was
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 4, 10, "every tap answered"
+    )
+    assert await bot.store.run(Store.muted_sources, USER) == ["kyodo"]
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs is not None and prefs.news_langs == ("ru",)
+
+
+def _captioned(chat: dict[str, Any], caption: str, message_id: int) -> dict[str, Any]:
+    command = caption.split(None, 1)[0]
+    return {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": chat,
+        "from": {"id": 6006, "is_bot": False, "first_name": "T", "language_code": "ru"},
+        "photo": [{"file_id": "p", "file_unique_id": "u", "width": 1, "height": 1}],
+        "caption": caption,
+        "caption_entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+    }
+
+
+async def test_a_command_in_a_caption_is_answered_with_how_to_send_it(bot: Bot) -> None:
+    """A photo captioned "/subscribe kuril" got no answer at all: commands are read from
+    text messages only, and the sender was not told."""
+    private = {"id": 6006, "type": "private", "first_name": "T"}
+    bot.api.push_update({"message": _captioned(private, "/subscribe kuril", 1)})
+    [answer] = await bot.api.wait_for_messages_async(6006, 1)
+    assert "<code>/subscribe kuril</code>" in answer["text"] and "сообщением" in answer["text"]
+    assert await bot.store.run(Store.subscriptions, 6006) == []
+    # in a group, only a caption naming this bot is ours
+    group = {"id": -100777, "type": "supergroup", "title": "G"}
+    bot.api.push_update({"message": _captioned(group, "/help", 2)})
+    bot.api.push_update({"message": _captioned(group, "/help@other_bot", 3)})
+    bot.api.push_update({"message": _captioned(group, "/help@KurilWatch_Test_Bot", 4)})
+    await bot.api.wait_for_messages_async(-100777, 1)
+    help_text = await bot.say("/help@kurilwatch_test_bot", chat_id=-100777, chat_type="supergroup")
+    assert "/help" in help_text
+    assert len(bot.api.sent_messages(-100777)) == 2
