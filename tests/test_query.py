@@ -210,6 +210,11 @@ def test_matching_any_text_is_total(title: str, summary: str) -> None:
         ("北方四島", "北方4島の元島民", "", True),
         ("北方4島", "北方四島交流", "", True),
         ("кури́лы", "Курилы", "", True),
+        # a soft hyphen or a zero-width space pasted inside a word (&shy; in a feed's title)
+        ("шикотан", "На Шико\u00adтане открыли школу", "", True),
+        ("шико\u00adтан", "На Шикотане открыли школу", "", True),
+        ("kunashir", "Kuna\u200bshir ferry", "", True),
+        ('"peace treaty"', "peace\u2060 treaty talks", "", True),
         # a Latin or digit word attached to Japanese text is a word of its own
         ("NATO", "NATO加盟を巡る会談", "", True),
         ("Zyxwvutan", "Zyxwvutan外相会談", "", True),

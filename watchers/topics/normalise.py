@@ -1,8 +1,9 @@
 """Text normalisation shared by queries and documents, and word tokenisation.
 
-NFKC; combining accents (stress marks) removed; casefold; ё→е; kanji digits → ASCII digits,
-so that 北方四島 and 北方4島 meet. Precomposed letters (й, é, が) stay as they are. A word ends
-where Japanese/Chinese script meets Latin, Cyrillic or digits (NATO加盟 is NATO and 加盟).
+NFKC; combining accents (stress marks) and characters invisible inside words removed;
+casefold; ё→е; kanji digits → ASCII digits, so that 北方四島 and 北方4島 meet. Precomposed
+letters (й, é, が) stay as they are. A word ends where Japanese/Chinese script meets Latin,
+Cyrillic or digits (NATO加盟 is NATO and 加盟).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ if unicodedata.unidata_version != _UNICODE:  # pragma: no cover - another Python
 # a run of Japanese/Chinese letters is a word of its own, apart from Latin, Cyrillic or digits
 WORD = re.compile(f"[^\\W{_CJK_RANGES}]+|[{_CJK_WORD_RANGES}]+")
 _ACCENTS = re.compile("[\u0300-\u036f]")
+# invisible inside a word: a soft hyphen (a site's &shy;), zero-width spaces and joiners, a
+# word joiner, a byte order mark; NFKC keeps them, and each would split the word in two
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
 _KANJI_DIGITS = str.maketrans("〇一二三四五六七八九", "0123456789")
 _KANJI_DIGIT = re.compile("[〇一二三四五六七八九]")
 _CJK = re.compile(f"[{_CJK_RANGES}]")
@@ -51,6 +55,8 @@ def fold_marks(text: str) -> str:
     if text.isascii():
         return text
     text = unicodedata.normalize("NFKC", text)
+    if _INVISIBLE.search(text):
+        text = _INVISIBLE.sub("", text)
     if _ACCENTS.search(text):  # stress marks stay combining: Cyrillic has no precomposed forms
         text = _ACCENTS.sub("", text)
     if _KANJI_DIGIT.search(text):
