@@ -185,6 +185,8 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("Steller's sea eagles return to Kunashir", {"wildlife"}, set()),
         ("国後島でオオワシ確認", {"wildlife"}, set()),
         ("根室―国後に高速船就航", {"opening"}, {"nemuro"}),
+        # a boat taken to a Russian port is a seizure
+        ("根室の漁船　ロシア側に連行か", {"seizure"}, {"nemuro"}),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:

@@ -65,7 +65,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     ),
     "seizure": (
         "seiz", "detain", "detention", "arrest", "captur", "задержа", "арест", "拿捕", "拘束",
-        "逮捕",
+        "逮捕", "連行",
     ),
     "accident": (
         "capsiz", "wreck", "sink", "sank$", "sunk$", "aground", "collid", "collision", "crash",
