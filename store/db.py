@@ -68,7 +68,11 @@ class Store(
         # per stored feed (bench/poll.py)
         self.db.execute("PRAGMA wal_autocheckpoint = 10000")
         self.db.execute("PRAGMA journal_size_limit = 67108864")
-        migrations.apply(self.db)
+        try:
+            migrations.apply(self.db)
+        except BaseException:
+            self.db.close()
+            raise
 
     def __enter__(self) -> Store:
         return self

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from functools import cache
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -383,9 +386,26 @@ def m020_item_topics(db: Database) -> None:
     )
 
 
+class NewerSchema(sqlite3.DatabaseError):
+    """The database holds migrations this code does not know: a later kurilwatch wrote it."""
+
+
 def apply(db: Database) -> None:
-    """Bring the schema up to date."""
+    """Bring the schema up to date; refuse, changing nothing, a schema this code does not know
+    (run by an older kurilwatch, its queries would fail on it or change it half-knowingly)."""
+    unknown = [m.name for m in migrations.applied(db) if m.name not in _known()]
+    if unknown:
+        raise NewerSchema(
+            f"written by a newer kurilwatch (its schema has {', '.join(unknown)}, which this"
+            " one does not know); upgrade kurilwatch, or restore a backup taken before that"
+            " newer version first ran"
+        )
     migrations.apply(db)
+
+
+@cache
+def _known() -> frozenset[str]:
+    return frozenset(m.name for m in migrations.pending(Database(memory=True)))
 
 
 def schema_version(db: Database) -> int:

@@ -229,3 +229,24 @@ def test_output_to_a_full_disk_is_named(tmp_path: Path) -> None:
     trend = kurilwatch("trend", "--topic", "kuril", "--csv", "/dev/full", "--config", str(config))
     assert trend.returncode == 2
     assert "cannot write /dev/full: No space left on device" in trend.stderr
+
+
+@pytest.mark.parametrize("command", [["stats"], ["prune"], ["export"], ["run"]], ids=lambda c: c[0])
+def test_a_store_of_a_newer_version_is_refused_and_left_as_it_was(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    Store(tmp_path / "kw.db").close()
+    with sqlite3.connect(tmp_path / "kw.db") as db:  # what a later kurilwatch's start leaves
+        db.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('kurilwatch', 'm999_from_the_future', '2030-01-01')"
+        )
+    db.close()
+    written = (tmp_path / "kw.db").read_bytes()
+    result = kurilwatch(*command, "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"store {tmp_path / 'kw.db'}: written by a newer kurilwatch" in result.stderr
+    assert "m999_from_the_future" in result.stderr and "upgrade kurilwatch" in result.stderr
+    assert (tmp_path / "kw.db").read_bytes() == written
