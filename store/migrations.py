@@ -393,7 +393,7 @@ class NewerSchema(sqlite3.DatabaseError):
 def apply(db: Database) -> None:
     """Bring the schema up to date; refuse, changing nothing, a schema this code does not know
     (run by an older kurilwatch, its queries would fail on it or change it half-knowingly)."""
-    unknown = [m.name for m in migrations.applied(db) if m.name not in _known()]
+    unknown = unknown_migrations(db)
     if unknown:
         raise NewerSchema(
             f"written by a newer kurilwatch (its schema has {', '.join(unknown)}, which this"
@@ -401,6 +401,11 @@ def apply(db: Database) -> None:
             " newer version first ran"
         )
     migrations.apply(db)
+
+
+def unknown_migrations(db: Database) -> list[str]:
+    """The migrations applied to this database that this code does not have (a newer one's)."""
+    return [m.name for m in migrations.applied(db) if m.name not in _known()]
 
 
 @cache

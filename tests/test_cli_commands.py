@@ -11,12 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.commands import _progress
-from store import Store
+from bot.lock import StoreLock
+from store import FeedState, ItemRecord, Store
 from tests.conftest import CONFIG, ROOT, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
@@ -250,3 +252,106 @@ def test_a_store_of_a_newer_version_is_refused_and_left_as_it_was(
     assert f"store {tmp_path / 'kw.db'}: written by a newer kurilwatch" in result.stderr
     assert "m999_from_the_future" in result.stderr and "upgrade kurilwatch" in result.stderr
     assert (tmp_path / "kw.db").read_bytes() == written
+
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def record(guid: str) -> ItemRecord:
+    link = f"https://news.example/{guid}"
+    return ItemRecord(guid, link, link, f"Kuril news {guid}", "text", T0, topics=("kuril",))
+
+
+def _items(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        count: int = db.execute("SELECT count(*) FROM items").fetchone()[0]
+    db.close()
+    return count
+
+
+# a daemon that stores items, then is killed (a crash, an OOM kill, systemd's SIGKILL after
+# TimeoutStopSec): the store's last changes stay in its -wal file
+KILLED_WHILE_STORING = """
+import os, signal, sys
+from datetime import UTC, datetime
+from store import FeedState, ItemRecord, Store
+store = Store(sys.argv[1])
+for batch in range(20):
+    store.ingest(FeedState(id="a", url="u"), [
+        ItemRecord(f"{batch}-{i}", None, f"https://n.example/{batch}/{i}", f"News {batch} {i}",
+                   "text " * 100, None, topics=("kuril",)) for i in range(50)
+    ], now=datetime.now(UTC), alert=True)
+    store.db.execute("DELETE FROM items WHERE id % 3 = 0")
+    store.db.conn.commit()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_restore_puts_a_backup_in_place_of_a_store_a_crash_left_a_log_beside(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    with Store(tmp_path / "kw.db") as store:
+        store.ingest(
+            FeedState(id="a", url="u"), [record(str(i)) for i in range(300)], now=T0, alert=False
+        )
+    assert kurilwatch("backup", str(tmp_path / "copy.db"), "--config", str(config)).returncode == 0
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_STORING, str(tmp_path / "kw.db")], cwd=ROOT
+    )
+    assert killed.returncode == -9 and (tmp_path / "kw.db-wal").stat().st_size > 0
+    backup = (tmp_path / "copy.db").read_bytes()
+    result = kurilwatch("restore", str(tmp_path / "copy.db"), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert f"restored {tmp_path / 'kw.db'} from {tmp_path / 'copy.db'}" in result.stdout
+    assert _items(tmp_path / "kw.db") == 300  # the backup's, not the killed daemon's
+    assert (tmp_path / "copy.db").read_bytes() == backup
+
+
+def test_restore_refuses_while_a_daemon_runs_and_a_bad_backup_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    with Store(tmp_path / "kw.db") as store:
+        store.ingest(
+            FeedState(id="a", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
+        )
+    assert kurilwatch("backup", str(tmp_path / "copy.db"), "--config", str(config)).returncode == 0
+    with Store(tmp_path / "kw.db") as store:
+        store.ingest(FeedState(id="a", url="u"), [record("new")], now=T0, alert=False)
+    with StoreLock(tmp_path / "kw.db"):  # as `kurilwatch run` holds it
+        running = kurilwatch("restore", str(tmp_path / "copy.db"), "--config", str(config))
+    assert running.returncode == 2 and "Traceback" not in running.stderr
+    assert f"another kurilwatch (pid {os.getpid()}) is running on this store" in running.stderr
+    (tmp_path / "damaged.db").write_bytes((tmp_path / "copy.db").read_bytes()[:20_000])
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(tmp_path / "copy.db") as source, sqlite3.connect(newer) as db:
+        source.backup(db)
+        db.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('kurilwatch', 'm999_from_the_future', '2030-01-01')"
+        )
+    source.close()
+    db.close()
+    for bad, why in [
+        ("damaged.db", "is damaged"),
+        ("newer.db", "written by a newer kurilwatch"),
+        ("missing.db", "no backup at"),
+        ("config.yaml", "is not a kurilwatch store"),
+    ]:
+        result = kurilwatch("restore", str(tmp_path / bad), "--config", str(config))
+        assert result.returncode == 2, (bad, result.stderr)
+        assert "Traceback" not in result.stderr and why in result.stderr, result.stderr
+        assert str(tmp_path / bad) in result.stderr
+    assert _items(tmp_path / "kw.db") == 11  # as it was
+    (tmp_path / "kw.db").write_bytes(b"damaged" * 1000)
+    result = kurilwatch("restore", str(tmp_path / "copy.db"), "--config", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"the store {tmp_path / 'kw.db'} is damaged" in result.stderr
+    assert "move it and its -wal and -shm files aside, then restore again" in result.stderr
+    assert (tmp_path / "kw.db").read_bytes() == b"damaged" * 1000
+    for name in ("kw.db", "kw.db-wal", "kw.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    result = kurilwatch("restore", str(tmp_path / "copy.db"), "--config", str(config))
+    assert result.returncode == 0 and _items(tmp_path / "kw.db") == 10
