@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bot.cli import EXIT_USAGE, json_line, json_value
 from bot.config import Config
 from store import AsyncStore, Stats, Store
+from store.base import read_only_folder
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller, PollReport
 from watchers.pool import ParsePool
@@ -133,7 +134,8 @@ def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
         try:
             _copy_store(store, copy)
         except sqlite3.Error as exc:
-            return _backup_fail(f"cannot copy {store} to {target}: {exc}")
+            why = read_only_folder(store) if isinstance(exc, sqlite3.OperationalError) else None
+            return _backup_fail(f"cannot copy {store} to {target}: {why or exc}")
         finally:
             copy.close()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 import pty
@@ -13,6 +14,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -355,3 +357,37 @@ def test_restore_refuses_while_a_daemon_runs_and_a_bad_backup_changes_nothing(
         (tmp_path / name).unlink(missing_ok=True)
     result = kurilwatch("restore", str(tmp_path / "copy.db"), "--config", str(config))
     assert result.returncode == 0 and _items(tmp_path / "kw.db") == 10
+
+
+def _without_override() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, out of the bounding set
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_a_store_in_a_folder_it_cannot_write_is_named_with_what_to_do(tmp_path: Path) -> None:
+    # SQLite makes a WAL store's -shm file beside it even to read it
+    folder, out = tmp_path / "ro", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    try:
+        config = write_config(folder, {"a": "http://127.0.0.1:9/a.xml"})
+        Store(folder / "kw.db").close()
+        for path in (folder, *folder.iterdir()):
+            path.chmod(0o555 if path == folder else 0o444)
+        # root writes any folder: the commands run as root without that capability
+        user: dict[str, Any] = {"preexec_fn": _without_override} if os.geteuid() == 0 else {}
+        for command in (["stats"], ["export"], ["backup", str(out / "copy.db")]):
+            result = subprocess.run(
+                [sys.executable, "-m", "bot.cli", *command, "--config", str(config)],
+                capture_output=True, text=True, cwd=ROOT, timeout=60, **user,
+            )  # fmt: skip
+            assert result.returncode == 2, result.stderr
+            assert "Traceback" not in result.stderr
+            assert str(folder / "kw.db") in result.stderr
+            assert f": its folder {folder} is read-only to this user" in result.stderr
+            assert "copy the store to a folder you may write" in result.stderr
+        assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "kw.db"]
+    finally:
+        folder.chmod(0o755)
