@@ -173,7 +173,16 @@ def _command(args: argparse.Namespace, pool: ParsePool | None) -> int:
         return _dispatch(args, settings, token, stamp, pool)
     except sqlite3.Error as exc:  # a damaged store, a full disk, a write lock held for 10 s
         logging.getLogger(__name__).debug("the store failed", exc_info=True)
-        print(f"kurilwatch {args.command}: store {settings.store.path}: {exc}", file=sys.stderr)
+        advice = ""
+        if getattr(exc, "sqlite_errorname", None) in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            advice = (
+                "; move it and its -wal and -shm files aside, then `kurilwatch restore BACKUP`"
+                " or start afresh"
+            )
+        print(
+            f"kurilwatch {args.command}: store {settings.store.path}: {exc}{advice}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
 
 

@@ -188,6 +188,28 @@ def test_a_damaged_store_is_named_in_one_line_and_left_as_it_was(
     assert (tmp_path / "kw.db").read_bytes() == damaged
 
 
+@pytest.mark.parametrize("command", [["stats"], ["export"], ["run"]], ids=lambda c: c[0])
+def test_a_store_damaged_inside_is_named_with_what_to_do(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    with Store(tmp_path / "kw.db") as store:
+        store.ingest(
+            FeedState(id="a", url="u"), [record(str(i)) for i in range(300)], now=T0, alert=False
+        )
+    size = (tmp_path / "kw.db").stat().st_size
+    with open(tmp_path / "kw.db", "r+b") as file:  # its header intact: a disk's bad sectors
+        file.seek(size // 3 // 4096 * 4096)
+        file.write(b"\xff" * (size // 3))
+    damaged = (tmp_path / "kw.db").read_bytes()
+    result = kurilwatch(*command, "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert f"store {tmp_path / 'kw.db'}: database disk image is malformed" in result.stderr
+    assert "move it and its -wal and -shm files aside, then `kurilwatch restore" in result.stderr
+    assert (tmp_path / "kw.db").read_bytes() == damaged
+
+
 @pytest.mark.parametrize("command", [["feeds"], ["poll", "--once"], ["run"]], ids=lambda c: c[0])
 def test_a_store_folder_that_is_a_file_is_named(tmp_path: Path, command: list[str]) -> None:
     config = write_config(
