@@ -1,5 +1,5 @@
-"""The `kurilwatch` command line: run, check, match, stories, poll, feeds, stats, backup, prune,
-trend, demo, backtest, export, feedback."""
+"""The `kurilwatch` command line: run, check, match, stories, poll, feeds, stats, backup, restore,
+prune, trend, demo, backtest, export, feedback."""
 
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     command("stats", "subscribers, matched stories per day, deliveries, queue")
     backup = command("backup", "copy the store to PATH while the daemon runs (SQLite backup)")
     backup.add_argument("path", type=Path, metavar="PATH", help="the new file")
+    restore = command("restore", "put a backup in place of the store (the daemon stopped)")
+    restore.add_argument("backup", type=Path, metavar="BACKUP", help="a file `backup` wrote")
     command("prune", "compact and delete old items now (the daemon does it daily)")
     command("demo", "serve bundled sample items on loopback and run the daemon on them")
     backtest = command(
@@ -171,7 +173,16 @@ def _command(args: argparse.Namespace, pool: ParsePool | None) -> int:
         return _dispatch(args, settings, token, stamp, pool)
     except sqlite3.Error as exc:  # a damaged store, a full disk, a write lock held for 10 s
         logging.getLogger(__name__).debug("the store failed", exc_info=True)
-        print(f"kurilwatch {args.command}: store {settings.store.path}: {exc}", file=sys.stderr)
+        advice = ""
+        if getattr(exc, "sqlite_errorname", None) in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            advice = (
+                "; move it and its -wal and -shm files aside, then `kurilwatch restore BACKUP`"
+                " or start afresh"
+            )
+        print(
+            f"kurilwatch {args.command}: store {settings.store.path}: {exc}{advice}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
 
 
@@ -209,6 +220,8 @@ def _dispatch(
         return commands.stats(settings)
     if args.command == "backup":
         return commands.backup(settings, args.path)
+    if args.command == "restore":
+        return commands.restore(settings, args.backup)
     if args.command == "prune":
         return commands.prune(settings)
     if args.command == "trend":
@@ -404,7 +417,7 @@ def _check_fields(obj: dict[str, Any]) -> str | None:
 
 
 ONE_SHOT = frozenset(
-    {"check", "match", "stories", "poll", "feeds", "stats", "backup", "prune", "trend"}
+    {"check", "match", "stories", "poll", "feeds", "stats", "backup", "restore", "prune", "trend"}
 )
 
 

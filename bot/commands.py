@@ -1,5 +1,5 @@
-"""The operator's commands: feeds, stats, backup, prune, trend, check --online, poll --once and
-stories.
+"""The operator's commands: feeds, stats, backup, restore, prune, trend, check --online, poll
+--once and stories.
 
 Each is a function from the settings (and arguments) to an exit status, writing to stdout;
 the daemon need not run, and when it does they read the same store beside it (SQLite WAL).
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bot.cli import EXIT_USAGE, json_line, json_value
 from bot.config import Config
 from store import AsyncStore, Stats, Store
+from store.base import read_only_folder
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller, PollReport
 from watchers.pool import ParsePool
@@ -133,7 +134,8 @@ def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
         try:
             _copy_store(store, copy)
         except sqlite3.Error as exc:
-            return _backup_fail(f"cannot copy {store} to {target}: {exc}")
+            why = read_only_folder(store) if isinstance(exc, sqlite3.OperationalError) else None
+            return _backup_fail(f"cannot copy {store} to {target}: {why or exc}")
         finally:
             copy.close()
         try:
@@ -168,6 +170,70 @@ def _no_progress(status: int, remaining: int, total: int) -> None:
 
 def _backup_fail(message: str) -> int:
     print(f"kurilwatch backup: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
+    """Put a backup in place of the store, through SQLite rather than as a file: a copied file
+    meets the -wal log the store's last run may have left (a crash, a kill), and the next open
+    replays that log onto it, damaging it. Refused while a daemon runs on the store; a backup
+    that is damaged, not a store, or from a newer kurilwatch changes nothing."""
+    from sqlite_utils import Database
+
+    from bot.lock import AlreadyRunning, CannotLock, StoreLock
+    from store.migrations import unknown_migrations
+
+    store = settings.store.path
+    if not source.is_file():
+        return _restore_fail(f"no backup at {source}")
+    try:
+        with StoreLock(store):
+            backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+            try:
+                try:
+                    problem = _damage(backup)
+                    newer = [] if problem else unknown_migrations(Database(backup))
+                except sqlite3.DatabaseError as exc:
+                    problem, newer = f"is not a kurilwatch store, or is damaged ({exc})", []
+                if newer:
+                    problem = f"written by a newer kurilwatch (its schema has {', '.join(newer)})"
+                if problem:
+                    return _restore_fail(f"{source}: {problem}; the store was not changed")
+                target = sqlite3.connect(store, timeout=10)
+                try:  # the old log is read in first, then every page is written over, at once
+                    backup.backup(target, progress=_no_progress)
+                    target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.OperationalError:
+                    raise  # locked for 10 s, a full disk
+                except sqlite3.DatabaseError as exc:
+                    return _restore_fail(
+                        f"the store {store} is damaged ({exc}): move it and its -wal and -shm"
+                        " files aside, then restore again"
+                    )
+                finally:
+                    target.close()
+            finally:
+                backup.close()
+    except (AlreadyRunning, CannotLock) as exc:
+        return _restore_fail(str(exc))
+    except sqlite3.Error as exc:
+        return _restore_fail(f"cannot restore {store} from {source}: {exc}")
+    print(f"restored {store} from {source}", file=out)
+    return 0
+
+
+def _damage(db: sqlite3.Connection) -> str | None:
+    """What is wrong with a backup as a store: damaged, or not one of ours."""
+    found = [row[0] for row in db.execute("PRAGMA integrity_check(5)")]
+    if found != ["ok"]:
+        return f"is damaged ({'; '.join(found)[:300]})"
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = '_sqlite_migrations'").fetchone():
+        return "is not a kurilwatch store"
+    return None
+
+
+def _restore_fail(message: str) -> int:
+    print(f"kurilwatch restore: {message}", file=sys.stderr)
     return EXIT_USAGE
 
 

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from store import migrations
 from store.archive import ArchiveVerbs
+from store.base import read_only_folder
 from store.chats import ChatVerbs
 from store.controls import ControlVerbs
 from store.feeds import FeedVerbs
@@ -59,16 +60,22 @@ class Store(
         else:
             conn = sqlite3.connect(":memory:")
         self.db = Database(conn)
-        if str(path) != ":memory:":
-            self.db.enable_wal()
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        # a checkpoint every 40 MB of log rather than 4 MB: pages written again and again (the
-        # indexes, the search index) are copied back once, not ten times; about 10% less CPU
-        # per stored feed (bench/poll.py)
-        self.db.execute("PRAGMA wal_autocheckpoint = 10000")
-        self.db.execute("PRAGMA journal_size_limit = 67108864")
-        migrations.apply(self.db)
+        try:
+            if str(path) != ":memory:":
+                self.db.enable_wal()
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            # a checkpoint every 40 MB of log rather than 4 MB: pages written again and again (the
+            # indexes, the search index) are copied back once, not ten times; about 10% less CPU
+            # per stored feed (bench/poll.py)
+            self.db.execute("PRAGMA wal_autocheckpoint = 10000")
+            self.db.execute("PRAGMA journal_size_limit = 67108864")
+            migrations.apply(self.db)
+        except BaseException as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.OperationalError) and (why := read_only_folder(path)):
+                raise sqlite3.OperationalError(f"{why} ({exc})") from None
+            raise
 
     def __enter__(self) -> Store:
         return self

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from functools import cache
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -385,15 +388,37 @@ def m020_item_topics(db: Database) -> None:
 
 @migrations()
 def m021_edit_retries(db: Database) -> None:
-    # a failed "Also:" update waits on its own row (not its chat) and is given up after a few
+    # a failed "Also:" update waits on its own row (not its chat) and is given up after a few tries
     outbox = db.table("outbox")
     outbox.add_column("edit_tries", int, not_null_default=0)
     outbox.add_column("edit_after", float)
 
 
+class NewerSchema(sqlite3.DatabaseError):
+    """The database holds migrations this code does not know: a later kurilwatch wrote it."""
+
+
 def apply(db: Database) -> None:
-    """Bring the schema up to date."""
+    """Bring the schema up to date; refuse, changing nothing, a schema this code does not know
+    (run by an older kurilwatch, its queries would fail on it or change it half-knowingly)."""
+    unknown = unknown_migrations(db)
+    if unknown:
+        raise NewerSchema(
+            f"written by a newer kurilwatch (its schema has {', '.join(unknown)}, which this"
+            " one does not know); upgrade kurilwatch, or restore a backup taken before that"
+            " newer version first ran"
+        )
     migrations.apply(db)
+
+
+def unknown_migrations(db: Database) -> list[str]:
+    """The migrations applied to this database that this code does not have (a newer one's)."""
+    return [m.name for m in migrations.applied(db) if m.name not in _known()]
+
+
+@cache
+def _known() -> frozenset[str]:
+    return frozenset(m.name for m in migrations.pending(Database(memory=True)))
 
 
 def schema_version(db: Database) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 import pty
@@ -11,12 +12,15 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.commands import _progress
-from store import Store
+from bot.lock import StoreLock
+from store import FeedState, ItemRecord, Store
 from tests.conftest import CONFIG, ROOT, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
@@ -184,6 +188,28 @@ def test_a_damaged_store_is_named_in_one_line_and_left_as_it_was(
     assert (tmp_path / "kw.db").read_bytes() == damaged
 
 
+@pytest.mark.parametrize("command", [["stats"], ["export"], ["run"]], ids=lambda c: c[0])
+def test_a_store_damaged_inside_is_named_with_what_to_do(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    with Store(tmp_path / "kw.db") as store:
+        store.ingest(
+            FeedState(id="a", url="u"), [record(str(i)) for i in range(300)], now=T0, alert=False
+        )
+    size = (tmp_path / "kw.db").stat().st_size
+    with open(tmp_path / "kw.db", "r+b") as file:  # its header intact: a disk's bad sectors
+        file.seek(size // 3 // 4096 * 4096)
+        file.write(b"\xff" * (size // 3))
+    damaged = (tmp_path / "kw.db").read_bytes()
+    result = kurilwatch(*command, "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert f"store {tmp_path / 'kw.db'}: database disk image is malformed" in result.stderr
+    assert "move it and its -wal and -shm files aside, then `kurilwatch restore" in result.stderr
+    assert (tmp_path / "kw.db").read_bytes() == damaged
+
+
 @pytest.mark.parametrize("command", [["feeds"], ["poll", "--once"], ["run"]], ids=lambda c: c[0])
 def test_a_store_folder_that_is_a_file_is_named(tmp_path: Path, command: list[str]) -> None:
     config = write_config(
@@ -229,3 +255,161 @@ def test_output_to_a_full_disk_is_named(tmp_path: Path) -> None:
     trend = kurilwatch("trend", "--topic", "kuril", "--csv", "/dev/full", "--config", str(config))
     assert trend.returncode == 2
     assert "cannot write /dev/full: No space left on device" in trend.stderr
+
+
+@pytest.mark.parametrize("command", [["stats"], ["prune"], ["export"], ["run"]], ids=lambda c: c[0])
+def test_a_store_of_a_newer_version_is_refused_and_left_as_it_was(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    Store(tmp_path / "kw.db").close()
+    with sqlite3.connect(tmp_path / "kw.db") as db:  # what a later kurilwatch's start leaves
+        db.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('kurilwatch', 'm999_from_the_future', '2030-01-01')"
+        )
+    db.close()
+    written = (tmp_path / "kw.db").read_bytes()
+    result = kurilwatch(*command, "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"store {tmp_path / 'kw.db'}: written by a newer kurilwatch" in result.stderr
+    assert "m999_from_the_future" in result.stderr and "upgrade kurilwatch" in result.stderr
+    assert (tmp_path / "kw.db").read_bytes() == written
+
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def record(guid: str) -> ItemRecord:
+    link = f"https://news.example/{guid}"
+    return ItemRecord(guid, link, link, f"Kuril news {guid}", "text", T0, topics=("kuril",))
+
+
+def _items(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        count: int = db.execute("SELECT count(*) FROM items").fetchone()[0]
+    db.close()
+    return count
+
+
+# a daemon that stores items, then is killed (a crash, an OOM kill, systemd's SIGKILL after
+# TimeoutStopSec): the store's last changes stay in its -wal file
+KILLED_WHILE_STORING = """
+import os, signal, sys
+from datetime import UTC, datetime
+from store import FeedState, ItemRecord, Store
+store = Store(sys.argv[1])
+for batch in range(20):
+    store.ingest(FeedState(id="a", url="u"), [
+        ItemRecord(f"{batch}-{i}", None, f"https://n.example/{batch}/{i}", f"News {batch} {i}",
+                   "text " * 100, None, topics=("kuril",)) for i in range(50)
+    ], now=datetime.now(UTC), alert=True)
+    store.db.execute("DELETE FROM items WHERE id % 3 = 0")
+    store.db.conn.commit()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_restore_puts_a_backup_in_place_of_a_store_a_crash_left_a_log_beside(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    with Store(tmp_path / "kw.db") as store:
+        store.ingest(
+            FeedState(id="a", url="u"), [record(str(i)) for i in range(300)], now=T0, alert=False
+        )
+    assert kurilwatch("backup", str(tmp_path / "copy.db"), "--config", str(config)).returncode == 0
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_STORING, str(tmp_path / "kw.db")], cwd=ROOT
+    )
+    assert killed.returncode == -9 and (tmp_path / "kw.db-wal").stat().st_size > 0
+    backup = (tmp_path / "copy.db").read_bytes()
+    result = kurilwatch("restore", str(tmp_path / "copy.db"), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert f"restored {tmp_path / 'kw.db'} from {tmp_path / 'copy.db'}" in result.stdout
+    assert _items(tmp_path / "kw.db") == 300  # the backup's, not the killed daemon's
+    assert (tmp_path / "copy.db").read_bytes() == backup
+
+
+def test_restore_refuses_while_a_daemon_runs_and_a_bad_backup_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    with Store(tmp_path / "kw.db") as store:
+        store.ingest(
+            FeedState(id="a", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
+        )
+    assert kurilwatch("backup", str(tmp_path / "copy.db"), "--config", str(config)).returncode == 0
+    with Store(tmp_path / "kw.db") as store:
+        store.ingest(FeedState(id="a", url="u"), [record("new")], now=T0, alert=False)
+    with StoreLock(tmp_path / "kw.db"):  # as `kurilwatch run` holds it
+        running = kurilwatch("restore", str(tmp_path / "copy.db"), "--config", str(config))
+    assert running.returncode == 2 and "Traceback" not in running.stderr
+    assert f"another kurilwatch (pid {os.getpid()}) is running on this store" in running.stderr
+    (tmp_path / "damaged.db").write_bytes((tmp_path / "copy.db").read_bytes()[:20_000])
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(tmp_path / "copy.db") as source, sqlite3.connect(newer) as db:
+        source.backup(db)
+        db.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('kurilwatch', 'm999_from_the_future', '2030-01-01')"
+        )
+    source.close()
+    db.close()
+    for bad, why in [
+        ("damaged.db", "is damaged"),
+        ("newer.db", "written by a newer kurilwatch"),
+        ("missing.db", "no backup at"),
+        ("config.yaml", "is not a kurilwatch store"),
+    ]:
+        result = kurilwatch("restore", str(tmp_path / bad), "--config", str(config))
+        assert result.returncode == 2, (bad, result.stderr)
+        assert "Traceback" not in result.stderr and why in result.stderr, result.stderr
+        assert str(tmp_path / bad) in result.stderr
+    assert _items(tmp_path / "kw.db") == 11  # as it was
+    (tmp_path / "kw.db").write_bytes(b"damaged" * 1000)
+    result = kurilwatch("restore", str(tmp_path / "copy.db"), "--config", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"the store {tmp_path / 'kw.db'} is damaged" in result.stderr
+    assert "move it and its -wal and -shm files aside, then restore again" in result.stderr
+    assert (tmp_path / "kw.db").read_bytes() == b"damaged" * 1000
+    for name in ("kw.db", "kw.db-wal", "kw.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    result = kurilwatch("restore", str(tmp_path / "copy.db"), "--config", str(config))
+    assert result.returncode == 0 and _items(tmp_path / "kw.db") == 10
+
+
+def _without_override() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, out of the bounding set
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_a_store_in_a_folder_it_cannot_write_is_named_with_what_to_do(tmp_path: Path) -> None:
+    # SQLite makes a WAL store's -shm file beside it even to read it
+    folder, out = tmp_path / "ro", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    try:
+        config = write_config(folder, {"a": "http://127.0.0.1:9/a.xml"})
+        Store(folder / "kw.db").close()
+        for path in (folder, *folder.iterdir()):
+            path.chmod(0o555 if path == folder else 0o444)
+        # root writes any folder: the commands run as root without that capability
+        user: dict[str, Any] = {"preexec_fn": _without_override} if os.geteuid() == 0 else {}
+        for command in (["stats"], ["export"], ["backup", str(out / "copy.db")]):
+            result = subprocess.run(
+                [sys.executable, "-m", "bot.cli", *command, "--config", str(config)],
+                capture_output=True, text=True, cwd=ROOT, timeout=60, **user,
+            )  # fmt: skip
+            assert result.returncode == 2, result.stderr
+            assert "Traceback" not in result.stderr
+            assert str(folder / "kw.db") in result.stderr
+            assert f": its folder {folder} is read-only to this user" in result.stderr
+            assert "copy the store to a folder you may write" in result.stderr
+        assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "kw.db"]
+    finally:
+        folder.chmod(0o755)
