@@ -25,10 +25,10 @@ from watchers.story_bridge import (
 )
 from watchers.story_crossing import CLOSE_COSINE, CROSS_COSINE, CROSS_WINDOW, crossing, named_alike
 from watchers.story_facts import numbers
+from watchers.story_places import _PLACES, places
 from watchers.story_replay import StoryReplay
 from watchers.story_sketch import conflict, crossing_conflict, sketch, title_bridges
 from watchers.story_stages import STAGES
-from watchers.story_words import _PLACES, places
 from watchers.topics.normalise import WORD, is_cjk, normalise
 
 T0 = datetime(2027, 5, 12, 1, 0, tzinfo=UTC)

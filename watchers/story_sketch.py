@@ -18,6 +18,7 @@ from watchers.story_bridge import (
     town_islands,
 )
 from watchers.story_facts import dates, magnitudes, numbers, plain, quantities_agree
+from watchers.story_places import places
 from watchers.story_stages import stages_apart, title_stages
 from watchers.story_words import (
     REPLY,
@@ -25,7 +26,6 @@ from watchers.story_words import (
     lead_sentence,
     mentions,
     named_in,
-    places,
     recalls,
     script_of,
     story_tokens,
