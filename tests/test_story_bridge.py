@@ -653,3 +653,23 @@ def test_a_kind_the_other_report_leads_with_names_the_event_alike() -> None:
 def test_named_alike_reads_both_reports_alike(english: list[str], russian: list[str]) -> None:
     en, ru = sketch(" ".join(english), ""), sketch(" ".join(russian), "")
     assert named_alike(en, ru) == named_alike(ru, en)
+
+
+def test_a_japanese_meeting_is_named_by_its_two_countries() -> None:
+    """日ロ and 日中 are two meetings, however alike their words (a minister meets several
+    counterparts at one summit); 日中 alone is as often "in the daytime"."""
+    russia = sketch(
+        "日ロ外相会談　ジャカルタで　平和条約は平行線",
+        "外相は10日、ジャカルタでロシアの外相と会談した。",
+    )
+    china = sketch(
+        "日中外相会談　ジャカルタで　邦人拘束を協議",
+        "外相は10日、ジャカルタで中国の外相と会談した。",
+    )
+    again = sketch("ロシア外相と会談　ジャカルタで", "外相はロシアの外相と会談した。")
+    assert conflict(china, russia) and conflict(russia, china)
+    assert not conflict(again, russia) and not conflict(russia, again)
+    lavrov = sketch("茂木外相、ラブロフ氏と立ち話　墓参再開を要求", "")
+    assert not conflict(lavrov, sketch("日ロ外相が国連で短時間接触", ""))  # no country named
+    assert not sketch("日中の最高気温30度　根室", "日中は気温が上がった。").countries
+    assert not sketch("新型巡視船を披露　根室", "").countries  # 披露 is no Russia

@@ -23,6 +23,7 @@ from watchers.story_stages import stages_apart, title_stages
 from watchers.story_words import (
     REPLY,
     dateline,
+    ja_countries,
     lead_sentence,
     mentions,
     named_in,
@@ -32,7 +33,7 @@ from watchers.story_words import (
     title_names,
     wire_slug,
 )
-from watchers.topics.normalise import WORD, normalise
+from watchers.topics.normalise import WORD, is_cjk, normalise
 
 SAME_QUAKE = 0.35  # magnitudes this close may be one quake's (`_other_quake`)
 QUAKES = frozenset({"quake", "aftershock"})
@@ -69,6 +70,7 @@ class Sketch:
     lead_kinds: frozenset[str] = frozenset()  # of event, that the title or the lead reports
     magnitudes: frozenset[str] = frozenset()  # of earthquakes, that the title gives
     filed: frozenset[tuple[int, int]] = frozenset()  # the day of the summary's dateline
+    countries: frozenset[str] = frozenset()  # but Japan, that a Japanese title names
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -130,6 +132,7 @@ def sketch(
         kinds | kinds_of(WORD.findall(normalise(lead_sentence(body)))) - facility_kinds(heading),
         magnitudes(title) if kinds & QUAKES else frozenset(),
         dates(filed),
+        ja_countries(title) if is_cjk(title) else frozenset(),
     )
 
 
@@ -163,7 +166,8 @@ def title_bridges(
 def conflict(a: Sketch, b: Sketch) -> bool:
     """Two events: each title names someone, a number or an island the other never mentions,
     a title's day is none of the days the other names, the two name days and none in common,
-    the two titles give magnitudes 0.4 or more apart (an aftershock, or the next quake),
+    the two titles give magnitudes 0.4 or more apart (an aftershock, or the next quake), two
+    Japanese titles name other countries (日中 and 日ロ外相会談),
     one replies (rejects, rebuts, denies) and the other does not, two reports of the islands' news
     report other kinds of event (a deployment and drills, a capsizing and a seizure), or talks
     that ended in different ways, or one recalls the other's news as an earlier event, or A,
@@ -187,6 +191,7 @@ def conflict(a: Sketch, b: Sketch) -> bool:
         or _other_day(b, a)
         or _days_apart(a, b)  # two days: two events
         or _other_quake(a, b)
+        or bool(a.countries and b.countries and not a.countries & b.countries)
     )
 
 

@@ -311,6 +311,42 @@ def title_names(title: str, summary: str) -> frozenset[str]:
     return frozenset(names)
 
 
+# Japanese names a meeting by its two countries in one kanji each (日ロ外相会談, 日中首脳会談,
+# 日米共同訓練): a minister who meets several counterparts at one summit holds several. Only
+# before what such a pair is followed by: 日中 alone is as often "in the daytime".
+_JA_PAIR = re.compile(
+    "日([ロ露中米韓朝印豪英仏独比越台])(?=外相|外務|首脳|首相|会談|関係|協議|対話|共同|合同"
+    "|防衛|安保|経済|貿易|通商|漁業|平和|友好|両|政府|次官|局長|議員|間)"
+)
+_JA_PARTNERS = {
+    "ロ": "russia", "露": "russia", "中": "china", "米": "usa", "韓": "korea", "朝": "dprk",
+    "印": "india", "豪": "australia", "英": "uk", "仏": "france", "独": "germany",
+    "比": "philippines", "越": "vietnam", "台": "taiwan",
+}  # fmt: skip
+# the countries by their own names (露 alone, not inside 披露, 暴露, 露天, 露呈...)
+_JA_COUNTRIES = {
+    country: re.compile(pattern)
+    for country, pattern in {
+        "russia": "ロシア|(?<![披暴結吐発甘朝雨夜])露(?![天出呈店見営])",
+        "china": "中国", "usa": "米国|アメリカ|米軍|米政府", "korea": "韓国", "dprk": "北朝鮮",
+        "india": "インド", "australia": "オーストラリア|豪州", "uk": "英国|イギリス",
+        "france": "フランス", "germany": "ドイツ", "philippines": "フィリピン",
+        "vietnam": "ベトナム", "taiwan": "台湾",
+    }.items()
+}  # fmt: skip
+
+
+def ja_countries(title: str) -> frozenset[str]:
+    """The countries other than Japan a Japanese title names: by a two-country name ("日中" is
+    "china") or by their own (中国, ロシア, 露)."""
+    folded = fold_marks(title)
+    found = (
+        {_JA_PARTNERS[m.group(1)] for m in _JA_PAIR.finditer(folded)} if "日" in folded else set()
+    )
+    found.update(c for c, named in _JA_COUNTRIES.items() if named.search(folded))
+    return frozenset(found)
+
+
 # each party's forms as `_party` tests them: a prefix of a word, or (kanji, kana) inside it
 _PARTY_FORMS = [
     (
