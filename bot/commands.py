@@ -45,6 +45,7 @@ def _console(out: TextIO) -> Console:
 def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
     """A health table of the configured feeds."""
     from rich.table import Table
+    from rich.text import Text  # a feed's id and error are plain text, never markup
 
     from bot.delivery.render import ago  # with babel's catalogues: not for `poll --once`
 
@@ -63,13 +64,13 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
             "disabled" if state.disabled_reason else "failing" if state.consecutive_errors else "ok"
         )
         table.add_row(
-            feed.id,
+            Text(feed.id),
             health,
             ago(state.last_success_at, now),
             str(state.consecutive_errors),
             "-" if state.disabled_reason else ago(state.next_poll_at, now),
             str(items[feed.id]),
-            (state.disabled_reason or state.last_error or "")[:80],
+            Text((state.disabled_reason or state.last_error or "")[:80]),
         )
     _console(out).print(table)
     return 0

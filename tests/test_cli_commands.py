@@ -51,6 +51,17 @@ def test_feeds_shows_each_feeds_health(tmp_path: Path, feed_server: FeedServer) 
     assert "failing" in gone and "404" in gone
 
 
+def test_feeds_shows_an_error_as_written(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A feed's error text is the feed's or its server's, never markup for the table."""
+    config = polled_store(tmp_path, feed_server)
+    error = "XML error [/x] at [bold]line[/bold] 3"
+    with sqlite3.connect(tmp_path / "kw.db") as db:
+        db.execute("UPDATE feeds SET last_error = ? WHERE id = 'gone'", (error,))
+    result = kurilwatch("feeds", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert error in result.stdout
+
+
 def test_stats_backup_and_prune(tmp_path: Path, feed_server: FeedServer) -> None:
     config = polled_store(tmp_path, feed_server)
     stats = kurilwatch("stats", "--config", str(config))
