@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -419,8 +419,11 @@ class Bot:
         )
 
 
-@pytest.fixture
-async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
+async def hostile_bot(
+    tmp_path: Path, bot_api: FakeBotAPI, feeds: Sequence[tuple[str, str]] = ()
+) -> AsyncIterator[Bot]:
+    """The bot's handlers on a store, talking to the fake Bot API (`feeds` as /sources lists
+    them)."""
     settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
@@ -440,11 +443,18 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
             max_watches=3,
             watches_changed=recompile,
             wake=lambda: None,
+            feeds=feeds,
         ),
     )
     async with running(app):
         yield Bot(store, bot_api)
     await store.close()
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
+    async for running_bot in hostile_bot(tmp_path, bot_api):
+        yield running_bot
 
 
 async def test_arguments_with_non_ascii_digits_or_huge_numbers_get_plain_answers(

@@ -6,68 +6,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from telegram import Bot as TelegramBot
 
-from bot.config import Config
 from bot.delivery.limits import DeliverySettings, Limits
 from bot.delivery.worker import DeliveryWorker
-from bot.telegram.chat import BotContext, install
-from bot.telegram.updates import build_application
-from store import AsyncStore, Store, Watch
-from tests.conftest import TOKEN, Clock, running, shipped_topics
+from store import Store
+from tests.conftest import TOKEN, Clock
 from tests.fakes.telegram_api import FakeBotAPI
-from watchers.topics.compile import compile_topics
-
-NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
-USER, ADMIN = 5005, 9009
-
-
-@dataclass
-class Bot:
-    store: AsyncStore
-    api: FakeBotAPI
-
-    async def say(self, text: str, chat_id: int = USER, **kwargs: Any) -> str:
-        """Send `text` as a user in `chat_id`; the bot's (first) reply."""
-        count = len(self.api.sent_messages(chat_id))
-        self.api.push_message(chat_id, text, **kwargs)
-        replies = await self.api.wait_for_messages_async(chat_id, count + 1)
-        return str(replies[count]["text"])
+from tests.test_hostile import ADMIN, NOW, USER, Bot, hostile_bot
 
 
 @pytest.fixture
 async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
-    settings = Config.model_validate(
-        {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
-    )
-    store = await AsyncStore(tmp_path / "kw.db").open()
-
-    async def recompile(added: Watch | None, removed: Watch | None) -> None:
-        pass
-
-    app = build_application(settings, TOKEN)
-    install(
-        app,
-        BotContext(
-            store=store,
-            topics=compile_topics(settings.topics).topics,
-            clock=Clock(NOW),
-            admins=frozenset({ADMIN}),
-            max_watches=3,
-            watches_changed=recompile,
-            wake=lambda: None,
-            feeds=(("tass-en", "TASS"), ("kyodo", "Kyodo")),
-        ),
-    )
-    async with running(app):
-        yield Bot(store, bot_api)
-    await store.close()
+    async for running_bot in hostile_bot(
+        tmp_path, bot_api, (("tass-en", "TASS"), ("kyodo", "Kyodo"))
+    ):
+        yield running_bot
 
 
 @pytest.mark.parametrize(
