@@ -22,7 +22,8 @@ from bot.config import Config
 from store import AsyncStore, Stats, Store
 from store.base import read_only_folder
 from watchers.fetch import Fetcher, FetchLimits
-from watchers.poll import Poller, PollReport
+from watchers.poll import Poller
+from watchers.poll_report import PollReport
 from watchers.pool import ParsePool
 from watchers.topics.compile import Topics, compile_topics
 from watchers.topics.normalise import words

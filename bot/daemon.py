@@ -36,7 +36,8 @@ from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.job_runs import scheduler_with_runs
-from watchers.poll import Poller, PollReport, current_state
+from watchers.poll import Poller, current_state
+from watchers.poll_report import PollReport
 from watchers.poll_timing import first_poll_at
 from watchers.pool import ParsePool
 from watchers.topics.compile import compile_topics

@@ -18,7 +18,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
-from watchers.poll import PollReport
+from watchers.poll_report import PollReport
 
 if TYPE_CHECKING:
     from bot.config import Config

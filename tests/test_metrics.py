@@ -18,7 +18,7 @@ from bot.metrics import Metrics, MetricsServer
 from tests.conftest import TOKEN, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
-from watchers.poll import PollReport
+from watchers.poll_report import PollReport
 
 CHAT = 4242
 

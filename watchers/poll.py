@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
@@ -25,6 +25,7 @@ from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.items import Item, ParsedFeed
 from watchers.poll_records import records_of
+from watchers.poll_report import PollReport
 from watchers.pool import ParsePool
 from watchers.stories import StoryIndex
 from watchers.story_sketch import Sketch
@@ -40,32 +41,6 @@ GONE = 410
 # An unchanged poll's state waits this long to be saved with those of the polls that end at
 # about the same time: one store round trip for a wave of 304s instead of one each.
 SAVE_TOGETHER = 0.02  # seconds
-
-
-@dataclass(frozen=True, slots=True)
-class PollReport:
-    feed_id: str
-    outcome: str  # "new", "unchanged", "primed", "error", "disabled"
-    http_status: int | None = None
-    items: int = 0  # entries in the document
-    new_items: int = 0
-    matched: tuple[StoredItem, ...] = ()  # new stories that matched a topic
-    queued: int = 0  # deliveries queued
-    error: str | None = None
-    next_poll_at: datetime | None = None
-
-    def line(self) -> str:
-        """One line for the operator."""
-        status = f"HTTP {self.http_status}" if self.http_status else "-"
-        if self.outcome in ("error", "disabled"):
-            return f"{self.feed_id}: {self.outcome} ({status}): {self.error}"
-        if self.outcome == "unchanged":
-            return f"{self.feed_id}: unchanged ({status})"
-        text = (
-            f"{self.feed_id}: {self.outcome} ({status}), {self.items} entries,"
-            f" {self.new_items} new, {len(self.matched)} matched"
-        )
-        return text + (f", {self.queued} alerts queued" if self.queued else "")
 
 
 def _succeeded(
