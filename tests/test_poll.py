@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import resource
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -153,6 +155,40 @@ async def test_broken_answers_are_recorded_on_the_feed(
     assert again.outcome == "error"
     state = await poller.store.run(Store.feed_state, "f")
     assert state is not None and state.consecutive_errors == 2 and state.last_error == again.error
+
+
+def _short_busy_timeout(store: Store) -> None:
+    store.db.execute("PRAGMA busy_timeout = 50")  # a lock is waited for 50 ms, not 10 s
+
+
+async def test_a_store_that_fails_is_no_error_of_the_feed(
+    poller: Poller, feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store locked (or full) while feeds are polled: no feed backs off for it, it is said
+    once, not with a traceback per feed, and the next poll once it works stores everything."""
+    await poller.store.run(_short_busy_timeout)
+    feed_server.set_feed("/a.xml", rss([OLD, NEW]))
+    feed_server.set_feed("/b.xml", rss([OTHER]))
+    a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
+    other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with caplog.at_level(logging.INFO, logger="watchers.poll"):
+            failed = [await poller.poll(f) for f in (a, b, a)]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert all(r.outcome == "error" and "store" in (r.error or "") for r in failed)
+    assert all(r.next_poll_at == failed[0].next_poll_at for r in failed)  # no backoff
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+    assert not any(r.exc_info for r in caplog.records)
+    with caplog.at_level(logging.INFO, logger="watchers.poll"):
+        again = await poller.poll(a)
+    assert again.outcome == "primed" and again.items == 2
+    assert "works again" in caplog.records[-1].getMessage()
+    for fid in ("a", "b"):
+        state = await poller.store.run(Store.feed_state, fid)
+        assert state is None or state.consecutive_errors == 0
 
 
 async def test_an_empty_answer_is_an_error_that_keeps_the_feed_and_its_items(

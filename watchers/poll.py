@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -98,6 +99,7 @@ class Poller:
         # the story index lives on its own thread: a lookup may compute title vectors (tens of
         # ms each), and one thread keeps its lookups and additions in order
         self._story_thread = ThreadPoolExecutor(1, thread_name_prefix="stories")
+        self._store_failing = False  # said once as it begins and once as it ends
         self._placing = asyncio.Lock()
         self._known_id = 0  # the index has looked at every matched item stored up to this id
         # chats' watches, matched here against new items only (the parse workers match the
@@ -171,11 +173,22 @@ class Poller:
         """Poll once; a disabled feed is skipped unless `force` (which re-enables it on success).
 
         An unexpected exception (a bug, or input nothing foresaw) is this feed's error: stored
-        on it like a failed fetch, backed off the same way, and never raised to the caller.
+        on it like a failed fetch, backed off the same way, and never raised to the caller. A
+        store that fails is nobody's feed's: an error report, the feed's state as it was.
         """
         started = self.clock()
         try:
-            return await self._poll(feed, force=force)
+            report = await self._poll(feed, force=force)
+        except sqlite3.OperationalError as exc:
+            # the store's fault (locked, disk full), not the feed's: its state is left as it
+            # was, and it is polled again at its usual interval, with nothing stored meanwhile
+            if not self._store_failing:
+                log.error("the store fails (%s): polls store nothing until it works again", exc)
+            self._store_failing = True
+            error = f"store: {exc}"[:300]
+            return PollReport(
+                feed.id, "error", error=error, next_poll_at=started + self._interval(feed)
+            )
         except Exception as exc:  # one feed's failure must not stop the others
             error = f"internal error: {type(exc).__name__}: {exc}"[:300]
             try:
@@ -187,6 +200,10 @@ class Poller:
                 log.exception("feed %s: the poll failed and its error was not stored", feed.id)
                 wait = self._interval(feed)
                 return PollReport(feed.id, "error", error=error, next_poll_at=started + wait)
+        if self._store_failing:
+            log.info("the store works again: polls store what they fetch")
+            self._store_failing = False
+        return report
 
     async def _poll(self, feed: FeedConfig, *, force: bool) -> PollReport:
         state = await self._state(feed)
