@@ -20,14 +20,8 @@ from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from watchers.story_bridge import bridge_keys
-from watchers.story_crossing import (
-    CROSS_COSINE,
-    CROSS_WINDOW,
-    crossing,
-    may_cross,
-    may_cross_any,
-)
+from watchers.story_bridge import PLACES, bridge_keys
+from watchers.story_crossing import CROSS_COSINE, CROSS_WINDOW, crossing, may_cross
 from watchers.story_entry import LOCAL_KEY, Entry
 from watchers.story_sketch import (
     Sketch,
@@ -307,7 +301,7 @@ class StoryIndex:
         return best
 
     def _find_across(self, report: Sketch, at: datetime) -> int | None:
-        if not may_cross_any(report):
+        if not report.local and not report.title_actors - PLACES:
             return None  # `may_cross` would refuse every story: nothing to scan or embed
         keys = bridge_keys(
             report.kinds, report.title_actors, report.title_places, report.title_numbers

@@ -18,20 +18,17 @@ CROSS_COSINE = 0.80
 # where it happened and nothing conflicts.
 CLOSE_COSINE = 0.85
 CROSS_WINDOW = timedelta(hours=24)
-PARTIES = frozenset({"japan", "russia"})  # as `story_words.mentions` names them
 
 
 def crossing(a: Sketch, b: Sketch, apart: timedelta, cosine: float) -> float:
     """How surely two reports in different languages tell one event (A the later): their
     titles' cosine, if it reaches `CROSS_COSINE` within `CROSS_WINDOW` and `may_cross` says
     so, or `CLOSE_COSINE` for two reports of the islands' news that `may_cross` finds named
-    otherwise, and for two of the relations' news (`relations`); otherwise 0."""
+    otherwise; otherwise 0."""
     if cosine < CROSS_COSINE or apart >= CROSS_WINDOW or not may_cross(a, b, close=True):
         return 0.0
     # what `may_cross` asks beyond `close` (its conflict rules are not run twice)
-    if cosine >= CLOSE_COSINE:
-        return cosine
-    return cosine if named_alike(a, b) and _bound(a, b) else 0.0
+    return cosine if cosine >= CLOSE_COSINE or named_alike(a, b) else 0.0
 
 
 def may_cross(a: Sketch, b: Sketch, close: bool = False) -> bool:
@@ -40,34 +37,9 @@ def may_cross(a: Sketch, b: Sketch, close: bool = False) -> bool:
     are both of the islands' news) and conflict in nothing (A the later)."""
     return (
         a.script != b.script
-        and (_bound(a, b) or (close and bool(a.kinds & b.kinds) and relations(a) and relations(b)))
+        and ((a.local and b.local) or bool((a.title_actors & b.title_actors) - PLACES))
         and (named_alike(a, b) or (close and a.local and b.local))
         and not crossing_conflict(a, b)
-    )
-
-
-def _bound(a: Sketch, b: Sketch) -> bool:
-    """Two reports of the islands' news, or that both name someone: news that their titles'
-    kinds of event may be compared on."""
-    return (a.local and b.local) or bool((a.title_actors & b.title_actors) - PLACES)
-
-
-def relations(report: Sketch) -> bool:
-    """A report that mentions both parties: the news of their relations, the other news the
-    topics are for. Its kinds of event are the islands' news's (a protest, talks, drills), but
-    the two capitals see them often, so two such reports (not `_bound`) that report one kind
-    cross only with titles `CLOSE_COSINE` close (`crossing`); news of neither party (oil that
-    "sinks") has kinds only by chance, and never crosses."""
-    return report.mentions >= PARTIES
-
-
-def may_cross_any(report: Sketch) -> bool:
-    """Whether `may_cross` can accept a report with any other: it is the islands' news, names
-    someone, or is the relations' news of a kind of event."""
-    return (
-        report.local
-        or bool(report.title_actors - PLACES)
-        or (bool(report.kinds) and relations(report))
     )
 
 
