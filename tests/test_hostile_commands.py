@@ -284,6 +284,30 @@ async def test_a_double_tap_on_a_source_or_news_language_button_acts_once(bot: B
     assert prefs is not None and prefs.news_langs == ("ru",)
 
 
+async def test_a_double_tap_adding_the_last_news_language_keeps_them_all(bot: Bot) -> None:
+    """Two taps on "➕ 日本語" of a chat reading en and ru: the first made every language, and
+    the second, on "➕" still, read 'add ja' to 'all' as 'ja only': en and ru were lost."""
+    await bot.say("/lang en ru")
+    await bot.say("/lang")
+    langs = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, langs, "nl:^ja")
+    bot.api.push_callback_query(USER, langs, "nl:^ja")  # the keyboard as it was
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 2, 10, "both taps answered"
+    )
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs is not None and prefs.news_langs == ()
+    # a tap on "➕ 日本語" of a keyboard drawn with every language (✅ all) narrows to it
+    await bot.say("/lang")
+    fresh = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, fresh, "nl:^ja")
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 3, 10, "the third tap"
+    )
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs is not None and prefs.news_langs == ("ja",)
+
+
 def _captioned(chat: dict[str, Any], caption: str, message_id: int) -> dict[str, Any]:
     command = caption.split(None, 1)[0]
     return {
