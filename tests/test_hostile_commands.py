@@ -338,3 +338,13 @@ async def test_a_command_in_a_caption_is_answered_with_how_to_send_it(bot: Bot) 
     help_text = await bot.say("/help@kurilwatch_test_bot", chat_id=-100777, chat_type="supergroup")
     assert "/help" in help_text
     assert len(bot.api.sent_messages(-100777)) == 2
+
+
+async def test_a_caption_command_is_quoted_back_without_its_direction_controls(bot: Bot) -> None:
+    """The caption came back as written: a right-to-left override in it turned the rest of
+    the reply's line around, as a refused argument's did."""
+    private = {"id": 6006, "type": "private", "first_name": "T"}
+    bot.api.push_update({"message": _captioned(private, f"/subscribe {BIDI}kuril", 1)})
+    [answer] = await bot.api.wait_for_messages_async(6006, 1)
+    assert BIDI not in answer["text"], answer["text"]
+    assert "<code>/subscribe \ufffdkuril</code>" in answer["text"], answer["text"]
