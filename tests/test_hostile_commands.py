@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,36 @@ async def test_a_broadcast_queued_for_a_group_reaches_it_after_it_becomes_a_supe
         await worker.drain()
     assert [m["text"] for m in bot.api.sent_messages(new)][-1] == "Maintenance tonight"
     assert [n["chat_id"] for n in await bot.store.run(Store.notices)] == [new]
+
+
+async def test_a_broadcast_refused_as_migrated_moves_the_group_and_reaches_the_supergroup(
+    bot: Bot,
+) -> None:
+    """A broadcast was the first send to find the group migrated (its service message missed,
+    no alert due): a notice's "migrated" was retried at the old id, each time refused, until
+    the broadcast was given up; nothing moved the group."""
+    old, new = -4343, -1004343
+    group: dict[str, Any] = {"chat_id": old, "chat_type": "group", "user_id": ADMIN}
+    bot.api.set_admins(old, [ADMIN])
+    await bot.say("/start", **group)
+    assert "Queued for 1 chat" in await bot.say("/broadcast Maintenance tonight", chat_id=ADMIN)
+    bot.api.migrate_chat(old, new)  # refused at the old id; no service message came
+    clock = Clock(NOW)
+    async with TelegramBot(TOKEN, base_url=bot.api.base_url) as telegram:
+        limits = Limits(per_second=1000, private_per_second=1000, group_per_minute=1e4)
+        worker = DeliveryWorker(
+            bot.store, telegram, settings=DeliverySettings(limits=limits), clock=clock
+        )
+        for _ in range(3):
+            await worker.send_due()
+            await worker.drain()
+            clock.now += timedelta(hours=1)
+    assert [m["text"] for m in bot.api.sent_messages(new)] == ["Maintenance tonight"]
+    assert [(n["chat_id"], n["state"]) for n in await bot.store.run(Store.notices)] == [
+        (new, "sent")
+    ]
+    assert await bot.store.run(Store.prefs, old) is None  # the group moved with it
+    assert await bot.store.run(Store.prefs, new) is not None
 
 
 async def test_a_watch_of_a_source_no_feed_is_is_refused_naming_the_feeds(bot: Bot) -> None:
