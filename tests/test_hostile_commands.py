@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,36 @@ async def test_a_broadcast_queued_for_a_group_reaches_it_after_it_becomes_a_supe
         await worker.drain()
     assert [m["text"] for m in bot.api.sent_messages(new)][-1] == "Maintenance tonight"
     assert [n["chat_id"] for n in await bot.store.run(Store.notices)] == [new]
+
+
+async def test_a_broadcast_refused_as_migrated_moves_the_group_and_reaches_the_supergroup(
+    bot: Bot,
+) -> None:
+    """A broadcast was the first send to find the group migrated (its service message missed,
+    no alert due): a notice's "migrated" was retried at the old id, each time refused, until
+    the broadcast was given up; nothing moved the group."""
+    old, new = -4343, -1004343
+    group: dict[str, Any] = {"chat_id": old, "chat_type": "group", "user_id": ADMIN}
+    bot.api.set_admins(old, [ADMIN])
+    await bot.say("/start", **group)
+    assert "Queued for 1 chat" in await bot.say("/broadcast Maintenance tonight", chat_id=ADMIN)
+    bot.api.migrate_chat(old, new)  # refused at the old id; no service message came
+    clock = Clock(NOW)
+    async with TelegramBot(TOKEN, base_url=bot.api.base_url) as telegram:
+        limits = Limits(per_second=1000, private_per_second=1000, group_per_minute=1e4)
+        worker = DeliveryWorker(
+            bot.store, telegram, settings=DeliverySettings(limits=limits), clock=clock
+        )
+        for _ in range(3):
+            await worker.send_due()
+            await worker.drain()
+            clock.now += timedelta(hours=1)
+    assert [m["text"] for m in bot.api.sent_messages(new)] == ["Maintenance tonight"]
+    assert [(n["chat_id"], n["state"]) for n in await bot.store.run(Store.notices)] == [
+        (new, "sent")
+    ]
+    assert await bot.store.run(Store.prefs, old) is None  # the group moved with it
+    assert await bot.store.run(Store.prefs, new) is not None
 
 
 async def test_a_watch_of_a_source_no_feed_is_is_refused_naming_the_feeds(bot: Bot) -> None:
@@ -284,6 +315,30 @@ async def test_a_double_tap_on_a_source_or_news_language_button_acts_once(bot: B
     assert prefs is not None and prefs.news_langs == ("ru",)
 
 
+async def test_a_double_tap_adding_the_last_news_language_keeps_them_all(bot: Bot) -> None:
+    """Two taps on "➕ 日本語" of a chat reading en and ru: the first made every language, and
+    the second, on "➕" still, read 'add ja' to 'all' as 'ja only': en and ru were lost."""
+    await bot.say("/lang en ru")
+    await bot.say("/lang")
+    langs = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, langs, "nl:^ja")
+    bot.api.push_callback_query(USER, langs, "nl:^ja")  # the keyboard as it was
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 2, 10, "both taps answered"
+    )
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs is not None and prefs.news_langs == ()
+    # a tap on "➕ 日本語" of a keyboard drawn with every language (✅ all) narrows to it
+    await bot.say("/lang")
+    fresh = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, fresh, "nl:^ja")
+    await bot.api.wait_for_async(
+        lambda: len(bot.api.calls_of("answerCallbackQuery")) == 3, 10, "the third tap"
+    )
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs is not None and prefs.news_langs == ("ja",)
+
+
 def _captioned(chat: dict[str, Any], caption: str, message_id: int) -> dict[str, Any]:
     command = caption.split(None, 1)[0]
     return {
@@ -314,3 +369,13 @@ async def test_a_command_in_a_caption_is_answered_with_how_to_send_it(bot: Bot) 
     help_text = await bot.say("/help@kurilwatch_test_bot", chat_id=-100777, chat_type="supergroup")
     assert "/help" in help_text
     assert len(bot.api.sent_messages(-100777)) == 2
+
+
+async def test_a_caption_command_is_quoted_back_without_its_direction_controls(bot: Bot) -> None:
+    """The caption came back as written: a right-to-left override in it turned the rest of
+    the reply's line around, as a refused argument's did."""
+    private = {"id": 6006, "type": "private", "first_name": "T"}
+    bot.api.push_update({"message": _captioned(private, f"/subscribe {BIDI}kuril", 1)})
+    [answer] = await bot.api.wait_for_messages_async(6006, 1)
+    assert BIDI not in answer["text"], answer["text"]
+    assert "<code>/subscribe \ufffdkuril</code>" in answer["text"], answer["text"]

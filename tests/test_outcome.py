@@ -93,7 +93,7 @@ TABLE = {
     (Path.NOTICE, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
     (Path.NOTICE, "403"): (Action.DROP, "Forbidden: bot was blocked", None, None, None),
     (Path.NOTICE, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
-    (Path.NOTICE, "migrated"): (Action.RETRY, "ChatMigrated: Group migrated", WAIT, None, None),
+    (Path.NOTICE, "migrated"): (Action.MIGRATE, "chat migrated", WAIT, None, None),
     (Path.NOTICE, "can't parse"): (Action.DROP, "Can't parse entities", None, None, None),
     (Path.NOTICE, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, None),
     (Path.NOTICE, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
@@ -135,7 +135,7 @@ def test_one_reading_of_each_error(name: str) -> None:
     assert failure_of(ERRORS[name]) is FAILURES[name]
 
 
-@pytest.mark.parametrize("path", [Path.SEND, Path.EDIT, Path.DIGEST])
+@pytest.mark.parametrize("path", [Path.SEND, Path.EDIT, Path.DIGEST, Path.NOTICE])
 def test_a_migrated_chat_names_its_new_id(path: Path) -> None:
     assert decide(ERRORS["migrated"], path).new_chat_id == -100123
 

@@ -679,3 +679,13 @@ def test_a_japanese_meeting_is_named_by_its_two_countries() -> None:
     assert not conflict(lavrov, sketch("日ロ外相が国連で短時間接触", ""))  # no country named
     assert not sketch("日中の最高気温30度　根室", "日中は気温が上がった。").countries
     assert not sketch("新型巡視船を披露　根室", "").countries  # 披露 is no Russia
+
+
+def test_blatant_or_openly_shown_names_no_russia() -> None:
+    """露骨 ('blatant') and 露わ ('openly') were read as 露 (Russia): a China report that shows
+    displeasure openly shared Russia with the 日ロ meeting, and nothing kept the two apart."""
+    russia = sketch("日ロ外相会談　ジャカルタで　平和条約は平行線", "")
+    for title in ("中国外相、日本に不快感露わ　ジャカルタで", "中国が露骨な威圧　ジャカルタで"):
+        assert sketch(title, "").countries == {"china"}, title
+        assert conflict(sketch(title, ""), russia) and conflict(russia, sketch(title, ""))
+    assert sketch("露骨な挑発　ロシア軍機が領空侵犯", "").countries == {"russia"}

@@ -323,11 +323,11 @@ _JA_PARTNERS = {
     "印": "india", "豪": "australia", "英": "uk", "仏": "france", "独": "germany",
     "比": "philippines", "越": "vietnam", "台": "taiwan",
 }  # fmt: skip
-# the countries by their own names (露 alone, not inside 披露, 暴露, 露天, 露呈...)
+# the countries by their own names (露 alone, not inside 披露, 暴露, 露天, 露呈, 露骨, 露わ...)
 _JA_COUNTRIES = {
     country: re.compile(pattern)
     for country, pattern in {
-        "russia": "ロシア|(?<![披暴結吐発甘朝雨夜])露(?![天出呈店見営])",
+        "russia": "ロシア|(?<![披暴結吐発甘朝雨夜])露(?![天出呈店見営骨わ払])",
         "china": "中国", "usa": "米国|アメリカ|米軍|米政府", "korea": "韓国", "dprk": "北朝鮮",
         "india": "インド", "australia": "オーストラリア|豪州", "uk": "英国|イギリス",
         "france": "フランス", "germany": "ドイツ", "philippines": "フィリピン",

@@ -150,7 +150,11 @@ def outcome(
             return Outcome(Action.DROP, error=message)
         if waited(attempts, max_backoff) >= deadline:
             return Outcome(Action.GIVE_UP, error=described, at=now)
-        return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff))
+        at = now + backoff(attempts, max_backoff)
+        if failure is Failure.MIGRATED:  # a broadcast to a group: it moves, and is sent there
+            assert isinstance(exc, ChatMigrated)
+            return Outcome(Action.MIGRATE, "chat migrated", at, new_chat_id=exc.new_chat_id)
+        return Outcome(Action.RETRY, described, at)
     if path is Path.DIGEST:
         if failure is Failure.GONE:
             return Outcome(Action.GONE, error=message)

@@ -167,6 +167,14 @@ async def failed_digest(
     return None
 
 
+async def migrated(store: AsyncStore, chat_id: int, result: Outcome, *, now: datetime) -> None:
+    """A group refused a broadcast as migrated: it moves, its queued alerts and broadcasts with
+    it (the one refused too), to be sent at the new id."""
+    assert result.new_chat_id is not None
+    await recorded(store, Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+    log.info("chat %d: migrated to %d; its broadcasts go there", chat_id, result.new_chat_id)
+
+
 async def failed_edit(
     store: AsyncStore, delivery: Delivery, result: Outcome, *, now: datetime
 ) -> bool:

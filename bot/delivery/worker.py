@@ -391,6 +391,8 @@ class DeliveryWorker:
                     "admin %d: notice %d failed for good: %s", notice.chat_id, notice.id, error
                 )
             else:
+                if result.action is Action.MIGRATE:  # a broadcast moves with its group
+                    await settle.migrated(self.store, notice.chat_id, result, now=at)
                 state, at = OutboxState.PENDING, result.at or at
         await settle.recorded(
             self.store, Store.settle_notice, notice.id, state, now=at, error=error

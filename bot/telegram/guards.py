@@ -4,6 +4,8 @@ admins stopped."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes, filters
@@ -65,9 +67,15 @@ async def caption_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         tr._(
             "I read commands in text messages only, not in a caption: send {command} as a"
             " message of its own.",
-            command=f"<code>{esc(cut(caption.strip().splitlines()[0]))}</code>",
+            command=f"<code>{esc(cut(_visible(caption.strip().splitlines()[0])))}</code>",
         ),
     )
+
+
+def _visible(text: str) -> str:
+    """`text` with its invisible format characters (a right-to-left override turns the rest
+    of the reply's line around) shown as �, as /watch shows a query it cannot read."""
+    return "".join("\ufffd" if unicodedata.category(c) == "Cf" else c for c in text)
 
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -160,7 +160,12 @@ async def news_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         lang = spec[1:]
         shown = label_pressed(query)  # ➕ means add it; two quick taps both add
         drop = lang in chosen if shown is None else shown.startswith("✅")
-        chosen = [c for c in chosen if c != lang] if drop else list(dict.fromkeys([*chosen, lang]))
+        every = label_pressed(query, f"{NEWS}*")  # "➕ all": its keyboard was of some of them
+        if drop:
+            chosen = [c for c in chosen if c != lang]
+        elif chosen or every is None or every.startswith("✅"):
+            chosen = list(dict.fromkeys([*chosen, lang]))
+        # else an earlier tap made them all (this tap's "➕" was drawn before): all holds it
         if set(chosen) == set(NEWS_LANGUAGES):
             chosen = []
     await ctx.store.run(Store.set_news_langs, press.chat_id, chosen)

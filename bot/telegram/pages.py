@@ -46,14 +46,16 @@ def turned_to(data: str, turn: str) -> int | None:
     return page if page < MAX_PAGES else None
 
 
-def label_pressed(query: CallbackQuery) -> str | None:
-    """The text of the button pressed as the chat saw it (its keyboard comes with the press),
-    or None when the message is no longer there to tell. A toggle acts on what it showed: two
-    quick taps on "➕" both mean subscribe, not subscribe then unsubscribe."""
+def label_pressed(query: CallbackQuery, data: str | None = None) -> str | None:
+    """The text of the button pressed (or of the one of `data` beside it) as the chat saw it
+    (its keyboard comes with the press), or None when the message is no longer there to tell.
+    A toggle acts on what it showed: two quick taps on "➕" both mean subscribe, not subscribe
+    then unsubscribe."""
     message = query.message
     markup = message.reply_markup if isinstance(message, Message) else None
+    wanted = query.data if data is None else data
     for row in markup.inline_keyboard if markup else ():
         for button in row:
-            if button.callback_data == query.data:
+            if button.callback_data == wanted:
                 return button.text
     return None
