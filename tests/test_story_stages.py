@@ -161,6 +161,7 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
         # the verb that makes the reaction is not counted among the words before it
         ("歯舞群島周辺でロシア軍が射撃訓練へ", "Глава МИД Японии заявил о протесте из-за стрельб"),
         ("Russia holds drills off Kunashir", "Japan's foreign minister lodges protest over drills"),
+        ("Russia holds drills off Kunashir", "Japan's foreign ministry registers protest"),
     ],
 )
 def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(

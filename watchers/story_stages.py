@@ -148,7 +148,7 @@ LEAD_WORDS = 4  # words before the reaction in a title that leads with it (not J
 # the verb that makes the reaction (a protest lodged, declared, voiced), not counted among
 # those words: "Глава МИД Японии заявил о протесте…" leads with it as "Токио протестует…" does
 _DECLARING = re.compile(
-    r"(?:\b(?:lodg|fil|issu|voic|register|deliver|mak)(?:e|es|ed|ing)?|\bmade|\bexpress(?:es|ed)?"
+    r"(?:\b(?:lodg|fil|issu|voic|register|deliver|mak)(?:e|es|ed|ing|s)?|\bmade|\bexpress(?:es|ed)?"
     r"|заяв\w*|выраз\w*|выска\w*|направ\w*|вруч\w*|объяв\w*)"
     r"(?:\s+(?:a|an|its|his|her|their|strong|formal|official|о|об|свой|свое|решительн\w*"
     r"|официальн\w*))*\s*$"
