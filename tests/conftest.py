@@ -18,6 +18,7 @@ import pytest
 import yaml
 from hypothesis import settings
 
+from store import Store
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -82,6 +83,11 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def short_busy_timeout(store: Store) -> None:
+    """A lock another connection holds is waited for 50 ms, not the store's 10 s."""
+    store.db.execute("PRAGMA busy_timeout = 50")
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from telegram.request import HTTPXRequest
 from bot.delivery.limits import DeliverySettings, Limits, SendLimits
 from bot.delivery.worker import DeliveryWorker
 from store import AsyncStore, FeedState, ItemRecord, Store
-from tests.conftest import TOKEN, Clock, handler_on
+from tests.conftest import TOKEN, Clock, handler_on, short_busy_timeout
 from tests.fakes.telegram_api import FakeBotAPI
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -772,16 +772,12 @@ class _Heard(logging.Handler):
         self.loop.call_soon_threadsafe(self.event.set)
 
 
-def _short_busy_timeout(store: Store) -> None:
-    store.db.execute("PRAGMA busy_timeout = 50")  # a lock is waited for 50 ms, not 10 s
-
-
 async def test_an_alert_sent_while_the_store_is_locked_is_not_sent_again_at_the_next_start(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
     store = await AsyncStore(tmp_path / "kw.db").open()
     await queue(store, CHAT)
-    await store.run(_short_busy_timeout)
+    await store.run(short_busy_timeout)
     bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
     complained = asyncio.Event()
     other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
@@ -806,7 +802,7 @@ async def test_an_alert_refused_while_the_store_is_locked_is_tried_again_without
 ) -> None:
     store = await AsyncStore(tmp_path / "kw.db").open()
     await queue(store, CHAT)
-    await store.run(_short_busy_timeout)
+    await store.run(short_busy_timeout)
     bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
     bot_api.fail_next("sendMessage", status=500, description="Internal Server Error")
     complained = asyncio.Event()
@@ -850,7 +846,7 @@ async def test_the_rest_of_a_digest_put_back_while_the_store_is_locked_is_not_le
 ) -> None:
     store = await AsyncStore(tmp_path / "kw.db").open()
     await long_stories_for_a_digest(store, 45)  # several messages
-    await store.run(_short_busy_timeout)
+    await store.run(short_busy_timeout)
     clock = Clock(datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC))
     other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
     async with Bot(TOKEN, base_url=bot_api.base_url) as bot:

@@ -16,14 +16,13 @@ from telegram import Bot
 from bot.delivery.outcome import EDIT_TRIES
 from bot.delivery.worker import DeliveryWorker
 from store import AsyncStore, FeedState, ItemRecord, Store
-from tests.conftest import TOKEN, Clock, handler_on
+from tests.conftest import TOKEN, Clock, handler_on, short_busy_timeout
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.test_delivery import (
     ADMIN,
     CHAT,
     FAST,
     T0,
-    _short_busy_timeout,
     another_outlet,
     outbox,
     parts,
@@ -87,7 +86,7 @@ async def test_a_store_locked_while_alerts_are_claimed_pauses_delivery_and_it_re
     tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
 ) -> None:
     store = await AsyncStore(tmp_path / "kw.db").open()
-    await store.run(_short_busy_timeout)
+    await store.run(short_busy_timeout)
     await queue(store, CHAT, "1")
     clock = Clock(T0)
     heard = _Records()
@@ -119,7 +118,7 @@ async def test_a_store_locked_when_delivery_starts_delays_it_only(
     tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
 ) -> None:
     store = await AsyncStore(tmp_path / "kw.db").open()
-    await store.run(_short_busy_timeout)
+    await store.run(short_busy_timeout)
     await queue(store, CHAT, "1")
     heard = _Records()
     async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
@@ -199,7 +198,7 @@ async def test_the_admins_report_of_alerts_given_up_waits_out_a_locked_store(
     tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
 ) -> None:
     store = await AsyncStore(tmp_path / "kw.db").open()
-    await store.run(_short_busy_timeout)
+    await store.run(short_busy_timeout)
     await queue(store, CHAT)
     bot_api.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
     async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
@@ -220,7 +219,7 @@ async def test_a_send_recorded_through_a_long_lock_is_logged_once_not_at_every_t
     tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
 ) -> None:
     store = await AsyncStore(tmp_path / "kw.db").open()
-    await store.run(_short_busy_timeout)
+    await store.run(short_busy_timeout)
     await queue(store, CHAT)
     bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
     heard = _Records()

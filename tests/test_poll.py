@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from store import AsyncStore, Store
+from tests.conftest import short_busy_timeout
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
 from tests.fakes.google_news import google_token
 from watchers.config import FeedConfig, PollConfig, TopicConfig
@@ -157,16 +158,12 @@ async def test_broken_answers_are_recorded_on_the_feed(
     assert state is not None and state.consecutive_errors == 2 and state.last_error == again.error
 
 
-def _short_busy_timeout(store: Store) -> None:
-    store.db.execute("PRAGMA busy_timeout = 50")  # a lock is waited for 50 ms, not 10 s
-
-
 async def test_a_store_that_fails_is_no_error_of_the_feed(
     poller: Poller, feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A store locked (or full) while feeds are polled: no feed backs off for it, it is said
     once, not with a traceback per feed, and the next poll once it works stores everything."""
-    await poller.store.run(_short_busy_timeout)
+    await poller.store.run(short_busy_timeout)
     feed_server.set_feed("/a.xml", rss([OLD, NEW]))
     feed_server.set_feed("/b.xml", rss([OTHER]))
     a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
