@@ -24,7 +24,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
 from bot.i18n import EN, N_, Texts
 from bot.insights import jobs
-from bot.interrupt import stop_on_signals
+from bot.interrupt import stop_on_signals, stopped_within
 from bot.metrics import Metrics, MetricsServer, configure_metrics
 from bot.operator.backtest import report_reload
 from bot.reload import config_topics, delivery_settings
@@ -433,7 +433,8 @@ class Daemon:
                 return
             except TelegramError as exc:
                 log.warning("Telegram unreachable (%s); trying again in %gs", exc, delay)
-                await asyncio.sleep(delay)
+                if await stopped_within(self._stop, delay):
+                    return
                 delay = min(delay * 2, TELEGRAM_RETRY_MAX)
         log.info("Telegram: signed in as @%s", app.bot.username)
         try:
@@ -441,15 +442,17 @@ class Daemon:
         except TelegramError as exc:
             log.warning("could not set the bot's command menu: %s", exc)
         wait = 1.0  # a store that fails (locked past its busy timeout, full) is waited for
-        while True:
+        while not self._stop.is_set():
             try:
                 await self._add_channels(app, store)
                 break
             except sqlite3.OperationalError as exc:
                 if wait == 1.0:
                     log.error("channels not recorded yet: the store fails (%s); retrying", exc)
-                await asyncio.sleep(wait)
+                await stopped_within(self._stop, wait)
                 wait = min(2 * wait, 30.0)
+        if self._stop.is_set():  # updates and sends started now would only be cut short
+            return
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=10, error_callback=PollErrors())

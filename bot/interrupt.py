@@ -7,6 +7,7 @@ A terminal sends SIGINT to the whole foreground process group; the parse workers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -41,3 +42,10 @@ async def cancel_on_signals(work: Coroutine[Any, Any, int]) -> int:
         if interrupted:
             return EXIT_INTERRUPTED
         raise
+
+
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`, less if `stop` is set meanwhile; whether it was."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()

@@ -429,6 +429,33 @@ def test_a_store_locked_while_the_telegram_side_records_the_channels_only_delays
     assert daemon.stop() == 0
 
 
+def test_a_stop_while_the_channels_wait_for_a_locked_store_starts_no_bot(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    """A SIGTERM while the channels' record waits for the store ends the wait: the store let
+    go within the stop's grace must not start the bot's updates and sends only to cut them
+    short (a send cut short is sent again at the next start)."""
+    feed_server.set_feed("/a.xml", rss(OLD_A))
+    channels = {"channels": [{"chat": "@kurilnews", "topics": ["kuril"]}]}
+    config = write_config(
+        tmp_path, {"feed-a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url,
+        extra=channels,
+    )  # fmt: skip
+    Store(tmp_path / "kw.db").close()
+    holder = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+        daemon.stderr.wait_for("channel", timeout=30)  # its record failed: locked
+        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.stderr.wait_for("stop", timeout=30)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert daemon.stop() == 0
+    assert not bot_api.calls_of("getUpdates")
+
+
 GOOGLE_NEWS_EN = (ROOT / "tests" / "data" / "google-news-en.rss").read_bytes()
 BASTION_URL = "https://tass.com/defense/2041999"
 BASTION_TITLE = "Russia to deploy Bastion missile systems on Iturup"
