@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -399,27 +401,37 @@ def test_a_personal_watch_help_and_admin_stats(
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text
 
 
-def test_a_store_locked_while_the_telegram_side_records_the_channels_only_delays_it(
-    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
-) -> None:
-    """Another writer (a backup, an operator's command) holds the store past its busy timeout
-    as the daemon starts: the channels are recorded once it lets go, and the bot runs."""
+@contextlib.contextmanager
+def channel_store_held(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI
+) -> Iterator[Path]:
+    """A config with a channel, and its installed store held by another writer (a backup, an
+    operator's command) past its busy timeout until the block ends; the config's path."""
     feed_server.set_feed("/a.xml", rss(OLD_A))
     channels = {"channels": [{"chat": "@kurilnews", "topics": ["kuril"]}]}
     config = write_config(
         tmp_path, {"feed-a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url,
         extra=channels,
     )  # fmt: skip
-    Store(tmp_path / "kw.db").close()  # an install's store
+    Store(tmp_path / "kw.db").close()
     holder = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        daemon = start_daemon("run", "--config", str(config), token=TOKEN)
-        bot_api.wait_for_calls("getChat", 1, timeout=20)
-        daemon.stderr.wait_for("channel", timeout=30)  # its record failed: locked
+        yield config
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_store_locked_while_the_telegram_side_records_the_channels_only_delays_it(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    """Another writer (a backup, an operator's command) holds the store past its busy timeout
+    as the daemon starts: the channels are recorded once it lets go, and the bot runs."""
+    with channel_store_held(tmp_path, feed_server, bot_api) as config:
+        daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+        bot_api.wait_for_calls("getChat", 1, timeout=20)
+        daemon.stderr.wait_for("channel", timeout=30)  # its record failed: locked
     bot_api.wait_until_polling(timeout=30)
     with sqlite3.connect(tmp_path / "kw.db") as db:
         subscribed = db.execute("SELECT topic_id FROM subscriptions WHERE chat_id = ?", [CHANNEL])
@@ -435,23 +447,11 @@ def test_a_stop_while_the_channels_wait_for_a_locked_store_starts_no_bot(
     """A SIGTERM while the channels' record waits for the store ends the wait: the store let
     go within the stop's grace must not start the bot's updates and sends only to cut them
     short (a send cut short is sent again at the next start)."""
-    feed_server.set_feed("/a.xml", rss(OLD_A))
-    channels = {"channels": [{"chat": "@kurilnews", "topics": ["kuril"]}]}
-    config = write_config(
-        tmp_path, {"feed-a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url,
-        extra=channels,
-    )  # fmt: skip
-    Store(tmp_path / "kw.db").close()
-    holder = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    with channel_store_held(tmp_path, feed_server, bot_api) as config:
         daemon = start_daemon("run", "--config", str(config), token=TOKEN)
         daemon.stderr.wait_for("channel", timeout=30)  # its record failed: locked
         daemon.proc.send_signal(signal.SIGTERM)
-        daemon.stderr.wait_for("stop", timeout=30)
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+        daemon.stderr.wait_for("stopping", timeout=30)
     assert daemon.stop() == 0
     assert not bot_api.calls_of("getUpdates")
 
