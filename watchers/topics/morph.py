@@ -38,7 +38,10 @@ def russian_forms(word: str) -> frozenset[str]:
     """
     if word in _GIVEN:
         return _GIVEN[word]
-    parses = _analyzer().parse(word)
+    try:
+        parses = _analyzer().parse(word)
+    except ValueError:  # a letter unicodedata cannot name (Tangut in Python 3.11): no forms
+        return frozenset((word,))
     known = [p for p in parses if p.is_known] or parses[:1]
     as_lemma = [p for p in known if normalise(p.normal_form) == word]
     chosen = as_lemma or known
