@@ -16,9 +16,9 @@ stories` (URL and fingerprint keys, the story index, the store's placement decis
   follow-up, the later report with background sentences ("Напомним...", "Earlier, ...").
 - `tests/data/story_pairs.jsonl` and `tests/data/cross_lang_*.jsonl`: our labelled pairs (the
   `cross_lang_heldout*` sets written by others than the one who chose the rules, each read
-  once before any rule was changed for it: README gives both figures); and, from the cross-
-  language sets, every two reports of one language that tell other events within a day, and
-  each set replayed as one stream (its labelled pairs judged by the stories they end in).
+  once before any rule was changed for it: bench/STORIES.md gives both figures); and, from
+  the cross-language sets, every two reports of one language that tell other events within a
+  day, and each set replayed as one stream (its labelled pairs judged by the stories they end in).
 - `tgcontest` and our pairs again with titles alone (no summary): the headline path
   (`HEADLINE_THRESHOLD`) on labelled pairs, Kuril hard negatives included, beside the UCI stream.
 
