@@ -43,6 +43,10 @@ _FORMS = [form.rstrip("$") for forms in STAGES.values() for form in forms]
         ("Visa-free exchange talks begin in Tokyo", "Visa-free exchange talks end in Tokyo"),
         ("改正法案が衆院で審議入り", "改正法が成立"),
         ("改正法案 あす成立へ", "改正法が成立"),
+        # an attack, then the animal shot or caught
+        ("Bear mauls angler on Iturup", "На Итурупе застрелили медведя, напавшего на рыбака"),
+        ("На Итурупе медведь напал на рыбака", "Bear that attacked angler on Iturup shot dead"),
+        ("択捉島でクマに襲われ男性重傷", "男性襲ったクマを駆除　択捉島"),
     ],
 )
 def test_a_later_stage_of_one_process_is_a_follow_up(a: str, b: str) -> None:
@@ -77,6 +81,8 @@ def test_a_later_stage_of_one_process_is_a_follow_up(a: str, b: str) -> None:
             "Russia deploys 'Bastion' on Kurils, Japan protests",
         ),
         ("Путин встретился с губернатором", "Путин принял в Кремле губернатора"),
+        ("Bear mauls angler on Iturup", "На Итурупе медведь напал на рыбака"),
+        ("択捉島でクマに襲われ男性重傷", "Bear attack on Iturup leaves angler injured"),
     ],
 )
 def test_one_stage_in_other_words_or_none_is_no_conflict(a: str, b: str) -> None:
@@ -154,6 +160,7 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
         ("国後島でロシア軍が砲撃訓練", "外相　国後島での砲撃訓練に抗議"),
         ("根室に新巡視船　「はぼまい」と命名", "ザハロワ氏「挑発」　巡視船命名に抗議"),
         ("露、日本人議員の入国禁止", "露の入国禁止「到底受け入れられず」　官房長官"),
+        ("サハリン州議会、観光税を可決", "北方領土の観光税　官房長官「わが国の立場と相いれず」"),
         ("Russia deploys drones on Iturup", "Japan voiced serious concern over Iturup drones"),
         ("Russia and China hold drills off Kunashir", "Japan conveys 'grave concern' over drills"),
         ("Россия разместит дроны на Итурупе", "Токио обеспокоен размещением дронов"),

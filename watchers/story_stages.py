@@ -1,6 +1,6 @@
 """The stage of a process a title reports (a criminal case, a vote, a course of talks or
-action, a search, a seizure or closure, a contest), in English, Russian and Japanese: a later
-report at a later stage of one process tells a follow-up, another story."""
+action, a search, a seizure or closure, an attack, a contest), in English, Russian and
+Japanese: a later report at a later stage of one process tells a follow-up, another story."""
 
 from __future__ import annotations
 
@@ -86,6 +86,16 @@ STAGES: Mapping[str, tuple[str, ...]] = {
         "frees$", "freed$", "releas", "reopen", "resum", "restor", "lifted$", "освобод",
         "отпуст", "возобнов", "восстанов", "解放", "釈放", "再開", "復旧", "解除",
     ),
+    "attack:1": (  # someone attacked, by an animal or a person
+        "maul", "attacked by", "bear attack", "напал$", "напала$", "напали$", "напавш", "нападени",
+        "покусал", "襲われ", "襲う", "かまれ",
+    ),
+    "attack:2": (  # the attacking animal killed or caught
+        "culled", "shot dead", "put down", "bear shot", "bear killed", "bear caught",
+        "shot the bear", "killed the bear",
+        "застрелили медвед", "застрелен медвед", "застрелил медвед", "медведя застрел",
+        "медведь застрел", "отстрел", "駆除", "捕獲",
+    ),
     "contest:1": (  # through to a final, on pole
         "reach final", "reaches final", "into final", "semifinal", "semi final", "pole$",
         "вышел в финал", "вышла в финал", "вышли в финал", "полуфинал", "決勝進出", "準決勝",
@@ -113,6 +123,7 @@ _REACTION = re.compile(
     r"|протест(?!у|н)|вызвал[аи]?(?: \w+)? посл(?:а|ов)\b|выразил\w* сожалени|сожалеет"
     r"|недопустим|неприемлем|обеспокоен"
     r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられ(?:ない|ず)|容認でき(?:ない|ず)"
+    r"|相(?:いれ|容れ|入れ)(?:ない|ず)"  # 「わが国の立場と相いれない」, Tokyo's set phrase
     r"|懸念を?(?:表明|伝え|示)"  # 懸念 alone is often a risk ("安全に懸念"), unless quoted
 )
 # a reaction quoted (the title reports what was said): one quotation, opened and closed
