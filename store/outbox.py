@@ -190,8 +190,10 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         now: datetime,
         message_id: int | None = None,
         error: str | None = None,
+        counted: bool = True,
     ) -> None:
-        """Record how a digest went for all its rows: sent, pending (retry at `now`), failed."""
+        """Record how a digest went for all its rows: sent, pending (retry at `now`), failed;
+        a try not `counted` (flood control) is taken back."""
         assert state in (OutboxState.SENT, OutboxState.PENDING, OutboxState.FAILED)
         if state == OutboxState.SENT:
             self._settle(
@@ -202,7 +204,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         else:
             self._settle(
                 delivery_ids,
-                "state = ?, last_error = ?, next_attempt_at = ?",
+                "state = ?, last_error = ?, next_attempt_at = ?"
+                + ("" if counted else ", attempts = max(0, attempts - 1)"),
                 [state, error, now.timestamp()],
             )
 
@@ -233,9 +236,13 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             if also is not None and row is not None and json.loads(row["also"]) != list(also):
                 self._update_outbox("edit_pending = 1", [], delivery_id)
 
-    def mark_retry(self, delivery_id: int, error: str, *, at: datetime) -> None:
+    def mark_retry(
+        self, delivery_id: int, error: str, *, at: datetime, counted: bool = True
+    ) -> None:
+        """Pending again, due at `at`; a try not `counted` (flood control) is taken back."""
         self._update_outbox(  # sent again later, with its "Also:" as it is then
-            "state = 'pending', edit_pending = 0, last_error = ?, next_attempt_at = ?",
+            "state = 'pending', edit_pending = 0, last_error = ?, next_attempt_at = ?"
+            + ("" if counted else ", attempts = max(0, attempts - 1)"),
             [error, at.timestamp()],
             delivery_id,
         )

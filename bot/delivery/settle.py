@@ -97,7 +97,9 @@ async def failed_send(
     """Record a failed single alert; giving up is the caller's (it reports to the admins)."""
     chat_id, error = delivery.chat_id, str(result.error)
     if result.action is Action.RETRY and result.hold is not None:  # flood control
-        await recorded(store, Store.mark_retry, delivery.id, error, at=result.at or now)
+        await recorded(
+            store, Store.mark_retry, delivery.id, error, at=result.at or now, counted=result.counted
+        )
         log.warning(
             "chat %d: flood control, retrying alert %d in %gs", chat_id, delivery.id, result.hold
         )
@@ -155,7 +157,13 @@ async def failed_digest(
     else:
         assert result.at is not None
         await recorded(
-            store, Store.settle_many, ids, OutboxState.PENDING, now=result.at, error=result.error
+            store,
+            Store.settle_many,
+            ids,
+            OutboxState.PENDING,
+            now=result.at,
+            error=result.error,
+            counted=result.counted,
         )
         log.warning(
             "chat %d: digest of %d not sent (%s); retry in %s",

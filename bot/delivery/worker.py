@@ -374,7 +374,7 @@ class DeliveryWorker:
 
     async def _notify(self, notice: Notice) -> None:
         """Send a notice to an admin, as plain text."""
-        state, error, at = OutboxState.SENT, None, self.clock()
+        state, error, at, counted = OutboxState.SENT, None, self.clock(), True
         try:
             await self._send(notice.chat_id, notice_text(notice)[:MAX_MESSAGE], html=False)
         except Exception as exc:
@@ -393,9 +393,9 @@ class DeliveryWorker:
             else:
                 if result.action is Action.MIGRATE:  # a broadcast moves with its group
                     await settle.migrated(self.store, notice.chat_id, result, now=at)
-                state, at = OutboxState.PENDING, result.at or at
+                state, at, counted = OutboxState.PENDING, result.at or at, result.counted
         await settle.recorded(
-            self.store, Store.settle_notice, notice.id, state, now=at, error=error
+            self.store, Store.settle_notice, notice.id, state, now=at, error=error, counted=counted
         )
 
     async def _report_given_up(self, *, force: bool = False) -> None:

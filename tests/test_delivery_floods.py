@@ -1,0 +1,93 @@
+"""Long faults against the fake Bot API: hours of flood control (429) spend none of a row's
+tries, so the server errors that follow are retried for the whole deadline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.delivery.limits import SendLimits
+from bot.delivery.worker import DeliveryWorker
+from store import AsyncStore, Store
+from tests.conftest import Clock
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.test_delivery import (
+    CHAT,
+    NO_LIMITS,
+    T0,
+    outbox,
+    parts,
+    queue,
+    step,
+    two_for_a_daily_digest,
+)
+
+__all__ = ["parts"]  # the fixture, used by name
+
+FLOODS = 160  # hours of "retry after" (less than a day), then one server error
+
+
+async def flooded(
+    api: FakeBotAPI, worker: DeliveryWorker, clock: Clock, method: str, *, wait: int
+) -> None:
+    """Telegram answers every try 429 "retry after `wait`" FLOODS times, each waited out."""
+    for _ in range(FLOODS):
+        api.fail_retry_after(method, wait, chat_id=CHAT)
+        assert await step(worker) == 1
+        clock.now += timedelta(seconds=wait)
+        worker.limits = SendLimits(NO_LIMITS)  # the chat's hold has passed too
+    assert len(api.calls_of(method)) == FLOODS
+
+
+async def test_hours_of_flood_control_use_up_none_of_an_alerts_tries(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    store, worker, clock = parts
+    await queue(store, CHAT)
+    await flooded(bot_api, worker, clock, "sendMessage", wait=60)  # 2 h 40 min
+    bot_api.fail_next("sendMessage", status=502, description="Bad Gateway")
+    await step(worker)
+    [(_, state, _, error)] = await outbox(store)
+    assert state == "pending" and "Bad Gateway" in (error or "")  # not given up
+    clock.now += timedelta(seconds=2)  # its first backoff, not the longest
+    worker.limits = SendLimits(NO_LIMITS)
+    await step(worker)
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+    assert len(bot_api.sent_messages(CHAT)) == 1
+
+
+async def test_hours_of_flood_control_use_up_none_of_a_digests_tries(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)  # the digest is due
+    # longer than a reply waits in place: each 429 goes back to the outbox (5 h 20 min)
+    await flooded(bot_api, worker, clock, "sendMessage", wait=120)
+    # a server error outlasting the digest's own short retries
+    bot_api.fail_next("sendMessage", status=502, description="Bad Gateway", times=4)
+    await step(worker)
+    assert [row[1] for row in await outbox(store)] == ["pending", "pending"]
+    clock.now += timedelta(seconds=2)
+    worker.limits = SendLimits(NO_LIMITS)
+    await step(worker)
+    [digest] = bot_api.sent_messages(CHAT)
+    assert "2 stories" in digest["text"]
+    assert [row[1] for row in await outbox(store)] == ["sent", "sent"]
+
+
+async def test_hours_of_flood_control_use_up_none_of_a_broadcasts_tries(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    store, worker, clock = parts
+    await store.run(Store.upsert_subscriber, CHAT, now=T0)
+    assert await store.run(Store.broadcast, "Maintenance at 22:00 UTC.", now=T0) == 1
+    await flooded(bot_api, worker, clock, "sendMessage", wait=60)
+    bot_api.fail_next("sendMessage", status=502, description="Bad Gateway")
+    await step(worker)
+    [row] = await store.run(Store.notices, CHAT)
+    assert row["state"] == "pending" and "Bad Gateway" in row["last_error"]
+    clock.now += timedelta(seconds=2)
+    worker.limits = SendLimits(NO_LIMITS)
+    await step(worker)
+    [sent] = bot_api.sent_messages(CHAT)
+    assert sent["text"] == "Maintenance at 22:00 UTC."
