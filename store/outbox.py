@@ -394,8 +394,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                     ],
                 )
             self.db.execute(
-                # an alert on its way carries the text it was given: edited once it is sent
-                "UPDATE outbox SET also = ?, edit_pending = (state IN ('sent', 'sending'))"
-                " WHERE id = ?",
+                # an alert on its way carries the text it was given: edited once it is sent.
+                # A new outlet is news: its update gets every try, whatever the last one used
+                "UPDATE outbox SET also = ?, edit_pending = (state IN ('sent', 'sending')),"
+                " edit_tries = 0 WHERE id = ?",
                 [json.dumps([*also, shown]), alert["id"]],
             )
