@@ -3,6 +3,7 @@ tries, so the server errors that follow are retried for the whole deadline."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.delivery.limits import SendLimits
@@ -63,8 +64,7 @@ async def test_hours_of_flood_control_use_up_none_of_a_digests_tries(
     clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)  # the digest is due
     # longer than a reply waits in place: each 429 goes back to the outbox (5 h 20 min)
     await flooded(bot_api, worker, clock, "sendMessage", wait=120)
-    # a server error outlasting the digest's own short retries
-    bot_api.fail_next("sendMessage", status=502, description="Bad Gateway", times=4)
+    bot_api.fail_next("sendMessage", status=502, description="Bad Gateway")
     await step(worker)
     assert [row[1] for row in await outbox(store)] == ["pending", "pending"]
     clock.now += timedelta(seconds=2)
@@ -91,3 +91,22 @@ async def test_hours_of_flood_control_use_up_none_of_a_broadcasts_tries(
     await step(worker)
     [sent] = bot_api.sent_messages(CHAT)
     assert sent["text"] == "Maintenance at 22:00 UTC."
+
+
+async def test_flood_control_on_a_digest_holds_no_send_slot_and_no_stop(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """A digest met by 429 "retry after 30" goes back to the outbox for its chat's hold, as an
+    alert does: it does not sleep in its send slot, retrying, while a stop waits for it."""
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    bot_api.fail_retry_after("sendMessage", 30, chat_id=CHAT, times=10)
+    running = asyncio.create_task(worker.run())
+    await bot_api.wait_for_async(lambda: bot_api.calls_of("sendMessage"), 10, "the digest")
+    worker.stop()
+    await asyncio.wait_for(running, 10)  # the daemon's promise: stopped within 10 s
+    assert len(bot_api.calls_of("sendMessage")) == 1
+    rows = await outbox(store)
+    assert [row[1:3] for row in rows] == [("pending", 0)] * 2  # no try spent
+    assert all("Flood control" in (row[3] or "") for row in rows)

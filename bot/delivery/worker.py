@@ -36,7 +36,6 @@ from bot.delivery.render import (
     render_plain,
     to_alert,
 )
-from bot.delivery.retry import with_retries
 from bot.i18n import texts
 from bot.metrics import Metrics
 from store import AsyncStore, ChatPrefs, Delivery, Notice, OutboxState, Store
@@ -226,19 +225,20 @@ class DeliveryWorker:
         self, chat_id: int, rows: list[Delivery], later: list[Delivery], *, silent: bool
     ) -> bool:
         """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
-        after a refusal, `rows` alone). Whether to go on with `later`."""
+        after a refusal, `rows` alone): a 429 or a network error too, as for an alert, never
+        waited out in the send's slot (a stop would wait for it). Whether to go on."""
         text = digest_of(rows, self.settings.topic_titles, self._tz(rows[0]))
         send = functools.partial(self._send, chat_id, silent=silent)
         try:  # one message: a second part failing would send the first again with the retry
             try:
-                await with_retries(functools.partial(send, text, html=True))
+                await send(text, html=True)
             except BadRequest as exc:
                 if failure_of(exc) is not Failure.UNPARSABLE:
                     raise
                 log.error(
                     "BUG: Telegram rejected the HTML of a digest (%s); sent as plain text", exc
                 )
-                await with_retries(functools.partial(send, plain_of(text), html=False))
+                await send(plain_of(text), html=False)
         except Exception as exc:
             now = self.clock()
             result = self._outcome(exc, Path.DIGEST, now, rows[0])
