@@ -61,10 +61,11 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         self, limit: int = 50, *, exclude: Collection[int] = (), now: datetime | None = None
     ) -> list[Delivery]:
         """Sent alerts whose story has been carried by more outlets since (and whose update,
-        if it failed, is due to be tried again at `now`)."""
+        if it failed, is due to be tried again at `now`), in chats that are not gone (their
+        updates wait for them to come back)."""
         skip = ",".join("?" * len(exclude))
         return self._deliveries(
-            "o.state = 'sent' AND o.edit_pending = 1"
+            "o.state = 'sent' AND o.edit_pending = 1 AND coalesce(s.active, 1) = 1"
             + ("" if now is None else " AND coalesce(o.edit_after, 0) <= ?")
             + (f" AND o.chat_id NOT IN ({skip})" if exclude else "")
             + " ORDER BY o.id LIMIT ?",
@@ -349,10 +350,11 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         alerts = list(
             self.db.query(
                 "SELECT o.id, o.chat_id, o.also, o.state, o.message_id, o.topics, i.feed_id,"
-                " i.lang,"
+                " i.lang, coalesce(s.active, 1) AS active,"
                 " coalesce(i.outlet, f.title, i.feed_id) AS source"
                 " FROM outbox o JOIN items i ON i.id = o.item_id"
                 " LEFT JOIN feeds f ON f.id = i.feed_id"
+                " LEFT JOIN subscribers s ON s.chat_id = o.chat_id"
                 " WHERE o.story_id = ? AND o.created_at >= ? AND o.reply_to IS NULL"
                 " AND o.state IN ('pending', 'sending', 'sent')",
                 [item.story_id, since],
@@ -377,7 +379,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             ):
                 continue
             follows = modes.get(chat_id) == "follow" and alert["message_id"] is not None
-            # a reply is a report of its own: it keeps to the chat's news languages too
+            # a reply is a report of its own: it keeps to the chat's news languages too, and
+            # is not queued for a chat that is gone
+            follows = follows and bool(alert["active"])
             if follows and wants(filters.get(chat_id), lang=item.lang, feed_id=item.feed_id):
                 self.db.execute(
                     "INSERT OR IGNORE INTO outbox (chat_id, story_id, item_id, topics, state,"

@@ -1,5 +1,6 @@
 """Long faults against the fake Bot API: hours of flood control (429) spend none of a row's
-tries, so the server errors that follow are retried for the whole deadline."""
+tries, so the server errors that follow are retried for the whole deadline; a chat that blocks
+the bot mid-queue is sent nothing more."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from tests.test_delivery import (
     CHAT,
     NO_LIMITS,
     T0,
+    another_outlet,
     outbox,
     parts,
     queue,
     step,
     two_for_a_daily_digest,
 )
+from tests.test_delivery_faults import nhk_joins, queue_at
 
 __all__ = ["parts"]  # the fixture, used by name
 
@@ -110,3 +113,42 @@ async def test_flood_control_on_a_digest_holds_no_send_slot_and_no_stop(
     rows = await outbox(store)
     assert [row[1:3] for row in rows] == [("pending", 0)] * 2  # no try spent
     assert all("Flood control" in (row[3] or "") for row in rows)
+
+
+async def test_a_chat_that_blocks_the_bot_mid_queue_is_sent_nothing_more(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """Its first refusal (403) is the last request: not its queued broadcast, not the "Also:"
+    update of an alert it had, not a follow-up of a story it follows."""
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await step(worker)
+
+    def story(plain: Store) -> int:
+        return int(plain.db.execute("SELECT story_id FROM outbox").fetchone()[0])
+
+    await store.run(Store.control_story, CHAT, await store.run(story), "follow", now=T0)
+    await queue_at(store, T0 + timedelta(minutes=1), "2")
+    await store.run(Store.broadcast, "Maintenance at 22:00 UTC.", now=T0)
+    bot_api.fail_blocked(CHAT)  # the user blocks the bot
+    clock.now = T0 + timedelta(minutes=2)
+    await another_outlet(store, clock.now)  # an "Also:" update and a follow-up due
+    for _ in range(5):
+        clock.now += timedelta(minutes=10)
+        worker.limits = SendLimits(NO_LIMITS)
+        await step(worker)
+    await nhk_joins(store, clock.now)  # more of the story while it is away
+    for _ in range(5):
+        clock.now += timedelta(minutes=10)
+        worker.limits = SendLimits(NO_LIMITS)
+        await step(worker)
+    refused = [c for c in bot_api.calls if c.params.get("chat_id") == CHAT and not c.ok]
+    assert len(refused) == 1 and refused[0].status == 403
+    subscriber = await store.run(Store.subscriber, CHAT)
+    assert subscriber is not None and not subscriber.active
+    # back (unblocked, /start): its alert is brought up to date, as it would have been
+    bot_api.unblock(CHAT)
+    assert await store.run(Store.upsert_subscriber, CHAT, now=clock.now)
+    await step(worker)
+    [edit] = [c for c in bot_api.calls_of("editMessageText") if c.ok]
+    assert "Also: KYODO, NHK" in edit.params["text"]
