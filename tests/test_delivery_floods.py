@@ -152,3 +152,21 @@ async def test_a_chat_that_blocks_the_bot_mid_queue_is_sent_nothing_more(
     await step(worker)
     [edit] = [c for c in bot_api.calls_of("editMessageText") if c.ok]
     assert "Also: KYODO, NHK" in edit.params["text"]
+
+
+async def test_a_broadcast_refused_as_blocked_marks_the_chat_gone(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    store, worker, _ = parts
+    for chat in (CHAT, CHAT + 1):
+        await store.run(Store.upsert_subscriber, chat, now=T0)
+    bot_api.fail_blocked(CHAT)  # blocked the bot long ago, and no alert has said so yet
+    await store.run(Store.broadcast, "Maintenance at 22:00 UTC.", now=T0)
+    await step(worker)
+    subscriber = await store.run(Store.subscriber, CHAT)
+    assert subscriber is not None and not subscriber.active
+    assert [n["state"] for n in await store.run(Store.notices, CHAT)] == ["dropped"]
+    assert await store.run(Store.broadcast, "Back at 23:00 UTC.", now=T0) == 1
+    await step(worker)
+    assert len([c for c in bot_api.calls if c.params.get("chat_id") == CHAT]) == 1
+    assert len(bot_api.sent_messages(CHAT + 1)) == 2

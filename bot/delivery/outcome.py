@@ -153,7 +153,9 @@ def outcome(
             return Outcome(
                 Action.RETRY, f"429: {message}", now + timedelta(seconds=flood), hold=flood
             )
-        if isinstance(exc, Forbidden | BadRequest):
+        if failure is Failure.GONE:  # a broadcast is often the first send to find it so
+            return Outcome(Action.GONE, error=message)
+        if isinstance(exc, BadRequest):
             return Outcome(Action.DROP, error=message)
         if waited(attempts, max_backoff) >= deadline:
             return Outcome(Action.GIVE_UP, error=described, at=now)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
 from bot.delivery.outcome import Action, GivenUp, Outcome
-from store import AsyncStore, Delivery, OutboxState, Store
+from store import AsyncStore, Delivery, Notice, OutboxState, Store
 
 log = logging.getLogger("bot.delivery.worker")
 P = ParamSpec("P")
@@ -173,6 +173,29 @@ async def failed_digest(
             result.at - now,
         )
     return None
+
+
+async def failed_notice(
+    store: AsyncStore, notice: Notice, result: Outcome, *, now: datetime
+) -> None:
+    """Record a failed notice to an admin, or broadcast to a chat."""
+    chat_id, error = notice.chat_id, result.error
+    state, at = OutboxState.PENDING, result.at or now
+    if result.action is Action.GONE:  # as an alert's refusal says: sent nothing more
+        dropped = await recorded(store, Store.deactivate_chat, chat_id, str(error), now=now)
+        log.info("chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped)
+        state = OutboxState.DROPPED
+    elif result.action is Action.DROP:
+        state = OutboxState.DROPPED
+        log.warning("chat %d: notice %d not sent: %s", chat_id, notice.id, error)
+    elif result.action is Action.GIVE_UP:
+        state = OutboxState.FAILED
+        log.error("chat %d: notice %d failed for good: %s", chat_id, notice.id, error)
+    elif result.action is Action.MIGRATE:  # a broadcast moves with its group
+        await migrated(store, chat_id, result, now=now)
+    await recorded(
+        store, Store.settle_notice, notice.id, state, now=at, error=error, counted=result.counted
+    )
 
 
 async def migrated(store: AsyncStore, chat_id: int, result: Outcome, *, now: datetime) -> None:

@@ -373,30 +373,18 @@ class DeliveryWorker:
         return notice if claimed else None
 
     async def _notify(self, notice: Notice) -> None:
-        """Send a notice to an admin, as plain text."""
-        state, error, at, counted = OutboxState.SENT, None, self.clock(), True
+        """Send a notice to an admin (or a broadcast to a chat), as plain text."""
         try:
             await self._send(notice.chat_id, notice_text(notice)[:MAX_MESSAGE], html=False)
         except Exception as exc:
-            result = self._outcome(exc, Path.NOTICE, at, notice)
+            now = self.clock()
+            result = self._outcome(exc, Path.NOTICE, now, notice)
             if result.hold is not None:
                 self._hold(notice.chat_id, result.hold)
-            error = result.error
-            if result.action is Action.DROP:
-                state = OutboxState.DROPPED
-                log.warning("admin %d: notice %d not sent: %s", notice.chat_id, notice.id, error)
-            elif result.action is Action.GIVE_UP:
-                state = OutboxState.FAILED
-                log.error(
-                    "admin %d: notice %d failed for good: %s", notice.chat_id, notice.id, error
-                )
-            else:
-                if result.action is Action.MIGRATE:  # a broadcast moves with its group
-                    await settle.migrated(self.store, notice.chat_id, result, now=at)
-                state, at, counted = OutboxState.PENDING, result.at or at, result.counted
-        await settle.recorded(
-            self.store, Store.settle_notice, notice.id, state, now=at, error=error, counted=counted
-        )
+            await settle.failed_notice(self.store, notice, result, now=now)
+            return
+        sent, now = OutboxState.SENT, self.clock()
+        await settle.recorded(self.store, Store.settle_notice, notice.id, sent, now=now)
 
     async def _report_given_up(self, *, force: bool = False) -> None:
         await settle.report_given_up(self.store, self._given_up, now=self.clock(), force=force)
