@@ -111,12 +111,18 @@ class ChatVerbs(StoreBase):
                 self.db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [chat_id])
 
     def deactivate_chat(self, chat_id: int, reason: str, *, now: datetime) -> int:
-        """Mark a chat that Telegram says is gone; its pending alerts are dropped (kept)."""
+        """Mark a chat that Telegram says is gone; its pending alerts and broadcasts are dropped
+        (kept); the "Also:" updates of its alerts wait for it to come back (`due_edits`)."""
         with self.db.atomic():
             self.db.execute(
                 "UPDATE subscribers SET active = 0, inactive_reason = ?, updated_at = ?"
                 " WHERE chat_id = ?",
                 [reason, now.timestamp(), chat_id],
+            )
+            self.db.execute(
+                "UPDATE notices SET state = 'dropped', last_error = ?"
+                " WHERE chat_id = ? AND state = 'pending'",
+                [reason, chat_id],
             )
             cursor = self.db.execute(
                 "UPDATE outbox SET state = 'dropped', last_error = ?"

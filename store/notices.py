@@ -119,9 +119,16 @@ class NoticeVerbs(StoreBase):
         return cursor.rowcount == 1
 
     def settle_notice(
-        self, notice_id: int, state: OutboxState, *, now: datetime, error: str | None = None
+        self,
+        notice_id: int,
+        state: OutboxState,
+        *,
+        now: datetime,
+        error: str | None = None,
+        counted: bool = True,
     ) -> None:
-        """Record how sending a notice went: sent, pending (retry at `now`), failed, dropped."""
+        """Record how sending a notice went: sent, pending (retry at `now`), failed, dropped;
+        a try not `counted` (flood control) is taken back."""
         assert state in (
             OutboxState.SENT,
             OutboxState.PENDING,
@@ -130,7 +137,9 @@ class NoticeVerbs(StoreBase):
         )
         self.db.execute(
             "UPDATE notices SET state = ?, last_error = ?, next_attempt_at = ?,"
-            " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+            " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
+            + ("" if counted else ", attempts = max(0, attempts - 1)")
+            + " WHERE id = ?",
             [state, error, now.timestamp(), state, now.timestamp(), notice_id],
         )
 

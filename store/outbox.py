@@ -61,10 +61,11 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         self, limit: int = 50, *, exclude: Collection[int] = (), now: datetime | None = None
     ) -> list[Delivery]:
         """Sent alerts whose story has been carried by more outlets since (and whose update,
-        if it failed, is due to be tried again at `now`)."""
+        if it failed, is due to be tried again at `now`), in chats that are not gone (their
+        updates wait for them to come back)."""
         skip = ",".join("?" * len(exclude))
         return self._deliveries(
-            "o.state = 'sent' AND o.edit_pending = 1"
+            "o.state = 'sent' AND o.edit_pending = 1 AND coalesce(s.active, 1) = 1"
             + ("" if now is None else " AND coalesce(o.edit_after, 0) <= ?")
             + (f" AND o.chat_id NOT IN ({skip})" if exclude else "")
             + " ORDER BY o.id LIMIT ?",
@@ -190,8 +191,10 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         now: datetime,
         message_id: int | None = None,
         error: str | None = None,
+        counted: bool = True,
     ) -> None:
-        """Record how a digest went for all its rows: sent, pending (retry at `now`), failed."""
+        """Record how a digest went for all its rows: sent, pending (retry at `now`), failed;
+        a try not `counted` (flood control) is taken back."""
         assert state in (OutboxState.SENT, OutboxState.PENDING, OutboxState.FAILED)
         if state == OutboxState.SENT:
             self._settle(
@@ -202,7 +205,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         else:
             self._settle(
                 delivery_ids,
-                "state = ?, last_error = ?, next_attempt_at = ?",
+                "state = ?, last_error = ?, next_attempt_at = ?"
+                + ("" if counted else ", attempts = max(0, attempts - 1)"),
                 [state, error, now.timestamp()],
             )
 
@@ -233,9 +237,13 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             if also is not None and row is not None and json.loads(row["also"]) != list(also):
                 self._update_outbox("edit_pending = 1", [], delivery_id)
 
-    def mark_retry(self, delivery_id: int, error: str, *, at: datetime) -> None:
+    def mark_retry(
+        self, delivery_id: int, error: str, *, at: datetime, counted: bool = True
+    ) -> None:
+        """Pending again, due at `at`; a try not `counted` (flood control) is taken back."""
         self._update_outbox(  # sent again later, with its "Also:" as it is then
-            "state = 'pending', edit_pending = 0, last_error = ?, next_attempt_at = ?",
+            "state = 'pending', edit_pending = 0, last_error = ?, next_attempt_at = ?"
+            + ("" if counted else ", attempts = max(0, attempts - 1)"),
             [error, at.timestamp()],
             delivery_id,
         )
@@ -342,10 +350,11 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         alerts = list(
             self.db.query(
                 "SELECT o.id, o.chat_id, o.also, o.state, o.message_id, o.topics, i.feed_id,"
-                " i.lang,"
+                " i.lang, coalesce(s.active, 1) AS active,"
                 " coalesce(i.outlet, f.title, i.feed_id) AS source"
                 " FROM outbox o JOIN items i ON i.id = o.item_id"
                 " LEFT JOIN feeds f ON f.id = i.feed_id"
+                " LEFT JOIN subscribers s ON s.chat_id = o.chat_id"
                 " WHERE o.story_id = ? AND o.created_at >= ? AND o.reply_to IS NULL"
                 " AND o.state IN ('pending', 'sending', 'sent')",
                 [item.story_id, since],
@@ -370,7 +379,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             ):
                 continue
             follows = modes.get(chat_id) == "follow" and alert["message_id"] is not None
-            # a reply is a report of its own: it keeps to the chat's news languages too
+            # a reply is a report of its own: it keeps to the chat's news languages too, and
+            # is not queued for a chat that is gone
+            follows = follows and bool(alert["active"])
             if follows and wants(filters.get(chat_id), lang=item.lang, feed_id=item.feed_id):
                 self.db.execute(
                     "INSERT OR IGNORE INTO outbox (chat_id, story_id, item_id, topics, state,"
@@ -387,8 +398,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                     ],
                 )
             self.db.execute(
-                # an alert on its way carries the text it was given: edited once it is sent
-                "UPDATE outbox SET also = ?, edit_pending = (state IN ('sent', 'sending'))"
-                " WHERE id = ?",
+                # an alert on its way carries the text it was given: edited once it is sent.
+                # A new outlet is news: its update gets every try, whatever the last one used
+                "UPDATE outbox SET also = ?, edit_pending = (state IN ('sent', 'sending')),"
+                " edit_tries = 0 WHERE id = ?",
                 [json.dumps([*also, shown]), alert["id"]],
             )

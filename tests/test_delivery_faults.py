@@ -27,6 +27,7 @@ from tests.test_delivery import (
     outbox,
     parts,
     queue,
+    sent_message_id,
     step,
 )
 
@@ -235,3 +236,53 @@ async def test_a_send_recorded_through_a_long_lock_is_logged_once_not_at_every_t
     assert any("recorded after" in m for m in heard.at(logging.INFO))
     assert [row[1] for row in await outbox(store)] == ["sent"]
     await store.close()
+
+
+async def nhk_joins(store: AsyncStore, at: datetime) -> None:
+    """NHK's report of the story of `edit_due`'s alert, stored at `at`."""
+    nhk = ItemRecord(
+        "nhk-1", "https://n.example/1", "https://n.example/1", "x", "y", T0, ("kuril",)
+    )
+    state = FeedState(id="nhk", url="u-nhk", title="NHK")
+    await store.run(Store.ingest, state, [nhk], now=at, alert=True)
+
+
+async def test_an_outlet_that_comes_at_an_updates_last_try_gets_tries_of_its_own(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    # Telegram down for minutes: the update's last try is next when NHK joins, and it fails,
+    # and so does the next
+    bot_api.fail_next(
+        "editMessageText", status=502, description="Bad Gateway", times=EDIT_TRIES + 1
+    )
+    for _ in range(EDIT_TRIES - 1):
+        clock.now += timedelta(minutes=10)
+        await step(worker)
+    await nhk_joins(store, clock.now)
+    for _ in range(3):
+        clock.now += timedelta(minutes=10)
+        await step(worker)
+    await step(worker)
+    ok = [e for e in bot_api.calls_of("editMessageText") if e.ok]
+    assert len(ok) == 1 and "Also: KYODO, NHK" in ok[0].params["text"]
+    shown = bot_api.message(CHAT, sent_message_id(bot_api, CHAT))
+    assert shown is not None and "Also: KYODO, NHK" in shown["text"]
+
+
+async def test_an_outlet_gives_a_failing_update_one_more_chance_not_an_endless_one(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_next("editMessageText", status=502, description="Bad Gateway", times=1000)
+    for _ in range(EDIT_TRIES - 1):
+        clock.now += timedelta(minutes=10)
+        await step(worker)
+    await nhk_joins(store, clock.now)
+    for _ in range(3 * EDIT_TRIES):  # Telegram never comes back
+        clock.now += timedelta(minutes=10)
+        await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) == 2 * EDIT_TRIES - 1
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []

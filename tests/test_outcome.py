@@ -91,8 +91,8 @@ TABLE = {
     (Path.DIGEST, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.DIGEST, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.NOTICE, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
-    (Path.NOTICE, "403"): (Action.DROP, "Forbidden: bot was blocked", None, None, None),
-    (Path.NOTICE, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
+    (Path.NOTICE, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
+    (Path.NOTICE, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
     (Path.NOTICE, "migrated"): (Action.MIGRATE, "chat migrated", WAIT, None, None),
     (Path.NOTICE, "can't parse"): (Action.DROP, "Can't parse entities", None, None, None),
     (Path.NOTICE, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, None),
@@ -222,3 +222,9 @@ def test_waited_sums_the_backoffs_between_tries() -> None:
     assert [waited(n, MAX_BACKOFF).total_seconds() for n in (0, 1, 2, 3, 11, 12)] == [
         0, 1, 3, 7, 1023 + 600, 1023 + 1200,
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "name"), sorted(TABLE))
+def test_only_flood_control_is_a_try_not_counted(path: Path, name: str) -> None:
+    # a 429 puts the send off: the row keeps every try of its deadline for what follows
+    assert decide(ERRORS[name], path).counted is (name != "429")

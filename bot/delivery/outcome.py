@@ -73,6 +73,13 @@ class Outcome:
     metric: str | None = None  # counted as kurilwatch_deliveries_total{outcome=...}
     new_chat_id: int | None = None
 
+    @property
+    def counted(self) -> bool:
+        """Whether this try counts toward giving the row up. A 429 (a `hold`) is Telegram
+        putting the send off, not failing it: hours of flood control leave a row every try of
+        its deadline for the errors that may follow."""
+        return self.hold is None
+
 
 def failure_of(exc: BaseException) -> Failure:
     if isinstance(exc, RetryAfter):
@@ -146,7 +153,9 @@ def outcome(
             return Outcome(
                 Action.RETRY, f"429: {message}", now + timedelta(seconds=flood), hold=flood
             )
-        if isinstance(exc, Forbidden | BadRequest):
+        if failure is Failure.GONE:  # a broadcast is often the first send to find it so
+            return Outcome(Action.GONE, error=message)
+        if isinstance(exc, BadRequest):
             return Outcome(Action.DROP, error=message)
         if waited(attempts, max_backoff) >= deadline:
             return Outcome(Action.GIVE_UP, error=described, at=now)

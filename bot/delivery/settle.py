@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
 from bot.delivery.outcome import Action, GivenUp, Outcome
-from store import AsyncStore, Delivery, OutboxState, Store
+from store import AsyncStore, Delivery, Notice, OutboxState, Store
 
 log = logging.getLogger("bot.delivery.worker")
 P = ParamSpec("P")
@@ -97,7 +97,9 @@ async def failed_send(
     """Record a failed single alert; giving up is the caller's (it reports to the admins)."""
     chat_id, error = delivery.chat_id, str(result.error)
     if result.action is Action.RETRY and result.hold is not None:  # flood control
-        await recorded(store, Store.mark_retry, delivery.id, error, at=result.at or now)
+        await recorded(
+            store, Store.mark_retry, delivery.id, error, at=result.at or now, counted=result.counted
+        )
         log.warning(
             "chat %d: flood control, retrying alert %d in %gs", chat_id, delivery.id, result.hold
         )
@@ -155,7 +157,13 @@ async def failed_digest(
     else:
         assert result.at is not None
         await recorded(
-            store, Store.settle_many, ids, OutboxState.PENDING, now=result.at, error=result.error
+            store,
+            Store.settle_many,
+            ids,
+            OutboxState.PENDING,
+            now=result.at,
+            error=result.error,
+            counted=result.counted,
         )
         log.warning(
             "chat %d: digest of %d not sent (%s); retry in %s",
@@ -165,6 +173,29 @@ async def failed_digest(
             result.at - now,
         )
     return None
+
+
+async def failed_notice(
+    store: AsyncStore, notice: Notice, result: Outcome, *, now: datetime
+) -> None:
+    """Record a failed notice to an admin, or broadcast to a chat."""
+    chat_id, error = notice.chat_id, result.error
+    state, at = OutboxState.PENDING, result.at or now
+    if result.action is Action.GONE:  # as an alert's refusal says: sent nothing more
+        dropped = await recorded(store, Store.deactivate_chat, chat_id, str(error), now=now)
+        log.info("chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped)
+        state = OutboxState.DROPPED
+    elif result.action is Action.DROP:
+        state = OutboxState.DROPPED
+        log.warning("chat %d: notice %d not sent: %s", chat_id, notice.id, error)
+    elif result.action is Action.GIVE_UP:
+        state = OutboxState.FAILED
+        log.error("chat %d: notice %d failed for good: %s", chat_id, notice.id, error)
+    elif result.action is Action.MIGRATE:  # a broadcast moves with its group
+        await migrated(store, chat_id, result, now=now)
+    await recorded(
+        store, Store.settle_notice, notice.id, state, now=at, error=error, counted=result.counted
+    )
 
 
 async def migrated(store: AsyncStore, chat_id: int, result: Outcome, *, now: datetime) -> None:

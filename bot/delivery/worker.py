@@ -36,7 +36,6 @@ from bot.delivery.render import (
     render_plain,
     to_alert,
 )
-from bot.delivery.retry import with_retries
 from bot.i18n import texts
 from bot.metrics import Metrics
 from store import AsyncStore, ChatPrefs, Delivery, Notice, OutboxState, Store
@@ -226,19 +225,20 @@ class DeliveryWorker:
         self, chat_id: int, rows: list[Delivery], later: list[Delivery], *, silent: bool
     ) -> bool:
         """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
-        after a refusal, `rows` alone). Whether to go on with `later`."""
+        after a refusal, `rows` alone): a 429 or a network error too, as for an alert, never
+        waited out in the send's slot (a stop would wait for it). Whether to go on."""
         text = digest_of(rows, self.settings.topic_titles, self._tz(rows[0]))
         send = functools.partial(self._send, chat_id, silent=silent)
         try:  # one message: a second part failing would send the first again with the retry
             try:
-                await with_retries(functools.partial(send, text, html=True))
+                await send(text, html=True)
             except BadRequest as exc:
                 if failure_of(exc) is not Failure.UNPARSABLE:
                     raise
                 log.error(
                     "BUG: Telegram rejected the HTML of a digest (%s); sent as plain text", exc
                 )
-                await with_retries(functools.partial(send, plain_of(text), html=False))
+                await send(plain_of(text), html=False)
         except Exception as exc:
             now = self.clock()
             result = self._outcome(exc, Path.DIGEST, now, rows[0])
@@ -373,30 +373,18 @@ class DeliveryWorker:
         return notice if claimed else None
 
     async def _notify(self, notice: Notice) -> None:
-        """Send a notice to an admin, as plain text."""
-        state, error, at = OutboxState.SENT, None, self.clock()
+        """Send a notice to an admin (or a broadcast to a chat), as plain text."""
         try:
             await self._send(notice.chat_id, notice_text(notice)[:MAX_MESSAGE], html=False)
         except Exception as exc:
-            result = self._outcome(exc, Path.NOTICE, at, notice)
+            now = self.clock()
+            result = self._outcome(exc, Path.NOTICE, now, notice)
             if result.hold is not None:
                 self._hold(notice.chat_id, result.hold)
-            error = result.error
-            if result.action is Action.DROP:
-                state = OutboxState.DROPPED
-                log.warning("admin %d: notice %d not sent: %s", notice.chat_id, notice.id, error)
-            elif result.action is Action.GIVE_UP:
-                state = OutboxState.FAILED
-                log.error(
-                    "admin %d: notice %d failed for good: %s", notice.chat_id, notice.id, error
-                )
-            else:
-                if result.action is Action.MIGRATE:  # a broadcast moves with its group
-                    await settle.migrated(self.store, notice.chat_id, result, now=at)
-                state, at = OutboxState.PENDING, result.at or at
-        await settle.recorded(
-            self.store, Store.settle_notice, notice.id, state, now=at, error=error
-        )
+            await settle.failed_notice(self.store, notice, result, now=now)
+            return
+        sent, now = OutboxState.SENT, self.clock()
+        await settle.recorded(self.store, Store.settle_notice, notice.id, sent, now=now)
 
     async def _report_given_up(self, *, force: bool = False) -> None:
         await settle.report_given_up(self.store, self._given_up, now=self.clock(), force=force)
