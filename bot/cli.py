@@ -218,10 +218,12 @@ def _dispatch(
         return commands.feeds(settings)
     if args.command == "stats":
         return commands.stats(settings)
-    if args.command == "backup":
-        return commands.backup(settings, args.path)
-    if args.command == "restore":
-        return commands.restore(settings, args.backup)
+    if args.command in ("backup", "restore"):
+        from bot.operator import store_files
+
+        if args.command == "backup":
+            return store_files.backup(settings, args.path)
+        return store_files.restore(settings, args.backup)
     if args.command == "prune":
         return commands.prune(settings)
     if args.command == "trend":
