@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import sys
 from contextlib import suppress
 from pathlib import Path
@@ -92,15 +93,18 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
     from store.migrations import unknown_migrations
 
     store = settings.store.path
-    if not source.is_file():
-        return _restore_fail(f"no backup at {source}")
+    unusable = _unreadable(source) or _unwritable(store)
+    if unusable:
+        return _restore_fail(f"{unusable}; the store was not changed")
     try:
         with StoreLock(store):
-            backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+            backup = _open_backup(source)
             try:
                 try:
                     problem = _damage(backup)
                     newer = [] if problem else unknown_migrations(Database(backup))
+                except sqlite3.OperationalError as exc:  # not a damage: SQLite could not read
+                    problem, newer = _unopened(source, exc), []
                 except sqlite3.DatabaseError as exc:
                     problem, newer = f"is not a kurilwatch store, or is damaged ({exc})", []
                 if newer:
@@ -125,9 +129,69 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
     except (AlreadyRunning, CannotLock) as exc:
         return _restore_fail(str(exc))
     except sqlite3.Error as exc:
-        return _restore_fail(f"cannot restore {store} from {source}: {exc}")
+        return _restore_fail(f"cannot restore {store} from {source}: {_unwritable(store) or exc}")
     print(f"restored {store} from {source}", file=out)
     return 0
+
+
+def _unreadable(source: Path) -> str | None:
+    """Why `source` cannot be read as a backup, if it cannot: missing, a folder, or a file (or
+    folder on its path) this user may not read."""
+    try:
+        mode = source.stat().st_mode
+        if stat.S_ISREG(mode):
+            with open(source, "rb"):
+                pass
+    except FileNotFoundError:
+        return f"no backup at {source}"
+    except OSError as exc:
+        return (
+            f"cannot read the backup {source}: {exc.strerror}: run as a user who may read it and"
+            " its folder, or copy it where this user may"
+        )
+    if stat.S_ISDIR(mode):
+        return f"{source} is a folder, not a backup file"
+    return None if stat.S_ISREG(mode) else f"{source} is not a regular file"
+
+
+def _unwritable(store: Path) -> str | None:
+    """Why this user may not write the store, if so: its folder (SQLite makes the -wal and -shm
+    files beside it), the store itself, or those files left by another user."""
+    folder = store.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"cannot write the store {store}: its folder {folder} is read-only to this user, and"
+            " SQLite writes the store's -wal and -shm files beside it: run as the user the daemon"
+            " runs as"
+        )
+    for path in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):
+        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+            return (
+                f"cannot write the store {store}: Permission denied: {path}: run as the user the"
+                " daemon runs as"
+            )
+    return None
+
+
+def _unopened(source: Path, error: sqlite3.OperationalError) -> str:
+    if not os.access(source.parent, os.W_OK):  # the -wal beside it: see _open_backup
+        return (
+            f"cannot be read here ({error}): its folder {source.parent} is read-only to this user,"
+            " and SQLite writes a -shm file beside a backup's -wal file to read them: copy both"
+            " to a folder you may write and restore from there"
+        )
+    return f"cannot be read ({error})"
+
+
+def _open_backup(source: Path) -> sqlite3.Connection:
+    """The backup, read only. SQLite makes a -shm file beside a WAL database even to read it:
+    in a folder this user may read but not write (/var/backups), the backup is read as
+    immutable, unless a -wal file beside it holds pages that only a normal open reads."""
+    uri = f"file:{source}?mode=ro"
+    wal = Path(f"{source}-wal")
+    if not os.access(source.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size):
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True)
 
 
 def _damage(db: sqlite3.Connection) -> str | None:

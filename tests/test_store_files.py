@@ -1,0 +1,114 @@
+"""`kurilwatch restore` and the store's locks, run as `kurilwatch ...` processes on a real store."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from store import FeedState, Store
+from tests.conftest import ROOT, kurilwatch, write_config
+from tests.test_cli_commands import T0, _items, _without_override, record
+
+# root reads and writes any file: the commands run as root without that capability
+AS_A_USER: dict[str, Any] = {"preexec_fn": _without_override} if os.geteuid() == 0 else {}
+
+
+def _store_and_backup(folder: Path) -> tuple[Path, Path]:
+    """A config whose store holds 11 items, and a backup of it taken at 10."""
+    folder.mkdir(exist_ok=True)
+    config = write_config(folder, {"a": "http://127.0.0.1:9/a.xml"})
+    with Store(folder / "kw.db") as store:
+        store.ingest(
+            FeedState(id="a", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
+        )
+    backup = folder / "backups" / "copy.db"
+    assert kurilwatch("backup", str(backup), "--config", str(config)).returncode == 0
+    with Store(folder / "kw.db") as store:
+        store.ingest(FeedState(id="a", url="u"), [record("new")], now=T0, alert=False)
+    return config, backup
+
+
+def _restore(config: Path, backup: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "restore", str(backup), "--config", str(config)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, **AS_A_USER,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("backup unreadable", "cannot read the backup {backup}: Permission denied"),
+        ("backup's folder closed", "cannot read the backup {backup}: Permission denied"),
+        ("backup is a folder", "{backup} is a folder, not a backup file"),
+        ("store's folder read-only", "cannot write the store {store}: its folder {folder}"),
+        ("store read-only", "cannot write the store {store}: Permission denied"),
+    ],
+)
+def test_restore_names_a_file_it_may_not_read_or_write_and_changes_nothing(
+    tmp_path: Path, case: str, said: str
+) -> None:
+    config, backup = _store_and_backup(tmp_path)
+    store = tmp_path / "kw.db"
+    (tmp_path / "kw.db.lock").touch()  # as the daemon's user left it
+    closed = {
+        "backup unreadable": (backup, 0o000),
+        "backup's folder closed": (backup.parent, 0o000),
+        "store's folder read-only": (tmp_path, 0o555),
+        "store read-only": (store, 0o444),
+    }.get(case)
+    if case == "backup is a folder":
+        backup = backup.parent
+    before = store.read_bytes()
+    mode = closed[0].stat().st_mode if closed else 0
+    if closed:
+        closed[0].chmod(closed[1])
+    try:
+        result = _restore(config, backup)
+    finally:
+        if closed:
+            closed[0].chmod(mode)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "damaged" not in result.stderr, result.stderr
+    assert said.format(backup=backup, store=store, folder=tmp_path) in result.stderr
+    assert "the store was not changed" in result.stderr
+    assert store.read_bytes() == before and _items(store) == 11
+
+
+def test_a_backup_in_a_folder_it_may_only_read_is_restored(tmp_path: Path) -> None:
+    """SQLite makes a -shm file beside a WAL database even to read it: a backup kept in a folder
+    the daemon's user may read but not write (/var/backups) was taken for a damaged one."""
+    config, backup = _store_and_backup(tmp_path)
+    logged, changed = tmp_path / "logged", tmp_path / "changed"  # a copy with a -wal file
+    for folder in (logged, changed):
+        folder.mkdir()
+    shutil.copy(backup, changed / "copy.db")
+    with sqlite3.connect(changed / "copy.db") as db:
+        db.execute("PRAGMA wal_autocheckpoint = 0")
+        db.execute("DELETE FROM items WHERE guid = '0'")
+        db.commit()
+        for name in ("copy.db", "copy.db-wal"):
+            shutil.copy(changed / name, logged / name)
+    db.close()
+    for folder in (backup.parent, logged):
+        folder.chmod(0o555)
+    try:
+        result = _restore(config, backup)
+        refused = _restore(config, logged / "copy.db")
+    finally:
+        for folder in (backup.parent, logged):
+            folder.chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert _items(tmp_path / "kw.db") == 10
+    assert sorted(p.name for p in backup.parent.iterdir()) == ["copy.db"]
+    assert refused.returncode == 2 and "damaged" not in refused.stderr, refused.stderr
+    assert f"its folder {logged} is read-only to this user" in refused.stderr
+    assert "a backup's -wal file to read them: copy both to a folder you may" in refused.stderr
+    assert _items(tmp_path / "kw.db") == 10
