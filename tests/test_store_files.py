@@ -112,3 +112,26 @@ def test_a_backup_in_a_folder_it_may_only_read_is_restored(tmp_path: Path) -> No
     assert f"its folder {logged} is read-only to this user" in refused.stderr
     assert "a backup's -wal file to read them: copy both to a folder you may" in refused.stderr
     assert _items(tmp_path / "kw.db") == 10
+
+
+def test_a_store_and_a_backup_named_with_uri_characters_are_copied_whole(tmp_path: Path) -> None:
+    """SQLite reads `file:` names as URIs: '#' began a fragment, so the backup of kw#1.db was an
+    empty database made at kw, reported as done."""
+    config = write_config(
+        tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, extra={"store": {"path": "kw#1.db"}}
+    )
+    with Store(tmp_path / "kw#1.db") as store:
+        store.ingest(
+            FeedState(id="a", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
+        )
+    backup = tmp_path / "copy ?%41#.db"
+    result = kurilwatch("backup", str(backup), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert _items(backup) == 10
+    with Store(tmp_path / "kw#1.db") as store:
+        store.ingest(FeedState(id="a", url="u"), [record("new")], now=T0, alert=False)
+    result = kurilwatch("restore", str(backup), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert _items(tmp_path / "kw#1.db") == 10
+    made = {p.name for p in tmp_path.iterdir()} - {"copy ?%41#.db-wal", "copy ?%41#.db-shm"}
+    assert made == {"config.yaml", "copy ?%41#.db", "kw#1.db", "kw#1.db.lock"}

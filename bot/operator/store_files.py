@@ -10,6 +10,7 @@ import sys
 from contextlib import suppress
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import quote
 
 from bot.cli import EXIT_USAGE
 from bot.config import Config
@@ -62,7 +63,7 @@ def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
 
 
 def _copy_store(store: Path, copy: sqlite3.Connection) -> None:
-    source = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1.0)
+    source = sqlite3.connect(f"{_uri(store)}?mode=ro", uri=True, timeout=1.0)
     try:
         # in one step: in steps, each commit of the daemon between two of them starts the
         # copy again, and a busy daemon's never ends; the store's WAL lets the daemon write
@@ -71,6 +72,11 @@ def _copy_store(store: Path, copy: sqlite3.Connection) -> None:
         source.backup(copy, progress=_no_progress)
     finally:
         source.close()
+
+
+def _uri(path: Path) -> str:
+    """A `file:` URI of `path`: SQLite would read a '#', '?' or '%' in the name as the URI's."""
+    return f"file:{quote(str(path))}"
 
 
 def _no_progress(status: int, remaining: int, total: int) -> None:
@@ -187,7 +193,7 @@ def _open_backup(source: Path) -> sqlite3.Connection:
     """The backup, read only. SQLite makes a -shm file beside a WAL database even to read it:
     in a folder this user may read but not write (/var/backups), the backup is read as
     immutable, unless a -wal file beside it holds pages that only a normal open reads."""
-    uri = f"file:{source}?mode=ro"
+    uri = f"{_uri(source)}?mode=ro"
     wal = Path(f"{source}-wal")
     if not os.access(source.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size):
         uri += "&immutable=1"
