@@ -12,26 +12,28 @@ from typing import Any
 
 import pytest
 
+from bot.lock import StoreLock
 from store import FeedState, Store
 from tests.conftest import ROOT, kurilwatch, write_config
+from tests.fakes.feed_server import FeedServer, Route, rss
 from tests.test_cli_commands import T0, _items, _without_override, record
 
 # root reads and writes any file: the commands run as root without that capability
 AS_A_USER: dict[str, Any] = {"preexec_fn": _without_override} if os.geteuid() == 0 else {}
 
 
-def _store_and_backup(folder: Path) -> tuple[Path, Path]:
+def _store_and_backup(folder: Path, feed: str = "http://127.0.0.1:9/a.xml") -> tuple[Path, Path]:
     """A config whose store holds 11 items, and a backup of it taken at 10."""
     folder.mkdir(exist_ok=True)
-    config = write_config(folder, {"a": "http://127.0.0.1:9/a.xml"})
+    config = write_config(folder, {"a": feed})
     with Store(folder / "kw.db") as store:
         store.ingest(
-            FeedState(id="a", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
+            FeedState(id="gone", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
         )
     backup = folder / "backups" / "copy.db"
     assert kurilwatch("backup", str(backup), "--config", str(config)).returncode == 0
     with Store(folder / "kw.db") as store:
-        store.ingest(FeedState(id="a", url="u"), [record("new")], now=T0, alert=False)
+        store.ingest(FeedState(id="gone", url="u"), [record("new")], now=T0, alert=False)
     return config, backup
 
 
@@ -134,4 +136,42 @@ def test_a_store_and_a_backup_named_with_uri_characters_are_copied_whole(tmp_pat
     assert result.returncode == 0, result.stderr
     assert _items(tmp_path / "kw#1.db") == 10
     made = {p.name for p in tmp_path.iterdir()} - {"copy ?%41#.db-wal", "copy ?%41#.db-shm"}
-    assert made == {"config.yaml", "copy ?%41#.db", "kw#1.db", "kw#1.db.lock"}
+    assert made == {
+        "config.yaml", "copy ?%41#.db", "kw#1.db", "kw#1.db.lock", "kw#1.db.writers.lock",
+    }  # fmt: skip
+
+
+def test_restore_is_refused_while_a_one_shot_command_writes_and_they_while_it_restores(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Restore took only the daemon's lock: a `poll --once` or `prune` writing meanwhile had
+    its changes land on the restored store, from its reading of the store before."""
+    feed_server.set_route("/slow.xml", Route(body=rss([]), delay=60))  # the poll times out at 5 s
+    config, backup = _store_and_backup(tmp_path, feed_server.url("/slow.xml"))
+    store = tmp_path / "kw.db"
+    poll = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "poll", "--once", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        feed_server.wait_for(lambda: feed_server.in_flight("/slow.xml") == 1, timeout=30)
+        refused = kurilwatch("restore", str(backup), "--config", str(config))
+    finally:
+        _, err = poll.communicate(timeout=60)
+    assert poll.returncode == 0, err
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert (
+        "a kurilwatch poll --once or prune is writing this store; let it finish" in refused.stderr
+    )
+    assert "the store was not changed" in refused.stderr and _items(store) == 11
+    with StoreLock(store), StoreLock(store, writers=True):  # as a restore holds them
+        for command in (["prune"], ["poll", "--once"]):
+            result = kurilwatch(*command, "--config", str(config))
+            assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+            assert f"a kurilwatch restore (pid {os.getpid()}) is replacing this store" in (
+                result.stderr
+            )
+    with StoreLock(store, writers=True, exclusive=False):  # another one-shot writer
+        assert kurilwatch("prune", "--config", str(config)).returncode == 0
+    result = kurilwatch("restore", str(backup), "--config", str(config))
+    assert result.returncode == 0 and _items(store) == 10

@@ -95,7 +95,7 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
     that is damaged, not a store, or from a newer kurilwatch changes nothing."""
     from sqlite_utils import Database
 
-    from bot.lock import AlreadyRunning, CannotLock, StoreLock
+    from bot.lock import AlreadyRunning, CannotLock, StoreLock, Writing
     from store.migrations import unknown_migrations
 
     store = settings.store.path
@@ -103,7 +103,9 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
     if unusable:
         return _restore_fail(f"{unusable}; the store was not changed")
     try:
-        with StoreLock(store):
+        # the daemon's lock, then the one-shot writers' (poll --once, prune): none may write
+        # while the backup is put in place
+        with StoreLock(store), StoreLock(store, writers=True):
             backup = _open_backup(source)
             try:
                 try:
@@ -132,8 +134,8 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
                     target.close()
             finally:
                 backup.close()
-    except (AlreadyRunning, CannotLock) as exc:
-        return _restore_fail(str(exc))
+    except (AlreadyRunning, CannotLock, Writing) as exc:
+        return _restore_fail(f"{exc}; the store was not changed")
     except sqlite3.Error as exc:
         return _restore_fail(f"cannot restore {store} from {source}: {_unwritable(store) or exc}")
     print(f"restored {store} from {source}", file=out)
