@@ -74,8 +74,11 @@ class StoreLock:
                 raise AlreadyRunning(self.path, pid) from None
             raise (Writing(self.path) if self._exclusive else Restoring(self.path, pid)) from None
         if self._exclusive:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            # a note for whoever is refused: on a full disk the lock holds without it, and the
+            # store's own writes name the disk
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:

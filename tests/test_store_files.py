@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -175,3 +177,29 @@ def test_restore_is_refused_while_a_one_shot_command_writes_and_they_while_it_re
         assert kurilwatch("prune", "--config", str(config)).returncode == 0
     result = kurilwatch("restore", str(backup), "--config", str(config))
     assert result.returncode == 0 and _items(store) == 10
+
+
+def _no_room() -> None:
+    """A process whose files may not grow: as on a full disk (EFBIG for ENOSPC)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+def test_restore_onto_a_full_disk_names_the_store_and_changes_nothing(tmp_path: Path) -> None:
+    """The lock file's note of the pid could not be written either: the command ended with
+    'cannot write the output', as if its output went to the full disk."""
+    config, backup = _store_and_backup(tmp_path)
+    with sqlite3.connect(backup) as db:  # read without a -shm file: the backup is elsewhere
+        db.execute("PRAGMA journal_mode = DELETE")
+    db.close()
+    before = (tmp_path / "kw.db").read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "restore", str(backup), "--config", str(config)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, preexec_fn=_no_room,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "cannot write the output" not in result.stderr
+    # SQLite says "disk I/O error" when the limit stops its -shm file, "database or disk is
+    # full" when a disk does
+    assert f"cannot restore {tmp_path / 'kw.db'} from {backup}: " in result.stderr
+    assert (tmp_path / "kw.db").read_bytes() == before and _items(tmp_path / "kw.db") == 11
