@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
 import shutil
@@ -203,3 +204,27 @@ def test_restore_onto_a_full_disk_names_the_store_and_changes_nothing(tmp_path: 
     # full" when a disk does
     assert f"cannot restore {tmp_path / 'kw.db'} from {backup}: " in result.stderr
     assert (tmp_path / "kw.db").read_bytes() == before and _items(tmp_path / "kw.db") == 11
+
+
+def test_a_backup_removes_the_partial_copies_killed_backups_left(tmp_path: Path) -> None:
+    """A backup killed (SIGKILL, a power cut) left its hidden partial copy, as large as the
+    store, for ever: a nightly backup killed now and then filled the backup disk."""
+    config, backup = _store_and_backup(tmp_path)
+    folder = backup.parent
+    half = b"SQLite format 3\x00" + b"half a store"
+    killed = [folder / ".next.db.4000000.partial", folder / ".2026-11-29.db.4000001.partial"]
+    for path in killed:
+        path.write_bytes(half)
+    Path(f"{killed[0]}-journal").write_bytes(b"a journal")
+    running = folder / ".next.db.4000002.partial"  # a backup still copying
+    running.write_bytes(half)
+    foreign = folder / ".video.mp4.1.partial"  # another tool's
+    foreign.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    with open(running, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = kurilwatch("backup", str(folder / "next.db"), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["copy.db", "next.db", running.name, foreign.name]
+    )
+    assert _items(folder / "next.db") == 11

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import sqlite3
 import stat
 import sys
@@ -21,7 +23,7 @@ def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
     """A consistent copy of the store, taken while the daemon may be writing (SQLite backup).
     It is written under a hidden name beside `target` and takes `target`'s name only when
     complete: a copy that fails or is interrupted (Ctrl-C, SIGTERM) leaves nothing, so the
-    next try may use the same name."""
+    next try may use the same name; one killed leaves its partial copy to the next backup."""
     store = settings.store.path
     try:
         taken = target.exists()
@@ -32,9 +34,13 @@ def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
     if not store.exists():
         return _backup_fail(f"no store at {store}")
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    held = None
     try:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            _remove_abandoned(target)
+            held = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(held, fcntl.LOCK_EX)  # while this backup lives (see _remove_abandoned)
             copy = sqlite3.connect(partial)
         except (OSError, sqlite3.Error) as exc:
             reason = str(exc)
@@ -55,11 +61,43 @@ def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
         except OSError:  # a file system without hard links
             os.rename(partial, target)
     finally:
-        for leftover in ("", "-journal", "-wal", "-shm"):
-            with suppress(OSError):  # none made: no folder, or a file where it should be
-                Path(f"{partial}{leftover}").unlink()
+        _remove_partial(partial)
+        if held is not None:
+            os.close(held)
     print(f"backed up {store} to {target} ({target.stat().st_size} bytes)", file=out)
     return 0
+
+
+def _remove_partial(partial: Path) -> None:
+    for leftover in ("", "-journal", "-wal", "-shm"):
+        with suppress(OSError):  # none made: no folder, or a file where it should be
+            Path(f"{partial}{leftover}").unlink()
+
+
+def _remove_abandoned(target: Path) -> None:
+    """Remove the partial copies that killed backups left beside `target` (SIGKILL, a power
+    cut: nothing ran to remove them), each as large as the store, whatever name they were
+    for (nightly backups are named by date): a hidden `.<name>.<pid>.partial` SQLite file
+    whose flock can be taken has no backup alive writing it."""
+    for partial in target.parent.glob(".*.partial"):
+        if not _PARTIAL.fullmatch(partial.name):
+            continue
+        try:
+            fd = os.open(partial, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.pread(fd, len(_SQLITE), 0) in (b"", _SQLITE):  # not another tool's file
+                _remove_partial(partial)
+        except OSError:  # a backup running
+            pass
+        finally:
+            os.close(fd)
+
+
+_PARTIAL = re.compile(r"\..+\.[0-9]+\.partial")
+_SQLITE = b"SQLite format 3\x00"
 
 
 def _copy_store(store: Path, copy: sqlite3.Connection) -> None:
