@@ -11,7 +11,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -115,12 +115,20 @@ def prune(settings: Config, out: TextIO = sys.stdout) -> int:
         )
         store.prune_word_forms(words)  # the forms of words no watch has any more
     print(
-        f"{compacted} items older than {settings.store.retention.days} days compacted (their"
-        f" dedup keys kept), {deleted} older than {settings.store.keys_retention.days} days"
+        f"{compacted} items older than {_period(settings.store.retention)} compacted (their"
+        f" dedup keys kept), {deleted} older than {_period(settings.store.keys_retention)}"
         " deleted",
         file=out,
     )
     return 0
+
+
+def _period(length: timedelta) -> str:
+    """`90 days`, or `12h` for a length not of whole days (not `0 days`)."""
+    from watchers.config import format_duration
+
+    whole = length % timedelta(days=1) == timedelta(0)
+    return f"{length.days} days" if whole else format_duration(length)
 
 
 async def check_online(settings: Config, out: TextIO = sys.stdout) -> int:
