@@ -212,18 +212,18 @@ def _dispatch(
     if args.command == "check":
         print(summary(settings))
         return asyncio.run(cancel_on_signals(commands.check_online(settings)))
-    if args.command == "poll":
-        return asyncio.run(cancel_on_signals(commands.poll_once(settings, args.feed, pool=pool)))
+    if args.command in ("poll", "prune"):
+        return _writer(args, settings, pool)
     if args.command == "feeds":
         return commands.feeds(settings)
     if args.command == "stats":
         return commands.stats(settings)
-    if args.command == "backup":
-        return commands.backup(settings, args.path)
-    if args.command == "restore":
-        return commands.restore(settings, args.backup)
-    if args.command == "prune":
-        return commands.prune(settings)
+    if args.command in ("backup", "restore"):
+        from bot.operator import store_files
+
+        if args.command == "backup":
+            return store_files.backup(settings, args.path)
+        return store_files.restore(settings, args.backup)
     if args.command == "trend":
         return commands.trend(
             settings, args.topic, args.days, png=args.png, csv=args.csv, by=args.by
@@ -249,6 +249,30 @@ def _dispatch(
     except (AlreadyRunning, CannotLock) as exc:
         print(f"kurilwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _writer(args: argparse.Namespace, settings: Config, pool: ParsePool | None) -> int:
+    """`poll --once` or `prune`, holding the writers' lock shared: a restore is refused while
+    they write, and they while it replaces the store (a daemon may write beside them)."""
+    import asyncio
+
+    from bot import commands
+    from bot.interrupt import cancel_on_signals
+    from bot.lock import CannotLock, Restoring, StoreLock
+    from store.base import read_only_folder
+
+    store = settings.store.path
+    try:
+        with StoreLock(store, writers=True, exclusive=False):
+            if args.command == "prune":
+                return commands.prune(settings)
+            return asyncio.run(
+                cancel_on_signals(commands.poll_once(settings, args.feed, pool=pool))
+            )
+    except CannotLock as exc:
+        return _usage(f"kurilwatch {args.command}: store {store}: {read_only_folder(store) or exc}")
+    except Restoring as exc:
+        return _usage(f"kurilwatch {args.command}: {exc}")
 
 
 def _archive_command(args: argparse.Namespace, settings: Config) -> int:

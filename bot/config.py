@@ -15,7 +15,14 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.delivery.limits import Limits
-from watchers.config import Duration, FeedConfig, Model, PollConfig, TopicConfig
+from watchers.config import (
+    Duration,
+    FeedConfig,
+    Model,
+    PollConfig,
+    TopicConfig,
+    format_duration,
+)
 from watchers.topics.query import conditions, parse
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -26,6 +33,19 @@ class StoreConfig(Model):
     path: Path = Path("data/kurilwatch.db")
     retention: Duration = timedelta(days=90)  # items' text is kept this long
     keys_retention: Duration = timedelta(days=365)  # their dedup keys this long
+
+    @model_validator(mode="after")
+    def _keys_outlive_text(self) -> StoreConfig:
+        # a prune deletes an item at the shorter of the two: its text is gone with its keys,
+        # and an item its feed still lists comes back as new, alerted again
+        if self.keys_retention < self.retention:
+            raise AtKey(
+                ("keys_retention",),
+                f"{format_duration(self.keys_retention)} is shorter than store.retention"
+                f" ({format_duration(self.retention)}): an item's dedup keys are kept at least"
+                " as long as its text",
+            )
+        return self
 
 
 class TelegramConfig(Model):

@@ -7,7 +7,8 @@ the story each joins. `ItemVerbs.ingest` gathers what it needs, applies it, and 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -183,6 +184,44 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         stored = tuple(item for item, _ in items)
         new_stories = tuple(item for item, p in items if p.new_story)
         return IngestResult(stored, new_stories, queued)
+
+    def refingerprint(
+        self, version: str, fingerprint: Callable[[str], str | None], *, now: datetime
+    ) -> int | None:
+        """Key the items of the fingerprint window again with `fingerprint` of their summary,
+        unless the code of `version` keyed them already: after a change to how text is
+        normalised, an item stored before and re-issued after (a new guid, URL and title) must
+        still join its story, not alert again. Returns the number of keys changed; None if
+        another writer holds the store (it is not waited for: a start goes on, and the next
+        one keys them)."""
+        row = self._one("SELECT version FROM code_versions WHERE name = 'fingerprint'", [])
+        if row is not None and row["version"] == version:
+            return 0
+        since = (now - FINGERPRINT_WINDOW).timestamp()
+        changed = [
+            (new, item_id)
+            for item_id, summary, old in self.db.execute(
+                "SELECT id, summary, fingerprint FROM items WHERE fetched_at >= ?"
+                " AND summary != ''",  # a compacted item keeps the key it had
+                [since],
+            ).fetchall()
+            if (new := fingerprint(summary)) != old
+        ]
+        (waits,) = self.db.execute("PRAGMA busy_timeout").fetchone()
+        self.db.execute("PRAGMA busy_timeout = 0")
+        try:
+            with self.db.atomic():
+                self.db.conn.executemany("UPDATE items SET fingerprint = ? WHERE id = ?", changed)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO code_versions VALUES ('fingerprint', ?)", [version]
+                )
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            return None
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {int(waits)}")
+        return len(changed)
 
     def _unrepeated(self, feed_id: str, records: list[ItemRecord]) -> list[ItemRecord]:
         """The records unless the feed gave one before under another guid, unchanged (its URL,

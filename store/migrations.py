@@ -394,6 +394,15 @@ def m021_edit_retries(db: Database) -> None:
     outbox.add_column("edit_after", float)
 
 
+@migrations()
+def m022_code_versions(db: Database) -> None:
+    # the version of the code that derived keys kept in the store (items' text fingerprints):
+    # a start under other code keys the recent items again (Store.refingerprint)
+    db.execute(
+        "CREATE TABLE code_versions (name TEXT PRIMARY KEY, version TEXT NOT NULL) WITHOUT ROWID"
+    )
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

@@ -66,6 +66,19 @@ def test_bad_durations(bad: object) -> None:
         parse_duration(bad)
 
 
+def test_dedup_keys_kept_less_long_than_the_text_are_refused() -> None:
+    """A prune deleted items (text and keys) after keys_retention whatever the retention said,
+    and an item still in its feed came back as new, alerted again."""
+    store = "store:\n  retention: 90d\n  keys_retention: 30d\n"
+    [problem] = problems(store + MINIMAL)
+    assert problem == (
+        "c.yaml line 3: store.keys_retention: 30d is shorter than store.retention (90d): an"
+        " item's dedup keys are kept at least as long as its text"
+    )
+    equal = parse_config(store.replace("30d", "90d") + MINIMAL, source="c.yaml")
+    assert equal.store.keys_retention == equal.store.retention == timedelta(days=90)
+
+
 def test_format_duration_round_trips() -> None:
     for text in ["30s", "5m", "1h", "1h30m", "2d"]:
         assert format_duration(parse_duration(text)) == text

@@ -21,6 +21,7 @@ from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
 from tests.fakes.google_news import google_token
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
+from watchers.fingerprint import content_fingerprint, fingerprint_version
 from watchers.poll import Poller
 from watchers.topics.compile import compile_topics
 
@@ -388,6 +389,57 @@ async def test_a_reissued_item_with_new_guid_link_and_title_is_not_alerted_again
     feed_server.set_feed("/f.xml", rss([edited, OLD]))
     again = await poller.poll(feed(feed_server, "/f.xml"))
     assert (again.new_items, again.queued, again.matched) == (1, 0, ())
+
+
+async def test_an_item_keyed_before_normalisation_changed_is_not_alerted_again_when_reissued(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Soft hyphens came to be dropped from words: an item stored before that upgrade had
+    another fingerprint than its re-issue after it (new guid, link and title), which was
+    alerted as a new story. A start keys the recent items again (once per version)."""
+    summary = LONG.replace("Iturup", "Itu\u00adrup").replace("barracks", "bar\u00adracks")
+    first = FeedEntry("Iturup to get more troops", "https://n.example/a-1", guid="a-1",
+                      summary=summary)  # fmt: skip
+    reissued = FeedEntry("Kuril garrison: barracks and depot planned", "https://n.example/b",
+                         guid="b", summary=summary)  # fmt: skip
+    fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
+    settings = PollConfig(timeout=timedelta(seconds=1), max_bytes=1_000_000)
+    for step in ("stored before", "after the upgrade"):
+        store = await AsyncStore(tmp_path / "kw.db").open()
+        poller = Poller(
+            store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: T0
+        )
+        try:
+            await poller.load_stories()
+            if step == "stored before":
+                await subscribe_chat(poller)
+                feed_server.set_feed("/f.xml", rss([OLD]))
+                await poller.poll(feed(feed_server, "/f.xml"))
+                feed_server.set_feed("/f.xml", rss([first, OLD]))
+                assert (await poller.poll(feed(feed_server, "/f.xml"))).queued == 1
+            else:
+                feed_server.set_feed("/f.xml", rss([reissued, OLD]))  # in place of the first
+                again = await poller.poll(feed(feed_server, "/f.xml"))
+                assert (again.new_items, again.queued) == (1, 0)
+        finally:
+            await store.close()
+        with sqlite3.connect(tmp_path / "kw.db") as db:
+            if step == "stored before":  # as the code before keyed it: the soft hyphen split
+                db.execute(  # a word in two
+                    "UPDATE items SET fingerprint = ? WHERE guid = 'a-1'",
+                    [content_fingerprint(summary.replace("\u00ad", " "))],
+                )
+            db.execute("DELETE FROM code_versions")
+        db.close()
+    await fetcher.aclose()
+    with Store(tmp_path / "kw.db") as keys, sqlite3.connect(tmp_path / "kw.db") as other:
+        other.execute("BEGIN IMMEDIATE")  # another writer: a start does not wait for it
+        assert keys.refingerprint(fingerprint_version(), content_fingerprint, now=T0) is None
+        other.rollback()
+        # keyed again, the items keep the poll's keys
+        assert keys.refingerprint(fingerprint_version(), content_fingerprint, now=T0) == 0
+        assert keys.refingerprint("another", lambda _: None, now=T0) == 2  # the mark was kept
+    other.close()
 
 
 async def test_short_summaries_never_merge_different_items(

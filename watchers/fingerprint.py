@@ -9,7 +9,11 @@ items never share one.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
+from functools import cache
+from pathlib import Path
 
+from watchers.topics import normalise
 from watchers.topics.normalise import words
 
 MIN_WORDS = 20
@@ -23,3 +27,14 @@ def content_fingerprint(summary: str, tokens: list[str] | None = None) -> str | 
         return None
     digest = hashlib.sha1(" ".join(tokens[:MAX_WORDS]).encode()).hexdigest()[:24]
     return f"fp:{digest}"
+
+
+@cache
+def fingerprint_version() -> str:
+    """A digest of the code that makes a fingerprint (this module, text normalisation and
+    Python's Unicode tables): the store keys its recent items again when it changes."""
+    digest = hashlib.sha256(unicodedata.unidata_version.encode())
+    for module in (normalise, __file__):
+        path = module if isinstance(module, str) else str(module.__file__)
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]

@@ -24,6 +24,7 @@ from watchers.aggregator import is_aggregator_link
 from watchers.clock import Clock, utcnow
 from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
+from watchers.fingerprint import content_fingerprint, fingerprint_version
 from watchers.items import Item, ParsedFeed
 from watchers.poll_records import records_of
 from watchers.poll_report import PollReport
@@ -384,6 +385,10 @@ class Poller:
     async def load_stories(self) -> None:
         """Fill the story index with the items (and title vectors) of the last window."""
         now = self.clock()
+        # items a changed normalisation keyed otherwise (a store another holds: next start)
+        await self.store.run(
+            Store.refingerprint, fingerprint_version(), content_fingerprint, now=now
+        )
         since = now - self.stories.window
         last, rows = await self.store.run(Store.recent_items, since)
         vectors = await self.store.run(Store.title_vectors, since)

@@ -1,0 +1,241 @@
+"""`kurilwatch restore` and the store's locks, run as `kurilwatch ...` processes on a real store."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.lock import StoreLock
+from store import FeedState, Store
+from tests.conftest import ROOT, kurilwatch, write_config
+from tests.fakes.feed_server import FeedServer, Route, rss
+from tests.test_cli_commands import T0, _items, _without_override, record
+
+# root reads and writes any file: the commands run as root without that capability
+AS_A_USER: dict[str, Any] = {"preexec_fn": _without_override} if os.geteuid() == 0 else {}
+
+
+def _store_and_backup(folder: Path, feed: str = "http://127.0.0.1:9/a.xml") -> tuple[Path, Path]:
+    """A config whose store holds 11 items, and a backup of it taken at 10."""
+    folder.mkdir(exist_ok=True)
+    config = write_config(folder, {"a": feed})
+    with Store(folder / "kw.db") as store:
+        store.ingest(
+            FeedState(id="gone", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
+        )
+    backup = folder / "backups" / "copy.db"
+    assert kurilwatch("backup", str(backup), "--config", str(config)).returncode == 0
+    with Store(folder / "kw.db") as store:
+        store.ingest(FeedState(id="gone", url="u"), [record("new")], now=T0, alert=False)
+    return config, backup
+
+
+def _restore(config: Path, backup: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "restore", str(backup), "--config", str(config)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, **AS_A_USER,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("backup unreadable", "cannot read the backup {backup}: Permission denied"),
+        ("backup's folder closed", "cannot read the backup {backup}: Permission denied"),
+        ("backup is a folder", "{backup} is a folder, not a backup file"),
+        ("store's folder read-only", "cannot write the store {store}: its folder {folder}"),
+        ("store read-only", "cannot write the store {store}: Permission denied"),
+    ],
+)
+def test_restore_names_a_file_it_may_not_read_or_write_and_changes_nothing(
+    tmp_path: Path, case: str, said: str
+) -> None:
+    config, backup = _store_and_backup(tmp_path)
+    store = tmp_path / "kw.db"
+    (tmp_path / "kw.db.lock").touch()  # as the daemon's user left it
+    closed = {
+        "backup unreadable": (backup, 0o000),
+        "backup's folder closed": (backup.parent, 0o000),
+        "store's folder read-only": (tmp_path, 0o555),
+        "store read-only": (store, 0o444),
+    }.get(case)
+    if case == "backup is a folder":
+        backup = backup.parent
+    before = store.read_bytes()
+    mode = closed[0].stat().st_mode if closed else 0
+    if closed:
+        closed[0].chmod(closed[1])
+    try:
+        result = _restore(config, backup)
+    finally:
+        if closed:
+            closed[0].chmod(mode)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "damaged" not in result.stderr, result.stderr
+    assert said.format(backup=backup, store=store, folder=tmp_path) in result.stderr
+    assert "the store was not changed" in result.stderr
+    assert store.read_bytes() == before and _items(store) == 11
+
+
+def test_a_backup_in_a_folder_it_may_only_read_is_restored(tmp_path: Path) -> None:
+    """SQLite makes a -shm file beside a WAL database even to read it: a backup kept in a folder
+    the daemon's user may read but not write (/var/backups) was taken for a damaged one."""
+    config, backup = _store_and_backup(tmp_path)
+    logged, changed = tmp_path / "logged", tmp_path / "changed"  # a copy with a -wal file
+    for folder in (logged, changed):
+        folder.mkdir()
+    shutil.copy(backup, changed / "copy.db")
+    with sqlite3.connect(changed / "copy.db") as db:
+        db.execute("PRAGMA wal_autocheckpoint = 0")
+        db.execute("DELETE FROM items WHERE guid = '0'")
+        db.commit()
+        for name in ("copy.db", "copy.db-wal"):
+            shutil.copy(changed / name, logged / name)
+    db.close()
+    for folder in (backup.parent, logged):
+        folder.chmod(0o555)
+    try:
+        result = _restore(config, backup)
+        refused = _restore(config, logged / "copy.db")
+    finally:
+        for folder in (backup.parent, logged):
+            folder.chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert _items(tmp_path / "kw.db") == 10
+    assert sorted(p.name for p in backup.parent.iterdir()) == ["copy.db"]
+    assert refused.returncode == 2 and "damaged" not in refused.stderr, refused.stderr
+    assert f"its folder {logged} is read-only to this user" in refused.stderr
+    assert "a backup's -wal file to read them: copy both to a folder you may" in refused.stderr
+    assert _items(tmp_path / "kw.db") == 10
+
+
+def test_a_store_and_a_backup_named_with_uri_characters_are_copied_whole(tmp_path: Path) -> None:
+    """SQLite reads `file:` names as URIs: '#' began a fragment, so the backup of kw#1.db was an
+    empty database made at kw, reported as done."""
+    config = write_config(
+        tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, extra={"store": {"path": "kw#1.db"}}
+    )
+    with Store(tmp_path / "kw#1.db") as store:
+        store.ingest(
+            FeedState(id="a", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
+        )
+    backup = tmp_path / "copy ?%41#.db"
+    result = kurilwatch("backup", str(backup), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert _items(backup) == 10
+    with Store(tmp_path / "kw#1.db") as store:
+        store.ingest(FeedState(id="a", url="u"), [record("new")], now=T0, alert=False)
+    result = kurilwatch("restore", str(backup), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert _items(tmp_path / "kw#1.db") == 10
+    made = {p.name for p in tmp_path.iterdir()} - {"copy ?%41#.db-wal", "copy ?%41#.db-shm"}
+    assert made == {
+        "config.yaml", "copy ?%41#.db", "kw#1.db", "kw#1.db.lock", "kw#1.db.writers.lock",
+    }  # fmt: skip
+
+
+def test_restore_is_refused_while_a_one_shot_command_writes_and_they_while_it_restores(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Restore took only the daemon's lock: a `poll --once` or `prune` writing meanwhile had
+    its changes land on the restored store, from its reading of the store before."""
+    feed_server.set_route("/slow.xml", Route(body=rss([]), delay=60))  # the poll times out at 5 s
+    config, backup = _store_and_backup(tmp_path, feed_server.url("/slow.xml"))
+    store = tmp_path / "kw.db"
+    poll = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "poll", "--once", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        feed_server.wait_for(lambda: feed_server.in_flight("/slow.xml") == 1, timeout=30)
+        refused = kurilwatch("restore", str(backup), "--config", str(config))
+    finally:
+        _, err = poll.communicate(timeout=60)
+    assert poll.returncode == 0, err
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert (
+        "a kurilwatch poll --once or prune is writing this store; let it finish" in refused.stderr
+    )
+    assert "the store was not changed" in refused.stderr and _items(store) == 11
+    with StoreLock(store), StoreLock(store, writers=True):  # as a restore holds them
+        for command in (["prune"], ["poll", "--once"]):
+            result = kurilwatch(*command, "--config", str(config))
+            assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+            assert f"a kurilwatch restore (pid {os.getpid()}) is replacing this store" in (
+                result.stderr
+            )
+    with StoreLock(store, writers=True, exclusive=False):  # another one-shot writer
+        assert kurilwatch("prune", "--config", str(config)).returncode == 0
+    result = kurilwatch("restore", str(backup), "--config", str(config))
+    assert result.returncode == 0 and _items(store) == 10
+
+
+def _no_room() -> None:
+    """A process whose files may not grow: as on a full disk (EFBIG for ENOSPC)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+def test_restore_onto_a_full_disk_names_the_store_and_changes_nothing(tmp_path: Path) -> None:
+    """The lock file's note of the pid could not be written either: the command ended with
+    'cannot write the output', as if its output went to the full disk."""
+    config, backup = _store_and_backup(tmp_path)
+    with sqlite3.connect(backup) as db:  # read without a -shm file: the backup is elsewhere
+        db.execute("PRAGMA journal_mode = DELETE")
+    db.close()
+    before = (tmp_path / "kw.db").read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "restore", str(backup), "--config", str(config)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, preexec_fn=_no_room,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "cannot write the output" not in result.stderr
+    # SQLite says "disk I/O error" when the limit stops its -shm file, "database or disk is
+    # full" when a disk does
+    assert f"cannot restore {tmp_path / 'kw.db'} from {backup}: " in result.stderr
+    assert (tmp_path / "kw.db").read_bytes() == before and _items(tmp_path / "kw.db") == 11
+
+
+def test_a_backup_removes_the_partial_copies_killed_backups_left(tmp_path: Path) -> None:
+    """A backup killed (SIGKILL, a power cut) left its hidden partial copy, as large as the
+    store, for ever: a nightly backup killed now and then filled the backup disk."""
+    config, backup = _store_and_backup(tmp_path)
+    folder = backup.parent
+    half = b"SQLite format 3\x00" + b"half a store"
+    killed = [folder / ".next.db.4000000.partial", folder / ".2026-11-29.db.4000001.partial"]
+    for path in killed:
+        path.write_bytes(half)
+    Path(f"{killed[0]}-journal").write_bytes(b"a journal")
+    running = folder / ".next.db.4000002.partial"  # a backup still copying
+    running.write_bytes(half)
+    foreign = folder / ".video.mp4.1.partial"  # another tool's
+    foreign.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    with open(running, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = kurilwatch("backup", str(folder / "next.db"), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["copy.db", "next.db", running.name, foreign.name]
+    )
+    assert _items(folder / "next.db") == 11
+
+
+def test_prune_names_a_retention_shorter_than_a_day_as_written(tmp_path: Path) -> None:
+    """It said 'older than 0 days' for store.retention: 12h."""
+    store = {"path": "kw.db", "retention": "12h", "keys_retention": "36h"}
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, extra={"store": store})
+    result = kurilwatch("prune", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "0 items older than 12h compacted (their dedup keys kept), 0 older than 1d12h" in (
+        result.stdout
+    )
