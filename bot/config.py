@@ -37,7 +37,11 @@ class StoreConfig(Model):
     @model_validator(mode="after")
     def _keys_outlive_text(self) -> StoreConfig:
         # a prune deletes an item at the shorter of the two: its text is gone with its keys,
-        # and an item its feed still lists comes back as new, alerted again
+        # and an item its feed still lists comes back as new, alerted again. Left out, the
+        # keys are kept as long as the text (a config of `retention: 400d` alone, valid
+        # before this rule, still loads)
+        if self.keys_retention < self.retention and "keys_retention" not in self.model_fields_set:
+            object.__setattr__(self, "keys_retention", self.retention)
         if self.keys_retention < self.retention:
             raise AtKey(
                 ("keys_retention",),

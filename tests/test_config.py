@@ -77,6 +77,9 @@ def test_dedup_keys_kept_less_long_than_the_text_are_refused() -> None:
     )
     equal = parse_config(store.replace("30d", "90d") + MINIMAL, source="c.yaml")
     assert equal.store.keys_retention == equal.store.retention == timedelta(days=90)
+    # left out, the keys are kept as long as the text: a long retention alone still loads
+    alone = parse_config("store:\n  retention: 400d\n" + MINIMAL, source="c.yaml")
+    assert alone.store.keys_retention == alone.store.retention == timedelta(days=400)
 
 
 def test_format_duration_round_trips() -> None:
