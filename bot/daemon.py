@@ -290,10 +290,7 @@ class Daemon:
         if address is None:
             return None
         try:
-            atom = FeedsApp(
-                self.settings.store.path,
-                lambda: {tid: t.title for tid, t in self.settings.topics.items()},
-            )
+            atom = FeedsApp.of(lambda: self.settings)
             server = MetricsServer(
                 self.metrics, *address, feeds=lambda: len(self.settings.feeds), atom=atom
             ).start()
