@@ -4,6 +4,7 @@ sends."""
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -11,18 +12,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
+import yaml
 
 from bot.config import Config
 from bot.http.atom import ATOM
 from bot.http.feeds import FeedsApp
 from bot.metrics import Metrics, MetricsServer
 from store import FeedState, ItemRecord, Store
+from tests.conftest import TOKEN, write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+from tests.fakes.telegram_api import FakeBotAPI
 
 T0 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 A = f"{{{ATOM}}}"
+CHAT = 4343
 
 
 @dataclass
@@ -87,3 +94,35 @@ def test_behind_a_reverse_proxy_the_self_link_is_the_public_address(listener: Li
     assert self_link(fetch(f"{listener.base}/feeds/kuril.atom")[1]) == (
         f"{listener.base}/feeds/kuril.atom"
     )
+
+
+def test_a_listen_port_taken_is_named_and_mywatch_gives_no_dead_address(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    feed_server.set_feed("/a.xml", rss([FeedEntry("Kuril Islands", "https://a.example/1")]))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        config = write_config(
+            tmp_path,
+            {"feed-a": feed_server.url("/a.xml")},
+            api_base_url=bot_api.base_url,
+            extra={"metrics": {"listen": listen}},
+        )
+        daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+        line = daemon.stderr.wait_for("cannot listen")
+        assert f"metrics.listen: cannot listen on {listen}" in line  # the key, the address
+        bot_api.wait_until_polling(timeout=20)
+        bot_api.push_message(CHAT, "/watch Shikotan")
+        bot_api.wait_for_messages(CHAT, 1)
+        bot_api.push_message(CHAT, "/mywatch")
+        answer = bot_api.wait_for_messages(CHAT, 2)[1]["text"]
+        assert "Feeds are off" in answer and listen not in answer
+        settings = yaml.safe_load(config.read_text())  # a reload does not turn them on again
+        settings["metrics"]["public_url"] = "https://news.example.org"
+        config.write_text(yaml.safe_dump(settings))
+        daemon.stderr.wait_for("config reloaded")
+        bot_api.push_message(CHAT, "/mywatch")
+        assert "Feeds are off" in bot_api.wait_for_messages(CHAT, 3)[2]["text"]
+        assert daemon.stop() == 0
