@@ -170,6 +170,8 @@ class Daemon:
             scheduler.start()
             watcher = asyncio.create_task(self._watch_config(), name="config watcher")
             server = self._serve_metrics()
+            if server is None and self._ctx is not None:  # /mywatch gives no dead address
+                self._ctx.feeds_url = None
             log.info(
                 "kurilwatch running: %d feeds, %d topics, store %s",
                 len(settings.feeds),
@@ -290,15 +292,12 @@ class Daemon:
         if address is None:
             return None
         try:
-            atom = FeedsApp(
-                self.settings.store.path,
-                lambda: {tid: t.title for tid, t in self.settings.topics.items()},
-            )
+            atom = FeedsApp.of(lambda: self.settings)
             server = MetricsServer(
                 self.metrics, *address, feeds=lambda: len(self.settings.feeds), atom=atom
             ).start()
         except OSError as exc:
-            log.error("metrics: cannot listen on %s: %s", self.settings.metrics.listen, exc)
+            log.error("metrics.listen: cannot listen on %s: %s", self.settings.metrics.listen, exc)
             return None
         log.info(
             "metrics on http://%s:%d/metrics, health on /healthz, feeds on /feeds/<topic>.atom",

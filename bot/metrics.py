@@ -7,6 +7,7 @@ own and only reads numbers, so a slow scraper never touches the event loop or th
 from __future__ import annotations
 
 import contextlib
+import socket
 import sys
 import threading
 import time
@@ -135,11 +136,15 @@ class Metrics:
 # clients served at once, each on a thread of its own: a flood of connections (a scraper gone
 # wild, a scan) must not start a thread each; past it, a connection is closed at once
 MAX_CLIENTS = 32
+# seconds a client has for its whole exchange: one that trickles a byte now and then (never
+# silent for the idle timeout) must not hold a place for ever
+DEADLINE = 30.0
 
 
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     slots = threading.BoundedSemaphore(MAX_CLIENTS)  # each server is given its own
+    deadline = DEADLINE
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
@@ -152,15 +157,25 @@ class _Server(ThreadingMixIn, WSGIServer):
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
+        cut = threading.Timer(self.deadline, _hang_up, [request])
+        cut.daemon = True
+        cut.start()
         try:
             super().process_request_thread(request, client_address)
         finally:
+            cut.cancel()
             self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a client that went silent (timed out) or hung up is no bug to print a traceback for
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
+
+
+def _hang_up(request: socket.socket) -> None:
+    """End a client's exchange from another thread: its reads and writes fail at once."""
+    with contextlib.suppress(OSError):  # it has just hung up itself
+        request.shutdown(socket.SHUT_RDWR)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -182,6 +197,7 @@ class MetricsServer:
         feeds: Callable[[], int],
         atom: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]] | None = None,
         max_clients: int = MAX_CLIENTS,
+        deadline: float = DEADLINE,
     ) -> None:
         self.metrics = metrics
         self.feeds = feeds
@@ -204,6 +220,7 @@ class MetricsServer:
 
         self._server = make_server(host, port, app, _Server, handler_class=_QuietHandler)
         self._server.slots = threading.BoundedSemaphore(max_clients)
+        self._server.deadline = deadline
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="metrics", daemon=True

@@ -147,7 +147,8 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
         parts.ctx.admins = frozenset(new.telegram.admins)
         parts.ctx.tz = new.telegram.tz
         parts.ctx.max_watches = new.telegram.max_watches
-        if "metrics.listen" not in change.restart:  # a new public_url, for the same listener
+        # a new public_url, for the same listener (None: it is off, or could not listen)
+        if "metrics.listen" not in change.restart and parts.ctx.feeds_url is not None:
             parts.ctx.feeds_url = new.metrics.feeds_url
         parts.ctx.feeds = tuple((f.id, f.title or f.id) for f in new.feeds)
         parts.ctx.queries = {tid: t.query for tid, t in new.topics.items()}

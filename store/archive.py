@@ -161,6 +161,11 @@ class ArchiveVerbs:
         )
         return token
 
+    def forget_feed_token(self, chat_id: int) -> None:
+        """Revoke the chat's watch feed token (it leaked): its address serves nothing more, and
+        the next `feed_token` makes a new one."""
+        self.db.execute("DELETE FROM watch_feed_tokens WHERE chat_id = ?", [chat_id])
+
     def chat_of_feed_token(self, token: str) -> int | None:
         for row in self.db.execute(
             "SELECT chat_id FROM watch_feed_tokens WHERE token = ?", [token]

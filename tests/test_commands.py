@@ -342,6 +342,25 @@ async def test_feeds_lists_the_configured_feeds_not_every_feed_ever_polled(bot: 
     assert "<code>tass</code>" in text and "gone" not in text
 
 
+async def test_a_leaked_watch_feed_address_is_replaced_without_losing_the_watches(
+    bot: Bot,
+) -> None:
+    assert bot.ctx is not None
+    bot.ctx.feeds_url = "https://news.example.org/feeds"
+    await bot.say("/watch Shikotan")
+    first = re.search(r"/w/([\w-]+)\.atom", await bot.say("/mywatch"))[1]  # type: ignore[index]
+    answer = await bot.say("/mywatch new")
+    assert "old address no longer works" in answer
+    second = re.search(r"/w/([\w-]+)\.atom", answer)[1]  # type: ignore[index]
+    assert second != first
+    assert await bot.store.run(Store.chat_of_feed_token, first) is None  # the leaked one is dead
+    assert await bot.store.run(Store.chat_of_feed_token, second) == USER
+    assert second in await bot.say("/mywatch")  # and the new one stays
+    assert [w.query for w in await bot.store.run(Store.watches, USER)] == ["Shikotan"]
+    assert "/mywatch new" in await bot.say("/mywatch please")  # a bad argument is told so
+    assert await bot.store.run(Store.chat_of_feed_token, second) == USER
+
+
 async def test_help_lists_every_command_and_readme_documents_them(bot: Bot) -> None:
     public = await bot.say("/help")
     admin = await bot.say("/help", chat_id=ADMIN)

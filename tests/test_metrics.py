@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
+import select
 import socket
 import time
 import urllib.error
@@ -162,3 +164,35 @@ def _turned_away_then_served(url: str, port: int) -> None:
         except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
             assert time.monotonic() < deadline, "the listener never served again"
             time.sleep(0.05)
+
+
+def test_a_client_that_trickles_its_request_is_cut_off_at_the_deadline() -> None:
+    # slowloris: a byte now and then, never silent for the idle timeout, must not hold one of
+    # the listener's few places for ever
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    server = MetricsServer(
+        metrics, "127.0.0.1", 0, feeds=lambda: 0, max_clients=1, deadline=1.0
+    ).start()
+    url = f"http://127.0.0.1:{server.port}/healthz"
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as client:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            deadline = time.monotonic() + 20  # bounds the wait; the listener's own is 1 s
+            while True:
+                readable, _, _ = select.select([client], [], [], 0.2)
+                if readable:  # the listener hung up
+                    with contextlib.suppress(ConnectionError):
+                        assert client.recv(1024) == b""
+                    break
+                assert time.monotonic() < deadline, "the trickling client is served for ever"
+                client.sendall(b"a")
+        deadline = time.monotonic() + 10
+        while True:  # its place comes free
+            try:
+                assert get(url) == (200, "ok\n")
+                break
+            except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
+                assert time.monotonic() < deadline, "the listener never served again"
+                time.sleep(0.05)
+    finally:
+        server.stop()

@@ -8,13 +8,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 
 from bot.http.atom import CONTENT_TYPE, FeedInfo, build_feed, etag, not_modified
 from bot.i18n import LANGUAGES, texts
 from store import Store, Story
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 LATEST = 50  # stories in a feed
 _TOPIC = re.compile(r"^/feeds/([a-z0-9-]+)\.atom$")
@@ -24,17 +27,36 @@ StartResponse = Callable[..., Any]
 
 
 class FeedsApp:
-    """Serves the feeds; `topics` gives the configured topics' titles (they change on reload)."""
+    """Serves the feeds; `topics` gives the configured topics' titles and `public_url` the
+    config's `metrics.public_url` (both change on reload)."""
 
-    def __init__(self, store_path: str | Path, topics: Callable[[], Mapping[str, str]]) -> None:
+    def __init__(
+        self,
+        store_path: str | Path,
+        topics: Callable[[], Mapping[str, str]],
+        public_url: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.store_path = store_path
         self.topics = topics
+        self.public_url = public_url
+
+    @classmethod
+    def of(cls, settings: Callable[[], Config]) -> FeedsApp:
+        """The app of the daemon's config, followed through reloads (`settings` gives it)."""
+        return cls(
+            settings().store.path,
+            lambda: {tid: t.title for tid, t in settings().topics.items()},
+            lambda: settings().metrics.public_url,
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return _plain(start_response, "405 Method Not Allowed", "GET only\n")
-        found = self._feed(path, _base(environ), accepted(environ.get("HTTP_ACCEPT_LANGUAGE")))
+        # behind a proxy the Host header names the loopback listener (or what a stranger
+        # wrote): the self link is the address readers are given, as /mywatch gives it
+        base = (self.public_url() or "").rstrip("/") or _base(environ)
+        found = self._feed(path, base, accepted(environ.get("HTTP_ACCEPT_LANGUAGE")))
         if found is None:
             return _plain(start_response, "404 Not Found", "no such feed\n")
         info, stories = found

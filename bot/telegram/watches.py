@@ -209,10 +209,11 @@ async def watches(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def mywatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The link to the chat's own Atom feed of what its watches matched, at an unguessable
-    address (the token is the only secret; /stop forgets it)."""
+    address (the token is the only secret; `/mywatch new` replaces it, /stop forgets it)."""
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
     chat = update.effective_chat
+    args = args_of(context)
     if chat is None:
         return
     if ctx.feeds_url is None:
@@ -220,6 +221,21 @@ async def mywatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             update, tr._("Feeds are off on this bot (the operator has not set metrics.listen).")
         )
         return
+    renew = [a.lower() for a in args] == ["new"]
+    if args and not renew:
+        await reply(
+            update,
+            tr._(
+                "{value} is not something /mywatch takes. Write /mywatch for your feed's address,"
+                " or <code>/mywatch new</code> for a new one (the old one stops working).",
+                value=esc(quoted(" ".join(args))),
+            ),
+        )
+        return
+    if renew:
+        if not await may_change(update, context):
+            return
+        await ctx.store.run(Store.forget_feed_token, chat.id)
     if not await ctx.store.run(Store.watches, chat.id):
         await reply(
             update,
@@ -237,6 +253,12 @@ async def mywatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "The latest 50 stories your watches matched, as an Atom feed for your reader:\n"
             "{url}\nKeep the address to yourself: anyone with it can read the feed.",
             url=f"<code>{esc(url)}</code>",
+        )
+        + "\n"
+        + (
+            tr._("The old address no longer works.")
+            if renew
+            else tr._("If it leaks, <code>/mywatch new</code> gives you a new one.")
         ),
     )
 

@@ -1,0 +1,128 @@
+"""The HTTP listener as a client on the network meets it: the Atom feeds served from a real
+store by a real MetricsServer on 127.0.0.1, with the requests a reverse proxy or a stranger
+sends."""
+
+from __future__ import annotations
+
+import socket
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+import yaml
+
+from bot.config import Config
+from bot.http.atom import ATOM
+from bot.http.feeds import FeedsApp
+from bot.metrics import Metrics, MetricsServer
+from store import FeedState, ItemRecord, Store
+from tests.conftest import TOKEN, write_config
+from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+from tests.fakes.telegram_api import FakeBotAPI
+
+T0 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+A = f"{{{ATOM}}}"
+CHAT = 4343
+
+
+@dataclass
+class Listener:
+    base: str
+    store_path: Path
+    public_url: list[str | None]  # what the config says now (a reload changes it)
+
+
+@pytest.fixture
+def listener(tmp_path: Path) -> Iterator[Listener]:
+    path = tmp_path / "kw.db"
+    with Store(path) as store:
+        url = "https://n.example/1"
+        record = ItemRecord("g1", url, url, "Iturup drills", "s", None, ("kuril",))
+        store.ingest(FeedState(id="tass", url="u", title="TASS"), [record], now=T0, alert=False)
+    public: list[str | None] = [None]
+
+    def settings() -> Config:  # the daemon's, as a reload leaves it
+        metrics = {"listen": "127.0.0.1:0", "public_url": public[0]}
+        topic = {"title": "Kuril Islands", "query": "kuril"}
+        return Config.model_validate(
+            {"store": {"path": str(path)}, "topics": {"kuril": topic}, "metrics": metrics}
+        )
+
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    atom = FeedsApp.of(settings)
+    server = MetricsServer(metrics, "127.0.0.1", 0, feeds=lambda: 0, atom=atom).start()
+    try:
+        yield Listener(f"http://127.0.0.1:{server.port}", path, public)
+    finally:
+        server.stop()
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+def self_link(body: bytes) -> str | None:
+    for link in ET.fromstring(body).findall(f"{A}link"):
+        if link.get("rel") == "self":
+            return link.get("href")
+    return None
+
+
+def test_behind_a_reverse_proxy_the_self_link_is_the_public_address(listener: Listener) -> None:
+    # a proxy passes its own upstream Host (nginx's default); the feed must name where its
+    # readers fetch it, the address /mywatch gives, not the loopback listener
+    listener.public_url[0] = "https://news.example.org/kw/"
+    status, body, _ = fetch(f"{listener.base}/feeds/kuril.atom")
+    assert status == 200 and feedparser.parse(body).bozo == 0
+    assert self_link(body) == "https://news.example.org/kw/feeds/kuril.atom"
+    # nor can a stranger's Host header put their address in a feed a cache keeps
+    forged = fetch(f"{listener.base}/feeds/kuril.atom", {"Host": "evil.example"})[1]
+    assert self_link(forged) == "https://news.example.org/kw/feeds/kuril.atom"
+    listener.public_url[0] = None  # without one, the address the reader asked
+    assert self_link(fetch(f"{listener.base}/feeds/kuril.atom")[1]) == (
+        f"{listener.base}/feeds/kuril.atom"
+    )
+
+
+def test_a_listen_port_taken_is_named_and_mywatch_gives_no_dead_address(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    feed_server.set_feed("/a.xml", rss([FeedEntry("Kuril Islands", "https://a.example/1")]))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        config = write_config(
+            tmp_path,
+            {"feed-a": feed_server.url("/a.xml")},
+            api_base_url=bot_api.base_url,
+            extra={"metrics": {"listen": listen}},
+        )
+        daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+        line = daemon.stderr.wait_for("cannot listen")
+        assert f"metrics.listen: cannot listen on {listen}" in line  # the key, the address
+        bot_api.wait_until_polling(timeout=20)
+        bot_api.push_message(CHAT, "/watch Shikotan")
+        bot_api.wait_for_messages(CHAT, 1)
+        bot_api.push_message(CHAT, "/mywatch")
+        answer = bot_api.wait_for_messages(CHAT, 2)[1]["text"]
+        assert "Feeds are off" in answer and listen not in answer
+        settings = yaml.safe_load(config.read_text())  # a reload does not turn them on again
+        settings["metrics"]["public_url"] = "https://news.example.org"
+        config.write_text(yaml.safe_dump(settings))
+        daemon.stderr.wait_for("config reloaded")
+        bot_api.push_message(CHAT, "/mywatch")
+        assert "Feeds are off" in bot_api.wait_for_messages(CHAT, 3)[2]["text"]
+        assert daemon.stop() == 0
