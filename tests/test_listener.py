@@ -126,3 +126,20 @@ def test_a_listen_port_taken_is_named_and_mywatch_gives_no_dead_address(
         bot_api.push_message(CHAT, "/mywatch")
         assert "Feeds are off" in bot_api.wait_for_messages(CHAT, 3)[2]["text"]
         assert daemon.stop() == 0
+
+
+def test_a_feed_path_is_matched_whole_and_other_methods_are_told_what_is_allowed(
+    listener: Listener,
+) -> None:
+    status, _, _ = fetch(f"{listener.base}/feeds/kuril.atom")
+    assert status == 200
+    # `$` let a path ending in a newline pass for the feed's own
+    status, _, _ = fetch(f"{listener.base}/feeds/kuril.atom%0A")
+    assert status == 404
+    request = urllib.request.Request(f"{listener.base}/feeds/kuril.atom", method="POST", data=b"")
+    try:
+        urllib.request.urlopen(request, timeout=5)
+        raise AssertionError("a POST was served")
+    except urllib.error.HTTPError as error:
+        assert error.code == 405
+        assert error.headers["Allow"] == "GET, HEAD"

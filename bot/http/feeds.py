@@ -6,7 +6,7 @@ own texts are in the chat's language (a watch feed) or the reader's Accept-Langu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from bot.config import Config
 
 LATEST = 50  # stories in a feed
-_TOPIC = re.compile(r"^/feeds/([a-z0-9-]+)\.atom$")
-_WATCHES = re.compile(r"^/feeds/w/([A-Za-z0-9_-]{16,64})\.atom$")
+_TOPIC = re.compile(r"/feeds/([a-z0-9-]+)\.atom")
+_WATCHES = re.compile(r"/feeds/w/([A-Za-z0-9_-]{16,64})\.atom")
 
 StartResponse = Callable[..., Any]
 
@@ -52,7 +52,9 @@ class FeedsApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
-            return _plain(start_response, "405 Method Not Allowed", "GET only\n")
+            return _plain(
+                start_response, "405 Method Not Allowed", "GET only\n", [("Allow", "GET, HEAD")]
+            )
         # behind a proxy the Host header names the loopback listener (or what a stranger
         # wrote): the self link is the address readers are given, as /mywatch gives it
         base = (self.public_url() or "").rstrip("/") or _base(environ)
@@ -73,7 +75,7 @@ class FeedsApp:
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
     def _feed(self, path: str, base: str, lang: str) -> tuple[FeedInfo, list[Story]] | None:
-        topic = _TOPIC.match(path)
+        topic = _TOPIC.fullmatch(path)
         if topic:
             titles = self.topics()
             topic_id = topic.group(1)
@@ -90,7 +92,7 @@ class FeedsApp:
                 tr.lang,
             )
             return info, stories
-        watches = _WATCHES.match(path)
+        watches = _WATCHES.fullmatch(path)
         if watches:
             with Store(self.store_path) as store:
                 chat_id = store.chat_of_feed_token(watches.group(1))
@@ -136,6 +138,8 @@ def _base(environ: Mapping[str, Any]) -> str:
     return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
-def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+def _plain(
+    start_response: StartResponse, status: str, text: str, extra: Sequence[tuple[str, str]] = ()
+) -> list[bytes]:
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), *extra])
     return [text.encode()]
