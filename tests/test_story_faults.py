@@ -3,6 +3,10 @@ a model that does not load, and what stays bounded over a long run."""
 
 from __future__ import annotations
 
+import json
+
+from tests.conftest import CONFIG, kurilwatch
+from watchers.embedding import DIMENSIONS, embed_titles
 from watchers.story_places import places
 
 
@@ -11,3 +15,27 @@ def test_a_long_text_naming_an_island_again_and_again_is_read_in_one_pass() -> N
     text = "Итуруп " * 300_000
     assert places(text) == {"iturup"}
     assert places("Уруп " + text) == {"iturup", "urup"}
+
+
+def test_a_title_the_engine_cannot_take_as_it_is_gets_its_vector() -> None:
+    # a lone surrogate (valid in JSON) cannot be encoded as UTF-8; a NUL ends a C string
+    vectors = embed_titles(
+        [
+            "\ud800 Fog closes Iturup airport",
+            "\0Fog closes Iturup airport",
+            "Fog closes Iturup airport",
+        ]
+    )
+    assert vectors.shape == (3, DIMENSIONS)
+    assert float(vectors[1] @ vectors[2]) > 0.95
+
+
+def test_stories_places_a_title_with_a_lone_surrogate() -> None:
+    line = '{"id": %d, "title": "\\ud800 Fog closes Iturup airport for a day", "published": "%s"}\n'
+    stdin = line % (1, "2026-01-01T00:00:00Z") + line % (2, "2026-01-01T01:00:00Z")
+    result = kurilwatch("stories", "--config", CONFIG, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(out) for out in result.stdout.splitlines()] == [
+        {"id": 1, "story": 1},
+        {"id": 2, "story": 1},
+    ]
