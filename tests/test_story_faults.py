@@ -39,3 +39,25 @@ def test_stories_places_a_title_with_a_lone_surrogate() -> None:
         {"id": 1, "story": 1},
         {"id": 2, "story": 1},
     ]
+
+
+def test_stories_takes_a_10_mb_title_or_summary_as_the_daemon_keeps_it() -> None:
+    first = {
+        "id": 1,
+        "title": "Russia holds drills on Iturup island near Japan",
+        "summary": "The Russian military held drills on Iturup, one of the Kuril islands.",
+        "published": "2026-01-01T00:00:00Z",
+    }
+    words = "Iturup drills Russia Japan Kuril island military " * 200_000
+    stdin = "".join(
+        json.dumps(report) + "\n"
+        for report in (
+            first,
+            {**first, "id": 2, "title": words},
+            {**first, "id": 3, "summary": first["summary"] + " " + words},
+        )
+    )
+    assert len(stdin) > 19_000_000
+    result = kurilwatch("stories", "--config", CONFIG, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(out)["id"] for out in result.stdout.splitlines()] == [1, 2, 3]
