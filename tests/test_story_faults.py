@@ -21,6 +21,7 @@ from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller
 from watchers.stories import StoryIndex
 from watchers.story_places import places
+from watchers.story_replay import StoryReplay
 from watchers.story_sketch import sketch
 from watchers.topics.compile import compile_topics
 
@@ -163,3 +164,16 @@ async def test_a_model_that_fails_still_alerts_each_report(
         await poller.aclose()
         await fetcher.aclose()
         await store.close()
+
+
+def test_a_long_replay_keeps_the_vectors_of_the_window_only() -> None:
+    def embed(titles: Sequence[str]) -> Vectors:
+        return np.full((len(titles), 4), 0.5, np.float32)
+
+    replay = StoryReplay(StoryIndex(embed=embed, limit=50))
+    for n in range(2_000):
+        title = f"Report {n} of drills on Iturup island number{n} near Japan"
+        replay.place(n, title, "", T0 + timedelta(hours=n))
+    assert len(replay.index) <= 50
+    assert len(replay.index.vectors) <= 2 * 50 + 1
+    assert len(replay.index.fresh) <= 2
