@@ -16,7 +16,7 @@ from store import AsyncStore, Store
 from tests.conftest import CONFIG, kurilwatch
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from watchers.config import FeedConfig, PollConfig, TopicConfig
-from watchers.embedding import DIMENSIONS, Vectors, embed_titles
+from watchers.embedding import DIMENSIONS, MODEL_CHARS, Vectors, embed_titles
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller
 from watchers.stories import StoryIndex
@@ -177,3 +177,11 @@ def test_a_long_replay_keeps_the_vectors_of_the_window_only() -> None:
     assert len(replay.index) <= 50
     assert len(replay.index.vectors) <= 2 * 50 + 1
     assert len(replay.index.fresh) <= 2
+
+
+def test_the_model_reads_a_long_title_up_to_what_an_alert_shows() -> None:
+    lead = "Russia holds military drills on Iturup island near Japan, the ministry says. "
+    rest = "Warships, aircraft and 1,500 troops take part; Tokyo protests through diplomatic channels. "
+    title = (lead * 4 + rest * 12)[:1000]
+    whole, cut = embed_titles([title]), embed_titles([title[:MODEL_CHARS]])
+    assert float(whole[0] @ cut[0]) > 0.9999
