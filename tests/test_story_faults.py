@@ -185,3 +185,10 @@ def test_the_model_reads_a_long_title_up_to_what_an_alert_shows() -> None:
     title = (lead * 4 + rest * 12)[:1000]
     whole, cut = embed_titles([title]), embed_titles([title[:MODEL_CHARS]])
     assert float(whole[0] @ cut[0]) > 0.9999
+
+
+def test_a_model_that_fails_at_the_end_of_time_is_no_traceback() -> None:
+    index = StoryIndex(embed=Model())
+    end = datetime.max.replace(tzinfo=UTC)
+    index.add(1, 1, sketch(TASS.title, TASS.summary), end)
+    assert index.find(sketch(KYODO.title, KYODO.summary), end) is None

@@ -224,7 +224,7 @@ class StoryIndex:
         except Exception as exc:  # a model that fails must not stop the reports
             self._embed_failures += 1
             wait = min(EMBED_RETRY * 2 ** min(self._embed_failures - 1, 16), EMBED_RETRY_MAX)
-            self._embed_after = at + wait
+            self._embed_after = at + wait if at.year < 9999 else at  # no overflow
             why = f"{type(exc).__name__}: {str(exc)[:300]}"
             log.error(_MODEL_FAILED, why, wait.total_seconds())
             return False
