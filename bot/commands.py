@@ -393,6 +393,9 @@ def _published(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+MAX_STORY_LINE = 32 * 1024 * 1024  # characters: a line is read whole, newline or not
+
+
 def story_lines(source: TextIO, out: TextIO) -> int:
     """The `stories` contract: one JSON line out per JSON line in, in order; every report is
     taken as matched, and placed as the daemon places it."""
@@ -401,7 +404,11 @@ def story_lines(source: TextIO, out: TextIO) -> int:
     from watchers.text import html_to_text
 
     replay = StoryReplay()
-    for number, line in enumerate(source, start=1):
+    number = 0
+    while line := source.readline(MAX_STORY_LINE + 1):
+        number += 1
+        if len(line) > MAX_STORY_LINE:
+            return _stories_fail(f"line {number}: longer than {MAX_STORY_LINE:,} characters")
         if not line.strip():
             continue
         try:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.commands import MAX_STORY_LINE
 from store import AsyncStore, Store
 from tests.conftest import CONFIG, kurilwatch
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
@@ -192,3 +193,12 @@ def test_a_model_that_fails_at_the_end_of_time_is_no_traceback() -> None:
     end = datetime.max.replace(tzinfo=UTC)
     index.add(1, 1, sketch(TASS.title, TASS.summary), end)
     assert index.find(sketch(KYODO.title, KYODO.summary), end) is None
+
+
+def test_stories_refuses_a_line_longer_than_it_reads_naming_it() -> None:
+    report = {"id": 1, "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}
+    long = json.dumps({**report, "summary": "x" * MAX_STORY_LINE}) + "\n"
+    result = kurilwatch("stories", "--config", CONFIG, stdin=json.dumps(report) + "\n" + long)
+    assert result.returncode == 2
+    assert f"line 2: longer than {MAX_STORY_LINE:,} characters" in result.stderr
+    assert result.stdout == '{"id": 1, "story": 1}\n'
