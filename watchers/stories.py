@@ -12,6 +12,7 @@ and weights were chosen with `bench/cluster.py` (README).
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence, Set
@@ -75,7 +76,16 @@ MIN_TOKENS = 3
 # item's, so that they rank as the newest, which they are.
 HELD = 1 << 60
 
+# A model that fails (not loaded: its package or weights missing or corrupt; or raising on a
+# text) leaves each report its own story: one alert each rather than none. It is tried again
+# after this wait, doubled at each failure in a row up to the longest.
+EMBED_RETRY, EMBED_RETRY_MAX = timedelta(minutes=1), timedelta(hours=1)
+
+_MODEL_FAILED = "story clustering: the title vector model failed (%s); reports are their own \
+stories until it is tried again in %d s"
+
 Embed = Callable[[Sequence[str]], "Vectors"]
+log = logging.getLogger(__name__)
 
 
 def resemblance(
@@ -175,6 +185,8 @@ class StoryIndex:
         self.embed = embed or _embed_titles
         self._vectors: dict[str, Vectors] = {}
         self.fresh: dict[str, Vectors] = {}
+        self._embed_failures = 0
+        self._embed_after: datetime | None = None  # no model call before (it failed)
         self._entries: dict[int, Entry] = {}
         # reports of `add_text` not taken in yet (their tokens are not counted), in order
         self._waiting: list[tuple[int, int, str, str, datetime]] = []
@@ -200,11 +212,28 @@ class StoryIndex:
         self._take_in()
         self._vectors.update(known)
 
-    def _vectors_of(self, titles: Iterable[str]) -> None:
+    def _vectors_of(self, titles: Iterable[str], at: datetime) -> bool:
+        """Whether every title has its vector (made now if need be); False while the model fails."""
         missing = list(dict.fromkeys(t for t in titles if t not in self._vectors))
-        if missing:
-            for title, vector in zip(missing, self.embed(missing), strict=True):
-                self._vectors[title] = self.fresh[title] = vector
+        if not missing:
+            return True
+        if self._embed_after is not None and at < self._embed_after:
+            return False
+        try:
+            vectors = self.embed(missing)
+        except Exception as exc:  # a model that fails must not stop the reports
+            self._embed_failures += 1
+            wait = min(EMBED_RETRY * 2 ** min(self._embed_failures - 1, 16), EMBED_RETRY_MAX)
+            self._embed_after = at + wait if at.year < 9999 else at  # no overflow
+            why = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.error(_MODEL_FAILED, why, wait.total_seconds())
+            return False
+        if self._embed_failures:
+            log.info("story clustering: the title vector model works again")
+        self._embed_failures, self._embed_after = 0, None
+        for title, vector in zip(missing, vectors, strict=True):
+            self._vectors[title] = self.fresh[title] = vector
+        return True
 
     def _weight(self, script: str) -> Callable[[str], float]:
         df, total = self._df[script], len(self._entries) + IDF_PRIOR
@@ -276,9 +305,9 @@ class StoryIndex:
                 for e in entries
             ):
                 members[story] = [e for e in entries if e.script == report.script]
-        self._vectors_of(
-            chain([report.title], (e.report.title for m in members.values() for e in m))
-        )
+        titles = chain([report.title], (e.report.title for m in members.values() for e in m))
+        if not self._vectors_of(titles, at):
+            return None
         mine, weight = self._vectors[report.title], self._weight(report.script)
         threshold, floor = self.threshold, STORY_FLOOR
         if report.headline:
@@ -333,7 +362,8 @@ class StoryIndex:
         if not stories:
             return None
         titles = (m.report.title for members in stories.values() for m in members)
-        self._vectors_of(chain([report.title], titles))
+        if not self._vectors_of(chain([report.title], titles), at):
+            return None
         mine = self._vectors[report.title]
         best, best_score = None, 0.0
         for story, members in stories.items():
@@ -372,7 +402,8 @@ class StoryIndex:
         ]
         if not entries:
             return {}
-        self._vectors_of(chain([report.title], (e.title for e in entries)))
+        if not self._vectors_of(chain([report.title], (e.title for e in entries)), at):
+            return {}
         mine = self._vectors[report.title]
         stories: dict[int, list[Entry]] = {}
         for entry in entries:

@@ -106,10 +106,15 @@ def places(text: str) -> frozenset[str]:
     """The Kuril islands a text names, in any of the three languages."""
     folded = normalise(text)
     found: set[str] = set()
+    # each island's pattern is tried once: it searches the whole text, so trying it again at
+    # every hit of its form (the "уруп" in each "Итуруп") made a long text's cost quadratic
+    tried: set[str] = set()
     for _, candidates in _PLACE_AUTOMATON.iter(folded):
         for place, form in candidates:
-            if place not in found and form.search(folded):
-                found.add(place)
+            if place not in tried:
+                tried.add(place)
+                if form.search(folded):
+                    found.add(place)
     if "shikotan" not in found and _LESSER_CHAIN.search(folded):
         found.add("habomai")
     return frozenset(found)

@@ -44,6 +44,7 @@ class StoryReplay:
             by_text[fingerprint] = seen[0]
         by_url = {url: self._by_url[url]} if url and url in self._by_url else {}
         hint = self.index.find(report, published)
+        self.index.fresh.clear()  # vectors the daemon would store: kept, they grew for ever
         record = ItemRecord(
             str(item_id),
             link or None,
