@@ -198,7 +198,7 @@ def _dispatch(
     if args.command == "stories":
         from bot.commands import story_lines
 
-        return story_lines(sys.stdin, sys.stdout)
+        return story_lines(sys.stdin, sys.stdout, settings.store.keys_retention)
     if args.command in ("backtest", "export", "feedback"):
         return _archive_command(args, settings)
     if args.command == "check" and not args.online:

@@ -271,14 +271,15 @@ def _published(text: str) -> datetime | None:
 MAX_STORY_LINE = 32 * 1024 * 1024  # characters: a line is read whole, newline or not
 
 
-def story_lines(source: TextIO, out: TextIO) -> int:
+def story_lines(source: TextIO, out: TextIO, keys_retention: timedelta | None = None) -> int:
     """The `stories` contract: one JSON line out per JSON line in, in order; every report is
-    taken as matched, and placed as the daemon places it."""
+    taken as matched, and placed as the daemon places it (its URL keys kept `keys_retention`,
+    the store's)."""
     from watchers.items import MAX_SUMMARY, MAX_TITLE
     from watchers.story_replay import StoryReplay
     from watchers.text import html_to_text
 
-    replay = StoryReplay()
+    replay = StoryReplay() if keys_retention is None else StoryReplay(keys_retention=keys_retention)
     number = 0
     while line := source.readline(MAX_STORY_LINE + 1):
         number += 1

@@ -11,20 +11,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.commands import MAX_STORY_LINE
-from store import AsyncStore, Store
+from store import AsyncStore, ItemRecord, Store
+from store.items import FINGERPRINT_WINDOW as WINDOW
+from store.items import place_items
 from tests.conftest import CONFIG, kurilwatch
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.embedding import DIMENSIONS, MODEL_CHARS, Vectors, embed_titles
 from watchers.fetch import Fetcher, FetchLimits
+from watchers.fingerprint import content_fingerprint
 from watchers.poll import Poller
 from watchers.stories import StoryIndex
 from watchers.story_places import places
 from watchers.story_replay import StoryReplay
 from watchers.story_sketch import sketch
 from watchers.topics.compile import compile_topics
+from watchers.urls import canonical_url
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -202,3 +208,98 @@ def test_stories_refuses_a_line_longer_than_it_reads_naming_it() -> None:
     assert result.returncode == 2
     assert f"line 2: longer than {MAX_STORY_LINE:,} characters" in result.stderr
     assert result.stdout == '{"id": 1, "story": 1}\n'
+
+
+class PlainReplay:
+    """`StoryReplay` as it was, keeping every key and id for ever (but a URL past the store's
+    `keys_retention`, which the store forgets): what the bounded one must agree with."""
+
+    def __init__(self, index: StoryIndex, keys_retention: timedelta) -> None:
+        self.index, self.keys_retention = index, keys_retention
+        self.by_url: dict[str, tuple[int, datetime]] = {}
+        self.by_text: dict[str, tuple[int, datetime]] = {}
+        self.ids: list[object] = []
+
+    def place(self, report_id: object, title: str, summary: str, at: datetime, link: str) -> object:
+        self.ids.append(report_id)
+        item_id = len(self.ids)
+        url = canonical_url(link) if link else None
+        fingerprint = content_fingerprint(summary)
+        report = sketch(title, summary)
+        self.index.prune(at)
+        seen = self.by_text.get(fingerprint) if fingerprint else None
+        by_text = {fingerprint: seen[0]} if fingerprint and seen and at - seen[1] <= WINDOW else {}
+        known = self.by_url.get(url) if url else None
+        if known is not None and at - known[1] > self.keys_retention:
+            known = None
+            del self.by_url[url]  # type: ignore[arg-type]
+        by_url = {url: known[0]} if url and known else {}
+        hint = self.index.find(report, at)
+        record = ItemRecord(
+            str(item_id), link or None, url, title, summary, at, fingerprint=fingerprint,
+            story_hint=hint,
+        )  # fmt: skip
+        [placed] = place_items(
+            [record], first_id=item_id, by_url=by_url, by_text=by_text,
+            stories=set() if hint is None else {hint},
+        )  # fmt: skip
+        story = placed.story_id
+        if url and url not in self.by_url:
+            self.by_url[url] = (story, at)
+        if fingerprint and not by_text:
+            self.by_text[fingerprint] = (story, at)
+        self.index.add(item_id, story, report, at)
+        return self.ids[story - 1]
+
+
+def _by_first_word(titles: Sequence[str]) -> Vectors:
+    """Vectors alike for titles of one first word, apart otherwise."""
+    vectors = np.zeros((len(titles), 8), np.float32)
+    for row, title in enumerate(titles):
+        vectors[row, sum(title.split()[0].encode()) % 8] = 1.0
+    return vectors
+
+
+_SUMMARIES = [
+    " ".join(f"{word}{n}" for n in range(25)) for word in ("drills", "quake", "visit", "fishing")
+]
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 60),  # hours after the report before
+            st.sampled_from(["Drills", "Quake", "Visit", "Fog"]),
+            st.sampled_from(["", "https://tass.example/1", "https://nhk.example/2"]),
+            st.sampled_from(["", *_SUMMARIES]),
+        ),
+        max_size=40,
+    )
+)
+def test_a_replay_keeps_what_a_lookup_may_find_and_places_as_one_keeping_all(
+    reports: list[tuple[int, str, str, str]],
+) -> None:
+    retention = timedelta(days=20)
+    bounded = StoryReplay(StoryIndex(embed=_by_first_word), keys_retention=retention)
+    plain = PlainReplay(StoryIndex(embed=_by_first_word), retention)
+    at = T0
+    for n, (hours, word, link, summary) in enumerate(reports):
+        at += timedelta(hours=hours)
+        title = f"{word} on Iturup island report number {n % 3} near Japan"
+        assert bounded.place(n, title, summary, at, link) == plain.place(
+            n, title, summary, at, link
+        )
+
+
+def test_a_replay_of_months_holds_days_of_keys_and_ids() -> None:
+    replay = StoryReplay(StoryIndex(embed=_by_first_word), keys_retention=timedelta(days=30))
+    for n in range(3_000):  # one report an hour for 125 days, each its own URL and text
+        summary = " ".join(f"w{n}x{k}" for k in range(25))
+        replay.place(
+            n, f"T{n} drills on Iturup", summary, T0 + timedelta(hours=n), f"https://x.example/{n}"
+        )
+    assert len(replay._by_url) <= 30 * 24 + 1
+    assert len(replay._by_text) <= 7 * 24 + 1
+    assert len(replay._founders) <= 30 * 24 + 1
+    assert len(replay._expiry) <= 4 * (30 * 24 + 1)

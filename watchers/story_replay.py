@@ -7,8 +7,9 @@ batch of one). The report's publication time stands in for the time the daemon f
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from store import ItemRecord
 from store.items import FINGERPRINT_WINDOW, place_items
@@ -17,32 +18,46 @@ from watchers.stories import StoryIndex
 from watchers.story_sketch import sketch
 from watchers.urls import canonical_url
 
+# How long the store keeps an item's URL key (`store.keys_retention`'s default): a report with
+# that URL joins its story until then.
+URL_KEPT = timedelta(days=365)
+
 
 @dataclass
 class StoryReplay:
-    """Places reports into stories; ids are the caller's, story ids its first report's."""
+    """Places reports into stories; ids are the caller's, story ids its first report's.
+
+    What it keeps is what a lookup may still find, as the store keeps it: a URL for
+    `keys_retention`, a text for `FINGERPRINT_WINDOW`, a story's first id while the index or
+    either key may name the story. A stream of months holds days of it, not all of it."""
 
     index: StoryIndex = field(default_factory=StoryIndex)
-    _by_url: dict[str, int] = field(default_factory=dict)
+    keys_retention: timedelta = URL_KEPT
+    _by_url: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     _by_text: dict[str, tuple[int, datetime]] = field(default_factory=dict)
-    _ids: list[object] = field(default_factory=list)
+    _founders: dict[int, tuple[object, datetime]] = field(default_factory=dict)  # id, until
+    # (when, n, kind, key): what may be forgotten from then on; checked against the maps
+    _expiry: list[tuple[datetime, int, str, object]] = field(default_factory=list)
+    _placed: int = 0
+    _remembered: int = 0  # orders the expiries of one time
 
     def place(
         self, report_id: object, title: str, summary: str, published: datetime, link: str = ""
     ) -> object:
         """The id of the first report of the story this report joins (its own if none)."""
-        item_id = len(self._ids) + 1
-        self._ids.append(report_id)
+        self._placed += 1
+        item_id = self._placed
         url = canonical_url(link) if link else None
         fingerprint = content_fingerprint(summary)
         report = sketch(title, summary)
         self.index.prune(published)
-        # what the store's lookups would find: a URL at any age, a text within its window
+        self._forget(published)
+        # what the store's lookups would find: a URL for its retention, a text within its window
         seen = self._by_text.get(fingerprint) if fingerprint else None
         by_text = {}
         if fingerprint and seen and published - seen[1] <= FINGERPRINT_WINDOW:
             by_text[fingerprint] = seen[0]
-        by_url = {url: self._by_url[url]} if url and url in self._by_url else {}
+        by_url = {url: self._by_url[url][0]} if url and url in self._by_url else {}
         hint = self.index.find(report, published)
         self.index.fresh.clear()  # vectors the daemon would store: kept, they grew for ever
         record = ItemRecord(
@@ -63,9 +78,44 @@ class StoryReplay:
             stories=set() if hint is None else {hint},
         )
         story = placed.story_id
-        if url:
-            self._by_url.setdefault(url, story)
+        if story == item_id:
+            self._founders[story] = (report_id, published)
+        self._keep(story, published + self.index.window)  # the index may name it until then
+        if url and url not in self._by_url:
+            self._by_url[url] = (story, published)
+            self._remember(published + self.keys_retention, "url", url)
+            self._keep(story, published + self.keys_retention)
         if fingerprint and not by_text:
             self._by_text[fingerprint] = (story, published)
+            self._remember(published + FINGERPRINT_WINDOW, "text", fingerprint)
+            self._keep(story, published + FINGERPRINT_WINDOW)
         self.index.add(item_id, story, report, published)
-        return self._ids[story - 1]
+        return self._founders[story][0]
+
+    def _keep(self, story: int, until: datetime) -> None:
+        founder, kept = self._founders[story]
+        if until > kept:
+            self._founders[story] = (founder, until)
+            self._remember(until, "story", story)
+
+    def _remember(self, when: datetime, kind: str, key: object) -> None:
+        self._remembered += 1
+        heapq.heappush(self._expiry, (when, self._remembered, kind, key))
+
+    def _forget(self, now: datetime) -> None:
+        """Drop the keys and first ids no lookup at `now` or later can find."""
+        while self._expiry and self._expiry[0][0] < now:
+            when, _, kind, key = heapq.heappop(self._expiry)
+            if kind == "story":
+                assert isinstance(key, int)
+                if (kept := self._founders.get(key)) is not None and kept[1] == when:
+                    del self._founders[key]
+            else:
+                assert isinstance(key, str)
+                keys, ttl = (
+                    (self._by_url, self.keys_retention)
+                    if kind == "url"
+                    else (self._by_text, FINGERPRINT_WINDOW)
+                )
+                if (seen := keys.get(key)) is not None and seen[1] + ttl == when:
+                    del keys[key]
