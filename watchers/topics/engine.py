@@ -459,6 +459,8 @@ def _clauses(node: Node) -> list[list[Term]]:
         return []
     if isinstance(node, And):
         return [clause for child in node.children for clause in _clauses(child)]
+    if not anchored(node):  # an OR with a NOT or a lang:/source: side matches without a term
+        return []
     return [list(leaves(node, positive_only=True))]
 
 
