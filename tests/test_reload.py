@@ -167,3 +167,58 @@ def test_a_topic_removed_by_a_reload_can_still_be_unsubscribed_from(
     listed = say("/list")
     assert "<code>kuril</code>" in listed and "peace-treaty" not in listed
     assert daemon.stop() == 0
+
+
+async def test_a_store_locked_during_the_reload_report_still_applies_the_whole_config(
+    tmp_path: Path,
+) -> None:
+    """The admins' report of a query change writes to the store; another writer holding it
+    (a backup, `kurilwatch prune`) made the reload fail half-way: the topics changed, but the
+    delivery worker and the bot kept the old config, which "the running config stays" and
+    every later "nothing changed" hid until a restart."""
+    import sqlite3
+    from zoneinfo import ZoneInfo
+
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from bot.delivery.worker import DeliveryWorker
+    from bot.reload import delivery_settings
+    from store import AsyncStore
+    from tests.conftest import short_busy_timeout
+    from watchers.fetch import Fetcher
+    from watchers.poll import Poller
+    from watchers.topics.compile import compile_topics
+
+    config = write_config(tmp_path, {})
+    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
+    old = daemon.settings
+    store = await AsyncStore(old.store.path).open()
+    await store.run(short_busy_timeout)
+    daemon._store = store
+    daemon._poller = Poller(
+        store=store, fetcher=Fetcher(), topics=compile_topics(old.topics), settings=old.poll
+    )
+    daemon.delivery = DeliveryWorker(
+        store,
+        None,
+        settings=delivery_settings(old),
+        tz=old.telegram.tz,  # type: ignore[arg-type]
+    )
+    settings = yaml.safe_load(config.read_text())
+    settings["topics"]["kuril"]["query"] = "Habomai"
+    settings.setdefault("telegram", {})["timezone"] = "Asia/Tokyo"
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    other = sqlite3.connect(old.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        said = await daemon.reload()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert said.startswith("Reloaded: topics kuril"), said
+    assert "not compared with the old queries" in said and "locked" in said
+    assert daemon.delivery.tz == ZoneInfo("Asia/Tokyo")  # every part has the new config
+    assert [m.topic_id for m in daemon._poller.topics.match(title="Habomai")] == ["kuril"]
+    assert await daemon.reload() == "The config has not changed."
+    await daemon._poller.pool.aclose()
+    await store.close()
