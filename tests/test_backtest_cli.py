@@ -113,3 +113,17 @@ def test_a_backtest_longer_than_the_text_is_kept_says_what_it_covered(
     assert "store.retention" in result.stderr and "10 days" in result.stderr
     text = kurilwatch("backtest", "--config", str(new), "--against", str(config), "--days", "400")
     assert "kuril (changed), last 10 days: +1 gained" in text.stdout
+
+
+def test_a_backtest_against_a_config_whose_store_does_not_exist_says_so(tmp_path: Path) -> None:
+    """--against a copy of the config elsewhere (its store path relative to it) found no
+    store, made an empty one there, and reported every topic '+0 gained, -0 lost'."""
+    (tmp_path / "elsewhere").mkdir()
+    config = write_config(tmp_path / "elsewhere", {})
+    new = edited(config)
+    result = kurilwatch("backtest", "--config", str(new), "--against", str(config))
+    store = tmp_path / "elsewhere" / "kw.db"
+    assert result.returncode == 2
+    assert f"no store at {store}" in result.stderr and "--against" in result.stderr
+    assert "gained" not in result.stdout and "Traceback" not in result.stderr
+    assert not store.exists()  # nothing made

@@ -47,6 +47,14 @@ async def report_reload(
 def run_backtest(
     new: Config, against: Config, *, days: int, as_json: bool, out: TextIO = sys.stdout
 ) -> int:
+    if not against.store.path.exists():
+        # opening it would make an empty store, whose "+0 gained, -0 lost" looks like a verdict
+        print(
+            f"kurilwatch backtest: no store at {against.store.path} (store.path of --against):"
+            " nothing to re-match; give --against the running daemon's config",
+            file=sys.stderr,
+        )
+        return 2
     kept = against.store.retention
     if timedelta(days=days) > kept:
         # older items have lost their text: a backtest cannot match them, so it covers less
