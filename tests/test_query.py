@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from watchers.topics import normalise as normalise_module
@@ -75,6 +75,23 @@ def test_summary_field_counts_and_explain_names_fields_and_offsets() -> None:
         'kuril* OR "peace treaty"', title="Talks", summary="on the peace treaty and the Kurils"
     )
     assert hits == [Hit("kuril*", "summary", 28), Hit('"peace treaty"', "summary", 7)]
+
+
+JAPANESE_BEFORE = st.lists(
+    st.sampled_from(["ｶﾞ", "ﾊﾟ", "ｽ", "ガ", "の", "㌔", "Ⅻ", "四", "ｰ", "Ｎ", "\u200b", "、", " "]),
+    max_size=6,
+)
+
+
+@given(JAPANESE_BEFORE)
+@example(["ｶﾞ", "ｽ"])  # half-width ｶﾞ is one character once normalised: the offset was 2
+@example(["ﾊﾟ", "ﾊﾟ"])
+def test_a_japanese_term_inside_a_run_is_explained_where_it_is_written(before: list[str]) -> None:
+    title = "".join(before) + "北方領土の返還"
+    [hit] = explain("北方領土", title=title)
+    assert hit.offset is None or normalise_module.normalise(title[hit.offset :]).startswith(
+        "北方領土"
+    ), hit
 
 
 def test_negated_terms_are_not_reported() -> None:

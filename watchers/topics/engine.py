@@ -97,7 +97,7 @@ class Document:
         self.meta = dict(meta or {})  # lang, source: what `lang:` and `source:` test
         self.haystacks: dict[str, str] = {}
         self._cased: dict[str, list[str]] = {}
-        self._spans: dict[str, list[int]] = {}  # where each word of a field starts
+        self._spans: dict[str, list[tuple[int, int]]] = {}  # where each word of a field is
         self._words: dict[str, list[str]] = {}
         for name, text in self.texts.items():
             words = WORD.findall(normalise(text))
@@ -118,16 +118,38 @@ class Document:
 
     def offset(self, occurrence: _Occurrence) -> int | None:
         """The occurrence's character offset in the field's original text, when it maps."""
+        text = self.texts[occurrence.field]
         spans = self._spans.get(occurrence.field)
         if spans is None:  # once per field: a brief asks for the offsets of several hits
-            text = self.texts[occurrence.field]
-            spans = self._spans[occurrence.field] = [m.start() for m in WORD.finditer(text)]
+            spans = self._spans[occurrence.field] = [m.span() for m in WORD.finditer(text)]
         words = self._words[occurrence.field]
         if len(spans) != len(words):
             return None
         word_start = len(" ".join(words[: occurrence.index])) + 1 + (occurrence.index > 0)
         inner = max(0, occurrence.start - word_start)
-        return spans[occurrence.index] + (inner if inner < len(words[occurrence.index]) else 0)
+        start, end = spans[occurrence.index]
+        word = words[occurrence.index]
+        if not text.isascii() and normalise(text[start:end]) != word:
+            return None  # not the word matched: ㌔ before 北方 made one word キロ北方 of both
+        if not 0 < inner < len(word):
+            return start
+        return start + _written_length(text, start, inner)
+
+
+def _written_length(text: str, start: int, length: int) -> int:
+    """How many characters of `text` from `start` normalise to `length` characters: inside a
+    Japanese run, half-width ｶﾞ is one character (ガ) once normalised."""
+    if text.isascii():
+        return length
+    # the longest such prefix: a sound mark after the last character joins it (ﾊﾟ is パ)
+    low, high = 0, min(len(text) - start, 4 * length + 4)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(normalise(text[start : start + middle])) <= length:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 class Matcher:
