@@ -94,6 +94,26 @@ def test_a_japanese_term_inside_a_run_is_explained_where_it_is_written(before: l
     ), hit
 
 
+@pytest.mark.parametrize(
+    ("query", "title", "offset"),
+    [
+        ("北方領土", "ｶﾞｽ北方領土の返還", 3),
+        ("北方領土", "ﾊﾟﾊﾟ北方領土", 4),
+        ("北方領土", "返還\u200b北方領土", 3),
+        # soft hyphens and stress marks inside words (a site's &shy;): offsets were None
+        ("kunashir", "Ku\u00adril and Ku\u00adna\u00adshir", 11),
+        ("итуруп", "Визит на Итуру\u0301пе", 9),
+        ("итуруп", "Ви\u0301зит на Итуру\u0301пе", 10),
+        ("北方領土", "㌔北方領土", None),  # キロ北方領土 once normalised: no word as written
+    ],
+)
+def test_explain_places_a_term_where_it_is_written(
+    query: str, title: str, offset: int | None
+) -> None:
+    [hit] = explain(query, title=title)
+    assert hit.offset == offset
+
+
 def test_negated_terms_are_not_reported() -> None:
     assert explain("japan -china", title="Japan") == [Hit("japan", "title", 0)]
 

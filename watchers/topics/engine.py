@@ -16,7 +16,15 @@ from typing import Any
 import ahocorasick
 
 from watchers.topics.morph import russian_forms
-from watchers.topics.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
+from watchers.topics.normalise import (
+    WORD,
+    WRITTEN_WORD,
+    fold_marks,
+    is_cjk,
+    is_cyrillic,
+    normalise,
+    written_length,
+)
 from watchers.topics.query import (
     And,
     Field,
@@ -121,7 +129,7 @@ class Document:
         text = self.texts[occurrence.field]
         spans = self._spans.get(occurrence.field)
         if spans is None:  # once per field: a brief asks for the offsets of several hits
-            spans = self._spans[occurrence.field] = [m.span() for m in WORD.finditer(text)]
+            spans = self._spans[occurrence.field] = [m.span() for m in WRITTEN_WORD.finditer(text)]
         words = self._words[occurrence.field]
         if len(spans) != len(words):
             return None
@@ -133,23 +141,7 @@ class Document:
             return None  # not the word matched: ㌔ before 北方 made one word キロ北方 of both
         if not 0 < inner < len(word):
             return start
-        return start + _written_length(text, start, inner)
-
-
-def _written_length(text: str, start: int, length: int) -> int:
-    """How many characters of `text` from `start` normalise to `length` characters: inside a
-    Japanese run, half-width ｶﾞ is one character (ガ) once normalised."""
-    if text.isascii():
-        return length
-    # the longest such prefix: a sound mark after the last character joins it (ﾊﾟ is パ)
-    low, high = 0, min(len(text) - start, 4 * length + 4)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if len(normalise(text[start : start + middle])) <= length:
-            low = middle
-        else:
-            high = middle - 1
-    return low
+        return start + written_length(text, start, inner)
 
 
 class Matcher:
