@@ -127,3 +127,27 @@ def test_a_backtest_against_a_config_whose_store_does_not_exist_says_so(tmp_path
     assert f"no store at {store}" in result.stderr and "--against" in result.stderr
     assert "gained" not in result.stdout and "Traceback" not in result.stderr
     assert not store.exists()  # nothing made
+
+
+def test_a_backtest_over_a_retention_of_part_days_names_the_period_it_covered(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A retention of 36h covered 36 hours but said 'last 1 days' ('kept 1 days'); one of 12h
+    said 'kept 12:00:00' and 'last 1 days'."""
+    config = polled_store(tmp_path, feed_server)
+    data = yaml.safe_load(config.read_text())
+    data["store"]["retention"] = "36h"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    new = edited(config)
+    args = ("backtest", "--config", str(new), "--against", str(config), "--days", "3")
+    result = kurilwatch(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["days"] == 1.5
+    assert "kept 1d12h (store.retention)" in result.stderr and "not 3 days" in result.stderr
+    text = kurilwatch(*args)
+    assert "kuril (changed), last 1d12h: +1 gained, -1 lost, 1 unchanged" in text.stdout
+    data["store"]["retention"] = "12h"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    short = kurilwatch(*args[:-1], "1")
+    assert "kuril (changed), last 12h: +1 gained" in short.stdout
+    assert "kept 12h (store.retention)" in short.stderr and "not 1 day\n" in short.stderr

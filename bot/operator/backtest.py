@@ -56,20 +56,21 @@ def run_backtest(
         )
         return 2
     kept = against.store.retention
-    if timedelta(days=days) > kept:
+    covered = min(timedelta(days=days), kept)
+    if covered < timedelta(days=days):
         # older items have lost their text: a backtest cannot match them, so it covers less
-        shown = f"{kept.days} days" if kept.days else str(kept)
         print(
-            f"kurilwatch backtest: items' text is kept {shown} (store.retention);"
-            f" the backtest covers those, not {days} days",
+            f"kurilwatch backtest: items' text is kept {_period(kept)} (store.retention);"
+            f" the backtest covers that, not {_period(timedelta(days=days))}",
             file=sys.stderr,
         )
-        days = max(kept.days, 1)
-    since = datetime.now(UTC) - min(timedelta(days=days), kept)
+    since = datetime.now(UTC) - covered
     with Store(against.store.path) as store:
         diffs = backtest(store.past_items(since), queries(against), queries(new))
     if as_json:
-        json.dump({"days": days, "topics": [_json(d) for d in diffs]}, out, ensure_ascii=False)
+        whole = covered % timedelta(days=1) == timedelta(0)
+        shown: float = covered.days if whole else round(covered / timedelta(days=1), 3)
+        json.dump({"days": shown, "topics": [_json(d) for d in diffs]}, out, ensure_ascii=False)
         out.write("\n")
         return 0
     if not diffs:
@@ -77,7 +78,8 @@ def run_backtest(
         return 0
     for diff in diffs:
         print(
-            f"{diff.topic_id} ({diff.status}), last {days} days: +{len(diff.gained)} gained,"
+            f"{diff.topic_id} ({diff.status}), last {_period(covered)}:"
+            f" +{len(diff.gained)} gained,"
             f" -{len(diff.lost)} lost, {diff.unchanged} unchanged",
             file=out,
         )
@@ -85,6 +87,15 @@ def run_backtest(
             for change in changes:
                 print(_line(sign, change), file=out)
     return 0
+
+
+def _period(span: timedelta) -> str:
+    """30 days, 1 day; 12h or 1d12h for a span of part days (store.retention: 36h)."""
+    if span % timedelta(days=1):
+        from watchers.config import format_duration
+
+        return format_duration(span)
+    return f"{span.days} day" + ("s" if span.days != 1 else "")
 
 
 def _line(sign: str, change: StoryChange) -> str:
