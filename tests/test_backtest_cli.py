@@ -151,3 +151,21 @@ def test_a_backtest_over_a_retention_of_part_days_names_the_period_it_covered(
     short = kurilwatch(*args[:-1], "1")
     assert "kuril (changed), last 12h: +1 gained" in short.stdout
     assert "kept 12h (store.retention)" in short.stderr and "not 1 day\n" in short.stderr
+
+
+def test_a_bad_against_config_is_named_once_with_its_line(tmp_path: Path) -> None:
+    """Its path was written twice ('kurilwatch: old.yaml: old.yaml line 4: ...'), and a
+    missing one was told to 'pass --config PATH'."""
+    config = write_config(tmp_path, {})
+    new = edited(config)
+    old = tmp_path / "old.yaml"
+    old.write_text("topics:\n  k:\n    title: K\n    query: '\"kuril islands'\n")
+    bad = kurilwatch("backtest", "--config", str(new), "--against", str(old))
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.splitlines() == [
+        f"kurilwatch backtest: --against {old} line 4: topics.k.query: column 1: unclosed quote"
+        " in the query"
+    ]
+    gone = kurilwatch("backtest", "--config", str(new), "--against", str(tmp_path / "no.yaml"))
+    assert gone.returncode == 2
+    assert gone.stderr.count("no.yaml") == 1 and "pass --against PATH" in gone.stderr
