@@ -114,6 +114,28 @@ def test_explain_places_a_term_where_it_is_written(
     assert hit.offset == offset
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("(kuril OR iturup) title:iturup", [("kuril", 0), ("iturup", 14)]),
+        ("kuril* NEAR/3 islands OR kuril*", [("kuril*", 0), ("islands", 6)]),
+    ],
+)
+def test_a_term_found_twice_in_one_place_is_one_hit(
+    query: str, expected: list[tuple[str, int]]
+) -> None:
+    """Two parts of a query that match the same word named it twice in --explain."""
+    from watchers.topics.index import QueryIndex
+
+    title = "Kuril islands iturup"
+    hits = explain(query, title=title)
+    assert hits == [Hit(term, "title", offset) for term, offset in expected]
+    index = QueryIndex()  # chats' watches, configs of 200+ topics
+    index.add(query, "t", parse(query))
+    [match] = index.match({"title": title}, explain=True)
+    assert list(match.hits) == hits
+
+
 def test_negated_terms_are_not_reported() -> None:
     assert explain("japan -china", title="Japan") == [Hit("japan", "title", 0)]
 

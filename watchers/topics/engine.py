@@ -201,11 +201,14 @@ class Matcher:
         for topic_index in candidates:
             ctx = _Context(doc, found, explain)
             if self._tests[topic_index](ctx, None):
+                # a term two parts of the query found in the same place is one hit
                 hits = tuple(
-                    Hit(label, o.field, doc.offset(o))
-                    if isinstance(o, _Occurrence)
-                    else Hit(label, o, None)
-                    for label, o in ctx.hits or ()
+                    dict.fromkeys(
+                        Hit(label, o.field, doc.offset(o))
+                        if isinstance(o, _Occurrence)
+                        else Hit(label, o, None)
+                        for label, o in ctx.hits or ()
+                    )
                 )
                 matches.append(Match(self._topic_ids[topic_index], hits))
         return matches
