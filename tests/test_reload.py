@@ -222,3 +222,31 @@ async def test_a_store_locked_during_the_reload_report_still_applies_the_whole_c
     assert await daemon.reload() == "The config has not changed."
     await daemon._poller.pool.aclose()
     await store.close()
+
+
+async def test_the_reload_report_covers_the_text_kept_and_says_so(tmp_path: Path) -> None:
+    """With store.retention under the report's 7 days, items older than it (whose text the
+    daily compaction had not yet dropped) were counted, under 'the last 7 days'."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.operator.backtest import report_reload
+    from store import AsyncStore, FeedState, ItemRecord, Store
+
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    now = datetime.now(UTC)
+    state = FeedState(id="wire", url="u-wire", title="Wire", primed=True)
+    for n, age in enumerate((5, 1)):  # days ago
+        url = f"https://n.example/{n}"
+        record = ItemRecord(f"g{n}", url, url, f"Habomai ferry {n}", "", None)
+        await store.run(Store.ingest, state, [record], now=now - timedelta(days=age), alert=False)
+    told: list[dict[str, str]] = []
+
+    async def tell_admins(message: str, values: dict[str, str]) -> None:
+        told.append(values)
+
+    counts = await report_reload(
+        store, tell_admins, {"k": "Kuril"}, {"k": "Kuril OR Habomai"}, timedelta(days=3)
+    )
+    await store.close()
+    assert [(v["days"], v["counts"]) for v in told] == [("3", "k: +1 -0")]
+    assert counts == " (last 3 days: k +1 -0 =0)"

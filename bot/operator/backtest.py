@@ -32,16 +32,22 @@ async def report_reload(
     tell_admins: Callable[[str, dict[str, str]], Awaitable[None]],
     old: Mapping[str, str],
     new: Mapping[str, str],
+    retention: timedelta = RELOAD_WINDOW,
 ) -> str:
     """What the changed queries gain and lose over the recent stored items (read on the store
-    thread, matched on another); the admins hear it with "applied". The counts, for the log."""
-    since = datetime.now(UTC) - RELOAD_WINDOW
-    items = await store.run(recent_items, since)
+    thread, matched on another): the last RELOAD_WINDOW, or the `retention` of items' text if
+    shorter; the admins hear it with "applied". The counts, for the log."""
+    window = min(RELOAD_WINDOW, retention)
+    items = await store.run(recent_items, datetime.now(UTC) - window)
     diffs = await asyncio.to_thread(backtest, items, old, new)
     if not diffs:
         return ""
-    await tell_admins(*reload_notice(diffs))
-    return f" (last {RELOAD_WINDOW.days} days: " + ", ".join(d.counts() for d in diffs) + ")"
+    await tell_admins(*reload_notice(diffs, window))
+    return f" (last {_days(window)} days: " + ", ".join(d.counts() for d in diffs) + ")"
+
+
+def _days(span: timedelta) -> str:
+    return f"{span / timedelta(days=1):.3g}"
 
 
 def run_backtest(
@@ -137,4 +143,4 @@ def reload_notice(
     return N_(
         "kurilwatch: config applied. Topic queries over the last {days} days (stories"
         " gained/lost): {counts}; unchanged: {unchanged}. `kurilwatch backtest` lists them."
-    ), {"days": str(window.days), "counts": counts, "unchanged": unchanged}
+    ), {"days": _days(window), "counts": counts, "unchanged": unchanged}
