@@ -169,3 +169,30 @@ def test_a_bad_against_config_is_named_once_with_its_line(tmp_path: Path) -> Non
     gone = kurilwatch("backtest", "--config", str(new), "--against", str(tmp_path / "no.yaml"))
     assert gone.returncode == 2
     assert gone.stderr.count("no.yaml") == 1 and "pass --against PATH" in gone.stderr
+
+
+def test_a_feed_title_cannot_write_escape_sequences_to_the_operators_terminal(
+    tmp_path: Path,
+) -> None:
+    """A title with ESC sequences (a hostile feed's &#x1b;, kept by the parsers) retitled the
+    terminal and coloured what followed; a right-to-left override turned the line around."""
+    from datetime import UTC, datetime
+
+    from bot.config import load_config
+    from bot.operator.backtest import run_backtest
+    from store import FeedState, ItemRecord, Store
+
+    config = write_config(tmp_path, {})
+    title = "Sakhalin oil\x1b]0;owned\x07 \x1b[31mred \u202eline"
+    with Store(tmp_path / "kw.db") as store:
+        state = FeedState(id="wire", url="u-wire", title="Wire", primed=True)
+        record = ItemRecord("g", "https://n.example/1", None, title, "", None)
+        store.ingest(state, [record], now=datetime.now(UTC), alert=False)
+    out = io.StringIO()
+    code = run_backtest(
+        load_config(edited(config)), load_config(config), days=30, as_json=False, out=out
+    )
+    assert code == 0
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and "Sakhalin oil" in lines[1], lines  # the header, 2 for the story
+    assert not any(c in out.getvalue() for c in "\x1b\x07\u202e")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -104,13 +105,21 @@ def _period(span: timedelta) -> str:
     return f"{span.days} day" + ("s" if span.days != 1 else "")
 
 
+# what a feed's text must not send to the operator's terminal: control characters (an escape
+# sequence retitles the window or recolours what follows, a line break forges a line) and the
+# marks that turn the rest of a line around
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _line(sign: str, change: StoryChange) -> str:
     item = change.item
     why = ("matched: " if sign == "+" else "because: ") + ", ".join(change.terms)
-    return (
-        f"  {sign} {item.date:%Y-%m-%d} {item.outlet}: {item.title}\n"
-        f"      {item.link or '(no link)'}  [{why}]"
-    )
+    said, link = _printable(f"{item.outlet}: {item.title}"), _printable(item.link or "(no link)")
+    return f"  {sign} {item.date:%Y-%m-%d} {said}\n      {link}  [{why}]"
+
+
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub("\ufffd", text)
 
 
 def _json(diff: TopicDiff) -> dict[str, Any]:
