@@ -296,8 +296,9 @@ def _archive_command(args: argparse.Namespace, settings: Config) -> int:
     try:
         against = load_config(args.against)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"kurilwatch: {args.against}: {problem}", file=sys.stderr)
+        for problem in exc.problems:  # each names the file already
+            problem = problem.replace("pass --config PATH", "pass --against PATH")
+            print(f"kurilwatch backtest: --against {problem}", file=sys.stderr)
         return EXIT_USAGE
     return run_backtest(settings, against, days=args.days, as_json=args.json)
 

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import watchfiles
@@ -119,9 +120,12 @@ class Running:
     delivery: DeliveryWorker | None
     recompile: Callable[[Poller], Awaitable[None]]  # the configured topics, compiled again
     add_channels: Callable[[], Awaitable[None]] | None  # None without Telegram
-    # the reload report: backtests the old queries against the new, tells the admins and
-    # returns the counts for the summary line (None: no store to read)
-    report_queries: Callable[[Mapping[str, str], Mapping[str, str]], Awaitable[str]] | None = None
+    # the reload report: backtests the old queries against the new over the items whose text
+    # the store keeps (its retention), tells the admins and returns the counts for the summary
+    # line (None: no store to read)
+    report_queries: (
+        Callable[[Mapping[str, str], Mapping[str, str], timedelta], Awaitable[str]] | None
+    ) = None
 
 
 async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
@@ -134,14 +138,13 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
             parts.feeds.add(feed)  # polled now; a new feed's first poll primes it
     if change.feeds:
         done.append(f"feeds +{len(change.added)} -{len(change.removed)} ~{len(change.changed)}")
+    topics = None  # where the topics' line is in `done`, for the report's counts
     if parts.poller is not None:
         parts.poller.settings = new.poll
         if change.topics:
             await parts.recompile(parts.poller)
-            counts = ""
-            if parts.report_queries is not None and change.queries is not None:
-                counts = await parts.report_queries(*change.queries)
-            done.append("topics " + ", ".join(new.topics) + counts)
+            topics = len(done)
+            done.append("topics " + ", ".join(new.topics))
     if parts.ctx is not None:
         parts.ctx.topics = config_topics(new)
         parts.ctx.admins = frozenset(new.telegram.admins)
@@ -160,6 +163,15 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
         done.append("channels")
     if change.restart:
         done.append("a restart is needed for " + ", ".join(change.restart))
+    if topics is not None and parts.report_queries is not None and change.queries is not None:
+        # last, once every part has the config: the report reads the store and writes to it,
+        # and a store that fails now (locked by another writer) must not stop the rest
+        try:
+            done[topics] += await parts.report_queries(*change.queries, new.store.retention)
+        except Exception as exc:
+            log.warning("config applied, but not compared with the old queries", exc_info=True)
+            problem = f"{type(exc).__name__}: {exc}"[:300]
+            done[topics] += f" (not compared with the old queries: {problem})"
     return "; ".join(done) or "settings updated"
 
 

@@ -73,6 +73,31 @@ ITEMS = [
             {"k": "Kuril* AND Iturup"},
             [("k", "changed", [], [(6, ("needs iturup",))], 2)],
         ),
+        # a part required: named whole, not each term of it the item lacks
+        (
+            {"k": "Iturup OR Shikotan"},
+            {"k": "(Iturup OR Shikotan) Kuril*"},
+            [("k", "changed", [], [(1, ("needs kuril*",))], 3)],
+        ),
+        # a condition required: the phrase the new query still has is not the reason
+        (
+            {"k": '"fishing quota" OR Iturup'},
+            {"k": '"fishing quota" lang:en'},
+            [
+                (
+                    "k",
+                    "changed",
+                    [],
+                    [
+                        (6, ("needs lang:en",)),
+                        (3, ("iturup",)),
+                        (2, ("iturup",)),
+                        (1, ("needs lang:en",)),
+                    ],
+                    0,
+                )
+            ],
+        ),
         # same query: nothing to report
         ({"k": "Kuril*"}, {"k": "Kuril*"}, []),
         # added and removed topics

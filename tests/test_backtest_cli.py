@@ -113,3 +113,86 @@ def test_a_backtest_longer_than_the_text_is_kept_says_what_it_covered(
     assert "store.retention" in result.stderr and "10 days" in result.stderr
     text = kurilwatch("backtest", "--config", str(new), "--against", str(config), "--days", "400")
     assert "kuril (changed), last 10 days: +1 gained" in text.stdout
+
+
+def test_a_backtest_against_a_config_whose_store_does_not_exist_says_so(tmp_path: Path) -> None:
+    """--against a copy of the config elsewhere (its store path relative to it) found no
+    store, made an empty one there, and reported every topic '+0 gained, -0 lost'."""
+    (tmp_path / "elsewhere").mkdir()
+    config = write_config(tmp_path / "elsewhere", {})
+    new = edited(config)
+    result = kurilwatch("backtest", "--config", str(new), "--against", str(config))
+    store = tmp_path / "elsewhere" / "kw.db"
+    assert result.returncode == 2
+    assert f"no store at {store}" in result.stderr and "--against" in result.stderr
+    assert "gained" not in result.stdout and "Traceback" not in result.stderr
+    assert not store.exists()  # nothing made
+
+
+def test_a_backtest_over_a_retention_of_part_days_names_the_period_it_covered(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A retention of 36h covered 36 hours but said 'last 1 days' ('kept 1 days'); one of 12h
+    said 'kept 12:00:00' and 'last 1 days'."""
+    config = polled_store(tmp_path, feed_server)
+    data = yaml.safe_load(config.read_text())
+    data["store"]["retention"] = "36h"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    new = edited(config)
+    args = ("backtest", "--config", str(new), "--against", str(config), "--days", "3")
+    result = kurilwatch(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["days"] == 1.5
+    assert "kept 1d12h (store.retention)" in result.stderr and "not 3 days" in result.stderr
+    text = kurilwatch(*args)
+    assert "kuril (changed), last 1d12h: +1 gained, -1 lost, 1 unchanged" in text.stdout
+    data["store"]["retention"] = "12h"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    short = kurilwatch(*args[:-1], "1")
+    assert "kuril (changed), last 12h: +1 gained" in short.stdout
+    assert "kept 12h (store.retention)" in short.stderr and "not 1 day\n" in short.stderr
+
+
+def test_a_bad_against_config_is_named_once_with_its_line(tmp_path: Path) -> None:
+    """Its path was written twice ('kurilwatch: old.yaml: old.yaml line 4: ...'), and a
+    missing one was told to 'pass --config PATH'."""
+    config = write_config(tmp_path, {})
+    new = edited(config)
+    old = tmp_path / "old.yaml"
+    old.write_text("topics:\n  k:\n    title: K\n    query: '\"kuril islands'\n")
+    bad = kurilwatch("backtest", "--config", str(new), "--against", str(old))
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.splitlines() == [
+        f"kurilwatch backtest: --against {old} line 4: topics.k.query: column 1: unclosed quote"
+        " in the query"
+    ]
+    gone = kurilwatch("backtest", "--config", str(new), "--against", str(tmp_path / "no.yaml"))
+    assert gone.returncode == 2
+    assert gone.stderr.count("no.yaml") == 1 and "pass --against PATH" in gone.stderr
+
+
+def test_a_feed_title_cannot_write_escape_sequences_to_the_operators_terminal(
+    tmp_path: Path,
+) -> None:
+    """A title with ESC sequences (a hostile feed's &#x1b;, kept by the parsers) retitled the
+    terminal and coloured what followed; a right-to-left override turned the line around."""
+    from datetime import UTC, datetime
+
+    from bot.config import load_config
+    from bot.operator.backtest import run_backtest
+    from store import FeedState, ItemRecord, Store
+
+    config = write_config(tmp_path, {})
+    title = "Sakhalin oil\x1b]0;owned\x07 \x1b[31mred \u202eline"
+    with Store(tmp_path / "kw.db") as store:
+        state = FeedState(id="wire", url="u-wire", title="Wire", primed=True)
+        record = ItemRecord("g", "https://n.example/1", None, title, "", None)
+        store.ingest(state, [record], now=datetime.now(UTC), alert=False)
+    out = io.StringIO()
+    code = run_backtest(
+        load_config(edited(config)), load_config(config), days=30, as_json=False, out=out
+    )
+    assert code == 0
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and "Sakhalin oil" in lines[1], lines  # the header, 2 for the story
+    assert not any(c in out.getvalue() for c in "\x1b\x07\u202e")

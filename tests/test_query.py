@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from watchers.topics import normalise as normalise_module
@@ -75,6 +75,65 @@ def test_summary_field_counts_and_explain_names_fields_and_offsets() -> None:
         'kuril* OR "peace treaty"', title="Talks", summary="on the peace treaty and the Kurils"
     )
     assert hits == [Hit("kuril*", "summary", 28), Hit('"peace treaty"', "summary", 7)]
+
+
+JAPANESE_BEFORE = st.lists(
+    st.sampled_from(["ｶﾞ", "ﾊﾟ", "ｽ", "ガ", "の", "㌔", "Ⅻ", "四", "ｰ", "Ｎ", "\u200b", "、", " "]),
+    max_size=6,
+)
+
+
+@given(JAPANESE_BEFORE)
+@example(["ｶﾞ", "ｽ"])  # half-width ｶﾞ is one character once normalised: the offset was 2
+@example(["ﾊﾟ", "ﾊﾟ"])
+def test_a_japanese_term_inside_a_run_is_explained_where_it_is_written(before: list[str]) -> None:
+    title = "".join(before) + "北方領土の返還"
+    [hit] = explain("北方領土", title=title)
+    assert hit.offset is None or normalise_module.normalise(title[hit.offset :]).startswith(
+        "北方領土"
+    ), hit
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "offset"),
+    [
+        ("北方領土", "ｶﾞｽ北方領土の返還", 3),
+        ("北方領土", "ﾊﾟﾊﾟ北方領土", 4),
+        ("北方領土", "返還\u200b北方領土", 3),
+        # soft hyphens and stress marks inside words (a site's &shy;): offsets were None
+        ("kunashir", "Ku\u00adril and Ku\u00adna\u00adshir", 11),
+        ("итуруп", "Визит на Итуру\u0301пе", 9),
+        ("итуруп", "Ви\u0301зит на Итуру\u0301пе", 10),
+        ("北方領土", "㌔北方領土", None),  # キロ北方領土 once normalised: no word as written
+    ],
+)
+def test_explain_places_a_term_where_it_is_written(
+    query: str, title: str, offset: int | None
+) -> None:
+    [hit] = explain(query, title=title)
+    assert hit.offset == offset
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("(kuril OR iturup) title:iturup", [("kuril", 0), ("iturup", 14)]),
+        ("kuril* NEAR/3 islands OR kuril*", [("kuril*", 0), ("islands", 6)]),
+    ],
+)
+def test_a_term_found_twice_in_one_place_is_one_hit(
+    query: str, expected: list[tuple[str, int]]
+) -> None:
+    """Two parts of a query that match the same word named it twice in --explain."""
+    from watchers.topics.index import QueryIndex
+
+    title = "Kuril islands iturup"
+    hits = explain(query, title=title)
+    assert hits == [Hit(term, "title", offset) for term, offset in expected]
+    index = QueryIndex()  # chats' watches, configs of 200+ topics
+    index.add(query, "t", parse(query))
+    [match] = index.match({"title": title}, explain=True)
+    assert list(match.hits) == hits
 
 
 def test_negated_terms_are_not_reported() -> None:

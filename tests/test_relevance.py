@@ -10,6 +10,7 @@ from watchers.relevance import Complaint, exclusion, relevance_report
 QUERIES = {
     "kuril": 'kuril* OR matua OR "northern territories" OR iturup',
     "peace": '"peace treaty" AND (japan OR russia)',
+    "solo": "kuril*",
 }
 
 
@@ -43,6 +44,20 @@ def c(item: int, title: str, topic: str | None = "kuril", chat: int = 1) -> Comp
         (
             [c(1, "Matua club"), c(2, "Iturup weather"), c(3, "Kuril ferry late")],
             [("kuril", [1, 2, 3], "iturup", None)],  # 1 of 3 each; ties by name
+        ),
+        # a term every match of the query needs is not suggested ('NOT "peace treaty"' would
+        # leave a topic that matches nothing): the next term that explains most is
+        (
+            [
+                c(1, "Peace treaty: Japan and Iran", topic="peace"),
+                c(2, "Japan signs peace treaty with Iran", topic="peace"),
+            ],
+            [("peace", [1, 2], '"peace treaty"', "-japan")],
+        ),
+        ([c(1, "Kuril ferry"), c(2, "Kuril cafe")], [("kuril", [1, 2], "kuril*", "-kuril*")]),
+        (
+            [c(1, "Kuril ferry", topic="solo"), c(2, "Kuril cafe", topic="solo")],
+            [("solo", [1, 2], "kuril*", None)],
         ),
         # a single item is too few to suggest anything
         ([c(1, "Matua club")], [("kuril", [1], "matua", None)]),

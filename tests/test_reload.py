@@ -167,3 +167,86 @@ def test_a_topic_removed_by_a_reload_can_still_be_unsubscribed_from(
     listed = say("/list")
     assert "<code>kuril</code>" in listed and "peace-treaty" not in listed
     assert daemon.stop() == 0
+
+
+async def test_a_store_locked_during_the_reload_report_still_applies_the_whole_config(
+    tmp_path: Path,
+) -> None:
+    """The admins' report of a query change writes to the store; another writer holding it
+    (a backup, `kurilwatch prune`) made the reload fail half-way: the topics changed, but the
+    delivery worker and the bot kept the old config, which "the running config stays" and
+    every later "nothing changed" hid until a restart."""
+    import sqlite3
+    from zoneinfo import ZoneInfo
+
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from bot.delivery.worker import DeliveryWorker
+    from bot.reload import delivery_settings
+    from store import AsyncStore
+    from tests.conftest import short_busy_timeout
+    from watchers.fetch import Fetcher
+    from watchers.poll import Poller
+    from watchers.topics.compile import compile_topics
+
+    config = write_config(tmp_path, {})
+    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
+    old = daemon.settings
+    store = await AsyncStore(old.store.path).open()
+    await store.run(short_busy_timeout)
+    daemon._store = store
+    daemon._poller = Poller(
+        store=store, fetcher=Fetcher(), topics=compile_topics(old.topics), settings=old.poll
+    )
+    daemon.delivery = DeliveryWorker(
+        store,
+        None,
+        settings=delivery_settings(old),
+        tz=old.telegram.tz,  # type: ignore[arg-type]
+    )
+    settings = yaml.safe_load(config.read_text())
+    settings["topics"]["kuril"]["query"] = "Habomai"
+    settings.setdefault("telegram", {})["timezone"] = "Asia/Tokyo"
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    other = sqlite3.connect(old.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        said = await daemon.reload()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert said.startswith("Reloaded: topics kuril"), said
+    assert "not compared with the old queries" in said and "locked" in said
+    assert daemon.delivery.tz == ZoneInfo("Asia/Tokyo")  # every part has the new config
+    assert [m.topic_id for m in daemon._poller.topics.match(title="Habomai")] == ["kuril"]
+    assert await daemon.reload() == "The config has not changed."
+    await daemon._poller.pool.aclose()
+    await store.close()
+
+
+async def test_the_reload_report_covers_the_text_kept_and_says_so(tmp_path: Path) -> None:
+    """With store.retention under the report's 7 days, items older than it (whose text the
+    daily compaction had not yet dropped) were counted, under 'the last 7 days'."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.operator.backtest import report_reload
+    from store import AsyncStore, FeedState, ItemRecord, Store
+
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    now = datetime.now(UTC)
+    state = FeedState(id="wire", url="u-wire", title="Wire", primed=True)
+    for n, age in enumerate((5, 1)):  # days ago
+        url = f"https://n.example/{n}"
+        record = ItemRecord(f"g{n}", url, url, f"Habomai ferry {n}", "", None)
+        await store.run(Store.ingest, state, [record], now=now - timedelta(days=age), alert=False)
+    told: list[dict[str, str]] = []
+
+    async def tell_admins(message: str, values: dict[str, str]) -> None:
+        told.append(values)
+
+    counts = await report_reload(
+        store, tell_admins, {"k": "Kuril"}, {"k": "Kuril OR Habomai"}, timedelta(days=3)
+    )
+    await store.close()
+    assert [(v["days"], v["counts"]) for v in told] == [("3", "k: +1 -0")]
+    assert counts == " (last 3 days: k +1 -0 =0)"

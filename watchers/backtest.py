@@ -22,7 +22,7 @@ from watchers.topics.query import (
     Or,
     Phrase,
     Term,
-    leaves,
+    anchored,
     parse,
 )
 
@@ -225,16 +225,38 @@ def _lost_terms(
         present = Matcher(exclusions).match(fields)
         if present:
             return tuple(f"-{_shown(exclusions[m.topic_id])}" for m in present)
-    # a term the old query matched on that the new one no longer has
-    kept = {str(t) for t in leaves(new_tree, positive_only=True)}
+    # a term the old query matched on that the new one no longer has (as explain labels them:
+    # a phrase whole, a lang: or source: condition)
+    kept = {str(t) for t in _labelled(new_tree)}
     old_terms = _matched_terms(old_matcher, topic_id, item)
     dropped = tuple(t for t in old_terms if t not in kept)
     if dropped:
         return dropped
-    # a term the new query has that the item lacks
-    terms = {str(t): t for t in leaves(new_tree, positive_only=True)}
-    present_terms = {m.topic_id for m in Matcher(terms).match(fields)} if terms else set()
-    return tuple(f"needs {t}" for t in terms if t not in present_terms) or ("no longer matches",)
+    # a part the new query requires that the item lacks
+    parts = new_tree.children if isinstance(new_tree, And) else (new_tree,)
+    return tuple(f"needs {_shown(p)}" for p in parts if _lacks(p, fields)) or ("no longer matches",)
+
+
+def _labelled(node: Node) -> list[Node]:
+    """The positive terms, phrases and conditions of a tree, as explain names its hits."""
+    if isinstance(node, Term | Phrase | Meta):
+        return [node]
+    if isinstance(node, And | Or):
+        return [n for child in node.children for n in _labelled(child)]
+    if isinstance(node, Field):
+        return _labelled(node.child)
+    if isinstance(node, Near):
+        return [*_labelled(node.left), *_labelled(node.right)]
+    return []
+
+
+def _lacks(part: Node, fields: Document) -> bool:
+    """Whether the item fails a part of a query ANDed with the others."""
+    if isinstance(part, Meta):
+        return not part.holds(fields.meta)
+    if not anchored(part):  # a NOT, or an OR with one: the exclusions are named before
+        return False
+    return not Matcher({"part": part}).match(fields)
 
 
 def _negations(node: Node) -> list[Not]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from watchers.topics.engine import Document, Matcher
-from watchers.topics.query import parse
+from watchers.topics.query import And, Field, Near, Node, Or, Phrase, Term, parse
 
 UNMATCHED = ""  # the group of items no topic matches any longer
 
@@ -96,9 +96,28 @@ def relevance_report(
         counts = Counter(term for f in items for term in f.terms)
         ranked = tuple(sorted(counts.items(), key=lambda tc: (-tc[1], tc[0])))
         suggestion = None
-        if ranked and topic != UNMATCHED:
-            term, n = ranked[0]
-            if n >= at_least and n > most * len(items):
-                suggestion = exclusion(term)
+        if topic != UNMATCHED:
+            needed = _needed(parse(queries[topic]))
+            for term, n in ranked:
+                if n < at_least or n <= most * len(items):
+                    break
+                if term not in needed:  # excluding it, the topic would match nothing at all
+                    suggestion = exclusion(term)
+                    break
         reports.append(TopicReport(topic, tuple(items), ranked, suggestion))
     return reports
+
+
+def _needed(node: Node) -> set[str]:
+    """The terms and phrases (as explain names them) that every match of `node` has."""
+    if isinstance(node, Term | Phrase):
+        return {str(node)}
+    if isinstance(node, Field):
+        return _needed(node.child)
+    if isinstance(node, Near):
+        return _needed(node.left) | _needed(node.right)
+    if isinstance(node, And):
+        return set().union(*map(_needed, node.children))
+    if isinstance(node, Or):
+        return set.intersection(*map(_needed, node.children))
+    return set()  # NOT, lang:, source:

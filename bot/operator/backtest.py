@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -32,36 +33,51 @@ async def report_reload(
     tell_admins: Callable[[str, dict[str, str]], Awaitable[None]],
     old: Mapping[str, str],
     new: Mapping[str, str],
+    retention: timedelta = RELOAD_WINDOW,
 ) -> str:
     """What the changed queries gain and lose over the recent stored items (read on the store
-    thread, matched on another); the admins hear it with "applied". The counts, for the log."""
-    since = datetime.now(UTC) - RELOAD_WINDOW
-    items = await store.run(recent_items, since)
+    thread, matched on another): the last RELOAD_WINDOW, or the `retention` of items' text if
+    shorter; the admins hear it with "applied". The counts, for the log."""
+    window = min(RELOAD_WINDOW, retention)
+    items = await store.run(recent_items, datetime.now(UTC) - window)
     diffs = await asyncio.to_thread(backtest, items, old, new)
     if not diffs:
         return ""
-    await tell_admins(*reload_notice(diffs))
-    return f" (last {RELOAD_WINDOW.days} days: " + ", ".join(d.counts() for d in diffs) + ")"
+    await tell_admins(*reload_notice(diffs, window))
+    return f" (last {_days(window)} days: " + ", ".join(d.counts() for d in diffs) + ")"
+
+
+def _days(span: timedelta) -> str:
+    return f"{span / timedelta(days=1):.3g}"
 
 
 def run_backtest(
     new: Config, against: Config, *, days: int, as_json: bool, out: TextIO = sys.stdout
 ) -> int:
-    kept = against.store.retention
-    if timedelta(days=days) > kept:
-        # older items have lost their text: a backtest cannot match them, so it covers less
-        shown = f"{kept.days} days" if kept.days else str(kept)
+    if not against.store.path.exists():
+        # opening it would make an empty store, whose "+0 gained, -0 lost" looks like a verdict
         print(
-            f"kurilwatch backtest: items' text is kept {shown} (store.retention);"
-            f" the backtest covers those, not {days} days",
+            f"kurilwatch backtest: no store at {against.store.path} (store.path of --against):"
+            " nothing to re-match; give --against the running daemon's config",
             file=sys.stderr,
         )
-        days = max(kept.days, 1)
-    since = datetime.now(UTC) - min(timedelta(days=days), kept)
+        return 2
+    kept = against.store.retention
+    covered = min(timedelta(days=days), kept)
+    if covered < timedelta(days=days):
+        # older items have lost their text: a backtest cannot match them, so it covers less
+        print(
+            f"kurilwatch backtest: items' text is kept {_period(kept)} (store.retention);"
+            f" the backtest covers that, not {_period(timedelta(days=days))}",
+            file=sys.stderr,
+        )
+    since = datetime.now(UTC) - covered
     with Store(against.store.path) as store:
         diffs = backtest(store.past_items(since), queries(against), queries(new))
     if as_json:
-        json.dump({"days": days, "topics": [_json(d) for d in diffs]}, out, ensure_ascii=False)
+        whole = covered % timedelta(days=1) == timedelta(0)
+        shown: float = covered.days if whole else round(covered / timedelta(days=1), 3)
+        json.dump({"days": shown, "topics": [_json(d) for d in diffs]}, out, ensure_ascii=False)
         out.write("\n")
         return 0
     if not diffs:
@@ -69,7 +85,8 @@ def run_backtest(
         return 0
     for diff in diffs:
         print(
-            f"{diff.topic_id} ({diff.status}), last {days} days: +{len(diff.gained)} gained,"
+            f"{diff.topic_id} ({diff.status}), last {_period(covered)}:"
+            f" +{len(diff.gained)} gained,"
             f" -{len(diff.lost)} lost, {diff.unchanged} unchanged",
             file=out,
         )
@@ -79,13 +96,30 @@ def run_backtest(
     return 0
 
 
+def _period(span: timedelta) -> str:
+    """30 days, 1 day; 12h or 1d12h for a span of part days (store.retention: 36h)."""
+    if span % timedelta(days=1):
+        from watchers.config import format_duration
+
+        return format_duration(span)
+    return f"{span.days} day" + ("s" if span.days != 1 else "")
+
+
+# what a feed's text must not send to the operator's terminal: control characters (an escape
+# sequence retitles the window or recolours what follows, a line break forges a line) and the
+# marks that turn the rest of a line around
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _line(sign: str, change: StoryChange) -> str:
     item = change.item
     why = ("matched: " if sign == "+" else "because: ") + ", ".join(change.terms)
-    return (
-        f"  {sign} {item.date:%Y-%m-%d} {item.outlet}: {item.title}\n"
-        f"      {item.link or '(no link)'}  [{why}]"
-    )
+    said, link = _printable(f"{item.outlet}: {item.title}"), _printable(item.link or "(no link)")
+    return f"  {sign} {item.date:%Y-%m-%d} {said}\n      {link}  [{why}]"
+
+
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub("\ufffd", text)
 
 
 def _json(diff: TopicDiff) -> dict[str, Any]:
@@ -118,4 +152,4 @@ def reload_notice(
     return N_(
         "kurilwatch: config applied. Topic queries over the last {days} days (stories"
         " gained/lost): {counts}; unchanged: {unchanged}. `kurilwatch backtest` lists them."
-    ), {"days": str(window.days), "counts": counts, "unchanged": unchanged}
+    ), {"days": _days(window), "counts": counts, "unchanged": unchanged}

@@ -16,7 +16,15 @@ from typing import Any
 import ahocorasick
 
 from watchers.topics.morph import russian_forms
-from watchers.topics.normalise import WORD, fold_marks, is_cjk, is_cyrillic, normalise
+from watchers.topics.normalise import (
+    WORD,
+    WRITTEN_WORD,
+    fold_marks,
+    is_cjk,
+    is_cyrillic,
+    normalise,
+    written_length,
+)
 from watchers.topics.query import (
     And,
     Field,
@@ -97,7 +105,7 @@ class Document:
         self.meta = dict(meta or {})  # lang, source: what `lang:` and `source:` test
         self.haystacks: dict[str, str] = {}
         self._cased: dict[str, list[str]] = {}
-        self._spans: dict[str, list[int]] = {}  # where each word of a field starts
+        self._spans: dict[str, list[tuple[int, int]]] = {}  # where each word of a field is
         self._words: dict[str, list[str]] = {}
         for name, text in self.texts.items():
             words = WORD.findall(normalise(text))
@@ -118,16 +126,22 @@ class Document:
 
     def offset(self, occurrence: _Occurrence) -> int | None:
         """The occurrence's character offset in the field's original text, when it maps."""
+        text = self.texts[occurrence.field]
         spans = self._spans.get(occurrence.field)
         if spans is None:  # once per field: a brief asks for the offsets of several hits
-            text = self.texts[occurrence.field]
-            spans = self._spans[occurrence.field] = [m.start() for m in WORD.finditer(text)]
+            spans = self._spans[occurrence.field] = [m.span() for m in WRITTEN_WORD.finditer(text)]
         words = self._words[occurrence.field]
         if len(spans) != len(words):
             return None
         word_start = len(" ".join(words[: occurrence.index])) + 1 + (occurrence.index > 0)
         inner = max(0, occurrence.start - word_start)
-        return spans[occurrence.index] + (inner if inner < len(words[occurrence.index]) else 0)
+        start, end = spans[occurrence.index]
+        word = words[occurrence.index]
+        if not text.isascii() and normalise(text[start:end]) != word:
+            return None  # not the word matched: ㌔ before 北方 made one word キロ北方 of both
+        if not 0 < inner < len(word):
+            return start
+        return start + written_length(text, start, inner)
 
 
 class Matcher:
@@ -187,11 +201,14 @@ class Matcher:
         for topic_index in candidates:
             ctx = _Context(doc, found, explain)
             if self._tests[topic_index](ctx, None):
+                # a term two parts of the query found in the same place is one hit
                 hits = tuple(
-                    Hit(label, o.field, doc.offset(o))
-                    if isinstance(o, _Occurrence)
-                    else Hit(label, o, None)
-                    for label, o in ctx.hits or ()
+                    dict.fromkeys(
+                        Hit(label, o.field, doc.offset(o))
+                        if isinstance(o, _Occurrence)
+                        else Hit(label, o, None)
+                        for label, o in ctx.hits or ()
+                    )
                 )
                 matches.append(Match(self._topic_ids[topic_index], hits))
         return matches
@@ -459,6 +476,8 @@ def _clauses(node: Node) -> list[list[Term]]:
         return []
     if isinstance(node, And):
         return [clause for child in node.children for clause in _clauses(child)]
+    if not anchored(node):  # an OR with a NOT or a lang:/source: side matches without a term
+        return []
     return [list(leaves(node, positive_only=True))]
 
 

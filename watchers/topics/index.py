@@ -333,11 +333,14 @@ class QueryIndex:
                 stored.test = self._compiler.test(parse(stored.text))
             ctx = _Context(doc, found, explain)
             if stored.test(ctx, None):
+                # a term two parts of the query found in the same place is one hit
                 made = tuple(
-                    Hit(label, o.field, doc.offset(o))
-                    if isinstance(o, _Occurrence)
-                    else Hit(label, o, None)  # a lang: or source: condition: o is its field
-                    for label, o in ctx.hits or ()
+                    dict.fromkeys(
+                        Hit(label, o.field, doc.offset(o))
+                        if isinstance(o, _Occurrence)
+                        else Hit(label, o, None)  # a lang: or source: condition: o is its field
+                        for label, o in ctx.hits or ()
+                    )
                 )
                 hits.extend((n, owner, made) for owner, n in stored.owners)
         hits.sort(key=lambda h: h[0])

@@ -40,6 +40,13 @@ if unicodedata.unidata_version != _UNICODE:  # pragma: no cover - another Python
     _CJK_WORD_RANGES = _word_ranges(_CJK_RANGES)
 # a run of Japanese/Chinese letters is a word of its own, apart from Latin, Cyrillic or digits
 WORD = re.compile(f"[^\\W{_CJK_RANGES}]+|[{_CJK_WORD_RANGES}]+")
+# a word as written: the marks and invisible characters normalising removes from inside a word
+# are part of it (Ку\u00adрилы, Итуру\u0301п), so its words are those of the normalised text
+_REMOVED = "\u00ad\u200b-\u200d\u2060\ufeff\u0300-\u036f"
+WRITTEN_WORD = re.compile(
+    f"[^\\W{_CJK_RANGES}](?:[^\\W{_CJK_RANGES}]|[{_REMOVED}])*"
+    f"|[{_CJK_WORD_RANGES}](?:[{_CJK_WORD_RANGES}]|[{_REMOVED}])*"
+)
 _ACCENTS = re.compile("[\u0300-\u036f]")
 # invisible inside a word: a soft hyphen (a site's &shy;), zero-width spaces and joiners, a
 # word joiner, a byte order mark; NFKC keeps them, and each would split the word in two
@@ -82,3 +89,21 @@ def is_cjk(text: str) -> bool:
 
 def is_cyrillic(text: str) -> bool:
     return not text.isascii() and _CYRILLIC.search(text) is not None
+
+
+def written_length(text: str, start: int, length: int) -> int:
+    """How many characters of `text` from `start` normalise to `length` characters: inside a
+    Japanese run, half-width ｶﾞ is one character (ガ) once normalised."""
+    if text.isascii():
+        return length
+    # the longest such prefix: a sound mark after the last character joins it (ﾊﾟ is パ)
+    low, high = 0, min(len(text) - start, 4 * length + 4)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(normalise(text[start : start + middle])) <= length:
+            low = middle
+        else:
+            high = middle - 1
+    while start + low < len(text) and not normalise(text[start + low]):
+        low += 1  # a zero-width space or soft hyphen before the word: not where it starts
+    return low
