@@ -698,10 +698,13 @@ async def test_lang_while_an_alert_waits_for_a_free_send_sends_the_report_the_ch
             record = ItemRecord(feed, url, url, title, "", T0, topics=("kuril",), lang=lang)
             state = FeedState(id=feed, url=f"u-{feed}", title=feed.upper(), primed=True)
             await store.run(Store.ingest, state, [record], now=T0, alert=True)
-        bot_api.latency = 0.5
-        dispatching = asyncio.create_task(worker.send_due())  # CHAT's send takes the only slot
-        await bot_api.wait_for_async(lambda: bot_api.calls_of("sendMessage"), 10, "a send")
-        await store.run(Store.set_news_langs, CHAT + 1, ["ru"])  # /lang ru meanwhile
+        bot_api.hold_answers()  # CHAT's send takes the only slot until the /lang is stored
+        dispatching = asyncio.create_task(worker.send_due())
+        try:
+            await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, 10, "a send in flight")
+            await store.run(Store.set_news_langs, CHAT + 1, ["ru"])  # /lang ru meanwhile
+        finally:
+            bot_api.release_answers()
         await dispatching
         await worker.drain()
         [sent] = bot_api.sent_messages(CHAT + 1)

@@ -35,6 +35,7 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_MESSAGE_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_LONG_POLL_SECONDS = 30.0
+HOLD_LIMIT = 30.0  # seconds a held answer waits for `release_answers` at most
 
 ALLOWED_HTML_TAGS = frozenset(
     {
@@ -756,6 +757,8 @@ class FakeBotAPI:
         self._random_failures: list[tuple[str, float, _ApiError, random.Random]] = []
         self._attempted: set[tuple[str, int, str]] = set()
         self.latency = 0.0  # seconds every chat-bound call takes, like a real network
+        self._answering = threading.Event()  # cleared by `hold_answers`
+        self._answering.set()
         self.in_flight = 0
         self.max_in_flight = 0  # the most chat-bound calls served at once
         self._stalls: list[list[Any]] = []  # [method, seconds, times left]
@@ -985,6 +988,15 @@ class FakeBotAPI:
         with self._cond:
             self._first_attempt_wait = seconds
 
+    def hold_answers(self) -> None:
+        """Chat-bound calls are carried out but not answered until `release_answers` (or
+        `HOLD_LIMIT`): a send the test holds in flight for as long as it needs, not for a
+        latency a busy machine may outlast."""
+        self._answering.clear()
+
+    def release_answers(self) -> None:
+        self._answering.set()
+
     def stall_next(self, method: str, seconds: float, *, times: int = 1) -> None:
         """Hold the next ``times`` calls of ``method`` for ``seconds`` before serving them, so
         that a client with a shorter timeout gives up (the call is still carried out)."""
@@ -1161,11 +1173,13 @@ class FakeBotAPI:
         with self._cond:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._cond.notify_all()  # a test may wait for a call to arrive (`hold_answers`)
         try:
             time.sleep(self._stall(method))
             yield
         finally:
             time.sleep(self.latency)
+            self._answering.wait(HOLD_LIMIT)
             with self._cond:
                 self.in_flight -= 1
 
