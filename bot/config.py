@@ -39,9 +39,12 @@ class StoreConfig(Model):
         # a prune deletes an item at the shorter of the two: its text is gone with its keys,
         # and an item its feed still lists comes back as new, alerted again. Left out, the
         # keys are kept as long as the text (a config of `retention: 400d` alone, valid
-        # before this rule, still loads)
+        # before this rule, still loads); the text left out goes with the keys, as a prune
+        # deleted it before the rule (`keys_retention: 30d` alone still loads too)
         if self.keys_retention < self.retention and "keys_retention" not in self.model_fields_set:
             object.__setattr__(self, "keys_retention", self.retention)
+        if self.keys_retention < self.retention and "retention" not in self.model_fields_set:
+            object.__setattr__(self, "retention", self.keys_retention)
         if self.keys_retention < self.retention:
             raise AtKey(
                 ("keys_retention",),

@@ -62,7 +62,13 @@ class StoreLock:
     def acquire(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except PermissionError:
+                if self._exclusive or not self.path.exists():
+                    raise
+                # made by another user (a restore run with sudo): a shared flock needs no write
+                fd = os.open(self.path, os.O_RDONLY)
         except OSError as exc:  # a file where the store's folder should be, a read-only disk
             raise CannotLock(self.path, exc) from None
         try:

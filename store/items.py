@@ -198,13 +198,14 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         if row is not None and row["version"] == version:
             return 0
         since = (now - FINGERPRINT_WINDOW).timestamp()
+        # a row at a time: a week of feeds' summaries is hundreds of MB, the keys changed few
         changed = [
             (new, item_id)
             for item_id, summary, old in self.db.execute(
                 "SELECT id, summary, fingerprint FROM items WHERE fetched_at >= ?"
                 " AND summary != ''",  # a compacted item keeps the key it had
                 [since],
-            ).fetchall()
+            )
             if (new := fingerprint(summary)) != old
         ]
         (waits,) = self.db.execute("PRAGMA busy_timeout").fetchone()

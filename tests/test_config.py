@@ -80,6 +80,10 @@ def test_dedup_keys_kept_less_long_than_the_text_are_refused() -> None:
     # left out, the keys are kept as long as the text: a long retention alone still loads
     alone = parse_config("store:\n  retention: 400d\n" + MINIMAL, source="c.yaml")
     assert alone.store.keys_retention == alone.store.retention == timedelta(days=400)
+    # and a short keys_retention alone, valid before, still loads: the text goes with the
+    # keys, as a prune did before the rule (it deleted the items at the shorter)
+    short = parse_config("store:\n  keys_retention: 30d\n" + MINIMAL, source="c.yaml")
+    assert short.store.keys_retention == short.store.retention == timedelta(days=30)
 
 
 def test_format_duration_round_trips() -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from store import AsyncStore, FeedState, ItemRecord, SearchError, Store, migrati
 from store.items import INDEX_EVERY
 from store.records import OutboxState
 from tests.conftest import ROOT
+from watchers.fingerprint import content_fingerprint
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -588,3 +590,23 @@ def test_a_claimed_alert_is_the_row_as_it_is_with_the_tries_before_this_one(stor
     claimed = store.claim_delivery(read.id, now=T0 + timedelta(minutes=6))
     assert claimed is not None and claimed.item.guid == "r1" and claimed.attempts == 0
     assert store.claim_delivery(read.id, now=T0 + timedelta(minutes=6)) is None  # once
+
+
+def test_keying_the_fingerprint_window_again_reads_it_a_row_at_a_time(store: Store) -> None:
+    # after an upgrade a start keys every item of the last 7 days again (matched or not, with
+    # summaries of up to 20,000 characters): a week of a few hundred feeds is hundreds of MB of
+    # text, which must not be held at once beside the daemon
+    feed = FeedState(id="a", url="u")
+    items = [
+        replace(record(f"g{n}"), summary=" ".join(f"w{n}x{k}" for k in range(2_500))[:20_000])
+        for n in range(300)
+    ]
+    store.ingest(feed, items, now=T0, alert=False)
+    tracemalloc.start()
+    try:
+        keyed = store.refingerprint("another", content_fingerprint, now=T0 + timedelta(hours=1))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert keyed == 300  # the records were stored without keys
+    assert peak < 2_000_000  # the text read is 6 MB

@@ -239,3 +239,26 @@ def test_prune_names_a_retention_shorter_than_a_day_as_written(tmp_path: Path) -
     assert "0 items older than 12h compacted (their dedup keys kept), 0 older than 1d12h" in (
         result.stdout
     )
+
+
+def test_a_writers_lock_file_another_user_made_still_lets_poll_once_and_prune_run(
+    tmp_path: Path,
+) -> None:
+    """`<store>.writers.lock` is made by whoever writes first (a restore run with sudo): a
+    lock file this user may only read held the one-shot writers off, though a shared lock
+    needs no write."""
+    config, _ = _store_and_backup(tmp_path)
+    lock = Path(f"{tmp_path / 'kw.db'}.writers.lock")
+    lock.touch()
+    lock.chmod(0o444)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "prune", "--config", str(config)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, **AS_A_USER,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with StoreLock(tmp_path / "kw.db", writers=True):  # and it is a lock for a restore still
+        refused = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "prune", "--config", str(config)],
+            capture_output=True, text=True, cwd=ROOT, timeout=60, **AS_A_USER,
+        )  # fmt: skip
+    assert refused.returncode == 2 and "a kurilwatch restore" in refused.stderr, refused.stderr
