@@ -425,3 +425,21 @@ def test_any_bytes_parse_without_raising(content: bytes) -> None:
     assert looks_like_json_feed(content, None) == opens_object
     if not opens_object:
         assert parsed.error is not None and parsed.items == ()
+
+
+def test_control_characters_and_direction_overrides_do_not_reach_an_items_text() -> None:
+    """A JSON Feed carries any character: an escape sequence in a title reached the
+    console-mode operator's terminal (retitling it, colouring what followed), and a
+    right-to-left override turned the rest of an alert's line around."""
+    [item] = parse(
+        one_item_feed(
+            id="1",
+            url="https://n.example/1",
+            title="Iturup\x1b]0;owned\x07 fog \x1b[31mred \u202eenil",
+            content_text="Fog\x00 closes\x1b[2J the airport.\nAgain\x9b tomorrow.",
+        )
+    ).items
+    for text in (item.title, item.summary):
+        assert not any(c in text for c in "\x00\x07\x1b\x9b\u202e"), repr(text)
+    assert item.title == "Iturup]0;owned fog [31mred enil"
+    assert item.summary == "Fog closes[2J the airport.\nAgain tomorrow."

@@ -125,10 +125,17 @@ def test_fast_and_careful_html_paths_agree(pieces: list[str]) -> None:
 
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e]")
 
 
-@given(st.text(alphabet=st.sampled_from(list("ab \t\r\n\f\v\u00a0\u200b\u2028\x00é")), max_size=40))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab \t\r\n\f\v\u00a0\u200b\u2028\x00\x1b\x9b\u202eé")),
+        max_size=40,
+    )
+)
 def test_tidy_collapses_spaces_as_the_plain_regex_does(text: str) -> None:
-    """`tidy` skips the regex on lines that have nothing to collapse: same text out."""
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    """`tidy` skips the regexes on lines that have nothing to collapse or drop: same text out
+    (control characters and direction overrides dropped, spaces collapsed)."""
+    lines = [_SPACES.sub(" ", _CONTROLS.sub("", line)).strip() for line in text.split("\n")]
     assert tidy(text) == re.sub(r"\n\s*\n+", "\n\n", "\n".join(lines)).strip()

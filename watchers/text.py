@@ -35,6 +35,10 @@ _BLOCK_TAGS = frozenset(
 )
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "object", "svg"})
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+# what no reader of a feed's text wants and a terminal obeys: control characters (an escape
+# sequence that retitles the console-mode operator's window or recolours what follows) and the
+# overrides that turn the rest of a line around in an alert
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e]")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
 
@@ -116,10 +120,12 @@ def _collapse(line: str) -> str:
     # would replace each of its spaces by itself; tabs, NBSP and the like are not printable
     if "  " not in line and line.isprintable():
         return line.strip()
-    return _SPACES.sub(" ", line).strip()
+    return _SPACES.sub(" ", _CONTROLS.sub("", line)).strip()
 
 
 def one_line(text: str) -> str:
+    if not text.isprintable():
+        text = _CONTROLS.sub("", text)
     return " ".join(text.split())
 
 
