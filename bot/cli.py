@@ -6,15 +6,13 @@ from __future__ import annotations
 import argparse
 import errno
 import gc
-import json
 import logging
-import math
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING
 
 # Parse workers are spawned processes, and spawning imports the main module (this one) in each:
 # what the commands need is imported inside them, so that a worker only loads the parse stage.
@@ -194,6 +192,8 @@ def _dispatch(
     pool: ParsePool | None,
 ) -> int:
     if args.command == "match":
+        from bot.operator.json_lines import match_lines
+
         return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
     if args.command == "stories":
         from bot.commands import story_lines
@@ -324,78 +324,6 @@ def summary(settings: Config) -> str:
     return "\n".join(lines)
 
 
-def _fail(message: str) -> int:
-    print(f"kurilwatch match: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def match_lines(settings: Config, source: TextIO, out: TextIO, *, explain: bool = False) -> int:
-    """The `match` contract: one JSON line out per JSON line in, in order."""
-    from watchers.language import item_language
-    from watchers.topics.compile import compile_topics
-    from watchers.topics.engine import Document
-
-    topics = compile_topics(settings.topics)
-    for number, line in enumerate(source, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json_value(line)
-        except ValueError as exc:
-            return _fail(f"line {number}: {exc}")
-        if not isinstance(obj, dict):
-            return _fail(f"line {number}: expected a JSON object with at least id and title")
-        problem = _check_fields(obj)
-        if problem:
-            return _fail(f"line {number}: {problem}")
-        fields = {
-            name: _text(obj[name], cap) for name, cap in MATCHED_CHARS.items() if obj.get(name)
-        }
-        # `lang:` and `source:` test the line's `lang` (else its text's script) and `source`
-        meta = {
-            "lang": item_language(
-                fields.get("title", ""), fields.get("summary", ""), obj.get("lang")
-            ),
-            "source": obj.get("source"),
-        }
-        matches = topics.matcher.match(Document(fields, meta), explain=explain)
-        result: dict[str, Any] = {"id": obj["id"], "topics": [m.topic_id for m in matches]}
-        if explain:
-            result["explain"] = {
-                m.topic_id: [{"term": h.term, "field": h.field, "offset": h.offset} for h in m.hits]
-                for m in matches
-            }
-        out.write(json_line(result) + "\n")
-        out.flush()
-    return 0
-
-
-# each field is matched up to the length the daemon keeps of an item: NFKC can make a text 18x
-# longer, so a 9 MB field would otherwise take over a gigabyte to normalise
-MATCHED_CHARS = {"title": 1000, "summary": 20_000, "content": 20_000}
-
-
-def _text(value: str, cap: int) -> str:
-    from watchers.text import html_to_text
-
-    if "<" in value or "&" in value:
-        value = html_to_text(value[: cap * 4])  # markup takes room; the text is cut after
-    return value[:cap]
-
-
-def json_value(line: str) -> Any:
-    """The JSON value of an input line of `match` or `stories`; a ValueError that says what is
-    wrong (not JSON, nested too deeply, NaN, 1e999, an integer of thousands of digits)."""
-    try:
-        return json.loads(line, parse_constant=_no_constant, parse_float=_finite)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-    except RecursionError:
-        raise ValueError("not valid JSON here (nested too deeply)") from None
-    except ValueError as exc:
-        raise ValueError(f"not valid JSON here ({exc})") from None
-
-
 def _days(text: str) -> int:
     """A --days argument: a whole number of days, 1 to 3650 (ten years)."""
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 3650:
@@ -406,39 +334,6 @@ def _days(text: str) -> int:
 def _usage(message: str) -> int:
     print(message, file=sys.stderr)
     return EXIT_USAGE
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is too large a number")
-    return value
-
-
-def json_line(result: dict[str, Any]) -> str:
-    """One JSON line; an id with a lone surrogate (valid in JSON, not in UTF-8) is written with
-    \\u escapes, so the caller gets back the id it sent, as valid JSON."""
-    line = json.dumps(result, ensure_ascii=False)
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(result)
-    return line
-
-
-def _check_fields(obj: dict[str, Any]) -> str | None:
-    if "id" not in obj:
-        return "missing key 'id'"
-    if not isinstance(obj.get("title"), str):
-        return "missing key 'title'" if "title" not in obj else "'title' must be a string"
-    for name in ("summary", "content", "link", "lang", "source"):
-        if obj.get(name) is not None and not isinstance(obj[name], str):
-            return f"'{name}' must be a string"
-    return None
 
 
 ONE_SHOT = frozenset(

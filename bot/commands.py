@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.cli import EXIT_USAGE, json_line, json_value
+from bot.cli import EXIT_USAGE
 from bot.config import Config
+from bot.operator.json_lines import json_line, json_value
 from store import AsyncStore, Stats, Store
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller
