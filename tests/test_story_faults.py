@@ -293,13 +293,13 @@ def test_a_replay_keeps_what_a_lookup_may_find_and_places_as_one_keeping_all(
 
 
 def test_a_replay_of_months_holds_days_of_keys_and_ids() -> None:
-    replay = StoryReplay(StoryIndex(embed=_by_first_word), keys_retention=timedelta(days=30))
-    for n in range(3_000):  # one report an hour for 125 days, each its own URL and text
+    replay = StoryReplay(StoryIndex(embed=_by_first_word), keys_retention=timedelta(days=10))
+    for n in range(1_200):  # one report an hour for 50 days, each its own URL and text
         summary = " ".join(f"w{n}x{k}" for k in range(25))
         replay.place(
             n, f"T{n} drills on Iturup", summary, T0 + timedelta(hours=n), f"https://x.example/{n}"
         )
-    assert len(replay._by_url) <= 30 * 24 + 1
+    assert len(replay._by_url) <= 10 * 24 + 1
     assert len(replay._by_text) <= 7 * 24 + 1
-    assert len(replay._founders) <= 30 * 24 + 1
-    assert len(replay._expiry) <= 4 * (30 * 24 + 1)
+    assert len(replay._founders) <= 10 * 24 + 1
+    assert len(replay._expiry) <= 4 * (10 * 24 + 1)
