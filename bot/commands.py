@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.cli import EXIT_USAGE
 from bot.config import Config
-from bot.operator.json_lines import json_line, json_value
+from bot.operator.json_lines import BadLine, cut_text, json_line, json_objects
 from store import AsyncStore, Stats, Store
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller
@@ -269,52 +269,36 @@ def _published(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-MAX_STORY_LINE = 32 * 1024 * 1024  # characters: a line is read whole, newline or not
-
-
 def story_lines(source: TextIO, out: TextIO, keys_retention: timedelta | None = None) -> int:
     """The `stories` contract: one JSON line out per JSON line in, in order; every report is
     taken as matched, and placed as the daemon places it (its URL keys kept `keys_retention`,
     the store's)."""
     from watchers.items import MAX_SUMMARY, MAX_TITLE
     from watchers.story_replay import StoryReplay
-    from watchers.text import html_to_text
 
     replay = StoryReplay() if keys_retention is None else StoryReplay(keys_retention=keys_retention)
-    number = 0
-    while line := source.readline(MAX_STORY_LINE + 1):
-        number += 1
-        if len(line) > MAX_STORY_LINE:
-            return _stories_fail(f"line {number}: longer than {MAX_STORY_LINE:,} characters")
-        if not line.strip():
-            continue
-        try:
-            obj = json_value(line)
-        except ValueError as exc:
-            return _stories_fail(f"line {number}: {exc}")
-        if not isinstance(obj, dict):
-            return _stories_fail(
-                f"line {number}: expected a JSON object with id, title and published"
-            )
-        problem = _report_problem(obj)
-        if problem:
-            return _stories_fail(f"line {number}: {problem}")
-        published = _published(obj["published"])
-        if published is None:
-            return _stories_fail(
-                f"line {number}: 'published' is not an ISO 8601 time: {obj['published']!r}"
-            )
-        # cut as the daemon keeps an item's (markup takes room: the text is cut after): the
-        # model reads a text whole, about 0.4 ms a character, so a 10 MB title took an hour
-        title, summary = (
-            (html_to_text(text[: cap * 4]) if "<" in text or "&" in text else text)[:cap]
-            for text, cap in ((obj["title"], MAX_TITLE), (obj.get("summary") or "", MAX_SUMMARY))
-        )
-        story = replay.place(obj["id"], title, summary, published, obj.get("link") or "")
-        try:
-            out.write(json_line({"id": obj["id"], "story": story}) + "\n")
-        except BrokenPipeError:  # `| head`: the reader has all it wants
-            return 0
+    lines = json_objects(source, "id, title and published")
+    try:
+        for number, obj in lines:
+            problem = _report_problem(obj)
+            if problem:
+                return _stories_fail(f"line {number}: {problem}")
+            published = _published(obj["published"])
+            if published is None:
+                return _stories_fail(
+                    f"line {number}: 'published' is not an ISO 8601 time: {obj['published']!r}"
+                )
+            # cut as the daemon keeps an item's: the model reads a text whole, about 0.4 ms a
+            # character, so a 10 MB title took an hour
+            title = cut_text(obj["title"], MAX_TITLE)
+            summary = cut_text(obj.get("summary") or "", MAX_SUMMARY)
+            story = replay.place(obj["id"], title, summary, published, obj.get("link") or "")
+            try:
+                out.write(json_line({"id": obj["id"], "story": story}) + "\n")
+            except BrokenPipeError:  # `| head`: the reader has all it wants
+                return 0
+    except BadLine as exc:
+        return _stories_fail(str(exc))
     out.flush()
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from pathlib import Path
@@ -287,3 +288,19 @@ def test_trends_help_says_it_writes_a_png_a_csv_or_both(capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):
         main(["trend", "--help"])
     assert "give one or both" in capsys.readouterr().out
+
+
+def test_match_refuses_a_line_longer_than_it_reads_naming_it() -> None:
+    """`match` read a line whole, newline or not: an input without newlines was held in memory
+    whatever its size. It reads what `stories` reads, and names the line."""
+    from bot.config import load_config
+    from bot.operator.json_lines import MAX_LINE, match_lines
+
+    short = json.dumps({"id": 1, "title": "Kuril Islands talks"}) + "\n"
+    long = json.dumps({"id": 2, "title": "x" * MAX_LINE}) + "\n"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = match_lines(load_config(CONFIG), io.StringIO(short + long + short), out)
+    assert code == 2
+    assert err.getvalue() == f"kurilwatch match: line 2: longer than {MAX_LINE:,} characters\n"
+    assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == [1]

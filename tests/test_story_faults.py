@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import MAX_STORY_LINE
+from bot.operator.json_lines import MAX_LINE as MAX_STORY_LINE
 from store import AsyncStore, ItemRecord, Store
 from store.items import FINGERPRINT_WINDOW as WINDOW
 from store.items import place_items

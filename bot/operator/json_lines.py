@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.cli import EXIT_USAGE
 
 if TYPE_CHECKING:
     from bot.config import Config
+    from watchers.topics.compile import Topics
 
 
 def _fail(message: str) -> int:
@@ -21,43 +23,68 @@ def _fail(message: str) -> int:
 
 def match_lines(settings: Config, source: TextIO, out: TextIO, *, explain: bool = False) -> int:
     """The `match` contract: one JSON line out per JSON line in, in order."""
-    from watchers.language import item_language
     from watchers.topics.compile import compile_topics
-    from watchers.topics.engine import Document
 
     topics = compile_topics(settings.topics)
-    for number, line in enumerate(source, start=1):
+    try:
+        for number, obj in json_objects(source, "at least id and title"):
+            problem = _check_fields(obj)
+            if problem:
+                return _fail(f"line {number}: {problem}")
+            out.write(json_line(_matched(topics, obj, explain=explain)) + "\n")
+            out.flush()
+    except BadLine as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def _matched(topics: Topics, obj: dict[str, Any], *, explain: bool) -> dict[str, Any]:
+    """The answer to one line of `match`."""
+    from watchers.language import item_language
+    from watchers.topics.engine import Document
+
+    fields = {
+        name: cut_text(obj[name], cap) for name, cap in MATCHED_CHARS.items() if obj.get(name)
+    }
+    # `lang:` and `source:` test the line's `lang` (else its text's script) and `source`
+    meta = {
+        "lang": item_language(fields.get("title", ""), fields.get("summary", ""), obj.get("lang")),
+        "source": obj.get("source"),
+    }
+    matches = topics.matcher.match(Document(fields, meta), explain=explain)
+    result: dict[str, Any] = {"id": obj["id"], "topics": [m.topic_id for m in matches]}
+    if explain:
+        result["explain"] = {
+            m.topic_id: [{"term": h.term, "field": h.field, "offset": h.offset} for h in m.hits]
+            for m in matches
+        }
+    return result
+
+
+MAX_LINE = 32 * 1024 * 1024  # characters: a line is read whole, newline or not
+
+
+class BadLine(ValueError):
+    """An input line that is not what the command reads, named by its number."""
+
+
+def json_objects(source: TextIO, expected: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of the input's lines, with their numbers (blank lines skipped); a
+    `BadLine` at the first line that is too long, not JSON, or not an object (of `expected`)."""
+    number = 0
+    while line := source.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            raise BadLine(f"line {number}: longer than {MAX_LINE:,} characters")
         if not line.strip():
             continue
         try:
             obj = json_value(line)
         except ValueError as exc:
-            return _fail(f"line {number}: {exc}")
+            raise BadLine(f"line {number}: {exc}") from None
         if not isinstance(obj, dict):
-            return _fail(f"line {number}: expected a JSON object with at least id and title")
-        problem = _check_fields(obj)
-        if problem:
-            return _fail(f"line {number}: {problem}")
-        fields = {
-            name: _text(obj[name], cap) for name, cap in MATCHED_CHARS.items() if obj.get(name)
-        }
-        # `lang:` and `source:` test the line's `lang` (else its text's script) and `source`
-        meta = {
-            "lang": item_language(
-                fields.get("title", ""), fields.get("summary", ""), obj.get("lang")
-            ),
-            "source": obj.get("source"),
-        }
-        matches = topics.matcher.match(Document(fields, meta), explain=explain)
-        result: dict[str, Any] = {"id": obj["id"], "topics": [m.topic_id for m in matches]}
-        if explain:
-            result["explain"] = {
-                m.topic_id: [{"term": h.term, "field": h.field, "offset": h.offset} for h in m.hits]
-                for m in matches
-            }
-        out.write(json_line(result) + "\n")
-        out.flush()
-    return 0
+            raise BadLine(f"line {number}: expected a JSON object with {expected}")
+        yield number, obj
 
 
 # each field is matched up to the length the daemon keeps of an item: NFKC can make a text 18x
@@ -65,7 +92,9 @@ def match_lines(settings: Config, source: TextIO, out: TextIO, *, explain: bool 
 MATCHED_CHARS = {"title": 1000, "summary": 20_000, "content": 20_000}
 
 
-def _text(value: str, cap: int) -> str:
+def cut_text(value: str, cap: int) -> str:
+    """A field's text as the daemon keeps an item's: markup takes room, so the text is cut
+    after it is read out of the markup."""
     from watchers.text import html_to_text
 
     if "<" in value or "&" in value:
