@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bot.cli import EXIT_USAGE
 from bot.config import Config
 from bot.operator.json_lines import BadLine, cut_text, json_line, json_objects
-from store import AsyncStore, Stats, Store
+from store import AsyncStore, FeedState, Stats, Store
+from store.base import file_in_the_way, no_store
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.poll import Poller
 from watchers.poll_report import PollReport
@@ -48,9 +49,17 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
 
     from bot.delivery.render import ago  # with babel's catalogues: not for `poll --once`
 
-    with Store(settings.store.path) as store:
-        states = {s.id: s for s in store.feed_states()}
-        items = {f.id: store.count_items(f.id) for f in settings.feeds}
+    states: dict[str, FeedState] = {}
+    items: dict[str, int] = {}
+    absent = no_store(settings.store.path)
+    if absent:  # the feeds as configured, every one new, and no empty store made
+        print(f"kurilwatch feeds: {absent}", file=sys.stderr)
+        if file_in_the_way(settings.store.path):
+            return EXIT_USAGE
+    else:
+        with Store(settings.store.path) as store:
+            states = {s.id: s for s in store.feed_states()}
+            items = {f.id: store.count_items(f.id) for f in settings.feeds}
     now = datetime.now(UTC)
     table = Table("feed", "health", "last success", "errors", "next poll", "items", "last error")
     table.box = None
@@ -100,6 +109,10 @@ def stats_lines(figures: Stats, now: datetime, tr: Texts | None = None) -> list[
 
 
 def stats(settings: Config, out: TextIO = sys.stdout) -> int:
+    absent = no_store(settings.store.path)
+    if absent:
+        print(f"kurilwatch stats: {absent}", file=sys.stderr)
+        return EXIT_USAGE
     now = datetime.now(UTC)
     with Store(settings.store.path) as store:
         figures = store.stats(now=now)
@@ -325,6 +338,17 @@ def trend(
         return EXIT_USAGE
     if png is None and csv is None:
         print("kurilwatch trend: give --png PATH, --csv PATH or both", file=sys.stderr)
+        return EXIT_USAGE
+    for target in (csv, png):
+        if target is not None and not target.parent.is_dir():  # named before the store is read
+            print(
+                f"kurilwatch trend: cannot write {target}: no folder {target.parent}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    absent = no_store(settings.store.path)
+    if absent:
+        print(f"kurilwatch trend: {absent}", file=sys.stderr)
         return EXIT_USAGE
     tz = settings.telegram.tz
     now = datetime.now(UTC)

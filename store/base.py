@@ -1,5 +1,5 @@
 """What every part of the store shares: the database and a one-row query; why a store that
-may be read cannot be opened."""
+may be read cannot be opened, or is not there to read."""
 
 from __future__ import annotations
 
@@ -33,3 +33,32 @@ def read_only_folder(path: str | Path) -> str | None:
         " -shm files beside it even to read it: run as the user the daemon runs as, or copy the"
         " store to a folder you may write"
     )
+
+
+def no_store(path: str | Path) -> str | None:
+    """Why a command that only reads the store has nothing to read: opening a path where no
+    store is would create an empty one there (a mistyped `store.path`), whose zeros read as a
+    verdict."""
+    try:
+        if str(path) == ":memory:" or Path(path).exists():
+            return None
+    except OSError:  # a name too long for the file system: opening it will say so
+        return None
+    blocked = file_in_the_way(path)
+    if blocked is not None:
+        return (
+            f"no store at {path} (store.path), nor can one be made there:"
+            f" {blocked} is a file, not a folder"
+        )
+    return (
+        f"no store at {path} (store.path): nothing has been polled into it; check the path,"
+        " or let `kurilwatch run` or `kurilwatch poll --once` make it"
+    )
+
+
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The file standing where a folder of the store's path should be, if one does."""
+    for folder in Path(path).parents:
+        if folder.exists():
+            return None if folder.is_dir() else folder
+    return None

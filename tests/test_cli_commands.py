@@ -246,6 +246,7 @@ def _run_into(stdout: int, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("command", ["check", "export"])
 def test_output_to_a_closed_pipe_ends_quietly(tmp_path: Path, command: str) -> None:
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    Store(tmp_path / "kw.db").close()
     read, write = os.pipe()
     os.close(read)  # `kurilwatch ... | head` once head has what it wanted
     try:
@@ -263,6 +264,7 @@ def test_output_to_a_full_disk_is_named(tmp_path: Path) -> None:
         result = _run_into(full.fileno(), "check", "--config", str(config))
     assert result.returncode == 2
     assert result.stderr == "kurilwatch check: cannot write the output: No space left on device\n"
+    Store(tmp_path / "kw.db").close()
     trend = kurilwatch("trend", "--topic", "kuril", "--csv", "/dev/full", "--config", str(config))
     assert trend.returncode == 2
     assert "cannot write /dev/full: No space left on device" in trend.stderr
@@ -424,3 +426,33 @@ def test_a_store_in_a_folder_it_cannot_write_is_named_with_what_to_do(tmp_path: 
         assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "kw.db"]
     finally:
         folder.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["stats"], 2),
+        (["export"], 2),
+        (["feedback"], 2),
+        (["trend", "--topic", "kuril", "--csv", "k.csv"], 2),
+        (["feeds"], 0),  # the configured feeds, every one new
+    ],
+    ids=lambda a: a[0] if isinstance(a, list) else str(a),
+)
+def test_a_reading_command_at_a_mistyped_store_path_says_so_and_makes_nothing(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    code: int,
+) -> None:
+    from bot.cli import main
+
+    config = write_config(
+        tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, extra={"store": {"path": "typo/kw.db"}}
+    )
+    monkeypatch.chdir(tmp_path)  # trend's k.csv
+    assert main([*args, "--config", str(config)]) == code
+    err = capsys.readouterr().err
+    assert f"no store at {tmp_path / 'typo' / 'kw.db'} (store.path)" in err, err
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "k.csv").exists()

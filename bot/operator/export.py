@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from bot.config import Config
 from store import Store, Story
+from store.base import no_store
 from watchers.config import parse_duration
 
 COLUMNS = (
@@ -83,6 +84,10 @@ def run_export(
         start = datetime.now(UTC) - parse_duration(since)
     except ValueError as exc:
         print(f"kurilwatch export: --since {since!r}: {exc}", file=sys.stderr)
+        return 2
+    absent = no_store(settings.store.path)
+    if absent:
+        print(f"kurilwatch export: {absent}", file=sys.stderr)
         return 2
     with Store(settings.store.path) as store:
         stories = store.stories([topic] if topic else None, since=start)

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from bot.i18n import EN, Texts
 from store import AsyncStore, FeedbackRow, Store
+from store.base import no_store
 from watchers.relevance import Complaint, TopicReport, relevance_report
 
 
@@ -81,6 +82,10 @@ def run_feedback(
     store_path: str | Path, queries: Mapping[str, str], days: int, out: TextIO = sys.stdout
 ) -> int:
     """`kurilwatch feedback [--days N]`."""
+    absent = no_store(store_path)
+    if absent:
+        print(f"kurilwatch feedback: {absent}", file=sys.stderr)
+        return 2
     since = datetime.now(UTC) - timedelta(days=days)
     with Store(store_path) as store:
         rows = store.feedback_rows(since)
