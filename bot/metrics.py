@@ -178,6 +178,29 @@ def _hang_up(request: socket.socket) -> None:
         request.shutdown(socket.SHUT_RDWR)
 
 
+def _headers_only(
+    app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+) -> Iterable[bytes]:
+    """A HEAD answered as its GET would be, without the body (wsgiref sends what an app
+    returns whatever the method), its length given as the GET's."""
+    held: list[Any] = []
+    as_get = {**environ, "REQUEST_METHOD": "GET"}  # prometheus_client refuses a HEAD
+    body = app(as_get, lambda status, headers, exc_info=None: held.extend((status, headers)))
+    try:
+        length = sum(len(block) for block in body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    status, headers = held
+    if not any(name.lower() == "content-length" for name, _ in headers):
+        headers = [*headers, ("Content-Length", str(length))]
+    start_response(status, headers)
+    return []
+
+
 class _QuietHandler(WSGIRequestHandler):
     timeout = 10  # seconds a client may stay silent: an idle one must not hold a thread for ever
 
@@ -204,6 +227,18 @@ class MetricsServer:
         metrics_app = make_wsgi_app(metrics.registry)
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            method = environ.get("REQUEST_METHOD", "GET")
+            if method not in ("GET", "HEAD"):
+                start_response(
+                    "405 Method Not Allowed",
+                    [("Content-Type", "text/plain"), ("Allow", "GET, HEAD")],
+                )
+                return [b"GET only\n"]
+            if method == "HEAD":
+                return _headers_only(routes, environ, start_response)
+            return routes(environ, start_response)
+
+        def routes(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             if environ.get("PATH_INFO") == "/healthz":
                 ok, why = metrics.health(self.feeds())
                 start_response(

@@ -143,3 +143,34 @@ def test_a_feed_path_is_matched_whole_and_other_methods_are_told_what_is_allowed
     except urllib.error.HTTPError as error:
         assert error.code == 405
         assert error.headers["Allow"] == "GET, HEAD"
+
+
+def _raw(base: str, request: bytes) -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(request)
+        answer = b""
+        while chunk := client.recv(65536):  # the listener closes after its answer
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/metrics", "/feeds/kuril.atom", "/nothing"])
+def test_a_head_gets_the_headers_of_its_get_and_no_body(listener: Listener, path: str) -> None:
+    got = _raw(listener.base, f"GET {path} HTTP/1.0\r\n\r\n".encode())
+    head, _, body = _raw(listener.base, f"HEAD {path} HTTP/1.0\r\n\r\n".encode()).partition(
+        b"\r\n\r\n"
+    )
+    assert body == b""  # a keep-alive client would read it as the next answer
+    length = next(
+        line.split(b":")[1].strip()
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    assert got.split(b"\r\n")[0] == head.split(b"\r\n")[0]  # the same status
+    assert int(length) == len(got.partition(b"\r\n\r\n")[2])
+
+
+def test_a_post_to_health_or_metrics_is_told_what_is_allowed(listener: Listener) -> None:
+    answer = _raw(listener.base, b"POST /healthz HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.0 405") and b"Allow: GET, HEAD" in answer
