@@ -228,3 +228,19 @@ def test_backtest_agrees_with_matching_each_item_plainly(
     assert {c.story_id for c in diff.gained} == after - before
     assert {c.story_id for c in diff.lost} == before - after
     assert diff.unchanged == len(before & after)
+
+
+def test_a_changed_story_is_dated_in_the_configured_time_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.operator.backtest import _line
+    from watchers.backtest import StoryChange
+
+    late = PastItem(
+        id=1, story_id=1, feed_id="f", outlet="NHK", title="Shikotan ferry", summary="",
+        link=None, published_at=datetime(2026, 11, 29, 20, 0, tzinfo=UTC),
+        fetched_at=datetime(2026, 11, 29, 20, 5, tzinfo=UTC),
+    )  # fmt: skip
+    change = StoryChange(1, late, ("shikotan",))
+    assert " 2026-11-30 NHK: Shikotan ferry" in _line("+", change, ZoneInfo("Asia/Tokyo"))
+    assert " 2026-11-29 NHK: Shikotan ferry" in _line("+", change, ZoneInfo("Europe/Moscow"))

@@ -8,7 +8,7 @@ import json
 import re
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
 from bot.config import Config
@@ -92,7 +92,7 @@ def run_backtest(
         )
         for sign, changes in (("+", diff.gained), ("-", diff.lost)):
             for change in changes:
-                print(_line(sign, change), file=out)
+                print(_line(sign, change, new.telegram.tz), file=out)
     return 0
 
 
@@ -111,11 +111,12 @@ def _period(span: timedelta) -> str:
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def _line(sign: str, change: StoryChange) -> str:
+def _line(sign: str, change: StoryChange, tz: tzinfo) -> str:
+    """A story gained or lost, dated in `telegram.timezone` as the chats see it."""
     item = change.item
     why = ("matched: " if sign == "+" else "because: ") + ", ".join(change.terms)
     said, link = _printable(f"{item.outlet}: {item.title}"), _printable(item.link or "(no link)")
-    return f"  {sign} {item.date:%Y-%m-%d} {said}\n      {link}  [{why}]"
+    return f"  {sign} {item.date.astimezone(tz):%Y-%m-%d} {said}\n      {link}  [{why}]"
 
 
 def _printable(text: str) -> str:
