@@ -25,7 +25,7 @@ from watchers.stories import (
     StoryIndex,
     resemblance,
 )
-from watchers.story_facts import dates, magnitudes, numbers
+from watchers.story_facts import dates, lead_days, magnitudes, numbers
 from watchers.story_replay import StoryReplay
 from watchers.story_sketch import Sketch, conflict, crossing_conflict, follows, sketch
 from watchers.story_stages import stages_apart
@@ -408,6 +408,39 @@ def test_two_reports_naming_days_none_in_common_are_two_events() -> None:
     again = sketch("Казань снова худшая по самоизоляции", "Итоги 4 мая и прогноз на 5 мая.")
     assert not conflict(on_4th, again)
     assert not conflict(on_4th, sketch("Казань худшая по самоизоляции", "Жители не сидят дома."))
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("北海道電力は5日、ロシア水力大手と覚書を交わした。", {5}),
+        ("経済産業相は6日の閣議後記者会見で述べた。", {6}),
+        ("ユジノサハリンスクで3日夜、", {3}),
+        ("最高気温が2日連続で史上最高を更新し、3日間続いた。", set()),  # spans, not days
+        ("11月8日、", set()),  # a day with its month: `dates`'
+        ("21～30日、射撃訓練を実施する。", set()),  # a range's end is no event's day
+    ],
+)
+def test_a_japanese_lead_dates_its_event_by_the_day_of_the_month(text: str, days: set[int]) -> None:
+    assert lead_days(text) == days
+
+
+def test_two_japanese_reports_dated_other_days_of_the_month_are_two_events() -> None:
+    """A record broken again the next day, a minister's answer the day after a deal: the
+    leads' "N日" tell the days apart where the titles share the words."""
+    record = sketch(
+        "サハリン州都で観測史上最高34.6度 猛暑続く",
+        "ユジノサハリンスクで2日、最高気温が34.6度に達し、観測史上最高を更新した。",
+    )
+    again = sketch(
+        "サハリン州都35.1度 2日連続で史上最高",
+        "ユジノサハリンスクで3日、最高気温が35.1度まで上がり、前日の34.6度を上回った。",
+    )
+    assert conflict(record, again)
+    same_day = sketch("サハリン州都で史上最高34.6度", "州都で2日、34.6度を観測した。")
+    assert not conflict(record, same_day)
+    english = sketch("Yuzhno-Sakhalinsk swelters in record 34.6C heat", "The highest ever.")
+    assert not crossing_conflict(english, record)
 
 
 def test_a_report_that_recalls_another_as_an_earlier_event_is_a_follow_up() -> None:

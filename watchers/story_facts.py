@@ -112,6 +112,18 @@ def dates(text: str) -> frozenset[tuple[int, int]]:
     return frozenset(found)
 
 
+# the day of the month a Japanese lead dates its event by, leaving the month unsaid:
+# "北海道電力は5日、", "6日の閣議後", "3日夜" (not "3日間", "2日連続", "10日ぶり", "11月8日")
+_LEAD_DAY = re.compile(
+    r"(?<![\d月年/.~〜-])(\d{1,2})日(?=、|,|の(?!間|うち)|に|は|夜|朝|未明|午前|午後|夕方|昼|深夜)"
+)
+
+
+def lead_days(text: str) -> frozenset[int]:
+    """The days of this month a Japanese text dates events by ("5日、" is 5)."""
+    return frozenset(d for d in map(int, _LEAD_DAY.findall(plain(text))) if 1 <= d <= 31)
+
+
 def same_quantity(a: str, b: str) -> bool:
     """One quantity: the same number, a round one and another within 5% of it ("about 2,000
     tonnes" for 2,050), or the same in units a thousand apart (2.5 km for 2,500 m)."""

@@ -17,7 +17,14 @@ from watchers.story_bridge import (
     kinds_of,
     town_islands,
 )
-from watchers.story_facts import dates, magnitudes, numbers, plain, quantities_agree
+from watchers.story_facts import (
+    dates,
+    lead_days,
+    magnitudes,
+    numbers,
+    plain,
+    quantities_agree,
+)
 from watchers.story_places import places
 from watchers.story_stages import stages_apart, title_stages
 from watchers.story_words import (
@@ -71,6 +78,7 @@ class Sketch:
     magnitudes: frozenset[str] = frozenset()  # of earthquakes, that the title gives
     filed: frozenset[tuple[int, int]] = frozenset()  # the day of the summary's dateline
     countries: frozenset[str] = frozenset()  # but Japan, that a Japanese title names
+    month_days: frozenset[int] = frozenset()  # that a Japanese text dates events by ("5日、")
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -133,6 +141,7 @@ def sketch(
         magnitudes(title) if kinds & QUAKES else frozenset(),
         dates(filed),
         ja_countries(title) if is_cjk(title) else frozenset(),
+        lead_days(text) if is_cjk(text) else frozenset(),
     )
 
 
@@ -168,6 +177,7 @@ def conflict(a: Sketch, b: Sketch) -> bool:
     a title's day is none of the days the other names, the two name days and none in common,
     the two titles give magnitudes 0.4 or more apart (an aftershock, or the next quake), two
     Japanese titles name other countries (日中 and 日ロ外相会談),
+    two Japanese reports date their events by other days of the month ("5日、" and "6日の"),
     one replies (rejects, rebuts, denies) and the other does not, two reports of the islands' news
     report other kinds of event (a deployment and drills, a capsizing and a seizure), or talks
     that ended in different ways, or one recalls the other's news as an earlier event, or A,
@@ -192,6 +202,7 @@ def conflict(a: Sketch, b: Sketch) -> bool:
         or _days_apart(a, b)  # two days: two events
         or _other_quake(a, b)
         or bool(a.countries and b.countries and not a.countries & b.countries)
+        or bool(a.month_days and b.month_days and not a.month_days & b.month_days)
     )
 
 
