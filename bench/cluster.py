@@ -307,25 +307,36 @@ def set_streams(paths: Iterable[Path], replay: Replay) -> None:
     print("| all | " + " | ".join(cells) + " |")
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident kilobytes of a process and its descendants (Linux /proc)."""
-    total, pending = 0, [pid]
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (Linux /proc)."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        total += next(
-            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
-        )
+        found.append(current)
         pending += [int(child) for child in children]
+    return found
+
+
+def _tree_rss(pids: list[int]) -> int:
+    """Resident kilobytes of the processes."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += next(
+                (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")),
+                0,
+            )
     return total
 
 
 def demo_rss() -> tuple[float, bool]:
-    """Peak RSS (MB) of `kurilwatch demo`'s process tree, and whether the model was loaded."""
+    """Peak RSS (MB) of `kurilwatch demo`'s process tree, and whether the model was loaded
+    in it."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "demo"],
         cwd=ROOT,
@@ -336,10 +347,11 @@ def demo_rss() -> tuple[float, bool]:
     peak = 0
     loaded = False
     while process.poll() is None:
-        peak = max(peak, _tree_rss(process.pid))
-        maps = Path(f"/proc/{process.pid}/maps")
-        with contextlib.suppress(OSError):
-            loaded = loaded or "e5-small-q4.bin" in maps.read_text()
+        pids = _tree(process.pid)
+        peak = max(peak, _tree_rss(pids))
+        for pid in pids:  # the model's process, beside the parse workers
+            with contextlib.suppress(OSError):
+                loaded = loaded or "e5-small-q4.bin" in Path(f"/proc/{pid}/maps").read_text()
         time.sleep(0.1)
     return peak / 1024, loaded
 

@@ -96,7 +96,8 @@ class Poller:
         self.pool = pool or ParsePool("threads", 1)
         self.clock = clock
         self.rng = rng or random.Random()
-        self.stories = StoryIndex() if stories is None else stories  # an empty index is falsy
+        # (an empty index is falsy)
+        self.stories = StoryIndex(embed=self.pool.model) if stories is None else stories
         # the story index lives on its own thread: a lookup may compute title vectors (tens of
         # ms each), and one thread keeps its lookups and additions in order
         self._story_thread = ThreadPoolExecutor(1, thread_name_prefix="stories")

@@ -1,4 +1,5 @@
-"""Where parsing runs: a pool of worker processes (or threads), never the event loop.
+"""Where parsing runs: a pool of worker processes (or threads), never the event loop; beside
+process workers, the title vector model's process (`watchers.model_process`).
 
 feedparser is pure Python, so threads serialise on the GIL; on two cores a process pool parses
 about twice as fast (bench/poll.py measures both). Workers are spawned, not forked, because the
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from typing import Literal, TypeVar
 
 from watchers.items import ParsedFeed
+from watchers.model_process import ModelProcess
 from watchers.summary import Brief
 from watchers.topics.compile import TopicSpec
 from watchers.topics.morph import forms_of, give_forms
@@ -47,6 +49,10 @@ class ParsePool:
         self._executor: Executor | None = None
         self._starting: list[Future[None]] = []  # the workers' warm-up, from `prestart`
         self._forms: Future[Forms] | None = None  # from `look_up_forms`
+        # what the story index embeds titles with: beside process workers, the model has a
+        # process of its own too (a crash of its engine on some title ends that process, not
+        # the daemon); beside threads, it runs in this one (None: `StoryIndex`'s own)
+        self.model = ModelProcess() if kind == "processes" else None
 
     def _pool(self, fork: bool = False) -> Executor:
         if self._executor is None:
@@ -164,11 +170,15 @@ class ParsePool:
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        if self.model is not None:
+            self.model.close()
 
     async def aclose(self) -> None:
         """Stop the workers without blocking the event loop."""
         if self._executor is not None:
             await self._retire(self._executor)
+        if self.model is not None:
+            await asyncio.to_thread(self.model.close)
 
     async def _retire(self, executor: Executor) -> None:
         # only the pool that broke: a concurrent failure must not close its replacement

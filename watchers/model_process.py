@@ -1,0 +1,137 @@
+"""The title vector model in a process of its own, for the daemon: its C engine reads feeds'
+titles, and a crash of it (a signal, an abort, a hang) must cost that process, not the daemon.
+
+A process that died or stopped answering is ended and started afresh at the next call; the
+story index leaves reports apart and tries the model again with backoff meanwhile
+(`watchers.stories`)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy and the model load in the process, with its first titles
+    from watchers.embedding import Vectors
+
+log = logging.getLogger(__name__)
+
+Embed = Callable[[Sequence[str]], "Vectors"]
+# seconds a call may take, the model's loading included (about 1 s, longer on a busy machine):
+# more is a hung engine
+ANSWER_WITHIN = 120.0
+STOP_WITHIN = 5.0
+
+
+class ModelFailed(RuntimeError):
+    """The model's process did not give the vectors: it failed, died or did not answer."""
+
+
+class ModelProcess:
+    """`embed` (the model's `embed_titles` by default), called in a spawned process of its own,
+    one call at a time; a callable as `StoryIndex` takes."""
+
+    def __init__(self, embed: Embed | None = None, answer_within: float = ANSWER_WITHIN) -> None:
+        self.embed = embed
+        self.answer_within = answer_within
+        self._lock = threading.Lock()
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The process's id, while one runs."""
+        return None if self._process is None else self._process.pid
+
+    def __call__(self, titles: Sequence[str]) -> Vectors:
+        with self._lock:
+            conn = self._conn if self._alive() and self._conn is not None else self._start()
+            try:
+                conn.send(list(titles))
+                if not conn.poll(self.answer_within):
+                    raise TimeoutError
+                ok, answer = conn.recv()
+            except (EOFError, OSError, TimeoutError) as exc:
+                hung = isinstance(exc, TimeoutError)
+                why = self._end(kill=hung)
+                if hung:
+                    why = f"gave no answer in {self.answer_within:g} s; ended"
+                raise ModelFailed(f"the model's process {why}") from None
+            if not ok:
+                raise ModelFailed(answer)
+            vectors: Vectors = answer
+            return vectors
+
+    def close(self) -> None:
+        """End the process; one in the middle of a call is killed, and that call fails."""
+        if self._lock.acquire(timeout=STOP_WITHIN):
+            try:
+                self._end()
+            finally:
+                self._lock.release()
+        elif (process := self._process) is not None:
+            process.kill()
+
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def _start(self) -> Connection:
+        self._end()  # what is left of one that died
+        # spawned: the daemon has threads, which a fork could catch holding a lock
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(theirs, self.embed), name="kurilwatch-model", daemon=True
+        )
+        process.start()
+        theirs.close()
+        self._process, self._conn = process, ours
+        log.debug("the model's process %d started", process.pid)
+        return ours
+
+    def _end(self, kill: bool = False) -> str:
+        """End the process, if one is there (`kill`: at once, it hangs); how it ended."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            conn.close()  # a live process reads the end of its input and returns
+        if process is None:
+            return "was not running"
+        if kill:
+            process.kill()
+        process.join(STOP_WITHIN)
+        if process.is_alive():
+            process.kill()
+            process.join(STOP_WITHIN)
+        code = process.exitcode
+        process.close()
+        if code is not None and code < 0:
+            try:
+                return f"ended by signal {signal.Signals(-code).name}"
+            except ValueError:
+                return f"ended by signal {-code}"
+        return f"ended with exit status {code}"
+
+
+def _serve(conn: Connection, embed: Embed | None) -> None:
+    """The process: vectors for each list of titles read, until its input ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the daemon's to handle
+    if embed is None:
+        from watchers.embedding import embed_titles
+
+        embed = embed_titles
+    while True:
+        try:
+            titles = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer: tuple[bool, object] = (True, embed(titles))
+        except Exception as exc:  # told to the daemon, which backs off
+            answer = (False, f"{type(exc).__name__}: {str(exc)[:300]}")
+        conn.send(answer)
