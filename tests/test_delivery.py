@@ -516,6 +516,25 @@ async def test_quiet_hours_send_silently_or_hold_until_they_end(parts, bot_api: 
     assert not later[0].get("disable_notification")
 
 
+@pytest.mark.parametrize("mode", ["silent", "hold"])
+async def test_a_digest_due_in_quiet_hours_keeps_to_them(
+    parts, bot_api: FakeBotAPI, mode: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The digest at 18:00 Tokyo falls in quiet hours 17:00-19:00: no sound, or at their end."""
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    await store.run(Store.set_prefs, CHAT, now=T0, quiet=f"17:00-19:00 {mode}")
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)  # 18:00 in Tokyo
+    await step(worker)
+    if mode == "hold":
+        assert bot_api.sent_messages(CHAT) == []
+        clock.now = datetime(2026, 11, 27, 10, 0, 1, tzinfo=UTC)  # 19:00: the quiet hours end
+        await step(worker)
+    [digest] = bot_api.sent_messages(CHAT)
+    assert "2 stories" in digest["text"]
+    assert bool(digest.get("disable_notification")) is (mode == "silent")
+
+
 async def test_a_muted_chat_gets_nothing_until_the_mute_ends(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
     await queue(store, CHAT, "1")

@@ -133,7 +133,14 @@ def plan(
         return Plan(hold_until=muted_until)
     if digest:
         last, upcoming = digest_times(digest, now, tz)
-        return Plan(hold_until=upcoming, release_before=last, digest=True)
+        silent = False
+        if quiet:  # a digest due in quiet hours keeps to them as an alert does
+            start, end, mode = _quiet(quiet)
+            inside, window_end, _ = _window(now, tz, start, end)
+            if inside and mode == "hold":
+                return Plan(hold_until=window_end)
+            silent = inside
+        return Plan(hold_until=upcoming, release_before=last, digest=True, silent=silent)
     released = muted_until  # alerts held by a mute that has ended go out together
     if quiet:
         start, end, mode = _quiet(quiet)
