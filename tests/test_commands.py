@@ -292,6 +292,28 @@ async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:
     assert "Unmuted" in await bot.say("/unmute")
 
 
+async def test_mute_and_unmute_say_when_a_digest_or_quiet_hours_send_what_was_held(
+    bot: Bot,
+) -> None:
+    """A chat that takes digests gets its held alerts with a digest, and one in quiet hours
+    that hold gets them at their end, not "now": the replies say so."""
+    await bot.say("/timezone Asia/Tokyo")  # 12:00 there
+    await bot.say("/digest daily 18:00")
+    muted = await bot.say("/mute 2h")
+    assert "Muted until Fri 27 Nov 14:00" in muted and "digest" in muted
+    unmuted = await bot.say("/unmute")
+    assert "come now" not in unmuted and "next digest, Fri 27 Nov 18:00" in unmuted
+    await bot.say("/digest off")
+    await bot.say("/quiet 11:00-15:00 hold")
+    muted = await bot.say("/mute 1h")
+    assert "Muted until Fri 27 Nov 13:00" in muted and "quiet hours end, Fri 27 Nov 15:00" in muted
+    unmuted = await bot.say("/unmute")
+    assert "come now" not in unmuted and "quiet hours end, Fri 27 Nov 15:00" in unmuted
+    await bot.say("/quiet off")
+    await bot.say("/mute 1h")
+    assert "come now, together" in await bot.say("/unmute")
+
+
 async def test_stop_says_what_it_deleted(bot: Bot) -> None:
     await bot.say("/subscribe kuril")
     await bot.say("/watch Shikotan")
