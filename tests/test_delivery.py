@@ -243,6 +243,24 @@ async def test_a_digest_to_a_migrated_group_is_sent_to_the_new_id(
     assert [row[:2] for row in await outbox(store)] == [(-1009999, "sent")] * 2
 
 
+async def test_a_configured_channel_speaks_the_language_the_config_gives_it(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """No member of a channel sends it a /language: the operator says which it speaks."""
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import add_channels
+
+    store, worker, _ = parts
+    channel = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), language="ru")
+    await add_channels(worker.bot, store, (channel,), now=T0 - timedelta(1))
+    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    await queue(store, [], "1")
+    await step(worker)
+    [alert] = bot_api.sent_messages(chat_id)
+    buttons = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
+    assert "🔔 Следить" in buttons and "нояб." in alert["text"]  # not Nov
+
+
 async def test_unparsable_html_is_resent_as_plain_text(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, _ = parts
     await queue(store, CHAT)
