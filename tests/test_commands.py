@@ -277,6 +277,17 @@ async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
     assert "Quiet hours off" in await bot.say("/quiet off")
 
 
+async def test_quiet_hours_are_described_in_the_chats_language(bot: Bot) -> None:
+    """/list and /quiet showed the stored "23:00-07:00 hold" to a Russian or Japanese chat."""
+    await bot.say("/quiet 23:00-07:00 hold", language_code="ru")
+    current = (await bot.say("/quiet", language_code="ru")).split(".")[0]
+    assert current == "Тихие часы: 23:00-07:00, оповещения ждут их конца"
+    assert "23:00-07:00, оповещения ждут их конца" in await bot.say("/list", language_code="ru")
+    await bot.say("/quiet 23:00-07:00 silent", language_code="ja")
+    listed = await bot.say("/list", language_code="ja")
+    assert "23:00-07:00、音なしで通知" in listed and "silent" not in listed
+
+
 async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:
     await bot.say("/start")
     assert "For how long?" in await bot.say("/mute")

@@ -218,3 +218,14 @@ def next_digest_text(digest: str, now: datetime, tz: tzinfo, tr: Texts = EN) -> 
         when=tr.day_time(local, tz),
         zone=local.tzname() or "",
     )
+
+
+def quiet_text(quiet: str, tr: Texts = EN) -> str:
+    """ "23:00-07:00, alerts come without a sound" for replies: the stored form's mode is a
+    word of the command, not of the chat's language."""
+    if not quiet:
+        return tr._("none")
+    span, mode = quiet.split()
+    if mode == "hold":
+        return tr._("{span}, alerts wait for their end", span=span)
+    return tr._("{span}, alerts come without a sound", span=span)

@@ -19,6 +19,7 @@ from bot.delivery.plan import (
     parse_digest,
     parse_quiet,
     plan,
+    quiet_text,
 )
 from bot.i18n import EN, LANGUAGE_NAMES, Texts, quoted
 from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
@@ -53,7 +54,7 @@ def describe(
     names = ", ".join(LANGUAGE_NAMES[n] for n in news if n in LANGUAGE_NAMES) or tr._("all")
     lines.append(tr._("<b>News languages:</b> {langs} (/lang)", langs=esc(names)))
     if prefs and prefs.quiet:
-        lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(prefs.quiet)))
+        lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(quiet_text(prefs.quiet, tr))))
     if prefs and prefs.muted_until and prefs.muted_until > now:
         lines.append(tr._("<b>Muted until</b> {when}", when=tr.day_time(prefs.muted_until, tz)))
     return "\n".join(lines)
@@ -179,7 +180,7 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = args_of(context)
     if not args:
         prefs = await _prefs(update, ctx)
-        current = prefs.quiet if prefs and prefs.quiet else tr._("none")
+        current = quiet_text(prefs.quiet if prefs else "", tr)
         await reply(
             update,
             tr._(
