@@ -51,7 +51,7 @@ def describe(
     lines.append(tr._("<b>Digest:</b> {digest}", digest=esc(next_digest_text(digest, now, tz, tr))))
     lines.append(tr._("<b>Time zone:</b> {zone}", zone=esc(str(tz))))
     news = prefs.news_langs if prefs and prefs.news_langs else ()
-    names = ", ".join(LANGUAGE_NAMES[n] for n in news if n in LANGUAGE_NAMES) or tr._("all")
+    names = ", ".join(tr.language_name(n) for n in news if n in LANGUAGE_NAMES) or tr._("all")
     lines.append(tr._("<b>News languages:</b> {langs} (/lang)", langs=esc(names)))
     if prefs and prefs.quiet:
         lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(quiet_text(prefs.quiet, tr))))
