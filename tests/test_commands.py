@@ -26,6 +26,7 @@ from bot.telegram.chat import BotContext, install, set_commands
 from bot.telegram.pages import PER_PAGE, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
+from bot.telegram.watches import PREVIEW_ITEMS
 from store import AsyncStore, FeedState, ItemRecord, Store, Watch
 from tests.conftest import ROOT, TOKEN, Clock, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
@@ -528,6 +529,20 @@ async def test_watch_previews_the_last_30_days_and_saves_even_with_no_match(bot:
     typo = await bot.say("/watch Shikotab")
     assert "would have matched no story" in typo and "typo" in typo
     assert "Shikotab" in await bot.say("/watches")  # saved anyway
+
+
+async def test_watch_writes_the_number_of_items_looked_at_as_the_chats_language_does(
+    bot: Bot,
+) -> None:
+    """In Russian "20,000" reads as twenty: there it is "20 000"."""
+    feed = FeedState(id="tass", url="u", title="TASS")
+    records = [
+        ItemRecord(f"g{n}", f"https://tass.example/{n}", None, f"Fishing report {n}", "", None)
+        for n in range(PREVIEW_ITEMS)
+    ]
+    await bot.store.run(Store.ingest, feed, records, now=T0 - timedelta(hours=1), alert=False)
+    assert "(новейшие 20\xa0000 записей)" in await bot.say("/watch Shikotan", language_code="ru")
+    assert "(the newest 20,000 items)" in await bot.say("/watch Iturup")
 
 
 MANY = {f"topic-{n:03}": {"title": f"Topic {n}", "query": f"word{n}"} for n in range(130)}
