@@ -289,6 +289,19 @@ async def test_quiet_hours_are_described_in_the_chats_language(bot: Bot) -> None
     assert "23:00-07:00、音なしで通知" in listed and "silent" not in listed
 
 
+async def test_a_digest_due_in_quiet_hours_that_hold_names_their_end_as_its_time(
+    bot: Bot,
+) -> None:
+    """The digest at 18:00 waits for quiet hours 17:00-19:00 that hold to end: it comes at
+    19:00, and /digest and /list say so."""
+    await bot.say("/timezone Asia/Tokyo")  # 12:00 there
+    await bot.say("/quiet 17:00-19:00 hold")
+    assert "daily 18:00 (next: Fri 27 Nov 19:00 JST)" in await bot.say("/digest daily 18:00")
+    assert "daily 18:00 (next: Fri 27 Nov 19:00 JST)" in await bot.say("/list")
+    await bot.say("/quiet 17:00-19:00 silent")  # sent at 18:00, without a sound
+    assert "daily 18:00 (next: Fri 27 Nov 18:00 JST)" in await bot.say("/digest")
+
+
 async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:
     await bot.say("/start")
     assert "For how long?" in await bot.say("/mute")

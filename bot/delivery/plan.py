@@ -200,11 +200,17 @@ def _local(day: date, at: time, tz: tzinfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz)
 
 
-def next_digest_text(digest: str, now: datetime, tz: tzinfo, tr: Texts = EN) -> str:
-    """ "daily 08:00 (next: Fri 27 Nov 08:00 MSK)" for replies."""
+def next_digest_text(
+    digest: str, now: datetime, tz: tzinfo, tr: Texts = EN, *, quiet: str = ""
+) -> str:
+    """ "daily 08:00 (next: Fri 27 Nov 08:00 MSK)" for replies; a digest due in `quiet` hours
+    that hold comes at their end."""
     if not digest:
         return tr._("off: alerts are sent as they come")
     _, upcoming = digest_times(digest, now, tz)
+    held = plan(upcoming, tz, digest=digest, quiet=quiet)
+    if not held.digest and held.hold_until is not None:
+        upcoming = held.hold_until
     local = upcoming.astimezone(tz)
     words = digest.split()
     if words[0] == "daily":

@@ -47,8 +47,9 @@ def describe(
         topics = ", ".join(subscribed) or tr._("none yet")
         lines.append(tr._("<b>Your topics:</b> {topics}", topics=esc(topics)))
         lines.append(tr._("<b>Watches:</b> {n} (/watch adds one)", n=watches))
-    digest = prefs.digest if prefs else ""
-    lines.append(tr._("<b>Digest:</b> {digest}", digest=esc(next_digest_text(digest, now, tz, tr))))
+    digest, quiet = (prefs.digest, prefs.quiet) if prefs else ("", "")
+    when = next_digest_text(digest, now, tz, tr, quiet=quiet)
+    lines.append(tr._("<b>Digest:</b> {digest}", digest=esc(when)))
     lines.append(tr._("<b>Time zone:</b> {zone}", zone=esc(str(tz))))
     news = prefs.news_langs if prefs and prefs.news_langs else ()
     names = ", ".join(tr.language_name(n) for n in news if n in LANGUAGE_NAMES) or tr._("all")
@@ -83,7 +84,8 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not args:
         prefs = await _prefs(update, ctx)
         digest = prefs.digest if prefs else ""
-        current = next_digest_text(digest, ctx.clock(), ctx.chat_tz(prefs), tr)
+        quiet = prefs.quiet if prefs else ""
+        current = next_digest_text(digest, ctx.clock(), ctx.chat_tz(prefs), tr, quiet=quiet)
         await reply(
             update,
             tr._(
@@ -108,7 +110,9 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tr._(
                 "Digest: {current}. Alerts wait for it, grouped by topic."
                 " <code>/digest off</code> sends them as they come again.",
-                current=esc(next_digest_text(value, ctx.clock(), tz, tr)),
+                current=esc(
+                    next_digest_text(value, ctx.clock(), tz, tr, quiet=prefs.quiet if prefs else "")
+                ),
             ),
         )
     else:
