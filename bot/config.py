@@ -8,7 +8,7 @@ import stat
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -92,6 +92,9 @@ class ChannelConfig(Model):
 
     chat: Annotated[str, Field(pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]+)$")]
     topics: tuple[str, ...]
+    # the language its alerts are written in (no member of a channel sends it a /language);
+    # left out, a group keeps its own and a channel writes English
+    language: Literal["en", "ru", "ja"] | None = None
 
     @field_validator("chat", mode="before")
     @classmethod

@@ -17,9 +17,11 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_datetime, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 LANGUAGES = ("en", "ru", "ja")
 DOMAIN = "kurilwatch"
@@ -93,6 +95,16 @@ class Texts:
         text = format_datetime(local, pattern, tzinfo=tz, locale=self.lang)
         zone = local.tzname()
         return f"{text} {zone}" if zone else text
+
+    def number(self, n: int) -> str:
+        """`n` with this language's digit groups: "20,000", in Russian "20 000" (there
+        "20,000" reads as twenty)."""
+        return str(format_decimal(n, locale=self.lang))
+
+    def language_name(self, code: str) -> str:
+        """A language named in this language (CLDR): "английский" for "en" in Russian. (The
+        bot's own languages are offered by their own names: `LANGUAGE_NAMES`.)"""
+        return str(Locale.parse(self.lang).languages.get(code, code))
 
     def day_name(self, weekday: int) -> str:
         """Monday is 0."""

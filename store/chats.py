@@ -165,8 +165,12 @@ class ChatVerbs(StoreBase):
                     "UPDATE subscribers SET chat_id = ?, updated_at = ? WHERE chat_id = ?",
                     [new_chat_id, ts, old_chat_id],
                 )
+            # a sent alert stayed in the old group's history: its message id names another
+            # message in the supergroup, which neither an "Also:" edit nor a follow-up's reply
+            # may target (a follow-up keeps a reply_to, 0: a reply to no message)
             self.db.execute(
-                "UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ?",
+                "UPDATE OR IGNORE outbox SET chat_id = ?, message_id = NULL, edit_pending = 0,"
+                " reply_to = CASE WHEN reply_to IS NULL THEN NULL ELSE 0 END WHERE chat_id = ?",
                 [new_chat_id, old_chat_id],
             )
             self.db.execute(

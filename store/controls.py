@@ -154,12 +154,21 @@ class ControlVerbs(StoreBase):
 
         for row in list(
             self.db.query(
-                "SELECT o.id, o.story_id, o.reply_to, i.lang, i.feed_id, i.outlet_key FROM outbox o"
-                " JOIN items i ON i.id = o.item_id WHERE o.chat_id = ? AND o.state = 'pending'",
+                "SELECT o.id, o.story_id, o.reply_to, o.also, i.lang, i.feed_id,"
+                " i.outlet_key FROM outbox o JOIN items i ON i.id = o.item_id"
+                " WHERE o.chat_id = ? AND o.state = 'pending'",
                 [chat_id],
             )
         ):
             if wanted(row):
+                also = json.loads(row["also"])
+                if also and row["reply_to"] is None:  # an outlet muted now leaves "Also:"
+                    muted = self._unwanted_outlets(row["story_id"], row["lang"], chat)
+                    if len(pruned := [name for name in also if name not in muted]) < len(also):
+                        self.db.execute(
+                            "UPDATE outbox SET also = ? WHERE id = ?",
+                            [json.dumps(pruned), row["id"]],
+                        )
                 continue
             instead = None
             if row["reply_to"] is None:  # not a follow-up reply: the story's alert
@@ -177,6 +186,22 @@ class ControlVerbs(StoreBase):
                     "UPDATE outbox SET item_id = ?, also = ? WHERE id = ?",
                     [instead, also, row["id"]],
                 )
+
+    def _unwanted_outlets(self, story_id: int, lang: str | None, chat: ChatFilter) -> set[str]:
+        """The names an "Also:" line of an alert in `lang` gives the outlets of a story that
+        the chat has muted."""
+        return {
+            also_name(str(report["name"]), report["lang"], lang)
+            for report in self.db.query(
+                "SELECT i.feed_id, i.outlet_key, i.lang,"
+                " coalesce(i.outlet, f.title, i.feed_id) AS name FROM items i"
+                " LEFT JOIN feeds f ON f.id = i.feed_id WHERE i.story_id = ?",
+                [story_id],
+            )
+            if not wants(
+                chat, lang=None, feed_id=report["feed_id"], outlet_key=report["outlet_key"]
+            )
+        }
 
     def _other_outlets(self, story_id: int, item_id: int, chat: ChatFilter) -> list[str]:
         """The "Also:" line of a story's alert that shows `item_id`: every other outlet of the

@@ -174,6 +174,7 @@ class Delivery:
     message_id: int | None = None
     language: str | None = None  # the chat's: its /language, else its user's language_code
     reply_to: int | None = None  # a followed story's further report: a reply to this message
+    # (0: to none, the alert stayed in the history of a group that became a supergroup)
     timezone: str | None = None  # the chat's /timezone (None: the config's telegram.timezone)
     edit_tries: int = 0  # failed tries of its pending "Also:" update
 

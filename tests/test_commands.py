@@ -26,6 +26,7 @@ from bot.telegram.chat import BotContext, install, set_commands
 from bot.telegram.pages import PER_PAGE, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
+from bot.telegram.watches import PREVIEW_ITEMS
 from store import AsyncStore, FeedState, ItemRecord, Store, Watch
 from tests.conftest import ROOT, TOKEN, Clock, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
@@ -277,6 +278,30 @@ async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
     assert "Quiet hours off" in await bot.say("/quiet off")
 
 
+async def test_quiet_hours_are_described_in_the_chats_language(bot: Bot) -> None:
+    """/list and /quiet showed the stored "23:00-07:00 hold" to a Russian or Japanese chat."""
+    await bot.say("/quiet 23:00-07:00 hold", language_code="ru")
+    current = (await bot.say("/quiet", language_code="ru")).split(".")[0]
+    assert current == "Тихие часы: 23:00-07:00, оповещения ждут их конца"
+    assert "23:00-07:00, оповещения ждут их конца" in await bot.say("/list", language_code="ru")
+    await bot.say("/quiet 23:00-07:00 silent", language_code="ja")
+    listed = await bot.say("/list", language_code="ja")
+    assert "23:00-07:00、音なしで通知" in listed and "silent" not in listed
+
+
+async def test_a_digest_due_in_quiet_hours_that_hold_names_their_end_as_its_time(
+    bot: Bot,
+) -> None:
+    """The digest at 18:00 waits for quiet hours 17:00-19:00 that hold to end: it comes at
+    19:00, and /digest and /list say so."""
+    await bot.say("/timezone Asia/Tokyo")  # 12:00 there
+    await bot.say("/quiet 17:00-19:00 hold")
+    assert "daily 18:00 (next: Fri 27 Nov 19:00 JST)" in await bot.say("/digest daily 18:00")
+    assert "daily 18:00 (next: Fri 27 Nov 19:00 JST)" in await bot.say("/list")
+    await bot.say("/quiet 17:00-19:00 silent")  # sent at 18:00, without a sound
+    assert "daily 18:00 (next: Fri 27 Nov 18:00 JST)" in await bot.say("/digest")
+
+
 async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:
     await bot.say("/start")
     assert "For how long?" in await bot.say("/mute")
@@ -290,6 +315,28 @@ async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:
     bot.clock.now = T0
     await bot.say("/mute 1d")
     assert "Unmuted" in await bot.say("/unmute")
+
+
+async def test_mute_and_unmute_say_when_a_digest_or_quiet_hours_send_what_was_held(
+    bot: Bot,
+) -> None:
+    """A chat that takes digests gets its held alerts with a digest, and one in quiet hours
+    that hold gets them at their end, not "now": the replies say so."""
+    await bot.say("/timezone Asia/Tokyo")  # 12:00 there
+    await bot.say("/digest daily 18:00")
+    muted = await bot.say("/mute 2h")
+    assert "Muted until Fri 27 Nov 14:00" in muted and "digest" in muted
+    unmuted = await bot.say("/unmute")
+    assert "come now" not in unmuted and "next digest, Fri 27 Nov 18:00" in unmuted
+    await bot.say("/digest off")
+    await bot.say("/quiet 11:00-15:00 hold")
+    muted = await bot.say("/mute 1h")
+    assert "Muted until Fri 27 Nov 13:00" in muted and "quiet hours end, Fri 27 Nov 15:00" in muted
+    unmuted = await bot.say("/unmute")
+    assert "come now" not in unmuted and "quiet hours end, Fri 27 Nov 15:00" in unmuted
+    await bot.say("/quiet off")
+    await bot.say("/mute 1h")
+    assert "come now, together" in await bot.say("/unmute")
 
 
 async def test_stop_says_what_it_deleted(bot: Bot) -> None:
@@ -495,6 +542,20 @@ async def test_watch_previews_the_last_30_days_and_saves_even_with_no_match(bot:
     typo = await bot.say("/watch Shikotab")
     assert "would have matched no story" in typo and "typo" in typo
     assert "Shikotab" in await bot.say("/watches")  # saved anyway
+
+
+async def test_watch_writes_the_number_of_items_looked_at_as_the_chats_language_does(
+    bot: Bot,
+) -> None:
+    """In Russian "20,000" reads as twenty: there it is "20 000"."""
+    feed = FeedState(id="tass", url="u", title="TASS")
+    records = [
+        ItemRecord(f"g{n}", f"https://tass.example/{n}", None, f"Fishing report {n}", "", None)
+        for n in range(PREVIEW_ITEMS)
+    ]
+    await bot.store.run(Store.ingest, feed, records, now=T0 - timedelta(hours=1), alert=False)
+    assert "(новейшие 20\xa0000 записей)" in await bot.say("/watch Shikotan", language_code="ru")
+    assert "(the newest 20,000 items)" in await bot.say("/watch Iturup")
 
 
 MANY = {f"topic-{n:03}": {"title": f"Topic {n}", "query": f"word{n}"} for n in range(130)}

@@ -176,6 +176,58 @@ async def test_an_update_to_a_migrated_group_moves_the_chat_and_is_not_retried(
     assert [row[0] for row in await outbox(store)] == [-1009999]
 
 
+async def test_an_update_after_the_group_moved_never_edits_a_message_of_the_supergroup(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """The service message moved the group (chat.py `migrated`): its sent alert stayed in the old
+    group's history, under a message id that means another message in the supergroup."""
+    store, worker, _ = parts
+    await queue(store, GROUP, "1")
+    await step(worker)  # the group's message 1
+    worker.limits = SendLimits(NO_LIMITS)
+    await store.run(Store.migrate_chat, GROUP, -1009999, now=T0)
+    other = ItemRecord(
+        "2", "https://n.example/2", "https://n.example/2", "Habomai fishing quota", "y", T0,
+        ("kuril",),
+    )  # fmt: skip
+    await store.run(Store.ingest, FeedState(id="f", url="u"), [other], now=T0, alert=True)
+    await step(worker)  # the supergroup's message 1
+    before = bot_api.calls_of("sendMessage")[-1].response["result"]
+    assert before["message_id"] == 1  # as the group's alert
+    again = ItemRecord(
+        "kyodo-1", "https://n.example/1", "https://n.example/1", "Iturup port", "x", T0, ("kuril",)
+    )
+    kyodo = FeedState(id="kyodo", url="u2", title="Kyodo")
+    await store.run(Store.ingest, kyodo, [again], now=T0 + timedelta(hours=1), alert=True)
+    for _ in range(2):
+        await step(worker)
+    shown = bot_api.message(-1009999, before["message_id"])
+    assert shown is not None and shown["text"] == before["text"]  # not rewritten as story 1
+    assert bot_api.calls_of("editMessageText") == []
+
+
+async def test_a_followed_storys_reply_after_the_group_moved_replies_to_nothing_there(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, GROUP, "1")
+    await step(worker)  # the group's message 1, its story followed
+    worker.limits = SendLimits(NO_LIMITS)
+    await store.run(Store.control_story, GROUP, 1, "follow", now=T0)
+    again = ItemRecord(
+        "kyodo-1", "https://n.example/1", "https://n.example/1", "Iturup port", "x", T0, ("kuril",)
+    )
+    kyodo = FeedState(id="kyodo", url="u2", title="Kyodo")
+    await store.run(Store.ingest, kyodo, [again], now=T0 + timedelta(hours=1), alert=True)
+    bot_api.upgrade_group(GROUP, -1009999, user_id=CHAT)  # the supergroup's message 1
+    await store.run(Store.migrate_chat, GROUP, -1009999, now=T0)  # as its service message does
+    clock.now = T0 + timedelta(hours=1)
+    await step(worker)
+    [reply] = bot_api.sent_messages(-1009999)
+    assert "Iturup port" in reply["text"]
+    assert "reply_parameters" not in reply  # not a reply to the supergroup's first message
+
+
 async def test_a_digest_to_a_migrated_group_is_sent_to_the_new_id(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
@@ -189,6 +241,24 @@ async def test_a_digest_to_a_migrated_group_is_sent_to_the_new_id(
     [digest] = bot_api.sent_messages(-1009999)
     assert "2 stories" in digest["text"]
     assert [row[:2] for row in await outbox(store)] == [(-1009999, "sent")] * 2
+
+
+async def test_a_configured_channel_speaks_the_language_the_config_gives_it(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """No member of a channel sends it a /language: the operator says which it speaks."""
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import add_channels
+
+    store, worker, _ = parts
+    channel = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), language="ru")
+    await add_channels(worker.bot, store, (channel,), now=T0 - timedelta(1))
+    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    await queue(store, [], "1")
+    await step(worker)
+    [alert] = bot_api.sent_messages(chat_id)
+    buttons = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
+    assert "🔔 Следить" in buttons and "нояб." in alert["text"]  # not Nov
 
 
 async def test_unparsable_html_is_resent_as_plain_text(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
@@ -462,6 +532,25 @@ async def test_quiet_hours_send_silently_or_hold_until_they_end(parts, bot_api: 
     later = bot_api.sent_messages(CHAT)[1:]
     assert len(later) == 1 and "2 stories" in later[0]["text"]  # the held ones together
     assert not later[0].get("disable_notification")
+
+
+@pytest.mark.parametrize("mode", ["silent", "hold"])
+async def test_a_digest_due_in_quiet_hours_keeps_to_them(
+    parts, bot_api: FakeBotAPI, mode: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The digest at 18:00 Tokyo falls in quiet hours 17:00-19:00: no sound, or at their end."""
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    await store.run(Store.set_prefs, CHAT, now=T0, quiet=f"17:00-19:00 {mode}")
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)  # 18:00 in Tokyo
+    await step(worker)
+    if mode == "hold":
+        assert bot_api.sent_messages(CHAT) == []
+        clock.now = datetime(2026, 11, 27, 10, 0, 1, tzinfo=UTC)  # 19:00: the quiet hours end
+        await step(worker)
+    [digest] = bot_api.sent_messages(CHAT)
+    assert "2 stories" in digest["text"]
+    assert bool(digest.get("disable_notification")) is (mode == "silent")
 
 
 async def test_a_muted_chat_gets_nothing_until_the_mute_ends(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]

@@ -299,3 +299,17 @@ def test_lang_pointing_a_waiting_alert_to_another_report_never_lists_that_report
     assert delivery.also == ("TASS (en)", "NHK (ja)")
     text = render_html(to_alert(delivery), tr=texts("ru"))
     assert "<i>ТАСС · " in text and "Также: TASS (en), NHK (ja)</i>" in text
+
+
+def test_a_source_muted_while_an_alert_waits_leaves_its_also_line(store: Store) -> None:
+    """The alert waits (a digest, quiet hours, a mute's end) naming NHK in "Also:"; /sources
+    then mutes NHK, whose reports never appear in the chat's "Also:" (nor TASS's once muted)."""
+    first = store.ingest(TASS, [own("t1", ARTICLE, "tass.com")], now=T0, alert=True)
+    story = first.stored[0].story_id
+    nhk = replace(own("n1", "https://www3.nhk.or.jp/news/1.html", "nhk"), story_hint=story)
+    store.ingest(NHK, [nhk], now=T0 + timedelta(minutes=1), alert=True)
+    [waiting] = store.due_deliveries(T0 + timedelta(hours=1))
+    assert waiting.also == ("NHK",)
+    assert store.toggle_source(CHAT, "nhk", now=T0 + timedelta(minutes=2))
+    [delivery] = store.due_deliveries(T0 + timedelta(hours=1))
+    assert delivery.item.guid == "t1" and delivery.also == ()

@@ -97,6 +97,19 @@ def test_a_mute_that_ends_in_quiet_hours_that_hold_waits_for_them_to_end() -> No
     assert held == Plan(hold_until=datetime(2026, 11, 27, 22, 0, tzinfo=UTC))  # no sound at 00:00
 
 
+def test_a_digest_due_in_quiet_hours_comes_silently_or_when_they_end() -> None:
+    at_digest = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)  # 18:00 in Tokyo
+    silent = plan(at_digest, TOKYO, digest="daily 18:00", quiet="17:00-19:00 silent")
+    assert silent.digest and silent.silent
+    assert silent.release_before == datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    held = plan(at_digest, TOKYO, digest="daily 18:00", quiet="17:00-19:00 hold")
+    assert held == Plan(hold_until=datetime(2026, 11, 27, 10, 0, tzinfo=UTC))  # 19:00 Tokyo
+    after = plan(held.hold_until, TOKYO, digest="daily 18:00", quiet="17:00-19:00 hold")
+    assert after.release_before == datetime(2026, 11, 27, 9, 0, tzinfo=UTC) and not after.silent
+    outside = plan(at_digest, TOKYO, digest="daily 18:00", quiet="23:00-07:00 silent")
+    assert outside.digest and not outside.silent
+
+
 moments = st.datetimes(
     min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
 )

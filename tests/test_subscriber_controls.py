@@ -180,7 +180,7 @@ async def test_lang_ru_keeps_english_stories_out_and_lets_russian_ones_in(h: Har
     await h.say("/subscribe kuril", BORIS, language_code="ru")
     await h.say("/subscribe kuril", ALICE)
     answer = await h.say("/lang ru", BORIS, language_code="ru")
-    assert "только новости на языках: Русский" in answer
+    assert "только новости на языках: русский" in answer
     assert "не язык новостей" in await h.say("/lang de", BORIS, language_code="ru")
     await h.report("tass-en", "Kuril airport opens", lang="en", url="https://n.example/en")
     await h.report("tass-ru", "Аэропорт на Курилах открыт", lang="ru", url="https://n.example/ru")
@@ -419,6 +419,17 @@ async def test_start_offers_the_users_own_news_language_and_groups_keep_their_fo
         == "I will speak English here."
     )
     assert "<b>Commands</b>" in await h.say("/help", group, chat_type="group", user_id=BORIS)
+
+
+async def test_news_languages_are_named_in_the_chats_language(h: Harness) -> None:
+    """A Russian chat read "только новости на языках: English, 日本語"."""
+    note = await h.say("/lang en ja", ALICE, language_code="ru")
+    assert "на языках: английский, японский;" in note
+    assert "<b>Языки новостей:</b> английский, японский" in await h.say(
+        "/list", ALICE, language_code="ru"
+    )
+    note = await h.say("/lang ru", ALICE, language_code="ja")
+    assert note.startswith("ロシア語のニュースだけが届きます")
 
 
 async def test_lang_without_arguments_offers_a_toggle_keyboard(h: Harness) -> None:

@@ -133,7 +133,14 @@ def plan(
         return Plan(hold_until=muted_until)
     if digest:
         last, upcoming = digest_times(digest, now, tz)
-        return Plan(hold_until=upcoming, release_before=last, digest=True)
+        silent = False
+        if quiet:  # a digest due in quiet hours keeps to them as an alert does
+            start, end, mode = _quiet(quiet)
+            inside, window_end, _ = _window(now, tz, start, end)
+            if inside and mode == "hold":
+                return Plan(hold_until=window_end)
+            silent = inside
+        return Plan(hold_until=upcoming, release_before=last, digest=True, silent=silent)
     released = muted_until  # alerts held by a mute that has ended go out together
     if quiet:
         start, end, mode = _quiet(quiet)
@@ -193,11 +200,17 @@ def _local(day: date, at: time, tz: tzinfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz)
 
 
-def next_digest_text(digest: str, now: datetime, tz: tzinfo, tr: Texts = EN) -> str:
-    """ "daily 08:00 (next: Fri 27 Nov 08:00 MSK)" for replies."""
+def next_digest_text(
+    digest: str, now: datetime, tz: tzinfo, tr: Texts = EN, *, quiet: str = ""
+) -> str:
+    """ "daily 08:00 (next: Fri 27 Nov 08:00 MSK)" for replies; a digest due in `quiet` hours
+    that hold comes at their end."""
     if not digest:
         return tr._("off: alerts are sent as they come")
     _, upcoming = digest_times(digest, now, tz)
+    held = plan(upcoming, tz, digest=digest, quiet=quiet)
+    if not held.digest and held.hold_until is not None:
+        upcoming = held.hold_until
     local = upcoming.astimezone(tz)
     words = digest.split()
     if words[0] == "daily":
@@ -211,3 +224,14 @@ def next_digest_text(digest: str, now: datetime, tz: tzinfo, tr: Texts = EN) -> 
         when=tr.day_time(local, tz),
         zone=local.tzname() or "",
     )
+
+
+def quiet_text(quiet: str, tr: Texts = EN) -> str:
+    """ "23:00-07:00, alerts come without a sound" for replies: the stored form's mode is a
+    word of the command, not of the chat's language."""
+    if not quiet:
+        return tr._("none")
+    span, mode = quiet.split()
+    if mode == "hold":
+        return tr._("{span}, alerts wait for their end", span=span)
+    return tr._("{span}, alerts come without a sound", span=span)

@@ -394,7 +394,11 @@ class DeliveryWorker:
         tr = texts(delivery.language)
         buttons = await self._buttons.of(delivery)
         send = functools.partial(
-            self._send, delivery.chat_id, silent=silent, markup=buttons, reply_to=delivery.reply_to
+            self._send,
+            delivery.chat_id,
+            silent=silent,
+            markup=buttons,
+            reply_to=delivery.reply_to or None,  # 0: its alert is in a group's history (moved)
         )
         try:
             message = await send(render_html(alert, tz=tz, tr=tr), html=True)

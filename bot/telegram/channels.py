@@ -1,4 +1,5 @@
-"""Channels (and groups) of the config: each gets every alert of its topics, as if subscribed."""
+"""Channels (and groups) of the config: each gets every alert of its topics, as if subscribed,
+in the language the config gives it."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ async def add_channels(
     now: datetime,
     watches_changed: Callable[[Watch | None, Watch | None], Awaitable[None]] | None = None,
 ) -> None:
-    """Record each channel as a chat subscribed to exactly its configured topics; a channel
-    back after the bot was removed from it has its watches filed again (`watches_changed`)."""
+    """Record each channel as a chat subscribed to exactly its configured topics, speaking its
+    configured language; a channel back after the bot was removed from it has its watches filed
+    again (`watches_changed`)."""
     for channel in channels:
         try:
             chat = await bot.get_chat(
@@ -38,6 +40,8 @@ async def add_channels(
         back = await store.run(
             Store.upsert_subscriber, chat.id, now=now, chat_type=chat.type, title=chat.title
         )
+        if channel.language is not None:
+            await store.run(Store.set_language, chat.id, channel.language)
         if back and watches_changed is not None:  # a start while it was away left them out
             for watch in await store.run(Store.watches, chat.id):
                 await watches_changed(watch, None)

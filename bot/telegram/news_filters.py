@@ -36,7 +36,7 @@ SOURCES_TURN = "srp:"  # a button that turns the sources' keyboard: "srp:<page>"
 
 
 def _names(langs: Sequence[str], tr: Texts) -> str:
-    return ", ".join(LANGUAGE_NAMES[n] for n in langs if n in LANGUAGE_NAMES) or tr._("all")
+    return ", ".join(tr.language_name(n) for n in langs if n in LANGUAGE_NAMES) or tr._("all")
 
 
 async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -179,7 +179,7 @@ def start_row(lang: str, tr: Texts) -> list[InlineKeyboardButton]:
     """The news-language offer under /start: the user's own language first, then all."""
     return [
         InlineKeyboardButton(
-            "📰 " + tr._("{language} news only", language=LANGUAGE_NAMES[lang]),
+            "📰 " + tr._("{language} news only", language=tr.language_name(lang)),
             callback_data=f"{NEWS}={lang}",
         ),
         InlineKeyboardButton("📰 " + tr._("all languages"), callback_data=f"{NEWS}="),

@@ -5,14 +5,22 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.delivery.plan import SettingError, next_digest_text, parse_digest, parse_quiet
+from bot.delivery.plan import (
+    Plan,
+    SettingError,
+    next_digest_text,
+    parse_digest,
+    parse_quiet,
+    plan,
+    quiet_text,
+)
 from bot.i18n import EN, LANGUAGE_NAMES, Texts, quoted
 from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
 from store import ChatPrefs, Store
@@ -39,14 +47,15 @@ def describe(
         topics = ", ".join(subscribed) or tr._("none yet")
         lines.append(tr._("<b>Your topics:</b> {topics}", topics=esc(topics)))
         lines.append(tr._("<b>Watches:</b> {n} (/watch adds one)", n=watches))
-    digest = prefs.digest if prefs else ""
-    lines.append(tr._("<b>Digest:</b> {digest}", digest=esc(next_digest_text(digest, now, tz, tr))))
+    digest, quiet = (prefs.digest, prefs.quiet) if prefs else ("", "")
+    when = next_digest_text(digest, now, tz, tr, quiet=quiet)
+    lines.append(tr._("<b>Digest:</b> {digest}", digest=esc(when)))
     lines.append(tr._("<b>Time zone:</b> {zone}", zone=esc(str(tz))))
     news = prefs.news_langs if prefs and prefs.news_langs else ()
-    names = ", ".join(LANGUAGE_NAMES[n] for n in news if n in LANGUAGE_NAMES) or tr._("all")
+    names = ", ".join(tr.language_name(n) for n in news if n in LANGUAGE_NAMES) or tr._("all")
     lines.append(tr._("<b>News languages:</b> {langs} (/lang)", langs=esc(names)))
     if prefs and prefs.quiet:
-        lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(prefs.quiet)))
+        lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(quiet_text(prefs.quiet, tr))))
     if prefs and prefs.muted_until and prefs.muted_until > now:
         lines.append(tr._("<b>Muted until</b> {when}", when=tr.day_time(prefs.muted_until, tz)))
     return "\n".join(lines)
@@ -75,7 +84,8 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not args:
         prefs = await _prefs(update, ctx)
         digest = prefs.digest if prefs else ""
-        current = next_digest_text(digest, ctx.clock(), ctx.chat_tz(prefs), tr)
+        quiet = prefs.quiet if prefs else ""
+        current = next_digest_text(digest, ctx.clock(), ctx.chat_tz(prefs), tr, quiet=quiet)
         await reply(
             update,
             tr._(
@@ -100,7 +110,9 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tr._(
                 "Digest: {current}. Alerts wait for it, grouped by topic."
                 " <code>/digest off</code> sends them as they come again.",
-                current=esc(next_digest_text(value, ctx.clock(), tz, tr)),
+                current=esc(
+                    next_digest_text(value, ctx.clock(), tz, tr, quiet=prefs.quiet if prefs else "")
+                ),
             ),
         )
     else:
@@ -172,7 +184,7 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = args_of(context)
     if not args:
         prefs = await _prefs(update, ctx)
-        current = prefs.quiet if prefs and prefs.quiet else tr._("none")
+        current = quiet_text(prefs.quiet if prefs else "", tr)
         await reply(
             update,
             tr._(
@@ -245,13 +257,27 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _change(update, context, muted_until=until):
         return
     prefs = await _prefs(update, ctx)
-    await reply(
-        update,
-        tr._(
+    tz = ctx.chat_tz(prefs)
+    when = tr.day_time(until, tz)
+    after = _after_mute(prefs, until, tz)  # what holds the alerts once the mute ends
+    if after.digest:
+        text = tr._(
+            "Muted until {when}. Alerts wait, then come with your digest; /unmute ends it now.",
+            when=when,
+        )
+    elif after.hold_until is not None:
+        text = tr._(
+            "Muted until {when}. Alerts wait, then come together when your quiet hours end,"
+            " {end}; /unmute ends it now.",
+            when=when,
+            end=tr.day_time(after.hold_until, tz),
+        )
+    else:
+        text = tr._(
             "Muted until {when}. Alerts wait and come together then; /unmute ends it now.",
-            when=tr.day_time(until, ctx.chat_tz(prefs)),
-        ),
-    )
+            when=when,
+        )
+    await reply(update, text)
 
 
 async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -261,8 +287,40 @@ async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if prefs is None or prefs.muted_until is None or prefs.muted_until <= ctx.clock():
         await reply(update, tr._("Alerts are not muted."))
         return
-    if await _change(update, context, muted_until=ctx.clock()):
+    now = ctx.clock()
+    if not await _change(update, context, muted_until=now):
+        return
+    tz = ctx.chat_tz(prefs)
+    after = _after_mute(prefs, now, tz)
+    due = after.release_before
+    if after.hold_until is None or (
+        due is not None and await ctx.store.run(Store.count_pending, prefs.chat_id, due) > 0
+    ):
         await reply(update, tr._("Unmuted: alerts held meanwhile come now, together."))
+    elif after.digest:
+        await reply(
+            update,
+            tr._(
+                "Unmuted: alerts held meanwhile come with the next digest, {when}.",
+                when=tr.day_time(after.hold_until, tz),
+            ),
+        )
+    else:
+        await reply(
+            update,
+            tr._(
+                "Unmuted: alerts held meanwhile come together when your quiet hours end, {when}.",
+                when=tr.day_time(after.hold_until, tz),
+            ),
+        )
+
+
+def _after_mute(prefs: ChatPrefs | None, end: datetime, tz: tzinfo) -> Plan:
+    """The sender's plan at the moment a mute ends: a digest or quiet hours that hold may keep
+    the alerts it held waiting."""
+    if prefs is None:
+        return Plan(release_before=end)
+    return plan(end, tz, digest=prefs.digest, quiet=prefs.quiet, muted_until=end)
 
 
 HANDLERS = {

@@ -79,7 +79,9 @@ async def preview_lines(store: AsyncStore, query: str, now: datetime, tr: Texts)
     days = PREVIEW_WINDOW.days
     if len(items) >= PREVIEW_ITEMS:
         scope = tr._(
-            "the last {days} days (the newest {most} items)", days=days, most=f"{PREVIEW_ITEMS:,}"
+            "the last {days} days (the newest {most} items)",
+            days=days,
+            most=tr.number(PREVIEW_ITEMS),
         )
     else:
         scope = tr._("the last {days} days", days=days)
