@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from telegram import Bot
@@ -532,6 +533,31 @@ async def test_quiet_hours_send_silently_or_hold_until_they_end(parts, bot_api: 
     later = bot_api.sent_messages(CHAT)[1:]
     assert len(later) == 1 and "2 stories" in later[0]["text"]  # the held ones together
     assert not later[0].get("disable_notification")
+
+
+@pytest.mark.parametrize(
+    "prefs",
+    [
+        {"quiet": "11:00-13:00 hold"},
+        {"quiet": "11:00-13:00 silent"},
+        {"muted_until": T0 + timedelta(1)},
+    ],
+)
+async def test_a_notice_in_quiet_hours_or_a_mute_comes_at_once_without_a_sound(
+    parts, bot_api: FakeBotAPI, prefs: dict[str, Any]
+) -> None:  # type: ignore[no-untyped-def]
+    """A spike or a broadcast is not held as news is, but does not ring at night."""
+    store, worker, clock = parts
+    await store.run(Store.upsert_subscriber, CHAT, now=T0)
+    await store.run(Store.set_prefs, CHAT, now=T0, **prefs)
+    await store.run(Store.broadcast, "The bot moves to a new server tonight.", now=T0)
+    await step(worker)
+    [notice] = bot_api.sent_messages(CHAT)
+    assert notice["disable_notification"] is True
+    clock.now = T0 + timedelta(days=2, hours=2)  # 14:00: neither quiet nor muted
+    await store.run(Store.broadcast, "Back.", now=clock.now)
+    await step(worker)
+    assert not bot_api.sent_messages(CHAT)[1].get("disable_notification")
 
 
 @pytest.mark.parametrize("mode", ["silent", "hold"])

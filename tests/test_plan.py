@@ -13,6 +13,7 @@ from bot.delivery.plan import (
     Plan,
     SettingError,
     digest_times,
+    notice_silent,
     parse_digest,
     parse_quiet,
     plan,
@@ -137,3 +138,21 @@ def test_quiet_hold_ends_within_a_day(
     if result.hold_until is not None:
         assert now < result.hold_until <= now + timedelta(hours=25)
     assert result.release_before is None or result.release_before <= now
+
+
+@pytest.mark.parametrize(
+    ("local", "quiet", "silent"),
+    [
+        ("02:00", "23:00-07:00 hold", True),  # across midnight, either mode
+        ("23:30", "23:00-07:00 silent", True),
+        ("07:00", "23:00-07:00 hold", False),  # their end
+        ("12:00", "", False),
+    ],
+)
+def test_a_notice_is_silent_in_quiet_hours_or_a_mute(local: str, quiet: str, silent: bool) -> None:
+    hour, minute = map(int, local.split(":"))
+    now = datetime(2026, 11, 27, hour, minute, tzinfo=TOKYO)
+    assert notice_silent(now, TOKYO, quiet=quiet) is silent
+    ended, muted = now - timedelta(minutes=1), now + timedelta(hours=1)
+    assert notice_silent(now, TOKYO, quiet=quiet, muted_until=ended) is silent
+    assert notice_silent(now, TOKYO, quiet=quiet, muted_until=muted) is True

@@ -153,6 +153,19 @@ def plan(
     return Plan(release_before=released)
 
 
+def notice_silent(
+    now: datetime, tz: tzinfo, *, quiet: str = "", muted_until: datetime | None = None
+) -> bool:
+    """Whether a notice (a spike, a broadcast, an operator's) goes without a sound: it comes
+    at once, not held as alerts are, but in a mute or quiet hours (either mode) it is silent."""
+    if muted_until is not None and muted_until > now:
+        return True
+    if not quiet:
+        return False
+    start, end, _ = _quiet(quiet)
+    return _window(now, tz, start, end)[0]
+
+
 def digest_times(digest: str, now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
     """The last digest time at or before `now`, and the next one after it."""
     words = digest.split()

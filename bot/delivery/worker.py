@@ -25,7 +25,7 @@ from bot.delivery import settle
 from bot.delivery.buttons import AlertButtons
 from bot.delivery.limits import DeliverySettings, SendLimits
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failure_of, outcome
-from bot.delivery.plan import Plan, chat_tz, plan, zone
+from bot.delivery.plan import Plan, chat_tz, notice_silent, plan, zone
 from bot.delivery.render import (
     MAX_MESSAGE,
     digest_fitting,
@@ -151,9 +151,11 @@ class DeliveryWorker:
         notices = await self.store.run(
             Store.due_notices, self.clock(), self.settings.batch, exclude=self._busy()
         )
+        chats = await self.store.run(Store.prefs_of, [n.chat_id for n in notices])
         for notice in notices:
             claim_notice = functools.partial(self._claim_notice, notice)
-            started += await self._start(notice.chat_id, claim_notice, self._notify)
+            notify = functools.partial(self._notify, silent=self._silent(chats.get(notice.chat_id)))
+            started += await self._start(notice.chat_id, claim_notice, notify)
         edits = await self.store.run(
             Store.due_edits, self.settings.batch, exclude=self._busy(), now=self.clock()
         )
@@ -168,6 +170,11 @@ class DeliveryWorker:
             return Plan()
         tz = chat_tz(prefs, self.tz)
         return plan(now, tz, digest=prefs.digest, quiet=prefs.quiet, muted_until=prefs.muted_until)
+
+    def _silent(self, prefs: ChatPrefs | None) -> bool:
+        return prefs is not None and notice_silent(
+            self.clock(), chat_tz(prefs, self.tz), quiet=prefs.quiet, muted_until=prefs.muted_until
+        )
 
     async def _dispatch(self, delivery: Delivery, decision: Plan) -> bool:
         """Send the chat's oldest alert, or its held alerts as one digest, or hold them."""
@@ -372,10 +379,11 @@ class DeliveryWorker:
         claimed = await self.store.run(Store.claim_notice, notice.id, now=self.clock())
         return notice if claimed else None
 
-    async def _notify(self, notice: Notice) -> None:
+    async def _notify(self, notice: Notice, *, silent: bool = False) -> None:
         """Send a notice to an admin (or a broadcast to a chat), as plain text."""
         try:
-            await self._send(notice.chat_id, notice_text(notice)[:MAX_MESSAGE], html=False)
+            text = notice_text(notice)[:MAX_MESSAGE]
+            await self._send(notice.chat_id, text, html=False, silent=silent)
         except Exception as exc:
             now = self.clock()
             result = self._outcome(exc, Path.NOTICE, now, notice)
