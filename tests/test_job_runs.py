@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import load_config
 from bot.daemon import Daemon
@@ -163,6 +164,33 @@ async def test_a_run_later_than_its_misfire_grace_is_skipped_with_a_warning(
     await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
     assert not ran.is_set()
     assert any("was missed by" in r.getMessage() for r in records.records)
+
+
+async def test_a_daily_job_whose_time_passed_while_the_machine_slept_runs_once_late(
+    records: Records,
+) -> None:
+    """The daemon's housekeeping (daily) after a suspend over its time: the scheduler's timer
+    is monotonic and stood still, so it wakes hours after the run time. The run is late, not
+    missed: skipped, it waited another day (and every day, for a machine asleep at that hour)."""
+    ran: list[datetime] = []
+    done = asyncio.Event()
+
+    async def job() -> None:
+        ran.append(datetime.now(UTC))
+        done.set()
+
+    scheduler, runs = scheduler_with_runs()
+    slept = datetime.now(UTC) - timedelta(hours=3)  # due as the machine went to sleep
+    scheduler.add_job(job, IntervalTrigger(hours=24), next_run_time=slept - timedelta(days=2))
+    scheduler.start()
+    ran_or_missed = [asyncio.create_task(done.wait()), asyncio.create_task(records.seen.wait())]
+    await asyncio.wait(ran_or_missed, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
+    scheduler.shutdown(wait=False)
+    await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
+    for task in ran_or_missed:
+        task.cancel()
+    assert len(ran) == 1  # once, however many of its days were missed
+    assert records.problems() == []
 
 
 async def test_a_job_that_is_not_a_coroutine_function_is_refused(records: Records) -> None:

@@ -104,6 +104,12 @@ class JobRuns(BaseExecutor):  # type: ignore[misc]  # APScheduler has no type hi
 
 
 def scheduler_with_runs() -> tuple[AsyncIOScheduler, JobRuns]:
-    """An AsyncIOScheduler (in UTC) whose jobs run on a `JobRuns`, and that executor."""
+    """An AsyncIOScheduler (in UTC) whose jobs run on a `JobRuns`, and that executor.
+
+    A job comes due late when the machine slept over its time (the scheduler's timer is the
+    event loop's, monotonic: it stands still meanwhile): it runs once, late, rather than being
+    skipped as APScheduler's default grace of 1 s would (the daily housekeeping then waited
+    another day, and every day for a machine asleep at that hour)."""
     runs = JobRuns()
-    return AsyncIOScheduler(timezone=UTC, executors={"default": runs}), runs
+    defaults = {"misfire_grace_time": None, "coalesce": True}
+    return AsyncIOScheduler(timezone=UTC, executors={"default": runs}, job_defaults=defaults), runs
