@@ -22,6 +22,28 @@ TOPICS = {
 }
 
 
+WAIT = 20  # seconds, bounding each wait for an event
+
+
+def _slow_feed() -> bytes:
+    """A feed of 1.3 MB (a tenth of poll.max_bytes) whose parse takes minutes: html.parser
+    looks for the end of each unclosed "<!--" of a summary to the end of the text (quadratic),
+    and feedparser walks a deep nesting of elements slowly."""
+    summary = "<![CDATA[Kuril " + "<!--" * 75_000 + "]]>"
+    item = f"<item><title>Kuril</title><guid>1</guid><description>{summary}</description>"
+    nested = "<x>" * 330_000
+    channel = f"<channel><title>t</title>{item}{nested}</item></channel>"
+    return f"<?xml version='1.0'?><rss version='2.0'>{channel}</rss>".encode()
+
+
+def _process_ended(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def _loaded(module: str) -> bool:
     return module in sys.modules
 
@@ -84,6 +106,26 @@ async def test_a_dead_worker_is_an_error_on_that_feed_and_the_next_feed_gets_a_n
     finally:
         await pool.aclose()
     assert pool._executor is None
+
+
+async def test_a_parse_past_its_limit_is_that_feeds_error_and_its_worker_is_stopped() -> None:
+    """A feed whose parse would hold a worker for hours (and the feed's poll: never polled
+    again, no error recorded): cut at the limit, an error of that feed, the worker killed."""
+    topics = compile_topics(TOPICS)
+    pool = ParsePool("processes", 1, limit=1.0)
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    good = rss([FeedEntry("Kuril Islands talks", "https://e.example/1")])
+    try:
+        worker = await asyncio.get_running_loop().run_in_executor(pool._pool(), os.getpid)
+        read = await asyncio.wait_for(
+            pool.read(_slow_feed(), feed_id="a", url="u", headers=headers, spec=topics.spec), WAIT
+        )
+        assert read.parsed.error == "parsing took over 1 s; the parser was stopped"
+        assert _process_ended(worker)
+        read = await pool.read(good, feed_id="b", url="u", headers=headers, spec=topics.spec)
+        assert read.parsed.error is None and [f.topics for f in read.facts] == [("kuril",)]
+    finally:
+        await pool.aclose()
 
 
 def test_a_read_feed_crosses_to_the_daemon_unchanged() -> None:
