@@ -10,6 +10,8 @@ import subprocess
 import sys
 from concurrent.futures.process import BrokenProcessPool
 
+import pytest
+
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.config import TopicConfig
 from watchers.pool import ParsePool
@@ -126,6 +128,27 @@ async def test_a_parse_past_its_limit_is_that_feeds_error_and_its_worker_is_stop
         assert read.parsed.error is None and [f.topics for f in read.facts] == [("kuril",)]
     finally:
         await pool.aclose()
+
+
+@pytest.mark.parametrize("reads", [1, 2])
+async def test_a_stop_in_the_middle_of_a_long_parse_ends_its_worker_at_once(reads: int) -> None:
+    """SIGTERM while a worker parses such a feed: the daemon waited for the parse to end, far
+    past its 10 s to stop; now the worker is killed after a short grace."""
+    topics = compile_topics(TOPICS)
+    pool = ParsePool("processes", 1)
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    worker = await asyncio.get_running_loop().run_in_executor(pool._pool(), os.getpid)
+    polls = [
+        asyncio.create_task(
+            pool.read(_slow_feed(), feed_id=f"{n}", url="u", headers=headers, spec=topics.spec)
+        )
+        for n in range(reads)
+    ]
+    await asyncio.sleep(0)  # submitted
+    await asyncio.wait_for(pool.aclose(), WAIT)
+    assert _process_ended(worker)
+    for poll in polls:  # the daemon's stop has cancelled them; each ends either way
+        await asyncio.wait_for(asyncio.gather(poll, return_exceptions=True), WAIT)
 
 
 def test_a_read_feed_crosses_to_the_daemon_unchanged() -> None:

@@ -36,6 +36,7 @@ PARENT_CHECK = 0.5  # seconds between a worker's looks at whether the daemon sti
 # few, hostile markup hours (html.parser is quadratic on some), holding the feed's poll and a
 # worker; past it the workers are killed and the pool replaced
 PARSE_LIMIT = 60.0
+STOP_GRACE = 2.0  # seconds the workers have to end at a stop before they are killed
 
 
 def default_workers() -> int:
@@ -51,6 +52,7 @@ class ParsePool:
         self.kind = kind
         self.workers = workers or default_workers()
         self.limit = limit
+        self._closed = False  # by `aclose`: a call it broke is not tried again
         self._executor: Executor | None = None
         self._starting: list[Future[None]] = []  # the workers' warm-up, from `prestart`
         self._forms: Future[Forms] | None = None  # from `look_up_forms`
@@ -163,7 +165,7 @@ class ParsePool:
             except BrokenProcessPool:
                 retired = self._executor is not pool
                 await self._retire(pool, grace=0.0)
-                if attempt == 2 or not retired:
+                if attempt == 2 or not retired or self._closed:
                     raise
             except TimeoutError:
                 if self.kind == "processes":
@@ -192,9 +194,11 @@ class ParsePool:
             executor.shutdown(wait=True, cancel_futures=True)
 
     async def aclose(self) -> None:
-        """Stop the workers without blocking the event loop."""
+        """Stop the workers without blocking the event loop; one still in a parse (a stop in
+        the middle of a poll) is killed after STOP_GRACE seconds."""
+        self._closed = True
         if self._executor is not None:
-            await self._retire(self._executor)
+            await self._retire(self._executor, grace=STOP_GRACE)
 
     async def _retire(self, executor: Executor, grace: float | None = None) -> None:
         """Shut `executor` down and wait for it; its worker processes still running after
