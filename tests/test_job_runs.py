@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import load_config
 from bot.daemon import Daemon
 from tests.conftest import handler_on, write_config
-from watchers.job_runs import scheduler_with_runs
+from watchers.job_runs import JobRuns, clock_set_back, scheduler_with_runs
 
 WAIT = 10  # seconds, bounding each wait for an event
 
@@ -163,6 +165,69 @@ async def test_a_run_later_than_its_misfire_grace_is_skipped_with_a_warning(
     await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
     assert not ran.is_set()
     assert any("was missed by" in r.getMessage() for r in records.records)
+
+
+async def test_a_daily_job_whose_time_passed_while_the_machine_slept_runs_once_late(
+    records: Records,
+) -> None:
+    """The daemon's housekeeping (daily) after a suspend over its time: the scheduler's timer
+    is monotonic and stood still, so it wakes hours after the run time. The run is late, not
+    missed: skipped, it waited another day (and every day, for a machine asleep at that hour)."""
+    ran: list[datetime] = []
+    done = asyncio.Event()
+
+    async def job() -> None:
+        ran.append(datetime.now(UTC))
+        done.set()
+
+    scheduler, runs = scheduler_with_runs()
+    slept = datetime.now(UTC) - timedelta(hours=3)  # due as the machine went to sleep
+    scheduler.add_job(job, IntervalTrigger(hours=24), next_run_time=slept - timedelta(days=2))
+    scheduler.start()
+    ran_or_missed = [asyncio.create_task(done.wait()), asyncio.create_task(records.seen.wait())]
+    await asyncio.wait(ran_or_missed, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
+    scheduler.shutdown(wait=False)
+    await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
+    for task in ran_or_missed:
+        task.cancel()
+    assert len(ran) == 1  # once, however many of its days were missed
+    assert records.problems() == []
+
+
+async def test_a_poll_due_as_the_wall_clock_is_set_back_an_hour_comes_due_as_it_was(
+    records: Records,
+) -> None:
+    """A wall clock set back an hour (by hand, or by NTP on a machine whose clock ran ahead):
+    APScheduler times its jobs by it, so each feed's next poll (and every other job) waited an
+    hour longer. The clock is injected: the test sets it back, not the machine's."""
+    polled = asyncio.Event()
+
+    async def poll() -> None:
+        polled.set()
+
+    set_back = 0.0
+    runs = JobRuns(wall=lambda: time.time() - set_back, every=0.01)
+    scheduler = AsyncIOScheduler(timezone=UTC, executors={"default": runs})
+    scheduler.start()
+    # due a second from now; then the clock goes back an hour: it is due in an hour and a second
+    scheduler.add_job(poll, "date", run_date=datetime.now(UTC) + timedelta(seconds=1))
+    set_back = 3600.0
+    for job in scheduler.get_jobs():  # what the machine's clock would have made of it
+        job.modify(next_run_time=job.next_run_time + timedelta(hours=1))
+    try:
+        await asyncio.wait_for(polled.wait(), WAIT)
+    finally:
+        scheduler.shutdown(wait=False)
+        await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
+    assert [r.getMessage() for r in records.records if r.levelno >= logging.WARNING] == []
+
+
+def test_only_a_wall_clock_set_back_past_the_slack_is_a_step_back() -> None:
+    slack = timedelta(seconds=5)
+    assert clock_set_back((1000.0, 1030.0), (50.0, 80.0), slack) is None  # in step
+    assert clock_set_back((1000.0, 1028.0), (50.0, 80.0), slack) is None  # an NTP correction
+    assert clock_set_back((1000.0, 4630.0), (50.0, 80.0), slack) is None  # woke from a suspend
+    assert clock_set_back((5000.0, 1430.0), (50.0, 80.0), slack) == timedelta(seconds=3600)
 
 
 async def test_a_job_that_is_not_a_coroutine_function_is_refused(records: Records) -> None:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from concurrent.futures.process import BrokenProcessPool
 
+import pytest
+
 from tests.fakes.feed_server import FeedEntry, rss
 from watchers.config import TopicConfig
 from watchers.pool import ParsePool
@@ -20,6 +22,28 @@ TOPICS = {
     "kuril": TopicConfig(title="Kurils", query="Курилы OR Kuril*"),
     "treaty": TopicConfig(title="Treaty", query='"мирный договор"'),
 }
+
+
+WAIT = 20  # seconds, bounding each wait for an event
+
+
+def _slow_feed() -> bytes:
+    """A feed of 1.3 MB (a tenth of poll.max_bytes) whose parse takes minutes: html.parser
+    looks for the end of each unclosed "<!--" of a summary to the end of the text (quadratic),
+    and feedparser walks a deep nesting of elements slowly."""
+    summary = "<![CDATA[Kuril " + "<!--" * 75_000 + "]]>"
+    item = f"<item><title>Kuril</title><guid>1</guid><description>{summary}</description>"
+    nested = "<x>" * 330_000
+    channel = f"<channel><title>t</title>{item}{nested}</item></channel>"
+    return f"<?xml version='1.0'?><rss version='2.0'>{channel}</rss>".encode()
+
+
+def _process_ended(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def _loaded(module: str) -> bool:
@@ -84,6 +108,47 @@ async def test_a_dead_worker_is_an_error_on_that_feed_and_the_next_feed_gets_a_n
     finally:
         await pool.aclose()
     assert pool._executor is None
+
+
+async def test_a_parse_past_its_limit_is_that_feeds_error_and_its_worker_is_stopped() -> None:
+    """A feed whose parse would hold a worker for hours (and the feed's poll: never polled
+    again, no error recorded): cut at the limit, an error of that feed, the worker killed."""
+    topics = compile_topics(TOPICS)
+    pool = ParsePool("processes", 1, limit=1.0)
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    good = rss([FeedEntry("Kuril Islands talks", "https://e.example/1")])
+    try:
+        worker = await asyncio.get_running_loop().run_in_executor(pool._pool(), os.getpid)
+        read = await asyncio.wait_for(
+            pool.read(_slow_feed(), feed_id="a", url="u", headers=headers, spec=topics.spec), WAIT
+        )
+        assert read.parsed.error == "parsing took over 1 s; the parser was stopped"
+        assert _process_ended(worker)
+        read = await pool.read(good, feed_id="b", url="u", headers=headers, spec=topics.spec)
+        assert read.parsed.error is None and [f.topics for f in read.facts] == [("kuril",)]
+    finally:
+        await pool.aclose()
+
+
+@pytest.mark.parametrize("reads", [1, 2])
+async def test_a_stop_in_the_middle_of_a_long_parse_ends_its_worker_at_once(reads: int) -> None:
+    """SIGTERM while a worker parses such a feed: the daemon waited for the parse to end, far
+    past its 10 s to stop; now the worker is killed after a short grace."""
+    topics = compile_topics(TOPICS)
+    pool = ParsePool("processes", 1)
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    worker = await asyncio.get_running_loop().run_in_executor(pool._pool(), os.getpid)
+    polls = [
+        asyncio.create_task(
+            pool.read(_slow_feed(), feed_id=f"{n}", url="u", headers=headers, spec=topics.spec)
+        )
+        for n in range(reads)
+    ]
+    await asyncio.sleep(0)  # submitted
+    await asyncio.wait_for(pool.aclose(), WAIT)
+    assert _process_ended(worker)
+    for poll in polls:  # the daemon's stop has cancelled them; each ends either way
+        await asyncio.wait_for(asyncio.gather(poll, return_exceptions=True), WAIT)
 
 
 def test_a_read_feed_crosses_to_the_daemon_unchanged() -> None:

@@ -6,13 +6,21 @@ and logs each cancelled run as a failed job, with a traceback: a run submitted i
 turn of the event loop as the shutdown (a poll coming due as SIGTERM arrives) is cancelled
 before its first step, which no job can catch. Here the shutdown only closes the door;
 `stop` waits for the runs, and a run the stop has to cut short ends without an error.
+
+It also follows the wall clock, by which APScheduler times every job: one set back (by hand,
+or by NTP on a machine whose clock ran ahead) would leave each job waiting as much longer,
+every feed's next poll included; its jobs move back by as much (`clock_set_back`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import logging
+import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,14 +34,62 @@ from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.util import iscoroutinefunction_partial
 
+log = logging.getLogger(__name__)
+
+CLOCK_CHECK = 30.0  # seconds (on the monotonic clock) between two looks at the wall clock
+CLOCK_SLACK = timedelta(seconds=5)  # a smaller step back (an NTP correction) is let be
+
+
+def clock_set_back(
+    wall: tuple[float, float], monotonic: tuple[float, float], slack: timedelta = CLOCK_SLACK
+) -> timedelta | None:
+    """How far the wall clock was set back between two readings (before, after) of it and of
+    the monotonic clock; None when it was not, or by no more than `slack`. (A suspend moves
+    the wall clock forward past the monotonic one: that is not a step back.)"""
+    step = (wall[1] - wall[0]) - (monotonic[1] - monotonic[0])
+    back = timedelta(seconds=-step)
+    return back if back > slack else None
+
 
 class JobRuns(BaseExecutor):  # type: ignore[misc]  # APScheduler has no type hints
     """Runs coroutine jobs as tasks; `stop` after the scheduler's shutdown ends them."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        every: float = CLOCK_CHECK,
+    ) -> None:
         super().__init__()
         self._runs: set[asyncio.Task[list[Any]]] = set()
         self._closed = asyncio.Event()  # no run is submitted once it is set
+        self._clocks = (wall, monotonic, every)
+        self._clock_watch: asyncio.Task[None] | None = None
+
+    def start(self, scheduler: Any, alias: str) -> None:
+        super().start(scheduler, alias)
+        if self._clock_watch is None:  # the scheduler starts on the event loop
+            wall, monotonic, _ = self._clocks
+            watch = self._follow_wall_clock(scheduler, (wall(), monotonic()))
+            self._clock_watch = asyncio.get_running_loop().create_task(watch, name="wall clock")
+
+    async def _follow_wall_clock(self, scheduler: Any, before: tuple[float, float]) -> None:
+        """Until the shutdown: when the wall clock is set back, move every job back by as much
+        (each would otherwise wait that much longer: its time is a wall-clock time)."""
+        wall, monotonic, every = self._clocks
+        while not self._closed.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), every)
+            now = wall(), monotonic()
+            back = clock_set_back((before[0], now[0]), (before[1], now[1]))
+            before = now
+            if back is None or self._closed.is_set():
+                continue
+            log.warning("the wall clock was set back by %s: the jobs move back by as much", back)
+            for job in scheduler.get_jobs():
+                if job.next_run_time is not None:
+                    job.modify(next_run_time=job.next_run_time - back)
 
     def shutdown(self, wait: bool = True) -> None:
         # called by the scheduler's shutdown, on the event loop (AsyncIOScheduler defers it
@@ -104,6 +160,12 @@ class JobRuns(BaseExecutor):  # type: ignore[misc]  # APScheduler has no type hi
 
 
 def scheduler_with_runs() -> tuple[AsyncIOScheduler, JobRuns]:
-    """An AsyncIOScheduler (in UTC) whose jobs run on a `JobRuns`, and that executor."""
+    """An AsyncIOScheduler (in UTC) whose jobs run on a `JobRuns`, and that executor.
+
+    A job comes due late when the machine slept over its time (the scheduler's timer is the
+    event loop's, monotonic: it stands still meanwhile): it runs once, late, rather than being
+    skipped as APScheduler's default grace of 1 s would (the daily housekeeping then waited
+    another day, and every day for a machine asleep at that hour)."""
     runs = JobRuns()
-    return AsyncIOScheduler(timezone=UTC, executors={"default": runs}), runs
+    defaults = {"misfire_grace_time": None, "coalesce": True}
+    return AsyncIOScheduler(timezone=UTC, executors={"default": runs}, job_defaults=defaults), runs

@@ -34,6 +34,11 @@ PoolKind = Literal["processes", "threads"]
 Forms = tuple[tuple[str, frozenset[str]], ...]
 T = TypeVar("T")
 PARENT_CHECK = 0.5  # seconds between a worker's looks at whether the daemon still runs
+# seconds a parse (or an article page's reading) may take: 10 MB of a thousand items takes a
+# few, hostile markup hours (html.parser is quadratic on some), holding the feed's poll and a
+# worker; past it the workers are killed and the pool replaced
+PARSE_LIMIT = 60.0
+STOP_GRACE = 2.0  # seconds the workers have to end at a stop before they are killed
 
 
 def default_workers() -> int:
@@ -43,9 +48,13 @@ def default_workers() -> int:
 class ParsePool:
     """Parses fetched bytes off the event loop; a crashed worker pool is replaced."""
 
-    def __init__(self, kind: PoolKind = "processes", workers: int | None = None) -> None:
+    def __init__(
+        self, kind: PoolKind = "processes", workers: int | None = None, limit: float = PARSE_LIMIT
+    ) -> None:
         self.kind = kind
         self.workers = workers or default_workers()
+        self.limit = limit
+        self._closed = False  # by `aclose`: a call it broke is not tried again
         self._executor: Executor | None = None
         self._starting: list[Future[None]] = []  # the workers' warm-up, from `prestart`
         self._forms: Future[Forms] | None = None  # from `look_up_forms`
@@ -131,25 +140,44 @@ class ParsePool:
             lang=lang,
             sketches=sketches,
         )
-        pool = self._pool()
         try:
-            return from_wire(await self._submit(pool, call))
+            return from_wire(await self._call(call))
         except BrokenProcessPool:
-            # a worker died (killed, out of memory): start a new pool and say so on this feed
-            await self._retire(pool)
             return ReadFeed(ParsedFeed(None, (), error="the parser process died on this feed"), ())
+        except TimeoutError:
+            error = f"parsing took over {self.limit:g} s; the parser was stopped"
+            return ReadFeed(ParsedFeed(None, (), error=error), ())
 
     async def article(
         self, content: bytes, *, url: str, title: str, spec: TopicSpec
     ) -> Brief | None:
         """The brief of an article page, extracted in a worker; None on any failure."""
         call = functools.partial(read_article, content, url=url, title=title, spec=spec)
-        pool = self._pool()
         try:
-            return await self._submit(pool, call)
-        except BrokenProcessPool:
-            await self._retire(pool)
+            return await self._call(call)
+        except (BrokenProcessPool, TimeoutError):
             return None
+
+    async def _call(self, call: Callable[[], T]) -> T:
+        """`call` in a worker, within the limit. A worker that died (killed, out of memory)
+        broke the pool: it is replaced, and the calls it broke that were not the cause (the
+        pool was replaced before they heard) are tried once on the new one. A call past the
+        limit is cut: the workers are killed (a process cannot be told to stop one call) and
+        TimeoutError raised; threads cannot be killed, and go on while the poll does not wait."""
+        for attempt in (1, 2):
+            pool = self._pool()
+            try:
+                return await asyncio.wait_for(self._submit(pool, call), self.limit)
+            except BrokenProcessPool:
+                retired = self._executor is not pool
+                await self._retire(pool, grace=0.0)
+                if attempt == 2 or not retired or self._closed:
+                    raise
+            except TimeoutError:
+                if self.kind == "processes":
+                    await self._retire(pool, grace=0.0)
+                raise
+        raise AssertionError("unreachable")
 
     def _submit(self, pool: Executor, call: Callable[[], T]) -> asyncio.Future[T]:
         """Hand `call` to the pool. A submit may start a worker: SIGINT is blocked meanwhile, so
@@ -174,17 +202,35 @@ class ParsePool:
             self.model.close()
 
     async def aclose(self) -> None:
-        """Stop the workers without blocking the event loop."""
+        """Stop the workers without blocking the event loop; one still in a parse (a stop in
+        the middle of a poll) is killed after STOP_GRACE seconds."""
+        self._closed = True
         if self._executor is not None:
-            await self._retire(self._executor)
+            await self._retire(self._executor, grace=STOP_GRACE)
         if self.model is not None:
             await asyncio.to_thread(self.model.close)
 
-    async def _retire(self, executor: Executor) -> None:
+    async def _retire(self, executor: Executor, grace: float | None = None) -> None:
+        """Shut `executor` down and wait for it; its worker processes still running after
+        `grace` seconds (None: however long they take) are killed."""
         # only the pool that broke: a concurrent failure must not close its replacement
         if self._executor is executor:
             self._executor = None
-        await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        # ProcessPoolExecutor.terminate_workers is Python 3.14's; these are its processes
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        down = asyncio.ensure_future(
+            asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        )
+        if grace is not None and processes:
+            done, _ = await asyncio.wait({down}, timeout=grace)
+            if not done:
+                for process in processes:
+                    with contextlib.suppress(OSError, ValueError):  # ended, or closed
+                        process.kill()
+        # a pool whose worker died has its result queue closed by its manager thread, and
+        # Python 3.11's shutdown closes it again: EBADF, with everything stopped
+        with contextlib.suppress(OSError):
+            await down
 
 
 @contextmanager
