@@ -26,6 +26,7 @@ Embed = Callable[[Sequence[str]], "Vectors"]
 # more is a hung engine
 ANSWER_WITHIN = 120.0
 STOP_WITHIN = 5.0
+CALL_GRACE = 1.0  # seconds a closing waits for a call in progress (a batch takes less) to end
 
 
 class ModelFailed(RuntimeError):
@@ -69,7 +70,7 @@ class ModelProcess:
 
     def close(self) -> None:
         """End the process; one in the middle of a call is killed, and that call fails."""
-        if self._lock.acquire(timeout=STOP_WITHIN):
+        if self._lock.acquire(timeout=CALL_GRACE):
             try:
                 self._end()
             finally:
