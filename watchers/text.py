@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import html.parser
 import re
 from html.parser import HTMLParser
 
@@ -94,7 +95,37 @@ def html_to_text(markup: str) -> str:
     return _careful_html_to_text(markup)
 
 
+def defused(markup: str) -> str:
+    """`markup` with the "<" that can open nothing written as "&lt;", which the parser reads
+    alike: a "<" after the last ">", and an unclosed "<!--" (after the last "-->") to the
+    next ">". The parser looks for the end of each of those to the end of the text, again and
+    again: a feed's summary of "<!--" repeated took minutes. Markup with raw text (a script)
+    or a "<![" section, where an escape could move an end, is left as it is: the parse limit
+    of `watchers.pool` bounds it."""
+    if _RAW_OR_SECTION.search(markup):
+        return markup
+    last = markup.rfind(">")
+    if last + 1 < len(markup) and "<" in markup[last + 1 :]:
+        markup = markup[: last + 1] + markup[last + 1 :].replace("<", "&lt;")
+    if "<!--" in markup:
+        start = max((found.end() for found in _COMMENT_CLOSE.finditer(markup)), default=0)
+        if "<!--" in markup[start:]:  # read as text to the next ">", as the parser ends it
+            escaped = _UNCLOSED.sub(lambda found: found[0].replace("<", "&lt;"), markup[start:])
+            markup = markup[:start] + escaped
+    return markup
+
+
+# how the parser ends a comment ("-->", "-- >" on Python 3.11), and an unclosed one
+_COMMENT_CLOSE = getattr(html.parser, "commentclose", re.compile(r"--\s*>"))
+_UNCLOSED = re.compile(r"<!--[^>]*>?")
+_RAW_OR_SECTION = re.compile(
+    "<!\\[|<(?:" + "|".join(sorted(_SKIP_TAGS)) + r"|textarea|title|xmp|plaintext)\b",
+    re.IGNORECASE,
+)
+
+
 def _careful_html_to_text(markup: str) -> str:
+    markup = defused(markup)
     parser = _TextExtractor()
     try:
         parser.feed(markup)
