@@ -89,3 +89,19 @@ def test_the_unit_lets_through_the_system_calls_the_daemon_makes() -> None:
         assert not denied_at or (allowed_at and max(allowed_at) > max(denied_at)), (
             f"{call} is denied with {group} and never allowed again after it"
         )
+
+
+def test_matplotlib_keeps_its_font_cache_where_the_unit_lets_it_write() -> None:
+    """The dynamic user's home is / on a read-only system: matplotlib logged two warnings and
+    built its font cache again in a temporary folder after every start."""
+    unit = directives()
+    environment = dict(
+        pair.split("=", 1) for line in unit.get("Environment", []) for pair in line.split()
+    )
+    folder = environment.get("MPLCONFIGDIR", "")
+    writable = [
+        f"/var/{kind}/{name}"
+        for kind, key in (("cache", "CacheDirectory"), ("lib", "StateDirectory"))
+        for name in unit.get(key, [])
+    ]
+    assert any(folder.startswith(w + "/") or folder == w for w in writable), (folder, writable)
