@@ -408,6 +408,21 @@ async def test_a_leaked_watch_feed_address_is_replaced_without_losing_the_watche
     assert await bot.store.run(Store.chat_of_feed_token, second) == USER
 
 
+def test_help_names_the_optional_arguments_readme_gives() -> None:
+    """/help said /trend [topic] [7d|30d|90d]: a subscriber never learnt `outlets`, which
+    README's table (and the command) take."""
+    readme = (ROOT / "README.md").read_text()
+    for command in COMMANDS:
+        usage = re.search(rf"/{command.name}\b(.*)$", command.description)
+        row = re.search(rf"^\| `/{command.name}\b([^`]*)` \|", readme, re.M)
+        if usage is None or row is None:
+            continue
+        optional = set(re.findall(r"\[[^\]]*\]", usage.group(1)))
+        documented = {o.replace("\\|", "|") for o in re.findall(r"\[[^\]]*\]", row.group(1))}
+        if optional:
+            assert optional == documented, (command.name, optional, documented)
+
+
 async def test_help_lists_every_command_and_readme_documents_them(bot: Bot) -> None:
     public = await bot.say("/help")
     admin = await bot.say("/help", chat_id=ADMIN)

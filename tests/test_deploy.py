@@ -70,3 +70,38 @@ def test_the_grafana_dashboard_queries_only_metrics_the_daemon_exports() -> None
     assert len(ids) == len(set(ids))
     assert all(panel["datasource"]["uid"] == "${DS_PROMETHEUS}" for panel in panels)
     assert [i["name"] for i in dashboard["__inputs"]] == ["DS_PROMETHEUS"]
+
+
+# system calls the daemon makes that sit in a group the unit denies, found with
+# `strace -f -e trace=mbind kurilwatch demo` and `systemd-analyze syscall-filter @resources`
+NEEDED_FROM_DENIED_GROUPS = {"mbind": "@resources"}  # OpenBLAS, for the title vectors
+
+
+def test_the_unit_lets_through_the_system_calls_the_daemon_makes() -> None:
+    """A call the filter denies kills the process (SIGSYS): with mbind denied, the daemon died
+    at its first title vector and again after each restart."""
+    filters = directives()["SystemCallFilter"]
+    for call, group in NEEDED_FROM_DENIED_GROUPS.items():
+        denied_at = [n for n, f in enumerate(filters) if f.startswith("~") and group in f.split()]
+        allowed_at = [
+            n for n, f in enumerate(filters) if not f.startswith("~") and call in f.split()
+        ]
+        assert not denied_at or (allowed_at and max(allowed_at) > max(denied_at)), (
+            f"{call} is denied with {group} and never allowed again after it"
+        )
+
+
+def test_matplotlib_keeps_its_font_cache_where_the_unit_lets_it_write() -> None:
+    """The dynamic user's home is / on a read-only system: matplotlib logged two warnings and
+    built its font cache again in a temporary folder after every start."""
+    unit = directives()
+    environment = dict(
+        pair.split("=", 1) for line in unit.get("Environment", []) for pair in line.split()
+    )
+    folder = environment.get("MPLCONFIGDIR", "")
+    writable = [
+        f"/var/{kind}/{name}"
+        for kind, key in (("cache", "CacheDirectory"), ("lib", "StateDirectory"))
+        for name in unit.get(key, [])
+    ]
+    assert any(folder.startswith(w + "/") or folder == w for w in writable), (folder, writable)

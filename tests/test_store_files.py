@@ -262,3 +262,19 @@ def test_a_writers_lock_file_another_user_made_still_lets_poll_once_and_prune_ru
             capture_output=True, text=True, cwd=ROOT, timeout=60, **AS_A_USER,
         )  # fmt: skip
     assert refused.returncode == 2 and "a kurilwatch restore" in refused.stderr, refused.stderr
+
+
+def test_a_backup_is_no_more_readable_than_the_store(tmp_path: Path) -> None:
+    """The store holds the chats, their watches and the secret that signs the alerts' buttons;
+    the daemon's unit keeps it 0600 (UMask=0077), but a backup run from root's shell (umask
+    022) into /var/backups was readable by every local user."""
+    config, _ = _store_and_backup(tmp_path)
+    (tmp_path / "kw.db").chmod(0o600)
+    target = tmp_path / "backups" / "private.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "backup", str(target), "--config", str(config)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, preexec_fn=lambda: os.umask(0o022),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert _items(target) == 11

@@ -39,7 +39,10 @@ def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             _remove_abandoned(target)
-            held = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
+            # no more readable than the store (its chats, watches and the buttons' secret):
+            # root's umask made a 0600 store's backup readable by every local user
+            mode = stat.S_IMODE(store.stat().st_mode) & 0o666 | 0o600  # its owner writes it
+            held = os.open(partial, os.O_RDWR | os.O_CREAT, mode)
             fcntl.flock(held, fcntl.LOCK_EX)  # while this backup lives (see _remove_abandoned)
             copy = sqlite3.connect(partial)
         except (OSError, sqlite3.Error) as exc:

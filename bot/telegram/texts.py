@@ -41,7 +41,7 @@ COMMANDS = (
     Command("lang", N_("news languages: /lang ru en | all")),
     Command("sources", N_("mute or unmute outlets")),
     Command("language", N_("the bot's language: /language en|ru|ja")),
-    Command("trend", N_("a chart: /trend [topic] [7d|30d|90d]")),
+    Command("trend", N_("a chart: /trend [topic] [7d|30d|90d] [outlets]")),
     Command("report", N_("weekly report: /report weekly <day> HH:MM | off")),
     Command("spikes", N_("spike alerts: /spikes on | off")),
     Command("stop", N_("stop and forget this chat")),
