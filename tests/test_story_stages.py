@@ -169,6 +169,13 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
         ("歯舞群島周辺でロシア軍が射撃訓練へ", "Глава МИД Японии заявил о протесте из-за стрельб"),
         ("Russia holds drills off Kunashir", "Japan's foreign minister lodges protest over drills"),
         ("Russia holds drills off Kunashir", "Japan's foreign ministry registers protest"),
+        # a demand to free what was seized is Tokyo's answer to a seizure, not the release
+        (
+            "Пограничники задержали японскую шхуну у Шикотана",
+            "Токио требует вернуть задержанную шхуну",
+        ),
+        ("Russia seizes Nemuro boat off Shikotan", "Japan demands release of seized fishing boat"),
+        ("根室の漁船　色丹島沖で拿捕", "政府、漁船の早期解放を求める"),
     ],
 )
 def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
@@ -192,6 +199,17 @@ def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
         # one reaction in other words, and a reply to it, are reactions alike
         ("Токио вызвал российского посла", "Ноздрев получил протест японского МИД"),
         ("Motegi rejects Lavrov's preconditions", "茂木外相、ラブロフ氏発言に反論"),
+        # a demand appended to the seizure is the seizure's story; the islands' return is the
+        # standing claim, and a rally's name
+        (
+            "Пограничники задержали японскую шхуну",
+            "Пограничники задержали японскую шхуну у Шикотана, Токио требует освободить экипаж",
+        ),
+        (
+            "Zakharova calls Tokyo rally 'revanchist'",
+            "Russia slams Tokyo rally calling for return of isles",
+        ),
+        ("「北方領土の日」全国大会", "首相、領土問題解決へ決意　北方領土返還要求大会"),
     ],
 )
 def test_a_reaction_appended_or_told_again_follows_nothing(earlier: str, later: str) -> None:

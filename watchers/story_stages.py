@@ -116,6 +116,16 @@ STAGE_LEXICON = Lexicon(STAGES)
 # own when a title leads with it ("Japan protests Russian deputy PM's visit"), after a report
 # of the act that names no reaction; appended to the act ("…配備　政府が抗議") it is the
 # act's report.
+# a demand to free or give back what the other side seized (Tokyo's answer to a seizure): a
+# reaction, and no release ("Japan demands release of seized boat" is not the boat freed).
+# The islands' return is the standing claim, not a reaction ("北方領土返還要求大会").
+_SEIZED = r"(?:seized|detained|captured|задержанн|захваченн|арестованн)"
+_DEMAND = re.compile(
+    r"\b(?:demand(?:s|ed|ing)?|call(?:s|ed|ing)? for)(?: the)?(?: \w+)?"
+    rf" (?:release\b|return of (?:the )?{_SEIZED})"
+    rf"|(?:по)?треб(?:у|ова)\w*(?: \w+)? (?:освобо|(?:верну|возвра)\w* {_SEIZED})"
+    r"|(?:解放|釈放)を?(?:強く)?(?:求め|要求)"
+)
 _REACTION = re.compile(
     REPLY.pattern + "|"  # a reply to a reaction is one too
     r"\b(?:protest(?!er|ing\b)|summon|condemn|regret|deplor|unacceptabl"
@@ -125,6 +135,7 @@ _REACTION = re.compile(
     r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられ(?:ない|ず)|容認でき(?:ない|ず)"
     r"|相(?:いれ|容れ|入れ)(?:ない|ず)"  # 「わが国の立場と相いれない」, Tokyo's set phrase
     r"|懸念を?(?:表明|伝え|示)"  # 懸念 alone is often a risk ("安全に懸念"), unless quoted
+     + "|" + _DEMAND.pattern
 )
 # a reaction quoted (the title reports what was said): one quotation, opened and closed
 _QUOTED = re.compile(
@@ -178,6 +189,8 @@ def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "")
         words = None
     if (reaction := _reaction(title)) is not None:
         found.add(reaction)
+    if _DEMAND.search(folded := plain(title)):
+        title, words = _DEMAND.sub(" ", folded), None
     elif lead and _lead_reacts(lead):
         found.add("reaction:2")
     named = found | STAGE_LEXICON.find(WORD.findall(normalise(title)) if words is None else words)
