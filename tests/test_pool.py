@@ -130,6 +130,29 @@ async def test_a_parse_past_its_limit_is_that_feeds_error_and_its_worker_is_stop
         await pool.aclose()
 
 
+async def test_a_feed_waiting_for_a_worker_behind_a_long_parse_is_not_cut_by_its_limit() -> None:
+    """One worker (a one-core server) and a feed whose parse is cut at the limit: a feed
+    submitted behind it waited for the worker, not parsed, all that time; it was cut with it
+    ('parsing took over ...') and backed off. Its limit counts from its parse's start."""
+    topics = compile_topics(TOPICS)
+    pool = ParsePool("processes", 1, limit=2.0)
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    good = rss([FeedEntry("Kuril Islands talks", "https://e.example/1")])
+    try:
+        await pool.start()
+        slow = asyncio.create_task(
+            pool.read(_slow_feed(), feed_id="a", url="u", headers=headers, spec=topics.spec)
+        )
+        await asyncio.sleep(0)  # submitted first
+        read = await asyncio.wait_for(
+            pool.read(good, feed_id="b", url="u", headers=headers, spec=topics.spec), WAIT
+        )
+        assert read.parsed.error is None and [f.topics for f in read.facts] == [("kuril",)]
+        assert (await asyncio.wait_for(slow, WAIT)).parsed.error is not None
+    finally:
+        await pool.aclose()
+
+
 @pytest.mark.parametrize("reads", [1, 2])
 async def test_a_stop_in_the_middle_of_a_long_parse_ends_its_worker_at_once(reads: int) -> None:
     """SIGTERM while a worker parses such a feed: the daemon waited for the parse to end, far
