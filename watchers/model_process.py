@@ -126,7 +126,10 @@ class ModelProcess:
 
 def _serve(conn: Connection, embed: Embed | None) -> None:
     """The process: vectors for each list of titles read, until its input ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the daemon's to handle
+    # Ctrl-C, and systemd's SIGTERM to each process of the unit at a stop, are the daemon's to
+    # handle: it closes this process (which also ends when the daemon is gone: its input ends)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if embed is None:
         from watchers.embedding import embed_titles
 
