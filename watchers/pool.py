@@ -248,14 +248,15 @@ def _sigint_blocked() -> Iterator[None]:
 
 
 def _worker_setup(parent: int) -> None:
-    """In a worker: ignore Ctrl-C, and exit once the daemon is gone.
+    """In a worker: ignore Ctrl-C and SIGTERM, and exit once the daemon is gone.
 
-    A terminal sends SIGINT to the whole process group; the daemon shuts its workers down
-    itself, and a worker interrupted in the middle of reading its queue would print a
-    traceback. A SIGKILLed daemon cannot stop its pool, and the workers would otherwise wait
-    on their queue for ever.
+    A terminal sends SIGINT to the whole process group (systemd's stop SIGTERM to the whole
+    unit); the daemon shuts its workers down itself, and a worker interrupted in the middle of
+    reading its queue would print a traceback. A SIGKILLed daemon cannot stop its pool, and the
+    workers would otherwise wait on their queue for ever.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # systemd's to every process of the unit too
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by `_submit`
 
     def watch() -> None:
