@@ -378,7 +378,10 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 )
             ):
                 continue
-            follows = modes.get(chat_id) == "follow" and alert["message_id"] is not None
+            # an alert on its way has no message to reply to yet (the report joins its "Also:");
+            # a sent one that names none moved with its group to a supergroup: a reply to none
+            sent = alert["message_id"] is not None or alert["state"] == "sent"
+            follows = modes.get(chat_id) == "follow" and sent
             # a reply is a report of its own: it keeps to the chat's news languages too, and
             # is not queued for a chat that is gone
             follows = follows and bool(alert["active"])
@@ -394,7 +397,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                         alert["topics"],
                         now,
                         now,
-                        alert["message_id"],
+                        alert["message_id"] or 0,
                     ],
                 )
             self.db.execute(

@@ -229,6 +229,30 @@ async def test_a_followed_storys_reply_after_the_group_moved_replies_to_nothing_
     assert "reply_parameters" not in reply  # not a reply to the supergroup's first message
 
 
+async def test_a_followed_storys_report_after_the_group_moved_still_reaches_the_supergroup(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """The moved alert names no message (its id is the old group's): a further report of the
+    story the chat follows was then not queued at all, as for an alert not yet sent."""
+    store, worker, clock = parts
+    await queue(store, GROUP, "1")
+    await step(worker)  # the group's message 1, its story followed
+    worker.limits = SendLimits(NO_LIMITS)
+    await store.run(Store.control_story, GROUP, 1, "follow", now=T0)
+    bot_api.upgrade_group(GROUP, -1009999, user_id=CHAT)
+    await store.run(Store.migrate_chat, GROUP, -1009999, now=T0)
+    again = ItemRecord(
+        "kyodo-1", "https://n.example/1", "https://n.example/1", "Iturup port", "x", T0, ("kuril",)
+    )
+    kyodo = FeedState(id="kyodo", url="u2", title="Kyodo")
+    await store.run(Store.ingest, kyodo, [again], now=T0 + timedelta(hours=1), alert=True)
+    clock.now = T0 + timedelta(hours=1)
+    await step(worker)
+    [reply] = bot_api.sent_messages(-1009999)
+    assert "Iturup port" in reply["text"]
+    assert "reply_parameters" not in reply
+
+
 async def test_a_digest_to_a_migrated_group_is_sent_to_the_new_id(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]

@@ -83,6 +83,30 @@ def test_an_error_of_the_engine_is_told_and_its_process_goes_on(model: ModelProc
     assert model(["a"]).shape == (1, 4) and model.pid == running
 
 
+def test_a_sigterm_to_the_units_processes_leaves_the_model_to_the_daemon(
+    model: ModelProcess,
+) -> None:
+    """systemd's stop sends SIGTERM to every process of the unit: the model's died at once, and
+    a story lookup of a poll the stopping daemon lets finish failed (its report left apart from
+    its story: an alert again). Its end is the daemon's, as Ctrl-C's is."""
+    model(["a"])
+    running = model.pid
+    assert running is not None
+    os.kill(running, signal.SIGTERM)
+    assert model(["a", "b"]).shape == (2, 4) and model.pid == running
+
+
+def test_a_call_after_the_close_starts_no_process(model: ModelProcess) -> None:
+    """The daemon's stop closes the model while a story lookup may still run on its thread
+    (the poller leaves it to end): its call started a new process, and loaded the model, in a
+    daemon that was stopping, which then waited for it at its exit."""
+    model(["a"])
+    model.close()
+    with pytest.raises(ModelFailed, match="closed"):
+        model(["a"])
+    assert model.pid is None
+
+
 async def test_the_daemons_poller_embeds_in_the_models_process_and_outlives_its_crash(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

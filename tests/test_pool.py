@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
 from concurrent.futures.process import BrokenProcessPool
@@ -126,6 +127,48 @@ async def test_a_parse_past_its_limit_is_that_feeds_error_and_its_worker_is_stop
         assert _process_ended(worker)
         read = await pool.read(good, feed_id="b", url="u", headers=headers, spec=topics.spec)
         assert read.parsed.error is None and [f.topics for f in read.facts] == [("kuril",)]
+    finally:
+        await pool.aclose()
+
+
+async def test_a_sigterm_to_the_units_processes_leaves_the_workers_to_the_daemon() -> None:
+    """systemd's stop sends SIGTERM to every process of the unit: a worker died at once, and
+    the feed it parsed for a poll the stopping daemon lets finish was recorded as failed ('the
+    parser process died on this feed', backed off). Their end is the daemon's, as Ctrl-C's is."""
+    topics = compile_topics(TOPICS)
+    pool = ParsePool("processes", 1)
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    good = rss([FeedEntry("Kuril Islands talks", "https://e.example/1")])
+    try:
+        await pool.start()
+        worker = await asyncio.get_running_loop().run_in_executor(pool._pool(), os.getpid)
+        os.kill(worker, signal.SIGTERM)
+        read = await pool.read(good, feed_id="b", url="u", headers=headers, spec=topics.spec)
+        assert read.parsed.error is None
+        assert await asyncio.get_running_loop().run_in_executor(pool._pool(), os.getpid) == worker
+    finally:
+        await pool.aclose()
+
+
+async def test_a_feed_waiting_for_a_worker_behind_a_long_parse_is_not_cut_by_its_limit() -> None:
+    """One worker (a one-core server) and a feed whose parse is cut at the limit: a feed
+    submitted behind it waited for the worker, not parsed, all that time; it was cut with it
+    ('parsing took over ...') and backed off. Its limit counts from its parse's start."""
+    topics = compile_topics(TOPICS)
+    pool = ParsePool("processes", 1, limit=2.0)
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    good = rss([FeedEntry("Kuril Islands talks", "https://e.example/1")])
+    try:
+        await pool.start()
+        slow = asyncio.create_task(
+            pool.read(_slow_feed(), feed_id="a", url="u", headers=headers, spec=topics.spec)
+        )
+        await asyncio.sleep(0)  # submitted first
+        read = await asyncio.wait_for(
+            pool.read(good, feed_id="b", url="u", headers=headers, spec=topics.spec), WAIT
+        )
+        assert read.parsed.error is None and [f.topics for f in read.facts] == [("kuril",)]
+        assert (await asyncio.wait_for(slow, WAIT)).parsed.error is not None
     finally:
         await pool.aclose()
 

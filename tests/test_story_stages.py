@@ -239,6 +239,24 @@ def test_a_title_appending_the_reaction_is_the_reactions_when_its_lead_tells_it(
 
 
 @pytest.mark.parametrize(
+    ("title", "lead"),
+    [
+        (
+            "ロシア副首相が色丹島を訪問",
+            "ロシアの副首相が色丹島を訪問したことを受けて、外務省は在日ロシア大使館に抗議しました。",
+        ),
+        ("Russia deploys Bastion missiles on Iturup", "Japan lodged a protest with Moscow."),
+    ],
+)
+def test_a_title_telling_the_act_alone_is_the_acts_whatever_its_lead_says(
+    title: str, lead: str
+) -> None:
+    """Only a title that appends the reaction reads its lead for it: a title with no reaction is
+    the act's report, whose lead may well tell the protest that followed."""
+    assert title_stages(title, lead=lead) == title_stages(title)
+
+
+@pytest.mark.parametrize(
     "title",
     [
         "日本漁船の安全に懸念　ロシアが射撃訓練通告",  # a risk, not a reaction

@@ -43,6 +43,7 @@ class ModelProcess:
         self._lock = threading.Lock()
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
+        self._closed = False  # by `close`: no process is started again
 
     @property
     def pid(self) -> int | None:
@@ -51,6 +52,8 @@ class ModelProcess:
 
     def __call__(self, titles: Sequence[str]) -> Vectors:
         with self._lock:
+            if self._closed:
+                raise ModelFailed("the model's process was closed (the daemon stops)")
             conn = self._conn if self._alive() and self._conn is not None else self._start()
             try:
                 conn.send(list(titles))
@@ -69,7 +72,9 @@ class ModelProcess:
             return vectors
 
     def close(self) -> None:
-        """End the process; one in the middle of a call is killed, and that call fails."""
+        """End the process; one in the middle of a call is killed, and that call fails, as
+        do the calls after it."""
+        self._closed = True
         if self._lock.acquire(timeout=CALL_GRACE):
             try:
                 self._end()
@@ -121,7 +126,10 @@ class ModelProcess:
 
 def _serve(conn: Connection, embed: Embed | None) -> None:
     """The process: vectors for each list of titles read, until its input ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the daemon's to handle
+    # Ctrl-C, and systemd's SIGTERM to each process of the unit at a stop, are the daemon's to
+    # handle: it closes this process (which also ends when the daemon is gone: its input ends)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if embed is None:
         from watchers.embedding import embed_titles
 

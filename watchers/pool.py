@@ -58,6 +58,8 @@ class ParsePool:
         self._executor: Executor | None = None
         self._starting: list[Future[None]] = []  # the workers' warm-up, from `prestart`
         self._forms: Future[Forms] | None = None  # from `look_up_forms`
+        # a call's limit counts from a free worker: one queued behind a long parse is not cut
+        self._slots = asyncio.Semaphore(self.workers)
         # what the story index embeds titles with: beside process workers, the model has a
         # process of its own too (a crash of its engine on some title ends that process, not
         # the daemon); beside threads, it runs in this one (None: `StoryIndex`'s own)
@@ -165,18 +167,21 @@ class ParsePool:
         limit is cut: the workers are killed (a process cannot be told to stop one call) and
         TimeoutError raised; threads cannot be killed, and go on while the poll does not wait."""
         for attempt in (1, 2):
-            pool = self._pool()
-            try:
-                return await asyncio.wait_for(self._submit(pool, call), self.limit)
-            except BrokenProcessPool:
-                retired = self._executor is not pool
-                await self._retire(pool, grace=0.0)
-                if attempt == 2 or not retired or self._closed:
-                    raise
-            except TimeoutError:
-                if self.kind == "processes":
+            async with self._slots:
+                if self._closed:  # stopped while this call waited for a worker
+                    raise BrokenProcessPool("the parse pool was closed")
+                pool = self._pool()  # (the one a call before this slot's may have replaced)
+                try:
+                    return await asyncio.wait_for(self._submit(pool, call), self.limit)
+                except BrokenProcessPool:
+                    retired = self._executor is not pool
                     await self._retire(pool, grace=0.0)
-                raise
+                    if attempt == 2 or not retired or self._closed:
+                        raise
+                except TimeoutError:
+                    if self.kind == "processes":
+                        await self._retire(pool, grace=0.0)
+                    raise
         raise AssertionError("unreachable")
 
     def _submit(self, pool: Executor, call: Callable[[], T]) -> asyncio.Future[T]:
@@ -243,14 +248,15 @@ def _sigint_blocked() -> Iterator[None]:
 
 
 def _worker_setup(parent: int) -> None:
-    """In a worker: ignore Ctrl-C, and exit once the daemon is gone.
+    """In a worker: ignore Ctrl-C and SIGTERM, and exit once the daemon is gone.
 
-    A terminal sends SIGINT to the whole process group; the daemon shuts its workers down
-    itself, and a worker interrupted in the middle of reading its queue would print a
-    traceback. A SIGKILLed daemon cannot stop its pool, and the workers would otherwise wait
-    on their queue for ever.
+    A terminal sends SIGINT to the whole process group (systemd's stop SIGTERM to the whole
+    unit); the daemon shuts its workers down itself, and a worker interrupted in the middle of
+    reading its queue would print a traceback. A SIGKILLed daemon cannot stop its pool, and the
+    workers would otherwise wait on their queue for ever.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # systemd's to every process of the unit too
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by `_submit`
 
     def watch() -> None:

@@ -189,10 +189,10 @@ def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "")
         words = None
     if (reaction := _reaction(title)) is not None:
         found.add(reaction)
+    elif lead and _lead_reacts(lead):  # a title that appends the reaction: its lead says whose
+        found.add("reaction:2")
     if _DEMAND.search(folded := plain(title)):
         title, words = _DEMAND.sub(" ", folded), None
-    elif lead and _lead_reacts(lead):
-        found.add("reaction:2")
     named = found | STAGE_LEXICON.find(WORD.findall(normalise(title)) if words is None else words)
     latest: dict[str, int] = {}
     for stage in named:
