@@ -33,6 +33,7 @@ from watchers.worker import ReadFeed, from_wire, read_article, read_feed, read_f
 PoolKind = Literal["processes", "threads"]
 Forms = tuple[tuple[str, frozenset[str]], ...]
 T = TypeVar("T")
+WARM_LIMIT = 120.0  # seconds for a pool's workers to start
 PARENT_CHECK = 0.5  # seconds between a worker's looks at whether the daemon still runs
 # seconds a parse (or an article page's reading) may take: 10 MB of a thousand items takes a
 # few, hostile markup hours (html.parser is quadratic on some), holding the feed's poll and a
@@ -60,6 +61,7 @@ class ParsePool:
         self._forms: Future[Forms] | None = None  # from `look_up_forms`
         # a call's limit counts from a free worker: one queued behind a long parse is not cut
         self._slots = asyncio.Semaphore(self.workers)
+        self._warmed: Executor | None = None  # whose workers have started: not within a limit
         # what the story index embeds titles with: beside process workers, the model has a
         # process of its own too (a crash of its engine on some title ends that process, not
         # the daemon); beside threads, it runs in this one (None: `StoryIndex`'s own)
@@ -115,9 +117,14 @@ class ParsePool:
         if self._starting:
             starting, self._starting = self._starting, []
             await asyncio.gather(*map(asyncio.wrap_future, starting))
+            self._warmed = self._executor
             return
-        pool = self._pool()
+        await self._warm_up(self._pool())
+
+    async def _warm_up(self, pool: Executor) -> None:
+        """Start each worker of `pool` (spawned one a submit), so that no limit counts it."""
         await asyncio.gather(*(self._submit(pool, _warm) for _ in range(self.workers)))
+        self._warmed = pool
 
     async def read(
         self,
@@ -172,6 +179,9 @@ class ParsePool:
                     raise BrokenProcessPool("the parse pool was closed")
                 pool = self._pool()  # (the one a call before this slot's may have replaced)
                 try:
+                    if self.kind == "processes" and pool is not self._warmed:
+                        # a worker's start (seconds on a busy box) is not its parse
+                        await asyncio.wait_for(self._warm_up(pool), WARM_LIMIT)
                     return await asyncio.wait_for(self._submit(pool, call), self.limit)
                 except BrokenProcessPool:
                     retired = self._executor is not pool
