@@ -3,10 +3,14 @@ engine costs that process, not the caller, which gets a new one at its next call
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +19,7 @@ import numpy as np
 import pytest
 
 from store import AsyncStore, Store
+from tests.conftest import ROOT
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.embedding import Vectors, embed_titles
@@ -159,3 +164,38 @@ async def test_the_daemons_poller_embeds_in_the_models_process_and_outlives_its_
 
 def _entry(title: str, n: int) -> FeedEntry:
     return FeedEntry(title, f"https://n.example/{n}", guid=str(n))
+
+
+def test_a_hung_engine_ends_when_the_daemon_is_killed(tmp_path: Path) -> None:
+    """A SIGKILLed daemon cannot end its children: one hung in the engine never reads the end
+    of its input, and watches for its parent instead."""
+    script = (
+        "import sys, threading, time\n"
+        "from tests.test_model_process import _engine\n"
+        "from watchers.model_process import ModelProcess\n"
+        "model = ModelProcess(_engine)\n"
+        "threading.Thread(target=model, args=(['hang'],), daemon=True).start()\n"
+        "while model.pid is None: time.sleep(0.01)\n"
+        "print(model.pid, flush=True)\n"
+        "threading.Event().wait()\n"
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert daemon.stdout is not None
+        child = int(daemon.stdout.readline())
+        os.kill(daemon.pid, signal.SIGKILL)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    deadline = time.monotonic() + 30  # bounds the wait for the child's end, times nothing
+    while Path(f"/proc/{child}").exists() and _running(child):
+        assert time.monotonic() < deadline, "the model's process outlived the daemon"
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    return False

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -26,6 +28,7 @@ Embed = Callable[[Sequence[str]], "Vectors"]
 # more is a hung engine
 ANSWER_WITHIN = 120.0
 STOP_WITHIN = 5.0
+PARENT_CHECK = 0.5  # seconds between a child's looks at whether the daemon still runs
 CALL_GRACE = 1.0  # seconds a closing waits for a call in progress (a batch takes less) to end
 
 
@@ -92,7 +95,10 @@ class ModelProcess:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=_serve, args=(theirs, self.embed), name="kurilwatch-model", daemon=True
+            target=_serve,
+            args=(theirs, self.embed, os.getpid()),
+            name="kurilwatch-model",
+            daemon=True,
         )
         process.start()
         theirs.close()
@@ -124,12 +130,26 @@ class ModelProcess:
         return f"ended with exit status {code}"
 
 
-def _serve(conn: Connection, embed: Embed | None) -> None:
+def watch_parent(parent: int) -> None:
+    """In a child process: exit once `parent` is gone (SIGKILLed: it cannot end its children,
+    and one busy in a call, or waiting on a queue, would not hear of it)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _serve(conn: Connection, embed: Embed | None, parent: int) -> None:
     """The process: vectors for each list of titles read, until its input ends."""
     # Ctrl-C, and systemd's SIGTERM to each process of the unit at a stop, are the daemon's to
-    # handle: it closes this process (which also ends when the daemon is gone: its input ends)
+    # handle: it closes this process (which also ends when the daemon is gone: its input ends,
+    # or, if its engine hangs in a call, its parent watch sees it)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    watch_parent(parent)
     if embed is None:
         from watchers.embedding import embed_titles
 

@@ -16,7 +16,6 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,7 +23,7 @@ from contextlib import contextmanager
 from typing import Literal, TypeVar
 
 from watchers.items import ParsedFeed
-from watchers.model_process import ModelProcess
+from watchers.model_process import ModelProcess, watch_parent
 from watchers.summary import Brief
 from watchers.topics.compile import TopicSpec
 from watchers.topics.morph import forms_of, give_forms
@@ -34,7 +33,6 @@ PoolKind = Literal["processes", "threads"]
 Forms = tuple[tuple[str, frozenset[str]], ...]
 T = TypeVar("T")
 WARM_LIMIT = 120.0  # seconds for a pool's workers to start
-PARENT_CHECK = 0.5  # seconds between a worker's looks at whether the daemon still runs
 # seconds a parse (or an article page's reading) may take: 10 MB of a thousand items takes a
 # few, hostile markup hours (html.parser is quadratic on some), holding the feed's poll and a
 # worker; past it the workers are killed and the pool replaced
@@ -268,13 +266,7 @@ def _worker_setup(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # systemd's to every process of the unit too
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by `_submit`
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    watch_parent(parent)
 
 
 def _warm() -> None:
