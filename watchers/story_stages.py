@@ -112,10 +112,6 @@ _AHEAD = {
     "合意へ": "course:1", "判決へ": "case:4", "きょう判決": "case:4", "あす判決": "case:4",
 }  # fmt: skip
 STAGE_LEXICON = Lexicon(STAGES)
-# The other side's reaction (a protest, regret, concern, a summoned envoy) is an event of its
-# own when a title leads with it ("Japan protests Russian deputy PM's visit"), after a report
-# of the act that names no reaction; appended to the act ("…配備　政府が抗議") it is the
-# act's report.
 # a demand to free or give back what the other side seized (Tokyo's answer to a seizure): a
 # reaction, and no release ("Japan demands release of seized boat" is not the boat freed).
 # The islands' return is the standing claim, not a reaction ("北方領土返還要求大会").
@@ -126,6 +122,10 @@ _DEMAND = re.compile(
     rf"|(?:по)?треб(?:у|ова)\w*(?: \w+)? (?:освобо|(?:верну|возвра)\w* {_SEIZED})"
     r"|(?:解放|釈放)を?(?:強く)?(?:求め|要求)"
 )
+# The other side's reaction (a protest, regret, concern, a summoned envoy) is an event of its
+# own when a title leads with it ("Japan protests Russian deputy PM's visit"), after a report
+# of the act that names no reaction; appended to the act ("…配備　政府が抗議") it is the
+# act's report.
 _REACTION = re.compile(
     REPLY.pattern + "|"  # a reply to a reaction is one too
     r"\b(?:protest(?!er|ing\b)|summon|condemn|regret|deplor|unacceptabl"
