@@ -254,3 +254,33 @@ async def test_the_daemon_stopped_as_its_scheduler_starts_logs_no_failed_job(
     assert await asyncio.wait_for(daemon.run(), 60) == 0
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert [r.getMessage() for r in failures] == []
+
+
+def test_a_job_skipped_again_and_again_is_warned_of_once_an_hour() -> None:
+    """The outbox's depth is looked at every 15 s: while the store is busy for minutes, each
+    look was skipped with a warning (240 lines an hour)."""
+    from types import SimpleNamespace
+
+    from watchers.job_runs import SkipsWarnedHourly
+
+    now = [0.0]
+    skips = SkipsWarnedHourly(every=3600.0, clock=lambda: now[0])
+    message = 'Execution of job "%s" skipped: maximum number of running instances reached (%d)'
+
+    def skipped(job: str) -> logging.LogRecord | None:
+        record = logging.LogRecord(
+            "s", logging.WARNING, "", 0, message, (SimpleNamespace(id=job), 1), None
+        )
+        return record if skips.filter(record) else None
+
+    assert skipped("queue") is not None and skipped("poll a") is not None  # each job's first
+    for _ in range(239):
+        now[0] += 15
+        assert skipped("queue") is None
+    now[0] += 15
+    told = skipped("queue")
+    assert told is not None and told.getMessage().endswith(
+        "(239 more skipped since the last warning)"
+    )
+    other = logging.LogRecord("s", logging.WARNING, "", 0, "Run time of job was missed", (), None)
+    assert skips.filter(other)  # other warnings pass

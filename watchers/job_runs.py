@@ -159,6 +159,39 @@ class JobRuns(BaseExecutor):  # type: ignore[misc]  # APScheduler has no type hi
         return events
 
 
+class SkipsWarnedHourly(logging.Filter):
+    """APScheduler warns at each run it skips because the job's last run is still going: the
+    outbox's depth, looked at every 15 s, while the store is busy for minutes. The first skip
+    of a job is told, then at most one an hour, with how many were skipped between."""
+
+    def __init__(self, every: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.every, self.clock = every, clock
+        self._told: dict[str, tuple[float, int]] = {}  # job id -> (when told, skipped since)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances" not in str(record.msg) or not record.args:
+            return True
+        job = record.args[0] if isinstance(record.args, tuple) else None
+        key, now = str(getattr(job, "id", job)), self.clock()
+        told, skipped = self._told.get(key, (None, 0))
+        if told is not None and now - told < self.every:
+            self._told[key] = (told, skipped + 1)
+            return False
+        if len(self._told) >= MAX_WARNED_JOBS:  # jobs of feeds a reload removed
+            self._told.pop(next(iter(self._told)))
+        self._told.pop(key, None)
+        self._told[key] = (now, 0)
+        if skipped:
+            record.msg = f"{record.msg} ({skipped} more skipped since the last warning)"
+        return True
+
+
+MAX_WARNED_JOBS = 1024
+_SCHEDULER_LOG = logging.getLogger("apscheduler.scheduler.kurilwatch")
+_SCHEDULER_LOG.addFilter(SkipsWarnedHourly())
+
+
 def scheduler_with_runs() -> tuple[AsyncIOScheduler, JobRuns]:
     """An AsyncIOScheduler (in UTC) whose jobs run on a `JobRuns`, and that executor.
 
@@ -168,4 +201,7 @@ def scheduler_with_runs() -> tuple[AsyncIOScheduler, JobRuns]:
     another day, and every day for a machine asleep at that hour)."""
     runs = JobRuns()
     defaults = {"misfire_grace_time": None, "coalesce": True}
-    return AsyncIOScheduler(timezone=UTC, executors={"default": runs}, job_defaults=defaults), runs
+    scheduler = AsyncIOScheduler(
+        timezone=UTC, executors={"default": runs}, job_defaults=defaults, logger=_SCHEDULER_LOG
+    )
+    return scheduler, runs
