@@ -215,7 +215,7 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
         a.reply != b.reply
         or (not a.title_actors <= b.actors and not b.title_actors <= a.actors)
         or kinds_conflict(a.kinds, b.kinds)
-        or stages_apart(a.stages, b.stages)
+        or stages_apart(a.stages, b.stages, across=True)
         or (
             not quantities_agree(a.title_numbers, b.numbers)
             and not quantities_agree(b.title_numbers, a.numbers)

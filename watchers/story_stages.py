@@ -47,23 +47,30 @@ STAGES: Mapping[str, tuple[str, ...]] = {
         "рассмотрит", "рассмотрят", "внесли законопроект", "внес законопроект",
         "審議入り", "きょう投開票", "あす投開票", "告示",
     ),
-    "vote:2": (  # passed, elected
-        "passes", "passed$", "approves", "approved$", "adopts", "adopted$", "enact", "elected",
-        "elects$", "принял закон", "приняла закон", "приняли закон", "принял в перв",
-        "приняла в перв", "приняли в перв", "принял во втор", "приняла во втор", "принял в трет",
-        "приняла в трет",
-        "одобрил", "утвердил", "избран", "可決", "否決", "成立", "当選", "選出", "新代表に",
+    "vote:2": (  # passed (by a chamber, a committee, in a first reading), elected
+        "passes", "passed$", "approve$", "approves", "approved$", "adopts", "adopted$",
+        "elected", "elects$", "принял в перв",
+        "приняла в перв", "приняли в перв", "принял во втор", "приняла во втор",
+        "одобрил", "утвердил", "избран", "可決", "否決", "当選", "選出", "新代表に",
+    ),
+    "vote:3": (  # enacted: passed for good (a law, not a bill, passed by the Duma)
+        "enact", "final reading", "final approval", "final passage", "принял закон",
+        "приняла закон", "приняли закон", "принял в трет", "приняла в трет", "приняли в трет",
+        "окончательн", "成立",
+    ),
+    "vote:4": (  # signed into law, promulgated
+        "into law", "подписал закон", "公布",
     ),
     "course:1": (  # talks, a strike, a journey begun
         "begin", "began$", "start$", "starts$", "started$", "kick off", "kicks off", "начали",
         "начал$", "начались", "начался", "начнут", "начнется", "стартовал", "開始", "始ま", "開幕",
-        "交渉入り", "出発",
+        "交渉入り", "出発", "突入",
     ),
     "course:2": (  # ended: an agreement, a breakdown, a signature
         "agree$", "agrees$", "agreed$", "conclude", "clinch", "end$", "ended$", "ends$",
         "talks collapse", "broke down", "breaks down", "signed$", "signs$", "согласова",
         "договорил", "заверши", "закончил", "подписал", "сорвал", "妥結", "合意", "決裂", "物別れ",
-        "終了", "閉幕", "調印", "署名",
+        "終了", "閉幕", "調印", "署名", "平行線",
     ),
     "search:1": (  # missing, sought
         "missing", "search", "lost contact", "unaccounted", "пропал", "пропавш", "ищут", "поиск",
@@ -80,11 +87,13 @@ STAGES: Mapping[str, tuple[str, ...]] = {
         "seize", "detain", "closed$", "closes$", "shut$", "shuts$", "shutdown", "suspend", "halt",
         "blackout", "outage",
         "задержан", "задержал", "задержив", "задержани", "закрыл", "закрыт", "приостанов",
-        "без света", "без воды", "拿捕", "拘束", "閉鎖", "運休", "見合わせ", "欠航", "停電", "断水",
+        "без света", "без воды", "без тепла", "без отоплени", "без газа", "ограничен",
+        "拿捕", "拘束", "閉鎖", "運休", "見合わせ", "欠航", "停電", "断水",
     ),
     "hold:2": (  # released, reopened, restored
         "frees$", "freed$", "releas", "reopen", "resum", "restor", "lifted$", "освобод",
-        "отпуст", "возобнов", "восстанов", "解放", "釈放", "再開", "復旧", "解除",
+        "отпуст", "возобнов", "восстанов", "дали тепло", "дали свет", "дали газ", "дали воду",
+        "подали тепло", "подали воду", "подали газ", "解放", "釈放", "再開", "復旧", "解除",
     ),
     "attack:1": (  # someone attacked, by an animal or a person
         "maul", "attacked by", "bear attack", "напал$", "напала$", "напали$", "напавш", "нападени",
@@ -95,6 +104,13 @@ STAGES: Mapping[str, tuple[str, ...]] = {
         "shot the bear", "killed the bear",
         "застрелили медвед", "застрелен медвед", "застрелил медвед", "медведя застрел",
         "медведь застрел", "отстрел", "駆除", "捕獲",
+    ),
+    "storm:1": (  # a storm on its way
+        "hurricane warning", "typhoon warning", "storm warning", "nears$", "approaching",
+        "bears down", "приближается", "приближени", "接近", "暴風域に入る",
+    ),
+    "storm:2": (  # the storm's landfall
+        "landfall", "slams into", "slammed into", "обрушился", "обрушилась", "上陸",
     ),
     "contest:1": (  # through to a final, on pole
         "reach final", "reaches final", "into final", "semifinal", "semi final", "pole$",
@@ -109,9 +125,11 @@ STAGES: Mapping[str, tuple[str, ...]] = {
 # A Japanese title's stage still ahead: "成立へ" (to be enacted), "妥結へ" (near agreement).
 _AHEAD = {
     "成立へ": "vote:1", "可決へ": "vote:1", "採決へ": "vote:1", "妥結へ": "course:1",
-    "合意へ": "course:1", "判決へ": "case:4", "きょう判決": "case:4", "あす判決": "case:4",
+    "合意へ": "course:1", "会談へ": "course:1", "判決へ": "case:4", "きょう判決": "case:4",
+    "あす判決": "case:4",
 }  # fmt: skip
 STAGE_LEXICON = Lexicon(STAGES)
+ENACTED = "vote:3"
 # a demand to free or give back what the other side seized (Tokyo's answer to a seizure): a
 # reaction, and no release ("Japan demands release of seized boat" is not the boat freed).
 # The islands' return is the standing claim, not a reaction ("北方領土返還要求大会").
@@ -258,9 +276,18 @@ def _led_by_speaker(folded: str, start: int) -> bool:
     )
 
 
-def stages_apart(later: frozenset[str], earlier: frozenset[str]) -> bool:
+def stages_apart(later: frozenset[str], earlier: frozenset[str], *, across: bool = False) -> bool:
     """The later report's title is at a later stage of a process than the earlier one's: a
     follow-up. Not the other way round: a later title that names an earlier stage recalls it
-    ("Задержанный в прошлом году министр получил девять лет" after "Суд приговорил")."""
-    before = {process: int(n) for process, n in (stage.split(":") for stage in earlier)}
-    return any(int(n) > before.get(process, int(n)) for process, n in (s.split(":") for s in later))
+    ("Задержанный в прошлом году министр получил девять лет" after "Суд приговорил").
+    `across` languages, a law passed and a law enacted are one stage: "Diet passes bill" is
+    English for 成立, where Japanese tells a chamber's 可決 from it."""
+    before = {process: int(n) for process, n in (_stage(stage, across) for stage in earlier)}
+    return any(n > before.get(process, n) for process, n in (_stage(s, across) for s in later))
+
+
+def _stage(stage: str, across: bool) -> tuple[str, int]:
+    process, n = stage.split(":")
+    if across and stage == ENACTED:
+        return process, int(n) - 1
+    return process, int(n)
