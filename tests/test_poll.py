@@ -318,6 +318,41 @@ async def test_a_gzip_body_of_several_members_is_read_whole(
     assert (report.outcome, report.items) == ("primed", 10)
 
 
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("gzip", rss([NEW])),
+        ("deflate", rss([NEW])),
+        ("br", rss([NEW])),
+        ("UTF-8", rss([NEW])),
+        ("none", b"\xef\xbb\xbf\n" + rss([NEW])),
+        (
+            "gzip",
+            b'{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": ['
+            b'{"id": "1", "url": "https://a.example/1", "title": "Kuril news"}]}',
+        ),
+    ],
+)
+async def test_a_content_encoding_that_misnames_a_plain_body_still_gives_the_items(
+    poller: Poller, feed_server: FeedServer, encoding: str, body: bytes
+) -> None:
+    """A server that says gzip (or UTF-8) and sends the document as it is: browsers and
+    feedparser read it as sent, and so is it read here."""
+    headers = {"Content-Encoding": encoding}
+    feed_server.set_route("/f.xml", Route(raw_encoded_body=body, headers=headers))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (report.outcome, report.items, report.error) == ("primed", 1, None)
+
+
+async def test_an_unknown_content_encoding_of_what_is_no_document_is_named(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    headers = {"Content-Encoding": "zstd"}
+    feed_server.set_route("/f.xml", Route(raw_encoded_body=b"\x28\xb5\x2f\xfd...", headers=headers))
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert report.error == "bad response body: unsupported Content-Encoding 'zstd'"
+
+
 class RecordingStore(AsyncStore):
     """A real store that records the verbs it was asked to run."""
 
