@@ -63,11 +63,17 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
     now = datetime.now(UTC)
     table = Table("feed", "health", "last success", "errors", "next poll", "items", "last error")
     table.box = None
-    for feed in settings.feeds:
+    moves: list[str] = []
+    for index, feed in enumerate(settings.feeds):
         state = states.get(feed.id)
         if state is None:
             table.add_row(feed.id, "new", "never", "0", "at start", "0", "")
             continue
+        if state.url != str(feed.url) and state.config_url == str(feed.url):
+            moves.append(
+                f"{feed.id}: moved permanently (HTTP 301/308) to {state.url}, polled there;"
+                f" write it in feeds[{index}].url"
+            )
         health = (
             "disabled" if state.disabled_reason else "failing" if state.consecutive_errors else "ok"
         )
@@ -81,6 +87,8 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
             Text((state.disabled_reason or state.last_error or "")[:80]),
         )
     _console(out).print(table)
+    for line in moves:  # whole, to be copied into the config
+        print(line, file=out)
     return 0
 
 

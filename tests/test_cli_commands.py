@@ -22,7 +22,7 @@ from bot.commands import _progress
 from bot.lock import StoreLock
 from store import FeedState, ItemRecord, Store
 from tests.conftest import CONFIG, ROOT, kurilwatch, write_config
-from tests.fakes.feed_server import FeedEntry, FeedServer, rss
+from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 
 ITEMS = rss(
     [
@@ -49,6 +49,23 @@ def test_feeds_shows_each_feeds_health(tmp_path: Path, feed_server: FeedServer) 
     gone = next(line for line in result.stdout.splitlines() if line.strip().startswith("gone"))
     assert " ok " in good and " 2 " in good
     assert "failing" in gone and "404" in gone
+
+
+def test_feeds_tells_a_permanent_move(tmp_path: Path, feed_server: FeedServer) -> None:
+    """The operator learns where a feed moved, to write it in the config."""
+    feed_server.set_feed("/new.xml", ITEMS)
+    feed_server.set_route("/old.xml", Route(status=301, redirect_to="/new.xml"))
+    config = write_config(
+        tmp_path, {"stays": feed_server.url("/new.xml"), "moved": feed_server.url("/old.xml")}
+    )
+    assert kurilwatch("poll", "--once", "--config", str(config)).returncode == 0
+    result = kurilwatch("feeds", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    told = [line for line in result.stdout.splitlines() if "moved permanently" in line]
+    assert told == [
+        f"moved: moved permanently (HTTP 301/308) to {feed_server.url('/new.xml')}, polled"
+        " there; write it in feeds[1].url"
+    ]
 
 
 def test_feeds_shows_an_error_as_written(tmp_path: Path, feed_server: FeedServer) -> None:

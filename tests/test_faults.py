@@ -243,6 +243,22 @@ async def test_permanent_redirect_moves_the_feed_temporary_does_not(
     assert feed_server.requests("/old")[-1].status == 308 and len(feed_server.requests("/old")) == 2
 
 
+async def test_a_permanent_redirect_to_what_is_not_a_feed_is_not_remembered(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    # a redesigned site sends every old URL to its home page: the feed's URL is kept, so the
+    # operator can see the error and the feed comes back if the old URL serves it again
+    home = b"<!DOCTYPE html><html><head><title>Home</title></head><body>Hi</body></html>"
+    feed_server.set_route("/", Route(body=home, content_type="text/html; charset=utf-8"))
+    feed_server.set_route("/old", Route(status=301, redirect_to="/"))
+    moved = await poller.poll(feed(feed_server.url("/old")))
+    assert moved.outcome == "error" and "not a feed" in (moved.error or "")
+    assert (await state(poller)).url == feed_server.url("/old")
+    feed_server.set_feed("/old", rss([ITEM]))
+    assert (await poller.poll(feed(feed_server.url("/old")))).outcome == "primed"
+    assert feed_server.hits("/") == 1
+
+
 async def test_every_poll_after_the_first_is_conditional_and_304_skips_parsing(
     poller: Poller, feed_server: FeedServer
 ) -> None:

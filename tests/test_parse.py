@@ -173,3 +173,24 @@ def test_a_summary_of_unclosed_comments_is_read_in_one_pass() -> None:
     summary = "Kuril <!-- a --> <i>x</i> " + "<!--" * 200_000
     text = html_to_text(summary)  # minutes before; now as a plain string's length
     assert text.startswith("Kuril x <!--<!--") and text.count("<!--") == 200_000
+
+
+def test_a_guid_several_items_share_is_told_apart_and_a_repeat_keeps_its_own() -> None:
+    def entry(guid: str, link: str, title: str) -> str:
+        return f"<item><title>{title}</title><link>{link}</link><guid>{guid}</guid></item>"
+
+    body = (
+        '<rss version="2.0"><channel><title>t</title>'
+        + entry("urn:a:0", "https://a.example/1", "One")
+        + entry("urn:a:0", "https://a.example/2", "Two")
+        + entry("urn:a:k", "https://a.example/3", "Three")
+        + entry("urn:a:k", "https://a.example/3?utm_source=x", "Three")
+        + "</channel></rss>"
+    ).encode()
+    parsed = parse_feed(body, feed_id="f", url="https://a.example/feed")
+    assert [i.guid for i in parsed.items] == [
+        "urn:a:0 https://a.example/1",
+        "urn:a:0 https://a.example/2",
+        "urn:a:k",
+        "urn:a:k",
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -91,6 +92,12 @@ class FetchLimits:
         )
 
 
+# The start of a document as sent, which no gzip, zlib or brotli stream begins with in practice
+_PLAIN_START = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml|<rss|<feed|<rdf:|<!doctype|<html|\{\s*\")", re.IGNORECASE
+)
+
+
 class _Inflater:
     """Inflates gzip, deflate or brotli chunk by chunk, never past `limit` bytes in all."""
 
@@ -101,14 +108,22 @@ class _Inflater:
         self.encoding = encoding.strip().lower()
         self._zlib: Any = None
         self._brotli: Any = None
+        self._unknown: str | None = None
         if self.encoding in ("gzip", "x-gzip", "deflate"):
             self._zlib = zlib.decompressobj(47)  # 47: a zlib or gzip header, detected
         elif self.encoding == "br":
             self._brotli = brotli.Decompressor()
         elif self.encoding not in ("", "identity"):
-            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+            self._unknown = encoding
 
     def feed(self, chunk: bytes) -> bytes:
+        if not self.received and self.encoding not in ("", "identity"):
+            # a Content-Encoding that misnames the body ("gzip" on plain XML, "UTF-8"): a
+            # document as sent is read as sent, as browsers and feedparser do
+            if _PLAIN_START.match(chunk):
+                self._zlib = self._brotli = self._unknown = None
+            elif self._unknown is not None:
+                raise ValueError(f"unsupported Content-Encoding {self._unknown!r}")
         self.received += len(chunk)
         room = self.limit - self.size + 1
         out: bytes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from watchers.aggregator import attribute, echoes_only, links_only, outlet_key, real_url
@@ -101,10 +101,29 @@ def content_key(title: str, summary: str) -> str:
     return f"sha256:{digest}"
 
 
+def distinct_guids(items: Iterable[Item]) -> tuple[Item, ...]:
+    """The items, each guid that several different items share (a generator that gives every
+    item the site's URL, or "0") made distinct by the item's URL or text: else every item but
+    the first would be taken as known, for ever. Repeats of one item keep their guid."""
+    every = tuple(items)
+    kinds: dict[str, set[str]] = {}
+    for item in every:
+        kinds.setdefault(item.guid, set()).add(item.canonical_url or item.title)
+    if all(len(kind) == 1 for kind in kinds.values()):
+        return every
+    return tuple(
+        replace(item, guid=f"{item.guid} {item.canonical_url or content_key(item.title, '')}")
+        if len(kinds[item.guid]) > 1
+        else item
+        for item in every
+    )
+
+
 def newest(items: Iterable[Item], limit: int = MAX_ENTRIES) -> tuple[Item, ...]:
     """The `limit` newest items by date, in the feed's order: an oldest-first feed longer than
-    `limit` still shows its new items. Undated items rank oldest; among equals the first win."""
-    every = tuple(items)
+    `limit` still shows its new items. Undated items rank oldest; among equals the first win.
+    Guids that different items share are told apart (`distinct_guids`)."""
+    every = distinct_guids(items)
     if len(every) <= limit:
         return every
     oldest = datetime.min.replace(tzinfo=UTC)

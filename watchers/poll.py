@@ -220,19 +220,17 @@ class Poller:
         fetched = await self.fetcher.fetch(
             state.url, etag=state.etag, last_modified=state.last_modified
         )
-        if fetched.permanent_url and fetched.permanent_url != state.url:
-            log.info(
-                "feed %s: moved permanently to %s; polling there from now on",
-                feed.id,
-                fetched.permanent_url,
-            )
-            state = replace(state, url=fetched.permanent_url)
         if not fetched.ok:
             return await self._failed(feed, state, fetched, fetched.error or "error", started)
         before = state
+        # a move is kept once a feed answers there (not a home page every old URL is sent to)
+        moved = fetched.permanent_url if fetched.permanent_url != state.url else None
+        state = replace(state, url=moved or state.url)
         body = fetched.content or b""
         digest = hashlib.sha256(body).hexdigest()
         if fetched.not_modified or not body or (digest == state.body_hash and state.primed):
+            if moved:
+                log.info("feed %s: moved permanently to %s; polling there now", feed.id, moved)
             next_at = await self._next_success(feed, fetched, None)
             await self._save_together(_succeeded(state, fetched, started, next_at))
             return PollReport(feed.id, "unchanged", fetched.status, next_poll_at=next_at)
@@ -251,6 +249,8 @@ class Poller:
         parsed = read.parsed
         if parsed.error:
             return await self._failed(feed, before, fetched, parsed.error, started)
+        if moved:
+            log.info("feed %s: moved permanently to %s; polling there now", feed.id, moved)
         if parsed.warning:
             log.debug("feed %s: parsed with a warning: %s", feed.id, parsed.warning)
         state = replace(state, body_hash=digest)
