@@ -62,6 +62,7 @@ _FORMS = [form.rstrip("$") for forms in STAGES.values() for form in forms]
         # a strike begun, then ended; a meeting ahead, then over without agreement
         ("根室の漁協がスト突入", "漁協のスト 労使合意で終結"),
         ("日ロ外相 あす会談へ", "日ロ外相会談 平和条約で平行線"),
+        ("Россия и Япония обсуждают квоты на краба", "Россия и Япония договорились о квотах"),
         # heating cut off, then restored
         ("Северо-Курильск остался без тепла после аварии", "В Северо-Курильске дали тепло"),
     ],
@@ -98,6 +99,7 @@ def test_a_later_stage_of_one_process_is_a_follow_up(a: str, b: str) -> None:
             "Russia deploys 'Bastion' on Kurils, Japan protests",
         ),
         ("Путин встретился с губернатором", "Путин принял в Кремле губернатора"),
+        ("Лавров и Мотэги обсудили мирный договор", "Лавров и Мотэги договорились о встрече"),
         ("Bear mauls angler on Iturup", "На Итурупе медведь напал на рыбака"),
         ("択捉島でクマに襲われ男性重傷", "Bear attack on Iturup leaves angler injured"),
         # a law the Duma passed is passed in its final reading

@@ -64,7 +64,8 @@ STAGES: Mapping[str, tuple[str, ...]] = {
     "course:1": (  # talks, a strike, a journey begun
         "begin", "began$", "start$", "starts$", "started$", "kick off", "kicks off", "начали",
         "начал$", "начались", "начался", "начнут", "начнется", "стартовал", "開始", "始ま", "開幕",
-        "交渉入り", "出発", "突入",
+        "交渉入り", "出発", "突入", "open talks", "opens talks", "opened talks", "talks open",
+        "обсуждают$", "обсуждает$",  # under way ("обсудили", discussed, tells a meeting held)
     ),
     "course:2": (  # ended: an agreement, a breakdown, a signature
         "agree$", "agrees$", "agreed$", "conclude", "clinch", "end$", "ended$", "ends$",
