@@ -6,11 +6,15 @@ is held storing it and queueing its alerts, against the same chats subscribed to
 For each count, two stores of that many active private chats: in one each chat has a watch
 the item matches (the item carries one `@w<id>` per watch), in the other each chat is
 subscribed to the topic the item matches. Prints `Store.ingest`'s time for each and the ratio.
+Then the poller's matching of such an item against that many distinct watches (none yet
+compiled, as after a start): the event loop's longest stall, matched on it as before and on a
+thread as now (`watchers.watches.matched_on_thread`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -22,6 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from store import Store
 from store.records import FeedState, ItemRecord
+from watchers.items import Item
+from watchers.topics.kept_index import KeptIndex
+from watchers.watches import matched_on_thread
+from watchers.worker import ItemFacts, with_watches
 
 
 def ingest_seconds(folder: Path, chats: int, *, watched: bool) -> float:
@@ -53,6 +61,34 @@ def ingest_seconds(folder: Path, chats: int, *, watched: bool) -> float:
     return took
 
 
+async def loop_stall(chats: int, *, thread: bool) -> float:
+    """The event loop's longest stall (5 ms ticks) while one item is matched against `chats`
+    distinct watches it wakes."""
+    index = KeptIndex(learn=True)
+    for n in range(chats):
+        index.add_filed(f"Shikotan -Zyx{n}an", f"@w{n}", '[["w","shikotan"]]')
+    item = Item("wire", "g1", None, None, "Shikotan news", "A plant opens on Shikotan", None)
+    pairs = [(item, ItemFacts((), None, lang="en"))]
+    stalls: list[float] = []
+
+    async def ticks() -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            stalls.append(time.perf_counter() - before - 0.005)
+
+    ticking = asyncio.create_task(ticks())
+    await asyncio.sleep(0.05)
+    if thread:
+        matched = await matched_on_thread(index, asyncio.Lock(), pairs)
+    else:
+        matched = [(i, with_watches(index, i, f)) for i, f in pairs]
+    await asyncio.sleep(0.05)
+    ticking.cancel()
+    assert len(matched[0][1].topics) == chats
+    return max(stalls)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chats", default="1000,10000,30000")
@@ -64,6 +100,13 @@ def main() -> None:
         print(
             f"{chats:>6} chats: one item storing and queueing {watched:.3f} s through watches,"
             f" {subscribed:.3f} s through a topic ({watched / subscribed:.1f}x)"
+        )
+    for chats in map(int, args.chats.split(",")):
+        before = asyncio.run(loop_stall(chats, thread=False))
+        now = asyncio.run(loop_stall(chats, thread=True))
+        print(
+            f"{chats:>6} distinct watches woken by one item: the event loop stalled"
+            f" {before:.3f} s matching on it, {now:.3f} s matching on a thread"
         )
 
 
