@@ -148,6 +148,7 @@ class Daemon:
             poller.watches_loading = asyncio.create_task(
                 self._watches.load(store), name="load watches"
             )
+            poller.watches_lock = self._watches.lock  # /watch waits while a poll matches
             await pool.start()
             await poller.load_stories()
             feeds = FeedScheduler(scheduler, poll_job, forget=poller.forget)

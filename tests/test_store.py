@@ -535,6 +535,27 @@ def test_a_removed_watchs_id_is_never_given_to_another_watch(store: Store) -> No
     assert boris is not None and boris.id != alice.id
 
 
+def test_an_item_of_a_chats_topic_and_watches_is_one_alert_naming_them_in_the_items_order(
+    store: Store,
+) -> None:
+    """Also among the watches of thousands of other chats (bench/watch_fanout.py: the store
+    thread's time for such an item)."""
+    for chat in (1, 2, 3):
+        store.upsert_subscriber(chat, now=T0 - timedelta(hours=1))
+    store.subscribe(1, "kuril", now=T0 - timedelta(hours=1))
+    shikotan, iturup = (store.add_watch(1, q, now=T0, limit=10) for q in ("Shikotan", "Iturup"))
+    theirs = [store.add_watch(c, "Shikotan", now=T0, limit=10) for c in (2, 3)]
+    assert shikotan and iturup and all(theirs)
+    others = [w.topic_id for w in theirs if w]
+    topics = (*others, iturup.topic_id, "kuril", "peace-treaty", shikotan.topic_id)
+    feed = FeedState(id="a", url="u")
+    result = store.ingest(feed, [record("x", topics=topics)], now=T0, alert=True)
+    assert result.queued == 3
+    rows = {d.chat_id: d.topics for d in store.due_deliveries(T0 + timedelta(seconds=1))}
+    assert rows[1] == (iturup.topic_id, "kuril", shikotan.topic_id)
+    assert rows[2] == (others[0],) and rows[3] == (others[1],)
+
+
 def test_prune_forgets_story_controls_once_no_alert_of_their_story_can_change(
     store: Store,
 ) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +304,47 @@ async def test_a_configured_channel_back_after_removing_the_bot_has_its_watches_
         assert len(watches.index.match({"title": "Shikotan plant opens"})) == 1
     finally:
         await store.close()
+
+
+async def test_a_polls_new_items_are_matched_against_the_watches_off_the_event_loop(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """An item may wake thousands of watches: evaluating them (and compiling them, after a
+    start) took seconds of the event loop, when no chat got an answer; now a thread does it."""
+    from watchers.config import FeedConfig, PollConfig
+    from watchers.fetch import Fetcher, FetchLimits
+    from watchers.poll import Poller
+    from watchers.topics.compile import compile_topics
+    from watchers.topics.engine import Match
+    from watchers.topics.kept_index import KeptIndex
+
+    threads: list[int] = []
+
+    class Watched(KeptIndex):
+        def match(self, fields: Any, *, explain: bool = False) -> list[Match]:
+            threads.append(threading.get_ident())
+            return super().match(fields, explain=explain)
+
+    store = await _store_of_chats(tmp_path, range(1, 2))
+    now = datetime.now(UTC)
+    added = await store.run(Store.add_watch, 1, "Zyxwvutan", now=now, limit=10)
+    assert added is not None
+    index = Watched(learn=True)
+    index.add(added.query, added.topic_id)
+    feed = FeedConfig(id="a", url=feed_server.url("/a.xml"))  # type: ignore[arg-type]
+    old = FeedEntry("Old news", "https://n.example/0", guid="0")
+    visit = FeedEntry("Zyxwvutan minister visits Tokyo", "https://n.example/1", guid="1")
+    settings = PollConfig(timeout=timedelta(seconds=1))
+    async with Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0)) as fetcher:
+        poller = Poller(store=store, fetcher=fetcher, topics=compile_topics({}), settings=settings)
+        poller.watches = index
+        try:
+            feed_server.set_feed("/a.xml", rss([old]))
+            await poller.poll(feed)  # primes
+            feed_server.set_feed("/a.xml", rss([visit, old]))
+            report = await poller.poll(feed)
+        finally:
+            await poller.aclose()
+            await store.close()
+    assert report.queued == 1
+    assert threads and threading.get_ident() not in threads

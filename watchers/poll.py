@@ -33,7 +33,8 @@ from watchers.stories import StoryIndex
 from watchers.story_sketch import Sketch
 from watchers.topics.compile import Topics
 from watchers.topics.index import QueryIndex
-from watchers.worker import ItemFacts, ReadFeed, with_watches
+from watchers.watches import matched_on_thread
+from watchers.worker import ItemFacts, ReadFeed
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -108,6 +109,7 @@ class Poller:
         # configured topics against every item, and never receive the watches)
         self.watches: QueryIndex | None = None
         self.watches_loading: asyncio.Future[QueryIndex] | None = None  # filed at a start
+        self.watches_lock = asyncio.Lock()  # the index's changes wait while a poll matches
         # the state this poller last saved of each feed, to skip reading it back on the next
         # poll (half the store round trips of a steady cycle)
         self._saved: dict[str, FeedState] = {}
@@ -280,8 +282,7 @@ class Poller:
             self.watches = await asyncio.shield(self.watches_loading)
             self.watches_loading = None
         if self.watches is not None and len(self.watches) and state.primed:
-            watches = self.watches
-            unseen = [(item, with_watches(watches, item, facts)) for item, facts in unseen]
+            unseen = await matched_on_thread(self.watches, self.watches_lock, unseen)
         if feed.full_text and state.primed:
             unseen = list(await asyncio.gather(*(self._full_text(pair) for pair in unseen)))
         alert = state.primed

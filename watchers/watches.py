@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from store import AsyncStore, Store, Watch
+from watchers.items import Item
 from watchers.topics.engine import term_keys
 from watchers.topics.filing import FILING_VERSION
 from watchers.topics.frozen import frozen_after
@@ -21,6 +22,7 @@ from watchers.topics.kept_index import KeptIndex
 from watchers.topics.morph import give_forms, russian_forms
 from watchers.topics.normalise import is_cjk, is_cyrillic, words
 from watchers.topics.query import Node, QueryError, leaves, parse
+from watchers.worker import ItemFacts, with_watches
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,27 @@ def _prepared(
             term_keys(term)
         nodes.append(node)
     return nodes, fresh
+
+
+async def matched_on_thread(
+    index: QueryIndex, lock: asyncio.Lock, pairs: Sequence[tuple[Item, ItemFacts]]
+) -> list[tuple[Item, ItemFacts]]:
+    """Each new item's facts with the watches it matches, found on a thread: one item may wake
+    thousands of watches (seconds to evaluate, and to compile after a start), which the event
+    loop must not wait for. `lock` (`Watches.lock`) keeps /watch and /unwatch off the index until
+    the thread is done, also when the poll is cancelled meanwhile."""
+    await lock.acquire()
+    work = asyncio.ensure_future(
+        asyncio.to_thread(lambda: [(item, with_watches(index, item, f)) for item, f in pairs])
+    )
+
+    def done(future: asyncio.Future[list[tuple[Item, ItemFacts]]]) -> None:
+        lock.release()
+        if not future.cancelled():
+            future.exception()  # retrieved: a poll cancelled meanwhile is not told
+
+    work.add_done_callback(done)
+    return await asyncio.shield(work)
 
 
 @dataclass(slots=True)
@@ -97,7 +120,8 @@ class Watches:
     def __init__(self) -> None:
         self.index = KeptIndex(learn=True)
         self._known: set[str] = set()  # the Russian words whose forms the store has
-        self._changing = asyncio.Lock()
+        # held while the index changes, and while a poll matches items against it on a thread
+        self.lock = self._changing = asyncio.Lock()
         # /watch and /unwatch while a load files the stored watches (for tens of seconds):
         # done to the index in use, and again to the load's index as it replaces it
         self._meanwhile: list[tuple[Watch, Node | None]] | None = None  # None: a removal
@@ -155,6 +179,7 @@ class Watches:
             await store.run(Store.save_watch_filings, FILING_VERSION, filing)
 
     def remove(self, watch: Watch) -> None:
+        """Take a watch off the index (with the lock held)."""
         self.index.remove(watch.query, watch.topic_id)
         if self._meanwhile is not None:
             self._meanwhile.append((watch, None))
@@ -164,7 +189,8 @@ class Watches:
         if added is not None:
             await self.add(added, store)
         if removed is not None:
-            self.remove(removed)
+            async with self._changing:
+                self.remove(removed)
 
     async def housekeeping(self, store: AsyncStore) -> None:
         """Daily: take the watches of chats gone since (blocked the bot) off the index (a
