@@ -40,3 +40,8 @@ class WordFormVerbs(StoreBase):
                 "DELETE FROM word_forms WHERE word = ?", [(word,) for word in cached - used]
             )
         return frozenset(cached & used)
+
+    def forget_word_forms(self) -> None:
+        """Forget every cached word's forms (a cache found damaged: each is looked up again)."""
+        with self.db.conn:
+            self.db.conn.execute("DELETE FROM word_forms")

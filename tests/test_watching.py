@@ -348,3 +348,47 @@ async def test_a_polls_new_items_are_matched_against_the_watches_off_the_event_l
             await store.close()
     assert report.queued == 1
     assert threads and threading.get_ident() not in threads
+
+
+async def test_a_damaged_cache_of_filings_and_word_forms_files_the_watches_from_their_text(
+    tmp_path: Path,
+) -> None:
+    store = await _store_of_chats(tmp_path, range(1, 2))
+    try:
+        now = datetime.now(UTC)
+        for query in ("Итуруп", "Shikotan"):
+            assert await store.run(Store.add_watch, 1, query, now=now, limit=10) is not None
+        await Watches().load(store)  # keeps their filings and the forms of итуруп
+
+        def damage(plain: Store) -> None:  # a torn write, an edit by hand
+            plain.db.execute("UPDATE word_forms SET forms = 'итурупе'")
+            plain.db.execute("UPDATE watches SET filed_under = '[[' WHERE query = 'Shikotan'")
+
+        await store.run(damage)
+        index = await Watches().load(store)
+        assert [m.topic_id for m in index.match({"title": "На Итурупе"})] == ["@w1"]
+        assert [m.topic_id for m in index.match({"title": "Shikotan"})] == ["@w2"]
+        # the cache is whole again: the next start files them from it
+        assert "итурупе" in (await store.run(Store.word_forms))["итуруп"]
+        assert len(await Watches().load(store)) == 2
+    finally:
+        await store.close()
+
+
+async def test_watches_that_cannot_be_filed_leave_the_polls_and_new_watches_going(
+    tmp_path: Path,
+) -> None:
+    store = await _store_of_chats(tmp_path, range(1, 2))
+    try:
+        await store.run(Store.add_watch, 1, "Итуруп", now=datetime.now(UTC), limit=10)
+
+        def break_it(plain: Store) -> None:  # what no filing can get past
+            plain.db.execute("ALTER TABLE subscribers RENAME TO subscribers_gone")
+
+        await store.run(break_it)
+        watches = Watches()
+        index = await watches.load(store)  # every poll awaits this: it must not raise
+        await watches.add(Watch(7, 1, "Kunashir"), store)
+        assert [m.topic_id for m in index.match({"title": "Kunashir"})] == ["@w7"]
+    finally:
+        await store.close()

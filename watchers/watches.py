@@ -128,12 +128,33 @@ class Watches:
 
     async def load(self, store: AsyncStore) -> QueryIndex:
         """File every stored watch (off the event loop); the index replaces the one before.
-        /watch and /unwatch go on meanwhile, and are not lost."""
+        /watch and /unwatch go on meanwhile, and are not lost. What the store keeps to file
+        them fast is a cache: a filing that fails with it files them from their text; one that
+        fails anyway leaves the index as it is, so news and the topics go on (and the watches
+        added from now on), not every poll failing on it."""
+        try:
+            return await self._load(store, kept=True)
+        except Exception:
+            log.exception("watches: filing with what the store kept failed; from their text")
+        try:
+            await store.run(Store.forget_word_forms)  # each word is looked up again
+            return await self._load(store, kept=False)
+        except Exception:
+            log.exception(
+                "watches: the stored watches could not be filed; alerts go on for the topics"
+                " and the watches added from now on (a restart files them again)"
+            )
+            return self.index
+
+    async def _load(self, store: AsyncStore, *, kept: bool) -> QueryIndex:
+        """`load`, with the filings and word forms the store `kept`, or from the text alone."""
         async with self._changing:
             started = time.perf_counter()
             self._meanwhile = []  # before the read: a change stored after it is replayed
             watches = await store.run(Store.filed_watches, FILING_VERSION)
-            cached = await store.run(Store.word_forms)
+            if not kept:
+                watches = [(watch, None) for watch, _ in watches]
+            cached = await store.run(Store.word_forms) if kept else {}
             give_forms(cached.items())
             self._known = set(cached)
         try:
