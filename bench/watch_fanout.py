@@ -7,8 +7,8 @@ For each count, two stores of that many active private chats: in one each chat h
 the item matches (the item carries one `@w<id>` per watch), in the other each chat is
 subscribed to the topic the item matches. Prints `Store.ingest`'s time for each and the ratio.
 Then the poller's matching of such an item against that many distinct watches (none yet
-compiled, as after a start): the event loop's longest stall, matched on it as before and on a
-thread as now (`watchers.watches.matched_on_thread`).
+compiled, as after a start): the event loop's longest stall, matched on the loop and on a
+thread (`watchers.watches.matched_on_thread`, what the poller does).
 """
 
 from __future__ import annotations
