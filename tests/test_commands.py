@@ -497,6 +497,19 @@ async def test_stop_forgets_the_chat(bot: Bot) -> None:
     assert "You follow no topics yet" in await bot.say("/list")
 
 
+async def test_a_plain_word_in_a_private_chat_says_where_to_begin(bot: Bot) -> None:
+    # a new subscriber's "hello" (or a topic's name) got silence, as if the bot were dead
+    assert "/start" in await bot.say("hello")
+    assert "/help — список всех команд" in await bot.say("Курилы", language_code="ru")
+    assert "/subscribe kuril" in await bot.say("kuril")
+    assert await bot.store.run(Store.subscriptions, USER) == []
+    # in a group, talk among members is none of the bot's business: only the command answers
+    group: dict[str, Any] = {"chat_id": -301, "chat_type": "group", "user_id": 77}
+    bot.api.push_message(text="hello", **group)
+    assert "I don't know that command" in await bot.say("/frob@kurilwatch_test_bot", **group)
+    assert len(bot.api.sent_messages(-301)) == 1
+
+
 async def test_group_commands_addressed_to_the_bot(bot: Bot) -> None:
     group: dict[str, Any] = {
         "chat_id": -300,
