@@ -357,6 +357,17 @@ async def test_a_group_changes_only_through_its_admins(bot: Bot) -> None:
     assert "Watching for" in await bot.say("/watch Shikotan", **group)
 
 
+async def test_a_refused_admin_command_logs_the_user_id_the_operator_needs(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a new operator, with the shipped `admins: []`, was told "only the bot's admins" and had
+    # no way to learn the user id that telegram.admins wants
+    caplog.set_level(logging.INFO)
+    assert "only the bot's admins" in await bot.say("/stats")
+    assert f"user {USER} is not in telegram.admins" in caplog.text
+    assert "/stats" in caplog.text
+
+
 async def test_admin_commands_are_refused_to_others(bot: Bot) -> None:
     await bot.say("/start")
     await bot.say("/start", chat_id=ADMIN)
