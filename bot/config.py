@@ -384,6 +384,8 @@ def _describe(error: Any, node: yaml.Node | None, source: str) -> str:
         message = re.sub(r"^Value error, ", "", message)
     elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
         message = "ids are lower-case letters, digits and '-'"
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] == "token_env":
+        message = "write the variable's name (TELEGRAM_BOT_TOKEN) here, never the token itself"
     line, found = _find(node, loc)
     found = key or found
     if kind in _WANTED and found is not None:

@@ -340,3 +340,14 @@ def test_a_config_that_is_a_folder_is_refused(tmp_path: Path) -> None:
     result = run_cli("check", "--config", str(tmp_path))
     assert result.returncode == 2
     assert f"{tmp_path}: not a regular file (a folder)" in result.stderr
+
+
+def test_the_token_pasted_as_token_env_is_told_to_go_in_the_environment() -> None:
+    # the commonest first mistake was answered with a regular expression
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    [problem] = problems(MINIMAL + f"telegram:\n  token_env: '{token}'\n")
+    assert problem == (
+        "c.yaml line 10: telegram.token_env: write the variable's name (TELEGRAM_BOT_TOKEN)"
+        " here, never the token itself"
+    )
+    assert "AAHdq" not in problem
