@@ -30,9 +30,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="kurilwatch",
         description="News alerts on the Kuril Islands and the Russia-Japan peace treaty.",
     )
-    parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
+    levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
+    parser.add_argument("--log-level", default="INFO", choices=levels)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -43,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
             default="text",
             choices=["text", "json"],
             help="log lines on stderr: readable text, or one JSON object per line",
+        )
+        # also after the command, beside --log-format (SUPPRESS: the one before it stays)
+        p.add_argument(
+            "--log-level", choices=levels, default=argparse.SUPPRESS, help="(default: INFO)"
         )
         return p
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import stat
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -374,19 +376,42 @@ def _describe(error: Any, node: yaml.Node | None, source: str) -> str:
     message = str(error["msg"])
     kind = error["type"]
     if kind == "extra_forbidden":
-        message = "unknown key (check its spelling and indentation)"
+        close = difflib.get_close_matches(str(loc[-1]), _keys_of(loc[:-1]), n=1) if loc else []
+        message = f"unknown key; did you mean {close[0]}?" if close else _UNKNOWN
     elif kind == "missing":
         message = "required key is missing"
     elif kind == "value_error":
         message = re.sub(r"^Value error, ", "", message)
     elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
         message = "ids are lower-case letters, digits and '-'"
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] == "token_env":
+        message = "write the variable's name (TELEGRAM_BOT_TOKEN) here, never the token itself"
     line, found = _find(node, loc)
     found = key or found
     if kind in _WANTED and found is not None:
         message = _not_a(found, _WANTED[kind])
     where = f" line {line}" if line else ""
     return f"{source}{where}: {key_path(loc)}: {message}"
+
+
+_UNKNOWN = "unknown key (check its spelling and indentation)"
+
+
+def _keys_of(loc: Sequence[int | str]) -> list[str]:
+    """The keys the section at `loc` takes (`poll` → interval, timeout, ...), to name the one
+    a misspelt key was meant to be; none where `loc` is no section."""
+    kind: Any = Config
+    for part in (*loc, None):
+        if get_origin(kind) in (Union, UnionType):  # `X | None`: the section's model
+            kind = next((a for a in get_args(kind) if hasattr(a, "model_fields")), None)
+        fields = getattr(kind, "model_fields", None)
+        if not isinstance(fields, dict):  # the items of a list (`tuple[X, ...]`) or a mapping
+            kind = next((a for a in reversed(get_args(kind)) if a is not Ellipsis), None)
+        elif part is None:
+            return list(fields)
+        else:
+            kind = fields[part].annotation if part in fields else None
+    return []
 
 
 def _key_loc(error: Any, node: yaml.Node | None) -> tuple[list[int | str], yaml.Node | None]:

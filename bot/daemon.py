@@ -30,7 +30,7 @@ from bot.operator.backtest import report_reload
 from bot.reload import config_topics, delivery_settings
 from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install, set_commands
-from bot.telegram.updates import PollErrors, build_application
+from bot.telegram.updates import PollErrors, build_application, say_token_refused, stop_updates
 from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
@@ -112,7 +112,7 @@ class Daemon:
         self._store, self._poller = store, poller
         try:
             if self.token:
-                app = build_application(settings, self.token)
+                app = build_application(settings, self.token, self._token_refused)
                 self._app = app
                 self._ctx = BotContext(
                     store=store,
@@ -424,12 +424,7 @@ class Daemon:
                 await app.initialize()
                 break
             except InvalidToken:
-                log.error(
-                    "Telegram rejected the token in $%s; check it with @BotFather",
-                    self.settings.telegram.token_env,
-                )
-                self.exit_code = 2
-                self.stop()
+                self._token_refused()
                 return
             except TelegramError as exc:
                 log.warning("Telegram unreachable (%s); trying again in %gs", exc, delay)
@@ -465,6 +460,13 @@ class Daemon:
         )
         await self.delivery.run()
 
+    def _token_refused(self) -> None:
+        """At sign-in, or later: revoked at @BotFather while we run (getUpdates gets 401)."""
+        if self.exit_code != 2:
+            say_token_refused(self.settings.telegram.token_env)
+        self.exit_code = 2
+        self.stop()
+
     def _telegram_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._stop.is_set():
             return
@@ -482,8 +484,7 @@ class Daemon:
         if not done:  # still signing in, or a send hangs
             task.cancel()
             await asyncio.wait({task})
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+        await stop_updates(app)
         if app.running:
             await app.stop()
         await app.shutdown()

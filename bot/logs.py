@@ -80,7 +80,18 @@ class ShortAnswers(logging.Filter):
         return True
 
 
+class RefusalWithoutTraceback(logging.Filter):
+    """PTB logs a token refused at getUpdates (revoked while we run) with its traceback; the
+    daemon says so in one line of its own and stops."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and type(record.exc_info[1]).__name__ == "InvalidToken":
+            record.exc_info = record.exc_text = None
+        return True
+
+
 _SHORT_ANSWERS = ShortAnswers()
+_REFUSAL = RefusalWithoutTraceback()
 
 
 def setup_logging(
@@ -99,3 +110,4 @@ def setup_logging(
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("telegram.request.BaseRequest").addFilter(_SHORT_ANSWERS)
+    logging.getLogger("telegram.ext").addFilter(_REFUSAL)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
+from bot.cli import _parser, main
 from tests.conftest import CONFIG, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
@@ -304,3 +304,14 @@ def test_match_refuses_a_line_longer_than_it_reads_naming_it() -> None:
     assert code == 2
     assert err.getvalue() == f"kurilwatch match: line 2: longer than {MAX_LINE:,} characters\n"
     assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == [1]
+
+
+def test_log_level_is_taken_after_the_command_too(tmp_path: Path) -> None:
+    # `--log-format` goes after the command, and so did operators' `--log-level`: "unrecognized
+    # arguments", though `kurilwatch --log-level DEBUG run` worked
+    config = write_config(tmp_path, {})
+    result = kurilwatch("check", "--config", str(config), "--log-level", "WARNING")
+    assert result.returncode == 0, result.stderr
+    assert _parser().parse_args(["run", "--log-level", "DEBUG"]).log_level == "DEBUG"
+    assert _parser().parse_args(["--log-level", "ERROR", "run"]).log_level == "ERROR"
+    assert _parser().parse_args(["run"]).log_level == "INFO"

@@ -357,6 +357,17 @@ async def test_a_group_changes_only_through_its_admins(bot: Bot) -> None:
     assert "Watching for" in await bot.say("/watch Shikotan", **group)
 
 
+async def test_a_refused_admin_command_logs_the_user_id_the_operator_needs(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a new operator, with the shipped `admins: []`, was told "only the bot's admins" and had
+    # no way to learn the user id that telegram.admins wants
+    caplog.set_level(logging.INFO)
+    assert "only the bot's admins" in await bot.say("/stats")
+    assert f"user {USER} is not in telegram.admins" in caplog.text
+    assert "/stats" in caplog.text
+
+
 async def test_admin_commands_are_refused_to_others(bot: Bot) -> None:
     await bot.say("/start")
     await bot.say("/start", chat_id=ADMIN)
@@ -495,6 +506,19 @@ async def test_stop_forgets_the_chat(bot: Bot) -> None:
     assert "Send /start to begin again" in await bot.say("/stop")
     assert await bot.store.run(Store.subscriber, USER) is None
     assert "You follow no topics yet" in await bot.say("/list")
+
+
+async def test_a_plain_word_in_a_private_chat_says_where_to_begin(bot: Bot) -> None:
+    # a new subscriber's "hello" (or a topic's name) got silence, as if the bot were dead
+    assert "/start" in await bot.say("hello")
+    assert "/help — список всех команд" in await bot.say("Курилы", language_code="ru")
+    assert "/subscribe kuril" in await bot.say("kuril")
+    assert await bot.store.run(Store.subscriptions, USER) == []
+    # in a group, talk among members is none of the bot's business: only the command answers
+    group: dict[str, Any] = {"chat_id": -301, "chat_type": "group", "user_id": 77}
+    bot.api.push_message(text="hello", **group)
+    assert "I don't know that command" in await bot.say("/frob@kurilwatch_test_bot", **group)
+    assert len(bot.api.sent_messages(-301)) == 1
 
 
 async def test_group_commands_addressed_to_the_bot(bot: Bot) -> None:

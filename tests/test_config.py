@@ -94,9 +94,44 @@ def test_format_duration_round_trips() -> None:
 def test_unknown_key_names_its_path_and_line() -> None:
     text = MINIMAL.replace("    url: http", "    ur1: x\n    url: http")
     [problem] = problems(text)
-    assert (
-        problem == "c.yaml line 4: feeds[0].ur1: unknown key (check its spelling and indentation)"
+    assert problem == "c.yaml line 4: feeds[0].ur1: unknown key; did you mean url?"
+
+
+UNKNOWN = "unknown key (check its spelling and indentation)"
+
+
+@pytest.mark.parametrize(
+    ("typo", "problem"),
+    [
+        ("pol:\n  interval: 5m\n", "line 9: pol: unknown key; did you mean poll?"),
+        (
+            "poll:\n  intervall: 5m\n",
+            "line 10: poll.intervall: unknown key; did you mean interval?",
+        ),
+        ("telegram:\n  admin: [1]\n", "line 10: telegram.admin: unknown key; did you mean admins?"),
+        ("metrics: {listn: x}\n", "line 9: metrics.listn: unknown key; did you mean listen?"),
+        (
+            "channels:\n  - {chat: '@abcd', topics: [kuril], langauge: ru}\n",
+            "line 10: channels[0].langauge: unknown key; did you mean language?",
+        ),
+        # no key of the section is near: where it belongs is as likely as its spelling
+        ("store:\n  interval: 5m\n", "line 10: store.interval: " + UNKNOWN),
+        ("frobnicate: 1\n", "line 9: frobnicate: " + UNKNOWN),
+    ],
+)
+def test_a_misspelt_key_is_named_with_the_key_it_was_meant_to_be(typo: str, problem: str) -> None:
+    # a typo was only "unknown key": the operator had to find the right spelling in README
+    assert problems(MINIMAL + typo) == [f"c.yaml {problem}"]
+
+
+def test_a_misspelt_key_of_a_feed_or_topic_is_named_with_the_key_it_was_meant_to_be() -> None:
+    text = MINIMAL.replace("    url: http", "    intervl: 5m\n    url: http").replace(
+        "    query: kuril*", "    query: kuril*\n    tilte: x"
     )
+    assert problems(text) == [
+        "c.yaml line 4: feeds[0].intervl: unknown key; did you mean interval?",
+        "c.yaml line 10: topics.kuril.tilte: unknown key; did you mean title?",
+    ]
 
 
 def test_bad_interval_names_the_feed() -> None:
@@ -305,3 +340,14 @@ def test_a_config_that_is_a_folder_is_refused(tmp_path: Path) -> None:
     result = run_cli("check", "--config", str(tmp_path))
     assert result.returncode == 2
     assert f"{tmp_path}: not a regular file (a folder)" in result.stderr
+
+
+def test_the_token_pasted_as_token_env_is_told_to_go_in_the_environment() -> None:
+    # the commonest first mistake was answered with a regular expression
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    [problem] = problems(MINIMAL + f"telegram:\n  token_env: '{token}'\n")
+    assert problem == (
+        "c.yaml line 10: telegram.token_env: write the variable's name (TELEGRAM_BOT_TOKEN)"
+        " here, never the token itself"
+    )
+    assert "AAHdq" not in problem

@@ -227,6 +227,23 @@ def test_a_rejected_token_stops_with_exit_2(
     assert "WRONG-TOKEN" not in daemon.stderr.text
 
 
+def test_a_token_revoked_while_running_stops_with_exit_2(
+    tmp_path: Path, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    # PTB gives up getting updates at the first 401 and only logs it: the daemon ran on, deaf
+    # to every command, and a stop then raised the refusal as a traceback with exit 1
+    config = write_config(tmp_path, {}, api_base_url=bot_api.base_url)
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    bot_api.wait_until_polling(timeout=20)
+    bot_api.token = "123456:REVOKED-AT-BOTFATHER"  # the old token now gets 401 Unauthorized
+    assert daemon.proc.wait(30) == 2
+    daemon.stderr.join()
+    text = daemon.stderr.text
+    assert "Telegram rejected the token in $TELEGRAM_BOT_TOKEN" in text, text
+    assert "Traceback" not in text, text
+    assert TOKEN.split(":")[1] not in text
+
+
 TASS = FeedEntry(
     "Russia to deploy Bastion missile systems on Iturup",
     "https://tass.example/bastion",

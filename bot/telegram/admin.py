@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, timedelta
 from typing import Any
@@ -21,6 +22,8 @@ from bot.telegram.guards import broadcast_text
 from store import Store
 from watchers.config import parse_duration
 
+log = logging.getLogger(__name__)
+
 MAX_BROADCAST = 3000
 MAX_REPORT = 3500  # characters of /feedback's report in one message
 
@@ -30,6 +33,15 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None
 def admin_only(handler: Handler) -> Handler:
     async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not is_bot_admin(update, ctx_of(context)):
+            user, chat = update.effective_user, update.effective_chat
+            if user is not None and chat is not None:  # an operator setting up learns the id
+                log.info(
+                    "chat %d: user %d is not in telegram.admins: /%s refused (add the id there"
+                    " to let them use admin commands)",
+                    chat.id,
+                    user.id,
+                    handler.__name__,
+                )
             tr = await texts_of(update, context)
             await reply(update, tr._("Sorry, only the bot's admins may use that command."))
             return

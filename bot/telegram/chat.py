@@ -427,6 +427,9 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
         MessageHandler(filters.COMMAND & guards.NEW_MESSAGES, guards.unknown_command)
     )
     application.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & guards.NEW_MESSAGES, guards.plain_text)
+    )
+    application.add_handler(
         MessageHandler(
             filters.CaptionEntity(MessageEntity.BOT_COMMAND) & guards.NEW_MESSAGES,
             guards.caption_command,

@@ -1,6 +1,6 @@
 """What the bot does not act on: edited commands, channel posts and their automatic forwards,
 other bots' commands in groups, unknown buttons, and a non-admin's /start of a group its
-admins stopped."""
+admins stopped; and what it says to a private chat's message that is no command."""
 
 from __future__ import annotations
 
@@ -49,6 +49,25 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     tr = await texts_of(update, context)
     await reply(update, tr._("I don't know that command. /help lists the ones I understand."))
+
+
+async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A private chat's text that is no command (a new subscriber's "hello", a topic's name)
+    got silence, as if the bot were dead: say where to begin. Groups' talk is not for us."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None or chat.type != ChatType.PRIVATE:
+        return
+    tr = await texts_of(update, context)
+    word = unicodedata.normalize("NFKC", message.text or "").strip().lower()
+    if word in ctx_of(context).topic_ids():
+        command = f"<code>/subscribe {esc(word)}</code>"
+        await reply(update, tr._("To follow this topic, send {command}.", command=command))
+        return
+    await reply(
+        update,
+        tr._("I answer commands: /start shows the topics to follow, /help lists every command."),
+    )
 
 
 async def caption_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -4,20 +4,24 @@ PTB handles updates one at a time unless told otherwise: a slow command (a /watc
 recompiles the topics) then held up every other chat's /help. This processor runs updates
 concurrently, but a chat's next update waits for its previous one, so "/watch a" then
 "/watches" still answer in the order they were sent. `PollErrors` says when getting updates
-fails, in a line now and then rather than a traceback at every retry.
+fails, in a line now and then rather than a traceback at every retry; `TokenWatch` when
+Telegram refuses the token while the daemon runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.request import HTTPXRequest
 
 from bot.config import Config
 
@@ -82,7 +86,25 @@ class PollErrors:
         self._said_at, self._failed = now, 0
 
 
-def build_application(settings: Config, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
+class TokenWatch(HTTPXRequest):
+    """getUpdates' connection, which calls `refused` when Telegram refuses the token (revoked
+    at @BotFather while the daemon runs): PTB then stops getting updates for good and only
+    logs it, so the daemon would run on deaf to every command."""
+
+    def __init__(self, refused: Callable[[], None], connection_pool_size: int) -> None:
+        super().__init__(connection_pool_size=connection_pool_size)
+        self.refused = refused
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if code in (HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND):  # PTB's InvalidToken
+            self.refused()
+        return code, payload
+
+
+def build_application(
+    settings: Config, token: str, refused: Callable[[], None] = lambda: None
+) -> Application[Any, Any, Any, Any, Any, Any]:
     return (
         ApplicationBuilder()
         .token(token)
@@ -92,6 +114,16 @@ def build_application(settings: Config, token: str) -> Application[Any, Any, Any
         # at a stop PTB sends one last getUpdates to confirm what was read; with the default
         # single connection it waited for the cancelled long poll's, and on a loaded machine
         # gave up after 1 s, logging the PoolTimeout with a traceback
-        .get_updates_connection_pool_size(2)
+        .get_updates_request(TokenWatch(refused, connection_pool_size=2))
         .build()
     )
+
+
+def say_token_refused(token_env: str) -> None:
+    log.error("Telegram rejected the token in $%s; check it with @BotFather", token_env)
+
+
+async def stop_updates(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    if app.updater is not None and app.updater.running:
+        with contextlib.suppress(InvalidToken):  # the refusal that ended them, said already
+            await app.updater.stop()
