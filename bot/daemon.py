@@ -460,8 +460,7 @@ class Daemon:
         )
         await self.delivery.run()
 
-    def _token_refused(self) -> None:
-        """At sign-in, or later: revoked at @BotFather while we run (getUpdates gets 401)."""
+    def _token_refused(self) -> None:  # at sign-in, or revoked while we run (`TokenWatch`)
         if self.exit_code != 2:
             say_token_refused(self.settings.telegram.token_env)
         self.exit_code = 2
