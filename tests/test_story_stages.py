@@ -54,6 +54,7 @@ _FORMS = [form.rstrip("$") for forms in STAGES.values() for form in forms]
         ),
         ("北方領土法改正案、衆院で可決", "改正北方領土法が成立"),
         ("Совфед одобрил закон о Курилах", "Президент подписал закон о Курилах"),
+        ("Госдума приняла законопроект о квотах в первом чтении", "Госдума приняла закон о квотах"),
         ("House passes Kuril fisheries bill", "Kuril fisheries bill signed into law"),
         ("Shareholders to vote on Nemuro fish merger", "Shareholders approve Nemuro fish merger"),
         # a storm on its way, then its landfall
@@ -104,6 +105,16 @@ def test_a_later_stage_of_one_process_is_a_follow_up(a: str, b: str) -> None:
         ("択捉島でクマに襲われ男性重傷", "Bear attack on Iturup leaves angler injured"),
         # a law the Duma passed is passed in its final reading
         ("Госдума приняла закон о туристическом сборе", "Депутаты окончательно одобрили сбор"),
+        # a bill passed in a first reading, its words in another order (a bill is no law)
+        (
+            "Госдума приняла в первом чтении законопроект о квотах",
+            "Госдума приняла законопроект о квотах в первом чтении",
+        ),
+        ("Госдума одобрила законопроект о квотах", "Госдума приняла законопроект о квотах"),
+        (
+            "Госдума приняла во втором чтении закон о квотах",
+            "Дума приняла закон о квотах во втором чтении",
+        ),
     ],
 )
 def test_one_stage_in_other_words_or_none_is_no_conflict(a: str, b: str) -> None:
