@@ -19,7 +19,7 @@ from watchers.topics.filing import FILING_VERSION
 from watchers.topics.frozen import frozen_after
 from watchers.topics.index import QueryIndex
 from watchers.topics.kept_index import KeptIndex
-from watchers.topics.morph import give_forms, russian_forms
+from watchers.topics.morph import forget_forms, give_forms, russian_forms
 from watchers.topics.normalise import is_cjk, is_cyrillic, words
 from watchers.topics.query import Node, QueryError, leaves, parse
 from watchers.worker import ItemFacts, with_watches
@@ -137,6 +137,7 @@ class Watches:
         except Exception:
             log.exception("watches: filing with what the store kept failed; from their text")
         try:
+            forget_forms()  # those the damaged cache gave, too
             await store.run(Store.forget_word_forms)  # each word is looked up again
             return await self._load(store, kept=False)
         except Exception:
