@@ -416,3 +416,22 @@ async def test_forms_a_damaged_cache_gave_are_dropped_with_it(tmp_path: Path) ->
         assert "курилограде" in (await store.run(Store.word_forms))["курилоград"]
     finally:
         await store.close()
+
+
+async def test_a_load_that_fails_leaves_no_record_of_later_changes(tmp_path: Path) -> None:
+    """A load records /watch and /unwatch only while it files (to replay them on its index):
+    one that failed before its filing records none, for as long as the daemon runs."""
+    store = await _store_of_chats(tmp_path, range(1, 2))
+    try:
+
+        def break_it(plain: Store) -> None:  # what no filing can get past
+            plain.db.execute("ALTER TABLE subscribers RENAME TO subscribers_gone")
+
+        await store.run(break_it)
+        watches = Watches()
+        await watches.load(store)
+        for n in range(3):
+            await watches.add(Watch(n, 1, f"Kunashir {n}"), store)
+        assert watches._meanwhile is None
+    finally:
+        await store.close()

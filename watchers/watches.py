@@ -152,10 +152,14 @@ class Watches:
         async with self._changing:
             started = time.perf_counter()
             self._meanwhile = []  # before the read: a change stored after it is replayed
-            watches = await store.run(Store.filed_watches, FILING_VERSION)
-            if not kept:
-                watches = [(watch, None) for watch, _ in watches]
-            cached = await store.run(Store.word_forms) if kept else {}
+            try:
+                watches = await store.run(Store.filed_watches, FILING_VERSION)
+                if not kept:
+                    watches = [(watch, None) for watch, _ in watches]
+                cached = await store.run(Store.word_forms) if kept else {}
+            except BaseException:  # a read that failed records nothing more
+                self._meanwhile = None
+                raise
             give_forms(cached.items())
             self._known = set(cached)
         try:
