@@ -56,8 +56,9 @@ STAGES: Mapping[str, tuple[str, ...]] = {
     ),
     "vote:3": (  # enacted: passed for good (a law, not a bill, passed by the Duma)
         "enact", "final reading", "final approval", "final passage", "принял закон$",
-        "приняла закон$", "приняли закон$", "принял в трет", "приняла в трет", "приняли в трет",
-        "окончательн", "成立",
+        "приняла закон$", "приняли закон$", "одобрил закон$", "одобрила закон$",
+        "одобрили закон$", "принял в трет", "приняла в трет", "приняли в трет", "окончательн",
+        "成立",
     ),
     "vote:4": (  # signed into law, promulgated
         "into law", "подписал закон", "公布",
