@@ -136,6 +136,29 @@ def test_a_law_enacted_is_a_law_passed_in_another_language(enacted: str, passed:
     assert not stages_apart(title_stages(enacted), title_stages(passed), across=True)
 
 
+@pytest.mark.parametrize(
+    ("passed", "enacted"),
+    [
+        (
+            "Japan's Diet passes law to bolster Nemuro fisheries",
+            "Japan's Diet enacts law to bolster Nemuro fisheries",
+        ),
+        (
+            "State Duma passes law on free flights for Kuril residents",
+            "State Duma passes law on free flights for Kuril residents in final reading",
+        ),
+    ],
+)
+def test_english_that_says_passed_and_enacted_of_one_vote_tells_one_story(
+    passed: str, enacted: str
+) -> None:
+    """English says "passes" of a law enacted (a Diet's last vote, the Duma's third
+    reading): two outlets' words for one vote are one story, as across languages."""
+    replay = StoryReplay()
+    first = replay.place("passed", passed, "", T0)
+    assert replay.place("enacted", enacted, "", T0 + timedelta(minutes=20)) == first
+
+
 @given(st.lists(st.sampled_from(_FORMS), max_size=6), st.lists(st.sampled_from(_FORMS), max_size=6))
 def test_a_title_has_one_stage_a_process_and_a_follow_up_is_later(
     a: list[str], b: list[str]

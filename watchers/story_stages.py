@@ -288,8 +288,8 @@ def stages_apart(later: frozenset[str], earlier: frozenset[str], *, across: bool
     """The later report's title is at a later stage of a process than the earlier one's: a
     follow-up. Not the other way round: a later title that names an earlier stage recalls it
     ("Задержанный в прошлом году министр получил девять лет" after "Суд приговорил").
-    `across` languages, a law passed and a law enacted are one stage: "Diet passes bill" is
-    English for 成立, where Japanese tells a chamber's 可決 from it."""
+    `across` languages, and in English, a law passed and a law enacted are one stage: "Diet
+    passes bill" is English for 成立, where Japanese tells a chamber's 可決 from it."""
     before = {process: int(n) for process, n in (_stage(stage, across) for stage in earlier)}
     return any(n > before.get(process, n) for process, n in (_stage(s, across) for s in later))
 
