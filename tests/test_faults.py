@@ -259,6 +259,22 @@ async def test_a_permanent_redirect_to_what_is_not_a_feed_is_not_remembered(
     assert feed_server.hits("/") == 1
 
 
+async def test_a_permanent_redirect_to_a_page_that_answers_304_is_not_remembered(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    # a static home page older than the feed's Last-Modified answers the feed's validators
+    # with 304: no feed answered there, and the feed must not read as unchanged at it for ever
+    changed = T0 - timedelta(days=1)
+    feed_server.set_route("/old", Route(body=rss([ITEM]), etag=False, last_modified=changed))
+    assert (await poller.poll(feed(feed_server.url("/old")))).outcome == "primed"
+    home = b"<!DOCTYPE html><html><head><title>Home</title></head><body>Hi</body></html>"
+    page = Route(body=home, content_type="text/html", etag=False, last_modified=T0 - timedelta(7))
+    feed_server.set_route("/", page)
+    feed_server.set_route("/old", Route(status=301, redirect_to="/"))
+    assert (await poller.poll(feed(feed_server.url("/old")))).outcome == "unchanged"
+    assert (await state(poller)).url == feed_server.url("/old")
+
+
 async def test_every_poll_after_the_first_is_conditional_and_304_skips_parsing(
     poller: Poller, feed_server: FeedServer
 ) -> None:

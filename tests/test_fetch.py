@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 
 import pytest
 
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
-from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
+from watchers.fetch import USER_AGENT, Fetcher, FetchLimits, _Inflater
 from watchers.parse import parse_feed
 
 
@@ -76,3 +77,44 @@ async def test_proxies_come_from_the_environment(
         direct = await fetcher.fetch("http://direct.invalid/via-proxy.xml")
     assert proxied.status == 200 and proxied.content
     assert direct.error is not None and "direct.invalid" in direct.error
+
+
+_PLAIN = rss([FeedEntry("Kuril news", "https://a.example/1")])
+
+
+@pytest.mark.parametrize(
+    ("body", "cut"),
+    [
+        (_PLAIN, 1),  # "<"
+        (_PLAIN, 3),  # "<?x"
+        (b"\xef\xbb\xbf" + _PLAIN, 1),  # a byte of the BOM
+        (b"\xef\xbb\xbf" + _PLAIN, 3),  # the BOM alone
+        (b"\n" + _PLAIN, 1),
+        (b"\r\n  \n" + _PLAIN, 6),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', 1),
+    ],
+)
+@pytest.mark.parametrize("encoding", ["gzip", "br", "UTF-8"])
+def test_a_misnamed_plain_body_whose_first_chunk_is_short_is_read_as_sent(
+    body: bytes, cut: int, encoding: str
+) -> None:
+    """The network cuts a body's start anywhere (a segment ends where the headers left it):
+    a document's first bytes are held until they tell it from a compressed stream."""
+    inflater = _Inflater(encoding, 1 << 20)
+    got = inflater.feed(body[:cut])
+    for start in range(cut, len(body), 7):
+        got += inflater.feed(body[start : start + 7])
+    assert got + inflater.finish() == body
+
+
+@pytest.mark.parametrize("body", [b"<", b"\n", b"{"])
+def test_a_misnamed_body_too_short_to_tell_is_read_as_sent(body: bytes) -> None:
+    inflater = _Inflater("gzip", 1 << 20)
+    assert inflater.feed(body) + inflater.finish() == body
+
+
+def test_a_gzip_body_given_a_byte_at_a_time_is_inflated() -> None:
+    packed = gzip.compress(_PLAIN)
+    inflater = _Inflater("gzip", 1 << 20)
+    got = b"".join(inflater.feed(packed[i : i + 1]) for i in range(len(packed)))
+    assert got + inflater.finish() == _PLAIN

@@ -54,6 +54,7 @@ _FORMS = [form.rstrip("$") for forms in STAGES.values() for form in forms]
         ),
         ("北方領土法改正案、衆院で可決", "改正北方領土法が成立"),
         ("Совфед одобрил закон о Курилах", "Президент подписал закон о Курилах"),
+        ("Госдума приняла законопроект о квотах в первом чтении", "Госдума приняла закон о квотах"),
         ("House passes Kuril fisheries bill", "Kuril fisheries bill signed into law"),
         ("Shareholders to vote on Nemuro fish merger", "Shareholders approve Nemuro fish merger"),
         # a storm on its way, then its landfall
@@ -104,6 +105,17 @@ def test_a_later_stage_of_one_process_is_a_follow_up(a: str, b: str) -> None:
         ("択捉島でクマに襲われ男性重傷", "Bear attack on Iturup leaves angler injured"),
         # a law the Duma passed is passed in its final reading
         ("Госдума приняла закон о туристическом сборе", "Депутаты окончательно одобрили сбор"),
+        # a bill passed in a first reading, its words in another order (a bill is no law)
+        (
+            "Госдума приняла в первом чтении законопроект о квотах",
+            "Госдума приняла законопроект о квотах в первом чтении",
+        ),
+        ("Госдума одобрила законопроект о квотах", "Госдума приняла законопроект о квотах"),
+        ("Госдума одобрила закон о квотах", "Госдума приняла закон о квотах"),
+        (
+            "Госдума приняла во втором чтении закон о квотах",
+            "Дума приняла закон о квотах во втором чтении",
+        ),
     ],
 )
 def test_one_stage_in_other_words_or_none_is_no_conflict(a: str, b: str) -> None:
@@ -122,6 +134,29 @@ def test_a_law_enacted_is_a_law_passed_in_another_language(enacted: str, passed:
     """English says "passes" of a law enacted: only one language tells the two stages apart."""
     assert stages_apart(title_stages(enacted), title_stages(passed))  # as in one language
     assert not stages_apart(title_stages(enacted), title_stages(passed), across=True)
+
+
+@pytest.mark.parametrize(
+    ("passed", "enacted"),
+    [
+        (
+            "Japan's Diet passes law to bolster Nemuro fisheries",
+            "Japan's Diet enacts law to bolster Nemuro fisheries",
+        ),
+        (
+            "State Duma passes law on free flights for Kuril residents",
+            "State Duma passes law on free flights for Kuril residents in final reading",
+        ),
+    ],
+)
+def test_english_that_says_passed_and_enacted_of_one_vote_tells_one_story(
+    passed: str, enacted: str
+) -> None:
+    """English says "passes" of a law enacted (a Diet's last vote, the Duma's third
+    reading): two outlets' words for one vote are one story, as across languages."""
+    replay = StoryReplay()
+    first = replay.place("passed", passed, "", T0)
+    assert replay.place("enacted", enacted, "", T0 + timedelta(minutes=20)) == first
 
 
 @given(st.lists(st.sampled_from(_FORMS), max_size=6), st.lists(st.sampled_from(_FORMS), max_size=6))

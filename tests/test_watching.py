@@ -16,6 +16,7 @@ from tests.conftest import TOKEN, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.filing import FILING_VERSION
+from watchers.topics.morph import russian_forms
 from watchers.watches import Watches
 
 
@@ -390,5 +391,47 @@ async def test_watches_that_cannot_be_filed_leave_the_polls_and_new_watches_goin
         index = await watches.load(store)  # every poll awaits this: it must not raise
         await watches.add(Watch(7, 1, "Kunashir"), store)
         assert [m.topic_id for m in index.match({"title": "Kunashir"})] == ["@w7"]
+    finally:
+        await store.close()
+
+
+async def test_forms_a_damaged_cache_gave_are_dropped_with_it(tmp_path: Path) -> None:
+    """Forms read from a cache found damaged (by a filing of it that failed) are looked up
+    again, not reused from memory nor written back."""
+    store = await _store_of_chats(tmp_path, range(1, 2))
+    try:
+        now = datetime.now(UTC)
+        for query in ("Курилоград", "Shikotan"):
+            assert await store.run(Store.add_watch, 1, query, now=now, limit=10) is not None
+        await Watches().load(store)
+
+        def damage(plain: Store) -> None:  # a form lost, and a filing torn
+            plain.db.execute("UPDATE word_forms SET forms = '[\"курилоград\"]'")
+            plain.db.execute("UPDATE watches SET filed_under = '[[' WHERE query = 'Shikotan'")
+
+        await store.run(damage)
+        russian_forms.cache_clear()  # as a new process starts
+        index = await Watches().load(store)
+        assert [m.topic_id for m in index.match({"title": "В Курилограде"})] == ["@w1"]
+        assert "курилограде" in (await store.run(Store.word_forms))["курилоград"]
+    finally:
+        await store.close()
+
+
+async def test_a_load_that_fails_leaves_no_record_of_later_changes(tmp_path: Path) -> None:
+    """A load records /watch and /unwatch only while it files (to replay them on its index):
+    one that failed before its filing records none, for as long as the daemon runs."""
+    store = await _store_of_chats(tmp_path, range(1, 2))
+    try:
+
+        def break_it(plain: Store) -> None:  # what no filing can get past
+            plain.db.execute("ALTER TABLE subscribers RENAME TO subscribers_gone")
+
+        await store.run(break_it)
+        watches = Watches()
+        await watches.load(store)
+        for n in range(3):
+            await watches.add(Watch(n, 1, f"Kunashir {n}"), store)
+        assert watches._meanwhile is None
     finally:
         await store.close()

@@ -96,6 +96,20 @@ class FetchLimits:
 _PLAIN_START = re.compile(
     rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml|<rss|<feed|<rdf:|<!doctype|<html|\{\s*\")", re.IGNORECASE
 )
+_BOM = b"\xef\xbb\xbf"
+_SNIFF = 9  # bytes of a document's first mark ("<!doctype") after its BOM and white space
+_SNIFF_MAX = 4096  # of white space, at most, before a body is told (a stream never starts so)
+
+
+def _undecided(start: bytes) -> bool:
+    """The body's first bytes, as far as they came, may still be a document's start or a
+    compressed stream's: a BOM or white space so far, or a first mark cut short."""
+    if len(start) >= _SNIFF_MAX:
+        return False
+    if _BOM.startswith(start):
+        return True
+    rest = start.removeprefix(_BOM).lstrip()
+    return not rest or (rest[:1] in (b"<", b"{") and len(rest) < _SNIFF)
 
 
 class _Inflater:
@@ -109,6 +123,8 @@ class _Inflater:
         self._zlib: Any = None
         self._brotli: Any = None
         self._unknown: str | None = None
+        # the body's start, held until it tells a document sent as it is from a stream
+        self._held: bytes | None = None if self.encoding in ("", "identity") else b""
         if self.encoding in ("gzip", "x-gzip", "deflate"):
             self._zlib = zlib.decompressobj(47)  # 47: a zlib or gzip header, detected
         elif self.encoding == "br":
@@ -117,14 +133,26 @@ class _Inflater:
             self._unknown = encoding
 
     def feed(self, chunk: bytes) -> bytes:
-        if not self.received and self.encoding not in ("", "identity"):
-            # a Content-Encoding that misnames the body ("gzip" on plain XML, "UTF-8"): a
-            # document as sent is read as sent, as browsers and feedparser do
-            if _PLAIN_START.match(chunk):
-                self._zlib = self._brotli = self._unknown = None
-            elif self._unknown is not None:
-                raise ValueError(f"unsupported Content-Encoding {self._unknown!r}")
         self.received += len(chunk)
+        if self._held is not None:  # a first chunk may be a byte: the network cuts anywhere
+            chunk = self._held + chunk
+            if _undecided(chunk):
+                self._held = chunk
+                return b""
+            self._told(chunk)
+        return self._inflated(chunk)
+
+    def _told(self, start: bytes) -> None:
+        """Choose by the body's `start` how to read it (once)."""
+        self._held = None
+        # a Content-Encoding that misnames the body ("gzip" on plain XML, "UTF-8"): a
+        # document as sent is read as sent, as browsers and feedparser do
+        if _PLAIN_START.match(start) or not start.removeprefix(_BOM).strip(b"<{ \t\r\n"):
+            self._zlib = self._brotli = self._unknown = None
+        elif self._unknown is not None:
+            raise ValueError(f"unsupported Content-Encoding {self._unknown!r}")
+
+    def _inflated(self, chunk: bytes) -> bytes:
         room = self.limit - self.size + 1
         out: bytes
         if self._brotli is not None:
@@ -154,15 +182,22 @@ class _Inflater:
             raise TooLarge
         return out
 
-    def finish(self) -> None:
-        """Raise CutShort if the compressed stream has not reached its end: the body was cut
-        (with a Content-Length that matches the cut, so the HTTP layer did not notice)."""
+    def finish(self) -> bytes:
+        """The rest of the body (a start too short to tell, read as sent); raise CutShort if
+        the compressed stream has not reached its end: the body was cut (with a
+        Content-Length that matches the cut, so the HTTP layer did not notice)."""
         if not self.received:
-            return  # no body at all: told as an empty response
+            return b""  # no body at all: told as an empty response
+        out = b""
+        if self._held is not None:
+            held = self._held
+            self._told(held)
+            out = self._inflated(held)
         if self._zlib is not None and not self._zlib.eof:
             raise CutShort(f"{self.encoding} body cut short: the compressed stream did not end")
         if self._brotli is not None and not self._brotli.is_finished():
             raise CutShort("br body cut short: the compressed stream did not end")
+        return out
 
 
 async def _drain(response: aiohttp.ClientResponse, limit: int = 65536) -> None:
@@ -344,7 +379,7 @@ class Fetcher:
             body = bytearray()
             async for chunk in response.content.iter_any():
                 body += inflater.feed(chunk)
-            inflater.finish()
+            body += inflater.finish()
             if not body.strip():  # a server or proxy failing quietly, not an unchanged feed
                 error = f"empty response (HTTP {response.status}): no feed in it"
                 return FetchResult(url, response.status, headers=kept, error=error)

@@ -225,10 +225,10 @@ class Poller:
         if not fetched.ok:
             return await self._failed(feed, state, fetched, fetched.error or "error", started)
         before = state
-        # a move is kept once a feed answers there (not a home page every old URL is sent to)
-        moved = fetched.permanent_url if fetched.permanent_url != state.url else None
+        # a move is kept once a feed answers there: no home page, nor a 304 but to its ETag
+        body = fetched.content or b""  # (a static page gives any later If-Modified-Since one)
+        moved = p if (p := fetched.permanent_url) != state.url and (body or state.etag) else None
         state = replace(state, url=moved or state.url)
-        body = fetched.content or b""
         digest = hashlib.sha256(body).hexdigest()
         if fetched.not_modified or not body or (digest == state.body_hash and state.primed):
             if moved:

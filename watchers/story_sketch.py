@@ -188,7 +188,8 @@ def conflict(a: Sketch, b: Sketch) -> bool:
         or follows(b, a)
         or (a.local and b.local and kinds_conflict(a.kinds, b.kinds))
         or ends_apart(a.kinds, b.kinds)
-        or stages_apart(a.stages, b.stages)
+        # English says "passes" of a law enacted, as across languages (`stages_apart`)
+        or stages_apart(a.stages, b.stages, across="en" in (a.script, b.script))
         or (not named_in(a.names, b.mentions) and not named_in(b.names, a.mentions))
         or (not a.title_actors <= b.actors and not b.title_actors <= a.actors)
         or (

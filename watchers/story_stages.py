@@ -49,14 +49,16 @@ STAGES: Mapping[str, tuple[str, ...]] = {
     ),
     "vote:2": (  # passed (by a chamber, a committee, in a first reading), elected
         "passes", "passed$", "approve$", "approves", "approved$", "adopts", "adopted$",
-        "elected", "elects$", "принял в перв",
+        "elected", "elects$", "принял законопроект", "приняла законопроект",
+        "приняли законопроект", "принял в перв",
         "приняла в перв", "приняли в перв", "принял во втор", "приняла во втор",
         "одобрил", "утвердил", "избран", "可決", "否決", "当選", "選出", "新代表に",
     ),
     "vote:3": (  # enacted: passed for good (a law, not a bill, passed by the Duma)
-        "enact", "final reading", "final approval", "final passage", "принял закон",
-        "приняла закон", "приняли закон", "принял в трет", "приняла в трет", "приняли в трет",
-        "окончательн", "成立",
+        "enact", "final reading", "final approval", "final passage", "принял закон$",
+        "приняла закон$", "приняли закон$", "одобрил закон$", "одобрила закон$",
+        "одобрили закон$", "принял в трет", "приняла в трет", "приняли в трет", "окончательн",
+        "成立",
     ),
     "vote:4": (  # signed into law, promulgated
         "into law", "подписал закон", "公布",
@@ -131,6 +133,8 @@ _AHEAD = {
 }  # fmt: skip
 STAGE_LEXICON = Lexicon(STAGES)
 ENACTED = "vote:3"
+# a reading before the last named anywhere ("приняла закон ... в первом чтении"): passed, no law
+_EARLY_READING = re.compile(r"(?<!\S)(?:в первом|во втором) чтени")
 # a demand to free or give back what the other side seized (Tokyo's answer to a seizure): a
 # reaction, and no release ("Japan demands release of seized boat" is not the boat freed).
 # The islands' return is the standing claim, not a reaction ("北方領土返還要求大会").
@@ -212,7 +216,10 @@ def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "")
         found.add("reaction:2")
     if _DEMAND.search(folded := plain(title)):
         title, words = _DEMAND.sub(" ", folded), None
-    named = found | STAGE_LEXICON.find(WORD.findall(normalise(title)) if words is None else words)
+    tokens = WORD.findall(normalise(title)) if words is None else words
+    named = found | STAGE_LEXICON.find(tokens)
+    if ENACTED in named and _EARLY_READING.search(" ".join(tokens)):
+        named = (named - {ENACTED}) | {"vote:2"}
     latest: dict[str, int] = {}
     for stage in named:
         process, n = stage.split(":")
@@ -281,8 +288,8 @@ def stages_apart(later: frozenset[str], earlier: frozenset[str], *, across: bool
     """The later report's title is at a later stage of a process than the earlier one's: a
     follow-up. Not the other way round: a later title that names an earlier stage recalls it
     ("Задержанный в прошлом году министр получил девять лет" after "Суд приговорил").
-    `across` languages, a law passed and a law enacted are one stage: "Diet passes bill" is
-    English for 成立, where Japanese tells a chamber's 可決 from it."""
+    `across` languages, and in English, a law passed and a law enacted are one stage: "Diet
+    passes bill" is English for 成立, where Japanese tells a chamber's 可決 from it."""
     before = {process: int(n) for process, n in (_stage(stage, across) for stage in earlier)}
     return any(n > before.get(process, n) for process, n in (_stage(s, across) for s in later))
 

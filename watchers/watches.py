@@ -19,7 +19,7 @@ from watchers.topics.filing import FILING_VERSION
 from watchers.topics.frozen import frozen_after
 from watchers.topics.index import QueryIndex
 from watchers.topics.kept_index import KeptIndex
-from watchers.topics.morph import give_forms, russian_forms
+from watchers.topics.morph import forget_forms, give_forms, russian_forms
 from watchers.topics.normalise import is_cjk, is_cyrillic, words
 from watchers.topics.query import Node, QueryError, leaves, parse
 from watchers.worker import ItemFacts, with_watches
@@ -137,6 +137,7 @@ class Watches:
         except Exception:
             log.exception("watches: filing with what the store kept failed; from their text")
         try:
+            forget_forms()  # those the damaged cache gave, too
             await store.run(Store.forget_word_forms)  # each word is looked up again
             return await self._load(store, kept=False)
         except Exception:
@@ -151,10 +152,14 @@ class Watches:
         async with self._changing:
             started = time.perf_counter()
             self._meanwhile = []  # before the read: a change stored after it is replayed
-            watches = await store.run(Store.filed_watches, FILING_VERSION)
-            if not kept:
-                watches = [(watch, None) for watch, _ in watches]
-            cached = await store.run(Store.word_forms) if kept else {}
+            try:
+                watches = await store.run(Store.filed_watches, FILING_VERSION)
+                if not kept:
+                    watches = [(watch, None) for watch, _ in watches]
+                cached = await store.run(Store.word_forms) if kept else {}
+            except BaseException:  # a read that failed records nothing more
+                self._meanwhile = None
+                raise
             give_forms(cached.items())
             self._known = set(cached)
         try:

@@ -29,6 +29,12 @@ def give_forms(forms: Iterable[tuple[str, frozenset[str]]]) -> None:
     _GIVEN.update(forms)
 
 
+def forget_forms() -> None:
+    """Forget the forms given and those looked up with them (given from a damaged cache)."""
+    _GIVEN.clear()
+    russian_forms.cache_clear()
+
+
 @functools.lru_cache(maxsize=100_000)
 def russian_forms(word: str) -> frozenset[str]:
     """The normalised forms of `word` read as a dictionary form (itself included).
@@ -36,8 +42,8 @@ def russian_forms(word: str) -> frozenset[str]:
     Known words use the paradigms in which `word` is the dictionary form (Курилы → Курил,
     Курилах, ...; not курить's forms); unknown words use the best guessed paradigm.
     """
-    if word in _GIVEN:
-        return _GIVEN[word]
+    if (given := _GIVEN.get(word)) is not None:  # one look: `forget_forms` may clear it
+        return given
     try:
         parses = _analyzer().parse(word)
     except ValueError:  # a letter unicodedata cannot name (Tangut in Python 3.11): no forms
