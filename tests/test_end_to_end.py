@@ -235,7 +235,7 @@ def test_a_token_revoked_while_running_stops_with_exit_2(
     config = write_config(tmp_path, {}, api_base_url=bot_api.base_url)
     daemon = start_daemon("run", "--config", str(config), token=TOKEN)
     bot_api.wait_until_polling(timeout=20)
-    bot_api.token = "123456:REVOKED-AT-BOTFATHER"  # the old token now gets 401 Unauthorized
+    bot_api.revoke_token("123456:REVOKED-AT-BOTFATHER")  # the old token now gets 401
     assert daemon.proc.wait(30) == 2
     daemon.stderr.join()
     text = daemon.stderr.text

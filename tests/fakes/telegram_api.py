@@ -869,6 +869,13 @@ class FakeBotAPI:
 
     # -- incoming updates
 
+    def revoke_token(self, new: str) -> None:
+        """The token was changed at @BotFather: a parked long poll answers at once, and every
+        call with the old token from now on gets 401."""
+        with self._cond:
+            self.token = new
+            self._cond.notify_all()
+
     def push_update(self, update: dict[str, Any]) -> int:
         """Queue a raw Update dict (its update_id is assigned); return the update_id."""
         with self._cond:
@@ -1432,8 +1439,9 @@ class FakeBotAPI:
     def _long_poll(self, deadline: float) -> None:
         self._long_polls += 1
         self._cond.notify_all()
+        token = self.token
         try:
-            while not self._updates and not self._stopping:
+            while not self._updates and not self._stopping and self.token == token:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self.long_polls_timed_out += 1
