@@ -286,3 +286,22 @@ async def test_an_outlet_gives_a_failing_update_one_more_chance_not_an_endless_o
         await step(worker)
     assert len(bot_api.calls_of("editMessageText")) == 2 * EDIT_TRIES - 1
     assert await store.run(Store.due_edits, 50, now=clock.now) == []
+
+
+async def test_a_channel_that_has_not_given_the_bot_its_rights_yet_gets_its_alerts_once_it_does(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await queue_at(store, T0, "2")
+    no_rights = "Bad Request: need administrator rights in the channel chat"
+    bot_api.fail_next("sendMessage", status=400, description=no_rights, times=4)
+    for _ in range(4):  # two alerts, each refused twice while the channel's admins look
+        await step(worker)
+        clock.now += timedelta(minutes=10)
+    assert [row[1] for row in await outbox(store)] == ["pending", "pending"]
+    await step(worker)
+    await step(worker)
+    assert len(bot_api.sent_messages(CHAT)) == 2  # neither was given up
+    assert [row[1] for row in await outbox(store)] == ["sent", "sent"]
+    assert bot_api.sent_messages(ADMIN) == []  # nothing to report

@@ -44,6 +44,8 @@ ERRORS: dict[str, BaseException] = {
     "timeout": TimedOut(),
     "network error": NetworkError("httpx.ConnectError: All connection attempts failed"),
     "401": InvalidToken("Unauthorized"),  # the token revoked while the daemon runs
+    # a channel whose admins took "Post messages" from the bot (or never gave it)
+    "no rights": BadRequest("Bad Request: need administrator rights in the channel chat"),
 }
 
 FAILURES = {
@@ -56,9 +58,11 @@ FAILURES = {
     "timeout": Failure.TRANSIENT,
     "network error": Failure.TRANSIENT,
     "401": Failure.OTHER,
+    "no rights": Failure.NO_RIGHTS,
 }
 
 S = timedelta(seconds=30)
+RIGHTS = "BadRequest: Need administrator rights"
 # (path, error) -> action, start of the recorded error, retry due after NOW, chat held (s), metric
 TABLE: dict[tuple[Path, str], tuple[Action, str | None, timedelta | None, float | None, str | None]]
 TABLE = {
@@ -71,6 +75,7 @@ TABLE = {
     (Path.SEND, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, "error"),
     (Path.SEND, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, "error"),
     (Path.SEND, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, "error"),
+    (Path.SEND, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, "no_rights"),
     (Path.EDIT, "429"): (Action.LATER, None, None, 30.0, None),
     (Path.EDIT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.EDIT, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
@@ -81,6 +86,7 @@ TABLE = {
     (Path.EDIT, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
     (Path.EDIT, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.EDIT, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
+    (Path.EDIT, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
     (Path.DIGEST, "429"): (Action.RETRY, "RetryAfter: Flood control", S, 30.0, None),
     (Path.DIGEST, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.DIGEST, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -90,6 +96,7 @@ TABLE = {
     (Path.DIGEST, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
     (Path.DIGEST, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.DIGEST, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
+    (Path.DIGEST, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
     (Path.NOTICE, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
     (Path.NOTICE, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.NOTICE, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -99,6 +106,7 @@ TABLE = {
     (Path.NOTICE, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
     (Path.NOTICE, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.NOTICE, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
+    (Path.NOTICE, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
 }
 
 
@@ -151,6 +159,22 @@ def test_a_send_and_a_notice_give_up_once_their_own_retries_have_lasted_the_dead
         assert decide(ERRORS[name], path, attempts=tries).action is Action.GIVE_UP
     send = decide(ERRORS[name], Path.SEND, attempts=tries)
     assert send.metric == "error" and send.error.endswith("(retried for 1 day, 0:00:00)")
+
+
+def test_a_chat_the_bot_may_not_post_to_keeps_its_alerts_until_the_deadline() -> None:
+    # its admins can give the bot its rights back: until then it waits as for an outage
+    for text in (
+        "Bad Request: not enough rights to send text messages to the chat",
+        "Bad Request: not enough rights to send photos to the chat",
+        "Bad Request: have no rights to send a message",
+        "Bad Request: CHAT_WRITE_FORBIDDEN",
+    ):
+        assert failure_of(BadRequest(text)) is Failure.NO_RIGHTS, text
+    tries = next(n for n in range(1000) if waited(n, MAX_BACKOFF) >= DEADLINE)
+    assert decide(ERRORS["no rights"], Path.SEND, attempts=tries - 1).action is Action.RETRY
+    last = decide(ERRORS["no rights"], Path.SEND, attempts=tries)
+    assert last.action is Action.GIVE_UP and last.metric == "no_rights"
+    assert decide(ERRORS["no rights"], Path.DIGEST, attempts=tries).action is Action.GIVE_UP
 
 
 @pytest.mark.parametrize("name", ["5xx", "timeout", "network error", "401"])

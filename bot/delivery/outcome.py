@@ -47,6 +47,7 @@ class Failure(StrEnum):
     FLOOD = "flood"  # 429: wait retry_after
     MIGRATED = "migrated"  # the group became a supergroup with a new id
     GONE = "gone"  # 403 (blocked, kicked) or "chat not found"
+    NO_RIGHTS = "no_rights"  # 400: the bot may not post there (yet): a channel's admin rights
     UNPARSABLE = "unparsable"  # 400 "can't parse entities": our HTML is wrong
     REJECTED = "rejected"  # another 400: sending it again cannot help
     TRANSIENT = "transient"  # 5xx, timeout, network error
@@ -81,6 +82,19 @@ class Outcome:
         return self.hold is None
 
 
+# Telegram's 400s for a chat the bot is in but may not post to: a channel whose admins have
+# not given it (or took back) "Post messages", a group that restricts it. Its admins can
+# fix that, so the alerts wait as for a network error instead of being given up at once.
+_NO_RIGHTS = (
+    "not enough rights",
+    "need administrator rights",
+    "have no rights to send",
+    "chat_write_forbidden",
+    "chat_admin_required",
+    "chat_send_",
+)
+
+
 def failure_of(exc: BaseException) -> Failure:
     if isinstance(exc, RetryAfter):
         return Failure.FLOOD
@@ -92,6 +106,8 @@ def failure_of(exc: BaseException) -> Failure:
         text = exc.message.lower()
         if "chat not found" in text:
             return Failure.GONE
+        if any(words in text for words in _NO_RIGHTS):
+            return Failure.NO_RIGHTS
         return Failure.UNPARSABLE if "can't parse entities" in text else Failure.REJECTED
     if isinstance(exc, NetworkError | TimeoutError):  # TimedOut and 5xx are NetworkErrors
         return Failure.TRANSIENT
@@ -126,6 +142,7 @@ def outcome(
     message = _brief(getattr(exc, "message", str(exc)))
     described = _brief(f"{type(exc).__name__}: {exc}")
     flood = retry_after_seconds(exc) if isinstance(exc, RetryAfter) else 0.0
+    refused = isinstance(exc, BadRequest) and failure is not Failure.NO_RIGHTS
     if failure is Failure.MIGRATED and path is not Path.NOTICE:
         assert isinstance(exc, ChatMigrated)
         metric = "migrated" if path is Path.SEND else None
@@ -137,7 +154,7 @@ def outcome(
             return Outcome(Action.LATER, hold=flood)
         if failure is Failure.GONE and isinstance(exc, Forbidden):
             return Outcome(Action.GONE, error=message)
-        if isinstance(exc, BadRequest):  # not modified, deleted by the user, too old
+        if refused:  # not modified, deleted by the user, too old
             return Outcome(Action.DROP, error=message)
         # the update waits on its row, not its chat: the chat's new alerts go on. An answer of
         # Telegram's that we do not know (a revoked token, one PTB cannot read) waits like a
@@ -155,7 +172,7 @@ def outcome(
             )
         if failure is Failure.GONE:  # a broadcast is often the first send to find it so
             return Outcome(Action.GONE, error=message)
-        if isinstance(exc, BadRequest):
+        if refused:
             return Outcome(Action.DROP, error=message)
         if waited(attempts, max_backoff) >= deadline:
             return Outcome(Action.GIVE_UP, error=described, at=now)
@@ -167,7 +184,7 @@ def outcome(
     if path is Path.DIGEST:
         if failure is Failure.GONE:
             return Outcome(Action.GONE, error=message)
-        if isinstance(exc, BadRequest):
+        if refused:
             return Outcome(Action.GIVE_UP, error=f"400: {message}", at=now)
         if failure is Failure.FLOOD:
             return Outcome(Action.RETRY, described, now + timedelta(seconds=flood), hold=flood)
@@ -182,7 +199,7 @@ def outcome(
         return Outcome(Action.GONE, error=message, metric=metric)
     if failure is Failure.UNPARSABLE and html:
         return Outcome(Action.PLAIN, error=message)
-    if isinstance(exc, BadRequest):
+    if refused:
         return Outcome(Action.GIVE_UP, error=f"400: {message}", metric="rejected")
     if waited(attempts, max_backoff) >= deadline:
         return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})", metric=metric)
