@@ -362,6 +362,22 @@ def test_japanese_round_numbers_are_the_numbers_written_in_full() -> None:
     assert not conflict(full, sketch("元島民、5千人割る", "生存者が5千人を下回った。"))
 
 
+def test_a_thousand_is_one_quantity_however_each_language_writes_it() -> None:
+    forty = {"40000"}
+    for text in ("40 тысяч жителей", "power to 40,000", "40 000 жителей", "4万人", "40 thousand"):
+        assert numbers(text) == forty, text
+    assert numbers("40 тыс. человек, 1,2 млн рублей, 2.5 million") == {
+        "40000",
+        "1200000",
+        "2500000",
+    }
+    assert numbers("5,9 балла, M6,8, 30,5") == {"5.9", "6.8", "30.5"}  # a decimal comma
+    assert numbers("震度4 300人避難") == {"4", "300"}  # a space divides a Japanese title
+    dark = sketch("40 тысяч жителей остались без света", "Ледяной дождь оборвал провода.")
+    assert not conflict(dark, sketch("Freezing rain cuts power to 40,000", "Lines iced over."))
+    assert conflict(dark, sketch("Freezing rain cuts power to 60,000", "Lines iced over."))
+
+
 @pytest.mark.parametrize(
     ("a", "b", "one"),
     [

@@ -6,7 +6,18 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)(千|万|億|割)?")
+# "40,000" and "40 000" are forty thousand (a comma before three digits separates thousands
+# in English and Japanese; Russian writes a decimal comma before one or two), and so are
+# "40 тысяч", "40 thousand" and 4万: one quantity in every language. Digits after a space
+# are not grouped after kana or kanji, where a space divides a title's phrases (震度4 300人).
+_NUMBER = re.compile(
+    r"(\d{1,3}(?:,\d{3})+(?![\d,])"
+    r"|(?<![\u3040-\u30ff\u4e00-\u9fff\d.,])\d{1,3}(?: \d{3})+(?![\d.,])"
+    r"|\d+(?:[.,]\d+)?)"
+    r"(千|万|億|割"
+    r"|\s?(?:тыс(?:яч[аи]?)?|млн|миллион(?:а|ов)?|млрд|миллиард(?:а|ов)?"
+    r"|thousand|million|billion)(?![а-яёa-z]))?"
+)
 # A time of day is a fact of its own, not a quantity: "震度2" is not the 2 of "午後2時40分".
 _CLOCK = re.compile(
     r"(?P<half>午前|午後)?(?<![\d.])(?P<h>\d{1,2})時(?!間|点)(?:(?P<m>\d{1,2})分|(?P<m30>半))?"
@@ -17,6 +28,11 @@ _CLOCK = re.compile(
 # what every time of day above holds: most texts have none, and this scan is cheap
 _MAY_CLOCK = re.compile(r"\d(?:時|:\d|\s*[ap]\.?m\b|\s+час)")
 _MULTIPLIERS = {"割": 10, "千": 1_000, "万": 10_000, "億": 100_000_000}  # 6割 is 60%
+_WORD_MULTIPLIERS = {
+    "тыс": 1_000, "thousand": 1_000, "млн": 1_000_000, "миллион": 1_000_000,
+    "million": 1_000_000, "млрд": 1_000_000_000, "миллиард": 1_000_000_000,
+    "billion": 1_000_000_000,
+}  # fmt: skip
 
 
 def plain(text: str) -> str:
@@ -41,9 +57,15 @@ def numbers(text: str) -> frozenset[str]:
     if _MAY_CLOCK.search(folded):
         folded = _CLOCK.sub(clock, folded)
     for digits, multiplier in _NUMBER.findall(folded):
+        if re.fullmatch(r"\d{1,3}(?:[, ]\d{3})+", digits):
+            digits = digits.replace(",", "").replace(" ", "")
         number = digits.replace(",", ".")
         if multiplier:
-            value = float(number) * _MULTIPLIERS[multiplier]
+            word = multiplier.strip()
+            factor = _MULTIPLIERS.get(word) or next(
+                f for w, f in _WORD_MULTIPLIERS.items() if word.startswith(w)
+            )
+            value = float(number) * factor
             number = str(int(value)) if value.is_integer() else str(value)
         found.add(number)
     return frozenset(found)
@@ -132,6 +154,8 @@ def same_quantity(a: str, b: str) -> bool:
     if ":" in a or ":" in b:  # a time of day is that time or another
         return False
     x, y = float(a), float(b)
+    if x == y:  # 5.0 and 5
+        return True
     if min(x, y) <= 0:
         return False
     ratio = max(x, y) / min(x, y)
