@@ -298,6 +298,12 @@ def test_places_and_numbers_that_cross_languages() -> None:
         ("На острове Зелёный появится посёлок", {"habomai"}),
         ("Zelyony islet", {"habomai"}),
         ("Зелёный свет для проекта на Итурупе", {"iturup"}),
+        # so are Yuri and Anuchina, and Юрий and Анучин are a name and a surname besides
+        ("Пограничники задержали шхуну у острова Юрий", {"habomai"}),
+        ("Boat seized off Yuri Island", {"habomai"}),
+        ("勇留島沖で拿捕", {"habomai"}),
+        ("На острове Анучина нашли маяк", {"habomai"}),
+        ("Юрий Анучин посетил Итуруп", {"iturup"}),
     ],
 )
 def test_the_habomai_islets_by_their_other_names(text: str, islands: set[str]) -> None:

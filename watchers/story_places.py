@@ -43,6 +43,16 @@ _PLACES = {
         "острова зелен",
         "островов зелен",
         "островом зелен",
+        # so are Юрий, a man's name (Yuri, 勇留島), and Анучин, a surname (Anuchina, 秋勇留島)
+        "остров юри",
+        "острове юри",
+        "острова юри",
+        "yuri island",
+        "yuri islet",
+        "остров анучин",
+        "острове анучин",
+        "острова анучин",
+        "anuchina island",
     ),
     # the northern islands: Japanese writes them in katakana as often as in kanji
     "paramushir": ("paramushir", "парамушир", "パラムシル", "幌筵"),
