@@ -187,6 +187,11 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("根室―国後に高速船就航", {"opening"}, {"nemuro"}),
         # a boat taken to a Russian port is a seizure
         ("根室の漁船　ロシア側に連行か", {"seizure"}, {"nemuro"}),
+        # a journey to Russia or Japan, or onto an island, is a visit; heating cut an outage
+        ("日ロ議連が訪ロ　下院議長に要請", {"visit", "request"}, set()),
+        ("非常事態相が国後島入り", {"visit"}, set()),
+        ("北千島で暖房停止", {"outage", "halt"}, set()),
+        ("Severo-Kurilsk left without heat", {"outage"}, {"severo-kurilsk"}),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:

@@ -30,6 +30,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
         "blackout", "outage", "power cut", "cuts power", "without power", "without electricity",
         "без света", "без электри", "обесточ", "停電",
         "without water", "water cut", "без воды", "без водоснабж", "断水",
+        "without heat", "heating cut", "без тепла", "без отоплен", "暖房停止", "暖房が止ま",
         "internet outage", "without internet", "без интернет", "без связи", "通信障害", "不通",
     ),
     "fire": (
@@ -61,7 +62,7 @@ KINDS: Mapping[str, tuple[str, ...]] = {
     "visit": (
         "visit", "inspect$", "inspects$", "inspected$", "inspecting$", "inspection$",
         "inspections$", "tour$", "tours$", "toured$", "посет", "посещ", "визит", "осмотр",
-        "побывал", "訪問", "視察", "訪れ",
+        "побывал", "訪問", "視察", "訪れ", "訪ロ", "訪露", "訪日", "来日", "島入り",
     ),
     "seizure": (
         "seiz", "detain", "detention", "arrest", "captur", "задержа", "арест", "拿捕", "拘束",
