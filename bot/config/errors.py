@@ -47,10 +47,13 @@ def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseMod
         message = "required key is missing"
     elif kind == "value_error":
         message = re.sub(r"^Value error, ", "", message)
-    elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
-        message = "ids are lower-case letters, digits and '-'"
     elif kind == "string_pattern_mismatch" and loc and loc[-1] == "token_env":
+        # without the value: it is the token itself, more often than not
         message = "write the variable's name (TELEGRAM_BOT_TOKEN) here, never the token itself"
+    elif kind == "string_pattern_mismatch":
+        shape = _shape(loc, on_key=key is not None or error["loc"][-1:] == ("[key]",))
+        wanted = _FORMS.get(shape, "not in the form this key takes (see the shipped config.yaml)")
+        message = f"{wanted}; got {_shown(error['input'])}"
     line, found = _find(node, loc)
     found = key or found
     if kind in _WANTED and found is not None:
@@ -60,6 +63,33 @@ def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseMod
 
 
 _UNKNOWN = "unknown key (check its spelling and indentation)"
+_ID = "lower-case letters, digits and '-', starting with a letter or digit"
+_URL = "an address starting with http:// or https://, without spaces"
+# what each key a pattern checks takes, in words (the pattern itself told an operator nothing)
+_FORMS = {
+    "topics.<key>": f"a topic id is {_ID}",
+    "feeds[].id": f"ids are {_ID}",
+    "channels[].chat": "a channel's @username (@ and 4 to 32 letters, digits or _, starting"
+    " with a letter) or a numeric chat id such as -1001234567890",
+    "metrics.listen": "a local address and port, such as 127.0.0.1:9464, localhost:9464 or"
+    " [::1]:9464 (for other machines, put a reverse proxy in front and set metrics.public_url)",
+    "metrics.public_url": _URL,
+    "telegram.api_base_url": _URL,
+}
+MAX_SHOWN = 60  # characters of a refused value quoted in its message
+
+
+def _shape(loc: Sequence[int | str], *, on_key: bool) -> str:
+    """The key path with list positions and a mapping's own keys left out: `feeds[].id`,
+    `topics.<key>`."""
+    path = key_path(loc[:-1] if on_key else loc)
+    return re.sub(r"\[\d+\]", "[]", path) + (".<key>" if on_key else "")
+
+
+def _shown(value: object) -> str:
+    """A refused value as its message quotes it: a long one cut."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 4] + "…")
 
 
 def _keys_of(root: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
