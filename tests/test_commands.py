@@ -368,6 +368,40 @@ async def test_a_refused_admin_command_logs_the_user_id_the_operator_needs(
     assert "/stats" in caplog.text
 
 
+async def test_a_refused_admin_command_is_logged_at_info_once_per_user(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a hostile user repeating /stats filled the log with one INFO line a try
+    caplog.set_level(logging.DEBUG, logger="bot.telegram.admin")
+
+    def refusals(user: int, level: int) -> int:
+        return sum(
+            1
+            for r in caplog.records
+            if r.name == "bot.telegram.admin"
+            and r.levelno == level
+            and f"user {user} is not in telegram.admins" in r.getMessage()
+        )
+
+    for command in ("/stats", "/stats", "/feeds", "/stats"):
+        assert "only the bot's admins" in await bot.say(command)
+    assert refusals(USER, logging.INFO) == 1
+    assert refusals(USER, logging.DEBUG) == 3  # each later one, for whoever looks closer
+    assert "only the bot's admins" in await bot.say("/stats", chat_id=555, user_id=555)
+    assert refusals(555, logging.INFO) == 1  # another user's first is told too
+
+
+def test_the_refusals_told_at_info_are_bounded() -> None:
+    from bot.telegram.admin import MAX_REFUSED_USERS, first_refusal
+
+    seen: dict[int, None] = {}
+    assert [first_refusal(seen, 1), first_refusal(seen, 1)] == [True, False]
+    for user in range(2, MAX_REFUSED_USERS + 2):
+        assert first_refusal(seen, user)
+    assert len(seen) == MAX_REFUSED_USERS
+    assert first_refusal(seen, 1)  # the oldest was forgotten: told again, once
+
+
 async def test_admin_commands_are_refused_to_others(bot: Bot) -> None:
     await bot.say("/start")
     await bot.say("/start", chat_id=ADMIN)
