@@ -146,7 +146,7 @@ class Daemon:
             # the watches are filed on a thread while the daemon starts and its first polls
             # fetch and parse; a poll's new items wait for them before they are stored
             poller.watches_loading = asyncio.create_task(
-                self._watches.load(store), name="load watches"
+                self._watches.load(store, self._stop), name="load watches"
             )
             poller.watches_lock = self._watches.lock  # /watch waits while a poll matches
             await pool.start()

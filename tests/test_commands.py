@@ -170,6 +170,48 @@ async def test_watch_watches_unwatch_and_their_mistakes(bot: Bot) -> None:
     assert len(bot.recompiled) == 4
 
 
+async def test_a_second_watch_of_the_same_query_is_told_so_and_stores_nothing(bot: Bot) -> None:
+    # it was answered "Watching for", as a new watch, and stored a duplicate when written
+    # with other spaces, capitals or full-width letters
+    await bot.say("/watch Shikotan OR Итуруп")
+    await bot.say("/watch Habomai")
+    await bot.say("/watch 色丹")  # the most this chat may have (3)
+    for same in (
+        "/watch Shikotan OR Итуруп",
+        "/watch  shikotan   OR  ИТУРУП ",
+        "/watch ＳＨＩＫＯＴＡＮ OR итуруп",
+    ):
+        answer = await bot.say(same)
+        assert "You already watch this query" in answer and "Watching for" not in answer
+        assert "1. <code>Shikotan OR Итуруп</code>" in answer, answer
+        assert "the most a chat may have" not in answer  # not counted against the limit
+    answer = await bot.say("/watch habomai", language_code="ru")
+    assert "2. <code>Habomai</code>" in answer and "Watching" not in answer
+    assert "Вы уже отслеживаете этот запрос" in answer, answer
+    answer = await bot.say("/watch 色丹", language_code="ja")
+    assert "3. <code>色丹</code>" in answer and "この検索式はすでに登録されています" in answer, (
+        answer
+    )
+    watched = [w.query for w in await bot.store.run(Store.watches, USER)]
+    assert watched == ["Shikotan OR Итуруп", "Habomai", "色丹"]
+    assert len(bot.recompiled) == 3  # the index was not told of a new watch
+    # another query is another watch: the limit answers it as before
+    assert "the most a chat may have" in await bot.say("/watch Shikotan OR Итуруп OR Kunashir")
+
+
+def test_the_same_query_is_found_after_the_normalisation_a_query_gets() -> None:
+    from bot.telegram.watches import same_query
+
+    watched = ["Shikotan OR Итуруп", "=Kuril", "北方領土"]
+    assert same_query(watched, "shikotan  OR  итуруп") == 0
+    assert same_query(watched, "=Kuril") == 1
+    assert same_query(watched, "=kuril") is None  # `=` keeps the capitals
+    assert same_query(watched, "Kuril") is None
+    assert same_query(watched, "Shikotan or Итуруп") is None  # `or` is a word
+    assert same_query(watched, "Итуруп OR Shikotan") is None  # another query, if alike
+    assert same_query(["a0 NEAR b0 " * 5], "a0") is None  # a saved query that no longer parses
+
+
 async def test_a_watch_of_too_many_nears_is_refused_naming_the_limit(bot: Bot) -> None:
     nears = " ".join(f"a{i} NEAR b{i}" for i in range(14))
     answer = await bot.say(f"/watch {nears}", language_code="ru")
@@ -366,6 +408,40 @@ async def test_a_refused_admin_command_logs_the_user_id_the_operator_needs(
     assert "only the bot's admins" in await bot.say("/stats")
     assert f"user {USER} is not in telegram.admins" in caplog.text
     assert "/stats" in caplog.text
+
+
+async def test_a_refused_admin_command_is_logged_at_info_once_per_user(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a hostile user repeating /stats filled the log with one INFO line a try
+    caplog.set_level(logging.DEBUG, logger="bot.telegram.admin")
+
+    def refusals(user: int, level: int) -> int:
+        return sum(
+            1
+            for r in caplog.records
+            if r.name == "bot.telegram.admin"
+            and r.levelno == level
+            and f"user {user} is not in telegram.admins" in r.getMessage()
+        )
+
+    for command in ("/stats", "/stats", "/feeds", "/stats"):
+        assert "only the bot's admins" in await bot.say(command)
+    assert refusals(USER, logging.INFO) == 1
+    assert refusals(USER, logging.DEBUG) == 3  # each later one, for whoever looks closer
+    assert "only the bot's admins" in await bot.say("/stats", chat_id=555, user_id=555)
+    assert refusals(555, logging.INFO) == 1  # another user's first is told too
+
+
+def test_the_refusals_told_at_info_are_bounded() -> None:
+    from bot.telegram.admin import MAX_REFUSED_USERS, first_refusal
+
+    seen: dict[int, None] = {}
+    assert [first_refusal(seen, 1), first_refusal(seen, 1)] == [True, False]
+    for user in range(2, MAX_REFUSED_USERS + 2):
+        assert first_refusal(seen, user)
+    assert len(seen) == MAX_REFUSED_USERS
+    assert first_refusal(seen, 1)  # the oldest was forgotten: told again, once
 
 
 async def test_admin_commands_are_refused_to_others(bot: Bot) -> None:

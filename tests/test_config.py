@@ -351,3 +351,74 @@ def test_the_token_pasted_as_token_env_is_told_to_go_in_the_environment() -> Non
         " here, never the token itself"
     )
     assert "AAHdq" not in problem
+
+
+# every key a pattern checks, with a value it refuses: the answer was the regular expression
+PATTERN_KEYS = [
+    (
+        MINIMAL.replace("  kuril:", "  Kuril Islands:"),
+        "line 6: topics.Kuril Islands: a topic id is lower-case letters, digits and '-',"
+        " starting with a letter or digit; got 'Kuril Islands'",
+    ),
+    (
+        MINIMAL.replace("id: one", "id: Tass EN"),
+        "line 3: feeds[0].id: ids are lower-case letters, digits and '-', starting with a"
+        " letter or digit; got 'Tass EN'",
+    ),
+    (
+        MINIMAL + "channels:\n  - chat: my channel\n    topics: [kuril]\n",
+        "line 10: channels[0].chat: a channel's @username (@ and 4 to 32 letters, digits or _,"
+        " starting with a letter) or a numeric chat id such as -1001234567890;"
+        " got 'my channel'",
+    ),
+    (
+        MINIMAL + "metrics:\n  listen: '0.0.0.0:9464'\n",
+        "line 10: metrics.listen: a local address and port, such as 127.0.0.1:9464,"
+        " localhost:9464 or [::1]:9464 (for other machines, put a reverse proxy in front and"
+        " set metrics.public_url); got '0.0.0.0:9464'",
+    ),
+    (
+        MINIMAL + "metrics:\n  listen: '127.0.0.1:9464'\n  public_url: feeds.example.org\n",
+        "line 11: metrics.public_url: an address starting with http:// or https://, without"
+        " spaces; got 'feeds.example.org'",
+    ),
+    (
+        MINIMAL + "telegram:\n  api_base_url: api.telegram.org/bot\n",
+        "line 10: telegram.api_base_url: an address starting with http:// or https://, without"
+        " spaces; got 'api.telegram.org/bot'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PATTERN_KEYS)
+def test_a_value_a_pattern_refuses_is_told_in_words_through_check(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    result = run_cli("check", "--config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"kurilwatch: {path} {expected}"]
+    assert "should match" not in result.stderr and "^" not in result.stderr
+
+
+@pytest.mark.parametrize(("text", "expected"), PATTERN_KEYS)
+async def test_a_value_a_pattern_refuses_is_told_in_words_by_a_reload(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    from bot.daemon import Daemon
+
+    path = tmp_path / "config.yaml"
+    path.write_text(MINIMAL)
+    running = load_config(path)
+    daemon = Daemon(running, None, config_path=path)
+    daemon.config_settle = 0
+    path.write_text(text)
+    said = await daemon.reload()
+    assert said == f"Not reloaded; the running config stays. {path} {expected}"
+    assert daemon.settings is running
+
+
+def test_a_long_value_is_cut_in_its_message() -> None:
+    [problem] = problems(MINIMAL.replace("  kuril:", "  " + "X" * 500 + ":"))
+    assert problem.endswith("; got 'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX…'")

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from store import AsyncStore, Store, Watch
 from tests.conftest import TOKEN, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
@@ -434,4 +436,84 @@ async def test_a_load_that_fails_leaves_no_record_of_later_changes(tmp_path: Pat
             await watches.add(Watch(n, 1, f"Kunashir {n}"), store)
         assert watches._meanwhile is None
     finally:
+        await store.close()
+
+
+def _store_of_watches(path: Path, count: int) -> None:
+    """A store of one chat with `count` distinct watches, never filed (as after an upgrade)."""
+    store = Store(path)
+    _chat(store, 1)
+    now = time.time()
+    with store.db.conn:
+        store.db.conn.executemany(
+            "INSERT INTO watches (chat_id, query, created_at) VALUES (1, ?, ?)",
+            [(f"word{n} OR другое{n} AND (x{n} NEAR/3 y{n})", now) for n in range(count)],
+        )
+    store.close()
+
+
+def test_a_stop_while_the_watches_are_first_filed_cuts_the_filing_with_one_line(
+    tmp_path: Path, start_daemon: Any
+) -> None:
+    # the filing (tens of seconds for 100,000 watches) went on after a stop: past the 10 s
+    # a stop may take, then two tracebacks from a store already closed
+    count = 100_000
+    _store_of_watches(tmp_path / "kw.db", count)
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, interval="1h")
+    daemon = start_daemon("run", "--config", str(config))
+    daemon.stderr.wait_for(f"watches: filing {count} stored watches", timeout=60)
+    assert daemon.stop() == 0  # within the 10 s a stop may take
+    log = daemon.stderr.text
+    assert "Traceback" not in log and "ERROR" not in log, log
+    assert f"watches: {count} filed" not in log  # cut short, not waited for
+    stopped = [line for line in daemon.stderr.lines if "watches: filing stopped" in line]
+    assert len(stopped) == 1 and "the next start files them" in stopped[0], log
+    # nothing is recorded as filed: the next start files every watch from its text
+    with sqlite3.connect(tmp_path / "kw.db") as db:
+        assert db.execute("SELECT count(*) FROM watches WHERE filed_by IS NOT NULL").fetchone() == (
+            0,
+        )
+
+
+async def test_a_filing_cut_by_a_stop_records_nothing_and_the_next_files_every_watch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="watchers.watches")
+    count = 3000
+    _store_of_watches(tmp_path / "kw.db", count)
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    class Started(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "stored watches" in record.getMessage():
+                loop.call_soon_threadsafe(started.set)
+
+    handler = Started()
+    logging.getLogger("watchers.watches").addHandler(handler)
+    try:
+        stopping = asyncio.Event()  # the daemon's
+        loading = asyncio.create_task(Watches().load(store, stopping))
+        await asyncio.wait_for(started.wait(), 30)
+        stopping.set()
+        with pytest.raises(asyncio.CancelledError):
+            await loading
+        assert (
+            await store.run(
+                lambda s: s.db.execute(
+                    "SELECT count(*) FROM watches WHERE filed_by IS NOT NULL"
+                ).fetchone()[0]
+            )
+            == 0
+        )
+        index = await Watches().load(store)  # the next start
+        assert len(index) == count
+        assert index.match({"title": "word7 x7 y7"})[0].topic_id.startswith("@w")
+        filed = await store.run(Store.filed_watches, FILING_VERSION)
+        assert all(keys is not None for _, keys in filed)
+    finally:
+        logging.getLogger("watchers.watches").removeHandler(handler)
         await store.close()

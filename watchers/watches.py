@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from store import AsyncStore, Store, Watch
 from watchers.items import Item
@@ -84,14 +86,22 @@ class _Built:
     restored: int = 0  # distinct queries filed from what the store kept
 
 
-def _build(watches: Sequence[tuple[Watch, str | None]], known: set[str]) -> _Built:
+class FilingStopped(Exception):
+    """The filing was given up half-way (the daemon stops): its index is not used."""
+
+
+def _build(
+    watches: Sequence[tuple[Watch, str | None]], known: set[str], stop: threading.Event
+) -> _Built:
     """Every watch filed: under the keys the store kept for it where it has them, otherwise
     from its text (each parsed once and dropped: 100,000 trees at once would double the
-    memory)."""
+    memory). `stop` set gives it up at the next watch."""
     index = KeptIndex(learn=True)
     built = _Built(index, {}, [])
     fresh = built.fresh
     for watch, filed in watches:
+        if stop.is_set():
+            raise FilingStopped
         if watch.query in index:  # the same query as another chat's: filed already
             index.add(watch.query, watch.topic_id)
             if filed is None:
@@ -114,6 +124,11 @@ def _build(watches: Sequence[tuple[Watch, str | None]], known: set[str]) -> _Bui
     return built
 
 
+async def _cancel_when(event: asyncio.Event, task: asyncio.Task[Any]) -> None:
+    await event.wait()
+    task.cancel()
+
+
 class Watches:
     """The daemon's index of every active chat's watches."""
 
@@ -126,12 +141,24 @@ class Watches:
         # done to the index in use, and again to the load's index as it replaces it
         self._meanwhile: list[tuple[Watch, Node | None]] | None = None  # None: a removal
 
-    async def load(self, store: AsyncStore) -> QueryIndex:
+    async def load(self, store: AsyncStore, stopping: asyncio.Event | None = None) -> QueryIndex:
         """File every stored watch (off the event loop); the index replaces the one before.
         /watch and /unwatch go on meanwhile, and are not lost. What the store keeps to file
         them fast is a cache: a filing that fails with it files them from their text; one that
         fails anyway leaves the index as it is, so news and the topics go on (and the watches
-        added from now on), not every poll failing on it."""
+        added from now on), not every poll failing on it. `stopping` set (the daemon stops)
+        cuts a filing under way, as a cancel does: nothing of it is recorded, and the polls
+        waiting for it are cut too; the next start files the watches."""
+        task = asyncio.current_task()
+        cut = asyncio.ensure_future(_cancel_when(stopping, task)) if stopping and task else None
+        try:
+            return await self._file(store)
+        finally:
+            if cut is not None:
+                cut.cancel()
+
+    async def _file(self, store: AsyncStore) -> QueryIndex:
+        """`load`, with what the store kept, else from the watches' text."""
         try:
             return await self._load(store, kept=True)
         except Exception:
@@ -162,9 +189,20 @@ class Watches:
                 raise
             give_forms(cached.items())
             self._known = set(cached)
+        log.info("watches: filing %d stored watches", len(watches))
+        stop = threading.Event()
         try:
             with frozen_after():
-                built = await asyncio.to_thread(_build, watches, set(self._known))
+                try:
+                    built = await asyncio.to_thread(_build, watches, set(self._known), stop)
+                except asyncio.CancelledError:  # the daemon stops: the thread gives up too
+                    stop.set()
+                    log.info(
+                        "watches: filing stopped after %.1f s, as the process stops; the next"
+                        " start files them",
+                        time.perf_counter() - started,
+                    )
+                    raise
             async with self._changing:
                 # a change stored before the read is in `built` already: both are idempotent
                 for watch, node in self._meanwhile:

@@ -26,8 +26,22 @@ log = logging.getLogger(__name__)
 
 MAX_BROADCAST = 3000
 MAX_REPORT = 3500  # characters of /feedback's report in one message
+MAX_REFUSED_USERS = 1000  # the users whose refused admin commands are logged at DEBUG
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+def first_refusal(seen: dict[int, None], user_id: int, most: int = MAX_REFUSED_USERS) -> bool:
+    """Whether a refused admin command is `user_id`'s first of the last `most` users refused
+    (`seen`, oldest first, is updated): only that one is logged at INFO, so a user repeating
+    /stats does not fill the log."""
+    if user_id in seen:
+        seen[user_id] = seen.pop(user_id)  # the newest again
+        return False
+    seen[user_id] = None
+    while len(seen) > most:
+        del seen[next(iter(seen))]
+    return True
 
 
 def admin_only(handler: Handler) -> Handler:
@@ -35,7 +49,9 @@ def admin_only(handler: Handler) -> Handler:
         if not is_bot_admin(update, ctx_of(context)):
             user, chat = update.effective_user, update.effective_chat
             if user is not None and chat is not None:  # an operator setting up learns the id
-                log.info(
+                told = first_refusal(ctx_of(context).refused_users, user.id)
+                log.log(
+                    logging.INFO if told else logging.DEBUG,
                     "chat %d: user %d is not in telegram.admins: /%s refused (add the id there"
                     " to let them use admin commands)",
                     chat.id,

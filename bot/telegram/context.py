@@ -44,6 +44,8 @@ class BotContext:
     wake: Callable[[], None] = field(default=lambda: None)  # new notices or alerts queued
     feeds_url: str | None = None  # the HTTP listener's /feeds, when it is on
     queries: Mapping[str, str] = field(default_factory=dict)  # topic id -> query, for /feedback
+    # the users refused an admin command lately (oldest first): logged at INFO once each
+    refused_users: dict[int, None] = field(default_factory=dict)
 
     def topic_ids(self) -> list[str]:
         return [t.id for t in self.topics]

@@ -43,6 +43,20 @@ def _problems(queries: Sequence[str]) -> list[QueryError | None]:
     return found
 
 
+def same_query(watched: Sequence[str], query: str) -> int | None:
+    """The position in `watched` of a query that is `query` once both are read as the query
+    language reads them (spaces, capitals where they do not count, NFKC forms), or None;
+    `query` parses, and a saved query that no longer parses is no match."""
+    wanted = parse(query)
+    for n, other in enumerate(watched):
+        try:
+            if parse(other) == wanted:
+                return n
+        except QueryError:
+            continue
+    return None
+
+
 def _visible(query: str) -> str:
     """`query` with its invisible format characters (zero-width space, direction overrides)
     shown as �, one character each, so the pointer under it stays in its column: a
@@ -153,6 +167,15 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chat_id = await changing_chat(update, context)
     if chat_id is None:
+        return
+    mine = await ctx.store.run(Store.watches, chat_id)
+    same = await asyncio.to_thread(same_query, [w.query for w in mine], query)
+    if same is not None:  # nothing stored, and no second alert of each story
+        listed = (await numbered(mine, tr)).split("\n")[same]
+        await reply(
+            update,
+            tr._("You already watch this query (/watches lists your watches):") + f"\n{listed}",
+        )
         return
     shown = await preview_lines(ctx.store, query, ctx.clock(), tr)
     added = await ctx.store.run(
