@@ -28,6 +28,8 @@ from watchers.fingerprint import content_fingerprint, fingerprint_version
 from watchers.items import Item, ParsedFeed
 from watchers.poll_records import records_of
 from watchers.poll_report import PollReport
+from watchers.poll_state import _succeeded
+from watchers.poll_state import current_state as current_state  # (bot.daemon imports it here)
 from watchers.pool import ParsePool
 from watchers.stories import StoryIndex
 from watchers.story_sketch import Sketch
@@ -44,35 +46,6 @@ GONE = 410
 # An unchanged poll's state waits this long to be saved with those of the polls that end at
 # about the same time: one store round trip for a wave of 304s instead of one each.
 SAVE_TOGETHER = 0.02  # seconds
-
-
-def _succeeded(
-    state: FeedState, fetched: FetchResult, at: datetime, next_poll_at: datetime | None
-) -> FeedState:
-    """The state after a good answer: its validators kept, the errors forgotten."""
-    return replace(
-        state,
-        etag=fetched.headers.get("etag") or state.etag,
-        last_modified=fetched.headers.get("last-modified") or state.last_modified,
-        last_status=fetched.status,
-        last_error=None,
-        consecutive_errors=0,
-        errors_since=None,
-        disabled_at=None,
-        disabled_reason=None,
-        last_attempt_at=at,
-        last_success_at=at,
-        next_poll_at=next_poll_at,
-    )
-
-
-def current_state(stored: FeedState | None, feed: FeedConfig) -> FeedState:
-    """The state to poll from: a new feed, or one whose URL the operator changed, starts afresh
-    (unprimed: the new URL may be another feed, whose backlog must not alert)."""
-    url = str(feed.url)
-    if stored is None or (stored.config_url or stored.url) != url:
-        return FeedState(id=feed.id, url=url, config_url=url)
-    return stored
 
 
 class Poller:
