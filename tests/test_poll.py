@@ -211,6 +211,32 @@ async def test_redirect_is_followed(poller: Poller, feed_server: FeedServer) -> 
     assert report.outcome == "primed" and report.new_items == 1
 
 
+async def test_a_redirect_into_a_private_network_is_the_feeds_error(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    from tests.test_fetch import one_loopback_public
+
+    intranet = FeedServer(host="127.0.0.2").start()
+    try:
+        intranet.set_feed("/latest/meta-data/", rss([NEW]))
+        poller.fetcher = Fetcher(FetchLimits(timeout=1.0), classify=one_loopback_public)
+        feed_server.set_feed("/f.xml", rss([OLD]))
+        assert (await poller.poll(feed(feed_server, "/f.xml"))).outcome == "primed"
+        to = intranet.url("/latest/meta-data/")
+        feed_server.set_route("/f.xml", Route(status=302, redirect_to=to))
+        report = await poller.poll(feed(feed_server, "/f.xml"))
+    finally:
+        await poller.fetcher.aclose()
+        intranet.stop()
+    assert report.outcome == "error" and report.next_poll_at is not None
+    assert report.error is not None and "refused a redirect to 127.0.0.2" in report.error
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.consecutive_errors == 1 and state.last_error == report.error
+    assert state.next_poll_at == report.next_poll_at
+    assert intranet.hits("/latest/meta-data/") == 0
+    assert await poller.store.run(Store.count_items, "f") == 1
+
+
 async def test_same_story_on_two_feeds_is_one_story(
     poller: Poller, feed_server: FeedServer
 ) -> None:
