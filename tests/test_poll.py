@@ -22,6 +22,7 @@ from tests.fakes.google_news import google_token
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
 from watchers.fingerprint import content_fingerprint, fingerprint_version
+from watchers.items import Item, content_key, reissued
 from watchers.poll import Poller
 from watchers.topics.compile import compile_topics
 
@@ -621,6 +622,57 @@ async def test_a_guid_repeated_in_an_answer_carries_no_report_into_another_story
     feed_server.set_feed("/a.xml", rss(repeated))
     report = await poller.poll(a)
     assert [i.title for i in report.matched] == [FOG.title, KYODO.title]
+
+
+@pytest.mark.parametrize(
+    ("url", "title", "guid"),
+    [
+        ("https://n.example/b", "B", "latest https://n.example/b"),  # another item
+        ("https://n.example/a", "A, corrected", "latest"),  # a corrected title
+        ("https://n.example/a2", "A", "latest"),  # the same title at a moved page
+        ("https://n.example/a", "A", "latest"),  # the item again
+        (None, "B", f"latest {content_key('B', '')}"),  # another item without a link
+    ],
+)
+def test_a_guid_given_another_item_is_keyed_apart(url: str | None, title: str, guid: str) -> None:
+    item = Item("f", "latest", url, url, title, "", None)
+    stored = {"latest": ("https://n.example/a", "A"), "other": (None, "X")}
+    assert [i.guid for i in reissued((item,), stored)] == [guid]
+    unknown = replace(item, guid="new")
+    assert reissued((unknown,), stored)[0] is unknown
+
+
+async def test_a_guid_reused_for_each_new_item_alerts_each_new_item(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """A one-item "latest" feed that gives every new item the same guid."""
+    await subscribe_chat(poller)
+    latest = feed(feed_server, "/latest.xml", "latest")
+    first = FeedEntry("Kuril ferry timetable", "https://n.example/ferry", guid="latest")
+    feed_server.set_feed("/latest.xml", rss([first]))
+    assert (await poller.poll(latest)).outcome == "primed"
+    second = FeedEntry("Iturup airport reopens", "https://n.example/airport", guid="latest")
+    feed_server.set_feed("/latest.xml", rss([second]))
+    report = await poller.poll(latest)
+    assert (report.outcome, report.new_items, report.queued) == ("new", 1, 1)
+    assert [i.title for i in report.matched] == [second.title]
+    # a corrected title of the same item (its link kept) is that item, not news
+    corrected = replace(second, title="Iturup airport reopens after repairs")
+    feed_server.set_feed("/latest.xml", rss([corrected]))
+    assert (await poller.poll(latest)).new_items == 0
+    # and the item before, given again, is known too
+    feed_server.set_feed("/latest.xml", rss([first]))
+    assert (await poller.poll(latest)).new_items == 0
+    third = FeedEntry(
+        "Earthquake of magnitude 6 shakes the Kurils", "https://n.example/quake", guid="latest"
+    )
+    feed_server.set_feed("/latest.xml", rss([third]))
+    assert (await poller.poll(latest)).queued == 1
+    assert await poller.store.run(Store.count_items, "latest") == 3
+    queued = await poller.store.run(
+        lambda s: [r["item_id"] for r in s.db.query("SELECT item_id FROM outbox ORDER BY id")]
+    )
+    assert queued == [2, 3]
 
 
 async def test_a_feed_that_changes_its_guids_does_not_alert_its_first_polls_items(

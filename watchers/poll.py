@@ -25,7 +25,7 @@ from watchers.clock import Clock, utcnow
 from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.fingerprint import content_fingerprint, fingerprint_version
-from watchers.items import Item, ParsedFeed
+from watchers.items import Item, ParsedFeed, reissued
 from watchers.poll_records import records_of
 from watchers.poll_report import PollReport
 from watchers.poll_state import _succeeded
@@ -238,11 +238,13 @@ class Poller:
         # a feed's first poll stores without alerting and `ingest` skips known guids itself:
         # asking first only saves work on later polls, where most items are known
         known: Collection[str] = ()
+        items = parsed.items
         if state.primed:
-            known = await self.store.run(Store.known_guids, feed.id, [i.guid for i in parsed.items])
-        unseen = [
-            pair for pair in zip(parsed.items, read.facts, strict=True) if pair[0].guid not in known
-        ]
+            seen = await self.store.run(Store.known_items, feed.id, [i.guid for i in items])
+            known = seen
+            if (items := reissued(items, seen)) is not parsed.items:  # keyed anew: known?
+                known = await self.store.run(Store.known_guids, feed.id, [i.guid for i in items])
+        unseen = [pair for pair in zip(items, read.facts, strict=True) if pair[0].guid not in known]
         if unseen and state.primed:
             # an item given before under another guid, unchanged, is not new (`ingest` drops it
             # too): dropped before its article page is fetched or its story looked up
