@@ -205,6 +205,29 @@ async def test_an_empty_answer_is_an_error_that_keeps_the_feed_and_its_items(
     assert (again.outcome, again.new_items) == ("new", 1)  # OLD was kept as known
 
 
+async def test_a_long_retry_after_is_kept_on_the_feed_for_a_restart(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    from watchers.poll_timing import first_poll_at
+
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    assert (await poller.poll(feed(feed_server, "/f.xml"))).outcome == "primed"
+    busy = Route(status=429, headers={"Retry-After": str(20 * 3600)})
+    feed_server.set_route("/f.xml", busy)
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert report.outcome == "error"
+    # a restart reads the state afresh: the backoff alone (max_backoff) would poll it sooner
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.retry_not_before == T0 + timedelta(hours=20)
+    settings = PollConfig(max_backoff=timedelta(hours=6))
+    first = first_poll_at(state, feed(feed_server, "/f.xml"), settings, T0 + timedelta(hours=1))
+    assert first == T0 + timedelta(hours=20)
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    assert (await poller.poll(feed(feed_server, "/f.xml"))).outcome in ("unchanged", "new")
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.retry_not_before is None  # a good answer forgets it
+
+
 async def test_redirect_is_followed(poller: Poller, feed_server: FeedServer) -> None:
     feed_server.set_feed("/new.xml", rss([OLD]))
     feed_server.set_route("/old.xml", Route(status=301, redirect_to=feed_server.url("/new.xml")))

@@ -436,6 +436,7 @@ class Poller:
             errors_since=since,
             last_attempt_at=started,
             next_poll_at=now + wait,
+            retry_not_before=None if retry is None else now + retry,
             disabled_at=now if disabled else None,
             disabled_reason=disabled,
         )

@@ -27,6 +27,7 @@ def _succeeded(
         last_attempt_at=at,
         last_success_at=at,
         next_poll_at=next_poll_at,
+        retry_not_before=None,
     )
 
 
