@@ -77,12 +77,14 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
         health = (
             "disabled" if state.disabled_reason else "failing" if state.consecutive_errors else "ok"
         )
+        waits = state.retry_not_before is not None and state.retry_not_before > now
+        asked = " (Retry-After)" if waits else ""  # the server's wait, not our backoff
         table.add_row(
             Text(feed.id),
             health,
             ago(state.last_success_at, now),
             str(state.consecutive_errors),
-            "-" if state.disabled_reason else ago(state.next_poll_at, now),
+            "-" if state.disabled_reason else ago(state.next_poll_at, now) + asked,
             str(items[feed.id]),
             Text((state.disabled_reason or state.last_error or "")[:80]),
         )

@@ -126,6 +126,24 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
             )
         return known
 
+    def known_items(self, feed_id: str, guids: Iterable[str]) -> dict[str, tuple[str | None, str]]:
+        """The canonical URL and title of the item this feed delivered under each of `guids`
+        that it has delivered before."""
+        known: dict[str, tuple[str | None, str]] = {}
+        batch = list(guids)
+        for start in range(0, len(batch), 500):
+            chunk = batch[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                (row[0], (row[1], row[2]))
+                for row in self.db.execute(
+                    f"SELECT guid, canonical_url, title FROM items WHERE feed_id = ?"
+                    f" AND guid IN ({marks})",
+                    [feed_id, *chunk],
+                )
+            )
+        return known
+
     def ingest(
         self,
         state: FeedState,

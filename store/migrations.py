@@ -403,6 +403,12 @@ def m022_code_versions(db: Database) -> None:
     )
 
 
+@migrations()
+def m023_retry_not_before(db: Database) -> None:
+    # a 429 or 503's Retry-After, honoured after a restart too (past max_backoff, within a day)
+    db.table("feeds").add_column("retry_not_before", float)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

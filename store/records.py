@@ -60,6 +60,8 @@ class FeedState:
     errors_since: datetime | None = None
     disabled_at: datetime | None = None
     disabled_reason: str | None = None
+    # not polled before this, a 429 or 503's Retry-After asked (kept for a restart)
+    retry_not_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +249,7 @@ def feed_state_of(row: dict[str, Any]) -> FeedState:
         errors_since=dt(row["errors_since"]),
         disabled_at=dt(row["disabled_at"]),
         disabled_reason=row["disabled_reason"],
+        retry_not_before=dt(row["retry_not_before"]),
     )
 
 
@@ -269,6 +272,7 @@ def feed_state_row(state: FeedState) -> dict[str, Any]:
         "errors_since": ts(state.errors_since),
         "disabled_at": ts(state.disabled_at),
         "disabled_reason": state.disabled_reason,
+        "retry_not_before": ts(state.retry_not_before),
     }
 
 

@@ -68,6 +68,18 @@ def test_feeds_tells_a_permanent_move(tmp_path: Path, feed_server: FeedServer) -
     ]
 
 
+def test_feeds_shows_when_a_server_asked_not_to_be_polled(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.set_route("/busy.xml", Route(status=503, headers={"Retry-After": "72000"}))
+    config = write_config(tmp_path, {"busy": feed_server.url("/busy.xml")})
+    assert kurilwatch("poll", "--once", "--config", str(config)).returncode == 0
+    result = kurilwatch("feeds", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    busy = next(line for line in result.stdout.splitlines() if line.strip().startswith("busy"))
+    assert "in 19 h (Retry-After)" in busy and "HTTP 503" in busy
+
+
 def test_feeds_shows_an_error_as_written(tmp_path: Path, feed_server: FeedServer) -> None:
     """A feed's error text is the feed's or its server's, never markup for the table."""
     config = polled_store(tmp_path, feed_server)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ipaddress
+from collections.abc import Iterator
 
 import pytest
 
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
+from watchers.addresses import non_public
 from watchers.fetch import USER_AGENT, Fetcher, FetchLimits, _Inflater
 from watchers.parse import parse_feed
 
@@ -42,6 +45,83 @@ async def test_relative_links_resolve_against_where_a_redirect_led(
         feed_server.url(f"{folder}item/1.html"),
         feed_server.url(f"{folder}item/2.html"),
     ]
+
+
+def one_loopback_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """127.0.0.1 stands for the public internet, the rest of 127/8 for a private network."""
+    return None if str(address) == "127.0.0.1" else non_public(address)
+
+
+@pytest.fixture
+def intranet() -> Iterator[FeedServer]:
+    server = FeedServer(host="127.0.0.2").start()  # Linux routes all of 127/8 to loopback
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_a_public_feed_is_not_redirected_into_a_private_network(
+    feed_server: FeedServer, intranet: FeedServer, status: int
+) -> None:
+    intranet.set_feed("/latest/meta-data/", rss([FeedEntry("secret", "http://10.0.0.5/")]))
+    feed_server.set_route(
+        "/rss", Route(status=status, redirect_to=intranet.url("/latest/meta-data/"))
+    )
+    async with Fetcher(classify=one_loopback_public) as fetcher:
+        fetched = await fetcher.fetch(feed_server.url("/rss"))
+    assert fetched.content is None and fetched.error is not None
+    assert "refused a redirect to 127.0.0.2" in fetched.error
+    assert "a loopback address (127.0.0.2)" in fetched.error
+    assert intranet.hits("/latest/meta-data/") == 0
+    assert feed_server.hits("/rss") == 1
+
+
+async def test_a_redirect_into_a_private_network_is_refused_at_any_hop(
+    feed_server: FeedServer, intranet: FeedServer
+) -> None:
+    intranet.set_feed("/admin", rss([]))
+    feed_server.set_route("/rss", Route(status=301, redirect_to=feed_server.url("/v2/rss")))
+    feed_server.set_route("/v2/rss", Route(status=307, redirect_to=intranet.url("/admin")))
+    async with Fetcher(classify=one_loopback_public) as fetcher:
+        fetched = await fetcher.fetch(feed_server.url("/rss"))
+    assert fetched.error is not None and "refused a redirect to 127.0.0.2" in fetched.error
+    assert (feed_server.hits("/v2/rss"), intranet.hits("/admin")) == (1, 0)
+
+
+async def test_a_feed_whose_address_turns_public_between_two_looks_is_not_followed(
+    feed_server: FeedServer, intranet: FeedServer
+) -> None:
+    """A name that answers a private address, then a public one (DNS rebinding), to have its
+    redirects followed as an intranet feed's."""
+    looks: list[str] = []
+
+    def private_then_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+        looks.append(str(address))
+        return "private" if len(looks) == 1 else one_loopback_public(address)
+
+    intranet.set_feed("/admin", rss([]))
+    feed_server.set_route("/rss", Route(status=302, redirect_to=intranet.url("/admin")))
+    async with Fetcher(classify=private_then_public) as fetcher:
+        fetched = await fetcher.fetch(feed_server.url("/rss"))
+    assert fetched.error is not None and "refused to connect to 127.0.0.1" in fetched.error
+    assert (feed_server.hits("/rss"), intranet.hits("/admin")) == (0, 0)
+    assert looks == ["127.0.0.1", "127.0.0.1"]
+
+
+async def test_a_feed_at_a_private_address_may_redirect_within_its_network(
+    feed_server: FeedServer, intranet: FeedServer
+) -> None:
+    intranet.set_feed("/new/feed.xml", rss([FeedEntry("Internal memo", "http://i.example/1")]))
+    intranet.set_route("/feed.xml", Route(status=302, redirect_to=intranet.url("/new/feed.xml")))
+    feed_server.set_feed("/public.xml", rss([]))
+    intranet.set_route("/out", Route(status=302, redirect_to=feed_server.url("/public.xml")))
+    async with Fetcher(classify=one_loopback_public) as fetcher:
+        inside = await fetcher.fetch(intranet.url("/feed.xml"))
+        out = await fetcher.fetch(intranet.url("/out"))
+        public = await fetcher.fetch(feed_server.url("/public.xml"))
+    assert inside.ok and inside.content is not None and b"Internal memo" in inside.content
+    assert (inside.status, out.status, public.status) == (200, 200, 200)
+    assert intranet.hits("/new/feed.xml") == 1
 
 
 async def test_per_host_cap_holds_under_load(feed_server: FeedServer) -> None:

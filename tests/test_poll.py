@@ -22,6 +22,7 @@ from tests.fakes.google_news import google_token
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
 from watchers.fingerprint import content_fingerprint, fingerprint_version
+from watchers.items import Item, content_key, reissued
 from watchers.poll import Poller
 from watchers.topics.compile import compile_topics
 
@@ -204,11 +205,60 @@ async def test_an_empty_answer_is_an_error_that_keeps_the_feed_and_its_items(
     assert (again.outcome, again.new_items) == ("new", 1)  # OLD was kept as known
 
 
+async def test_a_long_retry_after_is_kept_on_the_feed_for_a_restart(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    from watchers.poll_timing import first_poll_at
+
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    assert (await poller.poll(feed(feed_server, "/f.xml"))).outcome == "primed"
+    busy = Route(status=429, headers={"Retry-After": str(20 * 3600)})
+    feed_server.set_route("/f.xml", busy)
+    report = await poller.poll(feed(feed_server, "/f.xml"))
+    assert report.outcome == "error"
+    # a restart reads the state afresh: the backoff alone (max_backoff) would poll it sooner
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.retry_not_before == T0 + timedelta(hours=20)
+    settings = PollConfig(max_backoff=timedelta(hours=6))
+    first = first_poll_at(state, feed(feed_server, "/f.xml"), settings, T0 + timedelta(hours=1))
+    assert first == T0 + timedelta(hours=20)
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    assert (await poller.poll(feed(feed_server, "/f.xml"))).outcome in ("unchanged", "new")
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.retry_not_before is None  # a good answer forgets it
+
+
 async def test_redirect_is_followed(poller: Poller, feed_server: FeedServer) -> None:
     feed_server.set_feed("/new.xml", rss([OLD]))
     feed_server.set_route("/old.xml", Route(status=301, redirect_to=feed_server.url("/new.xml")))
     report = await poller.poll(feed(feed_server, "/old.xml"))
     assert report.outcome == "primed" and report.new_items == 1
+
+
+async def test_a_redirect_into_a_private_network_is_the_feeds_error(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    from tests.test_fetch import one_loopback_public
+
+    intranet = FeedServer(host="127.0.0.2").start()
+    try:
+        intranet.set_feed("/latest/meta-data/", rss([NEW]))
+        poller.fetcher = Fetcher(FetchLimits(timeout=1.0), classify=one_loopback_public)
+        feed_server.set_feed("/f.xml", rss([OLD]))
+        assert (await poller.poll(feed(feed_server, "/f.xml"))).outcome == "primed"
+        to = intranet.url("/latest/meta-data/")
+        feed_server.set_route("/f.xml", Route(status=302, redirect_to=to))
+        report = await poller.poll(feed(feed_server, "/f.xml"))
+    finally:
+        await poller.fetcher.aclose()
+        intranet.stop()
+    assert report.outcome == "error" and report.next_poll_at is not None
+    assert report.error is not None and "refused a redirect to 127.0.0.2" in report.error
+    state = await poller.store.run(Store.feed_state, "f")
+    assert state is not None and state.consecutive_errors == 1 and state.last_error == report.error
+    assert state.next_poll_at == report.next_poll_at
+    assert intranet.hits("/latest/meta-data/") == 0
+    assert await poller.store.run(Store.count_items, "f") == 1
 
 
 async def test_same_story_on_two_feeds_is_one_story(
@@ -595,6 +645,57 @@ async def test_a_guid_repeated_in_an_answer_carries_no_report_into_another_story
     feed_server.set_feed("/a.xml", rss(repeated))
     report = await poller.poll(a)
     assert [i.title for i in report.matched] == [FOG.title, KYODO.title]
+
+
+@pytest.mark.parametrize(
+    ("url", "title", "guid"),
+    [
+        ("https://n.example/b", "B", "latest https://n.example/b"),  # another item
+        ("https://n.example/a", "A, corrected", "latest"),  # a corrected title
+        ("https://n.example/a2", "A", "latest"),  # the same title at a moved page
+        ("https://n.example/a", "A", "latest"),  # the item again
+        (None, "B", f"latest {content_key('B', '')}"),  # another item without a link
+    ],
+)
+def test_a_guid_given_another_item_is_keyed_apart(url: str | None, title: str, guid: str) -> None:
+    item = Item("f", "latest", url, url, title, "", None)
+    stored = {"latest": ("https://n.example/a", "A"), "other": (None, "X")}
+    assert [i.guid for i in reissued((item,), stored)] == [guid]
+    unknown = replace(item, guid="new")
+    assert reissued((unknown,), stored)[0] is unknown
+
+
+async def test_a_guid_reused_for_each_new_item_alerts_each_new_item(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """A one-item "latest" feed that gives every new item the same guid."""
+    await subscribe_chat(poller)
+    latest = feed(feed_server, "/latest.xml", "latest")
+    first = FeedEntry("Kuril ferry timetable", "https://n.example/ferry", guid="latest")
+    feed_server.set_feed("/latest.xml", rss([first]))
+    assert (await poller.poll(latest)).outcome == "primed"
+    second = FeedEntry("Iturup airport reopens", "https://n.example/airport", guid="latest")
+    feed_server.set_feed("/latest.xml", rss([second]))
+    report = await poller.poll(latest)
+    assert (report.outcome, report.new_items, report.queued) == ("new", 1, 1)
+    assert [i.title for i in report.matched] == [second.title]
+    # a corrected title of the same item (its link kept) is that item, not news
+    corrected = replace(second, title="Iturup airport reopens after repairs")
+    feed_server.set_feed("/latest.xml", rss([corrected]))
+    assert (await poller.poll(latest)).new_items == 0
+    # and the item before, given again, is known too
+    feed_server.set_feed("/latest.xml", rss([first]))
+    assert (await poller.poll(latest)).new_items == 0
+    third = FeedEntry(
+        "Earthquake of magnitude 6 shakes the Kurils", "https://n.example/quake", guid="latest"
+    )
+    feed_server.set_feed("/latest.xml", rss([third]))
+    assert (await poller.poll(latest)).queued == 1
+    assert await poller.store.run(Store.count_items, "latest") == 3
+    queued = await poller.store.run(
+        lambda s: [r["item_id"] for r in s.db.query("SELECT item_id FROM outbox ORDER BY id")]
+    )
+    assert queued == [2, 3]
 
 
 async def test_a_feed_that_changes_its_guids_does_not_alert_its_first_polls_items(

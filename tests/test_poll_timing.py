@@ -105,3 +105,29 @@ def test_first_poll_after_a_start(
         next_poll_at=None if next_poll_in is None else NOW + next_poll_in,
     )
     assert poll_timing.first_poll_at(state, feed, poll, NOW) == NOW + expected
+
+
+@pytest.mark.parametrize(
+    ("next_poll_in", "not_before_in", "expected"),
+    [
+        (20 * HOUR, 20 * HOUR, 20 * HOUR),  # a 429's Retry-After of 20 h outlasts max_backoff
+        (9 * HOUR, 3 * HOUR, 6 * HOUR),  # asked less than the backoff: the backoff, capped
+        (HOUR, -HOUR, HOUR),  # passed: as any error
+        (None, 20 * HOUR, 20 * HOUR),
+        (30 * HOUR, 30 * HOUR, 24 * HOUR),  # a state written with a longer one: at most a day
+        (None, 400 * 24 * HOUR, 24 * HOUR),  # a hostile or broken header: not silenced for ever
+    ],
+)
+def test_the_servers_retry_after_outlasts_a_restart(
+    next_poll_in: timedelta | None, not_before_in: timedelta, expected: timedelta
+) -> None:
+    poll = PollConfig(interval=5 * MIN, max_interval=HOUR, max_backoff=6 * HOUR)
+    feed = FeedConfig.model_validate({"id": "a", "url": "http://a.example/"})
+    state = FeedState(
+        id="a",
+        url="http://a.example/",
+        consecutive_errors=1,
+        next_poll_at=None if next_poll_in is None else NOW + next_poll_in,
+        retry_not_before=NOW + not_before_in,
+    )
+    assert poll_timing.first_poll_at(state, feed, poll, NOW) == NOW + expected

@@ -247,6 +247,22 @@ def test_every_earlier_schema_version_migrates_forward(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_feed_stored_before_retry_not_before_migrates_and_keeps_one(tmp_path: Path) -> None:
+    path = tmp_path / "m022.db"
+    old = Database(path)
+    migrations.migrations.apply(old, stop_before="m023_retry_not_before")
+    old["feeds"].insert({"id": "a", "url": "http://a/", "primed": 1, "consecutive_errors": 2})
+    old.close()
+    with Store(path) as store:
+        state = store.feed_state("a")
+        assert state is not None and state.consecutive_errors == 2
+        assert state.retry_not_before is None
+        store.save_feed_state(replace(state, retry_not_before=T0 + timedelta(hours=20)))
+    with Store(path) as store:
+        again = store.feed_state("a")
+        assert again is not None and again.retry_not_before == T0 + timedelta(hours=20)
+
+
 def test_prune_keeps_dedup_keys_for_a_year(store: Store) -> None:
     store.upsert_subscriber(1, now=T0)
     store.subscribe(1, "kuril", now=T0)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import re
+import socket
 import zlib
 from collections import Counter, defaultdict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -20,8 +22,10 @@ from urllib.request import getproxies_environment, proxy_bypass
 
 import aiohttp
 import brotli
+from aiohappyeyeballs import AddrInfoType, SocketFactoryType
 
 from watchers import bounded
+from watchers.addresses import Classify, non_public, redirect_refusal
 from watchers.config import PollConfig
 
 try:
@@ -53,6 +57,31 @@ class TooLarge(Exception):
 
 class CutShort(Exception):
     pass
+
+
+class NotPublic(OSError):
+    """A connection refused before it was made: not to a public address. (One text for every
+    address, so that a name's several refused addresses raise this, not a mixed OSError.)"""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("address refused")
+        self.reason = reason
+
+
+# the redirects a fetch has followed so far, for its connections to see which hop they serve
+_HOPS: ContextVar[list[int]] = ContextVar("hops")
+
+
+async def _redirected(
+    session: aiohttp.ClientSession,
+    context: Any,
+    params: aiohttp.TraceRequestRedirectParams,
+) -> None:
+    context.trace_request_ctx.append(params.response.status)
+
+
+_REDIRECTS = aiohttp.TraceConfig()
+_REDIRECTS.on_request_redirect.append(_redirected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,9 +278,17 @@ class Fetcher:
     """The watchers' one HTTP client (a shared aiohttp session), with a global cap and a cap
     per host. The session is made on first use, inside the running event loop."""
 
-    def __init__(self, limits: FetchLimits | None = None) -> None:
+    def __init__(
+        self, limits: FetchLimits | None = None, *, classify: Classify = non_public
+    ) -> None:
         self.limits = limits or FetchLimits()
-        self._session: aiohttp.ClientSession | None = None
+        # "public" connects to public addresses only: a feed tried there first is at a public
+        # address if it connects, and none of its redirects connects elsewhere (each address
+        # is checked as it is connected to: a name resolved again cannot slip past). A feed
+        # refused there at its first hop is fetched with "private", whose first hop connects
+        # to non-public addresses only (a name that answers private, then public, is refused)
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._classify = classify
         self._all = asyncio.Semaphore(self.limits.concurrency)
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.limits.per_host)
@@ -275,31 +312,50 @@ class Fetcher:
             self._proxy_of[key] = None if proxy_bypass(host) else proxy
         return self._proxy_of[key]
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            timeout = self.limits.timeout
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self.limits.concurrency,
-                    limit_per_host=self.limits.per_host,
-                    keepalive_timeout=5.0,  # idle connections are closed: a host polled hourly
-                    ttl_dns_cache=300,
-                ),
-                # connect includes the wait for a pooled connection; sock_read is per read, so
-                # a drip is ended by the total timeout of `fetch`
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=timeout, sock_connect=timeout, sock_read=timeout
-                ),
-                headers={
-                    "User-Agent": USER_AGENT,
-                    "Accept": ACCEPT,
-                    "Accept-Encoding": "gzip, deflate, br",
-                },
-                auto_decompress=False,  # inflated here, chunk by chunk, under the size cap
-                trust_env=False,  # proxies from the environment: see `_proxy`
-            )
-        return self._session
+    def _session(self, kind: str) -> aiohttp.ClientSession:
+        session = self._sessions.get(kind)
+        if session is None or session.closed:
+            factory = self._public_socket if kind == "public" else self._private_socket
+            session = self._sessions[kind] = self._new_session(factory)
+        return session
+
+    def _public_socket(self, addr_info: AddrInfoType) -> socket.socket:
+        family, kind, proto, _, address = addr_info
+        if (reason := redirect_refusal(True, str(address[0]), self._classify)) is not None:
+            raise NotPublic(reason)
+        return socket.socket(family=family, type=kind, proto=proto)
+
+    def _private_socket(self, addr_info: AddrInfoType) -> socket.socket:
+        family, kind, proto, _, address = addr_info
+        public = redirect_refusal(True, str(address[0]), self._classify) is None
+        if public and not _HOPS.get([0]):  # at the first hop (outside a fetch: none)
+            raise NotPublic(f"a public address ({address[0]}) now, not a moment before")
+        return socket.socket(family=family, type=kind, proto=proto)
+
+    def _new_session(self, socket_factory: SocketFactoryType) -> aiohttp.ClientSession:
+        timeout = self.limits.timeout
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self.limits.concurrency,
+                limit_per_host=self.limits.per_host,
+                keepalive_timeout=5.0,  # idle connections are closed: a host polled hourly
+                ttl_dns_cache=300,
+                socket_factory=socket_factory,
+            ),
+            # connect includes the wait for a pooled connection; sock_read is per read, so
+            # a drip is ended by the total timeout of `fetch`
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=timeout, sock_connect=timeout, sock_read=timeout
+            ),
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": ACCEPT,
+                "Accept-Encoding": "gzip, deflate, br",
+            },
+            auto_decompress=False,  # inflated here, chunk by chunk, under the size cap
+            trust_env=False,  # proxies from the environment: see `_proxy`
+            trace_configs=[_REDIRECTS],
+        )
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -308,8 +364,8 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
             await session.close()
 
     async def fetch(
@@ -348,41 +404,61 @@ class Fetcher:
                 del self._users[host], self._hosts[host]
 
     async def _get(self, url: str, headers: dict[str, str], proxy: str | None) -> FetchResult:
-        async with self.session.get(
-            url, headers=headers, max_redirects=MAX_REDIRECTS, proxy=proxy
-        ) as response:
-            kept = {k: v for k in _KEPT_HEADERS if (v := response.headers.get(k)) is not None}
-            if response.history:  # relative links resolve against where the document came from
-                kept["content-location"] = urljoin(
-                    str(response.url), kept.get("content-location", "")
-                )
-            permanent = None
-            if response.history and all(r.status in (301, 308) for r in response.history):
-                permanent = str(response.url)
-            if response.status == 304:
-                await _drain(response)
-                if not headers:  # nothing was compared: a proxy's or a server's fault
-                    error = "HTTP 304 (not modified) to a request that sent no validators"
-                    return FetchResult(url, 304, headers=kept, error=error)
-                return FetchResult(url, 304, headers=kept, permanent_url=permanent)
-            if not 200 <= response.status < 300:
-                await _drain(response)
-                return FetchResult(
-                    url, response.status, headers=kept, error=f"HTTP {response.status}"
-                )
-            length = response.headers.get("content-length", "")
-            declared = bounded.clamped(length, self.limits.max_bytes + 1)
-            if declared is not None and declared > self.limits.max_bytes:
-                raise TooLarge
-            encoding = response.headers.get("content-encoding", "")
-            inflater = _Inflater(encoding, self.limits.max_bytes)
-            body = bytearray()
-            async for chunk in response.content.iter_any():
-                body += inflater.feed(chunk)
-            body += inflater.finish()
-            if not body.strip():  # a server or proxy failing quietly, not an unchanged feed
-                error = f"empty response (HTTP {response.status}): no feed in it"
-                return FetchResult(url, response.status, headers=kept, error=error)
-            return FetchResult(
-                url, response.status, bytes(body), headers=kept, permanent_url=permanent
-            )
+        for kind in ("public", "private"):
+            hops: list[int] = []
+            token = _HOPS.set(hops)
+            try:
+                async with self._session(kind).get(
+                    url,
+                    headers=headers,
+                    max_redirects=MAX_REDIRECTS,
+                    proxy=proxy,
+                    trace_request_ctx=hops,
+                ) as response:
+                    return await self._read(url, headers, response)
+            except aiohttp.ClientConnectorError as exc:
+                if not isinstance(exc.os_error, NotPublic):
+                    raise
+                reason = exc.os_error.reason
+                if hops:  # the feed answered from a public address, and sent us away from it
+                    error = f"refused a redirect to {exc.host}: it is at {reason}, not a public one"
+                    return FetchResult(url, error=error)
+                if kind == "private":
+                    return FetchResult(url, error=f"refused to connect to {exc.host}: {reason}")
+                # the feed is not at a public address (an intranet feed, or a proxy there)
+            finally:
+                _HOPS.reset(token)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _read(
+        self, url: str, headers: dict[str, str], response: aiohttp.ClientResponse
+    ) -> FetchResult:
+        kept = {k: v for k in _KEPT_HEADERS if (v := response.headers.get(k)) is not None}
+        if response.history:  # relative links resolve against where the document came from
+            kept["content-location"] = urljoin(str(response.url), kept.get("content-location", ""))
+        permanent = None
+        if response.history and all(r.status in (301, 308) for r in response.history):
+            permanent = str(response.url)
+        if response.status == 304:
+            await _drain(response)
+            if not headers:  # nothing was compared: a proxy's or a server's fault
+                error = "HTTP 304 (not modified) to a request that sent no validators"
+                return FetchResult(url, 304, headers=kept, error=error)
+            return FetchResult(url, 304, headers=kept, permanent_url=permanent)
+        if not 200 <= response.status < 300:
+            await _drain(response)
+            return FetchResult(url, response.status, headers=kept, error=f"HTTP {response.status}")
+        length = response.headers.get("content-length", "")
+        declared = bounded.clamped(length, self.limits.max_bytes + 1)
+        if declared is not None and declared > self.limits.max_bytes:
+            raise TooLarge
+        encoding = response.headers.get("content-encoding", "")
+        inflater = _Inflater(encoding, self.limits.max_bytes)
+        body = bytearray()
+        async for chunk in response.content.iter_any():
+            body += inflater.feed(chunk)
+        body += inflater.finish()
+        if not body.strip():  # a server or proxy failing quietly, not an unchanged feed
+            error = f"empty response (HTTP {response.status}): no feed in it"
+            return FetchResult(url, response.status, headers=kept, error=error)
+        return FetchResult(url, response.status, bytes(body), headers=kept, permanent_url=permanent)

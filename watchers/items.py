@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -116,6 +116,30 @@ def distinct_guids(items: Iterable[Item]) -> tuple[Item, ...]:
         if len(kinds[item.guid]) > 1
         else item
         for item in every
+    )
+
+
+def reissued(
+    items: tuple[Item, ...], stored: Mapping[str, tuple[str | None, str]]
+) -> tuple[Item, ...]:
+    """The items, each whose guid the feed gave before to another item (`stored`: that item's
+    canonical URL and title, by guid; both differ) keyed apart as `distinct_guids` keys them:
+    else a guid that a feed gives every new item ("latest") is known for ever. A guid whose
+    item kept its URL or its title (a corrected title, a moved page) stays that item's."""
+    changed = {
+        n
+        for n, item in enumerate(items)
+        if (was := stored.get(item.guid)) is not None
+        and was[0] != item.canonical_url
+        and was[1] != item.title
+    }
+    if not changed:
+        return items
+    return tuple(
+        replace(item, guid=f"{item.guid} {item.canonical_url or content_key(item.title, '')}")
+        if n in changed
+        else item
+        for n, item in enumerate(items)
     )
 
 

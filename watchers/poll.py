@@ -25,9 +25,11 @@ from watchers.clock import Clock, utcnow
 from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.fingerprint import content_fingerprint, fingerprint_version
-from watchers.items import Item, ParsedFeed
+from watchers.items import Item, ParsedFeed, reissued
 from watchers.poll_records import records_of
 from watchers.poll_report import PollReport
+from watchers.poll_state import _succeeded
+from watchers.poll_state import current_state as current_state  # (bot.daemon imports it here)
 from watchers.pool import ParsePool
 from watchers.stories import StoryIndex
 from watchers.story_sketch import Sketch
@@ -44,35 +46,6 @@ GONE = 410
 # An unchanged poll's state waits this long to be saved with those of the polls that end at
 # about the same time: one store round trip for a wave of 304s instead of one each.
 SAVE_TOGETHER = 0.02  # seconds
-
-
-def _succeeded(
-    state: FeedState, fetched: FetchResult, at: datetime, next_poll_at: datetime | None
-) -> FeedState:
-    """The state after a good answer: its validators kept, the errors forgotten."""
-    return replace(
-        state,
-        etag=fetched.headers.get("etag") or state.etag,
-        last_modified=fetched.headers.get("last-modified") or state.last_modified,
-        last_status=fetched.status,
-        last_error=None,
-        consecutive_errors=0,
-        errors_since=None,
-        disabled_at=None,
-        disabled_reason=None,
-        last_attempt_at=at,
-        last_success_at=at,
-        next_poll_at=next_poll_at,
-    )
-
-
-def current_state(stored: FeedState | None, feed: FeedConfig) -> FeedState:
-    """The state to poll from: a new feed, or one whose URL the operator changed, starts afresh
-    (unprimed: the new URL may be another feed, whose backlog must not alert)."""
-    url = str(feed.url)
-    if stored is None or (stored.config_url or stored.url) != url:
-        return FeedState(id=feed.id, url=url, config_url=url)
-    return stored
 
 
 class Poller:
@@ -265,11 +238,13 @@ class Poller:
         # a feed's first poll stores without alerting and `ingest` skips known guids itself:
         # asking first only saves work on later polls, where most items are known
         known: Collection[str] = ()
+        items = parsed.items
         if state.primed:
-            known = await self.store.run(Store.known_guids, feed.id, [i.guid for i in parsed.items])
-        unseen = [
-            pair for pair in zip(parsed.items, read.facts, strict=True) if pair[0].guid not in known
-        ]
+            seen = await self.store.run(Store.known_items, feed.id, [i.guid for i in items])
+            known = seen
+            if (items := reissued(items, seen)) is not parsed.items:  # keyed anew: known?
+                known = await self.store.run(Store.known_guids, feed.id, [i.guid for i in items])
+        unseen = [pair for pair in zip(items, read.facts, strict=True) if pair[0].guid not in known]
         if unseen and state.primed:
             # an item given before under another guid, unchanged, is not new (`ingest` drops it
             # too): dropped before its article page is fetched or its story looked up
@@ -461,6 +436,7 @@ class Poller:
             errors_since=since,
             last_attempt_at=started,
             next_poll_at=now + wait,
+            retry_not_before=None if retry is None else now + retry,
             disabled_at=now if disabled else None,
             disabled_reason=disabled,
         )

@@ -115,11 +115,15 @@ def _jittered(delay: timedelta, spread: float, rng: random.Random | None) -> tim
 def first_poll_at(state: FeedState, feed: FeedConfig, poll: PollConfig, now: datetime) -> datetime:
     """When a (not disabled) feed is first polled after a start: when its last poll chose, but
     now if that has passed, and no later than its longest wait from now (an operator who
-    shortened the interval need not wait out the old one)."""
+    shortened the interval need not wait out the old one), unless its server asked for longer
+    with a Retry-After (at most `MAX_RETRY_AFTER` from now)."""
     first = state.next_poll_at or now
     longest = (
         poll.max_backoff
         if state.consecutive_errors
         else max(feed.interval or poll.interval, poll.max_interval)
     )
-    return min(max(first, now), now + longest)
+    first = min(max(first, now), now + longest)
+    if state.retry_not_before is not None:  # the server's own word, past max_backoff
+        first = max(first, min(state.retry_not_before, now + MAX_RETRY_AFTER))
+    return first

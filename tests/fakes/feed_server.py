@@ -372,7 +372,8 @@ class FeedServer:
         query: str = ""  # raw query string, without "?"
         connection: int = 0  # serial number of the TCP connection (1, 2, ...); shows keep-alive
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host  # another loopback address (127.0.0.2) stands for another machine
         # One re-entrant lock guards routes and records, so wait_for predicates may call hits().
         self._cond = threading.Condition(threading.RLock())
         self._routes: dict[str, Route] = {}
@@ -446,7 +447,7 @@ class FeedServer:
         return self._httpd.server_port
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     # ---- routes
 
@@ -576,12 +577,12 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def __init__(self, feeds: FeedServer) -> None:
         self.feeds = feeds
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((feeds.host, 0), _Handler)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, which can stall on odd DNS setups.
         TCPServer.server_bind(self)
-        self.server_name = "127.0.0.1"
+        self.server_name = self.feeds.host
         self.server_port = self.socket.getsockname()[1]
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -1,0 +1,40 @@
+"""The state a poll leaves on its feed: a good answer's, and the state a poll starts from."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from store import FeedState
+from watchers.config import FeedConfig
+from watchers.fetch import FetchResult
+
+
+def _succeeded(
+    state: FeedState, fetched: FetchResult, at: datetime, next_poll_at: datetime | None
+) -> FeedState:
+    """The state after a good answer: its validators kept, the errors forgotten."""
+    return replace(
+        state,
+        etag=fetched.headers.get("etag") or state.etag,
+        last_modified=fetched.headers.get("last-modified") or state.last_modified,
+        last_status=fetched.status,
+        last_error=None,
+        consecutive_errors=0,
+        errors_since=None,
+        disabled_at=None,
+        disabled_reason=None,
+        last_attempt_at=at,
+        last_success_at=at,
+        next_poll_at=next_poll_at,
+        retry_not_before=None,
+    )
+
+
+def current_state(stored: FeedState | None, feed: FeedConfig) -> FeedState:
+    """The state to poll from: a new feed, or one whose URL the operator changed, starts afresh
+    (unprimed: the new URL may be another feed, whose backlog must not alert)."""
+    url = str(feed.url)
+    if stored is None or (stored.config_url or stored.url) != url:
+        return FeedState(id=feed.id, url=url, config_url=url)
+    return stored
