@@ -850,6 +850,45 @@ async def test_full_text_feeds_summarise_the_article_page(
     assert feed_server.hits("/article") == 1 and feed_server.hits("/missing") == 1
 
 
+async def test_a_public_full_text_feeds_article_page_is_not_fetched_from_a_private_network(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """127.0.0.1 stands for the public internet, 127.0.0.2 for a private network."""
+    from tests.test_fetch import one_loopback_public
+
+    intranet = FeedServer(host="127.0.0.2").start()
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0), classify=one_loopback_public)
+    try:
+        settings = PollConfig(timeout=timedelta(seconds=1))
+        poller = Poller(
+            store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: T0
+        )
+        await subscribe_chat(poller)
+        page = ARTICLE_PAGE.encode()
+        titles = {
+            "pub": "Japan to continue peace treaty talks with Russia, Kuril dispute unresolved",
+            "in": "Kuril ferry Igor Farkhutdinov sails again to Iturup after repairs",
+        }
+        for path in ("/admin/pub", "/admin/in"):
+            intranet.set_feed(path, page, content_type="text/html; charset=utf-8")
+        public = FeedConfig(id="pub", url=feed_server.url("/f.xml"), full_text=True)  # type: ignore[arg-type]
+        inside = FeedConfig(id="in", url=intranet.url("/f.xml"), full_text=True)  # type: ignore[arg-type]
+        for config, server in ((public, feed_server), (inside, intranet)):
+            server.set_feed("/f.xml", rss([OLD]))
+            await poller.poll(config)
+            link = intranet.url(f"/admin/{config.id}")
+            entry = FeedEntry(titles[config.id], link, guid=config.id, summary="Kuril.")
+            server.set_feed("/f.xml", rss([entry, OLD]))
+            [item] = (await poller.poll(config)).matched
+            assert item.brief.startswith("Kuril" if config is public else "The Japanese government")
+        assert (intranet.hits("/admin/pub"), intranet.hits("/admin/in")) == (0, 1)
+    finally:
+        await fetcher.aclose()
+        await store.close()
+        intranet.stop()
+
+
 async def test_a_full_text_feed_with_rotating_guids_fetches_each_article_page_once(
     poller: Poller, feed_server: FeedServer
 ) -> None:

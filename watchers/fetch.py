@@ -14,7 +14,7 @@ import socket
 import zlib
 from collections import Counter, defaultdict
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -92,6 +92,7 @@ class FetchResult:
     headers: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     permanent_url: str | None = None  # where a chain of 301/308 redirects ended
+    intranet: bool = False  # answered from a non-public address (a feed the config puts there)
 
     @property
     def not_modified(self) -> bool:
@@ -369,9 +370,15 @@ class Fetcher:
             await session.close()
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        public_only: bool = False,
     ) -> FetchResult:
-        """GET a feed, sending back the validators of the last answer."""
+        """GET a feed, sending back the validators of the last answer; `public_only`: from a
+        public address alone (an article page a public feed links to)."""
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -385,7 +392,8 @@ class Fetcher:
             async with self._hosts[host], self._all:
                 try:
                     async with asyncio.timeout(total):
-                        return await self._get(url, headers, self._proxy(parts.scheme, host))
+                        proxy = self._proxy(parts.scheme, host)
+                        return await self._get(url, headers, proxy, public_only)
                 except aiohttp.ServerTimeoutError:  # a TimeoutError too: told apart here
                     raise
                 except TimeoutError:
@@ -403,8 +411,10 @@ class Fetcher:
             if not self._users[host]:
                 del self._users[host], self._hosts[host]
 
-    async def _get(self, url: str, headers: dict[str, str], proxy: str | None) -> FetchResult:
-        for kind in ("public", "private"):
+    async def _get(
+        self, url: str, headers: dict[str, str], proxy: str | None, public_only: bool
+    ) -> FetchResult:
+        for kind in ("public",) if public_only else ("public", "private"):
             hops: list[int] = []
             token = _HOPS.set(hops)
             try:
@@ -415,7 +425,8 @@ class Fetcher:
                     proxy=proxy,
                     trace_request_ctx=hops,
                 ) as response:
-                    return await self._read(url, headers, response)
+                    read = await self._read(url, headers, response)
+                    return replace(read, intranet=True) if kind == "private" else read
             except aiohttp.ClientConnectorError as exc:
                 if not isinstance(exc.os_error, NotPublic):
                     raise
@@ -423,7 +434,7 @@ class Fetcher:
                 if hops:  # the feed answered from a public address, and sent us away from it
                     error = f"refused a redirect to {exc.host}: it is at {reason}, not a public one"
                     return FetchResult(url, error=error)
-                if kind == "private":
+                if kind == "private" or public_only:
                     return FetchResult(url, error=f"refused to connect to {exc.host}: {reason}")
                 # the feed is not at a public address (an intranet feed, or a proxy there)
             finally:

@@ -259,7 +259,9 @@ class Poller:
         if self.watches is not None and len(self.watches) and state.primed:
             unseen = await matched_on_thread(self.watches, self.watches_lock, unseen)
         if feed.full_text and state.primed:
-            unseen = list(await asyncio.gather(*(self._full_text(pair) for pair in unseen)))
+            # a public feed's links may not lead into a private network either
+            public = not fetched.intranet
+            unseen = list(await asyncio.gather(*(self._full_text(p, public) for p in unseen)))
         alert = state.primed
         next_at = await self._next_success(feed, fetched, parsed)
         state = replace(
@@ -309,13 +311,15 @@ class Poller:
             next_poll_at=next_at,
         )
 
-    async def _full_text(self, pair: tuple[Item, ItemFacts]) -> tuple[Item, ItemFacts]:
+    async def _full_text(
+        self, pair: tuple[Item, ItemFacts], public_only: bool
+    ) -> tuple[Item, ItemFacts]:
         """The item with its brief taken from its article page, when it matched a topic and
         the page can be fetched and read; otherwise as it was."""
         item, facts = pair
         if not facts.topics or not item.link or is_aggregator_link(item.link):
             return pair  # an aggregator's redirect is never requested
-        fetched = await self.fetcher.fetch(item.link)
+        fetched = await self.fetcher.fetch(item.link, public_only=public_only)
         if not fetched.ok or not fetched.content:
             log.info("feed %s: no full text for %s (%s)", item.feed_id, item.link, fetched.error)
             return pair
