@@ -353,3 +353,38 @@ async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: H
     )
     assert (await bot.say("/spikes on", **ja)).startswith("急増通知をオンにしました: ")
     assert "Weekly report: off." in await bot.say("/report")  # an English user's chat
+
+
+@pytest.mark.parametrize(
+    ("lang", "name"),
+    [
+        ("en", "Google News - Kuril Islands - latest headlines and analysis"),
+        ("ru", "Интерфакс — Курильские острова: последние новости и аналитика"),
+        ("ja", "北方領土問題に関する最新ニュースと解説記事の一覧ページです"),
+    ],
+)
+def test_a_legend_of_long_outlet_names_stays_inside_the_picture(lang: str, name: str) -> None:
+    """Outlets are named by their feeds' own titles, often long: each series' label must be
+    on the picture, not cut off at its right edge."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from bot.insights import charts
+
+    points = [
+        StoryPoint(n, T0 - (n % 700) * H, ("kuril",), f"f{n % 7}", f"{name} {n % 7}", "x", None, 1)
+        for n in range(1400)
+    ]
+    chart = build_trend(points, now=T0, tz=TOKYO, days=30, by="outlet")
+    assert len(chart.series) == 6  # the five busiest and "other"
+    charts.fonts()  # loads matplotlib and the fonts
+    figure = charts._figure(chart, title="Kuril Islands", lang=lang, titles={})
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    axes = figure.axes[0]
+    legend = axes.get_legend()
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert len(set(labels)) == 6  # told apart, though the names share their start
+    box = legend.get_window_extent(renderer)
+    assert box.x0 >= 0 and box.x1 <= WIDTH, (box, labels)
+    # and above the tallest bar, not over it
+    tallest = axes.transData.transform((0, max(chart.per_day)))[1]
+    assert box.y0 > tallest

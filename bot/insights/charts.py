@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 WIDTH, HEIGHT, DPI = 1200, 700, 100  # pixels of the PNG
 FONT_SIZE = 20
 MAX_TITLE = 30  # characters of a topic's title in the chart's title
+MAX_LABEL = 30  # characters of a series' label in the legend (outlets' feed titles are long)
 LANG_COLOURS = {"ru": "#d62728", "ja": "#1f77b4", "en": "#2ca02c", "other": "#9e9e9e"}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 OTHER = "#9e9e9e"
@@ -89,6 +90,28 @@ def _colours(trend: Trend) -> list[str]:
     ]
 
 
+def legend_label(label: str, most: int = MAX_LABEL) -> str:
+    """A series' label cut to `most` characters in its middle: outlets' titles often share
+    their start ("Google News - ...") or their end, and the legend must tell them apart."""
+    if len(label) <= most:
+        return label
+    head = (most - 1) // 2
+    return label[:head].rstrip() + "…" + label[-(most - 1 - head) :].lstrip()
+
+
+def _legend(figure: Figure, axes: Any, count: int) -> int:
+    """A legend in as many columns (up to 4) as fit the picture's width; its rows."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
+    columns = min(4, count)
+    while True:
+        legend = axes.legend(loc="upper left", frameon=False, ncols=columns)
+        if columns == 1 or legend.get_window_extent(renderer).x1 <= WIDTH - 10:
+            return -(-count // columns)
+        columns -= 1
+
+
 def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> Figure:
     from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
@@ -115,7 +138,7 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
                 boxes,
                 facecolors=colour,
                 linewidths=0,
-                label=series_label(key, trend, lang, titles),
+                label=legend_label(series_label(key, trend, lang, titles)),
             ),
             autolim=False,
         )
@@ -133,15 +156,13 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
     axes.set_xticks(ticks, [day_label(trend.days[n], lang, short=True) for n in ticks])
     axes.set_xlim(-0.6, len(trend.days) - 0.4)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    legend_rows = -(-len(trend.series) // 4)
-    axes.set_ylim(0, max(3, *bottom) * (1.05 + 0.13 * legend_rows))  # room for the legend
     axes.grid(axis="y", alpha=0.3)
     axes.set_axisbelow(True)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
-    if trend.series:
-        axes.legend(loc="upper left", frameon=False, ncols=min(4, len(trend.series)))
-    else:
+    legend_rows = _legend(figure, axes, len(trend.series)) if trend.series else 0
+    axes.set_ylim(0, max(3, *bottom) * (1.05 + 0.13 * legend_rows))  # room for the legend
+    if not trend.series:
         axes.text(
             0.5,
             0.5,
