@@ -388,3 +388,41 @@ def test_a_legend_of_long_outlet_names_stays_inside_the_picture(lang: str, name:
     # and above the tallest bar, not over it
     tallest = axes.transData.transform((0, max(chart.per_day)))[1]
     assert box.y0 > tallest
+
+
+async def test_many_trends_at_once_wait_in_a_bounded_queue_and_the_rest_are_told(
+    bot: Harness,
+) -> None:
+    """Charts are drawn one at a time: while one is drawn, at most MAX_CHARTS requests wait
+    (each holding its stories), a further one is told to come back, and the daemon's other
+    work on threads goes on."""
+    from bot.insights import charts
+
+    await seed(bot.store, history(5, 2))
+    chats = [USER + 100 + n for n in range(charts.MAX_CHARTS + 1)]
+    charts.fonts()
+    charts._lock.acquire()  # a chart being drawn, for as long as the test says
+    try:
+        for chat_id in chats:
+            bot.api.push_message(chat_id, "/trend kuril 7d")
+        told = [c for c in chats if bot.api.sent_messages(c)]
+
+        def someone_told() -> bool:
+            told[:] = [c for c in chats if bot.api.sent_messages(c)]
+            return bool(told)
+
+        await asyncio.wait_for(bot.api.wait_for_async(someone_told, 20, "a busy reply"), 25)
+        [busy] = told
+        [text] = [m["text"] for m in bot.api.sent_messages(busy)]
+        assert text == "Many charts are being drawn just now; try again in a minute."
+        # the charts waiting hold none of the threads asyncio.to_thread runs on
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: 42), 10) == 42
+        assert not bot.api.sent_photos()
+    finally:
+        charts._lock.release()
+    waiting = [c for c in chats if c != busy]
+    await bot.api.wait_for_async(
+        lambda: all(bot.api.sent_photos(c) for c in waiting), 60, "every waiting chart"
+    )
+    params, _ = await bot.photo("/trend kuril 7d", chat_id=busy)  # and it comes back
+    assert params["caption"].startswith("<b>Kuril Islands</b>")

@@ -13,6 +13,7 @@ import functools
 import io
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bot.i18n import texts
@@ -30,7 +31,30 @@ MAX_LABEL = 30  # characters of a series' label in the legend (outlets' feed tit
 LANG_COLOURS = {"ru": "#d62728", "ja": "#1f77b4", "en": "#2ca02c", "other": "#9e9e9e"}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 OTHER = "#9e9e9e"
+MAX_CHARTS = 8  # chart requests read, counted or drawn at once; more are told to come back
 _lock = threading.Lock()  # matplotlib's font cache and rcParams are not thread-safe
+# charts are drawn one at a time (the lock): on a thread of their own, so charts waiting for
+# it never hold the threads of asyncio.to_thread that the rest of the daemon works on
+_drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts")
+
+
+class ChartSlots:
+    """The chart requests in progress, at most `most`: a hundred chats sending /trend at once
+    would each hold their period's stories while waiting their turn to be drawn."""
+
+    def __init__(self, most: int = MAX_CHARTS) -> None:
+        self.most = most
+        self.taken = 0
+
+    def take(self) -> bool:
+        """A slot for one more request, or False when all are taken."""
+        if self.taken >= self.most:
+            return False
+        self.taken += 1
+        return True
+
+    def give(self) -> None:
+        self.taken -= 1
 
 
 @functools.cache
@@ -202,5 +226,6 @@ def draw_empty() -> bytes:
 
 
 async def render_trend(trend: Trend, **kwargs: Any) -> bytes:
-    """`draw_trend` on a thread, so the event loop goes on meanwhile."""
-    return await asyncio.to_thread(functools.partial(draw_trend, trend, **kwargs))
+    """`draw_trend` on the charts' thread, so the event loop goes on meanwhile."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_drawer, functools.partial(draw_trend, trend, **kwargs))
