@@ -426,3 +426,27 @@ async def test_many_trends_at_once_wait_in_a_bounded_queue_and_the_rest_are_told
     )
     params, _ = await bot.photo("/trend kuril 7d", chat_id=busy)  # and it comes back
     assert params["caption"].startswith("<b>Kuril Islands</b>")
+
+
+async def test_dollar_signs_in_an_outlets_or_topics_name_are_drawn_as_written(
+    bot: Harness,
+) -> None:
+    """Outlets are named by their feeds' own titles: '$' in one is a dollar sign, not
+    matplotlib's math markup (a '$^$' made every /trend outlets of the topic fail)."""
+    from bot.insights import charts
+
+    odd = FeedState(id="odd", url="u3", title="Mkts $^$ ($5 to $10)")
+    for n in range(3):
+        at = T0 - (n + 1) * H
+        record = ItemRecord(f"o{n}", None, f"https://odd.example/{n}", "Kuril", "", at, ("kuril",))
+        await bot.store.run(Store.ingest, odd, [record], now=at, alert=False)
+    params, data = await bot.photo("/trend kuril 7d outlets")
+    assert Image.open(io.BytesIO(data)).size == (WIDTH, HEIGHT)
+    assert odd.title in params["caption"]
+    points = await bot.store.run(Store.story_points, ["kuril"], since=T0 - 7 * D, until=T0)
+    chart = build_trend(points, now=T0, tz=TOKYO, days=7, by="outlet")
+    charts.draw_trend(chart, title="Price $5 to $10", titles={})  # a topic's title too
+    charts.fonts()
+    figure = charts._figure(chart, title="$5 to $10", lang="en", titles={})
+    [label] = figure.axes[0].get_legend().get_texts()
+    assert label.get_text() == odd.title

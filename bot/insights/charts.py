@@ -91,6 +91,9 @@ def _setup() -> str | None:
             "ytick.labelsize": FONT_SIZE - 2,
             "legend.fontsize": FONT_SIZE - 2,
             "svg.fonttype": "none",
+            # labels are names from the config and the feeds: a "$" is a dollar sign, not
+            # math markup ("$^$" in an outlet's title raised, "$5 to $10" lost its signs)
+            "text.parse_math": False,
         }
     )
     return japanese
