@@ -450,3 +450,27 @@ async def test_dollar_signs_in_an_outlets_or_topics_name_are_drawn_as_written(
     figure = charts._figure(chart, title="$5 to $10", lang="en", titles={})
     [label] = figure.axes[0].get_legend().get_texts()
     assert label.get_text() == odd.title
+
+
+async def test_a_weekly_report_due_in_quiet_hours_or_a_mute_comes_without_a_sound(
+    bot: Harness,
+) -> None:
+    """Like a spike notice, a report is not held, but in the chat's quiet hours (either
+    mode) or a mute it does not ring."""
+    await seed(bot.store, history(3, 1))
+    bot.clock.now = T0 - H  # 11:00 Friday in Tokyo
+    setups = {
+        USER: ["/quiet 11:00-13:00 hold"],
+        OTHER: ["/mute 2h"],
+        THIRD: ["/quiet 22:00-07:00 silent"],  # not now
+    }
+    for chat_id, commands in setups.items():
+        for command in ["/subscribe kuril", "/timezone Asia/Tokyo", *commands]:
+            await bot.say(command, chat_id=chat_id)
+        await bot.say("/report weekly fri 11:30", chat_id=chat_id)
+    bot.clock.now = T0 - timedelta(minutes=10)
+    await bot.say("/mute 2h", chat_id=OTHER)  # from 11:50 Tokyo: still muted at 12:00
+    bot.clock.now = T0  # 12:00 Friday in Tokyo
+    assert await Insights(bot.ctx, bot.app.bot).send_reports() == 3
+    silent = {c: bool(bot.api.sent_photos(c)[0][0].get("disable_notification")) for c in setups}
+    assert silent == {USER: True, OTHER: True, THIRD: False}
