@@ -474,3 +474,28 @@ async def test_a_weekly_report_due_in_quiet_hours_or_a_mute_comes_without_a_soun
     assert await Insights(bot.ctx, bot.app.bot).send_reports() == 3
     silent = {c: bool(bot.api.sent_photos(c)[0][0].get("disable_notification")) for c in setups}
     assert silent == {USER: True, OTHER: True, THIRD: False}
+
+
+def test_a_chart_draws_no_character_its_fonts_lack() -> None:
+    """An emoji in a topic's title (or a feed's) has no glyph in the chart's fonts: drawn, it
+    is a box. Every text on the chart is in glyphs the fonts have."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    from bot.insights import charts
+
+    glyphs: set[int] = set()
+    for family in charts.fonts():
+        properties = font_manager.FontProperties(family=family)
+        glyphs |= set(FT2Font(font_manager.findfont(properties)).get_charmap())
+    title = "🇯🇵🇷🇺 Peace treaty 📈"
+    points = [
+        StoryPoint(n, T0 - n * H, ("kuril",), f"f{n % 2}", ["NHK 📺", "ТАСС"][n % 2], "x", None, 1)
+        for n in range(40)
+    ]
+    chart = build_trend(points, now=T0, tz=TOKYO, days=7, by="outlet")
+    figure = charts._figure(chart, title=title, lang="ja", titles={})
+    texts = [t.get_text() for t in figure.findobj(lambda a: hasattr(a, "get_text"))]
+    shown = "".join(texts)
+    assert "Peace treaty" in shown and "NHK" in shown and "ТАСС" in shown
+    assert {c for c in shown if not c.isspace() and ord(c) not in glyphs} == set()

@@ -99,6 +99,29 @@ def _setup() -> str | None:
     return japanese
 
 
+@functools.cache
+def _glyphs() -> frozenset[int]:
+    """The characters some chart font draws (called under the lock, as drawing is)."""
+    _setup()
+    import matplotlib
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    codes: set[int] = set()
+    for family in matplotlib.rcParams["font.family"]:
+        path = font_manager.findfont(font_manager.FontProperties(family=family))
+        codes.update(FT2Font(path).get_charmap())
+    return frozenset(codes)
+
+
+def drawable(text: str) -> str:
+    """`text` without the characters no chart font has (an emoji in a topic's or a feed's
+    title would be drawn as a box), or as it is if nothing else is left."""
+    glyphs = _glyphs()
+    kept = " ".join("".join(c for c in text if ord(c) in glyphs or c.isspace()).split())
+    return kept or text
+
+
 def fonts() -> list[str]:
     """The font families charts use, in fallback order."""
     with _lock:
@@ -165,13 +188,14 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
                 boxes,
                 facecolors=colour,
                 linewidths=0,
-                label=legend_label(series_label(key, trend, lang, titles)),
+                label=legend_label(drawable(series_label(key, trend, lang, titles))),
             ),
             autolim=False,
         )
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     # IPAexGothic has no bold face: Japanese titles stay regular rather than fall back
     weight = "normal" if lang == "ja" else "bold"
+    title = drawable(title)
     if len(title) > MAX_TITLE:  # leaves room for the time zone at the right
         title = title[: MAX_TITLE - 1] + "…"
     tr = texts(lang)
