@@ -48,7 +48,7 @@ class TrendVerbs(StoreBase):
             f"SELECT i.id, {_STORY_TIME} AS t,"
             " (SELECT group_concat(j.topics, char(31)) FROM items j"
             "  WHERE j.story_id = i.id AND j.topics != '[]'),"
-            f" i.feed_id, coalesce(f.title, i.feed_id), i.title, i.link, {count}"
+            f" i.feed_id, coalesce(f.title, i.feed_id), i.title, i.link, {count}, i.lang"
             " FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
             " WHERE i.id IN (SELECT m.story_id FROM item_topics m"
             f"  WHERE m.topic_id IN ({marks}) AND m.story_at >= ? AND m.story_at < ?"
@@ -59,7 +59,7 @@ class TrendVerbs(StoreBase):
         )
         decoded: dict[str, tuple[str, ...]] = {}
         points = []
-        for story_id, t, topics, feed_id, outlet, title, link, outlet_count in rows:
+        for story_id, t, topics, feed_id, outlet, title, link, outlet_count, lang in rows:
             listed = decoded.get(topics)
             if listed is None:
                 listed = decoded[topics] = _union(topics)
@@ -73,6 +73,7 @@ class TrendVerbs(StoreBase):
                     title,
                     link,
                     outlet_count,
+                    lang,
                 )
             )
         return points

@@ -156,7 +156,10 @@ class Trend:
 
 def _key(point: StoryPoint, by: str, topics: Sequence[str]) -> str:
     if by == "lang":
-        return script_lang(point.title)
+        # an item older than store.retention has lost its title, not its language
+        if point.title:
+            return script_lang(point.title)
+        return point.lang if point.lang in LANG_ORDER else "other"
     if by == "topic":
         return next((t for t in topics if t in point.topics), "other")
     return point.outlet
