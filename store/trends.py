@@ -26,9 +26,12 @@ class TrendVerbs(StoreBase):
         since: datetime,
         until: datetime,
         outlets: bool = True,
+        first_polls: bool = True,
     ) -> list[StoryPoint]:
         """The stories of any of `topic_ids` whose time is in [since, until), oldest first;
-        without `outlets`, their number of outlets is not counted (0)."""
+        without `outlets`, their number of outlets is not counted (0); without `first_polls`,
+        the stories first recorded by a feed's first poll are left out (news that was there
+        when the feed was added, not news coming in)."""
         if not topic_ids:
             return []
         marks = ",".join("?" * len(topic_ids))
@@ -54,6 +57,7 @@ class TrendVerbs(StoreBase):
             f"  WHERE m.topic_id IN ({marks}) AND m.story_at >= ? AND m.story_at < ?"
             "  AND m.fetched_at >= ?)"
             f" AND i.fetched_at >= ? AND {_STORY_TIME} >= ? AND {_STORY_TIME} < ?"
+            f"{'' if first_polls else ' AND i.first_poll = 0'}"
             " ORDER BY t, i.id",
             [*topic_ids, start, until.timestamp(), start, start, start, until.timestamp()],
         )

@@ -83,15 +83,21 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
 
 
 async def seed(
-    store: AsyncStore, stories: list[tuple[datetime, str, tuple[str, ...]]], *, also: int = 0
+    store: AsyncStore,
+    stories: list[tuple[datetime, str, tuple[str, ...]]],
+    *,
+    also: int = 0,
+    first_poll: bool = True,
 ) -> None:
     """Store one story per (time, title, topics), from TASS; the first `also` of them are
-    carried by NHK too."""
+    carried by NHK too. As a feed's first poll records them (alerting nobody), or as later
+    polls bring them (no chat is subscribed yet: none is alerted either)."""
     for n, (at, title, topics) in enumerate(stories):
         record = ItemRecord(
             f"g{n}", f"https://tass.example/{n}", f"https://tass.example/{n}", title, "", at, topics
         )
-        [item] = (await store.run(Store.ingest, FEEDS[0], [record], now=at, alert=False)).stored
+        stored = await store.run(Store.ingest, FEEDS[0], [record], now=at, alert=not first_poll)
+        [item] = stored.stored
         if n < also:
             copy = ItemRecord(
                 f"n{n}",
@@ -220,7 +226,7 @@ async def test_a_burst_sends_one_spike_notice_to_the_chat_that_asked(bot: Harnes
     burst = [
         (T0 - timedelta(minutes=10 + 25 * k), f"Iturup story {k}", ("kuril",)) for k in range(9)
     ]
-    await seed(bot.store, quiet + burst, also=len(quiet) + 2)
+    await seed(bot.store, quiet + burst, also=len(quiet) + 2, first_poll=False)
     await bot.say("/subscribe kuril")
     await bot.say("/spikes on")
     await bot.say("/subscribe kuril", chat_id=OTHER)  # subscribed, but no spike alerts
@@ -499,3 +505,37 @@ def test_a_chart_draws_no_character_its_fonts_lack() -> None:
     shown = "".join(texts)
     assert "Peace treaty" in shown and "NHK" in shown and "ТАСС" in shown
     assert {c for c in shown if not c.isspace() and ord(c) not in glyphs} == set()
+
+
+async def test_a_new_feeds_first_poll_is_no_burst(bot: Harness) -> None:
+    """A feed added to the config records its recent items at its first poll without alerting
+    anyone: its last hours of news are no burst of coverage, and make no spike notice."""
+    await seed(bot.store, history(20, 2), first_poll=False)
+    await bot.say("/subscribe kuril")
+    await bot.say("/spikes on")
+    added = FeedState(id="kyodo", url="u4", title="Kyodo")
+    backlog = [
+        ItemRecord(
+            f"k{k}",
+            None,
+            f"https://kyodo.example/{k}",
+            f"Kyodo story {k}",
+            "",
+            T0 - timedelta(minutes=20 + 30 * k),
+            ("kuril",),
+        )
+        for k in range(9)
+    ]
+    await bot.store.run(Store.ingest, added, backlog, now=T0 - timedelta(minutes=5), alert=False)
+    insights = Insights(bot.ctx, bot.app.bot)
+    assert await insights.check_spikes() == []
+    assert await bot.store.run(Store.notices) == []
+    # as many stories coming in as news, at its next poll, do make one
+    live = [
+        ItemRecord(
+            f"l{k}", None, f"https://kyodo.example/l{k}", f"Kyodo live {k}", "", at, ("kuril",)
+        )
+        for k, at in enumerate(T0 - timedelta(minutes=15 + 30 * k) for k in range(9))
+    ]
+    await bot.store.run(Store.ingest, added, live, now=T0 - timedelta(minutes=4), alert=True)
+    assert await insights.check_spikes() == ["kuril"]

@@ -161,8 +161,9 @@ class Insights:
             if last is not None and now - last < rule.quiet:
                 continue
             first = await ctx.store.run(Store.first_story_at, topic)
+            # a feed's first poll records its recent items at once: no burst of coverage
             points = await ctx.store.run(
-                Store.story_points, [topic], since=rule.since(now), until=now
+                Store.story_points, [topic], since=rule.since(now), until=now, first_polls=False
             )
             spike = detect(
                 [p.at for p in points], now, first_story_at=first, last_spike_at=last, rule=rule
