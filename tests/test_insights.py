@@ -539,3 +539,33 @@ async def test_a_new_feeds_first_poll_is_no_burst(bot: Harness) -> None:
     ]
     await bot.store.run(Store.ingest, added, live, now=T0 - timedelta(minutes=4), alert=True)
     assert await insights.check_spikes() == ["kuril"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "zone"),
+    [
+        (
+            "ja",
+            "北方領土問題と日露平和条約交渉に関する最新ニュースと解説",
+            "America/Argentina/Buenos_Aires",
+        ),
+        ("ru", "Мирный договор между Россией и Японией и Курилы", "America/Argentina/Buenos_Aires"),
+        ("en", "WORLD WAR MEMORIALS ON THE KURIL ISLANDS", "Europe/Berlin"),
+    ],
+)
+def test_a_long_title_ends_before_the_time_zone(lang: str, title: str, zone: str) -> None:
+    """The chart's title is cut so that it never runs into the time zone at its right, nor
+    off the picture: 30 Japanese characters are twice as wide as 30 Latin ones."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    from bot.insights import charts
+
+    chart = build_trend([], now=T0, tz=ZoneInfo(zone), days=7)
+    charts.fonts()
+    figure = charts._figure(chart, title=title, lang=lang, titles={})
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    axes = figure.axes[0]
+    [shown] = [t for t in axes.findobj(Text) if t.get_text().startswith(title[:5])]
+    [tz] = [t for t in axes.texts if t.get_text() == zone]
+    assert shown.get_window_extent(renderer).x1 < tz.get_window_extent(renderer).x0

@@ -13,6 +13,7 @@ import functools
 import io
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -149,11 +150,8 @@ def legend_label(label: str, most: int = MAX_LABEL) -> str:
     return label[:head].rstrip() + "…" + label[-(most - 1 - head) :].lstrip()
 
 
-def _legend(figure: Figure, axes: Any, count: int) -> int:
+def _legend(axes: Any, renderer: Any, count: int) -> int:
     """A legend in as many columns (up to 4) as fit the picture's width; its rows."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
     columns = min(4, count)
     while True:
         legend = axes.legend(loc="upper left", frameon=False, ncols=columns)
@@ -162,7 +160,24 @@ def _legend(figure: Figure, axes: Any, count: int) -> int:
         columns -= 1
 
 
+def _title(
+    axes: Any, renderer: Any, words: Callable[[str], str], topic: str, right: float, **kw: Any
+) -> None:
+    """The chart's title, `words` of the topic, its topic cut until the title ends before
+    `right` (the time zone's place: 30 Japanese characters are twice as wide as 30 Latin)."""
+    if len(topic) > MAX_TITLE:
+        topic = topic[: MAX_TITLE - 1] + "…"
+    while True:
+        box = axes.set_title(words(topic), loc="left", **kw).get_window_extent(renderer)
+        if box.x1 <= right or len(topic) <= 2:
+            return
+        # in proportion to the room, and by one character at least
+        keep = min(len(topic) - 2, int(len(topic) * (right - box.x0) / (box.x1 - box.x0)))
+        topic = topic[: max(1, keep)].rstrip() + "…"
+
+
 def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -171,7 +186,11 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
     # time of a chart went to constrained layout)
     figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
     figure.subplots_adjust(left=0.09, right=0.96, top=0.9, bottom=0.09)
+    renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
     axes = figure.add_subplot()
+    zone = axes.text(
+        1.0, 1.01, trend.tz_name, transform=axes.transAxes, ha="right", va="bottom", alpha=0.6
+    )
     positions = list(range(len(trend.days)))
     bottom = [0] * len(trend.days)
     half = 0.4 if len(trend.days) <= 31 else 0.42
@@ -193,13 +212,16 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
             autolim=False,
         )
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-    # IPAexGothic has no bold face: Japanese titles stay regular rather than fall back
-    weight = "normal" if lang == "ja" else "bold"
-    title = drawable(title)
-    if len(title) > MAX_TITLE:  # leaves room for the time zone at the right
-        title = title[: MAX_TITLE - 1] + "…"
     tr = texts(lang)
-    axes.set_title(tr._("{topic}: stories per day", topic=title), loc="left", fontweight=weight)
+    _title(
+        axes,
+        renderer,
+        lambda topic: tr._("{topic}: stories per day", topic=topic),
+        drawable(title),
+        zone.get_window_extent(renderer).x0 - 15,
+        # IPAexGothic has no bold face: Japanese titles stay regular rather than fall back
+        fontweight="normal" if lang == "ja" else "bold",
+    )
     # Translators: the label of a chart's vertical axis (a number of stories)
     axes.set_ylabel(tr._("stories"))
     step = max(1, round(len(trend.days) / 7))
@@ -211,7 +233,7 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
     axes.set_axisbelow(True)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
-    legend_rows = _legend(figure, axes, len(trend.series)) if trend.series else 0
+    legend_rows = _legend(axes, renderer, len(trend.series)) if trend.series else 0
     axes.set_ylim(0, max(3, *bottom) * (1.05 + 0.13 * legend_rows))  # room for the legend
     if not trend.series:
         axes.text(
@@ -222,9 +244,6 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
             ha="center",
             va="center",
         )
-    axes.text(
-        1.0, 1.01, trend.tz_name, transform=axes.transAxes, ha="right", va="bottom", alpha=0.6
-    )
     return figure
 
 
