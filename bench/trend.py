@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.cli import tune_runtime
 from bot.insights.charts import draw_empty, draw_trend, render_trend
-from bot.insights.trends import build_trend, caption, query_range
-from store import Store
+from bot.insights.trends import build_trend, caption, query_range, weekly_report
+from store import Store, StoryPoint
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 TZ = ZoneInfo("Asia/Tokyo")
@@ -102,6 +102,24 @@ async def loop_lateness(work: Callable[[], Any] | None, seconds: float) -> float
     return worst
 
 
+def report_points(topics: list[str], count: int) -> list[StoryPoint]:
+    """`count` stories over the last 14 days, each of two of `topics`, oldest first."""
+    points = [
+        StoryPoint(
+            n,
+            NOW - timedelta(minutes=(n * 29) % (14 * 1440)),
+            (topics[n % len(topics)], topics[n * 7 % len(topics)]),
+            "tass",
+            "TASS",
+            TITLES[n % 3],
+            None,
+            1,
+        )
+        for n in range(count)
+    ]
+    return sorted(points, key=lambda p: p.at)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=400_000)
@@ -125,6 +143,19 @@ def main() -> None:
         baseline, _ = median(draw_empty, args.runs)
         sample = build_trend([], now=NOW, tz=TZ, days=30)
         print(f"baseline: empty 1200x700 figure saved as PNG: {baseline * 1000:.0f} ms")
+        for many, count in ((300, 20_000), (2000, 60_000)):
+            topics = [f"topic-{k}" for k in range(many)]
+            points = report_points(topics, count)
+            counted, _ = median(
+                lambda topics=topics, points=points: weekly_report(
+                    points, now=NOW, tz=TZ, topics=topics, titles={}, lang="en"
+                ),
+                3,
+            )
+            print(
+                f"weekly report of {many} topics, {count} stories: counted in"
+                f" {counted * 1000:.0f} ms = {counted / baseline:.1f}x the baseline"
+            )
         for days in (30, 90):
             since, until = query_range(NOW, TZ, days)
             read, points = median(

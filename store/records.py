@@ -210,6 +210,7 @@ class StoryPoint:
     title: str
     link: str | None
     outlets: int  # feeds that carried the story
+    lang: str | None = None  # the first report's language (kept when its text is compacted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,12 @@ class TrendVerbs(StoreBase):
         since: datetime,
         until: datetime,
         outlets: bool = True,
+        first_polls: bool = True,
     ) -> list[StoryPoint]:
         """The stories of any of `topic_ids` whose time is in [since, until), oldest first;
-        without `outlets`, their number of outlets is not counted (0)."""
+        without `outlets`, their number of outlets is not counted (0); without `first_polls`,
+        the stories first recorded by a feed's first poll are left out (news that was there
+        when the feed was added, not news coming in)."""
         if not topic_ids:
             return []
         marks = ",".join("?" * len(topic_ids))
@@ -48,18 +51,19 @@ class TrendVerbs(StoreBase):
             f"SELECT i.id, {_STORY_TIME} AS t,"
             " (SELECT group_concat(j.topics, char(31)) FROM items j"
             "  WHERE j.story_id = i.id AND j.topics != '[]'),"
-            f" i.feed_id, coalesce(f.title, i.feed_id), i.title, i.link, {count}"
+            f" i.feed_id, coalesce(f.title, i.feed_id), i.title, i.link, {count}, i.lang"
             " FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
             " WHERE i.id IN (SELECT m.story_id FROM item_topics m"
             f"  WHERE m.topic_id IN ({marks}) AND m.story_at >= ? AND m.story_at < ?"
             "  AND m.fetched_at >= ?)"
             f" AND i.fetched_at >= ? AND {_STORY_TIME} >= ? AND {_STORY_TIME} < ?"
+            f"{'' if first_polls else ' AND i.first_poll = 0'}"
             " ORDER BY t, i.id",
             [*topic_ids, start, until.timestamp(), start, start, start, until.timestamp()],
         )
         decoded: dict[str, tuple[str, ...]] = {}
         points = []
-        for story_id, t, topics, feed_id, outlet, title, link, outlet_count in rows:
+        for story_id, t, topics, feed_id, outlet, title, link, outlet_count, lang in rows:
             listed = decoded.get(topics)
             if listed is None:
                 listed = decoded[topics] = _union(topics)
@@ -73,6 +77,7 @@ class TrendVerbs(StoreBase):
                     title,
                     link,
                     outlet_count,
+                    lang,
                 )
             )
         return points

@@ -83,15 +83,21 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
 
 
 async def seed(
-    store: AsyncStore, stories: list[tuple[datetime, str, tuple[str, ...]]], *, also: int = 0
+    store: AsyncStore,
+    stories: list[tuple[datetime, str, tuple[str, ...]]],
+    *,
+    also: int = 0,
+    first_poll: bool = True,
 ) -> None:
     """Store one story per (time, title, topics), from TASS; the first `also` of them are
-    carried by NHK too."""
+    carried by NHK too. As a feed's first poll records them (alerting nobody), or as later
+    polls bring them (no chat is subscribed yet: none is alerted either)."""
     for n, (at, title, topics) in enumerate(stories):
         record = ItemRecord(
             f"g{n}", f"https://tass.example/{n}", f"https://tass.example/{n}", title, "", at, topics
         )
-        [item] = (await store.run(Store.ingest, FEEDS[0], [record], now=at, alert=False)).stored
+        stored = await store.run(Store.ingest, FEEDS[0], [record], now=at, alert=not first_poll)
+        [item] = stored.stored
         if n < also:
             copy = ItemRecord(
                 f"n{n}",
@@ -220,7 +226,7 @@ async def test_a_burst_sends_one_spike_notice_to_the_chat_that_asked(bot: Harnes
     burst = [
         (T0 - timedelta(minutes=10 + 25 * k), f"Iturup story {k}", ("kuril",)) for k in range(9)
     ]
-    await seed(bot.store, quiet + burst, also=len(quiet) + 2)
+    await seed(bot.store, quiet + burst, also=len(quiet) + 2, first_poll=False)
     await bot.say("/subscribe kuril")
     await bot.say("/spikes on")
     await bot.say("/subscribe kuril", chat_id=OTHER)  # subscribed, but no spike alerts
@@ -353,3 +359,213 @@ async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: H
     )
     assert (await bot.say("/spikes on", **ja)).startswith("急増通知をオンにしました: ")
     assert "Weekly report: off." in await bot.say("/report")  # an English user's chat
+
+
+@pytest.mark.parametrize(
+    ("lang", "name"),
+    [
+        ("en", "Google News - Kuril Islands - latest headlines and analysis"),
+        ("ru", "Интерфакс — Курильские острова: последние новости и аналитика"),
+        ("ja", "北方領土問題に関する最新ニュースと解説記事の一覧ページです"),
+    ],
+)
+def test_a_legend_of_long_outlet_names_stays_inside_the_picture(lang: str, name: str) -> None:
+    """Outlets are named by their feeds' own titles, often long: each series' label must be
+    on the picture, not cut off at its right edge."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from bot.insights import charts
+
+    points = [
+        StoryPoint(n, T0 - (n % 700) * H, ("kuril",), f"f{n % 7}", f"{name} {n % 7}", "x", None, 1)
+        for n in range(1400)
+    ]
+    chart = build_trend(points, now=T0, tz=TOKYO, days=30, by="outlet")
+    assert len(chart.series) == 6  # the five busiest and "other"
+    charts.fonts()  # loads matplotlib and the fonts
+    figure = charts._figure(chart, title="Kuril Islands", lang=lang, titles={})
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    axes = figure.axes[0]
+    legend = axes.get_legend()
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert len(set(labels)) == 6  # told apart, though the names share their start
+    box = legend.get_window_extent(renderer)
+    assert box.x0 >= 0 and box.x1 <= WIDTH, (box, labels)
+    # and above the tallest bar, not over it
+    tallest = axes.transData.transform((0, max(chart.per_day)))[1]
+    assert box.y0 > tallest
+
+
+async def test_many_trends_at_once_wait_in_a_bounded_queue_and_the_rest_are_told(
+    bot: Harness,
+) -> None:
+    """Charts are drawn one at a time: while one is drawn, at most MAX_CHARTS requests wait
+    (each holding its stories), a further one is told to come back, and the daemon's other
+    work on threads goes on."""
+    from bot.insights import charts
+
+    await seed(bot.store, history(5, 2))
+    chats = [USER + 100 + n for n in range(charts.MAX_CHARTS + 1)]
+    charts.fonts()
+    charts._lock.acquire()  # a chart being drawn, for as long as the test says
+    try:
+        for chat_id in chats:
+            bot.api.push_message(chat_id, "/trend kuril 7d")
+        told = [c for c in chats if bot.api.sent_messages(c)]
+
+        def someone_told() -> bool:
+            told[:] = [c for c in chats if bot.api.sent_messages(c)]
+            return bool(told)
+
+        await asyncio.wait_for(bot.api.wait_for_async(someone_told, 20, "a busy reply"), 25)
+        [busy] = told
+        [text] = [m["text"] for m in bot.api.sent_messages(busy)]
+        assert text == "Many charts are being drawn just now; try again in a minute."
+        # the charts waiting hold none of the threads asyncio.to_thread runs on
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: 42), 10) == 42
+        assert not bot.api.sent_photos()
+    finally:
+        charts._lock.release()
+    waiting = [c for c in chats if c != busy]
+    await bot.api.wait_for_async(
+        lambda: all(bot.api.sent_photos(c) for c in waiting), 60, "every waiting chart"
+    )
+    params, _ = await bot.photo("/trend kuril 7d", chat_id=busy)  # and it comes back
+    assert params["caption"].startswith("<b>Kuril Islands</b>")
+
+
+async def test_dollar_signs_in_an_outlets_or_topics_name_are_drawn_as_written(
+    bot: Harness,
+) -> None:
+    """Outlets are named by their feeds' own titles: '$' in one is a dollar sign, not
+    matplotlib's math markup (a '$^$' made every /trend outlets of the topic fail)."""
+    from bot.insights import charts
+
+    odd = FeedState(id="odd", url="u3", title="Mkts $^$ ($5 to $10)")
+    for n in range(3):
+        at = T0 - (n + 1) * H
+        record = ItemRecord(f"o{n}", None, f"https://odd.example/{n}", "Kuril", "", at, ("kuril",))
+        await bot.store.run(Store.ingest, odd, [record], now=at, alert=False)
+    params, data = await bot.photo("/trend kuril 7d outlets")
+    assert Image.open(io.BytesIO(data)).size == (WIDTH, HEIGHT)
+    assert odd.title in params["caption"]
+    points = await bot.store.run(Store.story_points, ["kuril"], since=T0 - 7 * D, until=T0)
+    chart = build_trend(points, now=T0, tz=TOKYO, days=7, by="outlet")
+    charts.draw_trend(chart, title="Price $5 to $10", titles={})  # a topic's title too
+    charts.fonts()
+    figure = charts._figure(chart, title="$5 to $10", lang="en", titles={})
+    [label] = figure.axes[0].get_legend().get_texts()
+    assert label.get_text() == odd.title
+
+
+async def test_a_weekly_report_due_in_quiet_hours_or_a_mute_comes_without_a_sound(
+    bot: Harness,
+) -> None:
+    """Like a spike notice, a report is not held, but in the chat's quiet hours (either
+    mode) or a mute it does not ring."""
+    await seed(bot.store, history(3, 1))
+    bot.clock.now = T0 - H  # 11:00 Friday in Tokyo
+    setups = {
+        USER: ["/quiet 11:00-13:00 hold"],
+        OTHER: ["/mute 2h"],
+        THIRD: ["/quiet 22:00-07:00 silent"],  # not now
+    }
+    for chat_id, commands in setups.items():
+        for command in ["/subscribe kuril", "/timezone Asia/Tokyo", *commands]:
+            await bot.say(command, chat_id=chat_id)
+        await bot.say("/report weekly fri 11:30", chat_id=chat_id)
+    bot.clock.now = T0 - timedelta(minutes=10)
+    await bot.say("/mute 2h", chat_id=OTHER)  # from 11:50 Tokyo: still muted at 12:00
+    bot.clock.now = T0  # 12:00 Friday in Tokyo
+    assert await Insights(bot.ctx, bot.app.bot).send_reports() == 3
+    silent = {c: bool(bot.api.sent_photos(c)[0][0].get("disable_notification")) for c in setups}
+    assert silent == {USER: True, OTHER: True, THIRD: False}
+
+
+def test_a_chart_draws_no_character_its_fonts_lack() -> None:
+    """An emoji in a topic's title (or a feed's) has no glyph in the chart's fonts: drawn, it
+    is a box. Every text on the chart is in glyphs the fonts have."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    from bot.insights import charts
+
+    glyphs: set[int] = set()
+    for family in charts.fonts():
+        properties = font_manager.FontProperties(family=family)
+        glyphs |= set(FT2Font(font_manager.findfont(properties)).get_charmap())
+    title = "🇯🇵🇷🇺 Peace treaty 📈"
+    points = [
+        StoryPoint(n, T0 - n * H, ("kuril",), f"f{n % 2}", ["NHK 📺", "ТАСС"][n % 2], "x", None, 1)
+        for n in range(40)
+    ]
+    chart = build_trend(points, now=T0, tz=TOKYO, days=7, by="outlet")
+    figure = charts._figure(chart, title=title, lang="ja", titles={})
+    texts = [t.get_text() for t in figure.findobj(lambda a: hasattr(a, "get_text"))]
+    shown = "".join(texts)
+    assert "Peace treaty" in shown and "NHK" in shown and "ТАСС" in shown
+    assert {c for c in shown if not c.isspace() and ord(c) not in glyphs} == set()
+
+
+async def test_a_new_feeds_first_poll_is_no_burst(bot: Harness) -> None:
+    """A feed added to the config records its recent items at its first poll without alerting
+    anyone: its last hours of news are no burst of coverage, and make no spike notice."""
+    await seed(bot.store, history(20, 2), first_poll=False)
+    await bot.say("/subscribe kuril")
+    await bot.say("/spikes on")
+    added = FeedState(id="kyodo", url="u4", title="Kyodo")
+    backlog = [
+        ItemRecord(
+            f"k{k}",
+            None,
+            f"https://kyodo.example/{k}",
+            f"Kyodo story {k}",
+            "",
+            T0 - timedelta(minutes=20 + 30 * k),
+            ("kuril",),
+        )
+        for k in range(9)
+    ]
+    await bot.store.run(Store.ingest, added, backlog, now=T0 - timedelta(minutes=5), alert=False)
+    insights = Insights(bot.ctx, bot.app.bot)
+    assert await insights.check_spikes() == []
+    assert await bot.store.run(Store.notices) == []
+    # as many stories coming in as news, at its next poll, do make one
+    live = [
+        ItemRecord(
+            f"l{k}", None, f"https://kyodo.example/l{k}", f"Kyodo live {k}", "", at, ("kuril",)
+        )
+        for k, at in enumerate(T0 - timedelta(minutes=15 + 30 * k) for k in range(9))
+    ]
+    await bot.store.run(Store.ingest, added, live, now=T0 - timedelta(minutes=4), alert=True)
+    assert await insights.check_spikes() == ["kuril"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "zone"),
+    [
+        (
+            "ja",
+            "北方領土問題と日露平和条約交渉に関する最新ニュースと解説",
+            "America/Argentina/Buenos_Aires",
+        ),
+        ("ru", "Мирный договор между Россией и Японией и Курилы", "America/Argentina/Buenos_Aires"),
+        ("en", "WORLD WAR MEMORIALS ON THE KURIL ISLANDS", "Europe/Berlin"),
+    ],
+)
+def test_a_long_title_ends_before_the_time_zone(lang: str, title: str, zone: str) -> None:
+    """The chart's title is cut so that it never runs into the time zone at its right, nor
+    off the picture: 30 Japanese characters are twice as wide as 30 Latin ones."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    from bot.insights import charts
+
+    chart = build_trend([], now=T0, tz=ZoneInfo(zone), days=7)
+    charts.fonts()
+    figure = charts._figure(chart, title=title, lang=lang, titles={})
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    axes = figure.axes[0]
+    [shown] = [t for t in axes.findobj(Text) if t.get_text().startswith(title[:5])]
+    [tz] = [t for t in axes.texts if t.get_text() == zone]
+    assert shown.get_window_extent(renderer).x1 < tz.get_window_extent(renderer).x0

@@ -441,3 +441,27 @@ def test_the_kept_report_times_find_the_chats_the_plain_rule_finds(
                 plain.append((chat.chat_id, tz, due))
         found = times.due(chats, now, TOKYO)
         assert [(chat.chat_id, tz, due) for chat, tz, due in found] == plain
+
+
+def test_stories_whose_text_was_compacted_keep_their_language_on_the_chart() -> None:
+    """store.retention (here 30 days) compacts old items' text, not their rows: a 90-day chart
+    by language drew every story older than that as "other" (its title gone)."""
+    with Store(":memory:") as store:
+        tass = FeedState(id="tass", url="u", title="TASS")
+        titles = {"ru": "Учения на Курилах", "ja": "北方領土で演習", "en": "Kuril drills"}
+        for n in range(60):
+            lang = ("ru", "ja", "en")[n % 3]
+            at = NOW - (n + 1) * D
+            record = ItemRecord(
+                f"g{n}", None, f"https://x/{n}", titles[lang], "", at, ("kuril",), lang=lang
+            )
+            store.ingest(tass, [record], now=at, alert=False)
+        before = build_trend(
+            store.story_points(["kuril"], since=NOW - 90 * D, until=NOW), now=NOW, tz=UTC, days=90
+        )
+        store.prune(now=NOW, text_for=30 * D, keys_for=365 * D)
+        points = store.story_points(["kuril"], since=NOW - 90 * D, until=NOW)
+        assert sum(1 for p in points if not p.title) == 30  # compacted
+        after = build_trend(points, now=NOW, tz=UTC, days=90)
+        assert after.series == before.series
+        assert dict(after.totals()) == {"ru": 20, "ja": 20, "en": 20}

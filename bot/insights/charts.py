@@ -13,6 +13,8 @@ import functools
 import io
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bot.i18n import texts
@@ -26,10 +28,34 @@ log = logging.getLogger(__name__)
 WIDTH, HEIGHT, DPI = 1200, 700, 100  # pixels of the PNG
 FONT_SIZE = 20
 MAX_TITLE = 30  # characters of a topic's title in the chart's title
+MAX_LABEL = 30  # characters of a series' label in the legend (outlets' feed titles are long)
 LANG_COLOURS = {"ru": "#d62728", "ja": "#1f77b4", "en": "#2ca02c", "other": "#9e9e9e"}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 OTHER = "#9e9e9e"
+MAX_CHARTS = 8  # chart requests read, counted or drawn at once; more are told to come back
 _lock = threading.Lock()  # matplotlib's font cache and rcParams are not thread-safe
+# charts are drawn one at a time (the lock): on a thread of their own, so charts waiting for
+# it never hold the threads of asyncio.to_thread that the rest of the daemon works on
+_drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts")
+
+
+class ChartSlots:
+    """The chart requests in progress, at most `most`: a hundred chats sending /trend at once
+    would each hold their period's stories while waiting their turn to be drawn."""
+
+    def __init__(self, most: int = MAX_CHARTS) -> None:
+        self.most = most
+        self.taken = 0
+
+    def take(self) -> bool:
+        """A slot for one more request, or False when all are taken."""
+        if self.taken >= self.most:
+            return False
+        self.taken += 1
+        return True
+
+    def give(self) -> None:
+        self.taken -= 1
 
 
 @functools.cache
@@ -66,9 +92,35 @@ def _setup() -> str | None:
             "ytick.labelsize": FONT_SIZE - 2,
             "legend.fontsize": FONT_SIZE - 2,
             "svg.fonttype": "none",
+            # labels are names from the config and the feeds: a "$" is a dollar sign, not
+            # math markup ("$^$" in an outlet's title raised, "$5 to $10" lost its signs)
+            "text.parse_math": False,
         }
     )
     return japanese
+
+
+@functools.cache
+def _glyphs() -> frozenset[int]:
+    """The characters some chart font draws (called under the lock, as drawing is)."""
+    _setup()
+    import matplotlib
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    codes: set[int] = set()
+    for family in matplotlib.rcParams["font.family"]:
+        path = font_manager.findfont(font_manager.FontProperties(family=family))
+        codes.update(FT2Font(path).get_charmap())
+    return frozenset(codes)
+
+
+def drawable(text: str) -> str:
+    """`text` without the characters no chart font has (an emoji in a topic's or a feed's
+    title would be drawn as a box), or as it is if nothing else is left."""
+    glyphs = _glyphs()
+    kept = " ".join("".join(c for c in text if ord(c) in glyphs or c.isspace()).split())
+    return kept or text
 
 
 def fonts() -> list[str]:
@@ -89,7 +141,43 @@ def _colours(trend: Trend) -> list[str]:
     ]
 
 
+def legend_label(label: str, most: int = MAX_LABEL) -> str:
+    """A series' label cut to `most` characters in its middle: outlets' titles often share
+    their start ("Google News - ...") or their end, and the legend must tell them apart."""
+    if len(label) <= most:
+        return label
+    head = (most - 1) // 2
+    return label[:head].rstrip() + "…" + label[-(most - 1 - head) :].lstrip()
+
+
+def _legend(axes: Any, renderer: Any, count: int) -> int:
+    """A legend in as many columns (up to 4) as fit the picture's width; its rows."""
+    columns = min(4, count)
+    while True:
+        legend = axes.legend(loc="upper left", frameon=False, ncols=columns)
+        if columns == 1 or legend.get_window_extent(renderer).x1 <= WIDTH - 10:
+            return -(-count // columns)
+        columns -= 1
+
+
+def _title(
+    axes: Any, renderer: Any, words: Callable[[str], str], topic: str, right: float, **kw: Any
+) -> None:
+    """The chart's title, `words` of the topic, its topic cut until the title ends before
+    `right` (the time zone's place: 30 Japanese characters are twice as wide as 30 Latin)."""
+    if len(topic) > MAX_TITLE:
+        topic = topic[: MAX_TITLE - 1] + "…"
+    while True:
+        box = axes.set_title(words(topic), loc="left", **kw).get_window_extent(renderer)
+        if box.x1 <= right or len(topic) <= 2:
+            return
+        # in proportion to the room, and by one character at least
+        keep = min(len(topic) - 2, int(len(topic) * (right - box.x0) / (box.x1 - box.x0)))
+        topic = topic[: max(1, keep)].rstrip() + "…"
+
+
 def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -98,7 +186,11 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
     # time of a chart went to constrained layout)
     figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
     figure.subplots_adjust(left=0.09, right=0.96, top=0.9, bottom=0.09)
+    renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
     axes = figure.add_subplot()
+    zone = axes.text(
+        1.0, 1.01, trend.tz_name, transform=axes.transAxes, ha="right", va="bottom", alpha=0.6
+    )
     positions = list(range(len(trend.days)))
     bottom = [0] * len(trend.days)
     half = 0.4 if len(trend.days) <= 31 else 0.42
@@ -115,17 +207,21 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
                 boxes,
                 facecolors=colour,
                 linewidths=0,
-                label=series_label(key, trend, lang, titles),
+                label=legend_label(drawable(series_label(key, trend, lang, titles))),
             ),
             autolim=False,
         )
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-    # IPAexGothic has no bold face: Japanese titles stay regular rather than fall back
-    weight = "normal" if lang == "ja" else "bold"
-    if len(title) > MAX_TITLE:  # leaves room for the time zone at the right
-        title = title[: MAX_TITLE - 1] + "…"
     tr = texts(lang)
-    axes.set_title(tr._("{topic}: stories per day", topic=title), loc="left", fontweight=weight)
+    _title(
+        axes,
+        renderer,
+        lambda topic: tr._("{topic}: stories per day", topic=topic),
+        drawable(title),
+        zone.get_window_extent(renderer).x0 - 15,
+        # IPAexGothic has no bold face: Japanese titles stay regular rather than fall back
+        fontweight="normal" if lang == "ja" else "bold",
+    )
     # Translators: the label of a chart's vertical axis (a number of stories)
     axes.set_ylabel(tr._("stories"))
     step = max(1, round(len(trend.days) / 7))
@@ -133,15 +229,13 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
     axes.set_xticks(ticks, [day_label(trend.days[n], lang, short=True) for n in ticks])
     axes.set_xlim(-0.6, len(trend.days) - 0.4)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    legend_rows = -(-len(trend.series) // 4)
-    axes.set_ylim(0, max(3, *bottom) * (1.05 + 0.13 * legend_rows))  # room for the legend
     axes.grid(axis="y", alpha=0.3)
     axes.set_axisbelow(True)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
-    if trend.series:
-        axes.legend(loc="upper left", frameon=False, ncols=min(4, len(trend.series)))
-    else:
+    legend_rows = _legend(axes, renderer, len(trend.series)) if trend.series else 0
+    axes.set_ylim(0, max(3, *bottom) * (1.05 + 0.13 * legend_rows))  # room for the legend
+    if not trend.series:
         axes.text(
             0.5,
             0.5,
@@ -150,9 +244,6 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
             ha="center",
             va="center",
         )
-    axes.text(
-        1.0, 1.01, trend.tz_name, transform=axes.transAxes, ha="right", va="bottom", alpha=0.6
-    )
     return figure
 
 
@@ -181,5 +272,6 @@ def draw_empty() -> bytes:
 
 
 async def render_trend(trend: Trend, **kwargs: Any) -> bytes:
-    """`draw_trend` on a thread, so the event loop goes on meanwhile."""
-    return await asyncio.to_thread(functools.partial(draw_trend, trend, **kwargs))
+    """`draw_trend` on the charts' thread, so the event loop goes on meanwhile."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_drawer, functools.partial(draw_trend, trend, **kwargs))

@@ -4,6 +4,7 @@ that queue one notice per opted-in chat through the outbox (APScheduler jobs of 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
@@ -16,7 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application
 
-from bot.delivery.plan import digest_times
+from bot.delivery.plan import digest_times, notice_silent
 from bot.delivery.retry import with_retries
 from bot.i18n import texts
 from bot.insights.charts import render_trend
@@ -108,12 +109,21 @@ class Insights:
                 weekly_report, points, now=due, tz=tz, topics=topics, titles=named, lang=lang
             )
             png = await render_trend(chart, title=tr._("Weekly report"), lang=lang, titles=named)
+            # not news to hold, as a spike notice is not: in quiet hours or a mute, no sound
+            prefs = await ctx.store.run(Store.prefs, chat.chat_id)
+            silent = prefs is not None and notice_silent(
+                now, tz, quiet=prefs.quiet, muted_until=prefs.muted_until
+            )
             try:
-                await with_retries(
-                    lambda chat_id=chat.chat_id, text=text, png=png: self.bot.send_photo(  # type: ignore[misc]
-                        chat_id, png, caption=text, parse_mode=ParseMode.HTML
-                    )
+                send = functools.partial(
+                    self.bot.send_photo,
+                    chat.chat_id,
+                    png,
+                    caption=text,
+                    parse_mode=ParseMode.HTML,
+                    disable_notification=silent,
                 )
+                await with_retries(send)
             except ChatMigrated as exc:  # a group became a supergroup: sent there next run
                 await ctx.store.run(
                     Store.migrate_chat, chat.chat_id, exc.new_chat_id, now=ctx.clock()
@@ -151,8 +161,9 @@ class Insights:
             if last is not None and now - last < rule.quiet:
                 continue
             first = await ctx.store.run(Store.first_story_at, topic)
+            # a feed's first poll records its recent items at once: no burst of coverage
             points = await ctx.store.run(
-                Store.story_points, [topic], since=rule.since(now), until=now
+                Store.story_points, [topic], since=rule.since(now), until=now, first_polls=False
             )
             spike = detect(
                 [p.at for p in points], now, first_story_at=first, last_spike_at=last, rule=rule

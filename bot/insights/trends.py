@@ -154,11 +154,16 @@ class Trend:
         return [(key, sum(counts)) for key, counts in self.series]
 
 
-def _key(point: StoryPoint, by: str, topics: Sequence[str]) -> str:
+def _key(point: StoryPoint, by: str, topics: dict[str, int]) -> str:
     if by == "lang":
-        return script_lang(point.title)
-    if by == "topic":
-        return next((t for t in topics if t in point.topics), "other")
+        # an item older than store.retention has lost its title, not its language
+        if point.title:
+            return script_lang(point.title)
+        return point.lang if point.lang in LANG_ORDER else "other"
+    if by == "topic":  # the first of `topics`, in their order, that the story is of
+        return min(
+            (t for t in point.topics if t in topics), key=topics.__getitem__, default="other"
+        )
     return point.outlet
 
 
@@ -188,13 +193,14 @@ def build_trend(
     previous = 0
     counts: dict[str, list[int]] = {}
     current: list[tuple[int, str]] = []
+    rank = {topic: n for n, topic in reversed(list(enumerate(topics)))}
     for point in points:
         local = point.at.astimezone(tz).date()
         if before <= local < first:
             if point.at < cut:  # later on that day is beyond the span compared
                 previous += 1
         elif local in index:
-            current.append((index[local], _key(point, by, topics)))
+            current.append((index[local], _key(point, by, rank)))
     if by in ("outlet", "topic"):
         ranked = Counter(key for _, key in current).most_common()
         kept = {key for key, _ in ranked[:top]} if len(ranked) > top + 1 else {k for k, _ in ranked}
@@ -362,10 +368,12 @@ def weekly_report(
         )
     ]
     per_topic: list[tuple[int, str]] = []  # (stories this week, its line)
+    of_topic: dict[str, list[StoryPoint]] = {}  # one pass: a chat may have hundreds of topics
+    for point in points:
+        for topic in dict.fromkeys(point.topics):
+            of_topic.setdefault(topic, []).append(point)
     for topic in topics:
-        mine = build_trend(
-            [p for p in points if topic in p.topics], now=now, tz=tz, days=days, by="lang"
-        )
+        mine = build_trend(of_topic.get(topic, []), now=now, tz=tz, days=days, by="lang")
         change = change_text(mine, lang, days)
         per_topic.append(
             (

@@ -13,11 +13,13 @@ from telegram.ext import ContextTypes
 from bot.delivery.plan import SettingError, next_digest_text, parse_digest
 from bot.delivery.retry import with_retries
 from bot.i18n import EN, N_, Texts, quoted
-from bot.insights.charts import render_trend
+from bot.insights.charts import ChartSlots, render_trend
 from bot.insights.spikes import SpikeRule
 from bot.insights.trends import TrendArgError, build_trend, caption, parse_trend_args, query_range
 from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
 from store import ChatPrefs, Store
+
+CHARTS = ChartSlots()  # /trend requests in progress, all chats together
 
 
 async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -34,14 +36,23 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except TrendArgError as exc:
         await reply(update, esc(exc.text(tr)))
         return
-    prefs = await ctx.store.run(Store.prefs, chat.id)
-    tz, lang, now = ctx.chat_tz(prefs), tr.lang, ctx.clock()
-    since, _ = query_range(now, tz, days)
-    points = await ctx.store.run(Store.story_points, [topic], since=since, until=now, outlets=False)
-    # counting a 90-day window's stories takes tens of ms: off the event loop, as drawing is
-    chart = await asyncio.to_thread(build_trend, points, now=now, tz=tz, days=days, by=by)
-    title = ctx.titles(tr).get(topic, topic)
-    png = await render_trend(chart, title=title, lang=lang)
+    if not CHARTS.take():
+        await reply(update, tr._("Many charts are being drawn just now; try again in a minute."))
+        return
+    try:
+        prefs = await ctx.store.run(Store.prefs, chat.id)
+        tz, lang, now = ctx.chat_tz(prefs), tr.lang, ctx.clock()
+        since, _ = query_range(now, tz, days)
+        points = await ctx.store.run(
+            Store.story_points, [topic], since=since, until=now, outlets=False
+        )
+        # counting a 90-day window's stories takes tens of ms: off the event loop, as drawing is
+        chart = await asyncio.to_thread(build_trend, points, now=now, tz=tz, days=days, by=by)
+        del points  # not held while the chart waits its turn to be drawn
+        title = ctx.titles(tr).get(topic, topic)
+        png = await render_trend(chart, title=title, lang=lang)
+    finally:
+        CHARTS.give()
     text = caption(chart, title=title, lang=lang)
     await with_retries(lambda: message.reply_photo(png, caption=text, parse_mode=ParseMode.HTML))
 
