@@ -19,6 +19,12 @@ _STORY_TIME = "min(coalesce(i.published_at, i.fetched_at), i.fetched_at)"
 class TrendVerbs(StoreBase):
     """Store verbs for trends, reports and spikes (mixed into `Store`)."""
 
+    def recording_since(self) -> datetime | None:
+        """When the store began to record news (its first item's fetch), or None if empty: a
+        period before then cannot be set against the one after it."""
+        row = self.db.execute("SELECT min(fetched_at) FROM items").fetchone()
+        return None if row[0] is None else datetime.fromtimestamp(row[0], UTC)
+
     def story_points(
         self,
         topic_ids: Sequence[str],

@@ -125,7 +125,8 @@ def history(
 
 
 async def test_trend_answers_with_a_png_and_a_caption_that_matches_the_store(bot: Harness) -> None:
-    stories = history(40, 2) + [
+    # recorded since before the 30 days before the 30 shown: so the change is given
+    stories = history(61, 2) + [
         (T0 - timedelta(minutes=30 * k), "Burst on Iturup", ("kuril",)) for k in range(1, 6)
     ]
     stories += history(10, 1, ("peace-treaty",))  # another topic: not counted

@@ -231,6 +231,30 @@ def test_script_lang_and_trend_arguments() -> None:
     assert len(text) < 1000  # the ids of every topic were one reply of dozens of messages
 
 
+def test_no_change_is_given_against_a_period_the_store_was_not_all_recording() -> None:
+    """A new install's feeds bring their backlogs at their first polls: the last days hold
+    stories and the period before hardly any, so "up 300%" would be the install, not news."""
+    points = [point(n, NOW - n * D, f"Kuril drills {n}") for n in range(1, 12)]
+    week_ago = NOW - 7 * D
+    trend = build_trend(points, now=NOW, tz=TOKYO, days=7, recorded_since=NOW - 3 * D)
+    assert (trend.total, trend.previous_total, trend.change) == (6, 4, None)
+    text = caption(trend, title="Kuril Islands", lang="en")
+    assert "Stories: <b>6</b>\n" in text and "days before" not in text
+    full = build_trend(points, now=NOW, tz=TOKYO, days=7, recorded_since=week_ago - 7 * D)
+    assert full.change == 0.5  # recording from the start of the period before: compared
+    assert "up 50% on the 7 days before" in caption(full, title="Kuril Islands", lang="en")
+    _, report = weekly_report(
+        points, now=NOW, tz=TOKYO, topics=["kuril"], titles={}, lang="ru",
+        recorded_since=NOW - 3 * D,
+    )  # fmt: skip
+    assert report.splitlines()[1] == "kuril: <b>6</b>"
+    with Store(":memory:") as store:
+        assert store.recording_since() is None
+        record = ItemRecord("a", None, "https://x/a", "a", "", NOW - 9 * D, ("kuril",))
+        store.ingest(FeedState(id="f", url="u"), [record], now=NOW - 2 * D, alert=False)
+        assert store.recording_since() == NOW - 2 * D  # fetched, not published
+
+
 def test_the_weekly_report_and_a_spike_notice() -> None:
     points = [
         point(1, NOW - 2 * D, "Drills on Iturup", outlets=4, outlet="TASS"),

@@ -105,8 +105,16 @@ class Insights:
             since, _ = query_range(due, tz, REPORT_DAYS)
             points = await ctx.store.run(Store.story_points, topics, since=since, until=due)
             named = ctx.titles(tr)  # the topics' titles in the chat's language
+            recorded = await ctx.store.run(Store.recording_since)
             chart, text = await asyncio.to_thread(  # off the event loop, as drawing is
-                weekly_report, points, now=due, tz=tz, topics=topics, titles=named, lang=lang
+                weekly_report,
+                points,
+                now=due,
+                tz=tz,
+                topics=topics,
+                titles=named,
+                lang=lang,
+                recorded_since=recorded,
             )
             png = await render_trend(chart, title=tr._("Weekly report"), lang=lang, titles=named)
             # not news to hold, as a spike notice is not: in quiet hours or a mute, no sound

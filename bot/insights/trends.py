@@ -126,6 +126,7 @@ class Trend:
     by: str  # "lang", "outlet" or "topic"
     previous_total: int
     tz_name: str = "UTC"
+    compared: bool = True  # the store was recording through the whole period before
 
     @property
     def per_day(self) -> tuple[int, ...]:
@@ -145,8 +146,10 @@ class Trend:
 
     @property
     def change(self) -> float | None:
-        """Relative change against the period before; None when that had no stories."""
-        if self.previous_total == 0:
+        """Relative change against the period before; None when that had no stories, or was
+        not all recorded (a new install's first weeks: its feeds' backlogs fill only the
+        latest days, so "up 180%" would be an artefact)."""
+        if self.previous_total == 0 or not self.compared:
             return None
         return (self.total - self.previous_total) / self.previous_total
 
@@ -176,11 +179,13 @@ def build_trend(
     by: str = "lang",
     topics: Sequence[str] = (),
     top: int = TOP_OUTLETS,
+    recorded_since: datetime | None = None,
 ) -> Trend:
     """Count `points` (read with `query_range`) per local day of the last `days` days.
 
     By outlet or topic, the `top` busiest are series of their own and the rest one "other"
-    (a chart's legend has room for a few).
+    (a chart's legend has room for a few). The change against the period before is given
+    only if the store was recording (`Store.recording_since`) from that period's start.
     """
     local_now = now.astimezone(tz)
     today = local_now.date()
@@ -220,6 +225,7 @@ def build_trend(
         by=by,
         previous_total=previous,
         tz_name=str(tz),
+        compared=recorded_since is None or recorded_since <= local_midnight(before, tz),
     )
 
 
@@ -235,6 +241,8 @@ def series_label(key: str, trend: Trend, lang: str, titles: dict[str, str]) -> s
 def change_text(trend: Trend, lang: str, days: int) -> str:
     tr = texts(lang)
     change = trend.change
+    if not trend.compared:
+        return ""
     if change is None:
         if not trend.total:
             return ""
@@ -259,11 +267,12 @@ def caption(trend: Trend, *, title: str, lang: str, titles: dict[str, str] | Non
     lines = [f"<b>{html.escape(title)}</b>, {period} ({trend.tz_name})"]
     if not trend.total:
         lines.append(tr._("No stories in this period."))
-        if trend.previous_total:
+        if trend.previous_total and trend.compared:
             lines.append(change_text(trend, lang, days))
         return fit("\n".join(lines))
     change = change_text(trend, lang, days)
-    lines.append(tr._("Stories: <b>{total}</b>", total=trend.total) + f" ({change})")
+    total = tr._("Stories: <b>{total}</b>", total=trend.total)
+    lines.append(total + (f" ({change})" if change else ""))
     busiest = trend.busiest
     if busiest is not None:
         day, n = busiest
@@ -352,6 +361,7 @@ def weekly_report(
     titles: dict[str, str],
     lang: str,
     top: int = 5,
+    recorded_since: datetime | None = None,
 ) -> tuple[Trend, str]:
     """A chat's week: the chart (stacked by topic), and a caption with each topic's stories
     and change on the week before, and the week's top stories by number of outlets."""
@@ -373,7 +383,9 @@ def weekly_report(
         for topic in dict.fromkeys(point.topics):
             of_topic.setdefault(topic, []).append(point)
     for topic in topics:
-        mine = build_trend(of_topic.get(topic, []), now=now, tz=tz, days=days, by="lang")
+        mine = build_trend(
+            of_topic.get(topic, []), now=now, tz=tz, days=days, recorded_since=recorded_since
+        )
         change = change_text(mine, lang, days)
         per_topic.append(
             (

@@ -46,8 +46,11 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         points = await ctx.store.run(
             Store.story_points, [topic], since=since, until=now, outlets=False
         )
+        recorded = await ctx.store.run(Store.recording_since)
         # counting a 90-day window's stories takes tens of ms: off the event loop, as drawing is
-        chart = await asyncio.to_thread(build_trend, points, now=now, tz=tz, days=days, by=by)
+        chart = await asyncio.to_thread(
+            build_trend, points, now=now, tz=tz, days=days, by=by, recorded_since=recorded
+        )
         del points  # not held while the chart waits its turn to be drawn
         title = ctx.titles(tr).get(topic, topic)
         png = await render_trend(chart, title=title, lang=lang)
