@@ -1,5 +1,5 @@
 """The `kurilwatch` command line: run, check, match, stories, poll, feeds, stats, backup, restore,
-prune, trend, demo, backtest, export, feedback."""
+prune, resend, trend, demo, backtest, export, feedback."""
 
 from __future__ import annotations
 
@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     restore = command("restore", "put a backup in place of the store (the daemon stopped)")
     restore.add_argument("backup", type=Path, metavar="BACKUP", help="a file `backup` wrote")
     command("prune", "compact and delete old items now (the daemon does it daily)")
+    resend = command("resend", "queue again the alerts given up (failed), for the daemon to send")
+    resend.add_argument(
+        "--since", default="48h", help="those queued in this period, like 48h or 7d (default: 48h)"
+    )
     command("demo", "serve bundled sample items on loopback and run the daemon on them")
     backtest = command(
         "backtest", "the stories --config's topic queries gain and lose against --against's"
@@ -215,7 +219,7 @@ def _dispatch(
     if args.command == "check":
         print(summary(settings))
         return asyncio.run(cancel_on_signals(commands.check_online(settings)))
-    if args.command in ("poll", "prune"):
+    if args.command in ("poll", "prune", "resend"):
         return _writer(args, settings, pool)
     if args.command == "feeds":
         return commands.feeds(settings)
@@ -255,8 +259,9 @@ def _dispatch(
 
 
 def _writer(args: argparse.Namespace, settings: Config, pool: ParsePool | None) -> int:
-    """`poll --once` or `prune`, holding the writers' lock shared: a restore is refused while
-    they write, and they while it replaces the store (a daemon may write beside them)."""
+    """`poll --once`, `prune` or `resend`, holding the writers' lock shared: a restore is
+    refused while they write, and they while it replaces the store (a daemon may write beside
+    them)."""
     import asyncio
 
     from bot import commands
@@ -269,6 +274,10 @@ def _writer(args: argparse.Namespace, settings: Config, pool: ParsePool | None) 
         with StoreLock(store, writers=True, exclusive=False):
             if args.command == "prune":
                 return commands.prune(settings)
+            if args.command == "resend":
+                from bot.operator.resend import run_resend
+
+                return run_resend(settings, args.since)
             return asyncio.run(
                 cancel_on_signals(commands.poll_once(settings, args.feed, pool=pool))
             )

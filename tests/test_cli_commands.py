@@ -113,6 +113,31 @@ def test_stats_backup_and_prune(tmp_path: Path, feed_server: FeedServer) -> None
         assert db.execute("SELECT count(*) FROM word_forms").fetchone()[0] == 0
 
 
+def test_resend_queues_the_alerts_given_up_again(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    now = datetime.now(UTC)
+    with Store(tmp_path / "kw.db") as store:
+        for chat in (7, 8):
+            store.upsert_subscriber(chat, now=now)
+            store.subscribe(chat, "kuril", now=now)
+        record = ItemRecord("g", "https://x/1", "https://x/1", "Kuril ferry", "", now, ("kuril",))
+        store.ingest(FeedState(id="a", url="u"), [record], now=now, alert=True)
+        rows = [d.id for d in store.due_deliveries(now)]
+        for row in rows:
+            store.mark_failed(row, "NetworkError: Bad Gateway (retried for 1 day, 0:00:00)")
+    bad = kurilwatch("resend", "--since", "2 days", "--config", str(config))
+    assert bad.returncode == 2 and "--since '2 days'" in bad.stderr
+    result = kurilwatch("resend", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("queued again: 2 alerts given up in the last 48h, to 2 chats")
+    assert "chat 7: 1" in result.stdout and "chat 8: 1" in result.stdout
+    with sqlite3.connect(tmp_path / "kw.db") as db:
+        states = [r[0] for r in db.execute("SELECT state FROM outbox ORDER BY id")]
+    assert states == ["pending", "pending"]
+    again = kurilwatch("resend", "--config", str(config))
+    assert again.stdout.strip() == "no alert was given up in the last 48h"
+
+
 def test_check_online_tries_each_feed(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.set_feed("/a.xml", ITEMS)
     config = write_config(
@@ -212,7 +237,7 @@ def test_backup_of_a_damaged_store_leaves_no_copy(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["feeds"], ["stats"], ["prune"], ["poll", "--once"], ["export"], ["run"]],
+    [["feeds"], ["stats"], ["prune"], ["resend"], ["poll", "--once"], ["export"], ["run"]],
     ids=lambda c: c[0],
 )
 def test_a_damaged_store_is_named_in_one_line_and_left_as_it_was(

@@ -22,6 +22,7 @@ from tests.test_delivery import (
     ADMIN,
     CHAT,
     FAST,
+    GROUP,
     T0,
     another_outlet,
     outbox,
@@ -307,3 +308,26 @@ async def test_a_channel_that_has_not_given_the_bot_its_rights_yet_gets_its_aler
     assert len(bot_api.sent_messages(CHAT)) == 2  # neither was given up
     assert [row[1] for row in await outbox(store)] == ["sent", "sent"]
     assert bot_api.sent_messages(ADMIN) == []  # nothing to report
+
+
+async def test_alerts_given_up_are_sent_once_queued_again(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
+    """`kurilwatch resend`: what an outage longer than the deadline left failed goes out, and
+    before the chat's later alerts; a gone chat's alerts and older ones stay as they were."""
+    store, worker, clock = parts
+    await queue(store, [CHAT, GROUP], "1")
+    bot_api.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
+    bot_api.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
+    await step(worker)
+    assert [row[1] for row in await outbox(store)] == ["failed", "failed"]
+    await store.run(Store.deactivate_chat, GROUP, "Forbidden: bot was kicked", now=clock.now)
+    await queue_at(store, T0 + timedelta(minutes=1), "2")
+    clock.now = T0 + timedelta(minutes=1)
+    requeued = await store.run(Store.requeue_failed, T0 - timedelta(hours=1), now=clock.now)
+    assert requeued == {CHAT: 1}
+    assert await store.run(Store.requeue_failed, T0 - timedelta(hours=1), now=clock.now) == {}
+    await step(worker)
+    await step(worker)
+    texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
+    assert len(texts) == 2 and "Iturup" in texts[0] and "Shikotan story 2" in texts[1]
+    assert sorted(row[1] for row in await outbox(store)) == ["failed", "sent", "sent"]
+    assert await store.run(Store.requeue_failed, T0 + timedelta(hours=1), now=clock.now) == {}

@@ -234,6 +234,6 @@ class GivenUp:
         more = f"\n... +{len(lines) - 10}" if len(lines) > 10 else ""
         message = N_(
             "kurilwatch: alerts that could not be delivered and were given up: {n} (kept in"
-            " the outbox as 'failed'):\n{details}"
+            " the outbox as 'failed'; `kurilwatch resend` queues them again):\n{details}"
         )
         return message, {"n": str(len(lines)), "details": shown + more}

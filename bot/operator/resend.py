@@ -1,0 +1,46 @@
+"""`kurilwatch resend`: the alerts given up (a chat unreachable past `delivery.deadline`, or
+refused) queued again, for a running daemon to send within seconds, or the next at its start."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bot.config import Config
+from store import Store
+from store.base import no_store
+from watchers.config import parse_duration
+
+SHOWN_CHATS = 20
+
+
+def run_resend(settings: Config, since: str, out: TextIO = sys.stdout) -> int:
+    """Queue again the alerts given up that were queued in the last `since`; 2 on bad input."""
+    try:
+        period = parse_duration(since)
+    except ValueError as exc:
+        print(f"kurilwatch resend: --since {since!r}: {exc}", file=sys.stderr)
+        return 2
+    absent = no_store(settings.store.path)
+    if absent:
+        print(f"kurilwatch resend: {absent}", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    with Store(settings.store.path) as store:
+        counts = store.requeue_failed(now - period, now=now)
+    if not counts:
+        print(f"no alert was given up in the last {since}", file=out)
+        return 0
+    total = sum(counts.values())
+    print(
+        f"queued again: {total} alerts given up in the last {since}, to {len(counts)} chats",
+        file=out,
+    )
+    busiest = sorted(counts.items(), key=lambda c: (-c[1], c[0]))
+    for chat, n in busiest[:SHOWN_CHATS]:
+        print(f"  chat {chat}: {n}", file=out)
+    if len(busiest) > SHOWN_CHATS:
+        print(f"  ... and {len(busiest) - SHOWN_CHATS} more chats", file=out)
+    print("a running daemon sends them within seconds; otherwise its next start does", file=out)
+    return 0
