@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import watchfiles
@@ -33,9 +33,12 @@ from bot.config import Config, Stamp, config_stamp
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
 from bot.telegram.context import BotContext
+from store import Store
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
 from watchers.poll import Poller
+from watchers.poll_state import current_state
+from watchers.poll_timing import retry_hold
 from watchers.topics.compile import Topic
 
 log = logging.getLogger(__name__)
@@ -128,6 +131,15 @@ class Running:
     ) = None
 
 
+async def _retry_hold(parts: Running, feed: FeedConfig) -> datetime | None:
+    """When the feed's server let it be polled again (its Retry-After, kept on the feed), if
+    that is still ahead; a feed whose URL changed starts afresh (another server)."""
+    if parts.poller is None:
+        return None
+    stored = await parts.poller.store.run(Store.feed_state, feed.id)
+    return retry_hold(current_state(stored, feed), datetime.now(UTC))
+
+
 async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
     """Hand `new` to the running parts; what was done, in one line."""
     done: list[str] = []
@@ -135,7 +147,8 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
         for fid in change.removed:
             parts.feeds.remove(fid)
         for feed in (*change.added, *change.changed):
-            parts.feeds.add(feed)  # polled now; a new feed's first poll primes it
+            # polled now (a new feed's first poll primes it), unless its server asked to wait
+            parts.feeds.add(feed, await _retry_hold(parts, feed))
     if change.feeds:
         done.append(f"feeds +{len(change.added)} -{len(change.removed)} ~{len(change.changed)}")
     topics = None  # where the topics' line is in `done`, for the report's counts

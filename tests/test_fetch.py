@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
+from tests.fakes.resolver import TableResolver
 from watchers.addresses import non_public
 from watchers.fetch import USER_AGENT, Fetcher, FetchLimits, _Inflater
 from watchers.parse import parse_feed
@@ -122,6 +123,23 @@ async def test_a_feed_at_a_private_address_may_redirect_within_its_network(
     assert inside.ok and inside.content is not None and b"Internal memo" in inside.content
     assert (inside.status, out.status, public.status) == (200, 200, 200)
     assert intranet.hits("/new/feed.xml") == 1
+
+
+async def test_a_feed_at_a_private_v4_address_of_a_name_that_has_a_public_v6_one_too(
+    intranet: FeedServer,
+) -> None:
+    """An intranet host with a global IPv6 address the daemon cannot reach (no route, or no
+    server listening there) and a private IPv4 one: fetched from the IPv4 one, as before."""
+    intranet.set_feed("/feed.xml", rss([FeedEntry("Internal memo", "http://i.example/1")]))
+
+    def v6_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+        return None if str(address) == "::1" else non_public(address)  # ::1 stands for 2001:db8::1
+
+    names = {"wiki.corp.example": ["::1", "127.0.0.2"]}  # nothing listens on ::1 at its port
+    async with Fetcher(classify=v6_public, resolver=TableResolver(names)) as fetcher:
+        fetched = await fetcher.fetch(f"http://wiki.corp.example:{intranet.port}/feed.xml")
+    assert fetched.error is None and fetched.content is not None
+    assert b"Internal memo" in fetched.content and fetched.intranet
 
 
 async def test_per_host_cap_holds_under_load(feed_server: FeedServer) -> None:

@@ -131,3 +131,20 @@ def test_the_servers_retry_after_outlasts_a_restart(
         retry_not_before=NOW + not_before_in,
     )
     assert poll_timing.first_poll_at(state, feed, poll, NOW) == NOW + expected
+
+
+@pytest.mark.parametrize(
+    ("retry_not_before", "hold"),
+    [
+        (None, None),  # the server asked for nothing
+        (NOW - timedelta(minutes=1), None),  # its wait is over
+        (NOW, None),
+        (NOW + timedelta(hours=5), NOW + timedelta(hours=5)),
+        (NOW + timedelta(days=30), NOW + poll_timing.MAX_RETRY_AFTER),  # at most a day
+    ],
+)
+def test_a_retry_after_holds_a_reloads_poll_until_it_is_over(
+    retry_not_before: datetime | None, hold: datetime | None
+) -> None:
+    state = FeedState(id="f", url="http://f.example/", retry_not_before=retry_not_before)
+    assert poll_timing.retry_hold(state, NOW) == hold

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 from pathlib import Path
@@ -250,3 +251,61 @@ async def test_the_reload_report_covers_the_text_kept_and_says_so(tmp_path: Path
     await store.close()
     assert [(v["days"], v["counts"]) for v in told] == [("3", "k: +1 -0")]
     assert counts == " (last 3 days: k +1 -0 =0)"
+
+
+async def test_a_feed_a_reload_changes_or_adds_back_waits_out_its_servers_retry_after(
+    tmp_path: Path,
+) -> None:
+    """The server's Retry-After, kept on the feed, holds a reload's poll as it holds a start's:
+    an operator who lengthens the interval of a feed answered 429, or removes it and adds it
+    back, does not have it polled at once (a changed URL is another server: polled at once)."""
+    from datetime import UTC, datetime, timedelta
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from bot.config import parse_config
+    from bot.reload import Running, apply, diff
+    from store import AsyncStore, FeedState, Store
+    from watchers.feed_jobs import FeedScheduler, job_id
+    from watchers.fetch import Fetcher
+    from watchers.poll import Poller
+    from watchers.topics.compile import compile_topics
+
+    base = "topics:\n  kuril:\n    title: Kuril\n    query: Kuril\nfeeds:\n"
+    a, b, c = (f"  - {{id: {f}, url: 'http://{f}.example/'}}\n" for f in "abc")
+    old = parse_config(base + a + c)
+    new = parse_config(
+        base + a.replace("}", ", interval: 2h}") + b + c.replace("c.example", "c2.example")
+    )
+    now = datetime.now(UTC)
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    for f in "abc":  # each answered 429 with Retry-After: 5 hours
+        url = f"http://{f}.example/"
+        held = FeedState(id=f, url=url, config_url=url, retry_not_before=now + timedelta(hours=5))
+        await store.run(Store.save_feed_state, held)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.start(paused=True)
+    fetcher = Fetcher()
+
+    async def poll(feed: Any) -> None:
+        return None
+
+    try:
+        poller = Poller(store=store, fetcher=fetcher, topics=compile_topics({}), settings=new.poll)
+        feeds = FeedScheduler(scheduler, poll)
+        parts = Running(
+            feeds=feeds,
+            poller=poller,
+            ctx=None,
+            delivery=None,
+            recompile=lambda _: asyncio.sleep(0),
+            add_channels=None,
+        )
+        await apply(diff(old, new), new, parts)
+        due = {f: scheduler.get_job(job_id(f)).next_run_time for f in "abc"}
+    finally:
+        scheduler.shutdown(wait=False)
+        await fetcher.aclose()
+        await store.close()
+    hours = {f: round((when - now).total_seconds() / 3600) for f, when in due.items()}
+    assert hours == {"a": 5, "b": 5, "c": 0}

@@ -378,6 +378,16 @@ def test_a_thousand_is_one_quantity_however_each_language_writes_it() -> None:
     assert conflict(dark, sketch("Freezing rain cuts power to 60,000", "Lines iced over."))
 
 
+def test_a_japanese_number_of_several_units_is_one_number() -> None:
+    """4万3000 (and 4万3千) is 43,000, as Japanese news writes it: not 40,000 and 3,000."""
+    assert numbers("約4万3000戸が停電") == numbers("4万3千戸") == {"43000"}
+    assert numbers("1億2000万円、2万500人") == {"120000000", "20500"}
+    assert numbers("4万 3000人") == {"40000", "3000"}  # a space divides a title's phrases
+    dark = sketch("暴風雪で約4万3000戸が停電", "北海道で送電線が切れた。")
+    assert not conflict(dark, sketch("Blizzard cuts power to 43,000 homes", "Lines down."))
+    assert conflict(dark, sketch("Blizzard cuts power to 40,000 homes", "Lines down."))
+
+
 @pytest.mark.parametrize(
     ("a", "b", "one"),
     [

@@ -70,6 +70,9 @@ class NotPublic(OSError):
 
 # the redirects a fetch has followed so far, for its connections to see which hop they serve
 _HOPS: ContextVar[list[int]] = ContextVar("hops")
+# why its first hop's public connection refused an address (a name with a private IPv4 and a
+# public IPv6 address that cannot be reached fails with both errors, not with a refusal alone)
+_REFUSED: ContextVar[list[str]] = ContextVar("refused")
 
 
 async def _redirected(
@@ -280,9 +283,14 @@ class Fetcher:
     per host. The session is made on first use, inside the running event loop."""
 
     def __init__(
-        self, limits: FetchLimits | None = None, *, classify: Classify = non_public
+        self,
+        limits: FetchLimits | None = None,
+        *,
+        classify: Classify = non_public,
+        resolver: aiohttp.abc.AbstractResolver | None = None,  # tests answer names themselves
     ) -> None:
         self.limits = limits or FetchLimits()
+        self._resolver = resolver
         # "public" connects to public addresses only: a feed tried there first is at a public
         # address if it connects, and none of its redirects connects elsewhere (each address
         # is checked as it is connected to: a name resolved again cannot slip past). A feed
@@ -323,6 +331,8 @@ class Fetcher:
     def _public_socket(self, addr_info: AddrInfoType) -> socket.socket:
         family, kind, proto, _, address = addr_info
         if (reason := redirect_refusal(True, str(address[0]), self._classify)) is not None:
+            if not _HOPS.get([0]):
+                _REFUSED.get([]).append(reason)
             raise NotPublic(reason)
         return socket.socket(family=family, type=kind, proto=proto)
 
@@ -342,6 +352,7 @@ class Fetcher:
                 keepalive_timeout=5.0,  # idle connections are closed: a host polled hourly
                 ttl_dns_cache=300,
                 socket_factory=socket_factory,
+                resolver=self._resolver,
             ),
             # connect includes the wait for a pooled connection; sock_read is per read, so
             # a drip is ended by the total timeout of `fetch`
@@ -416,7 +427,8 @@ class Fetcher:
     ) -> FetchResult:
         for kind in ("public",) if public_only else ("public", "private"):
             hops: list[int] = []
-            token = _HOPS.set(hops)
+            refused: list[str] = []
+            token, refusals = _HOPS.set(hops), _REFUSED.set(refused)
             try:
                 async with self._session(kind).get(
                     url,
@@ -428,9 +440,12 @@ class Fetcher:
                     read = await self._read(url, headers, response)
                     return replace(read, intranet=True) if kind == "private" else read
             except aiohttp.ClientConnectorError as exc:
-                if not isinstance(exc.os_error, NotPublic):
+                if isinstance(exc.os_error, NotPublic):
+                    reason = exc.os_error.reason
+                elif kind == "public" and not hops and refused:
+                    reason = refused[0]  # its other addresses failed: tried as an intranet feed's
+                else:
                     raise
-                reason = exc.os_error.reason
                 if hops:  # the feed answered from a public address, and sent us away from it
                     error = f"refused a redirect to {exc.host}: it is at {reason}, not a public one"
                     return FetchResult(url, error=error)
@@ -439,6 +454,7 @@ class Fetcher:
                 # the feed is not at a public address (an intranet feed, or a proxy there)
             finally:
                 _HOPS.reset(token)
+                _REFUSED.reset(refusals)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _read(

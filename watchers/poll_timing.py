@@ -112,6 +112,15 @@ def _jittered(delay: timedelta, spread: float, rng: random.Random | None) -> tim
     return delay * factor
 
 
+def retry_hold(state: FeedState, now: datetime) -> datetime | None:
+    """When its server's Retry-After lets a feed be polled again (at most `MAX_RETRY_AFTER`
+    from now), or None if it asked for no wait still ahead: a reload's poll of a feed it
+    changes or adds back waits for it, as a start's does."""
+    if state.retry_not_before is None or state.retry_not_before <= now:
+        return None
+    return min(state.retry_not_before, now + MAX_RETRY_AFTER)
+
+
 def first_poll_at(state: FeedState, feed: FeedConfig, poll: PollConfig, now: datetime) -> datetime:
     """When a (not disabled) feed is first polled after a start: when its last poll chose, but
     now if that has passed, and no later than its longest wait from now (an operator who

@@ -18,6 +18,9 @@ _NUMBER = re.compile(
     r"|\s?(?:тыс(?:яч[аи]?)?|млн|миллион(?:а|ов)?|млрд|миллиард(?:а|ов)?"
     r"|thousand|million|billion)(?![а-яёa-z]))?"
 )
+# "4万3000" and "1億2000万" are one number each (43,000 and 120,000,000), as Japanese writes them
+_COMPOUND = re.compile(r"(?<![\d.,])(\d+)(億|万)((?:\d{1,4}万)?(?:\d千)?\d{0,4})(?!\d)")
+_COMPOUND_REST = re.compile(r"(?:(\d{1,4})万)?(?:(\d)千)?(\d{0,4})")
 # A time of day is a fact of its own, not a quantity: "震度2" is not the 2 of "午後2時40分".
 _CLOCK = re.compile(
     r"(?P<half>午前|午後)?(?<![\d.])(?P<h>\d{1,2})時(?!間|点)(?:(?P<m>\d{1,2})分|(?P<m30>半))?"
@@ -40,10 +43,20 @@ def plain(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+def _compound(match: re.Match[str]) -> str:
+    head, unit, rest = match.groups()
+    parts = _COMPOUND_REST.fullmatch(rest)
+    if not rest or parts is None or (unit == "万" and parts[1]):
+        return match[0]
+    man, sen, ones = (int(part or 0) for part in parts.groups())
+    below = man * 10_000 + sen * 1_000 + ones
+    return str(int(head) * _MULTIPLIERS[unit] + below) if below < _MULTIPLIERS[unit] else match[0]
+
+
 def numbers(text: str) -> frozenset[str]:
     """The numbers a text writes in digits (5.9 and 5,9 alike; full-width digits too; 5千 as
-    5000, as Japanese writes round numbers, and 6割 as 60), and its times of day as "14:40"
-    ("午後2時40分", "2:40 p.m.", "в 14 часов 40 минут")."""
+    5000, as Japanese writes round numbers, 4万3000 as 43000, and 6割 as 60), and its times of
+    day as "14:40" ("午後2時40分", "2:40 p.m.", "в 14 часов 40 минут")."""
     found: set[str] = set()
 
     def clock(match: re.Match[str]) -> str:
@@ -56,6 +69,8 @@ def numbers(text: str) -> frozenset[str]:
     folded = plain(text)
     if _MAY_CLOCK.search(folded):
         folded = _CLOCK.sub(clock, folded)
+    if "万" in folded or "億" in folded:
+        folded = _COMPOUND.sub(_compound, folded)
     for digits, multiplier in _NUMBER.findall(folded):
         if re.fullmatch(r"\d{1,3}(?:[, ]\d{3})+", digits):
             digits = digits.replace(",", "").replace(" ", "")
