@@ -373,6 +373,12 @@ def test_a_thousand_is_one_quantity_however_each_language_writes_it() -> None:
     }
     assert numbers("5,9 балла, M6,8, 30,5") == {"5.9", "6.8", "30.5"}  # a decimal comma
     assert numbers("震度4 300人避難") == {"4", "300"}  # a space divides a Japanese title
+    assert numbers("M6 100 km off Iturup, Ту-154 300") == {"6", "100", "154", "300"}
+    assert numbers("1,234.5 tons, в тысячах, 3 миллионах, 5 millions") == {
+        "1234.5",
+        "3000000",
+        "5000000",
+    }
     dark = sketch("40 тысяч жителей остались без света", "Ледяной дождь оборвал провода.")
     assert not conflict(dark, sketch("Freezing rain cuts power to 40,000", "Lines iced over."))
     assert conflict(dark, sketch("Freezing rain cuts power to 60,000", "Lines iced over."))

@@ -9,14 +9,15 @@ import unicodedata
 # "40,000" and "40 000" are forty thousand (a comma before three digits separates thousands
 # in English and Japanese; Russian writes a decimal comma before one or two), and so are
 # "40 тысяч", "40 thousand" and 4万: one quantity in every language. Digits after a space
-# are not grouped after kana or kanji, where a space divides a title's phrases (震度4 300人).
+# are not grouped to a number that follows a letter or a hyphen ("M6 100 km", "Ту-154 300",
+# 震度4 300人, where a space divides a Japanese title's phrases).
 _NUMBER = re.compile(
-    r"(\d{1,3}(?:,\d{3})+(?![\d,])"
-    r"|(?<![\u3040-\u30ff\u4e00-\u9fff\d.,])\d{1,3}(?: \d{3})+(?![\d.,])"
+    r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])"
+    r"|(?<![^\W_]|[.,-])\d{1,3}(?: \d{3})+(?![\d.,])"
     r"|\d+(?:[.,]\d+)?)"
     r"(千|万|億|割"
-    r"|\s?(?:тыс(?:яч[аи]?)?|млн|миллион(?:а|ов)?|млрд|миллиард(?:а|ов)?"
-    r"|thousand|million|billion)(?![а-яёa-z]))?"
+    r"|\s?(?:тыс[а-яё]*|млн|миллион[а-яё]*|млрд|миллиард[а-яё]*"
+    r"|thousands?|millions?|billions?)(?![а-яёa-z]))?"
 )
 # "4万3000" and "1億2000万" are one number each (43,000 and 120,000,000), as Japanese writes them
 _COMPOUND = re.compile(r"(?<![\d.,])(\d+)(億|万)((?:\d{1,4}万)?(?:\d千)?\d{0,4})(?!\d)")
@@ -72,7 +73,7 @@ def numbers(text: str) -> frozenset[str]:
     if "万" in folded or "億" in folded:
         folded = _COMPOUND.sub(_compound, folded)
     for digits, multiplier in _NUMBER.findall(folded):
-        if re.fullmatch(r"\d{1,3}(?:[, ]\d{3})+", digits):
+        if re.fullmatch(r"\d{1,3}(?:[, ]\d{3})+(?:\.\d+)?", digits):
             digits = digits.replace(",", "").replace(" ", "")
         number = digits.replace(",", ".")
         if multiplier:
