@@ -204,6 +204,8 @@ def _dispatch(
         return story_lines(sys.stdin, sys.stdout, settings.store.keys_retention)
     if args.command in ("backtest", "export", "feedback"):
         return _archive_command(args, settings)
+    if args.command in ("check", "run"):
+        _warn(args, settings)
     if args.command == "check" and not args.online:
         print(summary(settings))
         return 0
@@ -252,6 +254,18 @@ def _dispatch(
     except (AlreadyRunning, CannotLock) as exc:
         print(f"kurilwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _warn(args: argparse.Namespace, settings: Config) -> None:
+    """What the config holds that is likely not meant: on stderr for `check` (which exits 0
+    all the same), in the log for `run`."""
+    from bot.config import config_warnings_of
+
+    for warning in config_warnings_of(settings, args.config):
+        if args.command == "check":
+            print(f"kurilwatch: warning: {warning}", file=sys.stderr)
+        else:
+            logging.getLogger(__name__).warning("config: %s", warning)
 
 
 def _writer(args: argparse.Namespace, settings: Config, pool: ParsePool | None) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import UnionType
@@ -25,10 +26,13 @@ from watchers.config import (
     TopicConfig,
     format_duration,
 )
+from watchers.config_checks import config_warnings, lines_of
+from watchers.config_checks import find as _find  # where a key is, to name its line
 from watchers.topics.query import conditions, parse
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 MAX_CONFIG_BYTES = 32 * 1024 * 1024  # 100,000 topics are about 8 MB
+MAX_WARNINGS = 100  # shown of a config's warnings (a generated config may have thousands)
 
 
 class StoreConfig(Model):
@@ -254,6 +258,29 @@ def load_config(path: str | Path, *, regular_only: bool = False) -> Config:
     )
 
 
+def config_warnings_of(
+    settings: Config, path: str | Path, known: Collection[tuple[Any, str]] = ()
+) -> list[str]:
+    """What `settings` (loaded from `path`) holds that is likely not meant
+    (`watchers.config_checks`; not those `known`), the first MAX_WARNINGS named as an error is:
+    the file, the key's line (where the file can be read again: not a pipe) and its path."""
+    found = config_warnings(settings.feeds, settings.topics)
+    warnings = [w for w in found if w not in known] if known else found
+    node = None
+    if warnings and regular_file(path):
+        with contextlib.suppress(Exception):  # changed meanwhile: the key paths still say it
+            node = yaml.compose(_read_text(Path(path), True), Loader=_SafeLoader)
+    shown = warnings[:MAX_WARNINGS]
+    lines = lines_of(node, (loc for loc, _ in shown))
+    out = [
+        f"{path}{f' line {n}' if n else ''}: {key_path(loc)}: {m}"
+        for n, (loc, m) in zip(lines, shown, strict=True)
+    ]
+    if len(warnings) > len(shown):
+        out.append(f"{path}: {len(warnings) - len(shown)} more warnings like these")
+    return out
+
+
 def _read_text(path: Path, regular_only: bool) -> str:
     """The file's text, up to MAX_CONFIG_BYTES also when it is a pipe or a device (such as
     /dev/zero, which never ends)."""
@@ -471,30 +498,3 @@ def _not_a(node: yaml.Node, wanted: str) -> str:
 def _is_pydantic_tag(part: int | str) -> bool:
     # dict keys of a validated mapping show up as "[key]" parts; union tags as "function-..."
     return isinstance(part, str) and (part == "[key]" or part.startswith("function-"))
-
-
-def _find(node: yaml.Node | None, loc: Sequence[int | str]) -> tuple[int | None, yaml.Node | None]:
-    """The 1-based line of the YAML node at `loc`, as far down as the path exists, and the node
-    there (None where the path goes further than the file)."""
-    if node is None:
-        return None, None
-    line = node.start_mark.line + 1
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                    child = value
-                    line = key.start_mark.line + 1
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(part, int)
-            and 0 <= part < len(node.value)
-        ):
-            child = node.value[part]
-            line = child.start_mark.line + 1
-        if child is None:
-            return line, None
-        node = child
-    return line, node
