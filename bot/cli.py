@@ -34,9 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", choices=levels)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, help_text: str, config: str = "config file", metavar: str = "CONFIG"
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--config", default="config.yaml", help="config file (default: %(default)s)")
+        p.add_argument(
+            "--config",
+            default="config.yaml",
+            metavar=metavar,
+            help=config + " (default: %(default)s)",
+        )
         p.add_argument(
             "--log-format",
             default="text",
@@ -69,10 +76,16 @@ def _parser() -> argparse.ArgumentParser:
     command("prune", "compact and delete old items now (the daemon does it daily)")
     command("demo", "serve bundled sample items on loopback and run the daemon on them")
     backtest = command(
-        "backtest", "the stories --config's topic queries gain and lose against --against's"
+        "backtest",
+        "the stories --config's topic queries gain and lose against --against's",
+        "the config with the edited queries",
+        "NEW",
     )
     backtest.add_argument(
-        "--against", default="config.yaml", help="the running config (default: %(default)s)"
+        "--against",
+        default="config.yaml",
+        metavar="OLD",
+        help="the running config (default: %(default)s)",
     )
     backtest.add_argument(
         "--days", type=_days, default=30, help="period, 1-3650 days (default: %(default)s)"
@@ -317,6 +330,12 @@ def _archive_command(args: argparse.Namespace, settings: Config) -> int:
             problem = problem.replace("pass --config PATH", "pass --against PATH")
             print(f"kurilwatch backtest: --against {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if Path(args.config).resolve() == Path(args.against).resolve():
+        print(
+            f"kurilwatch backtest: --config and --against are the same file ({args.against}):"
+            " give the edited copy as --config NEW",
+            file=sys.stderr,
+        )
     return run_backtest(settings, against, days=args.days, as_json=args.json)
 
 
