@@ -34,9 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", choices=levels)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, help_text: str, config: str = "config file", metavar: str = "CONFIG"
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--config", default="config.yaml", help="config file (default: %(default)s)")
+        p.add_argument(
+            "--config",
+            default="config.yaml",
+            metavar=metavar,
+            help=config + " (default: %(default)s)",
+        )
         p.add_argument(
             "--log-format",
             default="text",
@@ -73,10 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     command("demo", "serve bundled sample items on loopback and run the daemon on them")
     backtest = command(
-        "backtest", "the stories --config's topic queries gain and lose against --against's"
+        "backtest",
+        "the stories --config's topic queries gain and lose against --against's",
+        "the config with the edited queries",
+        "NEW",
     )
     backtest.add_argument(
-        "--against", default="config.yaml", help="the running config (default: %(default)s)"
+        "--against",
+        default="config.yaml",
+        metavar="OLD",
+        help="the running config (default: %(default)s)",
     )
     backtest.add_argument(
         "--days", type=_days, default=30, help="period, 1-3650 days (default: %(default)s)"
@@ -208,6 +221,8 @@ def _dispatch(
         return story_lines(sys.stdin, sys.stdout, settings.store.keys_retention)
     if args.command in ("backtest", "export", "feedback"):
         return _archive_command(args, settings)
+    if args.command in ("check", "run"):
+        _warn(args, settings)
     if args.command == "check" and not args.online:
         print(summary(settings))
         return 0
@@ -256,6 +271,18 @@ def _dispatch(
     except (AlreadyRunning, CannotLock) as exc:
         print(f"kurilwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _warn(args: argparse.Namespace, settings: Config) -> None:
+    """What the config holds that is likely not meant: on stderr for `check` (which exits 0
+    all the same), in the log for `run`."""
+    from bot.config import config_warnings_of
+
+    for warning in config_warnings_of(settings, args.config):
+        if args.command == "check":
+            print(f"kurilwatch: warning: {warning}", file=sys.stderr)
+        else:
+            logging.getLogger(__name__).warning("config: %s", warning)
 
 
 def _writer(args: argparse.Namespace, settings: Config, pool: ParsePool | None) -> int:
@@ -312,6 +339,12 @@ def _archive_command(args: argparse.Namespace, settings: Config) -> int:
             problem = problem.replace("pass --config PATH", "pass --against PATH")
             print(f"kurilwatch backtest: --against {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if Path(args.config).resolve() == Path(args.against).resolve():
+        print(
+            f"kurilwatch backtest: --config and --against are the same file ({args.against}):"
+            " give the edited copy as --config NEW",
+            file=sys.stderr,
+        )
     return run_backtest(settings, against, days=args.days, as_json=args.json)
 
 

@@ -279,7 +279,8 @@ class Daemon:
             ),
             report_queries=report,
         )
-        return await reload.apply(reload.diff(old, new, self._started), new, parts)
+        warned = await asyncio.to_thread(reload.new_warnings, old, new, self.config_path)
+        return await reload.apply(reload.diff(old, new, self._started), new, parts, warned)
 
     async def _tell_admins(self, message: str, values: dict[str, str]) -> None:
         """Queue a notice (a msgid and its values: each admin reads it in their language)."""
@@ -317,8 +318,7 @@ class Daemon:
 
     async def _recompile(self, poller: Poller, store: AsyncStore) -> None:
         """Compile the configured topics, off the event loop (watches are matched apart, in
-        `self._watches`). Requests coalesce: a storm of reloads waits for at most two compiles.
-        """
+        `self._watches`). Requests coalesce: a storm of reloads waits for two compiles at most."""
         self._compile_requested += 1
         wanted = self._compile_requested
         async with self._compiling:

@@ -22,19 +22,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import watchfiles
 
-from bot.config import Config, Stamp, config_stamp
+from bot.config import Config, Stamp, config_stamp, config_warnings_of
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
 from bot.telegram.context import BotContext
 from store import Store
 from watchers.config import FeedConfig
+from watchers.config_checks import config_warnings
 from watchers.feed_jobs import FeedScheduler
 from watchers.poll import Poller
 from watchers.poll_state import current_state
@@ -90,6 +91,14 @@ def diff(old: Config, new: Config, started: Config | None = None) -> ConfigChang
     )
 
 
+def new_warnings(old: Config, new: Config, path: Path | None) -> list[str]:
+    """The warnings of `new` (`watchers.config_checks`) that the running config did not have,
+    named with their lines: a reload says what an edit made likely wrong, not what it kept."""
+    if path is None:  # read once at start (a pipe): nothing is re-read
+        return []
+    return config_warnings_of(new, path, set(config_warnings(old.feeds, old.topics)))
+
+
 def _queries(config: Config) -> dict[str, str]:
     return {tid: topic.query for tid, topic in config.topics.items()}
 
@@ -140,8 +149,11 @@ async def _retry_hold(parts: Running, feed: FeedConfig) -> datetime | None:
     return retry_hold(current_state(stored, feed), datetime.now(UTC))
 
 
-async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
-    """Hand `new` to the running parts; what was done, in one line."""
+async def apply(
+    change: ConfigChange, new: Config, parts: Running, warned: Sequence[str] = ()
+) -> str:
+    """Hand `new` to the running parts; what was done, in one line, with the config's new
+    `warned` (logged each as well)."""
     done: list[str] = []
     if parts.feeds is not None:
         for fid in change.removed:
@@ -185,6 +197,10 @@ async def apply(change: ConfigChange, new: Config, parts: Running) -> str:
             log.warning("config applied, but not compared with the old queries", exc_info=True)
             problem = f"{type(exc).__name__}: {exc}"[:300]
             done[topics] += f" (not compared with the old queries: {problem})"
+    for warning in warned:  # applied all the same, as `check` passes it
+        log.warning("config: %s", warning)
+    if warned:
+        done.append("warnings: " + "; ".join(warned))
     return "; ".join(done) or "settings updated"
 
 

@@ -89,6 +89,17 @@ class ChatVerbs(StoreBase):
         )
         return cursor.rowcount > 0
 
+    def subscribers_of(self, topic_ids: list[str]) -> dict[str, int]:
+        """How many active chats are subscribed to each of `topic_ids`."""
+        counts = dict.fromkeys(topic_ids, 0)
+        for row in self.db.query(
+            "SELECT s.topic_id, count(*) AS n FROM subscriptions s"
+            " JOIN subscribers c ON c.chat_id = s.chat_id WHERE c.active = 1 GROUP BY s.topic_id"
+        ):
+            if row["topic_id"] in counts:
+                counts[row["topic_id"]] = row["n"]
+        return counts
+
     def unsubscribe(self, chat_id: int, topic_id: str) -> bool:
         cursor = self.db.execute(
             "DELETE FROM subscriptions WHERE chat_id = ? AND topic_id = ?", [chat_id, topic_id]

@@ -196,3 +196,35 @@ def test_a_feed_title_cannot_write_escape_sequences_to_the_operators_terminal(
     lines = out.getvalue().splitlines()
     assert len(lines) == 3 and "Sakhalin oil" in lines[1], lines  # the header, 2 for the story
     assert not any(c in out.getvalue() for c in "\x1b\x07\u202e")
+
+
+def test_a_backtest_that_removes_a_topic_counts_the_chats_subscribed_to_it(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A topic renamed or removed leaves its subscribers with nothing (they do not follow a new
+    id); the backtest said only '-N lost', so the operator learnt it from the chats."""
+    from datetime import UTC, datetime
+
+    from store import Store
+
+    config = polled_store(tmp_path, feed_server)
+    data = yaml.safe_load(config.read_text())
+    now = datetime.now(UTC)
+    with Store(tmp_path / "kw.db") as store:
+        for chat in (1, 2, 3):
+            store.upsert_subscriber(chat, now=now)
+            store.subscribe(chat, "kuril", now=now)
+        store.subscribe(1, "peace-treaty", now=now)
+        store.deactivate_chat(3, "blocked", now=now)  # gets nothing whatever the config
+    data["topics"]["kurils"] = data["topics"].pop("kuril")  # renamed
+    new = config.with_name("new.yaml")
+    new.write_text(yaml.safe_dump(data, allow_unicode=True))
+
+    result = kurilwatch("backtest", "--config", str(new), "--against", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    report = {t["topic"]: t for t in json.loads(result.stdout)["topics"]}
+    assert report["kuril"]["status"] == "removed" and report["kuril"]["subscribers"] == 2
+    assert report["kurils"]["status"] == "added" and report["kurils"]["subscribers"] == 0
+    text = kurilwatch("backtest", "--config", str(new), "--against", str(config))
+    assert "kuril (removed), last 30 days: +0 gained, -2 lost" in text.stdout
+    assert "2 chats subscribed to kuril get none of its alerts" in text.stdout

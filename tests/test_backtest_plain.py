@@ -30,7 +30,8 @@ from watchers.topics.query import (
 )
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-GROUPS = {"title": {"title"}, "summary": {"summary", "content"}, "content": {"content"}}
+BODY = {"summary", "content"}  # a feed's summary and content are one text: either field is it
+GROUPS = {"title": {"title"}, "summary": BODY, "content": BODY}
 Words = dict[str, list[str]]
 
 

@@ -315,3 +315,23 @@ def test_log_level_is_taken_after_the_command_too(tmp_path: Path) -> None:
     assert _parser().parse_args(["run", "--log-level", "DEBUG"]).log_level == "DEBUG"
     assert _parser().parse_args(["--log-level", "ERROR", "run"]).log_level == "ERROR"
     assert _parser().parse_args(["run"]).log_level == "INFO"
+
+
+def test_backtests_help_says_which_config_is_the_new_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Its --config was 'config file (default: config.yaml)', as --against is: which side the
+    edited copy goes on was not said, and `backtest` alone compared config.yaml with itself
+    ('No topic query differs') as if the edit changed nothing."""
+    with pytest.raises(SystemExit):
+        main(["backtest", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "--config NEW the config with the edited queries" in said
+    assert "--against OLD the running config (default: config.yaml)" in said
+    from tests.conftest import kurilwatch, write_config
+
+    config = write_config(tmp_path, {})
+    (tmp_path / "kw.db").touch()
+    same = kurilwatch("backtest", "--against", str(config), "--config", str(config))
+    assert same.returncode == 0 and "No topic query differs" in same.stdout
+    assert "--config and --against are the same file" in same.stderr

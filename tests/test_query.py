@@ -375,3 +375,28 @@ def test_the_japanese_word_ranges_written_out_are_the_ones_found() -> None:
 def test_japanese_punctuation_alone_is_no_word_to_watch(query: str) -> None:
     with pytest.raises(QueryError):
         parse(query)  # it was saved as a watch that matched nothing and was asked of every item
+
+
+RSS_WITH_CONTENT = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+<title>Wire</title><link>https://wire.example/</link>
+<item><title>Drills in the east</title><link>https://wire.example/1</link>
+<description>Short.</description>
+<content:encoded><![CDATA[<p>Troops landed on Iturup at dawn.</p>]]></content:encoded>
+</item></channel></rss>"""
+
+
+def test_a_content_field_query_matches_what_the_feed_gave_as_content() -> None:
+    """A feed's summary and content are kept as one text (the longer), so the daemon, its
+    backtest and `match` must all find a `content:` term in it."""
+    from bot.operator.json_lines import cut_text
+    from watchers.parse import parse_feed
+    from watchers.topics.compile import compile_matcher
+    from watchers.worker import item_facts
+
+    [item] = parse_feed(RSS_WITH_CONTENT, feed_id="wire", url="https://wire.example/rss").items
+    matcher, _ = compile_matcher({"c": "content:iturup", "s": "summary:iturup"})
+    assert item_facts(item, matcher).topics == ("c", "s")  # the daemon
+    assert matches("content:iturup", "Drills in the east", item.summary)  # its backtest's fields
+    # `match` given the item's text as a summary, as the daemon has it
+    assert matches("content:iturup", "Drills", cut_text("<p>Troops landed on Iturup</p>", 20_000))

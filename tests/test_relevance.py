@@ -108,3 +108,21 @@ def test_exclusion_syntax() -> None:
     assert exclusion("matua") == "-matua"
     assert exclusion('"kurile lake"') == 'NOT "kurile lake"'
     assert exclusion("kuril*") == "-kuril*"
+
+
+@pytest.mark.parametrize(
+    "query", ["kuril* lang:en", "kuril* source:tass", "(kuril* lang:en) OR (iturup lang:en)"]
+)
+def test_a_condition_every_press_matched_is_never_suggested_as_an_exclusion(query: str) -> None:
+    """`lang:` and `source:` are named among the matched terms (as explain names them); one
+    that every flagged item held was suggested ('add -lang:en'), which makes the topic match
+    nothing: a condition says which items, not what is wrong with them."""
+    complaints = [
+        Complaint(chat, item, "k", f"Kuril news {item}", "", lang="en", feed_id="tass-en")
+        for item in (1, 2, 3)
+        for chat in (1, 2)
+    ]
+    [report] = relevance_report(complaints, {"k": query})
+    assert report.suggestion is None or not report.suggestion.lstrip("-").startswith(
+        ("lang:", "source:")
+    ), report.suggestion

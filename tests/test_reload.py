@@ -309,3 +309,32 @@ async def test_a_feed_a_reload_changes_or_adds_back_waits_out_its_servers_retry_
         await store.close()
     hours = {f: round((when - now).total_seconds() / 3600) for f, when in due.items()}
     assert hours == {"a": 5, "b": 5, "c": 0}
+
+
+async def test_a_reload_that_removes_a_subscribed_topic_tells_the_admins_how_many_chats(
+    tmp_path: Path,
+) -> None:
+    """A topic renamed or removed by a reload left its chats with nothing, and the admins'
+    'config applied' said only its stories lost."""
+    from datetime import UTC, datetime
+
+    from bot.operator.backtest import report_reload
+    from store import AsyncStore, Store
+
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    now = datetime.now(UTC)
+    for chat in (1, 2):
+        await store.run(Store.upsert_subscriber, chat, now=now)
+        await store.run(Store.subscribe, chat, "kuril", now=now)
+    await store.run(Store.subscribe, 1, "treaty", now=now)
+    told: list[tuple[str, dict[str, str]]] = []
+
+    async def tell_admins(message: str, values: dict[str, str]) -> None:
+        told.append((message, values))
+
+    old = {"kuril": "Kuril", "treaty": "treaty", "idle": "idle"}
+    logged = await report_reload(store, tell_admins, old, {"kurils": "Kuril", "treaty": "treaty"})
+    await store.close()
+    assert [v.get("topics") for _, v in told] == [None, "kuril (2)"]
+    assert told[1][0].format(**told[1][1]).count("kuril (2)") == 1
+    assert logged.endswith(" (removed with their chats: kuril (2))")  # the log line too

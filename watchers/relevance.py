@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from watchers.topics.engine import Document, Matcher
-from watchers.topics.query import And, Field, Near, Node, Or, Phrase, Term, parse
+from watchers.topics.query import And, Field, Near, Node, Or, Phrase, Term, conditions, parse
 
 UNMATCHED = ""  # the group of items no topic matches any longer
 
@@ -97,7 +97,9 @@ def relevance_report(
         ranked = tuple(sorted(counts.items(), key=lambda tc: (-tc[1], tc[0])))
         suggestion = None
         if topic != UNMATCHED:
-            needed = _needed(parse(queries[topic]))
+            tree = parse(queries[topic])
+            # a lang: or source: condition says which items, not what is wrong with them
+            needed = _needed(tree) | {str(condition) for condition in conditions(tree)}
             for term, n in ranked:
                 if n < at_least or n <= most * len(items):
                     break

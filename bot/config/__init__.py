@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from bot.config.errors import AtKey, describe
+from bot.config.errors import AtKey, describe, key_path
 from bot.delivery.limits import Limits
 from watchers.config import (
     Duration,
@@ -23,10 +24,12 @@ from watchers.config import (
     TopicConfig,
     format_duration,
 )
+from watchers.config_checks import config_warnings, lines_of
 from watchers.topics.query import conditions, parse
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 MAX_CONFIG_BYTES = 32 * 1024 * 1024  # 100,000 topics are about 8 MB
+MAX_WARNINGS = 100  # shown of a config's warnings (a generated config may have thousands)
 
 
 class StoreConfig(Model):
@@ -242,6 +245,29 @@ def load_config(path: str | Path, *, regular_only: bool = False) -> Config:
     return settings.model_copy(
         update={"store": settings.store.model_copy(update={"path": store_path})}
     )
+
+
+def config_warnings_of(
+    settings: Config, path: str | Path, known: Collection[tuple[Any, str]] = ()
+) -> list[str]:
+    """What `settings` (loaded from `path`) holds that is likely not meant
+    (`watchers.config_checks`; not those `known`), the first MAX_WARNINGS named as an error is:
+    the file, the key's line (where the file can be read again: not a pipe) and its path."""
+    found = config_warnings(settings.feeds, settings.topics)
+    warnings = [w for w in found if w not in known] if known else found
+    node = None
+    if warnings and regular_file(path):
+        with contextlib.suppress(Exception):  # changed meanwhile: the key paths still say it
+            node = yaml.compose(_read_text(Path(path), True), Loader=_SafeLoader)
+    shown = warnings[:MAX_WARNINGS]
+    lines = lines_of(node, (loc for loc, _ in shown))
+    out = [
+        f"{path}{f' line {n}' if n else ''}: {key_path(loc)}: {m}"
+        for n, (loc, m) in zip(lines, shown, strict=True)
+    ]
+    if len(warnings) > len(shown):
+        out.append(f"{path}: {len(warnings) - len(shown)} more warnings like these")
+    return out
 
 
 def _read_text(path: Path, regular_only: bool) -> str:

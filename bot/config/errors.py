@@ -12,6 +12,8 @@ from typing import Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel
 
+from watchers.config_checks import find as _find  # where a key is, to name its line
+
 
 class AtKey(ValueError):
     """A validator's error about a key below the one it checks (`loc` from there on)."""
@@ -166,30 +168,3 @@ def _not_a(node: yaml.Node, wanted: str) -> str:
 def _is_pydantic_tag(part: int | str) -> bool:
     # dict keys of a validated mapping show up as "[key]" parts; union tags as "function-..."
     return isinstance(part, str) and (part == "[key]" or part.startswith("function-"))
-
-
-def _find(node: yaml.Node | None, loc: Sequence[int | str]) -> tuple[int | None, yaml.Node | None]:
-    """The 1-based line of the YAML node at `loc`, as far down as the path exists, and the node
-    there (None where the path goes further than the file)."""
-    if node is None:
-        return None, None
-    line = node.start_mark.line + 1
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                    child = value
-                    line = key.start_mark.line + 1
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(part, int)
-            and 0 <= part < len(node.value)
-        ):
-            child = node.value[part]
-            line = child.start_mark.line + 1
-        if child is None:
-            return line, None
-        node = child
-    return line, node

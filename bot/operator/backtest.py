@@ -37,14 +37,21 @@ async def report_reload(
 ) -> str:
     """What the changed queries gain and lose over the recent stored items (read on the store
     thread, matched on another): the last RELOAD_WINDOW, or the `retention` of items' text if
-    shorter; the admins hear it with "applied". The counts, for the log."""
+    shorter; the admins hear it with "applied", and of the removed (or renamed) topics chats
+    are subscribed to. The counts, for the log."""
     window = min(RELOAD_WINDOW, retention)
     items = await store.run(recent_items, datetime.now(UTC) - window)
     diffs = await asyncio.to_thread(backtest, items, old, new)
     if not diffs:
         return ""
     await tell_admins(*reload_notice(diffs, window))
-    return f" (last {_days(window)} days: " + ", ".join(d.counts() for d in diffs) + ")"
+    counts = f" (last {_days(window)} days: " + ", ".join(d.counts() for d in diffs) + ")"
+    orphaned = await store.run(Store.subscribers_of, [t for t in old if t not in new])
+    if any(orphaned.values()):
+        message, values = orphans_notice(orphaned)
+        await tell_admins(message, values)
+        counts += f" (removed with their chats: {values['topics']})"
+    return counts
 
 
 def _days(span: timedelta) -> str:
@@ -74,10 +81,13 @@ def run_backtest(
     since = datetime.now(UTC) - covered
     with Store(against.store.path) as store:
         diffs = backtest(store.past_items(since), queries(against), queries(new))
+        # a removed (or renamed) topic's chats get nothing: subscriptions follow the id
+        chats = store.subscribers_of([d.topic_id for d in diffs])
     if as_json:
         whole = covered % timedelta(days=1) == timedelta(0)
         shown: float = covered.days if whole else round(covered / timedelta(days=1), 3)
-        json.dump({"days": shown, "topics": [_json(d) for d in diffs]}, out, ensure_ascii=False)
+        topics = [{**_json(d), "subscribers": chats[d.topic_id]} for d in diffs]
+        json.dump({"days": shown, "topics": topics}, out, ensure_ascii=False)
         out.write("\n")
         return 0
     if not diffs:
@@ -90,6 +100,12 @@ def run_backtest(
             f" -{len(diff.lost)} lost, {diff.unchanged} unchanged",
             file=out,
         )
+        if diff.status == "removed" and chats[diff.topic_id]:
+            print(
+                f"  {chats[diff.topic_id]} chats subscribed to {diff.topic_id} get none of its"
+                " alerts (subscriptions follow the topic id: keep it to keep them)",
+                file=out,
+            )
         for sign, changes in (("+", diff.gained), ("-", diff.lost)):
             for change in changes:
                 print(_line(sign, change, new.telegram.tz), file=out)
@@ -154,3 +170,13 @@ def reload_notice(
         "kurilwatch: config applied. Topic queries over the last {days} days (stories"
         " gained/lost): {counts}; unchanged: {unchanged}. `kurilwatch backtest` lists them."
     ), {"days": _days(window), "counts": counts, "unchanged": unchanged}
+
+
+def orphans_notice(chats: Mapping[str, int]) -> tuple[str, dict[str, str]]:
+    """The admins' line after a reload that removed (or renamed) topics chats subscribe to."""
+    topics = ", ".join(f"{tid} ({n})" for tid, n in chats.items() if n)
+    return N_(
+        "kurilwatch: the config no longer has topics that chats are subscribed to (chats):"
+        " {topics}. They get none of their alerts now; subscriptions follow the topic id, so"
+        " putting the id back restores them."
+    ), {"topics": topics}

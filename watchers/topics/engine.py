@@ -39,11 +39,12 @@ from watchers.topics.query import (
     leaves,
 )
 
-# summary and content are both the body of an item: `summary:` looks in either
+# summary and content are both the body of an item, and a feed's are kept as one text (the
+# longer, as `summary`): `summary:` and `content:` each look in either
 _FIELD_GROUPS = {
     "title": frozenset({"title"}),
     "summary": frozenset({"summary", "content"}),
-    "content": frozenset({"content"}),
+    "content": frozenset({"summary", "content"}),
 }
 
 

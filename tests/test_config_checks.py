@@ -1,0 +1,171 @@
+"""What a valid config holds that is likely not meant: `check` warns (exit 0) naming the key and
+its line, `run` and a reload log it, a reload only what the edit brought."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import assume, given, settings
+
+from bot.config import config_warnings_of, load_config, parse_config
+from tests.conftest import ROOT, kurilwatch, write_config
+from tests.test_backtest_plain import ITEM, QUERY, Row, _item, _parses, plainly
+from watchers.config_checks import contradicts, query_warnings
+from watchers.topics.query import parse
+
+FEEDS = """
+feeds:
+  - id: a
+    url: http://127.0.0.1:9/a.xml
+    lang: en
+  - id: b
+    url: http://127.0.0.1:9/b.xml
+    lang: ru
+"""
+
+
+def warned(topics: str, feeds: str = FEEDS) -> list[str]:
+    settings = parse_config(feeds + "topics:\n" + topics)
+    from watchers.config_checks import config_warnings
+
+    return [
+        f"{'.'.join(map(str, loc))}: {message}"
+        for loc, message in config_warnings(settings.feeds, settings.topics)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("kuril -kuril", "no item can match it"),
+        ("title:kuril -title:kuril", "no item can match it"),
+        ("kuril lang:en lang:ru", "no item can match it"),
+        ("kuril lang:ja", "lang:ja: no feed gives such items (each feed's lang is en, ru)"),
+        ("(kuril lang:ja) OR (курилы lang:ru)", "lang:ja: no feed gives such items"),
+        ("kuril OR the", "'the' alone makes an item match"),
+        ("kuril OR и", "'и' alone makes an item match"),
+        ("北方領土 OR の", "'の' alone makes an item match"),
+        ('"of the" OR kuril', "'of', 'the' alone makes an item match"),
+        ("the -kuril", "'the' alone makes an item match"),
+    ],
+)
+def test_a_query_no_item_or_nearly_any_item_matches_is_named(query: str, expected: str) -> None:
+    [warning] = warned(f"  t:\n    title: T\n    query: '{query}'\n")
+    assert warning.startswith("topics.t.query: " + expected), warning
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "kuril",
+        '"of the" kuril',
+        "the kuril",
+        "kuril -lang:ja",
+        "(kuril lang:en) OR (курилы lang:ru)",
+        "kuril* -kuril",  # a prefix and its word: matches Kurils
+        "kuril NEAR/3 the",
+        "iturup (kuril OR -drills)",
+    ],
+)
+def test_a_query_that_can_match_and_needs_a_rare_word_is_not_named(query: str) -> None:
+    assert warned(f"  t:\n    title: T\n    query: '{query}'\n") == []
+
+
+def test_two_topics_alike_and_a_feed_twice_are_named() -> None:
+    feeds = FEEDS + "  - id: c\n    url: http://127.0.0.1:9/a.xml\n    interval: 10ms\n"
+    topics = (
+        "  one:\n    title: One\n    query: Iturup OR Kunashir\n"
+        "  two:\n    title: Two\n    query: iturup  OR  kunashir\n"
+    )
+    assert warned(topics, feeds) == [
+        "feeds.2.url: the same URL as feeds[0] (a): it is polled twice as often, for the same"
+        " items",
+        "topics.two.query: the same query as topics.one: an item of one is an item of both",
+    ]
+
+
+@given(QUERY, ITEM)
+@settings(max_examples=400, deadline=None)
+def test_a_query_said_to_match_nothing_matches_no_item(query: str, row: Row) -> None:
+    """Never a false alarm: a query any item matches is never called a contradiction."""
+    assume(_parses(query))
+    if plainly(query, _item(1, row)):
+        assert not contradicts(parse(query))
+        lang = row[2]
+        assert not contradicts(parse(query), {lang} if lang else None)
+
+
+def test_the_shipped_config_gives_no_warning() -> None:
+    config = ROOT / "config.yaml"
+    assert config_warnings_of(load_config(config), config) == []
+    for topic in load_config(config).topics.values():
+        assert query_warnings(parse(topic.query)) == []
+
+
+def test_check_warns_with_the_key_and_its_line_and_exits_0(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, interval="5m")
+    settings = yaml.safe_load(config.read_text())
+    settings["topics"]["copy"] = {"title": "Copy", "query": settings["topics"]["kuril"]["query"]}
+    settings["topics"]["smoke"] = {"title": "Smoke", "query": "курил -курил"}
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
+    result = kurilwatch("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("config OK")
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, result.stderr
+    text = config.read_text().splitlines()
+    for line, key in zip(lines, ("copy", "smoke"), strict=True):
+        where = rf"kurilwatch: warning: {re.escape(str(config))} line (\d+): topics\."
+        found = re.match(where, line)
+        assert found, line
+        assert f"topics.{key}.query: " in line
+        assert text[int(found[1]) - 1].strip().startswith("query:")  # the line of that query
+    assert "the same query as topics.kuril" in lines[0]
+    assert "no item can match it" in lines[1]
+
+
+async def test_a_reload_names_what_the_edit_made_likely_wrong_and_not_what_it_kept(
+    tmp_path: Path,
+) -> None:
+    from bot.daemon import Daemon
+
+    feeds = {"a": "http://127.0.0.1:9/a.xml", "b": "http://127.0.0.1:9/a.xml"}
+    config = write_config(tmp_path, feeds)  # one feed twice: a warning the edits keep
+    daemon = Daemon(load_config(config), None, config_path=config, config_settle=0)
+    settings = yaml.safe_load(config.read_text())
+    settings["topics"]["copy"] = {"title": "Copy", "query": settings["topics"]["kuril"]["query"]}
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
+    said = await daemon.reload()
+    assert said.startswith("Reloaded: "), said
+    [warning] = said.partition("warnings: ")[2].split("; ")
+    assert re.fullmatch(
+        rf"{re.escape(str(config))} line \d+: topics\.copy\.query: the same query as"
+        r" topics\.kuril: an item of one is an item of both",
+        warning,
+    ), said
+    settings["topics"]["copy"]["title"] = "Copy 2"  # an edit that keeps the copy
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
+    assert "warnings" not in await daemon.reload()
+
+
+def test_a_config_of_many_topics_alike_is_warned_in_bounded_lines(tmp_path: Path) -> None:
+    """Each warning's line was found by reading its mapping from the top: a generated config
+    of 100,000 topics took minutes; now each mapping is read once, and 100 lines are shown."""
+    from bot.config import MAX_WARNINGS
+
+    topics = {f"t{n}": {"title": f"T{n}", "query": "Iturup"} for n in range(3000)}
+    path = tmp_path / "many.yaml"
+    feeds = [{"id": "a", "url": "http://127.0.0.1:9/a.xml"}]
+    path.write_text(yaml.safe_dump({"feeds": feeds, "topics": topics}, sort_keys=False))
+    said = config_warnings_of(load_config(path), path)
+    assert len(said) == MAX_WARNINGS + 1
+    assert said[-1] == f"{path}: {2999 - MAX_WARNINGS} more warnings like these"
+    lines = path.read_text().splitlines()
+    for warning in said[:-1]:
+        found = re.match(rf"{re.escape(str(path))} line (\d+): topics\.(t\d+)\.query: ", warning)
+        assert found, warning
+        assert lines[int(found[1]) - 1].strip() == "query: Iturup"
+        assert lines[int(found[1]) - 3].strip() == f"{found[2]}:"

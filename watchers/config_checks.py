@@ -1,0 +1,229 @@
+"""What a valid config holds that is likely not meant: a topic no item can match, or one that a
+single common word matches; two topics with one query; a feed listed twice. `kurilwatch check`
+prints these as warnings (exit 0), `run` and a reload log them. Pure: `config_warnings` reads
+the config's models; `find` and `lines_of` say where a key is in the YAML."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+
+import yaml
+
+from watchers.config import FeedConfig, TopicConfig
+from watchers.topics.normalise import is_cjk
+from watchers.topics.query import And, Field, Meta, Near, Node, Not, Or, Phrase, Term, parse
+from watchers.topics.rarity import static_rarity
+
+MAX_PARTS = 10  # a query of more distinct parts is not searched for a contradiction (2**10)
+
+Warning = tuple[tuple[int | str, ...], str]  # the key path, and what is likely wrong there
+
+
+def config_warnings(
+    feeds: Sequence[FeedConfig], topics: Mapping[str, TopicConfig]
+) -> list[Warning]:
+    """The warnings of a config that loaded, in the order of its keys."""
+    out: list[Warning] = []
+    urls: dict[str, int] = {}
+    for n, feed in enumerate(feeds):
+        url = str(feed.url)
+        if url in urls:
+            first = urls[url]
+            out.append(
+                (
+                    ("feeds", n, "url"),
+                    f"the same URL as feeds[{first}] ({feeds[first].id}): it is polled twice"
+                    " as often, for the same items",
+                )
+            )
+        urls.setdefault(url, n)
+    # the languages items can have: any, unless every feed states its own
+    langs = None if not feeds or any(f.lang is None for f in feeds) else {f.lang for f in feeds}
+    seen: dict[Node, str] = {}
+    for tid, topic in topics.items():
+        tree = parse(topic.query)
+        loc = ("topics", tid, "query")
+        if tree in seen:
+            out.append(
+                (loc, f"the same query as topics.{seen[tree]}: an item of one is an item of both")
+            )
+        seen.setdefault(tree, tid)
+        for problem in query_warnings(tree, langs):
+            out.append((loc, problem))
+    return out
+
+
+def query_warnings(tree: Node, langs: AbstractSet[str | None] | None = None) -> list[str]:
+    """Why a parsed query matches no item, or nearly every item; `langs`: the languages the
+    feeds give (None: any)."""
+    problems = []
+    dead = sorted(
+        {m.value for m in _positive_conditions(tree) if m.name == "lang"} - (langs or set())
+    )
+    if langs is not None and dead:
+        given = ", ".join(sorted(str(lang) for lang in langs))
+        problems.append(
+            f"{', '.join(f'lang:{d}' for d in dead)}: no feed gives such items (each feed's"
+            f" lang is {given})"
+        )
+    if not problems and contradicts(tree, langs):
+        problems.append("no item can match it: its parts exclude each other")
+    elif common := _common_match(tree):
+        problems.append(
+            f"{', '.join(repr(w) for w in common)} alone makes an item match, and nearly every"
+            " item has such a common word: put it in a phrase or with a rarer word"
+        )
+    return problems
+
+
+def contradicts(tree: Node, langs: AbstractSet[str | None] | None = None) -> bool:
+    """True when no item can match `tree`: no truth value of its terms, phrases, fields and
+    conditions, each taken as independent of the others (a phrase may hold without its words),
+    makes it hold. So never True of a query some item matches; queries of more than MAX_PARTS
+    such parts are not searched (False)."""
+    parts = list(dict.fromkeys(_parts(tree)))
+    # nearly every query holds with what it names present and what it excludes absent
+    excluded = set(_parts(tree, negated=True)) - set(_parts(tree, negated=False))
+    if _holds(tree, lambda part: part not in excluded and _one_lang(part, tree, langs)):
+        return False
+    if len(parts) > MAX_PARTS:
+        return False
+    for values in itertools.product((False, True), repeat=len(parts)):
+        held = dict(zip(parts, values, strict=True))
+        named = [m.value for m in parts if isinstance(m, Meta) and m.name == "lang" and held[m]]
+        if len(named) > 1 or (langs is not None and any(v not in langs for v in named)):
+            continue  # an item has one language, one the feeds give
+        if _holds(tree, held.__getitem__):
+            return False
+    return True
+
+
+def _common_match(tree: Node) -> list[str]:
+    """The common words an item needs no more than to match `tree` (none: it needs more)."""
+    common = [t for t in _terms(tree) if _is_common(t)]
+    if not common or not _holds(tree, lambda part: _common_part(part)):
+        return []
+    return list(dict.fromkeys(str(t) for t in common))
+
+
+def _is_common(term: Term) -> bool:
+    if is_cjk(term.text):  # one or two kana: the particles and endings of every sentence
+        return len(term.text) <= 2 and all("\u3040" <= c <= "\u309f" for c in term.text)
+    return not term.prefix and static_rarity(term.text) >= 0.5
+
+
+def _common_part(part: Node) -> bool:
+    """Whether an item of common words only has this part (a condition: it may)."""
+    if isinstance(part, Meta):
+        return True
+    if isinstance(part, Term):
+        return _is_common(part)
+    return all(_is_common(t) for t in _terms(part))
+
+
+def _one_lang(part: Node, tree: Node, langs: AbstractSet[str | None] | None) -> bool:
+    """For the quick try: a `lang:` condition holds if it is the query's only one and the
+    feeds give it."""
+    if not isinstance(part, Meta) or part.name != "lang":
+        return True
+    named = {m.value for m in _parts(tree) if isinstance(m, Meta) and m.name == "lang"}
+    return len(named) == 1 and (langs is None or part.value in langs)
+
+
+def _parts(node: Node, negated: bool | None = None, under: bool = False) -> Iterable[Node]:
+    """The parts whose truth decides the query's: terms, phrases, NEARs, fields, conditions
+    (only those under an odd number of NOTs, or an even one, if `negated` says)."""
+    if isinstance(node, And | Or):
+        for child in node.children:
+            yield from _parts(child, negated, under)
+    elif isinstance(node, Not):
+        yield from _parts(node.child, negated, not under)
+    elif negated is None or negated == under:
+        yield node
+
+
+def _holds(node: Node, has: Callable[[Node], bool]) -> bool:
+    if isinstance(node, And):
+        return all(_holds(c, has) for c in node.children)
+    if isinstance(node, Or):
+        return any(_holds(c, has) for c in node.children)
+    if isinstance(node, Not):
+        return not _holds(node.child, has)
+    return has(node)
+
+
+def _terms(node: Node) -> Iterable[Term]:
+    """The terms of a tree not under NOT."""
+    if isinstance(node, Term):
+        yield node
+    elif isinstance(node, Phrase):
+        yield from node.terms
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            yield from _terms(child)
+    elif isinstance(node, Field):
+        yield from _terms(node.child)
+    elif isinstance(node, Near):
+        yield from _terms(node.left)
+        yield from _terms(node.right)
+
+
+def _positive_conditions(node: Node) -> Iterable[Meta]:
+    if isinstance(node, Meta):
+        yield node
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            yield from _positive_conditions(child)
+
+
+def lines_of(node: yaml.Node | None, locs: Iterable[Sequence[int | str]]) -> list[int | None]:
+    """`find`'s line of each of `locs`, each mapping's keys looked up once: a config of
+    100,000 topics holds as many keys in one mapping."""
+    keys: dict[int, dict[str, tuple[int, yaml.Node]]] = {}
+    lines: list[int | None] = []
+    for loc in locs:
+        at, line = node, None if node is None else node.start_mark.line + 1
+        for part in loc:
+            if isinstance(at, yaml.MappingNode):
+                if id(at) not in keys:
+                    keys[id(at)] = {
+                        k.value: (k.start_mark.line + 1, v)
+                        for k, v in reversed(at.value)  # the first of a key written twice
+                        if isinstance(k, yaml.ScalarNode)
+                    }
+                line, at = keys[id(at)].get(str(part), (line, None))
+            else:
+                line, at = find(at, [part]) if at is not None else (line, None)
+            if at is None:
+                break
+        lines.append(line)
+    return lines
+
+
+def find(node: yaml.Node | None, loc: Sequence[int | str]) -> tuple[int | None, yaml.Node | None]:
+    """The 1-based line of the YAML node at `loc`, as far down as the path exists, and the node
+    there (None where the path goes further than the file)."""
+    if node is None:
+        return None, None
+    line = node.start_mark.line + 1
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            return line, None
+        node = child
+    return line, node
