@@ -23,8 +23,8 @@ from tests.fakes.feed_server import FeedServer, Route
 from tests.fakes.telegram_api import FakeBotAPI
 
 CHATS = 200
-STORIES = 10
-KILLS = 10
+STORIES = 6
+KILLS = 6
 CONCURRENCY = 4
 
 
