@@ -268,6 +268,11 @@ def test_dates_are_month_and_day(text: str, days: set[tuple[int, int]]) -> None:
         ("Mw 6.4 and М5,1 (Cyrillic)", {"6.4", "5.1"}),
         ("マグニチュード（Ｍ）６．２", {"6.2"}),
         ("Magnitude 10 of MH370, M&A and 5M yen", set()),
+        # an earlier quake recalled beside the title's own is not its magnitude
+        ("Aftershock of magnitude 4.6 rattles Matua hours after M5.6 quake", {"4.6"}),
+        ("After M5.6 quake, M4.6 aftershock hits Matua", {"4.6"}),
+        ("Толчок магнитудой 4,6 спустя час после землетрясения магнитудой 5,6", {"4.6"}),
+        ("M5.6の地震の後　M4.6の余震", {"4.6"}),
     ],
 )
 def test_magnitudes_are_read_to_a_tenth(text: str, found: set[str]) -> None:
@@ -288,6 +293,18 @@ def test_another_magnitude_is_another_quake_though_the_summary_recalls_the_first
     )
     assert conflict(again, first)
     assert not conflict(again, sketch("国後島付近でM5.4の地震", "羅臼町で震度3。"))
+
+
+def test_an_aftershock_is_another_quake_though_its_title_recalls_the_first() -> None:
+    main = sketch("Magnitude 5.6 earthquake strikes off Matua in central Kurils", "")
+    for title in (
+        "Aftershock of magnitude 4.6 rattles Matua hours after M5.6 quake",
+        "У Матуа зафиксирован повторный толчок магнитудой 4,6",  # a tremor named in two words
+    ):
+        aftershock = sketch(title, "Four hours after the magnitude 5.6 quake.")
+        assert aftershock.magnitudes == {"4.6"}
+        assert conflict(aftershock, main) and crossing_conflict(aftershock, main)
+    assert sketch("Это даст толчок развитию Курил", "").kinds == frozenset()  # an impetus
 
 
 def test_two_agencies_magnitudes_of_one_quake_are_one_quake() -> None:

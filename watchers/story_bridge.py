@@ -10,15 +10,26 @@ from itertools import chain
 
 from watchers.topics.normalise import is_cjk
 
+# "толчок" alone is as often an impetus ("дать толчок развитию"): a tremor is named with a word
+# beside it
+_TREMOR_RU = (
+    *(f"толч{end} магнитуд" for end in ("ок", "ка", "ком")),
+    *(f"подземн{end} толч" for end in ("ый", "ые", "ого", "ых")),
+)
+_AFTERSHOCK_RU = tuple(
+    f"повторн{end} {shock}"
+    for end in ("ый", "ые", "ого", "ых", "ое")
+    for shock in ("толч", "землетряс")
+)
 # Forms are matched in a text's normalised words: a Latin or Cyrillic form as the start of a
-# word ("$" after it: the whole word), a form with a space or hyphen as the start of words in a
-# row, a Japanese form anywhere.
+# word ("$" after it: the whole word), a form with a space or hyphen as whole words in a row,
+# the last one its start ("повторный толч"), a Japanese form anywhere.
 KINDS: Mapping[str, tuple[str, ...]] = {
     "quake": (
         "quake", "earthquake", "tremor", "seismic", "tsunami", "землетрясен", "толчки$",
-        "толчков$", "сейсм", "цунами", "地震", "震度", "津波",
+        "толчков$", *_TREMOR_RU, *_AFTERSHOCK_RU, "сейсм", "цунами", "地震", "震度", "津波",
     ),
-    "aftershock": ("aftershock", "афтершок", "余震"),
+    "aftershock": ("aftershock", "афтершок", *_AFTERSHOCK_RU, "余震"),
     "eruption": (
         "erupt", "ash$", "изверж", "изверг", "пепел", "пепла", "пеплов", "噴火", "噴煙",
     ),

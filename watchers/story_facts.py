@@ -97,12 +97,27 @@ _MAGNITUDE = re.compile(
 )
 
 
+# an earlier quake a title recalls beside its own ("M4.6 aftershock hours after M5.6 quake",
+# "спустя час после толчка магнитудой 5,6", "M5.6の地震の後"): words before it, or after it in
+# Japanese, that set it back
+_RECALLED_BEFORE = re.compile(r"(?:\b(?:after|following|since)|\bпосле|вслед за)\b[^.;:]*$")
+_RECALLED_AFTER = re.compile(r"^\S{0,8}?(?:の後|後に|から|に続)")
+
+
 def magnitudes(text: str) -> frozenset[str]:
-    """The magnitudes a text gives, to a tenth ("6.0" for "M6.0" and "магнитудой 6" alike)."""
-    return frozenset(
-        f"{float(next(filter(None, found)).replace(',', '.')):.1f}"
-        for found in _MAGNITUDE.findall(plain(text))
-    )
+    """The magnitudes a text gives its own quakes, to a tenth ("6.0" for "M6.0" and
+    "магнитудой 6" alike): not an earlier quake it recalls beside one of its own."""
+    folded = plain(text)
+    own: set[str] = set()
+    recalled: set[str] = set()
+    end = 0
+    for match in _MAGNITUDE.finditer(folded):
+        value = f"{float(next(filter(None, match.groups())).replace(',', '.')):.1f}"
+        back = _RECALLED_BEFORE.search(folded[end : match.start()]) is not None
+        ahead = _RECALLED_AFTER.search(folded[match.end() :]) is not None
+        (recalled if back or ahead else own).add(value)
+        end = match.end()
+    return frozenset(own or recalled)
 
 
 def _clock(match: re.Match[str]) -> str | None:
