@@ -247,11 +247,13 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
         ("根室の漁船　色丹島沖で拿捕", "政府、漁船の早期解放を求める"),
     ],
 )
-def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
+def test_a_title_leading_with_the_other_sides_reaction_is_another_story_than_the_act(
     act: str, reaction: str
 ) -> None:
+    """Whichever is filed first: the act's own report after the reaction's (an English wire
+    after NHK) is the act's story still, though the reaction's report told the act."""
     assert stages_apart(title_stages(reaction), title_stages(act))
-    assert not stages_apart(title_stages(act), title_stages(reaction))
+    assert stages_apart(title_stages(act), title_stages(reaction))
 
 
 @pytest.mark.parametrize(
@@ -259,7 +261,7 @@ def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
     [
         # the act's report that appends the reaction is the act's story
         ("択捉島にSu35戦闘機配備", "択捉島にSu35戦闘機配備　露軍発表、政府が抗議"),
-        ("Su-35 jets deployed on Iturup, Japan protests", "Japan protests Su-35 deployment"),
+        ("Su-35 jets deployed on Iturup", "Su-35 jets deployed on Iturup, Japan protests"),
         ("国後島でロシア軍が射撃訓練", "国後島でロシア軍が射撃訓練　外務省が抗議"),
         # ... a clause that tells the act without particles too
         ("露首相が択捉島を訪問", "露首相択捉島訪問　政府が抗議"),
@@ -283,6 +285,40 @@ def test_a_title_leading_with_the_other_sides_reaction_follows_the_act(
 )
 def test_a_reaction_appended_or_told_again_follows_nothing(earlier: str, later: str) -> None:
     assert not stages_apart(title_stages(later), title_stages(earlier))
+
+
+@pytest.mark.parametrize(
+    ("act", "reaction"),
+    [
+        ("Su-35 jets deployed on Iturup, Japan protests", "Japan protests Su-35 deployment"),
+        (
+            "Russian minister visits Kunashiri, Japan protests",
+            "外務省 ロシア閣僚の国後島訪問に抗議",
+        ),
+        ("ロシア下院議長が択捉島訪問　政府が抗議", "Япония заявила протест в связи с поездкой"),
+        # a reaction in other words: a summoned envoy, a regret called so
+        ("Russia holds drills off Kunashiri", "Tokyo calls in Russian envoy to protest drills"),
+        ("Медведев посетил Шикотан", "Мотэги назвал поездку Медведева «крайне прискорбной»"),
+    ],
+)
+def test_an_acts_report_that_appends_the_reaction_is_another_story_than_the_reactions(
+    act: str, reaction: str
+) -> None:
+    """The title tells the act and adds the reaction ("…, Japan protests"; "…訪問　政府が抗議":
+    a clause of its own after a space): the act's report, in either order."""
+    assert stages_apart(title_stages(reaction), title_stages(act))
+    assert stages_apart(title_stages(act), title_stages(reaction))
+
+
+def test_a_japanese_title_of_one_sentence_ending_in_the_reaction_is_the_reactions() -> None:
+    """ "…延長、官房長官が遺憾表明" is one sentence whose predicate is the regret."""
+    act = title_stages("北方領土の経済特区延長へ")
+    for title in (
+        "北方領土の経済特区延長、官房長官が遺憾表明",
+        "政府、北方領土の税優遇延長に「遺憾」",
+    ):
+        assert "reaction:2" in title_stages(title)
+        assert stages_apart(title_stages(title), act)
 
 
 @pytest.mark.parametrize(

@@ -152,9 +152,10 @@ _DEMAND = re.compile(
 _REACTION = re.compile(
     REPLY.pattern + "|"  # a reply to a reaction is one too
     r"\b(?:protest(?!er|ing\b)|summon|condemn|regret|deplor|unacceptabl"
+    r"|call(?:s|ed|ing)? in (?:\w+ ){0,2}(?:envoy|ambassador|diplomat)"
     r"|(?:(?:voic|express|rais)(?:e|es|ed|ing)?|convey(?:s|ed|ing)?) ['\"‘“]?(?:\w+ )?concern)"
     r"|протест(?!у|н)|вызвал[аи]?(?: \w+)? посл(?:а|ов)\b|выразил\w* сожалени|сожалеет"
-    r"|недопустим|неприемлем|обеспокоен"
+    r"|недопустим|неприемлем|обеспокоен|прискорб"
     r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられ(?:ない|ず)|容認でき(?:ない|ず)"
     r"|相(?:いれ|容れ|入れ)(?:ない|ず)"  # 「わが国の立場と相いれない」, Tokyo's set phrase
     r"|懸念を?(?:表明|伝え|示)"  # 懸念 alone is often a risk ("安全に懸念"), unless quoted
@@ -200,6 +201,9 @@ _DECLARING = re.compile(
 )
 
 
+APPENDED = "appended"  # a title that tells the act, then the reaction: the act's report
+
+
 def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "") -> frozenset[str]:
     """The latest stage of each process the title reports, as "process:n"; `words`, when
     given, are its normalised words, and `lead` the report's first sentence."""
@@ -210,10 +214,12 @@ def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "")
                 title = title.replace(form, " ")
                 found.add(stage)
         words = None
-    if (reaction := _reaction(title)) is not None:
+    if (reaction := _reaction(title)) not in (None, APPENDED):
         found.add(reaction)
     elif lead and _lead_reacts(lead):  # a title that appends the reaction: its lead says whose
         found.add("reaction:2")
+    elif reaction == APPENDED:
+        found.add("reaction:1")
     if _DEMAND.search(folded := plain(title)):
         title, words = _DEMAND.sub(" ", folded), None
     tokens = WORD.findall(normalise(title)) if words is None else words
@@ -229,8 +235,8 @@ def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "")
 
 def _reaction(title: str) -> str | None:
     """ "reaction:2" for a title that leads with the other side's reaction, "reaction:1" for
-    one that names none, None for one whose reaction does not lead it (appended to the act
-    it reports) or is nobody's side's (a crowd's protest)."""
+    one that names none, `APPENDED` for one whose side's reaction follows the act it reports
+    ("…, Japan protests"), None for one whose reaction is nobody's side's (a crowd's protest)."""
     folded = plain(title)
     found = _REACTION.search(folded)
     quoted = _QUOTED.search(folded)  # 官房長官「極めて遺憾」, calls remarks 'regrettable'
@@ -247,6 +253,9 @@ def _reaction(title: str) -> str | None:
             or start < len(folded) / 2
             or bool(opener and start < opener.end() and _SPEAKER.search(opener.group()))
             or _led_by_speaker(folded, start)
+            # one sentence ("…延長、官房長官が遺憾表明"): the reaction is its predicate; a
+            # reaction after a space is appended to the act's clause ("…訪問　政府が抗議")
+            or " " not in folded[:start].strip()
         )
     else:
         before = _DECLARING.sub("", folded[:start])
@@ -255,7 +264,9 @@ def _reaction(title: str) -> str | None:
     # never inside them ("野党「ロシアの演習は容認できない」")
     said = folded[:start] + (" " + folded[quoted.end() :] if quoted is not None else "")
     speaker = _SPEAKER.search(said) or ACTOR_LEXICON.find(WORD.findall(normalise(said)))
-    return "reaction:2" if leads and speaker else None
+    if not speaker:
+        return None
+    return "reaction:2" if leads else APPENDED
 
 
 def _lead_reacts(lead: str) -> bool:
@@ -287,11 +298,16 @@ def _led_by_speaker(folded: str, start: int) -> bool:
 def stages_apart(later: frozenset[str], earlier: frozenset[str], *, across: bool = False) -> bool:
     """The later report's title is at a later stage of a process than the earlier one's: a
     follow-up. Not the other way round: a later title that names an earlier stage recalls it
-    ("Задержанный в прошлом году министр получил девять лет" after "Суд приговорил").
+    ("Задержанный в прошлом году министр получил девять лет" after "Суд приговорил"). An act
+    and the other side's reaction are two stories in either order: the act's own report after
+    the reaction's (an English wire after NHK) is the act's story still.
     `across` languages, and in English, a law passed and a law enacted are one stage: "Diet
     passes bill" is English for 成立, where Japanese tells a chamber's 可決 from it."""
     before = {process: int(n) for process, n in (_stage(stage, across) for stage in earlier)}
-    return any(n > before.get(process, n) for process, n in (_stage(s, across) for s in later))
+    return any(
+        n > before.get(process, n) or (process == "reaction" and n != before.get(process, n))
+        for process, n in (_stage(s, across) for s in later)
+    )
 
 
 def _stage(stage: str, across: bool) -> tuple[str, int]:
