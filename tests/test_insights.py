@@ -572,6 +572,29 @@ def test_a_long_title_ends_before_the_time_zone(lang: str, title: str, zone: str
     assert shown.get_window_extent(renderer).x1 < tz.get_window_extent(renderer).x0
 
 
+async def test_a_weekly_report_refused_with_a_long_flood_wait_waits_it_out(bot: Harness) -> None:
+    """A 429 whose retry_after is over a minute was tried again at every minutely check,
+    into the flood control it named; now the chat's report waits that long, then comes."""
+    await seed(bot.store, history(3, 1))
+    bot.clock.now = T0 - H
+    await bot.say("/subscribe kuril")
+    await bot.say("/report weekly fri 03:00")  # UTC
+    insights = Insights(bot.ctx, bot.app.bot)
+    bot.api.fail_retry_after("sendPhoto", 300, chat_id=USER)
+    bot.clock.now = T0 + timedelta(minutes=1)
+    assert await insights.send_reports() == 0
+    tried = len(bot.api.calls_of("sendPhoto"))
+    assert tried == 1
+    for minutes in range(2, 6):  # each check within the wait
+        bot.clock.now = T0 + timedelta(minutes=minutes)
+        assert await insights.send_reports() == 0
+    assert len(bot.api.calls_of("sendPhoto")) == tried
+    bot.clock.now = T0 + timedelta(minutes=6, seconds=1)  # past the 300 s named
+    assert await insights.send_reports() == 1
+    [(params, _)] = bot.api.sent_photos(USER)
+    assert params["caption"].startswith("<b>Weekly report</b>")
+
+
 async def test_one_chats_report_failing_unexpectedly_stops_no_other_chats(
     bot: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:

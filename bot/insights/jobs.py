@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.delivery.plan import digest_times, notice_silent
-from bot.delivery.retry import with_retries
+from bot.delivery.retry import retry_after_seconds, with_retries
 from bot.i18n import texts
 from bot.insights.charts import render_trend
 from bot.insights.spikes import SpikeRule, detect
@@ -223,6 +223,11 @@ class Insights:
                 return 0
             log.error("chat %d: weekly report refused (%s); skipped", chat.chat_id, exc)
             sent = 0
+        except RetryAfter as exc:  # a wait longer than `with_retries` holds a job for
+            wait = retry_after_seconds(exc)
+            self.holds.wait(chat.chat_id, ctx.clock() + timedelta(seconds=wait))
+            log.warning("chat %d: weekly report held by flood control for %gs", chat.chat_id, wait)
+            return 0
         except TelegramError as exc:  # tried again at the next run
             log.warning("chat %d: weekly report not sent (%s)", chat.chat_id, exc)
             return 0
