@@ -6,31 +6,29 @@ import asyncio
 import functools
 import logging
 import signal
-import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from apscheduler.triggers.interval import IntervalTrigger
-from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application
 
 from bot import reload
 from bot.config import Config, ConfigError, Stamp, config_stamp, load_config
+from bot.daemon_telegram import STOP_GRACE, App, TelegramSide
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
 from bot.i18n import EN, N_, Texts
 from bot.insights import jobs
-from bot.interrupt import stop_on_signals, stopped_within
+from bot.interrupt import stop_on_signals
 from bot.metrics import Metrics, MetricsServer, configure_metrics
 from bot.operator.backtest import report_reload
-from bot.reload import config_topics, delivery_settings
+from bot.reload import config_topics
 from bot.telegram.channels import add_channels
-from bot.telegram.chat import BotContext, install, set_commands
-from bot.telegram.updates import PollErrors, build_application, say_token_refused, stop_updates
+from bot.telegram.chat import BotContext, install
+from bot.telegram.updates import build_application
 from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
@@ -45,15 +43,10 @@ from watchers.watches import Watches
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE = 5.0  # seconds for in-flight work at shutdown, well within the 10 s promise
-TELEGRAM_RETRY_FIRST = 5.0
 HOUSEKEEPING_DELAY = timedelta(minutes=1)
-TELEGRAM_RETRY_MAX = 300.0
 QUEUE_CHECK = 15  # seconds between two looks at the outbox's depth, for /metrics and /healthz
 STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
 STUCK = timedelta(minutes=30)
-
-App = Application[Any, Any, Any, Any, Any, Any]
 
 
 def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
@@ -61,7 +54,7 @@ def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
 
 
 @dataclass
-class Daemon:
+class Daemon(TelegramSide):
     """One running kurilwatch: polls on a schedule and delivers, until `stop()`."""
 
     settings: Config
@@ -415,78 +408,6 @@ class Daemon:
             task.cancel()
         if slow:
             await asyncio.wait(slow, timeout=STOP_GRACE / 2)
-
-    async def _run_telegram(self, app: App, store: AsyncStore) -> None:
-        """Sign in (retrying while Telegram is unreachable), then poll updates and deliver."""
-        delay = TELEGRAM_RETRY_FIRST
-        while True:
-            try:
-                await app.initialize()
-                break
-            except InvalidToken:
-                self._token_refused()
-                return
-            except TelegramError as exc:
-                log.warning("Telegram unreachable (%s); trying again in %gs", exc, delay)
-                if await stopped_within(self._stop, delay):
-                    return
-                delay = min(delay * 2, TELEGRAM_RETRY_MAX)
-        log.info("Telegram: signed in as @%s", app.bot.username)
-        try:
-            await set_commands(app.bot)
-        except TelegramError as exc:
-            log.warning("could not set the bot's command menu: %s", exc)
-        wait = 1.0  # a store that fails (locked past its busy timeout, full) is waited for
-        while not self._stop.is_set():
-            try:
-                await self._add_channels(app, store)
-                break
-            except sqlite3.OperationalError as exc:
-                if wait == 1.0:
-                    log.error("channels not recorded yet: the store fails (%s); retrying", exc)
-                await stopped_within(self._stop, wait)
-                wait = min(2 * wait, 30.0)
-        if self._stop.is_set():  # updates and sends started now would only be cut short
-            return
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=10, error_callback=PollErrors())
-        self.delivery = DeliveryWorker(
-            store,
-            app.bot,
-            settings=delivery_settings(self.settings),
-            tz=self.settings.telegram.tz,
-            metrics=self.metrics,
-        )
-        await self.delivery.run()
-
-    def _token_refused(self) -> None:  # at sign-in, or revoked while we run (`TokenWatch`)
-        if self.exit_code != 2:
-            say_token_refused(self.settings.telegram.token_env)
-        self.exit_code = 2
-        self.stop()
-
-    def _telegram_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._stop.is_set():
-            return
-        error = task.exception()
-        # the Telegram side must not die quietly while polls go on: stop, so a supervisor
-        # (systemd's Restart=on-failure) starts us again
-        log.error("the Telegram side stopped unexpectedly; stopping", exc_info=error)
-        self.exit_code = self.exit_code or 1
-        self.stop()
-
-    async def _stop_telegram(self, app: App, task: asyncio.Task[None]) -> None:
-        if self.delivery is not None:
-            self.delivery.stop()
-        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
-        if not done:  # still signing in, or a send hangs
-            task.cancel()
-            await asyncio.wait({task})
-        await stop_updates(app)
-        if app.running:
-            await app.stop()
-        await app.shutdown()
 
 
 async def run_daemon(
