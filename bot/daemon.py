@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import signal
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -22,7 +23,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
 from bot.i18n import EN, N_, Texts
 from bot.insights import jobs
-from bot.interrupt import stop_on_signals
+from bot.interrupt import stop_on_signals, stopped_within
 from bot.metrics import Metrics, MetricsServer, configure_metrics
 from bot.operator.backtest import report_reload
 from bot.reload import config_topics
@@ -47,6 +48,8 @@ HOUSEKEEPING_DELAY = timedelta(minutes=1)
 QUEUE_CHECK = 15  # seconds between two looks at the outbox's depth, for /metrics and /healthz
 STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
 STUCK = timedelta(minutes=30)
+NOTICE_RETRY_MAX = 60.0  # seconds between two tries to queue an admins' notice, at most
+NOTICES_HELD = 100  # admins' notices being tried again at once, at most
 
 
 def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
@@ -71,6 +74,7 @@ class Daemon(TelegramSide):
     config_path: Path | None = None
     _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
     _background: set[asyncio.Task[str]] = field(default_factory=set)
+    _notices: set[asyncio.Task[None]] = field(default_factory=set)  # `_tell_admins_surely`
     _store: AsyncStore | None = None
     _poller: Poller | None = None
     _feeds: FeedScheduler | None = None
@@ -184,6 +188,7 @@ class Daemon(TelegramSide):
                 scheduler.shutdown(wait=False)
                 await runs.stop(STOP_GRACE / 2)  # polls in flight finish, the slow ones are cut
             await self._finish_polls()
+            await self._finish_notices()
             await poller.aclose()
             if app is not None and telegram_task is not None:
                 await self._stop_telegram(app, telegram_task)
@@ -281,6 +286,40 @@ class Daemon(TelegramSide):
             text, now = message.format(**values), datetime.now(UTC)
             await self._store.run(Store.notify_admins, text, now=now, msgid=message, values=values)
             self._wake_delivery()
+
+    async def _tell_admins_surely(self, message: str, values: dict[str, str]) -> None:
+        """`_tell_admins`; while the store fails (locked past its busy timeout by a backup or
+        another writer) the notice is written again in the background, at growing intervals,
+        until the store takes it: a notice said once (a feed disabled) is not said again."""
+        try:
+            await self._tell_admins(message, values)
+        except sqlite3.OperationalError as exc:
+            text = message.format(**values)
+            if len(self._notices) >= NOTICES_HELD:  # the log keeps it
+                log.error("admins' notice not queued (the store fails: %s): %s", exc, text)
+                return
+            log.error("admins' notice not queued yet (store fails: %s); retrying: %s", exc, text)
+            task = asyncio.create_task(self._retell(message, values), name="admins' notice")
+            self._notices.add(task)
+            task.add_done_callback(self._notices.discard)
+
+    async def _retell(self, message: str, values: dict[str, str]) -> None:
+        wait = 1.0
+        while not await stopped_within(self._stop, wait):
+            try:
+                await self._tell_admins(message, values)
+                log.info("admins' notice queued once the store took it")
+                return
+            except sqlite3.OperationalError:
+                wait = min(2 * wait, NOTICE_RETRY_MAX)
+        log.error("stopping: admins' notice never queued: %s", message.format(**values))
+
+    async def _finish_notices(self) -> None:
+        """At a stop: the notices being written again end (a last try in flight finishes)."""
+        if self._notices:
+            _, slow = await asyncio.wait(set(self._notices), timeout=STOP_GRACE / 2)
+            for task in slow:
+                task.cancel()
 
     def _serve_metrics(self) -> MetricsServer | None:
         address = self.settings.metrics.address
@@ -386,7 +425,7 @@ class Daemon(TelegramSide):
             " config, or run `kurilwatch poll --once --feed {feed}` to try it again."
         )
         values = {"feed": feed.id, "url": str(feed.url), "error": report.error or ""}
-        await self._tell_admins(message, values)  # when Telegram is on
+        await self._tell_admins_surely(message, values)  # when Telegram is on
         return datetime.now(UTC) + self.settings.poll.max_interval  # to see if it was revived
 
     def _after_poll(self, report: PollReport, source: str) -> None:
