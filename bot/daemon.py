@@ -276,6 +276,7 @@ class Daemon(TelegramSide):
                 else None
             ),
             report_queries=report,
+            tell_admins=self._tell_admins_surely,
         )
         warned = await asyncio.to_thread(reload.new_warnings, old, new, self.config_path)
         return await reload.apply(reload.diff(old, new, self._started), new, parts, warned)

@@ -4,11 +4,14 @@ that instant (here, another connection locks it just as the notice is written)."
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.config import load_config
 from bot.daemon import Daemon
@@ -92,3 +95,50 @@ async def test_a_feed_disabled_while_the_store_is_locked_still_tells_the_admins(
         await poller.aclose()
         await fetcher.aclose()
         await store.close()
+
+
+async def test_the_admins_hear_the_warnings_a_reload_brings_however_it_came(
+    tmp_path: Path,
+) -> None:
+    """A config edit's warnings (`watchers/config_checks.py`) reached only the log, and the
+    reply of /reload: an edit saved to the file, or SIGHUP, told the admins nothing. Now a
+    reload tells them, in their language, the warnings the running config did not have."""
+    from bot.i18n import texts
+
+    feeds = {"a": "http://127.0.0.1:9/a.xml"}
+    config = write_config(tmp_path, feeds, admins=(9009,))
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
+    daemon._store = store
+    try:
+        edited = yaml.safe_load(config.read_text())
+        edited["feeds"].append({"id": "b", "url": "http://127.0.0.1:9/a.xml"})  # a again
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        await daemon.reload()  # as the config watch and SIGHUP do
+        [notice] = await store.run(Store.notices)
+        values = json.loads(notice["vals"])
+        assert re.search(r"feeds\[1\]\.url: the same URL as feeds\[0\] \(a\)", values["warnings"])
+        assert values["warnings"] in notice["text"]
+        russian = texts("ru")._(notice["msgid"], **values)
+        assert russian != notice["text"] and values["warnings"] in russian
+        edited["feeds"][1]["id"] = "b2"  # an edit that keeps the warning
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        assert (await daemon.reload()).startswith("Reloaded: feeds")
+        assert len(await store.run(Store.notices)) == 1  # said once
+    finally:
+        await store.close()
+
+
+def test_the_warnings_notice_names_a_bounded_number_of_warnings() -> None:
+    from bot.reload import NOTICE_WARNINGS, warnings_notice
+
+    for count in (1, NOTICE_WARNINGS, NOTICE_WARNINGS + 7):
+        warned = [f"config.yaml line {n}: topics.t{n}.query: why" for n in range(count)]
+        message, values = warnings_notice(warned)
+        lines = message.format(**values).splitlines()[1:]
+        assert lines[:NOTICE_WARNINGS] == warned[:NOTICE_WARNINGS]
+        more = count - NOTICE_WARNINGS
+        assert lines[NOTICE_WARNINGS:] == (
+            [f"(+{more}; `kurilwatch check` lists them)"] * (more > 0)
+        )
