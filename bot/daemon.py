@@ -230,7 +230,7 @@ class Daemon(TelegramSide):
                     "kurilwatch: config reload failed ({problem}); the running config stays."
                 )
                 try:
-                    await self._tell_admins(failed, {"problem": problem})
+                    await self._tell_admins_surely(failed, {"problem": problem})
                 except Exception:  # the log already holds the problem
                     log.exception("could not tell the admins")
                 return tr._("Not reloaded; the running config stays. {problems}", problems=problem)
@@ -245,7 +245,7 @@ class Daemon(TelegramSide):
         except ConfigError as exc:
             problems = "; ".join(exc.problems)
             log.error("config not reloaded, the running config stays: %s", problems)
-            await self._tell_admins(
+            await self._tell_admins_surely(
                 N_("kurilwatch: config not reloaded ({problems}); the running config stays."),
                 {"problems": problems},
             )

@@ -142,3 +142,38 @@ def test_the_warnings_notice_names_a_bounded_number_of_warnings() -> None:
         assert lines[NOTICE_WARNINGS:] == (
             [f"(+{more}; `kurilwatch check` lists them)"] * (more > 0)
         )
+
+
+async def test_a_bad_edit_while_the_store_is_locked_is_named_and_the_admins_told_later(
+    tmp_path: Path,
+) -> None:
+    """The admins' 'config not reloaded' notice met a store locked by another writer: /reload
+    answered 'database is locked' instead of what is wrong in the file, and the admins heard
+    neither. Now /reload names the file's problem and the notice is written once it can be."""
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, admins=(9009,))
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    await store.run(short_busy_timeout)
+    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
+    daemon._store = store
+    lock = LockOnWrite(settings.store.path, "INSERT INTO notices")
+    await store.run(lock.install())
+    try:
+        edited = yaml.safe_load(config.read_text())
+        edited["poll"]["interval"] = "soon"
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        said = await daemon.reload()
+        assert lock.locked.is_set()
+    finally:
+        lock.release()
+    try:
+        assert said.startswith("Not reloaded; the running config stays. "), said
+        assert "poll.interval: 'soon' is not a duration" in said and "locked" not in said
+        await asyncio.wait(set(daemon._notices), timeout=WAIT)
+        [notice] = await store.run(Store.notices)
+        assert notice["msgid"].startswith("kurilwatch: config not reloaded (")
+        assert "poll.interval" in notice["text"]
+    finally:
+        daemon.stop()
+        await daemon._finish_notices()
+        await store.close()
