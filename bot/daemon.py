@@ -11,14 +11,13 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from apscheduler.triggers.interval import IntervalTrigger
-from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application
 
 from bot import reload
 from bot.config import Config, ConfigError, Stamp, config_stamp, load_config
+from bot.daemon_telegram import STOP_GRACE, App, TelegramSide
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
@@ -27,10 +26,10 @@ from bot.insights import jobs
 from bot.interrupt import stop_on_signals, stopped_within
 from bot.metrics import Metrics, MetricsServer, configure_metrics
 from bot.operator.backtest import report_reload
-from bot.reload import config_topics, delivery_settings
+from bot.reload import config_topics
 from bot.telegram.channels import add_channels
-from bot.telegram.chat import BotContext, install, set_commands
-from bot.telegram.updates import PollErrors, build_application, say_token_refused, stop_updates
+from bot.telegram.chat import BotContext, install
+from bot.telegram.updates import build_application
 from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
@@ -45,15 +44,12 @@ from watchers.watches import Watches
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE = 5.0  # seconds for in-flight work at shutdown, well within the 10 s promise
-TELEGRAM_RETRY_FIRST = 5.0
 HOUSEKEEPING_DELAY = timedelta(minutes=1)
-TELEGRAM_RETRY_MAX = 300.0
 QUEUE_CHECK = 15  # seconds between two looks at the outbox's depth, for /metrics and /healthz
 STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
 STUCK = timedelta(minutes=30)
-
-App = Application[Any, Any, Any, Any, Any, Any]
+NOTICE_RETRY_MAX = 60.0  # seconds between two tries to queue an admins' notice, at most
+NOTICES_HELD = 100  # admins' notices being tried again at once, at most
 
 
 def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
@@ -61,7 +57,7 @@ def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
 
 
 @dataclass
-class Daemon:
+class Daemon(TelegramSide):
     """One running kurilwatch: polls on a schedule and delivers, until `stop()`."""
 
     settings: Config
@@ -78,6 +74,7 @@ class Daemon:
     config_path: Path | None = None
     _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
     _background: set[asyncio.Task[str]] = field(default_factory=set)
+    _notices: set[asyncio.Task[None]] = field(default_factory=set)  # `_tell_admins_surely`
     _store: AsyncStore | None = None
     _poller: Poller | None = None
     _feeds: FeedScheduler | None = None
@@ -191,6 +188,7 @@ class Daemon:
                 scheduler.shutdown(wait=False)
                 await runs.stop(STOP_GRACE / 2)  # polls in flight finish, the slow ones are cut
             await self._finish_polls()
+            await self._finish_notices()
             await poller.aclose()
             if app is not None and telegram_task is not None:
                 await self._stop_telegram(app, telegram_task)
@@ -232,7 +230,7 @@ class Daemon:
                     "kurilwatch: config reload failed ({problem}); the running config stays."
                 )
                 try:
-                    await self._tell_admins(failed, {"problem": problem})
+                    await self._tell_admins_surely(failed, {"problem": problem})
                 except Exception:  # the log already holds the problem
                     log.exception("could not tell the admins")
                 return tr._("Not reloaded; the running config stays. {problems}", problems=problem)
@@ -247,7 +245,7 @@ class Daemon:
         except ConfigError as exc:
             problems = "; ".join(exc.problems)
             log.error("config not reloaded, the running config stays: %s", problems)
-            await self._tell_admins(
+            await self._tell_admins_surely(
                 N_("kurilwatch: config not reloaded ({problems}); the running config stays."),
                 {"problems": problems},
             )
@@ -278,6 +276,7 @@ class Daemon:
                 else None
             ),
             report_queries=report,
+            tell_admins=self._tell_admins_surely,
         )
         warned = await asyncio.to_thread(reload.new_warnings, old, new, self.config_path)
         return await reload.apply(reload.diff(old, new, self._started), new, parts, warned)
@@ -288,6 +287,40 @@ class Daemon:
             text, now = message.format(**values), datetime.now(UTC)
             await self._store.run(Store.notify_admins, text, now=now, msgid=message, values=values)
             self._wake_delivery()
+
+    async def _tell_admins_surely(self, message: str, values: dict[str, str]) -> None:
+        """`_tell_admins`; while the store fails (locked past its busy timeout by a backup or
+        another writer) the notice is written again in the background, at growing intervals,
+        until the store takes it: a notice said once (a feed disabled) is not said again."""
+        try:
+            await self._tell_admins(message, values)
+        except sqlite3.OperationalError as exc:
+            text = message.format(**values)
+            if len(self._notices) >= NOTICES_HELD:  # the log keeps it
+                log.error("admins' notice not queued (the store fails: %s): %s", exc, text)
+                return
+            log.error("admins' notice not queued yet (store fails: %s); retrying: %s", exc, text)
+            task = asyncio.create_task(self._retell(message, values), name="admins' notice")
+            self._notices.add(task)
+            task.add_done_callback(self._notices.discard)
+
+    async def _retell(self, message: str, values: dict[str, str]) -> None:
+        wait = 1.0
+        while not await stopped_within(self._stop, wait):
+            try:
+                await self._tell_admins(message, values)
+                log.info("admins' notice queued once the store took it")
+                return
+            except sqlite3.OperationalError:
+                wait = min(2 * wait, NOTICE_RETRY_MAX)
+        log.error("stopping: admins' notice never queued: %s", message.format(**values))
+
+    async def _finish_notices(self) -> None:
+        """At a stop: the notices being written again end (a last try in flight finishes)."""
+        if self._notices:
+            _, slow = await asyncio.wait(set(self._notices), timeout=STOP_GRACE / 2)
+            for task in slow:
+                task.cancel()
 
     def _serve_metrics(self) -> MetricsServer | None:
         address = self.settings.metrics.address
@@ -393,7 +426,7 @@ class Daemon:
             " config, or run `kurilwatch poll --once --feed {feed}` to try it again."
         )
         values = {"feed": feed.id, "url": str(feed.url), "error": report.error or ""}
-        await self._tell_admins(message, values)  # when Telegram is on
+        await self._tell_admins_surely(message, values)  # when Telegram is on
         return datetime.now(UTC) + self.settings.poll.max_interval  # to see if it was revived
 
     def _after_poll(self, report: PollReport, source: str) -> None:
@@ -415,78 +448,6 @@ class Daemon:
             task.cancel()
         if slow:
             await asyncio.wait(slow, timeout=STOP_GRACE / 2)
-
-    async def _run_telegram(self, app: App, store: AsyncStore) -> None:
-        """Sign in (retrying while Telegram is unreachable), then poll updates and deliver."""
-        delay = TELEGRAM_RETRY_FIRST
-        while True:
-            try:
-                await app.initialize()
-                break
-            except InvalidToken:
-                self._token_refused()
-                return
-            except TelegramError as exc:
-                log.warning("Telegram unreachable (%s); trying again in %gs", exc, delay)
-                if await stopped_within(self._stop, delay):
-                    return
-                delay = min(delay * 2, TELEGRAM_RETRY_MAX)
-        log.info("Telegram: signed in as @%s", app.bot.username)
-        try:
-            await set_commands(app.bot)
-        except TelegramError as exc:
-            log.warning("could not set the bot's command menu: %s", exc)
-        wait = 1.0  # a store that fails (locked past its busy timeout, full) is waited for
-        while not self._stop.is_set():
-            try:
-                await self._add_channels(app, store)
-                break
-            except sqlite3.OperationalError as exc:
-                if wait == 1.0:
-                    log.error("channels not recorded yet: the store fails (%s); retrying", exc)
-                await stopped_within(self._stop, wait)
-                wait = min(2 * wait, 30.0)
-        if self._stop.is_set():  # updates and sends started now would only be cut short
-            return
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=10, error_callback=PollErrors())
-        self.delivery = DeliveryWorker(
-            store,
-            app.bot,
-            settings=delivery_settings(self.settings),
-            tz=self.settings.telegram.tz,
-            metrics=self.metrics,
-        )
-        await self.delivery.run()
-
-    def _token_refused(self) -> None:  # at sign-in, or revoked while we run (`TokenWatch`)
-        if self.exit_code != 2:
-            say_token_refused(self.settings.telegram.token_env)
-        self.exit_code = 2
-        self.stop()
-
-    def _telegram_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._stop.is_set():
-            return
-        error = task.exception()
-        # the Telegram side must not die quietly while polls go on: stop, so a supervisor
-        # (systemd's Restart=on-failure) starts us again
-        log.error("the Telegram side stopped unexpectedly; stopping", exc_info=error)
-        self.exit_code = self.exit_code or 1
-        self.stop()
-
-    async def _stop_telegram(self, app: App, task: asyncio.Task[None]) -> None:
-        if self.delivery is not None:
-            self.delivery.stop()
-        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
-        if not done:  # still signing in, or a send hangs
-            task.cancel()
-            await asyncio.wait({task})
-        await stop_updates(app)
-        if app.running:
-            await app.stop()
-        await app.shutdown()
 
 
 async def run_daemon(

@@ -13,7 +13,8 @@ gone `SETTLE` seconds unchanged (`settled`), so a file being written is not read
 A change of feeds reschedules them, of topics recompiles them (and, where a query changed, the
 admins hear what it gains and loses), of channels re-subscribes them;
 everything else the parts read from the new config. The keys in `RESTART_KEYS` are read once,
-at start: a change to them is reported, not applied.
+at start: a change to them is reported, not applied. What the new config holds that is likely
+not meant, and the old did not (`new_warnings`), is logged and told the admins.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import watchfiles
 from bot.config import Config, Stamp, config_stamp, config_warnings_of
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
+from bot.i18n import N_
 from bot.telegram.context import BotContext
 from store import Store
 from watchers.config import FeedConfig
@@ -138,6 +140,8 @@ class Running:
     report_queries: (
         Callable[[Mapping[str, str], Mapping[str, str], timedelta], Awaitable[str]] | None
     ) = None
+    # queues a notice to the admins (a msgid and its values), as the reload report does
+    tell_admins: Callable[[str, dict[str, str]], Awaitable[None]] | None = None
 
 
 async def _retry_hold(parts: Running, feed: FeedConfig) -> datetime | None:
@@ -201,9 +205,24 @@ async def apply(
         log.warning("config: %s", warning)
     if warned:
         done.append("warnings: " + "; ".join(warned))
+        if parts.tell_admins is not None:  # however the reload came (an edit, SIGHUP, /reload)
+            await parts.tell_admins(*warnings_notice(warned))
     return "; ".join(done) or "settings updated"
 
 
+def warnings_notice(warned: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """The admins' notice of the warnings a reload brought: a msgid and its values (the first
+    NOTICE_WARNINGS of them; `kurilwatch check` lists every one)."""
+    shown = "\n".join(warned[:NOTICE_WARNINGS])
+    if len(warned) > NOTICE_WARNINGS:
+        shown += f"\n(+{len(warned) - NOTICE_WARNINGS}; `kurilwatch check` lists them)"
+    return N_(
+        "kurilwatch: config applied, but it holds what is likely not meant (file, line, key:"
+        " why):\n{warnings}"
+    ), {"warnings": shown}
+
+
+NOTICE_WARNINGS = 10  # a reload's warnings named in the admins' notice, at most
 WATCH_TIMEOUT_MS = 1_000  # the watch wakes this often without an event
 SETTLE = 2.0  # seconds a config must have gone unchanged before a reload reads it
 SETTLE_LIMIT = 30.0  # the longest a reload waits for a file that keeps changing

@@ -570,3 +570,59 @@ def test_a_long_title_ends_before_the_time_zone(lang: str, title: str, zone: str
     [shown] = [t for t in axes.findobj(Text) if t.get_text().startswith(title[:5])]
     [tz] = [t for t in axes.texts if t.get_text() == zone]
     assert shown.get_window_extent(renderer).x1 < tz.get_window_extent(renderer).x0
+
+
+async def test_a_weekly_report_refused_with_a_long_flood_wait_waits_it_out(bot: Harness) -> None:
+    """A 429 whose retry_after is over a minute was tried again at every minutely check,
+    into the flood control it named; now the chat's report waits that long, then comes."""
+    await seed(bot.store, history(3, 1))
+    bot.clock.now = T0 - H
+    await bot.say("/subscribe kuril")
+    await bot.say("/report weekly fri 03:00")  # UTC
+    insights = Insights(bot.ctx, bot.app.bot)
+    bot.api.fail_retry_after("sendPhoto", 300, chat_id=USER)
+    bot.clock.now = T0 + timedelta(minutes=1)
+    assert await insights.send_reports() == 0
+    tried = len(bot.api.calls_of("sendPhoto"))
+    assert tried == 1
+    for minutes in range(2, 6):  # each check within the wait
+        bot.clock.now = T0 + timedelta(minutes=minutes)
+        assert await insights.send_reports() == 0
+    assert len(bot.api.calls_of("sendPhoto")) == tried
+    bot.clock.now = T0 + timedelta(minutes=6, seconds=1)  # past the 300 s named
+    assert await insights.send_reports() == 1
+    [(params, _)] = bot.api.sent_photos(USER)
+    assert params["caption"].startswith("<b>Weekly report</b>")
+
+
+async def test_one_chats_report_failing_unexpectedly_stops_no_other_chats(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chat whose stored settings break its report (here, a report time and quiet hours no
+    version of /report or /quiet writes) ended the job, so no chat after it got its report;
+    now the others get theirs, the broken chat is logged once with its id and tried again
+    later, less often each time."""
+    await seed(bot.store, history(3, 1))
+    bot.clock.now = T0 - H
+    for chat_id in (USER, OTHER, THIRD):
+        await bot.say("/subscribe kuril", chat_id=chat_id)
+        await bot.say("/report weekly fri 03:00", chat_id=chat_id)
+    now = bot.clock.now
+    await bot.store.run(Store.set_report, USER, "weekly fri 27:00", now=now)
+    await bot.store.run(Store.set_prefs, OTHER, now=now, quiet="lunch")
+    insights = Insights(bot.ctx, bot.app.bot)
+    bot.clock.now = T0 + timedelta(minutes=1)
+    with caplog.at_level("WARNING", logger="bot.insights.jobs"):
+        assert await insights.send_reports() == 1
+        assert [c for c in (USER, OTHER, THIRD) if bot.api.sent_photos(c)] == [THIRD]
+        said = [r.getMessage() for r in caplog.records]
+        assert sum(f"chat {USER}" in line for line in said) == 1, said
+        assert sum(f"chat {OTHER}" in line for line in said) == 1, said
+        caplog.clear()
+        bot.clock.now += timedelta(minutes=1)  # within the backoff: not tried again yet
+        assert await insights.send_reports() == 0
+        assert caplog.records == []
+    await bot.store.run(Store.set_prefs, OTHER, now=now, quiet="")  # mended
+    bot.clock.now += timedelta(hours=1)
+    assert await insights.send_reports() == 1
+    assert len(bot.api.sent_photos(OTHER)) == 1 and not bot.api.sent_photos(USER)

@@ -1064,3 +1064,55 @@ async def test_a_feed_pointed_at_another_url_by_the_operator_primes_it_again(
     feed_server.set_feed("/b.xml", rss([NEW, *backlog]))
     then = await poller.poll(feed(feed_server, "/b.xml"))
     assert (then.outcome, then.queued) == ("new", 1)
+
+
+async def test_a_topic_a_reload_removes_during_a_poll_alerts_none_of_its_chats(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """The parse worker matched a poll's items against the topics of its start; a reload that
+    removed a topic while the poll went on (here, while it fetched an article page) still
+    queued that topic's alerts to its chats. Now an item keeps only the topics the running
+    config has when it is stored; a topic that stays alerts as before."""
+    from watchers.topics.compile import Topic
+
+    poller.topics = compile_topics(
+        {
+            "kuril": TopicConfig(title="Kuril", query="kuril*"),
+            "gone": TopicConfig(title="Gone", query="ferry"),
+        }
+    )
+    await subscribe_chat(poller, 7)  # kuril
+    await poller.store.run(Store.upsert_subscriber, 8, now=T0 - timedelta(1))
+    await poller.store.run(Store.subscribe, 8, "gone", now=T0 - timedelta(1))
+    config = FeedConfig(id="f", url=feed_server.url("/f.xml"), full_text=True)  # type: ignore[arg-type]
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(config)
+    # the pages are answered after the fetch's 1 s timeout: the feed's own text stays
+    for page in ("/a1", "/a2"):
+        feed_server.set_route(page, Route(body=b"<html></html>", delay=30.0))
+    both = FeedEntry(
+        "Kuril Islands ferry resumes",
+        feed_server.url("/a1"),
+        guid="both",
+        summary="The Igor Farkhutdinov sails to Iturup and Kunashir again after repairs.",
+    )
+    only = FeedEntry(
+        "Night ferry to Sakhalin cancelled",
+        feed_server.url("/a2"),
+        guid="only",
+        summary="A storm in the Tatar Strait keeps the Vanino crossing in port until Monday.",
+    )
+    feed_server.set_feed("/f.xml", rss([both, only, OLD]))
+    polling = asyncio.create_task(poller.poll(config))
+    await asyncio.to_thread(
+        feed_server.wait_for, lambda: feed_server.in_flight("/a1") > 0, 10.0, "the page"
+    )
+    # what a reload's recompile does: the running config has no topic "gone" from here on
+    poller.topics = compile_topics({"kuril": TopicConfig(title="Kuril", query="kuril*")})
+    assert list(poller.topics) == [Topic("kuril", "Kuril")]
+    report = await polling
+    assert report.new_items == 2
+    assert report.queued == 1
+    due = await poller.store.run(Store.due_deliveries, T0 + timedelta(1))
+    assert [(d.chat_id, d.item.title) for d in due] == [(7, both.title)]
+    assert [(i.title, i.topics) for i in report.matched] == [(both.title, ("kuril",))]

@@ -1,7 +1,8 @@
 """What a valid config holds that is likely not meant: a topic no item can match, or one that a
 single common word matches; two topics with one query; a feed listed twice. `kurilwatch check`
-prints these as warnings (exit 0), `run` and a reload log them. Pure: `config_warnings` reads
-the config's models; `find` and `lines_of` say where a key is in the YAML."""
+prints these as warnings (exit 0), `run` logs them, a reload logs the new ones and tells the
+admins. Pure: `config_warnings` reads the config's models; `find` and `lines_of` say where a key
+is in the YAML."""
 
 from __future__ import annotations
 

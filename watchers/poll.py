@@ -26,7 +26,7 @@ from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.fingerprint import content_fingerprint, fingerprint_version
 from watchers.items import Item, ParsedFeed, reissued
-from watchers.poll_records import records_of
+from watchers.poll_records import in_config, records_of
 from watchers.poll_report import PollReport
 from watchers.poll_state import _succeeded
 from watchers.poll_state import current_state as current_state  # (bot.daemon imports it here)
@@ -283,6 +283,9 @@ class Poller:
                 )
             else:  # a first poll looks no story up: its records are made here, not behind lookups
                 records, sketches = records_of(unseen, self.stories, now, alert)
+            # the topics of the config running now: a reload may have removed one since the
+            # parse worker matched these items
+            records = in_config(records, self.topics)
             result = await self.store.run(Store.ingest, state, records, now=now, alert=alert)
             self._saved[state.id] = state
             fresh = await self._on_story_thread(self.remember, result.stored, sketches)

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from store import ItemRecord
+from store import ItemRecord, watch_id
 from watchers.feed_dates import plausible
 from watchers.items import Item
 from watchers.stories import HELD, StoryIndex
 from watchers.story_sketch import Sketch
+from watchers.topics.compile import Topics
 from watchers.worker import ItemFacts
 
 
@@ -63,3 +64,18 @@ def records_of(
         for i, (item, facts) in enumerate(items)
     ]
     return records, sketches
+
+
+def in_config(records: Sequence[ItemRecord], topics: Topics) -> list[ItemRecord]:
+    """The records with only the topics of `topics` (the running config's) and chats' watches:
+    an item matched before a reload removed its topic alerts none of that topic's chats, and
+    keeps the topics that remain."""
+    ids = {topic.id for topic in topics}
+
+    def kept(topic_id: str) -> bool:
+        return topic_id in ids or watch_id(topic_id) is not None
+
+    return [
+        r if all(map(kept, r.topics)) else replace(r, topics=tuple(filter(kept, r.topics)))
+        for r in records
+    ]

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.delivery.plan import digest_times, notice_silent
-from bot.delivery.retry import with_retries
+from bot.delivery.retry import retry_after_seconds, with_retries
 from bot.i18n import texts
 from bot.insights.charts import render_trend
 from bot.insights.spikes import SpikeRule, detect
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 REPORT_DAYS = 7
 REPORT_CHECK = timedelta(minutes=1)  # how often due weekly reports are looked for
 SPIKE_CHECK = timedelta(minutes=10)  # how often the topics are checked for spikes
+REPORT_BACKOFF = timedelta(minutes=5)  # a chat's report that failed unexpectedly waits this,
+REPORT_BACKOFF_MAX = timedelta(hours=6)  # doubled at each failure in a row, up to this
 
 
 def _zone(name: str | None, default: tzinfo) -> tzinfo:
@@ -52,24 +54,70 @@ class ReportTimes:
         self._next: dict[int, tuple[tuple[str, tzinfo, datetime | None], datetime | None]] = {}
 
     def due(
-        self, chats: Sequence[ReportChat], now: datetime, default: tzinfo
+        self,
+        chats: Sequence[ReportChat],
+        now: datetime,
+        default: tzinfo,
+        *,
+        failed: Callable[[ReportChat, Exception], None] | None = None,
     ) -> list[tuple[ReportChat, tzinfo, datetime]]:
         """The chats whose report has come due (a report time after the last one sent, at or
-        before `now`), each with its time zone and the latest such time."""
+        before `now`), each with its time zone and the latest such time. A chat whose times
+        cannot be worked out (a report setting stored unreadable) is given to `failed`, if
+        given, and left out."""
         kept = {}
         found = []
         for chat in chats:
             tz = _zone(chat.timezone, default)
             key = (chat.report, tz, chat.sent_at)
             known = self._next.get(chat.chat_id)
-            if known is None or known[0] != key:
-                sent = chat.sent_at
-                known = (key, None if sent is None else digest_times(chat.report, sent, tz)[1])
-            kept[chat.chat_id] = known
-            if known[1] is None or known[1] <= now:
-                found.append((chat, tz, digest_times(chat.report, now, tz)[0]))
+            try:
+                if known is None or known[0] != key:
+                    sent = chat.sent_at
+                    known = (key, None if sent is None else digest_times(chat.report, sent, tz)[1])
+                kept[chat.chat_id] = known
+                if known[1] is None or known[1] <= now:
+                    found.append((chat, tz, digest_times(chat.report, now, tz)[0]))
+            except Exception as exc:
+                if failed is None:
+                    raise
+                failed(chat, exc)
         self._next = kept
         return found
+
+
+class Holds:
+    """The chats whose weekly report waits: out the flood wait Telegram named for it, or after
+    it failed unexpectedly, longer at each failure in a row. A chat not listed at a check is
+    forgotten (`keep`), so there is at most one entry per chat with a report."""
+
+    def __init__(self) -> None:
+        self._until: dict[int, datetime] = {}
+        self._failures: dict[int, int] = {}
+
+    def held(self, chat_id: int, now: datetime) -> bool:
+        until = self._until.get(chat_id)
+        return until is not None and now < until
+
+    def wait(self, chat_id: int, until: datetime) -> None:
+        self._until[chat_id] = until
+
+    def failed(self, chat_id: int, now: datetime) -> tuple[int, datetime]:
+        """One more failure in a row of the chat's report: their number, and when it is next
+        tried."""
+        count = self._failures.get(chat_id, 0) + 1
+        self._failures[chat_id] = count
+        wait = min(REPORT_BACKOFF * 2 ** min(count - 1, 16), REPORT_BACKOFF_MAX)
+        self._until[chat_id] = now + wait
+        return count, now + wait
+
+    def done(self, chat_id: int) -> None:
+        self._until.pop(chat_id, None)
+        self._failures.pop(chat_id, None)
+
+    def keep(self, chat_ids: set[int]) -> None:
+        for held in [c for c in self._until if c not in chat_ids]:
+            self.done(held)
 
 
 class Insights:
@@ -83,74 +131,111 @@ class Insights:
         self.ready = ready  # False while the Telegram side is not signed in
         self.rule = SpikeRule()
         self.report_times = ReportTimes()
+        self.holds = Holds()
 
     async def send_reports(self) -> int:
-        """Send every weekly report that has come due; the number sent."""
+        """Send every weekly report that has come due; the number sent. A chat whose report
+        fails stops no other chat's: it is tried again later (`Holds`)."""
         if not self.ready():
             return 0
         ctx = self.ctx
         now = ctx.clock()
-        titles = ctx.titles()
         sent = 0
         chats = await ctx.store.run(Store.report_chats)
-        for chat, tz, due in self.report_times.due(chats, now, ctx.tz):
-            topics = [
-                t for t in await ctx.store.run(Store.subscriptions, chat.chat_id) if t in titles
-            ]
-            if not topics:  # nothing to report on this week
-                await ctx.store.run(Store.report_sent, chat.chat_id, due)
-                continue
-            lang = language(chat.language_code)
-            tr = texts(lang)
-            since, _ = query_range(due, tz, REPORT_DAYS)
-            points = await ctx.store.run(Store.story_points, topics, since=since, until=due)
-            named = ctx.titles(tr)  # the topics' titles in the chat's language
-            recorded = await ctx.store.run(Store.recording_since)
-            chart, text = await asyncio.to_thread(  # off the event loop, as drawing is
-                weekly_report,
-                points,
-                now=due,
-                tz=tz,
-                topics=topics,
-                titles=named,
-                lang=lang,
-                recorded_since=recorded,
-            )
-            png = await render_trend(chart, title=tr._("Weekly report"), lang=lang, titles=named)
-            # not news to hold, as a spike notice is not: in quiet hours or a mute, no sound
-            prefs = await ctx.store.run(Store.prefs, chat.chat_id)
-            silent = prefs is not None and notice_silent(
-                now, tz, quiet=prefs.quiet, muted_until=prefs.muted_until
-            )
+        self.holds.keep({c.chat_id for c in chats})
+        chats = [c for c in chats if not self.holds.held(c.chat_id, now)]
+        for chat, tz, due in self.report_times.due(chats, now, ctx.tz, failed=self._failed):
             try:
-                send = functools.partial(
-                    self.bot.send_photo,
-                    chat.chat_id,
-                    png,
-                    caption=text,
-                    parse_mode=ParseMode.HTML,
-                    disable_notification=silent,
-                )
-                await with_retries(send)
-            except ChatMigrated as exc:  # a group became a supergroup: sent there next run
-                await ctx.store.run(
-                    Store.migrate_chat, chat.chat_id, exc.new_chat_id, now=ctx.clock()
-                )
-                continue
-            except (Forbidden, BadRequest) as exc:
-                if isinstance(exc, Forbidden) or "chat not found" in exc.message.lower():
-                    await ctx.store.run(
-                        Store.deactivate_chat, chat.chat_id, exc.message, now=ctx.clock()
-                    )
-                    continue
-                log.error("chat %d: weekly report refused (%s); skipped", chat.chat_id, exc)
-            except TelegramError as exc:  # tried again at the next run
-                log.warning("chat %d: weekly report not sent (%s)", chat.chat_id, exc)
-                continue
-            else:
-                sent += 1
-                log.info("chat %d: weekly report sent", chat.chat_id)
+                sent += await self._send_report(chat, tz, due)
+            except Exception as exc:
+                self._failed(chat, exc)
+        return sent
+
+    def _failed(self, chat: ReportChat, exc: Exception) -> None:
+        count, again = self.holds.failed(chat.chat_id, self.ctx.clock())
+        if count == 1:  # the traceback once; a chat that keeps failing gets a line each time
+            log.error(
+                "chat %d: weekly report failed (%s: %s); tried again at %s",
+                chat.chat_id,
+                type(exc).__name__,
+                exc,
+                f"{again:%Y-%m-%d %H:%M}",
+                exc_info=exc,
+            )
+        else:
+            log.warning(
+                "chat %d: weekly report failed %d times in a row (%s); tried again at %s",
+                chat.chat_id,
+                count,
+                exc,
+                f"{again:%Y-%m-%d %H:%M}",
+            )
+
+    async def _send_report(self, chat: ReportChat, tz: tzinfo, due: datetime) -> int:
+        """Send one chat's weekly report due at `due`; 1 if it went out."""
+        ctx = self.ctx
+        now = ctx.clock()
+        titles = ctx.titles()
+        topics = [t for t in await ctx.store.run(Store.subscriptions, chat.chat_id) if t in titles]
+        if not topics:  # nothing to report on this week
             await ctx.store.run(Store.report_sent, chat.chat_id, due)
+            return 0
+        lang = language(chat.language_code)
+        tr = texts(lang)
+        since, _ = query_range(due, tz, REPORT_DAYS)
+        points = await ctx.store.run(Store.story_points, topics, since=since, until=due)
+        named = ctx.titles(tr)  # the topics' titles in the chat's language
+        recorded = await ctx.store.run(Store.recording_since)
+        chart, text = await asyncio.to_thread(  # off the event loop, as drawing is
+            weekly_report,
+            points,
+            now=due,
+            tz=tz,
+            topics=topics,
+            titles=named,
+            lang=lang,
+            recorded_since=recorded,
+        )
+        png = await render_trend(chart, title=tr._("Weekly report"), lang=lang, titles=named)
+        # not news to hold, as a spike notice is not: in quiet hours or a mute, no sound
+        prefs = await ctx.store.run(Store.prefs, chat.chat_id)
+        silent = prefs is not None and notice_silent(
+            now, tz, quiet=prefs.quiet, muted_until=prefs.muted_until
+        )
+        try:
+            send = functools.partial(
+                self.bot.send_photo,
+                chat.chat_id,
+                png,
+                caption=text,
+                parse_mode=ParseMode.HTML,
+                disable_notification=silent,
+            )
+            await with_retries(send)
+        except ChatMigrated as exc:  # a group became a supergroup: sent there next run
+            await ctx.store.run(Store.migrate_chat, chat.chat_id, exc.new_chat_id, now=ctx.clock())
+            return 0
+        except (Forbidden, BadRequest) as exc:
+            if isinstance(exc, Forbidden) or "chat not found" in exc.message.lower():
+                await ctx.store.run(
+                    Store.deactivate_chat, chat.chat_id, exc.message, now=ctx.clock()
+                )
+                return 0
+            log.error("chat %d: weekly report refused (%s); skipped", chat.chat_id, exc)
+            sent = 0
+        except RetryAfter as exc:  # a wait longer than `with_retries` holds a job for
+            wait = retry_after_seconds(exc)
+            self.holds.wait(chat.chat_id, ctx.clock() + timedelta(seconds=wait))
+            log.warning("chat %d: weekly report held by flood control for %gs", chat.chat_id, wait)
+            return 0
+        except TelegramError as exc:  # tried again at the next run
+            log.warning("chat %d: weekly report not sent (%s)", chat.chat_id, exc)
+            return 0
+        else:
+            sent = 1
+            log.info("chat %d: weekly report sent", chat.chat_id)
+        await ctx.store.run(Store.report_sent, chat.chat_id, due)
+        self.holds.done(chat.chat_id)
         return sent
 
     async def check_spikes(self) -> list[str]:

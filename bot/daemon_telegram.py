@@ -1,0 +1,115 @@
+"""The daemon's Telegram side: signing in (retrying while Telegram is unreachable), then
+updates and the delivery worker; a refused token, the side ending unexpectedly, and its stop.
+Mixed into `bot.daemon.Daemon`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application
+
+from bot.config import Config
+from bot.delivery.worker import DeliveryWorker
+from bot.interrupt import stopped_within
+from bot.metrics import Metrics
+from bot.reload import delivery_settings
+from bot.telegram.chat import set_commands
+from bot.telegram.updates import PollErrors, say_token_refused, stop_updates
+from store import AsyncStore
+
+log = logging.getLogger("bot.daemon")  # its lines are the daemon's
+
+STOP_GRACE = 5.0  # seconds for in-flight work at shutdown, well within the 10 s promise
+TELEGRAM_RETRY_FIRST = 5.0
+TELEGRAM_RETRY_MAX = 300.0
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramSide:
+    """The daemon's Telegram side (the daemon's fields and methods it uses are declared)."""
+
+    settings: Config
+    exit_code: int
+    delivery: DeliveryWorker | None
+    metrics: Metrics
+    _stop: asyncio.Event
+    stop: Callable[[], None]
+    _add_channels: Callable[[App, AsyncStore], Awaitable[None]]
+
+    async def _run_telegram(self, app: App, store: AsyncStore) -> None:
+        """Sign in (retrying while Telegram is unreachable), then poll updates and deliver."""
+        delay = TELEGRAM_RETRY_FIRST
+        while True:
+            try:
+                await app.initialize()
+                break
+            except InvalidToken:
+                self._token_refused()
+                return
+            except TelegramError as exc:
+                log.warning("Telegram unreachable (%s); trying again in %gs", exc, delay)
+                if await stopped_within(self._stop, delay):
+                    return
+                delay = min(delay * 2, TELEGRAM_RETRY_MAX)
+        log.info("Telegram: signed in as @%s", app.bot.username)
+        try:
+            await set_commands(app.bot)
+        except TelegramError as exc:
+            log.warning("could not set the bot's command menu: %s", exc)
+        wait = 1.0  # a store that fails (locked past its busy timeout, full) is waited for
+        while not self._stop.is_set():
+            try:
+                await self._add_channels(app, store)
+                break
+            except sqlite3.OperationalError as exc:
+                if wait == 1.0:
+                    log.error("channels not recorded yet: the store fails (%s); retrying", exc)
+                await stopped_within(self._stop, wait)
+                wait = min(2 * wait, 30.0)
+        if self._stop.is_set():  # updates and sends started now would only be cut short
+            return
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0.0, timeout=10, error_callback=PollErrors())
+        self.delivery = DeliveryWorker(
+            store,
+            app.bot,
+            settings=delivery_settings(self.settings),
+            tz=self.settings.telegram.tz,
+            metrics=self.metrics,
+        )
+        await self.delivery.run()
+
+    def _token_refused(self) -> None:  # at sign-in, or revoked while we run (`TokenWatch`)
+        if self.exit_code != 2:
+            say_token_refused(self.settings.telegram.token_env)
+        self.exit_code = 2
+        self.stop()
+
+    def _telegram_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stop.is_set():
+            return
+        error = task.exception()
+        # the Telegram side must not die quietly while polls go on: stop, so a supervisor
+        # (systemd's Restart=on-failure) starts us again
+        log.error("the Telegram side stopped unexpectedly; stopping", exc_info=error)
+        self.exit_code = self.exit_code or 1
+        self.stop()
+
+    async def _stop_telegram(self, app: App, task: asyncio.Task[None]) -> None:
+        if self.delivery is not None:
+            self.delivery.stop()
+        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
+        if not done:  # still signing in, or a send hangs
+            task.cancel()
+            await asyncio.wait({task})
+        await stop_updates(app)
+        if app.running:
+            await app.stop()
+        await app.shutdown()

@@ -1,0 +1,179 @@
+"""The daemon's notices to the admins: each is queued in the store whatever the store does at
+that instant (here, another connection locks it just as the notice is written)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import load_config
+from bot.daemon import Daemon
+from store import AsyncStore, Store
+from tests.conftest import TOKEN, short_busy_timeout, write_config
+from tests.fakes.feed_server import FeedServer, Route
+from watchers.fetch import Fetcher
+from watchers.poll import Poller
+from watchers.topics.compile import compile_topics
+
+WAIT = 20.0  # bounds each wait for an event
+
+
+class LockOnWrite:
+    """Another connection takes the store's write lock just before the store's own
+    connection runs its first statement that `starts` with the text given, and holds it until
+    `release()`: the store meets a lock at that very instant (sqlite3's trace callback, called
+    on the store thread before each statement)."""
+
+    def __init__(self, path: Path, starts: str) -> None:
+        self.other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.starts = starts
+        self.locked = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def trace(self, statement: str) -> None:
+        if statement.lstrip().startswith(self.starts) and not self.other.in_transaction:
+            self.other.execute("BEGIN IMMEDIATE")
+            self._loop.call_soon_threadsafe(self.locked.set)
+
+    def install(self) -> Callable[[Store], None]:
+        def on(store: Store) -> None:
+            store.db.conn.set_trace_callback(self.trace)
+
+        return on
+
+    def release(self) -> None:
+        self.other.execute("ROLLBACK")
+        self.other.close()
+
+
+async def test_a_feed_disabled_while_the_store_is_locked_still_tells_the_admins(
+    tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The notice was written once, just after the poll saved the feed disabled; a store
+    locked in that instant (a backup, `kurilwatch prune`) lost it, and the feed was never
+    polled again to say it once more. Now it is written again until the store takes it."""
+    feed_server.set_route("/gone.xml", Route(status=410))
+    config = write_config(tmp_path, {"gone": feed_server.url("/gone.xml")})
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    await store.run(short_busy_timeout)
+    fetcher = Fetcher()
+    poller = Poller(
+        store=store, fetcher=fetcher, topics=compile_topics(settings.topics), settings=settings.poll
+    )
+    daemon = Daemon(settings, TOKEN, config_path=config)
+    daemon._store = store
+    lock = LockOnWrite(settings.store.path, "INSERT INTO notices")
+    await store.run(lock.install())
+    try:
+        [feed] = settings.feeds
+        polling = asyncio.create_task(daemon._poll(poller, feed, "gone"))
+        await asyncio.wait_for(lock.locked.wait(), WAIT)
+        state = await store.run(Store.feed_state, "gone")
+        assert state is not None and state.disabled_reason  # saved before the lock
+    finally:
+        lock.release()
+    try:
+        await asyncio.wait_for(polling, WAIT)
+        retrying = set(daemon._notices)
+        assert len(retrying) == 1  # the first write met the lock
+        await asyncio.wait(retrying, timeout=WAIT)
+        [notice] = await store.run(Store.notices)
+        assert "feed {feed} ({url}) was disabled" in notice["msgid"]
+        assert "gone for good (HTTP 410)" in notice["text"]
+        assert "admins' notice not queued yet" in caplog.text
+    finally:
+        daemon.stop()
+        await daemon._finish_notices()
+        await poller.aclose()
+        await fetcher.aclose()
+        await store.close()
+
+
+async def test_the_admins_hear_the_warnings_a_reload_brings_however_it_came(
+    tmp_path: Path,
+) -> None:
+    """A config edit's warnings (`watchers/config_checks.py`) reached only the log, and the
+    reply of /reload: an edit saved to the file, or SIGHUP, told the admins nothing. Now a
+    reload tells them, in their language, the warnings the running config did not have."""
+    from bot.i18n import texts
+
+    feeds = {"a": "http://127.0.0.1:9/a.xml"}
+    config = write_config(tmp_path, feeds, admins=(9009,))
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
+    daemon._store = store
+    try:
+        edited = yaml.safe_load(config.read_text())
+        edited["feeds"].append({"id": "b", "url": "http://127.0.0.1:9/a.xml"})  # a again
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        await daemon.reload()  # as the config watch and SIGHUP do
+        [notice] = await store.run(Store.notices)
+        values = json.loads(notice["vals"])
+        assert re.search(r"feeds\[1\]\.url: the same URL as feeds\[0\] \(a\)", values["warnings"])
+        assert values["warnings"] in notice["text"]
+        russian = texts("ru")._(notice["msgid"], **values)
+        assert russian != notice["text"] and values["warnings"] in russian
+        edited["feeds"][1]["id"] = "b2"  # an edit that keeps the warning
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        assert (await daemon.reload()).startswith("Reloaded: feeds")
+        assert len(await store.run(Store.notices)) == 1  # said once
+    finally:
+        await store.close()
+
+
+def test_the_warnings_notice_names_a_bounded_number_of_warnings() -> None:
+    from bot.reload import NOTICE_WARNINGS, warnings_notice
+
+    for count in (1, NOTICE_WARNINGS, NOTICE_WARNINGS + 7):
+        warned = [f"config.yaml line {n}: topics.t{n}.query: why" for n in range(count)]
+        message, values = warnings_notice(warned)
+        lines = message.format(**values).splitlines()[1:]
+        assert lines[:NOTICE_WARNINGS] == warned[:NOTICE_WARNINGS]
+        more = count - NOTICE_WARNINGS
+        assert lines[NOTICE_WARNINGS:] == (
+            [f"(+{more}; `kurilwatch check` lists them)"] * (more > 0)
+        )
+
+
+async def test_a_bad_edit_while_the_store_is_locked_is_named_and_the_admins_told_later(
+    tmp_path: Path,
+) -> None:
+    """The admins' 'config not reloaded' notice met a store locked by another writer: /reload
+    answered 'database is locked' instead of what is wrong in the file, and the admins heard
+    neither. Now /reload names the file's problem and the notice is written once it can be."""
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, admins=(9009,))
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    await store.run(short_busy_timeout)
+    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
+    daemon._store = store
+    lock = LockOnWrite(settings.store.path, "INSERT INTO notices")
+    await store.run(lock.install())
+    try:
+        edited = yaml.safe_load(config.read_text())
+        edited["poll"]["interval"] = "soon"
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        said = await daemon.reload()
+        assert lock.locked.is_set()
+    finally:
+        lock.release()
+    try:
+        assert said.startswith("Not reloaded; the running config stays. "), said
+        assert "poll.interval: 'soon' is not a duration" in said and "locked" not in said
+        await asyncio.wait(set(daemon._notices), timeout=WAIT)
+        [notice] = await store.run(Store.notices)
+        assert notice["msgid"].startswith("kurilwatch: config not reloaded (")
+        assert "poll.interval" in notice["text"]
+    finally:
+        daemon.stop()
+        await daemon._finish_notices()
+        await store.close()
