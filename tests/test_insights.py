@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -570,3 +571,26 @@ def test_a_long_title_ends_before_the_time_zone(lang: str, title: str, zone: str
     [shown] = [t for t in axes.findobj(Text) if t.get_text().startswith(title[:5])]
     [tz] = [t for t in axes.texts if t.get_text() == zone]
     assert shown.get_window_extent(renderer).x1 < tz.get_window_extent(renderer).x0
+
+
+async def test_a_weekly_report_telegram_does_not_take_waits_and_is_told_once(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram refusing the report for a while (a 429 of two minutes, or down for a day) must
+    not have it drawn and tried again at every minutely check, with a warning each time."""
+    await seed(bot.store, history(14, 1)[::-1])
+    await bot.say("/subscribe kuril")
+    await bot.say("/report weekly fri 04:00")
+    insights = Insights(bot.ctx, bot.app.bot)
+    bot.api.fail_retry_after("sendPhoto", 120, times=3)
+    bot.clock.now = T0 + H
+    with caplog.at_level(logging.DEBUG, logger="bot.insights.jobs"):
+        for _ in range(30):  # half an hour of checks, a minute apart
+            assert await insights.send_reports() == 0
+            bot.clock.now += timedelta(minutes=1)
+        assert len(bot.api.calls_of("sendPhoto")) == 3  # every 10 minutes, not every minute
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warned) == 1 and "weekly report not sent" in warned[0]
+        assert await insights.send_reports() == 1  # 10 minutes after the third try
+    assert any("weekly report sent after 4 tries" in r.getMessage() for r in caplog.records)
+    assert len(bot.api.sent_photos(USER)) == 1

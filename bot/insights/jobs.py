@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.delivery.plan import digest_times, notice_silent
-from bot.delivery.retry import with_retries
+from bot.delivery.retry import retry_after_seconds, with_retries
 from bot.i18n import texts
 from bot.insights.charts import render_trend
 from bot.insights.spikes import SpikeRule, detect
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 REPORT_DAYS = 7
 REPORT_CHECK = timedelta(minutes=1)  # how often due weekly reports are looked for
+REPORT_RETRY = timedelta(minutes=10)  # a report not sent waits this long (or its 429's wait)
 SPIKE_CHECK = timedelta(minutes=10)  # how often the topics are checked for spikes
 
 
@@ -46,10 +47,23 @@ def _zone(name: str | None, default: tzinfo) -> tzinfo:
 class ReportTimes:
     """When each chat's next weekly report is due, kept from one minutely check to the next:
     working it out for every chat at every check held the event loop 6 ms per 1,000 chats.
-    One entry per chat with a report; a chat not listed at a check is forgotten."""
+    One entry per chat with a report; a chat not listed at a check is forgotten. A report that
+    failed waits (`put_off`): tried at every check, Telegram down for a day drew and tried each
+    due chat's report 1,440 times, with a warning each."""
 
     def __init__(self) -> None:
         self._next: dict[int, tuple[tuple[str, tzinfo, datetime | None], datetime | None]] = {}
+        self._later: dict[int, tuple[datetime, int]] = {}  # chat -> (not before, failed tries)
+
+    def put_off(self, chat_id: int, until: datetime) -> int:
+        """The chat's report failed: not tried again before `until`; the tries failed so far."""
+        tries = self._later.get(chat_id, (until, 0))[1] + 1
+        self._later[chat_id] = (until, tries)
+        return tries
+
+    def done(self, chat_id: int) -> int:
+        """The chat's report is sent (or settled); the tries that had failed before."""
+        return self._later.pop(chat_id, (None, 0))[1]
 
     def due(
         self, chats: Sequence[ReportChat], now: datetime, default: tzinfo
@@ -66,9 +80,12 @@ class ReportTimes:
                 sent = chat.sent_at
                 known = (key, None if sent is None else digest_times(chat.report, sent, tz)[1])
             kept[chat.chat_id] = known
+            if chat.chat_id in self._later and self._later[chat.chat_id][0] > now:
+                continue
             if known[1] is None or known[1] <= now:
                 found.append((chat, tz, digest_times(chat.report, now, tz)[0]))
         self._next = kept
+        self._later = {c: later for c, later in self._later.items() if c in kept}
         return found
 
 
@@ -144,13 +161,29 @@ class Insights:
                     )
                     continue
                 log.error("chat %d: weekly report refused (%s); skipped", chat.chat_id, exc)
-            except TelegramError as exc:  # tried again at the next run
-                log.warning("chat %d: weekly report not sent (%s)", chat.chat_id, exc)
+            except TelegramError as exc:  # tried again after a pause, said once
+                flood = retry_after_seconds(exc) if isinstance(exc, RetryAfter) else 0.0
+                pause = max(REPORT_RETRY, timedelta(seconds=flood))
+                tries = self.report_times.put_off(chat.chat_id, now + pause)
+                level = logging.WARNING if tries == 1 else logging.DEBUG
+                log.log(
+                    level,
+                    "chat %d: weekly report not sent (%s); again in %s",
+                    chat.chat_id,
+                    exc,
+                    pause,
+                )
                 continue
             else:
                 sent += 1
-                log.info("chat %d: weekly report sent", chat.chat_id)
+                tries = self.report_times.done(chat.chat_id)
+                log.info(
+                    "chat %d: weekly report sent%s",
+                    chat.chat_id,
+                    f" after {tries + 1} tries" if tries else "",
+                )
             await ctx.store.run(Store.report_sent, chat.chat_id, due)
+            self.report_times.done(chat.chat_id)  # a refused report's tries too
         return sent
 
     async def check_spikes(self) -> list[str]:
