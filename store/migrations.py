@@ -409,6 +409,40 @@ def m023_retry_not_before(db: Database) -> None:
     db.table("feeds").add_column("retry_not_before", float)
 
 
+@migrations()
+def m024_outbox_ids_never_reused(db: Database) -> None:
+    # an alert's buttons name its outbox row, and stay under the message for ever: once a prune
+    # had deleted the latest rows (months without a match), their ids went to new alerts, and an
+    # old alert's "Mute this story" muted the new story
+    db.execute(
+        "CREATE TABLE outbox_kept (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " chat_id INTEGER NOT NULL, story_id INTEGER NOT NULL, item_id INTEGER NOT NULL,"
+        " topics TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+        " next_attempt_at REAL, created_at REAL NOT NULL, sent_at REAL, message_id INTEGER,"
+        " last_error TEXT, also TEXT NOT NULL DEFAULT '[]',"
+        " edit_pending INTEGER NOT NULL DEFAULT 0, reply_to INTEGER,"
+        " edit_tries INTEGER NOT NULL DEFAULT 0, edit_after REAL)"
+    )
+    columns = (
+        "id, chat_id, story_id, item_id, topics, state, attempts, next_attempt_at, created_at,"
+        " sent_at, message_id, last_error, also, edit_pending, reply_to, edit_tries, edit_after"
+    )
+    db.execute(f"INSERT INTO outbox_kept ({columns}) SELECT {columns} FROM outbox")
+    db.execute("DROP TABLE outbox")
+    db.execute("ALTER TABLE outbox_kept RENAME TO outbox")
+    for index in (
+        "INDEX idx_outbox_state_next_attempt_at ON outbox (state, next_attempt_at)",
+        "INDEX idx_outbox_edit_pending ON outbox (edit_pending)",
+        "INDEX idx_outbox_state_chat_id_next_attempt_at"
+        " ON outbox (state, chat_id, next_attempt_at)",
+        "UNIQUE INDEX idx_outbox_chat_story ON outbox (chat_id, story_id) WHERE reply_to IS NULL",
+        "UNIQUE INDEX idx_outbox_chat_follow_up ON outbox (chat_id, item_id)"
+        " WHERE reply_to IS NOT NULL",
+        "INDEX outbox_story ON outbox (story_id)",
+    ):
+        db.execute(f"CREATE {index}")
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

@@ -331,3 +331,28 @@ async def test_alerts_given_up_are_sent_once_queued_again(parts, bot_api: FakeBo
     assert len(texts) == 2 and "Iturup" in texts[0] and "Shikotan story 2" in texts[1]
     assert sorted(row[1] for row in await outbox(store)) == ["failed", "sent", "sent"]
     assert await store.run(Store.requeue_failed, T0 + timedelta(hours=1), now=clock.now) == {}
+
+
+async def test_telegram_down_for_hours_is_one_warning_and_one_line_when_it_is_back(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """A day of Telegram (or the network to it) down: every chat's alert is tried again every
+    max_backoff; the log says so as it starts and as it ends, not at every try of every chat."""
+    store, worker, clock = parts
+    chats = [CHAT + n for n in range(5)]
+    await queue(store, chats)
+    tries = 12
+    bot_api.fail_gateway("sendMessage", times=len(chats) * tries)
+    heard = _Records()
+    with handler_on("bot.delivery", heard, logging.DEBUG):
+        for _ in range(tries):
+            assert await step(worker) == len(chats)
+            clock.now += worker.settings.max_backoff
+        assert len(bot_api.sent_messages()) == 0
+        assert await step(worker) == len(chats)  # Telegram is back
+    assert all(len(bot_api.sent_messages(chat)) == 1 for chat in chats)
+    warned = heard.at(logging.WARNING) + heard.at(logging.ERROR)
+    assert len(warned) == 1, warned  # the outage, once
+    assert "502" in warned[0] or "Bad Gateway" in warned[0]
+    back = [m for m in heard.at(logging.INFO) if "again" in m]
+    assert len(back) == 1 and str(len(chats) * tries) in back[0], back

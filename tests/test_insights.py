@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -626,3 +627,27 @@ async def test_one_chats_report_failing_unexpectedly_stops_no_other_chats(
     bot.clock.now += timedelta(hours=1)
     assert await insights.send_reports() == 1
     assert len(bot.api.sent_photos(OTHER)) == 1 and not bot.api.sent_photos(USER)
+
+
+async def test_a_weekly_report_telegram_does_not_take_waits_and_is_told_once(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram refusing the report for a while (a 429 of two minutes, three times; or down)
+    must not have it drawn and tried again at every minutely check, with a warning each time."""
+    await seed(bot.store, history(14, 1)[::-1])
+    await bot.say("/subscribe kuril")
+    await bot.say("/report weekly fri 04:00")
+    insights = Insights(bot.ctx, bot.app.bot)
+    bot.api.fail_retry_after("sendPhoto", 120, times=3)
+    bot.clock.now = T0 + H
+    sent = 0
+    with caplog.at_level(logging.DEBUG, logger="bot.insights.jobs"):
+        for _ in range(10):  # ten checks, a minute apart
+            sent += await insights.send_reports()
+            bot.clock.now += timedelta(minutes=1, seconds=1)
+        assert sent == 1
+        assert len(bot.api.calls_of("sendPhoto")) == 4  # every 2 minutes, not every minute
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warned) == 1 and "weekly report not sent" in warned[0]
+    assert any("weekly report sent after 4 tries" in r.getMessage() for r in caplog.records)
+    assert len(bot.api.sent_photos(USER)) == 1

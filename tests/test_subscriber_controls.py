@@ -496,3 +496,31 @@ async def test_a_failed_press_is_told_to_the_presser_not_to_the_channel(h: Harne
     [answer] = await asyncio.to_thread(h.api.wait_for_calls, "answerCallbackQuery")
     assert "went wrong" in answer.params["text"]
     assert [m["text"] for m in h.api.sent_messages(channel)] == [alert["text"]]
+
+
+async def test_an_old_alerts_button_does_not_act_on_a_later_alert_after_a_prune(
+    h: Harness,
+) -> None:
+    """An alert's buttons name its outbox row, and Telegram keeps them under the message for
+    ever: the row's id, pruned with the row, must never name another alert."""
+    await h.say("/subscribe kuril", ALICE)
+    await h.report("tass-en", "Kuril fish prices", lang="en", url="https://n.example/f")
+    await h.deliver()
+    [old] = h.alerts(ALICE)
+    old_buttons = dict(buttons(old))
+    old_id = message_id(h.api, ALICE, "Kuril fish prices")
+    # a quiet topic: months without a match, then the daily prune forgets the sent alert
+    h.clock.now += timedelta(days=100)
+    await h.store.run(
+        Store.prune, now=h.clock.now, text_for=timedelta(days=90), keys_for=timedelta(days=365)
+    )
+    await h.report("kyodo", "Iturup airport reopens", lang="en", url="https://n.example/a")
+    await h.deliver()
+    assert len(h.alerts(ALICE)) == 2
+    answer = await h.press(ALICE, old_id, old_buttons["🔕 Mute this story"])
+    assert answer == "This button no longer works."
+    answer = await h.press(ALICE, old_id, old_buttons["👎 Not relevant"])
+    assert answer == "This button no longer works."
+    controls = await h.store.run(lambda s: s.db.execute("SELECT * FROM story_controls").fetchall())
+    assert controls == []  # the new story is not muted by the old alert's button
+    assert await h.store.run(Store.feedback) == []

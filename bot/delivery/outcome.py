@@ -73,6 +73,7 @@ class Outcome:
     hold: float | None = None  # seconds nothing goes to this chat
     metric: str | None = None  # counted as kurilwatch_deliveries_total{outcome=...}
     new_chat_id: int | None = None
+    level: int | None = None  # its retry's log line's level, set by `settle.Unreachable`
 
     @property
     def counted(self) -> bool:

@@ -11,10 +11,11 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
-from bot.delivery.outcome import Action, GivenUp, Outcome
+from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, failure_of
 from store import AsyncStore, Delivery, Notice, OutboxState, Store
 
 log = logging.getLogger("bot.delivery.worker")
@@ -71,6 +72,34 @@ class Outage:
         self.tries = 0
 
 
+class Unreachable:
+    """Telegram (or the way to it) failing the sends for a while: in an outage of hours each
+    chat's alert is tried again every max_backoff, and a line at each try of each chat filled
+    the log. The first failure is a warning, the further ones debug lines, until a request goes
+    through, which says how many failed meanwhile."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def heard(self, exc: BaseException, result: Outcome) -> Outcome:
+        """`result` of a failed request, with the level its retry is logged at."""
+        if failure_of(exc) is not Failure.TRANSIENT:
+            return result
+        self.failures += 1
+        return replace(result, level=logging.WARNING if self.failures == 1 else logging.DEBUG)
+
+    def reached(self, answer: T) -> T:
+        """A request went through; its `answer`."""
+        if self.failures > 1:
+            log.info(
+                "Telegram reachable again: a request went through after %d failed tries"
+                " (those after the first logged at debug level)",
+                self.failures,
+            )
+        self.failures = 0
+        return answer
+
+
 async def report_given_up(
     store: AsyncStore, given_up: GivenUp, *, now: datetime, force: bool = False
 ) -> None:
@@ -92,7 +121,7 @@ async def report_given_up(
 
 
 async def failed_send(
-    store: AsyncStore, delivery: Delivery, result: Outcome, *, now: datetime, transient: bool
+    store: AsyncStore, delivery: Delivery, result: Outcome, *, now: datetime
 ) -> None:
     """Record a failed single alert; giving up is the caller's (it reports to the admins)."""
     chat_id, error = delivery.chat_id, str(result.error)
@@ -121,7 +150,7 @@ async def failed_send(
         assert result.at is not None
         await recorded(store, Store.mark_retry, delivery.id, error, at=result.at)
         log.log(
-            logging.WARNING if transient else logging.ERROR,
+            logging.ERROR if result.level is None else result.level,
             "chat %d: alert %d not sent (%s); retry in %s",
             chat_id,
             delivery.id,
@@ -165,7 +194,8 @@ async def failed_digest(
             error=result.error,
             counted=result.counted,
         )
-        log.warning(
+        log.log(
+            logging.WARNING if result.level is None else result.level,
             "chat %d: digest of %d not sent (%s); retry in %s",
             chat_id,
             len(ids),
@@ -216,7 +246,8 @@ async def failed_edit(
     if result.action in (Action.RETRY, Action.RAISE):
         assert result.at is not None
         await recorded(store, Store.edit_failed, delivery.id, at=result.at)
-        log.warning(
+        log.log(
+            logging.WARNING if result.level is None else result.level,
             "chat %d: alert %d update failed (%s); retry in %s",
             chat_id,
             delivery.id,

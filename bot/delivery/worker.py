@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, NetworkError
+from telegram.error import BadRequest
 
 from bot.delivery import settle
 from bot.delivery.buttons import AlertButtons
@@ -82,6 +82,7 @@ class DeliveryWorker:
         self._inflight: set[int] = set()  # chats with a send in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._given_up = GivenUp()
+        self._reach = settle.Unreachable()  # an outage of Telegram told once, not at every try
         self._buttons = AlertButtons(store)
 
     def apply(self, settings: DeliverySettings) -> None:
@@ -348,7 +349,7 @@ class DeliveryWorker:
             await self.store.run(Store.edit_done, delivery.id)
             return
         try:
-            await self.bot.edit_message_text(
+            self._reach.reached(await self.bot.edit_message_text(
                 render_html(to_alert(delivery), tz=self._tz(delivery), tr=texts(delivery.language)),
                 chat_id=delivery.chat_id,
                 message_id=delivery.message_id,
@@ -357,7 +358,7 @@ class DeliveryWorker:
                 link_preview_options=LinkPreviewOptions(
                     is_disabled=not self.settings.link_previews
                 ),
-            )
+            ))  # fmt: skip
         except Exception as exc:
             now = self.clock()
             tried = replace(delivery, attempts=delivery.edit_tries)  # its tries as an update
@@ -448,7 +449,7 @@ class DeliveryWorker:
         markup: InlineKeyboardMarkup | None = None,
         reply_to: int | None = None,
     ) -> Message:
-        return await self.bot.send_message(
+        return self._reach.reached(await self.bot.send_message(
             chat_id,
             text,
             parse_mode=ParseMode.HTML if html else None,
@@ -458,7 +459,7 @@ class DeliveryWorker:
             reply_parameters=None
             if reply_to is None
             else ReplyParameters(reply_to, allow_sending_without_reply=True),
-        )
+        ))  # fmt: skip
 
     def _count(
         self, outcome: str, queued_at: datetime | None = None, now: datetime | None = None
@@ -474,10 +475,10 @@ class DeliveryWorker:
         self, exc: BaseException, path: Path, now: datetime, row: Delivery | Notice, **kw: bool
     ) -> Outcome:
         deadline, max_backoff = self.settings.deadline, self.settings.max_backoff
-        return outcome(
+        return self._reach.heard(exc, outcome(
             exc, path, now=now, attempts=row.attempts,
             deadline=deadline, max_backoff=max_backoff, **kw,
-        )  # fmt: skip
+        ))  # fmt: skip
 
     async def _failure(self, delivery: Delivery, exc: BaseException, *, html: bool = True) -> None:
         now = self.clock()
@@ -489,8 +490,7 @@ class DeliveryWorker:
         if result.action is Action.GIVE_UP:
             await self._give_up(delivery, str(result.error))
         else:
-            transient = isinstance(exc, NetworkError)
-            await settle.failed_send(self.store, delivery, result, now=now, transient=transient)
+            await settle.failed_send(self.store, delivery, result, now=now)
 
     async def _give_up(self, delivery: Delivery, error: str) -> None:
         await settle.recorded(self.store, Store.mark_failed, delivery.id, error)

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 REPORT_DAYS = 7
 REPORT_CHECK = timedelta(minutes=1)  # how often due weekly reports are looked for
+REPORT_RETRY = timedelta(minutes=10)  # a report Telegram did not take waits this long
 SPIKE_CHECK = timedelta(minutes=10)  # how often the topics are checked for spikes
 REPORT_BACKOFF = timedelta(minutes=5)  # a chat's report that failed unexpectedly waits this,
 REPORT_BACKOFF_MAX = timedelta(hours=6)  # doubled at each failure in a row, up to this
@@ -87,20 +88,30 @@ class ReportTimes:
 
 
 class Holds:
-    """The chats whose weekly report waits: out the flood wait Telegram named for it, or after
-    it failed unexpectedly, longer at each failure in a row. A chat not listed at a check is
-    forgotten (`keep`), so there is at most one entry per chat with a report."""
+    """The chats whose weekly report waits: out the flood wait Telegram named for it, a while
+    after Telegram did not take it, or after it failed unexpectedly, longer at each failure in a
+    row. A chat not listed at a check is forgotten (`keep`), so there is at most one entry per
+    chat with a report."""
 
     def __init__(self) -> None:
         self._until: dict[int, datetime] = {}
         self._failures: dict[int, int] = {}
+        self._unsent: dict[int, int] = {}  # tries Telegram did not take, told once
+
+    def unsent(self, chat_id: int, until: datetime) -> int:
+        """Telegram did not take the chat's report: not tried again before `until` (drawn and
+        tried at every check, a day's outage was 1,440 charts and warnings per chat); the
+        tries so far."""
+        self._until[chat_id] = until
+        self._unsent[chat_id] = self._unsent.get(chat_id, 0) + 1
+        return self._unsent[chat_id]
+
+    def unsent_tries(self, chat_id: int) -> int:
+        return self._unsent.get(chat_id, 0)
 
     def held(self, chat_id: int, now: datetime) -> bool:
         until = self._until.get(chat_id)
         return until is not None and now < until
-
-    def wait(self, chat_id: int, until: datetime) -> None:
-        self._until[chat_id] = until
 
     def failed(self, chat_id: int, now: datetime) -> tuple[int, datetime]:
         """One more failure in a row of the chat's report: their number, and when it is next
@@ -114,6 +125,7 @@ class Holds:
     def done(self, chat_id: int) -> None:
         self._until.pop(chat_id, None)
         self._failures.pop(chat_id, None)
+        self._unsent.pop(chat_id, None)
 
     def keep(self, chat_ids: set[int]) -> None:
         for held in [c for c in self._until if c not in chat_ids]:
@@ -223,17 +235,30 @@ class Insights:
                 return 0
             log.error("chat %d: weekly report refused (%s); skipped", chat.chat_id, exc)
             sent = 0
-        except RetryAfter as exc:  # a wait longer than `with_retries` holds a job for
-            wait = retry_after_seconds(exc)
-            self.holds.wait(chat.chat_id, ctx.clock() + timedelta(seconds=wait))
-            log.warning("chat %d: weekly report held by flood control for %gs", chat.chat_id, wait)
-            return 0
-        except TelegramError as exc:  # tried again at the next run
-            log.warning("chat %d: weekly report not sent (%s)", chat.chat_id, exc)
+        except TelegramError as exc:  # down, or a wait longer than `with_retries` holds for
+            # out the flood wait named, or a while for Telegram (or the way to it) to come back
+            wait = (
+                timedelta(seconds=retry_after_seconds(exc))
+                if isinstance(exc, RetryAfter)
+                else REPORT_RETRY
+            )
+            tries = self.holds.unsent(chat.chat_id, ctx.clock() + wait)
+            log.log(
+                logging.WARNING if tries == 1 else logging.DEBUG,
+                "chat %d: weekly report not sent (%s); again in %s",
+                chat.chat_id,
+                exc,
+                wait,
+            )
             return 0
         else:
             sent = 1
-            log.info("chat %d: weekly report sent", chat.chat_id)
+            tries = self.holds.unsent_tries(chat.chat_id)
+            log.info(
+                "chat %d: weekly report sent%s",
+                chat.chat_id,
+                f" after {tries + 1} tries" if tries else "",
+            )
         await ctx.store.run(Store.report_sent, chat.chat_id, due)
         self.holds.done(chat.chat_id)
         return sent
