@@ -296,6 +296,9 @@ def test_a_reaction_appended_or_told_again_follows_nothing(earlier: str, later: 
             "外務省 ロシア閣僚の国後島訪問に抗議",
         ),
         ("ロシア下院議長が択捉島訪問　政府が抗議", "Япония заявила протест в связи с поездкой"),
+        # a quoted reaction after the clause that tells the act (not after a subject alone:
+        # "千島連盟の指定　外相「受け入れられない」" leads with it)
+        ("ロシア軍、択捉島にSu57配備　官房長官「遺憾」", "Japan conveys 'strong regret' over jets"),
         # a reaction in other words: a summoned envoy, a regret called so
         ("Russia holds drills off Kunashiri", "Tokyo calls in Russian envoy to protest drills"),
         ("Медведев посетил Шикотан", "Мотэги назвал поездку Медведева «крайне прискорбной»"),
@@ -330,6 +333,13 @@ def test_a_japanese_title_of_one_sentence_ending_in_the_reaction_is_the_reaction
         ),
         ("色丹島の保護区指定について、官房長官は「受け入れられない」と述べ抗議した。", True),
         ("Japan lodged a protest with Moscow over the designation on Tuesday.", True),
+        # who reacts as the lead's topic, the act told in the clause after it
+        (
+            "木原官房長官は午後の記者会見で、ロシアの副首相が色丹島を訪問したことについて"
+            "「わが国の立場と相いれない」として抗議したことを明らかにしました。",
+            True,
+        ),
+        ("木原官房長官は午後の記者会見で、来週の訪米日程を説明しました。", False),
         ("ロシアの副首相が9日、色丹島を訪れ、水産加工場を視察しました。", False),
         ("Russia placed the islet in a reserve on Tuesday, the ministry said.", False),
     ],

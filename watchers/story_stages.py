@@ -169,7 +169,7 @@ _QUOTED = re.compile(
 )
 # a Japanese title that opens with who reacts ("政府、ロシアの演習に懸念表明"): its first
 # clause is the reaction, however long
-_OPENER = re.compile(r"[^、　]{1,8}、[^　]*")
+_OPENER = re.compile(r"[^、 　]{1,8}、[^ 　]*")  # NFKC (`plain`) makes 　 a space
 # Who reacts: a government, its people, or the islands' people of `watchers.story_bridge`; a
 # crowd that protests ("Thousands protest in Tokyo") is an event, not a reaction.
 _SPEAKER = re.compile(
@@ -190,6 +190,10 @@ _SPEAKER_JA = re.compile(
 _QUOTE = re.compile(r"「[^」]*」")
 # the act told as what a Japanese lead's reaction answers ("…したことを受けて、", "…に対し、")
 _AFTER_ACT = re.compile(r"(?:を受け(?:て)?|について|に対し(?:て)?|をめぐり|に関し(?:て)?)、")
+# a Japanese lead that opens with who reacts as its topic ("木原官房長官は午後の記者会見で、")
+_SPEAKER_TOPIC = re.compile(
+    r"[^、。「」]{0,12}?(?:政府|外務省|外相|官房長官|首相|大使館?|報道官|外務次官)は"
+)
 LEAD_WORDS = 4  # words before the reaction in a title that leads with it (not Japanese)
 # the verb that makes the reaction (a protest lodged, declared, voiced), not counted among
 # those words: "Глава МИД Японии заявил о протесте…" leads with it as "Токио протестует…" does
@@ -249,7 +253,7 @@ def _reaction(title: str) -> str | None:
     if is_cjk(folded):
         opener = _OPENER.match(folded)
         leads = (
-            quoted is not None
+            (quoted is not None and not _quote_appended(folded, start))
             or start < len(folded) / 2
             or bool(opener and start < opener.end() and _SPEAKER.search(opener.group()))
             or _led_by_speaker(folded, start)
@@ -277,8 +281,19 @@ def _lead_reacts(lead: str) -> bool:
     if not is_cjk(folded):
         return _reaction(folded) == "reaction:2"
     after = _AFTER_ACT.search(folded)
-    rest = folded[after.end() :] if after is not None else ""
+    if after is not None:
+        rest = folded[after.end() :]
+    else:  # "木原官房長官は…ことについて「…」として、懸念を伝えた": whose words the lead is
+        rest = folded if _SPEAKER_TOPIC.match(folded) else ""
     return _REACTION.search(rest) is not None and _SPEAKER.search(rest) is not None
+
+
+def _quote_appended(folded: str, start: int) -> bool:
+    """A Japanese title's quoted reaction after the clause that tells the act ("ロシア軍、択捉島に
+    Su57配備　官房長官「遺憾」"): appended to it. After a subject alone ("千島連盟の指定　外相
+    「受け入れられない」"), with no particle or comma, the quote is what the title tells."""
+    first = folded.find(" ")
+    return 0 < first < start and bool("、" in folded[:first] or _PARTICLE.search(folded[:first]))
 
 
 def _led_by_speaker(folded: str, start: int) -> bool:
