@@ -211,6 +211,11 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
             "千島連盟の指定　外相「受け入れられない」",
         ),
         ("ロシア軍が択捉島で演習", "政府、ロシアに抗議　択捉島の演習で"),
+        # the opening clause reacts, and a quote after it too
+        (
+            "サハリン州、志発島に集落新設へ",
+            "志発島「集落」新設に抗議　政府「到底受け入れられない」",
+        ),
         # the quoted reaction's speaker named after the quote
         (
             "国後島沖でロシアが資源探査",

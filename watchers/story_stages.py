@@ -291,9 +291,15 @@ def _lead_reacts(lead: str) -> bool:
 def _quote_appended(folded: str, start: int) -> bool:
     """A Japanese title's quoted reaction after the clause that tells the act ("ロシア軍、択捉島に
     Su57配備　官房長官「遺憾」"): appended to it. After a subject alone ("千島連盟の指定　外相
-    「受け入れられない」"), with no particle or comma, the quote is what the title tells."""
+    「受け入れられない」"), with no particle or comma, or after a clause that reacts already,
+    the quote is what the title tells."""
     first = folded.find(" ")
-    return 0 < first < start and bool("、" in folded[:first] or _PARTICLE.search(folded[:first]))
+    opening = folded[:first]
+    return (
+        0 < first < start
+        and bool("、" in opening or _PARTICLE.search(opening))
+        and not _REACTION.search(opening)  # "志発島「集落」新設に抗議　政府「…」" leads with it
+    )
 
 
 def _led_by_speaker(folded: str, start: int) -> bool:
