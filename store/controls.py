@@ -83,6 +83,7 @@ class SentAlert:
     story_id: int
     item_id: int
     topics: tuple[str, ...]
+    message_id: int | None = None  # its message, once sent (NULL after a chat migrated)
 
 
 class ControlVerbs(StoreBase):
@@ -316,12 +317,15 @@ class ControlVerbs(StoreBase):
 
     def sent_alert(self, outbox_id: int) -> SentAlert | None:
         row = self._one(
-            "SELECT id, chat_id, story_id, item_id, topics FROM outbox WHERE id = ?", [outbox_id]
+            "SELECT id, chat_id, story_id, item_id, topics, message_id FROM outbox WHERE id = ?",
+            [outbox_id],
         )
         if row is None:
             return None
         topics = tuple(json.loads(row["topics"]))
-        return SentAlert(row["id"], row["chat_id"], row["story_id"], row["item_id"], topics)
+        return SentAlert(
+            row["id"], row["chat_id"], row["story_id"], row["item_id"], topics, row["message_id"]
+        )
 
     # -- feedback ----------------------------------------------------------------------------
 

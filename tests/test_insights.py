@@ -651,3 +651,35 @@ async def test_a_weekly_report_telegram_does_not_take_waits_and_is_told_once(
         assert len(warned) == 1 and "weekly report not sent" in warned[0]
     assert any("weekly report sent after 4 tries" in r.getMessage() for r in caplog.records)
     assert len(bot.api.sent_photos(USER)) == 1
+
+
+async def test_a_weekly_report_sent_but_not_recorded_is_not_sent_again(
+    bot: Harness, tmp_path: Path
+) -> None:
+    """The report went out, but the store was locked as its sending was recorded (a backup):
+    the chat was held as a failure, then its report drawn and sent again; now only the record
+    is written again."""
+    from tests.conftest import short_busy_timeout
+    from tests.test_notices import LockOnWrite
+
+    await seed(bot.store, history(3, 1))
+    bot.clock.now = T0 - H
+    await bot.say("/subscribe kuril")
+    await bot.say("/report weekly fri 03:00")  # UTC
+    insights = Insights(bot.ctx, bot.app.bot)
+    await bot.store.run(short_busy_timeout)
+    lock = LockOnWrite(tmp_path / "kw.db", "UPDATE subscribers SET report_sent_at")
+    await bot.store.run(lock.install())
+    bot.clock.now = T0 + timedelta(minutes=1)
+    try:
+        await insights.send_reports()
+        assert lock.locked.is_set() and len(bot.api.sent_photos(USER)) == 1
+    finally:
+        lock.release()
+        await bot.store.run(lambda s: s.db.conn.set_trace_callback(None))
+    for _ in range(3):  # past the hold
+        bot.clock.now += H
+        assert await insights.send_reports() == 0
+    assert len(bot.api.sent_photos(USER)) == 1
+    [chat] = await bot.store.run(Store.report_chats)
+    assert chat.sent_at == T0

@@ -304,6 +304,8 @@ def test_a_reaction_appended_or_told_again_follows_nothing(earlier: str, later: 
         # a quoted reaction after the clause that tells the act (not after a subject alone:
         # "千島連盟の指定　外相「受け入れられない」" leads with it)
         ("ロシア軍、択捉島にSu57配備　官房長官「遺憾」", "Japan conveys 'strong regret' over jets"),
+        # NHK's style: a subject, a space, the act, then the quoted reaction after a space
+        ("ロシア 北方領土で軍事演習　官房長官「極めて遺憾」", "Japan protests Russian drills"),
         # a reaction in other words: a summoned envoy, a regret called so
         ("Russia holds drills off Kunashiri", "Tokyo calls in Russian envoy to protest drills"),
         ("Медведев посетил Шикотан", "Мотэги назвал поездку Медведева «крайне прискорбной»"),

@@ -524,3 +524,31 @@ async def test_an_old_alerts_button_does_not_act_on_a_later_alert_after_a_prune(
     controls = await h.store.run(lambda s: s.db.execute("SELECT * FROM story_controls").fetchall())
     assert controls == []  # the new story is not muted by the old alert's button
     assert await h.store.run(Store.feedback) == []
+
+
+async def test_an_old_alerts_button_does_not_act_on_an_alert_given_its_id_again(
+    h: Harness,
+) -> None:
+    """A store restored from a backup taken before an alert (or one whose latest rows a prune
+    deleted before m024 made ids never reused) gives that alert's outbox id to a new alert,
+    while the old message keeps its buttons: the button must act on its own message's alert."""
+    await h.say("/subscribe kuril", ALICE)
+    await h.report("tass-en", "Kuril fish prices", lang="en", url="https://n.example/f")
+    await h.deliver()
+    [old] = h.alerts(ALICE)
+    old_buttons = dict(buttons(old))
+    old_id = message_id(h.api, ALICE, "Kuril fish prices")
+
+    def restored(store: Store) -> None:  # the outbox of a backup taken before the alert
+        with store.db.atomic():
+            store.db.execute("DELETE FROM outbox")
+            store.db.execute("UPDATE sqlite_sequence SET seq = 0 WHERE name = 'outbox'")
+
+    await h.store.run(restored)
+    await h.report("kyodo", "Iturup airport reopens", lang="en", url="https://n.example/a")
+    await h.deliver()
+    assert len(h.alerts(ALICE)) == 2
+    answer = await h.press(ALICE, old_id, old_buttons["🔕 Mute this story"])
+    assert answer == "This button no longer works."
+    controls = await h.store.run(lambda s: s.db.execute("SELECT * FROM story_controls").fetchall())
+    assert controls == []  # the new story is not muted by the old alert's button

@@ -292,13 +292,14 @@ def _quote_appended(folded: str, start: int) -> bool:
     """A Japanese title's quoted reaction after the clause that tells the act ("ロシア軍、択捉島に
     Su57配備　官房長官「遺憾」"): appended to it. After a subject alone ("千島連盟の指定　外相
     「受け入れられない」"), with no particle or comma, or after a clause that reacts already,
-    the quote is what the title tells."""
-    first = folded.find(" ")
-    opening = folded[:first]
+    the quote is what the title tells. The clauses before the quote's own space are read: NHK's
+    "ロシア 北方領土で軍事演習　官房長官「遺憾」" opens with a subject alone, then tells the act."""
+    space = folded.rfind(" ", 0, start)
+    before = folded[:space]
     return (
-        0 < first < start
-        and bool("、" in opening or _PARTICLE.search(opening))
-        and not _REACTION.search(opening)  # "志発島「集落」新設に抗議　政府「…」" leads with it
+        space > 0
+        and bool("、" in before or _PARTICLE.search(before))
+        and not _REACTION.search(before)  # "志発島「集落」新設に抗議　政府「…」" leads with it
     )
 
 

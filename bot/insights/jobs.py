@@ -97,6 +97,7 @@ class Holds:
         self._until: dict[int, datetime] = {}
         self._failures: dict[int, int] = {}
         self._unsent: dict[int, int] = {}  # tries Telegram did not take, told once
+        self._unrecorded: dict[int, datetime] = {}  # reports out, their sending not yet stored
 
     def unsent(self, chat_id: int, until: datetime) -> int:
         """Telegram did not take the chat's report: not tried again before `until` (drawn and
@@ -122,7 +123,16 @@ class Holds:
         self._until[chat_id] = now + wait
         return count, now + wait
 
+    def out(self, chat_id: int, due: datetime) -> None:
+        """The chat's report due at `due` went out (or was skipped): if the store fails to
+        record it, only the record is written again, not the report sent twice."""
+        self._unrecorded[chat_id] = due
+
+    def unrecorded(self, chat_id: int) -> datetime | None:
+        return self._unrecorded.get(chat_id)
+
     def done(self, chat_id: int) -> None:
+        self._unrecorded.pop(chat_id, None)
         self._until.pop(chat_id, None)
         self._failures.pop(chat_id, None)
         self._unsent.pop(chat_id, None)
@@ -187,6 +197,10 @@ class Insights:
         """Send one chat's weekly report due at `due`; 1 if it went out."""
         ctx = self.ctx
         now = ctx.clock()
+        if (out := self.holds.unrecorded(chat.chat_id)) is not None:  # sent: record it alone
+            await ctx.store.run(Store.report_sent, chat.chat_id, out)
+            self.holds.done(chat.chat_id)
+            return 0
         titles = ctx.titles()
         topics = [t for t in await ctx.store.run(Store.subscriptions, chat.chat_id) if t in titles]
         if not topics:  # nothing to report on this week
@@ -259,6 +273,7 @@ class Insights:
                 chat.chat_id,
                 f" after {tries + 1} tries" if tries else "",
             )
+        self.holds.out(chat.chat_id, due)
         await ctx.store.run(Store.report_sent, chat.chat_id, due)
         self.holds.done(chat.chat_id)
         return sent

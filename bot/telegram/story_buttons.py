@@ -19,7 +19,15 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     secret = await ctx.store.run(Store.install_secret)
     found = verify(secret, press.data)
     alert = await ctx.store.run(Store.sent_alert, found[1]) if found else None
-    if found is None or alert is None or alert.chat_id != press.chat_id:
+    # a row's id given again to a later alert (a store restored from an older backup) names
+    # another message than the one pressed
+    on = query.message.message_id if query.message is not None else None
+    if (
+        found is None
+        or alert is None
+        or alert.chat_id != press.chat_id
+        or (None not in (on, alert.message_id) and alert.message_id != on)
+    ):
         await query.answer(tr._("This button no longer works."))
         return
     action = found[0]
