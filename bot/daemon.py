@@ -263,7 +263,8 @@ class Daemon(TelegramSide):
         store, app = self._store, self._app
         report = None
         if store is not None:
-            report = functools.partial(report_reload, store, self._tell_admins)
+            # written again until the store takes it, as every other admins' notice is
+            report = functools.partial(report_reload, store, self._tell_admins_surely)
         parts = reload.Running(
             feeds=self._feeds,
             poller=self._poller,
