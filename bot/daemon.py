@@ -407,6 +407,12 @@ class Daemon(TelegramSide):
         )
         if compacted or deleted:
             log.info("store: %d old items compacted, %d deleted", compacted, deleted)
+        configured = [feed.id for feed in self.settings.feeds]
+        forgotten = await store.run(Store.forget_feeds, configured)
+        if forgotten:
+            log.info(
+                "store: %d feeds the config no longer has, and no item names, forgotten", forgotten
+            )
 
     async def _schedule(self, feeds: FeedScheduler, store: AsyncStore) -> None:
         """Start each feed's polls: due ones now, backed-off ones when their time comes."""

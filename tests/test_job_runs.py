@@ -306,7 +306,7 @@ async def test_housekeeping_that_meets_a_locked_store_is_tried_again_soon(
     (and never, for a backup that runs daily at that hour). Now it is tried again soon."""
     import sqlite3
 
-    from store import AsyncStore, Store
+    from store import AsyncStore, FeedState, Store
     from tests.conftest import short_busy_timeout
     from watchers.fetch import Fetcher
     from watchers.poll import Poller
@@ -318,6 +318,7 @@ async def test_housekeeping_that_meets_a_locked_store_is_tried_again_soon(
         kept.notify_admins("feed x disabled", now=then)
         kept.fan_out_notices([])
         assert len(kept.notices()) == 1
+        kept.save_feed_state(FeedState(id="gone", url="u"))  # a feed the config no longer has
     store = await AsyncStore(settings.store.path).open()
     await store.run(short_busy_timeout)
     fetcher = Fetcher()
@@ -336,6 +337,7 @@ async def test_housekeeping_that_meets_a_locked_store_is_tried_again_soon(
             await asyncio.wait_for(keeping, WAIT)
         assert "housekeeping: the store fails (database is locked)" in warned.problems()[0]
         assert await store.run(Store.notices) == []
+        assert await store.run(Store.feed_states) == []
     finally:
         other.close()
         await poller.aclose()
