@@ -138,12 +138,15 @@ def prune(settings: Config, out: TextIO = sys.stdout) -> int:
             keys_for=settings.store.keys_retention,
         )
         store.prune_word_forms(words)  # the forms of words no watch has any more
+        forgotten = store.forget_feeds([feed.id for feed in settings.feeds])
     print(
         f"{compacted} items older than {_period(settings.store.retention)} compacted (their"
         f" dedup keys kept), {deleted} older than {_period(settings.store.keys_retention)}"
         " deleted",
         file=out,
     )
+    if forgotten:
+        print(f"{forgotten} feeds the config no longer has, and no item names, forgotten", file=out)
     return 0
 
 

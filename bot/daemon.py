@@ -34,7 +34,7 @@ from store import AsyncStore, Store, StoredItem
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
-from watchers.job_runs import scheduler_with_runs
+from watchers.job_runs import retry_wait, scheduler_with_runs
 from watchers.poll import Poller, current_state
 from watchers.poll_report import PollReport
 from watchers.poll_timing import first_poll_at
@@ -50,6 +50,9 @@ STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 interv
 STUCK = timedelta(minutes=30)
 NOTICE_RETRY_MAX = 60.0  # seconds between two tries to queue an admins' notice, at most
 NOTICES_HELD = 100  # admins' notices being tried again at once, at most
+HOUSEKEEPING_RETRY = 60.0  # seconds before housekeeping that met a failing store tries again
+HOUSEKEEPING_RETRY_MAX = 3600.0  # doubled at each failure up to this
+HOUSEKEEPING_TRIES = 10  # then it waits for its next day (about 4 h of tries)
 
 
 def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
@@ -83,6 +86,7 @@ class Daemon(TelegramSide):
     metrics: Metrics = field(default_factory=lambda: Metrics(stale_after=STALE, stuck_after=STUCK))
     config_stamp: Stamp | None = None  # the file's, taken before it was last read (or when made)
     config_settle: float = reload.SETTLE  # a reload reads the file unchanged this long
+    housekeeping_retry: float = HOUSEKEEPING_RETRY
     _started: Config = field(init=False)  # what a restart would change is measured from this
 
     def __post_init__(self) -> None:
@@ -263,7 +267,8 @@ class Daemon(TelegramSide):
         store, app = self._store, self._app
         report = None
         if store is not None:
-            report = functools.partial(report_reload, store, self._tell_admins)
+            # written again until the store takes it, as every other admins' notice is
+            report = functools.partial(report_reload, store, self._tell_admins_surely)
         parts = reload.Running(
             feeds=self._feeds,
             poller=self._poller,
@@ -371,7 +376,28 @@ class Daemon(TelegramSide):
         )
 
     async def _housekeeping(self, store: AsyncStore, poller: Poller) -> None:
-        """Daily: compact old items (dedup keys stay), forget old stories, tidy the watches."""
+        """Daily `_keep_house`; a store that fails meanwhile (locked past its busy timeout by a
+        backup or another writer) is tried again soon, at growing intervals, not a day later."""
+        failures = 0
+        while True:
+            try:
+                await self._keep_house(store, poller)
+            except sqlite3.OperationalError as exc:
+                failures += 1
+                if failures >= HOUSEKEEPING_TRIES:
+                    log.error("housekeeping not done (the store fails: %s); next in a day", exc)
+                    return
+                wait = retry_wait(failures, self.housekeeping_retry, HOUSEKEEPING_RETRY_MAX)
+                log.warning("housekeeping: the store fails (%s); trying again in %.0f s", exc, wait)
+                if await stopped_within(self._stop, wait):
+                    return
+                continue
+            if failures:
+                log.info("housekeeping done, %d tries after the store first failed", failures)
+            return
+
+    async def _keep_house(self, store: AsyncStore, poller: Poller) -> None:
+        """Compact old items (dedup keys stay), forget old stories, tidy the watches."""
         now = datetime.now(UTC)
         await poller.prune_stories(now)
         await self._watches.housekeeping(store)
@@ -381,6 +407,12 @@ class Daemon(TelegramSide):
         )
         if compacted or deleted:
             log.info("store: %d old items compacted, %d deleted", compacted, deleted)
+        configured = [feed.id for feed in self.settings.feeds]
+        forgotten = await store.run(Store.forget_feeds, configured)
+        if forgotten:
+            log.info(
+                "store: %d feeds the config no longer has, and no item names, forgotten", forgotten
+            )
 
     async def _schedule(self, feeds: FeedScheduler, store: AsyncStore) -> None:
         """Start each feed's polls: due ones now, backed-off ones when their time comes."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from store.base import StoreBase
 from store.records import FeedState, feed_state_of, feed_state_row
@@ -35,3 +35,30 @@ class FeedVerbs(StoreBase):
         with self.db.atomic():
             for state in states:
                 self.save_feed_state(state)
+
+    def forget_feeds(self, configured: Collection[str]) -> int:
+        """Forget the feeds the config (`configured`: its feed ids) no longer has and no stored
+        item names (their items are deleted at keys_retention): their state between polls and
+        the chats' mutes of them. A config that rotates search feeds under new ids (a weekly
+        Google News search) left a row of each for ever. The number of feeds forgotten."""
+        keep = set(configured)
+        with self.db.atomic():
+            gone = [
+                (feed_id,)
+                for (feed_id,) in self.db.execute(
+                    "SELECT id FROM feeds WHERE NOT EXISTS"
+                    " (SELECT 1 FROM items WHERE items.feed_id = feeds.id)"
+                )
+                if feed_id not in keep
+            ]
+            self.db.conn.executemany("DELETE FROM feeds WHERE id = ?", gone)
+            muted = [  # a configured feed not yet polled has no row, and may be muted
+                (feed_id,)
+                for (feed_id,) in self.db.execute(
+                    "SELECT DISTINCT feed_id FROM muted_sources WHERE NOT EXISTS"
+                    " (SELECT 1 FROM feeds WHERE feeds.id = muted_sources.feed_id)"
+                )
+                if feed_id not in keep
+            ]
+            self.db.conn.executemany("DELETE FROM muted_sources WHERE feed_id = ?", muted)
+        return len(gone)

@@ -310,6 +310,33 @@ async def test_a_channel_that_has_not_given_the_bot_its_rights_yet_gets_its_aler
     assert bot_api.sent_messages(ADMIN) == []  # nothing to report
 
 
+async def test_a_channel_without_rights_for_hours_is_one_error_and_one_line_when_it_has_them(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """A channel whose admins took the bot's right to post: each of its alerts waits until
+    delivery.deadline, and each try of each was an error line (a line per alert every
+    max_backoff). Now the chat's first refusal is told, and the send that goes through again."""
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await queue_at(store, T0, "2")
+    no_rights = "Bad Request: need administrator rights in the channel chat"
+    tries = 12  # a chat's alerts go in order: one try each pass
+    bot_api.fail_next("sendMessage", status=400, description=no_rights, times=tries)
+    heard = _Records()
+    with handler_on("bot.delivery", heard, logging.DEBUG):
+        for _ in range(tries):
+            assert await step(worker) == 1
+            clock.now += worker.settings.max_backoff
+        assert bot_api.sent_messages(CHAT) == []
+        await step(worker)  # the rights are given back
+        await step(worker)
+    assert len(bot_api.sent_messages(CHAT)) == 2
+    told = heard.at(logging.WARNING) + heard.at(logging.ERROR)
+    assert len(told) == 1 and f"chat {CHAT}" in told[0] and "administrator rights" in told[0]
+    back = [m for m in heard.at(logging.INFO) if "may post there again" in m]
+    assert len(back) == 1 and f"chat {CHAT}" in back[0] and f"after {tries} sends" in back[0]
+
+
 async def test_alerts_given_up_are_sent_once_queued_again(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     """`kurilwatch resend`: what an outage longer than the deadline left failed goes out, and
     before the chat's later alerts; a gone chat's alerts and older ones stay as they were."""

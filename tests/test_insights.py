@@ -683,3 +683,58 @@ async def test_a_weekly_report_sent_but_not_recorded_is_not_sent_again(
     assert len(bot.api.sent_photos(USER)) == 1
     [chat] = await bot.store.run(Store.report_chats)
     assert chat.sent_at == T0
+
+
+async def spiking_both_topics(bot: Harness) -> Insights:
+    """A burst of stories of both shipped topics, and a chat that wants spike notices of both."""
+    both = ("kuril", "peace-treaty")
+    quiet = history(20, 2, both)
+    burst = [(T0 - timedelta(minutes=10 + 25 * k), f"Iturup talks {k}", both) for k in range(9)]
+    await seed(bot.store, quiet + burst, also=len(quiet) + 2, first_poll=False)
+    await bot.say("/subscribe kuril peace-treaty")
+    await bot.say("/spikes on")
+    return Insights(bot.ctx, bot.app.bot)
+
+
+async def test_a_topic_a_reload_removes_during_the_spike_check_stops_no_other(
+    bot: Harness,
+) -> None:
+    """A reload that removed a topic while the spike check read its chats from the store made
+    the check fail (its title was gone), so no topic after it was checked until the next run."""
+    insights = await spiking_both_topics(bot)
+    kept = [t for t in bot.ctx.topics if t.id != "kuril"]
+
+    def reload_meanwhile(statement: str) -> None:  # on the store thread, as the chats are read
+        if "c.spikes = 1 AND s.topic_id" in statement:
+            bot.ctx.topics = kept
+
+    await bot.store.run(lambda store: store.db.conn.set_trace_callback(reload_meanwhile))
+    assert await insights.check_spikes() == ["peace-treaty"]
+    [notice] = await bot.store.run(Store.notices)
+    assert notice["text"].startswith("📈 Spike: Russia")
+
+
+async def test_a_spike_check_the_store_fails_is_tried_again_in_a_minute(
+    bot: Harness, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store locked past its busy timeout (a backup) as a spike was recorded failed the
+    whole check, every topic's, until the next one 10 minutes later (the burst news by then)."""
+    import sqlite3
+
+    from tests.conftest import short_busy_timeout
+
+    insights = await spiking_both_topics(bot)
+    await bot.store.run(short_busy_timeout)
+    other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        assert await insights.check_spikes() == []
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert caplog.text.count("failed (OperationalError: database is locked); again in 60 s") == 2
+    assert await insights.retry_spikes() == []  # not before its minute
+    bot.clock.now += timedelta(minutes=1)
+    assert await insights.retry_spikes() == ["kuril", "peace-treaty"]
+    assert len(await bot.store.run(Store.notices)) == 2
+    assert await insights.retry_spikes() == []  # done

@@ -18,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import load_config
 from bot.daemon import Daemon
 from tests.conftest import handler_on, write_config
-from watchers.job_runs import JobRuns, clock_set_back, scheduler_with_runs
+from watchers.job_runs import JobRuns, clock_set_back, retry_wait, scheduler_with_runs
 
 WAIT = 10  # seconds, bounding each wait for an event
 
@@ -284,3 +284,62 @@ def test_a_job_skipped_again_and_again_is_warned_of_once_an_hour() -> None:
     )
     other = logging.LogRecord("s", logging.WARNING, "", 0, "Run time of job was missed", (), None)
     assert skips.filter(other)  # other warnings pass
+
+
+def test_a_retry_waits_longer_after_each_failure_up_to_a_bound() -> None:
+    assert [retry_wait(n, 60.0, 3600.0) for n in (1, 2, 3, 6, 7, 8, 10_000)] == [
+        60.0,
+        120.0,
+        240.0,
+        1920.0,
+        3600.0,
+        3600.0,
+        3600.0,
+    ]
+
+
+async def test_housekeeping_that_meets_a_locked_store_is_tried_again_soon(
+    tmp_path: Path,
+) -> None:
+    """The daily housekeeping met a store locked past its busy timeout (a backup, `kurilwatch
+    prune` running at that hour): the run failed, and nothing was pruned until the next day
+    (and never, for a backup that runs daily at that hour). Now it is tried again soon."""
+    import sqlite3
+
+    from store import AsyncStore, FeedState, Store
+    from tests.conftest import short_busy_timeout
+    from watchers.fetch import Fetcher
+    from watchers.poll import Poller
+    from watchers.topics.compile import compile_topics
+
+    settings = load_config(write_config(tmp_path, {}))
+    then = datetime.now(UTC) - timedelta(days=400)
+    with Store(settings.store.path) as kept:  # an admins' notice sent long ago: pruned
+        kept.notify_admins("feed x disabled", now=then)
+        kept.fan_out_notices([])
+        assert len(kept.notices()) == 1
+        kept.save_feed_state(FeedState(id="gone", url="u"))  # a feed the config no longer has
+    store = await AsyncStore(settings.store.path).open()
+    await store.run(short_busy_timeout)
+    fetcher = Fetcher()
+    poller = Poller(
+        store=store, fetcher=fetcher, topics=compile_topics(settings.topics), settings=settings.poll
+    )
+    daemon = Daemon(settings, None, out=io.StringIO(), housekeeping_retry=0.05)
+    warned = Records(logging.WARNING)
+    other = sqlite3.connect(settings.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the store as housekeeping starts
+    try:
+        with handler_on("bot.daemon", warned):
+            keeping = asyncio.create_task(daemon._housekeeping(store, poller))
+            await asyncio.wait_for(warned.seen.wait(), WAIT)
+            other.execute("ROLLBACK")
+            await asyncio.wait_for(keeping, WAIT)
+        assert "housekeeping: the store fails (database is locked)" in warned.problems()[0]
+        assert await store.run(Store.notices) == []
+        assert await store.run(Store.feed_states) == []
+    finally:
+        other.close()
+        await poller.aclose()
+        await fetcher.aclose()
+        await store.close()

@@ -13,6 +13,7 @@ from bot.delivery.plan import (
     Plan,
     SettingError,
     digest_times,
+    next_digest_text,
     notice_silent,
     parse_digest,
     parse_quiet,
@@ -156,3 +157,19 @@ def test_a_notice_is_silent_in_quiet_hours_or_a_mute(local: str, quiet: str, sil
     ended, muted = now - timedelta(minutes=1), now + timedelta(hours=1)
     assert notice_silent(now, TOKYO, quiet=quiet, muted_until=ended) is silent
     assert notice_silent(now, TOKYO, quiet=quiet, muted_until=muted) is True
+
+
+def test_the_next_digest_named_on_a_day_clocks_go_forward_is_a_time_that_exists() -> None:
+    """A digest (or weekly report) set for 02:30 comes at 03:30 on the day New York's clocks
+    skip 02:00-03:00; the reply named '02:30 EST', a time that day has not, and that it passes
+    without a digest."""
+    new_york = ZoneInfo("America/New_York")
+    saturday = datetime(2026, 3, 7, 12, tzinfo=UTC)
+    assert next_digest_text("daily 02:30", saturday, new_york).endswith(
+        "(next: Sun 8 Mar 03:30 EDT)"
+    )
+    assert next_digest_text("weekly sun 02:30", saturday, new_york).endswith(
+        "(next: Sun 8 Mar 03:30 EDT)"
+    )
+    sunday = datetime(2026, 3, 8, 12, tzinfo=UTC)
+    assert next_digest_text("daily 02:30", sunday, new_york).endswith("(next: Mon 9 Mar 02:30 EDT)")

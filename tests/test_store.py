@@ -475,6 +475,26 @@ def test_lang_gives_a_waiting_alert_the_storys_report_the_chat_wants(store: Stor
     assert rows == [("r1", "pending")]
 
 
+def test_a_feed_the_config_dropped_is_forgotten_once_no_item_of_it_is_left(store: Store) -> None:
+    """A config that rotates search feeds under new ids (a weekly Google News search) left each
+    one's row, and the chats' mutes of it, for ever; a removed feed whose items remain stays
+    (their source is named from it), and a configured one not yet polled keeps its mutes."""
+    for feed_id in ("kept", "search-w1", "search-w2"):
+        store.save_feed_state(FeedState(id=feed_id, url=f"https://news.example/{feed_id}"))
+    store.ingest(FeedState(id="search-w2", url="u"), [record("w2")], now=T0, alert=False)
+    store.upsert_subscriber(1, now=T0)
+    for feed_id in ("kept", "search-w1", "search-w2", "added"):
+        store.toggle_source(1, feed_id, now=T0)
+    assert store.forget_feeds(["kept", "added"]) == 1
+    assert [s.id for s in store.feed_states()] == ["kept", "search-w2"]
+    assert store.muted_sources(1) == ["added", "kept", "search-w2"]
+    store.prune(now=T0 + timedelta(days=400), text_for=timedelta(days=90), keys_for=timedelta(365))
+    assert store.forget_feeds(["kept", "added"]) == 1  # its items' keys are gone now
+    assert [s.id for s in store.feed_states()] == ["kept"]
+    assert store.muted_sources(1) == ["added", "kept"]
+    assert store.forget_feeds(["kept", "added"]) == 0
+
+
 def test_housekeeping_forgets_old_notices_as_it_forgets_old_alerts(store: Store) -> None:
     then = datetime(2024, 1, 1, tzinfo=UTC)
     store.notify_admins("feed x disabled", now=then)

@@ -51,6 +51,12 @@ def clock_set_back(
     return back if back > slack else None
 
 
+def retry_wait(failures: int, first: float, most: float) -> float:
+    """Seconds to wait before the next try of a job's work after `failures` (1 or more) in a
+    row: `first`, doubled at each failure, at most `most`."""
+    return min(first * 2.0 ** min(failures - 1, 62), most)
+
+
 class JobRuns(BaseExecutor):  # type: ignore[misc]  # APScheduler has no type hints
     """Runs coroutine jobs as tasks; `stop` after the scheduler's shutdown ends them."""
 

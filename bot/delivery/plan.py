@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.i18n import EN, N_, Texts, quoted
@@ -224,7 +224,9 @@ def next_digest_text(
     held = plan(upcoming, tz, digest=digest, quiet=quiet)
     if not held.digest and held.hold_until is not None:
         upcoming = held.hold_until
-    local = upcoming.astimezone(tz)
+    # through UTC: a time in the hour clocks skip (02:30 as they go forward) is named as it
+    # comes (03:30), not as it was set
+    local = upcoming.astimezone(UTC).astimezone(tz)
     words = digest.split()
     if words[0] == "daily":
         every = tr._("daily {time}", time=words[1])

@@ -15,6 +15,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
+from telegram import Message
+
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, failure_of
 from store import AsyncStore, Delivery, Notice, OutboxState, Store
 
@@ -76,14 +78,27 @@ class Unreachable:
     """Telegram (or the way to it) failing the sends for a while: in an outage of hours each
     chat's alert is tried again every max_backoff, and a line at each try of each chat filled
     the log. The first failure is a warning, the further ones debug lines, until a request goes
-    through, which says how many failed meanwhile."""
+    through, which says how many failed meanwhile.
+
+    Likewise a chat the bot may not post to (a channel whose admins took its rights): its
+    alerts wait until delivery.deadline, and each try of each was an error line. The first
+    refusal of a chat is logged at its path's level, the further ones debug lines, until a
+    send to it goes through, which says how many were refused meanwhile."""
 
     def __init__(self) -> None:
         self.failures = 0
+        self.refused: dict[int, int] = {}  # chat id -> sends refused for want of rights
 
-    def heard(self, exc: BaseException, result: Outcome) -> Outcome:
-        """`result` of a failed request, with the level its retry is logged at."""
-        if failure_of(exc) is not Failure.TRANSIENT:
+    def heard(self, exc: BaseException, result: Outcome, chat_id: int | None = None) -> Outcome:
+        """`result` of a failed request (to `chat_id`), with the level its retry is logged at."""
+        failure = failure_of(exc)
+        if failure is Failure.NO_RIGHTS and chat_id is not None:
+            refused = self.refused.pop(chat_id, 0) + 1
+            if len(self.refused) >= MAX_REFUSED_CHATS:  # chats gone since: the oldest goes
+                self.refused.pop(next(iter(self.refused)))
+            self.refused[chat_id] = refused
+            return result if refused == 1 else replace(result, level=logging.DEBUG)
+        if failure is not Failure.TRANSIENT:
             return result
         self.failures += 1
         return replace(result, level=logging.WARNING if self.failures == 1 else logging.DEBUG)
@@ -97,7 +112,19 @@ class Unreachable:
                 self.failures,
             )
         self.failures = 0
+        if self.refused and isinstance(answer, Message):
+            refused = self.refused.pop(answer.chat_id, 0)
+            if refused:
+                log.info(
+                    "chat %d: the bot may post there again, after %d sends refused for want of"
+                    " rights (those after the first logged at debug level)",
+                    answer.chat_id,
+                    refused,
+                )
         return answer
+
+
+MAX_REFUSED_CHATS = 10_000
 
 
 async def report_given_up(

@@ -478,7 +478,7 @@ class DeliveryWorker:
         return self._reach.heard(exc, outcome(
             exc, path, now=now, attempts=row.attempts,
             deadline=deadline, max_backoff=max_backoff, **kw,
-        ))  # fmt: skip
+        ), row.chat_id)  # fmt: skip
 
     async def _failure(self, delivery: Delivery, exc: BaseException, *, html: bool = True) -> None:
         now = self.clock()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -26,6 +27,7 @@ from bot.insights.trends import query_range, spike_text, weekly_report
 from bot.telegram.context import BotContext
 from bot.telegram.texts import language
 from store import ReportChat, Store
+from watchers.job_runs import retry_wait
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ REPORT_DAYS = 7
 REPORT_CHECK = timedelta(minutes=1)  # how often due weekly reports are looked for
 REPORT_RETRY = timedelta(minutes=10)  # a report Telegram did not take waits this long
 SPIKE_CHECK = timedelta(minutes=10)  # how often the topics are checked for spikes
+SPIKE_RETRY = timedelta(minutes=1)  # a topic whose check failed is checked again this soon
 REPORT_BACKOFF = timedelta(minutes=5)  # a chat's report that failed unexpectedly waits this,
 REPORT_BACKOFF_MAX = timedelta(hours=6)  # doubled at each failure in a row, up to this
 
@@ -154,6 +157,8 @@ class Insights:
         self.rule = SpikeRule()
         self.report_times = ReportTimes()
         self.holds = Holds()
+        self._spike_retries: dict[str, tuple[int, datetime]] = {}  # topic -> (failures, when)
+        self._spikes_checked = asyncio.Lock()
 
     async def send_reports(self) -> int:
         """Send every weekly report that has come due; the number sent. A chat whose report
@@ -280,56 +285,103 @@ class Insights:
 
     async def check_spikes(self) -> list[str]:
         """Look for spikes of the topics some chat wants notices for; queue one notice per
-        chat for each; the topics that spiked."""
+        chat for each; the topics that spiked. A topic whose check fails stops no other
+        topic's: it is checked again soon (`retry_spikes`), not at the next check."""
         if not self.ready():
             return []
-        ctx, rule = self.ctx, self.rule
-        now = ctx.clock()
+        async with self._spikes_checked:
+            topics = await self.ctx.store.run(Store.spike_topics)
+            return await self._check_topics(topics, self.ctx.clock())
+
+    async def retry_spikes(self) -> list[str]:
+        """Check again the topics whose check failed (a store locked past its busy timeout),
+        each once its wait is over: 1 minute, doubled at each failure up to SPIKE_CHECK."""
+        # a check running covers them (two at once would both record a topic's spike)
+        if not self.ready() or not self._spike_retries or self._spikes_checked.locked():
+            return []
+        async with self._spikes_checked:
+            now = self.ctx.clock()
+            due = [t for t, (_, at) in self._spike_retries.items() if at <= now]
+            return await self._check_topics(due, now) if due else []
+
+    async def _check_topics(self, topics: Sequence[str], now: datetime) -> list[str]:
+        ctx = self.ctx
         titles = ctx.titles()
         found = []
-        for topic in await ctx.store.run(Store.spike_topics):
-            if topic not in titles:
+        for topic in topics:
+            if topic not in titles:  # removed by a reload
+                self._spike_retries.pop(topic, None)
                 continue
-            last = await ctx.store.run(Store.last_spike_at, topic)
-            if last is not None and now - last < rule.quiet:
+            try:
+                spiked = await self._check_topic(topic, now)
+            except Exception as exc:
+                self._spike_failed(topic, exc, now)
                 continue
-            first = await ctx.store.run(Store.first_story_at, topic)
-            # a feed's first poll records its recent items at once: no burst of coverage
-            points = await ctx.store.run(
-                Store.story_points, [topic], since=rule.since(now), until=now, first_polls=False
-            )
-            spike = detect(
-                [p.at for p in points], now, first_story_at=first, last_spike_at=last, rule=rule
-            )
-            if spike is None:
-                continue
-            burst = [p for p in points if p.at >= now - rule.window]
-            chats = await ctx.store.run(Store.spike_chats, topic)
-            notices = {
-                c.chat_id: spike_text(
-                    spike.count,
-                    spike.mean,
-                    spike.sd,
-                    burst,
-                    title=ctx.titles(texts(c.language_code))[topic],
-                    lang=language(c.language_code),
-                    tz=_zone(c.timezone, ctx.tz),
-                )
-                for c in chats
-            }
-            await ctx.store.run(Store.record_spike, topic, spike.count, notices, now=now)
-            log.info(
-                "spike of %s: %d stories in %s (threshold %.1f); %d chats told",
-                topic,
-                spike.count,
-                rule.window,
-                spike.threshold,
-                len(notices),
-            )
-            found.append(topic)
+            if self._spike_retries.pop(topic, None) is not None:
+                log.info("spike check of %s done again", topic)
+            if spiked:
+                found.append(topic)
         if found:
             ctx.wake()
         return found
+
+    def _spike_failed(self, topic: str, exc: Exception, now: datetime) -> None:
+        failures = self._spike_retries.get(topic, (0, now))[0] + 1
+        wait = retry_wait(failures, SPIKE_RETRY.total_seconds(), SPIKE_CHECK.total_seconds())
+        self._spike_retries[topic] = (failures, now + timedelta(seconds=wait))
+        unexpected = not isinstance(exc, sqlite3.OperationalError)  # the store's: no bug
+        log.log(
+            logging.WARNING if failures == 1 else logging.DEBUG,
+            "spike check of %s failed (%s: %s); again in %.0f s",
+            topic,
+            type(exc).__name__,
+            exc,
+            wait,
+            exc_info=exc if unexpected and failures == 1 else None,
+        )
+
+    async def _check_topic(self, topic: str, now: datetime) -> bool:
+        """Check one topic for a spike; queue its chats' notices; whether it spiked."""
+        ctx, rule = self.ctx, self.rule
+        last = await ctx.store.run(Store.last_spike_at, topic)
+        if last is not None and now - last < rule.quiet:
+            return False
+        first = await ctx.store.run(Store.first_story_at, topic)
+        # a feed's first poll records its recent items at once: no burst of coverage
+        points = await ctx.store.run(
+            Store.story_points, [topic], since=rule.since(now), until=now, first_polls=False
+        )
+        spike = detect(
+            [p.at for p in points], now, first_story_at=first, last_spike_at=last, rule=rule
+        )
+        if spike is None:
+            return False
+        burst = [p for p in points if p.at >= now - rule.window]
+        chats = await ctx.store.run(Store.spike_chats, topic)
+        if topic not in ctx.titles():  # a reload removed it while the store was read
+            return False
+        notices = {
+            c.chat_id: spike_text(
+                spike.count,
+                spike.mean,
+                spike.sd,
+                burst,
+                title=ctx.titles(texts(c.language_code))[topic],
+                lang=language(c.language_code),
+                tz=_zone(c.timezone, ctx.tz),
+            )
+            for c in chats
+        }
+        await ctx.store.run(Store.record_spike, topic, spike.count, notices, now=now)
+        log.info(
+            "spike of %s: %d stories in %s (threshold %.1f); %d chats told",
+            topic,
+            spike.count,
+            rule.window,
+            spike.threshold,
+            len(notices),
+        )
+        return True
 
 
 def schedule(
@@ -342,4 +394,9 @@ def schedule(
     )
     scheduler.add_job(
         insights.check_spikes, trigger=IntervalTrigger(seconds=SPIKE_CHECK.seconds), id="spikes"
+    )
+    scheduler.add_job(
+        insights.retry_spikes,
+        trigger=IntervalTrigger(seconds=SPIKE_RETRY.seconds),
+        id="spike retries",
     )
