@@ -27,10 +27,10 @@ locales: install
 run: install
 	$(BIN)/kurilwatch run --config $(CONFIG)
 
-# two workers, CI's two cores: much of the suite waits on daemons, feed servers and the fake Bot
-# API, so two workers take little more than half the time of one (README gives the figures)
+# three workers on CI's two cores: much of the suite waits on daemons, feed servers and the fake
+# Bot API, so a third worker fills the waits (README gives the figures)
 test: install
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 3
 
 lint: install
 	$(BIN)/ruff check .
