@@ -1,6 +1,6 @@
 """Crash consistency of delivery: SIGKILL the daemon again and again while it sends.
 
-2,000 alerts (10 stories to 200 chats) are queued; the daemon is killed at 10 random points of
+1,200 alerts (6 stories to 200 chats) are queued; the daemon is killed at 6 random points of
 its progress and restarted each time. Every (chat, story) must arrive, and the only repeats
 allowed are the sends in flight at a kill (rows left `sending`), at most `concurrency` each.
 """
