@@ -77,7 +77,7 @@ class Daemon(TelegramSide):
     config_path: Path | None = None
     _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
     _background: set[asyncio.Task[str]] = field(default_factory=set)
-    _notices: set[asyncio.Task[None]] = field(default_factory=set)  # `_tell_admins_surely`
+    _notices: dict[asyncio.Task[None], None] = field(default_factory=dict)  # in order said
     _store: AsyncStore | None = None
     _poller: Poller | None = None
     _feeds: FeedScheduler | None = None
@@ -298,6 +298,8 @@ class Daemon(TelegramSide):
         another writer) the notice is written again in the background, at growing intervals,
         until the store takes it: a notice said once (a feed disabled) is not said again."""
         try:
+            if self._notices:  # it waits behind them: the admins read them in order said
+                raise sqlite3.OperationalError("notices said before it are written again")
             await self._tell_admins(message, values)
         except sqlite3.OperationalError as exc:
             text = message.format(**values)
@@ -305,12 +307,17 @@ class Daemon(TelegramSide):
                 log.error("admins' notice not queued (the store fails: %s): %s", exc, text)
                 return
             log.error("admins' notice not queued yet (store fails: %s); retrying: %s", exc, text)
-            task = asyncio.create_task(self._retell(message, values), name="admins' notice")
-            self._notices.add(task)
-            task.add_done_callback(self._notices.discard)
+            after = next(reversed(self._notices), None)
+            task = asyncio.create_task(self._retell(message, values, after), name="admins' notice")
+            self._notices[task] = None
+            task.add_done_callback(self._notices.pop)
 
-    async def _retell(self, message: str, values: dict[str, str]) -> None:
-        wait = 1.0
+    async def _retell(
+        self, message: str, values: dict[str, str], after: asyncio.Task[None] | None
+    ) -> None:
+        if after is not None:  # a notice said before it is queued first
+            await asyncio.wait({after})
+        wait = 1.0 if after is None else 0.0  # the store took the one before it: try now
         while not await stopped_within(self._stop, wait):
             try:
                 await self._tell_admins(message, values)

@@ -173,3 +173,14 @@ def test_the_next_digest_named_on_a_day_clocks_go_forward_is_a_time_that_exists(
     )
     sunday = datetime(2026, 3, 8, 12, tzinfo=UTC)
     assert next_digest_text("daily 02:30", sunday, new_york).endswith("(next: Mon 9 Mar 02:30 EDT)")
+
+
+def test_a_digest_the_skipped_hour_moves_into_quiet_hours_is_named_at_their_end() -> None:
+    """A digest set for 02:30 comes at 03:30 on the day clocks skip 02:00-03:00, inside quiet
+    hours from 03:00 that hold it until 07:00; the reply named 03:30, read on the wall clock
+    (02:30, before the quiet hours) where the sender reads the instant."""
+    new_york = ZoneInfo("America/New_York")
+    saturday = datetime(2026, 3, 7, 12, tzinfo=UTC)
+    assert next_digest_text("daily 02:30", saturday, new_york, quiet="03:00-07:00 hold").endswith(
+        "(next: Sun 8 Mar 07:00 EDT)"
+    )

@@ -234,6 +234,40 @@ async def test_a_store_locked_during_the_reload_report_still_applies_the_whole_c
     await store.close()
 
 
+async def test_admins_notices_written_again_are_queued_in_the_order_they_were_said(
+    tmp_path: Path,
+) -> None:
+    """A reload's report met a store locked by a backup and was written again in the
+    background; a second reload's report, said once the lock was gone, was queued at once,
+    so the admins read the stale report last, as if it told the config now running."""
+    import sqlite3
+
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from store import AsyncStore, Store
+    from tests.conftest import short_busy_timeout
+
+    config = write_config(tmp_path, {})
+    daemon = Daemon(load_config(config), "123:abc", config_path=config)
+    store = await AsyncStore(daemon.settings.store.path).open()
+    await store.run(short_busy_timeout)
+    daemon._store = store
+    other = sqlite3.connect(daemon.settings.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        await daemon._tell_admins_surely("applied {n}", {"n": "first"})
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await daemon._tell_admins_surely("applied {n}", {"n": "second"})
+    await asyncio.wait(set(daemon._notices), timeout=20)
+    assert [n["text"] for n in await store.run(Store.notices)] == [
+        "applied first",
+        "applied second",
+    ]
+    await store.close()
+
+
 async def test_the_reload_report_covers_the_text_kept_and_says_so(tmp_path: Path) -> None:
     """With store.retention under the report's 7 days, items older than it (whose text the
     daily compaction had not yet dropped) were counted, under 'the last 7 days'."""

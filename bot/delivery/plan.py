@@ -221,7 +221,8 @@ def next_digest_text(
     if not digest:
         return tr._("off: alerts are sent as they come")
     _, upcoming = digest_times(digest, now, tz)
-    held = plan(upcoming, tz, digest=digest, quiet=quiet)
+    # the instant, as the sender reads it: the skipped hour can move it into quiet hours
+    held = plan(upcoming.astimezone(UTC), tz, digest=digest, quiet=quiet)
     if not held.digest and held.hold_until is not None:
         upcoming = held.hold_until
     # through UTC: a time in the hour clocks skip (02:30 as they go forward) is named as it
