@@ -17,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import reload
 from bot.config import Config, ConfigError, Stamp, config_stamp, load_config
-from bot.daemon_telegram import STOP_GRACE, App, TelegramSide
+from bot.daemon.telegram import STOP_GRACE, App, TelegramSide
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
