@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import reload
 from bot.config import Config, ConfigError, Stamp, config_stamp, load_config
+from bot.daemon.notices import AdminNotices
 from bot.daemon.telegram import STOP_GRACE, App, TelegramSide
 from bot.delivery.render import alert_of, render_plain
 from bot.delivery.worker import DeliveryWorker
@@ -48,8 +49,6 @@ HOUSEKEEPING_DELAY = timedelta(minutes=1)
 QUEUE_CHECK = 15  # seconds between two looks at the outbox's depth, for /metrics and /healthz
 STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
 STUCK = timedelta(minutes=30)
-NOTICE_RETRY_MAX = 60.0  # seconds between two tries to queue an admins' notice, at most
-NOTICES_HELD = 100  # admins' notices being tried again at once, at most
 HOUSEKEEPING_RETRY = 60.0  # seconds before housekeeping that met a failing store tries again
 HOUSEKEEPING_RETRY_MAX = 3600.0  # doubled at each failure up to this
 HOUSEKEEPING_TRIES = 10  # then it waits for its next day (about 4 h of tries)
@@ -60,7 +59,7 @@ def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
 
 
 @dataclass
-class Daemon(TelegramSide):
+class Daemon(TelegramSide, AdminNotices):
     """One running kurilwatch: polls on a schedule and delivers, until `stop()`."""
 
     settings: Config
@@ -285,54 +284,6 @@ class Daemon(TelegramSide):
         )
         warned = await asyncio.to_thread(reload.new_warnings, old, new, self.config_path)
         return await reload.apply(reload.diff(old, new, self._started), new, parts, warned)
-
-    async def _tell_admins(self, message: str, values: dict[str, str]) -> None:
-        """Queue a notice (a msgid and its values: each admin reads it in their language)."""
-        if self.token and self._store is not None:
-            text, now = message.format(**values), datetime.now(UTC)
-            await self._store.run(Store.notify_admins, text, now=now, msgid=message, values=values)
-            self._wake_delivery()
-
-    async def _tell_admins_surely(self, message: str, values: dict[str, str]) -> None:
-        """`_tell_admins`; while the store fails (locked past its busy timeout by a backup or
-        another writer) the notice is written again in the background, at growing intervals,
-        until the store takes it: a notice said once (a feed disabled) is not said again."""
-        try:
-            if self._notices:  # it waits behind them: the admins read them in order said
-                raise sqlite3.OperationalError("notices said before it are written again")
-            await self._tell_admins(message, values)
-        except sqlite3.OperationalError as exc:
-            text = message.format(**values)
-            if len(self._notices) >= NOTICES_HELD:  # the log keeps it
-                log.error("admins' notice not queued (the store fails: %s): %s", exc, text)
-                return
-            log.error("admins' notice not queued yet (store fails: %s); retrying: %s", exc, text)
-            after = next(reversed(self._notices), None)
-            task = asyncio.create_task(self._retell(message, values, after), name="admins' notice")
-            self._notices[task] = None
-            task.add_done_callback(self._notices.pop)
-
-    async def _retell(
-        self, message: str, values: dict[str, str], after: asyncio.Task[None] | None
-    ) -> None:
-        if after is not None:  # a notice said before it is queued first
-            await asyncio.wait({after})
-        wait = 1.0 if after is None else 0.0  # the store took the one before it: try now
-        while not await stopped_within(self._stop, wait):
-            try:
-                await self._tell_admins(message, values)
-                log.info("admins' notice queued once the store took it")
-                return
-            except sqlite3.OperationalError:
-                wait = min(2 * wait, NOTICE_RETRY_MAX)
-        log.error("stopping: admins' notice never queued: %s", message.format(**values))
-
-    async def _finish_notices(self) -> None:
-        """At a stop: the notices being written again end (a last try in flight finishes)."""
-        if self._notices:
-            _, slow = await asyncio.wait(set(self._notices), timeout=STOP_GRACE / 2)
-            for task in slow:
-                task.cancel()
 
     def _serve_metrics(self) -> MetricsServer | None:
         address = self.settings.metrics.address

@@ -1,0 +1,78 @@
+"""The daemon's notices to the admins: queued in the store like alerts, and written again in the
+background while the store fails to take them. Mixed into `bot.daemon.Daemon`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.daemon.telegram import STOP_GRACE
+from bot.interrupt import stopped_within
+from store import AsyncStore, Store
+
+log = logging.getLogger("bot.daemon")  # its lines are the daemon's
+
+NOTICE_RETRY_MAX = 60.0  # seconds between two tries to queue an admins' notice, at most
+NOTICES_HELD = 100  # admins' notices being tried again at once, at most
+
+
+class AdminNotices:
+    """The daemon's notices to the admins (the daemon's fields and methods it uses are
+    declared)."""
+
+    token: str | None
+    _store: AsyncStore | None
+    _stop: asyncio.Event
+    _notices: dict[asyncio.Task[None], None]
+    _wake_delivery: Callable[[], None]
+
+    async def _tell_admins(self, message: str, values: dict[str, str]) -> None:
+        """Queue a notice (a msgid and its values: each admin reads it in their language)."""
+        if self.token and self._store is not None:
+            text, now = message.format(**values), datetime.now(UTC)
+            await self._store.run(Store.notify_admins, text, now=now, msgid=message, values=values)
+            self._wake_delivery()
+
+    async def _tell_admins_surely(self, message: str, values: dict[str, str]) -> None:
+        """`_tell_admins`; while the store fails (locked past its busy timeout by a backup or
+        another writer) the notice is written again in the background, at growing intervals,
+        until the store takes it: a notice said once (a feed disabled) is not said again."""
+        try:
+            if self._notices:  # it waits behind them: the admins read them in order said
+                raise sqlite3.OperationalError("notices said before it are written again")
+            await self._tell_admins(message, values)
+        except sqlite3.OperationalError as exc:
+            text = message.format(**values)
+            if len(self._notices) >= NOTICES_HELD:  # the log keeps it
+                log.error("admins' notice not queued (the store fails: %s): %s", exc, text)
+                return
+            log.error("admins' notice not queued yet (store fails: %s); retrying: %s", exc, text)
+            after = next(reversed(self._notices), None)
+            task = asyncio.create_task(self._retell(message, values, after), name="admins' notice")
+            self._notices[task] = None
+            task.add_done_callback(self._notices.pop)
+
+    async def _retell(
+        self, message: str, values: dict[str, str], after: asyncio.Task[None] | None
+    ) -> None:
+        if after is not None:  # a notice said before it is queued first
+            await asyncio.wait({after})
+        wait = 1.0 if after is None else 0.0  # the store took the one before it: try now
+        while not await stopped_within(self._stop, wait):
+            try:
+                await self._tell_admins(message, values)
+                log.info("admins' notice queued once the store took it")
+                return
+            except sqlite3.OperationalError:
+                wait = min(2 * wait, NOTICE_RETRY_MAX)
+        log.error("stopping: admins' notice never queued: %s", message.format(**values))
+
+    async def _finish_notices(self) -> None:
+        """At a stop: the notices being written again end (a last try in flight finishes)."""
+        if self._notices:
+            _, slow = await asyncio.wait(set(self._notices), timeout=STOP_GRACE / 2)
+            for task in slow:
+                task.cancel()
