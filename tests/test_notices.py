@@ -15,6 +15,7 @@ import yaml
 
 from bot.config import load_config
 from bot.daemon import Daemon
+from bot.daemon.notices import AdminNotices
 from store import AsyncStore, Store
 from tests.conftest import TOKEN, short_busy_timeout, write_config
 from tests.fakes.feed_server import FeedServer, Route
@@ -177,3 +178,54 @@ async def test_a_bad_edit_while_the_store_is_locked_is_named_and_the_admins_told
         daemon.stop()
         await daemon._finish_notices()
         await store.close()
+
+
+class _Notices(AdminNotices):
+    """The daemon's notices over a store that fails every write (`hang`: one that never
+    answers, as one held past the busy timeout's wait)."""
+
+    def __init__(self, *, hang: bool = False) -> None:
+        self.token, self._store, self._stop, self._notices = TOKEN, None, asyncio.Event(), {}
+        self.hang, self.tries, self.trying = hang, 0, asyncio.Event()
+
+    def _wake_delivery(self) -> None:
+        pass
+
+    async def _tell_admins(self, message: str, values: dict[str, str]) -> None:
+        self.tries += 1
+        self.trying.set()
+        if self.hang:
+            await asyncio.Event().wait()
+        raise sqlite3.OperationalError("database is locked")
+
+
+async def test_a_notice_queued_behind_another_backs_off_when_the_store_still_fails() -> None:
+    """The one before it done, a notice is tried at once; failing, it waited 0 s doubled, that
+    is, it was tried again at every turn of the event loop for as long as the store failed."""
+    notices = _Notices()
+    before: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(0))
+    await before
+    retelling = asyncio.create_task(notices._retell("lost {x}", {"x": "1"}, before))
+    for _ in range(50):  # turns of the event loop, not time
+        await asyncio.sleep(0)
+    assert notices.tries == 1
+    notices._stop.set()
+    await asyncio.wait_for(retelling, WAIT)
+
+
+async def test_a_notice_whose_write_a_stop_cut_short_is_logged_whole(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At a stop the notices still written again get a grace, then are cancelled: one whose
+    write was waiting on the store then was lost without a word."""
+    notices = _Notices(hang=True)
+    done: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(0))
+    await done
+    notices._notices[asyncio.create_task(notices._retell("feed {f} gone", {"f": "tass"}, done))] = (
+        None
+    )
+    await asyncio.wait_for(notices.trying.wait(), WAIT)
+    [task] = notices._notices
+    task.cancel()
+    await asyncio.wait({task}, timeout=WAIT)
+    assert "admins' notice never queued: feed tass gone" in caplog.text

@@ -39,36 +39,42 @@ class AdminNotices:
     async def _tell_admins_surely(self, message: str, values: dict[str, str]) -> None:
         """`_tell_admins`; while the store fails (locked past its busy timeout by a backup or
         another writer) the notice is written again in the background, at growing intervals,
-        until the store takes it: a notice said once (a feed disabled) is not said again."""
-        try:
-            if self._notices:  # it waits behind them: the admins read them in order said
-                raise sqlite3.OperationalError("notices said before it are written again")
-            await self._tell_admins(message, values)
-        except sqlite3.OperationalError as exc:
-            text = message.format(**values)
-            if len(self._notices) >= NOTICES_HELD:  # the log keeps it
-                log.error("admins' notice not queued (the store fails: %s): %s", exc, text)
-                return
-            log.error("admins' notice not queued yet (store fails: %s); retrying: %s", exc, text)
-            after = next(reversed(self._notices), None)
-            task = asyncio.create_task(self._retell(message, values, after), name="admins' notice")
-            self._notices[task] = None
-            task.add_done_callback(self._notices.pop)
+        until the store takes it: a notice said once (a feed disabled) is not said again. One
+        said while others are written again waits behind them: the admins read them in order."""
+        problem = "notices said before it are written again"
+        if not self._notices:
+            try:
+                return await self._tell_admins(message, values)
+            except sqlite3.OperationalError as exc:
+                problem = f"the store fails: {exc}"
+        text = message.format(**values)
+        if len(self._notices) >= NOTICES_HELD:  # the log keeps it
+            log.error("admins' notice not queued (%s): %s", problem, text)
+            return
+        log.warning("admins' notice not queued yet (%s); retrying: %s", problem, text)
+        after = next(reversed(self._notices), None)
+        task = asyncio.create_task(self._retell(message, values, after), name="admins' notice")
+        self._notices[task] = None
+        task.add_done_callback(self._notices.pop)
 
     async def _retell(
         self, message: str, values: dict[str, str], after: asyncio.Task[None] | None
     ) -> None:
-        if after is not None:  # a notice said before it is queued first
-            await asyncio.wait({after})
-        wait = 1.0 if after is None else 0.0  # the store took the one before it: try now
-        while not await stopped_within(self._stop, wait):
-            try:
-                await self._tell_admins(message, values)
-                log.info("admins' notice queued once the store took it")
-                return
-            except sqlite3.OperationalError:
-                wait = min(2 * wait, NOTICE_RETRY_MAX)
-        log.error("stopping: admins' notice never queued: %s", message.format(**values))
+        wait, queued = 1.0, False
+        try:
+            if after is not None:  # a notice said before it is queued first, then this at once
+                await asyncio.wait({after})
+            while after is not None or not await stopped_within(self._stop, wait):
+                try:
+                    await self._tell_admins(message, values)
+                    queued = True
+                    log.info("admins' notice queued once the store took it")
+                    return
+                except sqlite3.OperationalError:  # from 1 s, doubling
+                    wait, after = (wait if after else min(2 * wait, NOTICE_RETRY_MAX)), None
+        finally:  # a stop, however it came (cancelled when the store held it past the grace)
+            if not queued:
+                log.error("stopping: admins' notice never queued: %s", message.format(**values))
 
     async def _finish_notices(self) -> None:
         """At a stop: the notices being written again end (a last try in flight finishes)."""
