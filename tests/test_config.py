@@ -422,3 +422,26 @@ async def test_a_value_a_pattern_refuses_is_told_in_words_by_a_reload(
 def test_a_long_value_is_cut_in_its_message() -> None:
     [problem] = problems(MINIMAL.replace("  kuril:", "  " + "X" * 500 + ":"))
     assert problem.endswith("; got 'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX…'")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "tass.com/rss/v2.xml",
+            "got 'tass.com/rss/v2.xml'; write it whole: 'https://tass.com/rss/v2.xml'",
+        ),
+        ("ftp://example.org/feed", "got 'ftp://example.org/feed'"),
+        ("'https://tass .com/rss'", "got 'https://tass .com/rss' (invalid international domain"),
+        ("http://example.org:99999/", "got 'http://example.org:99999/' (invalid port number)"),
+    ],
+)
+def test_a_feed_url_pydantic_refuses_is_told_in_words(url: str, expected: str) -> None:
+    # a feed URL without its https:// was answered "relative URL without a base"
+    [problem] = problems(MINIMAL.replace("http://127.0.0.1:9/feed.xml", url))
+    assert problem.startswith(
+        "c.yaml line 4: feeds[0].url: an address starting with http:// or https://, without"
+        " spaces; "
+    ), problem
+    assert expected in problem
+    assert "Input should be" not in problem and "relative URL" not in problem

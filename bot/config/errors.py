@@ -56,6 +56,8 @@ def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseMod
         shape = _shape(loc, on_key=key is not None or error["loc"][-1:] == ("[key]",))
         wanted = _FORMS.get(shape, "not in the form this key takes (see the shipped config.yaml)")
         message = f"{wanted}; got {_shown(error['input'])}"
+    elif kind in ("url_parsing", "url_scheme", "url_type"):
+        message = _bad_url(error["input"], message)
     line, found = _find(node, loc)
     found = key or found
     if kind in _WANTED and found is not None:
@@ -79,6 +81,18 @@ _FORMS = {
     "telegram.api_base_url": _URL,
 }
 MAX_SHOWN = 60  # characters of a refused value quoted in its message
+
+
+def _bad_url(value: object, message: str) -> str:
+    """A feed URL pydantic refused, in words: 'tass.com/rss' was "relative URL without a
+    base", which told an operator nothing about the `https://` it lacks."""
+    detail = message.removeprefix("Input should be a valid URL, ")
+    said = f"{_URL}; got {_shown(value)}"
+    if isinstance(value, str) and re.match(r"^[\w-]+(\.[\w-]+)+(/\S*)?$", value):
+        return f"{said}; write it whole: {_shown('https://' + value)}"
+    if detail != message and detail != "relative URL without a base":
+        return f"{said} ({detail})"
+    return said
 
 
 def _shape(loc: Sequence[int | str], *, on_key: bool) -> str:
