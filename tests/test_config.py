@@ -445,3 +445,28 @@ def test_a_feed_url_pydantic_refuses_is_told_in_words(url: str, expected: str) -
     ), problem
     assert expected in problem
     assert "Input should be" not in problem and "relative URL" not in problem
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            MINIMAL + "poll:\n\tinterval: 5m\n",
+            "c.yaml line 10, column 1: invalid YAML: a tab character; YAML indents with spaces"
+            " only (replace the tab with spaces)",
+        ),
+        (
+            MINIMAL.replace("    url:", "\t  url:"),
+            "c.yaml line 4, column 1: invalid YAML: a tab character; YAML indents with spaces"
+            " only (replace the tab with spaces)",
+        ),
+        (
+            MINIMAL + "telegram:\n  admins: [@my_name]\n",
+            "c.yaml line 10, column 12: invalid YAML: a value cannot start with '@' in YAML;"
+            " put it in quotes",
+        ),
+    ],
+)
+def test_a_tab_or_a_bare_at_sign_in_the_yaml_is_named(text: str, expected: str) -> None:
+    # both were "found character that cannot start any token", which named neither
+    assert problems(text) == [expected]
