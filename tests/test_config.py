@@ -470,3 +470,15 @@ def test_a_feed_url_pydantic_refuses_is_told_in_words(url: str, expected: str) -
 def test_a_tab_or_a_bare_at_sign_in_the_yaml_is_named(text: str, expected: str) -> None:
     # both were "found character that cannot start any token", which named neither
     assert problems(text) == [expected]
+
+
+@pytest.mark.parametrize("admin", ["'@my_name'", "my_name", "12345678x"])
+def test_a_username_among_the_admins_is_told_to_be_a_user_id(admin: str) -> None:
+    # was "Input should be a valid integer, unable to parse string as an integer"
+    [problem] = problems(MINIMAL + f"telegram:\n  admins: [123, {admin}]\n")
+    assert problem.startswith(
+        "c.yaml line 10: telegram.admins[1]: a numeric Telegram user id such as 123456789, not"
+        " a @username (the daemon's log names the id of each user it refuses an admin"
+        " command); got '"
+    ), problem
+    assert "Input should be" not in problem

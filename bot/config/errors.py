@@ -56,6 +56,12 @@ def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseMod
         shape = _shape(loc, on_key=key is not None or error["loc"][-1:] == ("[key]",))
         wanted = _FORMS.get(shape, "not in the form this key takes (see the shipped config.yaml)")
         message = f"{wanted}; got {_shown(error['input'])}"
+    elif kind.startswith("int_") and loc[:2] == ["telegram", "admins"]:
+        # an operator writes the @username they know; the bot checks numeric user ids
+        message = (
+            "a numeric Telegram user id such as 123456789, not a @username (the daemon's log"
+            f" names the id of each user it refuses an admin command); got {_shown(error['input'])}"
+        )
     elif kind in ("url_parsing", "url_scheme", "url_type"):
         message = _bad_url(error["input"], message)
     line, found = _find(node, loc)
