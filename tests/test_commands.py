@@ -659,6 +659,23 @@ async def test_watch_previews_the_last_30_days_and_saves_even_with_no_match(bot:
     assert "Shikotab" in await bot.say("/watches")  # saved anyway
 
 
+async def test_a_watch_with_operators_in_lower_case_says_they_are_read_as_words(bot: Bot) -> None:
+    # "Shikotan or Kunashir" wants all three words, "or" too: it was saved with no word of it
+    answer = await bot.say("/watch Shikotan or Kunashir")
+    assert "Watching for" in answer
+    assert answer.endswith(
+        "<code>or</code> is read as a word a story must contain; the operators are written in"
+        " capitals: AND, OR, NOT."
+    ), answer
+    ru = await bot.say("/watch Шикотан или Кунашир", language_code="ru")
+    assert ru.endswith(
+        "<code>или</code> — это слово, которое должно быть в новости;"
+        " операторы пишутся латиницей заглавными буквами: AND, OR, NOT."
+    ), ru
+    meant = await bot.say("/watch Shikotan OR Kunashir")
+    assert "AND, OR, NOT" not in meant
+
+
 async def test_watch_writes_the_number_of_items_looked_at_as_the_chats_language_does(
     bot: Bot,
 ) -> None:
