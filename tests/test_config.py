@@ -482,3 +482,17 @@ def test_a_username_among_the_admins_is_told_to_be_a_user_id(admin: str) -> None
         " command); got '"
     ), problem
     assert "Input should be" not in problem
+
+
+@pytest.mark.parametrize("key", ["token", "bot_token", "TOKEN"])
+def test_a_token_written_in_the_config_is_told_to_go_in_the_environment(key: str) -> None:
+    # was "unknown key; did you mean token_env?", which led the token into token_env
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    [problem] = problems(MINIMAL + f"telegram:\n  {key}: '{token}'\n")
+    assert problem == (
+        f"c.yaml line 10: telegram.{key}: the token is never written in the config: delete this"
+        " line and put the token in the environment variable telegram.token_env names (export"
+        " TELEGRAM_BOT_TOKEN=...)"
+    )
+    [typo] = problems(MINIMAL + "telegram:\n  token_evn: MY_TOKEN\n")
+    assert typo.endswith("telegram.token_evn: unknown key; did you mean token_env?")

@@ -40,7 +40,13 @@ def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseMod
     loc, key = _key_loc(error, node)
     message = str(error["msg"])
     kind = error["type"]
-    if kind == "extra_forbidden":
+    if kind == "extra_forbidden" and loc[:1] == ["telegram"] and str(loc[-1]).lower() in _TOKENS:
+        # "did you mean token_env?" led the token into token_env, to be refused there
+        message = (
+            "the token is never written in the config: delete this line and put the token in"
+            " the environment variable telegram.token_env names (export TELEGRAM_BOT_TOKEN=...)"
+        )
+    elif kind == "extra_forbidden":
         close = (
             difflib.get_close_matches(str(loc[-1]), _keys_of(root, loc[:-1]), n=1) if loc else []
         )
@@ -72,6 +78,7 @@ def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseMod
     return f"{source}{where}: {key_path(loc)}: {message}"
 
 
+_TOKENS = {"token", "bot_token", "api_token", "telegram_token", "telegram_bot_token"}
 _UNKNOWN = "unknown key (check its spelling and indentation)"
 _ID = "lower-case letters, digits and '-', starting with a letter or digit"
 _URL = "an address starting with http:// or https://, without spaces"
