@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
     parser.add_argument("--log-level", default="INFO", choices=levels)
+    formats = ["text", "json"]
+    parser.add_argument("--log-format", default="text", choices=formats)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
@@ -44,13 +46,13 @@ def _parser() -> argparse.ArgumentParser:
             metavar=metavar,
             help=config + " (default: %(default)s)",
         )
+        # both after the command and before it (SUPPRESS: the one before it stays)
         p.add_argument(
             "--log-format",
-            default="text",
-            choices=["text", "json"],
-            help="log lines on stderr: readable text, or one JSON object per line",
+            default=argparse.SUPPRESS,
+            choices=formats,
+            help="log lines on stderr: readable text, or one JSON object per line (default: text)",
         )
-        # also after the command, beside --log-format (SUPPRESS: the one before it stays)
         p.add_argument(
             "--log-level", choices=levels, default=argparse.SUPPRESS, help="(default: INFO)"
         )

@@ -317,6 +317,18 @@ def test_log_level_is_taken_after_the_command_too(tmp_path: Path) -> None:
     assert _parser().parse_args(["run"]).log_level == "INFO"
 
 
+def test_log_format_is_taken_before_the_command_too() -> None:
+    # `kurilwatch --log-format json run`, as `--log-level` is taken there, was "argument
+    # COMMAND: invalid choice: 'json'"
+    assert _parser().parse_args(["--log-format", "json", "run"]).log_format == "json"
+    assert _parser().parse_args(["run", "--log-format", "json"]).log_format == "json"
+    assert _parser().parse_args(["run"]).log_format == "text"
+    result = kurilwatch("--log-format", "json", "check", "--config", "/nonexistent/c.yaml")
+    assert result.returncode == 2
+    assert "invalid choice" not in result.stderr
+    assert "config file not found" in result.stderr
+
+
 def test_backtests_help_says_which_config_is_the_new_one(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -410,6 +410,32 @@ async def test_a_refused_admin_command_logs_the_user_id_the_operator_needs(
     assert "/stats" in caplog.text
 
 
+async def test_a_command_posted_in_a_channel_logs_its_id_and_the_config_to_add(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # an owner who posted /start in their channel met silence, in the channel and in the log,
+    # and had no way to learn the numeric id `channels[].chat` wants for a private channel
+    caplog.set_level(logging.DEBUG, logger="bot.telegram.guards")
+    channel = -1001234567890
+
+    def told(level: int) -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "bot.telegram.guards" and r.levelno == level
+        ]
+
+    bot.api.push_message(channel, "/start", chat_type="channel", chat_title="Kuril news")
+    await bot.api.wait_for_async(lambda: told(logging.INFO), 10, "the channel's line")
+    [line] = told(logging.INFO)
+    assert line.startswith(f"channel {channel} (Kuril news): a post began with a command")
+    assert f"channels: [{{chat: '{channel}', topics: [kuril, peace-treaty]}}]" in line
+    bot.api.push_message(channel, "/subscribe kuril", chat_type="channel")
+    await bot.api.wait_for_async(lambda: told(logging.DEBUG), 10, "the second, quieter")
+    assert len(told(logging.INFO)) == 1
+    assert bot.api.sent_messages(channel) == []  # nothing posted to the channel's readers
+
+
 async def test_a_refused_admin_command_is_logged_at_info_once_per_user(
     bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -657,6 +683,23 @@ async def test_watch_previews_the_last_30_days_and_saves_even_with_no_match(bot:
     typo = await bot.say("/watch Shikotab")
     assert "would have matched no story" in typo and "typo" in typo
     assert "Shikotab" in await bot.say("/watches")  # saved anyway
+
+
+async def test_a_watch_with_operators_in_lower_case_says_they_are_read_as_words(bot: Bot) -> None:
+    # "Shikotan or Kunashir" wants all three words, "or" too: it was saved with no word of it
+    answer = await bot.say("/watch Shikotan or Kunashir")
+    assert "Watching for" in answer
+    assert answer.endswith(
+        "<code>or</code> is read as a word a story must contain; the operators are written in"
+        " capitals: AND, OR, NOT."
+    ), answer
+    ru = await bot.say("/watch Шикотан или Кунашир", language_code="ru")
+    assert ru.endswith(
+        "<code>или</code> — это слово, которое должно быть в новости;"
+        " операторы пишутся латиницей заглавными буквами: AND, OR, NOT."
+    ), ru
+    meant = await bot.say("/watch Shikotan OR Kunashir")
+    assert "AND, OR, NOT" not in meant
 
 
 async def test_watch_writes_the_number_of_items_looked_at_as_the_chats_language_does(

@@ -422,3 +422,77 @@ async def test_a_value_a_pattern_refuses_is_told_in_words_by_a_reload(
 def test_a_long_value_is_cut_in_its_message() -> None:
     [problem] = problems(MINIMAL.replace("  kuril:", "  " + "X" * 500 + ":"))
     assert problem.endswith("; got 'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX…'")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "tass.com/rss/v2.xml",
+            "got 'tass.com/rss/v2.xml'; write it whole: 'https://tass.com/rss/v2.xml'",
+        ),
+        ("ftp://example.org/feed", "got 'ftp://example.org/feed'"),
+        ("'https://tass .com/rss'", "got 'https://tass .com/rss' (invalid international domain"),
+        ("http://example.org:99999/", "got 'http://example.org:99999/' (invalid port number)"),
+    ],
+)
+def test_a_feed_url_pydantic_refuses_is_told_in_words(url: str, expected: str) -> None:
+    # a feed URL without its https:// was answered "relative URL without a base"
+    [problem] = problems(MINIMAL.replace("http://127.0.0.1:9/feed.xml", url))
+    assert problem.startswith(
+        "c.yaml line 4: feeds[0].url: an address starting with http:// or https://, without"
+        " spaces; "
+    ), problem
+    assert expected in problem
+    assert "Input should be" not in problem and "relative URL" not in problem
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            MINIMAL + "poll:\n\tinterval: 5m\n",
+            "c.yaml line 10, column 1: invalid YAML: a tab character; YAML indents with spaces"
+            " only (replace the tab with spaces)",
+        ),
+        (
+            MINIMAL.replace("    url:", "\t  url:"),
+            "c.yaml line 4, column 1: invalid YAML: a tab character; YAML indents with spaces"
+            " only (replace the tab with spaces)",
+        ),
+        (
+            MINIMAL + "telegram:\n  admins: [@my_name]\n",
+            "c.yaml line 10, column 12: invalid YAML: a value cannot start with '@' in YAML;"
+            " put it in quotes",
+        ),
+    ],
+)
+def test_a_tab_or_a_bare_at_sign_in_the_yaml_is_named(text: str, expected: str) -> None:
+    # both were "found character that cannot start any token", which named neither
+    assert problems(text) == [expected]
+
+
+@pytest.mark.parametrize("admin", ["'@my_name'", "my_name", "12345678x"])
+def test_a_username_among_the_admins_is_told_to_be_a_user_id(admin: str) -> None:
+    # was "Input should be a valid integer, unable to parse string as an integer"
+    [problem] = problems(MINIMAL + f"telegram:\n  admins: [123, {admin}]\n")
+    assert problem.startswith(
+        "c.yaml line 10: telegram.admins[1]: a numeric Telegram user id such as 123456789, not"
+        " a @username (the daemon's log names the id of each user it refuses an admin"
+        " command); got '"
+    ), problem
+    assert "Input should be" not in problem
+
+
+@pytest.mark.parametrize("key", ["token", "bot_token", "TOKEN"])
+def test_a_token_written_in_the_config_is_told_to_go_in_the_environment(key: str) -> None:
+    # was "unknown key; did you mean token_env?", which led the token into token_env
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    [problem] = problems(MINIMAL + f"telegram:\n  {key}: '{token}'\n")
+    assert problem == (
+        f"c.yaml line 10: telegram.{key}: the token is never written in the config: delete this"
+        " line and put the token in the environment variable telegram.token_env names (export"
+        " TELEGRAM_BOT_TOKEN=...)"
+    )
+    [typo] = problems(MINIMAL + "telegram:\n  token_evn: MY_TOKEN\n")
+    assert typo.endswith("telegram.token_evn: unknown key; did you mean token_env?")

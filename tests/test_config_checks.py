@@ -50,6 +50,8 @@ def warned(topics: str, feeds: str = FEEDS) -> list[str]:
         ("北方領土 OR の", "'の' alone makes an item match"),
         ('"of the" OR kuril', "'of', 'the' alone makes an item match"),
         ("the -kuril", "'the' alone makes an item match"),
+        ("shikotan or kunashir", "'or': read as words an item must contain; the operators"),
+        ("шикотан или (кунашир and not итуруп)", "'или', 'and', 'not': read as words"),
     ],
 )
 def test_a_query_no_item_or_nearly_any_item_matches_is_named(query: str, expected: str) -> None:

@@ -69,6 +69,11 @@ def query_warnings(tree: Node, langs: AbstractSet[str | None] | None = None) -> 
             f"{', '.join(f'lang:{d}' for d in dead)}: no feed gives such items (each feed's"
             f" lang is {given})"
         )
+    if words := operator_words(tree):
+        problems.append(
+            f"{', '.join(repr(w) for w in words)}: read as words an item must contain; the"
+            " operators are written AND, OR, NOT, in capitals"
+        )
     if not problems and contradicts(tree, langs):
         problems.append("no item can match it: its parts exclude each other")
     elif common := _common_match(tree):
@@ -77,6 +82,25 @@ def query_warnings(tree: Node, langs: AbstractSet[str | None] | None = None) -> 
             " item has such a common word: put it in a phrase or with a rarer word"
         )
     return problems
+
+
+# "kuril or shikotan" is the three words kuril, or, shikotan, all required: a query that
+# matches nearly nothing, with no error, when the operators are written in lower case or as
+# Russian words
+OPERATOR_WORDS = frozenset({"and", "or", "not", "и", "или", "не"})
+
+
+def operator_words(tree: Node, required: bool = False) -> list[str]:
+    """The words of `tree` written bare (not in a phrase) and required beside others, that
+    look meant as operators. (One an OR offers alone is `_common_match`'s.)"""
+    if isinstance(tree, Term):  # `=Or` asks for the word as written: it is meant
+        meant = tree.prefix or tree.cased is not None
+        return [tree.text] if required and tree.text in OPERATOR_WORDS and not meant else []
+    if isinstance(tree, And | Or):
+        inside = isinstance(tree, And)
+        words = [w for child in tree.children for w in operator_words(child, inside)]
+        return list(dict.fromkeys(words))
+    return []
 
 
 def contradicts(tree: Node, langs: AbstractSet[str | None] | None = None) -> bool:

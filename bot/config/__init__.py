@@ -353,6 +353,22 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> str:
+    """YAML's "found character that cannot start any token" told an operator nothing about
+    the tab an editor put in, or the `@` of a username: name the character and the cure."""
+    known = "cannot start any token" in problem or "tab character" in problem
+    if mark is None or not known:
+        return problem
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    found = line[mark.column : mark.column + 1]
+    if found == "\t" or "tab character" in problem:
+        return "a tab character; YAML indents with spaces only (replace the tab with spaces)"
+    if found in ("@", "`", "%"):
+        return f"a value cannot start with {found!r} in YAML; put it in quotes"
+    return problem
+
+
 def _parse_config(text: str, *, source: str) -> Config:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a safe loader
@@ -362,6 +378,7 @@ def _parse_config(text: str, *, source: str) -> Config:
         problem = getattr(exc, "problem", None) or str(exc)
         if "nesting depth" in problem:  # libyaml's own bound (1,000 levels), worded as ours
             problem = "nested too deeply to read"
+        problem = _yaml_problem_in_words(problem, text, mark)
         raise ConfigError([f"{source}{where}: invalid YAML: {problem}"]) from None
     if data is None:
         raise ConfigError([f"{source}: the config file is empty"])

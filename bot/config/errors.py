@@ -40,7 +40,13 @@ def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseMod
     loc, key = _key_loc(error, node)
     message = str(error["msg"])
     kind = error["type"]
-    if kind == "extra_forbidden":
+    if kind == "extra_forbidden" and loc[:1] == ["telegram"] and str(loc[-1]).lower() in _TOKENS:
+        # "did you mean token_env?" led the token into token_env, to be refused there
+        message = (
+            "the token is never written in the config: delete this line and put the token in"
+            " the environment variable telegram.token_env names (export TELEGRAM_BOT_TOKEN=...)"
+        )
+    elif kind == "extra_forbidden":
         close = (
             difflib.get_close_matches(str(loc[-1]), _keys_of(root, loc[:-1]), n=1) if loc else []
         )
@@ -56,6 +62,14 @@ def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseMod
         shape = _shape(loc, on_key=key is not None or error["loc"][-1:] == ("[key]",))
         wanted = _FORMS.get(shape, "not in the form this key takes (see the shipped config.yaml)")
         message = f"{wanted}; got {_shown(error['input'])}"
+    elif kind.startswith("int_") and loc[:2] == ["telegram", "admins"]:
+        # an operator writes the @username they know; the bot checks numeric user ids
+        message = (
+            "a numeric Telegram user id such as 123456789, not a @username (the daemon's log"
+            f" names the id of each user it refuses an admin command); got {_shown(error['input'])}"
+        )
+    elif kind in ("url_parsing", "url_scheme", "url_type"):
+        message = _bad_url(error["input"], message)
     line, found = _find(node, loc)
     found = key or found
     if kind in _WANTED and found is not None:
@@ -64,6 +78,7 @@ def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseMod
     return f"{source}{where}: {key_path(loc)}: {message}"
 
 
+_TOKENS = {"token", "bot_token", "api_token", "telegram_token", "telegram_bot_token"}
 _UNKNOWN = "unknown key (check its spelling and indentation)"
 _ID = "lower-case letters, digits and '-', starting with a letter or digit"
 _URL = "an address starting with http:// or https://, without spaces"
@@ -79,6 +94,18 @@ _FORMS = {
     "telegram.api_base_url": _URL,
 }
 MAX_SHOWN = 60  # characters of a refused value quoted in its message
+
+
+def _bad_url(value: object, message: str) -> str:
+    """A feed URL pydantic refused, in words: 'tass.com/rss' was "relative URL without a
+    base", which told an operator nothing about the `https://` it lacks."""
+    detail = message.removeprefix("Input should be a valid URL, ")
+    said = f"{_URL}; got {_shown(value)}"
+    if isinstance(value, str) and re.match(r"^[\w-]+(\.[\w-]+)+(/\S*)?$", value):
+        return f"{said}; write it whole: {_shown('https://' + value)}"
+    if detail != message and detail != "relative URL without a base":
+        return f"{said} ({detail})"
+    return said
 
 
 def _shape(loc: Sequence[int | str], *, on_key: bool) -> str:

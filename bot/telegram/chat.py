@@ -429,6 +429,7 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & guards.NEW_MESSAGES, guards.plain_text)
     )
+    application.add_handler(MessageHandler(guards.CHANNEL_COMMANDS, guards.channel_command))
     application.add_handler(
         MessageHandler(
             filters.CaptionEntity(MessageEntity.BOT_COMMAND) & guards.NEW_MESSAGES,

@@ -46,6 +46,8 @@ class BotContext:
     queries: Mapping[str, str] = field(default_factory=dict)  # topic id -> query, for /feedback
     # the users refused an admin command lately (oldest first): logged at INFO once each
     refused_users: dict[int, None] = field(default_factory=dict)
+    # the channels whose posted commands were logged at INFO (oldest first), once each
+    told_channels: dict[int, None] = field(default_factory=dict)
 
     def topic_ids(self) -> list[str]:
         return [t.id for t in self.topics]

@@ -1,9 +1,11 @@
 """What the bot does not act on: edited commands, channel posts and their automatic forwards,
 other bots' commands in groups, unknown buttons, and a non-admin's /start of a group its
-admins stopped; and what it says to a private chat's message that is no command."""
+admins stopped; and what it says to a private chat's message that is no command (and to the
+log, of a command posted in a channel)."""
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 
 from telegram import Update
@@ -22,6 +24,10 @@ from store import Store
 NEW_MESSAGES = filters.UpdateType.MESSAGE & ~filters.IS_AUTOMATIC_FORWARD
 
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+CHANNEL_COMMANDS = filters.UpdateType.CHANNEL_POST & filters.COMMAND
+MAX_TOLD_CHANNELS = 1000  # channels remembered as told, so each is logged at INFO once
+
+log = logging.getLogger(__name__)
 
 
 def command_target(text: str) -> str | None:
@@ -67,6 +73,40 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await reply(
         update,
         tr._("I answer commands: /start shows the topics to follow, /help lists every command."),
+    )
+
+
+async def channel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A channel's owner posts /start there to set the bot up, and met silence, in the channel
+    and in the log alike: a channel gets its alerts from `channels:` in the config. Log its id,
+    which a private channel shows nowhere else, and the lines to add (once a channel at INFO).
+    Nothing is posted: an answer there would reach every reader."""
+    post, chat = update.channel_post, update.effective_chat
+    if post is None or chat is None:
+        return
+    if not addressed_to_us(post.text or "", chat.type, context.bot.username):
+        return
+    ctx = ctx_of(context)
+    known = await ctx.store.run(Store.subscriber, chat.id)
+    if known is not None and known.active:  # configured: its topics are the config's
+        log.debug("channel %d: a post began with a command; channels take no commands", chat.id)
+        return
+    told = ctx.told_channels
+    first = chat.id not in told
+    told[chat.id] = told.pop(chat.id, None)
+    while len(told) > MAX_TOLD_CHANNELS:
+        del told[next(iter(told))]
+    topics = ", ".join(ctx.topic_ids()[:3])
+    log.log(
+        logging.INFO if first else logging.DEBUG,
+        "channel %d (%s): a post began with a command, and channels take no commands (an"
+        " answer would reach every reader); to send it alerts, add to the config"
+        " `channels: [{chat: '%d', topics: [%s]}]` and make the bot an admin that may post"
+        " there",
+        chat.id,
+        chat.title or chat.username or "untitled",
+        chat.id,
+        topics,
     )
 
 

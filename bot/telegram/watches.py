@@ -18,7 +18,8 @@ from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change
 from store import AsyncStore, PastItem, SearchError, Store, Watch
 from watchers import bounded
 from watchers.backtest import preview
-from watchers.topics.query import QueryError, parse
+from watchers.config_checks import operator_words
+from watchers.topics.query import Node, QueryError, parse
 
 MAX_QUERY = 300
 MAX_LATEST = 20
@@ -142,7 +143,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     try:
-        parse(query)
+        tree = parse(query)
     except QueryError as exc:
         pointer = " " * (exc.column - 1) + "^"
         problem = tr._(exc.template, **exc.values)
@@ -203,7 +204,23 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             " /watches lists your watches.",
             query=code,
         )
-        + f"\n\n{shown}",
+        + f"\n\n{shown}"
+        + _operator_hint(tree, tr),
+    )
+
+
+def _operator_hint(tree: Node, tr: Texts) -> str:
+    """`/watch Shikotan or Kunashir` wants all three words: say so where it is likely a slip."""
+    words = operator_words(tree)
+    if not words:
+        return ""
+    return "\n\n" + tr.ngettext(
+        "{words} is read as a word a story must contain; the operators are written in"
+        " capitals: AND, OR, NOT.",
+        "{words} are read as words a story must contain; the operators are written in"
+        " capitals: AND, OR, NOT.",
+        len(words),
+        words=", ".join(f"<code>{esc(w)}</code>" for w in words),
     )
 
 
