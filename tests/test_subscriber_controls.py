@@ -498,17 +498,21 @@ async def test_a_failed_press_is_told_to_the_presser_not_to_the_channel(h: Harne
     assert [m["text"] for m in h.api.sent_messages(channel)] == [alert["text"]]
 
 
+async def _one_alert(h: Harness) -> tuple[int, dict[str, str]]:
+    """Alice's alert of one story: its message id and its buttons (label: data)."""
+    await h.say("/subscribe kuril", ALICE)
+    await h.report("tass-en", "Kuril fish prices", lang="en", url="https://n.example/f")
+    await h.deliver()
+    [old] = h.alerts(ALICE)
+    return message_id(h.api, ALICE, "Kuril fish prices"), dict(buttons(old))
+
+
 async def test_an_old_alerts_button_does_not_act_on_a_later_alert_after_a_prune(
     h: Harness,
 ) -> None:
     """An alert's buttons name its outbox row, and Telegram keeps them under the message for
     ever: the row's id, pruned with the row, must never name another alert."""
-    await h.say("/subscribe kuril", ALICE)
-    await h.report("tass-en", "Kuril fish prices", lang="en", url="https://n.example/f")
-    await h.deliver()
-    [old] = h.alerts(ALICE)
-    old_buttons = dict(buttons(old))
-    old_id = message_id(h.api, ALICE, "Kuril fish prices")
+    old_id, old_buttons = await _one_alert(h)
     # a quiet topic: months without a match, then the daily prune forgets the sent alert
     h.clock.now += timedelta(days=100)
     await h.store.run(
@@ -532,12 +536,7 @@ async def test_an_old_alerts_button_does_not_act_on_an_alert_given_its_id_again(
     """A store restored from a backup taken before an alert (or one whose latest rows a prune
     deleted before m024 made ids never reused) gives that alert's outbox id to a new alert,
     while the old message keeps its buttons: the button must act on its own message's alert."""
-    await h.say("/subscribe kuril", ALICE)
-    await h.report("tass-en", "Kuril fish prices", lang="en", url="https://n.example/f")
-    await h.deliver()
-    [old] = h.alerts(ALICE)
-    old_buttons = dict(buttons(old))
-    old_id = message_id(h.api, ALICE, "Kuril fish prices")
+    old_id, old_buttons = await _one_alert(h)
 
     def restored(store: Store) -> None:  # the outbox of a backup taken before the alert
         with store.db.atomic():
