@@ -229,3 +229,18 @@ async def test_a_notice_whose_write_a_stop_cut_short_is_logged_whole(
     task.cancel()
     await asyncio.wait({task}, timeout=WAIT)
     assert "admins' notice never queued: feed tass gone" in caplog.text
+
+
+async def test_a_notice_behind_one_a_stop_ended_ends_without_a_new_write(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The one before it ended by a stop, a notice behind it began a write to the store
+    anyway: at a stop each of the notices waiting in turn held the store thread (up to its
+    busy timeout) while the daemon stopped. Now it ends at once, logged whole."""
+    notices = _Notices()
+    before: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(0))
+    await before
+    notices._stop.set()
+    await asyncio.wait_for(notices._retell("feed {f} gone", {"f": "tass"}, before), WAIT)
+    assert notices.tries == 0
+    assert "admins' notice never queued: feed tass gone" in caplog.text

@@ -64,14 +64,17 @@ class AdminNotices:
         try:
             if after is not None:  # a notice said before it is queued first, then this at once
                 await asyncio.wait({after})
-            while after is not None or not await stopped_within(self._stop, wait):
+            # at once after the one before, unless a stop ended it: then no new write begins
+            at_once = after is not None and not self._stop.is_set()
+            while at_once or not await stopped_within(self._stop, wait):
                 try:
                     await self._tell_admins(message, values)
                     queued = True
                     log.info("admins' notice queued once the store took it")
                     return
                 except sqlite3.OperationalError:  # from 1 s, doubling
-                    wait, after = (wait if after else min(2 * wait, NOTICE_RETRY_MAX)), None
+                    wait = wait if at_once else min(2 * wait, NOTICE_RETRY_MAX)
+                    at_once = False
         finally:  # a stop, however it came (cancelled when the store held it past the grace)
             if not queued:
                 log.error("stopping: admins' notice never queued: %s", message.format(**values))
