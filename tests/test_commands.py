@@ -436,6 +436,23 @@ async def test_a_command_posted_in_a_channel_logs_its_id_and_the_config_to_add(
     assert bot.api.sent_messages(channel) == []  # nothing posted to the channel's readers
 
 
+async def test_a_command_posted_in_a_channel_the_store_fails_to_read_posts_nothing(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the post's store read failed (a store locked or gone), and the error handler answered
+    # "Sorry, something went wrong; please try again." in the channel, to every reader
+    channel = -1001234567890
+    await bot.store.close()  # every read fails from here on
+
+    def errors() -> int:
+        return sum(r.getMessage() == "error while handling an update" for r in caplog.records)
+
+    for n in (1, 2):  # the second waits for the first's error handler: one chat, in order
+        bot.api.push_message(channel, "/start", chat_type="channel", chat_title="Kuril news")
+        await bot.api.wait_for_async(lambda n=n: errors() == n, 10, "the failed read")
+    assert bot.api.calls_of("sendMessage") == []  # nothing posted to the channel's readers
+
+
 async def test_a_refused_admin_command_is_logged_at_info_once_per_user(
     bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -388,7 +388,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
             # only the one who pressed: a reply under a channel's alert reaches every reader
             await update.callback_query.answer(sorry)
-        elif update.effective_message is not None:
+        elif update.effective_message is not None and update.channel_post is None:
+            # a channel's post gets none: the answer would reach every reader
             await update.effective_message.reply_text(sorry)
     except Exception:
         log.debug("could not tell the user about the error", exc_info=True)
