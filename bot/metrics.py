@@ -262,7 +262,11 @@ class MetricsServer:
                 )
                 return [f"{why}\n".encode()]
             if environ.get("PATH_INFO") == "/metrics":
-                return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+                try:
+                    return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+                except TypeError:  # prometheus_client compares a version of letters (`version=x`)
+                    plain = {k: v for k, v in environ.items() if k != "HTTP_ACCEPT"}
+                    return metrics_app(plain, start_response)  # type: ignore[no-any-return]
             if atom is not None and environ.get("PATH_INFO", "").startswith("/feeds/"):
                 return atom(environ, start_response)
             start_response("404 Not Found", [("Content-Type", "text/plain")])

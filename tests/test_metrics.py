@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.metrics import Metrics, MetricsServer
 from tests.conftest import TOKEN, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
@@ -195,3 +197,25 @@ def test_a_client_that_trickles_its_request_is_cut_off_at_the_deadline() -> None
         _served_again(url)  # its place comes free
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "accept", ["text/plain;version=x", "application/openmetrics-text; version=1.x"]
+)
+def test_an_accept_header_of_an_unreadable_version_gets_the_default_format(
+    accept: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # prometheus_client raised on it: a 500 and a traceback on stderr per request a stranger sent
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    server = MetricsServer(metrics, "127.0.0.1", 0, feeds=lambda: 0).start()
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/metrics", headers={"Accept": accept}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            assert "kurilwatch_queue_depth 0.0" in response.read().decode()
+    finally:
+        server.stop()
+    assert "Traceback" not in capfd.readouterr().err
