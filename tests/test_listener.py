@@ -198,3 +198,24 @@ def test_a_store_that_cannot_be_read_gets_503_and_one_log_line_not_a_traceback_e
     assert "Traceback" not in capfd.readouterr().err
     said = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
     assert len(said) == 1 and "file is not a database" in said[0]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_304_gives_the_feed_s_length_never_zero(listener: Listener, method: str) -> None:
+    # `Content-Length: 0` on a 304 (wsgiref's default) is what a cache refreshing its stored
+    # copy from the 304 takes for the feed: its readers would be served an empty feed
+    status, body, headers = fetch(f"{listener.base}/feeds/kuril.atom")
+    assert status == 200 and int(headers["Content-Length"]) == len(body) > 0
+    host = listener.base.removeprefix("http://")  # the self link, and so the ETag, names it
+    request = (
+        f"{method} /feeds/kuril.atom HTTP/1.0\r\nHost: {host}\r\n"
+        f"If-None-Match: {headers['ETag']}\r\n\r\n"
+    )
+    head, _, rest = _raw(listener.base, request.encode()).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 304") and rest == b""
+    lengths = [
+        line.split(b":")[1].strip()
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    ]
+    assert lengths == [str(len(body)).encode()]

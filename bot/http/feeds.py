@@ -87,14 +87,18 @@ class FeedsApp:
         info, stories = found
         body = build_feed(info, stories)
         tag = etag(body)
-        headers = [("ETag", tag), ("Cache-Control", "max-age=60"), ("Vary", "Accept-Language")]
+        # the 200's length on a 304 too: without one wsgiref writes `Content-Length: 0`, which a
+        # cache refreshing its copy from the 304 takes for the feed's (RFC 9110 8.6 forbids it)
+        headers = [
+            ("Content-Length", str(len(body))),
+            ("ETag", tag),
+            ("Cache-Control", "max-age=60"),
+            ("Vary", "Accept-Language"),
+        ]
         if not_modified(environ.get("HTTP_IF_NONE_MATCH"), tag):
             start_response("304 Not Modified", headers)
             return []
-        start_response(
-            "200 OK",
-            [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body))), *headers],
-        )
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE), *headers])
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
     def _feed(self, path: str, base: str, lang: str) -> tuple[FeedInfo, list[Story]] | None:
