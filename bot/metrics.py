@@ -134,8 +134,12 @@ class Metrics:
 
 
 # clients served at once, each on a thread of its own: a flood of connections (a scraper gone
-# wild, a scan) must not start a thread each; past it, a connection is closed at once
+# wild, a scan) must not start a thread each; past it, a connection is answered 503 at once
 MAX_CLIENTS = 32
+BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 5\r\n"
+    b"Content-Length: 33\r\nConnection: close\r\n\r\ntoo many clients; try again soon\n"
+)
 # seconds a client has for its whole exchange: one that trickles a byte now and then (never
 # silent for the idle timeout) must not hold a place for ever
 DEADLINE = 30.0
@@ -148,7 +152,8 @@ class _Server(ThreadingMixIn, WSGIServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
-            self.shutdown_request(request)  # busy: the client may try again
+            _turn_away(request)
+            self.shutdown_request(request)
             return
         try:
             super().process_request(request, client_address)
@@ -170,6 +175,16 @@ class _Server(ThreadingMixIn, WSGIServer):
         # a client that went silent (timed out) or hung up is no bug to print a traceback for
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
+
+
+def _turn_away(request: socket.socket) -> None:
+    """Tell a client past the limit that the listener is busy, without waiting on it: the
+    answer fits a new connection's send buffer, and what it already sent is read (a close with
+    unread data resets the connection, and the client may lose the answer)."""
+    with contextlib.suppress(OSError):
+        request.setblocking(False)
+        request.send(BUSY)
+        request.recv(65536)
 
 
 def _hang_up(request: socket.socket) -> None:
@@ -247,7 +262,11 @@ class MetricsServer:
                 )
                 return [f"{why}\n".encode()]
             if environ.get("PATH_INFO") == "/metrics":
-                return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+                try:
+                    return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+                except TypeError:  # prometheus_client compares a version of letters (`version=x`)
+                    plain = {k: v for k, v in environ.items() if k != "HTTP_ACCEPT"}
+                    return metrics_app(plain, start_response)  # type: ignore[no-any-return]
             if atom is not None and environ.get("PATH_INFO", "").startswith("/feeds/"):
                 return atom(environ, start_response)
             start_response("404 Not Found", [("Content-Type", "text/plain")])

@@ -174,3 +174,48 @@ def test_a_head_gets_the_headers_of_its_get_and_no_body(listener: Listener, path
 def test_a_post_to_health_or_metrics_is_told_what_is_allowed(listener: Listener) -> None:
     answer = _raw(listener.base, b"POST /healthz HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
     assert answer.startswith(b"HTTP/1.0 405") and b"Allow: GET, HEAD" in answer
+
+
+def test_a_store_that_cannot_be_read_gets_503_and_one_log_line_not_a_traceback_each(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # a stranger's requests while the store fails (disk, damage) must not each print a
+    # traceback on the daemon's stderr, past its log format, nor read as the listener's bug
+    path = tmp_path / "kw.db"
+    path.write_bytes(b"not a database, " * 100)
+    atom = FeedsApp(path, lambda: {"kuril": "Kuril Islands"})
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    server = MetricsServer(metrics, "127.0.0.1", 0, feeds=lambda: 0, atom=atom).start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        for _ in range(3):
+            status, body, headers = fetch(f"{base}/feeds/kuril.atom")
+            assert status == 503 and headers["Retry-After"] == "60"
+            assert b"cannot be read" in body
+        assert fetch(f"{base}/feeds/w/{'A' * 32}.atom")[0] == 503
+    finally:
+        server.stop()
+    assert "Traceback" not in capfd.readouterr().err
+    said = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert len(said) == 1 and "file is not a database" in said[0]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_304_gives_the_feed_s_length_never_zero(listener: Listener, method: str) -> None:
+    # `Content-Length: 0` on a 304 (wsgiref's default) is what a cache refreshing its stored
+    # copy from the 304 takes for the feed: its readers would be served an empty feed
+    status, body, headers = fetch(f"{listener.base}/feeds/kuril.atom")
+    assert status == 200 and int(headers["Content-Length"]) == len(body) > 0
+    host = listener.base.removeprefix("http://")  # the self link, and so the ETag, names it
+    request = (
+        f"{method} /feeds/kuril.atom HTTP/1.0\r\nHost: {host}\r\n"
+        f"If-None-Match: {headers['ETag']}\r\n\r\n"
+    )
+    head, _, rest = _raw(listener.base, request.encode()).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 304") and rest == b""
+    lengths = [
+        line.split(b":")[1].strip()
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    ]
+    assert lengths == [str(len(body)).encode()]

@@ -5,7 +5,10 @@ own texts are in the chat's language (a watch feed) or the reader's Accept-Langu
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +27,7 @@ _TOPIC = re.compile(r"/feeds/([a-z0-9-]+)\.atom")
 _WATCHES = re.compile(r"/feeds/w/([A-Za-z0-9_-]{16,64})\.atom")
 
 StartResponse = Callable[..., Any]
+log = logging.getLogger(__name__)
 
 
 class FeedsApp:
@@ -39,6 +43,8 @@ class FeedsApp:
         self.store_path = store_path
         self.topics = topics
         self.public_url = public_url
+        self._failing = False  # the store failed the last reader: said once, not per request
+        self._lock = threading.Lock()
 
     @classmethod
     def of(cls, settings: Callable[[], Config]) -> FeedsApp:
@@ -58,20 +64,41 @@ class FeedsApp:
         # behind a proxy the Host header names the loopback listener (or what a stranger
         # wrote): the self link is the address readers are given, as /mywatch gives it
         base = (self.public_url() or "").rstrip("/") or _base(environ)
-        found = self._feed(path, base, accepted(environ.get("HTTP_ACCEPT_LANGUAGE")))
+        try:
+            found = self._feed(path, base, accepted(environ.get("HTTP_ACCEPT_LANGUAGE")))
+        except sqlite3.Error as exc:  # a store that cannot be read now: no traceback per request
+            with self._lock:
+                said, self._failing = self._failing, True
+            if not said:
+                log.error("feeds: the store cannot be read (%s); answering 503 until it can", exc)
+            return _plain(
+                start_response,
+                "503 Service Unavailable",
+                "the store cannot be read now; try again later\n",
+                [("Retry-After", "60")],
+            )
+        if self._failing and found is not None:  # a feed read from the store
+            with self._lock:
+                was, self._failing = self._failing, False
+            if was:
+                log.info("feeds: the store can be read again")
         if found is None:
             return _plain(start_response, "404 Not Found", "no such feed\n")
         info, stories = found
         body = build_feed(info, stories)
         tag = etag(body)
-        headers = [("ETag", tag), ("Cache-Control", "max-age=60"), ("Vary", "Accept-Language")]
+        # the 200's length on a 304 too: without one wsgiref writes `Content-Length: 0`, which a
+        # cache refreshing its copy from the 304 takes for the feed's (RFC 9110 8.6 forbids it)
+        headers = [
+            ("Content-Length", str(len(body))),
+            ("ETag", tag),
+            ("Cache-Control", "max-age=60"),
+            ("Vary", "Accept-Language"),
+        ]
         if not_modified(environ.get("HTTP_IF_NONE_MATCH"), tag):
             start_response("304 Not Modified", headers)
             return []
-        start_response(
-            "200 OK",
-            [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body))), *headers],
-        )
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE), *headers])
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
     def _feed(self, path: str, base: str, lang: str) -> tuple[FeedInfo, list[Story]] | None:
