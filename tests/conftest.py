@@ -90,6 +90,19 @@ def short_busy_timeout(store: Store) -> None:
     store.db.execute("PRAGMA busy_timeout = 50")
 
 
+@pytest.fixture(autouse=True)
+def _root_logging_kept() -> Iterator[None]:
+    """A test that runs the command line in this process (`bot.cli.main`) sets the root
+    logger's handler to the stderr of that moment, pytest's capture, closed once the test
+    ends: every later log line in this worker then printed "--- Logging error ---" and a
+    traceback. The root logger's handlers and level are put back after each test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @contextlib.contextmanager
 def handler_on(name: str, handler: logging.Handler, level: int = logging.INFO) -> Iterator[None]:
     """`handler` hears the logger `name` at `level` and up for the block, then no more."""
