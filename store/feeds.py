@@ -42,23 +42,19 @@ class FeedVerbs(StoreBase):
         the chats' mutes of them. A config that rotates search feeds under new ids (a weekly
         Google News search) left a row of each for ever. The number of feeds forgotten."""
         keep = set(configured)
+
+        def unkept(query: str) -> list[tuple[str]]:
+            return [(feed_id,) for (feed_id,) in self.db.execute(query) if feed_id not in keep]
+
         with self.db.atomic():
-            gone = [
-                (feed_id,)
-                for (feed_id,) in self.db.execute(
-                    "SELECT id FROM feeds WHERE NOT EXISTS"
-                    " (SELECT 1 FROM items WHERE items.feed_id = feeds.id)"
-                )
-                if feed_id not in keep
-            ]
+            gone = unkept(
+                "SELECT id FROM feeds WHERE NOT EXISTS"
+                " (SELECT 1 FROM items WHERE items.feed_id = feeds.id)"
+            )
             self.db.conn.executemany("DELETE FROM feeds WHERE id = ?", gone)
-            muted = [  # a configured feed not yet polled has no row, and may be muted
-                (feed_id,)
-                for (feed_id,) in self.db.execute(
-                    "SELECT DISTINCT feed_id FROM muted_sources WHERE NOT EXISTS"
-                    " (SELECT 1 FROM feeds WHERE feeds.id = muted_sources.feed_id)"
-                )
-                if feed_id not in keep
-            ]
+            muted = unkept(  # a configured feed not yet polled has no row, and may be muted
+                "SELECT DISTINCT feed_id FROM muted_sources WHERE NOT EXISTS"
+                " (SELECT 1 FROM feeds WHERE feeds.id = muted_sources.feed_id)"
+            )
             self.db.conn.executemany("DELETE FROM muted_sources WHERE feed_id = ?", muted)
         return len(gone)
