@@ -77,17 +77,26 @@ def csv_text(stories: Sequence[Story]) -> str:
     return buffer.getvalue()
 
 
+def stored_since(command: str, settings: Config, since: str, now: datetime) -> datetime | None:
+    """The start of a command's `--since` period before `now`, with the store there to read;
+    None, said on stderr, when `since` is no duration or there is no store."""
+    try:
+        start = now - parse_duration(since)
+    except ValueError as exc:
+        print(f"kurilwatch {command}: --since {since!r}: {exc}", file=sys.stderr)
+        return None
+    absent = no_store(settings.store.path)
+    if absent:
+        print(f"kurilwatch {command}: {absent}", file=sys.stderr)
+        return None
+    return start
+
+
 def run_export(
     settings: Config, fmt: str, topic: str | None, since: str, out: TextIO = sys.stdout
 ) -> int:
-    try:
-        start = datetime.now(UTC) - parse_duration(since)
-    except ValueError as exc:
-        print(f"kurilwatch export: --since {since!r}: {exc}", file=sys.stderr)
-        return 2
-    absent = no_store(settings.store.path)
-    if absent:
-        print(f"kurilwatch export: {absent}", file=sys.stderr)
+    start = stored_since("export", settings, since, datetime.now(UTC))
+    if start is None:
         return 2
     with Store(settings.store.path) as store:
         stories = store.stories([topic] if topic else None, since=start)

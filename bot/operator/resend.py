@@ -8,27 +8,20 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.config import Config
+from bot.operator.export import stored_since
 from store import Store
-from store.base import no_store
-from watchers.config import parse_duration
 
 SHOWN_CHATS = 20
 
 
 def run_resend(settings: Config, since: str, out: TextIO = sys.stdout) -> int:
     """Queue again the alerts given up that were queued in the last `since`; 2 on bad input."""
-    try:
-        period = parse_duration(since)
-    except ValueError as exc:
-        print(f"kurilwatch resend: --since {since!r}: {exc}", file=sys.stderr)
-        return 2
-    absent = no_store(settings.store.path)
-    if absent:
-        print(f"kurilwatch resend: {absent}", file=sys.stderr)
-        return 2
     now = datetime.now(UTC)
+    start = stored_since("resend", settings, since, now)
+    if start is None:
+        return 2
     with Store(settings.store.path) as store:
-        counts = store.requeue_failed(now - period, now=now)
+        counts = store.requeue_failed(start, now=now)
     if not counts:
         print(f"no alert was given up in the last {since}", file=out)
         return 0
