@@ -17,7 +17,8 @@ from store import FeedState, ItemRecord, Store
 from store.outlets import Source, same_outlet
 from watchers.embedding import embed_titles
 from watchers.items import make_item
-from watchers.stories import THRESHOLD, resemblance
+from watchers.stories import THRESHOLD
+from watchers.story_resemblance import resemblance
 from watchers.story_sketch import sketch
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

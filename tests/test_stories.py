@@ -23,10 +23,10 @@ from watchers.stories import (
     MAX_REPORTS,
     THRESHOLD,
     StoryIndex,
-    resemblance,
 )
 from watchers.story_facts import dates, lead_days, magnitudes, numbers
 from watchers.story_replay import StoryReplay
+from watchers.story_resemblance import resemblance
 from watchers.story_sketch import Sketch, conflict, crossing_conflict, follows, sketch
 from watchers.story_stages import stages_apart
 from watchers.story_words import (
