@@ -1,4 +1,5 @@
-"""Title vectors kept for story clustering, so that a restart does not compute them again."""
+"""Vectors of titles (and of titles with their leads) kept for story clustering, so that a
+restart does not compute them again."""
 
 from __future__ import annotations
 

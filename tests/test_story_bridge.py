@@ -7,13 +7,14 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchers.embedding import embed_titles
+from watchers.embedding import Vectors, embed_titles
 from watchers.stories import StoryIndex
 from watchers.story_bridge import (
     ACTORS,
@@ -23,7 +24,15 @@ from watchers.story_bridge import (
     bridge_keys,
     kinds_conflict,
 )
-from watchers.story_crossing import CLOSE_COSINE, CROSS_COSINE, CROSS_WINDOW, crossing, named_alike
+from watchers.story_crossing import (
+    CLOSE_COSINE,
+    CROSS_COSINE,
+    CROSS_WINDOW,
+    LEAD_COSINE,
+    crossing,
+    lead_text,
+    named_alike,
+)
 from watchers.story_facts import numbers
 from watchers.story_places import _PLACES, places
 from watchers.story_replay import StoryReplay
@@ -633,6 +642,49 @@ def test_two_events_of_one_island_are_not_close_enough_to_cross_unnamed() -> Non
     cosine = float(vectors[0] @ vectors[1])
     assert CROSS_COSINE <= cosine < CLOSE_COSINE
     assert crossing(sanctuary, beetle, HOUR, cosine) == 0
+
+
+CINEMA_EN = (
+    "Kunashir gets its first cinema in three decades",
+    "A cinema opened in Yuzhno-Kurilsk on Kunashir on Saturday, the first on the island since "
+    "the 1990s.",
+)
+VOSTOK_RU = "Южно-Курильск: зал «Восток» принял первых зрителей"
+
+
+def test_titles_a_little_apart_cross_when_their_leads_tell_one_event() -> None:
+    """Two titles of the islands' news that name nothing alike, a little short of
+    `CLOSE_COSINE`: the report whose lead tells the cinema's opening joins the English one, the
+    report under the same title whose lead tells of a sports hall does not."""
+    cinema = sketch(
+        VOSTOK_RU, "На Кунашире в субботу открылся кинотеатр — первый на острове с 1990-х годов."
+    )
+    hall = sketch(
+        VOSTOK_RU,
+        "На Кунашире в субботу открылся спортивный комплекс с бассейном и залом для единоборств.",
+    )
+    english = sketch(*CINEMA_EN)
+    vectors = embed_titles([english.title, VOSTOK_RU, lead_text(english), lead_text(cinema)])
+    cosine = float(vectors[0] @ vectors[1])
+    assert CROSS_COSINE <= cosine < CLOSE_COSINE and not named_alike(cinema, english)
+    assert float(vectors[2] @ vectors[3]) >= LEAD_COSINE
+    for report, joined in [(cinema, True), (hall, False)]:
+        index = StoryIndex()
+        index.add(1, 1, english, T0)
+        assert (index.find(report, T0 + HOUR) == 1) is joined
+    # leads are embedded only where the titles alone cannot tell: not for a named event
+    embedded: list[str] = []
+
+    def recording(texts: Sequence[str]) -> Vectors:
+        embedded.extend(texts)
+        return embed_titles(texts)
+
+    index = StoryIndex(embed=recording)
+    index.add(1, 1, QUAKE_EN, T0)
+    assert index.find(QUAKE_RU, T0 + HOUR) == 1
+    assert embedded and lead_text(QUAKE_RU) not in embedded
+    # a headline alone has no lead to tell
+    assert crossing(sketch(VOSTOK_RU, ""), english, HOUR, cosine, lambda: 1.0) == 0
 
 
 def test_a_count_below_ten_or_a_year_is_no_look_up_key() -> None:

@@ -1,12 +1,14 @@
 """Story clustering: the same story told by different outlets, in other words or languages.
 
-A report joins the story whose reports in its own language it resembles most (`resemblance`:
-title vectors and rare shared tokens, 0 when their facts conflict, `watchers.story_sketch`), if
-that reaches `THRESHOLD` (`HEADLINE_THRESHOLD` for a headline alone); failing that, a story of
-other languages that `story_crossing.crossing` accepts (close title vectors, the facts of
+A report joins the story whose reports in its own language it resembles most
+(`story_resemblance.resemblance`: title vectors and rare shared tokens, 0 when their facts
+conflict, `watchers.story_sketch`), if that reaches `THRESHOLD` (`HEADLINE_THRESHOLD` for a
+headline alone); failing that, a story of other languages that `story_crossing.crossing`
+accepts (close title vectors, or a little less close with close leads; the facts of
 `watchers.story_bridge` in agreement). Only reports that may alert are embedded, with the
-members of their candidate stories, and vectors are kept by title for the window. Thresholds
-and weights were chosen with `bench/cluster.py` (README).
+members of their candidate stories (a title with its lead only when `crossing` asks), and
+vectors are kept by text for the window. Thresholds and weights were chosen with
+`bench/cluster.py` (README).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence, Set
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from watchers.story_bridge import PLACES, bridge_keys
-from watchers.story_crossing import CROSS_COSINE, CROSS_WINDOW, crossing, may_cross
+from watchers.story_crossing import CROSS_COSINE, CROSS_WINDOW, crossing, lead_text, may_cross
 from watchers.story_entry import LOCAL_KEY, Entry
 from watchers.story_resemblance import (
     STORY_FLOOR,
@@ -316,12 +319,19 @@ class StoryIndex:
                     *_later_first(report, at, m),
                     abs(at - m.at),
                     float(mine @ self._vectors[m.report.title]),
+                    partial(self._lead_cosine, report, m.report, at),
                 )
                 for m in members
             )
             if score > best_score:
                 best, best_score = story, score
         return best
+
+    def _lead_cosine(self, a: Sketch, b: Sketch, at: datetime) -> float:
+        texts = lead_text(a), lead_text(b)
+        if not self._vectors_of(texts, at):
+            return 0.0
+        return float(self._vectors[texts[0]] @ self._vectors[texts[1]])
 
     def _close_stories(
         self, report: Sketch, at: datetime, found: Set[int], weighed: set[int]

@@ -4,6 +4,7 @@ agree."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from watchers.story_bridge import PLACES
@@ -17,18 +18,35 @@ CROSS_COSINE = 0.80
 # event, person or number in both (`named_alike`): the islands' news only, where both name
 # where it happened and nothing conflicts.
 CLOSE_COSINE = 0.85
+# Titles `CROSS_COSINE` close that name nothing alike are one event's when the titles read
+# with their leads (`lead_text`) lie this close: a lead names what a headline leaves out.
+LEAD_COSINE = 0.88
 CROSS_WINDOW = timedelta(hours=24)
 
 
-def crossing(a: Sketch, b: Sketch, apart: timedelta, cosine: float) -> float:
+def crossing(
+    a: Sketch,
+    b: Sketch,
+    apart: timedelta,
+    cosine: float,
+    leads: Callable[[], float] = lambda: 0.0,
+) -> float:
     """How surely two reports in different languages tell one event (A the later): their
     titles' cosine, if it reaches `CROSS_COSINE` within `CROSS_WINDOW` and `may_cross` says
-    so, or `CLOSE_COSINE` for two reports of the islands' news that `may_cross` finds named
-    otherwise; otherwise 0."""
+    so, and for two reports of the islands' news that `may_cross` finds named otherwise, the
+    titles reach `CLOSE_COSINE` or the cosine of their `lead_text`s (`leads`, asked only
+    then) reaches `LEAD_COSINE`; otherwise 0."""
     if cosine < CROSS_COSINE or apart >= CROSS_WINDOW or not may_cross(a, b, close=True):
         return 0.0
     # what `may_cross` asks beyond `close` (its conflict rules are not run twice)
-    return cosine if cosine >= CLOSE_COSINE or named_alike(a, b) else 0.0
+    if cosine >= CLOSE_COSINE or named_alike(a, b):
+        return cosine
+    return cosine if a.lead and b.lead and leads() >= LEAD_COSINE else 0.0
+
+
+def lead_text(report: Sketch) -> str:
+    """A report's title and lead, as their vectors read them."""
+    return f"{report.title}. {report.lead}"
 
 
 def may_cross(a: Sketch, b: Sketch, close: bool = False) -> bool:

@@ -79,6 +79,7 @@ class Sketch:
     filed: frozenset[tuple[int, int]] = frozenset()  # the day of the summary's dateline
     countries: frozenset[str] = frozenset()  # but Japan, that a Japanese title names
     month_days: frozenset[int] = frozenset()  # that a Japanese text dates events by ("5日、")
+    lead: str = ""  # the summary's first sentence
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -142,6 +143,7 @@ def sketch(
         dates(filed),
         ja_countries(title) if is_cjk(title) else frozenset(),
         lead_days(text) if is_cjk(text) else frozenset(),
+        lead_sentence(body).strip(),
     )
 
 
