@@ -366,7 +366,7 @@ class Daemon(TelegramSide, AdminNotices):
         if compacted or deleted:
             log.info("store: %d old items compacted, %d deleted", compacted, deleted)
         configured = [feed.id for feed in self.settings.feeds]
-        forgotten = await store.run(Store.forget_feeds, configured)
+        forgotten = await store.run(Store.forget_feeds, configured, now=now)
         if forgotten:
             log.info(
                 "store: %d feeds the config no longer has, and no item names, forgotten", forgotten
