@@ -131,14 +131,15 @@ def stats(settings: Config, out: TextIO = sys.stdout) -> int:
 
 
 def prune(settings: Config, out: TextIO = sys.stdout) -> int:
+    now = datetime.now(UTC)
     with Store(settings.store.path) as store:
         compacted, deleted = store.prune(
-            now=datetime.now(UTC),
+            now=now,
             text_for=settings.store.retention,
             keys_for=settings.store.keys_retention,
         )
         store.prune_word_forms(words)  # the forms of words no watch has any more
-        forgotten = store.forget_feeds([feed.id for feed in settings.feeds])
+        forgotten = store.forget_feeds([feed.id for feed in settings.feeds], now=now)
     print(
         f"{compacted} items older than {_period(settings.store.retention)} compacted (their"
         f" dedup keys kept), {deleted} older than {_period(settings.store.keys_retention)}"

@@ -98,7 +98,8 @@ def new_warnings(old: Config, new: Config, path: Path | None) -> list[str]:
     named with their lines: a reload says what an edit made likely wrong, not what it kept."""
     if path is None:  # read once at start (a pipe): nothing is re-read
         return []
-    return config_warnings_of(new, path, set(config_warnings(old.feeds, old.topics)))
+    known = {w.about for w in config_warnings(old.feeds, old.topics)}
+    return config_warnings_of(new, path, known)
 
 
 def _queries(config: Config) -> dict[str, str]:

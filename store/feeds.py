@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 
 from store.base import StoreBase
 from store.records import FeedState, feed_state_of, feed_state_row
+
+# a chat's mutes of feeds the config no longer has are kept this long after the feed left (it
+# may come back: a muted feed added again must stay muted), at most this many per chat
+ABSENT_MUTES_KEPT = timedelta(days=365)
+ABSENT_MUTES_PER_CHAT = 100
 
 
 class FeedVerbs(StoreBase):
@@ -36,25 +42,47 @@ class FeedVerbs(StoreBase):
             for state in states:
                 self.save_feed_state(state)
 
-    def forget_feeds(self, configured: Collection[str]) -> int:
+    def forget_feeds(self, configured: Collection[str], *, now: datetime) -> int:
         """Forget the feeds the config (`configured`: its feed ids) no longer has and no stored
-        item names (their items are deleted at keys_retention): their state between polls and
-        the chats' mutes of them. A config that rotates search feeds under new ids (a weekly
-        Google News search) left a row of each for ever. The number of feeds forgotten."""
+        item names (their items are deleted at keys_retention): their state between polls. A
+        config that rotates search feeds under new ids (a weekly Google News search) left a row
+        of each for ever. The chats' mutes of such feeds are kept ABSENT_MUTES_KEPT after the
+        feed left the config, a chat's newest ABSENT_MUTES_PER_CHAT of them. The number of
+        feeds forgotten."""
         keep = set(configured)
-
-        def unkept(query: str) -> list[tuple[str]]:
-            return [(feed_id,) for (feed_id,) in self.db.execute(query) if feed_id not in keep]
-
         with self.db.atomic():
-            gone = unkept(
-                "SELECT id FROM feeds WHERE NOT EXISTS"
-                " (SELECT 1 FROM items WHERE items.feed_id = feeds.id)"
-            )
+            gone = [
+                (feed_id,)
+                for (feed_id,) in self.db.execute(
+                    "SELECT id FROM feeds WHERE NOT EXISTS"
+                    " (SELECT 1 FROM items WHERE items.feed_id = feeds.id)"
+                )
+                if feed_id not in keep
+            ]
             self.db.conn.executemany("DELETE FROM feeds WHERE id = ?", gone)
-            muted = unkept(  # a configured feed not yet polled has no row, and may be muted
-                "SELECT DISTINCT feed_id FROM muted_sources WHERE NOT EXISTS"
-                " (SELECT 1 FROM feeds WHERE feeds.id = muted_sources.feed_id)"
+            muted = [
+                feed_id
+                for (feed_id,) in self.db.execute("SELECT DISTINCT feed_id FROM muted_sources")
+            ]
+            self.db.conn.executemany(  # back in the config: no longer absent
+                "UPDATE muted_sources SET absent_since = NULL"
+                " WHERE feed_id = ? AND absent_since IS NOT NULL",
+                [(feed_id,) for feed_id in muted if feed_id in keep],
             )
-            self.db.conn.executemany("DELETE FROM muted_sources WHERE feed_id = ?", muted)
+            self.db.conn.executemany(
+                "UPDATE muted_sources SET absent_since = ?"
+                " WHERE feed_id = ? AND absent_since IS NULL",
+                [(now.timestamp(), feed_id) for feed_id in muted if feed_id not in keep],
+            )
+            self.db.execute(
+                "DELETE FROM muted_sources WHERE absent_since < ?",
+                [(now - ABSENT_MUTES_KEPT).timestamp()],
+            )
+            self.db.execute(
+                "DELETE FROM muted_sources WHERE rowid IN (SELECT rowid FROM (SELECT rowid,"
+                " ROW_NUMBER() OVER (PARTITION BY chat_id"
+                " ORDER BY absent_since DESC, created_at DESC) AS n"
+                " FROM muted_sources WHERE absent_since IS NOT NULL) WHERE n > ?)",
+                [ABSENT_MUTES_PER_CHAT],
+            )
         return len(gone)

@@ -443,6 +443,13 @@ def m024_outbox_ids_never_reused(db: Database) -> None:
         db.execute(f"CREATE {index}")
 
 
+
+@migrations()
+def m025_absent_feed_mutes(db: Database) -> None:
+    # when the config dropped a muted feed: its mutes stay a while, as it may be added again
+    db.table("muted_sources").add_column("absent_since", float)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

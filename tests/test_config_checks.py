@@ -32,8 +32,8 @@ def warned(topics: str, feeds: str = FEEDS) -> list[str]:
     from watchers.config_checks import config_warnings
 
     return [
-        f"{'.'.join(map(str, loc))}: {message}"
-        for loc, message in config_warnings(settings.feeds, settings.topics)
+        f"{'.'.join(map(str, w.loc))}: {w.message}"
+        for w in config_warnings(settings.feeds, settings.topics)
     ]
 
 
@@ -171,3 +171,33 @@ def test_a_config_of_many_topics_alike_is_warned_in_bounded_lines(tmp_path: Path
         assert found, warning
         assert lines[int(found[1]) - 1].strip() == "query: Iturup"
         assert lines[int(found[1]) - 3].strip() == f"{found[2]}:"
+
+
+def test_a_reload_does_not_announce_again_a_warning_whose_key_moved(tmp_path: Path) -> None:
+    """Warnings were compared by key path: a feed inserted above a feed listed twice moved it
+    from feeds[1] to feeds[2], and the admins were told of it again; a feed of a new language
+    changed a topic's lang: warning's words. Now they are compared by what they are about."""
+    from bot.reload import new_warnings
+
+    def config(feeds: list[dict[str, str]], query: str) -> Path:
+        path = tmp_path / f"config{len(list(tmp_path.iterdir()))}.yaml"
+        topics = {"t": {"title": "T", "query": query}}
+        path.write_text(yaml.safe_dump({"feeds": feeds, "topics": topics}))
+        return path
+
+    a = {"id": "a", "url": "http://127.0.0.1:9/a.xml", "lang": "en"}
+    twice = {"id": "b", "url": "http://127.0.0.1:9/a.xml", "lang": "en"}
+    other = {"id": "z", "url": "http://127.0.0.1:9/z.xml", "lang": "ru"}
+    old = load_config(config([a, twice], "kuril lang:ja"))
+    assert len(config_warnings_of(old, "old")) == 2  # the feed twice, and lang:ja
+    moved = config([other, a, twice], "kuril lang:ja")
+    assert new_warnings(old, load_config(moved), moved) == []
+    renamed = config([other, a, {**twice, "id": "b2"}], "kuril lang:ja")
+    assert new_warnings(old, load_config(renamed), renamed) == []
+    third = {"id": "c", "url": "http://127.0.0.1:9/a.xml", "lang": "en"}
+    added = config([other, a, twice, third], "kuril lang:ja")
+    [warning] = new_warnings(old, load_config(added), added)
+    assert "feeds[3].url: the same URL as feeds[1] (a)" in warning, warning
+    edited = config([a, twice], "kunashir lang:ja")  # another query, with the same mistake
+    [warning] = new_warnings(old, load_config(edited), edited)
+    assert "topics.t.query: lang:ja: no feed gives such items" in warning, warning

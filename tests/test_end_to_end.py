@@ -227,6 +227,25 @@ def test_a_rejected_token_stops_with_exit_2(
     assert "WRONG-TOKEN" not in daemon.stderr.text
 
 
+def test_a_daemon_whose_token_is_refused_at_start_never_says_it_runs(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    """The refusal came while the daemon started, and the log then said "kurilwatch running"
+    before "stopping": an operator reading it took the daemon for one that had run. Now the
+    daemon says it runs once its first sign-in has an answer, and not when that stops it."""
+    feed_server.set_feed("/a.xml", rss(OLD_A))
+    config = write_config(tmp_path, {"a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url)
+    bot_api.stall_next("getMe", 3.0)  # the refusal comes after the daemon has started
+    daemon = start_daemon("run", "--config", str(config), token="999:WRONG-TOKEN")
+    assert daemon.proc.wait(20) == 2
+    daemon.stderr.join()
+    text = daemon.stderr.text
+    assert "kurilwatch running" not in text, text
+    assert "Telegram rejected the token in $TELEGRAM_BOT_TOKEN" in text, text
+    assert "(401 Unauthorized: it is wrong, or was revoked); set $TELEGRAM_BOT_TOKEN" in text
+    assert "WRONG-TOKEN" not in text and "999:" not in text, text
+
+
 def test_a_token_revoked_while_running_stops_with_exit_2(
     tmp_path: Path, bot_api: FakeBotAPI, start_daemon: Any
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import sqlite3
 from collections.abc import Callable
@@ -187,6 +188,7 @@ class _Notices(AdminNotices):
     def __init__(self, *, hang: bool = False) -> None:
         self.token, self._store, self._stop, self._notices = TOKEN, None, asyncio.Event(), {}
         self.hang, self.tries, self.trying = hang, 0, asyncio.Event()
+        self.busy_timeout = asyncio.Event()  # set: the hanging write fails
 
     def _wake_delivery(self) -> None:
         pass
@@ -195,7 +197,7 @@ class _Notices(AdminNotices):
         self.tries += 1
         self.trying.set()
         if self.hang:
-            await asyncio.Event().wait()
+            await self.busy_timeout.wait()
         raise sqlite3.OperationalError("database is locked")
 
 
@@ -217,18 +219,30 @@ async def test_a_notice_whose_write_a_stop_cut_short_is_logged_whole(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """At a stop the notices still written again get a grace, then are cancelled: one whose
-    write was waiting on the store then was lost without a word."""
-    notices = _Notices(hang=True)
-    done: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(0))
-    await done
-    notices._notices[asyncio.create_task(notices._retell("feed {f} gone", {"f": "tass"}, done))] = (
-        None
-    )
-    await asyncio.wait_for(notices.trying.wait(), WAIT)
-    [task] = notices._notices
-    task.cancel()
-    await asyncio.wait({task}, timeout=WAIT)
-    assert "admins' notice never queued: feed tass gone" in caplog.text
+    write was waiting on the store then was lost without a word. Its write's outcome is
+    awaited a while, and said when it comes."""
+    for outcome_wait in (WAIT, 0.0):
+        caplog.clear()
+        notices = _Notices(hang=True)
+        notices.notice_outcome_wait = outcome_wait
+        done: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(0))
+        await done
+        retell = notices._retell("feed {f} gone", {"f": "tass"}, done)
+        notices._notices[asyncio.create_task(retell)] = None
+        await asyncio.wait_for(notices.trying.wait(), WAIT)
+        [task] = notices._notices
+        task.cancel()
+        if outcome_wait:
+            notices.busy_timeout.set()  # the write in flight fails meanwhile
+        await asyncio.wait({task}, timeout=WAIT)
+        assert task.done()
+        if not outcome_wait:  # still in flight: said so, and its outcome said when it comes
+            assert "admins' notice not queued yet, its write still waits" in caplog.text
+            assert "never queued" not in caplog.text
+            notices.busy_timeout.set()
+            for _ in range(5):  # turns of the event loop, not time
+                await asyncio.sleep(0)
+        assert "admins' notice never queued: feed tass gone" in caplog.text
 
 
 async def test_a_notice_behind_one_a_stop_ended_ends_without_a_new_write(
@@ -244,3 +258,37 @@ async def test_a_notice_behind_one_a_stop_ended_ends_without_a_new_write(
     await asyncio.wait_for(notices._retell("feed {f} gone", {"f": "tass"}, before), WAIT)
     assert notices.tries == 0
     assert "admins' notice never queued: feed tass gone" in caplog.text
+
+
+async def test_a_notice_whose_write_lands_after_the_stop_cut_it_short_is_logged_queued(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stop cancelled a notice whose write was on the store thread, waiting on a lock; the
+    log said "never queued", and the write, carried on by the store thread, then landed. Now
+    the cancelled notice awaits its write's outcome (bounded) and says what became of it."""
+    caplog.set_level(logging.INFO, "bot.daemon")
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    daemon = Daemon(settings, TOKEN, config_path=config)
+    daemon._store = store
+    daemon.notice_outcome_wait = WAIT
+    lock = LockOnWrite(settings.store.path, "INSERT INTO notices")
+    await store.run(lock.install())
+    done: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(0))
+    await done
+    try:
+        task = asyncio.create_task(daemon._retell("feed {f} gone", {"f": "tass"}, done))
+        await asyncio.wait_for(lock.locked.wait(), WAIT)  # the write waits on the store thread
+        task.cancel()  # the stop's grace is over
+    finally:
+        lock.release()
+    try:
+        await asyncio.wait({task}, timeout=WAIT)
+        assert task.done()
+        [notice] = await store.run(Store.notices)
+        assert notice["text"] == "feed tass gone"
+        assert "never queued" not in caplog.text, caplog.text
+        assert "admins' notice queued as the daemon stopped: feed tass gone" in caplog.text
+    finally:
+        await store.close()

@@ -485,14 +485,48 @@ def test_a_feed_the_config_dropped_is_forgotten_once_no_item_of_it_is_left(store
     store.upsert_subscriber(1, now=T0)
     for feed_id in ("kept", "search-w1", "search-w2", "added"):
         store.toggle_source(1, feed_id, now=T0)
-    assert store.forget_feeds(["kept", "added"]) == 1
+    assert store.forget_feeds(["kept", "added"], now=T0) == 1
     assert [s.id for s in store.feed_states()] == ["kept", "search-w2"]
-    assert store.muted_sources(1) == ["added", "kept", "search-w2"]
-    store.prune(now=T0 + timedelta(days=400), text_for=timedelta(days=90), keys_for=timedelta(365))
-    assert store.forget_feeds(["kept", "added"]) == 1  # its items' keys are gone now
+    # a dropped feed's mutes stay a while: the operator may add it again
+    assert store.muted_sources(1) == ["added", "kept", "search-w1", "search-w2"]
+    later = T0 + timedelta(days=400)
+    store.prune(now=later, text_for=timedelta(days=90), keys_for=timedelta(365))
+    assert store.forget_feeds(["kept", "added"], now=later) == 1  # its items' keys are gone now
     assert [s.id for s in store.feed_states()] == ["kept"]
     assert store.muted_sources(1) == ["added", "kept"]
-    assert store.forget_feeds(["kept", "added"]) == 0
+    assert store.forget_feeds(["kept", "added"], now=later) == 0
+
+
+def test_a_feed_the_config_drops_and_adds_again_stays_muted_for_the_chats_that_muted_it(
+    store: Store,
+) -> None:
+    """Forgetting a dropped feed deleted the chats' mutes of it: an operator who added the feed
+    again weeks later sent it to every chat that had muted it. A mute of a feed the config no
+    longer has is now kept for ABSENT_MUTES_KEPT after its feed left, a chat's newest
+    ABSENT_MUTES_PER_CHAT of them."""
+    from store.feeds import ABSENT_MUTES_KEPT, ABSENT_MUTES_PER_CHAT
+
+    store.save_feed_state(FeedState(id="search", url="https://news.example/search"))
+    store.upsert_subscriber(1, now=T0)
+    store.toggle_source(1, "search", now=T0)
+    assert store.forget_feeds(["kept"], now=T0) == 1  # dropped from the config, no item left
+    later = T0 + timedelta(days=30)
+    assert store.forget_feeds(["kept"], now=later) == 0
+    assert store.muted_sources(1) == ["search"]  # added again: still muted for this chat
+    assert store.chat_filters([1])[1].muted == frozenset({"search"})
+    assert store.forget_feeds(["kept", "search"], now=later + ABSENT_MUTES_KEPT) == 0
+    assert store.muted_sources(1) == ["search"]  # back in the config: its age starts again
+    store.forget_feeds(["kept"], now=later + ABSENT_MUTES_KEPT)
+    store.forget_feeds(["kept"], now=later + 2 * ABSENT_MUTES_KEPT + timedelta(days=1))
+    assert store.muted_sources(1) == []  # absent too long
+    for n in range(ABSENT_MUTES_PER_CHAT + 5):  # a config that rotates daily search feeds
+        store.toggle_source(1, f"day-{n:03}", now=T0 + timedelta(days=n))
+        store.forget_feeds([f"day-{n:03}"], now=T0 + timedelta(days=n))
+    store.forget_feeds([], now=T0 + timedelta(days=ABSENT_MUTES_PER_CHAT + 5))
+    muted = store.muted_sources(1)
+    assert len(muted) == ABSENT_MUTES_PER_CHAT
+    assert muted[-1] == f"day-{ABSENT_MUTES_PER_CHAT + 4:03}"  # the newest kept
+    assert "day-000" not in muted
 
 
 def test_housekeeping_forgets_old_notices_as_it_forgets_old_alerts(store: Store) -> None:

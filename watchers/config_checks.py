@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from typing import NamedTuple
 
 import yaml
 
@@ -19,7 +20,12 @@ from watchers.topics.rarity import static_rarity
 
 MAX_PARTS = 10  # a query of more distinct parts is not searched for a contradiction (2**10)
 
-Warning = tuple[tuple[int | str, ...], str]  # the key path, and what is likely wrong there
+
+class Warning(NamedTuple):
+    loc: tuple[int | str, ...]  # the key path
+    message: str  # what is likely wrong there
+    # what it is about, whatever the key's position: a reload compares warnings by this
+    about: tuple[str, ...]
 
 
 def config_warnings(
@@ -28,15 +34,18 @@ def config_warnings(
     """The warnings of a config that loaded, in the order of its keys."""
     out: list[Warning] = []
     urls: dict[str, int] = {}
+    listed: dict[str, int] = {}  # the times each URL was listed so far
     for n, feed in enumerate(feeds):
         url = str(feed.url)
+        listed[url] = listed.get(url, 0) + 1
         if url in urls:
             first = urls[url]
             out.append(
-                (
+                Warning(
                     ("feeds", n, "url"),
                     f"the same URL as feeds[{first}] ({feeds[first].id}): it is polled twice"
                     " as often, for the same items",
+                    ("url listed again", url, str(listed[url])),  # whatever the feeds' ids
                 )
             )
         urls.setdefault(url, n)
@@ -48,38 +57,51 @@ def config_warnings(
         loc = ("topics", tid, "query")
         if tree in seen:
             out.append(
-                (loc, f"the same query as topics.{seen[tree]}: an item of one is an item of both")
+                Warning(
+                    loc,
+                    f"the same query as topics.{seen[tree]}: an item of one is an item of both",
+                    ("query twice", seen[tree], tid, topic.query),
+                )
             )
         seen.setdefault(tree, tid)
-        for problem in query_warnings(tree, langs):
-            out.append((loc, problem))
+        for kind, problem in _query_problems(tree, langs):
+            out.append(Warning(loc, problem, ("query", tid, topic.query, kind)))
     return out
 
 
 def query_warnings(tree: Node, langs: AbstractSet[str | None] | None = None) -> list[str]:
     """Why a parsed query matches no item, or nearly every item; `langs`: the languages the
     feeds give (None: any)."""
+    return [problem for _, problem in _query_problems(tree, langs)]
+
+
+def _query_problems(tree: Node, langs: AbstractSet[str | None] | None) -> list[tuple[str, str]]:
+    """`query_warnings`, each with its kind (words that do not change with the feeds' langs)."""
     problems = []
     dead = sorted(
         {m.value for m in _positive_conditions(tree) if m.name == "lang"} - (langs or set())
     )
     if langs is not None and dead:
         given = ", ".join(sorted(str(lang) for lang in langs))
-        problems.append(
-            f"{', '.join(f'lang:{d}' for d in dead)}: no feed gives such items (each feed's"
-            f" lang is {given})"
-        )
+        named = ", ".join(f"lang:{d}" for d in dead)
+        problems.append((named, f"{named}: no feed gives such items (each feed's lang is {given})"))
     if words := operator_words(tree):
         problems.append(
-            f"{', '.join(repr(w) for w in words)}: read as words an item must contain; the"
-            " operators are written AND, OR, NOT, in capitals"
+            (
+                "operators",
+                f"{', '.join(repr(w) for w in words)}: read as words an item must contain; the"
+                " operators are written AND, OR, NOT, in capitals",
+            )
         )
     if not problems and contradicts(tree, langs):
-        problems.append("no item can match it: its parts exclude each other")
+        problems.append(("contradiction", "no item can match it: its parts exclude each other"))
     elif common := _common_match(tree):
         problems.append(
-            f"{', '.join(repr(w) for w in common)} alone makes an item match, and nearly every"
-            " item has such a common word: put it in a phrase or with a rarer word"
+            (
+                "common",
+                f"{', '.join(repr(w) for w in common)} alone makes an item match, and nearly"
+                " every item has such a common word: put it in a phrase or with a rarer word",
+            )
         )
     return problems
 

@@ -248,22 +248,23 @@ def load_config(path: str | Path, *, regular_only: bool = False) -> Config:
 
 
 def config_warnings_of(
-    settings: Config, path: str | Path, known: Collection[tuple[Any, str]] = ()
+    settings: Config, path: str | Path, known: Collection[tuple[str, ...]] = ()
 ) -> list[str]:
     """What `settings` (loaded from `path`) holds that is likely not meant
-    (`watchers.config_checks`; not those `known`), the first MAX_WARNINGS named as an error is:
-    the file, the key's line (where the file can be read again: not a pipe) and its path."""
+    (`watchers.config_checks`; not those whose `about` is `known`), the first MAX_WARNINGS named
+    as an error is: the file, the key's line (where the file can be read again: not a pipe) and
+    its path."""
     found = config_warnings(settings.feeds, settings.topics)
-    warnings = [w for w in found if w not in known] if known else found
+    warnings = [w for w in found if w.about not in known] if known else found
     node = None
     if warnings and regular_file(path):
         with contextlib.suppress(Exception):  # changed meanwhile: the key paths still say it
             node = yaml.compose(_read_text(Path(path), True), Loader=_SafeLoader)
     shown = warnings[:MAX_WARNINGS]
-    lines = lines_of(node, (loc for loc, _ in shown))
+    lines = lines_of(node, (w.loc for w in shown))
     out = [
-        f"{path}{f' line {n}' if n else ''}: {key_path(loc)}: {m}"
-        for n, (loc, m) in zip(lines, shown, strict=True)
+        f"{path}{f' line {n}' if n else ''}: {key_path(w.loc)}: {w.message}"
+        for n, w in zip(lines, shown, strict=True)
     ]
     if len(warnings) > len(shown):
         out.append(f"{path}: {len(warnings) - len(shown)} more warnings like these")

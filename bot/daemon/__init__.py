@@ -68,6 +68,7 @@ class Daemon(TelegramSide, AdminNotices):
     exit_code: int = 0
     delivery: DeliveryWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _sign_in_tried: asyncio.Event = field(default_factory=asyncio.Event)
     _polls: set[asyncio.Task[PollReport]] = field(default_factory=set)
     _compiling: asyncio.Lock = field(default_factory=asyncio.Lock)
     _compile_requested: int = 0
@@ -173,12 +174,15 @@ class Daemon(TelegramSide, AdminNotices):
             server = self._serve_metrics()
             if server is None and self._ctx is not None:  # /mywatch gives no dead address
                 self._ctx.feeds_url = None
-            log.info(
-                "kurilwatch running: %d feeds, %d topics, store %s",
-                len(settings.feeds),
-                len(topics),
-                settings.store.path,
-            )
+            if telegram_task is not None:
+                await self._signed_in_or_stopped()
+            if not self._stop.is_set():  # not a token refused at start
+                log.info(
+                    "kurilwatch running: %d feeds, %d topics, store %s",
+                    len(settings.feeds),
+                    len(topics),
+                    settings.store.path,
+                )
             await self._stop.wait()
             log.info("stopping")
             if self.delivery is not None:  # no new sends while the polls in flight finish
@@ -366,7 +370,7 @@ class Daemon(TelegramSide, AdminNotices):
         if compacted or deleted:
             log.info("store: %d old items compacted, %d deleted", compacted, deleted)
         configured = [feed.id for feed in self.settings.feeds]
-        forgotten = await store.run(Store.forget_feeds, configured)
+        forgotten = await store.run(Store.forget_feeds, configured, now=now)
         if forgotten:
             log.info(
                 "store: %d feeds the config no longer has, and no item names, forgotten", forgotten

@@ -17,6 +17,9 @@ log = logging.getLogger("bot.daemon")  # its lines are the daemon's
 
 NOTICE_RETRY_MAX = 60.0  # seconds between two tries to queue an admins' notice, at most
 NOTICES_HELD = 100  # admins' notices being tried again at once, at most
+# seconds a notice cancelled at a stop waits for its write in flight: the store thread carries
+# a write on whatever its caller does, so only its outcome tells what became of the notice
+NOTICE_OUTCOME_WAIT = 1.0
 
 
 class AdminNotices:
@@ -28,6 +31,7 @@ class AdminNotices:
     _stop: asyncio.Event
     _notices: dict[asyncio.Task[None], None]
     _wake_delivery: Callable[[], None]
+    notice_outcome_wait: float = NOTICE_OUTCOME_WAIT
 
     async def _tell_admins(self, message: str, values: dict[str, str]) -> None:
         """Queue a notice (a msgid and its values: each admin reads it in their language)."""
@@ -61,14 +65,16 @@ class AdminNotices:
         self, message: str, values: dict[str, str], after: asyncio.Task[None] | None
     ) -> None:
         wait, queued = 1.0, False
+        write: asyncio.Task[None] | None = None
         try:
             if after is not None:  # a notice said before it is queued first, then this at once
                 await asyncio.wait({after})
             # at once after the one before, unless a stop ended it: then no new write begins
             at_once = after is not None and not self._stop.is_set()
             while at_once or not await stopped_within(self._stop, wait):
+                write = asyncio.ensure_future(self._tell_admins(message, values))
                 try:
-                    await self._tell_admins(message, values)
+                    await asyncio.shield(write)
                     queued = True
                     log.info("admins' notice queued once the store took it")
                     return
@@ -77,11 +83,35 @@ class AdminNotices:
                     at_once = False
         finally:  # a stop, however it came (cancelled when the store held it past the grace)
             if not queued:
-                log.error("stopping: admins' notice never queued: %s", message.format(**values))
+                await self._said_at_stop(write, message.format(**values))
+
+    async def _said_at_stop(self, write: asyncio.Task[None] | None, text: str) -> None:
+        """Log what became of a notice a stop ended, once its write in flight (if any) has an
+        outcome, waited for `notice_outcome_wait` at most; after that, when it has one."""
+        if write is not None and not write.done():
+            await asyncio.wait({write}, timeout=self.notice_outcome_wait)
+        if write is None or write.done():
+            _log_outcome(write, text)
+            return
+        log.warning(
+            "stopping: admins' notice not queued yet, its write still waits on the store: %s",
+            text,
+        )
+        write.add_done_callback(lambda landed: _log_outcome(landed, text))
 
     async def _finish_notices(self) -> None:
-        """At a stop: the notices being written again end (a last try in flight finishes)."""
+        """At a stop: the notices being written again end (a last try in flight finishes), each
+        saying what became of it."""
         if self._notices:
             _, slow = await asyncio.wait(set(self._notices), timeout=STOP_GRACE / 2)
             for task in slow:
                 task.cancel()
+            if slow:  # each waits for its write in flight at most notice_outcome_wait
+                await asyncio.wait(slow, timeout=2 * self.notice_outcome_wait)
+
+
+def _log_outcome(write: asyncio.Task[None] | None, text: str) -> None:
+    if write is not None and not write.cancelled() and write.exception() is None:
+        log.info("admins' notice queued as the daemon stopped: %s", text)
+    else:
+        log.error("stopping: admins' notice never queued: %s", text)

@@ -27,6 +27,9 @@ log = logging.getLogger("bot.daemon")  # its lines are the daemon's
 STOP_GRACE = 5.0  # seconds for in-flight work at shutdown, well within the 10 s promise
 TELEGRAM_RETRY_FIRST = 5.0
 TELEGRAM_RETRY_MAX = 300.0
+# the first sign-in is awaited this long at most before the daemon says it runs (PTB's own
+# timeouts end a getMe well before)
+SIGN_IN_WAIT = 30.0
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
@@ -39,6 +42,7 @@ class TelegramSide:
     delivery: DeliveryWorker | None
     metrics: Metrics
     _stop: asyncio.Event
+    _sign_in_tried: asyncio.Event
     stop: Callable[[], None]
     _add_channels: Callable[[App, AsyncStore], Awaitable[None]]
 
@@ -53,10 +57,13 @@ class TelegramSide:
                 self._token_refused()
                 return
             except TelegramError as exc:
-                log.warning("Telegram unreachable (%s); trying again in %gs", exc, delay)
-                if await stopped_within(self._stop, delay):
-                    return
-                delay = min(delay * 2, TELEGRAM_RETRY_MAX)
+                problem = exc
+            finally:  # answered: the daemon says it runs (offline, while Telegram is not)
+                self._sign_in_tried.set()
+            log.warning("Telegram unreachable (%s); trying again in %gs", problem, delay)
+            if await stopped_within(self._stop, delay):
+                return
+            delay = min(delay * 2, TELEGRAM_RETRY_MAX)
         log.info("Telegram: signed in as @%s", app.bot.username)
         try:
             await set_commands(app.bot)
@@ -85,6 +92,16 @@ class TelegramSide:
             metrics=self.metrics,
         )
         await self.delivery.run()
+
+    async def _signed_in_or_stopped(self) -> None:
+        """Wait (at most SIGN_IN_WAIT) for the first sign-in's answer, or a stop: a daemon
+        whose token Telegram refuses at start must not say it runs."""
+        waits = [asyncio.create_task(e.wait()) for e in (self._sign_in_tried, self._stop)]
+        try:
+            await asyncio.wait(waits, timeout=SIGN_IN_WAIT, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def _token_refused(self) -> None:  # at sign-in, or revoked while we run (`TokenWatch`)
         if self.exit_code != 2:

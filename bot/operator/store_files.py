@@ -147,6 +147,7 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
         # the daemon's lock, then the one-shot writers' (poll --once, prune): none may write
         # while the backup is put in place
         with StoreLock(store), StoreLock(store, writers=True):
+            had_shm = Path(f"{source}-shm").exists()
             backup = _open_backup(source)
             try:
                 try:
@@ -174,7 +175,7 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
                 finally:
                     target.close()
             finally:
-                backup.close()
+                _close_backup(backup, source, had_shm)
     except (AlreadyRunning, CannotLock, Writing) as exc:
         return _restore_fail(f"{exc}; the store was not changed")
     except sqlite3.Error as exc:
@@ -233,14 +234,23 @@ def _unopened(source: Path, error: sqlite3.OperationalError) -> str:
 
 
 def _open_backup(source: Path) -> sqlite3.Connection:
-    """The backup, read only. SQLite makes a -shm file beside a WAL database even to read it:
-    in a folder this user may read but not write (/var/backups), the backup is read as
-    immutable, unless a -wal file beside it holds pages that only a normal open reads."""
+    """The backup, read only. SQLite makes a -wal and a -shm file beside a WAL database even to
+    read it (and fails in a folder this user may read but not write: /var/backups), so the
+    backup is read as immutable, unless a -wal file beside it holds pages that only a normal
+    open reads (`_close_backup` removes the -shm file that makes)."""
     uri = f"{_uri(source)}?mode=ro"
     wal = Path(f"{source}-wal")
-    if not os.access(source.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size):
+    if not (wal.exists() and wal.stat().st_size):
         uri += "&immutable=1"
     return sqlite3.connect(uri, uri=True)
+
+
+def _close_backup(backup: sqlite3.Connection, source: Path, had_shm: bool) -> None:
+    """Close the backup, and remove the -shm file that reading its -wal made beside it."""
+    backup.close()
+    if not had_shm:
+        with suppress(OSError):
+            Path(f"{source}-shm").unlink()
 
 
 def _damage(db: sqlite3.Connection) -> str | None:

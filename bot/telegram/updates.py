@@ -120,7 +120,12 @@ def build_application(
 
 
 def say_token_refused(token_env: str) -> None:
-    log.error("Telegram rejected the token in $%s; check it with @BotFather", token_env)
+    log.error(
+        "Telegram rejected the token in $%s (401 Unauthorized: it is wrong, or was revoked);"
+        " set $%s to the bot's token from @BotFather, then start kurilwatch again",
+        token_env,
+        token_env,
+    )
 
 
 async def stop_updates(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -1175,6 +1175,7 @@ class FakeBotAPI:
     def _network(self, method: str) -> Iterator[None]:
         """Count a chat-bound call in flight; stall it before, and delay its answer after."""
         if method not in _CHAT_BOUND_METHODS:
+            time.sleep(self._stall(method))  # getMe too: a sign-in answered late
             yield
             return
         with self._cond:
