@@ -74,6 +74,10 @@ class Outcome:
     metric: str | None = None  # counted as kurilwatch_deliveries_total{outcome=...}
     new_chat_id: int | None = None
     level: int | None = None  # its retry's log line's level, set by `settle.Unreachable`
+    # an alert refused for want of rights to its chat: the chat's other queued alerts wait with
+    # it (one try at a time for the chat), this refusal counted as a try of each, and those
+    # tried this many times already are given up with it (`tries_within` the deadline)
+    waits: int = 0
 
     @property
     def counted(self) -> bool:
@@ -126,6 +130,19 @@ def waited(attempts: int, max_backoff: timedelta) -> timedelta:
     it has been failing: a digest's rows, and an alert held by a mute or quiet hours or queued
     before an outage, wait long before their first try."""
     return sum((backoff(n, max_backoff) for n in range(attempts)), timedelta(0))
+
+
+def tries_within(deadline: timedelta, max_backoff: timedelta) -> int:
+    """The tries after which a row is given up: the least n with `waited(n) >= deadline`."""
+    n, total = 0, timedelta(0)
+    while total < deadline:
+        step = backoff(n, max_backoff)
+        if step <= timedelta(0):
+            return n  # no backoff at all: never measured as waiting (not a valid config)
+        if n >= 20 or step == max_backoff:  # the same pause from here on
+            return n - (total - deadline) // step
+        total, n = total + step, n + 1
+    return n
 
 
 def outcome(
@@ -202,9 +219,13 @@ def outcome(
         return Outcome(Action.PLAIN, error=message)
     if refused:
         return Outcome(Action.GIVE_UP, error=f"400: {message}", metric="rejected")
+    at = now + backoff(attempts, max_backoff)
+    waits = tries_within(deadline, max_backoff) if failure is Failure.NO_RIGHTS else 0
     if waited(attempts, max_backoff) >= deadline:
-        return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})", metric=metric)
-    return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff), metric=metric)
+        error = f"{described} (retried for {deadline})"
+        # `at`: when the chat's alerts that waited with it are tried again
+        return Outcome(Action.GIVE_UP, error, at if waits else None, metric=metric, waits=waits)
+    return Outcome(Action.RETRY, described, at, metric=metric, waits=waits)
 
 
 def _brief(text: str) -> str:
