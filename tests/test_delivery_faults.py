@@ -397,14 +397,20 @@ async def test_a_channel_without_rights_past_the_deadline_gives_up_the_alerts_th
     for _ in range(tries - 5):
         await next_try()
     assert [row[1] for row in await outbox(store)] == ["pending"] * 3
-    await next_try()  # its deadline is over: the two that waited it with it go too
+    heard = _Records()
+    with handler_on("bot.delivery", heard, logging.DEBUG):
+        await next_try()  # its deadline is over: the two that waited it with it go too
     assert [row[1] for row in await outbox(store)] == ["failed", "failed", "pending"]
+    [told] = heard.at(logging.ERROR)  # once for the chat, not once per alert
+    assert f"chat {CHAT}: 2 alerts" in told and "no rights to send" in told
     assert len(to_chat(bot_api)) == tries + 1
     for _ in range(6):
         await next_try()
     assert [row[1] for row in await outbox(store)] == ["failed"] * 3
     assert await store.run(Store.next_due_at) is None
     assert bot_api.sent_messages(CHAT) == []
+    report = bot_api.sent_messages(ADMIN)[0]["text"]
+    assert "given up: 2 " in report and f"- chat {CHAT}, 2 alerts" in report
 
 
 async def test_alerts_given_up_are_sent_once_queued_again(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]

@@ -253,6 +253,14 @@ def test_alerts_given_up_are_reported_at_most_once_per_ten_minutes() -> None:
     assert given_up.report(NOW + timedelta(minutes=20)) is not None
 
 
+def test_a_report_counts_the_alerts_a_line_tells_of() -> None:
+    given_up = GivenUp()
+    given_up.add("chat 1, a digest of 40: 400", 40)
+    given_up.add("chat 2, alert 7 (Kunashir): 400")
+    report = given_up.report(NOW)
+    assert report is not None and report[1]["n"] == "41"
+
+
 @pytest.mark.parametrize("name", ["5xx", "timeout", "network error"])
 def test_a_digest_gives_up_once_its_own_retries_have_lasted_the_deadline(name: str) -> None:
     # its rows were queued long before it was due: their age says nothing of the digest's tries

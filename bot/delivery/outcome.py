@@ -236,11 +236,11 @@ class GivenUp:
     """Alerts given up since the last report to the admins."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.lines: list[tuple[str, int]] = []  # a line, and how many alerts it tells of
         self.reported_at: datetime | None = None
 
-    def add(self, line: str) -> None:
-        self.lines.append(line)
+    def add(self, line: str, count: int = 1) -> None:
+        self.lines.append((line, count))
 
     def report(self, now: datetime, *, force: bool = False) -> tuple[str, dict[str, str]] | None:
         """The notice to send now (a msgid and its values, for each admin's language), if one
@@ -252,10 +252,10 @@ class GivenUp:
             return None
         lines, self.lines = self.lines, []
         self.reported_at = now
-        shown = "\n".join(f"- {line}" for line in lines[:10])
+        shown = "\n".join(f"- {line}" for line, _ in lines[:10])
         more = f"\n... +{len(lines) - 10}" if len(lines) > 10 else ""
         message = N_(
             "kurilwatch: alerts that could not be delivered and were given up: {n} (kept in"
             " the outbox as 'failed'; `kurilwatch resend` queues them again):\n{details}"
         )
-        return message, {"n": str(len(lines)), "details": shown + more}
+        return message, {"n": str(sum(n for _, n in lines)), "details": shown + more}

@@ -211,9 +211,13 @@ async def _refused(
     )
     if give_up:
         failed.insert(0, (delivery.id, delivery.item.title))
-    for alert_id, title in failed:
-        log.error("chat %d: alert %d failed for good: %s", chat_id, alert_id, error)
-        given_up.add(f"chat {chat_id}, alert {alert_id} ({title[:80]}): {error}")
+    if not failed:
+        return
+    # one line for the chat, not one per alert (a channel may have hundreds waiting)
+    (first, title), count = failed[0], len(failed)
+    alerts = f"alert {first}" if count == 1 else f"{count} alerts (the first {first})"
+    log.error("chat %d: %s failed for good: %s", chat_id, alerts, error)
+    given_up.add(f"chat {chat_id}, {alerts} ({title[:80]}): {error}", count)
 
 
 async def failed_digest(

@@ -257,7 +257,7 @@ class DeliveryWorker:
             ids = [d.id for d in (rows if alone else [*rows, *later])]
             line = await settle.failed_digest(self.store, chat_id, ids, result, now=now)
             if line is not None:
-                self._given_up.add(line)
+                self._given_up.add(line, len(ids))
             return alone
         now = self.clock()
         # its rows name no message: an "Also:" edit would rewrite the digest as one alert
