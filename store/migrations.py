@@ -443,6 +443,12 @@ def m024_outbox_ids_never_reused(db: Database) -> None:
         db.execute(f"CREATE {index}")
 
 
+@migrations()
+def m025_compacted_title_keys(db: Database) -> None:
+    # a compacted item's title, as `records.title_key` (its title itself is pruned)
+    db.table("items").add_column("title_key", str)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 
