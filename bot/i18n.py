@@ -29,6 +29,7 @@ LOCALES = Path(__file__).parent / "locales"
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "ja": "日本語"}
 
 
+FULL_STOPS = ("。", "！", "？")  # a sentence ends at these with no space after it
 QUOTED = 60  # characters of a user's own words that a reply quotes back, at most
 
 
@@ -86,6 +87,14 @@ class Texts:
     def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
         """The form for `n` (placeholders `{n}` and `values`)."""
         return self._t.ngettext(singular, plural, n).format(n=n, **values)
+
+    def sentences(self, *parts: str) -> str:
+        """Translated sentences one after another, as this language writes them: a space
+        between them, but none after a full-width stop ("。"), as Japanese writes them."""
+        text = ""
+        for part in filter(None, parts):
+            text += part if not text or text.endswith(FULL_STOPS) else " " + part
+        return text
 
     def when(self, moment: datetime, tz: tzinfo) -> str:
         """A moment in the chat's time zone, in this language's way: "2026-11-26 09:30 UTC"."""

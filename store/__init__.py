@@ -19,6 +19,7 @@ from store.records import (
     StoryPoint,
     Subscriber,
     Watch,
+    title_key,
     watch_id,
 )
 from store.search import SearchError
@@ -48,6 +49,7 @@ __all__ = [
     "StoryPoint",
     "Subscriber",
     "Watch",
+    "title_key",
     "wants",
     "watch_id",
 ]

@@ -20,6 +20,7 @@ from store.feeds import FeedVerbs
 from store.items import ItemVerbs
 from store.notices import NoticeVerbs
 from store.outbox import OutboxVerbs
+from store.records import title_key
 from store.search import SearchVerbs
 from store.stats import StatsVerbs
 from store.trends import TrendVerbs
@@ -59,6 +60,7 @@ class Store(
             conn = sqlite3.connect(str(path), timeout=10)
         else:
             conn = sqlite3.connect(":memory:")
+        conn.create_function("title_key", 1, title_key, deterministic=True)  # for a prune
         self.db = Database(conn)
         try:
             if str(path) != ":memory:":

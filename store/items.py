@@ -128,7 +128,8 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
 
     def known_items(self, feed_id: str, guids: Iterable[str]) -> dict[str, tuple[str | None, str]]:
         """The canonical URL and title of the item this feed delivered under each of `guids`
-        that it has delivered before."""
+        that it has delivered before; of an item whose text is pruned, the `title_key` it
+        kept (its title is gone)."""
         known: dict[str, tuple[str | None, str]] = {}
         batch = list(guids)
         for start in range(0, len(batch), 500):
@@ -137,7 +138,9 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
             known.update(
                 (row[0], (row[1], row[2]))
                 for row in self.db.execute(
-                    f"SELECT guid, canonical_url, title FROM items WHERE feed_id = ?"
+                    "SELECT guid, canonical_url,"
+                    " CASE WHEN title = '' THEN coalesce(title_key, '') ELSE title END"
+                    " FROM items WHERE feed_id = ?"
                     f" AND guid IN ({marks})",
                     [feed_id, *chunk],
                 )
@@ -350,8 +353,9 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
     def prune(self, *, now: datetime, text_for: timedelta, keys_for: timedelta) -> tuple[int, int]:
         """Drop the text of items older than `text_for` and whole items older than `keys_for`.
 
-        A compacted item keeps its guid, canonical URL, fingerprint and story: an old item that
-        returns to a feed is still known and alerts nobody. A story's mutes and follows go once
+        A compacted item keeps its guid, canonical URL, fingerprint, story and a key of its title
+        (`title_key`): an old item that returns to a feed, at another URL too, is still known
+        and alerts nobody. A story's mutes and follows go once
         they can act on no alert (`CONTROLS_FOR`), "Not relevant" presses with their item (the
         report reads them with it), spikes with the text. Returns (compacted, deleted).
         """
@@ -369,7 +373,8 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
                 [text_before],
             )
             compacted = self.db.execute(
-                "UPDATE items SET title = '', summary = '', brief = '', marks = '[]', link = NULL"
+                "UPDATE items SET title = '', summary = '', brief = '', marks = '[]', link = NULL,"
+                " title_key = CASE WHEN title != '' THEN title_key(title) ELSE title_key END"
                 " WHERE fetched_at < ? AND (title != '' OR summary != '')"
                 " AND id NOT IN (SELECT item_id FROM outbox)",
                 [text_before],

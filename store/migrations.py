@@ -443,11 +443,16 @@ def m024_outbox_ids_never_reused(db: Database) -> None:
         db.execute(f"CREATE {index}")
 
 
-
 @migrations()
 def m025_absent_feed_mutes(db: Database) -> None:
     # when the config dropped a muted feed: its mutes stay a while, as it may be added again
     db.table("muted_sources").add_column("absent_since", float)
+
+
+@migrations()
+def m026_compacted_title_keys(db: Database) -> None:
+    # a compacted item's title, as `records.title_key` (its title itself is pruned)
+    db.table("items").add_column("title_key", str)
 
 
 class NewerSchema(sqlite3.DatabaseError):

@@ -276,6 +276,45 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
     ) -> None:
         self._update_outbox("state = ?, last_error = ?", [state, error], delivery_id)
 
+    def refused_with_chat(
+        self, delivery_id: int, error: str, *, at: datetime, give_up: bool, tries: int
+    ) -> list[tuple[int, str]]:
+        """An alert refused for want of rights to its chat, pending again at `at` (or failed,
+        when `give_up`), and the chat's other queued alerts wait with it: the chat is held until
+        `at`, this refusal counts as a try of each, and those tried `tries` times already fail
+        with it. The chat's alerts given up besides this one: (id, title), oldest first."""
+        with self.db.atomic():
+            row = self._one("SELECT chat_id FROM outbox WHERE id = ?", [delivery_id])
+            if row is None:
+                return []
+            if give_up:
+                self.mark_failed(delivery_id, error)
+            else:
+                self.mark_retry(delivery_id, error, at=at)
+            others = "chat_id = ? AND state = 'pending' AND id != ?"
+            params = [row["chat_id"], delivery_id]
+            failed = [
+                (r["id"], r["title"])
+                for r in self.db.query(
+                    "SELECT o.id, i.title FROM outbox o JOIN items i ON i.id = o.item_id"
+                    f" WHERE o.id IN (SELECT id FROM outbox WHERE {others} AND attempts >= ?)"
+                    " ORDER BY o.id",
+                    [*params, tries],
+                )
+            ]
+            self.db.execute(  # the right side reads the row as it was: `attempts` before
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
+                " state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END,"
+                f" next_attempt_at = max(coalesce(next_attempt_at, 0), ?) WHERE {others}",
+                [error, tries, at.timestamp(), *params],
+            )
+            self.db.execute(
+                "UPDATE subscribers SET hold_until = max(coalesce(hold_until, 0), ?)"
+                " WHERE chat_id = ?",
+                [at.timestamp(), row["chat_id"]],
+            )
+        return failed
+
     def outbox_counts(self) -> dict[str, int]:
         return {
             row["state"]: row["n"]

@@ -3,6 +3,7 @@ rows are turned into records (times kept as UTC epoch seconds, lists as JSON).""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,13 @@ class OutboxState(StrEnum):
     FAILED = "failed"  # given up (kept, and reported to the admins)
     DROPPED = "dropped"  # its chat is gone or moved (kept, with the reason)
     FANNED = "fanned"  # a notice for every admin, turned into one row per admin
+
+
+def title_key(title: str) -> str:
+    """What an item whose text is pruned (store.retention) keeps of its title, as long as its
+    other keys: enough to tell the item, given again under its guid at another URL, from
+    another item given that guid."""
+    return hashlib.blake2b(title.encode(), digest_size=8).hexdigest()
 
 
 def ts(moment: datetime | None) -> float | None:

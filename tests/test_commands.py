@@ -602,6 +602,20 @@ async def test_subscribe_list_unsubscribe(bot: Bot) -> None:
     assert await bot.store.run(Store.subscriptions, USER) == ["peace-treaty"]
 
 
+async def test_a_reply_of_several_sentences_is_joined_as_its_language_writes_them(
+    bot: Bot,
+) -> None:
+    """Japanese puts no space after "。"; Russian and English put one between sentences."""
+    answer = await bot.say("/subscribe kuril", language_code="ja")
+    assert "kuril を購読しました。新しいニュースはすぐにここへ届きます。" in answer, answer
+    answer = await bot.say("/unsubscribe kuril peace-treaty", language_code="ja")
+    assert "kuril の購読をやめました。peace-treaty は購読していませんでした。" in answer, answer
+    answer = await bot.say("/subscribe kuril", language_code="ru")
+    assert "Вы подписались на kuril. Новые события будут приходить сюда сразу." in answer, answer
+    answer = await bot.say("/subscribe kuril peace-treaty", language_code="ru")
+    assert "на peace-treaty. Новые события будут приходить сюда сразу. Вы уже" in answer, answer
+
+
 @pytest.mark.parametrize(
     ("command", "expected"),
     [

@@ -7,17 +7,18 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from telegram import Bot
 
-from bot.delivery.outcome import EDIT_TRIES
+from bot.delivery.outcome import EDIT_TRIES, tries_within, waited
 from bot.delivery.worker import DeliveryWorker
 from store import AsyncStore, FeedState, ItemRecord, Store
 from tests.conftest import TOKEN, Clock, handler_on, short_busy_timeout
-from tests.fakes.telegram_api import FakeBotAPI
+from tests.fakes.telegram_api import Call, FakeBotAPI
 from tests.test_delivery import (
     ADMIN,
     CHAT,
@@ -72,6 +73,10 @@ async def queue_at(store: AsyncStore, at: datetime, guid: str) -> None:
         topics=("kuril",),
     )
     await store.run(Store.ingest, FeedState(id="f", url="u"), [record], now=at, alert=True)
+
+
+def to_chat(bot_api: FakeBotAPI) -> list[Call]:
+    return [c for c in bot_api.calls_of("sendMessage") if c.params["chat_id"] == CHAT]
 
 
 @pytest.fixture
@@ -335,6 +340,77 @@ async def test_a_channel_without_rights_for_hours_is_one_error_and_one_line_when
     assert len(told) == 1 and f"chat {CHAT}" in told[0] and "administrator rights" in told[0]
     back = [m for m in heard.at(logging.INFO) if "may post there again" in m]
     assert len(back) == 1 and f"chat {CHAT}" in back[0] and f"after {tries} sends" in back[0]
+
+
+async def test_a_channel_without_rights_is_tried_once_at_a_time_not_once_per_alert(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """Each queued alert of a channel that took the bot's right to post was tried on its own
+    backoff: three alerts, three tries each time. Now the chat's other alerts wait with the
+    refused one: one try at a time for the chat, and all are sent when the rights are back."""
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await queue_at(store, T0, "2")
+    await queue_at(store, T0, "3")
+    no_rights = "Bad Request: have no rights to send a message"
+    window = timedelta(minutes=10)
+    tries = next(n for n in range(100) if waited(n, worker.settings.max_backoff) > window)
+    bot_api.fail_next("sendMessage", status=400, description=no_rights, chat_id=CHAT, times=tries)
+    for _ in range(100):  # the clock goes to each next try, the rights still taken
+        due = await store.run(Store.next_due_at)
+        if due is None or due > T0 + window:
+            break
+        clock.now = max(clock.now, due)
+        await step(worker)
+    assert len(to_chat(bot_api)) == tries  # as many as one alert's backoff
+    assert bot_api.sent_messages(CHAT) == []
+    assert [row[1] for row in await outbox(store)] == ["pending"] * 3
+    clock.now = await store.run(Store.next_due_at) or clock.now  # the rights are back
+    for _ in range(3):
+        await step(worker)
+    texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
+    assert len(texts) == 3 and "Iturup" in texts[0] and "story 3" in texts[2]
+    assert [row[1] for row in await outbox(store)] == ["sent"] * 3
+    assert bot_api.sent_messages(ADMIN) == []
+
+
+async def test_a_channel_without_rights_past_the_deadline_gives_up_the_alerts_that_waited_it(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """The alerts that waited with the refused one as long as the deadline allows are given up
+    with it, not tried one by one afterwards; one queued since waits its own deadline out."""
+    store, worker, clock = parts
+    worker.settings = replace(worker.settings, deadline=timedelta(minutes=5))
+    tries = tries_within(worker.settings.deadline, worker.settings.max_backoff)
+    await queue(store, CHAT, "1")
+    await queue_at(store, T0, "2")
+    no_rights = "Bad Request: have no rights to send a message"
+    bot_api.fail_next("sendMessage", status=400, description=no_rights, chat_id=CHAT, times=999)
+
+    async def next_try() -> None:
+        clock.now = max(clock.now, await store.run(Store.next_due_at) or clock.now)
+        await step(worker)
+
+    for _ in range(5):
+        await next_try()
+    await queue_at(store, clock.now, "3")
+    for _ in range(tries - 5):
+        await next_try()
+    assert [row[1] for row in await outbox(store)] == ["pending"] * 3
+    heard = _Records()
+    with handler_on("bot.delivery", heard, logging.DEBUG):
+        await next_try()  # its deadline is over: the two that waited it with it go too
+    assert [row[1] for row in await outbox(store)] == ["failed", "failed", "pending"]
+    [told] = heard.at(logging.ERROR)  # once for the chat, not once per alert
+    assert f"chat {CHAT}: 2 alerts" in told and "no rights to send" in told
+    assert len(to_chat(bot_api)) == tries + 1
+    for _ in range(6):
+        await next_try()
+    assert [row[1] for row in await outbox(store)] == ["failed"] * 3
+    assert await store.run(Store.next_due_at) is None
+    assert bot_api.sent_messages(CHAT) == []
+    report = bot_api.sent_messages(ADMIN)[0]["text"]
+    assert "given up: 2 " in report and f"- chat {CHAT}, 2 alerts" in report
 
 
 async def test_alerts_given_up_are_sent_once_queued_again(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]

@@ -147,3 +147,15 @@ def test_signed_callbacks_fit_telegram_and_only_genuine_ones_verify(
         assert verify(secret, tampered) is None
     other = "f" if action != "f" else "m"
     assert verify(secret, data.replace(f"a:{action}", f"a:{other}", 1)) is None
+
+
+def test_sentences_follow_each_other_as_each_language_writes_them() -> None:
+    assert texts("en").sentences("Subscribed.", "", "More soon.") == "Subscribed. More soon."
+    assert texts("ru").sentences("Готово.", "Скоро ещё.") == "Готово. Скоро ещё."
+    assert texts("ja").sentences("購読しました。", "すぐ届きます！", "次は？") == (
+        "購読しました。すぐ届きます！次は？"
+    )
+    # a Japanese sentence that ends in no full-width stop (a list of ids) keeps its space
+    assert texts("ja").sentences("不明なトピック: 'x'", "トピック: kuril") == (
+        "不明なトピック: 'x' トピック: kuril"
+    )

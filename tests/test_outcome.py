@@ -25,6 +25,7 @@ from bot.delivery.outcome import (
     backoff,
     failure_of,
     outcome,
+    tries_within,
     waited,
 )
 
@@ -177,6 +178,34 @@ def test_a_chat_the_bot_may_not_post_to_keeps_its_alerts_until_the_deadline() ->
     assert decide(ERRORS["no rights"], Path.DIGEST, attempts=tries).action is Action.GIVE_UP
 
 
+@pytest.mark.parametrize(
+    ("deadline", "max_backoff"),
+    [
+        (DEADLINE, MAX_BACKOFF),
+        (timedelta(hours=1), timedelta(seconds=1)),
+        (timedelta(seconds=5), timedelta(hours=1)),
+        (timedelta(0), MAX_BACKOFF),
+        (timedelta(days=400), timedelta(days=30)),
+    ],
+)
+def test_the_tries_a_deadline_allows(deadline: timedelta, max_backoff: timedelta) -> None:
+    tries = tries_within(deadline, max_backoff)
+    assert waited(tries, max_backoff) >= deadline
+    assert tries == 0 or waited(tries - 1, max_backoff) < deadline
+
+
+def test_an_alert_refused_for_want_of_rights_makes_the_chats_other_alerts_wait_with_it() -> None:
+    tries = tries_within(DEADLINE, MAX_BACKOFF)
+    for attempts in (0, tries - 1, tries):
+        result = decide(ERRORS["no rights"], Path.SEND, attempts=attempts)
+        assert result.waits == tries  # those that waited as long are given up with it
+        assert result.at == NOW + backoff(attempts, MAX_BACKOFF)  # when they are tried again
+    for name in sorted(set(ERRORS) - {"no rights"}):
+        assert decide(ERRORS[name], Path.SEND, attempts=tries).waits == 0, name
+    for path in (Path.EDIT, Path.DIGEST, Path.NOTICE):  # one row, or all of them already
+        assert decide(ERRORS["no rights"], path).waits == 0
+
+
 @pytest.mark.parametrize("name", ["5xx", "timeout", "network error", "401"])
 def test_an_update_that_keeps_failing_is_given_up_at_its_last_try(name: str) -> None:
     assert decide(ERRORS[name], Path.EDIT, attempts=EDIT_TRIES - 2).action is Action.RETRY
@@ -222,6 +251,14 @@ def test_alerts_given_up_are_reported_at_most_once_per_ten_minutes() -> None:
     assert forced is not None and forced[1] == {"n": "1", "details": "- alert 12"}
     given_up.add("alert 13")
     assert given_up.report(NOW + timedelta(minutes=20)) is not None
+
+
+def test_a_report_counts_the_alerts_a_line_tells_of() -> None:
+    given_up = GivenUp()
+    given_up.add("chat 1, a digest of 40: 400", 40)
+    given_up.add("chat 2, alert 7 (Kunashir): 400")
+    report = given_up.report(NOW)
+    assert report is not None and report[1]["n"] == "41"
 
 
 @pytest.mark.parametrize("name", ["5xx", "timeout", "network error"])

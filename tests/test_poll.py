@@ -493,6 +493,35 @@ async def test_a_reissued_item_with_new_guid_link_and_title_is_not_alerted_again
     assert (again.new_items, again.queued, again.matched) == (1, 0, ())
 
 
+async def test_an_item_past_retention_that_moves_to_another_link_is_not_alerted_again(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """An item whose text is pruned (store.retention) kept its guid but not its title, so when
+    its feed moved it to another URL under the same guid, it looked like another item given
+    that guid (URL and title both differ) and was alerted again as a new story."""
+    await subscribe_chat(poller)
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(feed(feed_server, "/f.xml"))
+    first = FeedEntry("Iturup to get more troops", "https://n.example/a-1", guid="a-1")
+    feed_server.set_feed("/f.xml", rss([first, OLD]))
+    assert (await poller.poll(feed(feed_server, "/f.xml"))).queued == 1
+    await poller.store.run(lambda s: s.db.execute("UPDATE outbox SET state = 'sent'"))
+    later = T0 + timedelta(days=100)
+    pruned = await poller.store.run(
+        Store.prune, now=later, text_for=timedelta(days=90), keys_for=timedelta(days=365)
+    )
+    assert pruned == (2, 0)  # compacted: its text is gone, its keys are kept
+    poller.clock = lambda: later
+    moved = replace(first, link="https://n.example/archive/a-1")
+    feed_server.set_feed("/f.xml", rss([moved, OLD]))
+    again = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (again.new_items, again.queued) == (0, 0)
+    # another item given the guid is still new
+    other = FeedEntry("Iturup airport reopens", "https://n.example/b-1", guid="a-1")
+    feed_server.set_feed("/f.xml", rss([other, OLD]))
+    assert (await poller.poll(feed(feed_server, "/f.xml"))).queued == 1
+
+
 async def test_an_item_keyed_before_normalisation_changed_is_not_alerted_again_when_reissued(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from store import title_key
 from watchers.aggregator import attribute, echoes_only, links_only, outlet_key, real_url
 from watchers.boilerplate import strip_boilerplate
 from watchers.text import one_line
@@ -123,15 +124,16 @@ def reissued(
     items: tuple[Item, ...], stored: Mapping[str, tuple[str | None, str]]
 ) -> tuple[Item, ...]:
     """The items, each whose guid the feed gave before to another item (`stored`: that item's
-    canonical URL and title, by guid; both differ) keyed apart as `distinct_guids` keys them:
-    else a guid that a feed gives every new item ("latest") is known for ever. A guid whose
-    item kept its URL or its title (a corrected title, a moved page) stays that item's."""
+    canonical URL and title, or the `title_key` kept of it once its text was pruned, by guid;
+    both differ) keyed apart as `distinct_guids` keys them: else a guid that a feed gives every
+    new item ("latest") is known for ever. A guid whose item kept its URL or its title (a
+    corrected title, a moved page) stays that item's."""
     changed = {
         n
         for n, item in enumerate(items)
         if (was := stored.get(item.guid)) is not None
         and was[0] != item.canonical_url
-        and was[1] != item.title
+        and was[1] not in (item.title, title_key(item.title))
     }
     if not changed:
         return items

@@ -74,6 +74,10 @@ class Outcome:
     metric: str | None = None  # counted as kurilwatch_deliveries_total{outcome=...}
     new_chat_id: int | None = None
     level: int | None = None  # its retry's log line's level, set by `settle.Unreachable`
+    # an alert refused for want of rights to its chat: the chat's other queued alerts wait with
+    # it (one try at a time for the chat), this refusal counted as a try of each, and those
+    # tried this many times already are given up with it (`tries_within` the deadline)
+    waits: int = 0
 
     @property
     def counted(self) -> bool:
@@ -126,6 +130,19 @@ def waited(attempts: int, max_backoff: timedelta) -> timedelta:
     it has been failing: a digest's rows, and an alert held by a mute or quiet hours or queued
     before an outage, wait long before their first try."""
     return sum((backoff(n, max_backoff) for n in range(attempts)), timedelta(0))
+
+
+def tries_within(deadline: timedelta, max_backoff: timedelta) -> int:
+    """The tries after which a row is given up: the least n with `waited(n) >= deadline`."""
+    n, total = 0, timedelta(0)
+    while total < deadline:
+        step = backoff(n, max_backoff)
+        if step <= timedelta(0):
+            return n  # no backoff at all: never measured as waiting (not a valid config)
+        if n >= 20 or step == max_backoff:  # the same pause from here on
+            return n - (total - deadline) // step
+        total, n = total + step, n + 1
+    return n
 
 
 def outcome(
@@ -202,9 +219,13 @@ def outcome(
         return Outcome(Action.PLAIN, error=message)
     if refused:
         return Outcome(Action.GIVE_UP, error=f"400: {message}", metric="rejected")
+    at = now + backoff(attempts, max_backoff)
+    waits = tries_within(deadline, max_backoff) if failure is Failure.NO_RIGHTS else 0
     if waited(attempts, max_backoff) >= deadline:
-        return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})", metric=metric)
-    return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff), metric=metric)
+        error = f"{described} (retried for {deadline})"
+        # `at`: when the chat's alerts that waited with it are tried again
+        return Outcome(Action.GIVE_UP, error, at if waits else None, metric=metric, waits=waits)
+    return Outcome(Action.RETRY, described, at, metric=metric, waits=waits)
 
 
 def _brief(text: str) -> str:
@@ -215,11 +236,11 @@ class GivenUp:
     """Alerts given up since the last report to the admins."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.lines: list[tuple[str, int]] = []  # a line, and how many alerts it tells of
         self.reported_at: datetime | None = None
 
-    def add(self, line: str) -> None:
-        self.lines.append(line)
+    def add(self, line: str, count: int = 1) -> None:
+        self.lines.append((line, count))
 
     def report(self, now: datetime, *, force: bool = False) -> tuple[str, dict[str, str]] | None:
         """The notice to send now (a msgid and its values, for each admin's language), if one
@@ -231,10 +252,10 @@ class GivenUp:
             return None
         lines, self.lines = self.lines, []
         self.reported_at = now
-        shown = "\n".join(f"- {line}" for line in lines[:10])
+        shown = "\n".join(f"- {line}" for line, _ in lines[:10])
         more = f"\n... +{len(lines) - 10}" if len(lines) > 10 else ""
         message = N_(
             "kurilwatch: alerts that could not be delivered and were given up: {n} (kept in"
             " the outbox as 'failed'; `kurilwatch resend` queues them again):\n{details}"
         )
-        return message, {"n": str(len(lines)), "details": shown + more}
+        return message, {"n": str(sum(n for _, n in lines)), "details": shown + more}

@@ -148,9 +148,10 @@ async def report_given_up(
 
 
 async def failed_send(
-    store: AsyncStore, delivery: Delivery, result: Outcome, *, now: datetime
+    store: AsyncStore, delivery: Delivery, result: Outcome, *, now: datetime, given_up: GivenUp
 ) -> None:
-    """Record a failed single alert; giving up is the caller's (it reports to the admins)."""
+    """Record a failed single alert; giving up is the caller's (it reports to the admins), but
+    for a chat the bot may not post to, whose alerts wait and are given up together."""
     chat_id, error = delivery.chat_id, str(result.error)
     if result.action is Action.RETRY and result.hold is not None:  # flood control
         await recorded(
@@ -175,7 +176,12 @@ async def failed_send(
         log.info("chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped)
     else:
         assert result.at is not None
-        await recorded(store, Store.mark_retry, delivery.id, error, at=result.at)
+        if result.waits:  # the bot may not post there: the chat's other alerts wait with it
+            await _refused(store, delivery, result, given_up)
+        else:
+            await recorded(store, Store.mark_retry, delivery.id, error, at=result.at)
+        if result.action is Action.GIVE_UP:
+            return
         log.log(
             logging.ERROR if result.level is None else result.level,
             "chat %d: alert %d not sent (%s); retry in %s",
@@ -184,6 +190,34 @@ async def failed_send(
             error,
             result.at - now,
         )
+
+
+async def _refused(
+    store: AsyncStore, delivery: Delivery, result: Outcome, given_up: GivenUp
+) -> None:
+    """An alert refused for want of rights: the chat's other alerts wait with it, and those
+    that have waited as long as the deadline allows are given up with it."""
+    assert result.at is not None
+    give_up = result.action is Action.GIVE_UP
+    error, chat_id = str(result.error), delivery.chat_id
+    failed = await recorded(
+        store,
+        Store.refused_with_chat,
+        delivery.id,
+        error,
+        at=result.at,
+        give_up=give_up,
+        tries=result.waits,
+    )
+    if give_up:
+        failed.insert(0, (delivery.id, delivery.item.title))
+    if not failed:
+        return
+    # one line for the chat, not one per alert (a channel may have hundreds waiting)
+    (first, title), count = failed[0], len(failed)
+    alerts = f"alert {first}" if count == 1 else f"{count} alerts (the first {first})"
+    log.error("chat %d: %s failed for good: %s", chat_id, alerts, error)
+    given_up.add(f"chat {chat_id}, {alerts} ({title[:80]}): {error}", count)
 
 
 async def failed_digest(

@@ -257,7 +257,7 @@ class DeliveryWorker:
             ids = [d.id for d in (rows if alone else [*rows, *later])]
             line = await settle.failed_digest(self.store, chat_id, ids, result, now=now)
             if line is not None:
-                self._given_up.add(line)
+                self._given_up.add(line, len(ids))
             return alone
         now = self.clock()
         # its rows name no message: an "Also:" edit would rewrite the digest as one alert
@@ -487,10 +487,10 @@ class DeliveryWorker:
         self._count(result.metric or "error")
         if result.hold is not None:
             self._hold(chat_id, result.hold)
-        if result.action is Action.GIVE_UP:
+        if result.action is Action.GIVE_UP and not result.waits:
             await self._give_up(delivery, str(result.error))
         else:
-            await settle.failed_send(self.store, delivery, result, now=now)
+            await settle.failed_send(self.store, delivery, result, now=now, given_up=self._given_up)
 
     async def _give_up(self, delivery: Delivery, error: str) -> None:
         await settle.recorded(self.store, Store.mark_failed, delivery.id, error)

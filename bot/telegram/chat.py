@@ -257,7 +257,7 @@ def _problem(tr: Texts, ctx: BotContext, unknown: Sequence[str]) -> str:
         )
     else:
         problem = tr._("Which topic?")
-    return problem + " " + tr._("Valid topics: {ids}.", ids=_valid_ids(ctx))
+    return tr.sentences(problem, tr._("Valid topics: {ids}.", ids=_valid_ids(ctx)))
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -280,13 +280,14 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     parts = []
     if added:
         parts.append(
-            tr._("Subscribed to {topic}.", topic=", ".join(added))
-            + " "
-            + tr._("New stories will be sent here as they come.")
+            tr.sentences(
+                tr._("Subscribed to {topic}.", topic=", ".join(added)),
+                tr._("New stories will be sent here as they come."),
+            )
         )
     if already:
         parts.append(tr._("Already subscribed to {topics}.", topics=", ".join(already)))
-    await reply(update, esc(" ".join(parts)))
+    await reply(update, esc(tr.sentences(*parts)))
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -309,7 +310,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         parts.append(tr._("Unsubscribed from {topics}.", topics=", ".join(removed)))
     if missing:
         parts.append(tr._("You were not subscribed to {topics}.", topics=", ".join(missing)))
-    await reply(update, esc(" ".join(parts)))
+    await reply(update, esc(tr.sentences(*parts)))
 
 
 async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

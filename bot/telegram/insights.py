@@ -101,7 +101,9 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
     text = tr._("Weekly report: {schedule}.", schedule=esc(_schedule(value, ctx, prefs, tr)))
     if not subscribed:
-        text += " " + tr._("Subscribe to a topic first: the report covers your topics.")
+        text = tr.sentences(
+            text, tr._("Subscribe to a topic first: the report covers your topics.")
+        )
     await reply(update, text)
 
 
@@ -143,8 +145,8 @@ async def spikes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         write = tr._("Write <code>/spikes on</code> or <code>/spikes off</code>.")
         if args:
             bad = tr._("{value} is neither on nor off.", value=esc(quoted(" ".join(args))))
-            write = f"{bad} {write}"
-        await reply(update, f"{text} {write}")
+            write = tr.sentences(bad, write)
+        await reply(update, tr.sentences(text, write))
         return
     chat_id = await changing_chat(update, context)
     if chat_id is None:

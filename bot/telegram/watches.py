@@ -185,13 +185,14 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if added is None:
         await reply(
             update,
-            tr.ngettext(
-                "You have {n} watch, the most a chat may have.",
-                "You have {n} watches, the most a chat may have.",
-                ctx.max_watches,
-            )
-            + " "
-            + tr._("Remove one with /unwatch first (/watches lists them)."),
+            tr.sentences(
+                tr.ngettext(
+                    "You have {n} watch, the most a chat may have.",
+                    "You have {n} watches, the most a chat may have.",
+                    ctx.max_watches,
+                ),
+                tr._("Remove one with /unwatch first (/watches lists them)."),
+            ),
         )
         return
     if ctx.watches_changed is not None:
