@@ -320,6 +320,25 @@ async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
     assert "Quiet hours off" in await bot.say("/quiet off")
 
 
+async def test_timezone_as_an_offset_and_the_offset_it_sets_told(bot: Bot) -> None:
+    """'UTC+3' or '+09:00' is how many write their zone; and Etc/GMT+3 is UTC-3 (POSIX's sign),
+    which the reply says, with the time there now, rather than leave every time 6 hours off."""
+    await bot.say("/start")
+    answer = await bot.say("/timezone UTC+3")
+    assert "Time zone set to UTC+3 (UTC+03:00: it is 06:00 there now)" in answer
+    assert await bot.store.run(Store.prefs, USER) is not None
+    assert "Fri 27 Nov 08:00 +03" in await bot.say("/digest daily 08:00")
+    assert "<b>Time zone:</b> UTC+3" in await bot.say("/list")
+    assert "(UTC+09:00: it is 12:00 there now)" in await bot.say("/timezone +09:00")
+    assert "(UTC+09:00: it is 12:00 there now)" in await bot.say("/timezone GMT\uff0b9")
+    assert "(UTC+00:00: it is 03:00 there now)" in await bot.say("/timezone UTC")
+    answer = await bot.say("/timezone Etc/GMT+3")
+    assert "Time zone set to UTC-3 (UTC-03:00: it is 00:00 there now)" in answer
+    assert "(UTC+03:00: it is 06:00 there now)" in await bot.say("/timezone europe/moscow")
+    for wrong in ("+05:30", "UTC+15", "MSK"):
+        assert "not a time zone I know" in await bot.say(f"/timezone {wrong}")
+
+
 async def test_quiet_hours_are_described_in_the_chats_language(bot: Bot) -> None:
     """/list and /quiet showed the stored "23:00-07:00 hold" to a Russian or Japanese chat."""
     await bot.say("/quiet 23:00-07:00 hold", language_code="ru")

@@ -49,6 +49,34 @@ def zone(name: str | None, default: tzinfo) -> tzinfo:
     return default
 
 
+# a whole-hour offset from UTC as people write it: UTC+3, GMT-5, +09:00, +9
+_OFFSET = re.compile(r"^(?:utc|gmt)?([+-])(\d{1,2})(?::?00)?$")
+_ETC = re.compile(r"^Etc/GMT([+-])(\d{1,2})$")
+
+
+def offset_zone(text: str) -> str | None:
+    """The IANA zone of an offset written `UTC+3` or `+09:00`: `Etc/GMT-3`, whose sign is
+    POSIX's, the opposite of what it names; None for any other text (or an offset of minutes,
+    which no Etc zone has: India's is Asia/Kolkata)."""
+    match = _OFFSET.match(text.strip().lower().replace("\u2212", "-").replace(" ", ""))
+    if match is None:
+        return None
+    sign, hours = match[1], int(match[2])
+    if hours == 0:
+        return "UTC"
+    if hours > (14 if sign == "+" else 12):
+        return None
+    return f"Etc/GMT{'-' if sign == '+' else '+'}{hours}"
+
+
+def zone_label(name: str) -> str:
+    """A zone's name as the chat reads it: `Etc/GMT-3` (POSIX's sign) is `UTC+3`."""
+    match = _ETC.match(name)
+    if match is None:
+        return name
+    return f"UTC{'-' if match[1] == '+' else '+'}{match[2]}"
+
+
 def parse_clock(text: str) -> time:
     match = _CLOCK.match(text.strip())
     if not match:

@@ -16,10 +16,12 @@ from bot.delivery.plan import (
     Plan,
     SettingError,
     next_digest_text,
+    offset_zone,
     parse_digest,
     parse_quiet,
     plan,
     quiet_text,
+    zone_label,
 )
 from bot.i18n import EN, LANGUAGE_NAMES, Texts, quoted
 from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
@@ -50,7 +52,7 @@ def describe(
     digest, quiet = (prefs.digest, prefs.quiet) if prefs else ("", "")
     when = next_digest_text(digest, now, tz, tr, quiet=quiet)
     lines.append(tr._("<b>Digest:</b> {digest}", digest=esc(when)))
-    lines.append(tr._("<b>Time zone:</b> {zone}", zone=esc(str(tz))))
+    lines.append(tr._("<b>Time zone:</b> {zone}", zone=esc(zone_label(str(tz)))))
     news = prefs.news_langs if prefs and prefs.news_langs else ()
     names = ", ".join(tr.language_name(n) for n in news if n in LANGUAGE_NAMES) or tr._("all")
     lines.append(tr._("<b>News languages:</b> {langs} (/lang)", langs=esc(names)))
@@ -130,7 +132,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tr._(
                 "Your time zone is {zone}. Change it with"
                 " <code>/timezone Europe/Moscow</code> (an Area/City name).",
-                zone=esc(str(ctx.chat_tz(prefs))),
+                zone=esc(zone_label(str(ctx.chat_tz(prefs)))),
             ),
         )
         return
@@ -141,17 +143,23 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tr._(
                 "{value} is not a time zone I know. Write an Area/City name such as"
                 " <code>Europe/Moscow</code>, <code>Asia/Tokyo</code> or"
-                " <code>Asia/Sakhalin</code>.",
+                " <code>Asia/Sakhalin</code>, or a whole-hour offset such as"
+                " <code>UTC+3</code>.",
                 value=esc(quoted(" ".join(args))),
             ),
         )
         return
     if await _change(update, context, timezone=name):
+        local = ctx.clock().astimezone(ZoneInfo(name))
+        offset = f"{local:%z}"
         await reply(
             update,
             tr._(
-                "Time zone set to {zone}: alert times, digests and quiet hours use it.",
-                zone=esc(name),
+                "Time zone set to {zone} (UTC{offset}: it is {time} there now). Alert times,"
+                " digests and quiet hours use it.",
+                zone=esc(zone_label(name)),
+                offset=f"{offset[:3]}:{offset[3:]}",
+                time=f"{local:%H:%M}",
             ),
         )
 
@@ -161,6 +169,8 @@ def _zone_name(text: str) -> str | None:
 
     Reads the zone database (files) the first time: call it off the event loop.
     """
+    if (offset := offset_zone(text)) is not None:
+        return offset
     if text.upper() == "UTC":
         return "UTC"
     name = _zone_names().get(text.strip().lower())
