@@ -320,6 +320,22 @@ async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
     assert "Quiet hours off" in await bot.say("/quiet off")
 
 
+async def test_a_weekday_written_in_the_chats_language(bot: Bot) -> None:
+    """/help in Russian and Japanese says 'weekly <день>' and 'weekly <曜日>': the day is taken
+    as they write it too."""
+    for command, lang, said in (
+        ("/digest weekly 月 08:00", "ja", "月曜日 08:00"),
+        ("/digest weekly 金曜日 8:00", "ja", "金曜日 08:00"),
+        ("/digest weekly 水曜 08:00", "ja", "水曜日 08:00"),
+        ("/digest weekly пн 08:00", "ru", "понедельник 08:00"),
+        ("/digest weekly Пятница 08:00", "ru", "пятница 08:00"),
+        ("/report weekly вс 09:00", "ru", "воскресенье 09:00"),
+    ):
+        assert said in await bot.say(command, language_code=lang), command
+    assert "не день недели" in await bot.say("/digest weekly П 08:00", language_code="ru")
+    assert await bot.store.run(Store.prefs, USER) is not None
+
+
 async def test_timezone_as_an_offset_and_the_offset_it_sets_told(bot: Bot) -> None:
     """'UTC+3' or '+09:00' is how many write their zone; and Etc/GMT+3 is UTC-3 (POSIX's sign),
     which the reply says, with the time there now, rather than leave every time 6 hours off."""

@@ -8,10 +8,13 @@ go out silently.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import get_day_names
 
 from bot.i18n import EN, N_, Texts, quoted
 from store import ChatPrefs
@@ -86,6 +89,25 @@ def parse_clock(text: str) -> time:
     return time(int(match[1]), int(match[2]))
 
 
+def parse_day(word: str) -> str | None:
+    """A weekday as written in the bot's languages ("mon", "monday", "пн", "понедельник",
+    "月", "月曜日") → its stored form ("mon"); None for any other word."""
+    word = word.strip().lower()
+    return word[:3] if word[:3] in DAYS else _day_names().get(word)
+
+
+@functools.cache
+def _day_names() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for lang in ("ru", "ja"):
+        for width in ("wide", "abbreviated"):
+            for n, name in get_day_names(width, locale=lang).items():
+                names[str(name).lower()] = DAYS[n]
+                if str(name).endswith("曜日"):  # 月曜 as well as 月曜日 and 月
+                    names[str(name).removesuffix("日")] = DAYS[n]
+    return names
+
+
 def parse_digest(args: list[str]) -> str:
     """`off`, `daily HH:MM` or `weekly <day> HH:MM` → the stored form ("" for off)."""
     words = [a.lower() for a in args]
@@ -94,8 +116,8 @@ def parse_digest(args: list[str]) -> str:
     if len(words) == 2 and words[0] == "daily":
         return f"daily {parse_clock(words[1]):%H:%M}"
     if len(words) == 3 and words[0] == "weekly":
-        day = words[1][:3]
-        if day not in DAYS:
+        day = parse_day(words[1])
+        if day is None:
             raise SettingError(
                 N_("{value} is not a day; write mon, tue, ... or sun"), value=quoted(args[1])
             )
