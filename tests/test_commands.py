@@ -877,6 +877,27 @@ async def test_start_and_topics_of_thousands_of_topics_are_one_message_each(bot:
         assert len(bot.api.sent_messages(USER)) == sent + 2, command
 
 
+@pytest.mark.parametrize("bot", [THOUSANDS], indirect=True)
+async def test_subscribe_all_list_and_unsubscribe_all_of_thousands_answer_in_one_message(
+    bot: Bot,
+) -> None:
+    """/subscribe all named every one of 2,000 ids, and /list listed each with its title: a
+    dozen messages and more; now a bounded number, and how many more."""
+    for command, said in (
+        ("/subscribe all", "Subscribed to topic-0000, topic-0001"),
+        ("/list", "• <code>topic-0000</code> — Topic 0"),
+        ("/unsubscribe all", "Unsubscribed from topic-0000, topic-0001"),
+    ):
+        sent = len(bot.api.sent_messages(USER))
+        answer = await bot.say(command)
+        assert said in answer and re.search(r"and 19\d\d more topics", answer), command
+        await bot.say("/help")  # the reply to a later command follows it directly
+        assert len(bot.api.sent_messages(USER)) == sent + 2, command
+        if command == "/subscribe all":
+            assert len(await bot.store.run(Store.subscriptions, USER)) == 2000
+    assert await bot.store.run(Store.subscriptions, USER) == []
+
+
 # 20 topics whose list's lines, each with its line break, come to 2,001 characters: one more
 # than the list holds ("• <code>t-00</code> — " is 22 characters before the title)
 JUST_OVER = {

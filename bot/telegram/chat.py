@@ -39,6 +39,9 @@ from bot.telegram import admin, guards, insights, news_filters, story_buttons
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
 from bot.telegram.context import (
+    TOPIC_CHARS,
+    TOPIC_LINES,
+    TOPIC_TITLE,
     BotContext,
     args_of,
     changing_chat,
@@ -246,6 +249,16 @@ def _valid_ids(ctx: BotContext) -> str:
     return shown if len(ids) <= VALID_IDS else f"{shown}, … (+{len(ids) - VALID_IDS}: /topics)"
 
 
+def _some(ids: Sequence[str], tr: Texts) -> str:
+    """Topic ids as a reply names them: the first `VALID_IDS`, then how many more (/subscribe
+    all of thousands named each, in a dozen messages)."""
+    shown = ", ".join(ids[:VALID_IDS])
+    more = len(ids) - VALID_IDS
+    if more <= 0:
+        return shown
+    return f"{shown} " + tr.ngettext("… and {n} more topic", "… and {n} more topics", more)
+
+
 def _problem(tr: Texts, ctx: BotContext, unknown: Sequence[str]) -> str:
     """Which topic ids were wrong, and the valid ones."""
     if unknown:
@@ -281,12 +294,12 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if added:
         parts.append(
             tr.sentences(
-                tr._("Subscribed to {topic}.", topic=", ".join(added)),
+                tr._("Subscribed to {topic}.", topic=_some(added, tr)),
                 tr._("New stories will be sent here as they come."),
             )
         )
     if already:
-        parts.append(tr._("Already subscribed to {topics}.", topics=", ".join(already)))
+        parts.append(tr._("Already subscribed to {topics}.", topics=_some(already, tr)))
     await reply(update, esc(tr.sentences(*parts)))
 
 
@@ -307,9 +320,9 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     missing = [t for t in known if t not in removed]
     parts = []
     if removed:
-        parts.append(tr._("Unsubscribed from {topics}.", topics=", ".join(removed)))
+        parts.append(tr._("Unsubscribed from {topics}.", topics=_some(removed, tr)))
     if missing:
-        parts.append(tr._("You were not subscribed to {topics}.", topics=", ".join(missing)))
+        parts.append(tr._("You were not subscribed to {topics}.", topics=_some(missing, tr)))
     await reply(update, esc(tr.sentences(*parts)))
 
 
@@ -325,7 +338,19 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     titles = ctx.titles(tr)
     if subscribed:
         gone = tr._("(no longer offered)")
-        lines = [f"• <code>{esc(t)}</code> — {esc(titles.get(t, gone))}" for t in subscribed]
+        lines: list[str] = []
+        size = 0
+        for t in subscribed[:TOPIC_LINES]:  # a bounded list, as /topics gives: one message
+            title = titles.get(t, gone)
+            title = title if len(title) <= TOPIC_TITLE else title[: TOPIC_TITLE - 1] + "…"
+            line = f"• <code>{esc(t)}</code> — {esc(title)}"
+            if lines and size + len(line) + 1 > TOPIC_CHARS:
+                break
+            lines.append(line)
+            size += len(line) + 1
+        if len(subscribed) > len(lines):
+            more = len(subscribed) - len(lines)
+            lines.append(tr.ngettext("… and {n} more topic", "… and {n} more topics", more))
         text = tr._("<b>Your subscriptions</b>") + "\n" + "\n".join(lines)
     else:
         text = tr._("You follow no topics yet. /topics shows them; /subscribe adds one.")
