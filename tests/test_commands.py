@@ -434,6 +434,36 @@ async def test_a_group_changes_only_through_its_admins(bot: Bot) -> None:
     assert "Watching for" in await bot.say("/watch Shikotan", **group)
 
 
+async def test_an_anonymous_admins_start_leaves_the_groups_language_to_the_next_admin(
+    bot: Bot,
+) -> None:
+    """An anonymous admin posts as the group, from Telegram's GroupAnonymousBot, which has no
+    language: its /start set the group to English for good, and the Japanese admin who set the
+    quiet hours next was answered, and the group alerted, in English."""
+    group = {"id": -100600, "type": "supergroup", "title": "千島"}
+    anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group"}  # no language_code
+    bot.api.push_update(
+        {
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "chat": group,
+                "from": anonymous,
+                "sender_chat": group,
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            }
+        }
+    )
+    await bot.api.wait_for_messages_async(-100600, 1)
+    assert "kurilwatch" in bot.api.sent_messages(-100600)[0]["text"]
+    bot.api.set_admins(-100600, [78])
+    admin: dict[str, Any] = {"chat_id": -100600, "chat_type": "supergroup", "user_id": 78}
+    answer = await bot.say("/quiet 23:00-07:00", language_code="ja", **admin)
+    assert "通知しない時間 23:00-07:00" in answer
+    assert await bot.store.run(Store.language, -100600) == "ja"
+
+
 async def test_a_refused_admin_command_logs_the_user_id_the_operator_needs(
     bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:

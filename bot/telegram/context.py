@@ -153,8 +153,9 @@ async def register(update: Update, ctx: BotContext) -> int | None:
         title=chat.title or chat.username or chat.first_name,
         language_code=user.language_code if user else None,
     )
-    if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and user is not None:
-        # a group speaks the language of whoever set it up, until an admin says /language
+    if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and user and user.language_code:
+        # a group speaks the language of whoever set it up, until an admin says /language;
+        # an anonymous admin (Telegram's GroupAnonymousBot) has none: the next admin's counts
         await ctx.store.run(Store.adopt_language, chat.id, language(user.language_code))
     if back and ctx.watches_changed is not None:
         # a chat back after blocking the bot: a start while it was away left its watches out
