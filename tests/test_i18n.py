@@ -70,6 +70,23 @@ def test_every_message_of_the_code_is_translated_and_none_is_stale(
             )
 
 
+@pytest.mark.parametrize("lang", ["ru", "ja"])
+def test_no_message_is_left_in_english(lang: str) -> None:
+    """A msgstr copied from its msgid passes the check above: /watch "ку*рил" answered a
+    Russian or Japanese user "'*' may only end a term". (A CLDR date pattern is no words.)"""
+    with catalogue_path(lang).open("rb") as file:
+        catalog = read_po(file, locale=lang)
+    english = [
+        m.id
+        for m in catalog
+        if m.id
+        and m.string == m.id
+        and re.search(r"[A-Za-z]{3,}", str(m.id))
+        and not any("CLDR" in comment for comment in m.auto_comments)
+    ]
+    assert english == []
+
+
 def test_plural_forms_and_dates_follow_the_language() -> None:
     ru, ja, en = texts("ru"), texts("ja"), texts("en")
     forms = [ru.ngettext("{n} story", "{n} stories", n) for n in (1, 3, 5, 21)]
