@@ -320,6 +320,17 @@ async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
     assert "Quiet hours off" in await bot.say("/quiet off")
 
 
+async def test_quiet_hours_name_the_zone_they_are_kept_in(bot: Bot) -> None:
+    """'/quiet 23:00-07:00' was confirmed '(your time zone)' to a chat that had set none: kept
+    in UTC, Tokyo's quiet hours fell 08:00-16:00, without a word. The reply names the zone,
+    and how to set one while it is the default."""
+    answer = await bot.say("/quiet 23:00-07:00", language_code="ja")
+    assert "23:00-07:00（UTC）" in answer and "/timezone Asia/Tokyo" in answer
+    await bot.say("/timezone Asia/Tokyo")
+    answer = await bot.say("/quiet 23:00-07:00 hold", language_code="ru")
+    assert "23:00-07:00 (Asia/Tokyo)" in answer and "/timezone" not in answer
+
+
 async def test_a_weekday_written_in_the_chats_language(bot: Bot) -> None:
     """/help in Russian and Japanese says 'weekly <день>' and 'weekly <曜日>': the day is taken
     as they write it too."""

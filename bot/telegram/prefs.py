@@ -216,14 +216,23 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, tr._("Quiet hours off."))
         return
     span, mode = value.split()
+    prefs = await _prefs(update, ctx)
+    zone = esc(zone_label(str(ctx.chat_tz(prefs))))
     if mode == "silent":
         text = tr._(
-            "Quiet hours {span} (your time zone): alerts then come without a sound.", span=span
+            "Quiet hours {span} ({zone}): alerts then come without a sound.", span=span, zone=zone
         )
     else:
         text = tr._(
-            "Quiet hours {span} (your time zone): alerts then come when they end, together.",
+            "Quiet hours {span} ({zone}): alerts then come when they end, together.",
             span=span,
+            zone=zone,
+        )
+    if prefs is None or not prefs.timezone:  # kept in the bot's default zone, likely not theirs
+        text += "\n" + tr._(
+            "This chat has no time zone of its own, so that is {zone}: set yours with"
+            " <code>/timezone Europe/Moscow</code> (an Area/City name, or <code>UTC+3</code>).",
+            zone=zone,
         )
     await reply(update, text)
 
