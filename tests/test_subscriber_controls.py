@@ -432,6 +432,15 @@ async def test_news_languages_are_named_in_the_chats_language(h: Harness) -> Non
     assert note.startswith("ロシア語のニュースだけが届きます")
 
 
+async def test_lang_takes_its_languages_written_with_commas_as_subscribe_does(h: Harness) -> None:
+    """'/lang ru,en' was refused as "'ru,en' is not a news language"."""
+    note = await h.say("/lang ru,en", ALICE)
+    assert note.startswith("Only news in Russian, English will reach this chat")
+    assert "'de' is not a news language" in await h.say("/lang ru,de", ALICE)
+    prefs = await h.store.run(Store.prefs, ALICE)
+    assert prefs is not None and prefs.news_langs == ("ru", "en")
+
+
 async def test_lang_without_arguments_offers_a_toggle_keyboard(h: Harness) -> None:
     listing = await h.say("/lang", ALICE)
     assert "News languages: all" in listing

@@ -91,7 +91,8 @@ async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """/lang ru en: the news languages this chat wants; /lang all: every one."""
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
-    args = [a.lower().strip(",") for a in args_of(context)]
+    # "/lang ru, en" and "/lang ru,en" too, as /subscribe takes "kuril,peace-treaty"
+    args = [w for a in args_of(context) for w in a.lower().split(",") if w.strip()]
     if not args:
         prefs = (
             await ctx.store.run(Store.prefs, update.effective_chat.id)
