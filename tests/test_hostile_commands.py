@@ -278,6 +278,16 @@ async def test_a_refused_argument_is_quoted_back_without_its_direction_controls(
     assert ("\ufffdru" in answer) == command.startswith("/watch"), answer
 
 
+async def test_a_watch_is_kept_without_its_direction_controls(bot: Bot) -> None:
+    """A query pasted with a right-to-left override parsed (the matcher ignores it), and was
+    echoed and listed with it: the rest of "Watching for ..." and of its /watches line read
+    backwards."""
+    answer = await bot.say(f"/watch {BIDI}Shikotan\u200f", chat_id=ADMIN)
+    assert "Watching for <code>Shikotan</code>." in answer
+    assert [w.query for w in await bot.store.run(Store.watches, ADMIN)] == ["Shikotan"]
+    assert BIDI not in await bot.say("/watches", chat_id=ADMIN)
+
+
 async def test_a_double_tap_on_a_topic_button_subscribes_once(bot: Bot) -> None:
     """Two taps on "➕ Kuril Islands" before the keyboard was redrawn subscribed, then
     unsubscribed: the user ended with nothing, told "Unsubscribed"."""

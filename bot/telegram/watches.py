@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -56,6 +57,12 @@ def same_query(watched: Sequence[str], query: str) -> int | None:
         except QueryError:
             continue
     return None
+
+
+# direction controls (marks, embeddings, overrides, isolates), which a pasted query may carry
+_BIDI = dict.fromkeys(
+    map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
 
 
 def _visible(query: str) -> str:
@@ -144,6 +151,11 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         tree = parse(query)
+        if (plain := query.translate(_BIDI).strip()) != query and plain:
+            # pasted with direction controls: the matcher ignores them, but echoed and listed
+            # they turn the rest of the line around; kept without them (as they parse alike)
+            with contextlib.suppress(QueryError):
+                tree, query = parse(plain), plain
     except QueryError as exc:
         pointer = " " * (exc.column - 1) + "^"
         problem = tr._(exc.template, **exc.values)
