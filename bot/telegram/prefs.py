@@ -59,7 +59,7 @@ def describe(
     if prefs and prefs.quiet:
         lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(quiet_text(prefs.quiet, tr))))
     if prefs and prefs.muted_until and prefs.muted_until > now:
-        lines.append(tr._("<b>Muted until</b> {when}", when=tr.day_time(prefs.muted_until, tz)))
+        lines.append(tr._("<b>Muted until</b> {when}", when=_at(prefs.muted_until, tz, tr)))
     return "\n".join(lines)
 
 
@@ -277,7 +277,7 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     prefs = await _prefs(update, ctx)
     tz = ctx.chat_tz(prefs)
-    when = tr.day_time(until, tz)
+    when = _at(until, tz, tr)
     after = _after_mute(prefs, until, tz)  # what holds the alerts once the mute ends
     if after.digest:
         text = tr._(
@@ -289,7 +289,7 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "Muted until {when}. Alerts wait, then come together when your quiet hours end,"
             " {end}; /unmute ends it now.",
             when=when,
-            end=tr.day_time(after.hold_until, tz),
+            end=_at(after.hold_until, tz, tr),
         )
     else:
         text = tr._(
@@ -321,7 +321,7 @@ async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             update,
             tr._(
                 "Unmuted: alerts held meanwhile come with the next digest, {when}.",
-                when=tr.day_time(after.hold_until, tz),
+                when=_at(after.hold_until, tz, tr),
             ),
         )
     else:
@@ -329,9 +329,16 @@ async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             update,
             tr._(
                 "Unmuted: alerts held meanwhile come together when your quiet hours end, {when}.",
-                when=tr.day_time(after.hold_until, tz),
+                when=_at(after.hold_until, tz, tr),
             ),
         )
+
+
+def _at(moment: datetime, tz: tzinfo, tr: Texts) -> str:
+    """ "Fri 27 Nov 14:00 JST": a time named with its zone, as /digest's next one is (a chat
+    that set none reads the default zone's time as its own)."""
+    zone = moment.astimezone(tz).tzname()
+    return f"{tr.day_time(moment, tz)} {zone}" if zone else tr.day_time(moment, tz)
 
 
 def _after_mute(prefs: ChatPrefs | None, end: datetime, tz: tzinfo) -> Plan:
