@@ -455,6 +455,13 @@ def m026_compacted_title_keys(db: Database) -> None:
     db.table("items").add_column("title_key", str)
 
 
+@migrations()
+def m027_chat_refused_until(db: Database) -> None:
+    # a chat the bot may not post to, held until its next try: kept apart from `hold_until`,
+    # which the sender decides afresh at every change of the chat's settings
+    db.table("subscribers").add_column("refused_until", float)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

@@ -74,10 +74,11 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         return self._deliveries(
             "o.id IN (SELECT min(id) FROM outbox WHERE state = 'pending'"
             " AND coalesce(next_attempt_at, 0) <= ?"
-            " AND chat_id NOT IN (SELECT chat_id FROM subscribers WHERE hold_until > ?)"
+            " AND chat_id NOT IN (SELECT chat_id FROM subscribers"
+            " WHERE hold_until > ? OR refused_until > ?)"
             + (f" AND chat_id NOT IN ({skip})" if exclude else "")
             + " GROUP BY chat_id) ORDER BY o.next_attempt_at, o.id LIMIT ?",
-            [now.timestamp(), now.timestamp(), *exclude, limit],
+            [now.timestamp(), now.timestamp(), now.timestamp(), *exclude, limit],
         )
 
     def due_edits(
@@ -147,7 +148,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         """When the next pending alert or notice is due."""
         row = self._one(
             "SELECT min(t) AS t FROM ("
-            "SELECT min(max(coalesce(o.next_attempt_at, 0), coalesce(s.hold_until, 0))) AS t"
+            "SELECT min(max(coalesce(o.next_attempt_at, 0), coalesce(s.hold_until, 0),"
+            " coalesce(s.refused_until, 0))) AS t"
             " FROM outbox o LEFT JOIN subscribers s ON s.chat_id = o.chat_id"
             " WHERE o.state = 'pending'"
             " UNION ALL SELECT min(next_attempt_at) FROM notices WHERE state = 'pending')",
@@ -308,8 +310,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 f" next_attempt_at = max(coalesce(next_attempt_at, 0), ?) WHERE {others}",
                 [error, tries, at.timestamp(), *params],
             )
-            self.db.execute(
-                "UPDATE subscribers SET hold_until = max(coalesce(hold_until, 0), ?)"
+            self.db.execute(  # not `hold_until`: a change of the chat's settings clears that
+                "UPDATE subscribers SET refused_until = max(coalesce(refused_until, 0), ?)"
                 " WHERE chat_id = ?",
                 [at.timestamp(), row["chat_id"]],
             )

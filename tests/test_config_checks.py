@@ -201,3 +201,29 @@ def test_a_reload_does_not_announce_again_a_warning_whose_key_moved(tmp_path: Pa
     edited = config([a, twice], "kunashir lang:ja")  # another query, with the same mistake
     [warning] = new_warnings(old, load_config(edited), edited)
     assert "topics.t.query: lang:ja: no feed gives such items" in warning, warning
+
+
+def test_a_reload_that_gives_one_of_a_queries_missing_languages_does_not_warn_again(
+    tmp_path: Path,
+) -> None:
+    """'lang:ja, lang:ru: no feed gives such items' was known; a Japanese feed added made it
+    'lang:ru: ...', other words, and the admins were told of lang:ru again. A language a
+    warning named before is known; one it did not name is news."""
+    from bot.reload import new_warnings
+
+    def config(name: str, feeds: list[dict[str, str]], query: str) -> Path:
+        path = tmp_path / name
+        topics = {"t": {"title": "T", "query": query}}
+        path.write_text(yaml.safe_dump({"feeds": feeds, "topics": topics}))
+        return path
+
+    en = {"id": "a", "url": "http://127.0.0.1:9/a.xml", "lang": "en"}
+    ja = {"id": "j", "url": "http://127.0.0.1:9/j.xml", "lang": "ja"}
+    query = "kuril (lang:ja OR lang:ru)"
+    old = load_config(config("old.yaml", [en], query))
+    assert len(config_warnings_of(old, "old")) == 1  # lang:ja, lang:ru
+    added = config("added.yaml", [en, ja], query)
+    assert new_warnings(old, load_config(added), added) == []
+    wider = config("wider.yaml", [en], query)  # the Japanese feed gone again: lang:ja is news
+    [warning] = new_warnings(load_config(added), load_config(wider), wider)
+    assert "lang:ja, lang:ru: no feed gives such items" in warning, warning

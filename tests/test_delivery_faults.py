@@ -459,3 +459,28 @@ async def test_telegram_down_for_hours_is_one_warning_and_one_line_when_it_is_ba
     assert "502" in warned[0] or "Bad Gateway" in warned[0]
     back = [m for m in heard.at(logging.INFO) if "again" in m]
     assert len(back) == 1 and str(len(chats) * tries) in back[0], back
+
+
+async def test_a_setting_changed_while_a_chat_is_held_for_rights_does_not_end_the_hold(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """A group the bot may not post to is held until its next try; an admin's /quiet (any
+    setting) made the sender decide its holds afresh, which dropped that hold too: an alert
+    queued since was tried at once, and each such refusal counted as a try of every alert
+    waiting, giving them up hours before the deadline."""
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    no_rights = "Bad Request: have no rights to send a message"
+    bot_api.fail_next("sendMessage", status=400, description=no_rights, chat_id=CHAT, times=999)
+    for _ in range(8):  # the chat is held a few minutes between tries by now
+        clock.now = max(clock.now, await store.run(Store.next_due_at) or clock.now)
+        await step(worker)
+    tried = len(to_chat(bot_api))
+    held_until = await store.run(Store.next_due_at)
+    assert held_until is not None and held_until > clock.now
+    await queue_at(store, clock.now, "2")
+    await store.run(Store.set_prefs, CHAT, now=clock.now, quiet="23:00-07:00 silent")
+    assert await store.run(Store.next_due_at) == held_until
+    await step(worker)
+    assert len(to_chat(bot_api)) == tried  # no try before the hold ends
+    assert [row[2] for row in await outbox(store)] == [8, 0]

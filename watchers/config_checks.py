@@ -7,7 +7,7 @@ is in the YAML."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
@@ -65,8 +65,19 @@ def config_warnings(
             )
         seen.setdefault(tree, tid)
         for kind, problem in _query_problems(tree, langs):
-            out.append(Warning(loc, problem, ("query", tid, topic.query, kind)))
+            out.append(Warning(loc, problem, ("query", tid, topic.query, *kind)))
     return out
+
+
+def was_known(about: tuple[str, ...], known: Collection[tuple[str, ...]]) -> bool:
+    """Whether a warning about `about` was given before (`known`: what those were about): the
+    same, or of the same query's languages no feed gives, one that named these and more (a feed
+    of one of them added leaves the others, which the admins were told of)."""
+    if about in known:
+        return True
+    if about[0] != "query" or about[3:4] != ("lang",):
+        return False
+    return any(k[:4] == about[:4] and set(about[4:]) <= set(k[4:]) for k in known)
 
 
 def query_warnings(tree: Node, langs: AbstractSet[str | None] | None = None) -> list[str]:
@@ -75,8 +86,11 @@ def query_warnings(tree: Node, langs: AbstractSet[str | None] | None = None) -> 
     return [problem for _, problem in _query_problems(tree, langs)]
 
 
-def _query_problems(tree: Node, langs: AbstractSet[str | None] | None) -> list[tuple[str, str]]:
-    """`query_warnings`, each with its kind (words that do not change with the feeds' langs)."""
+def _query_problems(
+    tree: Node, langs: AbstractSet[str | None] | None
+) -> list[tuple[tuple[str, ...], str]]:
+    """`query_warnings`, each with its kind (words that do not change with the feeds' langs;
+    of languages no feed gives, each of them)."""
     problems = []
     dead = sorted(
         {m.value for m in _positive_conditions(tree) if m.name == "lang"} - (langs or set())
@@ -84,21 +98,22 @@ def _query_problems(tree: Node, langs: AbstractSet[str | None] | None) -> list[t
     if langs is not None and dead:
         given = ", ".join(sorted(str(lang) for lang in langs))
         named = ", ".join(f"lang:{d}" for d in dead)
-        problems.append((named, f"{named}: no feed gives such items (each feed's lang is {given})"))
+        problem = f"{named}: no feed gives such items (each feed's lang is {given})"
+        problems.append((("lang", *dead), problem))
     if words := operator_words(tree):
         problems.append(
             (
-                "operators",
+                ("operators",),
                 f"{', '.join(repr(w) for w in words)}: read as words an item must contain; the"
                 " operators are written AND, OR, NOT, in capitals",
             )
         )
     if not problems and contradicts(tree, langs):
-        problems.append(("contradiction", "no item can match it: its parts exclude each other"))
+        problems.append((("contradiction",), "no item can match it: its parts exclude each other"))
     elif common := _common_match(tree):
         problems.append(
             (
-                "common",
+                ("common",),
                 f"{', '.join(repr(w) for w in common)} alone makes an item match, and nearly"
                 " every item has such a common word: put it in a phrase or with a rarer word",
             )

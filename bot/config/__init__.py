@@ -24,7 +24,7 @@ from watchers.config import (
     TopicConfig,
     format_duration,
 )
-from watchers.config_checks import config_warnings, lines_of
+from watchers.config_checks import config_warnings, lines_of, was_known
 from watchers.topics.query import conditions, parse
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -255,7 +255,7 @@ def config_warnings_of(
     as an error is: the file, the key's line (where the file can be read again: not a pipe) and
     its path."""
     found = config_warnings(settings.feeds, settings.topics)
-    warnings = [w for w in found if w.about not in known] if known else found
+    warnings = [w for w in found if not was_known(w.about, known)] if known else found
     node = None
     if warnings and regular_file(path):
         with contextlib.suppress(Exception):  # changed meanwhile: the key paths still say it
