@@ -107,6 +107,16 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                     [delivery_id],
                 )
 
+    def edit_refused(self, delivery_id: int, error: str) -> None:
+        """Telegram refused the "Also:" update of a message no edit can reach (deleted by the
+        user, a channel post the bot may not edit): the alert takes no more updates, kept
+        with the reason (`_add_outlet` leaves a sent row with an error as it is)."""
+        self._update_outbox(
+            "edit_pending = 0, edit_tries = 0, edit_after = NULL, last_error = ?",
+            [error],
+            delivery_id,
+        )
+
     def edit_failed(self, delivery_id: int, *, at: datetime) -> None:
         """An "Also:" update failed: tried again at `at`."""
         self._update_outbox(
@@ -428,8 +438,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 )
             self.db.execute(
                 # an alert on its way carries the text it was given: edited once it is sent.
-                # A new outlet is news: its update gets every try, whatever the last one used
-                "UPDATE outbox SET also = ?, edit_pending = (state IN ('sent', 'sending')),"
-                " edit_tries = 0 WHERE id = ?",
+                # A new outlet is news: its update gets every try, whatever the last one used;
+                # a sent alert with an error is one Telegram will not let us edit
+                "UPDATE outbox SET also = ?, edit_pending = (state = 'sending'"
+                " OR (state = 'sent' AND last_error IS NULL)), edit_tries = 0 WHERE id = ?",
                 [json.dumps([*also, shown]), alert["id"]],
             )

@@ -383,3 +383,26 @@ async def test_telegram_down_for_hours_is_one_warning_and_one_line_when_it_is_ba
     assert "502" in warned[0] or "Bad Gateway" in warned[0]
     back = [m for m in heard.at(logging.INFO) if "again" in m]
     assert len(back) == 1 and str(len(chats) * tries) in back[0], back
+
+
+async def test_an_alert_its_reader_deleted_is_not_edited_again_at_each_later_outlet(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    await worker.bot.delete_message(CHAT, sent_message_id(bot_api, CHAT))
+    await step(worker)  # Telegram: "message to edit not found"
+    assert not bot_api.calls_of("editMessageText")[-1].ok
+    for n in range(3):  # three more outlets carry the story over the day
+        outlet = ItemRecord(
+            f"o{n}", "https://n.example/1", "https://n.example/1", "x", "y", T0, ("kuril",)
+        )
+        clock.now += timedelta(hours=1)
+        state = FeedState(id=f"o{n}", url=f"u-o{n}", title=f"Outlet {n}")
+        await store.run(Store.ingest, state, [outlet], now=clock.now, alert=True)
+        await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) == 1  # refused once, not once per outlet
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
+    await queue_at(store, clock.now, "2")  # the chat's next story is alerted as ever
+    await step(worker)
+    assert len(bot_api.sent_messages(CHAT)) == 2

@@ -46,6 +46,8 @@ ERRORS: dict[str, BaseException] = {
     "401": InvalidToken("Unauthorized"),  # the token revoked while the daemon runs
     # a channel whose admins took "Post messages" from the bot (or never gave it)
     "no rights": BadRequest("Bad Request: need administrator rights in the channel chat"),
+    # the alert deleted by its reader: no later edit of it can succeed
+    "deleted": BadRequest("Bad Request: message to edit not found"),
 }
 
 FAILURES = {
@@ -59,6 +61,7 @@ FAILURES = {
     "network error": Failure.TRANSIENT,
     "401": Failure.OTHER,
     "no rights": Failure.NO_RIGHTS,
+    "deleted": Failure.UNEDITABLE,
 }
 
 S = timedelta(seconds=30)
@@ -76,6 +79,7 @@ TABLE = {
     (Path.SEND, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, "error"),
     (Path.SEND, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, "error"),
     (Path.SEND, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, "no_rights"),
+    (Path.SEND, "deleted"): (Action.GIVE_UP, "400: Message to edit", None, None, "rejected"),
     (Path.EDIT, "429"): (Action.LATER, None, None, 30.0, None),
     (Path.EDIT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.EDIT, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
@@ -87,6 +91,7 @@ TABLE = {
     (Path.EDIT, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.EDIT, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.EDIT, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
+    (Path.EDIT, "deleted"): (Action.LEAVE, "Message to edit not found", None, None, None),
     (Path.DIGEST, "429"): (Action.RETRY, "RetryAfter: Flood control", S, 30.0, None),
     (Path.DIGEST, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.DIGEST, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -97,6 +102,7 @@ TABLE = {
     (Path.DIGEST, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.DIGEST, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.DIGEST, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
+    (Path.DIGEST, "deleted"): (Action.GIVE_UP, "400: Message to edit", timedelta(0), None, None),
     (Path.NOTICE, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
     (Path.NOTICE, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.NOTICE, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -107,6 +113,7 @@ TABLE = {
     (Path.NOTICE, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.NOTICE, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.NOTICE, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
+    (Path.NOTICE, "deleted"): (Action.DROP, "Message to edit not found", None, None, None),
 }
 
 

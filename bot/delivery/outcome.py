@@ -49,6 +49,7 @@ class Failure(StrEnum):
     GONE = "gone"  # 403 (blocked, kicked) or "chat not found"
     NO_RIGHTS = "no_rights"  # 400: the bot may not post there (yet): a channel's admin rights
     UNPARSABLE = "unparsable"  # 400 "can't parse entities": our HTML is wrong
+    UNEDITABLE = "uneditable"  # 400 on an edit: the message was deleted, or may not be edited
     REJECTED = "rejected"  # another 400: sending it again cannot help
     TRANSIENT = "transient"  # 5xx, timeout, network error
     OTHER = "other"  # anything else (a bug, a store error)
@@ -62,6 +63,7 @@ class Action(StrEnum):
     PLAIN = "plain"  # send the same alert again as plain text
     GIVE_UP = "give_up"  # failed for good: kept as failed and reported to the admins
     DROP = "drop"  # nothing more to do (an edit done, a notice dropped)
+    LEAVE = "leave"  # (an edit) its message can never be edited: no more updates of it
     RAISE = "raise"  # not handled: the worker logs it and the row is tried again
 
 
@@ -94,6 +96,9 @@ _NO_RIGHTS = (
     "chat_admin_required",
     "chat_send_",
 )
+# Telegram's 400s for an edit of a message that no later edit can reach: deleted by the user,
+# a channel post the bot may not edit, an id that names no message (any more)
+_UNEDITABLE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
 def failure_of(exc: BaseException) -> Failure:
@@ -109,6 +114,8 @@ def failure_of(exc: BaseException) -> Failure:
             return Failure.GONE
         if any(words in text for words in _NO_RIGHTS):
             return Failure.NO_RIGHTS
+        if any(words in text for words in _UNEDITABLE):
+            return Failure.UNEDITABLE
         return Failure.UNPARSABLE if "can't parse entities" in text else Failure.REJECTED
     if isinstance(exc, NetworkError | TimeoutError):  # TimedOut and 5xx are NetworkErrors
         return Failure.TRANSIENT
@@ -155,7 +162,9 @@ def outcome(
             return Outcome(Action.LATER, hold=flood)
         if failure is Failure.GONE and isinstance(exc, Forbidden):
             return Outcome(Action.GONE, error=message)
-        if refused:  # not modified, deleted by the user, too old
+        if failure is Failure.UNEDITABLE:  # every later outlet's update would fail alike
+            return Outcome(Action.LEAVE, error=message)
+        if refused:  # not modified (the same text again)
             return Outcome(Action.DROP, error=message)
         # the update waits on its row, not its chat: the chat's new alerts go on. An answer of
         # Telegram's that we do not know (a revoked token, one PTB cannot read) waits like a

@@ -286,6 +286,14 @@ async def failed_edit(
         log.warning("chat %d: alert %d update given up: %s", chat_id, delivery.id, result.error)
     elif result.action is Action.GONE:
         await recorded(store, Store.deactivate_chat, chat_id, str(result.error), now=now)
+    elif result.action is Action.LEAVE:
+        await recorded(store, Store.edit_refused, delivery.id, str(result.error))
+        log.info(
+            "chat %d: alert %d can no longer be updated (%s); its story's later outlets leave it",
+            chat_id,
+            delivery.id,
+            result.error,
+        )
     elif result.action is Action.MIGRATE:
         # the sent alert stayed in the old group's history, which the new id cannot edit
         assert result.new_chat_id is not None
