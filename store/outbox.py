@@ -259,7 +259,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         also: Sequence[str] | None = None,
     ) -> None:
         """A sent alert; one that showed `also`, when outlets came since it was read (before
-        its claim), is to be edited with them."""
+        its claim), is to be edited with them, and only then: an update marked due while it
+        was on its way before (a restart, a digest's rest put back, `resend`) is in its text."""
         with self.db.atomic():
             self._update_outbox(
                 "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
@@ -267,8 +268,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 delivery_id,
             )
             row = self._one("SELECT also FROM outbox WHERE id = ?", [delivery_id])
-            if also is not None and row is not None and json.loads(row["also"]) != list(also):
-                self._update_outbox("edit_pending = 1", [], delivery_id)
+            if also is not None and row is not None:
+                stale = json.loads(row["also"]) != list(also)
+                self._update_outbox("edit_pending = ?", [int(stale)], delivery_id)
 
     def mark_retry(
         self, delivery_id: int, error: str, *, at: datetime, counted: bool = True

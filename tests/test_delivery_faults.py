@@ -406,3 +406,21 @@ async def test_an_alert_its_reader_deleted_is_not_edited_again_at_each_later_out
     await queue_at(store, clock.now, "2")  # the chat's next story is alerted as ever
     await step(worker)
     assert len(bot_api.sent_messages(CHAT)) == 2
+
+
+async def test_an_alert_resent_after_a_restart_with_its_new_outlet_is_not_edited_in_vain(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    [alert] = await store.run(Store.due_deliveries, clock.now)
+    assert await store.run(Store.claim_delivery, alert.id, now=clock.now)  # on its way...
+    await another_outlet(store, T0 + timedelta(minutes=1))  # ...when Kyodo joins its story
+    await store.run(Store.requeue_inflight)  # the daemon killed before its send was recorded
+    await step(worker)
+    [sent] = bot_api.sent_messages(CHAT)
+    assert "Also: KYODO" in sent["text"]
+    await step(worker)
+    # before, an edit to the same text followed, refused "message is not modified"
+    assert bot_api.calls_of("editMessageText") == []
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
