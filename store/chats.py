@@ -3,6 +3,7 @@ mute) and personal watches; and what Telegram says happened to a chat (gone, mig
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from store.base import StoreBase
@@ -101,9 +102,29 @@ class ChatVerbs(StoreBase):
         return counts
 
     def unsubscribe(self, chat_id: int, topic_id: str) -> bool:
-        cursor = self.db.execute(
-            "DELETE FROM subscriptions WHERE chat_id = ? AND topic_id = ?", [chat_id, topic_id]
-        )
+        """Stop a chat's subscription to a topic, and take the topic off the chat's alerts
+        still queued (held for a digest, quiet hours or /mute): one of that topic alone is
+        dropped, not sent hours after the chat said it wants no more of it. A followed story's
+        replies stay: following it was a choice of its own."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "DELETE FROM subscriptions WHERE chat_id = ? AND topic_id = ?", [chat_id, topic_id]
+            )
+            for row in self.db.execute(
+                "SELECT id, topics FROM outbox WHERE chat_id = ? AND state = 'pending'"
+                " AND reply_to IS NULL",
+                [chat_id],
+            ).fetchall():
+                topics = json.loads(row[1])
+                if topic_id not in topics:
+                    continue
+                left = [t for t in topics if t != topic_id]
+                self.db.execute(
+                    "UPDATE outbox SET topics = ?"
+                    + ("" if left else ", state = 'dropped', last_error = 'unsubscribed'")
+                    + " WHERE id = ?",
+                    [json.dumps(left or topics), row[0]],
+                )
         return cursor.rowcount > 0
 
     def forget_chat(self, chat_id: int) -> None:

@@ -268,6 +268,29 @@ async def test_a_digest_to_a_migrated_group_is_sent_to_the_new_id(
     assert [row[:2] for row in await outbox(store)] == [(-1009999, "sent")] * 2
 
 
+async def test_a_topic_unsubscribed_while_its_alerts_wait_for_the_digest_is_not_in_it(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    await store.run(Store.subscribe, CHAT, "peace-treaty", now=T0)
+    both = ItemRecord(
+        "3", "https://n.example/3", "https://n.example/3", "Kuril peace treaty talks", "z", T0,
+        ("kuril", "peace-treaty"),
+    )  # fmt: skip
+    await store.run(Store.ingest, FeedState(id="f", url="u"), [both], now=T0, alert=True)
+    assert await step(worker) == 0  # held for 18:00 Tokyo time
+    assert await store.run(Store.unsubscribe, CHAT, "kuril")  # at noon: no more of it
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)
+    # before, the digest brought both kuril stories, hours after the chat left the topic
+    [message] = bot_api.sent_messages(CHAT)
+    assert "Kuril peace treaty talks" in message["text"] and "Iturup" not in message["text"]
+    assert "#kuril" not in message["text"]
+    rows = [(state, error) for _, state, _, error in await outbox(store)]
+    assert rows == [("dropped", "unsubscribed")] * 2 + [("sent", None)]
+
+
 async def test_a_configured_channel_speaks_the_language_the_config_gives_it(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
