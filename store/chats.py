@@ -110,22 +110,27 @@ class ChatVerbs(StoreBase):
             cursor = self.db.execute(
                 "DELETE FROM subscriptions WHERE chat_id = ? AND topic_id = ?", [chat_id, topic_id]
             )
-            for row in self.db.execute(
-                "SELECT id, topics FROM outbox WHERE chat_id = ? AND state = 'pending'"
-                " AND reply_to IS NULL",
-                [chat_id],
-            ).fetchall():
-                topics = json.loads(row[1])
-                if topic_id not in topics:
-                    continue
-                left = [t for t in topics if t != topic_id]
-                self.db.execute(
-                    "UPDATE outbox SET topics = ?"
-                    + ("" if left else ", state = 'dropped', last_error = 'unsubscribed'")
-                    + " WHERE id = ?",
-                    [json.dumps(left or topics), row[0]],
-                )
+            self._unqueue_topic(chat_id, topic_id, "unsubscribed")
         return cursor.rowcount > 0
+
+    def _unqueue_topic(self, chat_id: int, topic_id: str, reason: str) -> None:
+        """Take a topic (or a watch's) the chat left off its queued alerts; drop those it was
+        the only topic of, kept with `reason`."""
+        for row in self.db.execute(
+            "SELECT id, topics FROM outbox WHERE chat_id = ? AND state = 'pending'"
+            " AND reply_to IS NULL",
+            [chat_id],
+        ).fetchall():
+            topics = json.loads(row[1])
+            if topic_id not in topics:
+                continue
+            left = [t for t in topics if t != topic_id]
+            self.db.execute(
+                "UPDATE outbox SET topics = ?"
+                + ("" if left else ", state = 'dropped', last_error = ?")
+                + " WHERE id = ?",
+                [json.dumps(left or topics), *([] if left else [reason]), row[0]],
+            )
 
     def forget_chat(self, chat_id: int) -> None:
         """Delete everything the store keeps about a chat (its own /stop)."""
@@ -294,7 +299,10 @@ class ChatVerbs(StoreBase):
         if not 1 <= number <= len(mine):
             return None
         watch = mine[number - 1]
-        self.db.execute("DELETE FROM watches WHERE id = ?", [watch.id])
+        with self.db.atomic():
+            self.db.execute("DELETE FROM watches WHERE id = ?", [watch.id])
+            # its alerts still queued (held for a digest, quiet hours) go with it
+            self._unqueue_topic(chat_id, f"{WATCH_PREFIX}{watch.id}", "watch removed")
         return watch
 
     def watch_chats(self, topic_ids: list[str]) -> dict[int, list[str]]:

@@ -291,6 +291,29 @@ async def test_a_topic_unsubscribed_while_its_alerts_wait_for_the_digest_is_not_
     assert rows == [("dropped", "unsubscribed")] * 2 + [("sent", None)]
 
 
+async def test_a_watch_removed_while_its_alert_waits_for_the_digest_takes_the_alert_with_it(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await store.run(Store.upsert_subscriber, CHAT, now=T0 - timedelta(1))
+    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    watch = await store.run(Store.add_watch, CHAT, "Iturup", now=T0 - timedelta(1), limit=10)
+    assert watch is not None
+    record = ItemRecord(
+        "1", "https://n.example/1", "https://n.example/1", "Iturup port", "x", T0,
+        (f"@w{watch.id}",),
+    )  # fmt: skip
+    await store.run(Store.ingest, FeedState(id="f", url="u"), [record], now=T0, alert=True)
+    assert await step(worker) == 0  # held for 18:00 Tokyo time
+    assert await store.run(Store.remove_watch, CHAT, 1) is not None  # /unwatch 1 at noon
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)
+    assert bot_api.sent_messages(CHAT) == []  # before, the digest brought it all the same
+    assert [(state, error) for _, state, _, error in await outbox(store)] == [
+        ("dropped", "watch removed")
+    ]
+
+
 async def test_a_configured_channel_speaks_the_language_the_config_gives_it(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
