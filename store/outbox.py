@@ -230,9 +230,10 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         a try not `counted` (flood control) is taken back."""
         assert state in (OutboxState.SENT, OutboxState.PENDING, OutboxState.FAILED)
         if state == OutboxState.SENT:
-            self._settle(
+            self._settle(  # a digest: no "Also:" update of it, even if one came meanwhile
                 delivery_ids,
-                "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
+                "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL,"
+                " edit_pending = 0",
                 [message_id, now.timestamp()],
             )
         else:
@@ -441,8 +442,10 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             self.db.execute(
                 # an alert on its way carries the text it was given: edited once it is sent.
                 # A new outlet is news: its update gets every try, whatever the last one used;
-                # a sent alert with an error is one Telegram will not let us edit
-                "UPDATE outbox SET also = ?, edit_pending = (state = 'sending'"
-                " OR (state = 'sent' AND last_error IS NULL)), edit_tries = 0 WHERE id = ?",
+                # a sent alert with an error is one Telegram will not let us edit, and one with
+                # no message (a digest's story, a group's moved) has nothing to edit
+                "UPDATE outbox SET also = ?, edit_pending = (state = 'sending' OR (state ="
+                " 'sent' AND last_error IS NULL AND message_id IS NOT NULL)), edit_tries = 0"
+                " WHERE id = ?",
                 [json.dumps([*also, shown]), alert["id"]],
             )

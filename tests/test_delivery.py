@@ -688,6 +688,24 @@ async def test_an_also_edit_leaves_a_digest_whole(parts, bot_api: FakeBotAPI) ->
     assert bot_api.calls_of("editMessageText") == []  # not rewritten as one alert
 
 
+async def test_an_outlet_joining_a_story_sent_in_a_digest_costs_no_turn_of_the_limits(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A digest's stories name no message to edit. Each later outlet of each of them took a
+    turn of the chat's limit and a slot of the overall one for an update that sends nothing:
+    a thousand digest readers and a story that twenty outlets carry cost everyone's alerts
+    minutes."""
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    assert await step(worker) == 1
+    await another_outlet(store, clock.now + timedelta(minutes=5))
+    worker.limits = SendLimits(NO_LIMITS)
+    assert await step(worker) == 0  # nothing to send
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
+    assert worker.limits.busy(asyncio.get_running_loop().time()) == set()
+
+
 async def test_a_report_that_comes_while_its_alert_is_sent_is_added_by_an_edit(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
