@@ -424,3 +424,22 @@ async def test_an_alert_resent_after_a_restart_with_its_new_outlet_is_not_edited
     # before, an edit to the same text followed, refused "message is not modified"
     assert bot_api.calls_of("editMessageText") == []
     assert await store.run(Store.due_edits, 50, now=clock.now) == []
+
+
+async def test_the_update_that_found_the_bot_blocked_waits_for_the_chat_to_come_back(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_blocked(CHAT)
+    await step(worker)  # 403: the chat is marked gone
+    subscriber = await store.run(Store.subscriber, CHAT)
+    assert subscriber is not None and not subscriber.active
+    await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) == 1  # not tried while it is gone
+    bot_api.unblock(CHAT)
+    await store.run(Store.upsert_subscriber, CHAT, now=clock.now)  # its /start
+    await step(worker)
+    # before, the update that met the 403 was dropped, unlike those of its other alerts
+    shown = bot_api.message(CHAT, sent_message_id(bot_api, CHAT))
+    assert shown is not None and "Also: KYODO" in shown["text"]

@@ -285,7 +285,9 @@ async def failed_edit(
     if result.action is Action.GIVE_UP:
         log.warning("chat %d: alert %d update given up: %s", chat_id, delivery.id, result.error)
     elif result.action is Action.GONE:
+        # pending, as the updates of its other alerts: `due_edits` skips it until it is back
         await recorded(store, Store.deactivate_chat, chat_id, str(result.error), now=now)
+        return False
     elif result.action is Action.LEAVE:
         await recorded(store, Store.edit_refused, delivery.id, str(result.error))
         log.info(
