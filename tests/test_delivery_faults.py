@@ -443,3 +443,22 @@ async def test_the_update_that_found_the_bot_blocked_waits_for_the_chat_to_come_
     # before, the update that met the 403 was dropped, unlike those of its other alerts
     shown = bot_api.message(CHAT, sent_message_id(bot_api, CHAT))
     assert shown is not None and "Also: KYODO" in shown["text"]
+
+
+async def test_an_update_that_finds_the_chat_gone_marks_it_gone_as_a_send_does(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_next("editMessageText", status=400, description="Bad Request: chat not found")
+    await step(worker)
+    # before, only the update was dropped: the chat stayed active, and its next alerts went on
+    # failing one by one
+    subscriber = await store.run(Store.subscriber, CHAT)
+    assert subscriber is not None and not subscriber.active
+    await queue_at(store, clock.now, "2")  # a gone chat is queued nothing
+    assert await step(worker) == 0
+    await store.run(Store.upsert_subscriber, CHAT, now=clock.now)  # back: its /start
+    await step(worker)
+    shown = bot_api.message(CHAT, sent_message_id(bot_api, CHAT))
+    assert shown is not None and "Also: KYODO" in shown["text"]  # the update waited for it

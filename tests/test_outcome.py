@@ -82,7 +82,7 @@ TABLE = {
     (Path.SEND, "deleted"): (Action.GIVE_UP, "400: Message to edit", None, None, "rejected"),
     (Path.EDIT, "429"): (Action.LATER, None, None, 30.0, None),
     (Path.EDIT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
-    (Path.EDIT, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
+    (Path.EDIT, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
     # the chat is moved; the alert's message stayed in the old group, so the update is dropped
     (Path.EDIT, "migrated"): (Action.MIGRATE, "chat migrated", timedelta(0), None, None),
     (Path.EDIT, "can't parse"): (Action.DROP, "Can't parse entities", None, None, None),

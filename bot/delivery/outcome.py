@@ -160,7 +160,7 @@ def outcome(
     if path is Path.EDIT:
         if failure is Failure.FLOOD:
             return Outcome(Action.LATER, hold=flood)
-        if failure is Failure.GONE and isinstance(exc, Forbidden):
+        if failure is Failure.GONE:  # 403, or "chat not found": as a send's, the chat is gone
             return Outcome(Action.GONE, error=message)
         if failure is Failure.UNEDITABLE:  # every later outlet's update would fail alike
             return Outcome(Action.LEAVE, error=message)

@@ -286,7 +286,9 @@ async def failed_edit(
         log.warning("chat %d: alert %d update given up: %s", chat_id, delivery.id, result.error)
     elif result.action is Action.GONE:
         # pending, as the updates of its other alerts: `due_edits` skips it until it is back
-        await recorded(store, Store.deactivate_chat, chat_id, str(result.error), now=now)
+        error = str(result.error)
+        dropped = await recorded(store, Store.deactivate_chat, chat_id, error, now=now)
+        log.info("chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped)
         return False
     elif result.action is Action.LEAVE:
         await recorded(store, Store.edit_refused, delivery.id, str(result.error))
