@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -168,12 +169,18 @@ async def test_an_update_that_fails_does_not_hold_the_chats_new_alerts(
     assert len(bot_api.calls_of("editMessageText")) == 2  # done
 
 
+# a channel's admins took the bot's rights: Telegram answers, and says no at every try
+NO_RIGHTS = "Bad Request: need administrator rights in the channel chat"
+
+
 async def test_an_update_that_keeps_failing_is_given_up_after_a_few_tries(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
+    """An update Telegram refuses, not one it cannot be reached for (that waits for it: see
+    test_an_update_waits_out_a_telegram_outage_and_says_so_once)."""
     store, worker, clock = parts
     await edit_due(store, worker)
-    bot_api.fail_next("editMessageText", status=502, description="Bad Gateway", times=100)
+    bot_api.fail_next("editMessageText", status=400, description=NO_RIGHTS, times=100)
     heard = _Records()
     with handler_on("bot.delivery", heard, logging.INFO):
         for _ in range(20):
@@ -183,6 +190,53 @@ async def test_an_update_that_keeps_failing_is_given_up_after_a_few_tries(
     assert tries == EDIT_TRIES  # not every 30 s for 48 hours
     assert any("given up" in m for m in heard.at(logging.WARNING))
     assert await store.run(Store.due_edits, 50, now=clock.now) == []
+
+
+async def test_an_update_waits_out_a_telegram_outage_and_says_so_once(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """Telegram down for three hours: the update was given up after 8 tries (4 minutes), each
+    such update with a warning of its own, while alerts wait for the deadline; now it waits
+    too, and the log has the outage's first failure and the line when it is over."""
+    store, worker, clock = parts
+    await queue(store, [CHAT, CHAT + 1])
+    assert await step(worker) == 2
+    await another_outlet(store, T0 + timedelta(minutes=1))  # both alerts to be edited
+    tries = 18
+    bot_api.fail_gateway("editMessageText", times=2 * tries)
+    heard = _Records()
+    with handler_on("bot.delivery", heard, logging.DEBUG):
+        for _ in range(tries):
+            assert await step(worker) == 2
+            clock.now += worker.settings.max_backoff
+        assert await step(worker) == 2  # Telegram is back
+    for chat in (CHAT, CHAT + 1):
+        shown = bot_api.message(chat, sent_message_id(bot_api, chat))
+        assert shown is not None and "Also: KYODO" in shown["text"]
+    warned = heard.at(logging.WARNING) + heard.at(logging.ERROR)
+    assert len(warned) == 1 and "update failed" in warned[0], warned
+    back = [m for m in heard.at(logging.INFO) if "reachable again" in m]
+    assert len(back) == 1 and f"after {2 * tries}" in back[0], back
+
+
+async def test_an_update_is_given_up_once_telegram_has_been_down_for_its_deadline(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    worker.settings = replace(worker.settings, deadline=timedelta(hours=2))
+    await edit_due(store, worker)
+    bot_api.fail_gateway("editMessageText", times=1000)
+    heard = _Records()
+    with handler_on("bot.delivery", heard, logging.DEBUG):
+        for _ in range(30):
+            await step(worker)
+            clock.now += worker.settings.max_backoff
+    tries = len(bot_api.calls_of("editMessageText"))
+    assert EDIT_TRIES < tries < 30  # tried for its two hours, then no more
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
+    given_up = [r for r in heard.records if "update given up" in r.getMessage()]
+    assert len(given_up) == 1 and "retried for 2:00:00" in given_up[0].getMessage()
+    assert len(heard.at(logging.WARNING) + heard.at(logging.ERROR)) == 1  # the outage, once
 
 
 async def test_flood_control_on_an_update_holds_the_chat_as_telegram_does(
@@ -255,11 +309,9 @@ async def test_an_outlet_that_comes_at_an_updates_last_try_gets_tries_of_its_own
 ) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
     await edit_due(store, worker)
-    # Telegram down for minutes: the update's last try is next when NHK joins, and it fails,
-    # and so does the next
-    bot_api.fail_next(
-        "editMessageText", status=502, description="Bad Gateway", times=EDIT_TRIES + 1
-    )
+    # refused (no rights) for minutes: the update's last try is next when NHK joins, and it
+    # fails, and so does the next
+    bot_api.fail_next("editMessageText", status=400, description=NO_RIGHTS, times=EDIT_TRIES + 1)
     for _ in range(EDIT_TRIES - 1):
         clock.now += timedelta(minutes=10)
         await step(worker)
@@ -279,12 +331,12 @@ async def test_an_outlet_gives_a_failing_update_one_more_chance_not_an_endless_o
 ) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
     await edit_due(store, worker)
-    bot_api.fail_next("editMessageText", status=502, description="Bad Gateway", times=1000)
+    bot_api.fail_next("editMessageText", status=400, description=NO_RIGHTS, times=1000)
     for _ in range(EDIT_TRIES - 1):
         clock.now += timedelta(minutes=10)
         await step(worker)
     await nhk_joins(store, clock.now)
-    for _ in range(3 * EDIT_TRIES):  # Telegram never comes back
+    for _ in range(3 * EDIT_TRIES):  # the rights never come back
         clock.now += timedelta(minutes=10)
         await step(worker)
     assert len(bot_api.calls_of("editMessageText")) == 2 * EDIT_TRIES - 1

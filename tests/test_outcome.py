@@ -27,6 +27,7 @@ from bot.delivery.outcome import (
     outcome,
     waited,
 )
+from store.outbox import ALSO_WINDOW
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DEADLINE = timedelta(hours=24)
@@ -184,14 +185,39 @@ def test_a_chat_the_bot_may_not_post_to_keeps_its_alerts_until_the_deadline() ->
     assert decide(ERRORS["no rights"], Path.DIGEST, attempts=tries).action is Action.GIVE_UP
 
 
-@pytest.mark.parametrize("name", ["5xx", "timeout", "network error", "401"])
+@pytest.mark.parametrize("name", ["401", "no rights"])
 def test_an_update_that_keeps_failing_is_given_up_at_its_last_try(name: str) -> None:
+    # refused for a reason a wait does not change (Telegram answers, and says no)
     assert decide(ERRORS[name], Path.EDIT, attempts=EDIT_TRIES - 2).action is Action.RETRY
     last = decide(ERRORS[name], Path.EDIT, attempts=EDIT_TRIES - 1)
     assert last.action is Action.GIVE_UP and last.hold is None
     assert (last.error or "").endswith(f"(tried {EDIT_TRIES} times)")
     bug = decide(ValueError("a bug"), Path.EDIT)
     assert bug.action is Action.RAISE and bug.at == NOW + WAIT
+
+
+@pytest.mark.parametrize("name", ["5xx", "timeout", "network error"])
+def test_an_update_telegram_cannot_be_reached_for_waits_for_it_within_its_bounds(
+    name: str,
+) -> None:
+    """An outage longer than EDIT_TRIES' few minutes lost the update until another outlet
+    joined, while alerts are retried for the deadline; now it waits as they do, and no longer
+    than its story's updates last (ALSO_WINDOW from its alert)."""
+    tries = next(n for n in range(1000) if waited(n, MAX_BACKOFF) >= DEADLINE)
+    assert decide(ERRORS[name], Path.EDIT, attempts=EDIT_TRIES).action is Action.RETRY
+    assert decide(ERRORS[name], Path.EDIT, attempts=tries - 1).action is Action.RETRY
+    last = decide(ERRORS[name], Path.EDIT, attempts=tries)
+    assert last.action is Action.GIVE_UP
+    assert (last.error or "").endswith("(retried for 1 day, 0:00:00)")
+    # the story's window ends before the deadline: the try that would come after it is not
+    queued = NOW - ALSO_WINDOW + timedelta(seconds=30)
+    early = decide(ERRORS[name], Path.EDIT, attempts=ATTEMPTS, queued_at=queued)
+    assert early.action is Action.RETRY and early.at == NOW + WAIT
+    late = outcome(
+        ERRORS[name], Path.EDIT, now=NOW, attempts=EDIT_TRIES, deadline=DEADLINE,
+        max_backoff=MAX_BACKOFF, queued_at=queued,
+    )  # fmt: skip
+    assert late.action is Action.GIVE_UP and "updates are over" in (late.error or "")
 
 
 def test_plain_text_that_is_still_refused_is_given_up_and_so_is_any_other_400() -> None:

@@ -24,8 +24,12 @@ from telegram.error import (
 
 from bot.delivery.retry import retry_after_seconds
 from bot.i18n import N_
+from store.outbox import ALSO_WINDOW
 
-EDIT_TRIES = 8  # a failing "Also:" update is given up at its 8th failure (after 4 min or so)
+# a failing "Also:" update refused for a reason a wait does not change (no rights, a revoked
+# token) is given up at its 8th failure (after 4 min or so); one that Telegram cannot be reached
+# for waits for it, as an alert does, until its deadline or its story's ALSO_WINDOW is over
+EDIT_TRIES = 8
 REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
 # characters of an error kept on a row and in the log: PTB puts the whole body of an answer it
 # cannot read in its message, and a proxy's error page in front of Telegram runs to kilobytes
@@ -144,8 +148,10 @@ def outcome(
     deadline: timedelta,
     max_backoff: timedelta,
     html: bool = True,
+    queued_at: datetime | None = None,
 ) -> Outcome:
-    """What to do after `exc` on `path`; `html` is whether the text sent was HTML."""
+    """What to do after `exc` on `path`; `html` is whether the text sent was HTML; an edit's
+    `queued_at` (its alert's) starts the window its story's outlets update it in."""
     failure = failure_of(exc)
     message = _brief(getattr(exc, "message", str(exc)))
     described = _brief(f"{type(exc).__name__}: {exc}")
@@ -166,13 +172,20 @@ def outcome(
             return Outcome(Action.LEAVE, error=message)
         if refused:  # not modified (the same text again)
             return Outcome(Action.DROP, error=message)
-        # the update waits on its row, not its chat: the chat's new alerts go on. An answer of
-        # Telegram's that we do not know (a revoked token, one PTB cannot read) waits like a
-        # network error; only our own bugs are raised
+        # the update waits on its row, not its chat: the chat's new alerts go on
+        at = now + backoff(attempts, max_backoff)
+        if failure is Failure.TRANSIENT:  # Telegram down or unreachable: it waits for it
+            if waited(attempts, max_backoff) >= deadline:
+                return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})")
+            if queued_at is not None and at > queued_at + ALSO_WINDOW:
+                over = "(its story's updates are over)"
+                return Outcome(Action.GIVE_UP, error=f"{described} {over}")
+            return Outcome(Action.RETRY, error=described, at=at)
+        # an answer of Telegram's that we do not know (a revoked token, one PTB cannot read)
+        # gets a few tries; only our own bugs are raised
         if attempts + 1 >= EDIT_TRIES:
             return Outcome(Action.GIVE_UP, error=f"{described} (tried {EDIT_TRIES} times)")
-        at = now + backoff(attempts, max_backoff)
-        if failure is Failure.TRANSIENT or isinstance(exc, TelegramError):
+        if isinstance(exc, TelegramError):
             return Outcome(Action.RETRY, error=described, at=at)
         return Outcome(Action.RAISE, error=described, at=at)
     if path is Path.NOTICE:
