@@ -85,14 +85,17 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
     ) -> list[Delivery]:
         """Sent alerts whose story has been carried by more outlets since (and whose update,
         if it failed, is due to be tried again at `now`), in chats that are not gone (their
-        updates wait for them to come back)."""
+        updates wait for them to come back), while their story's updates last (ALSO_WINDOW
+        from the alert, as `_add_outlet` marks them: a chat back days later is not sent
+        rewrites of old alerts; `prune` takes those rows in time)."""
         skip = ",".join("?" * len(exclude))
+        window = [] if now is None else [now.timestamp(), (now - ALSO_WINDOW).timestamp()]
         return self._deliveries(
             "o.state = 'sent' AND o.edit_pending = 1 AND coalesce(s.active, 1) = 1"
-            + ("" if now is None else " AND coalesce(o.edit_after, 0) <= ?")
+            + ("" if now is None else " AND coalesce(o.edit_after, 0) <= ? AND o.created_at >= ?")
             + (f" AND o.chat_id NOT IN ({skip})" if exclude else "")
             + " ORDER BY o.id LIMIT ?",
-            [*([] if now is None else [now.timestamp()]), *exclude, limit],
+            [*window, *exclude, limit],
         )
 
     def edit_done(self, delivery_id: int, also: Sequence[str] | None = None) -> None:

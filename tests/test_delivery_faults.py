@@ -514,3 +514,19 @@ async def test_an_update_that_finds_the_chat_gone_marks_it_gone_as_a_send_does(
     await step(worker)
     shown = bot_api.message(CHAT, sent_message_id(bot_api, CHAT))
     assert shown is not None and "Also: KYODO" in shown["text"]  # the update waited for it
+
+
+async def test_a_chat_back_days_after_it_blocked_the_bot_gets_no_update_of_an_old_alert(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_blocked(CHAT)
+    await step(worker)  # 403: the update waits for the chat
+    bot_api.unblock(CHAT)
+    clock.now += timedelta(days=3)  # its story's updates ended a day ago
+    await store.run(Store.upsert_subscriber, CHAT, now=clock.now)  # its /start
+    await step(worker)
+    # before, the alert of three days ago was rewritten, however long the chat had been away
+    assert len(bot_api.calls_of("editMessageText")) == 1
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
