@@ -3,6 +3,7 @@ mute) and personal watches; and what Telegram says happened to a chat (gone, mig
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from store.base import StoreBase
@@ -101,10 +102,35 @@ class ChatVerbs(StoreBase):
         return counts
 
     def unsubscribe(self, chat_id: int, topic_id: str) -> bool:
-        cursor = self.db.execute(
-            "DELETE FROM subscriptions WHERE chat_id = ? AND topic_id = ?", [chat_id, topic_id]
-        )
+        """Stop a chat's subscription to a topic, and take the topic off the chat's alerts
+        still queued (held for a digest, quiet hours or /mute): one of that topic alone is
+        dropped, not sent hours after the chat said it wants no more of it. A followed story's
+        replies stay: following it was a choice of its own."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "DELETE FROM subscriptions WHERE chat_id = ? AND topic_id = ?", [chat_id, topic_id]
+            )
+            self._unqueue_topic(chat_id, topic_id, "unsubscribed")
         return cursor.rowcount > 0
+
+    def _unqueue_topic(self, chat_id: int, topic_id: str, reason: str) -> None:
+        """Take a topic (or a watch's) the chat left off its queued alerts; drop those it was
+        the only topic of, kept with `reason`."""
+        for row in self.db.execute(
+            "SELECT id, topics FROM outbox WHERE chat_id = ? AND state = 'pending'"
+            " AND reply_to IS NULL",
+            [chat_id],
+        ).fetchall():
+            topics = json.loads(row[1])
+            if topic_id not in topics:
+                continue
+            left = [t for t in topics if t != topic_id]
+            self.db.execute(
+                "UPDATE outbox SET topics = ?"
+                + ("" if left else ", state = 'dropped', last_error = ?")
+                + " WHERE id = ?",
+                [json.dumps(left or topics), *([] if left else [reason]), row[0]],
+            )
 
     def forget_chat(self, chat_id: int) -> None:
         """Delete everything the store keeps about a chat (its own /stop)."""
@@ -273,7 +299,10 @@ class ChatVerbs(StoreBase):
         if not 1 <= number <= len(mine):
             return None
         watch = mine[number - 1]
-        self.db.execute("DELETE FROM watches WHERE id = ?", [watch.id])
+        with self.db.atomic():
+            self.db.execute("DELETE FROM watches WHERE id = ?", [watch.id])
+            # its alerts still queued (held for a digest, quiet hours) go with it
+            self._unqueue_topic(chat_id, f"{WATCH_PREFIX}{watch.id}", "watch removed")
         return watch
 
     def watch_chats(self, topic_ids: list[str]) -> dict[int, list[str]]:

@@ -86,14 +86,17 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
     ) -> list[Delivery]:
         """Sent alerts whose story has been carried by more outlets since (and whose update,
         if it failed, is due to be tried again at `now`), in chats that are not gone (their
-        updates wait for them to come back)."""
+        updates wait for them to come back), while their story's updates last (ALSO_WINDOW
+        from the alert, as `_add_outlet` marks them: a chat back days later is not sent
+        rewrites of old alerts; `prune` takes those rows in time)."""
         skip = ",".join("?" * len(exclude))
+        window = [] if now is None else [now.timestamp(), (now - ALSO_WINDOW).timestamp()]
         return self._deliveries(
             "o.state = 'sent' AND o.edit_pending = 1 AND coalesce(s.active, 1) = 1"
-            + ("" if now is None else " AND coalesce(o.edit_after, 0) <= ?")
+            + ("" if now is None else " AND coalesce(o.edit_after, 0) <= ? AND o.created_at >= ?")
             + (f" AND o.chat_id NOT IN ({skip})" if exclude else "")
             + " ORDER BY o.id LIMIT ?",
-            [*([] if now is None else [now.timestamp()]), *exclude, limit],
+            [*window, *exclude, limit],
         )
 
     def edit_done(self, delivery_id: int, also: Sequence[str] | None = None) -> None:
@@ -107,6 +110,16 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                     " WHERE id = ?",
                     [delivery_id],
                 )
+
+    def edit_refused(self, delivery_id: int, error: str) -> None:
+        """Telegram refused the "Also:" update of a message no edit can reach (deleted by the
+        user, a channel post the bot may not edit): the alert takes no more updates, kept
+        with the reason (`_add_outlet` leaves a sent row with an error as it is)."""
+        self._update_outbox(
+            "edit_pending = 0, edit_tries = 0, edit_after = NULL, last_error = ?",
+            [error],
+            delivery_id,
+        )
 
     def edit_failed(self, delivery_id: int, *, at: datetime) -> None:
         """An "Also:" update failed: tried again at `at`."""
@@ -222,9 +235,10 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         a try not `counted` (flood control) is taken back."""
         assert state in (OutboxState.SENT, OutboxState.PENDING, OutboxState.FAILED)
         if state == OutboxState.SENT:
-            self._settle(
+            self._settle(  # a digest: no "Also:" update of it, even if one came meanwhile
                 delivery_ids,
-                "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
+                "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL,"
+                " edit_pending = 0",
                 [message_id, now.timestamp()],
             )
         else:
@@ -251,7 +265,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         also: Sequence[str] | None = None,
     ) -> None:
         """A sent alert; one that showed `also`, when outlets came since it was read (before
-        its claim), is to be edited with them."""
+        its claim), is to be edited with them, and only then: an update marked due while it
+        was on its way before (a restart, a digest's rest put back, `resend`) is in its text."""
         with self.db.atomic():
             self._update_outbox(
                 "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
@@ -259,8 +274,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 delivery_id,
             )
             row = self._one("SELECT also FROM outbox WHERE id = ?", [delivery_id])
-            if also is not None and row is not None and json.loads(row["also"]) != list(also):
-                self._update_outbox("edit_pending = 1", [], delivery_id)
+            if also is not None and row is not None:
+                stale = json.loads(row["also"]) != list(also)
+                self._update_outbox("edit_pending = ?", [int(stale)], delivery_id)
 
     def mark_retry(
         self, delivery_id: int, error: str, *, at: datetime, counted: bool = True
@@ -469,8 +485,11 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 )
             self.db.execute(
                 # an alert on its way carries the text it was given: edited once it is sent.
-                # A new outlet is news: its update gets every try, whatever the last one used
-                "UPDATE outbox SET also = ?, edit_pending = (state IN ('sent', 'sending')),"
-                " edit_tries = 0 WHERE id = ?",
+                # A new outlet is news: its update gets every try, whatever the last one used;
+                # a sent alert with an error is one Telegram will not let us edit, and one with
+                # no message (a digest's story, a group's moved) has nothing to edit
+                "UPDATE outbox SET also = ?, edit_pending = (state = 'sending' OR (state ="
+                " 'sent' AND last_error IS NULL AND message_id IS NOT NULL)), edit_tries = 0"
+                " WHERE id = ?",
                 [json.dumps([*also, shown]), alert["id"]],
             )

@@ -268,6 +268,52 @@ async def test_a_digest_to_a_migrated_group_is_sent_to_the_new_id(
     assert [row[:2] for row in await outbox(store)] == [(-1009999, "sent")] * 2
 
 
+async def test_a_topic_unsubscribed_while_its_alerts_wait_for_the_digest_is_not_in_it(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    await store.run(Store.subscribe, CHAT, "peace-treaty", now=T0)
+    both = ItemRecord(
+        "3", "https://n.example/3", "https://n.example/3", "Kuril peace treaty talks", "z", T0,
+        ("kuril", "peace-treaty"),
+    )  # fmt: skip
+    await store.run(Store.ingest, FeedState(id="f", url="u"), [both], now=T0, alert=True)
+    assert await step(worker) == 0  # held for 18:00 Tokyo time
+    assert await store.run(Store.unsubscribe, CHAT, "kuril")  # at noon: no more of it
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)
+    # before, the digest brought both kuril stories, hours after the chat left the topic
+    [message] = bot_api.sent_messages(CHAT)
+    assert "Kuril peace treaty talks" in message["text"] and "Iturup" not in message["text"]
+    assert "#kuril" not in message["text"]
+    rows = [(state, error) for _, state, _, error in await outbox(store)]
+    assert rows == [("dropped", "unsubscribed")] * 2 + [("sent", None)]
+
+
+async def test_a_watch_removed_while_its_alert_waits_for_the_digest_takes_the_alert_with_it(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await store.run(Store.upsert_subscriber, CHAT, now=T0 - timedelta(1))
+    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    watch = await store.run(Store.add_watch, CHAT, "Iturup", now=T0 - timedelta(1), limit=10)
+    assert watch is not None
+    record = ItemRecord(
+        "1", "https://n.example/1", "https://n.example/1", "Iturup port", "x", T0,
+        (f"@w{watch.id}",),
+    )  # fmt: skip
+    await store.run(Store.ingest, FeedState(id="f", url="u"), [record], now=T0, alert=True)
+    assert await step(worker) == 0  # held for 18:00 Tokyo time
+    assert await store.run(Store.remove_watch, CHAT, 1) is not None  # /unwatch 1 at noon
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)
+    assert bot_api.sent_messages(CHAT) == []  # before, the digest brought it all the same
+    assert [(state, error) for _, state, _, error in await outbox(store)] == [
+        ("dropped", "watch removed")
+    ]
+
+
 async def test_a_configured_channel_speaks_the_language_the_config_gives_it(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
@@ -640,6 +686,24 @@ async def test_an_also_edit_leaves_a_digest_whole(parts, bot_api: FakeBotAPI) ->
     worker.limits = SendLimits(NO_LIMITS)
     await step(worker)
     assert bot_api.calls_of("editMessageText") == []  # not rewritten as one alert
+
+
+async def test_an_outlet_joining_a_story_sent_in_a_digest_costs_no_turn_of_the_limits(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A digest's stories name no message to edit. Each later outlet of each of them took a
+    turn of the chat's limit and a slot of the overall one for an update that sends nothing:
+    a thousand digest readers and a story that twenty outlets carry cost everyone's alerts
+    minutes."""
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    assert await step(worker) == 1
+    await another_outlet(store, clock.now + timedelta(minutes=5))
+    worker.limits = SendLimits(NO_LIMITS)
+    assert await step(worker) == 0  # nothing to send
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
+    assert worker.limits.busy(asyncio.get_running_loop().time()) == set()
 
 
 async def test_a_report_that_comes_while_its_alert_is_sent_is_added_by_an_edit(

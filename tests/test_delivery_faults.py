@@ -173,12 +173,18 @@ async def test_an_update_that_fails_does_not_hold_the_chats_new_alerts(
     assert len(bot_api.calls_of("editMessageText")) == 2  # done
 
 
+# a channel's admins took the bot's rights: Telegram answers, and says no at every try
+NO_RIGHTS = "Bad Request: need administrator rights in the channel chat"
+
+
 async def test_an_update_that_keeps_failing_is_given_up_after_a_few_tries(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
+    """An update Telegram refuses, not one it cannot be reached for (that waits for it: see
+    test_an_update_waits_out_a_telegram_outage_and_says_so_once)."""
     store, worker, clock = parts
     await edit_due(store, worker)
-    bot_api.fail_next("editMessageText", status=502, description="Bad Gateway", times=100)
+    bot_api.fail_next("editMessageText", status=400, description=NO_RIGHTS, times=100)
     heard = _Records()
     with handler_on("bot.delivery", heard, logging.INFO):
         for _ in range(20):
@@ -188,6 +194,53 @@ async def test_an_update_that_keeps_failing_is_given_up_after_a_few_tries(
     assert tries == EDIT_TRIES  # not every 30 s for 48 hours
     assert any("given up" in m for m in heard.at(logging.WARNING))
     assert await store.run(Store.due_edits, 50, now=clock.now) == []
+
+
+async def test_an_update_waits_out_a_telegram_outage_and_says_so_once(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """Telegram down for three hours: the update was given up after 8 tries (4 minutes), each
+    such update with a warning of its own, while alerts wait for the deadline; now it waits
+    too, and the log has the outage's first failure and the line when it is over."""
+    store, worker, clock = parts
+    await queue(store, [CHAT, CHAT + 1])
+    assert await step(worker) == 2
+    await another_outlet(store, T0 + timedelta(minutes=1))  # both alerts to be edited
+    tries = 18
+    bot_api.fail_gateway("editMessageText", times=2 * tries)
+    heard = _Records()
+    with handler_on("bot.delivery", heard, logging.DEBUG):
+        for _ in range(tries):
+            assert await step(worker) == 2
+            clock.now += worker.settings.max_backoff
+        assert await step(worker) == 2  # Telegram is back
+    for chat in (CHAT, CHAT + 1):
+        shown = bot_api.message(chat, sent_message_id(bot_api, chat))
+        assert shown is not None and "Also: KYODO" in shown["text"]
+    warned = heard.at(logging.WARNING) + heard.at(logging.ERROR)
+    assert len(warned) == 1 and "update failed" in warned[0], warned
+    back = [m for m in heard.at(logging.INFO) if "reachable again" in m]
+    assert len(back) == 1 and f"after {2 * tries}" in back[0], back
+
+
+async def test_an_update_is_given_up_once_telegram_has_been_down_for_its_deadline(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    worker.settings = replace(worker.settings, deadline=timedelta(hours=2))
+    await edit_due(store, worker)
+    bot_api.fail_gateway("editMessageText", times=1000)
+    heard = _Records()
+    with handler_on("bot.delivery", heard, logging.DEBUG):
+        for _ in range(30):
+            await step(worker)
+            clock.now += worker.settings.max_backoff
+    tries = len(bot_api.calls_of("editMessageText"))
+    assert EDIT_TRIES < tries < 30  # tried for its two hours, then no more
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
+    given_up = [r for r in heard.records if "update given up" in r.getMessage()]
+    assert len(given_up) == 1 and "retried for 2:00:00" in given_up[0].getMessage()
+    assert len(heard.at(logging.WARNING) + heard.at(logging.ERROR)) == 1  # the outage, once
 
 
 async def test_flood_control_on_an_update_holds_the_chat_as_telegram_does(
@@ -260,11 +313,9 @@ async def test_an_outlet_that_comes_at_an_updates_last_try_gets_tries_of_its_own
 ) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
     await edit_due(store, worker)
-    # Telegram down for minutes: the update's last try is next when NHK joins, and it fails,
-    # and so does the next
-    bot_api.fail_next(
-        "editMessageText", status=502, description="Bad Gateway", times=EDIT_TRIES + 1
-    )
+    # refused (no rights) for minutes: the update's last try is next when NHK joins, and it
+    # fails, and so does the next
+    bot_api.fail_next("editMessageText", status=400, description=NO_RIGHTS, times=EDIT_TRIES + 1)
     for _ in range(EDIT_TRIES - 1):
         clock.now += timedelta(minutes=10)
         await step(worker)
@@ -284,12 +335,12 @@ async def test_an_outlet_gives_a_failing_update_one_more_chance_not_an_endless_o
 ) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
     await edit_due(store, worker)
-    bot_api.fail_next("editMessageText", status=502, description="Bad Gateway", times=1000)
+    bot_api.fail_next("editMessageText", status=400, description=NO_RIGHTS, times=1000)
     for _ in range(EDIT_TRIES - 1):
         clock.now += timedelta(minutes=10)
         await step(worker)
     await nhk_joins(store, clock.now)
-    for _ in range(3 * EDIT_TRIES):  # Telegram never comes back
+    for _ in range(3 * EDIT_TRIES):  # the rights never come back
         clock.now += timedelta(minutes=10)
         await step(worker)
     assert len(bot_api.calls_of("editMessageText")) == 2 * EDIT_TRIES - 1
@@ -484,3 +535,98 @@ async def test_a_setting_changed_while_a_chat_is_held_for_rights_does_not_end_th
     await step(worker)
     assert len(to_chat(bot_api)) == tried  # no try before the hold ends
     assert [row[2] for row in await outbox(store)] == [8, 0]
+
+
+async def test_an_alert_its_reader_deleted_is_not_edited_again_at_each_later_outlet(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    await worker.bot.delete_message(CHAT, sent_message_id(bot_api, CHAT))
+    await step(worker)  # Telegram: "message to edit not found"
+    assert not bot_api.calls_of("editMessageText")[-1].ok
+    for n in range(3):  # three more outlets carry the story over the day
+        outlet = ItemRecord(
+            f"o{n}", "https://n.example/1", "https://n.example/1", "x", "y", T0, ("kuril",)
+        )
+        clock.now += timedelta(hours=1)
+        state = FeedState(id=f"o{n}", url=f"u-o{n}", title=f"Outlet {n}")
+        await store.run(Store.ingest, state, [outlet], now=clock.now, alert=True)
+        await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) == 1  # refused once, not once per outlet
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
+    await queue_at(store, clock.now, "2")  # the chat's next story is alerted as ever
+    await step(worker)
+    assert len(bot_api.sent_messages(CHAT)) == 2
+
+
+async def test_an_alert_resent_after_a_restart_with_its_new_outlet_is_not_edited_in_vain(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    [alert] = await store.run(Store.due_deliveries, clock.now)
+    assert await store.run(Store.claim_delivery, alert.id, now=clock.now)  # on its way...
+    await another_outlet(store, T0 + timedelta(minutes=1))  # ...when Kyodo joins its story
+    await store.run(Store.requeue_inflight)  # the daemon killed before its send was recorded
+    await step(worker)
+    [sent] = bot_api.sent_messages(CHAT)
+    assert "Also: KYODO" in sent["text"]
+    await step(worker)
+    # before, an edit to the same text followed, refused "message is not modified"
+    assert bot_api.calls_of("editMessageText") == []
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
+
+
+async def test_the_update_that_found_the_bot_blocked_waits_for_the_chat_to_come_back(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_blocked(CHAT)
+    await step(worker)  # 403: the chat is marked gone
+    subscriber = await store.run(Store.subscriber, CHAT)
+    assert subscriber is not None and not subscriber.active
+    await step(worker)
+    assert len(bot_api.calls_of("editMessageText")) == 1  # not tried while it is gone
+    bot_api.unblock(CHAT)
+    await store.run(Store.upsert_subscriber, CHAT, now=clock.now)  # its /start
+    await step(worker)
+    # before, the update that met the 403 was dropped, unlike those of its other alerts
+    shown = bot_api.message(CHAT, sent_message_id(bot_api, CHAT))
+    assert shown is not None and "Also: KYODO" in shown["text"]
+
+
+async def test_an_update_that_finds_the_chat_gone_marks_it_gone_as_a_send_does(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_next("editMessageText", status=400, description="Bad Request: chat not found")
+    await step(worker)
+    # before, only the update was dropped: the chat stayed active, and its next alerts went on
+    # failing one by one
+    subscriber = await store.run(Store.subscriber, CHAT)
+    assert subscriber is not None and not subscriber.active
+    await queue_at(store, clock.now, "2")  # a gone chat is queued nothing
+    assert await step(worker) == 0
+    await store.run(Store.upsert_subscriber, CHAT, now=clock.now)  # back: its /start
+    await step(worker)
+    shown = bot_api.message(CHAT, sent_message_id(bot_api, CHAT))
+    assert shown is not None and "Also: KYODO" in shown["text"]  # the update waited for it
+
+
+async def test_a_chat_back_days_after_it_blocked_the_bot_gets_no_update_of_an_old_alert(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await edit_due(store, worker)
+    bot_api.fail_blocked(CHAT)
+    await step(worker)  # 403: the update waits for the chat
+    bot_api.unblock(CHAT)
+    clock.now += timedelta(days=3)  # its story's updates ended a day ago
+    await store.run(Store.upsert_subscriber, CHAT, now=clock.now)  # its /start
+    await step(worker)
+    # before, the alert of three days ago was rewritten, however long the chat had been away
+    assert len(bot_api.calls_of("editMessageText")) == 1
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []

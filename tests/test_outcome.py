@@ -28,6 +28,7 @@ from bot.delivery.outcome import (
     tries_within,
     waited,
 )
+from store.outbox import ALSO_WINDOW
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DEADLINE = timedelta(hours=24)
@@ -47,6 +48,8 @@ ERRORS: dict[str, BaseException] = {
     "401": InvalidToken("Unauthorized"),  # the token revoked while the daemon runs
     # a channel whose admins took "Post messages" from the bot (or never gave it)
     "no rights": BadRequest("Bad Request: need administrator rights in the channel chat"),
+    # the alert deleted by its reader: no later edit of it can succeed
+    "deleted": BadRequest("Bad Request: message to edit not found"),
 }
 
 FAILURES = {
@@ -60,6 +63,7 @@ FAILURES = {
     "network error": Failure.TRANSIENT,
     "401": Failure.OTHER,
     "no rights": Failure.NO_RIGHTS,
+    "deleted": Failure.UNEDITABLE,
 }
 
 S = timedelta(seconds=30)
@@ -77,9 +81,10 @@ TABLE = {
     (Path.SEND, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, "error"),
     (Path.SEND, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, "error"),
     (Path.SEND, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, "no_rights"),
+    (Path.SEND, "deleted"): (Action.GIVE_UP, "400: Message to edit", None, None, "rejected"),
     (Path.EDIT, "429"): (Action.LATER, None, None, 30.0, None),
     (Path.EDIT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
-    (Path.EDIT, "chat not found"): (Action.DROP, "Chat not found", None, None, None),
+    (Path.EDIT, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
     # the chat is moved; the alert's message stayed in the old group, so the update is dropped
     (Path.EDIT, "migrated"): (Action.MIGRATE, "chat migrated", timedelta(0), None, None),
     (Path.EDIT, "can't parse"): (Action.DROP, "Can't parse entities", None, None, None),
@@ -88,6 +93,7 @@ TABLE = {
     (Path.EDIT, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.EDIT, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.EDIT, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
+    (Path.EDIT, "deleted"): (Action.LEAVE, "Message to edit not found", None, None, None),
     (Path.DIGEST, "429"): (Action.RETRY, "RetryAfter: Flood control", S, 30.0, None),
     (Path.DIGEST, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.DIGEST, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -98,6 +104,7 @@ TABLE = {
     (Path.DIGEST, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.DIGEST, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.DIGEST, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
+    (Path.DIGEST, "deleted"): (Action.GIVE_UP, "400: Message to edit", timedelta(0), None, None),
     (Path.NOTICE, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
     (Path.NOTICE, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.NOTICE, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -108,6 +115,7 @@ TABLE = {
     (Path.NOTICE, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.NOTICE, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.NOTICE, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
+    (Path.NOTICE, "deleted"): (Action.DROP, "Message to edit not found", None, None, None),
 }
 
 
@@ -206,14 +214,39 @@ def test_an_alert_refused_for_want_of_rights_makes_the_chats_other_alerts_wait_w
         assert decide(ERRORS["no rights"], path).waits == 0
 
 
-@pytest.mark.parametrize("name", ["5xx", "timeout", "network error", "401"])
+@pytest.mark.parametrize("name", ["401", "no rights"])
 def test_an_update_that_keeps_failing_is_given_up_at_its_last_try(name: str) -> None:
+    # refused for a reason a wait does not change (Telegram answers, and says no)
     assert decide(ERRORS[name], Path.EDIT, attempts=EDIT_TRIES - 2).action is Action.RETRY
     last = decide(ERRORS[name], Path.EDIT, attempts=EDIT_TRIES - 1)
     assert last.action is Action.GIVE_UP and last.hold is None
     assert (last.error or "").endswith(f"(tried {EDIT_TRIES} times)")
     bug = decide(ValueError("a bug"), Path.EDIT)
     assert bug.action is Action.RAISE and bug.at == NOW + WAIT
+
+
+@pytest.mark.parametrize("name", ["5xx", "timeout", "network error"])
+def test_an_update_telegram_cannot_be_reached_for_waits_for_it_within_its_bounds(
+    name: str,
+) -> None:
+    """An outage longer than EDIT_TRIES' few minutes lost the update until another outlet
+    joined, while alerts are retried for the deadline; now it waits as they do, and no longer
+    than its story's updates last (ALSO_WINDOW from its alert)."""
+    tries = next(n for n in range(1000) if waited(n, MAX_BACKOFF) >= DEADLINE)
+    assert decide(ERRORS[name], Path.EDIT, attempts=EDIT_TRIES).action is Action.RETRY
+    assert decide(ERRORS[name], Path.EDIT, attempts=tries - 1).action is Action.RETRY
+    last = decide(ERRORS[name], Path.EDIT, attempts=tries)
+    assert last.action is Action.GIVE_UP
+    assert (last.error or "").endswith("(retried for 1 day, 0:00:00)")
+    # the story's window ends before the deadline: the try that would come after it is not
+    queued = NOW - ALSO_WINDOW + timedelta(seconds=30)
+    early = decide(ERRORS[name], Path.EDIT, attempts=ATTEMPTS, queued_at=queued)
+    assert early.action is Action.RETRY and early.at == NOW + WAIT
+    late = outcome(
+        ERRORS[name], Path.EDIT, now=NOW, attempts=EDIT_TRIES, deadline=DEADLINE,
+        max_backoff=MAX_BACKOFF, queued_at=queued,
+    )  # fmt: skip
+    assert late.action is Action.GIVE_UP and "updates are over" in (late.error or "")
 
 
 def test_plain_text_that_is_still_refused_is_given_up_and_so_is_any_other_400() -> None:

@@ -24,8 +24,12 @@ from telegram.error import (
 
 from bot.delivery.retry import retry_after_seconds
 from bot.i18n import N_
+from store.outbox import ALSO_WINDOW
 
-EDIT_TRIES = 8  # a failing "Also:" update is given up at its 8th failure (after 4 min or so)
+# a failing "Also:" update refused for a reason a wait does not change (no rights, a revoked
+# token) is given up at its 8th failure (after 4 min or so); one that Telegram cannot be reached
+# for waits for it, as an alert does, until its deadline or its story's ALSO_WINDOW is over
+EDIT_TRIES = 8
 REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
 # characters of an error kept on a row and in the log: PTB puts the whole body of an answer it
 # cannot read in its message, and a proxy's error page in front of Telegram runs to kilobytes
@@ -49,6 +53,7 @@ class Failure(StrEnum):
     GONE = "gone"  # 403 (blocked, kicked) or "chat not found"
     NO_RIGHTS = "no_rights"  # 400: the bot may not post there (yet): a channel's admin rights
     UNPARSABLE = "unparsable"  # 400 "can't parse entities": our HTML is wrong
+    UNEDITABLE = "uneditable"  # 400 on an edit: the message was deleted, or may not be edited
     REJECTED = "rejected"  # another 400: sending it again cannot help
     TRANSIENT = "transient"  # 5xx, timeout, network error
     OTHER = "other"  # anything else (a bug, a store error)
@@ -62,6 +67,7 @@ class Action(StrEnum):
     PLAIN = "plain"  # send the same alert again as plain text
     GIVE_UP = "give_up"  # failed for good: kept as failed and reported to the admins
     DROP = "drop"  # nothing more to do (an edit done, a notice dropped)
+    LEAVE = "leave"  # (an edit) its message can never be edited: no more updates of it
     RAISE = "raise"  # not handled: the worker logs it and the row is tried again
 
 
@@ -98,6 +104,9 @@ _NO_RIGHTS = (
     "chat_admin_required",
     "chat_send_",
 )
+# Telegram's 400s for an edit of a message that no later edit can reach: deleted by the user,
+# a channel post the bot may not edit, an id that names no message (any more)
+_UNEDITABLE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
 def failure_of(exc: BaseException) -> Failure:
@@ -113,6 +122,8 @@ def failure_of(exc: BaseException) -> Failure:
             return Failure.GONE
         if any(words in text for words in _NO_RIGHTS):
             return Failure.NO_RIGHTS
+        if any(words in text for words in _UNEDITABLE):
+            return Failure.UNEDITABLE
         return Failure.UNPARSABLE if "can't parse entities" in text else Failure.REJECTED
     if isinstance(exc, NetworkError | TimeoutError):  # TimedOut and 5xx are NetworkErrors
         return Failure.TRANSIENT
@@ -154,8 +165,10 @@ def outcome(
     deadline: timedelta,
     max_backoff: timedelta,
     html: bool = True,
+    queued_at: datetime | None = None,
 ) -> Outcome:
-    """What to do after `exc` on `path`; `html` is whether the text sent was HTML."""
+    """What to do after `exc` on `path`; `html` is whether the text sent was HTML; an edit's
+    `queued_at` (its alert's) starts the window its story's outlets update it in."""
     failure = failure_of(exc)
     message = _brief(getattr(exc, "message", str(exc)))
     described = _brief(f"{type(exc).__name__}: {exc}")
@@ -170,17 +183,26 @@ def outcome(
     if path is Path.EDIT:
         if failure is Failure.FLOOD:
             return Outcome(Action.LATER, hold=flood)
-        if failure is Failure.GONE and isinstance(exc, Forbidden):
+        if failure is Failure.GONE:  # 403, or "chat not found": as a send's, the chat is gone
             return Outcome(Action.GONE, error=message)
-        if refused:  # not modified, deleted by the user, too old
+        if failure is Failure.UNEDITABLE:  # every later outlet's update would fail alike
+            return Outcome(Action.LEAVE, error=message)
+        if refused:  # not modified (the same text again)
             return Outcome(Action.DROP, error=message)
-        # the update waits on its row, not its chat: the chat's new alerts go on. An answer of
-        # Telegram's that we do not know (a revoked token, one PTB cannot read) waits like a
-        # network error; only our own bugs are raised
+        # the update waits on its row, not its chat: the chat's new alerts go on
+        at = now + backoff(attempts, max_backoff)
+        if failure is Failure.TRANSIENT:  # Telegram down or unreachable: it waits for it
+            if waited(attempts, max_backoff) >= deadline:
+                return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})")
+            if queued_at is not None and at > queued_at + ALSO_WINDOW:
+                over = "(its story's updates are over)"
+                return Outcome(Action.GIVE_UP, error=f"{described} {over}")
+            return Outcome(Action.RETRY, error=described, at=at)
+        # an answer of Telegram's that we do not know (a revoked token, one PTB cannot read)
+        # gets a few tries; only our own bugs are raised
         if attempts + 1 >= EDIT_TRIES:
             return Outcome(Action.GIVE_UP, error=f"{described} (tried {EDIT_TRIES} times)")
-        at = now + backoff(attempts, max_backoff)
-        if failure is Failure.TRANSIENT or isinstance(exc, TelegramError):
+        if isinstance(exc, TelegramError):
             return Outcome(Action.RETRY, error=described, at=at)
         return Outcome(Action.RAISE, error=described, at=at)
     if path is Path.NOTICE:

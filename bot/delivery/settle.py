@@ -97,7 +97,9 @@ class Unreachable:
             if len(self.refused) >= MAX_REFUSED_CHATS:  # chats gone since: the oldest goes
                 self.refused.pop(next(iter(self.refused)))
             self.refused[chat_id] = refused
-            return result if refused == 1 else replace(result, level=logging.DEBUG)
+            if refused == 1 or result.action is Action.GIVE_UP:  # an update lost is told
+                return result
+            return replace(result, level=logging.DEBUG)
         if failure is not Failure.TRANSIENT:
             return result
         self.failures += 1
@@ -316,10 +318,28 @@ async def failed_edit(
             result.at - now,
         )
         return False
-    if result.action is Action.GIVE_UP:
-        log.warning("chat %d: alert %d update given up: %s", chat_id, delivery.id, result.error)
+    if result.action is Action.GIVE_UP:  # in an outage, a debug line after its first failure
+        log.log(
+            logging.WARNING if result.level is None else result.level,
+            "chat %d: alert %d update given up: %s",
+            chat_id,
+            delivery.id,
+            result.error,
+        )
     elif result.action is Action.GONE:
-        await recorded(store, Store.deactivate_chat, chat_id, str(result.error), now=now)
+        # pending, as the updates of its other alerts: `due_edits` skips it until it is back
+        error = str(result.error)
+        dropped = await recorded(store, Store.deactivate_chat, chat_id, error, now=now)
+        log.info("chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped)
+        return False
+    elif result.action is Action.LEAVE:
+        await recorded(store, Store.edit_refused, delivery.id, str(result.error))
+        log.info(
+            "chat %d: alert %d can no longer be updated (%s); its story's later outlets leave it",
+            chat_id,
+            delivery.id,
+            result.error,
+        )
     elif result.action is Action.MIGRATE:
         # the sent alert stayed in the old group's history, which the new id cannot edit
         assert result.new_chat_id is not None

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
@@ -362,7 +362,7 @@ class DeliveryWorker:
         except Exception as exc:
             now = self.clock()
             tried = replace(delivery, attempts=delivery.edit_tries)  # its tries as an update
-            result = self._outcome(exc, Path.EDIT, now, tried)
+            result = self._outcome(exc, Path.EDIT, now, tried, queued_at=delivery.created_at)
             if result.hold is not None:  # flood control only: the chat's new alerts go on
                 self._hold(delivery.chat_id, result.hold)
             pending = not await settle.failed_edit(self.store, delivery, result, now=now)
@@ -472,7 +472,7 @@ class DeliveryWorker:
         return zone(delivery.timezone, self.tz)
 
     def _outcome(
-        self, exc: BaseException, path: Path, now: datetime, row: Delivery | Notice, **kw: bool
+        self, exc: BaseException, path: Path, now: datetime, row: Delivery | Notice, **kw: Any
     ) -> Outcome:
         deadline, max_backoff = self.settings.deadline, self.settings.max_backoff
         return self._reach.heard(exc, outcome(
