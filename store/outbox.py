@@ -237,8 +237,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         if state == OutboxState.SENT:
             self._settle(  # a digest: no "Also:" update of it, even if one came meanwhile
                 delivery_ids,
-                "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL,"
-                " edit_pending = 0",
+                "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL, edit_pending = 0",
                 [message_id, now.timestamp()],
             )
         else:
