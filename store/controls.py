@@ -91,7 +91,8 @@ class ControlVerbs(StoreBase):
 
     # -- the bot's language ------------------------------------------------------------------
 
-    def set_language(self, chat_id: int, lang: str) -> None:
+    def set_language(self, chat_id: int, lang: str | None) -> None:
+        """The chat's language; None: none of its own (its members' Telegram language)."""
         self.db.execute("UPDATE subscribers SET language = ? WHERE chat_id = ?", [lang, chat_id])
 
     def adopt_language(self, chat_id: int, lang: str) -> None:

@@ -286,6 +286,27 @@ async def test_a_configured_channel_speaks_the_language_the_config_gives_it(
     assert "🔔 Следить" in buttons and "нояб." in alert["text"]  # not Nov
 
 
+async def test_a_channel_whose_language_is_removed_from_the_config_writes_english_again(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A reload applies the config's channels again: a `language:` taken out is one no more
+    (the channel kept writing Russian, although a channel without one writes English)."""
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import add_channels
+
+    store, worker, _ = parts
+    russian = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), language="ru")
+    await add_channels(worker.bot, store, (russian,), now=T0 - timedelta(1))
+    plain = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
+    await add_channels(worker.bot, store, (plain,), now=T0 - timedelta(1))
+    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    await queue(store, [], "1")
+    await step(worker)
+    [alert] = bot_api.sent_messages(chat_id)
+    buttons = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
+    assert "🔔 Follow this story" in buttons and "#kuril" in alert["text"]
+
+
 async def test_unparsable_html_is_resent_as_plain_text(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, _ = parts
     await queue(store, CHAT)
