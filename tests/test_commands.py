@@ -456,6 +456,17 @@ async def test_a_group_changes_only_through_its_admins(bot: Bot) -> None:
     assert "Watching for" in await bot.say("/watch Shikotan", **group)
 
 
+async def test_the_apology_for_a_failed_command_is_in_the_groups_language(bot: Bot) -> None:
+    """Every reply in a group is in the group's language; "something went wrong" was in the
+    sender's own."""
+    bot.api.set_admins(-402, [77])
+    group: dict[str, Any] = {"chat_id": -402, "chat_type": "supergroup"}
+    await bot.say("/start", language_code="ru", user_id=77, **group)
+    bot.api.fail_next("getChatMember", status=400, description="Bad Request: member lookup")
+    answer = await bot.say("/mute 1h", language_code="en", user_id=88, **group)
+    assert answer == "Что-то пошло не так; попробуйте ещё раз."
+
+
 async def test_an_anonymous_admins_start_leaves_the_groups_language_to_the_next_admin(
     bot: Bot,
 ) -> None:

@@ -8,6 +8,7 @@ subscriptions, /list, /stop) and registers every handler; personal alerts and se
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -403,12 +404,26 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.info("chat %d: became the supergroup %d", old, new)
 
 
+APOLOGY_LOOKUP = 2.0  # seconds to learn the chat's language for the apology, at most
+
+
+async def _apology_texts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Texts:
+    """The chat's language, as every reply there; the sender's when the store, which may be
+    what failed, does not say it soon."""
+    user = update.effective_user
+    fallback = texts(user.language_code if user else None)
+    try:
+        return await asyncio.wait_for(texts_of(update, context), APOLOGY_LOOKUP)
+    except Exception:
+        log.debug("the chat's language is unknown; the apology is in the sender's", exc_info=True)
+        return fallback
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if not isinstance(update, Update):
         return
-    user = update.effective_user
-    tr = texts(user.language_code if user else None)  # the store may be what failed
+    tr = await _apology_texts(update, context)
     sorry = tr._("Sorry, something went wrong; please try again.")
     try:
         if update.callback_query is not None:
