@@ -106,6 +106,22 @@ class ControlVerbs(StoreBase):
         row = self._one("SELECT language FROM subscribers WHERE chat_id = ?", [chat_id])
         return None if row is None else row["language"]
 
+    def private_language(self, chat_id: int, language_code: str | None) -> str | None:
+        """A private chat's own language (/language), or None; without one, its user's
+        current Telegram `language_code` is recorded when it changed: its alerts follow it,
+        as the replies do."""
+        row = self._one(
+            "SELECT language, language_code FROM subscribers WHERE chat_id = ?", [chat_id]
+        )
+        if row is None:
+            return None
+        if row["language"] is None and language_code and row["language_code"] != language_code:
+            self.db.execute(
+                "UPDATE subscribers SET language_code = ? WHERE chat_id = ?",
+                [language_code, chat_id],
+            )
+        return None if row["language"] is None else str(row["language"])
+
     # -- news languages and sources ----------------------------------------------------------
 
     def set_news_langs(self, chat_id: int, langs: Sequence[str]) -> None:
