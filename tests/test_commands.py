@@ -22,7 +22,7 @@ from telegram import InlineKeyboardButton
 
 from bot.config import Config
 from bot.insights.trends import visible_length
-from bot.telegram.chat import BotContext, install, set_commands
+from bot.telegram.chat import BotContext, bot_commands, install, set_commands
 from bot.telegram.pages import PER_PAGE, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
@@ -634,6 +634,25 @@ async def test_a_leaked_watch_feed_address_is_replaced_without_losing_the_watche
     assert [w.query for w in await bot.store.run(Store.watches, USER)] == ["Shikotan"]
     assert "/mywatch new" in await bot.say("/mywatch please")  # a bad argument is told so
     assert await bot.store.run(Store.chat_of_feed_token, second) == USER
+
+
+async def test_settings_shows_every_setting_with_the_command_that_changes_it(bot: Bot) -> None:
+    """Telegram asks bots to answer /settings; it fell to "I don't know that command"."""
+    await bot.say("/subscribe kuril", language_code="ru")
+    await bot.say("/timezone Asia/Tokyo", language_code="ru")
+    await bot.say("/mute 2h", language_code="ru")
+    text = await bot.say("/settings", language_code="ru")
+    for shown in ("Русский", "kuril", "Asia/Tokyo", "<b>Сводка:</b>", "<b>Пауза до</b>"):
+        assert shown in text, shown
+    for command in ("/language", "/lang", "/subscribe", "/timezone", "/quiet", "/digest"):
+        assert f"{command} " in text or f"{command})" in text, command
+    assert "/unmute" in text and "/sources" in text
+    assert "администратор" not in text  # a private chat: its own to change
+    group: dict[str, Any] = {"chat_id": -403, "chat_type": "supergroup", "user_id": 77}
+    in_group = await bot.say("/settings", language_code="ja", **group)
+    assert "日本語" in in_group and "管理者" in in_group
+    assert "/settings " in await bot.say("/help")
+    assert "settings" in [c.command for c in bot_commands("ja")]
 
 
 def test_help_names_the_optional_arguments_readme_gives() -> None:
