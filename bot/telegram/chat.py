@@ -29,6 +29,7 @@ from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -36,7 +37,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import EN, Texts, quoted, texts
-from bot.telegram import admin, guards, insights, news_filters, story_buttons
+from bot.telegram import admin, arrival, guards, insights, news_filters, story_buttons
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
 from bot.telegram.context import (
@@ -465,6 +466,7 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     application.add_handler(CallbackQueryHandler(guards.unknown_button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migrated))
+    application.add_handler(ChatMemberHandler(arrival.added, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(
         MessageHandler(filters.COMMAND & guards.NEW_MESSAGES, guards.unknown_command)
     )
