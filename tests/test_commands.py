@@ -25,6 +25,7 @@ from bot.insights.trends import visible_length
 from bot.telegram.arrival import Arrival, arrival
 from bot.telegram.chat import BotContext, bot_commands, install, set_commands
 from bot.telegram.pages import PER_PAGE, page_of, paged, turned_to
+from bot.telegram.prefs import mute_span
 from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
 from bot.telegram.watches import PREVIEW_ITEMS
@@ -389,6 +390,40 @@ async def test_a_digest_due_in_quiet_hours_that_hold_names_their_end_as_its_time
     assert "daily 18:00 (next: Fri 27 Nov 19:00 JST)" in await bot.say("/list")
     await bot.say("/quiet 17:00-19:00 silent")  # sent at 18:00, without a sound
     assert "daily 18:00 (next: Fri 27 Nov 18:00 JST)" in await bot.say("/digest")
+
+
+@pytest.mark.parametrize(
+    ("written", "span"),
+    [
+        ("2h", timedelta(hours=2)),
+        ("2ч", timedelta(hours=2)),
+        ("2 часа", timedelta(hours=2)),
+        ("90мин", timedelta(minutes=90)),
+        ("1ч30мин", timedelta(hours=1, minutes=30)),
+        ("1д", timedelta(days=1)),
+        ("3 дня", timedelta(days=3)),
+        ("2時間", timedelta(hours=2)),
+        ("30分", timedelta(minutes=30)),
+        ("1日", timedelta(days=1)),
+        ("2Ч", timedelta(hours=2)),
+    ],
+)
+def test_mute_takes_the_units_of_each_language(written: str, span: timedelta) -> None:
+    assert mute_span(written.split()) == span
+
+
+@pytest.mark.parametrize("written", ["forever", "2 hours please", "ч", "2x", "2 2", "2ч 3ч"])
+def test_mute_refuses_what_is_no_duration(written: str) -> None:
+    with pytest.raises(ValueError):
+        mute_span(written.split())
+
+
+async def test_mute_in_russian_and_japanese_units(bot: Bot) -> None:
+    """The Russian and Japanese help say "2h", but a user writes 2ч or 2時間: refused."""
+    assert "Пауза до" in await bot.say("/mute 2ч", language_code="ru")
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs is not None and prefs.muted_until == T0 + timedelta(hours=2)
+    assert "まで通知を停止" in await bot.say("/mute 1日", language_code="ja")
 
 
 async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:

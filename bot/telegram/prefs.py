@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -240,6 +241,30 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, text)
 
 
+# the units a Russian or Japanese user writes, as the duration's own (h, m, d)
+_MUTE_UNITS = {
+    "h": ("часов", "часа", "час", "ч", "時間"),
+    "m": ("минуты", "минуту", "минут", "мин", "分"),
+    "d": ("дней", "дня", "день", "дн", "д", "日"),
+}
+_MUTE_WORD = re.compile(
+    r"(\d+(?:\.\d+)?)\s*("
+    + "|".join(sorted((w for ws in _MUTE_UNITS.values() for w in ws), key=len, reverse=True))
+    + r")(?![^\W\d_])"
+)
+_UNIT_OF = {word: unit for unit, words in _MUTE_UNITS.items() for word in words}
+
+
+def mute_span(args: Sequence[str]) -> timedelta:
+    """How long /mute's one duration says: `2h`, `1h30m`, also `2ч`, `3 дня`, `2時間`, `30分`.
+    ValueError for anything else, two durations too (`bounded.OutOfRange`, a ValueError,
+    beyond ten years)."""
+    text = _MUTE_WORD.sub(lambda m: m[1] + _UNIT_OF[m[2]], " ".join(args).lower())
+    if len(text.split()) != 1:
+        raise ValueError(text)
+    return parse_duration(text.strip())
+
+
 async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
@@ -251,9 +276,7 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     value = esc(quoted(" ".join(args)))
     try:
-        if len(args) != 1:
-            raise ValueError
-        span = parse_duration(args[0])
+        span = mute_span(args)
     except OutOfRange:  # a well-written duration of a century: the same answer as 31d
         span = MAX_MUTE + timedelta(days=1)
     except ValueError:
