@@ -91,7 +91,8 @@ class ControlVerbs(StoreBase):
 
     # -- the bot's language ------------------------------------------------------------------
 
-    def set_language(self, chat_id: int, lang: str) -> None:
+    def set_language(self, chat_id: int, lang: str | None) -> None:
+        """The chat's language; None: none of its own (its members' Telegram language)."""
         self.db.execute("UPDATE subscribers SET language = ? WHERE chat_id = ?", [lang, chat_id])
 
     def adopt_language(self, chat_id: int, lang: str) -> None:
@@ -104,6 +105,22 @@ class ControlVerbs(StoreBase):
     def language(self, chat_id: int) -> str | None:
         row = self._one("SELECT language FROM subscribers WHERE chat_id = ?", [chat_id])
         return None if row is None else row["language"]
+
+    def private_language(self, chat_id: int, language_code: str | None) -> str | None:
+        """A private chat's own language (/language), or None; without one, its user's
+        current Telegram `language_code` is recorded when it changed: its alerts follow it,
+        as the replies do."""
+        row = self._one(
+            "SELECT language, language_code FROM subscribers WHERE chat_id = ?", [chat_id]
+        )
+        if row is None:
+            return None
+        if row["language"] is None and language_code and row["language_code"] != language_code:
+            self.db.execute(
+                "UPDATE subscribers SET language_code = ? WHERE chat_id = ?",
+                [language_code, chat_id],
+            )
+        return None if row["language"] is None else str(row["language"])
 
     # -- news languages and sources ----------------------------------------------------------
 

@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardButton, Update
 
 from bot.config import Config
 from bot.insights.trends import visible_length
-from bot.telegram.chat import BotContext, install, set_commands
+from bot.telegram.arrival import Arrival, arrival
+from bot.telegram.chat import BotContext, bot_commands, install, set_commands
 from bot.telegram.pages import PER_PAGE, page_of, paged, turned_to
+from bot.telegram.prefs import mute_span
 from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
 from bot.telegram.watches import PREVIEW_ITEMS
@@ -390,6 +392,40 @@ async def test_a_digest_due_in_quiet_hours_that_hold_names_their_end_as_its_time
     assert "daily 18:00 (next: Fri 27 Nov 18:00 JST)" in await bot.say("/digest")
 
 
+@pytest.mark.parametrize(
+    ("written", "span"),
+    [
+        ("2h", timedelta(hours=2)),
+        ("2ч", timedelta(hours=2)),
+        ("2 часа", timedelta(hours=2)),
+        ("90мин", timedelta(minutes=90)),
+        ("1ч30мин", timedelta(hours=1, minutes=30)),
+        ("1д", timedelta(days=1)),
+        ("3 дня", timedelta(days=3)),
+        ("2時間", timedelta(hours=2)),
+        ("30分", timedelta(minutes=30)),
+        ("1日", timedelta(days=1)),
+        ("2Ч", timedelta(hours=2)),
+    ],
+)
+def test_mute_takes_the_units_of_each_language(written: str, span: timedelta) -> None:
+    assert mute_span(written.split()) == span
+
+
+@pytest.mark.parametrize("written", ["forever", "2 hours please", "ч", "2x", "2 2", "2ч 3ч"])
+def test_mute_refuses_what_is_no_duration(written: str) -> None:
+    with pytest.raises(ValueError):
+        mute_span(written.split())
+
+
+async def test_mute_in_russian_and_japanese_units(bot: Bot) -> None:
+    """The Russian and Japanese help say "2h", but a user writes 2ч or 2時間: refused."""
+    assert "Пауза до" in await bot.say("/mute 2ч", language_code="ru")
+    prefs = await bot.store.run(Store.prefs, USER)
+    assert prefs is not None and prefs.muted_until == T0 + timedelta(hours=2)
+    assert "まで通知を停止" in await bot.say("/mute 1日", language_code="ja")
+
+
 async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:
     await bot.say("/start")
     assert "For how long?" in await bot.say("/mute")
@@ -454,6 +490,17 @@ async def test_a_group_changes_only_through_its_admins(bot: Bot) -> None:
     assert "No stories yet" in await bot.say("/latest", **group)  # reading is for everyone
     bot.api.set_admins(-400, [77])
     assert "Watching for" in await bot.say("/watch Shikotan", **group)
+
+
+async def test_the_apology_for_a_failed_command_is_in_the_groups_language(bot: Bot) -> None:
+    """Every reply in a group is in the group's language; "something went wrong" was in the
+    sender's own."""
+    bot.api.set_admins(-402, [77])
+    group: dict[str, Any] = {"chat_id": -402, "chat_type": "supergroup"}
+    await bot.say("/start", language_code="ru", user_id=77, **group)
+    bot.api.fail_next("getChatMember", status=400, description="Bad Request: member lookup")
+    answer = await bot.say("/mute 1h", language_code="en", user_id=88, **group)
+    assert answer == "Что-то пошло не так; попробуйте ещё раз."
 
 
 async def test_an_anonymous_admins_start_leaves_the_groups_language_to_the_next_admin(
@@ -623,6 +670,120 @@ async def test_a_leaked_watch_feed_address_is_replaced_without_losing_the_watche
     assert [w.query for w in await bot.store.run(Store.watches, USER)] == ["Shikotan"]
     assert "/mywatch new" in await bot.say("/mywatch please")  # a bad argument is told so
     assert await bot.store.run(Store.chat_of_feed_token, second) == USER
+
+
+async def test_settings_shows_every_setting_with_the_command_that_changes_it(bot: Bot) -> None:
+    """Telegram asks bots to answer /settings; it fell to "I don't know that command"."""
+    await bot.say("/subscribe kuril", language_code="ru")
+    await bot.say("/timezone Asia/Tokyo", language_code="ru")
+    await bot.say("/mute 2h", language_code="ru")
+    text = await bot.say("/settings", language_code="ru")
+    for shown in ("Русский", "kuril", "Asia/Tokyo", "<b>Сводка:</b>", "<b>Пауза до</b>"):
+        assert shown in text, shown
+    for command in ("/language", "/lang", "/subscribe", "/timezone", "/quiet", "/digest"):
+        assert f"{command} " in text or f"{command})" in text, command
+    assert "/unmute" in text and "/sources" in text
+    assert "администратор" not in text  # a private chat: its own to change
+    group: dict[str, Any] = {"chat_id": -403, "chat_type": "supergroup", "user_id": 77}
+    in_group = await bot.say("/settings", language_code="ja", **group)
+    assert "日本語" in in_group and "管理者" in in_group
+    assert "/settings " in await bot.say("/help")
+    assert "settings" in [c.command for c in bot_commands("ja")]
+
+
+def member_of(user: dict[str, Any], status: str, **rights: bool) -> dict[str, Any]:
+    """A ChatMember of `status` with every field Telegram sends (PTB requires them)."""
+    member: dict[str, Any] = {"user": user, "status": status}
+    if status == "kicked":
+        member.update(until_date=0)
+    if status == "restricted":
+        allowed = ("change_info", "invite_users", "pin_messages", "send_polls", "manage_topics")
+        allowed += ("send_other_messages", "add_web_page_previews", "send_audios", "edit_tag")
+        allowed += ("send_documents", "send_photos", "send_videos", "send_video_notes")
+        allowed += ("send_voice_notes", "react_to_messages", "send_messages")
+        member.update({f"can_{right}": False for right in allowed})
+        member.update(is_member=True, until_date=0)
+    if status == "administrator":
+        allowed = ("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages")
+        allowed += ("can_manage_video_chats", "can_restrict_members", "can_promote_members")
+        allowed += ("can_change_info", "can_invite_users", "can_post_stories")
+        allowed += ("can_edit_stories", "can_delete_stories")
+        member.update(dict.fromkeys(allowed, False))
+    return {**member, **rights}
+
+
+def joined(bot_id: int, chat: dict[str, Any], old: str, new: str, **rights: bool) -> dict[str, Any]:
+    """The update Telegram sends when the bot's own membership of `chat` changes."""
+    bot_user = {"id": bot_id, "is_bot": True, "first_name": "Kurilwatch Test"}
+    return {
+        "my_chat_member": {
+            "chat": chat,
+            "from": {"id": 77, "is_bot": False, "first_name": "Ann", "language_code": "ru"},
+            "date": 1,
+            "old_chat_member": member_of(bot_user, old),
+            "new_chat_member": member_of(bot_user, new, **rights),
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("chat_type", "old", "new", "rights", "expected"),
+    [
+        ("group", "left", "member", {}, Arrival.GREET),
+        ("supergroup", "kicked", "administrator", {}, Arrival.GREET),
+        ("supergroup", "left", "restricted", {"can_send_messages": True}, Arrival.GREET),
+        ("supergroup", "left", "restricted", {"can_send_messages": False}, Arrival.MUTED),
+        ("group", "member", "administrator", {}, Arrival.NONE),  # promoted: added before
+        ("supergroup", "administrator", "member", {}, Arrival.NONE),
+        ("supergroup", "member", "left", {}, Arrival.NONE),
+        ("channel", "left", "administrator", {}, Arrival.CHANNEL),
+        ("private", "kicked", "member", {}, Arrival.NONE),  # a user unblocked the bot
+    ],
+)
+def test_arrival_decides_when_an_addition_is_greeted(
+    chat_type: str, old: str, new: str, rights: dict[str, bool], expected: Arrival
+) -> None:
+    chat = {"id": -1, "type": chat_type, "title": "x"}
+    change = Update.de_json(joined(1, chat, old, new, **rights) | {"update_id": 1}, None)
+    assert change.my_chat_member is not None
+    member = change.my_chat_member
+    assert arrival(chat_type, member.old_chat_member, member.new_chat_member) == expected
+
+
+async def test_added_to_a_group_it_greets_once_in_the_adders_language(bot: Bot) -> None:
+    """It was silent until someone sent /start: no one knew how to subscribe the group."""
+    group = {"id": -404, "type": "group", "title": "Курилы"}
+    bot.api.push_update(joined(bot.api.bot_id, group, "left", "member"))
+    [greeting] = await bot.api.wait_for_messages_async(-404, 1)
+    assert "kurilwatch" in greeting["text"] and "/start" in greeting["text"]
+    assert "администратор" in greeting["text"]  # who subscribes it
+    # made an admin later: the same addition, no second greeting
+    bot.api.push_update(
+        joined(bot.api.bot_id, group, "member", "administrator", can_post_messages=True)
+    )
+    await bot.say("/help", chat_id=-404, chat_type="group", user_id=77)
+    texts = [m["text"] for m in bot.api.sent_messages(-404)]
+    assert len(texts) == 2 and "<b>Команды</b>" not in texts[0]
+
+
+async def test_added_to_a_channel_or_without_the_right_to_post_it_says_nothing(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    channel = {"id": -100405, "type": "channel", "title": "Kuril news"}
+    bot.api.push_update(
+        joined(bot.api.bot_id, channel, "left", "administrator", can_post_messages=True)
+    )
+    muted = {"id": -100406, "type": "supergroup", "title": "Read only"}
+    bot.api.push_update(
+        joined(bot.api.bot_id, muted, "left", "restricted", can_send_messages=False)
+    )
+    await bot.api.wait_for_async(
+        lambda: "-100405" in caplog.text and "-100406" in caplog.text, 10, "both logged"
+    )
+    assert "channels" in caplog.text  # how a channel is set up: config.yaml's channels
+    assert "may not post" in caplog.text
+    assert bot.api.sent_messages(-100405) == [] and bot.api.sent_messages(-100406) == []
 
 
 def test_help_names_the_optional_arguments_readme_gives() -> None:

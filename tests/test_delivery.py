@@ -332,6 +332,27 @@ async def test_a_configured_channel_speaks_the_language_the_config_gives_it(
     assert "🔔 Следить" in buttons and "нояб." in alert["text"]  # not Nov
 
 
+async def test_a_channel_whose_language_is_removed_from_the_config_writes_english_again(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A reload applies the config's channels again: a `language:` taken out is one no more
+    (the channel kept writing Russian, although a channel without one writes English)."""
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import add_channels
+
+    store, worker, _ = parts
+    russian = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), language="ru")
+    await add_channels(worker.bot, store, (russian,), now=T0 - timedelta(1))
+    plain = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
+    await add_channels(worker.bot, store, (plain,), now=T0 - timedelta(1))
+    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    await queue(store, [], "1")
+    await step(worker)
+    [alert] = bot_api.sent_messages(chat_id)
+    buttons = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
+    assert "🔔 Follow this story" in buttons and "#kuril" in alert["text"]
+
+
 async def test_unparsable_html_is_resent_as_plain_text(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, _ = parts
     await queue(store, CHAT)
@@ -768,6 +789,35 @@ async def test_a_digest_too_long_for_one_message_is_not_sent_twice_when_a_later_
     texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
     assert sum(t.count("Story ") for t in texts) == 30  # each story once
     assert [row[1] for row in await outbox(store)] == ["sent"] * 30
+
+
+@pytest.mark.parametrize(
+    ("lang", "label"), [("en", "part {k} of {n}"), ("ru", "часть {k} из {n}"), ("ja", "{k}/{n}")]
+)
+async def test_a_digest_of_several_messages_numbers_its_parts(
+    parts, bot_api: FakeBotAPI, lang: str, label: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Each message of a long digest was titled "Digest · N stories", as if each were all."""
+    store, worker, clock = parts
+    await long_stories_for_a_digest(store, 30)
+    await store.run(Store.set_language, CHAT, lang)
+    worker.limits = SendLimits(NO_LIMITS)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    while await step(worker):
+        pass
+    texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
+    assert len(texts) >= 2 and sum(t.count("Story ") for t in texts) == 30
+    for k, text in enumerate(texts, 1):
+        assert label.format(k=k, n=len(texts)) in text.split("\n")[0], text.split("\n")[0]
+
+
+async def test_a_digest_of_one_message_has_no_part_number(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await two_for_a_daily_digest(store, CHAT)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    await step(worker)
+    [digest] = bot_api.sent_messages(CHAT)
+    assert digest["text"].split("\n")[0] == "<b>Digest</b> · 2 stories"
 
 
 async def test_a_digest_message_refused_fails_its_stories_alone(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]

@@ -176,6 +176,25 @@ async def test_russian_and_japanese_users_get_help_errors_and_alert_chrome_in_th
         assert buttons(edited)[0][0] == mute  # the edit keeps the buttons
 
 
+async def test_a_private_chat_that_switches_its_app_to_russian_gets_russian_alerts_too(
+    h: Harness,
+) -> None:
+    """Replies followed the app's current language, alerts the one recorded at /subscribe:
+    Russian replies, English alerts. Until /language, both follow the latest message."""
+    await h.say("/subscribe kuril", ALICE, language_code="en")
+    assert "<b>Команды</b>" in await h.say("/help", ALICE, language_code="ru")
+    await h.report("tass-en", "Shikotan port reopens", lang="en", url="https://n.example/1")
+    await h.deliver()
+    [alert] = h.alerts(ALICE)
+    assert buttons(alert)[0][0] == "🔕 Не следить"
+    # a language chosen with /language stays, whatever the app's
+    await h.say("/language ja", ALICE, language_code="ru")
+    assert "<b>コマンド</b>" in await h.say("/help", ALICE, language_code="en")
+    await h.report("tass-en", "Iturup bridge", lang="en", url="https://n.example/2")
+    await h.deliver()
+    assert buttons(h.alerts(ALICE)[1])[0][0] == "🔕 このニュースをミュート"
+
+
 async def test_lang_ru_keeps_english_stories_out_and_lets_russian_ones_in(h: Harness) -> None:
     await h.say("/subscribe kuril", BORIS, language_code="ru")
     await h.say("/subscribe kuril", ALICE)

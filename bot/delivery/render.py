@@ -87,19 +87,26 @@ def to_alert(delivery: Delivery) -> Alert:
     return alert_of(delivery.item, delivery.feed_title, delivery.topics, delivery.also)
 
 
-def digest_of(rows: Sequence[Delivery], topic_titles: Mapping[str, str], tz: tzinfo) -> str:
+Part = tuple[int, int]  # a digest's message of how many: (1, 1) is the whole digest
+
+
+def digest_of(
+    rows: Sequence[Delivery], topic_titles: Mapping[str, str], tz: tzinfo, part: Part = (1, 1)
+) -> str:
     """The digest of a chat's held alerts in the chat's language, its topics' titles too."""
     tr = texts(rows[0].language)
     titles = {tid: tr._(title) for tid, title in topic_titles.items()}
     titles["watch"] = tr._("Your watches")
-    return render_digest([to_alert(d) for d in rows], titles=titles, tz=tz, tr=tr)
+    return render_digest([to_alert(d) for d in rows], titles=titles, tz=tz, tr=tr, part=part)
 
 
-def digest_fitting(rows: Sequence[Delivery], topic_titles: Mapping[str, str], tz: tzinfo) -> int:
+def digest_fitting(
+    rows: Sequence[Delivery], topic_titles: Mapping[str, str], tz: tzinfo, part: Part = (1, 1)
+) -> int:
     """How many of `rows`, at least one, make a digest within one message."""
 
     def fits(n: int) -> bool:
-        return units(digest_of(rows[:n], topic_titles, tz)) <= MAX_MESSAGE
+        return units(digest_of(rows[:n], topic_titles, tz, part)) <= MAX_MESSAGE
 
     if fits(len(rows)):
         return len(rows)
@@ -108,6 +115,20 @@ def digest_fitting(rows: Sequence[Delivery], topic_titles: Mapping[str, str], tz
         middle = (low + high + 1) // 2
         low, high = (middle, high) if fits(middle) else (low, middle - 1)
     return low
+
+
+def digest_sizes(
+    rows: Sequence[Delivery], topic_titles: Mapping[str, str], tz: tzinfo
+) -> list[int]:
+    """How many of `rows` each message of their digest holds (one message if it fits), each
+    measured with the longest "part n of n" label it could carry."""
+    if digest_fitting(rows, topic_titles, tz) == len(rows):
+        return [len(rows)]
+    widest = (len(rows), len(rows))
+    sizes: list[int] = []
+    while sum(sizes) < len(rows):
+        sizes.append(digest_fitting(rows[sum(sizes) :], topic_titles, tz, widest))
+    return sizes
 
 
 def notice_text(notice: Notice) -> str:
@@ -312,8 +333,10 @@ def render_digest(
     tz: tzinfo = UTC,
     heading: str | None = None,
     tr: Texts = EN,
+    part: Part = (1, 1),
 ) -> str:
-    """A digest in Telegram HTML: stories grouped by their first topic, newest first.
+    """A digest in Telegram HTML: stories grouped by their first topic, newest first; one
+    message of several (`part`) says which.
 
     Each story is its linked title with its source and time, the first sentence of its summary
     and the other outlets that carried it. A digest of one story fits one message; a longer one
@@ -326,6 +349,8 @@ def render_digest(
     count = tr.ngettext("{n} story", "{n} stories", len(alerts))
     heading = tr._("Digest") if heading is None else heading
     blocks = [f"<b>{html.escape(heading, quote=False)}</b> · {count}"]
+    if part[1] > 1:
+        blocks[0] += " · " + tr._("part {part} of {parts}", part=part[0], parts=part[1])
     for topic, members in groups.items():
         name = shorten(_flat(titles.get(topic, topic)), 100) or tr._("Other")
         lines = [

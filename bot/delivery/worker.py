@@ -28,8 +28,8 @@ from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failur
 from bot.delivery.plan import Plan, chat_tz, notice_silent, plan, zone
 from bot.delivery.render import (
     MAX_MESSAGE,
-    digest_fitting,
     digest_of,
+    digest_sizes,
     notice_text,
     plain_of,
     render_html,
@@ -207,11 +207,12 @@ class DeliveryWorker:
     async def _send_digest(self, chat_id: int, rows: list[Delivery], *, silent: bool) -> None:
         """The held alerts as digests of as many of them as one message holds, each settled
         once sent: a failure leaves only the alerts not yet shown to be sent again."""
-        while rows:
-            fitting = functools.partial(digest_fitting, rows, self.settings.topic_titles)
-            count = await asyncio.to_thread(fitting, self._tz(rows[0]))  # up to 8 digests
+        tz = self._tz(rows[0])  # measured off the event loop: up to 8 digests
+        sizes = await asyncio.to_thread(digest_sizes, rows, self.settings.topic_titles, tz)
+        for n, count in enumerate(sizes, 1):
             shown, rows = rows[:count], rows[count:]
-            if not await self._send_one_digest(chat_id, shown, rows, silent=silent):
+            text = digest_of(shown, self.settings.topic_titles, tz, (n, len(sizes)))
+            if not await self._send_one_digest(chat_id, text, shown, rows, silent=silent):
                 return
             if rows and not await self._next_slot(chat_id):
                 # the chat's limit (or a stop) comes first: the rest wait for the chat's turn
@@ -230,12 +231,11 @@ class DeliveryWorker:
         return True
 
     async def _send_one_digest(
-        self, chat_id: int, rows: list[Delivery], later: list[Delivery], *, silent: bool
+        self, chat_id: int, text: str, rows: list[Delivery], later: list[Delivery], *, silent: bool
     ) -> bool:
         """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
         after a refusal, `rows` alone): a 429 or a network error too, as for an alert, never
         waited out in the send's slot (a stop would wait for it). Whether to go on."""
-        text = digest_of(rows, self.settings.topic_titles, self._tz(rows[0]))
         send = functools.partial(self._send, chat_id, silent=silent)
         try:  # one message: a second part failing would send the first again with the retry
             try:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from telegram import Bot
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.config import ChannelConfig
@@ -42,6 +43,10 @@ async def add_channels(
         )
         if channel.language is not None:
             await store.run(Store.set_language, chat.id, channel.language)
+        elif chat.type == ChatType.CHANNEL:
+            # no one there can send /language: a language taken out of the config is gone
+            # (a group keeps the one its admins chose)
+            await store.run(Store.set_language, chat.id, None)
         if back and watches_changed is not None:  # a start while it was away left them out
             for watch in await store.run(Store.watches, chat.id):
                 await watches_changed(watch, None)

@@ -8,6 +8,7 @@ subscriptions, /list, /stop) and registers every handler; personal alerts and se
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -28,6 +29,7 @@ from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -35,7 +37,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import EN, Texts, quoted, texts
-from bot.telegram import admin, guards, insights, news_filters, story_buttons
+from bot.telegram import admin, arrival, guards, insights, news_filters, story_buttons
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
 from bot.telegram.context import (
@@ -403,12 +405,26 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.info("chat %d: became the supergroup %d", old, new)
 
 
+APOLOGY_LOOKUP = 2.0  # seconds to learn the chat's language for the apology, at most
+
+
+async def _apology_texts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Texts:
+    """The chat's language, as every reply there; the sender's when the store, which may be
+    what failed, does not say it soon."""
+    user = update.effective_user
+    fallback = texts(user.language_code if user else None)
+    try:
+        return await asyncio.wait_for(texts_of(update, context), APOLOGY_LOOKUP)
+    except Exception:
+        log.debug("the chat's language is unknown; the apology is in the sender's", exc_info=True)
+        return fallback
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if not isinstance(update, Update):
         return
-    user = update.effective_user
-    tr = texts(user.language_code if user else None)  # the store may be what failed
+    tr = await _apology_texts(update, context)
     sorry = tr._("Sorry, something went wrong; please try again.")
     try:
         if update.callback_query is not None:
@@ -450,6 +466,7 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     application.add_handler(CallbackQueryHandler(guards.unknown_button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migrated))
+    application.add_handler(ChatMemberHandler(arrival.added, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(
         MessageHandler(filters.COMMAND & guards.NEW_MESSAGES, guards.unknown_command)
     )

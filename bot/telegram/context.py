@@ -166,10 +166,17 @@ async def register(update: Update, ctx: BotContext) -> int | None:
 
 async def texts_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Texts:
     """The language to answer in: the chat's own (/language, a group's setup), else the
-    sender's Telegram language."""
+    sender's Telegram language (in a private chat, recorded for its alerts when it changed)."""
     chat, user = update.effective_chat, update.effective_user
-    stored = await ctx_of(context).store.run(Store.language, chat.id) if chat else None
-    return texts(stored or (user.language_code if user else None))
+    code = user.language_code if user else None
+    store = ctx_of(context).store
+    if chat is None:
+        stored = None
+    elif chat.type == ChatType.PRIVATE:  # records the app's language for the alerts too
+        stored = await store.run(Store.private_language, chat.id, code)
+    else:
+        stored = await store.run(Store.language, chat.id)
+    return texts(stored or code)
 
 
 async def is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:

@@ -1,15 +1,18 @@
-"""How and when a chat gets its alerts: /digest, /timezone, /quiet, /mute and /unmute."""
+"""How and when a chat gets its alerts: /digest, /timezone, /quiet, /mute and /unmute; and
+/settings, every setting of a chat with the command that changes it."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.delivery.plan import (
@@ -25,6 +28,7 @@ from bot.delivery.plan import (
 )
 from bot.i18n import EN, LANGUAGE_NAMES, Texts, quoted
 from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
+from bot.telegram.insights import settings_lines
 from store import ChatPrefs, Store
 from watchers.bounded import OutOfRange
 from watchers.config import parse_duration
@@ -237,6 +241,30 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, text)
 
 
+# the units a Russian or Japanese user writes, as the duration's own (h, m, d)
+_MUTE_UNITS = {
+    "h": ("часов", "часа", "час", "ч", "時間"),
+    "m": ("минуты", "минуту", "минут", "мин", "分"),
+    "d": ("дней", "дня", "день", "дн", "д", "日"),
+}
+_MUTE_WORD = re.compile(
+    r"(\d+(?:\.\d+)?)\s*("
+    + "|".join(sorted((w for ws in _MUTE_UNITS.values() for w in ws), key=len, reverse=True))
+    + r")(?![^\W\d_])"
+)
+_UNIT_OF = {word: unit for unit, words in _MUTE_UNITS.items() for word in words}
+
+
+def mute_span(args: Sequence[str]) -> timedelta:
+    """How long /mute's one duration says: `2h`, `1h30m`, also `2ч`, `3 дня`, `2時間`, `30分`.
+    ValueError for anything else, two durations too (`bounded.OutOfRange`, a ValueError,
+    beyond ten years)."""
+    text = _MUTE_WORD.sub(lambda m: m[1] + _UNIT_OF[m[2]], " ".join(args).lower())
+    if len(text.split()) != 1:
+        raise ValueError(text)
+    return parse_duration(text.strip())
+
+
 async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
@@ -248,9 +276,7 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     value = esc(quoted(" ".join(args)))
     try:
-        if len(args) != 1:
-            raise ValueError
-        span = parse_duration(args[0])
+        span = mute_span(args)
     except OutOfRange:  # a well-written duration of a century: the same answer as 31d
         span = MAX_MUTE + timedelta(days=1)
     except ValueError:
@@ -334,6 +360,52 @@ async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
 
 
+async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every setting of the chat in one message, and the command that changes each. Reads
+    only: a chat never started gets the defaults."""
+    ctx = ctx_of(context)
+    tr = await texts_of(update, context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    prefs = await ctx.store.run(Store.prefs, chat.id)
+    subscribed = await ctx.store.run(Store.subscriptions, chat.id)
+    watches = await ctx.store.run(Store.watches, chat.id)
+    muted = await ctx.store.run(Store.muted_sources, chat.id)
+    lines = [
+        tr._("<b>Settings of this chat</b>"),
+        tr._("<b>Bot language:</b> {language}", language=LANGUAGE_NAMES[tr.lang]),
+        describe(ctx, prefs, subscribed, len(watches), tr=tr),
+    ]
+    if prefs is None or not prefs.quiet:
+        lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(quiet_text("", tr))))
+    if muted:
+        names = dict(ctx.feeds)
+        outlets = ", ".join(names.get(feed, feed) for feed in muted[:20])
+        outlets += ", …" if len(muted) > 20 else ""
+        lines.append(tr._("<b>Muted outlets:</b> {outlets}", outlets=esc(outlets)))
+    lines.append(await settings_lines(ctx, chat.id, tr))
+    text = (
+        "\n".join(lines)
+        + "\n\n"
+        + tr._(
+            "<b>To change them</b>\n"
+            "/language en|ru|ja — the bot's language\n"
+            "/lang ru en | all — news languages\n"
+            "/topics — topics (the buttons, or /subscribe and /unsubscribe)\n"
+            "/timezone Europe/Moscow — time zone\n"
+            "/quiet 23:00-07:00 silent|hold — quiet hours\n"
+            "/digest daily 08:00 — digest\n"
+            "/mute 2h — pause alerts; /unmute resumes them\n"
+            "/sources — mute outlets\n"
+            "/report weekly mon 08:00 — weekly report; /spikes on|off — spike alerts"
+        )
+    )
+    if chat.type != ChatType.PRIVATE:
+        text += "\n\n" + tr._("In a group, only its admins can change these.")
+    await reply(update, text)
+
+
 def _at(moment: datetime, tz: tzinfo, tr: Texts) -> str:
     """ "Fri 27 Nov 14:00 JST": a time named with its zone, as /digest's next one is (a chat
     that set none reads the default zone's time as its own)."""
@@ -355,4 +427,5 @@ HANDLERS = {
     "quiet": quiet,
     "mute": mute,
     "unmute": unmute,
+    "settings": settings,
 }

@@ -27,6 +27,7 @@ COMMANDS = (
     Command("subscribe", N_("follow a topic: /subscribe <id>")),
     Command("unsubscribe", N_("stop following a topic")),
     Command("list", N_("your topics, watches and settings")),
+    Command("settings", N_("this chat's settings, and how to change them")),
     Command("latest", N_("recent stories: /latest [topic] [n]")),
     Command("search", N_("search stored news: /search <words>")),
     Command("watch", N_("your own alert: /watch <query>")),
