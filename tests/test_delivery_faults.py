@@ -630,3 +630,38 @@ async def test_a_chat_back_days_after_it_blocked_the_bot_gets_no_update_of_an_ol
     # before, the alert of three days ago was rewritten, however long the chat had been away
     assert len(bot_api.calls_of("editMessageText")) == 1
     assert await store.run(Store.due_edits, 50, now=clock.now) == []
+
+
+async def test_a_digest_failing_past_its_deadline_gives_up_only_the_alerts_that_waited_it(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """A burst sent as one digest, Telegram down: at the digest's deadline every alert in it was
+    given up, also one queued minutes before. Now each alert keeps its own deadline: those that
+    waited theirs out are given up, the one queued since waits and is sent when Telegram is
+    back."""
+    store, worker, clock = parts
+    worker.settings = replace(worker.settings, deadline=timedelta(minutes=5))
+    tries = tries_within(worker.settings.deadline, worker.settings.max_backoff)
+    await queue(store, CHAT, "0")
+    for n in range(1, worker.settings.burst_digest + 1):  # more than a burst: one digest
+        await queue_at(store, T0, str(n))
+    bot_api.fail_gateway("sendMessage", times=tries + 1)  # then Telegram is back
+
+    async def next_try() -> None:
+        clock.now = max(clock.now, await store.run(Store.next_due_at) or clock.now)
+        await step(worker)
+
+    for _ in range(tries - 1):
+        await next_try()
+    await queue_at(store, clock.now, "late")  # queued a few minutes before the deadline
+    await next_try()
+    assert {row[1] for row in await outbox(store)} == {"pending"}
+    await next_try()  # the first alerts' deadline is over: they are given up, not the new one
+    states = [row[1] for row in await outbox(store)]
+    assert states == ["failed"] * (worker.settings.burst_digest + 1) + ["pending"]
+    await next_try()
+    report = bot_api.sent_messages(ADMIN)[0]["text"]
+    assert f"given up: {worker.settings.burst_digest + 1} " in report
+    [alert] = bot_api.sent_messages(CHAT)
+    assert "Shikotan story late" in alert["text"]
+    assert [row[1] for row in await outbox(store)][-1] == "sent"

@@ -308,8 +308,11 @@ def test_a_digest_gives_up_once_its_own_retries_have_lasted_the_deadline(name: s
 
     assert digest(tries - 1).action is Action.RETRY
     given_up = digest(tries)
-    assert given_up.action is Action.GIVE_UP and given_up.at == NOW
+    assert given_up.action is Action.GIVE_UP
     assert str(given_up.error).endswith("(retried for 1 day, 0:00:00)")
+    # its rows tried as often are given up; those queued since wait on, tried again at `at`
+    assert given_up.waits == tries_within(DEADLINE, MAX_BACKOFF) == tries
+    assert given_up.at == NOW + MAX_BACKOFF
 
 
 def test_waited_sums_the_backoffs_between_tries() -> None:

@@ -82,7 +82,8 @@ class Outcome:
     level: int | None = None  # its retry's log line's level, set by `settle.Unreachable`
     # an alert refused for want of rights to its chat: the chat's other queued alerts wait with
     # it (one try at a time for the chat), this refusal counted as a try of each, and those
-    # tried this many times already are given up with it (`tries_within` the deadline)
+    # tried this many times already are given up with it (`tries_within` the deadline); a
+    # digest past its deadline: its rows tried this many times are given up, the others wait
     waits: int = 0
 
     @property
@@ -228,9 +229,13 @@ def outcome(
             return Outcome(Action.GIVE_UP, error=f"400: {message}", at=now)
         if failure is Failure.FLOOD:
             return Outcome(Action.RETRY, described, now + timedelta(seconds=flood), hold=flood)
-        if waited(attempts, max_backoff) >= deadline:
-            return Outcome(Action.GIVE_UP, error=f"{described} (retried for {deadline})", at=now)
-        return Outcome(Action.RETRY, described, now + backoff(attempts, max_backoff))
+        at = now + backoff(attempts, max_backoff)
+        if waited(attempts, max_backoff) >= deadline:  # `attempts`: its most tried row's
+            # the rows tried as often as the deadline allows are given up; those queued since
+            # keep their own deadline, and are tried again at `at`
+            waits = tries_within(deadline, max_backoff)
+            return Outcome(Action.GIVE_UP, f"{described} (retried for {deadline})", at, waits=waits)
+        return Outcome(Action.RETRY, described, at)
     metric = "error" if failure in (Failure.TRANSIENT, Failure.OTHER) else str(failure)
     if failure is Failure.FLOOD:
         at = now + timedelta(seconds=flood)

@@ -223,9 +223,15 @@ async def _refused(
 
 
 async def failed_digest(
-    store: AsyncStore, chat_id: int, ids: list[int], result: Outcome, *, now: datetime
-) -> str | None:
-    """Record a failed digest of the rows `ids`; the line for the admins if it was given up."""
+    store: AsyncStore,
+    chat_id: int,
+    rows: list[Delivery],
+    result: Outcome,
+    now: datetime,
+    given_up: GivenUp,
+) -> None:
+    """Record a failed digest of `rows`; those given up are told to the admins."""
+    ids = [d.id for d in rows]
     if result.action is Action.GONE:
         await recorded(store, Store.deactivate_chat, chat_id, str(result.error), now=now)
     elif result.action is Action.MIGRATE:
@@ -242,10 +248,18 @@ async def failed_digest(
             len(ids),
         )
     elif result.action is Action.GIVE_UP:
+        # past the deadline (`waits`), each row by its own tries: those queued since wait on
+        ids = [d.id for d in rows if d.attempts >= result.waits]
+        waiting = [d.id for d in rows if d.attempts < result.waits]
         await recorded(
             store, Store.settle_many, ids, OutboxState.FAILED, now=now, error=result.error
         )
-        return f"chat {chat_id}, a digest of {len(ids)}: {result.error}"
+        if waiting:
+            at, error = result.at or now, result.error
+            await recorded(
+                store, Store.settle_many, waiting, OutboxState.PENDING, now=at, error=error
+            )
+        given_up.add(f"chat {chat_id}, a digest of {len(ids)}: {result.error}", len(ids))
     else:
         assert result.at is not None
         await recorded(
@@ -265,7 +279,6 @@ async def failed_digest(
             result.error,
             result.at - now,
         )
-    return None
 
 
 async def failed_notice(

@@ -248,16 +248,15 @@ class DeliveryWorker:
                 )
                 await send(plain_of(text), html=False)
         except Exception as exc:
-            now = self.clock()
-            result = self._outcome(exc, Path.DIGEST, now, rows[0])
+            now, failed = self.clock(), [*rows, *later]
+            result = self._outcome(exc, Path.DIGEST, now, max(failed, key=lambda d: d.attempts))
             if result.hold is not None:
                 self._hold(chat_id, result.hold)
             # refused (400) fails this message's stories; the later ones are messages of their own
-            alone = result.action is Action.GIVE_UP and isinstance(exc, BadRequest)
-            ids = [d.id for d in (rows if alone else [*rows, *later])]
-            line = await settle.failed_digest(self.store, chat_id, ids, result, now=now)
-            if line is not None:
-                self._given_up.add(line, len(ids))
+            alone = result.action is Action.GIVE_UP and not result.waits
+            await settle.failed_digest(
+                self.store, chat_id, rows if alone else failed, result, now, self._given_up
+            )
             return alone
         now = self.clock()
         # its rows name no message: an "Also:" edit would rewrite the digest as one alert
