@@ -149,6 +149,14 @@ async def report_given_up(
         raise
 
 
+async def give_up(store: AsyncStore, delivery: Delivery, error: str, given_up: GivenUp) -> None:
+    await recorded(store, Store.mark_failed, delivery.id, error)
+    log.error("chat %d: alert %d failed for good: %s", delivery.chat_id, delivery.id, error)
+    given_up.add(
+        f"chat {delivery.chat_id}, alert {delivery.id} ({delivery.item.title[:80]}): {error}"
+    )
+
+
 async def failed_send(
     store: AsyncStore, delivery: Delivery, result: Outcome, *, now: datetime, given_up: GivenUp
 ) -> None:

@@ -487,13 +487,6 @@ class DeliveryWorker:
         if result.hold is not None:
             self._hold(chat_id, result.hold)
         if result.action is Action.GIVE_UP and not result.waits:
-            await self._give_up(delivery, str(result.error))
+            await settle.give_up(self.store, delivery, str(result.error), self._given_up)
         else:
             await settle.failed_send(self.store, delivery, result, now=now, given_up=self._given_up)
-
-    async def _give_up(self, delivery: Delivery, error: str) -> None:
-        await settle.recorded(self.store, Store.mark_failed, delivery.id, error)
-        log.error("chat %d: alert %d failed for good: %s", delivery.chat_id, delivery.id, error)
-        self._given_up.add(
-            f"chat {delivery.chat_id}, alert {delivery.id} ({delivery.item.title[:80]}): {error}"
-        )
