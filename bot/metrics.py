@@ -107,9 +107,14 @@ class Metrics:
             self.matches.labels(report.feed_id).inc(len(report.matched))
 
     def delivered(
-        self, outcome: str, queued_at: datetime | None = None, now: datetime | None = None
+        self,
+        outcome: str,
+        queued_at: datetime | None = None,
+        now: datetime | None = None,
+        *,
+        count: int = 1,
     ) -> None:
-        self.deliveries.labels(outcome).inc()
+        self.deliveries.labels(outcome).inc(count)
         if outcome == "sent":
             self._last_sent = time.time()
             if queued_at is not None and now is not None:

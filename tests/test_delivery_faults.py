@@ -16,6 +16,7 @@ from telegram import Bot
 
 from bot.delivery.outcome import EDIT_TRIES, tries_within, waited
 from bot.delivery.worker import DeliveryWorker
+from bot.metrics import Metrics
 from store import AsyncStore, FeedState, ItemRecord, Store
 from tests.conftest import TOKEN, Clock, handler_on, short_busy_timeout
 from tests.fakes.telegram_api import Call, FakeBotAPI
@@ -665,3 +666,28 @@ async def test_a_digest_failing_past_its_deadline_gives_up_only_the_alerts_that_
     [alert] = bot_api.sent_messages(CHAT)
     assert "Shikotan story late" in alert["text"]
     assert [row[1] for row in await outbox(store)][-1] == "sent"
+
+
+async def test_alerts_given_up_with_a_refused_one_are_each_counted_in_the_metrics(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """A channel without rights at the deadline: its three alerts are given up together, and
+    kurilwatch_deliveries_total counted the one refusal tried, not the two given up with it."""
+    store, worker, clock = parts
+    worker.metrics = Metrics(stale_after=timedelta(minutes=1), stuck_after=timedelta(minutes=1))
+    worker.settings = replace(worker.settings, deadline=timedelta(minutes=5))
+    await queue(store, CHAT, "1")
+    await queue_at(store, T0, "2")
+    await queue_at(store, T0, "3")
+    no_rights = "Bad Request: have no rights to send a message"
+    bot_api.fail_next("sendMessage", status=400, description=no_rights, chat_id=CHAT, times=999)
+    for _ in range(100):
+        if {row[1] for row in await outbox(store)} == {"failed"}:
+            break
+        clock.now = max(clock.now, await store.run(Store.next_due_at) or clock.now)
+        await step(worker)
+    assert [row[1] for row in await outbox(store)] == ["failed"] * 3
+    counted = worker.metrics.registry.get_sample_value(
+        "kurilwatch_deliveries_total", {"outcome": "no_rights"}
+    )
+    assert counted == len(to_chat(bot_api)) + 2  # each try, and the two given up with the last

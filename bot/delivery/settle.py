@@ -158,11 +158,12 @@ async def give_up(store: AsyncStore, delivery: Delivery, error: str, given_up: G
 
 
 async def failed_send(
-    store: AsyncStore, delivery: Delivery, result: Outcome, *, now: datetime, given_up: GivenUp
-) -> None:
+    store: AsyncStore, delivery: Delivery, result: Outcome, now: datetime, given_up: GivenUp
+) -> int:
     """Record a failed single alert; giving up is the caller's (it reports to the admins), but
-    for a chat the bot may not post to, whose alerts wait and are given up together."""
-    chat_id, error = delivery.chat_id, str(result.error)
+    for a chat the bot may not post to, whose alerts wait and are given up together. The
+    number of the chat's other alerts given up with it."""
+    chat_id, error, others = delivery.chat_id, str(result.error), 0
     if result.action is Action.RETRY and result.hold is not None:  # flood control
         await recorded(
             store, Store.mark_retry, delivery.id, error, at=result.at or now, counted=result.counted
@@ -187,11 +188,11 @@ async def failed_send(
     else:
         assert result.at is not None
         if result.waits:  # the bot may not post there: the chat's other alerts wait with it
-            await _refused(store, delivery, result, given_up)
+            others = await _refused(store, delivery, result, given_up)
         else:
             await recorded(store, Store.mark_retry, delivery.id, error, at=result.at)
         if result.action is Action.GIVE_UP:
-            return
+            return others
         log.log(
             logging.ERROR if result.level is None else result.level,
             "chat %d: alert %d not sent (%s); retry in %s",
@@ -200,13 +201,14 @@ async def failed_send(
             error,
             result.at - now,
         )
+    return others
 
 
 async def _refused(
     store: AsyncStore, delivery: Delivery, result: Outcome, given_up: GivenUp
-) -> None:
+) -> int:
     """An alert refused for want of rights: the chat's other alerts wait with it, and those
-    that have waited as long as the deadline allows are given up with it."""
+    that have waited as long as the deadline allows are given up with it (how many)."""
     assert result.at is not None
     give_up = result.action is Action.GIVE_UP
     error, chat_id = str(result.error), delivery.chat_id
@@ -219,15 +221,17 @@ async def _refused(
         give_up=give_up,
         tries=result.waits,
     )
+    others = len(failed)
     if give_up:
         failed.insert(0, (delivery.id, delivery.item.title))
     if not failed:
-        return
+        return 0
     # one line for the chat, not one per alert (a channel may have hundreds waiting)
     (first, title), count = failed[0], len(failed)
     alerts = f"alert {first}" if count == 1 else f"{count} alerts (the first {first})"
     log.error("chat %d: %s failed for good: %s", chat_id, alerts, error)
     given_up.add(f"chat {chat_id}, {alerts} ({title[:80]}): {error}", count)
+    return others
 
 
 async def failed_digest(
