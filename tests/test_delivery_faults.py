@@ -641,6 +641,7 @@ async def test_a_digest_failing_past_its_deadline_gives_up_only_the_alerts_that_
     waited theirs out are given up, the one queued since waits and is sent when Telegram is
     back."""
     store, worker, clock = parts
+    worker.metrics = Metrics(stale_after=timedelta(minutes=1), stuck_after=timedelta(minutes=1))
     worker.settings = replace(worker.settings, deadline=timedelta(minutes=5))
     tries = tries_within(worker.settings.deadline, worker.settings.max_backoff)
     await queue(store, CHAT, "0")
@@ -660,6 +661,11 @@ async def test_a_digest_failing_past_its_deadline_gives_up_only_the_alerts_that_
     await next_try()  # the first alerts' deadline is over: they are given up, not the new one
     states = [row[1] for row in await outbox(store)]
     assert states == ["failed"] * (worker.settings.burst_digest + 1) + ["pending"]
+    # each alert given up is counted, as one given up alone is (a digest's tries are not)
+    counted = worker.metrics.registry.get_sample_value(
+        "kurilwatch_deliveries_total", {"outcome": "error"}
+    )
+    assert counted == worker.settings.burst_digest + 1
     await next_try()
     report = bot_api.sent_messages(ADMIN)[0]["text"]
     assert f"given up: {worker.settings.burst_digest + 1} " in report

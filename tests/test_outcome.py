@@ -98,7 +98,7 @@ TABLE = {
     (Path.DIGEST, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.DIGEST, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
     (Path.DIGEST, "migrated"): (Action.MIGRATE, "chat migrated", timedelta(0), None, None),
-    (Path.DIGEST, "can't parse"): (Action.GIVE_UP, "400: Can't parse", timedelta(0), None, None),
+    (Path.DIGEST, "can't parse"): (Action.GIVE_UP, "400: Can't", timedelta(0), None, "rejected"),
     (Path.DIGEST, "5xx"): (Action.RETRY, "NetworkError: Bad Gateway", WAIT, None, None),
     (Path.DIGEST, "timeout"): (Action.RETRY, "TimedOut: Timed out", WAIT, None, None),
     (Path.DIGEST, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
@@ -313,6 +313,7 @@ def test_a_digest_gives_up_once_its_own_retries_have_lasted_the_deadline(name: s
     # its rows tried as often are given up; those queued since wait on, tried again at `at`
     assert given_up.waits == tries_within(DEADLINE, MAX_BACKOFF) == tries
     assert given_up.at == NOW + MAX_BACKOFF
+    assert given_up.metric == "error"  # each alert given up is counted; a try is not
 
 
 def test_waited_sums_the_backoffs_between_tries() -> None:

@@ -222,11 +222,12 @@ def outcome(
             assert isinstance(exc, ChatMigrated)
             return Outcome(Action.MIGRATE, "chat migrated", at, new_chat_id=exc.new_chat_id)
         return Outcome(Action.RETRY, described, at)
-    if path is Path.DIGEST:
+    metric = "error" if failure in (Failure.TRANSIENT, Failure.OTHER) else str(failure)
+    if path is Path.DIGEST:  # its tries are not counted in the metric; each alert given up is
         if failure is Failure.GONE:
             return Outcome(Action.GONE, error=message)
         if refused:
-            return Outcome(Action.GIVE_UP, error=f"400: {message}", at=now)
+            return Outcome(Action.GIVE_UP, error=f"400: {message}", at=now, metric="rejected")
         if failure is Failure.FLOOD:
             return Outcome(Action.RETRY, described, now + timedelta(seconds=flood), hold=flood)
         at = now + backoff(attempts, max_backoff)
@@ -234,9 +235,9 @@ def outcome(
             # the rows tried as often as the deadline allows are given up; those queued since
             # keep their own deadline, and are tried again at `at`
             waits = tries_within(deadline, max_backoff)
-            return Outcome(Action.GIVE_UP, f"{described} (retried for {deadline})", at, waits=waits)
+            error = f"{described} (retried for {deadline})"
+            return Outcome(Action.GIVE_UP, error, at, metric=metric, waits=waits)
         return Outcome(Action.RETRY, described, at)
-    metric = "error" if failure in (Failure.TRANSIENT, Failure.OTHER) else str(failure)
     if failure is Failure.FLOOD:
         at = now + timedelta(seconds=flood)
         return Outcome(Action.RETRY, f"429: {message}", at, hold=flood, metric=metric)

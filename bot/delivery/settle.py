@@ -241,8 +241,8 @@ async def failed_digest(
     result: Outcome,
     now: datetime,
     given_up: GivenUp,
-) -> None:
-    """Record a failed digest of `rows`; those given up are told to the admins."""
+) -> int:
+    """Record a failed digest of `rows`; those given up are told to the admins (how many)."""
     ids = [d.id for d in rows]
     if result.action is Action.GONE:
         await recorded(store, Store.deactivate_chat, chat_id, str(result.error), now=now)
@@ -272,6 +272,7 @@ async def failed_digest(
                 store, Store.settle_many, waiting, OutboxState.PENDING, now=at, error=error
             )
         given_up.add(f"chat {chat_id}, a digest of {len(ids)}: {result.error}", len(ids))
+        return len(ids)
     else:
         assert result.at is not None
         await recorded(
@@ -291,6 +292,7 @@ async def failed_digest(
             result.error,
             result.at - now,
         )
+    return 0
 
 
 async def failed_notice(

@@ -254,9 +254,11 @@ class DeliveryWorker:
                 self._hold(chat_id, result.hold)
             # refused (400) fails this message's stories; the later ones are messages of their own
             alone = result.action is Action.GIVE_UP and not result.waits
-            await settle.failed_digest(
+            given_up = await settle.failed_digest(
                 self.store, chat_id, rows if alone else failed, result, now, self._given_up
             )
+            if given_up and self.metrics is not None:
+                self.metrics.delivered(result.metric or "error", count=given_up)
             return alone
         now = self.clock()
         # its rows name no message: an "Also:" edit would rewrite the digest as one alert
