@@ -23,6 +23,7 @@ from store.records import (
     dt,
     json_list,
     stored_item_of,
+    title_key,
     ts,
 )
 from store.search import SearchVerbs, in_langs
@@ -177,11 +178,7 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
                 by_url=self._stories_of(
                     "canonical_url", [r.canonical_url for r in fresh if r.canonical_url], 0.0
                 ),
-                by_text=self._stories_of(
-                    "fingerprint",
-                    [r.fingerprint for r in fresh if r.fingerprint],
-                    fetched_at - FINGERPRINT_WINDOW.total_seconds(),
-                ),
+                by_text=self._by_text(feed_id, fresh, fetched_at),
                 stories=self._existing([r.story_hint for r in fresh if r.story_hint is not None]),
             )
             self.db.conn.executemany(
@@ -273,6 +270,26 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
                 )
             )
         return stored
+
+    def _by_text(self, feed_id: str, fresh: Sequence[ItemRecord], now: float) -> dict[str, int]:
+        """The story of each text fingerprint of `fresh`: of any feed's item within
+        FINGERPRINT_WINDOW, else of this feed's own item of the same title for as long as its
+        keys are kept (an item it moves to another URL weeks on, its link its guid, comes with
+        a new guid and URL; the title too, as a feed may give all its items one blurb)."""
+        window = now - FINGERPRINT_WINDOW.total_seconds()
+        found = self._stories_of(
+            "fingerprint", [r.fingerprint for r in fresh if r.fingerprint], window
+        )
+        for record in fresh:
+            if record.fingerprint and record.fingerprint not in found:
+                row = self.db.execute(
+                    "SELECT story_id FROM items WHERE fingerprint = ? AND feed_id = ?"
+                    " AND (title = ? OR (title = '' AND title_key = ?)) ORDER BY id LIMIT 1",
+                    [record.fingerprint, feed_id, record.title, title_key(record.title)],
+                ).fetchone()
+                if row is not None:
+                    found[record.fingerprint] = int(row[0])
+        return found
 
     def _stories_of(self, column: str, keys: Sequence[str], since: float) -> dict[str, int]:
         """The story of the earliest item with each key in `column`, fetched since `since`."""

@@ -24,6 +24,7 @@ from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
 from watchers.fingerprint import content_fingerprint, fingerprint_version
 from watchers.items import Item, content_key, reissued
 from watchers.poll import Poller
+from watchers.poll_report import PollReport
 from watchers.topics.compile import compile_topics
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -520,6 +521,36 @@ async def test_an_item_past_retention_that_moves_to_another_link_is_not_alerted_
     other = FeedEntry("Iturup airport reopens", "https://n.example/b-1", guid="a-1")
     feed_server.set_feed("/f.xml", rss([other, OLD]))
     assert (await poller.poll(feed(feed_server, "/f.xml"))).queued == 1
+
+
+async def test_an_item_moved_to_another_url_weeks_later_is_not_alerted_again(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """An item without a guid of its own (its link serves as one) that its feed moved to another
+    URL more than a week after it was first seen came with a new guid and URL, and its text was
+    matched only a week back: it was alerted again as a new story. Now a feed's own earlier
+    items are matched by their text's fingerprint for as long as their keys are kept."""
+    await subscribe_chat(poller)
+    feed_server.set_feed("/f.xml", rss([OLD]))
+    await poller.poll(feed(feed_server, "/f.xml"))
+    first = FeedEntry("Iturup to get more troops", "https://n.example/2026/a-1", summary=LONG)
+    feed_server.set_feed("/f.xml", rss([first, OLD]))
+    assert (await poller.poll(feed(feed_server, "/f.xml"))).queued == 1
+    await poller.store.run(lambda s: s.db.execute("UPDATE outbox SET state = 'sent'"))
+
+    async def moved_after(days: int) -> PollReport:
+        later = T0 + timedelta(days=days)
+        keep = {"text_for": timedelta(days=90), "keys_for": timedelta(days=365)}
+        await poller.store.run(Store.prune, now=later, **keep)
+        poller.clock = lambda: later
+        moved = replace(first, link=f"https://n.example/archive/{days}/a-1")
+        feed_server.set_feed("/f.xml", rss([moved, OLD]))
+        return await poller.poll(feed(feed_server, "/f.xml"))
+
+    again = await moved_after(10)  # past the week in which any feed's text is matched
+    assert (again.new_items, again.queued, again.matched) == (1, 0, ())
+    again = await moved_after(100)  # its text pruned (store.retention), its keys kept
+    assert (again.new_items, again.queued, again.matched) == (1, 0, ())
 
 
 async def test_an_item_keyed_before_normalisation_changed_is_not_alerted_again_when_reissued(

@@ -701,3 +701,27 @@ def test_keying_the_fingerprint_window_again_reads_it_a_row_at_a_time(store: Sto
         tracemalloc.stop()
     assert keyed == 300  # the records were stored without keys
     assert peak < 2_000_000  # the text read is 6 MB
+
+
+def test_a_feeds_item_of_a_known_text_weeks_on_joins_its_story_only_under_its_title(
+    store: Store,
+) -> None:
+    """Past the fingerprint window, a feed's item with the text of one it gave before is that
+    item moved (joins its story, alerts nobody) if its title is the same, even once the text is
+    pruned; with another title it is news (a feed may give every item one blurb), and another
+    feed's is a story of its own, as before."""
+    store.upsert_subscriber(1, now=T0)
+    store.subscribe(1, "kuril", now=T0)
+    feed = FeedState(id="a", url="u")
+    first = replace(record("https://news.example/1", "https://news.example/1"), fingerprint="fp:1")
+    store.ingest(feed, [first], now=T0, alert=True)
+    store.db.execute("UPDATE outbox SET state = 'sent'")
+    later = T0 + timedelta(days=100)
+    store.prune(now=later, text_for=timedelta(days=90), keys_for=timedelta(days=365))
+    moved = replace(first, guid="https://news.example/archive/1", link=None, canonical_url=None)
+    blurb = replace(moved, guid="https://news.example/2", title="Title 2")
+    elsewhere = FeedState(id="b", url="v")
+    assert store.ingest(elsewhere, [moved], now=later, alert=True).queued == 1
+    assert store.ingest(feed, [blurb], now=later + timedelta(days=8), alert=True).queued == 1
+    result = store.ingest(feed, [moved], now=later + timedelta(days=16), alert=True)
+    assert result.new_stories == () and result.queued == 0
