@@ -104,7 +104,7 @@ TABLE = {
     (Path.DIGEST, "network error"): (Action.RETRY, "NetworkError: httpx", WAIT, None, None),
     (Path.DIGEST, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.DIGEST, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
-    (Path.DIGEST, "deleted"): (Action.GIVE_UP, "400: Message to edit", timedelta(0), None, None),
+    (Path.DIGEST, "deleted"): (Action.GIVE_UP, "400: Message to", timedelta(0), None, "rejected"),
     (Path.NOTICE, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
     (Path.NOTICE, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.NOTICE, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
