@@ -74,6 +74,8 @@ async def test_workers_match_russian_forms_without_loading_the_dictionaries() ->
         assert read.facts[0].sketch is not None
         loop = asyncio.get_running_loop()
         assert not await loop.run_in_executor(pool._pool(), _loaded, "pymorphy3")
+        # nor the store (sqlite_utils and every store module: 6 MB in each worker)
+        assert not await loop.run_in_executor(pool._pool(), _loaded, "store")
     finally:
         await pool.aclose()
 

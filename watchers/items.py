@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from store import title_key
 from watchers.aggregator import attribute, echoes_only, links_only, outlet_key, real_url
 from watchers.boilerplate import strip_boilerplate
 from watchers.text import one_line
@@ -128,6 +127,8 @@ def reissued(
     both differ) keyed apart as `distinct_guids` keys them: else a guid that a feed gives every
     new item ("latest") is known for ever. A guid whose item kept its URL or its title (a
     corrected title, a moved page) stays that item's."""
+    from store import title_key  # here: the parse workers import this module, not the store
+
     changed = {
         n
         for n, item in enumerate(items)
