@@ -19,19 +19,16 @@ from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 
 from bot.delivery import settle
 from bot.delivery.buttons import AlertButtons
+from bot.delivery.digests import DigestSending
 from bot.delivery.limits import DeliverySettings, SendLimits
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failure_of, outcome
 from bot.delivery.plan import Plan, chat_tz, notice_silent, plan, zone
 from bot.delivery.render import (
     MAX_MESSAGE,
-    digest_of,
-    digest_sizes,
     notice_text,
-    plain_of,
     render_html,
     render_plain,
     to_alert,
@@ -50,7 +47,7 @@ async def _ready(delivery: Delivery) -> Delivery:
     return delivery  # an edit has no claim: it is marked done after it
 
 
-class DeliveryWorker:
+class DeliveryWorker(DigestSending):
     """Sends due outbox rows and notices, oldest first and fair across chats, within limits.
 
     One dispatcher picks the next row whose chat may be sent to, waits for a free slot of the
@@ -199,76 +196,6 @@ class DeliveryWorker:
         claim_one = functools.partial(self._claim, delivery)
         deliver = functools.partial(self._deliver, silent=decision.silent)
         return await self._start(chat_id, claim_one, deliver)
-
-    async def _claim_digest(self, chat_id: int, before: datetime) -> list[Delivery] | None:
-        rows = await self.store.run(Store.claim_digest, chat_id, before, now=self.clock())
-        return rows or None
-
-    async def _send_digest(self, chat_id: int, rows: list[Delivery], *, silent: bool) -> None:
-        """The held alerts as digests of as many of them as one message holds, each settled
-        once sent: a failure leaves only the alerts not yet shown to be sent again."""
-        tz = self._tz(rows[0])  # measured off the event loop: up to 8 digests
-        sizes = await asyncio.to_thread(digest_sizes, rows, self.settings.topic_titles, tz)
-        for n, count in enumerate(sizes, 1):
-            shown, rows = rows[:count], rows[count:]
-            text = digest_of(shown, self.settings.topic_titles, tz, (n, len(sizes)))
-            if not await self._send_one_digest(chat_id, text, shown, rows, silent=silent):
-                return
-            if rows and not await self._next_slot(chat_id):
-                # the chat's limit (or a stop) comes first: the rest wait for the chat's turn
-                await settle.recorded(self.store, Store.release_claimed, [d.id for d in rows])
-                return
-
-    async def _next_slot(self, chat_id: int) -> bool:
-        """Take the next send to `chat_id` of the limits if the chat may be sent to now."""
-        loop = asyncio.get_running_loop()
-        if self._stopping or not self.limits.ready(chat_id, loop.time()):
-            return False
-        at = self.limits.take(chat_id, loop.time())
-        if at > loop.time():
-            await asyncio.sleep(at - loop.time())
-        self.limits.departed(at, loop.time())
-        return True
-
-    async def _send_one_digest(
-        self, chat_id: int, text: str, rows: list[Delivery], later: list[Delivery], *, silent: bool
-    ) -> bool:
-        """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
-        after a refusal, `rows` alone): a 429 or a network error too, as for an alert, never
-        waited out in the send's slot (a stop would wait for it). Whether to go on."""
-        send = functools.partial(self._send, chat_id, silent=silent)
-        try:  # one message: a second part failing would send the first again with the retry
-            try:
-                await send(text, html=True)
-            except BadRequest as exc:
-                if failure_of(exc) is not Failure.UNPARSABLE:
-                    raise
-                log.error(
-                    "BUG: Telegram rejected the HTML of a digest (%s); sent as plain text", exc
-                )
-                await send(plain_of(text), html=False)
-        except Exception as exc:
-            now, failed = self.clock(), [*rows, *later]
-            result = self._outcome(exc, Path.DIGEST, now, max(failed, key=lambda d: d.attempts))
-            if result.hold is not None:
-                self._hold(chat_id, result.hold)
-            # refused (400) fails this message's stories; the later ones are messages of their own
-            alone = result.action is Action.GIVE_UP and not result.waits
-            given_up = await settle.failed_digest(
-                self.store, chat_id, rows if alone else failed, result, now, self._given_up
-            )
-            if given_up and self.metrics is not None:
-                self.metrics.delivered(result.metric or "error", count=given_up)
-            return alone
-        now = self.clock()
-        # its rows name no message: an "Also:" edit would rewrite the digest as one alert
-        await settle.recorded(
-            self.store, Store.settle_many, [d.id for d in rows], OutboxState.SENT, now=now
-        )
-        for row in rows:
-            self._count("sent", row.created_at, now)
-        log.info("chat %d: digest of %d alerts sent", chat_id, len(rows))
-        return True
 
     def _busy(self) -> set[int]:
         return self._inflight | self.limits.busy(asyncio.get_running_loop().time())
