@@ -114,10 +114,11 @@ class ChatVerbs(StoreBase):
         return cursor.rowcount > 0
 
     def _unqueue_topic(self, chat_id: int, topic_id: str, reason: str) -> None:
-        """Take a topic (or a watch's) the chat left off its queued alerts; drop those it was
-        the only topic of, kept with `reason`."""
+        """Take a topic (or a watch's) the chat left off its queued alerts, also those on their
+        way (a failed send puts back none dropped); drop those it was the only topic of, kept
+        with `reason`."""
         for row in self.db.execute(
-            "SELECT id, topics FROM outbox WHERE chat_id = ? AND state = 'pending'"
+            "SELECT id, topics FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending')"
             " AND reply_to IS NULL",
             [chat_id],
         ).fetchall():

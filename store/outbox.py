@@ -26,6 +26,9 @@ JOIN_WINDOW = timedelta(hours=72)
 # had: back within the window, it gets the story's next report. One dropped as the chat moved to
 # a supergroup stays dropped (what was waiting went with it).
 GONE_WHILE_QUEUED = "state = 'dropped' AND coalesce(last_error, '') != 'chat migrated'"
+# A row dropped while it was on its way (its topic left, its chat gone) is not put back by the
+# send's failure: it was dropped for good
+NOT_DROPPED = " AND state != 'dropped'"
 
 
 class OutboxVerbs(ChatVerbs, ControlVerbs):
@@ -196,6 +199,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             delivery_ids,
             "state = 'pending', attempts = max(0, attempts - 1)",
             [],
+            NOT_DROPPED,
         )
 
     def settle_many(
@@ -223,13 +227,17 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 "state = ?, last_error = ?, next_attempt_at = ?"
                 + ("" if counted else ", attempts = max(0, attempts - 1)"),
                 [state, error, now.timestamp()],
+                NOT_DROPPED,
             )
 
-    def _settle(self, delivery_ids: Sequence[int], assignments: str, params: list[Any]) -> None:
+    def _settle(
+        self, delivery_ids: Sequence[int], assignments: str, params: list[Any], where: str = ""
+    ) -> None:
         if delivery_ids:
             marks = ",".join("?" * len(delivery_ids))
             self.db.execute(
-                f"UPDATE outbox SET {assignments} WHERE id IN ({marks})", [*params, *delivery_ids]
+                f"UPDATE outbox SET {assignments} WHERE id IN ({marks}){where}",
+                [*params, *delivery_ids],
             )
 
     def mark_sent(
@@ -263,12 +271,13 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             + ("" if counted else ", attempts = max(0, attempts - 1)"),
             [error, at.timestamp()],
             delivery_id,
+            NOT_DROPPED,
         )
 
     def mark_failed(
         self, delivery_id: int, error: str, *, state: OutboxState = OutboxState.FAILED
     ) -> None:
-        self._update_outbox("state = ?, last_error = ?", [state, error], delivery_id)
+        self._update_outbox("state = ?, last_error = ?", [state, error], delivery_id, NOT_DROPPED)
 
     def refused_with_chat(
         self, delivery_id: int, error: str, *, at: datetime, give_up: bool, tries: int
@@ -315,8 +324,12 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             for row in self.db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
         }
 
-    def _update_outbox(self, assignments: str, params: list[Any], delivery_id: int) -> None:
-        self.db.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", [*params, delivery_id])
+    def _update_outbox(
+        self, assignments: str, params: list[Any], delivery_id: int, where: str = ""
+    ) -> None:
+        self.db.execute(
+            f"UPDATE outbox SET {assignments} WHERE id = ?{where}", [*params, delivery_id]
+        )
 
     def _enqueue(self, item: StoredItem, now: float, *, joined: bool = False) -> int:
         """Queue one delivery per active chat subscribed (before the item came) to its topics,
