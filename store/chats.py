@@ -259,6 +259,15 @@ class ChatVerbs(StoreBase):
             [None if until is None else until.timestamp(), chat_id],
         )
 
+    def hold_refused(self, chat_id: int, until: datetime) -> None:
+        """Hold a chat the bot may not post to until `until`, its next try (not `hold_until`:
+        a change of the chat's settings clears that)."""
+        self.db.execute(
+            "UPDATE subscribers SET refused_until = max(coalesce(refused_until, 0), ?)"
+            " WHERE chat_id = ?",
+            [until.timestamp(), chat_id],
+        )
+
     # -- watches ------------------------------------------------------------------------------
 
     def add_watch(self, chat_id: int, query: str, *, now: datetime, limit: int) -> Watch | None:

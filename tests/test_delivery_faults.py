@@ -728,3 +728,32 @@ async def test_an_alert_in_flight_when_its_topic_is_left_never_comes_back(
     assert {(state, error) for _, state, _, error in await outbox(store)} == {
         ("dropped", "unsubscribed")
     }
+
+
+async def test_a_burst_digest_refused_for_want_of_rights_holds_the_chat_as_an_alert_does(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """A channel that took the bot's right to post, met by a burst digest: the digest's rows
+    were retried on their own backoff and the chat was not held, so each alert queued since was
+    tried (and refused) at once, each refusal a try of every alert waiting."""
+    store, worker, clock = parts
+    await queue(store, CHAT, "0")
+    for n in range(1, worker.settings.burst_digest + 1):  # more than a burst: one digest
+        await queue_at(store, T0, str(n))
+    no_rights = "Bad Request: need administrator rights in the channel chat"
+    bot_api.fail_next("sendMessage", status=400, description=no_rights, chat_id=CHAT, times=999)
+    await step(worker)
+    [digest] = to_chat(bot_api)
+    assert "Digest" in digest.params["text"]
+    held_until = await store.run(Store.next_due_at)
+    assert held_until is not None and held_until > clock.now
+    chat = await store.run(lambda s: s._one("SELECT refused_until FROM subscribers", []))
+    assert chat is not None and chat["refused_until"] == held_until.timestamp()
+    await queue_at(store, clock.now, "late")
+    await step(worker)
+    assert len(to_chat(bot_api)) == 1  # no try before the chat's hold ends
+    assert await store.run(Store.next_due_at) == held_until
+    clock.now = held_until
+    await step(worker)
+    assert len(to_chat(bot_api)) == 2  # the chat's next try: all of it, one digest again
+    assert "12 stories" in to_chat(bot_api)[1].params["text"]
