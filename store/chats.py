@@ -268,6 +268,15 @@ class ChatVerbs(StoreBase):
             [until.timestamp(), chat_id],
         )
 
+    def hold_flood(self, chat_id: int, until: datetime) -> None:
+        """Hold a chat under Telegram's flood control until `until` (its 429's retry_after),
+        also for the worker of a restart."""
+        self.db.execute(
+            "UPDATE subscribers SET flood_until = max(coalesce(flood_until, 0), ?)"
+            " WHERE chat_id = ?",
+            [until.timestamp(), chat_id],
+        )
+
     # -- watches ------------------------------------------------------------------------------
 
     def add_watch(self, chat_id: int, query: str, *, now: datetime, limit: int) -> Watch | None:

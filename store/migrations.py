@@ -229,6 +229,13 @@ def m027_chat_refused_until(db: Database) -> None:
     db.table("subscribers").add_column("refused_until", float)
 
 
+@migrations()
+def m028_chat_flood_until(db: Database) -> None:
+    # a chat under Telegram's flood control (429 retry_after), held until then also across a
+    # restart: kept apart from `hold_until`, which a change of the chat's settings clears
+    db.table("subscribers").add_column("flood_until", float)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

@@ -55,10 +55,11 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             "o.id IN (SELECT min(id) FROM outbox WHERE state = 'pending'"
             " AND coalesce(next_attempt_at, 0) <= ?"
             " AND chat_id NOT IN (SELECT chat_id FROM subscribers"
-            " WHERE hold_until > ? OR refused_until > ?)"
+            " WHERE max(coalesce(hold_until, 0), coalesce(refused_until, 0),"
+            " coalesce(flood_until, 0)) > ?)"
             + (f" AND chat_id NOT IN ({skip})" if exclude else "")
             + " GROUP BY chat_id) ORDER BY o.next_attempt_at, o.id LIMIT ?",
-            [now.timestamp(), now.timestamp(), now.timestamp(), *exclude, limit],
+            [now.timestamp(), now.timestamp(), *exclude, limit],
         )
 
     def due_edits(
@@ -71,9 +72,11 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         rewrites of old alerts; `prune` takes those rows in time)."""
         skip = ",".join("?" * len(exclude))
         window = [] if now is None else [now.timestamp(), (now - ALSO_WINDOW).timestamp()]
+        window += [] if now is None else [now.timestamp()]  # a chat held for flood control
         return self._deliveries(
             "o.state = 'sent' AND o.edit_pending = 1 AND coalesce(s.active, 1) = 1"
             + ("" if now is None else " AND coalesce(o.edit_after, 0) <= ? AND o.created_at >= ?")
+            + ("" if now is None else " AND coalesce(s.flood_until, 0) <= ?")
             + (f" AND o.chat_id NOT IN ({skip})" if exclude else "")
             + " ORDER BY o.id LIMIT ?",
             [*window, *exclude, limit],
@@ -142,7 +145,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         row = self._one(
             "SELECT min(t) AS t FROM ("
             "SELECT min(max(coalesce(o.next_attempt_at, 0), coalesce(s.hold_until, 0),"
-            " coalesce(s.refused_until, 0))) AS t"
+            " coalesce(s.refused_until, 0), coalesce(s.flood_until, 0))) AS t"
             " FROM outbox o LEFT JOIN subscribers s ON s.chat_id = o.chat_id"
             " WHERE o.state = 'pending'"
             " UNION ALL SELECT min(next_attempt_at) FROM notices WHERE state = 'pending')",

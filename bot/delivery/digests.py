@@ -51,7 +51,7 @@ class DigestSending:
             self, exc: BaseException, path: Path, now: datetime, row: Delivery | Notice, **kw: Any
         ) -> Outcome: ...
 
-        def _hold(self, chat_id: int, seconds: float) -> None: ...
+        async def _hold(self, chat_id: int, seconds: float) -> None: ...
 
         def _tz(self, delivery: Delivery) -> tzinfo: ...
 
@@ -110,7 +110,7 @@ class DigestSending:
             now, failed = self.clock(), [*rows, *later]
             result = self._outcome(exc, Path.DIGEST, now, max(failed, key=lambda d: d.attempts))
             if result.hold is not None:
-                self._hold(chat_id, result.hold)
+                await self._hold(chat_id, result.hold)
             # refused (400) fails this message's stories; the later ones are messages of their own
             alone = result.action is Action.GIVE_UP and not result.waits
             given_up = await settle.failed_digest(

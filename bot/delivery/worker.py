@@ -268,8 +268,12 @@ class DeliveryWorker(DigestSending):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def _hold(self, chat_id: int, seconds: float) -> None:
+    async def _hold(self, chat_id: int, seconds: float) -> None:
+        """Flood control: nothing to the chat for `seconds` (at most a day, as read), which a
+        restart keeps to as well."""
         self.limits.hold(chat_id, asyncio.get_running_loop().time() + seconds)
+        until = self.clock() + timedelta(seconds=seconds)
+        await settle.recorded(self.store, Store.hold_flood, chat_id, until)
 
     async def _edit(self, delivery: Delivery) -> None:
         """Update a sent alert with the outlets that carried its story since."""
@@ -292,7 +296,7 @@ class DeliveryWorker(DigestSending):
             tried = replace(delivery, attempts=delivery.edit_tries)  # its tries as an update
             result = self._outcome(exc, Path.EDIT, now, tried, queued_at=delivery.created_at)
             if result.hold is not None:  # flood control only: the chat's new alerts go on
-                self._hold(delivery.chat_id, result.hold)
+                await self._hold(delivery.chat_id, result.hold)
             pending = not await settle.failed_edit(self.store, delivery, result, now=now)
             if result.action is Action.RAISE:
                 raise
@@ -317,7 +321,7 @@ class DeliveryWorker(DigestSending):
             now = self.clock()
             result = self._outcome(exc, Path.NOTICE, now, notice)
             if result.hold is not None:
-                self._hold(notice.chat_id, result.hold)
+                await self._hold(notice.chat_id, result.hold)
             await settle.failed_notice(self.store, notice, result, now=now)
             return
         sent, now = OutboxState.SENT, self.clock()
@@ -414,7 +418,7 @@ class DeliveryWorker(DigestSending):
         result = self._outcome(exc, Path.SEND, now, delivery, html=html)
         self._count(result.metric or "error")
         if result.hold is not None:
-            self._hold(chat_id, result.hold)
+            await self._hold(chat_id, result.hold)
         if result.action is Action.GIVE_UP and not result.waits:
             await settle.give_up(self.store, delivery, str(result.error), self._given_up)
         else:  # a chat without rights: the alerts given up with this one are counted too
