@@ -236,6 +236,13 @@ def m028_chat_flood_until(db: Database) -> None:
     db.table("subscribers").add_column("flood_until", float)
 
 
+@migrations()
+def m029_outbox_digest_part(db: Database) -> None:
+    # the messages of its digest sent before a row was put back (the chat's limit, a 429, a
+    # stop): the digest that takes it up again numbers its messages on from there
+    db.table("outbox").add_column("digest_part", int, not_null_default=0)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

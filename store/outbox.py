@@ -114,7 +114,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         rows = self.db.query(
             "SELECT o.id AS outbox_id, o.chat_id, o.attempts, o.created_at AS queued_at,"
             " o.topics AS outbox_topics, o.also, o.message_id AS sent_message_id, o.reply_to,"
-            " o.edit_tries,"
+            " o.edit_tries, o.digest_part,"
             " coalesce(s.language, s.language_code) AS chat_language, s.timezone AS chat_zone,"
             " i.*, f.title AS feed_title FROM outbox o JOIN items i ON i.id = o.item_id"
             " LEFT JOIN feeds f ON f.id = i.feed_id"
@@ -136,6 +136,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 reply_to=row["reply_to"],
                 timezone=row["chat_zone"],
                 edit_tries=row["edit_tries"],
+                digest_part=row["digest_part"],
             )
             for row in rows
         ]
@@ -204,6 +205,10 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             [],
             NOT_DROPPED,
         )
+
+    def continue_digest(self, delivery_ids: Sequence[int], parts: int) -> None:
+        """Rows of a digest put back after `parts` of its messages were sent."""
+        self._settle(delivery_ids, "digest_part = ?", [parts], " AND state = 'pending'")
 
     def settle_many(
         self,

@@ -45,7 +45,7 @@ class ResendVerbs(StoreBase):
                     continue
                 self.db.execute(
                     "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?,"
-                    " last_error = NULL, topics = ? WHERE id = ?",
+                    " last_error = NULL, topics = ?, digest_part = 0 WHERE id = ?",
                     [now.timestamp(), json.dumps(left or topics), row_id],
                 )
                 counts[chat_id] = counts.get(chat_id, 0) + 1

@@ -68,15 +68,24 @@ class DigestSending:
         once sent: a failure leaves only the alerts not yet shown to be sent again."""
         tz = self._tz(rows[0])  # measured off the event loop: up to 8 digests
         sizes = await asyncio.to_thread(digest_sizes, rows, self.settings.topic_titles, tz)
-        for n, count in enumerate(sizes, 1):
+        before = max(d.digest_part for d in rows)  # a digest cut short, taken up again
+        for n, count in enumerate(sizes, before + 1):
             shown, rows = rows[:count], rows[count:]
-            text = digest_of(shown, self.settings.topic_titles, tz, (n, len(sizes)))
+            text = digest_of(shown, self.settings.topic_titles, tz, (n, before + len(sizes)))
             if not await self._send_one_digest(chat_id, text, shown, rows, silent=silent):
+                await self._continued([*shown, *rows], n - 1)
                 return
             if rows and not await self._next_slot(chat_id):
                 # the chat's limit (or a stop) comes first: the rest wait for the chat's turn
                 await settle.recorded(self.store, Store.release_claimed, [d.id for d in rows])
+                await self._continued(rows, n)
                 return
+
+    async def _continued(self, rows: list[Delivery], parts: int) -> None:
+        """The rest of a digest put back after `parts` of its messages: numbered on."""
+        if parts and rows:
+            ids = [d.id for d in rows]
+            await settle.recorded(self.store, Store.continue_digest, ids, parts)
 
     async def _next_slot(self, chat_id: int) -> bool:
         """Take the next send to `chat_id` of the limits if the chat may be sent to now."""

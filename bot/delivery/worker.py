@@ -179,7 +179,7 @@ class DeliveryWorker(DigestSending):
         chat_id = delivery.chat_id
         before = decision.release_before
         if before is not None and delivery.created_at < before:
-            if decision.digest or await self.store.run(Store.count_pending, chat_id, before) > 1:
+            if decision.digest or delivery.digest_part or await self._pending(chat_id, before) > 1:
                 claim = functools.partial(self._claim_digest, chat_id, before)
                 send = functools.partial(self._send_digest, chat_id, silent=decision.silent)
                 return await self._start(chat_id, claim, send)
@@ -188,14 +188,18 @@ class DeliveryWorker(DigestSending):
             return False
         elif self.settings.burst_digest and self._may_start(chat_id):
             # a burst (a thousand matches in one poll) becomes one digest, not an hour of alerts
-            now = self.clock() + timedelta(microseconds=1)
-            if await self.store.run(Store.count_pending, chat_id, now) > self.settings.burst_digest:
+            now, burst = self.clock() + timedelta(microseconds=1), self.settings.burst_digest
+            # as is the rest of a digest cut short, however few are left
+            if delivery.digest_part or await self._pending(chat_id, now) > burst:
                 claim = functools.partial(self._claim_digest, chat_id, now)
                 send = functools.partial(self._send_digest, chat_id, silent=decision.silent)
                 return await self._start(chat_id, claim, send)
         claim_one = functools.partial(self._claim, delivery)
         deliver = functools.partial(self._deliver, silent=decision.silent)
         return await self._start(chat_id, claim_one, deliver)
+
+    async def _pending(self, chat_id: int, before: datetime) -> int:
+        return await self.store.run(Store.count_pending, chat_id, before)
 
     def _busy(self) -> set[int]:
         return self._inflight | self.limits.busy(asyncio.get_running_loop().time())
