@@ -114,10 +114,11 @@ class ChatVerbs(StoreBase):
         return cursor.rowcount > 0
 
     def _unqueue_topic(self, chat_id: int, topic_id: str, reason: str) -> None:
-        """Take a topic (or a watch's) the chat left off its queued alerts; drop those it was
-        the only topic of, kept with `reason`."""
+        """Take a topic (or a watch's) the chat left off its queued alerts, also those on their
+        way (a failed send puts back none dropped); drop those it was the only topic of, kept
+        with `reason`."""
         for row in self.db.execute(
-            "SELECT id, topics FROM outbox WHERE chat_id = ? AND state = 'pending'"
+            "SELECT id, topics FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending')"
             " AND reply_to IS NULL",
             [chat_id],
         ).fetchall():
@@ -256,6 +257,24 @@ class ChatVerbs(StoreBase):
         self.db.execute(
             "UPDATE subscribers SET hold_until = ? WHERE chat_id = ?",
             [None if until is None else until.timestamp(), chat_id],
+        )
+
+    def hold_refused(self, chat_id: int, until: datetime) -> None:
+        """Hold a chat the bot may not post to until `until`, its next try (not `hold_until`:
+        a change of the chat's settings clears that)."""
+        self.db.execute(
+            "UPDATE subscribers SET refused_until = max(coalesce(refused_until, 0), ?)"
+            " WHERE chat_id = ?",
+            [until.timestamp(), chat_id],
+        )
+
+    def hold_flood(self, chat_id: int, until: datetime) -> None:
+        """Hold a chat under Telegram's flood control until `until` (its 429's retry_after),
+        also for the worker of a restart."""
+        self.db.execute(
+            "UPDATE subscribers SET flood_until = max(coalesce(flood_until, 0), ?)"
+            " WHERE chat_id = ?",
+            [until.timestamp(), chat_id],
         )
 
     # -- watches ------------------------------------------------------------------------------

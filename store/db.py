@@ -21,6 +21,7 @@ from store.items import ItemVerbs
 from store.notices import NoticeVerbs
 from store.outbox import OutboxVerbs
 from store.records import title_key
+from store.resend import ResendVerbs
 from store.search import SearchVerbs
 from store.stats import StatsVerbs
 from store.trends import TrendVerbs
@@ -34,6 +35,7 @@ class Store(
     FeedVerbs,
     SearchVerbs,
     OutboxVerbs,
+    ResendVerbs,
     ChatVerbs,
     ControlVerbs,
     NoticeVerbs,

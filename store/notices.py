@@ -92,9 +92,10 @@ class NoticeVerbs(StoreBase):
             " coalesce(s.language, s.language_code) AS language FROM notices n"
             " LEFT JOIN subscribers s ON s.chat_id = n.chat_id"
             " WHERE n.state = 'pending' AND n.chat_id IS NOT NULL AND n.next_attempt_at <= ?"
+            " AND coalesce(s.flood_until, 0) <= ?"  # a chat held for flood control
             + (f" AND n.chat_id NOT IN ({skip})" if exclude else "")
             + " ORDER BY n.next_attempt_at, n.id LIMIT ?",
-            [now.timestamp(), *exclude, limit],
+            [now.timestamp(), now.timestamp(), *exclude, limit],
         )
         return [
             Notice(

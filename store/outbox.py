@@ -26,6 +26,9 @@ JOIN_WINDOW = timedelta(hours=72)
 # had: back within the window, it gets the story's next report. One dropped as the chat moved to
 # a supergroup stays dropped (what was waiting went with it).
 GONE_WHILE_QUEUED = "state = 'dropped' AND coalesce(last_error, '') != 'chat migrated'"
+# A row dropped while it was on its way (its topic left, its chat gone) is not put back by the
+# send's failure: it was dropped for good
+NOT_DROPPED = " AND state != 'dropped'"
 
 
 class OutboxVerbs(ChatVerbs, ControlVerbs):
@@ -38,29 +41,6 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             cursor = self.db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")
             self.db.execute("UPDATE notices SET state = 'pending' WHERE state = 'sending'")
         return cursor.rowcount
-
-    def requeue_failed(self, since: datetime, *, now: datetime) -> dict[int, int]:
-        """The alerts given up ('failed') that were queued since `since`, to chats that are not
-        gone, pending again and due `now`, their tries counted afresh (they keep their place:
-        a chat gets them before its later alerts); how many, by chat."""
-        where = (
-            "state = 'failed' AND created_at >= ?"
-            " AND chat_id NOT IN (SELECT chat_id FROM subscribers WHERE active = 0)"
-        )
-        with self.db.atomic():
-            counts = {
-                row[0]: row[1]
-                for row in self.db.execute(
-                    f"SELECT chat_id, count(*) FROM outbox WHERE {where} GROUP BY chat_id",
-                    [since.timestamp()],
-                )
-            }
-            self.db.execute(
-                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?,"
-                f" last_error = NULL WHERE {where}",
-                [now.timestamp(), since.timestamp()],
-            )
-        return counts
 
     def due_deliveries(
         self, now: datetime, limit: int = 50, *, exclude: Collection[int] = ()
@@ -75,10 +55,11 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             "o.id IN (SELECT min(id) FROM outbox WHERE state = 'pending'"
             " AND coalesce(next_attempt_at, 0) <= ?"
             " AND chat_id NOT IN (SELECT chat_id FROM subscribers"
-            " WHERE hold_until > ? OR refused_until > ?)"
+            " WHERE max(coalesce(hold_until, 0), coalesce(refused_until, 0),"
+            " coalesce(flood_until, 0)) > ?)"
             + (f" AND chat_id NOT IN ({skip})" if exclude else "")
             + " GROUP BY chat_id) ORDER BY o.next_attempt_at, o.id LIMIT ?",
-            [now.timestamp(), now.timestamp(), now.timestamp(), *exclude, limit],
+            [now.timestamp(), now.timestamp(), *exclude, limit],
         )
 
     def due_edits(
@@ -91,9 +72,11 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         rewrites of old alerts; `prune` takes those rows in time)."""
         skip = ",".join("?" * len(exclude))
         window = [] if now is None else [now.timestamp(), (now - ALSO_WINDOW).timestamp()]
+        window += [] if now is None else [now.timestamp()]  # a chat held for flood control
         return self._deliveries(
             "o.state = 'sent' AND o.edit_pending = 1 AND coalesce(s.active, 1) = 1"
             + ("" if now is None else " AND coalesce(o.edit_after, 0) <= ? AND o.created_at >= ?")
+            + ("" if now is None else " AND coalesce(s.flood_until, 0) <= ?")
             + (f" AND o.chat_id NOT IN ({skip})" if exclude else "")
             + " ORDER BY o.id LIMIT ?",
             [*window, *exclude, limit],
@@ -131,7 +114,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         rows = self.db.query(
             "SELECT o.id AS outbox_id, o.chat_id, o.attempts, o.created_at AS queued_at,"
             " o.topics AS outbox_topics, o.also, o.message_id AS sent_message_id, o.reply_to,"
-            " o.edit_tries,"
+            " o.edit_tries, o.digest_part,"
             " coalesce(s.language, s.language_code) AS chat_language, s.timezone AS chat_zone,"
             " i.*, f.title AS feed_title FROM outbox o JOIN items i ON i.id = o.item_id"
             " LEFT JOIN feeds f ON f.id = i.feed_id"
@@ -153,6 +136,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 reply_to=row["reply_to"],
                 timezone=row["chat_zone"],
                 edit_tries=row["edit_tries"],
+                digest_part=row["digest_part"],
             )
             for row in rows
         ]
@@ -162,7 +146,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         row = self._one(
             "SELECT min(t) AS t FROM ("
             "SELECT min(max(coalesce(o.next_attempt_at, 0), coalesce(s.hold_until, 0),"
-            " coalesce(s.refused_until, 0))) AS t"
+            " coalesce(s.refused_until, 0), coalesce(s.flood_until, 0))) AS t"
             " FROM outbox o LEFT JOIN subscribers s ON s.chat_id = o.chat_id"
             " WHERE o.state = 'pending'"
             " UNION ALL SELECT min(next_attempt_at) FROM notices WHERE state = 'pending')",
@@ -219,7 +203,12 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             delivery_ids,
             "state = 'pending', attempts = max(0, attempts - 1)",
             [],
+            NOT_DROPPED,
         )
+
+    def continue_digest(self, delivery_ids: Sequence[int], parts: int) -> None:
+        """Rows of a digest put back after `parts` of its messages were sent."""
+        self._settle(delivery_ids, "digest_part = ?", [parts], " AND state = 'pending'")
 
     def settle_many(
         self,
@@ -246,13 +235,17 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 "state = ?, last_error = ?, next_attempt_at = ?"
                 + ("" if counted else ", attempts = max(0, attempts - 1)"),
                 [state, error, now.timestamp()],
+                NOT_DROPPED,
             )
 
-    def _settle(self, delivery_ids: Sequence[int], assignments: str, params: list[Any]) -> None:
+    def _settle(
+        self, delivery_ids: Sequence[int], assignments: str, params: list[Any], where: str = ""
+    ) -> None:
         if delivery_ids:
             marks = ",".join("?" * len(delivery_ids))
             self.db.execute(
-                f"UPDATE outbox SET {assignments} WHERE id IN ({marks})", [*params, *delivery_ids]
+                f"UPDATE outbox SET {assignments} WHERE id IN ({marks}){where}",
+                [*params, *delivery_ids],
             )
 
     def mark_sent(
@@ -286,12 +279,13 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             + ("" if counted else ", attempts = max(0, attempts - 1)"),
             [error, at.timestamp()],
             delivery_id,
+            NOT_DROPPED,
         )
 
     def mark_failed(
         self, delivery_id: int, error: str, *, state: OutboxState = OutboxState.FAILED
     ) -> None:
-        self._update_outbox("state = ?, last_error = ?", [state, error], delivery_id)
+        self._update_outbox("state = ?, last_error = ?", [state, error], delivery_id, NOT_DROPPED)
 
     def refused_with_chat(
         self, delivery_id: int, error: str, *, at: datetime, give_up: bool, tries: int
@@ -338,8 +332,12 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             for row in self.db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
         }
 
-    def _update_outbox(self, assignments: str, params: list[Any], delivery_id: int) -> None:
-        self.db.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", [*params, delivery_id])
+    def _update_outbox(
+        self, assignments: str, params: list[Any], delivery_id: int, where: str = ""
+    ) -> None:
+        self.db.execute(
+            f"UPDATE outbox SET {assignments} WHERE id = ?{where}", [*params, delivery_id]
+        )
 
     def _enqueue(self, item: StoredItem, now: float, *, joined: bool = False) -> int:
         """Queue one delivery per active chat subscribed (before the item came) to its topics,

@@ -187,6 +187,7 @@ class Delivery:
     # (0: to none, the alert stayed in the history of a group that became a supergroup)
     timezone: str | None = None  # the chat's /timezone (None: the config's telegram.timezone)
     edit_tries: int = 0  # failed tries of its pending "Also:" update
+    digest_part: int = 0  # the messages of its digest sent before it was put back
 
 
 @dataclass(frozen=True, slots=True)

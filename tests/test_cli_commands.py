@@ -138,6 +138,39 @@ def test_resend_queues_the_alerts_given_up_again(tmp_path: Path) -> None:
     assert again.stdout.strip() == "no alert was given up in the last 48h"
 
 
+def test_resend_skips_the_alerts_of_topics_and_watches_their_chats_have_left(
+    tmp_path: Path,
+) -> None:
+    """An alert given up, then /unsubscribe (or /unwatch) of its topic: `resend` queued it
+    all the same, and the chat got news of a topic it had left."""
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    now = datetime.now(UTC)
+    with Store(tmp_path / "kw.db") as store:
+        for chat in (7, 8, 9):
+            store.upsert_subscriber(chat, now=now)
+            store.subscribe(chat, "kuril", now=now)
+        store.subscribe(7, "peace-treaty", now=now)
+        watch = store.add_watch(9, "ferry", now=now, limit=10)
+        assert watch is not None
+        topics = ("kuril", "peace-treaty", f"@w{watch.id}")
+        record = ItemRecord("g", "https://x/1", "https://x/1", "Kuril ferry", "", now, topics)
+        store.ingest(FeedState(id="a", url="u"), [record], now=now, alert=True)
+        for row in [d.id for d in store.due_deliveries(now)]:
+            store.mark_failed(row, "NetworkError: Bad Gateway (retried for 1 day, 0:00:00)")
+        store.unsubscribe(7, "kuril")  # peace-treaty stays
+        store.unsubscribe(8, "kuril")
+        store.unsubscribe(9, "kuril")
+        store.remove_watch(9, 1)
+    result = kurilwatch("resend", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("queued again: 1 alerts given up in the last 48h, to 1 chats")
+    assert "skipped: 2 alerts of topics or watches their chats have left" in result.stdout
+    with sqlite3.connect(tmp_path / "kw.db") as db:
+        rows = list(db.execute("SELECT chat_id, state, topics FROM outbox ORDER BY chat_id"))
+    assert rows == [(7, "pending", '["peace-treaty"]'), (8, "failed", '["kuril"]'),
+                    (9, "failed", f'["kuril", "@w{watch.id}"]')]  # fmt: skip
+
+
 def test_check_online_tries_each_feed(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.set_feed("/a.xml", ITEMS)
     config = write_config(

@@ -1121,3 +1121,55 @@ async def test_the_rest_of_a_digest_put_back_while_the_store_is_locked_is_not_le
     shown = sum(m["text"].count("Story ") for m in bot_api.sent_messages(CHAT))
     assert 0 < states.count("sent") == shown
     await store.close()
+
+
+@pytest.mark.parametrize("cut", ["limit", "429"])
+async def test_a_digest_cut_short_numbers_its_remaining_parts_on(
+    parts, bot_api: FakeBotAPI, cut: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A digest of several messages cut after its first by the chat's limit (or a 429): its
+    remaining messages were numbered from 1 again ("part 1 of 3", then "part 1 of 2"), or
+    came as single alerts when no more than a burst was left."""
+    store, worker, clock = parts
+    await long_stories_for_a_digest(store, 30)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    if cut == "limit":  # one message to the chat, then its limit: the rest wait
+        worker.limits = SendLimits(Limits(private_burst=1, private_per_second=0.01))
+    else:
+        bot_api.fail_retry_after("sendMessage", 60, chat_id=CHAT, after=1)
+    assert await step(worker) == 1
+    [first] = [m["text"].split("\n")[0] for m in bot_api.sent_messages(CHAT)]
+    assert "part 1 of " in first
+    parts_of = int(first.rsplit(" ", 1)[1].rstrip(")"))
+    clock.now += timedelta(seconds=61)
+    worker.limits = SendLimits(NO_LIMITS)
+    while await step(worker):
+        pass
+    texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
+    assert sum(t.count("Story ") for t in texts) == 30  # each story once
+    heads = [t.split("\n")[0] for t in texts]
+    assert all(f"part {k} of {parts_of}" in head for k, head in enumerate(heads, 1)), heads
+
+
+async def test_the_last_stories_of_a_burst_digest_cut_short_come_as_its_last_part(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A burst digest cut after its first message with no more than a burst left: those came
+    as single alerts after "part 1 of 2", and its part 2 never came."""
+    store, worker, _ = parts
+    await queue(store, CHAT, "first")  # subscribes CHAT, no digest of its own
+    for n in range(worker.settings.burst_digest + 4):
+        url = f"https://n.example/{n}"
+        title, summary = f"Story {n} " + "word " * 38, "A sentence about it. " * 10
+        report = ItemRecord(f"g{n}", url, url, title, summary, T0, topics=("kuril",))
+        await store.run(Store.ingest, FeedState(id="f", url="u"), [report], now=T0, alert=True)
+    worker.limits = SendLimits(Limits(private_burst=1, private_per_second=0.01))
+    assert await step(worker) == 1
+    [first] = [m["text"].split("\n")[0] for m in bot_api.sent_messages(CHAT)]
+    assert "part 1 of 2" in first
+    worker.limits = SendLimits(NO_LIMITS)
+    while await step(worker):
+        pass
+    texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
+    assert len(texts) == 2 and "part 2 of 2" in texts[1].split("\n")[0], texts[1][:80]
+    assert [row[1] for row in await outbox(store)] == ["sent"] * (worker.settings.burst_digest + 5)

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -697,3 +697,63 @@ async def test_alerts_given_up_with_a_refused_one_are_each_counted_in_the_metric
         "kurilwatch_deliveries_total", {"outcome": "no_rights"}
     )
     assert counted == len(to_chat(bot_api)) + 2  # each try, and the two given up with the last
+
+
+@pytest.mark.parametrize("digest", [True, False])
+async def test_an_alert_in_flight_when_its_topic_is_left_never_comes_back(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI, digest: bool
+) -> None:
+    """/unsubscribe while a digest (or an alert) of the topic is on its way, and the send
+    fails: its rows were put back pending as they were, and sent at the retry, seconds after
+    the chat said it wants no more of the topic."""
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    if digest:
+        await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+        await queue(store, CHAT, "2")
+        clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)  # the digest is due
+    bot_api.fail_next("sendMessage", status=502, description="Bad Gateway", chat_id=CHAT)
+    bot_api.hold_answers()
+    try:
+        assert await worker.send_due() == 1
+        await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, 10, "a send in flight")
+        assert await store.run(Store.unsubscribe, CHAT, "kuril")  # while it is on its way
+    finally:
+        bot_api.release_answers()
+    await worker.drain()
+    for _ in range(3):  # its retries
+        clock.now += worker.settings.max_backoff
+        await step(worker)
+    assert bot_api.sent_messages(CHAT) == []
+    assert {(state, error) for _, state, _, error in await outbox(store)} == {
+        ("dropped", "unsubscribed")
+    }
+
+
+async def test_a_burst_digest_refused_for_want_of_rights_holds_the_chat_as_an_alert_does(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """A channel that took the bot's right to post, met by a burst digest: the digest's rows
+    were retried on their own backoff and the chat was not held, so each alert queued since was
+    tried (and refused) at once, each refusal a try of every alert waiting."""
+    store, worker, clock = parts
+    await queue(store, CHAT, "0")
+    for n in range(1, worker.settings.burst_digest + 1):  # more than a burst: one digest
+        await queue_at(store, T0, str(n))
+    no_rights = "Bad Request: need administrator rights in the channel chat"
+    bot_api.fail_next("sendMessage", status=400, description=no_rights, chat_id=CHAT, times=999)
+    await step(worker)
+    [digest] = to_chat(bot_api)
+    assert "Digest" in digest.params["text"]
+    held_until = await store.run(Store.next_due_at)
+    assert held_until is not None and held_until > clock.now
+    chat = await store.run(lambda s: s._one("SELECT refused_until FROM subscribers", []))
+    assert chat is not None and chat["refused_until"] == held_until.timestamp()
+    await queue_at(store, clock.now, "late")
+    await step(worker)
+    assert len(to_chat(bot_api)) == 1  # no try before the chat's hold ends
+    assert await store.run(Store.next_due_at) == held_until
+    clock.now = held_until
+    await step(worker)
+    assert len(to_chat(bot_api)) == 2  # the chat's next try: all of it, one digest again
+    assert "12 stories" in to_chat(bot_api)[1].params["text"]

@@ -170,3 +170,27 @@ async def test_a_broadcast_refused_as_blocked_marks_the_chat_gone(
     await step(worker)
     assert len([c for c in bot_api.calls if c.params.get("chat_id") == CHAT]) == 1
     assert len(bot_api.sent_messages(CHAT + 1)) == 2
+
+
+async def test_a_flood_hold_outlasts_a_restart_and_the_chats_alerts_keep_their_order(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """429 "retry after 3600" on a chat's first alert, then a restart: the hold was in memory
+    only, so the new worker sent the chat's second alert at once (into the flood again, and
+    before the first, which waited for its own retry)."""
+    store, worker, clock = parts
+    await queue(store, CHAT, "1")
+    await queue_at(store, T0, "2")
+    bot_api.fail_retry_after("sendMessage", 3600, chat_id=CHAT)
+    assert await step(worker) == 1
+    assert bot_api.sent_messages(CHAT) == []
+    restarted = DeliveryWorker(store, worker.bot, settings=worker.settings, clock=clock)
+    assert await store.run(Store.requeue_inflight) == 0
+    clock.now += timedelta(minutes=30)
+    assert await step(restarted) == 0  # still held
+    assert await store.run(Store.next_due_at) == T0 + timedelta(seconds=3600)
+    clock.now = T0 + timedelta(seconds=3600)
+    for _ in range(2):
+        assert await step(restarted) == 1
+    texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
+    assert len(texts) == 2 and "Iturup" in texts[0] and "Shikotan story 2" in texts[1]

@@ -231,12 +231,14 @@ def outcome(
         if failure is Failure.FLOOD:
             return Outcome(Action.RETRY, described, now + timedelta(seconds=flood), hold=flood)
         at = now + backoff(attempts, max_backoff)
+        waits = tries_within(deadline, max_backoff)
         if waited(attempts, max_backoff) >= deadline:  # `attempts`: its most tried row's
             # the rows tried as often as the deadline allows are given up; those queued since
             # keep their own deadline, and are tried again at `at`
-            waits = tries_within(deadline, max_backoff)
             error = f"{described} (retried for {deadline})"
             return Outcome(Action.GIVE_UP, error, at, metric=metric, waits=waits)
+        if failure is Failure.NO_RIGHTS:  # as an alert refused: the whole chat waits with it
+            return Outcome(Action.RETRY, described, at, waits=waits)
         return Outcome(Action.RETRY, described, at)
     if failure is Failure.FLOOD:
         at = now + timedelta(seconds=flood)

@@ -271,6 +271,8 @@ async def failed_digest(
             await recorded(
                 store, Store.settle_many, waiting, OutboxState.PENDING, now=at, error=error
             )
+            if result.metric == Failure.NO_RIGHTS:
+                await recorded(store, Store.hold_refused, chat_id, at)
         given_up.add(f"chat {chat_id}, a digest of {len(ids)}: {result.error}", len(ids))
         return len(ids)
     else:
@@ -284,6 +286,8 @@ async def failed_digest(
             error=result.error,
             counted=result.counted,
         )
+        if result.waits:  # the bot may not post there: the chat's other alerts wait with it
+            await recorded(store, Store.hold_refused, chat_id, result.at)
         log.log(
             logging.WARNING if result.level is None else result.level,
             "chat %d: digest of %d not sent (%s); retry in %s",

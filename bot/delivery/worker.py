@@ -19,19 +19,16 @@ from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 
 from bot.delivery import settle
 from bot.delivery.buttons import AlertButtons
+from bot.delivery.digests import DigestSending
 from bot.delivery.limits import DeliverySettings, SendLimits
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failure_of, outcome
 from bot.delivery.plan import Plan, chat_tz, notice_silent, plan, zone
 from bot.delivery.render import (
     MAX_MESSAGE,
-    digest_of,
-    digest_sizes,
     notice_text,
-    plain_of,
     render_html,
     render_plain,
     to_alert,
@@ -50,7 +47,7 @@ async def _ready(delivery: Delivery) -> Delivery:
     return delivery  # an edit has no claim: it is marked done after it
 
 
-class DeliveryWorker:
+class DeliveryWorker(DigestSending):
     """Sends due outbox rows and notices, oldest first and fair across chats, within limits.
 
     One dispatcher picks the next row whose chat may be sent to, waits for a free slot of the
@@ -182,7 +179,7 @@ class DeliveryWorker:
         chat_id = delivery.chat_id
         before = decision.release_before
         if before is not None and delivery.created_at < before:
-            if decision.digest or await self.store.run(Store.count_pending, chat_id, before) > 1:
+            if decision.digest or delivery.digest_part or await self._pending(chat_id, before) > 1:
                 claim = functools.partial(self._claim_digest, chat_id, before)
                 send = functools.partial(self._send_digest, chat_id, silent=decision.silent)
                 return await self._start(chat_id, claim, send)
@@ -191,8 +188,9 @@ class DeliveryWorker:
             return False
         elif self.settings.burst_digest and self._may_start(chat_id):
             # a burst (a thousand matches in one poll) becomes one digest, not an hour of alerts
-            now = self.clock() + timedelta(microseconds=1)
-            if await self.store.run(Store.count_pending, chat_id, now) > self.settings.burst_digest:
+            now, burst = self.clock() + timedelta(microseconds=1), self.settings.burst_digest
+            # as is the rest of a digest cut short, however few are left
+            if delivery.digest_part or await self._pending(chat_id, now) > burst:
                 claim = functools.partial(self._claim_digest, chat_id, now)
                 send = functools.partial(self._send_digest, chat_id, silent=decision.silent)
                 return await self._start(chat_id, claim, send)
@@ -200,75 +198,8 @@ class DeliveryWorker:
         deliver = functools.partial(self._deliver, silent=decision.silent)
         return await self._start(chat_id, claim_one, deliver)
 
-    async def _claim_digest(self, chat_id: int, before: datetime) -> list[Delivery] | None:
-        rows = await self.store.run(Store.claim_digest, chat_id, before, now=self.clock())
-        return rows or None
-
-    async def _send_digest(self, chat_id: int, rows: list[Delivery], *, silent: bool) -> None:
-        """The held alerts as digests of as many of them as one message holds, each settled
-        once sent: a failure leaves only the alerts not yet shown to be sent again."""
-        tz = self._tz(rows[0])  # measured off the event loop: up to 8 digests
-        sizes = await asyncio.to_thread(digest_sizes, rows, self.settings.topic_titles, tz)
-        for n, count in enumerate(sizes, 1):
-            shown, rows = rows[:count], rows[count:]
-            text = digest_of(shown, self.settings.topic_titles, tz, (n, len(sizes)))
-            if not await self._send_one_digest(chat_id, text, shown, rows, silent=silent):
-                return
-            if rows and not await self._next_slot(chat_id):
-                # the chat's limit (or a stop) comes first: the rest wait for the chat's turn
-                await settle.recorded(self.store, Store.release_claimed, [d.id for d in rows])
-                return
-
-    async def _next_slot(self, chat_id: int) -> bool:
-        """Take the next send to `chat_id` of the limits if the chat may be sent to now."""
-        loop = asyncio.get_running_loop()
-        if self._stopping or not self.limits.ready(chat_id, loop.time()):
-            return False
-        at = self.limits.take(chat_id, loop.time())
-        if at > loop.time():
-            await asyncio.sleep(at - loop.time())
-        self.limits.departed(at, loop.time())
-        return True
-
-    async def _send_one_digest(
-        self, chat_id: int, text: str, rows: list[Delivery], later: list[Delivery], *, silent: bool
-    ) -> bool:
-        """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
-        after a refusal, `rows` alone): a 429 or a network error too, as for an alert, never
-        waited out in the send's slot (a stop would wait for it). Whether to go on."""
-        send = functools.partial(self._send, chat_id, silent=silent)
-        try:  # one message: a second part failing would send the first again with the retry
-            try:
-                await send(text, html=True)
-            except BadRequest as exc:
-                if failure_of(exc) is not Failure.UNPARSABLE:
-                    raise
-                log.error(
-                    "BUG: Telegram rejected the HTML of a digest (%s); sent as plain text", exc
-                )
-                await send(plain_of(text), html=False)
-        except Exception as exc:
-            now, failed = self.clock(), [*rows, *later]
-            result = self._outcome(exc, Path.DIGEST, now, max(failed, key=lambda d: d.attempts))
-            if result.hold is not None:
-                self._hold(chat_id, result.hold)
-            # refused (400) fails this message's stories; the later ones are messages of their own
-            alone = result.action is Action.GIVE_UP and not result.waits
-            given_up = await settle.failed_digest(
-                self.store, chat_id, rows if alone else failed, result, now, self._given_up
-            )
-            if given_up and self.metrics is not None:
-                self.metrics.delivered(result.metric or "error", count=given_up)
-            return alone
-        now = self.clock()
-        # its rows name no message: an "Also:" edit would rewrite the digest as one alert
-        await settle.recorded(
-            self.store, Store.settle_many, [d.id for d in rows], OutboxState.SENT, now=now
-        )
-        for row in rows:
-            self._count("sent", row.created_at, now)
-        log.info("chat %d: digest of %d alerts sent", chat_id, len(rows))
-        return True
+    async def _pending(self, chat_id: int, before: datetime) -> int:
+        return await self.store.run(Store.count_pending, chat_id, before)
 
     def _busy(self) -> set[int]:
         return self._inflight | self.limits.busy(asyncio.get_running_loop().time())
@@ -341,8 +272,12 @@ class DeliveryWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def _hold(self, chat_id: int, seconds: float) -> None:
+    async def _hold(self, chat_id: int, seconds: float) -> None:
+        """Flood control: nothing to the chat for `seconds` (at most a day, as read), which a
+        restart keeps to as well."""
         self.limits.hold(chat_id, asyncio.get_running_loop().time() + seconds)
+        until = self.clock() + timedelta(seconds=seconds)
+        await settle.recorded(self.store, Store.hold_flood, chat_id, until)
 
     async def _edit(self, delivery: Delivery) -> None:
         """Update a sent alert with the outlets that carried its story since."""
@@ -365,7 +300,7 @@ class DeliveryWorker:
             tried = replace(delivery, attempts=delivery.edit_tries)  # its tries as an update
             result = self._outcome(exc, Path.EDIT, now, tried, queued_at=delivery.created_at)
             if result.hold is not None:  # flood control only: the chat's new alerts go on
-                self._hold(delivery.chat_id, result.hold)
+                await self._hold(delivery.chat_id, result.hold)
             pending = not await settle.failed_edit(self.store, delivery, result, now=now)
             if result.action is Action.RAISE:
                 raise
@@ -390,7 +325,7 @@ class DeliveryWorker:
             now = self.clock()
             result = self._outcome(exc, Path.NOTICE, now, notice)
             if result.hold is not None:
-                self._hold(notice.chat_id, result.hold)
+                await self._hold(notice.chat_id, result.hold)
             await settle.failed_notice(self.store, notice, result, now=now)
             return
         sent, now = OutboxState.SENT, self.clock()
@@ -487,7 +422,7 @@ class DeliveryWorker:
         result = self._outcome(exc, Path.SEND, now, delivery, html=html)
         self._count(result.metric or "error")
         if result.hold is not None:
-            self._hold(chat_id, result.hold)
+            await self._hold(chat_id, result.hold)
         if result.action is Action.GIVE_UP and not result.waits:
             await settle.give_up(self.store, delivery, str(result.error), self._given_up)
         else:  # a chat without rights: the alerts given up with this one are counted too

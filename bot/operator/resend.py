@@ -22,8 +22,12 @@ def run_resend(settings: Config, since: str, out: TextIO = sys.stdout) -> int:
         return 2
     with Store(settings.store.path) as store:
         counts = store.requeue_failed(start, now=now)
+    skipped = (
+        f"skipped: {counts.skipped} alerts of topics or watches their chats have left"
+        " (kept as failed)"
+    )
     if not counts:
-        print(f"no alert was given up in the last {since}", file=out)
+        print(skipped if counts.skipped else f"no alert was given up in the last {since}", file=out)
         return 0
     total = sum(counts.values())
     print(
@@ -35,5 +39,7 @@ def run_resend(settings: Config, since: str, out: TextIO = sys.stdout) -> int:
         print(f"  chat {chat}: {n}", file=out)
     if len(busiest) > SHOWN_CHATS:
         print(f"  ... and {len(busiest) - SHOWN_CHATS} more chats", file=out)
+    if counts.skipped:
+        print(skipped, file=out)
     print("a running daemon sends them within seconds; otherwise its next start does", file=out)
     return 0
