@@ -90,6 +90,16 @@ class ChatVerbs(StoreBase):
         )
         return cursor.rowcount > 0
 
+    def subscribe_to(self, chat_id: int, topic_ids: list[str], *, now: datetime) -> list[str]:
+        """Subscribe a chat to each of `topic_ids` in one transaction (all of them or, on a
+        failure, none); those it was not subscribed to before, in the order given."""
+        added = []
+        with self.db.atomic():
+            for topic_id in dict.fromkeys(topic_ids):
+                if self.subscribe(chat_id, topic_id, now=now):
+                    added.append(topic_id)
+        return added
+
     def subscribers_of(self, topic_ids: list[str]) -> dict[str, int]:
         """How many active chats are subscribed to each of `topic_ids`."""
         counts = dict.fromkeys(topic_ids, 0)

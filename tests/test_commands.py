@@ -850,6 +850,22 @@ async def test_subscribe_list_unsubscribe(bot: Bot) -> None:
     assert await bot.store.run(Store.subscriptions, USER) == ["peace-treaty"]
 
 
+def _refuse_topic(store: Store, topic: str) -> None:
+    store.db.execute(
+        "CREATE TRIGGER refuse_topic BEFORE INSERT ON subscriptions"
+        f" WHEN NEW.topic_id = '{topic}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+
+
+async def test_subscribe_all_that_fails_halfway_subscribes_to_none(bot: Bot) -> None:
+    """/subscribe all wrote one topic at a time: a failure halfway left the chat with the
+    topics before it; now all or none, and the chat is told it failed."""
+    await bot.store.run(_refuse_topic, "peace-treaty")  # the last of the shipped topics
+    answer = await bot.say("/subscribe all")
+    assert "went wrong" in answer
+    assert await bot.store.run(Store.subscriptions, USER) == []
+
+
 async def test_a_reply_of_several_sentences_is_joined_as_its_language_writes_them(
     bot: Bot,
 ) -> None:

@@ -205,6 +205,20 @@ def test_subscribe_is_idempotent(store: Store) -> None:
     assert store.unsubscribe(1, "kuril") is False
 
 
+def test_subscribing_to_many_topics_keeps_all_or_none(store: Store) -> None:
+    """/subscribe all made one store call per topic: a failure halfway left half of them."""
+    store.upsert_subscriber(1, now=T0)
+    assert store.subscribe_to(1, ["kuril"], now=T0) == ["kuril"]
+    assert store.subscribe_to(1, ["a", "kuril", "b", "a"], now=T0) == ["a", "b"]
+    store.db.execute(
+        "CREATE TRIGGER refuse_z BEFORE INSERT ON subscriptions WHEN NEW.topic_id = 'z'"
+        " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        store.subscribe_to(1, ["c", "d", "z", "e"], now=T0)
+    assert store.subscriptions(1) == ["a", "b", "kuril"]
+
+
 async def test_async_store_runs_off_the_event_loop(tmp_path: Path) -> None:
     store = await AsyncStore(tmp_path / "kw.db").open()
     loop_thread = threading.get_ident()

@@ -119,13 +119,20 @@ class TelegramSide:
         self.exit_code = self.exit_code or 1
         self.stop()
 
-    async def _stop_telegram(self, app: App, task: asyncio.Task[None]) -> None:
+    async def _finish_sends(self, task: asyncio.Task[None] | None) -> None:
+        """At a stop: the sends in flight finish and are recorded, within STOP_GRACE; then the
+        side is cancelled (a send cut short stays queued, and is sent after a restart)."""
+        if task is None:
+            return
         if self.delivery is not None:
             self.delivery.stop()
         done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
         if not done:  # still signing in, or a send hangs
             task.cancel()
             await asyncio.wait({task})
+
+    async def _stop_telegram(self, app: App, task: asyncio.Task[None]) -> None:
+        await self._finish_sends(task)
         await stop_updates(app)
         if app.running:
             await app.stop()

@@ -290,7 +290,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat_id is None:
         return
     now = ctx.clock()
-    added = [t for t in known if await ctx.store.run(Store.subscribe, chat_id, t, now=now)]
+    added = await ctx.store.run(Store.subscribe_to, chat_id, known, now=now)
     already = [t for t in known if t not in added]
     parts = []
     if added:

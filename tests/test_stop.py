@@ -1,0 +1,72 @@
+"""The daemon's stop with every stage hung at once: a feed's fetch, Telegram (sends and
+getUpdates), and an admins' notice written again while the store is locked."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import load_config
+from bot.daemon import Daemon
+from store import Store
+from tests.conftest import TOKEN, short_busy_timeout, write_config
+from tests.fakes.feed_server import FeedServer, Route
+from tests.fakes.telegram_api import FakeBotAPI
+
+WAIT = 30.0  # bounds each wait for an event
+PROMISE = 10.0  # seconds a stop may take (design.md: `kurilwatch run`)
+
+
+async def test_a_stop_with_every_stage_hung_keeps_the_10_s_promise_and_the_alert(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI
+) -> None:
+    """Each stage's grace came after the one before (the job runs', the notices', the sends',
+    then getUpdates' last call and the parse workers'): about 15 s. They now run side by side,
+    and the alert whose send hung stays in the outbox for the next start."""
+    feed_server.set_route("/a.xml", Route(body=b"<rss/>", delay=WAIT))
+    config = write_config(
+        tmp_path,
+        {"a": feed_server.url("/a.xml")},
+        api_base_url=bot_api.base_url,
+        admins=(9009,),
+        extra={"poll": {"interval": "1s", "timeout": "60s"}},
+    )
+    settings = load_config(config)
+    daemon = Daemon(settings, TOKEN, config_path=config)
+    running = asyncio.create_task(daemon.run())
+    other = sqlite3.connect(settings.store.path, isolation_level=None, check_same_thread=False)
+    try:
+        await bot_api.wait_for_async(
+            lambda: daemon.delivery is not None or running.done(), WAIT, "signed in"
+        )
+        assert daemon._store is not None and not running.done()
+        await bot_api.wait_for_async(
+            lambda: feed_server.in_flight("/a.xml"), WAIT, "the fetch hangs"
+        )
+        bot_api.hold_answers()
+        bot_api.stall_next("getUpdates", WAIT, times=1000)
+        await daemon._store.run(Store.notify_admins, "queued", now=datetime.now(UTC))
+        daemon._wake_delivery()
+        await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, WAIT, "the send hangs")
+        await daemon._store.run(short_busy_timeout)
+        other.execute("BEGIN IMMEDIATE")  # a backup: the next notice is written again
+        await daemon._tell_admins_surely("kurilwatch: feed {f} disabled", {"f": "a"})
+        assert daemon._notices
+        daemon.stop()
+        assert await asyncio.wait_for(running, PROMISE) == 0
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        bot_api.release_answers()
+        if not running.done():
+            running.cancel()
+            await asyncio.wait({running})
+    store = Store(settings.store.path)
+    try:
+        states = [row["state"] for row in store.notices()]
+    finally:
+        store.close()
+    assert states and "sent" not in states  # queued still: sent after the next start
