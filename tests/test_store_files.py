@@ -304,3 +304,22 @@ def test_a_backup_is_no_more_readable_than_the_store(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert target.stat().st_mode & 0o777 == 0o600
     assert _items(target) == 11
+
+
+def test_restore_onto_a_store_another_process_holds_says_so_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """An sqlite3 shell left in a write transaction on the store (the daemon stopped): the
+    restore waited for its lock for ever, silently, as sqlite3's backup retries a busy store."""
+    config, backup = _store_and_backup(tmp_path)
+    store = tmp_path / "kw.db"
+    shell = sqlite3.connect(store, isolation_level=None)
+    try:
+        shell.execute("BEGIN IMMEDIATE")
+        result = _restore(config, backup)
+    finally:
+        shell.close()
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"cannot restore {store} from {backup}: " in result.stderr
+    assert "another process is writing it" in result.stderr
+    assert _items(store) == 11

@@ -124,6 +124,17 @@ def _no_progress(status: int, remaining: int, total: int) -> None:
     """Python code run between tries, so that a pending signal is raised."""
 
 
+class Busy(sqlite3.OperationalError):
+    """The store stayed locked by another process past the connection's busy timeout."""
+
+
+def _give_up_when_busy(status: int, remaining: int, total: int) -> None:
+    """Stop a backup into the store once its busy timeout has passed: sqlite3 would try again
+    for ever, silently, while another process (an sqlite3 shell) holds a write on it."""
+    if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        raise Busy("database is locked")
+
+
 def _backup_fail(message: str) -> int:
     print(f"kurilwatch backup: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -163,10 +174,16 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
                     return _restore_fail(f"{source}: {problem}; the store was not changed")
                 target = sqlite3.connect(store, timeout=10)
                 try:  # the old log is read in first, then every page is written over, at once
-                    backup.backup(target, progress=_no_progress)
+                    backup.backup(target, progress=_give_up_when_busy)
                     target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except Busy:
+                    return _restore_fail(
+                        f"cannot restore {store} from {source}: another process is writing it"
+                        " (waited 10 s): end it (an sqlite3 shell left in a transaction),"
+                        " then restore again; the store was not changed"
+                    )
                 except sqlite3.OperationalError:
-                    raise  # locked for 10 s, a full disk
+                    raise  # a full disk
                 except sqlite3.DatabaseError as exc:
                     return _restore_fail(
                         f"the store {store} is damaged ({exc}): move it and its -wal and -shm"
