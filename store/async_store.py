@@ -23,6 +23,10 @@ class AsyncStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._store: Store | None = None
 
+    @property
+    def path(self) -> str | Path:
+        return self._path
+
     async def open(self) -> AsyncStore:
         self._store = await self._submit(Store, self._path)
         return self

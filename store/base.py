@@ -4,6 +4,7 @@ may be read cannot be opened, or is not there to read."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -62,3 +63,14 @@ def file_in_the_way(path: str | Path) -> Path | None:
         if folder.exists():
             return None if folder.is_dir() else folder
     return None
+
+
+def store_failure(exc: BaseException, path: str | Path) -> str | None:
+    """What to say of an error that is the store's fault, not the caller's: locked or full (it
+    passes), or damaged (the operator must restore it); None for any other error (a bug)."""
+    if getattr(exc, "sqlite_errorname", None) in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+        return (
+            f"{exc}: the store {path} is damaged; stop kurilwatch, move it and its -wal and -shm"
+            " files aside, then `kurilwatch restore BACKUP`"
+        )
+    return str(exc) if isinstance(exc, sqlite3.OperationalError) else None

@@ -757,3 +757,29 @@ async def test_a_burst_digest_refused_for_want_of_rights_holds_the_chat_as_an_al
     await step(worker)
     assert len(to_chat(bot_api)) == 2  # the chat's next try: all of it, one digest again
     assert "12 stories" in to_chat(bot_api)[1].params["text"]
+
+
+async def test_a_damaged_store_pauses_delivery_and_says_what_to_do(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> None:
+    """A store damaged under the daemon (a bad sector in the outbox's index) ended the delivery
+    loop with the error, and so the daemon: restarted by systemd every 10 s to fail again, a
+    traceback each time; now delivery pauses as for a locked store, saying once what to do."""
+    from tests.test_poll import damage_index
+
+    damage_index(tmp_path / "kw.db", "idx_outbox_state_chat_id_next_attempt_at")
+    store = await AsyncStore(tmp_path / "kw.db").open()
+    heard = _Records()
+    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        with handler_on("bot.delivery", heard, logging.DEBUG):
+            running = asyncio.create_task(worker.run())
+            paused = asyncio.create_task(heard.until("delivery paused", logging.ERROR))
+            await asyncio.wait({paused, running}, return_when=asyncio.FIRST_COMPLETED)
+            assert not running.done(), running.exception()  # the Telegram side goes on
+            await paused
+            worker.stop()
+            await asyncio.wait_for(running, 10)
+    [said] = heard.at(logging.ERROR)
+    assert f"the store {tmp_path / 'kw.db'} is damaged" in said and "kurilwatch restore" in said
+    await store.close()

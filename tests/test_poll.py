@@ -1176,3 +1176,49 @@ async def test_a_topic_a_reload_removes_during_a_poll_alerts_none_of_its_chats(
     due = await poller.store.run(Store.due_deliveries, T0 + timedelta(1))
     assert [(d.chat_id, d.item.title) for d in due] == [(7, both.title)]
     assert [(i.title, i.topics) for i in report.matched] == [(both.title, ("kuril",))]
+
+
+def damage_index(path: Path, index: str) -> None:
+    """A new store whose `index` reads as garbage (a bad disk sector), its other pages whole."""
+    with Store(path) as store:
+        (root,) = store.db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = ?", [index]
+        ).fetchone()
+        (size,) = store.db.execute("PRAGMA page_size").fetchone()
+    with open(path, "r+b") as file:  # the store closed: its log is in the file
+        file.seek((root - 1) * size)
+        file.write(b"\xa5" * size)
+
+
+async def test_a_damaged_store_is_no_error_of_the_feed(
+    feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store damaged under the daemon (a bad sector in an index): each poll failed as an
+    internal error of its feed, so every feed logged a traceback and backed off as if it were
+    broken, and nothing said what to do; now it is the store's failure, said once with what to
+    do, and no feed backs off."""
+    path = tmp_path / "kw.db"
+    damage_index(path, "idx_items_feed_id_guid")
+    feed_server.set_feed("/a.xml", rss([OLD, NEW]))
+    feed_server.set_feed("/b.xml", rss([OTHER]))
+    a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
+    store = await AsyncStore(path).open()
+    fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
+    settings = PollConfig(timeout=timedelta(seconds=1), max_bytes=1_000_000)
+    poller = Poller(
+        store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: T0
+    )
+    try:
+        with caplog.at_level(logging.INFO, logger="watchers.poll"):
+            failed = [await poller.poll(f) for f in (a, b, a)]
+        states = [await store.run(Store.feed_state, fid) for fid in ("a", "b")]
+    finally:
+        await fetcher.aclose()
+        await store.close()
+    assert all(r.outcome == "error" and "store" in (r.error or "") for r in failed), failed
+    assert all(r.next_poll_at == failed[0].next_poll_at for r in failed)  # no backoff
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+    assert not any(r.exc_info for r in caplog.records)
+    said = caplog.records[0].getMessage()
+    assert str(path) in said and "kurilwatch restore" in said, said
+    assert all(s is None or s.consecutive_errors == 0 for s in states)

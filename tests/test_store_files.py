@@ -304,3 +304,42 @@ def test_a_backup_is_no_more_readable_than_the_store(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert target.stat().st_mode & 0o777 == 0o600
     assert _items(target) == 11
+
+
+def test_restore_onto_a_store_another_process_holds_says_so_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """An sqlite3 shell left in a write transaction on the store (the daemon stopped): the
+    restore waited for its lock for ever, silently, as sqlite3's backup retries a busy store."""
+    config, backup = _store_and_backup(tmp_path)
+    store = tmp_path / "kw.db"
+    shell = sqlite3.connect(store, isolation_level=None)
+    try:
+        shell.execute("BEGIN IMMEDIATE")
+        result = _restore(config, backup)
+    finally:
+        shell.close()
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"cannot restore {store} from {backup}: " in result.stderr
+    assert "another process is writing it" in result.stderr
+    assert _items(store) == 11
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root restores into the daemon user's folder")
+def test_a_store_restored_by_root_in_the_daemons_folder_is_the_daemons(tmp_path: Path) -> None:
+    """A damaged store moved aside and a backup restored by root (sudo) in its place: the new
+    store was root's, 0644 under root's umask, so the daemon (its own user: DynamicUser) could
+    not write it ('attempt to write a readonly database') and any local user could read the
+    chats; now it is the folder owner's, and no more readable than the daemon makes it."""
+    folder = tmp_path / "state"
+    config, backup = _store_and_backup(folder)
+    for moved in folder.glob("kw.db*"):
+        moved.unlink()
+    os.chown(folder, 4321, 4321)  # the daemon's state directory
+    result = kurilwatch("restore", str(backup), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    for made in ("kw.db", "kw.db.lock", "kw.db.writers.lock"):
+        found = (folder / made).stat()
+        assert (made, found.st_uid, found.st_gid) == (made, 4321, 4321)
+    assert (folder / "kw.db").stat().st_mode & 0o077 == 0
+    assert _items(folder / "kw.db") == 10

@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import logging
 import random
-import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -19,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
 from store import AsyncStore, FeedState, Store, StoredItem
+from store.base import store_failure
 from watchers import poll_timing
 from watchers.aggregator import is_aggregator_link
 from watchers.clock import Clock, utcnow
@@ -156,17 +156,19 @@ class Poller:
         started = self.clock()
         try:
             report = await self._poll(feed, force=force)
-        except sqlite3.OperationalError as exc:
-            # the store's fault (locked, disk full), not the feed's: its state is left as it
-            # was, and it is polled again at its usual interval, with nothing stored meanwhile
-            if not self._store_failing:
-                log.error("the store fails (%s): polls store nothing until it works again", exc)
-            self._store_failing = True
-            error = f"store: {exc}"[:300]
-            return PollReport(
-                feed.id, "error", error=error, next_poll_at=started + self._interval(feed)
-            )
         except Exception as exc:  # one feed's failure must not stop the others
+            if (failure := store_failure(exc, self.store.path)) is not None:
+                # the store's fault (locked, disk full, damaged), not the feed's: its state is
+                # left as it was, and it is polled again at its usual interval
+                if not self._store_failing:
+                    log.error(
+                        "the store fails (%s): polls store nothing until it works again", failure
+                    )
+                self._store_failing = True
+                error = f"store: {exc}"[:300]
+                return PollReport(
+                    feed.id, "error", error=error, next_poll_at=started + self._interval(feed)
+                )
             error = f"internal error: {type(exc).__name__}: {exc}"[:300]
             try:
                 state = await self._state(feed)

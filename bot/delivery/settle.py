@@ -58,7 +58,7 @@ class Outage:
     def __init__(self) -> None:
         self.tries = 0
 
-    def failed(self, exc: sqlite3.OperationalError) -> float:
+    def failed(self, exc: sqlite3.OperationalError | str) -> float:
         """Another failed try; the seconds to wait before the next."""
         self.tries += 1
         wait = min(0.5 * 2.0 ** min(self.tries - 1, 10), RECORD_RETRY_MAX)

@@ -36,6 +36,7 @@ from bot.delivery.render import (
 from bot.i18n import texts
 from bot.metrics import Metrics
 from store import AsyncStore, ChatPrefs, Delivery, Notice, OutboxState, Store
+from store.base import store_failure
 from watchers.clock import Clock, utcnow
 
 log = logging.getLogger(__name__)
@@ -112,9 +113,11 @@ class DeliveryWorker(DigestSending):
                             log.info("delivery: %d alerts were in flight; resending", requeued)
                     if not await self.send_due():
                         await self._idle()
-                except sqlite3.OperationalError as exc:
+                except sqlite3.DatabaseError as exc:  # locked, full or damaged; else a bug
+                    if (failure := store_failure(exc, self.store.path)) is None:
+                        raise
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._halt.wait(), outage.failed(exc))
+                        await asyncio.wait_for(self._halt.wait(), outage.failed(failure))
                     continue
                 outage.over()
         finally:

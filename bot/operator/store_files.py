@@ -124,6 +124,17 @@ def _no_progress(status: int, remaining: int, total: int) -> None:
     """Python code run between tries, so that a pending signal is raised."""
 
 
+class Busy(sqlite3.OperationalError):
+    """The store stayed locked by another process past the connection's busy timeout."""
+
+
+def _give_up_when_busy(status: int, remaining: int, total: int) -> None:
+    """Stop a backup into the store once its busy timeout has passed: sqlite3 would try again
+    for ever, silently, while another process (an sqlite3 shell) holds a write on it."""
+    if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        raise Busy("database is locked")
+
+
 def _backup_fail(message: str) -> int:
     print(f"kurilwatch backup: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -134,15 +145,24 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
     meets the -wal log the store's last run may have left (a crash, a kill), and the next open
     replays that log onto it, damaging it. Refused while a daemon runs on the store; a backup
     that is damaged, not a store, or from a newer kurilwatch changes nothing."""
+    store = settings.store.path
+    unusable = _unreadable(source) or _unwritable(store)
+    if unusable:
+        return _restore_fail(f"{unusable}; the store was not changed")
+    files = (store, Path(f"{store}.lock"), Path(f"{store}.writers.lock"))
+    made = [path for path in files if not path.exists()]
+    try:
+        return _restore(store, source, out)
+    finally:
+        _hand_over([path for path in made if path.exists()], store)
+
+
+def _restore(store: Path, source: Path, out: TextIO) -> int:
     from sqlite_utils import Database
 
     from bot.lock import AlreadyRunning, CannotLock, StoreLock, Writing
     from store.migrations import unknown_migrations
 
-    store = settings.store.path
-    unusable = _unreadable(source) or _unwritable(store)
-    if unusable:
-        return _restore_fail(f"{unusable}; the store was not changed")
     try:
         # the daemon's lock, then the one-shot writers' (poll --once, prune): none may write
         # while the backup is put in place
@@ -163,10 +183,16 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
                     return _restore_fail(f"{source}: {problem}; the store was not changed")
                 target = sqlite3.connect(store, timeout=10)
                 try:  # the old log is read in first, then every page is written over, at once
-                    backup.backup(target, progress=_no_progress)
+                    backup.backup(target, progress=_give_up_when_busy)
                     target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except Busy:
+                    return _restore_fail(
+                        f"cannot restore {store} from {source}: another process is writing it"
+                        " (waited 10 s): end it (an sqlite3 shell left in a transaction),"
+                        " then restore again; the store was not changed"
+                    )
                 except sqlite3.OperationalError:
-                    raise  # locked for 10 s, a full disk
+                    raise  # a full disk
                 except sqlite3.DatabaseError as exc:
                     return _restore_fail(
                         f"the store {store} is damaged ({exc}): move it and its -wal and -shm"
@@ -182,6 +208,19 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
         return _restore_fail(f"cannot restore {store} from {source}: {_unwritable(store) or exc}")
     print(f"restored {store} from {source}", file=out)
     return 0
+
+
+def _hand_over(made: list[Path], store: Path) -> None:
+    """Give the files a restore made (the store moved aside: damaged) to the owner of the
+    store's folder, the user the daemon runs as (the unit's DynamicUser): made by root (sudo),
+    the daemon could not write them. A new store is as readable as the daemon makes one."""
+    with suppress(OSError):
+        if store in made:
+            store.chmod(0o600)
+        folder = store.parent.stat()
+        if os.geteuid() == 0 and folder.st_uid != 0:
+            for path in made:
+                os.chown(path, folder.st_uid, folder.st_gid)
 
 
 def _unreadable(source: Path) -> str | None:
