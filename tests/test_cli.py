@@ -214,6 +214,9 @@ def test_stories_places_each_report_in_order() -> None:
         ('{"id": 1e999, "title": "t", "published": "2026-01-01"}\n', "line 1: not valid JSON"),
         ("[" * 100_000 + "\n", "line 1: not valid JSON here (nested too deeply)"),
         ('{"id": ' + "9" * 5000 + "}\n", "line 1: not valid JSON here"),
+        # a time whose keys would be kept past the calendar's end raised OverflowError
+        (lines({"id": 1, "title": "t", "published": "9999-12-25T00:00:00Z"}), "line 1: 'pub"),
+        (lines({"id": 1, "title": "t", "published": "9999-12-31T23:00-05:00"}), "line 1: 'pub"),
     ],
 )
 def test_stories_bad_line_exits_2_naming_the_line(stdin: str, message: str) -> None:

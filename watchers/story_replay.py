@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from store import ItemRecord
 from store.items import FINGERPRINT_WINDOW, place_items
@@ -40,6 +40,13 @@ class StoryReplay:
     _expiry: list[tuple[datetime, int, str, object]] = field(default_factory=list)
     _placed: int = 0
     _remembered: int = 0  # orders the expiries of one time
+
+    @property
+    def latest(self) -> datetime:
+        """The latest time a report may have: its keys are kept for a while after it, and a
+        time past the calendar's end cannot be written."""
+        kept = max(self.keys_retention, self.index.window, FINGERPRINT_WINDOW)
+        return datetime.max.replace(tzinfo=UTC) - kept
 
     def place(
         self, report_id: object, title: str, summary: str, published: datetime, link: str = ""
