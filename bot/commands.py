@@ -330,10 +330,8 @@ def story_lines(source: TextIO, out: TextIO, keys_retention: timedelta | None = 
             title = cut_text(obj["title"], MAX_TITLE)
             summary = cut_text(obj.get("summary") or "", MAX_SUMMARY)
             story = replay.place(obj["id"], title, summary, published, obj.get("link") or "")
-            try:
-                out.write(json_line({"id": obj["id"], "story": story}) + "\n")
-            except BrokenPipeError:  # `| head`: the reader has all it wants
-                return 0
+            out.write(json_line({"id": obj["id"], "story": story}) + "\n")
+            out.flush()  # a script feeding reports as they come waits for each answer
     except BadLine as exc:
         return _stories_fail(str(exc))
     out.flush()

@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import select
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cli import _parser, main
-from tests.conftest import CONFIG, kurilwatch, write_config
+from tests.conftest import CONFIG, ROOT, LineReader, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 
@@ -246,6 +250,67 @@ def test_stories_of_the_uci_stream_are_fewer_than_its_reports() -> None:
         seen.add(o["id"])
     assert len({o["story"] for o in out}) < len(out)
     assert sum(by_id[o["id"]] != by_id[o["story"]] for o in out) <= len(out) // 20
+
+
+@pytest.mark.parametrize("command", ["match", "stories"])
+def test_each_answer_comes_while_the_input_is_still_open(command: str) -> None:
+    """A script feeding reports as they come reads each answer before it writes the next;
+    `stories` kept its answers in the pipe's buffer until the input ended."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    line = {"id": "a", "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", command, "--config", CONFIG],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    assert proc.stdin is not None
+    try:
+        answers = LineReader(proc.stdout)
+        proc.stdin.write(lines(line))
+        proc.stdin.flush()
+        assert json.loads(answers.wait_for('"a"', timeout=30))["id"] == "a"
+        proc.stdin.close()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.mark.parametrize("command", ["match", "stories"])
+def test_a_reader_that_stops_early_gets_no_traceback(command: str) -> None:
+    """`kurilwatch stories ... | head -1`: the reader's end closes while answers still come."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", command, "--config", CONFIG],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    line = {"id": 1, "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(lines(line))
+        proc.stdin.flush()
+        assert select.select([proc.stdout], [], [], 30)[0], "no answer in 30 s"
+        assert json.loads(proc.stdout.readline())["id"] == 1
+        proc.stdout.close()
+        proc.stdin.write(lines(*[line] * 50))
+        proc.stdin.close()
+        assert proc.wait(60) == 0
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
 def test_stories_echoes_an_id_of_a_lone_surrogate_as_valid_json() -> None:
