@@ -313,6 +313,30 @@ def test_a_reader_that_stops_early_gets_no_traceback(command: str) -> None:
             proc.wait(10)
 
 
+@pytest.mark.parametrize("command", ["match", "stories"])
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii", "latin-1"])
+def test_lines_are_utf8_whatever_the_locale_and_a_byte_that_is_not_names_its_line(
+    command: str, encoding: str
+) -> None:
+    """A strict UTF-8 locale raised UnicodeDecodeError on the first block read, before line 1
+    was answered; an ASCII or Latin-1 one failed on a Russian id."""
+    good = lines({"id": "Курилы", "title": "Kuril", "published": "2026-01-01T00:00:00Z"})
+    bad = b'{"id": 2, "title": "Kuril \xff", "published": "2026-01-01T00:00:00Z"}\n'
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", command, "--config", CONFIG],
+        input=good.encode() + bad + good.encode(),
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONIOENCODING": encoding},
+        timeout=60,
+    )
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert f"kurilwatch {command}: line 2: not UTF-8 (byte 0xff at column 27)" in err
+    assert "Traceback" not in err
+    assert [json.loads(line)["id"] for line in result.stdout.decode().splitlines()] == ["Курилы"]
+
+
 def test_stories_echoes_an_id_of_a_lone_surrogate_as_valid_json() -> None:
     line = '{"id": "\\ud800", "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}\n'
     result = kurilwatch("stories", "--config", CONFIG, stdin=line)
