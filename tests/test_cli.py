@@ -337,6 +337,17 @@ def test_lines_are_utf8_whatever_the_locale_and_a_byte_that_is_not_names_its_lin
     assert [json.loads(line)["id"] for line in result.stdout.decode().splitlines()] == ["Курилы"]
 
 
+@pytest.mark.parametrize("command", ["match", "stories"])
+def test_a_byte_order_mark_a_crlf_and_a_last_line_without_newline_are_read(command: str) -> None:
+    """A file saved by Windows' Notepad or PowerShell starts with a byte order mark, which
+    was refused as not JSON."""
+    line = {"id": 1, "title": "Kuril", "published": "2026-01-01T00:00:00Z"}
+    stdin = "\ufeff" + json.dumps(line) + "\r\n\r\n" + json.dumps({**line, "id": 2})
+    result = kurilwatch(command, "--config", CONFIG, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(out)["id"] for out in result.stdout.splitlines()] == [1, 2]
+
+
 def test_stories_echoes_an_id_of_a_lone_surrogate_as_valid_json() -> None:
     line = '{"id": "\\ud800", "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}\n'
     result = kurilwatch("stories", "--config", CONFIG, stdin=line)

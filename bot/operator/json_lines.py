@@ -93,6 +93,8 @@ def json_objects(source: TextIO, expected: str) -> Iterator[tuple[int, dict[str,
         number += 1
         if len(line) > MAX_LINE:
             raise BadLine(f"line {number}: longer than {MAX_LINE:,} characters")
+        if number == 1 and line.startswith("\ufeff"):  # a byte order mark: Windows' Notepad
+            line = line[1:]
         if not line.strip():
             continue
         if not line.isascii() and (byte := UNDECODED.search(line)):
