@@ -279,6 +279,8 @@ def _stories_fail(message: str) -> int:
 def _report_problem(obj: dict[str, Any]) -> str | None:
     if "id" not in obj:
         return "missing key 'id'"
+    if not isinstance(obj["id"], str | int | float) or isinstance(obj["id"], bool):
+        return "'id' must be a string or a number: it names the story"
     for name in ("title", "published"):
         if name not in obj:
             return f"missing key '{name}'"
@@ -324,6 +326,11 @@ def story_lines(source: TextIO, out: TextIO, keys_retention: timedelta | None = 
                 return _stories_fail(
                     f"line {number}: 'published' is later than {replay.latest:%Y-%m-%d}:"
                     f" {obj['published']!r}"
+                )
+            if replay.names_a_story(obj["id"], published):
+                return _stories_fail(
+                    f"line {number}: id {obj['id']!r} is already the id of a story a later"
+                    " report may join; ids must be unique"
                 )
             # cut as the daemon keeps an item's: the model reads a text whole, about 0.4 ms a
             # character, so a 10 MB title took an hour

@@ -221,6 +221,20 @@ def test_stories_places_each_report_in_order() -> None:
         # a time whose keys would be kept past the calendar's end raised OverflowError
         (lines({"id": 1, "title": "t", "published": "9999-12-25T00:00:00Z"}), "line 1: 'pub"),
         (lines({"id": 1, "title": "t", "published": "9999-12-31T23:00-05:00"}), "line 1: 'pub"),
+        # an id is a story's id: null, an object or a repeat made two stories of one id
+        (lines({"id": None, "title": "t", "published": "2026-01-01"}), "line 1: 'id' must be"),
+        (lines({"id": [1], "title": "t", "published": "2026-01-01"}), "line 1: 'id' must be"),
+        (
+            lines(
+                {"id": 1, "title": "Fog on Iturup", "published": "2026-01-01T00:00Z"},
+                {
+                    "id": 1,
+                    "title": "Bastion missiles on Shikotan",
+                    "published": "2026-01-01T01:00Z",
+                },
+            ),
+            "line 2: id 1 is already the id of a story",
+        ),
     ],
 )
 def test_stories_bad_line_exits_2_naming_the_line(stdin: str, message: str) -> None:
@@ -302,7 +316,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(command: str) -> None:
         assert select.select([proc.stdout], [], [], 30)[0], "no answer in 30 s"
         assert json.loads(proc.stdout.readline())["id"] == 1
         proc.stdout.close()
-        proc.stdin.write(lines(*[line] * 50))
+        proc.stdin.write(lines(*({**line, "id": n} for n in range(2, 52))))
         proc.stdin.close()
         assert proc.wait(60) == 0
         assert proc.stderr is not None
@@ -346,6 +360,14 @@ def test_a_byte_order_mark_a_crlf_and_a_last_line_without_newline_are_read(comma
     result = kurilwatch(command, "--config", CONFIG, stdin=stdin)
     assert result.returncode == 0, result.stderr
     assert [json.loads(out)["id"] for out in result.stdout.splitlines()] == [1, 2]
+
+
+def test_stories_takes_an_id_again_once_its_story_can_no_longer_be_joined() -> None:
+    fog = {"id": 1, "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}
+    later = {"id": 1, "title": "Bastion missiles on Shikotan", "published": "2028-01-01T00:00:00Z"}
+    result = kurilwatch("stories", "--config", CONFIG, stdin=lines(fog, later))
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [{"id": 1, "story": 1}] * 2
 
 
 def test_stories_echoes_an_id_of_a_lone_surrogate_as_valid_json() -> None:
