@@ -213,11 +213,12 @@ def _dispatch(
     stamp: Stamp | None,
     pool: ParsePool | None,
 ) -> int:
-    if args.command == "match":
-        from bot.operator.json_lines import match_lines
+    if args.command in ("match", "stories"):
+        from bot.operator.json_lines import match_lines, utf8_streams
 
-        return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
-    if args.command == "stories":
+        utf8_streams(sys.stdin, sys.stdout)
+        if args.command == "match":
+            return match_lines(settings, sys.stdin, sys.stdout, explain=args.explain)
         from bot.commands import story_lines
 
         return story_lines(sys.stdin, sys.stdout, settings.store.keys_retention)

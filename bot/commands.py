@@ -279,6 +279,8 @@ def _stories_fail(message: str) -> int:
 def _report_problem(obj: dict[str, Any]) -> str | None:
     if "id" not in obj:
         return "missing key 'id'"
+    if not isinstance(obj["id"], str | int | float) or isinstance(obj["id"], bool):
+        return "'id' must be a string or a number: it names the story"
     for name in ("title", "published"):
         if name not in obj:
             return f"missing key '{name}'"
@@ -288,12 +290,18 @@ def _report_problem(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _published(text: str) -> datetime | None:
+def _published(text: str) -> datetime:
+    """A report's time in UTC (UTC if it names no zone); a ValueError that says what is wrong."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise ValueError(f"'published' is not an ISO 8601 time: {text!r}") from None
+    if not moment.tzinfo:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the calendar's first day in UTC
+        raise ValueError(f"'published' is outside the years 1-9999 in UTC: {text!r}") from None
 
 
 def story_lines(source: TextIO, out: TextIO, keys_retention: timedelta | None = None) -> int:
@@ -310,20 +318,27 @@ def story_lines(source: TextIO, out: TextIO, keys_retention: timedelta | None = 
             problem = _report_problem(obj)
             if problem:
                 return _stories_fail(f"line {number}: {problem}")
-            published = _published(obj["published"])
-            if published is None:
+            try:
+                published = _published(obj["published"])
+            except ValueError as exc:
+                return _stories_fail(f"line {number}: {exc}")
+            if published > replay.latest:
                 return _stories_fail(
-                    f"line {number}: 'published' is not an ISO 8601 time: {obj['published']!r}"
+                    f"line {number}: 'published' is later than {replay.latest:%Y-%m-%d}:"
+                    f" {obj['published']!r}"
+                )
+            if replay.names_a_story(obj["id"], published):
+                return _stories_fail(
+                    f"line {number}: id {obj['id']!r} is already the id of a story a later"
+                    " report may join; ids must be unique"
                 )
             # cut as the daemon keeps an item's: the model reads a text whole, about 0.4 ms a
             # character, so a 10 MB title took an hour
             title = cut_text(obj["title"], MAX_TITLE)
             summary = cut_text(obj.get("summary") or "", MAX_SUMMARY)
             story = replay.place(obj["id"], title, summary, published, obj.get("link") or "")
-            try:
-                out.write(json_line({"id": obj["id"], "story": story}) + "\n")
-            except BrokenPipeError:  # `| head`: the reader has all it wants
-                return 0
+            out.write(json_line({"id": obj["id"], "story": story}) + "\n")
+            out.flush()  # a script feeding reports as they come waits for each answer
     except BadLine as exc:
         return _stories_fail(str(exc))
     out.flush()

@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import select
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cli import _parser, main
-from tests.conftest import CONFIG, kurilwatch, write_config
+from tests.conftest import CONFIG, ROOT, LineReader, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 
@@ -214,6 +218,23 @@ def test_stories_places_each_report_in_order() -> None:
         ('{"id": 1e999, "title": "t", "published": "2026-01-01"}\n', "line 1: not valid JSON"),
         ("[" * 100_000 + "\n", "line 1: not valid JSON here (nested too deeply)"),
         ('{"id": ' + "9" * 5000 + "}\n", "line 1: not valid JSON here"),
+        # a time whose keys would be kept past the calendar's end raised OverflowError
+        (lines({"id": 1, "title": "t", "published": "9999-12-25T00:00:00Z"}), "line 1: 'pub"),
+        (lines({"id": 1, "title": "t", "published": "9999-12-31T23:00-05:00"}), "line 1: 'pub"),
+        # an id is a story's id: null, an object or a repeat made two stories of one id
+        (lines({"id": None, "title": "t", "published": "2026-01-01"}), "line 1: 'id' must be"),
+        (lines({"id": [1], "title": "t", "published": "2026-01-01"}), "line 1: 'id' must be"),
+        (
+            lines(
+                {"id": 1, "title": "Fog on Iturup", "published": "2026-01-01T00:00Z"},
+                {
+                    "id": 1,
+                    "title": "Bastion missiles on Shikotan",
+                    "published": "2026-01-01T01:00Z",
+                },
+            ),
+            "line 2: id 1 is already the id of a story",
+        ),
     ],
 )
 def test_stories_bad_line_exits_2_naming_the_line(stdin: str, message: str) -> None:
@@ -243,6 +264,110 @@ def test_stories_of_the_uci_stream_are_fewer_than_its_reports() -> None:
         seen.add(o["id"])
     assert len({o["story"] for o in out}) < len(out)
     assert sum(by_id[o["id"]] != by_id[o["story"]] for o in out) <= len(out) // 20
+
+
+@pytest.mark.parametrize("command", ["match", "stories"])
+def test_each_answer_comes_while_the_input_is_still_open(command: str) -> None:
+    """A script feeding reports as they come reads each answer before it writes the next;
+    `stories` kept its answers in the pipe's buffer until the input ended."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    line = {"id": "a", "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", command, "--config", CONFIG],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    assert proc.stdin is not None
+    try:
+        answers = LineReader(proc.stdout)
+        proc.stdin.write(lines(line))
+        proc.stdin.flush()
+        assert json.loads(answers.wait_for('"a"', timeout=30))["id"] == "a"
+        proc.stdin.close()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.mark.parametrize("command", ["match", "stories"])
+def test_a_reader_that_stops_early_gets_no_traceback(command: str) -> None:
+    """`kurilwatch stories ... | head -1`: the reader's end closes while answers still come."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", command, "--config", CONFIG],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    line = {"id": 1, "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(lines(line))
+        proc.stdin.flush()
+        assert select.select([proc.stdout], [], [], 30)[0], "no answer in 30 s"
+        assert json.loads(proc.stdout.readline())["id"] == 1
+        proc.stdout.close()
+        proc.stdin.write(lines(*({**line, "id": n} for n in range(2, 52))))
+        proc.stdin.close()
+        assert proc.wait(60) == 0
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.mark.parametrize("command", ["match", "stories"])
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii", "latin-1"])
+def test_lines_are_utf8_whatever_the_locale_and_a_byte_that_is_not_names_its_line(
+    command: str, encoding: str
+) -> None:
+    """A strict UTF-8 locale raised UnicodeDecodeError on the first block read, before line 1
+    was answered; an ASCII or Latin-1 one failed on a Russian id."""
+    good = lines({"id": "Курилы", "title": "Kuril", "published": "2026-01-01T00:00:00Z"})
+    bad = b'{"id": 2, "title": "Kuril \xff", "published": "2026-01-01T00:00:00Z"}\n'
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", command, "--config", CONFIG],
+        input=good.encode() + bad + good.encode(),
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONIOENCODING": encoding},
+        timeout=60,
+    )
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert f"kurilwatch {command}: line 2: not UTF-8 (byte 0xff at column 27)" in err
+    assert "Traceback" not in err
+    assert [json.loads(line)["id"] for line in result.stdout.decode().splitlines()] == ["Курилы"]
+
+
+@pytest.mark.parametrize("command", ["match", "stories"])
+def test_a_byte_order_mark_a_crlf_and_a_last_line_without_newline_are_read(command: str) -> None:
+    """A file saved by Windows' Notepad or PowerShell starts with a byte order mark, which
+    was refused as not JSON."""
+    line = {"id": 1, "title": "Kuril", "published": "2026-01-01T00:00:00Z"}
+    stdin = "\ufeff" + json.dumps(line) + "\r\n\r\n" + json.dumps({**line, "id": 2})
+    result = kurilwatch(command, "--config", CONFIG, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(out)["id"] for out in result.stdout.splitlines()] == [1, 2]
+
+
+def test_stories_takes_an_id_again_once_its_story_can_no_longer_be_joined() -> None:
+    fog = {"id": 1, "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}
+    later = {"id": 1, "title": "Bastion missiles on Shikotan", "published": "2028-01-01T00:00:00Z"}
+    result = kurilwatch("stories", "--config", CONFIG, stdin=lines(fog, later))
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [{"id": 1, "story": 1}] * 2
 
 
 def test_stories_echoes_an_id_of_a_lone_surrogate_as_valid_json() -> None:

@@ -8,8 +8,9 @@ batch of one). The report's publication time stands in for the time the daemon f
 from __future__ import annotations
 
 import heapq
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from store import ItemRecord
 from store.items import FINGERPRINT_WINDOW, place_items
@@ -38,8 +39,25 @@ class StoryReplay:
     _founders: dict[int, tuple[object, datetime]] = field(default_factory=dict)  # id, until
     # (when, n, kind, key): what may be forgotten from then on; checked against the maps
     _expiry: list[tuple[datetime, int, str, object]] = field(default_factory=list)
+    _open: dict[object, int] = field(default_factory=dict)  # a kept story's first id: story
     _placed: int = 0
     _remembered: int = 0  # orders the expiries of one time
+
+    @property
+    def latest(self) -> datetime:
+        """The latest time a report may have: its keys are kept for a while after it, and a
+        time past the calendar's end cannot be written."""
+        kept = max(self.keys_retention, self.index.window, FINGERPRINT_WINDOW)
+        return datetime.max.replace(tzinfo=UTC) - kept
+
+    def names_a_story(self, report_id: object, at: datetime) -> bool:
+        """Whether `report_id` is the id of a story a report at `at` may still join: a report
+        of that id would make two stories of one id (an unhashable id names none)."""
+        self._forget(at)
+        try:
+            return report_id in self._open
+        except TypeError:
+            return False
 
     def place(
         self, report_id: object, title: str, summary: str, published: datetime, link: str = ""
@@ -80,6 +98,8 @@ class StoryReplay:
         story = placed.story_id
         if story == item_id:
             self._founders[story] = (report_id, published)
+            with suppress(TypeError):  # an unhashable id: the caller's to keep apart
+                self._open[report_id] = story
         self._keep(story, published + self.index.window)  # the index may name it until then
         if url and url not in self._by_url:
             self._by_url[url] = (story, published)
@@ -110,6 +130,9 @@ class StoryReplay:
                 assert isinstance(key, int)
                 if (kept := self._founders.get(key)) is not None and kept[1] == when:
                     del self._founders[key]
+                    with suppress(TypeError):
+                        if self._open.get(kept[0]) == key:
+                            del self._open[kept[0]]
             else:
                 assert isinstance(key, str)
                 keys, ttl = (

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import re
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
@@ -64,6 +66,21 @@ def _matched(topics: Topics, obj: dict[str, Any], *, explain: bool) -> dict[str,
 MAX_LINE = 32 * 1024 * 1024  # characters: a line is read whole, newline or not
 
 
+# the bytes that were not UTF-8, as reading with errors="surrogateescape" leaves them
+UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def utf8_streams(source: TextIO, out: TextIO) -> None:
+    """JSON lines in and out as UTF-8 whatever the locale says (an ASCII or Latin-1 locale
+    failed on the first Russian id), a byte in that is not UTF-8 kept for `json_objects` to
+    name its line: strict decoding raised at the first read of a block of lines, a traceback
+    before the lines above it were answered."""
+    if isinstance(source, io.TextIOWrapper):
+        source.reconfigure(encoding="utf-8", errors="surrogateescape")
+    if isinstance(out, io.TextIOWrapper):
+        out.reconfigure(encoding="utf-8")
+
+
 class BadLine(ValueError):
     """An input line that is not what the command reads, named by its number."""
 
@@ -76,8 +93,15 @@ def json_objects(source: TextIO, expected: str) -> Iterator[tuple[int, dict[str,
         number += 1
         if len(line) > MAX_LINE:
             raise BadLine(f"line {number}: longer than {MAX_LINE:,} characters")
+        if number == 1 and line.startswith("\ufeff"):  # a byte order mark: Windows' Notepad
+            line = line[1:]
         if not line.strip():
             continue
+        if not line.isascii() and (byte := UNDECODED.search(line)):
+            raise BadLine(
+                f"line {number}: not UTF-8 (byte 0x{ord(byte.group()) - 0xDC00:02x}"
+                f" at column {byte.start() + 1})"
+            )
         try:
             obj = json_value(line)
         except ValueError as exc:
