@@ -379,6 +379,58 @@ def test_a_title_telling_the_act_alone_is_the_acts_whatever_its_lead_says(
 
 
 @pytest.mark.parametrize(
+    ("act", "criticism"),
+    [
+        (
+            "Russia to hold artillery drills near Shikotan",
+            "Kamikawa slams Russian drills near Shikotan",
+        ),
+        (
+            "Сахалинская дума ввела туристический сбор на Курилах",
+            "Токио раскритиковал туристический сбор на Курилах",
+        ),
+        ("国会、北方領土法改正案を可決", "Japan's revised islands law null and void, Moscow says"),
+        ("色丹島に新たな発電所が完成", "政府、色丹島の発電所建設を非難"),
+        ("Japan's coast guard names new ship 'Habomai'", "露報道官「挑発」と反発　巡視船の命名"),
+        # the other side's reaction to the criticism: a statement and its reply
+        ("Tokyo voices regret over Lavrov's remarks", "Lavrov slams Japan's new sanctions"),
+        ("Japan protests Zakharova's words on textbooks", "ザハロワ氏、日本の教科書を批判"),
+    ],
+)
+def test_criticism_is_another_story_than_the_act_or_the_other_sides_reply(
+    act: str, criticism: str
+) -> None:
+    assert stages_apart(title_stages(criticism), title_stages(act))
+    assert stages_apart(title_stages(act), title_stages(criticism))
+
+
+@pytest.mark.parametrize(
+    ("said", "criticism"),
+    [
+        # what was said, told in other words: who said it, then the saying, or a quotation
+        (
+            "Zakharova calls Japanese white paper 'confrontational'",
+            "Russia slams Japan's white paper",
+        ),
+        ("Галузин: решение Токио не имеет юридической силы", "Moscow calls Tokyo's decision void"),
+        (
+            "Lavrov says no conditions for talks while sanctions stay",
+            "ラブロフ外相「交渉の条件ない」　制裁を批判",
+        ),
+        ("Захарова назвала учения провокацией", "Zakharova denounces drills as provocation"),
+        # another reaction
+        ("Japan protests Russian drills near Shikotan", "Tokyo slams Russian drills near Shikotan"),
+        ("政府、ロシアに抗議　色丹島の演習", "Токио раскритиковал учения на Шикотане"),
+    ],
+)
+def test_criticism_and_the_same_words_said_otherwise_are_one_story(
+    said: str, criticism: str
+) -> None:
+    assert not stages_apart(title_stages(criticism), title_stages(said))
+    assert not stages_apart(title_stages(said), title_stages(criticism))
+
+
+@pytest.mark.parametrize(
     "title",
     [
         "日本漁船の安全に懸念　ロシアが射撃訓練通告",  # a risk, not a reaction

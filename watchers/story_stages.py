@@ -161,6 +161,23 @@ _REACTION = re.compile(
     r"|懸念を?(?:表明|伝え|示)"  # 懸念 alone is often a risk ("安全に懸念"), unless quoted
      + "|" + _DEMAND.pattern
 )
+# Criticism ("Motegi slams…", "露報道官、…を批判") is a reaction too, but told in words a
+# statement's other reports do not share ("Захарова назвала…", "Lavrov: …"): it is another
+# story than the act, not than a report of the statement (`SAID`).
+_CRITICISM = re.compile(
+    r"\b(?:slam|critici[sz]|denounc|decr(?:y|ies|ied)\b|void\b)|раскритик|ничтожн"
+    r"|非難|批判|無効|反発"
+)
+# a title that reports what a speaker said: who, then the saying ("Zakharova calls…", "Лавров:
+# …", "МИД назвал…"), or the saying, then who (", Zakharova says", "— deputy FM"); in Japanese,
+# a quotation with who said it
+_SAYING = re.compile(
+    r"^(?:\S+ ){0,4}?\S+(?::| (?:says?|said|calls?|called|urges?|warns?|vows?|insists?|claims?"
+    r"|accuses?|rules? out|ruled out|sees? no|tells?|told|заявил\w*|назвал\w*|сказал\w*"
+    r"|считает|ответил\w*|прокомментировал\w*|предупредил\w*|призвал\w*|обвинил\w*|не видит"
+    r"|исключил\w*|указал\w*)\b)"
+    r"|(?:, (?:\S+ ){0,3}(?:says|said)|\s[—–-] (?:\S+ ){0,3}\S+)$"
+)
 # a reaction quoted (the title reports what was said): one quotation, opened and closed
 _QUOTED = re.compile(
     r"(?:[「\"«“‘]|(?<!\w)')[^「」\"'«»“”‘’]{0,80}?(?:"
@@ -206,6 +223,25 @@ _DECLARING = re.compile(
 
 
 APPENDED = "appended"  # a title that tells the act, then the reaction: the act's report
+REACTED = "reaction:2"
+CRITICISED = "reaction:3"  # a reaction told as criticism, apart from the act unless `SAID`
+SAID = "said:1"  # a title that reports what someone said
+# Whose side a title's first party is (who reacts, mostly): a criticism and a reaction of one
+# side are one story, of two sides a statement and its reply.
+_SIDES = {
+    "japan": re.compile(
+        r"\b(?:japan(?!ese)|tokyo|motegi|kamikawa|hayashi|iwaya|kishida|ishiba|takaichi|япони"
+        r"|токио|мотэ?ги|камикав|хаяси|ивая|кисид|исиб|такаити)|日本|東京|茂木|上川|岩屋|岸田"
+        r"|石破|高市|官房長官|政府|外務省|外相|首相"
+    ),
+    "russia": re.compile(
+        r"\b(?:russia(?!n)|moscow|kremlin|putin|lavrov|peskov|zakharova|medvedev|shoigu"
+        r"|belousov|galuzin|nozdrev|росси|рф\b|москв|кремл|путин|лавров|песков|захаров"
+        r"|медведев|шойгу|белоусов|галузин|ноздрев)|ロシア|露|(?<![\u30a1-\u30fc])ロ(?![\u30a1-\u30fc])"
+        r"|モスクワ|クレムリン|プーチン|ラブロフ|ペスコフ|ザハロワ|メドベージェフ|ショイグ|ガルージン"
+    ),
+}
+_SIDE_MARKS = frozenset({"side:1", "side:2"})
 
 
 def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "") -> frozenset[str]:
@@ -218,7 +254,16 @@ def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "")
                 title = title.replace(form, " ")
                 found.add(stage)
         words = None
-    if (reaction := _reaction(title)) not in (None, APPENDED):
+    said = _said(title)
+    if said:
+        found.add(SAID)
+    if side := _side(title):
+        found.add(side)
+    if (reaction := _reaction(title)) == "reaction:1" and (
+        (criticism := _reaction(title, _CRITICISM)) == REACTED or (said and criticism == APPENDED)
+    ):
+        found.add(CRITICISED)
+    elif reaction not in (None, APPENDED):
         found.add(reaction)
     elif lead and _lead_reacts(lead):  # a title that appends the reaction: its lead says whose
         found.add("reaction:2")
@@ -237,13 +282,29 @@ def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "")
     return frozenset(f"{process}:{n}" for process, n in latest.items())
 
 
-def _reaction(title: str) -> str | None:
+def _side(title: str) -> str | None:
+    """ "side:1" (Japan) or "side:2" (Russia), the side the title names first, if any."""
+    folded = plain(title)
+    found = [(m.start(), n) for n, p in enumerate(_SIDES.values(), 1) if (m := p.search(folded))]
+    return f"side:{min(found)[1]}" if found else None
+
+
+def _said(title: str) -> bool:
+    """A title that reports what someone said (`_SAYING`; in Japanese, a quotation and who)."""
+    folded = plain(title)
+    if is_cjk(folded):
+        return bool(_QUOTE.search(folded) and _SPEAKER.search(_QUOTE.sub(" ", folded)))
+    return _SAYING.search(folded) is not None
+
+
+def _reaction(title: str, reactions: re.Pattern[str] = _REACTION) -> str | None:
     """ "reaction:2" for a title that leads with the other side's reaction, "reaction:1" for
     one that names none, `APPENDED` for one whose side's reaction follows the act it reports
     ("…, Japan protests"), None for one whose reaction is nobody's side's (a crowd's protest)."""
     folded = plain(title)
-    found = _REACTION.search(folded)
-    quoted = _QUOTED.search(folded)  # 官房長官「極めて遺憾」, calls remarks 'regrettable'
+    found = reactions.search(folded)
+    # 官房長官「極めて遺憾」, calls remarks 'regrettable'
+    quoted = _QUOTED.search(folded) if reactions is _REACTION else None
     if quoted is not None:
         start = quoted.start()
     elif found is not None:
@@ -327,9 +388,27 @@ def stages_apart(later: frozenset[str], earlier: frozenset[str], *, across: bool
     passes bill" is English for 成立, where Japanese tells a chamber's 可決 from it."""
     before = {process: int(n) for process, n in (_stage(stage, across) for stage in earlier)}
     return any(
-        n > before.get(process, n) or (process == "reaction" and n != before.get(process, n))
+        _reactions_apart(n, before.get(process, n), later, earlier)
+        if process == "reaction"
+        else process != "side" and n > before.get(process, n)
         for process, n in (_stage(s, across) for s in later)
     )
+
+
+def _reactions_apart(n: int, m: int, later: frozenset[str], earlier: frozenset[str]) -> bool:
+    """Criticism and another reaction are one; criticism and a title naming no reaction are
+    two, unless that title reports what was said (the criticism's other words)."""
+    if {n, m} == {2, 3}:  # a criticism and the other side's reaction: a statement, a reply
+        return (
+            bool(later & _SIDE_MARKS)
+            and bool(earlier & _SIDE_MARKS)
+            and later & _SIDE_MARKS != earlier & _SIDE_MARKS
+        )
+    if n == m:
+        return False
+    if 3 in (n, m):
+        return SAID not in (earlier if n == 3 else later)
+    return True
 
 
 def _stage(stage: str, across: bool) -> tuple[str, int]:
