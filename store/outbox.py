@@ -207,8 +207,12 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         )
 
     def continue_digest(self, delivery_ids: Sequence[int], parts: int) -> None:
-        """Rows of a digest put back after `parts` of its messages were sent."""
-        self._settle(delivery_ids, "digest_part = ?", [parts], " AND state = 'pending'")
+        """Rows of a digest still to be sent after `parts` of its messages were: put back
+        (its limit, a failure) or on their way (a stop or crash leaves them for the next start),
+        the digest that takes them up numbers on."""
+        self._settle(
+            delivery_ids, "digest_part = ?", [parts], " AND state IN ('pending', 'sending')"
+        )
 
     def settle_many(
         self,

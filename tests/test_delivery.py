@@ -1173,3 +1173,41 @@ async def test_the_last_stories_of_a_burst_digest_cut_short_come_as_its_last_par
     texts = [m["text"] for m in bot_api.sent_messages(CHAT)]
     assert len(texts) == 2 and "part 2 of 2" in texts[1].split("\n")[0], texts[1][:80]
     assert [row[1] for row in await outbox(store)] == ["sent"] * (worker.settings.burst_digest + 5)
+
+
+async def test_a_digest_whose_send_is_cut_by_a_stop_numbers_on_after_the_restart(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A digest's second message hanging as the daemon stops (its send cancelled after the
+    stop's grace), or a crash while it is on its way: its rows stay `sending` and are sent
+    after the next start, which numbered them from 1 again ("part 1 of 2" after "part 1 of
+    3")."""
+    store, worker, clock = parts
+    await long_stories_for_a_digest(store, 30)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    bot_api.hold_answers(after=1)  # the first message is answered, the second hangs
+    try:
+        assert await worker.send_due() == 1
+        await bot_api.wait_for_async(
+            lambda: len(bot_api.sent_messages(CHAT)) == 1 and bot_api.in_flight == 1,
+            10,
+            "the second message hangs",
+        )
+        drain = asyncio.create_task(worker.drain())
+        await asyncio.sleep(0)
+        drain.cancel()  # the stop's grace is over: the Telegram side is cancelled
+        await asyncio.wait({drain})
+    finally:
+        bot_api.release_answers()
+    [first] = [m["text"].split("\n")[0] for m in bot_api.sent_messages(CHAT)]
+    assert "part 1 of " in first
+    parts_of = int(first.rsplit(" ", 1)[1].rstrip(")"))
+    assert parts_of > 2
+    await bot_api.wait_for_async(lambda: bot_api.in_flight == 0, 10, "the hung call answered")
+    sent_before = len(bot_api.sent_messages(CHAT))  # the hung one, carried out by Telegram
+    assert await store.run(Store.requeue_inflight) > 0  # the next start
+    while await step(worker):
+        pass
+    heads = [m["text"].split("\n")[0] for m in bot_api.sent_messages(CHAT)[sent_before:]]
+    expected = [f"part {k} of {parts_of}" for k in range(2, parts_of + 1)]
+    assert all(e in h for e, h in zip(expected, heads, strict=True)), heads

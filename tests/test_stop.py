@@ -70,3 +70,42 @@ async def test_a_stop_with_every_stage_hung_keeps_the_10_s_promise_and_the_alert
     finally:
         store.close()
     assert states and "sent" not in states  # queued still: sent after the next start
+
+
+async def test_a_stop_while_updates_start_sends_nothing(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI
+) -> None:
+    """A stop that came while the updates were starting (Telegram slow to answer the
+    deleteWebhook of getUpdates' start): the delivery worker started after it all the same,
+    and sent the queued alerts and notices until the sends' grace cut it, 5 s after."""
+    feed_server.set_route("/a.xml", Route(body=b"<rss/>"))
+    config = write_config(
+        tmp_path, {"a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url, admins=(9009,)
+    )
+    settings = load_config(config)
+    with Store(settings.store.path) as store:
+        store.notify_admins("queued before the start", now=datetime.now(UTC))
+    bot_api.stall_next("deleteWebhook", 2.0)  # shorter than PTB's read timeout (5 s)
+    daemon = Daemon(settings, TOKEN, config_path=config)
+    running = asyncio.create_task(daemon.run())
+    try:
+        await bot_api.wait_for_async(
+            lambda: (
+                (
+                    daemon._app is not None
+                    and daemon._app.updater is not None
+                    and daemon._app.updater.running
+                )
+                or running.done()
+            ),
+            WAIT,
+            "the updates starting",
+        )
+        assert not running.done()
+        daemon.stop()
+        assert await asyncio.wait_for(running, PROMISE) == 0
+    finally:
+        if not running.done():
+            running.cancel()
+            await asyncio.wait({running})
+    assert bot_api.sent_messages(9009) == []

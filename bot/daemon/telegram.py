@@ -84,6 +84,8 @@ class TelegramSide:
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=10, error_callback=PollErrors())
+        if self._stop.is_set():  # came while they started: the stop found no worker to stop
+            return
         self.delivery = DeliveryWorker(
             store,
             app.bot,

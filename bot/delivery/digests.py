@@ -75,14 +75,16 @@ class DigestSending:
             if not await self._send_one_digest(chat_id, text, shown, rows, silent=silent):
                 await self._continued([*shown, *rows], n - 1)
                 return
+            # numbered on before the next is sent: a stop may cut its send, or a crash end us
+            await self._continued(rows, n)
             if rows and not await self._next_slot(chat_id):
                 # the chat's limit (or a stop) comes first: the rest wait for the chat's turn
                 await settle.recorded(self.store, Store.release_claimed, [d.id for d in rows])
-                await self._continued(rows, n)
                 return
 
     async def _continued(self, rows: list[Delivery], parts: int) -> None:
-        """The rest of a digest put back after `parts` of its messages: numbered on."""
+        """The rest of a digest (put back, or on its way) after `parts` of its messages were
+        sent: numbered on."""
         if parts and rows:
             ids = [d.id for d in rows]
             await settle.recorded(self.store, Store.continue_digest, ids, parts)

@@ -759,6 +759,7 @@ class FakeBotAPI:
         self.latency = 0.0  # seconds every chat-bound call takes, like a real network
         self._answering = threading.Event()  # cleared by `hold_answers`
         self._answering.set()
+        self._answered_while_held = 0  # calls `hold_answers(after=...)` lets through still
         self.in_flight = 0
         self.max_in_flight = 0  # the most chat-bound calls served at once
         self._stalls: list[list[Any]] = []  # [method, seconds, times left]
@@ -995,10 +996,12 @@ class FakeBotAPI:
         with self._cond:
             self._first_attempt_wait = seconds
 
-    def hold_answers(self) -> None:
+    def hold_answers(self, *, after: int = 0) -> None:
         """Chat-bound calls are carried out but not answered until `release_answers` (or
         `HOLD_LIMIT`): a send the test holds in flight for as long as it needs, not for a
-        latency a busy machine may outlast."""
+        latency a busy machine may outlast. The next `after` calls are answered all the same."""
+        with self._cond:
+            self._answered_while_held = after
         self._answering.clear()
 
     def release_answers(self) -> None:
@@ -1187,7 +1190,11 @@ class FakeBotAPI:
             yield
         finally:
             time.sleep(self.latency)
-            self._answering.wait(HOLD_LIMIT)
+            with self._cond:
+                answered = self._answered_while_held > 0
+                self._answered_while_held -= answered
+            if not answered:
+                self._answering.wait(HOLD_LIMIT)
             with self._cond:
                 self.in_flight -= 1
 
