@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -174,6 +175,18 @@ def write_config(
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
     return path
+
+
+def save_edit(config: Path, text: str) -> None:
+    """Write `text` over `config` in place, as an editor saves an edit, dated back past the
+    daemon's settling time: a running daemon reads a config only once it has gone `SETTLE`
+    seconds unchanged (`bot.reload.settled`), 2 s that a test of what an edit does need not
+    wait at every edit. test_config_watch.py tests the settling itself with files dated now."""
+    from bot.reload import SETTLE
+
+    config.write_text(text, encoding="utf-8")
+    past = time.time_ns() - int((SETTLE + 1) * 1e9)
+    os.utime(config, ns=(past, past))
 
 
 class LineReader:

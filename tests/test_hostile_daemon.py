@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import TOKEN, LineReader, write_config
+from tests.conftest import TOKEN, LineReader, save_edit, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -86,7 +86,7 @@ def test_hostile_config_edits_are_refused_everywhere_and_a_good_edit_then_applie
     def save(change: Any) -> None:
         settings = yaml.safe_load(yaml.safe_dump(good))
         change(settings)
-        config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+        save_edit(config, yaml.safe_dump(settings, allow_unicode=True))
 
     save(lambda s: s["feeds"][0].update(interval=THIRTY))
     line = daemon.stderr.wait_for("feeds[0].interval")

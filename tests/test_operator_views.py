@@ -15,7 +15,7 @@ from typing import Any
 import feedparser
 import yaml
 
-from tests.conftest import TOKEN, write_config
+from tests.conftest import TOKEN, save_edit, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -57,7 +57,7 @@ def test_a_reload_tells_the_admins_what_the_new_queries_gain_and_lose(
     settings = yaml.safe_load(config.read_text())
     kuril = settings["topics"]["kuril"]
     kuril["query"] = f"({kuril['query']} OR sakhalin) -drills"
-    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    save_edit(config, yaml.safe_dump(settings, allow_unicode=True))
     [notice] = bot_api.wait_for_messages(ADMIN, 1, timeout=20)
     assert "config applied" in notice["text"]
     # the counts are values of a translated notice (issue 19): unchanged ones in their own part

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import write_config
+from tests.conftest import save_edit, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 A = rss([FeedEntry("Kuril Islands talks", "https://a.example/1", guid="a1")])
@@ -31,18 +31,18 @@ def test_config_edits_apply_without_a_restart_and_a_bad_edit_keeps_the_old_confi
 
     settings = yaml.safe_load(config.read_text())
     settings["feeds"].append({"id": "feed-b", "url": feed_server.url("/b.xml")})
-    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    save_edit(config, yaml.safe_dump(settings, allow_unicode=True))
     daemon.stderr.wait_for("config reloaded: feeds +1 -0 ~0")
     feed_server.wait_for_hits("/b.xml", 2, timeout=20)  # the new feed is polled
 
     # a changed query applies to the next items (console mode prints the alerts)
     settings["topics"]["kuril"]["query"] = "Habomai"
-    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    save_edit(config, yaml.safe_dump(settings, allow_unicode=True))
     daemon.stderr.wait_for("config reloaded: topics kuril")
     feed_server.set_feed("/b.xml", rss([HABOMAI, *WEATHER]))
     daemon.stdout.wait_for("Fishing quota set for Habomai")
 
-    config.write_text(config.read_text().replace("feed-b", "Feed B!"))
+    save_edit(config, config.read_text().replace("feed-b", "Feed B!"))
     line = daemon.stderr.wait_for("config not reloaded")
     assert "feeds[1].id" in line and "the running config stays" in line
     assert re.search(r"config\.yaml line \d+", line), line
@@ -50,7 +50,7 @@ def test_config_edits_apply_without_a_restart_and_a_bad_edit_keeps_the_old_confi
         feed_server.wait_for_hits(path, feed_server.hits(path) + 2, timeout=20)
 
     settings["feeds"] = settings["feeds"][1:]  # feed-a removed
-    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    save_edit(config, yaml.safe_dump(settings, allow_unicode=True))
     daemon.stderr.wait_for("feeds +0 -1 ~0")
     daemon.proc.send_signal(signal.SIGHUP)  # reloads too
     daemon.stderr.wait_for("config re-read: nothing changed")
@@ -160,7 +160,7 @@ def test_a_topic_removed_by_a_reload_can_still_be_unsubscribed_from(
     assert "Subscribed to kuril, peace-treaty" in say("/subscribe kuril peace-treaty")
     settings = yaml.safe_load(config.read_text())
     del settings["topics"]["peace-treaty"]
-    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    save_edit(config, yaml.safe_dump(settings, allow_unicode=True))
     daemon.stderr.wait_for("config reloaded: topics kuril")
     assert "<code>peace-treaty</code> — (no longer offered)" in say("/list")
     assert "Unsubscribed from peace-treaty" in say("/unsubscribe peace-treaty")
