@@ -244,6 +244,7 @@ class MetricsServer:
     ) -> None:
         self.metrics = metrics
         self.feeds = feeds
+        self._atom = atom
         metrics_app = make_wsgi_app(metrics.registry)
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -293,3 +294,6 @@ class MetricsServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+        close = getattr(self._atom, "close", None)  # the feeds' store
+        if close is not None:
+            close()
