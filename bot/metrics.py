@@ -7,6 +7,8 @@ own and only reads numbers, so a slow scraper never touches the event loop or th
 from __future__ import annotations
 
 import contextlib
+import io
+import selectors
 import socket
 import sys
 import threading
@@ -148,23 +150,37 @@ BUSY = (
 # seconds a client has for its whole exchange: one that trickles a byte now and then (never
 # silent for the idle timeout) must not hold a place for ever
 DEADLINE = 30.0
+# a client is given a place only once its request line and headers have come, within this many
+# seconds of connecting: idle or trickling clients (a scan, a slowloris) wait without a thread,
+# and cannot take the places a scraper of /metrics or /healthz needs
+HEADERS_WITHIN = 5.0
+MAX_WAITING = 256  # clients waiting for their headers at once; past it the oldest is let go
+MAX_HEAD = 16384  # bytes of request line and headers read before a place is given
 
 
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     slots = threading.BoundedSemaphore(MAX_CLIENTS)  # each server is given its own
     deadline = DEADLINE
+    gate: _Gate  # given by MetricsServer
+    heads: dict[socket.socket, bytes]  # what the gate read of a client, for its handler
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        self.gate.admit(request, client_address)
+
+    def serve_request(self, request: socket.socket, client_address: Any, head: bytes) -> None:
+        """A client whose headers have come (`head`, read by the gate): a place, or a 503."""
         if not self.slots.acquire(blocking=False):
             _turn_away(request)
             self.shutdown_request(request)
             return
+        self.heads[request] = head
         try:
             super().process_request(request, client_address)
         except BaseException:  # no thread started: the slot is not taken
+            self.heads.pop(request, None)
             self.slots.release()
-            raise
+            self.shutdown_request(request)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         cut = threading.Timer(self.deadline, _hang_up, [request])
@@ -180,6 +196,134 @@ class _Server(ThreadingMixIn, WSGIServer):
         # a client that went silent (timed out) or hung up is no bug to print a traceback for
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
+
+
+class _Gate:
+    """Holds new clients on one thread, without a place, until their request line and headers
+    have come (then `_Server.serve_request`), for `within` seconds at most; at most `most` at
+    once, the oldest let go for a new one (a real client sends its request at once)."""
+
+    def __init__(self, server: _Server, within: float, most: int) -> None:
+        self.server = server
+        self.within = within
+        self.most = most
+        self._selector = selectors.DefaultSelector()
+        self._wake_read, self._wake = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._selector.register(self._wake_read, selectors.EVENT_READ)
+        self._admitted: list[tuple[socket.socket, Any]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        # client -> (address, what it sent, when it must have sent its headers), oldest first
+        self._waiting: dict[socket.socket, tuple[Any, bytes, float]] = {}
+        self._thread = threading.Thread(target=self._run, name="metrics-gate", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def admit(self, client: socket.socket, address: Any) -> None:
+        with self._lock:
+            if self._closed:
+                self.server.shutdown_request(client)
+                return
+            self._admitted.append((client, address))
+        with contextlib.suppress(OSError):  # its buffer full: a wake is on its way anyway
+            self._wake.send(b"x")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        with contextlib.suppress(OSError):
+            self._wake.send(b"x")
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        try:
+            while not self._closed:
+                waits = [due for _, _, due in self._waiting.values()]
+                timeout = max(0.0, min(waits) - time.monotonic()) if waits else None
+                for key, _ in self._selector.select(timeout):
+                    if key.fileobj is self._wake_read:
+                        self._take_admitted()
+                    else:
+                        self._read(key.fileobj)  # type: ignore[arg-type]
+                now = time.monotonic()
+                for client, (_, _, due) in list(self._waiting.items()):
+                    if due <= now:  # no request within the time: let go without a place
+                        self._let_go(client)
+        finally:
+            for client in list(self._waiting):
+                self._let_go(client)
+            with self._lock:
+                admitted, self._admitted = self._admitted, []
+            for client, _ in admitted:
+                self.server.shutdown_request(client)
+            self._selector.close()
+            self._wake_read.close()
+            self._wake.close()
+
+    def _take_admitted(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_read.recv(4096)
+        with self._lock:
+            admitted, self._admitted = self._admitted, []
+        for client, address in admitted:
+            while len(self._waiting) >= self.most:
+                self._let_go(next(iter(self._waiting)))
+            try:
+                client.setblocking(False)
+                self._selector.register(client, selectors.EVENT_READ)
+            except (OSError, ValueError):  # it has hung up already
+                self.server.shutdown_request(client)
+                continue
+            self._waiting[client] = (address, b"", time.monotonic() + self.within)
+
+    def _read(self, client: socket.socket) -> None:
+        address, head, due = self._waiting[client]
+        try:
+            data = client.recv(MAX_HEAD - len(head))
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # it hung up
+            self._let_go(client)
+            return
+        head += data
+        # the headers end at an empty line (a bare LF is read as a line's end too); a head
+        # too long is the handler's to refuse, in a place
+        if b"\n\r\n" not in head and b"\n\n" not in head and len(head) < MAX_HEAD:
+            self._waiting[client] = (address, head, due)
+            return
+        self._selector.unregister(client)
+        del self._waiting[client]
+        client.setblocking(True)
+        self.server.serve_request(client, address, head)
+
+    def _let_go(self, client: socket.socket) -> None:
+        self._waiting.pop(client, None)
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(client)
+        self.server.shutdown_request(client)
+
+
+class _Headed(io.RawIOBase):
+    """A client's stream: what the gate read of it first, then the socket."""
+
+    def __init__(self, head: bytes, client: socket.socket) -> None:
+        self._head = head
+        self._client = client
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._client.recv_into(buffer)
 
 
 def _turn_away(request: socket.socket) -> None:
@@ -223,6 +367,14 @@ def _headers_only(
 
 class _QuietHandler(WSGIRequestHandler):
     timeout = 10  # seconds a client may stay silent: an idle one must not hold a thread for ever
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        head = self.server.heads.pop(self.connection, b"")
+        if head:
+            self.rfile.close()  # unread: the socket's own file, replaced by one the head leads
+            self.rfile = io.BufferedReader(_Headed(head, self.connection))
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -241,9 +393,12 @@ class MetricsServer:
         atom: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]] | None = None,
         max_clients: int = MAX_CLIENTS,
         deadline: float = DEADLINE,
+        headers_within: float = HEADERS_WITHIN,
+        max_waiting: int = MAX_WAITING,
     ) -> None:
         self.metrics = metrics
         self.feeds = feeds
+        self._atom = atom
         metrics_app = make_wsgi_app(metrics.registry)
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -280,12 +435,15 @@ class MetricsServer:
         self._server = make_server(host, port, app, _Server, handler_class=_QuietHandler)
         self._server.slots = threading.BoundedSemaphore(max_clients)
         self._server.deadline = deadline
+        self._server.heads = {}
+        self._server.gate = _Gate(self._server, min(headers_within, deadline), max_waiting)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="metrics", daemon=True
         )
 
     def start(self) -> MetricsServer:
+        self._server.gate.start()
         self._thread.start()
         return self
 
@@ -293,3 +451,7 @@ class MetricsServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+        self._server.gate.close()
+        close = getattr(self._atom, "close", None)  # the feeds' store
+        if close is not None:
+            close()

@@ -148,6 +148,11 @@ class ArchiveVerbs:
             )
         return stories
 
+    def data_version(self) -> int:
+        """A number that changes when another connection commits (SQLite's `PRAGMA
+        data_version`): what this connection read before may then be out of date."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
     def feed_token(self, chat_id: int, *, now: datetime) -> str:
         """The secret token of the chat's watch feed, made on first use."""
         for row in self.db.execute(

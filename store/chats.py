@@ -123,6 +123,17 @@ class ChatVerbs(StoreBase):
             self._unqueue_topic(chat_id, topic_id, "unsubscribed")
         return cursor.rowcount > 0
 
+    def unsubscribe_from(self, chat_id: int, topic_ids: list[str]) -> list[str]:
+        """Stop a chat's subscriptions to each of `topic_ids` in one transaction (all of them
+        or, on a failure, none), as `unsubscribe` does; those it was subscribed to, in the
+        order given."""
+        removed = []
+        with self.db.atomic():
+            for topic_id in dict.fromkeys(topic_ids):
+                if self.unsubscribe(chat_id, topic_id):
+                    removed.append(topic_id)
+        return removed
+
     def _unqueue_topic(self, chat_id: int, topic_id: str, reason: str) -> None:
         """Take a topic (or a watch's) the chat left off its queued alerts, also those on their
         way (a failed send puts back none dropped); drop those it was the only topic of, kept

@@ -48,7 +48,9 @@ class Store(
 ):
     """Domain verbs over the kurilwatch database, one part per domain."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, any_thread: bool = False) -> None:
+        """`any_thread`: the store may be used from any thread, one at a time (its caller
+        holds a lock around it), as the HTTP listener's threads share one."""
         if str(path) != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -59,9 +61,9 @@ class Store(
                     else f"{exc.strerror}: {exc.filename}"
                 )
                 raise sqlite3.OperationalError(f"cannot create its folder: {reason}") from None
-            conn = sqlite3.connect(str(path), timeout=10)
+            conn = sqlite3.connect(str(path), timeout=10, check_same_thread=not any_thread)
         else:
-            conn = sqlite3.connect(":memory:")
+            conn = sqlite3.connect(":memory:", check_same_thread=not any_thread)
         conn.create_function("title_key", 1, title_key, deterministic=True)  # for a prune
         self.db = Database(conn)
         try:

@@ -866,6 +866,24 @@ async def test_subscribe_all_that_fails_halfway_subscribes_to_none(bot: Bot) -> 
     assert await bot.store.run(Store.subscriptions, USER) == []
 
 
+async def test_unsubscribe_all_that_fails_halfway_unsubscribes_from_none(bot: Bot) -> None:
+    """/unsubscribe all removed one topic per store call: a failure halfway left the chat
+    subscribed to the topics after it alone; now all or none, and the chat is told it failed."""
+    await bot.say("/subscribe all")
+    subscribed = await bot.store.run(Store.subscriptions, USER)
+    assert subscribed == ["kuril", "peace-treaty"]
+
+    def refuse(store: Store) -> None:
+        store.db.execute(
+            "CREATE TRIGGER refuse_leaving BEFORE DELETE ON subscriptions"
+            " WHEN OLD.topic_id = 'peace-treaty' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+
+    await bot.store.run(refuse)
+    assert "went wrong" in await bot.say("/unsubscribe all")
+    assert await bot.store.run(Store.subscriptions, USER) == subscribed
+
+
 async def test_a_reply_of_several_sentences_is_joined_as_its_language_writes_them(
     bot: Bot,
 ) -> None:

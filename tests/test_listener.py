@@ -8,7 +8,7 @@ import socket
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ from bot.config import Config
 from bot.http.atom import ATOM
 from bot.http.feeds import FeedsApp
 from bot.metrics import Metrics, MetricsServer
-from store import FeedState, ItemRecord, Store
+from store import FeedState, ItemRecord, Store, Story
 from tests.conftest import TOKEN, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
@@ -219,3 +219,34 @@ def test_a_304_gives_the_feed_s_length_never_zero(listener: Listener, method: st
         if line.lower().startswith(b"content-length:")
     ]
     assert lengths == [str(len(body)).encode()]
+
+
+def test_a_feed_is_read_from_the_store_once_until_the_store_changes(
+    listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each request opened the store and scanned every matched item: a reader polling every
+    # minute, or 30 readers, cost a full scan each
+    scans: list[Sequence[str] | None] = []
+    stories = Store.stories
+
+    def counted(store: Store, topic_ids: Sequence[str] | None = None, **kw: Any) -> list[Story]:
+        scans.append(topic_ids)
+        return stories(store, topic_ids, **kw)
+
+    monkeypatch.setattr(Store, "stories", counted)
+    monkeypatch.setattr("bot.http.feeds.CACHE_ENTRIES", 2)
+    url = f"{listener.base}/feeds/kuril.atom"
+    first = fetch(url)
+    assert first[0] == 200 and fetch(url)[1] == first[1]
+    assert len(scans) == 1  # the second was served as built
+    with Store(listener.store_path) as store:  # the daemon stores a new item
+        link = "https://n.example/2"
+        record = ItemRecord("g2", link, link, "Shikotan port opens", "s", None, ("kuril",))
+        store.ingest(FeedState(id="tass", url="u", title="TASS"), [record], now=T0, alert=False)
+    status, body, _ = fetch(url)
+    assert status == 200 and b"Shikotan port opens" in body and b"Iturup drills" in body
+    assert len(scans) == 2
+    for lang in ("ru", "ja"):  # two more feeds kept: the first is let go (at most 2)
+        assert fetch(url, {"Accept-Language": lang})[0] == 200
+    assert len(scans) == 4
+    assert fetch(url)[1] == body and len(scans) == 5

@@ -7,6 +7,7 @@ import http.client
 import re
 import select
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -139,25 +140,85 @@ def test_a_poll_that_ends_after_its_feed_was_removed_adds_no_series() -> None:
 
 def test_the_listener_serves_a_bounded_number_of_clients_at_once() -> None:
     metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
-    server = MetricsServer(metrics, "127.0.0.1", 0, feeds=lambda: 0, max_clients=2).start()
-    try:
-        _turned_away_then_served(f"http://127.0.0.1:{server.port}/healthz", server.port)
-    finally:
-        server.stop()
+    release = threading.Event()
+    started = threading.Semaphore(0)
 
+    def slow(environ: dict[str, Any], start_response: Any) -> list[bytes]:  # a feed's store
+        started.release()
+        release.wait(30)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"feed\n"]
 
-def _turned_away_then_served(url: str, port: int) -> None:
-    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    server = MetricsServer(
+        metrics, "127.0.0.1", 0, feeds=lambda: 0, atom=slow, max_clients=2
+    ).start()
+    url = f"http://127.0.0.1:{server.port}/healthz"
+    served = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
     try:
-        for client in idle:  # a request begun and never finished holds its thread
-            client.sendall(b"GET /healthz HTTP/1.1\r\n")
+        for client in served:  # requests being served hold their threads
+            client.sendall(b"GET /feeds/a.atom HTTP/1.0\r\n\r\n")
+        for _ in served:
+            assert started.acquire(timeout=10)
         # a third client is turned away at once, not given a thread, and told why (a bare
         # hang-up reads as the daemon gone)
         assert get(url) == (503, "too many clients; try again soon\n")
+        release.set()
+        for client in served:
+            assert client.makefile("rb").read().endswith(b"\r\n\r\nfeed\n")
+    finally:
+        release.set()
+        for client in served:
+            client.close()
+        try:
+            _served_again(url)  # the two threads end, and their places come free
+        finally:
+            server.stop()
+
+
+def test_idle_and_trickling_clients_cannot_starve_health_checks() -> None:
+    # each client took a place as it connected, for up to 10 s idle or 30 s trickling: as
+    # many as the places starved /metrics and /healthz, the operator's monitoring
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    server = MetricsServer(
+        metrics, "127.0.0.1", 0, feeds=lambda: 0, max_clients=2, headers_within=60.0
+    ).start()
+    port = server.port
+    url = f"http://127.0.0.1:{port}/healthz"
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        for client in slow:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+        for _ in range(3):
+            assert get(url) == (200, "ok\n")
+            for client in slow:
+                client.sendall(b"a")
+        for client in idle + slow:  # still waiting for their headers, neither served nor cut
+            client.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                client.recv(1024)
+    finally:
+        for client in idle + slow:
+            client.close()
+        server.stop()
+
+
+def test_more_waiting_clients_than_the_gate_holds_let_the_oldest_go() -> None:
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    server = MetricsServer(
+        metrics, "127.0.0.1", 0, feeds=lambda: 0, max_clients=2, headers_within=60, max_waiting=3
+    ).start()
+    url = f"http://127.0.0.1:{server.port}/healthz"
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
+    try:
+        assert get(url) == (200, "ok\n")  # the gate full of idle clients: a real one served
+        idle[0].settimeout(20)  # bounds the wait; the oldest went as the newer came
+        with contextlib.suppress(ConnectionError):
+            assert idle[0].recv(1024) == b""
     finally:
         for client in idle:
             client.close()
-    _served_again(url)  # the two threads end as their clients hang up, and their places come free
+        server.stop()
 
 
 def _served_again(url: str) -> None:

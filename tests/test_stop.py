@@ -4,9 +4,12 @@ getUpdates), and an admins' notice written again while the store is locked."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from bot.config import load_config
 from bot.daemon import Daemon
@@ -109,3 +112,35 @@ async def test_a_stop_while_updates_start_sends_nothing(
             running.cancel()
             await asyncio.wait({running})
     assert bot_api.sent_messages(9009) == []
+
+
+async def test_a_stop_while_telegram_hangs_logs_one_plain_line_not_a_traceback(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    bot_api: FakeBotAPI,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PTB's last getUpdates at a stop (to confirm what was read) timed out against a hung
+    Telegram and was logged as an ERROR with three chained tracebacks, which an operator reads
+    as a crash; the stop is deliberate, and says so in one warning line."""
+    feed_server.set_route("/a.xml", Route(body=b"<rss/>"))
+    config = write_config(tmp_path, {"a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url)
+    daemon = Daemon(load_config(config), TOKEN, config_path=config)
+    running = asyncio.create_task(daemon.run())
+    try:
+        await bot_api.wait_for_async(
+            lambda: daemon.delivery is not None or running.done(), WAIT, "signed in"
+        )
+        assert not running.done()
+        bot_api.stall_next("getUpdates", WAIT, times=1000)
+        daemon.stop()
+        assert await asyncio.wait_for(running, PROMISE) == 0
+    finally:
+        if not running.done():
+            running.cancel()
+            await asyncio.wait({running})
+    assert [r.getMessage() for r in caplog.records if r.exc_info or r.exc_text] == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    said = [r for r in caplog.records if "updates read" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING
+    assert "TimedOut" in said[0].getMessage()

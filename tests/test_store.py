@@ -219,6 +219,20 @@ def test_subscribing_to_many_topics_keeps_all_or_none(store: Store) -> None:
     assert store.subscriptions(1) == ["a", "b", "kuril"]
 
 
+def test_unsubscribing_from_many_topics_keeps_all_or_none(store: Store) -> None:
+    """/unsubscribe all made one store call per topic: a failure halfway left half of them."""
+    store.upsert_subscriber(1, now=T0)
+    store.subscribe_to(1, ["a", "b", "c", "z"], now=T0)
+    assert store.unsubscribe_from(1, ["b", "x", "a", "b"]) == ["b", "a"]
+    store.db.execute(
+        "CREATE TRIGGER refuse_z BEFORE DELETE ON subscriptions WHEN OLD.topic_id = 'z'"
+        " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        store.unsubscribe_from(1, ["c", "z"])
+    assert store.subscriptions(1) == ["c", "z"]
+
+
 async def test_async_store_runs_off_the_event_loop(tmp_path: Path) -> None:
     store = await AsyncStore(tmp_path / "kw.db").open()
     loop_thread = threading.get_ident()

@@ -34,6 +34,27 @@ SIGN_IN_WAIT = 30.0
 App = Application[Any, Any, Any, Any, Any, Any]
 
 
+class LastReadAtStop(logging.Filter):
+    """At a stop PTB calls getUpdates once more, to confirm to Telegram what was read; when
+    Telegram does not answer, PTB logs an ERROR with the chained tracebacks of its timeout,
+    which reads as a crash. The stop is deliberate: one warning line says what it costs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Error while calling `get_updates` one more time"):
+            error = record.exc_info[1] if record.exc_info else None
+            record.msg = (
+                "stopping: Telegram did not confirm the updates read (%s); those since its last"
+                " confirmation may come again after the next start"
+            )
+            record.args = (f"{type(error).__name__}: {error}" if error else "no answer",)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_LAST_READ = LastReadAtStop()
+
+
 class TelegramSide:
     """The daemon's Telegram side (the daemon's fields and methods it uses are declared)."""
 
@@ -48,6 +69,7 @@ class TelegramSide:
 
     async def _run_telegram(self, app: App, store: AsyncStore) -> None:
         """Sign in (retrying while Telegram is unreachable), then poll updates and deliver."""
+        logging.getLogger("telegram.ext.Updater").addFilter(_LAST_READ)  # once: it is one object
         delay = TELEGRAM_RETRY_FIRST
         while True:
             try:

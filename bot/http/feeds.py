@@ -1,7 +1,8 @@
 """The Atom feeds of the HTTP listener: /feeds/<topic>.atom for a configured topic, and
 /feeds/w/<token>.atom for a chat's watches. A WSGI app that runs on the listener's threads and
 reads the store through a connection of its own (SQLite WAL), never the event loop's. A feed's
-own texts are in the chat's language (a watch feed) or the reader's Accept-Language (a topic)."""
+own texts are in the chat's language (a watch feed) or the reader's Accept-Language (a topic).
+A feed built is kept until the store changes: readers polling every minute cost no scan each."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import re
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
     from bot.config import Config
 
 LATEST = 50  # stories in a feed
+# feeds kept built until the store changes, at most this many and this many bytes in all
+CACHE_ENTRIES = 64
+CACHE_BYTES = 4 * 1024 * 1024
 _TOPIC = re.compile(r"/feeds/([a-z0-9-]+)\.atom")
 _WATCHES = re.compile(r"/feeds/w/([A-Za-z0-9_-]{16,64})\.atom")
 
@@ -45,6 +50,12 @@ class FeedsApp:
         self.public_url = public_url
         self._failing = False  # the store failed the last reader: said once, not per request
         self._lock = threading.Lock()
+        # one store, read by one request at a time: 30 readers of a feed just changed scan once
+        self._reading = threading.Lock()
+        self._store: Store | None = None
+        self._version: int | None = None  # the store's data_version the kept feeds were read at
+        self._kept: OrderedDict[tuple[str, ...], tuple[bytes, str]] = OrderedDict()
+        self._kept_bytes = 0
 
     @classmethod
     def of(cls, settings: Callable[[], Config]) -> FeedsApp:
@@ -65,7 +76,7 @@ class FeedsApp:
         # wrote): the self link is the address readers are given, as /mywatch gives it
         base = (self.public_url() or "").rstrip("/") or _base(environ)
         try:
-            found = self._feed(path, base, accepted(environ.get("HTTP_ACCEPT_LANGUAGE")))
+            found = self._built(path, base, accepted(environ.get("HTTP_ACCEPT_LANGUAGE")))
         except sqlite3.Error as exc:  # a store that cannot be read now: no traceback per request
             with self._lock:
                 said, self._failing = self._failing, True
@@ -84,9 +95,7 @@ class FeedsApp:
                 log.info("feeds: the store can be read again")
         if found is None:
             return _plain(start_response, "404 Not Found", "no such feed\n")
-        info, stories = found
-        body = build_feed(info, stories)
-        tag = etag(body)
+        body, tag = found
         # the 200's length on a 304 too: without one wsgiref writes `Content-Length: 0`, which a
         # cache refreshing its copy from the 304 takes for the feed's (RFC 9110 8.6 forbids it)
         headers = [
@@ -101,15 +110,65 @@ class FeedsApp:
         start_response("200 OK", [("Content-Type", CONTENT_TYPE), *headers])
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
-    def _feed(self, path: str, base: str, lang: str) -> tuple[FeedInfo, list[Story]] | None:
+    def close(self) -> None:
+        """Close the store (the listener stops); a later request opens it again."""
+        with self._reading:
+            self._drop()
+
+    def _built(self, path: str, base: str, lang: str) -> tuple[bytes, str] | None:
+        """The feed's body and ETag: kept from an earlier request while the store has not
+        changed since, else read and built (and kept)."""
+        topic = _TOPIC.fullmatch(path)
+        # a reload may retitle a topic: its feed is another
+        title = self.topics().get(topic.group(1)) if topic else ""
+        if title is None or not (topic or _WATCHES.fullmatch(path)):
+            return None
+        key = (path, base, lang, title)
+        with self._reading:
+            try:
+                if self._store is None:
+                    self._store = Store(self.store_path, any_thread=True)
+                store = self._store
+                version = store.data_version()
+                if version != self._version:
+                    self._kept.clear()
+                    self._kept_bytes, self._version = 0, version
+                kept = self._kept.get(key)
+                if kept is not None:
+                    self._kept.move_to_end(key)
+                    return kept
+                found = self._feed(store, path, lang, base)
+            except sqlite3.Error:  # opened again by the next request (a store restored, mended)
+                self._drop()
+                raise
+            if found is None:
+                return None
+            body = build_feed(*found)
+            built = body, etag(body)
+            if len(body) <= CACHE_BYTES // 8:
+                self._kept[key] = built
+                self._kept_bytes += len(body)
+                while len(self._kept) > CACHE_ENTRIES or self._kept_bytes > CACHE_BYTES:
+                    self._kept_bytes -= len(self._kept.popitem(last=False)[1][0])
+            return built
+
+    def _drop(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        self._store, self._version = None, None
+        self._kept.clear()
+        self._kept_bytes = 0
+
+    def _feed(
+        self, store: Store, path: str, lang: str, base: str
+    ) -> tuple[FeedInfo, list[Story]] | None:
         topic = _TOPIC.fullmatch(path)
         if topic:
             titles = self.topics()
             topic_id = topic.group(1)
             if topic_id not in titles:
                 return None
-            with Store(self.store_path) as store:
-                stories = store.stories([topic_id], limit=LATEST)
+            stories = store.stories([topic_id], limit=LATEST)
             tr = texts(lang)
             info = FeedInfo(
                 f"urn:kurilwatch:topic:{topic_id}",
@@ -121,13 +180,12 @@ class FeedsApp:
             return info, stories
         watches = _WATCHES.fullmatch(path)
         if watches:
-            with Store(self.store_path) as store:
-                chat_id = store.chat_of_feed_token(watches.group(1))
-                if chat_id is None:
-                    return None
-                ids = [w.topic_id for w in store.watches(chat_id)]
-                stories = store.stories(ids, limit=LATEST)
-                prefs = store.prefs(chat_id)
+            chat_id = store.chat_of_feed_token(watches.group(1))
+            if chat_id is None:
+                return None
+            ids = [w.topic_id for w in store.watches(chat_id)]
+            stories = store.stories(ids, limit=LATEST)
+            prefs = store.prefs(chat_id)
             tr = texts((prefs.language or prefs.language_code) if prefs else None)
             # the id names the token, never the chat
             info = FeedInfo(

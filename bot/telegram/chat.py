@@ -318,7 +318,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     if not await may_change(update, context):
         return
-    removed = [t for t in known if await ctx.store.run(Store.unsubscribe, chat.id, t)]
+    removed = await ctx.store.run(Store.unsubscribe_from, chat.id, known)
     missing = [t for t in known if t not in removed]
     parts = []
     if removed:
