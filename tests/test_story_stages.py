@@ -395,6 +395,7 @@ def test_a_title_telling_the_act_alone_is_the_acts_whatever_its_lead_says(
         # the other side's reaction to the criticism: a statement and its reply
         ("Tokyo voices regret over Lavrov's remarks", "Lavrov slams Japan's new sanctions"),
         ("Japan protests Zakharova's words on textbooks", "ザハロワ氏、日本の教科書を批判"),
+        ("ラブロフ外相発言に官房長官「遺憾」", "ラブロフ外相、日本の制裁を批判"),  # who is quoted
     ],
 )
 def test_criticism_is_another_story_than_the_act_or_the_other_sides_reply(

@@ -242,6 +242,7 @@ _SIDES = {
     ),
 }
 _SIDE_MARKS = frozenset({"side:1", "side:2"})
+_SPEAKS_JA = re.compile(r"[^、「」 がはのに]{0,6}(?:「|、| |が|は)")
 
 
 def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "") -> frozenset[str]:
@@ -286,6 +287,14 @@ def _side(title: str) -> str | None:
     """ "side:1" (Japan) or "side:2" (Russia), the side the title names first, if any."""
     folded = plain(title)
     found = [(m.start(), n) for n, p in enumerate(_SIDES.values(), 1) if (m := p.search(folded))]
+    if is_cjk(folded):  # who speaks, before a quotation, a comma, a space, が or は
+        spoken = [
+            (m.start(), n)
+            for n, p in enumerate(_SIDES.values(), 1)
+            for m in p.finditer(folded)
+            if _SPEAKS_JA.match(folded, m.end())
+        ]
+        found = spoken or found
     return f"side:{min(found)[1]}" if found else None
 
 
