@@ -396,6 +396,9 @@ def test_a_title_telling_the_act_alone_is_the_acts_whatever_its_lead_says(
         ("Tokyo voices regret over Lavrov's remarks", "Lavrov slams Japan's new sanctions"),
         ("Japan protests Zakharova's words on textbooks", "ザハロワ氏、日本の教科書を批判"),
         ("ラブロフ外相発言に官房長官「遺憾」", "ラブロフ外相、日本の制裁を批判"),  # who is quoted
+        # what one side said, and the other side's answer to it
+        ("Japan's foreign minister: Kurils illegally held", "Moscow hits back at Japan's minister"),
+        ("Japanese minister calls Kurils 'occupied'", "В МИД ответили японскому министру"),
     ],
 )
 def test_criticism_is_another_story_than_the_act_or_the_other_sides_reply(
@@ -419,6 +422,12 @@ def test_criticism_is_another_story_than_the_act_or_the_other_sides_reply(
             "ラブロフ外相「交渉の条件ない」　制裁を批判",
         ),
         ("Захарова назвала учения провокацией", "Zakharova denounces drills as provocation"),
+        (
+            "Песков: Москва не будет обсуждать статус Курил",
+            "Кремль ответил на слова премьера Японии",
+        ),
+        # whose words are those of the attribution
+        ("Japan's new islands law void for Russia, Galuzin says", "Галузин: закон Японии ничтожен"),
         # another reaction
         ("Japan protests Russian drills near Shikotan", "Tokyo slams Russian drills near Shikotan"),
         ("政府、ロシアに抗議　色丹島の演習", "Токио раскритиковал учения на Шикотане"),

@@ -165,18 +165,19 @@ _REACTION = re.compile(
 # statement's other reports do not share ("Захарова назвала…", "Lavrov: …"): it is another
 # story than the act, not than a report of the statement (`SAID`).
 _CRITICISM = re.compile(
-    r"\b(?:slam|critici[sz]|denounc|decr(?:y|ies|ied)\b|void\b)|раскритик|ничтожн"
-    r"|非難|批判|無効|反発"
+    r"\b(?:slam|critici[sz]|denounc|decr(?:y|ies|ied)\b|void\b|hits? back|retort)"
+    r"|раскритик|ничтожн|ответил\w*|非難|批判|無効|反発"
 )
 # a title that reports what a speaker said: who, then the saying ("Zakharova calls…", "Лавров:
 # …", "МИД назвал…"), or the saying, then who (", Zakharova says", "— deputy FM"); in Japanese,
 # a quotation with who said it
+_SAID_AFTER = r"(?:, (?:\S+ ){0,3}(?:says|said)|\s[—–-] (?:\S+ ){0,3}\S+)$"
+_ATTRIBUTION = re.compile(_SAID_AFTER)  # whose words the title ends with
 _SAYING = re.compile(
     r"^(?:\S+ ){0,4}?\S+(?::| (?:says?|said|calls?|called|urges?|warns?|vows?|insists?|claims?"
     r"|accuses?|rules? out|ruled out|sees? no|tells?|told|заявил\w*|назвал\w*|сказал\w*"
     r"|считает|ответил\w*|прокомментировал\w*|предупредил\w*|призвал\w*|обвинил\w*|не видит"
-    r"|исключил\w*|указал\w*)\b)"
-    r"|(?:, (?:\S+ ){0,3}(?:says|said)|\s[—–-] (?:\S+ ){0,3}\S+)$"
+    r"|исключил\w*|указал\w*)\b)|" + _SAID_AFTER
 )
 # a reaction quoted (the title reports what was said): one quotation, opened and closed
 _QUOTED = re.compile(
@@ -230,13 +231,13 @@ SAID = "said:1"  # a title that reports what someone said
 # side are one story, of two sides a statement and its reply.
 _SIDES = {
     "japan": re.compile(
-        r"\b(?:japan(?!ese)|tokyo|motegi|kamikawa|hayashi|iwaya|kishida|ishiba|takaichi|япони"
-        r"|токио|мотэ?ги|камикав|хаяси|ивая|кисид|исиб|такаити)|日本|東京|茂木|上川|岩屋|岸田"
+        r"^japanese|\b(?:japan(?!ese)|tokyo|motegi|kamikawa|hayashi|iwaya|kishida|ishiba|takaichi"
+        r"|япони|токио|мотэ?ги|камикав|хаяси|ивая|кисид|исиб|такаити)|日本|東京|茂木|上川|岩屋|岸田"
         r"|石破|高市|官房長官|政府|外務省|外相|首相"
     ),
     "russia": re.compile(
-        r"\b(?:russia(?!n)|moscow|kremlin|putin|lavrov|peskov|zakharova|medvedev|shoigu"
-        r"|belousov|galuzin|nozdrev|росси|рф\b|москв|кремл|путин|лавров|песков|захаров"
+        r"^russian|\b(?:мид(?! япони)|russia(?!n)|moscow|kremlin|putin|lavrov|peskov|zakharova"
+        r"|medvedev|shoigu|belousov|galuzin|nozdrev|росси|рф\b|москв|кремл|путин|лавров|песков|захаров"
         r"|медведев|шойгу|белоусов|галузин|ноздрев)|ロシア|露|(?<![\u30a1-\u30fc])ロ(?![\u30a1-\u30fc])"
         r"|モスクワ|クレムリン|プーチン|ラブロフ|ペスコフ|ザハロワ|メドベージェフ|ショイグ|ガルージン"
     ),
@@ -286,6 +287,8 @@ def title_stages(title: str, words: Sequence[str] | None = None, lead: str = "")
 def _side(title: str) -> str | None:
     """ "side:1" (Japan) or "side:2" (Russia), the side the title names first, if any."""
     folded = plain(title)
+    if not is_cjk(folded) and (said := _ATTRIBUTION.search(folded)):
+        folded = said.group()  # "…, Zakharova says": whose words
     found = [(m.start(), n) for n, p in enumerate(_SIDES.values(), 1) if (m := p.search(folded))]
     if is_cjk(folded):  # who speaks, before a quotation, a comma, a space, が or は
         spoken = [
@@ -415,8 +418,10 @@ def _reactions_apart(n: int, m: int, later: frozenset[str], earlier: frozenset[s
         )
     if n == m:
         return False
-    if 3 in (n, m):
-        return SAID not in (earlier if n == 3 else later)
+    if 3 in (n, m):  # unless the other reports what was said, by the same side or no side's
+        other = earlier if n == 3 else later
+        sides = (later & _SIDE_MARKS) | (earlier & _SIDE_MARKS)
+        return SAID not in other or len(sides) == 2
     return True
 
 
