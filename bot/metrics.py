@@ -279,6 +279,8 @@ class _Gate:
             self._waiting[client] = (address, b"", time.monotonic() + self.within)
 
     def _read(self, client: socket.socket) -> None:
+        if client not in self._waiting:  # let go for a newer client in this same wake
+            return
         address, head, due = self._waiting[client]
         try:
             data = client.recv(MAX_HEAD - len(head))

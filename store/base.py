@@ -68,7 +68,10 @@ def file_in_the_way(path: str | Path) -> Path | None:
 def store_failure(exc: BaseException, path: str | Path) -> str | None:
     """What to say of an error that is the store's fault, not the caller's: locked or full (it
     passes), or damaged (the operator must restore it); None for any other error (a bug)."""
-    if getattr(exc, "sqlite_errorname", None) in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+    # the primary code: a damaged full-text index is SQLITE_CORRUPT_VTAB, an index
+    # SQLITE_CORRUPT_INDEX
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
         return (
             f"{exc}: the store {path} is damaged; stop kurilwatch, move it and its -wal and -shm"
             " files aside, then `kurilwatch restore BACKUP`"

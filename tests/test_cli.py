@@ -370,6 +370,22 @@ def test_stories_takes_an_id_again_once_its_story_can_no_longer_be_joined() -> N
     assert [json.loads(line) for line in result.stdout.splitlines()] == [{"id": 1, "story": 1}] * 2
 
 
+def test_stories_answers_a_report_given_twice_with_its_story() -> None:
+    """A feed (or two feeds' dumps put together) gives the same report twice: its id names the
+    story it joins again, not another; the repeat was refused as an id used twice."""
+    fog = {
+        "id": "tass-1",
+        "title": "Fog on Iturup",
+        "published": "2026-01-01T00:00:00Z",
+        "link": "https://tass.com/1",
+    }
+    result = kurilwatch("stories", "--config", CONFIG, stdin=lines(fog, fog))
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        {"id": "tass-1", "story": "tass-1"}
+    ] * 2
+
+
 def test_stories_echoes_an_id_of_a_lone_surrogate_as_valid_json() -> None:
     line = '{"id": "\\ud800", "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}\n'
     result = kurilwatch("stories", "--config", CONFIG, stdin=line)

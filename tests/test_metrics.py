@@ -280,3 +280,26 @@ def test_an_accept_header_of_an_unreadable_version_gets_the_default_format(
     finally:
         server.stop()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_client_let_go_while_it_sends_does_not_end_the_gate() -> None:
+    """A flood of connections, the oldest waiting clients sending as newer ones come: a client
+    let go for a newer one whose bytes came in the same wake was read after it was let go, an
+    error that ended the gate's thread, and no client was answered again (their sockets kept)."""
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    server = MetricsServer(
+        metrics, "127.0.0.1", 0, feeds=lambda: 0, max_clients=2, headers_within=60, max_waiting=4
+    ).start()
+    port = server.port
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(100):
+            clients.append(socket.create_connection(("127.0.0.1", port)))
+            for client in clients[-6:]:
+                with contextlib.suppress(OSError):
+                    client.send(b"G")
+        assert get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()

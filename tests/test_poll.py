@@ -1222,3 +1222,37 @@ async def test_a_damaged_store_is_no_error_of_the_feed(
     said = caplog.records[0].getMessage()
     assert str(path) in said and "kurilwatch restore" in said, said
     assert all(s is None or s.consecutive_errors == 0 for s in states)
+
+
+async def test_a_damaged_search_index_is_the_stores_failure_too(
+    feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A damaged full-text index raises SQLITE_CORRUPT_VTAB, an extended code of
+    SQLITE_CORRUPT, which was not read as damage: each poll failed as its feed's internal
+    error, a traceback per feed, the feed backing off; now it is the store's, said once."""
+    path = tmp_path / "kw.db"
+    with Store(path) as store:  # the index's structure record garbled (a bad disk sector)
+        store.db.execute("UPDATE items_fts_data SET block = x'ffffffffff'")
+        # as if a thousand items waited to be indexed: the next poll's ingest indexes them
+        store.db.execute("UPDATE search_progress SET indexed_to = -1000")
+        store.db.conn.commit()
+    feed_server.set_feed("/a.xml", rss([OLD, NEW]))
+    a = feed(feed_server, "/a.xml", "a")
+    store = await AsyncStore(path).open()
+    fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
+    settings = PollConfig(timeout=timedelta(seconds=1), max_bytes=1_000_000)
+    poller = Poller(
+        store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: T0
+    )
+    try:
+        with caplog.at_level(logging.INFO, logger="watchers.poll"):
+            failed = [await poller.poll(a) for _ in range(2)]
+        state = await store.run(Store.feed_state, "a")
+    finally:
+        await fetcher.aclose()
+        await store.close()
+    assert all(r.outcome == "error" and "store" in (r.error or "") for r in failed), failed
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+    said = caplog.records[0].getMessage()
+    assert "is damaged" in said and "kurilwatch restore" in said, said
+    assert state is None or state.consecutive_errors == 0

@@ -343,3 +343,22 @@ def test_a_store_restored_by_root_in_the_daemons_folder_is_the_daemons(tmp_path:
         assert (made, found.st_uid, found.st_gid) == (made, 4321, 4321)
     assert (folder / "kw.db").stat().st_mode & 0o077 == 0
     assert _items(folder / "kw.db") == 10
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root restores into the daemon user's folder")
+def test_a_store_restored_by_root_in_a_new_folder_is_the_daemons(tmp_path: Path) -> None:
+    """A backup restored by root (sudo) on a new machine, before the daemon's first run: the
+    restore made the store's folder (data/), root's, so nothing in it was handed over and the
+    daemon (the user owning its config's folder) could not open the store; now the folders it
+    made are the owner's of the folder they were made in, as are the files."""
+    home = tmp_path / "kw"
+    config, backup = _store_and_backup(home)
+    config.write_text(config.read_text().replace("path: kw.db", "path: data/kw.db"))
+    assert "data/kw.db" in config.read_text()
+    os.chown(home, 4321, 4321)  # the daemon user's folder
+    result = kurilwatch("restore", str(backup), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    for made in ("data", "data/kw.db", "data/kw.db.lock", "data/kw.db.writers.lock"):
+        found = (home / made).stat()
+        assert (made, found.st_uid, found.st_gid) == (made, 4321, 4321)
+    assert _items(home / "data" / "kw.db") == 10

@@ -41,6 +41,7 @@ class StoryReplay:
     _expiry: list[tuple[datetime, int, str, object]] = field(default_factory=list)
     _open: dict[object, int] = field(default_factory=dict)  # a kept story's first id: story
     _placed: int = 0
+    last_story: int | None = None  # the story the last report placed joined or began
     _remembered: int = 0  # orders the expiries of one time
 
     @property
@@ -50,14 +51,15 @@ class StoryReplay:
         kept = max(self.keys_retention, self.index.window, FINGERPRINT_WINDOW)
         return datetime.max.replace(tzinfo=UTC) - kept
 
-    def names_a_story(self, report_id: object, at: datetime) -> bool:
-        """Whether `report_id` is the id of a story a report at `at` may still join: a report
-        of that id would make two stories of one id (an unhashable id names none)."""
+    def story_named(self, report_id: object, at: datetime) -> int | None:
+        """The story `report_id` is the id of, if a report at `at` may still join it: a report
+        of that id in another story would make two stories of one id (an unhashable id names
+        none)."""
         self._forget(at)
         try:
-            return report_id in self._open
+            return self._open.get(report_id)
         except TypeError:
-            return False
+            return None
 
     def place(
         self, report_id: object, title: str, summary: str, published: datetime, link: str = ""
@@ -110,6 +112,7 @@ class StoryReplay:
             self._remember(published + FINGERPRINT_WINDOW, "text", fingerprint)
             self._keep(story, published + FINGERPRINT_WINDOW)
         self.index.add(item_id, story, report, published)
+        self.last_story = story
         return self._founders[story][0]
 
     def _keep(self, story: int, until: datetime) -> None:

@@ -150,11 +150,14 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
     if unusable:
         return _restore_fail(f"{unusable}; the store was not changed")
     files = (store, Path(f"{store}.lock"), Path(f"{store}.writers.lock"))
-    made = [path for path in files if not path.exists()]
+    # the folders a restore on a new machine makes (data/), then the files
+    folders = [f for f in reversed(store.absolute().parents) if not f.exists()]
+    made = folders + [path for path in files if not path.exists()]
     try:
         return _restore(store, source, out)
     finally:
-        _hand_over([path for path in made if path.exists()], store)
+        # owned as the folder they were made in: the store's, or the one data/ was made in
+        _hand_over([path for path in made if path.exists()], store, (folders or [store])[0])
 
 
 def _restore(store: Path, source: Path, out: TextIO) -> int:
@@ -210,14 +213,14 @@ def _restore(store: Path, source: Path, out: TextIO) -> int:
     return 0
 
 
-def _hand_over(made: list[Path], store: Path) -> None:
+def _hand_over(made: list[Path], store: Path, first: Path) -> None:
     """Give the files a restore made (the store moved aside: damaged) to the owner of the
     store's folder, the user the daemon runs as (the unit's DynamicUser): made by root (sudo),
     the daemon could not write them. A new store is as readable as the daemon makes one."""
     with suppress(OSError):
         if store in made:
             store.chmod(0o600)
-        folder = store.parent.stat()
+        folder = first.parent.stat()
         if os.geteuid() == 0 and folder.st_uid != 0:
             for path in made:
                 os.chown(path, folder.st_uid, folder.st_gid)
