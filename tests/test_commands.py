@@ -296,6 +296,33 @@ async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
     assert "Write what to look for" in await bot.say("/search")
 
 
+async def test_a_command_on_a_damaged_store_logs_what_to_do_not_a_traceback(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A damaged search index (a bad disk sector) made /search fail into PTB's error handler,
+    logged as a bug with its traceback; it is the store's, and the log says what to do."""
+    feed = FeedState(id="tass", url="u", title="TASS")
+    record = ItemRecord(
+        "g",
+        "https://tass.example/1",
+        "https://tass.example/1",
+        "Shikotan fish",
+        "t",
+        T0,
+        ("kuril",),
+    )
+    await bot.store.run(Store.ingest, feed, [record], now=T0, alert=False)
+    assert "Shikotan fish" in await bot.say("/search shikotan")
+    with Store(bot.store.path) as store:  # the index's structure record garbled
+        store.db.execute("UPDATE items_fts_data SET block = x'ffffffffff'")
+        store.db.conn.commit()
+    with caplog.at_level(logging.ERROR, logger="bot.telegram.chat"):
+        assert "something went wrong" in await bot.say("/search shikotan")
+    [said] = [r for r in caplog.records if r.name == "bot.telegram.chat"]
+    assert said.exc_info is None and "kurilwatch restore" in said.getMessage()
+    assert str(bot.store.path) in said.getMessage()
+
+
 async def test_digest_timezone_quiet_with_their_mistakes(bot: Bot) -> None:
     await bot.say("/start")
     assert "Time zone set to Asia/Tokyo" in await bot.say("/timezone asia/tokyo")

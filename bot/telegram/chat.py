@@ -60,6 +60,7 @@ from bot.telegram.context import (
 from bot.telegram.pages import label_pressed, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME
 from store import ChatPrefs, Store
+from store.base import store_failure
 
 __all__ = ["BotContext", "bot_commands", "install", "set_commands"]
 
@@ -421,7 +422,11 @@ async def _apology_texts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    log.error("error while handling an update", exc_info=context.error)
+    error = context.error
+    if error is not None and (failure := store_failure(error, ctx_of(context).store.path)):
+        log.error("could not answer an update: %s", failure)  # the store's: no traceback
+    else:
+        log.error("error while handling an update", exc_info=error)
     if not isinstance(update, Update):
         return
     tr = await _apology_texts(update, context)
