@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
 import resource
@@ -34,14 +35,25 @@ NEW = FeedEntry("Iturup airport reopens", "https://n.example/new?utm_source=rss"
 OTHER = FeedEntry("Paris weather", "https://n.example/weather", guid="weather")
 
 
-@pytest.fixture
-async def poller(tmp_path: Path) -> AsyncIterator[Poller]:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+@contextlib.asynccontextmanager
+async def polling(path: Path) -> AsyncIterator[Poller]:
+    """A poller of TOPICS on the store at `path`, closed with its fetcher after."""
+    store = await AsyncStore(path).open()
     fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
     settings = PollConfig(timeout=timedelta(seconds=1), max_bytes=1_000_000)
-    yield Poller(store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: T0)
-    await fetcher.aclose()
-    await store.close()
+    try:
+        yield Poller(
+            store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: T0
+        )
+    finally:
+        await fetcher.aclose()
+        await store.close()
+
+
+@pytest.fixture
+async def poller(tmp_path: Path) -> AsyncIterator[Poller]:
+    async with polling(tmp_path / "kw.db") as made:
+        yield made
 
 
 async def subscribe_chat(poller: Poller, chat_id: int = 7) -> None:
@@ -1202,19 +1214,10 @@ async def test_a_damaged_store_is_no_error_of_the_feed(
     feed_server.set_feed("/a.xml", rss([OLD, NEW]))
     feed_server.set_feed("/b.xml", rss([OTHER]))
     a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
-    store = await AsyncStore(path).open()
-    fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
-    settings = PollConfig(timeout=timedelta(seconds=1), max_bytes=1_000_000)
-    poller = Poller(
-        store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: T0
-    )
-    try:
+    async with polling(path) as poller:
         with caplog.at_level(logging.INFO, logger="watchers.poll"):
             failed = [await poller.poll(f) for f in (a, b, a)]
-        states = [await store.run(Store.feed_state, fid) for fid in ("a", "b")]
-    finally:
-        await fetcher.aclose()
-        await store.close()
+        states = [await poller.store.run(Store.feed_state, fid) for fid in ("a", "b")]
     assert all(r.outcome == "error" and "store" in (r.error or "") for r in failed), failed
     assert all(r.next_poll_at == failed[0].next_poll_at for r in failed)  # no backoff
     assert [r.levelno for r in caplog.records] == [logging.ERROR]
@@ -1238,19 +1241,10 @@ async def test_a_damaged_search_index_is_the_stores_failure_too(
         store.db.conn.commit()
     feed_server.set_feed("/a.xml", rss([OLD, NEW]))
     a = feed(feed_server, "/a.xml", "a")
-    store = await AsyncStore(path).open()
-    fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
-    settings = PollConfig(timeout=timedelta(seconds=1), max_bytes=1_000_000)
-    poller = Poller(
-        store=store, fetcher=fetcher, topics=TOPICS, settings=settings, clock=lambda: T0
-    )
-    try:
+    async with polling(path) as poller:
         with caplog.at_level(logging.INFO, logger="watchers.poll"):
             failed = [await poller.poll(a) for _ in range(2)]
-        state = await store.run(Store.feed_state, "a")
-    finally:
-        await fetcher.aclose()
-        await store.close()
+        state = await poller.store.run(Store.feed_state, "a")
     assert all(r.outcome == "error" and "store" in (r.error or "") for r in failed), failed
     assert [r.levelno for r in caplog.records] == [logging.ERROR]
     said = caplog.records[0].getMessage()
