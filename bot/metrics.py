@@ -160,6 +160,10 @@ MAX_HEAD = 16384  # bytes of request line and headers read before a place is giv
 
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's backlog of 5 dropped the connections of a burst (a scraper's retries, a
+    # feed reader's refresh of every topic) until the client's SYN was sent again, a second
+    # or more later; the kernel caps it at net.core.somaxconn
+    request_queue_size = 1024
     slots = threading.BoundedSemaphore(MAX_CLIENTS)  # each server is given its own
     deadline = DEADLINE
     gate: _Gate  # given by MetricsServer

@@ -175,6 +175,33 @@ def test_the_listener_serves_a_bounded_number_of_clients_at_once() -> None:
             server.stop()
 
 
+def test_a_burst_of_connections_waits_in_the_backlog_not_in_the_clients_retries() -> None:
+    """Before the listener accepts any, 64 clients connect at once: the kernel completes every
+    handshake (a backlog of 5 drops the rest's SYNs, and they wait a second or more to retry)."""
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    server = MetricsServer(metrics, "127.0.0.1", 0, feeds=lambda: 0)  # not started: no accept
+    clients = [socket.socket() for _ in range(64)]
+    try:
+        for client in clients:
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", server.port))
+        waiting = set(clients)
+        deadline = time.monotonic() + 20  # bounds the wait for the handshakes
+        while waiting and time.monotonic() < deadline:
+            _, connected, _ = select.select([], list(waiting), [], 1.0)
+            waiting -= set(connected)
+        assert not waiting, f"{len(waiting)} of 64 connections not made"
+        assert all(c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for c in clients)
+    finally:
+        for client in clients:
+            client.close()
+        server.start()  # stop() waits for the serving thread
+    try:
+        assert get(f"http://127.0.0.1:{server.port}/healthz")[0] in (200, 503)
+    finally:
+        server.stop()
+
+
 def test_idle_and_trickling_clients_cannot_starve_health_checks() -> None:
     # each client took a place as it connected, for up to 10 s idle or 30 s trickling: as
     # many as the places starved /metrics and /healthz, the operator's monitoring
