@@ -250,6 +250,14 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
         ),
         ("Russia seizes Nemuro boat off Shikotan", "Japan demands release of seized fishing boat"),
         ("根室の漁船　色丹島沖で拿捕", "政府、漁船の早期解放を求める"),
+        # asking the other side to explain the act is an answer to it, not the act told again
+        ("Russia bars Japanese reporter at Sakhalin airport", "Tokyo seeks explanation over ban"),
+        ("Russia bars Japanese reporter at Sakhalin airport", "Japan asks Russia to explain ban"),
+        (
+            "Японскому журналисту отказали во въезде на Сахалин",
+            "Токио потребовал от Москвы объяснений",
+        ),
+        ("日本人記者、サハリンで入国拒否", "政府、ロシアに説明求める　記者の入国拒否"),
     ],
 )
 def test_a_title_leading_with_the_other_sides_reaction_is_another_story_than_the_act(
@@ -431,6 +439,12 @@ def test_criticism_is_another_story_than_the_act_or_the_other_sides_reply(
         # another reaction
         ("Japan protests Russian drills near Shikotan", "Tokyo slams Russian drills near Shikotan"),
         ("政府、ロシアに抗議　色丹島の演習", "Токио раскритиковал учения на Шикотане"),
+        # one side's suspicion and its request for an explanation: one statement
+        (
+            "Tokyo asks Moscow to explain damaged undersea cable",
+            "Токио заподозрил российское судно в обрыве кабеля",
+        ),
+        ("Япония заподозрила танкер в обрыве кабеля", "政府、ロシアに説明要求　海底ケーブル損傷"),
     ],
 )
 def test_criticism_and_the_same_words_said_otherwise_are_one_story(
@@ -451,6 +465,21 @@ def test_criticism_and_the_same_words_said_otherwise_are_one_story(
 )
 def test_concern_that_is_no_sides_reaction_is_none(title: str) -> None:
     assert "reaction:2" not in title_stages(title)
+
+
+@pytest.mark.parametrize(
+    ("english", "japanese"),
+    [
+        ("Japanese reporter refused entry at Sakhalin airport", "日本人記者、サハリンで入国拒否"),
+        ("Russia turns back Japanese lawmakers at Kunashir", "議員団の国後島上陸拒否　ロシア側"),
+    ],
+)
+def test_entry_refused_is_an_act_not_a_reply(english: str, japanese: str) -> None:
+    """拒否 after 入国 or 上陸 is a border's act, told so in every language; 拒否 alone answers
+    (a rejected demand)."""
+    assert not stages_apart(title_stages(japanese), title_stages(english))
+    assert not stages_apart(title_stages(english), title_stages(japanese))
+    assert title_stages("露外務省、日本の要求を拒否") != title_stages(japanese)
 
 
 @pytest.mark.parametrize("arrival", ["in order", "reaction first"])

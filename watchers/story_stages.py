@@ -159,14 +159,18 @@ _REACTION = re.compile(
     r"|抗議(?!デモ|活動|集会)|呼び出|召致|遺憾|受け入れられ(?:ない|ず)|容認でき(?:ない|ず)"
     r"|相(?:いれ|容れ|入れ)(?:ない|ず)"  # 「わが国の立場と相いれない」, Tokyo's set phrase
     r"|懸念を?(?:表明|伝え|示)"  # 懸念 alone is often a risk ("安全に懸念"), unless quoted
-     + "|" + _DEMAND.pattern
+    # asking the other side to explain an act ("Tokyo seeks explanation over…")
+    r"|\b(?:seek(?:s|ing)?|sought|demand(?:s|ed|ing)?|ask(?:s|ed|ing)?|request(?:s|ed|ing)?"
+    r"|want(?:s|ed|ing)?) (?:an )?explanation|\bask(?:s|ed)? (?:\w+ ){1,3}to explain"
+    r"|(?:по)?треб(?:у|ова)\w*(?: от \w+(?: \w+)?)? объяснени|запросил\w* (?:\w+ )?объяснени"
+    r"|説明を?(?:求め|要求)" + "|" + _DEMAND.pattern
 )
 # Criticism ("Motegi slams…", "露報道官、…を批判") is a reaction too, but told in words a
 # statement's other reports do not share ("Захарова назвала…", "Lavrov: …"): it is another
 # story than the act, not than a report of the statement (`SAID`).
 _CRITICISM = re.compile(
     r"\b(?:slam|critici[sz]|denounc|decr(?:y|ies|ied)\b|void\b|hits? back|retort)"
-    r"|раскритик|ничтожн|ответил\w*|非難|批判|無効|反発"
+    r"|раскритик|ничтожн|ответил\w*|заподозрил\w*|非難|批判|無効|反発"
 )
 # a title that reports what a speaker said: who, then the saying ("Zakharova calls…", "Лавров:
 # …", "МИД назвал…"), or the saying, then who (", Zakharova says", "— deputy FM"); in Japanese,

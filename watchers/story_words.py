@@ -33,7 +33,7 @@ _PARTIES = {
 REPLY = re.compile(
     r"\b(?:reject|rebuff|dismiss|отверг|отклони|опроверг"
     r"|den(?:y|ies|ied)\b(?! (?:\w+ ){0,2}(?:entry|visa|access|permission|bail|charge|guilt"
-    r"|wrongdoing)))|一蹴|反論|拒否|拒絶"
+    r"|wrongdoing)))|一蹴|反論|(?<!入国|上陸|入域|発給|査証|ビザ)拒否|拒絶"
 )
 
 
