@@ -201,6 +201,12 @@ def test_a_lexicon_finds_what_a_plain_search_finds(pieces: list[str]) -> None:
         ("非常事態相が国後島入り", {"visit"}, set()),
         ("北千島で暖房停止", {"outage", "halt"}, set()),
         ("Severo-Kurilsk left without heat", {"outage"}, {"severo-kurilsk"}),
+        # what a speaker is quoted as saying in a clause appended to the event, a resolve to
+        # negotiate at a rally, is no talks held; a title that leads with the words tells them
+        ("「北方領土の日」全国大会　首相「粘り強く交渉」", set(), set()),
+        ("ロシア外務次官「協議再開の用意」　制裁解除を条件に", {"talks"}, set()),
+        ("外相「平和条約交渉を継続」", {"talks"}, set()),
+        ("「漁業交渉が妥結」　水産庁", {"talks", "agreed"}, set()),
     ],
 )
 def test_a_titles_kinds_and_actors(title: str, kinds: set[str], actors: set[str]) -> None:
@@ -390,6 +396,25 @@ def test_a_report_joins_the_story_of_another_language_and_another_event_does_not
     russian.add(1, 1, QUAKE_RU, T0)
     assert russian.find(QUAKE_EN, T0 + HOUR) == 1
     assert russian.find(QUAKE_EN, T0 + 30 * HOUR) is None  # the day's window has passed
+
+
+def test_talks_held_and_a_rally_where_talks_are_vowed_are_two_stories() -> None:
+    replay = StoryReplay()
+    talks = replay.place(
+        "talks",
+        "Губернаторы Сахалина и Хоккайдо провели переговоры по видеосвязи",
+        "Губернатор Сахалинской области и губернатор Хоккайдо в четверг провели переговоры по"
+        " видеосвязи и обсудили паромную линию Корсаков — Вакканай.",
+        T0,
+    )
+    rally = replay.place(
+        "rally",
+        "「北方領土の日」全国大会　首相「粘り強く交渉」",
+        "「北方領土の日」の7日、東京都内で返還を求める全国大会が開かれ、元島民など約1000人が"
+        "参加しました。首相は「粘り強く交渉する」と述べました。",
+        T0 + 2 * HOUR,
+    )
+    assert rally != talks
 
 
 def test_a_quake_and_a_tsunami_station_opened_the_same_day_are_two_stories() -> None:

@@ -26,7 +26,7 @@ from watchers.story_facts import (
     quantities_agree,
 )
 from watchers.story_places import places
-from watchers.story_stages import stages_apart, title_stages
+from watchers.story_stages import stages_apart, title_stages, unspoken
 from watchers.story_words import (
     REPLY,
     dateline,
@@ -171,7 +171,10 @@ def title_bridges(
     """The kinds of event a title reports, and the people and places of
     `watchers.story_bridge` it names; `words`, when given, are its normalised words."""
     words = WORD.findall(normalise(title)) if words is None else words
-    return kinds_of(words), ACTOR_LEXICON.find(words)
+    kinds = kinds_of(words)
+    if kinds and is_cjk(title) and "「" in title and (told := unspoken(title)) != plain(title):
+        kinds = kinds_of(WORD.findall(normalise(told)))
+    return kinds, ACTOR_LEXICON.find(words)
 
 
 def conflict(a: Sketch, b: Sketch) -> bool:

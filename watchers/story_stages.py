@@ -394,6 +394,21 @@ def _led_by_speaker(folded: str, start: int) -> bool:
     )
 
 
+def unspoken(title: str) -> str:
+    """A Japanese title without the words it quotes someone as saying in a clause appended to
+    the event it tells ("「北方領土の日」全国大会　首相「粘り強く交渉」": the rally, where the
+    prime minister vowed talks, not talks held). A title that leads with the words is a
+    statement, which they tell ("外務次官「協議再開の用意」　制裁解除を条件に"); a quoted name
+    ("「北方領土の日」") stays."""
+    folded = plain(title)
+
+    def spoken(m: re.Match[str]) -> str:
+        before = folded[: m.start()].strip()
+        return " " if " " in before and _SPEAKER_JA.search(before) else m.group()
+
+    return _QUOTE.sub(spoken, folded)
+
+
 def stages_apart(later: frozenset[str], earlier: frozenset[str], *, across: bool = False) -> bool:
     """The later report's title is at a later stage of a process than the earlier one's: a
     follow-up. Not the other way round: a later title that names an earlier stage recalls it
