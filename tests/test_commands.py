@@ -28,6 +28,7 @@ from bot.telegram.pages import PER_PAGE, page_of, paged, turned_to
 from bot.telegram.prefs import mute_span
 from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
+from bot.telegram.upgrades import Upgrades
 from bot.telegram.watches import PREVIEW_ITEMS
 from store import AsyncStore, FeedState, ItemRecord, Store, Watch
 from tests.conftest import ROOT, TOKEN, Clock, running, shipped_topics
@@ -811,6 +812,50 @@ async def test_added_to_a_channel_or_without_the_right_to_post_it_says_nothing(
     assert "channels" in caplog.text  # how a channel is set up: config.yaml's channels
     assert "may not post" in caplog.text
     assert bot.api.sent_messages(-100405) == [] and bot.api.sent_messages(-100406) == []
+
+
+@pytest.mark.parametrize("bot_joins", ["after", "before"])
+async def test_a_group_that_becomes_a_supergroup_is_not_greeted_again(
+    bot: Bot, bot_joins: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram reports the bot's membership of the new supergroup as an addition (left, then
+    member), before the upgrade's service messages or after them: the group heard the greeting
+    when the bot was added to it."""
+    caplog.set_level(logging.INFO)
+    old, new = -4343, -1004343
+    group = {"id": old, "type": "group", "title": "Курилы"}
+    bot.api.push_update(joined(bot.api.bot_id, group, "left", "member"))
+    await bot.api.wait_for_messages_async(old, 1)
+    bot.api.upgrade_group(old, new, user_id=77, bot_joins=bot_joins)
+    decided = ("not greeted again", f"added to the group {new}")
+    await bot.api.wait_for_async(lambda: any(d in caplog.text for d in decided), 10, "decided")
+    assert decided[0] in caplog.text and decided[1] not in caplog.text
+    assert bot.api.sent_messages(new) == []
+
+
+async def test_added_to_a_supergroup_it_greets_once_though_it_waits_for_an_upgrade(
+    bot: Bot,
+) -> None:
+    chat = {"id": -1004444, "type": "supergroup", "title": "Kuril watchers"}
+    bot.api.push_update(joined(bot.api.bot_id, chat, "left", "member"))
+    [greeting] = await bot.api.wait_for_messages_async(-1004444, 1)
+    assert "kurilwatch" in greeting["text"]
+
+
+def test_an_upgrade_heard_is_remembered_for_a_bounded_number_of_chats() -> None:
+    async def run() -> tuple[bool, bool, bool]:
+        upgrades = Upgrades(kept=2)
+        upgrades.heard(-1001)
+        first = await upgrades.upgraded(-1001, within=0)
+        upgrades.heard(-1002)
+        upgrades.heard(-1003)  # -1001 forgotten: the oldest of three
+        return (
+            first,
+            await upgrades.upgraded(-1003, within=0),
+            await upgrades.upgraded(-1001, within=0),
+        )
+
+    assert asyncio.run(run()) == (True, True, False)
 
 
 def test_help_names_the_optional_arguments_readme_gives() -> None:

@@ -34,10 +34,12 @@ def _is_in(member: ChatMember) -> bool:
     return member.status in _IN
 
 
-def arrival(chat_type: str, old: ChatMember, new: ChatMember) -> Arrival:
+def arrival(chat_type: str, old: ChatMember, new: ChatMember, *, upgraded: bool = False) -> Arrival:
     """Whether the bot was just added to the chat, and what to do about it. A change within
-    the chat (made an admin, its rights changed) is the same addition: no second greeting."""
-    if _is_in(old) or not _is_in(new):
+    the chat (made an admin, its rights changed) is the same addition: no second greeting; so
+    is the bot's membership of a supergroup that was a group it was in (`upgraded`), which
+    Telegram reports as an addition."""
+    if _is_in(old) or not _is_in(new) or upgraded:
         return Arrival.NONE
     if chat_type == ChatType.CHANNEL:
         return Arrival.CHANNEL
@@ -54,6 +56,13 @@ async def added(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chat = change.chat
     what = arrival(chat.type, change.old_chat_member, change.new_chat_member)
+    if what is Arrival.GREET and chat.type == ChatType.SUPERGROUP:
+        upgraded = await ctx_of(context).upgrades.upgraded(chat.id)
+        what = arrival(chat.type, change.old_chat_member, change.new_chat_member, upgraded=upgraded)
+        if upgraded:
+            log.info(
+                "the group became the supergroup %d (%s): not greeted again", chat.id, chat.title
+            )
     if what is Arrival.CHANNEL:
         log.info(
             "added to the channel %d (%s): a channel is set up in config.yaml's channels,"

@@ -402,6 +402,7 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     else:
         return
     ctx = ctx_of(context)
+    ctx.upgrades.heard(new)
     await ctx.store.run(Store.migrate_chat, old, new, now=ctx.clock())
     log.info("chat %d: became the supergroup %d", old, new)
 

@@ -17,6 +17,7 @@ from bot.delivery.plan import chat_tz
 from bot.delivery.retry import with_retries
 from bot.delivery.split import split_html
 from bot.i18n import EN, Texts, language, texts
+from bot.telegram.upgrades import Upgrades
 from store import AsyncStore, ChatPrefs, Store, Watch
 from watchers.clock import Clock, utcnow
 from watchers.topics.compile import Topic
@@ -48,6 +49,7 @@ class BotContext:
     refused_users: dict[int, None] = field(default_factory=dict)
     # the channels whose posted commands were logged at INFO (oldest first), once each
     told_channels: dict[int, None] = field(default_factory=dict)
+    upgrades: Upgrades = field(default_factory=Upgrades)  # groups that became supergroups
 
     def topic_ids(self) -> list[str]:
         return [t.id for t in self.topics]

@@ -1061,14 +1061,19 @@ class FakeBotAPI:
             self._migrated[old_chat_id] = new_chat_id
             self._register_chat(new_chat_id, "supergroup", None, "Test")
 
-    def upgrade_group(self, old_chat_id: int, new_chat_id: int, *, user_id: int) -> None:
+    def upgrade_group(
+        self, old_chat_id: int, new_chat_id: int, *, user_id: int, bot_joins: str | None = None
+    ) -> None:
         """`user_id` turns a group into a supergroup, as Telegram reports it: sends to the group
         answer 400 with ``migrate_to_chat_id`` from now on, and two service messages arrive, one
         in the group (``migrate_to_chat_id``) and one in the supergroup
-        (``migrate_from_chat_id``)."""
+        (``migrate_from_chat_id``). `bot_joins` "before" or "after" them: the bot's membership
+        of the supergroup, which Telegram reports as an addition (left, then member)."""
         with self._cond:
             self.migrate_chat(old_chat_id, new_chat_id)
             sender = self._user(user_id)
+            if bot_joins == "before":
+                self._bot_joins(new_chat_id, sender)
             for chat_id, key, other in (
                 (old_chat_id, "migrate_to_chat_id", new_chat_id),
                 (new_chat_id, "migrate_from_chat_id", old_chat_id),
@@ -1082,6 +1087,22 @@ class FakeBotAPI:
                 }
                 self._messages[(chat_id, message["message_id"])] = message
                 self.push_update({"message": message})
+            if bot_joins == "after":
+                self._bot_joins(new_chat_id, sender)
+
+    def _bot_joins(self, chat_id: int, sender: dict[str, Any]) -> None:
+        bot = self._bot_user()
+        self.push_update(
+            {
+                "my_chat_member": {
+                    "chat": self._chat(chat_id),
+                    "from": sender,
+                    "date": int(time.time()),
+                    "old_chat_member": {"user": bot, "status": "left"},
+                    "new_chat_member": {"user": bot, "status": "member"},
+                }
+            }
+        )
 
     def set_admins(
         self, chat_id: int, user_ids: Iterable[int], *, creator: int | None = None
