@@ -258,6 +258,16 @@ def test_a_rescue_after_a_missing_boat_alerts_and_its_second_report_does_not() -
             "Токио потребовал от Москвы объяснений",
         ),
         ("日本人記者、サハリンで入国拒否", "政府、ロシアに説明求める　記者の入国拒否"),
+        # so is thanking the other side for it
+        (
+            "Japan Coast Guard rescues 12 from sinking Russian trawler",
+            "Russian embassy thanks Japan Coast Guard for rescue",
+        ),
+        (
+            "納沙布岬沖でロシア漁船沈没　12人救助",
+            "Посольство России поблагодарило японских спасателей",
+        ),
+        ("Japan Coast Guard rescues 12 from sinking Russian trawler", "ロシア大使館、海保に感謝"),
     ],
 )
 def test_a_title_leading_with_the_other_sides_reaction_is_another_story_than_the_act(

@@ -163,7 +163,9 @@ _REACTION = re.compile(
     r"|\b(?:seek(?:s|ing)?|sought|demand(?:s|ed|ing)?|ask(?:s|ed|ing)?|request(?:s|ed|ing)?"
     r"|want(?:s|ed|ing)?) (?:an )?explanation|\bask(?:s|ed)? (?:\w+ ){1,3}to explain"
     r"|(?:по)?треб(?:у|ова)\w*(?: от \w+(?: \w+)?)? объяснени|запросил\w* (?:\w+ )?объяснени"
-    r"|説明を?(?:求め|要求)" + "|" + _DEMAND.pattern
+    r"|説明を?(?:求め|要求)"
+    # gratitude is the other side's answer too ("Russian embassy thanks Japan Coast Guard…")
+    r"|\bthank(?:s|ed|ing)?\b|поблагодари|выразил\w* благодарност|感謝" + "|" + _DEMAND.pattern
 )
 # Criticism ("Motegi slams…", "露報道官、…を批判") is a reaction too, but told in words a
 # statement's other reports do not share ("Захарова назвала…", "Lavrov: …"): it is another
