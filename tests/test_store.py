@@ -397,7 +397,7 @@ def test_title_vectors_are_kept_for_the_window_and_pruned_after(store: Store) ->
 
 LEAN_IMPORT = """
 import sys
-import bot.config, bot.commands  # what `kurilwatch poll --once` imports before it polls
+import bot.config, bot.commands, store  # what `kurilwatch poll --once` imports before it polls
 lean = "numpy" not in sys.modules
 import sqlite_utils.db
 import numpy  # the daemon's title vectors import it later
