@@ -29,7 +29,7 @@ from bot.insights.trends import build_trend
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application
 from store import AsyncStore, FeedState, ItemRecord, Store, StoryPoint
-from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics, write_config
+from tests.conftest import TOKEN, Clock, cli, kurilwatch, running, shipped_topics, write_config
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.compile import compile_topics
 
@@ -292,9 +292,9 @@ def test_kurilwatch_trend_writes_a_png_and_a_csv(tmp_path: Path) -> None:
     rows = list(csv.DictReader(table.open()))
     assert len(rows) == 7 and sum(int(r["total"]) for r in rows) == 7
     assert rows[0]["date"] < rows[-1]["date"]
-    bad = kurilwatch("trend", "--config", str(config), "--topic", "kurils", "--csv", str(table))
+    bad = cli("trend", "--config", str(config), "--topic", "kurils", "--csv", str(table))
     assert bad.returncode == 2 and "no topic 'kurils'; topics: kuril, peace-treaty" in bad.stderr
-    nothing = kurilwatch("trend", "--config", str(config), "--topic", "kuril")
+    nothing = cli("trend", "--config", str(config), "--topic", "kuril")
     assert nothing.returncode == 2 and "--png PATH, --csv PATH" in nothing.stderr
 
 

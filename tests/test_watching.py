@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from store import AsyncStore, Store, Watch
-from tests.conftest import TOKEN, kurilwatch, write_config
+from tests.conftest import TOKEN, cli, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.filing import FILING_VERSION
@@ -221,7 +221,7 @@ def test_poll_once_matches_the_chats_watches(tmp_path: Path, feed_server: FeedSe
     old = FeedEntry("Old news", "https://n.example/0", guid="0")
     feed_server.set_feed("/a.xml", rss([old]))
     config = write_config(tmp_path, {"a": feed_server.url("/a.xml")})
-    assert kurilwatch("poll", "--once", "--config", str(config)).returncode == 0  # primes
+    assert cli("poll", "--once", "--config", str(config)).returncode == 0  # primes
     store = Store(tmp_path / "kw.db")
     store.upsert_subscriber(CHAT, now=datetime.now(UTC))
     store.add_watch(CHAT, "Zyxwvutan", now=datetime.now(UTC), limit=10)
@@ -233,7 +233,7 @@ def test_poll_once_matches_the_chats_watches(tmp_path: Path, feed_server: FeedSe
         summary="The Zyxwvutan minister arrived in Tokyo for talks on Monday.",
     )
     feed_server.set_feed("/a.xml", rss([visit, old]))
-    result = kurilwatch("poll", "--once", "--config", str(config))
+    result = cli("poll", "--once", "--config", str(config))
     assert result.returncode == 0 and "1 matched, 1 alerts queued" in result.stdout, result.stdout
     with sqlite3.connect(tmp_path / "kw.db") as conn:
         assert conn.execute("SELECT chat_id FROM outbox").fetchall() == [(CHAT,)]
