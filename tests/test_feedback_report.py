@@ -19,7 +19,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.operator.feedback import report_lines, report_of, run_feedback
 from bot.telegram.chat import BotContext, install
 from store import AsyncStore, Store
-from tests.conftest import TOKEN, Clock, running, shipped_topics
+from tests.conftest import TOKEN, Clock, connections, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.test_subscriber_controls import (
     ALICE,
@@ -53,7 +53,7 @@ async def h(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
         queries={tid: t.query for tid, t in settings.topics.items()},
     )
     install(app, ctx)
-    async with PTBBot(TOKEN, base_url=bot_api.base_url) as bot, running(app):
+    async with PTBBot(TOKEN, base_url=bot_api.base_url, **connections()) as bot, running(app):
         worker = DeliveryWorker(
             store,
             bot,

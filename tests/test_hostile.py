@@ -27,7 +27,7 @@ from bot.telegram.guards import addressed_to_us, broadcast_text, command_target
 from bot.telegram.updates import build_application
 from store import AsyncStore, Store, Watch
 from store.search import search_error
-from tests.conftest import TOKEN, Clock, cli, kurilwatch, running, shipped_topics
+from tests.conftest import TOKEN, Clock, cli, connections, kurilwatch, running, shipped_topics
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers import bounded, poll_timing
@@ -599,7 +599,7 @@ async def test_a_burst_of_alerts_for_one_chat_becomes_one_digest(
     await store.run(Store.ingest, FeedState(id="f", url="u"), records, now=NOW, alert=True)
     fast = Limits(per_second=1000, private_per_second=1000, private_burst=10, group_per_minute=1e4)
     try:
-        async with TelegramBot(TOKEN, base_url=bot_api.base_url) as telegram:
+        async with TelegramBot(TOKEN, base_url=bot_api.base_url, **connections()) as telegram:
             worker = DeliveryWorker(
                 store,
                 telegram,

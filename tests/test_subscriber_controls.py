@@ -22,7 +22,7 @@ from bot.delivery.limits import DeliverySettings, Limits
 from bot.delivery.worker import DeliveryWorker
 from bot.telegram.chat import BotContext, install
 from store import AsyncStore, FeedState, ItemRecord, Store
-from tests.conftest import TOKEN, Clock, running, shipped_topics
+from tests.conftest import TOKEN, Clock, connections, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.config import TopicConfig
 from watchers.items import Item
@@ -125,7 +125,7 @@ async def h(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
         store=store, topics=compile_topics(settings.topics).topics, clock=clock, feeds=FEEDS
     )
     install(app, ctx)
-    async with PTBBot(TOKEN, base_url=bot_api.base_url) as bot, running(app):
+    async with PTBBot(TOKEN, base_url=bot_api.base_url, **connections()) as bot, running(app):
         worker = DeliveryWorker(
             store,
             bot,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from store import AsyncStore, Store, Watch
-from tests.conftest import TOKEN, cli, write_config
+from tests.conftest import TOKEN, cli, connections, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.filing import FILING_VERSION
@@ -290,7 +290,7 @@ async def test_a_configured_channel_back_after_removing_the_bot_has_its_watches_
     store = await AsyncStore(tmp_path / "kw.db").open()
     try:
         now = datetime.now(UTC)
-        async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
             channel = (ChannelConfig(chat="@kurilnews", topics=("kuril",)),)
             await add_channels(bot, store, channel, now=now)
             chat_id = (await bot.get_chat("@kurilnews")).id
