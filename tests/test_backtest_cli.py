@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import cli, kurilwatch, write_config
+from tests.conftest import cli, kurilwatch, new_store, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 ENTRIES = [
@@ -183,7 +183,7 @@ def test_a_feed_title_cannot_write_escape_sequences_to_the_operators_terminal(
 
     config = write_config(tmp_path, {})
     title = "Sakhalin oil\x1b]0;owned\x07 \x1b[31mred \u202eline"
-    with Store(tmp_path / "kw.db") as store:
+    with Store(new_store(tmp_path / "kw.db")) as store:
         state = FeedState(id="wire", url="u-wire", title="Wire", primed=True)
         record = ItemRecord("g", "https://n.example/1", None, title, "", None)
         store.ingest(state, [record], now=datetime.now(UTC), alert=False)
@@ -209,7 +209,7 @@ def test_a_backtest_that_removes_a_topic_counts_the_chats_subscribed_to_it(
     config = polled_store(tmp_path, feed_server)
     data = yaml.safe_load(config.read_text())
     now = datetime.now(UTC)
-    with Store(tmp_path / "kw.db") as store:
+    with Store(new_store(tmp_path / "kw.db")) as store:
         for chat in (1, 2, 3):
             store.upsert_subscriber(chat, now=now)
             store.subscribe(chat, "kuril", now=now)

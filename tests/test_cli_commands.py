@@ -24,7 +24,7 @@ import pytest
 from bot.commands import _progress
 from bot.lock import StoreLock
 from store import FeedState, ItemRecord, Store
-from tests.conftest import CONFIG, ROOT, cli, kurilwatch, write_config
+from tests.conftest import CONFIG, ROOT, cli, kurilwatch, new_store, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 
 ITEMS = rss(
@@ -119,7 +119,7 @@ def test_stats_backup_and_prune(tmp_path: Path, feed_server: FeedServer) -> None
 def test_resend_queues_the_alerts_given_up_again(tmp_path: Path) -> None:
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
     now = datetime.now(UTC)
-    with Store(tmp_path / "kw.db") as store:
+    with Store(new_store(tmp_path / "kw.db")) as store:
         for chat in (7, 8):
             store.upsert_subscriber(chat, now=now)
             store.subscribe(chat, "kuril", now=now)
@@ -148,7 +148,7 @@ def test_resend_skips_the_alerts_of_topics_and_watches_their_chats_have_left(
     all the same, and the chat got news of a topic it had left."""
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
     now = datetime.now(UTC)
-    with Store(tmp_path / "kw.db") as store:
+    with Store(new_store(tmp_path / "kw.db")) as store:
         for chat in (7, 8, 9):
             store.upsert_subscriber(chat, now=now)
             store.subscribe(chat, "kuril", now=now)
@@ -222,7 +222,7 @@ def test_poll_progress_bar_draws_on_a_terminal_only(monkeypatch: pytest.MonkeyPa
 
 def test_backup_finishes_while_the_store_is_written(tmp_path: Path) -> None:
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
-    Store(tmp_path / "kw.db").close()
+    Store(new_store(tmp_path / "kw.db")).close()
     with sqlite3.connect(tmp_path / "kw.db") as db:  # 60 MB: a copy in several steps
         db.execute("CREATE TABLE filler (x BLOB)")
         db.executemany(
@@ -255,7 +255,7 @@ def test_backup_finishes_while_the_store_is_written(tmp_path: Path) -> None:
 )
 def test_backup_to_a_path_it_cannot_write_names_it(tmp_path: Path, target: str, named: str) -> None:
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
-    Store(tmp_path / "kw.db").close()
+    Store(new_store(tmp_path / "kw.db")).close()
     result = cli("backup", str(tmp_path / target), "--config", str(config))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -294,7 +294,7 @@ def test_a_store_damaged_inside_is_named_with_what_to_do(
     tmp_path: Path, command: list[str]
 ) -> None:
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
-    with Store(tmp_path / "kw.db") as store:
+    with Store(new_store(tmp_path / "kw.db")) as store:
         store.ingest(
             FeedState(id="a", url="u"), [record(str(i)) for i in range(300)], now=T0, alert=False
         )
@@ -336,7 +336,7 @@ def _run_into(stdout: int, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("command", ["check", "export"])
 def test_output_to_a_closed_pipe_ends_quietly(tmp_path: Path, command: str) -> None:
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
-    Store(tmp_path / "kw.db").close()
+    Store(new_store(tmp_path / "kw.db")).close()
     read, write = os.pipe()
     os.close(read)  # `kurilwatch ... | head` once head has what it wanted
     try:
@@ -354,7 +354,7 @@ def test_output_to_a_full_disk_is_named(tmp_path: Path) -> None:
         result = _run_into(full.fileno(), "check", "--config", str(config))
     assert result.returncode == 2
     assert result.stderr == "kurilwatch check: cannot write the output: No space left on device\n"
-    Store(tmp_path / "kw.db").close()
+    Store(new_store(tmp_path / "kw.db")).close()
     trend = cli("trend", "--topic", "kuril", "--csv", "/dev/full", "--config", str(config))
     assert trend.returncode == 2
     assert "cannot write /dev/full: No space left on device" in trend.stderr
@@ -365,7 +365,7 @@ def test_a_store_of_a_newer_version_is_refused_and_left_as_it_was(
     tmp_path: Path, command: list[str]
 ) -> None:
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
-    Store(tmp_path / "kw.db").close()
+    Store(new_store(tmp_path / "kw.db")).close()
     with sqlite3.connect(tmp_path / "kw.db") as db:  # what a later kurilwatch's start leaves
         db.execute(
             "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
@@ -419,7 +419,7 @@ def test_restore_puts_a_backup_in_place_of_a_store_a_crash_left_a_log_beside(
     tmp_path: Path,
 ) -> None:
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
-    with Store(tmp_path / "kw.db") as store:
+    with Store(new_store(tmp_path / "kw.db")) as store:
         store.ingest(
             FeedState(id="a", url="u"), [record(str(i)) for i in range(300)], now=T0, alert=False
         )
@@ -440,12 +440,12 @@ def test_restore_refuses_while_a_daemon_runs_and_a_bad_backup_changes_nothing(
     tmp_path: Path,
 ) -> None:
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
-    with Store(tmp_path / "kw.db") as store:
+    with Store(new_store(tmp_path / "kw.db")) as store:
         store.ingest(
             FeedState(id="a", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
         )
     assert cli("backup", str(tmp_path / "copy.db"), "--config", str(config)).returncode == 0
-    with Store(tmp_path / "kw.db") as store:
+    with Store(new_store(tmp_path / "kw.db")) as store:
         store.ingest(FeedState(id="a", url="u"), [record("new")], now=T0, alert=False)
     with StoreLock(tmp_path / "kw.db"):  # as `kurilwatch run` holds it
         running = cli("restore", str(tmp_path / "copy.db"), "--config", str(config))

@@ -30,7 +30,7 @@ from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
 from bot.telegram.watches import PREVIEW_ITEMS
 from store import AsyncStore, FeedState, ItemRecord, Store, Watch
-from tests.conftest import ROOT, TOKEN, Clock, connections, running, shipped_topics
+from tests.conftest import ROOT, TOKEN, Clock, connections, new_store, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.compile import compile_topics
 
@@ -65,7 +65,7 @@ async def bot(
     settings = Config.model_validate(
         {"topics": topics, "telegram": {"api_base_url": bot_api.base_url}}
     )
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     harness = Bot(store, bot_api, Clock(T0))
 
     async def recompile(added: Watch | None, removed: Watch | None) -> None:

@@ -18,7 +18,7 @@ from bot.delivery.limits import DeliverySettings, Limits, SendLimits
 from bot.delivery.worker import DeliveryWorker
 from bot.telegram.updates import connection
 from store import AsyncStore, FeedState, ItemRecord, Store
-from tests.conftest import TOKEN, Clock, connections, handler_on, short_busy_timeout
+from tests.conftest import TOKEN, Clock, connections, handler_on, new_store, short_busy_timeout
 from tests.fakes.telegram_api import FakeBotAPI
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -33,7 +33,7 @@ FAST = DeliverySettings(limits=NO_LIMITS, admins=(ADMIN,))
 async def parts(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> AsyncIterator[tuple[AsyncStore, DeliveryWorker, Clock]]:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
     async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
@@ -513,7 +513,7 @@ def sent_message_id(api: FakeBotAPI, chat_id: int) -> int:
 async def test_sends_run_concurrently_up_to_the_setting_and_in_order_within_a_chat(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     chats = [CHAT + n for n in range(6)]
     for guid in ("1", "2"):
         await queue(store, chats, guid)
@@ -535,7 +535,7 @@ async def test_sends_run_concurrently_up_to_the_setting_and_in_order_within_a_ch
 async def test_a_timed_out_send_is_retried_and_may_arrive_twice(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
     await queue(store, CHAT)
     bot_api.stall_next("sendMessage", 1.0)
@@ -910,7 +910,7 @@ async def test_a_report_that_comes_while_an_alert_waits_for_a_free_send_reaches_
 ) -> None:
     """The worker reads a batch of due alerts, then sends them one by one as sends free up:
     an outlet that joins a story meanwhile is on the alert, or edited in after it."""
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
     async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=replace(FAST, concurrency=1), clock=clock)
@@ -941,7 +941,7 @@ async def test_lang_while_an_alert_waits_for_a_free_send_sends_the_report_the_ch
 ) -> None:
     """/lang points a waiting alert to the story's report in the chat's language: an alert the
     worker had read before it, and sends once a send frees up, is that report, not the old."""
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
     async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=replace(FAST, concurrency=1), clock=clock)
@@ -1000,7 +1000,7 @@ async def test_a_chat_back_after_blocking_the_bot_gets_a_later_report_of_a_story
 async def test_a_digest_of_many_messages_keeps_to_the_chats_limit(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await long_stories_for_a_digest(store, 60)  # five messages or so
     bot_api.enforce_limits = True  # a burst of 3, then 1 a second, as Telegram answers
     clock = Clock(datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC))
@@ -1037,7 +1037,7 @@ class _Heard(logging.Handler):
 async def test_an_alert_sent_while_the_store_is_locked_is_not_sent_again_at_the_next_start(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await queue(store, CHAT)
     await store.run(short_busy_timeout)
     bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
@@ -1062,7 +1062,7 @@ async def test_an_alert_sent_while_the_store_is_locked_is_not_sent_again_at_the_
 async def test_an_alert_refused_while_the_store_is_locked_is_tried_again_without_a_restart(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await queue(store, CHAT)
     await store.run(short_busy_timeout)
     bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
@@ -1106,7 +1106,7 @@ class _LockAt(logging.Handler):
 async def test_the_rest_of_a_digest_put_back_while_the_store_is_locked_is_not_left_sending(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await long_stories_for_a_digest(store, 45)  # several messages
     await store.run(short_busy_timeout)
     clock = Clock(datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC))

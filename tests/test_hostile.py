@@ -27,7 +27,16 @@ from bot.telegram.guards import addressed_to_us, broadcast_text, command_target
 from bot.telegram.updates import build_application
 from store import AsyncStore, Store, Watch
 from store.search import search_error
-from tests.conftest import TOKEN, Clock, cli, connections, kurilwatch, running, shipped_topics
+from tests.conftest import (
+    TOKEN,
+    Clock,
+    cli,
+    connections,
+    kurilwatch,
+    new_store,
+    running,
+    shipped_topics,
+)
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers import bounded, poll_timing
@@ -318,7 +327,7 @@ async def test_an_unexpected_exception_is_stored_on_its_feed_and_backs_off(
     feed_server.set_feed("/good.xml", rss([FeedEntry("Kuril", "https://n.example/1", guid="1")]))
     good = FeedConfig(id="good", url=feed_server.url("/good.xml"))  # type: ignore[arg-type]
     bad = FeedConfig(id="bad", url=feed_server.url("/bad.xml"))  # type: ignore[arg-type]
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     topics = compile_topics(Config.model_validate({"topics": shipped_topics()}).topics)
     poll_settings = PollConfig(interval=timedelta(minutes=5))
     try:
@@ -428,7 +437,7 @@ async def hostile_bot(
     settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
 
     async def recompile(added: Watch | None, removed: Watch | None) -> None:
         pass
@@ -579,7 +588,7 @@ async def test_a_burst_of_alerts_for_one_chat_becomes_one_digest(
     from bot.delivery.worker import DeliveryWorker
     from store import FeedState, ItemRecord
 
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await store.run(Store.upsert_subscriber, USER, now=NOW - MINUTE)
     await store.run(Store.subscribe, USER, "kuril", now=NOW - MINUTE)
     await store.run(Store.upsert_subscriber, ADMIN, now=NOW - MINUTE)
@@ -631,7 +640,7 @@ async def test_a_slow_watch_holds_up_no_other_chat_and_its_own_chat_stays_in_ord
     settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     gate = asyncio.Event()
 
     async def slow_recompile(added: Watch | None, removed: Watch | None) -> None:

@@ -18,7 +18,7 @@ from bot.operator.json_lines import MAX_LINE as MAX_STORY_LINE
 from store import AsyncStore, ItemRecord, Store
 from store.items import FINGERPRINT_WINDOW as WINDOW
 from store.items import place_items
-from tests.conftest import CONFIG, cli
+from tests.conftest import CONFIG, cli, new_store
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.embedding import DIMENSIONS, MODEL_CHARS, Vectors, embed_titles
@@ -141,7 +141,7 @@ def test_a_model_that_fails_leaves_reports_apart_and_is_tried_again_later(
 async def test_a_model_that_fails_still_alerts_each_report(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
     poller = Poller(
         store=store,
