@@ -213,6 +213,8 @@ def _dispatch(
     stamp: Stamp | None,
     pool: ParsePool | None,
 ) -> int:
+    """Each command is given `sys.stdout` as it is now: its default argument is the one of the
+    moment the module was imported, which `contextlib.redirect_stdout` does not reach."""
     if args.command in ("match", "stories"):
         from bot.operator.json_lines import match_lines, utf8_streams
 
@@ -236,29 +238,28 @@ def _dispatch(
 
     if args.command == "check":
         print(summary(settings))
-        return asyncio.run(cancel_on_signals(commands.check_online(settings)))
+        return asyncio.run(cancel_on_signals(commands.check_online(settings, sys.stdout)))
     if args.command in ("poll", "prune", "resend"):
         return _writer(args, settings, pool)
     if args.command == "feeds":
-        return commands.feeds(settings)
+        return commands.feeds(settings, sys.stdout)
     if args.command == "stats":
-        return commands.stats(settings)
+        return commands.stats(settings, sys.stdout)
     if args.command in ("backup", "restore"):
         from bot.operator import store_files
 
         if args.command == "backup":
-            return store_files.backup(settings, args.path)
-        return store_files.restore(settings, args.backup)
+            return store_files.backup(settings, args.path, sys.stdout)
+        return store_files.restore(settings, args.backup, sys.stdout)
     if args.command == "trend":
         return commands.trend(
-            settings, args.topic, args.days, png=args.png, csv=args.csv, by=args.by
+            settings, args.topic, args.days, png=args.png, csv=args.csv, by=args.by, out=sys.stdout
         )
     if args.command == "demo":
         from bot.demo import run_demo
 
         return asyncio.run(run_demo(settings, sys.stdout))
     from bot.config import regular_file
-    from bot.daemon import run_daemon  # the daemon's imports (PTB, httpx, ...) only for `run`
     from bot.lock import AlreadyRunning, CannotLock, StoreLock
 
     config: Path | None = Path(args.config)
@@ -270,6 +271,10 @@ def _dispatch(
         config = None
     try:
         with StoreLock(settings.store.path):
+            # the daemon's imports (PTB, httpx, ...), 0.4 s of CPU, once the store is its own:
+            # a second daemon on the store is refused without them
+            from bot.daemon import run_daemon
+
             return asyncio.run(run_daemon(settings, token, config, stamp))
     except (AlreadyRunning, CannotLock) as exc:
         print(f"kurilwatch: {exc}", file=sys.stderr)
@@ -303,13 +308,13 @@ def _writer(args: argparse.Namespace, settings: Config, pool: ParsePool | None) 
     try:
         with StoreLock(store, writers=True, exclusive=False):
             if args.command == "prune":
-                return commands.prune(settings)
+                return commands.prune(settings, sys.stdout)
             if args.command == "resend":
                 from bot.operator.resend import run_resend
 
-                return run_resend(settings, args.since)
+                return run_resend(settings, args.since, sys.stdout)
             return asyncio.run(
-                cancel_on_signals(commands.poll_once(settings, args.feed, pool=pool))
+                cancel_on_signals(commands.poll_once(settings, args.feed, sys.stdout, pool))
             )
     except CannotLock as exc:
         return _usage(f"kurilwatch {args.command}: store {store}: {read_only_folder(store) or exc}")
@@ -324,7 +329,7 @@ def _archive_command(args: argparse.Namespace, settings: Config) -> int:
         from bot.operator.feedback import run_feedback
 
         queries = {tid: t.query for tid, t in settings.topics.items()}
-        return run_feedback(settings.store.path, queries, args.days)
+        return run_feedback(settings.store.path, queries, args.days, sys.stdout)
     if args.command == "export":
         from bot.operator.export import run_export
 
@@ -348,7 +353,7 @@ def _archive_command(args: argparse.Namespace, settings: Config) -> int:
             " give the edited copy as --config NEW",
             file=sys.stderr,
         )
-    return run_backtest(settings, against, days=args.days, as_json=args.json)
+    return run_backtest(settings, against, days=args.days, as_json=args.json, out=sys.stdout)
 
 
 def summary(settings: Config) -> str:

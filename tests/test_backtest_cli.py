@@ -1,4 +1,5 @@
-"""`kurilwatch backtest` and `kurilwatch export` over a store filled by the real poller."""
+"""`kurilwatch backtest` and `kurilwatch export` over a store filled by the real poller: one
+backtest as a process, the rest through `bot.cli.main` in this process (`tests.conftest.cli`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import kurilwatch, write_config
+from tests.conftest import cli, kurilwatch, new_store, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 ENTRIES = [
@@ -23,7 +24,7 @@ ENTRIES = [
 def polled_store(tmp_path: Path, feed_server: FeedServer) -> Path:
     feed_server.set_feed("/a.xml", rss(ENTRIES))
     config = write_config(tmp_path, {"wire": feed_server.url("/a.xml")})
-    result = kurilwatch("poll", "--once", "--config", str(config))
+    result = cli("poll", "--once", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "4 new" in result.stdout
     return config
@@ -58,13 +59,13 @@ def test_backtest_lists_exactly_the_stories_gained_and_lost(
     assert kuril["unchanged"] == 1
     assert kuril["gained"][0]["outlet"]  # the feed's title or id
 
-    text = kurilwatch("backtest", "--config", str(new), "--against", str(config))
+    text = cli("backtest", "--config", str(new), "--against", str(config))
     assert text.returncode == 0, text.stderr
     assert "kuril (changed), last 30 days: +1 gained, -1 lost, 1 unchanged" in text.stdout
     assert "+ " in text.stdout and "Sakhalin oil project expands" in text.stdout
     assert "[because: -drills]" in text.stdout
 
-    same = kurilwatch("backtest", "--config", str(config), "--against", str(config))
+    same = cli("backtest", "--config", str(config), "--against", str(config))
     assert "No topic query differs" in same.stdout
 
 
@@ -72,7 +73,7 @@ def test_export_csv_round_trips_through_the_csv_module(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     config = polled_store(tmp_path, feed_server)
-    result = kurilwatch("export", "--config", str(config), "--format", "csv")
+    result = cli("export", "--config", str(config), "--format", "csv")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert sorted(r["title"] for r in rows) == [
@@ -89,11 +90,9 @@ def test_export_csv_round_trips_through_the_csv_module(
     writer.writerows(rows)
     assert again.getvalue() == result.stdout
 
-    jsonl = kurilwatch(
-        "export", "--config", str(config), "--format", "jsonl", "--topic", "peace-treaty"
-    )
+    jsonl = cli("export", "--config", str(config), "--format", "jsonl", "--topic", "peace-treaty")
     assert jsonl.returncode == 0 and jsonl.stdout == ""
-    bad = kurilwatch("export", "--config", str(config), "--since", "soon")
+    bad = cli("export", "--config", str(config), "--since", "soon")
     assert bad.returncode == 2 and "--since" in bad.stderr
 
 
@@ -105,13 +104,13 @@ def test_a_backtest_longer_than_the_text_is_kept_says_what_it_covered(
     data["store"]["retention"] = "10d"  # items' text is dropped after 10 days
     config.write_text(yaml.safe_dump(data, allow_unicode=True))
     new = edited(config)
-    result = kurilwatch(
+    result = cli(
         "backtest", "--config", str(new), "--against", str(config), "--days", "400", "--json"
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["days"] == 10
     assert "store.retention" in result.stderr and "10 days" in result.stderr
-    text = kurilwatch("backtest", "--config", str(new), "--against", str(config), "--days", "400")
+    text = cli("backtest", "--config", str(new), "--against", str(config), "--days", "400")
     assert "kuril (changed), last 10 days: +1 gained" in text.stdout
 
 
@@ -121,7 +120,7 @@ def test_a_backtest_against_a_config_whose_store_does_not_exist_says_so(tmp_path
     (tmp_path / "elsewhere").mkdir()
     config = write_config(tmp_path / "elsewhere", {})
     new = edited(config)
-    result = kurilwatch("backtest", "--config", str(new), "--against", str(config))
+    result = cli("backtest", "--config", str(new), "--against", str(config))
     store = tmp_path / "elsewhere" / "kw.db"
     assert result.returncode == 2
     assert f"no store at {store}" in result.stderr and "--against" in result.stderr
@@ -140,15 +139,15 @@ def test_a_backtest_over_a_retention_of_part_days_names_the_period_it_covered(
     config.write_text(yaml.safe_dump(data, allow_unicode=True))
     new = edited(config)
     args = ("backtest", "--config", str(new), "--against", str(config), "--days", "3")
-    result = kurilwatch(*args, "--json")
+    result = cli(*args, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["days"] == 1.5
     assert "kept 1d12h (store.retention)" in result.stderr and "not 3 days" in result.stderr
-    text = kurilwatch(*args)
+    text = cli(*args)
     assert "kuril (changed), last 1d12h: +1 gained, -1 lost, 1 unchanged" in text.stdout
     data["store"]["retention"] = "12h"
     config.write_text(yaml.safe_dump(data, allow_unicode=True))
-    short = kurilwatch(*args[:-1], "1")
+    short = cli(*args[:-1], "1")
     assert "kuril (changed), last 12h: +1 gained" in short.stdout
     assert "kept 12h (store.retention)" in short.stderr and "not 1 day\n" in short.stderr
 
@@ -160,13 +159,13 @@ def test_a_bad_against_config_is_named_once_with_its_line(tmp_path: Path) -> Non
     new = edited(config)
     old = tmp_path / "old.yaml"
     old.write_text("topics:\n  k:\n    title: K\n    query: '\"kuril islands'\n")
-    bad = kurilwatch("backtest", "--config", str(new), "--against", str(old))
+    bad = cli("backtest", "--config", str(new), "--against", str(old))
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.splitlines() == [
         f"kurilwatch backtest: --against {old} line 4: topics.k.query: column 1: unclosed quote"
         " in the query"
     ]
-    gone = kurilwatch("backtest", "--config", str(new), "--against", str(tmp_path / "no.yaml"))
+    gone = cli("backtest", "--config", str(new), "--against", str(tmp_path / "no.yaml"))
     assert gone.returncode == 2
     assert gone.stderr.count("no.yaml") == 1 and "pass --against PATH" in gone.stderr
 
@@ -184,7 +183,7 @@ def test_a_feed_title_cannot_write_escape_sequences_to_the_operators_terminal(
 
     config = write_config(tmp_path, {})
     title = "Sakhalin oil\x1b]0;owned\x07 \x1b[31mred \u202eline"
-    with Store(tmp_path / "kw.db") as store:
+    with Store(new_store(tmp_path / "kw.db")) as store:
         state = FeedState(id="wire", url="u-wire", title="Wire", primed=True)
         record = ItemRecord("g", "https://n.example/1", None, title, "", None)
         store.ingest(state, [record], now=datetime.now(UTC), alert=False)
@@ -210,7 +209,7 @@ def test_a_backtest_that_removes_a_topic_counts_the_chats_subscribed_to_it(
     config = polled_store(tmp_path, feed_server)
     data = yaml.safe_load(config.read_text())
     now = datetime.now(UTC)
-    with Store(tmp_path / "kw.db") as store:
+    with Store(new_store(tmp_path / "kw.db")) as store:
         for chat in (1, 2, 3):
             store.upsert_subscriber(chat, now=now)
             store.subscribe(chat, "kuril", now=now)
@@ -220,11 +219,11 @@ def test_a_backtest_that_removes_a_topic_counts_the_chats_subscribed_to_it(
     new = config.with_name("new.yaml")
     new.write_text(yaml.safe_dump(data, allow_unicode=True))
 
-    result = kurilwatch("backtest", "--config", str(new), "--against", str(config), "--json")
+    result = cli("backtest", "--config", str(new), "--against", str(config), "--json")
     assert result.returncode == 0, result.stderr
     report = {t["topic"]: t for t in json.loads(result.stdout)["topics"]}
     assert report["kuril"]["status"] == "removed" and report["kuril"]["subscribers"] == 2
     assert report["kurils"]["status"] == "added" and report["kurils"]["subscribers"] == 0
-    text = kurilwatch("backtest", "--config", str(new), "--against", str(config))
+    text = cli("backtest", "--config", str(new), "--against", str(config))
     assert "kuril (removed), last 30 days: +0 gained, -2 lost" in text.stdout
     assert "2 chats subscribed to kuril get none of its alerts" in text.stdout

@@ -1,4 +1,6 @@
-"""The command line contracts of design.md: match and poll --once, as a real process."""
+"""The command line contracts of design.md: match, stories and poll --once, as a real process
+where the process is what is tested (its streams, its exit), else through `bot.cli.main` in this
+process (`tests.conftest.cli`)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 
 from bot.cli import _parser, main
-from tests.conftest import CONFIG, ROOT, LineReader, kurilwatch, write_config
+from tests.conftest import CONFIG, ROOT, LineReader, cli, kurilwatch, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 
@@ -56,7 +58,7 @@ def test_match_answers_one_line_per_line_in_order() -> None:
 
 
 def test_match_explain_says_which_terms_matched_where() -> None:
-    result = kurilwatch(
+    result = cli(
         "match",
         "--config",
         CONFIG,
@@ -69,7 +71,7 @@ def test_match_explain_says_which_terms_matched_where() -> None:
 
 
 def test_match_explain_in_russian_and_japanese() -> None:
-    result = kurilwatch(
+    result = cli(
         "match",
         "--config",
         CONFIG,
@@ -101,7 +103,7 @@ def test_match_explain_in_russian_and_japanese() -> None:
     ],
 )
 def test_match_bad_line_exits_2_naming_the_line(stdin: str, message: str) -> None:
-    result = kurilwatch("match", "--config", CONFIG, stdin=stdin)
+    result = cli("match", "--config", CONFIG, stdin=stdin)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -119,9 +121,9 @@ def test_poll_once_prints_a_line_per_feed_and_exits_0(
     out = result.stdout.splitlines()
     assert "good: primed (HTTP 200), 1 entries, 1 new, 0 matched" in out
     assert any(line.startswith("dead: error") for line in out)
-    only = kurilwatch("poll", "--once", "--config", str(config), "--feed", "good")
+    only = cli("poll", "--once", "--config", str(config), "--feed", "good")
     assert only.stdout.splitlines() == ["good: unchanged (HTTP 304)"]
-    unknown = kurilwatch("poll", "--once", "--config", str(config), "--feed", "nope")
+    unknown = cli("poll", "--once", "--config", str(config), "--feed", "nope")
     assert unknown.returncode == 2 and "feeds: good, dead" in unknown.stderr
 
 
@@ -238,7 +240,7 @@ def test_stories_places_each_report_in_order() -> None:
     ],
 )
 def test_stories_bad_line_exits_2_naming_the_line(stdin: str, message: str) -> None:
-    result = kurilwatch("stories", "--config", CONFIG, stdin=stdin)
+    result = cli("stories", "--config", CONFIG, stdin=stdin)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -365,7 +367,7 @@ def test_a_byte_order_mark_a_crlf_and_a_last_line_without_newline_are_read(comma
 def test_stories_takes_an_id_again_once_its_story_can_no_longer_be_joined() -> None:
     fog = {"id": 1, "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}
     later = {"id": 1, "title": "Bastion missiles on Shikotan", "published": "2028-01-01T00:00:00Z"}
-    result = kurilwatch("stories", "--config", CONFIG, stdin=lines(fog, later))
+    result = cli("stories", "--config", CONFIG, stdin=lines(fog, later))
     assert result.returncode == 0, result.stderr
     assert [json.loads(line) for line in result.stdout.splitlines()] == [{"id": 1, "story": 1}] * 2
 
@@ -379,7 +381,7 @@ def test_stories_answers_a_report_given_twice_with_its_story() -> None:
         "published": "2026-01-01T00:00:00Z",
         "link": "https://tass.com/1",
     }
-    result = kurilwatch("stories", "--config", CONFIG, stdin=lines(fog, fog))
+    result = cli("stories", "--config", CONFIG, stdin=lines(fog, fog))
     assert result.returncode == 0, result.stderr
     assert [json.loads(line) for line in result.stdout.splitlines()] == [
         {"id": "tass-1", "story": "tass-1"}
@@ -407,7 +409,7 @@ def test_an_operator_command_with_an_argument_out_of_range_exits_2_naming_it(
     tmp_path: Path, args: list[str]
 ) -> None:
     config = write_config(tmp_path, {})
-    result = kurilwatch(*args, "--config", str(config))
+    result = cli(*args, "--config", str(config))
     assert result.returncode == 2, result.stderr
     named = {"backtest": "--days", "feedback": "--days", "export": "kurli", "trend": "folder"}
     assert named[args[0]] in result.stderr and "Traceback" not in result.stderr
@@ -451,7 +453,7 @@ def test_log_level_is_taken_after_the_command_too(tmp_path: Path) -> None:
     # `--log-format` goes after the command, and so did operators' `--log-level`: "unrecognized
     # arguments", though `kurilwatch --log-level DEBUG run` worked
     config = write_config(tmp_path, {})
-    result = kurilwatch("check", "--config", str(config), "--log-level", "WARNING")
+    result = cli("check", "--config", str(config), "--log-level", "WARNING")
     assert result.returncode == 0, result.stderr
     assert _parser().parse_args(["run", "--log-level", "DEBUG"]).log_level == "DEBUG"
     assert _parser().parse_args(["--log-level", "ERROR", "run"]).log_level == "ERROR"
@@ -481,10 +483,8 @@ def test_backtests_help_says_which_config_is_the_new_one(
     said = " ".join(capsys.readouterr().out.split())
     assert "--config NEW the config with the edited queries" in said
     assert "--against OLD the running config (default: config.yaml)" in said
-    from tests.conftest import kurilwatch, write_config
-
     config = write_config(tmp_path, {})
     (tmp_path / "kw.db").touch()
-    same = kurilwatch("backtest", "--against", str(config), "--config", str(config))
+    same = cli("backtest", "--against", str(config), "--config", str(config))
     assert same.returncode == 0 and "No topic query differs" in same.stdout
     assert "--config and --against are the same file" in same.stderr

@@ -31,7 +31,7 @@ from bot.telegram.updates import build_application
 from bot.telegram.upgrades import Upgrades
 from bot.telegram.watches import PREVIEW_ITEMS
 from store import AsyncStore, FeedState, ItemRecord, Store, Watch
-from tests.conftest import ROOT, TOKEN, Clock, running, shipped_topics
+from tests.conftest import ROOT, TOKEN, Clock, connections, new_store, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.compile import compile_topics
 
@@ -66,7 +66,7 @@ async def bot(
     settings = Config.model_validate(
         {"topics": topics, "telegram": {"api_base_url": bot_api.base_url}}
     )
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     harness = Bot(store, bot_api, Clock(T0))
 
     async def recompile(added: Watch | None, removed: Watch | None) -> None:
@@ -890,7 +890,7 @@ async def test_help_lists_every_command_and_readme_documents_them(bot: Bot) -> N
 async def test_the_menu_is_set_per_language(bot_api: FakeBotAPI) -> None:
     from telegram import Bot as PTBBot
 
-    async with PTBBot(TOKEN, base_url=bot_api.base_url) as ptb:
+    async with PTBBot(TOKEN, base_url=bot_api.base_url, **connections()) as ptb:
         await set_commands(ptb)
     calls = bot_api.calls_of("setMyCommands")
     assert [c.params.get("language_code") for c in calls] == [None, "ru", "ja"]

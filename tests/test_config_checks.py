@@ -11,7 +11,7 @@ import yaml
 from hypothesis import assume, given, settings
 
 from bot.config import config_warnings_of, load_config, parse_config
-from tests.conftest import ROOT, kurilwatch, write_config
+from tests.conftest import ROOT, cli, write_config
 from tests.test_backtest_plain import ITEM, QUERY, Row, _item, _parses, plainly
 from watchers.config_checks import contradicts, query_warnings
 from watchers.topics.query import parse
@@ -113,7 +113,7 @@ def test_check_warns_with_the_key_and_its_line_and_exits_0(tmp_path: Path) -> No
     settings["topics"]["copy"] = {"title": "Copy", "query": settings["topics"]["kuril"]["query"]}
     settings["topics"]["smoke"] = {"title": "Smoke", "query": "курил -курил"}
     config.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
-    result = kurilwatch("check", "--config", str(config))
+    result = cli("check", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("config OK")
     lines = result.stderr.splitlines()

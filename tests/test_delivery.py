@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot.delivery.limits import DeliverySettings, Limits, SendLimits
 from bot.delivery.worker import DeliveryWorker
+from bot.telegram.updates import connection
 from store import AsyncStore, FeedState, ItemRecord, Store
-from tests.conftest import TOKEN, Clock, handler_on, short_busy_timeout
+from tests.conftest import TOKEN, Clock, connections, handler_on, new_store, short_busy_timeout
 from tests.fakes.telegram_api import FakeBotAPI
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -33,9 +33,9 @@ FAST = DeliverySettings(limits=NO_LIMITS, admins=(ADMIN,))
 async def parts(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> AsyncIterator[tuple[AsyncStore, DeliveryWorker, Clock]]:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
         yield store, worker, clock
     await store.close()
@@ -513,13 +513,13 @@ def sent_message_id(api: FakeBotAPI, chat_id: int) -> int:
 async def test_sends_run_concurrently_up_to_the_setting_and_in_order_within_a_chat(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     chats = [CHAT + n for n in range(6)]
     for guid in ("1", "2"):
         await queue(store, chats, guid)
     bot_api.latency = 0.2
     settings = replace(FAST, concurrency=3)
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=settings)
         task = asyncio.create_task(worker.run())
         await bot_api.wait_for_async(lambda: len(bot_api.sent_messages()) == 12, 10, "12 alerts")
@@ -535,12 +535,17 @@ async def test_sends_run_concurrently_up_to_the_setting_and_in_order_within_a_ch
 async def test_a_timed_out_send_is_retried_and_may_arrive_twice(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
     await queue(store, CHAT)
     bot_api.stall_next("sendMessage", 1.0)
-    request = HTTPXRequest(read_timeout=0.3)
-    async with Bot(TOKEN, base_url=bot_api.base_url, request=request) as bot:
+    request = connection(read_timeout=0.3)
+    async with Bot(
+        TOKEN,
+        base_url=bot_api.base_url,
+        request=request,
+        get_updates_request=connection(pool_size=1),
+    ) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
         assert await step(worker) == 1
         [(_, state, attempts, error)] = await outbox(store)
@@ -905,9 +910,9 @@ async def test_a_report_that_comes_while_an_alert_waits_for_a_free_send_reaches_
 ) -> None:
     """The worker reads a batch of due alerts, then sends them one by one as sends free up:
     an outlet that joins a story meanwhile is on the alert, or edited in after it."""
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=replace(FAST, concurrency=1), clock=clock)
         await queue(store, [CHAT, CHAT + 1])
         bot_api.latency = 0.5
@@ -936,9 +941,9 @@ async def test_lang_while_an_alert_waits_for_a_free_send_sends_the_report_the_ch
 ) -> None:
     """/lang points a waiting alert to the story's report in the chat's language: an alert the
     worker had read before it, and sends once a send frees up, is that report, not the old."""
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=replace(FAST, concurrency=1), clock=clock)
         for chat in (CHAT, CHAT + 1):
             await store.run(Store.upsert_subscriber, chat, now=T0 - timedelta(1))
@@ -995,11 +1000,11 @@ async def test_a_chat_back_after_blocking_the_bot_gets_a_later_report_of_a_story
 async def test_a_digest_of_many_messages_keeps_to_the_chats_limit(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await long_stories_for_a_digest(store, 60)  # five messages or so
     bot_api.enforce_limits = True  # a burst of 3, then 1 a second, as Telegram answers
     clock = Clock(datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC))
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         # half Telegram's 1 a second: the fake counts when a request arrives, and a busy
         # machine may delay one request by a good part of a second more than the next
         settings = replace(FAST, limits=Limits(private_per_second=0.5))
@@ -1032,13 +1037,13 @@ class _Heard(logging.Handler):
 async def test_an_alert_sent_while_the_store_is_locked_is_not_sent_again_at_the_next_start(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await queue(store, CHAT)
     await store.run(short_busy_timeout)
     bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
     complained = asyncio.Event()
     other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
         with handler_on("bot.delivery", _Heard(complained), logging.WARNING):
             assert await worker.send_due() == 1
@@ -1057,7 +1062,7 @@ async def test_an_alert_sent_while_the_store_is_locked_is_not_sent_again_at_the_
 async def test_an_alert_refused_while_the_store_is_locked_is_tried_again_without_a_restart(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await queue(store, CHAT)
     await store.run(short_busy_timeout)
     bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
@@ -1065,7 +1070,7 @@ async def test_an_alert_refused_while_the_store_is_locked_is_tried_again_without
     complained = asyncio.Event()
     other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
     clock = Clock(T0)
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
         with handler_on("bot.delivery", _Heard(complained), logging.WARNING):
             assert await worker.send_due() == 1
@@ -1101,12 +1106,12 @@ class _LockAt(logging.Handler):
 async def test_the_rest_of_a_digest_put_back_while_the_store_is_locked_is_not_left_sending(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await long_stories_for_a_digest(store, 45)  # several messages
     await store.run(short_busy_timeout)
     clock = Clock(datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC))
     other = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         # one message to the chat, then its limit: the rest go back to the queue
         settings = replace(FAST, limits=Limits(private_burst=1, private_per_second=0.01))
         worker = DeliveryWorker(store, bot, settings=settings, clock=clock)

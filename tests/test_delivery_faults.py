@@ -18,7 +18,7 @@ from bot.delivery.outcome import EDIT_TRIES, tries_within, waited
 from bot.delivery.worker import DeliveryWorker
 from bot.metrics import Metrics
 from store import AsyncStore, FeedState, ItemRecord, Store
-from tests.conftest import TOKEN, Clock, handler_on, short_busy_timeout
+from tests.conftest import TOKEN, Clock, connections, handler_on, new_store, short_busy_timeout
 from tests.fakes.telegram_api import Call, FakeBotAPI
 from tests.test_delivery import (
     ADMIN,
@@ -93,12 +93,12 @@ def other(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 async def test_a_store_locked_while_alerts_are_claimed_pauses_delivery_and_it_resumes(
     tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await store.run(short_busy_timeout)
     await queue(store, CHAT, "1")
     clock = Clock(T0)
     heard = _Records()
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
         with handler_on("bot.delivery", heard, logging.DEBUG):
             running = asyncio.create_task(worker.run())
@@ -125,11 +125,11 @@ async def test_a_store_locked_while_alerts_are_claimed_pauses_delivery_and_it_re
 async def test_a_store_locked_when_delivery_starts_delays_it_only(
     tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await store.run(short_busy_timeout)
     await queue(store, CHAT, "1")
     heard = _Records()
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
         with handler_on("bot.delivery", heard, logging.DEBUG):
             other.execute("BEGIN IMMEDIATE")
@@ -260,11 +260,11 @@ async def test_flood_control_on_an_update_holds_the_chat_as_telegram_does(
 async def test_the_admins_report_of_alerts_given_up_waits_out_a_locked_store(
     tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await store.run(short_busy_timeout)
     await queue(store, CHAT)
     bot_api.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
         await step(worker)  # given up: the admins are told at the next pass
         other.execute("BEGIN IMMEDIATE")
@@ -281,12 +281,12 @@ async def test_the_admins_report_of_alerts_given_up_waits_out_a_locked_store(
 async def test_a_send_recorded_through_a_long_lock_is_logged_once_not_at_every_try(
     tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await store.run(short_busy_timeout)
     await queue(store, CHAT)
     bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
     heard = _Records()
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
         with handler_on("bot.delivery", heard, logging.DEBUG):
             assert await worker.send_due() == 1
@@ -768,9 +768,9 @@ async def test_a_damaged_store_pauses_delivery_and_says_what_to_do(
     from tests.test_poll import damage_index
 
     damage_index(tmp_path / "kw.db", "idx_outbox_state_chat_id_next_attempt_at")
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     heard = _Records()
-    async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
         with handler_on("bot.delivery", heard, logging.DEBUG):
             running = asyncio.create_task(worker.run())

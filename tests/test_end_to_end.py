@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from store import Store
-from tests.conftest import ROOT, TOKEN, kurilwatch, write_config
+from tests.conftest import ROOT, TOKEN, kurilwatch, new_store, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from tests.fakes.google_news import google_news_item
 from tests.fakes.telegram_api import FakeBotAPI
@@ -449,7 +449,7 @@ def channel_store_held(
         tmp_path, {"feed-a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url,
         extra=channels,
     )  # fmt: skip
-    Store(tmp_path / "kw.db").close()
+    Store(new_store(tmp_path / "kw.db")).close()
     holder = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

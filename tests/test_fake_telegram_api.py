@@ -36,6 +36,7 @@ from telegram.error import (
 )
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
+from tests.conftest import connections
 from tests.fakes.telegram_api import (
     ALLOWED_HTML_TAGS,
     MAX_BODY_BYTES,
@@ -73,7 +74,7 @@ def fake() -> Iterator[FakeBotAPI]:
 
 @pytest.fixture
 async def bot(fake: FakeBotAPI) -> AsyncIterator[Bot]:
-    async with Bot(fake.token, base_url=fake.base_url) as client:
+    async with Bot(fake.token, base_url=fake.base_url, **connections()) as client:
         yield client
 
 
@@ -262,7 +263,7 @@ async def test_a_gateway_page_and_a_reset_connection(fake: FakeBotAPI, bot: Bot)
 
 async def test_wrong_token_raises_invalid_token(fake: FakeBotAPI) -> None:
     with pytest.raises(InvalidToken):
-        async with Bot("999:WRONG", base_url=fake.base_url):
+        async with Bot("999:WRONG", base_url=fake.base_url, **connections()):
             pass
 
     assert fake.calls[-1].method == "getMe"
@@ -562,7 +563,7 @@ async def test_limits_are_off_by_default(fake: FakeBotAPI, bot: Bot) -> None:
 
 async def test_enforce_limits_private_chat_burst(make_fake: Callable[..., FakeBotAPI]) -> None:
     fake = make_fake(enforce_limits=True)
-    async with Bot(fake.token, base_url=fake.base_url) as bot:
+    async with Bot(fake.token, base_url=fake.base_url, **connections()) as bot:
         for number in range(3):
             await bot.send_message(PRIVATE_CHAT, f"burst {number}")
         with pytest.raises(RetryAfter) as caught:
@@ -576,7 +577,7 @@ async def test_enforce_limits_private_chat_burst(make_fake: Callable[..., FakeBo
 async def test_enforce_limits_refills_with_time(make_fake: Callable[..., FakeBotAPI]) -> None:
     clock = FrozenClock()
     fake = make_fake(enforce_limits=True, clock=clock)
-    async with Bot(fake.token, base_url=fake.base_url) as bot:
+    async with Bot(fake.token, base_url=fake.base_url, **connections()) as bot:
         for _ in range(3):
             await bot.send_message(PRIVATE_CHAT, "burst")
         with pytest.raises(RetryAfter):
@@ -590,7 +591,7 @@ async def test_enforce_limits_refills_with_time(make_fake: Callable[..., FakeBot
 async def test_enforce_limits_group_per_minute(make_fake: Callable[..., FakeBotAPI]) -> None:
     clock = FrozenClock()
     fake = make_fake(enforce_limits=True, clock=clock)
-    async with Bot(fake.token, base_url=fake.base_url) as bot:
+    async with Bot(fake.token, base_url=fake.base_url, **connections()) as bot:
         for number in range(20):
             await bot.send_message(GROUP_CHAT, f"group {number}")
         with pytest.raises(RetryAfter) as caught:
@@ -601,7 +602,7 @@ async def test_enforce_limits_group_per_minute(make_fake: Callable[..., FakeBotA
 
 async def test_enforce_limits_global_per_second(make_fake: Callable[..., FakeBotAPI]) -> None:
     fake = make_fake(enforce_limits=True, clock=FrozenClock())
-    async with Bot(fake.token, base_url=fake.base_url) as bot:
+    async with Bot(fake.token, base_url=fake.base_url, **connections()) as bot:
         for chat_id in range(1, 31):
             await bot.send_message(chat_id, "broadcast")
         with pytest.raises(RetryAfter) as caught:

@@ -16,7 +16,7 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from store import AsyncStore, FeedState, Store
-from tests.conftest import Clock
+from tests.conftest import Clock, new_store
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.feed_jobs import FeedScheduler
@@ -37,7 +37,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def poller(tmp_path: Path, clock: Clock) -> AsyncIterator[Poller]:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
     settings = PollConfig(
         interval=timedelta(minutes=5),

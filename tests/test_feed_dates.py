@@ -9,6 +9,7 @@ import pytest
 
 from store import AsyncStore, Store
 from store.archive import PastItem
+from tests.conftest import new_store
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.feed_dates import plausible
@@ -46,7 +47,7 @@ def _past_items(store: Store, since: datetime) -> list[PastItem]:
 async def test_a_poll_stores_what_plausible_keeps(tmp_path: Path, feed_server: FeedServer) -> None:
     """An item dated 2099 would head every digest, Atom feed and export for decades, and
     its alert would say 2099; one dated 1970 would show that date."""
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0))
     topics = compile_topics({"kuril": TopicConfig(title="Kuril", query="kuril*")})
     poller = Poller(

@@ -19,7 +19,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.operator.feedback import report_lines, report_of, run_feedback
 from bot.telegram.chat import BotContext, install
 from store import AsyncStore, Store
-from tests.conftest import TOKEN, Clock, running, shipped_topics
+from tests.conftest import TOKEN, Clock, connections, new_store, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.test_subscriber_controls import (
     ALICE,
@@ -41,7 +41,7 @@ async def h(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
     settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
     app = build_application(settings, TOKEN)
     ctx = BotContext(
@@ -53,7 +53,7 @@ async def h(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
         queries={tid: t.query for tid, t in settings.topics.items()},
     )
     install(app, ctx)
-    async with PTBBot(TOKEN, base_url=bot_api.base_url) as bot, running(app):
+    async with PTBBot(TOKEN, base_url=bot_api.base_url, **connections()) as bot, running(app):
         worker = DeliveryWorker(
             store,
             bot,

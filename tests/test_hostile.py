@@ -27,7 +27,16 @@ from bot.telegram.guards import addressed_to_us, broadcast_text, command_target
 from bot.telegram.updates import build_application
 from store import AsyncStore, Store, Watch
 from store.search import search_error
-from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics
+from tests.conftest import (
+    TOKEN,
+    Clock,
+    cli,
+    connections,
+    kurilwatch,
+    new_store,
+    running,
+    shipped_topics,
+)
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers import bounded, poll_timing
@@ -176,7 +185,8 @@ def test_duplicate_keys_name_the_key_and_its_line() -> None:
 def test_check_on_a_hostile_config_exits_2_with_one_line(tmp_path: Path, name: str) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(HOSTILE_CONFIGS[name][0])
-    done = kurilwatch("check", "--config", str(path))
+    # one as a process, the others through the function the command line calls
+    done = (kurilwatch if name == "interval" else cli)("check", "--config", str(path))
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("kurilwatch: ")
@@ -231,7 +241,7 @@ def match_config(tmp_path: Path) -> Path:
     ],
 )
 def test_match_refuses_a_hostile_line_in_one_line(match_config: Path, line: str, why: str) -> None:
-    done = kurilwatch("match", "--config", str(match_config), stdin=line + "\n")
+    done = cli("match", "--config", str(match_config), stdin=line + "\n")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [done.stderr.strip()] and why in done.stderr
 
@@ -247,7 +257,7 @@ def test_match_echoes_a_lone_surrogate_id_as_valid_json(match_config: Path) -> N
 
 def test_match_cuts_each_field_before_normalising(match_config: Path) -> None:
     line = json.dumps({"id": 1, "title": "Kuril " + "ﷺ" * 3_000_000}, ensure_ascii=False)
-    done = kurilwatch("match", "--config", str(match_config), stdin=line + "\n")
+    done = cli("match", "--config", str(match_config), stdin=line + "\n")
     assert done.returncode == 0 and json.loads(done.stdout) == {"id": 1, "topics": ["t"]}
 
 
@@ -317,7 +327,7 @@ async def test_an_unexpected_exception_is_stored_on_its_feed_and_backs_off(
     feed_server.set_feed("/good.xml", rss([FeedEntry("Kuril", "https://n.example/1", guid="1")]))
     good = FeedConfig(id="good", url=feed_server.url("/good.xml"))  # type: ignore[arg-type]
     bad = FeedConfig(id="bad", url=feed_server.url("/bad.xml"))  # type: ignore[arg-type]
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     topics = compile_topics(Config.model_validate({"topics": shipped_topics()}).topics)
     poll_settings = PollConfig(interval=timedelta(minutes=5))
     try:
@@ -371,17 +381,17 @@ def test_poll_once_and_check_online_go_on_past_a_thirty_digit_feed(
             ],
         )
     )
-    done = kurilwatch("poll", "--once", "--config", str(path))
+    done = cli("poll", "--once", "--config", str(path))
     assert "Traceback" not in done.stderr, done.stderr
     assert "huge: primed (HTTP 200)" in done.stdout and "good: primed (HTTP 200)" in done.stdout
     assert "busy: error (HTTP 503)" in done.stdout
     with sqlite3.connect(tmp_path / "kw.db") as db:
         assert db.execute("SELECT count(*) FROM items").fetchone() == (2,)
-    checked = kurilwatch("check", "--online", "--config", str(path))
+    checked = cli("check", "--online", "--config", str(path))
     assert "Traceback" not in checked.stderr, checked.stderr
     assert "huge: ok, HTTP 200, 1 entries" in checked.stdout
     assert "busy: FAILED" in checked.stdout and checked.returncode == 1
-    listed = kurilwatch("feeds", "--config", str(path))
+    listed = cli("feeds", "--config", str(path))
     assert "busy" in listed.stdout and "failing" in listed.stdout
 
 
@@ -427,7 +437,7 @@ async def hostile_bot(
     settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
 
     async def recompile(added: Watch | None, removed: Watch | None) -> None:
         pass
@@ -578,7 +588,7 @@ async def test_a_burst_of_alerts_for_one_chat_becomes_one_digest(
     from bot.delivery.worker import DeliveryWorker
     from store import FeedState, ItemRecord
 
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await store.run(Store.upsert_subscriber, USER, now=NOW - MINUTE)
     await store.run(Store.subscribe, USER, "kuril", now=NOW - MINUTE)
     await store.run(Store.upsert_subscriber, ADMIN, now=NOW - MINUTE)
@@ -598,7 +608,7 @@ async def test_a_burst_of_alerts_for_one_chat_becomes_one_digest(
     await store.run(Store.ingest, FeedState(id="f", url="u"), records, now=NOW, alert=True)
     fast = Limits(per_second=1000, private_per_second=1000, private_burst=10, group_per_minute=1e4)
     try:
-        async with TelegramBot(TOKEN, base_url=bot_api.base_url) as telegram:
+        async with TelegramBot(TOKEN, base_url=bot_api.base_url, **connections()) as telegram:
             worker = DeliveryWorker(
                 store,
                 telegram,
@@ -630,7 +640,7 @@ async def test_a_slow_watch_holds_up_no_other_chat_and_its_own_chat_stays_in_ord
     settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     gate = asyncio.Event()
 
     async def slow_recompile(added: Watch | None, removed: Watch | None) -> None:

@@ -16,7 +16,7 @@ from telegram import Bot as TelegramBot
 from bot.delivery.limits import DeliverySettings, Limits
 from bot.delivery.worker import DeliveryWorker
 from store import Store
-from tests.conftest import TOKEN, Clock
+from tests.conftest import TOKEN, Clock, connections
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.test_hostile import ADMIN, NOW, USER, Bot, hostile_bot
 
@@ -118,7 +118,7 @@ async def test_a_broadcast_queued_for_a_group_reaches_it_after_it_becomes_a_supe
     bot.api.upgrade_group(old, new, user_id=ADMIN)
     await bot.api.wait_for_async(lambda: not bot.api.pending_updates, 10, "both service messages")
     await bot.say("/help", chat_id=new, chat_type="supergroup", user_id=ADMIN)  # after them
-    async with TelegramBot(TOKEN, base_url=bot.api.base_url) as telegram:
+    async with TelegramBot(TOKEN, base_url=bot.api.base_url, **connections()) as telegram:
         limits = Limits(per_second=1000, private_per_second=1000, group_per_minute=1e4)
         worker = DeliveryWorker(
             bot.store, telegram, settings=DeliverySettings(limits=limits), clock=Clock(NOW)
@@ -142,7 +142,7 @@ async def test_a_broadcast_refused_as_migrated_moves_the_group_and_reaches_the_s
     assert "Queued for 1 chat" in await bot.say("/broadcast Maintenance tonight", chat_id=ADMIN)
     bot.api.migrate_chat(old, new)  # refused at the old id; no service message came
     clock = Clock(NOW)
-    async with TelegramBot(TOKEN, base_url=bot.api.base_url) as telegram:
+    async with TelegramBot(TOKEN, base_url=bot.api.base_url, **connections()) as telegram:
         limits = Limits(per_second=1000, private_per_second=1000, group_per_minute=1e4)
         worker = DeliveryWorker(
             bot.store, telegram, settings=DeliverySettings(limits=limits), clock=clock

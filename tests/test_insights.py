@@ -29,7 +29,16 @@ from bot.insights.trends import build_trend
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application
 from store import AsyncStore, FeedState, ItemRecord, Store, StoryPoint
-from tests.conftest import TOKEN, Clock, kurilwatch, running, shipped_topics, write_config
+from tests.conftest import (
+    TOKEN,
+    Clock,
+    cli,
+    kurilwatch,
+    new_store,
+    running,
+    shipped_topics,
+    write_config,
+)
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.compile import compile_topics
 
@@ -73,7 +82,7 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
     settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
     app = build_application(settings, TOKEN)
     ctx = BotContext(store=store, topics=compile_topics(settings.topics).topics, clock=clock)
@@ -264,7 +273,7 @@ def test_kurilwatch_trend_writes_a_png_and_a_csv(tmp_path: Path) -> None:
     midnight = now.replace(hour=0, minute=0, second=1, microsecond=0)  # telegram.timezone: UTC
 
     async def fill() -> None:
-        store = await AsyncStore(tmp_path / "kw.db").open()
+        store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
         try:
             stories = [(midnight - d * D, f"Kuril story {d}", ("kuril",)) for d in range(12)]
             await seed(store, stories)
@@ -292,9 +301,9 @@ def test_kurilwatch_trend_writes_a_png_and_a_csv(tmp_path: Path) -> None:
     rows = list(csv.DictReader(table.open()))
     assert len(rows) == 7 and sum(int(r["total"]) for r in rows) == 7
     assert rows[0]["date"] < rows[-1]["date"]
-    bad = kurilwatch("trend", "--config", str(config), "--topic", "kurils", "--csv", str(table))
+    bad = cli("trend", "--config", str(config), "--topic", "kurils", "--csv", str(table))
     assert bad.returncode == 2 and "no topic 'kurils'; topics: kuril, peace-treaty" in bad.stderr
-    nothing = kurilwatch("trend", "--config", str(config), "--topic", "kuril")
+    nothing = cli("trend", "--config", str(config), "--topic", "kuril")
     assert nothing.returncode == 2 and "--png PATH, --csv PATH" in nothing.stderr
 
 

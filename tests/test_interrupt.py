@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIG, ROOT, LineReader, write_config
+from tests.conftest import CONFIG, ROOT, LineReader, new_store, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from watchers.pool import ParsePool
 from watchers.topics.compile import TopicSpec
@@ -210,7 +210,7 @@ def test_an_interrupted_backup_leaves_no_file_and_the_next_try_may_use_its_name(
     from store import Store
 
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
-    Store(tmp_path / "kw.db").close()
+    Store(new_store(tmp_path / "kw.db")).close()
     # another program holds the store (an exclusive lock): the copy waits, its file made
     holder = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from store import AsyncStore, Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, new_store
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.embedding import Vectors, embed_titles
@@ -118,7 +118,7 @@ async def test_the_daemons_poller_embeds_in_the_models_process_and_outlives_its_
     """A poller beside process workers (the daemon's, `poll --once`'s) uses the pool's model
     process; when that process dies, the next reports still alert, each on its own."""
     pool = ParsePool("processes", 1)
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     fetcher = Fetcher(FetchLimits(timeout=5.0, total_timeout=10.0, max_bytes=1_000_000))
     poller = Poller(
         store=store,

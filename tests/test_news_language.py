@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, kurilwatch
+from tests.conftest import ROOT, cli
 from watchers.language import item_language, script_language
 from watchers.topics.engine import Document, Matcher
 from watchers.topics.query import Meta, QueryError, parse
@@ -122,7 +122,7 @@ def test_match_explain_names_the_conditions(tmp_path: Path) -> None:
             {"id": 3, "title": "Shikotan", "lang": "ru"},
         )
     )
-    result = kurilwatch("match", "--config", str(config), "--explain", stdin=stdin)
+    result = cli("match", "--config", str(config), "--explain", stdin=stdin)
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert out[0]["topics"] == ["en"]

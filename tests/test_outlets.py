@@ -15,6 +15,7 @@ from bot.delivery.worker import to_alert
 from bot.i18n import texts
 from store import FeedState, ItemRecord, Store
 from store.outlets import Source, same_outlet
+from tests.conftest import new_store
 from watchers.embedding import embed_titles
 from watchers.items import make_item
 from watchers.stories import THRESHOLD
@@ -61,7 +62,7 @@ def carried(guid: str, outlet: str, key: str, link: str, story: int | None = Non
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "kw.db")
+    s = Store(new_store(tmp_path / "kw.db"))
     for feed in (GNEWS, TASS, NHK):
         s.ingest(feed, [], now=T0 - timedelta(hours=1), alert=False)
     s.upsert_subscriber(CHAT, now=T0 - timedelta(hours=1))

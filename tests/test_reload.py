@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import save_edit, write_config
+from tests.conftest import new_store, save_edit, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 A = rss([FeedEntry("Kuril Islands talks", "https://a.example/1", guid="a1")])
@@ -276,7 +276,7 @@ async def test_the_reload_report_covers_the_text_kept_and_says_so(tmp_path: Path
     from bot.operator.backtest import report_reload
     from store import AsyncStore, FeedState, ItemRecord, Store
 
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     now = datetime.now(UTC)
     state = FeedState(id="wire", url="u-wire", title="Wire", primed=True)
     for n, age in enumerate((5, 1)):  # days ago
@@ -321,7 +321,7 @@ async def test_a_feed_a_reload_changes_or_adds_back_waits_out_its_servers_retry_
         base + a.replace("}", ", interval: 2h}") + b + c.replace("c.example", "c2.example")
     )
     now = datetime.now(UTC)
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     for f in "abc":  # each answered 429 with Retry-After: 5 hours
         url = f"http://{f}.example/"
         held = FeedState(id=f, url=url, config_url=url, retry_not_before=now + timedelta(hours=5))
@@ -364,7 +364,7 @@ async def test_a_reload_that_removes_a_subscribed_topic_tells_the_admins_how_man
     from bot.operator.backtest import report_reload
     from store import AsyncStore, Store
 
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     now = datetime.now(UTC)
     for chat in (1, 2):
         await store.run(Store.upsert_subscriber, chat, now=now)

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from store import AsyncStore, FeedState, ItemRecord, SearchError, Store, migrations
 from store.items import INDEX_EVERY
 from store.records import OutboxState
-from tests.conftest import ROOT
+from tests.conftest import ROOT, new_store
 from watchers.fingerprint import content_fingerprint
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -40,7 +40,7 @@ def record(guid: str, url: str | None = None, topics: tuple[str, ...] = ("kuril"
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "kw.db")
+    s = Store(new_store(tmp_path / "kw.db"))
     yield s
     s.close()
 
@@ -234,7 +234,7 @@ def test_unsubscribing_from_many_topics_keeps_all_or_none(store: Store) -> None:
 
 
 async def test_async_store_runs_off_the_event_loop(tmp_path: Path) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     loop_thread = threading.get_ident()
     seen: list[int] = []
 
@@ -397,7 +397,7 @@ def test_title_vectors_are_kept_for_the_window_and_pruned_after(store: Store) ->
 
 LEAN_IMPORT = """
 import sys
-import bot.config, bot.commands  # what `kurilwatch poll --once` imports before it polls
+import bot.config, bot.commands, store  # what `kurilwatch poll --once` imports before it polls
 lean = "numpy" not in sys.modules
 import sqlite_utils.db
 import numpy  # the daemon's title vectors import it later

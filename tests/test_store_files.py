@@ -1,4 +1,6 @@
-"""`kurilwatch restore` and the store's locks, run as `kurilwatch ...` processes on a real store."""
+"""`kurilwatch restore` and the store's locks on a real store: run as `kurilwatch ...` processes
+where the process is what is tested (its user, its limits, a lock another process holds), else
+through `bot.cli.main` in this process (`tests.conftest.cli`)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import pytest
 
 from bot.lock import StoreLock
 from store import FeedState, Store
-from tests.conftest import ROOT, kurilwatch, write_config
+from tests.conftest import ROOT, cli, write_config
 from tests.fakes.feed_server import FeedServer, Route, rss
 from tests.test_cli_commands import T0, _items, _without_override, record
 
@@ -34,7 +36,7 @@ def _store_and_backup(folder: Path, feed: str = "http://127.0.0.1:9/a.xml") -> t
             FeedState(id="gone", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
         )
     backup = folder / "backups" / "copy.db"
-    assert kurilwatch("backup", str(backup), "--config", str(config)).returncode == 0
+    assert cli("backup", str(backup), "--config", str(config)).returncode == 0
     with Store(folder / "kw.db") as store:
         store.ingest(FeedState(id="gone", url="u"), [record("new")], now=T0, alert=False)
     return config, backup
@@ -156,12 +158,12 @@ def test_a_store_and_a_backup_named_with_uri_characters_are_copied_whole(tmp_pat
             FeedState(id="a", url="u"), [record(str(i)) for i in range(10)], now=T0, alert=False
         )
     backup = tmp_path / "copy ?%41#.db"
-    result = kurilwatch("backup", str(backup), "--config", str(config))
+    result = cli("backup", str(backup), "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert _items(backup) == 10
     with Store(tmp_path / "kw#1.db") as store:
         store.ingest(FeedState(id="a", url="u"), [record("new")], now=T0, alert=False)
-    result = kurilwatch("restore", str(backup), "--config", str(config))
+    result = cli("restore", str(backup), "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert _items(tmp_path / "kw#1.db") == 10
     made = {p.name for p in tmp_path.iterdir()}
@@ -184,7 +186,7 @@ def test_restore_is_refused_while_a_one_shot_command_writes_and_they_while_it_re
     )  # fmt: skip
     try:
         feed_server.wait_for(lambda: feed_server.in_flight("/slow.xml") == 1, timeout=30)
-        refused = kurilwatch("restore", str(backup), "--config", str(config))
+        refused = cli("restore", str(backup), "--config", str(config))
     finally:
         _, err = poll.communicate(timeout=60)
     assert poll.returncode == 0, err
@@ -195,14 +197,14 @@ def test_restore_is_refused_while_a_one_shot_command_writes_and_they_while_it_re
     assert "the store was not changed" in refused.stderr and _items(store) == 11
     with StoreLock(store), StoreLock(store, writers=True):  # as a restore holds them
         for command in (["prune"], ["poll", "--once"]):
-            result = kurilwatch(*command, "--config", str(config))
+            result = cli(*command, "--config", str(config))
             assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
             assert f"a kurilwatch restore (pid {os.getpid()}) is replacing this store" in (
                 result.stderr
             )
     with StoreLock(store, writers=True, exclusive=False):  # another one-shot writer
-        assert kurilwatch("prune", "--config", str(config)).returncode == 0
-    result = kurilwatch("restore", str(backup), "--config", str(config))
+        assert cli("prune", "--config", str(config)).returncode == 0
+    result = cli("restore", str(backup), "--config", str(config))
     assert result.returncode == 0 and _items(store) == 10
 
 
@@ -248,7 +250,7 @@ def test_a_backup_removes_the_partial_copies_killed_backups_left(tmp_path: Path)
     foreign.write_bytes(b"\x00\x00\x00\x18ftypmp42")
     with open(running, "rb") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        result = kurilwatch("backup", str(folder / "next.db"), "--config", str(config))
+        result = cli("backup", str(folder / "next.db"), "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         ["copy.db", "next.db", running.name, foreign.name]
@@ -260,7 +262,7 @@ def test_prune_names_a_retention_shorter_than_a_day_as_written(tmp_path: Path) -
     """It said 'older than 0 days' for store.retention: 12h."""
     store = {"path": "kw.db", "retention": "12h", "keys_retention": "36h"}
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, extra={"store": store})
-    result = kurilwatch("prune", "--config", str(config))
+    result = cli("prune", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "0 items older than 12h compacted (their dedup keys kept), 0 older than 1d12h" in (
         result.stdout
@@ -336,7 +338,7 @@ def test_a_store_restored_by_root_in_the_daemons_folder_is_the_daemons(tmp_path:
     for moved in folder.glob("kw.db*"):
         moved.unlink()
     os.chown(folder, 4321, 4321)  # the daemon's state directory
-    result = kurilwatch("restore", str(backup), "--config", str(config))
+    result = cli("restore", str(backup), "--config", str(config))
     assert result.returncode == 0, result.stderr
     for made in ("kw.db", "kw.db.lock", "kw.db.writers.lock"):
         found = (folder / made).stat()
@@ -356,7 +358,7 @@ def test_a_store_restored_by_root_in_a_new_folder_is_the_daemons(tmp_path: Path)
     config.write_text(config.read_text().replace("path: kw.db", "path: data/kw.db"))
     assert "data/kw.db" in config.read_text()
     os.chown(home, 4321, 4321)  # the daemon user's folder
-    result = kurilwatch("restore", str(backup), "--config", str(config))
+    result = cli("restore", str(backup), "--config", str(config))
     assert result.returncode == 0, result.stderr
     for made in ("data", "data/kw.db", "data/kw.db.lock", "data/kw.db.writers.lock"):
         found = (home / made).stat()

@@ -18,7 +18,7 @@ from bot.operator.json_lines import MAX_LINE as MAX_STORY_LINE
 from store import AsyncStore, ItemRecord, Store
 from store.items import FINGERPRINT_WINDOW as WINDOW
 from store.items import place_items
-from tests.conftest import CONFIG, kurilwatch
+from tests.conftest import CONFIG, cli, new_store
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.embedding import DIMENSIONS, MODEL_CHARS, Vectors, embed_titles
@@ -72,7 +72,7 @@ def test_a_title_the_engine_cannot_take_as_it_is_gets_its_vector() -> None:
 def test_stories_places_a_title_with_a_lone_surrogate() -> None:
     line = '{"id": %d, "title": "\\ud800 Fog closes Iturup airport for a day", "published": "%s"}\n'
     stdin = line % (1, "2026-01-01T00:00:00Z") + line % (2, "2026-01-01T01:00:00Z")
-    result = kurilwatch("stories", "--config", CONFIG, stdin=stdin)
+    result = cli("stories", "--config", CONFIG, stdin=stdin)
     assert result.returncode == 0, result.stderr
     assert [json.loads(out) for out in result.stdout.splitlines()] == [
         {"id": 1, "story": 1},
@@ -97,7 +97,7 @@ def test_stories_takes_a_10_mb_title_or_summary_as_the_daemon_keeps_it() -> None
         )
     )
     assert len(stdin) > 19_000_000
-    result = kurilwatch("stories", "--config", CONFIG, stdin=stdin)
+    result = cli("stories", "--config", CONFIG, stdin=stdin)
     assert result.returncode == 0, result.stderr
     assert [json.loads(out)["id"] for out in result.stdout.splitlines()] == [1, 2, 3]
 
@@ -141,7 +141,7 @@ def test_a_model_that_fails_leaves_reports_apart_and_is_tried_again_later(
 async def test_a_model_that_fails_still_alerts_each_report(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     fetcher = Fetcher(FetchLimits(timeout=1.0, total_timeout=3.0, max_bytes=1_000_000))
     poller = Poller(
         store=store,
@@ -204,7 +204,7 @@ def test_a_model_that_fails_at_the_end_of_time_is_no_traceback() -> None:
 def test_stories_refuses_a_line_longer_than_it_reads_naming_it() -> None:
     report = {"id": 1, "title": "Fog on Iturup", "published": "2026-01-01T00:00:00Z"}
     long = json.dumps({**report, "summary": "x" * MAX_STORY_LINE}) + "\n"
-    result = kurilwatch("stories", "--config", CONFIG, stdin=json.dumps(report) + "\n" + long)
+    result = cli("stories", "--config", CONFIG, stdin=json.dumps(report) + "\n" + long)
     assert result.returncode == 2
     assert f"line 2: longer than {MAX_STORY_LINE:,} characters" in result.stderr
     assert result.stdout == '{"id": 1, "story": 1}\n'

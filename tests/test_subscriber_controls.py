@@ -22,7 +22,7 @@ from bot.delivery.limits import DeliverySettings, Limits
 from bot.delivery.worker import DeliveryWorker
 from bot.telegram.chat import BotContext, install
 from store import AsyncStore, FeedState, ItemRecord, Store
-from tests.conftest import TOKEN, Clock, running, shipped_topics
+from tests.conftest import TOKEN, Clock, connections, new_store, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.config import TopicConfig
 from watchers.items import Item
@@ -118,14 +118,14 @@ async def h(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
     settings = Config.model_validate(
         {"topics": shipped_topics(), "telegram": {"api_base_url": bot_api.base_url}}
     )
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     clock = Clock(T0)
     app = build_application(settings, TOKEN)
     ctx = BotContext(
         store=store, topics=compile_topics(settings.topics).topics, clock=clock, feeds=FEEDS
     )
     install(app, ctx)
-    async with PTBBot(TOKEN, base_url=bot_api.base_url) as bot, running(app):
+    async with PTBBot(TOKEN, base_url=bot_api.base_url, **connections()) as bot, running(app):
         worker = DeliveryWorker(
             store,
             bot,

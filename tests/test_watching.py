@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from store import AsyncStore, Store, Watch
-from tests.conftest import TOKEN, kurilwatch, write_config
+from tests.conftest import TOKEN, cli, connections, new_store, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.filing import FILING_VERSION
@@ -104,7 +104,7 @@ async def test_watch_and_unwatch_while_the_stored_watches_are_filed(tmp_path: Pa
 
 
 def test_a_query_of_many_chats_finds_every_one(tmp_path: Path) -> None:
-    store = Store(tmp_path / "kw.db")
+    store = Store(new_store(tmp_path / "kw.db"))
     now = time.time()
     with store.db.conn:
         store.db.conn.executemany(
@@ -221,8 +221,8 @@ def test_poll_once_matches_the_chats_watches(tmp_path: Path, feed_server: FeedSe
     old = FeedEntry("Old news", "https://n.example/0", guid="0")
     feed_server.set_feed("/a.xml", rss([old]))
     config = write_config(tmp_path, {"a": feed_server.url("/a.xml")})
-    assert kurilwatch("poll", "--once", "--config", str(config)).returncode == 0  # primes
-    store = Store(tmp_path / "kw.db")
+    assert cli("poll", "--once", "--config", str(config)).returncode == 0  # primes
+    store = Store(new_store(tmp_path / "kw.db"))
     store.upsert_subscriber(CHAT, now=datetime.now(UTC))
     store.add_watch(CHAT, "Zyxwvutan", now=datetime.now(UTC), limit=10)
     store.close()
@@ -233,7 +233,7 @@ def test_poll_once_matches_the_chats_watches(tmp_path: Path, feed_server: FeedSe
         summary="The Zyxwvutan minister arrived in Tokyo for talks on Monday.",
     )
     feed_server.set_feed("/a.xml", rss([visit, old]))
-    result = kurilwatch("poll", "--once", "--config", str(config))
+    result = cli("poll", "--once", "--config", str(config))
     assert result.returncode == 0 and "1 matched, 1 alerts queued" in result.stdout, result.stdout
     with sqlite3.connect(tmp_path / "kw.db") as conn:
         assert conn.execute("SELECT chat_id FROM outbox").fetchall() == [(CHAT,)]
@@ -287,10 +287,10 @@ async def test_a_configured_channel_back_after_removing_the_bot_has_its_watches_
     from bot.config import ChannelConfig
     from bot.telegram.channels import add_channels
 
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     try:
         now = datetime.now(UTC)
-        async with Bot(TOKEN, base_url=bot_api.base_url) as bot:
+        async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
             channel = (ChannelConfig(chat="@kurilnews", topics=("kuril",)),)
             await add_channels(bot, store, channel, now=now)
             chat_id = (await bot.get_chat("@kurilnews")).id
@@ -483,7 +483,7 @@ async def test_a_filing_cut_by_a_stop_records_nothing_and_the_next_files_every_w
     caplog.set_level(logging.INFO, logger="watchers.watches")
     count = 3000
     _store_of_watches(tmp_path / "kw.db", count)
-    store = await AsyncStore(tmp_path / "kw.db").open()
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     started = asyncio.Event()
     loop = asyncio.get_running_loop()
 

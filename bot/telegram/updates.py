@@ -5,19 +5,23 @@ recompiles the topics) then held up every other chat's /help. This processor run
 concurrently, but a chat's next update waits for its previous one, so "/watch a" then
 "/watches" still answer in the order they were sent. `PollErrors` says when getting updates
 fails, in a line now and then rather than a traceback at every retry; `TokenWatch` when
-Telegram refuses the token while the daemon runs.
+Telegram refuses the token while the daemon runs. Every connection to Telegram shares one TLS
+context (`connection`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
+import httpx
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
@@ -28,6 +32,7 @@ from bot.config import Config
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT = 256  # updates in progress at once, all chats together
+CONNECTIONS = 256  # to send with, as PTB's ApplicationBuilder makes them when given none
 POLL_ERRORS_EVERY = 600.0  # seconds between two lines on failures to get updates
 
 
@@ -86,13 +91,27 @@ class PollErrors:
         self._said_at, self._failed = now, 0
 
 
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """The one TLS context of the process's connections to Telegram, made as httpx makes it
+    (certifi's CAs, or $SSL_CERT_FILE). httpx made one per client, two per application or
+    `Bot`, each reading the CA bundle again: 17 ms of CPU each."""
+    return httpx.create_ssl_context()
+
+
+def connection(pool_size: int = 256, **options: Any) -> HTTPXRequest:
+    """PTB's HTTPXRequest with the shared TLS context: `pool_size` connections (HTTPXRequest's
+    default; a `Bot` gets updates on 1), and `options` are HTTPXRequest's (timeouts)."""
+    return HTTPXRequest(connection_pool_size=pool_size, httpx_kwargs={"verify": tls()}, **options)
+
+
 class TokenWatch(HTTPXRequest):
     """getUpdates' connection, which calls `refused` when Telegram refuses the token (revoked
     at @BotFather while the daemon runs): PTB then stops getting updates for good and only
     logs it, so the daemon would run on deaf to every command."""
 
     def __init__(self, refused: Callable[[], None], connection_pool_size: int) -> None:
-        super().__init__(connection_pool_size=connection_pool_size)
+        super().__init__(connection_pool_size=connection_pool_size, httpx_kwargs={"verify": tls()})
         self.refused = refused
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
@@ -111,6 +130,7 @@ def build_application(
         .base_url(settings.telegram.api_base_url)
         .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot", 1))
         .concurrent_updates(PerChatUpdates())
+        .request(connection(CONNECTIONS))
         # at a stop PTB sends one last getUpdates to confirm what was read; with the default
         # single connection it waited for the cancelled long poll's, and on a loaded machine
         # gave up after 1 s, logging the PoolTimeout with a traceback

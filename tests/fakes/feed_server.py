@@ -10,6 +10,7 @@ import hashlib
 import http
 import re
 import socket
+import struct
 import sys
 import textwrap
 import threading
@@ -167,7 +168,10 @@ def atom(
 def gzip_bomb(inflated_size: int) -> bytes:
     """Gzip bytes that inflate to `inflated_size` zero bytes (200 MB comes out at ~200 KB).
 
-    Compressed in 1 MiB steps, so the inflated data is never held in memory; results are cached.
+    One gzip member whose deflate stream is the same compressed MiB of zeros again and again:
+    after a full flush the compressor starts afresh, so each further MiB would compress to the
+    same bytes, and they are copied instead (compressing 500 MB took 1.2 s of CPU, this 0.1 s,
+    most of it the CRC). The inflated data is never held in memory; results are cached.
     """
     if inflated_size < 0:
         raise ValueError(f"inflated_size must be >= 0, got {inflated_size}")
@@ -176,16 +180,18 @@ def gzip_bomb(inflated_size: int) -> bytes:
 
 @functools.cache
 def _gzip_bomb(inflated_size: int) -> bytes:
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip container
-    zeros = memoryview(bytes(1 << 20))
-    parts = []
-    remaining = inflated_size
-    while remaining:
-        step = min(remaining, len(zeros))
-        parts.append(compressor.compress(zeros[:step]))
-        remaining -= step
-    parts.append(compressor.flush())
-    return b"".join(parts)
+    zeros = bytes(1 << 20)
+    whole, rest = divmod(inflated_size, len(zeros))
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw deflate
+    block = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    tail = compressor.compress(zeros[:rest]) + compressor.flush()
+    crc = 0
+    for _ in range(whole):
+        crc = zlib.crc32(zeros, crc)
+    crc = zlib.crc32(zeros[:rest], crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name or time
+    trailer = struct.pack("<II", crc, inflated_size & 0xFFFFFFFF)
+    return header + block * whole + tail + trailer
 
 
 # --------------------------------------------------------------------------- routes and answers
