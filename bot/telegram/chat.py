@@ -389,9 +389,8 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A group became a supergroup (a new chat id): its record, topics, watches, settings and
-    queued alerts move there now, not at the first send that fails. Telegram says so in both
-    chats; the second finds nothing left to move."""
+    """A group became a supergroup (a new chat id): its record, choices and queued alerts move
+    there now, not at the first send that fails (said in both chats: the second moves none)."""
     message = update.effective_message
     if message is None:
         return
