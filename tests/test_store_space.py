@@ -19,7 +19,7 @@ from bot.config import load_config
 from bot.daemon import Daemon
 from store import AsyncStore, FeedState, ItemRecord, Store, migrations
 from store.space import GIVE_BACK_STEP, INCREMENTAL, KEEP_FREE, pages_to_free
-from tests.conftest import write_config
+from tests.conftest import kurilwatch, write_config
 from watchers.fetch import Fetcher
 from watchers.poll import Poller
 from watchers.topics.compile import compile_topics
@@ -193,3 +193,22 @@ async def test_the_daemons_daily_housekeeping_gives_the_pruned_pages_back(
         await fetcher.aclose()
         await store.close()
     assert await asyncio.to_thread(os.path.getsize, path) < before_file
+
+
+def test_kurilwatch_prune_gives_the_pruned_pages_back(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {})
+    path = Path(load_config(config).store.path)
+    with Store(path) as kept:
+        fill(kept, at=datetime.now(UTC) - timedelta(days=400))
+        fill(kept, at=datetime.now(UTC) - timedelta(days=1), count=300)
+        before, before_file = sizes(kept, path)
+    pruned = kurilwatch("prune", "--config", str(config))
+    assert pruned.returncode == 0, pruned.stderr
+    assert "3000 older than 365 days deleted" in pruned.stdout
+    assert "MB of free pages given back to the file system" in pruned.stdout
+    with Store(path) as store:
+        after, after_file = sizes(store, path)
+        pages, free, _ = store.file_pages()
+        assert pages_to_free(free, pages) == 0
+        assert store.count_items() == 300
+    assert after < before and after_file < before_file
