@@ -70,8 +70,10 @@ class Store(
         self.db = Database(conn)
         try:
             # before the first table, so a new store has it from its creation (an existing one
-            # is switched by a migration's VACUUM: m030_incremental_vacuum)
-            self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            # is switched by a migration's VACUUM: m030_incremental_vacuum); only then, as
+            # setting it on a store writes its header, even one that has it already
+            if self.db.execute("PRAGMA page_count").fetchone() == (0,):
+                self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
             if str(path) != ":memory:":
                 self.db.enable_wal()
             self.db.execute("PRAGMA foreign_keys = ON")
