@@ -122,8 +122,12 @@ def main() -> None:
             name = "given back after each prune" if give_back else "kept (before: reused only)"
             print(f"{name}:", flush=True)
             started = time.perf_counter()
-            results[name] = year(Path(tmp), args, give_back=give_back)
-            print(f"  ({time.perf_counter() - started:.0f} s)")
+            peak, final, on_disk = results[name] = year(Path(tmp), args, give_back=give_back)
+            print(
+                f"  peak {peak / MB:.1f} MB, final {final / MB:.1f} MB (file {on_disk / MB:.1f}),"
+                f" {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
     print(f"\n{args.days} days, {args.per_day:,} items a day, {args.burst}x that in month 2:")
     print(f"{'free pages':<30} {'peak MB':>9} {'final MB':>9} {'file MB':>9}")
     for name, (peak, final, on_disk) in results.items():
