@@ -23,6 +23,7 @@ from store.outbox import OutboxVerbs
 from store.records import title_key
 from store.resend import ResendVerbs
 from store.search import SearchVerbs
+from store.space import SpaceVerbs
 from store.stats import StatsVerbs
 from store.trends import TrendVerbs
 from store.vectors import VectorVerbs
@@ -45,6 +46,7 @@ class Store(
     TrendVerbs,
     WordFormVerbs,
     WatchFilingVerbs,
+    SpaceVerbs,
 ):
     """Domain verbs over the kurilwatch database, one part per domain."""
 
@@ -67,6 +69,11 @@ class Store(
         conn.create_function("title_key", 1, title_key, deterministic=True)  # for a prune
         self.db = Database(conn)
         try:
+            # before the first table, so a new store has it from its creation (an existing one
+            # is switched by a migration's VACUUM: m030_incremental_vacuum); only then, as
+            # setting it on a store writes its header, even one that has it already
+            if self.db.execute("PRAGMA page_count").fetchone() == (0,):
+                self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
             if str(path) != ":memory:":
                 self.db.enable_wal()
             self.db.execute("PRAGMA foreign_keys = ON")

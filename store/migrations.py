@@ -8,6 +8,7 @@ from functools import cache
 from sqlite_utils import Database
 
 from store.migrations_early import migrations  # m001-m012, registered first
+from store.space import make_incremental
 
 
 @migrations()
@@ -241,6 +242,14 @@ def m029_outbox_digest_part(db: Database) -> None:
     # the messages of its digest sent before a row was put back (the chat's limit, a 429, a
     # stop): the digest that takes it up again numbers its messages on from there
     db.table("outbox").add_column("digest_part", int, not_null_default=0)
+
+
+@migrations(transactional=False)  # a VACUUM cannot run inside a transaction
+def m030_incremental_vacuum(db: Database) -> None:
+    # a prune's free pages were only reused: the file stayed at its peak for ever. With
+    # auto_vacuum INCREMENTAL the daemon gives them back after each prune (store/space.py); an
+    # existing store takes a one-time VACUUM to switch (a new one has it from its creation)
+    make_incremental(db)
 
 
 class NewerSchema(sqlite3.DatabaseError):

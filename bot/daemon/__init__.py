@@ -52,6 +52,7 @@ STUCK = timedelta(minutes=30)
 HOUSEKEEPING_RETRY = 60.0  # seconds before housekeeping that met a failing store tries again
 HOUSEKEEPING_RETRY_MAX = 3600.0  # doubled at each failure up to this
 HOUSEKEEPING_TRIES = 10  # then it waits for its next day (about 4 h of tries)
+GIVE_BACK_PAUSE = 0.05  # seconds between two steps of giving a prune's free pages back
 
 
 def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
@@ -379,12 +380,25 @@ class Daemon(TelegramSide, AdminNotices):
         )
         if compacted or deleted:
             log.info("store: %d old items compacted, %d deleted", compacted, deleted)
+        await self._give_back_free_pages(store)
         configured = [feed.id for feed in self.settings.feeds]
         forgotten = await store.run(Store.forget_feeds, configured, now=now)
         if forgotten:
             log.info(
                 "store: %d feeds the config no longer has, and no item names, forgotten", forgotten
             )
+
+    async def _give_back_free_pages(self, store: AsyncStore) -> None:
+        """The pages a prune freed given back to the file system, a bounded step at a time:
+        between steps other store calls run, and other processes may take the write lock."""
+        freed = 0
+        while step := await store.run(Store.give_back_free_pages):
+            freed += step
+            if await stopped_within(self._stop, GIVE_BACK_PAUSE):
+                break
+        if freed:
+            _, _, page_size = await store.run(Store.file_pages)
+            log.info("store: %.1f MB of free pages given back", freed * page_size / 1048576)
 
     async def _schedule(self, feeds: FeedScheduler, store: AsyncStore) -> None:
         """Start each feed's polls: due ones now, backed-off ones when their time comes."""
