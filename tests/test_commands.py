@@ -842,6 +842,20 @@ async def test_added_to_a_supergroup_it_greets_once_though_it_waits_for_an_upgra
     assert "kurilwatch" in greeting["text"]
 
 
+def test_an_upgrade_long_past_does_not_keep_the_bot_added_back_from_greeting() -> None:
+    now = [0.0]
+
+    async def run() -> tuple[bool, bool]:
+        upgrades = Upgrades(fresh=60.0, clock=lambda: now[0])
+        upgrades.heard(-1001)
+        now[0] = 30.0
+        soon = await upgrades.upgraded(-1001, within=0)
+        now[0] = 3600.0  # removed from the supergroup since, and added back
+        return soon, await upgrades.upgraded(-1001, within=0)
+
+    assert asyncio.run(run()) == (True, False)
+
+
 def test_an_upgrade_heard_is_remembered_for_a_bounded_number_of_chats() -> None:
     async def run() -> tuple[bool, bool, bool]:
         upgrades = Upgrades(kept=2)
