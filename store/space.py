@@ -47,7 +47,7 @@ class SpaceVerbs(StoreBase):
         # the pragma frees one page per step of its statement: sqlite3's execute() steps once
         self.db.conn.executescript(f"PRAGMA incremental_vacuum({count})")
         (left,) = self.db.execute("PRAGMA freelist_count").fetchone()
-        return int(free - left)
+        return max(0, int(free - left))  # another writer may have freed pages meanwhile
 
     def file_pages(self) -> tuple[int, int, int]:
         """(page_count, freelist_count, page_size) of the store's file."""
@@ -55,6 +55,11 @@ class SpaceVerbs(StoreBase):
         (free,) = self.db.execute("PRAGMA freelist_count").fetchone()
         (size,) = self.db.execute("PRAGMA page_size").fetchone()
         return int(pages), int(free), int(size)
+
+    def gives_back(self) -> bool:
+        """Whether the file can give free pages back: its auto-vacuum is INCREMENTAL (m030's
+        VACUUM may have been skipped, the disk short of room)."""
+        return self._auto_vacuum() == INCREMENTAL
 
     def _auto_vacuum(self) -> int:
         (mode,) = self.db.execute("PRAGMA auto_vacuum").fetchone()

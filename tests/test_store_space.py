@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import random
+import sqlite3
 import string
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -212,3 +213,32 @@ def test_kurilwatch_prune_gives_the_pruned_pages_back(tmp_path: Path) -> None:
         assert pages_to_free(free, pages) == 0
         assert store.count_items() == 300
     assert after < before and after_file < before_file
+
+
+async def test_a_store_whose_vacuum_was_skipped_says_so_at_the_daily_prune(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """m030's VACUUM skipped (the disk short of room) is recorded as applied: each day's prune
+    then says that the file does not shrink, and how to switch it, not nothing."""
+    settings = load_config(write_config(tmp_path, {}))
+    path = Path(settings.store.path)
+    with Store(path) as kept:
+        fill(kept, at=datetime.now(UTC) - timedelta(days=400), count=200)
+    plain = sqlite3.connect(path, isolation_level=None)
+    plain.execute("PRAGMA auto_vacuum = NONE")
+    plain.execute("VACUUM")
+    plain.close()
+    store = await AsyncStore(path).open()
+    fetcher = Fetcher()
+    poller = Poller(
+        store=store, fetcher=fetcher, topics=compile_topics(settings.topics), settings=settings.poll
+    )
+    daemon = Daemon(settings, None, out=io.StringIO())
+    try:
+        await asyncio.wait_for(daemon._keep_house(store, poller), 60)
+        assert await store.run(Store.count_items) == 0
+    finally:
+        await poller.aclose()
+        await fetcher.aclose()
+        await store.close()
+    assert "does not shrink after a prune" in caplog.text and "VACUUM" in caplog.text
