@@ -96,6 +96,8 @@ def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     quiet = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    filtered = ("telegram.request.BaseRequest", "telegram.ext")  # setup_logging's filters
+    filters = {name: list(logging.getLogger(name).filters) for name in filtered}
     threshold, switch = gc.get_threshold(), sys.getswitchinterval()
     try:
         with (
@@ -115,6 +117,8 @@ def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         root.setLevel(level)
         for name, saved in quiet.items():
             logging.getLogger(name).setLevel(saved)
+        for name, kept in filters.items():
+            logging.getLogger(name).filters[:] = kept
         gc.set_threshold(*threshold)
         sys.setswitchinterval(switch)
     return subprocess.CompletedProcess(["kurilwatch", *args], code, out.getvalue(), err.getvalue())
