@@ -4,19 +4,21 @@ VACUUM, data intact) and the free pages a prune leaves given back, by the store 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import os
 import random
 import sqlite3
 import string
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
 
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.daemon import Daemon
 from store import AsyncStore, FeedState, ItemRecord, Store, migrations
 from store.space import GIVE_BACK_STEP, INCREMENTAL, KEEP_FREE, pages_to_free
@@ -167,6 +169,24 @@ def test_giving_back_with_nothing_free_changes_nothing(tmp_path: Path) -> None:
         assert store.file_pages() == before
 
 
+@contextlib.asynccontextmanager
+async def housekept(settings: Config) -> AsyncIterator[AsyncStore]:
+    """The store after the daemon's daily housekeeping (its prune and give-back) ran on it."""
+    store = await AsyncStore(settings.store.path).open()
+    fetcher = Fetcher()
+    poller = Poller(
+        store=store, fetcher=fetcher, topics=compile_topics(settings.topics), settings=settings.poll
+    )
+    daemon = Daemon(settings, None, out=io.StringIO())
+    try:
+        await asyncio.wait_for(daemon._keep_house(store, poller), 60)
+        yield store
+    finally:
+        await poller.aclose()
+        await fetcher.aclose()
+        await store.close()
+
+
 async def test_the_daemons_daily_housekeeping_gives_the_pruned_pages_back(
     tmp_path: Path,
 ) -> None:
@@ -177,22 +197,11 @@ async def test_the_daemons_daily_housekeeping_gives_the_pruned_pages_back(
         fill(kept, at=then)
         fill(kept, at=datetime.now(UTC) - timedelta(days=1), count=300)
         before, before_file = sizes(kept, path)
-    store = await AsyncStore(path).open()
-    fetcher = Fetcher()
-    poller = Poller(
-        store=store, fetcher=fetcher, topics=compile_topics(settings.topics), settings=settings.poll
-    )
-    daemon = Daemon(settings, None, out=io.StringIO())
-    try:
-        await asyncio.wait_for(daemon._keep_house(store, poller), 60)
+    async with housekept(settings) as store:
         assert await store.run(Store.count_items) == 300
         pages, free, page_size = await store.run(Store.file_pages)
         assert pages_to_free(free, pages) == 0  # every free page past the reserve given back
         assert pages * page_size < before
-    finally:
-        await poller.aclose()
-        await fetcher.aclose()
-        await store.close()
     assert await asyncio.to_thread(os.path.getsize, path) < before_file
 
 
@@ -228,17 +237,6 @@ async def test_a_store_whose_vacuum_was_skipped_says_so_at_the_daily_prune(
     plain.execute("PRAGMA auto_vacuum = NONE")
     plain.execute("VACUUM")
     plain.close()
-    store = await AsyncStore(path).open()
-    fetcher = Fetcher()
-    poller = Poller(
-        store=store, fetcher=fetcher, topics=compile_topics(settings.topics), settings=settings.poll
-    )
-    daemon = Daemon(settings, None, out=io.StringIO())
-    try:
-        await asyncio.wait_for(daemon._keep_house(store, poller), 60)
+    async with housekept(settings) as store:
         assert await store.run(Store.count_items) == 0
-    finally:
-        await poller.aclose()
-        await fetcher.aclose()
-        await store.close()
     assert "does not shrink after a prune" in caplog.text and "VACUUM" in caplog.text
