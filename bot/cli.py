@@ -308,9 +308,7 @@ def _writer(args: argparse.Namespace, settings: Config, pool: ParsePool | None) 
     try:
         with StoreLock(store, writers=True, exclusive=False):
             if args.command == "prune":
-                pruned = commands.prune(settings, sys.stdout)
-                _give_back_free_pages(store)
-                return pruned
+                return commands.prune(settings, sys.stdout)
             if args.command == "resend":
                 from bot.operator.resend import run_resend
 
@@ -322,23 +320,6 @@ def _writer(args: argparse.Namespace, settings: Config, pool: ParsePool | None) 
         return _usage(f"kurilwatch {args.command}: store {store}: {read_only_folder(store) or exc}")
     except Restoring as exc:
         return _usage(f"kurilwatch {args.command}: {exc}")
-
-
-def _give_back_free_pages(path: Path) -> None:
-    """The pages a prune freed given back to the file system in bounded steps, pausing between
-    them so that a running daemon's writes need not wait for the whole of it."""
-    import time
-
-    from store import Store
-
-    freed = 0
-    with Store(path) as store:
-        while step := store.give_back_free_pages():
-            freed += step
-            time.sleep(0.05)
-        _, _, page_size = store.file_pages()
-    if freed:
-        print(f"{freed * page_size / 1048576:.1f} MB of free pages given back to the file system")
 
 
 def _archive_command(args: argparse.Namespace, settings: Config) -> int:

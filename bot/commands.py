@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,7 @@ def stats(settings: Config, out: TextIO = sys.stdout) -> int:
 
 def prune(settings: Config, out: TextIO = sys.stdout) -> int:
     from store import Store
+    from store.space import GIVE_BACK_PAUSE
     from watchers.topics.normalise import words
 
     now = datetime.now(UTC)
@@ -147,6 +149,13 @@ def prune(settings: Config, out: TextIO = sys.stdout) -> int:
         )
         store.prune_word_forms(words)  # the forms of words no watch has any more
         forgotten = store.forget_feeds([feed.id for feed in settings.feeds], now=now)
+        freed = 0
+        # a bounded step at a time, pausing between them: a running daemon's writes need not
+        # wait for the whole of it
+        while step := store.give_back_free_pages():
+            freed += step
+            time.sleep(GIVE_BACK_PAUSE)
+        gives_back, (_, _, page_size) = store.gives_back(), store.file_pages()
     print(
         f"{compacted} items older than {_period(settings.store.retention)} compacted (their"
         f" dedup keys kept), {deleted} older than {_period(settings.store.keys_retention)}"
@@ -155,6 +164,18 @@ def prune(settings: Config, out: TextIO = sys.stdout) -> int:
     )
     if forgotten:
         print(f"{forgotten} feeds the config no longer has, and no item names, forgotten", file=out)
+    if freed:
+        print(
+            f"{freed * page_size / 1048576:.1f} MB of free pages given back to the file system",
+            file=out,
+        )
+    elif not gives_back:
+        print(
+            "the store's file does not shrink after a prune (its auto-vacuum is not incremental);"
+            f" to switch it, stop kurilwatch and run `sqlite3 {settings.store.path}"
+            " 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'`",
+            file=out,
+        )
     return 0
 
 

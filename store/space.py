@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 INCREMENTAL = 2  # PRAGMA auto_vacuum: 0 NONE, 1 FULL, 2 INCREMENTAL
 GIVE_BACK_STEP = 512  # pages per step (2 MB at 4 KB pages): one short write transaction each
+GIVE_BACK_PAUSE = 0.05  # seconds between two steps, for other writers
 KEEP_FREE = 1 / 100  # of the used pages stay free: the next day's items reuse them, not grow
 MB = 1024 * 1024
 

@@ -22,7 +22,7 @@ from bot.config import Config, load_config
 from bot.daemon import Daemon
 from store import AsyncStore, FeedState, ItemRecord, Store, migrations
 from store.space import GIVE_BACK_STEP, INCREMENTAL, KEEP_FREE, pages_to_free
-from tests.conftest import kurilwatch, write_config
+from tests.conftest import cli, kurilwatch, write_config
 from watchers.fetch import Fetcher
 from watchers.poll import Poller
 from watchers.topics.compile import compile_topics
@@ -240,3 +240,17 @@ async def test_a_store_whose_vacuum_was_skipped_says_so_at_the_daily_prune(
     async with housekept(settings) as store:
         assert await store.run(Store.count_items) == 0
     assert "does not shrink after a prune" in caplog.text and "VACUUM" in caplog.text
+
+
+def test_kurilwatch_prune_on_a_store_whose_vacuum_was_skipped_says_so(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {})
+    path = Path(load_config(config).store.path)
+    with Store(path) as kept:
+        fill(kept, at=datetime.now(UTC) - timedelta(days=400), count=200)
+    plain = sqlite3.connect(path, isolation_level=None)
+    plain.execute("PRAGMA auto_vacuum = NONE")
+    plain.execute("VACUUM")
+    plain.close()
+    pruned = cli("prune", "--config", str(config))
+    assert pruned.returncode == 0, pruned.stderr
+    assert "does not shrink after a prune" in pruned.stdout and "VACUUM" in pruned.stdout

@@ -32,6 +32,7 @@ from bot.telegram.channels import add_channels
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application, stop_updates
 from store import AsyncStore, Store, StoredItem
+from store.space import GIVE_BACK_PAUSE
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
@@ -52,7 +53,6 @@ STUCK = timedelta(minutes=30)
 HOUSEKEEPING_RETRY = 60.0  # seconds before housekeeping that met a failing store tries again
 HOUSEKEEPING_RETRY_MAX = 3600.0  # doubled at each failure up to this
 HOUSEKEEPING_TRIES = 10  # then it waits for its next day (about 4 h of tries)
-GIVE_BACK_PAUSE = 0.05  # seconds between two steps of giving a prune's free pages back
 
 
 def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:

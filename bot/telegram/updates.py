@@ -99,7 +99,7 @@ def tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def connection(pool_size: int = 256, **options: Any) -> HTTPXRequest:
+def connection(pool_size: int = CONNECTIONS, **options: Any) -> HTTPXRequest:
     """PTB's HTTPXRequest with the shared TLS context: `pool_size` connections (HTTPXRequest's
     default; a `Bot` gets updates on 1), and `options` are HTTPXRequest's (timeouts)."""
     return HTTPXRequest(connection_pool_size=pool_size, httpx_kwargs={"verify": tls()}, **options)
