@@ -172,7 +172,8 @@ def prune(settings: Config, out: TextIO = sys.stdout) -> int:
     elif not gives_back:
         print(
             "the store's file does not shrink after a prune (its auto-vacuum is not incremental);"
-            f" to switch it, stop kurilwatch and run `sqlite3 {settings.store.path}"
+            " the daemon switches it at its next daily prune if the disk has room for a copy of"
+            f" the store, or stop kurilwatch and run `sqlite3 {settings.store.path}"
             " 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'`",
             file=out,
         )

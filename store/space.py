@@ -62,6 +62,12 @@ class SpaceVerbs(StoreBase):
         VACUUM may have been skipped, the disk short of room)."""
         return self._auto_vacuum() == INCREMENTAL
 
+    def switch_to_incremental(self) -> bool:
+        """`make_incremental` tried again (m030's VACUUM skipped or failed: the disk may have
+        room now); whether the file now gives free pages back."""
+        make_incremental(self.db)
+        return self.gives_back()
+
     def _auto_vacuum(self) -> int:
         (mode,) = self.db.execute("PRAGMA auto_vacuum").fetchone()
         return int(mode)
@@ -81,12 +87,13 @@ def make_incremental(db: Database) -> None:
     (free,) = db.execute("PRAGMA freelist_count").fetchone()
     (page_size,) = db.execute("PRAGMA page_size").fetchone()
     before = pages * page_size
-    short = _short_of_room(path, (pages - free) * page_size) if path else None
+    short = short_of_room(path, (pages - free) * page_size) if path else None
     if short:
         log.warning(
             "store: not switched to incremental auto-vacuum (%s); it works as before, but its"
-            " file does not shrink after a prune. To switch it, stop kurilwatch and run"
-            " `sqlite3 %s 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'` with that room free",
+            " file does not shrink after a prune. The daemon tries again at each day's prune;"
+            " or stop kurilwatch and run `sqlite3 %s 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'`"
+            " with that room free",
             short,
             path,
         )
@@ -103,7 +110,7 @@ def make_incremental(db: Database) -> None:
     except sqlite3.OperationalError as exc:  # full, or locked past the busy timeout: unchanged
         log.warning(
             "store: the VACUUM failed (%s); the store is unchanged, and its file does not"
-            " shrink after a prune",
+            " shrink after a prune until the daemon's next daily prune switches it",
             exc,
         )
         return
@@ -124,7 +131,7 @@ def _file_of(db: Database) -> str | None:
     return None
 
 
-def _short_of_room(path: str, used: int) -> str | None:
+def short_of_room(path: str, used: int) -> str | None:
     """What room a VACUUM of `used` bytes lacks: the copy in SQLite's temporary folder, and the
     file written again through the WAL beside the store (both on one disk: twice that)."""
     needs: dict[int, tuple[str, int]] = {}

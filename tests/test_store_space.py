@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from bot.config import Config, load_config
 from bot.daemon import Daemon
 from store import AsyncStore, FeedState, ItemRecord, Store, migrations
-from store.space import GIVE_BACK_STEP, INCREMENTAL, KEEP_FREE, pages_to_free
+from store.space import GIVE_BACK_STEP, INCREMENTAL, KEEP_FREE, short_of_room, pages_to_free
 from tests.conftest import cli, kurilwatch, write_config
 from watchers.fetch import Fetcher
 from watchers.poll import Poller
@@ -224,22 +224,38 @@ def test_kurilwatch_prune_gives_the_pruned_pages_back(tmp_path: Path) -> None:
     assert after < before and after_file < before_file
 
 
-async def test_a_store_whose_vacuum_was_skipped_says_so_at_the_daily_prune(
+async def test_a_store_whose_vacuum_was_skipped_is_switched_at_the_daily_prune(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """m030's VACUUM skipped (the disk short of room) is recorded as applied: each day's prune
-    then says that the file does not shrink, and how to switch it, not nothing."""
+    """m030's VACUUM skipped (the disk short of room) is recorded as applied: the daemon's
+    daily prune tries it again, and with room now the file is switched, the data intact."""
     settings = load_config(write_config(tmp_path, {}))
     path = Path(settings.store.path)
     with Store(path) as kept:
         fill(kept, at=datetime.now(UTC) - timedelta(days=400), count=200)
+        fill(kept, at=datetime.now(UTC) - timedelta(days=1), count=100)
+    unswitch(path)
+    with caplog.at_level(logging.INFO, logger="store.space"):
+        async with housekept(settings) as store:
+            assert await store.run(Store.count_items) == 100
+            assert await store.run(Store.gives_back)
+            pages, free, _ = await store.run(Store.file_pages)
+            assert pages_to_free(free, pages) == 0
+    assert "VACUUM done" in caplog.text
+
+
+def test_a_diskshort_of_room_for_the_vacuum_is_named(tmp_path: Path) -> None:
+    short = short_of_room(str(tmp_path / "kw.db"), 1 << 60)
+    assert short is not None and short.startswith("needs ") and " MB free in " in short
+    assert short_of_room(str(tmp_path / "kw.db"), 0) is None
+
+
+def unswitch(path: Path) -> None:
+    """The store as m030 leaves it when its VACUUM was skipped: auto-vacuum NONE."""
     plain = sqlite3.connect(path, isolation_level=None)
     plain.execute("PRAGMA auto_vacuum = NONE")
     plain.execute("VACUUM")
     plain.close()
-    async with housekept(settings) as store:
-        assert await store.run(Store.count_items) == 0
-    assert "does not shrink after a prune" in caplog.text and "VACUUM" in caplog.text
 
 
 def test_kurilwatch_prune_on_a_store_whose_vacuum_was_skipped_says_so(tmp_path: Path) -> None:
@@ -247,10 +263,7 @@ def test_kurilwatch_prune_on_a_store_whose_vacuum_was_skipped_says_so(tmp_path: 
     path = Path(load_config(config).store.path)
     with Store(path) as kept:
         fill(kept, at=datetime.now(UTC) - timedelta(days=400), count=200)
-    plain = sqlite3.connect(path, isolation_level=None)
-    plain.execute("PRAGMA auto_vacuum = NONE")
-    plain.execute("VACUUM")
-    plain.close()
+    unswitch(path)
     pruned = cli("prune", "--config", str(config))
     assert pruned.returncode == 0, pruned.stderr
     assert "does not shrink after a prune" in pruned.stdout and "VACUUM" in pruned.stdout
