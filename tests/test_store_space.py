@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from bot.config import Config, load_config
 from bot.daemon import Daemon
 from store import AsyncStore, FeedState, ItemRecord, Store, migrations
-from store.space import GIVE_BACK_STEP, INCREMENTAL, KEEP_FREE, short_of_room, pages_to_free
+from store.space import GIVE_BACK_STEP, INCREMENTAL, KEEP_FREE, pages_to_free, short_of_room
 from tests.conftest import cli, kurilwatch, write_config
 from watchers.fetch import Fetcher
 from watchers.poll import Poller
