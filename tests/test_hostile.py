@@ -677,3 +677,40 @@ def test_a_wait_telegram_names_is_bounded(seconds: float) -> None:
 
     wait = bounded.wait_seconds(seconds, MAX_RETRY_AFTER)
     assert 0 <= wait <= MAX_RETRY_AFTER
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["", "/", "/x", "/y"])),
+        max_size=12,
+    )
+)
+def test_items_sharing_a_link_are_told_apart_and_one_item_given_twice_is_one(
+    entries: list[tuple[str, str]],
+) -> None:
+    """Whatever titles and links a feed repeats: two items of other titles never share a key
+    (guid) or a URL, and one title at one link given twice is one item."""
+    made = [
+        make_item(
+            feed_id="f",
+            guid="",
+            link=f"https://n.example{path}" if path else None,
+            title=title,
+            summary="",
+            published=None,
+            lang=None,
+        )
+        for title, path in entries
+    ]
+    items = newest([i for i in made if i is not None])
+    by_guid: dict[str, set[str]] = {}
+    by_url: dict[str, set[str]] = {}
+    guid_of: dict[tuple[str, str], set[str]] = {}
+    for item, (title, path) in zip(items, entries, strict=True):
+        by_guid.setdefault(item.guid, set()).add(title)
+        guid_of.setdefault((title, path), set()).add(item.guid)
+        if item.canonical_url:
+            by_url.setdefault(item.canonical_url, set()).add(title)
+    assert all(len(told) == 1 for told in by_guid.values())
+    assert all(len(titles) == 1 for titles in by_url.values())
+    assert all(len(guids) == 1 for guids in guid_of.values())

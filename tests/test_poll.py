@@ -434,6 +434,29 @@ async def test_items_that_share_one_guid_are_each_stored_and_alerted(
     assert [i.title for i in second.matched] == [NEW.title]
 
 
+async def test_items_that_all_link_to_the_front_page_are_each_stored_and_alerted(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """A feed whose every item links to the site's front page (its guid that link too): the
+    link is no item's address, so each new item is new, and each item known stays known."""
+    await subscribe_chat(poller)
+    front = "https://n.example/"
+    first_items = [replace(OLD, link=front, guid=None), replace(OTHER, link=front, guid=None)]
+    feed_server.set_feed("/f.xml", rss(first_items))
+    first = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (first.outcome, first.new_items) == ("primed", 2)
+    later = [replace(NEW, link=front, guid=None), *first_items]
+    feed_server.set_feed("/f.xml", rss(later))
+    second = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (second.outcome, second.new_items, second.queued) == ("new", 1, 1)
+    assert [i.title for i in second.matched] == [NEW.title]
+    fourth = replace(NEW, title="Storm cuts power across the Kuril Islands", link=front, guid=None)
+    feed_server.set_feed("/f.xml", rss([fourth, *later]))
+    third = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (third.outcome, third.new_items, third.queued) == ("new", 1, 1)
+    assert [i.title for i in third.matched] == [fourth.title]
+
+
 class RecordingStore(AsyncStore):
     """A real store that records the verbs it was asked to run."""
 
@@ -712,12 +735,22 @@ async def test_a_guid_repeated_in_an_answer_carries_no_report_into_another_story
     poller: Poller, feed_server: FeedServer
 ) -> None:
     a, _ = await two_primed_feeds(poller, feed_server)
-    # a broken feed gives one item (guid and link) twice, with two texts: the store keeps the
-    # first (items that share only a guid are told apart: see distinct_guids)
-    repeated = [replace(FOG, guid="dup"), replace(TASS, guid="dup", link=FOG.link), KYODO, OLD]
+    # a broken feed gives one guid and link to two items of other texts: each is its own item
+    # (see distinct_guids), in a story of its own events, and one item given twice is one
+    repeated = [
+        replace(FOG, guid="dup"),
+        replace(TASS, guid="dup", link=FOG.link),
+        replace(FOG, guid="dup"),
+        KYODO,
+        OLD,
+    ]
     feed_server.set_feed("/a.xml", rss(repeated))
     report = await poller.poll(a)
-    assert [i.title for i in report.matched] == [FOG.title, KYODO.title]
+    assert [i.title for i in report.matched] == [FOG.title, TASS.title]  # KYODO joins TASS
+    stories = await poller.store.run(
+        lambda s: {r["title"]: r["story_id"] for r in s.db.query("SELECT title, story_id FROM items")}
+    )
+    assert stories[FOG.title] != stories[TASS.title] == stories[KYODO.title]
 
 
 @pytest.mark.parametrize(

@@ -104,8 +104,11 @@ def content_key(title: str, summary: str) -> str:
 def distinct_guids(items: Iterable[Item]) -> tuple[Item, ...]:
     """The items, each guid that several different items share (a generator that gives every
     item the site's URL, or "0") made distinct by the item's URL or text: else every item but
-    the first would be taken as known, for ever. Repeats of one item keep their guid."""
-    every = tuple(items)
+    the first would be taken as known, for ever. Repeats of one item keep their guid.
+
+    A link that items of other titles share (every item linked to the site's front page) is
+    no item's address (`unlinked`): as a key it would make each new item the first one again."""
+    every = unlinked(items)
     kinds: dict[str, set[str]] = {}
     for item in every:
         kinds.setdefault(item.guid, set()).add(item.canonical_url or item.title)
@@ -114,6 +117,32 @@ def distinct_guids(items: Iterable[Item]) -> tuple[Item, ...]:
     return tuple(
         replace(item, guid=f"{item.guid} {item.canonical_url or content_key(item.title, '')}")
         if len(kinds[item.guid]) > 1
+        else item
+        for item in every
+    )
+
+
+def unlinked(items: Iterable[Item]) -> tuple[Item, ...]:
+    """The items, each whose canonical URL an item of another title in the same answer has
+    too without it (a link that is no item's own address), and keyed by its text where that
+    URL was its only key."""
+    every = tuple(items)
+    titles: dict[str, set[str]] = {}
+    for item in every:
+        if item.canonical_url:
+            titles.setdefault(item.canonical_url, set()).add(item.title)
+    shared = {url for url, told in titles.items() if len(told) > 1}
+    if not shared:
+        return every
+    return tuple(
+        replace(
+            item,
+            canonical_url=None,
+            guid=content_key(item.title, item.summary)
+            if item.guid in (item.canonical_url, item.link)
+            else item.guid,
+        )
+        if item.canonical_url in shared
         else item
         for item in every
     )
