@@ -202,6 +202,10 @@ class _Server(ThreadingMixIn, WSGIServer):
             super().handle_error(request, client_address)
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6  # "[::1]:9464"
+
+
 class _Gate:
     """Holds new clients on one thread, without a place, until their request line and headers
     have come (then `_Server.serve_request`), for `within` seconds at most; at most `most` at
@@ -438,7 +442,8 @@ class MetricsServer:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"/metrics, /healthz or /feeds/<topic>.atom\n"]
 
-        self._server = make_server(host, port, app, _Server, handler_class=_QuietHandler)
+        server_class = _Server6 if ":" in host else _Server
+        self._server = make_server(host, port, app, server_class, handler_class=_QuietHandler)
         self._server.slots = threading.BoundedSemaphore(max_clients)
         self._server.deadline = deadline
         self._server.heads = {}

@@ -138,6 +138,30 @@ def test_a_poll_that_ends_after_its_feed_was_removed_adds_no_series() -> None:
     assert 'feed="b"' not in text and 'kurilwatch_polls_total{feed="a",outcome="unchanged"}' in text
 
 
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_the_listener_serves_on_the_ipv6_loopback_the_config_accepts() -> None:
+    from bot.config import MetricsConfig
+
+    address = MetricsConfig(listen="[::1]:0").address
+    assert address == ("::1", 0)
+    metrics = Metrics(stale_after=timedelta(hours=1), stuck_after=timedelta(minutes=30))
+    server = MetricsServer(metrics, *address, feeds=lambda: 0).start()
+    try:
+        status, body = get(f"http://[::1]:{server.port}/metrics")
+        assert status == 200 and "kurilwatch" in body
+    finally:
+        server.stop()
+
+
 def test_the_listener_serves_a_bounded_number_of_clients_at_once() -> None:
     metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
     release = threading.Event()
