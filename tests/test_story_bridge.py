@@ -517,6 +517,30 @@ def test_other_news_does_not_cross_languages() -> None:
     assert crossing(oil, toyota, HOUR, 0.95) == 0
 
 
+def test_a_periods_figures_cross_only_to_a_report_that_names_a_period() -> None:
+    """A quarter's output and a cargo of the same project the same day are two events, which
+    the project's name alone ("Sakhalin-2", its "2") would join across languages; the
+    quarter's figures told in another language name the quarter too."""
+    cargo = sketch(
+        "Sakhalin-2 LNG reaches Hokkaido for first time",
+        "A tanker carrying LNG from Russia's Sakhalin-2 project docked at Ishikari on Tuesday.",
+    )
+    output = sketch(
+        "«Сахалин-2» в I квартале нарастил выпуск СПГ на 4%",
+        "Завод СПГ проекта «Сахалин-2» в январе–марте произвёл 2,9 млн тонн, на 4% больше.",
+    )
+    told = sketch(
+        "Sakhalin-2 LNG output up 4% in first quarter",
+        "The Sakhalin-2 plant produced 2.9 million tonnes of LNG in the first quarter.",
+    )
+    assert output.title_period and not cargo.period and told.period
+    assert crossing_conflict(output, cargo) and crossing_conflict(cargo, output)
+    assert not crossing_conflict(output, told)
+    marathon = sketch("Iturup hosts its first half marathon", "Runners from Kurilsk took part.")
+    block = sketch("Новый жилой квартал построят на Итурупе", "Дома сдадут в 2063 году.")
+    assert not marathon.title_period and not block.title_period
+
+
 def test_the_two_countries_news_crosses_only_through_someone_both_titles_name() -> None:
     """Tokyo and Moscow protest at each other, and hold talks on many things, often the same
     day: close titles of one kind of event are no proof of one event there (both pairs' model

@@ -28,6 +28,7 @@ from watchers.story_facts import (
 from watchers.story_places import places
 from watchers.story_stages import stages_apart, title_stages, unspoken
 from watchers.story_words import (
+    PERIOD,
     REPLY,
     dateline,
     ja_countries,
@@ -80,6 +81,8 @@ class Sketch:
     countries: frozenset[str] = frozenset()  # but Japan, that a Japanese title names
     month_days: frozenset[int] = frozenset()  # that a Japanese text dates events by ("5日、")
     lead: str = ""  # the summary's first sentence
+    title_period: bool = False  # the title reports a period's figures (`story_words.PERIOD`)
+    period: bool = False  # the report names a reporting period anywhere
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -144,6 +147,8 @@ def sketch(
         ja_countries(title) if is_cjk(title) else frozenset(),
         lead_days(text) if is_cjk(text) else frozenset(),
         lead_sentence(body).strip(),
+        PERIOD.search(plain(title)) is not None,
+        PERIOD.search(plain(text)) is not None,
     )
 
 
@@ -216,7 +221,7 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
     """Two reports in different languages tell two events (A the later): as `conflict` says,
     with the people and places of `watchers.story_bridge` for names and each title's islands
     in the other report (with no words in common, nothing else vouches for a place), or their
-    titles report other kinds of event."""
+    titles report other kinds of event, or one a period's figures and the other an event."""
     return (
         a.reply != b.reply
         or (not a.title_actors <= b.actors and not b.title_actors <= a.actors)
@@ -234,7 +239,16 @@ def crossing_conflict(a: Sketch, b: Sketch) -> bool:
         or _other_day(b, a)
         or _days_apart(a, b)
         or _other_quake(a, b)
+        or _other_period(a, b)
     )
+
+
+def _other_period(a: Sketch, b: Sketch) -> bool:
+    """One title reports a period's figures (a quarter's output) and the other report, in
+    another language, names no period: it tells an event (the first cargo), not those results.
+    In one language the words they share say more (a results release's headlines lead with
+    the profit or with the chief executive leaving), and no such rule holds there."""
+    return (a.title_period and not b.period) or (b.title_period and not a.period)
 
 
 def follows(a: Sketch, b: Sketch) -> bool:

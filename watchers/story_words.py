@@ -36,6 +36,15 @@ REPLY = re.compile(
     r"|wrongdoing)))|一蹴|反論|(?<!入国|上陸|入域|発給|査証|ビザ)拒否|拒絶"
 )
 
+# A reporting period's figures ("Q1 output up 4%", "в I квартале", "4～6月期"): a report of a
+# quarter's or a half-year's results tells no one-off event of the same project.
+PERIOD = re.compile(
+    r"\b(?:first|second|third|fourth|[1-4](?:st|nd|rd|th)|last|this) quarter\b|\bquarterly\b"
+    r"|\bq[1-4]\b|\b[1-4]q\b|\b(?:first|second)[- ]half (?:of|profit|results|earnings|sales)\b"
+    r"|\bhalf[- ]year|(?:\b(?:i{1,3}|iv|[1-4])|перв|втор|трет|четв[её]рт|прошл|эт)\w*\s+квартал"
+    r"|квартальн|полугоди|四半期|上半期|下半期|\d{1,2}\s*[～〜~-]\s*\d{1,2}\s*月期"
+)
+
 
 # Stems kept per process. A daemon meets new words for ever (names, inflected forms), so the
 # cache fills to its bound at about 200 bytes a word: 4 MB here, where 200,000 let each parse
