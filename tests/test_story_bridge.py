@@ -539,6 +539,7 @@ def test_a_periods_figures_cross_only_to_a_report_that_names_a_period() -> None:
     marathon = sketch("Iturup hosts its first half marathon", "Runners from Kurilsk took part.")
     block = sketch("Новый жилой квартал построят на Итурупе", "Дома сдадут в 2063 году.")
     assert not marathon.title_period and not block.title_period
+    assert sketch("Выпуск СПГ за 1-й квартал вырос на 4%", "").title_period
 
 
 def test_the_two_countries_news_crosses_only_through_someone_both_titles_name() -> None:

@@ -41,7 +41,7 @@ REPLY = re.compile(
 PERIOD = re.compile(
     r"\b(?:first|second|third|fourth|[1-4](?:st|nd|rd|th)|last|this) quarter\b|\bquarterly\b"
     r"|\bq[1-4]\b|\b[1-4]q\b|\b(?:first|second)[- ]half (?:of|profit|results|earnings|sales)\b"
-    r"|\bhalf[- ]year|(?:\b(?:i{1,3}|iv|[1-4])|перв|втор|трет|четв[её]рт|прошл|эт)\w*\s+квартал"
+    r"|\bhalf[- ]year|(?:\b(?:i{1,3}|iv|[1-4])|перв|втор|трет|четв[её]рт|прошл|эт)[\w-]*\s+квартал"
     r"|квартальн|полугоди|四半期|上半期|下半期|\d{1,2}\s*[～〜~-]\s*\d{1,2}\s*月期"
 )
 
