@@ -314,7 +314,7 @@ class Daemon(TelegramSide, AdminNotices):
             return None
         log.info(
             "metrics on http://%s:%d/metrics, health on /healthz, feeds on /feeds/<topic>.atom",
-            address[0],
+            f"[{address[0]}]" if ":" in address[0] else address[0],
             server.port,
         )
         return server
