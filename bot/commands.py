@@ -172,7 +172,7 @@ def prune(settings: Config, out: TextIO = sys.stdout) -> int:
     elif not gives_back:
         print(
             "the store's file does not shrink after a prune (its auto-vacuum is not incremental);"
-            " the daemon switches it at its next daily prune if the disk has room for a copy of"
+            " the daemon switches it at its next start if the disk has room for two copies of"
             f" the store, or stop kurilwatch and run `sqlite3 {settings.store.path}"
             " 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'`",
             file=out,

@@ -63,8 +63,8 @@ class SpaceVerbs(StoreBase):
         return self._auto_vacuum() == INCREMENTAL
 
     def switch_to_incremental(self) -> bool:
-        """`make_incremental` tried again (m030's VACUUM skipped or failed: the disk may have
-        room now); whether the file now gives free pages back."""
+        """`make_incremental` tried again at the daemon's start (m030's VACUUM skipped or
+        failed: the disk may have room now); whether the file now gives free pages back."""
         make_incremental(self.db)
         return self.gives_back()
 
@@ -91,8 +91,8 @@ def make_incremental(db: Database) -> None:
     if short:
         log.warning(
             "store: not switched to incremental auto-vacuum (%s); it works as before, but its"
-            " file does not shrink after a prune. The daemon tries again at each day's prune;"
-            " or stop kurilwatch and run `sqlite3 %s 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'`"
+            " file does not shrink after a prune. The daemon tries again at its next start; or"
+            " stop kurilwatch and run `sqlite3 %s 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'`"
             " with that room free",
             short,
             path,
@@ -110,7 +110,7 @@ def make_incremental(db: Database) -> None:
     except sqlite3.OperationalError as exc:  # full, or locked past the busy timeout: unchanged
         log.warning(
             "store: the VACUUM failed (%s); the store is unchanged, and its file does not"
-            " shrink after a prune until the daemon's next daily prune switches it",
+            " shrink after a prune until the daemon's next start switches it",
             exc,
         )
         return

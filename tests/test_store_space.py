@@ -224,27 +224,49 @@ def test_kurilwatch_prune_gives_the_pruned_pages_back(tmp_path: Path) -> None:
     assert after < before and after_file < before_file
 
 
-async def test_a_store_whose_vacuum_was_skipped_is_switched_at_the_daily_prune(
+async def test_a_store_whose_vacuum_was_skipped_says_so_at_the_daily_prune(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """m030's VACUUM skipped (the disk short of room) is recorded as applied: the daemon's
-    daily prune tries it again, and with room now the file is switched, the data intact."""
+    """m030's VACUUM skipped (the disk short of room) is recorded as applied: each day's prune
+    then says that the file does not shrink, and how to switch it, not nothing."""
     settings = load_config(write_config(tmp_path, {}))
     path = Path(settings.store.path)
     with Store(path) as kept:
         fill(kept, at=datetime.now(UTC) - timedelta(days=400), count=200)
+    unswitch(path)
+    async with housekept(settings) as store:
+        assert await store.run(Store.count_items) == 0
+        assert not await store.run(Store.gives_back)  # no VACUUM while the daemon runs
+    assert "does not shrink after a prune" in caplog.text and "VACUUM" in caplog.text
+
+
+async def test_a_store_whose_vacuum_was_skipped_is_switched_at_the_daemons_next_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With room now, the daemon's start runs the VACUUM again, before its first poll, the
+    data intact."""
+    settings = load_config(write_config(tmp_path, {}))
+    path = Path(settings.store.path)
+    with Store(path) as kept:
         fill(kept, at=datetime.now(UTC) - timedelta(days=1), count=100)
     unswitch(path)
+    daemon = Daemon(settings, None, out=io.StringIO())
     with caplog.at_level(logging.INFO, logger="store.space"):
-        async with housekept(settings) as store:
-            assert await store.run(Store.count_items) == 100
-            assert await store.run(Store.gives_back)
-            pages, free, _ = await store.run(Store.file_pages)
-            assert pages_to_free(free, pages) == 0
+        running = asyncio.create_task(daemon.run())
+        try:
+            async with asyncio.timeout(30):  # _poller is set once the store is open
+                while daemon._poller is None and not running.done():
+                    await asyncio.sleep(0.01)
+            assert not running.done()
+        finally:
+            daemon.stop()
+            assert await asyncio.wait_for(running, 30) == 0
     assert "VACUUM done" in caplog.text
+    with Store(path) as store:
+        assert store.gives_back() and store.count_items() == 100
 
 
-def test_a_diskshort_of_room_for_the_vacuum_is_named(tmp_path: Path) -> None:
+def test_a_disk_short_of_room_for_the_vacuum_is_named(tmp_path: Path) -> None:
     short = short_of_room(str(tmp_path / "kw.db"), 1 << 60)
     assert short is not None and short.startswith("needs ") and " MB free in " in short
     assert short_of_room(str(tmp_path / "kw.db"), 0) is None

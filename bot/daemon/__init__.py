@@ -102,6 +102,8 @@ class Daemon(TelegramSide, AdminNotices):
     async def run(self) -> int:
         settings = self.settings
         store = await AsyncStore(settings.store.path).open()
+        if not await store.run(Store.gives_back):  # m030's VACUUM skipped or failed: again,
+            await store.run(Store.switch_to_incremental)  # before the first poll waits on it
         fetcher = Fetcher(FetchLimits.of(settings.poll))
         pool = ParsePool("processes")
         topics = compile_topics(settings.topics)
@@ -390,12 +392,15 @@ class Daemon(TelegramSide, AdminNotices):
 
     async def _give_back_free_pages(self, store: AsyncStore) -> None:
         """The pages a prune freed given back to the file system, a bounded step at a time:
-        between steps other store calls run, and other processes may take the write lock. A
-        store whose VACUUM at the upgrade was skipped (the disk short of room) or failed is
-        switched now if it can be, or says again why not and how to."""
-        if not await store.run(Store.gives_back) and not await store.run(
-            Store.switch_to_incremental
-        ):
+        between steps other store calls run, and other processes may take the write lock."""
+        if not await store.run(Store.gives_back):
+            log.warning(
+                "store: its file does not shrink after a prune (auto-vacuum is not incremental:"
+                " the VACUUM at the upgrade was skipped or failed, and is tried again at each"
+                " start). To switch it now, stop kurilwatch and run"
+                " `sqlite3 %s 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'`",
+                store.path,
+            )
             return
         freed = 0
         while step := await store.run(Store.give_back_free_pages):
