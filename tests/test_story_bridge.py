@@ -540,6 +540,16 @@ def test_a_periods_figures_cross_only_to_a_report_that_names_a_period() -> None:
     block = sketch("Новый жилой квартал построят на Итурупе", "Дома сдадут в 2063 году.")
     assert not marathon.title_period and not block.title_period
     assert sketch("Выпуск СПГ за 1-й квартал вырос на 4%", "").title_period
+    for ordinary in [
+        "Межквартальные дороги на Кунашире отремонтируют",
+        "Многоэтажный квартал строят в Курильске",
+        "Visa-free visits to resume in first half of next year",
+        "Japan sets quarterly quota for Kuril kelp",
+    ]:
+        assert not sketch(ordinary, "").title_period, ordinary
+    # the same figures told otherwise name their period too: no conflict with them
+    for same in ["1～3月のLNG生産4%増　サハリン2", "За январь–март выпуск СПГ вырос на 4%"]:
+        assert sketch(same, "").period and not crossing_conflict(told, sketch(same, "")), same
 
 
 def test_the_two_countries_news_crosses_only_through_someone_both_titles_name() -> None:

@@ -29,6 +29,7 @@ from watchers.story_places import places
 from watchers.story_stages import stages_apart, title_stages, unspoken
 from watchers.story_words import (
     PERIOD,
+    PERIODS,
     REPLY,
     dateline,
     ja_countries,
@@ -82,7 +83,7 @@ class Sketch:
     month_days: frozenset[int] = frozenset()  # that a Japanese text dates events by ("5日、")
     lead: str = ""  # the summary's first sentence
     title_period: bool = False  # the title reports a period's figures (`story_words.PERIOD`)
-    period: bool = False  # the report names a reporting period anywhere
+    period: bool = False  # the report names a period anywhere (`story_words.PERIODS`)
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -148,7 +149,7 @@ def sketch(
         lead_days(text) if is_cjk(text) else frozenset(),
         lead_sentence(body).strip(),
         PERIOD.search(plain(title)) is not None,
-        PERIOD.search(plain(text)) is not None,
+        PERIODS.search(plain(text)) is not None,
     )
 
 
