@@ -42,7 +42,8 @@ REPLY = re.compile(
 _RESULTS = r"(?:profit|results|earnings|output|sales|revenue|loss|figures)"
 PERIOD = re.compile(
     r"\b(?:first|second|third|fourth|[1-4](?:st|nd|rd|th)) quarter\b|\bq[1-4]\b|\b[1-4]q\b"
-    rf"|\bquarterly {_RESULTS}|\b(?:first|second)[- ]half {_RESULTS}|\bhalf[- ]year(?:ly)? {_RESULTS}"
+    rf"|\bquarterly {_RESULTS}|\b(?:first|second)[- ]half {_RESULTS}"
+    rf"|\bhalf[- ]year(?:ly)? {_RESULTS}"
     r"|\b(?:в|во|за|итогам)\s+(?:i{1,3}|iv|[1-4](?:-?[а-я]{1,2})?|перв\w*|втор\w*|трет\w*"
     r"|четв[её]рт\w*|прошл\w*)\s+квартал|\b(?:в|за|итогам)\s+(?:\w+\s+)?полугоди"
     r"|四半期|上半期|下半期|\d{1,2}\s*[～〜~-]\s*\d{1,2}\s*月期"
