@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
+from bot.delivery import unrecorded
 from bot.delivery.outcome import EDIT_TRIES, tries_within, waited
 from bot.delivery.worker import DeliveryWorker
 from bot.metrics import Metrics
@@ -298,6 +299,52 @@ async def test_a_send_recorded_through_a_long_lock_is_logged_once_not_at_every_t
     assert any("recorded after" in m for m in heard.at(logging.INFO))
     assert [row[1] for row in await outbox(store)] == ["sent"]
     await store.close()
+
+
+async def test_a_send_a_stop_cut_from_its_record_is_recorded_at_the_next_start_not_resent(
+    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
+) -> None:
+    """The store locked from the send's answer until the stop's grace ran out: the row is left
+    `sending`, which the next start queued again and sent twice. The send is kept beside the
+    store and recorded at the next start instead."""
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
+    await store.run(short_busy_timeout)
+    await queue(store, CHAT)
+    bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
+    heard = _Records()
+    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        with handler_on("bot.delivery", heard, logging.DEBUG):
+            assert await worker.send_due() == 1
+            other.execute("BEGIN IMMEDIATE")
+            await heard.until("could not record", logging.WARNING)
+            draining = asyncio.create_task(worker.drain())
+            await asyncio.sleep(0)  # the stop waits for the send in flight
+            draining.cancel()  # and its grace is over
+            await asyncio.wait({draining})
+            await heard.until("recorded at the next start", logging.WARNING)
+            other.execute("ROLLBACK")
+            assert [row[1] for row in await outbox(store)] == ["sending"]
+            assert unrecorded.journal(store.path).exists()
+            again = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+            running = asyncio.create_task(again.run())
+            await heard.until("sent before the last stop recorded", logging.INFO)
+            again.stop()
+            await asyncio.wait_for(running, 20)
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+    assert len(to_chat(bot_api)) == 1
+    assert not unrecorded.journal(store.path).exists()
+    await store.close()
+
+
+def test_a_kept_send_cut_short_is_skipped_and_the_others_read(tmp_path: Path) -> None:
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(7, 70, at, ("NHK",)))
+    with unrecorded.journal(tmp_path / "kw.db").open("a", encoding="utf-8") as out:
+        out.write('{"delivery_id": 8, "mess')  # the write a crash cut
+    assert unrecorded.read(unrecorded.journal(tmp_path / "kw.db")) == [
+        unrecorded.Sent(7, 70, at, ("NHK",))
+    ]
 
 
 async def nhk_joins(store: AsyncStore, at: datetime) -> None:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 
-from bot.delivery import settle
+from bot.delivery import settle, unrecorded
 from bot.delivery.buttons import AlertButtons
 from bot.delivery.digests import DigestSending
 from bot.delivery.limits import DeliverySettings, SendLimits
@@ -108,6 +108,7 @@ class DeliveryWorker(DigestSending):
                 try:
                     if requeued is None:
                         await self._buttons.load()
+                        await unrecorded.record_kept(self.store)  # before they are requeued
                         requeued = await self.store.run(Store.requeue_inflight)
                         if requeued:
                             log.info("delivery: %d alerts were in flight; resending", requeued)
@@ -365,14 +366,19 @@ class DeliveryWorker(DigestSending):
                 await self._failure(delivery, retry_exc, html=False)
                 return
         now = self.clock()
-        await settle.recorded(
-            self.store,
-            Store.mark_sent,
-            delivery.id,
-            message.message_id,
-            now=now,
-            also=delivery.also,
-        )
+        try:
+            await settle.recorded(
+                self.store,
+                Store.mark_sent,
+                delivery.id,
+                message.message_id,
+                now=now,
+                also=delivery.also,
+            )
+        except asyncio.CancelledError:  # a stop cut the tries: recorded at the next start
+            sent = unrecorded.Sent(delivery.id, message.message_id, now, delivery.also)
+            unrecorded.keep(self.store.path, sent)
+            raise
         self._count("sent", delivery.created_at, now)
         log.info(
             "chat %d: alert %d sent (item %d)", delivery.chat_id, delivery.id, delivery.item.id
