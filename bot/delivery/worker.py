@@ -263,6 +263,8 @@ class DeliveryWorker(DigestSending):
         self._wake.set()
 
     async def _idle(self) -> None:
+        if self._stopping:  # a stop during `send_due`, whose start clears its wake
+            return
         loop = asyncio.get_running_loop()
         timeout = self.settings.idle_wait
         soonest = self.limits.soonest(loop.time())
