@@ -148,13 +148,6 @@ def unlinked(items: Iterable[Item]) -> tuple[Item, ...]:
     )
 
 
-def shared_links(items: Iterable[Item]) -> tuple[list[str], list[str]]:
-    """The canonical URLs and the links that `unlinked` took from the items that shared them
-    (the keys a feed's items were stored under before)."""
-    links = [i.link for i in items if i.canonical_url is None and i.link]
-    return [url for link in links if (url := canonical_url(link))], links
-
-
 def reissued(
     items: tuple[Item, ...], stored: Mapping[str, tuple[str | None, str]]
 ) -> tuple[Item, ...]:

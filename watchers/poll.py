@@ -25,7 +25,7 @@ from watchers.clock import Clock, utcnow
 from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.fingerprint import content_fingerprint, fingerprint_version
-from watchers.items import Item, ParsedFeed, reissued, shared_links
+from watchers.items import Item, ParsedFeed, reissued
 from watchers.poll_records import in_config, records_of
 from watchers.poll_report import PollReport
 from watchers.poll_state import _succeeded
@@ -35,6 +35,7 @@ from watchers.stories import StoryIndex
 from watchers.story_sketch import Sketch
 from watchers.topics.compile import Topics
 from watchers.topics.index import QueryIndex
+from watchers.urls import canonical_url
 from watchers.watches import matched_on_thread
 from watchers.worker import ItemFacts, ReadFeed
 
@@ -358,13 +359,18 @@ class Poller:
         return [(title, vector.astype("float16").tobytes()) for title, vector in fresh.items()]
 
     async def _rekeyed(self, feed: FeedConfig, items: Sequence[Item]) -> bool:
-        """Whether this answer is the first since its items that share a link are told apart
-        by their text (`shared_links`): its older items, stored under that link, would all be
-        new, and alerted however old."""
-        urls, links = shared_links(items)
+        """Whether this answer is the first since its items that share a link (`unlinked`) are
+        told apart by their text: stored before under that link, the feed's older items would
+        otherwise all be new, and alerted however old."""
+        links = [i.link for i in items if i.canonical_url is None and i.link]
+        urls = [url for link in links if (url := canonical_url(link))]
         if not urls or not await self.store.run(Store.keyed_by_link, feed.id, urls, links):
             return False
-        log.info("feed %s: items that share a link told apart; this answer not alerted", feed.id)
+        log.info(
+            "feed %s: its items share one link and are now told apart by their text; this"
+            " answer is recorded without alerts, as a first poll's",
+            feed.id,
+        )
         return True
 
     async def _catch_up(self, now: datetime) -> None:
