@@ -251,27 +251,6 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         )
         return [r for r in records if (r.canonical_url, r.title, r.summary) not in stored]
 
-    def keyed_by_link(self, feed_id: str, urls: Sequence[str], links: Sequence[str]) -> bool:
-        """Whether this feed's items were stored keyed by links (canonical `urls`) that its
-        items now share, and none yet by their text (an item without a URL at one of `links`):
-        the first answer since items that share a link are told apart by their text."""
-        if not urls:
-            return False
-        urls, links = list(dict.fromkeys(urls))[:500], list(dict.fromkeys(links))[:500]
-        old = self.db.execute(
-            f"SELECT 1 FROM items WHERE feed_id = ? AND canonical_url IN"
-            f" ({','.join('?' * len(urls))}) LIMIT 1",
-            [feed_id, *urls],
-        ).fetchone()
-        if old is None:
-            return False
-        new = self.db.execute(
-            f"SELECT 1 FROM items WHERE feed_id = ? AND canonical_url IS NULL AND link IN"
-            f" ({','.join('?' * len(links))}) LIMIT 1",
-            [feed_id, *links],
-        ).fetchone()
-        return new is None
-
     def stored_unchanged(
         self, feed_id: str, keys: Sequence[tuple[str | None, str, str]]
     ) -> set[tuple[str, str, str]]:

@@ -457,33 +457,6 @@ async def test_items_that_all_link_to_the_front_page_are_each_stored_and_alerted
     assert [i.title for i in third.matched] == [fourth.title]
 
 
-async def test_a_feed_stored_keyed_by_its_shared_link_is_not_alerted_again_at_the_change(
-    poller: Poller, feed_server: FeedServer
-) -> None:
-    """Stored while one item at a time was kept under the front page's link (as before items
-    sharing a link were told apart by their text): the first answer with several of them is
-    recorded without alerts, and the next new item is alerted."""
-    await subscribe_chat(poller)
-    front = "https://n.example/"
-    kept = replace(OLD, link=front, guid=None)
-    feed_server.set_feed("/f.xml", rss([kept]))
-    first = await poller.poll(feed(feed_server, "/f.xml"))
-    assert first.new_items == 1
-    stored = await poller.store.run(
-        lambda s: [(r["guid"], r["canonical_url"]) for r in s.db.query("SELECT * FROM items")]
-    )
-    assert stored == [(front, front)]  # the old keying
-    older = [kept, replace(FOG, link=front, guid=None)]
-    feed_server.set_feed("/f.xml", rss(older))
-    second = await poller.poll(feed(feed_server, "/f.xml"))
-    assert (second.new_items, second.queued) == (2, 0)
-    fresh = replace(NEW, link=front, guid=None)
-    feed_server.set_feed("/f.xml", rss([fresh, *older]))
-    third = await poller.poll(feed(feed_server, "/f.xml"))
-    assert (third.new_items, third.queued) == (1, 1)
-    assert [i.title for i in third.matched] == [NEW.title]
-
-
 class RecordingStore(AsyncStore):
     """A real store that records the verbs it was asked to run."""
 

@@ -35,7 +35,6 @@ from watchers.stories import StoryIndex
 from watchers.story_sketch import Sketch
 from watchers.topics.compile import Topics
 from watchers.topics.index import QueryIndex
-from watchers.urls import canonical_url
 from watchers.watches import matched_on_thread
 from watchers.worker import ItemFacts, ReadFeed
 
@@ -247,8 +246,6 @@ class Poller:
             known = seen
             if (items := reissued(items, seen)) is not parsed.items:  # keyed anew: known?
                 known = await self.store.run(Store.known_guids, feed.id, [i.guid for i in items])
-        if state.primed and await self._rekeyed(feed, items):
-            state = replace(state, primed=False)  # recorded without alerts, as a first poll
         unseen = [pair for pair in zip(items, read.facts, strict=True) if pair[0].guid not in known]
         if unseen and state.primed:
             # an item given before under another guid, unchanged, is not new (`ingest` drops it
@@ -357,21 +354,6 @@ class Poller:
                 self.stories.add(item.id, item.story_id, report, item.fetched_at)
         fresh, self.stories.fresh = self.stories.fresh, {}
         return [(title, vector.astype("float16").tobytes()) for title, vector in fresh.items()]
-
-    async def _rekeyed(self, feed: FeedConfig, items: Sequence[Item]) -> bool:
-        """Whether this answer is the first since its items that share a link (`unlinked`) are
-        told apart by their text: stored before under that link, the feed's older items would
-        otherwise all be new, and alerted however old."""
-        links = [i.link for i in items if i.canonical_url is None and i.link]
-        urls = [url for link in links if (url := canonical_url(link))]
-        if not urls or not await self.store.run(Store.keyed_by_link, feed.id, urls, links):
-            return False
-        log.info(
-            "feed %s: its items share one link and are now told apart by their text; this"
-            " answer is recorded without alerts, as a first poll's",
-            feed.id,
-        )
-        return True
 
     async def _catch_up(self, now: datetime) -> None:
         """Add the matched items that another process stored since the index last looked
