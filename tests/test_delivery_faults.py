@@ -315,13 +315,13 @@ async def test_a_send_a_stop_cut_from_its_record_is_recorded_at_the_next_start_n
     async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
         with handler_on("bot.delivery", heard, logging.DEBUG):
-            assert await worker.send_due() == 1
+            first = asyncio.create_task(worker.run())
+            await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, 20, "the send")
             other.execute("BEGIN IMMEDIATE")
             await heard.until("could not record", logging.WARNING)
-            draining = asyncio.create_task(worker.drain())
-            await asyncio.sleep(0)  # the stop waits for the send in flight
-            draining.cancel()  # and its grace is over
-            await asyncio.wait({draining})
+            first.cancel()  # the stop's grace is over, the worker waiting for more to send
+            await asyncio.wait({first}, timeout=20)
+            assert first.done()  # the send waiting for the store was cut too
             await heard.until("recorded at the next start", logging.WARNING)
             other.execute("ROLLBACK")
             assert [row[1] for row in await outbox(store)] == ["sending"]
@@ -337,13 +337,20 @@ async def test_a_send_a_stop_cut_from_its_record_is_recorded_at_the_next_start_n
     await store.close()
 
 
-def test_a_kept_send_cut_short_is_skipped_and_the_others_read(tmp_path: Path) -> None:
+def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(
+    tmp_path: Path,
+) -> None:
     at = datetime(2026, 12, 2, tzinfo=UTC)
+    path = unrecorded.journal(tmp_path / "kw.db")
     unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(7, 70, at, ("NHK",)))
-    with unrecorded.journal(tmp_path / "kw.db").open("a", encoding="utf-8") as out:
-        out.write('{"delivery_id": 8, "mess')  # the write a crash cut
-    assert unrecorded.read(unrecorded.journal(tmp_path / "kw.db")) == [
-        unrecorded.Sent(7, 70, at, ("NHK",))
+    with path.open("a", encoding="utf-8") as out:
+        out.write('{"delivery_id": 8, "mess')  # the write a full disk cut
+        out.write('\n{"delivery_id": 9, "message_id": 1, "at": 1e300, "also": []}')
+        out.write('\n{"delivery_id": 99999999999999999999, "message_id": 1, "at": 0, "also": []}')
+    unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(10, None, at, ()))
+    assert unrecorded.read(path) == [
+        unrecorded.Sent(7, 70, at, ("NHK",)),
+        unrecorded.Sent(10, None, at, ()),
     ]
 
 

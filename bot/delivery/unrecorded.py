@@ -15,6 +15,7 @@ from store import AsyncStore, Store
 log = logging.getLogger("bot.delivery.worker")
 
 MAX_BYTES = 1 << 20  # far more than the sends a stop can cut (one per slot)
+SQLITE_INT = 1 << 63
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,8 @@ def keep(store_path: str | Path, sent: Sent) -> None:
     }
     try:
         with journal(store_path).open("a", encoding="utf-8") as out:
-            out.write(json.dumps(line) + "\n")
+            # a line of its own even after a write the full disk cut short
+            out.write("\n" + json.dumps(line) + "\n")
     except OSError as exc:
         log.error("alert %d sent but not recorded, and not kept (%s)", sent.delivery_id, exc)
         return
@@ -56,18 +58,19 @@ def read(path: Path) -> list[Sent]:
     except FileNotFoundError:
         return []
     kept = []
-    for line in text.splitlines():
+    for line in filter(None, text.splitlines()):
         try:
             row = json.loads(line)
-            kept.append(
-                Sent(
-                    int(row["delivery_id"]),
-                    None if row["message_id"] is None else int(row["message_id"]),
-                    datetime.fromtimestamp(float(row["at"]), UTC),
-                    tuple(str(outlet) for outlet in row["also"]),
-                )
+            sent = Sent(
+                int(row["delivery_id"]),
+                None if row["message_id"] is None else int(row["message_id"]),
+                datetime.fromtimestamp(float(row["at"]), UTC),
+                tuple(str(outlet) for outlet in row["also"]),
             )
-        except (ValueError, KeyError, TypeError):
+            if not 0 < sent.delivery_id < SQLITE_INT or abs(sent.message_id or 0) >= SQLITE_INT:
+                raise ValueError("out of range")
+            kept.append(sent)
+        except (ValueError, KeyError, TypeError, OverflowError, OSError):
             log.warning("%s: a line that is no kept send skipped: %.80r", path, line)
     return kept
 

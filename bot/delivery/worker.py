@@ -121,6 +121,10 @@ class DeliveryWorker(DigestSending):
                         await asyncio.wait_for(self._halt.wait(), outage.failed(failure))
                     continue
                 outage.over()
+        except asyncio.CancelledError:  # the stop's grace is over: the sends in flight too
+            for task in list(self._tasks):  # (a send waiting to record keeps it for the start)
+                task.cancel()
+            raise
         finally:
             await self.drain()
             try:

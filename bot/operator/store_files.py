@@ -210,6 +210,11 @@ def _restore(store: Path, source: Path, out: TextIO) -> int:
     except sqlite3.Error as exc:
         return _restore_fail(f"cannot restore {store} from {source}: {_unwritable(store) or exc}")
     print(f"restored {store} from {source}", file=out)
+    kept = Path(f"{store}.unrecorded")  # sends kept for the store's rows, not the backup's
+    with suppress(OSError):
+        kept.replace(f"{kept}.before-restore")
+        print(f"{kept} (alerts sent before the last stop) set aside as {kept}.before-restore",
+              file=out)  # fmt: skip
     return 0
 
 
