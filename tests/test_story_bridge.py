@@ -540,11 +540,15 @@ def test_a_periods_figures_cross_only_to_a_report_that_names_a_period() -> None:
     block = sketch("Новый жилой квартал построят на Итурупе", "Дома сдадут в 2063 году.")
     assert not marathon.title_period and not block.title_period
     assert sketch("Выпуск СПГ за 1-й квартал вырос на 4%", "").title_period
+    assert sketch("Выпуск СПГ во втором полугодии вырос на 3%", "").title_period
+    assert not sketch("x", "The office moved to new headquarters.").period
     for ordinary in [
         "Межквартальные дороги на Кунашире отремонтируют",
         "Многоэтажный квартал строят в Курильске",
         "Visa-free visits to resume in first half of next year",
         "Japan sets quarterly quota for Kuril kelp",
+        "Japan, Russia to resume visa-free visits in second quarter",  # a plan, no figures
+        "Строительство аэропорта на Итурупе завершат в первом квартале",
     ]:
         assert not sketch(ordinary, "").title_period, ordinary
     # the same figures told otherwise name their period too: no conflict with them

@@ -31,6 +31,7 @@ from watchers.story_words import (
     PERIOD,
     PERIODS,
     REPLY,
+    SHARE,
     dateline,
     ja_countries,
     lead_sentence,
@@ -148,7 +149,7 @@ def sketch(
         ja_countries(title) if is_cjk(title) else frozenset(),
         lead_days(text) if is_cjk(text) else frozenset(),
         lead_sentence(body).strip(),
-        PERIOD.search(plain(title)) is not None,
+        PERIOD.search(folded := plain(title)) is not None and SHARE.search(folded) is not None,
         PERIODS.search(plain(text)) is not None,
     )
 

@@ -36,20 +36,22 @@ REPLY = re.compile(
     r"|wrongdoing)))|一蹴|反論|(?<!入国|上陸|入域|発給|査証|ビザ)拒否|拒絶"
 )
 
-# A title that reports a period's figures ("Q1 output up 4%", "в I квартале", "4～6月期"): a
-# quarter's or a half-year's results are no one-off event of the same project. `PERIODS`: any
-# naming of a period, as the same figures' report in another language may give it.
+# A title that reports a period's figures ("Q1 output up 4%", "в I квартале … на 4%", "4～6月期"
+# … 5%増): a quarter's or a half-year's results (a share: `SHARE`), no one-off event of the
+# same project, nor a plan set for a quarter. `PERIODS`: any naming of a period, as the same
+# figures' report in another language may give it.
+SHARE = re.compile(r"%|％|\bper ?cent|процент|割")
 _RESULTS = r"(?:profit|results|earnings|output|sales|revenue|loss|figures)"
 PERIOD = re.compile(
     r"\b(?:first|second|third|fourth|[1-4](?:st|nd|rd|th)) quarter\b|\bq[1-4]\b|\b[1-4]q\b"
     rf"|\bquarterly {_RESULTS}|\b(?:first|second)[- ]half {_RESULTS}"
     rf"|\bhalf[- ]year(?:ly)? {_RESULTS}"
     r"|\b(?:в|во|за|итогам)\s+(?:i{1,3}|iv|[1-4](?:-?[а-я]{1,2})?|перв\w*|втор\w*|трет\w*"
-    r"|четв[её]рт\w*|прошл\w*)\s+квартал|\b(?:в|за|итогам)\s+(?:\w+\s+)?полугоди"
+    r"|четв[её]рт\w*|прошл\w*)\s+квартал|\b(?:в|во|за|итогам)\s+(?:\w+\s+)?полугоди"
     r"|四半期|上半期|下半期|\d{1,2}\s*[～〜~-]\s*\d{1,2}\s*月期"
 )
 PERIODS = re.compile(
-    rf"{PERIOD.pattern}|quarter|квартал|полугоди|\bhalf[- ]year|\b(?:first|second) half\b"
+    rf"{PERIOD.pattern}|\bquarter|квартал|полугоди|\bhalf[- ]year|\b(?:first|second) half\b"
     r"|\bh[12]\b|nine months|первой половин|девять месяцев|\b9 месяцев|半期|上期|下期|前年同期"
     r"|\d{1,2}\s*[～〜~-]\s*\d{1,2}\s*月|\bjanuary\s*[-–—]\s*(?:march|june|september)"
     r"|(?:январ|апрел|июл|октябр)\w*\s*[-–—]\s*(?:март|июн|сентябр|декабр)"
