@@ -4,9 +4,10 @@ fake Bot API and a real SQLite file that another connection locks."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -279,22 +280,32 @@ async def test_the_admins_report_of_alerts_given_up_waits_out_a_locked_store(
     await store.close()
 
 
-async def test_a_send_recorded_through_a_long_lock_is_logged_once_not_at_every_try(
-    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
-) -> None:
+@contextlib.asynccontextmanager
+async def answered_slowly(
+    tmp_path: Path, bot_api: FakeBotAPI
+) -> AsyncIterator[tuple[AsyncStore, Bot, DeliveryWorker, _Records]]:
+    """An alert queued for CHAT on a store that times out fast, whose send is answered after
+    1 s (time to lock the store first), and the worker's log lines heard."""
     store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await store.run(short_busy_timeout)
     await queue(store, CHAT)
-    bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
+    bot_api.stall_next("sendMessage", 1.0)
     heard = _Records()
     async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
         worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
         with handler_on("bot.delivery", heard, logging.DEBUG):
-            assert await worker.send_due() == 1
-            other.execute("BEGIN IMMEDIATE")
-            await heard.until("could not record", logging.DEBUG, 3)
-            other.execute("ROLLBACK")
-            await worker.drain()
+            yield store, bot, worker, heard
+
+
+async def test_a_send_recorded_through_a_long_lock_is_logged_once_not_at_every_try(
+    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
+) -> None:
+    async with answered_slowly(tmp_path, bot_api) as (store, bot, worker, heard):
+        assert await worker.send_due() == 1
+        other.execute("BEGIN IMMEDIATE")
+        await heard.until("could not record", logging.DEBUG, 3)
+        other.execute("ROLLBACK")
+        await worker.drain()
     assert len([m for m in heard.at(logging.WARNING) if "could not record" in m]) == 1
     assert any("recorded after" in m for m in heard.at(logging.INFO))
     assert [row[1] for row in await outbox(store)] == ["sent"]
@@ -307,30 +318,23 @@ async def test_a_send_a_stop_cut_from_its_record_is_recorded_at_the_next_start_n
     """The store locked from the send's answer until the stop's grace ran out: the row is left
     `sending`, which the next start queued again and sent twice. The send is kept beside the
     store and recorded at the next start instead."""
-    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
-    await store.run(short_busy_timeout)
-    await queue(store, CHAT)
-    bot_api.stall_next("sendMessage", 1.0)  # the store is locked before the answer comes
-    heard = _Records()
-    async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
-        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
-        with handler_on("bot.delivery", heard, logging.DEBUG):
-            first = asyncio.create_task(worker.run())
-            await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, 20, "the send")
-            other.execute("BEGIN IMMEDIATE")
-            await heard.until("could not record", logging.WARNING)
-            first.cancel()  # the stop's grace is over, the worker waiting for more to send
-            await asyncio.wait({first}, timeout=20)
-            assert first.done()  # the send waiting for the store was cut too
-            await heard.until("recorded at the next start", logging.WARNING)
-            other.execute("ROLLBACK")
-            assert [row[1] for row in await outbox(store)] == ["sending"]
-            assert unrecorded.journal(store.path).exists()
-            again = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
-            running = asyncio.create_task(again.run())
-            await heard.until("sent before the last stop recorded", logging.INFO)
-            again.stop()
-            await asyncio.wait_for(running, 20)
+    async with answered_slowly(tmp_path, bot_api) as (store, bot, worker, heard):
+        first = asyncio.create_task(worker.run())
+        await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, 20, "the send")
+        other.execute("BEGIN IMMEDIATE")
+        await heard.until("could not record", logging.WARNING)
+        first.cancel()  # the stop's grace is over, the worker waiting for more to send
+        await asyncio.wait({first}, timeout=20)
+        assert first.done()  # the send waiting for the store was cut too
+        await heard.until("recorded at the next start", logging.WARNING)
+        other.execute("ROLLBACK")
+        assert [row[1] for row in await outbox(store)] == ["sending"]
+        assert unrecorded.journal(store.path).exists()
+        again = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        running = asyncio.create_task(again.run())
+        await heard.until("sent before the last stop recorded", logging.INFO)
+        again.stop()
+        await asyncio.wait_for(running, 20)
     assert [row[1] for row in await outbox(store)] == ["sent"]
     assert len(to_chat(bot_api)) == 1
     assert not unrecorded.journal(store.path).exists()
