@@ -300,7 +300,7 @@ async def answered_slowly(
 async def test_a_send_recorded_through_a_long_lock_is_logged_once_not_at_every_try(
     tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
 ) -> None:
-    async with answered_slowly(tmp_path, bot_api) as (store, bot, worker, heard):
+    async with answered_slowly(tmp_path, bot_api) as (store, _bot, worker, heard):
         assert await worker.send_due() == 1
         other.execute("BEGIN IMMEDIATE")
         await heard.until("could not record", logging.DEBUG, 3)
