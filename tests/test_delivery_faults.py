@@ -34,6 +34,7 @@ from tests.test_delivery import (
     queue,
     sent_message_id,
     step,
+    two_for_a_daily_digest,
 )
 
 __all__ = ["parts"]  # the fixture, used by name
@@ -280,19 +281,31 @@ async def test_the_admins_report_of_alerts_given_up_waits_out_a_locked_store(
     await store.close()
 
 
+async def _due(store: AsyncStore, kind: str) -> Clock:
+    """An alert for CHAT, a digest due for CHAT or a notice for ADMIN, queued; the time then."""
+    if kind == "digest":
+        await two_for_a_daily_digest(store, CHAT)
+        return Clock(datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC))  # 18:00 in Tokyo
+    if kind == "notice":
+        await store.run(Store.notify_admins, "kurilwatch: config reloaded", now=T0)
+    else:
+        await queue(store, CHAT)
+    return Clock(T0)
+
+
 @contextlib.asynccontextmanager
 async def answered_slowly(
-    tmp_path: Path, bot_api: FakeBotAPI
+    tmp_path: Path, bot_api: FakeBotAPI, kind: str = "alert"
 ) -> AsyncIterator[tuple[AsyncStore, Bot, DeliveryWorker, _Records]]:
-    """An alert queued for CHAT on a store that times out fast, whose send is answered after
-    1 s (time to lock the store first), and the worker's log lines heard."""
+    """A send due (`_due`) on a store that times out fast, answered after 1 s (time to lock
+    the store first), and the worker's log lines heard."""
     store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await store.run(short_busy_timeout)
-    await queue(store, CHAT)
+    clock = await _due(store, kind)
     bot_api.stall_next("sendMessage", 1.0)
     heard = _Records()
     async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
-        worker = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
         with handler_on("bot.delivery", heard, logging.DEBUG):
             yield store, bot, worker, heard
 
@@ -312,13 +325,14 @@ async def test_a_send_recorded_through_a_long_lock_is_logged_once_not_at_every_t
     await store.close()
 
 
+@pytest.mark.parametrize("kind", ["alert", "digest", "notice"])
 async def test_a_send_a_stop_cut_from_its_record_is_recorded_at_the_next_start_not_resent(
-    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
+    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection, kind: str
 ) -> None:
     """The store locked from the send's answer until the stop's grace ran out: the row is left
     `sending`, which the next start queued again and sent twice. The send is kept beside the
     store and recorded at the next start instead."""
-    async with answered_slowly(tmp_path, bot_api) as (store, bot, worker, heard):
+    async with answered_slowly(tmp_path, bot_api, kind) as (store, bot, worker, heard):
         first = asyncio.create_task(worker.run())
         await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, 20, "the send")
         other.execute("BEGIN IMMEDIATE")
@@ -328,17 +342,25 @@ async def test_a_send_a_stop_cut_from_its_record_is_recorded_at_the_next_start_n
         assert first.done()  # the send waiting for the store was cut too
         await heard.until("recorded at the next start", logging.WARNING)
         other.execute("ROLLBACK")
-        assert [row[1] for row in await outbox(store)] == ["sending"]
+        rows = 2 if kind == "digest" else 1
+        assert await _states(store, kind) == ["sending"] * rows
         assert unrecorded.journal(store.path).exists()
-        again = DeliveryWorker(store, bot, settings=FAST, clock=Clock(T0))
+        again = DeliveryWorker(store, bot, settings=FAST, clock=worker.clock)
         running = asyncio.create_task(again.run())
-        await heard.until("sent before the last stop recorded", logging.INFO)
+        await heard.until("sends made before the last stop recorded", logging.INFO)
         again.stop()
         await asyncio.wait_for(running, 20)
-    assert [row[1] for row in await outbox(store)] == ["sent"]
-    assert len(to_chat(bot_api)) == 1
+    assert await _states(store, kind) == ["sent"] * rows
+    to = ADMIN if kind == "notice" else CHAT
+    assert len([c for c in bot_api.calls_of("sendMessage") if c.params["chat_id"] == to]) == 1
     assert not unrecorded.journal(store.path).exists()
     await store.close()
+
+
+async def _states(store: AsyncStore, kind: str) -> list[str]:
+    if kind != "notice":
+        return [row[1] for row in await outbox(store)]
+    return [n["state"] for n in await store.run(Store.notices) if n["state"] != "fanned"]
 
 
 def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(
@@ -351,10 +373,17 @@ def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(
         out.write('{"delivery_id": 8, "mess')  # the write a full disk cut
         out.write('\n{"delivery_id": 9, "message_id": 1, "at": 1e300, "also": []}')
         out.write('\n{"delivery_id": 99999999999999999999, "message_id": 1, "at": 0, "also": []}')
+        out.write('\n{"kind": "digest", "ids": [1, -2], "at": 0}')
+        out.write('\n{"kind": "digest", "ids": 3, "at": 0}')
+        out.write('\n{"kind": "poll", "id": 3, "at": 0}\n[1, 2]\n"text"')
     unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(10, None, at, ()))
+    unrecorded.keep(tmp_path / "kw.db", unrecorded.SentDigest((11, 12), at, (13,), 2))
+    unrecorded.keep(tmp_path / "kw.db", unrecorded.SentNotice(14, at))
     assert unrecorded.read(path) == [
         unrecorded.Sent(7, 70, at, ("NHK",)),
         unrecorded.Sent(10, None, at, ()),
+        unrecorded.SentDigest((11, 12), at, (13,), 2),
+        unrecorded.SentNotice(14, at),
     ]
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from telegram import InlineKeyboardMarkup, Message
 from telegram.error import BadRequest
 
-from bot.delivery import settle
+from bot.delivery import settle, unrecorded
 from bot.delivery.limits import DeliverySettings, SendLimits
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failure_of
 from bot.delivery.render import digest_of, digest_sizes, plain_of
@@ -72,7 +72,7 @@ class DigestSending:
         for n, count in enumerate(sizes, before + 1):
             shown, rows = rows[:count], rows[count:]
             text = digest_of(shown, self.settings.topic_titles, tz, (n, before + len(sizes)))
-            if not await self._send_one_digest(chat_id, text, shown, rows, silent=silent):
+            if not await self._send_one_digest(chat_id, text, shown, rows, n, silent=silent):
                 await self._continued([*shown, *rows], n - 1)
                 return
             # numbered on before the next is sent: a stop may cut its send, or a crash end us
@@ -101,7 +101,14 @@ class DigestSending:
         return True
 
     async def _send_one_digest(
-        self, chat_id: int, text: str, rows: list[Delivery], later: list[Delivery], *, silent: bool
+        self,
+        chat_id: int,
+        text: str,
+        rows: list[Delivery],
+        later: list[Delivery],
+        part: int,
+        *,
+        silent: bool,
     ) -> bool:
         """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
         after a refusal, `rows` alone): a 429 or a network error too, as for an alert, never
@@ -130,11 +137,13 @@ class DigestSending:
             if given_up and self.metrics is not None:
                 self.metrics.delivered(result.metric or "error", count=given_up)
             return alone
-        now = self.clock()
-        # its rows name no message: an "Also:" edit would rewrite the digest as one alert
-        await settle.recorded(
-            self.store, Store.settle_many, [d.id for d in rows], OutboxState.SENT, now=now
-        )
+        now, ids = self.clock(), [d.id for d in rows]
+        try:  # its rows name no message: an "Also:" edit would rewrite the digest as one alert
+            await settle.recorded(self.store, Store.settle_many, ids, OutboxState.SENT, now=now)
+        except asyncio.CancelledError:  # a stop cut the tries: recorded at the next start
+            rest = tuple(d.id for d in later)
+            unrecorded.keep(self.store.path, unrecorded.SentDigest(tuple(ids), now, rest, part))
+            raise
         for row in rows:
             self._count("sent", row.created_at, now)
         log.info("chat %d: digest of %d alerts sent", chat_id, len(rows))

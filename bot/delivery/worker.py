@@ -339,7 +339,11 @@ class DeliveryWorker(DigestSending):
             await settle.failed_notice(self.store, notice, result, now=now)
             return
         sent, now = OutboxState.SENT, self.clock()
-        await settle.recorded(self.store, Store.settle_notice, notice.id, sent, now=now)
+        try:
+            await settle.recorded(self.store, Store.settle_notice, notice.id, sent, now=now)
+        except asyncio.CancelledError:  # a stop cut the tries: recorded at the next start
+            unrecorded.keep(self.store.path, unrecorded.SentNotice(notice.id, now))
+            raise
 
     async def _report_given_up(self, *, force: bool = False) -> None:
         await settle.report_given_up(self.store, self._given_up, now=self.clock(), force=force)
