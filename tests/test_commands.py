@@ -30,7 +30,7 @@ from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
 from bot.telegram.upgrades import Upgrades
 from bot.telegram.watches import PREVIEW_ITEMS
-from store import AsyncStore, FeedState, ItemRecord, Store, Watch
+from store import AsyncStore, ChatPrefs, FeedState, ItemRecord, Store, Watch
 from tests.conftest import ROOT, TOKEN, Clock, connections, new_store, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.compile import compile_topics
@@ -1265,3 +1265,16 @@ def test_every_button_is_on_one_page_and_a_page_fits_a_message(count: int, page:
     assert shown == [str(n) for n in range(count)]
     assert paged(buttons, page, "x:") == paged(buttons, min(max(page, 0), pages - 1), "x:")
     assert turned_to("x:-1", "x:") is None and turned_to("x:１", "x:") is None
+
+
+def test_a_group_keeps_the_settings_its_admins_chose_where_the_config_says_none() -> None:
+    """A channel's settings are the config's alone (no one there can send /digest); a group's
+    admins can, so a key left out keeps theirs, and a key given overrides it."""
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import channel_prefs
+
+    own = ChatPrefs(-100, "supergroup", None, "Asia/Tokyo", "daily 08:00", "", None, None, True)
+    config = ChannelConfig(chat="-100", topics=("kuril",), quiet="23:00-07:00 hold")
+    assert channel_prefs(config, False, own) == ("Asia/Tokyo", "daily 08:00", "23:00-07:00 hold")
+    assert channel_prefs(config, True, own) == (None, "", "23:00-07:00 hold")
+    assert channel_prefs(config, False, None) == (None, "", "23:00-07:00 hold")

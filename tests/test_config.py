@@ -496,3 +496,39 @@ def test_a_token_written_in_the_config_is_told_to_go_in_the_environment(key: str
     )
     [typo] = problems(MINIMAL + "telegram:\n  token_evn: MY_TOKEN\n")
     assert typo.endswith("telegram.token_evn: unknown key; did you mean token_env?")
+
+
+def test_a_channels_time_zone_digest_and_quiet_hours_are_read_as_the_commands_read_them() -> None:
+    """No one in a channel can send /digest, /quiet or /timezone: the config says them, in the
+    commands' words (a bare `off` is YAML's false)."""
+    text = MINIMAL + (
+        "channels:\n"
+        "  - {chat: '@kuril_digest', topics: [kuril], timezone: UTC+9,"
+        " digest: daily 8:00, quiet: 23:00 – 07:00 hold}\n"
+        "  - {chat: '@kuril_news', topics: [kuril], digest: off, quiet: off}\n"
+    )
+    digest, plain = parse_config(text, source="c.yaml").channels
+    assert (digest.timezone, digest.digest, digest.quiet) == (
+        "Etc/GMT-9",
+        "daily 08:00",
+        "23:00-07:00 hold",
+    )
+    assert (plain.timezone, plain.digest, plain.quiet) == (None, "", "")
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ("digest: hourly", "digest: 'hourly' is not a digest setting; write off, daily 08:00 or"),
+        ("digest: weekly mo 8:00", "digest: 'mo' is not a day; write mon, tue, ... or sun"),
+        ("quiet: 23:00-23:00", "quiet: the quiet hours must not start and end at the same time"),
+        ("quiet: 23:00-07:00 loud", "quiet: 'loud': choose silent or hold"),
+        ("timezone: Asia/Tokio", "timezone: 'Asia/Tokio' is not a time zone (use a name like"),
+    ],
+)
+def test_a_bad_channel_setting_names_its_key_line_and_what_to_write(
+    setting: str, problem: str
+) -> None:
+    text = MINIMAL + f"channels:\n  - chat: '@kuril_news'\n    topics: [kuril]\n    {setting}\n"
+    [said] = problems(text)
+    assert said.startswith(f"c.yaml line 12: channels[0].{problem}")

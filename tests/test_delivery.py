@@ -353,6 +353,31 @@ async def test_a_channel_whose_language_is_removed_from_the_config_writes_englis
     assert "🔔 Follow this story" in buttons and "#kuril" in alert["text"]
 
 
+async def test_a_configured_channel_takes_the_digest_the_config_gives_it_until_it_is_removed(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import add_channels
+
+    store, worker, clock = parts
+    channel = ChannelConfig(
+        chat="@kurilnews_ru", topics=("kuril",), timezone="Asia/Tokyo", digest="daily 18:00"
+    )
+    await add_channels(worker.bot, store, (channel,), now=T0 - timedelta(1))
+    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    await queue(store, [], "1")
+    await queue(store, [], "2")
+    assert await step(worker) == 0  # 21:00 in Tokyo: held for tomorrow's 18:00
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    assert await step(worker) == 1
+    [digest] = bot_api.sent_messages(chat_id)
+    assert digest["text"].startswith("<b>Digest</b> · 2 stories")
+    plain = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
+    await add_channels(worker.bot, store, (plain,), now=clock.now)
+    prefs = await store.run(Store.prefs, chat_id)
+    assert (prefs.timezone, prefs.digest, prefs.quiet) == (None, "", "")
+
+
 async def test_unparsable_html_is_resent_as_plain_text(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, _ = parts
     await queue(store, CHAT)

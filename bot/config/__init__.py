@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.config.errors import AtKey, describe, key_path
 from bot.delivery.limits import Limits
+from bot.delivery.plan import SettingError, offset_zone, parse_digest, parse_quiet
 from watchers.config import (
     Duration,
     FeedConfig,
@@ -98,11 +100,53 @@ class ChannelConfig(Model):
     # the language its alerts are written in (no member of a channel sends it a /language);
     # left out, a group keeps its own and a channel writes English
     language: Literal["en", "ru", "ja"] | None = None
+    # what /timezone, /digest and /quiet set in a chat, stored in their forms; left out, a
+    # group keeps what its admins set and a channel has none
+    timezone: str | None = None
+    digest: str | None = None
+    quiet: str | None = None
 
     @field_validator("chat", mode="before")
     @classmethod
     def _text(cls, chat: object) -> object:
         return str(chat) if isinstance(chat, int) and not isinstance(chat, bool) else chat
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        if name is None or (offset := offset_zone(name)) is not None:
+            return offset if name is not None else None
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{name!r} is not a time zone (use a name like Asia/Tokyo, or UTC+3)"
+            ) from None
+        return name
+
+    @field_validator("digest", "quiet", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML reads a bare `off` as false
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        return None if value is None else _setting(parse_digest, value)
+
+    @field_validator("quiet")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        return None if value is None else _setting(parse_quiet, value)
+
+
+def _setting(parse: Callable[[list[str]], str], value: str) -> str:
+    """A chat setting written as its command's arguments, in its stored form; the command's
+    own message, less the command's name, if it is not one."""
+    try:
+        return parse(value.split())
+    except SettingError as exc:
+        raise ValueError(re.sub(r"/(digest|quiet) ", "", str(exc))) from None
 
 
 class MetricsConfig(Model):

@@ -12,7 +12,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.config import ChannelConfig
-from store import AsyncStore, Store, Watch
+from store import AsyncStore, ChatPrefs, Store, Watch
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,13 @@ async def add_channels(
             # no one there can send /language: a language taken out of the config is gone
             # (a group keeps the one its admins chose)
             await store.run(Store.set_language, chat.id, None)
+        prefs = await store.run(Store.prefs, chat.id)
+        wanted = channel_prefs(channel, chat.type == ChatType.CHANNEL, prefs)
+        if prefs is not None and wanted != (prefs.timezone, prefs.digest, prefs.quiet):
+            zone, digest, quiet = wanted
+            await store.run(
+                Store.set_prefs, chat.id, now=now, timezone=zone, digest=digest, quiet=quiet
+            )
         if back and watches_changed is not None:  # a start while it was away left them out
             for watch in await store.run(Store.watches, chat.id):
                 await watches_changed(watch, None)
@@ -56,3 +63,19 @@ async def add_channels(
         for topic in current - set(channel.topics):
             await store.run(Store.unsubscribe, chat.id, topic)
         log.info("channel %s (%d): topics %s", channel.chat, chat.id, ", ".join(channel.topics))
+
+
+def channel_prefs(
+    channel: ChannelConfig, is_channel: bool, prefs: ChatPrefs | None
+) -> tuple[str | None, str, str]:
+    """The time zone, digest and quiet hours the config gives a chat: a key left out keeps a
+    group's own (its admins set it), and is none in a channel (no one there can set it)."""
+    own = (
+        (prefs.timezone, prefs.digest, prefs.quiet) if prefs and not is_channel else (None, "", "")
+    )
+    zone, digest, quiet = own
+    return (
+        zone if channel.timezone is None else channel.timezone,
+        digest if channel.digest is None else channel.digest,
+        quiet if channel.quiet is None else channel.quiet,
+    )
