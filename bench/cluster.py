@@ -14,6 +14,10 @@ stories` (URL and fingerprint keys, the story index, the store's placement decis
   a pair is merged when the second report joins the first one's story. Halves by position.
 - `tests/data/followup_pairs*.jsonl`: one event told by two outlets, or an event and its
   follow-up, the later report with background sentences ("Напомним...", "Earlier, ...").
+- `tests/data/subject_pairs*.jsonl`: general news (not the islands') in Russian and English,
+  one event told by two outlets or two events on one subject, place or body within days,
+  labelled as the tgcontest crowd labels (an event is a story), written by others than the
+  one who chose the rules.
 - `tests/data/story_pairs.jsonl` and `tests/data/cross_lang_*.jsonl`: our labelled pairs (the
   `cross_lang_heldout*` sets written by others than the one who chose the rules, each read
   once before any rule was changed for it: bench/STORIES.md gives both figures); and, from
@@ -169,6 +173,16 @@ def halves(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> 
     return [[r for r in rows if key(r) in tune], [r for r in rows if key(r) not in tune]]
 
 
+def our_sets() -> list[Path]:
+    """Our labelled pair sets, in the order the table shows them."""
+    return [
+        DATA / "story_pairs.jsonl",
+        *sorted(DATA.glob("followup_pairs*.jsonl")),
+        *sorted(DATA.glob("subject_pairs*.jsonl")),
+        *sorted(DATA.glob("cross_lang_*.jsonl")),
+    ]
+
+
 def run(replay: Replay) -> list[Figures]:
     out: list[Figures] = []
     uci_path, tg_path = CORPUS / "uci_stream.jsonl", CORPUS / "tgcontest_pairs.jsonl"
@@ -185,11 +199,7 @@ def run(replay: Replay) -> list[Figures]:
         out += pairs("tgcontest tune half", tune, replay, tg_side)
         out += pairs("tgcontest held-out half", held, replay, tg_side)
         out += pairs("tgcontest, titles alone", tg, replay, title_only(tg_side))
-    for path in [
-        DATA / "story_pairs.jsonl",
-        *sorted(DATA.glob("followup_pairs*.jsonl")),
-        *sorted(DATA.glob("cross_lang_*.jsonl")),
-    ]:
+    for path in our_sets():
         if path.exists():
             out += pairs(path.stem, _read(path), replay, our_side)
     if (DATA / "story_pairs.jsonl").exists():

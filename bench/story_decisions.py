@@ -76,11 +76,7 @@ def decisions(wanted: list[str]) -> Iterator[str]:
         rows = cluster._read(tg)
         yield from _pairs("tgcontest", rows, cluster.tg_side)
         yield from _pairs("tgcontest titles", rows, cluster.title_only(cluster.tg_side))
-    for path in [
-        cluster.DATA / "story_pairs.jsonl",
-        *sorted(cluster.DATA.glob("followup_pairs*.jsonl")),
-        *sorted(cluster.DATA.glob("cross_lang_*.jsonl")),
-    ]:
+    for path in cluster.our_sets():
         if path.exists() and chosen(path.stem):
             yield from _pairs(path.stem, cluster._read(path), cluster.our_side)
             if path.stem.startswith("cross_lang"):
