@@ -33,6 +33,7 @@ from watchers.story_words import (
     LEAD_CHARS,
     STEM_CACHE,
     dateline,
+    is_roundup,
     lead_sentence,
     named_in,
     recalls,
@@ -806,6 +807,117 @@ def test_a_unit_in_katakana_is_no_name() -> None:
 def test_headlines_in_title_case_name_nobody_by_their_capitals() -> None:
     assert sketch("McDonald's Reports Drop In February Global Sales", "").names == frozenset()
     assert "ebeko" in sketch("Ebeko volcano erupts", "The Ebeko volcano sent ash up.").names
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Stocks to Watch: American Eagle Outfitters (AEO), Himax Technologies, Inc  ...",
+        "Option Clips: Citigroup Inc, McDonald's, and American Eagle Outfitters",
+        "News Buzz - American Eagle Outfitters(NYSE:AEO), Barclays PLC (ADR)(NYSE  ...",
+        "Morning Buzzers - Real Goods Solar, Inc.(NASDAQ:RGSE), J.C. Penney  ...",
+        "Benzinga's M&A Chatter for Tuesday March 11, 2014",
+        "Top Stocks: Apple Inc (AAPL), Google Inc (GOOG), Microsoft Corporation (MSFT)",
+        "Morning Briefing: Apple, Google and Tesla",
+        "Главное к утру: Путин, Абэ и Курилы",
+        "Итоги дня: землетрясение на Итурупе, паром и квоты",
+        "Главные новости 5 марта",
+        "Новости дня: паром, Итуруп и Шикотан",
+        "主なニュース",
+        "ニュース まとめ",
+    ],
+)
+def test_a_roundup_is_told_by_its_title(title: str) -> None:
+    assert is_roundup(title)
+    assert sketch(title, "").roundup
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Fed's Plosser: Taper pace may be too slow",
+        "Chinese economy, Ukraine weigh on $A",
+        "American Airlines, JetBlue End Partnership Agreement",
+        "Men's Wearhouse, JA Bank sew up $1.8B deal",
+        "Breaking the Connection: American Airlines, JetBlue Sever Agreement",
+        "Recalls: 2012-2013 Jeep Grand Cherokee & Dodge Durango, 2014 Fiat 500L",
+        "Comcast (CMCSA) to buy Time Warner Cable (TWC)",
+        "Exclusive: Comcast, Time Warner Cable in talks",
+        "Ukraine Crisis: Russia, US and EU Trade Barbs",
+        "Obama's State of the Union highlights Tuesday",
+        "Netflix, Inc. (NFLX) news: Netflix Is No Stranger To The Pivot",
+        "Dicks Sporting Goods Inc. (NYSE:DKS) Fourth Quarter Profit Up By 6.9%",
+        "Итоги дня голосования на Сахалине",
+        "Итоги года Росатома",
+        "Главное, чтобы не было войны",
+        "Стоп-кадр: Путин и Абэ",
+        "国後島で地震　震度3",
+    ],
+)
+def test_two_parties_of_one_event_are_no_roundup(title: str) -> None:
+    """Two named parties of one event, or a label over one subject, are no list of subjects."""
+    assert not is_roundup(title)
+
+
+_COMPANY = st.lists(
+    st.text("abcdefghij", min_size=2, max_size=8).map(str.capitalize), min_size=1, max_size=3
+).map(" ".join)
+_TICKER = st.text("ABCDEFGHIJ", min_size=2, max_size=4)
+
+
+@given(
+    st.lists(st.tuples(_COMPANY, _TICKER), min_size=2, max_size=5),
+    st.sampled_from(["Stocks to Watch: ", "News Buzz - ", "Midday Movers: ", "Market Notes: "]),
+)
+def test_a_label_over_marked_companies_is_a_roundup(
+    listed: list[tuple[str, str]], label: str
+) -> None:
+    assert is_roundup(label + ", ".join(f"{name} (NYSE:{ticker})" for name, ticker in listed))
+
+
+@given(
+    _COMPANY,
+    _COMPANY,
+    st.sampled_from(["end partnership", "sew up $1.8B deal", "agree to merge", "weigh on $A"]),
+    st.sampled_from(["", "Breaking: ", "Retail - "]),
+)
+def test_two_parties_and_what_they_did_are_no_roundup(
+    first: str, second: str, did: str, label: str
+) -> None:
+    assert not is_roundup(f"{label}{first}, {second} {did}")
+    assert not is_roundup(f"{label}{first} and {second} {did}")
+
+
+def test_a_roundup_neither_starts_nor_joins_a_story() -> None:
+    """A roundup that names a company stays its own story: the company's next report does not
+    join it (shown only as "Also:"), and it does not join that report's story."""
+    replay = StoryReplay(StoryIndex(embed=embed_once))
+    reports = [
+        (
+            "Stocks to Watch: American Eagle Outfitters (AEO), Himax Technologies, Inc",
+            "American Eagle Outfitters and Himax Technologies are among the stocks to watch.",
+        ),
+        (
+            "American Eagle Outfitters shares slip as forecast disappoints",
+            "American Eagle Outfitters shares fell after the retailer's forecast disappointed.",
+        ),
+        (
+            "American Eagle Outfitters forecast disappoints, shares slip",
+            "Shares of American Eagle Outfitters slipped after its quarterly forecast disappointed.",
+        ),
+        (
+            "News Buzz - American Eagle Outfitters (NYSE:AEO), Barclays PLC (ADR)",
+            "American Eagle Outfitters shares slipped as its forecast disappointed; Barclays rose.",
+        ),
+    ]
+    stories = [
+        replay.place(n, title, summary, T0 + timedelta(minutes=10 * n))
+        for n, (title, summary) in enumerate(reports)
+    ]
+    assert stories == [0, 1, 1, 3]
+    index = StoryIndex(embed=embed_once)
+    index.add_text(1, 1, *reports[0], T0)
+    assert len(index) == 0  # never a candidate, by its sketch or by its text
 
 
 @given(_TEXT, _TEXT)

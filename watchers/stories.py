@@ -189,9 +189,10 @@ class StoryIndex:
     def find(self, report: Sketch, at: datetime) -> int | None:
         """The story this report joins, if any: among those of the best candidates of its
         language, the one `story_score` rates highest, if that reaches the threshold; else the
-        story of another language that `crossing` rates highest."""
+        story of another language that `crossing` rates highest. A roundup joins none
+        (`story_words.is_roundup`)."""
         self._take_in()
-        if len(report.tokens) < MIN_TOKENS:
+        if len(report.tokens) < MIN_TOKENS or report.roundup:
             return None
         found = self._find_in_script(report, at)
         return self._find_across(report, at) if found is None else found
@@ -395,7 +396,12 @@ class StoryIndex:
 
     def _add(self, entry: Entry, evict: bool = True) -> None:
         item_id, story_id = entry.item_id, entry.story_id
-        if len(entry.tokens) < MIN_TOKENS or len(self._stories[story_id]) >= MAX_PER_STORY:
+        # a roundup lists unrelated subjects: indexed, a later report of one would join it
+        if (
+            entry.roundup
+            or len(entry.tokens) < MIN_TOKENS
+            or len(self._stories[story_id]) >= MAX_PER_STORY
+        ):
             return
         while evict and self._order and len(self._entries) >= self.limit:
             self._forget_oldest()

@@ -9,7 +9,7 @@ from watchers.story_bridge import ACTOR_LEXICON, bridge_keys
 from watchers.story_facts import numbers
 from watchers.story_places import places
 from watchers.story_sketch import Sketch, is_local, sketch, title_bridges, title_places
-from watchers.story_words import script_of, story_tokens, wire_slug
+from watchers.story_words import is_roundup, script_of, story_tokens, wire_slug
 from watchers.topics.normalise import WORD, normalise
 
 LOCAL_KEY = "~local"  # the key of every report of the islands' news
@@ -20,7 +20,8 @@ class Entry:
     when a lookup first weighs it: most reports of a first poll never are."""
 
     __slots__ = (
-        "_report", "_text", "at", "bridges", "item_id", "script", "story_id", "title", "tokens",
+        "_report", "_text", "at", "bridges", "item_id", "roundup", "script", "story_id", "title",
+        "tokens",
     )  # fmt: skip
 
     def __init__(
@@ -40,6 +41,7 @@ class Entry:
             words = WORD.findall(normalise(whole))
             self.tokens, self.script = story_tokens(title, summary, words), script_of(whole)
             self.title = title.strip()
+            self.roundup = is_roundup(title)
             heading = WORD.findall(normalise(title))
             kinds, actors = title_bridges(title, heading)
             islands = title_places(title, heading)
@@ -49,6 +51,7 @@ class Entry:
                 self.bridges |= {LOCAL_KEY}
         else:
             self.tokens, self.script, self.title = report.tokens, report.script, report.title
+            self.roundup = report.roundup
             self.bridges = bridge_keys(
                 report.kinds, report.title_actors, report.title_places, report.title_numbers
             )

@@ -33,6 +33,7 @@ from watchers.story_words import (
     REPLY,
     SHARE,
     dateline,
+    is_roundup,
     ja_countries,
     lead_sentence,
     mentions,
@@ -85,6 +86,7 @@ class Sketch:
     lead: str = ""  # the summary's first sentence
     title_period: bool = False  # the title reports a period's figures (`story_words.PERIOD`)
     period: bool = False  # the report names a period anywhere (`story_words.PERIODS`)
+    roundup: bool = False  # the title is a roundup's: of no story (`story_words.is_roundup`)
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
@@ -151,6 +153,7 @@ def sketch(
         lead_sentence(body).strip(),
         PERIOD.search(folded := plain(title)) is not None and SHARE.search(folded) is not None,
         PERIODS.search(plain(text)) is not None,
+        is_roundup(title),
     )
 
 
