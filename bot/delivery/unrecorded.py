@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from store import AsyncStore, OutboxState, Store
+from store.outbox import MAX_DIGEST
 
 log = logging.getLogger("bot.delivery.worker")
 
 MAX_BYTES = 1 << 20  # far more than the sends a stop can cut (one per slot)
-MAX_IDS = 10_000  # a digest message's alerts; far fewer fit in one
+MAX_PARTS = MAX_DIGEST  # a digest's messages: one alert each at most
 SQLITE_INT = 1 << 63
 
 
@@ -93,36 +94,36 @@ def keep(store_path: str | Path, sent: Kept) -> None:
                 _what(sent))  # fmt: skip
 
 
-def _row_id(value: Any) -> int:
-    number = int(value)
-    if not 0 < number < SQLITE_INT:
-        raise ValueError("out of range")
-    return number
+def _whole(value: object, low: int, high: int) -> int:
+    """`value` if it is a JSON integer (not true, 2.9 or "7") within [low, high)."""
+    if type(value) is not int or not low <= value < high:
+        raise ValueError(f"{value!r} is no number of a row here")
+    return value
 
 
 def _ids(values: object) -> tuple[int, ...]:
-    if not isinstance(values, list) or len(values) > MAX_IDS:
+    if not isinstance(values, list) or len(values) > MAX_DIGEST:
         raise ValueError("not a list of ids")
-    return tuple(map(_row_id, values))
+    return tuple(_whole(v, 1, SQLITE_INT) for v in values)
 
 
 def _parse(row: dict[str, Any]) -> Kept:
     at = datetime.fromtimestamp(float(row["at"]), UTC)
     kind = row.get("kind", "alert")
     if kind == "digest":
-        part = int(row.get("part", 0))
-        if not 0 <= part < SQLITE_INT:
-            raise ValueError("out of range")
+        part = _whole(row.get("part", 0), 0, MAX_PARTS)
         return SentDigest(_ids(row["ids"]), at, _ids(row.get("rest", [])), part)
     if kind == "notice":
-        return SentNotice(_row_id(row["id"]), at)
+        return SentNotice(_whole(row["id"], 1, SQLITE_INT), at)
     if kind != "alert":
         raise ValueError(f"no such kind {kind!r}")
-    message_id = None if row["message_id"] is None else int(row["message_id"])
-    if abs(message_id or 0) >= SQLITE_INT:
-        raise ValueError("out of range")
-    also = tuple(str(outlet) for outlet in row["also"])
-    return Sent(_row_id(row["delivery_id"]), message_id, at, also)
+    message_id = row["message_id"]
+    if message_id is not None:
+        message_id = _whole(message_id, -SQLITE_INT + 1, SQLITE_INT)
+    outlets = row["also"]
+    if not isinstance(outlets, list) or not all(isinstance(o, str) for o in outlets):
+        raise ValueError("not a list of outlets")
+    return Sent(_whole(row["delivery_id"], 1, SQLITE_INT), message_id, at, tuple(outlets))
 
 
 def read(path: Path) -> list[Kept]:
@@ -139,7 +140,7 @@ def read(path: Path) -> list[Kept]:
             if not isinstance(row, dict):
                 raise TypeError("not an object")
             kept.append(_parse(row))
-        except (ValueError, KeyError, TypeError, OverflowError, OSError):
+        except (ValueError, KeyError, TypeError, OverflowError, OSError, RecursionError):
             log.warning("%s: a line that is no kept send skipped: %.80r", path, line)
     return kept
 
