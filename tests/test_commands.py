@@ -1278,3 +1278,4 @@ def test_a_group_keeps_the_settings_its_admins_chose_where_the_config_says_none(
     assert channel_prefs(config, False, own) == ("Asia/Tokyo", "daily 08:00", "23:00-07:00 hold")
     assert channel_prefs(config, True, own) == (None, "", "23:00-07:00 hold")
     assert channel_prefs(config, False, None) == (None, "", "23:00-07:00 hold")
+    assert ChannelConfig(chat="-100", topics=("kuril",), timezone="utc+9").timezone == "Etc/GMT-9"

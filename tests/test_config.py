@@ -507,9 +507,10 @@ def test_a_channels_time_zone_digest_and_quiet_hours_are_read_as_the_commands_re
         " digest: daily 8:00, quiet: 23:00 – 07:00 hold}\n"
         "  - {chat: '@kuril_news', topics: [kuril], digest: off, quiet: off}\n"
     )
+    text = text.replace("timezone: UTC+9", "timezone: asia/tokyo")
     digest, plain = parse_config(text, source="c.yaml").channels
     assert (digest.timezone, digest.digest, digest.quiet) == (
-        "Etc/GMT-9",
+        "Asia/Tokyo",
         "daily 08:00",
         "23:00-07:00 hold",
     )
@@ -523,7 +524,9 @@ def test_a_channels_time_zone_digest_and_quiet_hours_are_read_as_the_commands_re
         ("digest: weekly mo 8:00", "digest: 'mo' is not a day; write mon, tue, ... or sun"),
         ("quiet: 23:00-23:00", "quiet: the quiet hours must not start and end at the same time"),
         ("quiet: 23:00-07:00 loud", "quiet: 'loud': choose silent or hold"),
-        ("timezone: Asia/Tokio", "timezone: 'Asia/Tokio' is not a time zone (use a name like"),
+        ("timezone: Asia/Tokio", "timezone: 'Asia/Tokio' is not a time zone (use an Area/City"),
+        ("timezone: Asia", "timezone: 'Asia' is not a time zone (use an Area/City"),  # a folder
+        ("timezone: Japan", "timezone: 'Japan' is not a time zone"),  # as /timezone refuses it
     ],
 )
 def test_a_bad_channel_setting_names_its_key_line_and_what_to_write(
@@ -532,3 +535,10 @@ def test_a_bad_channel_setting_names_its_key_line_and_what_to_write(
     text = MINIMAL + f"channels:\n  - chat: '@kuril_news'\n    topics: [kuril]\n    {setting}\n"
     [said] = problems(text)
     assert said.startswith(f"c.yaml line 12: channels[0].{problem}")
+
+
+def test_a_time_zone_that_is_a_folder_of_zones_names_its_key_and_line() -> None:
+    """`Asia` is a folder of the zone database: ZoneInfo raised IsADirectoryError, and the
+    whole load failed with it, naming no key and hiding the file's other errors."""
+    [problem] = problems("telegram:\n  timezone: Asia\n" + MINIMAL)
+    assert problem.startswith("c.yaml line 2: telegram.timezone: 'Asia' is not a time zone")

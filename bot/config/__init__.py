@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.config.errors import AtKey, describe, key_path
 from bot.delivery.limits import Limits
-from bot.delivery.plan import SettingError, offset_zone, parse_digest, parse_quiet
+from bot.delivery.plan import SettingError, parse_digest, parse_quiet, zone_name
 from watchers.config import (
     Duration,
     FeedConfig,
@@ -73,7 +73,7 @@ class TelegramConfig(Model):
     def _known_timezone(cls, name: str) -> str:
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder of zones
             raise ValueError(f"{name!r} is not a time zone (use a name like Asia/Tokyo)") from None
         return name
 
@@ -114,15 +114,13 @@ class ChannelConfig(Model):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, name: str | None) -> str | None:
-        if name is None or (offset := offset_zone(name)) is not None:
-            return offset if name is not None else None
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        if name is None:
+            return None
+        if (known := zone_name(name)) is None:
             raise ValueError(
-                f"{name!r} is not a time zone (use a name like Asia/Tokyo, or UTC+3)"
-            ) from None
-        return name
+                f"{name!r} is not a time zone (use an Area/City name like Asia/Tokyo, or UTC+3)"
+            )
+        return known
 
     @field_validator("digest", "quiet", mode="before")
     @classmethod

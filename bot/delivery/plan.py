@@ -12,7 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.dates import get_day_names
 
@@ -55,6 +55,30 @@ def zone(name: str | None, default: tzinfo) -> tzinfo:
 # a whole-hour offset from UTC as people write it: UTC+3, GMT-5, +09:00, +9
 _OFFSET = re.compile(r"^(?:utc|gmt)?([+-])(\d{1,2})(?::?00)?$")
 _ETC = re.compile(r"^Etc/GMT([+-])(\d{1,2})$")
+
+
+def zone_name(text: str) -> str | None:
+    """The canonical spelling of an IANA zone name, whatever its case; None if unknown.
+
+    Reads the zone database (files) the first time: call it off the event loop.
+    """
+    if (offset := offset_zone(text)) is not None:
+        return offset
+    if text.upper() == "UTC":
+        return "UTC"
+    name = _zone_names().get(text.strip().lower())
+    if name is None or "/" not in name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+    return name
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
 
 
 def offset_zone(text: str) -> str | None:

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -19,12 +18,12 @@ from bot.delivery.plan import (
     Plan,
     SettingError,
     next_digest_text,
-    offset_zone,
     parse_digest,
     parse_quiet,
     plan,
     quiet_text,
     zone_label,
+    zone_name,
 )
 from bot.i18n import EN, LANGUAGE_NAMES, Texts, quoted
 from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
@@ -140,7 +139,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ),
         )
         return
-    name = await asyncio.to_thread(_zone_name, args[0]) if len(args) == 1 else None
+    name = await asyncio.to_thread(zone_name, args[0]) if len(args) == 1 else None
     if name is None:
         await reply(
             update,
@@ -166,30 +165,6 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 time=f"{local:%H:%M}",
             ),
         )
-
-
-def _zone_name(text: str) -> str | None:
-    """The canonical spelling of an IANA zone name, whatever its case; None if unknown.
-
-    Reads the zone database (files) the first time: call it off the event loop.
-    """
-    if (offset := offset_zone(text)) is not None:
-        return offset
-    if text.upper() == "UTC":
-        return "UTC"
-    name = _zone_names().get(text.strip().lower())
-    if name is None or "/" not in name:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
-
-@functools.cache
-def _zone_names() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones()}
 
 
 async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
