@@ -748,7 +748,9 @@ async def test_a_guid_repeated_in_an_answer_carries_no_report_into_another_story
     report = await poller.poll(a)
     assert [i.title for i in report.matched] == [FOG.title, TASS.title]  # KYODO joins TASS
     stories = await poller.store.run(
-        lambda s: {r["title"]: r["story_id"] for r in s.db.query("SELECT title, story_id FROM items")}
+        lambda s: {
+            r["title"]: r["story_id"] for r in s.db.query("SELECT title, story_id FROM items")
+        }
     )
     assert stories[FOG.title] != stories[TASS.title] == stories[KYODO.title]
 
