@@ -27,13 +27,13 @@ from watchers.stories import (
 from watchers.story_facts import dates, lead_days, magnitudes, numbers
 from watchers.story_replay import StoryReplay
 from watchers.story_resemblance import resemblance
+from watchers.story_roundups import is_roundup
 from watchers.story_sketch import Sketch, conflict, crossing_conflict, follows, sketch
 from watchers.story_stages import stages_apart
 from watchers.story_words import (
     LEAD_CHARS,
     STEM_CACHE,
     dateline,
-    is_roundup,
     lead_sentence,
     named_in,
     recalls,

@@ -8,8 +8,9 @@ from datetime import datetime
 from watchers.story_bridge import ACTOR_LEXICON, bridge_keys
 from watchers.story_facts import numbers
 from watchers.story_places import places
+from watchers.story_roundups import is_roundup
 from watchers.story_sketch import Sketch, is_local, sketch, title_bridges, title_places
-from watchers.story_words import is_roundup, script_of, story_tokens, wire_slug
+from watchers.story_words import script_of, story_tokens, wire_slug
 from watchers.topics.normalise import WORD, normalise
 
 LOCAL_KEY = "~local"  # the key of every report of the islands' news

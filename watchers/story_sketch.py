@@ -26,6 +26,7 @@ from watchers.story_facts import (
     quantities_agree,
 )
 from watchers.story_places import places
+from watchers.story_roundups import is_roundup
 from watchers.story_stages import stages_apart, title_stages, unspoken
 from watchers.story_words import (
     PERIOD,
@@ -33,7 +34,6 @@ from watchers.story_words import (
     REPLY,
     SHARE,
     dateline,
-    is_roundup,
     ja_countries,
     lead_sentence,
     mentions,
