@@ -190,7 +190,7 @@ class StoryIndex:
         """The story this report joins, if any: among those of the best candidates of its
         language, the one `story_score` rates highest, if that reaches the threshold; else the
         story of another language that `crossing` rates highest. A roundup joins none
-        (`story_words.is_roundup`)."""
+        (`story_roundups.is_roundup`)."""
         self._take_in()
         if len(report.tokens) < MIN_TOKENS or report.roundup:
             return None

@@ -86,7 +86,7 @@ class Sketch:
     lead: str = ""  # the summary's first sentence
     title_period: bool = False  # the title reports a period's figures (`story_words.PERIOD`)
     period: bool = False  # the report names a period anywhere (`story_words.PERIODS`)
-    roundup: bool = False  # the title is a roundup's: of no story (`story_words.is_roundup`)
+    roundup: bool = False  # the title is a roundup's: of no story (`story_roundups.is_roundup`)
 
     def wire(self) -> tuple[Any, ...]:
         """Plain tuples, to cross from a parse worker cheaply (`unwire` builds it again)."""
