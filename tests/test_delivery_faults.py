@@ -19,7 +19,7 @@ from bot.delivery import unrecorded
 from bot.delivery.outcome import EDIT_TRIES, tries_within, waited
 from bot.delivery.worker import DeliveryWorker
 from bot.metrics import Metrics
-from store import AsyncStore, FeedState, ItemRecord, Store
+from store import AsyncStore, FeedState, ItemRecord, OutboxState, Store
 from tests.conftest import TOKEN, Clock, connections, handler_on, new_store, short_busy_timeout
 from tests.fakes.telegram_api import Call, FakeBotAPI
 from tests.test_delivery import (
@@ -383,11 +383,13 @@ def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(
     unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(10, None, at, ()))
     unrecorded.keep(tmp_path / "kw.db", unrecorded.SentDigest((11, 12), at, (13,), 2))
     unrecorded.keep(tmp_path / "kw.db", unrecorded.SentNotice(14, at))
+    unrecorded.keep(tmp_path / "kw.db", unrecorded.SentDigest((), at, (15, 16), 3))
     assert unrecorded.read(path) == [
         unrecorded.Sent(7, 70, at, ("NHK",)),
         unrecorded.Sent(10, None, at, ()),
         unrecorded.SentDigest((11, 12), at, (13,), 2),
         unrecorded.SentNotice(14, at),
+        unrecorded.SentDigest((), at, (15, 16), 3),
     ]
 
 
@@ -873,4 +875,22 @@ async def test_a_damaged_store_pauses_delivery_and_says_what_to_do(
             await asyncio.wait_for(running, 10)
     [said] = heard.at(logging.ERROR)
     assert f"the store {tmp_path / 'kw.db'} is damaged" in said and "kurilwatch restore" in said
+    await store.close()
+
+
+async def test_a_kept_digest_part_numbers_the_rest_of_the_digest_on_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """A stop that cut the numbering of a digest's rest after its part 1 was recorded: kept,
+    the rest are numbered on at the next start (else its next message is "part 1" again)."""
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
+    await two_for_a_daily_digest(store, CHAT)
+    due = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    first, rest = await store.run(Store.claim_digest, CHAT, due, now=due)
+    await store.run(Store.settle_many, [first.id], OutboxState.SENT, now=due)
+    unrecorded.keep(store.path, unrecorded.SentDigest((), due, (rest.id,), 1))
+    assert await unrecorded.record_kept(store) == 1
+    await store.run(Store.requeue_inflight)
+    [again] = await store.run(Store.claim_digest, CHAT, due, now=due)
+    assert (again.id, again.digest_part) == (rest.id, 1)
     await store.close()

@@ -87,7 +87,12 @@ class DigestSending:
         sent: numbered on."""
         if parts and rows:
             ids = [d.id for d in rows]
-            await settle.recorded(self.store, Store.continue_digest, ids, parts)
+            try:
+                await settle.recorded(self.store, Store.continue_digest, ids, parts)
+            except asyncio.CancelledError:  # else the next start numbers part `parts` again
+                kept = unrecorded.SentDigest((), self.clock(), tuple(ids), parts)
+                unrecorded.keep(self.store.path, kept)
+                raise
 
     async def _next_slot(self, chat_id: int) -> bool:
         """Take the next send to `chat_id` of the limits if the chat may be sent to now."""

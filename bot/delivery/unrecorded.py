@@ -74,6 +74,8 @@ def _what(sent: Kept) -> str:
     match sent:
         case Sent():
             return f"alert {sent.delivery_id}"
+        case SentDigest() if not sent.delivery_ids:
+            return f"a digest's part {sent.part}"
         case SentDigest():
             return f"a digest of {len(sent.delivery_ids)} alerts"
         case SentNotice():
