@@ -101,7 +101,7 @@ class ChannelConfig(Model):
     # left out, a group keeps its own and a channel writes English
     language: Literal["en", "ru", "ja"] | None = None
     # what /timezone, /digest and /quiet set in a chat, stored in their forms; left out, a
-    # group keeps what its admins set and a channel has none
+    # group keeps its current one (its admins') and a channel has none
     timezone: str | None = None
     digest: str | None = None
     quiet: str | None = None
