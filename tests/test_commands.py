@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -1271,7 +1271,7 @@ def test_a_group_keeps_the_settings_its_admins_chose_where_the_config_says_none(
     """A channel's settings are the config's alone (no one there can send /digest); a group's
     admins can, so a key left out keeps theirs, and a key given overrides it."""
     from bot.config import ChannelConfig
-    from bot.telegram.channels import channel_prefs
+    from bot.telegram.channels import channel_news_langs, channel_prefs
 
     own = ChatPrefs(-100, "supergroup", None, "Asia/Tokyo", "daily 08:00", "", None, None, True)
     config = ChannelConfig(chat="-100", topics=("kuril",), quiet="23:00-07:00 hold")
@@ -1279,3 +1279,8 @@ def test_a_group_keeps_the_settings_its_admins_chose_where_the_config_says_none(
     assert channel_prefs(config, True, own) == (None, "", "23:00-07:00 hold")
     assert channel_prefs(config, False, None) == (None, "", "23:00-07:00 hold")
     assert ChannelConfig(chat="-100", topics=("kuril",), timezone="utc+9").timezone == "Etc/GMT-9"
+    chosen = replace(own, news_langs=("ja",))
+    assert channel_news_langs(config, False, chosen) == ("ja",)
+    assert channel_news_langs(config, True, chosen) == ()
+    ru = ChannelConfig(chat="-100", topics=("kuril",), news_languages=("ru",))
+    assert channel_news_langs(ru, False, chosen) == ("ru",)

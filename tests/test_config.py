@@ -542,3 +542,15 @@ def test_a_time_zone_that_is_a_folder_of_zones_names_its_key_and_line() -> None:
     whole load failed with it, naming no key and hiding the file's other errors."""
     [problem] = problems("telegram:\n  timezone: Asia\n" + MINIMAL)
     assert problem.startswith("c.yaml line 2: telegram.timezone: 'Asia' is not a time zone")
+
+
+def test_a_channels_news_languages_are_those_lang_takes_each_once() -> None:
+    text = (
+        MINIMAL
+        + "channels:\n  - {chat: '@kuril_news', topics: [kuril], news_languages: [ru, ja, ru]}\n"
+    )
+    [channel] = parse_config(text, source="c.yaml").channels
+    assert channel.news_languages == ("ru", "ja")
+    [problem] = problems(text.replace("[ru, ja, ru]", "[ru, de]"))
+    assert problem.startswith("c.yaml line 10: channels[0].news_languages[1]:")
+    assert "'en', 'ru' or 'ja'" in problem

@@ -378,6 +378,33 @@ async def test_a_configured_channel_takes_the_digest_the_config_gives_it_until_i
     assert (prefs.timezone, prefs.digest, prefs.quiet) == (None, "", "")
 
 
+async def test_a_configured_channel_gets_only_the_news_languages_the_config_gives_it(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """No one in a channel can send /lang: `news_languages` says it; taken out, every one."""
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import add_channels
+
+    store, worker, _ = parts
+    russian = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), news_languages=("ru",))
+    await add_channels(worker.bot, store, (russian,), now=T0 - timedelta(1))
+    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+
+    async def english(guid: str) -> None:
+        link = f"https://n.example/{guid}"
+        record = ItemRecord(guid, link, link, f"Iturup port {guid}", "x", T0, ("kuril",), lang="en")
+        await store.run(Store.ingest, FeedState(id="f", url="u"), [record], now=T0, alert=True)
+
+    await english("1")
+    assert await step(worker) == 0
+    assert bot_api.sent_messages(chat_id) == []
+    every = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
+    await add_channels(worker.bot, store, (every,), now=T0 - timedelta(1))
+    assert (await store.run(Store.prefs, chat_id)).news_langs == ()
+    await english("2")
+    assert await step(worker) == 1
+
+
 async def test_unparsable_html_is_resent_as_plain_text(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, _ = parts
     await queue(store, CHAT)

@@ -105,6 +105,7 @@ class ChannelConfig(Model):
     timezone: str | None = None
     digest: str | None = None
     quiet: str | None = None
+    news_languages: tuple[Literal["en", "ru", "ja"], ...] | None = None  # what /lang sets
 
     @field_validator("chat", mode="before")
     @classmethod
@@ -121,6 +122,11 @@ class ChannelConfig(Model):
                 f"{name!r} is not a time zone (use an Area/City name like Asia/Tokyo, or UTC+3)"
             )
         return known
+
+    @field_validator("news_languages")
+    @classmethod
+    def _once_each(cls, langs: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if langs is None else tuple(dict.fromkeys(langs))
 
     @field_validator("digest", "quiet", mode="before")
     @classmethod

@@ -54,6 +54,9 @@ async def add_channels(
             await store.run(
                 Store.set_prefs, chat.id, now=now, timezone=zone, digest=digest, quiet=quiet
             )
+        langs = channel_news_langs(channel, chat.type == ChatType.CHANNEL, prefs)
+        if prefs is not None and langs != prefs.news_langs:
+            await store.run(Store.set_news_langs, chat.id, langs)
         if back and watches_changed is not None:  # a start while it was away left them out
             for watch in await store.run(Store.watches, chat.id):
                 await watches_changed(watch, None)
@@ -79,3 +82,12 @@ def channel_prefs(
         digest if channel.digest is None else channel.digest,
         quiet if channel.quiet is None else channel.quiet,
     )
+
+
+def channel_news_langs(
+    channel: ChannelConfig, is_channel: bool, prefs: ChatPrefs | None
+) -> tuple[str, ...]:
+    """The news languages the config gives a chat (what /lang sets), as `channel_prefs`."""
+    if channel.news_languages is not None:
+        return channel.news_languages
+    return prefs.news_langs if prefs and not is_channel else ()
