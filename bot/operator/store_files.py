@@ -213,7 +213,7 @@ def _restore(store: Path, source: Path, out: TextIO) -> int:
     kept = Path(f"{store}.unrecorded")  # sends kept for the store's rows, not the backup's
     with suppress(OSError):
         kept.replace(f"{kept}.before-restore")
-        print(f"{kept} (alerts sent before the last stop) set aside as {kept}.before-restore",
+        print(f"{kept} (sends made before the last stop) set aside as {kept}.before-restore",
               file=out)  # fmt: skip
     return 0
 
