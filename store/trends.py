@@ -139,9 +139,11 @@ class TrendVerbs(StoreBase):
         ]
 
     def report_sent(self, chat_id: int, due: datetime) -> None:
-        """The report due at `due` went out (or was skipped): the next one is due after it."""
+        """The report due at `due` went out (or was skipped): the next one is due after it. An
+        earlier one recorded late (kept at a stop, `bot.delivery.unrecorded`) moves nothing."""
         self.db.execute(
-            "UPDATE subscribers SET report_sent_at = ? WHERE chat_id = ?",
+            "UPDATE subscribers SET report_sent_at = max(coalesce(report_sent_at, ?1), ?1)"
+            " WHERE chat_id = ?2",
             [due.timestamp(), chat_id],
         )
 

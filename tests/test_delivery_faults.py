@@ -384,12 +384,17 @@ def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(
     unrecorded.keep(tmp_path / "kw.db", unrecorded.SentDigest((11, 12), at, (13,), 2))
     unrecorded.keep(tmp_path / "kw.db", unrecorded.SentNotice(14, at))
     unrecorded.keep(tmp_path / "kw.db", unrecorded.SentDigest((), at, (15, 16), 3))
+    with path.open("a", encoding="utf-8") as out:
+        out.write('\n{"kind": "report", "chat": true, "due": 0, "at": 0}')
+        out.write('\n{"kind": "report", "chat": 5, "at": 0}\n')
+    unrecorded.keep(tmp_path / "kw.db", unrecorded.SentReport(-1001, at - timedelta(hours=1), at))
     assert unrecorded.read(path) == [
         unrecorded.Sent(7, 70, at, ("NHK",)),
         unrecorded.Sent(10, None, at, ()),
         unrecorded.SentDigest((11, 12), at, (13,), 2),
         unrecorded.SentNotice(14, at),
         unrecorded.SentDigest((), at, (15, 16), 3),
+        unrecorded.SentReport(-1001, at - timedelta(hours=1), at),
     ]
 
 

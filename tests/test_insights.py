@@ -694,6 +694,48 @@ async def test_a_weekly_report_sent_but_not_recorded_is_not_sent_again(
     assert chat.sent_at == T0
 
 
+async def test_a_weekly_report_a_stop_cut_from_its_record_is_recorded_at_the_next_start(
+    bot: Harness, tmp_path: Path
+) -> None:
+    """The report went out, and the store was locked until the stop cancelled the write of its
+    record: the holds that would write it again died with the daemon, and the next start sent
+    the report twice. It is kept beside the store and recorded at the next start instead."""
+    from bot.delivery import unrecorded
+    from tests.test_notices import LockOnWrite
+
+    await seed(bot.store, history(3, 1))
+    bot.clock.now = T0 - H
+    await bot.say("/subscribe kuril")
+    await bot.say("/report weekly fri 03:00")  # UTC
+    await bot.store.run(lambda s: s.db.execute("PRAGMA busy_timeout = 3000"))
+    lock = LockOnWrite(tmp_path / "kw.db", "UPDATE subscribers SET report_sent_at")
+    await bot.store.run(lock.install())
+    bot.clock.now = T0 + timedelta(minutes=1)
+    running = asyncio.create_task(Insights(bot.ctx, bot.app.bot).send_reports())
+    try:
+        await asyncio.wait_for(lock.locked.wait(), 20)
+        running.cancel()  # the stop's grace is over
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        await bot.store.run(lambda s: None)  # the write, waiting for the lock, has failed
+    finally:
+        lock.release()
+        await bot.store.run(lambda s: s.db.conn.set_trace_callback(None))
+    assert len(bot.api.sent_photos(USER)) == 1
+    [chat] = await bot.store.run(Store.report_chats)
+    assert chat.sent_at == T0 - H  # set with the schedule: the sending was not recorded
+    assert unrecorded.read(unrecorded.journal(bot.store.path)) == [
+        unrecorded.SentReport(USER, T0, T0 + timedelta(minutes=1))
+    ]
+    assert await unrecorded.record_kept(bot.store) == 1  # the next start
+    after = Insights(bot.ctx, bot.app.bot)
+    bot.clock.now += H
+    assert await after.send_reports() == 0
+    assert len(bot.api.sent_photos(USER)) == 1
+    [chat] = await bot.store.run(Store.report_chats)
+    assert chat.sent_at == T0
+
+
 async def spiking_both_topics(bot: Harness) -> Insights:
     """A burst of stories of both shipped topics, and a chat that wants spike notices of both."""
     both = ("kuril", "peace-treaty")

@@ -622,6 +622,17 @@ def test_weekly_reports_and_spike_notices_are_in_the_chats_language(store: Store
     assert chat.language_code == spike.language_code == "ja"
 
 
+def test_a_weekly_report_recorded_late_moves_no_later_record_back(store: Store) -> None:
+    """A report kept at a stop is recorded at the next start, perhaps after a later one went
+    out: the chat's next report stays due after the later one."""
+    store.upsert_subscriber(1, now=T0)
+    store.set_report(1, "weekly mon 08:00", now=T0)
+    store.report_sent(1, T0 + timedelta(days=14))
+    store.report_sent(1, T0 + timedelta(days=7))
+    [chat] = store.report_chats()
+    assert chat.sent_at == T0 + timedelta(days=14)
+
+
 def test_a_removed_watchs_id_is_never_given_to_another_watch(store: Store) -> None:
     """Items keep the ids of the watches they matched: a reused id would show one chat's
     matches to another (its watches' Atom feed)."""

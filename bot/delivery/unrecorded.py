@@ -1,6 +1,6 @@
-"""Sends (alerts, digest messages, notices) made but not yet recorded when a stop cut the tries
-to record them (the store locked or full): kept in a file beside the store and recorded at the
-next start, not sent twice."""
+"""Sends (alerts, digest messages, notices, weekly reports) made but not yet recorded when
+a stop cut the tries to record them (the store locked or full): kept in a file beside the store
+and recorded at the next start, not sent twice."""
 
 from __future__ import annotations
 
@@ -49,7 +49,16 @@ class SentNotice:
     at: datetime
 
 
-Kept = Sent | SentDigest | SentNotice
+@dataclass(frozen=True, slots=True)
+class SentReport:
+    """A chat's weekly report due at `due`, sent at `at`."""
+
+    chat_id: int
+    due: datetime
+    at: datetime
+
+
+Kept = Sent | SentDigest | SentNotice | SentReport
 
 
 def journal(store_path: str | Path) -> Path:
@@ -68,6 +77,8 @@ def _line(sent: Kept) -> dict[str, Any]:
                     "rest": list(sent.rest), "part": sent.part}  # fmt: skip
         case SentNotice():
             return {"kind": "notice", "id": sent.notice_id, "at": at}
+        case SentReport():
+            return {"kind": "report", "chat": sent.chat_id, "due": sent.due.timestamp(), "at": at}
 
 
 def _what(sent: Kept) -> str:
@@ -80,6 +91,8 @@ def _what(sent: Kept) -> str:
             return f"a digest of {len(sent.delivery_ids)} alerts"
         case SentNotice():
             return f"notice {sent.notice_id}"
+        case SentReport():
+            return f"chat {sent.chat_id}'s weekly report"
 
 
 def keep(store_path: str | Path, sent: Kept) -> None:
@@ -117,6 +130,9 @@ def _parse(row: dict[str, Any]) -> Kept:
         return SentDigest(_ids(row["ids"]), at, _ids(row.get("rest", [])), part)
     if kind == "notice":
         return SentNotice(_whole(row["id"], 1, SQLITE_INT), at)
+    if kind == "report":
+        due = datetime.fromtimestamp(float(row["due"]), UTC)
+        return SentReport(_whole(row["chat"], -SQLITE_INT + 1, SQLITE_INT), due, at)
     if kind != "alert":
         raise ValueError(f"no such kind {kind!r}")
     message_id = row["message_id"]
@@ -158,6 +174,8 @@ async def _record(store: AsyncStore, sent: Kept) -> None:
             await store.run(Store.continue_digest, sent.rest, sent.part)
         case SentNotice():
             await store.run(Store.settle_notice, sent.notice_id, OutboxState.SENT, now=sent.at)
+        case SentReport():
+            await store.run(Store.report_sent, sent.chat_id, sent.due)
 
 
 async def record_kept(store: AsyncStore) -> int:

@@ -18,6 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
+from bot.delivery import unrecorded
 from bot.delivery.plan import digest_times, notice_silent
 from bot.delivery.retry import retry_after_seconds, with_retries
 from bot.i18n import texts
@@ -203,8 +204,7 @@ class Insights:
         ctx = self.ctx
         now = ctx.clock()
         if (out := self.holds.unrecorded(chat.chat_id)) is not None:  # sent: record it alone
-            await ctx.store.run(Store.report_sent, chat.chat_id, out)
-            self.holds.done(chat.chat_id)
+            await self._record_sent(chat.chat_id, out)
             return 0
         titles = ctx.titles()
         topics = [t for t in await ctx.store.run(Store.subscriptions, chat.chat_id) if t in titles]
@@ -279,9 +279,20 @@ class Insights:
                 f" after {tries + 1} tries" if tries else "",
             )
         self.holds.out(chat.chat_id, due)
-        await ctx.store.run(Store.report_sent, chat.chat_id, due)
-        self.holds.done(chat.chat_id)
+        await self._record_sent(chat.chat_id, due)
         return sent
+
+    async def _record_sent(self, chat_id: int, due: datetime) -> None:
+        """Store that the chat's report due at `due` went out. A stop that cuts the write keeps
+        it beside the store, recorded at the next start (`bot.delivery.unrecorded`): the
+        report is not sent again."""
+        try:
+            await self.ctx.store.run(Store.report_sent, chat_id, due)
+        except asyncio.CancelledError:
+            kept = unrecorded.SentReport(chat_id, due, self.ctx.clock())
+            unrecorded.keep(self.ctx.store.path, kept)
+            raise
+        self.holds.done(chat_id)
 
     async def check_spikes(self) -> list[str]:
         """Look for spikes of the topics some chat wants notices for; queue one notice per
