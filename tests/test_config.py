@@ -554,3 +554,17 @@ def test_a_channels_news_languages_are_those_lang_takes_each_once() -> None:
     [problem] = problems(text.replace("[ru, ja, ru]", "[ru, de]"))
     assert problem.startswith("c.yaml line 10: channels[0].news_languages[1]:")
     assert "'en', 'ru' or 'ja'" in problem
+
+
+@pytest.mark.parametrize("again", ["'@Kuril_News'", "'-0100123'"])
+def test_a_chat_listed_twice_in_channels_names_both_entries(again: str) -> None:
+    """The second entry replaced the first's topics and settings without a word."""
+    text = MINIMAL + (
+        "channels:\n"
+        "  - {chat: '@kuril_news', topics: [kuril]}\n"
+        "  - {chat: -100123, topics: [kuril]}\n"
+        f"  - {{chat: {again}, topics: [kuril]}}\n"
+    )
+    [problem] = problems(text)
+    assert problem.startswith("c.yaml line 12: channels[2].chat:")
+    assert "listed twice (also channels[" in problem

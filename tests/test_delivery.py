@@ -332,6 +332,26 @@ async def test_a_configured_channel_speaks_the_language_the_config_gives_it(
     assert "🔔 Следить" in buttons and "нояб." in alert["text"]  # not Nov
 
 
+async def test_a_chat_the_config_lists_by_its_name_and_its_id_keeps_the_first_entry(
+    parts, bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """The config cannot tell that @name and an id are one chat: the second entry silently
+    replaced the first's topics and language. The first is kept, and the error names both."""
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import add_channels
+
+    store, worker, _ = parts
+    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    first = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), language="ru")
+    again = ChannelConfig(chat=str(chat_id), topics=("peace-treaty",), language="ja")
+    with caplog.at_level(logging.ERROR, logger="bot.telegram.channels"):
+        await add_channels(worker.bot, store, (first, again), now=T0 - timedelta(1))
+    assert await store.run(Store.subscriptions, chat_id) == ["kuril"]
+    assert await store.run(Store.language, chat_id) == "ru"
+    [said] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert f"channel {chat_id} is chat {chat_id}" in said and "@kurilnews_ru" in said
+
+
 async def test_a_channel_whose_language_is_removed_from_the_config_writes_english_again(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]

@@ -220,7 +220,17 @@ class Config(Model):
                         f"source:{source} is no feed of this config, nor an outlet prefix of"
                         f" one (feeds: {', '.join(feeds[:10])}{', ...' * (len(feeds) > 10)})",
                     )
+        chats: dict[str, int] = {}
         for n, channel in enumerate(self.channels):
+            # Telegram's @names ignore case; "-100123" and "-0100123" are one id
+            chat = channel.chat.lower() if channel.chat.startswith("@") else str(int(channel.chat))
+            if chat in chats:
+                raise AtKey(
+                    ("channels", n, "chat"),
+                    f"{channel.chat} is listed twice (also channels[{chats[chat]}]); list a chat"
+                    " once, with all its topics",
+                )
+            chats[chat] = n
             unknown = [t for t in channel.topics if t not in self.topics]
             if unknown or not channel.topics:
                 raise AtKey(

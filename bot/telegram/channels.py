@@ -27,7 +27,9 @@ async def add_channels(
 ) -> None:
     """Record each channel as a chat subscribed to exactly its configured topics, speaking its
     configured language; a channel back after the bot was removed from it has its watches filed
-    again (`watches_changed`)."""
+    again (`watches_changed`). A chat named twice (by its @name and its id, which the config
+    cannot tell are one) takes the first entry's settings, with an error naming both."""
+    configured: dict[int, str] = {}
     for channel in channels:
         try:
             chat = await bot.get_chat(
@@ -36,6 +38,15 @@ async def add_channels(
         except TelegramError as exc:
             log.error(
                 "channel %s: cannot use it (%s); is the bot an admin there?", channel.chat, exc
+            )
+            continue
+        if (first := configured.setdefault(chat.id, channel.chat)) != channel.chat:
+            log.error(
+                "channel %s is chat %d, which the config also lists as %s: the first entry's"
+                " topics and settings are used; list the chat once",
+                channel.chat,
+                chat.id,
+                first,
             )
             continue
         back = await store.run(
