@@ -155,6 +155,23 @@ class ControlVerbs(StoreBase):
             self._unqueue_unwanted(chat_id)
         return True
 
+    def set_muted_sources(self, chat_id: int, feed_ids: Sequence[str], *, now: datetime) -> None:
+        """Mute exactly these feeds for a chat (what the config gives a channel), as
+        `toggle_source` would one by one; a mute kept from before keeps its time."""
+        with self.db.atomic():
+            wanted = list(dict.fromkeys(feed_ids))
+            marks = ", ".join("?" * len(wanted))
+            self.db.execute(
+                f"DELETE FROM muted_sources WHERE chat_id = ? AND feed_id NOT IN ({marks})",
+                [chat_id, *wanted],
+            )
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO muted_sources (chat_id, feed_id, created_at)"
+                " VALUES (?, ?, ?)",
+                [(chat_id, feed, now.timestamp()) for feed in wanted],
+            )
+            self._unqueue_unwanted(chat_id)
+
     def _unqueue_unwanted(self, chat_id: int) -> None:
         """Requeue the chat's alerts still waiting (for a digest, quiet hours, a mute's end)
         that its filter now refuses: /lang and /sources apply to them too. A story's alert

@@ -568,3 +568,15 @@ def test_a_chat_listed_twice_in_channels_names_both_entries(again: str) -> None:
     [problem] = problems(text)
     assert problem.startswith("c.yaml line 12: channels[2].chat:")
     assert "listed twice (also channels[" in problem
+
+
+def test_a_channels_muted_sources_are_feed_ids_of_the_config_each_once() -> None:
+    text = (
+        MINIMAL
+        + "channels:\n  - {chat: '@kuril_news', topics: [kuril], muted_sources: [one, one]}\n"
+    )
+    [channel] = parse_config(text, source="c.yaml").channels
+    assert channel.muted_sources == ("one",)
+    [problem] = problems(text.replace("[one, one]", "[one, tass]"))
+    assert problem.startswith("c.yaml line 10: channels[0].muted_sources[1]: 'tass' is no feed id")
+    assert "(feeds: one)" in problem

@@ -373,6 +373,40 @@ async def test_a_channel_whose_language_is_removed_from_the_config_writes_englis
     assert "🔔 Follow this story" in buttons and "#kuril" in alert["text"]
 
 
+async def test_a_configured_channel_mutes_the_sources_the_config_gives_it_until_removed(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """No one in a channel can press /sources' buttons: the config says which feeds to mute."""
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import add_channels
+
+    store, worker, _ = parts
+    muted = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), muted_sources=("f",))
+    await add_channels(worker.bot, store, (muted,), now=T0 - timedelta(1))
+    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    assert await store.run(Store.muted_sources, chat_id) == ["f"]
+    await queue(store, [], "1")
+    await step(worker)
+    assert bot_api.sent_messages(chat_id) == []
+    plain = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
+    await add_channels(worker.bot, store, (plain,), now=T0 - timedelta(1))
+    assert await store.run(Store.muted_sources, chat_id) == []
+    await queue(store, [], "2")
+    await step(worker)
+    assert len(bot_api.sent_messages(chat_id)) == 1
+
+
+def test_a_group_keeps_its_admins_muted_sources_unless_the_config_names_some() -> None:
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import channel_muted
+
+    plain = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
+    named = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), muted_sources=("tass", "nhk"))
+    assert channel_muted(plain, is_channel=False) is None
+    assert channel_muted(plain, is_channel=True) == ()
+    assert channel_muted(named, is_channel=False) == ("nhk", "tass")
+
+
 async def test_a_configured_channel_takes_the_digest_the_config_gives_it_until_it_is_removed(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]

@@ -106,6 +106,7 @@ class ChannelConfig(Model):
     digest: str | None = None
     quiet: str | None = None
     news_languages: tuple[Literal["en", "ru", "ja"], ...] | None = None  # what /lang sets
+    muted_sources: tuple[str, ...] | None = None  # feed ids, what /sources mutes
 
     @field_validator("chat", mode="before")
     @classmethod
@@ -123,10 +124,10 @@ class ChannelConfig(Model):
             )
         return known
 
-    @field_validator("news_languages")
+    @field_validator("news_languages", "muted_sources")
     @classmethod
-    def _once_each(cls, langs: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return None if langs is None else tuple(dict.fromkeys(langs))
+    def _once_each(cls, values: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if values is None else tuple(dict.fromkeys(values))
 
     @field_validator("digest", "quiet", mode="before")
     @classmethod
@@ -231,6 +232,13 @@ class Config(Model):
                     " once, with all its topics",
                 )
             chats[chat] = n
+            for k, feed in enumerate(channel.muted_sources or ()):
+                if feeds and feed not in feeds:
+                    raise AtKey(
+                        ("channels", n, "muted_sources", k),
+                        f"{feed!r} is no feed id of this config (feeds: {', '.join(feeds[:10])}"
+                        f"{', ...' * (len(feeds) > 10)})",
+                    )
             unknown = [t for t in channel.topics if t not in self.topics]
             if unknown or not channel.topics:
                 raise AtKey(

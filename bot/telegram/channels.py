@@ -68,6 +68,9 @@ async def add_channels(
         langs = channel_news_langs(channel, chat.type == ChatType.CHANNEL, prefs)
         if prefs is not None and langs != prefs.news_langs:
             await store.run(Store.set_news_langs, chat.id, langs)
+        muted = channel_muted(channel, chat.type == ChatType.CHANNEL)
+        if muted is not None and list(muted) != await store.run(Store.muted_sources, chat.id):
+            await store.run(Store.set_muted_sources, chat.id, muted, now=now)
         if back and watches_changed is not None:  # a start while it was away left them out
             for watch in await store.run(Store.watches, chat.id):
                 await watches_changed(watch, None)
@@ -102,3 +105,11 @@ def channel_news_langs(
     if channel.news_languages is not None:
         return channel.news_languages
     return prefs.news_langs if prefs and not is_channel else ()
+
+
+def channel_muted(channel: ChannelConfig, is_channel: bool) -> tuple[str, ...] | None:
+    """The feeds the config mutes for a chat (what /sources mutes), sorted as the store gives
+    them; None where it says none for a group, which keeps its admins' own."""
+    if channel.muted_sources is not None:
+        return tuple(sorted(channel.muted_sources))
+    return () if is_channel else None
