@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from telegram import Bot
 
+from bot.config import ChannelConfig
 from bot.delivery.limits import DeliverySettings, Limits, SendLimits
 from bot.delivery.worker import DeliveryWorker
 from bot.telegram.updates import connection
@@ -55,6 +56,14 @@ async def queue(store: AsyncStore, chat_id: int | list[int], guid: str = "1") ->
         topics=("kuril",),
     )
     await store.run(Store.ingest, FeedState(id="f", url="u"), [record], now=T0, alert=True)
+
+
+async def configured(worker: DeliveryWorker, channel: ChannelConfig) -> int:
+    """The config's channel entry applied (as at a start or reload, a day before T0); its id."""
+    from bot.telegram.channels import add_channels
+
+    await add_channels(worker.bot, worker.store, (channel,), now=T0 - timedelta(1))
+    return (await worker.bot.get_chat(channel.chat)).id
 
 
 async def two_for_a_daily_digest(store: AsyncStore, chat_id: int) -> None:
@@ -318,13 +327,10 @@ async def test_a_configured_channel_speaks_the_language_the_config_gives_it(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
     """No member of a channel sends it a /language: the operator says which it speaks."""
-    from bot.config import ChannelConfig
-    from bot.telegram.channels import add_channels
 
     store, worker, _ = parts
     channel = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), language="ru")
-    await add_channels(worker.bot, store, (channel,), now=T0 - timedelta(1))
-    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    chat_id = await configured(worker, channel)
     await queue(store, [], "1")
     await step(worker)
     [alert] = bot_api.sent_messages(chat_id)
@@ -337,7 +343,6 @@ async def test_a_chat_the_config_lists_by_its_name_and_its_id_keeps_the_first_en
 ) -> None:  # type: ignore[no-untyped-def]
     """The config cannot tell that @name and an id are one chat: the second entry silently
     replaced the first's topics and language. The first is kept, and the error names both."""
-    from bot.config import ChannelConfig
     from bot.telegram.channels import add_channels
 
     store, worker, _ = parts
@@ -357,15 +362,12 @@ async def test_a_channel_whose_language_is_removed_from_the_config_writes_englis
 ) -> None:  # type: ignore[no-untyped-def]
     """A reload applies the config's channels again: a `language:` taken out is one no more
     (the channel kept writing Russian, although a channel without one writes English)."""
-    from bot.config import ChannelConfig
-    from bot.telegram.channels import add_channels
 
     store, worker, _ = parts
     russian = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), language="ru")
-    await add_channels(worker.bot, store, (russian,), now=T0 - timedelta(1))
+    await configured(worker, russian)
     plain = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
-    await add_channels(worker.bot, store, (plain,), now=T0 - timedelta(1))
-    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    chat_id = await configured(worker, plain)
     await queue(store, [], "1")
     await step(worker)
     [alert] = bot_api.sent_messages(chat_id)
@@ -377,19 +379,16 @@ async def test_a_configured_channel_mutes_the_sources_the_config_gives_it_until_
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
     """No one in a channel can press /sources' buttons: the config says which feeds to mute."""
-    from bot.config import ChannelConfig
-    from bot.telegram.channels import add_channels
 
     store, worker, _ = parts
     muted = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), muted_sources=("f",))
-    await add_channels(worker.bot, store, (muted,), now=T0 - timedelta(1))
-    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    chat_id = await configured(worker, muted)
     assert await store.run(Store.muted_sources, chat_id) == ["f"]
     await queue(store, [], "1")
     await step(worker)
     assert bot_api.sent_messages(chat_id) == []
     plain = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
-    await add_channels(worker.bot, store, (plain,), now=T0 - timedelta(1))
+    await configured(worker, plain)
     assert await store.run(Store.muted_sources, chat_id) == []
     await queue(store, [], "2")
     await step(worker)
@@ -397,7 +396,6 @@ async def test_a_configured_channel_mutes_the_sources_the_config_gives_it_until_
 
 
 def test_a_group_keeps_its_admins_muted_sources_unless_the_config_names_some() -> None:
-    from bot.config import ChannelConfig
     from bot.telegram.channels import channel_muted
 
     plain = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
@@ -410,15 +408,13 @@ def test_a_group_keeps_its_admins_muted_sources_unless_the_config_names_some() -
 async def test_a_configured_channel_takes_the_digest_the_config_gives_it_until_it_is_removed(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
-    from bot.config import ChannelConfig
     from bot.telegram.channels import add_channels
 
     store, worker, clock = parts
     channel = ChannelConfig(
         chat="@kurilnews_ru", topics=("kuril",), timezone="Asia/Tokyo", digest="daily 18:00"
     )
-    await add_channels(worker.bot, store, (channel,), now=T0 - timedelta(1))
-    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    chat_id = await configured(worker, channel)
     await queue(store, [], "1")
     await queue(store, [], "2")
     assert await step(worker) == 0  # 21:00 in Tokyo: held for tomorrow's 18:00
@@ -436,13 +432,10 @@ async def test_a_configured_channel_gets_only_the_news_languages_the_config_give
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
     """No one in a channel can send /lang: `news_languages` says it; taken out, every one."""
-    from bot.config import ChannelConfig
-    from bot.telegram.channels import add_channels
 
     store, worker, _ = parts
     russian = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), news_languages=("ru",))
-    await add_channels(worker.bot, store, (russian,), now=T0 - timedelta(1))
-    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    chat_id = await configured(worker, russian)
 
     async def english(guid: str) -> None:
         link = f"https://n.example/{guid}"
@@ -453,7 +446,7 @@ async def test_a_configured_channel_gets_only_the_news_languages_the_config_give
     assert await step(worker) == 0
     assert bot_api.sent_messages(chat_id) == []
     every = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
-    await add_channels(worker.bot, store, (every,), now=T0 - timedelta(1))
+    await configured(worker, every)
     assert (await store.run(Store.prefs, chat_id)).news_langs == ()
     await english("2")
     assert await step(worker) == 1
