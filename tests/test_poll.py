@@ -457,6 +457,26 @@ async def test_items_that_all_link_to_the_front_page_are_each_stored_and_alerted
     assert [i.title for i in third.matched] == [fourth.title]
 
 
+@pytest.mark.parametrize("guid", ["latest", "https://n.example/"])
+async def test_a_one_item_feed_under_one_guid_and_front_page_link_alerts_each_new_item(
+    poller: Poller, feed_server: FeedServer, guid: str
+) -> None:
+    """A "latest news" feed of one item whose guid and link never change: each poll's item
+    kept the first one's guid and URL, so it read as that item with its title corrected and
+    never alerted. A front page is no item's address; a title under it changed is new."""
+    await subscribe_chat(poller)
+    front = "https://n.example/"
+    feed_server.set_feed("/f.xml", rss([replace(OLD, link=front, guid=guid)]))
+    first = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (first.outcome, first.new_items) == ("primed", 1)
+    feed_server.set_feed("/f.xml", rss([replace(NEW, link=front, guid=guid)]))
+    second = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (second.outcome, second.new_items, second.queued) == ("new", 1, 1)
+    assert [i.title for i in second.matched] == [NEW.title]
+    third = await poller.poll(feed(feed_server, "/f.xml"))  # the same item again: known
+    assert third.new_items == 0
+
+
 class RecordingStore(AsyncStore):
     """A real store that records the verbs it was asked to run."""
 

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from watchers.aggregator import attribute, echoes_only, links_only, outlet_key, real_url
 from watchers.boilerplate import strip_boilerplate
@@ -123,15 +124,16 @@ def distinct_guids(items: Iterable[Item]) -> tuple[Item, ...]:
 
 
 def unlinked(items: Iterable[Item]) -> tuple[Item, ...]:
-    """The items, each whose canonical URL an item of another title in the same answer has
-    too without it (a link that is no item's own address), and keyed by its text where that
-    URL was its only key."""
+    """The items, each whose canonical URL is no item's own address, without it: a link that
+    an item of another title in the same answer has too, or a site's front page (a one-item
+    "latest" feed links each new item there, answer after answer); each keyed by its text
+    where that URL was its only key."""
     every = tuple(items)
     titles: dict[str, set[str]] = {}
     for item in every:
         if item.canonical_url:
             titles.setdefault(item.canonical_url, set()).add(item.title)
-    shared = {url for url, told in titles.items() if len(told) > 1}
+    shared = {url for url, told in titles.items() if len(told) > 1 or front_page(url)}
     if not shared:
         return every
     return tuple(
@@ -148,6 +150,11 @@ def unlinked(items: Iterable[Item]) -> tuple[Item, ...]:
     )
 
 
+def front_page(url: str) -> bool:
+    """A canonical URL of a site's root: no news item's address."""
+    return urlsplit(url).path in ("", "/") and not urlsplit(url).query
+
+
 def reissued(
     items: tuple[Item, ...], stored: Mapping[str, tuple[str | None, str]]
 ) -> tuple[Item, ...]:
@@ -155,14 +162,15 @@ def reissued(
     canonical URL and title, or the `title_key` kept of it once its text was pruned, by guid;
     both differ) keyed apart as `distinct_guids` keys them: else a guid that a feed gives every
     new item ("latest") is known for ever. A guid whose item kept its URL or its title (a
-    corrected title, a moved page) stays that item's."""
+    corrected title, a moved page) stays that item's; an item of no URL of its own (none, or
+    a front page: `unlinked`) is another item when its title changed."""
     from store import title_key  # here: the parse workers import this module, not the store
 
     changed = {
         n
         for n, item in enumerate(items)
         if (was := stored.get(item.guid)) is not None
-        and was[0] != item.canonical_url
+        and (was[0] != item.canonical_url or item.canonical_url is None)
         and was[1] not in (item.title, title_key(item.title))
     }
     if not changed:
