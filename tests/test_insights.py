@@ -686,6 +686,11 @@ async def test_a_weekly_report_sent_but_not_recorded_is_not_sent_again(
     finally:
         lock.release()
         await bot.store.run(lambda s: s.db.conn.set_trace_callback(None))
+    from bot.delivery import unrecorded
+
+    # kept beside the store too: a stop before the hold's end would have lost it
+    kept = unrecorded.read(unrecorded.journal(bot.store.path))
+    assert kept == [unrecorded.SentReport(USER, T0, T0 + timedelta(minutes=1))]
     for _ in range(3):  # past the hold
         bot.clock.now += H
         assert await insights.send_reports() == 0

@@ -132,7 +132,7 @@ class Daemon(TelegramSide, AdminNotices):
                     queries={tid: t.query for tid, t in settings.topics.items()},
                 )
                 install(app, self._ctx)
-                jobs.schedule(scheduler, self._ctx, app)
+                jobs.schedule(scheduler, self._ctx, app, self._insights_ready)
                 telegram_task = asyncio.create_task(self._run_telegram(app, store), name="telegram")
                 telegram_task.add_done_callback(self._telegram_ended)
             else:
@@ -324,6 +324,14 @@ class Daemon(TelegramSide, AdminNotices):
     async def _measure_queue(self, store: AsyncStore) -> None:
         depth, oldest = await store.run(Store.backlog)
         self.metrics.queued(depth, oldest)
+
+    def _insights_ready(self) -> bool:
+        """Reports and spike notices may go: Telegram is signed in and the sends the last stop
+        kept are recorded (a report kept there is due again until its record is written)."""
+        app = self._app
+        return (
+            app is not None and app.running and bool(self.delivery and self.delivery.kept_recorded)
+        )
 
     def _wake_delivery(self) -> None:
         if self.delivery is not None:

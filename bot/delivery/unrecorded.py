@@ -95,9 +95,10 @@ def _what(sent: Kept) -> str:
             return f"chat {sent.chat_id}'s weekly report"
 
 
-def keep(store_path: str | Path, sent: Kept) -> None:
-    """Add a send to the file; said once, and lost (sent again after the start, as before)
-    only if the file cannot be written either."""
+def keep(store_path: str | Path, sent: Kept, *, stop: bool = True) -> None:
+    """Add a send to the file (a stop cut its record, or, with `stop` false, the store failed
+    it and a stop may come before it is tried again); said once, and lost (sent again after
+    the start, as before) only if the file cannot be written either."""
     try:
         with journal(store_path).open("a", encoding="utf-8") as out:
             # a line of its own even after a write the full disk cut short
@@ -105,8 +106,8 @@ def keep(store_path: str | Path, sent: Kept) -> None:
     except OSError as exc:
         log.error("%s sent but not recorded, and not kept (%s)", _what(sent), exc)
         return
-    log.warning("%s sent but not recorded before the stop; recorded at the next start",
-                _what(sent))  # fmt: skip
+    when = "before the stop" if stop else "yet (the store failed; it is tried again)"
+    log.warning("%s sent but not recorded %s; recorded at the next start", _what(sent), when)
 
 
 def _whole(value: object, low: int, high: int) -> int:

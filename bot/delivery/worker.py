@@ -76,6 +76,7 @@ class DeliveryWorker(DigestSending):
         self._wake = asyncio.Event()
         self._halt = asyncio.Event()  # set by `stop`
         self._stopping = False
+        self.kept_recorded = False  # the sends the last stop kept are recorded (`unrecorded`)
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._inflight: set[int] = set()  # chats with a send in flight
         self._tasks: set[asyncio.Task[None]] = set()
@@ -109,6 +110,7 @@ class DeliveryWorker(DigestSending):
                     if requeued is None:
                         await self._buttons.load()
                         await unrecorded.record_kept(self.store)  # before they are requeued
+                        self.kept_recorded = True
                         requeued = await self.store.run(Store.requeue_inflight)
                         if requeued:
                             log.info("delivery: %d alerts were in flight; resending", requeued)

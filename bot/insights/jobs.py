@@ -283,14 +283,16 @@ class Insights:
         return sent
 
     async def _record_sent(self, chat_id: int, due: datetime) -> None:
-        """Store that the chat's report due at `due` went out. A stop that cuts the write keeps
-        it beside the store, recorded at the next start (`bot.delivery.unrecorded`): the
-        report is not sent again."""
+        """Store that the chat's report due at `due` went out. A write that a stop cuts, or
+        that fails, is kept beside the store too and recorded at the next start
+        (`bot.delivery.unrecorded`): the report is not sent again."""
         try:
             await self.ctx.store.run(Store.report_sent, chat_id, due)
-        except asyncio.CancelledError:
+        except BaseException as exc:  # a stop, or a store that fails: held in memory until
+            # the next check (`Holds`), which a stop before it would lose
             kept = unrecorded.SentReport(chat_id, due, self.ctx.clock())
-            unrecorded.keep(self.ctx.store.path, kept)
+            stop = isinstance(exc, asyncio.CancelledError)
+            unrecorded.keep(self.ctx.store.path, kept, stop=stop)
             raise
         self.holds.done(chat_id)
 
@@ -396,10 +398,14 @@ class Insights:
 
 
 def schedule(
-    scheduler: Any, ctx: BotContext, app: Application[Any, Any, Any, Any, Any, Any]
+    scheduler: Any,
+    ctx: BotContext,
+    app: Application[Any, Any, Any, Any, Any, Any],
+    ready: Callable[[], bool],
 ) -> None:
-    """Add the report and spike jobs to the daemon's APScheduler, once `app` is running."""
-    insights = Insights(ctx, app.bot, ready=lambda: app.running)
+    """Add the report and spike jobs to the daemon's APScheduler; they run once `ready` (the
+    Telegram side running, the last stop's kept sends recorded)."""
+    insights = Insights(ctx, app.bot, ready=ready)
     scheduler.add_job(
         insights.send_reports, trigger=IntervalTrigger(seconds=REPORT_CHECK.seconds), id="reports"
     )
