@@ -327,7 +327,6 @@ async def test_a_configured_channel_speaks_the_language_the_config_gives_it(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
     """No member of a channel sends it a /language: the operator says which it speaks."""
-
     store, worker, _ = parts
     channel = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), language="ru")
     chat_id = await configured(worker, channel)
@@ -379,7 +378,6 @@ async def test_a_configured_channel_mutes_the_sources_the_config_gives_it_until_
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
     """No one in a channel can press /sources' buttons: the config says which feeds to mute."""
-
     store, worker, _ = parts
     muted = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), muted_sources=("f",))
     chat_id = await configured(worker, muted)
@@ -432,7 +430,6 @@ async def test_a_configured_channel_gets_only_the_news_languages_the_config_give
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]
     """No one in a channel can send /lang: `news_languages` says it; taken out, every one."""
-
     store, worker, _ = parts
     russian = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",), news_languages=("ru",))
     chat_id = await configured(worker, russian)
