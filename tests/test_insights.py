@@ -19,6 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from bot.config import Config
@@ -467,6 +469,43 @@ async def test_dollar_signs_in_an_outlets_or_topics_name_are_drawn_as_written(
     figure = charts._figure(chart, title="$5 to $10", lang="en", titles={})
     [label] = figure.axes[0].get_legend().get_texts()
     assert label.get_text() == odd.title
+
+
+def test_hebrew_and_arabic_titles_are_drawn_in_the_order_they_are_read() -> None:
+    """matplotlib draws characters as stored, left to right: a Hebrew outlet's title came out
+    backwards in the legend, and Arabic unjoined as well."""
+    from bot.insights import charts
+
+    assert charts.visual("Курилы 千島") == "Курилы 千島"
+    assert charts.visual("שלום") == "םולש"
+    assert charts.visual("NHK שלום 2") == "NHK 2 םולש"  # a number after Hebrew is in its run
+    shaped = charts.visual("جزر الكوريل")
+    assert len(shaped) == len("جزر الكوريل")
+    assert all(0xFE70 <= ord(c) <= 0xFEFF or c == " " for c in shaped)  # joined forms
+    assert charts.drawable("שלום") == "םולש"  # the chart fonts have the letters
+
+
+@given(st.text(alphabet="abc אבגדה 12()-", max_size=30))
+def test_reading_order_keeps_every_letter(text: str) -> None:
+    from bot.insights import charts
+
+    shown = charts.visual(text)
+    letters = sorted(c for c in text if c.isalpha())
+    assert sorted(c for c in shown if c.isalpha()) == letters
+    if not any("א" <= c <= "ת" for c in text):
+        assert shown == text
+
+
+def test_a_hebrew_outlets_title_in_a_legend_reads_right_to_left() -> None:
+    from bot.insights import charts
+
+    point = StoryPoint(1, T0 - H, ("kuril",), "ynet", "ידיעות אחרונות", "Kuril", None, 1)
+    chart = build_trend([point], now=T0, tz=TOKYO, days=7, by="outlet")
+    charts.fonts()
+    figure = charts._figure(chart, title="כורילים", lang="en", titles={})
+    [label] = figure.axes[0].get_legend().get_texts()
+    assert label.get_text() == "תונורחא תועידי"
+    assert figure.axes[0].get_title(loc="left").startswith("םילירוכ")
 
 
 async def test_a_weekly_report_due_in_quiet_hours_or_a_mute_comes_without_a_sound(

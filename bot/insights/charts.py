@@ -13,6 +13,7 @@ import functools
 import io
 import logging
 import threading
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -116,11 +117,25 @@ def _glyphs() -> frozenset[int]:
 
 
 def drawable(text: str) -> str:
-    """`text` without the characters no chart font has (an emoji in a topic's or a feed's
-    title would be drawn as a box), or as it is if nothing else is left."""
+    """`text` as it is seen (`visual`), without the characters no chart font has (an emoji in
+    a topic's or a feed's title would be drawn as a box), or as it is if nothing else is
+    left."""
+    text = visual(text)
     glyphs = _glyphs()
     kept = " ".join("".join(c for c in text if ord(c) in glyphs or c.isspace()).split())
     return kept or text
+
+
+def visual(text: str) -> str:
+    """`text` in the order its characters are seen: matplotlib draws them left to right as
+    stored, so a Hebrew or Arabic title came out backwards, and Arabic letters unjoined
+    (shaped by arabic-reshaper, ordered by python-bidi's Unicode algorithm)."""
+    if not any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
+        return text
+    import arabic_reshaper
+    from bidi import get_display
+
+    return str(get_display(arabic_reshaper.reshape(text)))
 
 
 def fonts() -> list[str]:
