@@ -477,6 +477,23 @@ async def test_a_one_item_feed_under_one_guid_and_front_page_link_alerts_each_ne
     assert third.new_items == 0
 
 
+@pytest.mark.parametrize(
+    ("url", "front"),
+    [
+        ("https://n.example/", True),
+        ("https://n.example/index.html", True),
+        ("https://n.example/Index.PHP", True),
+        ("https://n.example/?p=12", False),  # a blog's permalink
+        ("https://n.example/news/index.html", False),  # a section, or an article's folder
+        ("https://n.example/2026/kuril", False),
+    ],
+)
+def test_a_front_page_is_a_sites_root_only(url: str, front: bool) -> None:
+    from watchers.items import front_page
+
+    assert front_page(url) is front
+
+
 class RecordingStore(AsyncStore):
     """A real store that records the verbs it was asked to run."""
 

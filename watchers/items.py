@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -150,9 +151,13 @@ def unlinked(items: Iterable[Item]) -> tuple[Item, ...]:
     )
 
 
+FRONT_PAGE = re.compile(r"/?(index\.(html?|php|aspx?))?", re.IGNORECASE)
+
+
 def front_page(url: str) -> bool:
-    """A canonical URL of a site's root: no news item's address."""
-    return urlsplit(url).path in ("", "/") and not urlsplit(url).query
+    """A canonical URL of a site's root (`/`, `/index.html`): no news item's address."""
+    parts = urlsplit(url)
+    return not parts.query and FRONT_PAGE.fullmatch(parts.path) is not None
 
 
 def reissued(
