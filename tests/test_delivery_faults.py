@@ -400,6 +400,19 @@ def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(
     ]
 
 
+def test_a_kept_sends_file_longer_than_is_read_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(7, 70, at, ("NHK",)))
+    path = unrecorded.journal(tmp_path / "kw.db")
+    with path.open("a", encoding="utf-8") as out:
+        out.write(("x" * 99 + "\n") * (unrecorded.MAX_BYTES // 100 + 1))
+    with caplog.at_level(logging.ERROR, logger="bot.delivery.worker"):
+        assert unrecorded.read(path)[0] == unrecorded.Sent(7, 70, at, ("NHK",))
+    assert any("longer than" in r.getMessage() for r in caplog.records)
+
+
 async def nhk_joins(store: AsyncStore, at: datetime) -> None:
     """NHK's report of the story of `edit_due`'s alert, stored at `at`."""
     nhk = ItemRecord(

@@ -149,9 +149,14 @@ def read(path: Path) -> list[Kept]:
     """The sends a file keeps; a line that is not one (a write cut short) is skipped."""
     try:
         with path.open("rb") as source:
-            text = source.read(MAX_BYTES).decode("utf-8", "replace")
+            data = source.read(MAX_BYTES + 1)
     except FileNotFoundError:
         return []
+    if len(data) > MAX_BYTES:
+        log.error("%s: longer than %d bytes; the sends after them are not recorded, and are"
+                  " sent again", path, MAX_BYTES)  # fmt: skip
+        data = data[:MAX_BYTES]
+    text = data.decode("utf-8", "replace")
     kept = []
     for line in filter(None, text.splitlines()):
         try:

@@ -117,10 +117,8 @@ def _glyphs() -> frozenset[int]:
 
 
 def drawable(text: str) -> str:
-    """`text` as it is seen (`visual`), without the characters no chart font has (an emoji in
-    a topic's or a feed's title would be drawn as a box), or as it is if nothing else is
-    left."""
-    text = visual(text)
+    """`text` without the characters no chart font has (an emoji in a topic's or a feed's
+    title would be drawn as a box), or as it is if nothing else is left."""
     glyphs = _glyphs()
     kept = " ".join("".join(c for c in text if ord(c) in glyphs or c.isspace()).split())
     return kept or text
@@ -129,11 +127,13 @@ def drawable(text: str) -> str:
 def visual(text: str) -> str:
     """`text` in the order its characters are seen: matplotlib draws them left to right as
     stored, so a Hebrew or Arabic title came out backwards, and Arabic letters unjoined
-    (shaped by arabic-reshaper, ordered by python-bidi's Unicode algorithm)."""
+    (shaped by arabic-reshaper, ordered by python-bidi's Unicode algorithm: its Python one,
+    which mirrors brackets as the Rust one does not). Applied last, to the text cut to fit,
+    so a cut keeps a title's beginning as it is read."""
     if not any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
         return text
     import arabic_reshaper
-    from bidi import get_display
+    from bidi.algorithm import get_display
 
     return str(get_display(arabic_reshaper.reshape(text)))
 
@@ -222,7 +222,7 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
                 boxes,
                 facecolors=colour,
                 linewidths=0,
-                label=legend_label(drawable(series_label(key, trend, lang, titles))),
+                label=visual(legend_label(drawable(series_label(key, trend, lang, titles)))),
             ),
             autolim=False,
         )
@@ -231,7 +231,7 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
     _title(
         axes,
         renderer,
-        lambda topic: tr._("{topic}: stories per day", topic=topic),
+        lambda topic: tr._("{topic}: stories per day", topic=visual(topic)),
         drawable(title),
         zone.get_window_extent(renderer).x0 - 15,
         # IPAexGothic has no bold face: Japanese titles stay regular rather than fall back

@@ -102,6 +102,7 @@ class Holds:
         self._failures: dict[int, int] = {}
         self._unsent: dict[int, int] = {}  # tries Telegram did not take, told once
         self._unrecorded: dict[int, datetime] = {}  # reports out, their sending not yet stored
+        self._journaled: dict[int, datetime] = {}  # of those, kept in `<store>.unrecorded`
 
     def unsent(self, chat_id: int, until: datetime) -> int:
         """Telegram did not take the chat's report: not tried again before `until` (drawn and
@@ -135,8 +136,17 @@ class Holds:
     def unrecorded(self, chat_id: int) -> datetime | None:
         return self._unrecorded.get(chat_id)
 
+    def journal(self, chat_id: int, due: datetime) -> bool:
+        """Whether the record of the chat's report due at `due` is yet to be kept beside the
+        store (`bot.delivery.unrecorded`): true once, until it is recorded."""
+        if self._journaled.get(chat_id) == due:
+            return False
+        self._journaled[chat_id] = due
+        return True
+
     def done(self, chat_id: int) -> None:
         self._unrecorded.pop(chat_id, None)
+        self._journaled.pop(chat_id, None)
         self._until.pop(chat_id, None)
         self._failures.pop(chat_id, None)
         self._unsent.pop(chat_id, None)
@@ -290,9 +300,10 @@ class Insights:
             await self.ctx.store.run(Store.report_sent, chat_id, due)
         except BaseException as exc:  # a stop, or a store that fails: held in memory until
             # the next check (`Holds`), which a stop before it would lose
-            kept = unrecorded.SentReport(chat_id, due, self.ctx.clock())
-            stop = isinstance(exc, asyncio.CancelledError)
-            unrecorded.keep(self.ctx.store.path, kept, stop=stop)
+            if self.holds.journal(chat_id, due):  # once: the hold's retries add no line
+                kept = unrecorded.SentReport(chat_id, due, self.ctx.clock())
+                stop = isinstance(exc, asyncio.CancelledError)
+                unrecorded.keep(self.ctx.store.path, kept, stop=stop)
             raise
         self.holds.done(chat_id)
 
