@@ -785,6 +785,28 @@ async def test_a_weekly_report_a_stop_cut_from_its_record_is_recorded_at_the_nex
     assert chat.sent_at == T0
 
 
+async def test_the_daemons_reports_wait_for_the_sends_the_last_stop_kept_to_be_recorded(
+    bot: Harness,
+) -> None:
+    """A report whose record a stop cut is due again until the kept record is written: the
+    report check ran as soon as Telegram was signed in, before the delivery worker wrote it."""
+    from bot.daemon import Daemon
+
+    daemon = Daemon(Config.model_validate({"topics": shipped_topics()}), None)
+    assert not daemon._insights_ready()  # no Telegram side
+    daemon._app = bot.app
+    worker = DeliveryWorker(bot.store, bot.app.bot, clock=bot.clock)
+    daemon.delivery = worker
+    assert not daemon._insights_ready()  # signed in, the kept sends not yet recorded
+    running = asyncio.create_task(worker.run())
+    try:
+        await bot.api.wait_for_async(lambda: worker.kept_recorded, 20, "the kept sends recorded")
+        assert daemon._insights_ready()
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 20)
+
+
 def test_a_reports_record_is_kept_beside_the_store_once_however_often_its_write_fails() -> None:
     """Each failed retry of the record added a line: a week's outage of the store's writes
     filled the file past what the next start reads."""
