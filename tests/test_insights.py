@@ -706,6 +706,17 @@ async def test_a_weekly_report_telegram_does_not_take_waits_and_is_told_once(
     assert len(bot.api.sent_photos(USER)) == 1
 
 
+async def sent_once(bot: Harness, insights: Insights, checks: int = 1) -> None:
+    """The report due at T0 is not sent again at the next `checks` hourly checks: one photo,
+    and the chat's record says T0."""
+    for _ in range(checks):
+        bot.clock.now += H
+        assert await insights.send_reports() == 0
+    assert len(bot.api.sent_photos(USER)) == 1
+    [chat] = await bot.store.run(Store.report_chats)
+    assert chat.sent_at == T0
+
+
 async def test_a_weekly_report_sent_but_not_recorded_is_not_sent_again(
     bot: Harness, tmp_path: Path
 ) -> None:
@@ -735,12 +746,7 @@ async def test_a_weekly_report_sent_but_not_recorded_is_not_sent_again(
     # kept beside the store too: a stop before the hold's end would have lost it
     kept = unrecorded.read(unrecorded.journal(bot.store.path))
     assert kept == [unrecorded.SentReport(USER, T0, T0 + timedelta(minutes=1))]
-    for _ in range(3):  # past the hold
-        bot.clock.now += H
-        assert await insights.send_reports() == 0
-    assert len(bot.api.sent_photos(USER)) == 1
-    [chat] = await bot.store.run(Store.report_chats)
-    assert chat.sent_at == T0
+    await sent_once(bot, insights, checks=3)  # past the hold
 
 
 async def test_a_weekly_report_a_stop_cut_from_its_record_is_recorded_at_the_next_start(
@@ -777,12 +783,7 @@ async def test_a_weekly_report_a_stop_cut_from_its_record_is_recorded_at_the_nex
         unrecorded.SentReport(USER, T0, T0 + timedelta(minutes=1))
     ]
     assert await unrecorded.record_kept(bot.store) == 1  # the next start
-    after = Insights(bot.ctx, bot.app.bot)
-    bot.clock.now += H
-    assert await after.send_reports() == 0
-    assert len(bot.api.sent_photos(USER)) == 1
-    [chat] = await bot.store.run(Store.report_chats)
-    assert chat.sent_at == T0
+    await sent_once(bot, Insights(bot.ctx, bot.app.bot))
 
 
 async def test_the_daemons_reports_wait_for_the_sends_the_last_stop_kept_to_be_recorded(
