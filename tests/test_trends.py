@@ -187,6 +187,19 @@ def test_captions_in_russian_and_japanese_and_without_stories() -> None:
     assert empty.busiest is None and empty.change is None
 
 
+def test_a_zone_set_as_an_offset_is_named_as_the_chat_wrote_it() -> None:
+    # /timezone UTC+3 keeps POSIX's Etc/GMT-3, which reads as three hours behind UTC
+    zone = ZoneInfo("Etc/GMT-3")
+    trend = build_trend([point(1, NOW - H)], now=NOW, tz=zone, days=7)
+    assert trend.tz_name == "UTC+3"
+    for lang in ("en", "ru", "ja"):
+        assert "Etc/GMT" not in caption(trend, title="Курилы", lang=lang)
+        _, report = weekly_report(
+            [], now=NOW, tz=zone, topics=["kuril"], titles={"kuril": "Курилы"}, lang=lang
+        )
+        assert "UTC+3" in report and "Etc/GMT" not in report
+
+
 def test_by_outlet_keeps_the_busiest_and_calls_the_rest_other() -> None:
     outlets = ["TASS"] * 5 + ["NHK"] * 4 + ["Kyodo"] * 3 + ["RIA", "RBC", "Sakh.com"]
     points = [point(n, NOW - H, outlet=o) for n, o in enumerate(outlets)]

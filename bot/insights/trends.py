@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from babel.dates import format_date
 
-from bot.delivery.plan import SettingError
+from bot.delivery.plan import SettingError, zone_label
 from bot.i18n import N_, Texts, quoted, texts
 from bot.operator.export import spreadsheet_cell
 from store import StoryPoint
@@ -125,7 +125,7 @@ class Trend:
     series: tuple[tuple[str, tuple[int, ...]], ...]  # (key, count per day), bottom first
     by: str  # "lang", "outlet" or "topic"
     previous_total: int
-    tz_name: str = "UTC"
+    tz_name: str = "UTC"  # as the chat reads it (zone_label)
     compared: bool = True  # the store was recording through the whole period before
 
     @property
@@ -224,7 +224,7 @@ def build_trend(
         series=tuple((key, tuple(counts[key])) for key in order),
         by=by,
         previous_total=previous,
-        tz_name=str(tz),
+        tz_name=zone_label(str(tz)),
         compared=recorded_since is None or recorded_since <= local_midnight(before, tz),
     )
 
