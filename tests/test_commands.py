@@ -135,6 +135,57 @@ async def test_a_topic_of_a_long_id_has_a_button_that_works(bot: Bot) -> None:
     assert await bot.store.run(Store.subscriptions, USER) == [LONG_ID]
 
 
+VERY_LONG_ID = "kuril-" + "x" * 220
+
+
+@pytest.mark.parametrize(
+    "bot", [{**shipped_topics(), VERY_LONG_ID: {"title": "Long", "query": "kuril"}}], indirect=True
+)
+async def test_a_press_naming_a_long_topic_gets_an_answer_telegram_takes(bot: Bot) -> None:
+    """ "Subscribed to <id>." of a 226-character id passes answerCallbackQuery's 200: refused,
+    the keyboard was not redrawn and the user read "Sorry, something went wrong"."""
+    await bot.say("/topics", language_code="ru")
+    [listing] = bot.api.sent_messages(USER)
+    data = listing["reply_markup"]["inline_keyboard"][2][0]["callback_data"]
+    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, message_id, data)
+    [answer] = await asyncio.to_thread(bot.api.wait_for_calls, "answerCallbackQuery")
+    assert answer.status == 200 and answer.params["text"].endswith("…")
+    await asyncio.to_thread(bot.api.wait_for_calls, "editMessageReplyMarkup")
+    assert await bot.store.run(Store.subscriptions, USER) == [VERY_LONG_ID]
+
+
+async def test_a_press_naming_a_long_source_gets_an_answer_telegram_takes(bot: Bot) -> None:
+    assert bot.ctx is not None
+    bot.ctx.feeds = (("tass-en", "TASS " + "— world news in English " * 12),)
+    await bot.say("/sources", language_code="ru")
+    [listing] = bot.api.sent_messages(USER)
+    data = listing["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, message_id, data)
+    [answer] = await asyncio.to_thread(bot.api.wait_for_calls, "answerCallbackQuery")
+    assert answer.status == 200 and answer.params["text"].startswith("Источник")
+    await asyncio.to_thread(bot.api.wait_for_calls, "editMessageReplyMarkup")
+    assert await bot.store.run(Store.muted_sources, USER) == ["tass-en"]
+
+
+LONG_TITLES = {
+    f"t{n}": {"title": "Курильские острова и мирный договор " * 20, "query": "kuril"}
+    for n in range(10)
+}
+
+
+@pytest.mark.parametrize("bot", [LONG_TITLES], indirect=True)
+async def test_start_with_long_topic_titles_fits_its_keyboard(bot: Bot) -> None:
+    """Ten titles of 720 Cyrillic characters on their buttons passed Telegram's 10 KB of a
+    keyboard: /start and /topics were refused."""
+    text = await bot.say("/start", language_code="ru")
+    assert "присылает новости" in text, text[:200]
+    [listing] = bot.api.sent_messages(USER)
+    labels = [row[0]["text"] for row in listing["reply_markup"]["inline_keyboard"][:10]]
+    assert all(label.endswith("…") and len(label) <= 64 for label in labels), labels
+
+
 async def test_start_reactivates_a_chat_that_had_blocked_the_bot(bot: Bot) -> None:
     await bot.say("/start")
     await bot.store.run(Store.deactivate_chat, USER, "Forbidden: blocked", now=T0)

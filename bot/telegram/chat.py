@@ -41,10 +41,12 @@ from bot.telegram import admin, arrival, guards, insights, news_filters, story_b
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
 from bot.telegram.context import (
+    BUTTON_TITLE,
     TOPIC_CHARS,
     TOPIC_LINES,
     TOPIC_TITLE,
     BotContext,
+    answer_text,
     args_of,
     changing_chat,
     ctx_of,
@@ -61,6 +63,7 @@ from bot.telegram.pages import label_pressed, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME
 from store import ChatPrefs, Store
 from store.base import store_failure
+from watchers.text import shorten
 
 __all__ = ["BotContext", "bot_commands", "install", "set_commands"]
 
@@ -89,7 +92,7 @@ def keyboard(
     (✅ = subscribed); `extra` is a last row (/start's offer of news languages)."""
     buttons = [
         InlineKeyboardButton(
-            f"{'✅' if t.id in subscribed else '➕'} {tr._(t.title)}",
+            f"{'✅' if t.id in subscribed else '➕'} {shorten(tr._(t.title), BUTTON_TITLE)}",
             callback_data=topic_data(t.id),
         )
         for t in ctx.topics
@@ -170,7 +173,7 @@ async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await ctx.store.run(Store.subscribe, chat_id, topic, now=ctx.clock())
         note = tr._("Subscribed to {topic}.", topic=topic)
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
-    await query.answer(note)
+    await query.answer(answer_text(note))
     page = page_of(ctx.topic_ids().index(topic))
     try:
         await query.edit_message_reply_markup(

@@ -14,17 +14,21 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import ContextTypes
 
 from bot.delivery.plan import chat_tz
+from bot.delivery.render import units
 from bot.delivery.retry import with_retries
 from bot.delivery.split import split_html
 from bot.i18n import EN, Texts, language, texts
 from bot.telegram.upgrades import Upgrades
 from store import AsyncStore, ChatPrefs, Store, Watch
 from watchers.clock import Clock, utcnow
+from watchers.text import shorten
 from watchers.topics.compile import Topic
 
 TOPIC_LINES = 30  # topics listed in /start's and /topics' text; the keyboard pages through all
 TOPIC_CHARS = 2000  # the list's HTML at most, so that /start's whole text is one message
-TOPIC_TITLE = 200  # a title longer than this is cut in the list (the button shows Telegram's cut)
+TOPIC_TITLE = 200  # a title longer than this is cut in the list
+BUTTON_TITLE = 60  # and on its button: a page of long titles passes Telegram's 10 KB keyboard
+ANSWER = 200  # a button press's answer (answerCallbackQuery), longer ones are refused
 
 
 @dataclass
@@ -116,6 +120,14 @@ async def press_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Press 
     if query is None or query.data is None or chat is None:
         return None
     return Press(query, query.data, chat.id, ctx_of(context), await texts_of(update, context))
+
+
+def answer_text(text: str) -> str:
+    """A press's answer cut to what Telegram takes, counted in UTF-16 units to be safe."""
+    limit = ANSWER
+    while units(out := shorten(text, limit)) > ANSWER:
+        limit -= units(out) - ANSWER
+    return out
 
 
 def esc(text: str) -> str:

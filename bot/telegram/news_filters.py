@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, quoted, texts
 from bot.telegram.context import (
     BotContext,
+    answer_text,
     args_of,
     changing_chat,
     ctx_of,
@@ -170,7 +171,7 @@ async def news_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         if set(chosen) == set(NEWS_LANGUAGES):
             chosen = []
     await ctx.store.run(Store.set_news_langs, press.chat_id, chosen)
-    await query.answer(_news_note(chosen, tr)[:200])
+    await query.answer(answer_text(_news_note(chosen, tr)))
     if spec[:1] in ("^", "*"):
         with contextlib.suppress(BadRequest):  # "message is not modified" after a double tap
             await query.edit_message_reply_markup(news_keyboard(chosen, tr))
@@ -259,9 +260,9 @@ async def source_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             Store.toggle_source, press.chat_id, feed[0], now=ctx.clock()
         )
     if muted_now:
-        await query.answer(tr._("Muted {source}.", source=feed[1]))
+        await query.answer(answer_text(tr._("Muted {source}.", source=feed[1])))
     else:
-        await query.answer(tr._("Unmuted {source}.", source=feed[1]))
+        await query.answer(answer_text(tr._("Unmuted {source}.", source=feed[1])))
     muted = await ctx.store.run(Store.muted_sources, press.chat_id)
     page = page_of(feeds.index(feed))
     with contextlib.suppress(BadRequest):  # "message is not modified" after a double tap

@@ -1520,6 +1520,9 @@ class FakeBotAPI:
                 400,
                 "Bad Request: query is too old and response timeout expired or query ID is invalid",
             )
+        text = str(request.params.get("text") or "")
+        if len(text.encode("utf-16-le")) // 2 > MAX_ANSWER:  # "0-200 characters"
+            raise _ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True
 
     def _api_get_chat(self, request: _ApiRequest) -> dict[str, Any]:
@@ -1674,6 +1677,7 @@ def _command_entities(text: str) -> list[dict[str, Any]]:
 
 MAX_INLINE_BUTTONS = 100  # Telegram's limits on an inline keyboard, as its answers show them
 MAX_MARKUP_BYTES = 10_240
+MAX_ANSWER = 200  # a callback query's answer, counted in UTF-16 units here to be safe
 MAX_CALLBACK_DATA = 64
 
 
