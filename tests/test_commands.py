@@ -142,7 +142,7 @@ VERY_LONG_ID = "kuril-" + "x" * 220
     "bot", [{**shipped_topics(), VERY_LONG_ID: {"title": "Long", "query": "kuril"}}], indirect=True
 )
 async def test_a_press_naming_a_long_topic_gets_an_answer_telegram_takes(bot: Bot) -> None:
-    """ "Subscribed to <id>." of a 226-character id passes answerCallbackQuery's 200: refused,
+    """The answer "Subscribed to <id>." of a 226-character id passes answerCallbackQuery's 200: refused,
     the keyboard was not redrawn and the user read "Sorry, something went wrong"."""
     await bot.say("/topics", language_code="ru")
     [listing] = bot.api.sent_messages(USER)
