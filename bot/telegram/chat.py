@@ -57,7 +57,9 @@ from bot.telegram.context import (
     press_of,
     register,
     reply,
+    some_ids,
     texts_of,
+    valid_ids,
 )
 from bot.telegram.pages import label_pressed, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME
@@ -246,25 +248,6 @@ def _chosen(
     return known, unknown
 
 
-VALID_IDS = 20  # ids named in a reply to a wrong one; /topics has them all
-
-
-def _valid_ids(ctx: BotContext) -> str:
-    ids = ctx.topic_ids()
-    shown = ", ".join(f"<code>{esc(t)}</code>" for t in ids[:VALID_IDS])
-    return shown if len(ids) <= VALID_IDS else f"{shown}, … (+{len(ids) - VALID_IDS}: /topics)"
-
-
-def _some(ids: Sequence[str], tr: Texts) -> str:
-    """Topic ids as a reply names them: the first `VALID_IDS`, then how many more (/subscribe
-    all of thousands named each, in a dozen messages)."""
-    shown = ", ".join(ids[:VALID_IDS])
-    more = len(ids) - VALID_IDS
-    if more <= 0:
-        return shown
-    return f"{shown} " + tr.ngettext("… and {n} more topic", "… and {n} more topics", more)
-
-
 def _problem(tr: Texts, ctx: BotContext, unknown: Sequence[str]) -> str:
     """Which topic ids were wrong, and the valid ones."""
     if unknown:
@@ -276,7 +259,7 @@ def _problem(tr: Texts, ctx: BotContext, unknown: Sequence[str]) -> str:
         )
     else:
         problem = tr._("Which topic?")
-    return tr.sentences(problem, tr._("Valid topics: {ids}.", ids=_valid_ids(ctx)))
+    return tr.sentences(problem, tr._("Valid topics: {ids}.", ids=valid_ids(ctx)))
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -300,12 +283,12 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if added:
         parts.append(
             tr.sentences(
-                tr._("Subscribed to {topic}.", topic=_some(added, tr)),
+                tr._("Subscribed to {topic}.", topic=some_ids(added, tr)),
                 tr._("New stories will be sent here as they come."),
             )
         )
     if already:
-        parts.append(tr._("Already subscribed to {topics}.", topics=_some(already, tr)))
+        parts.append(tr._("Already subscribed to {topics}.", topics=some_ids(already, tr)))
     await reply(update, esc(tr.sentences(*parts)))
 
 
@@ -326,9 +309,9 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     missing = [t for t in known if t not in removed]
     parts = []
     if removed:
-        parts.append(tr._("Unsubscribed from {topics}.", topics=_some(removed, tr)))
+        parts.append(tr._("Unsubscribed from {topics}.", topics=some_ids(removed, tr)))
     if missing:
-        parts.append(tr._("You were not subscribed to {topics}.", topics=_some(missing, tr)))
+        parts.append(tr._("You were not subscribed to {topics}.", topics=some_ids(missing, tr)))
     await reply(update, esc(tr.sentences(*parts)))
 
 

@@ -122,6 +122,26 @@ async def press_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Press 
     return Press(query, query.data, chat.id, ctx_of(context), await texts_of(update, context))
 
 
+VALID_IDS = 20  # ids named in a reply to a wrong one; /topics has them all
+
+
+def valid_ids(ctx: BotContext) -> str:
+    """The config's topic ids as a reply to a wrong one names them: the first `VALID_IDS`."""
+    ids = ctx.topic_ids()
+    shown = ", ".join(f"<code>{esc(t)}</code>" for t in ids[:VALID_IDS])
+    return shown if len(ids) <= VALID_IDS else f"{shown}, … (+{len(ids) - VALID_IDS}: /topics)"
+
+
+def some_ids(ids: Sequence[str], tr: Texts) -> str:
+    """Topic ids as a reply names them: the first `VALID_IDS`, then how many more (/subscribe
+    all of thousands named each, in a dozen messages)."""
+    shown = ", ".join(ids[:VALID_IDS])
+    more = len(ids) - VALID_IDS
+    if more <= 0:
+        return shown
+    return f"{shown} " + tr.ngettext("… and {n} more topic", "… and {n} more topics", more)
+
+
 def answer_text(text: str) -> str:
     """A press's answer cut to what Telegram takes, counted in UTF-16 units to be safe."""
     limit = ANSWER
