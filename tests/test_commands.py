@@ -186,6 +186,33 @@ async def test_start_with_long_topic_titles_fits_its_keyboard(bot: Bot) -> None:
     assert all(label.endswith("…") and len(label) <= 64 for label in labels), labels
 
 
+MANY_TOPICS = {
+    f"region-{n:04d}-kuril-news": {"title": f"T{n}", "query": "kuril"} for n in range(600)
+}
+
+
+async def replies_to(bot: Bot, command: str, lang: str) -> list[dict[str, Any]]:
+    """Every message the bot sent for `command`: a chat's updates are answered in order, so
+    those before the answer to a /help sent after it."""
+    before = len(bot.api.sent_messages(USER))
+    await bot.say(command, language_code=lang)
+    await bot.say("/help", language_code=lang)
+    return bot.api.sent_messages(USER)[before:-1]
+
+
+@pytest.mark.parametrize("bot", [MANY_TOPICS], indirect=True)
+async def test_start_and_latest_of_a_config_of_hundreds_of_topics_are_one_message(
+    bot: Bot,
+) -> None:
+    """/start after /subscribe all named every topic id (5 messages of 600 topics), and so
+    did /latest of an unknown topic (6)."""
+    await bot.say("/subscribe all", language_code="ru")
+    [start] = await replies_to(bot, "/start", "ru")
+    assert "… и ещё 580 тем" in start["text"], start["text"][:300]
+    [latest] = await replies_to(bot, "/latest nosuchtopic", "ja")
+    assert "(+580: /topics)" in latest["text"]
+
+
 async def test_start_reactivates_a_chat_that_had_blocked_the_bot(bot: Bot) -> None:
     await bot.say("/start")
     await bot.store.run(Store.deactivate_chat, USER, "Forbidden: blocked", now=T0)

@@ -26,7 +26,16 @@ from bot.delivery.plan import (
     zone_name,
 )
 from bot.i18n import EN, LANGUAGE_NAMES, Texts, quoted
-from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
+from bot.telegram.context import (
+    BotContext,
+    args_of,
+    changing_chat,
+    ctx_of,
+    esc,
+    reply,
+    some_ids,
+    texts_of,
+)
 from bot.telegram.insights import settings_lines
 from store import ChatPrefs, Store
 from watchers.bounded import OutOfRange
@@ -49,7 +58,7 @@ def describe(
     now = ctx.clock()
     lines = []
     if not short:
-        topics = ", ".join(subscribed) or tr._("none yet")
+        topics = some_ids(subscribed, tr) or tr._("none yet")
         lines.append(tr._("<b>Your topics:</b> {topics}", topics=esc(topics)))
         lines.append(tr._("<b>Watches:</b> {n} (/watch adds one)", n=watches))
     digest, quiet = (prefs.digest, prefs.quiet) if prefs else ("", "")

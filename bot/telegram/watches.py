@@ -15,7 +15,16 @@ from telegram.ext import ContextTypes
 from bot.config import unknown_source
 from bot.delivery.render import alert_of, render_digest
 from bot.i18n import Texts, cut, quoted
-from bot.telegram.context import args_of, changing_chat, ctx_of, esc, may_change, reply, texts_of
+from bot.telegram.context import (
+    args_of,
+    changing_chat,
+    ctx_of,
+    esc,
+    may_change,
+    reply,
+    texts_of,
+    valid_ids,
+)
 from store import AsyncStore, PastItem, SearchError, Store, Watch
 from watchers import bounded
 from watchers.backtest import preview
@@ -372,7 +381,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         elif arg.lower().lstrip("#") in ctx.topic_ids():
             topic_ids = [arg.lower().lstrip("#")]
         else:
-            valid = ", ".join(f"<code>{esc(t)}</code>" for t in ctx.topic_ids())
+            valid = valid_ids(ctx)
             await reply(
                 update,
                 tr._(
