@@ -1162,6 +1162,23 @@ async def test_watch_previews_the_last_30_days_and_saves_even_with_no_match(bot:
     assert "Shikotab" in await bot.say("/watches")  # saved anyway
 
 
+async def test_a_watch_preview_links_a_story_whose_link_has_a_quote(bot: Bot) -> None:
+    """The preview wrote the link into href with `"` as it was: Telegram refused the HTML and
+    the subscriber read "Sorry" for a watch that was saved."""
+    feed = FeedState(id="tass", url="u", title="TASS")
+    at = T0 - timedelta(days=1)
+    links = ['https://news.example/search?q="shikotan"', "javascript:alert(1)"]
+    for n, link in enumerate(links):
+        record = ItemRecord(f"g{n}", link, link, f"Shikotan visit {n}", "", at)
+        await bot.store.run(Store.ingest, feed, [record], now=at, alert=False)
+    answer = await bot.say("/watch Shikotan", language_code="ru")
+    assert (
+        '<a href="https://news.example/search?q=&quot;shikotan&quot;">Shikotan visit 0</a>'
+        in answer
+    )
+    assert "• " in answer and "javascript" not in answer
+
+
 async def test_a_watch_with_operators_in_lower_case_says_they_are_read_as_words(bot: Bot) -> None:
     # "Shikotan or Kunashir" wants all three words, "or" too: it was saved with no word of it
     answer = await bot.say("/watch Shikotan or Kunashir")

@@ -195,6 +195,12 @@ def _safe_link(link: str | None) -> str | None:
     return link if len(link) <= 2048 else None
 
 
+def linked(inner: str, link: str | None) -> str:
+    """`inner` (HTML) as the text of a link to `link`, when that is a safe http(s) address."""
+    safe = _safe_link(link)
+    return f'<a href="{html.escape(safe, quote=True)}">{inner}</a>' if safe else inner
+
+
 def _parts(
     alert: Alert, tz: tzinfo, summary_limit: int, tr: Texts = EN
 ) -> tuple[str, str, str, str]:

@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from babel.dates import format_date
 
 from bot.delivery.plan import SettingError, zone_label
+from bot.delivery.render import linked
 from bot.i18n import N_, Texts, quoted, texts
 from bot.operator.export import spreadsheet_cell
 from store import StoryPoint
@@ -336,9 +337,7 @@ def to_csv(trend: Trend) -> str:
 
 def _story_line(n: int, point: StoryPoint, lang: str, *, limit: int = 110) -> str:
     title = point.title if len(point.title) <= limit else point.title[: limit - 1] + "…"
-    title = html.escape(title or "…")
-    if point.link:
-        title = f'<a href="{html.escape(point.link, quote=True)}">{title}</a>'
+    title = linked(html.escape(title or "…"), point.link)
     outlets = texts(lang).ngettext("{n} outlet", "{n} outlets", point.outlets)
     return f"{n}. {title} — {html.escape(point.outlet)}, {outlets}"
 

@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.config import unknown_source
-from bot.delivery.render import alert_of, render_digest
+from bot.delivery.render import alert_of, linked, render_digest
 from bot.i18n import Texts, cut, quoted
 from bot.telegram.context import (
     args_of,
@@ -131,9 +131,7 @@ async def preview_lines(store: AsyncStore, query: str, now: datetime, tr: Texts)
         )
     ]
     for item in latest[:PREVIEW_SHOWN]:
-        title = (
-            f'<a href="{esc(item.link)}">{esc(item.title)}</a>' if item.link else esc(item.title)
-        )
+        title = linked(esc(item.title), item.link)
         day = tr.day_month(item.date)
         lines.append(f"• {day} {title} ({esc(item.outlet)})")
     return "\n".join(lines)
