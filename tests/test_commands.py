@@ -743,6 +743,8 @@ async def test_admin_commands_are_refused_to_others(bot: Bot) -> None:
     assert "not available" in await bot.say("/reload", chat_id=ADMIN)
     assert "Write the message" in await bot.say("/broadcast", chat_id=ADMIN)
     assert "Queued for 2 chats" in await bot.say("/broadcast New topic soon", chat_id=ADMIN)
+    # 1,600 emoji are 3,200 units as Telegram counts: refused, not queued to be cut
+    assert "Keep a broadcast under" in await bot.say("/broadcast " + "🎌" * 1600, chat_id=ADMIN)
     notices = await bot.store.run(Store.notices)
     assert {n["chat_id"] for n in notices} == {USER, ADMIN}
     assert {n["text"] for n in notices} == {"New topic soon"}

@@ -752,6 +752,18 @@ async def test_a_notice_in_quiet_hours_or_a_mute_comes_at_once_without_a_sound(
     assert not bot_api.sent_messages(CHAT)[1].get("disable_notification")
 
 
+async def test_a_notice_of_astral_characters_is_cut_as_telegram_counts(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A notice was cut at 4,096 characters: 2,100 emoji are 4,200 UTF-16 units, refused."""
+    store, worker, _ = parts
+    await store.run(Store.upsert_subscriber, CHAT, now=T0)
+    await store.run(Store.broadcast, "🎌" * 2100, now=T0)
+    await step(worker)
+    [notice] = bot_api.sent_messages(CHAT)
+    assert notice["text"] == "🎌" * 2048, len(notice["text"])
+
+
 @pytest.mark.parametrize("mode", ["silent", "hold"])
 async def test_a_digest_due_in_quiet_hours_keeps_to_them(
     parts, bot_api: FakeBotAPI, mode: str

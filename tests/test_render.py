@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.delivery.render import MAX_MESSAGE, Alert, render_digest, render_html, render_plain
+from bot.delivery.render import (
+    MAX_MESSAGE,
+    Alert,
+    fit_units,
+    render_digest,
+    render_html,
+    render_plain,
+)
 from bot.i18n import texts
 from tests.fakes.telegram_api import parse_html, utf16_len
 
@@ -247,3 +254,10 @@ def test_an_alert_too_long_with_its_link_cuts_its_summary_before_the_link() -> N
     parsed = parse_html(text)
     assert [e["url"] for e in parsed.entities if e["type"] == "text_link"] == [link]
     assert "Kyodo" in parsed.text
+
+
+@given(st.text(alphabet=st.sampled_from("aé漢🎌\U0001f4c8 "), max_size=60), st.integers(0, 80))
+def test_fit_units_keeps_the_longest_beginning_within_the_units(text: str, most: int) -> None:
+    fitted = fit_units(text, most)
+    assert text.startswith(fitted) and utf16_len(fitted) <= most
+    assert fitted == text or utf16_len(text[: len(fitted) + 1]) > most

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.delivery.plan import digest_times
+from bot.delivery.render import units
 from bot.i18n import texts
 from bot.insights.jobs import ReportTimes, _zone
 from bot.insights.spikes import SpikeRule, detect, window_counts
@@ -295,6 +296,17 @@ def test_the_weekly_report_and_a_spike_notice() -> None:
     assert notice[0] == "📈 Всплеск: Kuril Islands"
     assert notice[1] == "9 новостей за 6 часов (обычно 1.2 ± 0.5)."
     assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "6 изданий" in notice[4]
+
+
+def test_a_spike_notice_of_long_links_drops_whole_stories_to_fit_a_message() -> None:
+    # Google News links of 900 characters: five made the notice longer than a message, and
+    # the cut at 4,096 characters (4,097 units with its 📈) left Telegram refusing it
+    link = "https://news.google.com/rss/articles/CBMi" + "A" * 900 + "?oc=5"
+    points = [point(n, NOW - n * H, f"Учения {n}", link=f"{link}{n}") for n in range(1, 6)]
+    text = spike_text(9, 1.0, 0.5, points, title="Курилы", lang="ru", tz=TOKYO)
+    assert units(text) <= 4096 and text.startswith("📈")
+    shown = [line.strip() for line in text.splitlines() if line.startswith("   ")]
+    assert 1 <= len(shown) < 5 and all(line[len(link) :].isdigit() for line in shown)
 
 
 def test_a_weekly_report_of_many_topics_draws_the_busiest_and_the_rest_as_other() -> None:

@@ -285,9 +285,18 @@ def render_plain(
         text = _plain(replace(alert, also=also), tz, limit, tr)
         if units(text) <= MAX_MESSAGE:
             return text
-    text = text[:MAX_MESSAGE]
-    while units(text) > MAX_MESSAGE:
-        text = text[: len(text) - (units(text) - MAX_MESSAGE)]  # each cut is a unit or two
+    return fit_units(text)
+
+
+def fit_units(text: str, most: int = MAX_MESSAGE) -> str:
+    """`text` cut to `most` UTF-16 units, as Telegram counts a message's length."""
+    if units(text) <= most:
+        return text
+    used = 0
+    for end, char in enumerate(text):
+        used += 2 if char > "\uffff" else 1
+        if used > most:
+            return text[:end]
     return text
 
 

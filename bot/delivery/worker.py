@@ -27,7 +27,7 @@ from bot.delivery.limits import DeliverySettings, SendLimits
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, Path, failure_of, outcome
 from bot.delivery.plan import Plan, chat_tz, notice_silent, plan, zone
 from bot.delivery.render import (
-    MAX_MESSAGE,
+    fit_units,
     notice_text,
     render_html,
     render_plain,
@@ -331,7 +331,7 @@ class DeliveryWorker(DigestSending):
     async def _notify(self, notice: Notice, *, silent: bool = False) -> None:
         """Send a notice to an admin (or a broadcast to a chat), as plain text."""
         try:
-            text = notice_text(notice)[:MAX_MESSAGE]
+            text = fit_units(notice_text(notice))
             await self._send(notice.chat_id, text, html=False, silent=silent)
         except Exception as exc:
             now = self.clock()

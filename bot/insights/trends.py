@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from babel.dates import format_date
 
 from bot.delivery.plan import SettingError, zone_label
-from bot.delivery.render import linked
+from bot.delivery.render import MAX_MESSAGE, fit_units, linked, units
 from bot.i18n import N_, Texts, quoted, texts
 from bot.operator.export import spreadsheet_cell
 from store import StoryPoint
@@ -439,16 +439,19 @@ def spike_text(
         count,
         **usual,
     )
-    lines = [
+    head = [
         "📈 " + tr._("Spike: {topic}", topic=title),
         body,
         "",
         tr._("Top stories of the burst:"),
     ]
+    stories = []
     for n, point in enumerate(top_stories(burst, top), 1):
         at = point.at.astimezone(tz)
         outlets = tr.ngettext("{n} outlet", "{n} outlets", point.outlets)
-        lines.append(f"{n}. {point.title[:200]} ({point.outlet}, {at:%H:%M}, {outlets})")
-        if point.link:
-            lines.append(f"   {point.link}")
-    return "\n".join(lines)
+        story = f"{n}. {point.title[:200]} ({point.outlet[:100]}, {at:%H:%M}, {outlets})"
+        stories.append(story + (f"\n   {point.link}" if point.link else ""))
+    # whole stories give way, last first, so that no link is cut in the middle
+    while len(stories) > 1 and units("\n".join(head + stories)) > MAX_MESSAGE:
+        stories.pop()
+    return fit_units("\n".join(head + stories))

@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.commands import stats_lines
-from bot.delivery.render import ago
+from bot.delivery.render import ago, units
 from bot.i18n import quoted
 from bot.operator.export import csv_text
 from bot.operator.feedback import feedback_text
@@ -143,7 +143,7 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             update, tr._("Write the message after the command: <code>/broadcast text</code>.")
         )
         return
-    if len(text) > MAX_BROADCAST:
+    if units(text) > MAX_BROADCAST:  # as Telegram counts: an emoji is two
         await reply(update, tr._("Keep a broadcast under {n} characters.", n=MAX_BROADCAST))
         return
     queued = await ctx.store.run(Store.broadcast, text, now=ctx.clock())
