@@ -166,21 +166,23 @@ class SearchVerbs(StoreBase):
 
     def search(
         self, query: str, *, limit: int = 10, langs: Collection[str] = ()
-    ) -> list[StoredItem]:
-        """The items whose title or summary match a query, best first: words (case and accents
-        folded), `prefix*`, `"a phrase"`, AND/OR/NOT and parentheses; Japanese as written."""
+    ) -> list[tuple[StoredItem, str | None]]:
+        """The items whose title or summary match a query, best first, with their feed's title:
+        words (case and accents folded), `prefix*`, `"a phrase"`, AND/OR/NOT and parentheses;
+        Japanese as written."""
         if not query.strip():
             raise SearchError(N_("an empty search: give a word to look for"))
         self.index_pending()  # the last few items, not yet indexed in a batch
         try:
             rows = list(
                 self.db.query(
-                    "SELECT items.* FROM items_fts JOIN items ON items.id = items_fts.rowid"
-                    f" WHERE items_fts MATCH ?{in_langs('items', langs)}"
+                    "SELECT items.*, f.title AS feed_title FROM items_fts"
+                    " JOIN items ON items.id = items_fts.rowid LEFT JOIN feeds f"
+                    f" ON f.id = items.feed_id WHERE items_fts MATCH ?{in_langs('items', langs)}"
                     " ORDER BY items_fts.rank LIMIT ?",
                     [fts_query(query), *langs, limit],
                 )
             )
         except sqlite3.OperationalError as exc:
             raise search_error(query, str(exc)) from None
-        return [stored_item_of(row) for row in rows]
+        return [(stored_item_of(row), row["feed_title"]) for row in rows]

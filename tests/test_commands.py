@@ -343,7 +343,7 @@ async def test_a_huge_bad_argument_is_quoted_back_short_in_one_message(bot: Bot)
 
 async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
     assert "No stories yet" in await bot.say("/latest")
-    feed = FeedState(id="tass", url="u", title="TASS")
+    feed = FeedState(id="tass-en", url="u", title="TASS")
     records = [
         ItemRecord(
             f"g{n}",
@@ -369,7 +369,10 @@ async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
     assert "Shikotan" in only and "Motegi" not in only and "1 story" in only
     assert "Unknown topic 'kurils'" in await bot.say("/latest kurils")
     assert "Ask for 1 to 20 stories" in await bot.say("/latest 50")
-    assert "Shikotan fish plant" in await bot.say("/search shikotan")
+    found = await bot.say("/search shikotan")
+    # the outlet as /latest names it (it was the feed's id), and no hashtag of no topic
+    assert "Shikotan fish plant" in found and "TASS ·" in found and "tass-en" not in found
+    assert "#" not in found and "TASS ·" in latest
     assert "Nothing stored matches" in await bot.say("/search Habomai")
     assert "Cannot search for '\"unclosed'" in await bot.say('/search "unclosed')
     assert "Write what to look for" in await bot.say("/search")

@@ -327,13 +327,13 @@ def test_search_finds_items_in_three_scripts_and_explains_bad_queries(store: Sto
         ItemRecord("4", None, None, "Paris weather", "Rain over the city.", None),
     ]
     store.ingest(feed, records, now=T0, alert=False)
-    assert [i.guid for i in store.search("iturup")] == ["1"]
-    assert [i.guid for i in store.search("Курил*")] == ["2"]  # word forms by prefix
-    assert [i.guid for i in store.search("учения")] == ["2"]  # case folded
-    assert [i.guid for i in store.search("元島民")] == ["3"]  # Japanese without spaces
-    assert [i.guid for i in store.search("択捉")] == ["3"]
+    assert [i.guid for i, _ in store.search("iturup")] == ["1"]
+    assert [i.guid for i, _ in store.search("Курил*")] == ["2"]  # word forms by prefix
+    assert [i.guid for i, _ in store.search("учения")] == ["2"]  # case folded
+    assert [i.guid for i, _ in store.search("元島民")] == ["3"]  # Japanese without spaces
+    assert [i.guid for i, _ in store.search("択捉")] == ["3"]
     assert store.search("島元") == []  # characters, not in that order
-    assert {i.guid for i in store.search("Iturup OR Итурупа")} == {"1", "2"}
+    assert {i.guid for i, _ in store.search("Iturup OR Итурупа")} == {"1", "2"}
     assert store.search("Bastion NOT Iturup") == []
     store.prune(
         now=T0 + timedelta(days=400), text_for=timedelta(days=90), keys_for=timedelta(days=365)
@@ -362,7 +362,7 @@ def test_items_are_indexed_for_search_in_batches_and_never_twice(store: Store) -
     store.ingest(feed, [record(f"many{n}") for n in range(INDEX_EVERY)], now=T0, alert=False)
     assert indexed() == INDEX_EVERY + 5  # the batch took the earlier five along
     store.ingest(feed, [record("last")], now=T0, alert=False)
-    assert [i.guid for i in store.search("last")] == ["last"]  # a search indexes the rest
+    assert [i.guid for i, _ in store.search("last")] == ["last"]  # a search indexes the rest
     assert indexed() == INDEX_EVERY + 6 and store.index_pending() == 0
 
 
@@ -375,7 +375,7 @@ def test_the_search_index_survives_the_migration_to_batches(tmp_path: Path) -> N
         s.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm009_search_progress'")
     with Store(path) as s:
         assert s.index_pending() == 0  # not indexed twice
-        assert [i.guid for i in s.search("kunashir")] == ["kunashir"]
+        assert [i.guid for i, _ in s.search("kunashir")] == ["kunashir"]
 
 
 def test_title_vectors_are_kept_for_the_window_and_pruned_after(store: Store) -> None:

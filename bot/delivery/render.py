@@ -368,9 +368,8 @@ def render_digest(
         blocks[0] += " · " + tr._("part {part} of {parts}", part=part[0], parts=part[1])
     for topic, members in groups.items():
         name = shorten(_flat(titles.get(topic, topic)), 100) or tr._("Other")
-        lines = [
-            f"<b>{html.escape(name, quote=False)}</b> {html.escape(hashtag(topic), quote=False)}"
-        ]
+        tag = f" {html.escape(hashtag(topic), quote=False)}" if topic else ""  # "": no topic's
+        lines = [f"<b>{html.escape(name, quote=False)}</b>{tag}"]
         newest = sorted(
             members, key=lambda a: a.published or datetime.min.replace(tzinfo=UTC), reverse=True
         )

@@ -443,12 +443,12 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not found:
         await reply(update, tr._("Nothing stored matches {words}.", words=esc(quoted(words))))
         return
-    alerts = [alert_of(item, topics=["search"]) for item in found]
+    alerts = [alert_of(item, source, topics=()) for item, source in found]
     await reply(
         update,
         render_digest(
             alerts,
-            titles={"search": tr._("Found for {words}", words=cut(words))},
+            titles={"": tr._("Found for {words}", words=cut(words))},
             tz=ctx.chat_tz(prefs),
             heading=tr._("Search"),
             tr=tr,
