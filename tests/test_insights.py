@@ -187,6 +187,10 @@ async def test_report_and_spikes_settings_and_their_mistakes(bot: Harness) -> No
     assert "the report is weekly" in await bot.say("/report daily 08:00")
     assert "not a day" in await bot.say("/report weekly someday 08:00")
     assert "not a time of day" in await bot.say("/report weekly mon 25:00")
+    # the day forgotten: it answered with /digest's words, offering "/report daily 08:00"
+    for lang, words in (("en", "not a report setting"), ("ru", "не настройка отчёта")):
+        forgot = await bot.say("/report weekly 08:00", language_code=lang)
+        assert words in forgot and "daily" not in forgot and "/digest" not in forgot, forgot
     reply = await bot.say("/report weekly fri 18:00")
     assert "weekly, Friday 18:00" in await bot.say("/report")
     assert (

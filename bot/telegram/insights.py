@@ -82,13 +82,20 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = tr._("Weekly report: {schedule}.", schedule=esc(shown))
         await reply(update, f"{text}\n{_report_help(tr)}")
         return
+    words = [a.lower() for a in args]
     try:
-        if args[0].lower() not in ("weekly", "off"):
+        if words[0] not in ("weekly", "off"):
             raise SettingError(N_("{value}: the report is weekly"), value=quoted(args[0]))
-        value = parse_digest(args)
+        if words != ["off"] and not (len(words) == 3 and words[0] == "weekly"):
+            raise SettingError(
+                N_(
+                    "{value} is not a report setting; write /report weekly mon 08:00 or /report off"
+                ),
+                value=quoted(" ".join(args)),
+            )
+        value = parse_digest(args)  # a day and a time, each checked as /digest checks them
     except SettingError as exc:
-        error = exc.text(tr).replace("/digest", "/report")
-        await reply(update, f"{esc(error)}\n{_report_help(tr)}")
+        await reply(update, f"{esc(exc.text(tr))}\n{_report_help(tr)}")
         return
     chat_id = await changing_chat(update, context)
     if chat_id is None:
