@@ -213,7 +213,14 @@ async def test_start_and_latest_of_a_config_of_hundreds_of_topics_are_one_messag
     assert "(+580: /topics)" in latest["text"]
 
 
-async def test_start_reactivates_a_chat_that_had_blocked_the_bot(bot: Bot) -> None:
+async def test_twenty_one_unknown_topics_are_named_in_the_plural(bot: Bot) -> None:
+    """The form was chosen by the count, which is not shown: 21 took Russian's form for 1."""
+    ids = " ".join(f"a{n}" for n in range(21))
+    answer = await bot.say(f"/subscribe {ids}", language_code="ru")
+    assert answer.startswith("Неизвестные темы 'a0'"), answer[:80]
+
+
+
     await bot.say("/start")
     await bot.store.run(Store.deactivate_chat, USER, "Forbidden: blocked", now=T0)
     await bot.say("/start")

@@ -237,6 +237,16 @@ def test_script_lang_and_trend_arguments() -> None:
         parse_trend_args(["14d"], ids, "kuril")
     with pytest.raises(TrendArgError, match="not a topic; write one of kuril, peace-treaty"):
         parse_trend_args(["kurils"], ids, "kuril")
+    # a repeat is no error (it was: "'kuril' is not a topic; write one of kuril, ...")
+    repeated = ["kuril", "7d", "outlets", "#Kuril", "7D", "sources"]
+    assert parse_trend_args(repeated, ids, "x") == ("kuril", 7, "outlet")
+    for two, says in (
+        (["kuril", "peace-treaty"], "one topic at a time"),
+        (["7d", "30d"], "one period at a time"),
+        (["outlets", "languages"], "not both"),
+    ):
+        with pytest.raises(TrendArgError, match=says):
+            parse_trend_args(two, ids, "kuril")
     many = [f"topic-{n:04}" for n in range(2000)]
     with pytest.raises(TrendArgError) as error:
         parse_trend_args(["kurils"], many, "topic-0000")

@@ -83,11 +83,19 @@ def parse_trend_args(
     and stacked by language by default."""
     topic, days, by = None, None, None
     for arg in (a.strip().lower().lstrip("#") for a in args):
-        if arg in PERIODS and days is None:
+        if arg in PERIODS:
+            if days not in (None, PERIODS[arg]):  # a repeat of the same is no error
+                raise TrendArgError(N_("{value}: one period at a time"), value=quoted(arg))
             days = PERIODS[arg]
-        elif arg in topic_ids and topic is None:
+        elif arg in topic_ids:
+            if topic not in (None, arg):
+                raise TrendArgError(N_("{value}: one topic at a time"), value=quoted(arg))
             topic = arg
-        elif arg in BY and by is None:
+        elif arg in BY:
+            if by not in (None, BY[arg]):
+                raise TrendArgError(
+                    N_("{value}: stack by languages or by outlets, not both"), value=quoted(arg)
+                )
             by = BY[arg]
         elif re.fullmatch(r"\d+\w?", arg):
             raise TrendArgError(

@@ -254,7 +254,7 @@ def _problem(tr: Texts, ctx: BotContext, unknown: Sequence[str]) -> str:
         problem = tr.ngettext(
             "Unknown topic {topics}.",
             "Unknown topics {topics}.",
-            len(unknown),
+            min(len(unknown), 2),  # no number is shown: Russian's form for 21 is the one for 1
             topics=esc(quoted(*unknown)),
         )
     else:

@@ -239,7 +239,7 @@ def _operator_hint(tree: Node, tr: Texts) -> str:
         " capitals: AND, OR, NOT.",
         "{words} are read as words a story must contain; the operators are written in"
         " capitals: AND, OR, NOT.",
-        len(words),
+        min(len(words), 2),  # no number is shown: Russian's form for 21 is the one for 1
         words=", ".join(f"<code>{esc(w)}</code>" for w in words),
     )
 
