@@ -100,11 +100,22 @@ def stats_lines(figures: Stats, now: datetime, tr: Texts | None = None) -> list[
     """The figures of /stats (in the admin's language, else English) and `kurilwatch stats`,
     as plain lines."""
     from bot.delivery.render import ago
-    from bot.i18n import EN
+    from bot.i18n import EN, N_
 
     tr = EN if tr is None else tr
+    # Translators: the states of /stats' "Deliveries: sent 5, failed 1" (of alerts and notices)
+    names = {
+        "pending": N_("pending"),
+        "sending": N_("sending"),
+        "sent": N_("sent"),
+        "failed": N_("failed"),
+        "dropped": N_("dropped"),
+        "fanned": N_("fanned out"),
+    }
     per_day = ", ".join(f"{day[5:]} {n}" for day, n in figures.stories_per_day.items())
-    deliveries = ", ".join(f"{state} {n}" for state, n in sorted(figures.deliveries.items()))
+    deliveries = ", ".join(
+        f"{tr._(names.get(state, state))} {n}" for state, n in sorted(figures.deliveries.items())
+    )
     oldest = figures.oldest_queued
     return [
         tr._(

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
-from bot.commands import _progress
+from bot.commands import _progress, stats_lines
+from bot.i18n import texts
 from bot.lock import StoreLock
-from store import FeedState, ItemRecord, Store
+from store import FeedState, ItemRecord, OutboxState, Stats, Store
 from tests.conftest import CONFIG, ROOT, cli, kurilwatch, new_store, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 
@@ -92,6 +93,16 @@ def test_feeds_shows_an_error_as_written(tmp_path: Path, feed_server: FeedServer
     result = cli("feeds", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert error in result.stdout
+
+
+def test_stats_name_the_states_of_deliveries_in_the_admins_language() -> None:
+    deliveries = {OutboxState.SENT: 5, OutboxState.FAILED: 1, OutboxState.PENDING: 1}
+    figures = Stats(2, 0, 1, {}, deliveries, 1, None)
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    assert "Deliveries: failed 1, pending 1, sent 5" in stats_lines(figures, now)
+    ru = stats_lines(figures, now, texts("ru"))
+    assert "Доставки: не доставлено 1, в ожидании 1, отправлено 5" in ru and "В очереди: 1" in ru
+    assert "送信済み 5" in "\n".join(stats_lines(figures, now, texts("ja")))
 
 
 def test_stats_backup_and_prune(tmp_path: Path, feed_server: FeedServer) -> None:
@@ -406,7 +417,7 @@ def _items(path: Path) -> int:
 KILLED_WHILE_STORING = """
 import os, signal, sys
 from datetime import UTC, datetime
-from store import FeedState, ItemRecord, Store
+from store import FeedState, ItemRecord, OutboxState, Stats, Store
 store = Store(sys.argv[1])
 for batch in range(20):
     store.ingest(FeedState(id="a", url="u"), [

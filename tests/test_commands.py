@@ -219,8 +219,6 @@ async def test_twenty_one_unknown_topics_are_named_in_the_plural(bot: Bot) -> No
     answer = await bot.say(f"/subscribe {ids}", language_code="ru")
     assert answer.startswith("Неизвестные темы 'a0'"), answer[:80]
 
-
-
     await bot.say("/start")
     await bot.store.run(Store.deactivate_chat, USER, "Forbidden: blocked", now=T0)
     await bot.say("/start")
