@@ -218,6 +218,8 @@ async def test_twenty_one_unknown_topics_are_named_in_the_plural(bot: Bot) -> No
     ids = " ".join(f"a{n}" for n in range(21))
     answer = await bot.say(f"/subscribe {ids}", language_code="ru")
     assert answer.startswith("Неизвестные темы 'a0'"), answer[:80]
+    # a hash alone is no topic: it was "Unknown topic ''"
+    assert (await bot.say("/subscribe #")).startswith("Which topic?")
 
     await bot.say("/start")
     await bot.store.run(Store.deactivate_chat, USER, "Forbidden: blocked", now=T0)

@@ -240,7 +240,7 @@ def _chosen(
     dropped since is still theirs to unsubscribe from)."""
     ids = list(dict.fromkeys([*ctx.topic_ids(), *kept]))
     words = (word for arg in args for word in arg.split(","))
-    wanted = [w.strip().lower().lstrip("#") for w in words if w.strip()]
+    wanted = [t for w in words if (t := w.strip().lower().lstrip("#"))]  # "#" alone is none
     if "all" in wanted:
         return ids, []
     known = [t for t in dict.fromkeys(wanted) if t in ids]
