@@ -48,6 +48,41 @@ async def test_relative_links_resolve_against_where_a_redirect_led(
     ]
 
 
+def _as_sent(text: str) -> str:
+    """`text` as the fake feed server's header, which it writes as Latin-1: its UTF-8 bytes."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+async def test_headers_that_are_not_utf8_are_kept_as_text_the_store_and_a_request_take(
+    feed_server: FeedServer,
+) -> None:
+    """aiohttp reads a Latin-1 header's bytes as lone surrogates, which SQLite cannot bind: a
+    feed saying `ETag: "caf\\xe9"` failed every poll, and sank the other feeds saved with it."""
+    latin = {
+        "ETag": '"café"',  # the fake server writes headers in Latin-1
+        "Last-Modified": "Mié, 02 Dec 2026 10:00:00 GMT",
+        "Content-Location": "/nouvelles/fête.xml",
+        "Content-Language": "français",
+    }
+    feed_server.set_route("/latin.xml", Route(body=rss([]), headers=latin))
+    utf8 = {"ETag": _as_sent('"café"'), "Content-Location": _as_sent("/nouvelles/fête.xml")}
+    feed_server.set_route("/utf8.xml", Route(body=rss([]), headers=utf8))
+    async with Fetcher() as fetcher:
+        fetched = await fetcher.fetch(feed_server.url("/latin.xml"))
+        again = await fetcher.fetch(feed_server.url("/utf8.xml"), etag='"café"')
+    assert fetched.ok and fetched.content
+    for value in fetched.headers.values():
+        value.encode("utf-8")  # no lone surrogate left
+    # a validator that cannot be sent back as the bytes it came as is not kept
+    assert "etag" not in fetched.headers and "last-modified" not in fetched.headers
+    assert fetched.headers["content-location"] == "/nouvelles/f%EAte.xml"  # the same bytes
+    assert fetched.headers["content-language"] == "fran\ufffdais"
+    # UTF-8 headers are kept as they read, and a UTF-8 validator goes back as it came
+    assert again.headers["etag"] == '"café"'
+    assert again.headers["content-location"] == "/nouvelles/fête.xml"
+    assert feed_server.requests("/utf8.xml")[0].headers["if-none-match"] == utf8["ETag"]
+
+
 def one_loopback_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """127.0.0.1 stands for the public internet, the rest of 127/8 for a private network."""
     return None if str(address) == "127.0.0.1" else non_public(address)

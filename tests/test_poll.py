@@ -538,6 +538,58 @@ async def test_unchanged_polls_ending_together_are_saved_in_one_round_trip(
         await poller.aclose()
 
 
+async def test_a_feed_whose_etag_is_not_utf8_is_stored_and_polled_without_it(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """A Latin-1 server's `ETag: "caf\\xe9"` came as lone surrogates, which SQLite cannot
+    bind: the state rolled the ingest back, and none of the feed's items was ever stored."""
+    await subscribe_chat(poller)
+    feed_server.set_route("/f.xml", Route(body=rss([OLD]), headers={"ETag": '"café"'}))
+    first = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (first.outcome, first.error) == ("primed", None)
+    feed_server.set_route("/f.xml", Route(body=rss([NEW, OLD]), headers={"ETag": '"café"'}))
+    second = await poller.poll(feed(feed_server, "/f.xml"))
+    assert (second.outcome, second.queued) == ("new", 1)
+    assert "if-none-match" not in feed_server.requests("/f.xml")[1].headers
+
+
+class SpoilingFetcher(Fetcher):
+    """A real fetcher that, once told to, gives one URL's answers an ETag SQLite cannot bind."""
+
+    def __init__(self, limits: FetchLimits) -> None:
+        super().__init__(limits)
+        self.spoiled: str | None = None
+
+    async def fetch(self, url: str, **kwargs: Any) -> Any:
+        fetched = await super().fetch(url, **kwargs)
+        if url != self.spoiled:
+            return fetched
+        return replace(fetched, headers={**fetched.headers, "etag": '"caf\udce9"'})
+
+
+async def test_a_state_the_store_refuses_fails_its_own_poll_not_those_saved_with_it(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Unchanged polls that end together save their states in one transaction: one state the
+    store refused failed it, and every other feed of the batch was recorded as failed too."""
+    fetcher = SpoilingFetcher(FetchLimits(timeout=1.0, total_timeout=3.0))
+    async with polling(tmp_path / "kw.db") as poller:
+        poller.fetcher = fetcher
+        try:
+            feeds = [feed(feed_server, f"/{n}.xml", f"f{n}") for n in range(3)]
+            for config in feeds:
+                feed_server.set_feed(f"/{config.id[1:]}.xml", rss([OLD]))
+                await poller.poll(config)
+            fetcher.spoiled = str(feeds[0].url)
+            reports = await asyncio.gather(*(poller.poll(config) for config in feeds))
+            assert "UnicodeEncodeError" in (reports[0].error or "")
+            assert [(r.outcome, r.error) for r in reports[1:]] == [("unchanged", None)] * 2
+            for config in feeds[1:]:
+                assert feed_server.requests(f"/{config.id[1:]}.xml")[-1].status == 304
+        finally:
+            await fetcher.aclose()
+
+
 LONG = (
     "Russia will station additional coastal defence units on Iturup island next spring, the"
     " district commander told reporters in Yuzhno-Sakhalinsk on Tuesday, adding that new"

@@ -27,6 +27,7 @@ from aiohappyeyeballs import AddrInfoType, SocketFactoryType
 from watchers import bounded
 from watchers.addresses import Classify, non_public, redirect_refusal
 from watchers.config import PollConfig
+from watchers.headers import kept_headers
 
 try:
     VERSION = version("kurilwatch")
@@ -37,16 +38,6 @@ USER_AGENT = f"kurilwatch/{VERSION} (news feed monitor; +https://github.com/kuri
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json,"
     " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-)
-_KEPT_HEADERS = (
-    "content-type",
-    "content-location",
-    "content-language",
-    "etag",
-    "last-modified",
-    "cache-control",
-    "expires",
-    "retry-after",
 )
 MAX_REDIRECTS = 5
 
@@ -460,7 +451,7 @@ class Fetcher:
     async def _read(
         self, url: str, headers: dict[str, str], response: aiohttp.ClientResponse
     ) -> FetchResult:
-        kept = {k: v for k in _KEPT_HEADERS if (v := response.headers.get(k)) is not None}
+        kept = kept_headers(response.headers)
         if response.history:  # relative links resolve against where the document came from
             kept["content-location"] = urljoin(str(response.url), kept.get("content-location", ""))
         permanent = None

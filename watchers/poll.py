@@ -87,7 +87,8 @@ class Poller:
         # poll (half the store round trips of a steady cycle)
         self._saved: dict[str, FeedState] = {}
         self._batch: dict[str, FeedState] = {}
-        self._batch_saved: asyncio.Future[None] | None = None
+        # the batch being gathered; its result: the error of each state that could not be saved
+        self._batch_saved: asyncio.Future[dict[str, Exception]] | None = None
         self._batch_writes: set[asyncio.Task[None]] = set()
 
     def forget(self, feed_id: str) -> None:
@@ -118,14 +119,29 @@ class Poller:
             self._batch_writes.add(write)
             write.add_done_callback(self._batch_writes.discard)
         # shielded: a poll cancelled while it waits must not cancel the others' save
-        await asyncio.shield(saved)
+        failed = await asyncio.shield(saved)
+        if (error := failed.get(state.id)) is not None:
+            raise error
         self._saved[state.id] = state
 
-    async def _write_batch(self, saved: asyncio.Future[None]) -> None:
+    async def _write_batch(self, saved: asyncio.Future[dict[str, Exception]]) -> None:
+        failed: dict[str, Exception] = {}
         try:
             await asyncio.sleep(SAVE_TOGETHER)
             batch, self._batch, self._batch_saved = list(self._batch.values()), {}, None
-            await self.store.run(Store.save_feed_states, batch)
+            try:
+                await self.store.run(Store.save_feed_states, batch)
+            except Exception as exc:
+                if store_failure(exc, self.store.path) is not None or len(batch) == 1:
+                    raise
+                # a state the store refuses (a value nothing foresaw) fails its own poll alone
+                for state in batch:
+                    try:
+                        await self.store.run(Store.save_feed_state, state)
+                    except Exception as one:
+                        if store_failure(one, self.store.path) is not None:
+                            raise
+                        failed[state.id] = one
         except asyncio.CancelledError:
             if self._batch_saved is saved:  # cancelled while it gathered: start afresh
                 self._batch, self._batch_saved = {}, None
@@ -135,7 +151,7 @@ class Poller:
             saved.set_exception(exc)  # each waiting poll fails, as its own save would have
             saved.add_done_callback(lambda f: f.exception())  # retrieved, if none waits
         else:
-            saved.set_result(None)
+            saved.set_result(failed)
 
     async def aclose(self) -> None:
         """Wait for the states still being saved (after the polls are done or cancelled)."""
