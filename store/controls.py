@@ -364,8 +364,10 @@ class ControlVerbs(StoreBase):
     # -- feedback ----------------------------------------------------------------------------
 
     def add_feedback(self, chat_id: int, item_id: int, topic: str | None, *, now: datetime) -> None:
+        """Record a chat's "Not relevant" on an item; a press again changes nothing."""
         self.db.execute(
-            "INSERT INTO feedback (chat_id, item_id, topic, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO feedback (chat_id, item_id, topic, created_at)"
+            " VALUES (?, ?, ?, ?)",
             [chat_id, item_id, topic, now.timestamp()],
         )
 

@@ -252,6 +252,17 @@ def m030_incremental_vacuum(db: Database) -> None:
     make_incremental(db)
 
 
+@migrations()
+def m031_feedback_once(db: Database) -> None:
+    # "Not relevant" pressed again and again (anyone in a group may, and a client may send the
+    # callback in a loop) kept a row per press for a year: one per chat and item, the first
+    db.execute(
+        "DELETE FROM feedback WHERE id NOT IN"
+        " (SELECT min(id) FROM feedback GROUP BY chat_id, item_id)"
+    )
+    db.execute("CREATE UNIQUE INDEX idx_feedback_chat_item ON feedback (chat_id, item_id)")
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

@@ -291,6 +291,37 @@ def test_a_feed_stored_before_retry_not_before_migrates_and_keeps_one(tmp_path: 
         assert again is not None and again.retry_not_before == T0 + timedelta(hours=20)
 
 
+def test_not_relevant_pressed_again_and_again_keeps_the_first_press(store: Store) -> None:
+    """Anyone in a group may press "Not relevant" as often as they like (or a client send the
+    callback in a loop): each press was a row, kept a year."""
+    for n in range(50):
+        store.add_feedback(-100, 1, "kuril", now=T0 + timedelta(seconds=n))
+    store.add_feedback(-100, 2, "kuril", now=T0)
+    store.add_feedback(-200, 1, "kuril", now=T0)
+    assert [(f.chat_id, f.item_id, f.created_at) for f in store.feedback()] == [
+        (-100, 1, T0),
+        (-100, 2, T0),
+        (-200, 1, T0),
+    ]
+
+
+def test_feedback_pressed_again_before_the_migration_keeps_its_first_press(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "m030.db"
+    old = Database(path)
+    migrations.migrations.apply(old, stop_before="m031_feedback_once")
+    for n, chat in enumerate([-100, -100, -200, -100]):
+        row = {"chat_id": chat, "item_id": 1, "topic": "kuril", "created_at": T0.timestamp() + n}
+        old["feedback"].insert(row)
+    old.close()
+    with Store(path) as store:
+        kept = [(f.chat_id, f.created_at) for f in store.feedback()]
+        assert kept == [(-100, T0), (-200, T0 + timedelta(seconds=2))]
+        store.add_feedback(-100, 1, "kuril", now=T0 + timedelta(days=1))
+        assert len(store.feedback()) == 2
+
+
 def test_prune_keeps_dedup_keys_for_a_year(store: Store) -> None:
     store.upsert_subscriber(1, now=T0)
     store.subscribe(1, "kuril", now=T0)
