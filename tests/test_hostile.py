@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -20,11 +21,12 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from telegram import Chat, Message, Update, User
 
 from bot.config import Config, ConfigError, parse_config
 from bot.telegram.chat import BotContext, install
 from bot.telegram.guards import addressed_to_us, broadcast_text, command_target
-from bot.telegram.updates import build_application
+from bot.telegram.updates import PerChatUpdates, build_application
 from store import AsyncStore, Store, Watch
 from store.search import search_error
 from tests.conftest import (
@@ -669,6 +671,73 @@ async def test_a_slow_watch_holds_up_no_other_chat_and_its_own_chat_stays_in_ord
         watch, watches = await bot_api.wait_for_messages_async(USER, 2)
         assert "Habomai" in watch["text"] and "1." in watches["text"]
     await store.close()
+
+
+def _command(number: int, chat_id: int) -> Update:
+    chat = Chat(chat_id, Chat.PRIVATE)
+    text = f"/search kuril {number}"
+    return Update(number, message=Message(number, NOW, chat, User(chat_id, "u", False), text=text))
+
+
+async def test_the_updates_one_chat_queued_hold_no_place_another_chat_needs() -> None:
+    """PTB takes a place of `max_concurrent_updates` before the processor waits for the chat's
+    turn: updates queued behind a slow /search held every place, and other chats got no
+    answer until that chat's queue had drained."""
+    import asyncio
+
+    processor = PerChatUpdates(max_concurrent_updates=3)
+    gate, started, other = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        await gate.wait()
+
+    async def quick() -> None:
+        other.set()
+
+    queued = [processor.process_update(_command(n, USER), slow()) for n in range(4)]
+    tasks = [asyncio.create_task(update) for update in queued]
+    await started.wait()
+    tasks.append(asyncio.create_task(processor.process_update(_command(9, ADMIN), quick())))
+    try:
+        async with asyncio.timeout(10):
+            await other.wait()
+    finally:
+        gate.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_updates_a_chat_queues_past_its_cap_are_dropped_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import asyncio
+
+    processor = PerChatUpdates(max_concurrent_updates=2, max_queued=2)
+    gate, started = asyncio.Event(), asyncio.Event()
+    ran: list[int] = []
+
+    async def handle(number: int) -> None:
+        ran.append(number)
+        if number == 0:
+            started.set()
+            await gate.wait()
+
+    first = asyncio.create_task(processor.process_update(_command(0, USER), handle(0)))
+    await started.wait()
+    with caplog.at_level(logging.DEBUG, logger="bot.telegram.updates"):
+        queued = [
+            asyncio.create_task(processor.process_update(_command(n, USER), handle(n)))
+            for n in range(1, 6)
+        ]
+        await asyncio.gather(*queued[2:])  # past the cap: dropped at once, never run
+        gate.set()
+        await asyncio.gather(first, *queued)
+    assert ran == [0, 1, 2]
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and f"chat {USER}" in warned[0].getMessage()
+    # its queue drained: the chat's next command runs
+    await processor.process_update(_command(7, USER), handle(7))
+    assert ran == [0, 1, 2, 7]
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True))

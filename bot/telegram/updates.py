@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import logging
 import ssl
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -32,30 +34,61 @@ from bot.config import Config
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT = 256  # updates in progress at once, all chats together
+MAX_QUEUED = 100  # updates of one chat waiting for its running one
 CONNECTIONS = 256  # to send with, as PTB's ApplicationBuilder makes them when given none
 POLL_ERRORS_EVERY = 600.0  # seconds between two lines on failures to get updates
 
 
 class PerChatUpdates(BaseUpdateProcessor):
-    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT) -> None:
-        super().__init__(max_concurrent_updates)
+    """Updates of different chats at once, `max_concurrent_updates` at most, and each chat's in
+    order. PTB takes a place of its own bound before `do_process_update` runs: an update that
+    waited there for its chat's previous one held a place, and a chat that queued as many as
+    the bound behind a slow /search stopped every other chat's commands. PTB's bound is only
+    the queues' therefore, and a place to run is taken here, once the chat's turn has come.
+    A chat may have `max_queued` updates waiting; more are dropped (said in the log)."""
+
+    def __init__(
+        self, max_concurrent_updates: int = MAX_CONCURRENT, max_queued: int = MAX_QUEUED
+    ) -> None:
+        super().__init__(sys.maxsize)  # every update waits below, for its chat or for a place
+        self._running = asyncio.Semaphore(max_concurrent_updates)
+        self.max_queued = max_queued
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}  # updates holding or awaiting each chat's lock
+        self._dropping: set[int] = set()  # chats past `max_queued` since their queue emptied
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
-            await coroutine
+            async with self._running:
+                await coroutine
+            return
+        users = self._users.get(chat.id, 0)
+        if users > self.max_queued:  # one running, and `max_queued` waiting behind it
+            self._drop(chat.id, coroutine)
             return
         lock = self._locks.setdefault(chat.id, asyncio.Lock())
-        self._users[chat.id] = self._users.get(chat.id, 0) + 1
+        self._users[chat.id] = users + 1
         try:
-            async with lock:
+            async with lock, self._running:
                 await coroutine
         finally:
             self._users[chat.id] -= 1
             if not self._users[chat.id]:
                 del self._users[chat.id], self._locks[chat.id]
+                self._dropping.discard(chat.id)
+
+    def _drop(self, chat_id: int, coroutine: Awaitable[Any]) -> None:
+        if inspect.iscoroutine(coroutine):
+            coroutine.close()  # never run
+        level = logging.DEBUG if chat_id in self._dropping else logging.WARNING
+        self._dropping.add(chat_id)
+        log.log(
+            level,
+            "chat %d: %d updates wait already for one of its commands to end: more are dropped",
+            chat_id,
+            self.max_queued,
+        )
 
     async def initialize(self) -> None:
         pass
