@@ -356,6 +356,67 @@ async def test_a_chat_the_config_lists_by_its_name_and_its_id_keeps_the_first_en
     assert f"channel {chat_id} is chat {chat_id}" in said and "@kurilnews_ru" in said
 
 
+def _fail_get_chat(bot_api: FakeBotAPI, fault: str) -> None:
+    if fault == "timeout":
+        bot_api.stall_next("getChat", 1.0)  # the bot gives up after 0.3 s
+    elif fault == "gateway":
+        bot_api.fail_gateway("getChat", times=2)
+    elif fault == "server":
+        bot_api.fail_next("getChat", status=500, description="Internal Server Error", times=2)
+    else:
+        bot_api.fail_retry_after("getChat", 1)
+
+
+@pytest.mark.parametrize("fault", ["timeout", "gateway", "server", "flood"])
+async def test_a_channel_telegram_could_not_be_asked_about_is_tried_again_until_recorded(
+    tmp_path: Path, bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    """getChat ran once per channel, at the start and at a reload that changed the channels: a
+    timeout, a 5xx or a 429 was read as "is the bot an admin there?", and the channel was
+    skipped until a restart (months of no alerts)."""
+    from bot.telegram.channels import Channels
+
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
+    news = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
+    talks = ChannelConfig(chat="@treaty_talks", topics=("peace-treaty",))
+    channels = Channels(first=0.01)
+    _fail_get_chat(bot_api, fault)
+    request = connection(read_timeout=0.3)
+    async with Bot(
+        TOKEN, base_url=bot_api.base_url, request=request, get_updates_request=connection(1)
+    ) as bot:
+        with caplog.at_level(logging.WARNING, logger="bot.telegram.channels"):
+            await channels.add(bot, store, (news, talks))
+            if fault == "flood":  # the other channel waits too, unasked
+                assert len(bot_api.calls_of("getChat")) == 1
+            async with asyncio.timeout(10):
+                await channels.settled()
+        for channel in (news, talks):
+            chat_id = (await bot.get_chat(channel.chat)).id
+            assert await store.run(Store.subscriptions, chat_id) == list(channel.topics)
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.telegram.channels"]
+    assert said and all("Telegram unreachable" in line and len(line) < 300 for line in said)
+    await store.close()
+
+
+async def test_a_channel_telegram_refuses_is_not_tried_again(
+    parts, bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.telegram.channels import Channels
+
+    store, worker, _ = parts
+    bot_api.fail_next("getChat", status=403, description="Forbidden: bot is not a member")
+    channels = Channels(first=0.01)
+    with caplog.at_level(logging.ERROR, logger="bot.telegram.channels"):
+        await channels.add(
+            worker.bot, store, (ChannelConfig(chat="@kurilnews_ru", topics=("kuril",)),)
+        )
+        await channels.settled()
+    assert len(bot_api.calls_of("getChat")) == 1
+    [said] = [r.getMessage() for r in caplog.records if r.name == "bot.telegram.channels"]
+    assert "is the bot an admin there?" in said
+
+
 async def test_a_channel_whose_language_is_removed_from_the_config_writes_english_again(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]

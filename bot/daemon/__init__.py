@@ -28,7 +28,7 @@ from bot.interrupt import stop_on_signals, stopped_within
 from bot.metrics import Metrics, MetricsServer, configure_metrics
 from bot.operator.backtest import report_reload
 from bot.reload import config_topics
-from bot.telegram.channels import add_channels
+from bot.telegram.channels import Channels
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application, stop_updates
 from store import AsyncStore, Store, StoredItem
@@ -75,6 +75,7 @@ class Daemon(TelegramSide, AdminNotices):
     _compile_requested: int = 0
     _compiled: int = 0
     _watches: Watches = field(default_factory=Watches)
+    _channels: Channels = field(default_factory=Channels)
     config_path: Path | None = None
     _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
     _background: set[asyncio.Task[str]] = field(default_factory=set)
@@ -350,11 +351,10 @@ class Daemon(TelegramSide, AdminNotices):
             self._compiled = covered
 
     async def _add_channels(self, app: App, store: AsyncStore) -> None:
-        await add_channels(
+        await self._channels.add(
             app.bot,
             store,
             self.settings.channels,
-            now=datetime.now(UTC),
             watches_changed=functools.partial(self._watches.changed, store),
         )
 

@@ -18,6 +18,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.interrupt import stopped_within
 from bot.metrics import Metrics
 from bot.reload import delivery_settings
+from bot.telegram.channels import Channels
 from bot.telegram.chat import set_commands
 from bot.telegram.updates import PollErrors, say_token_refused, stop_updates
 from store import AsyncStore
@@ -66,6 +67,7 @@ class TelegramSide:
     _sign_in_tried: asyncio.Event
     stop: Callable[[], None]
     _add_channels: Callable[[App, AsyncStore], Awaitable[None]]
+    _channels: Channels
 
     async def _run_telegram(self, app: App, store: AsyncStore) -> None:
         """Sign in (retrying while Telegram is unreachable), then poll updates and deliver."""
@@ -146,6 +148,7 @@ class TelegramSide:
     async def _finish_sends(self, task: asyncio.Task[None] | None) -> None:
         """At a stop: the sends in flight finish and are recorded, within STOP_GRACE; then the
         side is cancelled (a send cut short stays queued, and is sent after a restart)."""
+        self._channels.stop()  # the channels still unreached are tried at the next start
         if task is None:
             return
         if self.delivery is not None:

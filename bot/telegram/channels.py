@@ -1,20 +1,96 @@
 """Channels (and groups) of the config: each gets every alert of its topics, as if subscribed,
-in the language the config gives it."""
+in the language the config gives it. A channel Telegram could not be asked about for a passing
+reason is tried again, at growing intervals, until it is recorded (`Channels`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from telegram import Bot
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.config import ChannelConfig
 from store import AsyncStore, ChatPrefs, Store, Watch
 
 log = logging.getLogger(__name__)
+
+RETRY_FIRST = 30.0  # seconds before a channel Telegram could not be asked about is tried again
+RETRY_MAX = 1800.0  # doubled at each try up to this
+MAX_SAID = 200  # characters of an error said in the log
+WatchesChanged = Callable[[Watch | None, Watch | None], Awaitable[None]]
+
+
+def passing(exc: TelegramError) -> bool:
+    """Whether an error of getChat passes (a timeout, the network, Telegram's 5xx, a 429),
+    rather than says that the bot cannot use the chat (400, 403)."""
+    return isinstance(exc, RetryAfter) or (
+        isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+    )
+
+
+class Channels:
+    """`add_channels`, at a start and at a reload that changes the channels, and again for the
+    channels Telegram could not be asked about for a passing reason, at growing intervals until
+    each is recorded: a channel that one timeout or 429 caught got no alert for months."""
+
+    def __init__(
+        self,
+        first: float = RETRY_FIRST,
+        most: float = RETRY_MAX,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.first, self.most, self.clock = first, most, clock
+        self._again: asyncio.Task[None] | None = None
+
+    async def add(
+        self,
+        bot: Bot,
+        store: AsyncStore,
+        channels: Sequence[ChannelConfig],
+        *,
+        watches_changed: WatchesChanged | None = None,
+    ) -> None:
+        """Record the config's `channels`; those left unreached are tried again later (instead
+        of those an earlier config left)."""
+        self.stop()
+
+        async def add(some: Sequence[ChannelConfig]) -> list[ChannelConfig]:
+            now = self.clock()
+            return await add_channels(bot, store, some, now=now, watches_changed=watches_changed)
+
+        if unreached := await add(channels):
+            self._again = asyncio.create_task(self._retry(add, unreached), name="channels")
+
+    async def _retry(
+        self,
+        add: Callable[[Sequence[ChannelConfig]], Awaitable[list[ChannelConfig]]],
+        unreached: list[ChannelConfig],
+    ) -> None:
+        wait = self.first
+        while unreached:
+            await asyncio.sleep(wait)
+            wait = min(2 * wait, self.most)
+            try:
+                unreached = await add(unreached)
+            except sqlite3.OperationalError as exc:  # locked or full: it passes too
+                log.warning("channels not recorded yet: the store fails (%s)", exc)
+            except Exception:  # a bug: said, and tried again all the same
+                log.exception("channels not recorded yet")
+
+    async def settled(self) -> None:
+        """Wait until no channel is left to try again."""
+        if self._again is not None:
+            await asyncio.shield(self._again)
+
+    def stop(self) -> None:
+        if self._again is not None:
+            self._again.cancel()
+            self._again = None
 
 
 async def add_channels(
@@ -23,22 +99,35 @@ async def add_channels(
     channels: Sequence[ChannelConfig],
     *,
     now: datetime,
-    watches_changed: Callable[[Watch | None, Watch | None], Awaitable[None]] | None = None,
-) -> None:
+    watches_changed: WatchesChanged | None = None,
+) -> list[ChannelConfig]:
     """Record each channel as a chat subscribed to exactly its configured topics, speaking its
     configured language; a channel back after the bot was removed from it has its watches filed
     again (`watches_changed`). A chat named twice (by its @name and its id, which the config
-    cannot tell are one) takes the first entry's settings, with an error naming both."""
+    cannot tell are one) takes the first entry's settings, with an error naming both. The
+    channels Telegram could not be asked about for a passing reason, to be tried again."""
     configured: dict[int, str] = {}
-    for channel in channels:
+    unreached: list[ChannelConfig] = []
+    for index, channel in enumerate(channels):
         try:
             chat = await bot.get_chat(
                 int(channel.chat) if channel.chat.lstrip("-").isdigit() else channel.chat
             )
         except TelegramError as exc:
-            log.error(
-                "channel %s: cannot use it (%s); is the bot an admin there?", channel.chat, exc
+            if not passing(exc):
+                log.error(
+                    "channel %s: cannot use it (%s); is the bot an admin there?", channel.chat, exc
+                )
+                continue
+            # (in one line: PTB's message of a proxy's error page holds all of the page)
+            said = " ".join(str(exc).split())[:MAX_SAID]
+            log.warning(
+                "channel %s: Telegram unreachable (%s); tried again later", channel.chat, said
             )
+            if isinstance(exc, RetryAfter):  # the others would be refused too
+                unreached.extend(channels[index:])
+                break
+            unreached.append(channel)
             continue
         if (first := configured.setdefault(chat.id, channel.chat)) != channel.chat:
             log.error(
@@ -80,6 +169,7 @@ async def add_channels(
         for topic in current - set(channel.topics):
             await store.run(Store.unsubscribe, chat.id, topic)
         log.info("channel %s (%d): topics %s", channel.chat, chat.id, ", ".join(channel.topics))
+    return unreached
 
 
 def channel_prefs(
