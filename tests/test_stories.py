@@ -1135,3 +1135,24 @@ def test_vectors_no_report_holds_are_forgotten() -> None:
         assert len(index.vectors) <= 2 * len(index) + 12  # a day's lookups at most
     index.prune(T0 + timedelta(days=30))
     assert len(index) == 0 and len(index.vectors) == 0
+
+
+def test_vectors_kept_are_bounded_by_the_index_limit_not_by_the_day() -> None:
+    """A big story told by thousands of reports in a day (Google News feeds in three
+    languages): each is looked up (its title embedded) and refused by its full story. The
+    index held 4 reports and every title's vector until the daily prune: memory grew with the
+    day's matched reports, and a row kept its whole batch of vectors alive."""
+    index = StoryIndex(limit=100, embed=_hashed_vectors)
+    for n in range(1, 2001):
+        at = T0 + timedelta(seconds=30 * n)  # 2,000 reports in 17 hours, before any prune
+        word = "".join(chr(ord("a") + int(d)) for d in str(n))  # a word of its own
+        report = sketch(
+            f"Kunashir ferry delayed by fog, says {word}",
+            f"The Kunashir ferry was delayed by fog today, harbour master {word} says",
+        )
+        index.add(n, index.find(report, at) or n, report, at)
+        assert len(index.vectors) <= 2 * 100
+    assert len(index) == MAX_PER_STORY
+    assert all(vector.base is None for vector in index.vectors.values())  # rows copied
+    first = sketch("Kunashir ferry delayed by fog, says b", "The Kunashir ferry was delayed")
+    assert index.find(first, T0 + timedelta(hours=17)) == 1  # its story's reports still weigh

@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections import Counter, defaultdict, deque
+from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence, Set
 from datetime import datetime, timedelta
 from functools import partial
@@ -115,7 +115,8 @@ class StoryIndex:
     """The recent reports of every story, to find which story a new report belongs to.
 
     `embed` turns titles into vectors (the model by default); the vectors it made are kept by
-    title for the window, and those not yet saved wait in `fresh` for the caller to store."""
+    title, twice `limit` of them at most (those least recently asked for go first), and those
+    not yet saved wait in `fresh` for the caller to store."""
 
     def __init__(
         self,
@@ -130,7 +131,7 @@ class StoryIndex:
         self.waiting_chars = waiting_chars
         self.headline_threshold = headline_threshold
         self.embed = embed or _embed_titles
-        self._vectors: dict[str, Vectors] = {}
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()  # least recently asked first
         self.fresh: dict[str, Vectors] = {}
         self._embed_failures = 0
         self._embed_after: datetime | None = None  # no model call before (it failed)
@@ -158,10 +159,14 @@ class StoryIndex:
         """Vectors computed before (by a former run), by title."""
         self._take_in()
         self._vectors.update(known)
+        self._keep_within(set())
 
     def _vectors_of(self, titles: Iterable[str], at: datetime) -> bool:
         """Whether every title has its vector (made now if need be); False while the model fails."""
-        missing = list(dict.fromkeys(t for t in titles if t not in self._vectors))
+        asked = dict.fromkeys(titles)
+        missing = [t for t in asked if t not in self._vectors]
+        for title in asked.keys() - missing:
+            self._vectors.move_to_end(title)
         if not missing:
             return True
         if self._embed_after is not None and at < self._embed_after:
@@ -179,8 +184,20 @@ class StoryIndex:
             log.info("story clustering: the title vector model works again")
         self._embed_failures, self._embed_after = 0, None
         for title, vector in zip(missing, vectors, strict=True):
-            self._vectors[title] = self.fresh[title] = vector
+            # a copy: a row of the batch is a view, which kept all of the batch alive
+            self._vectors[title] = self.fresh[title] = vector.copy()
+        self._keep_within(asked.keys())
         return True
+
+    def _keep_within(self, asked: Set[str]) -> None:
+        """Forget the vectors least recently asked for past twice `limit`, but those just
+        `asked` for: a day of reports that a full story refused kept each title's until the
+        daily `prune` (thousands, for a story told in three languages by Google News)."""
+        while len(self._vectors) > 2 * self.limit:
+            title = next(iter(self._vectors))
+            if title in asked:
+                return
+            del self._vectors[title]
 
     def _weight(self, script: str) -> Callable[[str], float]:
         df, total = self._df[script], len(self._entries) + IDF_PRIOR
@@ -428,7 +445,7 @@ class StoryIndex:
         # start for reports since forgotten) go once they outnumber the reports' twice over
         if len(self._vectors) > 2 * len(self._entries):
             titles = {entry.title for entry in self._entries.values()}
-            self._vectors = {t: v for t, v in self._vectors.items() if t in titles}
+            self._vectors = OrderedDict((t, v) for t, v in self._vectors.items() if t in titles)
 
     def _forget_oldest(self) -> None:
         entry = self._entries.pop(self._order.popleft(), None)
