@@ -824,6 +824,21 @@ def test_a_reports_record_is_kept_beside_the_store_once_however_often_its_write_
     assert holds.journal(USER, T0 + 7 * D)
 
 
+def test_a_chat_no_longer_listed_is_forgotten_in_every_hold() -> None:
+    """`keep` looked at the chats held until a time only: a chat whose report went out but
+    whose record the store failed, then turned its report off, was kept; turned on again, its
+    stale entry recorded an old report first."""
+    from bot.insights.jobs import Holds
+
+    holds = Holds()
+    holds.out(USER, T0)
+    assert holds.journal(USER, T0)
+    holds.failed(OTHER, T0)
+    holds.keep({OTHER})
+    assert holds.unrecorded(USER) is None and holds.journal(USER, T0)
+    assert holds.held(OTHER, T0)
+
+
 async def spiking_both_topics(bot: Harness) -> Insights:
     """A burst of stories of both shipped topics, and a chat that wants spike notices of both."""
     both = ("kuril", "peace-treaty")

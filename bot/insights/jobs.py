@@ -152,8 +152,11 @@ class Holds:
         self._unsent.pop(chat_id, None)
 
     def keep(self, chat_ids: set[int]) -> None:
-        for held in [c for c in self._until if c not in chat_ids]:
-            self.done(held)
+        """Forget the chats not in `chat_ids`, in every map (a report recorded late kept its
+        chat in `_unrecorded` after the chat turned its report off)."""
+        maps = (self._until, self._failures, self._unsent, self._unrecorded, self._journaled)
+        for gone in {c for held in maps for c in held} - chat_ids:
+            self.done(gone)
 
 
 class Insights:
