@@ -47,6 +47,20 @@ async def test_a_bad_search_says_once_that_it_cannot_search_and_names_the_bad_pa
     assert answer[0].isupper() or lang == "ja", answer
 
 
+@pytest.mark.parametrize(
+    ("lang", "refusal"),
+    [("en", "too short a prefix"), ("ru", "слишком короткое"), ("ja", "短すぎます")],
+)
+async def test_a_search_of_one_letter_prefixes_is_refused_in_words(
+    bot: Bot, lang: str, refusal: str
+) -> None:
+    """`/search a* OR b* OR ... OR z*` held the store's one thread for seconds: every poll,
+    send and other chat's command waited."""
+    query = " OR ".join(f"{letter}*" for letter in "abcdefghijklmnopqrstuvwxyz")
+    answer = await bot.say(f"/search {query}", language_code=lang)
+    assert refusal in answer and "'a*'" in answer, answer
+
+
 @pytest.mark.parametrize("lang", ["en", "ru", "ja"])
 async def test_a_bad_mute_duration_is_quoted_back_with_the_right_form(bot: Bot, lang: str) -> None:
     for command, value in [

@@ -382,6 +382,31 @@ def test_search_finds_items_in_three_scripts_and_explains_bad_queries(store: Sto
             store.search(bad)
 
 
+def test_a_search_too_broad_for_the_stores_thread_is_refused_in_words(store: Store) -> None:
+    """One user's search of 26 one-letter prefixes held the store's one thread for 4.4 s over
+    50 days of items (every poll and send waited), and it could be sent again and again."""
+    feed = FeedState(id="a", url="u")
+    records = [
+        ItemRecord(str(n), None, None, f"Kuril ferry {n} delayed", "Fog over Kunashir.", None)
+        for n in range(300)
+    ]
+    store.ingest(feed, records, now=T0, alert=False)
+    for bad, why in [
+        ("k* OR f*", r"'k\*' is too short a prefix"),
+        (
+            " OR ".join(f"{w}*" for w in ("ku", "fe", "de", "fo", "ov", "Kun", "ri", "ry", "la")),
+            "at most 8",
+        ),
+    ]:
+        with pytest.raises(SearchError, match=why):
+            store.search(bad)
+    assert len(store.search("Kun* OR Kur* OR 島")) == 10
+    with pytest.raises(SearchError, match="matches too much to be searched at once"):
+        store.search("ferry", within=0)  # past its time at the first look
+    assert len(store.search("ferry")) == 10  # the time limit ended with that search
+    assert store.db.execute("SELECT count(*) FROM items").fetchone()[0] == 300
+
+
 def test_items_are_indexed_for_search_in_batches_and_never_twice(store: Store) -> None:
     feed = FeedState(id="a", url="u")
 
