@@ -1,0 +1,134 @@
+"""The daemon's config reloads: the config watch, SIGHUP and /reload re-read the file, and a
+valid change is handed to the running parts (`bot.reload`). Mixed into `bot.daemon.Daemon`."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from bot import reload
+from bot.config import Config, ConfigError, Stamp, config_stamp, load_config
+from bot.daemon.telegram import App
+from bot.delivery.worker import DeliveryWorker
+from bot.i18n import EN, N_, Texts
+from bot.metrics import Metrics, configure_metrics
+from bot.operator.backtest import report_reload
+from bot.telegram.chat import BotContext
+from store import AsyncStore
+from watchers.feed_jobs import FeedScheduler
+from watchers.poll import Poller
+
+log = logging.getLogger("bot.daemon")  # its lines are the daemon's
+
+STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
+
+
+class ConfigReloads:
+    """The daemon's config reloads (the daemon's fields and methods it uses are declared)."""
+
+    settings: Config
+    config_path: Path | None
+    config_stamp: Stamp | None
+    config_settle: float
+    metrics: Metrics
+    delivery: DeliveryWorker | None
+    _stop: asyncio.Event
+    _reloading: asyncio.Lock
+    _background: set[asyncio.Task[str]]
+    _started: Config
+    _store: AsyncStore | None
+    _app: App | None
+    _feeds: FeedScheduler | None
+    _poller: Poller | None
+    _ctx: BotContext | None
+    _tell_admins_surely: Callable[[str, dict[str, str]], Awaitable[None]]
+    _recompile: Callable[[Poller, AsyncStore], Awaitable[None]]
+    _add_channels: Callable[[App, AsyncStore], Awaitable[None]]
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload in the background (`reload` reports its own failures)."""
+        task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _watch_config(self) -> None:
+        """Reload when the config file changes, however it was saved (`reload.watch_config`)."""
+        if self.config_path is not None:
+            await reload.watch_config(
+                self.config_path, self._stop, self.reload, lambda: self.config_stamp
+            )
+
+    async def reload(self, tr: Texts = EN) -> str:
+        """Re-read the config and apply it without a restart; a bad file changes nothing.
+
+        Returns what happened, in one line in `tr`'s language (for /reload); the log and the
+        admins hear it too. The one path of the config watcher, SIGHUP and /reload: it never
+        raises.
+        """
+        if self.config_path is None:
+            return tr._("There is no config file to re-read.")
+        async with self._reloading:
+            try:
+                return await self._reload(self.config_path, tr)
+            except Exception as exc:  # a reload must never end its caller
+                log.exception("config reload failed; the running config stays")
+                problem = f"{type(exc).__name__}: {exc}"[:300]
+                failed = N_(
+                    "kurilwatch: config reload failed ({problem}); the running config stays."
+                )
+                try:
+                    await self._tell_admins_surely(failed, {"problem": problem})
+                except Exception:  # the log already holds the problem
+                    log.exception("could not tell the admins")
+                return tr._("Not reloaded; the running config stays. {problems}", problems=problem)
+
+    async def _reload(self, config_path: Path, tr: Texts) -> str:
+        """Load the candidate config; apply it only when it is valid and differs."""
+        await reload.settled(config_path, self.config_settle)
+        # what is read now: the config watch reloads again only once the file differs from it
+        self.config_stamp = await asyncio.to_thread(config_stamp, config_path)
+        try:
+            new = await asyncio.to_thread(load_config, config_path, regular_only=True)
+        except ConfigError as exc:
+            problems = "; ".join(exc.problems)
+            log.error("config not reloaded, the running config stays: %s", problems)
+            await self._tell_admins_surely(
+                N_("kurilwatch: config not reloaded ({problems}); the running config stays."),
+                {"problems": problems},
+            )
+            return tr._("Not reloaded; the running config stays. {problems}", problems=problems)
+        if new == self.settings:
+            log.info("config re-read: nothing changed")
+            return tr._("The config has not changed.")
+        summary = await self._apply(new)
+        log.info("config reloaded: %s", summary)
+        return tr._("Reloaded: {summary}", summary=summary)
+
+    async def _apply(self, new: Config) -> str:
+        old, self.settings = self.settings, new
+        configure_metrics(self.metrics, new, STALE)
+        store, app = self._store, self._app
+        report = None
+        if store is not None:
+            # written again until the store takes it, as every other admins' notice is
+            report = functools.partial(report_reload, store, self._tell_admins_surely)
+        parts = reload.Running(
+            feeds=self._feeds,
+            poller=self._poller,
+            ctx=self._ctx,
+            delivery=self.delivery,
+            recompile=lambda poller: self._recompile(poller, poller.store),
+            add_channels=(
+                (lambda: self._add_channels(app, store))
+                if app is not None and store is not None
+                else None
+            ),
+            report_queries=report,
+            tell_admins=self._tell_admins_surely,
+        )
+        warned = await asyncio.to_thread(reload.new_warnings, old, new, self.config_path)
+        return await reload.apply(reload.diff(old, new, self._started), new, parts, warned)
