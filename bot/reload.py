@@ -134,7 +134,8 @@ class Running:
     ctx: BotContext | None
     delivery: DeliveryWorker | None
     recompile: Callable[[Poller], Awaitable[None]]  # the configured topics, compiled again
-    add_channels: Callable[[], Awaitable[None]] | None  # None without Telegram
+    # records the channels; what the summary says of them (None: without Telegram)
+    add_channels: Callable[[], Awaitable[str]] | None
     # the reload report: backtests the old queries against the new over the items whose text
     # the store keeps (its retention), tells the admins and returns the counts for the summary
     # line (None: no store to read)
@@ -189,8 +190,7 @@ async def apply(
         parts.delivery.apply(delivery_settings(new))
         parts.delivery.tz = new.telegram.tz  # of the chats without their own /timezone
     if parts.add_channels is not None and change.channels:
-        await parts.add_channels()
-        done.append("channels")
+        done.append(await parts.add_channels())
     if change.restart:
         done.append("a restart is needed for " + ", ".join(change.restart))
     if topics is not None and parts.report_queries is not None and change.queries is not None:

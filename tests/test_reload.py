@@ -381,3 +381,132 @@ async def test_a_reload_that_removes_a_subscribed_topic_tells_the_admins_how_man
     assert [v.get("topics") for _, v in told] == [None, "kuril (2)"]
     assert told[1][0].format(**told[1][1]).count("kuril (2)") == 1
     assert logged.endswith(" (removed with their chats: kuril (2))")  # the log line too
+
+
+async def test_a_store_locked_while_a_reload_records_the_channels_applies_the_rest_and_retries(
+    tmp_path: Path,
+) -> None:
+    """A reload whose channels met a store another writer held (a backup, `kurilwatch prune`)
+    said "Not reloaded; the running config stays" though the rest of the new config was in
+    force, and every later reload said "The config has not changed": the channel's
+    subscriptions were never written until a restart. They are now written again in the
+    background, as at a start, and the reply says so."""
+    import sqlite3
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from bot.delivery.worker import DeliveryWorker
+    from bot.reload import delivery_settings
+    from store import AsyncStore, Store
+    from tests.conftest import short_busy_timeout
+    from watchers.fetch import Fetcher
+    from watchers.poll import Poller
+    from watchers.topics.compile import compile_topics
+
+    channel = -1001234567890
+    config = write_config(tmp_path, {})
+    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
+    old = daemon.settings
+    store = await AsyncStore(old.store.path).open()
+    await store.run(short_busy_timeout)
+    daemon._store = store
+    daemon._poller = Poller(
+        store=store, fetcher=Fetcher(), topics=compile_topics(old.topics), settings=old.poll
+    )
+    daemon.delivery = DeliveryWorker(
+        store,
+        None,
+        settings=delivery_settings(old),
+        tz=old.telegram.tz,  # type: ignore[arg-type]
+    )
+
+    async def get_chat(chat: object) -> SimpleNamespace:  # the Bot's one call here
+        return SimpleNamespace(id=channel, type="channel", title="News")
+
+    daemon._app = SimpleNamespace(bot=SimpleNamespace(get_chat=get_chat))  # type: ignore[assignment]
+    settings = yaml.safe_load(config.read_text())
+    settings.setdefault("telegram", {})["timezone"] = "Asia/Tokyo"
+    settings["channels"] = [{"chat": str(channel), "topics": ["kuril"]}]
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    other = sqlite3.connect(old.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        said = await daemon.reload()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    try:
+        assert said.startswith("Reloaded: channels not recorded yet (the store fails"), said
+        assert daemon.delivery.tz == ZoneInfo("Asia/Tokyo")
+        retrying = daemon._channels_retry
+        assert retrying is not None
+        await asyncio.wait_for(retrying, timeout=20)  # the store is free: it takes them
+        assert await store.run(Store.subscriptions, channel) == ["kuril"]
+        assert await daemon.reload() == "The config has not changed."
+    finally:
+        daemon.stop()
+        await daemon._finish_notices()
+        await daemon._poller.pool.aclose()
+        await store.close()
+
+
+async def test_a_reload_that_fails_part_way_says_so_and_the_next_one_applies_it_again(
+    tmp_path: Path,
+) -> None:
+    """A reload that failed after some parts took the new config said "the running config
+    stays", and the next said "The config has not changed", the rest never applied."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from bot.delivery.worker import DeliveryWorker
+    from bot.reload import delivery_settings
+    from store import AsyncStore
+    from watchers.fetch import Fetcher
+    from watchers.poll import Poller
+    from watchers.topics.compile import compile_topics
+
+    config = write_config(tmp_path, {})
+    daemon = Daemon(load_config(config), None, config_path=config, config_settle=0)
+    old = daemon.settings
+    store = await AsyncStore(old.store.path).open()
+    poller = Poller(
+        store=store, fetcher=Fetcher(), topics=compile_topics(old.topics), settings=old.poll
+    )
+    daemon._poller = poller
+    daemon.delivery = DeliveryWorker(
+        store,
+        None,
+        settings=delivery_settings(old),
+        tz=old.telegram.tz,  # type: ignore[arg-type]
+    )
+    compiles: list[str] = []
+
+    async def recompile(poller: Poller, store: AsyncStore) -> None:  # fails the first time
+        compiles.append("compile")
+        if len(compiles) == 1:
+            raise MemoryError("compiling the topics")
+        poller.topics = compile_topics(daemon.settings.topics)
+
+    daemon._recompile = recompile  # type: ignore[method-assign]
+    settings = yaml.safe_load(config.read_text())
+    settings["topics"]["kuril"]["query"] = "Habomai"
+    settings.setdefault("telegram", {})["timezone"] = "Asia/Tokyo"
+    settings.setdefault("poll", {})["max_interval"] = "2h"
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    try:
+        said = await daemon.reload()
+        assert said.startswith("Reloaded in part (MemoryError: compiling the topics)"), said
+        assert poller.settings.max_interval == timedelta(hours=2)  # applied before the compile
+        assert daemon.delivery.tz != ZoneInfo("Asia/Tokyo")  # and this after it: not yet
+        again = await daemon.reload()
+        assert again.startswith("Reloaded: topics kuril"), again
+        assert daemon.delivery.tz == ZoneInfo("Asia/Tokyo")
+        assert [m.topic_id for m in poller.topics.match(title="Habomai")] == ["kuril"]
+        assert await daemon.reload() == "The config has not changed."
+    finally:
+        await poller.pool.aclose()
+        await store.close()

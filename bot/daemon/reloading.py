@@ -47,7 +47,8 @@ class ConfigReloads:
     _ctx: BotContext | None
     _tell_admins_surely: Callable[[str, dict[str, str]], Awaitable[None]]
     _recompile: Callable[[Poller, AsyncStore], Awaitable[None]]
-    _add_channels: Callable[[App, AsyncStore], Awaitable[None]]
+    _reload_channels: Callable[[App, AsyncStore], Awaitable[str]]
+    _applying: Config | None = None  # the config before an apply that has not finished
 
     def request_reload(self) -> None:
         """SIGHUP: reload in the background (`reload` reports its own failures)."""
@@ -75,16 +76,30 @@ class ConfigReloads:
             try:
                 return await self._reload(self.config_path, tr)
             except Exception as exc:  # a reload must never end its caller
-                log.exception("config reload failed; the running config stays")
                 problem = f"{type(exc).__name__}: {exc}"[:300]
-                failed = N_(
-                    "kurilwatch: config reload failed ({problem}); the running config stays."
-                )
+                if self._applying is not None:  # some parts have the new config already
+                    log.exception("config applied in part; the next reload applies it again")
+                    failed = N_(
+                        "kurilwatch: config applied in part ({problem}); the next reload"
+                        " (SIGHUP, /reload) applies it again."
+                    )
+                    said = tr._(
+                        "Reloaded in part ({problem}); the next reload applies it again.",
+                        problem=problem,
+                    )
+                else:
+                    log.exception("config reload failed; the running config stays")
+                    failed = N_(
+                        "kurilwatch: config reload failed ({problem}); the running config stays."
+                    )
+                    said = tr._(
+                        "Not reloaded; the running config stays. {problems}", problems=problem
+                    )
                 try:
                     await self._tell_admins_surely(failed, {"problem": problem})
                 except Exception:  # the log already holds the problem
                     log.exception("could not tell the admins")
-                return tr._("Not reloaded; the running config stays. {problems}", problems=problem)
+                return said
 
     async def _reload(self, config_path: Path, tr: Texts) -> str:
         """Load the candidate config; apply it only when it is valid and differs."""
@@ -101,7 +116,7 @@ class ConfigReloads:
                 {"problems": problems},
             )
             return tr._("Not reloaded; the running config stays. {problems}", problems=problems)
-        if new == self.settings:
+        if new == self.settings and self._applying is None:
             log.info("config re-read: nothing changed")
             return tr._("The config has not changed.")
         summary = await self._apply(new)
@@ -109,7 +124,11 @@ class ConfigReloads:
         return tr._("Reloaded: {summary}", summary=summary)
 
     async def _apply(self, new: Config) -> str:
-        old, self.settings = self.settings, new
+        """Hand `new` to the running parts; what was done. One that fails part-way leaves
+        `_applying` set: the next reload applies the change from the config before it again."""
+        old = self._applying or self.settings
+        warned = await asyncio.to_thread(reload.new_warnings, old, new, self.config_path)
+        self._applying, self.settings = old, new
         configure_metrics(self.metrics, new, STALE)
         store, app = self._store, self._app
         report = None
@@ -123,12 +142,13 @@ class ConfigReloads:
             delivery=self.delivery,
             recompile=lambda poller: self._recompile(poller, poller.store),
             add_channels=(
-                (lambda: self._add_channels(app, store))
+                (lambda: self._reload_channels(app, store))
                 if app is not None and store is not None
                 else None
             ),
             report_queries=report,
             tell_admins=self._tell_admins_surely,
         )
-        warned = await asyncio.to_thread(reload.new_warnings, old, new, self.config_path)
-        return await reload.apply(reload.diff(old, new, self._started), new, parts, warned)
+        done = await reload.apply(reload.diff(old, new, self._started), new, parts, warned)
+        self._applying = None
+        return done

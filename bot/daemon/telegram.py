@@ -31,6 +31,7 @@ TELEGRAM_RETRY_MAX = 300.0
 # the first sign-in is awaited this long at most before the daemon says it runs (PTB's own
 # timeouts end a getMe well before)
 SIGN_IN_WAIT = 30.0
+CHANNELS_RETRY_MAX = 30.0  # seconds between two tries to record the channels, at most
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
@@ -68,6 +69,7 @@ class TelegramSide:
     stop: Callable[[], None]
     _add_channels: Callable[[App, AsyncStore], Awaitable[None]]
     _channels: Channels
+    _channels_retry: asyncio.Task[None] | None = None  # a reload's channels, while the store fails
 
     async def _run_telegram(self, app: App, store: AsyncStore) -> None:
         """Sign in (retrying while Telegram is unreachable), then poll updates and deliver."""
@@ -93,16 +95,7 @@ class TelegramSide:
             await set_commands(app.bot)
         except TelegramError as exc:
             log.warning("could not set the bot's command menu: %s", exc)
-        wait = 1.0  # a store that fails (locked past its busy timeout, full) is waited for
-        while not self._stop.is_set():
-            try:
-                await self._add_channels(app, store)
-                break
-            except sqlite3.OperationalError as exc:
-                if wait == 1.0:
-                    log.error("channels not recorded yet: the store fails (%s); retrying", exc)
-                await stopped_within(self._stop, wait)
-                wait = min(2 * wait, 30.0)
+        await self._record_channels(app, store)
         if self._stop.is_set():  # updates and sends started now would only be cut short
             return
         await app.start()
@@ -118,6 +111,41 @@ class TelegramSide:
             metrics=self.metrics,
         )
         await self.delivery.run()
+
+    async def _record_channels(self, app: App, store: AsyncStore, wait: float = 0.0) -> None:
+        """The config's channels recorded, after `wait` seconds (0: at once); a store that fails
+        (locked past its busy timeout, full) is waited for, at growing intervals, until it
+        takes them or a stop."""
+        told = wait > 0  # a reload has said so
+        while not await stopped_within(self._stop, wait):
+            try:
+                await self._add_channels(app, store)
+            except sqlite3.OperationalError as exc:
+                if not told:
+                    log.error("channels not recorded yet: the store fails (%s); retrying", exc)
+                    told = True
+                wait = min(max(2 * wait, 1.0), CHANNELS_RETRY_MAX)
+                continue
+            if told:
+                log.info("channels recorded once the store took them")
+            return
+
+    async def _reload_channels(self, app: App, store: AsyncStore) -> str:
+        """A reload's channels, recorded now; while the store fails, in the background (the
+        rest of the new config is in force meanwhile). What the reload's summary says of them."""
+        if self._channels_retry is not None:  # would write the channels of an earlier config
+            self._channels_retry.cancel()
+            self._channels_retry = None
+        try:
+            await self._add_channels(app, store)
+            return "channels"
+        except sqlite3.OperationalError as exc:
+            log.error("channels not recorded yet: the store fails (%s); retrying", exc)
+            problem = f"{exc}"[:200]
+        self._channels_retry = asyncio.create_task(
+            self._record_channels(app, store, wait=1.0), name="channels"
+        )
+        return f"channels not recorded yet (the store fails: {problem}; retrying)"
 
     async def _signed_in_or_stopped(self) -> None:
         """Wait (at most SIGN_IN_WAIT) for the first sign-in's answer, or a stop: a daemon
@@ -159,6 +187,10 @@ class TelegramSide:
             await asyncio.wait({task})
 
     async def _stop_telegram(self, app: App, task: asyncio.Task[None]) -> None:
+        if self._channels_retry is not None:  # a reload's channels, tried again: its last try ends
+            _, slow = await asyncio.wait({self._channels_retry}, timeout=STOP_GRACE / 2)
+            for late in slow:
+                late.cancel()
         await self._finish_sends(task)
         await stop_updates(app)
         if app.running:
