@@ -5,17 +5,27 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import stat
 from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.config.errors import AtKey, describe, key_path
+from bot.config.yaml_text import (
+    ConfigError as ConfigError,
+)
+from bot.config.yaml_text import (
+    compose,
+    load_yaml,
+    one_line,
+    read_text,
+)
+from bot.config.yaml_text import (
+    regular_file as regular_file,
+)
 from bot.delivery.limits import Limits
 from bot.delivery.plan import SettingError, parse_digest, parse_quiet, zone_name
 from watchers.config import (
@@ -30,7 +40,6 @@ from watchers.config_checks import config_warnings, lines_of, was_known
 from watchers.topics.query import conditions, parse
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
-MAX_CONFIG_BYTES = 32 * 1024 * 1024  # 100,000 topics are about 8 MB
 MAX_WARNINGS = 100  # shown of a config's warnings (a generated config may have thousands)
 
 
@@ -268,14 +277,6 @@ def unknown_source(query: str, feeds: Sequence[str]) -> str | None:
     return None
 
 
-class ConfigError(Exception):
-    """A config that cannot be used; `str()` is one line per problem."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
-
-
 Stamp = tuple[int, int, int]
 
 
@@ -297,7 +298,7 @@ def load_config(path: str | Path, *, regular_only: bool = False) -> Config:
     a named pipe read again would wait for a writer for ever."""
     path = Path(path)
     try:
-        text = _read_text(path, regular_only)
+        text = read_text(path, regular_only)
     except FileNotFoundError:
         raise ConfigError(
             [f"{path}: config file not found (pass --config PATH, or copy the shipped config.yaml)"]
@@ -325,7 +326,7 @@ def config_warnings_of(
     node = None
     if warnings and regular_file(path):
         with contextlib.suppress(Exception):  # changed meanwhile: the key paths still say it
-            node = yaml.compose(_read_text(Path(path), True), Loader=_SafeLoader)
+            node = compose(read_text(Path(path), True))
     shown = warnings[:MAX_WARNINGS]
     lines = lines_of(node, (w.loc for w in shown))
     out = [
@@ -335,71 +336,6 @@ def config_warnings_of(
     if len(warnings) > len(shown):
         out.append(f"{path}: {len(warnings) - len(shown)} more warnings like these")
     return out
-
-
-def _read_text(path: Path, regular_only: bool) -> str:
-    """The file's text, up to MAX_CONFIG_BYTES also when it is a pipe or a device (such as
-    /dev/zero, which never ends)."""
-    # O_NONBLOCK: a named pipe opens without waiting for a writer, so it can be refused
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (os.O_NONBLOCK if regular_only else 0))
-    mode = os.fstat(fd).st_mode
-    if stat.S_ISDIR(mode) or (regular_only and not stat.S_ISREG(mode)):
-        os.close(fd)
-        raise ConfigError([f"{path}: not a regular file ({file_kind(mode)})"])
-    with os.fdopen(fd, "rb") as file:
-        data = file.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES} bytes"])
-    return data.decode("utf-8")
-
-
-def file_kind(mode: int) -> str:
-    """What a file of `st_mode` `mode` is, in a few words."""
-    if stat.S_ISREG(mode):
-        return "a file"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "a named pipe" if stat.S_ISFIFO(mode) else "a device or socket"
-
-
-def regular_file(path: str | Path) -> bool:
-    """Whether `path` is a regular file (a link to one included), which can be read again."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
-# libyaml's parser where PyYAML has it: a config of 100,000 topics loads in seconds, not minutes
-try:
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # PyYAML built without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
-
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-class _UniqueKeyLoader(_SafeLoader):
-    """A safe loader that refuses a key written twice in one mapping (PyYAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _value in node.value:
-            if key_node.tag == _MERGE_TAG:  # `<<: *defaults`: merged below, never constructed
-                key: Any = "<<"
-            else:
-                key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: unhashable, and no key
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a key is a plain word, not a list or mapping", key_node.start_mark
-                )
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is written twice", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 def parse_config(text: str, *, source: str = "config") -> Config:
@@ -416,37 +352,8 @@ def parse_config(text: str, *, source: str = "config") -> Config:
         raise ConfigError([f"{source}: cannot be used: {detail}"]) from None
 
 
-def one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> str:
-    """YAML's "found character that cannot start any token" told an operator nothing about
-    the tab an editor put in, or the `@` of a username: name the character and the cure."""
-    known = "cannot start any token" in problem or "tab character" in problem
-    if mark is None or not known:
-        return problem
-    lines = text.splitlines()
-    line = lines[mark.line] if mark.line < len(lines) else ""
-    found = line[mark.column : mark.column + 1]
-    if found == "\t" or "tab character" in problem:
-        return "a tab character; YAML indents with spaces only (replace the tab with spaces)"
-    if found in ("@", "`", "%"):
-        return f"a value cannot start with {found!r} in YAML; put it in quotes"
-    return problem
-
-
 def _parse_config(text: str, *, source: str) -> Config:
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a safe loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        if "nesting depth" in problem:  # libyaml's own bound (1,000 levels), worded as ours
-            problem = "nested too deeply to read"
-        problem = _yaml_problem_in_words(problem, text, mark)
-        raise ConfigError([f"{source}{where}: invalid YAML: {problem}"]) from None
+    data = load_yaml(text, source)
     if data is None:
         raise ConfigError([f"{source}: the config file is empty"])
     if not isinstance(data, dict):
@@ -454,7 +361,7 @@ def _parse_config(text: str, *, source: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        node = yaml.compose(text, Loader=_SafeLoader)  # where each key is, to name its line
+        node = compose(text)  # where each key is, to name its line
         raise ConfigError(
             [describe(error, node, source, Config) for error in exc.errors(include_url=False)]
         ) from None

@@ -1,0 +1,126 @@
+"""A config file read as YAML: its text (bounded, also from a pipe), the document, with a key
+written twice refused, and YAML's problems in words naming their line; `ConfigError`."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MAX_CONFIG_BYTES = 32 * 1024 * 1024  # 100,000 topics are about 8 MB
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `str()` is one line per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def read_text(path: Path, regular_only: bool) -> str:
+    """The file's text, up to MAX_CONFIG_BYTES also when it is a pipe or a device (such as
+    /dev/zero, which never ends)."""
+    # O_NONBLOCK: a named pipe opens without waiting for a writer, so it can be refused
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (os.O_NONBLOCK if regular_only else 0))
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode) or (regular_only and not stat.S_ISREG(mode)):
+        os.close(fd)
+        raise ConfigError([f"{path}: not a regular file ({file_kind(mode)})"])
+    with os.fdopen(fd, "rb") as file:
+        data = file.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES} bytes"])
+    return data.decode("utf-8")
+
+
+def file_kind(mode: int) -> str:
+    """What a file of `st_mode` `mode` is, in a few words."""
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a named pipe" if stat.S_ISFIFO(mode) else "a device or socket"
+
+
+def regular_file(path: str | Path) -> bool:
+    """Whether `path` is a regular file (a link to one included), which can be read again."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+# libyaml's parser where PyYAML has it: a config of 100,000 topics loads in seconds, not minutes
+try:
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader  # type: ignore[assignment]
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _UniqueKeyLoader(SafeLoader):
+    """A safe loader that refuses a key written twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            if key_node.tag == _MERGE_TAG:  # `<<: *defaults`: merged below, never constructed
+                key: Any = "<<"
+            else:
+                key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: unhashable, and no key
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key is a plain word, not a list or mapping", key_node.start_mark
+                )
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The YAML nodes of `text`, with their lines (a safe loader's)."""
+    return yaml.compose(text, Loader=SafeLoader)
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """The YAML document of `text` (a safe loader's), or a `ConfigError` naming the line."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        if "nesting depth" in problem:  # libyaml's own bound (1,000 levels), worded as ours
+            problem = "nested too deeply to read"
+        problem = _yaml_problem_in_words(problem, text, mark)
+        raise ConfigError([f"{source}{where}: invalid YAML: {problem}"]) from None
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> str:
+    """YAML's "found character that cannot start any token" told an operator nothing about
+    the tab an editor put in, or the `@` of a username: name the character and the cure."""
+    known = "cannot start any token" in problem or "tab character" in problem
+    if mark is None or not known:
+        return problem
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    found = line[mark.column : mark.column + 1]
+    if found == "\t" or "tab character" in problem:
+        return "a tab character; YAML indents with spaces only (replace the tab with spaces)"
+    if found in ("@", "`", "%"):
+        return f"a value cannot start with {found!r} in YAML; put it in quotes"
+    return problem
