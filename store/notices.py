@@ -47,8 +47,13 @@ class NoticeVerbs(StoreBase):
     def fan_out_notices(self, admins: Collection[int]) -> int:
         """Turn each notice for every admin into one row per admin; the number of notices.
 
-        Without admins the notices are dropped (kept, with the reason).
+        Without admins the notices are dropped (kept, with the reason). An id SQLite cannot
+        hold (past 64 bits: the config bounds them, this is its second line) gets no row: the
+        notice fails for it, with the reason, and the worker that fans out goes on.
         """
+        unfit = [chat for chat in admins if not -(2**63) <= chat < 2**63]
+        admins = [chat for chat in admins if -(2**63) <= chat < 2**63]
+        failed = f"admin ids SQLite cannot hold: {', '.join(map(str, unfit))}"[:300]
         with self.db.atomic():
             rows = list(
                 self.db.query(
@@ -57,6 +62,12 @@ class NoticeVerbs(StoreBase):
                 )
             )
             for row in rows:
+                if not admins and unfit:
+                    self.db.execute(
+                        "UPDATE notices SET state = 'failed', last_error = ? WHERE id = ?",
+                        [failed, row["id"]],
+                    )
+                    continue
                 if not admins:
                     self.db.execute(
                         "UPDATE notices SET state = 'dropped',"
@@ -79,7 +90,10 @@ class NoticeVerbs(StoreBase):
                         for chat in admins
                     ],
                 )
-                self.db.execute("UPDATE notices SET state = 'fanned' WHERE id = ?", [row["id"]])
+                self.db.execute(
+                    "UPDATE notices SET state = 'fanned', last_error = ? WHERE id = ?",
+                    [failed if unfit else None, row["id"]],
+                )
         return len(rows)
 
     def due_notices(

@@ -484,6 +484,25 @@ def test_a_username_among_the_admins_is_told_to_be_a_user_id(admin: str) -> None
     assert "Input should be" not in problem
 
 
+@pytest.mark.parametrize(
+    ("admin", "problem"),
+    [
+        ("123456789123456789123456", "123456789123456789123456 is not a Telegram user id"),
+        ("9007199254740992", "9007199254740992 is not a Telegram user id"),  # 2**53
+        ("-1001234567890", "-1001234567890 is not a Telegram user id"),  # a group's
+        ("0", "0 is not a Telegram user id"),
+        ("true", "true is not a user id; write a number such as 123456789"),
+    ],
+)
+def test_an_admin_id_no_telegram_user_has_is_refused(admin: str, problem: str) -> None:
+    # passed `check`; one past 64 bits then stopped the daemon at its first admins' notice
+    # (SQLite refused it), and `true` was admin id 1
+    [said] = problems(MINIMAL + f"telegram:\n  admins: [123, {admin}]\n")
+    assert said.startswith(f"c.yaml line 10: telegram.admins[1]: {problem}"), said
+    largest = parse_config(MINIMAL + "telegram:\n  admins: [9007199254740991]\n")
+    assert largest.telegram.admins == (2**53 - 1,)
+
+
 @pytest.mark.parametrize("key", ["token", "bot_token", "TOKEN"])
 def test_a_token_written_in_the_config_is_told_to_go_in_the_environment(key: str) -> None:
     # was "unknown key; did you mean token_env?", which led the token into token_env

@@ -157,6 +157,21 @@ def test_notices_fan_out_to_the_admins_of_the_day(store: Store) -> None:
     assert (kept["state"], kept["last_error"]) == ("dropped", "no telegram.admins configured")
 
 
+def test_an_admin_id_sqlite_cannot_hold_fails_its_notice_not_the_fan_out(store: Store) -> None:
+    # OverflowError came out of the fan-out and stopped the delivery worker, and the daemon
+    store.notify_admins("feed x was disabled", now=T0)
+    huge = 10**23
+    assert store.fan_out_notices((huge, 11)) == 1
+    assert [n.chat_id for n in store.due_notices(T0)] == [11]  # the other admin hears it
+    store.notify_admins("only the huge one", now=T0)
+    assert store.fan_out_notices((huge,)) == 1
+    [kept] = [n for n in store.notices() if n["text"] == "only the huge one"]
+    assert (kept["state"], kept["last_error"]) == (
+        "failed",
+        f"admin ids SQLite cannot hold: {huge}",
+    )
+
+
 def test_deactivate_drops_pending_and_start_reactivates(store: Store) -> None:
     store.upsert_subscriber(1, now=T0)
     store.subscribe(1, "kuril", now=T0)

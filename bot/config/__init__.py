@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.config.errors import AtKey, describe, key_path
 from bot.config.yaml_text import (
@@ -69,10 +76,36 @@ class StoreConfig(Model):
         return self
 
 
+MAX_USER_ID = 2**53  # Telegram's user ids fit in 52 bits (its Bot API says so)
+
+
+def _not_a_bool(value: object) -> object:
+    if isinstance(value, bool):  # YAML's `true` is 1 to pydantic: admin id 1
+        raise ValueError(f"{str(value).lower()} is not a user id; write a number such as 123456789")
+    return value
+
+
+def _a_user_id(value: int) -> int:
+    if not 0 < value < MAX_USER_ID:  # SQLite stores 64 bits: a longer one stopped the daemon
+        raise ValueError(
+            f"{_cut(value)} is not a Telegram user id: a user's id is a positive number of at most"
+            " 16 digits, such as 123456789 (a negative id is a group's)"
+        )
+    return value
+
+
+def _cut(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 30 else f"{text[:20]}... ({len(text)} digits)"
+
+
+UserId = Annotated[int, BeforeValidator(_not_a_bool), AfterValidator(_a_user_id)]
+
+
 class TelegramConfig(Model):
     token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "TELEGRAM_BOT_TOKEN"
     api_base_url: Annotated[str, Field(pattern=r"^https?://\S+$")] = DEFAULT_API_BASE_URL
-    admins: tuple[int, ...] = ()
+    admins: tuple[UserId, ...] = ()
     link_previews: bool = False
     timezone: str = "UTC"  # IANA name; alert times are shown in it
     max_watches: Annotated[int, Field(ge=0, le=100)] = 10  # personal queries per chat
