@@ -80,8 +80,9 @@ class Texts:
         self._t = _translations(lang)
 
     def _(self, message: str, **values: Any) -> str:
-        """`message` translated; `{name}` placeholders filled from `values`."""
-        text = self._t.gettext(message)
+        """`message` translated; `{name}` placeholders filled from `values`. "" is "" (gettext
+        answers it with the catalogue's header)."""
+        text = self._t.gettext(message) if message else ""
         return text.format(**values) if values else text
 
     def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:

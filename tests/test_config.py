@@ -503,6 +503,14 @@ def test_an_admin_id_no_telegram_user_has_is_refused(admin: str, problem: str) -
     assert largest.telegram.admins == (2**53 - 1,)
 
 
+@pytest.mark.parametrize("title", ['""', "'   '"])
+def test_an_empty_topic_title_is_refused_with_its_key_and_line(title: str) -> None:
+    # passed `check`; subscribers saw a blank button, or gettext's catalogue header
+    assert problems(MINIMAL.replace("title: Kuril Islands", f"title: {title}")) == [
+        "c.yaml line 7: topics.kuril.title: empty: the title is the name subscribers see; write one"
+    ]
+
+
 @pytest.mark.parametrize("key", ["token", "bot_token", "TOKEN"])
 def test_a_token_written_in_the_config_is_told_to_go_in_the_environment(key: str) -> None:
     # was "unknown key; did you mean token_env?", which led the token into token_env

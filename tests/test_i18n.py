@@ -176,3 +176,10 @@ def test_sentences_follow_each_other_as_each_language_writes_them() -> None:
     assert texts("ja").sentences("不明なトピック: 'x'", "トピック: kuril") == (
         "不明なトピック: 'x' トピック: kuril"
     )
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_an_empty_text_is_empty_in_every_language_never_the_catalogue_header(lang: str) -> None:
+    # a topic titled "" showed "Project-Id-Version: kurilwatch 0.1 ..." on its /start button,
+    # in digests and in its Atom feed's title: gettext's answer to ""
+    assert texts(lang)._("") == ""

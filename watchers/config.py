@@ -91,6 +91,13 @@ class TopicConfig(Model):
     title: str
     query: str
 
+    @field_validator("title")
+    @classmethod
+    def _named(cls, title: str) -> str:
+        if not title.strip():  # a blank button, or gettext's catalogue header where it is shown
+            raise ValueError("empty: the title is the name subscribers see; write one")
+        return title
+
     @field_validator("query")
     @classmethod
     def _parses(cls, query: str) -> str:
