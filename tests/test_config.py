@@ -238,6 +238,8 @@ def test_run_refuses_a_bad_query(tmp_path: Path) -> None:
             MINIMAL.replace("url: http://127.0.0.1:9/feed.xml", "url: http://x/\n    interval: 5x"),
             "feeds[0].interval: '5x' is not a duration",
         ),
+        # resolving it raised ValueError: a traceback and exit 1
+        (MINIMAL + 'store:\n  path: "data/kw\\0.db"\n', "line 10: store.path: a NUL character"),
     ],
 )
 def test_check_exits_2_with_one_clear_line(
@@ -252,6 +254,16 @@ def test_check_exits_2_with_one_clear_line(
     assert len(lines) == 1, result.stderr
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("path", ['""', ".", "data/", "..", "data/.."])
+def test_a_store_path_that_names_a_folder_is_refused(path: str) -> None:
+    # `check` passed it; `run` then stopped with "unable to open database file", naming no key
+    [problem] = problems(MINIMAL + f"store:\n  path: {path}\n")
+    assert problem.startswith("c.yaml line 10: store.path: "), problem
+    assert problem.endswith(
+        "is a folder, not a file; name the store's file, such as data/kurilwatch.db"
+    )
 
 
 def test_timezone_is_checked_and_used() -> None:

@@ -55,6 +55,20 @@ class StoreConfig(Model):
     retention: Duration = timedelta(days=90)  # items' text is kept this long
     keys_retention: Duration = timedelta(days=365)  # their dedup keys this long
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _a_file(cls, path: object) -> object:
+        if isinstance(path, str) and "\0" in path:  # resolving it raised, a traceback
+            raise ValueError("a NUL character is in the path; write the store file's path")
+        if isinstance(path, str) and (
+            not path.strip() or path.endswith(("/", os.sep)) or Path(path).name in ("", "..")
+        ):  # the config's folder, or another: `run` failed with "unable to open database file"
+            raise ValueError(
+                f"{path!r} is a folder, not a file; name the store's file, such as"
+                " data/kurilwatch.db"
+            )
+        return path
+
     @model_validator(mode="after")
     def _keys_outlive_text(self) -> StoreConfig:
         # a prune deletes an item at the shorter of the two: its text is gone with its keys,
@@ -341,7 +355,10 @@ def load_config(path: str | Path, *, regular_only: bool = False) -> Config:
     settings = parse_config(text, source=str(path))
     store_path = settings.store.path
     if not store_path.is_absolute():
-        store_path = (path.resolve().parent / store_path).resolve()
+        try:
+            store_path = (path.resolve().parent / store_path).resolve()
+        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+            raise ConfigError([f"{path}: store.path: cannot be resolved: {exc}"]) from None
     return settings.model_copy(
         update={"store": settings.store.model_copy(update={"path": store_path})}
     )
