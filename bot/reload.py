@@ -257,9 +257,9 @@ async def watch_config(
     """Call `reload` (which never raises) whenever `config` differs from the file last read
     (`last_read`: its stamp), until `stop` is set."""
     while not stop.is_set():
-        path = await asyncio.to_thread(config.resolve)
-        folder = await asyncio.to_thread(_identity, path.parent)
-        if folder is None:  # no folder (yet): it may come back
+        path = await asyncio.to_thread(_resolved, config)
+        folder = None if path is None else await asyncio.to_thread(_identity, path.parent)
+        if path is None or folder is None:  # no folder (yet), a link loop: it may come right
             await _changed(config, reload, last_read)
             await _quiet(stop)
             continue
@@ -307,10 +307,16 @@ def _identity(folder: Path) -> tuple[int, int] | None:
     return status.st_dev, status.st_ino
 
 
+def _resolved(config: Path) -> Path | None:
+    """Where `config` leads; None while it leads nowhere: a link that points at itself, even
+    for a moment (Python 3.11's resolve raises RuntimeError), ended the watch for good."""
+    try:
+        return config.resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
 def _moved(config: Path, path: Path, folder: tuple[int, int]) -> bool:
     """True when `config` no longer resolves to `path`, in the folder that was watched."""
-    try:
-        now = config.resolve()
-    except OSError:
-        return True
-    return now != path or _identity(path.parent) != folder
+    now = _resolved(config)
+    return now is None or now != path or _identity(path.parent) != folder

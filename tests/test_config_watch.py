@@ -190,3 +190,42 @@ async def test_a_config_saved_by_truncating_and_writing_is_not_read_half_way(
         assert await asyncio.wait_for(running, WAIT) == 0
     assert [f.id for f in daemon.settings.feeds] == ["a", "b"]
     assert reloads.count() == 0, reloads.lines  # the half file was never applied
+
+
+async def test_a_config_link_that_loops_for_a_moment_does_not_end_the_watch(
+    tmp_path: Path, reloads: Reloads
+) -> None:
+    """config.yaml is a link (README's deploy layouts); a botched `ln -sfn` pointed it at
+    itself for a moment. That moment was refused as a bad edit, but resolving the link raised
+    RuntimeError ("Symlink loop"), which ended the watch: the link put right, and every later
+    edit, were never applied until a SIGHUP, /reload or a restart."""
+    real = write_config(tmp_path, {"gone": "http://127.0.0.1:9/gone.xml"}).rename(
+        tmp_path / "real.yaml"
+    )
+    path = tmp_path / "config.yaml"
+    path.symlink_to(real.name)
+    daemon = Daemon(load_config(path), None, out=io.StringIO(), config_path=path)
+    daemon.config_settle = 0
+    refused = asyncio.Event()
+
+    class Refused(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("config not reloaded"):
+                refused.set()
+
+    running = asyncio.create_task(daemon.run())
+    try:
+        with handler_on("bot.daemon", Refused()):
+            (tmp_path / "loop").symlink_to(path.name)
+            (tmp_path / "loop").rename(path)  # config.yaml → config.yaml
+            await asyncio.wait_for(refused.wait(), WAIT)
+            edited = yaml.safe_load(real.read_text())
+            edited["feeds"][0]["interval"] = "2s"
+            real.write_text(yaml.safe_dump(edited))
+            (tmp_path / "fixed").symlink_to(real.name)
+            (tmp_path / "fixed").rename(path)  # put right, onto the edited file
+            await asyncio.wait_for(reloads.applied.wait(), WAIT)
+    finally:
+        daemon.stop()
+        assert await asyncio.wait_for(running, WAIT) == 0
+    assert daemon.settings.feeds[0].interval == timedelta(seconds=2)
