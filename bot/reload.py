@@ -84,12 +84,24 @@ def diff(old: Config, new: Config, started: Config | None = None) -> ConfigChang
     after = {f.id: f for f in new.feeds}
     return ConfigChange(
         added=tuple(f for fid, f in after.items() if fid not in before),
-        changed=tuple(f for fid, f in after.items() if fid in before and before[fid] != f),
+        changed=tuple(
+            f for f in new.feeds if f.id in before and _polled_anew(before[f.id], f, old, new)
+        ),
         removed=tuple(fid for fid in before if fid not in after),
         topics=new.topics != old.topics,
         channels=new.channels != old.channels,
         restart=tuple(key for key, read in RESTART_KEYS if read(started or old) != read(new)),
         queries=(_queries(old), _queries(new)) if _queries(old) != _queries(new) else None,
+    )
+
+
+def _polled_anew(before: FeedConfig, feed: FeedConfig, old: Config, new: Config) -> bool:
+    """The feed changed, or the `poll:` defaults it is polled by did: `poll.interval` for a
+    feed without its own, `poll.max_interval` for an adaptive one."""
+    return (
+        before != feed
+        or (feed.interval is None and old.poll.interval != new.poll.interval)
+        or (feed.adaptive and old.poll.max_interval != new.poll.max_interval)
     )
 
 

@@ -83,6 +83,25 @@ def test_the_config_diff_is_pure_and_names_what_needs_a_restart() -> None:
     assert [f.id for f in diff(new, old).changed] == ["b"] and diff(new, old).removed == ("c",)
 
 
+def test_a_new_poll_default_reschedules_the_feeds_it_is_the_default_of() -> None:
+    """`poll.interval` edited from 1h to 2m left each feed without its own interval on the
+    next poll the old one gave it, up to an hour away: no feed had changed."""
+    from bot.config import parse_config
+    from bot.reload import diff
+
+    base = (
+        "topics:\n  kuril:\n    title: Kuril\n    query: Kuril\nfeeds:\n"
+        "  - {id: a, url: 'http://a.example/'}\n"
+        "  - {id: b, url: 'http://b.example/', interval: 10m}\n"
+        "  - {id: c, url: 'http://c.example/', interval: 10m, adaptive: true}\n"
+        "poll:\n  interval: 1h\n  max_interval: 2h\n"
+    )
+    old = parse_config(base)
+    assert [f.id for f in diff(old, parse_config(base.replace("1h", "2m"))).changed] == ["a"]
+    assert [f.id for f in diff(old, parse_config(base.replace("2h", "3h"))).changed] == ["c"]
+    assert diff(old, parse_config(base.replace("1h", "2m"))).restart == ()
+
+
 async def test_a_reload_hands_the_time_zone_on_and_names_a_new_listener_as_a_restart() -> None:
     from zoneinfo import ZoneInfo
 
