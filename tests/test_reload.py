@@ -529,3 +529,37 @@ async def test_a_reload_that_fails_part_way_says_so_and_the_next_one_applies_it_
     finally:
         await poller.pool.aclose()
         await store.close()
+
+
+async def test_a_bulk_bad_edit_is_answered_with_its_first_problems(tmp_path: Path) -> None:
+    """A generated config of 2,000 topics, each broken by one careless edit (`querry:`), was
+    answered with all 4,000 problems: 132 Telegram messages to the admin's /reload, and one
+    log line and one notice row of 537,000 characters."""
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from bot.delivery.split import split_html
+    from bot.i18n import texts
+    from bot.telegram.context import esc
+    from store import AsyncStore, Store
+
+    config = write_config(tmp_path, {})
+    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
+    store = await AsyncStore(daemon.settings.store.path).open()
+    daemon._store = store
+    settings = yaml.safe_load(config.read_text())
+    settings["topics"] = {f"t{n}": {"title": f"T{n}", "querry": "kuril"} for n in range(2000)}
+    config.write_text(yaml.safe_dump(settings))
+    try:
+        said = await daemon.reload()
+        in_russian = await daemon.reload(texts("ru"))
+        [notice, _] = await store.run(Store.notices)
+    finally:
+        await store.close()
+    assert said.startswith("Not reloaded; the running config stays. "), said
+    more = f" (+3990 more: `kurilwatch check --config {config}` lists them)"
+    assert said.endswith(more) and said.count("topics.t") == 10, said
+    assert len(split_html(esc(said))) == 1
+    assert in_russian.endswith(
+        f"(и ещё 3990: их все перечислит `kurilwatch check --config {config}`)"
+    )
+    assert notice["text"].count("topics.t") == 10 and "+3990 more" in notice["text"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from watchers.poll import Poller
 
 log = logging.getLogger("bot.daemon")  # its lines are the daemon's
 
+SHOWN_PROBLEMS = 10  # a refused edit's problems named in the reply, notice and log, at most
 STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
 
 
@@ -109,19 +110,42 @@ class ConfigReloads:
         try:
             new = await asyncio.to_thread(load_config, config_path, regular_only=True)
         except ConfigError as exc:
-            problems = "; ".join(exc.problems)
-            log.error("config not reloaded, the running config stays: %s", problems)
-            await self._tell_admins_surely(
-                N_("kurilwatch: config not reloaded ({problems}); the running config stays."),
-                {"problems": problems},
-            )
-            return tr._("Not reloaded; the running config stays. {problems}", problems=problems)
+            return await self._refused(exc.problems, config_path, tr)
         if new == self.settings and self._applying is None:
             log.info("config re-read: nothing changed")
             return tr._("The config has not changed.")
         summary = await self._apply(new)
         log.info("config reloaded: %s", summary)
         return tr._("Reloaded: {summary}", summary=summary)
+
+    async def _refused(self, problems: Sequence[str], config_path: Path, tr: Texts) -> str:
+        """A bad edit refused: its first problems (a bulk edit makes thousands) logged, told the
+        admins and answered, in `tr`'s language."""
+        values = {"problems": "; ".join(problems[:SHOWN_PROBLEMS])}
+        more = len(problems) - SHOWN_PROBLEMS
+        if more <= 0:
+            log.error("config not reloaded, the running config stays: %s", values["problems"])
+            notice = N_("kurilwatch: config not reloaded ({problems}); the running config stays.")
+            await self._tell_admins_surely(notice, values)
+            return tr._("Not reloaded; the running config stays. {problems}", **values)
+        values |= {"more": str(more), "path": str(config_path)}
+        notice = N_(
+            "kurilwatch: config not reloaded ({problems}; +{more} more: `kurilwatch check"
+            " --config {path}` lists them); the running config stays."
+        )
+        log.error(
+            "config not reloaded, the running config stays: %s (+%d more: `kurilwatch check"
+            " --config %s` lists them)",
+            values["problems"],
+            more,
+            config_path,
+        )
+        await self._tell_admins_surely(notice, values)
+        return tr._(
+            "Not reloaded; the running config stays. {problems} (+{more} more:"
+            " `kurilwatch check --config {path}` lists them)",
+            **values,
+        )
 
     async def _apply(self, new: Config) -> str:
         """Hand `new` to the running parts; what was done. One that fails part-way leaves
