@@ -266,6 +266,24 @@ def test_a_store_path_that_names_a_folder_is_refused(path: str) -> None:
     )
 
 
+def test_bytes_that_are_not_utf8_are_named_by_their_line_and_column(tmp_path: Path) -> None:
+    # were "'utf-8' codec can't decode byte 0xe9 in position 61", an offset no editor shows
+    path = tmp_path / "config.yaml"
+    path.write_bytes(MINIMAL.replace("Kuril Islands", "Traité de paix").encode("latin-1"))
+    with pytest.raises(ConfigError) as latin:
+        load_config(path)
+    assert str(latin.value) == (
+        f"{path} line 7, column 17: byte 0xe9 is not UTF-8 (the file is in another encoding,"
+        " such as Latin-1 or Windows-1251); save it as UTF-8"
+    )
+    path.write_bytes(MINIMAL.encode("utf-16"))  # Notepad's "Unicode"
+    with pytest.raises(ConfigError) as utf16:
+        load_config(path)
+    assert (
+        str(utf16.value) == f"{path}: the file is UTF-16 (its first bytes say so); save it as UTF-8"
+    )
+
+
 def test_timezone_is_checked_and_used() -> None:
     [problem] = problems("telegram:\n  timezone: Mars/Olympus\n" + MINIMAL)
     assert problem.startswith("c.yaml line 2: telegram.timezone: 'Mars/Olympus' is not a time zone")

@@ -3,6 +3,7 @@ written twice refused, and YAML's problems in words naming their line; `ConfigEr
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from collections.abc import Sequence
@@ -35,7 +36,33 @@ def read_text(path: Path, regular_only: bool) -> str:
         data = file.read(MAX_CONFIG_BYTES + 1)
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES} bytes"])
-    return data.decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}{_not_utf8(data, exc.start)}"]) from None
+
+
+_BOMS = (  # UTF-32's first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _not_utf8(data: bytes, at: int) -> str:
+    """Where the bytes that are not UTF-8 are, as an editor names it (the byte's offset in the
+    file was named), and what to do."""
+    for mark, encoding in _BOMS:
+        if data.startswith(mark):  # Notepad's "Unicode"
+            return f": the file is {encoding} (its first bytes say so); save it as UTF-8"
+    start = data.rfind(b"\n", 0, at) + 1
+    column = len(data[start:at].decode("utf-8", errors="replace")) + 1
+    line = data.count(b"\n", 0, at) + 1
+    return (
+        f" line {line}, column {column}: byte 0x{data[at]:02x} is not UTF-8 (the file is in"
+        " another encoding, such as Latin-1 or Windows-1251); save it as UTF-8"
+    )
 
 
 def file_kind(mode: int) -> str:
