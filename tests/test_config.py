@@ -284,6 +284,21 @@ def test_bytes_that_are_not_utf8_are_named_by_their_line_and_column(tmp_path: Pa
     )
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
+def test_a_line_break_no_editor_shows_shifts_no_line_named(separator: str) -> None:
+    # YAML 1.1 counts U+2028, U+2029 and NEL as line breaks; editors and `grep -n` do not: a
+    # title pasted from a web page made every later error name the line after its own, and one
+    # in a comment ended it ("mapping values are not allowed" on the next key)
+    text = f"# from a web page{separator} its docs: here\n" + MINIMAL.replace(
+        "title: Kuril Islands", f'title: "Kuril{separator}Islands"'
+    )
+    settings = parse_config(text)
+    assert settings.topics["kuril"].title == "Kuril Islands"
+    assert problems(text.replace("query: kuril*", "query: (kuril*")) == [
+        "c.yaml line 9: topics.kuril.query: column 1: '(' is never closed in the query"
+    ]
+
+
 def test_timezone_is_checked_and_used() -> None:
     [problem] = problems("telegram:\n  timezone: Mars/Olympus\n" + MINIMAL)
     assert problem.startswith("c.yaml line 2: telegram.timezone: 'Mars/Olympus' is not a time zone")

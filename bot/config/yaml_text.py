@@ -114,13 +114,24 @@ class _UniqueKeyLoader(SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# line breaks to YAML 1.1 (libyaml counts them), not to an editor nor `grep -n`: text pasted
+# from a web page shifted every later line named, and one in a comment ended it
+_INVISIBLE_BREAKS = str.maketrans({"\u0085": " ", "\u2028": " ", "\u2029": " "})
+
+
+def _as_editors_read(text: str) -> str:
+    """`text` with YAML's line breaks that no editor shows as one read as spaces."""
+    return text.translate(_INVISIBLE_BREAKS)
+
+
 def compose(text: str) -> yaml.Node | None:
     """The YAML nodes of `text`, with their lines (a safe loader's)."""
-    return yaml.compose(text, Loader=SafeLoader)
+    return yaml.compose(_as_editors_read(text), Loader=SafeLoader)
 
 
 def load_yaml(text: str, source: str) -> Any:
     """The YAML document of `text` (a safe loader's), or a `ConfigError` naming the line."""
+    text = _as_editors_read(text)
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # a safe loader
     except yaml.YAMLError as exc:
