@@ -334,6 +334,8 @@ def test_values_yaml_reads_as_booleans_or_numbers_are_named_as_written() -> None
     ]
     [numeric] = problems(MINIMAL + "  2024:\n    title: Year\n    query: x\n")
     assert numeric.startswith("c.yaml line 9: topics.2024: YAML reads 2024 as a number")
+    [nan] = problems(MINIMAL + "  .nan:\n    title: Nan\n    query: x\n")  # equal to nothing
+    assert nan.startswith("c.yaml line 9: topics..nan: YAML reads .nan as a number"), nan
     [date] = problems(MINIMAL + "  2022-02-24:\n    title: Day\n    query: x\n")
     assert date.startswith("c.yaml line 9: topics.2022-02-24: YAML reads 2022-02-24 as a date")
     [listed] = problems(MINIMAL + "? [a, b]\n: c\n")

@@ -164,7 +164,8 @@ def _key_node(mapping: yaml.Node | None, key: object) -> yaml.ScalarNode | None:
     for node, _value in mapping.value:
         if not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":str"):
             continue
-        if yaml.load(node.value, Loader=yaml.SafeLoader) == key:
+        read = yaml.load(node.value, Loader=yaml.SafeLoader)
+        if read == key or (read != read and key != key):  # `.nan:` is NaN, equal to nothing
             return node
     return None
 
