@@ -321,6 +321,15 @@ def test_merge_keys_share_settings_between_feeds() -> None:
     assert (ru.id, ru.interval, ru.lang) == ("gnews-ru", timedelta(minutes=2), "ru")
     twice = text.replace("  - <<: *gnews\n", "  - <<: *gnews\n    <<: *gnews\n")
     assert any("key '<<' is written twice" in p for p in problems(twice))
+    # a mapping merged where its anchor is defined is never constructed as a mapping: its
+    # second `interval` silently won
+    merged = MINIMAL.replace(
+        "  - id: one\n",
+        "  - <<: &gnews\n      interval: 10m\n      lang: en\n      interval: 1s\n    id: one\n",
+    )
+    assert problems(merged) == [
+        "c.yaml line 6, column 7: invalid YAML: key 'interval' is written twice"
+    ]
 
 
 def test_values_yaml_reads_as_booleans_or_numbers_are_named_as_written() -> None:

@@ -93,13 +93,26 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _UniqueKeyLoader(SafeLoader):
-    """A safe loader that refuses a key written twice in one mapping (PyYAML keeps the last)."""
+    """A safe loader that refuses a key written twice in one mapping (PyYAML keeps the last),
+    a mapping merged in by `<<` included."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self._keys_once(node, deep, set())
+        return super().construct_mapping(node, deep=deep)
+
+    def _keys_once(self, node: yaml.MappingNode, deep: bool, checked: set[int]) -> None:
+        """Refuse a key `node` has twice; so in the mappings its `<<` merges, which PyYAML
+        merges without constructing them (`<<: &defaults {interval: 10m, interval: 1s}`, an
+        anchor defined at its first use, kept the second `interval` silently)."""
+        checked.add(id(node))
         seen: set[Any] = set()
-        for key_node, _value in node.value:
+        for key_node, value in node.value:
             if key_node.tag == _MERGE_TAG:  # `<<: *defaults`: merged below, never constructed
                 key: Any = "<<"
+                merged = value.value if isinstance(value, yaml.SequenceNode) else [value]
+                for mapping in merged:
+                    if isinstance(mapping, yaml.MappingNode) and id(mapping) not in checked:
+                        self._keys_once(mapping, deep, checked)
             else:
                 key = self.construct_object(key_node, deep=deep)
             if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: unhashable, and no key
@@ -111,7 +124,6 @@ class _UniqueKeyLoader(SafeLoader):
                     None, None, f"key {key!r} is written twice", key_node.start_mark
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 # line breaks to YAML 1.1 (libyaml counts them), not to an editor nor `grep -n`: text pasted
