@@ -70,7 +70,7 @@ def fts_query(query: str) -> str:
         if i % 2:  # inside quotes: already a phrase
             parts[i] = _CJK_RUN.sub(lambda m: f" {_bigrams(m.group())} ", part)
         else:
-            parts[i] = _CJK_RUN.sub(_cjk_phrase, part)
+            parts[i] = _CJK_STARRED.sub(_cjk_phrase, part)
     return '"'.join(parts)
 
 
@@ -102,8 +102,12 @@ def prefix_error(query: str) -> SearchError | None:
     return None
 
 
+# a '*' after Japanese is dropped: a run is a prefix or bigrams already, which match inside words
+_CJK_STARRED = re.compile(_CJK_RUN.pattern + r"\*?")
+
+
 def _cjk_phrase(match: re.Match[str]) -> str:
-    run = match.group()
+    run = match.group().rstrip("*")
     return f" {run}* " if len(run) == 1 else f' "{_bigrams(run)}" '
 
 

@@ -378,6 +378,9 @@ def test_search_finds_items_in_three_scripts_and_explains_bad_queries(store: Sto
     assert [i.guid for i, _ in store.search("учения")] == ["2"]  # case folded
     assert [i.guid for i, _ in store.search("元島民")] == ["3"]  # Japanese without spaces
     assert [i.guid for i, _ in store.search("択捉")] == ["3"]
+    # a '*' after Japanese, as after a word: it was refused ("'*' cannot stand there")
+    assert [i.guid for i, _ in store.search("択*")] == ["3"]
+    assert [i.guid for i, _ in store.search("元島*")] == ["3"]
     assert store.search("島元") == []  # characters, not in that order
     assert {i.guid for i, _ in store.search("Iturup OR Итурупа")} == {"1", "2"}
     assert store.search("Bastion NOT Iturup") == []
