@@ -69,8 +69,10 @@ def shared_names(folder: str) -> list[str]:
     return sorted(p.name for p in path.iterdir() if p.is_file() and p.name != "LICENSE")
 
 
-def kurilwatch(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """Run the `kurilwatch` command line to its end."""
+def kurilwatch(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the `kurilwatch` command line to its end (`env`: variables set besides ours)."""
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         input=stdin,
@@ -78,6 +80,7 @@ def kurilwatch(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         text=True,
         cwd=ROOT,
         timeout=60,
+        env=None if env is None else {**os.environ, **env},
     )
 
 

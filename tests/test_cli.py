@@ -253,8 +253,13 @@ def test_stories_of_the_uci_stream_are_fewer_than_its_reports() -> None:
     if not stream.exists():
         pytest.skip("../shared/corpus is not beside the repository")
     reports = stream.read_text(encoding="utf-8")
-    result = kurilwatch("stories", "--config", CONFIG, stdin=reports)
+    result = kurilwatch("stories", "--config", CONFIG, stdin=reports, env={"PYTHONHASHSEED": "0"})
     assert result.returncode == 0, result.stderr
+    # the same answers under another hash seed: line 261 joined its story under seed 0 and
+    # began one under seed 3 (candidates tied in the order a set of tokens iterates)
+    head = "".join(reports.splitlines(keepends=True)[:262])
+    again = kurilwatch("stories", "--config", CONFIG, stdin=head, env={"PYTHONHASHSEED": "3"})
+    assert again.stdout.splitlines() == result.stdout.splitlines()[:262]
     out = [json.loads(line) for line in result.stdout.splitlines()]
     given = [json.loads(line) for line in reports.splitlines()]
     assert [o["id"] for o in out] == [g["id"] for g in given]

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Sequence, Set
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import chain
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from watchers.story_bridge import PLACES, bridge_keys
@@ -239,7 +238,9 @@ class StoryIndex:
 
     def _find_in_script(self, report: Sketch, at: datetime) -> int | None:
         script = self._postings[report.script]
-        postings = [posting for token in report.tokens if (posting := script.get(token))]
+        # sorted: a set of strings iterates in an order PYTHONHASHSEED changes, and the scan
+        # budget below and the candidates' ties must not depend on it
+        postings = [posting for token in sorted(report.tokens) if (posting := script.get(token))]
         scanned: list[set[int]] = []
         budget = SCAN_BUDGET
         for posting in sorted(postings, key=len):  # rarest tokens first
@@ -248,8 +249,8 @@ class StoryIndex:
             scanned.append(posting)
             budget -= len(posting)
         shared = Counter(chain.from_iterable(scanned))  # one count, in C
-        # sorted() is stable, so ties keep the same order
-        candidates = sorted(shared.items(), key=itemgetter(1), reverse=True)[:MAX_CANDIDATES]
+        ranked = sorted(shared.items(), key=lambda pair: (-pair[1], -pair[0]))  # ties: newest
+        candidates = ranked[:MAX_CANDIDATES]
         stories: list[int] = []
         for item_id, _ in candidates:
             entry = self._entries[item_id]
