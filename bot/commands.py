@@ -332,6 +332,8 @@ def _report_problem(obj: dict[str, Any]) -> str | None:
     for name in ("title", "published"):
         if name not in obj:
             return f"missing key '{name}'"
+        if obj[name] is None:
+            return f"'{name}' must be a string"
     for name in ("title", "published", "summary", "source", "link", "lang"):
         if obj.get(name) is not None and not isinstance(obj[name], str):
             return f"'{name}' must be a string"
@@ -341,7 +343,8 @@ def _report_problem(obj: dict[str, Any]) -> str | None:
 def _published(text: str) -> datetime:
     """A report's time in UTC (UTC if it names no zone); a ValueError that says what is wrong."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        # RFC 3339 allows a lower-case 'z' as well
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "zZ" else text)
     except ValueError:
         raise ValueError(f"'published' is not an ISO 8601 time: {text!r}") from None
     if not moment.tzinfo:
@@ -356,11 +359,12 @@ def story_lines(source: TextIO, out: TextIO, keys_retention: timedelta | None = 
     """The `stories` contract: one JSON line out per JSON line in, in order; every report is
     taken as matched, and placed as the daemon places it (its URL keys kept `keys_retention`,
     the store's)."""
-    from watchers.items import MAX_SUMMARY, MAX_TITLE
+    from watchers.items import MAX_SUMMARY, MAX_TITLE, make_item
     from watchers.story_replay import StoryReplay
 
     replay = StoryReplay() if keys_retention is None else StoryReplay(keys_retention=keys_retention)
     lines = json_objects(source, "id, title and published")
+    clock: datetime | None = None  # the daemon's fetch clock never goes back
     try:
         for number, obj in lines:
             problem = _report_problem(obj)
@@ -375,12 +379,24 @@ def story_lines(source: TextIO, out: TextIO, keys_retention: timedelta | None = 
                     f"line {number}: 'published' is later than {replay.latest:%Y-%m-%d}:"
                     f" {obj['published']!r}"
                 )
-            named = replay.story_named(obj["id"], published)
+            clock = published if clock is None else max(clock, published)
+            named = replay.story_named(obj["id"], clock)
             # cut as the daemon keeps an item's: the model reads a text whole, about 0.4 ms a
             # character, so a 10 MB title took an hour
-            title = cut_text(obj["title"], MAX_TITLE)
-            summary = cut_text(obj.get("summary") or "", MAX_SUMMARY)
-            story = replay.place(obj["id"], title, summary, published, obj.get("link") or "")
+            item = make_item(
+                feed_id="stories",
+                guid=f"line-{number}",  # not read: no content key of the text
+                link=obj.get("link") or None,
+                title=cut_text(obj["title"], MAX_TITLE),
+                summary=cut_text(obj.get("summary") or "", MAX_SUMMARY),
+                published=published,
+                lang=obj.get("lang"),
+                source_name=obj.get("source"),
+            )
+            title, summary, link = (
+                ("", "", "") if item is None else (item.title, item.summary, item.link or "")
+            )
+            story = replay.place(obj["id"], title, summary, clock, link)
             if named is not None and replay.last_story != named:  # a repeat joins its own
                 return _stories_fail(
                     f"line {number}: id {obj['id']!r} is already the id of a story a later"

@@ -208,6 +208,39 @@ def test_stories_places_each_report_in_order() -> None:
     ]
 
 
+QUAKE = "Magnitude 6.1 quake strikes off Iturup, no tsunami warning"
+
+
+def test_stories_of_reports_out_of_order_or_untitled_are_placed_as_the_daemon_places_them() -> None:
+    """A report published before the one above it raised KeyError (the replay had let the
+    earlier story's first id go); a report with no title began a story of its own where the
+    daemon titles it with its text and joins it; a Google News link was kept as it was, where
+    the daemon reads the article's address from it and joins the outlet's own report."""
+    from tests.fakes.google_news import google_token
+
+    lead = (
+        "Earthquake of magnitude 6.1 hits off Iturup in the Kurils. A magnitude 6.1 earthquake"
+        " occurred on Thursday east of Kurilsk on Iturup, the Geophysical Service said."
+    )
+    article = "https://tass.com/defense/2041999"
+    google = f"https://news.google.com/rss/articles/{google_token(article)}?oc=5"
+    reports = [
+        {"id": "a", "title": "Japan and Russia hold peace talks", "published": "2024-01-09T00:00Z"},
+        {"id": "b", "title": QUAKE, "published": "2024-01-01T00:00:00z"},  # RFC 3339's 'z'
+        {"id": "c", "title": "Fish plant opens on Shikotan", "published": "2024-01-09T00:00Z"},
+        {"id": "d", "title": QUAKE, "published": "2024-01-01T01:00Z"},
+        {"id": "e", "title": "", "summary": lead, "published": "2024-01-09T01:00Z"},
+        {"id": "own", "title": "Russia to deploy Bastion missiles on Iturup", "link": article,
+         "published": "2024-01-09T02:00Z"},
+        {"id": "gn", "title": "Eastern Military District plans coastal defence - TASS",
+         "link": google, "source": "TASS", "published": "2024-01-09T03:00Z"},
+    ]  # fmt: skip
+    result = cli("stories", "--config", CONFIG, stdin=lines(*reports))
+    assert result.returncode == 0, result.stderr
+    stories = {o["id"]: o["story"] for o in map(json.loads, result.stdout.splitlines())}
+    assert stories == {"a": "a", "b": "b", "c": "c", "d": "b", "e": "b", "own": "own", "gn": "own"}
+
+
 @pytest.mark.parametrize(
     ("stdin", "message"),
     [
@@ -226,6 +259,9 @@ def test_stories_places_each_report_in_order() -> None:
         # an id is a story's id: null, an object or a repeat made two stories of one id
         (lines({"id": None, "title": "t", "published": "2026-01-01"}), "line 1: 'id' must be"),
         (lines({"id": [1], "title": "t", "published": "2026-01-01"}), "line 1: 'id' must be"),
+        # null for a key that must be given was a traceback and exit 1
+        (lines({"id": 1, "title": None, "published": "2026-01-01"}), "line 1: 'title' must be"),
+        (lines({"id": 1, "title": "t", "published": None}), "line 1: 'published' must be"),
         (
             lines(
                 {"id": 1, "title": "Fog on Iturup", "published": "2026-01-01T00:00Z"},
