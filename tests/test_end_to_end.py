@@ -611,6 +611,21 @@ QUAKE_RU = {  # the same event from two Russian-language outlets
         " Курильской гряды. Угрозы цунами нет, разрушений нет.",
     ),
 }
+NHK_QUAKE = _report(  # and from a Japanese one
+    "nhk",
+    "択捉島沖でM6.1の地震 津波の心配なし",
+    "木曜日、北方領土の択捉島沖を震源とするマグニチュード6.1の地震があった。気象庁によると、"
+    "この地震による津波の心配はない。",
+)
+AFTERSHOCK = (
+    FeedEntry(  # the same island, hours later: another quake, whose report recalls the first
+        "Magnitude 4.8 aftershock rattles Iturup hours after 6.1 quake",
+        "https://reuters.example/news/aftershock",
+        guid="reuters-aftershock",
+        summary="An aftershock of magnitude 4.8 struck near Iturup on Thursday evening, hours after"
+        " a magnitude 6.1 earthquake in the same area, seismologists said.",
+    )
+)
 OUTLETS = {
     "kyodo": "Kyodo",
     "tass-en": "TASS",
@@ -618,6 +633,7 @@ OUTLETS = {
     "reuters": "Reuters",
     "tass-ru": "ТАСС",
     "ria": "РИА Новости",
+    "nhk": "NHK",
 }
 
 
@@ -627,9 +643,9 @@ RU_READER = 727272
 def test_four_outlets_reworded_give_one_alert_listing_the_others(
     tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
 ) -> None:
-    """The Russian reports join the English story too: the alert already sent names them with
-    their language, and nothing new is sent; the fish plant, on the same island the same day,
-    alerts on its own."""
+    """The Russian and Japanese reports join the English story too: the alert already sent names
+    them with their language, and nothing new is sent; the fish plant, on the same island the
+    same day, and the aftershock hours later alert on their own."""
     daemon, _ = start_primed(
         tmp_path,
         feed_server,
@@ -667,21 +683,27 @@ def test_four_outlets_reworded_give_one_alert_listing_the_others(
     )
     publish("tass-ru", QUAKE_RU["tass-ru"])
     publish("ria", QUAKE_RU["ria"])
-    every = "TASS, Japan Times, Reuters, ТАСС (ru), РИА Новости (ru)"
-    bot_api.wait_for(
-        lambda: f"Also: {every}" in text_of(quake), 20, "the quake alert names the Russian outlets"
+    publish("nhk", NHK_QUAKE)
+    every = "TASS, Japan Times, Reuters, ТАСС (ru), РИА Новости (ru), NHK (ja)"
+    bot_api.wait_for(  # the whole line, no outlet more
+        lambda: f"\nAlso: {every}\n" in text_of(quake),
+        20,
+        "the quake alert names the Russian and Japanese outlets",
     )
     quake_for_ru = bot_api.wait_for_messages(RU_READER, 2, timeout=20)[1]
     bot_api.wait_for(
-        lambda: f"Также: {every}" in text_of(quake_for_ru, RU_READER),
+        lambda: f"\nТакже: {every}\n" in text_of(quake_for_ru, RU_READER),
         20,
         "the quake alert edited in a Russian chat",
     )
+    publish("reuters", QUAKE["reuters"], AFTERSHOCK)
+    aftershock = bot_api.wait_for_messages(CHAT, 4, timeout=20)[3]
+    assert "aftershock" in aftershock["text"] and "Also" not in aftershock["text"]
     for feed_id in OUTLETS:
         polled(feed_server, f"/{feed_id}.xml", 1)
-    assert len(bot_api.sent_messages(CHAT)) == 3  # welcome, quake, plant
-    assert len(bot_api.sent_messages(RU_READER)) == 3
-    assert "Also" not in text_of(plant)
+    assert len(bot_api.sent_messages(CHAT)) == 4  # welcome, quake, plant, aftershock
+    assert len(bot_api.sent_messages(RU_READER)) == 4
+    assert "Also" not in text_of(plant) and f"\nAlso: {every}\n" in text_of(quake)
     assert daemon.stop(signal.SIGTERM) == 0
 
 
