@@ -399,8 +399,8 @@ def story_lines(source: TextIO, out: TextIO, keys_retention: timedelta | None = 
             story = replay.place(obj["id"], title, summary, clock, link)
             if named is not None and replay.last_story != named:  # a repeat joins its own
                 return _stories_fail(
-                    f"line {number}: id {obj['id']!r} is already the id of a story a later"
-                    " report may join, and this report is not of it; ids must be unique"
+                    f"line {number}: id {obj['id']!r} is already the id of a report of a story"
+                    " a later report may join, and this report is not of it; ids must be unique"
                 )
             out.write(json_line({"id": obj["id"], "story": story}) + "\n")
             out.flush()  # a script feeding reports as they come waits for each answer

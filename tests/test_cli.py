@@ -271,7 +271,19 @@ def test_stories_of_reports_out_of_order_or_untitled_are_placed_as_the_daemon_pl
                     "published": "2026-01-01T01:00Z",
                 },
             ),
-            "line 2: id 1 is already the id of a story",
+            "line 2: id 1 is already the id of a report of a story",
+        ),
+        (  # an id that joined a story, given again for another event
+            lines(
+                {"id": "a", "title": QUAKE, "published": "2024-01-01T00:00Z"},
+                {"id": "b", "title": QUAKE, "published": "2024-01-01T01:00Z"},
+                {
+                    "id": "b",
+                    "title": "Fish plant opens on Shikotan",
+                    "published": "2024-01-01T02:00Z",
+                },
+            ),
+            "line 3: id 'b' is already the id of a report of a story",
         ),
     ],
 )

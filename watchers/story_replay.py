@@ -29,8 +29,8 @@ class StoryReplay:
     """Places reports into stories; ids are the caller's, story ids its first report's.
 
     What it keeps is what a lookup may still find, as the store keeps it: a URL for
-    `keys_retention`, a text for `FINGERPRINT_WINDOW`, a story's first id while the index or
-    either key may name the story. A stream of months holds days of it, not all of it."""
+    `keys_retention`, a text for `FINGERPRINT_WINDOW`, a story's report ids while the index or
+    either key may name the story."""
 
     index: StoryIndex = field(default_factory=StoryIndex)
     keys_retention: timedelta = URL_KEPT
@@ -39,7 +39,8 @@ class StoryReplay:
     _founders: dict[int, tuple[object, datetime]] = field(default_factory=dict)  # id, until
     # (when, n, kind, key): what may be forgotten from then on; checked against the maps
     _expiry: list[tuple[datetime, int, str, object]] = field(default_factory=list)
-    _open: dict[object, int] = field(default_factory=dict)  # a kept story's first id: story
+    _open: dict[object, int] = field(default_factory=dict)  # a kept story's report ids: story
+    _ids: dict[int, list[object]] = field(default_factory=dict)  # a kept story: its report ids
     _placed: int = 0
     last_story: int | None = None  # the story the last report placed joined or began
     _remembered: int = 0  # orders the expiries of one time
@@ -52,9 +53,9 @@ class StoryReplay:
         return datetime.max.replace(tzinfo=UTC) - kept
 
     def story_named(self, report_id: object, at: datetime) -> int | None:
-        """The story `report_id` is the id of, if a report at `at` may still join it: a report
-        of that id in another story would make two stories of one id (an unhashable id names
-        none)."""
+        """The story `report_id` is the id of a report of, if a report at `at` may still join
+        it: a report of that id in another story would give one id two stories (an unhashable
+        id names none)."""
         self._forget(at)
         try:
             return self._open.get(report_id)
@@ -100,8 +101,10 @@ class StoryReplay:
         story = placed.story_id
         if story == item_id:
             self._founders[story] = (report_id, published)
-            with suppress(TypeError):  # an unhashable id: the caller's to keep apart
+        with suppress(TypeError):  # an unhashable id: the caller's to keep apart
+            if report_id not in self._open:
                 self._open[report_id] = story
+                self._ids.setdefault(story, []).append(report_id)
         self._keep(story, published + self.index.window)  # the index may name it until then
         if url and url not in self._by_url:
             self._by_url[url] = (story, published)
@@ -133,9 +136,9 @@ class StoryReplay:
                 assert isinstance(key, int)
                 if (kept := self._founders.get(key)) is not None and kept[1] == when:
                     del self._founders[key]
-                    with suppress(TypeError):
-                        if self._open.get(kept[0]) == key:
-                            del self._open[kept[0]]
+                    for report_id in self._ids.pop(key, ()):
+                        if self._open.get(report_id) == key:
+                            del self._open[report_id]
             else:
                 assert isinstance(key, str)
                 keys, ttl = (
