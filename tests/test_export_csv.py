@@ -7,12 +7,14 @@ import csv
 import io
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.operator.export import write_csv, write_jsonl
-from store import Story
+from bot.config import Config
+from bot.operator.export import run_export, write_csv, write_jsonl
+from store import FeedState, ItemRecord, Store, Story
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
@@ -58,3 +60,27 @@ def test_json_lines_read_back_exactly(title: str, summary: str) -> None:
     assert lines[-1] == "" and len(lines) == 3  # one line per story, whatever the text
     first, second = (json.loads(line) for line in lines[:2])
     assert (first["title"], first["summary"], second["title"]) == (title, summary, "=second")
+
+
+def test_an_export_of_every_topic_holds_the_configs_topics_not_the_chats_watches(
+    tmp_path: Path,
+) -> None:
+    """With no topic, a story only a chat's /watch matched was exported, its topic "@w1" in a
+    cell that a spreadsheet runs as a formula."""
+    path, now = tmp_path / "kw.db", datetime.now(UTC)
+    with Store(path) as store:
+        records = [
+            ItemRecord("g1", "https://n.example/a", None, "Iturup drills", "s", None, ("@w1", "kuril")),
+            ItemRecord("g2", "https://n.example/b", None, "Private crab watch", "s", None, ("@w1",)),
+        ]  # fmt: skip
+        store.ingest(FeedState(id="tass", url="u", title="TASS"), records, now=now, alert=False)
+    topic = {"title": "Kuril Islands", "query": "kuril"}
+    settings = Config.model_validate({"store": {"path": str(path)}, "topics": {"kuril": topic}})
+    out = io.StringIO()
+    assert run_export(settings, "csv", None, "30d", out) == 0
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    assert (row["title"], row["topics"]) == ("Iturup drills", "kuril")
+    rows = io.StringIO()
+    write_csv([Story(1, "t", None, "", (), ("@w1", "kuril"), *[datetime.now(UTC)] * 3)], rows)
+    [written] = list(csv.DictReader(io.StringIO(rows.getvalue(), newline="")))
+    assert written["topics"] == "'@w1; kuril"  # a cell never starts like a formula

@@ -59,7 +59,7 @@ def write_csv(stories: Sequence[Story], out: TextIO) -> None:
     writer.writeheader()
     for story in stories:
         row = _row(story)
-        row["topics"] = "; ".join(row["topics"])
+        row["topics"] = spreadsheet_cell("; ".join(row["topics"]))
         row["outlets"] = spreadsheet_cell("; ".join(row["outlets"]))
         for column in ("title", "link", "summary"):
             row[column] = spreadsheet_cell(row[column])
@@ -99,6 +99,7 @@ def run_export(
     if start is None:
         return 2
     with Store(settings.store.path) as store:
-        stories = store.stories([topic] if topic else None, since=start)
+        # the config's topics, not any: a chat's /watch matches (@w…) are its own business
+        stories = store.stories([topic] if topic else list(settings.topics), since=start)
     (write_csv if fmt == "csv" else write_jsonl)(stories, out)
     return 0

@@ -185,7 +185,8 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
             return
     now = ctx.clock()
-    stories = await ctx.store.run(Store.stories, [topic] if topic else None, since=now - since)
+    topics = [topic] if topic else ctx.topic_ids()  # not the chats' watches (@w…)
+    stories = await ctx.store.run(Store.stories, topics, since=now - since)
     # with a byte order mark: a spreadsheet (Excel) opening the file reads it as UTF-8, not as
     # the system's code page that turns Russian and Japanese titles into mojibake
     data = (await asyncio.to_thread(csv_text, stories)).encode("utf-8-sig")
