@@ -79,7 +79,7 @@ class Metrics:
         self._started = time.time()
         self._last_poll = 0.0
         self._last_sent = 0.0
-        self._oldest_queued: float | None = None
+        self._oldest_due: float | None = None  # when the alert waiting longest became due
         self._feeds: frozenset[str] | None = None  # the configured feeds (None: any)
         self._outcomes: dict[str, set[str]] = {}  # feed id -> the outcomes it has series of
 
@@ -122,9 +122,13 @@ class Metrics:
             if queued_at is not None and now is not None:
                 self.latency.observe(max(0.0, (now - queued_at).total_seconds()))
 
-    def queued(self, depth: int, oldest: datetime | None) -> None:
+    def queued(self, depth: int, oldest: datetime | None, due: datetime | None = None) -> None:
+        """The queue's depth and its oldest alert; `due`: when the alert waiting longest for
+        the bot (not for its chat's digest, held quiet hours or mute) became due (else
+        `oldest`), which /healthz's "stuck" is of."""
         self.queue.set(depth)
-        self._oldest_queued = None if oldest is None else oldest.timestamp()
+        due = oldest if due is None else due
+        self._oldest_due = None if due is None else due.timestamp()
         self.oldest.set(0 if oldest is None else max(0.0, time.time() - oldest.timestamp()))
 
     def health(self, feeds: int) -> tuple[bool, str]:
@@ -133,7 +137,7 @@ class Metrics:
         stale = self.stale_after.total_seconds()
         if feeds and now - max(self._last_poll, self._started) > stale:
             return False, f"no poll has succeeded for over {int(stale)} s"
-        oldest = self._oldest_queued
+        oldest = self._oldest_due
         stuck = self.stuck_after.total_seconds()
         if oldest is not None and now - oldest > stuck and now - self._last_sent > stuck:
             return False, f"alerts have waited over {int(stuck)} s and none was sent meanwhile"

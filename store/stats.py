@@ -37,6 +37,17 @@ class StatsVerbs(StoreBase):
         assert row is not None
         return row["n"], dt(row["t"])
 
+    def oldest_due(self) -> datetime | None:
+        """When the alert waiting longest became due: queued, and its chat's own hold over (a
+        digest's time, quiet hours that hold, a mute), which is no fault of delivery."""
+        row = self._one(
+            "SELECT min(max(o.created_at, coalesce(s.hold_until, 0))) AS t FROM outbox o"
+            " LEFT JOIN subscribers s ON s.chat_id = o.chat_id"
+            " WHERE o.state IN ('pending', 'sending')",
+            [],
+        )
+        return None if row is None else dt(row["t"])
+
     def matched_stories(self, since: datetime) -> int:
         """New stories that matched a topic, fetched since `since`."""
         row = self._one(

@@ -97,6 +97,35 @@ def test_health_fails_without_a_successful_poll_or_with_a_stuck_queue() -> None:
     assert not metrics.health(feeds=3)[0]
 
 
+def test_an_alert_held_for_its_chats_digest_is_no_stuck_queue(tmp_path: Path) -> None:
+    """A chat's daily digest holds its alerts for hours, as it asked: /healthz said "stuck"
+    most of the day on a small install. An alert due and waiting is still stuck."""
+    from store import FeedState, ItemRecord, Store
+
+    now = datetime.now(UTC)
+    feed = FeedState(id="tass", url="u", title="TASS")
+    with Store(tmp_path / "kw.db") as store:
+        for chat in (1, 2):
+            store.upsert_subscriber(chat, now=now - timedelta(days=1))
+            store.subscribe(chat, "kuril", now=now - timedelta(days=1))
+        old = ItemRecord("g0", "https://n.example/0", None, "Old news", "s", None, ("kuril",))
+        store.ingest(feed, [old], now=now - timedelta(days=1), alert=False)  # the first poll
+        new = ItemRecord("g1", "https://n.example/1", None, "Drills", "s", None, ("kuril",))
+        store.ingest(feed, [new], now=now - timedelta(hours=2), alert=True)
+        store.set_hold(1, now + timedelta(hours=14))  # its digest, tomorrow morning
+        store.set_hold(2, now + timedelta(hours=14))
+        held = (store.backlog(), store.oldest_due())
+        store.set_hold(2, now - timedelta(minutes=90))  # a mute that ended 90 minutes ago
+        waiting = (store.backlog(), store.oldest_due())
+    metrics = Metrics(stale_after=timedelta(hours=1), stuck_after=timedelta(minutes=30))
+    (depth, oldest), due = held
+    metrics.queued(depth, oldest, due)
+    assert depth == 2 and metrics.health(feeds=0) == (True, "ok")
+    (depth, oldest), due = waiting
+    metrics.queued(depth, oldest, due)
+    assert not metrics.health(feeds=0)[0]
+
+
 def test_a_feed_removed_by_a_reload_leaves_the_metrics(
     tmp_path: Path, feed_server: FeedServer, start_daemon: Any
 ) -> None:

@@ -239,7 +239,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
 
     async def _measure_queue(self, store: AsyncStore) -> None:
         depth, oldest = await store.run(Store.backlog)
-        self.metrics.queued(depth, oldest)
+        self.metrics.queued(depth, oldest, await store.run(Store.oldest_due))
 
     def _insights_ready(self) -> bool:
         """Reports and spike notices may go: Telegram is signed in and the sends the last stop
