@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import errno
 import gc
+import io
 import logging
 import os
 import signal
@@ -145,6 +146,9 @@ def tune_runtime() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     tune_runtime()
+    for stream in (sys.stdout, sys.stderr):  # a Russian title on a Latin-1 terminal: no traceback
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     pool = None
     if args.command == "poll":
         # its parse workers start (a new interpreter each) while this process reads the config
@@ -337,6 +341,8 @@ def _archive_command(args: argparse.Namespace, settings: Config) -> int:
             known = ", ".join(settings.topics)
             return _usage(f"kurilwatch export: no topic {args.topic!r}; topics: {known}")
 
+        if isinstance(sys.stdout, io.TextIOWrapper):  # CSV and JSON lines are UTF-8 files
+            sys.stdout.reconfigure(encoding="utf-8")
         return run_export(settings, args.format, args.topic, args.since, sys.stdout)
     from bot.operator.backtest import run_backtest
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -84,3 +86,28 @@ def test_an_export_of_every_topic_holds_the_configs_topics_not_the_chats_watches
     write_csv([Story(1, "t", None, "", (), ("@w1", "kuril"), *[datetime.now(UTC)] * 3)], rows)
     [written] = list(csv.DictReader(io.StringIO(rows.getvalue(), newline="")))
     assert written["topics"] == "'@w1; kuril"  # a cell never starts like a formula
+
+
+def test_export_and_check_on_a_latin_1_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A terminal whose locale is Latin-1 (or eucJP, KOI8-R): export's first Russian title and
+    check's en dash were a traceback and exit 1. Export writes UTF-8, as its files are."""
+    import yaml
+
+    from bot.cli import main
+
+    path = tmp_path / "kw.db"
+    with Store(path) as store:
+        record = ItemRecord("r1", "https://n.example/r", None, "Курилы", "с", None, ("kuril",))
+        now = datetime.now(UTC)
+        store.ingest(FeedState(id="tass-ru", url="u", title="ТАСС"), [record], now=now, alert=False)
+    config = tmp_path / "config.yaml"
+    topics = {"kuril": {"title": "Kuril Islands – the dispute", "query": "kuril"}}
+    config.write_text(yaml.safe_dump({"store": {"path": str(path)}, "topics": topics}))
+    for command, wanted in (("export", "Курилы".encode()), ("check", b"\\u2013")):
+        raw = io.BytesIO()
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="latin-1"))
+        assert main([command, "--config", str(config)]) == 0
+        sys.stdout.flush()
+        assert wanted in raw.getvalue(), raw.getvalue()[:300]
