@@ -451,7 +451,8 @@ def trend(
     since, _ = query_range(now, tz, days)
     with Store(settings.store.path) as store:
         points = store.story_points([topic], since=since, until=now, outlets=False)
-    chart = build_trend(points, now=now, tz=tz, days=days, by=by)
+        recorded = store.recording_since()  # no change against a period it did not record
+    chart = build_trend(points, now=now, tz=tz, days=days, by=by, recorded_since=recorded)
     writing = csv
     try:
         if csv is not None:
@@ -470,8 +471,12 @@ def trend(
     print(
         f"{topic}: {chart.total} stories in {days} days to {chart.days[-1]} ({chart.tz_name});"
         f" busiest day {busiest[0] if busiest else '-'} ({busiest[1] if busiest else 0});"
-        f" {chart.previous_total} in the {days} days before, to the same time of day"
-        + ("" if change is None else f" ({change:+.0%})"),
+        + (
+            f" {chart.previous_total} in the {days} days before, to the same time of day"
+            + ("" if change is None else f" ({change:+.0%})")
+            if chart.compared
+            else f" not compared with the {days} days before (the store was not yet recording)"
+        ),
         file=out,
     )
     return 0

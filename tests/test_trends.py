@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -524,3 +525,31 @@ def test_stories_whose_text_was_compacted_keep_their_language_on_the_chart() -> 
         after = build_trend(points, now=NOW, tz=UTC, days=90)
         assert after.series == before.series
         assert dict(after.totals()) == {"ru": 20, "ja": 20, "en": 20}
+
+
+def test_kurilwatch_trend_of_a_new_install_gives_no_change(tmp_path: Path) -> None:
+    """`kurilwatch trend` set a store recording for two days against a week it never recorded
+    ("+400%"), the artefact /trend and the weekly report leave out."""
+    import io
+
+    from bot import commands
+    from bot.config import Config
+
+    now = datetime.now(UTC)
+    path = tmp_path / "kw.db"
+    feed = FeedState(id="tass", url="u", title="TASS")
+    with Store(path) as store:
+        url = "https://n.example/o"
+        old = ItemRecord("o", url, url, "Kuril quake", "s", now - timedelta(days=10), ("kuril",))
+        store.ingest(feed, [old], now=now - timedelta(days=2), alert=False)  # the first poll
+        for n, title in enumerate(["Iturup drills", "Shikotan port", "Kunashir bear"]):
+            at = now - timedelta(hours=30 - 5 * n)
+            url = f"https://n.example/{n}"
+            record = ItemRecord(f"g{n}", url, url, title, "s", at, ("kuril",))
+            store.ingest(feed, [record], now=at, alert=True)
+    settings = Config.model_validate(
+        {"store": {"path": str(path)}, "topics": {"kuril": {"title": "K", "query": "kuril"}}}
+    )
+    out = io.StringIO()
+    assert commands.trend(settings, "kuril", 7, png=None, csv=tmp_path / "t.csv", out=out) == 0
+    assert "not compared with the 7 days before" in out.getvalue() and "%" not in out.getvalue()
