@@ -59,7 +59,7 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
         if file_in_the_way(settings.store.path):
             return EXIT_USAGE
     else:
-        with Store(settings.store.path) as store:
+        with Store(settings.store.path, upgrade=False) as store:
             states = {s.id: s for s in store.feed_states()}
             items = {f.id: store.count_items(f.id) for f in settings.feeds}
     now = datetime.now(UTC)
@@ -140,7 +140,7 @@ def stats(settings: Config, out: TextIO = sys.stdout) -> int:
         print(f"kurilwatch stats: {absent}", file=sys.stderr)
         return EXIT_USAGE
     now = datetime.now(UTC)
-    with Store(settings.store.path) as store:
+    with Store(settings.store.path, upgrade=False) as store:
         figures = store.stats(now=now)
     print("\n".join(stats_lines(figures, now)), file=out)
     return 0
@@ -449,7 +449,7 @@ def trend(
     tz = settings.telegram.tz
     now = datetime.now(UTC)
     since, _ = query_range(now, tz, days)
-    with Store(settings.store.path) as store:
+    with Store(settings.store.path, upgrade=False) as store:
         points = store.story_points([topic], since=since, until=now, outlets=False)
         recorded = store.recording_since()  # no change against a period it did not record
     chart = build_trend(points, now=now, tz=tz, days=days, by=by, recorded_since=recorded)

@@ -50,9 +50,10 @@ class Store(
 ):
     """Domain verbs over the kurilwatch database, one part per domain."""
 
-    def __init__(self, path: str | Path, *, any_thread: bool = False) -> None:
+    def __init__(self, path: str | Path, *, any_thread: bool = False, upgrade: bool = True) -> None:
         """`any_thread`: the store may be used from any thread, one at a time (its caller
-        holds a lock around it), as the HTTP listener's threads share one."""
+        holds a lock around it), as the HTTP listener's threads share one. Without `upgrade`
+        (a command that only reads), a schema behind this code's is refused, not migrated."""
         if str(path) != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,7 @@ class Store(
             # per stored feed (bench/poll.py)
             self.db.execute("PRAGMA wal_autocheckpoint = 10000")
             self.db.execute("PRAGMA journal_size_limit = 67108864")
-            migrations.apply(self.db)
+            migrations.apply(self.db, upgrade=upgrade)
         except BaseException as exc:
             self.db.close()
             if isinstance(exc, sqlite3.OperationalError) and (why := read_only_folder(path)):

@@ -267,15 +267,29 @@ class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 
 
-def apply(db: Database) -> None:
+class OlderSchema(sqlite3.DatabaseError):
+    """A command that only reads found the schema behind this code's, and left it as it is."""
+
+
+def apply(db: Database, *, upgrade: bool = True) -> None:
     """Bring the schema up to date; refuse, changing nothing, a schema this code does not know
-    (run by an older kurilwatch, its queries would fail on it or change it half-knowingly)."""
+    (run by an older kurilwatch, its queries would fail on it or change it half-knowingly).
+    Without `upgrade` (a command that only reads), refuse one behind instead: migrating it
+    beside the older daemon still running on it, after an install and before its restart,
+    would leave that daemon on a schema it does not know (an empty file is given the schema)."""
     unknown = unknown_migrations(db)
     if unknown:
         raise NewerSchema(
             f"written by a newer kurilwatch (its schema has {', '.join(unknown)}, which this"
             " one does not know); upgrade kurilwatch, or restore a backup taken before that"
             " newer version first ran"
+        )
+    if not upgrade and migrations.applied(db) and (behind := migrations.pending(db)):
+        raise OlderSchema(
+            f"written by an earlier kurilwatch ({len(behind)} schema steps behind this one);"
+            " this command only reads and leaves it as it is: restart the daemon"
+            " (`kurilwatch run`) or run `kurilwatch poll --once`, which bring it up to date,"
+            " then run this again"
         )
     migrations.apply(db)
 

@@ -105,6 +105,36 @@ def test_stats_name_the_states_of_deliveries_in_the_admins_language() -> None:
     assert "送信済み 5" in "\n".join(stats_lines(figures, now, texts("ja")))
 
 
+def test_a_command_that_only_reads_leaves_a_store_behind_its_schema_as_it_is(
+    tmp_path: Path,
+) -> None:
+    """`kurilwatch stats` after installing a new version, before the daemon's restart, migrated
+    the store under the older daemon still running on it."""
+    from sqlite_utils import Database
+
+    from store import migrations
+
+    names = [m.name for m in migrations.migrations.pending(Database(memory=True))]
+    path = tmp_path / "kw.db"
+    old = Database(path)  # as the running daemon's (earlier) version left it
+    migrations.migrations.apply(old, stop_before=names[-1])
+    old.close()
+    config = write_config(tmp_path, {})  # its store: kw.db in tmp_path
+    for command in (
+        ["stats"],
+        ["feeds"],
+        ["export"],
+        ["trend", "--topic", "kuril", "--csv", "t.csv"],
+    ):
+        result = cli(*command, "--config", str(config))
+        assert result.returncode == 2 and "schema steps behind" in result.stderr, result.stderr
+    after = Database(path)
+    assert names[-1] not in [m.name for m in migrations.migrations.applied(after)]
+    after.close()
+    with Store(path) as store:  # what the daemon, poll --once or prune open it with
+        assert store.schema_version() == len(names)
+
+
 def test_stats_backup_and_prune(tmp_path: Path, feed_server: FeedServer) -> None:
     config = polled_store(tmp_path, feed_server)
     stats = kurilwatch("stats", "--config", str(config))

@@ -79,7 +79,7 @@ def run_backtest(
             file=sys.stderr,
         )
     since = datetime.now(UTC) - covered
-    with Store(against.store.path) as store:
+    with Store(against.store.path, upgrade=False) as store:
         diffs = backtest(store.past_items(since), queries(against), queries(new))
         # a removed (or renamed) topic's chats get nothing: subscriptions follow the id
         chats = store.subscribers_of([d.topic_id for d in diffs])

@@ -98,7 +98,7 @@ def run_export(
     start = stored_since("export", settings, since, datetime.now(UTC))
     if start is None:
         return 2
-    with Store(settings.store.path) as store:
+    with Store(settings.store.path, upgrade=False) as store:
         # the config's topics, not any: a chat's /watch matches (@w…) are its own business
         stories = store.stories([topic] if topic else list(settings.topics), since=start)
     (write_csv if fmt == "csv" else write_jsonl)(stories, out)

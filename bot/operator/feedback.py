@@ -87,7 +87,7 @@ def run_feedback(
         print(f"kurilwatch feedback: {absent}", file=sys.stderr)
         return 2
     since = datetime.now(UTC) - timedelta(days=days)
-    with Store(store_path) as store:
+    with Store(store_path, upgrade=False) as store:
         rows = store.feedback_rows(since)
     lines = report_lines(report_of(rows, queries))
     if not lines:
