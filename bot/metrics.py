@@ -32,11 +32,14 @@ LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400)
 def configure_metrics(metrics: Metrics, settings: Config, least_stale: timedelta) -> None:
     """Give the metrics what they take from the config (at a start and at each reload): the
     feeds whose series are exported, and /healthz's thresholds: no successful poll for three
-    of the longest poll intervals (at least `least_stale`), and the config's
+    of the longest poll intervals, or `poll.max_interval` and `least_stale` (a feed's max-age
+    stretches its polls up to that), whichever is longest, and the config's
     `metrics.stuck_after`."""
     metrics.keep_feeds(f.id for f in settings.feeds)
     intervals = [settings.poll.interval, *(f.interval for f in settings.feeds if f.interval)]
-    metrics.stale_after = max(least_stale, 3 * max(intervals))
+    # a feed's TTL, max-age or adaptive polling may stretch its interval up to max_interval
+    stretched = settings.poll.max_interval + least_stale
+    metrics.stale_after = max(least_stale, 3 * max(intervals), stretched)
     metrics.stuck_after = settings.metrics.stuck_after
 
 

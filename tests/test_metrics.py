@@ -126,6 +126,25 @@ def test_an_alert_held_for_its_chats_digest_is_no_stuck_queue(tmp_path: Path) ->
     assert not metrics.health(feeds=0)[0]
 
 
+def test_feeds_whose_max_age_stretches_their_polls_are_not_stale_between_polls() -> None:
+    """A feed that sends max-age=3600 is polled hourly (up to poll.max_interval): /healthz
+    said "no poll has succeeded" for 45 minutes of every hour."""
+    from bot.config import Config
+    from bot.metrics import configure_metrics
+
+    feeds = [{"id": "tass-en", "url": "https://tass.com/rss/v2.xml"}]
+    topics = {"kuril": {"title": "Kuril Islands", "query": "kuril"}}
+    settings = Config.model_validate({"feeds": feeds, "topics": topics})
+    metrics = Metrics(stale_after=timedelta(minutes=15), stuck_after=timedelta(minutes=30))
+    configure_metrics(metrics, settings, timedelta(minutes=15))
+    assert metrics.stale_after == settings.poll.max_interval + timedelta(minutes=15)
+    metrics.polled(PollReport("tass-en", "unchanged"))
+    metrics._last_poll -= 50 * 60  # its next poll is due in about ten minutes
+    assert metrics.health(feeds=1)[0]
+    metrics._last_poll -= 30 * 60
+    assert not metrics.health(feeds=1)[0]
+
+
 def test_a_feed_removed_by_a_reload_leaves_the_metrics(
     tmp_path: Path, feed_server: FeedServer, start_daemon: Any
 ) -> None:
