@@ -139,6 +139,7 @@ def test_feeds_whose_max_age_stretches_their_polls_are_not_stale_between_polls()
     configure_metrics(metrics, settings, timedelta(minutes=15))
     assert metrics.stale_after == settings.poll.max_interval + timedelta(minutes=15)
     metrics.polled(PollReport("tass-en", "unchanged"))
+    metrics._started -= 2 * 3600  # up for two hours
     metrics._last_poll -= 50 * 60  # its next poll is due in about ten minutes
     assert metrics.health(feeds=1)[0]
     metrics._last_poll -= 30 * 60
