@@ -402,8 +402,6 @@ ONE_SHOT = frozenset(
 
 # the commands a stop by Ctrl-C or SIGTERM ends as meant (exit 0), not cut short (130)
 LONG_RUNNING = frozenset({"run", "demo"})
-# the commands SIGTERM stops as a Ctrl-C (until their own handler): `backup` removes its copy
-STOPPED_AS_CTRL_C = LONG_RUNNING | {"backup"}
 
 
 def _stop_starting(signum: int, frame: object) -> None:
@@ -418,8 +416,9 @@ def entry() -> None:  # pragma: no cover - the console script; tests call `main`
     interrupted = False
     try:
         command = _parser().parse_known_args()[0].command
-        if command in STOPPED_AS_CTRL_C:
-            signal.signal(signal.SIGTERM, _stop_starting)
+        # SIGTERM stops every command as a Ctrl-C does (until the daemon's own handler): a
+        # one-shot command closes what it opened and exits 130, `backup` removes its copy
+        signal.signal(signal.SIGTERM, _stop_starting)
         if command == "run":  # a reload while starting (`systemctl reload`) must not kill it:
             # the daemon compares the file with what it read once it watches
             signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -90,9 +90,11 @@ def test_run_stops_on_a_signal_to_its_group(
     assert "stopped" in daemon.output.lines[-1]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_poll_once_stops_on_ctrl_c_with_130(
-    tmp_path: Path, feed_server: FeedServer, group: type[Group]
+    tmp_path: Path, feed_server: FeedServer, group: type[Group], sig: int
 ) -> None:
+    """SIGTERM ended a one-shot command by the signal (143), not as README's 130."""
     feed_server.set_feed("/a.xml", FEED)
     feed_server.set_route("/slow.xml", Route(body=FEED, delay=60))
     config = write_config(
@@ -101,7 +103,7 @@ def test_poll_once_stops_on_ctrl_c_with_130(
     poll = group("poll", "--once", "--config", str(config))
     feed_server.wait_for(lambda: feed_server.in_flight("/slow.xml") == 1, what="the slow poll")
 
-    assert poll.interrupt() == 130
+    assert poll.interrupt(sig) == 130
     assert "Traceback" not in poll.output.text
     # the store was left closed and consistent: another command reads it
     assert (
