@@ -90,11 +90,43 @@ def test_run_stops_on_a_signal_to_its_group(
     assert "stopped" in daemon.output.lines[-1]
 
 
+def test_sigterm_stops_an_export_with_130(tmp_path: Path) -> None:
+    """SIGTERM ended a one-shot command that does not run an event loop (export, backtest,
+    feedback, trend) by the signal (143), not as README's 130."""
+    from datetime import UTC, datetime
+
+    from store import FeedState, ItemRecord, Store
+
+    config = write_config(tmp_path, {})
+    with Store(tmp_path / "kw.db") as store:
+        records = [
+            ItemRecord(f"g{n}", f"https://n.example/{n}", None, f"Kuril {n}", "s " * 400, None,
+                       ("kuril",))
+            for n in range(300)
+        ]  # fmt: skip
+        store.ingest(FeedState(id="f", url="u"), records, now=datetime.now(UTC), alert=False)
+    export = subprocess.Popen(
+        [str(KURILWATCH), "export", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert export.stdout is not None
+        export.stdout.read(100)  # at work; 240 KB follow, and the pipe takes 64 KB: it waits
+        os.killpg(export.pid, signal.SIGTERM)
+        _, err = export.communicate(timeout=30)
+        assert export.returncode == 130 and b"Traceback" not in err, err
+    finally:
+        if export.poll() is None:
+            export.kill()
+            export.wait(10)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_poll_once_stops_on_ctrl_c_with_130(
     tmp_path: Path, feed_server: FeedServer, group: type[Group], sig: int
 ) -> None:
-    """SIGTERM ended a one-shot command by the signal (143), not as README's 130."""
     feed_server.set_feed("/a.xml", FEED)
     feed_server.set_route("/slow.xml", Route(body=FEED, delay=60))
     config = write_config(
