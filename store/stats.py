@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from store.base import StoreBase
-from store.records import OutboxState, dt
+from store.records import WATCH_PREFIX, OutboxState, dt
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +50,22 @@ class StatsVerbs(StoreBase):
 
     def matched_stories(self, since: datetime) -> int:
         """New stories that matched a topic, fetched since `since`."""
-        row = self._one(
-            "SELECT count(*) AS n FROM items WHERE id = story_id AND topics != '[]'"
-            " AND fetched_at >= ?",
-            [since.timestamp()],
-        )
-        return 0 if row is None else int(row["n"])
+        return sum(self._matched_per_day(since.timestamp()).values())
+
+    def _matched_per_day(self, since: float) -> dict[str, int]:
+        """The stories begun since `since` (UTC day of their first report) that matched a
+        configured topic by any of their reports, as /trend counts them: a later report may
+        bring the topic, and a chat's /watch (`@w…`) is no topic."""
+        return {
+            row["day"]: row["n"]
+            for row in self.db.query(
+                "SELECT date(s.fetched_at, 'unixepoch') AS day, count(DISTINCT m.story_id) AS n"
+                " FROM item_topics m JOIN items s ON s.id = m.story_id"
+                " WHERE m.fetched_at >= ? AND s.fetched_at >= ? AND m.topic_id NOT LIKE ?"
+                " GROUP BY day ORDER BY day",
+                [since, since, WATCH_PREFIX + "%"],
+            )
+        }
 
     def stats(self, *, now: datetime, days: int = 7) -> Stats:
         """The figures of the last `days` UTC days, today the last."""
@@ -68,15 +78,7 @@ class StatsVerbs(StoreBase):
                 "SELECT active, count(*) AS n FROM subscribers GROUP BY active"
             )
         }
-        per_day = {
-            row["day"]: row["n"]
-            for row in self.db.query(
-                "SELECT date(fetched_at, 'unixepoch') AS day, count(*) AS n FROM items"
-                " WHERE id = story_id AND topics != '[]' AND fetched_at >= ?"
-                " GROUP BY day ORDER BY day",
-                [since],
-            )
-        }
+        per_day = self._matched_per_day(since)
         outcomes = {
             OutboxState(row["state"]): row["n"]
             for row in self.db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")

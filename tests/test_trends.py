@@ -453,6 +453,28 @@ def test_stats_count_whole_utc_days_ending_today() -> None:
         assert dict(per_day) == {day: 2 for day in days[:-1]} | {days[-1]: 1}
 
 
+def test_stats_count_a_story_a_later_report_brought_to_a_topic_and_no_watch_alone() -> None:
+    """/stats counted a story by its first report's topics: one that a later report brought
+    to a topic (as /trend and export count it) was left out, one a /watch alone matched in."""
+    with Store(":memory:") as store:
+        now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+        feed = FeedState(id="tass", url="u", title="TASS")
+        store.ingest(feed, [], now=now - 3 * H, alert=False)
+        first = ItemRecord("g1", None, "https://a/1", "Quake off Hokkaido", "", None, ())
+        store.ingest(feed, [first], now=now - 2 * H, alert=True)
+        [story] = [row["story_id"] for row in store.db.query("SELECT story_id FROM items")]
+        later = ItemRecord(
+            "g2", None, "https://b/1", "Quake off Iturup", "", None, ("kuril",), story_hint=story
+        )
+        watched = [
+            ItemRecord(f"w{n}", None, f"https://c/{n}", title, "", None, ("@w1",))
+            for n, title in enumerate(["Crab prices", "Salmon quotas"])
+        ]
+        store.ingest(feed, [later, *watched], now=now - H, alert=True)
+        assert store.stats(now=now).stories_per_day == {"2026-11-27": 1}
+        assert store.matched_stories(now - D) == 1
+
+
 def test_an_outlet_named_like_a_formula_is_text_in_the_trend_csv() -> None:
     """A feed's title comes from the feed itself unless the config names it: a header cell of
     `kurilwatch trend --by outlet --csv` must not run in a spreadsheet."""
