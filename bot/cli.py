@@ -306,9 +306,11 @@ def _writer(args: argparse.Namespace, settings: Config, pool: ParsePool | None) 
     from bot import commands
     from bot.interrupt import cancel_on_signals
     from bot.lock import CannotLock, Restoring, StoreLock
-    from store.base import read_only_folder
+    from store.base import no_store, read_only_folder
 
     store = settings.store.path
+    if args.command != "poll" and (absent := no_store(store)):  # before a lock file is made
+        return _usage(f"kurilwatch {args.command}: {absent}")
     try:
         with StoreLock(store, writers=True, exclusive=False):
             if args.command == "prune":
