@@ -332,6 +332,23 @@ def test_merge_keys_share_settings_between_feeds() -> None:
     ]
 
 
+def test_a_chain_of_merges_is_valid_and_each_mapping_is_checked_once() -> None:
+    """A feed merging a feed that merged another and overrode its keys is valid YAML: the
+    merged mapping, flattened when it was read (its merged keys beside its own), was checked
+    again and refused as "key 'id' is written twice"."""
+    text = MINIMAL.replace(
+        "    url: http://127.0.0.1:9/feed.xml\n",
+        "    url: http://127.0.0.1:9/feed.xml\n"
+        "  - &base\n    id: base\n    url: http://127.0.0.1:9/a.xml\n    interval: 2m\n"
+        "  - &fast\n    <<: *base\n    id: fast\n    url: http://127.0.0.1:9/b.xml\n"
+        "  - <<: *fast\n    id: third\n    url: http://127.0.0.1:9/c.xml\n",
+    )
+    third = parse_config(text).feeds[-1]
+    assert (third.id, third.interval) == ("third", timedelta(minutes=2))
+    twice = text.replace("    id: fast\n", "    id: fast\n    id: quick\n")
+    assert any("key 'id' is written twice" in p for p in problems(twice))
+
+
 def test_values_yaml_reads_as_booleans_or_numbers_are_named_as_written() -> None:
     """YAML 1.1 reads an unquoted `no`, `off` or `2024` as false or a number: the error names
     the key as written, on its own line, and says to quote it."""

@@ -96,14 +96,23 @@ class _UniqueKeyLoader(SafeLoader):
     """A safe loader that refuses a key written twice in one mapping (PyYAML keeps the last),
     a mapping merged in by `<<` included."""
 
+    def construct_document(self, node: yaml.Node) -> Any:
+        # each mapping is checked once per document, before PyYAML flattens it (puts the keys
+        # it merges beside its own): `- &fast {<<: *base, id: b}` then `- <<: *fast` was
+        # refused, its flattened `id` read as written twice
+        self._checked: set[int] = set()
+        return super().construct_document(node)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        self._keys_once(node, deep, set())
+        self._keys_once(node, deep, self._checked)
         return super().construct_mapping(node, deep=deep)
 
     def _keys_once(self, node: yaml.MappingNode, deep: bool, checked: set[int]) -> None:
         """Refuse a key `node` has twice; so in the mappings its `<<` merges, which PyYAML
         merges without constructing them (`<<: &defaults {interval: 10m, interval: 1s}`, an
         anchor defined at its first use, kept the second `interval` silently)."""
+        if id(node) in checked:
+            return
         checked.add(id(node))
         seen: set[Any] = set()
         for key_node, value in node.value:
