@@ -256,7 +256,7 @@ def test_check_exits_2_with_one_clear_line(
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("path", ['""', ".", "data/", "..", "data/.."])
+@pytest.mark.parametrize("path", ['""', ".", "data/", "..", "data/..", "data/.", "./"])
 def test_a_store_path_that_names_a_folder_is_refused(path: str) -> None:
     # `check` passed it; `run` then stopped with "unable to open database file", naming no key
     [problem] = problems(MINIMAL + f"store:\n  path: {path}\n")

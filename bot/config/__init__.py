@@ -60,8 +60,8 @@ class StoreConfig(Model):
     def _a_file(cls, path: object) -> object:
         if isinstance(path, str) and "\0" in path:  # resolving it raised, a traceback
             raise ValueError("a NUL character is in the path; write the store file's path")
-        if isinstance(path, str) and (
-            not path.strip() or path.endswith(("/", os.sep)) or Path(path).name in ("", "..")
+        if isinstance(path, str) and (  # (its last name as written: pathlib drops a last '.')
+            not path.strip() or path.replace(os.sep, "/").rsplit("/", 1)[-1] in ("", ".", "..")
         ):  # the config's folder, or another: `run` failed with "unable to open database file"
             raise ValueError(
                 f"{path!r} is a folder, not a file; name the store's file, such as"
