@@ -399,6 +399,32 @@ async def test_a_channel_telegram_could_not_be_asked_about_is_tried_again_until_
     await store.close()
 
 
+async def test_overlapping_adds_of_the_channels_leave_one_retry_the_later_configs(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A reload's add beside the start's: each began a retry of its channels, the later one
+    replacing the earlier in `Channels`, so `stop` could not cancel the earlier, and it wrote
+    the old config's channels until they were recorded."""
+    from bot.telegram.channels import Channels
+
+    store, worker, _ = parts
+    down = (await worker.bot.get_chat("@treaty_talks")).id
+    bot_api.fail_next("getChat", status=500, description="Internal Server Error", times=2)
+    channels = Channels(first=3600)  # the retries wait: the test sees them, not what they do
+    old = ChannelConfig(chat="@treaty_talks", topics=("kuril",))
+    new = ChannelConfig(chat="@treaty_talks", topics=("peace-treaty",))
+    await asyncio.gather(
+        channels.add(worker.bot, store, (old,)), channels.add(worker.bot, store, (new,))
+    )
+    channels.stop()
+    retrying = [t for t in asyncio.all_tasks() if t.get_name() == "channels" and not t.cancelling()]
+    for task in retrying:
+        task.cancel()
+    assert retrying == []
+    assert [c.params["chat_id"] for c in bot_api.calls_of("getChat")][-2:] == ["@treaty_talks"] * 2
+    assert await store.run(Store.subscriptions, down) == []
+
+
 async def test_a_channel_telegram_refuses_is_not_tried_again(
     parts, bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]

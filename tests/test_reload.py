@@ -471,6 +471,63 @@ async def test_a_store_locked_while_a_reload_records_the_channels_applies_the_re
         await store.close()
 
 
+async def test_a_reload_while_the_start_waits_for_the_store_replaces_the_starts_channels(
+    tmp_path: Path, bot_api: Any, caplog: Any
+) -> None:
+    """A reload that changed the channels while the start's were waiting for a locked store
+    began a loop of its own beside the start's, and both wrote the channels once the store
+    took them (an add of each config at once: the earlier config's could be written last).
+    The reload's replaces the start's, and the start goes on once it has recorded them."""
+    import logging
+    import sqlite3
+
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from bot.telegram.updates import build_application
+    from store import AsyncStore, Store
+    from tests.conftest import TOKEN, short_busy_timeout
+
+    channel = {"chat": "@kurilnews_ru", "topics": ["kuril"]}
+    config = write_config(
+        tmp_path, {}, api_base_url=bot_api.base_url, extra={"channels": [channel]}
+    )
+    daemon = Daemon(load_config(config), TOKEN, config_path=config, config_settle=0)
+    store = await AsyncStore(daemon.settings.store.path).open()
+    await store.run(short_busy_timeout)
+    daemon._store = store
+    app = daemon._app = build_application(daemon.settings, TOKEN)
+    other = sqlite3.connect(daemon.settings.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a backup, from before the start
+    side = asyncio.create_task(daemon._run_telegram(app, store))
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.daemon"):
+            await bot_api.wait_for_async(
+                lambda: bot_api.calls_of("getChat") or side.done(), 30, "the start's try"
+            )
+            settings = yaml.safe_load(config.read_text())
+            settings["channels"][0]["topics"] = ["peace-treaty"]
+            config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+            said = await daemon.reload()
+            assert said.startswith("Reloaded: channels not recorded yet"), said
+            other.execute("ROLLBACK")
+            await bot_api.wait_for_async(lambda: app.running or side.done(), 30, "started")
+            assert not side.done()
+            retrying = daemon._channels_retry
+            assert retrying is not None
+            await asyncio.wait_for(retrying, 30)
+        chat = (await app.bot.get_chat("@kurilnews_ru")).id
+        assert await store.run(Store.subscriptions, chat) == ["peace-treaty"]
+        recorded = [r for r in caplog.records if "recorded once the store" in r.getMessage()]
+        assert len(recorded) == 1, [r.getMessage() for r in recorded]
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        daemon.stop()
+        await daemon._stop_telegram(app, side)
+        await store.close()
+
+
 async def test_a_reload_that_fails_part_way_says_so_and_the_next_one_applies_it_again(
     tmp_path: Path,
 ) -> None:

@@ -69,7 +69,7 @@ class TelegramSide:
     stop: Callable[[], None]
     _add_channels: Callable[[App, AsyncStore], Awaitable[None]]
     _channels: Channels
-    _channels_retry: asyncio.Task[None] | None = None  # a reload's channels, while the store fails
+    _channels_retry: asyncio.Task[None] | None = None  # the channels, while the store fails
 
     async def _run_telegram(self, app: App, store: AsyncStore) -> None:
         """Sign in (retrying while Telegram is unreachable), then poll updates and deliver."""
@@ -95,7 +95,15 @@ class TelegramSide:
             await set_commands(app.bot)
         except TelegramError as exc:
             log.warning("could not set the bot's command menu: %s", exc)
-        await self._record_channels(app, store)
+        # tracked as a reload's are: a reload meanwhile replaces it (its channels are written
+        # last), and the start goes on once that one has recorded them
+        self._channels_retry = started = asyncio.create_task(
+            self._record_channels(app, store), name="channels"
+        )
+        while (recording := self._channels_retry) is not None and not recording.done():
+            await asyncio.wait({recording})
+        if not started.cancelled() and (error := started.exception()) is not None:
+            raise error  # a bug: the side ends, and says so
         if self._stop.is_set():  # updates and sends started now would only be cut short
             return
         await app.start()
@@ -133,7 +141,8 @@ class TelegramSide:
     async def _reload_channels(self, app: App, store: AsyncStore) -> str:
         """A reload's channels, recorded now; while the store fails, in the background (the
         rest of the new config is in force meanwhile). What the reload's summary says of them."""
-        if self._channels_retry is not None:  # would write the channels of an earlier config
+        if self._channels_retry is not None:  # the start's or an earlier reload's: would write
+            # the channels of an earlier config
             self._channels_retry.cancel()
             self._channels_retry = None
         try:
@@ -187,7 +196,7 @@ class TelegramSide:
             await asyncio.wait({task})
 
     async def _stop_telegram(self, app: App, task: asyncio.Task[None]) -> None:
-        if self._channels_retry is not None:  # a reload's channels, tried again: its last try ends
+        if self._channels_retry is not None:  # the channels, tried again: its last try ends
             _, slow = await asyncio.wait({self._channels_retry}, timeout=STOP_GRACE / 2)
             for late in slow:
                 late.cancel()

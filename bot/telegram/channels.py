@@ -46,6 +46,7 @@ class Channels:
     ) -> None:
         self.first, self.most, self.clock = first, most, clock
         self._again: asyncio.Task[None] | None = None
+        self._adding = asyncio.Lock()  # one add at a time: the later config's is written last
 
     async def add(
         self,
@@ -56,15 +57,18 @@ class Channels:
         watches_changed: WatchesChanged | None = None,
     ) -> None:
         """Record the config's `channels`; those left unreached are tried again later (instead
-        of those an earlier config left)."""
-        self.stop()
+        of those an earlier config left). One add at a time: two that overlapped (a reload's
+        beside the start's) each began a retry, and the one `stop` could not reach wrote the
+        earlier config's channels."""
 
         async def add(some: Sequence[ChannelConfig]) -> list[ChannelConfig]:
             now = self.clock()
             return await add_channels(bot, store, some, now=now, watches_changed=watches_changed)
 
-        if unreached := await add(channels):
-            self._again = asyncio.create_task(self._retry(add, unreached), name="channels")
+        async with self._adding:
+            self.stop()
+            if unreached := await add(channels):
+                self._again = asyncio.create_task(self._retry(add, unreached), name="channels")
 
     async def _retry(
         self,
@@ -76,7 +80,8 @@ class Channels:
             await asyncio.sleep(wait)
             wait = min(2 * wait, self.most)
             try:
-                unreached = await add(unreached)
+                async with self._adding:
+                    unreached = await add(unreached)
             except sqlite3.OperationalError as exc:  # locked or full: it passes too
                 log.warning("channels not recorded yet: the store fails (%s)", exc)
             except Exception:  # a bug: said, and tried again all the same
