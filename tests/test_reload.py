@@ -471,6 +471,58 @@ async def test_a_store_locked_while_a_reload_records_the_channels_applies_the_re
         await store.close()
 
 
+async def test_a_reload_whose_channels_fail_in_the_background_otherwise_says_so(
+    tmp_path: Path, caplog: Any
+) -> None:
+    """A reload's channels, written again in the background while the store was locked, that
+    then failed otherwise (a bug) ended their task silently: the error is logged."""
+    import logging
+    import sqlite3
+    from types import SimpleNamespace
+
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from store import AsyncStore
+    from tests.conftest import short_busy_timeout
+
+    config = write_config(tmp_path, {})
+    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
+    store = await AsyncStore(daemon.settings.store.path).open()
+    await store.run(short_busy_timeout)
+    daemon._store = store
+    asked: list[object] = []
+
+    async def get_chat(chat: object) -> SimpleNamespace:  # the Bot's one call here
+        asked.append(chat)
+        if len(asked) > 1:
+            raise RuntimeError("a bug")
+        return SimpleNamespace(id=-1001234567890, type="channel", title="News")
+
+    daemon._app = SimpleNamespace(bot=SimpleNamespace(get_chat=get_chat))  # type: ignore[assignment]
+    settings = yaml.safe_load(config.read_text())
+    settings["channels"] = [{"chat": "-1001234567890", "topics": ["kuril"]}]
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    other = sqlite3.connect(daemon.settings.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        said = await daemon.reload()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    try:
+        assert said.startswith("Reloaded: channels not recorded yet"), said
+        retrying = daemon._channels_retry
+        assert retrying is not None
+        with caplog.at_level(logging.ERROR, logger="bot.daemon"):
+            await asyncio.wait_for(asyncio.wait({retrying}), 30)
+        [record] = [r for r in caplog.records if "channels not recorded: " in r.getMessage()]
+        assert "a bug" in record.getMessage() and record.exc_info is not None
+    finally:
+        daemon.stop()
+        await daemon._finish_notices()
+        await store.close()
+
+
 async def test_a_reload_while_the_start_waits_for_the_store_replaces_the_starts_channels(
     tmp_path: Path, bot_api: Any, caplog: Any
 ) -> None:

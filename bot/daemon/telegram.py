@@ -154,6 +154,7 @@ class TelegramSide:
         self._channels_retry = asyncio.create_task(
             self._record_channels(app, store, wait=1.0), name="channels"
         )
+        self._channels_retry.add_done_callback(_say_channels_failed)
         return f"channels not recorded yet (the store fails: {problem}; retrying)"
 
     async def _signed_in_or_stopped(self) -> None:
@@ -205,3 +206,10 @@ class TelegramSide:
         if app.running:
             await app.stop()
         await app.shutdown()
+
+
+def _say_channels_failed(task: asyncio.Task[None]) -> None:
+    """A reload's channels, recorded in the background, failed otherwise than on a store that
+    fails (a bug): said, not lost with the task."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("channels not recorded: %s", error, exc_info=error)
