@@ -356,6 +356,38 @@ async def test_a_chat_the_config_lists_by_its_name_and_its_id_keeps_the_first_en
     assert f"channel {chat_id} is chat {chat_id}" in said and "@kurilnews_ru" in said
 
 
+@pytest.mark.parametrize("timed_out", ["first", "second"])
+async def test_a_chat_listed_twice_keeps_the_first_entry_when_one_is_tried_again(
+    parts, bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture, timed_out: str
+) -> None:  # type: ignore[no-untyped-def]
+    """@name and the chat's id both listed, one of them tried again after a 5xx: the retry
+    knew nothing of the entry recorded before it, and the second entry's topics replaced the
+    first's, without a word."""
+    from bot.telegram.channels import Channels
+
+    store, worker, _ = parts
+    chat_id = (await worker.bot.get_chat("@kurilnews_ru")).id
+    first = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
+    again = ChannelConfig(chat=str(chat_id), topics=("peace-treaty",))
+    bot_api.fail_next(
+        "getChat",
+        status=500,
+        description="Internal Server Error",
+        chat_id=chat_id,
+        after=0 if timed_out == "first" else 1,
+    )
+    channels = Channels(first=0.01)
+    with caplog.at_level(logging.ERROR, logger="bot.telegram.channels"):
+        await channels.add(worker.bot, store, (first, again))
+        async with asyncio.timeout(10):
+            await channels.settled()
+    assert await store.run(Store.subscriptions, chat_id) == ["kuril"]
+    [said] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert (
+        f"channel {chat_id} is chat {chat_id}, which the config also lists as @kurilnews_ru" in said
+    )
+
+
 def _fail_get_chat(bot_api: FakeBotAPI, fault: str) -> None:
     if fault == "timeout":
         bot_api.stall_next("getChat", 1.0)  # the bot gives up after 0.3 s

@@ -61,9 +61,19 @@ class Channels:
         beside the start's) each began a retry, and the one `stop` could not reach wrote the
         earlier config's channels."""
 
+        recorded: dict[int, str] = {}  # kept across the retries: the first entry wins there too
+
         async def add(some: Sequence[ChannelConfig]) -> list[ChannelConfig]:
             now = self.clock()
-            return await add_channels(bot, store, some, now=now, watches_changed=watches_changed)
+            return await add_channels(
+                bot,
+                store,
+                some,
+                now=now,
+                watches_changed=watches_changed,
+                recorded=recorded,
+                listed=channels,
+            )
 
         async with self._adding:
             self.stop()
@@ -105,13 +115,18 @@ async def add_channels(
     *,
     now: datetime,
     watches_changed: WatchesChanged | None = None,
+    recorded: dict[int, str] | None = None,
+    listed: Sequence[ChannelConfig] = (),
 ) -> list[ChannelConfig]:
     """Record each channel as a chat subscribed to exactly its configured topics, speaking its
     configured language; a channel back after the bot was removed from it has its watches filed
     again (`watches_changed`). A chat named twice (by its @name and its id, which the config
-    cannot tell are one) takes the first entry's settings, with an error naming both. The
-    channels Telegram could not be asked about for a passing reason, to be tried again."""
-    configured: dict[int, str] = {}
+    cannot tell are one) takes the first entry's settings, with an error naming both; so when
+    `channels` are those of the config's `listed` left unreached, with the chats `recorded` of
+    the others (chat id → its entry's chat), which this fills. The channels Telegram could not
+    be asked about for a passing reason, to be tried again."""
+    configured = {} if recorded is None else recorded
+    order = {entry.chat: at for at, entry in enumerate(listed or channels)}
     unreached: list[ChannelConfig] = []
     for index, channel in enumerate(channels):
         try:
@@ -134,15 +149,17 @@ async def add_channels(
                 break
             unreached.append(channel)
             continue
-        if (first := configured.setdefault(chat.id, channel.chat)) != channel.chat:
+        if (other := configured.setdefault(chat.id, channel.chat)) != channel.chat:
+            # (a later entry than this one, where it was recorded before this one was reached)
+            later = order.get(other, 0) > order.get(channel.chat, 0)
             log.error(
                 "channel %s is chat %d, which the config also lists as %s: the first entry's"
                 " topics and settings are used; list the chat once",
-                channel.chat,
-                chat.id,
-                first,
+                *((other, chat.id, channel.chat) if later else (channel.chat, chat.id, other)),
             )
-            continue
+            if not later:
+                continue
+            configured[chat.id] = channel.chat
         back = await store.run(
             Store.upsert_subscriber, chat.id, now=now, chat_type=chat.type, title=chat.title
         )
