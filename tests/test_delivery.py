@@ -457,6 +457,24 @@ async def test_overlapping_adds_of_the_channels_leave_one_retry_the_later_config
     assert await store.run(Store.subscriptions, down) == []
 
 
+async def test_a_channel_met_by_flood_control_is_tried_again_when_telegram_says(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """After a 429 the channels waited the retry's own 30 s (up to 30 minutes later), not the
+    retry_after Telegram gave."""
+    from bot.telegram.channels import Channels
+
+    store, worker, _ = parts
+    bot_api.fail_retry_after("getChat", 1)
+    channels = Channels(first=3600)  # our own wait: never, within the test
+    news = ChannelConfig(chat="@kurilnews_ru", topics=("kuril",))
+    await channels.add(worker.bot, store, (news,))
+    async with asyncio.timeout(30):
+        await channels.settled()
+    chat_id = (await worker.bot.get_chat(news.chat)).id
+    assert await store.run(Store.subscriptions, chat_id) == ["kuril"]
+
+
 async def test_a_channel_telegram_refuses_is_not_tried_again(
     parts, bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.config import ChannelConfig
+from bot.delivery.retry import retry_after_seconds
 from store import AsyncStore, ChatPrefs, Store, Watch
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,12 @@ RETRY_FIRST = 30.0  # seconds before a channel Telegram could not be asked about
 RETRY_MAX = 1800.0  # doubled at each try up to this
 MAX_SAID = 200  # characters of an error said in the log
 WatchesChanged = Callable[[Watch | None, Watch | None], Awaitable[None]]
+
+
+class Unreached(list[ChannelConfig]):
+    """The channels to try again; after a 429, in how many seconds Telegram lets us."""
+
+    retry_after: float | None = None
 
 
 def passing(exc: TelegramError) -> bool:
@@ -63,7 +70,7 @@ class Channels:
 
         recorded: dict[int, str] = {}  # kept across the retries: the first entry wins there too
 
-        async def add(some: Sequence[ChannelConfig]) -> list[ChannelConfig]:
+        async def add(some: Sequence[ChannelConfig]) -> Unreached:
             now = self.clock()
             return await add_channels(
                 bot,
@@ -82,12 +89,14 @@ class Channels:
 
     async def _retry(
         self,
-        add: Callable[[Sequence[ChannelConfig]], Awaitable[list[ChannelConfig]]],
-        unreached: list[ChannelConfig],
+        add: Callable[[Sequence[ChannelConfig]], Awaitable[Unreached]],
+        unreached: Unreached,
     ) -> None:
         wait = self.first
         while unreached:
-            await asyncio.sleep(wait)
+            # after a 429, Telegram's wait, not ours (30 s, up to 30 minutes)
+            flood, unreached.retry_after = unreached.retry_after, None
+            await asyncio.sleep(wait if flood is None else flood)
             wait = min(2 * wait, self.most)
             try:
                 async with self._adding:
@@ -117,17 +126,17 @@ async def add_channels(
     watches_changed: WatchesChanged | None = None,
     recorded: dict[int, str] | None = None,
     listed: Sequence[ChannelConfig] = (),
-) -> list[ChannelConfig]:
+) -> Unreached:
     """Record each channel as a chat subscribed to exactly its configured topics, speaking its
     configured language; a channel back after the bot was removed from it has its watches filed
     again (`watches_changed`). A chat named twice (by its @name and its id, which the config
     cannot tell are one) takes the first entry's settings, with an error naming both; so when
     `channels` are those of the config's `listed` left unreached, with the chats `recorded` of
     the others (chat id → its entry's chat), which this fills. The channels Telegram could not
-    be asked about for a passing reason, to be tried again."""
+    be asked about for a passing reason, to be tried again (after a 429, with its wait)."""
     configured = {} if recorded is None else recorded
     order = {entry.chat: at for at, entry in enumerate(listed or channels)}
-    unreached: list[ChannelConfig] = []
+    unreached = Unreached()
     for index, channel in enumerate(channels):
         try:
             chat = await bot.get_chat(
@@ -146,6 +155,7 @@ async def add_channels(
             )
             if isinstance(exc, RetryAfter):  # the others would be refused too
                 unreached.extend(channels[index:])
+                unreached.retry_after = retry_after_seconds(exc)
                 break
             unreached.append(channel)
             continue
