@@ -740,6 +740,42 @@ async def test_updates_a_chat_queues_past_its_cap_are_dropped_and_said_once(
     assert ran == [0, 1, 2, 7]
 
 
+async def test_at_a_stop_the_updates_a_chat_queued_are_dropped_not_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PTB's stop waits for every update it handed out: a chat's 100 waiting behind its slow
+    /search ran one after the other, well past the 10 s a stop may take."""
+    import asyncio
+
+    from bot.telegram.updates import stop_updates
+
+    app = build_application(Config.model_validate({"topics": shipped_topics()}), TOKEN)
+    processor = app.update_processor
+    assert isinstance(processor, PerChatUpdates)
+    gate, started = asyncio.Event(), asyncio.Event()
+    ran: list[int] = []
+
+    async def handle(number: int) -> None:
+        ran.append(number)
+        if number == 0:
+            started.set()
+            await gate.wait()
+
+    first = asyncio.create_task(processor.process_update(_command(0, USER), handle(0)))
+    await started.wait()
+    queued = [
+        asyncio.create_task(processor.process_update(_command(n, USER), handle(n)))
+        for n in range(1, 6)
+    ]
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.updates"):
+        await stop_updates(app)
+        gate.set()  # the running command ends
+        await asyncio.gather(first, *queued)
+    assert ran == [0]
+    [said] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert said.startswith("stopping: ") and f"chat {USER}" in said and "dropped" in said
+
+
 @given(st.floats(allow_nan=True, allow_infinity=True))
 def test_a_wait_telegram_names_is_bounded(seconds: float) -> None:
     from bot.delivery.retry import MAX_RETRY_AFTER

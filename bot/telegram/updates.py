@@ -45,7 +45,9 @@ class PerChatUpdates(BaseUpdateProcessor):
     waited there for its chat's previous one held a place, and a chat that queued as many as
     the bound behind a slow /search stopped every other chat's commands. PTB's bound is only
     the queues' therefore, and a place to run is taken here, once the chat's turn has come.
-    A chat may have `max_queued` updates waiting; more are dropped (said in the log)."""
+    A chat may have `max_queued` updates waiting; more are dropped (said in the log), and so
+    are those still waiting at a stop (`stopping`): PTB's stop runs every update it handed
+    out, and 100 behind a slow command broke the promise of a stop within 10 s."""
 
     def __init__(
         self, max_concurrent_updates: int = MAX_CONCURRENT, max_queued: int = MAX_QUEUED
@@ -56,12 +58,14 @@ class PerChatUpdates(BaseUpdateProcessor):
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}  # updates holding or awaiting each chat's lock
         self._dropping: set[int] = set()  # chats past `max_queued` since their queue emptied
+        self.stopping = False  # set by `stop_updates`: the updates still waiting never run
+        self._stopped: set[int | None] = set()  # the chats whose waiting updates a stop dropped
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             async with self._running:
-                await coroutine
+                await self._run(None, coroutine)
             return
         users = self._users.get(chat.id, 0)
         if users > self.max_queued:  # one running, and `max_queued` waiting behind it
@@ -71,16 +75,28 @@ class PerChatUpdates(BaseUpdateProcessor):
         self._users[chat.id] = users + 1
         try:
             async with lock, self._running:
-                await coroutine
+                await self._run(chat.id, coroutine)
         finally:
             self._users[chat.id] -= 1
             if not self._users[chat.id]:
                 del self._users[chat.id], self._locks[chat.id]
                 self._dropping.discard(chat.id)
 
+    async def _run(self, chat_id: int | None, coroutine: Awaitable[Any]) -> None:
+        """The update's turn has come: run it, unless a stop came while it waited."""
+        if not self.stopping:
+            await coroutine
+            return
+        _close(coroutine)
+        if chat_id not in self._stopped:
+            self._stopped.add(chat_id)
+            log.warning(
+                "stopping: the updates %s that were waiting to be handled are dropped, not run",
+                "of a chat without one" if chat_id is None else f"of chat {chat_id}",
+            )
+
     def _drop(self, chat_id: int, coroutine: Awaitable[Any]) -> None:
-        if inspect.iscoroutine(coroutine):
-            coroutine.close()  # never run
+        _close(coroutine)
         level = logging.DEBUG if chat_id in self._dropping else logging.WARNING
         self._dropping.add(chat_id)
         log.log(
@@ -95,6 +111,11 @@ class PerChatUpdates(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         pass
+
+
+def _close(coroutine: Awaitable[Any]) -> None:
+    if inspect.iscoroutine(coroutine):
+        coroutine.close()  # never run
 
 
 class PollErrors:
@@ -182,6 +203,8 @@ def say_token_refused(token_env: str) -> None:
 
 
 async def stop_updates(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    if isinstance(app.update_processor, PerChatUpdates):  # no update waiting runs any more
+        app.update_processor.stopping = True
     if app.updater is not None and app.updater.running:
         with contextlib.suppress(InvalidToken):  # the refusal that ended them, said already
             await app.updater.stop()
