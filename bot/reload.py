@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -92,6 +92,21 @@ def diff(old: Config, new: Config, started: Config | None = None) -> ConfigChang
         channels=new.channels != old.channels,
         restart=tuple(key for key, read in RESTART_KEYS if read(started or old) != read(new)),
         queries=(_queries(old), _queries(new)) if _queries(old) != _queries(new) else None,
+    )
+
+
+def union(change: ConfigChange, also: ConfigChange) -> ConfigChange:
+    """`change`, and what `also` (to the same config, from another) changes besides: after a
+    reload that failed part-way, each part holds the config before it or the one that failed,
+    so the next applies what differs from either (an edit taken back left the feed it added
+    polled). The queries compared stay `change`'s, from the config before."""
+    ids = {f.id for f in (*change.added, *change.changed)}
+    return replace(
+        change,
+        changed=change.changed + tuple(f for f in (*also.added, *also.changed) if f.id not in ids),
+        removed=tuple(dict.fromkeys((*change.removed, *also.removed))),
+        topics=change.topics or also.topics,
+        channels=change.channels or also.channels,
     )
 
 

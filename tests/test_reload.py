@@ -102,6 +102,28 @@ def test_a_new_poll_default_reschedules_the_feeds_it_is_the_default_of() -> None
     assert diff(old, parse_config(base.replace("1h", "2m"))).restart == ()
 
 
+def test_the_union_of_two_changes_applies_what_differs_from_either_config() -> None:
+    """After a reload that failed part-way, a part holds the config before it or the one that
+    failed: the next applies what differs from either."""
+    from bot.config import parse_config
+    from bot.reload import diff, union
+
+    base = (
+        "topics:\n  kuril:\n    title: Kuril\n    query: Kuril\nfeeds:\n"
+        "  - {id: a, url: 'http://a.example/'}\n"
+        "  - {id: b, url: 'http://b.example/'}\n"
+    )
+    old = parse_config(base)
+    failed = parse_config(
+        base.replace("  - {id: b, url: 'http://b.example/'}\n", "  - {id: x, url: 'http://x/'}\n")
+    )
+    new = parse_config(base.replace("query: Kuril", "query: Iturup"))
+    change = union(diff(old, new), diff(failed, new))
+    assert ([f.id for f in change.added], [f.id for f in change.changed]) == ([], ["b"])
+    assert (change.removed, change.topics, change.queries) == (("x",), True, diff(old, new).queries)
+    assert union(diff(old, old), diff(old, old)) == diff(old, old)
+
+
 async def test_a_reload_hands_the_time_zone_on_and_names_a_new_listener_as_a_restart() -> None:
     from zoneinfo import ZoneInfo
 
@@ -634,6 +656,70 @@ async def test_a_reload_that_fails_part_way_says_so_and_the_next_one_applies_it_
         assert again.startswith("Reloaded: topics kuril"), again
         assert daemon.delivery.tz == ZoneInfo("Asia/Tokyo")
         assert [m.topic_id for m in poller.topics.match(title="Habomai")] == ["kuril"]
+        assert await daemon.reload() == "The config has not changed."
+    finally:
+        await poller.pool.aclose()
+        await store.close()
+
+
+class _Scheduled:
+    """The feeds a `FeedScheduler` polls, by its add and remove."""
+
+    def __init__(self, feeds: list[str]) -> None:
+        self.ids = set(feeds)
+
+    def add(self, feed: Any, first: Any = None) -> None:
+        self.ids.add(feed.id)
+
+    def remove(self, feed_id: str) -> None:
+        self.ids.discard(feed_id)
+
+
+async def test_an_edit_taken_back_after_a_reload_failed_part_way_undoes_what_it_applied(
+    tmp_path: Path,
+) -> None:
+    """After a reload that failed part-way, the next applied what differed from the config
+    before it: an edit taken back then differed from nothing, and the feed it had added was
+    polled on (in no config). What differs from the one that failed is applied too."""
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from store import AsyncStore
+    from watchers.fetch import Fetcher
+    from watchers.poll import Poller
+    from watchers.topics.compile import compile_topics
+
+    config = write_config(tmp_path, {"one": "http://127.0.0.1:9/one.xml"})
+    original = config.read_text()
+    daemon = Daemon(load_config(config), None, config_path=config, config_settle=0)
+    old = daemon.settings
+    store = await AsyncStore(old.store.path).open()
+    poller = Poller(
+        store=store, fetcher=Fetcher(), topics=compile_topics(old.topics), settings=old.poll
+    )
+    daemon._poller = poller
+    feeds = daemon._feeds = _Scheduled(["one"])  # type: ignore[assignment]
+    compiles: list[str] = []
+
+    async def recompile(poller: Poller, store: AsyncStore) -> None:  # fails the first time
+        compiles.append("compile")
+        if len(compiles) == 1:
+            raise MemoryError("compiling the topics")
+        poller.topics = compile_topics(daemon.settings.topics)
+
+    daemon._recompile = recompile  # type: ignore[method-assign]
+    settings = yaml.safe_load(original)
+    settings["topics"]["kuril"]["query"] = "Habomai"
+    settings["feeds"].append({"id": "extra", "url": "http://127.0.0.1:9/extra.xml"})
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    try:
+        said = await daemon.reload()
+        assert said.startswith("Reloaded in part"), said
+        assert feeds.ids == {"one", "extra"}  # applied before the compile failed
+        config.write_text(original)  # the operator takes the edit back
+        again = await daemon.reload()
+        assert again.startswith("Reloaded: feeds +0 -1 ~0; topics kuril"), again
+        assert feeds.ids == {"one"}
+        assert len(compiles) == 2  # the queries of the config before, compiled again
         assert await daemon.reload() == "The config has not changed."
     finally:
         await poller.pool.aclose()

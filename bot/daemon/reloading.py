@@ -50,6 +50,7 @@ class ConfigReloads:
     _recompile: Callable[[Poller, AsyncStore], Awaitable[None]]
     _reload_channels: Callable[[App, AsyncStore], Awaitable[str]]
     _applying: Config | None = None  # the config before an apply that has not finished
+    _held: tuple[Config, ...] = ()  # and those of applies since that failed part-way
 
     def request_reload(self) -> None:
         """SIGHUP: reload in the background (`reload` reports its own failures)."""
@@ -149,10 +150,12 @@ class ConfigReloads:
 
     async def _apply(self, new: Config) -> str:
         """Hand `new` to the running parts; what was done. One that fails part-way leaves
-        `_applying` set: the next reload applies the change from the config before it again."""
+        `_applying` set: the next reload applies the change from the config before it again,
+        and from each that failed since, which parts may hold (a feed it added)."""
         old = self._applying or self.settings
+        held = (*self._held, self.settings) if self._applying is not None else ()
         warned = await asyncio.to_thread(reload.new_warnings, old, new, self.config_path)
-        self._applying, self.settings = old, new
+        self._applying, self.settings, self._held = old, new, held
         configure_metrics(self.metrics, new, STALE)
         store, app = self._store, self._app
         report = None
@@ -173,6 +176,9 @@ class ConfigReloads:
             report_queries=report,
             tell_admins=self._tell_admins_surely,
         )
-        done = await reload.apply(reload.diff(old, new, self._started), new, parts, warned)
-        self._applying = None
+        change = reload.diff(old, new, self._started)
+        for failed in held:
+            change = reload.union(change, reload.diff(failed, new, self._started))
+        done = await reload.apply(change, new, parts, warned)
+        self._applying, self._held = None, ()
         return done
