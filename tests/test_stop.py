@@ -144,3 +144,66 @@ async def test_a_stop_while_telegram_hangs_logs_one_plain_line_not_a_traceback(
     said = [r for r in caplog.records if "updates read" in r.getMessage()]
     assert len(said) == 1 and said[0].levelno == logging.WARNING
     assert "TimedOut" in said[0].getMessage()
+
+
+async def test_a_channels_try_hung_at_a_stop_is_cut_beside_the_sends_grace(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI
+) -> None:
+    """The wait for a reload's channels, tried again while the store failed, came after every
+    other stage's grace: 2.5 s more, after the 5 s of the sends'. It now runs beside them: the
+    channels' try is cut while a send may still finish (here the fake answers it then)."""
+    import yaml
+
+    feed_server.set_route("/a.xml", Route(body=b"<rss/>"))
+    config = write_config(
+        tmp_path, {"a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url, admins=(9009,)
+    )
+    settings = load_config(config)
+    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
+    running = asyncio.create_task(daemon.run())
+    other = sqlite3.connect(settings.store.path, isolation_level=None, check_same_thread=False)
+    trying, never = asyncio.Event(), asyncio.Event()
+
+    async def hung(app: object, store: object) -> None:  # a try that Telegram never answers
+        trying.set()
+        await never.wait()
+
+    try:
+        await bot_api.wait_for_async(
+            lambda: daemon.delivery is not None or running.done(), WAIT, "signed in"
+        )
+        assert daemon._store is not None and not running.done()
+        edited = yaml.safe_load(config.read_text())
+        edited["channels"] = [{"chat": "@kurilnews_ru", "topics": ["kuril"]}]
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        await daemon._store.run(short_busy_timeout)
+        other.execute("BEGIN IMMEDIATE")  # a backup: the reload's channels wait for it
+        said = await daemon.reload()
+        assert "channels not recorded yet" in said, said
+        daemon._add_channels = hung  # type: ignore[method-assign]
+        other.execute("ROLLBACK")
+        async with asyncio.timeout(WAIT):
+            await trying.wait()  # the next try, 1 s later
+        retrying = daemon._channels_retry
+        assert retrying is not None
+        bot_api.hold_answers()
+        await daemon._store.run(Store.notify_admins, "queued", now=datetime.now(UTC))
+        daemon._wake_delivery()
+        await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, WAIT, "the send hangs")
+        retrying.add_done_callback(lambda _: bot_api.release_answers())  # cut: the send ends
+        daemon.stop()
+        assert await asyncio.wait_for(running, PROMISE) == 0
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        bot_api.release_answers()
+        if not running.done():
+            running.cancel()
+            await asyncio.wait({running})
+    store = Store(settings.store.path)
+    try:
+        states = [row["state"] for row in store.notices()]
+    finally:
+        store.close()
+    assert "sent" in states, states  # within the sends' grace, not cut with them

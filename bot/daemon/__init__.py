@@ -204,6 +204,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
                 self._finish_polls(),
                 self._finish_notices(),
                 self._finish_sends(telegram_task),
+                self._finish_channels(),
                 stop_updates(app) if app is not None else asyncio.sleep(0),
             )
             await asyncio.gather(
