@@ -235,3 +235,39 @@ def test_agrees_with_feedparser_on_aggregator_items(headers: dict[str, str]) -> 
         ("Бастион на Парамушире", "ТАСС", "https://tass.com/politics/2041187", ""),
         ("No outlet - here", "ria.ru", "https://e.example/3", "A plain item."),
     ]
+
+
+_ENTITY = "A" * 1000
+_SUBSET = f'<!DOCTYPE rss [<!ENTITY a "{_ENTITY}">]>\n'
+_EXPANDING = (
+    '<rss version="2.0"><channel><title>t</title><item><title>Kuril</title>'
+    "<link>https://a.example/1</link><description>" + "&a;" * 100 + "</description></item>"
+    "</channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # an internal subset after a comment of 5 KB (only the first 4096 bytes were looked at)
+        (
+            '<?xml version="1.0" encoding="utf-8"?>\n<!--'
+            + " " * 5000
+            + "-->\n"
+            + _SUBSET
+            + _EXPANDING
+        ).encode(),
+        # UTF-16 without a byte order mark, which expat reads as well
+        (_SUBSET + _EXPANDING).encode("utf-16-le"),
+        (_SUBSET + _EXPANDING).encode("utf-16-be"),
+    ],
+    ids=["past-4096-bytes", "utf-16-le", "utf-16-be"],
+)
+def test_an_entity_declared_anywhere_is_never_expanded(content: bytes) -> None:
+    """README: entity bombs are defused before parsing; expat expands an internal subset's
+    entities (100 times the input and more), so the fast path leaves any such document to
+    feedparser's defused reading."""
+    headers = {"content-type": "application/rss+xml"}
+    assert parse_simple_rss(content, feed_id="f", url=URL, headers=headers) is None
+    parsed = parse_feed(content, feed_id="f", url=URL, headers=headers)
+    assert all(_ENTITY not in item.summary for item in parsed.items)

@@ -68,6 +68,7 @@ def parse_feed(
             return parsed_json
         # served as JSON but not JSON: let feedparser try it as XML
     content, response_headers, misdeclared = read_charset(content, response_headers)
+    content = defuse(content)  # before either path: neither expands what is not there
     parsed = parse_simple_rss(content, feed_id=feed_id, url=url, headers=response_headers)
     if parsed is None:
         parsed = parse_with_feedparser(content, feed_id=feed_id, url=url, headers=response_headers)
