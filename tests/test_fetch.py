@@ -212,6 +212,46 @@ async def test_proxies_come_from_the_environment(
     assert direct.error is not None and "direct.invalid" in direct.error
 
 
+async def test_behind_a_proxy_each_hop_is_judged_by_its_host_not_the_proxys_address(
+    intranet: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site's proxy at a private address is all a fetch connects to: every feed was refused
+    as public, then fetched as an intranet feed, whose redirects may go anywhere (169.254.169.254
+    included), and every full_text article page was refused. The hosts asked of the proxy are
+    judged instead. (`intranet` plays the proxy: it answers by path, for any host.)"""
+    metadata = "http://169.254.169.254/latest/meta-data/"
+    intranet.set_route("/rss", Route(status=302, redirect_to=metadata))
+    intranet.set_route("/wiki", Route(status=307, redirect_to="http://wiki.corp.example/admin"))
+    intranet.set_feed("/latest/meta-data/", rss([FeedEntry("secret", "http://10.0.0.5/")]))
+    intranet.set_feed("/admin", rss([]))
+    intranet.set_feed("/article", rss([FeedEntry("Kuril news", "https://a.example/1")]))
+    intranet.set_feed("/memo.xml", rss([FeedEntry("Internal memo", "http://i.example/1")]))
+    monkeypatch.setenv("HTTP_PROXY", intranet.url(""))
+    names = {"news.example.com": ["127.0.0.1"], "wiki.corp.example": ["127.0.0.2"]}
+    async with Fetcher(
+        FetchLimits(timeout=2.0, total_timeout=4.0),
+        classify=one_loopback_public,
+        resolver=TableResolver(names),
+    ) as fetcher:
+        to_metadata = await fetcher.fetch("http://news.example.com/rss")
+        to_wiki = await fetcher.fetch("http://news.example.com/wiki")
+        article = await fetcher.fetch("http://news.example.com/article", public_only=True)
+        memo = await fetcher.fetch("http://wiki.corp.example/memo.xml")
+        memo_page = await fetcher.fetch("http://wiki.corp.example/memo.xml", public_only=True)
+    assert to_metadata.error == (
+        "refused a redirect to 169.254.169.254:"
+        " it is at a link-local address (169.254.169.254), not a public one"
+    )
+    assert to_wiki.error is not None and "refused a redirect to wiki.corp.example" in to_wiki.error
+    assert (intranet.hits("/latest/meta-data/"), intranet.hits("/admin")) == (0, 0)
+    assert article.error is None and article.content and not article.intranet
+    # a feed the config puts in the intranet is still one, and is no public page
+    assert memo.error is None and memo.intranet
+    assert memo_page.error == (
+        "refused to connect to wiki.corp.example: a loopback address (127.0.0.2)"
+    )
+
+
 _PLAIN = rss([FeedEntry("Kuril news", "https://a.example/1")])
 
 

@@ -28,6 +28,7 @@ from watchers import bounded
 from watchers.addresses import Classify, non_public, redirect_refusal
 from watchers.config import PollConfig
 from watchers.headers import kept_headers
+from watchers.proxied import NotPublic, TargetCheck
 
 try:
     VERSION = version("kurilwatch")
@@ -48,15 +49,6 @@ class TooLarge(Exception):
 
 class CutShort(Exception):
     pass
-
-
-class NotPublic(OSError):
-    """A connection refused before it was made: not to a public address. (One text for every
-    address, so that a name's several refused addresses raise this, not a mixed OSError.)"""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__("address refused")
-        self.reason = reason
 
 
 # the redirects a fetch has followed so far, for its connections to see which hop they serve
@@ -286,9 +278,11 @@ class Fetcher:
         # address if it connects, and none of its redirects connects elsewhere (each address
         # is checked as it is connected to: a name resolved again cannot slip past). A feed
         # refused there at its first hop is fetched with "private", whose first hop connects
-        # to non-public addresses only (a name that answers private, then public, is refused)
+        # to non-public addresses only (a name that answers private, then public, is refused).
+        # Through a proxy, "proxied" connects to the proxy, and `_targets` checks each hop
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._classify = classify
+        self._targets = TargetCheck(classify, resolver)
         self._all = asyncio.Semaphore(self.limits.concurrency)
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.limits.per_host)
@@ -315,7 +309,7 @@ class Fetcher:
     def _session(self, kind: str) -> aiohttp.ClientSession:
         session = self._sessions.get(kind)
         if session is None or session.closed:
-            factory = self._public_socket if kind == "public" else self._private_socket
+            factory = {"public": self._public_socket, "private": self._private_socket}.get(kind)
             session = self._sessions[kind] = self._new_session(factory)
         return session
 
@@ -334,7 +328,7 @@ class Fetcher:
             raise NotPublic(f"a public address ({address[0]}) now, not a moment before")
         return socket.socket(family=family, type=kind, proto=proto)
 
-    def _new_session(self, socket_factory: SocketFactoryType) -> aiohttp.ClientSession:
+    def _new_session(self, socket_factory: SocketFactoryType | None) -> aiohttp.ClientSession:
         timeout = self.limits.timeout
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
@@ -370,6 +364,7 @@ class Fetcher:
         sessions, self._sessions = self._sessions, {}
         for session in sessions.values():
             await session.close()
+        await self._targets.close()
 
     async def fetch(
         self,
@@ -421,12 +416,14 @@ class Fetcher:
             refused: list[str] = []
             token, refusals = _HOPS.set(hops), _REFUSED.set(refused)
             try:
-                async with self._session(kind).get(
+                checks = (self._targets.middleware(kind == "public", hops),) if proxy else None
+                async with self._session("proxied" if proxy else kind).get(
                     url,
                     headers=headers,
                     max_redirects=MAX_REDIRECTS,
                     proxy=proxy,
                     trace_request_ctx=hops,
+                    middlewares=checks,
                 ) as response:
                     read = await self._read(url, headers, response)
                     return replace(read, intranet=True) if kind == "private" else read
@@ -442,7 +439,7 @@ class Fetcher:
                     return FetchResult(url, error=error)
                 if kind == "private" or public_only:
                     return FetchResult(url, error=f"refused to connect to {exc.host}: {reason}")
-                # the feed is not at a public address (an intranet feed, or a proxy there)
+                # the feed is not at a public address (an intranet feed)
             finally:
                 _HOPS.reset(token)
                 _REFUSED.reset(refusals)

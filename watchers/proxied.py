@@ -1,0 +1,85 @@
+"""The address check of a fetch that goes through a proxy (HTTP_PROXY, HTTPS_PROXY): every
+connection is to the proxy, so `fetch.py`'s check of each address connected to would judge the
+proxy's. Here each hop's target is resolved and judged instead, before its request is sent (an
+aiohttp client middleware): a public feed may not lead the proxy into a private network, and a
+proxy at a private address does not make every feed an intranet one.
+
+A name that does not resolve here is the proxy's to reach (a network whose names only the
+proxy resolves); an IP address is judged as it is written.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from watchers.addresses import Classify, redirect_refusal
+
+
+class NotPublic(OSError):
+    """A connection refused before it was made: not to a public address. (One text for every
+    address, so that a name's several refused addresses raise this, not a mixed OSError.)"""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("address refused")
+        self.reason = reason
+
+
+class TargetCheck:
+    """Judges the hosts a proxied fetch asks the proxy for."""
+
+    def __init__(self, classify: Classify, resolver: AbstractResolver | None) -> None:
+        self._classify = classify
+        self._resolver = resolver
+        self._own: AbstractResolver | None = None  # made in the running loop, when first needed
+
+    def middleware(self, public: bool, hops: list[int]) -> aiohttp.ClientMiddlewareType:
+        """A check of each request of one fetch: `public`, tried as a public feed's (no hop
+        may lead to a non-public address) or else as an intranet feed's (its first hop at a
+        non-public address); `hops`, the redirects followed so far."""
+
+        async def check(
+            request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+        ) -> aiohttp.ClientResponse:
+            reason = await self.refusal(request.url.raw_host or "", public, first=not hops)
+            if reason is not None:
+                raise aiohttp.ClientConnectorError(request.connection_key, NotPublic(reason))
+            return await handler(request)
+
+        return check
+
+    async def refusal(self, host: str, public: bool, *, first: bool) -> str | None:
+        """Why the proxy may not be asked for `host`, or None if it may."""
+        addresses = await self._addresses(host)
+        if public:
+            reasons = (redirect_refusal(True, a, self._classify) for a in addresses)
+            return next((reason for reason in reasons if reason is not None), None)
+        if not first:
+            return None  # an intranet feed may lead anywhere
+        if not addresses:
+            return f"a name that no longer resolves ({host[:60]})"
+        if any(redirect_refusal(True, a, self._classify) is not None for a in addresses):
+            return None
+        return f"a public address ({addresses[0]}) now, not a moment before"
+
+    async def _addresses(self, host: str) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host.partition("%")[0]))]
+        except ValueError:
+            pass
+        resolver = self._resolver
+        if resolver is None:
+            resolver = self._own = self._own or aiohttp.DefaultResolver()
+        try:
+            found = await resolver.resolve(host, 0, family=socket.AF_UNSPEC)
+        except OSError:
+            return []
+        return list(dict.fromkeys(str(entry["host"]) for entry in found))
+
+    async def close(self) -> None:
+        if self._own is not None:
+            await self._own.close()
+            self._own = None
