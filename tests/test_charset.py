@@ -90,3 +90,37 @@ def test_a_utf8_feed_is_given_back_as_it_came() -> None:
         {},
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "mark"),
+    [
+        ("utf-8", b"\xef\xbb\xbf"),
+        ("utf-16le", b"\xff\xfe"),
+        ("utf-16be", b"\xfe\xff"),
+        ("utf-32le", b"\xff\xfe\x00\x00"),
+        ("utf-32be", b"\x00\x00\xfe\xff"),
+    ],
+    ids=["utf-8", "utf-16le", "utf-16be", "utf-32le", "utf-32be"],
+)
+@pytest.mark.parametrize(
+    ("content_type", "named"),
+    [
+        ("text/xml; charset=windows-1251", "windows-1251"),
+        ("application/rss+xml; charset=koi8-r", "koi8-r"),
+        ("text/xml", None),  # us-ascii, by RFC 3023
+    ],
+)
+def test_a_byte_order_mark_says_the_charset_over_the_content_type(
+    encoding: str, mark: bytes, content_type: str, named: str | None
+) -> None:
+    """RFC 7303 3.3: a Russian host's default charset for every file (windows-1251) garbled
+    a UTF-8 feed with a byte order mark, and text/xml's default made a UTF-16 one 'not a
+    feed'."""
+    text = rss(RU).decode().replace('encoding="utf-8"', f'encoding="{encoding[:6]}"')
+    document = mark + text.encode(encoding)
+    parsed = parse_feed(document, feed_id="f", url=URL, headers={"content-type": content_type})
+    assert parsed.error is None
+    assert [i.title for i in parsed.items] == [e.title for e in RU]
+    if named is not None:
+        assert parsed.warning == f"declared {named} but its byte order mark says {encoding}"
