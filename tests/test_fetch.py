@@ -14,6 +14,7 @@ from tests.fakes.resolver import TableResolver
 from watchers.addresses import non_public
 from watchers.fetch import USER_AGENT, Fetcher, FetchLimits, _Inflater
 from watchers.parse import parse_feed
+from watchers.poll_report import PollReport
 
 
 async def test_connections_are_kept_alive_between_fetches(feed_server: FeedServer) -> None:
@@ -250,6 +251,47 @@ async def test_behind_a_proxy_each_hop_is_judged_by_its_host_not_the_proxys_addr
     assert memo_page.error == (
         "refused to connect to wiki.corp.example: a loopback address (127.0.0.2)"
     )
+
+
+@pytest.mark.parametrize(
+    ("route", "shown"),
+    [
+        # a Location quoted into the error as sent: an escape sequence the terminal obeys
+        (
+            Route(status=301, redirect_to="ftp://x/\x1b[2J\x1b[31mred"),
+            "redirected to a URL that is not http(s): ftp://x/\\x1b[2J\\x1b[31mred",
+        ),
+        # aiohttp's parser errors: the bad line quoted, then a line with a caret under it
+        (
+            Route(body=rss([]), headers={"X-Feed\x1b[31m": "a"}),
+            "malformed HTTP answer: Invalid header token: b'X-Feed\\x1b[31m: a'",
+        ),
+        (
+            Route(body=b"5\r\nabcde\r\n0\r\n\r\n", headers={"Transfer-Encoding": "chunked"}),
+            "malformed HTTP answer: Transfer-Encoding can't be present with Content-Length:"
+            " b'Transfer-Encoding: chunked'",
+        ),
+        # a Location as long as aiohttp lets a header be
+        (Route(status=302, redirect_to="ftp://x/" + "\x07" * 7000), None),
+    ],
+    ids=["escape-in-location", "escape-in-header-name", "parser-error", "long-location"],
+)
+async def test_a_broken_servers_error_is_one_printable_line(
+    feed_server: FeedServer, route: Route, shown: str | None
+) -> None:
+    """design.md: `poll --once` prints one line per feed; and the error is stored, logged and
+    printed, so no control character of the server's reaches the operator's terminal."""
+    feed_server.set_route("/feed", route)
+    async with Fetcher(FetchLimits(timeout=2.0, total_timeout=4.0)) as fetcher:
+        fetched = await fetcher.fetch(feed_server.url("/feed"))
+    assert fetched.error is not None and fetched.error.isprintable(), fetched.error
+    assert len(fetched.error) <= 300
+    if shown is not None:
+        assert fetched.error == shown
+    line = PollReport("f", "error", fetched.status, error=fetched.error).line()
+    assert line.isprintable()
+    internal = PollReport("f", "error", None, error="internal error: ValueError: a\n\x1b[2Jb")
+    assert internal.line() == "f: error (-): internal error: ValueError: a \\x1b[2Jb"
 
 
 _PLAIN = rss([FeedEntry("Kuril news", "https://a.example/1")])

@@ -29,6 +29,7 @@ from watchers.addresses import Classify, non_public, redirect_refusal
 from watchers.config import PollConfig
 from watchers.headers import kept_headers
 from watchers.proxied import NotPublic, TargetCheck
+from watchers.text import printable_line
 
 try:
     VERSION = version("kurilwatch")
@@ -115,6 +116,7 @@ _PLAIN_START = re.compile(
 _BOM = b"\xef\xbb\xbf"
 _SNIFF = 9  # bytes of a document's first mark ("<!doctype") after its BOM and white space
 _SNIFF_MAX = 4096  # of white space, at most, before a body is told (a stream never starts so)
+_CARET = re.compile(r"\n *\^ *\Z")  # aiohttp's parser points at the byte it stopped at
 
 
 def _undecided(start: bytes) -> bool:
@@ -254,9 +256,9 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientPayloadError):
         # the parser's own words ("Not enough data to satisfy content length header ...")
         reason = getattr(exc.__cause__, "message", None) or str(exc)
-        return f"broken response body: {reason}"
+        return f"broken response body: {_CARET.sub('', reason)}"
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"malformed HTTP answer: {exc.message}"
+        return f"malformed HTTP answer: {_CARET.sub('', exc.message)}"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -376,6 +378,16 @@ class Fetcher:
     ) -> FetchResult:
         """GET a feed, sending back the validators of the last answer; `public_only`: from a
         public address alone (an article page a public feed links to)."""
+        fetched = await self._fetch(url, etag, last_modified, public_only)
+        if fetched.error is None:
+            return fetched
+        # a broken server's words (aiohttp's parser errors run to several lines, a Location is
+        # quoted as sent): one printable line, for the store, the log and `poll --once`
+        return replace(fetched, error=printable_line(fetched.error))
+
+    async def _fetch(
+        self, url: str, etag: str | None, last_modified: str | None, public_only: bool
+    ) -> FetchResult:
         headers = {}
         if etag:
             headers["If-None-Match"] = etag

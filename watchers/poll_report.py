@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from store import StoredItem
+from watchers.text import printable_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,7 @@ class PollReport:
         """One line for the operator."""
         status = f"HTTP {self.http_status}" if self.http_status else "-"
         if self.outcome in ("error", "disabled"):
-            return f"{self.feed_id}: {self.outcome} ({status}): {self.error}"
+            return f"{self.feed_id}: {self.outcome} ({status}): {printable_line(str(self.error))}"
         if self.outcome == "unchanged":
             return f"{self.feed_id}: unchanged ({status})"
         text = (

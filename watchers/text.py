@@ -160,6 +160,16 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def printable_line(text: str, limit: int = 300) -> str:
+    """A server's words (an error) as one line of at most `limit` characters that a terminal
+    shows as it is: line breaks and white space as single spaces, other characters that are
+    not printable written as escapes (an escape sequence as `\\x1b[2J`, not obeyed)."""
+    text = " ".join(text.split())
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return text[:limit]
+
+
 def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
     """At most `limit` characters, cut at a word boundary with an ellipsis when cut."""
     if len(text) <= limit:
