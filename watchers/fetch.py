@@ -141,6 +141,9 @@ class _Inflater:
         self._zlib: Any = None
         self._brotli: Any = None
         self._unknown: str | None = None
+        # deflate's bytes so far, while none inflated: raw deflate is told by an error (which
+        # a first chunk of one byte, the zlib header's half, does not raise yet)
+        self._fed: bytes | None = b"" if self.encoding == "deflate" else None
         # the body's start, held until it tells a document sent as it is from a stream
         self._held: bytes | None = None if self.encoding in ("", "identity") else b""
         if self.encoding in ("gzip", "x-gzip", "deflate"):
@@ -179,10 +182,12 @@ class _Inflater:
             try:
                 out = self._zlib.decompress(chunk, room)
             except zlib.error:
-                if not (self.encoding == "deflate" and self.size == 0):
+                if self._fed is None:
                     raise
                 self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some send
-                out = self._zlib.decompress(chunk, room)
+                out, self._fed = self._zlib.decompress(self._fed + chunk, room), None
+            if self._fed is not None:
+                self._fed = None if out or len(self._fed) > 65536 else self._fed + chunk
             if self._zlib.unconsumed_tail:
                 raise TooLarge
             # gzip allows several members one after another (RFC 1952): each is read in turn
