@@ -109,9 +109,13 @@ class FetchLimits:
         )
 
 
-# The start of a document as sent, which no gzip, zlib or brotli stream begins with in practice
+# The start of a document as sent, which no gzip, zlib or brotli stream begins with in practice:
+# a declaration, a comment, a document type, an element (<rss, <channel>, <atom:feed; its name
+# may be cut where the start is) or a JSON object
 _PLAIN_START = re.compile(
-    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml|<rss|<feed|<rdf:|<!doctype|<html|\{\s*\")", re.IGNORECASE
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml|<!--|<!doctype|<[a-z_][\w.-]*(?::[\w.-]*)?(?:[\s>/]|\Z)"
+    rb"|\{\s*\")",
+    re.IGNORECASE,
 )
 _BOM = b"\xef\xbb\xbf"
 _SNIFF = 9  # bytes of a document's first mark ("<!doctype") after its BOM and white space
