@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchers.parse import parse_feed
+from tests.fakes.feed_server import FeedEntry, atom, rss
+from watchers.parse import parse_feed, parse_with_feedparser
 from watchers.text import html_to_text, tidy
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -194,3 +197,31 @@ def test_a_guid_several_items_share_is_told_apart_and_a_repeat_keeps_its_own() -
         "urn:a:k",
         "urn:a:k",
     ]
+
+
+@pytest.mark.parametrize("scheme", ["HTTP", "Http", "HTTPS", "hTtPs"])
+def test_a_link_whose_scheme_is_in_capitals_is_kept(scheme: str) -> None:
+    """A scheme is any case (RFC 3986 3.1): a link written `HTTP://` was dropped by both
+    paths, so its alert had no link and another feed's copy of the article alerted again."""
+    link = f"{scheme}://a.example/news/1"
+    written = f"{scheme.lower()}://a.example/news/1"
+    entry = [FeedEntry("Kuril", link, guid="g1")]
+    permalink = (  # a guid that is its permalink
+        '<rss version="2.0"><channel><title>T</title>'
+        f"<item><title>Kuril</title><guid>{link}</guid></item></channel></rss>"
+    ).encode()
+    json_feed = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "items": [{"id": "g1", "url": link, "title": "Kuril"}],
+        }
+    ).encode()
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    documents = [rss(entry), permalink, atom(entry), json_feed]
+    for document in documents:
+        for base in ("https://a.example/rss", "http://a.example/rss"):
+            fast = parse_feed(document, feed_id="f", url=base, headers=headers)
+            slow = parse_with_feedparser(document, feed_id="f", url=base, headers=headers)
+            for parsed in (fast, slow) if document is not json_feed else (fast,):
+                [item] = parsed.items
+                assert (item.link, item.canonical_url) == (written, "https://a.example/news/1")

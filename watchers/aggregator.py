@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from watchers.text import one_line
-from watchers.urls import canonical_url
+from watchers.urls import canonical_url, web_link
 
 AGGREGATOR_HOSTS = frozenset({"news.google.com"})
 _AGGREGATOR_HOST = re.compile("|".join(map(re.escape, sorted(AGGREGATOR_HOSTS))))
@@ -194,11 +194,11 @@ def decode_token(token: str) -> str | None:
     if found is None:
         return None
     try:
-        url = found.decode("utf-8")
+        url = web_link(found.decode("utf-8"))
     except UnicodeDecodeError:
         return None
     if (
-        not url.startswith(("http://", "https://"))
+        url is None
         or any(ch.isspace() or not ch.isprintable() for ch in url)
         or canonical_url(url) is None
         or is_aggregator_link(url)

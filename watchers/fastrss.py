@@ -26,7 +26,7 @@ from feedparser.urls import _urljoin
 from watchers import bounded, feed_dates  # noqa: F401 (the zones feeds use)
 from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.text import html_to_text, one_line
-from watchers.urls import document_url
+from watchers.urls import document_url, web_link
 
 _DECLARATION = re.compile(rb"\A<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _XML_TYPES = frozenset(
@@ -200,8 +200,7 @@ def _item(element: ET.Element, *, feed_id: str, base: str) -> Item | None:
         if not text:
             raise _Decline
         link = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _join(base, text).replace("&amp;", "&"))
-    if link is not None and not link.startswith(("http://", "https://")):
-        link = None
+    link = web_link(link) if link is not None else None
     raw = {key: _field(fields[key]) for key in ("description", _CONTENT) if key in fields}
     texts = [html_to_text(text) for text in raw.values()]
     source_name = source_url = None

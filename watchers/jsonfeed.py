@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 
 from watchers.items import MAX_TITLE, Item, ParsedFeed, make_item, newest
 from watchers.text import html_to_text, one_line, tidy
+from watchers.urls import web_link
 
 JSON_CONTENT_TYPES = frozenset({"application/feed+json", "application/json"})
 # the spec says https://jsonfeed.org/version/…; generators in the wild (Hakyll) add www. or use http
@@ -94,7 +95,7 @@ def _url(value: object, base: str) -> str | None:
         absolute = urljoin(base, relative)
     except ValueError:  # e.g. a malformed IPv6 host
         return None
-    return absolute if absolute.lower().startswith(("http://", "https://")) else None
+    return web_link(absolute)
 
 
 def _body(entry: Mapping[str, Any]) -> str:

@@ -22,7 +22,7 @@ from watchers.fastrss import parse_simple_rss
 from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.jsonfeed import looks_like_json_feed, parse_json_feed
 from watchers.text import html_to_text, one_line, tidy
-from watchers.urls import document_url
+from watchers.urls import document_url, web_link
 
 # An internal DTD subset is where entity bombs live (billion laughs, quadratic blowup, XXE).
 # expat refuses them, but feedparser then retries with its loose parser, which expands them:
@@ -133,15 +133,12 @@ def entry_to_item(
 
 
 def _first_link(entry: Mapping[str, Any]) -> str | None:
-    link = (entry.get("link") or "").strip()
-    if link.startswith(("http://", "https://")):
+    link = web_link((entry.get("link") or "").strip())
+    if link is not None:
         return link
     for candidate in entry.get("links") or []:
-        href = (candidate.get("href") or "").strip()
-        if (
-            href.startswith(("http://", "https://"))
-            and candidate.get("rel", "alternate") == "alternate"
-        ):
+        href = web_link((candidate.get("href") or "").strip())
+        if href is not None and candidate.get("rel", "alternate") == "alternate":
             return href
     return None
 

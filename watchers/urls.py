@@ -106,6 +106,15 @@ def canonical_url(url: str) -> str | None:
     return urlunsplit(("https", netloc, _without_amp(path or "/"), urlencode(kept), ""))
 
 
+def web_link(url: str) -> str | None:
+    """`url` if it is an http(s) URL, with its scheme in lower case (a scheme is any case:
+    `HTTP://` is `http://`), else None."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        return f"{scheme.lower()}://{rest}"
+    return None
+
+
 def document_url(url: str, content_location: str | None) -> str:
     """The URL a document's relative links resolve against: its Content-Location (which may
     itself be relative to the URL fetched), or else the URL fetched."""
@@ -116,4 +125,4 @@ def document_url(url: str, content_location: str | None) -> str:
         joined = urljoin(url, location)
     except ValueError:  # a malformed header (an unclosed IPv6 bracket): the URL fetched
         return url
-    return joined if joined.startswith(("http://", "https://")) else url
+    return web_link(joined) or url
