@@ -274,6 +274,7 @@ def test_prune_names_a_retention_shorter_than_a_day_as_written(tmp_path: Path) -
     """It said 'older than 0 days' for store.retention: 12h."""
     store = {"path": "kw.db", "retention": "12h", "keys_retention": "36h"}
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, extra={"store": store})
+    Store(tmp_path / "kw.db").close()  # a prune where no store is says so (a mistyped path)
     result = cli("prune", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "0 items older than 12h compacted (their dedup keys kept), 0 older than 1d12h" in (
