@@ -13,6 +13,37 @@ import yaml
 from tests.conftest import new_store, save_edit, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
+
+async def daemon_on_a_store(tmp_path: Path, *, parts: bool = False) -> tuple[Any, Any, Path]:
+    """A daemon of a config in `tmp_path`, not started, on its store opened (with a short busy
+    timeout: tests lock it); with `parts`, its poller and delivery worker too, as a reload
+    hands the new config to them."""
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from bot.delivery.worker import DeliveryWorker
+    from bot.reload import delivery_settings
+    from store import AsyncStore
+    from tests.conftest import short_busy_timeout
+    from watchers.fetch import Fetcher
+    from watchers.poll import Poller
+    from watchers.topics.compile import compile_topics
+
+    config = write_config(tmp_path, {})
+    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
+    store = await AsyncStore(daemon.settings.store.path).open()
+    await store.run(short_busy_timeout)
+    daemon._store = store
+    if parts:
+        old = daemon.settings
+        daemon._poller = Poller(
+            store=store, fetcher=Fetcher(), topics=compile_topics(old.topics), settings=old.poll
+        )
+        daemon.delivery = DeliveryWorker(
+            store, None, settings=delivery_settings(old), tz=old.telegram.tz
+        )
+    return daemon, store, config
+
+
 A = rss([FeedEntry("Kuril Islands talks", "https://a.example/1", guid="a1")])
 WEATHER = [FeedEntry("Weather", "https://b.example/1", guid="b1")]
 B = rss(WEATHER)
@@ -224,31 +255,10 @@ async def test_a_store_locked_during_the_reload_report_still_applies_the_whole_c
     import sqlite3
     from zoneinfo import ZoneInfo
 
-    from bot.config import load_config
-    from bot.daemon import Daemon
-    from bot.delivery.worker import DeliveryWorker
-    from bot.reload import delivery_settings
-    from store import AsyncStore, Store
-    from tests.conftest import short_busy_timeout
-    from watchers.fetch import Fetcher
-    from watchers.poll import Poller
-    from watchers.topics.compile import compile_topics
+    from store import Store
 
-    config = write_config(tmp_path, {})
-    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
+    daemon, store, config = await daemon_on_a_store(tmp_path, parts=True)
     old = daemon.settings
-    store = await AsyncStore(old.store.path).open()
-    await store.run(short_busy_timeout)
-    daemon._store = store
-    daemon._poller = Poller(
-        store=store, fetcher=Fetcher(), topics=compile_topics(old.topics), settings=old.poll
-    )
-    daemon.delivery = DeliveryWorker(
-        store,
-        None,
-        settings=delivery_settings(old),
-        tz=old.telegram.tz,  # type: ignore[arg-type]
-    )
     settings = yaml.safe_load(config.read_text())
     settings["topics"]["kuril"]["query"] = "Habomai"
     settings.setdefault("telegram", {})["timezone"] = "Asia/Tokyo"
@@ -437,32 +447,11 @@ async def test_a_store_locked_while_a_reload_records_the_channels_applies_the_re
     from types import SimpleNamespace
     from zoneinfo import ZoneInfo
 
-    from bot.config import load_config
-    from bot.daemon import Daemon
-    from bot.delivery.worker import DeliveryWorker
-    from bot.reload import delivery_settings
-    from store import AsyncStore, Store
-    from tests.conftest import short_busy_timeout
-    from watchers.fetch import Fetcher
-    from watchers.poll import Poller
-    from watchers.topics.compile import compile_topics
+    from store import Store
 
     channel = -1001234567890
-    config = write_config(tmp_path, {})
-    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
+    daemon, store, config = await daemon_on_a_store(tmp_path, parts=True)
     old = daemon.settings
-    store = await AsyncStore(old.store.path).open()
-    await store.run(short_busy_timeout)
-    daemon._store = store
-    daemon._poller = Poller(
-        store=store, fetcher=Fetcher(), topics=compile_topics(old.topics), settings=old.poll
-    )
-    daemon.delivery = DeliveryWorker(
-        store,
-        None,
-        settings=delivery_settings(old),
-        tz=old.telegram.tz,  # type: ignore[arg-type]
-    )
 
     async def get_chat(chat: object) -> SimpleNamespace:  # the Bot's one call here
         return SimpleNamespace(id=channel, type="channel", title="News")
@@ -503,16 +492,7 @@ async def test_a_reload_whose_channels_fail_in_the_background_otherwise_says_so(
     import sqlite3
     from types import SimpleNamespace
 
-    from bot.config import load_config
-    from bot.daemon import Daemon
-    from store import AsyncStore
-    from tests.conftest import short_busy_timeout
-
-    config = write_config(tmp_path, {})
-    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
-    store = await AsyncStore(daemon.settings.store.path).open()
-    await store.run(short_busy_timeout)
-    daemon._store = store
+    daemon, store, config = await daemon_on_a_store(tmp_path)
     asked: list[object] = []
 
     async def get_chat(chat: object) -> SimpleNamespace:  # the Bot's one call here
@@ -731,17 +711,12 @@ async def test_a_bulk_bad_edit_is_answered_with_its_first_problems(tmp_path: Pat
     """A generated config of 2,000 topics, each broken by one careless edit (`querry:`), was
     answered with all 4,000 problems: 132 Telegram messages to the admin's /reload, and one
     log line and one notice row of 537,000 characters."""
-    from bot.config import load_config
-    from bot.daemon import Daemon
     from bot.delivery.split import split_html
     from bot.i18n import texts
     from bot.telegram.context import esc
-    from store import AsyncStore, Store
+    from store import Store
 
-    config = write_config(tmp_path, {})
-    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
-    store = await AsyncStore(daemon.settings.store.path).open()
-    daemon._store = store
+    daemon, store, config = await daemon_on_a_store(tmp_path)
     settings = yaml.safe_load(config.read_text())
     settings["topics"] = {f"t{n}": {"title": f"T{n}", "querry": "kuril"} for n in range(2000)}
     config.write_text(yaml.safe_dump(settings))
