@@ -138,34 +138,35 @@ async def test_a_topic_of_a_long_id_has_a_button_that_works(bot: Bot) -> None:
 VERY_LONG_ID = "kuril-" + "x" * 220
 
 
+async def pressed(bot: Bot, command: str, row: int) -> str:
+    """The answer to a press of the first button of `row` under the reply to `command`, once
+    the keyboard is redrawn; a refused answer (Telegram's 200 characters) fails."""
+    await bot.say(command, language_code="ru")
+    [listing] = bot.api.sent_messages(USER)
+    data = listing["reply_markup"]["inline_keyboard"][row][0]["callback_data"]
+    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
+    bot.api.push_callback_query(USER, message_id, data)
+    [answer] = await asyncio.to_thread(bot.api.wait_for_calls, "answerCallbackQuery")
+    assert answer.status == 200, answer.response
+    await asyncio.to_thread(bot.api.wait_for_calls, "editMessageReplyMarkup")
+    return str(answer.params["text"])
+
+
 @pytest.mark.parametrize(
     "bot", [{**shipped_topics(), VERY_LONG_ID: {"title": "Long", "query": "kuril"}}], indirect=True
 )
 async def test_a_press_naming_a_long_topic_gets_an_answer_telegram_takes(bot: Bot) -> None:
-    """The answer "Subscribed to <id>." of a 226-character id passes answerCallbackQuery's 200: refused,
-    the keyboard was not redrawn and the user read "Sorry, something went wrong"."""
-    await bot.say("/topics", language_code="ru")
-    [listing] = bot.api.sent_messages(USER)
-    data = listing["reply_markup"]["inline_keyboard"][2][0]["callback_data"]
-    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
-    bot.api.push_callback_query(USER, message_id, data)
-    [answer] = await asyncio.to_thread(bot.api.wait_for_calls, "answerCallbackQuery")
-    assert answer.status == 200 and answer.params["text"].endswith("…")
-    await asyncio.to_thread(bot.api.wait_for_calls, "editMessageReplyMarkup")
+    """The answer "Subscribed to <id>." of a 226-character id passes answerCallbackQuery's
+    200: refused, the keyboard was not redrawn and the user read "Sorry, something went
+    wrong"."""
+    assert (await pressed(bot, "/topics", 2)).endswith("…")
     assert await bot.store.run(Store.subscriptions, USER) == [VERY_LONG_ID]
 
 
 async def test_a_press_naming_a_long_source_gets_an_answer_telegram_takes(bot: Bot) -> None:
     assert bot.ctx is not None
     bot.ctx.feeds = (("tass-en", "TASS " + "— world news in English " * 12),)
-    await bot.say("/sources", language_code="ru")
-    [listing] = bot.api.sent_messages(USER)
-    data = listing["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    message_id = bot.api.calls_of("sendMessage")[-1].response["result"]["message_id"]
-    bot.api.push_callback_query(USER, message_id, data)
-    [answer] = await asyncio.to_thread(bot.api.wait_for_calls, "answerCallbackQuery")
-    assert answer.status == 200 and answer.params["text"].startswith("Источник")
-    await asyncio.to_thread(bot.api.wait_for_calls, "editMessageReplyMarkup")
+    assert (await pressed(bot, "/sources", 0)).startswith("Источник")
     assert await bot.store.run(Store.muted_sources, USER) == ["tass-en"]
 
 
