@@ -228,6 +228,11 @@ async def test_behind_a_proxy_each_hop_is_judged_by_its_host_not_the_proxys_addr
     intranet.set_feed("/admin", rss([]))
     intranet.set_feed("/article", rss([FeedEntry("Kuril news", "https://a.example/1")]))
     intranet.set_feed("/memo.xml", rss([FeedEntry("Internal memo", "http://i.example/1")]))
+    # a name our lookup cannot resolve (an attacker's DNS failing us, the proxy's DNS alone
+    # knowing an internal host): only the config's own feed may be at one
+    intranet.set_route("/rebind", Route(status=302, redirect_to="http://rebind.example/secret"))
+    intranet.set_feed("/secret", rss([]))
+    intranet.set_feed("/jenkins", rss([]))
     monkeypatch.setenv("HTTP_PROXY", intranet.url(""))
     names = {"news.example.com": ["127.0.0.1"], "wiki.corp.example": ["127.0.0.2"]}
     async with Fetcher(
@@ -240,6 +245,13 @@ async def test_behind_a_proxy_each_hop_is_judged_by_its_host_not_the_proxys_addr
         article = await fetcher.fetch("http://news.example.com/article", public_only=True)
         memo = await fetcher.fetch("http://wiki.corp.example/memo.xml")
         memo_page = await fetcher.fetch("http://wiki.corp.example/memo.xml", public_only=True)
+        rebound = await fetcher.fetch("http://news.example.com/rebind")
+        internal_page = await fetcher.fetch("http://jenkins.corp/jenkins", public_only=True)
+        proxy_only = await fetcher.fetch("http://feeds.corp/article")  # the config's own feed
+    assert (intranet.hits("/secret"), intranet.hits("/jenkins")) == (0, 0)
+    assert rebound.error is not None and "does not resolve here" in rebound.error
+    assert internal_page.error is not None and "does not resolve here" in internal_page.error
+    assert proxy_only.error is None and proxy_only.content
     assert to_metadata.error == (
         "refused a redirect to 169.254.169.254:"
         " it is at a link-local address (169.254.169.254), not a public one"

@@ -436,15 +436,15 @@ class Fetcher:
             hops: list[int] = []
             refused: list[str] = []
             token, refusals = _HOPS.set(hops), _REFUSED.set(refused)
+            check = self._targets.middleware(kind == "public", hops, page=public_only)
             try:
-                checks = (self._targets.middleware(kind == "public", hops),) if proxy else None
                 async with self._session("proxied" if proxy else kind).get(
                     url,
                     headers=headers,
                     max_redirects=MAX_REDIRECTS,
                     proxy=proxy,
                     trace_request_ctx=hops,
-                    middlewares=checks,
+                    middlewares=(check,) if proxy else None,
                 ) as response:
                     read = await self._read(url, headers, response)
                     return replace(read, intranet=True) if kind == "private" else read

@@ -36,7 +36,9 @@ class TargetCheck:
         self._resolver = resolver
         self._own: AbstractResolver | None = None  # made in the running loop, when first needed
 
-    def middleware(self, public: bool, hops: list[int]) -> aiohttp.ClientMiddlewareType:
+    def middleware(
+        self, public: bool, hops: list[int], *, page: bool = False
+    ) -> aiohttp.ClientMiddlewareType:
         """A check of each request of one fetch: `public`, tried as a public feed's (no hop
         may lead to a non-public address) or else as an intranet feed's (its first hop at a
         non-public address); `hops`, the redirects followed so far."""
@@ -44,16 +46,23 @@ class TargetCheck:
         async def check(
             request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
         ) -> aiohttp.ClientResponse:
-            reason = await self.refusal(request.url.raw_host or "", public, first=not hops)
+            reason = await self.refusal(
+                request.url.raw_host or "", public, first=not hops, page=page
+            )
             if reason is not None:
                 raise aiohttp.ClientConnectorError(request.connection_key, NotPublic(reason))
             return await handler(request)
 
         return check
 
-    async def refusal(self, host: str, public: bool, *, first: bool) -> str | None:
+    async def refusal(
+        self, host: str, public: bool, *, first: bool, page: bool = False
+    ) -> str | None:
         """Why the proxy may not be asked for `host`, or None if it may."""
         addresses = await self._addresses(host)
+        if public and not addresses and (page or not first):
+            # only the config's own feed may be at a name the proxy alone resolves
+            return f"a name that does not resolve here ({host[:60]})"
         if public:
             reasons = (redirect_refusal(True, a, self._classify) for a in addresses)
             return next((reason for reason in reasons if reason is not None), None)
