@@ -377,3 +377,42 @@ def test_a_store_restored_by_root_in_a_new_folder_is_the_daemons(tmp_path: Path)
         found = (home / made).stat()
         assert (made, found.st_uid, found.st_gid) == (made, 4321, 4321)
     assert _items(home / "data" / "kw.db") == 10
+
+
+@pytest.mark.parametrize("when", ["while it checks the backup", "while it copies"])
+def test_a_stop_during_a_restore_leaves_it_whole_or_not_begun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """SIGTERM raised as the copy's last step returned (Python acts on a signal after the C
+    call): the store was replaced, its kept sends were left for the backup's rows, and the
+    command said "interrupted". A stop before the copy still ends it with nothing changed."""
+    from bot.cli import _stop_starting
+    from bot.config import load_config
+    from bot.operator import store_files
+
+    config, backup = _store_and_backup(tmp_path)
+    kept = tmp_path / "kw.db.unrecorded"
+    kept.write_text('{"delivery_id": 1, "message_id": 5, "at": 0, "also": []}\n')
+    name = "_damage" if when == "while it checks the backup" else "_give_up_when_busy"
+    real = getattr(store_files, name)
+
+    def stopped(*args: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)  # handled at the next bytecode: here
+        return real(*args)
+
+    monkeypatch.setattr(store_files, name, stopped)
+    before = signal.signal(signal.SIGTERM, _stop_starting)  # as `kurilwatch` sets it
+    try:
+        if when == "while it checks the backup":
+            with pytest.raises(KeyboardInterrupt):  # "kurilwatch: interrupted", exit 130
+                store_files.restore(load_config(config), backup)
+        else:
+            assert store_files.restore(load_config(config), backup) == 0
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    with Store(tmp_path / "kw.db") as store:
+        items = store.db.execute("SELECT count(*) FROM items").fetchone()[0]
+    if when == "while it checks the backup":
+        assert items == 11 and kept.exists()  # not begun
+    else:
+        assert items == 10 and not kept.exists()  # whole: the kept sends set aside

@@ -6,9 +6,11 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import signal
 import sqlite3
 import stat
 import sys
+import threading
 from contextlib import suppress
 from pathlib import Path
 from typing import TextIO
@@ -160,7 +162,41 @@ def restore(settings: Config, source: Path, out: TextIO = sys.stdout) -> int:
         _hand_over([path for path in made if path.exists()], store, (folders or [store])[0])
 
 
+class _StopsHeld:
+    """Ctrl-C and SIGTERM noted, not acted on, while a restore replaces the store: a stop
+    raised as the copy's last step returned left the store replaced, its kept sends not set
+    aside, and "interrupted" said. Until `point_of_no_return` a stop still ends it unchanged."""
+
+    def __enter__(self) -> _StopsHeld:
+        self.asked = False
+        self._before = {}
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._before[number] = signal.signal(number, self._note)
+        return self
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.asked = True
+
+    def point_of_no_return(self) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._before.items():
+            signal.signal(number, handler)
+
+
 def _restore(store: Path, source: Path, out: TextIO) -> int:
+    with _StopsHeld() as stops:
+        code = _restore_held(store, source, out, stops)
+    if stops.asked and code == 0:
+        print("kurilwatch restore: a stop came while the store was replaced; it was finished",
+              file=sys.stderr)  # fmt: skip
+    return code
+
+
+def _restore_held(store: Path, source: Path, out: TextIO, stops: _StopsHeld) -> int:
     from sqlite_utils import Database
 
     from bot.lock import AlreadyRunning, CannotLock, StoreLock, Writing
@@ -184,6 +220,7 @@ def _restore(store: Path, source: Path, out: TextIO) -> int:
                     problem = f"written by a newer kurilwatch (its schema has {', '.join(newer)})"
                 if problem:
                     return _restore_fail(f"{source}: {problem}; the store was not changed")
+                stops.point_of_no_return()
                 target = sqlite3.connect(store, timeout=10)
                 try:  # the old log is read in first, then every page is written over, at once
                     backup.backup(target, progress=_give_up_when_busy)
