@@ -270,4 +270,7 @@ def test_an_entity_declared_anywhere_is_never_expanded(content: bytes) -> None:
     headers = {"content-type": "application/rss+xml"}
     assert parse_simple_rss(content, feed_id="f", url=URL, headers=headers) is None
     parsed = parse_feed(content, feed_id="f", url=URL, headers=headers)
-    assert all(_ENTITY not in item.summary for item in parsed.items)
+    if content.startswith(b"<?xml"):  # read, its entity left as it is
+        assert parsed.items and all(_ENTITY not in item.summary for item in parsed.items)
+    else:  # UTF-16 with no byte order mark nor charset: no feed, and nothing expanded
+        assert parsed.error is not None and not parsed.items
