@@ -14,7 +14,13 @@ from tests.conftest import new_store, save_edit, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
 
-async def daemon_on_a_store(tmp_path: Path, *, parts: bool = False) -> tuple[Any, Any, Path]:
+async def daemon_on_a_store(
+    tmp_path: Path,
+    *,
+    parts: bool = False,
+    feeds: dict[str, str] | None = None,
+    token: str | None = "123:abc",
+) -> tuple[Any, Any, Path]:
     """A daemon of a config in `tmp_path`, not started, on its store opened (with a short busy
     timeout: tests lock it); with `parts`, its poller and delivery worker too, as a reload
     hands the new config to them."""
@@ -28,8 +34,8 @@ async def daemon_on_a_store(tmp_path: Path, *, parts: bool = False) -> tuple[Any
     from watchers.poll import Poller
     from watchers.topics.compile import compile_topics
 
-    config = write_config(tmp_path, {})
-    daemon = Daemon(load_config(config), "123:abc", config_path=config, config_settle=0)
+    config = write_config(tmp_path, feeds or {})
+    daemon = Daemon(load_config(config), token, config_path=config, config_settle=0)
     store = await AsyncStore(daemon.settings.store.path).open()
     await store.run(short_busy_timeout)
     daemon._store = store
@@ -42,6 +48,22 @@ async def daemon_on_a_store(tmp_path: Path, *, parts: bool = False) -> tuple[Any
             store, None, settings=delivery_settings(old), tz=old.telegram.tz
         )
     return daemon, store, config
+
+
+def recompiles_failing_once(daemon: Any) -> list[str]:
+    """The daemon's topics recompiled as a reload does, failing the first time; the calls."""
+    from watchers.topics.compile import compile_topics
+
+    compiles: list[str] = []
+
+    async def recompile(poller: Any, store: Any) -> None:
+        compiles.append("compile")
+        if len(compiles) == 1:
+            raise MemoryError("compiling the topics")
+        poller.topics = compile_topics(daemon.settings.topics)
+
+    daemon._recompile = recompile
+    return compiles
 
 
 A = rss([FeedEntry("Kuril Islands talks", "https://a.example/1", guid="a1")])
@@ -591,38 +613,9 @@ async def test_a_reload_that_fails_part_way_says_so_and_the_next_one_applies_it_
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from bot.config import load_config
-    from bot.daemon import Daemon
-    from bot.delivery.worker import DeliveryWorker
-    from bot.reload import delivery_settings
-    from store import AsyncStore
-    from watchers.fetch import Fetcher
-    from watchers.poll import Poller
-    from watchers.topics.compile import compile_topics
-
-    config = write_config(tmp_path, {})
-    daemon = Daemon(load_config(config), None, config_path=config, config_settle=0)
-    old = daemon.settings
-    store = await AsyncStore(old.store.path).open()
-    poller = Poller(
-        store=store, fetcher=Fetcher(), topics=compile_topics(old.topics), settings=old.poll
-    )
-    daemon._poller = poller
-    daemon.delivery = DeliveryWorker(
-        store,
-        None,
-        settings=delivery_settings(old),
-        tz=old.telegram.tz,  # type: ignore[arg-type]
-    )
-    compiles: list[str] = []
-
-    async def recompile(poller: Poller, store: AsyncStore) -> None:  # fails the first time
-        compiles.append("compile")
-        if len(compiles) == 1:
-            raise MemoryError("compiling the topics")
-        poller.topics = compile_topics(daemon.settings.topics)
-
-    daemon._recompile = recompile  # type: ignore[method-assign]
+    daemon, store, config = await daemon_on_a_store(tmp_path, parts=True, token=None)
+    poller = daemon._poller
+    recompiles_failing_once(daemon)
     settings = yaml.safe_load(config.read_text())
     settings["topics"]["kuril"]["query"] = "Habomai"
     settings.setdefault("telegram", {})["timezone"] = "Asia/Tokyo"
@@ -662,32 +655,13 @@ async def test_an_edit_taken_back_after_a_reload_failed_part_way_undoes_what_it_
     """After a reload that failed part-way, the next applied what differed from the config
     before it: an edit taken back then differed from nothing, and the feed it had added was
     polled on (in no config). What differs from the one that failed is applied too."""
-    from bot.config import load_config
-    from bot.daemon import Daemon
-    from store import AsyncStore
-    from watchers.fetch import Fetcher
-    from watchers.poll import Poller
-    from watchers.topics.compile import compile_topics
 
-    config = write_config(tmp_path, {"one": "http://127.0.0.1:9/one.xml"})
+    one = {"one": "http://127.0.0.1:9/one.xml"}
+    daemon, store, config = await daemon_on_a_store(tmp_path, parts=True, feeds=one, token=None)
     original = config.read_text()
-    daemon = Daemon(load_config(config), None, config_path=config, config_settle=0)
-    old = daemon.settings
-    store = await AsyncStore(old.store.path).open()
-    poller = Poller(
-        store=store, fetcher=Fetcher(), topics=compile_topics(old.topics), settings=old.poll
-    )
-    daemon._poller = poller
-    feeds = daemon._feeds = _Scheduled(["one"])  # type: ignore[assignment]
-    compiles: list[str] = []
-
-    async def recompile(poller: Poller, store: AsyncStore) -> None:  # fails the first time
-        compiles.append("compile")
-        if len(compiles) == 1:
-            raise MemoryError("compiling the topics")
-        poller.topics = compile_topics(daemon.settings.topics)
-
-    daemon._recompile = recompile  # type: ignore[method-assign]
+    poller = daemon._poller
+    feeds = daemon._feeds = _Scheduled(["one"])
+    compiles = recompiles_failing_once(daemon)
     settings = yaml.safe_load(original)
     settings["topics"]["kuril"]["query"] = "Habomai"
     settings["feeds"].append({"id": "extra", "url": "http://127.0.0.1:9/extra.xml"})
