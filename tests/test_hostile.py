@@ -7,11 +7,12 @@ tests/test_hostile_daemon.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -679,6 +680,36 @@ def _command(number: int, chat_id: int) -> Update:
     return Update(number, message=Message(number, NOW, chat, User(chat_id, "u", False), text=text))
 
 
+class _SlowFirst:
+    """One chat's commands through a processor: the first runs until `gate` is set, the
+    others queue behind it; `ran` lists those run."""
+
+    def __init__(self, processor: PerChatUpdates) -> None:
+        self.processor, self.ran = processor, list[int]()
+        self.gate, self._started = asyncio.Event(), asyncio.Event()
+        self.first: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def begun(cls, processor: PerChatUpdates) -> _SlowFirst:
+        chat = cls(processor)
+        first = processor.process_update(_command(0, USER), chat.handle(0))
+        chat.first = asyncio.create_task(first)
+        await chat._started.wait()
+        return chat
+
+    async def handle(self, number: int) -> None:
+        self.ran.append(number)
+        if number == 0:
+            self._started.set()
+            await self.gate.wait()
+
+    def send(self, numbers: Iterable[int]) -> list[asyncio.Task[None]]:
+        return [
+            asyncio.create_task(self.processor.process_update(_command(n, USER), self.handle(n)))
+            for n in numbers
+        ]
+
+
 async def test_the_updates_one_chat_queued_hold_no_place_another_chat_needs() -> None:
     """PTB takes a place of `max_concurrent_updates` before the processor waits for the chat's
     turn: updates queued behind a slow /search held every place, and other chats got no
@@ -713,30 +744,18 @@ async def test_updates_a_chat_queues_past_its_cap_are_dropped_and_said_once(
     import asyncio
 
     processor = PerChatUpdates(max_concurrent_updates=2, max_queued=2)
-    gate, started = asyncio.Event(), asyncio.Event()
-    ran: list[int] = []
-
-    async def handle(number: int) -> None:
-        ran.append(number)
-        if number == 0:
-            started.set()
-            await gate.wait()
-
-    first = asyncio.create_task(processor.process_update(_command(0, USER), handle(0)))
-    await started.wait()
+    chat = await _SlowFirst.begun(processor)
+    ran, first = chat.ran, chat.first
     with caplog.at_level(logging.DEBUG, logger="bot.telegram.updates"):
-        queued = [
-            asyncio.create_task(processor.process_update(_command(n, USER), handle(n)))
-            for n in range(1, 6)
-        ]
+        queued = chat.send(range(1, 6))
         await asyncio.gather(*queued[2:])  # past the cap: dropped at once, never run
-        gate.set()
+        chat.gate.set()
         await asyncio.gather(first, *queued)
     assert ran == [0, 1, 2]
     warned = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and f"chat {USER}" in warned[0].getMessage()
     # its queue drained: the chat's next command runs
-    await processor.process_update(_command(7, USER), handle(7))
+    await processor.process_update(_command(7, USER), chat.handle(7))
     assert ran == [0, 1, 2, 7]
 
 
@@ -752,26 +771,13 @@ async def test_at_a_stop_the_updates_a_chat_queued_are_dropped_not_run(
     app = build_application(Config.model_validate({"topics": shipped_topics()}), TOKEN)
     processor = app.update_processor
     assert isinstance(processor, PerChatUpdates)
-    gate, started = asyncio.Event(), asyncio.Event()
-    ran: list[int] = []
-
-    async def handle(number: int) -> None:
-        ran.append(number)
-        if number == 0:
-            started.set()
-            await gate.wait()
-
-    first = asyncio.create_task(processor.process_update(_command(0, USER), handle(0)))
-    await started.wait()
-    queued = [
-        asyncio.create_task(processor.process_update(_command(n, USER), handle(n)))
-        for n in range(1, 6)
-    ]
+    chat = await _SlowFirst.begun(processor)
+    queued = chat.send(range(1, 6))
     with caplog.at_level(logging.WARNING, logger="bot.telegram.updates"):
         await stop_updates(app)
-        gate.set()  # the running command ends
-        await asyncio.gather(first, *queued)
-    assert ran == [0]
+        chat.gate.set()  # the running command ends
+        await asyncio.gather(chat.first, *queued)
+    assert chat.ran == [0]
     [said] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert said.startswith("stopping: ") and f"chat {USER}" in said and "dropped" in said
 

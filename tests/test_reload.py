@@ -50,6 +50,20 @@ async def daemon_on_a_store(
     return daemon, store, config
 
 
+async def reload_while_locked(daemon: Any) -> str:
+    """The daemon's reload while another writer (a backup, `kurilwatch prune`) holds the
+    store; its answer."""
+    import sqlite3
+
+    other = sqlite3.connect(daemon.settings.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        return str(await daemon.reload())
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
 def recompiles_failing_once(daemon: Any) -> list[str]:
     """The daemon's topics recompiled as a reload does, failing the first time; the calls."""
     from watchers.topics.compile import compile_topics
@@ -274,24 +288,16 @@ async def test_a_store_locked_during_the_reload_report_still_applies_the_whole_c
     every later "nothing changed" hid until a restart. Then the report itself was lost (the
     reply said "not compared with the old queries"); now it is written again in the background
     until the store takes it, as the other admins' notices are."""
-    import sqlite3
     from zoneinfo import ZoneInfo
 
     from store import Store
 
     daemon, store, config = await daemon_on_a_store(tmp_path, parts=True)
-    old = daemon.settings
     settings = yaml.safe_load(config.read_text())
     settings["topics"]["kuril"]["query"] = "Habomai"
     settings.setdefault("telegram", {})["timezone"] = "Asia/Tokyo"
     config.write_text(yaml.safe_dump(settings, allow_unicode=True))
-    other = sqlite3.connect(old.store.path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        said = await daemon.reload()
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+    said = await reload_while_locked(daemon)
     assert said.startswith("Reloaded: topics kuril"), said
     assert "not compared with the old queries" not in said and "(last 7 days: kuril" in said
     assert daemon.delivery.tz == ZoneInfo("Asia/Tokyo")  # every part has the new config
@@ -465,7 +471,6 @@ async def test_a_store_locked_while_a_reload_records_the_channels_applies_the_re
     force, and every later reload said "The config has not changed": the channel's
     subscriptions were never written until a restart. They are now written again in the
     background, as at a start, and the reply says so."""
-    import sqlite3
     from types import SimpleNamespace
     from zoneinfo import ZoneInfo
 
@@ -473,7 +478,6 @@ async def test_a_store_locked_while_a_reload_records_the_channels_applies_the_re
 
     channel = -1001234567890
     daemon, store, config = await daemon_on_a_store(tmp_path, parts=True)
-    old = daemon.settings
 
     async def get_chat(chat: object) -> SimpleNamespace:  # the Bot's one call here
         return SimpleNamespace(id=channel, type="channel", title="News")
@@ -483,13 +487,7 @@ async def test_a_store_locked_while_a_reload_records_the_channels_applies_the_re
     settings.setdefault("telegram", {})["timezone"] = "Asia/Tokyo"
     settings["channels"] = [{"chat": str(channel), "topics": ["kuril"]}]
     config.write_text(yaml.safe_dump(settings, allow_unicode=True))
-    other = sqlite3.connect(old.store.path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        said = await daemon.reload()
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+    said = await reload_while_locked(daemon)
     try:
         assert said.startswith("Reloaded: channels not recorded yet (the store fails"), said
         assert daemon.delivery.tz == ZoneInfo("Asia/Tokyo")
@@ -511,7 +509,6 @@ async def test_a_reload_whose_channels_fail_in_the_background_otherwise_says_so(
     """A reload's channels, written again in the background while the store was locked, that
     then failed otherwise (a bug) ended their task silently: the error is logged."""
     import logging
-    import sqlite3
     from types import SimpleNamespace
 
     daemon, store, config = await daemon_on_a_store(tmp_path)
@@ -527,13 +524,7 @@ async def test_a_reload_whose_channels_fail_in_the_background_otherwise_says_so(
     settings = yaml.safe_load(config.read_text())
     settings["channels"] = [{"chat": "-1001234567890", "topics": ["kuril"]}]
     config.write_text(yaml.safe_dump(settings, allow_unicode=True))
-    other = sqlite3.connect(daemon.settings.store.path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        said = await daemon.reload()
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+    said = await reload_while_locked(daemon)
     try:
         assert said.startswith("Reloaded: channels not recorded yet"), said
         retrying = daemon._channels_retry

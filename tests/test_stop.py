@@ -22,6 +22,12 @@ WAIT = 30.0  # bounds each wait for an event
 PROMISE = 10.0  # seconds a stop may take (design.md: `kurilwatch run`)
 
 
+def notice_states(path: Path) -> list[str]:
+    """The states of the admins' notices in the store at `path`, once the daemon is gone."""
+    with Store(path) as store:
+        return [str(row["state"]) for row in store.notices()]
+
+
 async def test_a_stop_with_every_stage_hung_keeps_the_10_s_promise_and_the_alert(
     tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI
 ) -> None:
@@ -67,11 +73,7 @@ async def test_a_stop_with_every_stage_hung_keeps_the_10_s_promise_and_the_alert
         if not running.done():
             running.cancel()
             await asyncio.wait({running})
-    store = Store(settings.store.path)
-    try:
-        states = [row["state"] for row in store.notices()]
-    finally:
-        store.close()
+    states = notice_states(settings.store.path)
     assert states and "sent" not in states  # queued still: sent after the next start
 
 
@@ -201,9 +203,5 @@ async def test_a_channels_try_hung_at_a_stop_is_cut_beside_the_sends_grace(
         if not running.done():
             running.cancel()
             await asyncio.wait({running})
-    store = Store(settings.store.path)
-    try:
-        states = [row["state"] for row in store.notices()]
-    finally:
-        store.close()
+    states = notice_states(settings.store.path)
     assert "sent" in states, states  # within the sends' grace, not cut with them
