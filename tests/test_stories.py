@@ -172,10 +172,12 @@ def test_a_sketch_from_the_matchers_words_is_the_same_sketch(title: str, summary
 def test_the_stem_cache_stays_small_however_many_new_words_come() -> None:
     # a daemon meets new words for ever: what it keeps of them must not grow with them
     stem.cache_clear()
+    sketch("Shikotan0a talks0b", "Iturup0c fishermen0d quota0e")
+    assert stem.cache_info().currsize >= 5  # a sketch's words go through the bounded cache
     tracemalloc.start()
     try:
-        for n in range(STEM_CACHE // 2):  # five new words each: 2.5 times the cache
-            sketch(f"Shikotan{n}a talks{n}b", f"Iturup{n}c fishermen{n}d quota{n}e")
+        for n in range(STEM_CACHE * 5 // 2):  # new words: 2.5 times the cache
+            stem(f"fishermen{n}d")
         kept, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
