@@ -1,6 +1,6 @@
 """Crash consistency of delivery: SIGKILL the daemon again and again while it sends.
 
-1,200 alerts (6 stories to 200 chats) are queued; the daemon is killed at 6 random points of
+600 alerts (6 stories to 100 chats) are queued; the daemon is killed at 6 random points of
 its progress and restarted each time. Every (chat, story) must arrive, and the only repeats
 allowed are the sends in flight at a kill (rows left `sending`), at most `concurrency` each.
 """
@@ -22,7 +22,7 @@ from tests.fakes.alerts import queue_stories, story_link
 from tests.fakes.feed_server import FeedServer, Route
 from tests.fakes.telegram_api import FakeBotAPI
 
-CHATS = 200
+CHATS = 100
 STORIES = 6
 KILLS = 6
 CONCURRENCY = 4
