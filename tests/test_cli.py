@@ -11,6 +11,7 @@ import os
 import select
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -301,12 +302,19 @@ def test_stories_of_the_uci_stream_are_fewer_than_its_reports() -> None:
     if not stream.exists():
         pytest.skip("../shared/corpus is not beside the repository")
     reports = stream.read_text(encoding="utf-8")
-    result = kurilwatch("stories", "--config", CONFIG, stdin=reports, env={"PYTHONHASHSEED": "0"})
-    assert result.returncode == 0, result.stderr
     # the same answers under another hash seed: line 261 joined its story under seed 0 and
-    # began one under seed 3 (candidates tied in the order a set of tokens iterates)
+    # began one under seed 3 (candidates tied in the order a set of tokens iterates); the two
+    # runs side by side, as each spends most of its time in the model
     head = "".join(reports.splitlines(keepends=True)[:262])
-    again = kurilwatch("stories", "--config", CONFIG, stdin=head, env={"PYTHONHASHSEED": "3"})
+    with ThreadPoolExecutor(2) as runs:
+        first = runs.submit(
+            kurilwatch, "stories", "--config", CONFIG, stdin=reports, env={"PYTHONHASHSEED": "0"}
+        )
+        second = runs.submit(
+            kurilwatch, "stories", "--config", CONFIG, stdin=head, env={"PYTHONHASHSEED": "3"}
+        )
+        result, again = first.result(), second.result()
+    assert result.returncode == 0, result.stderr
     assert again.stdout.splitlines() == result.stdout.splitlines()[:262]
     out = [json.loads(line) for line in result.stdout.splitlines()]
     given = [json.loads(line) for line in reports.splitlines()]
