@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import logging
 import re
@@ -411,6 +412,31 @@ def test_a_legend_of_long_outlet_names_stays_inside_the_picture(lang: str, name:
     # and above the tallest bar, not over it
     tallest = axes.transData.transform((0, max(chart.per_day)))[1]
     assert box.y0 > tallest
+
+
+@pytest.mark.parametrize("per_day", [90, 12_000, 120_000])
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_vertical_axis_and_its_label_stay_inside_the_picture(per_day: int, lang: str) -> None:
+    """The left margin was fixed: at five-digit counts a day the label "stories" was cut at
+    the picture's left edge, and at six gone."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from bot.insights import charts
+
+    point = StoryPoint(0, T0 - H, ("kuril",), "f", "TASS", "Курилы", "", 1, "ru")
+    points = [dataclasses.replace(point, story_id=n) for n in range(per_day)]
+    chart = build_trend(points, now=T0, tz=UTC, days=7)
+    assert max(chart.per_day) == per_day
+    charts.fonts()
+    figure = charts._figure(chart, title="Kuril", lang=lang, titles={})
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()  # places the axis label as the PNG has it
+    renderer = canvas.get_renderer()
+    axes = figure.axes[0]
+    assert axes.yaxis.label.get_window_extent(renderer).x0 >= 0
+    ticks = [t for t in axes.get_yticklabels() if t.get_text()]
+    assert max(len(t.get_text()) for t in ticks) >= len(str(per_day))  # as many digits
+    assert min(t.get_window_extent(renderer).x0 for t in ticks) > 0
 
 
 async def test_many_trends_at_once_wait_in_a_bounded_queue_and_the_rest_are_told(

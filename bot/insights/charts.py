@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT, DPI = 1200, 700, 100  # pixels of the PNG
+LEFT, EDGE = 0.09, 4  # the axes' left margin (fraction of the width); the least room left of it
 FONT_SIZE = 20
 MAX_TITLE = 30  # characters of a topic's title in the chart's title
 MAX_LABEL = 30  # characters of a series' label in the legend (outlets' feed titles are long)
@@ -191,7 +192,9 @@ def _title(
         topic = topic[: max(1, keep)].rstrip() + "…"
 
 
-def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> Figure:
+def _figure(
+    trend: Trend, *, title: str, lang: str, titles: dict[str, str], left: float = LEFT
+) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
@@ -200,7 +203,7 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
     # fixed margins rather than a layout engine: the labels' room is known (a third of the
     # time of a chart went to constrained layout)
     figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
-    figure.subplots_adjust(left=0.09, right=0.96, top=0.9, bottom=0.09)
+    figure.subplots_adjust(left=left, right=0.96, top=0.9, bottom=0.09)
     renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
     axes = figure.add_subplot()
     zone = axes.text(
@@ -259,6 +262,9 @@ def _figure(trend: Trend, *, title: str, lang: str, titles: dict[str, str]) -> F
             ha="center",
             va="center",
         )
+    spill = EDGE - axes.yaxis.get_tightbbox(renderer).x0
+    if spill > 0 and left == LEFT:  # five-digit counts: the axis label left the picture
+        return _figure(trend, title=title, lang=lang, titles=titles, left=left + spill / WIDTH)
     return figure
 
 
