@@ -262,7 +262,8 @@ def _figure(
             ha="center",
             va="center",
         )
-    spill = EDGE - axes.yaxis.get_tightbbox(renderer).x0
+    box = axes.yaxis.get_tightbbox(renderer)
+    spill = 0.0 if box is None else EDGE - box.x0
     if spill > 0 and left == LEFT:  # five-digit counts: the axis label left the picture
         return _figure(trend, title=title, lang=lang, titles=titles, left=left + spill / WIDTH)
     return figure
