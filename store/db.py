@@ -27,6 +27,7 @@ from store.space import SpaceVerbs
 from store.stats import StatsVerbs
 from store.trends import TrendVerbs
 from store.vectors import VectorVerbs
+from store.waits import WaitVerbs
 from store.watch_filing import WatchFilingVerbs
 from store.word_forms import WordFormVerbs
 
@@ -47,6 +48,7 @@ class Store(
     WordFormVerbs,
     WatchFilingVerbs,
     SpaceVerbs,
+    WaitVerbs,
 ):
     """Domain verbs over the kurilwatch database, one part per domain."""
 

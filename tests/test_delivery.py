@@ -846,6 +846,31 @@ async def test_a_daily_digest_holds_alerts_and_sends_them_together(
     assert [row[1] for row in await outbox(store)] == ["sent", "sent"]
 
 
+async def test_a_digest_held_while_the_clock_ran_a_day_ahead_comes_when_it_is_set_back(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """The times stored while the wall clock ran a day ahead (the chat's hold, the alert's
+    queueing) kept Thursday's digest back until Friday's once the clock was put right; the
+    daemon moves stored times back by the clock's step."""
+    store, worker, clock = parts
+    await queue(store, CHAT, "0")
+    assert await step(worker) == 1
+    await store.run(Store.set_prefs, CHAT, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    clock.now = T0 + timedelta(days=1)  # for a few minutes, a day ahead
+    record = ItemRecord(
+        "1", "https://n.example/1", "https://n.example/1", "Iturup port", "", T0, ("kuril",)
+    )
+    await store.run(Store.ingest, FeedState(id="f", url="u"), [record], now=clock.now, alert=True)
+    assert await step(worker) == 0
+    assert (await store.run(Store.prefs, CHAT)).hold_until == datetime(2026, 11, 28, 9, tzinfo=UTC)
+    clock.now = T0 + timedelta(minutes=5)  # NTP sets it back
+    assert await store.run(Store.move_back, timedelta(days=1), clock.now) == 3  # and next try
+    assert (await store.run(Store.prefs, CHAT)).hold_until == datetime(2026, 11, 27, 9, tzinfo=UTC)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)  # Thursday's 18:00 in Tokyo
+    assert await step(worker) == 1
+    assert "https://n.example/1" in bot_api.sent_messages(CHAT)[-1]["text"]
+
+
 async def test_quiet_hours_send_silently_or_hold_until_they_end(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     store, worker, clock = parts
     await queue(store, CHAT, "1")

@@ -205,8 +205,12 @@ async def test_a_poll_due_as_the_wall_clock_is_set_back_an_hour_comes_due_as_it_
     async def poll() -> None:
         polled.set()
 
-    set_back = 0.0
-    runs = JobRuns(wall=lambda: time.time() - set_back, every=0.01)
+    set_back, moved = 0.0, []
+
+    async def move_back(back: timedelta) -> None:  # the daemon's: its stored times
+        moved.append(back)
+
+    runs = JobRuns(wall=lambda: time.time() - set_back, every=0.01, set_back=move_back)
     scheduler = AsyncIOScheduler(timezone=UTC, executors={"default": runs})
     scheduler.start()
     # due a second from now; then the clock goes back an hour: it is due in an hour and a second
@@ -220,6 +224,7 @@ async def test_a_poll_due_as_the_wall_clock_is_set_back_an_hour_comes_due_as_it_
         scheduler.shutdown(wait=False)
         await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
     assert [r.getMessage() for r in records.records if r.levelno >= logging.WARNING] == []
+    assert len(moved) == 1 and abs(moved[0] - timedelta(hours=1)) < timedelta(seconds=5)
 
 
 def test_only_a_wall_clock_set_back_past_the_slack_is_a_step_back() -> None:

@@ -838,3 +838,23 @@ def test_a_feeds_item_of_a_known_text_weeks_on_joins_its_story_only_under_its_ti
     assert store.ingest(feed, [blurb], now=later + timedelta(days=8), alert=True).queued == 1
     result = store.ingest(feed, [moved], now=later + timedelta(days=16), alert=True)
     assert result.new_stories == () and result.queued == 0
+
+
+def test_times_taken_from_a_clock_ahead_move_back_and_the_rest_stay(tmp_path: Path) -> None:
+    now, back = datetime(2026, 11, 26, 12, tzinfo=UTC), timedelta(days=1)
+    store = Store(new_store(tmp_path / "kw.db"))
+    for chat in (1, 2):
+        store.upsert_subscriber(chat, now=now - back)
+    store.set_prefs(1, now=now, muted_until=now + timedelta(hours=8))  # the chat's own setting
+    store.set_hold(1, now + back + timedelta(hours=3))  # stored while a day ahead
+    store.set_hold(2, now - timedelta(hours=1))  # a past one
+    store.hold_refused(2, now + timedelta(hours=30))
+    assert store.move_back(back, now) == 2
+    one, two = store.prefs(1), store.prefs(2)
+    assert one is not None and two is not None
+    assert one.hold_until == now + timedelta(hours=3)
+    assert two.hold_until == now - timedelta(hours=1)
+    assert one.muted_until == now + timedelta(hours=8)
+    row = store.db.execute("SELECT refused_until FROM subscribers WHERE chat_id = 2").fetchone()
+    assert row[0] == (now + timedelta(hours=6)).timestamp()
+    store.close()

@@ -9,7 +9,8 @@ before its first step, which no job can catch. Here the shutdown only closes the
 
 It also follows the wall clock, by which APScheduler times every job: one set back (by hand,
 or by NTP on a machine whose clock ran ahead) would leave each job waiting as much longer,
-every feed's next poll included; its jobs move back by as much (`clock_set_back`).
+every feed's next poll included; its jobs move back by as much (`clock_set_back`), and so does
+what `set_back` moves (the times the daemon stored from that clock).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import functools
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,11 +67,13 @@ class JobRuns(BaseExecutor):  # type: ignore[misc]  # APScheduler has no type hi
         wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         every: float = CLOCK_CHECK,
+        set_back: Callable[[timedelta], Awaitable[object]] | None = None,
     ) -> None:
         super().__init__()
         self._runs: set[asyncio.Task[list[Any]]] = set()
         self._closed = asyncio.Event()  # no run is submitted once it is set
         self._clocks = (wall, monotonic, every)
+        self.set_back = set_back  # called with how far the wall clock was set back
         self._clock_watch: asyncio.Task[None] | None = None
 
     def start(self, scheduler: Any, alias: str) -> None:
@@ -96,6 +99,11 @@ class JobRuns(BaseExecutor):  # type: ignore[misc]  # APScheduler has no type hi
             for job in scheduler.get_jobs():
                 if job.next_run_time is not None:
                     job.modify(next_run_time=job.next_run_time - back)
+            if self.set_back is not None:
+                try:
+                    await self.set_back(back)
+                except Exception:  # the next step back is still followed
+                    log.exception("moving the stored times back by %s failed", back)
 
     def shutdown(self, wait: bool = True) -> None:
         # called by the scheduler's shutdown, on the event loop (AsyncIOScheduler defers it
@@ -198,14 +206,16 @@ _SCHEDULER_LOG = logging.getLogger("apscheduler.scheduler.kurilwatch")
 _SCHEDULER_LOG.addFilter(SkipsWarnedHourly())
 
 
-def scheduler_with_runs() -> tuple[AsyncIOScheduler, JobRuns]:
+def scheduler_with_runs(
+    set_back: Callable[[timedelta], Awaitable[object]] | None = None,
+) -> tuple[AsyncIOScheduler, JobRuns]:
     """An AsyncIOScheduler (in UTC) whose jobs run on a `JobRuns`, and that executor.
 
     A job comes due late when the machine slept over its time (the scheduler's timer is the
     event loop's, monotonic: it stands still meanwhile): it runs once, late, rather than being
     skipped as APScheduler's default grace of 1 s would (the daily housekeeping then waited
     another day, and every day for a machine asleep at that hour)."""
-    runs = JobRuns()
+    runs = JobRuns(set_back=set_back)
     defaults = {"misfire_grace_time": None, "coalesce": True}
     scheduler = AsyncIOScheduler(
         timezone=UTC, executors={"default": runs}, job_defaults=defaults, logger=_SCHEDULER_LOG

@@ -110,7 +110,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
         poller = Poller(
             store=store, fetcher=fetcher, topics=topics, settings=settings.poll, pool=pool
         )
-        scheduler, runs = scheduler_with_runs()
+        scheduler, runs = scheduler_with_runs(functools.partial(self._clock_set_back, store))
         app = None
         telegram_task = None
         self._store, self._poller = store, poller
@@ -237,6 +237,11 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
             server.port,
         )
         return server
+
+    async def _clock_set_back(self, store: AsyncStore, back: timedelta) -> None:
+        moved = await store.run(Store.move_back, back, datetime.now(UTC))
+        log.info("stored times taken from the clock ahead, moved back by %s: %d", back, moved)
+        self._wake_delivery()
 
     async def _measure_queue(self, store: AsyncStore) -> None:
         depth, oldest = await store.run(Store.backlog)
