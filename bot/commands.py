@@ -422,6 +422,7 @@ def trend(
 ) -> int:
     """Stories per day of a topic (in `telegram.timezone`) as a chart and/or a CSV file."""
     from bot.insights.trends import build_trend, query_range, to_csv
+    from bot.operator.output_files import write_whole
     from store import Store
     from store.base import no_store
 
@@ -456,12 +457,12 @@ def trend(
     writing = csv
     try:
         if csv is not None:
-            csv.write_text(to_csv(chart), encoding="utf-8")
+            write_whole(csv, to_csv(chart).encode("utf-8"))
         if png is not None:
             from bot.insights.charts import draw_trend
 
             writing = png
-            png.write_bytes(draw_trend(chart, title=settings.topics[topic].title))
+            write_whole(png, draw_trend(chart, title=settings.topics[topic].title))
     except OSError as exc:  # a folder that does not exist, a file that may not be written
         # (a full disk's error names no file)
         print(f"kurilwatch trend: cannot write {writing}: {exc.strerror}", file=sys.stderr)

@@ -405,6 +405,40 @@ def test_output_to_a_full_disk_is_named(tmp_path: Path) -> None:
     assert "cannot write /dev/full: No space left on device" in trend.stderr
 
 
+def test_a_chart_cut_short_by_a_full_disk_leaves_the_one_before(tmp_path: Path) -> None:
+    """`trend --png` wrote into the file itself: a disk that filled half-way through left a
+    chart cut off where the last one was. The file size limit stands in for the full disk."""
+    import resource
+
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    Store(new_store(tmp_path / "kw.db")).close()
+    chart = tmp_path / "kuril.png"
+    chart.write_bytes(b"the chart before")
+    limit = 33_000  # room for the store's 32 KiB shared-memory file, not for a chart's 37 KB
+
+    def small_files() -> None:  # Python ignores SIGXFSZ: a write past the limit fails, EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    args = ["trend", "--topic", "kuril", "--png", str(chart), "--config", str(config)]
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        preexec_fn=small_files,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"cannot write {chart}: File too large" in result.stderr
+    assert chart.read_bytes() == b"the chart before"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert (
+        cli("trend", "--topic", "kuril", "--png", str(chart), "--config", str(config)).returncode
+        == 0
+    )
+    assert chart.read_bytes().startswith(b"\x89PNG") and chart.stat().st_size > limit
+
+
 @pytest.mark.parametrize("command", [["stats"], ["prune"], ["export"], ["run"]], ids=lambda c: c[0])
 def test_a_store_of_a_newer_version_is_refused_and_left_as_it_was(
     tmp_path: Path, command: list[str]
