@@ -650,6 +650,20 @@ async def test_an_anonymous_admins_start_leaves_the_groups_language_to_the_next_
     assert await bot.store.run(Store.language, -100600) == "ja"
 
 
+async def test_a_groups_command_deleted_before_its_answer_is_still_answered(bot: Bot) -> None:
+    """A group's answer quotes the command: one deleted meanwhile (by its sender, or by a bot
+    that cleans up commands) made Telegram refuse the answer, and the apology after it."""
+    bot.api.set_admins(-404, [77])
+    update = bot.api.push_message(-404, "/subscribe kuril", chat_type="supergroup", user_id=77)
+    [command] = [u["message"] for u in bot.api.pending_updates if u["update_id"] == update]
+    bot.api.delete_users_message(-404, command["message_id"])  # before the bot could answer
+    [answer] = await bot.api.wait_for_messages_async(-404, 1)
+    assert "kuril" in answer["text"]
+    [call] = bot.api.calls_of("sendMessage")
+    assert call.ok and call.params["reply_parameters"]["allow_sending_without_reply"] is True
+    assert await bot.store.run(Store.subscriptions, -404) == ["kuril"]
+
+
 async def test_a_refused_admin_command_logs_the_user_id_the_operator_needs(
     bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:

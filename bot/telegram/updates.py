@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import HTTPXRequest
 
 from bot.config import Config
@@ -184,6 +184,9 @@ def build_application(
         .base_url(settings.telegram.api_base_url)
         .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot", 1))
         .concurrent_updates(PerChatUpdates())
+        # a group's answer quotes the command: one deleted meanwhile (by its sender, or by a
+        # bot that cleans up commands) made Telegram refuse the answer, and the apology too
+        .defaults(Defaults(allow_sending_without_reply=True))
         .request(connection(CONNECTIONS))
         # at a stop PTB sends one last getUpdates to confirm what was read; with the default
         # single connection it waited for the cancelled long poll's, and on a loaded machine

@@ -1254,6 +1254,8 @@ class FakeBotAPI:
                     "Bad Request: group chat was upgraded to a supergroup chat",
                     {"migrate_to_chat_id": self._migrated[chat_id]},
                 )
+        if request.method in _SEND_METHODS:
+            self._check_reply(request, chat_id)
         if self._first_attempt_wait is not None and request.method in _SEND_METHODS:
             text = str(request.params.get("text") or request.params.get("caption") or "")
             key = (request.method, chat_id, text)
@@ -1264,6 +1266,20 @@ class FakeBotAPI:
             wait = self._limiter.acquire(chat_id, self._clock())
             if wait is not None:
                 raise _retry_after_error(wait)
+
+    def _check_reply(self, request: _ApiRequest, chat_id: int) -> None:
+        """Telegram refuses a reply to a message that is not there (deleted meanwhile) unless
+        the reply may be sent without it."""
+        reply = request.params.get("reply_parameters")
+        if not isinstance(reply, dict) or reply.get("allow_sending_without_reply"):
+            return
+        if (chat_id, reply.get("message_id")) not in self._messages:
+            raise _ApiError(400, "Bad Request: message to be replied not found")
+
+    def delete_users_message(self, chat_id: int, message_id: int) -> None:
+        """A message a user sent, deleted (by the user, or by another bot that cleans up)."""
+        with self._cond:
+            del self._messages[(chat_id, message_id)]
 
     def _raise_injected_failure(self, method: str, chat_id: int | None) -> None:
         for failure in self._failures:
