@@ -650,6 +650,35 @@ async def test_an_anonymous_admins_start_leaves_the_groups_language_to_the_next_
     assert await bot.store.run(Store.language, -100600) == "ja"
 
 
+async def test_a_members_start_in_a_group_leaves_its_language_to_the_admins(bot: Bot) -> None:
+    """A group set up by an anonymous admin has no language yet: a member's /start, which
+    only looks, gave the group the member's language for every alert, until an admin's
+    /language."""
+    group = {"id": -100601, "type": "supergroup", "title": "千島"}
+    anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
+    bot.api.push_update(
+        {
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "chat": group,
+                "from": anonymous,
+                "sender_chat": group,
+                "text": "/subscribe kuril",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 10}],
+            }
+        }
+    )
+    await bot.api.wait_for_messages_async(-100601, 1)
+    bot.api.set_admins(-100601, [78])
+    member: dict[str, Any] = {"chat_id": -100601, "chat_type": "supergroup", "user_id": 55}
+    assert "kuril" in await bot.say("/start", language_code="ja", **member)
+    assert await bot.store.run(Store.language, -100601) is None
+    admin: dict[str, Any] = {"chat_id": -100601, "chat_type": "supergroup", "user_id": 78}
+    await bot.say("/start", language_code="ru", **admin)
+    assert await bot.store.run(Store.language, -100601) == "ru"
+
+
 async def test_a_groups_command_deleted_before_its_answer_is_still_answered(bot: Bot) -> None:
     """A group's answer quotes the command: one deleted meanwhile (by its sender, or by a bot
     that cleans up commands) made Telegram refuse the answer, and the apology after it."""

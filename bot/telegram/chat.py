@@ -124,7 +124,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     if not await guards.may_restart(update, context):
         return
-    chat_id = await register(update, ctx)
+    chat_id = await register(update, ctx, by_admin=await is_chat_admin(update, context))
     if chat_id is None:
         return
     tr = await texts_of(update, context)

@@ -173,8 +173,9 @@ async def reply(update: Update, text: str, *, markup: InlineKeyboardMarkup | Non
         )
 
 
-async def register(update: Update, ctx: BotContext) -> int | None:
-    """Record (or reactivate) the chat; its id."""
+async def register(update: Update, ctx: BotContext, *, by_admin: bool = True) -> int | None:
+    """Record (or reactivate) the chat; its id. A group takes the language of the admin who
+    sets it up (`by_admin`): a member's /start only looks."""
     chat = update.effective_chat
     if chat is None:
         return None
@@ -187,7 +188,12 @@ async def register(update: Update, ctx: BotContext) -> int | None:
         title=chat.title or chat.username or chat.first_name,
         language_code=user.language_code if user else None,
     )
-    if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and user and user.language_code:
+    if (
+        by_admin
+        and chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+        and user
+        and user.language_code
+    ):
         # a group speaks the language of whoever set it up, until an admin says /language;
         # an anonymous admin (Telegram's GroupAnonymousBot) has none: the next admin's counts
         await ctx.store.run(Store.adopt_language, chat.id, language(user.language_code))
