@@ -49,6 +49,7 @@ class Bot:
     woken: list[int] = field(default_factory=list)
     ctx: BotContext | None = None
     watches_added: list[Watch] = field(default_factory=list)
+    app: Any = None  # the PTB application
 
     async def say(self, text: str, chat_id: int = USER, **kwargs: Any) -> str:
         """Send `text` as a user in `chat_id`; the bot's (first) reply."""
@@ -85,7 +86,7 @@ async def bot(
         wake=lambda: harness.woken.append(1),
     )
     install(app, ctx)
-    harness.ctx = ctx
+    harness.ctx, harness.app = ctx, app
     async with running(app):
         yield harness
     await store.close()
@@ -946,6 +947,38 @@ async def test_added_to_a_channel_or_without_the_right_to_post_it_says_nothing(
     assert "channels" in caplog.text  # how a channel is set up: config.yaml's channels
     assert "may not post" in caplog.text
     assert bot.api.sent_messages(-100405) == [] and bot.api.sent_messages(-100406) == []
+
+
+async def test_a_configured_channel_the_bot_is_added_back_to_gets_its_alerts_again(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its admin removed the bot (to give it its rights again, say), a send was refused, and
+    the channel was set inactive; added back, it got nothing until the daemon's next start."""
+    from bot.config import ChannelConfig
+    from bot.telegram.channels import add_channels
+
+    caplog.set_level(logging.INFO)
+    channel = {"id": -100407, "type": "channel", "title": "Kuril news"}
+    bot.api.push_update(joined(bot.api.bot_id, channel, "left", "administrator"))  # registers it
+    await bot.api.wait_for_async(lambda: "-100407" in caplog.text, 10, "the first addition")
+    configured = (ChannelConfig(chat="-100407", topics=("kuril",)),)
+    assert bot.ctx is not None and bot.app is not None
+    bot.ctx.channels_again = lambda: add_channels(bot.app.bot, bot.store, configured, now=T0)
+    await bot.ctx.channels_again()
+    await bot.store.run(Store.deactivate_chat, -100407, "bot is not a member", now=T0)
+    bot.api.push_update(joined(bot.api.bot_id, channel, "left", "administrator"))
+    await bot.api.wait_for_async(lambda: "its alerts resume" in caplog.text, 10, "added back")
+    known = await bot.store.run(Store.subscriber, -100407)
+    assert known is not None and known.active
+    assert await bot.store.run(Store.subscriptions, -100407) == ["kuril"]
+    # a channel not in the config, added back, stays as it was
+    await bot.store.run(Store.upsert_subscriber, -100408, now=T0, chat_type="channel")
+    await bot.store.run(Store.deactivate_chat, -100408, "bot is not a member", now=T0)
+    other = {"id": -100408, "type": "channel", "title": "Other"}
+    bot.api.push_update(joined(bot.api.bot_id, other, "left", "administrator"))
+    await bot.api.wait_for_async(lambda: "-100408 (Other)" in caplog.text, 10, "logged")
+    known = await bot.store.run(Store.subscriber, -100408)
+    assert known is not None and not known.active
 
 
 @pytest.mark.parametrize("bot_joins", ["after", "before"])

@@ -128,6 +128,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
                     watches_changed=functools.partial(self._watches.changed, store),
                     reload=self.reload,
                     wake=self._wake_delivery,
+                    channels_again=functools.partial(self._add_channels, app, store),
                     feeds_url=settings.metrics.feeds_url,
                     queries={tid: t.query for tid, t in settings.topics.items()},
                 )

@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.delivery.retry import with_retries
 from bot.telegram.context import ctx_of, esc, texts_of
+from store import Store
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ async def added(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.info(
                 "the group became the supergroup %d (%s): not greeted again", chat.id, chat.title
             )
+    if what is not Arrival.NONE and await _back(chat.id, context):
+        return
     if what is Arrival.CHANNEL:
         log.info(
             "added to the channel %d (%s): a channel is set up in config.yaml's channels,"
@@ -96,3 +99,19 @@ async def added(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("added to the group %d (%s), but could not greet it: %s", chat.id, chat.title, exc)
         return
     log.info("added to the group %d (%s): greeted it", chat.id, chat.title)
+
+
+async def _back(chat_id: int, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether the chat is one of the config's channels (or groups) that the bot had left, now
+    recorded again: removed and added back (to give it its rights again, say), it got no
+    alert until the daemon's next start."""
+    ctx = ctx_of(context)
+    known = await ctx.store.run(Store.subscriber, chat_id)
+    if known is None or known.active or ctx.channels_again is None:
+        return False
+    await ctx.channels_again()
+    again = await ctx.store.run(Store.subscriber, chat_id)
+    if again is None or not again.active:  # not the config's: its admins subscribe it again
+        return False
+    log.info("added back to the config's chat %d: its alerts resume", chat_id)
+    return True

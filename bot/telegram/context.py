@@ -47,6 +47,8 @@ class BotContext:
     # re-read the config; says what changed, in the language given
     reload: Callable[[Texts], Awaitable[str]] | None = None
     wake: Callable[[], None] = field(default=lambda: None)  # new notices or alerts queued
+    # the config's channels recorded again: the bot was added back to a chat it had left
+    channels_again: Callable[[], Awaitable[None]] | None = None
     feeds_url: str | None = None  # the HTTP listener's /feeds, when it is on
     queries: Mapping[str, str] = field(default_factory=dict)  # topic id -> query, for /feedback
     # the users refused an admin command lately (oldest first): logged at INFO once each
