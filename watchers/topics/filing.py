@@ -8,12 +8,12 @@ import hashlib
 import unicodedata
 from pathlib import Path
 
-from watchers.topics import engine, index, kept_index, morph, normalise, presearch, query
+from watchers.topics import engine, index, kept_index, lexer, morph, normalise, presearch, query
 
 
 def _digest() -> str:
     digest = hashlib.sha256(unicodedata.unidata_version.encode())
-    for module in (query, normalise, morph, engine, presearch, index, kept_index):
+    for module in (lexer, query, normalise, morph, engine, presearch, index, kept_index):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:16]
 

@@ -24,11 +24,11 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from watchers import bounded
+from watchers.topics.lexer import N_, Token, lex
+from watchers.topics.lexer import QueryError as QueryError
 from watchers.topics.normalise import WORD, fold_marks, is_cjk, normalise
 
 MIN_PREFIX = 3
-MAX_NEAR = 50
 MAX_DEPTH = 32  # nesting bound: the parser, the matcher and str() recurse once per level
 # what one query may cost: every item is matched against every topic and every watch its words
 # wake, and each NEAR compares the positions of its two sides (14 NEARs took 100 ms an item);
@@ -36,27 +36,8 @@ MAX_DEPTH = 32  # nesting bound: the parser, the matcher and str() recurse once 
 MAX_NEARS = 4
 MAX_TERMS = 400
 MAX_LENGTH = 4000
-DEFAULT_NEAR = 5
-FIELDS = ("title", "summary", "content")
-META_FIELDS = ("lang", "source")
 LANGS = ("en", "ru", "ja")
 _SOURCE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-
-class QueryError(ValueError):
-    """A query that does not parse; `column` is 1-based."""
-
-    def __init__(self, message: str, column: int, **values: object) -> None:
-        self.template = message  # a msgid of the bot's catalogues, with `values`
-        self.values = {name: str(value) for name, value in values.items()}
-        self.message = message.format(**self.values) if values else message
-        self.column = column
-        super().__init__(f"column {column}: {self.message}")
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction into the bot's catalogues (bot/locales)."""
-    return message
 
 
 # -- the tree ---------------------------------------------------------------------------------
@@ -185,86 +166,18 @@ def conditions(node: Node) -> Iterator[Meta]:
             yield from conditions(child)
 
 
-# -- lexing -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str  # WORD, PHRASE, LPAREN, RPAREN, AND, OR, NOT, NEAR, FIELD, CASE, END
-    text: str
-    column: int
-    number: int = 0
-
-
-_OPERATORS = {"AND", "OR", "NOT"}
-_WORD_END = set(' \t\n\r()"')
-_NEAR = re.compile(r"NEAR(?:/(.*))?$", re.DOTALL)
-_FIELD = re.compile(r"([A-Za-z]+):")
-
-
-def _lex(query: str) -> Iterator[_Token]:
-    i, n = 0, len(query)
-    while i < n:
-        char, column = query[i], i + 1
-        if char.isspace():
-            i += 1
-        elif char in "()":
-            yield _Token("LPAREN" if char == "(" else "RPAREN", char, column)
-            i += 1
-        elif char == '"':
-            end = query.find('"', i + 1)
-            if end < 0:
-                raise QueryError(N_("unclosed quote"), column)
-            yield _Token("PHRASE", query[i + 1 : end], column)
-            i = end + 1
-        elif char in "-=" and (i == 0 or query[i - 1] in _WORD_END or query[i - 1] == ":"):
-            if i + 1 >= n or query[i + 1].isspace():
-                raise QueryError(N_("'{char}' must stand right before its term"), column, char=char)
-            yield _Token("NOT" if char == "-" else "CASE", char, column)
-            i += 1
-        elif field := _FIELD.match(query, i):
-            name = field.group(1)
-            if name not in FIELDS + META_FIELDS:
-                raise QueryError(
-                    N_("unknown field '{name}:' (fields: {fields})"),
-                    column,
-                    name=name,
-                    fields=", ".join(FIELDS + META_FIELDS),
-                )
-            yield _Token("META" if name in META_FIELDS else "FIELD", name, column)
-            i = field.end()
-        else:
-            start = i
-            while i < n and query[i] not in _WORD_END:
-                i += 1
-            text = query[start:i]
-            if near := _NEAR.match(text):
-                distance = DEFAULT_NEAR
-                if near.group(1) is not None:
-                    try:
-                        distance = bounded.count(near.group(1), low=1, high=MAX_NEAR)
-                    except ValueError:
-                        raise QueryError(
-                            N_("NEAR/n takes n from 1 to {most}"), column, most=MAX_NEAR
-                        ) from None
-                yield _Token("NEAR", text, column, distance)
-            else:
-                yield _Token(text if text in _OPERATORS else "WORD", text, column)
-    yield _Token("END", "", n + 1)
-
-
 # -- parsing ----------------------------------------------------------------------------------
 
 
 class _Parser:
     def __init__(self, query: str) -> None:
-        self.tokens = list(_lex(query))
+        self.tokens = list(lex(query))
         self.pos = 0
         self.depth = 0
         self.nears = 0
         self.terms = 0
 
-    def count_terms(self, node: Node, token: _Token) -> Node:
+    def count_terms(self, node: Node, token: Token) -> Node:
         self.terms += sum(1 for _ in leaves(node))
         if self.terms > MAX_TERMS:
             raise QueryError(
@@ -274,7 +187,7 @@ class _Parser:
             )
         return node
 
-    def nest(self, token: _Token) -> None:
+    def nest(self, token: Token) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise QueryError(
@@ -284,10 +197,10 @@ class _Parser:
             )
 
     @property
-    def token(self) -> _Token:
+    def token(self) -> Token:
         return self.tokens[self.pos]
 
-    def advance(self) -> _Token:
+    def advance(self) -> Token:
         token = self.tokens[self.pos]
         self.pos += 1
         return token
@@ -386,7 +299,7 @@ class _Parser:
         raise QueryError(N_("{operator} needs a term after it"), token.column, operator=token.text)
 
 
-def _meta(field: _Token, value: _Token) -> Meta:
+def _meta(field: Token, value: Token) -> Meta:
     text = value.text.lower()
     if value.kind != "WORD" or value.column != field.column + len(field.text) + 1:
         raise QueryError(
@@ -441,7 +354,7 @@ def _words(raw: str, column: int, *, cased: bool = False) -> list[Term]:
     return terms
 
 
-def _word(token: _Token, *, cased: bool = False) -> Node:
+def _word(token: Token, *, cased: bool = False) -> Node:
     terms = _words(token.text, token.column, cased=cased)
     if not terms:
         raise QueryError(
@@ -450,7 +363,7 @@ def _word(token: _Token, *, cased: bool = False) -> Node:
     return terms[0] if len(terms) == 1 else Phrase(tuple(terms))
 
 
-def _phrase(token: _Token, *, cased: bool = False) -> Node:
+def _phrase(token: Token, *, cased: bool = False) -> Node:
     if not token.text.strip():
         raise QueryError(N_("empty quotes"), token.column)
     terms = _words(token.text, token.column, cased=cased)
@@ -459,7 +372,7 @@ def _phrase(token: _Token, *, cased: bool = False) -> Node:
     return terms[0] if len(terms) == 1 else Phrase(tuple(terms))
 
 
-def _cased(token: _Token) -> Node:
+def _cased(token: Token) -> Node:
     return (_phrase if token.kind == "PHRASE" else _word)(token, cased=True)
 
 
