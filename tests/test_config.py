@@ -386,6 +386,13 @@ def test_a_source_condition_must_name_a_feed_of_the_config() -> None:
         "c.yaml line 8: topics.kuril.query: source:one is no feed of this config, nor an outlet"
         " prefix of one (feeds: uno)"
     ]
+    # as a Japanese keyboard types it: the same condition, which a check of the text missed
+    assert problems(
+        text.replace("source:one", "ｓｏｕｒｃｅ：one").replace("id: one", "id: uno")
+    ) == [
+        "c.yaml line 8: topics.kuril.query: source:one is no feed of this config, nor an outlet"
+        " prefix of one (feeds: uno)"
+    ]
     no_feeds = "topics:\n  kuril:\n    title: Kuril\n    query: kuril* source:one\n"
     assert parse_config(no_feeds).feeds == ()  # a config for `match`: any source may be named
 

@@ -273,6 +273,12 @@ def test_matching_any_text_is_total(title: str, summary: str) -> None:
         # NFKC, kanji digits, stress marks
         ("北方四島", "北方4島の元島民", "", True),
         ("北方4島", "北方四島交流", "", True),
+        (
+            "北方領土\u3000OR\u3000北方四島",
+            "北方4島の元島民",
+            "",
+            True,
+        ),  # a Japanese keyboard's space
         ("кури́лы", "Курилы", "", True),
         # a soft hyphen or a zero-width space pasted inside a word (&shy; in a feed's title)
         ("шикотан", "На Шико\u00adтане открыли школу", "", True),
@@ -400,3 +406,56 @@ def test_a_content_field_query_matches_what_the_feed_gave_as_content() -> None:
     assert matches("content:iturup", "Drills in the east", item.summary)  # its backtest's fields
     # `match` given the item's text as a summary, as the daemon has it
     assert matches("content:iturup", "Drills", cut_text("<p>Troops landed on Iturup</p>", 20_000))
+
+
+def outcome(query: str) -> object:
+    """A query's tree, or where and why it does not parse."""
+    try:
+        return parse(query)
+    except QueryError as exc:
+        return exc.column, exc.message
+
+
+# what a config's query is made of: words in three scripts, operators, fields, quotes, marks
+QUERY_PARTS = st.sampled_from(
+    (
+        "kuril Курилы 北方領土 peace treaty* yuzhno-kurilsk =NATO -drills AND OR NOT NEAR/3 NEAR"
+        ' ( ) " - = * title: title:x lang:en source:tass source: a:b -(a x)'
+    ).split(" ")
+)
+
+
+@given(st.lists(QUERY_PARTS, min_size=1, max_size=12), st.data())
+def test_a_query_reads_alike_with_any_space_and_in_full_width(
+    parts: list[str], data: st.DataObject
+) -> None:
+    """A Japanese keyboard types the ideographic space and full-width （ ） － ＂ ＡＮＤ, the web
+    brings U+00A0: in config.yaml `北方領土　OR　北方四島` was one term, `kuril　－drills` a phrase
+    (a /watch was read right: Telegram's arguments are split at any space and NFKC'd)."""
+    spaces = data.draw(st.lists(st.sampled_from(" \u3000\u00a0\t\u2009"), min_size=len(parts)))
+    spaced = parts[0] + "".join(s + part for s, part in zip(spaces, parts[1:], strict=False))
+    wide = data.draw(st.lists(st.booleans(), min_size=len(spaced)))
+    full_width = "".join(
+        chr(ord(c) + 0xFEE0) if "!" <= c <= "~" and w else c
+        for c, w in zip(spaced, wide, strict=False)
+    )
+    expected = outcome(" ".join(parts))  # a tree, or the same column and message
+    assert outcome(spaced) == expected
+    assert outcome(full_width) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "tree"),
+    [
+        ("北方領土\u3000OR\u3000北方四島", "(北方領土 OR 北方4島)"),
+        ("kuril\u3000－drills", "(kuril AND -drills)"),
+        ("kuril\u00a0-drills", "(kuril AND -drills)"),
+        ("（kuril OR iturup）\u3000＂peace treaty＂", '((kuril OR iturup) AND "peace treaty")'),
+        ("ｔｉｔｌｅ：kuril ＮＥＡＲ／３ japan", "title:kuril NEAR/3 japan"),
+    ],
+)
+def test_japanese_keyboard_forms_are_read_as_their_ascii(query: str, tree: str) -> None:
+    assert str(parse(query)) == tree
+    with pytest.raises(QueryError) as info:  # and a mistake is pointed at where it is written
+        parse(query + "\u3000－")
+    assert info.value.column == len(query) + 2

@@ -44,7 +44,7 @@ from watchers.config import (
     format_duration,
 )
 from watchers.config_checks import config_warnings, lines_of, was_known
-from watchers.topics.query import conditions, parse
+from watchers.topics.query import Node, conditions, parse
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 MAX_WARNINGS = 100  # shown of a config's warnings (a generated config may have thousands)
@@ -271,7 +271,7 @@ class Config(Model):
         feeds = [f.id for f in self.feeds]
         if feeds:  # a config of no feeds (for `match`) may name any source
             for tid, topic in self.topics.items():
-                if source := unknown_source(topic.query, feeds):
+                if source := unknown_source(parse(topic.query), feeds):
                     raise AtKey(
                         ("topics", tid, "query"),
                         f"source:{source} is no feed of this config, nor an outlet prefix of"
@@ -310,12 +310,11 @@ class Config(Model):
         return value.strip() or None
 
 
-def unknown_source(query: str, feeds: Sequence[str]) -> str | None:
-    """The first `source:` of `query` that no feed id is, or starts as (`tass` of `tass-en`):
-    a typo, or a feed renamed since, would match nothing, silently."""
-    if "source:" not in query:
-        return None
-    for meta in conditions(parse(query)):
+def unknown_source(query: Node, feeds: Sequence[str]) -> str | None:
+    """The first `source:` of the parsed `query` that no feed id is, or starts as (`tass` of
+    `tass-en`): a typo, or a feed renamed since, would match nothing, silently. (Read from the
+    tree: the text may spell it `ｓｏｕｒｃｅ：`, as a Japanese keyboard types it.)"""
+    for meta in conditions(query):
         value = meta.value
         if meta.name == "source" and not any(
             f == value or f.startswith(value + "-") for f in feeds

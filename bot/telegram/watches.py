@@ -174,7 +174,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     feeds = [feed_id for feed_id, _ in ctx.feeds]
-    if feeds and (source := unknown_source(query, feeds)):
+    if feeds and (source := unknown_source(tree, feeds)):
         shown_feeds = ", ".join(f"<code>{esc(f)}</code>" for f in feeds[:MAX_FEEDS_SHOWN])
         await reply(
             update,

@@ -41,12 +41,20 @@ class Token:
 
 
 _OPERATORS = {"AND", "OR", "NOT"}
-_WORD_END = set(' \t\n\r()"')
+_WORD_END = set('()"')  # and every space, U+3000 and U+00A0 too
+# what a Japanese keyboard types for ASCII: the full-width forms ！ to ～ (（ ） ＂ － ＡＮＤ ...)
+# and the ideographic space, read as ASCII one character for one, so columns stay as written
+_ASCII_FORMS = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: ord(" ")}
 _NEAR = re.compile(r"NEAR(?:/(.*))?$", re.DOTALL)
 _FIELD = re.compile(r"([A-Za-z]+):")
 
 
+def _ends_word(char: str) -> bool:
+    return char.isspace() or char in _WORD_END
+
+
 def lex(query: str) -> Iterator[Token]:
+    query = query.translate(_ASCII_FORMS)
     i, n = 0, len(query)
     while i < n:
         char, column = query[i], i + 1
@@ -61,7 +69,7 @@ def lex(query: str) -> Iterator[Token]:
                 raise QueryError(N_("unclosed quote"), column)
             yield Token("PHRASE", query[i + 1 : end], column)
             i = end + 1
-        elif char in "-=" and (i == 0 or query[i - 1] in _WORD_END or query[i - 1] == ":"):
+        elif char in "-=" and (i == 0 or _ends_word(query[i - 1]) or query[i - 1] == ":"):
             if i + 1 >= n or query[i + 1].isspace():
                 raise QueryError(N_("'{char}' must stand right before its term"), column, char=char)
             yield Token("NOT" if char == "-" else "CASE", char, column)
@@ -79,7 +87,7 @@ def lex(query: str) -> Iterator[Token]:
             i = field.end()
         else:
             start = i
-            while i < n and query[i] not in _WORD_END:
+            while i < n and not _ends_word(query[i]):
                 i += 1
             text = query[start:i]
             if near := _NEAR.match(text):
