@@ -289,6 +289,19 @@ async def test_a_second_watch_of_the_same_query_is_told_so_and_stores_nothing(bo
     assert "the most a chat may have" in await bot.say("/watch Shikotan OR Итуруп OR Kunashir")
 
 
+async def test_a_watch_in_typographic_quotes_is_a_phrase(bot: Bot) -> None:
+    """A Russian keyboard types «ёлочки», a phone “smart quotes”: `/watch «мирный договор»` was
+    saved as two words a story must both contain, anywhere in it."""
+    answer = await bot.say("/watch «мирный договор»", language_code="ru")
+    assert "<code>«мирный договор»</code>" in answer, answer
+    answer = await bot.say('/watch "мирный договор"', language_code="ru")
+    assert "Вы уже отслеживаете этот запрос" in answer, answer  # the same phrase
+    assert "Watching for" in await bot.say("/watch “peace treaty” Motegi")
+    assert "You already watch" in await bot.say('/watch "peace treaty" AND motegi')
+    watched = [w.query for w in await bot.store.run(Store.watches, USER)]
+    assert watched == ["«мирный договор»", "“peace treaty” Motegi"]
+
+
 def test_the_same_query_is_found_after_the_normalisation_a_query_gets() -> None:
     from bot.telegram.watches import same_query
 

@@ -459,3 +459,28 @@ def test_japanese_keyboard_forms_are_read_as_their_ascii(query: str, tree: str) 
     with pytest.raises(QueryError) as info:  # and a mistake is pointed at where it is written
         parse(query + "\u3000－")
     assert info.value.column == len(query) + 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["«мирный договор»", "„мирный договор“", "„мирный договор”", "“мирный договор”"],
+)
+def test_typographic_quotes_make_a_phrase(query: str) -> None:
+    """`«мирный договор»` was read as the words мирный AND договор (the quotes dropped as no
+    letters): it matched "мирное население и договор аренды"."""
+    assert parse(query) == parse('"мирный договор"')
+    assert parse(f"={query} -{query}") == parse('="мирный договор" -"мирный договор"')
+    assert matches(query, "о мирном договоре с Японией")
+    assert not matches(query, "мирное население и договор аренды")
+
+
+def test_typographic_quotes_close_only_their_own_and_leave_apostrophes_alone() -> None:
+    assert (
+        str(parse("“peace treaty” Motegi «a „b c“ d»"))
+        == '("peace treaty" AND motegi AND "a b c d")'
+    )
+    assert parse("O’Neil") == parse('"o neil"')  # ’ is an apostrophe, not a quote
+    for unclosed, column in (("kuril «мирный договор", 7), ("“peace treaty»", 1), ("„a b»", 1)):
+        with pytest.raises(QueryError, match="unclosed quote") as info:
+            parse(unclosed)
+        assert info.value.column == column

@@ -41,7 +41,10 @@ class Token:
 
 
 _OPERATORS = {"AND", "OR", "NOT"}
-_WORD_END = set('()"')  # and every space, U+3000 and U+00A0 too
+# an opening quote and the quotes that close it: ASCII, Russian «ёлочки» and „лапки“ (or „…”),
+# English “…”; not ‘…’, whose ’ is the apostrophe inside words (O’Neil, Japan’s)
+_QUOTES = {'"': '"', "«": "»", "„": "“”", "“": "”"}
+_WORD_END = set("()").union(_QUOTES)  # and every space, U+3000 and U+00A0 too
 # what a Japanese keyboard types for ASCII: the full-width forms ！ to ～ (（ ） ＂ － ＡＮＤ ...)
 # and the ideographic space, read as ASCII one character for one, so columns stay as written
 _ASCII_FORMS = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: ord(" ")}
@@ -56,6 +59,7 @@ def _ends_word(char: str) -> bool:
 def lex(query: str) -> Iterator[Token]:
     query = query.translate(_ASCII_FORMS)
     i, n = 0, len(query)
+    after_phrase = -1  # where a phrase's closing quote ended it: `«a b»-c` is `"a b" -c`
     while i < n:
         char, column = query[i], i + 1
         if char.isspace():
@@ -63,13 +67,16 @@ def lex(query: str) -> Iterator[Token]:
         elif char in "()":
             yield Token("LPAREN" if char == "(" else "RPAREN", char, column)
             i += 1
-        elif char == '"':
-            end = query.find('"', i + 1)
+        elif char in _QUOTES:
+            closing = _QUOTES[char]
+            end = next((j for j in range(i + 1, n) if query[j] in closing), -1)
             if end < 0:
                 raise QueryError(N_("unclosed quote"), column)
             yield Token("PHRASE", query[i + 1 : end], column)
-            i = end + 1
-        elif char in "-=" and (i == 0 or _ends_word(query[i - 1]) or query[i - 1] == ":"):
+            i = after_phrase = end + 1
+        elif char in "-=" and (
+            i in (0, after_phrase) or _ends_word(query[i - 1]) or query[i - 1] == ":"
+        ):
             if i + 1 >= n or query[i + 1].isspace():
                 raise QueryError(N_("'{char}' must stand right before its term"), column, char=char)
             yield Token("NOT" if char == "-" else "CASE", char, column)

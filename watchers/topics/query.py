@@ -10,9 +10,9 @@ Grammar (operators upper-case; adjacent terms are ANDed; NEAR binds tightest)::
     primary := [field ":"] ( "(" or ")" | ["="] '"' words '"' | ["="] word ["*"] )
 
 A word matches case-insensitively, Russian words in every inflected form, `word*` any word
-that starts so, a quoted phrase its words in a row, `a NEAR/n b` the two within n words,
-`title:x` only in that field, and `=Word` only with the same capitalisation (proper nouns
-that collide with common words). Japanese and Chinese terms match as substrings.
+that starts so, a quoted phrase ("…", «…», „…“, “…”) its words in a row, `a NEAR/n b` the two
+within n words, `title:x` only in that field, and `=Word` only with the same capitalisation
+(proper nouns that collide with common words). Japanese and Chinese terms match as substrings.
 `lang:ru` and `source:tass` are conditions on the item rather than words: its language, and
 the feed it came from (`source:tass` matches the feed `tass` and `tass-en`, `tass-ru`, ...);
 they narrow a query and cannot stand alone.
