@@ -323,6 +323,19 @@ async def test_a_watch_of_too_many_nears_is_refused_naming_the_limit(bot: Bot) -
     assert bot.recompiled == []
 
 
+async def test_an_operator_without_a_term_before_it_is_told_so(bot: Bot) -> None:
+    """`/watch AND Shikotan` was answered "column 1: AND needs a term after it", and a term
+    stood right after it."""
+    for lang, said in (
+        ("en", "column 1: a term is missing before AND"),
+        ("ru", "перед AND не хватает слова"),
+        ("ja", "AND の前に語が必要です"),
+    ):
+        answer = await bot.say("/watch AND Shikotan", language_code=lang)
+        assert said in answer, answer
+    assert await bot.store.run(Store.watches, USER) == []
+
+
 async def test_topics_may_be_separated_by_commas(bot: Bot) -> None:
     assert "Subscribed to kuril, peace-treaty" in await bot.say("/subscribe kuril, peace-treaty")
     assert "Unsubscribed from kuril, peace-treaty" in await bot.say(

@@ -148,7 +148,9 @@ def test_negated_terms_are_not_reported() -> None:
         ("(a OR b", 1, "'(' is never closed"),
         ("a OR b)", 7, "')' without a matching '('"),
         ("a OR", 5, "a term is missing at the end"),
-        ("a OR OR b", 6, "OR needs a term after it"),
+        ("a OR OR b", 6, "a term is missing before OR"),
+        ("AND Shikotan", 1, "a term is missing before AND"),  # was "AND needs a term after it"
+        ("(NEAR/3 x)", 2, "a term is missing before NEAR/3"),
         ("ku*", 1, "a prefix needs at least 3 letters"),
         ("k*l", 1, "'*' may only end a term"),
         ("-a", 1, "at least one term that is not negated"),

@@ -296,7 +296,10 @@ class _Parser:
             raise QueryError(N_("a term is missing at the end"), token.column)
         if token.kind == "RPAREN":
             raise QueryError(N_("')' without a matching '('"), token.column)
-        raise QueryError(N_("{operator} needs a term after it"), token.column, operator=token.text)
+        # an operator where a term must be: `AND x`, `a OR OR b`, `(NEAR x)`
+        raise QueryError(
+            N_("a term is missing before {operator}"), token.column, operator=token.text
+        )
 
 
 def _meta(field: Token, value: Token) -> Meta:
