@@ -184,6 +184,20 @@ async def test_a_watch_of_a_source_no_feed_is_is_refused_naming_the_feeds(bot: B
     assert "Watching for" in await bot.say("/watch Shikotan -source:kyodo")
 
 
+async def test_a_saved_watch_of_a_feed_the_config_no_longer_has_is_flagged(bot: Bot) -> None:
+    """A watch saved as `source:tass-ru` before the operator removed (or renamed) that feed
+    matches nothing: /watches listed it as any other, though a new one is refused."""
+    await bot.say("/start")
+    for query in ("source:tass-ru Shikotan", "Kunashir source:tass"):
+        await bot.store.run(Store.add_watch, USER, query, now=NOW, limit=3)
+    gone, kept = (await bot.say("/watches")).split("\n")[1:3]
+    assert gone.startswith("1. <code>source:tass-ru Shikotan</code> ⚠️ No feed is 'tass-ru'")
+    assert "Feeds: <code>tass-en</code>, <code>kyodo</code>." in gone, gone
+    assert kept == "2. <code>Kunashir source:tass</code>"  # `tass` is tass-en's outlet
+    assert "Ленты 'tass-ru' нет" in await bot.say("/watches", language_code="ru")
+    assert "'tass-ru' というフィードはありません" in await bot.say("/list", language_code="ja")
+
+
 FORGED = [  # stale or forged callback data of every kind of button
     "t:nosuch",
     "t#" + "0" * 32,

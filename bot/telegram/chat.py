@@ -51,6 +51,7 @@ from bot.telegram.context import (
     changing_chat,
     ctx_of,
     esc,
+    feed_ids,
     is_bot_admin,
     is_chat_admin,
     may_change,
@@ -344,9 +345,8 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     else:
         text = tr._("You follow no topics yet. /topics shows them; /subscribe adds one.")
     if watches:
-        text += (
-            "\n\n" + tr._("<b>Your watches</b>") + "\n" + await watch_commands.numbered(watches, tr)
-        )
+        listed = await watch_commands.numbered(watches, tr, feed_ids(ctx))
+        text += "\n\n" + tr._("<b>Your watches</b>") + "\n" + listed
     text += "\n\n" + prefs_commands.describe(
         ctx, prefs, subscribed, len(watches), short=True, tr=tr
     )

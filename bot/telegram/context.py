@@ -261,6 +261,11 @@ def is_bot_admin(update: Update, ctx: BotContext) -> bool:
     return user is not None and user.id in ctx.admins
 
 
+def feed_ids(ctx: BotContext) -> list[str]:
+    """The ids of the config's feeds, which a watch's `source:` names."""
+    return [feed_id for feed_id, _ in ctx.feeds]
+
+
 def args_of(context: ContextTypes.DEFAULT_TYPE) -> list[str]:
     """A command's arguments, NFKC-normalised: a Japanese keyboard types ０８:００ and ２ｈ."""
     return [unicodedata.normalize("NFKC", a) for a in (context.args or []) if a.strip()]

@@ -20,6 +20,7 @@ from bot.telegram.context import (
     changing_chat,
     ctx_of,
     esc,
+    feed_ids,
     may_change,
     reply,
     texts_of,
@@ -40,18 +41,28 @@ PREVIEW_SHOWN = 3
 MAX_FEEDS_SHOWN = 20  # feed ids named when a watch's source: is none of them
 
 
-def _problems(queries: Sequence[str]) -> list[QueryError | None]:
-    """Why each query no longer parses (saved under an older query language or looser limits:
-    the daemon skips it), or None."""
-    found: list[QueryError | None] = []
+def _problems(queries: Sequence[str], feeds: Sequence[str]) -> list[QueryError | str | None]:
+    """Why each query matches nothing, or None: why it no longer parses (saved under an older
+    query language or looser limits: the daemon skips it), or the `source:` it names that is
+    none of `feeds` (a feed removed or renamed since; no feeds: any source may be named)."""
+    found: list[QueryError | str | None] = []
     for query in queries:
         try:
-            parse(query)
+            tree = parse(query)
         except QueryError as exc:
             found.append(exc)
         else:
-            found.append(None)
+            found.append(unknown_source(tree, feeds) if feeds else None)
     return found
+
+
+def _no_feed(source: str, feeds: Sequence[str], tr: Texts) -> str:
+    shown = ", ".join(f"<code>{esc(f)}</code>" for f in feeds[:MAX_FEEDS_SHOWN])
+    return tr._(
+        "No feed is {source}: that watch would never match. Feeds: {feeds}.",
+        source=esc(quoted(source)),
+        feeds=shown + (", …" if len(feeds) > MAX_FEEDS_SHOWN else ""),
+    )
 
 
 def same_query(watched: Sequence[str], query: str) -> int | None:
@@ -81,14 +92,17 @@ def _visible(query: str) -> str:
     return "".join("\ufffd" if unicodedata.category(c) == "Cf" else c for c in query)
 
 
-async def numbered(watches: Sequence[Watch], tr: Texts) -> str:
-    """The watches, numbered as /unwatch takes them; one that no longer parses says why
-    (parsed on a worker thread)."""
-    problems = await asyncio.to_thread(_problems, [w.query for w in watches])
+async def numbered(watches: Sequence[Watch], tr: Texts, feeds: Sequence[str]) -> str:
+    """The watches, numbered as /unwatch takes them; one that no longer parses says why, and
+    one whose `source:` is none of the config's `feeds` names them (parsed on a worker
+    thread)."""
+    problems = await asyncio.to_thread(_problems, [w.query for w in watches], feeds)
     lines = []
     for n, (watch, problem) in enumerate(zip(watches, problems, strict=True), 1):
         line = f"{n}. <code>{esc(watch.query)}</code>"
-        if problem is not None:
+        if isinstance(problem, str):
+            line += " ⚠️ " + _no_feed(problem, feeds, tr)
+        elif problem is not None:
             why = tr._(problem.template, **problem.values)
             line += " ⚠️ " + esc(
                 tr._("not watched any more: {problem}; /unwatch it and write it anew", problem=why)
@@ -173,17 +187,9 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             + f"\n<pre>{esc(_visible(query))}\n{pointer}</pre>",
         )
         return
-    feeds = [feed_id for feed_id, _ in ctx.feeds]
+    feeds = feed_ids(ctx)
     if feeds and (source := unknown_source(tree, feeds)):
-        shown_feeds = ", ".join(f"<code>{esc(f)}</code>" for f in feeds[:MAX_FEEDS_SHOWN])
-        await reply(
-            update,
-            tr._(
-                "No feed is {source}: that watch would never match. Feeds: {feeds}.",
-                source=esc(quoted(source)),
-                feeds=shown_feeds + (", …" if len(feeds) > MAX_FEEDS_SHOWN else ""),
-            ),
-        )
+        await reply(update, _no_feed(source, feeds, tr))
         return
     chat_id = await changing_chat(update, context)
     if chat_id is None:
@@ -191,7 +197,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     mine = await ctx.store.run(Store.watches, chat_id)
     same = await asyncio.to_thread(same_query, [w.query for w in mine], query)
     if same is not None:  # nothing stored, and no second alert of each story
-        listed = (await numbered(mine, tr)).split("\n")[same]
+        listed = (await numbered(mine, tr, feeds)).split("\n")[same]
         await reply(
             update,
             tr._("You already watch this query (/watches lists your watches):") + f"\n{listed}",
@@ -259,7 +265,7 @@ async def watches(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(
         update,
         tr._("<b>Your watches</b> ({n} of {most})", n=len(mine), most=ctx.max_watches)
-        + f"\n{await numbered(mine, tr)}\n\n"
+        + f"\n{await numbered(mine, tr, feed_ids(ctx))}\n\n"
         + tr._("Remove one with <code>/unwatch &lt;n&gt;</code>.")
         + (
             "\n" + tr._("/mywatch gives their stories as a feed for your reader.")
