@@ -10,8 +10,9 @@ is replaced (a deploy that moves a new folder in; a Kubernetes ConfigMap update,
 starts again on the folder the config lives in now. A reload reads the file only once it has
 gone `SETTLE` seconds unchanged (`settled`), so a file being written is not read half-way.
 
-A change of feeds reschedules them, of topics recompiles them (and, where a query changed, the
-admins hear what it gains and loses), of channels re-subscribes them;
+A change of feeds reschedules them (and, where a removed feed was one chats' watches name with
+`source:`, the admins hear how many), of topics recompiles them (and, where a query changed,
+the admins hear what it gains and loses), of channels re-subscribes them;
 everything else the parts read from the new config. The keys in `RESTART_KEYS` are read once,
 at start: a change to them is reported, not applied. What the new config holds that is likely
 not meant, and the old did not (`new_warnings`), is logged and told the admins.
@@ -23,6 +24,8 @@ import asyncio
 import contextlib
 import logging
 import time
+import unicodedata
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -30,12 +33,12 @@ from pathlib import Path
 
 import watchfiles
 
-from bot.config import Config, Stamp, config_stamp, config_warnings_of
+from bot.config import Config, Stamp, config_stamp, config_warnings_of, unknown_source
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
 from bot.i18n import N_
 from bot.telegram.context import BotContext
-from store import Store
+from store import AsyncStore, Store
 from watchers.config import FeedConfig
 from watchers.config_checks import config_warnings
 from watchers.feed_jobs import FeedScheduler
@@ -43,6 +46,7 @@ from watchers.poll import Poller
 from watchers.poll_state import current_state
 from watchers.poll_timing import retry_hold
 from watchers.topics.compile import Topic
+from watchers.topics.query import Meta, QueryError, parse
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +233,18 @@ async def apply(
             log.warning("config applied, but not compared with the old queries", exc_info=True)
             problem = f"{type(exc).__name__}: {exc}"[:300]
             done[topics] += f" (not compared with the old queries: {problem})"
+    if change.removed and new.feeds and parts.ctx is not None and parts.tell_admins is not None:
+        # a removed (or renamed) feed's watches now match nothing; the store may fail, as above
+        try:
+            feeds = [f.id for f in new.feeds]
+            stranded = await stranded_watches(parts.ctx.store, feeds, change.removed)
+        except Exception:
+            log.warning("config applied, but its removed feeds' watches not counted", exc_info=True)
+        else:
+            if stranded:
+                message, values = stranded_notice(stranded)
+                await parts.tell_admins(message, values)
+                done.append(f"watches of removed feeds: {values['sources']}")
     for warning in warned:  # applied all the same, as `check` passes it
         log.warning("config: %s", warning)
     if warned:
@@ -248,6 +264,43 @@ def warnings_notice(warned: Sequence[str]) -> tuple[str, dict[str, str]]:
         "kurilwatch: config applied, but it holds what is likely not meant (file, line, key:"
         " why):\n{warnings}"
     ), {"warnings": shown}
+
+
+async def stranded_watches(
+    store: AsyncStore, feeds: Sequence[str], removed: Sequence[str]
+) -> dict[str, int]:
+    """How many of the active chats' watches name each `source:` that is none of `feeds` now
+    and was one of the `removed` (a reload removed or renamed it): read on the store thread,
+    parsed on another."""
+    queries = [
+        w.query
+        for w in await store.run(Store.watches)
+        if "source:" in unicodedata.normalize("NFKC", w.query)  # as the lexer reads ｓｏｕｒｃｅ：
+    ]
+    return await asyncio.to_thread(_stranded, queries, feeds, removed)
+
+
+def _stranded(
+    queries: Sequence[str], feeds: Sequence[str], removed: Sequence[str]
+) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for query in queries:
+        with contextlib.suppress(QueryError):  # /watches says why it no longer parses
+            source = unknown_source(parse(query), feeds)
+            if source and any(Meta("source", source).holds({"source": f}) for f in removed):
+                counts[source] += 1
+    return dict(counts)
+
+
+def stranded_notice(watches: Mapping[str, int]) -> tuple[str, dict[str, str]]:
+    """The admins' notice of the chats' watches whose `source:` a reload's feeds no longer
+    have: a msgid and its values (how many watches of each source)."""
+    sources = ", ".join(f"{source} ({n})" for source, n in sorted(watches.items()))
+    return N_(
+        "kurilwatch: chats' watches name feeds the config no longer has (source:, watches):"
+        " {sources}. They match nothing now; /watches flags them to their chats, and putting"
+        " the feed id back restores them."
+    ), {"sources": sources}
 
 
 NOTICE_WARNINGS = 10  # a reload's warnings named in the admins' notice, at most

@@ -463,6 +463,61 @@ async def test_a_reload_that_removes_a_subscribed_topic_tells_the_admins_how_man
     assert logged.endswith(" (removed with their chats: kuril (2))")  # the log line too
 
 
+async def test_a_reload_that_removes_a_watched_feed_tells_the_admins_how_many_watches(
+    tmp_path: Path,
+) -> None:
+    """A feed removed (or renamed) by a reload left the watches that name it with `source:`
+    matching nothing, and no one was told: /watches flags them to their chats now, and the
+    admins hear how many there are of each source."""
+    from datetime import UTC, datetime
+
+    from bot.config import parse_config
+    from bot.reload import Running, apply, diff
+    from bot.telegram.context import BotContext
+    from store import AsyncStore, Store
+
+    store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
+    now = datetime.now(UTC)
+    watches = {
+        1: ["Shikotan source:tass-ru", "Iturup source:kyodo"],  # kyodo is kyodo-en's outlet
+        2: ["source:tass-ru Kunashir", "Kunashir source:tass"],  # tass-en is still there
+        3: ["Habomai source:nhk"],  # no feed before the reload either: not this reload's doing
+    }
+    for chat, queries in watches.items():
+        await store.run(Store.upsert_subscriber, chat, now=now)
+        for query in queries:
+            await store.run(Store.add_watch, chat, query, now=now, limit=5)
+    told: list[tuple[str, dict[str, str]]] = []
+
+    async def tell_admins(message: str, values: dict[str, str]) -> None:
+        told.append((message, values))
+
+    def config(*feeds: str) -> Any:
+        listed = ", ".join(f"{{id: {f}, url: 'http://{f}.example/'}}" for f in feeds)
+        return parse_config(
+            f"topics:\n  kuril:\n    title: K\n    query: Kuril\nfeeds: [{listed}]\n"
+        )
+
+    old, new = config("tass-ru", "tass-en", "kyodo"), config("tass-en", "kyodo-en")
+    parts = Running(
+        feeds=None,
+        poller=None,
+        ctx=BotContext(store=store, topics=()),
+        delivery=None,
+        recompile=None,  # type: ignore[arg-type]
+        add_channels=None,
+        tell_admins=tell_admins,
+    )
+    said = await apply(diff(old, new), new, parts)
+    assert told == [(told[0][0], {"sources": "tass-ru (2)"})], told
+    assert "/watches flags them" in told[0][0]
+    assert said == "feeds +1 -2 ~0; watches of removed feeds: tass-ru (2)"  # the log line too
+    added = config("tass-en", "kyodo-en", "nhk")
+    assert await apply(diff(new, added), added, parts) == "feeds +1 -0 ~0"
+    assert len(told) == 1
+    await store.close()
+
+
 async def test_a_store_locked_while_a_reload_records_the_channels_applies_the_rest_and_retries(
     tmp_path: Path,
 ) -> None:
