@@ -32,6 +32,7 @@ from watchers.story_sketch import Sketch, conflict, crossing_conflict, follows, 
 from watchers.story_stages import stages_apart
 from watchers.story_words import (
     LEAD_CHARS,
+    SETTING,
     STEM_CACHE,
     dateline,
     lead_sentence,
@@ -688,6 +689,37 @@ def test_two_japanese_events_of_one_island_share_only_where_they_happen() -> Non
     first = replay.place("overboard", *overboard, T0)
     assert replay.place("gym", *gym, T0 + timedelta(minutes=10)) != first
     assert replay.place("again", *again, T0 + timedelta(hours=1)) == first
+
+
+@pytest.mark.parametrize(
+    "ferry",
+    [
+        ["Ferry timetable for the Kurils"],
+        ["Kuril ferry Igor Farkhutdinov timetable", "Ferry timetable for the Kurils"],
+    ],
+)
+def test_two_headlines_of_the_islands_that_share_only_the_place_are_two_stories(
+    ferry: list[str],
+) -> None:
+    """Short headlines of the islands' news lie close whatever they tell (the quake and the
+    ferry's timetable, cosine 0.88), and share "Kurils": the quake joined the ferry's story,
+    and its alert was never sent. Where only the setting is shared, they are two events,
+    unless they report one kind of event."""
+    sides = [sketch("Ferry timetable for the Kurils", ""), sketch("Quake shakes the Kurils", "")]
+    assert sides[0].tokens & sides[1].tokens <= SETTING
+    replay = StoryReplay()
+    stories = [
+        replay.place(n, title, "", T0 + n * timedelta(minutes=10)) for n, title in enumerate(ferry)
+    ]
+    quake = replay.place(
+        "quake", "Earthquake of magnitude 6 shakes the Kurils", "", T0 + timedelta(hours=1)
+    )
+    assert quake == "quake" and stories[-1] == 0
+    # one kind of event, told in other words: one story
+    again = replay.place(
+        "again", "Magnitude 6 quake hits the Kuril Islands", "", T0 + timedelta(hours=2)
+    )
+    assert again == "quake"
 
 
 def test_a_title_name_is_one_of_its_own_reports_mentions() -> None:

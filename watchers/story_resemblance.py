@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from watchers.story_sketch import Sketch, conflict
-from watchers.story_words import JA_SETTING
+from watchers.story_words import JA_SETTING, SETTING
 
 if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse workers)
     from watchers.embedding import Vectors
@@ -45,6 +45,8 @@ def resemblance(
     shared = a.tokens & b.tokens
     if not shared or _apart_in_japanese(a, b):
         return 0.0
+    if a.local and b.local and shared <= SETTING and not a.kinds & b.kinds:
+        return 0.0  # two of the islands' reports that share only where they happen
     lexical = sum(weight(t) ** 2 for t in shared) / math.sqrt(
         sum(weight(t) ** 2 for t in a.tokens) * sum(weight(t) ** 2 for t in b.tokens)
     )

@@ -454,3 +454,25 @@ JA_SETTING = frozenset().union(
         if is_cjk(form)
     )
 )
+
+# Where the islands' news happens, in every language: the tokens of the islands', the Kurils'
+# and the two parties' names. Two reports of the islands that share no other token tell two
+# events ("Ferry timetable for the Kurils", "Earthquake shakes the Kurils"), unless they
+# report one kind of event (`watchers.story_resemblance`).
+SETTING = frozenset(
+    token
+    for token in JA_SETTING.union(
+        *(
+            story_tokens(form, "")
+            for forms in (
+                *_PLACES.values(),
+                *_PARTIES.values(),
+                ("kuril", "kurils", "northern territories", "курил", "курильск", "курилы"),
+                ("island", "islands", "islet", "остров", "острова"),
+            )
+            for form in forms
+            if not is_cjk(form)
+        )
+    )
+    if not token.isdigit()
+)
