@@ -146,7 +146,7 @@ def main() -> None:
         sample = random.Random(2).sample(topics, min(args.sample, len(topics)))
         reads: dict[str, Callable[[str], Any]] = {
             "last_spike_at": store.last_spike_at,
-            "first_story_at": store.first_story_at,
+            "live_since": store.live_since,
             "story_points": lambda topic: store.story_points([topic], since=since, until=NOW),
         }
         per_topic = 0.0

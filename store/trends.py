@@ -88,17 +88,23 @@ class TrendVerbs(StoreBase):
             )
         return points
 
-    def first_story_at(self, topic_id: str) -> datetime | None:
-        """When the topic's earliest stored story was published (or first seen)."""
-        # the first of the topic's stories whose first report is still stored (a later
-        # report kept for its alert outlives it)
+    def live_since(self, topic_id: str) -> datetime | None:
+        """When the topic's news began to be recorded as it came in: the first fetch of one of
+        its stories that no feed's first poll recorded (a search feed's first poll records
+        weeks of old stories at once, in one instant: no history of what came in, day by
+        day); None if there is none yet."""
+        # a story's time is at or before its fetch, so the earliest fetch is among the stories
+        # up to the fetch of the first one in time: read in the index's order, not all of them
         row = self._one(
-            "SELECT m.story_at AS t FROM item_topics m WHERE m.topic_id = ?"
-            " AND EXISTS (SELECT 1 FROM items i WHERE i.id = m.story_id)"
-            " ORDER BY m.story_at LIMIT 1",
+            "WITH first AS (SELECT h.fetched_at AS f FROM item_topics m"
+            "  JOIN items h ON h.id = m.story_id"
+            "  WHERE m.topic_id = ?1 AND h.first_poll = 0 ORDER BY m.story_at LIMIT 1)"
+            " SELECT min(h.fetched_at) AS t FROM first, item_topics m"
+            " JOIN items h ON h.id = m.story_id"
+            " WHERE m.topic_id = ?1 AND m.story_at <= first.f AND h.first_poll = 0",
             [topic_id],
         )
-        return None if row is None else datetime.fromtimestamp(row["t"], UTC)
+        return None if row is None or row["t"] is None else datetime.fromtimestamp(row["t"], UTC)
 
     # -- weekly reports -----------------------------------------------------------------------
 

@@ -626,6 +626,44 @@ async def test_a_new_feeds_first_poll_is_no_burst(bot: Harness) -> None:
     assert await insights.check_spikes() == ["kuril"]
 
 
+async def test_a_new_install_judges_no_spike_before_14_days_of_news_came_in(
+    bot: Harness,
+) -> None:
+    """A search feed's first poll records weeks of old stories: a new install's topic looked
+    14 days old at once, though the detector counts only stories that came in as news, so its
+    usual level read "0.0 ± 0.0" and five ordinary stories in six hours were a spike, every 12
+    hours. The history begins with the first story that came in."""
+    install = T0 - 12 * H
+    gnews = FeedState(id="gnews", url="u3", title="Google News")
+    backlog = [
+        ItemRecord(f"b{n}", None, f"https://g.example/b{n}", f"Kuril item {n}", "",
+                   install - n * 8 * H, ("kuril",))
+        for n in range(60)
+    ]  # fmt: skip
+    await bot.store.run(Store.ingest, gnews, backlog, now=install, alert=False)
+
+    async def news(at: datetime, title: str) -> None:
+        record = ItemRecord(title, None, f"https://g.example/{title}", title, "", at, ("kuril",))
+        await bot.store.run(Store.ingest, gnews, [record], now=at, alert=True)
+
+    for n in range(12):  # one story an hour, from half an hour after the install
+        await news(install + timedelta(minutes=30) + n * H, f"Iturup item {n}")
+    await bot.say("/subscribe kuril")
+    await bot.say("/spikes on")
+    insights = Insights(bot.ctx, bot.app.bot)
+    assert await insights.check_spikes() == []  # six stories in six hours: no spike
+    # two weeks on, a burst: not judged until its window 14 days back was watched too
+    judged = install + timedelta(minutes=30) + 14 * D + 6 * H
+    for k in range(9):
+        await news(judged - timedelta(minutes=20 + 30 * k), f"Etorofu burst {k}")
+    bot.clock.now = judged - timedelta(minutes=1)
+    assert await insights.check_spikes() == []
+    bot.clock.now = judged
+    assert await insights.check_spikes() == ["kuril"]
+    [notice] = await bot.store.run(Store.notices)
+    assert "9 stories in the last 6 hours (usually 0.4 ± 1.5)." in notice["text"]
+
+
 @pytest.mark.parametrize(
     ("lang", "title", "zone"),
     [

@@ -99,13 +99,15 @@ LONG_AGO = NOW - 60 * D
         ),
         ("burst of a new topic", daily([0] * 14, current=30), NOW - 3 * D, False),
         ("a topic with no stories at all", [], None, False),
-        ("burst just old enough a topic", daily([0] * 14, current=8), NOW - 14 * D, True),
+        # its first live story 14 days ago: the hours of the window 14 days back were not watched
+        ("burst of a topic watched 14 days", daily([0] * 14, current=8), NOW - 14 * D, False),
+        ("burst just old enough a topic", daily([0] * 14, current=8), NOW - 14 * D - 6 * H, True),
     ],
 )
 def test_the_detector(
     case: str, times: list[datetime], first: datetime | None, spike: bool
 ) -> None:
-    found = detect(times, NOW, first_story_at=first)
+    found = detect(times, NOW, live_since=first)
     assert (found is not None) == spike, case
     if found is not None:
         assert found.count > found.threshold and found.count >= SpikeRule().min_stories
@@ -122,8 +124,8 @@ def test_window_counts_compare_the_same_hours_of_each_day() -> None:
 
 def test_a_topic_is_announced_at_most_once_per_12_hours() -> None:
     times = daily([1] * 14, current=10)
-    assert detect(times, NOW, first_story_at=LONG_AGO, last_spike_at=NOW - 11 * H) is None
-    assert detect(times, NOW, first_story_at=LONG_AGO, last_spike_at=NOW - 13 * H) is not None
+    assert detect(times, NOW, live_since=LONG_AGO, last_spike_at=NOW - 11 * H) is None
+    assert detect(times, NOW, live_since=LONG_AGO, last_spike_at=NOW - 13 * H) is not None
 
 
 # -- trends ------------------------------------------------------------------------------------
@@ -400,8 +402,6 @@ def test_story_points_read_stories_with_their_time_outlets_and_topics(tmp_path: 
         assert points[0].at == NOW - 5 * D and points[2].at == NOW - 2 * H
         both = store.story_points(["kuril", "peace-treaty"], since=NOW - 4 * D, until=NOW)
         assert [p.title for p in both] == ["a", "b", "e"]
-        assert store.first_story_at("kuril") == NOW - 5 * D
-        assert store.first_story_at("nothing") is None
 
 
 def test_a_story_counts_for_the_topics_its_later_reports_matched(tmp_path: object) -> None:
@@ -430,7 +430,31 @@ def test_a_story_counts_for_the_topics_its_later_reports_matched(tmp_path: objec
         assert [p.story_id for p in both] == [a, b]  # each story once
         exported = {s.id for s in store.stories(["peace-treaty"])}
         assert exported == {p.story_id for p in points}
-        assert store.first_story_at("peace-treaty") == NOW - 3 * D
+
+
+def test_a_topic_is_watched_live_since_its_first_story_that_came_in_as_news() -> None:
+    """The spike detector's history begins with the first story recorded as it came in: not
+    with the backlog a feed's first poll records (weeks of a search feed's stories), and not
+    at an old date a later poll's story carries (a search feed brings up old articles too)."""
+    with Store(":memory:") as store:
+        search = FeedState(id="gnews", url="u", title="Google News")
+        install = NOW - 3 * D
+
+        def add(guid: str, at: datetime, published: datetime, *, alert: bool = True) -> None:
+            record = ItemRecord(guid, None, f"https://x/{guid}", guid, "", published, ("kuril",))
+            store.ingest(search, [record], now=at, alert=alert)
+
+        backlog = [
+            ItemRecord(f"old{n}", None, f"https://x/old{n}", f"old{n}", "", NOW - n * D, ("kuril",))
+            for n in range(4, 30)
+        ]
+        store.ingest(search, backlog, now=install, alert=False)
+        assert store.live_since("kuril") is None  # a backlog alone: nothing came in yet
+        add("late", install + 2 * H, published=NOW - 40 * D)  # an old article, found later
+        add("news", install + H, published=install + H - timedelta(minutes=5))
+        add("next", install + 3 * H, published=install + 3 * H)
+        assert store.live_since("kuril") == install + H
+        assert store.live_since("nothing") is None
 
 
 def test_stats_count_whole_utc_days_ending_today() -> None:

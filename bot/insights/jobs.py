@@ -373,14 +373,13 @@ class Insights:
         last = await ctx.store.run(Store.last_spike_at, topic)
         if last is not None and now - last < rule.quiet:
             return False
-        first = await ctx.store.run(Store.first_story_at, topic)
-        # a feed's first poll records its recent items at once: no burst of coverage
+        live = await ctx.store.run(Store.live_since, topic)
+        # a feed's first poll records its recent items at once: no burst of coverage, and
+        # its weeks of old items (a search feed's) no history
         points = await ctx.store.run(
             Store.story_points, [topic], since=rule.since(now), until=now, first_polls=False
         )
-        spike = detect(
-            [p.at for p in points], now, first_story_at=first, last_spike_at=last, rule=rule
-        )
+        spike = detect([p.at for p in points], now, live_since=live, last_spike_at=last, rule=rule)
         if spike is None:
             return False
         burst = [p for p in points if p.at >= now - rule.window]

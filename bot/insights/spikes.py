@@ -3,9 +3,12 @@
 A spike is more stories in the last `window` (6 h) than the mean + 3σ of the same window of
 the day on each of the `history` (14) days before, and at least `min_stories`, so a quiet
 topic's two stories are no spike. Comparing the same hours of the day keeps the daily rhythm
-of the news (Moscow's and Tokyo's working hours) from looking like a burst. A topic whose
-stored history is shorter than `history` is not judged: nothing says what is usual for it. A
-topic is announced at most once per `quiet` (12 h). Pure functions, as Huginn's
+of the news (Moscow's and Tokyo's working hours) from looking like a burst. A topic is judged
+only once its news has been recorded as it came in for the whole history (every one of those
+windows): until then nothing says what is usual for it. The stories a feed's first poll records
+(its backlog: weeks of them for a search feed) are no such record; they are left out of the
+counts, and their dates do not make a new install's history. A topic is announced at most once
+per `quiet` (12 h). Pure functions, as Huginn's
 PeakDetectorAgent (mean + 3σ over two weeks).
 """
 
@@ -68,17 +71,18 @@ def detect(
     times: Sequence[datetime],
     now: datetime,
     *,
-    first_story_at: datetime | None,
+    live_since: datetime | None,
     last_spike_at: datetime | None = None,
     rule: SpikeRule = SpikeRule(),
 ) -> Spike | None:
-    """The spike of a topic at `now`, or None: `times` are its stories' times (at least from
-    `rule.since(now)`), `first_story_at` its earliest stored story, `last_spike_at` when it
-    was last announced."""
+    """The spike of a topic at `now`, or None: `times` are the times of its stories that
+    came in as news (not a feed's first poll's, at least from `rule.since(now)`),
+    `live_since` when the first of them was recorded (`Store.live_since`), `last_spike_at`
+    when it was last announced."""
     if last_spike_at is not None and now - last_spike_at < rule.quiet:
         return None
-    if first_story_at is None or now - first_story_at < timedelta(days=rule.history_days):
-        return None  # a new topic: no history to compare with
+    if live_since is None or live_since > rule.since(now):
+        return None  # a new install or topic: its earliest windows were not watched
     current, history = window_counts(times, now, rule)
     mean = statistics.fmean(history)
     sd = statistics.pstdev(history)
