@@ -24,6 +24,7 @@ from bot.delivery.retry import retry_after_seconds, with_retries
 from bot.i18n import texts
 from bot.insights.charts import render_trend
 from bot.insights.spikes import SpikeRule, detect
+from bot.insights.spikes import notices as spike_notices
 from bot.insights.trends import query_range, spike_text, weekly_report
 from bot.telegram.context import BotContext
 from bot.telegram.texts import language
@@ -384,20 +385,18 @@ class Insights:
             return False
         burst = [p for p in points if p.at >= now - rule.window]
         chats = await ctx.store.run(Store.spike_chats, topic)
-        if topic not in ctx.titles():  # a reload removed it while the store was read
+        # a reload may have removed it while the store was read
+        if (title := next((t.title for t in ctx.topics if t.id == topic), None)) is None:
             return False
-        notices = {
-            c.chat_id: spike_text(
-                spike.count,
-                spike.mean,
-                spike.sd,
-                burst,
-                title=ctx.titles(texts(c.language_code))[topic],
-                lang=language(c.language_code),
-                tz=_zone(c.timezone, ctx.tz),
-            )
-            for c in chats
-        }
+
+        usual = (spike.count, spike.mean, spike.sd)
+
+        def text(lang: str, zone: str | None) -> str:  # the one title, not the config's
+            tr, tz = texts(lang), _zone(zone, ctx.tz)
+            return spike_text(*usual, burst, title=tr._(title), lang=lang, tz=tz)
+
+        # on a thread: a topic thousands of chats follow is thousands of notices
+        notices = await asyncio.to_thread(spike_notices, chats, text)
         await ctx.store.run(Store.record_spike, topic, spike.count, notices, now=now)
         log.info(
             "spike of %s: %d stories in %s (threshold %.1f); %d chats told",
