@@ -144,13 +144,18 @@ class TrendVerbs(StoreBase):
             )
         ]
 
-    def report_sent(self, chat_id: int, due: datetime) -> None:
+    def report_sent(self, chat_id: int, due: datetime, *, now: datetime | None = None) -> None:
         """The report due at `due` went out (or was skipped): the next one is due after it. An
-        earlier one recorded late (kept at a stop, `bot.delivery.unrecorded`) moves nothing."""
+        earlier one recorded late (kept at a stop, `bot.delivery.unrecorded`) moves nothing;
+        a record after `now` does not stand either (made while the wall clock ran ahead, then
+        set back: kept, it would make this report due again at every check)."""
+        sent = "max(coalesce(report_sent_at, ?1), ?1)"
+        params: list[float | int] = [due.timestamp(), chat_id]
+        if now is not None:
+            sent = f"CASE WHEN report_sent_at > ?3 THEN ?1 ELSE {sent} END"
+            params.append(now.timestamp())
         self.db.execute(
-            "UPDATE subscribers SET report_sent_at = max(coalesce(report_sent_at, ?1), ?1)"
-            " WHERE chat_id = ?2",
-            [due.timestamp(), chat_id],
+            f"UPDATE subscribers SET report_sent_at = {sent} WHERE chat_id = ?2", params
         )
 
     # -- spike notices ------------------------------------------------------------------------
@@ -191,6 +196,14 @@ class TrendVerbs(StoreBase):
         )
         t = rows[0]["t"] if rows else None
         return None if t is None else datetime.fromtimestamp(t, UTC)
+
+    def restamp_spikes(self, topic_id: str, now: datetime) -> None:
+        """The topic's spikes recorded after `now` (while the wall clock ran ahead, then set
+        back) are taken as found now: its quiet period runs from now."""
+        self.db.execute(
+            "UPDATE spikes SET detected_at = ?1 WHERE topic_id = ?2 AND detected_at > ?1",
+            [now.timestamp(), topic_id],
+        )
 
     def record_spike(
         self, topic_id: str, stories: int, notices: Mapping[int, str], *, now: datetime

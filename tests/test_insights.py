@@ -28,7 +28,7 @@ from bot.config import Config
 from bot.delivery.worker import DeliveryWorker
 from bot.i18n import language
 from bot.insights.charts import HEIGHT, WIDTH, render_trend
-from bot.insights.jobs import Insights
+from bot.insights.jobs import Holds, Insights
 from bot.insights.trends import build_trend
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application
@@ -51,6 +51,7 @@ OTHER = 6006
 THIRD = 7007
 T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # a Friday; 12:00 in Tokyo
 TOKYO = ZoneInfo("Asia/Tokyo")
+M = timedelta(minutes=1)
 H = timedelta(hours=1)
 D = timedelta(days=1)
 FEEDS = [FeedState(id="tass", url="u1", title="TASS"), FeedState(id="nhk", url="u2", title="NHK")]
@@ -880,8 +881,6 @@ async def test_the_daemons_reports_wait_for_the_sends_the_last_stop_kept_to_be_r
 def test_a_reports_record_is_kept_beside_the_store_once_however_often_its_write_fails() -> None:
     """Each failed retry of the record added a line: a week's outage of the store's writes
     filled the file past what the next start reads."""
-    from bot.insights.jobs import Holds
-
     holds = Holds()
     assert holds.journal(USER, T0) and not holds.journal(USER, T0)
     assert holds.journal(USER, T0 + 7 * D)  # next week's report
@@ -889,12 +888,65 @@ def test_a_reports_record_is_kept_beside_the_store_once_however_often_its_write_
     assert holds.journal(USER, T0 + 7 * D)
 
 
+def test_a_reports_hold_set_while_the_clock_ran_ahead_waits_from_when_it_was_set_back() -> None:
+    """A report that failed while the wall clock ran two days ahead (then NTP set it back)
+    waited out the two days too, not only its 5 minutes or Telegram's flood wait."""
+    holds = Holds()
+    holds.failed(USER, T0 + 2 * D)  # 5 minutes
+    assert holds.held(USER, T0) and holds.held(USER, T0 + 4 * M)  # set back: from now
+    assert not holds.held(USER, T0 + 5 * M)
+    holds.unsent(OTHER, T0 + 2 * D, 30 * M)  # a flood wait of 30 minutes
+    assert holds.held(OTHER, T0 + 5 * M) and holds.held(OTHER, T0 + 34 * M)
+    assert not holds.held(OTHER, T0 + 35 * M)
+
+
+async def test_a_weekly_report_recorded_while_the_clock_ran_ahead_comes_at_its_next_time(
+    bot: Harness,
+) -> None:
+    """A report sent while the wall clock ran a month ahead was recorded as sent then: once
+    NTP set the clock back, no report came for the month. It comes at its next time, once."""
+    await seed(bot.store, history(14, 1))
+    await bot.say("/subscribe kuril")
+    await bot.say("/timezone Asia/Tokyo")
+    await bot.say("/report weekly fri 18:00")  # Friday 09:00 UTC: T0 + 6 h
+    insights = Insights(bot.ctx, bot.app.bot)
+    bot.clock.now = T0 + 30 * D  # the wall clock a month ahead: "Sunday"'s report goes out
+    assert await insights.send_reports() == 1
+    bot.clock.now = T0 + 5 * M  # set back
+    assert await insights.send_reports() == 0
+    bot.clock.now = T0 + 6 * H + M
+    assert await insights.send_reports() == 1
+    bot.clock.now += M
+    assert await insights.send_reports() == 0  # once
+    bot.clock.now += 7 * D
+    assert await insights.send_reports() == 1  # and a week later
+
+
+async def test_a_spike_recorded_while_the_clock_ran_ahead_quiets_its_topic_12_hours_from_now(
+    bot: Harness,
+) -> None:
+    """A spike found while the wall clock ran two days ahead (then NTP set it back) kept its
+    topic quiet for the two days and then 12 hours. Its quiet counts from the check that
+    finds it stamped after now."""
+    insights = await spiking_both_topics(bot)
+    await bot.store.run(Store.record_spike, "kuril", 9, {}, now=T0 + 2 * D)  # the clock ahead
+    assert await insights.check_spikes() == ["peace-treaty"]  # kuril's: just announced
+    assert await bot.store.run(Store.last_spike_at, "kuril") == T0
+    for k in range(9):  # another burst, 7 to 11 hours later
+        at = T0 + 11 * H - timedelta(minutes=10 + 25 * k)
+        record = ItemRecord(f"x{k}", None, f"https://x.example/{k}", f"Shikotan {k}", "", at,
+                            ("kuril",))  # fmt: skip
+        await bot.store.run(Store.ingest, FEEDS[0], [record], now=at, alert=True)
+    bot.clock.now = T0 + 11 * H
+    assert await insights.check_spikes() == []
+    bot.clock.now = T0 + 12 * H
+    assert await insights.check_spikes() == ["kuril"]
+
+
 def test_a_chat_no_longer_listed_is_forgotten_in_every_hold() -> None:
     """`keep` looked at the chats held until a time only: a chat whose report went out but
     whose record the store failed, then turned its report off, was kept; turned on again, its
     stale entry recorded an old report first."""
-    from bot.insights.jobs import Holds
-
     holds = Holds()
     holds.out(USER, T0)
     assert holds.journal(USER, T0)

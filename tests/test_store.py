@@ -707,6 +707,17 @@ def test_a_weekly_report_recorded_late_moves_no_later_record_back(store: Store) 
     assert chat.sent_at == T0 + timedelta(days=14)
 
 
+def test_a_weekly_reports_record_made_while_the_clock_ran_ahead_gives_way(store: Store) -> None:
+    """A report recorded as sent a month ahead (the wall clock wrong, then set back) does not
+    stand against the one sent now: kept, it would make that one due again at every check."""
+    store.upsert_subscriber(1, now=T0)
+    store.set_report(1, "weekly mon 08:00", now=T0 + timedelta(days=30))
+    store.report_sent(1, T0 + timedelta(days=3))  # recorded late, at a start: moves nothing
+    assert store.report_chats()[0].sent_at == T0 + timedelta(days=30)
+    store.report_sent(1, T0 + timedelta(days=4), now=T0 + timedelta(days=4, minutes=1))
+    assert store.report_chats()[0].sent_at == T0 + timedelta(days=4)
+
+
 def test_a_removed_watchs_id_is_never_given_to_another_watch(store: Store) -> None:
     """Items keep the ids of the watches they matched: a reused id would show one chat's
     matches to another (its watches' Atom feed)."""

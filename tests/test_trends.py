@@ -17,7 +17,7 @@ from bot.delivery.plan import digest_times
 from bot.delivery.render import units
 from bot.i18n import texts
 from bot.insights.jobs import ReportTimes, _zone
-from bot.insights.spikes import SpikeRule, detect, window_counts
+from bot.insights.spikes import SpikeRule, detect, last_announced, window_counts
 from bot.insights.trends import (
     MAX_CAPTION,
     TrendArgError,
@@ -126,6 +126,9 @@ def test_a_topic_is_announced_at_most_once_per_12_hours() -> None:
     times = daily([1] * 14, current=10)
     assert detect(times, NOW, live_since=LONG_AGO, last_spike_at=NOW - 11 * H) is None
     assert detect(times, NOW, live_since=LONG_AGO, last_spike_at=NOW - 13 * H) is not None
+    # stamped while the wall clock ran two days ahead: announced now, not in two days
+    assert last_announced(NOW + 2 * D, NOW) == NOW and last_announced(None, NOW) is None
+    assert detect(times, NOW, live_since=LONG_AGO, last_spike_at=NOW + 2 * D) is None
 
 
 # -- trends ------------------------------------------------------------------------------------

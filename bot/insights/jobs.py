@@ -23,7 +23,7 @@ from bot.delivery.plan import digest_times, notice_silent
 from bot.delivery.retry import retry_after_seconds, with_retries
 from bot.i18n import texts
 from bot.insights.charts import render_trend
-from bot.insights.spikes import SpikeRule, detect
+from bot.insights.spikes import SpikeRule, detect, last_announced
 from bot.insights.spikes import notices as spike_notices
 from bot.insights.trends import query_range, spike_text, weekly_report
 from bot.telegram.context import BotContext
@@ -51,13 +51,17 @@ def _zone(name: str | None, default: tzinfo) -> tzinfo:
     return default
 
 
+_At = datetime | None  # a time, or none yet
+
+
 class ReportTimes:
     """When each chat's next weekly report is due, kept from one minutely check to the next:
     working it out for every chat at every check held the event loop 6 ms per 1,000 chats.
     One entry per chat with a report; a chat not listed at a check is forgotten."""
 
     def __init__(self) -> None:
-        self._next: dict[int, tuple[tuple[str, tzinfo, datetime | None], datetime | None]] = {}
+        # chat -> ((report, zone, sent), the time its next report is after, that report's time)
+        self._next: dict[int, tuple[tuple[str, tzinfo, datetime | None], _At, _At]] = {}
 
     def due(
         self,
@@ -68,9 +72,11 @@ class ReportTimes:
         failed: Callable[[ReportChat, Exception], None] | None = None,
     ) -> list[tuple[ReportChat, tzinfo, datetime]]:
         """The chats whose report has come due (a report time after the last one sent, at or
-        before `now`), each with its time zone and the latest such time. A chat whose times
-        cannot be worked out (a report setting stored unreadable) is given to `failed`, if
-        given, and left out."""
+        before `now`), each with its time zone and the latest such time. A report recorded as
+        sent after `now` (the wall clock ran ahead, then was set back) counts as sent at the
+        check that first finds it so: the next is due at its time, not the gap later. A chat
+        whose times cannot be worked out (a report setting stored unreadable) is given to
+        `failed`, if given, and left out."""
         kept = {}
         found = []
         for chat in chats:
@@ -78,11 +84,12 @@ class ReportTimes:
             key = (chat.report, tz, chat.sent_at)
             known = self._next.get(chat.chat_id)
             try:
-                if known is None or known[0] != key:
-                    sent = chat.sent_at
-                    known = (key, None if sent is None else digest_times(chat.report, sent, tz)[1])
+                if known is None or known[0] != key or (known[1] is not None and known[1] > now):
+                    sent = None if chat.sent_at is None else min(chat.sent_at, now)
+                    after = None if sent is None else digest_times(chat.report, sent, tz)[1]
+                    known = (key, sent, after)
                 kept[chat.chat_id] = known
-                if known[1] is None or known[1] <= now:
+                if known[2] is None or known[2] <= now:
                     found.append((chat, tz, digest_times(chat.report, now, tz)[0]))
             except Exception as exc:
                 if failed is None:
@@ -99,17 +106,17 @@ class Holds:
     chat with a report."""
 
     def __init__(self) -> None:
-        self._until: dict[int, datetime] = {}
+        self._until: dict[int, tuple[datetime, datetime]] = {}  # (since, until)
         self._failures: dict[int, int] = {}
         self._unsent: dict[int, int] = {}  # tries Telegram did not take, told once
         self._unrecorded: dict[int, datetime] = {}  # reports out, their sending not yet stored
         self._journaled: dict[int, datetime] = {}  # of those, kept in `<store>.unrecorded`
 
-    def unsent(self, chat_id: int, until: datetime) -> int:
-        """Telegram did not take the chat's report: not tried again before `until` (drawn and
+    def unsent(self, chat_id: int, now: datetime, wait: timedelta) -> int:
+        """Telegram did not take the chat's report: not tried again for `wait` (drawn and
         tried at every check, a day's outage was 1,440 charts and warnings per chat); the
         tries so far."""
-        self._until[chat_id] = until
+        self._until[chat_id] = (now, now + wait)
         self._unsent[chat_id] = self._unsent.get(chat_id, 0) + 1
         return self._unsent[chat_id]
 
@@ -117,8 +124,12 @@ class Holds:
         return self._unsent.get(chat_id, 0)
 
     def held(self, chat_id: int, now: datetime) -> bool:
-        until = self._until.get(chat_id)
-        return until is not None and now < until
+        if (hold := self._until.get(chat_id)) is None:
+            return False
+        since, until = hold
+        if now < since:  # held while the wall clock ran ahead, then set back: held from now
+            since, until = self._until[chat_id] = (now, now + (until - since))
+        return now < until
 
     def failed(self, chat_id: int, now: datetime) -> tuple[int, datetime]:
         """One more failure in a row of the chat's report: their number, and when it is next
@@ -126,7 +137,7 @@ class Holds:
         count = self._failures.get(chat_id, 0) + 1
         self._failures[chat_id] = count
         wait = min(REPORT_BACKOFF * 2 ** min(count - 1, 16), REPORT_BACKOFF_MAX)
-        self._until[chat_id] = now + wait
+        self._until[chat_id] = (now, now + wait)
         return count, now + wait
 
     def out(self, chat_id: int, due: datetime) -> None:
@@ -223,7 +234,7 @@ class Insights:
         titles = ctx.titles()
         topics = [t for t in await ctx.store.run(Store.subscriptions, chat.chat_id) if t in titles]
         if not topics:  # nothing to report on this week
-            await ctx.store.run(Store.report_sent, chat.chat_id, due)
+            await ctx.store.run(Store.report_sent, chat.chat_id, due, now=now)
             return 0
         lang = language(chat.language_code)
         tr = texts(lang)
@@ -275,7 +286,7 @@ class Insights:
                 if isinstance(exc, RetryAfter)
                 else REPORT_RETRY
             )
-            tries = self.holds.unsent(chat.chat_id, ctx.clock() + wait)
+            tries = self.holds.unsent(chat.chat_id, ctx.clock(), wait)
             log.log(
                 logging.WARNING if tries == 1 else logging.DEBUG,
                 "chat %d: weekly report not sent (%s); again in %s",
@@ -301,7 +312,7 @@ class Insights:
         that fails, is kept beside the store too and recorded at the next start
         (`bot.delivery.unrecorded`): the report is not sent again."""
         try:
-            await self.ctx.store.run(Store.report_sent, chat_id, due)
+            await self.ctx.store.run(Store.report_sent, chat_id, due, now=self.ctx.clock())
         except BaseException as exc:  # a stop, or a store that fails: held in memory until
             # the next check (`Holds`), which a stop before it would lose
             if self.holds.journal(chat_id, due):  # once: the hold's retries add no line
@@ -371,7 +382,10 @@ class Insights:
     async def _check_topic(self, topic: str, now: datetime) -> bool:
         """Check one topic for a spike; queue its chats' notices; whether it spiked."""
         ctx, rule = self.ctx, self.rule
-        last = await ctx.store.run(Store.last_spike_at, topic)
+        stamped = await ctx.store.run(Store.last_spike_at, topic)
+        if (last := last_announced(stamped, now)) != stamped:  # stored after now: from now on
+            log.warning("spike of %s recorded at %s, after now: taken as now", topic, stamped)
+            await ctx.store.run(Store.restamp_spikes, topic, now)
         if last is not None and now - last < rule.quiet:
             return False
         live = await ctx.store.run(Store.live_since, topic)

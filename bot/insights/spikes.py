@@ -70,6 +70,13 @@ def window_counts(
     return current, history
 
 
+def last_announced(last_spike_at: datetime | None, now: datetime) -> datetime | None:
+    """When the topic was last announced, as its quiet period counts it: a time after `now`
+    (stamped while the wall clock ran ahead, then set back) is taken as now, not as days of
+    quiet still to come."""
+    return None if last_spike_at is None else min(last_spike_at, now)
+
+
 def detect(
     times: Sequence[datetime],
     now: datetime,
@@ -82,7 +89,8 @@ def detect(
     came in as news (not a feed's first poll's, at least from `rule.since(now)`),
     `live_since` when the first of them was recorded (`Store.live_since`), `last_spike_at`
     when it was last announced."""
-    if last_spike_at is not None and now - last_spike_at < rule.quiet:
+    last = last_announced(last_spike_at, now)
+    if last is not None and now - last < rule.quiet:
         return None
     if live_since is None or live_since > rule.since(now):
         return None  # a new install or topic: its earliest windows were not watched
