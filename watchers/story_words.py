@@ -467,11 +467,11 @@ SETTING = frozenset(
             for forms in (
                 *_PLACES.values(),
                 *_PARTIES.values(),
-                ("kuril", "kurils", "northern territories", "курил", "курильск", "курилы"),
+                ("kuril", "kurils", "northern", "territories", "курил", "курильск", "курилы"),
                 ("island", "islands", "islet", "остров", "острова"),
             )
             for form in forms
-            if not is_cjk(form)
+            if not is_cjk(form) and " " not in form  # not "остров юри": Юрий is a name too
         )
     )
     if not token.isdigit()
