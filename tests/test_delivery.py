@@ -1486,3 +1486,25 @@ async def test_a_digest_whose_send_is_cut_by_a_stop_numbers_on_after_the_restart
     heads = [m["text"].split("\n")[0] for m in bot_api.sent_messages(CHAT)[sent_before:]]
     expected = [f"part {k} of {parts_of}" for k in range(2, parts_of + 1)]
     assert all(e in h for e, h in zip(expected, heads, strict=True)), heads
+
+
+FORUM = -1007000  # a supergroup with topics
+
+
+async def test_a_forum_whose_general_topic_is_closed_keeps_its_alert_until_it_is_reopened(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """TOPIC_CLOSED was read as a refusal: the alert was given up at its first try."""
+    store, worker, clock = parts
+    await queue(store, FORUM, "1")
+    closed = "Bad Request: TOPIC_CLOSED"
+    bot_api.fail_next("sendMessage", status=400, description=closed, chat_id=FORUM, times=2)
+    for _ in range(2):  # its admins reopen it after a while
+        await step(worker)
+        assert [row[1] for row in await outbox(store)] == ["pending"]
+        clock.now = await store.run(Store.next_due_at) or clock.now
+        worker.limits = SendLimits(NO_LIMITS)  # the chat's turn of the limits, at once
+    await step(worker)
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+    assert len(bot_api.sent_messages(FORUM)) == 1
+    assert bot_api.sent_messages(ADMIN) == []  # nothing given up

@@ -186,6 +186,24 @@ def test_a_chat_the_bot_may_not_post_to_keeps_its_alerts_until_the_deadline() ->
     assert decide(ERRORS["no rights"], Path.DIGEST, attempts=tries).action is Action.GIVE_UP
 
 
+def test_a_forums_closed_topic_keeps_its_alerts_as_a_chat_without_rights_does() -> None:
+    """A forum whose General topic (or the topic it gets its alerts in) is closed answers
+    TOPIC_CLOSED, which was read as a refusal: the alert was given up at its first try. Its
+    admins can reopen it: until then it waits, for the deadline, as a chat without rights."""
+    closed = BadRequest("Bad Request: TOPIC_CLOSED")
+    assert failure_of(closed) is Failure.NO_RIGHTS
+    tries = tries_within(DEADLINE, MAX_BACKOFF)
+    first = decide(closed, Path.SEND, attempts=0)
+    assert first.action is Action.RETRY and first.at == NOW + backoff(0, MAX_BACKOFF)
+    assert first.waits == tries and first.metric == "no_rights"  # the chat waits with it
+    assert decide(closed, Path.SEND, attempts=tries - 1).action is Action.RETRY
+    assert decide(closed, Path.SEND, attempts=tries).action is Action.GIVE_UP
+    assert decide(closed, Path.DIGEST).action is Action.RETRY
+    assert decide(closed, Path.DIGEST).waits == tries
+    assert decide(closed, Path.NOTICE).action is Action.RETRY  # a broadcast, a spike notice
+    assert decide(closed, Path.EDIT).action is Action.RETRY
+
+
 @pytest.mark.parametrize(
     ("deadline", "max_backoff"),
     [

@@ -97,6 +97,7 @@ class Outcome:
 # Telegram's 400s for a chat the bot is in but may not post to: a channel whose admins have
 # not given it (or took back) "Post messages", a group that restricts it. Its admins can
 # fix that, so the alerts wait as for a network error instead of being given up at once.
+# A forum's topic closed (its General too) refuses the bot alike until its admins reopen it.
 _NO_RIGHTS = (
     "not enough rights",
     "need administrator rights",
@@ -104,6 +105,7 @@ _NO_RIGHTS = (
     "chat_write_forbidden",
     "chat_admin_required",
     "chat_send_",
+    "topic_closed",
 )
 # Telegram's 400s for an edit of a message that no later edit can reach: deleted by the user,
 # a channel post the bot may not edit, an id that names no message (any more)
