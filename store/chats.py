@@ -60,6 +60,22 @@ class ChatVerbs(StoreBase):
         )
         return existing is None or not existing["active"]
 
+    def set_thread(self, chat_id: int, thread_id: int | None) -> None:
+        """The forum topic a chat's settings were made in, where its messages go (None: the
+        chat itself, a forum's General topic)."""
+        self.db.execute(
+            "UPDATE subscribers SET thread_id = ? WHERE chat_id = ?", [thread_id, chat_id]
+        )
+
+    def forget_thread(self, chat_id: int, thread_id: int) -> bool:
+        """The chat's topic `thread_id` is gone (deleted): its messages go to General, unless
+        its settings were made in another topic meanwhile. Whether it was forgotten."""
+        cursor = self.db.execute(
+            "UPDATE subscribers SET thread_id = NULL WHERE chat_id = ? AND thread_id = ?",
+            [chat_id, thread_id],
+        )
+        return cursor.rowcount > 0
+
     def subscriber(self, chat_id: int) -> Subscriber | None:
         row = self._one("SELECT * FROM subscribers WHERE chat_id = ?", [chat_id])
         if row is None:

@@ -263,6 +263,13 @@ def m031_feedback_once(db: Database) -> None:
     db.execute("CREATE UNIQUE INDEX idx_feedback_chat_item ON feedback (chat_id, item_id)")
 
 
+@migrations()
+def m032_subscriber_thread(db: Database) -> None:
+    # a forum's topic the chat's settings were last made in: its alerts, digests, reports and
+    # notices go there (NULL: the chat itself, a forum's General topic)
+    db.table("subscribers").add_column("thread_id", int)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

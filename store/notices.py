@@ -103,7 +103,7 @@ class NoticeVerbs(StoreBase):
         skip = ",".join("?" * len(exclude))
         rows = self.db.query(
             "SELECT n.id, n.chat_id, n.text, n.attempts, n.created_at, n.msgid, n.vals,"
-            " coalesce(s.language, s.language_code) AS language FROM notices n"
+            " coalesce(s.language, s.language_code) AS language, s.thread_id FROM notices n"
             " LEFT JOIN subscribers s ON s.chat_id = n.chat_id"
             " WHERE n.state = 'pending' AND n.chat_id IS NOT NULL AND n.next_attempt_at <= ?"
             " AND coalesce(s.flood_until, 0) <= ?"  # a chat held for flood control
@@ -121,6 +121,7 @@ class NoticeVerbs(StoreBase):
                 msgid=row["msgid"],
                 values=tuple(sorted(json.loads(row["vals"] or "{}").items())),
                 language=row["language"],
+                thread_id=row["thread_id"],
             )
             for row in rows
         ]

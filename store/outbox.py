@@ -116,7 +116,8 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
             " o.topics AS outbox_topics, o.also, o.message_id AS sent_message_id, o.reply_to,"
             " o.edit_tries, o.digest_part,"
             " coalesce(s.language, s.language_code) AS chat_language, s.timezone AS chat_zone,"
-            " i.*, f.title AS feed_title FROM outbox o JOIN items i ON i.id = o.item_id"
+            " s.thread_id AS chat_thread, i.*, f.title AS feed_title"
+            " FROM outbox o JOIN items i ON i.id = o.item_id"
             " LEFT JOIN feeds f ON f.id = i.feed_id"
             f" LEFT JOIN subscribers s ON s.chat_id = o.chat_id WHERE {where}",
             params,
@@ -137,6 +138,7 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 timezone=row["chat_zone"],
                 edit_tries=row["edit_tries"],
                 digest_part=row["digest_part"],
+                thread_id=row["chat_thread"],
             )
             for row in rows
         ]

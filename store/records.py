@@ -149,6 +149,7 @@ class ChatPrefs:
     active: bool
     language: str | None = None  # the bot's language, when set (/language, or a group's setup)
     news_langs: tuple[str, ...] = ()  # the news languages wanted; empty: every one
+    thread_id: int | None = None  # a forum's topic its messages go to (None: General)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +189,7 @@ class Delivery:
     timezone: str | None = None  # the chat's /timezone (None: the config's telegram.timezone)
     edit_tries: int = 0  # failed tries of its pending "Also:" update
     digest_part: int = 0  # the messages of its digest sent before it was put back
+    thread_id: int | None = None  # the chat's forum topic (None: the chat, a forum's General)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,7 @@ class Notice:
     msgid: str | None = None  # the message to translate, with `values`, for `language`
     values: tuple[tuple[str, str], ...] = ()
     language: str | None = None  # the admin's
+    thread_id: int | None = None  # a broadcast's or spike's chat's forum topic (None: General)
 
 
 # -- rows to records (and back) ------------------------------------------------------------
@@ -321,4 +324,5 @@ def prefs_of(row: dict[str, Any]) -> ChatPrefs:
         active=bool(row["active"]),
         language=row.get("language"),
         news_langs=tuple((row.get("news_langs") or "").split()),
+        thread_id=row.get("thread_id"),
     )

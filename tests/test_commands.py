@@ -18,9 +18,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from telegram import Bot as PTBBot
 from telegram import InlineKeyboardButton, Update
 
 from bot.config import Config
+from bot.delivery.limits import DeliverySettings, Limits
+from bot.delivery.worker import DeliveryWorker
 from bot.insights.trends import visible_length
 from bot.telegram.arrival import Arrival, arrival
 from bot.telegram.chat import BotContext, bot_commands, install, set_commands
@@ -634,6 +637,66 @@ async def test_a_group_changes_only_through_its_admins(bot: Bot) -> None:
     assert "No stories yet" in await bot.say("/latest", **group)  # reading is for everyone
     bot.api.set_admins(-400, [77])
     assert "Watching for" in await bot.say("/watch Shikotan", **group)
+
+
+FORUM = -1007000
+FORUM_CHAT = {"id": FORUM, "type": "supergroup", "title": "Kuril forum", "is_forum": True}
+
+
+async def in_forum(bot: Bot, text: str, topic: int | None, user_id: int = 77) -> dict[str, Any]:
+    """`text` sent in a forum's topic (None: its General topic); the bot's answer."""
+    count = len(bot.api.sent_messages(FORUM))
+    message: dict[str, Any] = {
+        "message_id": 100 + count,
+        "date": 1,
+        "chat": FORUM_CHAT,
+        "from": {"id": user_id, "is_bot": False, "first_name": "A", "language_code": "en"},
+        "text": text,
+        "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
+    }
+    if topic is not None:  # as Telegram writes a topic's message; General's carry neither
+        message |= {"message_thread_id": topic, "is_topic_message": True}
+    bot.api.push_update({"message": message})
+    return (await bot.api.wait_for_messages_async(FORUM, count + 1))[count]
+
+
+async def test_a_forum_gets_its_alerts_in_the_topic_its_settings_were_last_made_in(
+    bot: Bot,
+) -> None:
+    """A forum's admin sent /subscribe in topic 77 and was answered there ("New stories will
+    be sent here"), but nothing stored the topic: every alert went to General."""
+    bot.api.set_admins(FORUM, [77])
+    answer = await in_forum(bot, "/subscribe kuril", 77)
+    assert "sent here" in answer["text"] and answer["message_thread_id"] == 77
+
+    async def topic() -> int | None:
+        prefs = await bot.store.run(Store.prefs, FORUM)
+        assert prefs is not None
+        return prefs.thread_id
+
+    assert await topic() == 77
+    bot.clock.now += timedelta(minutes=1)
+    url = "https://n.example/1"
+    record = ItemRecord("1", url, url, "Iturup airport", "", bot.clock.now, topics=("kuril",))
+    await bot.store.run(
+        Store.ingest, FeedState(id="f", url="u"), [record], now=bot.clock.now, alert=True
+    )
+    settings = DeliverySettings(limits=Limits(per_second=1000, group_per_minute=1e4))
+    async with PTBBot(TOKEN, base_url=bot.api.base_url, **connections()) as ptb:
+        worker = DeliveryWorker(bot.store, ptb, settings=settings, clock=bot.clock)
+        await worker.send_due()
+        await worker.drain()
+    alert = bot.api.sent_messages(FORUM)[-1]
+    assert "Iturup airport" in alert["text"] and alert["message_thread_id"] == 77
+    await in_forum(bot, "/list", 5)  # reading the settings moves nothing
+    await in_forum(bot, "/subscribe kuril", 6, user_id=78)  # nor a refused change
+    assert await topic() == 77
+    await in_forum(bot, "/timezone Asia/Tokyo", None)  # a setting made in General
+    assert await topic() is None
+    await in_forum(bot, "/start", 88)
+    assert await topic() == 88
+    await in_forum(bot, "/unsubscribe kuril", 89)
+    assert await topic() == 89
 
 
 async def test_the_apology_for_a_failed_command_is_in_the_groups_language(bot: Bot) -> None:

@@ -1488,7 +1488,88 @@ async def test_a_digest_whose_send_is_cut_by_a_stop_numbers_on_after_the_restart
     assert all(e in h for e, h in zip(expected, heads, strict=True)), heads
 
 
-FORUM = -1007000  # a supergroup with topics
+# -- forums: a supergroup with topics ------------------------------------------------------
+
+FORUM = -1007000
+TOPIC = 77  # the forum's topic where its admin sent /subscribe
+
+
+def threads_of(api: FakeBotAPI, chat_id: int) -> list[int | None]:
+    return [m.get("message_thread_id") for m in api.sent_messages(chat_id)]
+
+
+async def test_a_forums_alerts_follow_ups_and_notices_go_to_the_topic_it_was_set_up_in(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """/subscribe sent in a forum's topic was answered there ("New stories will be sent
+    here"), but its alerts, follow-ups and broadcasts went without the topic: to General."""
+    store, worker, clock = parts
+    await queue(store, FORUM, "1")
+    await store.run(Store.set_thread, FORUM, TOPIC)
+    await step(worker)
+    await store.run(Store.control_story, FORUM, 1, "follow", now=T0)
+    await another_outlet(store, T0 + timedelta(minutes=1))  # a reply to the alert
+    await store.run(Store.broadcast, "The bot moves to a new server tonight.", now=T0)
+    clock.now = T0 + timedelta(minutes=2)
+    for _ in range(2):
+        worker.limits = SendLimits(NO_LIMITS)  # the chat's turn of the limits, at once
+        await step(worker)
+    sent = bot_api.sent_messages(FORUM)
+    assert len(sent) == 3 and "reply_parameters" in sent[1] and "new server" in sent[2]["text"]
+    assert threads_of(bot_api, FORUM) == [TOPIC, TOPIC, TOPIC]
+    await store.run(Store.set_thread, FORUM, None)  # set up again from General
+    await queue(store, FORUM, "2")
+    worker.limits = SendLimits(NO_LIMITS)
+    await step(worker)
+    assert threads_of(bot_api, FORUM)[-1] is None
+
+
+async def test_a_forums_digest_goes_to_its_topic_every_message_of_it(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    store, worker, clock = parts
+    await store.run(Store.upsert_subscriber, FORUM, now=T0 - timedelta(1))
+    await store.run(Store.subscribe, FORUM, "kuril", now=T0 - timedelta(1))
+    await store.run(Store.set_prefs, FORUM, now=T0, digest="daily 18:00", timezone="Asia/Tokyo")
+    await store.run(Store.set_thread, FORUM, TOPIC)
+    for n in range(30):  # a digest of three messages or so
+        url = f"https://n.example/{n}"
+        title, summary = f"Story {n} " + "word " * 38, "A sentence about it. " * 10
+        report = ItemRecord(f"g{n}", url, url, title, summary, T0, topics=("kuril",))
+        await store.run(Store.ingest, FeedState(id="f", url="u"), [report], now=T0, alert=True)
+    clock.now = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
+    while await step(worker):
+        worker.limits = SendLimits(NO_LIMITS)
+    threads = threads_of(bot_api, FORUM)
+    assert len(threads) > 1 and set(threads) == {TOPIC}
+    assert {row[1] for row in await outbox(store)} == {"sent"}
+
+
+async def test_a_deleted_forum_topic_gets_its_alert_in_general_and_is_forgotten(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """The topic the forum was set up in is deleted: the alert goes to General, not lost, and
+    the chat's next alerts go there at once."""
+    store, worker, _ = parts
+    await queue(store, FORUM, "1")
+    await store.run(Store.set_thread, FORUM, TOPIC)
+    gone = "Bad Request: message thread not found"
+    bot_api.fail_next("sendMessage", status=400, description=gone, chat_id=FORUM)
+    with handler_on("bot.delivery.threads", records := _Kept()):
+        await step(worker)
+    [tried] = [c.params for c in bot_api.calls_of("sendMessage") if not c.ok]
+    assert tried["message_thread_id"] == TOPIC
+    assert threads_of(bot_api, FORUM) == [None]
+    assert [row[1] for row in await outbox(store)] == ["sent"]
+    prefs = await store.run(Store.prefs, FORUM)
+    assert prefs is not None and prefs.thread_id is None
+    assert any(f"topic {TOPIC} is gone" in line for line in records.lines)
+    await queue(store, FORUM, "2")
+    worker.limits = SendLimits(NO_LIMITS)
+    await step(worker)
+    assert threads_of(bot_api, FORUM) == [None, None]
+    assert len(bot_api.calls_of("sendMessage")) == 3  # the topic is not tried again
+    assert bot_api.sent_messages(ADMIN) == []  # nothing given up
 
 
 async def test_a_forum_whose_general_topic_is_closed_keeps_its_alert_until_it_is_reopened(
@@ -1508,3 +1589,12 @@ async def test_a_forum_whose_general_topic_is_closed_keeps_its_alert_until_it_is
     assert [row[1] for row in await outbox(store)] == ["sent"]
     assert len(bot_api.sent_messages(FORUM)) == 1
     assert bot_api.sent_messages(ADMIN) == []  # nothing given up
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())

@@ -349,6 +349,33 @@ async def test_a_weekly_report_follows_a_group_to_its_supergroup(bot: Harness) -
     assert await bot.store.run(Store.report_of, -100400) == ("weekly fri 03:30", False)
 
 
+async def test_a_forums_weekly_report_goes_to_its_topic_and_to_general_once_that_is_deleted(
+    bot: Harness,
+) -> None:
+    """Set up in a forum's topic (its admin sent /report there, and was answered there), the
+    weekly report went to General."""
+    forum = -100700
+    await seed(bot.store, history(3, 1))
+    group: dict[str, Any] = {"chat_id": forum, "chat_type": "supergroup", "user_id": 77}
+    bot.api.set_admins(forum, [77])
+    await bot.say("/subscribe kuril", **group)
+    await bot.say("/report weekly fri 03:30", **group)
+    await bot.store.run(Store.set_thread, forum, 77)  # as those sent in topic 77 record it
+    insights = Insights(bot.ctx, bot.app.bot)
+    bot.clock.now = T0 + H
+    assert await insights.send_reports() == 1
+    [(params, _)] = bot.api.sent_photos(forum)
+    assert params["message_thread_id"] == 77
+    gone = "Bad Request: message thread not found"  # the topic deleted since
+    bot.api.fail_next("sendPhoto", status=400, description=gone, chat_id=forum)
+    bot.clock.now += 7 * D
+    assert await insights.send_reports() == 1  # not lost: in General
+    [_, (params, _)] = bot.api.sent_photos(forum)
+    assert "message_thread_id" not in params
+    prefs = await bot.store.run(Store.prefs, forum)
+    assert prefs is not None and prefs.thread_id is None
+
+
 async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: Harness) -> None:
     ru: dict[str, Any] = {"chat_id": OTHER, "language_code": "ru"}
     assert await bot.say("/trend kuril 14d", **ru) == (

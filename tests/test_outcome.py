@@ -50,6 +50,9 @@ ERRORS: dict[str, BaseException] = {
     "no rights": BadRequest("Bad Request: need administrator rights in the channel chat"),
     # the alert deleted by its reader: no later edit of it can succeed
     "deleted": BadRequest("Bad Request: message to edit not found"),
+    # a forum's topic deleted: the sender sends again to General (`bot.delivery.threads`), so
+    # only a send to General that still gets it comes here, and is refused
+    "thread gone": BadRequest("Bad Request: message thread not found"),
 }
 
 FAILURES = {
@@ -64,6 +67,7 @@ FAILURES = {
     "401": Failure.OTHER,
     "no rights": Failure.NO_RIGHTS,
     "deleted": Failure.UNEDITABLE,
+    "thread gone": Failure.THREAD_GONE,
 }
 
 S = timedelta(seconds=30)
@@ -82,6 +86,7 @@ TABLE = {
     (Path.SEND, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, "error"),
     (Path.SEND, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, "no_rights"),
     (Path.SEND, "deleted"): (Action.GIVE_UP, "400: Message to edit", None, None, "rejected"),
+    (Path.SEND, "thread gone"): (Action.GIVE_UP, "400: Message thread", None, None, "rejected"),
     (Path.EDIT, "429"): (Action.LATER, None, None, 30.0, None),
     (Path.EDIT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.EDIT, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -94,6 +99,7 @@ TABLE = {
     (Path.EDIT, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.EDIT, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
     (Path.EDIT, "deleted"): (Action.LEAVE, "Message to edit not found", None, None, None),
+    (Path.EDIT, "thread gone"): (Action.DROP, "Message thread not found", None, None, None),
     (Path.DIGEST, "429"): (Action.RETRY, "RetryAfter: Flood control", S, 30.0, None),
     (Path.DIGEST, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.DIGEST, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -105,6 +111,7 @@ TABLE = {
     (Path.DIGEST, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.DIGEST, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
     (Path.DIGEST, "deleted"): (Action.GIVE_UP, "400: Message to", timedelta(0), None, "rejected"),
+    (Path.DIGEST, "thread gone"): (Action.GIVE_UP, "400: Message", timedelta(0), None, "rejected"),
     (Path.NOTICE, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
     (Path.NOTICE, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.NOTICE, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
@@ -116,6 +123,7 @@ TABLE = {
     (Path.NOTICE, "401"): (Action.RETRY, "InvalidToken: Unauthorized", WAIT, None, None),
     (Path.NOTICE, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
     (Path.NOTICE, "deleted"): (Action.DROP, "Message to edit not found", None, None, None),
+    (Path.NOTICE, "thread gone"): (Action.DROP, "Message thread not found", None, None, None),
 }
 
 
@@ -202,6 +210,15 @@ def test_a_forums_closed_topic_keeps_its_alerts_as_a_chat_without_rights_does() 
     assert decide(closed, Path.DIGEST).waits == tries
     assert decide(closed, Path.NOTICE).action is Action.RETRY  # a broadcast, a spike notice
     assert decide(closed, Path.EDIT).action is Action.RETRY
+
+
+def test_a_deleted_forum_topic_is_read_as_gone_in_each_of_telegrams_words() -> None:
+    for text in (
+        "Bad Request: message thread not found",
+        "Bad Request: TOPIC_DELETED",
+        "Bad Request: TOPIC_ID_INVALID",
+    ):
+        assert failure_of(BadRequest(text)) is Failure.THREAD_GONE, text
 
 
 @pytest.mark.parametrize(

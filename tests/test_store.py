@@ -200,6 +200,17 @@ def test_migrate_chat_moves_everything(store: Store) -> None:
     assert store.story_modes(1) == {-100123: "follow"}
 
 
+def test_a_forums_topic_is_forgotten_only_while_it_is_still_the_chats(store: Store) -> None:
+    store.upsert_subscriber(-100, now=T0)
+    store.set_thread(-100, 77)  # set up in topic 77
+    prefs = store.prefs(-100)
+    assert prefs is not None and prefs.thread_id == 77
+    assert not store.forget_thread(-100, 5)  # an earlier topic's message found it gone
+    assert store.forget_thread(-100, 77)
+    prefs = store.prefs(-100)
+    assert prefs is not None and prefs.thread_id is None
+
+
 def test_forget_chat(store: Store) -> None:
     store.upsert_subscriber(5, now=T0)
     store.subscribe(5, "kuril", now=T0)

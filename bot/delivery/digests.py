@@ -45,6 +45,7 @@ class DigestSending:
             silent: bool = False,
             markup: InlineKeyboardMarkup | None = None,
             reply_to: int | None = None,
+            thread: int | None = None,
         ) -> Message: ...
 
         def _outcome(
@@ -118,7 +119,7 @@ class DigestSending:
         """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
         after a refusal, `rows` alone): a 429 or a network error too, as for an alert, never
         waited out in the send's slot (a stop would wait for it). Whether to go on."""
-        send = functools.partial(self._send, chat_id, silent=silent)
+        send = functools.partial(self._send, chat_id, silent=silent, thread=rows[0].thread_id)
         try:  # one message: a second part failing would send the first again with the retry
             try:
                 await send(text, html=True)

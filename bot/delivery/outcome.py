@@ -52,6 +52,7 @@ class Failure(StrEnum):
     MIGRATED = "migrated"  # the group became a supergroup with a new id
     GONE = "gone"  # 403 (blocked, kicked) or "chat not found"
     NO_RIGHTS = "no_rights"  # 400: the bot may not post there (yet): a channel's admin rights
+    THREAD_GONE = "thread_gone"  # 400: the forum topic sent to was deleted
     UNPARSABLE = "unparsable"  # 400 "can't parse entities": our HTML is wrong
     UNEDITABLE = "uneditable"  # 400 on an edit: the message was deleted, or may not be edited
     REJECTED = "rejected"  # another 400: sending it again cannot help
@@ -107,6 +108,9 @@ _NO_RIGHTS = (
     "chat_send_",
     "topic_closed",
 )
+# Telegram's 400s for a message sent to a forum topic that is no more (deleted): the sender
+# sends it to the chat's General topic instead (`bot.delivery.threads`)
+_THREAD_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
 # Telegram's 400s for an edit of a message that no later edit can reach: deleted by the user,
 # a channel post the bot may not edit, an id that names no message (any more)
 _UNEDITABLE = ("message to edit not found", "message can't be edited", "message_id_invalid")
@@ -125,6 +129,8 @@ def failure_of(exc: BaseException) -> Failure:
             return Failure.GONE
         if any(words in text for words in _NO_RIGHTS):
             return Failure.NO_RIGHTS
+        if any(words in text for words in _THREAD_GONE):
+            return Failure.THREAD_GONE
         if any(words in text for words in _UNEDITABLE):
             return Failure.UNEDITABLE
         return Failure.UNPARSABLE if "can't parse entities" in text else Failure.REJECTED

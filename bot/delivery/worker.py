@@ -33,6 +33,7 @@ from bot.delivery.render import (
     render_plain,
     to_alert,
 )
+from bot.delivery.threads import in_thread
 from bot.i18n import texts
 from bot.metrics import Metrics
 from store import AsyncStore, ChatPrefs, Delivery, Notice, OutboxState, Store
@@ -83,6 +84,7 @@ class DeliveryWorker(DigestSending):
         self._given_up = GivenUp()
         self._reach = settle.Unreachable()  # an outage of Telegram told once, not at every try
         self._buttons = AlertButtons(store)
+        self._gone_threads: set[tuple[int, int]] = set()  # forum topics found deleted
 
     def apply(self, settings: DeliverySettings) -> None:
         """New settings from a reloaded config; the concurrency stays until a restart."""
@@ -332,7 +334,9 @@ class DeliveryWorker(DigestSending):
         """Send a notice to an admin (or a broadcast to a chat), as plain text."""
         try:
             text = fit_units(notice_text(notice))
-            await self._send(notice.chat_id, text, html=False, silent=silent)
+            await self._send(
+                notice.chat_id, text, html=False, silent=silent, thread=notice.thread_id
+            )
         except Exception as exc:
             now = self.clock()
             result = self._outcome(exc, Path.NOTICE, now, notice)
@@ -360,6 +364,7 @@ class DeliveryWorker(DigestSending):
             silent=silent,
             markup=buttons,
             reply_to=delivery.reply_to or None,  # 0: its alert is in a group's history (moved)
+            thread=delivery.thread_id,
         )
         try:
             message = await send(render_html(alert, tz=tz, tr=tr), html=True)
@@ -405,8 +410,11 @@ class DeliveryWorker(DigestSending):
         silent: bool = False,
         markup: InlineKeyboardMarkup | None = None,
         reply_to: int | None = None,
+        thread: int | None = None,
     ) -> Message:
-        return self._reach.reached(await self.bot.send_message(
+        """Send to the chat (in a forum, to its `thread`: General once that topic is gone)."""
+        send = functools.partial(
+            self.bot.send_message,
             chat_id,
             text,
             parse_mode=ParseMode.HTML if html else None,
@@ -416,6 +424,13 @@ class DeliveryWorker(DigestSending):
             reply_parameters=None
             if reply_to is None
             else ReplyParameters(reply_to, allow_sending_without_reply=True),
+        )
+        return self._reach.reached(await in_thread(
+            self.store,
+            chat_id,
+            thread,
+            lambda topic: send(message_thread_id=topic),
+            self._gone_threads,
         ))  # fmt: skip
 
     def _count(

@@ -21,6 +21,7 @@ from telegram.ext import Application
 from bot.delivery import unrecorded
 from bot.delivery.plan import digest_times, notice_silent
 from bot.delivery.retry import retry_after_seconds, with_retries
+from bot.delivery.threads import in_thread
 from bot.i18n import texts
 from bot.insights.charts import render_trend
 from bot.insights.spikes import SpikeRule, detect, last_announced
@@ -267,7 +268,10 @@ class Insights:
                 parse_mode=ParseMode.HTML,
                 disable_notification=silent,
             )
-            await with_retries(send)
+            thread = prefs.thread_id if prefs is not None else None  # a forum's topic
+            await in_thread(ctx.store, chat.chat_id, thread, lambda t: with_retries(
+                functools.partial(send, message_thread_id=t)
+            ))  # fmt: skip
         except ChatMigrated as exc:  # a group became a supergroup: sent there next run
             await ctx.store.run(Store.migrate_chat, chat.chat_id, exc.new_chat_id, now=ctx.clock())
             return 0

@@ -56,6 +56,7 @@ from bot.telegram.context import (
     is_chat_admin,
     may_change,
     press_of,
+    record_thread,
     register,
     reply,
     some_ids,
@@ -128,6 +129,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id = await register(update, ctx, by_admin=await is_chat_admin(update, context))
     if chat_id is None:
         return
+    await record_thread(update, ctx, chat_id)  # in a forum, alerts go to this topic
     tr = await texts_of(update, context)
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
     first = esc(ctx.topic_ids()[0])

@@ -240,7 +240,16 @@ async def is_chat_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> b
 
 
 async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Commands that change a group's settings are for its admins; others are told so."""
+    """Commands that change a group's settings are for its admins; others are told so. In a
+    forum, its messages go to the topic they are changed in from now on (`record_thread`)."""
+    if not await _admin_or_told(update, context):
+        return False
+    if (chat := update.effective_chat) is not None:
+        await record_thread(update, ctx_of(context), chat.id)
+    return True
+
+
+async def _admin_or_told(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     if await is_chat_admin(update, context):
         return True
     tr = await texts_of(update, context)
@@ -251,9 +260,23 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
 async def changing_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
     """The id of the chat a command is about to change (recorded, or reactivated), or None
     when the sender may not change it (and was told so)."""
-    if not await may_change(update, context):
+    if not await _admin_or_told(update, context):
         return None
-    return await register(update, ctx_of(context))
+    ctx = ctx_of(context)
+    if (chat_id := await register(update, ctx)) is not None:
+        await record_thread(update, ctx, chat_id)
+    return chat_id
+
+
+async def record_thread(update: Update, ctx: BotContext, chat_id: int) -> None:
+    """A command that sets a chat up (/start, a setting) sent in a forum's topic: the chat's
+    alerts, digests, reports and notices go to that topic; sent in General (or in a chat of no
+    topics), to the chat itself. A button's press leaves it as it is."""
+    message = update.message
+    if message is None:
+        return
+    thread = message.message_thread_id if message.is_topic_message else None
+    await ctx.store.run(Store.set_thread, chat_id, thread)
 
 
 def is_bot_admin(update: Update, ctx: BotContext) -> bool:
