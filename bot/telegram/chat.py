@@ -126,7 +126,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     if not await guards.may_restart(update, context):
         return
-    chat_id = await register(update, ctx, by_admin=await is_chat_admin(update, context))
+    chat_id = await register(update, ctx, by_admin=await guards.gives_language(update, context))
     if chat_id is None:
         return
     await record_thread(update, ctx, chat_id)  # in a forum, alerts go to this topic

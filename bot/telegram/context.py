@@ -175,6 +175,9 @@ async def reply(update: Update, text: str, *, markup: InlineKeyboardMarkup | Non
         )
 
 
+_GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
 async def register(update: Update, ctx: BotContext, *, by_admin: bool = True) -> int | None:
     """Record (or reactivate) the chat; its id. A group takes the language of the admin who
     sets it up (`by_admin`): a member's /start only looks."""
@@ -188,14 +191,12 @@ async def register(update: Update, ctx: BotContext, *, by_admin: bool = True) ->
         now=ctx.clock(),
         chat_type=chat.type,
         title=chat.title or chat.username or chat.first_name,
-        language_code=user.language_code if user else None,
+        # a group's alerts fall back on it: a member's would speak for the group
+        language_code=(
+            user.language_code if user and (by_admin or chat.type not in _GROUPS) else None
+        ),
     )
-    if (
-        by_admin
-        and chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-        and user
-        and user.language_code
-    ):
+    if by_admin and chat.type in _GROUPS and user and user.language_code:
         # a group speaks the language of whoever set it up, until an admin says /language;
         # an anonymous admin (Telegram's GroupAnonymousBot) has none: the next admin's counts
         await ctx.store.run(Store.adopt_language, chat.id, language(user.language_code))

@@ -10,6 +10,7 @@ import unicodedata
 
 from telegram import Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes, filters
 
 from bot.i18n import cut
@@ -144,6 +145,25 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await update.callback_query.answer(
             tr._("That button is no longer in use; send /start again.")
         )
+
+
+async def gives_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether /start comes from who may give a group its language: asked of Telegram only in
+    a group, for a sender with a language; a member as far as we know when Telegram fails."""
+    user = update.effective_user
+    if update.effective_chat is None or update.effective_chat.type not in GROUPS:
+        return True
+    if user is None or not user.language_code:
+        return False
+    try:
+        return await is_chat_admin(update, context)
+    except TelegramError as exc:
+        log.info(
+            "/start in chat %d: not asked if its sender is an admin (%s)",
+            update.effective_chat.id,
+            exc,
+        )
+        return False
 
 
 async def may_restart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
