@@ -722,6 +722,15 @@ def test_two_headlines_of_the_islands_that_share_only_the_place_are_two_stories(
     assert again == "quake"
 
 
+def test_a_word_the_islands_news_uses_is_no_setting_though_an_island_shares_its_stem() -> None:
+    """Кетой, an island, and кета, the salmon of the islands' fishing news, share a stem: two
+    reports of the run of кета were split as if they shared only where they happen."""
+    assert "кет" not in SETTING and "итуруп" in SETTING
+    replay = StoryReplay()
+    first = replay.place("a", "На Итурупе начался ход кеты", "", T0)
+    assert replay.place("b", "Кета пошла на Итурупе", "", T0 + timedelta(hours=1)) == first
+
+
 def test_a_title_name_is_one_of_its_own_reports_mentions() -> None:
     """ "С-300В4" yields the name "в4" that the words of the text (300в4) never hold alone: two
     reports titled alike must not veto each other over it."""

@@ -474,5 +474,6 @@ SETTING = frozenset(
             if not is_cjk(form) and " " not in form  # not "остров юри": Юрий is a name too
         )
     )
-    if not token.isdigit()
+    # not Кетой's stem, which кета shares, the salmon of the islands' fishing news
+    if not token.isdigit() and token != "кет"
 )
