@@ -28,7 +28,7 @@ from bot.insights import jobs
 from bot.interrupt import stop_on_signals, stopped_within
 from bot.metrics import Metrics, MetricsServer, configure_metrics
 from bot.reload import config_topics
-from bot.telegram.channels import Channels
+from bot.telegram.channels import Channels, listed
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application, stop_updates
 from store import AsyncStore, Store, StoredItem
@@ -128,7 +128,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
                     watches_changed=functools.partial(self._watches.changed, store),
                     reload=self.reload,
                     wake=self._wake_delivery,
-                    channels_again=functools.partial(self._add_channels, app, store),
+                    channels_again=functools.partial(self._channel_back, app, store),
                     feeds_url=settings.metrics.feeds_url,
                     queries={tid: t.query for tid, t in settings.topics.items()},
                 )
@@ -271,6 +271,14 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
             covered = self._compile_requested
             poller.topics = await asyncio.to_thread(compile_topics, self.settings.topics)
             self._compiled = covered
+
+    async def _channel_back(
+        self, app: App, store: AsyncStore, chat_id: int, username: str | None
+    ) -> bool:
+        if not any(listed(c.chat, chat_id, username) for c in self.settings.channels):
+            return False
+        await self._add_channels(app, store)
+        return True
 
     async def _add_channels(self, app: App, store: AsyncStore) -> None:
         await self._channels.add(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from enum import Enum
 
-from telegram import ChatMember, ChatMemberRestricted, Update
+from telegram import Chat, ChatMember, ChatMemberRestricted, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
@@ -64,7 +64,7 @@ async def added(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.info(
                 "the group became the supergroup %d (%s): not greeted again", chat.id, chat.title
             )
-    if what is not Arrival.NONE and await _back(chat.id, context):
+    if what is not Arrival.NONE and await _back(chat, context):
         return
     if what is Arrival.CHANNEL:
         log.info(
@@ -101,17 +101,20 @@ async def added(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.info("added to the group %d (%s): greeted it", chat.id, chat.title)
 
 
-async def _back(chat_id: int, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def _back(chat: Chat, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether the chat is one of the config's channels (or groups) that the bot had left, now
     recorded again: removed and added back (to give it its rights again, say), it got no
-    alert until the daemon's next start."""
+    alert until the daemon's next start. Other chats are not asked about."""
     ctx = ctx_of(context)
-    known = await ctx.store.run(Store.subscriber, chat_id)
-    if known is None or known.active or ctx.channels_again is None:
+    if ctx.channels_again is None:
         return False
-    await ctx.channels_again()
-    again = await ctx.store.run(Store.subscriber, chat_id)
-    if again is None or not again.active:  # not the config's: its admins subscribe it again
+    known = await ctx.store.run(Store.subscriber, chat.id)
+    if known is not None and known.active:
         return False
-    log.info("added back to the config's chat %d: its alerts resume", chat_id)
+    if not await ctx.channels_again(chat.id, chat.username):  # not the config's
+        return False
+    again = await ctx.store.run(Store.subscriber, chat.id)
+    if again is None or not again.active:  # Telegram would not let it be used (said in the log)
+        return False
+    log.info("added back to the config's chat %d: its alerts resume", chat.id)
     return True

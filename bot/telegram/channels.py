@@ -117,6 +117,14 @@ class Channels:
             self._again = None
 
 
+def listed(entry: str, chat_id: int, username: str | None) -> bool:
+    """Whether a config's `channels[].chat` (an @name in any case, or an id however written)
+    is this chat."""
+    if entry.lstrip("-").isdigit():
+        return int(entry) == chat_id
+    return username is not None and entry.lstrip("@").lower() == username.lower()
+
+
 async def add_channels(
     bot: Bot,
     store: AsyncStore,

@@ -47,8 +47,9 @@ class BotContext:
     # re-read the config; says what changed, in the language given
     reload: Callable[[Texts], Awaitable[str]] | None = None
     wake: Callable[[], None] = field(default=lambda: None)  # new notices or alerts queued
-    # the config's channels recorded again: the bot was added back to a chat it had left
-    channels_again: Callable[[], Awaitable[None]] | None = None
+    # the bot was added to a chat (id, @username) it had left or never reached: if the config
+    # lists it, its channels are recorded again (True); else nothing is done (False)
+    channels_again: Callable[[int, str | None], Awaitable[bool]] | None = None
     feeds_url: str | None = None  # the HTTP listener's /feeds, when it is on
     queries: Mapping[str, str] = field(default_factory=dict)  # topic id -> query, for /feedback
     # the users refused an admin command lately (oldest first): logged at INFO once each
