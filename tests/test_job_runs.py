@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -225,6 +226,35 @@ async def test_a_poll_due_as_the_wall_clock_is_set_back_an_hour_comes_due_as_it_
         await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
     assert [r.getMessage() for r in records.records if r.levelno >= logging.WARNING] == []
     assert len(moved) == 1 and abs(moved[0] - timedelta(hours=1)) < timedelta(seconds=5)
+
+
+async def test_stored_times_a_locked_store_could_not_move_back_are_moved_at_a_later_look(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A step back found while a backup held the store was logged, and the stored times
+    (a chat's digest hold) were never moved: the next look saw no step back."""
+    caplog.set_level(logging.DEBUG, logger="watchers.job_runs")
+    set_back, calls, moved = 0.0, [], asyncio.Event()
+
+    async def move_back(back: timedelta) -> None:
+        calls.append(back)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        moved.set()
+
+    runs = JobRuns(wall=lambda: time.time() - set_back, every=0.01, set_back=move_back)
+    scheduler = AsyncIOScheduler(timezone=UTC, executors={"default": runs})
+    scheduler.start()
+    set_back = 86400.0
+    try:
+        await asyncio.wait_for(moved.wait(), WAIT)
+    finally:
+        scheduler.shutdown(wait=False)
+        await asyncio.wait_for(runs.stop(grace=WAIT), WAIT)
+    assert len(calls) == 3 and calls[0] == calls[2]
+    assert abs(calls[2] - timedelta(days=1)) < timedelta(seconds=5)
+    failures = [r for r in caplog.records if "stored times back" in r.getMessage()]
+    assert [r.levelno for r in failures] == [logging.WARNING, logging.DEBUG]
 
 
 def test_only_a_wall_clock_set_back_past_the_slack_is_a_step_back() -> None:

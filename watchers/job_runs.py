@@ -87,23 +87,37 @@ class JobRuns(BaseExecutor):  # type: ignore[misc]  # APScheduler has no type hi
         """Until the shutdown: when the wall clock is set back, move every job back by as much
         (each would otherwise wait that much longer: its time is a wall-clock time)."""
         wall, monotonic, every = self._clocks
+        owed, failed = timedelta(0), False  # the steps back the stored times still owe
         while not self._closed.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), every)
             now = wall(), monotonic()
             back = clock_set_back((before[0], now[0]), (before[1], now[1]))
             before = now
-            if back is None or self._closed.is_set():
+            if self._closed.is_set():
+                return
+            if back is not None:
+                log.warning(
+                    "the wall clock was set back by %s: the jobs move back by as much", back
+                )
+                for job in scheduler.get_jobs():
+                    if job.next_run_time is not None:
+                        job.modify(next_run_time=job.next_run_time - back)
+                owed += back
+            if not owed or self.set_back is None:
                 continue
-            log.warning("the wall clock was set back by %s: the jobs move back by as much", back)
-            for job in scheduler.get_jobs():
-                if job.next_run_time is not None:
-                    job.modify(next_run_time=job.next_run_time - back)
-            if self.set_back is not None:
-                try:
-                    await self.set_back(back)
-                except Exception:  # the next step back is still followed
-                    log.exception("moving the stored times back by %s failed", back)
+            try:
+                await self.set_back(owed)
+            except Exception as exc:  # a store locked by a backup: tried again at each look
+                log.log(
+                    logging.DEBUG if failed else logging.WARNING,
+                    "moving the stored times back by %s failed (%s): tried again",
+                    owed,
+                    exc,
+                )
+                failed = True
+            else:
+                owed, failed = timedelta(0), False
 
     def shutdown(self, wait: bool = True) -> None:
         # called by the scheduler's shutdown, on the event loop (AsyncIOScheduler defers it
