@@ -439,6 +439,35 @@ def test_a_chart_cut_short_by_a_full_disk_leaves_the_one_before(tmp_path: Path) 
     assert chart.read_bytes().startswith(b"\x89PNG") and chart.stat().st_size > limit
 
 
+def test_a_chart_written_to_dev_stdout_or_under_a_long_name_lands_there(tmp_path: Path) -> None:
+    """`trend --csv /dev/stdout >> counts.csv` replaced counts.csv by the CSV alone (the rename
+    of a hidden copy), and the totals line went to the file replaced; and a long file name
+    that a direct write took was refused, the hidden copy's name being longer."""
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    Store(new_store(tmp_path / "kw.db")).close()
+    counts = tmp_path / "counts.csv"
+    counts.write_text("earlier lines\n")
+    with counts.open("ab") as appended:
+        args = ["trend", "--topic", "kuril", "--csv", "/dev/stdout", "--config", str(config)]
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args],
+            stdout=appended,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    text = counts.read_text()
+    assert text.startswith("earlier lines\ndate,total") and "kuril: 0 stories" in text
+    long = tmp_path / ("k" * 250 + ".csv")
+    assert (
+        cli("trend", "--topic", "kuril", "--csv", str(long), "--config", str(config)).returncode
+        == 0
+    )
+    assert long.read_text().startswith("date,total")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 @pytest.mark.parametrize("command", [["stats"], ["prune"], ["export"], ["run"]], ids=lambda c: c[0])
 def test_a_store_of_a_newer_version_is_refused_and_left_as_it_was(
     tmp_path: Path, command: list[str]
