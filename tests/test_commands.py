@@ -690,6 +690,8 @@ async def test_a_forum_gets_its_alerts_in_the_topic_its_settings_were_last_made_
     assert "Iturup airport" in alert["text"] and alert["message_thread_id"] == 77
     await in_forum(bot, "/list", 5)  # reading the settings moves nothing
     await in_forum(bot, "/subscribe kuril", 6, user_id=78)  # nor a refused change
+    await in_forum(bot, "/start", 6, user_id=78)  # nor a member's /start, which only looks
+    await in_forum(bot, "/start", None, user_id=78)
     assert await topic() == 77
     await in_forum(bot, "/timezone Asia/Tokyo", None)  # a setting made in General
     assert await topic() is None

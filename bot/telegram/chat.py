@@ -126,10 +126,12 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     if not await guards.may_restart(update, context):
         return
-    chat_id = await register(update, ctx, by_admin=await guards.gives_language(update, context))
+    admin = await guards.sets_up(update, context)  # a member's /start only looks
+    chat_id = await register(update, ctx, by_admin=admin)
     if chat_id is None:
         return
-    await record_thread(update, ctx, chat_id)  # in a forum, alerts go to this topic
+    if admin:
+        await record_thread(update, ctx, chat_id)  # in a forum, alerts go to this topic
     tr = await texts_of(update, context)
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
     first = esc(ctx.topic_ids()[0])

@@ -147,14 +147,12 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         )
 
 
-async def gives_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Whether /start comes from who may give a group its language: asked of Telegram only in
-    a group, for a sender with a language; a member as far as we know when Telegram fails."""
-    user = update.effective_user
+async def sets_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether /start comes from who may set the chat up (its language, the forum topic its
+    alerts go to): anyone in a private chat; in a group an admin, asked of Telegram, and a
+    member as far as we know when Telegram cannot say."""
     if update.effective_chat is None or update.effective_chat.type not in GROUPS:
         return True
-    if user is None or not user.language_code:
-        return False
     try:
         return await is_chat_admin(update, context)
     except TelegramError as exc:
