@@ -1570,6 +1570,11 @@ async def test_a_deleted_forum_topic_gets_its_alert_in_general_and_is_forgotten(
     assert threads_of(bot_api, FORUM) == [None, None]
     assert len(bot_api.calls_of("sendMessage")) == 3  # the topic is not tried again
     assert bot_api.sent_messages(ADMIN) == []  # nothing given up
+    # the topic answers again (topics switched back on) and an admin sets the forum up in it
+    await store.run(Store.set_thread, FORUM, TOPIC)
+    await queue(store, FORUM, "3")
+    await step(worker)
+    assert threads_of(bot_api, FORUM) == [None, None, TOPIC]  # not General for good
 
 
 async def test_a_forum_whose_general_topic_is_closed_keeps_its_alert_until_it_is_reopened(

@@ -46,6 +46,7 @@ class DigestSending:
             markup: InlineKeyboardMarkup | None = None,
             reply_to: int | None = None,
             thread: int | None = None,
+            gone: set[tuple[int, int]] | None = None,
         ) -> Message: ...
 
         def _outcome(
@@ -70,10 +71,12 @@ class DigestSending:
         tz = self._tz(rows[0])  # measured off the event loop: up to 8 digests
         sizes = await asyncio.to_thread(digest_sizes, rows, self.settings.topic_titles, tz)
         before = max(d.digest_part for d in rows)  # a digest cut short, taken up again
+        gone: set[tuple[int, int]] = set()  # its topic found deleted by an earlier message
         for n, count in enumerate(sizes, before + 1):
             shown, rows = rows[:count], rows[count:]
             text = digest_of(shown, self.settings.topic_titles, tz, (n, before + len(sizes)))
-            if not await self._send_one_digest(chat_id, text, shown, rows, n, silent=silent):
+            parts = self._send_one_digest(chat_id, text, shown, rows, n, silent=silent, gone=gone)
+            if not await parts:
                 await self._continued([*shown, *rows], n - 1)
                 return
             # numbered on before the next is sent: a stop may cut its send, or a crash end us
@@ -115,11 +118,14 @@ class DigestSending:
         part: int,
         *,
         silent: bool,
+        gone: set[tuple[int, int]] | None = None,
     ) -> bool:
         """Send one digest of `rows`; on a failure settle them and the `later` rows alike (but
         after a refusal, `rows` alone): a 429 or a network error too, as for an alert, never
         waited out in the send's slot (a stop would wait for it). Whether to go on."""
-        send = functools.partial(self._send, chat_id, silent=silent, thread=rows[0].thread_id)
+        send = functools.partial(
+            self._send, chat_id, silent=silent, thread=rows[0].thread_id, gone=gone
+        )
         try:  # one message: a second part failing would send the first again with the retry
             try:
                 await send(text, html=True)

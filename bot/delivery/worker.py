@@ -84,7 +84,6 @@ class DeliveryWorker(DigestSending):
         self._given_up = GivenUp()
         self._reach = settle.Unreachable()  # an outage of Telegram told once, not at every try
         self._buttons = AlertButtons(store)
-        self._gone_threads: set[tuple[int, int]] = set()  # forum topics found deleted
 
     def apply(self, settings: DeliverySettings) -> None:
         """New settings from a reloaded config; the concurrency stays until a restart."""
@@ -411,6 +410,7 @@ class DeliveryWorker(DigestSending):
         markup: InlineKeyboardMarkup | None = None,
         reply_to: int | None = None,
         thread: int | None = None,
+        gone: set[tuple[int, int]] | None = None,
     ) -> Message:
         """Send to the chat (in a forum, to its `thread`: General once that topic is gone)."""
         send = functools.partial(
@@ -430,7 +430,7 @@ class DeliveryWorker(DigestSending):
             chat_id,
             thread,
             lambda topic: send(message_thread_id=topic),
-            self._gone_threads,
+            gone,
         ))  # fmt: skip
 
     def _count(
