@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from store.outlets import Source
+
 
 @dataclass(frozen=True, slots=True)
 class PastItem:
@@ -36,7 +38,8 @@ class PastItem:
 @dataclass(frozen=True, slots=True)
 class Story:
     """A matched story: its first item's title, link and summary, every outlet that carried
-    it, the topics its items matched, and when it was first and last seen."""
+    it (the one an aggregator's item names, not the aggregator), the topics its items
+    matched, and when it was first and last seen."""
 
     id: int
     title: str
@@ -128,7 +131,8 @@ class ArchiveVerbs:
                 topics &= set(topic_ids)
             rows = self.db.execute(
                 "SELECT i.title, i.link, coalesce(nullif(i.brief, ''), i.summary),"
-                " coalesce(f.title, i.feed_id), i.published_at, i.fetched_at FROM items i"
+                " coalesce(i.outlet, f.title, i.feed_id), i.published_at, i.fetched_at,"
+                " i.feed_id, i.outlet, i.outlet_key, i.lang FROM items i"
                 " LEFT JOIN feeds f ON f.id = i.feed_id WHERE i.story_id = ? ORDER BY i.id",
                 [story_id],
             ).fetchall()
@@ -139,7 +143,7 @@ class ArchiveVerbs:
                     title=shown[0],
                     link=shown[1],
                     summary=shown[2],
-                    outlets=tuple(dict.fromkeys(r[3] for r in rows)),
+                    outlets=_outlets(rows),
                     topics=tuple(sorted(topics)),
                     published_at=None if shown[4] is None else _dt(shown[4]),
                     first_seen=_dt(rows[0][5]),
@@ -177,6 +181,31 @@ class ArchiveVerbs:
         ):
             return int(row[0])
         return None
+
+
+def _outlets(rows: Sequence[Sequence[Any]]) -> tuple[str, ...]:
+    """The outlets of a story's items (rows of `stories`' query: the name at 3, the feed id,
+    outlet and outlet key at 6-8), each once, as alerts name them: the outlet an aggregator's
+    item names ("TASS", never "Google News"), TASS's own feed and Google News' TASS item one
+    outlet (`same_outlet`, in one pass)."""
+    own_feeds: set[str] = set()  # of the outlets' own feeds
+    carried: set[str] = set()  # keys of the outlets an aggregator carried
+    keys: set[str] = set()  # every key seen
+    names: dict[str, None] = {}
+    for row in rows:
+        outlet, key = row[7], row[8]
+        source = Source(row[6], outlet, key or (f"name:{outlet.casefold()}" if outlet else None))
+        if source.outlet is None:
+            if source.feed_id in own_feeds or source.key in carried:
+                continue
+            own_feeds.add(source.feed_id)
+        elif source.key in keys:
+            continue
+        else:
+            carried.add(source.key)
+        keys.add(source.key)
+        names[row[3]] = None
+    return tuple(names)
 
 
 def _all(topics_json: str) -> set[str]:

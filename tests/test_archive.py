@@ -87,3 +87,55 @@ def test_a_feed_token_is_made_once_and_forgotten_with_the_chat() -> None:
         assert store.chat_of_feed_token(token) == 7
         store.forget_chat(7)
         assert store.chat_of_feed_token(token) is None
+
+
+def test_an_aggregators_items_name_the_outlets_they_carry_each_once() -> None:
+    # Google News' items name their outlet (TASS, Kyodo); the stories named the aggregator
+    # itself, the only outlet of a story it carried, in the Atom feeds' authors and in exports
+    gnews = FeedState(id="gnews", url="u", title="Google News: Kuril")
+    tass = "https://tass.com/politics/1"
+    carried = [
+        ItemRecord(
+            "g1",
+            tass,
+            tass,
+            "Drills on Iturup - TASS",
+            "s",
+            None,
+            ("kuril",),
+            outlet="TASS",
+            outlet_key="tass.com",
+        ),
+        ItemRecord(
+            "g2",
+            "https://kyodonews.net/2",
+            "https://kyodonews.net/2",
+            "Iturup drills - Kyodo",
+            "s",
+            None,
+            ("kuril",),
+            joins="g1",
+            outlet="Kyodo News",
+            outlet_key="kyodonews.net",
+        ),
+        ItemRecord(
+            "g3",
+            "https://ria.ru/3",
+            "https://ria.ru/3",
+            "Учения на Итурупе",
+            "s",
+            None,
+            ("kuril",),
+            joins="g1",
+            outlet="RIA",
+        ),  # no key: named only
+    ]
+    with Store(":memory:") as store:
+        store.ingest(gnews, carried, now=T0, alert=False)
+        # TASS's own feed then brings the same article: TASS once, as alerts name it
+        own = ItemRecord(
+            "t1", tass, tass, "Drills on Iturup", "s", None, ("kuril",), outlet_key="tass.com"
+        )
+        store.ingest(FeedState(id="tass", url="u", title="TASS"), [own], now=T0, alert=False)
+        [drills] = store.stories(["kuril"])
+        assert drills.outlets == ("TASS", "Kyodo News", "RIA")
