@@ -37,8 +37,8 @@ class PastItem:
 
 @dataclass(frozen=True, slots=True)
 class Story:
-    """A matched story: its first item's title, link and summary, every outlet that carried
-    it (the one an aggregator's item names, not the aggregator), the topics its items
+    """A matched story: its first item's title, link, summary and language, every outlet that
+    carried it (the one an aggregator's item names, not the aggregator), the topics its items
     matched, and when it was first and last seen."""
 
     id: int
@@ -50,6 +50,7 @@ class Story:
     published_at: datetime | None
     first_seen: datetime
     updated: datetime
+    lang: str | None = None  # the shown item's language: en, ru, ja (None: unknown)
 
 
 def _dt(value: float) -> datetime:
@@ -148,6 +149,7 @@ class ArchiveVerbs:
                     published_at=None if shown[4] is None else _dt(shown[4]),
                     first_seen=_dt(rows[0][5]),
                     updated=_dt(max(r[5] for r in rows)),
+                    lang=shown[9],
                 )
             )
         return stories

@@ -139,3 +139,12 @@ def test_an_aggregators_items_name_the_outlets_they_carry_each_once() -> None:
         store.ingest(FeedState(id="tass", url="u", title="TASS"), [own], now=T0, alert=False)
         [drills] = store.stories(["kuril"])
         assert drills.outlets == ("TASS", "Kyodo News", "RIA")
+        assert drills.lang is None  # the shown item's (the first): not known
+
+
+def test_a_story_has_its_shown_items_language() -> None:
+    with Store(":memory:") as store:
+        url = "https://www3.nhk.or.jp/1"
+        record = ItemRecord("n1", url, url, "択捉島で演習", "要約", None, ("kuril",), lang="ja")
+        store.ingest(FeedState(id="nhk", url="u", title="NHK"), [record], now=T0, alert=False)
+        assert [s.lang for s in store.stories(["kuril"])] == ["ja"]

@@ -161,3 +161,19 @@ def test_any_accept_language_header_gives_one_of_the_bots_languages(header: str)
 def test_a_self_link_from_a_hostile_host_header_still_makes_valid_xml() -> None:
     info = FeedInfo("urn:kurilwatch:topic:kuril", "kurilwatch", "http://e.org\x01\x1b/feeds/k.atom")
     check_rfc4287(build_feed(info, []))  # the Host header names the self link
+
+
+def test_each_entry_is_in_its_own_items_language_not_the_readers() -> None:
+    # every entry inherited the feed's xml:lang, the reader's: a Japanese report served to a
+    # reader who asked for Russian was declared Russian (to screen readers, translators)
+    info = FeedInfo("urn:kurilwatch:topic:kuril", "Курилы", "http://x/feeds/kuril.atom", lang="ru")
+    stories = [story(3, "択捉島で演習", lang="ja"), story(2, "Drills", lang="en"), story(1)]
+    body = build_feed(info, stories)
+    root = ET.fromstring(body)
+    xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    assert root.get(xml_lang) == "ru"  # the feed's own title and subtitle
+    assert [e.get(xml_lang) for e in root.findall(f"{A}entry")] == ["ja", "en", ""]
+    parsed = feedparser.parse(body)
+    assert parsed.bozo == 0
+    assert [e.title_detail.language for e in parsed.entries][:2] == ["ja", "en"]
+    assert parsed.entries[2].title_detail.language != "ru"  # unknown is not the reader's

@@ -1,7 +1,8 @@
 """Matched stories as an Atom 1.0 feed (RFC 4287): a pure builder, bytes out.
 
-Each story is an entry: its first item's title, link and summary, every outlet that carried
-it as an author, its topics as categories, first seen as published and last seen as updated.
+Each story is an entry: its first item's title, link and summary (in that item's language,
+its `xml:lang`), every outlet that carried it as an author, its topics as categories, first
+seen as published and last seen as updated.
 ElementTree does the escaping; characters XML cannot carry, and C1 controls (which readers
 take for cp1252), are dropped.
 """
@@ -20,6 +21,7 @@ from store import Story
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT_TYPE = "application/atom+xml; charset=utf-8"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # an empty feed's `updated`: stable, so is its ETag
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -58,7 +60,7 @@ def build_feed(info: FeedInfo, stories: Sequence[Story]) -> bytes:
 
     feed = ET.Element(f"{{{ATOM}}}feed")
     if info.lang:
-        feed.set("{http://www.w3.org/XML/1998/namespace}lang", info.lang)
+        feed.set(XML_LANG, info.lang)
     sub(feed, "id", info.id)
     sub(feed, "title", info.title or "kurilwatch", type="text")
     if info.subtitle:
@@ -71,6 +73,9 @@ def build_feed(info: FeedInfo, stories: Sequence[Story]) -> bytes:
     sub(feed, "generator", "kurilwatch")
     for story in stories:
         entry = sub(feed, "entry")
+        # the story's words are its outlet's, not the reader's: a Japanese report in a feed
+        # served in Russian is Japanese ("": not known, rather than the feed's)
+        entry.set(XML_LANG, clean(story.lang or ""))
         sub(entry, "id", story_id(story))
         sub(entry, "title", " ".join(clean(story.title).split()) or "(untitled)", type="text")
         sub(entry, "updated", rfc3339(story.updated))
