@@ -177,3 +177,70 @@ def test_each_entry_is_in_its_own_items_language_not_the_readers() -> None:
     assert parsed.bozo == 0
     assert [e.title_detail.language for e in parsed.entries][:2] == ["ja", "en"]
     assert parsed.entries[2].title_detail.language != "ru"  # unknown is not the reader's
+
+
+def _iri_pattern() -> re.Pattern[str]:
+    """An absolute http(s) IRI of RFC 3987's ABNF (section 2.2), written out apart from the
+    builder's own rules."""
+    planes = "".join(f"\\U{p:04X}0000-\\U{p:04X}FFFD" for p in range(1, 15))
+    ucschar = f"\\xa0-\\ud7ff\\uf900-\\ufdcf\\ufdf0-\\uffef{planes}"
+    iprivate = "\\ue000-\\uf8ff\\U000F0000-\\U000FFFFD\\U00100000-\\U0010FFFD"
+    pct = "%[0-9A-Fa-f]{2}"
+    ipchar = f"(?:[A-Za-z0-9\\-._~{ucschar}!$&'()*+,;=:@]|{pct})"
+    authority = f"(?:[A-Za-z0-9\\-._~{ucschar}!$&'()*+,;=:@\\[\\]]|{pct})+"
+    query = f"(?:{ipchar}|[/?{iprivate}])*"
+    fragment = f"(?:{ipchar}|[/?])*"
+    return re.compile(f"https?://{authority}(?:/{ipchar}*)*(?:\\?{query})?(?:#{fragment})?")
+
+
+IRI = _iri_pattern()
+
+
+def href(body: bytes) -> str | None:
+    link = ET.fromstring(body).find(f"{A}entry/{A}link")
+    return None if link is None else link.get("href")
+
+
+@pytest.mark.parametrize(
+    ("link", "written"),
+    [
+        (
+            "https://a.example/news/kuril drills?id=1",
+            "https://a.example/news/kuril%20drills?id=1",
+        ),
+        ('https://a.example/x"y<z>{1}|^`\\', "https://a.example/x%22y%3Cz%3E%7B1%7D%7C%5E%60%5C"),
+        ("https://a.example/50%/a#b#c", "https://a.example/50%25/a#b%23c"),
+        ("https://a.example/a[1]?q=%D0%BA", "https://a.example/a%5B1%5D?q=%D0%BA"),
+        (
+            "https://www3.nhk.or.jp/news/択捉島?q=Итуруп",
+            "https://www3.nhk.or.jp/news/択捉島?q=Итуруп",
+        ),
+        ("https://[::1]:8080/a", "https://[::1]:8080/a"),
+    ],
+)
+def test_a_link_is_written_as_a_valid_iri(link: str, written: str) -> None:
+    # links were written verbatim: a space, a quote or braces made an href no IRI, which
+    # strict readers and validators refuse; non-ASCII letters are an IRI's own, and stay
+    body = build_feed(INFO, [story(1, link=link)])
+    assert href(body) == written and IRI.fullmatch(written)
+    assert feedparser.parse(body).entries[0].link == written
+
+
+@pytest.mark.parametrize("link", ["http:///a", "https://", "https://:443/a", "http://user@/a"])
+def test_a_link_without_a_host_is_no_link(link: str) -> None:
+    body = build_feed(INFO, [story(1, link=link)])
+    assert href(body) is None
+    assert ET.fromstring(body).findtext(f"{A}entry/{A}content") == "Summary 1"
+    check_rfc4287(body)
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_any_link_text_gives_an_iri_that_names_the_same_address(path: str) -> None:
+    from urllib.parse import unquote
+
+    link = "https://n.example/" + path
+    written = href(build_feed(INFO, [story(1, link=link)]))
+    assert written is not None and IRI.fullmatch(written), written
+    if "%" not in path:  # encoded, not changed: decoding gives the link back
+        assert unquote(written) == clean(link).strip()

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.provisional import urls
 
-from watchers.urls import _parts, _split, canonical_url
+from watchers.urls import _parts, _split, canonical_url, web_link
 
 BASE = "https://tass.com/politics/1234567"
 
@@ -109,3 +109,23 @@ def test_different_paths_never_merge(left: list[str], right: list[str]) -> None:
 )
 def test_the_plain_url_shortcut_reads_what_urlsplit_reads(url: str) -> None:
     assert _parts(url) == _split(url)
+
+
+@pytest.mark.parametrize(
+    "link", ["http:///a", "https://", "https://:443/a", "http://u@/a", "http:// /"]
+)
+def test_a_link_without_a_host_is_no_web_link(link: str) -> None:
+    # it leads nowhere: an alert or a feed entry linked to it was a dead link
+    assert web_link(link) is None
+
+
+@pytest.mark.parametrize(
+    ("link", "kept"),
+    [
+        ("HTTPS://a.example/x", "https://a.example/x"),
+        ("http://[::1]:80/", "http://[::1]:80/"),
+        ("https://u:p@a.example:8/?q#f", "https://u:p@a.example:8/?q#f"),
+    ],
+)
+def test_a_link_with_a_host_is_a_web_link(link: str, kept: str) -> None:
+    assert web_link(link) == kept

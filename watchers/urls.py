@@ -106,13 +106,21 @@ def canonical_url(url: str) -> str | None:
     return urlunsplit(("https", netloc, _without_amp(path or "/"), urlencode(kept), ""))
 
 
+_AUTHORITY_END = re.compile(r"[/?#]")
+
+
 def web_link(url: str) -> str | None:
     """`url` if it is an http(s) URL, with its scheme in lower case (a scheme is any case:
-    `HTTP://` is `http://`), else None."""
+    `HTTP://` is `http://`), else None; one without a host (`http:///a`, `https://:80/`) leads
+    nowhere, and is none either."""
     scheme, sep, rest = url.partition("://")
-    if sep and scheme.lower() in ("http", "https"):
-        return f"{scheme.lower()}://{rest}"
-    return None
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
+    host = authority.rpartition("@")[2]
+    if not host.startswith("["):  # an IPv6 address holds colons; a name ends at its port's
+        host = host.partition(":")[0]
+    return f"{scheme.lower()}://{rest}" if host.strip("[]").strip() else None
 
 
 def document_url(url: str, content_location: str | None) -> str:

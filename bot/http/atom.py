@@ -4,7 +4,8 @@ Each story is an entry: its first item's title, link and summary (in that item's
 its `xml:lang`), every outlet that carried it as an author, its topics as categories, first
 seen as published and last seen as updated.
 ElementTree does the escaping; characters XML cannot carry, and C1 controls (which readers
-take for cp1252), are dropped.
+take for cp1252), are dropped. A link is written as an IRI (RFC 3987): the characters IRIs
+disallow (a space, `"`, `<>`, `{}`, `|`, ...) percent-encoded, non-ASCII letters kept.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from store import Story
+from watchers.urls import web_link
 
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT_TYPE = "application/atom+xml; charset=utf-8"
@@ -40,6 +42,59 @@ def rfc3339(moment: datetime) -> str:
 
 def clean(text: str) -> str:
     return _NOT_XML.sub("", text)
+
+
+# what an IRI holds as it is (RFC 3987): unreserved, reserved less `#[]` (placed below), `%`
+_IRI_ASCII = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/?@!$&'()*+,;="
+)
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _ucschar(code: int, in_query: bool) -> bool:
+    """Whether a non-ASCII character is one an IRI holds as it is: `ucschar`, and `iprivate`
+    in the query."""
+    if code < 0x10000:
+        if 0xE000 <= code <= 0xF8FF:
+            return in_query
+        return 0xA0 <= code <= 0xD7FF or 0xF900 <= code <= 0xFDCF or 0xFDF0 <= code <= 0xFFEF
+    if code >= 0xF0000:
+        return in_query and code & 0xFFFF <= 0xFFFD
+    return code & 0xFFFF <= 0xFFFD
+
+
+def iri(link: str) -> str | None:
+    """`link` as an IRI an Atom `href` may hold, or None when it is no web address (not http(s),
+    or no host): what an IRI cannot hold percent-encoded as UTF-8 bytes (a `%` not followed by
+    two hex digits is one; a `#` after the first, a `[` or `]` outside the host too)."""
+    web = web_link(clean(link).strip())
+    if web is None:
+        return None
+    link = web
+    out: list[str] = []
+    start = link.index("://") + 3
+    part = "authority"  # then path, query, fragment
+    for n, char in enumerate(link):
+        if n >= start:
+            if part == "authority" and char in "/?#":
+                part = "path"
+            if part == "path" and char == "?":
+                part = "query"
+            elif part in ("path", "query") and char == "#":
+                part = "fragment"
+                out.append(char)
+                continue
+        if char == "%":  # kept when it starts an escape
+            kept = link[n + 1 : n + 2] in _HEX and link[n + 2 : n + 3] in _HEX
+        elif char in "[]":  # an IPv6 address's
+            kept = part == "authority"
+        else:
+            kept = char in _IRI_ASCII or (ord(char) > 0x7F and _ucschar(ord(char), part == "query"))
+        if kept:
+            out.append(char)
+        else:
+            out.extend(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+    return "".join(out)
 
 
 def story_id(story: Story) -> str:
@@ -84,8 +139,9 @@ def build_feed(info: FeedInfo, stories: Sequence[Story]) -> bytes:
             sub(sub(entry, "author"), "name", clean(outlet) or "unknown")
         for topic in story.topics:
             sub(entry, "category", term=topic)
-        if story.link:
-            sub(entry, "link", rel="alternate", type="text/html", href=clean(story.link))
+        link = iri(story.link) if story.link else None
+        if link:
+            sub(entry, "link", rel="alternate", type="text/html", href=link)
             if story.summary:
                 sub(entry, "summary", story.summary, type="text")
         else:  # an entry without an alternate link must carry content
