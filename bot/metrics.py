@@ -163,6 +163,12 @@ DEADLINE = 30.0
 HEADERS_WITHIN = 5.0
 MAX_WAITING = 256  # clients waiting for their headers at once; past it the oldest is let go
 MAX_HEAD = 16384  # bytes of request line and headers read before a place is given
+# the answer to a client whose request line and headers do not end within MAX_HEAD
+_TOO_LARGE_TEXT = b"request line and headers over %d bytes\n" % MAX_HEAD
+TOO_LARGE = (
+    b"HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_TOO_LARGE_TEXT), _TOO_LARGE_TEXT)
+)
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -307,10 +313,13 @@ class _Gate:
             self._let_go(client)
             return
         head += data
-        # the headers end at an empty line (a bare LF is read as a line's end too); a head
-        # too long is the handler's to refuse, in a place
-        if b"\n\r\n" not in head and b"\n\n" not in head and len(head) < MAX_HEAD:
-            self._waiting[client] = (address, head, due)
+        # the headers end at an empty line (a bare LF is read as a line's end too)
+        if b"\n\r\n" not in head and b"\n\n" not in head:
+            if len(head) < MAX_HEAD:
+                self._waiting[client] = (address, head, due)
+            else:  # refused here: given a place, it could trickle the rest for the deadline
+                _answer(client, TOO_LARGE)
+                self._let_go(client)
             return
         self._selector.unregister(client)
         del self._waiting[client]
@@ -344,12 +353,17 @@ class _Headed(io.RawIOBase):
 
 
 def _turn_away(request: socket.socket) -> None:
-    """Tell a client past the limit that the listener is busy, without waiting on it: the
-    answer fits a new connection's send buffer, and what it already sent is read (a close with
-    unread data resets the connection, and the client may lose the answer)."""
+    """Tell a client past the limit that the listener is busy, without waiting on it."""
+    _answer(request, BUSY)
+
+
+def _answer(request: socket.socket, answer: bytes) -> None:
+    """Send a short answer before a hang-up, without waiting on the client: it fits a new
+    connection's send buffer, and what the client already sent is read (a close with unread
+    data resets the connection, and the client may lose the answer)."""
     with contextlib.suppress(OSError):
         request.setblocking(False)
-        request.send(BUSY)
+        request.send(answer)
         request.recv(65536)
 
 

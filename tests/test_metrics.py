@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.metrics import Metrics, MetricsServer
+from bot.metrics import MAX_HEAD, Metrics, MetricsServer
 from tests.conftest import TOKEN, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
@@ -299,6 +299,37 @@ def test_idle_and_trickling_clients_cannot_starve_health_checks() -> None:
                 client.recv(1024)
     finally:
         for client in idle + slow:
+            client.close()
+        server.stop()
+
+
+def test_headers_that_never_end_are_refused_at_the_gate_not_given_a_place() -> None:
+    # a client whose 16 KB of headers had come was given a place though they never ended; as
+    # many such clients as places, trickling a byte now and then, kept /healthz and /metrics
+    # answering 503 for the whole 30 s deadline, and again as each came back
+    metrics = Metrics(stale_after=timedelta(seconds=60), stuck_after=timedelta(seconds=60))
+    server = MetricsServer(
+        metrics, "127.0.0.1", 0, feeds=lambda: 0, max_clients=2, headers_within=60.0
+    ).start()
+    url = f"http://127.0.0.1:{server.port}/healthz"
+    endless = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * MAX_HEAD
+    clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(4)]
+    try:
+        for client in clients:
+            client.sendall(endless)
+        for client in clients:
+            client.settimeout(20)  # bounds the wait; the gate answers as the bytes come
+            answer = b""
+            with contextlib.suppress(ConnectionError):
+                while chunk := client.recv(4096):  # the gate hangs up after its answer
+                    answer += chunk
+                    with contextlib.suppress(OSError):
+                        client.send(b"a")  # trickling on
+            assert answer.startswith(b"HTTP/1.0 431 "), answer[:80]
+            assert answer.endswith(b"\r\n\r\nrequest line and headers over 16384 bytes\n")
+        assert get(url) == (200, "ok\n")  # no place was taken
+    finally:
+        for client in clients:
             client.close()
         server.stop()
 
