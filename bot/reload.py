@@ -175,6 +175,7 @@ class Running:
     ) = None
     # queues a notice to the admins (a msgid and its values), as the reload report does
     tell_admins: Callable[[str, dict[str, str]], Awaitable[None]] | None = None
+    listen_port: int | None = None  # the port the HTTP listener is bound to (`listen`'s 0: any)
 
 
 async def _retry_hold(parts: Running, feed: FeedConfig) -> datetime | None:
@@ -214,7 +215,7 @@ async def apply(
         parts.ctx.max_watches = new.telegram.max_watches
         # a new public_url, for the same listener (None: it is off, or could not listen)
         if "metrics.listen" not in change.restart and parts.ctx.feeds_url is not None:
-            parts.ctx.feeds_url = new.metrics.feeds_url
+            parts.ctx.feeds_url = new.metrics.feeds_url_on(parts.listen_port)
         parts.ctx.feeds = tuple((f.id, f.title or f.id) for f in new.feeds)
         parts.ctx.queries = {tid: t.query for tid, t in new.topics.items()}
     if parts.delivery is not None:

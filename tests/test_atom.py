@@ -133,6 +133,9 @@ def test_the_feeds_address_follows_listen_and_public_url() -> None:
     assert MetricsConfig(listen="127.0.0.1:9464").feeds_url == "http://127.0.0.1:9464/feeds"
     public = MetricsConfig(listen="127.0.0.1:9464", public_url="https://news.example.org/")
     assert public.feeds_url == "https://news.example.org/feeds"
+    any_port = MetricsConfig(listen="[::1]:0")  # the port bound is the address
+    assert any_port.feeds_url_on(41993) == "http://[::1]:41993/feeds"
+    assert public.feeds_url_on(41993) == "https://news.example.org/feeds"
 
 
 @pytest.mark.parametrize(

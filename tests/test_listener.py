@@ -4,6 +4,7 @@ sends."""
 
 from __future__ import annotations
 
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -126,6 +127,40 @@ def test_a_listen_port_taken_is_named_and_mywatch_gives_no_dead_address(
         bot_api.push_message(CHAT, "/mywatch")
         assert "Feeds are off" in bot_api.wait_for_messages(CHAT, 3)[2]["text"]
         assert daemon.stop() == 0
+
+
+def test_mywatch_gives_the_port_the_listener_bound_when_listen_names_port_0(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI, start_daemon: Any
+) -> None:
+    # /mywatch gave http://127.0.0.1:0/feeds/w/<token>.atom, an address nothing answers, at
+    # start and again after each reload
+    feed_server.set_feed("/a.xml", rss([FeedEntry("Kuril Islands", "https://a.example/1")]))
+    config = write_config(
+        tmp_path,
+        {"feed-a": feed_server.url("/a.xml")},
+        api_base_url=bot_api.base_url,
+        extra={"metrics": {"listen": "127.0.0.1:0"}},
+    )
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    line = daemon.stderr.wait_for("feeds on /feeds/<topic>.atom")
+    base = re.search(r"(http://127\.0\.0\.1:\d+)/metrics", line)[1]  # type: ignore[index]
+    assert not base.endswith(":0")
+    bot_api.wait_until_polling(timeout=20)
+    bot_api.push_message(CHAT, "/watch Shikotan")
+    bot_api.wait_for_messages(CHAT, 1)
+    for said in (2, 3):
+        bot_api.push_message(CHAT, "/mywatch")
+        answer = bot_api.wait_for_messages(CHAT, said)[said - 1]["text"]
+        address = re.search(r"http://\S+/feeds/w/[A-Za-z0-9_-]+\.atom", answer)
+        assert address and address[0].startswith(base + "/feeds/w/"), answer
+        status, body, _ = fetch(address[0])
+        assert status == 200 and feedparser.parse(body).bozo == 0
+        if said == 2:  # a reload reads the config's listen again
+            settings = yaml.safe_load(config.read_text())
+            settings["metrics"]["stuck_after"] = "45m"
+            config.write_text(yaml.safe_dump(settings))
+            daemon.stderr.wait_for("config reloaded")
+    assert daemon.stop() == 0
 
 
 def test_a_feed_path_is_matched_whole_and_other_methods_are_told_what_is_allowed(

@@ -223,9 +223,15 @@ class MetricsConfig(Model):
     @property
     def feeds_url(self) -> str | None:
         """The base URL of the Atom feeds, or None when the listener is off."""
+        return self.feeds_url_on(None)
+
+    def feeds_url_on(self, port: int | None) -> str | None:
+        """The base URL of the Atom feeds of the listener bound to `port` (`listen`'s port 0
+        binds any free one; None: `listen`'s own), or None when the listener is off."""
         if self.listen is None:
             return None
-        return (self.public_url or f"http://{self.listen}").rstrip("/") + "/feeds"
+        listen = self.listen if port is None else f"{self.listen.rpartition(':')[0]}:{port}"
+        return (self.public_url or f"http://{listen}").rstrip("/") + "/feeds"
 
     @field_validator("listen")
     @classmethod

@@ -83,6 +83,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
     _poller: Poller | None = None
     _feeds: FeedScheduler | None = None
     _ctx: BotContext | None = None
+    _listen_port: int | None = None  # the port the HTTP listener is bound to (None: none)
     _app: App | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics(stale_after=STALE, stuck_after=STUCK))
     config_stamp: Stamp | None = None  # the file's, taken before it was last read (or when made)
@@ -176,8 +177,10 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
             scheduler.start()
             watcher = asyncio.create_task(self._watch_config(), name="config watcher")
             server = self._serve_metrics()
-            if server is None and self._ctx is not None:  # /mywatch gives no dead address
-                self._ctx.feeds_url = None
+            self._listen_port = None if server is None else server.port
+            if self._ctx is not None:  # /mywatch gives no dead address, nor `listen`'s port 0
+                metrics = self.settings.metrics
+                self._ctx.feeds_url = None if server is None else metrics.feeds_url_on(server.port)
             if telegram_task is not None:
                 await self._signed_in_or_stopped()
             if not self._stop.is_set():  # not a token refused at start

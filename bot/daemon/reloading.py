@@ -46,6 +46,7 @@ class ConfigReloads:
     _feeds: FeedScheduler | None
     _poller: Poller | None
     _ctx: BotContext | None
+    _listen_port: int | None
     _tell_admins_surely: Callable[[str, dict[str, str]], Awaitable[None]]
     _recompile: Callable[[Poller, AsyncStore], Awaitable[None]]
     _reload_channels: Callable[[App, AsyncStore], Awaitable[str]]
@@ -166,6 +167,7 @@ class ConfigReloads:
             feeds=self._feeds,
             poller=self._poller,
             ctx=self._ctx,
+            listen_port=self._listen_port,
             delivery=self.delivery,
             recompile=lambda poller: self._recompile(poller, poller.store),
             add_channels=(
