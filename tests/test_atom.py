@@ -148,6 +148,8 @@ def test_the_feeds_address_follows_listen_and_public_url() -> None:
         ("ru;q=0, ja", "ja"),  # q=0 means "not this one"
         ("en;q=0.2, ru_RU;q=0.7", "ru"),
         ("zz;q=abc, ru", "ru"),
+        ("ru;Q=0.1, ja;q=0.5", "ja"),  # `Q` is `q`: Russian, the least wanted, was given
+        ("ja;Q=0, en", "en"),
     ],
 )
 def test_a_topic_feed_speaks_the_language_the_reader_asks_for(

@@ -206,7 +206,7 @@ def accepted(header: str | None) -> str:
         q = 1.0
         for param in params.split(";"):
             key, _, value = param.strip().partition("=")
-            if key.strip() == "q":
+            if key.strip().lower() == "q":  # a parameter's name is any case (RFC 9110 5.6.6)
                 try:
                     q = float(value)
                 except ValueError:
