@@ -163,6 +163,29 @@ def test_mywatch_gives_the_port_the_listener_bound_when_listen_names_port_0(
     assert daemon.stop() == 0
 
 
+def test_a_watch_feeds_categories_are_the_chats_queries_not_watch_ids(
+    listener: Listener,
+) -> None:
+    # its entries carried <category term="@w1"/>: the store's id of the watch, which tells the
+    # reader nothing (and counts everyone's watches)
+    with Store(listener.store_path) as store:
+        store.upsert_subscriber(CHAT, now=T0, chat_type="private")
+        shikotan = store.add_watch(CHAT, "Shikotan", now=T0, limit=10)
+        port = store.add_watch(CHAT, "port OR harbour", now=T0, limit=10)
+        assert shikotan and port
+        url = "https://n.example/2"
+        record = ItemRecord(
+            "g2", url, url, "Shikotan port opens", "s", None, (shikotan.topic_id, port.topic_id)
+        )
+        store.ingest(FeedState(id="tass", url="u", title="TASS"), [record], now=T0, alert=False)
+        token = store.feed_token(CHAT, now=T0)
+    status, body, _ = fetch(f"{listener.base}/feeds/w/{token}.atom")
+    assert status == 200
+    [entry] = feedparser.parse(body).entries
+    assert [t.term for t in entry.tags] == ["Shikotan", "port OR harbour"]
+    assert b"@w" not in body
+
+
 def test_a_feed_path_is_matched_whole_and_other_methods_are_told_what_is_allowed(
     listener: Listener,
 ) -> None:

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,8 +184,13 @@ class FeedsApp:
             chat_id = store.chat_of_feed_token(watches.group(1))
             if chat_id is None:
                 return None
-            ids = [w.topic_id for w in store.watches(chat_id)]
-            stories = store.stories(ids, limit=LATEST)
+            # a story's categories are the chat's queries it matched, never the watches'
+            # ids in the store (`@w17`, which mean nothing to a reader)
+            queries = {w.topic_id: w.query for w in store.watches(chat_id)}
+            stories = [
+                replace(s, topics=tuple(dict.fromkeys(queries[t] for t in s.topics)))
+                for s in store.stories(list(queries), limit=LATEST)
+            ]
             prefs = store.prefs(chat_id)
             tr = texts((prefs.language or prefs.language_code) if prefs else None)
             # the id names the token, never the chat
