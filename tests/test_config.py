@@ -156,6 +156,13 @@ def test_bad_query_names_topic_and_column() -> None:
     assert "topics.kuril.query: column 12: unclosed quote" in problem
 
 
+def test_a_topic_written_with_typographic_quotes_before_they_quoted_still_loads() -> None:
+    # 421615e refused these as a word of punctuation and an unclosed quote: the daemon stopped
+    for query in ("'«Росатом». Газета «Ведомости'", "'Minister “Hayashi”.'"):
+        settings = parse_config(MINIMAL.replace("kuril*", query), source="c.yaml")
+        assert settings.topics["kuril"].query == query.strip("'")
+
+
 def test_a_too_costly_query_names_topic_line_and_limit() -> None:
     nears = " ".join(f"a{i} NEAR b{i}" for i in range(5))
     [problem] = problems(MINIMAL.replace("query: kuril*", f"query: {nears}"))

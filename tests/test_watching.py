@@ -517,3 +517,22 @@ async def test_a_filing_cut_by_a_stop_records_nothing_and_the_next_files_every_w
     finally:
         logging.getLogger("watchers.watches").removeHandler(handler)
         await store.close()
+
+
+async def test_watches_written_with_typographic_quotes_before_they_quoted_are_filed(
+    tmp_path: Path,
+) -> None:
+    """421615e made «…» and “…” quotes and refused `«Росатом».`: its new FILING_VERSION had
+    every stored watch parsed anew at the next start, and these were skipped (0 of 3 filed)."""
+    store = await _store_of_chats(tmp_path, range(1, 4))
+    try:
+        now = datetime.now(UTC)
+        for chat, query in enumerate(("«Росатом».", "Minister “Hayashi”.", "Газета «Ведомости"), 1):
+            await store.run(Store.add_watch, chat, query, now=now, limit=10)
+        index = await Watches().load(store)
+        assert len(index) == 3
+        found = index.match({"title": "Росатом и газета «Ведомости»: Minister Hayashi"})
+        assert sorted(m.topic_id for m in found) == ["@w1", "@w2", "@w3"]
+        assert len(await store.run(Store.filed_watches, FILING_VERSION)) == 3
+    finally:
+        await store.close()

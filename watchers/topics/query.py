@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from watchers.topics.lexer import N_, Token, lex
+from watchers.topics.lexer import N_, TYPOGRAPHIC, Token, lex
 from watchers.topics.lexer import QueryError as QueryError
 from watchers.topics.normalise import WORD, fold_marks, is_cjk, normalise
 
@@ -170,8 +170,8 @@ def conditions(node: Node) -> Iterator[Meta]:
 
 
 class _Parser:
-    def __init__(self, query: str) -> None:
-        self.tokens = list(lex(query))
+    def __init__(self, query: str, *, typographic: bool) -> None:
+        self.tokens = list(lex(query, typographic=typographic))
         self.pos = 0
         self.depth = 0
         self.nears = 0
@@ -395,8 +395,24 @@ def anchored(node: Node) -> bool:
 
 
 def parse(query: str) -> Node:
-    """Parse a query; raises `QueryError` naming the column of the problem."""
-    node = _Parser(query).parse()
+    """Parse a query; raises `QueryError` naming the column of the problem.
+
+    A query that parses only with «» „“ ” read as characters of its words, as they were before
+    they quoted, is read so: `„b“OR` was the phrase "b or", and a watch saved so still parses.
+    """
+    try:
+        return _parse(query, typographic=True)
+    except QueryError as error:
+        if not any(quote in query for quote in TYPOGRAPHIC):
+            raise
+        try:
+            return _parse(query, typographic=False)
+        except QueryError:
+            raise error from None
+
+
+def _parse(query: str, *, typographic: bool) -> Node:
+    node = _Parser(query, typographic=typographic).parse()
     if len(query) > MAX_LENGTH:  # after parsing, so a query's first mistake is named first
         raise QueryError(
             N_("longer than {most} characters; split it into several queries"),
