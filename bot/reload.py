@@ -287,7 +287,8 @@ def _stranded(
     counts: Counter[str] = Counter()
     for query in queries:
         with contextlib.suppress(QueryError):  # /watches says why it no longer parses
-            source = unknown_source(parse(query), feeds)
+            # not a `-source:` of it: `kuril -source:tass-ru` matches with tass-ru gone
+            source = unknown_source(parse(query), feeds, negated=False)
             if source and any(Meta("source", source).holds({"source": f}) for f in removed):
                 counts[source] += 1
     return dict(counts)

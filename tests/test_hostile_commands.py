@@ -198,6 +198,21 @@ async def test_a_saved_watch_of_a_feed_the_config_no_longer_has_is_flagged(bot: 
     assert "'tass-ru' というフィードはありません" in await bot.say("/list", language_code="ja")
 
 
+async def test_a_saved_watch_excluding_a_feed_the_config_no_longer_has_is_not_flagged(
+    bot: Bot,
+) -> None:
+    """`Shikotan -source:tass-ru` leaves out a feed the operator removed since: it still
+    matches, but /watches said "that watch would never match"."""
+    await bot.say("/start")
+    for query in ("Shikotan -source:tass-ru", "Kunashir -source:tass-ru source:tass-ru"):
+        await bot.store.run(Store.add_watch, USER, query, now=NOW, limit=3)
+    excluding, stranded = (await bot.say("/watches")).split("\n")[1:3]
+    assert excluding == "1. <code>Shikotan -source:tass-ru</code>", excluding
+    assert stranded.startswith(  # a `source:` not under NOT still is
+        "2. <code>Kunashir -source:tass-ru source:tass-ru</code> ⚠️ No feed is 'tass-ru'"
+    )
+
+
 FORGED = [  # stale or forged callback data of every kind of button
     "t:nosuch",
     "t#" + "0" * 32,

@@ -482,6 +482,7 @@ async def test_a_reload_that_removes_a_watched_feed_tells_the_admins_how_many_wa
         1: ["Shikotan source:tass-ru", "Iturup source:kyodo"],  # kyodo is kyodo-en's outlet
         2: ["source:tass-ru Kunashir", "Kunashir source:tass"],  # tass-en is still there
         3: ["Habomai source:nhk"],  # no feed before the reload either: not this reload's doing
+        4: ["Shikotan -source:tass-ru"],  # it only left out the removed feed: it still matches
     }
     for chat, queries in watches.items():
         await store.run(Store.upsert_subscriber, chat, now=now)
@@ -516,6 +517,23 @@ async def test_a_reload_that_removes_a_watched_feed_tells_the_admins_how_many_wa
     assert await apply(diff(new, added), added, parts) == "feeds +1 -0 ~0"
     assert len(told) == 1
     await store.close()
+
+
+def test_a_watch_leaving_out_a_removed_feed_is_not_counted_as_matching_nothing() -> None:
+    """`kuril -source:tass-ru` was counted in the reload's notice as a watch that matches
+    nothing once tass-ru was removed; only a `source:` not under NOT makes it so."""
+    from bot.reload import _stranded
+
+    feeds, removed = ["tass-en", "kyodo-en"], ["tass-ru", "kyodo"]
+    queries = [
+        "kuril -source:tass-ru",
+        "kuril NOT (source:tass-ru OR source:kyodo)",
+        "kuril -(iturup source:tass-ru)",
+        "kuril source:tass-ru",
+        "(kuril source:tass-ru) OR (iturup source:tass-ru)",
+        "kuril source:tass -source:tass-ru",
+    ]
+    assert _stranded(queries, feeds, removed) == {"tass-ru": 2}
 
 
 async def test_a_store_locked_while_a_reload_records_the_channels_applies_the_rest_and_retries(

@@ -316,11 +316,13 @@ class Config(Model):
         return value.strip() or None
 
 
-def unknown_source(query: Node, feeds: Sequence[str]) -> str | None:
+def unknown_source(query: Node, feeds: Sequence[str], *, negated: bool = True) -> str | None:
     """The first `source:` of the parsed `query` that no feed id is, or starts as (`tass` of
-    `tass-en`): a typo, or a feed renamed since, would match nothing, silently. (Read from the
-    tree: the text may spell it `ｓｏｕｒｃｅ：`, as a Japanese keyboard types it.)"""
-    for meta in conditions(query):
+    `tass-en`): a typo, or a feed renamed since, would match nothing, silently. With `negated`
+    false, one under NOT is not looked at: `kuril -source:tass-ru` still matches once tass-ru is
+    gone, and only a typo is left to refuse. (Read from the tree: the text may spell it
+    `ｓｏｕｒｃｅ：`, as a Japanese keyboard types it.)"""
+    for meta in conditions(query, positive_only=not negated):
         value = meta.value
         if meta.name == "source" and not any(
             f == value or f.startswith(value + "-") for f in feeds

@@ -52,7 +52,7 @@ def _problems(queries: Sequence[str], feeds: Sequence[str]) -> list[QueryError |
         except QueryError as exc:
             found.append(exc)
         else:
-            found.append(unknown_source(tree, feeds) if feeds else None)
+            found.append(unknown_source(tree, feeds, negated=False) if feeds else None)
     return found
 
 

@@ -152,18 +152,21 @@ def leaves(node: Node, *, positive_only: bool = False) -> Iterator[Term]:
             yield from leaves(child, positive_only=positive_only)
 
 
-def conditions(node: Node) -> Iterator[Meta]:
-    """The `lang:` and `source:` conditions of a tree, negated ones too."""
+def conditions(node: Node, *, positive_only: bool = False) -> Iterator[Meta]:
+    """The `lang:` and `source:` conditions of a tree (without those under NOT, if asked)."""
     if isinstance(node, Meta):
         yield node
     elif isinstance(node, Near):
-        yield from conditions(node.left)
-        yield from conditions(node.right)
-    elif isinstance(node, Field | Not):
-        yield from conditions(node.child)
+        yield from conditions(node.left, positive_only=positive_only)
+        yield from conditions(node.right, positive_only=positive_only)
+    elif isinstance(node, Not):
+        if not positive_only:
+            yield from conditions(node.child)
+    elif isinstance(node, Field):
+        yield from conditions(node.child, positive_only=positive_only)
     elif isinstance(node, And | Or):
         for child in node.children:
-            yield from conditions(child)
+            yield from conditions(child, positive_only=positive_only)
 
 
 # -- parsing ----------------------------------------------------------------------------------
