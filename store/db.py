@@ -6,6 +6,8 @@ cross this boundary as aware datetimes and are kept as UTC epoch seconds (`store
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
@@ -58,7 +60,9 @@ class Store(
         (a command that only reads), a schema behind this code's is refused, not migrated."""
         if str(path) != ":memory:":
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # the store holds the chats and the buttons' secret: its own user's alone, as
+                # the unit's UMask makes it, under `make run` too
+                Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:  # as sqlite reports a file it cannot open, naming the part
                 reason = (
                     f"{exc.filename} is a file, not a folder"
@@ -66,6 +70,8 @@ class Store(
                     else f"{exc.strerror}: {exc.filename}"
                 )
                 raise sqlite3.OperationalError(f"cannot create its folder: {reason}") from None
+            with contextlib.suppress(OSError):  # one there already, or what sqlite names below
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             conn = sqlite3.connect(str(path), timeout=10, check_same_thread=not any_thread)
         else:
             conn = sqlite3.connect(":memory:", check_same_thread=not any_thread)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import subprocess
 import sys
@@ -880,3 +881,18 @@ def test_times_taken_from_a_clock_ahead_move_back_and_the_rest_stay(tmp_path: Pa
     row = store.db.execute("SELECT refused_until FROM subscribers WHERE chat_id = 2").fetchone()
     assert row[0] == (now + timedelta(hours=6)).timestamp()
     store.close()
+
+
+def test_a_new_store_and_its_folder_are_its_users_alone(tmp_path: Path) -> None:
+    """The store holds the chats and the buttons' secret: under `make run` (umask 022) it was
+    readable by every user of the machine; only the systemd unit's UMask kept it private."""
+    old = os.umask(0o022)
+    try:
+        store = Store(tmp_path / "data" / "kw.db")
+        store.db.execute("CREATE TABLE t (x)")  # a write: the -wal file is made
+    finally:
+        os.umask(old)
+    files = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "data").iterdir()}
+    store.close()
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+    assert files["kw.db"] == 0o600 and files.get("kw.db-wal", 0o600) == 0o600
