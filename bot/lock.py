@@ -30,7 +30,11 @@ class CannotLock(Exception):
             if isinstance(error, FileExistsError)
             else f"{error.strerror}: {error.filename}"
         )
-        super().__init__(f"cannot create the lock file {path}: {reason}")
+        super().__init__(
+            f"cannot create the lock file {path}: {reason}; is store.path where the store"
+            " should be, in a folder this user may write? (deploy/kurilwatch.service lets it"
+            " write /var/lib/kurilwatch alone)"
+        )
 
 
 class Restoring(Exception):

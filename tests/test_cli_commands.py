@@ -365,6 +365,8 @@ def test_a_store_folder_that_is_a_file_is_named(tmp_path: Path, command: list[st
     result = (kurilwatch if command == ["run"] else cli)(*command, "--config", str(config))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{tmp_path / 'taken'} is a file, not a folder" in result.stderr
+    if command == ["run"]:  # the key to look at, before the daemon's lock
+        assert "is store.path where the store should be" in result.stderr
 
 
 def _run_into(stdout: int, *args: str) -> subprocess.CompletedProcess[str]:
