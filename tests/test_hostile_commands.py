@@ -182,6 +182,13 @@ async def test_a_watch_of_a_source_no_feed_is_is_refused_naming_the_feeds(bot: B
     assert await bot.store.run(Store.watches, USER) == []
     assert "Watching for" in await bot.say("/watch source:tass Shikotan")
     assert "Watching for" in await bot.say("/watch Shikotan -source:kyodo")
+    # one left out: the watch would match, but leave nothing out (a typo, most likely)
+    answer = await bot.say("/watch Shikotan -source:kydo")
+    assert "'kydo': leaving it out would change nothing" in answer, answer
+    assert "исключение ничего не изменит" in await bot.say(
+        "/watch Shikotan -source:kydo", language_code="ru"
+    )
+    assert len(await bot.store.run(Store.watches, USER)) == 2
 
 
 async def test_a_saved_watch_of_a_feed_the_config_no_longer_has_is_flagged(bot: Bot) -> None:

@@ -56,12 +56,19 @@ def _problems(queries: Sequence[str], feeds: Sequence[str]) -> list[QueryError |
     return found
 
 
-def _no_feed(source: str, feeds: Sequence[str], tr: Texts) -> str:
+def _no_feed(source: str, feeds: Sequence[str], tr: Texts, *, left_out: bool = False) -> str:
     shown = ", ".join(f"<code>{esc(f)}</code>" for f in feeds[:MAX_FEEDS_SHOWN])
+    listed = shown + (", …" if len(feeds) > MAX_FEEDS_SHOWN else "")
+    if left_out:  # `-source:tass-ru`: the watch matches, but leaves nothing out
+        return tr._(
+            "No feed is {source}: leaving it out would change nothing. Feeds: {feeds}.",
+            source=esc(quoted(source)),
+            feeds=listed,
+        )
     return tr._(
         "No feed is {source}: that watch would never match. Feeds: {feeds}.",
         source=esc(quoted(source)),
-        feeds=shown + (", …" if len(feeds) > MAX_FEEDS_SHOWN else ""),
+        feeds=listed,
     )
 
 
@@ -188,8 +195,11 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     feeds = feed_ids(ctx)
-    if feeds and (source := unknown_source(tree, feeds)):
+    if feeds and (source := unknown_source(tree, feeds, negated=False)):
         await reply(update, _no_feed(source, feeds, tr))
+        return
+    if feeds and (source := unknown_source(tree, feeds)):  # under NOT: a typo, likely
+        await reply(update, _no_feed(source, feeds, tr, left_out=True))
         return
     chat_id = await changing_chat(update, context)
     if chat_id is None:
