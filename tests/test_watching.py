@@ -69,6 +69,28 @@ async def test_watches_load_with_cached_forms_and_change_in_place(tmp_path: Path
         await store.close()
 
 
+async def test_a_store_without_watches_files_them_without_a_word_at_info(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every start of a fresh install logged "watches: filing 0 stored watches" and "watches: 0
+    filed (0 distinct queries, 0 of them under the keys the store kept, 0 for every item)":
+    jargon about nothing. Now no watches are filed at DEBUG; stored ones are told at INFO."""
+    store = await _store_of_chats(tmp_path, range(1, 2))
+    try:
+        with caplog.at_level("INFO", logger="watchers.watches"):
+            await Watches().load(store)
+        assert [r.getMessage() for r in caplog.records if r.levelname == "INFO"] == []
+        await store.run(Store.add_watch, 1, "Shikotan", now=datetime.now(UTC), limit=10)
+        with caplog.at_level("INFO", logger="watchers.watches"):
+            await Watches().load(store)
+        told = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+        assert told[0] == "watches: filing 1 stored watches" and told[1].startswith(
+            "watches: 1 filed ("
+        )
+    finally:
+        await store.close()
+
+
 async def test_watch_and_unwatch_while_the_stored_watches_are_filed(tmp_path: Path) -> None:
     # at a start the stored watches are filed on a thread (tens of seconds for 100,000);
     # an /unwatch meanwhile went to the index being replaced, so the removed watch went on

@@ -189,7 +189,8 @@ class Watches:
                 raise
             give_forms(cached.items())
             self._known = set(cached)
-        log.info("watches: filing %d stored watches", len(watches))
+        said = log.info if watches else log.debug  # a fresh install has none: nothing to tell
+        said("watches: filing %d stored watches", len(watches))
         stop = threading.Event()
         try:
             with frozen_after():
@@ -215,7 +216,7 @@ class Watches:
                 await self._remember(store, built.fresh)
         finally:  # a load that failed records nothing more
             self._meanwhile = None
-        log.info(
+        said(
             "watches: %d filed (%d distinct queries, %d of them under the keys the store"
             " kept, %d for every item) in %.1f s",
             len(self.index),
