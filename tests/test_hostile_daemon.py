@@ -80,7 +80,7 @@ def test_hostile_config_edits_are_refused_everywhere_and_a_good_edit_then_applie
     )
     good = yaml.safe_load(config.read_text())
     daemon = start_daemon("run", "--config", str(config), token=TOKEN)
-    daemon.stderr.wait_for("kurilwatch running: 1 feeds")
+    daemon.stderr.wait_for("kurilwatch running: 1 feed,")
     bot_api.wait_until_polling(timeout=20)
 
     def save(change: Any) -> None:

@@ -43,7 +43,7 @@ def test_json_lines_name_the_feed_or_chat_and_hide_the_token(
     records = [json.loads(line) for line in daemon.stderr.lines if line.startswith("{")]
     assert len(records) > 10
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
-    assert any(r.get("feed") == "feed-a" and "new items" in r["message"] for r in records)
+    assert any(r.get("feed") == "feed-a" and "new item" in r["message"] for r in records)
     assert any(r.get("chat") == CHAT and "sent" in r["message"] for r in records)
     everything = daemon.stderr.text + daemon.stdout.text
     assert TOKEN not in everything and TOKEN.split(":")[1] not in everything

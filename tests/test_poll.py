@@ -92,6 +92,37 @@ async def test_first_poll_primes_then_new_items_alert_subscribers(
     assert feed_server.requests("/f.xml")[0].headers["user-agent"] == USER_AGENT
 
 
+async def test_the_report_and_the_log_count_the_items_that_matched_and_their_stories(
+    poller: Poller, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A first poll's report said "1 new, 0 matched" while its log said "1 new items, 1 matched",
+    and a report joining a known story counted as "0 matched": "matched" were the new stories
+    alerted. Now both say how many items matched a topic, of them how many are new stories and
+    how many joined a known one, and that a first poll alerts none."""
+    caplog.set_level(logging.INFO, logger="watchers.poll")
+    await subscribe_chat(poller)
+    a, b = feed(feed_server, "/a.xml", "a"), feed(feed_server, "/b.xml", "b")
+    feed_server.set_feed("/a.xml", rss([OLD]))
+    feed_server.set_feed("/b.xml", rss([OTHER]))
+    primed, other = await poller.poll(a), await poller.poll(b)
+    assert (primed.matched, primed.joined, primed.recorded) == ((), (), 1)
+    counts = "1 new item, 1 matched a topic (first poll: recorded, not alerted)"
+    assert primed.line() == f"a: primed (HTTP 200), 1 entry, {counts}"
+    feed_server.set_feed("/a.xml", rss([NEW, OLD]))
+    story = await poller.poll(a)
+    assert story.counts() == "1 new item, 1 matched a topic (1 new story), 1 alert queued"
+    again = FeedEntry("Iturup airport reopens to flights", "https://n.example/new", guid="b1")
+    feed_server.set_feed("/b.xml", rss([again, OTHER]))
+    joined = await poller.poll(b)
+    assert [i.title for i in joined.joined] == [again.title] and joined.matched == ()
+    counts = (
+        "1 new item, 1 matched a topic (0 new stories, 1 joined a known story), 0 alerts queued"
+    )
+    assert joined.line() == f"b: new (HTTP 200), 2 entries, {counts}"
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("feed ")]
+    assert said == [f"feed {r.feed_id}: {r.counts()}" for r in (primed, other, story, joined)]
+
+
 async def test_etag_is_sent_back_and_304_skips_parsing(
     poller: Poller, feed_server: FeedServer
 ) -> None:

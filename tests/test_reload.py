@@ -94,7 +94,7 @@ def test_config_edits_apply_without_a_restart_and_a_bad_edit_keeps_the_old_confi
     config = write_config(tmp_path, {"feed-a": feed_server.url("/a.xml")})
     daemon = start_daemon("run", "--config", str(config))
     feed_server.wait_for_hits("/a.xml", 2, timeout=20)
-    daemon.stderr.wait_for("kurilwatch running: 1 feeds")
+    daemon.stderr.wait_for("kurilwatch running: 1 feed,")
 
     settings = yaml.safe_load(config.read_text())
     settings["feeds"].append({"id": "feed-b", "url": feed_server.url("/b.xml")})

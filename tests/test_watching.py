@@ -256,7 +256,10 @@ def test_poll_once_matches_the_chats_watches(tmp_path: Path, feed_server: FeedSe
     )
     feed_server.set_feed("/a.xml", rss([visit, old]))
     result = cli("poll", "--once", "--config", str(config))
-    assert result.returncode == 0 and "1 matched, 1 alerts queued" in result.stdout, result.stdout
+    assert (
+        result.returncode == 0
+        and "1 matched a topic (1 new story), 1 alert queued" in result.stdout
+    ), result.stdout
     with sqlite3.connect(tmp_path / "kw.db") as conn:
         assert conn.execute("SELECT chat_id FROM outbox").fetchall() == [(CHAT,)]
 

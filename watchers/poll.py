@@ -311,26 +311,23 @@ class Poller:
                 self._known_id = result.stored[-1].id
         if fresh:
             await self.store.run(Store.save_title_vectors, fresh, now=now)
-        matched = tuple(item for item in result.new_stories if item.topics)
-        if result.stored:
-            log.info(
-                "feed %s: %d new items, %d matched, %d alerts queued%s",
-                feed.id,
-                len(result.stored),
-                len(matched),
-                result.queued,
-                "" if alert else " (first poll: recorded without alerting)",
-            )
-        return PollReport(
+        new_stories = {item.id for item in result.new_stories}
+        on_topic = [item for item in result.stored if item.topics]
+        report = PollReport(
             feed.id,
             "new" if alert else "primed",
             fetched.status,
             items=len(parsed.items),
             new_items=len(result.stored),
-            matched=matched if alert else (),
+            matched=tuple(i for i in on_topic if i.id in new_stories) if alert else (),
             queued=result.queued,
             next_poll_at=next_at,
+            joined=tuple(i for i in on_topic if i.id not in new_stories) if alert else (),
+            recorded=0 if alert else len(on_topic),
         )
+        if result.stored:
+            log.info("feed %s: %s", feed.id, report.counts())
+        return report
 
     async def _full_text(
         self, pair: tuple[Item, ItemFacts], public_only: bool

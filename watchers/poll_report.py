@@ -9,6 +9,11 @@ from store import StoredItem
 from watchers.text import printable_line
 
 
+def counted(n: int, one: str, many: str) -> str:
+    """`1 entry`, `2 entries`, `0 entries`."""
+    return f"{n} {one if n == 1 else many}"
+
+
 @dataclass(frozen=True, slots=True)
 class PollReport:
     feed_id: str
@@ -16,10 +21,31 @@ class PollReport:
     http_status: int | None = None
     items: int = 0  # entries in the document
     new_items: int = 0
-    matched: tuple[StoredItem, ...] = ()  # new stories that matched a topic
+    matched: tuple[StoredItem, ...] = ()  # new stories that matched a topic (none when primed)
     queued: int = 0  # deliveries queued
     error: str | None = None
     next_poll_at: datetime | None = None
+    # new items that matched a topic and joined a story known before (none when primed)
+    joined: tuple[StoredItem, ...] = ()
+    recorded: int = 0  # a first poll's new items that matched a topic: recorded, not alerted
+
+    def counts(self) -> str:
+        """What the poll stored, said alike in the log and by `poll --once`: `2 new items,
+        2 matched a topic (1 new story, 1 joined a known story), 1 alert queued`."""
+        text = counted(self.new_items, "new item", "new items")
+        on_topic = len(self.matched) + len(self.joined) + self.recorded
+        text += f", {on_topic} matched a topic"
+        if self.outcome == "primed":
+            return text + " (first poll: recorded, not alerted)"
+        if on_topic:
+            text += f" ({counted(len(self.matched), 'new story', 'new stories')}"
+            if self.joined:
+                joined = counted(len(self.joined), "joined a known story", "joined known stories")
+                text += f", {joined}"
+            text += ")"
+        if on_topic or self.queued:
+            text += f", {counted(self.queued, 'alert', 'alerts')} queued"
+        return text
 
     def line(self) -> str:
         """One line for the operator."""
@@ -28,8 +54,5 @@ class PollReport:
             return f"{self.feed_id}: {self.outcome} ({status}): {printable_line(str(self.error))}"
         if self.outcome == "unchanged":
             return f"{self.feed_id}: unchanged ({status})"
-        text = (
-            f"{self.feed_id}: {self.outcome} ({status}), {self.items} entries,"
-            f" {self.new_items} new, {len(self.matched)} matched"
-        )
-        return text + (f", {self.queued} alerts queued" if self.queued else "")
+        entries = counted(self.items, "entry", "entries")
+        return f"{self.feed_id}: {self.outcome} ({status}), {entries}, {self.counts()}"

@@ -38,7 +38,7 @@ from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.job_runs import retry_wait, scheduler_with_runs
 from watchers.poll import Poller, current_state
-from watchers.poll_report import PollReport
+from watchers.poll_report import PollReport, counted
 from watchers.poll_timing import first_poll_at
 from watchers.pool import ParsePool
 from watchers.topics.compile import compile_topics
@@ -185,9 +185,9 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
                 await self._signed_in_or_stopped()
             if not self._stop.is_set():  # not a token refused at start
                 log.info(
-                    "kurilwatch running: %d feeds, %d topics, store %s",
-                    len(settings.feeds),
-                    len(topics),
+                    "kurilwatch running: %s, %s, store %s",
+                    counted(len(settings.feeds), "feed", "feeds"),
+                    counted(len(topics), "topic", "topics"),
                     settings.store.path,
                 )
             await self._stop.wait()
