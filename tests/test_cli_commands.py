@@ -233,7 +233,9 @@ def test_demo_shows_alerts_in_three_languages_without_network() -> None:
     out = result.stdout
     assert "Motegi" in out and "Итуруп" in out and "北方領土" in out
     assert "Tokyo stocks" not in out  # no topic matched it
-    assert out.count("Russia holds") == 1  # two outlets, one story
+    # two outlets, one story: alerted once, and Kyodo's report shown joining it
+    assert out.count("\nRussia holds") == 1 and "Russia holds military" not in out
+    assert '  ↳ also: Kyodo (sample) — joins "Russia holds drills on the Kuril Islands"' in out
     assert "demo finished" in out
 
 

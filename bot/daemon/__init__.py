@@ -20,7 +20,7 @@ from bot.config import Config, Stamp, config_stamp
 from bot.daemon.notices import AdminNotices
 from bot.daemon.reloading import STALE, ConfigReloads
 from bot.daemon.telegram import STOP_GRACE, App, TelegramSide
-from bot.delivery.render import alert_of, render_plain
+from bot.delivery.render import alert_of, render_joined, render_plain
 from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
 from bot.i18n import N_
@@ -52,6 +52,7 @@ STUCK = timedelta(minutes=30)
 HOUSEKEEPING_RETRY = 60.0  # seconds before housekeeping that met a failing store tries again
 HOUSEKEEPING_RETRY_MAX = 3600.0  # doubled at each failure up to this
 HOUSEKEEPING_TRIES = 10  # then it waits for its next day (about 4 h of tries)
+CONSOLE_STORIES = 1000  # stories console mode remembers alerting, for the reports joining them
 
 
 def console_alert(item: StoredItem, source: str, tz: tzinfo = UTC) -> str:
@@ -85,6 +86,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
     _ctx: BotContext | None = None
     _listen_port: int | None = None  # the port the HTTP listener is bound to (None: none)
     _app: App | None = None
+    _printed: dict[int, str] = field(default_factory=dict)  # console: story id -> its title
     metrics: Metrics = field(default_factory=lambda: Metrics(stale_after=STALE, stuck_after=STUCK))
     config_stamp: Stamp | None = None  # the file's, taken before it was last read (or when made)
     config_settle: float = reload.SETTLE  # a reload reads the file unchanged this long
@@ -408,6 +410,13 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
         tz = self.settings.telegram.tz
         for item in report.matched:
             print(console_alert(item, source, tz), end="\n\n", file=self.out, flush=True)
+            self._printed[item.story_id] = item.title
+            if len(self._printed) > CONSOLE_STORIES:
+                del self._printed[next(iter(self._printed))]
+        for item in report.joined:  # a chat's alert would be edited: "Also: Kyodo"
+            if (story := self._printed.get(item.story_id)) is not None:
+                line = render_joined(alert_of(item, source), story)
+                print(line, end="\n\n", file=self.out, flush=True)
 
     async def _finish_polls(self) -> None:
         """Let running polls finish, then cut off the slow ones."""

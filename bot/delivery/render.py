@@ -288,6 +288,12 @@ def render_plain(
     return fit_units(text)
 
 
+def render_joined(alert: Alert, story: str) -> str:
+    """One plain line for a report that joined a story alerted before (console mode; a chat's
+    alert is edited to "Also: Kyodo" instead): `  ↳ also: Kyodo — joins "Russia holds…"`."""
+    return f'  ↳ also: {_source(alert, EN, 100)} — joins "{_headline(story, 60, EN)}"'
+
+
 def fit_units(text: str, most: int = MAX_MESSAGE) -> str:
     """`text` cut to `most` UTF-16 units, as Telegram counts a message's length."""
     if units(text) <= most:
