@@ -27,6 +27,7 @@ from bot.daemon import Daemon
 from bot.interrupt import stop_on_signals
 from store import Store
 from watchers.config import FeedConfig
+from watchers.poll_report import counted
 
 REVEAL_EVERY = 1.5  # seconds between two sample stories
 POLL_EVERY = timedelta(seconds=1)
@@ -143,9 +144,38 @@ async def _until(condition: Callable[[], bool], changed: asyncio.Event) -> None:
             await asyncio.wait_for(changed.wait(), 1.0)
 
 
-def _stories_matched(path: Path) -> int:
+def _told(path: Path) -> tuple[int, int, int]:
+    """The stories of the reports published after priming, the ones of them that matched a
+    topic (alerted), and the reports that matched and joined one of those (a line each)."""
     with Store(path) as store:
-        return store.matched_stories(datetime.now(UTC) - timedelta(hours=1))
+        matched = store.matched_stories(datetime.now(UTC) - timedelta(hours=1))
+        row = store.db.execute(
+            "SELECT count(DISTINCT story_id), coalesce(sum(id != story_id AND topics != '[]'"
+            " AND story_id IN (SELECT id FROM items WHERE first_poll = 0 AND topics != '[]')), 0)"
+            " FROM items WHERE first_poll = 0"
+        ).fetchone()
+    return int(row[0]), matched, int(row[1])
+
+
+def closing(reports: int, told: tuple[int, int, int]) -> str:
+    """The demo's last words: `6 sample reports published (5 stories); the 4 stories that
+    matched a topic were alerted above, once each, and a second outlet's report joined one.`"""
+    stories, matched, joined = told
+    made = counted(stories, "story", "stories")
+    text = f"demo finished: {reports} sample reports published ({made}); "
+    if not matched:
+        return text + "none matched a topic of your config, so none was alerted."
+    if matched == 1:
+        text += "the one story that matched a topic was alerted above, once"
+    else:
+        text += f"the {matched} stories that matched a topic were alerted above, once each"
+    if not joined:
+        return text + "."
+    one = "it" if matched == 1 else "one"
+    if joined == 1:
+        return text + f", and a second outlet's report joined {one}."
+    them = "it" if matched == 1 else "them"
+    return text + f", and {joined} reports of other outlets joined {them}."
 
 
 async def run_demo(settings: Config, out: TextIO) -> int:
@@ -210,11 +240,10 @@ async def run_demo(settings: Config, out: TextIO) -> int:
             if interrupted.is_set():
                 print("demo stopped.", file=out, flush=True)
                 return code
-            alerted = await asyncio.to_thread(_stories_matched, demo.store.path)
+            told = await asyncio.to_thread(_told, demo.store.path)
             print(
-                f"demo finished: {len(data['items'])} sample stories published; the ones that"
-                f" matched a topic ({alerted}) were alerted above, each story once."
-                " Next: set TELEGRAM_BOT_TOKEN and run `make run` (see README).",
+                closing(len(data["items"]), told),
+                "Next: set TELEGRAM_BOT_TOKEN and run `make run` (see README).",
                 file=out,
                 flush=True,
             )

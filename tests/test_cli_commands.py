@@ -236,7 +236,10 @@ def test_demo_shows_alerts_in_three_languages_without_network() -> None:
     # two outlets, one story: alerted once, and Kyodo's report shown joining it
     assert out.count("\nRussia holds") == 1 and "Russia holds military" not in out
     assert '  ↳ also: Kyodo (sample) — joins "Russia holds drills on the Kuril Islands"' in out
-    assert "demo finished" in out
+    assert (
+        "demo finished: 6 sample reports published (5 stories); the 4 stories that matched a"
+        " topic were alerted above, once each, and a second outlet's report joined one." in out
+    )
 
 
 def test_poll_progress_bar_draws_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:

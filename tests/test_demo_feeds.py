@@ -1,5 +1,5 @@
-"""The demo: its sample feed server (a poll cut short by Ctrl-C is not an error to print), and what
-console mode prints."""
+"""The demo: its sample feed server (a poll cut short by Ctrl-C is not an error to print), what
+console mode prints, and its closing line."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import load_config
 from bot.daemon import Daemon
-from bot.demo import QuietServer
+from bot.demo import QuietServer, closing
 from store import StoredItem
 from tests.conftest import CONFIG
 from watchers.poll_report import PollReport
@@ -56,6 +56,26 @@ def test_console_mode_prints_a_report_joining_a_story_it_alerted_as_one_line() -
         '  ↳ also: Kyodo (sample) — joins "Russia holds drills on the Kuril Islands"\n\n'
     )
     assert "military" not in printed and "never alerted" not in printed
+
+
+@pytest.mark.parametrize(
+    ("told", "said"),
+    [
+        (
+            (5, 4, 1),
+            "6 sample reports published (5 stories); the 4 stories that matched a topic were"
+            " alerted above, once each, and a second outlet's report joined one.",
+        ),
+        ((6, 1, 0), "(6 stories); the one story that matched a topic was alerted above, once."),
+        ((6, 0, 0), "(6 stories); none matched a topic of your config, so none was alerted."),
+    ],
+)
+def test_the_demo_ends_counting_reports_and_stories_apart(
+    told: tuple[int, int, int], said: str
+) -> None:
+    """It said "6 sample stories published; the ones that matched a topic (4) were alerted",
+    of 6 reports that made 5 stories."""
+    assert closing(6, told).endswith(said)
 
 
 def _item(item_id: int, story_id: int, feed_id: str, title: str) -> StoredItem:
