@@ -162,8 +162,8 @@ def test_a_bad_against_config_is_named_once_with_its_line(tmp_path: Path) -> Non
     bad = cli("backtest", "--config", str(new), "--against", str(old))
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.splitlines() == [
-        f"kurilwatch backtest: --against {old} line 4: topics.k.query: column 1: unclosed quote"
-        " in the query"
+        f"kurilwatch backtest: --against {old} line 4, column 13: topics.k.query: unclosed"
+        " quote in the query"
     ]
     gone = cli("backtest", "--config", str(new), "--against", str(tmp_path / "no.yaml"))
     assert gone.returncode == 2

@@ -153,7 +153,7 @@ def test_wrong_type_and_missing_key() -> None:
 
 def test_bad_query_names_topic_and_column() -> None:
     [problem] = problems(MINIMAL.replace("query: kuril*", 'query: (kuril* OR "iturup'))
-    assert "topics.kuril.query: column 12: unclosed quote" in problem
+    assert problem == "c.yaml line 8, column 23: topics.kuril.query: unclosed quote in the query"
 
 
 def test_a_topic_written_with_typographic_quotes_before_they_quoted_still_loads() -> None:
@@ -166,7 +166,7 @@ def test_a_topic_written_with_typographic_quotes_before_they_quoted_still_loads(
 def test_a_too_costly_query_names_topic_line_and_limit() -> None:
     nears = " ".join(f"a{i} NEAR b{i}" for i in range(5))
     [problem] = problems(MINIMAL.replace("query: kuril*", f"query: {nears}"))
-    assert problem.startswith("c.yaml line 8: topics.kuril.query: column 48: more than 4 NEARs")
+    assert problem.startswith("c.yaml line 8, column 59: topics.kuril.query: more than 4 NEARs")
 
 
 def test_duplicate_feed_ids_and_bad_ids() -> None:
@@ -232,7 +232,7 @@ def test_run_refuses_a_bad_query(tmp_path: Path) -> None:
     path.write_text(MINIMAL.replace("query: kuril*", "query: kuril OR"))
     result = run_cli("run", "--config", str(path))
     assert result.returncode == 2
-    assert "topics.kuril.query: column 9: a term is missing at the end" in result.stderr
+    assert "line 8, column 20: topics.kuril.query: a term is missing at the end" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -302,7 +302,7 @@ def test_a_line_break_no_editor_shows_shifts_no_line_named(separator: str) -> No
     settings = parse_config(text)
     assert settings.topics["kuril"].title == "Kuril Islands"
     assert problems(text.replace("query: kuril*", "query: (kuril*")) == [
-        "c.yaml line 9: topics.kuril.query: column 1: '(' is never closed in the query"
+        "c.yaml line 9, column 12: topics.kuril.query: '(' is never closed in the query"
     ]
 
 

@@ -87,6 +87,17 @@ class FeedConfig(Model):
         return url
 
 
+class QueryValueError(ValueError):
+    """A topic's query that does not parse, as its validator refuses it: `column` is where in
+    the query (1-based), `problem` what is wrong there, which the config's error places in the
+    file (a query folded over lines has its column in the joined text)."""
+
+    def __init__(self, error: QueryError) -> None:
+        self.column = error.column
+        self.problem = f"{error.message} in the query"
+        super().__init__(f"column {self.column}: {self.problem}")
+
+
 class TopicConfig(Model):
     title: str
     query: str
@@ -104,7 +115,7 @@ class TopicConfig(Model):
         try:
             parse(query)
         except QueryError as exc:
-            raise ValueError(f"{exc} in the query") from None
+            raise QueryValueError(exc) from None
         except RecursionError:  # MAX_DEPTH stops nesting; this is the last guard
             raise ValueError("the query is nested too deeply") from None
         return query

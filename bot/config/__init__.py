@@ -420,5 +420,5 @@ def _parse_config(text: str, *, source: str) -> Config:
     except ValidationError as exc:
         node = compose(text)  # where each key is, to name its line
         raise ConfigError(
-            [describe(error, node, source, Config) for error in exc.errors(include_url=False)]
+            [describe(error, node, source, Config, text) for error in exc.errors(include_url=False)]
         ) from None

@@ -12,6 +12,8 @@ from typing import Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel
 
+from bot.config.yaml_text import text_position
+from watchers.config import QueryValueError
 from watchers.config_checks import find as _find  # where a key is, to name its line
 
 
@@ -34,9 +36,12 @@ def key_path(loc: Sequence[int | str]) -> str:
     return out or "(top level)"
 
 
-def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseModel]) -> str:
-    """One line of a validation error of `root` (the config): the file, the key's line, its
-    path and what is wrong."""
+def describe(
+    error: Any, node: yaml.Node | None, source: str, root: type[BaseModel], text: str
+) -> str:
+    """One line of a validation error of `root` (the config, read from `text`): the file, the
+    key's line (a query's error: the line and column of the mistake), its path and what is
+    wrong."""
     loc, key = _key_loc(error, node)
     message = str(error["msg"])
     kind = error["type"]
@@ -75,6 +80,13 @@ def describe(error: Any, node: yaml.Node | None, source: str, root: type[BaseMod
     if kind in _WANTED and found is not None:
         message = _not_a(found, _WANTED[kind])
     where = f" line {line}" if line else ""
+    if isinstance(cause := error.get("ctx", {}).get("error"), QueryValueError):
+        at = text_position(text, found, cause.column)
+        # not found in the file's characters (a quoted query's escapes): the key's line, and
+        # the column in the query's own text, which is no column of the file
+        message = f"{cause.problem} (character {cause.column} of its text)"
+        if at is not None:
+            where, message = f" line {at[0]}, column {at[1]}", cause.problem
     return f"{source}{where}: {key_path(loc)}: {message}"
 
 

@@ -3,8 +3,10 @@ written twice refused, and YAML's problems in words naming their line; `ConfigEr
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import os
+import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -183,3 +185,45 @@ def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> str:
     if found in ("@", "`", "%"):
         return f"a value cannot start with {found!r} in YAML; put it in quotes"
     return problem
+
+
+def text_position(text: str, node: yaml.Node | None, column: int) -> tuple[int, int] | None:
+    """The 1-based line and column in the file `text` (the text `compose` read) of the
+    `column`th character (1-based) of the scalar `node`'s value: a query folded over lines by
+    `>-` had its error named at "column 824" of the joined text, on the key's line. None where
+    the value is not the file's characters in order (a double-quoted scalar's escapes)."""
+    if not isinstance(node, yaml.ScalarNode) or not isinstance(node.value, str):
+        return None
+    text = _as_editors_read(text)
+    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+    begin, end = (
+        starts[mark.line] + mark.column if mark.line < len(starts) else len(text)
+        for mark in (node.start_mark, node.end_mark)
+    )
+    if node.style in ("|", ">"):  # the content starts on the line after `>-` (or `|2 # ...`)
+        after = bisect.bisect_right(starts, begin)
+        begin = starts[after] if after < len(starts) else end
+    elif node.style in ('"', "'"):
+        begin, end = begin + 1, end - 1  # inside the quotes
+        if node.style == '"' and "\\" in text[begin:end]:
+            return None
+    # folding and indentation change only whitespace: the value's other characters are the
+    # file's, one for one ('' in a single-quoted scalar is one ')
+    places = []
+    i = begin
+    while i < end:
+        if not text[i].isspace():
+            places.append(i)
+        i += 2 if node.style == "'" and text[i : i + 2] == "''" else 1
+    value = node.value
+    shown = [c for c in value if not c.isspace()]
+    if [text[p] for p in places[: len(shown)]] != shown:
+        return None
+    at = min(max(column - 1, 0), len(value))
+    before = sum(not c.isspace() for c in value[:at])
+    if at < len(value) and not value[at].isspace():
+        place = places[before]
+    else:  # a space or the end: right after the character before it
+        place = places[before - 1] + 1 if before else begin
+    line = bisect.bisect_right(starts, place) - 1
+    return line + 1, place - starts[line] + 1
