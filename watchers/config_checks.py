@@ -1,7 +1,7 @@
 """What a valid config holds that is likely not meant: a topic no item can match, or one that a
 single common word matches; two topics with one query; a feed listed twice. `kurilwatch check`
 prints these as warnings (exit 0), `run` logs them, a reload logs the new ones and tells the
-admins. Pure: `config_warnings` reads the config's models; `find` and `lines_of` say where a key
+admins. Pure: `config_warnings` reads the config's models; `find` and `places_of` say where a key
 is in the YAML."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import NamedTuple
 import yaml
 
 from watchers.config import FeedConfig, TopicConfig
-from watchers.topics.normalise import is_cjk
+from watchers.topics.lexer import Token, lex
+from watchers.topics.normalise import is_cjk, normalise
 from watchers.topics.query import And, Field, Meta, Near, Node, Not, Or, Phrase, Term, parse
 from watchers.topics.rarity import static_rarity
 
@@ -26,6 +27,9 @@ class Warning(NamedTuple):
     message: str  # what is likely wrong there
     # what it is about, whatever the key's position: a reload compares warnings by this
     about: tuple[str, ...]
+    # a query's warning: the query and the 1-based column in it of the word it names, which
+    # the file's line and column are told of (a query folded over lines named the key's line)
+    at: tuple[str, int] | None = None
 
 
 def config_warnings(
@@ -65,7 +69,9 @@ def config_warnings(
             )
         seen.setdefault(tree, tid)
         for kind, problem in _query_problems(tree, langs):
-            out.append(Warning(loc, problem, ("query", tid, topic.query, *kind)))
+            column = _column(topic.query, tree, kind)
+            at = (topic.query, column) if column else None
+            out.append(Warning(loc, problem, ("query", tid, topic.query, *kind), at))
     return out
 
 
@@ -119,6 +125,34 @@ def _query_problems(
             )
         )
     return problems
+
+
+def _column(query: str, tree: Node, kind: tuple[str, ...]) -> int | None:
+    """The 1-based column in `query` of the first word (or `lang:` condition) a warning of
+    `kind` names; None for a warning about the whole query."""
+    words: set[str] = set()
+    if kind[0] == "operators":
+        words = set(operator_words(tree))
+    elif kind[0] == "common":
+        words = set(_common_match(tree))
+    elif kind[0] != "lang":
+        return None
+    tokens = list(lex(query))
+    for before, token in zip([Token("START", "", 0), *tokens], tokens, strict=False):
+        if kind[0] == "lang":  # `lang:xx`: its `lang:`
+            value = token.text.lower()
+            named = (before.kind, before.text) == ("META", "lang") and value in kind[1:]
+            column = before.column
+        else:
+            alone = token.kind == "WORD" and before.kind not in _NOT_ALONE
+            named = alone and normalise(token.text) in words
+            column = token.column
+        if named:
+            return column
+    return None
+
+
+_NOT_ALONE = ("NOT", "CASE", "FIELD", "META")  # a word after these is not one they name
 
 
 # "kuril or shikotan" is the three words kuril, or, shikotan, all required: a query that
@@ -240,11 +274,13 @@ def _positive_conditions(node: Node) -> Iterable[Meta]:
             yield from _positive_conditions(child)
 
 
-def lines_of(node: yaml.Node | None, locs: Iterable[Sequence[int | str]]) -> list[int | None]:
-    """`find`'s line of each of `locs`, each mapping's keys looked up once: a config of
-    100,000 topics holds as many keys in one mapping."""
+def places_of(
+    node: yaml.Node | None, locs: Iterable[Sequence[int | str]]
+) -> list[tuple[int | None, yaml.Node | None]]:
+    """`find`'s line and node of each of `locs`, each mapping's keys looked up once: a config
+    of 100,000 topics holds as many keys in one mapping."""
     keys: dict[int, dict[str, tuple[int, yaml.Node]]] = {}
-    lines: list[int | None] = []
+    places: list[tuple[int | None, yaml.Node | None]] = []
     for loc in locs:
         at, line = node, None if node is None else node.start_mark.line + 1
         for part in loc:
@@ -260,8 +296,8 @@ def lines_of(node: yaml.Node | None, locs: Iterable[Sequence[int | str]]) -> lis
                 line, at = find(at, [part]) if at is not None else (line, None)
             if at is None:
                 break
-        lines.append(line)
-    return lines
+        places.append((line, at))
+    return places
 
 
 def find(node: yaml.Node | None, loc: Sequence[int | str]) -> tuple[int | None, yaml.Node | None]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import yaml
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -29,6 +30,7 @@ from bot.config.yaml_text import (
     load_yaml,
     one_line,
     read_text,
+    text_position,
 )
 from bot.config.yaml_text import (
     regular_file as regular_file,
@@ -43,7 +45,7 @@ from watchers.config import (
     TopicConfig,
     format_duration,
 )
-from watchers.config_checks import config_warnings, lines_of, was_known
+from watchers.config_checks import config_warnings, places_of, was_known
 from watchers.topics.query import Node, conditions, parse
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -376,23 +378,38 @@ def config_warnings_of(
 ) -> list[str]:
     """What `settings` (loaded from `path`) holds that is likely not meant
     (`watchers.config_checks`; not those whose `about` is `known`), the first MAX_WARNINGS named
-    as an error is: the file, the key's line (where the file can be read again: not a pipe) and
-    its path."""
+    as an error is: the file, the key's line (where the file can be read again: not a pipe;
+    a query's word: its line and column) and its path."""
     found = config_warnings(settings.feeds, settings.topics)
     warnings = [w for w in found if not was_known(w.about, known)] if known else found
-    node = None
+    text, node = "", None
     if warnings and regular_file(path):
         with contextlib.suppress(Exception):  # changed meanwhile: the key paths still say it
-            node = compose(read_text(Path(path), True))
+            text = read_text(Path(path), True)
+            node = compose(text)
     shown = warnings[:MAX_WARNINGS]
-    lines = lines_of(node, (w.loc for w in shown))
+    places = places_of(node, (w.loc for w in shown))
     out = [
-        f"{path}{f' line {n}' if n else ''}: {key_path(w.loc)}: {w.message}"
-        for n, w in zip(lines, shown, strict=True)
+        f"{path}{_where(text, place, w.at)}: {key_path(w.loc)}: {w.message}"
+        for place, w in zip(places, shown, strict=True)
     ]
     if len(warnings) > len(shown):
         out.append(f"{path}: {len(warnings) - len(shown)} more warnings like these")
     return out
+
+
+def _where(
+    text: str, place: tuple[int | None, yaml.Node | None], at: tuple[str, int] | None
+) -> str:
+    """' line 7' of a warning's key, or ' line 9, column 12' of the word in the query it names
+    (where the file still holds that query)."""
+    line, node = place
+    found = None
+    if at is not None and isinstance(node, yaml.ScalarNode) and node.value == at[0]:
+        found = text_position(text, node, at[1])
+    if found is not None:
+        return f" line {found[0]}, column {found[1]}"
+    return f" line {line}" if line else ""
 
 
 def parse_config(text: str, *, source: str = "config") -> Config:
