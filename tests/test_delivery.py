@@ -1573,6 +1573,7 @@ async def test_a_deleted_forum_topic_gets_its_alert_in_general_and_is_forgotten(
     # the topic answers again (topics switched back on) and an admin sets the forum up in it
     await store.run(Store.set_thread, FORUM, TOPIC)
     await queue(store, FORUM, "3")
+    worker.limits = SendLimits(NO_LIMITS)  # the group's gap runs on the loop's clock
     await step(worker)
     assert threads_of(bot_api, FORUM) == [None, None, TOPIC]  # not General for good
 
