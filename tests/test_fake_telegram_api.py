@@ -235,6 +235,22 @@ async def test_fail_blocked_raises_forbidden_until_unblocked(fake: FakeBotAPI, b
     assert fake.calls_of("sendMessage")[1].status == 403
 
 
+async def test_a_closed_forum_topic_refuses_sends_until_reopened(
+    fake: FakeBotAPI, bot: Bot
+) -> None:
+    fake.close_topic(GROUP_CHAT, 7)
+    with pytest.raises(BadRequest, match=r"(?i)topic_closed"):
+        await bot.send_message(GROUP_CHAT, "in 7", message_thread_id=7)
+    await bot.send_message(GROUP_CHAT, "in General")  # the chat's other topics are open
+    fake.close_topic(GROUP_CHAT, None)
+    with pytest.raises(BadRequest, match=r"(?i)topic_closed"):
+        await bot.send_message(GROUP_CHAT, "in General")
+    fake.reopen_topic(GROUP_CHAT, 7)
+    await bot.send_message(GROUP_CHAT, "in 7", message_thread_id=7)
+    sent = [(p["text"], p.get("message_thread_id")) for p in fake.sent_messages(GROUP_CHAT)]
+    assert sent == [("in General", None), ("in 7", 7)]
+
+
 async def test_migrate_chat_raises_chat_migrated(fake: FakeBotAPI, bot: Bot) -> None:
     fake.migrate_chat(-4001, GROUP_CHAT)
 

@@ -698,7 +698,7 @@ class FakeBotAPI:
     (long polling included), validates sendMessage/editMessageText/sendPhoto like Telegram
     (HTML parse mode, text and caption lengths) and can inject errors: ``fail_next``,
     ``fail_retry_after``, ``fail_share``, ``fail_first_attempts``, ``fail_blocked``,
-    ``migrate_chat``, ``stall_next`` (a timeout), ``fail_gateway`` (a proxy's HTML error page)
+    ``close_topic`` (a forum's topic closed: TOPIC_CLOSED), ``migrate_chat``, ``stall_next`` (a timeout), ``fail_gateway`` (a proxy's HTML error page)
     and ``reset_after_next`` (a connection reset after the call was carried out);
     ``upgrade_group`` also sends the service messages of a group's upgrade. ``latency`` delays
     every chat-bound call and ``max_in_flight`` records how many were served at once.
@@ -752,6 +752,7 @@ class FakeBotAPI:
         self._owners: dict[int, int] = {}
         self._failures: list[_Failure] = []
         self._blocked: set[int] = set()
+        self._closed_topics: set[tuple[int, int | None]] = set()  # (chat, thread; None: General)
         self._migrated: dict[int, int] = {}
         self._first_attempt_wait: int | None = None
         self._random_failures: list[tuple[str, float, _ApiError, random.Random]] = []
@@ -1055,6 +1056,16 @@ class FakeBotAPI:
         with self._cond:
             self._blocked.discard(chat_id)
 
+    def close_topic(self, chat_id: int, thread_id: int | None) -> None:
+        """Sends to the forum topic ``thread_id`` of ``chat_id`` (None: its General) answer 400
+        TOPIC_CLOSED until ``reopen_topic``."""
+        with self._cond:
+            self._closed_topics.add((chat_id, thread_id))
+
+    def reopen_topic(self, chat_id: int, thread_id: int | None) -> None:
+        with self._cond:
+            self._closed_topics.discard((chat_id, thread_id))
+
     def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """Sends to ``old_chat_id`` answer 400 with ``migrate_to_chat_id``."""
         with self._cond:
@@ -1255,6 +1266,8 @@ class FakeBotAPI:
                     {"migrate_to_chat_id": self._migrated[chat_id]},
                 )
         if request.method in _SEND_METHODS:
+            if (chat_id, request.params.get("message_thread_id")) in self._closed_topics:
+                raise _ApiError(400, "Bad Request: TOPIC_CLOSED")
             self._check_reply(request, chat_id)
         if self._first_attempt_wait is not None and request.method in _SEND_METHODS:
             text = str(request.params.get("text") or request.params.get("caption") or "")
