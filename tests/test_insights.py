@@ -376,6 +376,93 @@ async def test_a_forums_weekly_report_goes_to_its_topic_and_to_general_once_that
     assert prefs is not None and prefs.thread_id is None
 
 
+async def forum_report(bot: Harness, forum: int = -100700, topic: int = 77) -> Insights:
+    """A forum whose weekly report (Friday 03:30 UTC) was set up in its topic `topic`."""
+    await seed(bot.store, history(14, 1))
+    group: dict[str, Any] = {"chat_id": forum, "chat_type": "supergroup", "user_id": 77}
+    bot.api.set_admins(forum, [77])
+    await bot.say("/subscribe kuril", **group)
+    await bot.say("/report weekly fri 03:30", **group)
+    await bot.store.run(Store.set_thread, forum, topic)  # as those sent in the topic record it
+    return Insights(bot.ctx, bot.app.bot)
+
+
+async def test_a_forums_weekly_report_waits_while_its_topic_is_closed_and_comes_once_reopened(
+    bot: Harness,
+) -> None:
+    """A closed topic answers TOPIC_CLOSED, which was read as a refusal: that week's report
+    was skipped. It waits, as the chat's alerts do, and comes once the topic is reopened."""
+    forum = -100700
+    insights = await forum_report(bot, forum)
+    bot.api.close_topic(forum, 77)
+    bot.clock.now = T0 + H  # due at 03:30
+    for _ in range(6):  # closed for 6 hours
+        assert await insights.send_reports() == 0
+        bot.clock.now += H
+    tried = bot.api.calls_of("sendPhoto")
+    assert len(tried) == 6 and {c.params["message_thread_id"] for c in tried} == {77}
+    assert bot.api.sent_photos(forum) == []
+    bot.api.reopen_topic(forum, 77)
+    sent = 0
+    for _ in range(11):  # it is tried again within 10 minutes
+        sent += await insights.send_reports()
+        bot.clock.now += M
+    assert sent == 1
+    [(params, _)] = bot.api.sent_photos(forum)
+    assert params["message_thread_id"] == 77  # in its topic, not General
+    assert params["caption"].startswith("<b>Weekly report</b> 21 Nov–27 Nov (UTC)")
+    [chat] = await bot.store.run(Store.report_chats)
+    assert chat.sent_at == T0 + 30 * M
+    bot.clock.now += D
+    assert await insights.send_reports() == 0  # once
+
+
+async def test_a_forums_topic_closed_past_its_next_report_gets_the_latest_week_once_reopened(
+    bot: Harness,
+) -> None:
+    """Closed for over a week, a topic gets one report when it is reopened: the latest week's,
+    which replaced the one it missed (that week's is in it), not two."""
+    forum = -100700
+    insights = await forum_report(bot, forum)
+    bot.api.close_topic(forum, 77)
+    bot.clock.now = T0 + H
+    assert await insights.send_reports() == 0
+    bot.clock.now = T0 + 7 * D + H  # the next report, due at 03:30 on 4 Dec, refused too
+    assert await insights.send_reports() == 0
+    bot.api.reopen_topic(forum, 77)
+    bot.clock.now += 10 * M
+    assert await insights.send_reports() == 1
+    [(params, _)] = bot.api.sent_photos(forum)
+    assert params["caption"].startswith("<b>Weekly report</b> 28 Nov–4 Dec (UTC)")
+    [chat] = await bot.store.run(Store.report_chats)
+    assert chat.sent_at == T0 + 7 * D + 30 * M
+    bot.clock.now += H
+    assert await insights.send_reports() == 0
+
+
+async def test_a_forums_weekly_report_in_a_deleted_topic_with_general_closed_waits_for_general(
+    bot: Harness,
+) -> None:
+    """Its topic deleted and its General closed: the report goes to General once that is
+    reopened, not skipped for the week."""
+    forum = -100700
+    insights = await forum_report(bot, forum)
+    gone = "Bad Request: message thread not found"
+    bot.api.fail_next("sendPhoto", status=400, description=gone, chat_id=forum)
+    bot.api.close_topic(forum, None)
+    bot.clock.now = T0 + H
+    assert await insights.send_reports() == 0
+    prefs = await bot.store.run(Store.prefs, forum)
+    assert prefs is not None and prefs.thread_id is None  # forgotten: General from now on
+    bot.api.reopen_topic(forum, None)
+    bot.clock.now += 10 * M
+    assert await insights.send_reports() == 1
+    [(params, _)] = bot.api.sent_photos(forum)
+    assert "message_thread_id" not in params
+    threads = [c.params.get("message_thread_id") for c in bot.api.calls_of("sendPhoto")]
+    assert threads == [77, None, None]  # the topic once, then General
+
+
 async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: Harness) -> None:
     ru: dict[str, Any] = {"chat_id": OTHER, "language_code": "ru"}
     assert await bot.say("/trend kuril 14d", **ru) == (

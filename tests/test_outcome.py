@@ -124,6 +124,20 @@ TABLE = {
     (Path.NOTICE, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
     (Path.NOTICE, "deleted"): (Action.DROP, "Message to edit not found", None, None, None),
     (Path.NOTICE, "thread gone"): (Action.DROP, "Message thread not found", None, None, None),
+    # a weekly report: no deadline, its next week's replaces it; tried no faster than
+    # max_backoff, as each try draws it again
+    (Path.REPORT, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
+    (Path.REPORT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
+    (Path.REPORT, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
+    (Path.REPORT, "migrated"): (Action.MIGRATE, "chat migrated", timedelta(0), None, None),
+    (Path.REPORT, "can't parse"): (Action.GIVE_UP, "400: Can't parse", None, None, None),
+    (Path.REPORT, "5xx"): (Action.RETRY, "NetworkError: Bad", MAX_BACKOFF, None, None),
+    (Path.REPORT, "timeout"): (Action.RETRY, "TimedOut: Timed out", MAX_BACKOFF, None, None),
+    (Path.REPORT, "network error"): (Action.RETRY, "NetworkError: ", MAX_BACKOFF, None, None),
+    (Path.REPORT, "401"): (Action.RETRY, "InvalidToken: ", MAX_BACKOFF, None, None),
+    (Path.REPORT, "no rights"): (Action.RETRY, RIGHTS, MAX_BACKOFF, None, None),
+    (Path.REPORT, "deleted"): (Action.GIVE_UP, "400: Message to edit", None, None, None),
+    (Path.REPORT, "thread gone"): (Action.GIVE_UP, "400: Message thread", None, None, None),
 }
 
 
@@ -160,7 +174,7 @@ def test_one_reading_of_each_error(name: str) -> None:
     assert failure_of(ERRORS[name]) is FAILURES[name]
 
 
-@pytest.mark.parametrize("path", [Path.SEND, Path.EDIT, Path.DIGEST, Path.NOTICE])
+@pytest.mark.parametrize("path", list(Path))
 def test_a_migrated_chat_names_its_new_id(path: Path) -> None:
     assert decide(ERRORS["migrated"], path).new_chat_id == -100123
 
@@ -210,6 +224,16 @@ def test_a_forums_closed_topic_keeps_its_alerts_as_a_chat_without_rights_does() 
     assert decide(closed, Path.DIGEST).waits == tries
     assert decide(closed, Path.NOTICE).action is Action.RETRY  # a broadcast, a spike notice
     assert decide(closed, Path.EDIT).action is Action.RETRY
+
+
+def test_a_weekly_report_refused_by_a_closed_topic_waits_with_no_deadline() -> None:
+    """TOPIC_CLOSED skipped that week's report. It waits, past the alerts' deadline (a topic
+    closed for a weekend), until the next week's report replaces it (`bot.insights.jobs`)."""
+    closed = BadRequest("Bad Request: TOPIC_CLOSED")
+    for attempts in (0, tries_within(DEADLINE, MAX_BACKOFF), 10_000):
+        waits = decide(closed, Path.REPORT, attempts=attempts)
+        assert waits.action is Action.RETRY and waits.at == NOW + MAX_BACKOFF
+    assert decide(ValueError("a bug"), Path.REPORT).action is Action.RAISE
 
 
 def test_a_deleted_forum_topic_is_read_as_gone_in_each_of_telegrams_words() -> None:

@@ -2,8 +2,9 @@
 
 `failure_of` reads a Telegram error once (flood control, a chat gone or moved, HTML Telegram
 cannot parse, another refusal, or a transient network/server error); `outcome` turns it into
-what the worker does for a single alert, an "Also:" edit, a digest or an admin notice: retry
-when, hold the chat how long, move it, mark it gone, fall back to plain text, give up or drop.
+what the worker does for a single alert, an "Also:" edit, a digest or an admin notice (and the
+report job for a weekly report): retry when, hold the chat how long, move it, mark it gone,
+fall back to plain text, give up or drop.
 `GivenUp` gathers the alerts given up into one notice to the admins per REPORT_EVERY.
 """
 
@@ -43,6 +44,7 @@ class Path(StrEnum):
     EDIT = "edit"  # an alert updated with the outlets that carried its story since
     DIGEST = "digest"  # a chat's held alerts, in one or more messages
     NOTICE = "notice"  # plain text to an admin (or a broadcast)
+    REPORT = "report"  # a chat's weekly report (`bot.insights.jobs`)
 
 
 class Failure(StrEnum):
@@ -189,6 +191,19 @@ def outcome(
         return Outcome(
             Action.MIGRATE, "chat migrated", now, metric=metric, new_chat_id=exc.new_chat_id
         )
+    if path is Path.REPORT:  # no deadline: it waits until the next week's replaces it
+        if failure is Failure.GONE:
+            return Outcome(Action.GONE, error=message)
+        if failure is Failure.FLOOD:
+            at = now + timedelta(seconds=flood)
+            return Outcome(Action.RETRY, f"429: {message}", at, hold=flood)
+        if refused:  # this week's is skipped
+            return Outcome(Action.GIVE_UP, error=f"400: {message}")
+        # drawn again at each try: no faster than `max_backoff`, a closed topic's for days
+        at = now + max_backoff
+        if isinstance(exc, TelegramError):  # down, unreachable, a closed topic, no rights
+            return Outcome(Action.RETRY, described, at)
+        return Outcome(Action.RAISE, described, at)
     if path is Path.EDIT:
         if failure is Failure.FLOOD:
             return Outcome(Action.LATER, hold=flood)

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.delivery import unrecorded
+from bot.delivery.outcome import Action, Path, outcome
 from bot.delivery.plan import digest_times, notice_silent
-from bot.delivery.retry import retry_after_seconds, with_retries
+from bot.delivery.retry import with_retries
 from bot.delivery.threads import in_thread
 from bot.i18n import texts
 from bot.insights.charts import render_trend
@@ -272,33 +273,10 @@ class Insights:
             await in_thread(ctx.store, chat.chat_id, thread, lambda t: with_retries(
                 functools.partial(send, message_thread_id=t)
             ))  # fmt: skip
-        except ChatMigrated as exc:  # a group became a supergroup: sent there next run
-            await ctx.store.run(Store.migrate_chat, chat.chat_id, exc.new_chat_id, now=ctx.clock())
-            return 0
-        except (Forbidden, BadRequest) as exc:
-            if isinstance(exc, Forbidden) or "chat not found" in exc.message.lower():
-                await ctx.store.run(
-                    Store.deactivate_chat, chat.chat_id, exc.message, now=ctx.clock()
-                )
+        except TelegramError as exc:
+            if not await self._not_taken(chat.chat_id, exc):
                 return 0
-            log.error("chat %d: weekly report refused (%s); skipped", chat.chat_id, exc)
             sent = 0
-        except TelegramError as exc:  # down, or a wait longer than `with_retries` holds for
-            # out the flood wait named, or a while for Telegram (or the way to it) to come back
-            wait = (
-                timedelta(seconds=retry_after_seconds(exc))
-                if isinstance(exc, RetryAfter)
-                else REPORT_RETRY
-            )
-            tries = self.holds.unsent(chat.chat_id, ctx.clock(), wait)
-            log.log(
-                logging.WARNING if tries == 1 else logging.DEBUG,
-                "chat %d: weekly report not sent (%s); again in %s",
-                chat.chat_id,
-                exc,
-                wait,
-            )
-            return 0
         else:
             sent = 1
             tries = self.holds.unsent_tries(chat.chat_id)
@@ -310,6 +288,38 @@ class Insights:
         self.holds.out(chat.chat_id, due)
         await self._record_sent(chat.chat_id, due)
         return sent
+
+    async def _not_taken(self, chat_id: int, exc: TelegramError) -> bool:
+        """Carry out what Telegram's refusal of the chat's report calls for, as an alert's
+        (`outcome`); whether the report is skipped (this week's then recorded as sent)."""
+        store, now = self.ctx.store, self.ctx.clock()
+        result = outcome(
+            exc,
+            Path.REPORT,
+            now=now,
+            attempts=self.holds.unsent_tries(chat_id),
+            deadline=timedelta.max,  # none: it waits until the next week's replaces it
+            max_backoff=REPORT_RETRY,
+        )
+        if result.action is Action.MIGRATE:  # a group became a supergroup: sent there next run
+            assert result.new_chat_id is not None
+            await store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
+        elif result.action is Action.GONE:
+            await store.run(Store.deactivate_chat, chat_id, str(result.error), now=now)
+        elif result.action is Action.GIVE_UP:
+            log.error("chat %d: weekly report refused (%s); skipped", chat_id, exc)
+            return True
+        else:  # out the flood wait named, or a while: Telegram down, or a topic closed
+            wait = (result.at or now) - now
+            tries = self.holds.unsent(chat_id, now, wait)
+            log.log(
+                logging.WARNING if tries == 1 else logging.DEBUG,
+                "chat %d: weekly report not sent (%s); again in %s",
+                chat_id,
+                exc,
+                wait,
+            )
+        return False
 
     async def _record_sent(self, chat_id: int, due: datetime) -> None:
         """Store that the chat's report due at `due` went out. A write that a stop cuts, or
