@@ -165,6 +165,27 @@ def test_stories_per_local_day_with_the_period_before() -> None:
     assert since == datetime(2026, 11, 14, tzinfo=TOKYO) and until == NOW
 
 
+@pytest.mark.parametrize(
+    ("lang", "days", "said"),
+    [
+        ("en", 1, "(up 100% on the 1 day before, to the same time of day (1))"),
+        ("en", 7, "(up 100% on the 7 days before, to the same time of day (1))"),
+        ("ru", 1, "(на 100% больше, чем за 1 день до того к тому же часу (1))"),
+        ("ru", 3, "(на 100% больше, чем за 3 дня до того к тому же часу (1))"),
+        ("ru", 7, "(на 100% больше, чем за 7 дней до того к тому же часу (1))"),
+        ("ja", 1, "(前の1日間の同時刻まで（1）より100%増)"),
+    ],
+)
+def test_a_change_counts_the_days_before_in_the_reader_s_plural(
+    lang: str, days: int, said: str
+) -> None:
+    """It said "on the 1 days before": the days were no plural count."""
+    points = [point(1, NOW - H), point(2, NOW - 2 * H), point(3, NOW - days * D - H)]
+    trend = build_trend(points, now=NOW, tz=TOKYO, days=days)
+    assert (trend.total, trend.previous_total) == (2, 1)
+    assert said in caption(trend, title="Kuril Islands", lang=lang)
+
+
 def test_a_morning_is_compared_with_the_same_hours_of_the_period_before() -> None:
     # 12:00 in Tokyo: today so far had 3 stories, as had the same day a week ago by 12:00;
     # that day's afternoon (5 more) is not yet comparable, so it is no drop
@@ -185,7 +206,7 @@ def test_captions_in_russian_and_japanese_and_without_stories() -> None:
     trend = build_trend([point(1, NOW - H)], now=NOW, tz=TOKYO, days=30)
     ru = caption(trend, title="Курилы", lang="ru")
     assert (
-        "Новостей: <b>1</b> (за 30 дн. до того к тому же часу не было)" in ru and "пт 27.11" in ru
+        "Новостей: <b>1</b> (за 30 дней до того к тому же часу не было)" in ru and "пт 27.11" in ru
     )
     ja = caption(trend, title="北方領土", lang="ja")
     assert "記事数: <b>1</b>" in ja and "11月27日（金）" in ja and "英語 1" in ja

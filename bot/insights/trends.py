@@ -255,17 +255,33 @@ def change_text(trend: Trend, lang: str, days: int) -> str:
     if change is None:
         if not trend.total:
             return ""
-        return tr._("none in the {days} days before, to the same time of day", days=days)
+        return tr.ngettext(
+            "none in the {n} day before, to the same time of day",
+            "none in the {n} days before, to the same time of day",
+            days,
+        )
     pct = round(abs(change) * 100)
     if pct == 0:
-        return tr._("as many as the {days} days before, to the same time of day", days=days)
-    # the per cent sign goes in with the number: a "%" in a msgid reads as a printf format
-    values = {"pct": f"{pct}%", "days": days, "prev": trend.previous_total}
-    if change > 0:
-        return tr._(
-            "up {pct} on the {days} days before, to the same time of day ({prev})", **values
+        return tr.ngettext(
+            "as many as the {n} day before, to the same time of day",
+            "as many as the {n} days before, to the same time of day",
+            days,
         )
-    return tr._("down {pct} on the {days} days before, to the same time of day ({prev})", **values)
+    # the per cent sign goes in with the number: a "%" in a msgid reads as a printf format
+    values = {"pct": f"{pct}%", "prev": trend.previous_total}
+    if change > 0:
+        return tr.ngettext(
+            "up {pct} on the {n} day before, to the same time of day ({prev})",
+            "up {pct} on the {n} days before, to the same time of day ({prev})",
+            days,
+            **values,
+        )
+    return tr.ngettext(
+        "down {pct} on the {n} day before, to the same time of day ({prev})",
+        "down {pct} on the {n} days before, to the same time of day ({prev})",
+        days,
+        **values,
+    )
 
 
 def caption(trend: Trend, *, title: str, lang: str, titles: dict[str, str] | None = None) -> str:
