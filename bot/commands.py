@@ -149,6 +149,7 @@ def stats(settings: Config, out: TextIO = sys.stdout) -> int:
 def prune(settings: Config, out: TextIO = sys.stdout) -> int:
     from store import Store
     from store.space import GIVE_BACK_PAUSE
+    from watchers.text import counted
     from watchers.topics.normalise import words
 
     now = datetime.now(UTC)
@@ -168,13 +169,14 @@ def prune(settings: Config, out: TextIO = sys.stdout) -> int:
             time.sleep(GIVE_BACK_PAUSE)
         gives_back, (_, _, page_size) = store.gives_back(), store.file_pages()
     print(
-        f"{compacted} items older than {_period(settings.store.retention)} compacted (their"
-        f" dedup keys kept), {deleted} older than {_period(settings.store.keys_retention)}"
-        " deleted",
+        f"{counted(compacted, 'item', 'items')} older than {_period(settings.store.retention)}"
+        f" compacted (their dedup keys kept), {deleted} older than"
+        f" {_period(settings.store.keys_retention)} deleted",
         file=out,
     )
     if forgotten:
-        print(f"{forgotten} feeds the config no longer has, and no item names, forgotten", file=out)
+        feeds = counted(forgotten, "feed", "feeds")
+        print(f"{feeds} the config no longer has, and no item names, forgotten", file=out)
     if freed:
         print(
             f"{freed * page_size / 1048576:.1f} MB of free pages given back to the file system",
@@ -194,15 +196,17 @@ def prune(settings: Config, out: TextIO = sys.stdout) -> int:
 def _period(length: timedelta) -> str:
     """`90 days`, or `12h` for a length not of whole days (not `0 days`)."""
     from watchers.config import format_duration
+    from watchers.text import counted
 
     whole = length % timedelta(days=1) == timedelta(0)
-    return f"{length.days} days" if whole else format_duration(length)
+    return counted(length.days, "day", "days") if whole else format_duration(length)
 
 
 async def check_online(settings: Config, out: TextIO = sys.stdout) -> int:
     """Fetch and parse each feed once (nothing is stored); 1 if any feed failed."""
     from watchers.fetch import Fetcher, FetchLimits
     from watchers.parse import parse_feed  # feedparser: only this command parses here
+    from watchers.text import counted
 
     failed = 0
     async with Fetcher(FetchLimits.of(settings.poll)) as fetcher:
@@ -228,8 +232,10 @@ async def check_online(settings: Config, out: TextIO = sys.stdout) -> int:
             failed += 1
             print(f"  {feed.id}: FAILED ({parsed.error})", file=out)
         else:
-            print(f"  {feed.id}: ok, HTTP {fetched.status}, {len(parsed.items)} entries", file=out)
-    print(f"{len(settings.feeds) - failed} of {len(settings.feeds)} feeds answered", file=out)
+            entries = counted(len(parsed.items), "entry", "entries")
+            print(f"  {feed.id}: ok, HTTP {fetched.status}, {entries}", file=out)
+    feeds = counted(len(settings.feeds), "feed", "feeds")
+    print(f"{len(settings.feeds) - failed} of {feeds} answered", file=out)
     return 1 if failed else 0
 
 
@@ -425,6 +431,7 @@ def trend(
     from bot.operator.output_files import write_whole
     from store import Store
     from store.base import no_store
+    from watchers.text import counted
 
     if topic not in settings.topics:
         known = ", ".join(settings.topics)
@@ -469,14 +476,16 @@ def trend(
         return EXIT_USAGE
     busiest = chart.busiest
     change = chart.change
+    period = counted(days, "day", "days")
     print(
-        f"{topic}: {chart.total} stories in {days} days to {chart.days[-1]} ({chart.tz_name});"
+        f"{topic}: {counted(chart.total, 'story', 'stories')} in {period} to {chart.days[-1]}"
+        f" ({chart.tz_name});"
         f" busiest day {busiest[0] if busiest else '-'} ({busiest[1] if busiest else 0});"
         + (
-            f" {chart.previous_total} in the {days} days before, to the same time of day"
+            f" {chart.previous_total} in the {period} before, to the same time of day"
             + ("" if change is None else f" ({change:+.0%})")
             if chart.compared
-            else f" not compared with the {days} days before (the store was not yet recording)"
+            else f" not compared with the {period} before (the store was not yet recording)"
         ),
         file=out,
     )

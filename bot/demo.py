@@ -27,7 +27,7 @@ from bot.daemon import Daemon
 from bot.interrupt import stop_on_signals
 from store import Store
 from watchers.config import FeedConfig
-from watchers.poll_report import counted
+from watchers.text import counted
 
 REVEAL_EVERY = 1.5  # seconds between two sample stories
 POLL_EVERY = timedelta(seconds=1)
@@ -162,7 +162,9 @@ def closing(reports: int, told: tuple[int, int, int]) -> str:
     matched a topic were alerted above, once each, and a second outlet's report joined one.`"""
     stories, matched, joined = told
     made = counted(stories, "story", "stories")
-    text = f"demo finished: {reports} sample reports published ({made}); "
+    text = (
+        f"demo finished: {counted(reports, 'sample report', 'sample reports')} published ({made}); "
+    )
     if not matched:
         return text + "none matched a topic of your config, so none was alerted."
     if matched == 1:

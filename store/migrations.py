@@ -293,7 +293,8 @@ def apply(db: Database, *, upgrade: bool = True) -> None:
         )
     if not upgrade and migrations.applied(db) and (behind := migrations.pending(db)):
         raise OlderSchema(
-            f"written by an earlier kurilwatch ({len(behind)} schema steps behind this one);"
+            f"written by an earlier kurilwatch ({len(behind)} schema"
+            f" step{'' if len(behind) == 1 else 's'} behind this one);"
             " this command only reads and leaves it as it is: restart the daemon"
             " (`kurilwatch run`) or run `kurilwatch poll --once`, which bring it up to date,"
             " then run this again"

@@ -127,7 +127,7 @@ def test_a_command_that_only_reads_leaves_a_store_behind_its_schema_as_it_is(
         ["trend", "--topic", "kuril", "--csv", "t.csv"],
     ):
         result = cli(*command, "--config", str(config))
-        assert result.returncode == 2 and "schema steps behind" in result.stderr, result.stderr
+        assert result.returncode == 2 and "(1 schema step behind" in result.stderr, result.stderr
     after = Database(path)
     assert names[-1] not in [m.name for m in migrations.migrations.applied(after)]
     after.close()
@@ -207,7 +207,7 @@ def test_resend_skips_the_alerts_of_topics_and_watches_their_chats_have_left(
         store.remove_watch(9, 1)
     result = cli("resend", "--config", str(config))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("queued again: 1 alerts given up in the last 48h, to 1 chats")
+    assert result.stdout.startswith("queued again: 1 alert given up in the last 48h, to 1 chat")
     assert "skipped: 2 alerts of topics or watches their chats have left" in result.stdout
     with sqlite3.connect(tmp_path / "kw.db") as db:
         rows = list(db.execute("SELECT chat_id, state, topics FROM outbox ORDER BY chat_id"))
@@ -225,6 +225,30 @@ def test_check_online_tries_each_feed(tmp_path: Path, feed_server: FeedServer) -
     assert "good: ok, HTTP 200, 2 entries" in result.stdout
     assert "gone: FAILED" in result.stdout and "1 of 2 feeds answered" in result.stdout
     assert not (tmp_path / "kw.db").exists()  # nothing stored
+
+
+def test_check_online_and_prune_count_one_as_one(tmp_path: Path, feed_server: FeedServer) -> None:
+    """`check --online` said "1 entries" and "1 of 1 feeds", prune "1 feeds the config no
+    longer has" and "older than 1 days"."""
+    one = rss([FeedEntry("Kuril Islands talks resume", "https://a.example/1", guid="1")])
+    feed_server.set_feed("/one.xml", one)
+    config = write_config(tmp_path, {"one": feed_server.url("/one.xml")})
+    result = cli("check", "--online", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-2:] == [
+        "  one: ok, HTTP 200, 1 entry",
+        "1 of 1 feed answered",
+    ]
+
+    polled_store(tmp_path, feed_server)  # feeds good and gone (which names no item)
+    store = {"path": "kw.db", "retention": "1d", "keys_retention": "2d"}
+    config = write_config(tmp_path, {"good": feed_server.url("/a.xml")}, extra={"store": store})
+    pruned = cli("prune", "--config", str(config))
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.splitlines()[:2] == [
+        "0 items older than 1 day compacted (their dedup keys kept), 0 older than 2 days deleted",
+        "1 feed the config no longer has, and no item names, forgotten",
+    ]
 
 
 def test_demo_shows_alerts_in_three_languages_without_network() -> None:

@@ -173,6 +173,18 @@ def test_a_config_of_many_topics_alike_is_warned_in_bounded_lines(tmp_path: Path
         assert lines[int(found[1]) - 3].strip() == f"{found[2]}:"
 
 
+def test_one_warning_past_those_shown_is_counted_as_one(tmp_path: Path) -> None:
+    """It said "1 more warnings like these"."""
+    from bot.config import MAX_WARNINGS
+
+    topics = {f"t{n}": {"title": f"T{n}", "query": "Iturup"} for n in range(MAX_WARNINGS + 2)}
+    path = tmp_path / "many.yaml"
+    feeds = [{"id": "a", "url": "http://127.0.0.1:9/a.xml"}]
+    path.write_text(yaml.safe_dump({"feeds": feeds, "topics": topics}, sort_keys=False))
+    said = config_warnings_of(load_config(path), path)
+    assert said[-1] == f"{path}: 1 more warning like these"
+
+
 def test_a_reload_does_not_announce_again_a_warning_whose_key_moved(tmp_path: Path) -> None:
     """Warnings were compared by key path: a feed inserted above a feed listed twice moved it
     from feeds[1] to feeds[2], and the admins were told of it again; a feed of a new language

@@ -348,7 +348,7 @@ async def test_a_send_a_stop_cut_from_its_record_is_recorded_at_the_next_start_n
         again = DeliveryWorker(store, bot, settings=FAST, clock=worker.clock)
         assert not again.kept_recorded  # weekly reports wait for it (`Daemon._insights_ready`)
         running = asyncio.create_task(again.run())
-        await heard.until("sends made before the last stop recorded", logging.INFO)
+        await heard.until("delivery: 1 send made before the last stop recorded", logging.INFO)
         assert again.kept_recorded
         again.stop()
         await asyncio.wait_for(running, 20)

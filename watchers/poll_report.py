@@ -6,12 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from store import StoredItem
-from watchers.text import printable_line
-
-
-def counted(n: int, one: str, many: str) -> str:
-    """`1 entry`, `2 entries`, `0 entries`."""
-    return f"{n} {one if n == 1 else many}"
+from watchers.text import counted, printable_line
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Plain text from feed HTML, and cutting text to a length at a word boundary."""
+"""Plain text from feed HTML, cutting text to a length at a word boundary, and a count with
+its noun for the operator's lines."""
 
 from __future__ import annotations
 
@@ -182,3 +183,9 @@ def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
     if space > room // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:-–—") + ellipsis
+
+
+def counted(n: int, one: str, many: str) -> str:
+    """`1 entry`, `2 entries`, `0 entries`: a count in the operator's English (log lines,
+    `kurilwatch` commands); what chats read counts with `Texts.ngettext`."""
+    return f"{n} {one if n == 1 else many}"

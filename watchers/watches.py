@@ -16,6 +16,7 @@ from typing import Any
 
 from store import AsyncStore, Store, Watch
 from watchers.items import Item
+from watchers.text import counted
 from watchers.topics.engine import term_keys
 from watchers.topics.filing import FILING_VERSION
 from watchers.topics.frozen import frozen_after
@@ -190,7 +191,7 @@ class Watches:
             give_forms(cached.items())
             self._known = set(cached)
         said = log.info if watches else log.debug  # a fresh install has none: nothing to tell
-        said("watches: filing %d stored watches", len(watches))
+        said("watches: filing %s", counted(len(watches), "stored watch", "stored watches"))
         stop = threading.Event()
         try:
             with frozen_after():
@@ -217,10 +218,10 @@ class Watches:
         finally:  # a load that failed records nothing more
             self._meanwhile = None
         said(
-            "watches: %d filed (%d distinct queries, %d of them under the keys the store"
-            " kept, %d for every item) in %.1f s",
+            "watches: %d filed (%s, %d of them under the keys the store kept, %d for every"
+            " item) in %.1f s",
             len(self.index),
-            self.index.distinct,
+            counted(self.index.distinct, "distinct query", "distinct queries"),
             built.restored,
             len(self.index.always),
             time.perf_counter() - started,

@@ -46,6 +46,7 @@ from watchers.config import (
     format_duration,
 )
 from watchers.config_checks import config_warnings, places_of, was_known
+from watchers.text import counted
 from watchers.topics.query import Node, conditions, parse
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -394,7 +395,8 @@ def config_warnings_of(
         for place, w in zip(places, shown, strict=True)
     ]
     if len(warnings) > len(shown):
-        out.append(f"{path}: {len(warnings) - len(shown)} more warnings like these")
+        more = counted(len(warnings) - len(shown), "more warning", "more warnings")
+        out.append(f"{path}: {more} like these")
     return out
 
 

@@ -38,9 +38,10 @@ from watchers.feed_jobs import FeedScheduler
 from watchers.fetch import Fetcher, FetchLimits
 from watchers.job_runs import retry_wait, scheduler_with_runs
 from watchers.poll import Poller, current_state
-from watchers.poll_report import PollReport, counted
+from watchers.poll_report import PollReport
 from watchers.poll_timing import first_poll_at
 from watchers.pool import ParsePool
+from watchers.text import counted
 from watchers.topics.compile import compile_topics
 from watchers.watches import Watches
 
@@ -311,7 +312,8 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
                     return
                 continue
             if failures:
-                log.info("housekeeping done, %d tries after the store first failed", failures)
+                tries = counted(failures, "try", "tries")
+                log.info("housekeeping done, %s after the store first failed", tries)
             return
 
     async def _keep_house(self, store: AsyncStore, poller: Poller) -> None:
@@ -324,13 +326,15 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
             Store.prune, now=now, text_for=kept.retention, keys_for=kept.keys_retention
         )
         if compacted or deleted:
-            log.info("store: %d old items compacted, %d deleted", compacted, deleted)
+            old = counted(compacted, "old item", "old items")
+            log.info("store: %s compacted, %d deleted", old, deleted)
         await self._give_back_free_pages(store)
         configured = [feed.id for feed in self.settings.feeds]
         forgotten = await store.run(Store.forget_feeds, configured, now=now)
         if forgotten:
             log.info(
-                "store: %d feeds the config no longer has, and no item names, forgotten", forgotten
+                "store: %s the config no longer has, and no item names, forgotten",
+                counted(forgotten, "feed", "feeds"),
             )
 
     async def _give_back_free_pages(self, store: AsyncStore) -> None:

@@ -19,6 +19,7 @@ from bot.delivery.render import digest_of, digest_sizes, plain_of
 from bot.metrics import Metrics
 from store import AsyncStore, Delivery, Notice, OutboxState, Store
 from watchers.clock import Clock
+from watchers.text import counted
 
 log = logging.getLogger("bot.delivery.worker")
 
@@ -158,5 +159,5 @@ class DigestSending:
             raise
         for row in rows:
             self._count("sent", row.created_at, now)
-        log.info("chat %d: digest of %d alerts sent", chat_id, len(rows))
+        log.info("chat %d: digest of %s sent", chat_id, counted(len(rows), "alert", "alerts"))
         return True

@@ -19,6 +19,7 @@ from telegram import Message
 
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, failure_of
 from store import AsyncStore, Delivery, Notice, OutboxState, Store
+from watchers.text import counted
 
 log = logging.getLogger("bot.delivery.worker")
 P = ParamSpec("P")
@@ -70,7 +71,10 @@ class Outage:
 
     def over(self) -> None:
         if self.tries:
-            log.info("delivery resumed: the store works again after %d tries", self.tries)
+            log.info(
+                "delivery resumed: the store works again after %s",
+                counted(self.tries, "try", "tries"),
+            )
         self.tries = 0
 
 
@@ -118,10 +122,10 @@ class Unreachable:
             refused = self.refused.pop(answer.chat_id, 0)
             if refused:
                 log.info(
-                    "chat %d: the bot may post there again, after %d sends refused for want of"
+                    "chat %d: the bot may post there again, after %s refused for want of"
                     " rights (those after the first logged at debug level)",
                     answer.chat_id,
-                    refused,
+                    counted(refused, "send", "sends"),
                 )
         return answer
 
@@ -184,7 +188,12 @@ async def failed_send(
         )
     elif result.action is Action.GONE:
         dropped = await recorded(store, Store.deactivate_chat, chat_id, error, now=now)
-        log.info("chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped)
+        log.info(
+            "chat %d: %s; chat marked inactive, %s dropped",
+            chat_id,
+            error,
+            counted(dropped, "alert", "alerts"),
+        )
     else:
         assert result.at is not None
         if result.waits:  # the bot may not post there: the chat's other alerts wait with it
@@ -307,7 +316,12 @@ async def failed_notice(
     state, at = OutboxState.PENDING, result.at or now
     if result.action is Action.GONE:  # as an alert's refusal says: sent nothing more
         dropped = await recorded(store, Store.deactivate_chat, chat_id, str(error), now=now)
-        log.info("chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped)
+        log.info(
+            "chat %d: %s; chat marked inactive, %s dropped",
+            chat_id,
+            error,
+            counted(dropped, "alert", "alerts"),
+        )
         state = OutboxState.DROPPED
     elif result.action is Action.DROP:
         state = OutboxState.DROPPED
@@ -361,7 +375,12 @@ async def failed_edit(
         # pending, as the updates of its other alerts: `due_edits` skips it until it is back
         error = str(result.error)
         dropped = await recorded(store, Store.deactivate_chat, chat_id, error, now=now)
-        log.info("chat %d: %s; chat marked inactive, %d alerts dropped", chat_id, error, dropped)
+        log.info(
+            "chat %d: %s; chat marked inactive, %s dropped",
+            chat_id,
+            error,
+            counted(dropped, "alert", "alerts"),
+        )
         return False
     elif result.action is Action.LEAVE:
         await recorded(store, Store.edit_refused, delivery.id, str(result.error))

@@ -14,6 +14,7 @@ from typing import Any
 
 from store import AsyncStore, OutboxState, Store
 from store.outbox import MAX_DIGEST
+from watchers.text import counted
 
 log = logging.getLogger("bot.delivery.worker")
 
@@ -88,7 +89,7 @@ def _what(sent: Kept) -> str:
         case SentDigest() if not sent.delivery_ids:
             return f"a digest's part {sent.part}"
         case SentDigest():
-            return f"a digest of {len(sent.delivery_ids)} alerts"
+            return f"a digest of {counted(len(sent.delivery_ids), 'alert', 'alerts')}"
         case SentNotice():
             return f"notice {sent.notice_id}"
         case SentReport():
@@ -193,5 +194,6 @@ async def record_kept(store: AsyncStore) -> int:
         await _record(store, sent)
     await asyncio.to_thread(path.unlink, missing_ok=True)
     if kept:
-        log.info("delivery: %d sends made before the last stop recorded", len(kept))
+        made = counted(len(kept), "send", "sends")
+        log.info("delivery: %s made before the last stop recorded", made)
     return len(kept)

@@ -39,6 +39,7 @@ from bot.metrics import Metrics
 from store import AsyncStore, ChatPrefs, Delivery, Notice, OutboxState, Store
 from store.base import store_failure
 from watchers.clock import Clock, utcnow
+from watchers.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,10 @@ class DeliveryWorker(DigestSending):
                         self.kept_recorded = True
                         requeued = await self.store.run(Store.requeue_inflight)
                         if requeued:
-                            log.info("delivery: %d alerts were in flight; resending", requeued)
+                            log.info(
+                                "delivery: %s in flight; resending",
+                                counted(requeued, "alert was", "alerts were"),
+                            )
                     if not await self.send_due():
                         await self._idle()
                 except sqlite3.DatabaseError as exc:  # locked, full or damaged; else a bug

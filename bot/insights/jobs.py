@@ -32,6 +32,7 @@ from bot.telegram.context import BotContext
 from bot.telegram.texts import language
 from store import ReportChat, Store
 from watchers.job_runs import retry_wait
+from watchers.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -427,12 +428,12 @@ class Insights:
         notices = await asyncio.to_thread(spike_notices, chats, text)
         await ctx.store.run(Store.record_spike, topic, spike.count, notices, now=now)
         log.info(
-            "spike of %s: %d stories in %s (threshold %.1f); %d chats told",
+            "spike of %s: %s in %s (threshold %.1f); %s told",
             topic,
-            spike.count,
+            counted(spike.count, "story", "stories"),
             rule.window,
             spike.threshold,
-            len(notices),
+            counted(len(notices), "chat", "chats"),
         )
         return True
 

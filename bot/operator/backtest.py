@@ -15,6 +15,7 @@ from bot.config import Config
 from bot.i18n import N_
 from store import AsyncStore, PastItem, Store
 from watchers.backtest import StoryChange, TopicDiff, backtest
+from watchers.text import counted
 
 RELOAD_WINDOW = timedelta(days=7)  # a reload re-matches this much of the store, off the loop
 
@@ -45,7 +46,7 @@ async def report_reload(
     if not diffs:
         return ""
     await tell_admins(*reload_notice(diffs, window))
-    counts = f" (last {_days(window)} days: " + ", ".join(d.counts() for d in diffs) + ")"
+    counts = f" (last {_period(window)}: " + ", ".join(d.counts() for d in diffs) + ")"
     orphaned = await store.run(Store.subscribers_of, [t for t in old if t not in new])
     if any(orphaned.values()):
         message, values = orphans_notice(orphaned)
@@ -102,7 +103,8 @@ def run_backtest(
         )
         if diff.status == "removed" and chats[diff.topic_id]:
             print(
-                f"  {chats[diff.topic_id]} chats subscribed to {diff.topic_id} get none of its"
+                f"  {counted(chats[diff.topic_id], 'chat', 'chats')} subscribed to {diff.topic_id}"
+                " get none of its"
                 " alerts (subscriptions follow the topic id: keep it to keep them)",
                 file=out,
             )
@@ -118,7 +120,7 @@ def _period(span: timedelta) -> str:
         from watchers.config import format_duration
 
         return format_duration(span)
-    return f"{span.days} day" + ("s" if span.days != 1 else "")
+    return counted(span.days, "day", "days")
 
 
 # what a feed's text must not send to the operator's terminal: control characters (an escape

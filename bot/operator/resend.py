@@ -10,6 +10,7 @@ from typing import TextIO
 from bot.config import Config
 from bot.operator.export import stored_since
 from store import Store
+from watchers.text import counted
 
 SHOWN_CHATS = 20
 
@@ -23,22 +24,22 @@ def run_resend(settings: Config, since: str, out: TextIO = sys.stdout) -> int:
     with Store(settings.store.path) as store:
         counts = store.requeue_failed(start, now=now)
     skipped = (
-        f"skipped: {counts.skipped} alerts of topics or watches their chats have left"
+        f"skipped: {counted(counts.skipped, 'alert', 'alerts')} of topics or watches their chats"
+        " have left"
         " (kept as failed)"
     )
     if not counts:
         print(skipped if counts.skipped else f"no alert was given up in the last {since}", file=out)
         return 0
     total = sum(counts.values())
-    print(
-        f"queued again: {total} alerts given up in the last {since}, to {len(counts)} chats",
-        file=out,
-    )
+    alerts, chats = counted(total, "alert", "alerts"), counted(len(counts), "chat", "chats")
+    print(f"queued again: {alerts} given up in the last {since}, to {chats}", file=out)
     busiest = sorted(counts.items(), key=lambda c: (-c[1], c[0]))
     for chat, n in busiest[:SHOWN_CHATS]:
         print(f"  chat {chat}: {n}", file=out)
     if len(busiest) > SHOWN_CHATS:
-        print(f"  ... and {len(busiest) - SHOWN_CHATS} more chats", file=out)
+        more = counted(len(busiest) - SHOWN_CHATS, "more chat", "more chats")
+        print(f"  ... and {more}", file=out)
     if counts.skipped:
         print(skipped, file=out)
     print("a running daemon sends them within seconds; otherwise its next start does", file=out)

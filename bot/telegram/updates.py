@@ -30,6 +30,7 @@ from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, D
 from telegram.request import HTTPXRequest
 
 from bot.config import Config
+from watchers.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,9 @@ class PerChatUpdates(BaseUpdateProcessor):
         self._dropping.add(chat_id)
         log.log(
             level,
-            "chat %d: %d updates wait already for one of its commands to end: more are dropped",
+            "chat %d: %s already for one of its commands to end: more are dropped",
             chat_id,
-            self.max_queued,
+            counted(self.max_queued, "update waits", "updates wait"),
         )
 
     async def initialize(self) -> None:
