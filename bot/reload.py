@@ -33,7 +33,7 @@ from pathlib import Path
 
 import watchfiles
 
-from bot.config import Config, Stamp, config_stamp, config_warnings_of, unknown_source
+from bot.config import Config, Stamp, config_stamp, config_warnings_of
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
 from bot.i18n import N_
@@ -47,6 +47,7 @@ from watchers.poll_state import current_state
 from watchers.poll_timing import retry_hold
 from watchers.topics.compile import Topic
 from watchers.topics.query import Meta, QueryError, parse
+from watchers.topics.sources import no_feed
 
 log = logging.getLogger(__name__)
 
@@ -288,9 +289,11 @@ def _stranded(
     for query in queries:
         with contextlib.suppress(QueryError):  # /watches says why it no longer parses
             # not a `-source:` of it: `kuril -source:tass-ru` matches with tass-ru gone
-            source = unknown_source(parse(query), feeds, negated=False)
-            if source and any(Meta("source", source).holds({"source": f}) for f in removed):
-                counts[source] += 1
+            missing = no_feed(parse(query), feeds)
+            if missing is None or missing.reach == "left_out":
+                continue
+            if any(Meta("source", missing.source).holds({"source": f}) for f in removed):
+                counts[missing.source] += 1
     return dict(counts)
 
 
@@ -300,8 +303,9 @@ def stranded_notice(watches: Mapping[str, int]) -> tuple[str, dict[str, str]]:
     sources = ", ".join(f"{source} ({n})" for source, n in sorted(watches.items()))
     return N_(
         "kurilwatch: chats' watches name feeds the config no longer has (source:, watches):"
-        " {sources}. They match nothing now; /watches flags them to their chats, and putting"
-        " the feed id back restores them."
+        " {sources}. The parts of them that need those feeds match nothing now (the whole watch,"
+        " or one of its alternatives); /watches flags them to their chats, and putting the feed"
+        " id back restores them."
     ), {"sources": sources}
 
 

@@ -220,6 +220,31 @@ async def test_a_saved_watch_excluding_a_feed_the_config_no_longer_has_is_not_fl
     )
 
 
+async def test_a_watch_whose_one_alternative_names_a_source_no_feed_is_is_flagged_for_it(
+    bot: Bot,
+) -> None:
+    """`Shikotan OR (Kunashir source:tass-ru)` still matches Shikotan once tass-ru is gone, but
+    its second alternative never matches: /watches and /watch said the whole watch never
+    would. They now say which: the whole watch, or the part that names the feed."""
+    await bot.say("/start")
+    for query in ("Shikotan OR (Kunashir source:tass-ru)", "(Shikotan OR Kunashir) source:tass-ru"):
+        await bot.store.run(Store.add_watch, USER, query, now=NOW, limit=3)
+    part, whole = (await bot.say("/watches")).split("\n")[1:3]
+    assert part.startswith(
+        "1. <code>Shikotan OR (Kunashir source:tass-ru)</code> ⚠️ No feed is 'tass-ru': the part"
+        " of that watch that names it would never match. Feeds: <code>tass-en</code>"
+    ), part
+    assert whole.startswith(
+        "2. <code>(Shikotan OR Kunashir) source:tass-ru</code> ⚠️ No feed is 'tass-ru': that"
+        " watch would never match."
+    ), whole
+    assert "часть наблюдения, где она названа" in await bot.say("/watches", language_code="ru")
+    answer = await bot.say("/watch Iturup OR (Kunashir source:tas)")
+    assert "'tas': the part of that watch that names it would never match" in answer, answer
+    assert "'tas': that watch would never match" in await bot.say("/watch Iturup source:tas")
+    assert len(await bot.store.run(Store.watches, USER)) == 2  # neither saved
+
+
 FORGED = [  # stale or forged callback data of every kind of button
     "t:nosuch",
     "t#" + "0" * 32,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -47,7 +47,8 @@ from watchers.config import (
 )
 from watchers.config_checks import config_warnings, places_of, was_known
 from watchers.text import counted
-from watchers.topics.query import Node, conditions, parse
+from watchers.topics.query import parse
+from watchers.topics.sources import no_feed
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 MAX_WARNINGS = 100  # shown of a config's warnings (a generated config may have thousands)
@@ -280,11 +281,12 @@ class Config(Model):
         feeds = [f.id for f in self.feeds]
         if feeds:  # a config of no feeds (for `match`) may name any source
             for tid, topic in self.topics.items():
-                if source := unknown_source(parse(topic.query), feeds):
+                # under NOT too: a typo, or a feed renamed since, likely
+                if missing := no_feed(parse(topic.query), feeds):
                     raise AtKey(
                         ("topics", tid, "query"),
-                        f"source:{source} is no feed of this config, nor an outlet prefix of"
-                        f" one (feeds: {', '.join(feeds[:10])}{', ...' * (len(feeds) > 10)})",
+                        f"source:{missing.source} is no feed of this config, nor an outlet prefix"
+                        f" of one (feeds: {', '.join(feeds[:10])}{', ...' * (len(feeds) > 10)})",
                     )
         chats: dict[str, int] = {}
         for n, channel in enumerate(self.channels):
@@ -317,21 +319,6 @@ class Config(Model):
         """The bot token from the environment, if set."""
         value = (environ if environ is not None else os.environ).get(self.telegram.token_env, "")
         return value.strip() or None
-
-
-def unknown_source(query: Node, feeds: Sequence[str], *, negated: bool = True) -> str | None:
-    """The first `source:` of the parsed `query` that no feed id is, or starts as (`tass` of
-    `tass-en`): a typo, or a feed renamed since, would match nothing, silently. With `negated`
-    false, one under NOT is not looked at: `kuril -source:tass-ru` still matches once tass-ru is
-    gone, and only a typo is left to refuse. (Read from the tree: the text may spell it
-    `ｓｏｕｒｃｅ：`, as a Japanese keyboard types it.)"""
-    for meta in conditions(query, positive_only=not negated):
-        value = meta.value
-        if meta.name == "source" and not any(
-            f == value or f.startswith(value + "-") for f in feeds
-        ):
-            return value
-    return None
 
 
 Stamp = tuple[int, int, int]

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.config import unknown_source
 from bot.delivery.render import alert_of, linked, render_digest
 from bot.i18n import Texts, cut, quoted
 from bot.telegram.context import (
@@ -31,6 +30,7 @@ from watchers import bounded
 from watchers.backtest import preview
 from watchers.config_checks import operator_words
 from watchers.topics.query import Node, QueryError, parse
+from watchers.topics.sources import NoFeed, no_feed
 
 MAX_QUERY = 300
 MAX_LATEST = 20
@@ -41,35 +41,41 @@ PREVIEW_SHOWN = 3
 MAX_FEEDS_SHOWN = 20  # feed ids named when a watch's source: is none of them
 
 
-def _problems(queries: Sequence[str], feeds: Sequence[str]) -> list[QueryError | str | None]:
-    """Why each query matches nothing, or None: why it no longer parses (saved under an older
-    query language or looser limits: the daemon skips it), or the `source:` it names that is
-    none of `feeds` (a feed removed or renamed since; no feeds: any source may be named)."""
-    found: list[QueryError | str | None] = []
+def _problems(queries: Sequence[str], feeds: Sequence[str]) -> list[QueryError | NoFeed | None]:
+    """Why each query matches nothing, or less than it says, or None: why it no longer parses
+    (saved under an older query language or looser limits: the daemon skips it), or the
+    `source:` it needs that is none of `feeds` (a feed removed or renamed since), for the whole
+    query or one of its alternatives; no feeds: any source may be named."""
+    found: list[QueryError | NoFeed | None] = []
     for query in queries:
         try:
             tree = parse(query)
         except QueryError as exc:
             found.append(exc)
         else:
-            found.append(unknown_source(tree, feeds, negated=False) if feeds else None)
+            missing = no_feed(tree, feeds) if feeds else None
+            # `kuril -source:tass-ru` still matches what it says once tass-ru is gone
+            found.append(None if missing is None or missing.reach == "left_out" else missing)
     return found
 
 
-def _no_feed(source: str, feeds: Sequence[str], tr: Texts, *, left_out: bool = False) -> str:
+def _no_feed(missing: NoFeed, feeds: Sequence[str], tr: Texts) -> str:
     shown = ", ".join(f"<code>{esc(f)}</code>" for f in feeds[:MAX_FEEDS_SHOWN])
-    listed = shown + (", …" if len(feeds) > MAX_FEEDS_SHOWN else "")
-    if left_out:  # `-source:tass-ru`: the watch matches, but leaves nothing out
+    values = {
+        "source": esc(quoted(missing.source)),
+        "feeds": shown + (", …" if len(feeds) > MAX_FEEDS_SHOWN else ""),
+    }
+    if missing.reach == "left_out":  # `-source:tass-ru`: the watch matches, leaving nothing out
         return tr._(
-            "No feed is {source}: leaving it out would change nothing. Feeds: {feeds}.",
-            source=esc(quoted(source)),
-            feeds=listed,
+            "No feed is {source}: leaving it out would change nothing. Feeds: {feeds}.", **values
         )
-    return tr._(
-        "No feed is {source}: that watch would never match. Feeds: {feeds}.",
-        source=esc(quoted(source)),
-        feeds=listed,
-    )
+    if missing.reach == "part":  # `a OR (b source:tass-ru)`: `a` still matches
+        return tr._(
+            "No feed is {source}: the part of that watch that names it would never match."
+            " Feeds: {feeds}.",
+            **values,
+        )
+    return tr._("No feed is {source}: that watch would never match. Feeds: {feeds}.", **values)
 
 
 def same_query(watched: Sequence[str], query: str) -> int | None:
@@ -107,7 +113,7 @@ async def numbered(watches: Sequence[Watch], tr: Texts, feeds: Sequence[str]) ->
     lines = []
     for n, (watch, problem) in enumerate(zip(watches, problems, strict=True), 1):
         line = f"{n}. <code>{esc(watch.query)}</code>"
-        if isinstance(problem, str):
+        if isinstance(problem, NoFeed):
             line += " ⚠️ " + _no_feed(problem, feeds, tr)
         elif problem is not None:
             why = tr._(problem.template, **problem.values)
@@ -195,11 +201,8 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     feeds = feed_ids(ctx)
-    if feeds and (source := unknown_source(tree, feeds, negated=False)):
-        await reply(update, _no_feed(source, feeds, tr))
-        return
-    if feeds and (source := unknown_source(tree, feeds)):  # under NOT: a typo, likely
-        await reply(update, _no_feed(source, feeds, tr, left_out=True))
+    if feeds and (missing := no_feed(tree, feeds)):  # a typo, likely, even under NOT
+        await reply(update, _no_feed(missing, feeds, tr))
         return
     chat_id = await changing_chat(update, context)
     if chat_id is None:
