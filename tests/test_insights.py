@@ -28,7 +28,8 @@ from bot.config import Config
 from bot.delivery.worker import DeliveryWorker
 from bot.i18n import language
 from bot.insights.charts import HEIGHT, WIDTH, render_trend
-from bot.insights.jobs import Holds, Insights
+from bot.insights.holds import Holds
+from bot.insights.jobs import Insights
 from bot.insights.trends import build_trend
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application
