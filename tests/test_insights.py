@@ -28,8 +28,8 @@ from bot.config import Config
 from bot.delivery.worker import DeliveryWorker
 from bot.i18n import language
 from bot.insights.charts import HEIGHT, WIDTH, render_trend
-from bot.insights.holds import Holds
-from bot.insights.jobs import Insights
+from bot.insights.holds import Drawn, Holds
+from bot.insights.jobs import REPORT_RETRY_MAX, Insights
 from bot.insights.trends import build_trend
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application
@@ -388,27 +388,70 @@ async def forum_report(bot: Harness, forum: int = -100700, topic: int = 77) -> I
     return Insights(bot.ctx, bot.app.bot)
 
 
+class WeekReads:
+    """Counts the store's reads of a weekly report's week (its first item's fetch, read once
+    for each report drawn), on the store's thread (sqlite3's trace callback)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def trace(self, statement: str) -> None:
+        if statement.lstrip().startswith("SELECT min(fetched_at) FROM items"):
+            self.count += 1
+
+    def install(self, store: Store) -> None:
+        store.db.conn.set_trace_callback(self.trace)
+
+
+async def tries_each_minute(
+    bot: Harness, insights: Insights, until: datetime, chat_id: int
+) -> tuple[int, list[datetime]]:
+    """The weekly report job run every minute until `until`: the reports sent, and the times
+    the chat's report was tried."""
+    sent, tried = 0, []
+    while bot.clock.now < until:
+        before = len(bot.api.calls_of("sendPhoto"))
+        sent += await insights.send_reports()
+        calls = bot.api.calls_of("sendPhoto")[before:]
+        tried += [bot.clock.now for c in calls if c.params["chat_id"] == chat_id]
+        bot.clock.now += M
+    return sent, tried
+
+
 async def test_a_forums_weekly_report_waits_while_its_topic_is_closed_and_comes_once_reopened(
-    bot: Harness,
+    bot: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A closed topic answers TOPIC_CLOSED, which was read as a refusal: that week's report
-    was skipped. It waits, as the chat's alerts do, and comes once the topic is reopened."""
+    was skipped. It waits, as the chat's alerts do, and comes once the topic is reopened.
+    Tried every 10 minutes and drawn again each time, a topic closed all week cost 1,000 charts
+    drawn and sent; now it is drawn once, and tried after 10 minutes, doubling to 2 hours."""
     forum = -100700
     insights = await forum_report(bot, forum)
     bot.api.close_topic(forum, 77)
-    bot.clock.now = T0 + H  # due at 03:30
-    for _ in range(6):  # closed for 6 hours
-        assert await insights.send_reports() == 0
-        bot.clock.now += H
-    tried = bot.api.calls_of("sendPhoto")
-    assert len(tried) == 6 and {c.params["message_thread_id"] for c in tried} == {77}
+    reads = WeekReads()
+    await bot.store.run(reads.install)
+    bot.clock.now = T0 + 30 * M  # due at 03:30
+    with caplog.at_level(logging.DEBUG, logger="bot.insights.jobs"):
+        sent, tried = await tries_each_minute(bot, insights, T0 + 5 * H + M, forum)
+    assert sent == 0 and reads.count == 1  # drawn once, sent again as drawn
+    # 03:30, then 10, 20, 40, 80 and 120 minutes later
+    assert [(t - T0) // M for t in tried] == [30, 40, 60, 100, 180, 300]
+    photos = [c.files for c in bot.api.calls_of("sendPhoto")]
+    assert all(f == photos[0] for f in photos)
+    assert {c.params["message_thread_id"] for c in bot.api.calls_of("sendPhoto")} == {77}
     assert bot.api.sent_photos(forum) == []
+    [warned] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # why and since when, for the operator: once
+    assert "(BadRequest: Topic_closed), due 2026-11-27 03:30 UTC" in warned, warned
+    caplog.clear()
     bot.api.reopen_topic(forum, 77)
-    sent = 0
-    for _ in range(11):  # it is tried again within 10 minutes
-        sent += await insights.send_reports()
-        bot.clock.now += M
-    assert sent == 1
+    reopened = bot.clock.now
+    with caplog.at_level(logging.INFO, logger="bot.insights.jobs"):
+        sent, tried = await tries_each_minute(bot, insights, reopened + REPORT_RETRY_MAX, forum)
+    assert sent == 1 and tried == [T0 + 7 * H]  # reopened a minute after a try: 1:59 later
+    assert reads.count == 1
+    said = [r.getMessage() for r in caplog.records]
+    assert any("sent after 7 tries, 6:30:00 after it was due" in line for line in said), said
     [(params, _)] = bot.api.sent_photos(forum)
     assert params["message_thread_id"] == 77  # in its topic, not General
     assert params["caption"].startswith("<b>Weekly report</b> 21 Nov–27 Nov (UTC)")
@@ -416,6 +459,70 @@ async def test_a_forums_weekly_report_waits_while_its_topic_is_closed_and_comes_
     assert chat.sent_at == T0 + 30 * M
     bot.clock.now += D
     assert await insights.send_reports() == 0  # once
+    # sent: the next week's report, refused, waits 10 minutes again, and is drawn anew
+    bot.api.close_topic(forum, 77)
+    bot.clock.now = T0 + 7 * D + 30 * M
+    sent, tried = await tries_each_minute(bot, insights, bot.clock.now + H, forum)
+    assert [(t - tried[0]) // M for t in tried] == [0, 10, 30]
+    assert reads.count == 2
+
+
+async def test_the_reports_kept_as_drawn_are_bounded_past_which_they_are_drawn_again(
+    bot: Harness,
+) -> None:
+    """Two forums whose topics are closed, room for one report kept as drawn: the first is
+    drawn once, the other drawn again at each of its tries, and both come once reopened."""
+    first, second = -100700, -100800
+    insights = await forum_report(bot, first)
+    group: dict[str, Any] = {"chat_id": second, "chat_type": "supergroup", "user_id": 78}
+    bot.api.set_admins(second, [78])
+    await bot.say("/subscribe kuril", **group)
+    await bot.say("/report weekly fri 03:30", **group)
+    insights.holds = Holds(most_kept=1)
+    bot.api.close_topic(first, 77)
+    bot.api.close_topic(second, None)
+    reads = WeekReads()
+    await bot.store.run(reads.install)
+    bot.clock.now = T0 + 30 * M
+    sent, tried = await tries_each_minute(bot, insights, T0 + 3 * H, second)
+    assert sent == 0 and len(tried) == 4  # 03:30, 03:40, 04:00, 04:40
+    assert reads.count == 1 + len(tried)  # the first forum's once, the second's at each try
+    bot.api.reopen_topic(first, 77)
+    bot.api.reopen_topic(second, None)
+    sent, _ = await tries_each_minute(bot, insights, T0 + 5 * H, second)
+    assert sent == 2 and bot.api.sent_photos(first) and bot.api.sent_photos(second)
+
+
+def test_the_reports_kept_as_drawn_are_bounded_in_number_and_bytes_and_dropped_when_done() -> None:
+    """A thousand groups that forbid photos would each keep their week's PNG: a bound on the
+    number and the bytes kept; past it a report is not kept (it is drawn again)."""
+
+    def drawn(size: int, due: datetime = T0) -> Drawn:
+        return Drawn((due, "en", UTC, ("kuril",)), b"x" * size, "")
+
+    holds = Holds(most_kept=2, most_bytes=100)
+    assert holds.keep_drawn(1, drawn(60)) and not holds.keep_drawn(2, drawn(41))  # bytes
+    assert holds.keep_drawn(2, drawn(40)) and not holds.keep_drawn(3, drawn(1))  # number
+    assert holds.keep_drawn(1, drawn(50))  # in place of its own: room for 10 more bytes
+    assert holds.drawn(1, drawn(0).key) == drawn(50)
+    assert holds.drawn(2, drawn(0, T0 + 7 * D).key) is None  # the next week's: dropped
+    assert holds.keep_drawn(3, drawn(50)) and holds.drawn(3, drawn(0).key) is not None
+    holds.done(1)  # sent
+    assert holds.drawn(1, drawn(0).key) is None and holds.keep_drawn(4, drawn(50))
+    holds.keep({3})  # the fourth's chat gone from the report chats (inactive, report off)
+    assert holds.drawn(4, drawn(0).key) is None and holds.drawn(3, drawn(0).key) is not None
+    holds.out(3, T0)  # skipped, or sent and its record pending
+    assert holds.drawn(3, drawn(0).key) is None
+    assert holds.keep_drawn(5, drawn(100))  # all the bytes free again
+
+
+def test_a_flood_wait_is_no_refusal_the_reports_wait_doubles_with() -> None:
+    holds = Holds()
+    holds.unsent(USER, T0, 30 * M, counted=False)  # a 429
+    holds.unsent(USER, T0, 10 * M)
+    assert holds.unsent_tries(USER) == 2 and holds.refusals(USER) == 1
+    holds.done(USER)
+    assert holds.refusals(USER) == 0
 
 
 async def test_a_forums_topic_closed_past_its_next_report_gets_the_latest_week_once_reopened(
@@ -431,9 +538,10 @@ async def test_a_forums_topic_closed_past_its_next_report_gets_the_latest_week_o
     bot.clock.now = T0 + 7 * D + H  # the next report, due at 03:30 on 4 Dec, refused too
     assert await insights.send_reports() == 0
     bot.api.reopen_topic(forum, 77)
-    bot.clock.now += 10 * M
+    bot.clock.now += 20 * M  # its second refusal in a row: 20 minutes
     assert await insights.send_reports() == 1
     [(params, _)] = bot.api.sent_photos(forum)
+    # drawn again: not the week before's, kept as drawn while it waited
     assert params["caption"].startswith("<b>Weekly report</b> 28 Nov–4 Dec (UTC)")
     [chat] = await bot.store.run(Store.report_chats)
     assert chat.sent_at == T0 + 7 * D + 30 * M

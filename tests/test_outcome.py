@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -25,6 +27,7 @@ from bot.delivery.outcome import (
     backoff,
     failure_of,
     outcome,
+    report_backoff,
     tries_within,
     waited,
 )
@@ -234,6 +237,49 @@ def test_a_weekly_report_refused_by_a_closed_topic_waits_with_no_deadline() -> N
         waits = decide(closed, Path.REPORT, attempts=attempts)
         assert waits.action is Action.RETRY and waits.at == NOW + MAX_BACKOFF
     assert decide(ValueError("a bug"), Path.REPORT).action is Action.RAISE
+
+
+REPORT_MAX = timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("attempts", "wait"),
+    [(0, 10), (1, 20), (2, 40), (3, 80), (4, 120), (5, 120), (60, 120), (10**9, 120)],
+)
+def test_a_weekly_reports_wait_doubles_from_10_minutes_to_its_cap(attempts: int, wait: int) -> None:
+    """Tried every 10 minutes, a forum topic closed all week (or a group that forbids photos)
+    had its report drawn and sent 1,000 times. Each refusal in a row doubles the wait, to the
+    cap; a reopened topic is found within the cap."""
+    assert report_backoff(attempts, REPORT_MAX) == timedelta(minutes=wait)
+    closed = BadRequest("Bad Request: TOPIC_CLOSED")
+    result = outcome(
+        closed, Path.REPORT, now=NOW, attempts=attempts, deadline=timedelta.max,
+        max_backoff=REPORT_MAX,
+    )  # fmt: skip
+    assert result.action is Action.RETRY and result.at == NOW + timedelta(minutes=wait)
+    assert result.counted
+
+
+@given(st.integers(0, 10**6), st.integers(1, 10**6))
+def test_a_weekly_reports_wait_never_shrinks_and_never_passes_its_cap(
+    attempts: int, cap_minutes: int
+) -> None:
+    cap = timedelta(minutes=cap_minutes)
+    wait = report_backoff(attempts, cap)
+    assert min(cap, timedelta(minutes=10)) <= wait <= cap
+    assert report_backoff(attempts + 1, cap) >= wait
+
+
+@pytest.mark.parametrize("attempts", [0, 4, 10_000])
+def test_a_weekly_report_waits_out_the_flood_wait_named_however_long_it_has_waited(
+    attempts: int,
+) -> None:
+    """A 429 names the wait: neither the report's backoff nor counted as a refusal."""
+    result = outcome(
+        RetryAfter(30), Path.REPORT, now=NOW, attempts=attempts, deadline=timedelta.max,
+        max_backoff=REPORT_MAX,
+    )  # fmt: skip
+    assert result.action is Action.RETRY and result.at == NOW + S and not result.counted
 
 
 def test_a_deleted_forum_topic_is_read_as_gone_in_each_of_telegrams_words() -> None:

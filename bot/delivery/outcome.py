@@ -35,6 +35,9 @@ REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to 
 # characters of an error kept on a row and in the log: PTB puts the whole body of an answer it
 # cannot read in its message, and a proxy's error page in front of Telegram runs to kilobytes
 MAX_ERROR = 300
+# a weekly report Telegram did not take is tried again after this, doubled at each refusal in a
+# row up to the `max_backoff` its job gives (`report_backoff`)
+REPORT_RETRY = timedelta(minutes=10)
 
 
 class Path(StrEnum):
@@ -146,6 +149,12 @@ def backoff(attempts: int, max_backoff: timedelta) -> timedelta:
     return min(max_backoff, timedelta(seconds=2 ** min(attempts, 20)))
 
 
+def report_backoff(attempts: int, max_backoff: timedelta) -> timedelta:
+    """The wait before the next try of a weekly report refused `attempts` times in a row
+    before this refusal (a 429 not counted): 10 minutes, doubled at each, up to max."""
+    return min(max_backoff, REPORT_RETRY * (1 << min(attempts, 20)))
+
+
 def waited(attempts: int, max_backoff: timedelta) -> timedelta:
     """The least time a row tried `attempts` times has been retried for: the backoffs between
     its tries, against which every path's deadline is measured. A row's age cannot say how long
@@ -199,8 +208,8 @@ def outcome(
             return Outcome(Action.RETRY, f"429: {message}", at, hold=flood)
         if refused:  # this week's is skipped
             return Outcome(Action.GIVE_UP, error=f"400: {message}")
-        # drawn again at each try: no faster than `max_backoff`, a closed topic's for days
-        at = now + max_backoff
+        # a closed topic's, or a group's that forbids photos, may last all week
+        at = now + report_backoff(attempts, max_backoff)
         if isinstance(exc, TelegramError):  # down, unreachable, a closed topic, no rights
             return Outcome(Action.RETRY, described, at)
         return Outcome(Action.RAISE, described, at)

@@ -8,7 +8,7 @@ import functools
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,13 +19,13 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.delivery import unrecorded
-from bot.delivery.outcome import Action, Path, outcome
+from bot.delivery.outcome import Action, Outcome, Path, outcome
 from bot.delivery.plan import digest_times, notice_silent
 from bot.delivery.retry import with_retries
 from bot.delivery.threads import in_thread
 from bot.i18n import texts
 from bot.insights.charts import render_trend
-from bot.insights.holds import Holds
+from bot.insights.holds import Drawn, DrawnKey, Holds
 from bot.insights.spikes import SpikeRule, detect, last_announced
 from bot.insights.spikes import notices as spike_notices
 from bot.insights.trends import query_range, spike_text, weekly_report
@@ -39,7 +39,12 @@ log = logging.getLogger(__name__)
 
 REPORT_DAYS = 7
 REPORT_CHECK = timedelta(minutes=1)  # how often due weekly reports are looked for
-REPORT_RETRY = timedelta(minutes=10)  # a report Telegram did not take waits this long
+# a report Telegram did not take (down, a forum's topic closed, no rights to send photos) is
+# tried again after 10 minutes (`outcome.REPORT_RETRY`), doubled at each refusal in a row up to
+# this: a topic closed all week costs some 90 tries, not 1,000, and one reopened gets its
+# report within 2 hours (and the minute of the check), the day it was due; a 429 waits what it
+# names
+REPORT_RETRY_MAX = timedelta(hours=2)
 SPIKE_CHECK = timedelta(minutes=10)  # how often the topics are checked for spikes
 SPIKE_RETRY = timedelta(minutes=1)  # a topic whose check failed is checked again this soon
 
@@ -101,6 +106,10 @@ class ReportTimes:
         return found
 
 
+def _since(due: datetime, now: datetime) -> timedelta:
+    return timedelta(seconds=max(0, int((now - due).total_seconds())))
+
+
 class Insights:
     """The scheduled side: weekly reports as photos, spike notices through the outbox."""
 
@@ -155,7 +164,8 @@ class Insights:
             )
 
     async def _send_report(self, chat: ReportChat, tz: tzinfo, due: datetime) -> int:
-        """Send one chat's weekly report due at `due`; 1 if it went out."""
+        """Send one chat's weekly report due at `due`; 1 if it went out. A report that waits is
+        sent again as drawn for its first try, unless the kept ones fill their bounds."""
         ctx = self.ctx
         now = ctx.clock()
         if (out := self.holds.unrecorded(chat.chat_id)) is not None:  # sent: record it alone
@@ -166,7 +176,36 @@ class Insights:
         if not topics:  # nothing to report on this week
             await ctx.store.run(Store.report_sent, chat.chat_id, due, now=now)
             return 0
-        lang = language(chat.language_code)
+        key: DrawnKey = (due, language(chat.language_code), tz, tuple(topics))
+        drawn = self.holds.drawn(chat.chat_id, key) or await self._draw(key)
+        # not news to hold, as a spike notice is not: in quiet hours or a mute, no sound
+        prefs = await ctx.store.run(Store.prefs, chat.chat_id)
+        silent = prefs is not None and notice_silent(
+            now, tz, quiet=prefs.quiet, muted_until=prefs.muted_until
+        )
+        thread = prefs.thread_id if prefs is not None else None  # a forum's topic
+        if (result := await self._deliver(chat.chat_id, drawn, thread, silent)) is not None:
+            if not await self._not_taken(chat.chat_id, due, drawn, result):
+                return 0
+            sent = 0
+        else:
+            sent = 1
+            tries = self.holds.unsent_tries(chat.chat_id)
+            log.info(
+                "chat %d: weekly report sent%s",
+                chat.chat_id,
+                f" after {tries + 1} tries, {_since(due, ctx.clock())} after it was due"
+                if tries
+                else "",
+            )
+        self.holds.out(chat.chat_id, due)
+        await self._record_sent(chat.chat_id, due)
+        return sent
+
+    async def _draw(self, key: DrawnKey) -> Drawn:
+        """A chat's report, its chart drawn off the event loop, from the week's stories."""
+        ctx = self.ctx
+        due, lang, tz, topics = key
         tr = texts(lang)
         since, _ = query_range(due, tz, REPORT_DAYS)
         points = await ctx.store.run(Store.story_points, topics, since=since, until=due)
@@ -183,70 +222,89 @@ class Insights:
             recorded_since=recorded,
         )
         png = await render_trend(chart, title=tr._("Weekly report"), lang=lang, titles=named)
-        # not news to hold, as a spike notice is not: in quiet hours or a mute, no sound
-        prefs = await ctx.store.run(Store.prefs, chat.chat_id)
-        silent = prefs is not None and notice_silent(
-            now, tz, quiet=prefs.quiet, muted_until=prefs.muted_until
-        )
-        try:
-            send = functools.partial(
-                self.bot.send_photo,
-                chat.chat_id,
-                png,
-                caption=text,
-                parse_mode=ParseMode.HTML,
-                disable_notification=silent,
-            )
-            thread = prefs.thread_id if prefs is not None else None  # a forum's topic
-            await in_thread(ctx.store, chat.chat_id, thread, lambda t: with_retries(
-                functools.partial(send, message_thread_id=t)
-            ))  # fmt: skip
-        except TelegramError as exc:
-            if not await self._not_taken(chat.chat_id, exc):
-                return 0
-            sent = 0
-        else:
-            sent = 1
-            tries = self.holds.unsent_tries(chat.chat_id)
-            log.info(
-                "chat %d: weekly report sent%s",
-                chat.chat_id,
-                f" after {tries + 1} tries" if tries else "",
-            )
-        self.holds.out(chat.chat_id, due)
-        await self._record_sent(chat.chat_id, due)
-        return sent
+        return Drawn(key, png, text)
 
-    async def _not_taken(self, chat_id: int, exc: TelegramError) -> bool:
+    async def _deliver(
+        self, chat_id: int, drawn: Drawn, thread: int | None, silent: bool
+    ) -> Outcome | None:
+        """Send the drawn report to the chat (its forum topic `thread`); None once Telegram has
+        taken it, else what its refusal calls for."""
+        try:
+            await self._send_photo(chat_id, drawn.png, drawn.caption, thread, silent, html=True)
+            return None
+        except TelegramError as exc:
+            return self._outcome(chat_id, exc, html=True)
+
+    async def _send_photo(
+        self,
+        chat_id: int,
+        png: bytes,
+        caption: str,
+        thread: int | None,
+        silent: bool,
+        *,
+        html: bool,
+    ) -> None:
+        send = functools.partial(
+            self.bot.send_photo,
+            chat_id,
+            png,
+            caption=caption,
+            parse_mode=ParseMode.HTML if html else None,
+            disable_notification=silent,
+        )
+        await in_thread(self.ctx.store, chat_id, thread, lambda t: with_retries(
+            functools.partial(send, message_thread_id=t)
+        ))  # fmt: skip
+
+    def _outcome(self, chat_id: int, exc: TelegramError, *, html: bool) -> Outcome:
+        return outcome(
+            exc,
+            Path.REPORT,
+            now=self.ctx.clock(),
+            attempts=self.holds.refusals(chat_id),
+            deadline=timedelta.max,  # none: it waits until the next week's replaces it
+            max_backoff=REPORT_RETRY_MAX,
+            html=html,
+        )
+
+    async def _not_taken(self, chat_id: int, due: datetime, drawn: Drawn, result: Outcome) -> bool:
         """Carry out what Telegram's refusal of the chat's report calls for, as an alert's
         (`outcome`); whether the report is skipped (this week's then recorded as sent)."""
         store, now = self.ctx.store, self.ctx.clock()
-        result = outcome(
-            exc,
-            Path.REPORT,
-            now=now,
-            attempts=self.holds.unsent_tries(chat_id),
-            deadline=timedelta.max,  # none: it waits until the next week's replaces it
-            max_backoff=REPORT_RETRY,
-        )
         if result.action is Action.MIGRATE:  # a group became a supergroup: sent there next run
             assert result.new_chat_id is not None
             await store.run(Store.migrate_chat, chat_id, result.new_chat_id, now=now)
         elif result.action is Action.GONE:
             await store.run(Store.deactivate_chat, chat_id, str(result.error), now=now)
         elif result.action is Action.GIVE_UP:
-            log.error("chat %d: weekly report refused (%s); skipped", chat_id, exc)
+            log.error("chat %d: weekly report refused (%s); skipped", chat_id, result.error)
             return True
         else:  # out the flood wait named, or a while: Telegram down, or a topic closed
             wait = (result.at or now) - now
-            tries = self.holds.unsent(chat_id, now, wait)
-            log.log(
-                logging.WARNING if tries == 1 else logging.DEBUG,
-                "chat %d: weekly report not sent (%s); again in %s",
-                chat_id,
-                exc,
-                wait,
-            )
+            tries = self.holds.unsent(chat_id, now, wait, counted=result.counted)
+            kept = self.holds.keep_drawn(chat_id, drawn)  # not drawn again for its next try
+            if tries == 1:  # an operator's line: why, and how long it may wait
+                log.warning(
+                    "chat %d: weekly report not sent (%s), due %s; it waits, tried again in %s,"
+                    " then less often, up to every %s, until it is sent or the next week's is due",
+                    chat_id,
+                    result.error,
+                    f"{due.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+                    wait,
+                    REPORT_RETRY_MAX,
+                )
+            else:
+                log.debug(
+                    "chat %d: weekly report not sent at try %d, %s after it was due (%s); again"
+                    " in %s%s",
+                    chat_id,
+                    tries,
+                    _since(due, now),
+                    result.error,
+                    wait,
+                    "" if kept else " (drawn again then: too many reports wait)",
+                )
         return False
 
     async def _record_sent(self, chat_id: int, due: datetime) -> None:
