@@ -525,6 +525,32 @@ def test_a_flood_wait_is_no_refusal_the_reports_wait_doubles_with() -> None:
     assert holds.refusals(USER) == 0
 
 
+async def test_a_weekly_reports_caption_telegram_cannot_parse_goes_as_plain_text(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram refusing the caption's HTML skipped the week's report; an alert is sent again
+    as plain text, and so is the report now, its links' addresses after their titles."""
+    await seed(bot.store, history(14, 1)[::-1])
+    await bot.say("/subscribe kuril")
+    await bot.say("/report weekly fri 04:00")
+    insights = Insights(bot.ctx, bot.app.bot)
+    bad = 'Bad Request: can\'t parse entities: Unsupported start tag "bx" at byte offset 1'
+    bot.api.fail_next("sendPhoto", status=400, description=bad, chat_id=USER)
+    bot.clock.now = T0 + H
+    with caplog.at_level(logging.ERROR, logger="bot.insights.jobs"):
+        assert await insights.send_reports() == 1
+    [(params, _)] = bot.api.sent_photos(USER)
+    assert "parse_mode" not in params
+    lines = params["caption"].splitlines()
+    assert lines[0] == "Weekly report 21 Nov–27 Nov (UTC)"
+    assert re.match(r"1\. Kuril drills https://tass\.example/\d+ — TASS, 1 outlet$", lines[4])
+    assert any("BUG: Telegram rejected the HTML" in r.getMessage() for r in caplog.records)
+    [chat] = await bot.store.run(Store.report_chats)
+    assert chat.sent_at == T0 + H
+    bot.clock.now += H
+    assert await insights.send_reports() == 0  # once
+
+
 async def test_a_forums_topic_closed_past_its_next_report_gets_the_latest_week_once_reopened(
     bot: Harness,
 ) -> None:

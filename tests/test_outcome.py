@@ -133,7 +133,7 @@ TABLE = {
     (Path.REPORT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.REPORT, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
     (Path.REPORT, "migrated"): (Action.MIGRATE, "chat migrated", timedelta(0), None, None),
-    (Path.REPORT, "can't parse"): (Action.GIVE_UP, "400: Can't parse", None, None, None),
+    (Path.REPORT, "can't parse"): (Action.PLAIN, "Can't parse", None, None, None),
     (Path.REPORT, "5xx"): (Action.RETRY, "NetworkError: Bad", MAX_BACKOFF, None, None),
     (Path.REPORT, "timeout"): (Action.RETRY, "TimedOut: Timed out", MAX_BACKOFF, None, None),
     (Path.REPORT, "network error"): (Action.RETRY, "NetworkError: ", MAX_BACKOFF, None, None),
@@ -280,6 +280,14 @@ def test_a_weekly_report_waits_out_the_flood_wait_named_however_long_it_has_wait
         max_backoff=REPORT_MAX,
     )  # fmt: skip
     assert result.action is Action.RETRY and result.at == NOW + S and not result.counted
+
+
+def test_a_weekly_reports_caption_telegram_cannot_parse_goes_once_as_plain_text() -> None:
+    """Its week was skipped; it is sent again with its caption as plain text, as an alert is,
+    and only a plain caption refused is given up."""
+    bad = ERRORS["can't parse"]
+    assert decide(bad, Path.REPORT).action is Action.PLAIN
+    assert decide(bad, Path.REPORT, html=False).action is Action.GIVE_UP
 
 
 def test_a_deleted_forum_topic_is_read_as_gone_in_each_of_telegrams_words() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +26,7 @@ from bot.insights.trends import (
     caption,
     fit,
     parse_trend_args,
+    plain_caption,
     query_range,
     script_lang,
     spike_text,
@@ -392,6 +394,27 @@ def test_a_long_report_still_fits_a_caption() -> None:
         points, now=NOW, tz=UTC, topics=["kuril"], titles={"kuril": "K" * 300}, lang="ru", top=10
     )
     assert visible_length(text) <= MAX_CAPTION and "Главное" in text
+
+
+def test_a_reports_caption_as_plain_text_shows_its_links_and_still_fits() -> None:
+    """The plain caption sent when Telegram refuses its HTML shows each link's address, which
+    the HTML hid: lines are dropped from the end to keep it within the caption's limit."""
+    points = [point(n, NOW - H, f"Story {n} & co " + "х" * 90, outlets=n) for n in range(1, 6)]
+    links = [dataclasses.replace(p, link=f"https://tass.example/{'a' * 150}{p.story_id}")
+             for p in points]  # fmt: skip
+    _, text = weekly_report(links, now=NOW, tz=UTC, topics=["kuril"], titles={}, lang="en")
+    assert visible_length(text) <= MAX_CAPTION < len(text)
+    plain = plain_caption(text)
+    assert "<" not in plain and len(plain.encode("utf-16-le")) // 2 <= MAX_CAPTION
+    shown = plain.splitlines()
+    assert shown[:4] == [
+        "Weekly report 21 Nov–27 Nov (UTC)",
+        "kuril: 5 (none in the 7 days before, to the same time of day)",
+        "",
+        "Top stories (by outlets)",
+    ]
+    assert shown[4].startswith("1. Story 5 & co х") and shown[4].endswith("a5 — TASS, 5 outlets")
+    assert 5 < len(shown) < len(text.splitlines())  # the last stories' lines went
 
 
 # -- the store ---------------------------------------------------------------------------------

@@ -206,6 +206,8 @@ def outcome(
         if failure is Failure.FLOOD:
             at = now + timedelta(seconds=flood)
             return Outcome(Action.RETRY, f"429: {message}", at, hold=flood)
+        if failure is Failure.UNPARSABLE and html:  # its caption, as an alert's text
+            return Outcome(Action.PLAIN, error=message)
         if refused:  # this week's is skipped
             return Outcome(Action.GIVE_UP, error=f"400: {message}")
         # a closed topic's, or a group's that forbids photos, may last all week

@@ -28,7 +28,7 @@ from bot.insights.charts import render_trend
 from bot.insights.holds import Drawn, DrawnKey, Holds
 from bot.insights.spikes import SpikeRule, detect, last_announced
 from bot.insights.spikes import notices as spike_notices
-from bot.insights.trends import query_range, spike_text, weekly_report
+from bot.insights.trends import plain_caption, query_range, spike_text, weekly_report
 from bot.telegram.context import BotContext
 from bot.telegram.texts import language
 from store import ReportChat, Store
@@ -228,12 +228,27 @@ class Insights:
         self, chat_id: int, drawn: Drawn, thread: int | None, silent: bool
     ) -> Outcome | None:
         """Send the drawn report to the chat (its forum topic `thread`); None once Telegram has
-        taken it, else what its refusal calls for."""
+        taken it, else what its refusal calls for. A caption Telegram cannot parse goes once
+        more as plain text, as an alert's text does."""
         try:
             await self._send_photo(chat_id, drawn.png, drawn.caption, thread, silent, html=True)
             return None
         except TelegramError as exc:
-            return self._outcome(chat_id, exc, html=True)
+            result = self._outcome(chat_id, exc, html=True)
+            if result.action is not Action.PLAIN:
+                return result
+            log.error(
+                "BUG: Telegram rejected the HTML of chat %d's weekly report (%s); sending it as"
+                " plain text",
+                chat_id,
+                result.error,
+            )
+        plain = plain_caption(drawn.caption)
+        try:
+            await self._send_photo(chat_id, drawn.png, plain, thread, silent, html=False)
+            return None
+        except TelegramError as exc:
+            return self._outcome(chat_id, exc, html=False)
 
     async def _send_photo(
         self,

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from babel.dates import format_date
 
 from bot.delivery.plan import SettingError, zone_label
-from bot.delivery.render import MAX_MESSAGE, fit_units, linked, units
+from bot.delivery.render import MAX_MESSAGE, fit_units, linked, plain_of, units
 from bot.i18n import N_, Texts, quoted, texts
 from bot.operator.export import spreadsheet_cell
 from store import StoryPoint
@@ -341,6 +341,12 @@ def fit(markup: str, limit: int = MAX_CAPTION) -> str:
             cut -= 1
         text = html.escape(plain[:cut] + "…")
     return text
+
+
+def plain_caption(markup: str, limit: int = MAX_CAPTION) -> str:
+    """A caption as plain text, for Telegram refusing its HTML: `plain_of` (a link's address
+    after its text), and whole lines dropped from the end to fit, the addresses now shown."""
+    return html.unescape(fit(html.escape(plain_of(markup), quote=False), limit))
 
 
 def to_csv(trend: Trend) -> str:
