@@ -1574,3 +1574,18 @@ def test_a_group_keeps_the_settings_its_admins_chose_where_the_config_says_none(
     assert channel_news_langs(config, True, chosen) == ()
     ru = ChannelConfig(chat="-100", topics=("kuril",), news_languages=("ru",))
     assert channel_news_langs(ru, False, chosen) == ("ru",)
+
+
+async def test_mywatch_while_the_listener_binds_any_port_says_wait_not_a_dead_address(
+    bot: Bot,
+) -> None:
+    """`listen: 127.0.0.1:0` gives the port only once bound: /mywatch sent in the daemon's first
+    seconds gave an address with port 0, and nothing for it to say "feeds are off" either."""
+    assert bot.ctx is not None
+    bot.ctx.feeds_soon = True
+    await bot.say("/watch Shikotan")
+    answer = await bot.say("/mywatch")
+    assert "again in a few seconds" in answer and "/w/" not in answer
+    assert "Feeds are off" not in answer
+    bot.ctx.feeds_url, bot.ctx.feeds_soon = "http://127.0.0.1:8123/feeds", False  # bound
+    assert "http://127.0.0.1:8123/feeds/w/" in await bot.say("/mywatch")

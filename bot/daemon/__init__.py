@@ -122,6 +122,8 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
             if self.token:
                 app = build_application(settings, self.token, self._token_refused)
                 self._app = app
+                listen = settings.metrics.address
+                binds_any = listen is not None and listen[1] == 0
                 self._ctx = BotContext(
                     store=store,
                     topics=config_topics(settings),
@@ -133,7 +135,9 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
                     reload=self.reload,
                     wake=self._wake_delivery,
                     channels_again=functools.partial(self._channel_back, app, store),
-                    feeds_url=settings.metrics.feeds_url,
+                    # `listen`'s port 0: the address is known once the listener is bound
+                    feeds_url=None if binds_any else settings.metrics.feeds_url,
+                    feeds_soon=binds_any,
                     queries={tid: t.query for tid, t in settings.topics.items()},
                 )
                 install(app, self._ctx)
@@ -184,6 +188,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
             if self._ctx is not None:  # /mywatch gives no dead address, nor `listen`'s port 0
                 metrics = self.settings.metrics
                 self._ctx.feeds_url = None if server is None else metrics.feeds_url_on(server.port)
+                self._ctx.feeds_soon = False
             if telegram_task is not None:
                 await self._signed_in_or_stopped()
             if not self._stop.is_set():  # not a token refused at start

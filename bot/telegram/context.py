@@ -51,6 +51,7 @@ class BotContext:
     # lists it, its channels are recorded again (True); else nothing is done (False)
     channels_again: Callable[[int, str | None], Awaitable[bool]] | None = None
     feeds_url: str | None = None  # the HTTP listener's /feeds, when it is on
+    feeds_soon: bool = False  # the listener is on, but `listen`'s port 0 is not bound yet
     queries: Mapping[str, str] = field(default_factory=dict)  # topic id -> query, for /feedback
     # the users refused an admin command lately (oldest first): logged at INFO once each
     refused_users: dict[int, None] = field(default_factory=dict)

@@ -299,7 +299,10 @@ async def mywatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if ctx.feeds_url is None:
         await reply(
-            update, tr._("Feeds are off on this bot (the operator has not set metrics.listen).")
+            update,
+            tr._("The bot is still starting: send /mywatch again in a few seconds.")
+            if ctx.feeds_soon
+            else tr._("Feeds are off on this bot (the operator has not set metrics.listen)."),
         )
         return
     renew = [a.lower() for a in args] == ["new"]
