@@ -30,6 +30,7 @@ from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, D
 from telegram.request import HTTPXRequest
 
 from bot.config import Config
+from bot.telegram.busy import Answer, Busy, answer_for
 from watchers.text import counted
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,14 @@ class PerChatUpdates(BaseUpdateProcessor):
     the queues' therefore, and a place to run is taken here, once the chat's turn has come.
     A chat may have `max_queued` updates waiting; more are dropped (said in the log), and so
     are those still waiting at a stop (`stopping`): PTB's stop runs every update it handed
-    out, and 100 behind a slow command broke the promise of a stop within 10 s."""
+    out, and 100 behind a slow command broke the promise of a stop within 10 s.
+
+    A dropped update is told so (`busy`), in the background: a press is answered, and a
+    chat's burst of commands (until its queue empties) gets one reply. One dropped at a stop
+    gets nothing: it is dropped as its chat's running update ends, mostly within PTB's stop,
+    and Application.shutdown closes the bot's connection right after (before it shuts this
+    down): an answer sent then would mostly fail, and one awaited would hold the stop, one
+    update of a chat after the other."""
 
     def __init__(
         self, max_concurrent_updates: int = MAX_CONCURRENT, max_queued: int = MAX_QUEUED
@@ -59,8 +67,10 @@ class PerChatUpdates(BaseUpdateProcessor):
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}  # updates holding or awaiting each chat's lock
         self._dropping: set[int] = set()  # chats past `max_queued` since their queue emptied
+        self._told: set[int] = set()  # of those, the chats told they are busy
         self.stopping = False  # set by `stop_updates`: the updates still waiting never run
         self._stopped: set[int | None] = set()  # the chats whose waiting updates a stop dropped
+        self.busy: Busy | None = None  # says it to a dropped update's chat (`build_application`)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
@@ -70,7 +80,7 @@ class PerChatUpdates(BaseUpdateProcessor):
             return
         users = self._users.get(chat.id, 0)
         if users > self.max_queued:  # one running, and `max_queued` waiting behind it
-            self._drop(chat.id, coroutine)
+            self._drop(chat.id, update, coroutine)
             return
         lock = self._locks.setdefault(chat.id, asyncio.Lock())
         self._users[chat.id] = users + 1
@@ -82,6 +92,7 @@ class PerChatUpdates(BaseUpdateProcessor):
             if not self._users[chat.id]:
                 del self._users[chat.id], self._locks[chat.id]
                 self._dropping.discard(chat.id)
+                self._told.discard(chat.id)
 
     async def _run(self, chat_id: int | None, coroutine: Awaitable[Any]) -> None:
         """The update's turn has come: run it, unless a stop came while it waited."""
@@ -96,8 +107,13 @@ class PerChatUpdates(BaseUpdateProcessor):
                 "of a chat without one" if chat_id is None else f"of chat {chat_id}",
             )
 
-    def _drop(self, chat_id: int, coroutine: Awaitable[Any]) -> None:
+    def _drop(self, chat_id: int, update: object, coroutine: Awaitable[Any]) -> None:
         _close(coroutine)
+        if self.busy is not None:
+            told = chat_id in self._told
+            answer = answer_for(update, self.busy.username, told=told, stopping=self.stopping)
+            if self.busy.say(update, answer) and answer is Answer.REPLY:
+                self._told.add(chat_id)
         level = logging.DEBUG if chat_id in self._dropping else logging.WARNING
         self._dropping.add(chat_id)
         log.log(
@@ -111,7 +127,8 @@ class PerChatUpdates(BaseUpdateProcessor):
         pass
 
     async def shutdown(self) -> None:
-        pass
+        if self.busy is not None:
+            await self.busy.close()
 
 
 def _close(coroutine: Awaitable[Any]) -> None:
@@ -179,12 +196,13 @@ class TokenWatch(HTTPXRequest):
 def build_application(
     settings: Config, token: str, refused: Callable[[], None] = lambda: None
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    return (
+    processor = PerChatUpdates()
+    app = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram.api_base_url)
         .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot", 1))
-        .concurrent_updates(PerChatUpdates())
+        .concurrent_updates(processor)
         # a group's answer quotes the command: one deleted meanwhile (by its sender, or by a
         # bot that cleans up commands) made Telegram refuse the answer, and the apology too
         .defaults(Defaults(allow_sending_without_reply=True))
@@ -195,6 +213,8 @@ def build_application(
         .get_updates_request(TokenWatch(refused, connection_pool_size=2))
         .build()
     )
+    processor.busy = Busy(app)
+    return app
 
 
 def say_token_refused(token_env: str) -> None:
