@@ -8,7 +8,7 @@ accepts (close title vectors, or a little less close with close leads; the facts
 `watchers.story_bridge` in agreement). Only reports that may alert are embedded, with the
 members of their candidate stories (a title with its lead only when `crossing` asks), and
 vectors are kept by text for the window. Thresholds and weights were chosen with
-`bench/cluster.py` (README).
+`bench/cluster.py` (README and bench/STORIES.md).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ if TYPE_CHECKING:  # numpy loads only where vectors are made (not in the parse w
 THRESHOLD = 0.45
 # A report that is a headline alone (no summary, or one adding no word) has fewer tokens to
 # share and fewer names and numbers to veto with: a paraphrase scores lower, so it may join a
-# story at a lower resemblance (UCI headlines, and the labelled pairs' titles alone: README).
+# story at a lower resemblance (UCI headlines, and the labelled pairs' titles alone:
+# bench/STORIES.md).
 HEADLINE_THRESHOLD, HEADLINE_FLOOR = 0.36, 0.20
 # Close titles (`story_crossing.CLOSE_COSINE`) may share no key to be looked up by
 # (`bridge_keys`): a report of the islands' news is also compared, title with title, with this

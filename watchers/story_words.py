@@ -412,7 +412,7 @@ def mentions(
 # A Russian place's name and its adjective or people share a root once the suffix is cut off
 # (Казань and казанский, Китай and китайцы): a title naming Kazan is not about somewhere the
 # report that says "казанское метро" never mentions. Roots under four letters are left out.
-# English demonyms (China and Chinese) were measured too and not kept: README.
+# English demonyms (China and Chinese) were measured too and not kept: bench/STORIES.md.
 _NAME_ENDINGS = ("анск", "йск", "ск", "анц", "йц", "ц")
 _NAME_ROOT = 4
 
