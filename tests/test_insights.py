@@ -493,6 +493,37 @@ async def test_the_reports_kept_as_drawn_are_bounded_past_which_they_are_drawn_a
     assert sent == 2 and bot.api.sent_photos(first) and bot.api.sent_photos(second)
 
 
+async def test_a_waiting_report_left_with_nothing_to_report_frees_its_drawing(
+    bot: Harness,
+) -> None:
+    """A forum whose report waits (its topic closed) then leaves its topics: that week's report
+    is settled with nothing to report, and its drawing is let go with it. Kept, it held one
+    of the bounded places for as long as the chat kept its report on, and another forum's
+    report waiting was drawn again at each try."""
+    first, second = -100700, -100800
+    insights = await forum_report(bot, first)
+    group: dict[str, Any] = {"chat_id": second, "chat_type": "supergroup", "user_id": 78}
+    bot.api.set_admins(second, [78])
+    await bot.say("/subscribe kuril", **group)
+    await bot.say("/report weekly fri 05:00", **group)
+    insights.holds = Holds(most_kept=1)
+    bot.api.close_topic(first, 77)
+    bot.api.close_topic(second, None)
+    bot.clock.now = T0 + 30 * M
+    assert await insights.send_reports() == 0  # the first forum's, kept as drawn
+    await bot.store.run(Store.unsubscribe, first, "kuril")
+    bot.clock.now += 10 * M
+    assert await insights.send_reports() == 0  # nothing to report: settled
+    sent_at = {c.chat_id: c.sent_at for c in await bot.store.run(Store.report_chats)}
+    assert sent_at[first] == T0 + 30 * M
+    reads = WeekReads()
+    await bot.store.run(reads.install)
+    bot.clock.now = T0 + 2 * H
+    sent, tried = await tries_each_minute(bot, insights, T0 + 4 * H, second)
+    assert sent == 0 and len(tried) == 4  # 05:00, 05:10, 05:30, 06:10
+    assert reads.count == 1  # kept in the place the first forum's left
+
+
 def test_the_reports_kept_as_drawn_are_bounded_in_number_and_bytes_and_dropped_when_done() -> None:
     """A thousand groups that forbid photos would each keep their week's PNG: a bound on the
     number and the bytes kept; past it a report is not kept (it is drawn again)."""

@@ -173,8 +173,9 @@ class Insights:
             return 0
         titles = ctx.titles()
         topics = [t for t in await ctx.store.run(Store.subscriptions, chat.chat_id) if t in titles]
-        if not topics:  # nothing to report on this week
-            await ctx.store.run(Store.report_sent, chat.chat_id, due, now=now)
+        if not topics:  # nothing to report on this week; one that waited is let go with it
+            self.holds.out(chat.chat_id, due)
+            await self._record_sent(chat.chat_id, due)
             return 0
         key: DrawnKey = (due, language(chat.language_code), tz, tuple(topics))
         drawn = self.holds.drawn(chat.chat_id, key) or await self._draw(key)
