@@ -3,11 +3,22 @@ matches, one of its alternatives never does, or (under NOT) it leaves nothing ou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from watchers.topics.query import And, Field, Meta, Near, Node, Not, Phrase, Term, conditions
+from watchers.topics.query import (
+    LANGS,
+    And,
+    Field,
+    Meta,
+    Near,
+    Node,
+    Not,
+    Phrase,
+    Term,
+    conditions,
+)
 
 # "never": no item can match the query; "part": an alternative of it (`a OR (b source:gone)`)
 # never matches, the rest still does; "left_out": under NOT (`a -source:gone`), it leaves out
@@ -28,10 +39,10 @@ def is_feed(source: str, feeds: Sequence[str]) -> bool:
 
 def no_feed(query: Node, feeds: Sequence[str]) -> NoFeed | None:
     """The first `source:` of the parsed `query` that no feed is, and its reach; None if each
-    is one. (Read from the tree: the text may spell it `ｓｏｕｒｃｅ：`.)"""
-    unknown = [
-        m.value for m in conditions(query) if m.name == "source" and not is_feed(m.value, feeds)
-    ]
+    is one. (Read from the tree: the text may spell it `ｓｏｕｒｃｅ：`.) A query that never
+    matches is named for a source whose feed would let it match, if one would."""
+    sources = [m for m in conditions(query) if m.name == "source"]
+    unknown = [m.value for m in sources if not is_feed(m.value, feeds)]
     if not unknown:
         return None
     required = [
@@ -39,29 +50,39 @@ def no_feed(query: Node, feeds: Sequence[str]) -> NoFeed | None:
         for m in conditions(query, positive_only=True)
         if m.name == "source" and not is_feed(m.value, feeds)
     ]
-    if _constant(query, feeds) is False:
-        return NoFeed((required or unknown)[0], "never")
+    named = list(dict.fromkeys([*required, *unknown]))
+    # the feeds alike to the query's sources: one of each is enough to try
+    alike = {tuple(m.holds({"source": f}) for m in sources): f for f in feeds}.values()
+    if not any(_matches_from(query, f) for f in alike):
+        return NoFeed(next((s for s in named if _matches_from(query, s)), named[0]), "never")
     if required:  # not under NOT: the AND it is in never holds, and it is an OR's alternative
         return NoFeed(required[0], "part")
     return NoFeed(unknown[0], "left_out")
 
 
-def _constant(node: Node, feeds: Sequence[str]) -> bool | None:
-    """True if `node` holds for every item, False for none (a `source:` no feed is never
-    holds), None if that depends on the item."""
+def _matches_from(query: Node, feed: str) -> bool:
+    """Whether an item from `feed`, in some language, may match `query` (its words aside)."""
+    return any(
+        _constant(query, {"source": feed, "lang": lang}) is not False for lang in (*LANGS, None)
+    )
+
+
+def _constant(node: Node, item: Mapping[str, str | None]) -> bool | None:
+    """True if `node` holds for every item of `item`'s feed and language, False for none,
+    None if that depends on its words."""
     if isinstance(node, Meta):
-        return False if node.name == "source" and not is_feed(node.value, feeds) else None
+        return node.holds(item)
     if isinstance(node, Term | Phrase):
         return None
     if isinstance(node, Not):
-        inner = _constant(node.child, feeds)
+        inner = _constant(node.child, item)
         return None if inner is None else not inner
     if isinstance(node, Field):
-        return _constant(node.child, feeds)
+        return _constant(node.child, item)
     if isinstance(node, Near):  # both sides must be found, near each other
-        sides = (_constant(node.left, feeds), _constant(node.right, feeds))
+        sides = (_constant(node.left, item), _constant(node.right, item))
         return False if False in sides else None
-    values = [_constant(child, feeds) for child in node.children]
+    values = [_constant(child, item) for child in node.children]
     if isinstance(node, And):
         if False in values:
             return False
