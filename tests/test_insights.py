@@ -524,12 +524,34 @@ async def test_a_waiting_report_left_with_nothing_to_report_frees_its_drawing(
     assert reads.count == 1  # kept in the place the first forum's left
 
 
+async def test_a_waiting_reports_topic_renamed_by_a_reload_is_drawn_again_with_its_title(
+    bot: Harness,
+) -> None:
+    """A report kept as drawn while its topic is closed, and a reload that renames one of its
+    topics: it was sent as drawn, under the title the config no longer has."""
+    forum = -100700
+    insights = await forum_report(bot, forum)
+    bot.api.close_topic(forum, 77)
+    bot.clock.now = T0 + 30 * M
+    assert await insights.send_reports() == 0
+    [old] = [t.title for t in bot.ctx.topics if t.id == "kuril"]
+    bot.ctx.topics = tuple(  # as a reload gives it
+        dataclasses.replace(t, title="Southern Kurils") if t.id == "kuril" else t
+        for t in bot.ctx.topics
+    )
+    bot.api.reopen_topic(forum, 77)
+    bot.clock.now += 10 * M
+    assert await insights.send_reports() == 1
+    [(params, _)] = bot.api.sent_photos(forum)
+    assert "Southern Kurils" in params["caption"] and old not in params["caption"]
+
+
 def test_the_reports_kept_as_drawn_are_bounded_in_number_and_bytes_and_dropped_when_done() -> None:
     """A thousand groups that forbid photos would each keep their week's PNG: a bound on the
     number and the bytes kept; past it a report is not kept (it is drawn again)."""
 
     def drawn(size: int, due: datetime = T0) -> Drawn:
-        return Drawn((due, "en", UTC, ("kuril",)), b"x" * size, "")
+        return Drawn((due, "en", UTC, ("kuril",), ("Kuril",)), b"x" * size, "")
 
     holds = Holds(most_kept=2, most_bytes=100)
     assert holds.keep_drawn(1, drawn(60)) and not holds.keep_drawn(2, drawn(41))  # bytes

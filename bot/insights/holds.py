@@ -14,8 +14,9 @@ REPORT_BACKOFF_MAX = timedelta(hours=6)  # doubled at each failure in a row, up 
 MAX_KEPT = 200
 MAX_KEPT_BYTES = 8 * 2**20
 
-# what a report is drawn from: its time, the language, time zone and topics of its chat
-DrawnKey = tuple[datetime, str, tzinfo, tuple[str, ...]]
+# what a report is drawn from: its time, the language, time zone and topics of its chat, and
+# those topics' titles in the config (a reload may rename them)
+DrawnKey = tuple[datetime, str, tzinfo, tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,8 @@ class Holds:
 
     def drawn(self, chat_id: int, key: DrawnKey) -> Drawn | None:
         """The chat's report kept as drawn from `key`, if any; one drawn from another (the
-        week before's, or its language, time zone or topics changed since) is dropped."""
+        week before's, or its language, time zone, topics or their titles changed since) is
+        dropped."""
         if (kept := self._drawn.get(chat_id)) is not None and kept.key != key:
             self._drop_drawn(chat_id)
             return None

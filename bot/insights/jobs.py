@@ -177,7 +177,8 @@ class Insights:
             self.holds.out(chat.chat_id, due)
             await self._record_sent(chat.chat_id, due)
             return 0
-        key: DrawnKey = (due, language(chat.language_code), tz, tuple(topics))
+        named = tuple(titles[t] for t in topics)
+        key: DrawnKey = (due, language(chat.language_code), tz, tuple(topics), named)
         drawn = self.holds.drawn(chat.chat_id, key) or await self._draw(key)
         # not news to hold, as a spike notice is not: in quiet hours or a mute, no sound
         prefs = await ctx.store.run(Store.prefs, chat.chat_id)
@@ -206,7 +207,7 @@ class Insights:
     async def _draw(self, key: DrawnKey) -> Drawn:
         """A chat's report, its chart drawn off the event loop, from the week's stories."""
         ctx = self.ctx
-        due, lang, tz, topics = key
+        due, lang, tz, topics, _ = key
         tr = texts(lang)
         since, _ = query_range(due, tz, REPORT_DAYS)
         points = await ctx.store.run(Store.story_points, topics, since=since, until=due)
