@@ -392,7 +392,7 @@ def test_poll_once_and_check_online_go_on_past_a_thirty_digit_feed(
         assert db.execute("SELECT count(*) FROM items").fetchone() == (2,)
     checked = cli("check", "--online", "--config", str(path))
     assert "Traceback" not in checked.stderr, checked.stderr
-    assert "huge: ok, HTTP 200, 1 entries" in checked.stdout
+    assert "huge: ok, HTTP 200, 1 entry" in checked.stdout
     assert "busy: FAILED" in checked.stdout and checked.returncode == 1
     listed = cli("feeds", "--config", str(path))
     assert "busy" in listed.stdout and "failing" in listed.stdout
