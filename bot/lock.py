@@ -14,6 +14,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from store.base import make_folder
+
 
 class AlreadyRunning(Exception):
     def __init__(self, path: Path, pid: str) -> None:
@@ -65,9 +67,9 @@ class StoreLock:
 
     def acquire(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(self.path)
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             except PermissionError:
                 if self._exclusive or not self.path.exists():
                     raise

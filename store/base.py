@@ -23,6 +23,14 @@ class StoreBase:
         return None
 
 
+def make_folder(path: str | Path) -> None:
+    """The store's folder, made readable by its user alone if it is not there (one there
+    already keeps its mode): the store holds the chats and the buttons' secret. Whoever comes
+    first makes it, the store or the lock taken before it (`bot.lock`), under `make run`'s
+    umask too; an OSError names the part of the path at fault."""
+    Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def read_only_folder(path: str | Path) -> str | None:
     """Why a store this user may read cannot be opened, if that is its folder: SQLite makes a
     WAL store's -wal and -shm files beside it, even to read it."""

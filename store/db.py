@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from store import migrations
 from store.archive import ArchiveVerbs
-from store.base import read_only_folder
+from store.base import make_folder, read_only_folder
 from store.chats import ChatVerbs
 from store.controls import ControlVerbs
 from store.feeds import FeedVerbs
@@ -60,9 +60,7 @@ class Store(
         (a command that only reads), a schema behind this code's is refused, not migrated."""
         if str(path) != ":memory:":
             try:
-                # the store holds the chats and the buttons' secret: its own user's alone, as
-                # the unit's UMask makes it, under `make run` too
-                Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                make_folder(path)
             except OSError as exc:  # as sqlite reports a file it cannot open, naming the part
                 reason = (
                     f"{exc.filename} is a file, not a folder"
@@ -70,6 +68,7 @@ class Store(
                     else f"{exc.strerror}: {exc.filename}"
                 )
                 raise sqlite3.OperationalError(f"cannot create its folder: {reason}") from None
+            # its own user's alone, as the unit's UMask makes it, under `make run` too
             with contextlib.suppress(OSError):  # one there already, or what sqlite names below
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             conn = sqlite3.connect(str(path), timeout=10, check_same_thread=not any_thread)

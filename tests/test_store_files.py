@@ -416,3 +416,34 @@ def test_a_stop_during_a_restore_leaves_it_whole_or_not_begun(
         assert items == 11 and kept.exists()  # not begun
     else:
         assert items == 10 and not kept.exists()  # whole: the kept sends set aside
+
+
+def test_the_stores_folder_and_lock_files_kurilwatch_makes_are_its_users_alone(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`run` and `poll --once` take their lock before the store is opened: the lock made the
+    store's folder first, readable by every user under `make run`'s umask 022, and its lock
+    files with it. A folder there already keeps its mode."""
+    feed_server.set_feed("/a.xml", rss([]))
+    config = write_config(
+        tmp_path, {"a": feed_server.url("/a.xml")}, extra={"store": {"path": "data/kw.db"}}
+    )
+    (tmp_path / "theirs").mkdir(mode=0o755)
+    old = os.umask(0o022)
+    try:
+        assert cli("poll", "--once", "--config", str(config)).returncode == 0
+        with StoreLock(tmp_path / "daemon" / "kw.db"):  # as `run` takes it, before its store
+            pass
+        with StoreLock(tmp_path / "theirs" / "kw.db"):
+            pass
+    finally:
+        os.umask(old)
+
+    def mode(path: Path) -> int:
+        return os.stat(path).st_mode & 0o777
+
+    assert mode(tmp_path / "data") == mode(tmp_path / "daemon") == 0o700
+    assert mode(tmp_path / "data" / "kw.db") == 0o600
+    assert mode(tmp_path / "data" / "kw.db.writers.lock") == 0o600
+    assert mode(tmp_path / "daemon" / "kw.db.lock") == 0o600
+    assert mode(tmp_path / "theirs") == 0o755
