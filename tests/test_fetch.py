@@ -304,7 +304,37 @@ async def test_a_broken_servers_error_is_one_printable_line(
     line = PollReport("f", "error", fetched.status, error=fetched.error).line()
     assert line.isprintable()
     internal = PollReport("f", "error", None, error="internal error: ValueError: a\n\x1b[2Jb")
-    assert internal.line() == "f: error (-): internal error: ValueError: a \\x1b[2Jb"
+    assert internal.line() == "f: error: internal error: ValueError: a \\x1b[2Jb"
+
+
+@pytest.mark.parametrize(
+    ("route", "shown"),
+    [
+        (Route(status=404, body=b"gone"), "f: error: HTTP 404 Not Found"),
+        (Route(status=503, body=b"busy"), "f: error: HTTP 503 Service Unavailable"),
+        (Route(status=599, body=b"odd"), "f: error: HTTP 599"),
+        (Route(body=b""), "f: error: empty response (HTTP 200): no feed in it"),
+    ],
+    ids=["404", "503", "unnamed", "empty"],
+)
+async def test_an_answers_status_is_said_once_in_its_line(
+    feed_server: FeedServer, route: Route, shown: str
+) -> None:
+    """`poll --once` printed `error (HTTP 404): HTTP 404`: the status, then the error that
+    only named it again."""
+    feed_server.set_route("/feed", route)
+    async with Fetcher(FetchLimits(timeout=2.0, total_timeout=4.0)) as fetcher:
+        fetched = await fetcher.fetch(feed_server.url("/feed"))
+    assert PollReport("f", "error", fetched.status, error=fetched.error).line() == shown
+
+
+def test_a_status_the_error_does_not_name_is_kept_in_the_line() -> None:
+    broken = PollReport("f", "error", 200, error="not a feed: broken XML at line 7, column 2")
+    assert broken.line() == "f: error (HTTP 200): not a feed: broken XML at line 7, column 2"
+    gone = "the server says the feed is gone for good (HTTP 410)"
+    assert PollReport("f", "disabled", 410, error=gone).line() == f"f: disabled: {gone}"
+    refused = PollReport("f", "error", None, error="connection refused")
+    assert refused.line() == "f: error: connection refused"
 
 
 _PLAIN = rss([FeedEntry("Kuril news", "https://a.example/1")])

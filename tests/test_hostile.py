@@ -387,7 +387,7 @@ def test_poll_once_and_check_online_go_on_past_a_thirty_digit_feed(
     done = cli("poll", "--once", "--config", str(path))
     assert "Traceback" not in done.stderr, done.stderr
     assert "huge: primed (HTTP 200)" in done.stdout and "good: primed (HTTP 200)" in done.stdout
-    assert "busy: error (HTTP 503)" in done.stdout
+    assert "busy: error: HTTP 503 Service Unavailable" in done.stdout
     with sqlite3.connect(tmp_path / "kw.db") as db:
         assert db.execute("SELECT count(*) FROM items").fetchone() == (2,)
     checked = cli("check", "--online", "--config", str(path))

@@ -27,7 +27,7 @@ from aiohappyeyeballs import AddrInfoType, SocketFactoryType
 from watchers import bounded
 from watchers.addresses import Classify, non_public, redirect_refusal
 from watchers.config import PollConfig
-from watchers.headers import kept_headers
+from watchers.headers import in_words, kept_headers
 from watchers.proxied import NotPublic, TargetCheck
 from watchers.text import printable_line
 
@@ -483,7 +483,7 @@ class Fetcher:
             return FetchResult(url, 304, headers=kept, permanent_url=permanent)
         if not 200 <= response.status < 300:
             await _drain(response)
-            return FetchResult(url, response.status, headers=kept, error=f"HTTP {response.status}")
+            return FetchResult(url, response.status, headers=kept, error=in_words(response.status))
         length = response.headers.get("content-length", "")
         declared = bounded.clamped(length, self.limits.max_bytes + 1)
         if declared is not None and declared > self.limits.max_bytes:

@@ -1,9 +1,10 @@
 """The response headers a fetch keeps (validators, the base of relative links, caching), each as
-text that the store can bind and the next request can send."""
+text that the store can bind and the next request can send; a failing status in words."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http import HTTPStatus
 from urllib.parse import quote
 
 KEPT = (
@@ -40,3 +41,12 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
                 value = quote(raw, safe=_URL_SAFE) if name == "content-location" else text
         kept[name] = value
     return kept
+
+
+def in_words(status: int) -> str:
+    """`HTTP 404 Not Found`: the status with its standard name (not the server's reason phrase,
+    which may say anything), or the number alone for a status HTTP does not name."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"

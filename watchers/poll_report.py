@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,7 +47,11 @@ class PollReport:
         """One line for the operator."""
         status = f"HTTP {self.http_status}" if self.http_status else "-"
         if self.outcome in ("error", "disabled"):
-            return f"{self.feed_id}: {self.outcome} ({status}): {printable_line(str(self.error))}"
+            error = printable_line(str(self.error))
+            # the status where it adds to the error: not `error (HTTP 404): HTTP 404 Not Found`
+            if self.http_status and not re.search(rf"\b{status}\b", error):
+                return f"{self.feed_id}: {self.outcome} ({status}): {error}"
+            return f"{self.feed_id}: {self.outcome}: {error}"
         if self.outcome == "unchanged":
             return f"{self.feed_id}: unchanged ({status})"
         entries = counted(self.items, "entry", "entries")
