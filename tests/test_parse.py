@@ -55,6 +55,65 @@ def test_html_page_is_not_a_feed() -> None:
     assert parsed.error is not None and parsed.error.startswith("not a feed")
 
 
+PAGE = b"""<!DOCTYPE html>
+<html>
+<head><meta charset=utf-8><title>Home</title></head>
+<body><p>Welcome<br></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "error"),
+    [
+        (PAGE, "text/html; charset=utf-8", "the server sent an HTML page (Content-Type text/html)"),
+        (
+            PAGE,
+            "application/rss+xml",
+            "the server sent an HTML page (Content-Type application/rss+xml)",
+        ),
+        (b"\xef\xbb\xbf\n<html><body>Hi</body></html>", None, "the server sent an HTML page"),
+        (
+            b'<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml">\n</html>',
+            "application/xml",
+            "the server sent an HTML page (Content-Type application/xml)",
+        ),
+        (
+            b"<doc>\n<a>\n  </b></doc>",
+            "application/atom+xml",
+            "broken XML at line 3, column 5 (mismatched tag)",
+        ),
+        (
+            b"<?xml version='1.0'?>\n<doc>\n<a>\n</b></doc>",
+            None,
+            "broken XML at line 4, column 3 (mismatched tag)",
+        ),
+        (b"Service temporarily closed", "text/plain", "the server sent text/plain, not XML"),
+        (
+            b"<?xml version='1.0'?><catalog><book/></catalog>",
+            "application/xml",
+            "XML, but no RSS, Atom or RDF feed in it",
+        ),
+    ],
+    ids=[
+        "html",
+        "html-as-rss",
+        "html-no-type",
+        "xhtml",
+        "broken",
+        "broken-declared",
+        "text",
+        "other-xml",
+    ],
+)
+def test_not_a_feed_says_what_the_operator_can_act_on(
+    body: bytes, content_type: str | None, error: str
+) -> None:
+    """An HTML page where a feed should be was `not a feed: <unknown>:7:2: mismatched tag`:
+    the XML parser's words, its lines counted from one feedparser adds."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    parsed = parse_feed(body, feed_id="x", url="https://x.org/", headers=headers)
+    assert parsed.items == () and parsed.error == f"not a feed: {error}"
+
+
 def test_body_that_looks_like_a_path_or_url_is_not_opened(tmp_path: Path) -> None:
     secret = tmp_path / "secret.xml"
     secret.write_bytes(RSS)

@@ -180,7 +180,10 @@ async def test_slow_feed_times_out_as_an_error_value(
     ("route", "error"),
     [
         (Route(status=404, body=b"gone"), "HTTP 404"),
-        (Route(body=b"<html><body>Welcome</body></html>", content_type="text/html"), "not a feed"),
+        (
+            Route(body=b"<html><body>Welcome</body></html>", content_type="text/html"),
+            "not a feed: the server sent an HTML page (Content-Type text/html)",
+        ),
         (
             Route(body=rss([OLD] * 50), truncate_at=100),
             "broken response body: Not enough data to satisfy content length header",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from xml.sax import SAXParseException
 
 import feedparser
 
@@ -21,7 +22,7 @@ from watchers.charset import read_charset
 from watchers.fastrss import parse_simple_rss
 from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.jsonfeed import looks_like_json_feed, parse_json_feed
-from watchers.text import html_to_text, one_line, tidy
+from watchers.text import html_to_text, one_line, printable_line, tidy
 from watchers.urls import document_url, web_link
 
 # An internal DTD subset is where entity bombs live (billion laughs, quadratic blowup, XXE).
@@ -29,6 +30,11 @@ from watchers.urls import document_url, web_link
 # feeds have no use for one, so it goes before parsing.
 _INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
 _INTERNAL_SUBSET_TEXT = re.compile(r"<!DOCTYPE[^>\[]*\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
+# a web page: its doctype or <html> after an XML declaration, comments and white space
+_HTML_PAGE = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:\s|<\?xml[^>]*>|<!--.*?-->)*<(?:!doctype\s+html|html[\s>])",
+    re.IGNORECASE | re.DOTALL,
+)
 _BOMS = {
     b"\xff\xfe\x00\x00": "utf-32",
     b"\x00\x00\xfe\xff": "utf-32",
@@ -98,8 +104,7 @@ def parse_with_feedparser(
     entries = parsed.get("entries") or []
     version = parsed.get("version") or ""
     if not entries and not version:
-        reason = f": {one_line(str(bozo))[:200]}" if bozo else ""
-        return ParsedFeed(None, (), error=f"not a feed{reason}")
+        return ParsedFeed(None, (), error=not_a_feed(content, headers.get("content-type"), bozo))
     feed = parsed.get("feed") or {}
     language = feed.get("language") or response_headers.get("content-language")
     items = newest(
@@ -111,6 +116,29 @@ def parse_with_feedparser(
     warning = one_line(str(bozo))[:200] if bozo else None
     ttl = str(feed.get("ttl") or "").strip()
     return ParsedFeed(title, items, warning=warning, ttl=bounded.ttl_minutes(ttl))
+
+
+def not_a_feed(content: bytes, content_type: str | None, bozo: object) -> str:
+    """Why a document no parser read as a feed is not one, in words the operator can act on: a
+    web page, no XML at all, or XML broken where; the parser's own (`<unknown>:7:2: mismatched
+    tag`) said none of it."""
+    media = printable_line((content_type or "").split(";")[0].strip().lower())[:100]
+    served = f" (Content-Type {media})" if media else ""
+    if media in ("text/html", "application/xhtml+xml") or _HTML_PAGE.match(content, 0, 4096):
+        return f"not a feed: the server sent an HTML page{served}"
+    start = content.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not start.startswith(b"<"):
+        return f"not a feed: the server sent {media or 'a document'}, not XML"
+    if isinstance(bozo, SAXParseException):
+        line, column = bozo.getLineNumber() or 1, bozo.getColumnNumber() or 0
+        # feedparser puts a declaration line before a document that has none
+        if not content.removeprefix(b"\xef\xbb\xbf").startswith(b"<?xml"):
+            line = max(line - 1, 1)
+        where = f"line {line}, column {column + 1}"  # expat counts columns from 0
+        return f"not a feed: broken XML at {where} ({one_line(bozo.getMessage())[:200]})"
+    if bozo:
+        return f"not a feed: {one_line(str(bozo))[:200]}"
+    return "not a feed: XML, but no RSS, Atom or RDF feed in it"
 
 
 def entry_to_item(
