@@ -177,8 +177,11 @@ def test_console_mode_prints_alerts_without_a_token(
     feed_server.set_feed("/a.xml", rss([KURIL, NOTHING, *OLD_A]))
     daemon.stdout.wait_for("Russia to deploy new coastal missile systems on Iturup")
     daemon.stdout.wait_for("#kuril")
+    # its log said "0 alerts queued" beside the alert it printed
+    daemon.stderr.wait_for("matched a topic (1 new story), 1 alert printed")
     daemon.stderr.wait_for("feed dead: poll failed")  # a dead feed is logged, the rest go on
     assert daemon.stop(signal.SIGINT) == 0
+    assert "alerts queued" not in daemon.stderr.text
     assert "Old news" not in daemon.stdout.text
     assert "Tokyo stock market" not in daemon.stdout.text
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

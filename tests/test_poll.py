@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from store import AsyncStore, Store
+from store import AsyncStore, Store, StoredItem
 from tests.conftest import new_store, short_busy_timeout
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, gzip_bomb, rss
 from tests.fakes.google_news import google_token
@@ -121,6 +121,20 @@ async def test_the_report_and_the_log_count_the_items_that_matched_and_their_sto
     assert joined.line() == f"b: new (HTTP 200), 2 entries, {counts}"
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("feed ")]
     assert said == [f"feed {r.feed_id}: {r.counts()}" for r in (primed, other, story, joined)]
+
+
+def test_console_modes_counts_say_the_alerts_printed() -> None:
+    """Console mode (no token) logged "0 alerts queued" beside the alert it had just printed: it
+    queues alerts for chats only (a store's chats of an earlier run with a token)."""
+    story = StoredItem(
+        id=1, feed_id="a", guid="1", link=None, title="t", summary="", published_at=None,
+        fetched_at=datetime(2025, 1, 1, tzinfo=UTC), topics=("kuril",), story_id=1,
+    )  # fmt: skip
+    printed = PollReport("a", "new", 200, new_items=2, matched=(story,))
+    said = "2 new items, 1 matched a topic (1 new story), 1 alert printed"
+    assert printed.counts(console=True) == said
+    assert replace(printed, queued=3).counts(console=True) == f"{said}, 3 queued for chats"
+    assert printed.counts() == "2 new items, 1 matched a topic (1 new story), 0 alerts queued"
 
 
 async def test_etag_is_sent_back_and_304_skips_parsing(

@@ -75,6 +75,7 @@ class Poller:
         # the story index lives on its own thread: a lookup may compute title vectors (tens of
         # ms each), and one thread keeps its lookups and additions in order
         self._story_thread = ThreadPoolExecutor(1, thread_name_prefix="stories")
+        self.console = False  # the daemon prints its alerts (no token): the log says so
         self._store_failing = False  # said once as it begins and once as it ends
         self._placing = asyncio.Lock()
         self._known_id = 0  # the index has looked at every matched item stored up to this id
@@ -326,7 +327,7 @@ class Poller:
             recorded=0 if alert else len(on_topic),
         )
         if result.stored:
-            log.info("feed %s: %s", feed.id, report.counts())
+            log.info("feed %s: %s", feed.id, report.counts(console=self.console))
         return report
 
     async def _full_text(

@@ -25,9 +25,12 @@ class PollReport:
     joined: tuple[StoredItem, ...] = ()
     recorded: int = 0  # a first poll's new items that matched a topic: recorded, not alerted
 
-    def counts(self) -> str:
+    def counts(self, *, console: bool = False) -> str:
         """What the poll stored, said alike in the log and by `poll --once`: `2 new items,
-        2 matched a topic (1 new story, 1 joined a known story), 1 alert queued`."""
+        2 matched a topic (1 new story, 1 joined a known story), 1 alert queued`. `console`:
+        the daemon prints each new story as an alert (no token), and queues for chats only
+        those a store's chats of a run with a token get: `1 alert printed, 2 queued for
+        chats`."""
         text = counted(self.new_items, "new item", "new items")
         on_topic = len(self.matched) + len(self.joined) + self.recorded
         text += f", {on_topic} matched a topic"
@@ -39,6 +42,9 @@ class PollReport:
                 joined = counted(len(self.joined), "joined a known story", "joined known stories")
                 text += f", {joined}"
             text += ")"
+        if console and (on_topic or self.queued):
+            text += f", {counted(len(self.matched), 'alert', 'alerts')} printed"
+            return text + (f", {self.queued} queued for chats" if self.queued else "")
         if on_topic or self.queued:
             text += f", {counted(self.queued, 'alert', 'alerts')} queued"
         return text

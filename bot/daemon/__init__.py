@@ -114,6 +114,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
         poller = Poller(
             store=store, fetcher=fetcher, topics=topics, settings=settings.poll, pool=pool
         )
+        poller.console = not self.token
         scheduler, runs = scheduler_with_runs(functools.partial(self._clock_set_back, store))
         app = None
         telegram_task = None
