@@ -82,7 +82,8 @@ def test_summary_field_counts_and_explain_names_fields_and_offsets() -> None:
     hits = explain(
         'kuril* OR "peace treaty"', title="Talks", summary="on the peace treaty and the Kurils"
     )
-    assert hits == [Hit("kuril*", "summary", 28), Hit('"peace treaty"', "summary", 7)]
+    # where each begins and ends: a phrase through its last word, a prefix's word whole
+    assert hits == [Hit("kuril*", "summary", 28, 34), Hit('"peace treaty"', "summary", 7, 19)]
 
 
 JAPANESE_BEFORE = st.lists(
@@ -98,6 +99,10 @@ def test_a_japanese_term_inside_a_run_is_explained_where_it_is_written(before: l
     title = "".join(before) + "北方領土の返還"
     [hit] = explain("北方領土", title=title)
     assert hit.offset is None or normalise_module.normalise(title[hit.offset :]).startswith(
+        "北方領土"
+    ), hit
+    # and ends where it does: the brief sets it in bold, not the rest of its run
+    assert hit.offset is None or normalise_module.normalise(title[hit.offset : hit.end]) == (
         "北方領土"
     ), hit
 
@@ -125,19 +130,19 @@ def test_explain_places_a_term_where_it_is_written(
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("(kuril OR iturup) title:iturup", [("kuril", 0), ("iturup", 14)]),
-        ("kuril* NEAR/3 islands OR kuril*", [("kuril*", 0), ("islands", 6)]),
+        ("(kuril OR iturup) title:iturup", [("kuril", 0, 5), ("iturup", 14, 20)]),
+        ("kuril* NEAR/3 islands OR kuril*", [("kuril*", 0, 5), ("islands", 6, 13)]),
     ],
 )
 def test_a_term_found_twice_in_one_place_is_one_hit(
-    query: str, expected: list[tuple[str, int]]
+    query: str, expected: list[tuple[str, int, int]]
 ) -> None:
     """Two parts of a query that match the same word named it twice in --explain."""
     from watchers.topics.index import QueryIndex
 
     title = "Kuril islands iturup"
     hits = explain(query, title=title)
-    assert hits == [Hit(term, "title", offset) for term, offset in expected]
+    assert hits == [Hit(term, "title", offset, end) for term, offset, end in expected]
     index = QueryIndex()  # chats' watches, configs of 200+ topics
     index.add(query, "t", parse(query))
     [match] = index.match({"title": title}, explain=True)
@@ -145,7 +150,7 @@ def test_a_term_found_twice_in_one_place_is_one_hit(
 
 
 def test_negated_terms_are_not_reported() -> None:
-    assert explain("japan -china", title="Japan") == [Hit("japan", "title", 0)]
+    assert explain("japan -china", title="Japan") == [Hit("japan", "title", 0, 5)]
 
 
 @pytest.mark.parametrize(
@@ -322,7 +327,7 @@ def test_language_features(query: str, title: str, summary: str, expected: bool)
 
 def test_near_explains_both_sides() -> None:
     hits = explain('"peace treaty" NEAR/5 (japan OR tokyo)', title="Tokyo seeks a peace treaty")
-    assert hits == [Hit('"peace treaty"', "title", 14), Hit("tokyo", "title", 0)]
+    assert hits == [Hit('"peace treaty"', "title", 14, 26), Hit("tokyo", "title", 0, 5)]
 
 
 @pytest.mark.parametrize(

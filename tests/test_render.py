@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,10 @@ from bot.delivery.render import (
     render_plain,
 )
 from bot.i18n import texts
-from tests.fakes.telegram_api import parse_html, utf16_len
+from tests.fakes.telegram_api import FormattedText, parse_html, utf16_len
+from watchers.items import make_item
+from watchers.topics.compile import compile_matcher
+from watchers.worker import item_facts
 
 WHEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
@@ -148,6 +152,77 @@ def test_matched_words_are_bold_whole_words_only() -> None:
     assert "<b>&lt;unchanged&gt;</b> &amp; <b>firm</b>." in text  # escaped inside bold too
     phrase = render_html(alert(summary="on a peace treaty now", marks=("peace", "treaty")))
     assert "on a <b>peace treaty</b> now" in phrase
+
+
+@pytest.mark.parametrize(
+    ("query", "summary", "marks", "bold"),
+    [
+        (
+            '"peace treaty"',
+            "Tokyo wants a peace treaty with Moscow.",
+            ("peace treaty",),
+            "a <b>peace treaty</b> with",
+        ),
+        (
+            '"мирный договор"',
+            "Стороны обсудили проект мирного договора вчера.",
+            ("мирного договора",),
+            "проект <b>мирного договора</b> вчера",
+        ),
+        (
+            "北方領土",
+            "政府は北方領土問題について協議した。",
+            ("北方領土",),
+            "政府は<b>北方領土</b>問題",
+        ),
+        ("kuril*", "The Kurils were raised.", ("Kurils",), "The <b>Kurils</b> were"),
+    ],
+    ids=["en", "ru", "ja", "prefix"],
+)
+def test_a_matched_phrase_is_bold_as_a_whole(
+    query: str, summary: str, marks: tuple[str, ...], bold: str
+) -> None:
+    """An alert bolded only "peace" of the matched phrase "peace treaty" (a hit was marked by
+    its first word), and all of a Japanese run (北方領土問題について) for 北方領土."""
+    matcher, _ = compile_matcher({"t": query})
+    item = make_item(
+        feed_id="f", guid="1", link=None, title="News", summary=summary, published=None, lang=None
+    )
+    assert item is not None
+    facts = item_facts(item, matcher)
+    assert facts.marks == marks
+    assert bold in render_html(alert(summary=facts.brief, marks=facts.marks))
+
+
+def _bold(parsed: FormattedText) -> list[str]:
+    """The texts Telegram shows in bold."""
+    units = parsed.text.encode("utf-16-le")
+    return [
+        units[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
+        for e in parsed.entities
+        if e["type"] == "bold"
+    ]
+
+
+LANGUAGE_WORDS = {
+    "en": (st.text("abcdefghijklmnopqrstuvwxyz&<", min_size=1, max_size=8), " "),
+    "ru": (st.text("абвгдеёжзийклмнопрстуфхцчшщъыьэюя", min_size=1, max_size=8), " "),
+    "ja": (st.text("北方領土平和条約のはをにロシア日本", min_size=1, max_size=4), ""),
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), lang=st.sampled_from(sorted(LANGUAGE_WORDS)))
+def test_a_matched_phrase_renders_bold_whole_in_valid_html(data: st.DataObject, lang: str) -> None:
+    """Whatever the words (Japanese without spaces), a mark of one word or several is one bold
+    run of the alert, and its HTML stays what Telegram takes."""
+    word, space = LANGUAGE_WORDS[lang]
+    words = data.draw(st.lists(word, min_size=1, max_size=20))
+    start = data.draw(st.integers(0, len(words) - 1))
+    end = data.draw(st.integers(start + 1, len(words)))
+    phrase = space.join(words[start:end])
+    parsed = parse_html(render_html(alert(summary=space.join(words), marks=(phrase,))))
+    assert any(phrase in bold for bold in _bold(parsed)), (phrase, parsed)
 
 
 @settings(max_examples=200, deadline=None)

@@ -86,14 +86,21 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def brief(text: str, offsets: Sequence[int], *, budget: int = BUDGET) -> Brief:
-    """The lead sentence and the sentences holding the words at `offsets` (matched terms), in
-    document order, joined within `budget` characters; a sentence too long for what is left is
-    cut at a word boundary only if it is the lead."""
+def brief(text: str, found: Sequence[tuple[int, int]], *, budget: int = BUDGET) -> Brief:
+    """The lead sentence and the sentences holding the matched terms at `found` (start, end),
+    in document order, joined within `budget` characters; a sentence too long for what is left
+    is cut at a word boundary only if it is the lead. The marks are the terms as written (a
+    phrase whole), or the word at a start whose end is unknown."""
     spans = sentences(text)
     if not spans:
         return Brief("", ())
-    words = {m.group() for o in offsets if (m := _WORD_AT.match(text, o))}
+    offsets = [start for start, _ in found]
+    words = set()
+    for start, end in found:
+        if end > start:
+            words.add(one_line(text[start:end]))
+        elif word := _WORD_AT.match(text, start):
+            words.add(word.group())
     wanted = [0] + [i for i, (s, e) in enumerate(spans) if i and any(s <= o < e for o in offsets)]
     parts: list[str] = []
     last = -1

@@ -113,7 +113,7 @@ def item_facts(
     fingerprint = content_fingerprint(item.summary, doc.words("summary"))
     if not topics:
         return ItemFacts(topics, fingerprint, lang=language)
-    summary = brief(item.summary, _summary_offsets(matches))
+    summary = brief(item.summary, _summary_spans(matches))
     report = _sketch_of(item, doc) if sketches else None
     return ItemFacts(topics, fingerprint, report, summary.text, summary.marks, language)
 
@@ -123,9 +123,10 @@ def _sketch_of(item: Item, doc: Document) -> Sketch:
     return sketch(item.title, item.summary, title + doc.words("summary"), len(title))
 
 
-def _summary_offsets(matches: Sequence[Match]) -> list[int]:
+def _summary_spans(matches: Sequence[Match]) -> list[tuple[int, int]]:
+    """Where the matched terms are in the summary: a phrase whole, not its first word."""
     return [
-        hit.offset
+        (hit.offset, hit.offset if hit.end is None else hit.end)
         for match in matches
         for hit in match.hits
         if hit.field == "summary" and hit.offset is not None
@@ -134,7 +135,7 @@ def _summary_offsets(matches: Sequence[Match]) -> list[int]:
 
 def _brief_of(text: str, title: str, matcher: TopicMatcher) -> Brief:
     doc = Document({"title": title, "summary": text, "content": ""})
-    return brief(text, _summary_offsets(matcher.match(doc, explain=True)))
+    return brief(text, _summary_spans(matcher.match(doc, explain=True)))
 
 
 def with_watches(index: QueryIndex, item: Item, facts: ItemFacts) -> ItemFacts:
@@ -150,7 +151,7 @@ def with_watches(index: QueryIndex, item: Item, facts: ItemFacts) -> ItemFacts:
     topics = facts.topics + tuple(m.topic_id for m in matched)
     if facts.sketch is not None:
         return replace(facts, topics=topics)
-    made = brief(item.summary, _summary_offsets(index.match(doc, explain=True)))
+    made = brief(item.summary, _summary_spans(index.match(doc, explain=True)))
     report = _sketch_of(item, doc)
     return ItemFacts(topics, facts.fingerprint, report, made.text, made.marks, facts.lang)
 

@@ -15,6 +15,7 @@ from bot.i18n import EN, N_, Texts, texts
 from store import Delivery, Notice, StoredItem, watch_id
 from watchers.aggregator import source_parts
 from watchers.text import one_line, shorten
+from watchers.topics.normalise import is_cjk
 
 # explicit bidi embeddings, overrides and isolates: one left open in a feed's text turns the rest
 # of its line around (a digest's source and time, the next outlets of "Also:"); plain
@@ -256,11 +257,12 @@ def _html(alert: Alert, tz: tzinfo, summary_limit: int, link: str | None, tr: Te
 
 
 def _marked(text: str, marks: Sequence[str]) -> str:
-    """`text` escaped, with whole-word occurrences of `marks` in bold."""
+    """`text` escaped, with whole-word occurrences of `marks` (a word, or a phrase of several)
+    in bold; in Japanese, which has no spaces, wherever they are."""
     words = sorted({m for m in marks[:MAX_MARKS] if m.strip()}, key=len, reverse=True)
     if not words:
         return html.escape(text, quote=False)
-    pattern = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, words)) + r")(?!\w)")
+    pattern = re.compile("|".join(map(_whole, words)))
     pieces = []
     last = 0
     for found in pattern.finditer(text):
@@ -269,6 +271,13 @@ def _marked(text: str, marks: Sequence[str]) -> str:
         last = found.end()
     pieces.append(html.escape(text[last:], quote=False))
     return "".join(pieces).replace("</b> <b>", " ")  # a matched phrase is one bold run
+
+
+def _whole(mark: str) -> str:
+    """A pattern of `mark` as a word of its own at each end, unless it ends in Japanese."""
+    before = "" if is_cjk(mark[0]) else r"(?<!\w)"
+    after = "" if is_cjk(mark[-1]) else r"(?!\w)"
+    return before + re.escape(mark) + after
 
 
 def render_plain(

@@ -15,16 +15,12 @@ from typing import Any
 
 import ahocorasick
 
+# (Document and Hit named here too, as the engine's callers know them)
+from watchers.topics.document import Document as Document
+from watchers.topics.document import Hit as Hit
+from watchers.topics.document import Occurrence
 from watchers.topics.morph import russian_forms
-from watchers.topics.normalise import (
-    WORD,
-    WRITTEN_WORD,
-    fold_marks,
-    is_cjk,
-    is_cyrillic,
-    normalise,
-    written_length,
-)
+from watchers.topics.normalise import is_cjk, is_cyrillic
 from watchers.topics.query import (
     And,
     Field,
@@ -49,33 +45,9 @@ _FIELD_GROUPS = {
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    """Where a term matched: the field and the character offset in that field's text."""
-
-    term: str
-    field: str
-    offset: int | None
-
-
-@dataclass(frozen=True, slots=True)
 class Match:
     topic_id: str
     hits: tuple[Hit, ...] = ()
-
-
-class _Occurrence:
-    """Where a key matched: the field, and the offset in its haystack (" " + words + " ")."""
-
-    __slots__ = ("field", "haystack", "start", "word_key")
-
-    def __init__(self, field: str, haystack: str, start: int, word_key: bool) -> None:
-        self.field, self.haystack, self.start, self.word_key = field, haystack, start, word_key
-
-    @property
-    def index(self) -> int:
-        """The word position in the field (for CJK, the word that contains the match); only
-        phrases, NEAR, =Case and explain need it, so it is counted when asked."""
-        return self.haystack.count(" ", 0, self.start) - (0 if self.word_key else 1)
 
 
 def term_keys(term: Term) -> list[str]:
@@ -93,56 +65,6 @@ def _shape_matches(cased: str, word: str) -> bool:
     if len(cased) > 1 and cased.isupper():
         return word.isupper()
     return cased[:1].isupper() == word[:1].isupper()
-
-
-class Document:
-    """One item's fields, normalised once for every pass over them (topic matching, explain,
-    fingerprints and story sketches): words and their haystacks."""
-
-    def __init__(
-        self, fields: Mapping[str, str | None], meta: Mapping[str, str | None] | None = None
-    ) -> None:
-        self.texts = {name: text for name, text in fields.items() if text}
-        self.meta = dict(meta or {})  # lang, source: what `lang:` and `source:` test
-        self.haystacks: dict[str, str] = {}
-        self._cased: dict[str, list[str]] = {}
-        self._spans: dict[str, list[tuple[int, int]]] = {}  # where each word of a field is
-        self._words: dict[str, list[str]] = {}
-        for name, text in self.texts.items():
-            words = WORD.findall(normalise(text))
-            self._words[name] = words
-            self.haystacks[name] = " " + " ".join(words) + " "
-
-    def words(self, field: str) -> list[str]:
-        """The field's normalised words (`normalise.words`)."""
-        return self._words.get(field, [])
-
-    def cased_word(self, field: str, index: int) -> str | None:
-        if field not in self._cased:
-            self._cased[field] = WORD.findall(fold_marks(self.texts[field]))
-        cased = self._cased[field]
-        if len(cased) != len(self._words[field]):  # casefolding split a word: rare, be lenient
-            return None
-        return cased[index]
-
-    def offset(self, occurrence: _Occurrence) -> int | None:
-        """The occurrence's character offset in the field's original text, when it maps."""
-        text = self.texts[occurrence.field]
-        spans = self._spans.get(occurrence.field)
-        if spans is None:  # once per field: a brief asks for the offsets of several hits
-            spans = self._spans[occurrence.field] = [m.span() for m in WRITTEN_WORD.finditer(text)]
-        words = self._words[occurrence.field]
-        if len(spans) != len(words):
-            return None
-        word_start = len(" ".join(words[: occurrence.index])) + 1 + (occurrence.index > 0)
-        inner = max(0, occurrence.start - word_start)
-        start, end = spans[occurrence.index]
-        word = words[occurrence.index]
-        if not text.isascii() and normalise(text[start:end]) != word:
-            return None  # not the word matched: ㌔ before 北方 made one word キロ北方 of both
-        if not 0 < inner < len(word):
-            return start
-        return start + written_length(text, start, inner)
 
 
 class Matcher:
@@ -203,30 +125,23 @@ class Matcher:
             ctx = _Context(doc, found, explain)
             if self._tests[topic_index](ctx, None):
                 # a term two parts of the query found in the same place is one hit
-                hits = tuple(
-                    dict.fromkeys(
-                        Hit(label, o.field, doc.offset(o))
-                        if isinstance(o, _Occurrence)
-                        else Hit(label, o, None)
-                        for label, o in ctx.hits or ()
-                    )
-                )
+                hits = tuple(dict.fromkeys(doc.hit(label, o) for label, o in ctx.hits or ()))
                 matches.append(Match(self._topic_ids[topic_index], hits))
         return matches
 
-    def _scan(self, doc: Document) -> dict[int, list[_Occurrence]]:
-        found: dict[int, list[_Occurrence]] = {}
+    def _scan(self, doc: Document) -> dict[int, list[Occurrence]]:
+        found: dict[int, list[Occurrence]] = {}
         if self._empty:
             return found
         for field, haystack in doc.haystacks.items():
             for end, (length, word_key, ids) in self._automaton.iter(haystack):
-                occurrence = _Occurrence(field, haystack, end - length + 1, word_key)
+                occurrence = Occurrence(field, haystack, end - length + 1, word_key, end + 1)
                 for term_id in ids:
                     found.setdefault(term_id, []).append(occurrence)
         return found
 
 
-Positions = dict[str, dict[int, tuple[str, _Occurrence]]]  # field → word index → (term, where)
+Positions = dict[str, dict[int, tuple[str, Occurrence]]]  # field → word index → (term, where)
 Fields = frozenset[str] | None
 
 
@@ -235,10 +150,10 @@ class _Context:
 
     __slots__ = ("doc", "found", "hits")
 
-    def __init__(self, doc: Document, found: Mapping[int, list[_Occurrence]], explain: bool):
+    def __init__(self, doc: Document, found: Mapping[int, list[Occurrence]], explain: bool):
         self.doc, self.found = doc, found
         # (label, where); a `lang:` or `source:` condition is where its field is
-        self.hits: list[tuple[str, _Occurrence | str]] | None = [] if explain else None
+        self.hits: list[tuple[str, Occurrence | str]] | None = [] if explain else None
 
 
 Test = Callable[[_Context, Fields], bool]
@@ -450,14 +365,15 @@ class _Compiler:
         def locate(ctx: _Context, fields: Fields) -> Positions:
             out: Positions = {}
             for field, starts in parts[0](ctx, fields).items():
-                keep = set(starts)
+                keep, later = set(starts), starts
                 for offset, part in enumerate(parts[1:], start=1):
                     later = part(ctx, frozenset((field,))).get(field, {})
                     keep &= {p - offset for p in later}
                     if not keep:
                         break
-                if keep:
-                    out[field] = {p: (label, starts[p][1]) for p in keep}
+                if keep:  # each where its first word is, through its last
+                    n = len(parts) - 1
+                    out[field] = {p: (label, starts[p][1].through(later[p + n][1])) for p in keep}
             return out
 
         return locate
@@ -482,7 +398,7 @@ def _clauses(node: Node) -> list[list[Term]]:
     return [list(leaves(node, positive_only=True))]
 
 
-def _cased_ok(doc: Document, occ: _Occurrence, cased: str) -> bool:
+def _cased_ok(doc: Document, occ: Occurrence, cased: str) -> bool:
     word = doc.cased_word(occ.field, occ.index)
     return word is None or _shape_matches(cased, word)
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from watchers.topics.document import Occurrence
 from watchers.topics.engine import (
     Document,
     Hit,
@@ -19,7 +20,6 @@ from watchers.topics.engine import (
     _clauses,
     _Compiler,
     _Context,
-    _Occurrence,
 )
 from watchers.topics.normalise import is_cjk
 from watchers.topics.presearch import (
@@ -311,7 +311,7 @@ class QueryIndex:
         woken = self._woken(doc, every)
         if not woken:
             return []
-        found: dict[int, list[_Occurrence]] = {}
+        found: dict[int, list[Occurrence]] = {}
         looked: set[int] = set()
         present: dict[int, bool] = {}
         hits: list[tuple[int, str, tuple[Hit, ...]]] = []
@@ -334,14 +334,7 @@ class QueryIndex:
             ctx = _Context(doc, found, explain)
             if stored.test(ctx, None):
                 # a term two parts of the query found in the same place is one hit
-                made = tuple(
-                    dict.fromkeys(
-                        Hit(label, o.field, doc.offset(o))
-                        if isinstance(o, _Occurrence)
-                        else Hit(label, o, None)  # a lang: or source: condition: o is its field
-                        for label, o in ctx.hits or ()
-                    )
-                )
+                made = tuple(dict.fromkeys(doc.hit(label, o) for label, o in ctx.hits or ()))
                 hits.extend((n, owner, made) for owner, n in stored.owners)
         hits.sort(key=lambda h: h[0])
         return [Match(owner, made) for _, owner, made in hits]
@@ -470,9 +463,9 @@ class QueryIndex:
             one.wake = self._choose(one.text, parse(one.text))
             self._post(one)
 
-    def _find(self, term_id: int, doc: Document, every: set[str]) -> list[_Occurrence]:
+    def _find(self, term_id: int, doc: Document, every: set[str]) -> list[Occurrence]:
         """Where the term's keys occur, as the one-pass automaton of `Matcher` reports them."""
-        out: list[_Occurrence] = []
+        out: list[Occurrence] = []
         entry = self._terms[term_id]
         words = entry.words & every if entry.words else ()
         for name, haystack in doc.haystacks.items():
@@ -489,5 +482,5 @@ class QueryIndex:
                     ends.append((start + len(key), start, key[:1] == " "))
                     start = haystack.find(key, start + 1)
             ends.sort(key=lambda e: e[0])
-            out.extend(_Occurrence(name, haystack, start, wk) for _, start, wk in ends)
+            out.extend(Occurrence(name, haystack, start, wk, end) for end, start, wk in ends)
         return out
