@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -363,6 +365,18 @@ async def _states(store: AsyncStore, kind: str) -> list[str]:
     if kind != "notice":
         return [row[1] for row in await outbox(store)]
     return [n["state"] for n in await store.run(Store.notices) if n["state"] != "fanned"]
+
+
+def test_the_file_of_sends_kept_unrecorded_is_its_users_alone(tmp_path: Path) -> None:
+    """It names the chats sent what, as the store does, and was made 0644 under umask 022."""
+    old = os.umask(0o022)
+    try:
+        unrecorded.keep(
+            tmp_path / "kw.db", unrecorded.SentNotice(14, datetime(2026, 12, 2, tzinfo=UTC))
+        )
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(unrecorded.journal(tmp_path / "kw.db").stat().st_mode) == 0o600
 
 
 def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,7 +102,9 @@ def keep(store_path: str | Path, sent: Kept, *, stop: bool = True) -> None:
     it and a stop may come before it is tried again); said once, and lost (sent again after
     the start, as before) only if the file cannot be written either."""
     try:
-        with journal(store_path).open("a", encoding="utf-8") as out:
+        # the store's own mode: it says which chats were sent what
+        fd = os.open(journal(store_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with open(fd, "a", encoding="utf-8") as out:
             # a line of its own even after a write the full disk cut short
             out.write("\n" + json.dumps(_line(sent)) + "\n")
     except OSError as exc:
