@@ -81,7 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     resend.add_argument(
         "--since", default="48h", help="those queued in this period, like 48h or 7d (default: 48h)"
     )
-    command("demo", "serve bundled sample items on loopback and run the daemon on them")
+    demo = command("demo", "serve bundled sample items on loopback and run the daemon on them")
+    demo.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the demo's store in DIR (a new folder, or one without a config.yaml or"
+        " store) with DIR/config.yaml to read it; the demo ends listing commands to try on it",
+    )
     backtest = command(
         "backtest",
         "the stories --config's topic queries gain and lose against --against's",
@@ -261,8 +268,12 @@ def _dispatch(
         )
     if args.command == "demo":
         from bot.demo import run_demo
+        from bot.demo_keep import CannotKeep
 
-        return asyncio.run(run_demo(settings, sys.stdout))
+        try:
+            return asyncio.run(run_demo(settings, sys.stdout, args.keep))
+        except CannotKeep as exc:
+            return _usage(str(exc))
     from bot.config import regular_file
     from bot.lock import AlreadyRunning, CannotLock, StoreLock
 

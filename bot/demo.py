@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape
 
 from bot.config import Config, MetricsConfig, StoreConfig
 from bot.daemon import Daemon
+from bot.demo_keep import claim, config_text, kept_text, topic_stories
 from bot.interrupt import stop_on_signals
 from store import Store
 from watchers.config import FeedConfig
@@ -180,27 +181,36 @@ def closing(reports: int, told: tuple[int, int, int]) -> str:
     return text + f", and {joined} reports of other outlets joined {them}."
 
 
-async def run_demo(settings: Config, out: TextIO) -> int:
+async def run_demo(settings: Config, out: TextIO, keep: Path | None = None) -> int:
+    """The demo; with `keep`, its store stays in that folder with a config that reads it
+    (raises CannotKeep before the daemon starts if the folder cannot take them)."""
     data = samples()
     loop = asyncio.get_running_loop()
     changed = asyncio.Event()
     feeds = SampleFeeds(data, lambda: loop.call_soon_threadsafe(changed.set)).start()
     try:
-        with tempfile.TemporaryDirectory(prefix="kurilwatch-demo-") as folder:
+        sample_feeds = tuple(
+            FeedConfig.model_validate(
+                {
+                    "id": f["id"],
+                    "url": f"http://127.0.0.1:{feeds.port}{f['path']}",
+                    "title": f["title"],
+                    "interval": POLL_EVERY,
+                }
+            )
+            for f in data["feeds"]
+        )
+        with contextlib.ExitStack() as stack:
+            if keep is None:
+                folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="kurilwatch-demo-"))
+                store = Path(folder) / "demo.db"
+            else:
+                text = config_text(settings.topics, sample_feeds)
+                store = await asyncio.to_thread(claim, keep, text)
             demo = settings.model_copy(
                 update={
-                    "store": StoreConfig(path=Path(folder) / "demo.db"),
-                    "feeds": tuple(
-                        FeedConfig.model_validate(
-                            {
-                                "id": f["id"],
-                                "url": f"http://127.0.0.1:{feeds.port}{f['path']}",
-                                "title": f["title"],
-                                "interval": POLL_EVERY,
-                            }
-                        )
-                        for f in data["feeds"]
-                    ),
+                    "store": StoreConfig(path=store),
+                    "feeds": sample_feeds,
                     "channels": (),
                     "metrics": MetricsConfig(),
                 }
@@ -240,12 +250,18 @@ async def run_demo(settings: Config, out: TextIO) -> int:
             daemon.stop()
             code = await running
             if interrupted.is_set():
-                print("demo stopped.", file=out, flush=True)
+                kept = "" if keep is None else f"; what it stored is kept in {keep}"
+                print(f"demo stopped{kept}.", file=out, flush=True)
                 return code
             told = await asyncio.to_thread(_told, demo.store.path)
+            lines = [closing(len(data["items"]), told)]
+            if keep is not None:
+                stories = await asyncio.to_thread(topic_stories, store, list(settings.topics))
+                lines.append(kept_text(keep, stories))
             print(
-                closing(len(data["items"]), told),
+                "\n".join(lines),
                 "Next: set TELEGRAM_BOT_TOKEN and run `make run` (see README).",
+                sep="\n" if keep is not None else " ",
                 file=out,
                 flush=True,
             )
