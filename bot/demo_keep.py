@@ -3,7 +3,10 @@ the operator commands worth trying on it."""
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -69,13 +72,28 @@ def topic_stories(store: Path, topics: Sequence[str]) -> dict[str, int]:
         return {t: len(opened.stories([t])) for t in topics}
 
 
-def next_commands(folder: Path, stories: Mapping[str, int]) -> list[str]:
+def program(argv0: str, found: str | None, cwd: str) -> str:
+    """How to name kurilwatch in the commands the demo suggests: `kurilwatch` when the shell
+    finds this one by that name (`found`), else as it was started (README's
+    `.venv/bin/kurilwatch`: no shell finds it outside the venv), relative to `cwd` when under it."""
+    if os.path.basename(argv0) != "kurilwatch":  # python -m bot.cli, or a test's runner
+        return "kurilwatch"
+    started = os.path.abspath(os.path.join(cwd, argv0))
+    if found is not None and os.path.realpath(found) == os.path.realpath(started):
+        return "kurilwatch"
+    relative = os.path.relpath(started, cwd)
+    return shlex.quote(started if relative.startswith("..") else relative)
+
+
+def next_commands(
+    folder: Path, stories: Mapping[str, int], kurilwatch: str = "kurilwatch"
+) -> list[str]:
     """The commands to try on the kept store (`stories`: its stories of each topic), each with
     what it shows there; export and trend only if a topic matched something to show."""
     config = shlex.quote(str(folder / CONFIG_NAME))
     lines = [
-        f"kurilwatch stats --config {config}  # matched stories per day, no subscribers",
-        f"kurilwatch feeds --config {config}  # the sample feeds and the items each gave",
+        f"{kurilwatch} stats --config {config}  # matched stories per day, no subscribers",
+        f"{kurilwatch} feeds --config {config}  # the sample feeds and the items each gave",
     ]
     matched = {t: n for t, n in stories.items() if n}
     if not matched:
@@ -84,13 +102,14 @@ def next_commands(folder: Path, stories: Mapping[str, int]) -> list[str]:
     chart = shlex.quote(str(folder / f"{topic}.png"))
     return [
         *lines,
-        f"kurilwatch export --config {config}  # the matched stories as CSV, with their outlets",
-        f"kurilwatch trend --config {config} --topic {topic} --days 7 --png {chart}"
+        f"{kurilwatch} export --config {config}  # the matched stories as CSV, with their outlets",
+        f"{kurilwatch} trend --config {config} --topic {topic} --days 7 --png {chart}"
         f"  # a chart of {topic}'s {counted(matched[topic], 'story', 'stories')} by language",
     ]
 
 
 def kept_text(folder: Path, stories: Mapping[str, int]) -> str:
     """The demo's last lines with `--keep`: where its store is, and what to try on it."""
-    commands = "".join(f"\n  {line}" for line in next_commands(folder, stories))
+    name = program(sys.argv[0], shutil.which("kurilwatch"), os.getcwd())
+    commands = "".join(f"\n  {line}" for line in next_commands(folder, stories, name))
     return f"Its store is kept in {folder}, with {folder / CONFIG_NAME} to read it. Try:{commands}"

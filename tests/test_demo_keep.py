@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.demo_keep import CannotKeep, claim, config_text, next_commands
+from bot.demo_keep import CannotKeep, claim, config_text, next_commands, program
 from tests.conftest import CONFIG, cli, kurilwatch
 from watchers.config import FeedConfig, TopicConfig
 
@@ -133,3 +133,25 @@ def test_the_suggested_commands_are_those_with_something_to_show(
         assert args[:4] == ["kurilwatch", args[1], "--config", "kept/config.yaml"]
         names.append(args[1] + (f" {args[args.index('--topic') + 1]}" if "--topic" in args else ""))
     assert names == listed
+
+
+@pytest.mark.parametrize(
+    ("argv0", "found", "cwd", "named"),
+    [
+        (".venv/bin/kurilwatch", None, "/src/kw", ".venv/bin/kurilwatch"),  # README's way
+        ("/src/kw/.venv/bin/kurilwatch", None, "/src/kw", ".venv/bin/kurilwatch"),
+        ("/src/kw/.venv/bin/kurilwatch", None, "/tmp", "/src/kw/.venv/bin/kurilwatch"),
+        ("/opt/my kw/bin/kurilwatch", None, "/tmp", "'/opt/my kw/bin/kurilwatch'"),
+        ("/src/kw/.venv/bin/kurilwatch", "/src/kw/.venv/bin/kurilwatch", "/tmp", "kurilwatch"),
+        (".venv/bin/kurilwatch", "/usr/bin/kurilwatch", "/src/kw", ".venv/bin/kurilwatch"),
+        ("/src/kw/bot/cli.py", None, "/src/kw", "kurilwatch"),  # python -m bot.cli
+    ],
+)
+def test_the_suggested_commands_name_kurilwatch_as_the_shell_finds_it(
+    argv0: str, found: str | None, cwd: str, named: str
+) -> None:
+    """Started as README says (`.venv/bin/kurilwatch demo --keep`), a bare `kurilwatch` in the
+    suggestions was "command not found" outside the venv."""
+    assert program(argv0, found, cwd) == named
+    line = next_commands(Path("kept"), {"kuril": 1}, named)[0]
+    assert shlex.split(line, comments=True)[0] == shlex.split(named)[0]
