@@ -759,6 +759,34 @@ async def test_updates_a_chat_queues_past_its_cap_are_dropped_and_said_once(
     assert ran == [0, 1, 2, 7]
 
 
+async def test_updates_of_many_chats_past_the_bound_are_dropped_not_held(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A flood from many chats (a spammer's accounts, each a private chat of its own) while a
+    command runs long: each chat queued one update only, under its own cap, and every one of
+    them was held waiting for a place for as long as the flood lasted."""
+    import asyncio
+
+    processor = PerChatUpdates(max_concurrent_updates=1, max_waiting=5)
+    chat = await _SlowFirst.begun(processor)
+    ran, first = chat.ran, chat.first
+    with caplog.at_level(logging.DEBUG, logger="bot.telegram.updates"):
+        flood = [
+            asyncio.create_task(processor.process_update(_command(n, 10_000 + n), chat.handle(n)))
+            for n in range(1, 200)
+        ]
+        async with asyncio.timeout(10):  # past the bound: dropped at once, never run
+            await asyncio.gather(*flood[4:])
+        chat.gate.set()
+        await asyncio.gather(first, *flood)
+    assert ran == [0, 1, 2, 3, 4]
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "dropped" in warned[0].getMessage()
+    # the flood over, a chat's command runs again
+    await processor.process_update(_command(7, USER), chat.handle(7))
+    assert ran == [0, 1, 2, 3, 4, 7]
+
+
 async def test_at_a_stop_the_updates_a_chat_queued_are_dropped_not_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

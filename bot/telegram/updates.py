@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONCURRENT = 256  # updates in progress at once, all chats together
 MAX_QUEUED = 100  # updates of one chat waiting for its running one
+MAX_WAITING = 4096  # updates running or waiting, all chats together
 CONNECTIONS = 256  # to send with, as PTB's ApplicationBuilder makes them when given none
 POLL_ERRORS_EVERY = 600.0  # seconds between two lines on failures to get updates
 
@@ -48,8 +49,10 @@ class PerChatUpdates(BaseUpdateProcessor):
     the bound behind a slow /search stopped every other chat's commands. PTB's bound is only
     the queues' therefore, and a place to run is taken here, once the chat's turn has come.
     A chat may have `max_queued` updates waiting; more are dropped (said in the log), and so
-    are those still waiting at a stop (`stopping`): PTB's stop runs every update it handed
-    out, and 100 behind a slow command broke the promise of a stop within 10 s.
+    are those past `max_waiting` of all chats together (a flood from many chats, each queueing
+    a few, was held whole for as long as it lasted), and those still waiting at a stop
+    (`stopping`): PTB's stop runs every update it handed out, and 100 behind a slow command
+    broke the promise of a stop within 10 s.
 
     A dropped update is told so (`busy`), in the background: a press is answered, and a
     chat's burst of commands (until its queue empties) gets one reply. One dropped at a stop
@@ -59,11 +62,16 @@ class PerChatUpdates(BaseUpdateProcessor):
     update of a chat after the other."""
 
     def __init__(
-        self, max_concurrent_updates: int = MAX_CONCURRENT, max_queued: int = MAX_QUEUED
+        self,
+        max_concurrent_updates: int = MAX_CONCURRENT,
+        max_queued: int = MAX_QUEUED,
+        max_waiting: int = MAX_WAITING,
     ) -> None:
         super().__init__(sys.maxsize)  # every update waits below, for its chat or for a place
         self._running = asyncio.Semaphore(max_concurrent_updates)
-        self.max_queued = max_queued
+        self.max_queued, self.max_waiting = max_queued, max_waiting
+        self._waiting = 0  # updates running or waiting, all chats together
+        self._flooded = False  # past `max_waiting` since the updates waiting were half as many
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}  # updates holding or awaiting each chat's lock
         self._dropping: set[int] = set()  # chats past `max_queued` since their queue emptied
@@ -73,6 +81,18 @@ class PerChatUpdates(BaseUpdateProcessor):
         self.busy: Busy | None = None  # says it to a dropped update's chat (`build_application`)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if self._waiting >= self.max_waiting:
+            self._drop_any(update, coroutine)
+            return
+        self._waiting += 1
+        try:
+            await self._in_turn(update, coroutine)
+        finally:
+            self._waiting -= 1
+            if self._waiting <= self.max_waiting // 2:
+                self._flooded = False
+
+    async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             async with self._running:
@@ -121,6 +141,21 @@ class PerChatUpdates(BaseUpdateProcessor):
             "chat %d: %s already for one of its commands to end: more are dropped",
             chat_id,
             counted(self.max_queued, "update waits", "updates wait"),
+        )
+
+    def _drop_any(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """An update past `max_waiting`, of whichever chat: a press is answered, but no chat
+        gets a reply (a flood of chats would get one each), and no chat is recorded as told."""
+        _close(coroutine)
+        if self.busy is not None:
+            answer = answer_for(update, self.busy.username, told=True, stopping=self.stopping)
+            self.busy.say(update, answer)
+        level = logging.DEBUG if self._flooded else logging.WARNING
+        self._flooded = True
+        log.log(
+            level,
+            "%s or running, all chats together: more are dropped",
+            counted(self.max_waiting, "update waits", "updates wait"),
         )
 
     async def initialize(self) -> None:
