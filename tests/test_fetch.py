@@ -200,6 +200,26 @@ async def test_per_host_cap_holds_under_load(feed_server: FeedServer) -> None:
     assert not fetcher._hosts  # no host's cap outlives its fetches (article pages: any host)
 
 
+async def test_a_feed_that_sets_new_cookies_at_every_poll_fills_no_jar_without_end(
+    feed_server: FeedServer,
+) -> None:
+    """The fetcher's session keeps cookies, as a browser does, for months: a feed that answers
+    with new ones at every poll (or one Set-Cookie of many name=value pairs, which aiohttp
+    before 3.14.4 took for as many cookies) grew the jar, and the Cookie header sent back,
+    without end (GHSA-5pv8-vvhc-h7jv)."""
+    names = {"news.example": ["127.0.0.1"]}
+    url = f"http://news.example:{feed_server.port}/feed.xml"
+    async with Fetcher(classify=one_loopback_public, resolver=TableResolver(names)) as fetcher:
+        for poll in range(30):
+            cookies = "; ".join(f"c{poll}x{n}=v" for n in range(200))
+            feed_server.set_route("/feed.xml", Route(body=rss([]), headers={"Set-Cookie": cookies}))
+            assert (await fetcher.fetch(url)).ok
+        kept = sum(len(session.cookie_jar) for session in fetcher._sessions.values())
+    assert 0 < kept <= 3300  # RFC 6265's "at least 3000 cookies in all" (aiohttp's bound)
+    sent = feed_server.requests("/feed.xml")[-1].headers.get("cookie", "")
+    assert 0 < sent.count("=") <= 200
+
+
 async def test_proxies_come_from_the_environment(
     feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
