@@ -303,6 +303,26 @@ async def test_the_watches_of_chats_that_blocked_the_bot_leave_the_index(tmp_pat
         await store.close()
 
 
+async def test_a_watch_a_move_to_a_supergroup_dropped_leaves_the_index(tmp_path: Path) -> None:
+    """A group that becomes a supergroup which has the same watch already: the group's watch is
+    dropped from the store as its rows move, and no path told the index, which matched it
+    against every item until a restart."""
+    store = await _store_of_chats(tmp_path, range(-1002, -1000))
+    try:
+        now = datetime.now(UTC)
+        for chat in (-1001, -1002):  # the group, and the supergroup it becomes
+            await store.run(Store.add_watch, chat, "Shikotan", now=now, limit=10)
+        watches = Watches()
+        await watches.load(store)
+        await store.run(Store.migrate_chat, -1001, -1002, now=now)
+        await watches.housekeeping(store)
+        assert len(watches.index) == 1
+        [watch] = await store.run(Store.watches, -1002)
+        assert [m.topic_id for m in watches.index.match({"title": "Shikotan"})] == [watch.topic_id]
+    finally:
+        await store.close()
+
+
 async def test_a_configured_channel_back_after_removing_the_bot_has_its_watches_filed_again(
     tmp_path: Path, bot_api: FakeBotAPI
 ) -> None:

@@ -125,6 +125,11 @@ def _build(
     return built
 
 
+def _not_kept(index: QueryIndex, kept: set[str]) -> list[tuple[str, str]]:
+    """(owner, query) of the index's watches not `kept` (on a thread: 100,000 of them)."""
+    return [(owner, query) for owner, query in index.owners() if owner not in kept]
+
+
 async def _cancel_when(event: asyncio.Event, task: asyncio.Task[Any]) -> None:
     await event.wait()
     task.cancel()
@@ -260,10 +265,16 @@ class Watches:
 
     async def housekeeping(self, store: AsyncStore) -> None:
         """Daily: take the watches of chats gone since (blocked the bot) off the index (a
-        chat's return files them again), and forget the cached forms of words no watch has."""
+        chat's return files them again), and those the store no longer has (a group's, dropped
+        as it became a supergroup that had the same watch), and forget the cached forms of
+        words no watch has."""
         async with self._changing:
             for watch in await store.run(Store.inactive_watches):
                 self.remove(watch)
+            kept = {watch.topic_id for watch in await store.run(Store.watches)}
+            index = self.index  # (a load under way files its own from the store's rows)
+            for owner, query in await asyncio.to_thread(_not_kept, index, kept):
+                index.remove(query, owner)
             self._known &= await store.run(Store.prune_word_forms, words)
 
     async def _remember(self, store: AsyncStore, fresh: dict[str, frozenset[str]]) -> None:
