@@ -238,7 +238,7 @@ async def test_a_watch_whose_one_alternative_names_a_source_no_feed_is_is_flagge
         "2. <code>(Shikotan OR Kunashir) source:tass-ru</code> ⚠️ No feed is 'tass-ru': that"
         " watch would never match."
     ), whole
-    assert "часть наблюдения, где она названа" in await bot.say("/watches", language_code="ru")
+    assert "часть запроса, где она названа" in await bot.say("/watches", language_code="ru")
     answer = await bot.say("/watch Iturup OR (Kunashir source:tas)")
     assert "'tas': the part of that watch that names it would never match" in answer, answer
     assert "'tas': that watch would never match" in await bot.say("/watch Iturup source:tas")
