@@ -181,7 +181,7 @@ async def test_trend_in_the_users_language_and_its_mistakes(bot: Harness) -> Non
     assert "過去7日間" in params["caption"] and "記事数: <b>3</b>" in params["caption"]
     assert Image.open(io.BytesIO(data)).size == (WIDTH, HEIGHT)
     params, _ = await bot.photo("/trend peace-treaty outlets", language_code="ru")
-    assert "За этот период новостей нет." in params["caption"]
+    assert "За этот период событий нет." in params["caption"]
     assert "7d, 30d or 90d" in await bot.say("/trend kuril 14d")
     assert "not a topic; write one of kuril, peace-treaty" in await bot.say("/trend kurils")
 

@@ -208,7 +208,7 @@ def test_captions_in_russian_and_japanese_and_without_stories() -> None:
     trend = build_trend([point(1, NOW - H)], now=NOW, tz=TOKYO, days=30)
     ru = caption(trend, title="Курилы", lang="ru")
     assert (
-        "Новостей: <b>1</b> (за 30 дней до того к тому же часу не было)" in ru and "пт 27.11" in ru
+        "Событий: <b>1</b> (за 30 дней до того к тому же часу не было)" in ru and "пт 27.11" in ru
     )
     ja = caption(trend, title="北方領土", lang="ja")
     assert "記事数: <b>1</b>" in ja and "11月27日（金）" in ja and "英語 1" in ja
@@ -333,7 +333,7 @@ def test_the_weekly_report_and_a_spike_notice() -> None:
         9, 1.25, 0.5, points[:3], title="Kuril Islands", lang="ru", tz=TOKYO
     ).splitlines()
     assert notice[0] == "📈 Всплеск: Kuril Islands"
-    assert notice[1] == "9 новостей за 6 часов (обычно 1.2 ± 0.5)."
+    assert notice[1] == "9 событий за последние 6 часов (обычно 1.2 ± 0.5)."
     assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "6 изданий" in notice[4]
 
 
@@ -393,7 +393,7 @@ def test_a_long_report_still_fits_a_caption() -> None:
     _, text = weekly_report(
         points, now=NOW, tz=UTC, topics=["kuril"], titles={"kuril": "K" * 300}, lang="ru", top=10
     )
-    assert visible_length(text) <= MAX_CAPTION and "Главное" in text
+    assert visible_length(text) <= MAX_CAPTION and "Главные события" in text
 
 
 def test_a_reports_caption_as_plain_text_shows_its_links_and_still_fits() -> None:
