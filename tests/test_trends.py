@@ -334,7 +334,7 @@ def test_the_weekly_report_and_a_spike_notice() -> None:
     ).splitlines()
     assert notice[0] == "📈 Всплеск: Kuril Islands"
     assert notice[1] == "9 событий за последние 6 часов (обычно 1.2 ± 0.5)."
-    assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "6 изданий" in notice[4]
+    assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "6 источников" in notice[4]
 
 
 def test_a_spike_notice_of_long_links_drops_whole_stories_to_fit_a_message() -> None:
