@@ -33,7 +33,7 @@ async def bot(tmp_path: Path, bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
     ("lang", "refusals"),
     [
         ("en", ["annot search for"]),
-        ("ru", ["поиск невозможен", "е удалось найти"]),
+        ("ru", ["невозможен", "е удалось найти"]),
         ("ja", ["その検索はできません", "を検索できません"]),
     ],
 )
