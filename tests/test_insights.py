@@ -660,7 +660,7 @@ async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: H
         "'kurils' — не тема; напишите одну из: kuril, peace-treaty"
     )
     assert await bot.say("/report weekly fri 18:00", **ru) == (
-        "Недельный отчёт: еженедельно, пятница 18:00 (следующая: пт, 27 нояб. 18:00 UTC)."
+        "Недельный отчёт: еженедельно, пятница 18:00 (в следующий раз: пт, 27 нояб. 18:00 UTC)."
         " Сначала подпишитесь на тему: отчёт охватывает ваши темы."
     )
     assert (await bot.say("/report daily 08:00", **ru)).startswith(
