@@ -172,9 +172,9 @@ def test_stories_per_local_day_with_the_period_before() -> None:
     [
         ("en", 1, "(up 100% on the 1 day before, to the same time of day (1))"),
         ("en", 7, "(up 100% on the 7 days before, to the same time of day (1))"),
-        ("ru", 1, "(на 100% больше, чем за 1 день до того к тому же часу (1))"),
-        ("ru", 3, "(на 100% больше, чем за 3 дня до того к тому же часу (1))"),
-        ("ru", 7, "(на 100% больше, чем за 7 дней до того к тому же часу (1))"),
+        ("ru", 1, "(на 100% больше, чем за предыдущий 1 день к тому же времени суток (1))"),
+        ("ru", 3, "(на 100% больше, чем за предыдущие 3 дня к тому же времени суток (1))"),
+        ("ru", 7, "(на 100% больше, чем за предыдущие 7 дней к тому же времени суток (1))"),
         ("ja", 1, "(前の1日間の同時刻まで（1）より100%増)"),
     ],
 )
@@ -208,7 +208,8 @@ def test_captions_in_russian_and_japanese_and_without_stories() -> None:
     trend = build_trend([point(1, NOW - H)], now=NOW, tz=TOKYO, days=30)
     ru = caption(trend, title="Курилы", lang="ru")
     assert (
-        "Событий: <b>1</b> (за 30 дней до того к тому же часу не было)" in ru and "пт 27.11" in ru
+        "Событий: <b>1</b> (за предыдущие 30 дней к тому же времени суток не было)" in ru
+        and "пт 27.11" in ru
     )
     ja = caption(trend, title="北方領土", lang="ja")
     assert "記事数: <b>1</b>" in ja and "11月27日（金）" in ja and "英語 1" in ja
