@@ -178,7 +178,7 @@ async def test_trend_answers_with_a_png_and_a_caption_that_matches_the_store(bot
 async def test_trend_in_the_users_language_and_its_mistakes(bot: Harness) -> None:
     await seed(bot.store, history(3, 1))
     params, data = await bot.photo("/trend 7d", language_code="ja")  # no topic: the first
-    assert "過去7日間" in params["caption"] and "記事数: <b>3</b>" in params["caption"]
+    assert "過去7日間" in params["caption"] and "ニュース数: <b>3</b>" in params["caption"]
     assert Image.open(io.BytesIO(data)).size == (WIDTH, HEIGHT)
     params, _ = await bot.photo("/trend peace-treaty outlets", language_code="ru")
     assert "За этот период событий нет." in params["caption"]

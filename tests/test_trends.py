@@ -212,7 +212,7 @@ def test_captions_in_russian_and_japanese_and_without_stories() -> None:
         and "пт 27.11" in ru
     )
     ja = caption(trend, title="北方領土", lang="ja")
-    assert "記事数: <b>1</b>" in ja and "11月27日（金）" in ja and "英語 1" in ja
+    assert "ニュース数: <b>1</b>" in ja and "11月27日（金）" in ja and "英語 1" in ja
     empty = build_trend([], now=NOW, tz=TOKYO, days=7)
     assert "No stories in this period." in caption(empty, title="t", lang="en")
     assert empty.busiest is None and empty.change is None
