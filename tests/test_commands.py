@@ -570,7 +570,7 @@ async def test_mute_in_russian_and_japanese_units(bot: Bot) -> None:
     assert "Пауза до" in await bot.say("/mute 2ч", language_code="ru")
     prefs = await bot.store.run(Store.prefs, USER)
     assert prefs is not None and prefs.muted_until == T0 + timedelta(hours=2)
-    assert "まで通知を停止" in await bot.say("/mute 1日", language_code="ja")
+    assert "まで通知を一時停止" in await bot.say("/mute 1日", language_code="ja")
 
 
 async def test_mute_and_unmute_with_the_clock(bot: Bot) -> None:
