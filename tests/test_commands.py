@@ -593,7 +593,7 @@ async def test_mute_names_the_zone_of_the_time_it_ends(bot: Bot) -> None:
     there, nine hours off: the time is in UTC, and says so, as /digest's next time does."""
     assert "Muted until Fri 27 Nov 05:00 UTC." in await bot.say("/mute 2h")
     await bot.say("/timezone Asia/Tokyo")
-    assert "11月27日(金) 14:00 JSTまで" in await bot.say("/mute 2h", language_code="ja")
+    assert "11月27日（金）14:00 JSTまで" in await bot.say("/mute 2h", language_code="ja")
     assert "<b>Muted until</b> Fri 27 Nov 14:00 JST" in await bot.say("/list")
     await bot.say("/quiet 11:00-15:00 hold")
     assert "quiet hours end, Fri 27 Nov 15:00 JST" in await bot.say("/unmute")

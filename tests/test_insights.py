@@ -677,7 +677,7 @@ async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: H
     )
     await bot.say("/subscribe kuril", **ja)
     assert await bot.say("/report weekly fri 18:00", **ja) == (
-        "週間レポート: 毎週金曜日 18:00（次回: 11月27日(金) 18:00 UTC）。"
+        "週間レポート: 毎週金曜日 18:00（次回: 11月27日（金）18:00 UTC）。"
     )
     assert (await bot.say("/spikes on", **ja)).startswith("急増通知をオンにしました: ")
     assert "Weekly report: off." in await bot.say("/report")  # an English user's chat

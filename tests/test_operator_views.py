@@ -106,7 +106,7 @@ def test_topic_and_watch_feeds_over_http_and_the_csv_export(
     assert fetch(f"{base}/feeds/nope.atom")[0] == 404
     _, body, headers = fetch(f"{base}/feeds/kuril.atom", {"Accept-Language": "ja-JP,en;q=0.5"})
     japanese = feedparser.parse(body)
-    assert japanese.feed.subtitle == "トピック kuril の最新 50 件のニュース"
+    assert japanese.feed.subtitle == "トピック kuril の最新50件のニュース"
     assert japanese.feed.language == "ja" and headers["Vary"] == "Accept-Language"
     assert headers["ETag"] != tag  # another document, so another tag
 
