@@ -114,6 +114,36 @@ def test_not_a_feed_says_what_the_operator_can_act_on(
     assert parsed.items == () and parsed.error == f"not a feed: {error}"
 
 
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (
+            "<?xml version='1.0' encoding='utf-16'?>\n<doc>\n<a>\n</b></doc>".encode("utf-16"),
+            "broken XML at line 4, column 3 (mismatched tag)",
+        ),
+        (
+            "<!DOCTYPE html>\n<html><body>Hi</body></html>".encode("utf-16"),
+            "the server sent an HTML page",
+        ),
+        (  # a document type of two lines, which feedparser takes out before it parses
+            b'<?xml version="1.0"?>\n<!DOCTYPE doc PUBLIC "-//x//DTD doc//EN"\n "doc.dtd">\n'
+            b"<doc>\n<a>\n</b></doc>",
+            "broken XML at line 6, column 3 (mismatched tag)",
+        ),
+        (  # a declaration of two lines, which feedparser writes again on one
+            b"<?xml version='1.0'\n  encoding='utf-8'?>\n<doc>\n<a>\n</b></doc>",
+            "broken XML at line 5, column 3 (mismatched tag)",
+        ),
+    ],
+    ids=["utf-16-broken", "utf-16-html", "doctype", "declaration"],
+)
+def test_not_a_feed_places_broken_xml_in_the_document_as_it_came(body: bytes, error: str) -> None:
+    """A UTF-16 document was 'not XML' (its first byte is the byte order mark's, not `<`), and
+    a line was counted in feedparser's rewriting of the document, not in the one served."""
+    parsed = parse_feed(body, feed_id="x", url="https://x.org/", headers={})
+    assert parsed.items == () and parsed.error == f"not a feed: {error}"
+
+
 def test_body_that_looks_like_a_path_or_url_is_not_opened(tmp_path: Path) -> None:
     secret = tmp_path / "secret.xml"
     secret.write_bytes(RSS)

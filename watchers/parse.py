@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from xml.parsers import expat
 from xml.sax import SAXParseException
 
 import feedparser
@@ -124,21 +125,45 @@ def not_a_feed(content: bytes, content_type: str | None, bozo: object) -> str:
     tag`) said none of it."""
     media = printable_line((content_type or "").split(";")[0].strip().lower())[:100]
     served = f" (Content-Type {media})" if media else ""
-    if media in ("text/html", "application/xhtml+xml") or _HTML_PAGE.match(content, 0, 4096):
+    text = _in_utf8(content)
+    if media in ("text/html", "application/xhtml+xml") or _HTML_PAGE.match(text, 0, 4096):
         return f"not a feed: the server sent an HTML page{served}"
-    start = content.lstrip(b"\xef\xbb\xbf \t\r\n")
+    start = text.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not start.startswith(b"<"):
         return f"not a feed: the server sent {media or 'a document'}, not XML"
     if isinstance(bozo, SAXParseException):
-        line, column = bozo.getLineNumber() or 1, bozo.getColumnNumber() or 0
-        # feedparser puts a declaration line before a document that has none
-        if not content.removeprefix(b"\xef\xbb\xbf").startswith(b"<?xml"):
-            line = max(line - 1, 1)
-        where = f"line {line}, column {column + 1}"  # expat counts columns from 0
-        return f"not a feed: broken XML at {where} ({one_line(bozo.getMessage())[:200]})"
+        return f"not a feed: broken XML at {_broken_at(content, bozo)}"
     if bozo:
         return f"not a feed: {one_line(str(bozo))[:200]}"
     return "not a feed: XML, but no RSS, Atom or RDF feed in it"
+
+
+def _in_utf8(content: bytes) -> bytes:
+    """A UTF-16 or UTF-32 document (said by its byte order mark) in UTF-8, to be looked at."""
+    for bom, encoding in _BOMS.items():
+        if content.startswith(bom):
+            return content.decode(encoding, "replace").encode()
+    return content
+
+
+def _broken_at(content: bytes, bozo: SAXParseException) -> str:
+    """Where the XML breaks, and how, in the document as it came: expat's reading of it, or,
+    in a charset expat does not read (Shift_JIS), feedparser's, whose lines count its own
+    rewriting of the document (a declaration put before it, a document type taken out)."""
+    try:
+        expat.ParserCreate().Parse(content, True)
+    except expat.ExpatError as exc:
+        if exc.code != expat.errors.codes[expat.errors.XML_ERROR_UNKNOWN_ENCODING]:
+            message = expat.errors.messages[exc.code]
+            return f"line {exc.lineno}, column {exc.offset + 1} ({message})"
+    except (ValueError, LookupError):  # a multi-byte charset expat cannot take
+        pass
+    line, column = bozo.getLineNumber() or 1, bozo.getColumnNumber() or 0
+    # feedparser puts a declaration line before a document that has none
+    if not content.removeprefix(b"\xef\xbb\xbf").startswith(b"<?xml"):
+        line = max(line - 1, 1)
+    # expat counts columns from 0
+    return f"line {line}, column {column + 1} ({one_line(bozo.getMessage())[:200]})"
 
 
 def entry_to_item(
