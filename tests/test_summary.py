@@ -81,6 +81,17 @@ def test_brief_is_the_lead_and_the_matched_sentences_in_order() -> None:
     )  # adjacent sentences join without a gap
 
 
+def test_a_phrase_across_two_sentences_brings_both_and_is_marked() -> None:
+    """A phrase whose words a line break (or a sentence's end) parts brought only the sentence
+    of its first word: its mark, the phrase, was then nowhere in the brief, and nothing was
+    bold."""
+    text = "The cabinet met on Monday. Its ministers then signed a peace\ntreaty with Moscow."
+    start = text.index("peace")
+    made = brief(text, [(start, text.index("treaty") + len("treaty"))])
+    assert made.text == text.replace("\n", " ")
+    assert made.marks == ("peace treaty",)
+
+
 words = st.text(alphabet=st.characters(categories=("L", "N")), min_size=1, max_size=15)
 
 

@@ -94,14 +94,19 @@ def brief(text: str, found: Sequence[tuple[int, int]], *, budget: int = BUDGET) 
     spans = sentences(text)
     if not spans:
         return Brief("", ())
-    offsets = [start for start, _ in found]
+    # a phrase's sentences all: its words may be on two lines, or two sentences
+    held = [(start, max(end, start + 1)) for start, end in found]
     words = set()
     for start, end in found:
         if end > start:
             words.add(one_line(text[start:end]))
         elif word := _WORD_AT.match(text, start):
             words.add(word.group())
-    wanted = [0] + [i for i, (s, e) in enumerate(spans) if i and any(s <= o < e for o in offsets)]
+    wanted = [0] + [
+        i
+        for i, (s, e) in enumerate(spans)
+        if i and any(s < end and start < e for start, end in held)
+    ]
     parts: list[str] = []
     last = -1
     used = 0
