@@ -154,6 +154,18 @@ def test_matched_words_are_bold_whole_words_only() -> None:
     assert "on a <b>peace treaty</b> now" in phrase
 
 
+def test_phrases_that_overlap_are_one_bold_run() -> None:
+    """Two watches' phrases sharing a word ("peace treaty", "treaty talks"): the first found
+    took "treaty", and "talks", the second's, was not bold."""
+    marks = ("peace treaty", "treaty talks")
+    text = render_html(alert(summary="Japan wants peace treaty talks soon.", marks=marks))
+    assert "Japan wants <b>peace treaty talks</b> soon." in text
+    japanese = render_html(
+        alert(summary="政府は北方領土問題を協議した。", marks=("北方領土", "領土問題"))
+    )
+    assert "政府は<b>北方領土問題</b>を協議" in japanese
+
+
 @pytest.mark.parametrize(
     ("query", "summary", "marks", "bold"),
     [

@@ -258,17 +258,21 @@ def _html(alert: Alert, tz: tzinfo, summary_limit: int, link: str | None, tr: Te
 
 def _marked(text: str, marks: Sequence[str]) -> str:
     """`text` escaped, with whole-word occurrences of `marks` (a word, or a phrase of several)
-    in bold; in Japanese, which has no spaces, wherever they are."""
-    words = sorted({m for m in marks[:MAX_MARKS] if m.strip()}, key=len, reverse=True)
-    if not words:
-        return html.escape(text, quote=False)
-    pattern = re.compile("|".join(map(_whole, words)))
+    in bold; in Japanese, which has no spaces, wherever they are. Marks that overlap (two
+    phrases sharing a word) are one bold run."""
+    words = {m for m in marks[:MAX_MARKS] if m.strip()}
+    runs: list[list[int]] = []
+    for start, end in sorted(f.span() for w in words for f in re.finditer(_whole(w), text)):
+        if runs and start <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([start, end])
     pieces = []
     last = 0
-    for found in pattern.finditer(text):
-        pieces.append(html.escape(text[last : found.start()], quote=False))
-        pieces.append(f"<b>{html.escape(found.group(), quote=False)}</b>")
-        last = found.end()
+    for start, end in runs:
+        pieces.append(html.escape(text[last:start], quote=False))
+        pieces.append(f"<b>{html.escape(text[start:end], quote=False)}</b>")
+        last = end
     pieces.append(html.escape(text[last:], quote=False))
     return "".join(pieces).replace("</b> <b>", " ")  # a matched phrase is one bold run
 
