@@ -14,6 +14,7 @@ import yaml
 
 from bot.config import ConfigError, load_config
 from store import Store
+from store.base import make_folder
 from watchers.config import FeedConfig, TopicConfig
 from watchers.text import counted
 
@@ -54,7 +55,7 @@ def claim(folder: Path, text: str) -> Path:
     if held:
         raise CannotKeep(f"{where}: holds {', '.join(held)} already; give a new or empty folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(config)  # the store's folder: its user's alone, as `run` makes it
         with config.open("x", encoding="utf-8") as file:
             file.write(text)
     except OSError as exc:

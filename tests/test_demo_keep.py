@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shlex
+import stat
 from pathlib import Path
 
 import pytest
@@ -112,6 +114,18 @@ def test_topics_naming_a_source_of_the_operators_feeds_are_refused_leaving_nothi
     with pytest.raises(CannotKeep, match=r"would not load: .*source:tass is no feed"):
         claim(tmp_path / "demo", config_text(topics, feeds))
     assert list((tmp_path / "demo").iterdir()) == []
+
+
+def test_the_folder_claimed_is_its_users_alone_as_a_stores_folder_is(tmp_path: Path) -> None:
+    """The kept folder is the store's: made 0755 under umask 022, it stayed so when the store
+    opened in it (a folder there already keeps its mode)."""
+    topics = {"kuril": TopicConfig(title="Kurils", query="kuril")}
+    old = os.umask(0o022)
+    try:
+        claim(tmp_path / "new" / "demo", config_text(topics, []))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new" / "demo").stat().st_mode) == 0o700
 
 
 @pytest.mark.parametrize(
