@@ -87,6 +87,12 @@ PAGE = b"""<!DOCTYPE html>
             "broken XML at line 4, column 3 (mismatched tag)",
         ),
         (b"Service temporarily closed", "text/plain", "the server sent text/plain, not XML"),
+        (  # not "the server sent text/xml, not XML"
+            b"Service temporarily closed",
+            "text/xml",
+            "the server sent a document that is not XML (Content-Type text/xml)",
+        ),
+        (b" \r\n", "application/rss+xml", "the server sent a blank document"),
         (
             b"<?xml version='1.0'?><catalog><book/></catalog>",
             "application/xml",
@@ -101,6 +107,8 @@ PAGE = b"""<!DOCTYPE html>
         "broken",
         "broken-declared",
         "text",
+        "text-as-xml",
+        "blank",
         "other-xml",
     ],
 )

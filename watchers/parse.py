@@ -129,8 +129,12 @@ def not_a_feed(content: bytes, content_type: str | None, bozo: object) -> str:
     if media in ("text/html", "application/xhtml+xml") or _HTML_PAGE.match(text, 0, 4096):
         return f"not a feed: the server sent an HTML page{served}"
     start = text.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not start:
+        return "not a feed: the server sent a blank document"
     if not start.startswith(b"<"):
-        return f"not a feed: the server sent {media or 'a document'}, not XML"
+        if media and "xml" not in media:
+            return f"not a feed: the server sent {media}, not XML"
+        return f"not a feed: the server sent a document that is not XML{served}"
     if isinstance(bozo, SAXParseException):
         return f"not a feed: broken XML at {_broken_at(content, bozo)}"
     if bozo:
