@@ -12,6 +12,8 @@ from typing import Any
 
 from watchers.topics.normalise import normalise
 
+FORMS_CACHE = 100_000  # words whose forms are kept looked up
+
 
 @functools.cache
 def _analyzer() -> Any:
@@ -35,7 +37,7 @@ def forget_forms() -> None:
     russian_forms.cache_clear()
 
 
-@functools.lru_cache(maxsize=100_000)
+@functools.lru_cache(maxsize=FORMS_CACHE)
 def russian_forms(word: str) -> frozenset[str]:
     """The normalised forms of `word` read as a dictionary form (itself included).
 
