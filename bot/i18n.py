@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import gettext
 import io
+from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,10 @@ def cut(text: str) -> str:
     return text if len(text) <= QUOTED else text[: QUOTED - 1] + "…"
 
 
-def quoted(*values: str) -> str:
-    """'x', 'y': a user's words in quotes, cut as `cut` does."""
-    return cut(", ".join(repr(value) for value in values))
+def quoted(*values: str, tr: Texts | None = None) -> str:
+    """'x', 'y': a user's words in quotes, listed as `tr` lists (as English does without one)
+    and cut as `cut` does."""
+    return cut(listed(tr or EN, (repr(value) for value in values)))
 
 
 def N_(message: str) -> str:
@@ -130,6 +132,13 @@ class Texts:
         # Translators: a CLDR date pattern (https://cldr.unicode.org), not words to translate
         pattern = self._("EEE d MMM HH:mm")
         return format_datetime(moment.astimezone(tz), pattern, tzinfo=tz, locale=self.lang)
+
+
+def listed(tr: Texts, items: Iterable[str]) -> str:
+    """Items as `tr`'s language lists them: "Russian, English"; in Japanese "ロシア語、英語".
+    Every list a reader sees is joined here, not with a ", " in the code."""
+    # Translators: what separates the items of a list, as in "Also: TASS, Kyodo" (Japanese: 、)
+    return tr._(", ").join(items)
 
 
 def texts(lang: str | None) -> Texts:

@@ -216,6 +216,7 @@ async def test_start_and_latest_of_a_config_of_hundreds_of_topics_are_one_messag
     assert "… и ещё 580 тем" in start["text"], start["text"][:300]
     [latest] = await replies_to(bot, "/latest nosuchtopic", "ja")
     assert "(+580: /topics)" in latest["text"]
+    assert "</code>、<code>" in latest["text"] and "、… (+580" in latest["text"]  # not ", "
 
 
 async def test_twenty_one_unknown_topics_are_named_in_the_plural(bot: Bot) -> None:
@@ -414,6 +415,9 @@ async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
     assert "Nothing stored matches" in await bot.say("/search Habomai")
     assert "Cannot search for '\"unclosed'" in await bot.say('/search "unclosed')
     assert "Write what to look for" in await bot.say("/search")
+    # the examples listed in Japanese, ending as Japanese does: no "." after the last one
+    asked = await bot.say("/search", language_code="ja")
+    assert "Shikotan</code>、<code>/search" in asked and asked.endswith("Курил*</code>"), asked
 
 
 async def test_a_command_on_a_damaged_store_logs_what_to_do_not_a_traceback(

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.delivery.buttons import sign, verify
-from bot.i18n import LANGUAGES, catalogue_path, texts
+from bot.i18n import LANGUAGES, catalogue_path, listed, quoted, texts
 from tests.conftest import ROOT
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -176,6 +176,35 @@ def test_sentences_follow_each_other_as_each_language_writes_them() -> None:
     assert texts("ja").sentences("不明なトピック: 'x'", "トピック: kuril") == (
         "不明なトピック: 'x' トピック: kuril"
     )
+
+
+@pytest.mark.parametrize(
+    ("lang", "items", "said"),
+    [
+        ("en", ["Russian", "English"], "Russian, English"),
+        ("ru", ["русский", "английский"], "русский, английский"),
+        ("ja", ["ロシア語", "英語"], "ロシア語、英語"),
+        (
+            "ja",
+            ["<code>kuril</code>", "<code>peace-treaty</code>", "…"],
+            ("<code>kuril</code>、<code>peace-treaty</code>、…"),
+        ),
+        ("ja", ["北方領土"], "北方領土"),
+        ("ja", [], ""),
+    ],
+)
+def test_a_list_is_joined_as_the_reader_s_language_lists(
+    lang: str, items: list[str], said: str
+) -> None:
+    # Japanese read "ロシア語, 英語のニュースだけが届きます": lists were joined with ", " in code
+    assert listed(texts(lang), items) == said
+    assert listed(texts(lang), iter(items)) == said  # any iterable, once through
+
+
+def test_a_user_s_words_quoted_back_are_listed_in_the_reader_s_way() -> None:
+    assert quoted("x", "y") == "'x', 'y'"
+    assert quoted("x", "y", tr=texts("ja")) == "'x'、'y'"
+    assert quoted("x" * 100, tr=texts("ja")).endswith("…")
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

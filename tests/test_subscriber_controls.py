@@ -449,6 +449,10 @@ async def test_news_languages_are_named_in_the_chats_language(h: Harness) -> Non
     )
     note = await h.say("/lang ru", ALICE, language_code="ja")
     assert note.startswith("ロシア語のニュースだけが届きます")
+    # and listed as Japanese lists, not "ロシア語, 英語" with an ASCII comma
+    note = await h.say("/lang ru en", ALICE, language_code="ja")
+    assert note.startswith("ロシア語、英語のニュースだけが届きます"), note
+    assert "ロシア語、英語（/lang）" in await h.say("/list", ALICE, language_code="ja")
 
 
 async def test_lang_takes_its_languages_written_with_commas_as_subscribe_does(h: Harness) -> None:

@@ -213,6 +213,9 @@ def test_captions_in_russian_and_japanese_and_without_stories() -> None:
     )
     ja = caption(trend, title="北方領土", lang="ja")
     assert "ニュース数: <b>1</b>" in ja and "11月27日（金）" in ja and "英語 1" in ja
+    assert ja.startswith("<b>北方領土</b>、過去30日間 (Asia/Tokyo)"), ja  # not "…, 過去30日間"
+    two = build_trend([point(1, NOW - H), point(2, NOW - H, "Учения")], now=NOW, tz=TOKYO, days=7)
+    assert "言語別: ロシア語 1、英語 1" in caption(two, title="北方領土", lang="ja")
     empty = build_trend([], now=NOW, tz=TOKYO, days=7)
     assert "No stories in this period." in caption(empty, title="t", lang="en")
     assert empty.busiest is None and empty.change is None
@@ -283,6 +286,11 @@ def test_script_lang_and_trend_arguments() -> None:
     text = error.value.text(texts("en"))
     assert "write one of topic-0000, topic-0001," in text and "topic-0019, … (+1980)" in text
     assert len(text) < 1000  # the ids of every topic were one reply of dozens of messages
+    # listed in the reader's way: Japanese lists with 、, not an ASCII comma
+    assert "topic-0000、topic-0001、" in error.value.text(texts("ja"))
+    with pytest.raises(TrendArgError) as error:
+        parse_trend_args(["kurils"], ids, "kuril")
+    assert "kuril、peace-treaty" in error.value.text(texts("ja"))
 
 
 def test_no_change_is_given_against_a_period_the_store_was_not_all_recording() -> None:
@@ -336,6 +344,10 @@ def test_the_weekly_report_and_a_spike_notice() -> None:
     assert notice[0] == "📈 Всплеск: Kuril Islands"
     assert notice[1] == "9 событий за последние 6 часов (обычно 1.2 ± 0.5)."
     assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "6 источников" in notice[4]
+    _, ja = weekly_report(points, now=NOW, tz=TOKYO, topics=["kuril"], titles=titles, lang="ja")
+    assert "— TASS、4媒体" in ja, ja
+    notice = spike_text(9, 1.25, 0.5, points[:1], title="北方領土", lang="ja", tz=TOKYO)
+    assert "(TASS、" in notice and "、4媒体)" in notice, notice
 
 
 def test_a_spike_notice_of_long_links_drops_whole_stories_to_fit_a_message() -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import quote
 
-from bot.i18n import EN, N_, Texts, texts
+from bot.i18n import EN, N_, Texts, listed, texts
 from store import Delivery, Notice, StoredItem, watch_id
 from watchers.aggregator import source_parts
 from watchers.text import one_line, shorten
@@ -147,8 +147,7 @@ def _source(alert: Alert, tr: Texts, limit: int) -> str:
 
 
 def _outlets(names: Sequence[str], tr: Texts) -> str:
-    # Translators: what separates outlet names in "Also: TASS, Kyodo" (Japanese: 、)
-    return tr._(", ").join(_flat(o)[:60] for o in names)
+    return listed(tr, (_flat(o)[:60] for o in names))
 
 
 def _also(names: Sequence[str], tr: Texts, shown: int = MAX_ALSO) -> str:

@@ -21,7 +21,7 @@ from babel.dates import format_date
 
 from bot.delivery.plan import SettingError, zone_label
 from bot.delivery.render import MAX_MESSAGE, fit_units, linked, plain_of, units
-from bot.i18n import N_, Texts, quoted, texts
+from bot.i18n import EN, N_, Texts, listed, quoted, texts
 from bot.operator.export import spreadsheet_cell
 from store import StoryPoint
 
@@ -38,7 +38,16 @@ SERIES = {"ru": N_("Russian"), "ja": N_("Japanese"), "en": N_("English"), "other
 
 
 class TrendArgError(SettingError):
-    """Bad /trend arguments; the message (a msgid) says what to write."""
+    """Bad /trend arguments; the message (a msgid) says what to write, and `{topics}` in it
+    names `ids`, listed as the reader's language lists."""
+
+    def __init__(self, message: str, *, ids: Sequence[str] = (), **values: str) -> None:
+        super().__init__(message, **values, **({"topics": some_of(ids, EN)} if ids else {}))
+        self.ids = ids
+
+    def text(self, tr: Texts) -> str:
+        values = {**self.values, "topics": some_of(self.ids, tr)} if self.ids else self.values
+        return tr._(self.message, **values)
 
 
 def day_label(day: date, lang: str, *, weekday: bool = False, short: bool = False) -> str:
@@ -69,11 +78,11 @@ def script_lang(title: str) -> str:
 BY = {"languages": "lang", "lang": "lang", "outlets": "outlet", "sources": "outlet"}
 
 
-def some_of(ids: Sequence[str], most: int = 20) -> str:
+def some_of(ids: Sequence[str], tr: Texts, most: int = 20) -> str:
     """The first `most` ids, then how many more (/topics lists them): a config of thousands
     of topics must not make an error message dozens of messages long."""
-    shown = ", ".join(ids[:most])
-    return shown if len(ids) <= most else f"{shown}, … (+{len(ids) - most})"
+    shown = list(ids[:most])
+    return listed(tr, [*shown, f"… (+{len(ids) - most})"] if len(ids) > most else shown)
 
 
 def parse_trend_args(
@@ -108,7 +117,7 @@ def parse_trend_args(
                     " outlets to stack by outlet rather than language (/trend kuril 30d)"
                 ),
                 value=quoted(arg),
-                topics=some_of(topic_ids),
+                ids=topic_ids,
             )
     return topic or default_topic, days or 30, by or "lang"
 
@@ -289,7 +298,7 @@ def caption(trend: Trend, *, title: str, lang: str, titles: dict[str, str] | Non
     tr = texts(lang)
     days = len(trend.days)
     period = tr.ngettext("last {n} day", "last {n} days", days)
-    lines = [f"<b>{html.escape(title)}</b>, {period} ({trend.tz_name})"]
+    lines = [listed(tr, [f"<b>{html.escape(title)}</b>", period]) + f" ({trend.tz_name})"]
     if not trend.total:
         lines.append(tr._("No stories in this period."))
         if trend.previous_total and trend.compared:
@@ -309,10 +318,8 @@ def caption(trend: Trend, *, title: str, lang: str, titles: dict[str, str] | Non
                 stories=stories,
             )
         )
-    series = ", ".join(
-        f"{html.escape(series_label(key, trend, lang, titles or {}))} {n}"
-        for key, n in trend.totals()
-    )
+    totals = [(series_label(key, trend, lang, titles or {}), n) for key, n in trend.totals()]
+    series = listed(tr, (f"{html.escape(label)} {n}" for label, n in totals))
     if trend.by == "lang":
         lines.append(tr._("By language: {series}", series=series))
     elif trend.by == "outlet":
@@ -368,8 +375,9 @@ def to_csv(trend: Trend) -> str:
 def _story_line(n: int, point: StoryPoint, lang: str, *, limit: int = 110) -> str:
     title = point.title if len(point.title) <= limit else point.title[: limit - 1] + "…"
     title = linked(html.escape(title or "…"), point.link)
-    outlets = texts(lang).ngettext("{n} outlet", "{n} outlets", point.outlets)
-    return f"{n}. {title} — {html.escape(point.outlet)}, {outlets}"
+    tr = texts(lang)
+    outlets = tr.ngettext("{n} outlet", "{n} outlets", point.outlets)
+    return f"{n}. {title} — " + listed(tr, [html.escape(point.outlet), outlets])
 
 
 def top_stories(points: Sequence[StoryPoint], top: int = 5) -> list[StoryPoint]:
@@ -479,7 +487,8 @@ def spike_text(
     for n, point in enumerate(top_stories(burst, top), 1):
         at = point.at.astimezone(tz)
         outlets = tr.ngettext("{n} outlet", "{n} outlets", point.outlets)
-        story = f"{n}. {point.title[:200]} ({point.outlet[:100]}, {at:%H:%M}, {outlets})"
+        said = listed(tr, [point.outlet[:100], f"{at:%H:%M}", outlets])
+        story = f"{n}. {point.title[:200]} ({said})"
         stories.append(story + (f"\n   {point.link}" if point.link else ""))
     # whole stories give way, last first, so that no link is cut in the middle
     while len(stories) > 1 and units("\n".join(head + stories)) > MAX_MESSAGE:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from bot.i18n import EN, Texts
+from bot.i18n import EN, Texts, listed
 from store import AsyncStore, FeedbackRow, Store
 from store.base import no_store
 from watchers.relevance import Complaint, TopicReport, relevance_report
@@ -60,7 +60,7 @@ def report_lines(reports: Iterable[TopicReport], tr: Texts = EN, *, shown: int =
             )
         )
         if report.terms:
-            terms = ", ".join(f"{term} ({n})" for term, n in report.terms[:8])
+            terms = listed(tr, (f"{term} ({n})" for term, n in report.terms[:8]))
             lines.append("  " + tr._("matched by: {terms}", terms=terms))
         if report.suggestion:
             lines.append(
@@ -73,7 +73,7 @@ def report_lines(reports: Iterable[TopicReport], tr: Texts = EN, *, shown: int =
             )
         for flagged in report.items[:shown]:
             who = tr.ngettext("{n} chat", "{n} chats", flagged.chats)
-            terms = ", ".join(flagged.terms) or tr._("no term")
+            terms = listed(tr, flagged.terms) or tr._("no term")
             lines.append(f"  - {flagged.title} [{who}; {terms}]")
     return lines
 

@@ -260,11 +260,11 @@ def _problem(tr: Texts, ctx: BotContext, unknown: Sequence[str]) -> str:
             "Unknown topic {topics}.",
             "Unknown topics {topics}.",
             min(len(unknown), 2),  # no number is shown: Russian's form for 21 is the one for 1
-            topics=esc(quoted(*unknown)),
+            topics=esc(quoted(*unknown, tr=tr)),
         )
     else:
         problem = tr._("Which topic?")
-    return tr.sentences(problem, tr._("Valid topics: {ids}.", ids=valid_ids(ctx)))
+    return tr.sentences(problem, tr._("Valid topics: {ids}.", ids=valid_ids(ctx, tr)))
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

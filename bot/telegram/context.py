@@ -17,7 +17,7 @@ from bot.delivery.plan import chat_tz
 from bot.delivery.render import units
 from bot.delivery.retry import with_retries
 from bot.delivery.split import split_html
-from bot.i18n import EN, Texts, language, texts
+from bot.i18n import EN, Texts, language, listed, texts
 from bot.telegram.upgrades import Upgrades
 from store import AsyncStore, ChatPrefs, Store, Watch
 from watchers.clock import Clock, utcnow
@@ -129,17 +129,18 @@ async def press_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Press 
 VALID_IDS = 20  # ids named in a reply to a wrong one; /topics has them all
 
 
-def valid_ids(ctx: BotContext) -> str:
+def valid_ids(ctx: BotContext, tr: Texts) -> str:
     """The config's topic ids as a reply to a wrong one names them: the first `VALID_IDS`."""
     ids = ctx.topic_ids()
-    shown = ", ".join(f"<code>{esc(t)}</code>" for t in ids[:VALID_IDS])
-    return shown if len(ids) <= VALID_IDS else f"{shown}, … (+{len(ids) - VALID_IDS}: /topics)"
+    shown = [f"<code>{esc(t)}</code>" for t in ids[:VALID_IDS]]
+    more = len(ids) - VALID_IDS
+    return listed(tr, [*shown, f"… (+{more}: /topics)"] if more > 0 else shown)
 
 
 def some_ids(ids: Sequence[str], tr: Texts) -> str:
     """Topic ids as a reply names them: the first `VALID_IDS`, then how many more (/subscribe
     all of thousands named each, in a dozen messages)."""
-    shown = ", ".join(ids[:VALID_IDS])
+    shown = listed(tr, ids[:VALID_IDS])
     more = len(ids) - VALID_IDS
     if more <= 0:
         return shown

@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, quoted, texts
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Texts, listed, quoted, texts
 from bot.telegram.context import (
     BotContext,
     answer_text,
@@ -37,7 +37,7 @@ SOURCES_TURN = "srp:"  # a button that turns the sources' keyboard: "srp:<page>"
 
 
 def _names(langs: Sequence[str], tr: Texts) -> str:
-    return ", ".join(tr.language_name(n) for n in langs if n in LANGUAGE_NAMES) or tr._("all")
+    return listed(tr, (tr.language_name(n) for n in langs if n in LANGUAGE_NAMES)) or tr._("all")
 
 
 async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -119,7 +119,7 @@ async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             tr._(
                 "{value} is not a news language. Write <code>/lang ru en</code> (of en, ru and"
                 " ja), or <code>/lang all</code>.",
-                value=esc(quoted(*unknown)),
+                value=esc(quoted(*unknown, tr=tr)),
             ),
         )
         return

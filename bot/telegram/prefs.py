@@ -25,7 +25,7 @@ from bot.delivery.plan import (
     zone_label,
     zone_name,
 )
-from bot.i18n import EN, LANGUAGE_NAMES, Texts, quoted
+from bot.i18n import EN, LANGUAGE_NAMES, Texts, listed, quoted
 from bot.telegram.context import (
     BotContext,
     args_of,
@@ -66,7 +66,7 @@ def describe(
     lines.append(tr._("<b>Digest:</b> {digest}", digest=esc(when)))
     lines.append(tr._("<b>Time zone:</b> {zone}", zone=esc(zone_label(str(tz)))))
     news = prefs.news_langs if prefs and prefs.news_langs else ()
-    names = ", ".join(tr.language_name(n) for n in news if n in LANGUAGE_NAMES) or tr._("all")
+    names = listed(tr, (tr.language_name(n) for n in news if n in LANGUAGE_NAMES)) or tr._("all")
     lines.append(tr._("<b>News languages:</b> {langs} (/lang)", langs=esc(names)))
     if prefs and prefs.quiet:
         lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(quiet_text(prefs.quiet, tr))))
@@ -365,8 +365,8 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(quiet_text("", tr))))
     if muted:
         names = dict(ctx.feeds)
-        outlets = ", ".join(names.get(feed, feed) for feed in muted[:20])
-        outlets += ", …" if len(muted) > 20 else ""
+        shown = [names.get(feed, feed) for feed in muted[:20]]
+        outlets = listed(tr, [*shown, "…"] if len(muted) > 20 else shown)
         lines.append(tr._("<b>Muted outlets:</b> {outlets}", outlets=esc(outlets)))
     lines.append(await settings_lines(ctx, chat.id, tr))
     text = (

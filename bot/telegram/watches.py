@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.render import alert_of, linked, render_digest
-from bot.i18n import Texts, cut, quoted
+from bot.i18n import Texts, cut, listed, quoted
 from bot.telegram.context import (
     args_of,
     changing_chat,
@@ -39,6 +39,11 @@ PREVIEW_WINDOW = timedelta(days=30)
 PREVIEW_ITEMS = 20_000  # the newest items of the window that are looked at, at most
 PREVIEW_SHOWN = 3
 MAX_FEEDS_SHOWN = 20  # feed ids named when a watch's source: is none of them
+SEARCH_EXAMPLES = (
+    "<code>/search Shikotan</code>",
+    '<code>/search "peace treaty" Motegi</code>',
+    "<code>/search Курил*</code>",
+)
 
 
 def _problems(queries: Sequence[str], feeds: Sequence[str]) -> list[QueryError | NoFeed | None]:
@@ -60,11 +65,9 @@ def _problems(queries: Sequence[str], feeds: Sequence[str]) -> list[QueryError |
 
 
 def _no_feed(missing: NoFeed, feeds: Sequence[str], tr: Texts) -> str:
-    shown = ", ".join(f"<code>{esc(f)}</code>" for f in feeds[:MAX_FEEDS_SHOWN])
-    values = {
-        "source": esc(quoted(missing.source)),
-        "feeds": shown + (", …" if len(feeds) > MAX_FEEDS_SHOWN else ""),
-    }
+    shown = [f"<code>{esc(f)}</code>" for f in feeds[:MAX_FEEDS_SHOWN]]
+    more = ["…"] if len(feeds) > MAX_FEEDS_SHOWN else []
+    values = {"source": esc(quoted(missing.source)), "feeds": listed(tr, shown + more)}
     if missing.reach == "left_out":  # `-source:tass-ru`: the watch matches, leaving nothing out
         return tr._(
             "No feed is {source}: leaving it out would change nothing. Feeds: {feeds}.", **values
@@ -259,7 +262,7 @@ def _operator_hint(tree: Node, tr: Texts) -> str:
         "{words} are read as words a story must contain; the operators are written in"
         " capitals: AND, OR, NOT.",
         min(len(words), 2),  # no number is shown: Russian's form for 21 is the one for 1
-        words=", ".join(f"<code>{esc(w)}</code>" for w in words),
+        words=listed(tr, (f"<code>{esc(w)}</code>" for w in words)),
     )
 
 
@@ -401,7 +404,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         elif arg.lower().lstrip("#") in ctx.topic_ids():
             topic_ids = [arg.lower().lstrip("#")]
         else:
-            valid = valid_ids(ctx)
+            valid = valid_ids(ctx, tr)
             await reply(
                 update,
                 tr._(
@@ -448,8 +451,7 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not words:
         await reply(
             update,
-            tr._("Write what to look for:") + ' <code>/search Shikotan</code>, <code>/search "peace'
-            ' treaty" Motegi</code>, <code>/search Курил*</code>.',
+            tr._("Write what to look for: {examples}.", examples=listed(tr, SEARCH_EXAMPLES)),
         )
         return
     chat = update.effective_chat
