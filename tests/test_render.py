@@ -20,6 +20,7 @@ from bot.i18n import texts
 from tests.fakes.telegram_api import FormattedText, parse_html, utf16_len
 from watchers.items import make_item
 from watchers.topics.compile import compile_matcher
+from watchers.topics.query import parse
 from watchers.worker import item_facts
 
 WHEN = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -204,6 +205,25 @@ def test_a_matched_phrase_is_bold_as_a_whole(
     facts = item_facts(item, matcher)
     assert facts.marks == marks
     assert bold in render_html(alert(summary=facts.brief, marks=facts.marks))
+
+
+def test_a_japanese_prefix_term_bolds_what_it_matched_as_the_bare_term_does() -> None:
+    """`北方*` bolds 北方 alone in 北方領土問題について, where `kuril*` bolds all of "Kurils".
+    That is right: a Japanese term already matches inside a run (no spaces end a word there),
+    so its `*` adds nothing and `北方*` is `北方`; and no word ends short of the run (with its
+    particles), which bolded whole was the bug the test above pins for 北方領土."""
+    assert parse("北方*") == parse("北方")
+    summary = "政府は北方領土問題について協議した。"
+    item = make_item(
+        feed_id="f", guid="1", link=None, title="News", summary=summary, published=None, lang=None
+    )
+    assert item is not None
+    for query in ("北方*", "北方"):
+        facts = item_facts(item, compile_matcher({"t": query})[0])
+        assert facts.marks == ("北方",), query
+        assert "政府は<b>北方</b>領土問題" in render_html(
+            alert(summary=facts.brief, marks=facts.marks)
+        )
 
 
 def _bold(parsed: FormattedText) -> list[str]:
