@@ -9,6 +9,7 @@ import logging
 import os
 import sqlite3
 import stat
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -367,11 +368,11 @@ async def _states(store: AsyncStore, kind: str) -> list[str]:
     return [n["state"] for n in await store.run(Store.notices) if n["state"] != "fanned"]
 
 
-def test_the_file_of_sends_kept_unrecorded_is_its_users_alone(tmp_path: Path) -> None:
+async def test_the_file_of_sends_kept_unrecorded_is_its_users_alone(tmp_path: Path) -> None:
     """It names the chats sent what, as the store does, and was made 0644 under umask 022."""
     old = os.umask(0o022)
     try:
-        unrecorded.keep(
+        await unrecorded.keep(
             tmp_path / "kw.db", unrecorded.SentNotice(14, datetime(2026, 12, 2, tzinfo=UTC))
         )
     finally:
@@ -379,12 +380,49 @@ def test_the_file_of_sends_kept_unrecorded_is_its_users_alone(tmp_path: Path) ->
     assert stat.S_IMODE(unrecorded.journal(tmp_path / "kw.db").stat().st_mode) == 0o600
 
 
-def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(
+async def test_a_kept_send_is_written_off_the_event_loop_and_awaited_through_a_second_stop(
+    tmp_path: Path,
+) -> None:
+    """`keep` wrote its file on the event loop (a disk that hangs hung every chat's sends);
+    now on a thread, and still on disk before what awaits it returns, even if a second cancel
+    comes while the write waits. The file is a FIFO here: its write waits for a reader."""
+    path = unrecorded.journal(tmp_path / "kw.db")
+    os.mkfifo(path, 0o600)
+    loop_ran, read = threading.Event(), []
+
+    def reader() -> None:
+        if not loop_ran.wait(timeout=20):  # the loop never ran: the write held it
+            read.append("(the loop was blocked)")
+        with path.open(encoding="utf-8") as fifo:
+            read.append(fifo.read())
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        at = datetime(2026, 12, 2, tzinfo=UTC)
+        kept = unrecorded.SentNotice(14, at)
+        keeping = asyncio.create_task(unrecorded.keep(tmp_path / "kw.db", kept))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        keeping.cancel()  # a second stop while the write waits: it is waited for all the same
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not keeping.done()
+        loop_ran.set()
+        await asyncio.wait({keeping}, timeout=20)
+        assert keeping.cancelled()  # the cancel is not lost either
+    finally:
+        loop_ran.set()
+        thread.join(timeout=20)
+    assert len(read) == 1 and '"kind": "notice", "id": 14' in read[0], read
+
+
+async def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(
     tmp_path: Path,
 ) -> None:
     at = datetime(2026, 12, 2, tzinfo=UTC)
     path = unrecorded.journal(tmp_path / "kw.db")
-    unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(7, 70, at, ("NHK",)))
+    await unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(7, 70, at, ("NHK",)))
     with path.open("a", encoding="utf-8") as out:
         out.write('{"delivery_id": 8, "mess')  # the write a full disk cut
         out.write('\n{"delivery_id": 9, "message_id": 1, "at": 1e300, "also": []}')
@@ -396,14 +434,16 @@ def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(
         out.write('\n{"delivery_id": 2.9, "message_id": 1, "at": 0, "also": []}')
         out.write('\n{"delivery_id": 3, "message_id": 1, "at": 0, "also": "NHK"}')
         out.write('\n{"kind": "digest", "ids": [1], "rest": [], "part": 1e18, "at": 0}')
-    unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(10, None, at, ()))
-    unrecorded.keep(tmp_path / "kw.db", unrecorded.SentDigest((11, 12), at, (13,), 2))
-    unrecorded.keep(tmp_path / "kw.db", unrecorded.SentNotice(14, at))
-    unrecorded.keep(tmp_path / "kw.db", unrecorded.SentDigest((), at, (15, 16), 3))
+    await unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(10, None, at, ()))
+    await unrecorded.keep(tmp_path / "kw.db", unrecorded.SentDigest((11, 12), at, (13,), 2))
+    await unrecorded.keep(tmp_path / "kw.db", unrecorded.SentNotice(14, at))
+    await unrecorded.keep(tmp_path / "kw.db", unrecorded.SentDigest((), at, (15, 16), 3))
     with path.open("a", encoding="utf-8") as out:
         out.write('\n{"kind": "report", "chat": true, "due": 0, "at": 0}')
         out.write('\n{"kind": "report", "chat": 5, "at": 0}\n')
-    unrecorded.keep(tmp_path / "kw.db", unrecorded.SentReport(-1001, at - timedelta(hours=1), at))
+    await unrecorded.keep(
+        tmp_path / "kw.db", unrecorded.SentReport(-1001, at - timedelta(hours=1), at)
+    )
     assert unrecorded.read(path) == [
         unrecorded.Sent(7, 70, at, ("NHK",)),
         unrecorded.Sent(10, None, at, ()),
@@ -414,11 +454,11 @@ def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(
     ]
 
 
-def test_a_kept_sends_file_longer_than_is_read_says_so(
+async def test_a_kept_sends_file_longer_than_is_read_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     at = datetime(2026, 12, 2, tzinfo=UTC)
-    unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(7, 70, at, ("NHK",)))
+    await unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(7, 70, at, ("NHK",)))
     path = unrecorded.journal(tmp_path / "kw.db")
     with path.open("a", encoding="utf-8") as out:
         out.write(("x" * 99 + "\n") * (unrecorded.MAX_BYTES // 100 + 1))
@@ -922,7 +962,7 @@ async def test_a_kept_digest_part_numbers_the_rest_of_the_digest_on_at_the_next_
     due = datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC)
     first, rest = await store.run(Store.claim_digest, CHAT, due, now=due)
     await store.run(Store.settle_many, [first.id], OutboxState.SENT, now=due)
-    unrecorded.keep(store.path, unrecorded.SentDigest((), due, (rest.id,), 1))
+    await unrecorded.keep(store.path, unrecorded.SentDigest((), due, (rest.id,), 1))
     assert await unrecorded.record_kept(store) == 1
     await store.run(Store.requeue_inflight)
     [again] = await store.run(Store.claim_digest, CHAT, due, now=due)

@@ -96,7 +96,7 @@ class DigestSending:
                 await settle.recorded(self.store, Store.continue_digest, ids, parts)
             except asyncio.CancelledError:  # else the next start numbers part `parts` again
                 kept = unrecorded.SentDigest((), self.clock(), tuple(ids), parts)
-                unrecorded.keep(self.store.path, kept)
+                await unrecorded.keep(self.store.path, kept)
                 raise
 
     async def _next_slot(self, chat_id: int) -> bool:
@@ -155,7 +155,8 @@ class DigestSending:
             await settle.recorded(self.store, Store.settle_many, ids, OutboxState.SENT, now=now)
         except asyncio.CancelledError:  # a stop cut the tries: recorded at the next start
             rest = tuple(d.id for d in later)
-            unrecorded.keep(self.store.path, unrecorded.SentDigest(tuple(ids), now, rest, part))
+            sent = unrecorded.SentDigest(tuple(ids), now, rest, part)
+            await unrecorded.keep(self.store.path, sent)
             raise
         for row in rows:
             self._count("sent", row.created_at, now)

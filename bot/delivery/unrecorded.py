@@ -97,10 +97,24 @@ def _what(sent: Kept) -> str:
             return f"chat {sent.chat_id}'s weekly report"
 
 
-def keep(store_path: str | Path, sent: Kept, *, stop: bool = True) -> None:
+async def keep(store_path: str | Path, sent: Kept, *, stop: bool = True) -> None:
     """Add a send to the file (a stop cut its record, or, with `stop` false, the store failed
     it and a stop may come before it is tried again); said once, and lost (sent again after
-    the start, as before) only if the file cannot be written either."""
+    the start, as before) only if the file cannot be written either. Written on a thread, off
+    the event loop, and on disk when this returns or raises: a further cancel (a stop's grace
+    over while the disk is slow) is raised only once the write is done."""
+    write = asyncio.ensure_future(asyncio.to_thread(_append, store_path, sent, stop))
+    cancelled: asyncio.CancelledError | None = None
+    while not write.done():
+        try:
+            await asyncio.shield(write)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
+
+
+def _append(store_path: str | Path, sent: Kept, stop: bool) -> None:
     try:
         # the store's own mode: it says which chats were sent what
         fd = os.open(journal(store_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

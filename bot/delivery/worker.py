@@ -351,7 +351,7 @@ class DeliveryWorker(DigestSending):
         try:
             await settle.recorded(self.store, Store.settle_notice, notice.id, sent, now=now)
         except asyncio.CancelledError:  # a stop cut the tries: recorded at the next start
-            unrecorded.keep(self.store.path, unrecorded.SentNotice(notice.id, now))
+            await unrecorded.keep(self.store.path, unrecorded.SentNotice(notice.id, now))
             raise
 
     async def _report_given_up(self, *, force: bool = False) -> None:
@@ -397,7 +397,7 @@ class DeliveryWorker(DigestSending):
             )
         except asyncio.CancelledError:  # a stop cut the tries: recorded at the next start
             sent = unrecorded.Sent(delivery.id, message.message_id, now, delivery.also)
-            unrecorded.keep(self.store.path, sent)
+            await unrecorded.keep(self.store.path, sent)
             raise
         self._count("sent", delivery.created_at, now)
         log.info(

@@ -335,7 +335,7 @@ class Insights:
             if self.holds.journal(chat_id, due):  # once: the hold's retries add no line
                 kept = unrecorded.SentReport(chat_id, due, self.ctx.clock())
                 stop = isinstance(exc, asyncio.CancelledError)
-                unrecorded.keep(self.ctx.store.path, kept, stop=stop)
+                await unrecorded.keep(self.ctx.store.path, kept, stop=stop)
             raise
         self.holds.done(chat_id)
 
