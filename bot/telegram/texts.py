@@ -34,7 +34,7 @@ COMMANDS = (
     Command("watches", N_("your watches")),
     Command("mywatch", N_("your watches as an Atom feed")),
     Command("unwatch", N_("remove a watch: /unwatch <n>")),
-    Command("digest", N_("off | daily HH:MM | weekly <day> HH:MM")),
+    Command("digest", N_("digests: /digest off | daily HH:MM | weekly <day> HH:MM")),
     Command("timezone", N_("your time zone: /timezone Europe/Moscow")),
     Command("quiet", N_("quiet hours: /quiet 23:00-07:00 silent|hold")),
     Command("mute", N_("pause alerts: /mute 2h | 1d")),
