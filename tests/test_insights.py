@@ -467,20 +467,27 @@ async def test_a_forums_weekly_report_waits_while_its_topic_is_closed_and_comes_
     assert reads.count == 2
 
 
-async def test_the_reports_kept_as_drawn_are_bounded_past_which_they_are_drawn_again(
-    bot: Harness,
-) -> None:
-    """Two forums whose topics are closed, room for one report kept as drawn: the first is
-    drawn once, the other drawn again at each of its tries, and both come once reopened."""
+async def two_closed_forums(bot: Harness, second_at: str) -> tuple[Insights, int, int]:
+    """Two forums with a weekly report (the second's at `second_at`), both topics closed, and
+    room for one report kept as drawn."""
     first, second = -100700, -100800
     insights = await forum_report(bot, first)
     group: dict[str, Any] = {"chat_id": second, "chat_type": "supergroup", "user_id": 78}
     bot.api.set_admins(second, [78])
     await bot.say("/subscribe kuril", **group)
-    await bot.say("/report weekly fri 03:30", **group)
+    await bot.say(f"/report weekly {second_at}", **group)
     insights.holds = Holds(most_kept=1)
     bot.api.close_topic(first, 77)
     bot.api.close_topic(second, None)
+    return insights, first, second
+
+
+async def test_the_reports_kept_as_drawn_are_bounded_past_which_they_are_drawn_again(
+    bot: Harness,
+) -> None:
+    """Two forums whose topics are closed, room for one report kept as drawn: the first is
+    drawn once, the other drawn again at each of its tries, and both come once reopened."""
+    insights, first, second = await two_closed_forums(bot, "fri 03:30")
     reads = WeekReads()
     await bot.store.run(reads.install)
     bot.clock.now = T0 + 30 * M
@@ -500,15 +507,7 @@ async def test_a_waiting_report_left_with_nothing_to_report_frees_its_drawing(
     is settled with nothing to report, and its drawing is let go with it. Kept, it held one
     of the bounded places for as long as the chat kept its report on, and another forum's
     report waiting was drawn again at each try."""
-    first, second = -100700, -100800
-    insights = await forum_report(bot, first)
-    group: dict[str, Any] = {"chat_id": second, "chat_type": "supergroup", "user_id": 78}
-    bot.api.set_admins(second, [78])
-    await bot.say("/subscribe kuril", **group)
-    await bot.say("/report weekly fri 05:00", **group)
-    insights.holds = Holds(most_kept=1)
-    bot.api.close_topic(first, 77)
-    bot.api.close_topic(second, None)
+    insights, first, second = await two_closed_forums(bot, "fri 05:00")
     bot.clock.now = T0 + 30 * M
     assert await insights.send_reports() == 0  # the first forum's, kept as drawn
     await bot.store.run(Store.unsubscribe, first, "kuril")
