@@ -103,7 +103,9 @@ async def keep(store_path: str | Path, sent: Kept, *, stop: bool = True) -> None
     the start, as before) only if the file cannot be written either. Written on a thread, off
     the event loop, and on disk when this returns or raises: a further cancel (a stop's grace
     over while the disk is slow) is raised only once the write is done."""
-    write = asyncio.ensure_future(asyncio.to_thread(_append, store_path, sent, stop))
+    # a future, not a task (as to_thread's would be): a stop that cancels every task
+    # (asyncio.run's end) cannot cancel it, and the thread has it before this first awaits
+    write = asyncio.get_running_loop().run_in_executor(None, _append, store_path, sent, stop)
     cancelled: asyncio.CancelledError | None = None
     while not write.done():
         try:
