@@ -152,9 +152,9 @@ def _outlets(names: Sequence[str], tr: Texts) -> str:
 
 def _also(names: Sequence[str], tr: Texts, shown: int = MAX_ALSO) -> str:
     """The outlets of an "Also:" line: the first `shown` (at least one), then how many more."""
-    listed = _outlets(names[: max(1, shown)], tr)
+    outlets = _outlets(names[: max(1, shown)], tr)
     more = len(names) - max(1, shown)
-    return listed if more <= 0 else tr._("{outlets} +{n} more", outlets=listed, n=more)
+    return outlets if more <= 0 else tr._("{outlets} +{n} more", outlets=outlets, n=more)
 
 
 def units(text: str) -> int:
