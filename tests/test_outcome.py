@@ -127,8 +127,8 @@ TABLE = {
     (Path.NOTICE, "no rights"): (Action.RETRY, RIGHTS, WAIT, None, None),
     (Path.NOTICE, "deleted"): (Action.DROP, "Message to edit not found", None, None, None),
     (Path.NOTICE, "thread gone"): (Action.DROP, "Message thread not found", None, None, None),
-    # a weekly report: no deadline, its next week's replaces it; tried no faster than
-    # max_backoff, as each try draws it again
+    # a weekly report: no deadline, its next week's replaces it; a refusal in a row this
+    # long waits `report_backoff` (10 minutes doubling), here at its cap
     (Path.REPORT, "429"): (Action.RETRY, "429: Flood control", S, 30.0, None),
     (Path.REPORT, "403"): (Action.GONE, "Forbidden: bot was blocked", None, None, None),
     (Path.REPORT, "chat not found"): (Action.GONE, "Chat not found", None, None, None),
