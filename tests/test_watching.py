@@ -125,6 +125,31 @@ async def test_watch_and_unwatch_while_the_stored_watches_are_filed(tmp_path: Pa
         await store.close()
 
 
+async def test_housekeeping_while_the_stored_watches_are_filed_reaches_the_new_index(
+    tmp_path: Path,
+) -> None:
+    """The daily housekeeping ran while a start filed the watches: a watch the store dropped
+    after the filing read it (a group's, as it became a supergroup with the same watch) was
+    taken off the index being replaced, and the new one matched it until the next day."""
+    store = await _store_of_chats(tmp_path, range(-1002, -1000))
+    try:
+        now = datetime.now(UTC)
+        for chat in (-1001, -1002):
+            await store.run(Store.add_watch, chat, "Shikotan", now=now, limit=10)
+        watches = Watches()
+        loading = asyncio.create_task(watches.load(store))
+        await asyncio.sleep(0)  # the load holds its lock and has asked for the watches
+        # the store's one thread runs in order: the move after the load's read of the watches
+        moving = asyncio.ensure_future(store.run(Store.migrate_chat, -1001, -1002, now=now))
+        keeping = asyncio.create_task(watches.housekeeping(store))  # waits for the read
+        await asyncio.gather(loading, moving, keeping)
+        [watch] = await store.run(Store.watches, -1002)
+        assert len(watches.index) == 1
+        assert [m.topic_id for m in watches.index.match({"title": "Shikotan"})] == [watch.topic_id]
+    finally:
+        await store.close()
+
+
 def test_a_query_of_many_chats_finds_every_one(tmp_path: Path) -> None:
     store = Store(new_store(tmp_path / "kw.db"))
     now = time.time()

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +125,7 @@ def _build(
     return built
 
 
-def _not_kept(index: QueryIndex, kept: set[str]) -> list[tuple[str, str]]:
+def _not_kept(index: QueryIndex, kept: Set[str]) -> list[tuple[str, str]]:
     """(owner, query) of the index's watches not `kept` (on a thread: 100,000 of them)."""
     return [(owner, query) for owner, query in index.owners() if owner not in kept]
 
@@ -133,6 +133,11 @@ def _not_kept(index: QueryIndex, kept: set[str]) -> list[tuple[str, str]]:
 async def _cancel_when(event: asyncio.Event, task: asyncio.Task[Any]) -> None:
     await event.wait()
     task.cancel()
+
+
+# a change to the index while a load files the stored watches: a watch added (with its parsed
+# query) or removed (None), or the topic ids of the watches the store still had
+_Change = tuple[Watch, Node | None] | frozenset[str]
 
 
 class Watches:
@@ -143,9 +148,10 @@ class Watches:
         self._known: set[str] = set()  # the Russian words whose forms the store has
         # held while the index changes, and while a poll matches items against it on a thread
         self.lock = self._changing = asyncio.Lock()
-        # /watch and /unwatch while a load files the stored watches (for tens of seconds):
-        # done to the index in use, and again to the load's index as it replaces it
-        self._meanwhile: list[tuple[Watch, Node | None]] | None = None  # None: a removal
+        # /watch, /unwatch and housekeeping while a load files the stored watches (for tens of
+        # seconds): done to the index in use, and again, in order, to the load's index as it
+        # replaces it
+        self._meanwhile: list[_Change] | None = None
 
     async def load(self, store: AsyncStore, stopping: asyncio.Event | None = None) -> QueryIndex:
         """File every stored watch (off the event loop); the index replaces the one before.
@@ -211,12 +217,15 @@ class Watches:
                     )
                     raise
             async with self._changing:
-                # a change stored before the read is in `built` already: both are idempotent
-                for watch, node in self._meanwhile:
-                    if node is None:
-                        built.index.remove(watch.query, watch.topic_id)
+                # a change stored before the read is in `built` already: all are idempotent
+                for change in self._meanwhile:
+                    if isinstance(change, frozenset):  # the watches the store still had
+                        for owner, query in await asyncio.to_thread(_not_kept, built.index, change):
+                            built.index.remove(query, owner)
+                    elif change[1] is None:
+                        built.index.remove(change[0].query, change[0].topic_id)
                     else:
-                        built.index.add(watch.query, watch.topic_id, node)
+                        built.index.add(change[0].query, change[0].topic_id, change[1])
                 self.index = built.index
                 self._meanwhile = None
                 await self._remember(store, built.fresh)
@@ -271,10 +280,12 @@ class Watches:
         async with self._changing:
             for watch in await store.run(Store.inactive_watches):
                 self.remove(watch)
-            kept = {watch.topic_id for watch in await store.run(Store.watches)}
-            index = self.index  # (a load under way files its own from the store's rows)
+            kept = frozenset(watch.topic_id for watch in await store.run(Store.watches))
+            index = self.index
             for owner, query in await asyncio.to_thread(_not_kept, index, kept):
                 index.remove(query, owner)
+            if self._meanwhile is not None:  # a load under way read the store's rows before
+                self._meanwhile.append(kept)
             self._known &= await store.run(Store.prune_word_forms, words)
 
     async def _remember(self, store: AsyncStore, fresh: dict[str, frozenset[str]]) -> None:
