@@ -36,6 +36,7 @@ from bot.telegram.watches import PREVIEW_ITEMS
 from store import AsyncStore, ChatPrefs, FeedState, ItemRecord, Store, Watch
 from tests.conftest import ROOT, TOKEN, Clock, connections, new_store, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
+from watchers.bounded import OutOfRange
 from watchers.topics.compile import compile_topics
 
 USER = 5005
@@ -567,6 +568,17 @@ def test_mute_takes_the_units_of_each_language(written: str, span: timedelta) ->
 def test_mute_refuses_what_is_no_duration(written: str) -> None:
     with pytest.raises(ValueError):
         mute_span(written.split())
+
+
+def test_mute_refuses_a_long_argument_before_reading_it() -> None:
+    """Read unit by unit, 8,000 digits took the event loop 2 s (each digit a start of the
+    number): a duration is a few characters, so a long argument is no duration at all."""
+    with pytest.raises(ValueError) as refused:
+        mute_span(["1" * 8000 + "h"])
+    assert not isinstance(refused.value, OutOfRange)  # not read as a duration out of range
+    assert mute_span(["1 день 12 часов 30 минут".replace(" ", "")]) == timedelta(
+        days=1, hours=12, minutes=30
+    )
 
 
 async def test_mute_in_russian_and_japanese_units(bot: Bot) -> None:
