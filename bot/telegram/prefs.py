@@ -231,23 +231,21 @@ _MUTE_UNITS = {
     "m": ("минуты", "минуту", "минут", "мин", "分"),
     "d": ("дней", "дня", "день", "дн", "д", "日"),
 }
+# a number starts where its digits do: tried at each of a long run's digits, the pattern took
+# seconds of the event loop over thousands of them
 _MUTE_WORD = re.compile(
     r"(?<![\d.])(\d+(?:\.\d+)?)\s*("
     + "|".join(sorted((w for ws in _MUTE_UNITS.values() for w in ws), key=len, reverse=True))
     + r")(?![^\W\d_])"
 )
 _UNIT_OF = {word: unit for unit, words in _MUTE_UNITS.items() for word in words}
-MUTE_CHARS = 40  # "1 день 12 часов 30 минут" is 24: longer is no duration, and is not read
 
 
 def mute_span(args: Sequence[str]) -> timedelta:
     """How long /mute's one duration says: `2h`, `1h30m`, also `2ч`, `3 дня`, `2時間`, `30分`.
     ValueError for anything else, two durations too (`bounded.OutOfRange`, a ValueError,
     beyond ten years)."""
-    written = " ".join(args)
-    if len(written) > MUTE_CHARS:
-        raise ValueError(written[:MUTE_CHARS])
-    text = _MUTE_WORD.sub(lambda m: m[1] + _UNIT_OF[m[2]], written.lower())
+    text = _MUTE_WORD.sub(lambda m: m[1] + _UNIT_OF[m[2]], " ".join(args).lower())
     if len(text.split()) != 1:
         raise ValueError(text)
     return parse_duration(text.strip())
