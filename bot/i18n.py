@@ -1,7 +1,7 @@
 """The bot's languages: gettext catalogues (managed with Babel) and `Texts`, one language's voice.
 
 Messages are English msgids in the code, marked with `tr._(...)`, `tr.ngettext(...)` or `N_(...)`
-(for texts defined before a language is known). The catalogues are
+and `Plural.ngettext(...)` (for texts defined before a language is known). The catalogues are
 `bot/locales/<lang>/LC_MESSAGES/kurilwatch.po`; `make locales` extracts and updates them.
 A compiled `.mo` beside a `.po` is used when it is newer; otherwise the `.po` is compiled in
 memory with Babel's API, so a fresh clone works with only Python (the `.mo` files are build
@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import gettext
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,42 @@ def quoted(*values: str, tr: Texts | None = None) -> str:
 def N_(message: str) -> str:
     """Mark a message for extraction; translated later, where its language is known."""
     return message
+
+
+@dataclass(frozen=True, slots=True)
+class Plural:
+    """A message of plural forms translated later, where its language is known (an admins'
+    notice): `count` names its value whose number chooses the form. Made with
+    `Plural.ngettext(...)`, which extraction reads as gettext's ngettext."""
+
+    singular: str
+    plural: str
+    count: str
+
+    @classmethod
+    def ngettext(cls, singular: str, plural: str, count: str) -> Plural:
+        return cls(singular, plural, count)
+
+
+Message = str | Plural  # a msgid, or the two of a message of plural forms
+
+
+def msgids(message: Message) -> tuple[str, str | None, str | None]:
+    """A message as a notice stores it: its msgid, plural msgid and counted value's name."""
+    if isinstance(message, str):
+        return message, None, None
+    return message.singular, message.plural, message.count
+
+
+def _form_number(count: str) -> int:
+    """The number that chooses the form of a count written `count`: itself when whole; 2 for
+    a fraction, whose form in English and Russian is that of 2 ("1.5 days", "1,5 дня"), or
+    for what is no number."""
+    try:
+        number = float(count)
+    except ValueError:
+        return 2
+    return int(number) if number.is_integer() else 2
 
 
 def language(code: str | None) -> str:
@@ -90,6 +127,14 @@ class Texts:
     def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
         """The form for `n` (placeholders `{n}` and `values`)."""
         return self._t.ngettext(singular, plural, n).format(n=n, **values)
+
+    def said(self, message: Message, values: Mapping[str, str]) -> str:
+        """A message named before its language was known (`N_`, `Plural`), in this language,
+        its placeholders filled from `values`; a `Plural` in the form of its count."""
+        if isinstance(message, str):
+            return self._(message, **values)
+        n = _form_number(values.get(message.count, ""))
+        return self._t.ngettext(message.singular, message.plural, n).format(**values)
 
     def sentences(self, *parts: str) -> str:
         """Translated sentences one after another, as this language writes them: a space

@@ -36,7 +36,7 @@ import watchfiles
 from bot.config import Config, Stamp, config_stamp, config_warnings_of
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
-from bot.i18n import N_
+from bot.i18n import N_, Message
 from bot.telegram.context import BotContext
 from store import AsyncStore, Store
 from watchers.config import FeedConfig
@@ -175,7 +175,7 @@ class Running:
         Callable[[Mapping[str, str], Mapping[str, str], timedelta], Awaitable[str]] | None
     ) = None
     # queues a notice to the admins (a msgid and its values), as the reload report does
-    tell_admins: Callable[[str, dict[str, str]], Awaitable[None]] | None = None
+    tell_admins: Callable[[Message, dict[str, str]], Awaitable[None]] | None = None
     listen_port: int | None = None  # the port the HTTP listener is bound to (`listen`'s 0: any)
 
 

@@ -270,6 +270,14 @@ def m032_subscriber_thread(db: Database) -> None:
     db.table("subscribers").add_column("thread_id", int)
 
 
+@migrations()
+def m033_notice_plurals(db: Database) -> None:
+    # a notice of a count ("over the last 1 day") names its plural msgid too, and the value
+    # whose number chooses the form in the admin's language (NULL: a message of one form)
+    db.table("notices").add_column("plural", str)
+    db.table("notices").add_column("counted", str)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

@@ -31,16 +31,19 @@ class NoticeVerbs(StoreBase):
         now: datetime,
         msgid: str | None = None,
         values: dict[str, str] | None = None,
+        plural: str | None = None,
+        counted: str | None = None,
     ) -> int:
         """Queue a message for every admin (fanned out when sent: the list may change).
 
-        `text` is the English; with `msgid` and `values` each admin gets it in their language.
+        `text` is the English; with `msgid` and `values` each admin gets it in their language,
+        and with `plural` (its plural msgid) in the form for the number of the value `counted`.
         """
         ts = now.timestamp()
         cursor = self.db.execute(
             "INSERT INTO notices (text, state, attempts, next_attempt_at, created_at, msgid,"
-            " vals) VALUES (?, 'pending', 0, ?, ?, ?, ?)",
-            [text, ts, ts, msgid, json.dumps(values or {})],
+            " vals, plural, counted) VALUES (?, 'pending', 0, ?, ?, ?, ?, ?, ?)",
+            [text, ts, ts, msgid, json.dumps(values or {}), plural, counted],
         )
         return int(cursor.lastrowid or 0)
 
@@ -57,7 +60,8 @@ class NoticeVerbs(StoreBase):
         with self.db.atomic():
             rows = list(
                 self.db.query(
-                    "SELECT id, text, next_attempt_at, created_at, msgid, vals FROM notices"
+                    "SELECT id, text, next_attempt_at, created_at, msgid, vals, plural, counted"
+                    " FROM notices"
                     " WHERE chat_id IS NULL AND state = 'pending'"
                 )
             )
@@ -77,7 +81,8 @@ class NoticeVerbs(StoreBase):
                     continue
                 self.db.conn.executemany(
                     "INSERT INTO notices (chat_id, text, state, attempts, next_attempt_at,"
-                    " created_at, msgid, vals) VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)",
+                    " created_at, msgid, vals, plural, counted)"
+                    " VALUES (?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             chat,
@@ -86,6 +91,8 @@ class NoticeVerbs(StoreBase):
                             row["created_at"],
                             row["msgid"],
                             row["vals"],
+                            row["plural"],
+                            row["counted"],
                         )
                         for chat in admins
                     ],
@@ -102,7 +109,8 @@ class NoticeVerbs(StoreBase):
         """Pending notices to one admin each, whose time has come, oldest first."""
         skip = ",".join("?" * len(exclude))
         rows = self.db.query(
-            "SELECT n.id, n.chat_id, n.text, n.attempts, n.created_at, n.msgid, n.vals,"
+            "SELECT n.id, n.chat_id, n.text, n.attempts, n.created_at, n.msgid, n.vals, n.plural,"
+            " n.counted,"
             " coalesce(s.language, s.language_code) AS language, s.thread_id FROM notices n"
             " LEFT JOIN subscribers s ON s.chat_id = n.chat_id"
             " WHERE n.state = 'pending' AND n.chat_id IS NOT NULL AND n.next_attempt_at <= ?"
@@ -120,6 +128,8 @@ class NoticeVerbs(StoreBase):
                 created_at=datetime.fromtimestamp(row["created_at"], UTC),
                 msgid=row["msgid"],
                 values=tuple(sorted(json.loads(row["vals"] or "{}").items())),
+                plural=row["plural"],
+                counted=row["counted"],
                 language=row["language"],
                 thread_id=row["thread_id"],
             )

@@ -203,6 +203,8 @@ class Notice:
     created_at: datetime
     msgid: str | None = None  # the message to translate, with `values`, for `language`
     values: tuple[tuple[str, str], ...] = ()
+    plural: str | None = None  # its plural msgid (None: a message of one form)
+    counted: str | None = None  # the name of the value whose number chooses the form
     language: str | None = None  # the admin's
     thread_id: int | None = None  # a broadcast's or spike's chat's forum topic (None: General)
 

@@ -829,6 +829,42 @@ async def test_a_notice_reaches_each_admin_in_their_language(parts, bot_api: Fak
     assert "конфигурация не перечитана (feeds[0].url: bad)" in ru["text"]
 
 
+async def test_a_notice_of_a_count_reads_in_its_form_in_each_admin_s_language(  # type: ignore[no-untyped-def]
+    parts, bot_api: FakeBotAPI
+) -> None:
+    """A stored notice held one msgid: the reload report said "over the last 1 days", and in
+    Russian "за последние 1 дн."; it now keeps its plural msgid and the value that counts."""
+    from bot.i18n import EN, msgids
+    from bot.operator.backtest import reload_notice
+    from watchers.backtest import TopicDiff
+
+    store, worker, _ = parts
+    await store.run(Store.upsert_subscriber, CHAT, now=T0, language_code="ru")
+    worker.settings = replace(FAST, admins=(ADMIN, CHAT))
+    for days in (1, 5):
+        message, values = reload_notice([TopicDiff("kuril", "changed")], timedelta(days=days))
+        msgid, plural, counted = msgids(message)
+        text = EN.said(message, values)
+        await store.run(
+            Store.notify_admins,
+            text,
+            now=T0,
+            msgid=msgid,
+            values=values,
+            plural=plural,
+            counted=counted,
+        )
+    await step(worker)
+    await step(worker)
+    en = [m["text"] for m in bot_api.sent_messages(ADMIN)]
+    ru = [m["text"] for m in bot_api.sent_messages(CHAT)]
+    assert [t[:62] for t in en] == [
+        "kurilwatch: config applied. Topic queries over the last 1 day ",
+        "kurilwatch: config applied. Topic queries over the last 5 days",
+    ]
+    assert "за последний 1 день (" in ru[0] and "за последние 5 дней (" in ru[1], ru
+
+
 async def test_a_daily_digest_holds_alerts_and_sends_them_together(
     parts, bot_api: FakeBotAPI
 ) -> None:  # type: ignore[no-untyped-def]

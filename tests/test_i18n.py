@@ -105,6 +105,25 @@ def test_plural_forms_and_dates_follow_the_language() -> None:
     )
 
 
+def test_a_plural_message_takes_the_form_of_its_counted_value() -> None:
+    """A notice's message is read where its language is known: its plural forms too, chosen
+    by the value it names; a fraction (a window of 36h: 1.5 days) as English and Russian
+    write it, in the form of 2."""
+    from bot.i18n import Plural
+
+    message = Plural.ngettext("{n} story", "{n} stories", "n")
+    ru, en = texts("ru"), texts("en")
+    read = [ru.said(message, {"n": n}) for n in ("1", "3", "5", "21", "1.5")]
+    assert read == ["1 событие", "3 события", "5 событий", "21 событие", "1.5 события"]
+    assert [en.said(message, {"n": n}) for n in ("1", "5", "1.5")] == [
+        "1 story",
+        "5 stories",
+        "1.5 stories",
+    ]
+    assert texts("ja").said(message, {"n": "1"}) == "1件"
+    assert en.said("{n} seen", {"n": "2"}) == "2 seen"  # a message of one form, as before
+
+
 def syntax(description: str) -> list[str]:
     """The parts of a command's description a user types: commands, [optional], <argument>,
     a | b, times and durations (ЧЧ:ММ is HH:MM)."""

@@ -365,7 +365,7 @@ async def test_the_reload_report_covers_the_text_kept_and_says_so(tmp_path: Path
         await store.run(Store.ingest, state, [record], now=now - timedelta(days=age), alert=False)
     told: list[dict[str, str]] = []
 
-    async def tell_admins(message: str, values: dict[str, str]) -> None:
+    async def tell_admins(message: object, values: dict[str, str]) -> None:
         told.append(values)
 
     counts = await report_reload(
@@ -374,6 +374,33 @@ async def test_the_reload_report_covers_the_text_kept_and_says_so(tmp_path: Path
     await store.close()
     assert [(v["days"], v["counts"]) for v in told] == [("3", "k: +1 -0")]
     assert counts == " (last 3 days: k +1 -0 =0)"
+
+
+async def test_the_daemon_queues_a_counted_notice_with_its_plural_form(tmp_path: Path) -> None:
+    """The reload report over one day said "the last 1 days": the daemon stored one msgid.
+    It stores the plural msgid too, and the value that counts, for each admin's language."""
+    from datetime import timedelta
+
+    from bot.i18n import Plural
+    from bot.operator.backtest import reload_notice
+    from store import Store
+    from watchers.backtest import TopicDiff
+
+    daemon, store, _ = await daemon_on_a_store(tmp_path)
+    message, values = reload_notice([TopicDiff("kuril", "changed", unchanged=3)], timedelta(1))
+    assert isinstance(message, Plural) and message.count == "days" and values["days"] == "1"
+    await daemon._tell_admins_surely(message, values)
+    [row] = await store.run(Store.notices)
+    assert row["text"] == (
+        "kurilwatch: config applied. Topic queries over the last 1 day (stories gained/lost):"
+        " kuril: +0 -0; unchanged: kuril: 3. `kurilwatch backtest` lists them."
+    )
+    assert (row["msgid"], row["plural"], row["counted"]) == (
+        message.singular,
+        message.plural,
+        "days",
+    )
+    await store.close()
 
 
 async def test_a_feed_a_reload_changes_or_adds_back_waits_out_its_servers_retry_after(
@@ -450,9 +477,9 @@ async def test_a_reload_that_removes_a_subscribed_topic_tells_the_admins_how_man
         await store.run(Store.upsert_subscriber, chat, now=now)
         await store.run(Store.subscribe, chat, "kuril", now=now)
     await store.run(Store.subscribe, 1, "treaty", now=now)
-    told: list[tuple[str, dict[str, str]]] = []
+    told: list[tuple[Any, dict[str, str]]] = []
 
-    async def tell_admins(message: str, values: dict[str, str]) -> None:
+    async def tell_admins(message: object, values: dict[str, str]) -> None:
         told.append((message, values))
 
     old = {"kuril": "Kuril", "treaty": "treaty", "idle": "idle"}

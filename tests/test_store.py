@@ -349,6 +349,42 @@ def test_feedback_pressed_again_before_the_migration_keeps_its_first_press(
         assert len(store.feedback()) == 2
 
 
+def test_a_notice_stored_before_plurals_still_reads_in_its_admin_s_language(
+    tmp_path: Path,
+) -> None:
+    """A notice queued by the kurilwatch before plural notices (no plural msgid, no counted
+    value) is sent after the upgrade, translated as it was."""
+    from bot.delivery.render import notice_text
+
+    path = tmp_path / "m032.db"
+    old = Database(path)
+    migrations.migrations.apply(old, stop_before="m033_notice_plurals")
+    msgid = "kurilwatch: config not reloaded ({problems}); the running config stays."
+    old["notices"].insert(
+        {
+            "text": msgid.format(problems="feeds[0].url: bad"),
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": T0.timestamp(),
+            "created_at": T0.timestamp(),
+            "msgid": msgid,
+            "vals": '{"problems": "feeds[0].url: bad"}',
+        }
+    )
+    old.close()
+    with Store(path) as store:
+        store.upsert_subscriber(11, now=T0, language_code="ru")
+        assert store.fan_out_notices((11, 12)) == 1
+        ru, en = store.due_notices(T0)
+        assert (ru.plural, ru.counted) == (None, None)
+        assert notice_text(ru) == (
+            "kurilwatch: конфигурация не перечитана (feeds[0].url: bad); действует прежняя."
+        )
+        assert notice_text(en) == "kurilwatch: config not reloaded (feeds[0].url: bad);" + (
+            " the running config stays."
+        )
+
+
 def test_prune_keeps_dedup_keys_for_a_year(store: Store) -> None:
     store.upsert_subscriber(1, now=T0)
     store.subscribe(1, "kuril", now=T0)

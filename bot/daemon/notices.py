@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.daemon.telegram import STOP_GRACE
+from bot.i18n import EN, Message, msgids
 from bot.interrupt import stopped_within
 from store import AsyncStore, Store
 
@@ -33,14 +34,24 @@ class AdminNotices:
     _wake_delivery: Callable[[], None]
     notice_outcome_wait: float = NOTICE_OUTCOME_WAIT
 
-    async def _tell_admins(self, message: str, values: dict[str, str]) -> None:
-        """Queue a notice (a msgid and its values: each admin reads it in their language)."""
+    async def _tell_admins(self, message: Message, values: dict[str, str]) -> None:
+        """Queue a notice (a msgid, or a `Plural`, and its values: each admin reads it in their
+        language)."""
         if self.token and self._store is not None:
-            text, now = message.format(**values), datetime.now(UTC)
-            await self._store.run(Store.notify_admins, text, now=now, msgid=message, values=values)
+            text, now = EN.said(message, values), datetime.now(UTC)
+            msgid, plural, counted = msgids(message)
+            await self._store.run(
+                Store.notify_admins,
+                text,
+                now=now,
+                msgid=msgid,
+                values=values,
+                plural=plural,
+                counted=counted,
+            )
             self._wake_delivery()
 
-    async def _tell_admins_surely(self, message: str, values: dict[str, str]) -> None:
+    async def _tell_admins_surely(self, message: Message, values: dict[str, str]) -> None:
         """`_tell_admins`; while the store fails (locked past its busy timeout by a backup or
         another writer) the notice is written again in the background, at growing intervals,
         until the store takes it: a notice said once (a feed disabled) is not said again. One
@@ -51,7 +62,7 @@ class AdminNotices:
                 return await self._tell_admins(message, values)
             except sqlite3.OperationalError as exc:
                 problem = f"the store fails: {exc}"
-        text = message.format(**values)
+        text = EN.said(message, values)
         if len(self._notices) >= NOTICES_HELD:  # the log keeps it
             log.error("admins' notice not queued (%s): %s", problem, text)
             return
@@ -62,7 +73,7 @@ class AdminNotices:
         task.add_done_callback(self._notices.pop)
 
     async def _retell(
-        self, message: str, values: dict[str, str], after: asyncio.Task[None] | None
+        self, message: Message, values: dict[str, str], after: asyncio.Task[None] | None
     ) -> None:
         wait, queued = 1.0, False
         write: asyncio.Task[None] | None = None
@@ -83,7 +94,7 @@ class AdminNotices:
                     at_once = False
         finally:  # a stop, however it came (cancelled when the store held it past the grace)
             if not queued:
-                await self._said_at_stop(write, message.format(**values))
+                await self._said_at_stop(write, EN.said(message, values))
 
     async def _said_at_stop(self, write: asyncio.Task[None] | None, text: str) -> None:
         """Log what became of a notice a stop ended, once its write in flight (if any) has an

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import quote
 
-from bot.i18n import EN, N_, Texts, listed, texts
+from bot.i18n import EN, N_, Message, Plural, Texts, listed, texts
 from store import Delivery, Notice, StoredItem, watch_id
 from watchers.aggregator import source_parts
 from watchers.text import one_line, shorten
@@ -136,7 +136,10 @@ def notice_text(notice: Notice) -> str:
     """A notice in its admin's language, when it names a msgid (else its text)."""
     if not notice.msgid:
         return notice.text
-    return texts(notice.language)._(notice.msgid, **dict(notice.values))
+    message: Message = notice.msgid
+    if notice.plural and notice.counted:  # a count's notice (none before plurals were kept)
+        message = Plural(notice.msgid, notice.plural, notice.counted)
+    return texts(notice.language).said(message, dict(notice.values))
 
 
 def _source(alert: Alert, tr: Texts, limit: int) -> str:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
 from bot.config import Config
-from bot.i18n import N_
+from bot.i18n import N_, Message, Plural
 from store import AsyncStore, PastItem, Store
 from watchers.backtest import StoryChange, TopicDiff, backtest
 from watchers.text import counted
@@ -31,7 +31,7 @@ def recent_items(store: Store, since: datetime) -> list[PastItem]:
 
 async def report_reload(
     store: AsyncStore,
-    tell_admins: Callable[[str, dict[str, str]], Awaitable[None]],
+    tell_admins: Callable[[Message, dict[str, str]], Awaitable[None]],
     old: Mapping[str, str],
     new: Mapping[str, str],
     retention: timedelta = RELOAD_WINDOW,
@@ -163,14 +163,17 @@ def _json(diff: TopicDiff) -> dict[str, Any]:
 
 def reload_notice(
     diffs: Sequence[TopicDiff], window: timedelta = RELOAD_WINDOW
-) -> tuple[str, dict[str, str]]:
-    """The admins' line after a reload that changed topic queries: a msgid (each admin reads it
-    in their language) and its values."""
+) -> tuple[Plural, dict[str, str]]:
+    """The admins' line after a reload that changed topic queries: its msgids (each admin reads
+    it in their language, in the form for its days) and its values."""
     counts = "; ".join(f"{d.topic_id}: +{len(d.gained)} -{len(d.lost)}" for d in diffs)
     unchanged = "; ".join(f"{d.topic_id}: {d.unchanged}" for d in diffs)
-    return N_(
+    return Plural.ngettext(
+        "kurilwatch: config applied. Topic queries over the last {days} day (stories"
+        " gained/lost): {counts}; unchanged: {unchanged}. `kurilwatch backtest` lists them.",
         "kurilwatch: config applied. Topic queries over the last {days} days (stories"
-        " gained/lost): {counts}; unchanged: {unchanged}. `kurilwatch backtest` lists them."
+        " gained/lost): {counts}; unchanged: {unchanged}. `kurilwatch backtest` lists them.",
+        "days",
     ), {"days": _days(window), "counts": counts, "unchanged": unchanged}
 
 
