@@ -47,7 +47,7 @@ from watchers.poll_state import current_state
 from watchers.poll_timing import retry_hold
 from watchers.topics.compile import Topic
 from watchers.topics.query import Meta, QueryError, parse
-from watchers.topics.sources import no_feed
+from watchers.topics.sources import unknown_sources
 
 log = logging.getLogger(__name__)
 
@@ -271,9 +271,9 @@ def warnings_notice(warned: Sequence[str]) -> tuple[str, dict[str, str]]:
 async def stranded_watches(
     store: AsyncStore, feeds: Sequence[str], removed: Sequence[str]
 ) -> dict[str, int]:
-    """How many of the active chats' watches name each `source:` that is none of `feeds` now
-    and was one of the `removed` (a reload removed or renamed it): read on the store thread,
-    parsed on another."""
+    """How many of the active chats' watches need each `source:` that is none of `feeds` now
+    and was one of the `removed` (a reload removed or renamed it), a watch counted under each
+    it needs: read on the store thread, parsed on another."""
     queries = [
         w.query
         for w in await store.run(Store.watches)
@@ -288,12 +288,11 @@ def _stranded(
     counts: Counter[str] = Counter()
     for query in queries:
         with contextlib.suppress(QueryError):  # /watches says why it no longer parses
-            # not a `-source:` of it: `kuril -source:tass-ru` matches with tass-ru gone
-            missing = no_feed(parse(query), feeds)
-            if missing is None or missing.reach == "left_out":
-                continue
-            if any(Meta("source", missing.source).holds({"source": f}) for f in removed):
-                counts[missing.source] += 1
+            # each source it needs, not a `-source:` of it: `kuril -source:tass-ru` matches
+            # with tass-ru gone
+            for source in unknown_sources(parse(query), feeds):
+                if any(Meta("source", source).holds({"source": f}) for f in removed):
+                    counts[source] += 1
     return dict(counts)
 
 

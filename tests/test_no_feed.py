@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from watchers.topics.engine import Document, Matcher
 from watchers.topics.query import QueryError, parse
-from watchers.topics.sources import NoFeed, no_feed
+from watchers.topics.sources import NoFeed, no_feed, unknown_sources
 
 FEEDS = ["tass-en", "kyodo", "nhk"]
 
@@ -56,6 +56,26 @@ def test_a_source_no_feed_is_and_what_it_does_to_the_query(
     query: str, found: NoFeed | None
 ) -> None:
     assert no_feed(parse(query), FEEDS) == found
+
+
+@pytest.mark.parametrize(
+    ("query", "needed"),
+    [
+        ("kuril source:tass", ()),
+        ("kuril -source:gone", ()),  # under NOT: it leaves out nothing, needs no feed
+        ("kuril -(iturup -source:gone)", ()),
+        ("kuril source:gone", ("gone",)),
+        # every one, not only the first `no_feed` names
+        ("(kuril source:gone) OR (iturup source:lost)", ("gone", "lost")),
+        ("(kuril OR (iturup source:lost)) source:gone", ("lost", "gone")),
+        ("kuril (source:gone OR source:lost OR source:nhk)", ("gone", "lost")),
+        ("kuril source:gone -source:lost", ("gone",)),
+        ("source:gone kuril OR source:gone iturup", ("gone",)),  # once each
+        ("ｓｏｕｒｃｅ：gone kuril", ("gone",)),
+    ],
+)
+def test_every_source_no_feed_is_that_a_query_needs(query: str, needed: tuple[str, ...]) -> None:
+    assert unknown_sources(parse(query), FEEDS) == needed
 
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
@@ -119,3 +139,9 @@ def test_never_is_said_of_exactly_the_queries_no_item_matches(shape: Any, feed: 
         assert f"source:{found.source}" in query
     if never and matches_an_item(query, [*FEEDS, "gone", "lost"]):  # for want of a feed:
         assert found is not None and matches_an_item(query, [*FEEDS, found.source])  # that one
+    needed = unknown_sources(tree, FEEDS)
+    assert all(f"source:{source}" in query for source in needed)
+    if found is None or found.reach == "left_out":
+        assert needed == ()
+    elif found.reach == "part":
+        assert found.source in needed

@@ -563,6 +563,22 @@ def test_a_watch_leaving_out_a_removed_feed_is_not_counted_as_matching_nothing()
     assert _stranded(queries, feeds, removed) == {"tass-ru": 2}
 
 
+def test_a_watch_naming_two_removed_feeds_is_counted_under_each() -> None:
+    """A watch needing two feeds a reload removed was counted only under the first of them
+    (`no_feed` names one): the admins read that the second had no watches."""
+    from bot.reload import _stranded
+
+    feeds, removed = ["tass-en"], ["tass-ru", "kyodo"]
+    queries = [
+        "(kuril source:tass-ru) OR (iturup source:kyodo)",
+        "kuril (source:tass-ru OR source:kyodo)",
+        "kuril source:kyodo",
+        "kuril source:tass-ru -source:kyodo",  # leaving kyodo out needs no kyodo
+        "(kuril source:tass-ru) OR (iturup source:typo)",  # a typo no reload removed
+    ]
+    assert _stranded(queries, feeds, removed) == {"tass-ru": 4, "kyodo": 3}
+
+
 async def test_a_store_locked_while_a_reload_records_the_channels_applies_the_rest_and_retries(
     tmp_path: Path,
 ) -> None:

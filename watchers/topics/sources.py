@@ -1,5 +1,6 @@
 """The `source:` of a query that no feed is, and what it does to the query: the query never
-matches, one of its alternatives never does, or (under NOT) it leaves nothing out."""
+matches, one of its alternatives never does, or (under NOT) it leaves nothing out; and every
+such source the query needs."""
 
 from __future__ import annotations
 
@@ -45,11 +46,7 @@ def no_feed(query: Node, feeds: Sequence[str]) -> NoFeed | None:
     unknown = [m.value for m in sources if not is_feed(m.value, feeds)]
     if not unknown:
         return None
-    required = [
-        m.value
-        for m in conditions(query, positive_only=True)
-        if m.name == "source" and not is_feed(m.value, feeds)
-    ]
+    required = unknown_sources(query, feeds)
     named = list(dict.fromkeys([*required, *unknown]))
     # the feeds alike to the query's sources: one of each is enough to try
     alike = {tuple(m.holds({"source": f}) for m in sources): f for f in feeds}.values()
@@ -58,6 +55,19 @@ def no_feed(query: Node, feeds: Sequence[str]) -> NoFeed | None:
     if required:  # not under NOT: the AND it is in never holds, and it is an OR's alternative
         return NoFeed(required[0], "part")
     return NoFeed(unknown[0], "left_out")
+
+
+def unknown_sources(query: Node, feeds: Sequence[str]) -> tuple[str, ...]:
+    """Every `source:` of the parsed `query` that no feed is and that the query needs, once
+    each, in the order written: not those under NOT, which leave out nothing (`no_feed`'s
+    "left_out"). A reload's notice counts a watch under each of them, not only the first."""
+    return tuple(
+        dict.fromkeys(
+            m.value
+            for m in conditions(query, positive_only=True)
+            if m.name == "source" and not is_feed(m.value, feeds)
+        )
+    )
 
 
 def _matches_from(query: Node, feed: str) -> bool:
