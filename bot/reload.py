@@ -130,7 +130,7 @@ def new_warnings(old: Config, new: Config, path: Path | None) -> list[str]:
     named with their lines: a reload says what an edit made likely wrong, not what it kept."""
     if path is None:  # read once at start (a pipe): nothing is re-read
         return []
-    known = {w.about for w in config_warnings(old.feeds, old.topics)}
+    known = {w.about for w in config_warnings(old.feeds, old.topics, old.poll)}
     return config_warnings_of(new, path, known)
 
 

@@ -236,7 +236,7 @@ def write_config(
     feeds: dict[str, str],
     *,
     api_base_url: str | None = None,
-    interval: str = "0.5s",
+    interval: str = "1s",
     admins: tuple[int, ...] = (),
     extra: dict[str, Any] | None = None,
 ) -> Path:

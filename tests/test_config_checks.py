@@ -33,7 +33,7 @@ def warned(topics: str, feeds: str = FEEDS) -> list[str]:
 
     return [
         f"{'.'.join(map(str, w.loc))}: {w.message}"
-        for w in config_warnings(settings.feeds, settings.topics)
+        for w in config_warnings(settings.feeds, settings.topics, settings.poll)
     ]
 
 
@@ -77,7 +77,7 @@ def test_a_query_that_can_match_and_needs_a_rare_word_is_not_named(query: str) -
 
 
 def test_two_topics_alike_and_a_feed_twice_are_named() -> None:
-    feeds = FEEDS + "  - id: c\n    url: http://127.0.0.1:9/a.xml\n    interval: 10ms\n"
+    feeds = FEEDS + "  - id: c\n    url: http://127.0.0.1:9/a.xml\n    interval: 10m\n"
     topics = (
         "  one:\n    title: One\n    query: Iturup OR Kunashir\n"
         "  two:\n    title: Two\n    query: iturup  OR  kunashir\n"
@@ -86,6 +86,19 @@ def test_two_topics_alike_and_a_feed_twice_are_named() -> None:
         "feeds.2.url: the same URL as feeds[0] (a): it is polled twice as often, for the same"
         " items",
         "topics.two.query: the same query as topics.one: an item of one is an item of both",
+    ]
+
+
+def test_a_poll_interval_under_a_second_is_named() -> None:
+    """`5ms` written for `5m` passed as "config OK", and the feed was polled 200 times a
+    second for months."""
+    feeds = "poll:\n  interval: 5ms\n" + FEEDS + "    interval: 0.25s\n  - id: c\n"
+    feeds += "    url: http://127.0.0.1:9/c.xml\n    interval: 1s\n"
+    assert warned("  t:\n    title: T\n    query: Iturup\n", feeds) == [
+        "poll.interval: 5 ms between two polls: every feed is polled 200 times a second"
+        " (minutes are written 5m)",
+        "feeds.1.interval: 250 ms between two polls: the feed is polled 4 times a second"
+        " (minutes are written 5m)",
     ]
 
 

@@ -1,5 +1,6 @@
 """What a valid config holds that is likely not meant: a topic no item can match, or one that a
-single common word matches; two topics with one query; a feed listed twice. `kurilwatch check`
+single common word matches; two topics with one query; a feed listed twice; a poll interval under
+a second (`5ms` written for `5m`). `kurilwatch check`
 prints these as warnings (exit 0), `run` logs them, a reload logs the new ones and tells the
 admins. Pure: `config_warnings` reads the config's models; `find` and `places_of` say where a key
 is in the YAML."""
@@ -9,11 +10,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from datetime import timedelta
 from typing import NamedTuple
 
 import yaml
 
-from watchers.config import FeedConfig, TopicConfig
+from watchers.config import FeedConfig, PollConfig, TopicConfig
 from watchers.topics.lexer import Token, lex
 from watchers.topics.normalise import is_cjk, normalise
 from watchers.topics.query import And, Field, Meta, Near, Node, Not, Or, Phrase, Term, parse
@@ -33,10 +35,15 @@ class Warning(NamedTuple):
 
 
 def config_warnings(
-    feeds: Sequence[FeedConfig], topics: Mapping[str, TopicConfig]
+    feeds: Sequence[FeedConfig], topics: Mapping[str, TopicConfig], poll: PollConfig | None = None
 ) -> list[Warning]:
     """The warnings of a config that loaded, in the order of its keys."""
     out: list[Warning] = []
+    if poll is not None:
+        out += _too_often(("poll", "interval"), poll.interval)
+    for n, feed in enumerate(feeds):
+        if feed.interval is not None:
+            out += _too_often(("feeds", n, "interval"), feed.interval, feed.id)
     urls: dict[str, int] = {}
     listed: dict[str, int] = {}  # the times each URL was listed so far
     for n, feed in enumerate(feeds):
@@ -73,6 +80,22 @@ def config_warnings(
             at = (topic.query, column) if column else None
             out.append(Warning(loc, problem, ("query", tid, topic.query, *kind), at))
     return out
+
+
+def _too_often(loc: tuple[int | str, ...], interval: timedelta, feed: str = "") -> list[Warning]:
+    """An interval under a second: the feed polled many times a second (`5ms` for `5m`)."""
+    if interval >= timedelta(seconds=1):
+        return []
+    ms = f"{interval.total_seconds() * 1000:g}"
+    return [
+        Warning(
+            loc,
+            f"{ms} ms between two polls: {'the feed is' if feed else 'every feed is'} polled"
+            f" {round(1 / max(interval.total_seconds(), 0.001))} times a second (minutes are"
+            " written 5m)",
+            ("interval under a second", feed, ms),
+        )
+    ]
 
 
 def was_known(about: tuple[str, ...], known: Collection[tuple[str, ...]]) -> bool:

@@ -368,7 +368,7 @@ def config_warnings_of(
     (`watchers.config_checks`; not those whose `about` is `known`), the first MAX_WARNINGS named
     as an error is: the file, the key's line (where the file can be read again: not a pipe;
     a query's word: its line and column) and its path."""
-    found = config_warnings(settings.feeds, settings.topics)
+    found = config_warnings(settings.feeds, settings.topics, settings.poll)
     warnings = [w for w in found if not was_known(w.about, known)] if known else found
     text, node = "", None
     if warnings and regular_file(path):
