@@ -59,6 +59,9 @@ class Metrics:
         self.deliveries = Counter(
             "kurilwatch_deliveries", "Delivery attempts by outcome", ["outcome"], registry=r
         )
+        self.previews = Counter(  # outcome: shown, or skipped while the bot was busy
+            "kurilwatch_watch_previews", "/watch previews by outcome", ["outcome"], registry=r
+        )
         self.queue = Gauge("kurilwatch_queue_depth", "Alerts waiting to be sent", registry=r)
         self.oldest = Gauge(
             "kurilwatch_queue_oldest_age_seconds", "Age of the oldest waiting alert", registry=r
@@ -124,6 +127,9 @@ class Metrics:
             self._last_sent = time.time()
             if queued_at is not None and now is not None:
                 self.latency.observe(max(0.0, (now - queued_at).total_seconds()))
+
+    def previewed(self, outcome: str) -> None:
+        self.previews.labels(outcome).inc()
 
     def queued(self, depth: int, oldest: datetime | None, due: datetime | None = None) -> None:
         """The queue's depth and its oldest alert; `due`: when the alert waiting longest for

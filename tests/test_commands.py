@@ -53,6 +53,7 @@ class Bot:
     woken: list[int] = field(default_factory=list)
     ctx: BotContext | None = None
     watches_added: list[Watch] = field(default_factory=list)
+    previewed: list[str] = field(default_factory=list)  # /watch previews: shown, skipped
     app: Any = None  # the PTB application
 
     async def say(self, text: str, chat_id: int = USER, **kwargs: Any) -> str:
@@ -88,6 +89,7 @@ async def bot(
         max_watches=3,
         watches_changed=recompile,
         wake=lambda: harness.woken.append(1),
+        previewed=harness.previewed.append,
     )
     install(app, ctx)
     harness.ctx, harness.app = ctx, app
@@ -1369,6 +1371,27 @@ async def test_watch_previews_the_last_30_days_and_saves_even_with_no_match(bot:
     typo = await bot.say("/watch Shikotab")
     assert "would have matched no story" in typo and "typo" in typo
     assert "Shikotab" in await bot.say("/watches")  # saved anyway
+
+
+async def test_a_chat_at_its_watch_limit_is_refused_before_any_preview(bot: Bot) -> None:
+    """The preview (up to 20,000 items read and matched) was made before the limit was looked
+    at: a chat at its limit paid for a preview it was never shown."""
+    await _shikotan_stories(bot, 2)
+    for query in ("Shikotan", "Итуруп", "色丹"):
+        assert "Watching for" in await bot.say(f"/watch {query}")
+    assert bot.previewed == ["shown"] * 3
+    answer = await bot.say("/watch Shikotan OR Habomai")
+    assert "the most a chat may have" in answer and "would have matched" not in answer
+    assert bot.previewed == ["shown"] * 3  # no preview was made for it
+    assert len(await bot.store.run(Store.watches, USER)) == 3
+
+
+async def _shikotan_stories(bot: Bot, count: int) -> None:
+    feed = FeedState(id="tass", url="u", title="TASS")
+    at = T0 - timedelta(days=1)
+    for n in range(count):
+        record = ItemRecord(f"s{n}", f"https://tass.example/s{n}", None, f"Shikotan {n}", "", at)
+        await bot.store.run(Store.ingest, feed, [record], now=at, alert=False)
 
 
 async def test_a_watch_preview_links_a_story_whose_link_has_a_quote(bot: Bot) -> None:

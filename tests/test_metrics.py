@@ -61,6 +61,8 @@ def test_metrics_and_health_of_the_running_daemon(
     feed_server.set_feed("/a.xml", rss([new, old]))
     bot_api.wait_for_messages(CHAT, 2, timeout=20)
     daemon.stderr.wait_for(f"chat {CHAT}: alert")
+    bot_api.push_message(CHAT, "/watch Iturup")
+    assert "would have matched 1 story" in bot_api.wait_for_messages(CHAT, 3)[2]["text"]
 
     status, text = get(f"{base}/metrics")
     assert status == 200
@@ -70,6 +72,7 @@ def test_metrics_and_health_of_the_running_daemon(
     assert value(text, 'kurilwatch_matches_total{feed="feed-a"}') == 1  # the primed one is not news
     assert value(text, 'kurilwatch_deliveries_total{outcome="sent"}') == 1
     assert value(text, "kurilwatch_delivery_latency_seconds_count") == 1
+    assert value(text, 'kurilwatch_watch_previews_total{outcome="shown"}') == 1
     assert 0 <= value(text, "kurilwatch_last_successful_poll_age_seconds") < 30
     assert "kurilwatch_queue_depth" in text
     assert get(f"{base}/healthz") == (200, "ok\n")

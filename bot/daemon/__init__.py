@@ -135,6 +135,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
                     watches_changed=functools.partial(self._watches.changed, store),
                     reload=self.reload,
                     wake=self._wake_delivery,
+                    previewed=self.metrics.previewed,
                     channels_again=functools.partial(self._channel_back, app, store),
                     # `listen`'s port 0: the address is known once the listener is bound
                     feeds_url=None if binds_any else settings.metrics.feeds_url,

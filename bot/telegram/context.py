@@ -47,6 +47,8 @@ class BotContext:
     # re-read the config; says what changed, in the language given
     reload: Callable[[Texts], Awaitable[str]] | None = None
     wake: Callable[[], None] = field(default=lambda: None)  # new notices or alerts queued
+    # a /watch's preview was "shown", or "skipped" while the bot was busy (for /metrics)
+    previewed: Callable[[str], None] = field(default=lambda outcome: None)
     # the bot was added to a chat (id, @username) it had left or never reached: if the config
     # lists it, its channels are recorded again (True); else nothing is done (False)
     channels_again: Callable[[int, str | None], Awaitable[bool]] | None = None

@@ -219,22 +219,16 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tr._("You already watch this query (/watches lists your watches):") + f"\n{listed}",
         )
         return
+    if len(mine) >= ctx.max_watches:  # refused before its preview is paid for
+        await reply(update, _full(ctx.max_watches, tr))
+        return
     shown = await preview_lines(ctx.store, query, ctx.clock(), tr)
+    ctx.previewed("shown")
     added = await ctx.store.run(
         Store.add_watch, chat_id, query, now=ctx.clock(), limit=ctx.max_watches
     )
     if added is None:
-        await reply(
-            update,
-            tr.sentences(
-                tr.ngettext(
-                    "You have {n} watch, the most a chat may have.",
-                    "You have {n} watches, the most a chat may have.",
-                    ctx.max_watches,
-                ),
-                tr._("Remove one with /unwatch first (/watches lists them)."),
-            ),
-        )
+        await reply(update, _full(ctx.max_watches, tr))
         return
     if ctx.watches_changed is not None:
         await ctx.watches_changed(added, None)
@@ -248,6 +242,17 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         + f"\n\n{shown}"
         + _operator_hint(tree, tr),
+    )
+
+
+def _full(most: int, tr: Texts) -> str:
+    return tr.sentences(
+        tr.ngettext(
+            "You have {n} watch, the most a chat may have.",
+            "You have {n} watches, the most a chat may have.",
+            most,
+        ),
+        tr._("Remove one with /unwatch first (/watches lists them)."),
     )
 
 
