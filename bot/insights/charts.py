@@ -41,25 +41,6 @@ _lock = threading.Lock()  # matplotlib's font cache and rcParams are not thread-
 _drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts")
 
 
-class ChartSlots:
-    """The chart requests in progress, at most `most`: a hundred chats sending /trend at once
-    would each hold their period's stories while waiting their turn to be drawn."""
-
-    def __init__(self, most: int = MAX_CHARTS) -> None:
-        self.most = most
-        self.taken = 0
-
-    def take(self) -> bool:
-        """A slot for one more request, or False when all are taken."""
-        if self.taken >= self.most:
-            return False
-        self.taken += 1
-        return True
-
-    def give(self) -> None:
-        self.taken -= 1
-
-
 @functools.cache
 def _setup() -> str | None:
     """Load matplotlib with the Agg backend and the fonts; the Japanese font's name or None."""

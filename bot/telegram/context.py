@@ -108,6 +108,26 @@ class BotContext:
         return chat_tz(prefs, self.tz)
 
 
+class Slots:
+    """The requests of a costly kind in progress, all chats together, at most `most`: past
+    it, a request is told the bot is busy (or goes without the costly part), so a burst of
+    them cannot hold memory and threads without bound (/trend's charts, /watch's previews)."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.taken = 0
+
+    def take(self) -> bool:
+        """A slot for one more request, or False when all are taken."""
+        if self.taken >= self.most:
+            return False
+        self.taken += 1
+        return True
+
+    def give(self) -> None:
+        self.taken -= 1
+
+
 @dataclass(frozen=True, slots=True)
 class Press:
     """A button press, with what every button handler starts from."""

@@ -13,13 +13,22 @@ from telegram.ext import ContextTypes
 from bot.delivery.plan import SettingError, next_digest_text, parse_digest
 from bot.delivery.retry import with_retries
 from bot.i18n import EN, N_, Texts, quoted
-from bot.insights.charts import ChartSlots, render_trend
+from bot.insights.charts import MAX_CHARTS, render_trend
 from bot.insights.spikes import SpikeRule
 from bot.insights.trends import TrendArgError, build_trend, caption, parse_trend_args, query_range
-from bot.telegram.context import BotContext, args_of, changing_chat, ctx_of, esc, reply, texts_of
+from bot.telegram.context import (
+    BotContext,
+    Slots,
+    args_of,
+    changing_chat,
+    ctx_of,
+    esc,
+    reply,
+    texts_of,
+)
 from store import ChatPrefs, Store
 
-CHARTS = ChartSlots()  # /trend requests in progress, all chats together
+CHARTS = Slots(MAX_CHARTS)  # /trend requests in progress: each holds its period's stories
 
 
 async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
