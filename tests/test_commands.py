@@ -29,10 +29,10 @@ from bot.telegram.arrival import Arrival, arrival
 from bot.telegram.chat import BotContext, bot_commands, install, set_commands
 from bot.telegram.pages import PER_PAGE, page_of, paged, turned_to
 from bot.telegram.prefs import _MUTE_WORD, mute_span
+from bot.telegram.previews import MAX_PREVIEWS, PREVIEW_ITEMS, PREVIEWS
 from bot.telegram.texts import COMMANDS
 from bot.telegram.updates import build_application
 from bot.telegram.upgrades import Upgrades
-from bot.telegram.watches import PREVIEW_ITEMS
 from store import AsyncStore, ChatPrefs, FeedState, ItemRecord, Store, Watch
 from tests.conftest import ROOT, TOKEN, Clock, connections, new_store, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
@@ -1384,6 +1384,64 @@ async def test_a_chat_at_its_watch_limit_is_refused_before_any_preview(bot: Bot)
     assert "the most a chat may have" in answer and "would have matched" not in answer
     assert bot.previewed == ["shown"] * 3  # no preview was made for it
     assert len(await bot.store.run(Store.watches, USER)) == 3
+
+
+SKIPPED = {
+    "en": "The preview of the last 30 days is skipped: the bot is busy just now.",
+    "ru": "Обзор за последние 30 дн. пропущен: бот сейчас занят.",
+    "ja": "ただいま混み合っているため、過去30日間のプレビューは省略しました。",
+}
+
+
+async def test_watches_past_the_preview_bound_are_saved_and_answered_without_a_preview(
+    bot: Bot,
+) -> None:
+    """While MAX_PREVIEWS previews are made (their slots taken), a burst of /watch from many
+    chats: every watch is saved, filed and answered, in its chat's language, saying its preview
+    is skipped; none reads or matches the stored items meanwhile."""
+    await _shikotan_stories(bot, 1)
+    held = [PREVIEWS.take() for _ in range(MAX_PREVIEWS)]
+    assert all(held) and not PREVIEWS.take()
+    chats = {USER + 100 + n: ("en", "ru", "ja")[n % 3] for n in range(4 * MAX_PREVIEWS + 1)}
+    try:
+        for chat_id, lang in chats.items():
+            bot.api.push_message(chat_id, "/watch Shikotan", language_code=lang)
+        answers = {
+            chat_id: (await bot.api.wait_for_messages_async(chat_id, 1))[0]["text"]
+            for chat_id in chats
+        }
+    finally:
+        for _ in held:
+            PREVIEWS.give()
+    for chat_id, lang in chats.items():
+        assert answers[chat_id].endswith("\n\n" + SKIPPED[lang]), answers[chat_id]
+        assert "<code>Shikotan</code>" in answers[chat_id]
+    assert bot.previewed == ["skipped"] * len(chats)
+    assert sorted(w.chat_id for w in await bot.store.run(Store.watches)) == sorted(chats)
+    assert sorted(w.chat_id for w in bot.watches_added) == sorted(chats)
+    # the previews done, the next watch has its own
+    assert "would have matched 1 story" in await bot.say("/watch Shikotan")
+    assert bot.previewed[-1] == "shown"
+
+
+async def test_a_burst_of_watches_is_answered_whole_and_gives_every_preview_slot_back(
+    bot: Bot,
+) -> None:
+    """Many /watch from different chats at once: each answer has its preview or says it is
+    skipped, never neither; every watch is saved; and every slot taken is given back."""
+    await _shikotan_stories(bot, 1)
+    chats = [USER + 200 + n for n in range(4 * MAX_PREVIEWS)]
+    for chat_id in chats:
+        bot.api.push_message(chat_id, "/watch Shikotan")
+    for chat_id in chats:
+        [answer] = await bot.api.wait_for_messages_async(chat_id, 1)
+        text = answer["text"]
+        assert ("would have matched 1 story" in text) != (SKIPPED["en"] in text), text
+    assert len(bot.previewed) == len(chats)
+    assert bot.previewed.count("shown") >= 1  # the first takes a free slot
+    assert set(bot.previewed) <= {"shown", "skipped"}
+    assert PREVIEWS.taken == 0
+    assert sorted(w.chat_id for w in await bot.store.run(Store.watches)) == chats
 
 
 async def _shikotan_stories(bot: Bot, count: int) -> None:

@@ -7,12 +7,11 @@ import asyncio
 import contextlib
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.delivery.render import alert_of, linked, render_digest
+from bot.delivery.render import alert_of, render_digest
 from bot.i18n import Texts, cut, listed, quoted
 from bot.telegram.context import (
     args_of,
@@ -25,9 +24,9 @@ from bot.telegram.context import (
     texts_of,
     valid_ids,
 )
-from store import AsyncStore, PastItem, SearchError, Store, Watch
+from bot.telegram.previews import preview_of
+from store import SearchError, Store, Watch
 from watchers import bounded
-from watchers.backtest import preview
 from watchers.config_checks import operator_words
 from watchers.topics.query import Node, QueryError, parse
 from watchers.topics.sources import NoFeed, no_feed
@@ -35,9 +34,6 @@ from watchers.topics.sources import NoFeed, no_feed
 MAX_QUERY = 300
 MAX_LATEST = 20
 MAX_WATCH_NUMBER = 10**6  # larger numbers are no watch's
-PREVIEW_WINDOW = timedelta(days=30)
-PREVIEW_ITEMS = 20_000  # the newest items of the window that are looked at, at most
-PREVIEW_SHOWN = 3
 MAX_FEEDS_SHOWN = 20  # feed ids named when a watch's source: is none of them
 SEARCH_EXAMPLES = (
     "<code>/search Shikotan</code>",
@@ -127,46 +123,6 @@ async def numbered(watches: Sequence[Watch], tr: Texts, feeds: Sequence[str]) ->
     return "\n".join(lines)
 
 
-def newest_items(store: Store, since: datetime, limit: int) -> list[PastItem]:
-    return list(store.past_items(since, newest_first=True, limit=limit))
-
-
-async def preview_lines(store: AsyncStore, query: str, now: datetime, tr: Texts) -> str:
-    """The preview paragraph of /watch's answer (HTML): how many stories of the last 30 days
-    the query would have matched, and the latest three; read on the store thread, matched on a
-    worker thread."""
-    items = await store.run(newest_items, now - PREVIEW_WINDOW, PREVIEW_ITEMS)
-    count, latest = await asyncio.to_thread(preview, items, query)
-    days = PREVIEW_WINDOW.days
-    if len(items) >= PREVIEW_ITEMS:
-        scope = tr._(
-            "the last {days} days (the newest {most} items)",
-            days=days,
-            most=tr.number(PREVIEW_ITEMS),
-        )
-    else:
-        scope = tr._("the last {days} days", days=days)
-    if not count:
-        return tr._(
-            "It would have matched no story of {scope}: check the spelling, maybe a typo."
-            " It is saved anyway.",
-            scope=scope,
-        )
-    lines = [
-        tr.ngettext(
-            "In {scope} it would have matched {n} story:",
-            "In {scope} it would have matched {n} stories:",
-            count,
-            scope=scope,
-        )
-    ]
-    for item in latest[:PREVIEW_SHOWN]:
-        title = linked(esc(item.title), item.link)
-        day = tr.day_month(item.date)
-        lines.append(f"• {day} {title} ({esc(item.outlet)})")
-    return "\n".join(lines)
-
-
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
@@ -222,8 +178,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if len(mine) >= ctx.max_watches:  # refused before its preview is paid for
         await reply(update, _full(ctx.max_watches, tr))
         return
-    shown = await preview_lines(ctx.store, query, ctx.clock(), tr)
-    ctx.previewed("shown")
+    shown = await preview_of(ctx, query, tr)
     added = await ctx.store.run(
         Store.add_watch, chat_id, query, now=ctx.clock(), limit=ctx.max_watches
     )
