@@ -458,6 +458,12 @@ PATTERN_KEYS = [
         " starting with a letter) or a numeric chat id such as -1001234567890;"
         " got 'my channel'",
     ),
+    (  # Python refuses int() of 4,300 digits and more: the message named no key nor line
+        MINIMAL + "channels:\n  - chat: '" + "1" * 5000 + "'\n    topics: [kuril]\n",
+        "line 10: channels[0].chat: a channel's @username (@ and 4 to 32 letters, digits or _,"
+        " starting with a letter) or a numeric chat id such as -1001234567890;"
+        " got '" + "1" * 56 + "…'",
+    ),
     (
         MINIMAL + "metrics:\n  listen: '0.0.0.0:9464'\n",
         "line 10: metrics.listen: a local address and port, such as 127.0.0.1:9464,"
@@ -475,6 +481,24 @@ PATTERN_KEYS = [
         " spaces; got 'api.telegram.org/bot'",
     ),
 ]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("telegram:\n  admins: [1" + "0" * 5000 + "]\n" + MINIMAL, "line 2, column 12"),
+        (
+            MINIMAL.replace("feed.xml", "feed.xml\n    interval: 1" + "0" * 5000),
+            "line 5, column 15",
+        ),
+    ],
+)
+def test_a_number_too_long_for_python_is_named_with_its_line(text: str, where: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_config(text)
+    assert refused.value.problems == [
+        f"config {where}: invalid YAML: a number too long to be any value here"
+    ]
 
 
 @pytest.mark.parametrize(("text", "expected"), PATTERN_KEYS)

@@ -155,7 +155,7 @@ class DeliveryConfig(Limits):
 class ChannelConfig(Model):
     """A channel (or group) that gets every alert of some topics, without subscribing."""
 
-    chat: Annotated[str, Field(pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]+)$")]
+    chat: Annotated[str, Field(pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]{1,20})$")]
     topics: tuple[str, ...]
     # the language its alerts are written in (no member of a channel sends it a /language);
     # left out, a group keeps its own and a channel writes English

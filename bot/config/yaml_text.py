@@ -137,6 +137,19 @@ class _UniqueKeyLoader(SafeLoader):
                 )
             seen.add(key)
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """An integer, or its line named: past Python's 4,300 digits, `int` refused it with a
+        message of no key or line."""
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a number too long to be any value here", node.start_mark
+            ) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
+
 
 # line breaks to YAML 1.1 (libyaml counts them), not to an editor nor `grep -n`: text pasted
 # from a web page shifted every later line named, and one in a comment ended it
