@@ -429,6 +429,52 @@ def test_stop_returns_promptly_while_a_slow_request_is_pending(server: FeedServe
     server.stop()  # idempotent
 
 
+def test_held_answers_wait_for_their_event_and_the_most_in_flight_is_counted(
+    server: FeedServer,
+) -> None:
+    gate = threading.Event()
+    for n in range(3):
+        server.set_route(f"/held/{n}", Route(body=b"page", hold=gate))
+    server.set_route("/free", Route(body=b"free"))
+    answers: list[bytes] = []
+
+    def fetch(path: str) -> None:
+        answers.append(httpx.get(server.url(path), timeout=30).content)
+
+    fetchers = [threading.Thread(target=fetch, args=(f"/held/{n}",)) for n in range(3)]
+    for fetcher in fetchers:
+        fetcher.start()
+    server.wait_for(lambda: server.in_flight("/held/2") == 1, what="the third held request")
+    server.wait_for(lambda: server.in_flight("/held/0") == server.in_flight("/held/1") == 1)
+    fetch("/free")  # answered while the others wait
+    assert answers == [b"free"] and server.hits("/held/0") == 0
+    gate.set()
+    for fetcher in fetchers:
+        fetcher.join(timeout=20)
+    assert answers == [b"free"] + [b"page"] * 3
+    assert (server.most_in_flight("/held/"), server.most_in_flight("/free")) == (3, 1)
+    assert server.most_in_flight("/") == 4
+    assert (server.received("/held/"), server.received("/")) == (3, 4)
+
+
+def test_stop_cuts_a_held_answer_short(server: FeedServer) -> None:
+    server.set_route("/held", Route(body=b"page", hold=threading.Event()))
+    errors: list[Exception] = []
+
+    def fetch() -> None:
+        try:
+            httpx.get(server.url("/held"), timeout=30)
+        except httpx.HTTPError as error:
+            errors.append(error)
+
+    fetcher = threading.Thread(target=fetch)
+    fetcher.start()
+    server.wait_for(lambda: server.in_flight("/held") == 1, what="the held request")
+    assert stops_within(server, 20)
+    fetcher.join(timeout=20)
+    assert [type(e) for e in errors] == [httpx.RemoteProtocolError]
+
+
 def test_trickle_spaces_out_body_chunks(server: FeedServer, client: httpx.Client) -> None:
     body = bytes(range(256)) * 16  # 4 KiB: four chunks, three gaps
     server.set_route("/slow.xml", Route(body=body, trickle=0.05))

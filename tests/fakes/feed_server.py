@@ -1,5 +1,5 @@
 """A real-HTTP feed server for tests on 127.0.0.1 (stdlib only), with RSS/Atom builders and
-knobs for validators, gzip, redirects and slow or broken answers."""
+knobs for validators, gzip, redirects and slow, held or broken answers."""
 
 from __future__ import annotations
 
@@ -213,6 +213,7 @@ class Route:
     trickle: float = 0.0  # seconds between 1 KiB body chunks; cut short by stop()
     truncate_at: int | None = None  # full Content-Length, only this many bytes, then close
     redirect_to: str | None = None  # Location for a 3xx `status`
+    hold: threading.Event | None = None  # the answer waits until it is set; cut short by stop()
 
     def __post_init__(self) -> None:
         if self.redirect_to is not None and not 300 <= self.status < 400:
@@ -387,6 +388,8 @@ class FeedServer:
         self._recorded: Counter[str] = Counter()
         self._finished: Counter[str] = Counter()
         self._in_flight: Counter[str] = Counter()
+        # (path, +1 received or -1 recorded: before the client can hold the whole answer)
+        self._traffic: list[tuple[str, int]] = []
         self._connection_serial = 0
 
         self._lifecycle = threading.Lock()
@@ -505,6 +508,22 @@ class FeedServer:
         with self._cond:
             return self._in_flight[path]
 
+    def received(self, prefix: str) -> int:
+        """Requests to paths starting with `prefix` so far, answered or not."""
+        with self._cond:
+            return sum(step for path, step in self._traffic if step > 0 and path.startswith(prefix))
+
+    def most_in_flight(self, prefix: str) -> int:
+        """The most requests to paths starting with `prefix` in flight at once: received, and
+        not yet recorded as hits (so one the client has whole is never counted)."""
+        with self._cond:
+            now = most = 0
+            for path, step in self._traffic:
+                if path.startswith(prefix):
+                    now += step
+                    most = max(most, now)
+            return most
+
     def wait_for_hits(self, path: str, count: int, timeout: float = 10.0) -> None:
         """Block until `count` answers to `path` have been delivered."""
         with self._cond:
@@ -541,6 +560,7 @@ class FeedServer:
     def _begin(self, exchange: _Exchange) -> Route | None:
         with self._cond:
             self._in_flight[exchange.path] += 1
+            self._traffic.append((exchange.path, 1))
             self._cond.notify_all()
             return self._routes.get(exchange.path)
 
@@ -561,6 +581,7 @@ class FeedServer:
                 )
             )
             self._recorded[exchange.path] += 1
+            self._traffic.append((exchange.path, -1))
 
     def _finish(self, exchange: _Exchange) -> None:
         with self._cond:
@@ -659,6 +680,10 @@ class _Handler(BaseHTTPRequestHandler):
         if route is not None and route.delay and stopping.wait(route.delay):
             self.close_connection = True
             return
+        while route is not None and route.hold is not None and not route.hold.wait(0.05):
+            if stopping.is_set():
+                self.close_connection = True
+                return
 
         body = answer.body if send_body else b""
         truncate_at = route.truncate_at if route is not None else None
