@@ -8,6 +8,7 @@ import gzip
 import logging
 import resource
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -1207,6 +1208,126 @@ async def test_full_text_of_a_google_news_item_reads_the_article_never_google(
         assert not [url for url in fetcher.asked if "news.google.com" in url]
     finally:
         await fetcher.aclose()
+
+
+async def article_feed(
+    poller: Poller, server: FeedServer, fid: str, items: int, hold: threading.Event | None = None
+) -> FeedConfig:
+    """A primed full_text feed whose next poll gives `items` matched items, each with its own
+    article page under /p/<fid>/; `hold` holds every page's answer until it is set."""
+    config = FeedConfig(id=fid, url=server.url(f"/{fid}.xml"), full_text=True)  # type: ignore[arg-type]
+    server.set_feed(f"/{fid}.xml", rss([OLD]))
+    await poller.poll(config)
+    entries = []
+    for n in range(items):
+        page = Route(body=ARTICLE_PAGE.encode(), content_type="text/html; charset=utf-8", hold=hold)
+        server.set_route(f"/p/{fid}/{n}", page)
+        link = server.url(f"/p/{fid}/{n}")
+        entries.append(FeedEntry(f"Kuril Islands report {fid}{n}", link, summary="More on site."))
+    server.set_feed(f"/{fid}.xml", rss([*entries, OLD]))
+    return config
+
+
+def full_texts(report: PollReport) -> list[bool]:
+    return [
+        i.brief.startswith("The Japanese government") for i in (*report.matched, *report.joined)
+    ]
+
+
+@contextlib.asynccontextmanager
+async def patient_fetcher(poller: Poller) -> AsyncIterator[None]:
+    """Held pages wait out no fetch timeout, and no cap per host counts them."""
+    poller.fetcher = fetcher = Fetcher(FetchLimits(timeout=60.0, total_timeout=120.0, per_host=64))
+    try:
+        yield
+    finally:
+        await fetcher.aclose()
+
+
+async def test_a_full_text_feeds_burst_holds_a_bounded_number_of_article_pages(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """Every unseen matched item's page was fetched at once, each then waiting for a parse
+    worker with its page in hand: a burst of a thousand items (after downtime, or a hostile
+    feed) of pages of up to 10 MB held gigabytes. Now the poller holds a few more pages than it
+    has parse workers, and every item still gets its page's text."""
+    gate = threading.Event()
+    async with patient_fetcher(poller):
+        config = await article_feed(poller, feed_server, "a", 12, hold=gate)
+        room = poller.articles.room
+        assert room < 12
+        polling = asyncio.create_task(poller.poll(config))
+        try:
+            await asyncio.to_thread(
+                feed_server.wait_for, lambda: feed_server.received("/p/") >= room, 10.0, "pages"
+            )
+            # every item's turn was handed out long before the first request arrived
+            assert poller.articles.held == room
+            assert feed_server.received("/p/") == room
+        finally:
+            gate.set()
+        report = await polling
+    assert full_texts(report) == [True] * 12
+    assert feed_server.most_in_flight("/p/") <= room
+    assert [feed_server.hits(f"/p/a/{n}") for n in range(12)] == [1] * 12
+    assert poller.articles.held == 0
+
+
+async def test_full_text_feeds_polled_at_once_share_the_pollers_room_for_pages(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """The room is the poller's, not each feed's: many feeds polled at once (a start, or a
+    wave of them due together) hold no more pages than one."""
+    gate = threading.Event()
+
+    async def received(prefix: str, count: int) -> None:
+        def enough() -> bool:
+            return feed_server.received(prefix) >= count
+
+        await asyncio.to_thread(feed_server.wait_for, enough, 10.0, f"{count} of {prefix}")
+
+    async with patient_fetcher(poller):
+        room = poller.articles.room
+        a = await article_feed(poller, feed_server, "a", room - 1, hold=gate)
+        b = await article_feed(poller, feed_server, "b", 8, hold=gate)
+        polls = [asyncio.create_task(poller.poll(a))]
+        try:
+            await received("/p/a/", room - 1)  # a's pages all asked for, none answered
+            polls.append(asyncio.create_task(poller.poll(b)))
+            # b's items were all handed out at once, before its first request arrived
+            await received("/p/b/", 1)
+            assert poller.articles.held == room
+            assert feed_server.received("/p/") == room
+        finally:
+            gate.set()
+        reports = await asyncio.gather(*polls)
+    assert [full_texts(r) for r in reports] == [[True] * (room - 1), [True] * 8]
+    assert feed_server.most_in_flight("/p/") <= room
+
+
+async def test_a_stop_cuts_a_full_text_poll_waiting_for_pages_and_frees_their_room(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """A stop cancels the poll: its fetches in flight and its items waiting for room end at
+    once, and the room they took is free for the next poll."""
+    gate = threading.Event()
+    async with patient_fetcher(poller):
+        held = await article_feed(poller, feed_server, "a", 12, hold=gate)
+        free = await article_feed(poller, feed_server, "b", 6)
+        polling = asyncio.create_task(poller.poll(held))
+        room = poller.articles.room
+        await asyncio.to_thread(
+            feed_server.wait_for, lambda: feed_server.received("/p/") >= room, 10.0, "pages"
+        )
+        polling.cancel()
+        async with asyncio.timeout(10):  # the held pages would wait for ever
+            with pytest.raises(asyncio.CancelledError):
+                await polling
+        assert poller.articles.held == 0
+        async with asyncio.timeout(10):
+            report = await poller.poll(free)
+    assert full_texts(report) == [True] * 6
+    assert feed_server.received("/p/") == room + 6
 
 
 async def test_a_restart_keeps_the_title_vectors_of_the_window(tmp_path: Path) -> None:

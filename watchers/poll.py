@@ -7,6 +7,7 @@ with the time of its next poll; nothing a feed does escapes to the others.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import random
@@ -20,12 +21,12 @@ from typing import ParamSpec, TypeVar
 from store import AsyncStore, FeedState, Store, StoredItem
 from store.base import store_failure
 from watchers import poll_timing
-from watchers.aggregator import is_aggregator_link
+from watchers.articles import ArticlePages
 from watchers.clock import Clock, utcnow
 from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.fingerprint import content_fingerprint, fingerprint_version
-from watchers.items import Item, ParsedFeed, reissued
+from watchers.items import ParsedFeed, reissued
 from watchers.poll_records import in_config, records_of
 from watchers.poll_report import PollReport
 from watchers.poll_state import _succeeded
@@ -36,7 +37,7 @@ from watchers.story_sketch import Sketch
 from watchers.topics.compile import Topics
 from watchers.topics.index import QueryIndex
 from watchers.watches import matched_on_thread
-from watchers.worker import ItemFacts, ReadFeed
+from watchers.worker import ReadFeed
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -68,6 +69,7 @@ class Poller:
         self.topics = topics
         self.settings = settings
         self.pool = pool or ParsePool("threads", 1)
+        self.articles = ArticlePages(self.pool.workers)  # full_text feeds' pages: bounded
         self.clock = clock
         self.rng = rng or random.Random()
         # (an empty index is falsy)
@@ -280,7 +282,14 @@ class Poller:
         if feed.full_text and state.primed:
             # a public feed's links may not lead into a private network either
             public = not fetched.intranet
-            unseen = list(await asyncio.gather(*(self._full_text(p, public) for p in unseen)))
+            read_page = functools.partial(
+                self.articles.read,
+                fetcher=self.fetcher,
+                pool=self.pool,
+                spec=self.topics.spec,
+                public_only=public,
+            )
+            unseen = list(await asyncio.gather(*map(read_page, unseen)))
         alert = state.primed
         next_at = await self._next_success(feed, fetched, parsed)
         state = replace(
@@ -329,26 +338,6 @@ class Poller:
         if result.stored:
             log.info("feed %s: %s", feed.id, report.counts(console=self.console))
         return report
-
-    async def _full_text(
-        self, pair: tuple[Item, ItemFacts], public_only: bool
-    ) -> tuple[Item, ItemFacts]:
-        """The item with its brief taken from its article page, when it matched a topic and
-        the page can be fetched and read; otherwise as it was."""
-        item, facts = pair
-        if not facts.topics or not item.link or is_aggregator_link(item.link):
-            return pair  # an aggregator's redirect is never requested
-        fetched = await self.fetcher.fetch(item.link, public_only=public_only)
-        if not fetched.ok or not fetched.content:
-            log.info("feed %s: no full text for %s (%s)", item.feed_id, item.link, fetched.error)
-            return pair
-        made = await self.pool.article(
-            fetched.content, url=item.link, title=item.title, spec=self.topics.spec
-        )
-        if made is None:
-            log.info("feed %s: no article text found at %s", item.feed_id, item.link)
-            return pair
-        return item, replace(facts, brief=made.text, marks=made.marks)
 
     def remember(
         self, items: Sequence[StoredItem], sketches: Mapping[str, Sketch]
