@@ -1,6 +1,7 @@
 """Memory of the Russian word-forms caches under a flood of distinct words (as /watch can bring).
 
     .venv/bin/python bench/forms_memory.py [--words 30000] [--step 5000] [--kind mix|verbs]
+        [--bound MB]
 
 Words are dictionary forms (lemmas) from pymorphy3's own dictionary, spread over the alphabet
 (`mix`), or infinitives only (`verbs`: the largest paradigms, the worst case per word). Two
@@ -10,9 +11,11 @@ fills, each from empty caches:
 - given: `give_forms` of sets received from another process (fresh copies, as a parse worker
   unpickles them and the daemon reads them from the store), in batches of 100 words.
 
-At every `step` words it prints the Python memory traced (tracemalloc, the caches' own bytes)
-and the RSS growth, each in MB and in MB per 1,000 words, and the entries the caches hold.
-RSS is read in a pass without tracemalloc (its own records would count).
+Both fill the one cache of `watchers.topics.morph`, bounded by `FORMS_BYTES` (`--bound` sets
+it for the run). At every `step` words it prints the Python memory traced (tracemalloc: the
+cache's own bytes) and the RSS growth, each in MB and in MB per 1,000 words, and the words the
+cache holds with their bytes as it counts them. RSS is read in a pass without tracemalloc (its
+own records would count).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import pickle
+import subprocess
 import sys
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -29,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from watchers.topics import morph
-from watchers.topics.morph import forget_forms, give_forms, russian_forms
+from watchers.topics.morph import forget_forms, forms_held, give_forms, russian_forms
 from watchers.topics.normalise import normalise
 from watchers.topics.presearch import whole_words
 
@@ -66,16 +70,14 @@ def rss_mb() -> float:
 
 
 def held() -> str:
-    """What the caches hold now."""
-    return (
-        f"russian_forms {russian_forms.cache_info().currsize:,}, whole_words"
-        f" {whole_words.cache_info().currsize:,}, given {len(morph._GIVEN):,}"
-    )
+    """What the cache holds now."""
+    words, counted = forms_held()
+    bound = morph.FORMS_BYTES / 2**20
+    return f"{words:,} words, {counted / 2**20:.1f} MB counted (bound {bound:.0f} MB)"
 
 
 def clear() -> None:
     forget_forms()
-    whole_words.cache_clear()
     gc.collect()
 
 
@@ -85,9 +87,12 @@ def look_up(words: Sequence[str]) -> None:
 
 
 def pickled(words: Sequence[str]) -> dict[str, bytes]:
-    """Each word's forms as another process sends them, in batches of 100 (by first word)."""
+    """Each word's forms as another process sends them, in batches of 100 (by first word);
+    looked up past the cache, which they would leave full of freed memory."""
     return {
-        words[start]: pickle.dumps(tuple((w, russian_forms(w)) for w in words[start : start + 100]))
+        words[start]: pickle.dumps(
+            tuple((w, morph._looked_up(w)) for w in words[start : start + 100])
+        )
         for start in range(0, len(words), 100)
     }
 
@@ -123,24 +128,33 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=30_000)
     parser.add_argument("--step", type=int, default=5_000)
     parser.add_argument("--kind", choices=("mix", "verbs"), default="mix")
+    parser.add_argument("--bound", type=float, help="the cache's bound in MB for this run")
+    parser.add_argument("--fill", choices=("both", "looked-up", "given"), default="both")
     args = parser.parse_args()
     if args.step % 100:
         parser.error("--step: a multiple of 100 (the batches given)")
+    if args.bound is not None:
+        morph.FORMS_BYTES = int(args.bound * 2**20)
     words = lemmas(args.words, args.kind)
-    forms = [len(russian_forms(word)) for word in words]
-    print(
-        f"{len(words):,} {args.kind} words, {sum(forms) / len(forms):.1f} forms a word"
-        f" (max {max(forms)})"
-    )
-    measure("looked up", words, args.step, look_up)
+    if args.fill == "both":  # each fill in a process of its own: RSS freed by one hides the next
+        forms = [len(morph._looked_up(word)) for word in words]
+        print(
+            f"{len(words):,} {args.kind} words, {sum(forms) / len(forms):.1f} forms a word"
+            f" (max {max(forms)})",
+            flush=True,
+        )
+        for fill in ("looked-up", "given"):
+            subprocess.run([sys.executable, *sys.argv, "--fill", fill], check=True)
+    elif args.fill == "looked-up":
+        measure("looked up", words, args.step, look_up)
+    else:
+        sent = pickled(words)
 
-    sent = pickled(words)  # made before each pass's base is taken
+        def give(chunk: Sequence[str]) -> None:  # fresh copies, as unpickled
+            for start in range(0, len(chunk), 100):
+                give_forms(pickle.loads(sent[chunk[start]]))
 
-    def give(chunk: Sequence[str]) -> None:  # fresh copies, as unpickled
-        for start in range(0, len(chunk), 100):
-            give_forms(pickle.loads(sent[chunk[start]]))
-
-    measure("given", words, args.step, give)
+        measure("given", words, args.step, give)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,7 @@ from tests.conftest import TOKEN, cli, connections, new_store, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.topics.filing import FILING_VERSION
-from watchers.topics.morph import russian_forms
-from watchers.topics.presearch import whole_words
+from watchers.topics.morph import forget_forms
 from watchers.watches import Watches
 
 
@@ -482,7 +481,7 @@ async def test_forms_a_damaged_cache_gave_are_dropped_with_it(tmp_path: Path) ->
             plain.db.execute("UPDATE watches SET filed_under = '[[' WHERE query = 'Shikotan'")
 
         await store.run(damage)
-        russian_forms.cache_clear()  # as a new process starts
+        forget_forms()  # as a new process starts
         index = await Watches().load(store)
         assert [m.topic_id for m in index.match({"title": "В Курилограде"})] == ["@w1"]
         assert "курилограде" in (await store.run(Store.word_forms))["курилоград"]
@@ -606,9 +605,3 @@ async def test_watches_written_with_typographic_quotes_before_they_quoted_are_fi
         assert len(await store.run(Store.filed_watches, FILING_VERSION)) == 3
     finally:
         await store.close()
-
-
-def test_the_word_shape_cache_keeps_no_forms_the_forms_cache_has_let_go() -> None:
-    """`whole_words` is keyed by `russian_forms`' sets: at twice that cache's size, a flood of
-    new words in /watch kept 100,000 sets (~150 MB) alive after the forms cache dropped them."""
-    assert whole_words.cache_info().maxsize == russian_forms.cache_info().maxsize

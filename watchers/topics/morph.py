@@ -1,4 +1,4 @@
-"""Russian inflection: every form of a word, from pymorphy3's dictionary, cached.
+"""Russian inflection: every form of a word, from pymorphy3's dictionary, cached within a bound.
 
 Queries name words in their dictionary form (Курилы, мирный договор); the matcher looks for
 all their inflected forms, so documents need no morphology at all.
@@ -7,12 +7,19 @@ all their inflected forms, so documents need no morphology at all.
 from __future__ import annotations
 
 import functools
+import sys
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
 from watchers.topics.normalise import normalise
 
-FORMS_CACHE = 100_000  # words whose forms are kept looked up
+# the bytes of the forms kept, given or looked up, the least recently used dropped past it:
+# ~12,000 words of the dictionary's mix (2.3 KB each), ~5,000 verbs (6.5 KB), 15,000 of the made-up
+# names of bench/watches.py (its 100,000 watches name 26,000); bench/forms_memory.py measures it
+FORMS_BYTES = 32 * 2**20
+_ENTRY = 100  # bytes of an entry beside its word, set and forms (the dict's slot, its links)
 
 
 @functools.cache
@@ -22,30 +29,83 @@ def _analyzer() -> Any:
     return pymorphy3.MorphAnalyzer()
 
 
-# forms computed elsewhere (the daemon's process hands them to parse workers, which then never
-# load pymorphy3's dictionaries)
-_GIVEN: dict[str, frozenset[str]] = {}
+def _size(word: str, forms: frozenset[str]) -> int:
+    return _ENTRY + sys.getsizeof(word) + sys.getsizeof(forms) + sum(map(sys.getsizeof, forms))
+
+
+class _Kept:
+    """Words' forms, looked up here or given (the daemon's process hands them to parse workers,
+    which then never load pymorphy3's dictionaries), within `FORMS_BYTES`: a daemon that runs
+    for months meets any number of words. A word dropped is looked up again, to the same forms."""
+
+    def __init__(self) -> None:
+        self._forms: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self.bytes = 0
+        self._lock = threading.Lock()  # filing and compiling watches look forms up on threads
+
+    def __len__(self) -> int:
+        return len(self._forms)
+
+    def get(self, word: str) -> frozenset[str] | None:
+        with self._lock:
+            forms = self._forms.get(word)
+            if forms is not None:
+                self._forms.move_to_end(word)
+            return forms
+
+    def put(self, word: str, forms: frozenset[str]) -> None:
+        with self._lock:
+            old = self._forms.pop(word, None)
+            if old is forms:  # given again: kept as the latest, its size known
+                self._forms[word] = forms
+                return
+            if old is not None:
+                self.bytes -= _size(word, old)
+            self._forms[word] = forms
+            self.bytes += _size(word, forms)
+            while self.bytes > FORMS_BYTES and len(self._forms) > 1:
+                self.bytes -= _size(*self._forms.popitem(last=False))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._forms.clear()
+            self.bytes = 0
+
+
+_KEPT = _Kept()
 
 
 def give_forms(forms: Iterable[tuple[str, frozenset[str]]]) -> None:
-    _GIVEN.update(forms)
+    """Keep these forms, computed elsewhere, as if looked up here (in their order: past the
+    bound, the first given are dropped first)."""
+    for word, its_forms in forms:
+        _KEPT.put(word, its_forms)
 
 
 def forget_forms() -> None:
-    """Forget the forms given and those looked up with them (given from a damaged cache)."""
-    _GIVEN.clear()
-    russian_forms.cache_clear()
+    """Forget the forms kept (those given from a damaged cache too)."""
+    _KEPT.clear()
 
 
-@functools.lru_cache(maxsize=FORMS_CACHE)
+def forms_held() -> tuple[int, int]:
+    """The words whose forms are kept, and their bytes as counted against `FORMS_BYTES`."""
+    return len(_KEPT), _KEPT.bytes
+
+
 def russian_forms(word: str) -> frozenset[str]:
     """The normalised forms of `word` read as a dictionary form (itself included).
 
     Known words use the paradigms in which `word` is the dictionary form (Курилы → Курил,
     Курилах, ...; not курить's forms); unknown words use the best guessed paradigm.
     """
-    if (given := _GIVEN.get(word)) is not None:  # one look: `forget_forms` may clear it
-        return given
+    forms = _KEPT.get(word)
+    if forms is None:
+        forms = _looked_up(word)
+        _KEPT.put(word, forms)
+    return forms
+
+
+def _looked_up(word: str) -> frozenset[str]:
     try:
         parses = _analyzer().parse(word)
     except ValueError:  # a letter unicodedata cannot name (Tangut in Python 3.11): no forms

@@ -4,13 +4,12 @@ query has one (`cheapest`)."""
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from watchers.topics.engine import term_keys
-from watchers.topics.morph import FORMS_CACHE, russian_forms
+from watchers.topics.morph import russian_forms
 from watchers.topics.normalise import WORD, is_cjk
 from watchers.topics.query import And, Field, Meta, Near, Node, Not, Or, Phrase, Term
 from watchers.topics.rarity import TermStats, static_rarity
@@ -127,9 +126,9 @@ def cheapest(
     return best
 
 
-# its keys are `russian_forms`' answers, ~1.5 KB each: more than that cache holds would keep
-# sets alive that it has let go (a flood of new words in /watch: hundreds of MB)
-@functools.lru_cache(maxsize=FORMS_CACHE)
+# not cached: a cache keyed by `russian_forms`' sets kept sets alive that the forms cache had
+# dropped (hundreds of MB under a flood of new words in /watch), and asking costs ~1 us a noun,
+# ~20 us a verb, once for each term a query index files
 def whole_words(forms: frozenset[str]) -> bool:
     """Whether every form is one word as documents split them (a form could have a hyphen)."""
     return all(WORD.fullmatch(form) for form in forms)
