@@ -17,6 +17,7 @@ from store import AsyncStore, Store, Watch
 from tests.conftest import TOKEN, cli, connections, new_store, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
+from watchers.topics import morph
 from watchers.topics.filing import FILING_VERSION
 from watchers.topics.morph import forget_forms
 from watchers.watches import Watches
@@ -486,6 +487,34 @@ async def test_forms_a_damaged_cache_gave_are_dropped_with_it(tmp_path: Path) ->
         assert [m.topic_id for m in index.match({"title": "В Курилограде"})] == ["@w1"]
         assert "курилограде" in (await store.run(Store.word_forms))["курилоград"]
     finally:
+        await store.close()
+
+
+async def test_a_start_filing_more_words_than_the_forms_cache_holds_uses_the_stored_forms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start that files the watches from their text (after a change to the keys) is given
+    every stored word's forms, more than the cache of forms holds: each word's are given again
+    as its watches are filed. Past the bound they were looked up again, in an order that drops
+    the next ones needed: 20,000 of bench/watches.py's 26,000 words, 6 s more."""
+    store = await _store_of_chats(tmp_path, range(1, 2))
+    syllables = ("ка", "ро", "ми", "ту", "не")
+    words = [f"{a}{b}{c}ид" for a in syllables for b in syllables for c in syllables[:2]]
+    try:
+        now = datetime.now(UTC)
+        for word in words:
+            assert await store.run(Store.add_watch, 1, word, now=now, limit=100) is not None
+        # a form no dictionary would give: filed under only if the stored forms are used
+        await store.run(Store.save_word_forms, {word: {word, f"{word}ыйз"} for word in words})
+        forget_forms()  # as a new process starts
+        monkeypatch.setattr(morph, "FORMS_BYTES", 4_000)  # some 6 of these words
+        index = await Watches().load(store)
+        assert len(index) == len(words)
+        unmarked = [w for w in words if ("w", f"{w}ыйз") not in index.filed_under(w)]
+        assert unmarked == []
+        assert morph.forms_held()[1] <= 4_000
+    finally:
+        forget_forms()
         await store.close()
 
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,11 +92,14 @@ class FilingStopped(Exception):
 
 
 def _build(
-    watches: Sequence[tuple[Watch, str | None]], known: set[str], stop: threading.Event
+    watches: Sequence[tuple[Watch, str | None]],
+    known: Mapping[str, frozenset[str]],
+    stop: threading.Event,
 ) -> _Built:
     """Every watch filed: under the keys the store kept for it where it has them, otherwise
     from its text (each parsed once and dropped: 100,000 trees at once would double the
-    memory). `stop` set gives it up at the next watch."""
+    memory), with the forms of Russian words the store had (`known`). `stop` set gives it up
+    at the next watch."""
     index = KeptIndex(learn=True)
     built = _Built(index, {}, [])
     fresh = built.fresh
@@ -118,7 +121,11 @@ def _build(
             log.warning("watch %d of chat %d skipped: it no longer parses", watch.id, watch.chat_id)
             continue
         for word in _russian_words(node):
-            if word not in known and word not in fresh:
+            if (forms := known.get(word)) is not None:
+                # given again as its terms are filed: the start gave more words than the
+                # cache of forms holds, and in another order; past it, each was looked up again
+                give_forms(((word, forms),))
+            elif word not in fresh:
                 fresh[word] = russian_forms(word)
         index.add(watch.query, watch.topic_id, node)
         built.filings.append((watch.id, index.filing(watch.query)))
@@ -207,7 +214,7 @@ class Watches:
         try:
             with frozen_after():
                 try:
-                    built = await asyncio.to_thread(_build, watches, set(self._known), stop)
+                    built = await asyncio.to_thread(_build, watches, cached, stop)
                 except asyncio.CancelledError:  # the daemon stops: the thread gives up too
                     stop.set()
                     log.info(
