@@ -491,6 +491,10 @@ PATTERN_KEYS = [
             MINIMAL.replace("feed.xml", "feed.xml\n    interval: 1" + "0" * 5000),
             "line 5, column 15",
         ),
+        # written in hexadecimal, binary or base 60, YAML reads it whole: as long all the same
+        ("telegram:\n  admins: [0x" + "f" * 5000 + "]\n" + MINIMAL, "line 2, column 12"),
+        (MINIMAL + "channels:\n  - chat: 0b" + "1" * 20000 + "\n", "line 10, column 11"),
+        (MINIMAL.replace("Kuril Islands", "1" + ":59" * 3000), "line 7, column 12"),
     ],
 )
 def test_a_number_too_long_for_python_is_named_with_its_line(text: str, where: str) -> None:

@@ -141,7 +141,11 @@ class _UniqueKeyLoader(SafeLoader):
         """An integer, or its line named: past Python's 4,300 digits, `int` refused it with a
         message of no key or line."""
         try:
-            return super().construct_yaml_int(node)
+            value: int = super().construct_yaml_int(node)
+            # written in hexadecimal, binary or base 60, it is read whole: past the same
+            # digits, every message that names it (pydantic's, ours) failed in its place
+            str(value)
+            return value
         except ValueError:
             raise yaml.constructor.ConstructorError(
                 None, None, "a number too long to be any value here", node.start_mark
