@@ -505,6 +505,17 @@ def test_a_number_too_long_for_python_is_named_with_its_line(text: str, where: s
     ]
 
 
+def test_a_duration_past_a_float_is_too_long_and_named_with_its_key() -> None:
+    """A number of seconds of 309 digits and more (Python reads up to 4,300) stopped with
+    'cannot be used: OverflowError: int too large to convert to float', no key nor line."""
+    text = MINIMAL.replace("feed.xml", "feed.xml\n    interval: 1" + "0" * 400)
+    with pytest.raises(ConfigError) as refused:
+        parse_config(text)
+    [problem] = refused.value.problems
+    assert problem.startswith("config line 5: feeds[0].interval: 1000"), problem
+    assert problem.endswith("is too long: at most 3650 days"), problem
+
+
 @pytest.mark.parametrize(("text", "expected"), PATTERN_KEYS)
 def test_a_value_a_pattern_refuses_is_told_in_words_through_check(
     tmp_path: Path, text: str, expected: str

@@ -23,8 +23,11 @@ def parse_duration(value: Any) -> timedelta:
         seconds = value.total_seconds()
     elif isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 5m, 1h or a number of seconds")
-    elif isinstance(value, int | float):
-        seconds = float(value)
+    elif isinstance(value, float):
+        seconds = value
+    elif isinstance(value, int):
+        # one past a float's range (10**309 s) is too long all the same, not an OverflowError
+        seconds = float(min(max(value, -(10**300)), 10**300))
     elif isinstance(value, str) and _DURATION.match(value.strip()):
         seconds = sum(float(number) * _UNITS[unit] for number, unit in _PART.findall(value.strip()))
     else:
