@@ -95,10 +95,23 @@ def test_a_poll_interval_under_a_second_is_named() -> None:
     feeds = "poll:\n  interval: 5ms\n" + FEEDS + "    interval: 0.25s\n  - id: c\n"
     feeds += "    url: http://127.0.0.1:9/c.xml\n    interval: 1s\n"
     assert warned("  t:\n    title: T\n    query: Iturup\n", feeds) == [
-        "poll.interval: 5 ms between two polls: every feed is polled 200 times a second"
-        " (minutes are written 5m)",
+        "poll.interval: 5 ms between two polls: a feed without an interval of its own is"
+        " polled 200 times a second (minutes are written 5m)",
         "feeds.1.interval: 250 ms between two polls: the feed is polled 4 times a second"
         " (minutes are written 5m)",
+    ]
+
+
+def test_a_poll_interval_near_a_second_reads_right() -> None:
+    """900 ms read "polled 1 times a second"; and the default interval said "every feed",
+    of feeds that each have their own."""
+    feeds = "poll:\n  interval: 0.7s\n" + FEEDS.replace("lang: en", "lang: en\n    interval: 0.9s")
+    feeds = feeds.replace("lang: ru", "lang: ru\n    interval: 1m")
+    assert warned("  t:\n    title: T\n    query: Iturup\n", feeds) == [
+        "poll.interval: 700 ms between two polls: a feed without an interval of its own is"
+        " polled more than once a second (minutes are written 5m)",
+        "feeds.0.interval: 900 ms between two polls: the feed is polled more than once a"
+        " second (minutes are written 5m)",
     ]
 
 

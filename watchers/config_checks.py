@@ -87,11 +87,13 @@ def _too_often(loc: tuple[int | str, ...], interval: timedelta, feed: str = "") 
     if interval >= timedelta(seconds=1):
         return []
     ms = f"{interval.total_seconds() * 1000:g}"
+    which = "the feed" if feed else "a feed without an interval of its own"
+    times = round(1 / max(interval.total_seconds(), 0.001))
+    often = f"{times} times" if times > 1 else "more than once"  # 900 ms: not "1 times"
     return [
         Warning(
             loc,
-            f"{ms} ms between two polls: {'the feed is' if feed else 'every feed is'} polled"
-            f" {round(1 / max(interval.total_seconds(), 0.001))} times a second (minutes are"
+            f"{ms} ms between two polls: {which} is polled {often} a second (minutes are"
             " written 5m)",
             ("interval under a second", feed, ms),
         )
