@@ -13,7 +13,8 @@ import pytest
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from tests.fakes.resolver import TableResolver
 from watchers.addresses import non_public
-from watchers.fetch import USER_AGENT, Fetcher, FetchLimits, _Inflater
+from watchers.fetch import USER_AGENT, Fetcher, FetchLimits
+from watchers.inflate import Inflater
 from watchers.parse import parse_feed
 from watchers.poll_report import PollReport
 
@@ -387,7 +388,7 @@ def test_a_misnamed_plain_body_whose_first_chunk_is_short_is_read_as_sent(
 ) -> None:
     """The network cuts a body's start anywhere (a segment ends where the headers left it):
     a document's first bytes are held until they tell it from a compressed stream."""
-    inflater = _Inflater(encoding, 1 << 20)
+    inflater = Inflater(encoding, 1 << 20)
     got = inflater.feed(body[:cut])
     for start in range(cut, len(body), 7):
         got += inflater.feed(body[start : start + 7])
@@ -396,13 +397,13 @@ def test_a_misnamed_plain_body_whose_first_chunk_is_short_is_read_as_sent(
 
 @pytest.mark.parametrize("body", [b"<", b"\n", b"{"])
 def test_a_misnamed_body_too_short_to_tell_is_read_as_sent(body: bytes) -> None:
-    inflater = _Inflater("gzip", 1 << 20)
+    inflater = Inflater("gzip", 1 << 20)
     assert inflater.feed(body) + inflater.finish() == body
 
 
 def test_a_gzip_body_given_a_byte_at_a_time_is_inflated() -> None:
     packed = gzip.compress(_PLAIN)
-    inflater = _Inflater("gzip", 1 << 20)
+    inflater = Inflater("gzip", 1 << 20)
     got = b"".join(inflater.feed(packed[i : i + 1]) for i in range(len(packed)))
     assert got + inflater.finish() == _PLAIN
 
@@ -415,9 +416,9 @@ def test_a_deflate_body_whose_first_chunk_is_short_is_inflated(wbits: int, first
     restart dropped that byte ('invalid stored block lengths')."""
     packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
     packed = packer.compress(_PLAIN) + packer.flush()
-    inflater = _Inflater("deflate", 1 << 20)
+    inflater = Inflater("deflate", 1 << 20)
     got = inflater.feed(packed[:first]) + inflater.feed(packed[first:])
     assert got + inflater.finish() == _PLAIN
-    one_by_one = _Inflater("deflate", 1 << 20)
+    one_by_one = Inflater("deflate", 1 << 20)
     got = b"".join(one_by_one.feed(packed[i : i + 1]) for i in range(len(packed)))
     assert got + one_by_one.finish() == _PLAIN

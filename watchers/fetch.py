@@ -28,6 +28,7 @@ from watchers import bounded
 from watchers.addresses import Classify, non_public, redirect_refusal
 from watchers.config import PollConfig
 from watchers.headers import in_words, kept_headers
+from watchers.inflate import CutShort, Inflater, TooLarge
 from watchers.proxied import NotPublic, TargetCheck
 from watchers.text import printable_line
 
@@ -42,14 +43,6 @@ ACCEPT = (
     " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 MAX_REDIRECTS = 5
-
-
-class TooLarge(Exception):
-    pass
-
-
-class CutShort(Exception):
-    pass
 
 
 # the redirects a fetch has followed so far, for its connections to see which hop they serve
@@ -109,122 +102,7 @@ class FetchLimits:
         )
 
 
-# The start of a document as sent, which no gzip, zlib or brotli stream begins with in practice:
-# a declaration, a comment, a document type, an element (<rss, <channel>, <atom:feed; its name
-# may be cut where the start is) or a JSON object
-_PLAIN_START = re.compile(
-    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml|<!--|<!doctype|<[a-z_][\w.-]*(?::[\w.-]*)?(?:[\s>/]|\Z)"
-    rb"|\{\s*\")",
-    re.IGNORECASE,
-)
-_BOM = b"\xef\xbb\xbf"
-_SNIFF = 9  # bytes of a document's first mark ("<!doctype") after its BOM and white space
-_SNIFF_MAX = 4096  # of white space, at most, before a body is told (a stream never starts so)
 _CARET = re.compile(r"\n *\^ *\Z")  # aiohttp's parser points at the byte it stopped at
-
-
-def _undecided(start: bytes) -> bool:
-    """The body's first bytes, as far as they came, may still be a document's start or a
-    compressed stream's: a BOM or white space so far, or a first mark cut short."""
-    if len(start) >= _SNIFF_MAX:
-        return False
-    if _BOM.startswith(start):
-        return True
-    rest = start.removeprefix(_BOM).lstrip()
-    return not rest or (rest[:1] in (b"<", b"{") and len(rest) < _SNIFF)
-
-
-class _Inflater:
-    """Inflates gzip, deflate or brotli chunk by chunk, never past `limit` bytes in all."""
-
-    def __init__(self, encoding: str, limit: int) -> None:
-        self.limit = limit
-        self.size = 0
-        self.received = 0
-        self.encoding = encoding.strip().lower()
-        self._zlib: Any = None
-        self._brotli: Any = None
-        self._unknown: str | None = None
-        # deflate's bytes so far, while none inflated: raw deflate is told by an error (which
-        # a first chunk of one byte, the zlib header's half, does not raise yet)
-        self._fed: bytes | None = b"" if self.encoding == "deflate" else None
-        # the body's start, held until it tells a document sent as it is from a stream
-        self._held: bytes | None = None if self.encoding in ("", "identity") else b""
-        if self.encoding in ("gzip", "x-gzip", "deflate"):
-            self._zlib = zlib.decompressobj(47)  # 47: a zlib or gzip header, detected
-        elif self.encoding == "br":
-            self._brotli = brotli.Decompressor()
-        elif self.encoding not in ("", "identity"):
-            self._unknown = encoding
-
-    def feed(self, chunk: bytes) -> bytes:
-        self.received += len(chunk)
-        if self._held is not None:  # a first chunk may be a byte: the network cuts anywhere
-            chunk = self._held + chunk
-            if _undecided(chunk):
-                self._held = chunk
-                return b""
-            self._told(chunk)
-        return self._inflated(chunk)
-
-    def _told(self, start: bytes) -> None:
-        """Choose by the body's `start` how to read it (once)."""
-        self._held = None
-        # a Content-Encoding that misnames the body ("gzip" on plain XML, "UTF-8"): a
-        # document as sent is read as sent, as browsers and feedparser do
-        if _PLAIN_START.match(start) or not start.removeprefix(_BOM).strip(b"<{ \t\r\n"):
-            self._zlib = self._brotli = self._unknown = None
-        elif self._unknown is not None:
-            raise ValueError(f"unsupported Content-Encoding {self._unknown!r}")
-
-    def _inflated(self, chunk: bytes) -> bytes:
-        room = self.limit - self.size + 1
-        out: bytes
-        if self._brotli is not None:
-            out = self._brotli.process(chunk, output_buffer_limit=room)
-        elif self._zlib is not None:
-            try:
-                out = self._zlib.decompress(chunk, room)
-            except zlib.error:
-                if self._fed is None:
-                    raise
-                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some send
-                out, self._fed = self._zlib.decompress(self._fed + chunk, room), None
-            if self._fed is not None:
-                self._fed = None if out or len(self._fed) > 65536 else self._fed + chunk
-            if self._zlib.unconsumed_tail:
-                raise TooLarge
-            # gzip allows several members one after another (RFC 1952): each is read in turn
-            while self._zlib.eof and self._zlib.unused_data.startswith(b"\x1f\x8b"):
-                if len(out) >= room:  # (a max_length of 0 would mean no limit)
-                    raise TooLarge
-                rest, self._zlib = self._zlib.unused_data, zlib.decompressobj(47)
-                out += self._zlib.decompress(rest, room - len(out))
-                if self._zlib.unconsumed_tail:
-                    raise TooLarge
-        else:
-            out = chunk
-        self.size += len(out)
-        if self.size > self.limit:
-            raise TooLarge
-        return out
-
-    def finish(self) -> bytes:
-        """The rest of the body (a start too short to tell, read as sent); raise CutShort if
-        the compressed stream has not reached its end: the body was cut (with a
-        Content-Length that matches the cut, so the HTTP layer did not notice)."""
-        if not self.received:
-            return b""  # no body at all: told as an empty response
-        out = b""
-        if self._held is not None:
-            held = self._held
-            self._told(held)
-            out = self._inflated(held)
-        if self._zlib is not None and not self._zlib.eof:
-            raise CutShort(f"{self.encoding} body cut short: the compressed stream did not end")
-        if self._brotli is not None and not self._brotli.is_finished():
-            raise CutShort("br body cut short: the compressed stream did not end")
-        return out
 
 
 async def _drain(response: aiohttp.ClientResponse, limit: int = 65536) -> None:
@@ -489,10 +367,12 @@ class Fetcher:
         if declared is not None and declared > self.limits.max_bytes:
             raise TooLarge
         encoding = response.headers.get("content-encoding", "")
-        inflater = _Inflater(encoding, self.limits.max_bytes)
+        inflater = Inflater(encoding, self.limits.max_bytes)
         body = bytearray()
         async for chunk in response.content.iter_any():
             body += inflater.feed(chunk)
+            if inflater.done:
+                break  # what follows the compressed stream's end is left unread
         body += inflater.finish()
         if not body.strip():  # a server or proxy failing quietly, not an unchanged feed
             error = f"empty response (HTTP {response.status}): no feed in it"
