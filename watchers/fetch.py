@@ -29,6 +29,7 @@ from watchers.addresses import Classify, non_public, redirect_refusal
 from watchers.config import PollConfig
 from watchers.headers import in_words, kept_headers
 from watchers.inflate import CutShort, Inflater, TooLarge
+from watchers.lookups import ThreadResolver
 from watchers.proxied import NotPublic, TargetCheck
 from watchers.text import printable_line
 
@@ -162,6 +163,10 @@ class Fetcher:
         resolver: aiohttp.abc.AbstractResolver | None = None,  # tests answer names themselves
     ) -> None:
         self.limits = limits or FetchLimits()
+        # names are looked up on threads of the fetcher's own, not the loop's default ones
+        self._lookups: ThreadResolver | None = None
+        if resolver is None:
+            resolver = self._lookups = ThreadResolver()
         self._resolver = resolver
         # "public" connects to public addresses only: a feed tried there first is at a public
         # address if it connects, and none of its redirects connects elsewhere (each address
@@ -171,7 +176,7 @@ class Fetcher:
         # Through a proxy, "proxied" connects to the proxy, and `_targets` checks each hop
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._classify = classify
-        self._targets = TargetCheck(classify, resolver)
+        self._targets = TargetCheck(classify, self._resolver)
         self._all = asyncio.Semaphore(self.limits.concurrency)
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.limits.per_host)
@@ -253,7 +258,8 @@ class Fetcher:
         sessions, self._sessions = self._sessions, {}
         for session in sessions.values():
             await session.close()
-        await self._targets.close()
+        if self._lookups is not None:
+            await self._lookups.close()
 
     async def fetch(
         self,

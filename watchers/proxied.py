@@ -31,10 +31,9 @@ class NotPublic(OSError):
 class TargetCheck:
     """Judges the hosts a proxied fetch asks the proxy for."""
 
-    def __init__(self, classify: Classify, resolver: AbstractResolver | None) -> None:
+    def __init__(self, classify: Classify, resolver: AbstractResolver) -> None:
         self._classify = classify
-        self._resolver = resolver
-        self._own: AbstractResolver | None = None  # made in the running loop, when first needed
+        self._resolver = resolver  # the fetcher's
 
     def middleware(
         self, public: bool, hops: list[int], *, page: bool = False
@@ -79,16 +78,8 @@ class TargetCheck:
             return [str(ipaddress.ip_address(host.partition("%")[0]))]
         except ValueError:
             pass
-        resolver = self._resolver
-        if resolver is None:
-            resolver = self._own = self._own or aiohttp.DefaultResolver()
         try:
-            found = await resolver.resolve(host, 0, family=socket.AF_UNSPEC)
+            found = await self._resolver.resolve(host, 0, family=socket.AF_UNSPEC)
         except OSError:
             return []
         return list(dict.fromkeys(str(entry["host"]) for entry in found))
-
-    async def close(self) -> None:
-        if self._own is not None:
-            await self._own.close()
-            self._own = None
