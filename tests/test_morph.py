@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import pickle
 import weakref
 from collections.abc import Iterator
 
@@ -93,3 +94,19 @@ def test_whole_words_keeps_no_forms_alive_the_cache_has_dropped(small_bound: int
         whole_words(russian_forms(word))
     gc.collect()
     assert dropped() is None
+
+
+def test_the_bytes_counted_stay_true_when_kept_strings_grow(small_bound: int) -> None:
+    """A kept word's strings grow once their UTF-8 is cached (pickled for a parse worker in a
+    topic spec, bound as an SQLite parameter): a drop took off more than was counted at the
+    put, and the count drifted under the forms really held, for good."""
+    words = _words(200)
+    handed = [russian_forms(word) for word in words[:100]]
+    pickle.dumps((words[:100], handed))  # as a spec sent to the parse workers
+    for word in words[100:]:  # the first hundred dropped
+        russian_forms(word)
+    held, size = forms_held()
+    kept = [(word, russian_forms(word)) for word in words[200 - held :]]
+    forget_forms()
+    give_forms(kept)
+    assert forms_held() == (held, size)

@@ -19,7 +19,8 @@ from watchers.topics.normalise import normalise
 # ~12,000 words of the dictionary's mix (2.3 KB each), ~5,000 verbs (6.5 KB), 15,000 of the made-up
 # names of bench/watches.py (its 100,000 watches name 26,000); bench/forms_memory.py measures it
 FORMS_BYTES = 32 * 2**20
-_ENTRY = 100  # bytes of an entry beside its word, set and forms (the dict's slot, its links)
+_ENTRY = 184  # bytes of an entry beside its word, set and forms (the dict's slot, its links, the
+# pair of the set and its size)
 
 
 @functools.cache
@@ -39,7 +40,9 @@ class _Kept:
     for months meets any number of words. A word dropped is looked up again, to the same forms."""
 
     def __init__(self) -> None:
-        self._forms: OrderedDict[str, frozenset[str]] = OrderedDict()
+        # each with its size as counted when kept: a string's grows once its UTF-8 is cached
+        # (pickled, bound in SQLite), and a drop must take off what the put added
+        self._forms: OrderedDict[str, tuple[frozenset[str], int]] = OrderedDict()
         self.bytes = 0
         self._lock = threading.Lock()  # filing and compiling watches look forms up on threads
 
@@ -48,23 +51,25 @@ class _Kept:
 
     def get(self, word: str) -> frozenset[str] | None:
         with self._lock:
-            forms = self._forms.get(word)
-            if forms is not None:
-                self._forms.move_to_end(word)
-            return forms
+            kept = self._forms.get(word)
+            if kept is None:
+                return None
+            self._forms.move_to_end(word)
+            return kept[0]
 
     def put(self, word: str, forms: frozenset[str]) -> None:
         with self._lock:
             old = self._forms.pop(word, None)
-            if old is forms:  # given again: kept as the latest, its size known
-                self._forms[word] = forms
+            if old is not None and old[0] is forms:  # given again: kept as the latest
+                self._forms[word] = old
                 return
             if old is not None:
-                self.bytes -= _size(word, old)
-            self._forms[word] = forms
-            self.bytes += _size(word, forms)
+                self.bytes -= old[1]
+            size = _size(word, forms)
+            self._forms[word] = (forms, size)
+            self.bytes += size
             while self.bytes > FORMS_BYTES and len(self._forms) > 1:
-                self.bytes -= _size(*self._forms.popitem(last=False))
+                self.bytes -= self._forms.popitem(last=False)[1][1]
 
     def clear(self) -> None:
         with self._lock:
