@@ -100,6 +100,7 @@ def _build(
     from its text (each parsed once and dropped: 100,000 trees at once would double the
     memory), with the forms of Russian words the store had (`known`). `stop` set gives it up
     at the next watch."""
+    give_forms(known.items())  # here, not on the event loop: each word's forms are sized
     index = KeptIndex(learn=True)
     built = _Built(index, {}, [])
     fresh = built.fresh
@@ -206,7 +207,6 @@ class Watches:
             except BaseException:  # a read that failed records nothing more
                 self._meanwhile = None
                 raise
-            give_forms(cached.items())
             self._known = set(cached)
         said = log.info if watches else log.debug  # a fresh install has none: nothing to tell
         said("watches: filing %s", counted(len(watches), "stored watch", "stored watches"))
