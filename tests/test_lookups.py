@@ -4,15 +4,20 @@ own work off the event loop (asyncio.to_thread: digests, watches, reloads) its t
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.resolver import ThreadedResolver
 
+from tests.conftest import ROOT
 from tests.fakes.feed_server import FeedServer, rss
 from watchers.fetch import Fetcher
 from watchers.lookups import THREADS, ThreadResolver
@@ -127,3 +132,44 @@ async def test_names_resolve_as_aiohttps_own_resolver_resolves_them(host: str) -
         await ours.close()
     assert await ours.resolve("127.0.0.1", 80) != []  # a closed resolver starts again
     await ours.close()
+
+
+# a process whose one lookup hangs for good: it closes the resolver and returns from main
+HUNG_AT_EXIT = """
+import asyncio, socket, sys, threading
+from watchers.lookups import ThreadResolver
+
+started = threading.Event()
+
+def hang(*args, **kwargs):
+    started.set()
+    threading.Event().wait()  # a resolver that never answers
+
+socket.getaddrinfo = hang
+
+async def main():
+    resolver = ThreadResolver()
+    lookup = asyncio.ensure_future(resolver.resolve("feed.stuck.test", 80))
+    await asyncio.to_thread(started.wait, 30)
+    await resolver.close()
+    lookup.cancel()
+    print("closed", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_lookup_that_hangs_does_not_hold_the_process_exit(tmp_path: Path) -> None:
+    """A stop closes the fetcher, but the lookup threads were joined at the interpreter's exit:
+    a name whose lookup hangs held the process past the 10 s a stop may take."""
+    script = tmp_path / "hung.py"
+    script.write_text(HUNG_AT_EXIT)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,  # bounds the wait for the exit: it never comes if the threads are joined
+    )
+    assert (done.returncode, done.stdout) == (0, "closed\n"), done.stderr

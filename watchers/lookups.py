@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import queue
 import socket
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
@@ -24,19 +26,70 @@ _ADDRCONFIG = socket.AI_ADDRCONFIG & getattr(socket, "AI_MASK", -1)
 T = TypeVar("T")
 
 
+_Job = tuple[Future[Any], Callable[[], Any]]
+
+
+class _Lookups(Executor):
+    """At most `threads` daemon threads, started as work comes. ThreadPoolExecutor's threads
+    are joined at the interpreter's exit: a lookup that never returns held the process after
+    a stop."""
+
+    def __init__(self, threads: int) -> None:
+        self._work: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._most, self._started, self._closed = threads, 0, False
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the lookups are closed")
+            self._work.put((future, functools.partial(fn, *args, **kwargs)))
+            if self._started < self._most:
+                self._started += 1
+                name = f"lookup-{self._started}"
+                threading.Thread(target=self._serve, name=name, daemon=True).start()
+        return future
+
+    def _serve(self) -> None:
+        while (job := self._work.get()) is not None:
+            future, call = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as exc:  # the caller's to raise
+                    future.set_exception(exc)
+            del job, future, call  # a result is the caller's to keep, not this thread's
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Threads end once their lookup returns; none is waited for."""
+        with self._lock:
+            self._closed = True
+            if cancel_futures:
+                while True:
+                    try:
+                        job = self._work.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is not None:
+                        job[0].cancel()
+            for _ in range(self._started):
+                self._work.put(None)
+
+
 class ThreadResolver(AbstractResolver):
     """socket.getaddrinfo as aiohttp's ThreadedResolver calls it (so names resolve as every
     other program's do: /etc/hosts, nsswitch), on at most `threads` threads of its own, started
-    at the first lookup; `close` ends them (a lookup that hangs ends with the system resolver's
-    timeout)."""
+    as lookups come; `close` ends them (a lookup that hangs ends with the system resolver's
+    timeout, or with the process: its thread holds no exit)."""
 
     def __init__(self, threads: int = THREADS) -> None:
         self._threads = threads
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: _Lookups | None = None
 
     async def _run(self, call: Callable[[], T]) -> T:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="lookup")
+            self._pool = _Lookups(self._threads)
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     async def resolve(
