@@ -1250,25 +1250,25 @@ async def test_a_full_text_feeds_burst_holds_a_bounded_number_of_article_pages(
     """Every unseen matched item's page was fetched at once, each then waiting for a parse
     worker with its page in hand: a burst of a thousand items (after downtime, or a hostile
     feed) of pages of up to 10 MB held gigabytes. Now the poller holds a few more pages than it
-    has parse workers, and every item still gets its page's text."""
+    has parse workers (a feed all of them but one), and every item still gets its page's text."""
     gate = threading.Event()
     async with patient_fetcher(poller):
         config = await article_feed(poller, feed_server, "a", 12, hold=gate)
-        room = poller.articles.room
-        assert room < 12
+        share = poller.articles.room - 1
+        assert share < 12
         polling = asyncio.create_task(poller.poll(config))
         try:
             await asyncio.to_thread(
-                feed_server.wait_for, lambda: feed_server.received("/p/") >= room, 10.0, "pages"
+                feed_server.wait_for, lambda: feed_server.received("/p/") >= share, 10.0, "pages"
             )
             # every item's turn was handed out long before the first request arrived
-            assert poller.articles.held == room
-            assert feed_server.received("/p/") == room
+            assert poller.articles.held == share
+            assert feed_server.received("/p/") == share
         finally:
             gate.set()
         report = await polling
     assert full_texts(report) == [True] * 12
-    assert feed_server.most_in_flight("/p/") <= room
+    assert feed_server.most_in_flight("/p/") <= share
     assert [feed_server.hits(f"/p/a/{n}") for n in range(12)] == [1] * 12
     assert poller.articles.held == 0
 
@@ -1305,6 +1305,35 @@ async def test_full_text_feeds_polled_at_once_share_the_pollers_room_for_pages(
     assert feed_server.most_in_flight("/p/") <= room
 
 
+async def test_a_full_text_feeds_burst_leaves_a_page_to_the_other_feeds(
+    poller: Poller, feed_server: FeedServer
+) -> None:
+    """A feed's burst of pages that answer slowly (up to a minute each) took the whole room:
+    every other full_text feed's pages waited behind the burst, for hours at a thousand."""
+    gate = threading.Event()
+
+    async def received(prefix: str, count: int) -> None:
+        def enough() -> bool:
+            return feed_server.received(prefix) >= count
+
+        await asyncio.to_thread(feed_server.wait_for, enough, 10.0, f"{count} of {prefix}")
+
+    async with patient_fetcher(poller):
+        share = poller.articles.room - 1
+        slow = await article_feed(poller, feed_server, "a", 12, hold=gate)
+        other = await article_feed(poller, feed_server, "b", 3)
+        polling = asyncio.create_task(poller.poll(slow))
+        try:
+            await received("/p/a/", share)
+            async with asyncio.timeout(10):  # behind the burst, it waited for the gate
+                report = await poller.poll(other)
+            assert full_texts(report) == [True] * 3
+            assert feed_server.received("/p/a/") == share  # the burst kept to its share
+        finally:
+            gate.set()
+        assert full_texts(await polling) == [True] * 12
+
+
 async def test_a_stop_cuts_a_full_text_poll_waiting_for_pages_and_frees_their_room(
     poller: Poller, feed_server: FeedServer
 ) -> None:
@@ -1315,9 +1344,9 @@ async def test_a_stop_cuts_a_full_text_poll_waiting_for_pages_and_frees_their_ro
         held = await article_feed(poller, feed_server, "a", 12, hold=gate)
         free = await article_feed(poller, feed_server, "b", 6)
         polling = asyncio.create_task(poller.poll(held))
-        room = poller.articles.room
+        share = poller.articles.room - 1
         await asyncio.to_thread(
-            feed_server.wait_for, lambda: feed_server.received("/p/") >= room, 10.0, "pages"
+            feed_server.wait_for, lambda: feed_server.received("/p/") >= share, 10.0, "pages"
         )
         polling.cancel()
         async with asyncio.timeout(10):  # the held pages would wait for ever
@@ -1327,7 +1356,7 @@ async def test_a_stop_cuts_a_full_text_poll_waiting_for_pages_and_frees_their_ro
         async with asyncio.timeout(10):
             report = await poller.poll(free)
     assert full_texts(report) == [True] * 6
-    assert feed_server.received("/p/") == room + 6
+    assert feed_server.received("/p/") == share + 6
 
 
 async def test_a_restart_keeps_the_title_vectors_of_the_window(tmp_path: Path) -> None:

@@ -32,6 +32,11 @@ class ArticlePages:
         self._room = asyncio.Semaphore(self.room)
         self.held = 0  # pages in hand now
 
+    def share(self) -> asyncio.Semaphore:
+        """One poll's share of the room: all of it but a page, so that a feed's burst of slow
+        pages (a minute each, a thousand of them) leaves a page at a time to the other feeds."""
+        return asyncio.Semaphore(max(1, self.room - 1))
+
     async def read(
         self,
         pair: tuple[Item, ItemFacts],
@@ -40,13 +45,14 @@ class ArticlePages:
         pool: ParsePool,
         spec: TopicSpec,
         public_only: bool,
+        share: asyncio.Semaphore,
     ) -> tuple[Item, ItemFacts]:
         """The item with its brief taken from its article page, when it matched a topic and
-        the page can be fetched and read; otherwise as it was."""
+        the page can be fetched and read; otherwise as it was. `share` is its poll's."""
         item, facts = pair
         if not facts.topics or not item.link or is_aggregator_link(item.link):
             return pair  # an aggregator's redirect is never requested
-        async with self._room:
+        async with share, self._room:
             self.held += 1
             try:
                 made = await _brief(item, item.link, fetcher, pool, spec, public_only)

@@ -288,6 +288,7 @@ class Poller:
                 pool=self.pool,
                 spec=self.topics.spec,
                 public_only=public,
+                share=self.articles.share(),
             )
             unseen = list(await asyncio.gather(*map(read_page, unseen)))
         alert = state.primed
