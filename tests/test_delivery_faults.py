@@ -298,17 +298,18 @@ async def _due(store: AsyncStore, kind: str) -> Clock:
 
 @contextlib.asynccontextmanager
 async def answered_slowly(
-    tmp_path: Path, bot_api: FakeBotAPI, kind: str = "alert"
+    tmp_path: Path, bot_api: FakeBotAPI, kind: str = "alert", journal_wait: float = 20.0
 ) -> AsyncIterator[tuple[AsyncStore, Bot, DeliveryWorker, _Records]]:
     """A send due (`_due`) on a store that times out fast, answered after 1 s (time to lock
-    the store first), and the worker's log lines heard."""
+    the store first), and the worker's log lines heard; a send kept at a stop waits
+    `journal_wait` seconds at most for its file."""
     store = await AsyncStore(new_store(tmp_path / "kw.db")).open()
     await store.run(short_busy_timeout)
     clock = await _due(store, kind)
     bot_api.stall_next("sendMessage", 1.0)
     heard = _Records()
     async with Bot(TOKEN, base_url=bot_api.base_url, **connections()) as bot:
-        worker = DeliveryWorker(store, bot, settings=FAST, clock=clock)
+        worker = DeliveryWorker(store, bot, settings=FAST, clock=clock, journal_wait=journal_wait)
         with handler_on("bot.delivery", heard, logging.DEBUG):
             yield store, bot, worker, heard
 
@@ -405,7 +406,7 @@ async def test_a_kept_send_is_written_off_the_event_loop_and_awaited_through_a_s
         at = datetime(2026, 12, 2, tzinfo=UTC)
         kept = unrecorded.SentNotice(14, at)
         before = asyncio.all_tasks()
-        keeping = asyncio.create_task(unrecorded.keep(tmp_path / "kw.db", kept))
+        keeping = asyncio.create_task(unrecorded.keep(tmp_path / "kw.db", kept, wait=60))
         for _ in range(5):
             await asyncio.sleep(0)
         # a second stop while the write waits: it is waited for all the same
@@ -421,6 +422,75 @@ async def test_a_kept_send_is_written_off_the_event_loop_and_awaited_through_a_s
         loop_ran.set()
         thread.join(timeout=20)
     assert len(read) == 1 and '"kind": "notice", "id": 14' in read[0], read
+
+
+@contextlib.contextmanager
+def journal_held(store_path: Path) -> Iterator[Path]:
+    """The file of kept sends as a FIFO nobody reads: its writes wait, as on a disk that hangs
+    (NFS, a full device stalling). Read at the end, so the write's thread ends."""
+    path = unrecorded.journal(store_path)
+    os.mkfifo(path, 0o600)
+    try:
+        yield path
+    finally:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+
+
+@pytest.mark.parametrize("stop", [True, False], ids=["at-a-stop", "store-failed"])
+async def test_a_kept_send_the_disk_holds_is_waited_for_at_most_its_bound_then_said_lost(
+    tmp_path: Path, stop: bool
+) -> None:
+    """A write of the file that hangs held `keep`, and so the stop, for ever: now it waits
+    `wait` seconds at most (through a stop's cancel), then says which file and what may be
+    sent twice, and goes on; the write, if it ends later, still keeps the send."""
+    heard = _Records()
+    with handler_on("bot.delivery", heard), journal_held(tmp_path / "kw.db") as path:
+        at = datetime(2026, 12, 2, tzinfo=UTC)
+        sent = unrecorded.SentDigest((7, 8, 9), at, (10,), 1)
+        keeping = asyncio.create_task(
+            unrecorded.keep(tmp_path / "kw.db", sent, stop=stop, wait=0.05)
+        )
+        if stop:
+            await asyncio.sleep(0)
+            keeping.cancel()  # a stop's, while the write waits
+        await asyncio.wait({keeping}, timeout=20)
+        assert keeping.done()
+        assert keeping.cancelled() == stop  # the cancel is not lost
+        (error,) = heard.at(logging.ERROR)
+        assert f"{path}: not written within 0.05 s" in error
+        assert "a digest of 3 alerts sent but not recorded" in error
+        assert "may be sent again at the next start" in error
+        assert ("the stop goes on" in error) == stop
+        # the disk comes back: the line lands late, and keeps the send all the same
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            await heard.until("recorded at the next start", logging.WARNING)
+            assert '"kind": "digest", "ids": [7, 8, 9]' in os.read(reader, 4096).decode()
+        finally:
+            os.close(reader)
+
+
+async def test_a_stop_goes_on_when_the_disk_holds_the_file_of_sends_it_cut(
+    tmp_path: Path, bot_api: FakeBotAPI, other: sqlite3.Connection
+) -> None:
+    """The store locked past the stop's grace, and the file of kept sends on a disk that
+    hangs: the worker waited for the file for ever, and the stop with it."""
+    async with answered_slowly(tmp_path, bot_api, journal_wait=0.05) as (store, _, worker, heard):
+        first = asyncio.create_task(worker.run())
+        await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, 20, "the send")
+        assert worker.kept_recorded  # the file read at the start, before it hangs
+        with journal_held(tmp_path / "kw.db") as path:
+            other.execute("BEGIN IMMEDIATE")
+            await heard.until("could not record", logging.WARNING)
+            first.cancel()  # the stop's grace is over
+            await asyncio.wait({first}, timeout=20)
+            assert first.done()
+            other.execute("ROLLBACK")
+            lost = [m for m in heard.at(logging.ERROR) if "not written within" in m]
+            assert len(lost) == 1 and str(path) in lost[0], heard.at(logging.ERROR)
+            assert "alert 1 sent but not recorded" in lost[0]
+            assert await _states(store, "alert") == ["sending"]  # sent again after the start
+    await store.close()
 
 
 async def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_read(

@@ -185,7 +185,8 @@ class TelegramSide:
 
     async def _finish_sends(self, task: asyncio.Task[None] | None) -> None:
         """At a stop: the sends in flight finish and are recorded, within STOP_GRACE; then the
-        side is cancelled (a send cut short stays queued, and is sent after a restart)."""
+        side is cancelled (a send cut short stays queued, and is sent after a restart; one
+        sent but cut from its record waits `unrecorded.JOURNAL_WAIT` more for its line)."""
         self._channels.stop()  # the channels still unreached are tried at the next start
         if task is None:
             return

@@ -32,6 +32,7 @@ class DigestSending:
     limits: SendLimits
     metrics: Metrics | None
     clock: Clock
+    journal_wait: float
     _stopping: bool
     _given_up: GivenUp
 
@@ -96,7 +97,7 @@ class DigestSending:
                 await settle.recorded(self.store, Store.continue_digest, ids, parts)
             except asyncio.CancelledError:  # else the next start numbers part `parts` again
                 kept = unrecorded.SentDigest((), self.clock(), tuple(ids), parts)
-                await unrecorded.keep(self.store.path, kept)
+                await unrecorded.keep(self.store.path, kept, wait=self.journal_wait)
                 raise
 
     async def _next_slot(self, chat_id: int) -> bool:
@@ -156,7 +157,7 @@ class DigestSending:
         except asyncio.CancelledError:  # a stop cut the tries: recorded at the next start
             rest = tuple(d.id for d in later)
             sent = unrecorded.SentDigest(tuple(ids), now, rest, part)
-            await unrecorded.keep(self.store.path, sent)
+            await unrecorded.keep(self.store.path, sent, wait=self.journal_wait)
             raise
         for row in rows:
             self._count("sent", row.created_at, now)

@@ -5,9 +5,11 @@ and recorded at the next start, not sent twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,9 @@ log = logging.getLogger("bot.delivery.worker")
 MAX_BYTES = 1 << 20  # far more than the sends a stop can cut (one per slot)
 MAX_PARTS = MAX_DIGEST  # a digest's messages: one alert each at most
 SQLITE_INT = 1 << 63
+# seconds a send cut from its record waits for its line at most: after the stop's grace (5 s,
+# `bot.daemon.telegram.STOP_GRACE`), within its 10 s
+JOURNAL_WAIT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,23 +102,79 @@ def _what(sent: Kept) -> str:
             return f"chat {sent.chat_id}'s weekly report"
 
 
-async def keep(store_path: str | Path, sent: Kept, *, stop: bool = True) -> None:
+async def keep(
+    store_path: str | Path, sent: Kept, *, stop: bool = True, wait: float = JOURNAL_WAIT
+) -> None:
     """Add a send to the file (a stop cut its record, or, with `stop` false, the store failed
     it and a stop may come before it is tried again); said once, and lost (sent again after
-    the start, as before) only if the file cannot be written either. Written on a thread, off
-    the event loop, and on disk when this returns or raises: a further cancel (a stop's grace
-    over while the disk is slow) is raised only once the write is done."""
-    # a future, not a task (as to_thread's would be): a stop that cancels every task
-    # (asyncio.run's end) cannot cancel it, and the thread has it before this first awaits
-    write = asyncio.get_running_loop().run_in_executor(None, _append, store_path, sent, stop)
+    the start, as before) if the file cannot be written either. Written on a thread, off the
+    event loop, and awaited through a further cancel (a stop's grace over while the disk is
+    slow), which is raised once the wait is over; but `wait` seconds at most: a disk that
+    hangs (NFS, a full device stalling) held the stop for ever. Past them, said at error level,
+    and the write, left to its thread, keeps the send still if it ends before the process."""
+    loop = asyncio.get_running_loop()
+    written: asyncio.Future[None] = loop.create_future()
+    # a daemon thread of its own: a task (to_thread's) is cancelled by a stop that cancels
+    # every task (asyncio.run's end), and an executor's thread left hanging holds asyncio.run's
+    # end and the exit for ever, as they join it
+    args = (loop, written, store_path, sent, stop)
+    threading.Thread(target=_write, args=args, name="unrecorded", daemon=True).start()
+    until = loop.time() + wait
     cancelled: asyncio.CancelledError | None = None
-    while not write.done():
+    while not written.done() and (left := until - loop.time()) > 0:
         try:
-            await asyncio.shield(write)
+            await asyncio.wait({written}, timeout=left)  # never cancels `written`
         except asyncio.CancelledError as exc:
             cancelled = exc
+    if written.done():
+        written.result()
+    else:
+        log.error(
+            "%s: not written within %g s (a disk that hangs?); %s without it: %s sent but not"
+            " recorded, and %s at the next start",
+            journal(store_path),
+            wait,
+            "the stop goes on" if stop else "going on",
+            _what(sent),
+            _again(sent),
+        )
     if cancelled is not None:
         raise cancelled
+
+
+def _again(sent: Kept) -> str:
+    """What the next start does again if the file does not keep `sent`."""
+    match sent:
+        case SentDigest() if not sent.delivery_ids:
+            rest = counted(len(sent.rest), "alert", "alerts")
+            return f"the rest of the digest ({rest}) may be numbered from an earlier part again"
+        case SentDigest():
+            return "they may be sent again"
+        case _:
+            return "it may be sent again"
+
+
+def _write(
+    loop: asyncio.AbstractEventLoop,
+    written: asyncio.Future[None],
+    store_path: str | Path,
+    sent: Kept,
+    stop: bool,
+) -> None:
+    error: Exception | None = None
+    try:
+        _append(store_path, sent, stop)
+    except Exception as exc:  # a bug: raised by `keep`, if it still waits
+        error = exc
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+        loop.call_soon_threadsafe(_settle, written, error)
+
+
+def _settle(written: asyncio.Future[None], error: Exception | None) -> None:
+    if error is None:
+        written.set_result(None)
+    else:
+        written.set_exception(error)
 
 
 def _append(store_path: str | Path, sent: Kept, stop: bool) -> None:

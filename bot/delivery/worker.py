@@ -67,8 +67,10 @@ class DeliveryWorker(DigestSending):
         tz: tzinfo = UTC,
         clock: Clock = utcnow,
         metrics: Metrics | None = None,
+        journal_wait: float = unrecorded.JOURNAL_WAIT,
     ) -> None:
         self.store = store
+        self.journal_wait = journal_wait  # a send a stop cut waits this long for its line
         self.metrics = metrics
         self.bot = bot
         self.settings = settings or DeliverySettings()
@@ -351,7 +353,8 @@ class DeliveryWorker(DigestSending):
         try:
             await settle.recorded(self.store, Store.settle_notice, notice.id, sent, now=now)
         except asyncio.CancelledError:  # a stop cut the tries: recorded at the next start
-            await unrecorded.keep(self.store.path, unrecorded.SentNotice(notice.id, now))
+            kept = unrecorded.SentNotice(notice.id, now)
+            await unrecorded.keep(self.store.path, kept, wait=self.journal_wait)
             raise
 
     async def _report_given_up(self, *, force: bool = False) -> None:
@@ -397,7 +400,7 @@ class DeliveryWorker(DigestSending):
             )
         except asyncio.CancelledError:  # a stop cut the tries: recorded at the next start
             sent = unrecorded.Sent(delivery.id, message.message_id, now, delivery.also)
-            await unrecorded.keep(self.store.path, sent)
+            await unrecorded.keep(self.store.path, sent, wait=self.journal_wait)
             raise
         self._count("sent", delivery.created_at, now)
         log.info(
