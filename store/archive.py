@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from store.base import IN_LIST, list_param
 from store.outlets import Source
 
 
@@ -110,9 +111,8 @@ class ArchiveVerbs:
         if topic_ids is not None:
             if not topic_ids:
                 return []
-            marks = ",".join("?" * len(topic_ids))
-            where.append(f"EXISTS (SELECT 1 FROM json_each(i.topics) WHERE value IN ({marks}))")
-            params.extend(topic_ids)
+            where.append(f"EXISTS (SELECT 1 FROM json_each(i.topics) t WHERE t.value {IN_LIST})")
+            params.append(list_param(topic_ids))
         if since is not None:
             where.append("i.fetched_at >= ?")
             params.append(since.timestamp())

@@ -3,13 +3,23 @@ may be read cannot be opened, or is not there to read."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
+
+# a caller's list as one parameter, `list_param(values)`: one `?` per value passed SQLite's
+# limit of host parameters with a long list (999 before 3.32, then 32,766 unless built otherwise)
+IN_LIST = "IN (SELECT value FROM json_each(?))"
+
+
+def list_param(values: Iterable[int | str]) -> str:
+    """`values` as the one parameter of `IN_LIST`."""
+    return json.dumps(list(values), ensure_ascii=False)
 
 
 class StoreBase:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from store.base import StoreBase
+from store.base import IN_LIST, StoreBase, list_param
 from store.records import WATCH_PREFIX, ChatPrefs, Subscriber, Watch, prefs_of, watch_id
 
 # A chat's settings, which a group upgraded to a supergroup takes along
@@ -32,8 +32,9 @@ class ChatVerbs(StoreBase):
         return None
 
     def prefs_of(self, chat_ids: list[int]) -> dict[int, ChatPrefs]:
-        marks = ",".join("?" * len(chat_ids))
-        rows = self.db.query(f"SELECT * FROM subscribers WHERE chat_id IN ({marks})", chat_ids)
+        rows = self.db.query(
+            f"SELECT * FROM subscribers WHERE chat_id {IN_LIST}", [list_param(chat_ids)]
+        )
         return {row["chat_id"]: prefs_of(row) for row in rows}
 
     def upsert_subscriber(
@@ -365,14 +366,10 @@ class ChatVerbs(StoreBase):
         """The chats whose watches are among the matched `topic_ids`: chat → watch topic ids."""
         ids = sorted(w for w in (watch_id(t) for t in topic_ids) if w is not None)
         chats: dict[int, list[str]] = {}
-        # in batches: one query watched by 50,000 chats must not exceed SQLite's 32,766 variables
-        for start in range(0, len(ids), 10_000):
-            batch = ids[start : start + 10_000]
-            marks = ",".join("?" * len(batch))
-            for row in self.db.query(
-                "SELECT w.id, w.chat_id FROM watches w JOIN subscribers s ON s.chat_id = w.chat_id"
-                f" WHERE s.active = 1 AND w.id IN ({marks}) ORDER BY w.id",
-                batch,
-            ):
-                chats.setdefault(row["chat_id"], []).append(f"{WATCH_PREFIX}{row['id']}")
+        for row in self.db.query(  # an item may be watched by 50,000 chats: one list
+            "SELECT w.id, w.chat_id FROM watches w JOIN subscribers s ON s.chat_id = w.chat_id"
+            f" WHERE s.active = 1 AND w.id {IN_LIST} ORDER BY w.id",
+            [list_param(ids)],
+        ):
+            chats.setdefault(row["chat_id"], []).append(f"{WATCH_PREFIX}{row['id']}")
         return chats

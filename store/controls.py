@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from store.base import StoreBase
+from store.base import IN_LIST, StoreBase, list_param
 from store.outlets import Source, also_name, same_outlet
 from store.records import WATCH_PREFIX
 
@@ -160,10 +160,9 @@ class ControlVerbs(StoreBase):
         `toggle_source` would one by one; a mute kept from before keeps its time."""
         with self.db.atomic():
             wanted = list(dict.fromkeys(feed_ids))
-            marks = ", ".join("?" * len(wanted))
             self.db.execute(
-                f"DELETE FROM muted_sources WHERE chat_id = ? AND feed_id NOT IN ({marks})",
-                [chat_id, *wanted],
+                f"DELETE FROM muted_sources WHERE chat_id = ? AND feed_id NOT {IN_LIST}",
+                [chat_id, list_param(wanted)],
             )
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO muted_sources (chat_id, feed_id, created_at)"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from store.base import IN_LIST, list_param
 from store.feeds import FeedVerbs
 from store.outbox import ALSO_WINDOW, JOIN_WINDOW, OutboxVerbs
 from store.records import (
@@ -331,13 +332,12 @@ class ItemVerbs(FeedVerbs, SearchVerbs, OutboxVerbs, VectorVerbs):
         """The newest stories matching any of `topic_ids`: (first item, its feed's title)."""
         if not topic_ids:
             return []
-        marks = ",".join("?" * len(topic_ids))
         rows = self.db.query(
             "SELECT i.*, f.title AS feed_title FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
             " WHERE i.id = i.story_id AND i.topics != '[]'"
-            f" AND EXISTS (SELECT 1 FROM json_each(i.topics) WHERE value IN ({marks}))"
+            f" AND EXISTS (SELECT 1 FROM json_each(i.topics) t WHERE t.value {IN_LIST})"
             f"{in_langs('i', langs)} ORDER BY i.fetched_at DESC, i.id DESC LIMIT ?",
-            [*topic_ids, *langs, limit],
+            [list_param(topic_ids), *langs, limit],
         )
         return [(stored_item_of(row), row["feed_title"]) for row in rows]
 

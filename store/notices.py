@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from store.base import StoreBase
+from store.base import IN_LIST, StoreBase, list_param
 from store.records import Notice, OutboxState
 
 
@@ -107,7 +107,6 @@ class NoticeVerbs(StoreBase):
         self, now: datetime, limit: int = 50, *, exclude: Collection[int] = ()
     ) -> list[Notice]:
         """Pending notices to one admin each, whose time has come, oldest first."""
-        skip = ",".join("?" * len(exclude))
         rows = self.db.query(
             "SELECT n.id, n.chat_id, n.text, n.attempts, n.created_at, n.msgid, n.vals, n.plural,"
             " n.counted,"
@@ -115,9 +114,9 @@ class NoticeVerbs(StoreBase):
             " LEFT JOIN subscribers s ON s.chat_id = n.chat_id"
             " WHERE n.state = 'pending' AND n.chat_id IS NOT NULL AND n.next_attempt_at <= ?"
             " AND coalesce(s.flood_until, 0) <= ?"  # a chat held for flood control
-            + (f" AND n.chat_id NOT IN ({skip})" if exclude else "")
-            + " ORDER BY n.next_attempt_at, n.id LIMIT ?",
-            [now.timestamp(), now.timestamp(), *exclude, limit],
+            f" AND n.chat_id NOT {IN_LIST}"
+            " ORDER BY n.next_attempt_at, n.id LIMIT ?",
+            [now.timestamp(), now.timestamp(), list_param(exclude), limit],
         )
         return [
             Notice(

@@ -11,6 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from store.base import IN_LIST, list_param
 from store.chats import ChatVerbs
 from store.controls import ControlVerbs, wants
 from store.outlets import Source, also_name, same_outlet
@@ -50,16 +51,15 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         One row per chat keeps the worker fair: a chat with a thousand queued alerts waits
         its turn behind the others' first ones instead of filling every batch.
         """
-        skip = ",".join("?" * len(exclude))
         return self._deliveries(
             "o.id IN (SELECT min(id) FROM outbox WHERE state = 'pending'"
             " AND coalesce(next_attempt_at, 0) <= ?"
             " AND chat_id NOT IN (SELECT chat_id FROM subscribers"
             " WHERE max(coalesce(hold_until, 0), coalesce(refused_until, 0),"
             " coalesce(flood_until, 0)) > ?)"
-            + (f" AND chat_id NOT IN ({skip})" if exclude else "")
-            + " GROUP BY chat_id) ORDER BY o.next_attempt_at, o.id LIMIT ?",
-            [now.timestamp(), now.timestamp(), *exclude, limit],
+            f" AND chat_id NOT {IN_LIST}"
+            " GROUP BY chat_id) ORDER BY o.next_attempt_at, o.id LIMIT ?",
+            [now.timestamp(), now.timestamp(), list_param(exclude), limit],
         )
 
     def due_edits(
@@ -70,16 +70,14 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         updates wait for them to come back), while their story's updates last (ALSO_WINDOW
         from the alert, as `_add_outlet` marks them: a chat back days later is not sent
         rewrites of old alerts; `prune` takes those rows in time)."""
-        skip = ",".join("?" * len(exclude))
         window = [] if now is None else [now.timestamp(), (now - ALSO_WINDOW).timestamp()]
         window += [] if now is None else [now.timestamp()]  # a chat held for flood control
         return self._deliveries(
             "o.state = 'sent' AND o.edit_pending = 1 AND coalesce(s.active, 1) = 1"
             + ("" if now is None else " AND coalesce(o.edit_after, 0) <= ? AND o.created_at >= ?")
             + ("" if now is None else " AND coalesce(s.flood_until, 0) <= ?")
-            + (f" AND o.chat_id NOT IN ({skip})" if exclude else "")
-            + " ORDER BY o.id LIMIT ?",
-            [*window, *exclude, limit],
+            + f" AND o.chat_id NOT {IN_LIST} ORDER BY o.id LIMIT ?",
+            [*window, list_param(exclude), limit],
         )
 
     def edit_done(self, delivery_id: int, also: Sequence[str] | None = None) -> None:
@@ -248,10 +246,9 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
         self, delivery_ids: Sequence[int], assignments: str, params: list[Any], where: str = ""
     ) -> None:
         if delivery_ids:
-            marks = ",".join("?" * len(delivery_ids))
             self.db.execute(
-                f"UPDATE outbox SET {assignments} WHERE id IN ({marks}){where}",
-                [*params, *delivery_ids],
+                f"UPDATE outbox SET {assignments} WHERE id {IN_LIST}{where}",
+                [*params, list_param(delivery_ids)],
             )
 
     def mark_sent(
@@ -374,17 +371,15 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                     [item.story_id],
                 )
             }
-        # the configured topics only: an item may match the watches of more chats than SQLite
-        # takes variables, and `watch_chats` reads those in batches
+        # the configured topics only: the watches' chats are `watch_chats`'s
         configured = [t for t in item.topics if watch_id(t) is None]
-        marks = ",".join("?" * len(configured))
         chats: dict[int, list[str]] = {}
         for row in self.db.query(
             "SELECT s.chat_id, s.topic_id FROM subscriptions s"
             " JOIN subscribers c ON c.chat_id = s.chat_id"
-            f" WHERE c.active = 1 AND s.topic_id IN ({marks}) AND s.created_at <= ?"
+            f" WHERE c.active = 1 AND s.topic_id {IN_LIST} AND s.created_at <= ?"
             " ORDER BY s.chat_id, s.topic_id",
-            [*configured, now],
+            [list_param(configured), now],
         ):
             chats.setdefault(row["chat_id"], []).append(row["topic_id"])
         for chat_id, watched in self.watch_chats(list(item.topics)).items():

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from store.base import StoreBase
+from store.base import IN_LIST, StoreBase, list_param
 from store.records import ReportChat, SpikeChat, StoryPoint
 
 # a story's time: when it was published, or first seen if that is earlier (a feed's future
@@ -40,7 +40,6 @@ class TrendVerbs(StoreBase):
         when the feed was added, not news coming in)."""
         if not topic_ids:
             return []
-        marks = ",".join("?" * len(topic_ids))
         count = (
             "(SELECT count(DISTINCT j.feed_id) FROM items j WHERE j.story_id = i.id)"
             if outlets
@@ -48,7 +47,7 @@ class TrendVerbs(StoreBase):
         )
         # plain tuples, and each distinct topics list decoded once: the rows' conversion, not
         # the query, was most of the time for a 90-day chart
-        start = since.timestamp()
+        start, end = since.timestamp(), until.timestamp()
         # a story is of every topic any of its reports matched (a later report of another
         # outlet may match a topic the first did not, and alerts that topic's chats), counted
         # once, at its first report's time. Its reports were fetched after its start, and
@@ -60,12 +59,12 @@ class TrendVerbs(StoreBase):
             f" i.feed_id, coalesce(f.title, i.feed_id), i.title, i.link, {count}, i.lang"
             " FROM items i LEFT JOIN feeds f ON f.id = i.feed_id"
             " WHERE i.id IN (SELECT m.story_id FROM item_topics m"
-            f"  WHERE m.topic_id IN ({marks}) AND m.story_at >= ? AND m.story_at < ?"
+            f"  WHERE m.topic_id {IN_LIST} AND m.story_at >= ? AND m.story_at < ?"
             "  AND m.fetched_at >= ?)"
             f" AND i.fetched_at >= ? AND {_STORY_TIME} >= ? AND {_STORY_TIME} < ?"
             f"{'' if first_polls else ' AND i.first_poll = 0'}"
             " ORDER BY t, i.id",
-            [*topic_ids, start, until.timestamp(), start, start, start, until.timestamp()],
+            [list_param(topic_ids), start, end, start, start, start, end],
         )
         decoded: dict[str, tuple[str, ...]] = {}
         points = []
