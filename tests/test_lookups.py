@@ -19,7 +19,7 @@ from aiohttp.resolver import ThreadedResolver
 
 from tests.conftest import ROOT
 from tests.fakes.feed_server import FeedServer, rss
-from watchers.fetch import Fetcher
+from watchers.fetch import Fetcher, FetchResult
 from watchers.lookups import THREADS, ThreadResolver
 
 DAEMON_THREADS = 4  # the event loop's default pool, made small (min(32, CPUs + 4) in a daemon)
@@ -59,19 +59,26 @@ async def stuck(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StuckNames]:
     names.release.set()
 
 
+async def _while_32_hang(fetcher: Fetcher, stuck: StuckNames) -> list[FetchResult]:
+    """32 fetches (as many as may run at once) whose names hang: the daemon's to_thread work
+    runs meanwhile; then the names are let go, and the fetches' results returned."""
+    hanging = [
+        asyncio.create_task(fetcher.fetch(f"http://feed{n}.stuck.test/rss")) for n in range(32)
+    ]
+    try:
+        await asyncio.wait_for(stuck.hanging.wait(), timeout=10)
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: "ran"), timeout=10) == "ran"
+    finally:
+        stuck.release.set()
+        failed = await asyncio.gather(*hanging)
+    return failed
+
+
 async def test_lookups_that_hang_leave_the_daemons_threads_free(stuck: StuckNames) -> None:
     """32 feeds whose names do not resolve (as many as may be fetched at once): the daemon's
     to_thread work still runs (it waited for the lookups: 24.8 s of a 5 s hang)."""
     async with Fetcher() as fetcher:
-        hanging = [
-            asyncio.create_task(fetcher.fetch(f"http://feed{n}.stuck.test/rss")) for n in range(32)
-        ]
-        try:
-            await asyncio.wait_for(stuck.hanging.wait(), timeout=10)
-            assert await asyncio.wait_for(asyncio.to_thread(lambda: "ran"), timeout=10) == "ran"
-        finally:
-            stuck.release.set()
-            failed = await asyncio.gather(*hanging)
+        failed = await _while_32_hang(fetcher, stuck)
     assert {result.error for result in failed} == {
         f"could not resolve feed{n}.stuck.test" for n in range(32)
     }
@@ -87,15 +94,7 @@ async def test_behind_a_proxy_the_targets_lookups_leave_the_daemons_threads_free
         port = unused.getsockname()[1]
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
     async with Fetcher() as fetcher:
-        hanging = [
-            asyncio.create_task(fetcher.fetch(f"http://feed{n}.stuck.test/rss")) for n in range(32)
-        ]
-        try:
-            await asyncio.wait_for(stuck.hanging.wait(), timeout=10)
-            assert await asyncio.wait_for(asyncio.to_thread(lambda: "ran"), timeout=10) == "ran"
-        finally:
-            stuck.release.set()
-            failed = await asyncio.gather(*hanging)
+        failed = await _while_32_hang(fetcher, stuck)
     # names that do not resolve here are the proxy's to reach: it is not there
     assert {result.error for result in failed} == {
         f"could not connect to 127.0.0.1:{port}: connection refused"

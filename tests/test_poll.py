@@ -1234,6 +1234,15 @@ def full_texts(report: PollReport) -> list[bool]:
     ]
 
 
+async def pages_asked(server: FeedServer, prefix: str, count: int) -> None:
+    """Wait until the server has received `count` requests under `prefix`."""
+
+    def enough() -> bool:
+        return server.received(prefix) >= count
+
+    await asyncio.to_thread(server.wait_for, enough, 10.0, f"{count} of {prefix}")
+
+
 @contextlib.asynccontextmanager
 async def patient_fetcher(poller: Poller) -> AsyncIterator[None]:
     """Held pages wait out no fetch timeout, and no cap per host counts them."""
@@ -1280,22 +1289,18 @@ async def test_full_text_feeds_polled_at_once_share_the_pollers_room_for_pages(
     wave of them due together) hold no more pages than one."""
     gate = threading.Event()
 
-    async def received(prefix: str, count: int) -> None:
-        def enough() -> bool:
-            return feed_server.received(prefix) >= count
-
-        await asyncio.to_thread(feed_server.wait_for, enough, 10.0, f"{count} of {prefix}")
-
     async with patient_fetcher(poller):
         room = poller.articles.room
         a = await article_feed(poller, feed_server, "a", room - 1, hold=gate)
         b = await article_feed(poller, feed_server, "b", 8, hold=gate)
         polls = [asyncio.create_task(poller.poll(a))]
         try:
-            await received("/p/a/", room - 1)  # a's pages all asked for, none answered
+            await pages_asked(
+                feed_server, "/p/a/", room - 1
+            )  # a's pages all asked for, none answered
             polls.append(asyncio.create_task(poller.poll(b)))
             # b's items were all handed out at once, before its first request arrived
-            await received("/p/b/", 1)
+            await pages_asked(feed_server, "/p/b/", 1)
             assert poller.articles.held == room
             assert feed_server.received("/p/") == room
         finally:
@@ -1312,19 +1317,13 @@ async def test_a_full_text_feeds_burst_leaves_a_page_to_the_other_feeds(
     every other full_text feed's pages waited behind the burst, for hours at a thousand."""
     gate = threading.Event()
 
-    async def received(prefix: str, count: int) -> None:
-        def enough() -> bool:
-            return feed_server.received(prefix) >= count
-
-        await asyncio.to_thread(feed_server.wait_for, enough, 10.0, f"{count} of {prefix}")
-
     async with patient_fetcher(poller):
         share = poller.articles.room - 1
         slow = await article_feed(poller, feed_server, "a", 12, hold=gate)
         other = await article_feed(poller, feed_server, "b", 3)
         polling = asyncio.create_task(poller.poll(slow))
         try:
-            await received("/p/a/", share)
+            await pages_asked(feed_server, "/p/a/", share)
             async with asyncio.timeout(10):  # behind the burst, it waited for the gate
                 report = await poller.poll(other)
             assert full_texts(report) == [True] * 3
