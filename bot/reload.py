@@ -314,11 +314,12 @@ SETTLE = 2.0  # seconds a config must have gone unchanged before a reload reads 
 SETTLE_LIMIT = 30.0  # the longest a reload waits for a file that keeps changing
 
 
-async def settled(config: Path, settle: float = SETTLE) -> None:
+async def settled(config: Path, settle: float = SETTLE) -> Stamp | None:
     """Return once `config` has gone `settle` seconds without a change (by its modification
     time), or after SETTLE_LIMIT seconds: a file being saved by truncating it and writing it
     again, or copied over in parts, is not read half-way, when a half of it may be valid
-    YAML that drops topics, feeds or a channel's subscriptions."""
+    YAML that drops topics, feeds or a channel's subscriptions. Returns the stamp it judged
+    by (None: no file), for the caller to tell a change after it."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + max(SETTLE_LIMIT, settle)
     told = False
@@ -326,11 +327,12 @@ async def settled(config: Path, settle: float = SETTLE) -> None:
         age = time.time() - stamp[1] / 1e9
         left = give_up - loop.time()
         if age >= settle or left <= 0:
-            return
+            return stamp
         if not told:
             log.info("config %s is being written; reading it once it stays unchanged", config)
             told = True
         await asyncio.sleep(min(settle - age, left))
+    return None
 
 
 async def watch_config(

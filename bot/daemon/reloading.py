@@ -23,6 +23,7 @@ from watchers.feed_jobs import FeedScheduler
 from watchers.poll import Poller
 
 log = logging.getLogger("bot.daemon")  # its lines are the daemon's
+READS = 3  # times a config that changes while it is read is read again, each once settled
 
 SHOWN_PROBLEMS = 10  # a refused edit's problems named in the reply, notice and log, at most
 STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
@@ -106,13 +107,22 @@ class ConfigReloads:
 
     async def _reload(self, config_path: Path, tr: Texts) -> str:
         """Load the candidate config; apply it only when it is valid and differs."""
-        await reload.settled(config_path, self.config_settle)
-        # what is read now: the config watch reloads again only once the file differs from it
-        self.config_stamp = await asyncio.to_thread(config_stamp, config_path)
-        try:
-            new = await asyncio.to_thread(load_config, config_path, regular_only=True)
-        except ConfigError as exc:
-            return await self._refused(exc.problems, config_path, tr)
+        for _ in range(READS):
+            seen = await reload.settled(config_path, self.config_settle)
+            # what is read now: the config watch reloads again only once the file differs
+            self.config_stamp = await asyncio.to_thread(config_stamp, config_path)
+            try:
+                new: Config | None = await asyncio.to_thread(
+                    load_config, config_path, regular_only=True
+                )
+                problems: Sequence[str] = ()
+            except ConfigError as exc:
+                new, problems = None, exc.problems
+            # an editor truncated the file to save it after `settled` looked: read it again
+            if await asyncio.to_thread(config_stamp, config_path) == seen:
+                break
+        if new is None:
+            return await self._refused(problems, config_path, tr)
         if new == self.settings and self._applying is None:
             log.info("config re-read: nothing changed")
             return tr._("The config has not changed.")
