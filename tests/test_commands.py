@@ -1387,9 +1387,12 @@ async def test_a_chat_at_its_watch_limit_is_refused_before_any_preview(bot: Bot)
 
 
 SKIPPED = {
-    "en": "The preview of the last 30 days is skipped: the bot is busy just now.",
-    "ru": "Обзор за последние 30 дн. пропущен: бот сейчас занят.",
-    "ja": "ただいま混み合っているため、過去30日間のプレビューは省略しました。",
+    "en": "The preview of the last 30 days is skipped: the bot is busy just now."
+    " Send the same /watch later to see it.",
+    "ru": "Обзор за последние 30 дн. пропущен: бот сейчас занят."
+    " Отправьте ту же команду /watch позже, чтобы его увидеть.",
+    "ja": "ただいま混み合っているため、過去30日間のプレビューは省略しました。"
+    "後で同じ /watch を送ると表示されます。",
 }
 
 
@@ -1422,6 +1425,20 @@ async def test_watches_past_the_preview_bound_are_saved_and_answered_without_a_p
     # the previews done, the next watch has its own
     assert "would have matched 1 story" in await bot.say("/watch Shikotan")
     assert bot.previewed[-1] == "shown"
+    # and a chat whose preview was skipped asks for it with the same /watch: nothing is stored
+    # again, and the answer says the watch is there and previews it
+    again, lang = next(iter(chats.items()))
+    bot.api.push_message(again, "/watch  shikotan ", language_code=lang)
+    [*_, answer] = await bot.api.wait_for_messages_async(again, 2)
+    assert "1. <code>Shikotan</code>" in answer["text"], answer["text"]
+    found = {
+        "en": "would have matched 1 story:",
+        "ru": "нашёл бы 1 событие:",
+        "ja": "1件が一致します",
+    }
+    assert found[lang] in answer["text"] and SKIPPED[lang] not in answer["text"], answer["text"]
+    assert bot.previewed[-1] == "shown"
+    assert sum(w.chat_id == again for w in await bot.store.run(Store.watches)) == 1
 
 
 async def test_a_burst_of_watches_is_answered_whole_and_gives_every_preview_slot_back(

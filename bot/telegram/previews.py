@@ -69,7 +69,8 @@ async def preview_of(ctx: BotContext, query: str, tr: Texts) -> str:
     if not PREVIEWS.take():
         ctx.previewed("skipped")
         return tr._(
-            "The preview of the last {days} days is skipped: the bot is busy just now.",
+            "The preview of the last {days} days is skipped: the bot is busy just now."
+            " Send the same /watch later to see it.",
             days=PREVIEW_WINDOW.days,
         )
     try:

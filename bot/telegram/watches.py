@@ -170,9 +170,12 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     same = await asyncio.to_thread(same_query, [w.query for w in mine], query)
     if same is not None:  # nothing stored, and no second alert of each story
         listed = (await numbered(mine, tr, feeds)).split("\n")[same]
+        # previewed again: the way to ask for a preview that was skipped while the bot was busy
+        shown = await preview_of(ctx, mine[same].query, tr)
         await reply(
             update,
-            tr._("You already watch this query (/watches lists your watches):") + f"\n{listed}",
+            tr._("You already watch this query (/watches lists your watches):")
+            + f"\n{listed}\n\n{shown}",
         )
         return
     if len(mine) >= ctx.max_watches:  # refused before its preview is paid for
