@@ -172,3 +172,22 @@ def test_a_lookup_that_hangs_does_not_hold_the_process_exit(tmp_path: Path) -> N
         timeout=60,  # bounds the wait for the exit: it never comes if the threads are joined
     )
     assert (done.returncode, done.stdout) == (0, "closed\n"), done.stderr
+
+
+async def test_lookups_in_turn_reuse_an_idle_thread_before_starting_another() -> None:
+    """A thread was started for every lookup up to THREADS, idle ones or not; one lookup at a
+    time needs one thread, and a lookup that hangs still gets the next one a thread of its own."""
+    resolver = ThreadResolver()
+    try:
+        for _ in range(THREADS):
+            assert await resolver.resolve("127.0.0.1", 80)
+        assert resolver._pool is not None and resolver._pool._started == 1
+        release = threading.Event()
+        loop = asyncio.get_running_loop()
+        hung = loop.run_in_executor(resolver._pool, release.wait)
+        assert await resolver.resolve("127.0.0.1", 80)  # not queued behind the hung one
+        assert resolver._pool._started == 2
+        release.set()
+        assert await hung
+    finally:
+        await resolver.close()

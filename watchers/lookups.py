@@ -30,14 +30,15 @@ _Job = tuple[Future[Any], Callable[[], Any]]
 
 
 class _Lookups(Executor):
-    """At most `threads` daemon threads, started as work comes. ThreadPoolExecutor's threads
-    are joined at the interpreter's exit: a lookup that never returns held the process after
-    a stop."""
+    """At most `threads` daemon threads, one started for work that finds none idle, as in
+    ThreadPoolExecutor, whose threads are joined at the interpreter's exit: a lookup that never
+    returns held the process after a stop."""
 
     def __init__(self, threads: int) -> None:
         self._work: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._most, self._started, self._closed = threads, 0, False
         self._lock = threading.Lock()
+        self._idle = threading.Semaphore(0)  # one release per thread waiting for work
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()
@@ -45,7 +46,7 @@ class _Lookups(Executor):
             if self._closed:
                 raise RuntimeError("the lookups are closed")
             self._work.put((future, functools.partial(fn, *args, **kwargs)))
-            if self._started < self._most:
+            if not self._idle.acquire(blocking=False) and self._started < self._most:
                 self._started += 1
                 name = f"lookup-{self._started}"
                 threading.Thread(target=self._serve, name=name, daemon=True).start()
@@ -60,6 +61,7 @@ class _Lookups(Executor):
                 except BaseException as exc:  # the caller's to raise
                     future.set_exception(exc)
             del job, future, call  # a result is the caller's to keep, not this thread's
+            self._idle.release()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Threads end once their lookup returns; none is waited for."""
