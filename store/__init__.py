@@ -2,7 +2,7 @@
 
 import store.lean_import  # noqa: F401  (first: sqlite_utils without numpy)
 from store.archive import PastItem, Story
-from store.async_store import AsyncStore
+from store.async_store import AsyncStore, StoreClosed
 from store.controls import ChatFilter, Feedback, FeedbackRow, SentAlert, wants
 from store.db import Store
 from store.records import (
@@ -44,6 +44,7 @@ __all__ = [
     "SpikeChat",
     "Stats",
     "Store",
+    "StoreClosed",
     "StoredItem",
     "Story",
     "StoryPoint",

@@ -1,5 +1,6 @@
 """The daemon's stop with every stage hung at once: a feed's fetch, Telegram (sends and
-getUpdates), and an admins' notice written again while the store is locked."""
+getUpdates), and an admins' notice written again while the store is locked; and with the store
+held by another process for longer than a stop may take."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import logging
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.config import load_config
 from bot.daemon import Daemon
+from bot.delivery import unrecorded
 from store import Store
 from tests.conftest import TOKEN, short_busy_timeout, write_config
 from tests.fakes.feed_server import FeedServer, Route
@@ -20,6 +23,11 @@ from tests.fakes.telegram_api import FakeBotAPI
 
 WAIT = 30.0  # bounds each wait for an event
 PROMISE = 10.0  # seconds a stop may take (design.md: `kurilwatch run`)
+
+
+def long_busy_timeout(store: Store) -> None:
+    """A lock another connection holds is waited for 60 s: past any stop's promise."""
+    store.db.execute("PRAGMA busy_timeout = 60000")
 
 
 def notice_states(path: Path) -> list[str]:
@@ -205,3 +213,75 @@ async def test_a_channels_try_hung_at_a_stop_is_cut_beside_the_sends_grace(
             await asyncio.wait({running})
     states = notice_states(settings.store.path)
     assert "sent" in states, states  # within the sends' grace, not cut with them
+
+
+async def test_a_stop_while_another_process_holds_the_store_leaves_it_and_keeps_the_send(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    bot_api: FakeBotAPI,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A notice sent while another process held the store's write lock: its record waited for
+    the lock (the busy timeout: 10 s, here 60 s), the sends' grace cut it, and then the store's
+    close waited for it all the same, and the interpreter's exit for the store's thread: 15 s,
+    past the promise. The store is now left unclosed after a bounded wait, said in one line,
+    and the send is kept beside it for the next start."""
+    feed_server.set_route("/a.xml", Route(body=b"<rss/>", delay=WAIT))  # no poll writes
+    config = write_config(
+        tmp_path,
+        {"a": feed_server.url("/a.xml")},
+        api_base_url=bot_api.base_url,
+        admins=(9009,),
+        extra={"poll": {"interval": "1s", "timeout": "60s"}},
+    )
+    settings = load_config(config)
+    daemon = Daemon(settings, TOKEN, config_path=config)
+    running = asyncio.create_task(daemon.run())
+    other = sqlite3.connect(settings.store.path, isolation_level=None, check_same_thread=False)
+    recording = asyncio.Event()
+    store = None
+    try:
+        await bot_api.wait_for_async(
+            lambda: daemon.delivery is not None or running.done(), WAIT, "signed in"
+        )
+        store = daemon._store
+        assert store is not None and not running.done()
+        hangs = lambda: feed_server.in_flight("/a.xml") > 0  # noqa: E731
+        # started: its writes at the start are done
+        await asyncio.to_thread(feed_server.wait_for, hangs, WAIT, "the fetch hangs")
+        run = store.run
+
+        async def observed(verb: Any, *args: Any, **kwargs: Any) -> Any:
+            if verb is Store.settle_notice:
+                recording.set()
+            return await run(verb, *args, **kwargs)
+
+        store.run = observed  # type: ignore[method-assign]
+        bot_api.hold_answers()
+        await store.run(Store.notify_admins, "queued", now=datetime.now(UTC))
+        daemon._wake_delivery()
+        await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, WAIT, "the send")
+        await store.run(long_busy_timeout)
+        other.execute("BEGIN IMMEDIATE")  # another process's writer, for longer than a stop
+        bot_api.release_answers()  # sent: its record waits for the lock
+        async with asyncio.timeout(WAIT):
+            await recording.wait()
+        daemon.stop()
+        assert await asyncio.wait_for(running, WAIT) == 0
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        bot_api.release_answers()
+        if not running.done():
+            running.cancel()
+            await asyncio.wait({running})
+        thread = getattr(store, "_thread", None)
+        if thread is not None:  # the store's thread, left in the record: it ends now
+            await asyncio.to_thread(thread.join, WAIT)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors
+    assert str(settings.store.path) in errors[0] and "settle_notice" in errors[0]
+    assert "locked by another process" in errors[0]
+    kept = unrecorded.read(unrecorded.journal(settings.store.path))
+    assert [type(k) for k in kept] == [unrecorded.SentNotice]  # recorded at the next start

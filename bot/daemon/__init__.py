@@ -53,6 +53,9 @@ STUCK = timedelta(minutes=30)
 HOUSEKEEPING_RETRY = 60.0  # seconds before housekeeping that met a failing store tries again
 HOUSEKEEPING_RETRY_MAX = 3600.0  # doubled at each failure up to this
 HOUSEKEEPING_TRIES = 10  # then it waits for its next day (about 4 h of tries)
+# seconds the store's close waits for the calls before it at most (a write waiting out another
+# process's lock, a disk that hangs), after the other stages' 7 s at most: within the 10 s
+STORE_CLOSE = STOP_GRACE / 2
 CONSOLE_STORIES = 1000  # stories console mode remembers alerting, for the reports joining them
 
 
@@ -229,7 +232,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
                 fetcher.aclose(),
                 pool.aclose(),
             )
-            await store.close()
+            await store.close(within=STORE_CLOSE)
             log.info("stopped")
         return self.exit_code
 
