@@ -30,6 +30,13 @@ def long_busy_timeout(store: Store) -> None:
     store.db.execute("PRAGMA busy_timeout = 60000")
 
 
+async def fetch_hangs(feed_server: FeedServer) -> None:
+    """Wait for the daemon's fetch of /a.xml to be in flight (checked at the feed server's
+    requests: the Bot API's, once a long poll ends, came up to 10 s after it)."""
+    hangs = lambda: feed_server.in_flight("/a.xml") > 0  # noqa: E731
+    await asyncio.to_thread(feed_server.wait_for, hangs, WAIT, "the fetch hangs")
+
+
 def notice_states(path: Path) -> list[str]:
     """The states of the admins' notices in the store at `path`, once the daemon is gone."""
     with Store(path) as store:
@@ -59,9 +66,7 @@ async def test_a_stop_with_every_stage_hung_keeps_the_10_s_promise_and_the_alert
             lambda: daemon.delivery is not None or running.done(), WAIT, "signed in"
         )
         assert daemon._store is not None and not running.done()
-        await bot_api.wait_for_async(
-            lambda: feed_server.in_flight("/a.xml"), WAIT, "the fetch hangs"
-        )
+        await fetch_hangs(feed_server)
         bot_api.hold_answers()
         bot_api.stall_next("getUpdates", WAIT, times=1000)
         await daemon._store.run(Store.notify_admins, "queued", now=datetime.now(UTC))
@@ -246,9 +251,7 @@ async def test_a_stop_while_another_process_holds_the_store_leaves_it_and_keeps_
         )
         store = daemon._store
         assert store is not None and not running.done()
-        hangs = lambda: feed_server.in_flight("/a.xml") > 0  # noqa: E731
-        # started: its writes at the start are done
-        await asyncio.to_thread(feed_server.wait_for, hangs, WAIT, "the fetch hangs")
+        await fetch_hangs(feed_server)  # started: its writes at the start are done
         run = store.run
 
         async def observed(verb: Any, *args: Any, **kwargs: Any) -> Any:
