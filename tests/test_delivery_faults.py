@@ -520,7 +520,9 @@ async def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_r
     await unrecorded.keep(
         tmp_path / "kw.db", unrecorded.SentReport(-1001, at - timedelta(hours=1), at)
     )
-    assert unrecorded.read(path) == [
+    reading = unrecorded.read(path)
+    assert len(reading.bad) == 15 and reading.cut == ""
+    assert reading.kept == [
         unrecorded.Sent(7, 70, at, ("NHK",)),
         unrecorded.Sent(10, None, at, ()),
         unrecorded.SentDigest((11, 12), at, (13,), 2),
@@ -530,17 +532,15 @@ async def test_a_kept_send_cut_short_or_out_of_range_is_skipped_and_the_others_r
     ]
 
 
-async def test_a_kept_sends_file_longer_than_is_read_says_so(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_a_kept_sends_file_longer_than_is_read_says_so(tmp_path: Path) -> None:
     at = datetime(2026, 12, 2, tzinfo=UTC)
     await unrecorded.keep(tmp_path / "kw.db", unrecorded.Sent(7, 70, at, ("NHK",)))
     path = unrecorded.journal(tmp_path / "kw.db")
     with path.open("a", encoding="utf-8") as out:
-        out.write(("x" * 99 + "\n") * (unrecorded.MAX_BYTES // 100 + 1))
-    with caplog.at_level(logging.ERROR, logger="bot.delivery.worker"):
-        assert unrecorded.read(path)[0] == unrecorded.Sent(7, 70, at, ("NHK",))
-    assert any("longer than" in r.getMessage() for r in caplog.records)
+        out.write(("x" * 999 + "\n") * (unrecorded.MAX_BYTES // 1000 + 1))
+    reading = unrecorded.read(path)
+    assert reading.kept == [unrecorded.Sent(7, 70, at, ("NHK",))]
+    assert reading.cut == f"the part past its first {unrecorded.MAX_BYTES} bytes"
 
 
 async def nhk_joins(store: AsyncStore, at: datetime) -> None:

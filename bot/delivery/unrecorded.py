@@ -1,11 +1,17 @@
 """Sends (alerts, digest messages, notices, weekly reports) made but not yet recorded when
 a stop cut the tries to record them (the store locked or full): kept in a file beside the store
-and recorded at the next start, not sent twice."""
+and recorded at the next start, not sent twice.
+
+The start takes the file (renames it `.recording`) before it reads it, so a send kept while it
+records goes to a new file, for the start after; a writer locks the file and checks it was not
+taken meanwhile. A file taken and not yet removed (a crash, a failing store) is recorded again
+first: recording a send twice changes nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -22,6 +28,7 @@ from watchers.text import counted
 log = logging.getLogger("bot.delivery.worker")
 
 MAX_BYTES = 1 << 20  # far more than the sends a stop can cut (one per slot)
+MAX_SENDS = 10_000  # lines read at most: as many store calls at the start
 MAX_PARTS = MAX_DIGEST  # a digest's messages: one alert each at most
 SQLITE_INT = 1 << 63
 # seconds a send cut from its record waits for its line at most: after the stop's grace (5 s,
@@ -70,6 +77,11 @@ Kept = Sent | SentDigest | SentNotice | SentReport
 
 def journal(store_path: str | Path) -> Path:
     return Path(f"{store_path}.unrecorded")
+
+
+def recording(store_path: str | Path) -> Path:
+    """The file the start took to record (`journal`'s, renamed)."""
+    return Path(f"{store_path}.unrecorded.recording")
 
 
 def _line(sent: Kept) -> dict[str, Any]:
@@ -179,9 +191,7 @@ def _settle(written: asyncio.Future[None], error: Exception | None) -> None:
 
 def _append(store_path: str | Path, sent: Kept, stop: bool) -> None:
     try:
-        # the store's own mode: it says which chats were sent what
-        fd = os.open(journal(store_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with open(fd, "a", encoding="utf-8") as out:
+        with open(_locked(journal(store_path)), "a", encoding="utf-8") as out:
             # a line of its own even after a write the full disk cut short
             out.write("\n" + json.dumps(_line(sent)) + "\n")
     except OSError as exc:
@@ -189,6 +199,31 @@ def _append(store_path: str | Path, sent: Kept, stop: bool) -> None:
         return
     when = "before the stop" if stop else "yet (the store failed; it is tried again)"
     log.warning("%s sent but not recorded %s; recorded at the next start", _what(sent), when)
+
+
+def _locked(path: Path) -> int:
+    """A file descriptor on `path` to append to, locked (the start's read waits for the write),
+    and still the file of that name: one the start took (renamed) since it was opened was read
+    already, or is being read, and is removed once recorded."""
+    while True:
+        # the store's own mode: it says which chats were sent what
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same(os.fstat(fd), path):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # taken by the start: open the new one
+
+
+def _same(opened: os.stat_result, path: Path) -> bool:
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino)
 
 
 def _whole(value: object, low: int, high: int) -> int:
@@ -226,28 +261,95 @@ def _parse(row: dict[str, Any]) -> Kept:
     return Sent(_whole(row["delivery_id"], 1, SQLITE_INT), message_id, at, tuple(outlets))
 
 
-def read(path: Path) -> list[Kept]:
-    """The sends a file keeps; a line that is not one (a write cut short) is skipped."""
-    try:
-        with path.open("rb") as source:
-            data = source.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        return []
-    if len(data) > MAX_BYTES:
-        log.error("%s: longer than %d bytes; the sends after them are not recorded, and are"
-                  " sent again", path, MAX_BYTES)  # fmt: skip
-        data = data[:MAX_BYTES]
-    text = data.decode("utf-8", "replace")
-    kept = []
-    for line in filter(None, text.splitlines()):
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a file of kept sends holds, within its bounds: the sends, the lines that are none
+    (a write cut short, an edit), and which bound cut what follows ("" if none did)."""
+
+    kept: list[Kept]
+    bad: tuple[str, ...] = ()
+    cut: str = ""
+
+
+def parse(data: bytes, *, max_bytes: int | None = None, max_sends: int | None = None) -> Reading:
+    """The sends in `data`, the start of a file: `max_bytes` of it at most (a line they cut is
+    unread, not bad) and `max_sends` lines (`MAX_BYTES`, `MAX_SENDS` by default)."""
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+    max_sends = MAX_SENDS if max_sends is None else max_sends
+    cut = ""
+    if len(data) > max_bytes:
+        data = data[: data.rfind(b"\n", 0, max_bytes) + 1]
+        cut = f"the part past its first {max_bytes} bytes"
+    lines = [line for line in data.decode("utf-8", "replace").splitlines() if line]
+    if len(lines) > max_sends:
+        lines, cut = lines[:max_sends], f"the part past its first {max_sends} sends"
+    kept, bad = [], []
+    for line in lines:
         try:
             row = json.loads(line)
             if not isinstance(row, dict):
                 raise TypeError("not an object")
             kept.append(_parse(row))
         except (ValueError, KeyError, TypeError, OverflowError, OSError, RecursionError):
-            log.warning("%s: a line that is no kept send skipped: %.80r", path, line)
-    return kept
+            bad.append(line)
+    return Reading(kept, tuple(bad), cut)
+
+
+def skipped(reading: Reading) -> str:
+    """What of the file `reading` was not recorded, in words ("" if nothing)."""
+    parts = []
+    if reading.bad:
+        lines = counted(len(reading.bad), "line", "lines")
+        parts.append(f"{lines} that are no kept send (the first: {reading.bad[0][:80]!r})")
+    if reading.cut:
+        parts.append(reading.cut)
+    return " and ".join(parts)
+
+
+def read(path: Path) -> Reading:
+    """The sends the file at `path` keeps, within the bounds; once any write to it is over."""
+    try:
+        with path.open("rb") as source:
+            fcntl.flock(source, fcntl.LOCK_SH)
+            return parse(source.read(MAX_BYTES + 1))
+    except FileNotFoundError:
+        return Reading([])
+    except OSError as exc:  # kept aside then, not read again at every start
+        return Reading([], cut=f"all of it (cannot be read: {exc.strerror})")
+
+
+def _take(store_path: str | Path) -> Path | None:
+    """The file to record: one a start took and did not finish, else the kept sends' file,
+    taken (later sends go to a new one); None if neither is there."""
+    taken = recording(store_path)
+    if taken.exists():
+        return taken
+    try:
+        journal(store_path).rename(taken)
+    except FileNotFoundError:
+        return None
+    return taken
+
+
+def _done(store_path: str | Path, taken: Path, reading: Reading) -> None:
+    """Remove the file recorded; one with a part not recorded is kept aside, and said."""
+    if not (what := skipped(reading)):
+        taken.unlink(missing_ok=True)
+        return
+    name = journal(store_path)
+    aside = Path(f"{name}.bad")
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = Path(f"{name}.{number}.bad")
+    taken.rename(aside)
+    log.error(
+        "%s: %s not recorded: the sends there, if any, may be sent again; the file is kept as"
+        " %s (the sends before were recorded)",
+        name,
+        what,
+        aside,
+    )
 
 
 async def _record(store: AsyncStore, sent: Kept) -> None:
@@ -266,14 +368,30 @@ async def _record(store: AsyncStore, sent: Kept) -> None:
 
 
 async def record_kept(store: AsyncStore) -> int:
-    """Record the sends the last stop kept (before rows left `sending` are queued again), then
-    remove the file; the count recorded."""
-    path = journal(store.path)
-    kept = await asyncio.to_thread(read, path)
-    for sent in kept:
-        await _record(store, sent)
-    await asyncio.to_thread(path.unlink, missing_ok=True)
-    if kept:
-        made = counted(len(kept), "send", "sends")
+    """Record the sends the last stops kept (before rows left `sending` are queued again), then
+    remove their file; the count recorded. A file with a part not recorded (past the bounds,
+    bad lines, unreadable) is kept aside as `.bad`, and said: its sends may be sent again."""
+    count, left = 0, await asyncio.to_thread(recording(store.path).exists)
+    for _ in range(1 + left):  # a file a cut recording left, then the kept sends' file
+        try:
+            taken = await asyncio.to_thread(_take, store.path)
+        except OSError as exc:
+            log.error("%s: cannot be taken to record (%s); its sends may be sent again",
+                      journal(store.path), exc)  # fmt: skip
+            break
+        if taken is None:
+            break
+        reading = await asyncio.to_thread(read, taken)
+        for sent in reading.kept:
+            await _record(store, sent)
+        count += len(reading.kept)
+        try:
+            await asyncio.to_thread(_done, store.path, taken, reading)
+        except OSError as exc:
+            log.error("%s: recorded, but cannot be removed (%s): recorded again at the next"
+                      " start", taken, exc)  # fmt: skip
+            break
+    if count:
+        made = counted(count, "send", "sends")
         log.info("delivery: %s made before the last stop recorded", made)
-    return len(kept)
+    return count
