@@ -147,16 +147,20 @@ def test_restore_leaves_no_file_beside_the_backup_and_does_not_change_it(tmp_pat
     assert {p.name: p.read_bytes() for p in logged.iterdir()} == files
 
 
-def test_restore_sets_aside_the_sends_the_last_stop_kept_for_the_old_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["kw.db.unrecorded", "kw.db.unrecorded.recording"])
+def test_restore_sets_aside_the_sends_the_last_stop_kept_for_the_old_store(
+    tmp_path: Path, name: str
+) -> None:
     """`<store>.unrecorded` names the old store's outbox rows: read into the restored one, it
-    would mark as sent alerts that were not."""
+    would mark as sent alerts that were not. So does the file a start took to record them
+    (`.recording`), left by a crash while it recorded."""
     config, backup = _store_and_backup(tmp_path)
-    kept = tmp_path / "kw.db.unrecorded"
+    kept = tmp_path / name
     kept.write_text('{"delivery_id": 1, "message_id": 5, "at": 0, "also": []}\n')
     result = _restore(config, backup)
     assert result.returncode == 0, result.stderr
-    assert not kept.exists() and (tmp_path / "kw.db.unrecorded.before-restore").exists()
-    assert "set aside" in result.stdout
+    assert not kept.exists() and (tmp_path / f"{name}.before-restore").exists()
+    assert f"{kept} (sends made before the last stop) set aside" in result.stdout
 
 
 def test_a_store_and_a_backup_named_with_uri_characters_are_copied_whole(tmp_path: Path) -> None:

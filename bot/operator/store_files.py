@@ -247,11 +247,12 @@ def _restore_held(store: Path, source: Path, out: TextIO, stops: _StopsHeld) -> 
     except sqlite3.Error as exc:
         return _restore_fail(f"cannot restore {store} from {source}: {_unwritable(store) or exc}")
     print(f"restored {store} from {source}", file=out)
-    kept = Path(f"{store}.unrecorded")  # sends kept for the store's rows, not the backup's
-    with suppress(OSError):
-        kept.replace(f"{kept}.before-restore")
-        print(f"{kept} (sends made before the last stop) set aside as {kept}.before-restore",
-              file=out)  # fmt: skip
+    # sends kept for the store's rows, not the backup's; `.recording`: a start was recording them
+    for kept in (Path(f"{store}.unrecorded"), Path(f"{store}.unrecorded.recording")):
+        with suppress(OSError):
+            kept.replace(f"{kept}.before-restore")
+            print(f"{kept} (sends made before the last stop) set aside as {kept}.before-restore",
+                  file=out)  # fmt: skip
     return 0
 
 
