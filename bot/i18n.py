@@ -16,6 +16,7 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -130,10 +131,15 @@ class Texts:
 
     def said(self, message: Message, values: Mapping[str, str]) -> str:
         """A message named before its language was known (`N_`, `Plural`), in this language,
-        its placeholders filled from `values`; a `Plural` in the form of its count."""
+        its placeholders filled from `values`; a `Plural` in the form of its count, the count
+        written as this language writes numbers (1,5 in Russian)."""
         if isinstance(message, str):
             return self._(message, **values)
-        n = _form_number(values.get(message.count, ""))
+        count = values.get(message.count, "")
+        n = _form_number(count)
+        values = (
+            {**values, message.count: self._count(count)} if message.count in values else values
+        )
         return self._t.ngettext(message.singular, message.plural, n).format(**values)
 
     def sentences(self, *parts: str) -> str:
@@ -153,10 +159,23 @@ class Texts:
         zone = local.tzname()
         return f"{text} {zone}" if zone else text
 
-    def number(self, n: int) -> str:
-        """`n` with this language's digit groups: "20,000", in Russian "20 000" (there
-        "20,000" reads as twenty)."""
-        return str(format_decimal(n, locale=self.lang))
+    def number(self, n: float, digits: int = 0) -> str:
+        """`n` as this language writes it, rounded to `digits` places (each shown): "20,000",
+        "1.5"; in Russian "20 000" and "1,5" (there "20,000" reads as twenty, "1.5" as a
+        stray dot)."""
+        pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+        return str(format_decimal(n, format=pattern, locale=self.lang))
+
+    def _count(self, value: str) -> str:
+        """A count's value, written before its language was known ("1.5"), as this language
+        writes the number, each digit kept; a whole number, or what is no number, as it is."""
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return value
+        if not number.is_finite() or number == number.to_integral_value():
+            return value
+        return str(format_decimal(number, locale=self.lang, decimal_quantization=False))
 
     def language_name(self, code: str) -> str:
         """A language named in this language (CLDR): "английский" for "en" in Russian. (The

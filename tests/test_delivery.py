@@ -841,8 +841,8 @@ async def test_a_notice_of_a_count_reads_in_its_form_in_each_admin_s_language(  
     store, worker, _ = parts
     await store.run(Store.upsert_subscriber, CHAT, now=T0, language_code="ru")
     worker.settings = replace(FAST, admins=(ADMIN, CHAT))
-    for days in (1, 5):
-        message, values = reload_notice([TopicDiff("kuril", "changed")], timedelta(days=days))
+    for window in (timedelta(days=1), timedelta(days=5), timedelta(hours=36)):
+        message, values = reload_notice([TopicDiff("kuril", "changed")], window)
         msgid, plural, counted = msgids(message)
         text = EN.said(message, values)
         await store.run(
@@ -856,13 +856,17 @@ async def test_a_notice_of_a_count_reads_in_its_form_in_each_admin_s_language(  
         )
     await step(worker)
     await step(worker)
+    await step(worker)
     en = [m["text"] for m in bot_api.sent_messages(ADMIN)]
     ru = [m["text"] for m in bot_api.sent_messages(CHAT)]
     assert [t[:62] for t in en] == [
         "kurilwatch: config applied. Topic queries over the last 1 day ",
         "kurilwatch: config applied. Topic queries over the last 5 days",
+        "kurilwatch: config applied. Topic queries over the last 1.5 da",
     ]
     assert "за последний 1 день (" in ru[0] and "за последние 5 дней (" in ru[1], ru
+    # a store.retention of 36h: Russian writes the 1.5 days with a decimal comma
+    assert "за последние 1,5 дня (" in ru[2], ru
 
 
 async def test_a_daily_digest_holds_alerts_and_sends_them_together(

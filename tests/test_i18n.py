@@ -7,12 +7,14 @@ import re
 import shutil
 from collections import Counter
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from babel.numbers import parse_decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -107,21 +109,55 @@ def test_plural_forms_and_dates_follow_the_language() -> None:
 
 def test_a_plural_message_takes_the_form_of_its_counted_value() -> None:
     """A notice's message is read where its language is known: its plural forms too, chosen
-    by the value it names; a fraction (a window of 36h: 1.5 days) as English and Russian
-    write it, in the form of 2."""
+    by the value it names; a fraction (a window of 36h: 1.5 days) in the form of 2, written
+    as each language writes it (Russian with a decimal comma: "1.5" read there as a stray
+    dot)."""
     from bot.i18n import Plural
 
     message = Plural.ngettext("{n} story", "{n} stories", "n")
     ru, en = texts("ru"), texts("en")
-    read = [ru.said(message, {"n": n}) for n in ("1", "3", "5", "21", "1.5")]
-    assert read == ["1 событие", "3 события", "5 событий", "21 событие", "1.5 события"]
+    read = [ru.said(message, {"n": n}) for n in ("1", "3", "5", "21", "1.5", "0.0417")]
+    assert read == [
+        "1 событие",
+        "3 события",
+        "5 событий",
+        "21 событие",
+        "1,5 события",
+        "0,0417 события",  # every digit the value has, none made up or dropped
+    ]
     assert [en.said(message, {"n": n}) for n in ("1", "5", "1.5")] == [
         "1 story",
         "5 stories",
         "1.5 stories",
     ]
     assert texts("ja").said(message, {"n": "1"}) == "1件"
+    assert texts("ja").said(message, {"n": "1.5"}) == "1.5件"
+    assert ru.said(message, {"n": "many"}) == "many события"  # no number: as it was given
+    assert ru.said("{n} seen", {"n": "1.5"}) == "1.5 seen"  # not a count: left as it is
     assert en.said("{n} seen", {"n": "2"}) == "2 seen"  # a message of one form, as before
+
+
+def test_numbers_are_written_as_each_language_writes_them() -> None:
+    ru, ja, en = texts("ru"), texts("ja"), texts("en")
+    assert [t.number(1.25, digits=1) for t in (ru, ja, en)] == ["1,2", "1.2", "1.2"]
+    assert [t.number(2, digits=1) for t in (ru, en)] == ["2,0", "2.0"]  # the digits asked for
+    assert [t.number(20_000) for t in (ru, ja, en)] == ["20\xa0000", "20,000", "20,000"]
+    assert en.number(1234.56, digits=2) == "1,234.56"
+
+
+@given(
+    st.floats(min_value=-1e9, max_value=1e9, allow_nan=False),
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from(LANGUAGES),
+)
+def test_a_number_written_in_a_language_reads_back_as_its_rounded_value(
+    x: float, digits: int, lang: str
+) -> None:
+    written = texts(lang).number(x, digits=digits)
+    rounded = Decimal(str(x)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+    assert parse_decimal(written, locale=lang, strict=True) == rounded
+    if lang == "ru" and digits:
+        assert "," in written and "." not in written
 
 
 def syntax(description: str) -> list[str]:

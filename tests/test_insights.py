@@ -277,6 +277,27 @@ async def test_a_burst_sends_one_spike_notice_to_the_chat_that_asked(bot: Harnes
     assert len(await bot.store.run(Store.notices)) == 1
 
 
+async def test_a_spike_notice_writes_its_usual_level_as_the_chat_s_language_does(
+    bot: Harness,
+) -> None:
+    """A Russian chat read "(обычно 1.0 ± 0.0)": Russian writes a decimal comma."""
+    quiet = history(20, 2)
+    burst = [
+        (T0 - timedelta(minutes=10 + 25 * k), f"Iturup story {k}", ("kuril",)) for k in range(9)
+    ]
+    await seed(bot.store, quiet + burst, also=len(quiet) + 2, first_poll=False)
+    await bot.say("/subscribe kuril", language_code="ru")
+    await bot.say("/spikes on", language_code="ru")
+    insights = Insights(bot.ctx, bot.app.bot)
+    assert await insights.check_spikes() == ["kuril"]
+    sent = len(bot.api.sent_messages(USER))
+    worker = DeliveryWorker(bot.store, bot.app.bot, clock=bot.clock)
+    assert await worker.send_due() == 1
+    await worker.drain()
+    [notice] = bot.api.sent_messages(USER)[sent:]
+    assert notice["text"].splitlines()[1] == "9 событий за последние 6 часов (обычно 1,0 ± 0,0)."
+
+
 def test_kurilwatch_trend_writes_a_png_and_a_csv(tmp_path: Path) -> None:
     config = write_config(tmp_path, {"tass": "http://127.0.0.1:9/rss"})
     now = datetime.now(UTC)

@@ -342,7 +342,7 @@ def test_the_weekly_report_and_a_spike_notice() -> None:
         9, 1.25, 0.5, points[:3], title="Kuril Islands", lang="ru", tz=TOKYO
     ).splitlines()
     assert notice[0] == "📈 Всплеск: Kuril Islands"
-    assert notice[1] == "9 событий за последние 6 часов (обычно 1.2 ± 0.5)."
+    assert notice[1] == "9 событий за последние 6 часов (обычно 1,2 ± 0,5)."
     assert notice[4].startswith("1. Motegi: talks <go> on (TASS, ") and "6 источников" in notice[4]
     _, ja = weekly_report(points, now=NOW, tz=TOKYO, topics=["kuril"], titles=titles, lang="ja")
     assert "— TASS、4媒体" in ja, ja

@@ -470,7 +470,7 @@ def spike_text(
 ) -> str:
     """A spike notice, as plain text: the numbers and the burst's top stories."""
     tr = texts(lang)
-    usual = {"mean": f"{mean:.1f}", "sd": f"{sd:.1f}"}
+    usual = {"mean": tr.number(mean, digits=1), "sd": tr.number(sd, digits=1)}
     body = tr.ngettext(
         "{n} story in the last 6 hours (usually {mean} ± {sd}).",
         "{n} stories in the last 6 hours (usually {mean} ± {sd}).",
