@@ -36,7 +36,7 @@ import watchfiles
 from bot.config import Config, Stamp, config_stamp, config_warnings_of
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
-from bot.i18n import N_, Message
+from bot.i18n import N_, Message, Plural
 from bot.telegram.context import BotContext
 from store import AsyncStore, Store
 from watchers.config import FeedConfig
@@ -256,16 +256,23 @@ async def apply(
     return "; ".join(done) or "settings updated"
 
 
-def warnings_notice(warned: Sequence[str]) -> tuple[str, dict[str, str]]:
-    """The admins' notice of the warnings a reload brought: a msgid and its values (the first
-    NOTICE_WARNINGS of them; `kurilwatch check` lists every one)."""
-    shown = "\n".join(warned[:NOTICE_WARNINGS])
-    if len(warned) > NOTICE_WARNINGS:
-        shown += f"\n(+{len(warned) - NOTICE_WARNINGS}; `kurilwatch check` lists them)"
-    return N_(
+def warnings_notice(warned: Sequence[str]) -> tuple[Message, dict[str, str]]:
+    """The admins' notice of the warnings a reload brought: its message and values (the first
+    NOTICE_WARNINGS of them, and how many more, counted in the admin's language; `kurilwatch
+    check` lists every one)."""
+    values = {"warnings": "\n".join(warned[:NOTICE_WARNINGS])}
+    if len(warned) <= NOTICE_WARNINGS:
+        return N_(
+            "kurilwatch: config applied, but it holds what is likely not meant (file, line, key:"
+            " why):\n{warnings}"
+        ), values
+    return Plural.ngettext(
         "kurilwatch: config applied, but it holds what is likely not meant (file, line, key:"
-        " why):\n{warnings}"
-    ), {"warnings": shown}
+        " why):\n{warnings}\n(+{more} more warning: `kurilwatch check` lists every one)",
+        "kurilwatch: config applied, but it holds what is likely not meant (file, line, key:"
+        " why):\n{warnings}\n(+{more} more warnings: `kurilwatch check` lists every one)",
+        "more",
+    ), values | {"more": str(len(warned) - NOTICE_WARNINGS)}
 
 
 async def stranded_watches(

@@ -133,17 +133,74 @@ async def test_the_admins_hear_the_warnings_a_reload_brings_however_it_came(
 
 
 def test_the_warnings_notice_names_a_bounded_number_of_warnings() -> None:
+    """The warnings past the first NOTICE_WARNINGS are counted, in the admin's language (the
+    count's line was English, "(+7; `kurilwatch check` lists them)", in any)."""
+    from bot.i18n import EN, texts
     from bot.reload import NOTICE_WARNINGS, warnings_notice
 
-    for count in (1, NOTICE_WARNINGS, NOTICE_WARNINGS + 7):
-        warned = [f"config.yaml line {n}: topics.t{n}.query: why" for n in range(count)]
-        message, values = warnings_notice(warned)
-        lines = message.format(**values).splitlines()[1:]
-        assert lines[:NOTICE_WARNINGS] == warned[:NOTICE_WARNINGS]
-        more = count - NOTICE_WARNINGS
-        assert lines[NOTICE_WARNINGS:] == (
-            [f"(+{more}; `kurilwatch check` lists them)"] * (more > 0)
-        )
+    tails = {
+        0: ([], []),
+        1: (
+            ["(+1 more warning: `kurilwatch check` lists every one)"],
+            ["(и ещё 1 предупреждение: все их перечислит `kurilwatch check`)"],
+        ),
+        7: (
+            ["(+7 more warnings: `kurilwatch check` lists every one)"],
+            ["(и ещё 7 предупреждений: все их перечислит `kurilwatch check`)"],
+        ),
+    }
+    for more, (en_tail, ru_tail) in tails.items():
+        for count in (NOTICE_WARNINGS + more,) + ((1,) if not more else ()):
+            warned = [f"config.yaml line {n}: topics.t{n}.query: why" for n in range(count)]
+            message, values = warnings_notice(warned)
+            en = EN.said(message, values).splitlines()
+            ru = texts("ru").said(message, values).splitlines()
+            assert en[1:] == warned[:NOTICE_WARNINGS] + en_tail
+            assert ru[1:] == warned[:NOTICE_WARNINGS] + ru_tail
+            assert ru[0].startswith("kurilwatch: конфигурация применена"), ru[0]
+            ja = texts("ja").said(message, values).splitlines()
+            assert ja[NOTICE_WARNINGS + 1 :] == (
+                [f"（ほか{more}件は `kurilwatch check` で一覧できます）"] if more else []
+            )
+
+
+async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
+    tmp_path: Path,
+) -> None:
+    """A reload bringing more warnings than the notice names, queued by the daemon and sent
+    to an admin whose language is Russian: every word but the warnings' own (config
+    diagnostics, as `kurilwatch check` prints them) is Russian."""
+    from datetime import UTC, datetime
+
+    from bot.delivery.render import notice_text
+    from bot.reload import NOTICE_WARNINGS
+
+    feeds = {"a": "http://127.0.0.1:9/a.xml"}
+    config = write_config(tmp_path, feeds, admins=(9009,))
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
+    daemon._store = store
+    try:
+        edited = yaml.safe_load(config.read_text())
+        for n in range(NOTICE_WARNINGS + 2):  # each the same URL as feeds[0]
+            edited["feeds"].append({"id": f"b{n}", "url": "http://127.0.0.1:9/a.xml"})
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        await daemon.reload()
+        [row] = await store.run(Store.notices)
+        now = datetime.now(UTC)
+        await store.run(Store.upsert_subscriber, 9009, now=now, language_code="ru")
+        assert await store.run(Store.fan_out_notices, (9009,)) == 1
+        [notice] = await store.run(Store.due_notices, now)
+    finally:
+        await store.close()
+    assert row["text"].endswith("(+2 more warnings: `kurilwatch check` lists every one)")
+    lines = notice_text(notice).splitlines()
+    warned = json.loads(row["vals"])["warnings"].splitlines()
+    assert len(warned) == NOTICE_WARNINGS and lines[1 : NOTICE_WARNINGS + 1] == warned
+    ours = "\n".join(lines[:1] + lines[NOTICE_WARNINGS + 1 :])
+    assert ours.endswith("(и ещё 2 предупреждения: все их перечислит `kurilwatch check`)"), ours
+    assert set(re.findall(r"[A-Za-z]{3,}", ours)) == {"kurilwatch", "check"}, ours
 
 
 async def test_a_bad_edit_while_the_store_is_locked_is_named_and_the_admins_told_later(

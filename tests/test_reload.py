@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 from pathlib import Path
@@ -793,7 +794,7 @@ async def test_a_bulk_bad_edit_is_answered_with_its_first_problems(tmp_path: Pat
     answered with all 4,000 problems: 132 Telegram messages to the admin's /reload, and one
     log line and one notice row of 537,000 characters."""
     from bot.delivery.split import split_html
-    from bot.i18n import texts
+    from bot.i18n import Plural, texts
     from bot.telegram.context import esc
     from store import Store
 
@@ -808,10 +809,14 @@ async def test_a_bulk_bad_edit_is_answered_with_its_first_problems(tmp_path: Pat
     finally:
         await store.close()
     assert said.startswith("Not reloaded; the running config stays. "), said
-    more = f" (+3990 more: `kurilwatch check --config {config}` lists them)"
+    more = f" (+3990 more problems: `kurilwatch check --config {config}` lists every one)"
     assert said.endswith(more) and said.count("topics.t") == 10, said
     assert len(split_html(esc(said))) == 1
+    # the count in its plural form (it was "и ещё 3990:", a number without its noun)
     assert in_russian.endswith(
-        f"(и ещё 3990: их все перечислит `kurilwatch check --config {config}`)"
-    )
-    assert notice["text"].count("topics.t") == 10 and "+3990 more" in notice["text"]
+        f"(и ещё 3990 ошибок: все их перечислит `kurilwatch check --config {config}`)"
+    ), in_russian
+    assert notice["text"].count("topics.t") == 10 and "+3990 more problems" in notice["text"]
+    message = Plural(notice["msgid"], notice["plural"], notice["counted"])
+    russian = texts("ru").said(message, json.loads(notice["vals"]))
+    assert "; и ещё 3990 ошибок: все их перечислит `kurilwatch check" in russian, russian

@@ -14,7 +14,7 @@ from bot import reload
 from bot.config import Config, ConfigError, Stamp, config_stamp, load_config
 from bot.daemon.telegram import App
 from bot.delivery.worker import DeliveryWorker
-from bot.i18n import EN, N_, Message, Texts
+from bot.i18n import EN, N_, Message, Plural, Texts
 from bot.metrics import Metrics, configure_metrics
 from bot.operator.backtest import report_reload
 from bot.telegram.chat import BotContext
@@ -137,13 +137,18 @@ class ConfigReloads:
         more = len(problems) - SHOWN_PROBLEMS
         if more <= 0:
             log.error("config not reloaded, the running config stays: %s", values["problems"])
-            notice = N_("kurilwatch: config not reloaded ({problems}); the running config stays.")
+            notice: Message = N_(
+                "kurilwatch: config not reloaded ({problems}); the running config stays."
+            )
             await self._tell_admins_surely(notice, values)
             return tr._("Not reloaded; the running config stays. {problems}", **values)
         values |= {"more": str(more), "path": str(config_path)}
-        notice = N_(
-            "kurilwatch: config not reloaded ({problems}; +{more} more: `kurilwatch check"
-            " --config {path}` lists them); the running config stays."
+        notice = Plural.ngettext(
+            "kurilwatch: config not reloaded ({problems}; +{more} more problem: `kurilwatch"
+            " check --config {path}` lists every one); the running config stays.",
+            "kurilwatch: config not reloaded ({problems}; +{more} more problems: `kurilwatch"
+            " check --config {path}` lists every one); the running config stays.",
+            "more",
         )
         log.error(
             "config not reloaded, the running config stays: %s (+%d more: `kurilwatch check"
@@ -153,10 +158,14 @@ class ConfigReloads:
             config_path,
         )
         await self._tell_admins_surely(notice, values)
-        return tr._(
-            "Not reloaded; the running config stays. {problems} (+{more} more:"
-            " `kurilwatch check --config {path}` lists them)",
-            **values,
+        return tr.ngettext(
+            "Not reloaded; the running config stays. {problems} (+{n} more problem:"
+            " `kurilwatch check --config {path}` lists every one)",
+            "Not reloaded; the running config stays. {problems} (+{n} more problems:"
+            " `kurilwatch check --config {path}` lists every one)",
+            more,
+            problems=values["problems"],
+            path=values["path"],
         )
 
     async def _apply(self, new: Config) -> str:
