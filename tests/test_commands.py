@@ -267,6 +267,36 @@ async def test_watch_watches_unwatch_and_their_mistakes(bot: Bot) -> None:
     assert len(bot.recompiled) == 4
 
 
+async def test_a_chat_over_a_lowered_watch_limit_is_told_its_count_and_the_limit(
+    bot: Bot,
+) -> None:
+    """The operator lowered telegram.max_watches below what a chat had: /watch answered "You
+    have 1 watch, the most a chat may have" to a chat of 3 (the limit, said as its count), and
+    "Remove one", which left it over the limit still."""
+    for query in ("Shikotan", "Итуруп", "色丹"):
+        await bot.say(f"/watch {query}")
+    assert bot.ctx is not None
+    assert "You have 3 watches, the most a chat may have." in await bot.say("/watch Habomai")
+    bot.ctx.max_watches = 1  # as a reload sets it; the chat keeps its 3
+    answer = await bot.say("/watch Habomai")
+    assert "You have 3 watches; the most a chat may have is 1." in answer, answer
+    assert "Remove 3 with /unwatch first (/watches lists them)." in answer, answer
+    answer = await bot.say("/watch Habomai", language_code="ru")
+    assert "У вас 3 запроса, а в одном чате их может быть не больше 1." in answer, answer
+    assert "Сначала удалите 3 запроса командой /unwatch" in answer, answer
+    answer = await bot.say("/watch Habomai", language_code="ja")
+    assert "キーワードは3件登録済みですが、上限は1件です。" in answer, answer
+    bot.ctx.max_watches = 0
+    answer = await bot.say("/watch Habomai")
+    assert "may have is 0" not in answer and "The bot's operator allows no watches." in answer
+    assert "/unwatch" not in answer, answer
+    assert [w.query for w in await bot.store.run(Store.watches, USER)] == [
+        "Shikotan",
+        "Итуруп",
+        "色丹",
+    ]
+
+
 async def test_a_second_watch_of_the_same_query_is_told_so_and_stores_nothing(bot: Bot) -> None:
     # it was answered "Watching for", as a new watch, and stored a duplicate when written
     # with other spaces, capitals or full-width letters

@@ -179,14 +179,15 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     if len(mine) >= ctx.max_watches:  # refused before its preview is paid for
-        await reply(update, _full(ctx.max_watches, tr))
+        await reply(update, _full(len(mine), ctx.max_watches, tr))
         return
     shown = await preview_of(ctx, query, tr)
     added = await ctx.store.run(
         Store.add_watch, chat_id, query, now=ctx.clock(), limit=ctx.max_watches
     )
-    if added is None:
-        await reply(update, _full(ctx.max_watches, tr))
+    if added is None:  # another /watch of the chat's took the last place meanwhile
+        count = len(await ctx.store.run(Store.watches, chat_id))
+        await reply(update, _full(count, ctx.max_watches, tr))
         return
     if ctx.watches_changed is not None:
         await ctx.watches_changed(added, None)
@@ -203,14 +204,32 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def _full(most: int, tr: Texts) -> str:
+def _full(count: int, most: int, tr: Texts) -> str:
+    """Why a chat of `count` watches may not add one: the limit `most` may have been lowered
+    below what it has (its watches are kept), and then it must remove more than one."""
+    if most <= 0:
+        return tr._("The bot's operator allows no watches.")
+    if count <= most:
+        return tr.sentences(
+            tr.ngettext(
+                "You have {n} watch, the most a chat may have.",
+                "You have {n} watches, the most a chat may have.",
+                count,
+            ),
+            tr._("Remove one with /unwatch first (/watches lists them)."),
+        )
     return tr.sentences(
         tr.ngettext(
-            "You have {n} watch, the most a chat may have.",
-            "You have {n} watches, the most a chat may have.",
-            most,
+            "You have {n} watch; the most a chat may have is {most}.",
+            "You have {n} watches; the most a chat may have is {most}.",
+            count,
+            most=most,
         ),
-        tr._("Remove one with /unwatch first (/watches lists them)."),
+        tr.ngettext(
+            "Remove {n} with /unwatch first (/watches lists them).",
+            "Remove {n} with /unwatch first (/watches lists them).",
+            count - most + 1,
+        ),
     )
 
 
