@@ -90,6 +90,32 @@ def test_run_stops_on_a_signal_to_its_group(
     assert "stopped" in daemon.output.lines[-1]
 
 
+def test_a_sighup_to_the_whole_group_reloads_and_leaves_the_workers_alive(
+    tmp_path: Path, feed_server: FeedServer, group: type[Group]
+) -> None:
+    """`systemctl kill -s HUP` and `pkill -HUP kurilwatch` reach every process, not the daemon
+    alone: the parse workers and multiprocessing's resource tracker died of it (the next parse
+    "the parser process died on this feed", tracebacks of the tracker at the stop)."""
+    feed_server.set_feed("/a.xml", FEED)
+    config = write_config(tmp_path, {"a": feed_server.url("/a.xml")})
+    daemon = group("run", "--config", str(config))
+    daemon.output.wait_for("kurilwatch running", timeout=60)
+    daemon.output.wait_for("first poll: recorded", timeout=30)  # the workers have parsed
+
+    os.killpg(daemon.proc.pid, signal.SIGHUP)
+    daemon.output.wait_for("config re-read", timeout=30)
+    feed_server.set_feed(
+        "/a.xml",
+        rss([FeedEntry("Patrol boat off Iturup", "https://news.example/2", guid="2")]),
+    )
+    daemon.output.wait_for("1 alert printed", timeout=30)  # parsed after the SIGHUP
+
+    assert daemon.interrupt(signal.SIGINT) == 0
+    assert "process died" not in daemon.output.text
+    assert "Traceback" not in daemon.output.text
+    assert "resource_tracker" not in daemon.output.text
+
+
 def test_sigterm_stops_an_export_with_130(tmp_path: Path) -> None:
     """SIGTERM ended a one-shot command that does not run an event loop (export, backtest,
     feedback, trend) by the signal (143), not as README's 130."""

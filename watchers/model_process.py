@@ -13,7 +13,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
@@ -100,7 +101,8 @@ class ModelProcess:
             name="kurilwatch-model",
             daemon=True,
         )
-        process.start()
+        with hangup_blocked():
+            process.start()
         theirs.close()
         self._process, self._conn = process, ours
         log.debug("the model's process %d started", process.pid)
@@ -130,6 +132,19 @@ class ModelProcess:
         return f"ended with exit status {code}"
 
 
+@contextmanager
+def hangup_blocked(*others: signal.Signals) -> Iterator[None]:
+    """SIGHUP (and `others`) blocked in this thread meanwhile: a child process started now
+    starts with it blocked. SIGHUP is the daemon's reload, and `systemctl kill -s HUP` or
+    `pkill -HUP kurilwatch` sends it to every process: it killed the parse workers and the
+    stdlib's resource tracker (which unblocks only SIGINT and SIGTERM: SIGHUP stays blocked)."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP, *others})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
 def watch_parent(parent: int) -> None:
     """In a child process: exit once `parent` is gone (SIGKILLed: it cannot end its children,
     and one busy in a call, or waiting on a queue, would not hear of it)."""
@@ -149,6 +164,7 @@ def _serve(conn: Connection, embed: Embed | None, parent: int) -> None:
     # or, if its engine hangs in a call, its parent watch sees it)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the daemon's reload, if sent to them all
     watch_parent(parent)
     if embed is None:
         from watchers.embedding import embed_titles

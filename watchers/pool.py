@@ -16,14 +16,13 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from typing import Literal, TypeVar
 
 from watchers.items import ParsedFeed
-from watchers.model_process import ModelProcess, watch_parent
+from watchers.model_process import ModelProcess, hangup_blocked, watch_parent
 from watchers.summary import Brief
 from watchers.topics.compile import TopicSpec
 from watchers.topics.morph import forms_of, give_forms
@@ -68,12 +67,13 @@ class ParsePool:
     def _pool(self, fork: bool = False) -> Executor:
         if self._executor is None:
             if self.kind == "processes":
-                self._executor = ProcessPoolExecutor(
-                    self.workers,
-                    mp_context=multiprocessing.get_context("fork" if fork else "spawn"),
-                    initializer=_worker_setup,
-                    initargs=(os.getpid(),),
-                )
+                with _sigint_blocked():  # its queues' semaphores may start the resource tracker
+                    self._executor = ProcessPoolExecutor(
+                        self.workers,
+                        mp_context=multiprocessing.get_context("fork" if fork else "spawn"),
+                        initializer=_worker_setup,
+                        initargs=(os.getpid(),),
+                    )
             else:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="parse")
         return self._executor
@@ -193,9 +193,10 @@ class ParsePool:
         raise AssertionError("unreachable")
 
     def _submit(self, pool: Executor, call: Callable[[], T]) -> asyncio.Future[T]:
-        """Hand `call` to the pool. A submit may start a worker: SIGINT is blocked meanwhile, so
-        the new process starts with it blocked and a Ctrl-C cannot interrupt its start-up
-        before `_worker_setup` ignores it (the stdlib starts its resource tracker so too)."""
+        """Hand `call` to the pool. A submit may start a worker: SIGINT (and SIGHUP) is blocked
+        meanwhile, so the new process starts with it blocked and a Ctrl-C cannot interrupt its
+        start-up before `_worker_setup` ignores it (the stdlib starts its resource tracker so
+        too)."""
         loop = asyncio.get_running_loop()
         if self.kind == "threads":
             return loop.run_in_executor(pool, call)
@@ -246,17 +247,12 @@ class ParsePool:
             await down
 
 
-@contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+def _sigint_blocked() -> contextlib.AbstractContextManager[None]:
+    return hangup_blocked(signal.SIGINT)
 
 
 def _worker_setup(parent: int) -> None:
-    """In a worker: ignore Ctrl-C and SIGTERM, and exit once the daemon is gone.
+    """In a worker: ignore Ctrl-C, SIGTERM and SIGHUP, and exit once the daemon is gone.
 
     A terminal sends SIGINT to the whole process group (systemd's stop SIGTERM to the whole
     unit); the daemon shuts its workers down itself, and a worker interrupted in the middle of
@@ -265,7 +261,8 @@ def _worker_setup(parent: int) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # systemd's to every process of the unit too
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by `_submit`
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the daemon's reload, if sent to them all
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGHUP})  # by `_submit`
     watch_parent(parent)
 
 
