@@ -733,3 +733,21 @@ def test_a_channels_muted_sources_are_feed_ids_of_the_config_each_once() -> None
     [problem] = problems(text.replace("[one, one]", "[one, tass]"))
     assert problem.startswith("c.yaml line 10: channels[0].muted_sources[1]: 'tass' is no feed id")
     assert "(feeds: one)" in problem
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ('""', "column 13: topics.kuril.query: the query is empty"),
+        (
+            "-kuril",
+            "column 12: topics.kuril.query: the query would match items without any of its"
+            " terms: every part of it needs at least one term that is not negated",
+        ),
+    ],
+)
+def test_a_query_error_that_names_the_query_says_it_once(query: str, problem: str) -> None:
+    # "the query is empty in the query": the suffix placing a word was added to these too
+    assert problems(MINIMAL.replace("query: kuril*", f"query: {query}")) == [
+        f"c.yaml line 8, {problem}"
+    ]

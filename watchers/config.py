@@ -97,7 +97,9 @@ class QueryValueError(ValueError):
 
     def __init__(self, error: QueryError) -> None:
         self.column = error.column
-        self.problem = f"{error.message} in the query"
+        # "in the query" places a word; "the query is empty" needs no place
+        named = "the query" in error.message
+        self.problem = error.message if named else f"{error.message} in the query"
         super().__init__(f"column {self.column}: {self.problem}")
 
 
