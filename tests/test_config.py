@@ -751,3 +751,23 @@ def test_a_query_error_that_names_the_query_says_it_once(query: str, problem: st
     assert problems(MINIMAL.replace("query: kuril*", f"query: {query}")) == [
         f"c.yaml line 8, {problem}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (
+            MINIMAL.replace("title: Kuril Islands", "title: Kurils: the dispute"),
+            "line 7, column 18",
+        ),
+        (MINIMAL.replace("    query:", "     query:"), "line 8, column 11"),
+    ],
+)
+def test_a_colon_inside_a_value_or_a_key_indented_off_is_told_what_to_do(
+    text: str, where: str
+) -> None:
+    # both were libyaml's "mapping values are not allowed in this context", and no cure
+    assert problems(text) == [
+        f"c.yaml {where}: invalid YAML: a ':' where no key can start; put a value holding ': '"
+        ' in quotes (title: "Kurils: the dispute"), and indent a key as the keys beside it'
+    ]

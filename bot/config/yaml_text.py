@@ -191,7 +191,13 @@ def one_line(text: str) -> str:
 
 def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> str:
     """YAML's "found character that cannot start any token" told an operator nothing about
-    the tab an editor put in, or the `@` of a username: name the character and the cure."""
+    the tab an editor put in, or the `@` of a username: name the character and the cure; nor
+    did "mapping values are not allowed", a title holding ': ' or a key indented off."""
+    if "mapping values are not allowed" in problem:
+        return (
+            "a ':' where no key can start; put a value holding ': ' in quotes"
+            ' (title: "Kurils: the dispute"), and indent a key as the keys beside it'
+        )
     known = "cannot start any token" in problem or "tab character" in problem
     if mark is None or not known:
         return problem
