@@ -771,3 +771,22 @@ def test_a_colon_inside_a_value_or_a_key_indented_off_is_told_what_to_do(
         f"c.yaml {where}: invalid YAML: a ':' where no key can start; put a value holding ': '"
         ' in quotes (title: "Kurils: the dispute"), and indent a key as the keys beside it'
     ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("telegram:\n  link_previews: nope\n", "telegram.link_previews: write true or false; got 'nope'"),
+        ("poll:\n  max_bytes: 10MB\n", "poll.max_bytes: write a whole number; got '10MB'"),
+        ("poll:\n  max_bytes: 1.5\n", "poll.max_bytes: write a whole number; got '1.5'"),
+        ("delivery:\n  concurrency: 400\n", "delivery.concurrency: should be less than or equal to 16; got '400'"),
+    ],
+)  # fmt: skip
+def test_a_value_of_the_wrong_kind_is_quoted_with_what_to_write(extra: str, expected: str) -> None:
+    # pydantic's "Input should be a valid boolean, unable to interpret input" quoted nothing
+    assert problems(MINIMAL + extra) == [f"c.yaml line 10: {expected}"]
+
+
+def test_a_feed_language_not_offered_is_quoted() -> None:
+    text = MINIMAL.replace("feed.xml", "feed.xml\n    lang: russian")
+    assert problems(text) == ["c.yaml line 5: feeds[0].lang: should be 'en', 'ru' or 'ja'; got 'russian'"]  # fmt: skip

@@ -75,6 +75,10 @@ def describe(
         )
     elif kind in ("url_parsing", "url_scheme", "url_type"):
         message = _bad_url(error["input"], message)
+    elif message.startswith("Input should be ") and kind not in _WANTED:
+        # "Input should be a valid boolean, unable to interpret input" quoted nothing
+        wanted = _KINDS.get(kind) or message.removeprefix("Input ")
+        message = f"{wanted}; got {_shown(error['input'])}"
     line, found = _find(node, loc)
     found = key or found
     if kind in _WANTED and found is not None:
@@ -104,6 +108,11 @@ _FORMS = {
     " [::1]:9464 (for other machines, put a reverse proxy in front and set metrics.public_url)",
     "metrics.public_url": _URL,
     "telegram.api_base_url": _URL,
+}
+_KINDS = {
+    "bool_parsing": "write true or false",
+    "int_parsing": "write a whole number",
+    "int_from_float": "write a whole number",
 }
 MAX_SHOWN = 60  # characters of a refused value quoted in its message
 
