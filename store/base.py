@@ -41,6 +41,12 @@ def make_folder(path: str | Path) -> None:
     Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
+# what a store path naming a folder is told (`store.path: data`, with data/ there)
+FOLDER_NOT_FILE = (
+    "a folder, not a file; store.path names the store's file, such as data/kurilwatch.db"
+)
+
+
 def read_only_folder(path: str | Path) -> str | None:
     """Why a store this user may read cannot be opened, if that is its folder: SQLite makes a
     WAL store's -wal and -shm files beside it, even to read it."""

@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from store import migrations
 from store.archive import ArchiveVerbs
-from store.base import make_folder, read_only_folder
+from store.base import FOLDER_NOT_FILE, make_folder, read_only_folder
 from store.chats import ChatVerbs
 from store.controls import ControlVerbs
 from store.feeds import FeedVerbs
@@ -68,6 +68,8 @@ class Store(
                     else f"{exc.strerror}: {exc.filename}"
                 )
                 raise sqlite3.OperationalError(f"cannot create its folder: {reason}") from None
+            if os.path.isdir(path):  # sqlite said "unable to open database file"
+                raise sqlite3.OperationalError(FOLDER_NOT_FILE)
             # its own user's alone, as the unit's UMask makes it, under `make run` too
             with contextlib.suppress(OSError):  # one there already, or what sqlite names below
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -398,6 +398,32 @@ def test_a_store_folder_that_is_a_file_is_named(tmp_path: Path, command: list[st
         assert "is store.path where the store should be" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["feeds"], ["stats"], ["poll", "--once"], ["run"], ["backup", "copy.db"], ["restore", "b"]],
+    ids=lambda c: c[0],
+)
+def test_a_store_path_that_is_a_folder_is_named(tmp_path: Path, command: list[str]) -> None:
+    # `store.path: data` with data/ there: SQLite's "unable to open database file", and
+    # backup's "disk I/O error", named neither the folder nor the key
+    config = write_config(
+        tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, extra={"store": {"path": "data"}}
+    )
+    (tmp_path / "data").mkdir()
+    if command[0] == "backup":
+        command = ["backup", str(tmp_path / "copy.db")]
+    if command[0] == "restore":
+        Store(new_store(tmp_path / "backup.db")).close()
+        command = ["restore", str(tmp_path / "backup.db")]
+    result = (kurilwatch if command == ["run"] else cli)(*command, "--config", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        f"{tmp_path / 'data'}: a folder, not a file; store.path names the store's file, such as"
+        " data/kurilwatch.db"
+    ) in result.stderr, result.stderr
+    assert list((tmp_path / "data").iterdir()) == []
+
+
 def _run_into(stdout: int, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],

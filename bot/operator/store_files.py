@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from bot.cli import EXIT_USAGE
 from bot.config import Config
-from store.base import read_only_folder
+from store.base import FOLDER_NOT_FILE, read_only_folder
 
 
 def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
@@ -35,6 +35,8 @@ def backup(settings: Config, target: Path, out: TextIO = sys.stdout) -> int:
         return _backup_fail(f"{target} exists; give a new file name")
     if not store.exists():
         return _backup_fail(f"no store at {store}")
+    if store.is_dir():
+        return _backup_fail(f"store {store}: {FOLDER_NOT_FILE}")
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     held = None
     try:
@@ -291,7 +293,10 @@ def _unreadable(source: Path) -> str | None:
 
 def _unwritable(store: Path) -> str | None:
     """Why this user may not write the store, if so: its folder (SQLite makes the -wal and -shm
-    files beside it), the store itself, or those files left by another user."""
+    files beside it), the store itself, or those files left by another user; or a folder
+    where the store should be."""
+    if store.is_dir():
+        return f"store {store}: {FOLDER_NOT_FILE}"
     folder = store.parent
     if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
         return (
