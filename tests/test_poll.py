@@ -583,7 +583,7 @@ async def test_unchanged_polls_ending_together_are_saved_in_one_round_trip(
         await store.close()
         now[0] += timedelta(minutes=10)
         failed = await asyncio.gather(*(poller.poll(c) for c in feeds))
-        assert all(f.outcome == "error" and "store is not open" in (f.error or "") for f in failed)
+        assert all(f.outcome == "error" and "is closed" in (f.error or "") for f in failed)
         await poller.aclose()
 
 

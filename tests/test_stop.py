@@ -286,5 +286,5 @@ async def test_a_stop_while_another_process_holds_the_store_leaves_it_and_keeps_
     assert len(errors) == 1, errors
     assert str(settings.store.path) in errors[0] and "settle_notice" in errors[0]
     assert "locked by another process" in errors[0]
-    kept = unrecorded.read(unrecorded.journal(settings.store.path))
+    kept = unrecorded.read(unrecorded.journal(settings.store.path)).kept
     assert [type(k) for k in kept] == [unrecorded.SentNotice]  # recorded at the next start
