@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from watchers.pool import ParsePool
 
 EXIT_USAGE = 2
+CONFIG = "config.yaml"  # --config's default
 EXIT_INTERRUPTED = 130  # bot.interrupt's, without importing asyncio here
 FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # a disk that takes no more output
 
@@ -35,19 +36,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", choices=levels)
     formats = ["text", "json"]
     parser.add_argument("--log-format", default="text", choices=formats)
+    parser.add_argument(
+        "--config", default=CONFIG, metavar="CONFIG", help=f"config file (default: {CONFIG})"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
         name: str, help_text: str, config: str = "config file", metavar: str = "CONFIG"
     ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
+        # these three both after the command and before it (SUPPRESS: the one before it stays
+        # unless the command's own is given)
         p.add_argument(
             "--config",
-            default="config.yaml",
+            default=argparse.SUPPRESS,
             metavar=metavar,
-            help=config + " (default: %(default)s)",
+            help=f"{config} (default: {CONFIG})",
         )
-        # both after the command and before it (SUPPRESS: the one before it stays)
         p.add_argument(
             "--log-format",
             default=argparse.SUPPRESS,

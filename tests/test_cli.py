@@ -553,3 +553,26 @@ def test_backtests_help_says_which_config_is_the_new_one(
     same = cli("backtest", "--against", str(config), "--config", str(config))
     assert same.returncode == 0 and "No topic query differs" in same.stdout
     assert "--config and --against are the same file" in same.stderr
+
+
+def test_config_is_taken_before_the_command_too(tmp_path: Path) -> None:
+    # `kurilwatch --config X check`, as `--log-level` is taken there, was "argument COMMAND:
+    # invalid choice"; given on both sides, the one after the command wins
+    assert _parser().parse_args(["--config", "a.yaml", "check"]).config == "a.yaml"
+    assert _parser().parse_args(["check", "--config", "b.yaml"]).config == "b.yaml"
+    assert _parser().parse_args(["--config", "a.yaml", "run", "--config", "b.yaml"]).config == (
+        "b.yaml"
+    )
+    assert _parser().parse_args(["run"]).config == "config.yaml"
+    config = write_config(tmp_path, {})
+    result = cli("--config", str(config), "check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("config OK")
+
+
+def test_a_commands_help_still_gives_its_configs_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    assert "config file (default: config.yaml)" in " ".join(capsys.readouterr().out.split())
