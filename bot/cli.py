@@ -33,9 +33,9 @@ def _parser() -> argparse.ArgumentParser:
         description="News alerts on the Kuril Islands and the Russia-Japan peace treaty.",
     )
     levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
-    parser.add_argument("--log-level", default="INFO", choices=levels)
+    parser.add_argument("--log-level", default="INFO", choices=levels, type=str.upper)
     formats = ["text", "json"]
-    parser.add_argument("--log-format", default="text", choices=formats)
+    parser.add_argument("--log-format", default="text", choices=formats, type=str.lower)
     parser.add_argument(
         "--config", default=CONFIG, metavar="CONFIG", help=f"config file (default: {CONFIG})"
     )
@@ -57,10 +57,15 @@ def _parser() -> argparse.ArgumentParser:
             "--log-format",
             default=argparse.SUPPRESS,
             choices=formats,
+            type=str.lower,
             help="log lines on stderr: readable text, or one JSON object per line (default: text)",
         )
         p.add_argument(
-            "--log-level", choices=levels, default=argparse.SUPPRESS, help="(default: INFO)"
+            "--log-level",
+            choices=levels,
+            type=str.upper,  # `--log-level debug` too
+            default=argparse.SUPPRESS,
+            help="(default: INFO)",
         )
         return p
 

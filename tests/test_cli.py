@@ -576,3 +576,13 @@ def test_a_commands_help_still_gives_its_configs_default(
     with pytest.raises(SystemExit):
         main(["check", "--help"])
     assert "config file (default: config.yaml)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_log_level_and_format_are_taken_in_any_case() -> None:
+    # `--log-level debug` was "invalid choice: 'debug' (choose from 'DEBUG', ...)"
+    assert _parser().parse_args(["--log-level", "debug", "run"]).log_level == "DEBUG"
+    assert _parser().parse_args(["run", "--log-level", "Warning"]).log_level == "WARNING"
+    assert _parser().parse_args(["run", "--log-format", "JSON"]).log_format == "json"
+    assert _parser().parse_args(["--log-format", "Text", "run"]).log_format == "text"
+    refused = cli("check", "--log-level", "loud")
+    assert refused.returncode == 2 and "invalid choice: 'LOUD'" in refused.stderr
