@@ -120,7 +120,13 @@ def _parser() -> argparse.ArgumentParser:
         "--days", type=_days, default=30, help="period, 1-3650 days (default: %(default)s)"
     )
     export = command("export", "matched stories with their outlets and times, as CSV or JSON lines")
-    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument(
+        "--format",
+        choices=["csv", "jsonl"],
+        default="csv",
+        help="csv: a header line, then a row per story; jsonl: one JSON object per story,"
+        " topics and outlets as lists (default: %(default)s)",
+    )
     export.add_argument("--topic", metavar="ID", help="only this topic's stories")
     export.add_argument("--since", default="30d", help="period, like 30d or 12h (default: 30d)")
     trend = command(

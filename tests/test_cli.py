@@ -586,3 +586,13 @@ def test_log_level_and_format_are_taken_in_any_case() -> None:
     assert _parser().parse_args(["--log-format", "Text", "run"]).log_format == "text"
     refused = cli("check", "--log-level", "loud")
     assert refused.returncode == 2 and "invalid choice: 'LOUD'" in refused.stderr
+
+
+def test_exports_help_says_what_its_formats_are_and_the_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "--format {csv,jsonl} csv: a header line, then a row per story; jsonl: one JSON" in said
+    assert "(default: csv)" in said
