@@ -134,6 +134,31 @@ def test_a_misspelt_key_of_a_feed_or_topic_is_named_with_the_key_it_was_meant_to
     ]
 
 
+def test_several_problems_are_listed_in_the_files_line_order() -> None:
+    """They came in the order of the config's fields (telegram before poll, a feed's id before
+    its url): line 8 before line 2, line 5 before line 4."""
+    text = (
+        "poll:\n"
+        "  interval: 5x\n"
+        "feeds:\n"
+        "  - url: relative/x.xml\n"
+        "    id: A\n"
+        "    title: one\n"
+        "telegram:\n"
+        "  timezone: Mars/Olympus\n"
+        "topics:\n"
+        "  kuril: {title: Kuril Islands, query: (kuril}\n"
+    )
+    found = problems(text)
+    assert [p.split(":")[0] for p in found] == [
+        "c.yaml line 2",
+        "c.yaml line 4",
+        "c.yaml line 5",
+        "c.yaml line 8",
+        "c.yaml line 10, column 40",
+    ]
+
+
 def test_bad_interval_names_the_feed() -> None:
     text = MINIMAL.replace(
         "    url: http://127.0.0.1:9/feed.xml", "    url: http://x/\n    interval: 5x"

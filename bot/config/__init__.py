@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.config.errors import AtKey, describe, key_path
+from bot.config.errors import AtKey, describe_all, key_path
 from bot.config.yaml_text import (
     ConfigError as ConfigError,
 )
@@ -426,5 +426,5 @@ def _parse_config(text: str, *, source: str) -> Config:
     except ValidationError as exc:
         node = compose(text)  # where each key is, to name its line
         raise ConfigError(
-            [describe(error, node, source, Config, text) for error in exc.errors(include_url=False)]
+            describe_all(exc.errors(include_url=False), node, source, Config, text)
         ) from None

@@ -36,12 +36,21 @@ def key_path(loc: Sequence[int | str]) -> str:
     return out or "(top level)"
 
 
+def describe_all(
+    errors: Sequence[Any], node: yaml.Node | None, source: str, root: type[BaseModel], text: str
+) -> list[str]:
+    """The lines of `describe`, in the order of the file's lines (pydantic gives them in the
+    order of the models' fields); those without a line last."""
+    described = [describe(error, node, source, root, text) for error in errors]
+    return [said for _, said in sorted(described, key=lambda d: (d[0] is None, d[0] or (0, 0)))]
+
+
 def describe(
     error: Any, node: yaml.Node | None, source: str, root: type[BaseModel], text: str
-) -> str:
+) -> tuple[tuple[int, int] | None, str]:
     """One line of a validation error of `root` (the config, read from `text`): the file, the
     key's line (a query's error: the line and column of the mistake), its path and what is
-    wrong."""
+    wrong; and that line and column (0: none), where it has one."""
     loc, key = _key_loc(error, node)
     message = str(error["msg"])
     kind = error["type"]
@@ -84,14 +93,15 @@ def describe(
     if kind in _WANTED and found is not None:
         message = _not_a(found, _WANTED[kind])
     where = f" line {line}" if line else ""
+    place = (line, 0) if line else None
     if isinstance(cause := error.get("ctx", {}).get("error"), QueryValueError):
         at = text_position(text, found, cause.column)
         # not found in the file's characters (a quoted query's escapes): the key's line, and
         # the column in the query's own text, which is no column of the file
         message = f"{cause.problem} (character {cause.column} of its text)"
         if at is not None:
-            where, message = f" line {at[0]}, column {at[1]}", cause.problem
-    return f"{source}{where}: {key_path(loc)}: {message}"
+            where, message, place = f" line {at[0]}, column {at[1]}", cause.problem, at
+    return place, f"{source}{where}: {key_path(loc)}: {message}"
 
 
 _TOKENS = {"token", "bot_token", "api_token", "telegram_token", "telegram_bot_token"}
