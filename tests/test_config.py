@@ -812,6 +812,39 @@ def test_a_value_of_the_wrong_kind_is_quoted_with_what_to_write(extra: str, expe
     assert problems(MINIMAL + extra) == [f"c.yaml line 10: {expected}"]
 
 
+def _number_keys() -> list[tuple[str, str, type]]:
+    """Every key of a section of the config that takes a number: (section, key, int or float)."""
+    from pydantic import BaseModel
+
+    from bot.config import Config
+
+    found = []
+    for section, field in Config.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            for key, info in model.model_fields.items():
+                if info.annotation in (int, float):
+                    found.append((section, key, info.annotation))
+    return found
+
+
+def test_every_number_key_is_found() -> None:
+    keys = {f"{section}.{key}" for section, key, _ in _number_keys()}
+    assert {"delivery.burst_digest", "poll.max_bytes", "delivery.per_second"} <= keys
+
+
+@pytest.mark.parametrize(("section", "key", "kind"), _number_keys())
+@pytest.mark.parametrize("written", ["yes", "true", "off"])
+def test_a_boolean_is_no_number(section: str, key: str, kind: type, written: str) -> None:
+    """`burst_digest: yes` was taken as 1 (YAML reads `yes` as true, and pydantic true as 1),
+    `off` as 0: a digest of every burst, or none."""
+    read = "false" if written == "off" else "true"
+    wanted = "a whole number" if kind is int else "a number"
+    assert problems(MINIMAL + f"{section}:\n  {key}: {written}\n") == [
+        f"c.yaml line 10: {section}.{key}: YAML reads {written} as {read}; write {wanted}"
+    ]
+
+
 def test_a_feed_language_not_offered_is_quoted() -> None:
     text = MINIMAL.replace("feed.xml", "feed.xml\n    lang: russian")
     assert problems(text) == ["c.yaml line 5: feeds[0].lang: should be 'en', 'ru' or 'ja'; got 'russian'"]  # fmt: skip

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator
+from pydantic_core import PydanticCustomError
 
 from watchers import bounded
 from watchers.topics.query import QueryError, parse
@@ -55,6 +56,26 @@ def format_duration(value: timedelta) -> str:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def _no_boolean(wanted: str) -> BeforeValidator:
+    """YAML reads `yes`, `on` and `true` as true, which pydantic takes as the number 1 (and
+    `no`, `off` as 0): refused where a number is wanted, saying what to write."""
+
+    def refuse(value: object) -> object:
+        if isinstance(value, bool):
+            raise PydanticCustomError(
+                "bool_not_number",
+                "{value} is not a number; write {wanted}",
+                {"value": str(value).lower(), "wanted": wanted},
+            )
+        return value
+
+    return BeforeValidator(refuse)
+
+
+Whole = Annotated[int, _no_boolean("a whole number")]  # every integer key of the config
+Number = Annotated[float, _no_boolean("a number")]  # and every other number
+
+
 class Model(BaseModel):
     """Frozen, strict about unknown keys."""
 
@@ -67,9 +88,9 @@ class PollConfig(Model):
     max_backoff: Duration = timedelta(hours=6)
     timeout: Duration = timedelta(seconds=20)  # connect, read and write, each
     total_timeout: Duration = timedelta(seconds=60)  # one fetch, redirects and body included
-    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, le=1024**3)
-    concurrency: int = Field(default=32, ge=1, le=1000)
-    per_host: int = Field(default=4, ge=1, le=100)
+    max_bytes: Whole = Field(default=10 * 1024 * 1024, gt=0, le=1024**3)
+    concurrency: Whole = Field(default=32, ge=1, le=1000)
+    per_host: Whole = Field(default=4, ge=1, le=100)
     gone_after: Duration = timedelta(days=7)  # a feed answering 404 this long is disabled
 
 

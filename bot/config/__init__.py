@@ -43,6 +43,7 @@ from watchers.config import (
     Model,
     PollConfig,
     TopicConfig,
+    Whole,
     format_duration,
 )
 from watchers.config_checks import config_warnings, places_of, was_known
@@ -126,7 +127,7 @@ class TelegramConfig(Model):
     admins: tuple[UserId, ...] = ()
     link_previews: bool = False
     timezone: str = "UTC"  # IANA name; alert times are shown in it
-    max_watches: Annotated[int, Field(ge=0, le=100)] = 10  # personal queries per chat
+    max_watches: Annotated[Whole, Field(ge=0, le=100)] = 10  # personal queries per chat
 
     @field_validator("timezone")
     @classmethod
@@ -145,9 +146,9 @@ class TelegramConfig(Model):
 class DeliveryConfig(Limits):
     """How fast alerts go out (the send limits: `Limits`) and how long failures are retried."""
 
-    concurrency: Annotated[int, Field(ge=1, le=16)] = 4  # a crash can repeat at most these
+    concurrency: Annotated[Whole, Field(ge=1, le=16)] = 4  # a crash can repeat at most these
     # a chat with more alerts than this waiting gets them as one digest message (0: never)
-    burst_digest: Annotated[int, Field(ge=0, le=1000)] = 10
+    burst_digest: Annotated[Whole, Field(ge=0, le=1000)] = 10
     deadline: Duration = timedelta(hours=24)  # 5xx and network errors are retried this long
     max_backoff: Duration = timedelta(minutes=10)
 

@@ -92,6 +92,10 @@ def describe(
     found = key or found
     if kind in _WANTED and found is not None:
         message = _not_a(found, _WANTED[kind])
+    if kind == "bool_not_number" and isinstance(found, yaml.ScalarNode):  # `yes`, `on`, `off`
+        message = (
+            f"YAML reads {found.value} as {error['ctx']['value']}; write {error['ctx']['wanted']}"
+        )
     where = f" line {line}" if line else ""
     place = (line, 0) if line else None
     if isinstance(cause := error.get("ctx", {}).get("error"), QueryValueError):

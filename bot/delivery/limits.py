@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from watchers.config import Model
+from watchers.config import Model, Number, Whole
 
 Rate = Field(gt=0, le=10_000, allow_inf_nan=False)
 LATE = 0.005  # seconds a send may leave after its slot before the next slot moves back
@@ -24,10 +24,10 @@ LATE = 0.005  # seconds a send may leave after its slot before the next slot mov
 class Limits(Model):
     """Telegram's send limits as we keep them: `delivery:` in the config (its one spelling)."""
 
-    per_second: Annotated[float, Rate] = 29.0  # all chats together; Telegram allows ~30
-    private_per_second: Annotated[float, Rate] = 1.0  # to one private chat
-    private_burst: Annotated[int, Field(ge=1, le=10)] = 3
-    group_per_minute: Annotated[float, Rate] = 20.0  # to one group or channel
+    per_second: Annotated[Number, Rate] = 29.0  # all chats together; Telegram allows ~30
+    private_per_second: Annotated[Number, Rate] = 1.0  # to one private chat
+    private_burst: Annotated[Whole, Field(ge=1, le=10)] = 3
+    group_per_minute: Annotated[Number, Rate] = 20.0  # to one group or channel
 
 
 @dataclass(frozen=True, slots=True)
