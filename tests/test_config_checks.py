@@ -155,6 +155,22 @@ def test_check_warns_with_the_key_and_its_line_and_exits_0(tmp_path: Path) -> No
     assert "no item can match it" in lines[1]
 
 
+@pytest.mark.parametrize("feeds", ["", "feeds: []\n"])
+def test_check_warns_of_a_config_without_feeds(tmp_path: Path, feeds: str) -> None:
+    """It said `config OK ... feeds (0):` and nothing more: a daemon of it polls nothing."""
+    config = tmp_path / "c.yaml"
+    config.write_text(feeds + "topics:\n  k:\n    title: K\n    query: kuril\n")
+    result = cli("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "feeds (0):" in result.stdout
+    assert result.stderr == (
+        f"kurilwatch: warning: {config} line 1: feeds: none: `run` polls nothing (`match` and `stories`"
+        " need no feeds)\n"
+    )
+    with_one = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, interval="5m")
+    assert cli("check", "--config", str(with_one)).stderr == ""
+
+
 async def test_a_reload_names_what_the_edit_made_likely_wrong_and_not_what_it_kept(
     tmp_path: Path,
 ) -> None:

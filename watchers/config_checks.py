@@ -1,6 +1,6 @@
-"""What a valid config holds that is likely not meant: a topic no item can match, or one that a
-single common word matches; two topics with one query; a feed listed twice; a poll interval under
-a second (`5ms` written for `5m`). `kurilwatch check`
+"""What a valid config holds that is likely not meant: no feeds; a topic no item can match, or
+one that a single common word matches; two topics with one query; a feed listed twice; a poll
+interval under a second (`5ms` written for `5m`). `kurilwatch check`
 prints these as warnings (exit 0), `run` logs them, a reload logs the new ones and tells the
 admins. Pure: `config_warnings` reads the config's models; `find` and `places_of` say where a key
 is in the YAML."""
@@ -41,6 +41,14 @@ def config_warnings(
     out: list[Warning] = []
     if poll is not None:
         out += _too_often(("poll", "interval"), poll.interval)
+    if not feeds:  # valid: a config for `match` needs none
+        out.append(
+            Warning(
+                ("feeds",),
+                "none: `run` polls nothing (`match` and `stories` need no feeds)",
+                ("no feeds",),
+            )
+        )
     for n, feed in enumerate(feeds):
         if feed.interval is not None:
             out += _too_often(("feeds", n, "interval"), feed.interval, feed.id)
