@@ -120,3 +120,21 @@ def test_an_answer_ptb_cannot_read_is_logged_in_a_line_without_a_traceback(
     logged = capsys.readouterr().err
     assert "Can not load invalid JSON data" in logged
     assert len(logged) < 1000 and "Traceback" not in logged
+
+
+def test_telegram_unreachable_at_sign_in_names_the_host_and_never_the_token(
+    tmp_path: Path, start_daemon: Any
+) -> None:
+    """`Telegram unreachable (httpx.ConnectError: All connection attempts failed)` did not say
+    where it tried: a typo in telegram.api_base_url, or a local Bot API server down, looked
+    like Telegram's outage. The scheme, host and port are named; the request's URL, whose
+    path holds the token, is not (nor what is redacted from it, nor a password in the URL)."""
+    base = "http://operator:pa55word@127.0.0.1:9/bot"  # port 9 (discard): nothing listens
+    config = write_config(tmp_path, {}, api_base_url=base)
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    line = daemon.stderr.wait_for("Telegram unreachable", timeout=20)
+    assert daemon.stop() == 0
+    assert "Telegram unreachable at http://127.0.0.1:9 (" in line, line
+    assert "/bot" not in line and "[token]" not in line and "pa55word" not in line, line
+    everything = daemon.stderr.text + daemon.stdout.text
+    assert TOKEN.split(":")[1] not in everything and "pa55word" not in everything

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -141,6 +142,13 @@ class TelegramConfig(Model):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def api_host(self) -> str:
+        """`api_base_url`'s scheme, host and port, as the log names where it signs in: never
+        the requests' URL, whose path holds the token, nor a password before the host."""
+        parts = urlsplit(self.api_base_url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 class DeliveryConfig(Limits):

@@ -86,7 +86,12 @@ class TelegramSide:
                 problem = exc
             finally:  # answered: the daemon says it runs (offline, while Telegram is not)
                 self._sign_in_tried.set()
-            log.warning("Telegram unreachable (%s); trying again in %gs", problem, delay)
+            log.warning(
+                "Telegram unreachable at %s (%s); trying again in %gs",
+                self.settings.telegram.api_host,
+                problem,
+                delay,
+            )
             if await stopped_within(self._stop, delay):
                 return
             delay = min(delay * 2, TELEGRAM_RETRY_MAX)
