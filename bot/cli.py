@@ -255,6 +255,12 @@ def _dispatch(
         return _archive_command(args, settings)
     if args.command in ("check", "run"):
         _warn(args, settings)
+        if token and (malformed := settings.malformed_token(token)):
+            if args.command == "run":  # as a token Telegram refuses: exit 2, not tried
+                log = logging.getLogger(__name__)
+                log.error("%s; set it, then start kurilwatch again", malformed)
+                return EXIT_USAGE
+            print(f"kurilwatch: warning: {malformed}", file=sys.stderr)
     if args.command == "check" and not args.online:
         print(summary(settings))
         return 0
@@ -394,7 +400,10 @@ def _archive_command(args: argparse.Namespace, settings: Config) -> int:
 def summary(settings: Config) -> str:
     from watchers.config import format_duration
 
-    token = "set" if settings.token() else "not set (console mode: alerts are printed)"
+    value = settings.token()
+    token = "set" if value else "not set (console mode: alerts are printed)"
+    if value and settings.malformed_token(value):
+        token = "set, but malformed (see the warning)"
     lines = [
         "config OK",
         f"store: {settings.store.path}",

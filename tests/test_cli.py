@@ -596,3 +596,60 @@ def test_exports_help_says_what_its_formats_are_and_the_default(
     said = " ".join(capsys.readouterr().out.split())
     assert "--format {csv,jsonl} csv: a header line, then a row per story; jsonl: one JSON" in said
     assert "(default: csv)" in said
+
+
+ID, KEY = "987654321", "AAsecretKEY_of-the-bot"  # a token's parts, to show none is ever said
+
+
+@pytest.mark.parametrize(
+    ("token", "said"),
+    [
+        (f"'{ID}:{KEY}'", "it is in quotes"),
+        (f'"{ID}:{KEY}', "it is in quotes"),
+        (f"bot{ID}:{KEY}", "it starts with 'bot' (copied from an API URL?)"),
+        (f"{ID}:{KEY} {KEY}", "it has a space or line break in it"),
+        (f"{ID}{KEY}", "it has no ':'"),
+        (f"{KEY}:{KEY}", "it is not the bot's number, ':' and a key"),
+        (f"{ID}:", "it is not the bot's number, ':' and a key"),
+    ],
+)
+def test_a_malformed_token_is_named_by_check_and_refused_by_run_without_a_character_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str, said: str
+) -> None:
+    """A token set but plainly malformed passed `check` as "set", and `run` tried it and was
+    refused with a 401. `check` warns, naming what is wrong; `run` refuses it (exit 2, as a
+    token Telegram refuses) before trying."""
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    check = cli("check", "--config", str(config))
+    assert check.returncode == 0, check.stderr
+    assert (
+        "telegram: token $TELEGRAM_BOT_TOKEN set, but malformed (see the warning)" in check.stdout
+    )
+    assert check.stderr == (
+        f"kurilwatch: warning: the token in $TELEGRAM_BOT_TOKEN is malformed: {said}; a token"
+        " from @BotFather is the bot's number, ':' and a key, like 123456789:AA...\n"
+    )
+    run = cli("run", "--config", str(config))
+    assert run.returncode == 2
+    [line] = run.stderr.splitlines()
+    assert line.endswith(
+        f" ERROR bot.cli: the token in $TELEGRAM_BOT_TOKEN is malformed: {said}; a token from"
+        " @BotFather is the bot's number, ':' and a key, like 123456789:AA...; set it, then"
+        " start kurilwatch again"
+    ), line
+    for output in (check.stdout, check.stderr, run.stdout, run.stderr):
+        assert ID not in output and KEY not in output and "[token]" not in output
+    assert not (tmp_path / "kw.db").exists()  # refused before the store was opened
+
+
+@pytest.mark.parametrize("token", ["", "  \n", f" {ID}:{KEY}\n"])
+def test_a_blank_token_is_not_set_and_one_with_spaces_around_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    check = cli("check", "--config", str(config))
+    assert check.returncode == 0 and check.stderr == ""
+    state = "set" if token.strip() else "not set (console mode: alerts are printed)"
+    assert f"telegram: token $TELEGRAM_BOT_TOKEN {state}\n" in check.stdout

@@ -329,6 +329,27 @@ class Config(Model):
         value = (environ if environ is not None else os.environ).get(self.telegram.token_env, "")
         return value.strip() or None
 
+    def malformed_token(self, token: str) -> str | None:
+        """Why a token set is plainly none Telegram takes (Telegram would answer 401), said
+        without any of its characters; None if it may be one."""
+        bot_id, colon, key = token.partition(":")
+        if token[0] in "'\"" or token[-1] in "'\"":  # an env file's quotes, taken literally
+            problem = "it is in quotes"
+        elif token[:3].lower() == "bot" and token[3:4].isdigit():  # the API URL's /bot<token>
+            problem = "it starts with 'bot' (copied from an API URL?)"
+        elif any(c.isspace() for c in token):
+            problem = "it has a space or line break in it"
+        elif not colon:
+            problem = "it has no ':'"
+        elif not (bot_id.isascii() and bot_id.isdigit() and key):
+            problem = "it is not the bot's number, ':' and a key"
+        else:
+            return None
+        return (
+            f"the token in ${self.telegram.token_env} is malformed: {problem}; a token from"
+            " @BotFather is the bot's number, ':' and a key, like 123456789:AA..."
+        )
+
 
 Stamp = tuple[int, int, int]
 
