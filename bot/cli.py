@@ -399,6 +399,7 @@ def _archive_command(args: argparse.Namespace, settings: Config) -> int:
 
 def summary(settings: Config) -> str:
     from watchers.config import format_duration
+    from watchers.urls import shown_url
 
     value = settings.token()
     token = "set" if value else "not set (console mode: alerts are printed)"
@@ -408,11 +409,12 @@ def summary(settings: Config) -> str:
         "config OK",
         f"store: {settings.store.path}",
         f"telegram: token ${settings.telegram.token_env} {token}",
-        f"telegram API: {settings.telegram.api_base_url}",
+        f"telegram API: {shown_url(str(settings.telegram.api_base_url))}",
         f"poll: every {format_duration(settings.poll.interval)} by default",
         f"feeds ({len(settings.feeds)}):",
         *(
-            f"  {f.id}: {f.url} (every {format_duration(f.interval or settings.poll.interval)})"
+            f"  {f.id}: {shown_url(str(f.url))}"
+            f" (every {format_duration(f.interval or settings.poll.interval)})"
             for f in settings.feeds
         ),
         f"topics ({len(settings.topics)}):",

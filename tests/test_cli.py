@@ -653,3 +653,18 @@ def test_a_blank_token_is_not_set_and_one_with_spaces_around_is_taken(
     assert check.returncode == 0 and check.stderr == ""
     state = "set" if token.strip() else "not set (console mode: alerts are printed)"
     assert f"telegram: token $TELEGRAM_BOT_TOKEN {state}\n" in check.stdout
+
+
+def test_check_never_prints_a_password_written_into_a_url(tmp_path: Path) -> None:
+    """`check`'s summary printed `telegram.api_base_url` and each feed's URL as written, with a
+    local Bot API server's or a feed's password in them, onto a terminal or a CI log."""
+    config = write_config(
+        tmp_path,
+        {"private": "https://reader:feed-secret@news.example/rss?x=1"},
+        api_base_url="https://kw:api-secret@botapi.example:8081/bot",
+    )
+    result = cli("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "secret" not in result.stdout + result.stderr
+    assert "telegram API: https://kw:***@botapi.example:8081/bot" in result.stdout
+    assert "private: https://reader:***@news.example/rss?x=1" in result.stdout

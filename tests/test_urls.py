@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.provisional import urls
 
-from watchers.urls import _parts, _split, canonical_url, web_link
+from watchers.urls import _parts, _split, canonical_url, shown_url, web_link
 
 BASE = "https://tass.com/politics/1234567"
 
@@ -129,3 +129,23 @@ def test_a_link_without_a_host_is_no_web_link(link: str) -> None:
 )
 def test_a_link_with_a_host_is_a_web_link(link: str, kept: str) -> None:
     assert web_link(link) == kept
+
+
+_SECRET = st.text(st.sampled_from("abcXYZ019-._~!$&'()*+,;=%:"), min_size=1, max_size=20)
+
+
+@given(urls(), st.text(st.sampled_from("abcxyz0189-._"), min_size=1, max_size=12), _SECRET)
+def test_a_urls_password_is_never_shown_and_the_rest_is_kept(
+    url: str, user: str, password: str
+) -> None:
+    scheme, _, rest = url.partition("://")
+    written = f"{scheme}://{user}:{password}@{rest}"
+    shown = shown_url(written)
+    assert shown == f"{scheme}://{user}:***@{rest}"
+    assert shown_url(url) == url  # none written: unchanged
+
+
+def test_a_url_with_a_user_and_no_password_is_shown_as_written() -> None:
+    assert shown_url("https://reader@news.example/rss") == "https://reader@news.example/rss"
+    assert shown_url("https://news.example/a@b") == "https://news.example/a@b"
+    assert shown_url("https://news.example?q=a:b@c") == "https://news.example?q=a:b@c"

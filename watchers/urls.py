@@ -134,3 +134,13 @@ def document_url(url: str, content_location: str | None) -> str:
     except ValueError:  # a malformed header (an unclosed IPv6 bracket): the URL fetched
         return url
     return web_link(joined) or url
+
+
+def shown_url(url: str) -> str:
+    """`url` to print or log: a password written into it (`https://user:pass@host/`) is `***`."""
+    scheme, sep, rest = url.partition("://")
+    authority = _AUTHORITY_END.split(rest, maxsplit=1)[0] if sep else ""
+    user, at, host = authority.rpartition("@")
+    if not at or ":" not in user:
+        return url
+    return f"{scheme}://{user.partition(':')[0]}:***@{host}{rest[len(authority) :]}"
