@@ -5,8 +5,10 @@ held by another process for longer than a stop may take."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -288,3 +290,56 @@ async def test_a_stop_while_another_process_holds_the_store_leaves_it_and_keeps_
     assert "locked by another process" in errors[0]
     kept = unrecorded.read(unrecorded.journal(settings.store.path)).kept
     assert [type(k) for k in kept] == [unrecorded.SentNotice]  # recorded at the next start
+
+
+async def test_a_stop_while_a_polls_state_waits_for_another_processs_lock_is_bounded(
+    tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A poll that found its feed unchanged saves its state in a batch written beside the poll
+    (`Poller._save_together`): the stop cut the poll, then the poller's close waited for that
+    write, which waited out another process's lock (the busy timeout, here 60 s) before the
+    store's bounded close was reached. The write is cut with the polls; the store's close says
+    the call under way."""
+    feed_server.set_route("/a.xml", Route(body=b"<rss/>"))
+    config = write_config(tmp_path, {"a": feed_server.url("/a.xml")})
+    settings = load_config(config)
+    daemon = Daemon(settings, None, out=io.StringIO(), config_path=config)
+    running = asyncio.create_task(daemon.run())
+    other = sqlite3.connect(settings.store.path, isolation_level=None, check_same_thread=False)
+    answer, saving = threading.Event(), asyncio.Event()
+    store = None
+    try:
+        await asyncio.to_thread(feed_server.wait_for_hits, "/a.xml", 1, WAIT)
+        feed_server.set_route("/a.xml", Route(body=b"<rss/>", hold=answer))
+        await fetch_hangs(feed_server)  # the next poll: the first is done, its state saved
+        store = daemon._store
+        assert store is not None and not running.done()
+        run = store.run
+
+        async def observed(verb: Any, *args: Any, **kwargs: Any) -> Any:
+            if verb is Store.save_feed_states:
+                saving.set()
+            return await run(verb, *args, **kwargs)
+
+        store.run = observed  # type: ignore[method-assign]
+        await store.run(long_busy_timeout)
+        other.execute("BEGIN IMMEDIATE")  # another process's writer, for longer than a stop
+        answer.set()  # unchanged: the poll's state is saved, and waits for the lock
+        async with asyncio.timeout(WAIT):
+            await saving.wait()
+        daemon.stop()
+        assert await asyncio.wait_for(running, WAIT) == 0
+    finally:
+        answer.set()
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        if not running.done():
+            running.cancel()
+            await asyncio.wait({running})
+        thread = getattr(store, "_thread", None)
+        if thread is not None:  # the store's thread, left in the write: it ends now
+            await asyncio.to_thread(thread.join, WAIT)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors
+    assert str(settings.store.path) in errors[0] and "save_feed_states" in errors[0]

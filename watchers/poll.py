@@ -156,6 +156,17 @@ class Poller:
         else:
             saved.set_result(failed)
 
+    async def finish_writes(self, within: float) -> None:
+        """At a stop, once the polls are done or cut: the states still being saved get `within`
+        seconds, then are cut (a write waiting out another process's lock is the store's close's
+        to wait for and say; the poller's close waited for it, past the stop's 10 s)."""
+        if self._batch_writes:
+            _, late = await asyncio.wait(set(self._batch_writes), timeout=max(within, 0.0))
+            for write in late:
+                write.cancel()
+            if late:
+                await asyncio.wait(late)
+
     async def aclose(self) -> None:
         """Wait for the states still being saved (after the polls are done or cancelled)."""
         await asyncio.gather(*self._batch_writes, return_exceptions=True)

@@ -218,7 +218,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
             # stage hung (a fetch, Telegram, the store), they added up to 15 s
             await asyncio.gather(
                 runs.stop(STOP_GRACE / 2) if scheduled else asyncio.sleep(0),
-                self._finish_polls(),
+                self._finish_polls(poller),
                 self._finish_notices(),
                 self._finish_sends(telegram_task),
                 self._finish_channels(),
@@ -432,15 +432,18 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
                 line = render_joined(alert_of(item, source), story)
                 print(line, end="\n\n", file=self.out, flush=True)
 
-    async def _finish_polls(self) -> None:
-        """Let running polls finish, then cut off the slow ones."""
-        if not self._polls:
-            return
-        _, slow = await asyncio.wait(set(self._polls), timeout=STOP_GRACE / 2)
-        for task in slow:
-            task.cancel()
-        if slow:
-            await asyncio.wait(slow, timeout=STOP_GRACE / 2)
+    async def _finish_polls(self, poller: Poller) -> None:
+        """Let running polls finish, then cut off the slow ones; the feed states they were
+        saving get what is left of STOP_GRACE, then are cut too."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + STOP_GRACE
+        if self._polls:
+            _, slow = await asyncio.wait(set(self._polls), timeout=STOP_GRACE / 2)
+            for task in slow:
+                task.cancel()
+            if slow:
+                await asyncio.wait(slow, timeout=STOP_GRACE / 2)
+        await poller.finish_writes(until - loop.time())
 
 
 async def run_daemon(
