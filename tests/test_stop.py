@@ -9,6 +9,7 @@ import io
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,16 @@ async def fetch_hangs(feed_server: FeedServer) -> None:
     requests: the Bot API's, once a long poll ends, came up to 10 s after it)."""
     hangs = lambda: feed_server.in_flight("/a.xml") > 0  # noqa: E731
     await asyncio.to_thread(feed_server.wait_for, hangs, WAIT, "the fetch hangs")
+
+
+def hangs_until(entered: threading.Event, release: threading.Event) -> Callable[[Store], None]:
+    """A store call that says it began, then waits for the test (a disk that hangs)."""
+
+    def hung(store: Store) -> None:
+        entered.set()
+        release.wait(4 * WAIT)  # past the stop's wait: set by the test
+
+    return hung
 
 
 def notice_states(path: Path) -> list[str]:
@@ -343,3 +354,66 @@ async def test_a_stop_while_a_polls_state_waits_for_another_processs_lock_is_bou
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1, errors
     assert str(settings.store.path) in errors[0] and "save_feed_states" in errors[0]
+
+
+async def test_a_stop_with_alerts_given_up_and_a_store_that_hangs_is_bounded(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    bot_api: FakeBotAPI,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The delivery worker queues the admins' report of the alerts given up as it ends. Cut by
+    the sends' grace while it waited for a store that does not answer (its disk hangs; another
+    process's lock, for the busy timeout), it then waited for that report's write without a
+    bound, and the daemon for it: the stop never ended. The report is cut within the sends'
+    grace, and said."""
+    feed_server.set_route("/a.xml", Route(body=b"<rss/>"))
+    config = write_config(
+        tmp_path, {"a": feed_server.url("/a.xml")}, api_base_url=bot_api.base_url, admins=(9009,)
+    )
+    settings = load_config(config)
+    daemon = Daemon(settings, TOKEN, config_path=config)
+    running = asyncio.create_task(daemon.run())
+    entered, release = threading.Event(), threading.Event()
+    idle, waiting = asyncio.Event(), asyncio.Event()
+    store = None
+    try:
+        await bot_api.wait_for_async(
+            lambda: daemon.delivery is not None or running.done(), WAIT, "signed in"
+        )
+        await asyncio.to_thread(feed_server.wait_for_hits, "/a.xml", 1, WAIT)  # started
+        store, delivery = daemon._store, daemon.delivery
+        assert store is not None and delivery is not None and not running.done()
+        delivery._given_up.add("chat 7, alert 1 (a title): Forbidden: bot was blocked")
+        delivery._given_up.reported_at = datetime.now(UTC)  # reported lately: told at the stop
+        run = store.run
+
+        async def observed(verb: Any, *args: Any, **kwargs: Any) -> Any:
+            if verb is Store.next_due_at:
+                idle.set()  # the worker has started, and waits for work
+            if verb is Store.due_deliveries and entered.is_set():
+                waiting.set()  # the worker's loop waits for the store
+            return await run(verb, *args, **kwargs)
+
+        store.run = observed  # type: ignore[method-assign]
+        async with asyncio.timeout(WAIT):
+            await idle.wait()
+        hung = asyncio.ensure_future(store.run(hangs_until(entered, release)))
+        assert await asyncio.to_thread(entered.wait, WAIT)  # the store's thread hangs
+        daemon._wake_delivery()
+        async with asyncio.timeout(WAIT):
+            await waiting.wait()
+        daemon.stop()
+        assert await asyncio.wait_for(running, WAIT) == 0
+    finally:
+        release.set()
+        if not running.done():
+            running.cancel()
+            await asyncio.wait({running})
+        thread = getattr(store, "_thread", None)
+        if thread is not None:  # the store's thread, left in the call: it ends now
+            await asyncio.to_thread(thread.join, WAIT)
+    assert not hung.cancelled() and hung.done()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("report of 1 alert given up" in e for e in errors), errors
+    assert any(str(settings.store.path) in e and "hung" in e for e in errors), errors

@@ -153,6 +153,29 @@ async def report_given_up(
         raise
 
 
+async def report_at_stop(
+    store: AsyncStore, given_up: GivenUp, *, now: datetime, until: float | None
+) -> None:
+    """The report of the alerts given up, queued as the worker ends; by `until` (the loop's
+    time) at most, once the stop's grace is over: a store that does not answer (its disk hangs,
+    another process's lock) held the worker, and the stop, for ever. Cut, said once."""
+    count = sum(n for _, n in given_up.lines)
+    try:
+        async with asyncio.timeout_at(until):
+            await report_given_up(store, given_up, now=now, force=True)
+    except (sqlite3.OperationalError, TimeoutError, asyncio.CancelledError) as exc:
+        why = str(exc) if isinstance(exc, sqlite3.OperationalError) else "the store did not answer"
+        if count:
+            log.error(
+                "delivery: the admins' report of %s given up was cut at the stop (%s); each"
+                " is in the log above, and in the outbox as 'failed'",
+                counted(count, "alert", "alerts"),
+                why,
+            )
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+
+
 async def give_up(store: AsyncStore, delivery: Delivery, error: str, given_up: GivenUp) -> None:
     await recorded(store, Store.mark_failed, delivery.id, error)
     log.error("chat %d: alert %d failed for good: %s", delivery.chat_id, delivery.id, error)

@@ -108,6 +108,7 @@ class DeliveryWorker(DigestSending):
     async def run(self) -> None:
         """Deliver until `stop`; a store that fails (locked, full) pauses it, with a backoff."""
         outage, requeued = settle.Outage(), None
+        cut: float | None = None  # the loop's time the stop's grace ended, if it did
         try:
             while not self._stopping:
                 try:
@@ -131,15 +132,15 @@ class DeliveryWorker(DigestSending):
                     continue
                 outage.over()
         except asyncio.CancelledError:  # the stop's grace is over: the sends in flight too
+            cut = asyncio.get_running_loop().time()
             for task in list(self._tasks):  # (a send waiting to record keeps it for the start)
                 task.cancel()
             raise
         finally:
             await self.drain()
-            try:
-                await self._report_given_up(force=True)
-            except sqlite3.OperationalError as exc:  # a stop is no time to wait for the store
-                log.error("delivery: the report of alerts given up is lost at stop: %s", exc)
+            # past the grace, within the sends' journal wait: nothing cancels the worker again
+            until = None if cut is None else cut + self.journal_wait
+            await settle.report_at_stop(self.store, self._given_up, now=self.clock(), until=until)
 
     async def drain(self) -> None:
         """Wait for the sends in flight."""
