@@ -55,13 +55,22 @@ class _Lookups(Executor):
     def _serve(self) -> None:
         while (job := self._work.get()) is not None:
             future, call = job
-            if future.set_running_or_notify_cancel():
+            if not future.set_running_or_notify_cancel():
+                self._idle.release()
+            else:
                 try:
-                    future.set_result(call())
+                    result = call()
                 except BaseException as exc:  # the caller's to raise
+                    self._idle.release()
                     future.set_exception(exc)
+                    del exc
+                else:
+                    # idle before the caller hears: its next lookup, submitted at once, takes
+                    # this thread rather than starting another
+                    self._idle.release()
+                    future.set_result(result)
+                    del result
             del job, future, call  # a result is the caller's to keep, not this thread's
-            self._idle.release()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Threads end once their lookup returns; none is waited for."""
