@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 EXIT_INTERRUPTED = 130  # a one-shot command cut short, as shells report a Ctrl-C'd command
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -49,3 +51,25 @@ async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
     return stop.is_set()
+
+
+class Stopped(Exception):
+    """A stop came before the work `before_stop` awaited ended."""
+
+
+async def before_stop(stop: asyncio.Event, work: Awaitable[T]) -> T:
+    """`work`'s result, unless `stop` is set first: then `work` is cancelled and `Stopped`
+    raised (a store call under way goes on on the store's thread: the store's close bounds
+    the wait for it)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():  # the stop, or this call cancelled
+            task.cancel()
+            await asyncio.wait({task})
+    if task.cancelled() and stop.is_set():
+        raise Stopped
+    return task.result()

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from store.db import Store
+from store.db import BUSY_TIMEOUT, Store
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,9 @@ class AsyncStore:
     interpreter's exit, and a call waiting out another process's lock (the busy timeout) kept
     the process past its stop, as `watchers.lookups` found for DNS lookups."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self._path = path
+        self._busy_timeout = busy_timeout
         self._calls = _Calls()
         self._thread: threading.Thread | None = None
         self._store: Store | None = None
@@ -74,7 +75,7 @@ class AsyncStore:
         return self._calls.doing
 
     async def open(self) -> AsyncStore:
-        self._store = await self._submit(Store, self._path)
+        self._store = await self._submit(Store, self._path, busy_timeout=self._busy_timeout)
         return self
 
     async def run(

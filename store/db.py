@@ -33,6 +33,8 @@ from store.waits import WaitVerbs
 from store.watch_filing import WatchFilingVerbs
 from store.word_forms import WordFormVerbs
 
+BUSY_TIMEOUT = 10.0  # seconds a write waits for another connection's lock before it fails
+
 
 class Store(
     ItemVerbs,
@@ -54,10 +56,18 @@ class Store(
 ):
     """Domain verbs over the kurilwatch database, one part per domain."""
 
-    def __init__(self, path: str | Path, *, any_thread: bool = False, upgrade: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        any_thread: bool = False,
+        upgrade: bool = True,
+        busy_timeout: float = BUSY_TIMEOUT,
+    ) -> None:
         """`any_thread`: the store may be used from any thread, one at a time (its caller
         holds a lock around it), as the HTTP listener's threads share one. Without `upgrade`
-        (a command that only reads), a schema behind this code's is refused, not migrated."""
+        (a command that only reads), a schema behind this code's is refused, not migrated.
+        `busy_timeout`: seconds a write waits for another process's lock."""
         if str(path) != ":memory:":
             try:
                 make_folder(path)
@@ -73,7 +83,9 @@ class Store(
             # its own user's alone, as the unit's UMask makes it, under `make run` too
             with contextlib.suppress(OSError):  # one there already, or what sqlite names below
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            conn = sqlite3.connect(str(path), timeout=10, check_same_thread=not any_thread)
+            conn = sqlite3.connect(
+                str(path), timeout=busy_timeout, check_same_thread=not any_thread
+            )
         else:
             conn = sqlite3.connect(":memory:", check_same_thread=not any_thread)
         conn.create_function("title_key", 1, title_key, deterministic=True)  # for a prune

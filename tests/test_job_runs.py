@@ -285,8 +285,14 @@ async def test_the_daemon_stopped_as_its_scheduler_starts_logs_no_failed_job(
     shuts the scheduler down in the turn that submits the first polls and the queue check."""
     settings = load_config(write_config(tmp_path, {"gone": "http://127.0.0.1:9/gone.xml"}))
     daemon = Daemon(settings, None, out=io.StringIO())
-    daemon.stop()
-    assert await asyncio.wait_for(daemon.run(), 60) == 0
+
+    class Started(logging.Handler):  # said in the turn that starts the scheduler
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("kurilwatch running"):
+                daemon.stop()
+
+    with handler_on("bot.daemon", Started()):  # a stop before the start: no scheduler at all
+        assert await asyncio.wait_for(daemon.run(), 60) == 0
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert [r.getMessage() for r in failures] == []
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import multiprocessing
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -20,12 +21,15 @@ from bot.config import load_config
 from bot.daemon import Daemon
 from bot.delivery import unrecorded
 from store import Store
-from tests.conftest import TOKEN, short_busy_timeout, write_config
+from tests.conftest import TOKEN, handler_on, short_busy_timeout, write_config
 from tests.fakes.feed_server import FeedServer, Route
 from tests.fakes.telegram_api import FakeBotAPI
 
 WAIT = 30.0  # bounds each wait for an event
 PROMISE = 10.0  # seconds a stop may take (design.md: `kurilwatch run`)
+
+
+LONG_BUSY = 60.0  # seconds: the busy timeout of `long_busy_timeout`, for a daemon's own store
 
 
 def long_busy_timeout(store: Store) -> None:
@@ -417,3 +421,114 @@ async def test_a_stop_with_alerts_given_up_and_a_store_that_hangs_is_bounded(
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("report of 1 alert given up" in e for e in errors), errors
     assert any(str(settings.store.path) in e and "hung" in e for e in errors), errors
+
+
+class _Said(logging.Handler):
+    """Sets `event` (of the test's loop) at the first record whose line holds `words`."""
+
+    def __init__(self, event: asyncio.Event, words: str) -> None:
+        super().__init__()
+        self.event, self.words, self.loop = event, words, asyncio.get_running_loop()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.loop.call_soon_threadsafe(self.event.set)
+
+
+def new_store_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "store" and t not in before]
+
+
+async def test_a_stop_while_the_start_waits_for_another_process_lock_ends_the_daemon(
+    tmp_path: Path, bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A start's writes (here the VACUUM that switches an older store to incremental
+    auto-vacuum) waited out another process's write lock, the busy timeout (10 s, here 60 s),
+    each before the stop was even looked at: a SIGTERM then took tens of seconds. The start now
+    gives way to the stop, and the store is left as a stop leaves one that does not answer."""
+    config = write_config(
+        tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, api_base_url=bot_api.base_url
+    )
+    settings = load_config(config)
+    Store(settings.store.path).close()
+    older = sqlite3.connect(settings.store.path, isolation_level=None)
+    older.execute("PRAGMA auto_vacuum = NONE")  # as a store made before m030 was
+    older.execute("VACUUM")
+    older.close()
+    threads = set(threading.enumerate())
+    other = sqlite3.connect(settings.store.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer, held past any stop
+    daemon = Daemon(settings, TOKEN, config_path=config, store_busy_timeout=LONG_BUSY)
+    vacuuming = asyncio.Event()
+    running = asyncio.create_task(daemon.run())
+    try:
+        with handler_on("store.space", _Said(vacuuming, "one-time VACUUM")):
+            async with asyncio.timeout(WAIT):
+                await vacuuming.wait()  # the start waits for the lock now
+        daemon.stop()
+        assert await asyncio.wait_for(running, WAIT) == 0
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        if not running.done():
+            running.cancel()
+            await asyncio.wait({running})
+        for thread in new_store_threads(threads):  # left in its VACUUM: it ends now
+            await asyncio.to_thread(thread.join, WAIT)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors
+    assert str(settings.store.path) in errors[0] and "switch_to_incremental" in errors[0]
+    assert bot_api.calls_of("getMe") == []  # nothing of the Telegram side was begun
+
+
+async def test_a_stop_while_the_start_waits_for_a_store_that_hangs_closes_what_it_opened(
+    tmp_path: Path, bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store that stops answering once opened (its disk hangs; here a call of the test's
+    holds its thread) while the start reads it: the stop ends the start where it waits, and
+    the parse workers and the model's process it started are ended with the daemon."""
+    config = write_config(
+        tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, api_base_url=bot_api.base_url
+    )
+    settings = load_config(config)
+    children = set(multiprocessing.active_children())
+    threads = set(threading.enumerate())
+    daemon = Daemon(settings, TOKEN, config_path=config)
+    hung = threading.Event()
+
+    def disk_hangs(store: Store) -> None:
+        hung.wait(2 * WAIT)
+
+    running = asyncio.create_task(daemon.run())
+    held = None
+    try:
+        await bot_api.wait_for_async(
+            lambda: daemon._store is not None or running.done(), WAIT, "the store open"
+        )
+        assert daemon._store is not None and not running.done()
+        held = asyncio.ensure_future(daemon._store.run(disk_hangs))
+        poller = daemon._poller
+        assert poller is not None
+        await bot_api.wait_for_async(
+            lambda: daemon._store is not None and daemon._store.doing == "disk_hangs",
+            WAIT,
+            "the store hangs",
+        )
+        await bot_api.wait_for_async(
+            lambda: poller.pool._executor is not None, WAIT, "the parse workers starting"
+        )
+        daemon.stop()
+        assert await asyncio.wait_for(running, WAIT) == 0
+    finally:
+        hung.set()
+        if not running.done():
+            running.cancel()
+            await asyncio.wait({running})
+        if held is not None:
+            await asyncio.wait({held}, timeout=WAIT)
+        for thread in new_store_threads(threads):
+            await asyncio.to_thread(thread.join, WAIT)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors
+    assert str(settings.store.path) in errors[0] and "disk_hangs" in errors[0]
+    assert set(multiprocessing.active_children()) <= children  # workers and model ended

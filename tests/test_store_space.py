@@ -22,7 +22,7 @@ from bot.config import Config, load_config
 from bot.daemon import Daemon
 from store import AsyncStore, FeedState, ItemRecord, Store, migrations
 from store.space import GIVE_BACK_STEP, INCREMENTAL, KEEP_FREE, pages_to_free, short_of_room
-from tests.conftest import cli, kurilwatch, write_config
+from tests.conftest import cli, handler_on, kurilwatch, write_config
 from watchers.fetch import Fetcher
 from watchers.poll import Poller
 from watchers.topics.compile import compile_topics
@@ -251,8 +251,14 @@ async def test_a_store_whose_vacuum_was_skipped_is_switched_at_the_daemons_next_
         fill(kept, at=datetime.now(UTC) - timedelta(days=1), count=100)
     unswitch(path)
     daemon = Daemon(settings, None, out=io.StringIO())
-    daemon.stop()  # a stop asked for at once: the start still opens the store, and ends
-    with caplog.at_level(logging.INFO, logger="store.space"):
+    loop = asyncio.get_running_loop()
+
+    class Switched(logging.Handler):  # then a stop (one asked for at once: no start at all)
+        def emit(self, record: logging.LogRecord) -> None:
+            if "VACUUM done" in record.getMessage():
+                loop.call_soon_threadsafe(daemon.stop)
+
+    with caplog.at_level(logging.INFO, logger="store.space"), handler_on("store.space", Switched()):
         assert await asyncio.wait_for(daemon.run(), 30) == 0
     assert "VACUUM done" in caplog.text
     with Store(path) as store:

@@ -25,13 +25,14 @@ from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
 from bot.i18n import N_
 from bot.insights import jobs
-from bot.interrupt import stop_on_signals, stopped_within
+from bot.interrupt import Stopped, before_stop, stop_on_signals, stopped_within
 from bot.metrics import Metrics, MetricsServer, configure_metrics
 from bot.reload import config_topics
 from bot.telegram.channels import Channels, listed
 from bot.telegram.chat import BotContext, install
 from bot.telegram.updates import build_application, stop_updates
 from store import AsyncStore, Store, StoredItem
+from store.db import BUSY_TIMEOUT
 from store.space import GIVE_BACK_PAUSE
 from watchers.config import FeedConfig
 from watchers.feed_jobs import FeedScheduler
@@ -95,6 +96,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
     config_stamp: Stamp | None = None  # the file's, taken before it was last read (or when made)
     config_settle: float = reload.SETTLE  # a reload reads the file unchanged this long
     housekeeping_retry: float = HOUSEKEEPING_RETRY
+    store_busy_timeout: float = BUSY_TIMEOUT  # seconds a write waits for another's lock
     _started: Config = field(init=False)  # what a restart would change is measured from this
 
     def __post_init__(self) -> None:
@@ -108,9 +110,16 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
 
     async def run(self) -> int:
         settings = self.settings
-        store = await AsyncStore(settings.store.path).open()
-        if not await store.run(Store.gives_back):  # m030's VACUUM skipped or failed: again,
-            await store.run(Store.switch_to_incremental)  # before the first poll waits on it
+        store = AsyncStore(settings.store.path, busy_timeout=self.store_busy_timeout)
+        # each await of the start gives way to a stop: a write waiting out another process's
+        # lock (10 s each) or a disk that hangs kept a SIGTERM waiting tens of seconds
+        try:
+            await before_stop(self._stop, _opened(store))
+        except Stopped:
+            log.info("stopping while the store opens")
+            await store.close(within=STORE_CLOSE)
+            log.info("stopped")
+            return self.exit_code
         fetcher = Fetcher(FetchLimits.of(settings.poll))
         pool = ParsePool("processes")
         topics = compile_topics(settings.topics)
@@ -167,11 +176,11 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
                 self._watches.load(store, self._stop), name="load watches"
             )
             poller.watches_lock = self._watches.lock  # /watch waits while a poll matches
-            await pool.start()
-            await poller.load_stories()
+            await before_stop(self._stop, pool.start())
+            await before_stop(self._stop, poller.load_stories())
             feeds = FeedScheduler(scheduler, poll_job, forget=poller.forget)
             self._feeds = feeds
-            await self._schedule(feeds, store)
+            await before_stop(self._stop, self._schedule(feeds, store))
             scheduler.add_job(
                 self._housekeeping,
                 trigger=IntervalTrigger(hours=24),
@@ -210,6 +219,8 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
             watcher.cancel()
             if server is not None:
                 await asyncio.to_thread(server.stop)
+        except Stopped:  # what the start opened is closed below, as at any stop
+            log.info("stopping before the start ended")
         finally:
             scheduled = scheduler.running
             if scheduled:
@@ -444,6 +455,12 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
             if slow:
                 await asyncio.wait(slow, timeout=STOP_GRACE / 2)
         await poller.finish_writes(until - loop.time())
+
+
+async def _opened(store: AsyncStore) -> None:
+    await store.open()
+    if not await store.run(Store.gives_back):  # m030's VACUUM skipped or failed: again,
+        await store.run(Store.switch_to_incremental)  # before the first poll waits on it
 
 
 async def run_daemon(
