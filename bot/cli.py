@@ -320,10 +320,17 @@ def _dispatch(
 
 def _warn(args: argparse.Namespace, settings: Config) -> None:
     """What the config holds that is likely not meant: on stderr for `check` (which exits 0
-    all the same), in the log for `run`."""
+    all the same: the daemon may run as another user), with a store path this user could not
+    make or write; in the log for `run`."""
     from bot.config import config_warnings_of
+    from store.base import unwritable
+    from watchers.config_checks import Warning
 
-    for warning in config_warnings_of(settings, args.config):
+    more = []  # `run` says why when it opens the store (exit 2)
+    if args.command == "check" and (why := unwritable(settings.store.path)):
+        store = ("store", "path")
+        more.append(Warning(store, f"{settings.store.path}: {why}", store))
+    for warning in config_warnings_of(settings, args.config, more=more):
         if args.command == "check":
             print(f"kurilwatch: warning: {warning}", file=sys.stderr)
         else:

@@ -1,10 +1,11 @@
 """What every part of the store shares: the database and a one-row query; why a store that
-may be read cannot be opened, or is not there to read."""
+may be read cannot be opened, or is not there to read, or could not be made or written."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -87,6 +88,68 @@ def file_in_the_way(path: str | Path) -> Path | None:
         if folder.exists():
             return None if folder.is_dir() else folder
     return None
+
+
+# the kernel's file systems: no file is made in them, not even by root (whom `os.access` tells
+# that he may)
+KERNEL_FILE_SYSTEMS = frozenset(
+    {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "securityfs", "debugfs", "tracefs"}
+    | {"pstore", "bpf", "configfs", "efivarfs", "binfmt_misc", "fusectl"}
+)
+RUN_AS = "; if the daemon runs as another user, run `kurilwatch check` as that user"
+
+
+def unwritable(path: str | Path) -> str | None:
+    """Why this user could not make or write a store at `path`, as far as can be told without
+    making anything (`kurilwatch check`): a folder there, a file where a folder should be, the
+    store's folder (or, where it is not there yet, the nearest folder there to make it in) not
+    writable by this user, or the kernel's; the store's file read-only."""
+    if str(path) == ":memory:":
+        return None
+    store = Path(path)
+    try:
+        if store.is_dir():
+            return FOLDER_NOT_FILE
+        if store.exists() and not os.access(store, os.R_OK | os.W_OK):
+            return f"the file is read-only to this user{RUN_AS}"
+        if (blocked := file_in_the_way(store)) is not None:
+            return f"{blocked} is a file, not a folder"
+        there = next((f for f in store.parents if f.exists()), None)
+        if there is None:
+            return None
+        if kind := _kernel_file_system(there):
+            return f"{there} is the kernel's ({kind}): no file can be made in it"
+        if os.statvfs(there).f_flag & os.ST_RDONLY:
+            return f"{there} is on a file system mounted read-only"
+        if os.access(there, os.W_OK | os.X_OK):
+            return None
+    except OSError:  # a name too long for the file system: opening it will say so
+        return None
+    if there == store.parent:
+        return f"its folder {there} is not writable by this user{RUN_AS}"
+    return (
+        f"its folder {store.parent} is not there, and {there} is not writable by this user to"
+        f" make it in{RUN_AS}"
+    )
+
+
+def _kernel_file_system(folder: Path) -> str | None:
+    """The kernel's file system `folder` is on, if it is one (Linux's mount table tells)."""
+    try:
+        mounts = Path("/proc/self/mountinfo").read_text()
+        real = os.path.realpath(folder)
+    except OSError:
+        return None
+    best, kind = "", ""
+    for line in mounts.splitlines():
+        fields = line.split(" ")
+        if "-" not in fields[6:]:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])  # \040: space
+        within = real == point or real.startswith(point.rstrip("/") + "/")
+        if within and len(point) >= len(best):  # the deepest; of two there, the last mounted
+            best, kind = point, fields[fields.index("-", 6) + 1]
+    return kind if kind in KERNEL_FILE_SYSTEMS else None
 
 
 def store_failure(exc: BaseException, path: str | Path) -> str | None:

@@ -3,7 +3,9 @@ its line, `run` and a reload log it, a reload only what the edit brought."""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -169,6 +171,88 @@ def test_check_warns_of_a_config_without_feeds(tmp_path: Path, feeds: str) -> No
     )
     with_one = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, interval="5m")
     assert cli("check", "--config", str(with_one)).stderr == ""
+
+
+ROOT_USER = os.geteuid() == 0  # whom permissions do not stop: only a file or the kernel's
+SYSFS = Path("/sys/kernel").is_dir()
+
+
+def _store_config(folder: Path, store: Path | str) -> Path:
+    config = folder / "c.yaml"
+    config.write_text(
+        "feeds:\n  - {id: a, url: 'http://127.0.0.1:9/a.xml'}\n"
+        "topics:\n  k: {title: K, query: kuril}\n"
+        f"store:\n  path: {store}\n"
+    )
+    return config
+
+
+def _a_file_in_the_way(tmp: Path) -> tuple[Path, str]:
+    (tmp / "passwd").write_text("root:x:0:0")
+    return tmp / "passwd" / "x.db", f"{tmp / 'passwd'} is a file, not a folder"
+
+
+def _a_folder(tmp: Path) -> tuple[Path, str]:
+    (tmp / "data").mkdir()
+    return tmp / "data", "a folder, not a file"
+
+
+def _a_kernel_folder(tmp: Path) -> tuple[Path, str]:
+    return Path("/sys/kw/x.db"), "/sys is the kernel's (sysfs)"
+
+
+def _a_read_only_folder(tmp: Path) -> tuple[Path, str]:
+    (tmp / "ro").mkdir(mode=0o500)
+    return tmp / "ro" / "kw.db", f"its folder {tmp / 'ro'} is not writable by this user"
+
+
+def _under_a_read_only_folder(tmp: Path) -> tuple[Path, str]:
+    (tmp / "ro").mkdir(mode=0o500)
+    return tmp / "ro" / "data" / "kw.db", f"{tmp / 'ro'} is not writable by this user"
+
+
+def _a_read_only_store(tmp: Path) -> tuple[Path, str]:
+    (tmp / "kw.db").touch(mode=0o400)
+    return tmp / "kw.db", "the file is read-only to this user"
+
+
+user_only = pytest.mark.skipif(ROOT_USER, reason="permissions do not stop root")
+
+
+@pytest.mark.parametrize(
+    "unwritable",
+    [
+        _a_file_in_the_way,
+        _a_folder,
+        pytest.param(_a_kernel_folder, marks=pytest.mark.skipif(not SYSFS, reason="no /sys")),
+        pytest.param(_a_read_only_folder, marks=user_only),
+        pytest.param(_under_a_read_only_folder, marks=user_only),
+        pytest.param(_a_read_only_store, marks=user_only),
+    ],
+)
+def test_check_warns_of_a_store_path_this_user_cannot_write(
+    tmp_path: Path, unwritable: Callable[[Path], tuple[Path, str]]
+) -> None:
+    """`config OK` and exit 0 for a store `run` could neither make nor open (`/sys/kw/x.db`,
+    `/etc/passwd/x.db`, a folder): it is now named with the reason, as a warning (exit 0
+    still: the daemon may run as another user), and nothing is made there."""
+    store, reason = unwritable(tmp_path)
+    before = set(tmp_path.rglob("*"))
+    config = _store_config(tmp_path, store)
+    result = cli("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("config OK")
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"kurilwatch: warning: {config} line 6: store.path: {store}: "), line
+    assert reason in line, line
+    assert set(tmp_path.rglob("*")) == {*before, config}  # nothing made
+
+
+def test_check_says_nothing_of_a_store_path_whose_folders_it_may_make(tmp_path: Path) -> None:
+    config = _store_config(tmp_path, tmp_path / "new" / "data" / "kw.db")
+    result = cli("check", "--config", str(config))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert not (tmp_path / "new").exists()  # check makes neither the store nor its folder
 
 
 async def test_a_reload_names_what_the_edit_made_likely_wrong_and_not_what_it_kept(

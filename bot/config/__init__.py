@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -47,6 +47,7 @@ from watchers.config import (
     Whole,
     format_duration,
 )
+from watchers.config_checks import Warning as ConfigWarning
 from watchers.config_checks import config_warnings, places_of, was_known
 from watchers.text import counted
 from watchers.topics.query import parse
@@ -392,13 +393,16 @@ def load_config(path: str | Path, *, regular_only: bool = False) -> Config:
 
 
 def config_warnings_of(
-    settings: Config, path: str | Path, known: Collection[tuple[str, ...]] = ()
+    settings: Config,
+    path: str | Path,
+    known: Collection[tuple[str, ...]] = (),
+    more: Sequence[ConfigWarning] = (),
 ) -> list[str]:
     """What `settings` (loaded from `path`) holds that is likely not meant
-    (`watchers.config_checks`; not those whose `about` is `known`), the first MAX_WARNINGS named
-    as an error is: the file, the key's line (where the file can be read again: not a pipe;
-    a query's word: its line and column) and its path."""
-    found = config_warnings(settings.feeds, settings.topics, settings.poll)
+    (`watchers.config_checks`, then `more`; not those whose `about` is `known`), the first
+    MAX_WARNINGS named as an error is: the file, the key's line (where the file can be read
+    again: not a pipe; a query's word: its line and column) and its path."""
+    found = [*config_warnings(settings.feeds, settings.topics, settings.poll), *more]
     warnings = [w for w in found if not was_known(w.about, known)] if known else found
     text, node = "", None
     if warnings and regular_file(path):
@@ -412,8 +416,8 @@ def config_warnings_of(
         for place, w in zip(places, shown, strict=True)
     ]
     if len(warnings) > len(shown):
-        more = counted(len(warnings) - len(shown), "more warning", "more warnings")
-        out.append(f"{path}: {more} like these")
+        rest = counted(len(warnings) - len(shown), "more warning", "more warnings")
+        out.append(f"{path}: {rest} like these")
     return out
 
 
