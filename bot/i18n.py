@@ -24,7 +24,7 @@ from babel import Locale
 from babel.dates import format_datetime, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 LANGUAGES = ("en", "ru", "ja")
 DOMAIN = "kurilwatch"
@@ -165,6 +165,11 @@ class Texts:
         stray dot)."""
         pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
         return str(format_decimal(n, format=pattern, locale=self.lang))
+
+    def percent(self, whole: int) -> str:
+        """A whole per cent as this language writes it (CLDR): "15%", "1,100%"; in Russian
+        "15 %" and "1 100 %", with no-break spaces."""
+        return str(format_percent(whole / 100, locale=self.lang))
 
     def _count(self, value: str) -> str:
         """A count's value, written before its language was known ("1.5"), as this language

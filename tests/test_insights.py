@@ -186,6 +186,24 @@ async def test_trend_in_the_users_language_and_its_mistakes(bot: Harness) -> Non
     assert "not a topic; write one of kuril, peace-treaty" in await bot.say("/trend kurils")
 
 
+async def test_a_trends_change_is_a_per_cent_as_the_readers_language_writes_it(
+    bot: Harness,
+) -> None:
+    """The change was written "1100%" in every language: Russian writes "1 100 %" (a no-break
+    space before the sign, and between the thousands), Japanese "1,100%" (CLDR)."""
+    # recorded from before the 7 days before (so compared): one story in them, 12 in these 7
+    stories = [(T0 - 20 * D, "Kuril drills", ("kuril",)), (T0 - 10 * D, "Kuril drills", ("kuril",))]
+    stories += [(T0 - timedelta(hours=5 + 12 * k), "Kuril drills", ("kuril",)) for k in range(12)]
+    await seed(bot.store, stories)
+    said = {}
+    for lang in ("en", "ru", "ja"):
+        params, _ = await bot.photo("/trend kuril 7d", language_code=lang)
+        said[lang] = params["caption"]
+    assert "(up 1,100% on the 7 days before" in said["en"], said["en"]
+    assert "на 1\u00a0100\u00a0% больше" in said["ru"], said["ru"]
+    assert "より1,100%増" in said["ja"], said["ja"]
+
+
 async def test_report_and_spikes_settings_and_their_mistakes(bot: Harness) -> None:
     assert "Weekly report: off" in await bot.say("/report")
     assert "the report is weekly" in await bot.say("/report daily 08:00")

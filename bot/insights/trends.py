@@ -276,8 +276,9 @@ def change_text(trend: Trend, lang: str, days: int) -> str:
             "as many as the {n} days before, to the same time of day",
             days,
         )
-    # the per cent sign goes in with the number: a "%" in a msgid reads as a printf format
-    values = {"pct": f"{pct}%", "prev": trend.previous_total}
+    # the per cent sign goes in with the number, as the reader's language writes it ("15 %" in
+    # Russian); a "%" in a msgid would read as a printf format
+    values = {"pct": tr.percent(pct), "prev": tr.number(trend.previous_total)}
     if change > 0:
         return tr.ngettext(
             "up {pct} on the {n} day before, to the same time of day ({prev})",
@@ -305,7 +306,7 @@ def caption(trend: Trend, *, title: str, lang: str, titles: dict[str, str] | Non
             lines.append(change_text(trend, lang, days))
         return fit("\n".join(lines))
     change = change_text(trend, lang, days)
-    total = tr._("Stories: <b>{total}</b>", total=trend.total)
+    total = tr._("Stories: <b>{total}</b>", total=tr.number(trend.total))
     lines.append(total + (f" ({change})" if change else ""))
     busiest = trend.busiest
     if busiest is not None:
@@ -319,7 +320,7 @@ def caption(trend: Trend, *, title: str, lang: str, titles: dict[str, str] | Non
             )
         )
     totals = [(series_label(key, trend, lang, titles or {}), n) for key, n in trend.totals()]
-    series = listed(tr, (f"{html.escape(label)} {n}" for label, n in totals))
+    series = listed(tr, (f"{html.escape(label)} {tr.number(n)}" for label, n in totals))
     if trend.by == "lang":
         lines.append(tr._("By language: {series}", series=series))
     elif trend.by == "outlet":
@@ -427,7 +428,7 @@ def weekly_report(
         per_topic.append(
             (
                 mine.total,
-                f"{html.escape(titles.get(topic, topic))}: <b>{mine.total}</b>"
+                f"{html.escape(titles.get(topic, topic))}: <b>{tr.number(mine.total)}</b>"
                 + (f" ({change})" if change else ""),
             )
         )
