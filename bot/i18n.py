@@ -14,11 +14,11 @@ import functools
 import gettext
 import io
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from babel import Locale
 from babel.dates import format_datetime, get_day_names
@@ -69,6 +69,76 @@ class Plural:
 
 
 Message = str | Plural  # a msgid, or the two of a message of plural forms
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A message and its values, said in the reader's language when it is read: a line of an
+    admins' notice, a part of a reload's summary."""
+
+    message: Message
+    values: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """Values said in the reader's language and joined as it joins them: a list ("a, b";
+    Japanese "a、b"), lines, lines each marked "- ", or clauses ("a; b")."""
+
+    parts: tuple[Value, ...]
+    how: Literal["list", "lines", "bullets", "clauses"] = "list"
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A number written as the reader's language writes it (`Texts.number`): 1,000; 1 000."""
+
+    n: float
+    digits: int = 0
+
+
+# a value of a message: words as they are (a feed's id, a title, Telegram's error), or said in
+# the reader's language
+Value = str | Said | Joined | Number
+Values = Mapping[str, Value]
+
+
+def stored(values: Values) -> dict[str, object]:
+    """`values` as JSON keeps them, for a notice said when it is sent (`loaded` reads them)."""
+    return {name: _stored(value) for name, value in values.items()}
+
+
+def _stored(value: Value) -> object:
+    if isinstance(value, Said):
+        msgid, plural, counted = msgids(value.message)
+        return {"said": msgid, "plural": plural, "counted": counted, "values": stored(value.values)}
+    if isinstance(value, Joined):
+        return {"joined": value.how, "parts": [_stored(part) for part in value.parts]}
+    if isinstance(value, Number):
+        return {"number": value.n, "digits": value.digits}
+    return value
+
+
+def loaded(raw: Mapping[str, object]) -> dict[str, Value]:
+    """The values `stored` kept (what is none of its shapes is said as its text)."""
+    return {str(name): _loaded(value) for name, value in raw.items()}
+
+
+def _loaded(raw: object) -> Value:
+    if isinstance(raw, dict) and isinstance(raw.get("said"), str):
+        plural, counted, values = raw.get("plural"), raw.get("counted"), raw.get("values")
+        message: Message = raw["said"]
+        if isinstance(plural, str) and isinstance(counted, str):
+            message = Plural(raw["said"], plural, counted)
+        return Said(message, loaded(values) if isinstance(values, dict) else {})
+    if isinstance(raw, dict) and raw.get("joined") in ("list", "lines", "bullets", "clauses"):
+        parts = raw.get("parts")
+        how = raw["joined"]
+        return Joined(tuple(map(_loaded, parts if isinstance(parts, list) else [])), how)
+    if isinstance(raw, dict) and isinstance(raw.get("number"), int | float):
+        digits = raw.get("digits")
+        return Number(raw["number"], digits if isinstance(digits, int) else 0)
+    return raw if isinstance(raw, str) else str(raw)
 
 
 def msgids(message: Message) -> tuple[str, str | None, str | None]:
@@ -129,18 +199,38 @@ class Texts:
         """The form for `n` (placeholders `{n}` and `values`)."""
         return self._t.ngettext(singular, plural, n).format(n=n, **values)
 
-    def said(self, message: Message, values: Mapping[str, str]) -> str:
+    def said(self, message: Message, values: Values) -> str:
         """A message named before its language was known (`N_`, `Plural`), in this language,
-        its placeholders filled from `values`; a `Plural` in the form of its count, the count
-        written as this language writes numbers (1,5 in Russian)."""
+        its placeholders filled from `values` (each said in this language); a `Plural` in the
+        form of its count, the count written as this language writes numbers (1,5 in
+        Russian)."""
+        words = {name: self.say(value) for name, value in values.items()}
         if isinstance(message, str):
-            return self._(message, **values)
-        count = values.get(message.count, "")
-        n = _form_number(count)
-        values = (
-            {**values, message.count: self._count(count)} if message.count in values else values
+            return self._(message, **words)
+        count = words.get(message.count, "")
+        if message.count in words:
+            words[message.count] = self._count(count)
+        return self._t.ngettext(message.singular, message.plural, _form_number(count)).format(
+            **words
         )
-        return self._t.ngettext(message.singular, message.plural, n).format(**values)
+
+    def say(self, value: Value) -> str:
+        """A message's value in this language: words as they are, a `Said` said, a `Joined`
+        said part by part and joined, a `Number` written."""
+        if isinstance(value, Said):
+            return self.said(value.message, value.values)
+        if isinstance(value, Number):
+            return self.number(value.n, value.digits)
+        if not isinstance(value, Joined):
+            return value
+        parts = [self.say(part) for part in value.parts]
+        if value.how == "list":
+            return listed(self, parts)
+        if value.how == "clauses":
+            # Translators: what separates the parts of a reload's summary, as in
+            # "feeds +1 -0 ~0; topics kuril"
+            return self._("; ").join(parts)
+        return "\n".join(f"- {part}" if value.how == "bullets" else part for part in parts)
 
     def sentences(self, *parts: str) -> str:
         """Translated sentences one after another, as this language writes them: a space
@@ -208,6 +298,14 @@ def listed(tr: Texts, items: Iterable[str]) -> str:
     Every list a reader sees is joined here, not with a ", " in the code."""
     # Translators: what separates the items of a list, as in "Also: TASS, Kyodo" (Japanese: 、)
     return tr._(", ").join(items)
+
+
+def counts_listed(counts: Iterable[tuple[str, int]]) -> Joined:
+    """Ids each with a count, "tass-ru (2), kyodo (1)", said and listed as the reader's
+    language does: "tass-ru（2）、kyodo（1）" in Japanese."""
+    # Translators: a feed's or topic's id and how many of something it has, in a list
+    said = N_("{id} ({n})")
+    return Joined(tuple(Said(said, {"id": name, "n": Number(n)}) for name, n in counts))
 
 
 def texts(lang: str | None) -> Texts:

@@ -36,7 +36,7 @@ import watchfiles
 from bot.config import Config, Stamp, config_stamp, config_warnings_of
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
-from bot.i18n import N_, Message, Plural
+from bot.i18n import EN, N_, Message, Plural, Value, Values, counts_listed
 from bot.telegram.context import BotContext
 from store import AsyncStore, Store
 from watchers.config import FeedConfig
@@ -175,7 +175,7 @@ class Running:
         Callable[[Mapping[str, str], Mapping[str, str], timedelta], Awaitable[str]] | None
     ) = None
     # queues a notice to the admins (a msgid and its values), as the reload report does
-    tell_admins: Callable[[Message, dict[str, str]], Awaitable[None]] | None = None
+    tell_admins: Callable[[Message, Values], Awaitable[None]] | None = None
     listen_port: int | None = None  # the port the HTTP listener is bound to (`listen`'s 0: any)
 
 
@@ -246,7 +246,7 @@ async def apply(
             if stranded:
                 message, values = stranded_notice(stranded)
                 await parts.tell_admins(message, values)
-                done.append(f"watches of removed feeds: {values['sources']}")
+                done.append(f"watches of removed feeds: {EN.say(values['sources'])}")
     for warning in warned:  # applied all the same, as `check` passes it
         log.warning("config: %s", warning)
     if warned:
@@ -303,10 +303,11 @@ def _stranded(
     return dict(counts)
 
 
-def stranded_notice(watches: Mapping[str, int]) -> tuple[str, dict[str, str]]:
+def stranded_notice(watches: Mapping[str, int]) -> tuple[str, dict[str, Value]]:
     """The admins' notice of the chats' watches whose `source:` a reload's feeds no longer
-    have: a msgid and its values (how many watches of each source)."""
-    sources = ", ".join(f"{source} ({n})" for source, n in sorted(watches.items()))
+    have: a msgid and its values (how many watches of each source, listed as each admin's
+    language lists)."""
+    sources = counts_listed(sorted(watches.items()))
     return N_(
         "kurilwatch: chats' watches name feeds the config no longer has (source:, watches):"
         " {sources}. The parts of them that need those feeds match nothing now (the whole watch,"

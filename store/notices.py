@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +30,7 @@ class NoticeVerbs(StoreBase):
         *,
         now: datetime,
         msgid: str | None = None,
-        values: dict[str, str] | None = None,
+        values: Mapping[str, object] | None = None,
         plural: str | None = None,
         counted: str | None = None,
     ) -> int:
@@ -38,6 +38,8 @@ class NoticeVerbs(StoreBase):
 
         `text` is the English; with `msgid` and `values` each admin gets it in their language,
         and with `plural` (its plural msgid) in the form for the number of the value `counted`.
+        A value is a string, or what JSON holds of one said in the admin's language (its
+        shapes are `bot.i18n`'s).
         """
         ts = now.timestamp()
         cursor = self.db.execute(

@@ -202,7 +202,7 @@ class Notice:
     attempts: int
     created_at: datetime
     msgid: str | None = None  # the message to translate, with `values`, for `language`
-    values: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[str, Any], ...] = ()  # strings, or JSON of what is said later
     plural: str | None = None  # its plural msgid (None: a message of one form)
     counted: str | None = None  # the name of the value whose number chooses the form
     language: str | None = None  # the admin's

@@ -349,3 +349,65 @@ async def test_a_notice_whose_write_lands_after_the_stop_cut_it_short_is_logged_
         assert "admins' notice queued as the daemon stopped: feed tass gone" in caplog.text
     finally:
         await store.close()
+
+
+async def read_by(store: AsyncStore, admins: dict[int, str]) -> dict[str, list[str]]:
+    """The admins' notices queued so far, as each admin (id → language) reads them."""
+    from datetime import UTC, datetime
+
+    from bot.delivery.render import notice_text
+
+    now = datetime.now(UTC)
+    for admin, lang in admins.items():
+        await store.run(Store.upsert_subscriber, admin, now=now, language_code=lang)
+    await store.run(Store.fan_out_notices, tuple(admins))
+    read: dict[str, list[str]] = {lang: [] for lang in admins.values()}
+    for notice in await store.run(Store.due_notices, now, 100):
+        read[admins[notice.chat_id]].append(notice_text(notice))
+    return read
+
+
+async def test_the_feeds_and_topics_a_reload_removed_are_listed_as_each_admin_s_language_does(
+    tmp_path: Path,
+) -> None:
+    """The notices of the chats' watches that need a feed a reload removed, and of the chats
+    subscribed to a topic it removed, listed them with an English ", " in every language
+    ("tass-ru (2), kyodo (1)"); Japanese lists with "、". The counts are the reader's numbers."""
+    from datetime import UTC, datetime
+
+    from bot.telegram.context import BotContext
+
+    feeds = {f: f"http://127.0.0.1:9/{f}.xml" for f in ("tass-ru", "kyodo", "tass-en")}
+    config = write_config(tmp_path, feeds, admins=(9009, 9010))
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
+    daemon._store, daemon._ctx = store, BotContext(store=store, topics=())
+    fetcher = Fetcher()
+    topics = compile_topics(settings.topics)
+    daemon._poller = Poller(store=store, fetcher=fetcher, topics=topics, settings=settings.poll)
+    now = datetime.now(UTC)
+    watches = {1: ["Shikotan source:tass-ru", "Iturup source:kyodo"], 2: ["source:tass-ru Habomai"]}
+    try:
+        for chat, queries in watches.items():
+            await store.run(Store.upsert_subscriber, chat, now=now)
+            await store.run(Store.subscribe_to, chat, ["kuril", "peace-treaty"], now=now)
+            for query in queries:
+                await store.run(Store.add_watch, chat, query, now=now, limit=5)
+        edited = yaml.safe_load(config.read_text())
+        edited["feeds"] = [f for f in edited["feeds"] if f["id"] == "tass-en"]
+        edited["topics"] = {"islands": edited["topics"]["kuril"]}  # both topics renamed
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        await daemon.reload()
+        read = await read_by(store, {9009: "ru", 9010: "ja"})
+    finally:
+        await fetcher.aclose()
+        await store.close()
+    [stranded_ru] = [n for n in read["ru"] if "source:" in n]
+    [stranded_ja] = [n for n in read["ja"] if "source:" in n]
+    assert "запросов): kyodo (1), tass-ru (2). " in stranded_ru, stranded_ru
+    assert "キーワード数）: kyodo（1）、tass-ru（2）。" in stranded_ja, stranded_ja
+    [orphans_ru] = [n for n in read["ru"] if "подписаны" in n]
+    [orphans_ja] = [n for n in read["ja"] if "購読" in n]
+    assert "(чатов): kuril (2), peace-treaty (2). " in orphans_ru, orphans_ru
+    assert "kuril（2）、peace-treaty（2）" in orphans_ja, orphans_ja

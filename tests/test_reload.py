@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from bot.i18n import EN, Values
 from tests.conftest import new_store, save_edit, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 
@@ -478,16 +479,17 @@ async def test_a_reload_that_removes_a_subscribed_topic_tells_the_admins_how_man
         await store.run(Store.upsert_subscriber, chat, now=now)
         await store.run(Store.subscribe, chat, "kuril", now=now)
     await store.run(Store.subscribe, 1, "treaty", now=now)
-    told: list[tuple[Any, dict[str, str]]] = []
+    told: list[tuple[Any, Values]] = []
 
-    async def tell_admins(message: object, values: dict[str, str]) -> None:
+    async def tell_admins(message: object, values: Values) -> None:
         told.append((message, values))
 
     old = {"kuril": "Kuril", "treaty": "treaty", "idle": "idle"}
     logged = await report_reload(store, tell_admins, old, {"kurils": "Kuril", "treaty": "treaty"})
     await store.close()
-    assert [v.get("topics") for _, v in told] == [None, "kuril (2)"]
-    assert told[1][0].format(**told[1][1]).count("kuril (2)") == 1
+    topics = [v.get("topics") for _, v in told]
+    assert topics[0] is None and EN.say(topics[1] or "") == "kuril (2)"
+    assert EN.said(told[1][0], told[1][1]).count("kuril (2)") == 1
     assert logged.endswith(" (removed with their chats: kuril (2))")  # the log line too
 
 
@@ -516,9 +518,9 @@ async def test_a_reload_that_removes_a_watched_feed_tells_the_admins_how_many_wa
         await store.run(Store.upsert_subscriber, chat, now=now)
         for query in queries:
             await store.run(Store.add_watch, chat, query, now=now, limit=5)
-    told: list[tuple[str, dict[str, str]]] = []
+    told: list[tuple[str, Values]] = []
 
-    async def tell_admins(message: str, values: dict[str, str]) -> None:
+    async def tell_admins(message: str, values: Values) -> None:
         told.append((message, values))
 
     def config(*feeds: str) -> Any:
@@ -538,7 +540,7 @@ async def test_a_reload_that_removes_a_watched_feed_tells_the_admins_how_many_wa
         tell_admins=tell_admins,
     )
     said = await apply(diff(old, new), new, parts)
-    assert told == [(told[0][0], {"sources": "tass-ru (2)"})], told
+    assert [EN.say(values["sources"]) for _, values in told] == ["tass-ru (2)"], told
     assert "/watches flags them" in told[0][0]
     assert said == "feeds +1 -2 ~0; watches of removed feeds: tass-ru (2)"  # the log line too
     added = config("tass-en", "kyodo-en", "nhk")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.daemon.telegram import STOP_GRACE
-from bot.i18n import EN, Message, msgids
+from bot.i18n import EN, Message, Values, msgids, stored
 from bot.interrupt import stopped_within
 from store import AsyncStore, Store
 
@@ -34,7 +34,7 @@ class AdminNotices:
     _wake_delivery: Callable[[], None]
     notice_outcome_wait: float = NOTICE_OUTCOME_WAIT
 
-    async def _tell_admins(self, message: Message, values: dict[str, str]) -> None:
+    async def _tell_admins(self, message: Message, values: Values) -> None:
         """Queue a notice (a msgid, or a `Plural`, and its values: each admin reads it in their
         language)."""
         if self.token and self._store is not None:
@@ -45,13 +45,13 @@ class AdminNotices:
                 text,
                 now=now,
                 msgid=msgid,
-                values=values,
+                values=stored(values),
                 plural=plural,
                 counted=counted,
             )
             self._wake_delivery()
 
-    async def _tell_admins_surely(self, message: Message, values: dict[str, str]) -> None:
+    async def _tell_admins_surely(self, message: Message, values: Values) -> None:
         """`_tell_admins`; while the store fails (locked past its busy timeout by a backup or
         another writer) the notice is written again in the background, at growing intervals,
         until the store takes it: a notice said once (a feed disabled) is not said again. One
@@ -73,7 +73,7 @@ class AdminNotices:
         task.add_done_callback(self._notices.pop)
 
     async def _retell(
-        self, message: Message, values: dict[str, str], after: asyncio.Task[None] | None
+        self, message: Message, values: Values, after: asyncio.Task[None] | None
     ) -> None:
         wait, queued = 1.0, False
         write: asyncio.Task[None] | None = None

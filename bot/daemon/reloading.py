@@ -14,7 +14,7 @@ from bot import reload
 from bot.config import Config, ConfigError, Stamp, config_stamp, load_config
 from bot.daemon.telegram import App
 from bot.delivery.worker import DeliveryWorker
-from bot.i18n import EN, N_, Message, Plural, Texts
+from bot.i18n import EN, N_, Message, Plural, Texts, Values
 from bot.metrics import Metrics, configure_metrics
 from bot.operator.backtest import report_reload
 from bot.telegram.chat import BotContext
@@ -48,7 +48,7 @@ class ConfigReloads:
     _poller: Poller | None
     _ctx: BotContext | None
     _listen_port: int | None
-    _tell_admins_surely: Callable[[Message, dict[str, str]], Awaitable[None]]
+    _tell_admins_surely: Callable[[Message, Values], Awaitable[None]]
     _recompile: Callable[[Poller, AsyncStore], Awaitable[None]]
     _reload_channels: Callable[[App, AsyncStore], Awaitable[str]]
     _applying: Config | None = None  # the config before an apply that has not finished

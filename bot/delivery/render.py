@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import quote
 
-from bot.i18n import EN, N_, Message, Plural, Texts, listed, texts
+from bot.i18n import EN, N_, Message, Plural, Texts, listed, loaded, texts
 from store import Delivery, Notice, StoredItem, watch_id
 from watchers.aggregator import source_parts
 from watchers.text import one_line, shorten
@@ -139,7 +139,7 @@ def notice_text(notice: Notice) -> str:
     message: Message = notice.msgid
     if notice.plural and notice.counted:  # a count's notice (none before plurals were kept)
         message = Plural(notice.msgid, notice.plural, notice.counted)
-    return texts(notice.language).said(message, dict(notice.values))
+    return texts(notice.language).said(message, loaded(dict(notice.values)))
 
 
 def _source(alert: Alert, tr: Texts, limit: int) -> str:

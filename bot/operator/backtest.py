@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
 from bot.config import Config
-from bot.i18n import N_, Message, Plural
+from bot.i18n import EN, N_, Message, Plural, Value, Values, counts_listed
 from store import AsyncStore, PastItem, Store
 from watchers.backtest import StoryChange, TopicDiff, backtest
 from watchers.text import counted
@@ -31,7 +31,7 @@ def recent_items(store: Store, since: datetime) -> list[PastItem]:
 
 async def report_reload(
     store: AsyncStore,
-    tell_admins: Callable[[Message, dict[str, str]], Awaitable[None]],
+    tell_admins: Callable[[Message, Values], Awaitable[None]],
     old: Mapping[str, str],
     new: Mapping[str, str],
     retention: timedelta = RELOAD_WINDOW,
@@ -51,7 +51,7 @@ async def report_reload(
     if any(orphaned.values()):
         message, values = orphans_notice(orphaned)
         await tell_admins(message, values)
-        counts += f" (removed with their chats: {values['topics']})"
+        counts += f" (removed with their chats: {EN.say(values['topics'])})"
     return counts
 
 
@@ -177,9 +177,10 @@ def reload_notice(
     ), {"days": _days(window), "counts": counts, "unchanged": unchanged}
 
 
-def orphans_notice(chats: Mapping[str, int]) -> tuple[str, dict[str, str]]:
-    """The admins' line after a reload that removed (or renamed) topics chats subscribe to."""
-    topics = ", ".join(f"{tid} ({n})" for tid, n in chats.items() if n)
+def orphans_notice(chats: Mapping[str, int]) -> tuple[str, dict[str, Value]]:
+    """The admins' line after a reload that removed (or renamed) topics chats subscribe to
+    (how many chats each, listed as each admin's language lists)."""
+    topics = counts_listed([(tid, n) for tid, n in chats.items() if n])
     return N_(
         "kurilwatch: the config no longer has topics that chats are subscribed to (chats):"
         " {topics}. They get none of their alerts now; subscriptions follow the topic id, so"
