@@ -15,7 +15,7 @@ import gettext
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +25,7 @@ from babel.dates import format_datetime, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
+from babel.units import format_unit
 
 LANGUAGES = ("en", "ru", "ja")
 DOMAIN = "kurilwatch"
@@ -97,9 +98,16 @@ class Number:
     digits: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A length of time written as the reader's language writes it (`Texts.span`)."""
+
+    seconds: float
+
+
 # a value of a message: words as they are (a feed's id, a title, Telegram's error), or said in
 # the reader's language
-Value = str | Said | Joined | Number
+Value = str | Said | Joined | Number | Span
 Values = Mapping[str, Value]
 
 
@@ -116,6 +124,8 @@ def _stored(value: Value) -> object:
         return {"joined": value.how, "parts": [_stored(part) for part in value.parts]}
     if isinstance(value, Number):
         return {"number": value.n, "digits": value.digits}
+    if isinstance(value, Span):
+        return {"span": value.seconds}
     return value
 
 
@@ -138,6 +148,8 @@ def _loaded(raw: object) -> Value:
     if isinstance(raw, dict) and isinstance(raw.get("number"), int | float):
         digits = raw.get("digits")
         return Number(raw["number"], digits if isinstance(digits, int) else 0)
+    if isinstance(raw, dict) and isinstance(raw.get("span"), int | float):
+        return Span(raw["span"])
     return raw if isinstance(raw, str) else str(raw)
 
 
@@ -216,11 +228,13 @@ class Texts:
 
     def say(self, value: Value) -> str:
         """A message's value in this language: words as they are, a `Said` said, a `Joined`
-        said part by part and joined, a `Number` written."""
+        said part by part and joined, a `Number` or a `Span` written."""
         if isinstance(value, Said):
             return self.said(value.message, value.values)
         if isinstance(value, Number):
             return self.number(value.n, value.digits)
+        if isinstance(value, Span):
+            return self.span(timedelta(seconds=value.seconds))
         if not isinstance(value, Joined):
             return value
         parts = [self.say(part) for part in value.parts]
@@ -260,6 +274,18 @@ class Texts:
         """A whole per cent as this language writes it (CLDR): "15%", "1,100%"; in Russian
         "15 %" and "1 100 %", with no-break spaces."""
         return str(format_percent(whole / 100, locale=self.lang))
+
+    def span(self, length: timedelta) -> str:
+        """A length of time in whole units, as this language writes them (CLDR): "1 day 12
+        hours", "1 день 12 часов", "1 日 12 時間"; "5 minutes"."""
+        seconds = round(length.total_seconds())
+        units = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+        parts = []
+        for unit, size in units:
+            if n := seconds // size:
+                parts.append(str(format_unit(n, f"duration-{unit}", locale=self.lang)))
+            seconds %= size
+        return " ".join(parts) or str(format_unit(0, "duration-second", locale=self.lang))
 
     def _count(self, value: str) -> str:
         """A count's value, written before its language was known ("1.5"), as this language

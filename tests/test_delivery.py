@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -806,6 +807,48 @@ async def test_admins_are_told_of_alerts_given_up(parts, bot_api: FakeBotAPI) ->
     [row] = await store.run(Store.notices, ADMIN)
     assert row["state"] == "sent"
     assert await step(worker) == 0  # told once
+
+
+async def admins_reading(
+    store: AsyncStore, worker: DeliveryWorker, langs: tuple[str, ...] = ("ru", "ja")
+) -> list[int]:
+    """Admins who read Russian and Japanese (`langs`), each the worker's; their ids."""
+    admins = [ADMIN + 1 + n for n in range(len(langs))]
+    worker.settings = replace(worker.settings, admins=tuple(admins))
+    for admin, lang in zip(admins, langs, strict=True):
+        await store.run(Store.upsert_subscriber, admin, now=T0, language_code=lang)
+    return admins
+
+
+async def test_the_admins_read_the_alerts_given_up_in_their_language(  # type: ignore[no-untyped-def]
+    parts, bot_api: FakeBotAPI
+) -> None:
+    """The notice of the alerts given up was translated but for its lines, English in any
+    language ("- chat 2001, alert 1 (...): ..."), and the lines past ten were "... +2". Now
+    only the alert's title and Telegram's own words stay as they came, and the lines past ten
+    are counted in the admin's plural form."""
+    store, worker, _ = parts
+    ru, ja = await admins_reading(store, worker)
+    chats = list(range(2001, 2013))
+    await queue(store, chats)
+    too_long = "Bad Request: message is too long"
+    for chat in chats:
+        bot_api.fail_next("sendMessage", status=400, description=too_long, chat_id=chat)
+    await step(worker)
+    assert [row[1] for row in await outbox(store)] == ["failed"] * 12
+    await step(worker)
+    [russian] = [m["text"].splitlines() for m in bot_api.sent_messages(ru)]
+    [japanese] = [m["text"].splitlines() for m in bot_api.sent_messages(ja)]
+    assert russian[0].startswith("kurilwatch: оповещения, которые не удалось доставить") and (
+        ": 12 (" in russian[0]
+    )
+    title, error = re.escape("Iturup <airport> & port"), "400: Message is too long"
+    for line in russian[1:11]:
+        assert re.fullmatch(rf"- чат 20\d\d, оповещение \d+ \({title}\): {error}", line), line
+    assert russian[11:] == ["… и ещё 2 сбоя"]
+    for line in japanese[1:11]:
+        assert re.fullmatch(rf"- チャット 20\d\d、通知 \d+（{title}）: {error}", line), line
+    assert japanese[11:] == ["…ほか2件"]
 
 
 async def test_a_notice_reaches_each_admin_in_their_language(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]

@@ -31,6 +31,7 @@ from tests.test_delivery import (
     FAST,
     GROUP,
     T0,
+    admins_reading,
     another_outlet,
     outbox,
     parts,
@@ -706,6 +707,36 @@ async def test_a_channel_without_rights_past_the_deadline_gives_up_the_alerts_th
     assert bot_api.sent_messages(CHAT) == []
     report = bot_api.sent_messages(ADMIN)[0]["text"]
     assert "given up: 2 " in report and f"- chat {CHAT}, 2 alerts" in report
+
+
+async def test_a_channel_s_alerts_given_up_together_are_told_in_the_admins_language(
+    parts: tuple[AsyncStore, DeliveryWorker, Clock], bot_api: FakeBotAPI
+) -> None:
+    """The line of a chat's alerts given up together, and how long they were retried, were
+    English in a Russian or Japanese notice ("chat 1001, 2 alerts (the first 1) (...): ...
+    (retried for 0:05:00)")."""
+    store, worker, clock = parts
+    ru, ja = await admins_reading(store, worker)
+    worker.settings = replace(worker.settings, deadline=timedelta(minutes=5))
+    await queue(store, CHAT, "1")
+    await queue_at(store, T0, "2")
+    no_rights = "Bad Request: have no rights to send a message"
+    bot_api.fail_next("sendMessage", status=400, description=no_rights, chat_id=CHAT, times=999)
+    while await store.run(Store.next_due_at) is not None:
+        clock.now = max(clock.now, await store.run(Store.next_due_at) or clock.now)
+        await step(worker)
+    await step(worker)  # the notice
+    assert [row[1] for row in await outbox(store)] == ["failed", "failed"]
+    [russian] = [m["text"].splitlines()[1:] for m in bot_api.sent_messages(ru)]
+    [japanese] = [m["text"].splitlines()[1:] for m in bot_api.sent_messages(ja)]
+    cause = "BadRequest: Have no rights to send a message"
+    assert russian == [
+        f"- чат {CHAT}, 2 оповещения (первое — 1) (Iturup <airport> & port): {cause}"
+        " (повторяли 5 минут)"
+    ], russian
+    assert japanese == [
+        f"- チャット {CHAT}、通知2件（最初は 1）（Iturup <airport> & port）: {cause}（5 分にわたり再試行）"
+    ], japanese
 
 
 async def test_alerts_given_up_are_sent_once_queued_again(parts, bot_api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]

@@ -31,6 +31,7 @@ from bot.delivery.outcome import (
     tries_within,
     waited,
 )
+from bot.i18n import EN
 from store.outbox import ALSO_WINDOW
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -390,13 +391,14 @@ def test_alerts_given_up_are_reported_at_most_once_per_ten_minutes() -> None:
         given_up.add(f"alert {n}")
     report = given_up.report(NOW)
     assert report is not None
-    first = report[0].format(**report[1])  # the English; each admin reads it in their language
+    first = EN.said(*report)  # the English; each admin reads it in their language
     assert first.startswith("kurilwatch: alerts that could not be delivered and were given up: 12")
-    assert "- alert 9" in first and "- alert 10" not in first and "... +2" in first
+    assert "- alert 9" in first and "- alert 10" not in first
+    assert first.endswith("\n… and 2 more failures")
     given_up.add("alert 12")
     assert given_up.report(NOW + timedelta(minutes=9)) is None  # too soon: kept
     forced = given_up.report(NOW + timedelta(minutes=9), force=True)
-    assert forced is not None and forced[1] == {"n": "1", "details": "- alert 12"}
+    assert forced is not None and EN.said(*forced).endswith("again):\n- alert 12")
     given_up.add("alert 13")
     assert given_up.report(NOW + timedelta(minutes=20)) is not None
 
@@ -406,7 +408,7 @@ def test_a_report_counts_the_alerts_a_line_tells_of() -> None:
     given_up.add("chat 1, a digest of 40: 400", 40)
     given_up.add("chat 2, alert 7 (Kunashir): 400")
     report = given_up.report(NOW)
-    assert report is not None and report[1]["n"] == "41"
+    assert report is not None and "given up: 41 " in EN.said(*report)
 
 
 @pytest.mark.parametrize("name", ["5xx", "timeout", "network error"])

@@ -24,7 +24,7 @@ from telegram.error import (
 )
 
 from bot.delivery.retry import retry_after_seconds
-from bot.i18n import N_
+from bot.i18n import N_, Joined, Number, Plural, Said, Value
 from store.outbox import ALSO_WINDOW
 
 # a failing "Also:" update refused for a reason a wait does not change (no rights, a revoked
@@ -32,6 +32,7 @@ from store.outbox import ALSO_WINDOW
 # for waits for it, as an alert does, until its deadline or its story's ALSO_WINDOW is over
 EDIT_TRIES = 8
 REPORT_EVERY = timedelta(minutes=10)  # at most one "alerts given up" notice to admins per
+SHOWN = 10  # lines of alerts given up a notice shows; the others it counts
 # characters of an error kept on a row and in the log: PTB puts the whole body of an answer it
 # cannot read in its message, and a proxy's error page in front of Telegram runs to kilobytes
 MAX_ERROR = 300
@@ -91,6 +92,9 @@ class Outcome:
     # tried this many times already are given up with it (`tries_within` the deadline); a
     # digest past its deadline: its rows tried this many times are given up, the others wait
     waits: int = 0
+    # a row given up after retries as long as the deadline: how long (`error` says it too, in
+    # English; the admins' notice says it in their language)
+    retried_for: timedelta | None = None
 
     @property
     def counted(self) -> bool:
@@ -270,7 +274,9 @@ def outcome(
             # the rows tried as often as the deadline allows are given up; those queued since
             # keep their own deadline, and are tried again at `at`
             error = f"{described} (retried for {deadline})"
-            return Outcome(Action.GIVE_UP, error, at, metric=metric, waits=waits)
+            return Outcome(
+                Action.GIVE_UP, error, at, metric=metric, waits=waits, retried_for=deadline
+            )
         if failure is Failure.NO_RIGHTS:  # as an alert refused: the whole chat waits with it
             return Outcome(Action.RETRY, described, at, waits=waits)
         return Outcome(Action.RETRY, described, at)
@@ -288,7 +294,10 @@ def outcome(
     if waited(attempts, max_backoff) >= deadline:
         error = f"{described} (retried for {deadline})"
         # `at`: when the chat's alerts that waited with it are tried again
-        return Outcome(Action.GIVE_UP, error, at if waits else None, metric=metric, waits=waits)
+        again = at if waits else None
+        return Outcome(
+            Action.GIVE_UP, error, again, metric=metric, waits=waits, retried_for=deadline
+        )
     return Outcome(Action.RETRY, described, at, metric=metric, waits=waits)
 
 
@@ -300,13 +309,14 @@ class GivenUp:
     """Alerts given up since the last report to the admins."""
 
     def __init__(self) -> None:
-        self.lines: list[tuple[str, int]] = []  # a line, and how many alerts it tells of
+        # a line (said in each admin's language), and how many alerts it tells of
+        self.lines: list[tuple[Value, int]] = []
         self.reported_at: datetime | None = None
 
-    def add(self, line: str, count: int = 1) -> None:
+    def add(self, line: Value, count: int = 1) -> None:
         self.lines.append((line, count))
 
-    def report(self, now: datetime, *, force: bool = False) -> tuple[str, dict[str, str]] | None:
+    def report(self, now: datetime, *, force: bool = False) -> tuple[str, dict[str, Value]] | None:
         """The notice to send now (a msgid and its values, for each admin's language), if one
         is due (`force`: at a stop), and the lines are taken; None when there is nothing to say
         or the last report was too recent."""
@@ -316,10 +326,15 @@ class GivenUp:
             return None
         lines, self.lines = self.lines, []
         self.reported_at = now
-        shown = "\n".join(f"- {line}" for line, _ in lines[:10])
-        more = f"\n... +{len(lines) - 10}" if len(lines) > 10 else ""
+        details: tuple[Value, ...] = (Joined(tuple(line for line, _ in lines[:SHOWN]), "bullets"),)
+        if len(lines) > SHOWN:
+            more = Plural.ngettext(
+                "… and {more} more failure", "… and {more} more failures", "more"
+            )
+            details += (Said(more, {"more": str(len(lines) - SHOWN)}),)
         message = N_(
             "kurilwatch: alerts that could not be delivered and were given up: {n} (kept in"
             " the outbox as 'failed'; `kurilwatch resend` queues them again):\n{details}"
         )
-        return message, {"n": str(sum(n for _, n in lines)), "details": shown + more}
+        count = Number(sum(n for _, n in lines))
+        return message, {"n": count, "details": Joined(details, "lines")}

@@ -18,6 +18,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from telegram import Message
 
 from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, failure_of
+from bot.i18n import EN, N_, Plural, Said, Span, Value, stored
 from store import AsyncStore, Delivery, Notice, OutboxState, Store
 from watchers.text import counted
 
@@ -145,7 +146,11 @@ async def report_given_up(
     message, values = report
     try:
         await store.run(
-            Store.notify_admins, message.format(**values), now=now, msgid=message, values=values
+            Store.notify_admins,
+            EN.said(message, values),
+            now=now,
+            msgid=message,
+            values=stored(values),
         )
     except sqlite3.OperationalError:
         given_up.lines[:0] = lines  # before those given up meanwhile
@@ -176,12 +181,37 @@ async def report_at_stop(
             raise
 
 
-async def give_up(store: AsyncStore, delivery: Delivery, error: str, given_up: GivenUp) -> None:
+async def give_up(
+    store: AsyncStore, delivery: Delivery, result: Outcome, given_up: GivenUp
+) -> None:
+    error = str(result.error)
     await recorded(store, Store.mark_failed, delivery.id, error)
     log.error("chat %d: alert %d failed for good: %s", delivery.chat_id, delivery.id, error)
-    given_up.add(
-        f"chat {delivery.chat_id}, alert {delivery.id} ({delivery.item.title[:80]}): {error}"
+    given_up.add(_given_up(delivery.chat_id, delivery.id, 1, delivery.item.title, _cause(result)))
+
+
+def _given_up(chat: int, first: int, count: int, title: str, cause: Value) -> Said:
+    """The admins' line of a chat's `count` alerts given up together, `first` the first."""
+    values = {"chat": str(chat), "alert": str(first), "title": title[:80], "error": cause}
+    if count == 1:
+        return Said(N_("chat {chat}, alert {alert} ({title}): {error}"), values)
+    alerts = Plural.ngettext(
+        "chat {chat}, {n} alert (the first {alert}) ({title}): {error}",
+        "chat {chat}, {n} alerts (the first {alert}) ({title}): {error}",
+        "n",
     )
+    return Said(alerts, values | {"n": str(count)})
+
+
+def _cause(result: Outcome) -> Value:
+    """Why alerts were given up, as the admins read it: Telegram's (or the network's) error as
+    it came, and how long it was retried in their language."""
+    error = str(result.error)
+    if result.retried_for is None:
+        return error
+    retried = N_("{error} (retried for {period})")
+    error = error.removesuffix(f" (retried for {result.retried_for})")
+    return Said(retried, {"error": error, "period": Span(result.retried_for.total_seconds())})
 
 
 async def failed_send(
@@ -262,7 +292,7 @@ async def _refused(
     (first, title), count = failed[0], len(failed)
     alerts = f"alert {first}" if count == 1 else f"{count} alerts (the first {first})"
     log.error("chat %d: %s failed for good: %s", chat_id, alerts, error)
-    given_up.add(f"chat {chat_id}, {alerts} ({title[:80]}): {error}", count)
+    given_up.add(_given_up(chat_id, first, count, title, _cause(result)), count)
     return others
 
 
@@ -305,7 +335,13 @@ async def failed_digest(
             )
             if result.metric == Failure.NO_RIGHTS:
                 await recorded(store, Store.hold_refused, chat_id, at)
-        given_up.add(f"chat {chat_id}, a digest of {len(ids)}: {result.error}", len(ids))
+        digest = Plural.ngettext(
+            "chat {chat}, a digest of {n} alert: {error}",
+            "chat {chat}, a digest of {n} alerts: {error}",
+            "n",
+        )
+        values = {"chat": str(chat_id), "n": str(len(ids)), "error": _cause(result)}
+        given_up.add(Said(digest, values), len(ids))
         return len(ids)
     else:
         assert result.at is not None

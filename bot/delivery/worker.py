@@ -468,7 +468,7 @@ class DeliveryWorker(DigestSending):
         if result.hold is not None:
             await self._hold(chat_id, result.hold)
         if result.action is Action.GIVE_UP and not result.waits:
-            await settle.give_up(self.store, delivery, str(result.error), self._given_up)
+            await settle.give_up(self.store, delivery, result, self._given_up)
         else:  # a chat without rights: the alerts given up with this one are counted too
             with_it = await settle.failed_send(self.store, delivery, result, now, self._given_up)
             if with_it and self.metrics is not None:
