@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from babel import Locale
 from babel.dates import format_datetime, get_day_names
@@ -81,13 +81,16 @@ class Said:
     values: Mapping[str, Value] = field(default_factory=dict)
 
 
+Joining = Literal["list", "lines", "bullets", "clauses", "words"]
+
+
 @dataclass(frozen=True, slots=True)
 class Joined:
     """Values said in the reader's language and joined as it joins them: a list ("a, b";
-    Japanese "a、b"), lines, lines each marked "- ", or clauses ("a; b")."""
+    Japanese "a、b"), lines, lines each marked "- ", clauses ("a; b"), or words ("a (b)")."""
 
     parts: tuple[Value, ...]
-    how: Literal["list", "lines", "bullets", "clauses"] = "list"
+    how: Joining = "list"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,7 @@ def _loaded(raw: object) -> Value:
         if isinstance(plural, str) and isinstance(counted, str):
             message = Plural(raw["said"], plural, counted)
         return Said(message, loaded(values) if isinstance(values, dict) else {})
-    if isinstance(raw, dict) and raw.get("joined") in ("list", "lines", "bullets", "clauses"):
+    if isinstance(raw, dict) and raw.get("joined") in get_args(Joining):
         parts = raw.get("parts")
         how = raw["joined"]
         return Joined(tuple(map(_loaded, parts if isinstance(parts, list) else [])), how)
@@ -244,6 +247,8 @@ class Texts:
             # Translators: what separates the parts of a reload's summary, as in
             # "feeds +1 -0 ~0; topics kuril"
             return self._("; ").join(parts)
+        if value.how == "words":
+            return " ".join(parts)
         return "\n".join(f"- {part}" if value.how == "bullets" else part for part in parts)
 
     def sentences(self, *parts: str) -> str:

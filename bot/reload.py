@@ -36,7 +36,7 @@ import watchfiles
 from bot.config import Config, Stamp, config_stamp, config_warnings_of
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
-from bot.i18n import EN, N_, Message, Plural, Value, Values, counts_listed
+from bot.i18n import N_, Joined, Message, Plural, Said, Value, Values, counts_listed
 from bot.telegram.context import BotContext
 from store import AsyncStore, Store
 from watchers.config import FeedConfig
@@ -167,12 +167,13 @@ class Running:
     delivery: DeliveryWorker | None
     recompile: Callable[[Poller], Awaitable[None]]  # the configured topics, compiled again
     # records the channels; what the summary says of them (None: without Telegram)
-    add_channels: Callable[[], Awaitable[str]] | None
+    add_channels: Callable[[], Awaitable[Value]] | None
     # the reload report: backtests the old queries against the new over the items whose text
     # the store keeps (its retention), tells the admins and returns the counts for the summary
     # line (None: no store to read)
     report_queries: (
-        Callable[[Mapping[str, str], Mapping[str, str], timedelta], Awaitable[str]] | None
+        Callable[[Mapping[str, str], Mapping[str, str], timedelta], Awaitable[tuple[Value, ...]]]
+        | None
     ) = None
     # queues a notice to the admins (a msgid and its values), as the reload report does
     tell_admins: Callable[[Message, Values], Awaitable[None]] | None = None
@@ -190,10 +191,10 @@ async def _retry_hold(parts: Running, feed: FeedConfig) -> datetime | None:
 
 async def apply(
     change: ConfigChange, new: Config, parts: Running, warned: Sequence[str] = ()
-) -> str:
-    """Hand `new` to the running parts; what was done, in one line, with the config's new
-    `warned` (logged each as well)."""
-    done: list[str] = []
+) -> Value:
+    """Hand `new` to the running parts; what was done, in one line said in the reader's
+    language (`EN.say` for the log), with the config's new `warned` (logged each as well)."""
+    done: list[Value] = []
     if parts.feeds is not None:
         for fid in change.removed:
             parts.feeds.remove(fid)
@@ -201,14 +202,16 @@ async def apply(
             # polled now (a new feed's first poll primes it), unless its server asked to wait
             parts.feeds.add(feed, await _retry_hold(parts, feed))
     if change.feeds:
-        done.append(f"feeds +{len(change.added)} -{len(change.removed)} ~{len(change.changed)}")
+        counts = (len(change.added), len(change.removed), len(change.changed))
+        numbers = dict(zip(("added", "removed", "changed"), map(str, counts), strict=True))
+        done.append(Said(N_("feeds +{added} -{removed} ~{changed}"), numbers))
     topics = None  # where the topics' line is in `done`, for the report's counts
     if parts.poller is not None:
         parts.poller.settings = new.poll
         if change.topics:
             await parts.recompile(parts.poller)
             topics = len(done)
-            done.append("topics " + ", ".join(new.topics))
+            done.append(Said(N_("topics {topics}"), {"topics": Joined(tuple(new.topics))}))
     if parts.ctx is not None:
         parts.ctx.topics = config_topics(new)
         parts.ctx.admins = frozenset(new.telegram.admins)
@@ -225,16 +228,19 @@ async def apply(
     if parts.add_channels is not None and change.channels:
         done.append(await parts.add_channels())
     if change.restart:
-        done.append("a restart is needed for " + ", ".join(change.restart))
+        restart = N_("a restart is needed for {keys}")
+        done.append(Said(restart, {"keys": Joined(change.restart)}))
     if topics is not None and parts.report_queries is not None and change.queries is not None:
         # last, once every part has the config: the report reads the store and writes to it,
         # and a store that fails now (locked by another writer) must not stop the rest
         try:
-            done[topics] += await parts.report_queries(*change.queries, new.store.retention)
+            notes = await parts.report_queries(*change.queries, new.store.retention)
         except Exception as exc:
             log.warning("config applied, but not compared with the old queries", exc_info=True)
             problem = f"{type(exc).__name__}: {exc}"[:300]
-            done[topics] += f" (not compared with the old queries: {problem})"
+            unread = N_("(not compared with the old queries: {problem})")
+            notes = (Said(unread, {"problem": problem}),)
+        done[topics] = Joined((done[topics], *notes), "words")
     if change.removed and new.feeds and parts.ctx is not None and parts.tell_admins is not None:
         # a removed (or renamed) feed's watches now match nothing; the store may fail, as above
         try:
@@ -246,14 +252,16 @@ async def apply(
             if stranded:
                 message, values = stranded_notice(stranded)
                 await parts.tell_admins(message, values)
-                done.append(f"watches of removed feeds: {EN.say(values['sources'])}")
+                done.append(Said(N_("watches of removed feeds: {sources}"), values))
     for warning in warned:  # applied all the same, as `check` passes it
         log.warning("config: %s", warning)
-    if warned:
-        done.append("warnings: " + "; ".join(warned))
+    if warned:  # as `check` prints them, in English
+        done.append(
+            Said(N_("warnings: {warnings}"), {"warnings": Joined(tuple(warned), "clauses")})
+        )
         if parts.tell_admins is not None:  # however the reload came (an edit, SIGHUP, /reload)
             await parts.tell_admins(*warnings_notice(warned))
-    return "; ".join(done) or "settings updated"
+    return Joined(tuple(done), "clauses") if done else Said(N_("settings updated"))
 
 
 def warnings_notice(warned: Sequence[str]) -> tuple[Message, dict[str, str]]:

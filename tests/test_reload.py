@@ -209,7 +209,7 @@ async def test_a_reload_hands_the_time_zone_on_and_names_a_new_listener_as_a_res
     parts = Running(
         feeds=None, poller=None, ctx=None, delivery=worker, recompile=None, add_channels=None
     )  # type: ignore[arg-type]
-    said = await apply(diff(old, new), new, parts)
+    said = EN.say(await apply(diff(old, new), new, parts))
     assert worker.tz == ZoneInfo("Asia/Tokyo")  # alerts of chats without their own /timezone
     assert "a restart is needed for metrics.listen" in said
 
@@ -244,12 +244,13 @@ async def test_a_change_that_needs_a_restart_is_named_at_every_reload_until_one(
     base = "topics:\n  kuril:\n    title: Kuril\n    query: Kuril\nfeeds: []\n"
     listening = "metrics:\n  listen: '127.0.0.1:9464'\n"
     daemon = Daemon(parse_config(base), tmp_path / "config.yaml")  # no listener started
-    first = await daemon._apply(parse_config(base + listening))
+    first = EN.say(await daemon._apply(parse_config(base + listening)))
     then = await daemon._apply(
         parse_config(base.replace("Kuril\n", "Kuril OR Iturup\n") + listening)
     )
     assert "a restart is needed for metrics.listen" in first
-    assert "a restart is needed for metrics.listen" in then  # /mywatch's address stays unserved
+    # /mywatch's address stays unserved
+    assert "a restart is needed for metrics.listen" in EN.say(then)
 
 
 def test_a_topic_removed_by_a_reload_can_still_be_unsubscribed_from(
@@ -375,7 +376,7 @@ async def test_the_reload_report_covers_the_text_kept_and_says_so(tmp_path: Path
     )
     await store.close()
     assert [(v["days"], v["counts"]) for v in told] == [("3", "k: +1 -0")]
-    assert counts == " (last 3 days: k +1 -0 =0)"
+    assert [EN.say(said) for said in counts] == ["(last 3 days: k +1 -0 =0)"]
 
 
 async def test_the_daemon_queues_a_counted_notice_with_its_plural_form(tmp_path: Path) -> None:
@@ -490,7 +491,7 @@ async def test_a_reload_that_removes_a_subscribed_topic_tells_the_admins_how_man
     topics = [v.get("topics") for _, v in told]
     assert topics[0] is None and EN.say(topics[1] or "") == "kuril (2)"
     assert EN.said(told[1][0], told[1][1]).count("kuril (2)") == 1
-    assert logged.endswith(" (removed with their chats: kuril (2))")  # the log line too
+    assert EN.say(logged[-1]) == "(removed with their chats: kuril (2))"  # the log line too
 
 
 async def test_a_reload_that_removes_a_watched_feed_tells_the_admins_how_many_watches(
@@ -539,12 +540,12 @@ async def test_a_reload_that_removes_a_watched_feed_tells_the_admins_how_many_wa
         add_channels=None,
         tell_admins=tell_admins,
     )
-    said = await apply(diff(old, new), new, parts)
+    said = EN.say(await apply(diff(old, new), new, parts))
     assert [EN.say(values["sources"]) for _, values in told] == ["tass-ru (2)"], told
     assert "/watches flags them" in told[0][0]
     assert said == "feeds +1 -2 ~0; watches of removed feeds: tass-ru (2)"  # the log line too
     added = config("tass-en", "kyodo-en", "nhk")
-    assert await apply(diff(new, added), added, parts) == "feeds +1 -0 ~0"
+    assert EN.say(await apply(diff(new, added), added, parts)) == "feeds +1 -0 ~0"
     assert len(told) == 1
     await store.close()
 
@@ -822,3 +823,52 @@ async def test_a_bulk_bad_edit_is_answered_with_its_first_problems(tmp_path: Pat
     message = Plural(notice["msgid"], notice["plural"], notice["counted"])
     russian = texts("ru").said(message, json.loads(notice["vals"]))
     assert "; и ещё 3990 ошибок: все их перечислит `kurilwatch check" in russian, russian
+
+
+async def test_a_reload_s_reply_is_in_the_admin_s_language_and_its_log_line_in_english(
+    tmp_path: Path, caplog: Any
+) -> None:
+    """/reload answered a Russian admin "Перечитано: feeds +1 -1 ~0; topics kuril, ...": the
+    summary was the log line's English. It is now said in the admin's language, from the same
+    facts; the log line keeps its English."""
+    import logging
+    from datetime import UTC, datetime
+
+    from bot.i18n import texts
+    from bot.telegram.context import BotContext
+    from store import Store
+
+    feeds = {"tass-ru": "http://127.0.0.1:9/a.xml"}
+    daemon, store, config = await daemon_on_a_store(tmp_path, parts=True, feeds=feeds)
+    daemon._ctx = BotContext(store=store, topics=())
+    now = datetime.now(UTC)
+    await store.run(Store.upsert_subscriber, 1, now=now)
+    await store.run(Store.add_watch, 1, "Shikotan source:tass-ru", now=now, limit=5)
+    caplog.set_level(logging.INFO, "bot.daemon")
+    said = {}
+    try:
+        for lang, feed in (("ru", "tass-en"), ("ja", "tass-ru")):
+            settings = yaml.safe_load(config.read_text())
+            settings["feeds"] = [{"id": feed, "url": f"http://127.0.0.1:9/{feed}.xml"}]
+            settings["topics"]["kuril"]["query"] += f" OR {lang}"
+            settings["poll"]["concurrency"] = 3
+            config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+            said[lang] = await daemon.reload(texts(lang))
+    finally:
+        await daemon._poller.fetcher.aclose()
+        await store.close()
+    assert said["ru"] == (
+        "Перечитано: ленты +1 -1 ~0; темы kuril, peace-treaty (за 7 дней: kuril +0 -0 =0);"
+        " нужен перезапуск для poll.concurrency; запросы удалённых лент: tass-ru (1)"
+    ), said["ru"]
+    assert said["ja"] == (
+        "再読込しました: フィード +1 -1 ~0；トピック kuril、peace-treaty （過去 7 日: kuril +0 -0"
+        " =0）；poll.concurrency の反映には再起動が必要"
+    ), said["ja"]
+    logged = [r.getMessage() for r in caplog.records if "config reloaded" in r.getMessage()]
+    assert logged == [
+        "config reloaded: feeds +1 -1 ~0; topics kuril, peace-treaty (last 7 days: kuril +0 -0"
+        " =0); a restart is needed for poll.concurrency; watches of removed feeds: tass-ru (1)",
+        "config reloaded: feeds +1 -1 ~0; topics kuril, peace-treaty (last 7 days: kuril +0 -0"
+        " =0); a restart is needed for poll.concurrency",
+    ], logged

@@ -14,7 +14,7 @@ from bot import reload
 from bot.config import Config, ConfigError, Stamp, config_stamp, load_config
 from bot.daemon.telegram import App
 from bot.delivery.worker import DeliveryWorker
-from bot.i18n import EN, N_, Message, Plural, Texts, Values
+from bot.i18n import EN, N_, Message, Plural, Texts, Value, Values
 from bot.metrics import Metrics, configure_metrics
 from bot.operator.backtest import report_reload
 from bot.telegram.chat import BotContext
@@ -50,7 +50,7 @@ class ConfigReloads:
     _listen_port: int | None
     _tell_admins_surely: Callable[[Message, Values], Awaitable[None]]
     _recompile: Callable[[Poller, AsyncStore], Awaitable[None]]
-    _reload_channels: Callable[[App, AsyncStore], Awaitable[str]]
+    _reload_channels: Callable[[App, AsyncStore], Awaitable[Value]]
     _applying: Config | None = None  # the config before an apply that has not finished
     _held: tuple[Config, ...] = ()  # and those of applies since that failed part-way
 
@@ -127,8 +127,8 @@ class ConfigReloads:
             log.info("config re-read: nothing changed")
             return tr._("The config has not changed.")
         summary = await self._apply(new)
-        log.info("config reloaded: %s", summary)
-        return tr._("Reloaded: {summary}", summary=summary)
+        log.info("config reloaded: %s", EN.say(summary))
+        return tr._("Reloaded: {summary}", summary=tr.say(summary))
 
     async def _refused(self, problems: Sequence[str], config_path: Path, tr: Texts) -> str:
         """A bad edit refused: its first problems (a bulk edit makes thousands) logged, told the
@@ -168,7 +168,7 @@ class ConfigReloads:
             path=values["path"],
         )
 
-    async def _apply(self, new: Config) -> str:
+    async def _apply(self, new: Config) -> Value:
         """Hand `new` to the running parts; what was done. One that fails part-way leaves
         `_applying` set: the next reload applies the change from the config before it again,
         and from each that failed since, which parts may hold (a feed it added)."""

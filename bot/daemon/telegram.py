@@ -15,6 +15,7 @@ from telegram.ext import Application
 
 from bot.config import Config
 from bot.delivery.worker import DeliveryWorker
+from bot.i18n import N_, Said, Value
 from bot.interrupt import stopped_within
 from bot.metrics import Metrics
 from bot.reload import delivery_settings
@@ -143,7 +144,7 @@ class TelegramSide:
                 log.info("channels recorded once the store took them")
             return
 
-    async def _reload_channels(self, app: App, store: AsyncStore) -> str:
+    async def _reload_channels(self, app: App, store: AsyncStore) -> Value:
         """A reload's channels, recorded now; while the store fails, in the background (the
         rest of the new config is in force meanwhile). What the reload's summary says of them."""
         if self._channels_retry is not None:  # the start's or an earlier reload's: would write
@@ -152,7 +153,7 @@ class TelegramSide:
             self._channels_retry = None
         try:
             await self._add_channels(app, store)
-            return "channels"
+            return Said(N_("channels"))
         except sqlite3.OperationalError as exc:
             log.error("channels not recorded yet: the store fails (%s); retrying", exc)
             problem = f"{exc}"[:200]
@@ -160,7 +161,8 @@ class TelegramSide:
             self._record_channels(app, store, wait=1.0), name="channels"
         )
         self._channels_retry.add_done_callback(_say_channels_failed)
-        return f"channels not recorded yet (the store fails: {problem}; retrying)"
+        retrying = N_("channels not recorded yet (the store fails: {problem}; retrying)")
+        return Said(retrying, {"problem": problem})
 
     async def _signed_in_or_stopped(self) -> None:
         """Wait (at most SIGN_IN_WAIT) for the first sign-in's answer, or a stop: a daemon

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
 from bot.config import Config
-from bot.i18n import EN, N_, Message, Plural, Value, Values, counts_listed
+from bot.i18n import N_, Joined, Message, Plural, Said, Span, Value, Values, counts_listed
 from store import AsyncStore, PastItem, Store
 from watchers.backtest import StoryChange, TopicDiff, backtest
 from watchers.text import counted
@@ -35,24 +35,28 @@ async def report_reload(
     old: Mapping[str, str],
     new: Mapping[str, str],
     retention: timedelta = RELOAD_WINDOW,
-) -> str:
+) -> tuple[Value, ...]:
     """What the changed queries gain and lose over the recent stored items (read on the store
     thread, matched on another): the last RELOAD_WINDOW, or the `retention` of items' text if
     shorter; the admins hear it with "applied", and of the removed (or renamed) topics chats
-    are subscribed to. The counts, for the log."""
+    are subscribed to. The counts, for the reload's summary (said in its reader's language)."""
     window = min(RELOAD_WINDOW, retention)
     items = await store.run(recent_items, datetime.now(UTC) - window)
     diffs = await asyncio.to_thread(backtest, items, old, new)
     if not diffs:
-        return ""
+        return ()
     await tell_admins(*reload_notice(diffs, window))
-    counts = f" (last {_period(window)}: " + ", ".join(d.counts() for d in diffs) + ")"
+    counts: dict[str, Value] = {
+        "period": Span(window.total_seconds()),
+        "counts": Joined(tuple(d.counts() for d in diffs)),
+    }
+    said: tuple[Value, ...] = (Said(N_("(last {period}: {counts})"), counts),)
     orphaned = await store.run(Store.subscribers_of, [t for t in old if t not in new])
     if any(orphaned.values()):
         message, values = orphans_notice(orphaned)
         await tell_admins(message, values)
-        counts += f" (removed with their chats: {EN.say(values['topics'])})"
-    return counts
+        said += (Said(N_("(removed with their chats: {topics})"), values),)
+    return said
 
 
 def _days(span: timedelta) -> str:
