@@ -1,7 +1,8 @@
 """The bot's languages: gettext catalogues (managed with Babel) and `Texts`, one language's voice.
 
 Messages are English msgids in the code, marked with `tr._(...)`, `tr.ngettext(...)` or `N_(...)`
-and `Plural.ngettext(...)` (for texts defined before a language is known). The catalogues are
+and `Plural.ngettext(...)` (for texts defined before a language is known; their values may be
+said in the reader's language too: `Said`, `Joined`, `Number`, `Span`). The catalogues are
 `bot/locales/<lang>/LC_MESSAGES/kurilwatch.po`; `make locales` extracts and updates them.
 A compiled `.mo` beside a `.po` is used when it is newer; otherwise the `.po` is compiled in
 memory with Babel's API, so a fresh clone works with only Python (the `.mo` files are build
