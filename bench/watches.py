@@ -10,6 +10,12 @@ matching items/s of the watch index in this process and its ratio to the shipped
 watch with all of them stored; the RSS the index adds; and the bytes a parse worker receives
 per feed (the configured topics only: watches are matched in the daemon's process).
 
+With --start N, a start's `Watches.load` of N stored watches, each load in a process of its own
+(as the daemon's first step): with the word forms and keys kept, then after a change of the
+code that chooses keys (forms kept, every watch filed from its text); for each its wall and CPU
+seconds, the peak RSS it adds (VmHWM, reset before it), and in another run the peak Python
+memory traced (tracemalloc) and the forms cache it leaves; `--rounds` times, in turns.
+
 With --cli, also `kurilwatch match` with the shipped config against one with the watches added
 as topics: each timed on 20,000 and 40,000 items (the least CPU of three runs each), so that the
 difference is the cost of 20,000 items without the start and the compile; prints the per-item
@@ -441,6 +447,80 @@ def watch_change_cpu(count: int) -> None:
         asyncio.run(run(Path(tmp)))
 
 
+def _reset_peak_rss() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM from here
+
+
+def _start_child(mode: str, path: str) -> None:
+    """One start's load of the watches stored at `path` (`start_load`), as a JSON line."""
+    import asyncio
+    import gc
+    import tracemalloc
+
+    from store import AsyncStore
+    from watchers.topics.morph import forms_held
+    from watchers.watches import Watches
+
+    async def run() -> dict[str, float]:
+        store = await AsyncStore(path).open()
+        if mode.startswith("rekey"):  # as a new FILING_VERSION finds them
+            await store.run(lambda s: s.db.execute("UPDATE watches SET filed_by = 'older'"))
+        traced = mode.endswith("traced")
+        gc.collect()
+        if traced:
+            tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0] if traced else 0
+        _reset_peak_rss()
+        before = rss_mb()
+        start, cpu = time.perf_counter(), time.process_time()
+        index = await Watches().load(store)
+        got = {
+            "wall": time.perf_counter() - start,
+            "cpu": time.process_time() - cpu,
+            "hwm": _proc_rss(os.getpid(), "VmHWM") - before,
+            "watches": len(index),
+        }
+        if traced:
+            got["traced"] = (tracemalloc.get_traced_memory()[1] - base) / 2**20
+            got["forms"], got["forms_bytes"] = forms_held()
+        await store.close()
+        return got
+
+    print(json.dumps(asyncio.run(run())))
+
+
+def _child_load(mode: str, path: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--start-child", mode, str(path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    got: dict[str, float] = json.loads(out.splitlines()[-1])
+    return got
+
+
+def start_load(count: int, rounds: int) -> None:
+    """`--start`: a start's load of `count` stored watches, each in a fresh process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "kw.db"
+        _store_with_watches(path, count)
+        first = _child_load("first", path)  # looks the forms up, keeps them and the keys
+        print(f"start, {count:,} watches, first load: {first['wall']:.2f} s")
+        labels = {"kept": "forms and keys kept", "rekey": "after a change to the keys"}
+        for n in range(rounds):
+            for mode, label in labels.items():
+                plain = _child_load(mode, path)
+                traced = _child_load(f"{mode}-traced", path)
+                print(
+                    f"start {n + 1}, load ({label}): {plain['wall']:.2f} s wall,"
+                    f" {plain['cpu']:.2f} s CPU, peak RSS +{plain['hwm']:.0f} MB;"
+                    f" traced peak {traced['traced']:.1f} MB, forms cache"
+                    f" {traced['forms']:,.0f} words, {traced['forms_bytes'] / 2**20:.1f} MB"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="1000,10000,100000")
@@ -448,7 +528,16 @@ def main() -> None:
     parser.add_argument("--cli", action="store_true", help="also time `kurilwatch match`")
     parser.add_argument("--cli-count", type=int, default=100_000)
     parser.add_argument("--daemon", type=int, default=0, help="run the daemon with N watches")
+    parser.add_argument("--start", type=int, default=0, help="a start's load of N watches")
+    parser.add_argument("--rounds", type=int, default=3, help="--start's rounds")
+    parser.add_argument("--start-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.start_child:
+        _start_child(*args.start_child)
+        return
+    if args.start:
+        start_load(args.start, args.rounds)
+        return
     for count in (int(c) for c in args.counts.split(",") if c):
         row = in_process(count, args.items)
         print(
