@@ -17,6 +17,7 @@ from store import AsyncStore, Store, Watch
 from tests.conftest import TOKEN, cli, connections, new_store, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, rss
 from tests.fakes.telegram_api import FakeBotAPI
+from watchers import watches as watches_module
 from watchers.topics import morph
 from watchers.topics.filing import FILING_VERSION
 from watchers.topics.morph import forget_forms
@@ -513,6 +514,101 @@ async def test_a_start_filing_more_words_than_the_forms_cache_holds_uses_the_sto
         unmarked = [w for w in words if ("w", f"{w}ыйз") not in index.filed_under(w)]
         assert unmarked == []
         assert morph.forms_held()[1] <= 4_000
+    finally:
+        forget_forms()
+        await store.close()
+
+
+class _FormsReadStore(AsyncStore):
+    """A real store that records how many words' forms each of its reads of them returned."""
+
+    reads: list[int]
+
+    async def run(self, verb: Any, *args: Any, **kwargs: Any) -> Any:
+        got = await super().run(verb, *args, **kwargs)
+        if verb.__name__.startswith("word_forms"):
+            self.reads.append(len(got))
+        return got
+
+
+async def test_a_start_reads_the_stored_forms_a_page_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start read every stored word's forms at once, 58 MB for bench/watches.py's 100,000
+    watches, and held them all while it filed, past the 32 MiB the cache of forms keeps. Now
+    each page read is given to the cache, and a filing from the watches' text reads again,
+    a page at most at a time, the stored forms the cache dropped: it still looks none up."""
+    plain = Store(tmp_path / "kw.db")
+    _chat(plain, 1)
+    plain.close()
+    store = _FormsReadStore(tmp_path / "kw.db")
+    await store.open()
+    syllables = ("ка", "ро", "ми", "ту", "не")
+    words = [f"{a}{b}{c}ид" for a in syllables for b in syllables for c in syllables[:2]]
+    queries = [f"{words[n]} OR {words[(7 * n + 3) % len(words)]}" for n in range(len(words))]
+    looked_up: list[str] = []
+
+    def look_up(word: str) -> frozenset[str]:
+        looked_up.append(word)
+        return frozenset((word,))
+
+    try:
+        now = datetime.now(UTC)
+        for query in queries:
+            assert await store.run(Store.add_watch, 1, query, now=now, limit=100) is not None
+        # a form no dictionary would give: filed under only if the stored forms are used
+        await store.run(Store.save_word_forms, {word: {word, f"{word}ыйз"} for word in words})
+        monkeypatch.setattr(morph, "FORMS_BYTES", 4_000)  # some 6 of these words
+        monkeypatch.setattr(morph, "_looked_up", look_up)
+        monkeypatch.setattr(watches_module, "FORMS_PAGE", 4, raising=False)
+        for start in ("from their text", "under the keys kept", "after a change to the keys"):
+            if start.startswith("after"):  # as a new FILING_VERSION finds them
+                await store.run(lambda s: s.db.execute("UPDATE watches SET filed_by = 'older'"))
+            forget_forms()  # as a new process starts
+            store.reads = []
+            index = await Watches().load(store)
+            assert len(index) == len(queries), start
+            assert store.reads and max(store.reads) <= 4, start
+            assert sum(store.reads) >= len(words), start  # the cache was given every word's
+            for query in queries:
+                marked = {("w", f"{word}ыйз") for word in query.split(" OR ")}
+                assert marked <= set(index.filed_under(query)), (start, query)
+            assert looked_up == [], start
+            assert morph.forms_held()[1] <= 4_000, start
+    finally:
+        forget_forms()
+        await store.close()
+
+
+async def test_a_word_the_store_no_longer_has_is_looked_up_once_its_read_misses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored word's forms read for its first watch come back without it (the daily prune
+    took it meanwhile): that watch is filed with the forms looked up, and the filing goes on."""
+    store = await _store_of_chats(tmp_path, range(1, 2))
+    looked_up: list[str] = []
+
+    def look_up(word: str) -> frozenset[str]:
+        looked_up.append(word)
+        return frozenset((word,))
+
+    read = Store.word_forms_of
+
+    def losing(plain: Store, words: list[str]) -> dict[str, frozenset[str]]:
+        return {w: f for w, f in read(plain, words).items() if w != "ромид"}
+
+    try:
+        now = datetime.now(UTC)
+        for query in ("Ромид", "Ромид OR Камид", "Камид"):
+            assert await store.run(Store.add_watch, 1, query, now=now, limit=10) is not None
+        forms = {word: {word, f"{word}ыйз"} for word in ("ромид", "камид")}
+        await store.run(Store.save_word_forms, forms)
+        monkeypatch.setattr(morph, "_looked_up", look_up)
+        monkeypatch.setattr(Store, "word_forms_of", losing)
+        index = await Watches().load(store)
+        assert len(index) == 3
+        assert looked_up == ["ромид"]
+        assert ("w", "камидыйз") in index.filed_under("Камид")
     finally:
         forget_forms()
         await store.close()

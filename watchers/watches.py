@@ -2,7 +2,7 @@
 and /unwatch, and matched in this process against the new items of each poll. What each watch
 is filed under is kept in the store, so a start files them without parsing them (each compiles
 when an item first wakes it); the Russian word forms are cached there too, so the morphology
-dictionary is not asked again."""
+dictionary is not asked again (read a page at a time: the cache of forms keeps a bounded part)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ from watchers.topics.query import Node, QueryError, leaves, parse
 from watchers.worker import ItemFacts, with_watches
 
 log = logging.getLogger(__name__)
+
+# the stored words' forms read at once (a start reads every word's, a page at a time, and keeps
+# the cache's bound of them): ~5 MB of the dictionary's mix, 13 pages for bench/watches.py's
+# 100,000 watches (25,767 words, 58 MB in all)
+FORMS_PAGE = 2_000
 
 
 def _russian_words(node: Node) -> Iterable[str]:
@@ -91,46 +96,133 @@ class FilingStopped(Exception):
     """The filing was given up half-way (the daemon stops): its index is not used."""
 
 
-def _build(
-    watches: Sequence[tuple[Watch, str | None]],
-    known: Mapping[str, frozenset[str]],
-    stop: threading.Event,
-) -> _Built:
-    """Every watch filed: under the keys the store kept for it where it has them, otherwise
-    from its text (each parsed once and dropped: 100,000 trees at once would double the
-    memory), with the forms of Russian words the store had (`known`). `stop` set gives it up
-    at the next watch."""
-    give_forms(known.items())  # here, not on the event loop: each word's forms are sized
-    index = KeptIndex(learn=True)
-    built = _Built(index, {}, [])
-    fresh = built.fresh
-    for watch, filed in watches:
-        if stop.is_set():
-            raise FilingStopped
-        if watch.query in index:  # the same query as another chat's: filed already
-            index.add(watch.query, watch.topic_id)
-            if filed is None:
-                built.filings.append((watch.id, index.filing(watch.query)))
-            continue
-        if filed is not None:
-            index.add_filed(watch.query, watch.topic_id, filed)
-            built.restored += 1
-            continue
-        try:
-            node = parse(watch.query)
-        except QueryError:  # saved under an older query language
-            log.warning("watch %d of chat %d skipped: it no longer parses", watch.id, watch.chat_id)
-            continue
-        for word in _russian_words(node):
-            if (forms := known.get(word)) is not None:
-                # given again as its terms are filed: the start gave more words than the
-                # cache of forms holds, and in another order; past it, each was looked up again
+class _Filing:
+    """Every watch filed, on a thread: under the keys the store kept for it where it has them,
+    otherwise from its text (each parsed once and dropped: 100,000 trees at once would double
+    the memory), with the forms the store has of its Russian words (`known`: those words),
+    given to the cache of forms as it is filed (the cache holds a bounded part of them). A
+    word's are read from the store for its first watch: `run` stops and names them, with those
+    of the next watches to file from their text (a page of words at most), and the event loop
+    hands their forms back as `window`. `stop` set gives it up at the next watch."""
+
+    def __init__(
+        self, watches: Sequence[tuple[Watch, str | None]], known: Set[str], stop: threading.Event
+    ) -> None:
+        self.watches = watches
+        self.known = known
+        self.stop = stop
+        self.built = _Built(KeptIndex(learn=True), {}, [])
+        self.window: Mapping[str, frozenset[str]] = {}  # stored forms read for the next watches
+        self._at = 0  # the watch filed last (from its text), or to file next
+        self._asked = -1  # the last watch whose words' forms were asked for
+        # the forms given as watches were filed: the index holds these sets (a query filed
+        # holds its terms'), so a word the cache dropped since is given the same set again,
+        # neither read again nor held twice
+        self._given: dict[str, frozenset[str]] = {}
+        # the next watches' trees and Russian words, parsed looking ahead
+        self._parsed: dict[int, tuple[Node, list[str]]] = {}
+
+    def run(self) -> list[str] | None:
+        """File the watches from where it stopped; None once all are, else the stored words
+        whose forms it needs to go on."""
+        index, built, watches, ahead = self.built.index, self.built, self.watches, self._parsed
+        for at in range(self._at, len(watches)):
+            if self.stop.is_set():
+                raise FilingStopped
+            watch, filed = watches[at]
+            if watch.query in index:  # the same query as another chat's: filed already
+                index.add(watch.query, watch.topic_id)
+                if filed is None:
+                    built.filings.append((watch.id, index.filing(watch.query)))
+            elif filed is not None:
+                index.add_filed(watch.query, watch.topic_id, filed)
+                built.restored += 1
+            else:
+                self._at = at
+                if (wanted := self._from_text(watch, ahead.pop(at, None))) is not None:
+                    return wanted
+        self._at = len(watches)
+        return None
+
+    def _from_text(self, watch: Watch, parsed: tuple[Node, list[str]] | None) -> list[str] | None:
+        """File `watch` from its text (`parsed`: its tree and Russian words if parsed already);
+        or the stored words to read first."""
+        if parsed is None:
+            try:
+                node = parse(watch.query)
+            except QueryError:  # saved under an older query language
+                log.warning(
+                    "watch %d of chat %d skipped: it no longer parses", watch.id, watch.chat_id
+                )
+                return None
+            parsed = node, list(_russian_words(node))
+        node, russian = parsed
+        stored = [word for word in russian if word in self.known]
+        missing = [word for word in stored if self._at_hand(word) is None]
+        if missing and self._asked != self._at:  # asked once: the store may have lost one
+            self._asked = self._at
+            self._parsed[self._at] = parsed
+            return self._ahead(missing)
+        for word in stored:
+            if (forms := self._at_hand(word)) is not None:
+                # given again as its terms are filed: the cache may have dropped them since
+                self._given[word] = forms
                 give_forms(((word, forms),))
-            elif word not in fresh:
+        fresh = self.built.fresh
+        for word in russian:
+            if word not in self.known and word not in fresh:
                 fresh[word] = russian_forms(word)
-        index.add(watch.query, watch.topic_id, node)
-        built.filings.append((watch.id, index.filing(watch.query)))
-    return built
+        self.built.index.add(watch.query, watch.topic_id, node)
+        self.built.filings.append((watch.id, self.built.index.filing(watch.query)))
+        return None
+
+    def _at_hand(self, word: str) -> frozenset[str] | None:
+        """The stored forms of `word` if they need no read of the store."""
+        return self._given.get(word) or self.window.get(word)
+
+    def _ahead(self, missing: list[str]) -> list[str]:
+        """`missing` and the stored words not given yet of the next watches to file from their
+        text (parsed now, for their turn), `FORMS_PAGE` words and watches at most."""
+        wanted = dict.fromkeys(missing)
+        for at in range(self._at + 1, len(self.watches)):
+            watch, filed = self.watches[at]
+            if filed is not None or watch.query.isascii() or watch.query in self.built.index:
+                continue  # no Russian word to read: an ASCII query has none
+            if len(self._parsed) > FORMS_PAGE:
+                break
+            if (parsed := self._parsed.get(at)) is None:
+                try:
+                    node = parse(watch.query)
+                except QueryError:  # told at its turn
+                    continue
+                parsed = self._parsed[at] = node, list(_russian_words(node))
+            more = dict.fromkeys(
+                w for w in parsed[1] if w in self.known and w not in self._given and w not in wanted
+            )
+            if len(wanted) + len(more) > FORMS_PAGE:
+                break
+            wanted.update(more)
+        return list(wanted)
+
+
+async def _stored_words(
+    store: AsyncStore, watches: Sequence[tuple[Watch, str | None]]
+) -> frozenset[str]:
+    """The words whose forms the store has; their forms given to the cache, a page at a time
+    (sized on a thread, not on the event loop): past its bound it keeps the last given, and no
+    more than a page is held besides. Not when every watch is to be filed from its text (after
+    a change to the keys): that gives each word's forms as it files it, in its order."""
+    if all(filed is None for _, filed in watches):
+        return await store.run(Store.cached_words)
+    known: set[str] = set()
+    after: str | None = None
+    while True:
+        page = await store.run(Store.word_forms_page, after, FORMS_PAGE)
+        await asyncio.to_thread(give_forms, page)
+        known.update(word for word, _ in page)
+        if len(page) < FORMS_PAGE:
+            return frozenset(known)
+        after = page[-1][0]
 
 
 def _not_kept(index: QueryIndex, kept: Set[str]) -> list[tuple[str, str]]:
@@ -203,18 +295,22 @@ class Watches:
                 watches = await store.run(Store.filed_watches, FILING_VERSION)
                 if not kept:
                     watches = [(watch, None) for watch, _ in watches]
-                cached = await store.run(Store.word_forms) if kept else {}
+                known = await _stored_words(store, watches) if kept else frozenset()
             except BaseException:  # a read that failed records nothing more
                 self._meanwhile = None
                 raise
-            self._known = set(cached)
+            self._known = set(known)
         said = log.info if watches else log.debug  # a fresh install has none: nothing to tell
         said("watches: filing %s", counted(len(watches), "stored watch", "stored watches"))
         stop = threading.Event()
         try:
             with frozen_after():
+                filing = _Filing(watches, known, stop)
                 try:
-                    built = await asyncio.to_thread(_build, watches, cached, stop)
+                    while (wanted := await asyncio.to_thread(filing.run)) is not None:
+                        filing.window = {}  # one page held at a time
+                        filing.window = await store.run(Store.word_forms_of, wanted)
+                    built = filing.built
                 except asyncio.CancelledError:  # the daemon stops: the thread gives up too
                     stop.set()
                     log.info(
