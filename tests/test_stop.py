@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.daemon import Daemon
 from bot.delivery import unrecorded
 from store import Store
@@ -60,22 +60,29 @@ def notice_states(path: Path) -> list[str]:
         return [str(row["state"]) for row in store.notices()]
 
 
-async def test_a_stop_with_every_stage_hung_keeps_the_10_s_promise_and_the_alert(
-    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI
-) -> None:
-    """Each stage's grace came after the one before (the job runs', the notices', the sends',
-    then getUpdates' last call and the parse workers'): about 15 s. They now run side by side,
-    and the alert whose send hung stays in the outbox for the next start."""
+def _hung_feed_daemon(
+    folder: Path, feed_server: FeedServer, bot_api: FakeBotAPI
+) -> tuple[Config, Daemon]:
+    """A daemon with an admin whose one feed's answer hangs, so its polls write nothing."""
     feed_server.set_route("/a.xml", Route(body=b"<rss/>", delay=WAIT))
     config = write_config(
-        tmp_path,
+        folder,
         {"a": feed_server.url("/a.xml")},
         api_base_url=bot_api.base_url,
         admins=(9009,),
         extra={"poll": {"interval": "1s", "timeout": "60s"}},
     )
     settings = load_config(config)
-    daemon = Daemon(settings, TOKEN, config_path=config)
+    return settings, Daemon(settings, TOKEN, config_path=config)
+
+
+async def test_a_stop_with_every_stage_hung_keeps_the_10_s_promise_and_the_alert(
+    tmp_path: Path, feed_server: FeedServer, bot_api: FakeBotAPI
+) -> None:
+    """Each stage's grace came after the one before (the job runs', the notices', the sends',
+    then getUpdates' last call and the parse workers'): about 15 s. They now run side by side,
+    and the alert whose send hung stays in the outbox for the next start."""
+    settings, daemon = _hung_feed_daemon(tmp_path, feed_server, bot_api)
     running = asyncio.create_task(daemon.run())
     other = sqlite3.connect(settings.store.path, isolation_level=None, check_same_thread=False)
     try:
@@ -248,16 +255,7 @@ async def test_a_stop_while_another_process_holds_the_store_leaves_it_and_keeps_
     close waited for it all the same, and the interpreter's exit for the store's thread: 15 s,
     past the promise. The store is now left unclosed after a bounded wait, said in one line,
     and the send is kept beside it for the next start."""
-    feed_server.set_route("/a.xml", Route(body=b"<rss/>", delay=WAIT))  # no poll writes
-    config = write_config(
-        tmp_path,
-        {"a": feed_server.url("/a.xml")},
-        api_base_url=bot_api.base_url,
-        admins=(9009,),
-        extra={"poll": {"interval": "1s", "timeout": "60s"}},
-    )
-    settings = load_config(config)
-    daemon = Daemon(settings, TOKEN, config_path=config)
+    settings, daemon = _hung_feed_daemon(tmp_path, feed_server, bot_api)  # no poll writes
     running = asyncio.create_task(daemon.run())
     other = sqlite3.connect(settings.store.path, isolation_level=None, check_same_thread=False)
     recording = asyncio.Event()
