@@ -119,7 +119,12 @@ class AsyncStore:
         name = getattr(fn, "__name__", "a call")
         self._calls.work.put((future, name, functools.partial(fn, *args, **kwargs)))
         if self._thread is None:
-            self._thread = threading.Thread(target=self._calls.serve, name="store", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._calls.serve, name="store", daemon=True)
+            try:
+                thread.start()
+            except BaseException:  # the system's thread limit: this call fails, never runs
+                future.cancel()
+                raise
+            self._thread = thread
             weakref.finalize(self, self._calls.work.put, None)  # never closed: its thread ends
         return await asyncio.wrap_future(future)

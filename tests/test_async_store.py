@@ -110,3 +110,26 @@ def test_a_call_that_never_returns_holds_no_exit(tmp_path: Path) -> None:
     )
     assert (result.returncode, result.stdout) == (0, "closed\n"), result.stderr
     assert "did not answer within 0.1 s" in result.stderr
+
+
+async def test_a_thread_that_cannot_start_fails_the_call_and_the_next_call_starts_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the system's thread limit the store's thread did not start, yet was kept: every call
+    after it waited for ever. The call fails, runs never (its caller was told it failed), and
+    the next call starts the thread."""
+    store = AsyncStore(tmp_path / "kw.db")
+    started = threading.Thread.start
+
+    def refused(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        await store.open()
+    monkeypatch.setattr(threading.Thread, "start", started)
+    await asyncio.wait_for(store.open(), 30)  # bounds a wait for the answer
+    try:
+        assert await store.run(Store.schema_version) == migrations.latest_version()
+    finally:
+        await store.close()
