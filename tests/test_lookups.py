@@ -191,3 +191,25 @@ async def test_lookups_in_turn_reuse_an_idle_thread_before_starting_another() ->
         assert await hung
     finally:
         await resolver.close()
+
+
+async def test_a_lookup_thread_that_cannot_start_fails_its_lookup_and_is_not_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At the system's thread limit a thread that never started was counted among the 8: past
+    8 such, every lookup waited for ever."""
+    resolver = ThreadResolver()
+    started = threading.Thread.start
+
+    def refused(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    for _ in range(THREADS):
+        with pytest.raises(RuntimeError, match="can't start new thread"):
+            await resolver.resolve("127.0.0.1", 80)
+    monkeypatch.setattr(threading.Thread, "start", started)
+    try:
+        assert await asyncio.wait_for(resolver.resolve("127.0.0.1", 80), 30)  # bounds the wait
+    finally:
+        await resolver.close()

@@ -47,9 +47,13 @@ class _Lookups(Executor):
                 raise RuntimeError("the lookups are closed")
             self._work.put((future, functools.partial(fn, *args, **kwargs)))
             if not self._idle.acquire(blocking=False) and self._started < self._most:
+                name = f"lookup-{self._started + 1}"
+                try:
+                    threading.Thread(target=self._serve, name=name, daemon=True).start()
+                except BaseException:  # the system's thread limit: this lookup fails, never runs
+                    future.cancel()
+                    raise
                 self._started += 1
-                name = f"lookup-{self._started}"
-                threading.Thread(target=self._serve, name=name, daemon=True).start()
         return future
 
     def _serve(self) -> None:
