@@ -103,10 +103,11 @@ def unwritable(path: str | Path) -> str | None:
     """Why this user could not make or write a store at `path`, as far as can be told without
     making anything (`kurilwatch check`): a folder there, a file where a folder should be, the
     store's folder (or, where it is not there yet, the nearest folder there to make it in) not
-    writable by this user, or the kernel's; the store's file read-only."""
+    writable by this user, or the kernel's; the store's file read-only. A store path that is a
+    link is judged where it leads: SQLite makes its journal beside the file the link names."""
     if str(path) == ":memory:":
         return None
-    store = Path(path)
+    store = Path(os.path.realpath(path))
     try:
         if store.is_dir():
             return FOLDER_NOT_FILE

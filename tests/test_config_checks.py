@@ -201,6 +201,11 @@ def _a_kernel_folder(tmp: Path) -> tuple[Path, str]:
     return Path("/sys/kw/x.db"), "/sys is the kernel's (sysfs)"
 
 
+def _a_link_into_a_kernel_folder(tmp: Path) -> tuple[Path, str]:
+    (tmp / "kw.db").symlink_to("/sys/kw/x.db")  # the link's own folder is writable
+    return tmp / "kw.db", "/sys is the kernel's (sysfs)"
+
+
 def _a_read_only_folder(tmp: Path) -> tuple[Path, str]:
     (tmp / "ro").mkdir(mode=0o500)
     return tmp / "ro" / "kw.db", f"its folder {tmp / 'ro'} is not writable by this user"
@@ -225,6 +230,9 @@ user_only = pytest.mark.skipif(ROOT_USER, reason="permissions do not stop root")
         _a_file_in_the_way,
         _a_folder,
         pytest.param(_a_kernel_folder, marks=pytest.mark.skipif(not SYSFS, reason="no /sys")),
+        pytest.param(
+            _a_link_into_a_kernel_folder, marks=pytest.mark.skipif(not SYSFS, reason="no /sys")
+        ),
         pytest.param(_a_read_only_folder, marks=user_only),
         pytest.param(_under_a_read_only_folder, marks=user_only),
         pytest.param(_a_read_only_store, marks=user_only),
