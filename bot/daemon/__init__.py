@@ -15,6 +15,7 @@ from typing import TextIO
 
 from apscheduler.triggers.interval import IntervalTrigger
 
+import bot.lean_import  # noqa: F401  (before telegram: httpx without its console client)
 from bot import reload
 from bot.config import Config, Stamp, config_stamp
 from bot.daemon.notices import AdminNotices
