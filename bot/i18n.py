@@ -224,11 +224,14 @@ class Texts:
         if isinstance(message, str):
             return self._(message, **words)
         count = words.get(message.count, "")
-        if message.count in words:
-            words[message.count] = self._count(count)
-        return self._t.ngettext(message.singular, message.plural, _form_number(count)).format(
-            **words
-        )
+        counted = values.get(message.count)
+        if isinstance(counted, Number):  # written already, with the reader's grouping: "1 100"
+            form = _form_number(str(counted.n))
+        else:
+            form = _form_number(count)
+            if message.count in words:
+                words[message.count] = self._count(count)
+        return self._t.ngettext(message.singular, message.plural, form).format(**words)
 
     def say(self, value: Value) -> str:
         """A message's value in this language: words as they are, a `Said` said, a `Joined`

@@ -133,6 +133,19 @@ def test_a_plural_message_takes_the_form_of_its_counted_value() -> None:
     assert texts("ja").said(message, {"n": "1"}) == "1件"
     assert texts("ja").said(message, {"n": "1.5"}) == "1.5件"
     assert ru.said(message, {"n": "many"}) == "many события"  # no number: as it was given
+    # a count given as a `Number` is written with the reader's grouping ("1 100", "1,100"),
+    # and its form chosen by the number, not by that writing: "1 100" read as no number took
+    # the form of 2 ("события")
+    from bot.i18n import Number
+
+    nbsp = "\u00a0"
+    assert [ru.said(message, {"n": Number(n)}) for n in (1100, 1001, 21000)] == [
+        f"1{nbsp}100 событий",
+        f"1{nbsp}001 событие",
+        f"21{nbsp}000 событий",
+    ]
+    assert en.said(message, {"n": Number(1001)}) == "1,001 stories"
+    assert ru.said(message, {"n": Number(1.5, digits=1)}) == "1,5 события"
     assert ru.said("{n} seen", {"n": "1.5"}) == "1.5 seen"  # not a count: left as it is
     assert en.said("{n} seen", {"n": "2"}) == "2 seen"  # a message of one form, as before
 
