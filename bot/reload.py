@@ -33,7 +33,8 @@ from pathlib import Path
 
 import watchfiles
 
-from bot.config import Config, Stamp, config_stamp, config_warnings_of
+from bot.config import Config, Stamp, config_stamp, placed_warnings
+from bot.config.errors import PlacedWarning
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
 from bot.i18n import N_, Joined, Message, Plural, Said, Value, Values, counts_listed
@@ -125,13 +126,29 @@ def _polled_anew(before: FeedConfig, feed: FeedConfig, old: Config, new: Config)
     )
 
 
-def new_warnings(old: Config, new: Config, path: Path | None) -> list[str]:
+def new_warnings(old: Config, new: Config, path: Path | None) -> list[PlacedWarning]:
     """The warnings of `new` (`watchers.config_checks`) that the running config did not have,
     named with their lines: a reload says what an edit made likely wrong, not what it kept."""
     if path is None:  # read once at start (a pipe): nothing is re-read
         return []
     known = {w.about for w in config_warnings(old.feeds, old.topics, old.poll)}
-    return config_warnings_of(new, path, known)
+    return placed_warnings(new, path, known)
+
+
+def said_warning(warning: PlacedWarning) -> Value:
+    """A warning as the reader's language says it: its file, line and key path as written (as
+    `check` prints them), its why translated; in English, `check`'s line byte for byte."""
+    if warning.more:
+        return Said(
+            Plural.ngettext(
+                "{where}: {more} more warning like these",
+                "{where}: {more} more warnings like these",
+                "more",
+            ),
+            {"where": warning.where, "more": str(warning.more)},
+        )
+    why = Said(warning.why, warning.values)
+    return Joined((f"{warning.where}: {warning.key}:", why), "words")
 
 
 def _queries(config: Config) -> dict[str, str]:
@@ -190,7 +207,7 @@ async def _retry_hold(parts: Running, feed: FeedConfig) -> datetime | None:
 
 
 async def apply(
-    change: ConfigChange, new: Config, parts: Running, warned: Sequence[str] = ()
+    change: ConfigChange, new: Config, parts: Running, warned: Sequence[PlacedWarning] = ()
 ) -> Value:
     """Hand `new` to the running parts; what was done, in one line said in the reader's
     language (`EN.say` for the log), with the config's new `warned` (logged each as well)."""
@@ -254,21 +271,20 @@ async def apply(
                 await parts.tell_admins(message, values)
                 done.append(Said(N_("watches of removed feeds: {sources}"), values))
     for warning in warned:  # applied all the same, as `check` passes it
-        log.warning("config: %s", warning)
-    if warned:  # as `check` prints them, in English
-        done.append(
-            Said(N_("warnings: {warnings}"), {"warnings": Joined(tuple(warned), "clauses")})
-        )
+        log.warning("config: %s", warning.text)
+    if warned:  # each why in the reader's language; the log's and `check`'s in English
+        said = tuple(map(said_warning, warned))
+        done.append(Said(N_("warnings: {warnings}"), {"warnings": Joined(said, "clauses")}))
         if parts.tell_admins is not None:  # however the reload came (an edit, SIGHUP, /reload)
-            await parts.tell_admins(*warnings_notice(warned))
+            await parts.tell_admins(*warnings_notice(said))
     return Joined(tuple(done), "clauses") if done else Said(N_("settings updated"))
 
 
-def warnings_notice(warned: Sequence[str]) -> tuple[Message, dict[str, str]]:
-    """The admins' notice of the warnings a reload brought: its message and values (the first
-    NOTICE_WARNINGS of them, and how many more, counted in the admin's language; `kurilwatch
-    check` lists every one)."""
-    values = {"warnings": "\n".join(warned[:NOTICE_WARNINGS])}
+def warnings_notice(warned: Sequence[Value]) -> tuple[Message, dict[str, Value]]:
+    """The admins' notice of the warnings a reload brought (`said_warning`): its message and
+    values (the first NOTICE_WARNINGS of them, and how many more, counted in the admin's
+    language; `kurilwatch check` lists every one)."""
+    values: dict[str, Value] = {"warnings": Joined(tuple(warned[:NOTICE_WARNINGS]), "lines")}
     if len(warned) <= NOTICE_WARNINGS:
         return N_(
             "kurilwatch: config applied, but it holds what is likely not meant (file, line, key:"

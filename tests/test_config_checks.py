@@ -319,6 +319,63 @@ def test_one_warning_past_those_shown_is_counted_as_one(tmp_path: Path) -> None:
     assert said[-1] == f"{path}: 1 more warning like these"
 
 
+@pytest.mark.parametrize(
+    ("poll", "interval", "query"),
+    [
+        ("5ms", "0.25s", "shikotan or kunashir"),
+        ("0.7s", "0.9s", "kuril -kuril"),
+        ("1m", "1m", "kuril OR the"),
+        ("1m", "1m", "kuril lang:ja"),
+    ],
+)
+def test_each_warning_says_why_in_the_readers_language_and_its_key_as_written(
+    tmp_path: Path, poll: str, interval: str, query: str
+) -> None:
+    """A reload's warnings reach the admins and /reload's answer said in the reader's
+    language: in English, each is the line `check` prints, byte for byte; in Russian and
+    Japanese its file, line and key path are as written and its why is theirs."""
+    from bot.config import placed_warnings
+    from bot.i18n import EN, texts
+    from bot.reload import said_warning
+
+    feeds = FEEDS.replace("lang: en", f"lang: en\n    interval: {interval}")
+    feeds += "  - id: c\n    url: http://127.0.0.1:9/a.xml\n    lang: en\n"
+    topics = f"  one:\n    title: One\n    query: '{query}'\n"
+    topics += f"  two:\n    title: Two\n    query: '{query}'\n"
+    path = tmp_path / "c.yaml"
+    path.write_text(f"poll:\n  interval: {poll}\n" + feeds + "topics:\n" + topics)
+    placed = placed_warnings(load_config(path), path)
+    assert [w.text for w in placed] == config_warnings_of(load_config(path), path)
+    # the intervals', a URL twice, a query twice, and the query's own of each topic
+    assert len(placed) == (poll != "1m") + (interval != "1m") + 4, placed
+    for warning in placed:
+        assert EN.say(said_warning(warning)) == warning.text
+        english = warning.text.removeprefix(f"{warning.where}: {warning.key}: ")
+        for lang in ("ru", "ja"):
+            said = texts(lang).say(said_warning(warning))
+            assert said.startswith(f"{warning.where}: {warning.key}: "), said
+            why = said.removeprefix(f"{warning.where}: {warning.key}: ")
+            assert why != english and re.search(r"[^\x00-\x7f]", why), said
+            for value in warning.values.values():  # feed ids, query words: as written
+                assert value in why, said
+
+
+def test_the_count_of_warnings_past_those_shown_is_said_in_the_readers_language(
+    tmp_path: Path,
+) -> None:
+    from bot.config import MAX_WARNINGS, placed_warnings
+    from bot.i18n import EN, texts
+    from bot.reload import said_warning
+
+    topics = {f"t{n}": {"title": f"T{n}", "query": "Iturup"} for n in range(MAX_WARNINGS + 4)}
+    path = tmp_path / "many.yaml"
+    feeds = [{"id": "a", "url": "http://127.0.0.1:9/a.xml"}]
+    path.write_text(yaml.safe_dump({"feeds": feeds, "topics": topics}, sort_keys=False))
+    last = placed_warnings(load_config(path), path)[-1]
+    assert EN.say(said_warning(last)) == f"{path}: 3 more warnings like these"
+    assert texts("ru").say(said_warning(last)) == f"{path}: и ещё 3 таких предупреждения"
+
+
 def test_a_reload_does_not_announce_again_a_warning_whose_key_moved(tmp_path: Path) -> None:
     """Warnings were compared by key path: a feed inserted above a feed listed twice moved it
     from feeds[1] to feeds[2], and the admins were told of it again; a feed of a new language
@@ -343,10 +400,10 @@ def test_a_reload_does_not_announce_again_a_warning_whose_key_moved(tmp_path: Pa
     third = {"id": "c", "url": "http://127.0.0.1:9/a.xml", "lang": "en"}
     added = config([other, a, twice, third], "kuril lang:ja")
     [warning] = new_warnings(old, load_config(added), added)
-    assert "feeds[3].url: the same URL as feeds[1] (a)" in warning, warning
+    assert "feeds[3].url: the same URL as feeds[1] (a)" in warning.text, warning
     edited = config([a, twice], "kunashir lang:ja")  # another query, with the same mistake
     [warning] = new_warnings(old, load_config(edited), edited)
-    assert "topics.t.query: lang:ja: no feed gives such items" in warning, warning
+    assert "topics.t.query: lang:ja: no feed gives such items" in warning.text, warning
 
 
 def test_a_reload_that_gives_one_of_a_queries_missing_languages_does_not_warn_again(
@@ -372,4 +429,4 @@ def test_a_reload_that_gives_one_of_a_queries_missing_languages_does_not_warn_ag
     assert new_warnings(old, load_config(added), added) == []
     wider = config("wider.yaml", [en], query)  # the Japanese feed gone again: lang:ja is news
     [warning] = new_warnings(load_config(added), load_config(wider), wider)
-    assert "lang:ja, lang:ru: no feed gives such items" in warning, warning
+    assert "lang:ja, lang:ru: no feed gives such items" in warning.text, warning

@@ -105,7 +105,7 @@ async def test_the_admins_hear_the_warnings_a_reload_brings_however_it_came(
     """A config edit's warnings (`watchers/config_checks.py`) reached only the log, and the
     reply of /reload: an edit saved to the file, or SIGHUP, told the admins nothing. Now a
     reload tells them, in their language, the warnings the running config did not have."""
-    from bot.i18n import texts
+    from bot.i18n import EN, loaded, texts
 
     feeds = {"a": "http://127.0.0.1:9/a.xml"}
     config = write_config(tmp_path, feeds, admins=(9009,))
@@ -119,11 +119,11 @@ async def test_the_admins_hear_the_warnings_a_reload_brings_however_it_came(
         config.write_text(yaml.safe_dump(edited, allow_unicode=True))
         await daemon.reload()  # as the config watch and SIGHUP do
         [notice] = await store.run(Store.notices)
-        values = json.loads(notice["vals"])
-        assert re.search(r"feeds\[1\]\.url: the same URL as feeds\[0\] \(a\)", values["warnings"])
-        assert values["warnings"] in notice["text"]
-        russian = texts("ru")._(notice["msgid"], **values)
-        assert russian != notice["text"] and values["warnings"] in russian
+        values = loaded(json.loads(notice["vals"]))
+        assert re.search(r"feeds\[1\]\.url: the same URL as feeds\[0\] \(a\)", notice["text"])
+        assert EN.said(notice["msgid"], values) == notice["text"]
+        russian = texts("ru").said(notice["msgid"], values)
+        assert russian != notice["text"] and "feeds[1].url: " in russian
         edited["feeds"][1]["id"] = "b2"  # an edit that keeps the warning
         config.write_text(yaml.safe_dump(edited, allow_unicode=True))
         assert (await daemon.reload()).startswith("Reloaded: feeds")
@@ -168,8 +168,8 @@ async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
     tmp_path: Path,
 ) -> None:
     """A reload bringing more warnings than the notice names, queued by the daemon and sent
-    to an admin whose language is Russian: every word but the warnings' own (config
-    diagnostics, as `kurilwatch check` prints them) is Russian."""
+    to an admin whose language is Russian: every word is Russian but the warnings' file, line
+    and key path, and the feed ids they name (the whys were English, as `check` prints them)."""
     from datetime import UTC, datetime
 
     from bot.delivery.render import notice_text
@@ -196,11 +196,64 @@ async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
         await store.close()
     assert row["text"].endswith("(+2 more warnings: `kurilwatch check` lists every one)")
     lines = notice_text(notice).splitlines()
-    warned = json.loads(row["vals"])["warnings"].splitlines()
-    assert len(warned) == NOTICE_WARNINGS and lines[1 : NOTICE_WARNINGS + 1] == warned
-    ours = "\n".join(lines[:1] + lines[NOTICE_WARNINGS + 1 :])
+    warned = lines[1 : NOTICE_WARNINGS + 1]
+    whys = []
+    for n, line in enumerate(warned, 1):  # the file, line and key as written; the why Russian
+        place = re.match(rf"{re.escape(str(config))} line \d+: feeds\[{n}\]\.url: ", line)
+        assert place and "feeds[0] (a)" in line, line
+        whys.append(line[place.end() :].replace("feeds[0] (a)", ""))
+    ours = "\n".join(lines[:1] + whys + lines[NOTICE_WARNINGS + 1 :])
     assert ours.endswith("(и ещё 2 предупреждения: все их перечислит `kurilwatch check`)"), ours
     assert set(re.findall(r"[A-Za-z]{3,}", ours)) == {"kurilwatch", "check"}, ours
+
+
+async def test_a_russian_admin_reads_why_each_warning_is_likely_not_meant_in_russian(
+    tmp_path: Path,
+) -> None:
+    """A reload's warnings were said in English inside the admins' Russian notice and the
+    Russian answer of /reload. Now each warning's why is Russian there; its file, line and key
+    path, and the operator's own words (a feed id, a query's words), stay as written; and in
+    English it reads as `kurilwatch check` prints it, byte for byte."""
+    from datetime import UTC, datetime
+
+    from bot.config import config_warnings_of
+    from bot.delivery.render import notice_text
+    from bot.i18n import texts
+
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, admins=(9009,))
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
+    daemon._store = store
+    try:
+        edited = yaml.safe_load(config.read_text())
+        edited["poll"]["interval"] = "5ms"
+        edited["feeds"].append({"id": "b", "url": "http://127.0.0.1:9/a.xml"})  # a again
+        edited["topics"]["t"] = {"title": "T", "query": "shikotan or kunashir"}
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        reply = await daemon.reload(texts("ru"))
+        [row] = await store.run(Store.notices)
+        now = datetime.now(UTC)
+        await store.run(Store.upsert_subscriber, 9009, now=now, language_code="ru")
+        assert await store.run(Store.fan_out_notices, (9009,)) == 1
+        [notice] = await store.run(Store.due_notices, now)
+    finally:
+        await store.close()
+    english = row["text"].splitlines()[1:]
+    assert english == config_warnings_of(load_config(config), config)  # as `check` says them
+    russian = notice_text(notice).splitlines()[1:]
+    assert len(russian) == len(english) == 3, russian
+    for en, ru in zip(english, russian, strict=True):
+        place = re.match(rf"{re.escape(str(config))} line \d+(, column \d+)?: [\w.\[\]]+: ", en)
+        assert place and ru.startswith(place[0]), (en, ru)
+        why = ru[place.end() :]
+        assert why != en[place.end() :] and re.search("[а-я]{4}", why), ru
+        assert ru in reply, reply  # /reload's answer says them alike
+    interval, url, query = russian
+    assert "poll.interval: 5 " in interval, interval
+    assert "feeds[1].url: " in url and "feeds[0] (a)" in url, url
+    assert "topics.t.query: 'or'" in query, query
+    assert reply.startswith(texts("ru")._("Reloaded: {summary}", summary="")), reply
 
 
 async def test_a_bad_edit_while_the_store_is_locked_is_named_and_the_admins_told_later(

@@ -3,7 +3,8 @@ one that a single common word matches; two topics with one query; a feed listed 
 interval under a second (`5ms` written for `5m`). `kurilwatch check`
 prints these as warnings (exit 0), `run` logs them, a reload logs the new ones and tells the
 admins. Pure: `config_warnings` reads the config's models; `find` and `places_of` say where a key
-is in the YAML."""
+is in the YAML. Each warning's why is a msgid of the bot's catalogues (`N_`) with its values, so
+the admins read it in their language; `check` and the log in English."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import itertools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import timedelta
+from types import MappingProxyType
 from typing import NamedTuple
 
 import yaml
 
 from watchers.config import FeedConfig, PollConfig, TopicConfig
-from watchers.topics.lexer import Token, lex
+from watchers.topics.lexer import N_, Token, lex
 from watchers.topics.normalise import is_cjk, normalise
 from watchers.topics.query import And, Field, Meta, Near, Node, Not, Or, Phrase, Term, parse
 from watchers.topics.rarity import static_rarity
@@ -26,12 +28,20 @@ MAX_PARTS = 10  # a query of more distinct parts is not searched for a contradic
 
 class Warning(NamedTuple):
     loc: tuple[int | str, ...]  # the key path
-    message: str  # what is likely wrong there
+    # what is likely wrong there: a msgid (`N_`) whose `{name}`s `values` fill
+    template: str
     # what it is about, whatever the key's position: a reload compares warnings by this
     about: tuple[str, ...]
     # a query's warning: the query and the 1-based column in it of the word it names, which
     # the file's line and column are told of (a query folded over lines named the key's line)
     at: tuple[str, int] | None = None
+    # the words the why names, as written or made here (a feed id, a query's words, a count)
+    values: Mapping[str, str] = MappingProxyType({})
+
+    @property
+    def message(self) -> str:
+        """What is likely wrong, in English (`check`, the log)."""
+        return self.template.format(**self.values) if self.values else self.template
 
 
 def config_warnings(
@@ -45,7 +55,7 @@ def config_warnings(
         out.append(
             Warning(
                 ("feeds",),
-                "none: `run` polls nothing (`match` and `stories` need no feeds)",
+                N_("none: `run` polls nothing (`match` and `stories` need no feeds)"),
                 ("no feeds",),
             )
         )
@@ -62,9 +72,12 @@ def config_warnings(
             out.append(
                 Warning(
                     ("feeds", n, "url"),
-                    f"the same URL as feeds[{first}] ({feeds[first].id}): it is polled twice"
-                    " as often, for the same items",
+                    N_(
+                        "the same URL as feeds[{first}] ({feed}): it is polled twice as often,"
+                        " for the same items"
+                    ),
                     ("url listed again", url, str(listed[url])),  # whatever the feeds' ids
+                    values={"first": str(first), "feed": feeds[first].id},
                 )
             )
         urls.setdefault(url, n)
@@ -78,15 +91,16 @@ def config_warnings(
             out.append(
                 Warning(
                     loc,
-                    f"the same query as topics.{seen[tree]}: an item of one is an item of both",
+                    N_("the same query as topics.{topic}: an item of one is an item of both"),
                     ("query twice", seen[tree], tid, topic.query),
+                    values={"topic": seen[tree]},
                 )
             )
         seen.setdefault(tree, tid)
-        for kind, problem in _query_problems(tree, langs):
+        for kind, problem, values in _query_problems(tree, langs):
             column = _column(topic.query, tree, kind)
             at = (topic.query, column) if column else None
-            out.append(Warning(loc, problem, ("query", tid, topic.query, *kind), at))
+            out.append(Warning(loc, problem, ("query", tid, topic.query, *kind), at, values))
     return out
 
 
@@ -95,17 +109,30 @@ def _too_often(loc: tuple[int | str, ...], interval: timedelta, feed: str = "") 
     if interval >= timedelta(seconds=1):
         return []
     ms = f"{interval.total_seconds() * 1000:g}"
-    which = "the feed" if feed else "a feed without an interval of its own"
     times = round(1 / max(interval.total_seconds(), 0.001))
-    often = f"{times} times" if times > 1 else "more than once"  # 900 ms: not "1 times"
-    return [
-        Warning(
-            loc,
-            f"{ms} ms between two polls: {which} is polled {often} a second (minutes are"
-            " written 5m)",
-            ("interval under a second", feed, ms),
-        )
-    ]
+    why = _TOO_OFTEN[bool(feed), times > 1]  # 900 ms: "more than once", not "1 times"
+    values = {"ms": ms} | ({"times": str(times)} if times > 1 else {})
+    return [Warning(loc, why, ("interval under a second", feed, ms), None, values)]
+
+
+_TOO_OFTEN = {  # (the feed's own interval, polled more than once a second)
+    (True, True): N_(
+        "{ms} ms between two polls: the feed is polled {times} times a second (minutes are"
+        " written 5m)"
+    ),
+    (True, False): N_(
+        "{ms} ms between two polls: the feed is polled more than once a second (minutes are"
+        " written 5m)"
+    ),
+    (False, True): N_(
+        "{ms} ms between two polls: a feed without an interval of its own is polled {times}"
+        " times a second (minutes are written 5m)"
+    ),
+    (False, False): N_(
+        "{ms} ms between two polls: a feed without an interval of its own is polled more than"
+        " once a second (minutes are written 5m)"
+    ),
+}
 
 
 def was_known(about: tuple[str, ...], known: Collection[tuple[str, ...]]) -> bool:
@@ -122,14 +149,14 @@ def was_known(about: tuple[str, ...], known: Collection[tuple[str, ...]]) -> boo
 def query_warnings(tree: Node, langs: AbstractSet[str | None] | None = None) -> list[str]:
     """Why a parsed query matches no item, or nearly every item; `langs`: the languages the
     feeds give (None: any)."""
-    return [problem for _, problem in _query_problems(tree, langs)]
+    return [why.format(**values) for _, why, values in _query_problems(tree, langs)]
 
 
 def _query_problems(
     tree: Node, langs: AbstractSet[str | None] | None
-) -> list[tuple[tuple[str, ...], str]]:
+) -> list[tuple[tuple[str, ...], str, dict[str, str]]]:
     """`query_warnings`, each with its kind (words that do not change with the feeds' langs;
-    of languages no feed gives, each of them)."""
+    of languages no feed gives, each of them), as a msgid and its values."""
     problems = []
     dead = sorted(
         {m.value for m in _positive_conditions(tree) if m.name == "lang"} - (langs or set())
@@ -137,27 +164,29 @@ def _query_problems(
     if langs is not None and dead:
         given = ", ".join(sorted(str(lang) for lang in langs))
         named = ", ".join(f"lang:{d}" for d in dead)
-        problem = f"{named}: no feed gives such items (each feed's lang is {given})"
-        problems.append((("lang", *dead), problem))
+        problem = N_("{named}: no feed gives such items (each feed's lang is {given})")
+        problems.append((("lang", *dead), problem, {"named": named, "given": given}))
     if words := operator_words(tree):
-        problems.append(
-            (
-                ("operators",),
-                f"{', '.join(repr(w) for w in words)}: read as words an item must contain; the"
-                " operators are written AND, OR, NOT, in capitals",
-            )
+        problem = N_(
+            "{words}: read as words an item must contain; the operators are written AND, OR,"
+            " NOT, in capitals"
         )
+        problems.append((("operators",), problem, {"words": _quoted(words)}))
     if not problems and contradicts(tree, langs):
-        problems.append((("contradiction",), "no item can match it: its parts exclude each other"))
+        problem = N_("no item can match it: its parts exclude each other")
+        problems.append((("contradiction",), problem, {}))
     elif common := _common_match(tree):
-        problems.append(
-            (
-                ("common",),
-                f"{', '.join(repr(w) for w in common)} alone makes an item match, and nearly"
-                " every item has such a common word: put it in a phrase or with a rarer word",
-            )
+        problem = N_(
+            "{words} alone makes an item match, and nearly every item has such a common word:"
+            " put it in a phrase or with a rarer word"
         )
+        problems.append((("common",), problem, {"words": _quoted(common)}))
     return problems
+
+
+def _quoted(words: Iterable[str]) -> str:
+    """The query's words as a warning names them, as written: 'or', 'и'."""
+    return ", ".join(repr(w) for w in words)
 
 
 def _column(query: str, tree: Node, kind: tuple[str, ...]) -> int | None:

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.config.errors import AtKey, describe_all, key_path
+from bot.config.errors import AtKey, PlacedWarning, describe_all, key_path
 from bot.config.yaml_text import (
     ConfigError as ConfigError,
 )
@@ -49,7 +49,6 @@ from watchers.config import (
 )
 from watchers.config_checks import Warning as ConfigWarning
 from watchers.config_checks import config_warnings, places_of, was_known
-from watchers.text import counted
 from watchers.topics.query import parse
 from watchers.topics.sources import no_feed
 
@@ -398,6 +397,16 @@ def config_warnings_of(
     known: Collection[tuple[str, ...]] = (),
     more: Sequence[ConfigWarning] = (),
 ) -> list[str]:
+    """`placed_warnings`, each in the line `kurilwatch check` prints: in English."""
+    return [warning.text for warning in placed_warnings(settings, path, known, more)]
+
+
+def placed_warnings(
+    settings: Config,
+    path: str | Path,
+    known: Collection[tuple[str, ...]] = (),
+    more: Sequence[ConfigWarning] = (),
+) -> list[PlacedWarning]:
     """What `settings` (loaded from `path`) holds that is likely not meant
     (`watchers.config_checks`, then `more`; not those whose `about` is `known`), the first
     MAX_WARNINGS named as an error is: the file, the key's line (where the file can be read
@@ -412,12 +421,11 @@ def config_warnings_of(
     shown = warnings[:MAX_WARNINGS]
     places = places_of(node, (w.loc for w in shown))
     out = [
-        f"{path}{_where(text, place, w.at)}: {key_path(w.loc)}: {w.message}"
+        PlacedWarning(f"{path}{_where(text, place, w.at)}", key_path(w.loc), w.template, w.values)
         for place, w in zip(places, shown, strict=True)
     ]
     if len(warnings) > len(shown):
-        rest = counted(len(warnings) - len(shown), "more warning", "more warnings")
-        out.append(f"{path}: {rest} like these")
+        out.append(PlacedWarning(str(path), "", "", {}, more=len(warnings) - len(shown)))
     return out
 
 

@@ -1,13 +1,13 @@
 """A config's validation errors in words: each names the file, the line of the key, its path
-(`feeds[3].interval`) and what is wrong."""
+(`feeds[3].interval`) and what is wrong; and a warning so placed (`PlacedWarning`)."""
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, NamedTuple, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel
@@ -15,6 +15,27 @@ from pydantic import BaseModel
 from bot.config.yaml_text import text_position
 from watchers.config import QueryValueError
 from watchers.config_checks import find as _find  # where a key is, to name its line
+from watchers.text import counted
+
+
+class PlacedWarning(NamedTuple):
+    """A config warning as `config_warnings_of` names it: the file and the key's line, the key
+    path, and why (a msgid of the bot's catalogues and its values: `Warning.template`); or,
+    with `more`, the count of those past the ones named."""
+
+    where: str  # "config.yaml line 7", "config.yaml line 9, column 12", or the file alone
+    key: str  # "feeds[1].url"
+    why: str
+    values: Mapping[str, str]
+    more: int = 0
+
+    @property
+    def text(self) -> str:
+        """The line `kurilwatch check` prints and the log writes, in English."""
+        if self.more:
+            return f"{self.where}: {counted(self.more, 'more warning', 'more warnings')} like these"
+        why = self.why.format(**self.values) if self.values else self.why
+        return f"{self.where}: {self.key}: {why}"
 
 
 class AtKey(ValueError):
