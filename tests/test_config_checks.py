@@ -430,3 +430,39 @@ def test_a_reload_that_gives_one_of_a_queries_missing_languages_does_not_warn_ag
     wider = config("wider.yaml", [en], query)  # the Japanese feed gone again: lang:ja is news
     [warning] = new_warnings(load_config(added), load_config(wider), wider)
     assert "lang:ja, lang:ru: no feed gives such items" in warning.text, warning
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("https:/127.0.0.1:9/a.xml", "https://127.0.0.1:9/a.xml"),
+        ("https:///127.0.0.1:9/a.xml", "https://127.0.0.1:9/a.xml"),
+        ("http://127.0.0.1:9/news feed.xml", "http://127.0.0.1:9/news%20feed.xml"),
+        ("http://127.0.0.1:9\\a.xml", "http://127.0.0.1:9/a.xml"),
+    ],
+)
+def test_a_feed_url_read_otherwise_than_written_is_named_with_how_it_is_read(
+    tmp_path: Path, written: str, read: str
+) -> None:
+    """`https:/host`, a space or a backslash in a feed's URL was quietly read as a browser
+    reads it; `check` now says how it is read, where it is written (and a URL written whole,
+    with a path in Cyrillic, is no slip)."""
+    from bot.config import placed_warnings
+    from bot.i18n import texts
+    from bot.reload import said_warning
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"feeds:\n  - id: a\n    url: '{written}'\n  - id: b\n    url: https://лента.example/новости\n"
+        "topics:\n  k: {title: K, query: kuril}\n"
+    )
+    result = cli("check", "--config", str(config))
+    assert result.returncode == 0 and result.stdout.startswith("config OK"), result.stderr
+    [line] = result.stderr.splitlines()
+    assert line == (
+        f"kurilwatch: warning: {config} line 3: feeds[0].url: {written} is read as {read}, as a"
+        " browser reads it: write it so if meant"
+    )
+    [warning] = placed_warnings(load_config(config), config)
+    russian = texts("ru").say(said_warning(warning))
+    assert written in russian and read in russian and "браузер" in russian, russian

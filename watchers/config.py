@@ -6,7 +6,17 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from watchers import bounded
@@ -109,6 +119,21 @@ class FeedConfig(Model):
         if url.scheme not in ("http", "https"):
             raise ValueError("feed URLs must be http or https")
         return url
+
+    _written_url: str = PrivateAttr(default="")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_written(cls, data: Any, handler: ModelWrapValidatorHandler[FeedConfig]) -> FeedConfig:
+        feed = handler(data)
+        if isinstance(data, dict) and isinstance(data.get("url"), str):
+            feed._written_url = data["url"]
+        return feed
+
+    @property
+    def written_url(self) -> str:
+        """The URL as the config wrote it, before it was read as a browser reads it."""
+        return self._written_url or str(self.url)
 
 
 class QueryValueError(ValueError):

@@ -1,14 +1,16 @@
 """What a valid config holds that is likely not meant: no feeds; a topic no item can match, or
-one that a single common word matches; two topics with one query; a feed listed twice; a poll
-interval under a second (`5ms` written for `5m`). `kurilwatch check`
-prints these as warnings (exit 0), `run` logs them, a reload logs the new ones and tells the
-admins. Pure: `config_warnings` reads the config's models; `find` and `places_of` say where a key
-is in the YAML. Each warning's why is a msgid of the bot's catalogues (`N_`) with its values, so
-the admins read it in their language; `check` and the log in English."""
+one that a single common word matches; two topics with one query; a feed listed twice; a feed
+URL read otherwise than written (`https:/host`); a poll interval under a second (`5ms` written
+for `5m`). `kurilwatch check` prints these as warnings (exit 0), `run` logs them, a reload logs
+the new ones and tells the admins. Pure: `config_warnings` reads the config's models; `find`
+and `places_of` say where a key is in the YAML. Each warning's why is a msgid of the bot's
+catalogues (`N_`) with its values, so the admins read it in their language; `check` and the log
+in English."""
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import timedelta
@@ -62,6 +64,16 @@ def config_warnings(
     for n, feed in enumerate(feeds):
         if feed.interval is not None:
             out += _too_often(("feeds", n, "interval"), feed.interval, feed.id)
+    for n, feed in enumerate(feeds):
+        if _misspelt(feed.written_url):
+            out.append(
+                Warning(
+                    ("feeds", n, "url"),
+                    N_("{written} is read as {read}, as a browser reads it: write it so if meant"),
+                    ("url misspelt", feed.written_url),
+                    values={"written": feed.written_url, "read": str(feed.url)},
+                )
+            )
     urls: dict[str, int] = {}
     listed: dict[str, int] = {}  # the times each URL was listed so far
     for n, feed in enumerate(feeds):
@@ -133,6 +145,14 @@ _TOO_OFTEN = {  # (the feed's own interval, polled more than once a second)
         " once a second (minutes are written 5m)"
     ),
 }
+
+
+def _misspelt(url: str) -> bool:
+    """A URL whose scheme is not followed by two slashes ("https:/host"), or that holds a space
+    or a backslash: read as a browser reads it (two slashes; %20; a slash), likely a slip."""
+    return re.match(r"[A-Za-z][A-Za-z0-9+.-]*://(?!/)", url) is None or bool(
+        re.search(r"[\s\\]", url)
+    )
 
 
 def was_known(about: tuple[str, ...], known: Collection[tuple[str, ...]]) -> bool:
