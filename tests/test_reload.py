@@ -152,6 +152,25 @@ def test_the_config_diff_is_pure_and_names_what_needs_a_restart() -> None:
     assert [f.id for f in diff(new, old).changed] == ["b"] and diff(new, old).removed == ("c",)
 
 
+def test_a_feed_url_written_otherwise_but_read_alike_is_no_change() -> None:
+    """The URL as written, kept for the warning of `https:/host`, made a feed unequal to one
+    whose URL reads alike: the slip corrected as the warning asks (or `HTTP://A.example/rss`
+    written `http://a.example/rss`), a reload took the feed for changed and polled it anew."""
+    from bot.config import parse_config
+    from bot.reload import diff
+
+    base = (
+        "topics:\n  kuril:\n    title: Kuril\n    query: Kuril\n"
+        "feeds:\n  - {id: a, url: 'https:/a.example/rss'}\n"
+    )
+    old = parse_config(base)
+    for written in ("https://a.example/rss", "HTTPS://A.example/rss"):
+        new = parse_config(base.replace("https:/a.example/rss", written))
+        assert new == old and not diff(old, new).feeds, written
+        assert new.feeds[0].written_url == written  # kept all the same, for `check`
+    assert parse_config(base.replace("rss", "atom")) != old
+
+
 def test_a_new_poll_default_reschedules_the_feeds_it_is_the_default_of() -> None:
     """`poll.interval` edited from 1h to 2m left each feed without its own interval on the
     next poll the old one gave it, up to an hour away: no feed had changed."""

@@ -135,6 +135,13 @@ class FeedConfig(Model):
         """The URL as the config wrote it, before it was read as a browser reads it."""
         return self._written_url or str(self.url)
 
+    def __eq__(self, other: object) -> bool:
+        """Its fields alike; not how its URL was written (pydantic compares private attributes
+        too): a slip corrected as `check` asks is no change for a reload to poll the feed for."""
+        if not isinstance(other, FeedConfig):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
 
 class QueryValueError(ValueError):
     """A topic's query that does not parse, as its validator refuses it: `column` is where in
