@@ -466,3 +466,30 @@ def test_a_feed_url_read_otherwise_than_written_is_named_with_how_it_is_read(
     [warning] = placed_warnings(load_config(config), config)
     russian = texts("ru").say(said_warning(warning))
     assert written in russian and read in russian and "браузер" in russian, russian
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        ">\n      http://127.0.0.1:9/a.xml\n",  # folded: a line break ends it
+        "|\n      http://127.0.0.1:9/a.xml\n",
+        "' http://127.0.0.1:9/a.xml '",
+        '"\\thttp://127.0.0.1:9/a.xml"',
+    ],
+)
+def test_a_feed_url_with_blanks_at_its_ends_is_no_slip(url: str) -> None:
+    """A URL written as a YAML block (`url: >`) ends with a line break, which the URL's reading
+    drops as it drops blanks at either end: it was warned of as read otherwise than written,
+    the line break in the middle of the warning's line."""
+    feeds = FEEDS.replace("url: http://127.0.0.1:9/a.xml", f"url: {url}")
+    settings = parse_config(feeds + "topics:\n  k: {title: K, query: kuril}\n")
+    assert str(settings.feeds[0].url) == "http://127.0.0.1:9/a.xml"
+    assert warned("  k: {title: K, query: kuril}\n", feeds) == []
+
+
+def test_a_feed_url_slip_at_the_end_of_a_block_is_named_on_one_line() -> None:
+    feeds = FEEDS.replace("url: http://127.0.0.1:9/a.xml", "url: >\n      https:/127.0.0.1:9/a\n")
+    assert warned("  k: {title: K, query: kuril}\n", feeds) == [
+        "feeds.0.url: https:/127.0.0.1:9/a is read as https://127.0.0.1:9/a, as a browser reads"
+        " it: write it so if meant"
+    ]

@@ -65,13 +65,14 @@ def config_warnings(
         if feed.interval is not None:
             out += _too_often(("feeds", n, "interval"), feed.interval, feed.id)
     for n, feed in enumerate(feeds):
-        if _misspelt(feed.written_url):
+        written = feed.written_url.strip(_URL_ENDS)  # `url: >` ends it with a line break
+        if _misspelt(written):
             out.append(
                 Warning(
                     ("feeds", n, "url"),
                     N_("{written} is read as {read}, as a browser reads it: write it so if meant"),
-                    ("url misspelt", feed.written_url),
-                    values={"written": feed.written_url, "read": str(feed.url)},
+                    ("url misspelt", written),
+                    values={"written": written, "read": str(feed.url)},
                 )
             )
     urls: dict[str, int] = {}
@@ -145,6 +146,11 @@ _TOO_OFTEN = {  # (the feed's own interval, polled more than once a second)
         " once a second (minutes are written 5m)"
     ),
 }
+
+
+# what a URL's reading drops at either end, as the WHATWG URL standard does: C0 controls and
+# spaces (not a no-break space: that is read as %C2%A0)
+_URL_ENDS = "".join(map(chr, range(0x21)))
 
 
 def _misspelt(url: str) -> bool:
