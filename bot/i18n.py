@@ -226,7 +226,7 @@ class Texts:
         count = words.get(message.count, "")
         counted = values.get(message.count)
         if isinstance(counted, Number):  # written already, with the reader's grouping: "1 100"
-            form = _form_number(str(counted.n))
+            form = _form_number(f"{counted.n:.{max(counted.digits, 0)}f}")  # rounded as written
         else:
             form = _form_number(count)
             if message.count in words:

@@ -146,6 +146,12 @@ def test_a_plural_message_takes_the_form_of_its_counted_value() -> None:
     ]
     assert en.said(message, {"n": Number(1001)}) == "1,001 stories"
     assert ru.said(message, {"n": Number(1.5, digits=1)}) == "1,5 события"
+    # the form of the number as written, rounded to its digits: 0.96 is written "1", 4.6 "5"
+    assert [ru.said(message, {"n": Number(n)}) for n in (0.96, 4.6)] == [
+        "1 событие",
+        "5 событий",
+    ]
+    assert en.said(message, {"n": Number(0.96)}) == "1 story"
     assert ru.said("{n} seen", {"n": "1.5"}) == "1.5 seen"  # not a count: left as it is
     assert en.said("{n} seen", {"n": "2"}) == "2 seen"  # a message of one form, as before
 
