@@ -276,16 +276,22 @@ async def apply(
         said = tuple(map(said_warning, warned))
         done.append(Said(N_("warnings: {warnings}"), {"warnings": Joined(said, "clauses")}))
         if parts.tell_admins is not None:  # however the reload came (an edit, SIGHUP, /reload)
-            await parts.tell_admins(*warnings_notice(said))
+            # the count of those past the ones named is one line, but as many warnings
+            named = said[:-1] if warned[-1].more else said
+            total = sum(w.more or 1 for w in warned)
+            await parts.tell_admins(*warnings_notice(named, total))
     return Joined(tuple(done), "clauses") if done else Said(N_("settings updated"))
 
 
-def warnings_notice(warned: Sequence[Value]) -> tuple[Message, dict[str, Value]]:
+def warnings_notice(
+    warned: Sequence[Value], total: int | None = None
+) -> tuple[Message, dict[str, Value]]:
     """The admins' notice of the warnings a reload brought (`said_warning`): its message and
-    values (the first NOTICE_WARNINGS of them, and how many more, counted in the admin's
-    language; `kurilwatch check` lists every one)."""
+    values (the first NOTICE_WARNINGS of them, and how many more of the `total`, counted in
+    the admin's language; `kurilwatch check` lists every one)."""
+    total = len(warned) if total is None else total
     values: dict[str, Value] = {"warnings": Joined(tuple(warned[:NOTICE_WARNINGS]), "lines")}
-    if len(warned) <= NOTICE_WARNINGS:
+    if total <= NOTICE_WARNINGS:
         return N_(
             "kurilwatch: config applied, but it holds what is likely not meant (file, line, key:"
             " why):\n{warnings}"
@@ -296,7 +302,7 @@ def warnings_notice(warned: Sequence[Value]) -> tuple[Message, dict[str, Value]]
         "kurilwatch: config applied, but it holds what is likely not meant (file, line, key:"
         " why):\n{warnings}\n(+{more} more warnings: `kurilwatch check` lists every one)",
         "more",
-    ), values | {"more": str(len(warned) - NOTICE_WARNINGS)}
+    ), values | {"more": str(total - NOTICE_WARNINGS)}
 
 
 async def stranded_watches(

@@ -207,6 +207,30 @@ async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
     assert set(re.findall(r"[A-Za-z]{3,}", ours)) == {"kurilwatch", "check"}, ours
 
 
+async def test_the_notice_counts_every_warning_past_those_it_names(tmp_path: Path) -> None:
+    """Past the 100 warnings a config's list names, the line "N more like these" was counted
+    as one warning more: 150 new warnings read "+91 more" where 140 were left."""
+    from bot.config import MAX_WARNINGS
+    from bot.reload import NOTICE_WARNINGS
+
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, admins=(9009,))
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
+    daemon._store = store
+    try:
+        edited = yaml.safe_load(config.read_text())
+        for n in range(MAX_WARNINGS + 50):  # each the same URL as feeds[0]
+            edited["feeds"].append({"id": f"b{n}", "url": "http://127.0.0.1:9/a.xml"})
+        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
+        await daemon.reload()
+        [row] = await store.run(Store.notices)
+    finally:
+        await store.close()
+    left = MAX_WARNINGS + 50 - NOTICE_WARNINGS
+    assert row["text"].endswith(f"(+{left} more warnings: `kurilwatch check` lists every one)")
+
+
 async def test_a_russian_admin_reads_why_each_warning_is_likely_not_meant_in_russian(
     tmp_path: Path,
 ) -> None:
