@@ -10,6 +10,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -164,26 +165,19 @@ def test_the_warnings_notice_names_a_bounded_number_of_warnings() -> None:
             )
 
 
-async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
-    tmp_path: Path,
-) -> None:
-    """A reload bringing more warnings than the notice names, queued by the daemon and sent
-    to an admin whose language is Russian: every word is Russian but the warnings' file, line
-    and key path, and the feed ids they name (the whys were English, as `check` prints them)."""
+async def _reload_adding_copies(tmp_path: Path, copies: int) -> tuple[Path, Any, Any]:
+    """A reload adding `copies` feeds, each with feeds[0]'s URL (a warning each): the config,
+    the admins' notice it queued, and that notice as due to an admin reading Russian."""
     from datetime import UTC, datetime
 
-    from bot.delivery.render import notice_text
-    from bot.reload import NOTICE_WARNINGS
-
-    feeds = {"a": "http://127.0.0.1:9/a.xml"}
-    config = write_config(tmp_path, feeds, admins=(9009,))
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, admins=(9009,))
     settings = load_config(config)
     store = await AsyncStore(settings.store.path).open()
     daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
     daemon._store = store
     try:
         edited = yaml.safe_load(config.read_text())
-        for n in range(NOTICE_WARNINGS + 2):  # each the same URL as feeds[0]
+        for n in range(copies):
             edited["feeds"].append({"id": f"b{n}", "url": "http://127.0.0.1:9/a.xml"})
         config.write_text(yaml.safe_dump(edited, allow_unicode=True))
         await daemon.reload()
@@ -194,6 +188,19 @@ async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
         [notice] = await store.run(Store.due_notices, now)
     finally:
         await store.close()
+    return config, row, notice
+
+
+async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
+    tmp_path: Path,
+) -> None:
+    """A reload bringing more warnings than the notice names, queued by the daemon and sent
+    to an admin whose language is Russian: every word is Russian but the warnings' file, line
+    and key path, and the feed ids they name (the whys were English, as `check` prints them)."""
+    from bot.delivery.render import notice_text
+    from bot.reload import NOTICE_WARNINGS
+
+    config, row, notice = await _reload_adding_copies(tmp_path, NOTICE_WARNINGS + 2)
     assert row["text"].endswith("(+2 more warnings: `kurilwatch check` lists every one)")
     lines = notice_text(notice).splitlines()
     warned = lines[1 : NOTICE_WARNINGS + 1]
@@ -211,24 +218,15 @@ async def test_the_notice_counts_every_warning_past_those_it_names(tmp_path: Pat
     """Past the 100 warnings a config's list names, the line "N more like these" was counted
     as one warning more: 150 new warnings read "+91 more" where 140 were left."""
     from bot.config import MAX_WARNINGS
+    from bot.delivery.render import notice_text
     from bot.reload import NOTICE_WARNINGS
 
-    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, admins=(9009,))
-    settings = load_config(config)
-    store = await AsyncStore(settings.store.path).open()
-    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
-    daemon._store = store
-    try:
-        edited = yaml.safe_load(config.read_text())
-        for n in range(MAX_WARNINGS + 50):  # each the same URL as feeds[0]
-            edited["feeds"].append({"id": f"b{n}", "url": "http://127.0.0.1:9/a.xml"})
-        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
-        await daemon.reload()
-        [row] = await store.run(Store.notices)
-    finally:
-        await store.close()
+    _, row, notice = await _reload_adding_copies(tmp_path, MAX_WARNINGS + 50)
     left = MAX_WARNINGS + 50 - NOTICE_WARNINGS
     assert row["text"].endswith(f"(+{left} more warnings: `kurilwatch check` lists every one)")
+    assert notice_text(notice).endswith(
+        f"(и ещё {left} предупреждений: все их перечислит `kurilwatch check`)"
+    )
 
 
 async def test_a_russian_admin_reads_why_each_warning_is_likely_not_meant_in_russian(
