@@ -258,15 +258,21 @@ def write_config(
 
 
 def save_edit(config: Path, text: str) -> None:
-    """Write `text` over `config` in place, as an editor saves an edit, dated back past the
-    daemon's settling time: a running daemon reads a config only once it has gone `SETTLE`
-    seconds unchanged (`bot.reload.settled`), 2 s that a test of what an edit does need not
-    wait at every edit. test_config_watch.py tests the settling itself with files dated now."""
+    """Put `text` in place of `config` as an editor saves an edit by renaming its copy over
+    it, dated back past the daemon's settling time: a running daemon reads a config only once
+    it has gone `SETTLE` seconds unchanged (`bot.reload.settled`), 2 s that a test of what an
+    edit does need not wait at every edit. Written in place, the file is empty between its
+    truncation and its writing, and a daemon read it so once in a suite run on a busy machine
+    ("the config file is empty" for a test's bad edit); renamed over, it is whole at every
+    moment. test_config_watch.py tests the settling itself, and saves in place, with files
+    dated now."""
     from bot.reload import SETTLE
 
-    config.write_text(text, encoding="utf-8")
+    copy = config.with_name(f".{config.name}.saving")
+    copy.write_text(text, encoding="utf-8")
     past = time.time_ns() - int((SETTLE + 1) * 1e9)
-    os.utime(config, ns=(past, past))
+    os.utime(copy, ns=(past, past))
+    os.replace(copy, config)
 
 
 class LineReader:
