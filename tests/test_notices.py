@@ -18,6 +18,7 @@ import yaml
 from bot.config import load_config
 from bot.daemon import Daemon
 from bot.daemon.notices import AdminNotices
+from bot.i18n import EN, Texts
 from store import AsyncStore, Store
 from tests.conftest import TOKEN, short_busy_timeout, write_config
 from tests.fakes.feed_server import FeedServer, Route
@@ -106,7 +107,7 @@ async def test_the_admins_hear_the_warnings_a_reload_brings_however_it_came(
     """A config edit's warnings (`watchers/config_checks.py`) reached only the log, and the
     reply of /reload: an edit saved to the file, or SIGHUP, told the admins nothing. Now a
     reload tells them, in their language, the warnings the running config did not have."""
-    from bot.i18n import EN, loaded, texts
+    from bot.i18n import loaded, texts
 
     feeds = {"a": "http://127.0.0.1:9/a.xml"}
     config = write_config(tmp_path, feeds, admins=(9009,))
@@ -136,7 +137,7 @@ async def test_the_admins_hear_the_warnings_a_reload_brings_however_it_came(
 def test_the_warnings_notice_names_a_bounded_number_of_warnings() -> None:
     """The warnings past the first NOTICE_WARNINGS are counted, in the admin's language (the
     count's line was English, "(+7; `kurilwatch check` lists them)", in any)."""
-    from bot.i18n import EN, texts
+    from bot.i18n import texts
     from bot.reload import NOTICE_WARNINGS, warnings_notice
 
     tails = {
@@ -165,9 +166,11 @@ def test_the_warnings_notice_names_a_bounded_number_of_warnings() -> None:
             )
 
 
-async def _reload_adding_copies(tmp_path: Path, copies: int) -> tuple[Path, Any, Any]:
-    """A reload adding `copies` feeds, each with feeds[0]'s URL (a warning each): the config,
-    the admins' notice it queued, and that notice as due to an admin reading Russian."""
+async def _reload_edited(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None], tr: Texts = EN
+) -> tuple[Path, Any, Any, str]:
+    """A reload of the config after `edit`: the config, the admins' notice it queued, that
+    notice as due to an admin reading Russian, and the reload's answer in `tr`'s language."""
     from datetime import UTC, datetime
 
     config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, admins=(9009,))
@@ -177,10 +180,9 @@ async def _reload_adding_copies(tmp_path: Path, copies: int) -> tuple[Path, Any,
     daemon._store = store
     try:
         edited = yaml.safe_load(config.read_text())
-        for n in range(copies):
-            edited["feeds"].append({"id": f"b{n}", "url": "http://127.0.0.1:9/a.xml"})
+        edit(edited)
         config.write_text(yaml.safe_dump(edited, allow_unicode=True))
-        await daemon.reload()
+        reply = await daemon.reload(tr)
         [row] = await store.run(Store.notices)
         now = datetime.now(UTC)
         await store.run(Store.upsert_subscriber, 9009, now=now, language_code="ru")
@@ -188,7 +190,17 @@ async def _reload_adding_copies(tmp_path: Path, copies: int) -> tuple[Path, Any,
         [notice] = await store.run(Store.due_notices, now)
     finally:
         await store.close()
-    return config, row, notice
+    return config, row, notice, reply
+
+
+def _copies(count: int) -> Callable[[dict[str, Any]], None]:
+    """An edit adding `count` feeds, each with feeds[0]'s URL (a warning each)."""
+
+    def edit(settings: dict[str, Any]) -> None:
+        for n in range(count):
+            settings["feeds"].append({"id": f"b{n}", "url": "http://127.0.0.1:9/a.xml"})
+
+    return edit
 
 
 async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
@@ -200,7 +212,7 @@ async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
     from bot.delivery.render import notice_text
     from bot.reload import NOTICE_WARNINGS
 
-    config, row, notice = await _reload_adding_copies(tmp_path, NOTICE_WARNINGS + 2)
+    config, row, notice, _ = await _reload_edited(tmp_path, _copies(NOTICE_WARNINGS + 2))
     assert row["text"].endswith("(+2 more warnings: `kurilwatch check` lists every one)")
     lines = notice_text(notice).splitlines()
     warned = lines[1 : NOTICE_WARNINGS + 1]
@@ -221,7 +233,7 @@ async def test_the_notice_counts_every_warning_past_those_it_names(tmp_path: Pat
     from bot.delivery.render import notice_text
     from bot.reload import NOTICE_WARNINGS
 
-    _, row, notice = await _reload_adding_copies(tmp_path, MAX_WARNINGS + 50)
+    _, row, notice, _ = await _reload_edited(tmp_path, _copies(MAX_WARNINGS + 50))
     left = MAX_WARNINGS + 50 - NOTICE_WARNINGS
     assert row["text"].endswith(f"(+{left} more warnings: `kurilwatch check` lists every one)")
     assert notice_text(notice).endswith(
@@ -236,31 +248,16 @@ async def test_a_russian_admin_reads_why_each_warning_is_likely_not_meant_in_rus
     Russian answer of /reload. Now each warning's why is Russian there; its file, line and key
     path, and the operator's own words (a feed id, a query's words), stay as written; and in
     English it reads as `kurilwatch check` prints it, byte for byte."""
-    from datetime import UTC, datetime
-
     from bot.config import config_warnings_of
     from bot.delivery.render import notice_text
     from bot.i18n import texts
 
-    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"}, admins=(9009,))
-    settings = load_config(config)
-    store = await AsyncStore(settings.store.path).open()
-    daemon = Daemon(settings, TOKEN, config_path=config, config_settle=0)
-    daemon._store = store
-    try:
-        edited = yaml.safe_load(config.read_text())
-        edited["poll"]["interval"] = "5ms"
-        edited["feeds"].append({"id": "b", "url": "http://127.0.0.1:9/a.xml"})  # a again
-        edited["topics"]["t"] = {"title": "T", "query": "shikotan or kunashir"}
-        config.write_text(yaml.safe_dump(edited, allow_unicode=True))
-        reply = await daemon.reload(texts("ru"))
-        [row] = await store.run(Store.notices)
-        now = datetime.now(UTC)
-        await store.run(Store.upsert_subscriber, 9009, now=now, language_code="ru")
-        assert await store.run(Store.fan_out_notices, (9009,)) == 1
-        [notice] = await store.run(Store.due_notices, now)
-    finally:
-        await store.close()
+    def edit(settings: dict[str, Any]) -> None:
+        settings["poll"]["interval"] = "5ms"
+        settings["feeds"].append({"id": "b", "url": "http://127.0.0.1:9/a.xml"})  # a again
+        settings["topics"]["t"] = {"title": "T", "query": "shikotan or kunashir"}
+
+    config, row, notice, reply = await _reload_edited(tmp_path, edit, texts("ru"))
     english = row["text"].splitlines()[1:]
     assert english == config_warnings_of(load_config(config), config)  # as `check` says them
     russian = notice_text(notice).splitlines()[1:]
