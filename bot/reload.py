@@ -276,21 +276,18 @@ async def apply(
         said = tuple(map(said_warning, warned))
         done.append(Said(N_("warnings: {warnings}"), {"warnings": Joined(said, "clauses")}))
         if parts.tell_admins is not None:  # however the reload came (an edit, SIGHUP, /reload)
-            # the count of those past the ones named is one line, but as many warnings
-            named = said[:-1] if warned[-1].more else said
-            total = sum(w.more or 1 for w in warned)
-            await parts.tell_admins(*warnings_notice(named, total))
+            await parts.tell_admins(*warnings_notice(warned))
     return Joined(tuple(done), "clauses") if done else Said(N_("settings updated"))
 
 
-def warnings_notice(
-    warned: Sequence[Value], total: int | None = None
-) -> tuple[Message, dict[str, Value]]:
-    """The admins' notice of the warnings a reload brought (`said_warning`): its message and
-    values (the first NOTICE_WARNINGS of them, and how many more of the `total`, counted in
-    the admin's language; `kurilwatch check` lists every one)."""
-    total = len(warned) if total is None else total
-    values: dict[str, Value] = {"warnings": Joined(tuple(warned[:NOTICE_WARNINGS]), "lines")}
+def warnings_notice(warned: Sequence[PlacedWarning]) -> tuple[Message, dict[str, Value]]:
+    """The admins' notice of the warnings a reload brought: its message and values (the first
+    NOTICE_WARNINGS of them, `said_warning`, and how many more, counted in the admin's
+    language, a config's line "N more like these" as N; `kurilwatch check` lists every one)."""
+    named = [w for w in warned if not w.more]
+    total = len(named) + sum(w.more for w in warned)
+    shown = tuple(map(said_warning, named[:NOTICE_WARNINGS]))
+    values: dict[str, Value] = {"warnings": Joined(shown, "lines")}
     if total <= NOTICE_WARNINGS:
         return N_(
             "kurilwatch: config applied, but it holds what is likely not meant (file, line, key:"

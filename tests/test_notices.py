@@ -137,6 +137,7 @@ async def test_the_admins_hear_the_warnings_a_reload_brings_however_it_came(
 def test_the_warnings_notice_names_a_bounded_number_of_warnings() -> None:
     """The warnings past the first NOTICE_WARNINGS are counted, in the admin's language (the
     count's line was English, "(+7; `kurilwatch check` lists them)", in any)."""
+    from bot.config.errors import PlacedWarning
     from bot.i18n import texts
     from bot.reload import NOTICE_WARNINGS, warnings_notice
 
@@ -153,8 +154,13 @@ def test_the_warnings_notice_names_a_bounded_number_of_warnings() -> None:
     }
     for more, (en_tail, ru_tail) in tails.items():
         for count in (NOTICE_WARNINGS + more,) + ((1,) if not more else ()):
-            warned = [f"config.yaml line {n}: topics.t{n}.query: why" for n in range(count)]
-            message, values = warnings_notice(warned)
+            placed = [
+                PlacedWarning(f"config.yaml line {n}", f"topics.t{n}.query", "why", {})
+                for n in range(count)
+            ]
+            warned = [w.text for w in placed]
+            assert warned[:1] in ([], ["config.yaml line 0: topics.t0.query: why"])
+            message, values = warnings_notice(placed)
             en = EN.said(message, values).splitlines()
             ru = texts("ru").said(message, values).splitlines()
             assert en[1:] == warned[:NOTICE_WARNINGS] + en_tail
