@@ -37,11 +37,11 @@ from bot.config import Config, Stamp, config_stamp, placed_warnings
 from bot.config.errors import PlacedWarning
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
-from bot.i18n import N_, Joined, Message, Plural, Said, Value, Values, counts_listed
+from bot.i18n import N_, Joined, Message, Number, Plural, Said, Value, Values, counts_listed
 from bot.telegram.context import BotContext
 from store import AsyncStore, Store
 from watchers.config import FeedConfig
-from watchers.config_checks import config_warnings
+from watchers.config_checks import WarningValue, config_warnings, english
 from watchers.feed_jobs import FeedScheduler
 from watchers.poll import Poller
 from watchers.poll_state import current_state
@@ -137,7 +137,9 @@ def new_warnings(old: Config, new: Config, path: Path | None) -> list[PlacedWarn
 
 def said_warning(warning: PlacedWarning) -> Value:
     """A warning as the reader's language says it: its file, line and key path as written (as
-    `check` prints them), its why translated; in English, `check`'s line byte for byte."""
+    `check` prints them), its why translated, its numbers written as the reader's language
+    writes them; in English, `check`'s line byte for byte (but for a count of thousands,
+    grouped: `check`'s "1000 times a second" of a 1ms interval is "1,000" here)."""
     if warning.more:
         return Said(
             Plural.ngettext(
@@ -147,8 +149,16 @@ def said_warning(warning: PlacedWarning) -> Value:
             ),
             {"where": warning.where, "more": str(warning.more)},
         )
-    why = Said(warning.why, warning.values)
-    return Joined((f"{warning.where}: {warning.key}:", why), "words")
+    values = {name: _said_value(value) for name, value in warning.values.items()}
+    return Joined((f"{warning.where}: {warning.key}:", Said(warning.why, values)), "words")
+
+
+def _said_value(value: WarningValue) -> Value:
+    """A warning's value for the reader: a number written in their language with the decimals
+    `check` shows (0.5 → "0,5" in Russian), words as they are."""
+    if isinstance(value, str):
+        return value
+    return Number(value, len(english(value).partition(".")[2]))
 
 
 def _queries(config: Config) -> dict[str, str]:

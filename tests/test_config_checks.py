@@ -357,7 +357,36 @@ def test_each_warning_says_why_in_the_readers_language_and_its_key_as_written(
             why = said.removeprefix(f"{warning.where}: {warning.key}: ")
             assert why != english and re.search(r"[^\x00-\x7f]", why), said
             for value in warning.values.values():  # feed ids, query words: as written
-                assert value in why, said
+                assert (value if isinstance(value, str) else f"{value:g}") in why, said
+
+
+@pytest.mark.parametrize(
+    ("interval", "ru", "en"),
+    [
+        ("1.5ms", "1,5 мс", "1.5 ms between two polls: the feed is polled 667 times a second"),
+        ("0.25s", "250 мс", "250 ms between two polls: the feed is polled 4 times a second"),
+        ("0.9s", "900 мс", "900 ms between two polls: the feed is polled more than once"),
+    ],
+)
+def test_a_warnings_numbers_are_written_as_the_readers_language_writes_them(
+    tmp_path: Path, interval: str, ru: str, en: str
+) -> None:
+    """The interval's milliseconds were put in the warning as English text: a Russian admin
+    read "1.5 мс", where Russian writes 1,5. `check` and English say what they said."""
+    from bot.config import placed_warnings
+    from bot.i18n import EN, texts
+    from bot.reload import said_warning
+
+    path = tmp_path / "c.yaml"
+    feeds = FEEDS.replace("lang: en", f"lang: en\n    interval: {interval}")
+    path.write_text(feeds + "topics:\n  k: {title: K, query: kuril}\n")
+    [warning] = placed_warnings(load_config(path), path)
+    assert warning.text.startswith(f"{path} line 6: feeds[0].interval: {en}"), warning.text
+    assert EN.say(said_warning(warning)) == warning.text
+    russian = texts("ru").say(said_warning(warning))
+    ms = en.split(" ms")[0]
+    assert ru in russian and ("." not in ms or ms not in russian), russian
+    assert f"{ms} ミリ秒" in texts("ja").say(said_warning(warning))
 
 
 def test_the_count_of_warnings_past_those_shown_is_said_in_the_readers_language(

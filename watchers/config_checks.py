@@ -4,8 +4,8 @@ URL read otherwise than written (`https:/host`); a poll interval under a second 
 for `5m`). `kurilwatch check` prints these as warnings (exit 0), `run` logs them, a reload logs
 the new ones and tells the admins. Pure: `config_warnings` reads the config's models; `find`
 and `places_of` say where a key is in the YAML. Each warning's why is a msgid of the bot's
-catalogues (`N_`) with its values, so the admins read it in their language; `check` and the log
-in English."""
+catalogues (`N_`) with its values (words, and numbers each language writes its own way), so
+the admins read it in their language; `check` and the log in English."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from watchers.topics.rarity import static_rarity
 
 MAX_PARTS = 10  # a query of more distinct parts is not searched for a contradiction (2**10)
 
+WarningValue = str | int | float  # a number is written in each reader's language's way
+
 
 class Warning(NamedTuple):
     loc: tuple[int | str, ...]  # the key path
@@ -37,13 +39,27 @@ class Warning(NamedTuple):
     # a query's warning: the query and the 1-based column in it of the word it names, which
     # the file's line and column are told of (a query folded over lines named the key's line)
     at: tuple[str, int] | None = None
-    # the words the why names, as written or made here (a feed id, a query's words, a count)
-    values: Mapping[str, str] = MappingProxyType({})
+    # what the why names: words as written or made here (a feed id, a query's words), and
+    # numbers (a count, milliseconds), which each reader's language writes its own way
+    values: Mapping[str, WarningValue] = MappingProxyType({})
 
     @property
     def message(self) -> str:
         """What is likely wrong, in English (`check`, the log)."""
-        return self.template.format(**self.values) if self.values else self.template
+        return filled(self.template, self.values)
+
+
+def english(value: WarningValue) -> str:
+    """A warning's value as `check` and the log write it: a number as Python's `g` writes it
+    (0.5, 250), a count whole."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def filled(template: str, values: Mapping[str, WarningValue]) -> str:
+    """A warning's why in English, its `{name}`s filled from `values`."""
+    if not values:
+        return template
+    return template.format(**{name: english(value) for name, value in values.items()})
 
 
 def config_warnings(
@@ -90,6 +106,7 @@ def config_warnings(
                         " for the same items"
                     ),
                     ("url listed again", url, str(listed[url])),  # whatever the feeds' ids
+                    # a position in a key path, written as the path writes it: no number
                     values={"first": str(first), "feed": feeds[first].id},
                 )
             )
@@ -121,11 +138,13 @@ def _too_often(loc: tuple[int | str, ...], interval: timedelta, feed: str = "") 
     """An interval under a second: the feed polled many times a second (`5ms` for `5m`)."""
     if interval >= timedelta(seconds=1):
         return []
-    ms = f"{interval.total_seconds() * 1000:g}"
+    ms = interval / timedelta(microseconds=1) / 1000  # 0.5, not 0.5000000000000001
     times = round(1 / max(interval.total_seconds(), 0.001))
     why = _TOO_OFTEN[bool(feed), times > 1]  # 900 ms: "more than once", not "1 times"
-    values = {"ms": ms} | ({"times": str(times)} if times > 1 else {})
-    return [Warning(loc, why, ("interval under a second", feed, ms), None, values)]
+    values: dict[str, WarningValue] = {"ms": ms}
+    if times > 1:
+        values["times"] = times
+    return [Warning(loc, why, ("interval under a second", feed, english(ms)), None, values)]
 
 
 _TOO_OFTEN = {  # (the feed's own interval, polled more than once a second)

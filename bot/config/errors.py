@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from bot.config.yaml_text import text_position
 from watchers.config import QueryValueError
+from watchers.config_checks import WarningValue, filled
 from watchers.config_checks import find as _find  # where a key is, to name its line
 from watchers.text import counted
 
@@ -26,7 +27,7 @@ class PlacedWarning(NamedTuple):
     where: str  # "config.yaml line 7", "config.yaml line 9, column 12", or the file alone
     key: str  # "feeds[1].url"
     why: str
-    values: Mapping[str, str]
+    values: Mapping[str, WarningValue]  # numbers too: each reader's language writes them
     more: int = 0
 
     @property
@@ -34,8 +35,7 @@ class PlacedWarning(NamedTuple):
         """The line `kurilwatch check` prints and the log writes, in English."""
         if self.more:
             return f"{self.where}: {counted(self.more, 'more warning', 'more warnings')} like these"
-        why = self.why.format(**self.values) if self.values else self.why
-        return f"{self.where}: {self.key}: {why}"
+        return f"{self.where}: {self.key}: {filled(self.why, self.values)}"
 
 
 class AtKey(ValueError):
