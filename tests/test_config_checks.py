@@ -522,3 +522,37 @@ def test_a_feed_url_slip_at_the_end_of_a_block_is_named_on_one_line() -> None:
         "feeds.0.url: https:/127.0.0.1:9/a is read as https://127.0.0.1:9/a, as a browser reads"
         " it: write it so if meant"
     ]
+
+
+def test_a_feed_url_with_a_line_break_or_a_tab_inside_is_named_on_one_line(
+    tmp_path: Path,
+) -> None:
+    """A URL written as a `|` block over two lines, or with a tab in it, was quoted raw: the
+    warning `check` prints on one line became two, and the admins' notice broke mid-line. The
+    characters that are no text are shown escaped, as Python writes them."""
+    from bot.config import placed_warnings
+    from bot.i18n import texts
+    from bot.reload import said_warning
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "feeds:\n  - id: a\n    url: |\n      http://127.0.0.1:9/a\n      .xml\n"
+        '  - id: b\n    url: "http://127.0.0.1:9/\\tb\\u00a0.xml"\n'
+        "  - id: c\n    url: http://127.0.0.1:9/a.xml\n"
+        "topics:\n  k: {title: K, query: kuril}\n"
+    )
+    result = cli("check", "--config", str(config))
+    assert result.returncode == 0 and result.stdout.startswith("config OK"), result.stderr
+    assert result.stderr.splitlines() == [
+        f"kurilwatch: warning: {config} line 3: feeds[0].url: http://127.0.0.1:9/a\\n.xml is"
+        " read as http://127.0.0.1:9/a.xml, as a browser reads it: write it so if meant",
+        f"kurilwatch: warning: {config} line 7: feeds[1].url: http://127.0.0.1:9/\\tb\\xa0.xml"
+        " is read as http://127.0.0.1:9/b%C2%A0.xml, as a browser reads it: write it so if meant",
+        f"kurilwatch: warning: {config} line 9: feeds[2].url: the same URL as feeds[0] (a): it is"
+        " polled twice as often, for the same items",
+    ]
+    for warning in placed_warnings(load_config(config), config):
+        for lang in ("en", "ru", "ja"):
+            said = texts(lang).say(said_warning(warning))
+            assert "\n" not in said and "\t" not in said, said
+            assert said.startswith(f"{warning.where}: {warning.key}: "), said

@@ -88,7 +88,7 @@ def config_warnings(
                     ("feeds", n, "url"),
                     N_("{written} is read as {read}, as a browser reads it: write it so if meant"),
                     ("url misspelt", written),
-                    values={"written": written, "read": str(feed.url)},
+                    values={"written": written_as(written), "read": str(feed.url)},
                 )
             )
     urls: dict[str, int] = {}
@@ -107,7 +107,7 @@ def config_warnings(
                     ),
                     ("url listed again", url, str(listed[url])),  # whatever the feeds' ids
                     # a position in a key path, written as the path writes it: no number
-                    values={"first": str(first), "feed": feeds[first].id},
+                    values={"first": str(first), "feed": written_as(feeds[first].id)},
                 )
             )
         urls.setdefault(url, n)
@@ -123,7 +123,7 @@ def config_warnings(
                     loc,
                     N_("the same query as topics.{topic}: an item of one is an item of both"),
                     ("query twice", seen[tree], tid, topic.query),
-                    values={"topic": seen[tree]},
+                    values={"topic": written_as(seen[tree])},
                 )
             )
         seen.setdefault(tree, tid)
@@ -132,6 +132,13 @@ def config_warnings(
             at = (topic.query, column) if column else None
             out.append(Warning(loc, problem, ("query", tid, topic.query, *kind), at, values))
     return out
+
+
+def written_as(value: str) -> str:
+    """A value as the config writes it, quoted in a warning: each character that is no text (a
+    line break or a tab of a `|` block, a no-break space) shown as Python escapes it (\\n, \\t,
+    \\xa0), so the warning stays one line and says what is there."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
 
 
 def _too_often(loc: tuple[int | str, ...], interval: timedelta, feed: str = "") -> list[Warning]:
@@ -230,7 +237,8 @@ def _query_problems(
 
 
 def _quoted(words: Iterable[str]) -> str:
-    """The query's words as a warning names them, as written: 'or', 'и'."""
+    """The query's words as a warning names them, as written: 'or', 'и' (repr: a character
+    that is no text escaped, as `written_as` does)."""
     return ", ".join(repr(w) for w in words)
 
 
