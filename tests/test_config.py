@@ -134,6 +134,17 @@ def test_a_misspelt_key_of_a_feed_or_topic_is_named_with_the_key_it_was_meant_to
     ]
 
 
+def test_a_key_written_with_a_line_break_or_a_tab_is_named_on_one_line() -> None:
+    """The values an error quotes were shown escaped (repr), but not the keys of its path: a
+    key written "inter\\nval" broke `check`'s line of it in two."""
+    text = MINIMAL.replace("  kuril:", '  "kuril\\tx":') + 'poll:\n  "inter\\nval": 5m\n'
+    assert problems(text) == [
+        "c.yaml line 6: topics.kuril\\tx: a topic id is lower-case letters, digits and '-',"
+        " starting with a letter or digit; got 'kuril\\tx'",
+        "c.yaml line 10: poll.inter\\nval: unknown key; did you mean interval?",
+    ]
+
+
 def test_several_problems_are_listed_in_the_files_line_order() -> None:
     """They came in the order of the config's fields (telegram before poll, a feed's id before
     its url): line 8 before line 2, line 5 before line 4."""

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from bot.config.yaml_text import text_position
 from watchers.config import QueryValueError
-from watchers.config_checks import WarningValue, filled
+from watchers.config_checks import WarningValue, filled, written_as
 from watchers.config_checks import find as _find  # where a key is, to name its line
 from watchers.text import counted
 
@@ -47,13 +47,14 @@ class AtKey(ValueError):
 
 
 def key_path(loc: Sequence[int | str]) -> str:
-    """('feeds', 3, 'interval') → 'feeds[3].interval'."""
+    """('feeds', 3, 'interval') → 'feeds[3].interval'; a key written with a line break or a
+    tab shown with it escaped ('inter\\nval'), on the one line of its message."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{written_as(part)}" if out else written_as(part)
     return out or "(top level)"
 
 
