@@ -859,3 +859,16 @@ def test_a_boolean_is_no_number(section: str, key: str, kind: type, written: str
 def test_a_feed_language_not_offered_is_quoted() -> None:
     text = MINIMAL.replace("feed.xml", "feed.xml\n    lang: russian")
     assert problems(text) == ["c.yaml line 5: feeds[0].lang: should be 'en', 'ru' or 'ja'; got 'russian'"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "where"),
+    [('"kuril* OR iturup', "line 8, column 12"), ("'kuril* OR iturup", "line 8, column 12")],
+)
+def test_a_quote_never_closed_in_the_yaml_is_named_where_it_opens(query: str, where: str) -> None:
+    # was "line 11, column 1: found unexpected end of stream": a line past the end of the file
+    text = MINIMAL.replace("query: kuril*", f"query: {query}") + "telegram:\n  admins: []\n"
+    assert problems(text) == [
+        f"c.yaml {where}: invalid YAML: the {query[0]} that starts this value is never closed;"
+        f" close it ({query[0]}...{query[0]}) on the value's last line"
+    ]

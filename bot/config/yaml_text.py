@@ -177,12 +177,33 @@ def load_yaml(text: str, source: str) -> Any:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         if "nesting depth" in problem:  # libyaml's own bound (1,000 levels), worded as ours
             problem = "nested too deeply to read"
-        problem = _yaml_problem_in_words(problem, text, mark)
+        opened = _quote_never_closed(exc, text)
+        if opened:  # YAML's mark is the end of the file, a line past the last
+            mark = exc.context_mark  # type: ignore[attr-defined]
+            problem = (
+                f"the {opened} that starts this value is never closed; close it"
+                f" ({opened}...{opened}) on the value's last line"
+            )
+        else:
+            problem = _yaml_problem_in_words(problem, text, mark)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError([f"{source}{where}: invalid YAML: {problem}"]) from None
+
+
+def _quote_never_closed(exc: yaml.YAMLError, text: str) -> str | None:
+    """The quote (`"` or `'`) of a quoted value YAML read to the end of the file for its
+    closing quote, or None."""
+    mark = getattr(exc, "context_mark", None)
+    if getattr(exc, "context", None) != "while scanning a quoted scalar" or mark is None:
+        return None
+    if "end of stream" not in (getattr(exc, "problem", None) or ""):
+        return None
+    lines = text.splitlines()
+    quote = lines[mark.line][mark.column : mark.column + 1] if mark.line < len(lines) else ""
+    return quote if quote in ('"', "'") else None
 
 
 def one_line(text: str) -> str:
