@@ -872,3 +872,21 @@ def test_a_quote_never_closed_in_the_yaml_is_named_where_it_opens(query: str, wh
         f"c.yaml {where}: invalid YAML: the {query[0]} that starts this value is never closed;"
         f" close it ({query[0]}...{query[0]}) on the value's last line"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (MINIMAL.replace("query: kuril*", 'query: "peace treaty" AND japan'), "line 8, column 27"),
+        (MINIMAL.replace("query: kuril*", "query: 'peace treaty' AND japan"), "line 8, column 27"),
+        (MINIMAL.replace("title: Kuril Islands", 'title: "Kuril" Islands'), "line 7, column 20"),
+    ],
+)
+def test_text_after_a_quoted_value_is_told_how_to_quote_the_whole(text: str, where: str) -> None:
+    # a query starting with a "phrase" was "did not find expected key": YAML's quotes end the
+    # value, and the rest of the line is left over
+    assert problems(text) == [
+        f"c.yaml {where}: invalid YAML: a value that starts with a quote ends at its closing"
+        " quote, and text follows it here; put the whole value in single quotes, a ' in it"
+        """ written '' ('"peace treaty" AND japan'), or start it on the next line after >-"""
+    ]

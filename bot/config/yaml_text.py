@@ -219,11 +219,20 @@ def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> str:
             "a ':' where no key can start; put a value holding ': ' in quotes"
             ' (title: "Kurils: the dispute"), and indent a key as the keys beside it'
         )
-    known = "cannot start any token" in problem or "tab character" in problem
-    if mark is None or not known:
+    if mark is None:
         return problem
     lines = text.splitlines()
     line = lines[mark.line] if mark.line < len(lines) else ""
+    before = line[: mark.column].rstrip()
+    if before[-1:] in ('"', "'") and before.count(before[-1]) >= 2 and line[mark.column :]:
+        # `query: "peace treaty" AND japan`: libyaml's "did not find expected key"
+        return (
+            "a value that starts with a quote ends at its closing quote, and text follows it"
+            """ here; put the whole value in single quotes, a ' in it written ''"""
+            """ ('"peace treaty" AND japan'), or start it on the next line after >-"""
+        )
+    if not ("cannot start any token" in problem or "tab character" in problem):
+        return problem
     found = line[mark.column : mark.column + 1]
     if found == "\t" or "tab character" in problem:
         return "a tab character; YAML indents with spaces only (replace the tab with spaces)"
