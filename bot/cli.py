@@ -168,6 +168,9 @@ def tune_runtime() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    for name in ("config", "against", "path", "backup", "keep", "png", "csv"):  # `--png=~/k.png`:
+        if (value := getattr(args, name, None)) is not None:  # the shell expands a ~ only at a
+            setattr(args, name, type(value)(os.path.expanduser(value)))  # word's start
     tune_runtime()
     for stream in (sys.stdout, sys.stderr):  # a Russian title on a Latin-1 terminal: no traceback
         if isinstance(stream, io.TextIOWrapper):

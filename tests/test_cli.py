@@ -668,3 +668,19 @@ def test_check_never_prints_a_password_written_into_a_url(tmp_path: Path) -> Non
     assert "secret" not in result.stdout + result.stderr
     assert "telegram API: https://kw:***@botapi.example:8081/bot" in result.stdout
     assert "private: https://reader:***@news.example/rss?x=1" in result.stdout
+
+
+def test_a_path_given_with_a_tilde_the_shell_left_is_in_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--config=~/config.yaml`: the shell expands ~ only at a word's start, and the command said
+    # "config file not found" of a file that was there (`--png=~/k.png` made a folder named ~)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_config(tmp_path, {})
+    for args in (["check", "--config=~/config.yaml"], ["--config=~/config.yaml", "check"]):
+        result = cli(*args)
+        assert result.returncode == 0, result.stderr
+    restore = cli("restore", "~/b.db", "--config=~/config.yaml")
+    assert f"no backup at {tmp_path / 'b.db'};" in restore.stderr
+    same = cli("backtest", "--config=~/config.yaml", "--against=~/config.yaml")
+    assert f"are the same file ({tmp_path / 'config.yaml'})" in same.stderr
