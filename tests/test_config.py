@@ -890,3 +890,14 @@ def test_text_after_a_quoted_value_is_told_how_to_quote_the_whole(text: str, whe
         " quote, and text follows it here; put the whole value in single quotes, a ' in it"
         """ written '' ('"peace treaty" AND japan'), or start it on the next line after >-"""
     ]
+
+
+def test_a_store_path_under_a_tilde_is_in_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `store: {path: ~/kw/kw.db}` made a folder named ~ beside the config, silently
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    path = tmp_path / "conf" / "config.yaml"
+    path.parent.mkdir()
+    path.write_text(MINIMAL + "store:\n  path: ~/kw/kw.db\n")
+    assert load_config(path).store.path == tmp_path / "home" / "kw" / "kw.db"

@@ -381,11 +381,12 @@ def load_config(path: str | Path, *, regular_only: bool = False) -> Config:
         raise ConfigError([f"{path}: cannot read the config file: {exc}"]) from None
     settings = parse_config(text, source=str(path))
     store_path = settings.store.path
-    if not store_path.is_absolute():
-        try:
+    try:  # `~/kw.db` made a folder named ~ beside the config
+        store_path = store_path.expanduser()
+        if not store_path.is_absolute():
             store_path = (path.resolve().parent / store_path).resolve()
-        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-            raise ConfigError([f"{path}: store.path: cannot be resolved: {exc}"]) from None
+    except (OSError, ValueError, RuntimeError) as exc:  # a symlink loop; `~nobody-here/`
+        raise ConfigError([f"{path}: store.path: cannot be resolved: {exc}"]) from None
     return settings.model_copy(
         update={"store": settings.store.model_copy(update={"path": store_path})}
     )
