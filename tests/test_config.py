@@ -901,3 +901,20 @@ def test_a_store_path_under_a_tilde_is_in_the_home_folder(
     path.parent.mkdir()
     path.write_text(MINIMAL + "store:\n  path: ~/kw/kw.db\n")
     assert load_config(path).store.path == tmp_path / "home" / "kw" / "kw.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (MINIMAL.replace("    query:", "   query:"), "line 8, column 4"),
+        (MINIMAL.replace("    title:", "     title:"), "line 8, column 5"),
+        (MINIMAL.replace("    url:", "   url:"), "line 4, column 4"),
+    ],
+)
+def test_a_key_indented_off_is_told_to_line_up(text: str, where: str) -> None:
+    # was libyaml's "did not find expected key" or "did not find expected '-' indicator"
+    assert problems(text) == [
+        f"c.yaml {where}: invalid YAML: a line indented otherwise than the keys of its block;"
+        " line each key up with the keys beside it (a list item's keys with the one after its"
+        " '- '), with spaces"
+    ]

@@ -210,6 +210,14 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# libyaml's words, and pure PyYAML's, for a key indented off its block's
+_INDENTED_OFF = (
+    "did not find expected key",
+    "did not find expected '-' indicator",
+    "expected <block end>",
+)
+
+
 def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> str:
     """YAML's "found character that cannot start any token" told an operator nothing about
     the tab an editor put in, or the `@` of a username: name the character and the cure; nor
@@ -230,6 +238,11 @@ def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> str:
             "a value that starts with a quote ends at its closing quote, and text follows it"
             """ here; put the whole value in single quotes, a ' in it written ''"""
             """ ('"peace treaty" AND japan'), or start it on the next line after >-"""
+        )
+    if problem.startswith(_INDENTED_OFF):
+        return (
+            "a line indented otherwise than the keys of its block; line each key up with the"
+            " keys beside it (a list item's keys with the one after its '- '), with spaces"
         )
     if not ("cannot start any token" in problem or "tab character" in problem):
         return problem
