@@ -84,6 +84,18 @@ def test_feeds_shows_when_a_server_asked_not_to_be_polled(
     assert "in 19 h (Retry-After)" in busy and "HTTP 503" in busy
 
 
+def test_feeds_names_a_next_poll_a_stopped_daemon_left_in_the_past_as_due(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    config = polled_store(tmp_path, feed_server)
+    with sqlite3.connect(tmp_path / "kw.db") as db:
+        db.execute("UPDATE feeds SET next_poll_at = 1577836800 WHERE id = 'gone'")
+    result = cli("feeds", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    gone = next(line for line in result.stdout.splitlines() if line.strip().startswith("gone"))
+    assert "due (" in gone and " d ago)" in gone
+
+
 def test_feeds_shows_an_error_as_written(tmp_path: Path, feed_server: FeedServer) -> None:
     """A feed's error text is the feed's or its server's, never markup for the table."""
     config = polled_store(tmp_path, feed_server)
