@@ -30,6 +30,8 @@ class CannotLock(Exception):
         reason = (
             f"{error.filename} is a file, not a folder"
             if isinstance(error, FileExistsError)
+            else error.strerror
+            if error.filename in (None, str(path))  # the path named once, not twice
             else f"{error.strerror}: {error.filename}"
         )
         super().__init__(

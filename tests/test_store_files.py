@@ -451,3 +451,16 @@ def test_the_stores_folder_and_lock_files_kurilwatch_makes_are_its_users_alone(
     assert mode(tmp_path / "data" / "kw.db.writers.lock") == 0o600
     assert mode(tmp_path / "daemon" / "kw.db.lock") == 0o600
     assert mode(tmp_path / "theirs") == 0o755
+
+
+def test_a_lock_file_that_cannot_be_made_is_named_once_and_another_file_at_fault_too(
+    tmp_path: Path,
+) -> None:
+    from bot.lock import CannotLock
+
+    lock = tmp_path / "kw.db.lock"
+    denied = str(CannotLock(lock, PermissionError(13, "Permission denied", str(lock))))
+    assert denied.count(str(lock)) == 1 and "Permission denied;" in denied
+    elsewhere = tmp_path / "gone"
+    missing = str(CannotLock(lock, FileNotFoundError(2, "No such file", str(elsewhere))))
+    assert str(lock) in missing and f"No such file: {elsewhere};" in missing
