@@ -529,7 +529,13 @@ async def test_a_weekday_written_in_the_chats_language(bot: Bot) -> None:
         ("/report weekly вс 09:00", "ru", "воскресенье 09:00"),
     ):
         assert said in await bot.say(command, language_code=lang), command
-    assert "не день недели" in await bot.say("/digest weekly П 08:00", language_code="ru")
+    # a mistake and the forms shown are answered with the days as the chat writes them
+    assert "напишите пн, вт, … или вс" in await bot.say(
+        "/digest weekly П 08:00", language_code="ru"
+    )
+    assert "<code>/digest weekly пн 08:00</code>" in await bot.say("/digest", language_code="ru")
+    assert "<code>/report weekly 月 08:00</code>" in await bot.say("/report", language_code="ja")
+    assert "月、火、水" in await bot.say("/digest weekly 8 08:00", language_code="ja")
     assert await bot.store.run(Store.prefs, USER) is not None
 
 

@@ -702,7 +702,7 @@ async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: H
         " Сначала подпишитесь на тему: отчёт охватывает ваши темы."
     )
     assert (await bot.say("/report daily 08:00", **ru)).startswith(
-        "'daily': отчёт бывает только еженедельным\n<code>/report weekly mon 08:00</code> — график"
+        "'daily': отчёт бывает только еженедельным\n<code>/report weekly пн 08:00</code> — график"
     )
     assert "<b>Оповещения о всплесках:</b> выкл." in await bot.say("/list", **ru)
     await bot.say("/report off", **ru)
