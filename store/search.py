@@ -111,6 +111,37 @@ def _cjk_phrase(match: re.Match[str]) -> str:
     return f" {run}* " if len(run) == 1 else f' "{_bigrams(run)}" '
 
 
+# a word a search may widen to its other forms: letters, not a field's name (`lang:`), not
+# already a prefix; its stem is what is left without the endings most often changed
+_WORD = re.compile(r"(?<![\w*:-])([^\W\d_]{3,})(?![\w*:])")
+_OPERATORS = frozenset({"AND", "OR", "NOT", "NEAR"})
+_ENDING = re.compile(r"(?<=\w{3})(?:s|[aeiouy]|[аеёиоуыэюяйь]+)$")
+
+
+def widened(query: str) -> str | None:
+    """`query` with its words ending in '*' after their stem (Курилы → Курил*, Kurils →
+    Kuril*), for a search that found nothing: words are found only as written. Phrases,
+    operators, prefixes and Japanese stay; None when no word is widened."""
+    budget = MAX_PREFIXES - sum(
+        1 for part in query.split('"')[::2] for m in _PREFIX.finditer(part) if m.group(1)
+    )
+    changed = False
+
+    def widen(match: re.Match[str]) -> str:
+        nonlocal budget, changed
+        word = match.group()
+        if budget <= 0 or word in _OPERATORS or _CJK_RUN.search(word):
+            return word
+        budget -= 1
+        changed = True
+        return _ENDING.sub("", word) + "*"
+
+    parts = query.split('"')
+    for i in range(0, len(parts), 2):
+        parts[i] = _WORD.sub(widen, parts[i])
+    return '"'.join(parts) if changed else None
+
+
 def search_error(query: str, reason: str) -> SearchError:
     """SQLite's FTS5 error about `query`, said in words for the person who typed the search."""
     reason = reason.removeprefix("fts5: ")

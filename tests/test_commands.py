@@ -453,6 +453,39 @@ async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
     assert "Shikotan</code>、<code>/search" in asked and asked.endswith("Курил*</code>"), asked
 
 
+async def test_a_search_of_a_word_in_another_form_than_stored_says_how_to_find_it(
+    bot: Bot,
+) -> None:
+    """A Russian subscriber's /search Курилы found nothing beside stored news of "на Курилах"
+    (words are found only as written), and the reply said no more: a dead end."""
+    feed = FeedState(id="tass-ru", url="u", title="ТАСС")
+    record = ItemRecord(
+        "g1", "https://tass.example/1", "https://tass.example/1",
+        "На Курилах прошли учения", "text", T0, ("kuril",),
+    )  # fmt: skip
+    await bot.store.run(Store.ingest, feed, [record], now=T0, alert=False)
+    told = await bot.say("/search Курилы", language_code="ru")
+    assert "ничего не найдено" in told and "<code>/search Курил*</code>" in told, told
+    found = await bot.say("/search Курил*", language_code="ru")
+    assert "На Курилах прошли учения" in found
+    # only the words that can take another form are widened; operators and phrases stay
+    told = await bot.say('/search Kurils AND "peace talk" NOT учения*')
+    assert '<code>/search Kuril* AND "peace talk" NOT учения*</code>' in told, told
+    assert "other forms" not in await bot.say("/search Курил*")  # found: no hint
+
+
+def test_a_search_is_widened_only_where_a_word_can_take_another_form() -> None:
+    from store.search import widened
+
+    assert widened("Курилы") == "Курил*"
+    assert widened("Kurils OR islands") == "Kuril* OR island*"
+    assert widened("Курил*") is None  # nothing to widen
+    assert widened('"Курилы"') is None  # a phrase is asked for as written
+    assert widened("北方領土") is None  # Japanese does not inflect; its runs match inside words
+    assert widened("ab OR NOT") is None  # too short a stem; operators
+    assert widened("lang:ru") is None  # a field's name
+
+
 async def test_a_command_on_a_damaged_store_logs_what_to_do_not_a_traceback(
     bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:

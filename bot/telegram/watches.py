@@ -26,6 +26,7 @@ from bot.telegram.context import (
 )
 from bot.telegram.previews import preview_of
 from store import SearchError, Store, Watch
+from store.search import widened
 from watchers import bounded
 from watchers.config_checks import operator_words
 from watchers.topics.query import Node, QueryError, parse
@@ -447,7 +448,17 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, esc(reason[:1].upper() + reason[1:]))
         return
     if not found:
-        await reply(update, tr._("Nothing stored matches {words}.", words=esc(quoted(words))))
+        told = tr._("Nothing stored matches {words}.", words=esc(quoted(words)))
+        if (wider := widened(words[:MAX_QUERY])) is not None:
+            example = f"<code>/search {esc(cut(wider))}</code>"
+            told = tr.sentences(
+                told,
+                tr._(
+                    "Words are found as written; their other forms too with a '*': {example}",
+                    example=example,
+                ),
+            )
+        await reply(update, told)
         return
     alerts = [alert_of(item, source, topics=()) for item, source in found]
     await reply(
