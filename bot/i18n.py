@@ -46,8 +46,9 @@ def cut(text: str) -> str:
 
 def quoted(*values: str, tr: Texts | None = None) -> str:
     """'x', 'y': a user's words in quotes, listed as `tr` lists (as English does without one)
-    and cut as `cut` does."""
-    return cut(listed(tr or EN, (repr(value) for value in values)))
+    and cut as `cut` does, their closing quote kept."""
+    text = listed(tr or EN, (repr(value) for value in values))
+    return text if len(text) <= QUOTED else text[: QUOTED - 2] + "…" + text[-1]
 
 
 def N_(message: str) -> str:
