@@ -167,6 +167,15 @@ def search_error(query: str, reason: str) -> SearchError:
                 ),
                 query=q,
             )
+        if near.strip('"') in _OPERATORS:
+            return SearchError(
+                N_(
+                    "cannot search for {query}: {near} needs a word before it, as in Курилы NOT"
+                    " учения; to search for the word itself, put it in double quotes"
+                ),
+                query=q,
+                near=near,
+            )
         return SearchError(
             N_(
                 "cannot search for {query}: {near} cannot stand there; put a phrase in double"

@@ -457,7 +457,10 @@ def test_search_finds_items_in_three_scripts_and_explains_bad_queries(store: Sto
     assert store.search("iturup") == []  # pruned text leaves the index
     for bad, why in [
         ('"unbalanced', "double quote is not closed"),
-        ("AND", '"AND" cannot stand there'),
+        ("AND", '"AND" needs a word before it'),
+        # "NOT kuril" was told to put a phrase in double quotes: no help to leave a word out
+        ("NOT kuril", '"NOT" needs a word before it, as in Курилы NOT учения'),
+        ("a <b", '"<" cannot stand there'),
         ("kuril OR", r"ends too early \(a word or a '\)' is missing at the end\)"),
         ("(kuril", "ends too early"),
         ("col: x", "'col' reads as a field name"),
