@@ -86,7 +86,7 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
             health,
             ago(state.last_success_at, now),
             str(state.consecutive_errors),
-            "-" if state.disabled_reason else _next_poll(state.next_poll_at, now) + asked,
+            "-" if state.disabled_reason else _next_poll(state.next_poll_at, now, ago) + asked,
             str(items[feed.id]),
             Text((state.disabled_reason or state.last_error or "")[:80]),
         )
@@ -96,14 +96,9 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def _next_poll(moment: datetime | None, now: datetime) -> str:
-    """When a feed is polled next: "in 3 min"; one a stopped daemon left behind is "due (4 min
-    ago)", not a next poll that lies in the past."""
-    from bot.delivery.render import ago
-
-    if moment is not None and moment <= now:
-        return f"due ({ago(moment, now)})"
-    return ago(moment, now)
+def _next_poll(at: datetime | None, now: datetime, ago: Callable[..., str]) -> str:
+    """ "in 3 min"; one a stopped daemon left in the past "due (4 min ago)"."""
+    return f"due ({ago(at, now)})" if at is not None and at <= now else ago(at, now)
 
 
 def stats_lines(figures: Stats, now: datetime, tr: Texts | None = None) -> list[str]:
