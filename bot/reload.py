@@ -35,6 +35,7 @@ import watchfiles
 
 from bot.config import Config, Stamp, config_stamp, placed_warnings
 from bot.config.errors import PlacedWarning
+from bot.config.quoted import quoted_about
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
 from bot.i18n import N_, Joined, Message, Number, Plural, Said, Value, Values, counts_listed
@@ -132,6 +133,8 @@ def new_warnings(old: Config, new: Config, path: Path | None) -> list[PlacedWarn
     if path is None:  # read once at start (a pipe): nothing is re-read
         return []
     known = {w.about for w in config_warnings(old.feeds, old.topics, old.poll)}
+    # how the running config's queries were quoted is not kept: one unchanged is no news
+    known |= {quoted_about(tid, topic.query) for tid, topic in old.topics.items()}
     return placed_warnings(new, path, known)
 
 

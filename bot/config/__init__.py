@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from bot.config.errors import AtKey, PlacedWarning, describe_all, key_path
+from bot.config.quoted import plain_words, quoted_phrases
 from bot.config.yaml_text import (
     ConfigError as ConfigError,
 )
@@ -409,16 +410,23 @@ def placed_warnings(
     more: Sequence[ConfigWarning] = (),
 ) -> list[PlacedWarning]:
     """What `settings` (loaded from `path`) holds that is likely not meant
-    (`watchers.config_checks`, then `more`; not those whose `about` is `known`), the first
+    (`watchers.config_checks`, a query YAML took the quotes off (`quoted`: from the file read
+    again), then `more`; not those whose `about` is `known`), the first
     MAX_WARNINGS named as an error is: the file, the key's line (where the file can be read
     again: not a pipe; a query's word: its line and column) and its path."""
-    found = [*config_warnings(settings.feeds, settings.topics, settings.poll), *more]
-    warnings = [w for w in found if not was_known(w.about, known)] if known else found
+
+    def new(found: Sequence[ConfigWarning]) -> list[ConfigWarning]:
+        return [w for w in found if not was_known(w.about, known)]
+
+    checked = new(config_warnings(settings.feeds, settings.topics, settings.poll))
+    besides = new(more)
     text, node = "", None
-    if warnings and regular_file(path):
+    phrases = any(plain_words(topic.query) for topic in settings.topics.values())
+    if (checked or besides or phrases) and regular_file(path):  # (a pipe's quotes go untold)
         with contextlib.suppress(Exception):  # changed meanwhile: the key paths still say it
             text = read_text(Path(path), True)
             node = compose(text)
+    warnings = [*checked, *new(quoted_phrases(settings.topics, node)), *besides]
     shown = warnings[:MAX_WARNINGS]
     places = places_of(node, (w.loc for w in shown))
     out = [
