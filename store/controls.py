@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from store.base import IN_LIST, StoreBase, list_param
-from store.outlets import Source, also_name, same_outlet
+from store.outlets import Member, Source, also_name, also_of
 from store.records import WATCH_PREFIX
 
 STORY_MODES = ("mute", "follow")
@@ -47,6 +47,15 @@ def wants(
     if feed_id in chat.muted or (outlet_key is not None and outlet_key in chat.muted_outlets):
         return False
     return not chat.langs or lang is None or lang in chat.langs
+
+
+def unmuted(members: Sequence[Member], chat: ChatFilter | None) -> list[Member]:
+    """The reports of `members` from outlets the chat has not muted, whatever their language."""
+    return [
+        m
+        for m in members
+        if wants(chat, lang=None, feed_id=m.source.feed_id, outlet_key=m.source.outlet_key)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,31 +249,26 @@ class ControlVerbs(StoreBase):
     def _other_outlets(self, story_id: int, item_id: int, chat: ChatFilter) -> list[str]:
         """The "Also:" line of a story's alert that shows `item_id`: every other outlet of the
         story the chat has not muted, once, never the alert's own, named for its language."""
-        reports = list(
-            self.db.query(
+        reports = self.story_members(story_id)
+        shown = next(r for r in reports if r.id == item_id)
+        return list(also_of(unmuted(reports, chat), shown))
+
+    def story_members(self, story_id: int) -> list[Member]:
+        """A story's reports, in the order they came."""
+        return [
+            Member(
+                row["id"],
+                Source(row["feed_id"], row["outlet"], row["outlet_key"]),
+                str(row["name"]),
+                row["lang"],
+            )
+            for row in self.db.query(
                 "SELECT i.id, i.feed_id, i.outlet, i.outlet_key, i.lang,"
                 " coalesce(i.outlet, f.title, i.feed_id) AS name FROM items i"
                 " LEFT JOIN feeds f ON f.id = i.feed_id WHERE i.story_id = ? ORDER BY i.id",
                 [story_id],
             )
-        )
-        shown = next(r for r in reports if r["id"] == item_id)
-        seen = [Source(shown["feed_id"], shown["outlet"], shown["outlet_key"])]
-        names = {str(shown["name"]).casefold()}
-        also: list[str] = []
-        for report in reports:
-            source = Source(report["feed_id"], report["outlet"], report["outlet_key"])
-            name = also_name(str(report["name"]), report["lang"], shown["lang"])
-            if (
-                any(same_outlet(source, other) for other in seen)
-                or name.casefold() in names
-                or not wants(chat, lang=None, feed_id=source.feed_id, outlet_key=source.outlet_key)
-            ):
-                continue
-            seen.append(source)
-            names.add(name.casefold())
-            also.append(name)
-        return also
+        ]
 
     def chat_filters(self, chat_ids: Sequence[int]) -> dict[int, ChatFilter]:
         """The filters of those of `chat_ids` that have one."""

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from store.also import ALSO_WINDOW
 from store.base import IN_LIST, list_param
 from store.feeds import FeedVerbs
-from store.outbox import ALSO_WINDOW, JOIN_WINDOW, OutboxVerbs
+from store.outbox import JOIN_WINDOW, OutboxVerbs
 from store.records import (
     FeedState,
     IngestResult,

@@ -11,14 +11,13 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from store.also import ALSO_WINDOW, AlsoVerbs
 from store.base import IN_LIST, list_param
 from store.chats import ChatVerbs
-from store.controls import ControlVerbs, wants
-from store.outlets import Source, also_name, same_outlet
+from store.controls import wants
 from store.records import Delivery, OutboxState, StoredItem, dt, stored_item_of, watch_id
 
 MAX_DIGEST = 200  # alerts in one digest; more wait for the next
-ALSO_WINDOW = timedelta(hours=48)  # a sent alert is updated with further outlets this long
 # A story's later report reaches the chats its alerts missed for as long as a story takes other
 # outlets' reports (watchers.stories.WINDOW) from its first; a story older than that alerts
 # nobody again, whatever joins it (a URL that returns months later).
@@ -32,9 +31,9 @@ GONE_WHILE_QUEUED = "state = 'dropped' AND coalesce(last_error, '') != 'chat mig
 NOT_DROPPED = " AND state != 'dropped'"
 
 
-class OutboxVerbs(ChatVerbs, ControlVerbs):
+class OutboxVerbs(ChatVerbs, AlsoVerbs):
     """Store verbs for the outbox (mixed into `Store`); queuing needs the chats' watches and
-    their controls (filters, story modes)."""
+    their controls (filters, story modes), and its "Also:" updates."""
 
     def requeue_inflight(self) -> int:
         """Rows left 'sending' by a crash go back to pending (at-least-once delivery)."""
@@ -411,83 +410,3 @@ class OutboxVerbs(ChatVerbs, ControlVerbs):
                 )
             queued += cursor.rowcount
         return queued
-
-    def _add_outlet(self, item: StoredItem, name: str, now: float) -> None:
-        """Record the outlet of an item that joined a story on the story's recent alerts, to be
-        shown as "Also: ...", unless the story already had that outlet (directly, or carried by
-        an aggregator) or the name; and queue `item` as a reply to the alert in the chats that
-        follow the story. An outlet writing in another language than the alert's report is
-        shown with that language: "TASS (ru)"."""
-        earlier = [
-            Source(row["feed_id"], row["outlet"], row["outlet_key"])
-            for row in self.db.query(
-                "SELECT feed_id, outlet, outlet_key FROM items WHERE story_id = ? AND id < ?",
-                [item.story_id, item.id],
-            )
-        ]
-        if any(same_outlet(item.source, other) for other in earlier):
-            return
-        since = now - ALSO_WINDOW.total_seconds()
-        alerts = list(
-            self.db.query(
-                "SELECT o.id, o.chat_id, o.also, o.state, o.message_id, o.topics, i.feed_id,"
-                " i.lang, coalesce(s.active, 1) AS active,"
-                " coalesce(i.outlet, f.title, i.feed_id) AS source"
-                " FROM outbox o JOIN items i ON i.id = o.item_id"
-                " LEFT JOIN feeds f ON f.id = i.feed_id"
-                " LEFT JOIN subscribers s ON s.chat_id = o.chat_id"
-                " WHERE o.story_id = ? AND o.created_at >= ? AND o.reply_to IS NULL"
-                " AND o.state IN ('pending', 'sending', 'sent')",
-                [item.story_id, since],
-            )
-        )
-        modes = self.story_modes(item.story_id) if alerts else {}
-        filters = self.chat_filters([a["chat_id"] for a in alerts])
-        for alert in alerts:
-            chat_id = alert["chat_id"]
-            also = json.loads(alert["also"])
-            names = {str(n).casefold() for n in [*also, alert["source"]]}
-            shown = also_name(name, item.lang, alert["lang"])
-            if (
-                shown.casefold() in names
-                or modes.get(chat_id) == "mute"
-                or not wants(
-                    filters.get(chat_id),
-                    lang=None,
-                    feed_id=item.feed_id,
-                    outlet_key=item.outlet_key,
-                )
-            ):
-                continue
-            # an alert on its way has no message to reply to yet (the report joins its "Also:");
-            # a sent one that names none moved with its group to a supergroup: a reply to none
-            sent = alert["message_id"] is not None or alert["state"] == "sent"
-            follows = modes.get(chat_id) == "follow" and sent
-            # a reply is a report of its own: it keeps to the chat's news languages too, and
-            # is not queued for a chat that is gone
-            follows = follows and bool(alert["active"])
-            if follows and wants(filters.get(chat_id), lang=item.lang, feed_id=item.feed_id):
-                self.db.execute(
-                    "INSERT OR IGNORE INTO outbox (chat_id, story_id, item_id, topics, state,"
-                    " attempts, next_attempt_at, created_at, reply_to)"
-                    " VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-                    [
-                        chat_id,
-                        item.story_id,
-                        item.id,
-                        alert["topics"],
-                        now,
-                        now,
-                        alert["message_id"] or 0,
-                    ],
-                )
-            self.db.execute(
-                # an alert on its way carries the text it was given: edited once it is sent.
-                # A new outlet is news: its update gets every try, whatever the last one used;
-                # a sent alert with an error is one Telegram will not let us edit, and one with
-                # no message (a digest's story, a group's moved) has nothing to edit
-                "UPDATE outbox SET also = ?, edit_pending = (state = 'sending' OR (state ="
-                " 'sent' AND last_error IS NULL AND message_id IS NOT NULL)), edit_tries = 0"
-                " WHERE id = ?",
-                [json.dumps([*also, shown]), alert["id"]],
-            )

@@ -693,12 +693,18 @@ def test_four_outlets_reworded_give_one_alert_listing_the_others(
         20,
         "the quake alert names the Russian and Japanese outlets",
     )
+    # the Russian chat's alert now shows TASS's Russian report; the others, Kyodo's too, listed
     quake_for_ru = bot_api.wait_for_messages(RU_READER, 2, timeout=20)[1]
+    assert "Etorofu" in quake_for_ru["text"]
+    in_russian = "Kyodo (en), TASS (en), Japan Times (en), Reuters (en), РИА Новости, NHK (ja)"
     bot_api.wait_for(
-        lambda: f"\nТакже: {every}\n" in text_of(quake_for_ru, RU_READER),
+        lambda: f"\nТакже: {in_russian}\n" in text_of(quake_for_ru, RU_READER),
         20,
         "the quake alert edited in a Russian chat",
     )
+    edited_for_ru = text_of(quake_for_ru, RU_READER)
+    assert edited_for_ru.startswith(QUAKE_RU["tass-ru"].title + "\n"), edited_for_ru
+    assert "Etorofu" not in edited_for_ru and "ТАСС ·" in edited_for_ru
     publish("reuters", QUAKE["reuters"], AFTERSHOCK)
     aftershock = bot_api.wait_for_messages(CHAT, 4, timeout=20)[3]
     assert "aftershock" in aftershock["text"] and "Also" not in aftershock["text"]

@@ -32,7 +32,7 @@ from bot.delivery.outcome import (
     waited,
 )
 from bot.i18n import EN
-from store.outbox import ALSO_WINDOW
+from store.also import ALSO_WINDOW
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DEADLINE = timedelta(hours=24)

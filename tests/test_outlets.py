@@ -14,7 +14,7 @@ from bot.delivery.render import render_html
 from bot.delivery.worker import to_alert
 from bot.i18n import texts
 from store import FeedState, ItemRecord, Store
-from store.outlets import Source, same_outlet
+from store.outlets import Member, Shown, Source, same_outlet, shown_report
 from tests.conftest import new_store
 from watchers.embedding import embed_titles
 from watchers.items import make_item
@@ -315,3 +315,101 @@ def test_a_source_muted_while_an_alert_waits_leaves_its_also_line(store: Store) 
     assert store.toggle_source(CHAT, "nhk", now=T0 + timedelta(minutes=2))
     [delivery] = store.due_deliveries(T0 + timedelta(hours=1))
     assert delivery.item.guid == "t1" and delivery.also == ()
+
+
+def member(item_id: int, feed_id: str, name: str, lang: str | None, key: str) -> Member:
+    return Member(item_id, Source(feed_id, None, key), name, lang)
+
+
+KYODO_EN = member(1, "kyodo", "Kyodo", "en", "english.kyodonews.net")
+TASS_EN = member(2, "tass-en", "TASS", "en", "tass.com")
+TASS_RU = member(3, "tass-ru", "ТАСС", "ru", "tass.ru")
+RIA_RU = member(4, "ria", "РИА Новости", "ru", "ria.ru")
+NHK_JA = member(5, "nhk", "NHK", "ja", "www3.nhk.or.jp")
+TASS_VIA_GOOGLE_RU = Member(6, Source("gnews-ru", "TASS.ru", "tass.ru"), "TASS.ru", "ru")
+UNKNOWN = member(7, "old", "Old", None, "old.example")  # stored before languages were kept
+STORY = (KYODO_EN, TASS_EN, TASS_RU, RIA_RU, NHK_JA)
+
+
+@pytest.mark.parametrize(
+    ("members", "shown", "chat_language", "news_langs", "expected"),
+    [
+        # a Russian chat shown the English report: the earliest Russian one, the others listed
+        # with their languages (the report shown until now too), its own language untagged
+        (STORY, 1, "ru", (), Shown(3, ("Kyodo (en)", "TASS (en)", "РИА Новости", "NHK (ja)"))),
+        (STORY, 1, "ru-RU", (), Shown(3, ("Kyodo (en)", "TASS (en)", "РИА Новости", "NHK (ja)"))),
+        (
+            STORY,
+            2,
+            "ja",
+            (),
+            Shown(5, ("Kyodo (en)", "TASS (en)", "ТАСС (ru)", "РИА Новости (ru)")),
+        ),
+        # a chat that reads Japanese shown a Russian report gets the Japanese one
+        (STORY[2:], 3, "ja", ("ja", "ru"), Shown(5, ("ТАСС (ru)", "РИА Новости (ru)"))),
+        # shown in the chat's language already: it stays, even if an earlier member is too
+        (STORY, 4, "ru", (), None),
+        (STORY, 1, "en", (), None),
+        # no member in the chat's language, or no language of its own: as it is
+        (STORY[:2], 1, "ru", (), None),
+        (STORY, 1, "de", (), None),
+        (STORY, 1, None, (), None),
+        # a chat whose news languages leave its own language out keeps the report it has
+        (STORY, 1, "ru", ("en", "ja"), None),
+        # a report an aggregator carried for an outlet is in its language like another
+        ((TASS_EN, TASS_VIA_GOOGLE_RU, NHK_JA), 2, "ru", (), Shown(6, ("TASS (en)", "NHK (ja)"))),
+        # the chosen report's outlet carried by an aggregator is not listed
+        ((TASS_EN, TASS_RU, TASS_VIA_GOOGLE_RU), 2, "ru", (), Shown(3, ("TASS (en)",))),
+        # a report of no known language is shown until one in the chat's language comes
+        ((UNKNOWN, TASS_RU), 7, "ru", (), Shown(3, ("Old",))),
+    ],
+)
+def test_the_report_an_alert_shows_in_its_chats_language(
+    members: tuple[Member, ...],
+    shown: int,
+    chat_language: str | None,
+    news_langs: tuple[str, ...],
+    expected: Shown | None,
+) -> None:
+    assert shown_report(members, shown, chat_language, frozenset(news_langs)) == expected
+
+
+def test_an_alert_is_edited_to_show_the_report_in_its_chats_language(store: Store) -> None:
+    """TASS's Russian report joins the English story: a Russian chat's alert, sent or waiting,
+    is edited to show it, the English report listed; the English chat's as before; a Russian
+    chat that follows the story gets the report as a reply, its alert as it was."""
+    tass_ru = FeedState(id="tass-ru", url="https://tass.ru/rss/v2.xml", title="ТАСС")
+    store.ingest(tass_ru, [], now=T0 - timedelta(hours=1), alert=False)
+    reader, follower, waiting = CHAT + 1, CHAT + 2, CHAT + 3
+    for chat in (reader, follower, waiting):
+        store.upsert_subscriber(chat, language_code="ru", now=T0 - timedelta(hours=1))
+        store.subscribe(chat, "kuril", now=T0 - timedelta(hours=1))
+    first = store.ingest(
+        TASS, [replace(own("t1", ARTICLE, "tass.com"), lang="en")], now=T0, alert=True
+    )
+    story = first.stored[0].story_id
+    for message_id, delivery in enumerate(store.due_deliveries(T0 + timedelta(minutes=1)), 500):
+        if delivery.chat_id != waiting:  # held: a digest, quiet hours
+            store.mark_sent(delivery.id, message_id, now=T0 + timedelta(minutes=1))
+    store.control_story(follower, story, "follow", now=T0 + timedelta(minutes=2))
+    russian = replace(own("r1", "https://tass.ru/armiya/1", "tass.ru"), lang="ru", story_hint=story)
+    store.ingest(tass_ru, [russian], now=T0 + timedelta(minutes=3), alert=True)
+    edits = {edit.chat_id: edit for edit in store.due_edits()}
+    assert (edits[CHAT].item.guid, edits[CHAT].also) == ("t1", ("ТАСС (ru)",))
+    assert (edits[reader].item.guid, edits[reader].also) == ("r1", ("TASS (en)",))
+    assert (edits[follower].item.guid, edits[follower].also) == ("t1", ("ТАСС (ru)",))
+    text = render_html(to_alert(edits[reader]), tr=texts("ru"))
+    assert "Также: TASS (en)</i>" in text and "<i>ТАСС · " in text
+    queued = {d.chat_id: d for d in store.due_deliveries(T0 + timedelta(hours=1))}
+    assert (queued[waiting].item.guid, queued[waiting].also) == ("r1", ("TASS (en)",))
+    assert queued[follower].item.guid == "r1" and queued[follower].reply_to is not None
+    # a later report only extends the line: the alert keeps its Russian report
+    for chat in (reader, CHAT):
+        store.edit_done(edits[chat].id, edits[chat].also)
+    nhk = replace(
+        own("n1", "https://www3.nhk.or.jp/news/1.html", "nhk"), lang="ja", story_hint=story
+    )
+    store.ingest(NHK, [nhk], now=T0 + timedelta(minutes=4), alert=True)
+    edits = {edit.chat_id: edit for edit in store.due_edits()}
+    assert (edits[reader].item.guid, edits[reader].also) == ("r1", ("TASS (en)", "NHK (ja)"))
+    assert edits[CHAT].also == ("ТАСС (ru)", "NHK (ja)")

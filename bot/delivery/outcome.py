@@ -25,7 +25,7 @@ from telegram.error import (
 
 from bot.delivery.retry import retry_after_seconds
 from bot.i18n import N_, Joined, Number, Plural, Said, Value
-from store.outbox import ALSO_WINDOW
+from store.also import ALSO_WINDOW
 
 # a failing "Also:" update refused for a reason a wait does not change (no rights, a revoked
 # token) is given up at its 8th failure (after 4 min or so); one that Telegram cannot be reached
