@@ -724,6 +724,32 @@ async def test_a_group_changes_only_through_its_admins(bot: Bot) -> None:
     assert "Watching for" in await bot.say("/watch Shikotan", **group)
 
 
+async def test_a_members_start_in_a_group_says_its_topics_are_the_admins_choice(bot: Bot) -> None:
+    """A member's /start in a group said "Tap a topic below" over a keyboard whose every press
+    answered "only admins", and /start and /list called the group's topics "yours"."""
+    bot.api.set_admins(-405, [77])
+    admin: dict[str, Any] = {"chat_id": -405, "chat_type": "supergroup", "user_id": 77}
+    member: dict[str, Any] = {"chat_id": -405, "chat_type": "supergroup", "user_id": 55}
+    await bot.say("/language ru", **admin)
+    await bot.say("/subscribe kuril", **admin)
+    text = await bot.say("/start", language_code="ru", **member)
+    assert "Нажмите" not in text and "администратор" in text, text
+    assert "<b>Темы этой группы:</b> kuril" in text, text
+    assert "reply_markup" not in bot.api.sent_messages(-405)[-1]  # no keyboard that refuses
+    text = await bot.say("/start", language_code="ru", **admin)  # an admin's has the keyboard
+    assert "Нажмите" in text and "<b>Темы этой группы:</b> kuril" in text, text
+    assert bot.api.sent_messages(-405)[-1]["reply_markup"]["inline_keyboard"][0]
+    assert "<b>Темы этой группы</b>" in await bot.say("/list", **member)
+    assert "<b>Темы этой группы:</b>" in await bot.say("/settings", **member)
+    assert "<b>Your topics:</b>" in await bot.say("/start")  # a private chat's are its own
+    assert "<b>Your subscriptions</b>" in await bot.say("/subscribe kuril") + await bot.say("/list")
+    await bot.say("/language ja", **admin)
+    assert "<b>このグループのトピック:</b>" in await bot.say("/start", **member)
+    await bot.say("/language en", **admin)
+    text = await bot.say("/start", **member)
+    assert "<b>This group's topics:</b> kuril" in text and "admins" in text, text
+
+
 FORUM = -1007000
 FORUM_CHAT = {"id": FORUM, "type": "supergroup", "title": "Kuril forum", "is_forum": True}
 

@@ -114,14 +114,6 @@ def _offer(query: CallbackQuery) -> Sequence[InlineKeyboardButton]:
     return extra
 
 
-async def settings_text(ctx: BotContext, chat_id: int, tr: Texts) -> str:
-    """The chat's current settings, in a few lines."""
-    prefs = await ctx.store.run(Store.prefs, chat_id)
-    subscribed = await ctx.store.run(Store.subscriptions, chat_id)
-    watches = await ctx.store.run(Store.watches, chat_id)
-    return prefs_commands.describe(ctx, prefs, subscribed, len(watches), tr=tr)
-
-
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     if not await guards.may_restart(update, context):
@@ -133,6 +125,16 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if admin:
         await record_thread(update, ctx, chat_id)  # in a forum, alerts go to this topic
     tr = await texts_of(update, context)
+    group = update.effective_chat is not None and update.effective_chat.type in guards.GROUPS
+    settings = await prefs_commands.settings_text(ctx, chat_id, tr, group)
+    if group and not admin:  # its admins choose: a keyboard would only refuse a member
+        about = tr._(
+            "👋 <b>kurilwatch</b> sends this group news alerts on the Kuril Islands dispute and"
+            " the Russia–Japan peace treaty. Its admins choose the topics it follows and its"
+            " settings."
+        )
+        await reply(update, f"{about}\n\n{settings}\n\n" + tr._("/help lists every command."))
+        return
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
     first = esc(ctx.topic_ids()[0])
     text = (
@@ -146,7 +148,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             first=first,
         )
         + "\n\n"
-        + await settings_text(ctx, chat_id, tr)
+        + settings
         + "\n\n"
         + tr._("/help lists every command.")
     )
@@ -330,6 +332,8 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     watches = await ctx.store.run(Store.watches, chat.id)
     prefs: ChatPrefs | None = await ctx.store.run(Store.prefs, chat.id)
     titles = ctx.titles(tr)
+    group = chat.type in guards.GROUPS
+    heading = tr._("<b>This group's topics</b>") if group else tr._("<b>Your subscriptions</b>")
     if subscribed:
         gone = tr._("(no longer offered)")
         lines: list[str] = []
@@ -345,7 +349,9 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         if len(subscribed) > len(lines):
             more = len(subscribed) - len(lines)
             lines.append(tr.ngettext("… and {n} more topic", "… and {n} more topics", more))
-        text = tr._("<b>Your subscriptions</b>") + "\n" + "\n".join(lines)
+        text = "\n".join([heading, *lines])
+    elif group:
+        text = tr._("This group follows no topics yet; its admins add them with /subscribe.")
     else:
         text = tr._("You follow no topics yet. /topics shows them; /subscribe adds one.")
     if watches:

@@ -51,15 +51,20 @@ def describe(
     watches: int,
     *,
     short: bool = False,
+    group: bool = False,
     tr: Texts = EN,
 ) -> str:
-    """The chat's settings in a few lines, for /start and /list."""
+    """The chat's settings in a few lines, for /start and /list (a `group`'s topics are the
+    group's, not the reader's)."""
     tz = ctx.chat_tz(prefs)
     now = ctx.clock()
     lines = []
     if not short:
-        topics = some_ids(subscribed, tr) or tr._("none yet")
-        lines.append(tr._("<b>Your topics:</b> {topics}", topics=esc(topics)))
+        topics = esc(some_ids(subscribed, tr) or tr._("none yet"))
+        if group:
+            lines.append(tr._("<b>This group's topics:</b> {topics}", topics=topics))
+        else:
+            lines.append(tr._("<b>Your topics:</b> {topics}", topics=topics))
         lines.append(tr._("<b>Watches:</b> {n} (/watch adds one)", n=watches))
     digest, quiet = (prefs.digest, prefs.quiet) if prefs else ("", "")
     when = next_digest_text(digest, now, tz, tr, quiet=quiet)
@@ -73,6 +78,14 @@ def describe(
     if prefs and prefs.muted_until and prefs.muted_until > now:
         lines.append(tr._("<b>Muted until</b> {when}", when=_at(prefs.muted_until, tz, tr)))
     return "\n".join(lines)
+
+
+async def settings_text(ctx: BotContext, chat_id: int, tr: Texts, group: bool) -> str:
+    """The chat's current settings, in a few lines."""
+    prefs = await ctx.store.run(Store.prefs, chat_id)
+    subscribed = await ctx.store.run(Store.subscriptions, chat_id)
+    watches = await ctx.store.run(Store.watches, chat_id)
+    return describe(ctx, prefs, subscribed, len(watches), group=group, tr=tr)
 
 
 async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, **changes: Any) -> bool:
@@ -361,7 +374,7 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines = [
         tr._("<b>Settings of this chat</b>"),
         tr._("<b>Bot language:</b> {language}", language=LANGUAGE_NAMES[tr.lang]),
-        describe(ctx, prefs, subscribed, len(watches), tr=tr),
+        describe(ctx, prefs, subscribed, len(watches), group=chat.type != ChatType.PRIVATE, tr=tr),
     ]
     if prefs is None or not prefs.quiet:
         lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(quiet_text("", tr))))
