@@ -419,13 +419,25 @@ async def test_start_offers_the_users_own_news_language_and_groups_keep_their_fo
 ) -> None:
     await h.say("/start", KENJI, language_code="ja")
     welcome = h.api.sent_messages(KENJI)[-1]
-    offer = buttons(welcome)[-2:]
-    assert offer == [("📰 日本語のニュースのみ", "nl:=ja"), ("📰 すべての言語", "nl:=")]
+    offer = buttons(welcome)[-2:]  # the current choice marked, as /lang's keyboard marks it
+    assert offer == [("➕ 日本語のニュースのみ", "nl:=ja"), ("✅ すべての言語", "nl:=")]
     start_id = message_id(h.api, KENJI, "kurilwatch")
     answer = await h.press(KENJI, start_id, "nl:=ja")
     assert "日本語のニュースだけが届きます" in answer
     prefs = await h.store.run(Store.prefs, KENJI)
     assert prefs is not None and prefs.news_langs == ("ja",)
+    await h.api.wait_for_async(
+        lambda: h.api.calls_of("editMessageReplyMarkup"), 10, "the keyboard redrawn"
+    )
+    redrawn = h.api.message(KENJI, start_id)
+    assert redrawn is not None and buttons(redrawn)[0][1] == "t:kuril"  # the topics kept
+    marked = [("✅ 日本語のニュースのみ", "nl:=ja"), ("➕ すべての言語", "nl:=")]
+    assert buttons(redrawn)[-2:] == marked
+    await h.say("/start", KENJI, language_code="ja")
+    assert buttons(h.api.sent_messages(KENJI)[-1])[-2:] == marked
+    await h.say("/lang ja en", KENJI, language_code="ja")  # neither offer is the choice now
+    await h.say("/start", KENJI, language_code="ja")
+    assert [b[0][0] for b in buttons(h.api.sent_messages(KENJI)[-1])[-2:]] == ["➕", "➕"]
     # a group speaks the language of whoever set it up, whoever writes later
     group = -4004
     h.api.set_admins(group, [], creator=BORIS)

@@ -96,7 +96,7 @@ def keyboard(
     (✅ = subscribed); `extra` is a last row (/start's offer of news languages)."""
     buttons = [
         InlineKeyboardButton(
-            f"{'✅' if t.id in subscribed else '➕'} {shorten(tr._(t.title), BUTTON_TITLE)}",
+            news_filters.marked(shorten(tr._(t.title), BUTTON_TITLE), t.id in subscribed),
             callback_data=topic_data(t.id),
         )
         for t in ctx.topics
@@ -152,7 +152,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         + "\n\n"
         + tr._("/help lists every command.")
     )
-    offer = news_filters.start_row(tr.lang, tr)
+    prefs = await ctx.store.run(Store.prefs, chat_id)
+    offer = news_filters.start_row(tr.lang, tr, prefs.news_langs if prefs else ())
     await reply(update, text, markup=keyboard(ctx, subscribed, offer, tr))
 
 

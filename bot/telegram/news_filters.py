@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 from collections.abc import Sequence
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -73,17 +73,21 @@ async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await reply(update, new._("I will speak {language} here.", language=LANGUAGE_NAMES[new.lang]))
 
 
+def marked(label: str, on: bool) -> str:
+    """A choice's button: ✅ when it is the chat's now, ➕ when a press makes it so."""
+    return f"{'✅' if on else '➕'} {label}"
+
+
 def news_keyboard(chosen: Sequence[str], tr: Texts) -> InlineKeyboardMarkup:
     """A toggle per news language, and one for all of them."""
     buttons = [
         InlineKeyboardButton(
-            f"{'✅' if lang in chosen else '➕'} {LANGUAGE_NAMES[lang]}",
-            callback_data=f"{NEWS}^{lang}",
+            marked(LANGUAGE_NAMES[lang], lang in chosen), callback_data=f"{NEWS}^{lang}"
         )
         for lang in NEWS_LANGUAGES
     ]
     every = InlineKeyboardButton(
-        f"{'✅' if not chosen else '➕'} {tr._('all languages')}", callback_data=f"{NEWS}*"
+        marked(tr._("all languages"), not chosen), callback_data=f"{NEWS}*"
     )
     return InlineKeyboardMarkup([buttons, [every]])
 
@@ -172,20 +176,31 @@ async def news_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             chosen = []
     await ctx.store.run(Store.set_news_langs, press.chat_id, chosen)
     await query.answer(answer_text(_news_note(chosen, tr)))
-    if spec[:1] in ("^", "*"):
+    markup = news_keyboard(chosen, tr) if spec[:1] in ("^", "*") else _started(query, chosen, tr)
+    if markup is not None:
         with contextlib.suppress(BadRequest):  # "message is not modified" after a double tap
-            await query.edit_message_reply_markup(news_keyboard(chosen, tr))
+            await query.edit_message_reply_markup(markup)
 
 
-def start_row(lang: str, tr: Texts) -> list[InlineKeyboardButton]:
-    """The news-language offer under /start: the user's own language first, then all."""
+def start_row(lang: str, tr: Texts, chosen: Sequence[str]) -> list[InlineKeyboardButton]:
+    """The news-language offer under /start: the user's own language first, then all; the
+    chat's choice marked, as /lang's keyboard marks it."""
+    only = tr._("{language} news only", language=tr.language_name(lang))
     return [
-        InlineKeyboardButton(
-            "📰 " + tr._("{language} news only", language=tr.language_name(lang)),
-            callback_data=f"{NEWS}={lang}",
-        ),
-        InlineKeyboardButton("📰 " + tr._("all languages"), callback_data=f"{NEWS}="),
+        InlineKeyboardButton(marked(only, list(chosen) == [lang]), callback_data=f"{NEWS}={lang}"),
+        InlineKeyboardButton(marked(tr._("all languages"), not chosen), callback_data=f"{NEWS}="),
     ]
+
+
+def _started(query: CallbackQuery, chosen: Sequence[str], tr: Texts) -> InlineKeyboardMarkup | None:
+    """/start's keyboard as pressed, its last row (the news-language offer) marked anew."""
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    if markup is None or not markup.inline_keyboard:
+        return None
+    *rows, offer = markup.inline_keyboard
+    data = [str(b.callback_data or "").removeprefix(f"{NEWS}=") for b in offer]
+    own = next((lang for lang in data if lang in NEWS_LANGUAGES), None)
+    return None if own is None else InlineKeyboardMarkup([*rows, start_row(own, tr, chosen)])
 
 
 # -- sources ---------------------------------------------------------------------------------
