@@ -310,8 +310,14 @@ class Texts:
 
     def language_name(self, code: str) -> str:
         """A language named in this language (CLDR): "английский" for "en" in Russian. (The
-        bot's own languages are offered by their own names: `LANGUAGE_NAMES`.)"""
+        bot's own languages are offered on buttons by their own names: `LANGUAGE_NAMES`.)"""
         return str(Locale.parse(self.lang).languages.get(code, code))
+
+    @property
+    def own_name(self) -> str:
+        """This language's name as a sentence writes it: "русский" mid-sentence, where its
+        button reads "Русский" (`LANGUAGE_NAMES`); "English", "日本語"."""
+        return self.language_name(self.lang)
 
     def day_name(self, weekday: int) -> str:
         """Monday is 0."""

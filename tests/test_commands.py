@@ -395,7 +395,27 @@ async def test_language_names_the_argument_it_does_not_know(bot: Bot) -> None:
     answer = await bot.say("/language russian", language_code="ja")
     assert "russian" in answer and "<code>/language ru</code>" in answer, answer
     assert await bot.say("/language", language_code="ja") != answer
-    assert "Русский" in await bot.say("/language ru")
+    assert "русский" in await bot.say("/language ru")
+
+
+async def test_the_bots_language_is_named_mid_sentence_as_the_language_writes_it(
+    bot: Bot,
+) -> None:
+    """Russian writes a language's name lower-case mid-sentence: "Здесь я говорю на языке:
+    Русский." read as a button's label; the buttons keep the capitalised endonym."""
+    assert await bot.say("/language ru") == "Теперь я говорю здесь на языке: русский."
+    assert "на языке: русский." in await bot.say("/language")
+    settings = await bot.say("/settings")
+    assert "<b>Язык бота:</b> русский\n" in settings, settings
+    await bot.say("/lang")
+    labels = [
+        b["text"] for b in bot.api.sent_messages(USER)[-1]["reply_markup"]["inline_keyboard"][0]
+    ]
+    assert labels == ["➕ English", "➕ Русский", "➕ 日本語"]
+    assert "<b>ボットの言語:</b> 日本語" in await bot.say("/language ja") + await bot.say(
+        "/settings"
+    )
+    assert await bot.say("/language en") == "I will speak English here."
 
 
 async def test_a_huge_bad_argument_is_quoted_back_short_in_one_message(bot: Bot) -> None:
@@ -1049,7 +1069,7 @@ async def test_settings_shows_every_setting_with_the_command_that_changes_it(bot
     await bot.say("/timezone Asia/Tokyo", language_code="ru")
     await bot.say("/mute 2h", language_code="ru")
     text = await bot.say("/settings", language_code="ru")
-    for shown in ("Русский", "kuril", "Asia/Tokyo", "<b>Сводка:</b>", "<b>Пауза до</b>"):
+    for shown in ("русский", "kuril", "Asia/Tokyo", "<b>Сводка:</b>", "<b>Пауза до</b>"):
         assert shown in text, shown
     for command in ("/language", "/lang", "/subscribe", "/timezone", "/quiet", "/digest"):
         assert f"{command} " in text or f"{command})" in text, command

@@ -61,7 +61,7 @@ async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             tr._(
                 "I speak {current} here. Change it with <code>/language en</code>,"
                 " <code>/language ru</code> or <code>/language ja</code>.",
-                current=LANGUAGE_NAMES[tr.lang],
+                current=tr.own_name,
             ),
         )
         return
@@ -70,7 +70,7 @@ async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return
     await ctx.store.run(Store.set_language, chat_id, args[0])
     new = texts(args[0])
-    await reply(update, new._("I will speak {language} here.", language=LANGUAGE_NAMES[new.lang]))
+    await reply(update, new._("I will speak {language} here.", language=new.own_name))
 
 
 def marked(label: str, on: bool) -> str:

@@ -373,7 +373,7 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     muted = await ctx.store.run(Store.muted_sources, chat.id)
     lines = [
         tr._("<b>Settings of this chat</b>"),
-        tr._("<b>Bot language:</b> {language}", language=LANGUAGE_NAMES[tr.lang]),
+        tr._("<b>Bot language:</b> {language}", language=tr.own_name),
         describe(ctx, prefs, subscribed, len(watches), group=chat.type != ChatType.PRIVATE, tr=tr),
     ]
     if prefs is None or not prefs.quiet:
