@@ -177,6 +177,22 @@ async def test_a_press_naming_a_long_source_gets_an_answer_telegram_takes(bot: B
     assert await bot.store.run(Store.muted_sources, USER) == ["tass-en"]
 
 
+async def test_sources_says_it_takes_no_argument_and_still_offers_its_keyboard(bot: Bot) -> None:
+    """'/sources tass-en' showed the keyboard as if the word had been read: the user was left
+    to think the outlet was muted."""
+    assert bot.ctx is not None
+    bot.ctx.feeds = (("tass-en", "TASS"), ("kyodo", "Kyodo"))
+    text = await bot.say("/sources tass-en", language_code="ru")
+    assert "«tass-en»" in text or "'tass-en'" in text, text
+    assert "/sources" in text and "ничего" in text, text
+    labels = [
+        r[0]["text"] for r in bot.api.sent_messages(USER)[-1]["reply_markup"]["inline_keyboard"]
+    ]
+    assert labels == ["🔊 TASS (tass-en)", "🔊 Kyodo (kyodo)"]
+    assert await bot.store.run(Store.muted_sources, USER) == []
+    assert "takes" not in await bot.say("/sources")
+
+
 LONG_TITLES = {
     f"t{n}": {"title": "Курильские острова и мирный договор " * 20, "query": "kuril"}
     for n in range(10)

@@ -244,14 +244,18 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, tr._("No sources are configured yet."))
         return
     muted = await ctx.store.run(Store.muted_sources, chat.id)
-    await reply(
-        update,
-        tr._(
-            "<b>Sources</b> (🔇 = muted: its reports never alert this chat; a story it broke"
-            " comes from the next outlet that carries it). Tap one to mute or unmute it."
-        ),
-        markup=sources_keyboard(feeds, muted),
+    text = tr._(
+        "<b>Sources</b> (🔇 = muted: its reports never alert this chat; a story it broke"
+        " comes from the next outlet that carries it). Tap one to mute or unmute it."
     )
+    if args := args_of(context):  # '/sources tass-en' read as muting it: say it was not
+        stray = tr._(
+            "{value} is not something /sources takes: it takes nothing, and mutes an outlet"
+            " only when you tap it below.",
+            value=esc(quoted(" ".join(args), tr=tr)),
+        )
+        text = f"{stray}\n\n{text}"
+    await reply(update, text, markup=sources_keyboard(feeds, muted))
 
 
 async def source_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
