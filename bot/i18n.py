@@ -44,11 +44,38 @@ def cut(text: str) -> str:
     return text if len(text) <= QUOTED else text[: QUOTED - 1] + "…"
 
 
+# a user's words quoted as each language quotes: Russian «x», Japanese 「x」 (English: 'x',
+# as Python writes a string)
+QUOTES = {"ru": ("«", "»"), "ja": ("「", "」")}
+
+
 def quoted(*values: str, tr: Texts | None = None) -> str:
-    """'x', 'y': a user's words in quotes, listed as `tr` lists (as English does without one)
-    and cut as `cut` does, their closing quote kept."""
-    text = listed(tr or EN, (repr(value) for value in values))
+    """'x', 'y': a user's words in `tr`'s quotation marks («x» in Russian, 「x」 in Japanese;
+    English's without one), listed as it lists and cut as `cut` does, their closing quote
+    kept. What would not show (a direction control, a newline) is written as Python escapes
+    it."""
+    marks = QUOTES.get((tr or EN).lang)
+    each = (repr(v) if marks is None else f"{marks[0]}{_shown(v)}{marks[1]}" for v in values)
+    text = listed(tr or EN, each)
     return text if len(text) <= QUOTED else text[: QUOTED - 2] + "…" + text[-1]
+
+
+def _shown(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+@dataclass(frozen=True, slots=True)
+class Quoted:
+    """A user's words, quoted in the reader's way once the reader is known (a `SettingError`'s
+    value); as text, quoted as English quotes."""
+
+    words: str
+
+    def __str__(self) -> str:
+        return quoted(self.words)
+
+    def said(self, tr: Texts) -> str:
+        return quoted(self.words, tr=tr)
 
 
 def N_(message: str) -> str:

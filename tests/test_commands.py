@@ -242,7 +242,7 @@ async def test_twenty_one_unknown_topics_are_named_in_the_plural(bot: Bot) -> No
     """The form was chosen by the count, which is not shown: 21 took Russian's form for 1."""
     ids = " ".join(f"a{n}" for n in range(21))
     answer = await bot.say(f"/subscribe {ids}", language_code="ru")
-    assert answer.startswith("Неизвестные темы 'a0'"), answer[:80]
+    assert answer.startswith("Неизвестные темы «a0», «a1»"), answer[:80]
     # a hash alone is no topic: it was "Unknown topic ''"
     assert (await bot.say("/subscribe #")).startswith("Which topic?")
 

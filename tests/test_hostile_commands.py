@@ -64,26 +64,33 @@ async def test_a_search_of_one_letter_prefixes_is_refused_in_words(
 @pytest.mark.parametrize("lang", ["en", "ru", "ja"])
 async def test_a_bad_mute_duration_is_quoted_back_with_the_right_form(bot: Bot, lang: str) -> None:
     for command, value in [
-        ("/mute 2x", "'2x'"),
-        ("/mute 2h 3h", "'2h 3h'"),
-        ("/mute 90d", "'90d'"),
+        ("/mute 2x", "2x"),
+        ("/mute 2h 3h", "2h 3h"),
+        ("/mute 90d", "90d"),
     ]:
         answer = await bot.say(command, language_code=lang)
+        value = QUOTES[lang].format(value)
         assert value in answer and "<code>/mute " in answer, (command, answer)
 
 
 MONDAY = {"en": "mon", "ru": "пн", "ja": "月"}
+QUOTES = {"en": "'{}'", "ru": "«{}»", "ja": "「{}」"}  # a user's words, as each language quotes
 REFUSALS = [  # a command with a bad argument; the argument quoted back; the right form shown
-    ("/unwatch abc", "'abc'", "/unwatch 2"),
-    ("/latest 50", "'50'", "/latest 10"),
-    ("/digest hourly", "'hourly'", "/digest daily 08:00"),
-    ("/quiet 23", "'23'", "/quiet 23:00-07:00"),
-    ("/report monthly", "'monthly'", "/report weekly {mon} 08:00"),
-    ("/spikes maybe", "'maybe'", "/spikes on"),
-    ("/timezone Europe Moscow", "'Europe Moscow'", "Europe/Moscow"),
-    ("/lang de", "'de'", "/lang ru en"),
-    ("/export 2x", "'2x'", "/export ["),
-    ("/feedback soon", "'soon'", "/feedback [30d]"),
+    ("/unwatch abc", "abc", "/unwatch 2"),
+    ("/latest 50", "50", "/latest 10"),
+    ("/latest nosuchtopic", "nosuchtopic", "<code>/latest ["),
+    ("/digest hourly", "hourly", "/digest daily 08:00"),
+    ("/digest daily 25:00", "25:00", "08:30"),
+    ("/quiet 23", "23", "/quiet 23:00-07:00"),
+    ("/report monthly", "monthly", "/report weekly {mon} 08:00"),
+    ("/spikes maybe", "maybe", "/spikes on"),
+    ("/timezone Europe Moscow", "Europe Moscow", "Europe/Moscow"),
+    ("/lang de", "de", "/lang ru en"),
+    ("/language de", "de", "/language ru"),
+    ("/subscribe nosuch", "nosuch", "/subscribe kuril"),
+    ("/trend 5d", "5d", "7d"),
+    ("/export 2x", "2x", "/export ["),
+    ("/feedback soon", "soon", "/feedback [30d]"),
 ]
 
 
@@ -95,7 +102,7 @@ async def test_every_refusal_quotes_the_bad_argument_and_shows_the_right_form(
     for command, value, form in REFUSALS:
         answer = await bot.say(command, chat_id=ADMIN, language_code=lang)
         form = form.format(mon=MONDAY[lang])  # a day as the reader writes it: all are read
-        if value not in answer or form not in answer:
+        if QUOTES[lang].format(value) not in answer or form not in answer:
             wrong.append((command, answer))
     assert wrong == []
 
@@ -180,7 +187,7 @@ async def test_a_watch_of_a_source_no_feed_is_is_refused_naming_the_feeds(bot: B
     and never matched anything, told only "it would have matched no story: maybe a typo"."""
     for lang in ("en", "ru", "ja"):
         answer = await bot.say("/watch source:tas Shikotan", language_code=lang)
-        assert "'tas'" in answer and "<code>tass-en</code>" in answer, answer
+        assert QUOTES[lang].format("tas") in answer and "<code>tass-en</code>" in answer, answer
     assert await bot.store.run(Store.watches, USER) == []
     assert "Watching for" in await bot.say("/watch source:tass Shikotan")
     assert "Watching for" in await bot.say("/watch Shikotan -source:kyodo")
@@ -203,8 +210,8 @@ async def test_a_saved_watch_of_a_feed_the_config_no_longer_has_is_flagged(bot: 
     assert gone.startswith("1. <code>source:tass-ru Shikotan</code> ⚠️ No feed is 'tass-ru'")
     assert "Feeds: <code>tass-en</code>, <code>kyodo</code>." in gone, gone
     assert kept == "2. <code>Kunashir source:tass</code>"  # `tass` is tass-en's outlet
-    assert "Ленты 'tass-ru' нет" in await bot.say("/watches", language_code="ru")
-    assert "'tass-ru' というフィードはありません" in await bot.say("/list", language_code="ja")
+    assert "Ленты «tass-ru» нет" in await bot.say("/watches", language_code="ru")
+    assert "「tass-ru」 というフィードはありません" in await bot.say("/list", language_code="ja")
 
 
 async def test_a_saved_watch_excluding_a_feed_the_config_no_longer_has_is_not_flagged(

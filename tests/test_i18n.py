@@ -277,11 +277,18 @@ def test_a_list_is_joined_as_the_reader_s_language_lists(
 
 def test_a_user_s_words_quoted_back_are_listed_in_the_reader_s_way() -> None:
     assert quoted("x", "y") == "'x', 'y'"
-    assert quoted("x", "y", tr=texts("ja")) == "'x'、'y'"
+    assert quoted("x", "y", tr=texts("en")) == "'x', 'y'"
+    # in the reader's quotation marks: Russian «…», Japanese 「…」
+    assert quoted("x", "y", tr=texts("ru")) == "«x», «y»"
+    assert quoted("x", "y", tr=texts("ja")) == "「x」、「y」"
+    assert quoted("it's", tr=texts("ru")) == "«it's»"
     # cut, the words still end in their quote: "Unknown topic 'xxx…. Valid topics" read as
     # a quote never closed
-    assert quoted("x" * 100, tr=texts("ja")) == "'" + "x" * 57 + "…'"
+    assert quoted("x" * 100, tr=texts("ja")) == "「" + "x" * 57 + "…」"
+    assert quoted("x" * 100, tr=texts("ru")) == "«" + "x" * 57 + "…»"
     assert quoted("it's" * 30).endswith('…"') and len(quoted("it's" * 30)) == 60
+    # what would not show is written as Python escapes it, in every language
+    assert quoted("\u202eru\n", tr=texts("ru")) == "«\\u202eru\\n»"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -692,17 +692,17 @@ async def test_a_forums_weekly_report_in_a_deleted_topic_with_general_closed_wai
 async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: Harness) -> None:
     ru: dict[str, Any] = {"chat_id": OTHER, "language_code": "ru"}
     assert await bot.say("/trend kuril 14d", **ru) == (
-        "'14d' — такого периода нет; напишите 7d, 30d или 90d"
+        "«14d» — такого периода нет; напишите 7d, 30d или 90d"
     )
     assert (await bot.say("/trend kurils", **ru)).startswith(
-        "'kurils' — не тема; напишите одну из: kuril, peace-treaty"
+        "«kurils» — не тема; напишите одну из: kuril, peace-treaty"
     )
     assert await bot.say("/report weekly fri 18:00", **ru) == (
         "Недельный отчёт: еженедельно, пятница 18:00 (в следующий раз: пт, 27 нояб. 18:00 UTC)."
         " Сначала подпишитесь на тему: отчёт охватывает ваши темы."
     )
     assert (await bot.say("/report daily 08:00", **ru)).startswith(
-        "'daily': отчёт бывает только еженедельным\n<code>/report weekly пн 08:00</code> — график"
+        "«daily»: отчёт бывает только еженедельным\n<code>/report weekly пн 08:00</code> — график"
     )
     assert "<b>Оповещения о всплесках:</b> выкл." in await bot.say("/list", **ru)
     await bot.say("/report off", **ru)
@@ -711,7 +711,7 @@ async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: H
     )  # not "выкл.."
     ja: dict[str, Any] = {"chat_id": THIRD, "language_code": "ja-JP"}
     assert await bot.say("/trend kuril 14d", **ja) == (
-        "'14d' はグラフにできる期間ではありません。7d、30d、90d のいずれかを書いてください"
+        "「14d」 はグラフにできる期間ではありません。7d、30d、90d のいずれかを書いてください"
     )
     await bot.say("/subscribe kuril", **ja)
     assert await bot.say("/report weekly fri 18:00", **ja) == (

@@ -145,7 +145,7 @@ async def test_russian_and_japanese_users_get_help_errors_and_alert_chrome_in_th
     help_ru = await h.say("/help", BORIS, language_code="ru")
     assert "<b>Команды</b>" in help_ru and "все команды" in help_ru
     assert "Я не знаю такой команды" in await h.say("/frobnicate", BORIS, language_code="ru")
-    assert "'forever' — не длительность" in await h.say("/mute forever", BORIS, language_code="ru")
+    assert "«forever» — не длительность" in await h.say("/mute forever", BORIS, language_code="ru")
     bad = await h.say('/watch "Шикотан', BORIS, language_code="ru")
     assert "Не удалось разобрать запрос: позиция 1: кавычка не закрыта" in bad
     assert "引用符が閉じていません" in await h.say('/watch "色丹', KENJI, language_code="ja")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.dates import get_day_names
 
-from bot.i18n import EN, N_, Texts, quoted
+from bot.i18n import EN, N_, Quoted, Texts
 from store import ChatPrefs
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -27,13 +27,17 @@ class SettingError(ValueError):
     """A bad command argument; the message (a msgid, with `{name}` placeholders filled from
     `values`) says what to write instead."""
 
-    def __init__(self, message: str, **values: str) -> None:
+    def __init__(self, message: str, **values: str | Quoted) -> None:
         super().__init__(message.format(**values) if values else message)
         self.message = message
         self.values = values
 
+    def said(self, tr: Texts) -> dict[str, str]:
+        """The values in `tr`'s language: a user's words in its quotation marks."""
+        return {k: v.said(tr) if isinstance(v, Quoted) else v for k, v in self.values.items()}
+
     def text(self, tr: Texts) -> str:
-        return tr._(self.message, **self.values)
+        return tr._(self.message, **self.said(tr))
 
 
 def chat_tz(prefs: ChatPrefs | None, default: tzinfo) -> tzinfo:
@@ -108,7 +112,7 @@ def parse_clock(text: str) -> time:
     match = _CLOCK.match(text.strip())
     if not match:
         raise SettingError(
-            N_("{value} is not a time of day; write it as HH:MM, like 08:30"), value=quoted(text)
+            N_("{value} is not a time of day; write it as HH:MM, like 08:30"), value=Quoted(text)
         )
     return time(int(match[1]), int(match[2]))
 
@@ -143,7 +147,7 @@ def parse_digest(args: list[str]) -> str:
         day = parse_day(words[1])
         if day is None:
             raise SettingError(
-                N_("{value} is not a day; write mon, tue, ... or sun"), value=quoted(args[1])
+                N_("{value} is not a day; write mon, tue, ... or sun"), value=Quoted(args[1])
             )
         return f"weekly {day} {parse_clock(words[2]):%H:%M}"
     raise SettingError(
@@ -151,7 +155,7 @@ def parse_digest(args: list[str]) -> str:
             "{value} is not a digest setting; write /digest off, /digest daily 08:00 or"
             " /digest weekly mon 08:00"
         ),
-        value=quoted(" ".join(args)),
+        value=Quoted(" ".join(args)),
     )
 
 
@@ -172,7 +176,7 @@ def parse_quiet(args: list[str]) -> str:
                 " sound) or /quiet 23:00-07:00 hold (sent when the quiet hours end), or"
                 " /quiet off"
             ),
-            value=quoted(" ".join(args)),
+            value=Quoted(" ".join(args)),
         )
     start, _, end = words[0].partition("-")
     first, last = parse_clock(start), parse_clock(end)
@@ -180,7 +184,7 @@ def parse_quiet(args: list[str]) -> str:
         raise SettingError(N_("the quiet hours must not start and end at the same time"))
     mode = words[1] if len(words) == 2 else "silent"
     if mode not in ("silent", "hold"):
-        raise SettingError(N_("{value}: choose silent or hold"), value=quoted(mode))
+        raise SettingError(N_("{value}: choose silent or hold"), value=Quoted(mode))
     return f"{first:%H:%M}-{last:%H:%M} {mode}"
 
 

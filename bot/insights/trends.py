@@ -21,7 +21,7 @@ from babel.dates import format_date
 
 from bot.delivery.plan import SettingError, zone_label
 from bot.delivery.render import MAX_MESSAGE, fit_units, linked, plain_of, units
-from bot.i18n import EN, N_, Texts, listed, quoted, texts
+from bot.i18n import EN, N_, Quoted, Texts, listed, texts
 from bot.operator.export import spreadsheet_cell
 from store import StoryPoint
 
@@ -41,13 +41,15 @@ class TrendArgError(SettingError):
     """Bad /trend arguments; the message (a msgid) says what to write, and `{topics}` in it
     names `ids`, listed as the reader's language lists."""
 
-    def __init__(self, message: str, *, ids: Sequence[str] = (), **values: str) -> None:
+    def __init__(self, message: str, *, ids: Sequence[str] = (), **values: str | Quoted) -> None:
         super().__init__(message, **values, **({"topics": some_of(ids, EN)} if ids else {}))
         self.ids = ids
 
     def text(self, tr: Texts) -> str:
-        values = {**self.values, "topics": some_of(self.ids, tr)} if self.ids else self.values
-        return tr._(self.message, **values)
+        values = self.said(tr)
+        return tr._(
+            self.message, **({**values, "topics": some_of(self.ids, tr)} if self.ids else values)
+        )
 
 
 def day_label(day: date, lang: str, *, weekday: bool = False, short: bool = False) -> str:
@@ -94,21 +96,21 @@ def parse_trend_args(
     for arg in (a.strip().lower().lstrip("#") for a in args):
         if arg in PERIODS:
             if days not in (None, PERIODS[arg]):  # a repeat of the same is no error
-                raise TrendArgError(N_("{value}: one period at a time"), value=quoted(arg))
+                raise TrendArgError(N_("{value}: one period at a time"), value=Quoted(arg))
             days = PERIODS[arg]
         elif arg in topic_ids:
             if topic not in (None, arg):
-                raise TrendArgError(N_("{value}: one topic at a time"), value=quoted(arg))
+                raise TrendArgError(N_("{value}: one topic at a time"), value=Quoted(arg))
             topic = arg
         elif arg in BY:
             if by not in (None, BY[arg]):
                 raise TrendArgError(
-                    N_("{value}: stack by languages or by outlets, not both"), value=quoted(arg)
+                    N_("{value}: stack by languages or by outlets, not both"), value=Quoted(arg)
                 )
             by = BY[arg]
         elif re.fullmatch(r"\d+\w?", arg):
             raise TrendArgError(
-                N_("{value} is not a period I draw; write 7d, 30d or 90d"), value=quoted(arg)
+                N_("{value} is not a period I draw; write 7d, 30d or 90d"), value=Quoted(arg)
             )
         else:
             raise TrendArgError(
@@ -116,7 +118,7 @@ def parse_trend_args(
                     "{value} is not a topic; write one of {topics}, then 7d, 30d or 90d, and"
                     " outlets to stack by outlet rather than language (/trend kuril 30d)"
                 ),
-                value=quoted(arg),
+                value=Quoted(arg),
                 ids=topic_ids,
             )
     return topic or default_topic, days or 30, by or "lang"

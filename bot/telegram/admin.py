@@ -180,7 +180,7 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 tr._(
                     "{value} is neither a topic nor a period. Write"
                     " <code>/export [topic] [30d]</code>.",
-                    value=esc(quoted(arg)),
+                    value=esc(quoted(arg, tr=tr)),
                 ),
             )
             return
@@ -218,7 +218,7 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             update,
             tr._(
                 "{value} is not a period. Write <code>/feedback [30d]</code>.",
-                value=esc(quoted(" ".join(args))),
+                value=esc(quoted(" ".join(args), tr=tr)),
             ),
         )
         return

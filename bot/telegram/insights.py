@@ -12,7 +12,7 @@ from telegram.ext import ContextTypes
 
 from bot.delivery.plan import SettingError, next_digest_text, parse_digest
 from bot.delivery.retry import with_retries
-from bot.i18n import EN, N_, Texts, quoted
+from bot.i18n import EN, N_, Quoted, Texts, quoted
 from bot.insights.charts import MAX_CHARTS, render_trend
 from bot.insights.spikes import SpikeRule
 from bot.insights.trends import TrendArgError, build_trend, caption, parse_trend_args, query_range
@@ -94,13 +94,13 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     words = [a.lower() for a in args]
     try:
         if words[0] not in ("weekly", "off"):
-            raise SettingError(N_("{value}: the report is weekly"), value=quoted(args[0]))
+            raise SettingError(N_("{value}: the report is weekly"), value=Quoted(args[0]))
         if words != ["off"] and not (len(words) == 3 and words[0] == "weekly"):
             raise SettingError(
                 N_(
                     "{value} is not a report setting; write /report weekly mon 08:00 or /report off"
                 ),
-                value=quoted(" ".join(args)),
+                value=Quoted(" ".join(args)),
             )
         value = parse_digest(args)  # a day and a time, each checked as /digest checks them
     except SettingError as exc:
@@ -160,7 +160,7 @@ async def spikes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             text = tr._("Spike alerts are off: {what}.", what=what)
         write = tr._("Write <code>/spikes on</code> or <code>/spikes off</code>.")
         if args:
-            bad = tr._("{value} is neither on nor off.", value=esc(quoted(" ".join(args))))
+            bad = tr._("{value} is neither on nor off.", value=esc(quoted(" ".join(args), tr=tr)))
             write = tr.sentences(bad, write)
         await reply(update, tr.sentences(text, write))
         return

@@ -51,7 +51,7 @@ async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             tr._(
                 "{value} is not a language I speak. Write <code>/language en</code>,"
                 " <code>/language ru</code> or <code>/language ja</code>.",
-                value=esc(quoted(" ".join(args_of(context)))),
+                value=esc(quoted(" ".join(args_of(context)), tr=tr)),
             ),
         )
         return

@@ -170,7 +170,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 " <code>Europe/Moscow</code>, <code>Asia/Tokyo</code> or"
                 " <code>Asia/Sakhalin</code>, or a whole-hour offset such as"
                 " <code>UTC+3</code>.",
-                value=esc(quoted(" ".join(args))),
+                value=esc(quoted(" ".join(args), tr=tr)),
             ),
         )
         return
@@ -273,7 +273,7 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             update, tr._("For how long? Write <code>/mute 2h</code> or <code>/mute 1d</code>.")
         )
         return
-    value = esc(quoted(" ".join(args)))
+    value = esc(quoted(" ".join(args), tr=tr))
     try:
         span = mute_span(args)
     except OutOfRange:  # a well-written duration of a century: the same answer as 31d

@@ -64,7 +64,7 @@ def _problems(queries: Sequence[str], feeds: Sequence[str]) -> list[QueryError |
 def _no_feed(missing: NoFeed, feeds: Sequence[str], tr: Texts) -> str:
     shown = [f"<code>{esc(f)}</code>" for f in feeds[:MAX_FEEDS_SHOWN]]
     more = ["…"] if len(feeds) > MAX_FEEDS_SHOWN else []
-    values = {"source": esc(quoted(missing.source)), "feeds": listed(tr, shown + more)}
+    values = {"source": esc(quoted(missing.source, tr=tr)), "feeds": listed(tr, shown + more)}
     if missing.reach == "left_out":  # `-source:tass-ru`: the watch matches, leaving nothing out
         return tr._(
             "No feed is {source}: leaving it out would change nothing. Feeds: {feeds}.", **values
@@ -298,7 +298,7 @@ async def mywatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tr._(
                 "{value} is not something /mywatch takes. Write /mywatch for your feed's address,"
                 " or <code>/mywatch new</code> for a new one (the old one stops working).",
-                value=esc(quoted(" ".join(args))),
+                value=esc(quoted(" ".join(args), tr=tr)),
             ),
         )
         return
@@ -347,7 +347,7 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tr._(
                 "{value} is not a watch number. Write <code>/unwatch 2</code>; /watches numbers"
                 " them.",
-                value=esc(quoted(" ".join(args))),
+                value=esc(quoted(" ".join(args), tr=tr)),
             ),
         )
         return
@@ -393,7 +393,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 tr._(
                     "Unknown topic {topic}. Write <code>/latest [topic] [n]</code>;"
                     " topics: {valid}.",
-                    topic=esc(quoted(arg)),
+                    topic=esc(quoted(arg, tr=tr)),
                     valid=valid,
                 ),
             )
@@ -404,7 +404,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tr._(
                 "{value} is out of range. Ask for 1 to {most} stories, like"
                 " <code>/latest 10</code>.",
-                value=esc(quoted(asked)),
+                value=esc(quoted(asked, tr=tr)),
                 most=MAX_LATEST,
             ),
         )
@@ -448,7 +448,7 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, esc(reason[:1].upper() + reason[1:]))
         return
     if not found:
-        told = tr._("Nothing stored matches {words}.", words=esc(quoted(words)))
+        told = tr._("Nothing stored matches {words}.", words=esc(quoted(words, tr=tr)))
         if (wider := widened(words[:MAX_QUERY])) is not None:
             example = f"<code>/search {esc(cut(wider))}</code>"
             told = tr.sentences(
