@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -104,8 +104,10 @@ def _next_poll(at: datetime | None, now: datetime, ago: Callable[..., str]) -> s
 def stats_lines(figures: Stats, now: datetime, tr: Texts | None = None) -> list[str]:
     """The figures of /stats (in the admin's language, else English) and `kurilwatch stats`,
     as plain lines."""
+    from babel.dates import format_date
+
     from bot.delivery.render import ago
-    from bot.i18n import EN, N_
+    from bot.i18n import EN, N_, listed
 
     tr = EN if tr is None else tr
     # Translators: the states of /stats' "Deliveries: sent 5, failed 1" (of alerts and notices)
@@ -117,9 +119,19 @@ def stats_lines(figures: Stats, now: datetime, tr: Texts | None = None) -> list[
         "dropped": N_("dropped"),
         "fanned": N_("fanned out"),
     }
-    per_day = ", ".join(f"{day[5:]} {n}" for day, n in figures.stories_per_day.items())
-    deliveries = ", ".join(
-        f"{tr._(names.get(state, state))} {n}" for state, n in sorted(figures.deliveries.items())
+    # Translators: a CLDR date pattern (https://cldr.unicode.org) of /stats' days, month and
+    # day ("11-26"; Russian "dd.MM"), not words to translate
+    pattern = tr._("MM-dd")
+    per_day = listed(
+        tr,
+        (
+            f"{format_date(date.fromisoformat(day), pattern, locale=tr.lang)}: {n}"
+            for day, n in figures.stories_per_day.items()
+        ),
+    )
+    deliveries = listed(
+        tr,
+        (f"{tr._(names.get(state, state))} {n}" for state, n in sorted(figures.deliveries.items())),
     )
     oldest = figures.oldest_queued
     return [

@@ -117,6 +117,20 @@ def test_stats_name_the_states_of_deliveries_in_the_admins_language() -> None:
     assert "送信済み 5" in "\n".join(stats_lines(figures, now, texts("ja")))
 
 
+def test_stats_write_days_and_lists_as_the_admins_language_does() -> None:
+    # "12-03 4" read as 12 March to a Russian admin, and Japanese lists had an English ", "
+    deliveries = {OutboxState.SENT: 5, OutboxState.FAILED: 1}
+    per_day = {"2026-11-26": 3, "2026-12-03": 4}
+    figures = Stats(2, 0, 1, per_day, deliveries, 0, None)
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    english = stats_lines(figures, now)
+    assert "Matched stories per day (UTC): 11-26: 3, 12-03: 4" in english  # as `kurilwatch stats`
+    ru = "\n".join(stats_lines(figures, now, texts("ru")))
+    assert "26.11: 3, 03.12: 4" in ru, ru
+    ja = "\n".join(stats_lines(figures, now, texts("ja")))
+    assert "11/26: 3、12/3: 4" in ja and "失敗 1、送信済み 5" in ja, ja
+
+
 def test_a_command_that_only_reads_leaves_a_store_behind_its_schema_as_it_is(
     tmp_path: Path,
 ) -> None:

@@ -1060,6 +1060,29 @@ async def test_feeds_lists_the_configured_feeds_not_every_feed_ever_polled(bot: 
     assert "<code>tass</code>" in text and "gone" not in text
 
 
+async def test_feeds_reads_in_the_admins_language_with_its_punctuation(bot: Bot) -> None:
+    # a Japanese admin read "最終成功 なし; 3回連続のエラー: HTTP 503、次の取得は0分後": an
+    # English "; " between Japanese parts, and a poll 40 s away as "in 0 min"
+    await bot.say("/start", chat_id=ADMIN, language_code="ja")
+    state = FeedState(
+        id="tass",
+        url="u",
+        consecutive_errors=3,
+        last_error="HTTP 503",
+        next_poll_at=T0 + timedelta(seconds=40),
+    )
+    await bot.store.run(Store.save_feed_state, state)
+    text = await bot.say("/feeds", chat_id=ADMIN, language_code="ja")
+    assert "最終成功: なし；3回連続のエラー: HTTP 503；次の取得は40秒後" in text, text
+    await bot.say("/language ru", chat_id=ADMIN)
+    text = await bot.say("/feeds", chat_id=ADMIN)
+    assert "последний успешный опрос: никогда; 3 ошибки подряд" in text, text
+    assert "следующий опрос через 40 с" in text, text
+    await bot.say("/language en", chat_id=ADMIN)
+    text = await bot.say("/feeds", chat_id=ADMIN)
+    assert "last success: never; 3 errors in a row: HTTP 503; next poll in 40 s" in text, text
+
+
 async def test_a_leaked_watch_feed_address_is_replaced_without_losing_the_watches(
     bot: Bot,
 ) -> None:

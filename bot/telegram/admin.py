@@ -104,19 +104,12 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         else:
             mark, detail = "✅", tr._("status {status}", status=state.last_status)
-        upcoming = (
-            tr._(
-                "; next poll in {minutes} min",
-                minutes=int((state.next_poll_at - now).total_seconds() // 60),
-            )
-            if state.next_poll_at and state.next_poll_at > now and not state.disabled_reason
-            else ""
-        )
-        lines.append(
-            f"{mark} <code>{esc(state.id)}</code> — "
-            + tr._("last success {ago}", ago=ago(state.last_success_at, now, tr))
-            + f"; {esc(detail[:200])}{upcoming}"
-        )
+        parts = [tr._("last success: {ago}", ago=ago(state.last_success_at, now, tr))]
+        parts.append(esc(detail[:200]))
+        if state.next_poll_at and state.next_poll_at > now and not state.disabled_reason:
+            parts.append(tr._("next poll {when}", when=ago(state.next_poll_at, now, tr)))
+        # the parts as a reload's summary's are separated (Japanese: ；)
+        lines.append(f"{mark} <code>{esc(state.id)}</code> — " + tr._("; ").join(parts))
     await reply(update, "\n".join(lines))
 
 
