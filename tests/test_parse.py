@@ -152,6 +152,25 @@ def test_not_a_feed_places_broken_xml_in_the_document_as_it_came(body: bytes, er
     assert parsed.items == () and parsed.error == f"not a feed: {error}"
 
 
+def test_a_feed_cut_short_before_its_first_item_is_broken_not_empty() -> None:
+    """A feed whose XML broke off inside its channel had a version (RSS), so it was taken as a
+    feed of no items: /feeds showed it healthy (✅ status 200) while it gave nothing. One cut
+    after some items keeps them, and an empty well-formed feed stays a feed."""
+    cut = b"<?xml version='1.0'?>\n<rss version='2.0'><channel><title>News</titl"
+    parsed = parse_feed(cut, feed_id="x", url="https://x.org/")
+    assert parsed.items == ()
+    assert parsed.error is not None and parsed.error.startswith("not a feed: broken XML at line 2")
+    empty = (
+        b"<?xml version='1.0'?>\n<rss version='2.0'><channel><title>News</title></channel></rss>"
+    )
+    assert parse_feed(empty, feed_id="x", url="https://x.org/").error is None
+    item = b"<item><title>Kept</title><link>https://x.org/1</link></item>"
+    kept = parse_feed(
+        cut.replace(b"</titl", b"</title>" + item + b"<item><ti"), feed_id="x", url="u"
+    )
+    assert kept.error is None and [i.title for i in kept.items] == ["Kept"]
+
+
 def test_body_that_looks_like_a_path_or_url_is_not_opened(tmp_path: Path) -> None:
     secret = tmp_path / "secret.xml"
     secret.write_bytes(RSS)

@@ -104,7 +104,8 @@ def parse_with_feedparser(
     bozo = parsed.get("bozo_exception")
     entries = parsed.get("entries") or []
     version = parsed.get("version") or ""
-    if not entries and not version:
+    # a feed cut short before its first item has a version but is no empty feed: it is broken
+    if not entries and (not version or isinstance(bozo, SAXParseException)):
         return ParsedFeed(None, (), error=not_a_feed(content, headers.get("content-type"), bozo))
     feed = parsed.get("feed") or {}
     language = feed.get("language") or response_headers.get("content-language")
