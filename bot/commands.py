@@ -104,8 +104,6 @@ def _next_poll(at: datetime | None, now: datetime, ago: Callable[..., str]) -> s
 def stats_lines(figures: Stats, now: datetime, tr: Texts | None = None) -> list[str]:
     """The figures of /stats (in the admin's language, else English) and `kurilwatch stats`,
     as plain lines."""
-    from babel.dates import format_date
-
     from bot.delivery.render import ago
     from bot.i18n import EN, N_, listed
 
@@ -119,20 +117,10 @@ def stats_lines(figures: Stats, now: datetime, tr: Texts | None = None) -> list[
         "dropped": N_("dropped"),
         "fanned": N_("fanned out"),
     }
-    # Translators: a CLDR date pattern (https://cldr.unicode.org) of /stats' days, month and
-    # day ("11-26"; Russian "dd.MM"), not words to translate
-    pattern = tr._("MM-dd")
-    per_day = listed(
-        tr,
-        (
-            f"{format_date(date.fromisoformat(day), pattern, locale=tr.lang)}: {n}"
-            for day, n in figures.stories_per_day.items()
-        ),
-    )
-    deliveries = listed(
-        tr,
-        (f"{tr._(names.get(state, state))} {n}" for state, n in sorted(figures.deliveries.items())),
-    )
+    days = figures.stories_per_day.items()
+    per_day = listed(tr, (f"{tr.month_day(date.fromisoformat(d))}: {n}" for d, n in days))
+    states = sorted(figures.deliveries.items())
+    deliveries = listed(tr, (f"{tr._(names.get(state, state))} {n}" for state, n in states))
     oldest = figures.oldest_queued
     return [
         tr._(

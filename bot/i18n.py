@@ -16,13 +16,13 @@ import gettext
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from babel import Locale
-from babel.dates import format_datetime, get_day_names
+from babel.dates import format_date, format_datetime, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -354,6 +354,12 @@ class Texts:
         """A day and month: "26 Nov"."""
         # Translators: a CLDR date pattern (https://cldr.unicode.org), not words to translate
         return format_datetime(moment, self._("d MMM"), locale=self.lang)
+
+    def month_day(self, day: date) -> str:
+        """A day of /stats: "11-26" (Russian "26.11", Japanese "11/26")."""
+        # Translators: a CLDR date pattern (https://cldr.unicode.org) of /stats' days, month
+        # and day ("11-26"; Russian "dd.MM"), not words to translate
+        return format_date(day, self._("MM-dd"), locale=self.lang)
 
     def day_time(self, moment: datetime, tz: tzinfo) -> str:
         """A weekday, day and time: "Fri 27 Nov 08:00"."""
