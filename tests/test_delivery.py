@@ -839,7 +839,7 @@ async def test_the_admins_read_the_alerts_given_up_in_their_language(  # type: i
     await step(worker)
     [russian] = [m["text"].splitlines() for m in bot_api.sent_messages(ru)]
     [japanese] = [m["text"].splitlines() for m in bot_api.sent_messages(ja)]
-    assert russian[0].startswith("kurilwatch: оповещения, которые не удалось доставить") and (
+    assert russian[0].startswith("kurilwatch: оповещения, которые так и не удалось доставить") and (
         ": 12 (" in russian[0]
     )
     title, error = re.escape("Iturup <airport> & port"), "400: Message is too long"
