@@ -362,14 +362,17 @@ class ChatVerbs(StoreBase):
             self._unqueue_topic(chat_id, f"{WATCH_PREFIX}{watch.id}", "watch removed")
         return watch
 
-    def watch_chats(self, topic_ids: list[str]) -> dict[int, list[str]]:
-        """The chats whose watches are among the matched `topic_ids`: chat → watch topic ids."""
+    def watch_chats(
+        self, topic_ids: list[str], made_by: float | None = None
+    ) -> dict[int, list[str]]:
+        """The chats whose watches are among the matched `topic_ids`: chat → watch topic ids;
+        with `made_by`, of the watches made by then (a timestamp) only."""
         ids = sorted(w for w in (watch_id(t) for t in topic_ids) if w is not None)
         chats: dict[int, list[str]] = {}
         for row in self.db.query(  # an item may be watched by 50,000 chats: one list
             "SELECT w.id, w.chat_id FROM watches w JOIN subscribers s ON s.chat_id = w.chat_id"
-            f" WHERE s.active = 1 AND w.id {IN_LIST} ORDER BY w.id",
-            [list_param(ids)],
+            f" WHERE s.active = 1 AND w.id {IN_LIST} AND w.created_at <= ? ORDER BY w.id",
+            [list_param(ids), float("inf") if made_by is None else made_by],
         ):
             chats.setdefault(row["chat_id"], []).append(f"{WATCH_PREFIX}{row['id']}")
         return chats

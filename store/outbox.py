@@ -370,6 +370,10 @@ class OutboxVerbs(ChatVerbs, AlsoVerbs):
                     [item.story_id],
                 )
             }
+        # an article another feed carried before (same URL) came then: not news to a chat
+        # that subscribed since (design.md: only items that arrived after they subscribed)
+        came = self._first_copy(item) if joined else None
+        since = now if came is None else min(came, now)
         # the configured topics only: the watches' chats are `watch_chats`'s
         configured = [t for t in item.topics if watch_id(t) is None]
         chats: dict[int, list[str]] = {}
@@ -378,10 +382,10 @@ class OutboxVerbs(ChatVerbs, AlsoVerbs):
             " JOIN subscribers c ON c.chat_id = s.chat_id"
             f" WHERE c.active = 1 AND s.topic_id {IN_LIST} AND s.created_at <= ?"
             " ORDER BY s.chat_id, s.topic_id",
-            [list_param(configured), now],
+            [list_param(configured), since],
         ):
             chats.setdefault(row["chat_id"], []).append(row["topic_id"])
-        for chat_id, watched in self.watch_chats(list(item.topics)).items():
+        for chat_id, watched in self.watch_chats(list(item.topics), made_by=since).items():
             chats.setdefault(chat_id, []).extend(watched)
         for chat_id in had:
             chats.pop(chat_id, None)
@@ -410,3 +414,13 @@ class OutboxVerbs(ChatVerbs, AlsoVerbs):
                 )
             queued += cursor.rowcount
         return queued
+
+    def _first_copy(self, item: StoredItem) -> float | None:
+        """When the story's first item of `item`'s canonical URL came, if another did."""
+        row = self._one(
+            "SELECT min(o.fetched_at) AS came FROM items i JOIN items o ON o.story_id ="
+            " i.story_id AND o.canonical_url = i.canonical_url AND o.id != i.id"
+            " WHERE i.id = ? AND i.canonical_url != ''",
+            [item.id],
+        )
+        return None if row is None or row["came"] is None else float(row["came"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sqlite3
 import subprocess
@@ -98,6 +99,27 @@ def test_only_subscribers_of_the_topic_since_before_the_item(store: Store) -> No
     assert [d.chat_id for d in due] == [1]
     assert due[0].topics == ("kuril",)
     assert due[0].item.title == "Title 1"
+
+
+def test_the_same_article_through_another_feed_is_not_news_to_a_chat_subscribed_between(
+    store: Store,
+) -> None:
+    """design.md: a subscriber gets only items that arrived after they subscribed. An article
+    another feed carries again later (Google News and the outlet's own feed) arrived when its
+    first copy did; a new report of the story is news to them all the same."""
+    store.upsert_subscriber(1, now=T0)
+    a, b, c = (FeedState(id=f, url=f"http://{f}/") for f in "abc")
+    store.ingest(
+        a, [record("x", "https://s.example/story")], now=T0 + timedelta(hours=1), alert=True
+    )
+    store.subscribe(1, "kuril", now=T0 + timedelta(hours=2))
+    again = T0 + timedelta(hours=3)
+    copy = store.ingest(b, [record("y", "https://s.example/story")], now=again, alert=True)
+    assert copy.stored and copy.queued == 0 and store.due_deliveries(again) == []
+    story = copy.stored[0].story_id
+    other = dataclasses.replace(record("z", "https://other.example/r"), story_hint=story)
+    report = store.ingest(c, [other], now=again, alert=True)
+    assert report.new_stories == () and report.queued == 1  # another outlet's report: news
 
 
 def test_outbox_lifecycle_and_crash_requeue(store: Store) -> None:
