@@ -918,3 +918,13 @@ def test_a_key_indented_off_is_told_to_line_up(text: str, where: str) -> None:
         " line each key up with the keys beside it (a list item's keys with the one after its"
         " '- '), with spaces"
     ]
+
+
+@pytest.mark.parametrize("title", ["[Live] Kuril Islands", "{Live} Kuril Islands"])
+def test_text_after_a_bracketed_value_is_not_told_as_indentation(title: str) -> None:
+    # libyaml's "did not find expected key" mid-line: the line is indented as it should be
+    assert problems(MINIMAL.replace("title: Kuril Islands", f"title: {title}")) == [
+        "c.yaml line 7, column 19: invalid YAML: a value that starts with [ or { is a YAML list"
+        " or mapping, which ends at its closing bracket, and text follows it here; put the"
+        ' whole value in quotes (title: "[Live] Kuril Islands")'
+    ]

@@ -239,7 +239,13 @@ def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> str:
             """ here; put the whole value in single quotes, a ' in it written ''"""
             """ ('"peace treaty" AND japan'), or start it on the next line after >-"""
         )
-    if problem.startswith(_INDENTED_OFF):
+    if before[-1:] in ("]", "}") and line[mark.column :]:  # `title: [Live] Kuril Islands`
+        return (
+            "a value that starts with [ or { is a YAML list or mapping, which ends at its"
+            " closing bracket, and text follows it here; put the whole value in quotes"
+            ' (title: "[Live] Kuril Islands")'
+        )
+    if problem.startswith(_INDENTED_OFF) and not before.strip():  # a key's own column
         return (
             "a line indented otherwise than the keys of its block; line each key up with the"
             " keys beside it (a list item's keys with the one after its '- '), with spaces"
