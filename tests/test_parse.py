@@ -171,6 +171,22 @@ def test_a_feed_cut_short_before_its_first_item_is_broken_not_empty() -> None:
     assert kept.error is None and [i.title for i in kept.items] == ["Kept"]
 
 
+@pytest.mark.parametrize(
+    "channel",
+    [
+        b"<title>Q & A</title>",  # a bare &: feedparser reads it all the same
+        b"<title>News&nbsp;today</title>",  # an HTML entity XML does not define
+        b"<title>News</title></channel></rss>\n<!-- end --> x<rss><channel>",  # after the end
+    ],
+)
+def test_an_empty_feed_malformed_but_whole_is_still_a_feed(channel: bytes) -> None:
+    """Only a feed cut short (its end never came) is broken for having no items: an empty one
+    feedparser reads past an error in its middle is an empty feed, not an error each poll."""
+    body = b"<?xml version='1.0'?>\n<rss version='2.0'><channel>" + channel + b"</channel></rss>"
+    parsed = parse_feed(body, feed_id="x", url="https://x.org/")
+    assert parsed.items == () and parsed.error is None and parsed.warning
+
+
 def test_body_that_looks_like_a_path_or_url_is_not_opened(tmp_path: Path) -> None:
     secret = tmp_path / "secret.xml"
     secret.write_bytes(RSS)

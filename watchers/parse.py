@@ -105,7 +105,7 @@ def parse_with_feedparser(
     entries = parsed.get("entries") or []
     version = parsed.get("version") or ""
     # a feed cut short before its first item has a version but is no empty feed: it is broken
-    if not entries and (not version or isinstance(bozo, SAXParseException)):
+    if not entries and (not version or _cut_short(bozo)):
         return ParsedFeed(None, (), error=not_a_feed(content, headers.get("content-type"), bozo))
     feed = parsed.get("feed") or {}
     language = feed.get("language") or response_headers.get("content-language")
@@ -118,6 +118,23 @@ def parse_with_feedparser(
     warning = one_line(str(bozo))[:200] if bozo else None
     ttl = str(feed.get("ttl") or "").strip()
     return ParsedFeed(title, items, warning=warning, ttl=bounded.ttl_minutes(ttl))
+
+
+# expat's errors for a document that ended before it closed (not a bare & or an HTML entity
+# in its middle, which feedparser reads past)
+_ENDED_EARLY = frozenset(
+    {
+        expat.errors.XML_ERROR_NO_ELEMENTS,
+        expat.errors.XML_ERROR_UNCLOSED_TOKEN,
+        expat.errors.XML_ERROR_UNCLOSED_CDATA_SECTION,
+        expat.errors.XML_ERROR_PARTIAL_CHAR,
+    }
+)
+
+
+def _cut_short(bozo: object) -> bool:
+    """Whether feedparser's `bozo` says the XML broke off: a document cut short."""
+    return isinstance(bozo, SAXParseException) and bozo.getMessage() in _ENDED_EARLY
 
 
 def not_a_feed(content: bytes, content_type: str | None, bozo: object) -> str:
