@@ -877,7 +877,7 @@ async def test_a_notice_of_a_count_reads_in_its_form_in_each_admin_s_language(  
 ) -> None:
     """A stored notice held one msgid: the reload report said "over the last 1 days", and in
     Russian "за последние 1 дн."; it now keeps its plural msgid and the value that counts."""
-    from bot.i18n import EN, msgids
+    from bot.i18n import EN, msgids, stored
     from bot.operator.backtest import reload_notice
     from watchers.backtest import TopicDiff
 
@@ -893,7 +893,7 @@ async def test_a_notice_of_a_count_reads_in_its_form_in_each_admin_s_language(  
             text,
             now=T0,
             msgid=msgid,
-            values=values,
+            values=stored(values),
             plural=plural,
             counted=counted,
         )

@@ -385,16 +385,16 @@ async def test_the_reload_report_covers_the_text_kept_and_says_so(tmp_path: Path
         url = f"https://n.example/{n}"
         record = ItemRecord(f"g{n}", url, url, f"Habomai ferry {n}", "", None)
         await store.run(Store.ingest, state, [record], now=now - timedelta(days=age), alert=False)
-    told: list[dict[str, str]] = []
+    told: list[dict[str, object]] = []
 
-    async def tell_admins(message: object, values: dict[str, str]) -> None:
+    async def tell_admins(message: object, values: dict[str, object]) -> None:
         told.append(values)
 
     counts = await report_reload(
         store, tell_admins, {"k": "Kuril"}, {"k": "Kuril OR Habomai"}, timedelta(days=3)
     )
     await store.close()
-    assert [(v["days"], v["counts"]) for v in told] == [("3", "k: +1 -0")]
+    assert [(v["days"], EN.say(v["counts"])) for v in told] == [("3", "k: +1 -0")]
     assert [EN.say(said) for said in counts] == ["(last 3 days: k +1 -0 =0)"]
 
 
@@ -423,6 +423,13 @@ async def test_the_daemon_queues_a_counted_notice_with_its_plural_form(tmp_path:
         "days",
     )
     await store.close()
+    # two topics' counts are joined as each admin's language joins clauses
+    from bot.i18n import EN, texts
+
+    two = [TopicDiff("kuril", "changed"), TopicDiff("treaty", "changed")]
+    assert "kuril: +0 -0; treaty: +0 -0" in EN.said(*reload_notice(two, timedelta(1)))
+    japanese = texts("ja").said(*reload_notice(two, timedelta(1)))
+    assert "kuril: +0 -0；treaty: +0 -0" in japanese and "; " not in japanese, japanese
 
 
 async def test_a_feed_a_reload_changes_or_adds_back_waits_out_its_servers_retry_after(

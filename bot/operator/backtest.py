@@ -167,11 +167,14 @@ def _json(diff: TopicDiff) -> dict[str, Any]:
 
 def reload_notice(
     diffs: Sequence[TopicDiff], window: timedelta = RELOAD_WINDOW
-) -> tuple[Plural, dict[str, str]]:
+) -> tuple[Plural, dict[str, Value]]:
     """The admins' line after a reload that changed topic queries: its msgids (each admin reads
-    it in their language, in the form for its days) and its values."""
-    counts = "; ".join(f"{d.topic_id}: +{len(d.gained)} -{len(d.lost)}" for d in diffs)
-    unchanged = "; ".join(f"{d.topic_id}: {d.unchanged}" for d in diffs)
+    it in their language, in the form for its days) and its values (the topics' counts joined
+    as their language joins clauses: Japanese "；")."""
+    counts = Joined(
+        tuple(f"{d.topic_id}: +{len(d.gained)} -{len(d.lost)}" for d in diffs), "clauses"
+    )
+    unchanged = Joined(tuple(f"{d.topic_id}: {d.unchanged}" for d in diffs), "clauses")
     return Plural.ngettext(
         "kurilwatch: config applied. Topic queries over the last {days} day (stories"
         " gained/lost): {counts}; unchanged: {unchanged}. `kurilwatch backtest` lists them.",
