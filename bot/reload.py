@@ -77,6 +77,7 @@ class ConfigChange:
     topics: bool = False
     channels: bool = False
     restart: tuple[str, ...] = ()  # keys whose change needs a restart
+    restart_edited: tuple[str, ...] = ()  # those of them this edit changed (the admins hear)
     queries: tuple[Mapping[str, str], Mapping[str, str]] | None = None  # (old, new) if they differ
 
     @property
@@ -98,6 +99,7 @@ def diff(old: Config, new: Config, started: Config | None = None) -> ConfigChang
         topics=new.topics != old.topics,
         channels=new.channels != old.channels,
         restart=tuple(key for key, read in RESTART_KEYS if read(started or old) != read(new)),
+        restart_edited=tuple(key for key, read in RESTART_KEYS if read(old) != read(new)),
         queries=(_queries(old), _queries(new)) if _queries(old) != _queries(new) else None,
     )
 
@@ -260,6 +262,11 @@ async def apply(
     if change.restart:
         restart = N_("a restart is needed for {keys}")
         done.append(Said(restart, {"keys": Joined(change.restart)}))
+    if change.restart_edited and parts.tell_admins is not None:  # an edit saved unattended
+        edited = N_(
+            "kurilwatch: config applied; a restart is needed for {keys}, read only at start."
+        )
+        await parts.tell_admins(edited, {"keys": Joined(change.restart_edited)})
     if topics is not None and parts.report_queries is not None and change.queries is not None:
         # last, once every part has the config: the report reads the store and writes to it,
         # and a store that fails now (locked by another writer) must not stop the rest

@@ -272,6 +272,30 @@ async def test_a_change_that_needs_a_restart_is_named_at_every_reload_until_one(
     assert "a restart is needed for metrics.listen" in EN.say(then)
 
 
+async def test_the_admins_hear_of_an_edit_that_needs_a_restart_once(tmp_path: Path) -> None:
+    """An edit saved to the file applies unattended: a key read only at start that it changed
+    reached the log and a /reload's reply, never the admins."""
+    from datetime import timedelta
+
+    from store import Store
+
+    daemon, store, _ = await daemon_on_a_store(tmp_path)
+    slower = daemon.settings.model_copy(
+        update={"poll": daemon.settings.poll.model_copy(update={"timeout": timedelta(seconds=7)})}
+    )
+    await daemon._apply(slower)
+    told = [row["text"] for row in await store.run(Store.notices)]
+    assert told == [
+        "kurilwatch: config applied; a restart is needed for poll.timeout, read only at start."
+    ]
+    # an edit of something else: the restart is still named in the summary, not told again
+    titled = {tid: t.model_copy(update={"title": "Kurils"}) for tid, t in slower.topics.items()}
+    said = EN.say(await daemon._apply(slower.model_copy(update={"topics": titled})))
+    assert "a restart is needed for poll.timeout" in said
+    assert len(await store.run(Store.notices)) == 1
+    await store.close()
+
+
 def test_a_topic_removed_by_a_reload_can_still_be_unsubscribed_from(
     tmp_path: Path, bot_api: Any, start_daemon: Any
 ) -> None:
