@@ -412,9 +412,9 @@ async def test_feeds_added_and_removed_by_reloads_leave_no_state_in_the_poller(
         gate.set()
         assert await asyncio.wait_for(polled.get(), 10) == "in-flight"
         for _ in range(100):  # the run's end, as the scheduler sees it
-            if not poller._saved:
+            if not poller.saved:
                 break
             await asyncio.sleep(0)
-        assert poller._saved == {}
+        assert poller.saved == {}
     finally:
         scheduler.shutdown(wait=False)

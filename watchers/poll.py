@@ -87,8 +87,8 @@ class Poller:
         self.watches_loading: asyncio.Future[QueryIndex] | None = None  # filed at a start
         self.watches_lock = asyncio.Lock()  # the index's changes wait while a poll matches
         # the state this poller last saved of each feed, to skip reading it back on the next
-        # poll (half the store round trips of a steady cycle)
-        self._saved: dict[str, FeedState] = {}
+        # poll (half the store round trips of a steady cycle); the daemon reads it too
+        self.saved: dict[str, FeedState] = {}
         self._batch: dict[str, FeedState] = {}
         # the batch being gathered; its result: the error of each state that could not be saved
         self._batch_saved: asyncio.Future[dict[str, Exception]] | None = None
@@ -96,10 +96,10 @@ class Poller:
 
     def forget(self, feed_id: str) -> None:
         """A feed left the config: its state stays stored, not here (feeds come and go)."""
-        self._saved.pop(feed_id, None)
+        self.saved.pop(feed_id, None)
 
     async def _state(self, feed: FeedConfig) -> FeedState:
-        saved = self._saved.get(feed.id)
+        saved = self.saved.get(feed.id)
         if saved is None or not saved.primed or saved.disabled_reason:
             # read afresh where another writer (`kurilwatch poll --once`) matters: priming a
             # feed, or re-enabling it
@@ -108,7 +108,7 @@ class Poller:
 
     async def _save(self, state: FeedState) -> None:
         await self.store.run(Store.save_feed_state, state)
-        self._saved[state.id] = state
+        self.saved[state.id] = state
 
     async def _save_together(self, state: FeedState) -> None:
         """`_save`, in one transaction with the states of other polls that end within
@@ -125,7 +125,7 @@ class Poller:
         failed = await asyncio.shield(saved)
         if (error := failed.get(state.id)) is not None:
             raise error
-        self._saved[state.id] = state
+        self.saved[state.id] = state
 
     async def _write_batch(self, saved: asyncio.Future[dict[str, Exception]]) -> None:
         failed: dict[str, Exception] = {}
@@ -327,7 +327,7 @@ class Poller:
             # parse worker matched these items
             records = in_config(records, self.topics)
             result = await self.store.run(Store.ingest, state, records, now=now, alert=alert)
-            self._saved[state.id] = state
+            self.saved[state.id] = state
             fresh = await self._on_story_thread(self.remember, result.stored, sketches)
             if result.stored and result.stored[0].id == self._known_id + 1:  # none in between
                 self._known_id = result.stored[-1].id
