@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 import bot.lean_import  # noqa: F401  (before telegram: httpx without its console client)
 from bot import reload
 from bot.config import Config, Stamp, config_stamp
+from bot.daemon.failing import failing_notice, state_after, state_before
 from bot.daemon.notices import AdminNotices
 from bot.daemon.reloading import STALE, ConfigReloads
 from bot.daemon.telegram import STOP_GRACE, App, TelegramSide
@@ -403,6 +404,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
         if self._stop.is_set():
             return None
         retry = datetime.now(UTC) + (feed.interval or self.settings.poll.interval)
+        before = await state_before(poller, feed)  # a feed failing for long, or recovered
         task = asyncio.create_task(poller.poll(feed), name=f"poll {feed.id}")
         self._polls.add(task)
         try:
@@ -417,6 +419,9 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
         finally:
             self._polls.discard(task)
         self._after_poll(report, source)
+        said = failing_notice(feed.id, str(feed.url), before, state_after(poller, feed))
+        if said is not None:
+            await self._tell_admins_surely(said.message, said.values)
         if report.outcome != "disabled" or report.next_poll_at:  # not disabled by this poll
             return report.next_poll_at
         message = N_(
