@@ -90,6 +90,7 @@ def diff(old: Config, new: Config, started: Config | None = None) -> ConfigChang
     `started` with (default `old`): an edit after one that needed it needs it still."""
     before = {f.id: f for f in old.feeds}
     after = {f.id: f for f in new.feeds}
+    restart = tuple(key for key, read in RESTART_KEYS if read(started or old) != read(new))
     return ConfigChange(
         added=tuple(f for fid, f in after.items() if fid not in before),
         changed=tuple(
@@ -98,8 +99,11 @@ def diff(old: Config, new: Config, started: Config | None = None) -> ConfigChang
         removed=tuple(fid for fid in before if fid not in after),
         topics=new.topics != old.topics,
         channels=new.channels != old.channels,
-        restart=tuple(key for key, read in RESTART_KEYS if read(started or old) != read(new)),
-        restart_edited=tuple(key for key, read in RESTART_KEYS if read(old) != read(new)),
+        restart=restart,
+        # not a key edited back to its started value: it needs no restart any more
+        restart_edited=tuple(
+            k for k, read in RESTART_KEYS if k in restart and read(old) != read(new)
+        ),
         queries=(_queries(old), _queries(new)) if _queries(old) != _queries(new) else None,
     )
 

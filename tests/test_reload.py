@@ -296,6 +296,28 @@ async def test_the_admins_hear_of_an_edit_that_needs_a_restart_once(tmp_path: Pa
     await store.close()
 
 
+async def test_an_edit_taking_a_restart_key_back_to_its_started_value_tells_no_restart(
+    tmp_path: Path,
+) -> None:
+    """The key runs at its started value again: "a restart is needed" would be false."""
+    from datetime import timedelta
+
+    from bot.reload import diff
+    from store import Store
+
+    daemon, store, _ = await daemon_on_a_store(tmp_path)
+    started = daemon.settings
+    slower = started.model_copy(
+        update={"poll": started.poll.model_copy(update={"timeout": timedelta(seconds=7)})}
+    )
+    assert diff(slower, started, started).restart_edited == ()
+    await daemon._apply(slower)
+    said = EN.say(await daemon._apply(started))
+    assert "restart" not in said
+    assert len(await store.run(Store.notices)) == 1  # only the first edit's
+    await store.close()
+
+
 def test_a_topic_removed_by_a_reload_can_still_be_unsubscribed_from(
     tmp_path: Path, bot_api: Any, start_daemon: Any
 ) -> None:
