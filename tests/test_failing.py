@@ -160,3 +160,47 @@ async def test_a_daemon_polling_a_failing_feed_tells_the_admins_once_and_of_its_
         await poller.aclose()
         await fetcher.aclose()
         await store.close()
+
+
+async def test_a_feed_said_failing_is_said_recovered_after_the_clock_is_set_back(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The clock ran a day ahead while the feed failed: once put right, each poll's time came
+    before the stored start of its failing, its span was negative, and its recovery went
+    unsaid though the admins had been promised it."""
+    feed_server.set_route("/f.xml", Route(status=500))
+    config = write_config(tmp_path, {"f": feed_server.url("/f.xml")}, admins=(9009,))
+    settings = load_config(config)
+    store = await AsyncStore(settings.store.path).open()
+    fetcher = Fetcher()
+    clock = Clock(T0)
+    poller = Poller(
+        store=store,
+        fetcher=fetcher,
+        topics=compile_topics(settings.topics),
+        settings=settings.poll,
+        clock=clock,
+    )
+    daemon = Daemon(settings, TOKEN, config_path=config)
+    daemon._store = store
+    [feed] = settings.feeds
+
+    async def poll_at(at: timedelta) -> list[str]:
+        clock.now = T0 + at
+        await daemon._poll(poller, feed, "f")
+        return [n["msgid"] for n in await store.run(Store.notices)]
+
+    try:
+        assert await poll_at(0 * H) == []
+        assert await poll_at(7 * H) == [FAILING]
+        back = timedelta(days=1)  # the clock put right
+        assert await poll_at(8 * H - back) == [FAILING]  # still failing: said already
+        feed_server.set_feed("/f.xml", rss([FeedEntry("Kuril news", "https://n.example/1")]))
+        assert await poll_at(9 * H - back) == [FAILING, RECOVERED]
+        *_, recovered = await store.run(Store.notices)
+        # 7 h counted before the clock went back, 1 h after it (the step itself is not known)
+        assert "8 hours" in recovered["text"]
+    finally:
+        await poller.aclose()
+        await fetcher.aclose()
+        await store.close()

@@ -29,7 +29,7 @@ from watchers.fingerprint import content_fingerprint, fingerprint_version
 from watchers.items import ParsedFeed, reissued
 from watchers.poll_records import in_config, records_of
 from watchers.poll_report import PollReport
-from watchers.poll_state import _succeeded
+from watchers.poll_state import _succeeded, failing_since
 from watchers.poll_state import current_state as current_state  # (bot.daemon imports it here)
 from watchers.pool import ParsePool
 from watchers.stories import StoryIndex
@@ -439,7 +439,7 @@ class Poller:
         started: datetime,
     ) -> PollReport:
         errors = state.consecutive_errors + 1
-        since = state.errors_since or started
+        since = failing_since(state, started)
         now = self.clock()
         retry = (
             poll_timing.retry_after(fetched.headers, now) if fetched.status in (429, 503) else None

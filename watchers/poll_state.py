@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from store import FeedState
 from watchers.config import FeedConfig
@@ -29,6 +29,19 @@ def _succeeded(
         next_poll_at=next_poll_at,
         retry_not_before=None,
     )
+
+
+def failing_since(state: FeedState, started: datetime) -> datetime:
+    """Since when a feed polled at `started` has failed, if this poll fails too: since its
+    first failed poll; when the wall clock was set back after its last poll, the span failed
+    so far counted back from `started` (else it would count from a time ahead of the clock:
+    the admins' "recovered" notice and `poll.gone_after` would wait out the step back)."""
+    since, last = state.errors_since, state.last_attempt_at
+    if since is None:
+        return started
+    if last is not None and started < last:
+        return started - max(last - since, timedelta(0))
+    return since
 
 
 def current_state(stored: FeedState | None, feed: FeedConfig) -> FeedState:

@@ -54,8 +54,14 @@ def failing_notice(
     now = failing_for(after)
     if now is None or now < threshold:
         return None
-    if was is not None and was >= threshold and before.errors_since == after.errors_since:
-        return None  # said already
+    # the same run of failures: said already (its start moves back when the clock does)
+    same = before.errors_since == after.errors_since
+    if (
+        was is not None
+        and was >= threshold
+        and (same or after.consecutive_errors > before.consecutive_errors)
+    ):
+        return None
     values: dict[str, Value] = {"feed": feed, "url": url, "span": _span(now)}
     values["error"] = after.last_error or ""
     return Said(FAILING, values)
