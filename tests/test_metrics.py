@@ -55,6 +55,7 @@ def test_metrics_and_health_of_the_running_daemon(
     line = daemon.stderr.wait_for("metrics on http://")
     base = re.search(r"(http://127\.0\.0\.1:\d+)/metrics", line)[1]  # type: ignore[index]
     bot_api.wait_until_polling(timeout=20)
+    feed_server.wait_for_hits("/a.xml", 1)  # primed with the old item alone, not the new one
     bot_api.push_message(CHAT, "/subscribe kuril")
     bot_api.wait_for_messages(CHAT, 1)
     new = FeedEntry("Iturup airport reopens", "https://a.example/new", guid="new")
