@@ -3,7 +3,9 @@ the pure decision, and the notices a daemon's real polls give."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -113,11 +115,16 @@ def test_the_decision(
     assert failing_notice("f", URL, before, after) == expected
 
 
-async def test_a_daemon_polling_a_failing_feed_tells_the_admins_once_and_of_its_recovery(
+PollAt = Callable[[timedelta], Awaitable[list[str]]]
+
+
+@contextlib.asynccontextmanager
+async def failing_daemon(
     tmp_path: Path, feed_server: FeedServer
-) -> None:
-    """A feed answering 500 for a day was visible only in /feeds, `kurilwatch feeds` and
-    /metrics: an unattended daemon's admins never heard of it."""
+) -> AsyncIterator[tuple[PollAt, AsyncStore, str]]:
+    """A daemon on a store, its poller on a clock set by each poll, and its one feed answering
+    500: `poll_at(3 * H)` polls it at T0 + 3 h and gives the msgids of the admins' notices so
+    far; the store, and the feed's url."""
     feed_server.set_route("/f.xml", Route(status=500))
     config = write_config(tmp_path, {"f": feed_server.url("/f.xml")}, admins=(9009,))
     settings = load_config(config)
@@ -141,6 +148,19 @@ async def test_a_daemon_polling_a_failing_feed_tells_the_admins_once_and_of_its_
         return [n["msgid"] for n in await store.run(Store.notices)]
 
     try:
+        yield poll_at, store, str(feed.url)
+    finally:
+        await poller.aclose()
+        await fetcher.aclose()
+        await store.close()
+
+
+async def test_a_daemon_polling_a_failing_feed_tells_the_admins_once_and_of_its_recovery(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A feed answering 500 for a day was visible only in /feeds, `kurilwatch feeds` and
+    /metrics: an unattended daemon's admins never heard of it."""
+    async with failing_daemon(tmp_path, feed_server) as (poll_at, store, url):
         assert await poll_at(0 * H) == []
         assert await poll_at(3 * H) == []
         assert await poll_at(6 * H) == [FAILING]
@@ -154,12 +174,8 @@ async def test_a_daemon_polling_a_failing_feed_tells_the_admins_once_and_of_its_
 
         failed, recovered = await store.run(Store.notices)
         russian = texts("ru").said(failed["msgid"], loaded(json.loads(failed["vals"])))
-        assert "не работает уже 6 часов: HTTP 500" in russian and str(feed.url) in russian
+        assert "не работает уже 6 часов: HTTP 500" in russian and url in russian
         assert "10 hours" in recovered["text"]
-    finally:
-        await poller.aclose()
-        await fetcher.aclose()
-        await store.close()
 
 
 async def test_a_feed_said_failing_is_said_recovered_after_the_clock_is_set_back(
@@ -168,29 +184,7 @@ async def test_a_feed_said_failing_is_said_recovered_after_the_clock_is_set_back
     """The clock ran a day ahead while the feed failed: once put right, each poll's time came
     before the stored start of its failing, its span was negative, and its recovery went
     unsaid though the admins had been promised it."""
-    feed_server.set_route("/f.xml", Route(status=500))
-    config = write_config(tmp_path, {"f": feed_server.url("/f.xml")}, admins=(9009,))
-    settings = load_config(config)
-    store = await AsyncStore(settings.store.path).open()
-    fetcher = Fetcher()
-    clock = Clock(T0)
-    poller = Poller(
-        store=store,
-        fetcher=fetcher,
-        topics=compile_topics(settings.topics),
-        settings=settings.poll,
-        clock=clock,
-    )
-    daemon = Daemon(settings, TOKEN, config_path=config)
-    daemon._store = store
-    [feed] = settings.feeds
-
-    async def poll_at(at: timedelta) -> list[str]:
-        clock.now = T0 + at
-        await daemon._poll(poller, feed, "f")
-        return [n["msgid"] for n in await store.run(Store.notices)]
-
-    try:
+    async with failing_daemon(tmp_path, feed_server) as (poll_at, store, _):
         assert await poll_at(0 * H) == []
         assert await poll_at(7 * H) == [FAILING]
         back = timedelta(days=1)  # the clock put right
@@ -200,7 +194,3 @@ async def test_a_feed_said_failing_is_said_recovered_after_the_clock_is_set_back
         *_, recovered = await store.run(Store.notices)
         # 7 h counted before the clock went back, 1 h after it (the step itself is not known)
         assert "8 hours" in recovered["text"]
-    finally:
-        await poller.aclose()
-        await fetcher.aclose()
-        await store.close()
