@@ -278,6 +278,13 @@ def m033_notice_plurals(db: Database) -> None:
     db.table("notices").add_column("counted", str)
 
 
+@migrations()
+def m034_feed_error_messages(db: Database) -> None:
+    # a feed's last error as a message (a msgid of bot/locales and its values, JSON) beside its
+    # English `last_error`, to be said in each admin's language (NULL: the English alone)
+    db.table("feeds").add_column("last_error_message", str)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

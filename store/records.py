@@ -70,6 +70,9 @@ class FeedState:
     disabled_reason: str | None = None
     # not polled before this, a 429 or 503's Retry-After asked (kept for a restart)
     retry_not_before: datetime | None = None
+    # `last_error` as a message to say in each admin's language: JSON {"message": msgid,
+    # "values": {...}} (watchers/poll_errors.py; None: the English alone, as kept before)
+    last_error_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +268,7 @@ def feed_state_of(row: dict[str, Any]) -> FeedState:
         disabled_at=dt(row["disabled_at"]),
         disabled_reason=row["disabled_reason"],
         retry_not_before=dt(row["retry_not_before"]),
+        last_error_message=row["last_error_message"],
     )
 
 
@@ -288,6 +292,7 @@ def feed_state_row(state: FeedState) -> dict[str, Any]:
         "disabled_at": ts(state.disabled_at),
         "disabled_reason": state.disabled_reason,
         "retry_not_before": ts(state.retry_not_before),
+        "last_error_message": state.last_error_message,
     }
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
+from watchers.poll_errors import NOT_AN_IP, PollError, address_refusal
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # what makes an address not public ("loopback", ...), or None: public (tests inject their own)
 Classify = Callable[[IPAddress], str | None]
@@ -29,7 +31,9 @@ def non_public(address: IPAddress) -> str | None:
     return next((kind for kind, found in kinds if found), None)
 
 
-def redirect_refusal(feed_public: bool, target: str, classify: Classify = non_public) -> str | None:
+def redirect_refusal(
+    feed_public: bool, target: str, classify: Classify = non_public
+) -> PollError | None:
     """Why a redirect may not connect to `target` (the IP address itself, as connected to),
     or None if it may. A feed the operator put at a non-public address (an intranet feed)
     may lead anywhere."""
@@ -39,6 +43,6 @@ def redirect_refusal(feed_public: bool, target: str, classify: Classify = non_pu
     try:
         address = ipaddress.ip_address(written)
     except ValueError:
-        return f"an address that is not an IP address ({target[:60]!r})"
+        return PollError(NOT_AN_IP, {"address": repr(target[:60])})
     kind = classify(address)
-    return None if kind is None else f"a {kind} address ({written})"
+    return None if kind is None else address_refusal(kind, written)

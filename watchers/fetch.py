@@ -25,13 +25,14 @@ import brotli
 from aiohappyeyeballs import AddrInfoType, SocketFactoryType
 
 from watchers import bounded
+from watchers import poll_errors as errors
 from watchers.addresses import Classify, non_public, redirect_refusal
 from watchers.config import PollConfig
 from watchers.headers import in_words, kept_headers
 from watchers.inflate import CutShort, Inflater, TooLarge
 from watchers.lookups import ThreadResolver
+from watchers.poll_errors import ErrorValue, PollError, as_is
 from watchers.proxied import NotPublic, TargetCheck
-from watchers.text import printable_line
 
 try:
     VERSION = version("kurilwatch")
@@ -50,7 +51,7 @@ MAX_REDIRECTS = 5
 _HOPS: ContextVar[list[int]] = ContextVar("hops")
 # why its first hop's public connection refused an address (a name with a private IPv4 and a
 # public IPv6 address that cannot be reached fails with both errors, not with a refusal alone)
-_REFUSED: ContextVar[list[str]] = ContextVar("refused")
+_REFUSED: ContextVar[list[PollError]] = ContextVar("refused")
 
 
 async def _redirected(
@@ -71,7 +72,7 @@ class FetchResult:
     status: int | None = None
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
+    problem: PollError | None = None  # why it failed
     permanent_url: str | None = None  # where a chain of 301/308 redirects ended
     intranet: bool = False  # answered from a non-public address (a feed the config puts there)
 
@@ -81,7 +82,14 @@ class FetchResult:
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.problem is None
+
+    @property
+    def error(self) -> str | None:
+        """Why it failed, in English: one printable line (a broken server's words: aiohttp's
+        parser errors run to several lines, a Location is quoted as sent), for the store, the
+        log and `poll --once`."""
+        return None if self.problem is None else self.problem.line()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,39 +124,40 @@ async def _drain(response: aiohttp.ClientResponse, limit: int = 65536) -> None:
             return
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> PollError:
     """A fetch failure as the operator reads it on the feed."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return "timed out (connecting)"
+        return PollError(errors.TIMED_OUT_CONNECTING)
     if isinstance(exc, aiohttp.SocketTimeoutError):
-        return "timed out (reading)"
+        return PollError(errors.TIMED_OUT_READING)
     if isinstance(exc, aiohttp.ServerTimeoutError):
-        return "timed out"
+        return PollError(errors.TIMED_OUT)
     if isinstance(exc, aiohttp.TooManyRedirects):
-        return "too many redirects (a redirect loop?)"
+        return PollError(errors.REDIRECT_LOOP)
     if isinstance(exc, aiohttp.NonHttpUrlRedirectClientError):
-        return f"redirected to a URL that is not http(s): {exc}"
+        return PollError(errors.NOT_HTTP_REDIRECT, {"url": str(exc)})
     if isinstance(exc, aiohttp.InvalidURL):
-        return f"invalid URL: {exc}"
+        return PollError(errors.INVALID_URL, {"url": str(exc)})
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return f"could not resolve {exc.host}"
+        return PollError(errors.UNRESOLVED, {"host": exc.host})
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return f"TLS certificate not accepted: {exc.certificate_error}"
+        return PollError(errors.CERTIFICATE, {"reason": str(exc.certificate_error)})
     if isinstance(exc, aiohttp.ClientConnectorError):
+        where = {"host": exc.host, "port": str(exc.port)}
         if exc.os_error.errno == errno.ECONNREFUSED:
-            return f"could not connect to {exc.host}:{exc.port}: connection refused"
+            return PollError(errors.REFUSED, where)
         reason = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
-        return f"could not connect to {exc.host}:{exc.port}: {reason}"
+        return PollError(errors.UNCONNECTED, {**where, "reason": reason})
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection without an answer"
+        return PollError(errors.DISCONNECTED)
     if isinstance(exc, aiohttp.ClientPayloadError):
         # the parser's own words ("Not enough data to satisfy content length header ...")
         reason = getattr(exc.__cause__, "message", None) or str(exc)
-        return f"broken response body: {_CARET.sub('', reason)}"
+        return PollError(errors.BROKEN_BODY, {"reason": _CARET.sub("", reason)})
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"malformed HTTP answer: {_CARET.sub('', exc.message)}"
+        return PollError(errors.MALFORMED, {"reason": _CARET.sub("", exc.message)})
     text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return as_is(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
 class Fetcher:
@@ -219,7 +228,7 @@ class Fetcher:
         family, kind, proto, _, address = addr_info
         public = redirect_refusal(True, str(address[0]), self._classify) is None
         if public and not _HOPS.get([0]):  # at the first hop (outside a fetch: none)
-            raise NotPublic(f"a public address ({address[0]}) now, not a moment before")
+            raise NotPublic(PollError(errors.PUBLIC_NOW, {"address": str(address[0])}))
         return socket.socket(family=family, type=kind, proto=proto)
 
     def _new_session(self, socket_factory: SocketFactoryType | None) -> aiohttp.ClientSession:
@@ -271,12 +280,7 @@ class Fetcher:
     ) -> FetchResult:
         """GET a feed, sending back the validators of the last answer; `public_only`: from a
         public address alone (an article page a public feed links to)."""
-        fetched = await self._fetch(url, etag, last_modified, public_only)
-        if fetched.error is None:
-            return fetched
-        # a broken server's words (aiohttp's parser errors run to several lines, a Location is
-        # quoted as sent): one printable line, for the store, the log and `poll --once`
-        return replace(fetched, error=printable_line(fetched.error))
+        return await self._fetch(url, etag, last_modified, public_only)
 
     async def _fetch(
         self, url: str, etag: str | None, last_modified: str | None, public_only: bool
@@ -299,15 +303,18 @@ class Fetcher:
                 except aiohttp.ServerTimeoutError:  # a TimeoutError too: told apart here
                     raise
                 except TimeoutError:
-                    return FetchResult(url, error=f"timed out after {total:g}s in all")
+                    return FetchResult(
+                        url, problem=PollError(errors.TIMED_OUT_IN_ALL, {"seconds": total})
+                    )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return FetchResult(url, error=describe(exc))
+            return FetchResult(url, problem=describe(exc))
         except TooLarge:
-            return FetchResult(url, error=f"response larger than {self.limits.max_bytes} bytes")
+            too_large = PollError(errors.TOO_LARGE, {"bytes": self.limits.max_bytes})
+            return FetchResult(url, problem=too_large)
         except CutShort as exc:
-            return FetchResult(url, error=f"broken response body: {exc}")
+            return FetchResult(url, problem=PollError(errors.CUT_SHORT, {"encoding": exc.encoding}))
         except (zlib.error, brotli.error, ValueError) as exc:
-            return FetchResult(url, error=f"bad response body: {exc}")
+            return FetchResult(url, problem=PollError(errors.BAD_BODY, {"reason": str(exc)}))
         finally:
             self._users[host] -= 1
             if not self._users[host]:
@@ -318,7 +325,7 @@ class Fetcher:
     ) -> FetchResult:
         for kind in ("public",) if public_only else ("public", "private"):
             hops: list[int] = []
-            refused: list[str] = []
+            refused: list[PollError] = []
             token, refusals = _HOPS.set(hops), _REFUSED.set(refused)
             check = self._targets.middleware(kind == "public", hops, page=public_only)
             try:
@@ -339,11 +346,11 @@ class Fetcher:
                     reason = refused[0]  # its other addresses failed: tried as an intranet feed's
                 else:
                     raise
+                where: dict[str, ErrorValue] = {"host": exc.host, "reason": reason}
                 if hops:  # the feed answered from a public address, and sent us away from it
-                    error = f"refused a redirect to {exc.host}: it is at {reason}, not a public one"
-                    return FetchResult(url, error=error)
+                    return FetchResult(url, problem=PollError(errors.REFUSED_REDIRECT, where))
                 if kind == "private" or public_only:
-                    return FetchResult(url, error=f"refused to connect to {exc.host}: {reason}")
+                    return FetchResult(url, problem=PollError(errors.REFUSED_CONNECT, where))
                 # the feed is not at a public address (an intranet feed)
             finally:
                 _HOPS.reset(token)
@@ -362,12 +369,12 @@ class Fetcher:
         if response.status == 304:
             await _drain(response)
             if not headers:  # nothing was compared: a proxy's or a server's fault
-                error = "HTTP 304 (not modified) to a request that sent no validators"
-                return FetchResult(url, 304, headers=kept, error=error)
+                return FetchResult(url, 304, headers=kept, problem=PollError(errors.UNASKED_304))
             return FetchResult(url, 304, headers=kept, permanent_url=permanent)
         if not 200 <= response.status < 300:
             await _drain(response)
-            return FetchResult(url, response.status, headers=kept, error=in_words(response.status))
+            failed = in_words(response.status)
+            return FetchResult(url, response.status, headers=kept, problem=failed)
         length = response.headers.get("content-length", "")
         declared = bounded.clamped(length, self.limits.max_bytes + 1)
         if declared is not None and declared > self.limits.max_bytes:
@@ -381,6 +388,6 @@ class Fetcher:
                 break  # what follows the compressed stream's end is left unread
         body += inflater.finish()
         if not body.strip():  # a server or proxy failing quietly, not an unchanged feed
-            error = f"empty response (HTTP {response.status}): no feed in it"
-            return FetchResult(url, response.status, headers=kept, error=error)
+            empty = PollError(errors.EMPTY, {"status": str(response.status)})
+            return FetchResult(url, response.status, headers=kept, problem=empty)
         return FetchResult(url, response.status, bytes(body), headers=kept, permanent_url=permanent)

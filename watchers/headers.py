@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from urllib.parse import quote
 
+from watchers import poll_errors as errors
+from watchers.poll_errors import PollError
+
 KEPT = (
     "content-type",
     "content-location",
@@ -43,10 +46,12 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
-def in_words(status: int) -> str:
+def in_words(status: int) -> PollError:
     """`HTTP 404 Not Found`: the status with its standard name (not the server's reason phrase,
     which may say anything), or the number alone for a status HTTP does not name."""
     try:
-        return f"HTTP {status} {HTTPStatus(status).phrase}"
+        return PollError(
+            errors.STATUS, {"status": str(status), "phrase": HTTPStatus(status).phrase}
+        )
     except ValueError:
-        return f"HTTP {status}"
+        return PollError(errors.BARE_STATUS, {"status": str(status)})

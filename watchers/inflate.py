@@ -37,7 +37,11 @@ class TooLarge(Exception):
 
 
 class CutShort(Exception):
-    pass
+    """A compressed body whose stream did not end (`encoding`: gzip, deflate or br)."""
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__(f"{encoding} body cut short: the compressed stream did not end")
+        self.encoding = encoding
 
 
 def _undecided(start: bytes) -> bool:
@@ -174,7 +178,7 @@ class Inflater:
             self._told(held)
             out = self._inflated(held)
         if self._zlib is not None and not self._zlib.eof:
-            raise CutShort(f"{self.encoding} body cut short: the compressed stream did not end")
+            raise CutShort(self.encoding)
         if self._brotli is not None and not self._brotli.is_finished():
-            raise CutShort("br body cut short: the compressed stream did not end")
+            raise CutShort("br")
         return out

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from watchers.aggregator import attribute, echoes_only, links_only, outlet_key, real_url
 from watchers.boilerplate import strip_boilerplate
+from watchers.poll_errors import PollError
 from watchers.text import one_line
 from watchers.urls import canonical_url
 
@@ -39,9 +40,14 @@ class ParsedFeed:
 
     title: str | None
     items: tuple[Item, ...]
-    error: str | None = None  # set when nothing usable came out
+    problem: PollError | None = None  # set when nothing usable came out
     warning: str | None = None  # the parser's complaint when entries still came out
     ttl: int | None = None  # minutes, from RSS <ttl>
+
+    @property
+    def error(self) -> str | None:
+        """Why nothing usable came out, in English."""
+        return None if self.problem is None else str(self.problem)
 
 
 def make_item(

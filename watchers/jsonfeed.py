@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin
 
+from watchers import poll_errors as errors
 from watchers.items import MAX_TITLE, Item, ParsedFeed, make_item, newest
+from watchers.poll_errors import PollError
 from watchers.text import html_to_text, one_line, tidy
 from watchers.urls import web_link
 
@@ -37,16 +39,17 @@ def parse_json_feed(content: bytes, *, feed_id: str, url: str) -> ParsedFeed:
     try:
         document = json.loads(content.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        return ParsedFeed(None, (), error=f"not a feed: invalid JSON (not UTF-8: {exc.reason})")
+        return ParsedFeed(None, (), PollError(errors.JSON_NOT_UTF8, {"reason": exc.reason}))
     except RecursionError:
-        return ParsedFeed(None, (), error="not a feed: invalid JSON (nested too deeply)")
+        return ParsedFeed(None, (), PollError(errors.JSON_TOO_DEEP))
     except ValueError as exc:  # JSONDecodeError, and ints longer than Python converts
-        return ParsedFeed(None, (), error=f"not a feed: invalid JSON ({one_line(str(exc))[:200]})")
+        reason = one_line(str(exc))[:200]
+        return ParsedFeed(None, (), PollError(errors.JSON_INVALID, {"reason": reason}))
     if not isinstance(document, dict) or not _VERSION.match(_text(document.get("version"))):
-        return ParsedFeed(None, (), error="not a feed: JSON without a JSON Feed version")
+        return ParsedFeed(None, (), PollError(errors.JSON_NO_VERSION))
     entries = document.get("items")
     if not isinstance(entries, list):
-        return ParsedFeed(None, (), error="not a feed: JSON Feed without an items list")
+        return ParsedFeed(None, (), PollError(errors.JSON_NO_ITEMS))
     base = _url(document.get("home_page_url"), url) or url
     language = _text(document.get("language")).strip() or None
     items = newest(

@@ -19,10 +19,12 @@ from xml.sax import SAXParseException
 import feedparser
 
 from watchers import bounded, feed_dates  # noqa: F401 (the zones feeds use)
+from watchers import poll_errors as errors
 from watchers.charset import read_charset
 from watchers.fastrss import parse_simple_rss
 from watchers.items import Item, ParsedFeed, make_item, newest
 from watchers.jsonfeed import looks_like_json_feed, parse_json_feed
+from watchers.poll_errors import PollError
 from watchers.text import html_to_text, one_line, printable_line, tidy
 from watchers.urls import document_url, web_link
 
@@ -106,7 +108,7 @@ def parse_with_feedparser(
     version = parsed.get("version") or ""
     # a feed cut short before its first item has a version but is no empty feed: it is broken
     if not entries and (not version or _cut_short(bozo)):
-        return ParsedFeed(None, (), error=not_a_feed(content, headers.get("content-type"), bozo))
+        return ParsedFeed(None, (), not_a_feed(content, headers.get("content-type"), bozo))
     feed = parsed.get("feed") or {}
     language = feed.get("language") or response_headers.get("content-language")
     items = newest(
@@ -137,27 +139,27 @@ def _cut_short(bozo: object) -> bool:
     return isinstance(bozo, SAXParseException) and bozo.getMessage() in _ENDED_EARLY
 
 
-def not_a_feed(content: bytes, content_type: str | None, bozo: object) -> str:
+def not_a_feed(content: bytes, content_type: str | None, bozo: object) -> PollError:
     """Why a document no parser read as a feed is not one, in words the operator can act on: a
     web page, no XML at all, or XML broken where; the parser's own (`<unknown>:7:2: mismatched
     tag`) said none of it."""
     media = printable_line((content_type or "").split(";")[0].strip().lower())[:100]
-    served = f" (Content-Type {media})" if media else ""
+    served = {"media": media} if media else {}
     text = _in_utf8(content)
     if media in ("text/html", "application/xhtml+xml") or _HTML_PAGE.match(text, 0, 4096):
-        return f"not a feed: the server sent an HTML page{served}"
+        return PollError(errors.HTML_PAGE_TYPED if media else errors.HTML_PAGE, served)
     start = text.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not start:
-        return "not a feed: the server sent a blank document"
+        return PollError(errors.BLANK)
     if not start.startswith(b"<"):
         if media and "xml" not in media:
-            return f"not a feed: the server sent {media}, not XML"
-        return f"not a feed: the server sent a document that is not XML{served}"
+            return PollError(errors.NOT_XML_TYPE, served)
+        return PollError(errors.NOT_XML_TYPED if media else errors.NOT_XML, served)
     if isinstance(bozo, SAXParseException):
-        return f"not a feed: broken XML at {_broken_at(content, bozo)}"
+        return PollError(errors.BROKEN_XML, _broken_at(content, bozo))
     if bozo:
-        return f"not a feed: {one_line(str(bozo))[:200]}"
-    return "not a feed: XML, but no RSS, Atom or RDF feed in it"
+        return PollError(errors.NOT_A_FEED, {"reason": one_line(str(bozo))[:200]})
+    return PollError(errors.NO_FEED_IN_XML)
 
 
 def _in_utf8(content: bytes) -> bytes:
@@ -168,8 +170,9 @@ def _in_utf8(content: bytes) -> bytes:
     return content
 
 
-def _broken_at(content: bytes, bozo: SAXParseException) -> str:
-    """Where the XML breaks, and how, in the document as it came: expat's reading of it, or,
+def _broken_at(content: bytes, bozo: SAXParseException) -> dict[str, str]:
+    """Where the XML breaks, and how (`BROKEN_XML`'s line, column and reason), in the document
+    as it came: expat's reading of it, or,
     in a charset expat does not read (Shift_JIS), feedparser's, whose lines count its own
     rewriting of the document (a declaration put before it, a document type taken out)."""
     try:
@@ -177,7 +180,7 @@ def _broken_at(content: bytes, bozo: SAXParseException) -> str:
     except expat.ExpatError as exc:
         if exc.code != expat.errors.codes[expat.errors.XML_ERROR_UNKNOWN_ENCODING]:
             message = expat.errors.messages[exc.code]
-            return f"line {exc.lineno}, column {exc.offset + 1} ({message})"
+            return {"line": str(exc.lineno), "column": str(exc.offset + 1), "reason": message}
     except (ValueError, LookupError):  # a multi-byte charset expat cannot take
         pass
     line, column = bozo.getLineNumber() or 1, bozo.getColumnNumber() or 0
@@ -185,7 +188,8 @@ def _broken_at(content: bytes, bozo: SAXParseException) -> str:
     if not content.removeprefix(b"\xef\xbb\xbf").startswith(b"<?xml"):
         line = max(line - 1, 1)
     # expat counts columns from 0
-    return f"line {line}, column {column + 1} ({one_line(bozo.getMessage())[:200]})"
+    reason = one_line(bozo.getMessage())[:200]
+    return {"line": str(line), "column": str(column + 1), "reason": reason}
 
 
 def entry_to_item(

@@ -27,8 +27,9 @@ from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.fingerprint import content_fingerprint, fingerprint_version
 from watchers.items import ParsedFeed, reissued
+from watchers.poll_errors import INTERNAL, PollError
 from watchers.poll_records import in_config, records_of
-from watchers.poll_report import PollReport
+from watchers.poll_report import PollReport, short
 from watchers.poll_state import _succeeded, failing_since
 from watchers.poll_state import current_state as current_state  # (bot.daemon imports it here)
 from watchers.pool import ParsePool
@@ -199,15 +200,16 @@ class Poller:
                 return PollReport(
                     feed.id, "error", error=error, next_poll_at=started + self._interval(feed)
                 )
-            error = f"internal error: {type(exc).__name__}: {exc}"[:300]
+            problem = PollError(INTERNAL, {"error": f"{type(exc).__name__}: {exc}"})
             try:
                 state = await self._state(feed)
                 if not state.consecutive_errors:  # the traceback once, not on every retry
                     log.error("feed %s: the poll failed unexpectedly", feed.id, exc_info=True)
-                return await self._failed(feed, state, FetchResult(state.url), error, started)
+                return await self._failed(feed, state, FetchResult(state.url), problem, started)
             except Exception:  # not even the error could be stored
                 log.exception("feed %s: the poll failed and its error was not stored", feed.id)
                 wait = self._interval(feed)
+                error = problem.line()
                 return PollReport(feed.id, "error", error=error, next_poll_at=started + wait)
         if self._store_failing:
             log.info("the store works again: polls store what they fetch")
@@ -227,8 +229,8 @@ class Poller:
         fetched = await self.fetcher.fetch(
             state.url, etag=state.etag, last_modified=state.last_modified
         )
-        if not fetched.ok:
-            return await self._failed(feed, state, fetched, fetched.error or "error", started)
+        if fetched.problem is not None:
+            return await self._failed(feed, state, fetched, fetched.problem, started)
         before = state
         # a move is kept once a feed answers there: no home page, nor a 304 but to its ETag
         body = fetched.content or b""  # (a static page gives any later If-Modified-Since one)
@@ -254,8 +256,8 @@ class Poller:
             sketches=state.primed,
         )
         parsed = read.parsed
-        if parsed.error:
-            return await self._failed(feed, before, fetched, parsed.error, started)
+        if parsed.problem is not None:
+            return await self._failed(feed, before, fetched, parsed.problem, started)
         if moved:
             log.info("feed %s: moved permanently to %s; polling there now", feed.id, moved)
         if parsed.warning:
@@ -435,7 +437,7 @@ class Poller:
         feed: FeedConfig,
         state: FeedState,
         fetched: FetchResult,
-        error: str,
+        problem: PollError,
         started: datetime,
     ) -> PollReport:
         errors = state.consecutive_errors + 1
@@ -452,10 +454,12 @@ class Poller:
             rng=self.rng,
         )
         disabled = self._disable_reason(fetched.status, now - since)
+        error = problem.line()
         state = replace(
             state,
             last_status=fetched.status,
             last_error=error,
+            last_error_message=problem.kept(),
             consecutive_errors=errors,
             errors_since=since,
             last_attempt_at=started,
@@ -472,7 +476,7 @@ class Poller:
             "feed %s: poll failed (%d in a row, next try in %s): %s",
             feed.id,
             errors,
-            _short(wait),
+            short(wait),
             error,
         )
         return PollReport(feed.id, "error", fetched.status, error=error, next_poll_at=now + wait)
@@ -481,19 +485,8 @@ class Poller:
         if status == GONE:
             return "the server says the feed is gone for good (HTTP 410)"
         if status == 404 and failing_for >= self.settings.gone_after:
-            return f"not found (HTTP 404) for {_short(failing_for)}"
+            return f"not found (HTTP 404) for {short(failing_for)}"
         return None
 
     def _interval(self, feed: FeedConfig) -> timedelta:
         return feed.interval or self.settings.interval
-
-
-def _short(delay: timedelta) -> str:
-    seconds = delay.total_seconds()
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"

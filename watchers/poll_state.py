@@ -20,6 +20,7 @@ def _succeeded(
         last_modified=fetched.headers.get("last-modified") or state.last_modified,
         last_status=fetched.status,
         last_error=None,
+        last_error_message=None,
         consecutive_errors=0,
         errors_since=None,
         disabled_at=None,

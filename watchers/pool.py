@@ -21,8 +21,10 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from concurrent.futures.process import BrokenProcessPool
 from typing import Literal, TypeVar
 
+from watchers import poll_errors as errors
 from watchers.items import ParsedFeed
 from watchers.model_process import ModelProcess, hangup_blocked, watch_parent
+from watchers.poll_errors import PollError
 from watchers.summary import Brief
 from watchers.topics.compile import TopicSpec
 from watchers.topics.morph import forms_of, give_forms
@@ -150,10 +152,10 @@ class ParsePool:
         try:
             return from_wire(await self._call(call))
         except BrokenProcessPool:
-            return ReadFeed(ParsedFeed(None, (), error="the parser process died on this feed"), ())
+            return ReadFeed(ParsedFeed(None, (), PollError(errors.PARSER_DIED)), ())
         except TimeoutError:
-            error = f"parsing took over {self.limit:g} s; the parser was stopped"
-            return ReadFeed(ParsedFeed(None, (), error=error), ())
+            error = PollError(errors.PARSE_TOO_LONG, {"seconds": float(self.limit)})
+            return ReadFeed(ParsedFeed(None, (), error), ())
 
     async def article(
         self, content: bytes, *, url: str, title: str, spec: TopicSpec

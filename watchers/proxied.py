@@ -16,14 +16,16 @@ import socket
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
+from watchers import poll_errors as errors
 from watchers.addresses import Classify, redirect_refusal
+from watchers.poll_errors import PollError
 
 
 class NotPublic(OSError):
     """A connection refused before it was made: not to a public address. (One text for every
     address, so that a name's several refused addresses raise this, not a mixed OSError.)"""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: PollError) -> None:
         super().__init__("address refused")
         self.reason = reason
 
@@ -56,22 +58,22 @@ class TargetCheck:
 
     async def refusal(
         self, host: str, public: bool, *, first: bool, page: bool = False
-    ) -> str | None:
+    ) -> PollError | None:
         """Why the proxy may not be asked for `host`, or None if it may."""
         addresses = await self._addresses(host)
         if public and not addresses and (page or not first):
             # only the config's own feed may be at a name the proxy alone resolves
-            return f"a name that does not resolve here ({host[:60]})"
+            return PollError(errors.UNRESOLVED_HERE, {"host": host[:60]})
         if public:
             reasons = (redirect_refusal(True, a, self._classify) for a in addresses)
             return next((reason for reason in reasons if reason is not None), None)
         if not first:
             return None  # an intranet feed may lead anywhere
         if not addresses:
-            return f"a name that no longer resolves ({host[:60]})"
+            return PollError(errors.NO_LONGER_RESOLVES, {"host": host[:60]})
         if any(redirect_refusal(True, a, self._classify) is not None for a in addresses):
             return None
-        return f"a public address ({addresses[0]}) now, not a moment before"
+        return PollError(errors.PUBLIC_NOW, {"address": addresses[0]})
 
     async def _addresses(self, host: str) -> list[str]:
         try:

@@ -63,7 +63,7 @@ def to_wire(read: ReadFeed) -> Wire:
             )
             for i in parsed.items
         ],
-        parsed.error,
+        parsed.problem,
         parsed.warning,
         parsed.ttl,
         [
@@ -81,9 +81,9 @@ def to_wire(read: ReadFeed) -> Wire:
 
 
 def from_wire(wire: Wire) -> ReadFeed:
-    title, items, error, warning, ttl, facts = wire
+    title, items, problem, warning, ttl, facts = wire
     return ReadFeed(
-        ParsedFeed(title, tuple(Item(*item) for item in items), error, warning, ttl),
+        ParsedFeed(title, tuple(Item(*item) for item in items), problem, warning, ttl),
         tuple(
             ItemFacts(
                 topics,
