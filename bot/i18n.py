@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import gettext
 import io
+import json
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -183,6 +185,37 @@ def _loaded(raw: object) -> Value:
     if isinstance(raw, dict) and isinstance(raw.get("span"), int | float):
         return Span(raw["span"])
     return raw if isinstance(raw, str) else str(raw)
+
+
+def kept_said(kept: str | None, text: str) -> Value:
+    """A message a store kept as JSON beside its English `text` (a feed's error: `{"message":
+    msgid, "values": {...}}`, its values as `stored` writes them), to be said in the reader's
+    language; `text` as it is where none was kept (a row kept before), or what was kept is no
+    such message or lacks a value its msgid names."""
+    try:
+        raw = json.loads(kept) if kept else None
+    except ValueError:
+        return text
+    if not isinstance(raw, dict) or not isinstance(raw.get("message"), str):
+        return text
+    values = raw.get("values")
+    said = Said(raw["message"], loaded(values if isinstance(values, dict) else {}))
+    return said if _whole(said) else text
+
+
+def _whole(value: Value) -> bool:
+    """Whether each placeholder of a `Said`'s msgid, and of those of its values, is filled."""
+    if isinstance(value, Joined):
+        return all(map(_whole, value.parts))
+    if not isinstance(value, Said):
+        return True
+    singular, plural, _ = msgids(value.message)
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(singular + (plural or ""))}
+    except ValueError:  # a stray brace
+        return False
+    names.discard(None)
+    return names <= set(value.values) and all(map(_whole, value.values.values()))
 
 
 def msgids(message: Message) -> tuple[str, str | None, str | None]:

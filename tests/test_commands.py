@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,9 @@ from store import AsyncStore, ChatPrefs, FeedState, ItemRecord, Store, Watch
 from tests.conftest import ROOT, TOKEN, Clock, connections, new_store, running, shipped_topics
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.bounded import OutOfRange
+from watchers.config import FeedConfig, PollConfig, TopicConfig
+from watchers.fetch import Fetcher
+from watchers.poll import Poller
 from watchers.topics.compile import compile_topics
 
 USER = 5005
@@ -1081,6 +1085,37 @@ async def test_feeds_reads_in_the_admins_language_with_its_punctuation(bot: Bot)
     await bot.say("/language en", chat_id=ADMIN)
     text = await bot.say("/feeds", chat_id=ADMIN)
     assert "last success: never; 3 errors in a row: HTTP 503; next poll in 40 s" in text, text
+
+
+async def test_feeds_says_a_feeds_error_in_the_admins_language(bot: Bot) -> None:
+    """A Russian admin read "1 ошибка подряд: could not connect to 127.0.0.1:…: connection
+    refused": the poll's English inside the Russian reply. A row kept before errors were kept as
+    messages reads as its English."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    feed = FeedConfig.model_validate({"id": "tass", "url": f"http://127.0.0.1:{closed_port}/f"})
+    topics = compile_topics({"kuril": TopicConfig(title="Kuril", query="kuril*")})
+    async with Fetcher() as fetcher:
+        poller = Poller(
+            store=bot.store, fetcher=fetcher, topics=topics, settings=PollConfig(), clock=bot.clock
+        )
+        report = await poller.poll(feed)
+        await poller.aclose()
+    english = f"could not connect to 127.0.0.1:{closed_port}: connection refused"
+    assert report.error == english
+    old = FeedState(id="nhk", url="u", consecutive_errors=2, last_error="HTTP 503")
+    await bot.store.run(Store.save_feed_state, old)
+    await bot.say("/start", chat_id=ADMIN, language_code="ru")
+    text = await bot.say("/feeds", chat_id=ADMIN, language_code="ru")
+    refused = f"не удалось подключиться к 127.0.0.1:{closed_port}: в соединении отказано"
+    assert f"1 ошибка подряд: {refused}" in text, text
+    assert "2 ошибки подряд: HTTP 503" in text, text
+    await bot.say("/language ja", chat_id=ADMIN)
+    text = await bot.say("/feeds", chat_id=ADMIN)
+    assert f"127.0.0.1:{closed_port} に接続できません: 接続を拒否されました" in text, text
+    await bot.say("/language en", chat_id=ADMIN)
+    assert english in await bot.say("/feeds", chat_id=ADMIN)
 
 
 async def test_a_leaked_watch_feed_address_is_replaced_without_losing_the_watches(

@@ -21,6 +21,7 @@ from tests.conftest import TOKEN, Clock, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from watchers.fetch import Fetcher
 from watchers.poll import Poller
+from watchers.poll_errors import REFUSED, PollError
 from watchers.topics.compile import compile_topics
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -115,6 +116,25 @@ def test_the_decision(
     assert failing_notice("f", URL, before, after) == expected
 
 
+def test_the_failing_notice_names_the_error_as_its_message() -> None:
+    """A feed's error kept as a message is said in each admin's language (a state kept before
+    errors were, as its English: the cases above)."""
+    error = PollError(REFUSED, {"host": "f.example", "port": "443"})
+    after = replace(
+        failing(T0, T0 + 7 * H), last_error=error.line(), last_error_message=error.kept()
+    )
+    said = failing_notice("f", URL, failing(T0, T0 + 5 * H), after)
+    assert said is not None
+    assert said.values["error"] == Said(REFUSED, {"host": "f.example", "port": "443"})
+    russian = texts("ru").say(said)
+    assert russian.endswith(
+        "не работает уже 7 часов: не удалось подключиться к f.example:443: в соединении"
+        " отказано. Её по-прежнему опрашивают; когда она заработает, вам сообщат."
+    ), russian
+    assert "f.example:443 に接続できません: 接続を拒否されました" in texts("ja").say(said)
+    assert f"for 7 hours: {error.line()}." in texts("en").say(said)
+
+
 PollAt = Callable[[timedelta], Awaitable[list[str]]]
 
 
@@ -174,7 +194,12 @@ async def test_a_daemon_polling_a_failing_feed_tells_the_admins_once_and_of_its_
 
         failed, recovered = await store.run(Store.notices)
         russian = texts("ru").said(failed["msgid"], loaded(json.loads(failed["vals"])))
-        assert "не работает уже 6 часов: HTTP 500" in russian and url in russian
+        # the poll's error in the admin's language too, not the English of last_error
+        assert "не работает уже 6 часов: сервер ответил HTTP 500 (Internal Server Error)." in (
+            russian
+        )
+        assert url in russian
+        assert "failing for 6 hours: HTTP 500 Internal Server Error." in failed["text"]
         assert "10 hours" in recovered["text"]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import timedelta
 
-from bot.i18n import N_, Said, Span, Value
+from bot.i18n import N_, Said, Span, Value, kept_said
 from store import FeedState, Store
 from watchers.config import FeedConfig
 from watchers.poll import Poller
@@ -63,7 +63,8 @@ def failing_notice(
     ):
         return None
     values: dict[str, Value] = {"feed": feed, "url": url, "span": _span(now)}
-    values["error"] = after.last_error or ""
+    # said in each admin's language (a state kept before such messages: its English)
+    values["error"] = kept_said(after.last_error_message, after.last_error or "")
     return Said(FAILING, values)
 
 

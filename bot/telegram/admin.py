@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 
 from bot.commands import stats_lines
 from bot.delivery.render import ago, units
-from bot.i18n import quoted
+from bot.i18n import kept_said, quoted
 from bot.operator.export import csv_text
 from bot.operator.feedback import feedback_text
 from bot.telegram.context import args_of, ctx_of, esc, is_bot_admin, reply, texts_of
@@ -100,7 +100,8 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 "{n} error in a row: {error}",
                 "{n} errors in a row: {error}",
                 state.consecutive_errors,
-                error=state.last_error or "?",
+                # in the admin's language (a state kept before such messages: its English)
+                error=tr.say(kept_said(state.last_error_message, state.last_error or "?")),
             )
         else:
             mark, detail = "✅", tr._("status {status}", status=state.last_status)
