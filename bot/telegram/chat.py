@@ -37,7 +37,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import EN, Texts, quoted, texts
-from bot.telegram import admin, arrival, guards, insights, news_filters, story_buttons
+from bot.telegram import admin, arrival, guards, insights, lookups, news_filters, story_buttons
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
 from bot.telegram.context import (
@@ -448,6 +448,7 @@ HANDLERS = {
     "list": list_command,
     "stop": stop,
     **watch_commands.HANDLERS,
+    **lookups.HANDLERS,
     **prefs_commands.HANDLERS,
     **insights.HANDLERS,
     **news_filters.HANDLERS,

@@ -1,5 +1,5 @@
-"""A chat's own alerts and lookups: /watch (with its preview of the last 30 days), /watches,
-/unwatch, /mywatch (the watches' Atom feed), /latest and /search."""
+"""A chat's own alerts: /watch (with its preview of the last 30 days), /watches, /unwatch and
+/mywatch (the watches' Atom feed); its lookups, /latest and /search, are in `lookups`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.delivery.render import alert_of, render_digest
 from bot.i18n import Texts, cut, listed, quoted
 from bot.telegram.context import (
     args_of,
@@ -22,25 +21,17 @@ from bot.telegram.context import (
     may_change,
     reply,
     texts_of,
-    valid_ids,
 )
 from bot.telegram.previews import preview_of
-from store import SearchError, Store, Watch
-from store.search import widened
+from store import Store, Watch
 from watchers import bounded
 from watchers.config_checks import operator_words
 from watchers.topics.query import Node, QueryError, parse
 from watchers.topics.sources import NoFeed, no_feed
 
 MAX_QUERY = 300
-MAX_LATEST = 20
 MAX_WATCH_NUMBER = 10**6  # larger numbers are no watch's
 MAX_FEEDS_SHOWN = 20  # feed ids named when a watch's source: is none of them
-SEARCH_EXAMPLES = (
-    "<code>/search Shikotan</code>",
-    '<code>/search "peace treaty" Motegi</code>',
-    "<code>/search Курил*</code>",
-)
 
 
 def _problems(queries: Sequence[str], feeds: Sequence[str]) -> list[QueryError | NoFeed | None]:
@@ -376,108 +367,9 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, tr._("Stopped watching for {query}.", query=code))
 
 
-async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/latest [topic] [n]: the newest stories, of one topic or of all."""
-    ctx = ctx_of(context)
-    tr = await texts_of(update, context)
-    topic_ids, count, asked = ctx.topic_ids(), 5, ""
-    for arg in args_of(context):
-        if (number := bounded.clamped(arg, MAX_LATEST + 1)) is not None:
-            count, asked = number, arg  # ASCII digits only: '²'.isdigit() is true, int('²') fails
-        elif arg.lower().lstrip("#") in ctx.topic_ids():
-            topic_ids = [arg.lower().lstrip("#")]
-        else:
-            valid = valid_ids(ctx, tr)
-            await reply(
-                update,
-                tr._(
-                    "Unknown topic {topic}. Write <code>/latest [topic] [n]</code>;"
-                    " topics: {valid}.",
-                    topic=esc(quoted(arg, tr=tr)),
-                    valid=valid,
-                ),
-            )
-            return
-    if not 1 <= count <= MAX_LATEST:
-        await reply(
-            update,
-            tr._(
-                "{value} is out of range. Ask for 1 to {most} stories, like"
-                " <code>/latest 10</code>.",
-                value=esc(quoted(asked, tr=tr)),
-                most=MAX_LATEST,
-            ),
-        )
-        return
-    chat = update.effective_chat
-    prefs = await ctx.store.run(Store.prefs, chat.id) if chat else None
-    langs = list(prefs.news_langs) if prefs else []
-    found = await ctx.store.run(Store.latest, topic_ids, limit=count, langs=langs)
-    if not found:
-        await reply(update, tr._("No stories yet. They appear here once the feeds bring some."))
-        return
-    alerts = [
-        alert_of(item, source, [t for t in item.topics if t in topic_ids]) for item, source in found
-    ]
-    await reply(
-        update,
-        render_digest(
-            alerts, titles=ctx.titles(tr), tz=ctx.chat_tz(prefs), heading=tr._("Latest"), tr=tr
-        ),
-    )
-
-
-async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = ctx_of(context)
-    tr = await texts_of(update, context)
-    words = " ".join(args_of(context)).strip()
-    if not words:
-        await reply(
-            update,
-            tr._("Write what to look for: {examples}.", examples=listed(tr, SEARCH_EXAMPLES)),
-        )
-        return
-    chat = update.effective_chat
-    prefs = await ctx.store.run(Store.prefs, chat.id) if chat else None
-    langs = list(prefs.news_langs) if prefs else []
-    try:
-        found = await ctx.store.run(Store.search, words[:MAX_QUERY], limit=10, langs=langs)
-    except SearchError as exc:
-        # the reason itself says "cannot search for 'x': ..." (or what else is wrong)
-        reason = tr._(exc.template, **{name: cut(v) for name, v in exc.values.items()})
-        await reply(update, esc(reason[:1].upper() + reason[1:]))
-        return
-    if not found:
-        told = tr._("Nothing stored matches {words}.", words=esc(quoted(words, tr=tr)))
-        if (wider := widened(words[:MAX_QUERY])) is not None:
-            example = f"<code>/search {esc(cut(wider))}</code>"
-            told = tr.sentences(
-                told,
-                tr._(
-                    "Words are found as written; their other forms too with a '*': {example}",
-                    example=example,
-                ),
-            )
-        await reply(update, told)
-        return
-    alerts = [alert_of(item, source, topics=()) for item, source in found]
-    await reply(
-        update,
-        render_digest(
-            alerts,
-            titles={"": tr._("Found for {words}", words=cut(words))},
-            tz=ctx.chat_tz(prefs),
-            heading=tr._("Search"),
-            tr=tr,
-        ),
-    )
-
-
 HANDLERS = {
     "watch": watch,
     "watches": watches,
     "mywatch": mywatch,
     "unwatch": unwatch,
-    "latest": latest,
-    "search": search,
 }
