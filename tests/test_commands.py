@@ -790,6 +790,27 @@ async def test_a_members_start_in_a_group_says_its_topics_are_the_admins_choice(
     assert "<b>This group's topics:</b> kuril" in text and "admins" in text, text
 
 
+async def test_start_reads_the_chat_s_topics_and_settings_once(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/start read the chat's subscriptions and settings twice: once for its settings lines,
+    once for the keyboard."""
+    read: list[str] = []
+    for verb in ("subscriptions", "prefs"):
+        real = getattr(Store, verb)
+
+        def counted(store: Store, *args: Any, _real: Any = real, _verb: str = verb) -> Any:
+            read.append(_verb)
+            return _real(store, *args)
+
+        monkeypatch.setattr(Store, verb, counted)
+    await bot.say("/subscribe kuril")
+    read.clear()
+    text = await bot.say("/start")
+    assert "<b>Your topics:</b> kuril" in text, text
+    assert sorted(read) == ["prefs", "subscriptions"]
+
+
 FORUM = -1007000
 FORUM_CHAT = {"id": FORUM, "type": "supergroup", "title": "Kuril forum", "is_forum": True}
 

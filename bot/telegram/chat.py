@@ -65,7 +65,7 @@ from bot.telegram.context import (
 )
 from bot.telegram.pages import label_pressed, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME
-from store import ChatPrefs, Store
+from store import Store
 from store.base import store_failure
 from watchers.text import shorten
 
@@ -126,7 +126,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await record_thread(update, ctx, chat_id)  # in a forum, alerts go to this topic
     tr = await texts_of(update, context)
     group = update.effective_chat is not None and update.effective_chat.type in guards.GROUPS
-    settings = await prefs_commands.settings_text(ctx, chat_id, tr, group)
+    prefs, subscribed, watches = await prefs_commands.chat_state(ctx, chat_id)
+    settings = prefs_commands.describe(ctx, prefs, subscribed, len(watches), group=group, tr=tr)
     if group and not admin:  # its admins choose: a keyboard would only refuse a member
         about = tr._(
             "👋 <b>kurilwatch</b> sends this group news alerts on the Kuril Islands dispute and"
@@ -135,8 +136,6 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         await reply(update, f"{about}\n\n{settings}\n\n" + tr._("/help lists every command."))
         return
-    subscribed = await ctx.store.run(Store.subscriptions, chat_id)
-    first = esc(ctx.topic_ids()[0])
     text = (
         tr._(WELCOME)
         + "\n\n"
@@ -145,14 +144,13 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         + tr._(
             "Tap a topic below, or send <code>/subscribe {first}</code>"
             " (or <code>/subscribe all</code>).",
-            first=first,
+            first=esc(ctx.topic_ids()[0]),
         )
         + "\n\n"
         + settings
         + "\n\n"
         + tr._("/help lists every command.")
     )
-    prefs = await ctx.store.run(Store.prefs, chat_id)
     offer = news_filters.start_row(tr.lang, tr, prefs.news_langs if prefs else ())
     await reply(update, text, markup=keyboard(ctx, subscribed, offer, tr))
 
@@ -329,9 +327,7 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     chat = update.effective_chat
     if chat is None:
         return
-    subscribed = await ctx.store.run(Store.subscriptions, chat.id)
-    watches = await ctx.store.run(Store.watches, chat.id)
-    prefs: ChatPrefs | None = await ctx.store.run(Store.prefs, chat.id)
+    prefs, subscribed, watches = await prefs_commands.chat_state(ctx, chat.id)
     titles = ctx.titles(tr)
     group = chat.type in guards.GROUPS
     heading = tr._("<b>This group's topics</b>") if group else tr._("<b>Your subscriptions</b>")

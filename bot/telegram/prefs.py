@@ -37,7 +37,7 @@ from bot.telegram.context import (
     texts_of,
 )
 from bot.telegram.insights import settings_lines
-from store import ChatPrefs, Store
+from store import ChatPrefs, Store, Watch
 from watchers.bounded import OutOfRange
 from watchers.config import parse_duration
 
@@ -80,12 +80,13 @@ def describe(
     return "\n".join(lines)
 
 
-async def settings_text(ctx: BotContext, chat_id: int, tr: Texts, group: bool) -> str:
-    """The chat's current settings, in a few lines."""
+async def chat_state(
+    ctx: BotContext, chat_id: int
+) -> tuple[ChatPrefs | None, list[str], list[Watch]]:
+    """What `describe` tells of a chat, read once: its settings, topics and watches."""
     prefs = await ctx.store.run(Store.prefs, chat_id)
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
-    watches = await ctx.store.run(Store.watches, chat_id)
-    return describe(ctx, prefs, subscribed, len(watches), group=group, tr=tr)
+    return prefs, subscribed, await ctx.store.run(Store.watches, chat_id)
 
 
 async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, **changes: Any) -> bool:
@@ -367,9 +368,7 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    prefs = await ctx.store.run(Store.prefs, chat.id)
-    subscribed = await ctx.store.run(Store.subscriptions, chat.id)
-    watches = await ctx.store.run(Store.watches, chat.id)
+    prefs, subscribed, watches = await chat_state(ctx, chat.id)
     muted = await ctx.store.run(Store.muted_sources, chat.id)
     lines = [
         tr._("<b>Settings of this chat</b>"),
