@@ -790,6 +790,45 @@ async def test_a_members_start_in_a_group_says_its_topics_are_the_admins_choice(
     assert "<b>This group's topics:</b> kuril" in text and "admins" in text, text
 
 
+async def test_a_members_topics_and_watches_in_a_group_are_the_group_s_and_its_admins_choice(
+    bot: Bot,
+) -> None:
+    """A member's /topics in a group drew a keyboard whose every press answered "only admins",
+    and /watches and /list called the group's watches "yours" (RU "Ваши запросы")."""
+    bot.api.set_admins(-406, [77])
+    admin: dict[str, Any] = {"chat_id": -406, "chat_type": "supergroup", "user_id": 77}
+    member: dict[str, Any] = {"chat_id": -406, "chat_type": "supergroup", "user_id": 55}
+    await bot.say("/language ru", **admin)
+    await bot.say("/subscribe kuril", **admin)
+    text = await bot.say("/topics", **member)
+    assert "✅ = группа подписана" in text and "только её администраторы" in text, text
+    assert "reply_markup" not in bot.api.sent_messages(-406)[-1]  # no keyboard that refuses
+    text = await bot.say("/topics", **admin)  # an admin's has it
+    assert "✅ = группа подписана" in text and "только её администраторы" not in text, text
+    assert bot.api.sent_messages(-406)[-1]["reply_markup"]["inline_keyboard"][0]
+    text = await bot.say("/watches", **member)
+    assert "У этой группы пока нет запросов" in text and "администратор" in text, text
+    await bot.say("/watch Shikotan", **admin)
+    text = await bot.say("/watches", **member)
+    assert "<b>Запросы этой группы</b> (1 из 3)" in text and "Ваши" not in text, text
+    assert "/unwatch" in text and "администратор" in text, text
+    text = await bot.say("/watches", **admin)
+    assert "<b>Запросы этой группы</b> (1 из 3)" in text and "Удалить:" in text, text
+    text = await bot.say("/list", **member)
+    assert "<b>Запросы этой группы</b>" in text and "Ваши" not in text, text
+    await bot.say("/language ja", **admin)
+    assert "<b>このグループの登録キーワード</b>（1/3）" in await bot.say("/watches", **member)
+    await bot.say("/language en", **admin)
+    text = await bot.say("/watches", **member)
+    assert "<b>This group's watches</b> (1 of 3)" in text and "Your" not in text, text
+    assert "<b>Topics</b> (✅ = this group follows it)" in await bot.say("/topics", **member)
+    # a private chat's are its own, with the keyboard
+    assert "<b>Topics</b> (✅ = subscribed)" in await bot.say("/topics")
+    assert bot.api.sent_messages(USER)[-1]["reply_markup"]["inline_keyboard"][0]
+    await bot.say("/watch Kunashir")
+    assert "<b>Your watches</b> (1 of 3)" in await bot.say("/watches")
+
+
 async def test_start_reads_the_chat_s_topics_and_settings_once(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -529,6 +529,31 @@ async def test_in_a_channel_only_an_admin_mutes_a_story_for_every_reader(h: Harn
     assert await press(creator) == [(str(channel), "mute")]
 
 
+async def test_a_channel_reader_refused_a_press_is_told_the_channel_s_admins_decide(
+    h: Harness,
+) -> None:
+    # a reader's 🔕 under a channel's alert was answered "Only this group's admins ...": the
+    # channel named as a group
+    channel, reader = -1001234569, 7779
+    _, mute = await _channel_alert(h, channel)
+    h.api.set_admins(channel, [], creator=4243)
+    alert_id = message_id(h.api, channel, "Habomai talks")
+    for lang, said in [
+        ("en", "Only this channel's admins"),
+        ("ru", "Только администраторы этого канала"),
+        ("ja", "このチャンネルの通知と設定を変更できるのは管理者だけ"),
+    ]:
+        await h.store.run(Store.set_language, channel, lang)
+        answered = len(h.api.calls_of("answerCallbackQuery"))
+        h.api.push_callback_query(channel, alert_id, mute, user_id=reader)
+        await h.api.wait_for_async(
+            lambda n=answered: len(h.api.calls_of("answerCallbackQuery")) > n, 10, "an answer"
+        )
+        text = h.api.calls_of("answerCallbackQuery")[-1].params["text"]
+        assert said in text and "group" not in text and "групп" not in text, text
+    assert await h.store.run(Store.story_modes, 1) == {}  # muted nothing for the channel
+
+
 async def test_a_failed_press_is_told_to_the_presser_not_to_the_channel(h: Harness) -> None:
     channel, reader = -1001234568, 7778
     alert, mute = await _channel_alert(h, channel)

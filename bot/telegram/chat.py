@@ -231,11 +231,15 @@ async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     tr = await texts_of(update, context)
     chat = update.effective_chat
     subscribed = await ctx.store.run(Store.subscriptions, chat.id) if chat else []
-    await reply(
-        update,
-        tr._("<b>Topics</b> (✅ = subscribed)") + "\n" + ctx.topic_list(subscribed, tr),
-        markup=keyboard(ctx, subscribed, (), tr),
-    )
+    if chat is not None and chat.type in guards.GROUPS:
+        head = tr._("<b>Topics</b> (✅ = this group follows it)")
+    else:
+        head = tr._("<b>Topics</b> (✅ = subscribed)")
+    text = head + "\n" + ctx.topic_list(subscribed, tr)
+    if await guards.sets_up(update, context):
+        await reply(update, text, markup=keyboard(ctx, subscribed, (), tr))
+    else:  # a member of a group: every press of a keyboard would only refuse
+        await reply(update, text + "\n\n" + tr._("Only this group's admins can change its topics."))
 
 
 def _chosen(
@@ -353,7 +357,8 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         text = tr._("You follow no topics yet. /topics shows them; /subscribe adds one.")
     if watches:
         listed = await watch_commands.numbered(watches, tr, feed_ids(ctx))
-        text += "\n\n" + tr._("<b>Your watches</b>") + "\n" + listed
+        mine = tr._("<b>This group's watches</b>") if group else tr._("<b>Your watches</b>")
+        text += f"\n\n{mine}\n{listed}"
     text += "\n\n" + prefs_commands.describe(
         ctx, prefs, subscribed, len(watches), short=True, tr=tr
     )

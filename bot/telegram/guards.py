@@ -149,8 +149,9 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 async def sets_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether /start comes from who may set the chat up (its language, the forum topic its
-    alerts go to): anyone in a private chat; in a group an admin, asked of Telegram, and a
-    member as far as we know when Telegram cannot say."""
+    alerts go to), or /topics and /watches from who may change what they list: anyone in a
+    private chat; in a group an admin, asked of Telegram, and a member as far as we know when
+    Telegram cannot say."""
     if update.effective_chat is None or update.effective_chat.type not in GROUPS:
         return True
     try:

@@ -4,6 +4,7 @@ chat's own alert records "not relevant", or mutes or follows the story (a group'
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.delivery.buttons import MUTE, NOT_RELEVANT, PREFIX, verify
@@ -38,7 +39,13 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(tr._("Noted, thank you."))
         return
     if not await is_chat_admin(update, context):
-        await query.answer(tr._("Only this group's admins can change its alerts and settings."))
+        chat = update.effective_chat
+        if chat is not None and chat.type == ChatType.CHANNEL:  # a reader of a channel
+            await query.answer(
+                tr._("Only this channel's admins can change its alerts and settings.")
+            )
+        else:
+            await query.answer(tr._("Only this group's admins can change its alerts and settings."))
         return
     mode = "mute" if action == MUTE else "follow"
     await ctx.store.run(Store.control_story, press.chat_id, alert.story_id, mode, now=now)

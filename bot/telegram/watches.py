@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import Texts, cut, listed, quoted
+from bot.telegram import guards
 from bot.telegram.context import (
     args_of,
     changing_chat,
@@ -247,16 +248,32 @@ async def watches(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None:
         return
     mine = await ctx.store.run(Store.watches, chat.id)
+    group = chat.type in guards.GROUPS  # its watches are the group's, changed by its admins
     if not mine:
-        await reply(
-            update, tr._("You have no watches. Add one with <code>/watch &lt;query&gt;</code>.")
-        )
+        if group:
+            text = tr._(
+                "This group has no watches yet; its admins add them with"
+                " <code>/watch &lt;query&gt;</code>."
+            )
+        else:
+            text = tr._("You have no watches. Add one with <code>/watch &lt;query&gt;</code>.")
+        await reply(update, text)
         return
+    if group:
+        head = tr._(
+            "<b>This group's watches</b> ({n} of {most})", n=len(mine), most=ctx.max_watches
+        )
+    else:
+        head = tr._("<b>Your watches</b> ({n} of {most})", n=len(mine), most=ctx.max_watches)
+    if await guards.sets_up(update, context):
+        change = tr._("Remove one with <code>/unwatch &lt;n&gt;</code>.")
+    else:
+        change = tr._("This group's admins add watches with /watch and remove them with /unwatch.")
     await reply(
         update,
-        tr._("<b>Your watches</b> ({n} of {most})", n=len(mine), most=ctx.max_watches)
+        head
         + f"\n{await numbered(mine, tr, feed_ids(ctx))}\n\n"
-        + tr._("Remove one with <code>/unwatch &lt;n&gt;</code>.")
+        + change
         + (
             "\n" + tr._("/mywatch gives their stories as a feed for your reader.")
             if ctx.feeds_url
