@@ -16,12 +16,12 @@ import gettext
 import io
 import json
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, get_day_names
@@ -78,6 +78,27 @@ class Quoted:
 
     def said(self, tr: Texts) -> str:
         return quoted(self.words, tr=tr)
+
+
+class Refusal(Protocol):
+    """An error raised where no language is known (`watchers`' `QueryError`, `store`'s
+    `SearchError`): a msgid, its values, and which of them are the user's words."""
+
+    @property
+    def template(self) -> str: ...
+    @property
+    def values(self) -> Mapping[str, str]: ...
+    @property
+    def quoted(self) -> Collection[str]: ...
+
+
+def reason(error: Refusal, tr: Texts) -> str:
+    """`error`'s message in `tr`'s language, the user's words in its quotation marks (the
+    others cut as `cut` cuts them)."""
+    values = error.values.items()
+    return tr._(
+        error.template, **{k: quoted(v, tr=tr) if k in error.quoted else cut(v) for k, v in values}
+    )
 
 
 def N_(message: str) -> str:

@@ -31,8 +31,13 @@ class SearchError(ValueError):
     """A search query the index cannot run; the message says why, for the user (a msgid of
     the bot's catalogues, with `values`)."""
 
+    # the values that are the user's words: the bot quotes them in the reader's marks («x»,
+    # 「x」), this message as English does ('x')
+    quoted = frozenset({"query", "prefix"})
+
     def __init__(self, message: str, **values: str) -> None:
-        super().__init__(message.format(**values) if values else message)
+        shown = {k: repr(v) if k in self.quoted else v for k, v in values.items()}
+        super().__init__(message.format(**shown) if values else message)
         self.template = message
         self.values = values
 
@@ -87,16 +92,16 @@ def prefix_error(query: str) -> SearchError | None:
         if len(prefix) < 2 and not _CJK_RUN.fullmatch(prefix):
             return SearchError(
                 N_(
-                    "cannot search for {query}: '{prefix}*' is too short a prefix; write two"
+                    "cannot search for {query}: {prefix} is too short a prefix; write two"
                     " letters or more before the '*'"
                 ),
-                query=repr(query),
-                prefix=prefix,
+                query=query,
+                prefix=f"{prefix}*",
             )
     if len(prefixes) > MAX_PREFIXES:
         return SearchError(
             N_("cannot search for {query}: at most {most} of its words may end in '*'"),
-            query=repr(query),
+            query=query,
             most=str(MAX_PREFIXES),
         )
     return None
@@ -145,7 +150,6 @@ def widened(query: str) -> str | None:
 def search_error(query: str, reason: str) -> SearchError:
     """SQLite's FTS5 error about `query`, said in words for the person who typed the search."""
     reason = reason.removeprefix("fts5: ")
-    q = repr(query)
     if reason.startswith("no such column:"):
         name = reason.partition(":")[2].strip()
         return SearchError(
@@ -154,7 +158,7 @@ def search_error(query: str, reason: str) -> SearchError:
                 " '-{name}'), and there is none; write NOT {name} to leave a word out, or put"
                 " text in double quotes"
             ),
-            query=q,
+            query=query,
             name=name,
         )
     if reason.startswith("syntax error near"):
@@ -165,7 +169,7 @@ def search_error(query: str, reason: str) -> SearchError:
                     "cannot search for {query}: it ends too early (a word or a ')' is missing"
                     " at the end)"
                 ),
-                query=q,
+                query=query,
             )
         if near.strip('"') in _OPERATORS:
             return SearchError(
@@ -173,7 +177,7 @@ def search_error(query: str, reason: str) -> SearchError:
                     "cannot search for {query}: {near} needs a word before it, as in Курилы NOT"
                     " учения; to search for the word itself, put it in double quotes"
                 ),
-                query=q,
+                query=query,
                 near=near,
             )
         return SearchError(
@@ -181,7 +185,7 @@ def search_error(query: str, reason: str) -> SearchError:
                 "cannot search for {query}: {near} cannot stand there; put a phrase in double"
                 " quotes"
             ),
-            query=q,
+            query=query,
             near=near,
         )
     if reason.startswith("syntax error"):
@@ -190,20 +194,22 @@ def search_error(query: str, reason: str) -> SearchError:
                 "cannot search for {query}: it cannot be read as a search; put a phrase in"
                 " double quotes"
             ),
-            query=q,
+            query=query,
         )
     if "unterminated string" in reason:
-        return SearchError(N_("cannot search for {query}: a double quote is not closed"), query=q)
+        return SearchError(
+            N_("cannot search for {query}: a double quote is not closed"), query=query
+        )
     if "unknown special query" in reason:
         return SearchError(
-            N_("cannot search for {query}: a '*' must follow a word, as in Курил*"), query=q
+            N_("cannot search for {query}: a '*' must follow a word, as in Курил*"), query=query
         )
     return SearchError(
         N_(
             'cannot search for {query}: the search could not be read; use words, "a phrase",'
             " prefix* and AND/OR/NOT"
         ),
-        query=q,
+        query=query,
     )
 
 
@@ -281,7 +287,7 @@ class SearchVerbs(StoreBase):
                         "cannot search for {query}: it matches too much to be searched at once;"
                         ' narrow it with more words, longer prefixes or a "phrase"'
                     ),
-                    query=repr(query),
+                    query=query,
                 ) from None
             raise search_error(query, str(exc)) from None
         finally:

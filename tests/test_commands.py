@@ -493,6 +493,25 @@ async def test_latest_and_search_over_stored_stories(bot: Bot) -> None:
     assert "Shikotan</code>、<code>/search" in asked and asked.endswith("Курил*</code>"), asked
 
 
+@pytest.mark.parametrize(("lang", "marks"), [("en", "''"), ("ru", "«»"), ("ja", "「」")])
+async def test_search_and_query_errors_quote_the_user_s_words_in_the_reader_s_marks(
+    bot: Bot, lang: str, marks: str
+) -> None:
+    """/search's and /watch's errors quoted a Russian or a Japanese reader's words as Python
+    writes a string ('x'), not «x» or 「x」 as every other reply does."""
+    o, c = marks
+    said = await bot.say('/search "unclosed', language_code=lang)
+    assert f'{o}"unclosed{c}' in said, said
+    said = await bot.say("/search k* OR f*", language_code=lang)
+    assert f"{o}k* OR f*{c}" in said and f"{o}k*{c}" in said, said
+    said = await bot.say("/watch Shikotan @@", language_code=lang)
+    assert f"{o}@@{c}" in said, said
+    said = await bot.say("/watch author:x", language_code=lang)
+    assert f"{o}author:{c}" in said, said
+    if lang != "en":
+        assert "'" not in said.split("<pre>")[0], said
+
+
 async def test_a_search_of_a_word_in_another_form_than_stored_says_how_to_find_it(
     bot: Bot,
 ) -> None:

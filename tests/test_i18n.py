@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.delivery.buttons import sign, verify
-from bot.i18n import LANGUAGES, catalogue_path, listed, quoted, texts
+from bot.i18n import LANGUAGES, catalogue_path, listed, quoted, reason, texts
 from tests.conftest import ROOT
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -209,6 +209,15 @@ def test_query_and_search_errors_are_translated_too() -> None:
     assert texts("ru")._(error.template, **error.values) == "lang: принимает en, ru, ja"
     empty = SearchError("an empty search: give a word to look for")
     assert texts("ja")._(empty.template, **empty.values) == "検索語が空です。語を指定してください"
+    # the user's words in the reader's marks; the English message (the CLI's) as before
+    with pytest.raises(QueryError) as caught:
+        parse("Shikotan @@")
+    assert str(caught.value) == "column 10: '@@' has no letters or digits to match"
+    assert reason(caught.value, texts("ja")) == "「@@」には検索できる文字や数字がありません"
+    assert reason(caught.value, texts("ru")) == "в «@@» нет ни букв, ни цифр"
+    unclosed = SearchError("cannot search for {query}: a double quote is not closed", query='"a')
+    assert str(unclosed) == "cannot search for '\"a': a double quote is not closed"
+    assert reason(unclosed, texts("ru")).startswith('поиск по запросу «"a» невозможен')
 
 
 def test_a_fresh_clone_without_compiled_catalogues_speaks_every_language(

@@ -7,7 +7,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.delivery.render import alert_of, render_digest
-from bot.i18n import cut, listed, quoted
+from bot.i18n import cut, listed, quoted, reason
 from bot.telegram.context import args_of, ctx_of, esc, reply, texts_of, valid_ids
 from bot.telegram.watches import MAX_QUERY
 from store import SearchError, Store
@@ -90,8 +90,8 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         found = await ctx.store.run(Store.search, words[:MAX_QUERY], limit=10, langs=langs)
     except SearchError as exc:
         # the reason itself says "cannot search for 'x': ..." (or what else is wrong)
-        reason = tr._(exc.template, **{name: cut(v) for name, v in exc.values.items()})
-        await reply(update, esc(reason[:1].upper() + reason[1:]))
+        why = reason(exc, tr)
+        await reply(update, esc(why[:1].upper() + why[1:]))
         return
     if not found:
         told = tr._("Nothing stored matches {words}.", words=esc(quoted(words, tr=tr)))

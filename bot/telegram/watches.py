@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import Texts, cut, listed, quoted
+from bot.i18n import Texts, cut, listed, quoted, reason
 from bot.telegram import guards
 from bot.telegram.context import (
     args_of,
@@ -108,7 +108,7 @@ async def numbered(watches: Sequence[Watch], tr: Texts, feeds: Sequence[str]) ->
         if isinstance(problem, NoFeed):
             line += " ⚠️ " + _no_feed(problem, feeds, tr)
         elif problem is not None:
-            why = tr._(problem.template, **problem.values)
+            why = reason(problem, tr)
             line += " ⚠️ " + esc(
                 tr._("not watched any more: {problem}; /unwatch it and write it anew", problem=why)
             )
@@ -144,7 +144,7 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 tree, query = parse(plain), plain
     except QueryError as exc:
         pointer = " " * (exc.column - 1) + "^"
-        problem = tr._(exc.template, **exc.values)
+        problem = reason(exc, tr)
         problem = tr._("column {column}: {problem}", column=exc.column, problem=problem)
         await reply(
             update,

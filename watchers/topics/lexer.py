@@ -5,7 +5,7 @@ parse, raised by both."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from watchers import bounded
@@ -20,10 +20,16 @@ META_FIELDS = ("lang", "source")
 class QueryError(ValueError):
     """A query that does not parse; `column` is 1-based."""
 
-    def __init__(self, message: str, column: int, **values: object) -> None:
+    def __init__(
+        self, message: str, column: int, *, quoted: Collection[str] = (), **values: object
+    ) -> None:
         self.template = message  # a msgid of the bot's catalogues, with `values`
         self.values = {name: str(value) for name, value in values.items()}
-        self.message = message.format(**self.values) if values else message
+        # the values that are the user's words: the bot quotes them in the reader's marks
+        # («x», 「x」), this message as English does ('x')
+        self.quoted = frozenset(quoted)
+        shown = {k: repr(v) if k in self.quoted else v for k, v in self.values.items()}
+        self.message = message.format(**shown) if values else message
         self.column = column
         super().__init__(f"column {column}: {self.message}")
 
@@ -132,9 +138,10 @@ def lex(query: str, *, typographic: bool = True) -> Iterator[Token]:
             name = field.group(1)
             if name not in FIELDS + META_FIELDS:
                 raise QueryError(
-                    N_("unknown field '{name}:' (fields: {fields})"),
+                    N_("unknown field {name} (fields: {fields})"),
                     column,
-                    name=name,
+                    quoted={"name"},
+                    name=f"{name}:",
                     fields=", ".join(FIELDS + META_FIELDS),
                 )
             yield Token("META" if name in META_FIELDS else "FIELD", name, column)

@@ -364,7 +364,10 @@ def _word(token: Token, *, cased: bool = False) -> Node:
     terms = _words(token.text, token.column, cased=cased)
     if not terms:
         raise QueryError(
-            N_("{text} has no letters or digits to match"), token.column, text=repr(token.text)
+            N_("{text} has no letters or digits to match"),
+            token.column,
+            quoted={"text"},
+            text=token.text,
         )
     return terms[0] if len(terms) == 1 else Phrase(tuple(terms))
 
