@@ -512,6 +512,20 @@ async def test_search_and_query_errors_quote_the_user_s_words_in_the_reader_s_ma
         assert "'" not in said.split("<pre>")[0], said
 
 
+async def test_a_japanese_reply_puts_no_space_beside_the_words_it_quotes(bot: Bot) -> None:
+    """「2x」 は期間として…: the user's words came back in 「」 with ASCII spaces around them."""
+    for command, said in [
+        ("/mute 2x", "「2x」は期間として読めません"),
+        ("/subscribe nope", "「nope」というトピックはありません"),
+        ("/search Habomai", "「Habomai」に一致するニュースはありません"),
+        ("/search k*", "「k*」を検索できません: 「k*」は前方一致には短すぎます"),
+        ("/timezone Mars/Base", "「Mars/Base」というタイムゾーン"),
+        ("/language xx", "「xx」は対応している言語ではありません"),
+    ]:
+        text = await bot.say(command, language_code="ja")
+        assert said in text and "」 " not in text, text
+
+
 async def test_a_search_of_a_word_in_another_form_than_stored_says_how_to_find_it(
     bot: Bot,
 ) -> None:

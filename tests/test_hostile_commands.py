@@ -213,7 +213,7 @@ async def test_a_saved_watch_of_a_feed_the_config_no_longer_has_is_flagged(bot: 
     assert "Feeds: <code>tass-en</code>, <code>kyodo</code>." in gone, gone
     assert kept == "2. <code>Kunashir source:tass</code>"  # `tass` is tass-en's outlet
     assert "Ленты «tass-ru» нет" in await bot.say("/watches", language_code="ru")
-    assert "「tass-ru」 というフィードはありません" in await bot.say("/list", language_code="ja")
+    assert "「tass-ru」というフィードはありません" in await bot.say("/list", language_code="ja")
 
 
 async def test_a_saved_watch_excluding_a_feed_the_config_no_longer_has_is_not_flagged(

@@ -305,3 +305,35 @@ def test_an_empty_text_is_empty_in_every_language_never_the_catalogue_header(lan
     # a topic titled "" showed "Project-Id-Version: kurilwatch 0.1 ..." on its /start button,
     # in digests and in its Atom feed's title: gettext's answer to ""
     assert texts(lang)._("") == ""
+
+
+# the placeholders the bot fills with a user's words, which Japanese quotes 「…」: always, and
+# in the messages that begin so
+QUOTED_VALUES = {"value", "text", "prefix"}
+QUOTED_IN = {
+    "cannot search for": "query",
+    "Nothing stored matches": "words",
+    "No feed is": "source",
+    "Unknown topic": "topics?",
+    "unknown field": "name",
+}
+NON_ASCII = r"[^\x00-\x7f]"
+
+
+def test_japanese_writes_no_space_between_quoted_words_and_its_own() -> None:
+    """「北方領土」を…, not 「北方領土」 を…: Japanese puts no space beside 「…」 (one stays beside
+    Latin text: /mywatch は「x」)."""
+    with catalogue_path("ja").open("rb") as file:
+        catalog = read_po(file, locale="ja")
+    spaced = []
+    for entry in catalog:
+        if not entry.id:
+            continue
+        msgid = entry.id if isinstance(entry.id, str) else entry.id[0]
+        names = {*QUOTED_VALUES, *(n for start, n in QUOTED_IN.items() if msgid.startswith(start))}
+        quote = "|".join([r"「", r"」", *(rf"\{{{n}\}}" for n in names)])
+        forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        for form in forms:
+            if re.search(rf"{NON_ASCII} (?:{quote})|(?:{quote}) {NON_ASCII}", form):
+                spaced.append(form)
+    assert spaced == []

@@ -711,7 +711,7 @@ async def test_trend_mistakes_and_report_replies_speak_the_users_language(bot: H
     )  # not "выкл.."
     ja: dict[str, Any] = {"chat_id": THIRD, "language_code": "ja-JP"}
     assert await bot.say("/trend kuril 14d", **ja) == (
-        "「14d」 はグラフにできる期間ではありません。7d、30d、90d のいずれかを書いてください"
+        "「14d」はグラフにできる期間ではありません。7d、30d、90d のいずれかを書いてください"
     )
     await bot.say("/subscribe kuril", **ja)
     assert await bot.say("/report weekly fri 18:00", **ja) == (
