@@ -12,6 +12,8 @@ from store.records import FeedState, feed_state_of, feed_state_row
 # may come back: a muted feed added again must stay muted), at most this many per chat
 ABSENT_MUTES_KEPT = timedelta(days=365)
 ABSENT_MUTES_PER_CHAT = 100
+# a feed's failing run the admins were told of (its errors_since; NULL: its recovery told)
+MARK_TOLD = "UPDATE feeds SET told_since = ? WHERE id = ?"
 
 
 class FeedVerbs(StoreBase):

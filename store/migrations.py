@@ -285,6 +285,18 @@ def m034_feed_error_messages(db: Database) -> None:
     db.table("feeds").add_column("last_error_message", str)
 
 
+@migrations()
+def m035_feed_told_since(db: Database) -> None:
+    # the failing run of a feed the admins were told of (its errors_since): said once, and its
+    # recovery said, whichever process (a `poll --once`, a daemon before a crash) made the polls.
+    # A feed failing 6 h or more at the upgrade is taken as told, as the code before judged it
+    db.table("feeds").add_column("told_since", float)
+    db.execute(
+        "UPDATE feeds SET told_since = errors_since WHERE consecutive_errors > 0"
+        " AND disabled_reason IS NULL AND last_attempt_at - errors_since >= 6 * 3600"
+    )
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from store.base import IN_LIST, StoreBase, list_param
-from store.records import Notice, OutboxState
+from store.feeds import MARK_TOLD
+from store.records import Notice, OutboxState, ts
 
 
 class NoticeVerbs(StoreBase):
@@ -33,20 +34,26 @@ class NoticeVerbs(StoreBase):
         values: Mapping[str, object] | None = None,
         plural: str | None = None,
         counted: str | None = None,
+        told: tuple[str, datetime | None] | None = None,
     ) -> int:
         """Queue a message for every admin (fanned out when sent: the list may change).
 
         `text` is the English; with `msgid` and `values` each admin gets it in their language,
         and with `plural` (its plural msgid) in the form for the number of the value `counted`.
         A value is a string, or what JSON holds of one said in the admin's language (its
-        shapes are `bot.i18n`'s).
+        shapes are `bot.i18n`'s). `told`: a feed's failing run this notice tells of (its id
+        and the run's start, None for its recovery), recorded with it.
         """
-        ts = now.timestamp()
-        cursor = self.db.execute(
-            "INSERT INTO notices (text, state, attempts, next_attempt_at, created_at, msgid,"
-            " vals, plural, counted) VALUES (?, 'pending', 0, ?, ?, ?, ?, ?, ?)",
-            [text, ts, ts, msgid, json.dumps(values or {}), plural, counted],
-        )
+        at = now.timestamp()
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO notices (text, state, attempts, next_attempt_at, created_at, msgid,"
+                " vals, plural, counted) VALUES (?, 'pending', 0, ?, ?, ?, ?, ?, ?)",
+                [text, at, at, msgid, json.dumps(values or {}), plural, counted],
+            )
+            if told is not None:
+                feed_id, since = told
+                self.db.execute(MARK_TOLD, [ts(since), feed_id])
         return int(cursor.lastrowid or 0)
 
     def fan_out_notices(self, admins: Collection[int]) -> int:

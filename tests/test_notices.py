@@ -328,7 +328,7 @@ class _Notices(AdminNotices):
     def _wake_delivery(self) -> None:
         pass
 
-    async def _tell_admins(self, message: str, values: dict[str, str]) -> None:
+    async def _tell_admins(self, message: str, values: dict[str, str], **_: object) -> None:
         self.tries += 1
         self.trying.set()
         if self.hang:

@@ -359,6 +359,37 @@ def test_a_feed_stored_before_retry_not_before_migrates_and_keeps_one(tmp_path: 
         assert again is not None and again.retry_not_before == T0 + timedelta(hours=20)
 
 
+def test_feeds_failing_6_hours_at_the_upgrade_are_taken_as_told(tmp_path: Path) -> None:
+    """The code before judged a feed failing 6 h or more told of already: after the upgrade
+    its admins are not told it again, and hear of its recovery; a shorter run is told once it
+    passes 6 h."""
+    path = tmp_path / "m033.db"
+    old = Database(path)
+    migrations.migrations.apply(old, stop_before="m035_feed_told_since")
+    hour = 3600.0
+    for feed, errors, since, last, disabled in [
+        ("long", 9, T0.timestamp(), T0.timestamp() + 7 * hour, None),
+        ("short", 2, T0.timestamp(), T0.timestamp() + 5 * hour, None),
+        ("disabled", 9, T0.timestamp(), T0.timestamp() + 9 * hour, "gone"),
+        ("working", 0, None, T0.timestamp() + 9 * hour, None),
+    ]:
+        old["feeds"].insert(
+            {
+                "id": feed,
+                "url": f"http://{feed}/",
+                "primed": 1,
+                "consecutive_errors": errors,
+                "errors_since": since,
+                "last_attempt_at": last,
+                "disabled_reason": disabled,
+            }
+        )
+    old.close()
+    with Store(path) as store:
+        told = {state.id: state.told_since for state in store.feed_states()}
+    assert told == {"long": T0, "short": None, "disabled": None, "working": None}
+
+
 def test_not_relevant_pressed_again_and_again_keeps_the_first_press(store: Store) -> None:
     """Anyone in a group may press "Not relevant" as often as they like (or a client send the
     callback in a loop): each press was a row, kept a year."""

@@ -30,7 +30,7 @@ from watchers.items import ParsedFeed, reissued
 from watchers.poll_errors import INTERNAL, PollError
 from watchers.poll_records import in_config, records_of
 from watchers.poll_report import PollReport, short
-from watchers.poll_state import _succeeded, failing_since
+from watchers.poll_state import _succeeded, failing_since, told_since
 from watchers.poll_state import current_state as current_state  # (bot.daemon imports it here)
 from watchers.pool import ParsePool
 from watchers.stories import StoryIndex
@@ -462,6 +462,7 @@ class Poller:
             last_error_message=problem.kept(),
             consecutive_errors=errors,
             errors_since=since,
+            told_since=told_since(state, started),
             last_attempt_at=started,
             next_poll_at=now + wait,
             retry_not_before=None if retry is None else now + retry,

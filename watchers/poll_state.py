@@ -29,6 +29,7 @@ def _succeeded(
         last_success_at=at,
         next_poll_at=next_poll_at,
         retry_not_before=None,
+        told_since=told_since(state, at),
     )
 
 
@@ -43,6 +44,16 @@ def failing_since(state: FeedState, started: datetime) -> datetime:
     if last is not None and started < last:
         return started - max(last - since, timedelta(0))
     return since
+
+
+def told_since(state: FeedState, started: datetime) -> datetime | None:
+    """The failing run the admins were told of, as a poll at `started` keeps it: moved back
+    with the run's start when the wall clock was set back (`failing_since`), so that it still
+    names the run (told once), and its recovery's span counts back from the poll as well."""
+    told, last = state.told_since, state.last_attempt_at
+    if told is None or last is None or started >= last:
+        return told
+    return started - max(last - told, timedelta(0))
 
 
 def current_state(stored: FeedState | None, feed: FeedConfig) -> FeedState:

@@ -18,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 import bot.lean_import  # noqa: F401  (before telegram: httpx without its console client)
 from bot import reload
 from bot.config import Config, Stamp, config_stamp
-from bot.daemon.failing import failing_notice, state_after, state_before
+from bot.daemon.failing import failing_notice, mark_told, state_after
 from bot.daemon.notices import AdminNotices
 from bot.daemon.reloading import STALE, ConfigReloads
 from bot.daemon.telegram import STOP_GRACE, App, TelegramSide
@@ -404,7 +404,6 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
         if self._stop.is_set():
             return None
         retry = datetime.now(UTC) + (feed.interval or self.settings.poll.interval)
-        before = await state_before(poller, feed)  # a feed failing for long, or recovered
         task = asyncio.create_task(poller.poll(feed), name=f"poll {feed.id}")
         self._polls.add(task)
         try:
@@ -419,9 +418,11 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
         finally:
             self._polls.discard(task)
         self._after_poll(report, source)
-        said = failing_notice(feed.id, str(feed.url), before, state_after(poller, feed))
-        if said is not None:
-            await self._tell_admins_surely(said.message, said.values)
+        told = failing_notice(feed.id, str(feed.url), state_after(poller, feed))
+        if told is not None:  # a feed failing for long, or recovered
+            mark_told(poller, feed, told.told_since)
+            marked = (feed.id, told.told_since)  # stored with the notice
+            await self._tell_admins_surely(told.said.message, told.said.values, told=marked)
         if report.outcome != "disabled" or report.next_poll_at:  # not disabled by this poll
             return report.next_poll_at
         message = N_(

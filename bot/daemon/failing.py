@@ -1,13 +1,14 @@
-"""The admins' notices of a feed failing for long, and of its recovery: which poll says one is a
-pure decision on the feed's state before the poll and after it, so a restart repeats none."""
+"""The admins' notices of a feed failing for long, and of its recovery: a pure decision on the
+state a poll left, with the run the admins were told of stored on it (`told_since`), so neither
+is lost when another process made the poll and none is repeated after a restart."""
 
 from __future__ import annotations
 
-import sqlite3
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from bot.i18n import N_, Said, Span, Value, kept_said
-from store import FeedState, Store
+from store import FeedState
 from watchers.config import FeedConfig
 from watchers.poll import Poller
 from watchers.poll_state import current_state
@@ -32,59 +33,52 @@ def failing_for(state: FeedState) -> timedelta | None:
     return state.last_attempt_at - state.errors_since
 
 
+@dataclass(frozen=True, slots=True)
+class Told:
+    """A notice to the admins, and the failing run it leaves them told of (None: none)."""
+
+    said: Said
+    told_since: datetime | None
+
+
 def failing_notice(
-    feed: str,
-    url: str,
-    before: FeedState | None,
-    after: FeedState | None,
-    threshold: timedelta = FAILING_AFTER,
-) -> Said | None:
-    """What a poll tells the admins: that the feed's failing crossed `threshold` between the
-    poll before and this one, or that it answered again after failing at least `threshold`;
-    None for anything else. The times are the polls' own, as the states keep them. `before`
-    or `after` None: not known (the store failed), nothing said."""
-    if before is None or after is None:
+    feed: str, url: str, state: FeedState | None, threshold: timedelta = FAILING_AFTER
+) -> Told | None:
+    """What the admins are told after a poll that left `state` (None: not known, the store
+    failed): that the feed's failing run has passed `threshold`, unless they were told of this
+    run; or, told of a run, that the feed answered since (in this poll, or in one of another
+    process, then failing again: a new run). Spans are of the polls' own times, which a clock
+    set back moves back with the run's start and its mark (`watchers.poll_state`)."""
+    if state is None:
         return None
-    was = failing_for(before)
-    if not after.consecutive_errors and after.last_success_at is not None:
-        if was is None or was < threshold or before.errors_since is None:
-            return None
-        span = after.last_success_at - before.errors_since
-        return Said(RECOVERED, {"feed": feed, "url": url, "span": _span(span)})
-    now = failing_for(after)
-    if now is None or now < threshold:
+    told = state.told_since
+    if told is not None and state.last_success_at is not None:
+        ended = state.errors_since is not None and state.errors_since != told
+        if not state.consecutive_errors or ended:
+            span = max(state.last_success_at - told, timedelta(0))
+            return Told(Said(RECOVERED, {"feed": feed, "url": url, "span": _span(span)}), None)
+    failed = failing_for(state)
+    if failed is None or failed < threshold or state.errors_since == told:
         return None
-    # the same run of failures: said already (its start moves back when the clock does)
-    same = before.errors_since == after.errors_since
-    if (
-        was is not None
-        and was >= threshold
-        and (same or after.consecutive_errors > before.consecutive_errors)
-    ):
-        return None
-    values: dict[str, Value] = {"feed": feed, "url": url, "span": _span(now)}
+    values: dict[str, Value] = {"feed": feed, "url": url, "span": _span(failed)}
     # said in each admin's language (a state kept before such messages: its English)
-    values["error"] = kept_said(after.last_error_message, after.last_error or "")
-    return Said(FAILING, values)
+    values["error"] = kept_said(state.last_error_message, state.last_error or "")
+    return Told(Said(FAILING, values), state.errors_since)
 
 
 def _span(length: timedelta) -> Span:
     return Span(round(length.total_seconds() / 60) * 60)  # to the minute
 
 
-async def state_before(poller: Poller, feed: FeedConfig) -> FeedState | None:
-    """The state a poll of `feed` starts from: as the poller last saved it, or as the store
-    keeps it (None: the store fails)."""
-    saved = poller.saved.get(feed.id)
-    if saved is None:
-        try:
-            saved = await poller.store.run(Store.feed_state, feed.id)
-        except sqlite3.Error:
-            return None
-    return current_state(saved, feed)
-
-
 def state_after(poller: Poller, feed: FeedConfig) -> FeedState | None:
     """The state a poll of `feed` left, as the poller saved it (None: none saved yet)."""
     saved = poller.saved.get(feed.id)
     return None if saved is None else current_state(saved, feed)
+
+
+def mark_told(poller: Poller, feed: FeedConfig, told_since: datetime | None) -> None:
+    """The poller's copy of the feed's state marked as the admins are told (its next save keeps
+    it, and the next decision sees it, even while the store has not taken the notice yet)."""
+    saved = poller.saved.get(feed.id)
+    if saved is not None:
+        poller.saved[feed.id] = replace(saved, told_since=told_since)

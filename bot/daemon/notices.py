@@ -8,6 +8,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from bot.daemon.telegram import STOP_GRACE
 from bot.i18n import EN, Message, Values, msgids, stored
@@ -15,6 +16,8 @@ from bot.interrupt import stopped_within
 from store import AsyncStore, Store
 
 log = logging.getLogger("bot.daemon")  # its lines are the daemon's
+# a feed's failing run a notice tells of: the feed's id and the run's start (None: recovered)
+FeedTold: TypeAlias = tuple[str, datetime | None]
 
 NOTICE_RETRY_MAX = 60.0  # seconds between two tries to queue an admins' notice, at most
 NOTICES_HELD = 100  # admins' notices being tried again at once, at most
@@ -34,9 +37,11 @@ class AdminNotices:
     _wake_delivery: Callable[[], None]
     notice_outcome_wait: float = NOTICE_OUTCOME_WAIT
 
-    async def _tell_admins(self, message: Message, values: Values) -> None:
+    async def _tell_admins(
+        self, message: Message, values: Values, *, told: FeedTold | None = None
+    ) -> None:
         """Queue a notice (a msgid, or a `Plural`, and its values: each admin reads it in their
-        language)."""
+        language); with `told`, record the feed's run it tells of in the same transaction."""
         if self.token and self._store is not None:
             text, now = EN.said(message, values), datetime.now(UTC)
             msgid, plural, counted = msgids(message)
@@ -48,10 +53,13 @@ class AdminNotices:
                 values=stored(values),
                 plural=plural,
                 counted=counted,
+                told=told,
             )
             self._wake_delivery()
 
-    async def _tell_admins_surely(self, message: Message, values: Values) -> None:
+    async def _tell_admins_surely(
+        self, message: Message, values: Values, *, told: FeedTold | None = None
+    ) -> None:
         """`_tell_admins`; while the store fails (locked past its busy timeout by a backup or
         another writer) the notice is written again in the background, at growing intervals,
         until the store takes it: a notice said once (a feed disabled) is not said again. One
@@ -59,7 +67,7 @@ class AdminNotices:
         problem = "notices said before it are written again"
         if not self._notices:
             try:
-                return await self._tell_admins(message, values)
+                return await self._tell_admins(message, values, told=told)
             except sqlite3.OperationalError as exc:
                 problem = f"the store fails: {exc}"
         text = EN.said(message, values)
@@ -68,12 +76,17 @@ class AdminNotices:
             return
         log.warning("admins' notice not queued yet (%s); retrying: %s", problem, text)
         after = next(reversed(self._notices), None)
-        task = asyncio.create_task(self._retell(message, values, after), name="admins' notice")
+        retell = self._retell(message, values, after, told)
+        task = asyncio.create_task(retell, name="admins' notice")
         self._notices[task] = None
         task.add_done_callback(self._notices.pop)
 
     async def _retell(
-        self, message: Message, values: Values, after: asyncio.Task[None] | None
+        self,
+        message: Message,
+        values: Values,
+        after: asyncio.Task[None] | None,
+        told: FeedTold | None = None,
     ) -> None:
         wait, queued = 1.0, False
         write: asyncio.Task[None] | None = None
@@ -83,7 +96,7 @@ class AdminNotices:
             # at once after the one before, unless a stop ended it: then no new write begins
             at_once = after is not None and not self._stop.is_set()
             while at_once or not await stopped_within(self._stop, wait):
-                write = asyncio.ensure_future(self._tell_admins(message, values))
+                write = asyncio.ensure_future(self._tell_admins(message, values, told=told))
                 try:
                     await asyncio.shield(write)
                     queued = True
