@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from store.base import StoreBase
-from store.records import FeedState, feed_state_of, feed_state_row
+from store.records import FeedState, feed_state_of, feed_state_row, ts
 
 # a chat's mutes of feeds the config no longer has are kept this long after the feed left (it
 # may come back: a muted feed added again must stay muted), at most this many per chat
@@ -37,6 +37,10 @@ class FeedVerbs(StoreBase):
             f" ON CONFLICT(id) DO UPDATE SET {updates}",
             row,
         )
+
+    def mark_told(self, feed_id: str, since: datetime | None) -> None:
+        """Record the failing run of the feed the admins were told of (None: its recovery)."""
+        self.db.execute(MARK_TOLD, [ts(since), feed_id])
 
     def save_feed_states(self, states: Sequence[FeedState]) -> None:
         """Save several feeds' states in one transaction."""

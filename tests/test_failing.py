@@ -4,6 +4,7 @@ the pure decision, and the notices a daemon's real polls give."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -143,10 +144,13 @@ class FailingDaemon:
     notices so far; `poll_once_at` polls it as `kurilwatch poll --once` does (a poller of its
     own, on a store of its own, that tells no one); `restart()` gives the daemon a new poller."""
 
-    def __init__(self, config: Path, store: AsyncStore, fetcher: Fetcher) -> None:
+    def __init__(
+        self, config: Path, store: AsyncStore, fetcher: Fetcher, token: str | None
+    ) -> None:
         self.settings = load_config(config)
         self.store, self.fetcher, self.clock = store, fetcher, Clock(T0)
-        self.daemon = Daemon(self.settings, TOKEN, config_path=config)
+        self.out = io.StringIO()  # what a daemon without a token prints
+        self.daemon = Daemon(self.settings, token, config_path=config, out=self.out)
         self.daemon._store = store
         [self.feed] = self.settings.feeds
         self.url = str(self.feed.url)
@@ -187,12 +191,14 @@ class FailingDaemon:
 
 
 @contextlib.asynccontextmanager
-async def failing_daemon(tmp_path: Path, feed_server: FeedServer) -> AsyncIterator[FailingDaemon]:
+async def failing_daemon(
+    tmp_path: Path, feed_server: FeedServer, token: str | None = TOKEN
+) -> AsyncIterator[FailingDaemon]:
     feed_server.set_route("/f.xml", Route(status=500))
     config = write_config(tmp_path, {"f": feed_server.url("/f.xml")}, admins=(9009,))
     store = await AsyncStore(load_config(config).store.path).open()
     fetcher = Fetcher()
-    failing = FailingDaemon(config, store, fetcher)
+    failing = FailingDaemon(config, store, fetcher, token)
     try:
         yield failing
     finally:
@@ -321,3 +327,23 @@ async def test_a_feed_recovering_in_the_first_poll_after_the_clock_is_set_back_s
         *_, recovered = await failing.store.run(Store.notices)
         # counted to the last poll that failed (the step back itself is not known)
         assert "7 hours" in recovered["text"]
+
+
+async def test_a_console_daemon_prints_a_failing_feed_and_its_recovery_once_each(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """With Telegram off the daemon prints its alerts; that a feed had failed for 6 hours, or
+    recovered, went nowhere (not even the log)."""
+    async with failing_daemon(tmp_path, feed_server, token=None) as failing:
+        for hours in (0, 7):
+            await failing.poll_at(hours * H)
+        failing.restart()
+        await failing.poll_at(8 * H)  # not again after a restart
+        answers(feed_server)
+        await failing.poll_at(9 * H)
+        assert await failing.notices() == []  # nothing queued for a Telegram that is off
+    failed, recovered = [line for line in failing.out.getvalue().splitlines() if line]
+    said = f"admins' notice: kurilwatch: feed f ({failing.url})"
+    assert failed.startswith(f"{said} has been failing for 7 hours: HTTP 500"), failed
+    assert failed.endswith(". It is still polled, and you will be told when it recovers.")
+    assert recovered == f"{said} recovered after failing for 9 hours.", recovered

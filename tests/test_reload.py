@@ -944,3 +944,44 @@ async def test_a_reload_s_reply_is_in_the_admin_s_language_and_its_log_line_in_e
         "config reloaded: feeds +1 -1 ~0; topics kuril, peace-treaty (last 7 days: kuril +0 -0"
         " =0); a restart is needed for poll.concurrency",
     ], logged
+
+
+async def test_a_console_daemon_prints_the_admins_notices_each_on_one_line(
+    tmp_path: Path,
+) -> None:
+    """With Telegram off (no token) the daemon prints its alerts to stdout; its notices to the
+    admins (a reload's, a key only a restart reads) were dropped without a line of their own."""
+    import io
+
+    from store import Store
+
+    daemon, store, config = await daemon_on_a_store(tmp_path, token=None)
+    daemon.out = out = io.StringIO()
+    settings = yaml.safe_load(config.read_text())
+    settings["poll"]["timeout"] = "7s"
+    settings["feeds"] = [{"id": f"f{n}", "url": "http://127.0.0.1:9/f.xml"} for n in (1, 2, 3)]
+    config.write_text(yaml.safe_dump(settings))
+    try:
+        await daemon.reload()
+        config.write_text(config.read_text() + "\nbogus: 1\n")
+        await daemon.reload()
+        queued = await store.run(Store.notices)
+    finally:
+        await store.close()
+    applied, warned, refused = [line for line in out.getvalue().splitlines() if line]
+    assert applied == (
+        "admins' notice: kurilwatch: config applied; a restart is needed for poll.timeout, read"
+        " only at start."
+    )
+    twice = "the same URL as feeds[0] (f1): it is polled twice as often, for the same items"
+    assert warned == (  # its lines on one
+        "admins' notice: kurilwatch: config applied, but it holds what is likely not meant"
+        f" (file, line, key: why): {config} line 5: feeds[1].url: {twice};"
+        f" {config} line 7: feeds[2].url: {twice}"
+    ), warned
+    assert re.fullmatch(
+        r"admins' notice: kurilwatch: config not reloaded \(.* bogus: unknown key .*\); the"
+        r" running config stays\.",
+        refused,
+    ), refused
+    assert queued == []  # nothing queued for a Telegram that is off

@@ -430,7 +430,7 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
             " config, or run `kurilwatch poll --once --feed {feed}` to try it again."
         )
         values = {"feed": feed.id, "url": str(feed.url), "error": report.error or ""}
-        await self._tell_admins_surely(message, values)  # when Telegram is on
+        await self._tell_admins_surely(message, values)  # printed when Telegram is off
         return datetime.now(UTC) + self.settings.poll.max_interval  # to see if it was revived
 
     def _after_poll(self, report: PollReport, source: str) -> None:

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeAlias
+from typing import TextIO, TypeAlias
 
 from bot.daemon.telegram import STOP_GRACE
 from bot.i18n import EN, Message, Values, msgids, stored
@@ -31,6 +31,7 @@ class AdminNotices:
     declared)."""
 
     token: str | None
+    out: TextIO  # where a daemon without a token prints its alerts, and these notices
     _store: AsyncStore | None
     _stop: asyncio.Event
     _notices: dict[asyncio.Task[None], None]
@@ -63,7 +64,10 @@ class AdminNotices:
         """`_tell_admins`; while the store fails (locked past its busy timeout by a backup or
         another writer) the notice is written again in the background, at growing intervals,
         until the store takes it: a notice said once (a feed disabled) is not said again. One
-        said while others are written again waits behind them: the admins read them in order."""
+        said while others are written again waits behind them: the admins read them in order.
+        Without a token (Telegram off) it is printed, as the alerts are."""
+        if not self.token:
+            return await self._print_notice(message, values, told)
         problem = "notices said before it are written again"
         if not self._notices:
             try:
@@ -80,6 +84,22 @@ class AdminNotices:
         task = asyncio.create_task(retell, name="admins' notice")
         self._notices[task] = None
         task.add_done_callback(self._notices.pop)
+
+    async def _print_notice(self, message: Message, values: Values, told: FeedTold | None) -> None:
+        """A notice printed in console mode, in English on one line; a feed's failing run it
+        tells of is recorded (a restart does not print it again)."""
+        text = ""
+        for line in filter(None, map(str.strip, EN.said(message, values).splitlines())):
+            text += (" " if not text or text.endswith(":") else "; ") + line
+        try:
+            print(f"admins' notice:{text}", end="\n\n", file=self.out, flush=True)
+        except OSError as exc:  # stdout on a full disk, a closed pipe: the log keeps it
+            log.error("admins' notice not printed (%s):%s", exc, text)
+        if told is not None and self._store is not None:
+            try:
+                await self._store.run(Store.mark_told, *told)
+            except sqlite3.OperationalError as exc:
+                log.warning("feed %s: not recorded as told (the store fails: %s)", told[0], exc)
 
     async def _retell(
         self,
