@@ -297,6 +297,13 @@ def m035_feed_told_since(db: Database) -> None:
     )
 
 
+@migrations()
+def m036_notice_except_chat(db: Database) -> None:
+    # the admin a notice for every admin is not sent to: the one who asked for what it tells
+    # (/reload), answered already
+    db.table("notices").add_column("except_chat", int)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

@@ -35,6 +35,7 @@ class NoticeVerbs(StoreBase):
         plural: str | None = None,
         counted: str | None = None,
         told: tuple[str, datetime | None] | None = None,
+        except_chat: int | None = None,
     ) -> int:
         """Queue a message for every admin (fanned out when sent: the list may change).
 
@@ -42,14 +43,16 @@ class NoticeVerbs(StoreBase):
         and with `plural` (its plural msgid) in the form for the number of the value `counted`.
         A value is a string, or what JSON holds of one said in the admin's language (its
         shapes are `bot.i18n`'s). `told`: a feed's failing run this notice tells of (its id
-        and the run's start, None for its recovery), recorded with it.
+        and the run's start, None for its recovery), recorded with it. `except_chat`: an admin
+        it is not sent to (the one whose /reload it tells of, answered already).
         """
         at = now.timestamp()
         with self.db.atomic():
             cursor = self.db.execute(
                 "INSERT INTO notices (text, state, attempts, next_attempt_at, created_at, msgid,"
-                " vals, plural, counted) VALUES (?, 'pending', 0, ?, ?, ?, ?, ?, ?)",
-                [text, at, at, msgid, json.dumps(values or {}), plural, counted],
+                " vals, plural, counted, except_chat)"
+                " VALUES (?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?)",
+                [text, at, at, msgid, json.dumps(values or {}), plural, counted, except_chat],
             )
             if told is not None:
                 feed_id, since = told
@@ -57,7 +60,8 @@ class NoticeVerbs(StoreBase):
         return int(cursor.lastrowid or 0)
 
     def fan_out_notices(self, admins: Collection[int]) -> int:
-        """Turn each notice for every admin into one row per admin; the number of notices.
+        """Turn each notice for every admin into one row per admin (but its `except_chat`); the
+        number of notices.
 
         Without admins the notices are dropped (kept, with the reason). An id SQLite cannot
         hold (past 64 bits: the config bounds them, this is its second line) gets no row: the
@@ -69,8 +73,8 @@ class NoticeVerbs(StoreBase):
         with self.db.atomic():
             rows = list(
                 self.db.query(
-                    "SELECT id, text, next_attempt_at, created_at, msgid, vals, plural, counted"
-                    " FROM notices"
+                    "SELECT id, text, next_attempt_at, created_at, msgid, vals, plural, counted,"
+                    " except_chat FROM notices"
                     " WHERE chat_id IS NULL AND state = 'pending'"
                 )
             )
@@ -104,6 +108,7 @@ class NoticeVerbs(StoreBase):
                             row["counted"],
                         )
                         for chat in admins
+                        if chat != row["except_chat"]
                     ],
                 )
                 self.db.execute(

@@ -1983,3 +1983,34 @@ async def test_mywatch_while_the_listener_binds_any_port_says_wait_not_a_dead_ad
     assert "Feeds are off" not in answer
     bot.ctx.feeds_url, bot.ctx.feeds_soon = "http://127.0.0.1:8123/feeds", False  # bound
     assert "http://127.0.0.1:8123/feeds/w/" in await bot.say("/mywatch")
+
+
+async def test_an_admins_reload_is_answered_once_and_the_other_admins_get_its_notice(
+    bot: Bot, tmp_path: Path
+) -> None:
+    """/reload answered its sender with what the reload did, and the notice of the same reload
+    (fanned out to every admin) reached the sender too: two messages for one command."""
+    from bot.config import load_config
+    from bot.daemon import Daemon
+    from tests.conftest import write_config
+
+    other = 9010
+    assert bot.ctx is not None
+    config = write_config(tmp_path, {}, admins=(ADMIN, other))
+    assert load_config(config).store.path == bot.store.path  # the daemon's store is the bot's
+    daemon = Daemon(load_config(config), TOKEN, config_path=config, config_settle=0)
+    daemon._store, bot.ctx.reload = bot.store, daemon.reload
+    bot.ctx.admins = frozenset({ADMIN, other})
+    await bot.say("/start", chat_id=other)
+    config.write_text(config.read_text().replace("timeout: 5s", "timeout: 7s"))
+    answer = await bot.say("/reload", chat_id=ADMIN)
+    assert answer == "Reloaded: a restart is needed for poll.timeout"
+    settings = DeliverySettings(admins=(ADMIN, other))
+    bot.clock.now = datetime.now(UTC)  # the notice's time, the daemon's clock's
+    async with PTBBot(TOKEN, base_url=bot.api.base_url, **connections()) as ptb:
+        worker = DeliveryWorker(bot.store, ptb, settings=settings, clock=bot.clock)
+        await worker.send_due()
+        await worker.drain()
+    told = "kurilwatch: config applied; a restart is needed for poll.timeout, read only at start."
+    assert [m["text"] for m in bot.api.sent_messages(ADMIN)] == [answer]
+    assert bot.api.sent_messages(other)[-1]["text"] == told

@@ -180,6 +180,17 @@ def test_notices_fan_out_to_the_admins_of_the_day(store: Store) -> None:
     assert (kept["state"], kept["last_error"]) == ("dropped", "no telegram.admins configured")
 
 
+def test_a_notice_fans_out_to_every_admin_but_the_one_it_answered(store: Store) -> None:
+    """The admin whose /reload it tells of read its answer already."""
+    store.notify_admins("config applied", now=T0, except_chat=11)
+    assert store.fan_out_notices((11, 12)) == 1
+    assert [n.chat_id for n in store.due_notices(T0)] == [12]
+    store.notify_admins("config refused", now=T0, except_chat=11)
+    assert store.fan_out_notices((11,)) == 1  # the only admin: no one else to tell
+    assert [n.chat_id for n in store.due_notices(T0)] == [12]
+    assert store.notices()[-1]["state"] == "fanned"
+
+
 def test_an_admin_id_sqlite_cannot_hold_fails_its_notice_not_the_fan_out(store: Store) -> None:
     # OverflowError came out of the fan-out and stopped the delivery worker, and the daemon
     store.notify_admins("feed x was disabled", now=T0)

@@ -4,9 +4,10 @@ background while the store fails to take them. Mixed into `bot.daemon.Daemon`.""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TextIO, TypeAlias
 
@@ -18,6 +19,7 @@ from store import AsyncStore, Store
 log = logging.getLogger("bot.daemon")  # its lines are the daemon's
 # a feed's failing run a notice tells of: the feed's id and the run's start (None: recovered)
 FeedTold: TypeAlias = tuple[str, datetime | None]
+
 
 NOTICE_RETRY_MAX = 60.0  # seconds between two tries to queue an admins' notice, at most
 NOTICES_HELD = 100  # admins' notices being tried again at once, at most
@@ -39,10 +41,16 @@ class AdminNotices:
     notice_outcome_wait: float = NOTICE_OUTCOME_WAIT
 
     async def _tell_admins(
-        self, message: Message, values: Values, *, told: FeedTold | None = None
+        self,
+        message: Message,
+        values: Values,
+        *,
+        told: FeedTold | None = None,
+        except_chat: int | None = None,
     ) -> None:
         """Queue a notice (a msgid, or a `Plural`, and its values: each admin reads it in their
-        language); with `told`, record the feed's run it tells of in the same transaction."""
+        language), for every admin but `except_chat`; with `told`, record the feed's run it
+        tells of in the same transaction."""
         if self.token and self._store is not None:
             text, now = EN.said(message, values), datetime.now(UTC)
             msgid, plural, counted = msgids(message)
@@ -55,11 +63,17 @@ class AdminNotices:
                 plural=plural,
                 counted=counted,
                 told=told,
+                except_chat=except_chat,
             )
             self._wake_delivery()
 
     async def _tell_admins_surely(
-        self, message: Message, values: Values, *, told: FeedTold | None = None
+        self,
+        message: Message,
+        values: Values,
+        *,
+        told: FeedTold | None = None,
+        except_chat: int | None = None,
     ) -> None:
         """`_tell_admins`; while the store fails (locked past its busy timeout by a backup or
         another writer) the notice is written again in the background, at growing intervals,
@@ -71,7 +85,7 @@ class AdminNotices:
         problem = "notices said before it are written again"
         if not self._notices:
             try:
-                return await self._tell_admins(message, values, told=told)
+                return await self._tell_admins(message, values, told=told, except_chat=except_chat)
             except sqlite3.OperationalError as exc:
                 problem = f"the store fails: {exc}"
         text = EN.said(message, values)
@@ -80,10 +94,14 @@ class AdminNotices:
             return
         log.warning("admins' notice not queued yet (%s); retrying: %s", problem, text)
         after = next(reversed(self._notices), None)
-        retell = self._retell(message, values, after, told)
+        retell = self._retell(message, values, after, told, except_chat)
         task = asyncio.create_task(retell, name="admins' notice")
         self._notices[task] = None
         task.add_done_callback(self._notices.pop)
+
+    def _telling_all_but(self, chat: int | None) -> Callable[[Message, Values], Awaitable[None]]:
+        """`_tell_admins_surely` for every admin but `chat` (None: every admin)."""
+        return functools.partial(self._tell_admins_surely, except_chat=chat)
 
     async def _print_notice(self, message: Message, values: Values, told: FeedTold | None) -> None:
         """A notice printed in console mode, in English on one line; a feed's failing run it
@@ -107,6 +125,7 @@ class AdminNotices:
         values: Values,
         after: asyncio.Task[None] | None,
         told: FeedTold | None = None,
+        except_chat: int | None = None,
     ) -> None:
         wait, queued = 1.0, False
         write: asyncio.Task[None] | None = None
@@ -116,7 +135,8 @@ class AdminNotices:
             # at once after the one before, unless a stop ended it: then no new write begins
             at_once = after is not None and not self._stop.is_set()
             while at_once or not await stopped_within(self._stop, wait):
-                write = asyncio.ensure_future(self._tell_admins(message, values, told=told))
+                again = self._tell_admins(message, values, told=told, except_chat=except_chat)
+                write = asyncio.ensure_future(again)
                 try:
                     await asyncio.shield(write)
                     queued = True

@@ -27,6 +27,7 @@ READS = 3  # times a config that changes while it is read is read again, each on
 
 SHOWN_PROBLEMS = 10  # a refused edit's problems named in the reply, notice and log, at most
 STALE = timedelta(minutes=15)  # unhealthy after no successful poll for 3 intervals, at least this
+Tell = Callable[[Message, Values], Awaitable[None]]  # a notice to the admins (a reload's)
 
 
 class ConfigReloads:
@@ -48,7 +49,8 @@ class ConfigReloads:
     _poller: Poller | None
     _ctx: BotContext | None
     _listen_port: int | None
-    _tell_admins_surely: Callable[[Message, Values], Awaitable[None]]
+    _tell_admins_surely: Tell
+    _telling_all_but: Callable[[int | None], Tell]
     _recompile: Callable[[Poller, AsyncStore], Awaitable[None]]
     _reload_channels: Callable[[App, AsyncStore], Awaitable[Value]]
     _applying: Config | None = None  # the config before an apply that has not finished
@@ -67,18 +69,19 @@ class ConfigReloads:
                 self.config_path, self._stop, self.reload, lambda: self.config_stamp
             )
 
-    async def reload(self, tr: Texts = EN) -> str:
+    async def reload(self, tr: Texts = EN, sender: int | None = None) -> str:
         """Re-read the config and apply it without a restart; a bad file changes nothing.
 
         Returns what happened, in one line in `tr`'s language (for /reload); the log and the
-        admins hear it too. The one path of the config watcher, SIGHUP and /reload: it never
-        raises.
+        admins hear it too, but for the admin who sent the /reload (`sender`), whom this
+        answers. The one path of the config watcher, SIGHUP and /reload: it never raises.
         """
         if self.config_path is None:
             return tr._("There is no config file to re-read.")
+        tell = self._telling_all_but(sender)
         async with self._reloading:
             try:
-                return await self._reload(self.config_path, tr)
+                return await self._reload(self.config_path, tr, tell)
             except Exception as exc:  # a reload must never end its caller
                 problem = f"{type(exc).__name__}: {exc}"[:300]
                 if self._applying is not None:  # some parts have the new config already
@@ -100,12 +103,12 @@ class ConfigReloads:
                         "Not reloaded; the running config stays. {problems}", problems=problem
                     )
                 try:
-                    await self._tell_admins_surely(failed, {"problem": problem})
+                    await tell(failed, {"problem": problem})
                 except Exception:  # the log already holds the problem
                     log.exception("could not tell the admins")
                 return said
 
-    async def _reload(self, config_path: Path, tr: Texts) -> str:
+    async def _reload(self, config_path: Path, tr: Texts, tell: Tell) -> str:
         """Load the candidate config; apply it only when it is valid and differs."""
         for _ in range(READS):
             seen = await reload.settled(config_path, self.config_settle)
@@ -122,15 +125,17 @@ class ConfigReloads:
             if await asyncio.to_thread(config_stamp, config_path) == seen:
                 break
         if new is None:
-            return await self._refused(problems, config_path, tr)
+            return await self._refused(problems, config_path, tr, tell)
         if new == self.settings and self._applying is None:
             log.info("config re-read: nothing changed")
             return tr._("The config has not changed.")
-        summary = await self._apply(new)
+        summary = await self._apply(new, tell)
         log.info("config reloaded: %s", EN.say(summary))
         return tr._("Reloaded: {summary}", summary=tr.say(summary))
 
-    async def _refused(self, problems: Sequence[str], config_path: Path, tr: Texts) -> str:
+    async def _refused(
+        self, problems: Sequence[str], config_path: Path, tr: Texts, tell: Tell
+    ) -> str:
         """A bad edit refused: its first problems (a bulk edit makes thousands) logged, told the
         admins and answered, in `tr`'s language."""
         values = {"problems": "; ".join(problems[:SHOWN_PROBLEMS])}
@@ -140,7 +145,7 @@ class ConfigReloads:
             notice: Message = N_(
                 "kurilwatch: config not reloaded ({problems}); the running config stays."
             )
-            await self._tell_admins_surely(notice, values)
+            await tell(notice, values)
             return tr._("Not reloaded; the running config stays. {problems}", **values)
         values |= {"more": str(more), "path": str(config_path)}
         notice = Plural.ngettext(
@@ -157,7 +162,7 @@ class ConfigReloads:
             more,
             config_path,
         )
-        await self._tell_admins_surely(notice, values)
+        await tell(notice, values)
         return tr.ngettext(
             "Not reloaded; the running config stays. {problems} (+{n} more problem:"
             " `kurilwatch check --config {path}` lists every one)",
@@ -168,10 +173,12 @@ class ConfigReloads:
             path=values["path"],
         )
 
-    async def _apply(self, new: Config) -> Value:
-        """Hand `new` to the running parts; what was done. One that fails part-way leaves
-        `_applying` set: the next reload applies the change from the config before it again,
-        and from each that failed since, which parts may hold (a feed it added)."""
+    async def _apply(self, new: Config, tell: Tell | None = None) -> Value:
+        """Hand `new` to the running parts; what was done; the admins' notices said through
+        `tell` (all of them by default). One that fails part-way leaves `_applying` set: the
+        next reload applies the change from the config before it again, and from each that
+        failed since, which parts may hold (a feed it added)."""
+        tell = tell or self._tell_admins_surely
         old = self._applying or self.settings
         held = (*self._held, self.settings) if self._applying is not None else ()
         warned = await asyncio.to_thread(reload.new_warnings, old, new, self.config_path)
@@ -181,7 +188,7 @@ class ConfigReloads:
         report = None
         if store is not None:
             # written again until the store takes it, as every other admins' notice is
-            report = functools.partial(report_reload, store, self._tell_admins_surely)
+            report = functools.partial(report_reload, store, tell)
         parts = reload.Running(
             feeds=self._feeds,
             poller=self._poller,
@@ -195,7 +202,7 @@ class ConfigReloads:
                 else None
             ),
             report_queries=report,
-            tell_admins=self._tell_admins_surely,
+            tell_admins=tell,
         )
         change = reload.diff(old, new, self._started)
         for failed in held:

@@ -121,7 +121,8 @@ async def reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if ctx.reload is None:
         await reply(update, tr._("Reloading is not available in this process."))
         return
-    await reply(update, esc(await ctx.reload(tr)))
+    sender = update.effective_user.id if update.effective_user is not None else None
+    await reply(update, esc(await ctx.reload(tr, sender)))
 
 
 @admin_only

@@ -44,8 +44,9 @@ class BotContext:
     feeds: Sequence[tuple[str, str]] = ()  # (id, title) of the configured feeds, for /sources
     # the daemon files an added watch (the first) or drops a removed one (the second) in place
     watches_changed: Callable[[Watch | None, Watch | None], Awaitable[None]] | None = None
-    # re-read the config; says what changed, in the language given
-    reload: Callable[[Texts], Awaitable[str]] | None = None
+    # re-read the config; says what changed, in the language given, to the admin who asked
+    # (left out of the admins' notices of it)
+    reload: Callable[[Texts, int | None], Awaitable[str]] | None = None
     wake: Callable[[], None] = field(default=lambda: None)  # new notices or alerts queued
     # a /watch's preview was "shown", or "skipped" while the bot was busy (for /metrics)
     previewed: Callable[[str], None] = field(default=lambda outcome: None)
