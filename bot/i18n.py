@@ -69,14 +69,19 @@ def _shown(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Quoted:
     """A user's words, quoted in the reader's way once the reader is known (a `SettingError`'s
-    value); as text, quoted as English quotes."""
+    value, a config error's); as text, quoted as English quotes, or as `english` writes them
+    where a message's English was written otherwise (`kurilwatch check`'s lines: their quotes
+    and cuts are pinned)."""
 
     words: str
+    english: str | None = None
 
     def __str__(self) -> str:
-        return quoted(self.words)
+        return self.said(EN)
 
     def said(self, tr: Texts) -> str:
+        if self.english is not None and tr.lang == "en":
+            return self.english
         return quoted(self.words, tr=tr)
 
 
@@ -161,8 +166,8 @@ class Span:
 
 
 # a value of a message: words as they are (a feed's id, a title, Telegram's error), or said in
-# the reader's language
-Value = str | Said | Joined | Number | Span
+# the reader's language (a user's own words in its quotation marks: `Quoted`)
+Value = str | Said | Joined | Number | Span | Quoted
 Values = Mapping[str, Value]
 
 
@@ -181,6 +186,8 @@ def _stored(value: Value) -> object:
         return {"number": value.n, "digits": value.digits}
     if isinstance(value, Span):
         return {"span": value.seconds}
+    if isinstance(value, Quoted):
+        return {"quoted": value.words, "english": value.english}
     return value
 
 
@@ -205,6 +212,9 @@ def _loaded(raw: object) -> Value:
         return Number(raw["number"], digits if isinstance(digits, int) else 0)
     if isinstance(raw, dict) and isinstance(raw.get("span"), int | float):
         return Span(raw["span"])
+    if isinstance(raw, dict) and isinstance(raw.get("quoted"), str):
+        english = raw.get("english")
+        return Quoted(raw["quoted"], english if isinstance(english, str) else None)
     return raw if isinstance(raw, str) else str(raw)
 
 
@@ -317,13 +327,15 @@ class Texts:
 
     def say(self, value: Value) -> str:
         """A message's value in this language: words as they are, a `Said` said, a `Joined`
-        said part by part and joined, a `Number` or a `Span` written."""
+        said part by part and joined, a `Number` or a `Span` written, `Quoted` words quoted."""
         if isinstance(value, Said):
             return self.said(value.message, value.values)
         if isinstance(value, Number):
             return self.number(value.n, value.digits)
         if isinstance(value, Span):
             return self.span(timedelta(seconds=value.seconds))
+        if isinstance(value, Quoted):
+            return value.said(self)
         if not isinstance(value, Joined):
             return value
         parts = [self.say(part) for part in value.parts]

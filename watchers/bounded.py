@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from watchers.refusals import N_, Refused, written
+
 DAY = 86400
 MAX_DURATION_SECONDS = 3650 * DAY  # ten years: beyond any wait, retention or mute kurilwatch keeps
 MIN_DURATION_SECONDS = 0.001
@@ -16,7 +18,7 @@ MAX_HINT_SECONDS = 365 * DAY  # a header's or feed's freshness hint beyond a yea
 _MAX_DIGITS = 18  # more ASCII digits than this are past every bound here (and int() stays cheap)
 
 
-class OutOfRange(ValueError):
+class OutOfRange(Refused):
     """A number that is well written but too large or too small; `str()` says the range."""
 
 
@@ -70,16 +72,18 @@ def duration_seconds(
     seconds: float, *, shown: object = None, maximum: float = MAX_DURATION_SECONDS
 ) -> float:
     """A duration in seconds that someone wrote: finite, at least 1 ms and at most `maximum`,
-    else ValueError / OutOfRange naming `shown` (what was written)."""
-    shown = _short(seconds if shown is None else shown)
+    else `Refused` / OutOfRange (a ValueError each) naming `shown` (what was written)."""
+    value = seconds if shown is None else shown
+    said = written(value, _short(value))
     if not math.isfinite(seconds):
-        raise OutOfRange(f"{shown} is not a finite duration")
+        raise OutOfRange(N_("{value} is not a finite duration"), value=said)
     if seconds <= 0:
-        raise ValueError(f"{shown} must be more than zero")
+        raise Refused(N_("{value} must be more than zero"), value=said)
     if seconds < MIN_DURATION_SECONDS:  # it would round to zero: a poll loop without a pause
-        raise OutOfRange(f"{shown} is too short: at least 1ms")
+        raise OutOfRange(N_("{value} is too short: at least 1ms"), value=said)
     if seconds > maximum:
-        raise OutOfRange(f"{shown} is too long: at most {maximum / DAY:g} days")
+        days = f"{maximum / DAY:g}"
+        raise OutOfRange(N_("{value} is too long: at most {days} days"), value=said, days=days)
     return seconds
 
 

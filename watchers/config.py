@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from watchers import bounded
+from watchers.refusals import N_, Refused, written
 from watchers.topics.query import QueryError, parse
 
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$|^\d+(?:\.\d+)?$")
@@ -33,7 +34,7 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 5m, 1h or a number of seconds")
+        raise Refused(N_("expected a duration such as 30s, 5m, 1h or a number of seconds"))
     elif isinstance(value, float):
         seconds = value
     elif isinstance(value, int):
@@ -42,8 +43,9 @@ def parse_duration(value: Any) -> timedelta:
     elif isinstance(value, str) and _DURATION.match(value.strip()):
         seconds = sum(float(number) * _UNITS[unit] for number, unit in _PART.findall(value.strip()))
     else:
-        raise ValueError(
-            f"{value!r} is not a duration; write it as 30s, 5m, 1h or a number of seconds"
+        raise Refused(
+            N_("{value} is not a duration; write it as 30s, 5m, 1h or a number of seconds"),
+            value=written(value),
         )
     return timedelta(seconds=bounded.duration_seconds(seconds, shown=value))
 
@@ -74,7 +76,7 @@ def _no_boolean(wanted: str) -> BeforeValidator:
         if isinstance(value, bool):
             raise PydanticCustomError(
                 "bool_not_number",
-                "{value} is not a number; write {wanted}",
+                N_("{value} is not a number; write {wanted}"),
                 {"value": str(value).lower(), "wanted": wanted},
             )
         return value
@@ -82,8 +84,8 @@ def _no_boolean(wanted: str) -> BeforeValidator:
     return BeforeValidator(refuse)
 
 
-Whole = Annotated[int, _no_boolean("a whole number")]  # every integer key of the config
-Number = Annotated[float, _no_boolean("a number")]  # and every other number
+Whole = Annotated[int, _no_boolean(N_("a whole number"))]  # every integer key of the config
+Number = Annotated[float, _no_boolean(N_("a number"))]  # and every other number
 
 
 class Model(BaseModel):
@@ -117,7 +119,7 @@ class FeedConfig(Model):
     @classmethod
     def _http_only(cls, url: HttpUrl) -> HttpUrl:
         if url.scheme not in ("http", "https"):
-            raise ValueError("feed URLs must be http or https")
+            raise Refused(N_("feed URLs must be http or https"))
         return url
 
     _written_url: str = PrivateAttr(default="")
@@ -149,6 +151,7 @@ class QueryValueError(ValueError):
     file (a query folded over lines has its column in the joined text)."""
 
     def __init__(self, error: QueryError) -> None:
+        self.error = error  # its msgid and values, said in each reader's language
         self.column = error.column
         # "in the query" places a word; "the query is empty" needs no place
         named = "the query" in error.message
@@ -164,7 +167,7 @@ class TopicConfig(Model):
     @classmethod
     def _named(cls, title: str) -> str:
         if not title.strip():  # a blank button, or gettext's catalogue header where it is shown
-            raise ValueError("empty: the title is the name subscribers see; write one")
+            raise Refused(N_("empty: the title is the name subscribers see; write one"))
         return title
 
     @field_validator("query")
@@ -175,5 +178,5 @@ class TopicConfig(Model):
         except QueryError as exc:
             raise QueryValueError(exc) from None
         except RecursionError:  # MAX_DEPTH stops nesting; this is the last guard
-            raise ValueError("the query is nested too deeply") from None
+            raise Refused(N_("the query is nested too deeply")) from None
         return query

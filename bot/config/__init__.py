@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,10 +21,14 @@ from pydantic import (
     model_validator,
 )
 
-from bot.config.errors import AtKey, PlacedWarning, describe_all, key_path
+from bot.config.channels import ChannelConfig as ChannelConfig
+from bot.config.errors import PlacedWarning, Refusal, describe_all, key_path
 from bot.config.quoted import plain_words, quoted_phrases
 from bot.config.yaml_text import (
     ConfigError as ConfigError,
+)
+from bot.config.yaml_text import (
+    PlacedError as PlacedError,
 )
 from bot.config.yaml_text import (
     compose,
@@ -37,8 +40,11 @@ from bot.config.yaml_text import (
 from bot.config.yaml_text import (
     regular_file as regular_file,
 )
+from bot.config.yaml_text import (
+    said_error as said_error,
+)
 from bot.delivery.limits import Limits
-from bot.delivery.plan import SettingError, parse_digest, parse_quiet, zone_name
+from bot.i18n import N_, Joined, Plural, Quoted, Said, Value
 from watchers.config import (
     Duration,
     FeedConfig,
@@ -66,13 +72,16 @@ class StoreConfig(Model):
     @classmethod
     def _a_file(cls, path: object) -> object:
         if isinstance(path, str) and "\0" in path:  # resolving it raised, a traceback
-            raise ValueError("a NUL character is in the path; write the store file's path")
+            raise Refusal(N_("a NUL character is in the path; write the store file's path"))
         if isinstance(path, str) and (  # (its last name as written: pathlib drops a last '.')
             not path.strip() or path.replace(os.sep, "/").rsplit("/", 1)[-1] in ("", ".", "..")
         ):  # the config's folder, or another: `run` failed with "unable to open database file"
-            raise ValueError(
-                f"{path!r} is a folder, not a file; name the store's file, such as"
-                " data/kurilwatch.db"
+            raise Refusal(
+                N_(
+                    "{path} is a folder, not a file; name the store's file, such as"
+                    " data/kurilwatch.db"
+                ),
+                path=Quoted(path, repr(path)),
             )
         return path
 
@@ -88,11 +97,14 @@ class StoreConfig(Model):
         if self.keys_retention < self.retention and "retention" not in self.model_fields_set:
             object.__setattr__(self, "retention", self.keys_retention)
         if self.keys_retention < self.retention:
-            raise AtKey(
+            raise Refusal(
+                N_(
+                    "{keys} is shorter than store.retention ({retention}): an item's dedup keys"
+                    " are kept at least as long as its text"
+                ),
                 ("keys_retention",),
-                f"{format_duration(self.keys_retention)} is shorter than store.retention"
-                f" ({format_duration(self.retention)}): an item's dedup keys are kept at least"
-                " as long as its text",
+                keys=format_duration(self.keys_retention),
+                retention=format_duration(self.retention),
             )
         return self
 
@@ -102,22 +114,29 @@ MAX_USER_ID = 2**53  # Telegram's user ids fit in 52 bits (its Bot API says so)
 
 def _not_a_bool(value: object) -> object:
     if isinstance(value, bool):  # YAML's `true` is 1 to pydantic: admin id 1
-        raise ValueError(f"{str(value).lower()} is not a user id; write a number such as 123456789")
+        why = N_("{value} is not a user id; write a number such as 123456789")
+        raise Refusal(why, value=str(value).lower())
     return value
 
 
 def _a_user_id(value: int) -> int:
     if not 0 < value < MAX_USER_ID:  # SQLite stores 64 bits: a longer one stopped the daemon
-        raise ValueError(
-            f"{_cut(value)} is not a Telegram user id: a user's id is a positive number of at most"
-            " 16 digits, such as 123456789 (a negative id is a group's)"
+        raise Refusal(
+            N_(
+                "{value} is not a Telegram user id: a user's id is a positive number of at most"
+                " 16 digits, such as 123456789 (a negative id is a group's)"
+            ),
+            value=_cut(value),
         )
     return value
 
 
-def _cut(value: int) -> str:
+def _cut(value: int) -> Value:
     text = str(value)
-    return text if len(text) <= 30 else f"{text[:20]}... ({len(text)} digits)"
+    if len(text) <= 30:
+        return text
+    digits = Plural.ngettext("{start}... ({n} digit)", "{start}... ({n} digits)", "n")
+    return Said(digits, {"start": text[:20], "n": str(len(text))})
 
 
 UserId = Annotated[int, BeforeValidator(_not_a_bool), AfterValidator(_a_user_id)]
@@ -137,7 +156,8 @@ class TelegramConfig(Model):
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder of zones
-            raise ValueError(f"{name!r} is not a time zone (use a name like Asia/Tokyo)") from None
+            why = N_("{name} is not a time zone (use a name like Asia/Tokyo)")
+            raise Refusal(why, name=Quoted(name, repr(name))) from None
         return name
 
     @property
@@ -160,68 +180,6 @@ class DeliveryConfig(Limits):
     burst_digest: Annotated[Whole, Field(ge=0, le=1000)] = 10
     deadline: Duration = timedelta(hours=24)  # 5xx and network errors are retried this long
     max_backoff: Duration = timedelta(minutes=10)
-
-
-class ChannelConfig(Model):
-    """A channel (or group) that gets every alert of some topics, without subscribing."""
-
-    chat: Annotated[str, Field(pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]{1,20})$")]
-    topics: tuple[str, ...]
-    # the language its alerts are written in (no member of a channel sends it a /language);
-    # left out, a group keeps its own and a channel writes English
-    language: Literal["en", "ru", "ja"] | None = None
-    # what /timezone, /digest and /quiet set in a chat, stored in their forms; left out, a
-    # group keeps its current one (its admins') and a channel has none
-    timezone: str | None = None
-    digest: str | None = None
-    quiet: str | None = None
-    news_languages: tuple[Literal["en", "ru", "ja"], ...] | None = None  # what /lang sets
-    muted_sources: tuple[str, ...] | None = None  # feed ids, what /sources mutes
-
-    @field_validator("chat", mode="before")
-    @classmethod
-    def _text(cls, chat: object) -> object:
-        return str(chat) if isinstance(chat, int) and not isinstance(chat, bool) else chat
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, name: str | None) -> str | None:
-        if name is None:
-            return None
-        if (known := zone_name(name)) is None:
-            raise ValueError(
-                f"{name!r} is not a time zone (use an Area/City name like Asia/Tokyo, or UTC+3)"
-            )
-        return known
-
-    @field_validator("news_languages", "muted_sources")
-    @classmethod
-    def _once_each(cls, values: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return None if values is None else tuple(dict.fromkeys(values))
-
-    @field_validator("digest", "quiet", mode="before")
-    @classmethod
-    def _off(cls, value: object) -> object:
-        return "off" if value is False else value  # YAML reads a bare `off` as false
-
-    @field_validator("digest")
-    @classmethod
-    def _digest(cls, value: str | None) -> str | None:
-        return None if value is None else _setting(parse_digest, value)
-
-    @field_validator("quiet")
-    @classmethod
-    def _quiet(cls, value: str | None) -> str | None:
-        return None if value is None else _setting(parse_quiet, value)
-
-
-def _setting(parse: Callable[[list[str]], str], value: str) -> str:
-    """A chat setting written as its command's arguments, in its stored form; the command's
-    own message, less the command's name, if it is not one."""
-    try:
-        return parse(value.split())
-    except SettingError as exc:
-        raise ValueError(re.sub(r"/(digest|quiet) ", "", str(exc))) from None
 
 
 class MetricsConfig(Model):
@@ -251,7 +209,8 @@ class MetricsConfig(Model):
     @classmethod
     def _port_in_range(cls, listen: str | None) -> str | None:
         if listen is not None and int(listen.rpartition(":")[2]) > 65535:
-            raise ValueError(f"{listen!r}: a port is 0-65535 (0: any free port)")
+            why = N_("{listen}: a port is 0-65535 (0: any free port)")
+            raise Refusal(why, listen=Quoted(listen, repr(listen)))
         return listen
 
     @property
@@ -278,8 +237,11 @@ class Config(Model):
         seen: dict[str, int] = {}
         for n, feed in enumerate(feeds):
             if feed.id in seen:
-                raise AtKey(
-                    (n, "id"), f"feed id {feed.id!r} is used twice (also feeds[{seen[feed.id]}])"
+                raise Refusal(
+                    N_("feed id {id} is used twice (also feeds[{first}])"),
+                    (n, "id"),
+                    id=Quoted(feed.id, repr(feed.id)),
+                    first=str(seen[feed.id]),
                 )
             seen[feed.id] = n
         return feeds
@@ -287,41 +249,55 @@ class Config(Model):
     @model_validator(mode="after")
     def _some_topics(self) -> Config:
         if not self.topics:
-            raise AtKey(("topics",), "at least one topic is needed")
+            raise Refusal(N_("at least one topic is needed"), ("topics",))
         feeds = [f.id for f in self.feeds]
         if feeds:  # a config of no feeds (for `match`) may name any source
             for tid, topic in self.topics.items():
                 # under NOT too: a typo, or a feed renamed since, likely
                 if missing := no_feed(parse(topic.query), feeds):
-                    raise AtKey(
+                    raise Refusal(
+                        N_(
+                            "source:{source} is no feed of this config, nor an outlet prefix of"
+                            " one (feeds: {feeds})"
+                        ),
                         ("topics", tid, "query"),
-                        f"source:{missing.source} is no feed of this config, nor an outlet prefix"
-                        f" of one (feeds: {', '.join(feeds[:10])}{', ...' * (len(feeds) > 10)})",
+                        source=missing.source,
+                        feeds=_some(feeds),
                     )
         chats: dict[str, int] = {}
         for n, channel in enumerate(self.channels):
             # Telegram's @names ignore case; "-100123" and "-0100123" are one id
             chat = channel.chat.lower() if channel.chat.startswith("@") else str(int(channel.chat))
             if chat in chats:
-                raise AtKey(
+                raise Refusal(
+                    N_(
+                        "{chat} is listed twice (also channels[{first}]); list a chat once, with"
+                        " all its topics"
+                    ),
                     ("channels", n, "chat"),
-                    f"{channel.chat} is listed twice (also channels[{chats[chat]}]); list a chat"
-                    " once, with all its topics",
+                    chat=channel.chat,
+                    first=str(chats[chat]),
                 )
             chats[chat] = n
             for k, feed in enumerate(channel.muted_sources or ()):
                 if feeds and feed not in feeds:
-                    raise AtKey(
+                    raise Refusal(
+                        N_("{feed} is no feed id of this config (feeds: {feeds})"),
                         ("channels", n, "muted_sources", k),
-                        f"{feed!r} is no feed id of this config (feeds: {', '.join(feeds[:10])}"
-                        f"{', ...' * (len(feeds) > 10)})",
+                        feed=Quoted(feed, repr(feed)),
+                        feeds=_some(feeds),
                     )
             unknown = [t for t in channel.topics if t not in self.topics]
             if unknown or not channel.topics:
-                raise AtKey(
+                known = Joined(tuple(self.topics))
+                if not unknown:
+                    why = N_("none given; use topic ids of this config: {known}")
+                    raise Refusal(why, ("channels", n, "topics"), known=known)
+                raise Refusal(
+                    N_("{topics}; use topic ids of this config: {known}"),
                     ("channels", n, "topics"),
-                    f"{', '.join(map(repr, unknown)) or 'none given'};"
-                    f" use topic ids of this config: {', '.join(self.topics)}",
+                    topics=Joined(tuple(Quoted(t, repr(t)) for t in unknown)),
+                    known=known,
                 )
         return self
 
@@ -352,6 +328,11 @@ class Config(Model):
         )
 
 
+def _some(ids: Sequence[str], most: int = 10) -> Value:
+    """The first `most` ids, listed as the reader's language lists them ("..." past them)."""
+    return Joined((*ids[:most], *("...",) * (len(ids) > most)))
+
+
 Stamp = tuple[int, int, int]
 
 
@@ -375,11 +356,11 @@ def load_config(path: str | Path, *, regular_only: bool = False) -> Config:
     try:
         text = read_text(path, regular_only)
     except FileNotFoundError:
-        raise ConfigError(
-            [f"{path}: config file not found (pass --config PATH, or copy the shipped config.yaml)"]
-        ) from None
+        why = N_("config file not found (pass --config PATH, or copy the shipped config.yaml)")
+        raise ConfigError([PlacedError(str(path), "", why)]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read the config file: {exc}"]) from None
+        why = N_("cannot read the config file: {error}")
+        raise ConfigError([PlacedError(str(path), "", why, {"error": str(exc)})]) from None
     settings = parse_config(text, source=str(path))
     store_path = settings.store.path
     try:  # `~/kw.db` made a folder named ~ beside the config
@@ -387,7 +368,10 @@ def load_config(path: str | Path, *, regular_only: bool = False) -> Config:
         if not store_path.is_absolute():
             store_path = (path.resolve().parent / store_path).resolve()
     except (OSError, ValueError, RuntimeError) as exc:  # a symlink loop; `~nobody-here/`
-        raise ConfigError([f"{path}: store.path: cannot be resolved: {exc}"]) from None
+        why = N_("cannot be resolved: {error}")
+        raise ConfigError(
+            [PlacedError(str(path), "store.path", why, {"error": str(exc)})]
+        ) from None
     return settings.model_copy(
         update={"store": settings.store.model_copy(update={"path": store_path})}
     )
@@ -460,18 +444,21 @@ def parse_config(text: str, *, source: str = "config") -> Config:
     except ConfigError:
         raise
     except RecursionError:
-        raise ConfigError([f"{source}: nested too deeply to read"]) from None
+        raise ConfigError([PlacedError(source, "", N_("nested too deeply to read"))]) from None
     except Exception as exc:  # whatever the text makes a validator raise
-        detail = one_line(f"{type(exc).__name__}: {exc}")[:300]
-        raise ConfigError([f"{source}: cannot be used: {detail}"]) from None
+        detail = {"error": one_line(f"{type(exc).__name__}: {exc}")[:300]}
+        raise ConfigError(
+            [PlacedError(source, "", N_("cannot be used: {error}"), detail)]
+        ) from None
 
 
 def _parse_config(text: str, *, source: str) -> Config:
     data = load_yaml(text, source)
     if data is None:
-        raise ConfigError([f"{source}: the config file is empty"])
+        raise ConfigError([PlacedError(source, "", N_("the config file is empty"))])
     if not isinstance(data, dict):
-        raise ConfigError([f"{source}: the config must be a mapping of keys (store, feeds, ...)"])
+        why = N_("the config must be a mapping of keys (store, feeds, ...)")
+        raise ConfigError([PlacedError(source, "", why)])
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

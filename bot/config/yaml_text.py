@@ -1,5 +1,6 @@
 """A config file read as YAML: its text (bounded, also from a pipe), the document, with a key
-written twice refused, and YAML's problems in words naming their line; `ConfigError`."""
+written twice refused, and YAML's problems in words naming their line; `ConfigError`, whose
+problems (`PlacedError`) each reader's language says (`said_error`)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,51 @@ import functools
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import yaml
+
+from bot.i18n import EN, N_, Joined, Message, Quoted, Said, Value
 
 MAX_CONFIG_BYTES = 32 * 1024 * 1024  # 100,000 topics are about 8 MB
 
 
-class ConfigError(Exception):
-    """A config that cannot be used; `str()` is one line per problem."""
+class PlacedError(NamedTuple):
+    """A problem of a config as `ConfigError` names it: the file, and the line (and column)
+    where it is; the key path ("": the file's own problem); and why, a msgid of the bot's
+    catalogues (or words of no catalogue: another program's, said as they are) and its
+    values, each said in the reader's language (a user's words quoted in its marks)."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
+    where: str  # "config.yaml line 7", "config.yaml line 9, column 12", or the file alone
+    key: str  # "feeds[1].url"
+    why: Message
+    values: Mapping[str, Value] = MappingProxyType({})
+
+    @property
+    def text(self) -> str:
+        """The line `kurilwatch check` prints and the log writes, in English."""
+        return EN.say(said_error(self))
+
+
+def said_error(error: PlacedError) -> Value:
+    """A config's problem as the reader's language says it: its file, line and key path as
+    written (as `check` prints them), its why translated, the user's words quoted in the
+    reader's marks; in English, `check`'s line byte for byte."""
+    head = f"{error.where}: {error.key}:" if error.key else f"{error.where}:"
+    return Joined((head, Said(error.why, error.values)), "words")
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `str()` is one line per problem, `problems` those lines
+    (English, as `check` prints them), `errors` the problems to say in another language."""
+
+    def __init__(self, errors: Sequence[PlacedError]) -> None:
+        self.errors = list(errors)
+        self.problems = [error.text for error in self.errors]
+        super().__init__("\n".join(self.problems))
 
 
 def read_text(path: Path, regular_only: bool) -> str:
@@ -34,15 +65,19 @@ def read_text(path: Path, regular_only: bool) -> str:
     mode = os.fstat(fd).st_mode
     if stat.S_ISDIR(mode) or (regular_only and not stat.S_ISREG(mode)):
         os.close(fd)
-        raise ConfigError([f"{path}: not a regular file ({file_kind(mode)})"])
+        kind = Said(file_kind(mode))
+        raise ConfigError(
+            [PlacedError(str(path), "", N_("not a regular file ({kind})"), {"kind": kind})]
+        )
     with os.fdopen(fd, "rb") as file:
         data = file.read(MAX_CONFIG_BYTES + 1)
     if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES} bytes"])
+        most = {"most": str(MAX_CONFIG_BYTES)}
+        raise ConfigError([PlacedError(str(path), "", N_("larger than {most} bytes"), most)])
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{path}{_not_utf8(data, exc.start)}"]) from None
+        raise ConfigError([_not_utf8(str(path), data, exc.start)]) from None
 
 
 _BOMS = (  # UTF-32's first: its little-endian mark starts with UTF-16's
@@ -53,28 +88,30 @@ _BOMS = (  # UTF-32's first: its little-endian mark starts with UTF-16's
 )
 
 
-def _not_utf8(data: bytes, at: int) -> str:
+def _not_utf8(path: str, data: bytes, at: int) -> PlacedError:
     """Where the bytes that are not UTF-8 are, as an editor names it (the byte's offset in the
     file was named), and what to do."""
     for mark, encoding in _BOMS:
         if data.startswith(mark):  # Notepad's "Unicode"
-            return f": the file is {encoding} (its first bytes say so); save it as UTF-8"
+            why = N_("the file is {encoding} (its first bytes say so); save it as UTF-8")
+            return PlacedError(path, "", why, {"encoding": encoding})
     start = data.rfind(b"\n", 0, at) + 1
     column = len(data[start:at].decode("utf-8", errors="replace")) + 1
     line = data.count(b"\n", 0, at) + 1
-    return (
-        f" line {line}, column {column}: byte 0x{data[at]:02x} is not UTF-8 (the file is in"
-        " another encoding, such as Latin-1 or Windows-1251); save it as UTF-8"
+    why = N_(
+        "byte 0x{byte} is not UTF-8 (the file is in another encoding, such as Latin-1 or"
+        " Windows-1251); save it as UTF-8"
     )
+    return PlacedError(f"{path} line {line}, column {column}", "", why, {"byte": f"{data[at]:02x}"})
 
 
 def file_kind(mode: int) -> str:
-    """What a file of `st_mode` `mode` is, in a few words."""
+    """What a file of `st_mode` `mode` is, in a few words (a msgid of the bot's catalogues)."""
     if stat.S_ISREG(mode):
-        return "a file"
+        return N_("a file")
     if stat.S_ISDIR(mode):
-        return "a folder"
-    return "a named pipe" if stat.S_ISFIFO(mode) else "a device or socket"
+        return N_("a folder")
+    return N_("a named pipe") if stat.S_ISFIFO(mode) else N_("a device or socket")
 
 
 def regular_file(path: str | Path) -> bool:
@@ -128,13 +165,9 @@ class _UniqueKeyLoader(SafeLoader):
             else:
                 key = self.construct_object(key_node, deep=deep)
             if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: unhashable, and no key
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a key is a plain word, not a list or mapping", key_node.start_mark
-                )
+                raise _Refused(N_("a key is a plain word, not a list or mapping"), key_node)
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is written twice", key_node.start_mark
-                )
+                raise _Refused(N_("key {key} is written twice"), key_node, key=_written(key))
             seen.add(key)
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
@@ -147,9 +180,21 @@ class _UniqueKeyLoader(SafeLoader):
             str(value)
             return value
         except ValueError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a number too long to be any value here", node.start_mark
-            ) from None
+            raise _Refused(N_("a number too long to be any value here"), node) from None
+
+
+class _Refused(yaml.constructor.ConstructorError):
+    """A document our loader refuses, why said in each reader's language (`said`)."""
+
+    def __init__(self, why: str, node: yaml.Node, **values: Value) -> None:
+        self.said = Said(why, values)
+        super().__init__(None, None, EN.say(self.said), node.start_mark)
+
+
+def _written(key: object) -> Value:
+    """A key as its problem names it: text quoted (as Python writes it, in English), another
+    value YAML read (a number, a date) as Python writes it."""
+    return Quoted(key, repr(key)) if isinstance(key, str) else repr(key)
 
 
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
@@ -178,19 +223,24 @@ def load_yaml(text: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        if "nesting depth" in problem:  # libyaml's own bound (1,000 levels), worded as ours
-            problem = "nested too deeply to read"
+        said: Value = getattr(exc, "said", None) or problem
         opened = _quote_never_closed(exc, text)
-        if opened:  # YAML's mark is the end of the file, a line past the last
+        if "nesting depth" in problem:  # libyaml's own bound (1,000 levels), worded as ours
+            said = Said(N_("nested too deeply to read"))
+        elif opened:  # YAML's mark is the end of the file, a line past the last
             mark = exc.context_mark  # type: ignore[attr-defined]
-            problem = (
-                f"the {opened} that starts this value is never closed; close it"
-                f" ({opened}...{opened}) on the value's last line"
+            said = Said(
+                N_(
+                    "the {quote} that starts this value is never closed; close it"
+                    " ({quote}...{quote}) on the value's last line"
+                ),
+                {"quote": opened},
             )
-        else:
-            problem = _yaml_problem_in_words(problem, text, mark)
+        elif isinstance(said, str):
+            said = _yaml_problem_in_words(problem, text, mark)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([f"{source}{where}: invalid YAML: {problem}"]) from None
+        why = N_("invalid YAML: {problem}")
+        raise ConfigError([PlacedError(f"{source}{where}", "", why, {"problem": said})]) from None
 
 
 def _quote_never_closed(exc: yaml.YAMLError, text: str) -> str | None:
@@ -218,45 +268,97 @@ _INDENTED_OFF = (
 )
 
 
-def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> str:
+def _yaml_problem_in_words(problem: str, text: str, mark: Any) -> Value:
     """YAML's "found character that cannot start any token" told an operator nothing about
     the tab an editor put in, or the `@` of a username: name the character and the cure; nor
-    did "mapping values are not allowed", a title holding ': ' or a key indented off."""
+    did "mapping values are not allowed", a title holding ': ' or a key indented off. YAML's
+    other problems in its own words (translated where they are `_YAMLS`)."""
     if "mapping values are not allowed" in problem:
-        return (
-            "a ':' where no key can start; put a value holding ': ' in quotes"
-            ' (title: "Kurils: the dispute"), and indent a key as the keys beside it'
+        return Said(
+            N_(
+                "a ':' where no key can start; put a value holding ': ' in quotes"
+                ' (title: "Kurils: the dispute"), and indent a key as the keys beside it'
+            )
         )
     if mark is None:
-        return problem
+        return _yamls(problem)
     lines = text.splitlines()
     line = lines[mark.line] if mark.line < len(lines) else ""
     before = line[: mark.column].rstrip()
     if before[-1:] in ('"', "'") and before.count(before[-1]) >= 2 and line[mark.column :]:
         # `query: "peace treaty" AND japan`: libyaml's "did not find expected key"
-        return (
-            "a value that starts with a quote ends at its closing quote, and text follows it"
-            """ here; put the whole value in single quotes, a ' in it written ''"""
-            """ ('"peace treaty" AND japan'), or start it on the next line after >-"""
+        return Said(
+            N_(
+                "a value that starts with a quote ends at its closing quote, and text follows"
+                """ it here; put the whole value in single quotes, a ' in it written ''"""
+                """ ('"peace treaty" AND japan'), or start it on the next line after >-"""
+            )
         )
     if before[-1:] in ("]", "}") and line[mark.column :]:  # `title: [Live] Kuril Islands`
-        return (
-            "a value that starts with [ or { is a YAML list or mapping, which ends at its"
-            " closing bracket, and text follows it here; put the whole value in quotes"
-            ' (title: "[Live] Kuril Islands")'
+        return Said(
+            N_(
+                "a value that starts with [ or { is a YAML list or mapping, which ends at its"
+                " closing bracket, and text follows it here; put the whole value in quotes"
+                ' (title: "[Live] Kuril Islands")'
+            )
         )
     if problem.startswith(_INDENTED_OFF) and not before.strip():  # a key's own column
-        return (
-            "a line indented otherwise than the keys of its block; line each key up with the"
-            " keys beside it (a list item's keys with the one after its '- '), with spaces"
+        return Said(
+            N_(
+                "a line indented otherwise than the keys of its block; line each key up with"
+                " the keys beside it (a list item's keys with the one after its '- '), with"
+                " spaces"
+            )
         )
     if not ("cannot start any token" in problem or "tab character" in problem):
-        return problem
+        return _yamls(problem)
     found = line[mark.column : mark.column + 1]
     if found == "\t" or "tab character" in problem:
-        return "a tab character; YAML indents with spaces only (replace the tab with spaces)"
+        return Said(
+            N_("a tab character; YAML indents with spaces only (replace the tab with spaces)")
+        )
     if found in ("@", "`", "%"):
-        return f"a value cannot start with {found!r} in YAML; put it in quotes"
+        return Said(
+            N_("a value cannot start with {found} in YAML; put it in quotes"),
+            {"found": repr(found)},
+        )
+    return _yamls(problem)
+
+
+# YAML's (libyaml's and PyYAML's) words for the problems an edit likely makes, each a msgid
+_YAMLS = {
+    N_("did not find expected key"),
+    N_("did not find expected node content"),
+    N_("did not find expected ',' or ']'"),
+    N_("did not find expected ',' or '}'"),
+    N_("did not find expected '-' indicator"),
+    N_("did not find expected <document start>"),
+    N_("did not find expected alphabetic or numeric character"),
+    N_("could not find expected ':'"),
+    N_("found character that cannot start any token"),
+    N_("found unexpected end of stream"),
+    N_("found unknown escape character"),
+    N_("found undefined alias"),
+    N_("found unknown directive name"),
+    N_("found duplicate %YAML directive"),
+    N_("block sequence entries are not allowed in this context"),
+    N_("mapping keys are not allowed in this context"),
+    N_("but found another document"),
+    N_("second occurrence"),
+    N_("expected a mapping or list of mappings for merging, but found scalar"),
+    N_("expected a mapping or list of mappings for merging, but found sequence"),
+    N_("expected a mapping for merging, but found scalar"),
+    N_("expected a mapping for merging, but found sequence"),
+}
+_TAG = re.compile(r"could not determine a constructor for the tag ('.*')", re.DOTALL)
+
+
+def _yamls(problem: str) -> Value:
+    """YAML's own words for a problem, translated where they are known; as they are else."""
+    if problem in _YAMLS:
+        return Said(problem)
+    if tag := _TAG.fullmatch(problem):
+        return Said(N_("could not determine a constructor for the tag {tag}"), {"tag": tag[1]})
     return problem
 
 
