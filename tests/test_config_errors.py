@@ -7,16 +7,20 @@ byte."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from bot.config import ConfigError, PlacedError, load_config, parse_config, said_error
 from bot.i18n import EN, Joined, Quoted, Said, Value, loaded, stored, texts
+from tests.conftest import TOKEN, save_edit, write_config
 
 F = "feeds:\n  - id: a\n    url: http://127.0.0.1:9/a.xml\n"
 T = "topics:\n  kuril:\n    title: Kuril\n    query: kuril\n"
@@ -691,3 +695,58 @@ def test_a_problem_is_kept_with_a_notice_and_said_as_it_was() -> None:
     assert isinstance(kept["problems"], Joined)
     assert "«soon»" in texts("ru").say(kept["problems"])
     assert Quoted("soon", "'soon'").said(EN) == "'soon'"
+
+
+ADMIN = 777
+
+
+def test_a_russian_admin_reads_a_refused_edit_s_problems_in_russian(
+    tmp_path: Path, bot_api: Any, start_daemon: Any
+) -> None:
+    """Through the fake Bot API: an admin whose Telegram speaks Russian saves a bad edit; the
+    daemon's notice and /reload's answer name each problem in Russian, with its line and key
+    path as written; the log keeps `check`'s English."""
+    config = write_config(tmp_path, {}, api_base_url=bot_api.base_url, admins=(ADMIN,))
+    daemon = start_daemon("run", "--config", str(config), token=TOKEN)
+    bot_api.wait_until_polling(timeout=20)
+    bot_api.push_message(ADMIN, "/start", language_code="ru")
+    bot_api.wait_for_messages(ADMIN, 1, timeout=30)
+    settings = yaml.safe_load(config.read_text())
+    settings["poll"]["interval"] = "soon"
+    settings["topics"]["kuril"]["query"] = "(Kuril OR Iturup"
+    text = yaml.safe_dump(settings, allow_unicode=True)
+    lines = text.splitlines()
+    interval = lines.index("  interval: soon") + 1
+    query = next(n for n, line in enumerate(lines, 1) if "(Kuril OR Iturup" in line)
+    save_edit(config, text)
+    logged = daemon.stderr.wait_for("config not reloaded")
+    assert f"{config} line {interval}: poll.interval: 'soon' is not a duration" in logged
+
+    def said(start: str) -> str:
+        def found() -> bool:
+            return any(
+                html.unescape(m["text"]).startswith(start) for m in bot_api.sent_messages(ADMIN)
+            )
+
+        bot_api.wait_for(found, 30, start)
+        return next(
+            text
+            for m in bot_api.sent_messages(ADMIN)
+            if (text := html.unescape(m["text"])).startswith(start)
+        )
+
+    notice = said("kurilwatch: конфигурация не перечитана (")
+    bot_api.push_message(ADMIN, "/reload", language_code="ru")
+    reply = said("Конфигурация не перечитана, действует прежняя. ")
+    for message in (notice, reply):
+        assert (
+            f"{config} line {interval}: poll.interval: «soon» — не длительность; напишите её как"
+            " 30s, 5m, 1h или числом секунд"
+        ) in message, message
+        assert f"{config} line {query}, column " in message, message
+        assert "topics.kuril.query: в запросе: " in message, message
+        # the file, line and key path as `check` writes them; every other word Russian
+        words = re.sub(rf"{re.escape(str(config))} line \d+(, column \d+)?: [\w.]+:", " ", message)
+        assert not re.findall(r"\b(?:is|the|not|in|query|write|missing)\b", words), message
+    assert daemon.stop() == 0
+    assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

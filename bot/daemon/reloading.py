@@ -11,10 +11,18 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot import reload
-from bot.config import Config, ConfigError, Stamp, config_stamp, load_config
+from bot.config import (
+    Config,
+    ConfigError,
+    PlacedError,
+    Stamp,
+    config_stamp,
+    load_config,
+    said_error,
+)
 from bot.daemon.telegram import App
 from bot.delivery.worker import DeliveryWorker
-from bot.i18n import EN, N_, Message, Plural, Texts, Value, Values
+from bot.i18n import EN, N_, Joined, Message, Plural, Texts, Value, Values
 from bot.metrics import Metrics, configure_metrics
 from bot.operator.backtest import report_reload
 from bot.telegram.chat import BotContext
@@ -118,9 +126,9 @@ class ConfigReloads:
                 new: Config | None = await asyncio.to_thread(
                     load_config, config_path, regular_only=True
                 )
-                problems: Sequence[str] = ()
+                problems: Sequence[PlacedError] = ()
             except ConfigError as exc:
-                new, problems = None, exc.problems
+                new, problems = None, exc.errors
             # an editor truncated the file to save it after `settled` looked: read it again
             if await asyncio.to_thread(config_stamp, config_path) == seen:
                 break
@@ -134,19 +142,20 @@ class ConfigReloads:
         return tr._("Reloaded: {summary}", summary=tr.say(summary))
 
     async def _refused(
-        self, problems: Sequence[str], config_path: Path, tr: Texts, tell: Tell
+        self, problems: Sequence[PlacedError], config_path: Path, tr: Texts, tell: Tell
     ) -> str:
         """A bad edit refused: its first problems (a bulk edit makes thousands) logged, told the
-        admins and answered, in `tr`'s language."""
-        values = {"problems": "; ".join(problems[:SHOWN_PROBLEMS])}
+        admins and answered, each in its reader's language (the log's in English)."""
+        said = Joined(tuple(map(said_error, problems[:SHOWN_PROBLEMS])), "clauses")
+        values: dict[str, Value] = {"problems": said}
         more = len(problems) - SHOWN_PROBLEMS
         if more <= 0:
-            log.error("config not reloaded, the running config stays: %s", values["problems"])
+            log.error("config not reloaded, the running config stays: %s", EN.say(said))
             notice: Message = N_(
                 "kurilwatch: config not reloaded ({problems}); the running config stays."
             )
             await tell(notice, values)
-            return tr._("Not reloaded; the running config stays. {problems}", **values)
+            return tr._("Not reloaded; the running config stays. {problems}", problems=tr.say(said))
         values |= {"more": str(more), "path": str(config_path)}
         notice = Plural.ngettext(
             "kurilwatch: config not reloaded ({problems}; +{more} more problem: `kurilwatch"
@@ -158,7 +167,7 @@ class ConfigReloads:
         log.error(
             "config not reloaded, the running config stays: %s (+%d more: `kurilwatch check"
             " --config %s` lists them)",
-            values["problems"],
+            EN.say(said),
             more,
             config_path,
         )
@@ -169,8 +178,8 @@ class ConfigReloads:
             "Not reloaded; the running config stays. {problems} (+{n} more problems:"
             " `kurilwatch check --config {path}` lists every one)",
             more,
-            problems=values["problems"],
-            path=values["path"],
+            problems=tr.say(said),
+            path=str(config_path),
         )
 
     async def _apply(self, new: Config, tell: Tell | None = None) -> Value:
