@@ -92,7 +92,12 @@ def describe(
     place = (line, 0) if line else None
     if isinstance(cause := error.get("ctx", {}).get("error"), QueryValueError):
         at = text_position(text, found, cause.column)
-        query = Said(cause.error.template, cause.error.values)
+        # the user's words in the reader's marks; `check`'s English keeps Python's quotes
+        values = {
+            k: Quoted(v, english=repr(v)) if k in cause.error.quoted else v
+            for k, v in cause.error.values.items()
+        }
+        query = Said(cause.error.template, values)
         if cause.problem != cause.error.message:  # "in the query" places a word
             query = Said(N_("{problem} in the query"), {"problem": query})
         # not found in the file's characters (a quoted query's escapes): the key's line, and
