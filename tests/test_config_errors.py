@@ -582,7 +582,7 @@ def test_a_users_words_are_quoted_in_the_readers_marks_and_written_as_check_writ
     assert (
         texts("ja")
         .say(said_error(error))
-        .startswith("config.yaml line 2: poll.interval: 「soon」 は期間ではありません。")
+        .startswith("config.yaml line 2: poll.interval: 「soon」は期間ではありません。")
     )
     long = "x" * 80
     error = refused(F + f"topics:\n  {long.upper()}:\n    title: K\n    query: x\n")
