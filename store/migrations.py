@@ -304,6 +304,13 @@ def m036_notice_except_chat(db: Database) -> None:
     db.table("notices").add_column("except_chat", int)
 
 
+@migrations()
+def m037_feed_disabled_messages(db: Database) -> None:
+    # why a feed was disabled as a message (a msgid of bot/locales and its values, JSON) beside
+    # its English `disabled_reason`, as m034 keeps its error (NULL: the English alone)
+    db.table("feeds").add_column("disabled_reason_message", str)
+
+
 class NewerSchema(sqlite3.DatabaseError):
     """The database holds migrations this code does not know: a later kurilwatch wrote it."""
 

@@ -73,6 +73,8 @@ class FeedState:
     # `last_error` as a message to say in each admin's language: JSON {"message": msgid,
     # "values": {...}} (watchers/poll_errors.py; None: the English alone, as kept before)
     last_error_message: str | None = None
+    # `disabled_reason` as such a message (None: the English alone, as kept before)
+    disabled_reason_message: str | None = None
     # the failing run the admins were told of (its `errors_since`); None once its recovery is
     # told: what `bot.daemon.failing` decides on, whichever process made the polls
     told_since: datetime | None = None
@@ -272,6 +274,7 @@ def feed_state_of(row: dict[str, Any]) -> FeedState:
         disabled_reason=row["disabled_reason"],
         retry_not_before=dt(row["retry_not_before"]),
         last_error_message=row["last_error_message"],
+        disabled_reason_message=row["disabled_reason_message"],
         told_since=dt(row["told_since"]),
     )
 
@@ -297,6 +300,7 @@ def feed_state_row(state: FeedState) -> dict[str, Any]:
         "disabled_reason": state.disabled_reason,
         "retry_not_before": ts(state.retry_not_before),
         "last_error_message": state.last_error_message,
+        "disabled_reason_message": state.disabled_reason_message,
         "told_since": ts(state.told_since),
     }
 

@@ -1,23 +1,24 @@
 """A feed's error said in each admin's language: every message a poll can record on its feed
 (watchers/poll_errors.py) has its Russian and Japanese and reads with its values; the kept
-message beside `last_error`, and a row kept before it (its English as it is)."""
+message beside `last_error`, and a row kept before it (its English as it is); the reasons a poll
+disables its feed, kept the same way beside `disabled_reason`."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_file
 from sqlite_utils import Database
 
-from bot.i18n import Said, kept_said, texts
+from bot.i18n import Said, Span, kept_said, texts
 from store import FeedState, Store, migrations
 from tests.conftest import ROOT
 from watchers import poll_errors as e
-from watchers.poll_errors import PollError, address_refusal, as_is
+from watchers.poll_errors import PollError, address_refusal, as_is, disabled_by
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PRIVATE = address_refusal("private", "10.0.0.5")
@@ -73,14 +74,75 @@ TABLE = [
 ]
 
 
+WEEK = timedelta(days=7)
+# every reason a poll disables its feed for, as `disabled_by` gives it: its English (the feed's
+# `disabled_reason`, as before) and how a Russian and a Japanese admin read it
+DISABLED = [
+    (
+        disabled_by(410, timedelta(0), WEEK),
+        "the server says the feed is gone for good (HTTP 410)",
+        "сервер сообщает, что лента удалена навсегда (HTTP 410)",
+        "サーバーの応答: フィードは完全に削除されました（HTTP 410）",
+    ),
+    (
+        disabled_by(404, timedelta(hours=6), timedelta(hours=6)),
+        "not found (HTTP 404) for 6.0h",
+        "сервер 6 часов подряд отвечал «не найдено» (HTTP 404)",
+        "6 時間にわたって見つかりません（HTTP 404）",
+    ),
+    (
+        # the span as the reader's language writes one, to the minute
+        disabled_by(404, WEEK + timedelta(minutes=3, seconds=10), WEEK),
+        "not found (HTTP 404) for 7.0d",
+        "сервер 7 дней 3 минуты подряд отвечал «не найдено» (HTTP 404)",
+        "7 日 3 分にわたって見つかりません（HTTP 404）",
+    ),
+]
+
+
 def marked_messages() -> set[str]:
     """The msgids poll_errors.py marks (`N_`), as the catalogues' extraction finds them."""
     found = extract_from_file("python", str(ROOT / "watchers" / "poll_errors.py"))
     return {str(message) for _, message, _, _ in found}
 
 
-def test_the_table_names_every_message_a_poll_records() -> None:
-    assert {error.message for error in TABLE} == marked_messages()
+def test_the_tables_name_every_message_a_poll_records() -> None:
+    disabling = {reason.message for reason, *_ in DISABLED if reason is not None}
+    assert {error.message for error in TABLE} | disabling == marked_messages()
+
+
+@pytest.mark.parametrize(("reason", "english", "ru", "ja"), DISABLED)
+def test_each_reason_a_feed_is_disabled_for_reads_in_the_admins_language(
+    reason: PollError | None, english: str, ru: str, ja: str
+) -> None:
+    assert reason is not None
+    assert reason.line() == english  # disabled_reason: `kurilwatch feeds`, the log, tests
+    kept = reason.kept()
+    assert kept is not None
+    assert texts("ru").say(kept_said(kept, english)) == ru
+    assert texts("ja").say(kept_said(kept, english)) == ja
+    # English: the span in words too, as the failing notice writes one
+    assert texts("en").say(kept_said(kept, english)) == english.replace("6.0h", "6 hours").replace(
+        "7.0d", "7 days 3 minutes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "failing_for"),
+    [(404, WEEK - timedelta(seconds=1)), (500, 30 * WEEK), (None, 30 * WEEK), (403, WEEK)],
+)
+def test_no_other_answer_disables_a_feed(status: int | None, failing_for: timedelta) -> None:
+    assert disabled_by(status, failing_for, WEEK) is None
+
+
+def test_the_span_of_a_404_is_kept_as_a_span() -> None:
+    reason = disabled_by(404, timedelta(hours=6, seconds=20), timedelta(hours=6))
+    assert reason is not None
+    assert json.loads(reason.kept() or "") == {
+        "message": e.NOT_FOUND_FOR,
+        "values": {"span": {"span": 6 * 3600}},
+    }
+    assert kept_said(reason.kept(), "") == Said(e.NOT_FOUND_FOR, {"span": Span(6 * 3600)})
 
 
 def words(error: PollError) -> list[str]:
@@ -222,3 +284,26 @@ def test_a_feed_stored_before_its_error_messages_migrates_and_keeps_one(tmp_path
             last_error="x",
             last_error_message=kept,
         )
+
+
+def test_a_feed_disabled_before_its_reasons_were_messages_migrates_and_keeps_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "m036.db"
+    old = Database(path)
+    migrations.migrations.apply(old, stop_before="m037_feed_disabled_messages")
+    old["feeds"].insert({"id": "a", "url": "http://a/", "primed": 1, "disabled_reason": "gone"})
+    old.close()
+    reason = disabled_by(410, timedelta(0), WEEK)
+    assert reason is not None
+    with Store(path) as store:
+        state = store.feed_state("a")
+        assert state is not None and state.disabled_reason == "gone"
+        assert state.disabled_reason_message is None
+        # an old row: /feeds and the notice say its English as it is
+        assert kept_said(state.disabled_reason_message, "gone") == "gone"
+        store.save_feed_state(replace(state, disabled_reason_message=reason.kept()))
+    with Store(path) as store:
+        again = store.feed_state("a")
+        assert again is not None and again.disabled_reason_message == reason.kept()
+        assert again.disabled_reason == "gone"

@@ -27,7 +27,7 @@ from watchers.config import FeedConfig, PollConfig
 from watchers.fetch import Fetcher, FetchResult
 from watchers.fingerprint import content_fingerprint, fingerprint_version
 from watchers.items import ParsedFeed, reissued
-from watchers.poll_errors import INTERNAL, PollError
+from watchers.poll_errors import INTERNAL, PollError, disabled_by
 from watchers.poll_records import in_config, records_of
 from watchers.poll_report import PollReport, short
 from watchers.poll_state import _succeeded, failing_since, told_since
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-GONE = 410
 # An unchanged poll's state waits this long to be saved with those of the polls that end at
 # about the same time: one store round trip for a wave of 304s instead of one each.
 SAVE_TOGETHER = 0.02  # seconds
@@ -453,7 +452,8 @@ class Poller:
             retry=retry,
             rng=self.rng,
         )
-        disabled = self._disable_reason(fetched.status, now - since)
+        disabled = disabled_by(fetched.status, now - since, self.settings.gone_after)
+        reason = None if disabled is None else disabled.line()
         error = problem.line()
         state = replace(
             state,
@@ -467,12 +467,13 @@ class Poller:
             next_poll_at=now + wait,
             retry_not_before=None if retry is None else now + retry,
             disabled_at=now if disabled else None,
-            disabled_reason=disabled,
+            disabled_reason=reason,
+            disabled_reason_message=None if disabled is None else disabled.kept(),
         )
         await self._save(state)
-        if disabled:
-            log.warning("feed %s: disabled: %s", feed.id, disabled)
-            return PollReport(feed.id, "disabled", fetched.status, error=disabled)
+        if reason:
+            log.warning("feed %s: disabled: %s", feed.id, reason)
+            return PollReport(feed.id, "disabled", fetched.status, error=reason)
         log.warning(
             "feed %s: poll failed (%d in a row, next try in %s): %s",
             feed.id,
@@ -481,13 +482,6 @@ class Poller:
             error,
         )
         return PollReport(feed.id, "error", fetched.status, error=error, next_poll_at=now + wait)
-
-    def _disable_reason(self, status: int | None, failing_for: timedelta) -> str | None:
-        if status == GONE:
-            return "the server says the feed is gone for good (HTTP 410)"
-        if status == 404 and failing_for >= self.settings.gone_after:
-            return f"not found (HTTP 404) for {short(failing_for)}"
-        return None
 
     def _interval(self, feed: FeedConfig) -> timedelta:
         return feed.interval or self.settings.interval

@@ -1,15 +1,18 @@
 """The errors a poll records on its feed, as messages: a msgid of the bot's catalogues (`N_`)
 and its values, kept beside the English `last_error` (the CLI, the log, metrics) so that the
-admins read it in their language (/feeds, the notice of a feed failing for long). Every
-message a fetch, a parse or a poll records is named here."""
+admins read it in their language (/feeds, the notice of a feed failing for long); and why a poll
+disabled its feed (`disabled_by`), kept so beside `disabled_reason`. Every message a fetch, a
+parse or a poll records is named here."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TypeAlias
 
+from watchers.poll_report import short
 from watchers.text import printable_line
 
 
@@ -80,10 +83,26 @@ PARSER_DIED = N_("the parser process died on this feed")
 PARSE_TOO_LONG = N_("parsing took over {seconds} s; the parser was stopped")
 # a poll's own (poll.py): an exception nobody foresaw, its name and words
 INTERNAL = N_("internal error: {error}")
+# why a poll disabled its feed (`disabled_by`)
+GONE = N_("the server says the feed is gone for good (HTTP 410)")
+# Translators: a feed disabled, its server having answered 404 for {span} ("7 days")
+NOT_FOUND_FOR = N_("not found (HTTP 404) for {span}")
 
 # a message's value: words as they came (a host, a port, a server's or a parser's words), a
-# number each reader's language writes its own way, or a message said in the reader's language
-ErrorValue: TypeAlias = "str | int | float | PollError"
+# number or a length of time each reader's language writes its own way, or a message said in
+# the reader's language
+ErrorValue: TypeAlias = "str | int | float | Span | PollError"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A length of time in a message: in English as the log writes one ("6.0h"), kept as a
+    `bot.i18n.Span` to the minute (the reader's language writes it in words: "6 часов")."""
+
+    seconds: float
+
+    def __str__(self) -> str:
+        return short(timedelta(seconds=self.seconds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +150,18 @@ def address_refusal(kind: str, address: str) -> PollError:
     return PollError(message, {"address": address})
 
 
+def disabled_by(
+    status: int | None, failing_for: timedelta, gone_after: timedelta
+) -> PollError | None:
+    """Why a poll that failed with `status`, its feed failing for `failing_for`, disables the
+    feed (None: it does not): a 410 at once, a 404 once it has lasted `gone_after`."""
+    if status == 410:
+        return PollError(GONE)
+    if status == 404 and failing_for >= gone_after:
+        return PollError(NOT_FOUND_FOR, {"span": Span(failing_for.total_seconds())})
+    return None
+
+
 def _english(value: ErrorValue) -> str:
     if isinstance(value, float):
         return f"{value:g}"
@@ -146,6 +177,9 @@ def _kept(value: ErrorValue) -> object:
         if not value.translated:
             return printable_line(str(value))
         return {"said": value.message, "values": _kept_values(value.values)}
+    if isinstance(value, Span):  # to the minute, as the failing notice says one (under one: s)
+        seconds = value.seconds
+        return {"span": round(seconds / 60) * 60 if seconds >= 60 else round(seconds)}
     if isinstance(value, int | float):
         written = _english(value)  # as many places as the English has: 0.5, 60
         digits = len(written.partition(".")[2]) if "e" not in written else 0

@@ -25,6 +25,7 @@ def _succeeded(
         errors_since=None,
         disabled_at=None,
         disabled_reason=None,
+        disabled_reason_message=None,
         last_attempt_at=at,
         last_success_at=at,
         next_poll_at=next_poll_at,
