@@ -36,6 +36,7 @@ from bot.telegram.updates import build_application
 from bot.telegram.upgrades import Upgrades
 from store import AsyncStore, ChatPrefs, FeedState, ItemRecord, Store, Watch
 from tests.conftest import ROOT, TOKEN, Clock, connections, new_store, running, shipped_topics
+from tests.fakes.feed_server import FeedServer, Route
 from tests.fakes.telegram_api import FakeBotAPI
 from watchers.bounded import OutOfRange
 from watchers.config import FeedConfig, PollConfig, TopicConfig
@@ -1209,6 +1210,38 @@ async def test_feeds_says_a_feeds_error_in_the_admins_language(bot: Bot) -> None
     assert f"127.0.0.1:{closed_port} に接続できません: 接続を拒否されました" in text, text
     await bot.say("/language en", chat_id=ADMIN)
     assert english in await bot.say("/feeds", chat_id=ADMIN)
+
+
+async def test_feeds_says_why_a_feed_was_disabled_in_the_admins_language(
+    bot: Bot, feed_server: FeedServer
+) -> None:
+    """A Russian admin read "отключена: the server says the feed is gone for good (HTTP 410)":
+    the poll's English reason inside the Russian reply. A feed disabled before reasons were
+    kept as messages reads as its English."""
+    feed_server.set_route("/gone.xml", Route(status=410))
+    feed = FeedConfig.model_validate({"id": "tass", "url": feed_server.url("/gone.xml")})
+    topics = compile_topics({"kuril": TopicConfig(title="Kuril", query="kuril*")})
+    async with Fetcher() as fetcher:
+        poller = Poller(
+            store=bot.store, fetcher=fetcher, topics=topics, settings=PollConfig(), clock=bot.clock
+        )
+        report = await poller.poll(feed)
+        await poller.aclose()
+    english = "the server says the feed is gone for good (HTTP 410)"
+    assert (report.outcome, report.error) == ("disabled", english)
+    state = await bot.store.run(Store.feed_state, "tass")
+    assert state is not None and state.disabled_reason == english  # `kurilwatch feeds` reads it
+    old = FeedState(id="nhk", url="u", consecutive_errors=9, disabled_reason="gone", disabled_at=T0)
+    await bot.store.run(Store.save_feed_state, old)
+    await bot.say("/start", chat_id=ADMIN, language_code="ru")
+    text = await bot.say("/feeds", chat_id=ADMIN, language_code="ru")
+    assert "отключена: сервер сообщает, что лента удалена навсегда (HTTP 410)" in text, text
+    assert "отключена: gone" in text, text
+    await bot.say("/language ja", chat_id=ADMIN)
+    text = await bot.say("/feeds", chat_id=ADMIN)
+    assert "停止中: サーバーの応答: フィードは完全に削除されました（HTTP 410）" in text, text
+    await bot.say("/language en", chat_id=ADMIN)
+    assert f"disabled: {english}" in await bot.say("/feeds", chat_id=ADMIN)
 
 
 async def test_a_leaked_watch_feed_address_is_replaced_without_losing_the_watches(

@@ -1,5 +1,6 @@
 """The admins hear once that a feed has failed for FAILING_AFTER, and once that it recovered:
-the pure decision, and the notices a daemon's real polls give."""
+the pure decision, and the notices a daemon's real polls give; and that a poll disabled a feed,
+said in their language."""
 
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ import pytest
 
 from bot.config import load_config
 from bot.daemon import Daemon
-from bot.daemon.failing import FAILING, RECOVERED, Told, failing_notice
+from bot.daemon.failing import DISABLED, FAILING, RECOVERED, Told, disabled_notice, failing_notice
 from bot.i18n import Said, Span, loaded, texts
 from store import AsyncStore, FeedState, Store
 from tests.conftest import TOKEN, Clock, write_config
 from tests.fakes.feed_server import FeedEntry, FeedServer, Route, rss
 from watchers.fetch import Fetcher
 from watchers.poll import Poller
-from watchers.poll_errors import REFUSED, PollError
+from watchers.poll_errors import REFUSED, PollError, disabled_by
 from watchers.topics.compile import compile_topics
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -136,6 +137,30 @@ def test_the_failing_notice_names_the_error_as_its_message() -> None:
     ), russian
     assert "f.example:443 に接続できません: 接続を拒否されました" in texts("ja").say(said)
     assert f"for 7 hours: {error.line()}." in texts("en").say(said)
+
+
+def test_the_disabled_notice_names_the_reason_as_its_message() -> None:
+    """Why a poll disabled a feed, kept as a message, is said in each admin's language; a state
+    kept before reasons were (or none known) says the poll's English as it is."""
+    reason = disabled_by(404, 7 * 24 * H, 7 * 24 * H)
+    assert reason is not None
+    english = "not found (HTTP 404) for 7.0d"
+    state = replace(
+        disabled(failing(T0, T0 + 7 * 24 * H)),
+        disabled_reason=reason.line(),
+        disabled_reason_message=reason.kept(),
+    )
+    said = disabled_notice("f", URL, state, english)
+    assert said.message == DISABLED
+    russian = texts("ru").say(said)
+    assert russian.startswith(
+        f"kurilwatch: лента f ({URL}) отключена: сервер 7 дней подряд отвечал «не найдено»"
+        " (HTTP 404). "
+    ), russian
+    assert "7 日にわたって見つかりません（HTTP 404）" in texts("ja").say(said)
+    assert "was disabled: not found (HTTP 404) for 7 days." in texts("en").say(said)
+    for old in (replace(state, disabled_reason_message=None), None):
+        assert f"отключена: {english}. " in texts("ru").say(disabled_notice("f", URL, old, english))
 
 
 class FailingDaemon:
@@ -347,3 +372,44 @@ async def test_a_console_daemon_prints_a_failing_feed_and_its_recovery_once_each
     assert failed.startswith(f"{said} has been failing for 7 hours: HTTP 500"), failed
     assert failed.endswith(". It is still polled, and you will be told when it recovers.")
     assert recovered == f"{said} recovered after failing for 9 hours.", recovered
+
+
+@pytest.mark.parametrize(
+    ("status", "at", "russian", "english"),
+    [
+        (
+            410,
+            0 * H,
+            "отключена: сервер сообщает, что лента удалена навсегда (HTTP 410). ",
+            "was disabled: the server says the feed is gone for good (HTTP 410). ",
+        ),
+        (
+            404,
+            7 * 24 * H,
+            "отключена: сервер 7 дней подряд отвечал «не найдено» (HTTP 404). ",
+            "was disabled: not found (HTTP 404) for 7 days. ",
+        ),
+    ],
+    ids=["410", "404 for gone_after"],
+)
+async def test_a_daemon_disabling_a_feed_tells_the_admins_why_in_their_language(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    status: int,
+    at: timedelta,
+    russian: str,
+    english: str,
+) -> None:
+    """A Russian admin read "лента f (…) отключена: the server says the feed is gone for good
+    (HTTP 410)": the poll's English reason inside the Russian notice."""
+    async with failing_daemon(tmp_path, feed_server) as failing:
+        feed_server.set_route("/f.xml", Route(status=status))
+        if at:
+            assert await failing.poll_at(0 * H) == []
+        assert await failing.poll_at(at) == [DISABLED]  # not told it failed: it is disabled
+        state = await failing.store.run(Store.feed_state, "f")
+        assert state is not None and state.disabled_reason  # English, as before
+        [notice] = await failing.store.run(Store.notices)
+        said = texts("ru").said(notice["msgid"], loaded(json.loads(notice["vals"])))
+        assert f"kurilwatch: лента f ({failing.url}) {russian}" in said, said
+        assert english in notice["text"], notice["text"]

@@ -18,14 +18,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 import bot.lean_import  # noqa: F401  (before telegram: httpx without its console client)
 from bot import reload
 from bot.config import Config, Stamp, config_stamp
-from bot.daemon.failing import failing_notice, mark_told, state_after
+from bot.daemon.failing import disabled_notice, failing_notice, mark_told, state_after
 from bot.daemon.notices import AdminNotices
 from bot.daemon.reloading import STALE, ConfigReloads
 from bot.daemon.telegram import STOP_GRACE, App, TelegramSide
 from bot.delivery.render import alert_of, render_joined, render_plain
 from bot.delivery.worker import DeliveryWorker
 from bot.http.feeds import FeedsApp
-from bot.i18n import N_
 from bot.insights import jobs
 from bot.interrupt import Stopped, before_stop, stop_on_signals, stopped_within
 from bot.metrics import Metrics, MetricsServer, configure_metrics
@@ -418,19 +417,16 @@ class Daemon(TelegramSide, AdminNotices, ConfigReloads):
         finally:
             self._polls.discard(task)
         self._after_poll(report, source)
-        told = failing_notice(feed.id, str(feed.url), state_after(poller, feed))
+        state = state_after(poller, feed)
+        told = failing_notice(feed.id, str(feed.url), state)
         if told is not None:  # a feed failing for long, or recovered
             mark_told(poller, feed, told.told_since)
             marked = (feed.id, told.told_since)  # stored with the notice
             await self._tell_admins_surely(told.said.message, told.said.values, told=marked)
         if report.outcome != "disabled" or report.next_poll_at:  # not disabled by this poll
             return report.next_poll_at
-        message = N_(
-            "kurilwatch: feed {feed} ({url}) was disabled: {error}. Fix its url in the"
-            " config, or run `kurilwatch poll --once --feed {feed}` to try it again."
-        )
-        values = {"feed": feed.id, "url": str(feed.url), "error": report.error or ""}
-        await self._tell_admins_surely(message, values)  # printed when Telegram is off
+        said = disabled_notice(feed.id, str(feed.url), state, report.error or "")
+        await self._tell_admins_surely(said.message, said.values)  # printed when Telegram is off
         return datetime.now(UTC) + self.settings.poll.max_interval  # to see if it was revived
 
     def _after_poll(self, report: PollReport, source: str) -> None:

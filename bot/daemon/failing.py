@@ -1,6 +1,7 @@
 """The admins' notices of a feed failing for long, and of its recovery: a pure decision on the
 state a poll left, with the run the admins were told of stored on it (`told_since`), so neither
-is lost when another process made the poll and none is repeated after a restart."""
+is lost when another process made the poll and none is repeated after a restart; and the
+notice of a feed a poll disabled, its reason said in each admin's language."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ FAILING = N_(
     " and you will be told when it recovers."
 )
 RECOVERED = N_("kurilwatch: feed {feed} ({url}) recovered after failing for {span}.")
+DISABLED = N_(
+    "kurilwatch: feed {feed} ({url}) was disabled: {error}. Fix its url in the"
+    " config, or run `kurilwatch poll --once --feed {feed}` to try it again."
+)
 
 
 def failing_for(state: FeedState) -> timedelta | None:
@@ -64,6 +69,14 @@ def failing_notice(
     # said in each admin's language (a state kept before such messages: its English)
     values["error"] = kept_said(state.last_error_message, state.last_error or "")
     return Told(Said(FAILING, values), state.errors_since)
+
+
+def disabled_notice(feed: str, url: str, state: FeedState | None, reason: str) -> Said:
+    """What the admins are told of a feed a poll disabled, leaving `state`, for `reason` (its
+    English): the reason kept on the state said in each admin's language (none kept: `reason`
+    as it is)."""
+    kept = state.disabled_reason_message if state is not None else None
+    return Said(DISABLED, {"feed": feed, "url": url, "error": kept_said(kept, reason)})
 
 
 def _span(length: timedelta) -> Span:

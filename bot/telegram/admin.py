@@ -93,7 +93,9 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines = [tr._("<b>Feeds</b>")]
     for state in sorted(states, key=lambda s: (s.disabled_reason is None, -s.consecutive_errors)):
         if state.disabled_reason:
-            mark, detail = "⛔", tr._("disabled: {reason}", reason=state.disabled_reason)
+            # why, in the admin's language (a feed disabled before such messages: its English)
+            why = kept_said(state.disabled_reason_message, state.disabled_reason)
+            mark, detail = "⛔", tr._("disabled: {reason}", reason=tr.say(why))
         elif state.consecutive_errors:
             mark = "⚠️"
             detail = tr.ngettext(
