@@ -79,12 +79,15 @@ class OutboxVerbs(ChatVerbs, AlsoVerbs):
             [*window, list_param(exclude), limit],
         )
 
-    def edit_done(self, delivery_id: int, also: Sequence[str] | None = None) -> None:
+    def edit_done(
+        self, delivery_id: int, also: Sequence[str] | None = None, item_id: int | None = None
+    ) -> None:
         """An "Also:" update is done (or given up), unless more outlets came while it was on its
-        way (the `also` it showed is not the row's now): then it is due again."""
+        way (the `also` it showed, or the report `item_id`, is not the row's now): then it is
+        due again."""
         with self.db.atomic():
-            row = self._one("SELECT also FROM outbox WHERE id = ?", [delivery_id])
-            if also is None or row is None or json.loads(row["also"]) == list(also):
+            row = self._one("SELECT also, item_id FROM outbox WHERE id = ?", [delivery_id])
+            if also is None or row is None or not _changed(row, also, item_id):
                 self.db.execute(
                     "UPDATE outbox SET edit_pending = 0, edit_tries = 0, edit_after = NULL"
                     " WHERE id = ?",
@@ -257,19 +260,21 @@ class OutboxVerbs(ChatVerbs, AlsoVerbs):
         *,
         now: datetime,
         also: Sequence[str] | None = None,
+        item_id: int | None = None,
     ) -> None:
-        """A sent alert; one that showed `also`, when outlets came since it was read (before
-        its claim), is to be edited with them, and only then: an update marked due while it
-        was on its way before (a restart, a digest's rest put back, `resend`) is in its text."""
+        """A sent alert; one that showed `also` (and the report `item_id`), when outlets came
+        since it was read (before its claim), or it was given the report in its chat's language
+        meanwhile, is to be edited, and only then: an update marked due while it was on its way
+        before (a restart, a digest's rest put back, `resend`) is in its text."""
         with self.db.atomic():
             self._update_outbox(
                 "state = 'sent', message_id = ?, sent_at = ?, last_error = NULL",
                 [message_id, now.timestamp()],
                 delivery_id,
             )
-            row = self._one("SELECT also FROM outbox WHERE id = ?", [delivery_id])
+            row = self._one("SELECT also, item_id FROM outbox WHERE id = ?", [delivery_id])
             if also is not None and row is not None:
-                stale = json.loads(row["also"]) != list(also)
+                stale = _changed(row, also, item_id)
                 self._update_outbox("edit_pending = ?", [int(stale)], delivery_id)
 
     def mark_retry(
@@ -424,3 +429,12 @@ class OutboxVerbs(ChatVerbs, AlsoVerbs):
             [item.id],
         )
         return None if row is None or row["came"] is None else float(row["came"])
+
+
+def _changed(row: dict[str, Any], also: Sequence[str], item_id: int | None) -> bool:
+    """Whether an outbox row shows other than a message that went with `also` and the report
+    `item_id` (None: not known, a send kept from before it was): its "Also:" line grew, or
+    its report switched to one in its chat's language (`AlsoVerbs._add_outlet`), which may
+    leave its "Also:" line as it was."""
+    moved = item_id is not None and row["item_id"] != item_id
+    return moved or bool(json.loads(row["also"]) != list(also))

@@ -1323,6 +1323,54 @@ async def test_lang_while_an_alert_waits_for_a_free_send_sends_the_report_the_ch
     await store.close()
 
 
+async def test_a_switch_to_the_chats_language_while_its_alert_is_sent_is_edited_in(
+    parts, bot_api: FakeBotAPI
+) -> None:  # type: ignore[no-untyped-def]
+    """A Russian chat's alert of Kyodo's English report is on its way when the chat mutes Kyodo
+    and TASS's Russian report joins the story: the row shows TASS's report now, with the same
+    (empty) "Also:" line the message went with. The message is edited to TASS's report: the
+    worker compared only the "Also:" line, and the chat kept the report of an outlet it muted."""
+    store, worker, clock = parts
+    await store.run(Store.upsert_subscriber, CHAT, now=T0 - timedelta(1))
+    await store.run(Store.subscribe, CHAT, "kuril", now=T0 - timedelta(1))
+    await store.run(Store.set_language, CHAT, "ru")
+    url = "https://n.example/story"
+
+    async def report(feed: str, name: str, lang: str, title: str) -> None:
+        record = ItemRecord(feed, url, url, title, "", T0, topics=("kuril",), lang=lang)
+        state = FeedState(id=feed, url=f"u-{feed}", title=name, primed=True)
+        await store.run(Store.ingest, state, [record], now=clock.now, alert=True)
+
+    def shown(plain: Store) -> tuple[str, str]:
+        row = plain.db.query(
+            "SELECT i.guid, o.also FROM outbox o JOIN items i ON i.id = o.item_id"
+            " WHERE o.chat_id = ?",
+            [CHAT],
+        )
+        [(guid, also)] = [(r["guid"], r["also"]) for r in row]
+        return guid, also
+
+    await report("kyodo", "Kyodo", "en", "Iturup airport reopens")
+    bot_api.hold_answers()  # the alert is in flight until the switch is stored
+    sending = asyncio.create_task(step(worker))
+    try:
+        await bot_api.wait_for_async(lambda: bot_api.in_flight > 0, 10, "the send in flight")
+        await store.run(Store.toggle_source, CHAT, "kyodo", now=clock.now)
+        await report("tass-ru", "ТАСС", "ru", "Аэропорт Итурупа снова открыт")
+        assert await store.run(shown) == ("tass-ru", "[]")  # switched, its "Also:" as it was
+    finally:
+        bot_api.release_answers()
+    await sending
+    [sent] = bot_api.sent_messages(CHAT)
+    assert "Iturup airport reopens" in sent["text"]
+    worker.limits = SendLimits(NO_LIMITS)
+    assert await step(worker) == 1
+    [edit] = bot_api.calls_of("editMessageText")
+    assert "Аэропорт Итурупа снова открыт" in edit.params["text"], edit.params["text"]
+    assert "Iturup airport" not in edit.params["text"]
+    assert await store.run(Store.due_edits, 50, now=clock.now) == []
+
+
 async def test_a_chat_back_after_blocking_the_bot_gets_a_later_report_of_a_story_it_missed(
     parts: tuple[AsyncStore, DeliveryWorker, Clock],
 ) -> None:

@@ -413,3 +413,29 @@ def test_an_alert_is_edited_to_show_the_report_in_its_chats_language(store: Stor
     edits = {edit.chat_id: edit for edit in store.due_edits()}
     assert (edits[reader].item.guid, edits[reader].also) == ("r1", ("TASS (en)", "NHK (ja)"))
     assert edits[CHAT].also == ("ТАСС (ru)", "NHK (ja)")
+
+
+def test_an_update_that_showed_the_report_it_was_switched_from_is_due_again(
+    store: Store,
+) -> None:
+    """An "Also:" update on its way when the alert was switched to the report in its chat's
+    language, with the same line, showed the old report: it is not done, whatever its line."""
+    tass_ru = FeedState(id="tass-ru", url="https://tass.ru/rss/v2.xml", title="ТАСС")
+    store.ingest(tass_ru, [], now=T0 - timedelta(hours=1), alert=False)
+    store.upsert_subscriber(CHAT, language_code="ru", now=T0 - timedelta(hours=1))
+    store.subscribe(CHAT, "kuril", now=T0 - timedelta(hours=1))
+    first = store.ingest(
+        TASS, [replace(own("t1", ARTICLE, "tass.com"), lang="en")], now=T0, alert=True
+    )
+    english, story = first.stored[0].id, first.stored[0].story_id
+    [alert] = store.due_deliveries(T0 + timedelta(minutes=1))
+    store.mark_sent(alert.id, 500, now=T0, also=alert.also, item_id=english)
+    assert store.due_edits() == []
+    russian = replace(own("r1", "https://tass.ru/armiya/1", "tass.ru"), lang="ru", story_hint=story)
+    store.ingest(tass_ru, [russian], now=T0 + timedelta(minutes=3), alert=True)
+    [edit] = store.due_edits()
+    store.edit_done(edit.id, edit.also, english)  # the line as now, the English report shown
+    [again] = store.due_edits()
+    assert (again.id, again.item.guid) == (edit.id, "r1")
+    store.edit_done(edit.id, edit.also, edit.item.id)
+    assert store.due_edits() == []

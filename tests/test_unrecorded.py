@@ -237,3 +237,12 @@ def test_a_line_the_byte_bound_cuts_is_unread_not_bad() -> None:
     assert reading.cut == f"the part past its first {len(first) + 5} bytes"
     whole = unrecorded.parse(first + second, max_bytes=len(first + second))
     assert (len(whole.kept), whole.bad, whole.cut) == (2, (), "")
+
+
+def test_a_kept_alert_keeps_the_report_it_showed_and_an_older_line_is_read_without() -> None:
+    sent = unrecorded.Sent(7, 70, AT, ("Kyodo",), 12)
+    line = json.dumps(unrecorded._line(sent)).encode() + b"\n"
+    older = json.dumps({"delivery_id": 8, "message_id": 80, "at": AT.timestamp(), "also": []})
+    reading = unrecorded.parse(line + older.encode() + b"\n")
+    assert reading.kept == [sent, unrecorded.Sent(8, 80, AT, ())]
+    assert reading.bad == ()

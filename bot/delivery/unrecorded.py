@@ -38,12 +38,14 @@ JOURNAL_WAIT = 2.0
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """An alert sent as message `message_id`, showing the outlets `also`."""
+    """An alert sent as message `message_id`, showing the report `item_id` (None in a line
+    kept before it was written) and the outlets `also`."""
 
     delivery_id: int
     message_id: int | None
     at: datetime
     also: tuple[str, ...]
+    item_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,7 @@ def _line(sent: Kept) -> dict[str, Any]:
         case Sent():
             also = list(sent.also)
             return {"delivery_id": sent.delivery_id, "message_id": sent.message_id, "at": at,
-                    "also": also}  # fmt: skip
+                    "also": also, "item": sent.item_id}  # fmt: skip
         case SentDigest():
             return {"kind": "digest", "ids": list(sent.delivery_ids), "at": at,
                     "rest": list(sent.rest), "part": sent.part}  # fmt: skip
@@ -258,7 +260,9 @@ def _parse(row: dict[str, Any]) -> Kept:
     outlets = row["also"]
     if not isinstance(outlets, list) or not all(isinstance(o, str) for o in outlets):
         raise ValueError("not a list of outlets")
-    return Sent(_whole(row["delivery_id"], 1, SQLITE_INT), message_id, at, tuple(outlets))
+    item = row.get("item")
+    item_id = None if item is None else _whole(item, 1, SQLITE_INT)
+    return Sent(_whole(row["delivery_id"], 1, SQLITE_INT), message_id, at, tuple(outlets), item_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,9 +359,8 @@ def _done(store_path: str | Path, taken: Path, reading: Reading) -> None:
 async def _record(store: AsyncStore, sent: Kept) -> None:
     match sent:
         case Sent():
-            await store.run(
-                Store.mark_sent, sent.delivery_id, sent.message_id, now=sent.at, also=sent.also
-            )
+            await store.run(Store.mark_sent, sent.delivery_id, sent.message_id, now=sent.at,
+                            also=sent.also, item_id=sent.item_id)  # fmt: skip
         case SentDigest():
             await store.run(Store.settle_many, sent.delivery_ids, OutboxState.SENT, now=sent.at)
             await store.run(Store.continue_digest, sent.rest, sent.part)

@@ -326,7 +326,7 @@ class DeliveryWorker(DigestSending):
                 raise
             if pending:
                 return  # tried again after its pause
-        await self.store.run(Store.edit_done, delivery.id, delivery.also)
+        await self.store.run(Store.edit_done, delivery.id, delivery.also, delivery.item.id)
 
     async def _claim(self, delivery: Delivery) -> Delivery | None:
         # the row as claimed, not as read with its batch: it may have changed while it waited
@@ -398,9 +398,12 @@ class DeliveryWorker(DigestSending):
                 message.message_id,
                 now=now,
                 also=delivery.also,
+                item_id=delivery.item.id,  # the report shown: /lang or a poll may switch it
             )
         except asyncio.CancelledError:  # a stop cut the tries: recorded at the next start
-            sent = unrecorded.Sent(delivery.id, message.message_id, now, delivery.also)
+            sent = unrecorded.Sent(
+                delivery.id, message.message_id, now, delivery.also, delivery.item.id
+            )
             await unrecorded.keep(self.store.path, sent, wait=self.journal_wait)
             raise
         self._count("sent", delivery.created_at, now)
