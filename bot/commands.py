@@ -48,7 +48,7 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
     from rich.text import Text  # a feed's id and error are plain text, never markup
 
     from bot.delivery.render import ago  # with babel's catalogues: not for `poll --once`
-    from store import Store
+    from bot.interrupt import open_store
     from store.base import file_in_the_way, no_store
 
     states: dict[str, FeedState] = {}
@@ -59,7 +59,7 @@ def feeds(settings: Config, out: TextIO = sys.stdout) -> int:
         if file_in_the_way(settings.store.path):
             return EXIT_USAGE
     else:
-        with Store(settings.store.path, upgrade=False) as store:
+        with open_store(settings.store.path, upgrade=False) as store:
             states = {s.id: s for s in store.feed_states()}
             items = {f.id: store.count_items(f.id) for f in settings.feeds}
     now = datetime.now(UTC)
@@ -137,7 +137,7 @@ def stats_lines(figures: Stats, now: datetime, tr: Texts | None = None) -> list[
 
 
 def stats(settings: Config, out: TextIO = sys.stdout) -> int:
-    from store import Store
+    from bot.interrupt import open_store
     from store.base import no_store
 
     absent = no_store(settings.store.path)
@@ -145,20 +145,20 @@ def stats(settings: Config, out: TextIO = sys.stdout) -> int:
         print(f"kurilwatch stats: {absent}", file=sys.stderr)
         return EXIT_USAGE
     now = datetime.now(UTC)
-    with Store(settings.store.path, upgrade=False) as store:
+    with open_store(settings.store.path, upgrade=False) as store:
         figures = store.stats(now=now)
     print("\n".join(stats_lines(figures, now)), file=out)
     return 0
 
 
 def prune(settings: Config, out: TextIO = sys.stdout) -> int:
-    from store import Store
+    from bot.interrupt import open_store
     from store.space import GIVE_BACK_PAUSE
     from watchers.text import counted
     from watchers.topics.normalise import words
 
     now = datetime.now(UTC)
-    with Store(settings.store.path) as store:
+    with open_store(settings.store.path) as store:
         compacted, deleted = store.prune(
             now=now,
             text_for=settings.store.retention,
@@ -433,8 +433,8 @@ def trend(
 ) -> int:
     """Stories per day of a topic (in `telegram.timezone`) as a chart and/or a CSV file."""
     from bot.insights.trends import build_trend, query_range, to_csv
+    from bot.interrupt import open_store
     from bot.operator.output_files import write_whole
-    from store import Store
     from store.base import no_store
     from watchers.text import counted
 
@@ -462,7 +462,7 @@ def trend(
     tz = settings.telegram.tz
     now = datetime.now(UTC)
     since, _ = query_range(now, tz, days)
-    with Store(settings.store.path, upgrade=False) as store:
+    with open_store(settings.store.path, upgrade=False) as store:
         points = store.story_points([topic], since=since, until=now, outlets=False)
         recorded = store.recording_since()  # no change against a period it did not record
     chart = build_trend(points, now=now, tz=tz, days=days, by=by, recorded_since=recorded)

@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM for the commands that run an event loop: a clean stop, no traceback.
+"""Ctrl-C and SIGTERM for the commands that run an event loop: a clean stop, no traceback;
+and for those that do not, a store's opening they can be stopped in (`open_store`).
 
 A terminal sends SIGINT to the whole foreground process group; the parse workers ignore it
 (watchers/pool.py) and the command that owns them stops them on its way out.
@@ -9,8 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from concurrent.futures import Future
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from store import Store
 
 T = TypeVar("T")
 
@@ -73,3 +80,35 @@ async def before_stop(stop: asyncio.Event, work: Awaitable[T]) -> T:
     if task.cancelled() and stop.is_set():
         raise Stopped
     return task.result()
+
+
+def open_store(path: str | Path, *, upgrade: bool = True) -> Store:
+    """`Store(path)` for a one-shot command with no event loop, opened on a thread of its own
+    while this one waits: a Ctrl-C or SIGTERM (KeyboardInterrupt, `bot.cli`) ends the wait at
+    once. Python hears a signal between the main thread's bytecodes, and SQLite's wait for a
+    store another process holds (its busy timeout, 10 s) or on a disk that hangs is one call.
+    A store opened after the wait was given up is closed on that thread; a migration the exit
+    cuts short is rolled back by SQLite (nothing is half-written)."""
+    from store import Store
+
+    opened: Future[Store] = Future()
+
+    def opening() -> None:
+        if opened.set_running_or_notify_cancel():
+            try:
+                opened.set_result(Store(path, upgrade=upgrade, any_thread=True))
+            except BaseException as exc:  # the caller's to raise
+                opened.set_exception(exc)
+
+    threading.Thread(target=opening, name="store opening", daemon=True).start()
+    try:
+        return opened.result()
+    except BaseException:
+        if not opened.cancel():  # under way: closed once open (at once, if it is)
+            opened.add_done_callback(_close_opened)
+        raise
+
+
+def _close_opened(opened: Future[Store]) -> None:
+    if not opened.cancelled() and opened.exception() is None:
+        opened.result().close()

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -33,11 +33,11 @@ FEED = rss([FeedEntry("Fishermen near the Kuril Islands", "https://news.example/
 class Group:
     """`kurilwatch` in a process group of its own, as a shell runs a foreground command."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, program: Sequence[str] = (str(KURILWATCH),)) -> None:
         env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
         env["PYTHONUNBUFFERED"] = "1"
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", FOREGROUND, str(KURILWATCH), *args],
+            [sys.executable, "-c", FOREGROUND, *program, *args],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -66,8 +66,8 @@ def group() -> Iterator[type[Group]]:
     started: list[Group] = []
 
     class Tracked(Group):
-        def __init__(self, *args: str) -> None:
-            super().__init__(*args)
+        def __init__(self, *args: str, program: Sequence[str] = (str(KURILWATCH),)) -> None:
+            super().__init__(*args, program=program)
             started.append(self)
 
     yield Tracked
@@ -315,3 +315,86 @@ def test_a_sighup_while_run_starts_does_not_kill_it(tmp_path: Path, group: type[
     daemon.output.wait_for("kurilwatch running", timeout=60)
     assert daemon.interrupt(signal.SIGTERM) == 0
     assert "Traceback" not in daemon.output.text
+
+
+# `kurilwatch` on a store another process holds, its open held where SQLite runs its first
+# statement (in the C call, as a lock or a disk that hangs holds it): it says so from SQLite's
+# trace callback and waits there. Past it, the store's busy timeout is an hour
+OPENING_HELD = """
+import sqlite3
+import sys
+import time
+
+import bot.cli
+
+real = sqlite3.connect
+
+
+def connect(database, *args, **kwargs):
+    connection = real(database, *args, **{**kwargs, "timeout": 3600.0})
+    said = []
+
+    def traced(statement):
+        if not said:
+            said.append(statement)
+            print("opening the store", flush=True)
+            time.sleep(3600)
+
+    connection.set_trace_callback(traced)
+    return connection
+
+
+sqlite3.connect = connect
+sys.argv[0] = "kurilwatch"
+bot.cli.entry()
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "sig"),
+    [
+        (("stats",), signal.SIGINT),
+        (("feeds",), signal.SIGTERM),
+        (("prune",), signal.SIGINT),
+        (("export",), signal.SIGTERM),
+        (("trend", "--topic", "kuril", "--csv", "trend.csv"), signal.SIGINT),
+    ],
+)
+def test_a_stop_while_a_command_opens_a_locked_store_ends_it_at_once(
+    tmp_path: Path, group: type[Group], command: tuple[str, ...], sig: int
+) -> None:
+    """Ctrl-C or SIGTERM while a one-shot command waited in opening a store another process
+    held was heard only when SQLite's wait ended (its busy timeout: 10 s; a disk that hangs:
+    never), Python acting on a signal between bytecodes. It ends the command at once, with
+    130 and "interrupted", the store as it was; the lock is held until it has."""
+    import sqlite3
+
+    from store import Store
+
+    config = write_config(tmp_path, {"a": "http://127.0.0.1:9/a.xml"})
+    with Store(new_store(tmp_path / "kw.db")) as store:
+        version = store.schema_version()
+    script = tmp_path / "opening_held.py"
+    script.write_text(OPENING_HELD)
+    holder = sqlite3.connect(tmp_path / "kw.db", isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("COMMIT")
+    try:
+        stopped = group(*command, "--config", str(config), program=(sys.executable, str(script)))
+        stopped.output.wait_for("opening the store", timeout=60)
+        os.killpg(stopped.proc.pid, sig)
+        try:  # bounds the wait: the store is held for an hour
+            code = stopped.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{command[0]} went on waiting for the store after the stop")
+        stopped.output.join()
+    finally:
+        holder.close()
+    assert code == 130, stopped.output.text
+    assert stopped.output.lines[-1] == "kurilwatch: interrupted", stopped.output.text
+    assert "Traceback" not in stopped.output.text
+    with Store(tmp_path / "kw.db") as store:
+        assert store.schema_version() == version
+        assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert not (tmp_path / "trend.csv").exists()

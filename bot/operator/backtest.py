@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from bot.config import Config
 from bot.i18n import N_, Joined, Message, Plural, Said, Span, Value, Values, counts_listed
+from bot.interrupt import open_store
 from store import AsyncStore, PastItem, Store
 from watchers.backtest import StoryChange, TopicDiff, backtest
 from watchers.text import counted
@@ -84,7 +85,7 @@ def run_backtest(
             file=sys.stderr,
         )
     since = datetime.now(UTC) - covered
-    with Store(against.store.path, upgrade=False) as store:
+    with open_store(against.store.path, upgrade=False) as store:
         diffs = backtest(store.past_items(since), queries(against), queries(new))
         # a removed (or renamed) topic's chats get nothing: subscriptions follow the id
         chats = store.subscribers_of([d.topic_id for d in diffs])

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from bot.config import Config
-from store import Store, Story
+from bot.interrupt import open_store
+from store import Story
 from store.base import no_store
 from watchers.config import parse_duration
 
@@ -98,7 +99,7 @@ def run_export(
     start = stored_since("export", settings, since, datetime.now(UTC))
     if start is None:
         return 2
-    with Store(settings.store.path, upgrade=False) as store:
+    with open_store(settings.store.path, upgrade=False) as store:
         # the config's topics, not any: a chat's /watch matches (@w…) are its own business
         stories = store.stories([topic] if topic else list(settings.topics), since=start)
     (write_csv if fmt == "csv" else write_jsonl)(stories, out)

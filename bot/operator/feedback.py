@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.i18n import EN, Texts, listed
+from bot.interrupt import open_store
 from store import AsyncStore, FeedbackRow, Store
 from store.base import no_store
 from watchers.relevance import Complaint, TopicReport, relevance_report
@@ -87,7 +88,7 @@ def run_feedback(
         print(f"kurilwatch feedback: {absent}", file=sys.stderr)
         return 2
     since = datetime.now(UTC) - timedelta(days=days)
-    with Store(store_path, upgrade=False) as store:
+    with open_store(store_path, upgrade=False) as store:
         rows = store.feedback_rows(since)
     lines = report_lines(report_of(rows, queries))
     if not lines:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.config import Config
+from bot.interrupt import open_store
 from bot.operator.export import stored_since
-from store import Store
 from watchers.text import counted
 
 SHOWN_CHATS = 20
@@ -21,7 +21,7 @@ def run_resend(settings: Config, since: str, out: TextIO = sys.stdout) -> int:
     start = stored_since("resend", settings, since, now)
     if start is None:
         return 2
-    with Store(settings.store.path) as store:
+    with open_store(settings.store.path) as store:
         counts = store.requeue_failed(start, now=now)
     skipped = (
         f"skipped: {counted(counts.skipped, 'alert', 'alerts')} of topics or watches their chats"
