@@ -757,7 +757,7 @@ def test_a_legend_of_long_outlet_names_stays_inside_the_picture(lang: str, name:
 
 
 @pytest.mark.parametrize("per_day", [90, 12_000, 120_000])
-@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("lang", ["en", "ru", "ja"])
 def test_the_vertical_axis_and_its_label_stay_inside_the_picture(per_day: int, lang: str) -> None:
     """The left margin was fixed: at five-digit counts a day the label "stories" was cut at
     the picture's left edge, and at six gone."""
@@ -779,6 +779,36 @@ def test_the_vertical_axis_and_its_label_stay_inside_the_picture(per_day: int, l
     ticks = [t for t in axes.get_yticklabels() if t.get_text()]
     assert max(len(t.get_text()) for t in ticks) >= len(str(per_day))  # as many digits
     assert min(t.get_window_extent(renderer).x0 for t in ticks) > 0
+
+
+@pytest.mark.parametrize(("lang", "thousands"), [("en", ","), ("ru", "\u00a0"), ("ja", ",")])
+def test_the_vertical_axis_counts_whole_stories_written_as_the_readers_language_does(
+    lang: str, thousands: str
+) -> None:
+    """The counts' ticks were matplotlib's: "1500" whatever the language (English writes
+    "1,500", Russian "1 500"). A day of one story has no tick between none and one."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from bot.i18n import texts
+    from bot.insights import charts
+
+    point = StoryPoint(0, T0 - H, ("kuril",), "f", "TASS", "Курилы", "", 1, "ru")
+    charts.fonts()
+    labels = {}
+    for per_day in (1, 12_000):
+        points = [dataclasses.replace(point, story_id=n) for n in range(per_day)]
+        chart = build_trend(points, now=T0, tz=UTC, days=7)
+        figure = charts._figure(chart, title="Kuril", lang=lang, titles={})
+        FigureCanvasAgg(figure).draw()
+        axes = figure.axes[0]
+        low, high = axes.get_ylim()
+        ticks = [t for t in axes.get_yticklabels() if low <= t.get_position()[1] <= high]
+        assert all(t.get_position()[1] == int(t.get_position()[1]) for t in ticks)
+        tr = texts(lang)
+        assert [t.get_text() for t in ticks] == [tr.number(t.get_position()[1]) for t in ticks]
+        labels[per_day] = [t.get_text() for t in ticks if t.get_position()[1] >= 1000]
+    assert labels[1] == [] and labels[12_000]
+    assert all(thousands in label for label in labels[12_000]), labels[12_000]
 
 
 async def test_many_trends_at_once_wait_in_a_bounded_queue_and_the_rest_are_told(

@@ -179,7 +179,7 @@ def _figure(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     # fixed margins rather than a layout engine: the labels' room is known (a third of the
     # time of a chart went to constrained layout)
@@ -227,7 +227,9 @@ def _figure(
     ticks = positions[::-1][::step][::-1]  # always label the last day (today)
     axes.set_xticks(ticks, [day_label(trend.days[n], lang, short=True) for n in ticks])
     axes.set_xlim(-0.6, len(trend.days) - 0.4)
+    # whole stories, written as the reader's language writes them ("1,500"; Russian "1 500")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda count, _: tr.number(count)))
     axes.grid(axis="y", alpha=0.3)
     axes.set_axisbelow(True)
     for side in ("top", "right"):
