@@ -381,7 +381,8 @@ def test_a_stop_while_a_command_opens_a_locked_store_ends_it_at_once(
     holder.execute("BEGIN IMMEDIATE")
     holder.execute("COMMIT")
     try:
-        stopped = group(*command, "--config", str(config), program=(sys.executable, str(script)))
+        args = [str(tmp_path / arg) if arg.endswith(".csv") else arg for arg in command]
+        stopped = group(*args, "--config", str(config), program=(sys.executable, str(script)))
         stopped.output.wait_for("opening the store", timeout=60)
         os.killpg(stopped.proc.pid, sig)
         try:  # bounds the wait: the store is held for an hour
