@@ -29,12 +29,13 @@ from watchers.fingerprint import content_fingerprint, fingerprint_version
 from watchers.items import ParsedFeed, reissued
 from watchers.poll_errors import INTERNAL, PollError, disabled_by
 from watchers.poll_records import in_config, records_of
-from watchers.poll_report import PollReport, short
+from watchers.poll_report import PollReport
 from watchers.poll_state import _succeeded, failing_since, told_since
 from watchers.poll_state import current_state as current_state  # (bot.daemon imports it here)
 from watchers.pool import ParsePool
 from watchers.stories import StoryIndex
 from watchers.story_sketch import Sketch
+from watchers.text import short
 from watchers.topics.compile import Topics
 from watchers.topics.index import QueryIndex
 from watchers.watches import matched_on_thread

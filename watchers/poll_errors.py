@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeAlias
 
-from watchers.poll_report import short
-from watchers.text import printable_line
+from watchers.text import printable_line, short
 
 
 def N_(message: str) -> str:

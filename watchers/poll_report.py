@@ -1,10 +1,10 @@
-"""A poll's outcome (`PollReport`), and its line for the operator; a delay written short."""
+"""A poll's outcome (`PollReport`), and its line for the operator."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from store import StoredItem
 from watchers.text import counted, printable_line
@@ -62,15 +62,3 @@ class PollReport:
             return f"{self.feed_id}: unchanged ({status})"
         entries = counted(self.items, "entry", "entries")
         return f"{self.feed_id}: {self.outcome} ({status}), {entries}, {self.counts()}"
-
-
-def short(delay: timedelta) -> str:
-    """A delay as the log writes it: 45s, 12m, 3.5h, 2.0d."""
-    seconds = delay.total_seconds()
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"

@@ -1,11 +1,12 @@
 """Plain text from feed HTML, cutting text to a length at a word boundary, and a count with
-its noun for the operator's lines."""
+its noun and a delay written short for the operator's lines."""
 
 from __future__ import annotations
 
 import html
 import html.parser
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 
 _BLOCK_TAGS = frozenset(
@@ -189,3 +190,15 @@ def counted(n: int, one: str, many: str) -> str:
     """`1 entry`, `2 entries`, `0 entries`: a count in the operator's English (log lines,
     `kurilwatch` commands); what chats read counts with `Texts.ngettext`."""
     return f"{n} {one if n == 1 else many}"
+
+
+def short(delay: timedelta) -> str:
+    """A delay as the log writes it: 45s, 12m, 3.5h, 2.0d."""
+    seconds = delay.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
