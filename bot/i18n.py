@@ -138,13 +138,14 @@ class Said:
     values: Mapping[str, Value] = field(default_factory=dict)
 
 
-Joining = Literal["list", "lines", "bullets", "clauses", "words"]
+Joining = Literal["list", "lines", "bullets", "clauses", "words", "run"]
 
 
 @dataclass(frozen=True, slots=True)
 class Joined:
     """Values said in the reader's language and joined as it joins them: a list ("a, b";
-    Japanese "a、b"), lines, lines each marked "- ", clauses ("a; b"), or words ("a (b)")."""
+    Japanese "a、b"), lines, lines each marked "- ", clauses ("a; b"), or words ("a (b)"); or
+    run together, nothing between them (a place said in the reader's words, then ": ")."""
 
     parts: tuple[Value, ...]
     how: Joining = "list"
@@ -347,6 +348,8 @@ class Texts:
             return self._("; ").join(parts)
         if value.how == "words":
             return " ".join(parts)
+        if value.how == "run":
+            return "".join(parts)
         return "\n".join(f"- {part}" if value.how == "bullets" else part for part in parts)
 
     def sentences(self, *parts: str) -> str:

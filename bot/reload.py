@@ -145,10 +145,11 @@ def new_warnings(old: Config, new: Config, path: Path | None) -> list[PlacedWarn
 
 
 def said_warning(warning: PlacedWarning) -> Value:
-    """A warning as the reader's language says it: its file, line and key path as written (as
-    `check` prints them), its why translated, its numbers written as the reader's language
-    writes them; in English, `check`'s line byte for byte (but for a count of thousands,
-    grouped: `check`'s "1000 times a second" of a 1ms interval is "1,000" here)."""
+    """A warning as the reader's language says it: its place in the reader's words, its file,
+    numbers and key path as written (as `check` prints them), its why translated, its numbers
+    written as the reader's language writes them; in English, `check`'s line byte for byte
+    (but for a count of thousands, grouped: `check`'s "1000 times a second" of a 1ms interval
+    is "1,000" here)."""
     if warning.more:
         return Said(
             Plural.ngettext(
@@ -159,7 +160,7 @@ def said_warning(warning: PlacedWarning) -> Value:
             {"where": warning.where, "more": str(warning.more)},
         )
     values = {name: _said_value(value) for name, value in warning.values.items()}
-    return Joined((f"{warning.where}: {warning.key}:", Said(warning.why, values)), "words")
+    return Joined((warning.where, f": {warning.key}: ", Said(warning.why, values)), "run")
 
 
 def _said_value(value: WarningValue) -> Value:

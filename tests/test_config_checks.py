@@ -15,6 +15,7 @@ from hypothesis import assume, given, settings
 from bot.config import config_warnings_of, load_config, parse_config
 from tests.conftest import ROOT, cli, write_config
 from tests.test_backtest_plain import ITEM, QUERY, Row, _item, _parses, plainly
+from tests.test_config_errors import located
 from watchers.config_checks import contradicts, query_warnings
 from watchers.topics.query import parse
 
@@ -350,11 +351,12 @@ def test_each_warning_says_why_in_the_readers_language_and_its_key_as_written(
     assert len(placed) == (poll != "1m") + (interval != "1m") + 4, placed
     for warning in placed:
         assert EN.say(said_warning(warning)) == warning.text
-        english = warning.text.removeprefix(f"{warning.where}: {warning.key}: ")
+        english = warning.text.removeprefix(f"{EN.say(warning.where)}: {warning.key}: ")
         for lang in ("ru", "ja"):
             said = texts(lang).say(said_warning(warning))
-            assert said.startswith(f"{warning.where}: {warning.key}: "), said
-            why = said.removeprefix(f"{warning.where}: {warning.key}: ")
+            head = f"{located(lang, EN.say(warning.where))}: {warning.key}: "
+            assert said.startswith(head), said
+            why = said.removeprefix(head)
             assert why != english and re.search(r"[^\x00-\x7f]", why), said
             for value in warning.values.values():  # feed ids, query words: as written
                 assert (value if isinstance(value, str) else f"{value:g}") in why, said
@@ -387,6 +389,38 @@ def test_a_warnings_numbers_are_written_as_the_readers_language_writes_them(
     ms = en.split(" ms")[0]
     assert ru in russian and ("." not in ms or ms not in russian), russian
     assert f"{ms} ミリ秒" in texts("ja").say(said_warning(warning))
+
+
+@pytest.mark.parametrize(
+    ("lang", "interval", "word"),
+    [
+        ("en", "{path} line 2: poll.interval: ", "{path} line 14, column 18: topics.k.query: "),
+        (
+            "ru",
+            "{path}, строка 2: poll.interval: ",
+            "{path}, строка 14, столбец 18: topics.k.query: ",
+        ),
+        ("ja", "{path} 2行目: poll.interval: ", "{path} 14行目18列: topics.k.query: "),
+    ],
+)
+def test_a_warnings_line_and_column_are_said_in_the_readers_language(
+    tmp_path: Path, lang: str, interval: str, word: str
+) -> None:
+    """A Russian admin read "c.yaml line 2: ..." and "line 14, column 18" among Russian words:
+    the place is said in theirs, the file, numbers and key path as `check` writes them (its
+    English line as it was)."""
+    from bot.config import placed_warnings
+    from bot.i18n import texts
+    from bot.reload import said_warning
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "poll:\n  interval: 5ms\n" + FEEDS + "topics:\n  k:\n    title: K\n"
+        "    query: kuril or iturup\n"
+    )
+    said = [texts(lang).say(said_warning(w)) for w in placed_warnings(load_config(path), path)]
+    assert [line.startswith(interval.format(path=path)) for line in said] == [True, False], said
+    assert said[1].startswith(word.format(path=path)), said
 
 
 def test_the_count_of_warnings_past_those_shown_is_said_in_the_readers_language(
@@ -531,7 +565,7 @@ def test_a_feed_url_with_a_line_break_or_a_tab_inside_is_named_on_one_line(
     warning `check` prints on one line became two, and the admins' notice broke mid-line. The
     characters that are no text are shown escaped, as Python writes them."""
     from bot.config import placed_warnings
-    from bot.i18n import texts
+    from bot.i18n import EN, texts
     from bot.reload import said_warning
 
     config = tmp_path / "c.yaml"
@@ -555,4 +589,4 @@ def test_a_feed_url_with_a_line_break_or_a_tab_inside_is_named_on_one_line(
         for lang in ("en", "ru", "ja"):
             said = texts(lang).say(said_warning(warning))
             assert "\n" not in said and "\t" not in said, said
-            assert said.startswith(f"{warning.where}: {warning.key}: "), said
+            assert said.startswith(f"{located(lang, EN.say(warning.where))}: {warning.key}: ")

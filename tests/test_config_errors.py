@@ -535,12 +535,31 @@ def leaves(value: Value) -> Iterator[Value]:
         yield value
 
 
+# a problem's place as `check` writes it, and as each reader's language says it: the file, the
+# line and column numbers as they are
+PLACES = {
+    "ru": ("{file}, строка {line}", "{file}, строка {line}, столбец {column}"),
+    "ja": ("{file} {line}行目", "{file} {line}行目{column}列"),
+}
+
+
+def located(lang: str, where: str) -> str:
+    """`check`'s "config.yaml line 9, column 12" as `lang` says it."""
+    found = re.fullmatch(r"(.*?) line (\d+)(?:, column (\d+))?", where)
+    if found is None or lang == "en":
+        return where
+    file, line, column = found.groups()
+    return PLACES[lang][column is not None].format(file=file, line=line, column=column)
+
+
 def assert_said_in(lang: str, error: PlacedError) -> str:
-    """`error` said in `lang`: its file, line and key path as `check` writes them, each value
-    it names, and no English word but what the config writes; what is left of the why."""
+    """`error` said in `lang`: its place in the file in its words, its file, numbers and key
+    path as `check` writes them, each value it names, and no English word but what the config
+    writes; what is left of the why."""
     tr = texts(lang)
     said = tr.say(said_error(error))
-    head = f"{error.where}: {error.key}: " if error.key else f"{error.where}: "
+    where = located(lang, EN.say(error.where))
+    head = f"{where}: {error.key}: " if error.key else f"{where}: "
     assert said.startswith(head), said
     why = said.removeprefix(head)
     assert why and why != error.text.removeprefix(head), said
@@ -571,18 +590,46 @@ def test_each_problem_of_a_config_is_said_in_the_admins_language(text: str, engl
         assert_said_in(lang, error)
 
 
+@pytest.mark.parametrize(
+    ("case", "lang", "head"),
+    [
+        ("unknown_close", "ru", "config.yaml, строка 1: pol: "),
+        ("unknown_close", "ja", "config.yaml 1行目: pol: "),
+        ("tab", "ru", "config.yaml, строка 6, столбец 1: "),
+        ("tab", "ja", "config.yaml 6行目1列: "),
+        ("query_unbalanced", "ru", "config.yaml, строка 7, столбец 17: topics.kuril.query: "),
+        ("query_unbalanced", "ja", "config.yaml 7行目17列: topics.kuril.query: "),
+        ("number_too_long", "ru", "config.yaml, строка 9, столбец 16: "),
+        ("missing", "ja", "config.yaml 5行目: topics.k.query: "),
+        ("empty", "ru", "config.yaml: "),
+        ("empty", "ja", "config.yaml: "),
+    ],
+)
+def test_a_problem_s_line_and_column_are_said_in_the_readers_language(
+    case: str, lang: str, head: str
+) -> None:
+    """A Russian admin read "config.yaml line 3: ...", "line 13, column 12" among Russian
+    words: the place is said in theirs, the file, numbers and key path as `check` writes them
+    (whose English line stays as it was)."""
+    error = refused(dict((c[0], c[1]) for c in CASES)[case])
+    said = texts(lang).say(said_error(error))
+    assert said.startswith(head), said
+    assert " line " not in said and "column" not in said, said
+    assert located(lang, EN.say(error.where)) == head.split(": ")[0]
+
+
 def test_a_users_words_are_quoted_in_the_readers_marks_and_written_as_check_writes_them() -> None:
     """A value the operator wrote is quoted as each language quotes («soon», 「soon」); the
     English keeps `check`'s quotes, and its cut of a long value."""
     error = refused("poll:\n  interval: soon\n" + F + T)
     assert texts("ru").say(said_error(error)) == (
-        "config.yaml line 2: poll.interval: «soon» — не длительность; напишите её как 30s, 5m,"
-        " 1h или числом секунд"
+        "config.yaml, строка 2: poll.interval: «soon» — не длительность; напишите её как 30s,"
+        " 5m, 1h или числом секунд"
     )
     assert (
         texts("ja")
         .say(said_error(error))
-        .startswith("config.yaml line 2: poll.interval: 「soon」は期間ではありません。")
+        .startswith("config.yaml 2行目: poll.interval: 「soon」は期間ではありません。")
     )
     long = "x" * 80
     error = refused(F + f"topics:\n  {long.upper()}:\n    title: K\n    query: x\n")
@@ -597,7 +644,7 @@ def test_a_query_s_problem_is_said_as_a_watch_s_is_and_placed_in_the_file() -> N
     )
     russian = texts("ru").say(said_error(error))
     watch = texts("ru")._("'(' is never closed")  # as /watch says it
-    assert russian == f"config.yaml line 7, column 12: topics.kuril.query: в запросе: {watch}"
+    assert russian == f"config.yaml, строка 7, столбец 12: topics.kuril.query: в запросе: {watch}"
 
 
 @pytest.fixture
@@ -659,7 +706,8 @@ def test_a_file_that_cannot_be_read_is_said_in_the_admins_language(
         assert error.text == english.format(path=path)
         for lang in ("ru", "ja"):
             said = texts(lang).say(said_error(error))
-            assert said.startswith(f"{path}") and said != error.text, said
+            assert said.startswith(located(lang, EN.say(error.where)) + ": "), said
+            assert said != error.text, said
             assert re.search(r"[а-яё]{3}|[\u3040-\u30ff\u4e00-\u9fff]", said), said
 
 
@@ -704,8 +752,9 @@ def test_a_russian_admin_reads_a_refused_edit_s_problems_in_russian(
     tmp_path: Path, bot_api: Any, start_daemon: Any
 ) -> None:
     """Through the fake Bot API: an admin whose Telegram speaks Russian saves a bad edit; the
-    daemon's notice and /reload's answer name each problem in Russian, with its line and key
-    path as written; the log keeps `check`'s English."""
+    daemon's notice and /reload's answer name each problem in Russian, its place in the file
+    too ("строка 3, столбец 12"), with the file, numbers and key path as written; the log keeps
+    `check`'s English. So for the warnings of the edit that mends it."""
     config = write_config(tmp_path, {}, api_base_url=bot_api.base_url, admins=(ADMIN,))
     daemon = start_daemon("run", "--config", str(config), token=TOKEN)
     bot_api.wait_until_polling(timeout=20)
@@ -721,6 +770,7 @@ def test_a_russian_admin_reads_a_refused_edit_s_problems_in_russian(
     save_edit(config, text)
     logged = daemon.stderr.wait_for("config not reloaded")
     assert f"{config} line {interval}: poll.interval: 'soon' is not a duration" in logged
+    assert f"{config} line {query}, column " in logged
 
     def said(start: str) -> str:
         def found() -> bool:
@@ -740,13 +790,33 @@ def test_a_russian_admin_reads_a_refused_edit_s_problems_in_russian(
     reply = said("Конфигурация не перечитана, действует прежняя. ")
     for message in (notice, reply):
         assert (
-            f"{config} line {interval}: poll.interval: «soon» — не длительность; напишите её как"
-            " 30s, 5m, 1h или числом секунд"
+            f"{config}, строка {interval}: poll.interval: «soon» — не длительность; напишите её"
+            " как 30s, 5m, 1h или числом секунд"
         ) in message, message
-        assert f"{config} line {query}, column " in message, message
+        assert f"{config}, строка {query}, столбец " in message, message
         assert "topics.kuril.query: в запросе: " in message, message
-        # the file, line and key path as `check` writes them; every other word Russian
-        words = re.sub(rf"{re.escape(str(config))} line \d+(, column \d+)?: [\w.]+:", " ", message)
-        assert not re.findall(r"\b(?:is|the|not|in|query|write|missing)\b", words), message
+        # the file, numbers and key path as `check` writes them; every other word Russian
+        words = re.sub(
+            rf"{re.escape(str(config))}, строка \d+(, столбец \d+)?: [\w.]+:", " ", message
+        )
+        assert not re.findall(r"\b(?:is|the|not|in|query|line|column|write|missing)\b", words), (
+            message
+        )
+    # mended, with what is likely not meant: a poll interval of milliseconds, a lower-case "or"
+    settings["poll"]["interval"] = "5ms"
+    settings["topics"]["kuril"]["query"] = "Kuril or Iturup"
+    text = yaml.safe_dump(settings, allow_unicode=True)
+    lines = text.splitlines()
+    interval = lines.index("  interval: 5ms") + 1
+    query = next(n for n, line in enumerate(lines, 1) if "Kuril or Iturup" in line)
+    column = lines[query - 1].index(" or ") + 2
+    save_edit(config, text)
+    # the log's lines in English, as `check` prints them
+    daemon.stderr.wait_for(f"config: {config} line {query}, column {column}: topics.kuril.query:")
+    daemon.stderr.wait_for(f"config: {config} line {interval}: poll.interval: 5 ms between two")
+    warned = said("kurilwatch: конфигурация применена, но в ней, похоже, есть то")
+    assert f"\n{config}, строка {interval}: poll.interval: 5 мс между " in warned, warned
+    assert f"\n{config}, строка {query}, столбец {column}: topics.kuril.query: " in warned, warned
+    assert " line " not in warned and "column" not in warned, warned
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.stderr.text, daemon.stderr.text

@@ -214,7 +214,8 @@ async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
 ) -> None:
     """A reload bringing more warnings than the notice names, queued by the daemon and sent
     to an admin whose language is Russian: every word is Russian but the warnings' file, line
-    and key path, and the feed ids they name (the whys were English, as `check` prints them)."""
+    number and key path, and the feed ids they name (the whys were English, as `check` prints
+    them; the place "line 5" too)."""
     from bot.delivery.render import notice_text
     from bot.reload import NOTICE_WARNINGS
 
@@ -223,8 +224,8 @@ async def test_a_russian_admin_reads_the_whole_warnings_notice_in_russian(
     lines = notice_text(notice).splitlines()
     warned = lines[1 : NOTICE_WARNINGS + 1]
     whys = []
-    for n, line in enumerate(warned, 1):  # the file, line and key as written; the why Russian
-        place = re.match(rf"{re.escape(str(config))} line \d+: feeds\[{n}\]\.url: ", line)
+    for n, line in enumerate(warned, 1):  # the file, number and key as written; all else Russian
+        place = re.match(rf"{re.escape(str(config))}, строка \d+: feeds\[{n}\]\.url: ", line)
         assert place and "feeds[0] (a)" in line, line
         whys.append(line[place.end() :].replace("feeds[0] (a)", ""))
     ours = "\n".join(lines[:1] + whys + lines[NOTICE_WARNINGS + 1 :])
@@ -269,9 +270,12 @@ async def test_a_russian_admin_reads_why_each_warning_is_likely_not_meant_in_rus
     russian = notice_text(notice).splitlines()[1:]
     assert len(russian) == len(english) == 3, russian
     for en, ru in zip(english, russian, strict=True):
-        place = re.match(rf"{re.escape(str(config))} line \d+(, column \d+)?: [\w.\[\]]+: ", en)
-        assert place and ru.startswith(place[0]), (en, ru)
-        why = ru[place.end() :]
+        place = re.match(rf"{re.escape(str(config))} line (\d+)(, column \d+)?: ([\w.\[\]]+): ", en)
+        assert place, en
+        # the place in Russian, its file, numbers and key path as written
+        said = f"{config}, строка {place[1]}" + (place[2] or "").replace(", column", ", столбец")
+        assert ru.startswith(f"{said}: {place[3]}: "), (en, ru)
+        why = ru.removeprefix(f"{said}: {place[3]}: ")
         assert why != en[place.end() :] and re.search("[а-я]{4}", why), ru
         assert ru in reply, reply  # /reload's answer says them alike
     interval, url, query = russian

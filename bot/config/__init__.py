@@ -32,6 +32,7 @@ from bot.config.yaml_text import (
 )
 from bot.config.yaml_text import (
     compose,
+    in_file,
     load_yaml,
     one_line,
     read_text,
@@ -414,7 +415,7 @@ def placed_warnings(
     shown = warnings[:MAX_WARNINGS]
     places = places_of(node, (w.loc for w in shown))
     out = [
-        PlacedWarning(f"{path}{_where(text, place, w.at)}", key_path(w.loc), w.template, w.values)
+        PlacedWarning(_where(str(path), text, place, w.at), key_path(w.loc), w.template, w.values)
         for place, w in zip(places, shown, strict=True)
     ]
     if len(warnings) > len(shown):
@@ -423,17 +424,17 @@ def placed_warnings(
 
 
 def _where(
-    text: str, place: tuple[int | None, yaml.Node | None], at: tuple[str, int] | None
-) -> str:
-    """' line 7' of a warning's key, or ' line 9, column 12' of the word in the query it names
-    (where the file still holds that query)."""
+    path: str, text: str, place: tuple[int | None, yaml.Node | None], at: tuple[str, int] | None
+) -> Value:
+    """The file and line 7 of a warning's key, or line 9, column 12 of the word in the query
+    it names (where the file still holds that query): `in_file`."""
     line, node = place
     found = None
     if at is not None and isinstance(node, yaml.ScalarNode) and node.value == at[0]:
         found = text_position(text, node, at[1])
     if found is not None:
-        return f" line {found[0]}, column {found[1]}"
-    return f" line {line}" if line else ""
+        return in_file(path, *found)
+    return in_file(path, line or 0)
 
 
 def parse_config(text: str, *, source: str = "config") -> Config:

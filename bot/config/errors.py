@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel
 
-from bot.config.yaml_text import PlacedError, text_position
+from bot.config.yaml_text import PlacedError, in_file, text_position
 from bot.i18n import EN, N_, Joined, Quoted, Said, Value
 from watchers.config import QueryValueError
 from watchers.config_checks import WarningValue, filled, written_as
@@ -27,7 +27,7 @@ class PlacedWarning(NamedTuple):
     path, and why (a msgid of the bot's catalogues and its values: `Warning.template`); or,
     with `more`, the count of those past the ones named."""
 
-    where: str  # "config.yaml line 7", "config.yaml line 9, column 12", or the file alone
+    where: Value  # `in_file`: "config.yaml line 9, column 12", or the file alone
     key: str  # "feeds[1].url"
     why: str
     values: Mapping[str, WarningValue]  # numbers too: each reader's language writes them
@@ -36,9 +36,10 @@ class PlacedWarning(NamedTuple):
     @property
     def text(self) -> str:
         """The line `kurilwatch check` prints and the log writes, in English."""
+        where = EN.say(self.where)
         if self.more:
-            return f"{self.where}: {counted(self.more, 'more warning', 'more warnings')} like these"
-        return f"{self.where}: {self.key}: {filled(self.why, self.values)}"
+            return f"{where}: {counted(self.more, 'more warning', 'more warnings')} like these"
+        return f"{where}: {self.key}: {filled(self.why, self.values)}"
 
 
 class Refusal(ValueError):
@@ -88,7 +89,7 @@ def describe(
     if kind == "bool_not_number" and isinstance(found, yaml.ScalarNode):  # `yes`, `on`, `off`
         read = {"written": found.value, "read": _as(str(error["ctx"]["value"]))}
         why = Said(N_("YAML reads {written} {read}; write {wanted}"), read | _wanted(error))
-    where = f" line {line}" if line else ""
+    where = in_file(source, line or 0)
     place = (line, 0) if line else None
     if isinstance(cause := error.get("ctx", {}).get("error"), QueryValueError):
         at = text_position(text, found, cause.column)
@@ -107,8 +108,8 @@ def describe(
             {"problem": query, "column": str(cause.column)},
         )
         if at is not None:
-            where, why, place = f" line {at[0]}, column {at[1]}", query, at
-    return place, PlacedError(f"{source}{where}", key_path(loc), why.message, why.values)
+            where, why, place = in_file(source, *at), query, at
+    return place, PlacedError(where, key_path(loc), why.message, why.values)
 
 
 def _why(error: Any, loc: list[int | str], key: yaml.Node | None, root: type[BaseModel]) -> Said:

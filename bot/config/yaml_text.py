@@ -28,7 +28,7 @@ class PlacedError(NamedTuple):
     catalogues (or words of no catalogue: another program's, said as they are) and its
     values, each said in the reader's language (a user's words quoted in its marks)."""
 
-    where: str  # "config.yaml line 7", "config.yaml line 9, column 12", or the file alone
+    where: Value  # `in_file`: "config.yaml line 9, column 12", or the file alone
     key: str  # "feeds[1].url"
     why: Message
     values: Mapping[str, Value] = MappingProxyType({})
@@ -39,12 +39,27 @@ class PlacedError(NamedTuple):
         return EN.say(said_error(self))
 
 
+def in_file(file: str, line: int = 0, column: int = 0) -> Value:
+    """Where in a config file a problem is, said in the reader's language: "config.yaml line 9,
+    column 12" (as `check` prints it), "config.yaml, строка 9, столбец 12", "config.yaml
+    9行目12列"; the file alone without a line (0). The file and numbers are as they are."""
+    if not line:
+        return file
+    if not column:
+        # Translators: where in a config file a problem is, before its key path and what is
+        # wrong ("config.yaml line 3: poll.interval: ..."); the numbers as they are
+        return Said(N_("{file} line {line}"), {"file": file, "line": str(line)})
+    # Translators: where in a config file a problem is: its line and the column in that line
+    at = N_("{file} line {line}, column {column}")
+    return Said(at, {"file": file, "line": str(line), "column": str(column)})
+
+
 def said_error(error: PlacedError) -> Value:
-    """A config's problem as the reader's language says it: its file, line and key path as
-    written (as `check` prints them), its why translated, the user's words quoted in the
-    reader's marks; in English, `check`'s line byte for byte."""
-    head = f"{error.where}: {error.key}:" if error.key else f"{error.where}:"
-    return Joined((head, Said(error.why, error.values)), "words")
+    """A config's problem as the reader's language says it: its place in the reader's words,
+    its file, numbers and key path as written (as `check` prints them), its why translated,
+    the user's words quoted in the reader's marks; in English, `check`'s line byte for byte."""
+    key = f": {error.key}: " if error.key else ": "
+    return Joined((error.where, key, Said(error.why, error.values)), "run")
 
 
 class ConfigError(Exception):
@@ -102,7 +117,7 @@ def _not_utf8(path: str, data: bytes, at: int) -> PlacedError:
         "byte 0x{byte} is not UTF-8 (the file is in another encoding, such as Latin-1 or"
         " Windows-1251); save it as UTF-8"
     )
-    return PlacedError(f"{path} line {line}, column {column}", "", why, {"byte": f"{data[at]:02x}"})
+    return PlacedError(in_file(path, line, column), "", why, {"byte": f"{data[at]:02x}"})
 
 
 def file_kind(mode: int) -> str:
@@ -238,9 +253,9 @@ def load_yaml(text: str, source: str) -> Any:
             )
         elif isinstance(said, str):
             said = _yaml_problem_in_words(problem, text, mark)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = in_file(source, mark.line + 1, mark.column + 1) if mark else source
         why = N_("invalid YAML: {problem}")
-        raise ConfigError([PlacedError(f"{source}{where}", "", why, {"problem": said})]) from None
+        raise ConfigError([PlacedError(where, "", why, {"problem": said})]) from None
 
 
 def _quote_never_closed(exc: yaml.YAMLError, text: str) -> str | None:
