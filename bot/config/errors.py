@@ -383,8 +383,9 @@ def _not_a(node: yaml.Node, wanted: str) -> Said:
 
 def _as(value: str) -> Said:
     """How YAML read a value: "as true" (a boolean, as YAML writes it)."""
-    # Translators: how YAML read a value, as in "YAML reads yes as true"
-    return Said(N_("as {value}"), {"value": value})
+    # Translators: how YAML read a value, as in "YAML reads yes as true" ({reading}: YAML's
+    # own word, not the user's: true, false)
+    return Said(N_("as {reading}"), {"reading": value})
 
 
 def _is_pydantic_tag(part: int | str) -> bool:
