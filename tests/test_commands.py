@@ -580,9 +580,9 @@ async def test_a_command_on_a_damaged_store_logs_what_to_do_not_a_traceback(
     with Store(bot.store.path) as store:  # the index's structure record garbled
         store.db.execute("UPDATE items_fts_data SET block = x'ffffffffff'")
         store.db.conn.commit()
-    with caplog.at_level(logging.ERROR, logger="bot.telegram.chat"):
+    with caplog.at_level(logging.ERROR, logger="bot.telegram.failures"):
         assert "something went wrong" in await bot.say("/search shikotan")
-    [said] = [r for r in caplog.records if r.name == "bot.telegram.chat"]
+    [said] = [r for r in caplog.records if r.name == "bot.telegram.failures"]
     assert said.exc_info is None and "kurilwatch restore" in said.getMessage()
     assert str(bot.store.path) in said.getMessage()
 

@@ -8,7 +8,6 @@ subscriptions, /list, /stop) and registers every handler; personal alerts and se
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -36,7 +35,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import EN, Texts, quoted, texts
+from bot.i18n import EN, Texts, quoted
 from bot.telegram import admin, arrival, guards, insights, lookups, news_filters, story_buttons
 from bot.telegram import prefs as prefs_commands
 from bot.telegram import watches as watch_commands
@@ -63,10 +62,10 @@ from bot.telegram.context import (
     texts_of,
     valid_ids,
 )
+from bot.telegram.failures import on_error
 from bot.telegram.pages import label_pressed, page_of, paged, turned_to
 from bot.telegram.texts import COMMANDS, LANGUAGES, WELCOME
 from store import Store
-from store.base import store_failure
 from watchers.text import shorten
 
 __all__ = ["BotContext", "bot_commands", "install", "set_commands"]
@@ -402,42 +401,6 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx.upgrades.heard(new)
     await ctx.store.run(Store.migrate_chat, old, new, now=ctx.clock())
     log.info("chat %d: became the supergroup %d", old, new)
-
-
-APOLOGY_LOOKUP = 2.0  # seconds to learn the chat's language for the apology, at most
-
-
-async def _apology_texts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Texts:
-    """The chat's language, as every reply there; the sender's when the store, which may be
-    what failed, does not say it soon."""
-    user = update.effective_user
-    fallback = texts(user.language_code if user else None)
-    try:
-        return await asyncio.wait_for(texts_of(update, context), APOLOGY_LOOKUP)
-    except Exception:
-        log.debug("the chat's language is unknown; the apology is in the sender's", exc_info=True)
-        return fallback
-
-
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    error = context.error
-    if error is not None and (failure := store_failure(error, ctx_of(context).store.path)):
-        log.error("could not answer an update: %s", failure)  # the store's: no traceback
-    else:
-        log.error("error while handling an update", exc_info=error)
-    if not isinstance(update, Update):
-        return
-    tr = await _apology_texts(update, context)
-    sorry = tr._("Sorry, something went wrong; please try again.")
-    try:
-        if update.callback_query is not None:
-            # only the one who pressed: a reply under a channel's alert reaches every reader
-            await update.callback_query.answer(sorry)
-        elif update.effective_message is not None and update.channel_post is None:
-            # a channel's post gets none: the answer would reach every reader
-            await update.effective_message.reply_text(sorry)
-    except Exception:
-        log.debug("could not tell the user about the error", exc_info=True)
 
 
 HANDLERS = {
