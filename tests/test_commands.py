@@ -863,6 +863,67 @@ async def test_a_members_topics_and_watches_in_a_group_are_the_group_s_and_its_a
     assert "<b>Your watches</b> (1 of 3)" in await bot.say("/watches")
 
 
+# "your" of what is a chat's own: in a group, its admin read it of the group's
+YOURS = re.compile(r"\byour\b|\byou (?:have|were|already)\b", re.IGNORECASE)
+YOURS_RU = re.compile(r"\b(?:[Вв]аш\w*|[Вв]ы|[Уу] вас)\b")
+
+
+async def test_a_groups_admin_is_told_of_the_group_s_watches_and_settings_not_their_own(
+    bot: Bot,
+) -> None:
+    """After a /watch in a group its admin read "/watches lists your watches"; /unwatch,
+    /mywatch, /unsubscribe, /mute, /unmute, /timezone, /quiet, /report and /spikes said
+    "your" (RU "ваши", "у вас") of what is the group's. They name the group's, as /watches and
+    /list do; a private chat's stay its own."""
+    bot.api.set_admins(-408, [77])
+    admin: dict[str, Any] = {"chat_id": -408, "chat_type": "supergroup", "user_id": 77}
+    assert bot.ctx is not None
+    bot.ctx.feeds_url = "http://127.0.0.1:9/feeds"
+    expected = [
+        ("/mywatch", "This group has no watches yet: its admins add them with"),
+        ("/report weekly mon 08:00", "Subscribe this group to a topic first: the report covers"),
+        ("/subscribe kuril", "Subscribed to kuril."),
+        ("/unsubscribe peace-treaty", "This group was not subscribed to peace-treaty."),
+        ("/watch Shikotan", "/watches lists this group's watches."),
+        ("/watch Shikotan", "This group already watches this query (/watches lists them):"),
+        ("/watch Iturup", "/watches lists this group's watches."),
+        ("/watch Kunashir", "/watches lists this group's watches."),
+        ("/watch Habomai", "This group has 3 watches, the most a chat may have."),
+        ("/watches", "/mywatch gives their stories as an Atom feed."),
+        ("/unwatch 9", "There is no watch number 9: this group has 3."),
+        ("/mywatch", "The latest 50 stories this group's watches matched, as an Atom feed"),
+        ("/mywatch x", "Write /mywatch for this group's feed's address"),
+        ("/timezone", "This group's time zone is UTC."),
+        ("/quiet 23:00-07:00 hold", "This group has no time zone of its own, so that is UTC"),
+        ("/mute 1h", "come together when this group's quiet hours end"),
+        ("/unmute", "come together when this group's quiet hours end"),
+        ("/quiet off", "Quiet hours off."),
+        ("/digest daily 08:00", "Digest: daily 08:00"),
+        ("/mute 1h", "Alerts wait, then come with this group's digest;"),
+        ("/report", "sends a chart of this group's topics' week"),
+        ("/spikes", "a notice when one of this group's topics has far more stories"),
+    ]
+    for command, says in expected:
+        text = await bot.say(command, **admin)
+        assert says in text and not YOURS.search(text), (command, text)
+    # in the group's language: the group's, never the reader's own
+    await bot.say("/language ru", **admin)
+    for command in ("/watch Iturup", "/unwatch 9", "/unsubscribe peace-treaty", "/timezone"):
+        text = await bot.say(command, **admin)
+        assert "групп" in text and not YOURS_RU.search(text), (command, text)
+    for command in ("/mute 1h", "/report", "/spikes", "/mywatch", "/watch Habomai"):
+        text = await bot.say(command, **admin)
+        assert not YOURS_RU.search(text), (command, text)
+    await bot.say("/language ja", **admin)
+    for command in ("/watch Iturup", "/unwatch 9", "/timezone", "/report", "/spikes", "/mywatch"):
+        text = await bot.say(command, **admin)
+        assert "このグループ" in text, (command, text)
+    # a private chat's are its own
+    assert "/watches lists your watches." in await bot.say("/watch Shikotan")
+    assert "Your time zone is UTC." in await bot.say("/timezone")
+    assert "There is no watch number 9: you have 1." in await bot.say("/unwatch 9")
+
+
 async def test_start_reads_the_chat_s_topics_and_settings_once(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:

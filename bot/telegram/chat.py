@@ -319,7 +319,10 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     parts = []
     if removed:
         parts.append(tr._("Unsubscribed from {topics}.", topics=some_ids(removed, tr)))
-    if missing:
+    if missing and guards.in_group(update):
+        not_yet = tr._("This group was not subscribed to {topics}.", topics=some_ids(missing, tr))
+        parts.append(not_yet)
+    elif missing:
         parts.append(tr._("You were not subscribed to {topics}.", topics=some_ids(missing, tr)))
     await reply(update, esc(tr.sentences(*parts)))
 

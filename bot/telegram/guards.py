@@ -147,6 +147,12 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         )
 
 
+def in_group(update: Update) -> bool:
+    """Whether `update` comes from a group, whose topics, watches and settings are the
+    group's (its admins change them), not its sender's own: a reply names them so."""
+    return update.effective_chat is not None and update.effective_chat.type in GROUPS
+
+
 async def sets_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether /start comes from who may set the chat up (its language, the forum topic its
     alerts go to), or /topics and /watches from who may change what they list: anyone in a

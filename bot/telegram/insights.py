@@ -16,6 +16,7 @@ from bot.i18n import EN, N_, Quoted, Texts, quoted
 from bot.insights.charts import MAX_CHARTS, render_trend
 from bot.insights.spikes import SpikeRule
 from bot.insights.trends import TrendArgError, build_trend, caption, parse_trend_args, query_range
+from bot.telegram import guards
 from bot.telegram.context import (
     BotContext,
     Slots,
@@ -69,7 +70,13 @@ async def trend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await with_retries(lambda: message.reply_photo(png, caption=text, parse_mode=ParseMode.HTML))
 
 
-def _report_help(tr: Texts) -> str:
+def _report_help(tr: Texts, group: bool) -> str:
+    if group:
+        return tr._(
+            "<code>/report weekly mon 08:00</code> sends a chart of this group's topics' week,"
+            " the top stories and the change on the week before, every Monday at 08:00 (its"
+            " time zone); <code>/report off</code> stops it."
+        )
     return tr._(
         "<code>/report weekly mon 08:00</code> sends a chart of your topics' week, the top"
         " stories and the change on the week before, every Monday at 08:00 (your time zone);"
@@ -89,7 +96,7 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         prefs = await ctx.store.run(Store.prefs, chat.id)
         shown = _schedule(current, ctx, prefs, tr)
         text = tr._("Weekly report: {schedule}.", schedule=esc(shown))
-        await reply(update, f"{text}\n{_report_help(tr)}")
+        await reply(update, f"{text}\n{_report_help(tr, guards.in_group(update))}")
         return
     words = [a.lower() for a in args]
     try:
@@ -104,7 +111,7 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         value = parse_digest(args)  # a day and a time, each checked as /digest checks them
     except SettingError as exc:
-        await reply(update, f"{esc(exc.text(tr))}\n{_report_help(tr)}")
+        await reply(update, f"{esc(exc.text(tr))}\n{_report_help(tr, guards.in_group(update))}")
         return
     chat_id = await changing_chat(update, context)
     if chat_id is None:
@@ -116,7 +123,10 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     prefs = await ctx.store.run(Store.prefs, chat_id)
     subscribed = await ctx.store.run(Store.subscriptions, chat_id)
     text = tr._("Weekly report: {schedule}.", schedule=esc(_schedule(value, ctx, prefs, tr)))
-    if not subscribed:
+    if not subscribed and guards.in_group(update):
+        first = tr._("Subscribe this group to a topic first: the report covers its topics.")
+        text = tr.sentences(text, first)
+    elif not subscribed:
         text = tr.sentences(
             text, tr._("Subscribe to a topic first: the report covers your topics.")
         )
@@ -131,16 +141,26 @@ def _schedule(report: str, ctx: BotContext, prefs: ChatPrefs | None, tr: Texts) 
     return next_digest_text(report, ctx.clock(), ctx.chat_tz(prefs), tr)
 
 
-def _spikes_help(tr: Texts) -> str:
+def _spikes_help(tr: Texts, group: bool) -> str:
     rule = SpikeRule()
+    values = {
+        "hours": rule.window.seconds // 3600,
+        "days": rule.history_days,
+        "least": rule.min_stories,
+        "quiet": int(rule.quiet.total_seconds() // 3600),
+    }
+    if group:
+        return tr._(
+            "a notice when one of this group's topics has far more stories in {hours} hours than"
+            " usual (mean + 3σ of the same hours on the last {days} days, and at least {least});"
+            " at most one per topic per {quiet} hours",
+            **values,
+        )
     return tr._(
         "a notice when one of your topics has far more stories in {hours} hours than usual"
         " (mean + 3σ of the same hours on the last {days} days, and at least {least}); at most"
         " one per topic per {quiet} hours",
-        hours=rule.window.seconds // 3600,
-        days=rule.history_days,
-        least=rule.min_stories,
-        quiet=int(rule.quiet.total_seconds() // 3600),
+        **values,
     )
 
 
@@ -151,7 +171,7 @@ async def spikes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     tr = await texts_of(update, context)
     args = [a.lower() for a in args_of(context)]
-    what = esc(_spikes_help(tr))
+    what = esc(_spikes_help(tr, guards.in_group(update)))
     if args not in (["on"], ["off"]):
         _, on = await ctx.store.run(Store.report_of, chat.id)
         if on:

@@ -26,6 +26,7 @@ from bot.delivery.plan import (
     zone_name,
 )
 from bot.i18n import EN, LANGUAGE_NAMES, Texts, listed, quoted
+from bot.telegram import guards
 from bot.telegram.context import (
     BotContext,
     args_of,
@@ -153,14 +154,20 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = args_of(context)
     if not args:
         prefs = await _prefs(update, ctx)
-        await reply(
-            update,
-            tr._(
+        zone = esc(zone_label(str(ctx.chat_tz(prefs))))
+        if guards.in_group(update):
+            text = tr._(
+                "This group's time zone is {zone}. Change it with"
+                " <code>/timezone Europe/Moscow</code> (an Area/City name).",
+                zone=zone,
+            )
+        else:
+            text = tr._(
                 "Your time zone is {zone}. Change it with"
                 " <code>/timezone Europe/Moscow</code> (an Area/City name).",
-                zone=esc(zone_label(str(ctx.chat_tz(prefs)))),
-            ),
-        )
+                zone=zone,
+            )
+        await reply(update, text)
         return
     name = await asyncio.to_thread(zone_name, args[0]) if len(args) == 1 else None
     if name is None:
@@ -230,7 +237,13 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             span=span,
             zone=zone,
         )
-    if prefs is None or not prefs.timezone:  # kept in the bot's default zone, likely not theirs
+    if (prefs is None or not prefs.timezone) and guards.in_group(update):  # the bot's default
+        text += "\n" + tr._(
+            "This group has no time zone of its own, so that is {zone}: set the group's with"
+            " <code>/timezone Europe/Moscow</code> (an Area/City name, or <code>UTC+3</code>).",
+            zone=zone,
+        )
+    elif prefs is None or not prefs.timezone:  # kept in the bot's default zone, likely not theirs
         text += "\n" + tr._(
             "This chat has no time zone of its own, so that is {zone}: set yours with"
             " <code>/timezone Europe/Moscow</code> (an Area/City name, or <code>UTC+3</code>).",
@@ -305,10 +318,24 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     tz = ctx.chat_tz(prefs)
     when = _at(until, tz, tr)
     after = _after_mute(prefs, until, tz)  # what holds the alerts once the mute ends
-    if after.digest:
+    group = guards.in_group(update)
+    if after.digest and group:
+        text = tr._(
+            "Muted until {when}. Alerts wait, then come with this group's digest; /unmute ends"
+            " it now.",
+            when=when,
+        )
+    elif after.digest:
         text = tr._(
             "Muted until {when}. Alerts wait, then come with your digest; /unmute ends it now.",
             when=when,
+        )
+    elif after.hold_until is not None and group:
+        text = tr._(
+            "Muted until {when}. Alerts wait, then come together when this group's quiet hours"
+            " end, {end}; /unmute ends it now.",
+            when=when,
+            end=_at(after.hold_until, tz, tr),
         )
     elif after.hold_until is not None:
         text = tr._(
@@ -347,6 +374,15 @@ async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             update,
             tr._(
                 "Unmuted: alerts held meanwhile come with the next digest, {when}.",
+                when=_at(after.hold_until, tz, tr),
+            ),
+        )
+    elif guards.in_group(update):
+        await reply(
+            update,
+            tr._(
+                "Unmuted: alerts held meanwhile come together when this group's quiet hours end,"
+                " {when}.",
                 when=_at(after.hold_until, tz, tr),
             ),
         )

@@ -165,14 +165,15 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         listed = (await numbered(mine, tr, feeds)).split("\n")[same]
         # previewed again: the way to ask for a preview that was skipped while the bot was busy
         shown = await preview_of(ctx, mine[same].query, tr)
-        await reply(
-            update,
-            tr._("You already watch this query (/watches lists your watches):")
-            + f"\n{listed}\n\n{shown}",
-        )
+        if guards.in_group(update):
+            already = tr._("This group already watches this query (/watches lists them):")
+        else:
+            already = tr._("You already watch this query (/watches lists your watches):")
+        await reply(update, f"{already}\n{listed}\n\n{shown}")
         return
+    group = guards.in_group(update)
     if len(mine) >= ctx.max_watches:  # refused before its preview is paid for
-        await reply(update, _full(len(mine), ctx.max_watches, tr))
+        await reply(update, _full(len(mine), ctx.max_watches, tr, group))
         return
     shown = await preview_of(ctx, query, tr)
     added = await ctx.store.run(
@@ -180,44 +181,57 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     if added is None:  # another /watch of the chat's took the last place meanwhile
         count = len(await ctx.store.run(Store.watches, chat_id))
-        await reply(update, _full(count, ctx.max_watches, tr))
+        await reply(update, _full(count, ctx.max_watches, tr, group))
         return
     if ctx.watches_changed is not None:
         await ctx.watches_changed(added, None)
     code = f"<code>{esc(query)}</code>"
-    await reply(
-        update,
-        tr._(
-            "Watching for {query}. New stories that match come here, like topic alerts."
-            " /watches lists your watches.",
-            query=code,
-        )
-        + f"\n\n{shown}"
-        + _operator_hint(tree, tr),
+    if group:
+        lists = tr._("/watches lists this group's watches.")
+    else:
+        lists = tr._("/watches lists your watches.")
+    watching = tr._(
+        "Watching for {query}. New stories that match come here, like topic alerts.", query=code
     )
+    await reply(update, tr.sentences(watching, lists) + f"\n\n{shown}" + _operator_hint(tree, tr))
 
 
-def _full(count: int, most: int, tr: Texts) -> str:
-    """Why a chat of `count` watches may not add one: the limit `most` may have been lowered
-    below what it has (its watches are kept), and then it must remove more than one."""
+def _full(count: int, most: int, tr: Texts, group: bool) -> str:
+    """Why a chat of `count` watches (a `group`'s: named so) may not add one: the limit
+    `most` may have been lowered below what it has (its watches are kept), and then it must
+    remove more than one."""
     if most <= 0:
         return tr._("The bot's operator allows no watches.")
     if count <= most:
-        return tr.sentences(
-            tr.ngettext(
+        if group:
+            has = tr.ngettext(
+                "This group has {n} watch, the most a chat may have.",
+                "This group has {n} watches, the most a chat may have.",
+                count,
+            )
+        else:
+            has = tr.ngettext(
                 "You have {n} watch, the most a chat may have.",
                 "You have {n} watches, the most a chat may have.",
                 count,
-            ),
-            tr._("Remove one with /unwatch first (/watches lists them)."),
+            )
+        return tr.sentences(has, tr._("Remove one with /unwatch first (/watches lists them)."))
+    if group:
+        has = tr.ngettext(
+            "This group has {n} watch; the most a chat may have is {most}.",
+            "This group has {n} watches; the most a chat may have is {most}.",
+            count,
+            most=most,
         )
-    return tr.sentences(
-        tr.ngettext(
+    else:
+        has = tr.ngettext(
             "You have {n} watch; the most a chat may have is {most}.",
             "You have {n} watches; the most a chat may have is {most}.",
             count,
             most=most,
-        ),
+        )
+    return tr.sentences(
+        has,
         tr.ngettext(
             "Remove {n} with /unwatch first (/watches lists them).",
             "Remove {n} with /unwatch first (/watches lists them).",
@@ -274,12 +288,14 @@ async def watches(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         head
         + f"\n{await numbered(mine, tr, feed_ids(ctx))}\n\n"
         + change
-        + (
-            "\n" + tr._("/mywatch gives their stories as a feed for your reader.")
-            if ctx.feeds_url
-            else ""
-        ),
+        + ("\n" + _as_a_feed(tr, group) if ctx.feeds_url else ""),
     )
+
+
+def _as_a_feed(tr: Texts, group: bool) -> str:
+    if group:  # its members' readers, not the sender's
+        return tr._("/mywatch gives their stories as an Atom feed.")
+    return tr._("/mywatch gives their stories as a feed for your reader.")
 
 
 async def mywatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -300,38 +316,58 @@ async def mywatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     renew = [a.lower() for a in args] == ["new"]
+    group = guards.in_group(update)
     if args and not renew:
-        await reply(
-            update,
-            tr._(
+        value = esc(quoted(" ".join(args), tr=tr))
+        if group:
+            text = tr._(
+                "{value} is not something /mywatch takes. Write /mywatch for this group's feed's"
+                " address, or <code>/mywatch new</code> for a new one (the old one stops"
+                " working).",
+                value=value,
+            )
+        else:
+            text = tr._(
                 "{value} is not something /mywatch takes. Write /mywatch for your feed's address,"
                 " or <code>/mywatch new</code> for a new one (the old one stops working).",
-                value=esc(quoted(" ".join(args), tr=tr)),
-            ),
-        )
+                value=value,
+            )
+        await reply(update, text)
         return
     if renew:
         if not await may_change(update, context):
             return
         await ctx.store.run(Store.forget_feed_token, chat.id)
     if not await ctx.store.run(Store.watches, chat.id):
-        await reply(
-            update,
-            tr._(
+        if group:
+            text = tr._(
+                "This group has no watches yet: its admins add them with"
+                " <code>/watch &lt;query&gt;</code>, and their stories will be in its feed."
+            )
+        else:
+            text = tr._(
                 "You have no watches yet: add one with <code>/watch &lt;query&gt;</code>, and its"
                 " stories will be in your feed."
-            ),
-        )
+            )
+        await reply(update, text)
         return
     token = await ctx.store.run(Store.feed_token, chat.id, now=ctx.clock())
-    url = f"{ctx.feeds_url}/w/{token}.atom"
-    await reply(
-        update,
-        tr._(
+    url = f"<code>{esc(f'{ctx.feeds_url}/w/{token}.atom')}</code>"
+    if group:
+        text = tr._(
+            "The latest 50 stories this group's watches matched, as an Atom feed:\n{url}\nKeep"
+            " the address within the group: anyone with it can read the feed.",
+            url=url,
+        )
+    else:
+        text = tr._(
             "The latest 50 stories your watches matched, as an Atom feed for your reader:\n"
             "{url}\nKeep the address to yourself: anyone with it can read the feed.",
-            url=f"<code>{esc(url)}</code>",
+            url=url,
         )
+    await reply(
+        update,
+        text
         + "\n"
         + (
             tr._("The old address no longer works.")
@@ -368,15 +404,17 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     removed = await ctx.store.run(Store.remove_watch, chat.id, number)
     if removed is None:
-        count = len(await ctx.store.run(Store.watches, chat.id))
-        await reply(
-            update,
-            tr._(
-                "There is no watch number {number}: you have {n}. /watches lists them.",
-                number=esc(cut(args[0])),
-                n=count,
-            ),
-        )
+        said = {"number": esc(cut(args[0])), "n": len(await ctx.store.run(Store.watches, chat.id))}
+        if guards.in_group(update):
+            text = tr._(
+                "There is no watch number {number}: this group has {n}. /watches lists them.",
+                **said,
+            )
+        else:
+            text = tr._(
+                "There is no watch number {number}: you have {n}. /watches lists them.", **said
+            )
+        await reply(update, text)
         return
     if ctx.watches_changed is not None:
         await ctx.watches_changed(None, removed)
