@@ -291,6 +291,11 @@ def _translations(lang: str) -> gettext.GNUTranslations:
     return gettext.GNUTranslations(compiled)
 
 
+# every span a message says is how long something lasted ("не работает уже 1 минуту", "за 1
+# минуту"): Russian takes it in the accusative, unlike CLDR's nominative only in feminine units
+_ACCUSATIVE = {"ru": {"минута": "минуту", "секунда": "секунду"}}
+
+
 class Texts:
     """What the bot says in one language: translated messages, plurals and dates."""
 
@@ -389,7 +394,10 @@ class Texts:
         parts = []
         for unit, size in units:
             if n := seconds // size:
-                parts.append(str(format_unit(n, f"duration-{unit}", locale=self.lang)))
+                number, space, word = str(
+                    format_unit(n, f"duration-{unit}", locale=self.lang)
+                ).rpartition(" ")
+                parts.append(number + space + _ACCUSATIVE.get(self.lang, {}).get(word, word))
             seconds %= size
         return " ".join(parts) or str(format_unit(0, "duration-second", locale=self.lang))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.delivery.buttons import sign, verify
-from bot.i18n import LANGUAGES, catalogue_path, listed, quoted, reason, texts
+from bot.i18n import LANGUAGES, Said, Span, catalogue_path, listed, quoted, reason, texts
 from tests.conftest import ROOT
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -337,3 +337,24 @@ def test_japanese_writes_no_space_between_quoted_words_and_its_own() -> None:
             if re.search(rf"{NON_ASCII} (?:{quote})|(?:{quote}) {NON_ASCII}", form):
                 spaced.append(form)
     assert spaced == []
+
+
+@pytest.mark.parametrize(
+    ("length", "russian"),
+    [
+        (timedelta(hours=7, minutes=1), "7 часов 1 минуту"),
+        (timedelta(minutes=21), "21 минуту"),
+        (timedelta(minutes=11), "11 минут"),
+        (timedelta(minutes=2), "2 минуты"),
+        (timedelta(seconds=31), "31 секунду"),
+        (timedelta(days=1, hours=1), "1 день 1 час"),
+        (timedelta(0), "0 секунд"),
+    ],
+)
+def test_a_russian_span_is_a_length_of_time_as_a_sentence_takes_it(
+    length: timedelta, russian: str
+) -> None:
+    """Every span the bot says in Russian is how long something lasted ("не работает уже …",
+    "сбои длились …", "за …"): the accusative, which differs from the nominative only in the
+    feminine units: "уже 7 часов 1 минута" read wrong."""
+    assert texts("ru").say(Said("{span}", {"span": Span(length.total_seconds())})) == russian
