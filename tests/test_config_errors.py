@@ -13,12 +13,14 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import yaml
+from pydantic import Field, TypeAdapter, ValidationError
 
 from bot.config import ConfigError, PlacedError, load_config, parse_config, said_error
+from bot.config.errors import _pydantics
 from bot.i18n import EN, Joined, Quoted, Said, Value, loaded, stored, texts
 from tests.conftest import TOKEN, save_edit, write_config
 
@@ -571,7 +573,27 @@ def assert_said_in(lang: str, error: PlacedError) -> str:
     examples = re.sub(r"\"[^\"]*\"|'[^']*'", " ", why)  # YAML to write, as it is written
     left = set(re.findall(r"[A-Za-z][A-Za-z_.:/-]{2,}", examples)) - AS_WRITTEN
     assert not left, (left, said)
+    if lang == "ja":  # 「data/」はフォルダー…, not 「data/」 は…: no space beside 「…」
+        assert not re.search(r"[^\x00-\x7f] 「|」 [^\x00-\x7f]", said), said
     return said
+
+
+@pytest.mark.parametrize(
+    ("most", "russian"),
+    [(64, "не длиннее 64 символов"), (21, "не длиннее 21 символа"), (3, "не длиннее 3 символов")],
+)
+def test_a_length_s_limit_takes_the_case_its_number_asks_in_russian(
+    most: int, russian: str
+) -> None:
+    """pydantic's "String should have at most 64 characters" read in Russian "наибольшая длина —
+    64 (в символах)": its count now chooses the form, 21 символа as 64 символов."""
+    field = Annotated[str, Field(max_length=most)]
+    with pytest.raises(ValidationError) as raised:
+        TypeAdapter(field).validate_python("x" * 100)
+    message = raised.value.errors()[0]["msg"]
+    why = _pydantics(message, {})
+    assert EN.say(why) == message  # `check`'s words as they were
+    assert texts("ru").say(why) == f"значение должно быть {russian}"
 
 
 def refused(text: str) -> PlacedError:

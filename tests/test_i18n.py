@@ -316,6 +316,13 @@ QUOTED_IN = {
     "No feed is": "source",
     "Unknown topic": "topics?",
     "unknown field": "name",
+    # a config's problems: the operator's words it names
+    "key {key}": "key",
+    "{path} is a folder": "path",
+    "{name} is not a time zone": "name",
+    "feed id {id}": "id",
+    "{feed} is no feed id": "feed",
+    "{topics}; use topic ids": "topics",
 }
 NON_ASCII = r"[^\x00-\x7f]"
 

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel
 
 from bot.config.yaml_text import PlacedError, in_file, text_position
-from bot.i18n import EN, N_, Joined, Quoted, Said, Value
+from bot.i18n import EN, N_, Joined, Message, Plural, Quoted, Said, Value
 from watchers.config import QueryValueError
 from watchers.config_checks import WarningValue, filled, written_as
 from watchers.config_checks import find as _find  # where a key is, to name its line
@@ -184,7 +184,7 @@ def _wanted(error: Any) -> dict[str, Value]:
 
 # pydantic's words for what a value should be (its message less "Input "), each as a msgid
 # that says them alike in English, with the value refused: "; got {value}"
-_SHOULD = {
+_SHOULD: dict[str, Message] = {
     r"should be greater than or equal to (?P<bound>\S+)": N_(
         "should be greater than or equal to {bound}; got {value}"
     ),
@@ -203,8 +203,11 @@ _SHOULD = {
     r"should be (?P<choices>'[^']*'(?:, '[^']*')* or '[^']*')": N_(
         "should be {choices}; got {value}"
     ),
-    r"String should have at most (?P<most>\d+) characters?": N_(
-        "String should have at most {most} characters"
+    # a count: Russian's form follows it (не длиннее 21 символа, 64 символов)
+    r"String should have at most (?P<most>\d+) characters?": Plural.ngettext(
+        "String should have at most {most} character",
+        "String should have at most {most} characters",
+        "most",
     ),
 }
 
