@@ -1300,7 +1300,7 @@ async def test_feeds_says_why_a_feed_was_disabled_in_the_admins_language(
     assert "отключена: gone" in text, text
     await bot.say("/language ja", chat_id=ADMIN)
     text = await bot.say("/feeds", chat_id=ADMIN)
-    assert "停止中: サーバーの応答: フィードは完全に削除されました（HTTP 410）" in text, text
+    assert "停止中: サーバーによると、フィードは完全に削除されました（HTTP 410）" in text, text
     await bot.say("/language en", chat_id=ADMIN)
     assert f"disabled: {english}" in await bot.say("/feeds", chat_id=ADMIN)
 

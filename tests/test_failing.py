@@ -157,7 +157,9 @@ def test_the_disabled_notice_names_the_reason_as_its_message() -> None:
         f"kurilwatch: лента f ({URL}) отключена: сервер 7 дней подряд отвечал «не найдено»"
         " (HTTP 404). "
     ), russian
-    assert "7 日にわたって見つかりません（HTTP 404）" in texts("ja").say(said)
+    assert "サーバーが 7 日にわたって「見つかりません」（HTTP 404）と応答し続けました" in texts(
+        "ja"
+    ).say(said)
     assert "was disabled: not found (HTTP 404) for 7 days." in texts("en").say(said)
     for old in (replace(state, disabled_reason_message=None), None):
         assert f"отключена: {english}. " in texts("ru").say(disabled_notice("f", URL, old, english))

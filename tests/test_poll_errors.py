@@ -82,20 +82,20 @@ DISABLED = [
         disabled_by(410, timedelta(0), WEEK),
         "the server says the feed is gone for good (HTTP 410)",
         "сервер сообщает, что лента удалена навсегда (HTTP 410)",
-        "サーバーの応答: フィードは完全に削除されました（HTTP 410）",
+        "サーバーによると、フィードは完全に削除されました（HTTP 410）",
     ),
     (
         disabled_by(404, timedelta(hours=6), timedelta(hours=6)),
         "not found (HTTP 404) for 6.0h",
         "сервер 6 часов подряд отвечал «не найдено» (HTTP 404)",
-        "6 時間にわたって見つかりません（HTTP 404）",
+        "サーバーが 6 時間にわたって「見つかりません」（HTTP 404）と応答し続けました",
     ),
     (
         # the span as the reader's language writes one, to the minute
         disabled_by(404, WEEK + timedelta(minutes=3, seconds=10), WEEK),
         "not found (HTTP 404) for 7.0d",
         "сервер 7 дней 3 минуты подряд отвечал «не найдено» (HTTP 404)",
-        "7 日 3 分にわたって見つかりません（HTTP 404）",
+        "サーバーが 7 日 3 分にわたって「見つかりません」（HTTP 404）と応答し続けました",
     ),
 ]
 
@@ -186,10 +186,10 @@ def test_each_message_reads_in_the_admins_language_with_its_values(
         ),
         (
             PollError(e.REFUSED_REDIRECT, {"host": "wiki.corp.example", "reason": PRIVATE}),
-            "перенаправление на wiki.corp.example отклонено: это частный адрес (10.0.0.5),"
-            " а не публичный",
+            "перенаправление на wiki.corp.example отклонено: вместо публичного адреса — частный"
+            " адрес (10.0.0.5)",
             "wiki.corp.example へのリダイレクトを拒否しました:"
-            " 公開アドレスではなくプライベートアドレス（10.0.0.5）です",
+            " 公開アドレスではなく、プライベートアドレス（10.0.0.5）です",
         ),
         (
             PollError(e.TOO_LARGE, {"bytes": 10485760}),
