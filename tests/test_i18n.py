@@ -316,13 +316,14 @@ QUOTED_IN = {
     "No feed is": "source",
     "Unknown topic": "topics?",
     "unknown field": "name",
-    # a config's problems: the operator's words it names
-    "key {key}": "key",
-    "{path} is a folder": "path",
-    "{name} is not a time zone": "name",
+    # a config's errors: the operator's words (bot/config, `Quoted`)
     "feed id {id}": "id",
+    "key {key}": "key",
     "{feed} is no feed id": "feed",
+    "{name} is not a time zone": "name",
+    "{path} is a folder": "path",
     "{topics}; use topic ids": "topics",
+    "{listen}: a port": "listen",
 }
 NON_ASCII = r"[^\x00-\x7f]"
 
