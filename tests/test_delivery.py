@@ -825,8 +825,9 @@ async def test_the_admins_read_the_alerts_given_up_in_their_language(  # type: i
 ) -> None:
     """The notice of the alerts given up was translated but for its lines, English in any
     language ("- chat 2001, alert 1 (...): ..."), and the lines past ten were "... +2". Now
-    only the alert's title and Telegram's own words stay as they came, and the lines past ten
-    are counted in the admin's plural form."""
+    only the alert's title and Telegram's own words stay as they came (after what they mean,
+    said in the admin's language: they read "400: Message is too long" alone), and the lines
+    past ten are counted in the admin's plural form."""
     store, worker, _ = parts
     ru, ja = await admins_reading(store, worker)
     chats = list(range(2001, 2013))
@@ -843,11 +844,14 @@ async def test_the_admins_read_the_alerts_given_up_in_their_language(  # type: i
         ": 12 (" in russian[0]
     )
     title, error = re.escape("Iturup <airport> & port"), "400: Message is too long"
+    # what Telegram's words mean in the admin's language, and the words themselves after it
+    meaning = rf"сообщение длиннее, чем позволяет Telegram \(ответ Telegram: {error}\)"
     for line in russian[1:11]:
-        assert re.fullmatch(rf"- чат 20\d\d, оповещение \d+ \({title}\): {error}", line), line
+        assert re.fullmatch(rf"- чат 20\d\d, оповещение \d+ \({title}\): {meaning}", line), line
     assert russian[11:] == ["… и ещё 2 сбоя"]
+    meaning = rf"メッセージが Telegram の許す長さを超えています（Telegram: {error}）"
     for line in japanese[1:11]:
-        assert re.fullmatch(rf"- チャット 20\d\d、通知 \d+（{title}）: {error}", line), line
+        assert re.fullmatch(rf"- チャット 20\d\d、通知 \d+（{title}）: {meaning}", line), line
     assert japanese[11:] == ["…ほか2件"]
 
 

@@ -714,7 +714,7 @@ async def test_a_channel_s_alerts_given_up_together_are_told_in_the_admins_langu
 ) -> None:
     """The line of a chat's alerts given up together, and how long they were retried, were
     English in a Russian or Japanese notice ("chat 1001, 2 alerts (the first 1) (...): ...
-    (retried for 0:05:00)")."""
+    (retried for 0:05:00)"); then Telegram's words stood alone in it, untold what they mean."""
     store, worker, clock = parts
     ru, ja = await admins_reading(store, worker)
     worker.settings = replace(worker.settings, deadline=timedelta(minutes=5))
@@ -731,11 +731,12 @@ async def test_a_channel_s_alerts_given_up_together_are_told_in_the_admins_langu
     [japanese] = [m["text"].splitlines()[1:] for m in bot_api.sent_messages(ja)]
     cause = "BadRequest: Have no rights to send a message"
     assert russian == [
-        f"- чат {CHAT}, 2 оповещения (первое — 1) (Iturup <airport> & port): {cause}"
-        " (повторяли 5 минут)"
+        f"- чат {CHAT}, 2 оповещения (первое — 1) (Iturup <airport> & port): у бота нет права"
+        f" писать в этот чат; попытки повторялись 5 минут (ответ Telegram: {cause})"
     ], russian
     assert japanese == [
-        f"- チャット {CHAT}、通知2件（最初は 1）（Iturup <airport> & port）: {cause}（5 分にわたり再試行）"
+        f"- チャット {CHAT}、通知2件（最初は 1）（Iturup <airport> & port）: このチャットに投稿する"
+        f"権限がボットにありません。5 分にわたり再試行しました（Telegram: {cause}）"
     ], japanese
 
 

@@ -25,13 +25,14 @@ from bot.delivery.outcome import (
     Outcome,
     Path,
     backoff,
+    cause,
     failure_of,
     outcome,
     report_backoff,
     tries_within,
     waited,
 )
-from bot.i18n import EN
+from bot.i18n import EN, texts
 from store.also import ALSO_WINDOW
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -443,3 +444,173 @@ def test_waited_sums_the_backoffs_between_tries() -> None:
 def test_only_flood_control_is_a_try_not_counted(path: Path, name: str) -> None:
     # a 429 puts the send off: the row keeps every try of its deadline for what follows
     assert decide(ERRORS[name], path).counted is (name != "429")
+
+
+DAY = timedelta(days=1)
+# (its Failure, the error its row keeps, how long it was retried) -> what the admins' line of the
+# alerts given up says of it: what it means, then Telegram's (or the network's) own words
+TOLD: list[tuple[Failure, str, timedelta | None, str]] = [
+    (
+        Failure.GONE,
+        "Forbidden: bot was blocked by the user",
+        None,
+        "the bot was blocked in the chat or removed from it"
+        " (Telegram: Forbidden: bot was blocked by the user)",
+    ),
+    (
+        Failure.GONE,
+        "Forbidden: bot was kicked from the supergroup chat",
+        None,
+        "the bot was blocked in the chat or removed from it"
+        " (Telegram: Forbidden: bot was kicked from the supergroup chat)",
+    ),
+    (
+        Failure.GONE,
+        "Chat not found",
+        None,
+        "the chat was not found: it was deleted, or the bot is not in it (Telegram: Chat not"
+        " found)",
+    ),
+    (
+        Failure.GONE,
+        "Forbidden: user is deactivated",
+        None,
+        "the user deleted their Telegram account (Telegram: Forbidden: user is deactivated)",
+    ),
+    (
+        Failure.NO_RIGHTS,
+        "BadRequest: Not enough rights to send text messages to the chat (retried for 1 day,"
+        " 0:00:00)",
+        DAY,
+        "the bot has no right to post in the chat, retried for 1 day"
+        " (Telegram: BadRequest: Not enough rights to send text messages to the chat)",
+    ),
+    (
+        Failure.NO_RIGHTS,
+        "BadRequest: Topic_closed (retried for 1 day, 0:00:00)",
+        DAY,
+        "the chat's forum topic is closed, retried for 1 day (Telegram: BadRequest: Topic_closed)",
+    ),
+    (
+        Failure.THREAD_GONE,
+        "400: Message thread not found",
+        None,
+        "the chat's forum topic was deleted (Telegram: 400: Message thread not found)",
+    ),
+    (
+        Failure.UNPARSABLE,
+        "400: Can't parse entities: unsupported start tag",
+        None,
+        "Telegram could not read the message's formatting"
+        " (Telegram: 400: Can't parse entities: unsupported start tag)",
+    ),
+    (
+        Failure.REJECTED,
+        "400: Message is too long",
+        None,
+        "the message is longer than Telegram allows (Telegram: 400: Message is too long)",
+    ),
+    (
+        Failure.REJECTED,
+        "400: Message text is empty",
+        None,
+        "Telegram refused the message (Telegram: 400: Message text is empty)",
+    ),
+    (
+        Failure.TRANSIENT,
+        "TimedOut: Timed out (retried for 1 day, 0:00:00)",
+        DAY,
+        "Telegram did not answer in time, retried for 1 day (TimedOut: Timed out)",
+    ),
+    (
+        Failure.TRANSIENT,
+        "NetworkError: Bad Gateway (retried for 1 day, 0:00:00)",
+        DAY,
+        "Telegram could not be reached, retried for 1 day (NetworkError: Bad Gateway)",
+    ),
+    (
+        Failure.TRANSIENT,
+        "NetworkError: httpx.ConnectError: All connection attempts failed",
+        None,
+        "Telegram could not be reached"
+        " (NetworkError: httpx.ConnectError: All connection attempts failed)",
+    ),
+    (
+        Failure.FLOOD,
+        "429: Flood control exceeded. Retry in 30 seconds",
+        None,
+        "Telegram's flood control held the messages back"
+        " (Telegram: 429: Flood control exceeded. Retry in 30 seconds)",
+    ),
+    # what no meaning is known for reads as it came, as before
+    (
+        Failure.OTHER,
+        "InvalidToken: Unauthorized (retried for 1 day, 0:00:00)",
+        DAY,
+        "InvalidToken: Unauthorized (retried for 1 day)",
+    ),
+    (Failure.UNEDITABLE, "Message to edit not found", None, "Message to edit not found"),
+    (Failure.MIGRATED, "chat migrated", None, "chat migrated"),
+]
+
+
+@pytest.mark.parametrize(("failure", "error", "retried_for", "told"), TOLD)
+def test_what_a_failure_given_up_means_is_told_before_telegrams_words(
+    failure: Failure, error: str, retried_for: timedelta | None, told: str
+) -> None:
+    """The admins read Telegram's own words ("Forbidden: bot was blocked by the user") in a
+    Russian or Japanese notice; now what they mean comes first, in each admin's language."""
+    assert EN.say(cause(failure, error, retried_for)) == told
+
+
+def test_the_meanings_table_covers_every_failure() -> None:
+    assert {failure for failure, *_ in TOLD} == set(Failure)
+
+
+@pytest.mark.parametrize(
+    ("lang", "failure", "error", "retried_for", "told"),
+    [
+        (
+            "ru",
+            Failure.GONE,
+            "Forbidden: bot was blocked by the user",
+            None,
+            "бот заблокирован в этом чате или удалён из него"
+            " (ответ Telegram: Forbidden: bot was blocked by the user)",
+        ),
+        (
+            "ja",
+            Failure.GONE,
+            "Forbidden: bot was blocked by the user",
+            None,
+            "このチャットでボットがブロックされたか、削除されました"
+            "（Telegram: Forbidden: bot was blocked by the user）",
+        ),
+        (
+            "ru",
+            Failure.TRANSIENT,
+            "TimedOut: Timed out (retried for 1 day, 0:00:00)",
+            DAY,
+            "Telegram не ответил вовремя; попытки повторялись 1 день (ошибка: TimedOut: Timed out)",
+        ),
+        (
+            "ja",
+            Failure.TRANSIENT,
+            "TimedOut: Timed out (retried for 1 day, 0:00:00)",
+            DAY,
+            "Telegram から時間内に応答がありませんでした。1 日にわたり再試行しました"
+            "（TimedOut: Timed out）",
+        ),
+        ("ru", Failure.OTHER, "InvalidToken: Unauthorized", None, "InvalidToken: Unauthorized"),
+    ],
+)
+def test_what_a_failure_means_is_said_in_the_admins_language(
+    lang: str, failure: Failure, error: str, retried_for: timedelta | None, told: str
+) -> None:
+    assert texts(lang).say(cause(failure, error, retried_for)) == told
+
+
+@pytest.mark.parametrize(("path", "name"), sorted(TABLE))
+def test_an_outcome_keeps_the_failure_it_was_decided_for(path: Path, name: str) -> None:
+    # the admins' line of an alert given up says what it means from it
+    assert decide(ERRORS[name], path).failure is FAILURES[name]

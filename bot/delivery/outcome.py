@@ -5,12 +5,13 @@ cannot parse, another refusal, or a transient network/server error); `outcome` t
 what the worker does for a single alert, an "Also:" edit, a digest or an admin notice (and the
 report job for a weekly report): retry when, hold the chat how long, move it, mark it gone,
 fall back to plain text, give up or drop.
-`GivenUp` gathers the alerts given up into one notice to the admins per REPORT_EVERY.
+`GivenUp` gathers the alerts given up into one notice to the admins per REPORT_EVERY; `cause`
+says what a failure means there, in each admin's language, before Telegram's own words.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -24,7 +25,7 @@ from telegram.error import (
 )
 
 from bot.delivery.retry import retry_after_seconds
-from bot.i18n import N_, Joined, Number, Plural, Said, Value
+from bot.i18n import N_, Joined, Number, Plural, Said, Span, Value
 from store.also import ALSO_WINDOW
 
 # a failing "Also:" update refused for a reason a wait does not change (no rights, a revoked
@@ -95,6 +96,7 @@ class Outcome:
     # a row given up after retries as long as the deadline: how long (`error` says it too, in
     # English; the admins' notice says it in their language)
     retried_for: timedelta | None = None
+    failure: Failure | None = None  # the failure it was decided for (`failure_of`)
 
     @property
     def counted(self) -> bool:
@@ -194,6 +196,32 @@ def outcome(
     """What to do after `exc` on `path`; `html` is whether the text sent was HTML; an edit's
     `queued_at` (its alert's) starts the window its story's outlets update it in."""
     failure = failure_of(exc)
+    decided = _decided(
+        exc,
+        failure,
+        path,
+        now=now,
+        attempts=attempts,
+        deadline=deadline,
+        max_backoff=max_backoff,
+        html=html,
+        queued_at=queued_at,
+    )
+    return replace(decided, failure=failure)
+
+
+def _decided(
+    exc: BaseException,
+    failure: Failure,
+    path: Path,
+    *,
+    now: datetime,
+    attempts: int,
+    deadline: timedelta,
+    max_backoff: timedelta,
+    html: bool,
+    queued_at: datetime | None,
+) -> Outcome:
     message = _brief(getattr(exc, "message", str(exc)))
     described = _brief(f"{type(exc).__name__}: {exc}")
     flood = retry_after_seconds(exc) if isinstance(exc, RetryAfter) else 0.0
@@ -299,6 +327,66 @@ def outcome(
             Action.GIVE_UP, error, again, metric=metric, waits=waits, retried_for=deadline
         )
     return Outcome(Action.RETRY, described, at, metric=metric, waits=waits)
+
+
+# what a failure means, for the admins told of the alerts it gave up: Telegram's (or the
+# network's) words are kept after it, for them to search; for those of a failure the bot knows
+# no more of, its words alone
+_MEANINGS: dict[Failure, tuple[tuple[str, str], ...]] = {  # (words in its text, msgid); "": any
+    Failure.GONE: (
+        ("chat not found", N_("the chat was not found: it was deleted, or the bot is not in it")),
+        ("user is deactivated", N_("the user deleted their Telegram account")),
+        ("", N_("the bot was blocked in the chat or removed from it")),
+    ),
+    Failure.NO_RIGHTS: (
+        ("topic_closed", N_("the chat's forum topic is closed")),
+        ("", N_("the bot has no right to post in the chat")),
+    ),
+    Failure.THREAD_GONE: (("", N_("the chat's forum topic was deleted")),),
+    Failure.UNPARSABLE: (("", N_("Telegram could not read the message's formatting")),),
+    Failure.REJECTED: (
+        ("message is too long", N_("the message is longer than Telegram allows")),
+        ("", N_("Telegram refused the message")),
+    ),
+    Failure.TRANSIENT: (
+        ("timed out", N_("Telegram did not answer in time")),
+        ("", N_("Telegram could not be reached")),
+    ),
+    Failure.FLOOD: (("", N_("Telegram's flood control held the messages back")),),
+}
+
+
+def meaning(failure: Failure | None, error: str) -> str | None:
+    """What `failure`, whose row keeps `error`, means to the admins (a msgid); None for one
+    whose own words say what the bot knows of it (OTHER: a bug, an answer it cannot read)."""
+    text = error.lower()
+    for words, msgid in _MEANINGS.get(failure, ()) if failure is not None else ():
+        if words in text:
+            return msgid
+    return None
+
+
+def cause(failure: Failure | None, error: str, retried_for: timedelta | None = None) -> Value:
+    """Why alerts were given up, as the admins read it: what `failure` means, in their language
+    (and how long it was retried), then the words of `error` (the row's, as it came; without
+    the " (retried for ...)" its row's English ends in)."""
+    if retried_for is not None:
+        error = error.removesuffix(f" (retried for {retried_for})")
+    period = None if retried_for is None else Span(retried_for.total_seconds())
+    means = meaning(failure, error)
+    if means is None:
+        if period is None:
+            return error
+        return Said(N_("{error} (retried for {period})"), {"error": error, "period": period})
+    reason: Value = Said(means)
+    if period is not None:
+        # Translators: what a failure means, then how long the alerts were tried again
+        reason = Said(N_("{reason}, retried for {period}"), {"reason": reason, "period": period})
+    if failure is Failure.TRANSIENT:  # the words may be the network's, or a proxy's
+        # Translators: what a failure means, then the network's own words for it, as they came
+        return Said(N_("{reason} ({error})"), {"reason": reason, "error": error})
+    # Translators: what a failure means, then Telegram's own words for it, as they came
+    return Said(N_("{reason} (Telegram: {error})"), {"reason": reason, "error": error})
 
 
 def _brief(text: str) -> str:

@@ -17,8 +17,8 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from telegram import Message
 
-from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, failure_of
-from bot.i18n import EN, N_, Plural, Said, Span, Value, stored
+from bot.delivery.outcome import Action, Failure, GivenUp, Outcome, cause, failure_of
+from bot.i18n import EN, N_, Plural, Said, Value, stored
 from store import AsyncStore, Delivery, Notice, OutboxState, Store
 from watchers.text import counted
 
@@ -190,9 +190,9 @@ async def give_up(
     given_up.add(_given_up(delivery.chat_id, delivery.id, 1, delivery.item.title, _cause(result)))
 
 
-def _given_up(chat: int, first: int, count: int, title: str, cause: Value) -> Said:
+def _given_up(chat: int, first: int, count: int, title: str, why: Value) -> Said:
     """The admins' line of a chat's `count` alerts given up together, `first` the first."""
-    values = {"chat": str(chat), "alert": str(first), "title": title[:80], "error": cause}
+    values = {"chat": str(chat), "alert": str(first), "title": title[:80], "error": why}
     if count == 1:
         return Said(N_("chat {chat}, alert {alert} ({title}): {error}"), values)
     alerts = Plural.ngettext(
@@ -204,14 +204,9 @@ def _given_up(chat: int, first: int, count: int, title: str, cause: Value) -> Sa
 
 
 def _cause(result: Outcome) -> Value:
-    """Why alerts were given up, as the admins read it: Telegram's (or the network's) error as
-    it came, and how long it was retried in their language."""
-    error = str(result.error)
-    if result.retried_for is None:
-        return error
-    retried = N_("{error} (retried for {period})")
-    error = error.removesuffix(f" (retried for {result.retried_for})")
-    return Said(retried, {"error": error, "period": Span(result.retried_for.total_seconds())})
+    """Why alerts were given up, as the admins read it (`outcome.cause`): what the failure
+    means and how long it was retried, in their language, then its words as they came."""
+    return cause(result.failure, str(result.error), result.retried_for)
 
 
 async def failed_send(
