@@ -28,6 +28,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.insights.trends import visible_length
 from bot.telegram.arrival import Arrival, arrival
 from bot.telegram.chat import BotContext, bot_commands, install, set_commands
+from bot.telegram.context import esc
 from bot.telegram.pages import PER_PAGE, page_of, paged, turned_to
 from bot.telegram.prefs import _MUTE_WORD, mute_span
 from bot.telegram.previews import MAX_PREVIEWS, PREVIEW_ITEMS, PREVIEWS
@@ -1572,10 +1573,78 @@ async def test_the_menu_is_set_per_language(bot_api: FakeBotAPI) -> None:
     async with PTBBot(TOKEN, base_url=bot_api.base_url, **connections()) as ptb:
         await set_commands(ptb)
     calls = bot_api.calls_of("setMyCommands")
-    assert [c.params.get("language_code") for c in calls] == [None, "ru", "ja"]
+    assert [c.params.get("language_code") for c in calls] == [None, "ru", "ja"] * 2
+    scopes = [(c.params.get("scope") or {}).get("type", "default") for c in calls]
+    assert scopes == ["default"] * 3 + ["all_group_chats"] * 3
     names = [c["command"] for c in calls[0].params["commands"]]
     assert "watch" in names and "stats" not in names
     assert calls[1].params["commands"][0]["description"] == "приветствие, темы и настройки"
+
+
+# the commands whose menu line said "your" (or "you can follow") of what, in a group, is the group's
+GROUP_WORDED = ("start", "topics", "list", "watch", "watches", "mywatch", "timezone")
+
+
+async def test_a_group_s_menu_names_the_group_s_topics_and_watches(bot_api: FakeBotAPI) -> None:
+    """In groups the menu said "your topics, watches and settings", "your watches", "your time
+    zone" (RU "ваши запросы") of what is the group's, while its answers say "this group's".
+    Telegram keeps a menu per scope and language: every group chat gets the group's wording, in
+    each language; a private chat's menu is as it was."""
+    from telegram import BotCommandScopeAllGroupChats, BotCommandScopeDefault
+
+    menus: dict[tuple[str, str | None], dict[str, str]] = {}
+    async with PTBBot(TOKEN, base_url=bot_api.base_url, **connections()) as ptb:
+        await set_commands(ptb)
+        for where, scope in (
+            ("private", BotCommandScopeDefault()),
+            ("group", BotCommandScopeAllGroupChats()),
+        ):
+            for lang in (None, "ru", "ja"):
+                menu = await ptb.get_my_commands(scope=scope, language_code=lang)
+                menus[where, lang] = {c.command: c.description for c in menu}
+    assert list(menus["group", None]) == list(menus["private", None]) == list(menus["group", "ja"])
+    for lang in ("ru", "ja"):  # a private chat's menu, unchanged
+        assert menus["private", lang] == {c.command: c.description for c in bot_commands(lang)}
+    private, group = menus["private", None], menus["group", None]
+    assert private["list"] == "your topics, watches and settings"
+    assert private["timezone"] == "your time zone: /timezone Europe/Moscow"
+    assert group["list"] == "this group's topics, watches and settings"
+    assert group["watches"] == "this group's watches"
+    assert group["timezone"] == "this group's time zone: /timezone Europe/Moscow"
+    assert not [d for d in group.values() if YOURS.search(d) or "you can" in d]
+    assert {n for n in group if group[n] != private[n]} == set(GROUP_WORDED)
+    ru, ja = menus["group", "ru"], menus["group", "ja"]
+    assert not [d for d in ru.values() if YOURS_RU.search(d)]
+    assert all("этой группы" in ru[n] or "эту группу" in ru[n] for n in GROUP_WORDED), ru
+    assert all("このグループ" in ja[n] for n in GROUP_WORDED), ja
+    assert menus["private", "ru"]["watches"] == "ваши запросы"
+
+
+async def test_help_in_a_group_names_the_group_s_topics_and_watches(bot: Bot) -> None:
+    """/help in a group said "/list — your topics, watches and settings"; it lists the group's
+    wording, in the group's language. A private chat's /help is its own, as before."""
+    bot.api.set_admins(-409, [77])
+    admin: dict[str, Any] = {"chat_id": -409, "chat_type": "supergroup", "user_id": 77}
+    member: dict[str, Any] = {"chat_id": -409, "chat_type": "group", "user_id": 78}
+    for who in (admin, member):
+        text = await bot.say("/help", **who)
+        assert "/list — this group's topics, watches and settings" in text, text
+        assert "/mywatch — this group's watches as an Atom feed" in text
+        assert "/topics — the topics this group can follow" in text
+        assert not YOURS.search(text) and "you can" not in text, text
+    private = await bot.say("/help")
+    for command in COMMANDS:
+        if not command.admin:
+            assert f"/{command.name} — {esc(command.about('en'))}\n" in private, command.name
+    assert "/list — your topics, watches and settings" in private and "group" not in private
+    await bot.say("/language ru", **admin)
+    text = await bot.say("/help", **admin)
+    assert "/watches — запросы этой группы" in text and not YOURS_RU.search(text), text
+    assert "/watches — ваши запросы" in await bot.say("/help", language_code="ru")
+    await bot.say("/language ja", **admin)
+    text = await bot.say("/help", **member)
+    assert "/watches — このグループの登録キーワード" in text, text
+    assert "/watches — 登録キーワード" in await bot.say("/help", language_code="ja")
 
 
 # -- the chat's basics (these were tests/test_bot.py, on a harness of its own) -----------------

@@ -196,6 +196,11 @@ def test_every_language_s_help_and_menu_show_how_to_write_each_command(lang: str
 
     missing = [c.name for c in COMMANDS if syntax(c.about(lang)) != syntax(c.about("en"))]
     assert missing == []
+    # a group's menu and /help say the same forms, in the group's words
+    missing = [
+        c.name for c in COMMANDS if syntax(c.about(lang, group=True)) != syntax(c.about("en"))
+    ]
+    assert missing == []
 
 
 def test_query_and_search_errors_are_translated_too() -> None:

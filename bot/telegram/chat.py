@@ -16,6 +16,7 @@ from typing import Any
 
 from telegram import (
     BotCommand,
+    BotCommandScopeAllGroupChats,
     BotCommandScopeDefault,
     CallbackQuery,
     InlineKeyboardButton,
@@ -210,7 +211,8 @@ async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     tr = await texts_of(update, context)
-    lines = [f"/{c.name} — {esc(c.about(tr.lang))}" for c in COMMANDS if not c.admin]
+    group = guards.in_group(update)  # "this group's watches", not "your watches"
+    lines = [f"/{c.name} — {esc(c.about(tr.lang, group))}" for c in COMMANDS if not c.admin]
     text = tr._("<b>Commands</b>") + "\n" + "\n".join(lines)
     if is_bot_admin(update, ctx):
         admin_lines = [f"/{c.name} — {esc(c.about(tr.lang))}" for c in COMMANDS if c.admin]
@@ -453,13 +455,17 @@ def install(application: Application[Any, Any, Any, Any, Any, Any], ctx: BotCont
     application.add_error_handler(on_error)
 
 
-def bot_commands(lang: str = "en") -> list[BotCommand]:
-    """The public command menu in one language (admin commands are not in it)."""
-    return [BotCommand(c.name, c.about(lang)[:256]) for c in COMMANDS if not c.admin]
+def bot_commands(lang: str = "en", group: bool = False) -> list[BotCommand]:
+    """The public command menu in one language (admin commands are not in it); `group`: the
+    groups' menu, which names the group's topics and watches."""
+    return [BotCommand(c.name, c.about(lang, group)[:256]) for c in COMMANDS if not c.admin]
 
 
 async def set_commands(bot: Any) -> None:
-    """The menu in English (the default) and in each other language the bot speaks."""
-    await bot.set_my_commands(bot_commands("en"), scope=BotCommandScopeDefault())
-    for lang in LANGUAGES[1:]:
-        await bot.set_my_commands(bot_commands(lang), language_code=lang)
+    """The menu in English (the default) and in each other language the bot speaks, for private
+    chats and, in the group's wording, for every group chat."""
+    for scope in (BotCommandScopeDefault(), BotCommandScopeAllGroupChats()):
+        group = isinstance(scope, BotCommandScopeAllGroupChats)
+        await bot.set_my_commands(bot_commands("en", group), scope=scope)
+        for lang in LANGUAGES[1:]:
+            await bot.set_my_commands(bot_commands(lang, group), scope=scope, language_code=lang)

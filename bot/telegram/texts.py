@@ -15,27 +15,51 @@ class Command:
     name: str
     description: str  # English; the msgid of its translations
     admin: bool = False  # only for telegram.admins; not in the public menu
+    # in a group, where `description` says "your": the group's wording (the groups' menu, /help)
+    group: str | None = None
 
-    def about(self, lang: str) -> str:
-        return texts(lang)._(self.description)
+    def about(self, lang: str, group: bool = False) -> str:
+        return texts(lang)._(self.group if group and self.group else self.description)
 
 
 COMMANDS = (
-    Command("start", N_("welcome, topics and your settings")),
+    Command(
+        "start",
+        N_("welcome, topics and your settings"),
+        group=N_("welcome, topics and this group's settings"),
+    ),
     Command("help", N_("all commands")),
-    Command("topics", N_("the topics you can follow")),
+    Command(
+        "topics", N_("the topics you can follow"), group=N_("the topics this group can follow")
+    ),
     Command("subscribe", N_("follow a topic: /subscribe <id>")),
     Command("unsubscribe", N_("stop following a topic")),
-    Command("list", N_("your topics, watches and settings")),
+    Command(
+        "list",
+        N_("your topics, watches and settings"),
+        group=N_("this group's topics, watches and settings"),
+    ),
     Command("settings", N_("this chat's settings, and how to change them")),
     Command("latest", N_("recent stories: /latest [topic] [n]")),
     Command("search", N_("search stored news: /search <words>")),
-    Command("watch", N_("your own alert: /watch <query>")),
-    Command("watches", N_("your watches")),
-    Command("mywatch", N_("your watches as an Atom feed")),
+    Command(
+        "watch",
+        N_("your own alert: /watch <query>"),
+        group=N_("this group's own alert: /watch <query>"),
+    ),
+    Command("watches", N_("your watches"), group=N_("this group's watches")),
+    Command(
+        "mywatch",
+        N_("your watches as an Atom feed"),
+        group=N_("this group's watches as an Atom feed"),
+    ),
     Command("unwatch", N_("remove a watch: /unwatch <n>")),
     Command("digest", N_("digests: /digest off | daily HH:MM | weekly <day> HH:MM")),
-    Command("timezone", N_("your time zone: /timezone Europe/Moscow")),
+    Command(
+        "timezone",
+        N_("your time zone: /timezone Europe/Moscow"),
+        group=N_("this group's time zone: /timezone Europe/Moscow"),
+    ),
     Command("quiet", N_("quiet hours: /quiet 23:00-07:00 silent|hold")),
     Command("mute", N_("pause alerts: /mute 2h | 1d")),
     Command("unmute", N_("resume alerts")),
