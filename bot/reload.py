@@ -38,11 +38,22 @@ from bot.config.errors import PlacedWarning
 from bot.config.quoted import quoted_about
 from bot.delivery.limits import DeliverySettings
 from bot.delivery.worker import DeliveryWorker
-from bot.i18n import N_, Joined, Message, Number, Plural, Said, Value, Values, counts_listed
+from bot.i18n import (
+    N_,
+    Joined,
+    Message,
+    Number,
+    Plural,
+    Quoted,
+    Said,
+    Value,
+    Values,
+    counts_listed,
+)
 from bot.telegram.context import BotContext
 from store import AsyncStore, Store
 from watchers.config import FeedConfig
-from watchers.config_checks import WarningValue, config_warnings, english
+from watchers.config_checks import WarningValue, Words, config_warnings, english
 from watchers.feed_jobs import FeedScheduler
 from watchers.poll import Poller
 from watchers.poll_state import current_state
@@ -165,9 +176,12 @@ def said_warning(warning: PlacedWarning) -> Value:
 
 def _said_value(value: WarningValue) -> Value:
     """A warning's value for the reader: a number written in their language with the decimals
-    `check` shows (0.5 → "0,5" in Russian), words as they are."""
+    `check` shows (0.5 → "0,5" in Russian), a query's words each in their quotation marks and
+    listed as their language lists (`check`'s quotes in English), other text as it is."""
     if isinstance(value, str):
         return value
+    if isinstance(value, Words):
+        return Joined(tuple(Quoted(word, english=repr(word)) for word in value.words))
     return Number(value, len(english(value).partition(".")[2]))
 
 

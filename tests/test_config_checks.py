@@ -16,7 +16,7 @@ from bot.config import config_warnings_of, load_config, parse_config
 from tests.conftest import ROOT, cli, write_config
 from tests.test_backtest_plain import ITEM, QUERY, Row, _item, _parses, plainly
 from tests.test_config_errors import located
-from watchers.config_checks import contradicts, query_warnings
+from watchers.config_checks import Words, contradicts, query_warnings
 from watchers.topics.query import parse
 
 FEEDS = """
@@ -336,7 +336,7 @@ def test_each_warning_says_why_in_the_readers_language_and_its_key_as_written(
     language: in English, each is the line `check` prints, byte for byte; in Russian and
     Japanese its file, line and key path are as written and its why is theirs."""
     from bot.config import placed_warnings
-    from bot.i18n import EN, texts
+    from bot.i18n import EN, quoted, texts
     from bot.reload import said_warning
 
     feeds = FEEDS.replace("lang: en", f"lang: en\n    interval: {interval}")
@@ -359,7 +359,10 @@ def test_each_warning_says_why_in_the_readers_language_and_its_key_as_written(
             why = said.removeprefix(head)
             assert why != english and re.search(r"[^\x00-\x7f]", why), said
             for value in warning.values.values():  # feed ids, query words: as written
-                assert (value if isinstance(value, str) else f"{value:g}") in why, said
+                if isinstance(value, Words):  # each in the reader's quotation marks
+                    assert quoted(*value.words, tr=texts(lang)) in why, said
+                else:
+                    assert (value if isinstance(value, str) else f"{value:g}") in why, said
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,23 @@ def test_lower_case_operators_in_quotes_are_named_as_operators_only(tmp_path: Pa
     assert "topics.treaty.query: 'or': read as words" in warning, warning
 
 
+def test_the_words_of_a_quoted_phrase_are_quoted_and_listed_in_the_admin_s_language(
+    tmp_path: Path,
+) -> None:
+    """The admins' notice named the words 'peace', 'treaty' with Python's quotes, and listed
+    them with ", " in Japanese too."""
+    from bot.config import placed_warnings
+    from bot.i18n import texts
+    from bot.reload import said_warning
+
+    config = _config(tmp_path, '"peace treaty"')
+    [warning] = placed_warnings(load_config(config), config)
+    said = said_warning(warning)
+    assert "the words 'peace', 'treaty', anywhere" in texts("en").say(said)
+    assert "слова «peace», «treaty» в любом месте" in texts("ru").say(said)
+    assert '"peace treaty" は「peace」、「treaty」の各語が' in texts("ja").say(said)
+
+
 def test_a_reload_tells_of_a_quoted_phrase_the_edit_brought_once(tmp_path: Path) -> None:
     from bot.reload import new_warnings
 

@@ -329,6 +329,10 @@ QUOTED_IN = {
     "{path} is a folder": "path",
     "{topics}; use topic ids": "topics",
     "{listen}: a port": "listen",
+    # a config's warnings: a query's words (watchers/config_checks.py, `Words`)
+    "{words}: read as words": "words",
+    "{words} alone makes": "words",
+    "{written} is read as the words": "words",
 }
 NON_ASCII = r"[^\x00-\x7f]"
 

@@ -281,8 +281,36 @@ async def test_a_russian_admin_reads_why_each_warning_is_likely_not_meant_in_rus
     interval, url, query = russian
     assert "poll.interval: 5 " in interval, interval
     assert "feeds[1].url: " in url and "feeds[0] (a)" in url, url
-    assert "topics.t.query: 'or'" in query, query
+    assert "topics.t.query: «or»: " in query, query  # the operator's words in Russian marks
     assert reply.startswith(texts("ru")._("Reloaded: {summary}", summary="")), reply
+
+
+async def test_the_query_words_a_warning_names_are_quoted_and_listed_as_the_admin_s_language_does(
+    tmp_path: Path,
+) -> None:
+    """A Russian admin read "topics.t.query: 'or', 'и': читается как слова…" and a Japanese
+    one "'or', 'и': ニュースに…": Python's quotes and an English list, where a refused
+    config's words read «soon» and 「soon」. `check` and the log keep their English."""
+    from bot.delivery.render import notice_text
+    from bot.i18n import loaded, texts
+
+    def edit(settings: dict[str, Any]) -> None:
+        settings["topics"]["t"] = {"title": "T", "query": "shikotan or kunashir и iturup"}
+        settings["topics"]["w"] = {"title": "W", "query": "the"}
+
+    _, row, notice, _ = await _reload_edited(tmp_path, edit)
+    english = row["text"].splitlines()[1:]
+    assert english[0].endswith(
+        "topics.t.query: 'or', 'и': read as words an item must contain; the operators are"
+        " written AND, OR, NOT, in capitals"
+    ), english
+    assert "topics.w.query: 'the' alone makes an item match" in english[1], english
+    russian = notice_text(notice).splitlines()[1:]
+    assert "topics.t.query: «or», «и»: читается как слова" in russian[0], russian
+    assert "topics.w.query: «the»: для совпадения" in russian[1], russian
+    japanese = texts("ja").said(row["msgid"], loaded(json.loads(row["vals"]))).splitlines()[1:]
+    assert "topics.t.query: 「or」、「и」: ニュースに含まれるべき語" in japanese[0], japanese
+    assert "topics.w.query: 「the」だけで一致してしまいます" in japanese[1], japanese
 
 
 async def test_a_bad_edit_while_the_store_is_locked_is_named_and_the_admins_told_later(

@@ -13,6 +13,7 @@ import itertools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 from typing import NamedTuple
@@ -27,7 +28,21 @@ from watchers.topics.rarity import static_rarity
 
 MAX_PARTS = 10  # a query of more distinct parts is not searched for a contradiction (2**10)
 
-WarningValue = str | int | float  # a number is written in each reader's language's way
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A query's words a warning names, as written: each reader's language quotes each in its
+    marks and lists them («or», «и»; 「or」、「и」); `check` and the log as Python writes them
+    ('or', 'и': repr, a character that is no text escaped, as `written_as` does)."""
+
+    words: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return ", ".join(repr(w) for w in self.words)
+
+
+# a number is written in each reader's language's way, words quoted in its marks
+WarningValue = str | int | float | Words
 
 
 class Warning(NamedTuple):
@@ -51,7 +66,7 @@ class Warning(NamedTuple):
 
 def english(value: WarningValue) -> str:
     """A warning's value as `check` and the log write it: a number as Python's `g` writes it
-    (0.5, 250), a count whole."""
+    (0.5, 250), a count whole; words as Python quotes them."""
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -206,10 +221,10 @@ def query_warnings(tree: Node, langs: AbstractSet[str | None] | None = None) -> 
 
 def _query_problems(
     tree: Node, langs: AbstractSet[str | None] | None
-) -> list[tuple[tuple[str, ...], str, dict[str, str]]]:
+) -> list[tuple[tuple[str, ...], str, dict[str, WarningValue]]]:
     """`query_warnings`, each with its kind (words that do not change with the feeds' langs;
     of languages no feed gives, each of them), as a msgid and its values."""
-    problems = []
+    problems: list[tuple[tuple[str, ...], str, dict[str, WarningValue]]] = []
     dead = sorted(
         {m.value for m in _positive_conditions(tree) if m.name == "lang"} - (langs or set())
     )
@@ -223,7 +238,7 @@ def _query_problems(
             "{words}: read as words an item must contain; the operators are written AND, OR,"
             " NOT, in capitals"
         )
-        problems.append((("operators",), problem, {"words": _quoted(words)}))
+        problems.append((("operators",), problem, {"words": Words(tuple(words))}))
     if not problems and contradicts(tree, langs):
         problem = N_("no item can match it: its parts exclude each other")
         problems.append((("contradiction",), problem, {}))
@@ -232,14 +247,8 @@ def _query_problems(
             "{words} alone makes an item match, and nearly every item has such a common word:"
             " put it in a phrase or with a rarer word"
         )
-        problems.append((("common",), problem, {"words": _quoted(common)}))
+        problems.append((("common",), problem, {"words": Words(tuple(common))}))
     return problems
-
-
-def _quoted(words: Iterable[str]) -> str:
-    """The query's words as a warning names them, as written: 'or', 'и' (repr: a character
-    that is no text escaped, as `written_as` does)."""
-    return ", ".join(repr(w) for w in words)
 
 
 def _column(query: str, tree: Node, kind: tuple[str, ...]) -> int | None:

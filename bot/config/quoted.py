@@ -9,7 +9,14 @@ from collections.abc import Mapping
 import yaml
 
 from watchers.config import TopicConfig
-from watchers.config_checks import OPERATOR_WORDS, Warning, places_of, written_as
+from watchers.config_checks import (
+    OPERATOR_WORDS,
+    Warning,
+    WarningValue,
+    Words,
+    places_of,
+    written_as,
+)
 from watchers.topics.lexer import N_, lex
 
 QUOTES = ('"', "'")  # a scalar's style: double- or single-quoted
@@ -47,9 +54,9 @@ def quoted_phrases(topics: Mapping[str, TopicConfig], node: yaml.Node | None) ->
             continue  # written without quotes, or changed since it was loaded
         words = meant[loc[1]]  # the phrase's words in a row, whatever spaces were between
         phrase = f'"{" ".join(words)}"'.replace("'", "''")  # a single-quoted scalar's ' is ''
-        values = {
+        values: dict[str, WarningValue] = {
             "written": written_as(f"{at.style}{query}{at.style}"),
-            "words": ", ".join(repr(word) for word in words),
+            "words": Words(tuple(words)),
             "phrase": written_as(f"'{phrase}'"),
         }
         why = N_(
