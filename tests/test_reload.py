@@ -880,7 +880,7 @@ async def test_a_bulk_bad_edit_is_answered_with_its_first_problems(tmp_path: Pat
     try:
         said = await daemon.reload()
         in_russian = await daemon.reload(texts("ru"))
-        [notice, _] = await store.run(Store.notices)
+        [notice] = await store.run(Store.notices)  # the same refusal is told once
     finally:
         await store.close()
     assert said.startswith("Not reloaded; the running config stays. "), said
@@ -985,3 +985,35 @@ async def test_a_console_daemon_prints_the_admins_notices_each_on_one_line(
         refused,
     ), refused
     assert queued == []  # nothing queued for a Telegram that is off
+
+
+async def test_a_refused_config_read_again_unchanged_is_told_the_admins_once(
+    tmp_path: Path,
+) -> None:
+    """A bad edit was told every admin; then each /reload of the same file (by another admin),
+    SIGHUP or a save that changed nothing told them the same refusal again. It is answered and
+    logged each time, told once; an edit that changes the problems, or one that breaks the
+    config again after it was fixed, is told."""
+    from store import Store
+
+    daemon, store, config = await daemon_on_a_store(tmp_path)
+    good = config.read_text()
+    soon = good.replace("interval: 1s", "interval: soon", 1)
+    try:
+        config.write_text(soon)
+        assert (await daemon.reload()).startswith("Not reloaded")
+        answer = await daemon.reload(sender=9009)  # another admin's /reload, the file as it was
+        assert answer.startswith("Not reloaded") and "'soon' is not a duration" in answer
+        await daemon.reload()  # SIGHUP
+        told = [n["text"] for n in await store.run(Store.notices)]
+        assert len(told) == 1 and "'soon'" in told[0], told
+        config.write_text(good.replace("interval: 1s", "interval: later", 1))  # other problems
+        await daemon.reload()
+        config.write_text(good)
+        assert (await daemon.reload()).startswith("The config has not changed")
+        config.write_text(soon)  # broken again as before
+        await daemon.reload()
+        told = [n["text"] for n in await store.run(Store.notices)]
+    finally:
+        await store.close()
+    assert ["'soon'" in t for t in told] == [True, False, True], told

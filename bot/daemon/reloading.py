@@ -62,6 +62,8 @@ class ConfigReloads:
     _recompile: Callable[[Poller, AsyncStore], Awaitable[None]]
     _reload_channels: Callable[[App, AsyncStore], Awaitable[Value]]
     _applying: Config | None = None  # the config before an apply that has not finished
+    # the problems of the refused config the admins were told of (in English), till one loads
+    _refusal_told: str | None = None
     _held: tuple[Config, ...] = ()  # and those of applies since that failed part-way
 
     def request_reload(self) -> None:
@@ -134,6 +136,7 @@ class ConfigReloads:
                 break
         if new is None:
             return await self._refused(problems, config_path, tr, tell)
+        self._refusal_told = None
         if new == self.settings and self._applying is None:
             log.info("config re-read: nothing changed")
             return tr._("The config has not changed.")
@@ -145,10 +148,16 @@ class ConfigReloads:
         self, problems: Sequence[PlacedError], config_path: Path, tr: Texts, tell: Tell
     ) -> str:
         """A bad edit refused: its first problems (a bulk edit makes thousands) logged, told the
-        admins and answered, each in its reader's language (the log's in English)."""
+        admins and answered, each in its reader's language (the log's in English). The same
+        problems read again (another admin's /reload, SIGHUP, a save that changed nothing) are
+        logged and answered, not told again."""
         said = Joined(tuple(map(said_error, problems[:SHOWN_PROBLEMS])), "clauses")
         values: dict[str, Value] = {"problems": said}
         more = len(problems) - SHOWN_PROBLEMS
+        told = f"{EN.say(said)} +{max(more, 0)}"
+        if told == self._refusal_told:
+            tell = _told_already
+        self._refusal_told = told
         if more <= 0:
             log.error("config not reloaded, the running config stays: %s", EN.say(said))
             notice: Message = N_(
@@ -219,3 +228,7 @@ class ConfigReloads:
         done = await reload.apply(change, new, parts, warned)
         self._applying, self._held = None, ()
         return done
+
+
+async def _told_already(message: Message, values: Values) -> None:
+    """A refusal the admins were told of: nothing more to tell."""
