@@ -825,6 +825,38 @@ async def test_a_members_start_in_a_group_says_its_topics_are_the_admins_choice(
     assert "<b>This group's topics:</b> kuril" in text and "admins" in text, text
 
 
+async def test_a_members_start_and_mywatch_offer_no_command_only_an_admin_may_send(
+    bot: Bot,
+) -> None:
+    """A member's /start said its admins choose, then "Запросы: 1 (/watch — добавить)" and
+    "Языки новостей: все (/lang)"; a member's /mywatch ended "/mywatch new выдаст новый", and
+    each of those commands answered the member "only its admins"."""
+    bot.api.set_admins(-409, [77])
+    assert bot.ctx is not None
+    bot.ctx.feeds_url = "http://127.0.0.1:9/feeds"
+    admin: dict[str, Any] = {"chat_id": -409, "chat_type": "supergroup", "user_id": 77}
+    member: dict[str, Any] = {"chat_id": -409, "chat_type": "supergroup", "user_id": 55}
+    await bot.say("/language ru", **admin)
+    await bot.say("/watch Shikotan", **admin)
+    text = await bot.say("/start", **member)
+    assert "<b>Запросы:</b> 1\n" in text and "/watch" not in text, text
+    assert "<b>Языки новостей:</b> все\n" in text and "/lang" not in text, text
+    text = await bot.say("/mywatch", **member)
+    assert "/feeds/w/" in text and "администратор группы" in text, text
+    assert "Only this group's admins" not in text
+    refused = await bot.say("/mywatch new", **member)  # as it says: not the member's to send
+    assert "только её администраторы" in refused, refused
+    text = await bot.say("/start", **admin)  # an admin's keep them
+    assert "<b>Запросы:</b> 1 (/watch — добавить)" in text and "(/lang)" in text, text
+    text = await bot.say("/mywatch", **admin)
+    assert "<code>/mywatch new</code> выдаст новый" in text, text
+    await bot.say("/language ja", **admin)
+    text = await bot.say("/start", **member)
+    assert "<b>登録キーワード:</b> 1\n" in text and "/watch" not in text, text
+    text = await bot.say("/mywatch", **member)
+    assert "グループの管理者が <code>/mywatch new</code>" in text, text
+
+
 async def test_a_members_topics_and_watches_in_a_group_are_the_group_s_and_its_admins_choice(
     bot: Bot,
 ) -> None:

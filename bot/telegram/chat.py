@@ -127,8 +127,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     tr = await texts_of(update, context)
     group = update.effective_chat is not None and update.effective_chat.type in guards.GROUPS
     prefs, subscribed, watches = await prefs_commands.chat_state(ctx, chat_id)
-    settings = prefs_commands.describe(ctx, prefs, subscribed, len(watches), group=group, tr=tr)
-    if group and not admin:  # its admins choose: a keyboard would only refuse a member
+    looks = group and not admin
+    settings = prefs_commands.describe(
+        ctx, prefs, subscribed, len(watches), group=group, looks=looks, tr=tr
+    )
+    if looks:  # its admins choose: a keyboard would only refuse a member
         about = tr._(
             "👋 <b>kurilwatch</b> sends this group news alerts on the Kuril Islands dispute and"
             " the Russia–Japan peace treaty. Its admins choose the topics it follows and its"

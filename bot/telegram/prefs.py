@@ -53,10 +53,12 @@ def describe(
     *,
     short: bool = False,
     group: bool = False,
+    looks: bool = False,
     tr: Texts = EN,
 ) -> str:
     """The chat's settings in a few lines, for /start and /list (a `group`'s topics are the
-    group's, not the reader's)."""
+    group's, not the reader's); for a group's member who only `looks`, without the commands
+    that change them, which answer a member "only its admins"."""
     tz = ctx.chat_tz(prefs)
     now = ctx.clock()
     lines = []
@@ -66,14 +68,20 @@ def describe(
             lines.append(tr._("<b>This group's topics:</b> {topics}", topics=topics))
         else:
             lines.append(tr._("<b>Your topics:</b> {topics}", topics=topics))
-        lines.append(tr._("<b>Watches:</b> {n} (/watch adds one)", n=watches))
+        if looks:
+            lines.append(tr._("<b>Watches:</b> {n}", n=watches))
+        else:
+            lines.append(tr._("<b>Watches:</b> {n} (/watch adds one)", n=watches))
     digest, quiet = (prefs.digest, prefs.quiet) if prefs else ("", "")
     when = next_digest_text(digest, now, tz, tr, quiet=quiet)
     lines.append(tr._("<b>Digest:</b> {digest}", digest=esc(when)))
     lines.append(tr._("<b>Time zone:</b> {zone}", zone=esc(zone_label(str(tz)))))
     news = prefs.news_langs if prefs and prefs.news_langs else ()
     names = listed(tr, (tr.language_name(n) for n in news if n in LANGUAGE_NAMES)) or tr._("all")
-    lines.append(tr._("<b>News languages:</b> {langs} (/lang)", langs=esc(names)))
+    if looks:
+        lines.append(tr._("<b>News languages:</b> {langs}", langs=esc(names)))
+    else:
+        lines.append(tr._("<b>News languages:</b> {langs} (/lang)", langs=esc(names)))
     if prefs and prefs.quiet:
         lines.append(tr._("<b>Quiet hours:</b> {quiet}", quiet=esc(quiet_text(prefs.quiet, tr))))
     if prefs and prefs.muted_until and prefs.muted_until > now:

@@ -365,16 +365,15 @@ async def mywatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "{url}\nKeep the address to yourself: anyone with it can read the feed.",
             url=url,
         )
-    await reply(
-        update,
-        text
-        + "\n"
-        + (
-            tr._("The old address no longer works.")
-            if renew
-            else tr._("If it leaks, <code>/mywatch new</code> gives you a new one.")
-        ),
-    )
+    if renew:
+        after = tr._("The old address no longer works.")
+    elif group and not await guards.sets_up(update, context):  # `new` answers a member "no"
+        after = tr._(
+            "If it leaks, an admin of this group can replace it with <code>/mywatch new</code>."
+        )
+    else:
+        after = tr._("If it leaks, <code>/mywatch new</code> gives you a new one.")
+    await reply(update, f"{text}\n{after}")
 
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
