@@ -1275,6 +1275,17 @@ async def test_feeds_reads_in_the_admins_language_with_its_punctuation(bot: Bot)
     assert "last success: never; 3 errors in a row: HTTP 503; next poll in 40 s" in text, text
 
 
+async def test_feeds_says_a_poll_under_a_second_away_is_ahead_not_past(bot: Bot) -> None:
+    """A feed polled every few seconds read "следующий опрос 0 с назад" (next poll 0 s ago):
+    a moment 0.6 s ahead was counted as 0 s, and 0 as the past."""
+    await bot.say("/start", chat_id=ADMIN, language_code="ru")
+    soon = T0 + timedelta(milliseconds=600)
+    state = FeedState(id="tass", url="u", last_success_at=T0, last_status=200, next_poll_at=soon)
+    await bot.store.run(Store.save_feed_state, state)
+    text = await bot.say("/feeds", chat_id=ADMIN, language_code="ru")
+    assert "статус 200; следующий опрос через 1 с" in text, text
+
+
 async def test_feeds_says_a_feeds_error_in_the_admins_language(bot: Bot) -> None:
     """A Russian admin read "1 ошибка подряд: could not connect to 127.0.0.1:…: connection
     refused": the poll's English inside the Russian reply. A row kept before errors were kept as

@@ -438,13 +438,17 @@ def _story_lines(
 
 
 def ago(moment: datetime | None, now: datetime, tr: Texts = EN) -> str:
-    """`moment` relative to `now`: "12 min ago", "in 3 h", "never"."""
+    """`moment` relative to `now`: "12 min ago", "in 3 h", "never". A moment ahead, by however
+    little, is ahead: 0.6 s is "in 1 s" (it read "0 s ago")."""
     if moment is None:
         return tr._("never")
-    seconds = int((now - moment).total_seconds())
+    ahead = moment > now
+    seconds = abs(int((now - moment).total_seconds()))
+    if ahead:
+        seconds = max(seconds, 1)
     for past, future, size in _AGO:
-        if abs(seconds) >= 2 * size or size == 1:
-            return tr._(past if seconds >= 0 else future, n=abs(seconds) // size)
+        if seconds >= 2 * size or size == 1:
+            return tr._(future if ahead else past, n=seconds // size)
     return ""
 
 
