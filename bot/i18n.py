@@ -351,8 +351,10 @@ class Texts:
             # Translators: what separates the parts of a reload's summary, as in
             # "feeds +1 -0 ~0; topics kuril"
             return self._("; ").join(parts)
-        if value.how == "words":
-            return " ".join(parts)
+        if value.how == "words":  # none before a full-width parenthesis (Japanese: "x（…）")
+            return "".join(
+                p if not n or p.startswith("（") else f" {p}" for n, p in enumerate(parts)
+            )
         if value.how == "run":
             return "".join(parts)
         return "\n".join(f"- {part}" if value.how == "bullets" else part for part in parts)

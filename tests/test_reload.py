@@ -934,9 +934,9 @@ async def test_a_reload_s_reply_is_in_the_admin_s_language_and_its_log_line_in_e
         " нужен перезапуск для poll.concurrency; запросы удалённых лент: tass-ru (1)"
     ), said["ru"]
     assert said["ja"] == (
-        "再読込しました: フィード +1 -1 ~0；トピック kuril、peace-treaty （過去 7 日: kuril +0 -0"
+        "再読込しました: フィード +1 -1 ~0；トピック kuril、peace-treaty（過去 7 日: kuril +0 -0"
         " =0）；poll.concurrency の反映には再起動が必要"
-    ), said["ja"]
+    ), said["ja"]  # no space before a full-width parenthesis, as Japanese writes it
     logged = [r.getMessage() for r in caplog.records if "config reloaded" in r.getMessage()]
     assert logged == [
         "config reloaded: feeds +1 -1 ~0; topics kuril, peace-treaty (last 7 days: kuril +0 -0"
