@@ -118,7 +118,7 @@ async def test_start_shows_a_topic_keyboard_that_toggles_in_place(bot: Bot) -> N
     )
     assert await bot.store.run(Store.subscriptions, USER) == ["kuril"]
     [answer] = bot.api.calls_of("answerCallbackQuery")
-    assert answer.params["text"] == "Вы подписались на kuril."
+    assert answer.params["text"] == "Подписка на kuril оформлена."
     edited = bot.api.message(USER, message_id)
     assert edited is not None
     assert edited["reply_markup"]["inline_keyboard"][0][0]["text"] == "✅ Курильские острова"
@@ -947,6 +947,10 @@ async def test_a_groups_admin_is_told_of_the_group_s_watches_and_settings_not_th
     for command in ("/mute 1h", "/report", "/spikes", "/mywatch", "/watch Habomai"):
         text = await bot.say(command, **admin)
         assert not YOURS_RU.search(text), (command, text)
+    # "Вы подписались на kuril": the admin read of the group's subscription as their own
+    for command in ("/subscribe kuril", "/subscribe kuril", "/unsubscribe kuril"):
+        text = await bot.say(command, **admin)
+        assert "kuril" in text and not YOURS_RU.search(text), (command, text)
     await bot.say("/language ja", **admin)
     for command in ("/watch Iturup", "/unwatch 9", "/timezone", "/report", "/spikes", "/mywatch"):
         text = await bot.say(command, **admin)
@@ -1756,9 +1760,13 @@ async def test_a_reply_of_several_sentences_is_joined_as_its_language_writes_the
     answer = await bot.say("/unsubscribe kuril peace-treaty", language_code="ja")
     assert "kuril の購読をやめました。peace-treaty は購読していませんでした。" in answer, answer
     answer = await bot.say("/subscribe kuril", language_code="ru")
-    assert "Вы подписались на kuril. Новые события будут приходить сюда сразу." in answer, answer
+    assert "Подписка на kuril оформлена. Новые события будут приходить сюда сразу." in answer, (
+        answer
+    )
     answer = await bot.say("/subscribe kuril peace-treaty", language_code="ru")
-    assert "на peace-treaty. Новые события будут приходить сюда сразу. Вы уже" in answer, answer
+    assert "peace-treaty оформлена. Новые события будут приходить сюда сразу. Подписка" in answer, (
+        answer
+    )
 
 
 @pytest.mark.parametrize(

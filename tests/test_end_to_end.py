@@ -727,7 +727,7 @@ def test_the_daemon_speaks_each_chats_language_and_keeps_to_its_news_languages(
         in bot_api.wait_for_messages(russian_chat, 1)[0]["text"]
     )
     bot_api.push_message(russian_chat, "/subscribe kuril", language_code="ru")
-    assert "Вы подписались на kuril" in bot_api.wait_for_messages(russian_chat, 2)[1]["text"]
+    assert "Подписка на kuril оформлена" in bot_api.wait_for_messages(russian_chat, 2)[1]["text"]
     bot_api.push_message(english_chat, "/subscribe kuril")
     bot_api.wait_for_messages(english_chat, 1)
 
