@@ -735,7 +735,7 @@ async def test_a_channel_s_alerts_given_up_together_are_told_in_the_admins_langu
         f" писать в этот чат; попытки повторялись 5 минут (ответ Telegram: {cause})"
     ], russian
     assert japanese == [
-        f"- チャット {CHAT}、通知2件（最初は 1）（Iturup <airport> & port）: このチャットに投稿する"
+        f"- チャット {CHAT}、通知2件（最初は 1）（Iturup <airport> & port）: そのチャットに投稿する"
         f"権限がボットにありません。5 分にわたり再試行しました（Telegram: {cause}）"
     ], japanese
 

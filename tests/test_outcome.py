@@ -583,7 +583,7 @@ def test_the_meanings_table_covers_every_failure() -> None:
             Failure.GONE,
             "Forbidden: bot was blocked by the user",
             None,
-            "このチャットでボットがブロックされたか、削除されました"
+            "そのチャットでボットがブロックされたか、削除されました"
             "（Telegram: Forbidden: bot was blocked by the user）",
         ),
         (
